@@ -1,0 +1,39 @@
+"""Snapshots of tracked items: the shape workflows publish and the read model stores.
+
+Dates travel as ISO strings so the same objects pass through Temporal's pydantic
+converter, the SQL store and the JSON outputs without conversion rules of their own.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+ClockState = Literal["open", "paused", "met", "missed", "closed"]
+ItemType = Literal["document", "request", "opinion", "budget", "annual_report"]
+
+
+class ClockSnapshot(BaseModel):
+    rule: str
+    start: str  # ISO date (day rules) or datetime (hour rules)
+    due: str | None = None  # ISO date / datetime; None while paused with no end yet
+    due_instant: str | None = None  # ISO datetime +08:00: end of the due day, or the hour deadline
+    state: ClockState = "open"
+    met_on: str | None = None
+    lateness_working_days: int | None = None
+    provisional: bool = False
+    paused_days: int = 0
+    region: str = "national"
+    explanation: dict[str, Any] = Field(default_factory=dict)
+    ladder_step: str | None = None  # last reminder step reached
+
+
+class ItemSnapshot(BaseModel):
+    id: str
+    type: ItemType
+    department: str
+    title: str = ""
+    state: str = "open"  # open until every clock is met, missed or closed
+    version: int = 0  # bumped by the workflow on every change; the store keeps the newest
+    data: dict[str, Any] = Field(default_factory=dict)  # type-specific facts (kind, outcome, ...)
+    clocks: list[ClockSnapshot] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Read-model tables. Owned by the store; filled by activities and the ingest path."""
