@@ -1,11 +1,27 @@
-"""Where configuration lives: $SHIXIAN_CONFIG_DIR or the repository's config/ directory."""
+"""Where the engine reads its data: $SHIXIAN_CONFIG_DIR, else the repository's config/."""
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
-_REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
+REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+
+class ConfigError(ValueError):
+    """Bad configuration data; the message names the file and the entry."""
 
 
 def config_dir() -> Path:
-    return Path(os.environ.get("SHIXIAN_CONFIG_DIR") or _REPO_CONFIG)
+    env = os.environ.get("SHIXIAN_CONFIG_DIR")
+    return Path(env).resolve() if env else REPO_CONFIG
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: 文件不存在 (file not found)") from None
+    except tomllib.TOMLDecodeError as exc:  # message carries "(at line N, column M)"
+        raise ConfigError(f"{path}: TOML 格式错误：{exc}") from None
