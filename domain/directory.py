@@ -1,0 +1,238 @@
+"""Departments and people: who is told what, through which channels (config/departments.toml).
+
+Pure: reads only the configuration file (and the environment for `${NAME}` secrets in notify URLs).
+Every validation problem raises `DirectoryError` with a message naming the file and the entry, so a bad
+file is rejected at start-up, not when the first reminder is due.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from domain import config as _config
+
+FILENAME = "departments.toml"
+ROLES = ("liaison", "head", "supervisor", "assessor", "admin")
+DEPARTMENT_ROLES = ("liaison", "head")  # these need a department; the others may be city-wide
+ROLE_NAMES = {
+    "liaison": "联络员",
+    "head": "部门负责人",
+    "supervisor": "督办",
+    "assessor": "考核",
+    "admin": "管理员",
+}
+DEFAULT_REGION = "national"
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DEPT_KEYS = {"id", "name", "region", "head", "short_name", "parent"}
+_PERSON_KEYS = {"id", "name", "department", "roles", "notify", "title"}
+
+
+class DirectoryError(ValueError):
+    """The directory file is malformed or inconsistent; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Department:
+    id: str
+    name: str
+    region: str = DEFAULT_REGION
+    head: str | None = None
+    short_name: str = ""
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    department: str | None
+    roles: tuple[str, ...]
+    notify: tuple[str, ...] = ()
+    title: str = ""
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+@dataclass
+class Directory:
+    departments: dict[str, Department] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
+    source: str = FILENAME
+
+    def department(self, department_id: str) -> Department:
+        try:
+            return self.departments[department_id]
+        except KeyError:
+            raise KeyError(f'unknown department "{department_id}"') from None
+
+    def person(self, person_id: str) -> Person:
+        try:
+            return self.people[person_id]
+        except KeyError:
+            raise KeyError(f'unknown person "{person_id}"') from None
+
+    def department_name(self, department_id: str) -> str:
+        d = self.departments.get(department_id)
+        return d.name if d else department_id
+
+    def people_for(self, department_id: str | None, role: str) -> list[Person]:
+        """People holding `role` in the department. For `head`, the department's declared head comes first."""
+        found = [
+            p for p in self.people.values()
+            if role in p.roles and (p.department or None) == (department_id or None)
+        ]
+        d = self.departments.get(department_id or "")
+        if role == "head" and d and d.head and d.head in self.people:
+            head = self.people[d.head]
+            found = [head] + [p for p in found if p.id != head.id]
+        return found
+
+    def with_role(self, role: str) -> list[Person]:
+        return [p for p in self.people.values() if role in p.roles]
+
+    def supervisors(self) -> list[Person]:
+        return self.with_role("supervisor")
+
+    def region_of(self, department_id: str | None) -> str:
+        d = self.departments.get(department_id or "")
+        return d.region if d else DEFAULT_REGION
+
+
+def _expand_env(url: str, where: str, env: dict[str, str]) -> str:
+    def repl(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in env:
+            raise DirectoryError(f'{where}: environment variable "{name}" is not set (used in a notify URL)')
+        return env[name]
+
+    return _ENV_REF.sub(repl, url)
+
+
+def _require_str(entry: dict, key: str, where: str, *, required: bool = True) -> str | None:
+    if key not in entry:
+        if required:
+            raise DirectoryError(f'{where}: missing required key "{key}"')
+        return None
+    value = entry[key]
+    if not isinstance(value, str):
+        raise DirectoryError(f'{where}: "{key}" must be a string, got {type(value).__name__}')
+    if required and not value.strip():
+        raise DirectoryError(f'{where}: "{key}" must not be empty')
+    return value
+
+
+def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | None = None) -> Directory:
+    """Parse and validate the TOML text of a departments file."""
+    env = dict(os.environ) if env is None else env
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:  # message carries "(at line N, column M)"
+        raise DirectoryError(f"{source}: malformed TOML: {e}") from None
+
+    unknown_top = set(data) - {"department", "person"}
+    if unknown_top:
+        raise DirectoryError(f"{source}: unknown section(s) {', '.join(sorted(unknown_top))}")
+    for section in ("department", "person"):
+        if section in data and not isinstance(data[section], list):
+            raise DirectoryError(f"{source}: [{section}] must be an array of tables: write [[{section}]]")
+
+    directory = Directory(source=source)
+    for i, entry in enumerate(data.get("department", []), start=1):
+        where = f"{source}: department #{i}"
+        eid = entry.get("id")
+        if isinstance(eid, str) and eid:
+            where = f'{source}: department "{eid}"'
+        unknown = set(entry) - _DEPT_KEYS
+        if unknown:
+            raise DirectoryError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        did = _require_str(entry, "id", where)
+        name = _require_str(entry, "name", where)
+        if did in directory.departments:
+            raise DirectoryError(f'{where}: duplicate department id "{did}"')
+        directory.departments[did] = Department(
+            id=did,
+            name=name,
+            region=_require_str(entry, "region", where, required=False) or DEFAULT_REGION,
+            head=_require_str(entry, "head", where, required=False) or None,
+            short_name=_require_str(entry, "short_name", where, required=False) or "",
+            parent=_require_str(entry, "parent", where, required=False) or None,
+        )
+
+    for i, entry in enumerate(data.get("person", []), start=1):
+        where = f"{source}: person #{i}"
+        eid = entry.get("id")
+        if isinstance(eid, str) and eid:
+            where = f'{source}: person "{eid}"'
+        unknown = set(entry) - _PERSON_KEYS
+        if unknown:
+            raise DirectoryError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        pid = _require_str(entry, "id", where)
+        name = _require_str(entry, "name", where)
+        if pid in directory.people:
+            raise DirectoryError(f'{where}: duplicate person id "{pid}"')
+        dept = _require_str(entry, "department", where, required=False) or None
+        if dept is not None and dept not in directory.departments:
+            raise DirectoryError(f'{where}: unknown department "{dept}"')
+        if "roles" not in entry:
+            raise DirectoryError(f'{where}: missing required key "roles"')
+        roles = entry["roles"]
+        if isinstance(roles, str):
+            roles = [roles]
+        if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
+            raise DirectoryError(f'{where}: "roles" must be a non-empty list of strings')
+        for role in roles:
+            if role not in ROLES:
+                raise DirectoryError(f'{where}: unknown role "{role}" (known: {", ".join(ROLES)})')
+            if role in DEPARTMENT_ROLES and dept is None:
+                raise DirectoryError(f'{where}: role "{role}" needs a department')
+        notify = entry.get("notify", [])
+        if isinstance(notify, str):
+            notify = [notify]
+        if not isinstance(notify, list) or not all(isinstance(u, str) for u in notify):
+            raise DirectoryError(f'{where}: "notify" must be a list of URL strings')
+        urls = []
+        for url in notify:
+            url = _expand_env(url.strip(), where, env)
+            if "://" not in url:
+                raise DirectoryError(f'{where}: notify URL "{url.split(":")[0]}…" has no scheme (like json:// or mailto://)')
+            urls.append(url)
+        directory.people[pid] = Person(
+            id=pid,
+            name=name,
+            department=dept,
+            roles=tuple(dict.fromkeys(roles)),
+            notify=tuple(urls),
+            title=_require_str(entry, "title", where, required=False) or "",
+        )
+
+    for d in directory.departments.values():
+        if d.parent is not None and d.parent not in directory.departments:
+            raise DirectoryError(f'{source}: department "{d.id}": unknown parent "{d.parent}"')
+        if d.head is None:
+            continue
+        p = directory.people.get(d.head)
+        if p is None:
+            raise DirectoryError(f'{source}: department "{d.id}": head "{d.head}" is not a [[person]]')
+        if p.department != d.id or "head" not in p.roles:
+            raise DirectoryError(
+                f'{source}: department "{d.id}": head "{d.head}" must belong to it and have the role "head"'
+            )
+    return directory
+
+
+def load_directory(config_dir: Path | None = None, *, env: dict[str, str] | None = None) -> Directory:
+    """Load `departments.toml` from the config directory (default: `domain.config.config_dir()`)."""
+    base = Path(config_dir) if config_dir is not None else _config.config_dir()
+    path = base / FILENAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DirectoryError(f"{FILENAME}: not found in {base}") from None
+    except UnicodeDecodeError as e:
+        raise DirectoryError(f"{FILENAME}: not UTF-8: {e}") from None
+    return parse_directory(text, source=FILENAME, env=env)
