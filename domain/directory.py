@@ -31,7 +31,7 @@ _DEPT_KEYS = {"id", "name", "region", "head", "short_name", "parent"}
 _PERSON_KEYS = {"id", "name", "department", "roles", "notify", "title"}
 
 
-class DirectoryError(ValueError):
+class DirectoryError(_config.ConfigError):
     """The directory file is malformed or inconsistent; the message names the file and the entry."""
 
 
