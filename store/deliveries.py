@@ -1,0 +1,171 @@
+"""Delivery log: one `Delivery` row per (item, rule, step, person) and every channel attempt.
+
+The row is claimed (inserted with state `intent`) *before* anything is sent; its unique key is what makes
+a notice exactly-once as the receivers see it (see activities/notify.py for the remaining window).
+States: intent -> sent | failed (a failed row may be claimed again and go back to intent).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, DateTime, Text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, select
+
+STATES = ("intent", "sent", "failed")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def delivery_key(item_id: str, rule: str, step: str, person_id: str) -> str:
+    return f"{item_id}:{rule}:{step}:{person_id}"
+
+
+class Delivery(SQLModel, table=True):
+    __tablename__ = "notify_delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, unique=True, max_length=512)
+    item_id: str = Field(index=True)
+    rule: str = ""
+    step: str = ""
+    person: str = Field(default="", index=True)
+    state: str = Field(default="intent", index=True)  # intent | sent | failed
+    channel_used: str | None = None  # masked URL of the channel that accepted the notice
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    __tablename__ = "notify_delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, max_length=512)
+    item_id: str = Field(index=True)
+    step: str = ""
+    person: str = ""
+    channel: str = ""  # masked URL, or "" when the person has no channel at all
+    channel_index: int = -1
+    attempt: int = 1  # Temporal activity attempt number (1 outside Temporal)
+    status: str = "failed"  # ok | failed
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def _get(session: Session, key: str) -> Delivery | None:
+    return session.exec(select(Delivery).where(Delivery.key == key)).first()
+
+
+def claim(session: Session, key: str, *, item_id: str, rule: str = "", step: str = "", person: str = "") -> Delivery:
+    """Insert the intent row for `key`, or return the existing one (insert-or-get; SQLite and PostgreSQL).
+
+    Committed before returning, so the intent is durable before anything is sent.
+    """
+    row = _get(session, key)
+    if row is not None:
+        return row
+    dialect = session.get_bind().dialect.name
+    values = dict(key=key, item_id=item_id, rule=rule, step=step, person=person, state="intent",
+                  created_at=utcnow())
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        session.execute(insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+        session.commit()
+    else:  # generic: race on the unique index, the loser reads the winner's row
+        try:
+            session.add(Delivery(**values))
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+    row = _get(session, key)
+    assert row is not None
+    return row
+
+
+def _update(session: Session, key: str, **fields) -> Delivery:
+    row = _get(session, key)
+    if row is None:
+        raise KeyError(f"no delivery {key!r}")
+    for k, v in fields.items():
+        setattr(row, k, v)
+    row.updated_at = utcnow()
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def mark_sent(session: Session, key: str, channel: str) -> Delivery:
+    now = utcnow()
+    return _update(session, key, state="sent", channel_used=channel, sent_at=now, error=None)
+
+
+def mark_failed(session: Session, key: str, error: str) -> Delivery:
+    return _update(session, key, state="failed", error=error)
+
+
+def reopen(session: Session, key: str) -> Delivery:
+    """A failed delivery asked for again goes back to intent (a sent one never does)."""
+    row = _get(session, key)
+    if row is not None and row.state == "failed":
+        return _update(session, key, state="intent")
+    return row
+
+
+def add_attempt(
+    session: Session,
+    key: str,
+    *,
+    item_id: str,
+    step: str,
+    person: str,
+    channel: str,
+    status: str,
+    error: str | None = None,
+    channel_index: int = -1,
+    attempt: int = 1,
+) -> DeliveryAttempt:
+    row = DeliveryAttempt(key=key, item_id=item_id, step=step, person=person, channel=channel,
+                          channel_index=channel_index, attempt=attempt, status=status, error=error, at=utcnow())
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def get_delivery(session: Session, key: str) -> Delivery | None:
+    return _get(session, key)
+
+
+def attempts_for(session: Session, key: str) -> list[DeliveryAttempt]:
+    stmt = select(DeliveryAttempt).where(DeliveryAttempt.key == key).order_by(DeliveryAttempt.id)
+    return list(session.exec(stmt))
+
+
+def list_deliveries(status: str | None = None, *, session: Session | None = None,
+                    item_id: str | None = None) -> list[Delivery]:
+    """Deliveries, newest first; `status` is intent, sent or failed."""
+    if status is not None and status not in STATES:
+        raise ValueError(f"unknown delivery status {status!r} (one of {', '.join(STATES)})")
+    own = session is None
+    if own:
+        from store.db import get_engine
+
+        session = Session(get_engine(), expire_on_commit=False)
+    try:
+        stmt = select(Delivery)
+        if status:
+            stmt = stmt.where(Delivery.state == status)
+        if item_id:
+            stmt = stmt.where(Delivery.item_id == item_id)
+        return list(session.exec(stmt.order_by(Delivery.id.desc())))
+    finally:
+        if own:
+            session.close()
