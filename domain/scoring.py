@@ -1,0 +1,440 @@
+"""Compliance scores (绩效考评) per department and period, from clock records.
+
+Pure: no database, no Temporal. Input rows are `ClockRecord`s (built from the read model's
+`ItemSnapshot`s by `records_from_snapshots`); the deductions come from config/scoring.toml.
+
+Classification of one clock, as of an instant (`as_of`; a date means the end of that day,
+Asia/Shanghai) — the clock belongs to the period that contains its due day:
+- `closed`  : state `closed` (the duty lapsed, e.g. a withdrawn request): listed, not counted;
+- `on_time` : met (state met/missed with met_on, or state met) at or before the due instant;
+- `late`    : met after the due instant (逾期办结);
+- `overdue` : not met by `as_of` and the due instant is before `as_of` (逾期未办);
+- `pending` : not met and not yet due at `as_of` (未到期).
+A `met_on` after `as_of` is ignored (the clock counts as not yet met), so an earlier as-of date
+gives the view of that day. Due dates are ISO dates (end of that day) or datetimes (hour rules);
+datetimes without an offset are read as +08:00.
+
+Per department: items due = every counted clock due in the period (pending included);
+on-time rate = on_time / (on_time + late + overdue) (None when nothing was decided yet), per rule
+and overall; average lateness = mean working days late over late clocks (their
+`lateness_working_days`) and overdue clocks (their `overdue_working_days`);
+score = full_score − Σ points(rule) × (late + overdue), floor `floor`
+(overdue clocks count only when `overdue_counts_as_late`).
+"""
+from __future__ import annotations
+
+import calendar as _calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Literal
+
+from pydantic import BaseModel, Field
+
+from domain.config import ConfigError, config_dir, read_toml
+from domain.model import ClockSnapshot, ItemSnapshot
+
+CST = timezone(timedelta(hours=8))
+
+Status = Literal["on_time", "late", "overdue", "pending", "closed"]
+STATUS_LABELS: dict[str, str] = {
+    "on_time": "按时",
+    "late": "逾期办结",
+    "overdue": "逾期未办",
+    "pending": "未到期",
+    "closed": "已关闭（不计）",
+}
+STATE_LABELS: dict[str, str] = {
+    "open": "办理中",
+    "paused": "中止计时",
+    "met": "已履行",
+    "missed": "已逾期",
+    "closed": "已关闭",
+}
+
+
+# ---------------------------------------------------------------------------------- periods
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+    label: str
+    kind: Literal["year", "quarter", "month"]
+
+    def contains(self, d: date) -> bool:
+        return self.start <= d <= self.end
+
+    @property
+    def title(self) -> str:
+        """Chinese name of the period, e.g. 2026年第3季度."""
+        if self.kind == "year":
+            return f"{self.start.year}年"
+        if self.kind == "quarter":
+            return f"{self.start.year}年第{(self.start.month - 1) // 3 + 1}季度"
+        return f"{self.start.year}年{self.start.month}月"
+
+
+_PERIOD_RE = re.compile(r"^(\d{4})(?:-(?:[Qq]([1-4])|(\d{1,2})))?$")
+
+
+def parse_period(text: str) -> Period:
+    """'2026' (year), '2026-Q3' (quarter) or '2026-11' (month) -> Period."""
+    m = _PERIOD_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"无法识别的期间“{text}”：应为 2026、2026-Q3 或 2026-11 的形式")
+    year = int(m.group(1))
+    if m.group(2):
+        q = int(m.group(2))
+        start = date(year, 3 * q - 2, 1)
+        end_month = 3 * q
+        end = date(year, end_month, _calendar.monthrange(year, end_month)[1])
+        return Period(start, end, f"{year}-Q{q}", "quarter")
+    if m.group(3):
+        month = int(m.group(3))
+        if not 1 <= month <= 12:
+            raise ValueError(f"无法识别的期间“{text}”：月份应在 1 到 12 之间")
+        return Period(date(year, month, 1), date(year, month, _calendar.monthrange(year, month)[1]),
+                      f"{year}-{month:02d}", "month")
+    return Period(date(year, 1, 1), date(year, 12, 31), f"{year}", "year")
+
+
+# ---------------------------------------------------------------------------------- config
+
+class RuleDeduction(BaseModel):
+    points: float
+    label: str = ""
+    source: str
+
+
+class ScoringConfig(BaseModel):
+    full_score: float = 100
+    floor: float = 0
+    overdue_counts_as_late: bool = True
+    source: str = ""
+    deductions: dict[str, RuleDeduction] = Field(default_factory=dict)
+    path: str = ""
+
+    def points(self, rule: str) -> float:
+        d = self.deductions.get(rule)
+        return d.points if d else 0.0
+
+
+def _num(path: Path, key: str, value: Any, *, minimum: float = 0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{path}: {key}: 应为数字，收到 {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{path}: {key}: 不能小于 {minimum}，收到 {value!r}")
+    return float(value)
+
+
+def load_scoring(path: Path | None = None) -> ScoringConfig:
+    """Read and validate config/scoring.toml; errors (ConfigError) name the file and the key."""
+    path = Path(path) if path else config_dir() / "scoring.toml"
+    raw = read_toml(path)
+    unknown = sorted(set(raw) - {"score", "deductions"})
+    if unknown:
+        raise ConfigError(f"{path}: {unknown[0]}: 无法识别的配置节（可用：score、deductions）")
+    score = raw.get("score", {})
+    if not isinstance(score, dict):
+        raise ConfigError(f"{path}: score: 应为表（[score]）")
+    extra = sorted(set(score) - {"full_score", "floor", "overdue_counts_as_late", "source"})
+    if extra:
+        raise ConfigError(f"{path}: score.{extra[0]}: 无法识别的配置项")
+    full = _num(path, "score.full_score", score.get("full_score", 100), minimum=1)
+    floor = _num(path, "score.floor", score.get("floor", 0))
+    if floor >= full:
+        raise ConfigError(f"{path}: score.floor: 应小于 score.full_score（{full:g}）")
+    oc = score.get("overdue_counts_as_late", True)
+    if not isinstance(oc, bool):
+        raise ConfigError(f"{path}: score.overdue_counts_as_late: 应为 true 或 false，收到 {oc!r}")
+    deductions: dict[str, RuleDeduction] = {}
+    table = raw.get("deductions", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: deductions: 应为表（[deductions.<规则编号>]）")
+    for rule, entry in table.items():
+        key = f"deductions.{rule}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{path}: {key}: 应为表，含 points 与 source")
+        extra = sorted(set(entry) - {"points", "label", "source"})
+        if extra:
+            raise ConfigError(f"{path}: {key}.{extra[0]}: 无法识别的配置项")
+        if "points" not in entry:
+            raise ConfigError(f"{path}: {key}.points: 缺少每件扣分")
+        points = _num(path, f"{key}.points", entry["points"])
+        source = entry.get("source")
+        if not isinstance(source, str) or not source.strip():
+            raise ConfigError(f"{path}: {key}.source: 缺少扣分依据（source）")
+        label = entry.get("label", "")
+        if not isinstance(label, str):
+            raise ConfigError(f"{path}: {key}.label: 应为字符串")
+        deductions[rule] = RuleDeduction(points=points, label=label, source=source)
+    return ScoringConfig(full_score=full, floor=floor, overdue_counts_as_late=oc,
+                         source=str(score.get("source", "")), deductions=deductions, path=str(path))
+
+
+def rule_labels(config: ScoringConfig | None = None) -> dict[str, str]:
+    """Chinese rule names: scoring.toml labels, else rules.toml `name`, else the id."""
+    labels: dict[str, str] = {}
+    try:
+        rules = read_toml(config_dir() / "rules.toml").get("rules", {})
+        labels.update({k: v.get("name", k) for k, v in rules.items() if isinstance(v, dict)})
+    except ConfigError:
+        pass
+    if config:
+        labels.update({k: d.label for k, d in config.deductions.items() if d.label})
+    return labels
+
+
+# ---------------------------------------------------------------------------------- records
+
+class ClockRecord(BaseModel):
+    item_id: str
+    item_type: str
+    department: str
+    title: str = ""
+    rule: str
+    due: str  # ISO date or datetime
+    state: str  # open / paused / met / missed / closed
+    met_on: str | None = None
+    lateness_working_days: int | None = None
+    overdue_working_days: int | None = None  # open past due: working days overdue as of as_of
+    explanation: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def due_day(self) -> date:
+        return date.fromisoformat(self.due[:10])
+
+
+def _instant(value: str | date | datetime) -> datetime:
+    """ISO date (-> end of that day, +08:00) or datetime (naive -> +08:00) -> aware datetime."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        return datetime.combine(value, time.max, CST)
+    elif len(value) <= 10:
+        return datetime.combine(date.fromisoformat(value), time.max, CST)
+    else:
+        dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo else dt.replace(tzinfo=CST)
+
+
+def classify(state: str, due: str, met_on: str | None, as_of: date | datetime) -> Status:
+    if state == "closed":
+        return "closed"
+    as_of_i = _instant(as_of)
+    due_i = _instant(due)
+    met_i = _instant(met_on) if met_on else None
+    if met_i is not None and met_i > as_of_i:
+        met_i = None  # not yet met on the as-of day
+    if met_i is not None:
+        return "late" if met_i > due_i else "on_time"
+    if state == "met" and not met_on:
+        return "on_time"
+    return "overdue" if due_i < as_of_i else "pending"
+
+
+def records_from_snapshots(
+    snaps: Iterable[ItemSnapshot],
+    as_of: date | datetime,
+    overdue_days: Callable[[ClockSnapshot, date], int],
+) -> list[ClockRecord]:
+    """One ClockRecord per clock with a due date; overdue days filled for overdue clocks.
+
+    `overdue_days(clock, as_of_day)` gives the working days between the due day and as_of
+    (e.g. `calendar_overdue_days(load_calendar())`). Clocks paused with no due date are skipped.
+    """
+    as_of_day = as_of.date() if isinstance(as_of, datetime) else as_of
+    out: list[ClockRecord] = []
+    for item in snaps:
+        for c in item.clocks:
+            if not c.due:
+                continue
+            status = classify(c.state, c.due, c.met_on, as_of)
+            out.append(ClockRecord(
+                item_id=item.id,
+                item_type=item.type,
+                department=item.department,
+                title=item.title,
+                rule=c.rule,
+                due=c.due,
+                state=c.state,
+                met_on=c.met_on,
+                lateness_working_days=c.lateness_working_days,
+                overdue_working_days=overdue_days(c, as_of_day) if status == "overdue" else None,
+                explanation=dict(c.explanation or {}),
+            ))
+    return out
+
+
+def calendar_overdue_days(cal: Any) -> Callable[[ClockSnapshot, date], int]:
+    """overdue_days callable on a domain.calendar.WorkCalendar: working days d, due < d <= as_of."""
+
+    def overdue(clock: ClockSnapshot, as_of: date) -> int:
+        due = date.fromisoformat(clock.due[:10])
+        if as_of <= due:
+            return 0
+        return cal.working_days_between(due, as_of, clock.region or "national")
+
+    return overdue
+
+
+def explanation_line(explanation: dict | None, due: str) -> str:
+    """One-line Chinese account of a due date: the explanation's `summary`, else the date."""
+    summary = (explanation or {}).get("summary")
+    if isinstance(summary, str) and summary.strip():
+        return " ".join(summary.split())
+    return f"期限：{due}"
+
+
+# ---------------------------------------------------------------------------------- results
+
+class RuleStats(BaseModel):
+    rule: str
+    label: str
+    items_due: int = 0
+    on_time: int = 0
+    late: int = 0
+    overdue: int = 0
+    pending: int = 0
+    on_time_rate: float | None = None
+    points_each: float = 0
+    deduction: float = 0
+
+
+class DepartmentScore(BaseModel):
+    department: str
+    items_due: int = 0
+    on_time: int = 0
+    late: int = 0
+    overdue: int = 0
+    pending: int = 0
+    closed: int = 0
+    on_time_rate: float | None = None
+    avg_lateness_working_days: float | None = None
+    deduction: float = 0
+    score: float = 100
+    per_rule: dict[str, RuleStats] = Field(default_factory=dict)
+
+
+class DetailRow(BaseModel):
+    department: str
+    item_id: str
+    item_type: str
+    title: str
+    rule: str
+    rule_label: str
+    due: str
+    state: str
+    status: str
+    status_label: str
+    met_on: str | None = None
+    lateness_working_days: int | None = None
+    overdue_working_days: int | None = None
+    deduction: float = 0
+    explanation: str = ""
+
+
+class Amendment(BaseModel):
+    """A clock of a locked period whose state changed after the lock, or that appeared later."""
+    department: str
+    item_id: str
+    rule: str
+    title: str = ""
+    change: Literal["changed", "new", "removed"]
+    change_label: str
+    locked_state: str | None = None
+    locked_met_on: str | None = None
+    current_state: str | None = None
+    current_met_on: str | None = None
+
+
+class ScoreResult(BaseModel):
+    period: str
+    period_title: str
+    start: str
+    end: str
+    as_of: str
+    department: str | None = None
+    config_source: str = ""
+    summary: list[DepartmentScore] = Field(default_factory=list)
+    details: list[DetailRow] = Field(default_factory=list)
+    locked_at: str | None = None  # set when the numbers come from a lock
+    locked_by: str | None = None
+    amendments: list[Amendment] = Field(default_factory=list)
+
+
+def _rate(on_time: int, late: int, overdue: int) -> float | None:
+    decided = on_time + late + overdue
+    return round(on_time / decided, 4) if decided else None
+
+
+def score_period(
+    records: Iterable[ClockRecord],
+    period: Period,
+    as_of: date | datetime,
+    config: ScoringConfig | None = None,
+    department: str | None = None,
+) -> ScoreResult:
+    """Scores of every department with clocks due in `period` (or only `department`)."""
+    config = config or load_scoring()
+    labels = rule_labels(config)
+    depts: dict[str, DepartmentScore] = {}
+    lateness: dict[str, list[int]] = {}
+    details: list[DetailRow] = []
+    for r in records:
+        if not period.contains(r.due_day):
+            continue
+        if department is not None and r.department != department:
+            continue
+        status = classify(r.state, r.due, r.met_on, as_of)
+        d = depts.setdefault(r.department, DepartmentScore(department=r.department))
+        label = labels.get(r.rule, r.rule)
+        deduction = 0.0
+        if status == "closed":
+            d.closed += 1
+        else:
+            rs = d.per_rule.setdefault(r.rule, RuleStats(rule=r.rule, label=label,
+                                                         points_each=config.points(r.rule)))
+            d.items_due += 1
+            rs.items_due += 1
+            setattr(d, status, getattr(d, status) + 1)
+            setattr(rs, status, getattr(rs, status) + 1)
+            if status == "late" or (status == "overdue" and config.overdue_counts_as_late):
+                deduction = config.points(r.rule)
+                rs.deduction += deduction
+                d.deduction += deduction
+            days = r.lateness_working_days if status == "late" else (
+                r.overdue_working_days if status == "overdue" else None)
+            if days is not None:
+                lateness.setdefault(r.department, []).append(days)
+        details.append(DetailRow(
+            department=r.department, item_id=r.item_id, item_type=r.item_type, title=r.title,
+            rule=r.rule, rule_label=label, due=r.due, state=r.state, status=status,
+            status_label=STATUS_LABELS[status], met_on=r.met_on,
+            lateness_working_days=r.lateness_working_days if status == "late" else None,
+            overdue_working_days=r.overdue_working_days if status == "overdue" else None,
+            deduction=deduction, explanation=explanation_line(r.explanation, r.due),
+        ))
+    for name, d in depts.items():
+        d.on_time_rate = _rate(d.on_time, d.late, d.overdue)
+        for rs in d.per_rule.values():
+            rs.on_time_rate = _rate(rs.on_time, rs.late, rs.overdue)
+        days = lateness.get(name)
+        d.avg_lateness_working_days = round(sum(days) / len(days), 2) if days else None
+        d.score = max(config.floor, config.full_score - d.deduction)
+        d.per_rule = dict(sorted(d.per_rule.items()))
+    details.sort(key=lambda x: (x.department, x.due, x.item_id, x.rule))
+    as_of_text = as_of.isoformat()
+    return ScoreResult(
+        period=period.label, period_title=period.title, start=period.start.isoformat(),
+        end=period.end.isoformat(), as_of=as_of_text, department=department,
+        config_source=config.source,
+        summary=[depts[k] for k in sorted(depts)], details=details,
+    )
+
+
+def fingerprints(rows: Iterable[ClockRecord | DetailRow]) -> list[tuple[str, str, str, str | None]]:
+    """(item_id, rule, state, met_on) of each clock, sorted: what a lock remembers."""
+    return sorted({(r.item_id, r.rule, r.state, r.met_on) for r in rows}, key=lambda t: (t[0], t[1], t[2], t[3] or ""))
