@@ -26,9 +26,8 @@ def database_url() -> str:
     return f"sqlite:///{data_dir() / 'shixian.db'}"
 
 
-@lru_cache(maxsize=8)
-def get_engine(url: str | None = None):
-    url = url or database_url()
+def create_db_engine(url: str, **kwargs):
+    """A new engine for ``url`` (uncached); SQLite gets WAL and foreign keys."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -39,12 +38,32 @@ def get_engine(url: str | None = None):
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
     return engine
 
 
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None):
+    return create_db_engine(url or database_url())
+
+
+def _import_table_modules() -> None:
+    """Import every module that defines tables so that they are on SQLModel.metadata."""
+    import importlib
+
+    import store.models  # noqa: F401
+
+    for name in ("store.deliveries",):  # optional modules owned by other parts of the project
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
 def init_db(engine=None):
-    import store.models  # noqa: F401  (registers tables on SQLModel.metadata)
+    """Create all tables (idempotent)."""
+    _import_table_modules()
 
     engine = engine or get_engine()
     SQLModel.metadata.create_all(engine)

@@ -1,1 +1,137 @@
-"""Read-model tables. Owned by the store; filled by activities and the ingest path."""
+"""Read-model tables. Owned by the store; filled by activities and the ingest path.
+
+Portable between SQLite and PostgreSQL:
+- JSON columns use SQLAlchemy's generic ``JSON`` type (json on PostgreSQL, TEXT on SQLite).
+- Instants use ``UTCDateTime``: always timezone-aware UTC in Python; stored as timestamptz on
+  PostgreSQL and as naive-UTC text on SQLite, so that ordering/comparison in SQL is correct on both.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetime normalised to UTC on the way in and out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime not allowed in the store: {value!r}")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            # SQLite compares text: keep one fixed format (naive UTC) for every row.
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _json_col() -> Column:
+    return Column(JSON, nullable=False, default=dict)
+
+
+def _ts_col(index: bool = False, nullable: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Item(SQLModel, table=True):
+    __tablename__ = "item"
+
+    id: str = Field(primary_key=True)  # document_id, request_id, case_id, item_id, annual-report:{dept}:{year}
+    type: str = Field(index=True)
+    department: str = Field(index=True)
+    title: str = ""
+    state: str = Field(default="open", index=True)
+    version: int = 0
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
+
+
+class Clock(SQLModel, table=True):
+    __tablename__ = "clock"
+    __table_args__ = (UniqueConstraint("item_id", "rule", name="uq_clock_item_rule"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    item_id: str = Field(
+        sa_column=Column(String, ForeignKey("item.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    rule: str
+    region: str = "national"
+    start: str
+    due: Optional[str] = None
+    due_instant: Optional[datetime] = Field(default=None, sa_column=_ts_col(index=True, nullable=True))
+    state: str = Field(default="open", index=True)  # open / paused / met / missed / closed
+    met_on: Optional[str] = None
+    lateness_working_days: Optional[int] = None
+    provisional: bool = False
+    paused_days: int = 0
+    ladder_step: Optional[str] = None
+    explanation: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
+
+
+class DueDateChange(SQLModel, table=True):
+    __tablename__ = "due_date_change"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    item_id: str = Field(index=True)
+    rule: str
+    old_due: Optional[str] = None
+    new_due: Optional[str] = None
+    reason: str = ""  # Chinese, shown to users
+    changed_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
+
+
+class Notification(SQLModel, table=True):
+    __tablename__ = "notification"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String, unique=True, nullable=False))  # {item}:{rule}:{step}:{who}
+    item_id: str = Field(index=True)
+    rule: str
+    step: str
+    recipient: str  # person id or role
+    department: Optional[str] = Field(default=None, index=True)
+    due: Optional[str] = None
+    message: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
+
+
+class EventRecord(SQLModel, table=True):
+    """Append-only log of accepted events. ``payload`` never contains the ``applicant`` object."""
+
+    __tablename__ = "event_record"
+
+    event_id: str = Field(primary_key=True)
+    type: str = Field(index=True)
+    item_id: Optional[str] = Field(default=None, index=True)
+    department: Optional[str] = Field(default=None, index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
+    content_hash: str  # sha256 of the canonical JSON of the full original event
+    recorded_by: Optional[str] = None
+    occurred_on: Optional[str] = None  # ISO date of the event's own date field
+    ingested_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
+
+
+TABLES = [Item, Clock, DueDateChange, Notification, EventRecord]

