@@ -1,0 +1,105 @@
+"""The embedded dev server keeps workflow state across a restart (same --db-filename)."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.worker import Worker
+
+from worker.client import connect
+from worker.server import DevServer, DevServerError
+
+pytestmark = pytest.mark.e2e
+
+
+@workflow.defn(sandboxed=False)
+class HelloWorkflow:
+    def __init__(self) -> None:
+        self.finish = False
+
+    @workflow.run
+    async def run(self, name: str) -> str:
+        await workflow.wait_condition(lambda: self.finish)
+        return f"你好，{name}"
+
+    @workflow.signal
+    def done(self) -> None:
+        self.finish = True
+
+
+async def _worker(client, task_queue):
+    return Worker(client, task_queue=task_queue, workflows=[HelloWorkflow])
+
+
+async def test_dev_server_is_durable_across_restart(tmp_data_dir, free_port):
+    server = DevServer(tmp_data_dir, port=free_port, ui=False)
+    tq = f"test-{uuid.uuid4().hex[:8]}"
+    try:
+        await server.start(timeout=60)
+        assert server.startup_seconds is not None and server.startup_seconds < 60
+        assert server.db_file.exists() and server.log_file.exists()
+        client = await connect(server.address)
+        async with await _worker(client, tq):
+            completed = await client.start_workflow(HelloWorkflow.run, "甲", id="wf-completed", task_queue=tq)
+            await completed.signal(HelloWorkflow.done)
+            assert await completed.result() == "你好，甲"
+            pending = await client.start_workflow(HelloWorkflow.run, "乙", id="wf-pending", task_queue=tq)
+            # wait until the first workflow task ran (the workflow is blocked on its condition)
+            for _ in range(100):
+                hist = await pending.fetch_history()
+                if any(e.HasField("workflow_task_completed_event_attributes") for e in hist.events):
+                    break
+                await asyncio.sleep(0.05)
+        before = await completed.fetch_history()
+        assert server.stop() is not None
+        assert not server.running()
+
+        # same database file, new process
+        await server.start(timeout=60)
+        client = await connect(server.address)
+        after = await client.get_workflow_handle("wf-completed").fetch_history()
+        assert [e.event_type for e in after.events] == [e.event_type for e in before.events]
+        desc = await client.get_workflow_handle("wf-completed").describe()
+        assert desc.status == WorkflowExecutionStatus.COMPLETED
+        assert await client.get_workflow_handle("wf-completed").result() == "你好，甲"
+
+        # the pending workflow survived too and finishes on a new worker
+        async with await _worker(client, tq):
+            handle = client.get_workflow_handle("wf-pending")
+            await handle.signal(HelloWorkflow.done)
+            assert await asyncio.wait_for(handle.result(), 30) == "你好，乙"
+    finally:
+        server.stop()
+
+
+async def test_port_in_use_gives_a_clear_error(tmp_data_dir, free_port):
+    a = DevServer(tmp_data_dir / "a", port=free_port, ui=False)
+    b = DevServer(tmp_data_dir / "b", port=free_port, ui=False)
+    try:
+        await a.start(timeout=60)
+        with pytest.raises(DevServerError, match="已被占用"):
+            await b.start(timeout=10)
+    finally:
+        a.stop()
+        b.stop()
+
+
+@workflow.defn(sandboxed=False)
+class SleeperWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        await asyncio.sleep(timedelta(days=30).total_seconds())
+        return "醒了"
+
+
+async def test_ts_env_skips_time(ts_env):
+    """The session-scoped time-skipping environment from conftest works with the pydantic converter."""
+    async with Worker(ts_env.client, task_queue="ts", workflows=[SleeperWorkflow]):
+        result = await ts_env.client.execute_workflow(
+            SleeperWorkflow.run, id=f"s-{uuid.uuid4()}", task_queue="ts"
+        )
+        assert result == "醒了"
