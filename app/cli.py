@@ -1,0 +1,152 @@
+"""The `shixian` command line. Chinese for people, JSON/CSV for machines."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from domain.calendar import NATIONAL, load_calendar
+from domain.clocks import ClockError, compute, parse_start
+from domain.config import ConfigError
+from domain.rules import get_rule, load_rules
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="时限：政务公开法定时限与合规引擎")
+calendar_app = typer.Typer(no_args_is_help=True, help="工作日日历")
+app.add_typer(calendar_app, name="calendar")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"错误：{message}", err=True)
+    raise typer.Exit(code)
+
+
+def _engine():
+    try:
+        return load_calendar(), load_rules()
+    except ConfigError as exc:
+        fail(str(exc))
+        raise  # unreachable
+
+
+@app.command()
+def deadline(
+    rule: Optional[str] = typer.Argument(None, help="规则 id，如 request_reply"),
+    start: Optional[str] = typer.Argument(None, help="起算日（ISO 日期或时间，无时区按 +08:00）"),
+    region: str = typer.Option(NATIONAL, "--region", "-r", help="地区日历，如 guangxi"),
+    explain: bool = typer.Option(False, "--explain", help="说明计算过程"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
+    batch: Optional[str] = typer.Option(None, "--batch", help="批量：CSV 文件（rule,start,region），- 为标准输入"),
+) -> None:
+    """计算法定期限的到期日。"""
+    cal, rules = _engine()
+    if batch is not None:
+        _deadline_batch(batch, cal, rules)
+        return
+    if not rule or not start:
+        fail("需要 RULE 与 START 参数，或使用 --batch FILE")
+    try:
+        dl = compute(get_rule(rules, rule), parse_start(start), cal, region)
+    except (ClockError, ConfigError) as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(dl.as_json(explain), ensure_ascii=False, indent=2))
+        return
+    flag = "（暂定）" if dl.provisional else ""
+    typer.echo(f"{dl.due_iso()}{flag}")
+    typer.echo(f"provisional: {'true' if dl.provisional else 'false'}")
+    if explain:
+        _print_explanation(dl.explanation)
+
+
+def _print_explanation(ex: dict) -> None:
+    typer.echo(f"规则：{ex.get('rule_name')}（{ex.get('source')}）")
+    typer.echo(f"说明：{ex.get('summary')}")
+    for s in ex.get("skipped", []) + ex.get("moved_over", []):
+        typer.echo(f"  跳过 {s['date']} {s['reason']}（{s.get('source') or ''}）")
+    for m in ex.get("makeup_workdays", []):
+        typer.echo(f"  计入 {m['date']} {m['reason']}（{m['source']}）")
+    for p in ex.get("pauses", []):
+        typer.echo(f"  中止 {p['from']} 至 {p['to'] or '（未结束）'}：{p['reason']}")
+    for e in ex.get("extensions", []):
+        typer.echo(f"  延期 {e['working_days']} 个工作日（{e['on']} 决定）：{e['from_due']} → {e['to_due']}")
+    for r in ex.get("provisional_reasons", []):
+        typer.echo(f"  暂定：{r}")
+    for n in ex.get("notes", []):
+        typer.echo(f"  注：{n}")
+
+
+def _deadline_batch(path: str, cal, rules) -> None:
+    text = sys.stdin.read() if path == "-" else _read_text(path)
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or [f.strip() for f in reader.fieldnames][:3] != ["rule", "start", "region"]:
+        fail(f"{path}: 第 1 行表头必须为 rule,start,region")
+    # Compute everything first: a bad row stops the batch before anything is printed.
+    rows = []
+    for lineno, row in enumerate(reader, start=2):
+        try:
+            if None in row.values() or row.get(None):
+                raise ClockError("列数不符（应为 rule,start,region 三列）")
+            rule_id, start_s = (row["rule"] or "").strip(), (row["start"] or "").strip()
+            region = (row["region"] or "").strip() or NATIONAL
+            if not rule_id or not start_s:
+                raise ClockError("rule 与 start 不能为空")
+            dl = compute(get_rule(rules, rule_id), parse_start(start_s), cal, region, explain=False)
+        except (ClockError, ConfigError) as exc:
+            fail(f"{path}: 第 {lineno} 行（数据第 {lineno - 1} 行）：{exc}")
+        rows.append([rule_id, start_s, (row["region"] or "").strip(), dl.due_iso(),
+                     "true" if dl.provisional else "false"])
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["rule", "start", "region", "due", "provisional"])
+    out.writerows(rows)
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        fail(f"{path}: 无法读取（{exc.strerror}）")
+        raise
+
+
+@calendar_app.command("status")
+def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """各年度、各地区日历数据来源：软件包、日历文件，或暂定（推算）。"""
+    cal, _ = _engine()
+    rows = cal.status()
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    label = {"package": "软件包（chinese-calendar）", "overlay": "日历文件", "package+overlay": "软件包+日历文件更正",
+             "provisional": "暂定（按放假办法推算，无调休）", "none": "无地方数据（仅国家日历）"}
+    for r in rows:
+        typer.echo(f"{r['year']}  {r['region']:<10} {label[r['coverage']]}  {'；'.join(r['sources'])}")
+
+
+def _register_optional() -> None:
+    """Sub-commands living in their own modules (kept out of this file so each area owns its CLI)."""
+    import importlib
+
+    for name in ("app.cli_up", "app.cli_items", "app.cli_notify", "app.cli_reports", "app.cli_web"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""The Chinese working-day calendar: national arrangement, regional days, provisional years.
+
+Layers, lowest first, for one region:
+1. weekends are rest days;
+2. national data for the year:
+   - years chinese-calendar covers (2004–2026 in 1.11.0): its holidays and make-up workdays (调休);
+   - national overlay files (config/calendars/*.toml, region = "national") correct the package on the
+     dates they list, and any date in year Y makes Y officially covered;
+   - a year with neither is *provisional*: the statutory holidays of 《全国年节及纪念日放假办法》 computed
+     with the `holidays` package (lunar dates included), no swaps;
+3. the region's overlay files (e.g. Guangxi's 壮族三月三) on top of national.
+
+Every day's status carries its reason and source so a due date can explain itself. Arithmetic runs on a
+per-region sorted index of working-day ordinals: adding N working days is one bisect and one lookup.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import chinese_calendar
+import holidays as holidays_pkg
+from chinese_calendar import constants as cc_constants
+
+from domain.config import ConfigError, config_dir, read_toml
+
+NATIONAL = "national"
+PACKAGE_NAME = f"chinese-calendar {getattr(chinese_calendar, '__version__', '')}".strip()
+PACKAGE_YEARS = frozenset(d.year for d in cc_constants.holidays) | frozenset(
+    d.year for d in cc_constants.workdays
+)
+LAW = "《全国年节及纪念日放假办法》（2024年修订，国务院令第795号）"
+
+# chinese-calendar names holidays in English; the users read Chinese.
+_CC_NAMES = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日",
+}
+
+Kind = Literal["work", "off"]
+Origin = Literal["weekday", "weekend", "package", "overlay", "statutory", "regional"]
+
+
+@dataclass(frozen=True)
+class DayMark:
+    """An explicit statement about one date."""
+
+    kind: Kind
+    name: str  # Chinese reason, e.g. "春节" or "春节调休上班"
+    source: str  # the notice or file it comes from
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class DayInfo:
+    date: dt.date
+    workday: bool
+    reason: str
+    source: str
+    origin: Origin
+    provisional: bool  # the national data for this date's year is not published yet
+
+
+@dataclass
+class Overlay:
+    path: Path
+    region: str
+    source: str
+    days_off: dict[dt.date, str]
+    workdays: dict[dt.date, str]
+
+    @property
+    def years(self) -> set[int]:
+        return {d.year for d in (*self.days_off, *self.workdays)}
+
+
+def _package_source(year: int) -> str:
+    return f"《国务院办公厅关于{year}年部分节假日安排的通知》（{PACKAGE_NAME} 收录）"
+
+
+def parse_overlay(path: Path) -> Overlay:
+    data = read_toml(path)
+    name = path.name
+    allowed = {"region", "source", "days_off", "workdays"}
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(f"{name}: 未知的顶层键 “{key}”（允许：{', '.join(sorted(allowed))}）")
+    region = data.get("region")
+    if not isinstance(region, str) or not region.strip():
+        raise ConfigError(f"{name}: 缺少 region（如 \"national\" 或 \"guangxi\"）")
+    source = data.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise ConfigError(f"{name}: 缺少 source：每个日历文件必须注明依据的通知或文件")
+    tables: dict[str, dict[dt.date, str]] = {}
+    for table in ("days_off", "workdays"):
+        raw = data.get(table, {})
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{name}: [{table}] 必须是表（\"YYYY-MM-DD\" = \"名称\"）")
+        parsed: dict[dt.date, str] = {}
+        for key, value in raw.items():
+            try:
+                day = dt.date.fromisoformat(str(key))
+                if len(str(key)) != 10:
+                    raise ValueError
+            except ValueError:
+                raise ConfigError(f"{name}: [{table}] “{key}” 不是有效日期（应为 YYYY-MM-DD）") from None
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{name}: [{table}] “{key}” 的名称必须是非空字符串")
+            parsed[day] = value.strip()
+        tables[table] = parsed
+    both = sorted(set(tables["days_off"]) & set(tables["workdays"]))
+    if both:
+        raise ConfigError(f"{name}: {both[0].isoformat()} 同时出现在 [days_off] 和 [workdays] 中")
+    return Overlay(path, region.strip(), source.strip(), tables["days_off"], tables["workdays"])
+
+
+def load_overlays(directory: Path) -> list[Overlay]:
+    if not directory.is_dir():
+        return []
+    overlays = [parse_overlay(p) for p in sorted(directory.glob("*.toml"))]
+    # Two files may not disagree about one date of one region.
+    seen: dict[tuple[str, dt.date], tuple[str, Kind]] = {}
+    for ov in overlays:
+        for kind, table in (("off", ov.days_off), ("work", ov.workdays)):
+            for day in table:
+                prev = seen.get((ov.region, day))
+                if prev and prev[1] != kind:
+                    raise ConfigError(
+                        f"{ov.path.name}: {day.isoformat()} 与 {prev[0]} 对该日的规定相矛盾"
+                    )
+                seen[(ov.region, day)] = (ov.path.name, kind)  # type: ignore[assignment]
+    return overlays
+
+
+@dataclass
+class _Index:
+    lo: int  # first ordinal covered
+    hi: int  # last ordinal covered
+    workdays: list[int] = field(default_factory=list)  # sorted ordinals of working days
+
+
+class WorkCalendar:
+    """National + regional working-day calendar with an ordinal index per region."""
+
+    # Index range grows on demand; these bounds cover every realistic deadline.
+    DEFAULT_YEARS = (2000, 2040)
+
+    def __init__(self, overlays: list[Overlay] | None = None):
+        self.overlays = overlays or []
+        self.regions = {NATIONAL} | {ov.region for ov in self.overlays}
+        self._national_overlay_years: set[int] = set()
+        self._national: dict[dt.date, DayMark] = {}
+        self._regional: dict[str, dict[dt.date, DayMark]] = {}
+        self._regional_years: dict[str, set[int]] = {}
+        self._statutory_cache: dict[int, dict[dt.date, str]] = {}
+        self._indexes: dict[str, _Index] = {}
+        self._load_package()
+        for ov in self.overlays:
+            if ov.region == NATIONAL:
+                self._national_overlay_years |= ov.years
+                target = self._national
+                origin: Origin = "overlay"
+            else:
+                target = self._regional.setdefault(ov.region, {})
+                self._regional_years.setdefault(ov.region, set()).update(ov.years)
+                origin = "regional"
+            label = f"{ov.source}（{ov.path.name}）"
+            for day, nm in ov.days_off.items():
+                target[day] = DayMark("off", nm, label, origin)
+            for day, nm in ov.workdays.items():
+                target[day] = DayMark("work", nm, label, origin)
+
+    # ----------------------------------------------------------------- loading
+    def _load_package(self) -> None:
+        for day, name in cc_constants.holidays.items():
+            self._national[day] = DayMark(
+                "off", _CC_NAMES.get(name, name), _package_source(day.year), "package"
+            )
+        for day, name in cc_constants.workdays.items():
+            self._national[day] = DayMark(
+                "work", f"{_CC_NAMES.get(name, name)}调休上班", _package_source(day.year), "package"
+            )
+
+    def _statutory(self, year: int) -> dict[dt.date, str]:
+        """Statutory holidays of a year without published arrangement (no swaps)."""
+        if year not in self._statutory_cache:
+            days = holidays_pkg.China(years=year, observed=False, language="zh_CN")
+            # The package also knows some past swaps ("休息日（由…调休）"); a provisional year has none.
+            self._statutory_cache[year] = {
+                d: n for d, n in days.items() if not n.startswith("休息日")
+            }
+        return self._statutory_cache[year]
+
+    # ----------------------------------------------------------------- coverage
+    def national_coverage(self, year: int) -> Literal["package", "overlay", "package+overlay", "provisional"]:
+        in_pkg = year in PACKAGE_YEARS
+        in_ov = year in self._national_overlay_years
+        if in_pkg and in_ov:
+            return "package+overlay"
+        if in_pkg:
+            return "package"
+        if in_ov:
+            return "overlay"
+        return "provisional"
+
+    def is_provisional_year(self, year: int) -> bool:
+        # Hot path of every computation: no published national data for the year.
+        return year not in PACKAGE_YEARS and year not in self._national_overlay_years
+
+    def regional_years(self, region: str) -> set[int]:
+        return set(self._regional_years.get(region, set()))
+
+    def check_region(self, region: str | None) -> str:
+        if region in self.regions:
+            return region  # type: ignore[return-value]
+        region = (region or NATIONAL).strip() or NATIONAL
+        if region not in self.regions:
+            known = ", ".join(sorted(self.regions))
+            raise ConfigError(f"未知地区 “{region}”：config/calendars/ 中没有该地区的日历文件（可用：{known}）")
+        return region
+
+    # ----------------------------------------------------------------- one day
+    def day(self, date: dt.date, region: str = NATIONAL) -> DayInfo:
+        provisional = self.is_provisional_year(date.year)
+        if region != NATIONAL:
+            mark = self._regional.get(region, {}).get(date)
+            if mark:
+                return DayInfo(date, mark.kind == "work", mark.name, mark.source, mark.origin, provisional)
+        mark = self._national.get(date)
+        if mark:
+            return DayInfo(date, mark.kind == "work", mark.name, mark.source, mark.origin, provisional)
+        if provisional:
+            name = self._statutory(date.year).get(date)
+            if name:
+                return DayInfo(
+                    date, False, name, f"{LAW}推算（{date.year}年安排未发布）", "statutory", True
+                )
+        if date.weekday() >= 5:
+            return DayInfo(date, False, "周末", "双休日", "weekend", provisional)
+        return DayInfo(date, True, "工作日", "", "weekday", provisional)
+
+    def is_workday(self, date: dt.date, region: str = NATIONAL) -> bool:
+        return self.day(date, region).workday
+
+    # ----------------------------------------------------------------- index
+    def _index(self, region: str, lo_year: int | None = None, hi_year: int | None = None) -> _Index:
+        idx = self._indexes.get(region)
+        if idx is not None and (lo_year is None or dt.date(lo_year, 1, 1).toordinal() >= idx.lo) and (
+            hi_year is None or dt.date(hi_year, 12, 31).toordinal() <= idx.hi
+        ):
+            return idx
+        y0, y1 = self.DEFAULT_YEARS
+        if idx is not None:
+            y0, y1 = dt.date.fromordinal(idx.lo).year, dt.date.fromordinal(idx.hi).year
+        y0 = min(y0, lo_year or y0)
+        y1 = max(y1, hi_year or y1)
+        lo, hi = dt.date(y0, 1, 1).toordinal(), dt.date(y1, 12, 31).toordinal()
+        work = [o for o in range(lo, hi + 1) if self.is_workday(dt.date.fromordinal(o), region)]
+        idx = _Index(lo, hi, work)
+        self._indexes[region] = idx
+        return idx
+
+    def _ensure(self, region: str, first: int, last: int) -> list[int]:
+        """Index covering ordinals first..last (plus headroom); returns the working-day list."""
+        idx = self._indexes.get(region)
+        if idx is None or first < idx.lo or last > idx.hi:
+            idx = self._index(
+                region,
+                dt.date.fromordinal(max(first, 1)).year,
+                dt.date.fromordinal(last).year + 1,
+            )
+        return idx.workdays
+
+    def add_working_days(self, start: dt.date, n: int, region: str = NATIONAL) -> dt.date:
+        """The n-th working day strictly after `start` (n >= 1); `start` itself never counts."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        s = start.toordinal()
+        # A year has at least ~240 working days; 2 days per working day is ample headroom.
+        work = self._ensure(region, s, s + 2 * n + 30)
+        i = bisect_right(work, s) + n - 1
+        while i >= len(work):  # pathological: extend further
+            work = self._ensure(region, s, self._indexes[region].hi + 3660)
+            i = bisect_right(work, s) + n - 1
+        return dt.date.fromordinal(work[i])
+
+    def subtract_working_days(self, end: dt.date, n: int, region: str = NATIONAL) -> dt.date:
+        """The n-th working day strictly before `end` (n >= 1)."""
+        e = end.toordinal()
+        work = self._ensure(region, e - 2 * n - 30, e)
+        i = bisect_left(work, e) - n
+        return dt.date.fromordinal(work[i])
+
+    def next_working_day(self, date: dt.date, region: str = NATIONAL, *, inclusive: bool = True) -> dt.date:
+        if inclusive and self.is_workday(date, region):
+            return date
+        return self.add_working_days(date, 1, region)
+
+    def working_days_between(self, a: dt.date, b: dt.date, region: str = NATIONAL) -> int:
+        """Number of working days d with a < d <= b (0 when b <= a)."""
+        if b <= a:
+            return 0
+        ao, bo = a.toordinal(), b.toordinal()
+        work = self._ensure(region, ao, bo)
+        return bisect_right(work, bo) - bisect_right(work, ao)
+
+    def days_in(self, a: dt.date, b: dt.date, region: str = NATIONAL) -> list[DayInfo]:
+        """Every day d with a < d <= b, classified."""
+        return [self.day(dt.date.fromordinal(o), region) for o in range(a.toordinal() + 1, b.toordinal() + 1)]
+
+    # ----------------------------------------------------------------- status
+    def status(self, years: range | None = None) -> list[dict]:
+        """Per year and region: where the working-day data comes from."""
+        if years is None:
+            known = set(PACKAGE_YEARS) | self._national_overlay_years
+            for ys in self._regional_years.values():
+                known |= ys
+            years = range(min(known), max(known) + 2)
+        rows = []
+        for y in years:
+            cov = self.national_coverage(y)
+            rows.append(
+                {
+                    "year": y,
+                    "region": NATIONAL,
+                    "coverage": cov,
+                    "provisional": cov == "provisional",
+                    "sources": self._sources(NATIONAL, y),
+                }
+            )
+            for region in sorted(self.regions - {NATIONAL}):
+                has = y in self._regional_years.get(region, set())
+                rows.append(
+                    {
+                        "year": y,
+                        "region": region,
+                        "coverage": "overlay" if has else "none",
+                        "provisional": cov == "provisional",
+                        "sources": self._sources(region, y) if has else [],
+                    }
+                )
+        return rows
+
+    def _sources(self, region: str, year: int) -> list[str]:
+        out = []
+        if region == NATIONAL and year in PACKAGE_YEARS:
+            out.append(_package_source(year))
+        for ov in self.overlays:
+            if ov.region == region and year in ov.years:
+                out.append(f"{ov.source}（{ov.path.name}）")
+        if region == NATIONAL and not out:
+            out.append(f"{LAW}推算，未含调休")
+        return out
+
+    def fingerprint(self) -> str:
+        """Changes whenever calendar data changes; workflows compare it to know when to recompute."""
+        import hashlib
+
+        h = hashlib.sha256(PACKAGE_NAME.encode())
+        for ov in sorted(self.overlays, key=lambda o: o.path.name):
+            h.update(ov.path.name.encode())
+            h.update(ov.path.read_bytes())
+        return h.hexdigest()[:16]
+
+
+def load_calendar(directory: Path | None = None) -> WorkCalendar:
+    directory = directory or config_dir()
+    return WorkCalendar(load_overlays(directory / "calendars"))

@@ -1,0 +1,357 @@
+"""Due dates of statutory clocks, each able to explain itself.
+
+Counting semantics (README "Counting rules"):
+- working days: the start day never counts; the due date is the N-th working day strictly after the start;
+- calendar days: start day not counted; a last day that is not a working day moves to the next working day;
+- hours: wall-clock hours from the start instant;
+- fixed_date: the next month/day on or after the start (a date, not a period: not moved);
+- pause [P, R]: days P..R do not count; working days used before P are kept; counting goes on after R;
+- restart: the caller passes the new start (e.g. receipt of the corrected application);
+- extension: adds working days after the current due date, within the rule's cap and count.
+The due instant is the end of the due day, Asia/Shanghai (for hour rules: the exact instant).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.calendar import LAW, NATIONAL, WorkCalendar
+from domain.rules import Rule
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class ClockError(ValueError):
+    """A clock input the law does not allow (e.g. a second extension); message in Chinese."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    start: dt.date
+    end: dt.date | None = None  # None: still paused
+    reason: str = "征求第三方或其他机关意见"
+
+
+@dataclass(frozen=True)
+class ExtensionGrant:
+    on: dt.date
+    working_days: int
+    reason: str = ""
+
+
+@dataclass
+class Deadline:
+    rule: str
+    start: dt.date | dt.datetime
+    region: str
+    due: dt.date | dt.datetime | None  # None while paused with no end
+    provisional: bool
+    explanation: dict[str, Any] = field(default_factory=dict)
+    counted_working_days: int = 0  # working days used so far (for paused clocks)
+    paused_working_days: int = 0
+    paused_days: int = 0
+
+    @property
+    def due_instant(self) -> dt.datetime | None:
+        return due_instant(self.due)
+
+    def due_iso(self) -> str | None:
+        return None if self.due is None else self.due.isoformat()
+
+    def as_json(self, explain: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "start": self.start.isoformat(),
+            "region": self.region,
+            "due": self.due_iso(),
+            "due_instant": self.due_instant.isoformat() if self.due_instant else None,
+            "provisional": self.provisional,
+        }
+        if explain:
+            out["explanation"] = self.explanation
+        return out
+
+
+def due_instant(due: dt.date | dt.datetime | None) -> dt.datetime | None:
+    if due is None:
+        return None
+    if isinstance(due, dt.datetime):
+        return due
+    return dt.datetime.combine(due, dt.time(23, 59, 59), SHANGHAI)
+
+
+def parse_start(value: str) -> dt.date | dt.datetime:
+    """ISO date, or ISO datetime (+08:00 assumed when no offset is given)."""
+    value = value.strip()
+    try:
+        if len(value) == 10:
+            return dt.date.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ClockError(f"“{value}” 不是有效的 ISO 日期或时间（如 2026-03-02 或 2026-03-02T09:30）") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+
+
+def _as_date(value: dt.date | dt.datetime) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(SHANGHAI).date()
+    return value
+
+
+def compute(
+    rule: Rule,
+    start: dt.date | dt.datetime,
+    calendar: WorkCalendar,
+    region: str | None = NATIONAL,
+    *,
+    pauses: list[Pause] | tuple[Pause, ...] = (),
+    extensions: list[ExtensionGrant] | tuple[ExtensionGrant, ...] = (),
+    restarted_from: dt.date | None = None,
+    explain: bool = True,
+) -> Deadline:
+    region = calendar.check_region(region)
+    rule = rule.for_start(_as_date(start))
+    if rule.unit == "hours":
+        return _hours(rule, start, region, explain)
+    start_d = _as_date(start)
+    if rule.unit == "fixed_date":
+        return _fixed(rule, start_d, region, explain)
+    if rule.unit == "calendar_days":
+        if pauses or extensions:
+            raise ClockError(f"规则“{rule.name}”按自然日计算，不支持中止或延期")
+        return _calendar_days(rule, start_d, calendar, region, explain)
+    return _working_days(rule, start_d, calendar, region, list(pauses), list(extensions), restarted_from, explain)
+
+
+# ---------------------------------------------------------------- working days
+def _count_with_pauses(
+    cal: WorkCalendar, start: dt.date, n: int, pauses: list[Pause], region: str
+) -> tuple[dt.date | None, int]:
+    """N-th counting day after start, skipping pause intervals. Returns (due or None, days used)."""
+    cur, remaining = start, n
+    for p in sorted(pauses, key=lambda p: p.start):
+        if p.end is not None and p.end <= cur:
+            continue  # wholly before the counting window
+        if p.start > cur:
+            avail = cal.working_days_between(cur, p.start - dt.timedelta(days=1), region)
+            if avail >= remaining:
+                return cal.add_working_days(cur, remaining, region), n
+            remaining -= avail
+        if p.end is None:
+            return None, n - remaining
+        cur = max(cur, p.end)
+    return cal.add_working_days(cur, remaining, region), n
+
+
+def _working_days(
+    rule: Rule,
+    start: dt.date,
+    cal: WorkCalendar,
+    region: str,
+    pauses: list[Pause],
+    extensions: list[ExtensionGrant],
+    restarted_from: dt.date | None,
+    explain: bool,
+) -> Deadline:
+    for p in pauses:
+        if p.end is not None and p.end < p.start:
+            raise ClockError(f"中止结束日 {p.end} 早于开始日 {p.start}")
+    effective = start
+    notes: list[str] = []
+    if rule.start_on_next_working_day and not cal.is_workday(start, region):
+        effective = cal.next_working_day(start, region)
+        notes.append(f"收到日 {start} 为休息日，按规则视为 {effective}（下一个工作日）收到")
+    if restarted_from is not None:
+        notes.append(f"补正后重新起算：原起算日 {restarted_from}，自收到补正申请之日 {start} 起计算")
+
+    # Extensions: validated one by one against the due date in force when each was granted.
+    total = rule.length
+    ext_rows = []
+    if extensions:
+        if rule.extension is None:
+            raise ClockError(f"规则“{rule.name}”不允许延期")
+        cap = rule.extension
+        if len(extensions) > cap.max_times:
+            raise ClockError(f"“{rule.name}”只能延期 {cap.max_times} 次，已延期，不能再次延期")
+        if sum(e.working_days for e in extensions) > cap.max_working_days:
+            raise ClockError(f"延期最长不得超过 {cap.max_working_days} 个工作日（{rule.source}）")
+        for e in sorted(extensions, key=lambda e: e.on):
+            if e.working_days < 1:
+                raise ClockError("延期工作日数必须至少为 1")
+            before, _ = _count_with_pauses(cal, effective, total, pauses, region)
+            if before is not None and e.on > before:
+                raise ClockError(f"延期须在答复期限届满前决定：当前期限 {before}，延期决定日 {e.on} 已超期")
+            total += e.working_days
+            after, _ = _count_with_pauses(cal, effective, total, pauses, region)
+            ext_rows.append(
+                {"on": e.on.isoformat(), "working_days": e.working_days, "reason": e.reason,
+                 "from_due": before.isoformat() if before else None,
+                 "to_due": after.isoformat() if after else None}
+            )
+
+    due, used = _count_with_pauses(cal, effective, total, pauses, region)
+    pause_rows, paused_wd, paused_days = [], 0, 0
+    for p in sorted(pauses, key=lambda p: p.start):
+        end = p.end or due or p.start
+        wd = cal.working_days_between(p.start - dt.timedelta(days=1), end, region) if p.end else None
+        days = (p.end - p.start).days + 1 if p.end else None
+        if wd:
+            paused_wd += wd
+        if days:
+            paused_days += days
+        pause_rows.append({"from": p.start.isoformat(), "to": p.end.isoformat() if p.end else None,
+                           "reason": p.reason, "calendar_days": days, "working_days": wd})
+
+    last = due or max([effective] + [p.start for p in pauses])
+    # Provisional when any day after the start up to the due date lies in a year without published data.
+    first_year = (effective + dt.timedelta(days=1)).year
+    prov_years = [y for y in range(first_year, max(first_year, last.year) + 1) if cal.is_provisional_year(y)]
+    provisional = bool(prov_years)
+    dl = Deadline(rule.id, start, region, due, provisional, counted_working_days=used,
+                  paused_working_days=paused_wd, paused_days=paused_days)
+    if explain:
+        dl.explanation = _explain_days(rule, start, effective, cal, region, due, total, used, pause_rows,
+                                       ext_rows, prov_years, notes)
+    return dl
+
+
+def _explain_days(rule, start, effective, cal, region, due, total, used, pause_rows, ext_rows, prov_years, notes):
+    end = due or max([effective] + [dt.date.fromisoformat(p["from"]) for p in pause_rows])
+    paused_ranges = [
+        (dt.date.fromisoformat(p["from"]), dt.date.fromisoformat(p["to"]) if p["to"] else end)
+        for p in pause_rows
+    ]
+
+    def in_pause(d: dt.date) -> bool:
+        return any(a <= d <= b for a, b in paused_ranges)
+
+    counted, skipped, makeup, prov_days = [], [], [], []
+    for info in cal.days_in(effective, end, region):
+        if in_pause(info.date):
+            skipped.append({"date": info.date.isoformat(), "reason": "中止计算（征求意见）", "source": "条例第三十二条、第三十三条",
+                            "kind": "pause"})
+            continue
+        if info.workday:
+            counted.append(info.date.isoformat())
+            if info.date.weekday() >= 5:
+                makeup.append({"date": info.date.isoformat(), "reason": info.reason, "source": info.source})
+        else:
+            skipped.append({"date": info.date.isoformat(), "reason": info.reason, "source": info.source,
+                            "kind": info.origin})
+        if info.origin == "statutory":
+            prov_days.append({"date": info.date.isoformat(), "reason": f"{info.reason}（推算）"})
+    reasons = [
+        f"{y}年全国节假日安排尚未发布（config/calendars 中无该年国家日历），按{LAW}推算法定节日，未计调休；"
+        f"安排发布并录入后将重新计算"
+        for y in prov_years
+    ]
+    regional_missing = [
+        y for y in range(effective.year, end.year + 1)
+        if region != NATIONAL and y not in cal.regional_years(region)
+    ]
+    for y in regional_missing:
+        notes.append(f"注意：未录入 {region} 地区 {y} 年的地方节假日，按国家日历计算")
+    if due is None:
+        summary = (f"自 {effective} 起已计 {used} 个工作日，现处于中止状态（尚余 {total - used} 个工作日），"
+                   f"恢复后继续计算")
+    else:
+        holidays = sorted({s["reason"] for s in skipped if s["kind"] not in ("weekend", "pause")})
+        summary = f"自 {effective} 的次日起算第 {total} 个工作日为 {due}"
+        parts = []
+        weekends = sum(1 for s in skipped if s["kind"] == "weekend")
+        if weekends:
+            parts.append(f"跳过周末 {weekends} 天")
+        if holidays:
+            parts.append("节假日：" + "、".join(holidays))
+        if makeup:
+            parts.append("调休上班日计入：" + "、".join(m["date"] for m in makeup))
+        if pause_rows:
+            parts.append(f"中止 {len(pause_rows)} 次")
+        if ext_rows:
+            parts.append(f"延期 {sum(e['working_days'] for e in ext_rows)} 个工作日")
+        if parts:
+            summary += "（" + "；".join(parts) + "）"
+        if prov_years:
+            summary += "；暂定：" + "、".join(f"{y}年" for y in prov_years) + "节假日安排未发布"
+    return {
+        "rule": rule.id, "rule_name": rule.name, "unit": rule.unit, "length": rule.length,
+        "working_days_total": total, "start": start.isoformat(), "counting_from": effective.isoformat(),
+        "region": region, "due": due.isoformat() if due else None,
+        "counted": counted, "counted_working_days": len(counted), "skipped": skipped,
+        "makeup_workdays": makeup, "pauses": pause_rows, "extensions": ext_rows,
+        "provisional": bool(prov_years), "provisional_reasons": reasons, "provisional_days": prov_days,
+        "notes": notes, "source": rule.source, "quote": rule.quote, "summary": summary,
+    }
+
+
+# ---------------------------------------------------------------- other units
+def _calendar_days(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, explain: bool) -> Deadline:
+    nominal = start + dt.timedelta(days=rule.length)
+    due = cal.next_working_day(nominal, region)
+    moved = cal.days_in(nominal - dt.timedelta(days=1), due - dt.timedelta(days=1), region) if due != nominal else []
+    prov_years = sorted({y for y in (nominal.year, due.year) if cal.is_provisional_year(y)})
+    dl = Deadline(rule.id, start, region, due, bool(prov_years))
+    if explain:
+        summary = f"自 {start} 的次日起算第 {rule.length} 日为 {nominal}"
+        if moved:
+            summary += "，该日为休息日（" + "、".join(sorted({m.reason for m in moved})) + f"），顺延至 {due}"
+        dl.explanation = {
+            "rule": rule.id, "rule_name": rule.name, "unit": rule.unit, "length": rule.length,
+            "start": start.isoformat(), "region": region, "nominal_last_day": nominal.isoformat(),
+            "due": due.isoformat(),
+            "moved_over": [{"date": m.date.isoformat(), "reason": m.reason, "source": m.source} for m in moved],
+            "provisional": bool(prov_years),
+            "provisional_reasons": [f"{y}年全国节假日安排尚未发布，按{LAW}推算" for y in prov_years],
+            "notes": ["末日为休息日的，以休息日结束的次日为期间的最后一日（民法典第二百零三条）"] if moved else [],
+            "source": rule.source, "quote": rule.quote, "summary": summary,
+        }
+    return dl
+
+
+def _hours(rule: Rule, start: dt.date | dt.datetime, region: str, explain: bool) -> Deadline:
+    if not isinstance(start, dt.datetime):
+        start = dt.datetime.combine(start, dt.time(0, 0), SHANGHAI)
+    elif start.tzinfo is None:
+        start = start.replace(tzinfo=SHANGHAI)
+    due = start + dt.timedelta(hours=rule.length)
+    dl = Deadline(rule.id, start, region, due, False)
+    if explain:
+        dl.explanation = {
+            "rule": rule.id, "rule_name": rule.name, "unit": rule.unit, "length": rule.length,
+            "start": start.isoformat(), "region": region, "due": due.isoformat(), "provisional": False,
+            "provisional_reasons": [], "notes": ["按自然小时连续计算，不区分工作日与休息日"],
+            "source": rule.source, "quote": rule.quote,
+            "summary": f"自 {start.isoformat()} 起 {rule.length} 小时内，即 {due.astimezone(SHANGHAI).isoformat()} 前",
+        }
+    return dl
+
+
+def _fixed(rule: Rule, start: dt.date, region: str, explain: bool) -> Deadline:
+    due = dt.date(start.year, rule.month, rule.day)  # type: ignore[arg-type]
+    if due < start:
+        due = dt.date(start.year + 1, rule.month, rule.day)  # type: ignore[arg-type]
+    dl = Deadline(rule.id, start, region, due, False)
+    if explain:
+        dl.explanation = {
+            "rule": rule.id, "rule_name": rule.name, "unit": rule.unit, "start": start.isoformat(),
+            "region": region, "due": due.isoformat(), "provisional": False, "provisional_reasons": [],
+            "notes": ["法定固定日期，不因节假日顺延"], "source": rule.source, "quote": rule.quote,
+            "summary": f"{rule.limit_text}：{due}",
+        }
+    return dl
+
+
+# ---------------------------------------------------------------- after the fact
+def lateness_working_days(cal: WorkCalendar, due: dt.date | dt.datetime, met: dt.date | dt.datetime,
+                          region: str = NATIONAL) -> int:
+    """Working days after the due date up to and including the day it was met (0 when on time)."""
+    return cal.working_days_between(_as_date(due), _as_date(met), region)
+
+
+def is_late(due: dt.date | dt.datetime, met: dt.date | dt.datetime) -> bool:
+    if isinstance(due, dt.datetime):
+        met_i = met if isinstance(met, dt.datetime) else dt.datetime.combine(met, dt.time(23, 59, 59), SHANGHAI)
+        return met_i > due
+    return _as_date(met) > due

@@ -1,0 +1,165 @@
+"""Statutory clock rules, loaded from config/rules.toml (each citing its legal source)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from domain.config import ConfigError, config_dir, read_toml
+
+Unit = Literal["working_days", "calendar_days", "hours", "fixed_date"]
+UNITS = ("working_days", "calendar_days", "hours", "fixed_date")
+UNIT_NAMES = {"working_days": "个工作日", "calendar_days": "日", "hours": "小时", "fixed_date": ""}
+
+
+@dataclass(frozen=True)
+class Extension:
+    event: str
+    max_working_days: int
+    max_times: int = 1
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    unit: Unit
+    length: int  # 0 for fixed_date rules
+    start_event: str
+    source: str
+    quote: str
+    met_by: tuple[str, ...] = ()
+    pause: str | None = None
+    resume: str | None = None
+    stop: str | None = None
+    restart: str | None = None
+    extension: Extension | None = None
+    month: int | None = None  # fixed_date
+    day: int | None = None
+    start_on_next_working_day: bool = False
+    editions: tuple[tuple[dt.date, "Rule"], ...] = field(default=(), repr=False)
+
+    def for_start(self, start: dt.date) -> "Rule":
+        """The edition in force for a clock started on `start` (e.g. 2008 limits before 2019-05-15)."""
+        for before, edition in self.editions:  # sorted by date at load
+            if start < before:
+                return edition
+        return self
+
+    @property
+    def limit_text(self) -> str:
+        if self.unit == "fixed_date":
+            return f"每年{self.month}月{self.day}日前"
+        return f"{self.length}{UNIT_NAMES[self.unit]}"
+
+
+_FIELDS = {
+    "name", "unit", "length", "start_event", "met_by", "pause", "resume", "stop", "restart",
+    "extension", "source", "quote", "month", "day", "start_on_next_working_day", "editions",
+}
+_EDITION_FIELDS = _FIELDS - {"name", "unit", "start_event", "editions"} | {"before"}
+
+
+def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rule:
+    def need(key: str, typ: type):
+        if key not in raw:
+            if base is not None:
+                return getattr(base, key)
+            raise ConfigError(f"{where}: 缺少字段 “{key}”")
+        val = raw[key]
+        if not isinstance(val, typ) or (typ is int and isinstance(val, bool)):
+            raise ConfigError(f"{where}: 字段 “{key}” 类型应为 {typ.__name__}")
+        return val
+
+    def opt(key: str, typ: type):
+        if key in raw:
+            return need(key, typ)
+        return getattr(base, key) if base is not None else None
+
+    unit = need("unit", str)
+    if unit not in UNITS:
+        raise ConfigError(f"{where}: unit “{unit}” 无效（可用：{', '.join(UNITS)}）")
+    length = raw.get("length", base.length if base else 0)
+    if unit != "fixed_date" and (not isinstance(length, int) or length < 1):
+        raise ConfigError(f"{where}: 字段 “length” 必须是正整数")
+    month, day = opt("month", int), opt("day", int)
+    if unit == "fixed_date":
+        try:
+            dt.date(2000, month or 0, day or 0)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: fixed_date 规则需要有效的 month 与 day") from None
+    ext = raw.get("extension")
+    extension = base.extension if base else None
+    if ext is not None:
+        if not isinstance(ext, dict) or not isinstance(ext.get("max_working_days"), int):
+            raise ConfigError(f"{where}: extension 需要 {{event, max_working_days, max_times}}")
+        extension = Extension(
+            str(ext.get("event", base.extension.event if base and base.extension else "")),
+            int(ext["max_working_days"]),
+            int(ext.get("max_times", 1)),
+        )
+    met_by = raw.get("met_by", list(base.met_by) if base else [])
+    if not isinstance(met_by, list) or not all(isinstance(x, str) for x in met_by):
+        raise ConfigError(f"{where}: met_by 必须是事件类型列表")
+    snow = raw.get("start_on_next_working_day", base.start_on_next_working_day if base else False)
+    if not isinstance(snow, bool):
+        raise ConfigError(f"{where}: start_on_next_working_day 必须是 true/false")
+    return Rule(
+        id=rule_id,
+        name=need("name", str),
+        unit=unit,  # type: ignore[arg-type]
+        length=length if unit != "fixed_date" else 0,
+        start_event=need("start_event", str),
+        source=need("source", str),
+        quote=need("quote", str),
+        met_by=tuple(met_by),
+        pause=opt("pause", str),
+        resume=opt("resume", str),
+        stop=opt("stop", str),
+        restart=opt("restart", str),
+        extension=extension,
+        month=month,
+        day=day,
+        start_on_next_working_day=snow,
+    )
+
+
+def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
+    unknown = set(data) - {"rules"}
+    if unknown:
+        raise ConfigError(f"{filename}: 未知的顶层键 “{sorted(unknown)[0]}”")
+    rules: dict[str, Rule] = {}
+    for rule_id, raw in (data.get("rules") or {}).items():
+        where = f"{filename}: [rules.{rule_id}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: 必须是表")
+        bad = set(raw) - _FIELDS
+        if bad:
+            raise ConfigError(f"{where}: 未知字段 “{sorted(bad)[0]}”")
+        rule = _build(rule_id, raw, where)
+        editions = []
+        for i, ed in enumerate(raw.get("editions", []), start=1):
+            ewhere = f"{where} editions 第{i}项"
+            bad = set(ed) - _EDITION_FIELDS
+            if bad:
+                raise ConfigError(f"{ewhere}: 未知字段 “{sorted(bad)[0]}”")
+            try:
+                before = dt.date.fromisoformat(str(ed.get("before")))
+            except ValueError:
+                raise ConfigError(f"{ewhere}: before 必须是 YYYY-MM-DD 日期") from None
+            editions.append((before, _build(rule_id, ed, ewhere, base=rule)))
+        rules[rule_id] = replace(rule, editions=tuple(sorted(editions, key=lambda e: e[0])))
+    return rules
+
+
+def load_rules(directory: Path | None = None) -> dict[str, Rule]:
+    path = (directory or config_dir()) / "rules.toml"
+    return parse_rules(read_toml(path), path.name)
+
+
+def get_rule(rules: dict[str, Rule], rule_id: str) -> Rule:
+    try:
+        return rules[rule_id]
+    except KeyError:
+        raise ConfigError(f"未知规则 “{rule_id}”（可用：{', '.join(sorted(rules))}）") from None

@@ -1,0 +1,141 @@
+"""Golden cases derived by hand from the State Council notices, overlays and bad input."""
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from domain.calendar import WorkCalendar, load_calendar, load_overlays, parse_overlay
+from domain.config import ConfigError
+
+D = dt.date
+
+
+@pytest.fixture(scope="module")
+def cal():
+    return load_calendar()
+
+
+# 2024 Spring Festival: off 2/10–2/17, make-up Sundays 2/4 and 2/18 (国办发明电〔2023〕7号).
+@pytest.mark.parametrize(
+    "start,n,due",
+    [
+        (D(2024, 2, 1), 1, D(2024, 2, 2)),
+        (D(2024, 2, 1), 2, D(2024, 2, 4)),   # the make-up Sunday counts
+        (D(2024, 2, 8), 2, D(2024, 2, 18)),  # 2/9 then the make-up Sunday 2/18, holiday skipped
+        (D(2024, 2, 1), 20, D(2024, 3, 5)),
+        (D(2024, 2, 9), 1, D(2024, 2, 18)),
+    ],
+)
+def test_spring_festival_2024(cal, start, n, due):
+    assert cal.add_working_days(start, n) == due
+
+
+# 2025 National Day + Mid-Autumn: off 10/1–10/8, make-up 9/28 (Sun) and 10/11 (Sat) (国办发明电〔2024〕12号).
+@pytest.mark.parametrize(
+    "start,n,due",
+    [
+        (D(2025, 9, 26), 1, D(2025, 9, 28)),
+        (D(2025, 9, 28), 2, D(2025, 9, 30)),
+        (D(2025, 9, 28), 3, D(2025, 10, 9)),
+        (D(2025, 9, 30), 2, D(2025, 10, 10)),
+        (D(2025, 9, 30), 3, D(2025, 10, 11)),
+        (D(2025, 9, 20), 20, D(2025, 10, 23)),
+    ],
+)
+def test_national_day_2025(cal, start, n, due):
+    assert cal.add_working_days(start, n) == due
+
+
+def test_crossing_into_unpublished_2027_is_provisional(cal):
+    # 2026-12-31 is a Thursday; 2027-01-01 元旦 (statutory) is a Friday; then weekend.
+    assert cal.add_working_days(D(2026, 12, 31), 1) == D(2027, 1, 4)
+    day = cal.day(D(2027, 2, 5))
+    assert (day.workday, day.reason, day.provisional) == (False, "农历除夕", True)
+    assert cal.day(D(2026, 12, 31)).provisional is False
+    assert cal.national_coverage(2027) == "provisional"
+    # No swaps are invented: 2027-02-20 is an ordinary Saturday.
+    assert cal.is_workday(D(2027, 2, 20)) is False
+
+
+def test_guangxi_sanyuesan_2024(cal):
+    # National: 4/4–4/6 清明 off, 4/7 (Sun) make-up. Guangxi adds 4/11–4/12.
+    assert cal.add_working_days(D(2024, 4, 1), 10) == D(2024, 4, 16)
+    assert cal.add_working_days(D(2024, 4, 1), 10, "guangxi") == D(2024, 4, 18)
+    assert cal.working_days_between(D(2024, 4, 10), D(2024, 4, 15), "guangxi") == 1
+    assert cal.day(D(2024, 4, 11), "guangxi").reason == "壮族三月三"
+
+
+def test_never_raises_outside_package_range(cal):
+    for d in (D(1999, 5, 3), D(2030, 10, 2), D(2090, 1, 1)):
+        cal.day(d)
+    assert cal.add_working_days(D(2090, 1, 1), 300) > D(2091, 1, 1)
+    assert cal.subtract_working_days(D(2001, 1, 10), 5) < D(2001, 1, 10)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / "calendars"
+    p.mkdir(exist_ok=True)
+    (p / name).write_text(text, encoding="utf-8")
+    return p
+
+
+def test_national_overlay_makes_year_official_and_corrects_package(tmp_path):
+    d = write(tmp_path, "national-2027.toml", '''
+region = "national"
+source = "国务院办公厅关于2027年部分节假日安排的通知"
+[days_off]
+"2027-02-09" = "春节"
+[workdays]
+"2027-02-20" = "春节调休上班"
+''')
+    write(tmp_path, "fix-2024.toml", '''
+region = "national"
+source = "更正测试"
+[workdays]
+"2024-02-10" = "测试更正"
+''')
+    cal = WorkCalendar(load_overlays(d))
+    assert cal.national_coverage(2027) == "overlay"
+    assert cal.national_coverage(2024) == "package+overlay"
+    assert cal.is_workday(D(2027, 2, 20)) and not cal.is_workday(D(2027, 2, 9))
+    # Statutory holidays are no longer invented for an officially covered year.
+    assert cal.is_workday(D(2027, 2, 5)) and not cal.day(D(2027, 2, 5)).provisional
+    assert cal.is_workday(D(2024, 2, 10))  # overlay overrides the package on that date
+    assert not cal.is_workday(D(2024, 2, 11))
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ('region = "national"\n[days_off]\n"2027-01-01" = "元旦"\n', "缺少 source"),
+        ('region = "national"\nsource = "x"\n[days_off]\n"2027-13-01" = "元旦"\n', "2027-13-01"),
+        ('region = "national"\nsource = "x"\n[days_off]\n"2027-01-01" = "a"\n[workdays]\n"2027-01-01" = "b"\n',
+         "2027-01-01 同时出现"),
+        ('region = "national"\nsource = "x"\nyear = 2027\n', "year"),
+        ('region = "national"\nsource = "x"\n[days_off\n', "TOML"),
+    ],
+)
+def test_bad_overlay_rejected_naming_file_and_entry(tmp_path, text, needle):
+    d = write(tmp_path, "bad.toml", text)
+    with pytest.raises(ConfigError) as exc:
+        parse_overlay(d / "bad.toml")
+    assert "bad.toml" in str(exc.value) and needle in str(exc.value)
+
+
+def test_contradicting_files_rejected(tmp_path):
+    write(tmp_path, "a.toml", 'region = "national"\nsource = "a"\n[days_off]\n"2027-03-01" = "x"\n')
+    d = write(tmp_path, "b.toml", 'region = "national"\nsource = "b"\n[workdays]\n"2027-03-01" = "y"\n')
+    with pytest.raises(ConfigError, match="b.toml.*a.toml"):
+        load_overlays(d)
+
+
+def test_unknown_region_is_a_clear_error(cal):
+    with pytest.raises(ConfigError, match="未知地区 “mars”"):
+        cal.check_region("mars")
+
+
+def test_status_reports_sources(cal):
+    rows = {(r["year"], r["region"]): r for r in cal.status(range(2024, 2028))}
+    assert rows[(2024, "guangxi")]["coverage"] == "overlay"
+    assert rows[(2026, "national")]["coverage"] == "package"
+    assert rows[(2027, "national")]["provisional"] is True
