@@ -103,3 +103,66 @@ async def test_ts_env_skips_time(ts_env):
             SleeperWorkflow.run, id=f"s-{uuid.uuid4()}", task_queue="ts"
         )
         assert result == "醒了"
+
+
+UP_SCRIPT = r'''
+import asyncio, sys
+from worker.supervisor import register_task, up
+
+async def fake_web(ctx):
+    await asyncio.sleep(0.2)
+    ctx.announce("网页/web", "http://127.0.0.1:9")
+    await ctx.stop_event.wait()
+    print("fake web stopped", flush=True)
+
+register_task(fake_web, name="web", needs_http=True)
+up(demo=False, http=True)
+'''
+
+
+async def test_up_starts_and_stops_cleanly_on_sigterm(tmp_data_dir, free_port):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(
+        os.environ,
+        SHIXIAN_DATA_DIR=str(tmp_data_dir),
+        SHIXIAN_TEMPORAL_PORT=str(free_port),
+        SHIXIAN_TEMPORAL_UI="0",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("TEMPORAL_ADDRESS", None)
+    env.pop("DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", UP_SCRIPT], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 60:
+            line = await asyncio.to_thread(proc.stdout.readline)
+            if not line:
+                break
+            lines.append(line)
+            if "Shixian ready" in line:
+                break
+        out = "".join(lines)
+        assert "时限已就绪 / Shixian ready" in out, out
+        assert f"Temporal 127.0.0.1:{free_port}" in out and "网页/web http://127.0.0.1:9" in out
+        assert (tmp_data_dir / "temporal.db").exists() and (tmp_data_dir / "shixian.db").exists()
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = await asyncio.to_thread(proc.communicate, timeout=60)
+        out += rest
+        assert proc.returncode == 0, out
+        assert "fake web stopped" in out and "已停止 / stopped" in out
+        # the embedded server is gone: its port is free again
+        from worker.server import port_is_free
+
+        assert port_is_free("127.0.0.1", free_port)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,217 @@
+"""`shixian up`: database, embedded Temporal dev server, worker and extra tasks (web) in one process.
+
+Extra tasks: other parts of the project register coroutines that run beside the worker::
+
+    from worker.supervisor import register_task, UpContext
+
+    async def serve_web(ctx: UpContext) -> None:
+        ...start the server...
+        ctx.announce("网页 / Web", "http://127.0.0.1:8000")   # shown in the ready line
+        await ctx.stop_event.wait()
+        ...shut the server down...
+
+    register_task(serve_web, name="web", needs_http=True)
+
+A task that needs_http is skipped with --no-http. A task announces itself (or returns) before the
+ready line is printed (at most `READY_WAIT` seconds). If any task or the worker fails, everything
+stops and `up` exits non-zero.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from temporalio.client import Client
+
+log = logging.getLogger("shixian.up")
+
+READY_WAIT = 60.0
+
+
+@dataclass
+class UpContext:
+    client: Client
+    stop_event: asyncio.Event
+    demo: bool
+    http: bool
+    data_dir: Path
+    temporal_address: str
+    temporal_ui: str | None
+    addresses: list[tuple[str, str]] = field(default_factory=list)
+    _announced: asyncio.Event | None = None
+
+    def announce(self, label: str, address: str) -> None:
+        """Add an address to the ready line and mark the calling task as ready."""
+        self.addresses.append((label, address))
+        if self._announced is not None:
+            self._announced.set()
+
+
+TaskFn = Callable[[UpContext], Awaitable[None]]
+
+
+@dataclass
+class _Task:
+    fn: TaskFn
+    name: str
+    needs_http: bool
+
+
+EXTRA_TASKS: list[_Task] = []
+
+
+def register_task(fn: TaskFn, *, name: str | None = None, needs_http: bool = False) -> TaskFn:
+    """Register a coroutine function to run beside the worker in `shixian up` (idempotent by name)."""
+    name = name or getattr(fn, "__name__", "task")
+    EXTRA_TASKS[:] = [t for t in EXTRA_TASKS if t.name != name]
+    EXTRA_TASKS.append(_Task(fn, name, needs_http))
+    return fn
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+async def _run(demo: bool, http: bool) -> int:
+    from store.db import data_dir, database_url, init_db
+    from worker.client import TASK_QUEUE, connect, temporal_address
+    from worker.main import run_worker
+    from worker.server import DEFAULT_PORT, DEFAULT_UI_PORT, DevServer, DevServerError
+
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop_event.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-main thread / Windows
+            pass
+
+    data = data_dir()
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+    init_db()
+
+    server: DevServer | None = None
+    tasks: list[asyncio.Task] = []
+    code = 0
+    try:
+        if os.environ.get("TEMPORAL_ADDRESS"):
+            address, ui_url = temporal_address(), None
+        else:
+            port = int(os.environ.get("SHIXIAN_TEMPORAL_PORT", DEFAULT_PORT))
+            ui_port = int(os.environ.get("SHIXIAN_TEMPORAL_UI_PORT", DEFAULT_UI_PORT))
+            ui = os.environ.get("SHIXIAN_TEMPORAL_UI", "1") != "0"
+            server = DevServer(data, port=port, ui=ui, ui_port=ui_port)
+            _say(f"正在启动 Temporal 开发服务器 / starting Temporal dev server on {server.address} ...")
+            try:
+                await server.start(timeout=float(os.environ.get("SHIXIAN_TEMPORAL_TIMEOUT", "60")))
+            except DevServerError as exc:
+                _say(f"错误 / error: {exc}")
+                return 1
+            address, ui_url = server.address, server.ui_url
+
+        client = await connect(address)
+        ctx = UpContext(client, stop_event, demo, http, data, address, ui_url)
+
+        worker_task = asyncio.create_task(run_worker(client, stop_event), name="worker")
+        tasks.append(worker_task)
+        announced: list[asyncio.Event] = []
+        for t in EXTRA_TASKS:
+            if t.needs_http and not http:
+                continue
+            ev = asyncio.Event()
+            announced.append(ev)
+            task_ctx = dataclasses.replace(ctx, _announced=ev)  # shares addresses and stop_event
+            task = asyncio.create_task(_announce_on_return(t.fn, task_ctx, ev), name=t.name)
+            tasks.append(task)
+
+        # Ready when every task announced itself (or a task/worker failed, or a stop came).
+        waiters = [asyncio.create_task(ev.wait()) for ev in announced]
+        stop_waiter = asyncio.create_task(stop_event.wait())
+        try:
+            pending = set(waiters)
+            deadline = loop.time() + READY_WAIT
+            while pending and not stop_event.is_set():
+                done, _ = await asyncio.wait(
+                    pending | set(tasks) | {stop_waiter},
+                    timeout=max(0.0, deadline - loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                pending -= done
+                failed = [t for t in tasks if t.done() and (t.cancelled() or t.exception())]
+                if failed or not done:
+                    break
+        finally:
+            for w in waiters + [stop_waiter]:
+                w.cancel()
+
+        if not stop_event.is_set() and not any(t.done() and (t.cancelled() or t.exception()) for t in tasks):
+            parts = [f"Temporal {address}"]
+            if ui_url:
+                parts.append(f"Temporal UI {ui_url}")
+            parts += [f"{label} {addr}" for label, addr in ctx.addresses]
+            parts.append(f"任务队列/task queue {TASK_QUEUE}")
+            parts.append(f"数据/data {data}")
+            db = database_url()
+            parts.append(f"数据库/database {db.split('@')[-1] if '@' in db else db}")
+            _say("时限已就绪 / Shixian ready — " + " · ".join(parts))
+            _say("按 Ctrl-C 停止 / press Ctrl-C to stop")
+
+        # Run until a stop is asked for or something ends.
+        stop_waiter = asyncio.create_task(stop_event.wait())
+        done, _ = await asyncio.wait(set(tasks) | {stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+        stop_waiter.cancel()
+        for t in tasks:
+            if t.done() and not t.cancelled() and t.exception() is not None:
+                exc = t.exception()
+                _say(f"错误 / error: {t.get_name()} failed: {type(exc).__name__}: {exc}")
+                code = 1
+        if not stop_event.is_set() and code == 0 and worker_task.done():
+            code = 1
+        _say("正在停止 / stopping ...")
+    finally:
+        stop_event.set()
+        if tasks:
+            # tasks end on stop_event; give them a moment, then cancel what is left
+            _, still = await asyncio.wait(tasks, timeout=20)
+            for t in still:
+                t.cancel()
+            if still:
+                await asyncio.wait(still, timeout=5)
+        if server is not None:
+            server.stop()
+    _say("已停止 / stopped")
+    return code
+
+
+async def _announce_on_return(fn: TaskFn, ctx: UpContext, ev: asyncio.Event) -> None:
+    try:
+        await fn(ctx)
+    finally:
+        ev.set()
+
+
+def up(demo: bool = False, http: bool = True) -> None:
+    """Run everything until Ctrl-C / SIGTERM; never returns (ends the process with os._exit)."""
+    logging.basicConfig(
+        level=os.environ.get("SHIXIAN_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code = asyncio.run(_run(demo, http))
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:
+        print(f"错误 / error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # temporalio's Rust core may crash in PyGILState_Release at interpreter exit (sdk-python#300):
+    # everything is shut down by now, so leave without running interpreter finalisation.
+    os._exit(code)
