@@ -1,0 +1,267 @@
+"""CLI of the performance-assessment office: score export and locks, the annual report.
+
+    shixian export scores --period 2026-Q3 --format xlsx --out 得分.xlsx [--department D] [--as-of DATE]
+    shixian scores show --period 2026-Q3 [--department D] [--as-of DATE] [--json]
+    shixian scores lock --period 2026-Q3 [--department D] [--as-of DATE] [--by PERSON]
+    shixian annual-report --year 2026 [--department D] --format json|xlsx|html [--out FILE] [--entered FILE]
+
+Data access is in `load_events` / `load_snapshots` (thin, over store.models / store.repo).
+"""
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+
+from domain.scoring import (
+    ClockRecord,
+    Period,
+    ScoreResult,
+    calendar_overdue_days,
+    parse_period,
+    records_from_snapshots,
+    score_period,
+)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"错误：{message}", err=True)
+    raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------------- data access
+
+def _session():
+    from store.db import init_db, session
+
+    import store.locks  # noqa: F401  (ScoreLock on the metadata before create_all)
+
+    engine = init_db()
+    return session(engine)
+
+
+def load_events(session) -> list[dict]:
+    """Canonical event dicts from the event log (applicant data was dropped at ingest)."""
+    from sqlmodel import select
+
+    from store.models import EventRecord
+
+    rows = session.exec(select(EventRecord).order_by(EventRecord.occurred_on, EventRecord.event_id)).all()
+    out = []
+    for r in rows:
+        ev = dict(r.payload or {})
+        ev.pop("applicant", None)
+        ev["type"] = r.type
+        ev["event_id"] = r.event_id
+        if r.department and not ev.get("department"):
+            ev["department"] = r.department
+        out.append(ev)
+    return out
+
+
+def load_snapshots(session, department: str | None = None):
+    from store.repo import list_items
+
+    return list_items(session, department=department)
+
+
+def default_overdue_days() -> Callable:
+    from domain.calendar import load_calendar
+
+    return calendar_overdue_days(load_calendar())
+
+
+def _as_of(text: Optional[str]) -> date:
+    if not text:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"无法识别的日期“{text}”：应为 YYYY-MM-DD")
+        raise  # unreachable
+
+
+def _period(text: str) -> Period:
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        _fail(str(exc))
+        raise
+
+
+def current_records(session, as_of: date, department: str | None = None,
+                    overdue_days: Callable | None = None) -> list[ClockRecord]:
+    snaps = load_snapshots(session, department)
+    return records_from_snapshots(snaps, as_of, overdue_days or default_overdue_days())
+
+
+def compute_scores(session, period: Period, as_of: date, department: str | None = None,
+                   overdue_days: Callable | None = None) -> ScoreResult:
+    """Locked numbers (+ amendments) for a locked period, else freshly computed scores."""
+    from domain.scoring import load_scoring
+    from store.locks import locked_result
+
+    records = current_records(session, as_of, department, overdue_days)
+    res = locked_result(session, period, records, department)
+    if res is not None:
+        return res
+    return score_period(records, period, as_of, load_scoring(), department)
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.1f}%"
+
+
+def _print_summary(res: ScoreResult) -> None:
+    head = f"{res.period_title}（{res.start} 至 {res.end}）时限考评，统计截止 {res.as_of}"
+    if res.locked_at:
+        head += f"；已锁定（{res.locked_at}）"
+    typer.echo(head)
+    if not res.summary:
+        typer.echo("本期间没有到期事项。")
+    for d in res.summary:
+        typer.echo(f"{d.department}：得分 {d.score:g}，应办 {d.items_due}，按时 {d.on_time}，逾期办结 {d.late}，"
+                   f"逾期未办 {d.overdue}，未到期 {d.pending}，按时率 {_pct(d.on_time_rate)}")
+    if res.locked_at:
+        typer.echo(f"锁定后更正 {len(res.amendments)} 条")
+        for a in res.amendments:
+            typer.echo(f"  {a.change_label}：{a.department} {a.item_id} {a.rule} "
+                       f"{a.locked_state or '—'} → {a.current_state or '—'}")
+
+
+# ---------------------------------------------------------------------------------- commands
+
+def register(app: typer.Typer) -> None:
+    export_app = typer.Typer(no_args_is_help=True, help="导出报表")
+    scores_app = typer.Typer(no_args_is_help=True, help="时限考评得分")
+    app.add_typer(export_app, name="export")
+    app.add_typer(scores_app, name="scores")
+
+    @export_app.command("scores")
+    def export_scores(
+        period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
+        fmt: str = typer.Option("xlsx", "--format", "-f", help="csv 或 xlsx"),
+        out: Path = typer.Option(..., "--out", "-o", help="输出文件"),
+        department: Optional[str] = typer.Option(None, "--department", "-d", help="只导出该部门"),
+        as_of: Optional[str] = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
+    ) -> None:
+        """导出考评得分（csv：汇总；xlsx：汇总 + 明细，已锁定期间另含更正表）。"""
+        from app.exports import write_scores
+
+        if fmt not in ("csv", "xlsx"):
+            _fail(f"不支持的格式：{fmt}（可用：csv、xlsx）")
+        p, day = _period(period), _as_of(as_of)
+        with _session() as s:
+            res = compute_scores(s, p, day, department)
+        write_scores(res, fmt, out)
+        state = f"（已锁定期间，锁定后更正 {len(res.amendments)} 条）" if res.locked_at else ""
+        typer.echo(f"已导出 {res.period_title} 考评得分{state}：{len(res.summary)} 个部门，"
+                   f"{len(res.details)} 条明细 → {out}")
+        if res.locked_at and fmt == "csv":
+            for a in res.amendments:
+                typer.echo(f"  更正 {a.change_label}：{a.department} {a.item_id} {a.rule}")
+
+    @scores_app.command("show")
+    def scores_show(
+        period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
+        department: Optional[str] = typer.Option(None, "--department", "-d"),
+        as_of: Optional[str] = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
+        as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
+    ) -> None:
+        """显示考评得分。"""
+        p, day = _period(period), _as_of(as_of)
+        with _session() as s:
+            res = compute_scores(s, p, day, department)
+        if as_json:
+            typer.echo(json.dumps(res.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        else:
+            _print_summary(res)
+
+    @scores_app.command("lock")
+    def scores_lock(
+        period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
+        department: Optional[str] = typer.Option(None, "--department", "-d", help="只锁定该部门（默认全部部门）"),
+        as_of: Optional[str] = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
+        by: Optional[str] = typer.Option(None, "--by", help="锁定人"),
+        force: bool = typer.Option(False, "--force", help="期间尚未结束也锁定"),
+    ) -> None:
+        """锁定期间：公布的数字此后保持不变，之后的变化列为更正。"""
+        from domain.scoring import load_scoring
+        from store.locks import PeriodLockedError, lock_period, locked
+
+        p, day = _period(period), _as_of(as_of)
+        if day <= p.end and not force:
+            _fail(f"{p.title}尚未结束（截止 {p.end}，统计截止日 {day}），确需锁定请加 --force")
+        with _session() as s:
+            if locked(s, p, department) is not None:
+                _fail(f"{p.title}（{department or '全部部门'}）已锁定")
+            res = score_period(current_records(s, day, department), p, day, load_scoring(), department)
+            try:
+                row = lock_period(s, p, res, locked_by=by)
+            except PeriodLockedError as exc:
+                _fail(str(exc))
+                raise
+            typer.echo(f"已锁定 {p.title}（{department or '全部部门'}）：{len(res.summary)} 个部门，"
+                       f"{len(res.details)} 条明细，锁定时间 {row.locked_at.isoformat()}")
+            _print_summary(row.result())
+
+    @app.command("annual-report")
+    def annual_report_cmd(
+        year: int = typer.Option(..., "--year", "-y", help="报告年度"),
+        department: Optional[str] = typer.Option(None, "--department", "-d", help="部门（默认全部）"),
+        fmt: str = typer.Option("json", "--format", "-f", help="json、xlsx 或 html"),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="输出文件（json 可省略，输出到屏幕）"),
+        entered: Optional[Path] = typer.Option(
+            None, "--entered", help="表二填报数（JSON 或 TOML：licensing、penalty、coercion、fees）"),
+    ) -> None:
+        """政府信息公开工作年度报告表二、表三、表四。"""
+        from app.exports import annual_report_json, write_annual_report
+        from domain.report import annual_report, check_table3
+
+        if fmt not in ("json", "xlsx", "html"):
+            _fail(f"不支持的格式：{fmt}（可用：json、xlsx、html）")
+        if out is None and fmt != "json":
+            _fail(f"{fmt} 格式需要 --out 指定输出文件")
+        figures = _read_entered(entered) if entered else None
+        with _session() as s:
+            events = load_events(s)
+        try:
+            report = annual_report(events, year, department, figures)
+        except ValueError as exc:
+            _fail(str(exc))
+            raise
+        problems = check_table3(report["table3"])
+        if problems:
+            _fail("表三不满足“本年新收 + 上年结转 = 办理结果总计 + 结转下年度”等校验关系，不予输出：\n"
+                  + "\n".join(problems), code=2)
+        for note in report.get("notes", []):
+            typer.echo(f"注意：{note}", err=True)
+        if out is None:
+            typer.echo(annual_report_json(report))
+            return
+        write_annual_report(report, fmt, out)
+        t3 = report["table3"]
+        typer.echo(f"已生成 {year} 年度报告（{department or '全部部门'}）：新收申请 {t3['new']['total']} 件，"
+                   f"上年结转 {t3['carried_in']['total']} 件，办结 {t3['total']['total']} 件，"
+                   f"结转下年度 {t3['carried_out']['total']} 件 → {out}")
+
+
+def _read_entered(path: Path) -> dict:
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        _fail(f"{path}: 文件不存在")
+        raise
+    except Exception as exc:
+        _fail(f"{path}: 无法读取：{exc}")
+        raise
+    if not isinstance(data, dict):
+        _fail(f"{path}: 应为对象，如 {{\"licensing\": 12}}")
+    return data

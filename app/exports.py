@@ -1,0 +1,329 @@
+"""File writers of the compliance scores (csv / xlsx) and the annual report (json / xlsx / html).
+
+All headings are Chinese. CSV is UTF-8 with a BOM so that Excel opens it correctly in China.
+Text cells that would start a formula (= + - @) are written as plain text.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Environment
+
+from domain import report as R
+from domain.scoring import STATE_LABELS, ScoreResult
+
+ITEM_TYPE_LABELS = {
+    "document": "文件",
+    "request": "依申请公开",
+    "opinion": "舆情",
+    "budget": "预决算",
+    "annual_report": "年度报告",
+}
+
+SUMMARY_HEADERS = ["部门", "应办事项", "按时", "逾期办结", "逾期未办", "未到期", "已关闭（不计）",
+                   "按时率", "平均逾期（工作日）", "扣分", "得分"]
+DETAIL_HEADERS = ["部门", "事项编号", "事项类型", "标题", "时限规则", "期限", "时钟状态", "考评结果",
+                  "履行日期", "逾期工作日", "扣分", "期限说明"]
+AMENDMENT_HEADERS = ["部门", "事项编号", "标题", "时限规则", "变化", "锁定时状态", "锁定时履行日期",
+                     "当前状态", "当前履行日期"]
+
+
+class ReportCheckError(ValueError):
+    """The annual report's table 三 violates the national checks; the message lists them."""
+
+
+def _text(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in free text (CSV / formula injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _num(x: float | None) -> float | int | None:
+    if x is None:
+        return None
+    return int(x) if float(x).is_integer() else x
+
+
+def _rule_columns(result: ScoreResult) -> list[tuple[str, str]]:
+    rules: dict[str, str] = {}
+    for d in result.summary:
+        for rule, rs in d.per_rule.items():
+            rules.setdefault(rule, rs.label)
+    return sorted(rules.items())
+
+
+def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the summary (rates as fractions, None = no decided clock)."""
+    rules = _rule_columns(result)
+    header = SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules]
+    rows = []
+    for d in result.summary:
+        row = [_text(d.department), d.items_due, d.on_time, d.late, d.overdue, d.pending, d.closed,
+               d.on_time_rate, d.avg_lateness_working_days, _num(d.deduction), _num(d.score)]
+        row += [d.per_rule[r].on_time_rate if r in d.per_rule else None for r, _ in rules]
+        rows.append(row)
+    return header, rows
+
+
+def _pct(x: Any) -> str:
+    return "" if x is None else f"{x * 100:.1f}%"
+
+
+def _write_scores_csv(result: ScoreResult, out: Path) -> None:
+    header, rows = summary_rows(result)
+    rate_cols = {i for i, h in enumerate(header) if h.endswith("按时率")}
+    with open(out, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for row in rows:
+            w.writerow([_pct(v) if i in rate_cols else ("" if v is None else v) for i, v in enumerate(row)])
+
+
+def _autosize(ws, widths: dict[int, int] | None = None) -> None:
+    from openpyxl.utils import get_column_letter
+
+    for idx, col in enumerate(ws.iter_cols(min_row=1, max_row=min(ws.max_row, 200)), start=1):
+        longest = max((len(str(c.value)) for c in col if c.value is not None), default=4)
+        ws.column_dimensions[get_column_letter(idx)].width = min(60, max(8, longest * 2 + 2))
+    for idx, w in (widths or {}).items():
+        ws.column_dimensions[get_column_letter(idx)].width = w
+
+
+def _header(ws, values: list[str]) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    ws.append(values)
+    for c in ws[ws.max_row]:
+        c.font = Font(bold=True)
+        c.fill = PatternFill("solid", fgColor="DDEBF7")
+        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.freeze_panes = f"A{ws.max_row + 1}"
+
+
+def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    header, rows = summary_rows(result)
+    _header(ws, header)
+    for row in rows:
+        ws.append(row)
+    for i, h in enumerate(header, start=1):
+        if h.endswith("按时率"):
+            for r in range(2, ws.max_row + 1):
+                ws.cell(row=r, column=i).number_format = "0.0%"
+    _autosize(ws)
+
+    wd = wb.create_sheet("明细")
+    _header(wd, DETAIL_HEADERS)
+    for d in result.details:
+        days = d.lateness_working_days if d.status == "late" else d.overdue_working_days
+        wd.append([_text(d.department), _text(d.item_id), ITEM_TYPE_LABELS.get(d.item_type, d.item_type),
+                   _text(d.title), d.rule_label, d.due, STATE_LABELS.get(d.state, d.state), d.status_label,
+                   d.met_on, days, _num(d.deduction), _text(d.explanation)])
+    _autosize(wd, {12: 60})
+
+    if result.locked_at:
+        wa = wb.create_sheet("更正")
+        _header(wa, AMENDMENT_HEADERS)
+        for a in result.amendments:
+            wa.append([_text(a.department), _text(a.item_id), _text(a.title), a.rule, a.change_label,
+                       STATE_LABELS.get(a.locked_state or "", a.locked_state), a.locked_met_on,
+                       STATE_LABELS.get(a.current_state or "", a.current_state), a.current_met_on])
+        _autosize(wa)
+
+    wi = wb.create_sheet("说明")
+    info = [
+        ("考评期间", f"{result.period_title}（{result.start} 至 {result.end}）"),
+        ("统计截止", result.as_of),
+        ("部门范围", result.department or "全部部门"),
+        ("锁定", f"已于 {result.locked_at} 锁定，数字为锁定时公布的数字；锁定后的变化见“更正”表"
+         if result.locked_at else "未锁定（数字随事件更新）"),
+        ("扣分依据", result.config_source),
+        ("口径", "逾期办结：履行日晚于期限；逾期未办：统计截止日仍未履行且已过期限；"
+                 "按时率 = 按时 ÷（按时 + 逾期办结 + 逾期未办）；得分 = 100 − 扣分，最低 0 分。"),
+    ]
+    for k, v in info:
+        wi.append([k, _text(v)])
+    _autosize(wi, {2: 90})
+    wb.save(out)
+
+
+def write_scores(result: ScoreResult, fmt: Literal["csv", "xlsx"], out: Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        _write_scores_csv(result, out)
+    elif fmt == "xlsx":
+        _write_scores_xlsx(result, out)
+    else:
+        raise ValueError(f"不支持的格式：{fmt}（可用：csv、xlsx）")
+    return out
+
+
+# ---------------------------------------------------------------------------------- annual report
+
+def table2_rows(report: dict) -> list[list[Any]]:
+    """[block, item, column label, value] rows of table 二."""
+    t2 = report["table2"]
+    rows: list[list[Any]] = []
+    for kind in R.DOCUMENT_KINDS:
+        for col in R.DOCUMENT_COLUMNS:
+            rows.append(["第二十条第（一）项", R.DOCUMENT_KIND_LABELS[kind], R.DOCUMENT_COLUMN_LABELS[col],
+                         t2[kind][col]])
+    for key, (block, item, col) in R.ENTERED_KEYS.items():
+        value = t2.get(key, {})
+        v = value.get("amount_10k_yuan") if key == "fees" else value.get("decisions")
+        rows.append([block, item, col, v])
+    return rows
+
+
+def table3_rows(report: dict) -> list[tuple[str, str | None]]:
+    """(label, row code or None for a heading) in the order of the national form."""
+    out: list[tuple[str, str | None]] = [(R.ROW_LABELS["new"], "new"), (R.ROW_LABELS["carried_in"], "carried_in"),
+                                         (R.OUTCOMES_HEADING, None)]
+    seen_groups: set[str] = set()
+    for code in R.OUTCOME_ROWS:
+        group = code.split(".")[0] if "." in code else None
+        if group and group not in seen_groups:
+            seen_groups.add(group)
+            out.append((R.ROW_GROUPS[group], None))
+        out.append((R.ROW_LABELS[code], code))
+    out.append((R.ROW_LABELS["total"], "total"))
+    out.append((R.ROW_LABELS["carried_out"], "carried_out"))
+    return out
+
+
+def _title(report: dict) -> str:
+    who = report.get("department") or "本机关"
+    return f"{who}{report['year']}年政府信息公开工作年度报告（表二至表四）"
+
+
+def _check(report: dict) -> None:
+    problems = R.check_table3(report["table3"])
+    if problems:
+        raise ReportCheckError("表三不满足校验关系：\n" + "\n".join(problems))
+
+
+def _write_report_xlsx(report: dict, out: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "表二"
+    ws.append([_title(report)])
+    ws.append(["二、主动公开政府信息情况"])
+    _header(ws, ["信息内容", "项目", "指标", "数量"])
+    for row in table2_rows(report):
+        ws.append(row)
+    _autosize(ws)
+
+    t3 = report["table3"]
+    ws = wb.create_sheet("表三")
+    ws.append(["三、收到和处理政府信息公开申请情况"])
+    ws.append(["（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", "申请人情况"])
+    _header(ws, ["项目"] + [R.COLUMN_LABELS[c] for c in R.COLUMNS])
+    for label, code in table3_rows(report):
+        if code is None:
+            ws.append([label])
+        else:
+            ws.append([label] + [t3[code][c] for c in R.COLUMNS])
+    for c in ws["A"]:
+        c.alignment = Alignment(wrap_text=True, vertical="center")
+    _autosize(ws, {1: 70})
+
+    t4 = report["table4"]
+    ws = wb.create_sheet("表四")
+    ws.append(["四、政府信息公开行政复议、行政诉讼情况"])
+    ws.append(["行政复议"] + [""] * 4 + ["行政诉讼"] + [""] * 9)
+    ws.append([""] * 5 + ["未经复议直接起诉"] + [""] * 4 + ["复议后起诉"] + [""] * 4)
+    _header(ws, [R.CASE_RESULT_LABELS[k] for _ in R.CASE_BLOCKS for k in R.CASE_RESULTS])
+    ws.append([t4[b][k] for b in R.CASE_BLOCKS for k in R.CASE_RESULTS])
+    ws.merge_cells("A2:E3")
+    ws.merge_cells("F2:O2")
+    ws.merge_cells("F3:J3")
+    ws.merge_cells("K3:O3")
+    _autosize(ws)
+    wb.save(out)
+
+
+_HTML = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin:0.8em 0 1.8em;font-size:14px}
+th,td{border:1px solid #888;padding:4px 8px}th{background:#eef3f8}td.n{text-align:right}
+td.h{font-weight:bold;background:#fafafa}
+</style></head><body>
+<h1>{{ title }}</h1>
+<h2>二、主动公开政府信息情况</h2>
+<table><thead><tr><th>信息内容</th><th>项目</th><th>指标</th><th>数量</th></tr></thead><tbody>
+{% for block, item, col, v in t2 %}<tr><td>{{ block }}</td><td>{{ item }}</td><td>{{ col }}</td>
+<td class="n">{{ "" if v is none else v }}</td></tr>
+{% endfor %}</tbody></table>
+<h2>三、收到和处理政府信息公开申请情况</h2>
+<table><thead>
+<tr><th rowspan="3">项目</th><th colspan="7">申请人情况</th></tr>
+<tr><th rowspan="2">自然人</th><th colspan="5">法人或其他组织</th><th rowspan="2">总计</th></tr>
+<tr>{% for c in legal %}<th>{{ labels[c] }}</th>{% endfor %}</tr>
+</thead><tbody>
+{% for label, code in t3rows %}{% if code is none %}<tr><td class="h" colspan="8">{{ label }}</td></tr>
+{% else %}<tr><td>{{ label }}</td>{% for c in columns %}<td class="n">{{ t3[code][c] }}</td>{% endfor %}</tr>
+{% endif %}{% endfor %}</tbody></table>
+<h2>四、政府信息公开行政复议、行政诉讼情况</h2>
+<table><thead>
+<tr><th colspan="5" rowspan="2">行政复议</th><th colspan="10">行政诉讼</th></tr>
+<tr><th colspan="5">未经复议直接起诉</th><th colspan="5">复议后起诉</th></tr>
+<tr>{% for b in blocks %}{% for k in results %}<th>{{ result_labels[k] }}</th>{% endfor %}{% endfor %}</tr>
+</thead><tbody><tr>{% for b in blocks %}{% for k in results %}<td class="n">{{ t4[b][k] }}</td>{% endfor %}{% endfor %}</tr>
+</tbody></table>
+{% if notes %}<h3>数据说明</h3><ul>{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
+</body></html>
+"""
+
+
+def render_annual_report_html(report: dict) -> str:
+    env = Environment(autoescape=True)
+    return env.from_string(_HTML).render(
+        title=_title(report),
+        t2=table2_rows(report),
+        t3rows=table3_rows(report),
+        t3=report["table3"],
+        columns=R.COLUMNS,
+        legal=[c for c in R.APPLICANT_COLUMNS if c.startswith("legal.")],
+        labels=R.COLUMN_LABELS,
+        blocks=R.CASE_BLOCKS,
+        results=R.CASE_RESULTS,
+        result_labels=R.CASE_RESULT_LABELS,
+        t4=report["table4"],
+        notes=report.get("notes") or [],
+    )
+
+
+def annual_report_json(report: dict) -> str:
+    return json.dumps(report, ensure_ascii=False, indent=2)
+
+
+def write_annual_report(report: dict, fmt: Literal["json", "xlsx", "html"], out: Path) -> Path:
+    """Write the report; raises ReportCheckError when table 三 violates the national checks."""
+    _check(report)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        out.write_text(annual_report_json(report) + "\n", encoding="utf-8")
+    elif fmt == "html":
+        out.write_text(render_annual_report_html(report), encoding="utf-8")
+    elif fmt == "xlsx":
+        _write_report_xlsx(report, out)
+    else:
+        raise ValueError(f"不支持的格式：{fmt}（可用：json、xlsx、html）")
+    return out

@@ -1,0 +1,164 @@
+"""Locked score periods: the published numbers of a period, kept reproducible.
+
+A lock stores the ScoreResult as published (JSON) and the fingerprint (item_id, rule, state,
+met_on) of every clock it counted. Later exports of the period print the locked numbers and list
+as amendments the clocks whose fingerprint changed since, appeared later, or left the period.
+
+The table module must be imported before `SQLModel.metadata.create_all` (store.db.init_db).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Optional
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, select
+
+from domain.scoring import Amendment, ClockRecord, Period, ScoreResult, fingerprints, parse_period
+from store.models import UTCDateTime, utcnow
+
+ALL_DEPARTMENTS = ""  # department scope of a lock covering every department
+
+
+class ScoreLock(SQLModel, table=True):
+    __tablename__ = "score_lock"
+    __table_args__ = (UniqueConstraint("period", "department", name="uq_score_lock_period_dept"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    period: str = Field(index=True)  # Period.label: 2026, 2026-Q3, 2026-11
+    department: str = ALL_DEPARTMENTS  # "" = all departments
+    locked_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    locked_by: Optional[str] = None
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    fingerprints: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+    def result(self) -> ScoreResult:
+        """The published numbers, with the lock's time and author filled in."""
+        res = ScoreResult.model_validate(self.summary)
+        res.locked_at = self.locked_at.isoformat()
+        res.locked_by = self.locked_by
+        return res
+
+
+class PeriodLockedError(ValueError):
+    pass
+
+
+def _label(period: Period | str) -> str:
+    return period.label if isinstance(period, Period) else parse_period(period).label
+
+
+def locked(session: Session, period: Period | str, department: str | None = None) -> ScoreLock | None:
+    q = select(ScoreLock).where(ScoreLock.period == _label(period),
+                                ScoreLock.department == (department or ALL_DEPARTMENTS))
+    return session.exec(q).first()
+
+
+def lock_period(
+    session: Session,
+    period: Period | str,
+    summary: ScoreResult,
+    locked_by: str | None = None,
+) -> ScoreLock:
+    """Freeze `summary` (scope: summary.department, or all) as the published numbers of `period`."""
+    label = _label(period)
+    if summary.period != label:
+        raise ValueError(f"得分结果属于期间 {summary.period}，不是 {label}")
+    dept = summary.department or ALL_DEPARTMENTS
+    if locked(session, label, summary.department) is not None:
+        scope = summary.department or "全部部门"
+        raise PeriodLockedError(f"期间 {label}（{scope}）已锁定，不能重复锁定")
+    frozen = summary.model_copy(update={"amendments": [], "locked_at": None, "locked_by": None})
+    row = ScoreLock(
+        period=label,
+        department=dept,
+        locked_by=locked_by,
+        summary=frozen.model_dump(mode="json"),
+        fingerprints=[list(fp) for fp in fingerprints(summary.details)],
+    )
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def find_lock(session: Session, period: Period | str, department: str | None = None) -> ScoreLock | None:
+    """The lock of `department` for `period`, else (department given) the all-departments lock."""
+    lock = locked(session, period, department)
+    if lock is None and department is not None:
+        lock = locked(session, period, None)
+    return lock
+
+
+def amendments(
+    session: Session,
+    period: Period | str,
+    current_records: Iterable[ClockRecord],
+    department: str | None = None,
+) -> list[Amendment]:
+    """Clocks of a locked period changed after the lock, added later, or gone (due date moved out).
+
+    With `department`, compares against that department's lock, else the all-departments lock
+    restricted to the department. Empty when the period is not locked.
+    """
+    period = period if isinstance(period, Period) else parse_period(period)
+    lock = find_lock(session, period, department)
+    if lock is None:
+        return []
+    locked_rows = {(d["item_id"], d["rule"]): d for d in lock.summary.get("details", [])}
+    locked_fp: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for fp in lock.fingerprints:
+        key = (fp[0], fp[1])
+        if department is not None and locked_rows.get(key, {}).get("department") != department:
+            continue
+        locked_fp[key] = (fp[2], fp[3])
+    current: dict[tuple[str, str], ClockRecord] = {}
+    for r in current_records:
+        if not period.contains(r.due_day):
+            continue
+        if department is not None and r.department != department:
+            continue
+        if lock.department and r.department != lock.department:
+            continue
+        current[(r.item_id, r.rule)] = r
+    out: list[Amendment] = []
+    for key, r in current.items():
+        if key not in locked_fp:
+            out.append(Amendment(department=r.department, item_id=r.item_id, rule=r.rule, title=r.title,
+                                 change="new", change_label="锁定后新增", current_state=r.state,
+                                 current_met_on=r.met_on))
+        elif locked_fp[key] != (r.state, r.met_on):
+            st, met = locked_fp[key]
+            out.append(Amendment(department=r.department, item_id=r.item_id, rule=r.rule, title=r.title,
+                                 change="changed", change_label="锁定后状态变化", locked_state=st,
+                                 locked_met_on=met, current_state=r.state, current_met_on=r.met_on))
+    for key, (st, met) in locked_fp.items():
+        if key not in current:
+            d = locked_rows.get(key, {})
+            out.append(Amendment(department=d.get("department", ""), item_id=key[0], rule=key[1],
+                                 title=d.get("title", ""), change="removed", change_label="锁定后移出本期间",
+                                 locked_state=st, locked_met_on=met))
+    out.sort(key=lambda a: (a.department, a.item_id, a.rule))
+    return out
+
+
+def locked_result(
+    session: Session,
+    period: Period | str,
+    current_records: Iterable[ClockRecord],
+    department: str | None = None,
+) -> ScoreResult | None:
+    """The locked numbers of `period` with the amendments since the lock; None if not locked.
+
+    A department asked of an all-departments lock gets that department's rows of it.
+    """
+    lock = find_lock(session, period, department)
+    if lock is None:
+        return None
+    res = lock.result()
+    if department is not None and lock.department != department:
+        res.summary = [d for d in res.summary if d.department == department]
+        res.details = [d for d in res.details if d.department == department]
+        res.department = department
+    res.amendments = amendments(session, period, current_records, department)
+    return res
