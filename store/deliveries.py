@@ -156,9 +156,9 @@ def list_deliveries(status: str | None = None, *, session: Session | None = None
         raise ValueError(f"unknown delivery status {status!r} (one of {', '.join(STATES)})")
     own = session is None
     if own:
-        from store.db import get_engine
+        from store.db import database_url, get_engine
 
-        session = Session(get_engine(), expire_on_commit=False)
+        session = Session(get_engine(database_url()), expire_on_commit=False)
     try:
         stmt = select(Delivery)
         if status:

@@ -1,0 +1,560 @@
+"""Notifications: Chinese Jinja2 templates, Apprise channels, delivery log, digests.
+
+One call of the `send_notification` activity handles one (item, rule, step, person):
+
+1. It claims the delivery row with the unique key `{item_id}:{rule}:{step}:{person_id}` (state `intent`) and
+   commits it *before* anything is sent. A key already `sent` returns `already_sent` without sending.
+2. It tries the person's channel `channel_index` (an Apprise URL from departments.toml) and logs the attempt
+   (item, step, person, masked channel, ok/failed, error, time) in `DeliveryAttempt`.
+3. Success marks the row `sent` with the channel used. Failure raises a retryable `ApplicationError` of type
+   `ChannelFailed`, so Temporal's retry policy retries that channel with backoff; when its attempts are exhausted
+   the workflow side (`workflows/notify_steps.py`) asks for the next channel. Asked for a channel past the
+   last one, the activity marks the row `failed` and returns `exhausted`; the workflow side then sends a
+   `delivery_failed` notice to the supervisors. A person with no channel (or unknown) is a failed delivery too.
+   With `channel_index=None` (direct use, no Temporal) all channels are tried in order within one call.
+
+Exactly once, as the receivers see it: a restarted worker re-running a step finds the row `sent` and sends
+nothing. The window that remains: a channel accepted the message and the worker died (or the database was
+unreachable) before `mark_sent` committed. The row is then still `intent`, the activity is retried and the
+receiver gets the notice a second time. No channel protocol (SMTP, webhooks) lets us close that window; it
+is as small as one database commit. A row seen in `intent` on entry is a sign of such a crash and is logged.
+Two concurrent executions of the same key (which Temporal does not produce for one activity) could both send.
+
+Templates: `config/templates/notify/{step}.j2` (a `templates/notify` directory in $SHIXIAN_CONFIG_DIR
+overrides single files). The first line of the rendered text is the title, the rest the body.
+No applicant personal data is ever put in a notification context.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote, unquote, urlsplit
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain import config as _config
+from domain.directory import ROLE_NAMES, Directory, Person, load_directory
+
+log = logging.getLogger("shixian.notify")
+
+LADDER_STEPS = ("t_minus_3", "t_minus_1", "due_today", "overdue_1", "overdue_repeat")
+DIGEST_STEPS = ("digest_liaison", "digest_supervisor", "digest_head")
+STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + ("test",)
+STEP_NAMES = {
+    "t_minus_3": "到期前3个工作日提醒",
+    "t_minus_1": "到期前1个工作日提醒",
+    "due_today": "今日到期提醒",
+    "overdue_1": "逾期通知",
+    "overdue_repeat": "逾期督办",
+    "due_date_changed": "期限变更通知",
+    "delivery_failed": "送达失败通知",
+    "digest_liaison": "每日到期提醒",
+    "digest_supervisor": "每日逾期汇总",
+    "digest_head": "每日部门汇总",
+    "test": "渠道测试",
+}
+# Fallback names when config/rules.toml cannot be read.
+RULE_NAMES = {
+    "policy_publication": "政策文件主动公开",
+    "policy_interpretation": "政策解读发布",
+    "request_reply": "依申请公开答复",
+    "correction_notice": "一次性告知补正",
+    "third_party_opinion": "第三方意见",
+    "agency_opinion": "其他机关意见",
+    "budget_disclosure": "预决算公开",
+    "opinion_response_info": "舆情权威信息发布",
+    "opinion_response_press": "舆情新闻发布会",
+    "opinion_response_general": "舆情回应",
+    "annual_report_department": "部门年度报告公布",
+    "annual_report_government": "政府年度报告公布",
+}
+DIGEST_WINDOW_WORKING_DAYS = 5
+CHANNEL_FAILED = "ChannelFailed"
+
+
+# ------------------------------------------------------------------------------------------ models
+class NotificationRequest(BaseModel):
+    item_id: str
+    rule: str
+    step: str
+    person_id: str
+    # None: try every channel in order within this call; an index: only that channel (Temporal path).
+    channel_index: int | None = None
+    # Template context: item_title, department (id), due (ISO), working_days_left, overdue_working_days,
+    # next_action, old_due / new_due / reason (due_date_changed), items… (digests). No personal data.
+    context: dict[str, Any] = Field(default_factory=dict)
+    # delivery_failed only: which notice could not be delivered (part of the key, one alert per failure).
+    about_step: str | None = None
+    about_person: str | None = None
+
+    @property
+    def key(self) -> str:
+        step = self.step
+        if self.about_step or self.about_person:
+            step = f"{self.step}[{self.about_step or ''}/{self.about_person or ''}]"
+        return f"{self.item_id}:{self.rule}:{step}:{self.person_id}"
+
+
+DeliveryStatus = Literal["sent", "already_sent", "failed", "exhausted", "no_channels"]
+
+
+class NotificationResult(BaseModel):
+    key: str
+    status: DeliveryStatus
+    person_id: str
+    channel: str | None = None  # masked URL of the channel used (sent) or tried last
+    channel_index: int | None = None
+    channel_count: int = 0
+    error: str | None = None
+    tried_channels: list[str] = Field(default_factory=list)  # masked, for the delivery_failed notice
+
+    @property
+    def delivered(self) -> bool:
+        return self.status in ("sent", "already_sent")
+
+
+class RecipientsRequest(BaseModel):
+    department: str | None = None
+    roles: list[str] = Field(default_factory=list)
+
+
+class ChannelResult(BaseModel):
+    index: int
+    channel: str  # masked
+    ok: bool
+    error: str | None = None
+
+
+# ------------------------------------------------------------------------------------------ masking
+_TOKEN_PARAMS = re.compile(r"pass|pwd|token|secret|key|sign|auth|apikey|webhook|access|cred", re.I)
+# Schemes whose host/path carry a network location, not a token; everything else (wecombot, dingtalk,
+# feishu, lark, tgram, discord, slack …) keeps its tokens in host and path and gets those masked.
+_HOST_SCHEMES = {
+    "json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "http", "https",
+    "ntfy", "ntfys", "gotify", "gotifys", "mqtt", "mqtts", "apprise", "apprises",
+}
+
+
+def _query_pairs(query: str) -> list[tuple[str, str | None]]:
+    """Raw (undecoded) key/value pairs: apprise's `+Header=value` must keep its plus sign."""
+    out: list[tuple[str, str | None]] = []
+    for piece in query.split("&"):
+        if piece:
+            k, eq, v = piece.partition("=")
+            out.append((k, v if eq else None))
+    return out
+
+
+def _secret_param(key: str, value: str | None) -> bool:
+    k = unquote(key)
+    return bool(value) and (k.startswith("+") or bool(_TOKEN_PARAMS.search(k)))
+
+
+def _stars(s: str) -> str:
+    return s[:4] + "****" if len(s) >= 12 else "****"
+
+
+def mask_url(url: str) -> str:
+    """The URL with passwords, tokens and secret query values hidden, for logs and the delivery log."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(?<=://).*", "****", url)
+    scheme = parts.scheme.lower()
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at:
+        user, colon, _pw = userinfo.partition(":")
+        userinfo = f"{user}:****" if colon else user
+        if scheme not in _HOST_SCHEMES:
+            userinfo = _stars(user) + (":****" if colon else "")
+        netloc = f"{userinfo}@{hostport}"
+    path = parts.path
+    if scheme not in _HOST_SCHEMES:
+        host = hostport
+        netloc = (f"{userinfo}@" if at else "") + (_stars(host) if host else "")
+        path = "/".join(_stars(seg) if seg else seg for seg in path.split("/"))
+    query = ""
+    if parts.query:
+        pairs = []
+        for k, v in _query_pairs(parts.query):
+            pairs.append(f"{k}=****" if _secret_param(k, v) else (f"{k}={v}" if v is not None else k))
+        query = "?" + "&".join(pairs)
+    return f"{parts.scheme}://{netloc}{path}{query}"
+
+
+def _secrets_of(url: str) -> list[str]:
+    """Raw secret substrings of a URL, to scrub them from error texts."""
+    out: list[str] = []
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return out
+    if parts.password:
+        out += [parts.password, quote(parts.password, safe="")]
+    for k, v in _query_pairs(parts.query):
+        if _secret_param(k, v):
+            out += [v, unquote(v)]
+    if parts.scheme.lower() not in _HOST_SCHEMES:
+        out += [seg for seg in [parts.hostname or "", *parts.path.split("/")] if len(seg) >= 6]
+    return [s for s in out if s]
+
+
+def scrub(text: str, url: str) -> str:
+    for s in sorted(_secrets_of(url), key=len, reverse=True):
+        text = text.replace(s, "****")
+    return text
+
+
+# ------------------------------------------------------------------------------------------ templates
+def _template_env(config_dir: Path | None = None):
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+
+    dirs = []
+    base = Path(config_dir) if config_dir else _config.config_dir()
+    for d in (base / "templates" / "notify", _config.REPO_CONFIG / "templates" / "notify"):
+        if d.is_dir() and d not in dirs:
+            dirs.append(d)
+    return Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(d), encoding="utf-8") for d in dirs]),
+        autoescape=False,  # plain-text bodies
+        trim_blocks=False,
+        keep_trailing_newline=False,
+    )
+
+
+def render(step: str, context: dict[str, Any], config_dir: Path | None = None) -> tuple[str, str]:
+    """Render the template of `step`: (title, body)."""
+    if step not in STEPS:
+        raise ValueError(f"unknown notification step {step!r}")
+    text = _template_env(config_dir).get_template(f"{step}.j2").render(**context)
+    title, _, body = text.strip().partition("\n")
+    body = re.sub(r"\n{3,}", "\n\n", body.strip("\n")).strip()
+    return title.strip(), body
+
+
+def public_url() -> str:
+    return (os.environ.get("SHIXIAN_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+
+
+def item_link(item_id: str) -> str:
+    return f"{public_url()}/items/{quote(item_id, safe='')}"
+
+
+def _date_text(value: Any) -> str:
+    """2025-05-20 -> 2025年5月20日; an ISO datetime keeps its time (hour rules)."""
+    if value in (None, ""):
+        return ""
+    s = str(value)
+    try:
+        if len(s) <= 10:
+            d = date.fromisoformat(s)
+            return f"{d.year}年{d.month}月{d.day}日"
+        t = datetime.fromisoformat(s)
+        return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
+    except ValueError:
+        return s
+
+
+_rule_names_cache: dict[str, str] | None = None
+
+
+def rule_name(rule: str) -> str:
+    global _rule_names_cache
+    if _rule_names_cache is None:
+        names = dict(RULE_NAMES)
+        try:  # the lead's rules.toml is the source of truth when present
+            from domain.rules import load_rules
+
+            names.update({rid: r.name for rid, r in load_rules().items() if getattr(r, "name", None)})
+        except Exception:  # noqa: BLE001  (fallback names are fine for a notice)
+            pass
+        _rule_names_cache = names
+    return _rule_names_cache.get(rule, rule)
+
+
+def build_context(req: NotificationRequest, person: Person | None, directory: Directory) -> dict[str, Any]:
+    ctx = dict(req.context)
+    dept = ctx.get("department") or (person.department if person else None)
+    ctx.setdefault("item_id", req.item_id)
+    ctx.setdefault("item_title", ctx.get("title") or "")
+    ctx.setdefault("department_name", directory.department_name(dept) if dept else "")
+    ctx.setdefault("rule_name", rule_name(req.rule))
+    ctx.setdefault("step_name", STEP_NAMES.get(req.step, req.step))
+    ctx.setdefault("link", item_link(req.item_id))
+    ctx.setdefault("person_name", person.name if person else req.person_id)
+    if req.about_person or req.about_step:
+        failed = directory.people.get(req.about_person or "")
+        ctx.setdefault("failed_person_name", f"{failed.name}（{failed.id}）" if failed else (req.about_person or ""))
+        ctx.setdefault("failed_department_name",
+                       directory.department_name(failed.department) if failed and failed.department else "")
+        ctx.setdefault("failed_step_name", STEP_NAMES.get(req.about_step or "", req.about_step or ""))
+    for k in ("due", "old_due", "new_due", "date"):
+        if ctx.get(k) and not ctx.get(f"{k}_text"):
+            ctx[f"{k}_text"] = _date_text(ctx[k])
+    if ctx.get("overdue_working_days") is None and isinstance(ctx.get("working_days_left"), int) \
+            and ctx["working_days_left"] < 0:
+        ctx["overdue_working_days"] = -ctx["working_days_left"]
+    return ctx
+
+
+# ------------------------------------------------------------------------------------------ sending
+async def send_via(url: str, title: str, body: str) -> tuple[bool, str | None]:
+    """Send one message through one Apprise URL. (ok, error text with secrets scrubbed)."""
+    import apprise
+
+    ap = apprise.Apprise()
+    if not ap.add(url):
+        return False, f"无法识别的通知地址：{mask_url(url)}"
+    try:
+        result = await ap.async_notify(body=body, title=title, body_format="text", log_level=logging.WARNING)
+    except Exception as e:  # noqa: BLE001
+        return False, scrub(f"{type(e).__name__}: {e}", url)
+    if bool(result):
+        return True, None
+    msgs = []
+    for service in result:
+        for entry in service.logs():
+            if entry.level in ("WARNING", "ERROR", "CRITICAL") and entry.message not in msgs:
+                msgs.append(entry.message)
+    err = "；".join(msgs) or f"发送失败（{getattr(result.status, 'name', result.status)}）"
+    return False, scrub(err, url)
+
+
+_engines_ready: set[int] = set()
+
+
+def _engine():
+    from sqlmodel import SQLModel
+
+    from store.db import database_url, get_engine
+    from store.deliveries import Delivery, DeliveryAttempt
+
+    engine = get_engine(database_url())
+    if id(engine) not in _engines_ready:
+        SQLModel.metadata.create_all(engine, tables=[Delivery.__table__, DeliveryAttempt.__table__])
+        _engines_ready.add(id(engine))
+    return engine
+
+
+def _attempt_no() -> int:
+    return activity.info().attempt if activity.in_activity() else 1
+
+
+def _heartbeat() -> None:
+    if activity.in_activity():
+        activity.heartbeat()
+
+
+async def deliver(req: NotificationRequest, directory: Directory | None = None,
+                  config_dir: Path | None = None) -> NotificationResult:
+    """The body of `send_notification`; usable without Temporal (then `channel_index=None` tries all)."""
+    from sqlmodel import Session
+
+    from store import deliveries as store
+
+    directory = directory or load_directory(config_dir)
+    key = req.key
+    person = directory.people.get(req.person_id)
+    with Session(_engine(), expire_on_commit=False) as s:
+        row = store.claim(s, key, item_id=req.item_id, rule=req.rule, step=req.step, person=req.person_id)
+        if row.state == "sent":
+            return NotificationResult(key=key, status="already_sent", person_id=req.person_id,
+                                      channel=row.channel_used, channel_count=len(person.notify) if person else 0)
+        if row.state == "failed":
+            store.reopen(s, key)
+        elif row.state == "intent" and _attempt_no() == 1 and req.channel_index in (None, 0) \
+                and store.attempts_for(s, key):
+            log.warning("delivery %s found in state intent: earlier run may have sent it (crash window)", key)
+
+        def attempt(i: int, url: str, ok: bool, err: str | None) -> None:
+            store.add_attempt(s, key, item_id=req.item_id, step=req.step, person=req.person_id,
+                              channel=mask_url(url) if url else "", channel_index=i, attempt=_attempt_no(),
+                              status="ok" if ok else "failed", error=err)
+
+        if person is None or not person.notify:
+            err = (f"未知人员“{req.person_id}”（departments.toml 中不存在）" if person is None
+                   else f"{person.name}（{person.id}）未配置任何通知渠道")
+            attempt(-1, "", False, err)
+            store.mark_failed(s, key, err)
+            return NotificationResult(key=key, status="no_channels", person_id=req.person_id, error=err)
+
+        channels = list(person.notify)
+        masked = [mask_url(u) for u in channels]
+        if req.channel_index is not None and req.channel_index >= len(channels):
+            last = store.attempts_for(s, key)
+            err = (last[-1].error if last else None) or "所有通知渠道均发送失败"
+            store.mark_failed(s, key, err)
+            return NotificationResult(key=key, status="exhausted", person_id=req.person_id,
+                                      channel=masked[-1], channel_index=len(channels) - 1,
+                                      channel_count=len(channels), error=err, tried_channels=masked)
+
+        title, body = render(req.step, build_context(req, person, directory), config_dir)
+        indexes = range(len(channels)) if req.channel_index is None else [req.channel_index]
+        err = None
+        for i in indexes:
+            _heartbeat()
+            ok, err = await send_via(channels[i], title, body)
+            attempt(i, channels[i], ok, err)
+            if ok:
+                store.mark_sent(s, key, masked[i])
+                return NotificationResult(key=key, status="sent", person_id=req.person_id, channel=masked[i],
+                                          channel_index=i, channel_count=len(channels), tried_channels=masked[:i + 1])
+            log.warning("notice %s via channel %d (%s) failed: %s", key, i + 1, masked[i], err)
+        if req.channel_index is not None:
+            # Let Temporal's retry policy retry this channel; the workflow moves on when it gives up.
+            raise ApplicationError(f"渠道{req.channel_index + 1}（{masked[req.channel_index]}）发送失败：{err}",
+                                   type=CHANNEL_FAILED)
+        store.mark_failed(s, key, err or "所有通知渠道均发送失败")
+        return NotificationResult(key=key, status="failed", person_id=req.person_id, channel=masked[-1],
+                                  channel_index=len(channels) - 1, channel_count=len(channels),
+                                  error=err, tried_channels=masked)
+
+
+@activity.defn(name="send_notification")
+async def send_notification(req: NotificationRequest) -> NotificationResult:
+    """Temporal activity: one (item, step, person) on one channel; see the module docstring."""
+    return await deliver(req)
+
+
+@activity.defn(name="notification_recipients")
+async def notification_recipients(req: RecipientsRequest) -> list[str]:
+    """Person ids holding any of `roles`: liaison/head within the department, other roles city-wide."""
+    return recipients(load_directory(), req.department, req.roles)
+
+
+def recipients(directory: Directory, department: str | None, roles: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for role in roles:
+        people = directory.people_for(department, role) if role in ("liaison", "head") else directory.with_role(role)
+        for p in people:
+            if p.id not in out:
+                out.append(p.id)
+    return out
+
+
+async def send_test(person_id: str, directory: Directory | None = None) -> list[ChannelResult]:
+    """Send the `test` message to every channel of the person (not a fallback: each one), logging each."""
+    from sqlmodel import Session
+
+    from store import deliveries as store
+
+    directory = directory or load_directory()
+    person = directory.person(person_id)
+    now = datetime.now(timezone(timedelta(hours=8)))
+    key = f"test:{now:%Y%m%dT%H%M%S.%f}:{person.id}"
+    results: list[ChannelResult] = []
+    with Session(_engine(), expire_on_commit=False) as s:
+        store.claim(s, key, item_id="test", rule="test", step="test", person=person.id)
+        if not person.notify:
+            err = f"{person.name}（{person.id}）未配置任何通知渠道"
+            store.add_attempt(s, key, item_id="test", step="test", person=person.id, channel="",
+                              status="failed", error=err)
+            store.mark_failed(s, key, err)
+            return results
+        for i, url in enumerate(person.notify):
+            ctx = {"person_name": person.name, "channel_index": i, "channel_count": len(person.notify),
+                   "sent_at_text": f"{now:%Y-%m-%d %H:%M:%S}（北京时间）"}
+            title, body = render("test", ctx)
+            ok, err = await send_via(url, title, body)
+            store.add_attempt(s, key, item_id="test", step="test", person=person.id, channel=mask_url(url),
+                              channel_index=i, status="ok" if ok else "failed", error=err)
+            results.append(ChannelResult(index=i, channel=mask_url(url), ok=ok, error=err))
+        if all(r.ok for r in results):
+            store.mark_sent(s, key, ", ".join(r.channel for r in results))
+        else:
+            store.mark_failed(s, key, "；".join(f"渠道{r.index + 1}：{r.error}" for r in results if not r.ok))
+    return results
+
+
+# ------------------------------------------------------------------------------------------ digests
+WorkingDaysLeft = Callable[[date, date, str], int]
+
+
+def working_days_left_from(calendar) -> WorkingDaysLeft:
+    """Adapter for domain.calendar.WorkCalendar: signed working days from `today` to `due`.
+
+    0 = due today; n > 0 = n working days left; -n = n working days overdue (counted as in issue 3:
+    working days after the due date up to and including today).
+    """
+    def left(today: date, due: date, region: str) -> int:
+        if due >= today:
+            return calendar.working_days_between(today, due, region)
+        return -calendar.working_days_between(due, today, region)
+
+    return left
+
+
+def _due_date(due: str) -> date:
+    return date.fromisoformat(due[:10])
+
+
+def build_digests(items: list, directory: Directory, today: date,
+                  working_days_left: WorkingDaysLeft) -> list[tuple[str, str, dict[str, Any]]]:
+    """Daily digest contents: [(person_id, step, context)], one per person with something to read.
+
+    - each liaison: open clocks of their department due within 5 working days (0..5 left);
+    - each supervisor: overdue open clocks of all departments, grouped by department;
+    - each department head: their department's overdue and due-soon clocks.
+    `items` are `domain.model.ItemSnapshot`s; `working_days_left(today, due, region)` is signed
+    (see `working_days_left_from`). Send them with item_id `digest-{today}` and rule `digest`: once a day.
+    """
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        if item.state not in ("open",):
+            continue
+        for clock in item.clocks:
+            if clock.state not in ("open", "paused") or not clock.due:
+                continue
+            region = clock.region or directory.region_of(item.department)
+            left = working_days_left(today, _due_date(clock.due), region)
+            rows.append({
+                "item_id": item.id,
+                "title": item.title,
+                "department": item.department,
+                "department_name": directory.department_name(item.department),
+                "rule": clock.rule,
+                "rule_name": rule_name(clock.rule),
+                "due": clock.due[:16].replace("T", " "),
+                "working_days_left": left,
+                "overdue_working_days": -left if left < 0 else 0,
+                "link": item_link(item.id),
+            })
+    rows.sort(key=lambda r: (r["working_days_left"], r["due"], r["item_id"], r["rule"]))
+    soon = [r for r in rows if 0 <= r["working_days_left"] <= DIGEST_WINDOW_WORKING_DAYS]
+    overdue = [r for r in rows if r["working_days_left"] < 0]
+    overdue_desc = sorted(overdue, key=lambda r: (-r["overdue_working_days"], r["item_id"], r["rule"]))
+    base = {"date": today.isoformat(), "date_text": _date_text(today.isoformat())}
+    out: list[tuple[str, str, dict[str, Any]]] = []
+
+    for person in directory.people.values():
+        if "liaison" in person.roles and person.department:
+            mine = [r for r in soon if r["department"] == person.department]
+            if mine:
+                out.append((person.id, "digest_liaison", {
+                    **base, "person_name": person.name, "department": person.department,
+                    "department_name": directory.department_name(person.department), "items": mine}))
+        if "head" in person.roles and person.department:
+            od = [r for r in overdue_desc if r["department"] == person.department]
+            ds = [r for r in soon if r["department"] == person.department]
+            if od or ds:
+                out.append((person.id, "digest_head", {
+                    **base, "person_name": person.name, "department": person.department,
+                    "department_name": directory.department_name(person.department),
+                    "overdue": od, "due_soon": ds}))
+        if "supervisor" in person.roles and overdue_desc:
+            groups: dict[str, list] = {}
+            for r in overdue_desc:
+                groups.setdefault(r["department"], []).append(r)
+            departments = [{"department": d, "department_name": directory.department_name(d), "items": g}
+                           for d, g in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+            out.append((person.id, "digest_supervisor", {
+                **base, "person_name": person.name, "departments": departments, "total": len(overdue_desc)}))
+    return out
