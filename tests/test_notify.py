@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -25,7 +23,6 @@ from domain.model import ClockSnapshot, ItemSnapshot
 from store import deliveries as store
 from tests.receivers import SmtpReceiver, WebhookReceiver, closed_port
 
-VENV_BIN = Path(sys.executable).parent
 SMTP_PASSWORD = "Pa55:w0rd-sekret"
 SMTP_PASSWORD_Q = "Pa55%3Aw0rd-sekret"  # as written inside a URL
 HOOK_TOKEN = "tok-3b7f9d2e11aa"
@@ -267,20 +264,6 @@ async def test_notify_test_command_each_channel(env):
 
 
 # ------------------------------------------------------------------- Temporal: retries and fallback
-@pytest.fixture
-async def temporal_env():
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
-
-    server = VENV_BIN / "temporal-test-server"
-    if not server.exists():
-        pytest.skip("temporal-test-server binary not installed")
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(server), data_converter=pydantic_data_converter
-    ) as wenv:
-        yield wenv
-
-
 async def _run_workflow(wenv, req: NotificationRequest):
     from temporalio.worker import Worker
 
@@ -298,11 +281,11 @@ async def _run_workflow(wenv, req: NotificationRequest):
         )
 
 
-async def test_workflow_retries_channel_then_falls_back(env, temporal_env):
+async def test_workflow_retries_channel_then_falls_back(env, ts_env):
     smtp, hook, engine = env
     req = _req("fallback-czj", item="req-9", step="overdue_1",
                context={**CONTEXT, "department": "qz-czj", "working_days_left": -2})
-    r = await _run_workflow(temporal_env, req)
+    r = await _run_workflow(ts_env, req)
     assert r.status == "sent" and r.channel_index == 1
     post = hook.wait_for(1)[0]
     assert post.path == "/fallback" and post.json["title"].startswith("【已逾期】钦州市财政局·政策文件主动公开已逾期2个工作日")
@@ -311,15 +294,15 @@ async def test_workflow_retries_channel_then_falls_back(env, temporal_env):
     assert [(x.channel_index, x.attempt, x.status) for x in a] == [(0, 1, "failed"), (0, 2, "failed"),
                                                                    (0, 3, "failed"), (1, 1, "ok")]
     # same request again (worker restarted, step replayed): nothing sent twice
-    again = await _run_workflow(temporal_env, req)
+    again = await _run_workflow(ts_env, req)
     assert again.status == "already_sent"
     assert len(hook.posts) == 1
 
 
-async def test_workflow_all_channels_fail_tells_supervisor(env, temporal_env):
+async def test_workflow_all_channels_fail_tells_supervisor(env, ts_env):
     smtp, hook, engine = env
     req = _req("dead-czj", item="req-10", context={**CONTEXT, "department": "qz-czj"})
-    r = await _run_workflow(temporal_env, req)
+    r = await _run_workflow(ts_env, req)
     assert r.status == "exhausted"
     post = hook.wait_for(1)[0]
     assert post.path == "/supervisor"
@@ -375,3 +358,45 @@ def test_build_digests():
     assert "钦州市财政局（1项）" in body and "已逾期2个工作日" in body
     title, body = render("digest_liaison", by["liaison-fgw", "digest_liaison"])
     assert "文件一" in body and "剩余2个工作日" in body
+
+
+# ---------------------------------------------------------------------------------------------- store
+def test_claim_is_insert_or_get(db_session):
+    """On SQLite and PostgreSQL: the second claim of a key returns the first row."""
+    a = store.claim(db_session, "i:r:s:p", item_id="i", rule="r", step="s", person="p")
+    b = store.claim(db_session, "i:r:s:p", item_id="i", rule="r", step="s", person="p")
+    assert a.id == b.id and a.state == "intent"
+    store.mark_sent(db_session, "i:r:s:p", "json://127.0.0.1:1/x")
+    assert store.claim(db_session, "i:r:s:p", item_id="i").state == "sent"
+    store.add_attempt(db_session, "i:r:s:p", item_id="i", step="s", person="p", channel="json://x", status="ok")
+    assert [x.status for x in store.attempts_for(db_session, "i:r:s:p")] == ["ok"]
+    assert [d.key for d in store.list_deliveries("sent", session=db_session)] == ["i:r:s:p"]
+    assert store.list_deliveries("failed", session=db_session) == []
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+def test_cli_notify_test_and_deliveries(env):
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    smtp, hook, engine = env
+    runner = CliRunner()
+    res = runner.invoke(app, ["notify", "test", "liaison-czj"])
+    assert res.exit_code == 1, res.output
+    assert "渠道1 json://127.0.0.1:" in res.output and "失败" in res.output
+    assert "渠道2 mailto://shixian:****@127.0.0.1:" in res.output and "成功" in res.output
+    assert SMTP_PASSWORD_Q not in res.output
+    assert smtp.wait_for(1)[0].subject == "【测试】时限系统通知渠道测试"
+
+    res = runner.invoke(app, ["notify", "test", "head-fgw"])
+    assert res.exit_code == 0, res.output and "全部渠道发送成功" in res.output
+
+    res = runner.invoke(app, ["deliveries", "--status", "failed", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert [d["person"] for d in data] == ["liaison-czj"]
+    assert [a["status"] for a in data[0]["attempts"]] == ["failed", "ok"]
+    res = runner.invoke(app, ["deliveries"])
+    assert "送达失败" in res.output and "已送达" in res.output
+    assert runner.invoke(app, ["notify", "test", "nobody"]).exit_code == 2

@@ -1,0 +1,97 @@
+"""CLI: `shixian notify test PERSON` and `shixian deliveries [--status S] [--json]`."""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Optional
+
+import typer
+
+STATE_NAMES = {"intent": "待发送", "sent": "已送达", "failed": "送达失败"}
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"错误：{message}", err=True)
+    raise typer.Exit(code)
+
+
+def notify_test(person: str = typer.Argument(..., help="人员 id（departments.toml 中的 [[person]] id）")) -> None:
+    """向该人员的每个通知渠道发送一条测试消息，并逐一报告结果。"""
+    from activities.notify import send_test
+    from domain.directory import DirectoryError, load_directory
+
+    try:
+        directory = load_directory()
+    except DirectoryError as exc:
+        _fail(str(exc))
+    if person not in directory.people:
+        _fail(f"未知人员“{person}”（departments.toml 中没有该 id）")
+    p = directory.people[person]
+    if not p.notify:
+        typer.echo(f"{p.name}（{p.id}）未配置任何通知渠道。")
+        raise typer.Exit(1)
+    typer.echo(f"向 {p.name}（{p.id}）的 {len(p.notify)} 个渠道发送测试消息：")
+    results = asyncio.run(send_test(person, directory))
+    for r in results:
+        if r.ok:
+            typer.echo(f"  渠道{r.index + 1} {r.channel}：成功")
+        else:
+            typer.echo(f"  渠道{r.index + 1} {r.channel}：失败 — {r.error}")
+    failed = sum(1 for r in results if not r.ok)
+    if failed:
+        typer.echo(f"{failed} 个渠道发送失败。")
+        raise typer.Exit(1)
+    typer.echo("全部渠道发送成功。")
+
+
+def deliveries(
+    status: Optional[str] = typer.Option(None, "--status", help="intent（待发送）| sent（已送达）| failed（送达失败）"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
+    item: Optional[str] = typer.Option(None, "--item", help="只看某一事项"),
+) -> None:
+    """通知送达记录（每条含各渠道的尝试）。"""
+    from sqlmodel import Session
+
+    from store import deliveries as store
+    from store.db import database_url, get_engine, init_db
+
+    if status is not None and status not in store.STATES:
+        _fail(f"未知状态“{status}”，可选：{'、'.join(store.STATES)}")
+    engine = get_engine(database_url())
+    init_db(engine)
+    with Session(engine) as s:
+        rows = store.list_deliveries(status, session=s, item_id=item)
+        data = []
+        for d in rows:
+            data.append({
+                "key": d.key, "item_id": d.item_id, "rule": d.rule, "step": d.step, "person": d.person,
+                "state": d.state, "channel_used": d.channel_used, "error": d.error,
+                "created_at": d.created_at.isoformat() if d.created_at else None,
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                "attempts": [
+                    {"channel": a.channel, "channel_index": a.channel_index, "attempt": a.attempt,
+                     "status": a.status, "error": a.error, "at": a.at.isoformat() if a.at else None}
+                    for a in store.attempts_for(s, d.key)
+                ],
+            })
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    if not data:
+        typer.echo("没有符合条件的送达记录。")
+        return
+    for d in data:
+        typer.echo(f"{STATE_NAMES.get(d['state'], d['state'])}  {d['item_id']}  {d['step']}  → {d['person']}"
+                   f"  {(d['sent_at'] or d['created_at'] or '')[:19]}")
+        for a in d["attempts"]:
+            mark = "成功" if a["status"] == "ok" else "失败"
+            where = f"渠道{a['channel_index'] + 1} {a['channel']}" if a["channel_index"] >= 0 else "（无渠道）"
+            err = f" — {a['error']}" if a["error"] else ""
+            typer.echo(f"    {(a['at'] or '')[:19]}  {where}  第{a['attempt']}次  {mark}{err}")
+
+
+def register(app: typer.Typer) -> None:
+    notify_app = typer.Typer(no_args_is_help=True, help="通知渠道")
+    notify_app.command("test")(notify_test)
+    app.add_typer(notify_app, name="notify")
+    app.command("deliveries")(deliveries)
