@@ -38,6 +38,8 @@ class Rule:
     month: int | None = None  # fixed_date
     day: int | None = None
     start_on_next_working_day: bool = False
+    when: tuple[tuple[str, tuple], ...] = ()  # start only if item/event facts match (field, allowed values)
+    closed_by: tuple[str, ...] = ()  # events that end the clock without fulfilling it (no lateness)
     editions: tuple[tuple[dt.date, "Rule"], ...] = field(default=(), repr=False)
 
     def for_start(self, start: dt.date) -> "Rule":
@@ -46,6 +48,9 @@ class Rule:
             if start < before:
                 return edition
         return self
+
+    def applies(self, facts: dict) -> bool:
+        return all(facts.get(key) in allowed for key, allowed in self.when)
 
     @property
     def limit_text(self) -> str:
@@ -57,8 +62,9 @@ class Rule:
 _FIELDS = {
     "name", "unit", "length", "start_event", "met_by", "pause", "resume", "stop", "restart",
     "extension", "source", "quote", "month", "day", "start_on_next_working_day", "editions",
+    "when", "closed_by",
 }
-_EDITION_FIELDS = _FIELDS - {"name", "unit", "start_event", "editions"} | {"before"}
+_EDITION_FIELDS = _FIELDS - {"name", "unit", "start_event", "editions", "when", "closed_by"} | {"before"}
 
 
 def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rule:
@@ -102,6 +108,13 @@ def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rul
     met_by = raw.get("met_by", list(base.met_by) if base else [])
     if not isinstance(met_by, list) or not all(isinstance(x, str) for x in met_by):
         raise ConfigError(f"{where}: met_by 必须是事件类型列表")
+    when_raw = raw.get("when", {})
+    if not isinstance(when_raw, dict):
+        raise ConfigError(f"{where}: when 必须是表（字段 = 值 或 [值, …]）")
+    when = tuple((k, tuple(v) if isinstance(v, list) else (v,)) for k, v in sorted(when_raw.items()))
+    closed_by = raw.get("closed_by", [])
+    if not isinstance(closed_by, list) or not all(isinstance(x, str) for x in closed_by):
+        raise ConfigError(f"{where}: closed_by 必须是事件类型列表")
     snow = raw.get("start_on_next_working_day", base.start_on_next_working_day if base else False)
     if not isinstance(snow, bool):
         raise ConfigError(f"{where}: start_on_next_working_day 必须是 true/false")
@@ -122,6 +135,8 @@ def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rul
         month=month,
         day=day,
         start_on_next_working_day=snow,
+        when=base.when if base else when,
+        closed_by=base.closed_by if base else tuple(closed_by),
     )
 
 

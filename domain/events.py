@@ -1,0 +1,385 @@
+"""The event vocabulary (shared/reference/events.md): validation and normalisation.
+
+`parse_event(obj)` returns a normalised `Event` or raises `EventError(field, reason)`.
+The applicant's personal data (`applicant`) is accepted on input and dropped here, so it can never
+reach workflow history, the store, logs or exports; only `applicant_type` is kept.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from domain.clocks import SHANGHAI
+
+
+class EventError(ValueError):
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+Outcome = Literal[
+    "granted", "partially_granted",
+    "withheld.state_secret", "withheld.prohibited_by_law", "withheld.security_stability",
+    "withheld.third_party_rights", "withheld.internal_affairs", "withheld.process_information",
+    "withheld.enforcement_file", "withheld.administrative_inquiry",
+    "unavailable.not_held", "unavailable.needs_creation", "unavailable.still_unclear",
+    "not_processed.petition", "not_processed.duplicate", "not_processed.publication",
+    "not_processed.excessive", "not_processed.confirmation",
+    "other.no_correction", "other.fee_unpaid", "other.other",
+]
+ApplicantType = Literal[
+    "natural_person", "legal.business", "legal.research", "legal.public_interest",
+    "legal.legal_services", "legal.other",
+]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    event_id: str
+    type: str
+    recorded_by: Optional[str] = None
+
+    @field_validator("event_id")
+    @classmethod
+    def _nonempty(cls, v: str) -> str:
+        if not v:
+            raise ValueError("不能为空")
+        return v
+
+
+def _instant(v: Any) -> str:
+    """ISO datetime, +08:00 assumed when no offset is given; normalised to +08:00."""
+    if isinstance(v, dt.datetime):
+        moment = v
+    else:
+        moment = dt.datetime.fromisoformat(str(v))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=SHANGHAI)
+    return moment.astimezone(SHANGHAI).isoformat()
+
+
+# ---------------------------------------------------------------- documents
+class DocumentSigned(_Base):
+    type: Literal["document.signed"]
+    document_id: str
+    department: str
+    title: str
+    kind: Literal["regulation", "normative", "policy", "other"]
+    signed_on: dt.date
+    disclosure: Literal["public", "on_request", "withheld"]
+    withheld_reason: Optional[str] = None
+    needs_interpretation: Optional[bool] = None
+
+    @model_validator(mode="after")
+    def _rules(self):
+        if self.disclosure == "withheld" and not self.withheld_reason:
+            raise ValueError("withheld_reason: 不予公开的文件必须说明理由")
+        if self.needs_interpretation is None:
+            self.needs_interpretation = self.kind in ("normative", "policy")
+        return self
+
+
+class DocumentPublished(_Base):
+    type: Literal["document.published"]
+    document_id: str
+    published_on: dt.date
+    url: str
+    channel: Literal["website", "gazette", "weibo", "wechat", "other"] = "website"
+
+
+class DocumentRepealed(_Base):
+    type: Literal["document.repealed"]
+    document_id: str
+    repealed_on: dt.date
+
+
+class InterpretationPublished(_Base):
+    type: Literal["interpretation.published"]
+    document_id: str
+    published_on: dt.date
+    url: str
+    form: Literal["text", "graphic", "video", "other"] = "text"
+
+
+# ---------------------------------------------------------------- requests
+class Applicant(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: Optional[str] = None
+    contact: Optional[str] = None
+
+
+class RequestReceived(_Base):
+    type: Literal["request.received"]
+    request_id: str
+    department: str
+    channel: Literal["in_person", "post_registered", "post_ordinary", "online", "email", "fax", "other"]
+    received_on: dt.date
+    applicant_type: ApplicantType
+    applicant: Optional[Applicant] = None  # personal data: dropped by parse_event
+    subject: str = ""
+
+
+class _RequestOn(_Base):
+    request_id: str
+    on: dt.date
+
+
+class RequestAnsweredOnTheSpot(_RequestOn):
+    type: Literal["request.answered_on_the_spot"]
+    outcome: Outcome
+
+
+class RequestCorrectionRequested(_RequestOn):
+    type: Literal["request.correction_requested"]
+    respond_by: dt.date
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.respond_by < self.on:
+            raise ValueError("respond_by: 补正期限不能早于告知日")
+        return self
+
+
+class RequestCorrected(_RequestOn):
+    type: Literal["request.corrected"]
+
+
+class RequestConsultationStarted(_RequestOn):
+    type: Literal["request.consultation_started"]
+    with_: Literal["third_party", "agency"]
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alias(cls, data: Any):
+        if isinstance(data, dict) and "with" in data:
+            data = {**data}
+            data["with_"] = data.pop("with")
+        return data
+
+
+class RequestConsultationEnded(_RequestOn):
+    type: Literal["request.consultation_ended"]
+
+
+class RequestExtended(_RequestOn):
+    type: Literal["request.extended"]
+    working_days: int
+    approved_by: str
+    reason: str
+
+    @field_validator("working_days")
+    @classmethod
+    def _range(cls, v: int) -> int:
+        if not 1 <= v <= 20:
+            raise ValueError("延期工作日数须在 1–20 之间")
+        return v
+
+
+class RequestReplied(_RequestOn):
+    type: Literal["request.replied"]
+    outcome: Outcome
+
+
+class RequestWithdrawn(_RequestOn):
+    type: Literal["request.withdrawn"]
+
+
+class RequestAbandoned(_RequestOn):
+    """Emitted by the engine when no correction arrived by respond_by (条例第三十条: 视为放弃申请)."""
+
+    type: Literal["request.abandoned"]
+
+
+class ReviewFiled(_RequestOn):
+    type: Literal["review.filed"]
+
+
+class ReviewDecided(_RequestOn):
+    type: Literal["review.decided"]
+    result: Literal["upheld", "corrected", "other"]
+
+
+class LitigationFiled(_RequestOn):
+    type: Literal["litigation.filed"]
+    after_review: bool = False
+
+
+class LitigationDecided(_RequestOn):
+    type: Literal["litigation.decided"]
+    after_review: bool = False
+    result: Literal["upheld", "corrected", "other"]
+
+
+# ---------------------------------------------------------------- other clocks
+class OpinionDetected(_Base):
+    type: Literal["opinion.detected"]
+    case_id: str
+    department: str
+    detected_at: str
+    severity: Literal["major", "general"]
+    title: str = ""
+
+    _inst = field_validator("detected_at", mode="before")(classmethod(lambda cls, v: _instant(v)))
+
+
+class _OpinionAt(_Base):
+    case_id: str
+    at: str
+
+    _inst = field_validator("at", mode="before")(classmethod(lambda cls, v: _instant(v)))
+
+
+class OpinionInfoReleased(_OpinionAt):
+    type: Literal["opinion.info_released"]
+
+
+class OpinionPressConference(_OpinionAt):
+    type: Literal["opinion.press_conference"]
+
+
+class OpinionResponded(_OpinionAt):
+    type: Literal["opinion.responded"]
+
+
+class BudgetApproved(_Base):
+    type: Literal["budget.approved"]
+    item_id: str
+    department: str
+    approved_on: dt.date
+    kind: Literal["budget", "final_account"]
+    title: str = ""
+
+
+class BudgetPublished(_Base):
+    type: Literal["budget.published"]
+    item_id: str
+    published_on: dt.date
+    url: str
+
+
+class AnnualReportYearClosed(_Base):
+    """Engine event: a department's reporting year Y closed; starts its report clock on Jan 1 of Y+1."""
+
+    type: Literal["annual_report.year_closed"]
+    department: str
+    year: int
+    level: Literal["department", "government"] = "department"
+
+
+class AnnualReportPublished(_Base):
+    type: Literal["annual_report.published"]
+    department: str
+    year: int
+    published_on: dt.date
+    url: str
+
+
+MODELS: dict[str, type[_Base]] = {
+    m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
+    for m in (
+        DocumentSigned, DocumentPublished, DocumentRepealed, InterpretationPublished,
+        RequestReceived, RequestAnsweredOnTheSpot, RequestCorrectionRequested, RequestCorrected,
+        RequestConsultationStarted, RequestConsultationEnded, RequestExtended, RequestReplied,
+        RequestWithdrawn, RequestAbandoned, ReviewFiled, ReviewDecided, LitigationFiled, LitigationDecided,
+        OpinionDetected, OpinionInfoReleased, OpinionPressConference, OpinionResponded,
+        BudgetApproved, BudgetPublished, AnnualReportYearClosed, AnnualReportPublished,
+    )
+}
+
+# The field holding each type's own date (or instant).
+DATE_FIELD = {
+    "document.signed": "signed_on", "document.published": "published_on", "document.repealed": "repealed_on",
+    "interpretation.published": "published_on", "request.received": "received_on",
+    "opinion.detected": "detected_at", "budget.approved": "approved_on", "budget.published": "published_on",
+    "annual_report.published": "published_on",
+}
+
+ITEM_TYPE = {"document": "document", "interpretation": "document", "request": "request", "review": "request",
+             "litigation": "request", "opinion": "opinion", "budget": "budget", "annual_report": "annual_report"}
+
+# Events that start an item (everything else refers to an existing one).
+STARTS = {"document.signed", "request.received", "opinion.detected", "budget.approved",
+          "annual_report.year_closed"}
+# Events recorded for statistics even when the item's workflow has finished.
+RECORD_ONLY = {"document.repealed", "review.filed", "review.decided", "litigation.filed", "litigation.decided"}
+
+
+class Event(BaseModel):
+    """A validated, normalised event; `data` holds JSON-ready fields (no personal data)."""
+
+    event_id: str
+    type: str
+    item_id: str
+    item_type: str
+    department: Optional[str] = None
+    on: str  # ISO date or datetime of the event's own date field
+    data: dict[str, Any]
+    content_hash: str  # of the original object, personal data included, for conflict detection
+
+    @property
+    def on_date(self) -> dt.date:
+        return dt.date.fromisoformat(self.on[:10])
+
+
+def item_id_of(type_: str, fields: dict[str, Any]) -> str:
+    if type_.startswith("annual_report."):
+        return f"annual-report:{fields['department']}:{fields['year']}"
+    for key in ("document_id", "request_id", "case_id", "item_id"):
+        if key in fields:
+            return str(fields[key])
+    raise EventError("type", "无法确定事项编号")
+
+
+def canonical_hash(obj: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def parse_event(obj: Any) -> Event:
+    if not isinstance(obj, dict):
+        raise EventError("(line)", "每行必须是一个 JSON 对象")
+    type_ = obj.get("type")
+    if not isinstance(type_, str) or type_ not in MODELS:
+        raise EventError("type", f"未知事件类型 “{type_}”")
+    try:
+        model = MODELS[type_].model_validate(obj)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(event)"
+        loc = "with" if loc == "with_" else loc
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "缺少必填字段"
+        elif err["type"] == "extra_forbidden":
+            msg = "未知字段"
+        elif err["type"] == "literal_error":
+            msg = f"取值无效（{err['msg'].removeprefix('Input should be ')}）"
+        elif loc == "(event)" and ":" in msg:
+            loc, msg = msg.split(":", 1)
+            msg = msg.strip()
+        raise EventError(loc, msg) from None
+    data = model.model_dump(mode="json", exclude_none=True, by_alias=False)
+    data.pop("applicant", None)
+    if "with_" in data:
+        data["with"] = data.pop("with_")
+    on = str(data.get(DATE_FIELD.get(type_, "on"), data.get("at", "")))
+    if type_ == "annual_report.year_closed":
+        on = f"{data['year'] + 1}-01-01"
+    prefix = type_.split(".")[0]
+    return Event(
+        event_id=model.event_id,
+        type=type_,
+        item_id=item_id_of(type_, data),
+        item_type=ITEM_TYPE[prefix],
+        department=data.get("department"),
+        on=on,
+        data=data,
+        content_hash=canonical_hash(obj),
+    )
