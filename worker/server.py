@@ -24,10 +24,7 @@ class DevServerError(RuntimeError):
     pass
 
 
-def data_dir() -> Path:
-    d = Path(os.environ.get("SHIXIAN_DATA_DIR", "data")).resolve()
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+from store.db import data_dir  # noqa: E402  ($SHIXIAN_DATA_DIR, default ./data)
 
 
 def find_temporal_binary() -> Path:
