@@ -324,8 +324,26 @@ async def send_via(url: str, title: str, body: str) -> tuple[bool, str | None]:
         for entry in service.logs():
             if entry.level in ("WARNING", "ERROR", "CRITICAL") and entry.message not in msgs:
                 msgs.append(entry.message)
-    err = "；".join(msgs) or f"发送失败（{getattr(result.status, 'name', result.status)}）"
-    return False, scrub(err, url)
+    err = "；".join(msgs) or f"状态 {getattr(result.status, 'name', result.status)}"
+    return False, scrub(_explain(err), url)
+
+
+_ERROR_HINTS = (
+    ("connection error", "无法连接"),
+    ("timed out", "超时"),
+    ("timeout", "超时"),
+    ("authentication", "认证失败"),
+    ("refused", "被拒绝"),
+)
+
+
+def _explain(err: str) -> str:
+    """A Chinese lead for Apprise's English error text (kept in parentheses for the technicians)."""
+    low = err.lower()
+    for needle, zh in _ERROR_HINTS:
+        if needle in low:
+            return f"{zh}（{err}）"
+    return f"发送失败（{err}）"
 
 
 _engines_ready: set[int] = set()

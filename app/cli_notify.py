@@ -3,11 +3,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 import typer
 
 STATE_NAMES = {"intent": "待发送", "sent": "已送达", "failed": "送达失败"}
+BEIJING = timezone(timedelta(hours=8))
+
+
+def _iso(value: datetime | None) -> str | None:
+    """Stored UTC (SQLite returns it naive) -> ISO with +08:00."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(BEIJING).isoformat(timespec="seconds")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -66,11 +77,11 @@ def deliveries(
             data.append({
                 "key": d.key, "item_id": d.item_id, "rule": d.rule, "step": d.step, "person": d.person,
                 "state": d.state, "channel_used": d.channel_used, "error": d.error,
-                "created_at": d.created_at.isoformat() if d.created_at else None,
-                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                "created_at": _iso(d.created_at),
+                "sent_at": _iso(d.sent_at),
                 "attempts": [
                     {"channel": a.channel, "channel_index": a.channel_index, "attempt": a.attempt,
-                     "status": a.status, "error": a.error, "at": a.at.isoformat() if a.at else None}
+                     "status": a.status, "error": a.error, "at": _iso(a.at)}
                     for a in store.attempts_for(s, d.key)
                 ],
             })
@@ -82,12 +93,12 @@ def deliveries(
         return
     for d in data:
         typer.echo(f"{STATE_NAMES.get(d['state'], d['state'])}  {d['item_id']}  {d['step']}  → {d['person']}"
-                   f"  {(d['sent_at'] or d['created_at'] or '')[:19]}")
+                   f"  {(d['sent_at'] or d['created_at'] or '')[:19].replace('T', ' ')}")
         for a in d["attempts"]:
             mark = "成功" if a["status"] == "ok" else "失败"
             where = f"渠道{a['channel_index'] + 1} {a['channel']}" if a["channel_index"] >= 0 else "（无渠道）"
             err = f" — {a['error']}" if a["error"] else ""
-            typer.echo(f"    {(a['at'] or '')[:19]}  {where}  第{a['attempt']}次  {mark}{err}")
+            typer.echo(f"    {(a['at'] or '')[:19].replace('T', ' ')}  {where}  第{a['attempt']}次  {mark}{err}")
 
 
 def register(app: typer.Typer) -> None:

@@ -203,8 +203,10 @@ async def test_t_minus_1_by_email_and_webhook(env):
     with Session(engine) as s:
         d = store.get_delivery(s, r1.key)
         assert d.state == "sent" and d.sent_at is not None and SMTP_PASSWORD not in d.channel_used
-    print("\nSMTP received:\n" + mail.raw.decode())
-    print("webhook received:\n" + post.body.decode())
+    # shown with `pytest -s`: what the receivers actually got (raw, then decoded)
+    print("\nSMTP received (raw):\n" + mail.raw.decode())
+    print(f"SMTP decoded: RCPT TO {mail.rcpt_tos}  Subject: {mail.subject}\n{mail.body}")
+    print(f"webhook received: POST {post.path}\n" + json.dumps(post.json, ensure_ascii=False, indent=2))
 
 
 async def test_refused_channel_falls_back_and_log_shows_both(env):
