@@ -53,7 +53,7 @@ def _import_table_modules() -> None:
 
     import store.models  # noqa: F401
 
-    for name in ("store.deliveries",):  # optional modules owned by other parts of the project
+    for name in ("store.deliveries", "store.locks"):  # optional modules owned by other parts
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
