@@ -92,11 +92,14 @@ class NotificationRequest(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
     # delivery_failed only: which notice could not be delivered (part of the key, one alert per failure).
     about_step: str | None = None
+    # Which occurrence of the step this is (e.g. "t_minus_1@2026-12-03"): a step fires once per due
+    # date, so a moved due date gets its own reminders. Defaults to the step itself.
+    occurrence: str | None = None
     about_person: str | None = None
 
     @property
     def key(self) -> str:
-        step = self.step
+        step = self.occurrence or self.step
         if self.about_step or self.about_person:
             step = f"{self.step}[{self.about_step or ''}/{self.about_person or ''}]"
         return f"{self.item_id}:{self.rule}:{step}:{self.person_id}"

@@ -15,7 +15,7 @@ from domain.clocks import ClockError, compute, parse_start
 from domain.config import ConfigError
 from domain.rules import get_rule, load_rules
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="时限：政务公开法定时限与合规引擎")
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="时限：政务公开法定时限与合规引擎")
 calendar_app = typer.Typer(no_args_is_help=True, help="工作日日历")
 app.add_typer(calendar_app, name="calendar")
 

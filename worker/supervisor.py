@@ -80,6 +80,7 @@ def _say(msg: str) -> None:
 
 
 async def _run(demo: bool, http: bool) -> int:
+    import worker.tasks  # noqa: F401  (registers the built-in extra tasks)
     from store.db import data_dir, database_url, init_db
     from worker.client import TASK_QUEUE, connect, temporal_address
     from worker.main import run_worker

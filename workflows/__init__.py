@@ -1,4 +1,5 @@
 """Temporal workflows. The worker (worker/main.py) registers every class listed in WORKFLOWS."""
+from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow
+from workflows.notify_steps import NotifyPersonWorkflow
 
-# Filled by the lead: the workflow classes of Shixian.
-WORKFLOWS: list = []
+WORKFLOWS: list = [DocumentWorkflow, RequestWorkflow, ClockItemWorkflow, NotifyPersonWorkflow]

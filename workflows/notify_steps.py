@@ -96,7 +96,8 @@ async def escalate_failure(req: NotificationRequest, failed: NotificationResult)
 
 
 async def notify_roles(item_id: str, rule: str, step: str, department: str | None, roles: list[str],
-                       context: dict[str, Any] | None = None) -> list[NotificationResult]:
+                       context: dict[str, Any] | None = None, occurrence: str | None = None,
+                       ) -> list[NotificationResult]:
     """Notify everyone holding `roles` (liaison/head within `department`, other roles city-wide)."""
     people = await workflow.execute_activity(
         notification_recipients, RecipientsRequest(department=department, roles=roles),
@@ -105,10 +106,11 @@ async def notify_roles(item_id: str, rule: str, step: str, department: str | Non
     ctx = {"department": department, **(context or {})}
     if not people:
         # Nothing dropped silently: the missing recipient is a failed delivery the supervisors hear about.
-        missing = NotificationRequest(item_id=item_id, rule=rule, step=step,
+        missing = NotificationRequest(item_id=item_id, rule=rule, step=step, occurrence=occurrence,
                                       person_id=f"<{'/'.join(roles)}@{department or 'city'}>", context=ctx)
         return [await notify_person(missing)]
-    return [await notify_person(NotificationRequest(item_id=item_id, rule=rule, step=step, person_id=p, context=ctx))
+    return [await notify_person(NotificationRequest(item_id=item_id, rule=rule, step=step, occurrence=occurrence,
+                                                    person_id=p, context=ctx))
             for p in people]
 
 

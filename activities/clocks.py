@@ -1,0 +1,227 @@
+"""Activities behind the item workflows: deadline arithmetic, ladder plans and read-model writes.
+
+Everything that reads the calendar or config happens here, never in workflow code: a new calendar
+notice must not change what a replay computes, and chinese-calendar may raise for unknown years.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.calendar import WorkCalendar, load_calendar
+from domain.clocks import SHANGHAI, ClockError, ExtensionGrant, Pause, compute, is_late, lateness_working_days, parse_start
+from domain.config import ConfigError, config_dir
+from domain.ladder import LadderConfig, load_ladders, plan
+from domain.model import ItemSnapshot
+from domain.rules import Rule, load_rules
+
+
+# ---------------------------------------------------------------- engine cache
+@dataclass
+class Engine:
+    calendar: WorkCalendar
+    rules: dict[str, Rule]
+    ladders: LadderConfig
+    signature: tuple
+
+
+_lock = threading.Lock()
+_engine: Engine | None = None
+
+
+def config_signature() -> tuple:
+    """Names, sizes and mtimes of the config files: cheap to stat, changes when data changes."""
+    root = config_dir()
+    files = [root / "rules.toml", root / "reminders.toml", *sorted((root / "calendars").glob("*.toml"))]
+    sig = []
+    for f in files:
+        try:
+            st = f.stat()
+            sig.append((f.name, st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            sig.append((f.name, None, None))
+    return (str(root), tuple(sig))
+
+
+def engine() -> Engine:
+    """The calendar, rules and ladders, reloaded whenever a config file changes."""
+    global _engine
+    sig = config_signature()
+    with _lock:
+        if _engine is None or _engine.signature != sig:
+            _engine = Engine(load_calendar(), load_rules(), load_ladders(), sig)
+        return _engine
+
+
+# ---------------------------------------------------------------- models
+class PauseSpec(BaseModel):
+    start: str
+    end: Optional[str] = None
+    reason: str = "征求第三方或其他机关意见"
+
+
+class ExtensionSpec(BaseModel):
+    on: str
+    working_days: int
+    reason: str = ""
+    event_id: str = ""
+
+
+class ClockSpec(BaseModel):
+    rule: str
+    start: str
+    region: str = "national"
+    pauses: list[PauseSpec] = Field(default_factory=list)
+    extensions: list[ExtensionSpec] = Field(default_factory=list)
+    restarted_from: Optional[str] = None
+    met_on: Optional[str] = None  # date or instant the clock was met
+
+
+class ClockCalc(BaseModel):
+    due: Optional[str] = None
+    due_instant: Optional[str] = None
+    provisional: bool = False
+    explanation: dict[str, Any] = Field(default_factory=dict)
+    paused_days: int = 0
+    late: Optional[bool] = None
+    lateness_working_days: Optional[int] = None
+
+
+class PlanRequest(BaseModel):
+    rule: str
+    due: str
+    region: str = "national"
+    now: str
+    fired: list[str] = Field(default_factory=list)
+
+
+class PlannedStepModel(BaseModel):
+    key: str
+    step: str
+    to: list[str]
+    fire_at: str
+    overdue: bool
+    working_days_left: Optional[int] = None  # as seen on the day the step fires
+    overdue_working_days: Optional[int] = None
+
+
+def _clock_error(exc: Exception) -> ApplicationError:
+    # Non-retryable: the same input fails the same way; the workflow turns it into a refusal.
+    return ApplicationError(str(exc), type="ClockError", non_retryable=True)
+
+
+def calc(spec: ClockSpec) -> ClockCalc:
+    eng = engine()
+    try:
+        rule = eng.rules[spec.rule]
+        dl = compute(
+            rule,
+            parse_start(spec.start),
+            eng.calendar,
+            spec.region,
+            pauses=[Pause(dt.date.fromisoformat(p.start), dt.date.fromisoformat(p.end) if p.end else None,
+                          p.reason) for p in spec.pauses],
+            extensions=[ExtensionGrant(dt.date.fromisoformat(e.on), e.working_days, e.reason)
+                        for e in spec.extensions],
+            restarted_from=dt.date.fromisoformat(spec.restarted_from) if spec.restarted_from else None,
+        )
+    except KeyError:
+        raise _clock_error(ConfigError(f"未知规则 “{spec.rule}”")) from None
+    except (ClockError, ConfigError) as exc:
+        raise _clock_error(exc) from None
+    out = ClockCalc(
+        due=dl.due_iso(),
+        due_instant=dl.due_instant.isoformat() if dl.due_instant else None,
+        provisional=dl.provisional,
+        explanation=dl.explanation,
+        paused_days=dl.paused_days,
+    )
+    if spec.met_on and dl.due is not None:
+        met = parse_start(spec.met_on)
+        out.late = is_late(dl.due, met)
+        out.lateness_working_days = lateness_working_days(eng.calendar, dl.due, met, dl.region) if out.late else 0
+    return out
+
+
+@activity.defn
+def compute_clock(spec: ClockSpec) -> ClockCalc:
+    return calc(spec)
+
+
+@activity.defn
+def plan_steps(req: PlanRequest) -> list[PlannedStepModel]:
+    eng = engine()
+    rule = eng.rules[req.rule]
+    ladder = eng.ladders.for_rule(rule.id, rule.unit)
+    due = parse_start(req.due)
+    steps = plan(ladder, due, eng.calendar, req.region, dt.datetime.fromisoformat(req.now), set(req.fired))
+    due_day = due.astimezone(SHANGHAI).date() if isinstance(due, dt.datetime) else due
+    out = []
+    for s in steps:
+        day = s.fire_at.astimezone(SHANGHAI).date()
+        left = eng.calendar.working_days_between(day, due_day, req.region)
+        over = eng.calendar.working_days_between(due_day, day, req.region)
+        out.append(PlannedStepModel(key=s.key, step=s.step, to=list(s.to), fire_at=s.fire_at.isoformat(),
+                                    overdue=s.overdue, working_days_left=left if not s.overdue else None,
+                                    overdue_working_days=over if s.overdue else None))
+    return out
+
+
+# ---------------------------------------------------------------- read model
+def _session():
+    from store.db import get_engine, init_db, session
+
+    init_db(get_engine())
+    return session()
+
+
+@activity.defn
+def save_snapshot(snap: ItemSnapshot) -> bool:
+    from store import repo
+
+    with _session() as s:
+        return repo.save_snapshot(s, snap)
+
+
+class DueChange(BaseModel):
+    item_id: str
+    rule: str
+    old_due: Optional[str]
+    new_due: Optional[str]
+    reason: str
+
+
+@activity.defn
+def record_due_change(change: DueChange) -> None:
+    from store import repo
+
+    with _session() as s:
+        repo.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)
+
+
+class SystemEvent(BaseModel):
+    event: dict[str, Any]
+
+
+@activity.defn
+def record_system_event(req: SystemEvent) -> bool:
+    """Events the engine itself emits (e.g. request.abandoned) join the append-only log."""
+    from domain.events import parse_event
+    from store import repo
+
+    ev = parse_event(req.event)
+    with _session() as s:
+        return repo.add_event(s, repo.event_record_from(
+            ev.data, item_id=ev.item_id, department=ev.department, occurred_on=ev.on[:10],
+            content_hash=ev.content_hash, recorded_by="system"))
+
+
+def data_dir_env() -> str:
+    return os.environ.get("SHIXIAN_DATA_DIR", "data")

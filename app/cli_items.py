@@ -1,0 +1,147 @@
+"""Item commands: events ingest, status, overdue, calendar reload."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def _fail(msg: str, code: int = 2):
+    typer.echo(f"错误：{msg}", err=True)
+    raise typer.Exit(code)
+
+
+async def _client():
+    from worker.client import connect, temporal_address
+
+    try:
+        return await connect()
+    except Exception as exc:  # connection refused, TLS, ...
+        _fail(f"无法连接 Temporal（{temporal_address()}）：{exc}。请先运行 shixian up，或设置 TEMPORAL_ADDRESS。")
+
+
+def register(app: typer.Typer) -> None:
+    events_app = typer.Typer(no_args_is_help=True, help="事件导入")
+    app.add_typer(events_app, name="events")
+
+    @events_app.command("ingest")
+    def ingest(
+        file: str = typer.Argument(..., help="JSON Lines 文件，- 为标准输入"),
+        as_json: bool = typer.Option(False, "--json", help="逐行输出 JSON 结果"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="只输出被拒绝的行和汇总"),
+    ) -> None:
+        """导入事件（JSON Lines）：逐行报告 applied / duplicate / rejected。有被拒绝的行时退出码非 0。"""
+        if file == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                text = Path(file).read_text(encoding="utf-8-sig")
+            except OSError as exc:
+                _fail(f"{file}: 无法读取（{exc.strerror}）")
+        from app.ingest import Ingestor, parse_jsonl
+
+        objs = parse_jsonl(text)
+
+        async def go():
+            from rich.progress import Progress
+
+            client = await _client()
+            ing = Ingestor(client)
+            show = sys.stderr.isatty() and len(objs) > 20
+            with Progress(transient=True, disable=not show) as bar:
+                task = bar.add_task("导入中", total=len(objs))
+                return await ing.ingest(objs, progress=lambda: bar.advance(task))
+
+        results = asyncio.run(go())
+        counts = {"applied": 0, "duplicate": 0, "rejected": 0}
+        for r in results:
+            counts[r.status] += 1
+            if as_json:
+                typer.echo(r.model_dump_json(exclude_none=True))
+            elif not quiet or r.status == "rejected":
+                typer.echo(r.text())
+        summary = f"共 {len(results)} 行：applied {counts['applied']}，duplicate {counts['duplicate']}，rejected {counts['rejected']}"
+        typer.echo(summary, err=True)
+        raise typer.Exit(1 if counts["rejected"] else 0)
+
+    @app.command()
+    def status(item_id: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
+        """事项及其时限的当前状态。"""
+        from app.queries import get_status, status_json
+
+        snap = get_status(item_id)
+        if snap is None:
+            _fail(f"未找到事项 {item_id}", 1)
+        out = status_json(snap)
+        if as_json:
+            typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+            return
+        typer.echo(f"{out['id']}  {out['title']}  [{out['type']} · {out['department']}]  状态：{out['state']}")
+        names = _rule_names()
+        for c in out["clocks"]:
+            flag = "（暂定）" if c["provisional"] else ""
+            late = f"，逾期 {c['lateness_working_days']} 个工作日" if c["lateness_working_days"] else ""
+            met = f"，{c['met_on']} 履行" if c["met_on"] else ""
+            typer.echo(f"  {names.get(c['rule'], c['rule'])}：起算 {c['start']}，到期 {c['due'] or '—'}{flag}，"
+                       f"{_STATE[c['state']]}{met}{late}")
+            if c["explanation"]:
+                typer.echo(f"    {c['explanation']}")
+
+    @app.command()
+    def overdue(
+        as_of: Optional[str] = typer.Option(None, "--as-of", help="截至日期（默认今天）"),
+        department: Optional[str] = typer.Option(None, "--department", "-d"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """截至某日日终已逾期、仍未办结的时限。"""
+        from app.queries import overdue_rows
+
+        try:
+            day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+        except ValueError:
+            _fail(f"--as-of “{as_of}” 不是有效日期（YYYY-MM-DD）")
+        rows = overdue_rows(day, department)
+        if as_json:
+            keys = ("id", "department", "rule", "due", "overdue_working_days")
+            typer.echo(json.dumps([{k: r[k] for k in keys} for r in rows], ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            typer.echo(f"截至 {day} 无逾期事项")
+        for r in rows:
+            typer.echo(f"{r['department']}  {r['id']}  {r['rule_name']}  到期 {r['due']}  "
+                       f"逾期 {r['overdue_working_days']} 个工作日  {r['title']}")
+
+    calendar_app = next(g.typer_instance for g in app.registered_groups if g.name == "calendar")
+
+    @calendar_app.command("reload")
+    def calendar_reload() -> None:
+        """校验日历文件并让所有未办结事项按新日历重新计算（到期日变化会记录并通知联络员）。"""
+        from domain.calendar import load_calendar
+        from domain.config import ConfigError
+
+        try:
+            load_calendar()  # a bad file is reported and nothing is signalled
+        except ConfigError as exc:
+            _fail(str(exc))
+
+        async def go():
+            from worker.calendar_watch import signal_open_items
+
+            return await signal_open_items(await _client(), "日历数据已更新（shixian calendar reload）")
+
+        n = asyncio.run(go())
+        typer.echo(f"已通知 {n} 个未办结事项重新计算")
+
+
+_STATE = {"open": "进行中", "paused": "已中止", "met": "按时履行", "missed": "逾期履行", "closed": "已结束"}
+
+
+def _rule_names() -> dict[str, str]:
+    from activities.clocks import engine
+
+    return {k: r.name for k, r in engine().rules.items()}

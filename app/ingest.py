@@ -1,0 +1,286 @@
+"""The one ingest path: validate → deduplicate → start/update the item's workflow → record.
+
+Used by `shixian events ingest` and `POST /api/events`. Per event the result is applied, duplicate or
+rejected (with the field and the reason); a rejected event never stops or half-applies the others.
+The workflow's Update id is the event_id, so a retry after a crash cannot apply an event twice; the
+event row and the item snapshot returned by the workflow are written in one transaction.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import OrderedDict
+from typing import Any, Iterable, Literal, Optional
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.clocks import engine
+from domain.config import ConfigError
+from domain.events import RECORD_ONLY, STARTS, Event, EventError, parse_event
+from domain.model import ItemSnapshot
+from domain.rules import Rule
+from store import repo
+from store.db import get_engine, init_db
+from worker.client import TASK_QUEUE
+from workflows.items import ApplyResult, ItemInput, ItemState, RuleMeta, workflow_for
+
+Status = Literal["applied", "duplicate", "rejected"]
+CONCURRENCY = 16  # items processed at once; events of one item stay in order
+
+
+class IngestResult(BaseModel):
+    line: int
+    status: Status
+    event_id: Optional[str] = None
+    type: Optional[str] = None
+    item_id: Optional[str] = None
+    field: Optional[str] = None
+    reason: Optional[str] = None
+
+    def text(self) -> str:
+        head = f"第 {self.line} 行 {self.event_id or '-'}"
+        if self.status == "applied":
+            return f"{head}: 已应用 applied（{self.type} → {self.item_id}）" + (f"；{self.reason}" if self.reason else "")
+        if self.status == "duplicate":
+            return f"{head}: 重复 duplicate（已处理过，未作改动）"
+        return f"{head}: 拒绝 rejected [{self.field}] {self.reason}"
+
+
+def workflow_id(ev: Event) -> str:
+    return f"{ev.item_type}:{ev.item_id}"
+
+
+def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
+    out = {}
+    for r in rules.values():
+        caps = []
+        for before, ed in r.editions:
+            if ed.extension:
+                caps.append((before.isoformat(), ed.extension.max_working_days, ed.extension.max_times))
+        if r.extension:
+            caps.append(("", r.extension.max_working_days, r.extension.max_times))
+        out[r.id] = RuleMeta(
+            id=r.id, name=r.name, unit=r.unit, start_event=r.start_event, met_by=list(r.met_by),
+            closed_by=list(r.closed_by), pause=r.pause, resume=r.resume, stop=r.stop, restart=r.restart,
+            extension_event=r.extension.event if r.extension else None, extension_caps=caps,
+            when={k: list(v) for k, v in r.when},
+        )
+    return out
+
+
+def parse_jsonl(text: str) -> list[tuple[int, Any]]:
+    out: list[tuple[int, Any]] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((n, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            out.append((n, _BadJSON(f"JSON 格式错误：{exc.msg}（第 {exc.colno} 列）")))
+    return out
+
+
+class _BadJSON:
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class Ingestor:
+    def __init__(self, client: Client, *, recorded_by: str | None = None, db_engine=None):
+        self.client = client
+        self.recorded_by = recorded_by
+        self.db = db_engine or get_engine()
+        init_db(self.db)
+        eng = engine()
+        self.rules = rule_table(eng.rules)
+        self._directory = None
+
+    def region_of(self, department: str | None) -> str:
+        if self._directory is None:
+            from domain.directory import load_directory
+
+            self._directory = load_directory()
+        return self._directory.region_of(department)
+
+    def level_of(self, department: str) -> str:
+        self.region_of(department)
+        dep = self._directory.departments.get(department) if hasattr(self._directory, "departments") else None
+        return getattr(dep, "level", None) or "department"
+
+    # ------------------------------------------------------------ batch
+    async def ingest(self, objs: Iterable[tuple[int, Any]], progress=None) -> list[IngestResult]:
+        results: dict[int, IngestResult] = {}
+        seen: dict[str, str] = {}  # event_id -> content hash, within this batch
+        per_item: OrderedDict[str, list[tuple[int, Event]]] = OrderedDict()
+        for line, obj in objs:
+            if isinstance(obj, _BadJSON):
+                results[line] = IngestResult(line=line, status="rejected", field="(json)", reason=obj.reason)
+                continue
+            if self.recorded_by and isinstance(obj, dict) and not obj.get("recorded_by"):
+                obj = {**obj, "recorded_by": self.recorded_by}
+            try:
+                ev = parse_event(obj)
+            except EventError as exc:
+                eid = obj.get("event_id") if isinstance(obj, dict) else None
+                results[line] = IngestResult(line=line, status="rejected", event_id=eid if isinstance(eid, str) else None,
+                                             field=exc.field, reason=exc.reason)
+                continue
+            if ev.event_id in seen:
+                results[line] = self._dup_or_conflict(line, ev, seen[ev.event_id])
+                continue
+            seen[ev.event_id] = ev.content_hash
+            per_item.setdefault(ev.item_id, []).append((line, ev))
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def run_item(events: list[tuple[int, Event]]) -> None:
+            async with sem:
+                for line, ev in events:
+                    results[line] = await self.ingest_one(line, ev)
+                    if progress:
+                        progress()
+
+        await asyncio.gather(*(run_item(evs) for evs in per_item.values()))
+        return [results[k] for k in sorted(results)]
+
+    def _dup_or_conflict(self, line: int, ev: Event, known_hash: str) -> IngestResult:
+        if known_hash == ev.content_hash:
+            return IngestResult(line=line, status="duplicate", event_id=ev.event_id, type=ev.type, item_id=ev.item_id)
+        return IngestResult(line=line, status="rejected", event_id=ev.event_id, type=ev.type, item_id=ev.item_id,
+                            field="event_id", reason="event_id 冲突：与已收到的同一 event_id 内容不同")
+
+    # ------------------------------------------------------------ one event
+    async def ingest_one(self, line: int, ev: Event) -> IngestResult:
+        def rejected(field: str, reason: str) -> IngestResult:
+            return IngestResult(line=line, status="rejected", event_id=ev.event_id, type=ev.type, item_id=ev.item_id,
+                                field=field, reason=reason)
+
+        with repo_session(self.db) as s:
+            known = repo.find_event(s, ev.event_id)
+        if known is not None:
+            return self._dup_or_conflict(line, ev, known.content_hash)
+        try:
+            outcome = await self._route(ev)
+        except _Rejected as exc:
+            return rejected(exc.field, exc.reason)
+        except ConfigError as exc:
+            return rejected("(config)", str(exc))
+        if outcome.status == "duplicate" and outcome.snapshot is None:
+            return IngestResult(line=line, status="duplicate", event_id=ev.event_id, type=ev.type, item_id=ev.item_id)
+        self._record(ev, outcome.snapshot)
+        return IngestResult(line=line, status="applied", event_id=ev.event_id, type=ev.type, item_id=ev.item_id,
+                            reason=outcome.note or None)
+
+    def _record(self, ev: Event, snap: ItemSnapshot | None) -> None:
+        department = ev.department or (snap.department if snap else None)
+        rec = repo.event_record_from(ev.data, item_id=ev.item_id, department=department, occurred_on=ev.on[:10],
+                                     content_hash=ev.content_hash, recorded_by=ev.data.get("recorded_by"))
+        with repo_session(self.db) as s:
+            try:
+                if snap is not None:
+                    repo.save_snapshot(s, snap, commit=False)
+                repo.add_event(s, rec, commit=False)
+                s.commit()
+            except Exception:
+                s.rollback()
+                raise
+
+    async def _route(self, ev: Event) -> "_Outcome":
+        wid = workflow_id(ev)
+        if ev.type in STARTS:
+            await self._start(ev, wid)
+        try:
+            return await self._update(ev, wid)
+        except _NoWorkflow:
+            pass
+        if ev.type == "annual_report.published":
+            # A report published with no clock yet: open the year's clock first, then meet it.
+            opener = parse_event({"event_id": f"{ev.event_id}#year_closed", "type": "annual_report.year_closed",
+                                  "department": ev.data["department"], "year": ev.data["year"],
+                                  "level": self.level_of(ev.data["department"])})
+            await self._start(opener, wid)
+            first = await self._update(opener, wid)
+            self._record(opener, first.snapshot)
+            return await self._update(ev, wid)
+        raise _Rejected(_id_field(ev), f"未知事项 {ev.item_id}：须先登记起始事件")
+
+    async def _start(self, ev: Event, wid: str) -> None:
+        department = ev.department or ""
+        state = ItemState(id=ev.item_id, type=ev.item_type, department=department,
+                          region=self.region_of(department), rules=self.rules)
+        wf = workflow_for(ev.item_type)
+        await self.client.start_workflow(
+            wf.run, ItemInput(state=state), id=wid, task_queue=TASK_QUEUE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+    async def _update(self, ev: Event, wid: str) -> "_Outcome":
+        handle = self.client.get_workflow_handle(wid)
+        try:
+            res: ApplyResult = await handle.execute_update("apply", ev, id=ev.event_id, result_type=ApplyResult)
+            return _Outcome(res.status, res.snapshot, res.note)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            raise _Rejected(_field_for(ev), getattr(cause, "message", None) or str(cause or exc)) from None
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND and "completed" not in str(exc).lower():
+                raise
+            return await self._finished(ev, wid, handle, exc)
+
+    async def _finished(self, ev: Event, wid: str, handle, exc: RPCError) -> "_Outcome":
+        """The workflow is gone (never started) or has completed."""
+        try:
+            desc = await handle.describe()
+        except RPCError:
+            raise _NoWorkflow() from None
+        if await handle.query("has_event", ev.event_id):  # applied before a crash, not yet recorded
+            return _Outcome("applied", await handle.query("snapshot", result_type=ItemSnapshot), "")
+        snap = await handle.query("snapshot", result_type=ItemSnapshot)
+        if ev.type in RECORD_ONLY or ev.type == "interpretation.published":
+            return _Outcome("applied", None, f"事项已结束（{snap.state}），已记录用于统计")
+        status = desc.status.name if desc.status else "?"
+        raise _Rejected(_field_for(ev), f"事项已结束（{snap.state}，{status}），不能再接受 {ev.type}")
+
+
+class _Outcome:
+    def __init__(self, status: str, snapshot: ItemSnapshot | None, note: str = ""):
+        self.status, self.snapshot, self.note = status, snapshot, note
+
+
+class _Rejected(Exception):
+    def __init__(self, field: str, reason: str):
+        super().__init__(reason)
+        self.field, self.reason = field, reason
+
+
+class _NoWorkflow(Exception):
+    pass
+
+
+def _id_field(ev: Event) -> str:
+    for k in ("document_id", "request_id", "case_id", "item_id", "department"):
+        if k in ev.data:
+            return k
+    return "type"
+
+
+_FIELD_HINTS = {
+    "request.extended": "working_days", "document.published": "published_on", "request.corrected": "on",
+    "request.replied": "outcome", "request.answered_on_the_spot": "outcome",
+}
+
+
+def _field_for(ev: Event) -> str:
+    return _FIELD_HINTS.get(ev.type, "type")
+
+
+def repo_session(db):
+    from sqlmodel import Session
+
+    return Session(db)
+
+
+async def ingest_text(client: Client, text: str, **kw) -> list[IngestResult]:
+    return await Ingestor(client, **kw).ingest(parse_jsonl(text))

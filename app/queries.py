@@ -1,0 +1,87 @@
+"""Read-model queries shared by the CLI, the API and the pages (no Temporal involved)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from activities.clocks import engine
+from domain.clocks import SHANGHAI
+from domain.model import ItemSnapshot
+from store import repo
+from store.db import get_engine, init_db
+
+
+def db():
+    eng = get_engine(repo_url())
+    init_db(eng)
+    return eng
+
+
+def repo_url() -> str:
+    from store.db import database_url
+
+    return database_url()
+
+
+def session():
+    from sqlmodel import Session
+
+    return Session(db())
+
+
+def status_json(snap: ItemSnapshot) -> dict[str, Any]:
+    """`shixian status --json` shape (issue 3 §5)."""
+    return {
+        "id": snap.id,
+        "type": snap.type,
+        "department": snap.department,
+        "title": snap.title,
+        "state": snap.state,
+        "clocks": [
+            {
+                "rule": c.rule, "start": c.start, "due": c.due, "state": c.state, "met_on": c.met_on,
+                "lateness_working_days": c.lateness_working_days, "provisional": c.provisional,
+                "paused_days": c.paused_days, "ladder_step": c.ladder_step,
+                "explanation": c.explanation.get("summary"),
+            }
+            for c in snap.clocks
+        ],
+    }
+
+
+def get_status(item_id: str) -> ItemSnapshot | None:
+    with session() as s:
+        return repo.get_item(s, item_id)
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), SHANGHAI)
+
+
+def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str, Any]]:
+    """Open clocks past due at the end of `as_of`, with working days overdue (after due, up to as_of)."""
+    cal = engine().calendar
+    rules = engine().rules
+    with session() as s:
+        pairs = repo.open_clocks_due_before(s, end_of_day(as_of), department)
+    rows = []
+    for item, clock in pairs:
+        if clock.due is None:
+            continue
+        due_day = dt.date.fromisoformat(clock.due[:10])
+        if len(clock.due) > 10:  # hour rules: overdue only once the instant passed (already filtered)
+            due_day = dt.datetime.fromisoformat(clock.due).astimezone(SHANGHAI).date()
+        rows.append({
+            "id": item.id, "department": item.department, "rule": clock.rule, "due": clock.due,
+            "overdue_working_days": cal.working_days_between(due_day, as_of, clock.region),
+            "title": item.title, "type": item.type, "rule_name": rules[clock.rule].name if clock.rule in rules else clock.rule,
+            "ladder_step": clock.ladder_step, "provisional": clock.provisional,
+        })
+    rows.sort(key=lambda r: (-r["overdue_working_days"], r["department"], r["id"]))
+    return rows
+
+
+def open_item_ids() -> list[tuple[str, str]]:
+    """(workflow id, item id) of every item still open — the workflows a calendar reload must reach."""
+    with session() as s:
+        return [(f"{snap.type}:{snap.id}", snap.id) for snap in repo.list_items(s, state="open")]

@@ -1,0 +1,51 @@
+"""Calendar changes reach open workflows: `shixian calendar reload` and the worker's file watch."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+log = logging.getLogger("shixian.calendar")
+POLL_SECONDS = 30
+
+
+async def signal_open_items(client: Client, reason: str) -> int:
+    """Ask every open item's workflow to recompute its clocks; returns how many were reached."""
+    from app.queries import open_item_ids
+
+    n = 0
+    for wid, _item in open_item_ids():
+        try:
+            await client.get_workflow_handle(wid).signal("recalculate", reason)
+            n += 1
+        except RPCError as exc:  # finished meanwhile
+            log.info("recalculate %s skipped: %s", wid, exc)
+    return n
+
+
+async def watch_calendar(client: Client, stop: asyncio.Event, poll: float = POLL_SECONDS) -> None:
+    """Notice new or changed calendar overlays and have open workflows recompute."""
+    from activities.clocks import config_signature
+    from domain.calendar import load_calendar
+    from domain.config import ConfigError
+
+    last = config_signature()
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=poll)
+            return
+        except asyncio.TimeoutError:
+            pass
+        sig = config_signature()
+        if sig == last:
+            continue
+        try:
+            load_calendar()
+        except ConfigError as exc:  # keep the old data until the file is fixed
+            log.error("日历文件有误，未重新计算：%s", exc)
+            continue
+        last = sig
+        n = await signal_open_items(client, "日历数据已更新（检测到日历文件变化）")
+        log.warning("calendar changed: %d open items recalculating", n)

@@ -1,0 +1,553 @@
+"""Item workflows: one durable workflow per tracked item (document, request, opinion case, budget, report).
+
+The clocks an event starts, meets, pauses, stops, restarts, extends or closes come from the rule data
+(config/rules.toml, handed to the workflow at start as `RuleMeta`), so a new statutory clock is a config
+change. Document and request workflows add only their own checks and the request's abandonment timer.
+
+Human actions arrive as the `apply` Update: its validator refuses an invalid event before it reaches
+history; the handler computes due dates in activities and keeps them in workflow state. Reminders
+fire from the ladder plan (computed in an activity), each step once per due date.
+"""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.clocks import (
+        ClockCalc,
+        ClockSpec,
+        DueChange,
+        ExtensionSpec,
+        PauseSpec,
+        PlannedStepModel,
+        PlanRequest,
+        SystemEvent,
+        compute_clock,
+        plan_steps,
+        record_due_change,
+        record_system_event,
+        save_snapshot,
+    )
+    from domain.events import RECORD_ONLY, STARTS, Event
+    from domain.model import ClockSnapshot, ItemSnapshot
+    from workflows.notify_steps import notify_roles
+
+TERMINAL = ("met", "missed", "closed")
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# After a correction's respond_by passes, wait this long for a late-arriving import line first.
+ABANDON_GRACE = timedelta(hours=1)
+
+
+class RuleMeta(BaseModel):
+    """What a workflow needs to route events to clocks (a copy of the rule data at start)."""
+
+    id: str
+    name: str
+    unit: str
+    start_event: str
+    met_by: list[str] = Field(default_factory=list)
+    closed_by: list[str] = Field(default_factory=list)
+    pause: Optional[str] = None
+    resume: Optional[str] = None
+    stop: Optional[str] = None
+    restart: Optional[str] = None
+    extension_event: Optional[str] = None
+    # [(before ISO date or "", max working days, max times)], newest edition last
+    extension_caps: list[tuple[str, int, int]] = Field(default_factory=list)
+    when: dict[str, list[Any]] = Field(default_factory=dict)
+
+    def applies(self, facts: dict[str, Any]) -> bool:
+        return all(facts.get(k) in allowed for k, allowed in self.when.items())
+
+    def extension_cap(self, start: str) -> tuple[int, int] | None:
+        for before, days, times in self.extension_caps:
+            if not before or start[:10] < before:
+                return days, times
+        return None
+
+
+class ClockData(BaseModel):
+    rule: str
+    start: str
+    region: str = "national"
+    pauses: list[PauseSpec] = Field(default_factory=list)
+    extensions: list[ExtensionSpec] = Field(default_factory=list)
+    restarted_from: Optional[str] = None
+    state: str = "open"
+    stopped: bool = False  # e.g. waiting for the applicant's correction
+    due: Optional[str] = None
+    due_instant: Optional[str] = None
+    provisional: bool = False
+    explanation: dict[str, Any] = Field(default_factory=dict)
+    paused_days: int = 0
+    met_on: Optional[str] = None
+    lateness_working_days: Optional[int] = None
+    fired: list[str] = Field(default_factory=list)
+    plan: list[PlannedStepModel] = Field(default_factory=list)
+    ladder_step: Optional[str] = None
+
+    @property
+    def live(self) -> bool:
+        return self.state not in TERMINAL
+
+
+class ItemState(BaseModel):
+    id: str
+    type: str
+    department: str
+    title: str = ""
+    region: str = "national"
+    state: str = "new"
+    version: int = 0
+    data: dict[str, Any] = Field(default_factory=dict)
+    clocks: list[ClockData] = Field(default_factory=list)
+    applied: list[str] = Field(default_factory=list)
+    rules: dict[str, RuleMeta] = Field(default_factory=dict)
+    abandon_at: Optional[str] = None
+
+
+class ItemInput(BaseModel):
+    state: ItemState
+
+
+class ApplyResult(BaseModel):
+    status: str  # applied / duplicate
+    snapshot: ItemSnapshot
+    note: str = ""
+
+
+def _reject(message: str) -> None:
+    raise ApplicationError(message, type="Rejected", non_retryable=True)
+
+
+class ItemWorkflowBase:
+    """Shared machinery; the @workflow.defn classes below add their own rules."""
+
+    def __init__(self, inp: ItemInput) -> None:
+        # State exists before the first activation's Update handler runs (it may precede `run`).
+        self.st: ItemState = inp.state
+        self._lock = asyncio.Lock()
+        self._dirty = False
+        self._recalc: list[str] = []
+
+    # ------------------------------------------------------------ run loop
+    async def _run(self, inp: ItemInput) -> ItemSnapshot:
+        if self.st.version:  # continued-as-new: timers are rebuilt from the plan
+            self._dirty = True
+        while True:
+            if self.st.version and self.st.state not in ("open", "new"):
+                break
+            wake = self._next_wake()
+            self._dirty = False
+            try:
+                if wake is None:
+                    await workflow.wait_condition(lambda: self._dirty)
+                else:
+                    secs = (wake - workflow.now()).total_seconds()
+                    if secs > 0:
+                        await workflow.wait_condition(lambda: self._dirty, timeout=timedelta(seconds=secs))
+            except asyncio.TimeoutError:
+                pass
+            await self._tick()
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(ItemInput(state=self.st))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.snapshot()
+
+    def _next_wake(self) -> datetime | None:
+        moments = [datetime.fromisoformat(s.fire_at) for c in self.st.clocks if c.state == "open" for s in c.plan]
+        if self.st.abandon_at:
+            moments.append(datetime.fromisoformat(self.st.abandon_at))
+        return min(moments) if moments else None
+
+    async def _tick(self) -> None:
+        sends: list[tuple[ClockData, PlannedStepModel]] = []
+        async with self._lock:
+            if self._recalc:
+                reasons, self._recalc = self._recalc, []
+                await self._recalculate("；".join(dict.fromkeys(reasons)))
+            await self._on_tick()
+            now = workflow.now()
+            for c in self.st.clocks:
+                if c.state != "open":
+                    continue
+                due_steps = [s for s in c.plan if datetime.fromisoformat(s.fire_at) <= now]
+                for s in due_steps:
+                    c.fired.append(s.key)
+                    c.ladder_step = s.step
+                    sends.append((c, s))
+                if due_steps:
+                    await self._replan(c)
+            if sends:
+                self.st.version += 1
+                await self._save()
+        # Send outside the lock: a slow channel must not hold up incoming events.
+        for c, s in sends:
+            await self._notify(c, s)
+
+    async def _on_tick(self) -> None:  # type-specific timers
+        return None
+
+    # ------------------------------------------------------------ handlers
+    @workflow.update
+    async def apply(self, ev: Event) -> ApplyResult:
+        async with self._lock:
+            if ev.event_id in self.st.applied:
+                return ApplyResult(status="duplicate", snapshot=self.snapshot())
+            before = self.st.model_copy(deep=True)
+            try:
+                note = await self._apply(ev)
+            except ActivityError as exc:
+                self.st = before
+                cause = exc.cause
+                _reject(getattr(cause, "message", None) or str(exc))
+            except ApplicationError:
+                self.st = before
+                raise
+            self.st.applied.append(ev.event_id)
+            self._refresh_state()
+            self.st.version += 1
+            await self._save()
+            self._dirty = True
+            return ApplyResult(status="applied", snapshot=self.snapshot(), note=note or "")
+
+    @apply.validator
+    def _validate_apply(self, ev: Event) -> None:
+        if ev.event_id in self.st.applied:
+            return
+        self._check(ev)
+
+    @workflow.query
+    def snapshot(self) -> ItemSnapshot:
+        st = self.st
+        return ItemSnapshot(
+            id=st.id, type=st.type, department=st.department, title=st.title,
+            state="open" if st.state == "new" else st.state, version=st.version,
+            data={**st.data, "region": st.region},
+            clocks=[ClockSnapshot(
+                rule=c.rule, start=c.start, due=c.due, due_instant=c.due_instant, state=c.state,
+                met_on=c.met_on, lateness_working_days=c.lateness_working_days, provisional=c.provisional,
+                paused_days=c.paused_days, region=c.region, explanation=c.explanation, ladder_step=c.ladder_step,
+            ) for c in st.clocks],
+        )
+
+    @workflow.query
+    def has_event(self, event_id: str) -> bool:
+        return event_id in self.st.applied
+
+    @workflow.signal
+    def recalculate(self, reason: str) -> None:
+        self._recalc.append(reason or "日历数据更新")
+        self._dirty = True
+
+    # ------------------------------------------------------------ validation (no side effects)
+    def _check(self, ev: Event) -> None:
+        st = self.st
+        if ev.type in STARTS:
+            if st.version:
+                raise ValueError(f"事项 {st.id} 已存在，不能重复登记（{ev.type}）")
+            return
+        if not st.version:
+            raise ValueError(f"未知事项 {ev.item_id}：须先登记起始事件")
+        start_on = st.data.get("start_on")
+        if start_on and ev.on < start_on[: len(ev.on)]:
+            raise ValueError(f"{ev.type} 的日期 {ev.on} 早于事项起算日 {start_on}")
+        if st.state not in ("open", "new") and ev.type not in RECORD_ONLY:
+            raise ValueError(f"事项已结束（{st.state}），不能再接受 {ev.type}")
+        for c in st.clocks:
+            meta = st.rules.get(c.rule)
+            if meta and ev.type == meta.extension_event:
+                self._check_extension(ev, c, meta)
+        self._check_specific(ev)
+
+    def _check_extension(self, ev: Event, c: ClockData, meta: RuleMeta) -> None:
+        if not c.live:
+            raise ValueError(f"{meta.name}时限已结束，不能延期")
+        if c.stopped:
+            raise ValueError("待申请人补正期间不能延期")
+        cap = meta.extension_cap(c.start)
+        if cap is None:
+            raise ValueError(f"{meta.name}不允许延期")
+        max_days, max_times = cap
+        if len(c.extensions) >= max_times:
+            raise ValueError(f"{meta.name}只能延期 {max_times} 次，已于 {c.extensions[0].on} 延期")
+        if ev.data["working_days"] + sum(e.working_days for e in c.extensions) > max_days:
+            raise ValueError(f"延期最长不得超过 {max_days} 个工作日")
+        if c.due and ev.on > c.due[:10]:
+            raise ValueError(f"延期须在答复期限届满前决定：当前期限 {c.due}，延期决定日 {ev.on}")
+
+    def _check_specific(self, ev: Event) -> None:
+        return None
+
+    # ------------------------------------------------------------ transitions
+    async def _apply(self, ev: Event) -> str | None:
+        st = self.st
+        if ev.type in STARTS:
+            st.data.update({k: v for k, v in ev.data.items() if k not in ("event_id", "type", "recorded_by")})
+            st.data["start_on"] = ev.on
+            st.title = ev.data.get("title") or ev.data.get("subject") or st.title
+            st.state = "open"
+        self._record_facts(ev)
+        facts = {**st.data, **ev.data}
+        touched: list[ClockData] = []
+        for meta in st.rules.values():
+            clock = self._clock(meta.id)
+            if ev.type == meta.start_event and meta.applies(facts):
+                start = ev.on if meta.unit == "hours" else ev.on[:10]
+                fresh = ClockData(rule=meta.id, start=start, region=st.region)
+                if clock is None:
+                    st.clocks.append(fresh)
+                else:
+                    st.clocks[st.clocks.index(clock)] = fresh
+                touched.append(fresh)
+                continue
+            if clock is None or not clock.live:
+                continue
+            day = ev.on[:10]
+            if ev.type in meta.met_by:
+                clock.met_on = ev.on if meta.unit == "hours" else day
+                touched.append(clock)
+            elif ev.type in meta.closed_by:
+                clock.state, clock.plan = "closed", []
+            elif ev.type == meta.pause:
+                clock.pauses.append(PauseSpec(start=day, reason=_pause_reason(ev)))
+                touched.append(clock)
+            elif ev.type == meta.resume:
+                for p in clock.pauses:
+                    if p.end is None:
+                        p.end = day
+                touched.append(clock)
+            elif ev.type == meta.stop:
+                clock.stopped, clock.state, clock.plan = True, "paused", []
+                clock.due = clock.due_instant = None
+                clock.explanation = {**clock.explanation, "due": None,
+                                     "summary": f"{day} 已告知申请人补正，答复期限自收到补正申请之日起重新计算"}
+            elif ev.type == meta.restart:
+                old = clock.start
+                clock.restarted_from, clock.start = old, day
+                clock.pauses, clock.extensions, clock.stopped, clock.fired = [], [], False, []
+                clock.state = "open"
+                touched.append(clock)
+            elif ev.type == meta.extension_event:
+                clock.extensions.append(ExtensionSpec(on=day, working_days=int(ev.data["working_days"]),
+                                                      reason=str(ev.data.get("reason", "")), event_id=ev.event_id))
+                touched.append(clock)
+        for clock in touched:
+            await self._compute(clock)
+        return await self._after_apply(ev)
+
+    def _record_facts(self, ev: Event) -> None:
+        """Keep what later checks and reports need (e.g. publication date, outcome)."""
+        keep = {"published_on", "outcome", "repealed_on", "url"}
+        for k in keep & ev.data.keys():
+            self.st.data[f"{ev.type}.{k}" if k == "published_on" else k] = ev.data[k]
+
+    async def _after_apply(self, ev: Event) -> str | None:
+        return None
+
+    def _clock(self, rule: str) -> ClockData | None:
+        return next((c for c in self.st.clocks if c.rule == rule), None)
+
+    def _refresh_state(self) -> None:
+        st = self.st
+        if st.state not in ("open", "new"):
+            return
+        if not st.clocks:
+            st.state = "recorded"  # e.g. a withheld document: recorded without a clock
+        elif all(not c.live for c in st.clocks):
+            st.state = "closed"
+
+    # ------------------------------------------------------------ activities
+    async def _compute(self, c: ClockData) -> None:
+        if c.stopped:
+            return
+        spec = ClockSpec(rule=c.rule, start=c.start, region=c.region, pauses=c.pauses, extensions=c.extensions,
+                         restarted_from=c.restarted_from, met_on=c.met_on)
+        calc: ClockCalc = await workflow.execute_activity(
+            compute_clock, spec, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, result_type=ClockCalc)
+        c.due, c.due_instant, c.provisional = calc.due, calc.due_instant, calc.provisional
+        c.explanation, c.paused_days = calc.explanation, calc.paused_days
+        if c.met_on is not None and calc.late is not None:
+            c.state = "missed" if calc.late else "met"
+            c.lateness_working_days = calc.lateness_working_days
+            c.plan = []
+            return
+        c.state = "paused" if c.due is None else "open"
+        await self._replan(c)
+
+    async def _replan(self, c: ClockData) -> None:
+        if c.state != "open" or not c.due:
+            c.plan = []
+            return
+        req = PlanRequest(rule=c.rule, due=c.due, region=c.region, now=workflow.now().isoformat(), fired=c.fired)
+        c.plan = await workflow.execute_activity(
+            plan_steps, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            result_type=list[PlannedStepModel])
+
+    async def _save(self) -> None:
+        await workflow.execute_activity(save_snapshot, self.snapshot(), start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                        retry_policy=RETRY)
+
+    async def _notify(self, c: ClockData, s: PlannedStepModel, extra: dict[str, Any] | None = None) -> None:
+        meta = self.st.rules.get(c.rule)
+        context = {
+            "item_title": self.st.title, "rule_name": meta.name if meta else c.rule, "due": c.due,
+            "due_key": s.key, "working_days_left": s.working_days_left,
+            "overdue_working_days": s.overdue_working_days, "provisional": c.provisional,
+            "explanation": c.explanation.get("summary", ""), **(extra or {}),
+        }
+        try:
+            await notify_roles(self.st.id, c.rule, s.step, self.st.department, s.to, context, occurrence=s.key)
+        except ActivityError as exc:  # delivery problems are logged and escalated inside; never wedge the clock
+            workflow.logger.error("notification %s failed: %s", s.key, exc)
+
+    async def _recalculate(self, reason: str) -> None:
+        changed = False
+        for c in self.st.clocks:
+            if not c.live or c.stopped:
+                continue
+            old_due, old_prov = c.due, c.provisional
+            await self._compute(c)
+            if c.due != old_due or c.provisional != old_prov:
+                changed = True
+            if c.due != old_due:
+                text = f"{reason}：到期日由 {old_due} 变为 {c.due}"
+                await workflow.execute_activity(
+                    record_due_change, DueChange(item_id=self.st.id, rule=c.rule, old_due=old_due,
+                                                 new_due=c.due, reason=text),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+                step = PlannedStepModel(key=f"due_date_changed@{old_due}>{c.due}", step="due_date_changed",
+                                        to=["liaison"], fire_at=workflow.now().isoformat(), overdue=False)
+                await self._notify(c, step, {"old_due": old_due, "new_due": c.due, "reason": text})
+        if changed:
+            self.st.version += 1
+            await self._save()
+
+
+def _pause_reason(ev: Event) -> str:
+    return {"third_party": "征求第三方意见", "agency": "征求其他机关意见"}.get(ev.data.get("with", ""), "中止计算")
+
+
+# ---------------------------------------------------------------- documents
+@workflow.defn(name="document")
+class DocumentWorkflow(ItemWorkflowBase):
+    """Policy documents: publication within 20 wd of 成文, then the interpretation within 3 wd."""
+
+    @workflow.init
+    def __init__(self, inp: ItemInput) -> None:
+        super().__init__(inp)
+
+    @workflow.run
+    async def run(self, inp: ItemInput) -> ItemSnapshot:
+        return await self._run(inp)
+
+    def _check_specific(self, ev: Event) -> None:
+        d = self.st.data
+        if ev.type == "document.published":
+            if d.get("document.published.published_on"):
+                raise ValueError(f"文件已于 {d['document.published.published_on']} 公开，不能重复公开")
+            if ev.on < d.get("signed_on", ""):
+                raise ValueError(f"公开日期 {ev.on} 早于成文日期 {d['signed_on']}")
+        if ev.type == "interpretation.published" and not d.get("document.published.published_on"):
+            raise ValueError("文件尚未公开：请先登记 document.published")
+
+
+# ---------------------------------------------------------------- requests
+@workflow.defn(name="request")
+class RequestWorkflow(ItemWorkflowBase):
+    """Information requests: reply clock with correction restart, consultation pause, one extension."""
+
+    @workflow.init
+    def __init__(self, inp: ItemInput) -> None:
+        super().__init__(inp)
+
+    @workflow.run
+    async def run(self, inp: ItemInput) -> ItemSnapshot:
+        return await self._run(inp)
+
+    def _check_specific(self, ev: Event) -> None:
+        d = self.st.data
+        reply = self._clock("request_reply")
+        if ev.type in ("request.replied", "request.answered_on_the_spot") and d.get("outcome"):
+            raise ValueError(f"申请已答复（{d['outcome']}），不能重复答复")
+        if ev.type == "request.correction_requested" and reply and reply.stopped:
+            raise ValueError("已告知补正，等待申请人补正中")
+        if ev.type == "request.corrected" and not (reply and reply.stopped):
+            raise ValueError("未告知补正，不能登记补正")
+        if ev.type == "request.consultation_started" and reply and any(p.end is None for p in reply.pauses):
+            raise ValueError("已处于征求意见状态")
+        if ev.type == "request.consultation_ended" and not (reply and any(p.end is None for p in reply.pauses)):
+            raise ValueError("未处于征求意见状态，不能结束征求意见")
+
+    async def _after_apply(self, ev: Event) -> str | None:
+        st = self.st
+        if ev.type == "request.correction_requested":
+            end_of_day = datetime.fromisoformat(f"{ev.data['respond_by']}T23:59:59+08:00")
+            st.abandon_at = max(end_of_day, workflow.now() + ABANDON_GRACE).isoformat()
+            st.data["respond_by"] = ev.data["respond_by"]
+        elif ev.type in ("request.corrected", "request.replied", "request.answered_on_the_spot", "request.withdrawn"):
+            st.abandon_at = None
+        if ev.type == "request.withdrawn":
+            self._close_all()
+            st.state = "withdrawn"
+        return None
+
+    def _close_all(self) -> None:
+        for c in self.st.clocks:
+            if c.live:
+                c.state, c.plan = "closed", []
+
+    async def _on_tick(self) -> None:
+        st = self.st
+        if not st.abandon_at or workflow.now() < datetime.fromisoformat(st.abandon_at):
+            return
+        # 条例第三十条: no correction within the period without good reason = application abandoned.
+        st.abandon_at = None
+        on = st.data.get("respond_by")
+        ev = {"event_id": f"{st.id}#abandoned", "type": "request.abandoned", "request_id": st.id, "on": on}
+        await workflow.execute_activity(record_system_event, SystemEvent(event=ev),
+                                        start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        self._close_all()
+        st.data["outcome"] = "other.no_correction"
+        st.data["closed_on"] = on
+        st.state = "abandoned"
+        st.version += 1
+        await self._save()
+
+
+# ---------------------------------------------------------------- everything else
+@workflow.defn(name="clocks")
+class ClockItemWorkflow(ItemWorkflowBase):
+    """Generic rule-driven clocks: budgets, public-opinion responses, annual reports, future rules."""
+
+    @workflow.init
+    def __init__(self, inp: ItemInput) -> None:
+        super().__init__(inp)
+
+    @workflow.run
+    async def run(self, inp: ItemInput) -> ItemSnapshot:
+        return await self._run(inp)
+
+    def _check_specific(self, ev: Event) -> None:
+        metas = [m for m in self.st.rules.values() if ev.type in m.met_by]
+        if not metas:
+            return
+        clocks = [c for c in self.st.clocks if c.rule in {m.id for m in metas}]
+        if clocks and all(not c.live for c in clocks):
+            raise ValueError(f"{ev.type}：对应时限已履行或已结束")
+
+
+WORKFLOW_FOR_TYPE = {"document": DocumentWorkflow, "request": RequestWorkflow}
+
+
+def workflow_for(item_type: str):
+    return WORKFLOW_FOR_TYPE.get(item_type, ClockItemWorkflow)
