@@ -1,0 +1,341 @@
+"""REST API (/api/...). Every route needs a token (app.auth); bodies of errors are
+``{"code": ..., "detail": "<Chinese>"}``. Data access is shared with the pages (app.pages)."""
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Any, Literal, Optional
+from urllib.parse import quote
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.auth import ApiError, Principal, api_principal, forbidden
+
+router = APIRouter(prefix="/api")
+
+WRITERS = ("liaison", "supervisor", "admin")
+REPORT_READERS = ("supervisor", "admin", "assessor", "local")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+def today() -> dt.date:
+    from app.demo import today_shanghai
+
+    return today_shanghai()
+
+
+def parse_day(text: str | None, field: str = "as_of") -> dt.date:
+    if not text:
+        return today()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(422, "invalid_parameter", f"参数 {field}=“{text}” 不是有效日期，应为 YYYY-MM-DD", field=field) from None
+
+
+def parse_period_param(text: str | None):
+    from domain.scoring import parse_period
+
+    text = text or f"{today().year}-Q{(today().month - 1) // 3 + 1}"
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_parameter", str(exc), field="period") from None
+
+
+def directory():
+    from domain.directory import load_directory
+
+    return load_directory()
+
+
+def department_names() -> dict[str, str]:
+    try:
+        return {d.id: d.name for d in directory().departments.values()}
+    except Exception:  # a broken directory file must not take the pages down
+        return {}
+
+
+def check_department(dept: str | None) -> None:
+    if dept and dept not in department_names():
+        raise ApiError(404, "unknown_department", f"未知部门：{dept}（见 config/departments.toml）")
+
+
+def rule_names() -> dict[str, str]:
+    from activities.clocks import engine
+
+    return {k: r.name for k, r in engine().rules.items()}
+
+
+def clock_json(c, rules: dict[str, str], today_: dt.date | None = None) -> dict[str, Any]:
+    d = c.model_dump()
+    d["rule_name"] = rules.get(c.rule, c.rule)
+    d["working_days_left"] = working_days_left(c, today_ or today())
+    return d
+
+
+def working_days_left(c, day: dt.date) -> int | None:
+    """Working days from `day` to the due day of an open clock (negative: overdue by that many)."""
+    if c.state not in ("open",) or not c.due:
+        return None
+    from activities.clocks import engine
+
+    cal = engine().calendar
+    due = dt.date.fromisoformat(c.due[:10])
+    if due >= day:
+        return cal.working_days_between(day, due, c.region)
+    return -cal.working_days_between(due, day, c.region)
+
+
+def item_json(snap, *, with_history: bool = False) -> dict[str, Any]:
+    rules = rule_names()
+    names = department_names()
+    out = {
+        "id": snap.id, "type": snap.type, "department": snap.department,
+        "department_name": names.get(snap.department, snap.department), "title": snap.title,
+        "state": snap.state, "version": snap.version,
+        "clocks": [clock_json(c, rules) for c in snap.clocks],
+    }
+    if with_history:
+        from app.queries import session
+        from store import repo
+
+        with session() as s:
+            out["due_date_changes"] = [
+                {"rule": ch.rule, "rule_name": rules.get(ch.rule, ch.rule), "old_due": ch.old_due,
+                 "new_due": ch.new_due, "reason": ch.reason, "changed_at": ch.changed_at.isoformat()}
+                for ch in repo.due_changes(s, snap.id)
+            ]
+            out["events"] = [
+                {"event_id": e.event_id, "type": e.type, "occurred_on": e.occurred_on, "recorded_by": e.recorded_by,
+                 "ingested_at": e.ingested_at.isoformat(), "payload": e.payload}
+                for e in repo.events_for_item(s, snap.id)
+            ]
+    return out
+
+
+def load_item(item_id: str, who: Principal):
+    from app.queries import get_status
+
+    snap = get_status(item_id)
+    if snap is None:
+        raise ApiError(404, "not_found", f"未找到事项：{item_id}")
+    if not who.may_see(snap.department):
+        if who.role == "liaison":
+            raise forbidden(f"无权查看事项 {item_id}：它属于 {snap.department}，联络员只能查看本部门（{who.department}）的事项")
+        who.require(("supervisor", "admin", "liaison"), "查看事项")
+    return snap
+
+
+def list_items_json(department: str | None, state: str | None, type_: str | None) -> list[dict[str, Any]]:
+    from app.queries import session
+    from store import repo
+
+    with session() as s:
+        snaps = repo.list_items(s, department=department, state=state, type=type_)
+    return [item_json(x) for x in snaps]
+
+
+def overdue_json(as_of: dt.date, department: str | None) -> list[dict[str, Any]]:
+    from app.queries import overdue_rows
+
+    names = department_names()
+    rows = overdue_rows(as_of, department)
+    for r in rows:
+        r["department_name"] = names.get(r["department"], r["department"])
+    return rows
+
+
+def scores_result(period, as_of: dt.date, department: str | None):
+    from app.cli_reports import _session, compute_scores
+
+    with _session() as s:
+        return compute_scores(s, period, as_of, department)
+
+
+def annual_report_data(year: int, department: str | None) -> dict:
+    from app.cli_reports import _session, load_events
+    from domain.report import annual_report, check_table3
+
+    with _session() as s:
+        events = load_events(s)
+    try:
+        report = annual_report(events, year, department)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_parameter", str(exc)) from None
+    problems = check_table3(report["table3"])
+    if problems:
+        raise ApiError(409, "report_check_failed",
+                       "表三不满足“本年新收 + 上年结转 = 办理结果总计 + 结转下年度”等校验关系，不予输出",
+                       problems=problems)
+    return report
+
+
+def calendar_json() -> dict[str, Any]:
+    from activities.clocks import engine
+
+    cal = engine().calendar
+    rows = cal.status()
+    regional = []
+    for ov in cal.overlays:
+        for day, name in sorted(ov.days_off.items()):
+            regional.append({"date": day.isoformat(), "region": ov.region, "kind": "off", "name": name,
+                             "source": ov.source, "file": ov.path.name})
+        for day, name in sorted(ov.workdays.items()):
+            regional.append({"date": day.isoformat(), "region": ov.region, "kind": "work", "name": name,
+                             "source": ov.source, "file": ov.path.name})
+    regional.sort(key=lambda r: (r["date"], r["region"]))
+    return {
+        "regions": sorted(cal.regions),
+        "coverage": rows,
+        "provisional_years": sorted({r["year"] for r in rows if r["provisional"]}),
+        "regional_days": regional,
+        "fingerprint": cal.fingerprint(),
+    }
+
+
+def _download(data: bytes, media_type: str, filename: str) -> Response:
+    return Response(content=data, media_type=media_type, headers={
+        "Content-Disposition": f"attachment; filename=\"{filename.encode('ascii', 'ignore').decode() or 'export'}\"; "
+                               f"filename*=UTF-8''{quote(filename)}"})
+
+
+def _written(writer, *args, suffix: str) -> bytes:
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / f"out{suffix}"
+        writer(*args, out)
+        return out.read_bytes()
+
+
+# ---------------------------------------------------------------------------------- routes
+
+@router.post("/events", summary="登记事件（单个对象或数组）", tags=["事件"])
+async def post_events(request: Request, payload: Any = Body(..., description="一个事件对象，或事件对象数组"),
+                      who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    """Same validation and idempotency as `shixian events ingest`; each element reported as
+    applied / duplicate / rejected. Every event is recorded as entered by the token's person."""
+    from app.ingest import Ingestor, IngestResult
+    from app.queries import get_status
+    from store.db import database_url, get_engine
+    from store.repo import event_item_id
+
+    who.require(WRITERS, "登记事件")
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise ApiError(422, "empty", "请求体为空数组：至少需要一个事件")
+    if len(items) > 5000:
+        raise ApiError(413, "too_many", "一次最多提交 5000 个事件，请分批提交")
+    client = request.app.state.client
+    if client is None:
+        raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能登记事件")
+    results: dict[int, IngestResult] = {}
+    accepted: list[tuple[int, Any]] = []
+    for n, obj in enumerate(items, start=1):
+        if not isinstance(obj, dict):
+            results[n] = IngestResult(line=n, status="rejected", field="(json)", reason="应为 JSON 对象")
+            continue
+        obj = {**obj, "recorded_by": who.actor}  # attribution comes from the token, never from the body
+        if who.role == "liaison":
+            depts = {obj.get("department")} - {None}
+            iid = event_item_id(obj)
+            known = get_status(iid) if iid else None
+            if known is not None:
+                depts.add(known.department)
+            other = sorted(d for d in depts if d != who.department)
+            if other:
+                results[n] = IngestResult(
+                    line=n, status="rejected", event_id=obj.get("event_id") if isinstance(obj.get("event_id"), str) else None,
+                    type=obj.get("type") if isinstance(obj.get("type"), str) else None, item_id=iid, field="department",
+                    reason=f"无权为其他部门（{'、'.join(other)}）登记事件：联络员只能登记本部门（{who.department}）的事件")
+                continue
+        accepted.append((n, obj))
+    if accepted:
+        ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()))
+        for r in await ing.ingest(accepted):
+            results[r.line] = r
+    ordered = [results[k] for k in sorted(results)]
+    counts = {s: sum(r.status == s for r in ordered) for s in ("applied", "duplicate", "rejected")}
+    return {"recorded_by": who.actor, **counts,
+            "results": [{**r.model_dump(), "index": r.line, "message": r.text()} for r in ordered]}
+
+
+@router.get("/items", summary="事项列表", tags=["事项"])
+def get_items(department: Optional[str] = None, state: Optional[str] = Query(None, description="open / closed ..."),
+              type: Optional[str] = Query(None, description="document / request / opinion / budget / annual_report"),
+              who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    dept = who.scope(department, "查看事项", roles=("supervisor", "admin"))
+    return {"department": dept, "items": list_items_json(dept, state, type)}
+
+
+@router.get("/items/{item_id}", summary="事项详情（时钟、期限说明、期限变更与事件）", tags=["事项"])
+def get_item(item_id: str, who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    who.require(("supervisor", "admin", "liaison"), "查看事项")
+    return item_json(load_item(item_id, who), with_history=True)
+
+
+@router.get("/overdue", summary="逾期未办", tags=["事项"])
+def get_overdue(as_of: Optional[str] = None, department: Optional[str] = None,
+                who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    dept = who.scope(department, "查看逾期事项", roles=("supervisor", "admin"))
+    day = parse_day(as_of)
+    return {"as_of": day.isoformat(), "department": dept, "rows": overdue_json(day, dept)}
+
+
+@router.get("/scores", summary="时限考评得分", tags=["考评"])
+def get_scores(period: Optional[str] = Query(None, description="2026、2026-Q3 或 2026-11；默认本季度"),
+               department: Optional[str] = None, as_of: Optional[str] = None,
+               format: Literal["json", "csv", "xlsx"] = "json", who: Principal = Depends(api_principal)):
+    from app.exports import write_scores
+
+    dept = who.scope(department, "查看考评得分", roles=REPORT_READERS + ("admin",))
+    p, day = parse_period_param(period), parse_day(as_of)
+    res = scores_result(p, day, dept)
+    if format == "json":
+        return res.model_dump(mode="json")
+    name = f"时限考评得分-{p.label}{'-' + dept if dept else ''}.{format}"
+    data = _written(lambda r, out: write_scores(r, format, out), res, suffix=f".{format}")
+    return _download(data, "text/csv; charset=utf-8" if format == "csv" else XLSX, name)
+
+
+@router.get("/annual-report", summary="政府信息公开工作年度报告表二、表三、表四", tags=["考评"])
+def get_annual_report(year: int = Query(..., ge=2008, le=2100), department: Optional[str] = None,
+                      format: Literal["json", "xlsx", "html"] = "json", who: Principal = Depends(api_principal)):
+    from app.exports import render_annual_report_html, write_annual_report
+
+    dept = who.scope(department, "查看年度报告", roles=REPORT_READERS)
+    report = annual_report_data(year, dept)
+    if format == "json":
+        return report
+    if format == "html":
+        return HTMLResponse(render_annual_report_html(report))
+    data = _written(lambda r, out: write_annual_report(r, "xlsx", out), report, suffix=".xlsx")
+    return _download(data, XLSX, f"{year}年度报告{'-' + dept if dept else ''}.xlsx")
+
+
+@router.get("/calendar", summary="工作日日历覆盖情况", tags=["日历"])
+def get_calendar(who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    return calendar_json()
+
+
+@router.post("/calendar/reload", summary="重新载入日历与配置，通知未办结事项重新计算", tags=["日历"])
+async def post_calendar_reload(request: Request, who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    from activities.clocks import engine
+    from domain.config import ConfigError
+    from worker.calendar_watch import signal_open_items
+
+    who.require(("admin",), "重新载入日历")
+    try:
+        eng = engine()  # re-reads changed files; a broken file keeps the workflows untouched
+    except ConfigError as exc:
+        raise ApiError(422, "config_error", f"配置文件有误，未重新计算：{exc}") from None
+    client = request.app.state.client
+    if client is None:
+        raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能通知事项重新计算")
+    n = await signal_open_items(client, f"日历数据已更新（管理员 {who.actor} 重新载入）")
+    return {"recalculating": n, "fingerprint": eng.calendar.fingerprint(),
+            "message": f"已通知 {n} 个未办结事项按新日历重新计算期限"}

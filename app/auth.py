@@ -1,0 +1,134 @@
+"""Token authentication and role checks for the API and the pages.
+
+Roles (store.tokens.ROLES):
+- liaison    联络员: items, overdue, scores and reports of its own department only; may post events for it
+- supervisor 督办:   everything of every department; may post events
+- assessor   考核:   scores and annual reports of every department (no item details, no writes)
+- admin      管理员: everything, plus calendar / config reload
+
+The API takes ``Authorization: Bearer sx_...``. Safe (GET) API requests also accept the pages' login
+cookie, so the pages can link to exports; writes need the header (no cookie-driven writes, no CSRF).
+Pages take the cookie set by /login. When the web server listens on a loopback address only, pages
+are also open read-only to anonymous local visitors (role ``local``) unless SHIXIAN_WEB_LOGIN=required.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from fastapi import Request
+
+COOKIE = "shixian_token"
+ROLE_LABELS = {"liaison": "联络员", "supervisor": "督办", "assessor": "考核", "admin": "管理员",
+               "local": "本机只读访问"}
+READ_ALL = ("supervisor", "admin", "local")
+
+
+class ApiError(Exception):
+    """Rendered as ``{"code": ..., "detail": ...}`` with the given HTTP status."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+    def body(self) -> dict:
+        return {"code": self.code, "detail": self.detail, **self.extra}
+
+
+def unauthorized(detail: str = "未登录或令牌无效：请在请求头 Authorization: Bearer <令牌> 中提供有效令牌"
+                                " （令牌由管理员用 shixian token create 生成）") -> ApiError:
+    return ApiError(401, "unauthorized", detail)
+
+
+def forbidden(detail: str) -> ApiError:
+    return ApiError(403, "forbidden", detail)
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    department: str | None = None
+    person: str | None = None
+    token_id: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return self.person or (f"token:{self.token_id}" if self.token_id else "anonymous")
+
+    @property
+    def label(self) -> str:
+        who = self.person or (f"令牌 {self.token_id}" if self.token_id else "访客")
+        dept = f"（{self.department}）" if self.department else ""
+        return f"{ROLE_LABELS.get(self.role, self.role)} {who}{dept}"
+
+    # ---- checks (raise ApiError 403)
+    def require(self, roles: Iterable[str], what: str) -> None:
+        roles = tuple(roles)
+        if self.role not in roles:
+            allowed = "、".join(ROLE_LABELS.get(r, r) for r in roles)
+            raise forbidden(f"无权{what}：当前角色为{ROLE_LABELS.get(self.role, self.role)}，需要{allowed}角色")
+
+    def scope(self, department: str | None, what: str, roles: Iterable[str] = READ_ALL) -> str | None:
+        """The department filter this principal may use for `what`.
+
+        Liaisons are confined to their own department (another one → 403; none → their own);
+        the other allowed roles see everything."""
+        if self.role == "liaison":
+            if department and department != self.department:
+                raise forbidden(f"无权{what}：联络员只能查看本部门（{self.department}）的数据，不能查看 {department}")
+            return self.department
+        self.require(tuple(roles) + ("liaison",), what)
+        return department or None
+
+    def may_see(self, department: str) -> bool:
+        if self.role == "liaison":
+            return department == self.department
+        return self.role in READ_ALL
+
+
+def _bearer(request: Request) -> str | None:
+    h = request.headers.get("authorization") or ""
+    scheme, _, value = h.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def principal_for_token(token: str) -> Principal | None:
+    from app.queries import db
+    from sqlmodel import Session
+
+    from store.tokens import ensure_table, verify
+
+    eng = db()
+    ensure_table(eng)
+    with Session(eng) as s:
+        row = verify(s, token)
+        if row is None:
+            return None
+        return Principal(role=row.role, department=row.department, person=row.person, token_id=row.id)
+
+
+def api_principal(request: Request) -> Principal:
+    """FastAPI dependency of every /api route."""
+    token = _bearer(request)
+    if token is None and request.method in ("GET", "HEAD"):
+        token = request.cookies.get(COOKIE)
+    if not token:
+        raise unauthorized()
+    p = principal_for_token(token)
+    if p is None:
+        raise unauthorized("令牌无效或已被吊销（token invalid or revoked）")
+    return p
+
+
+def page_principal(request: Request) -> Principal | None:
+    """The signed-in user of a page, the anonymous local reader, or None (→ login)."""
+    token = request.cookies.get(COOKIE) or _bearer(request)
+    if token:
+        p = principal_for_token(token)
+        if p is not None:
+            return p
+    if getattr(request.app.state, "open_pages", False):
+        return Principal(role="local")
+    return None

@@ -1,0 +1,95 @@
+"""CLI of the web surface: API tokens.
+
+    shixian token create --role liaison --department qz-fgw [--person liaison-fgw] [--label 说明]
+    shixian token list
+    shixian token revoke ID
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"错误：{message}", err=True)
+    raise typer.Exit(code)
+
+
+def _session():
+    from sqlmodel import Session
+
+    from store.db import database_url, get_engine, init_db
+    from store.tokens import ensure_table
+
+    eng = get_engine(database_url())
+    init_db(eng)
+    ensure_table(eng)
+    return Session(eng)
+
+
+def register(app: typer.Typer) -> None:
+    token_app = typer.Typer(no_args_is_help=True, help="接口访问令牌")
+    app.add_typer(token_app, name="token")
+
+    @token_app.command("create")
+    def create(
+        role: str = typer.Option(..., "--role", "-r", help="liaison 联络员 · supervisor 督办 · assessor 考核 · admin 管理员"),
+        department: Optional[str] = typer.Option(None, "--department", "-d", help="部门 id（联络员必填）"),
+        person: Optional[str] = typer.Option(None, "--person", "-p", help="人员 id：经此令牌登记的事件记在此人名下"),
+        label: str = typer.Option("", "--label", help="备注"),
+    ) -> None:
+        """生成令牌（仅显示一次，数据库只保存其哈希）；最后一行为令牌本身。"""
+        from domain.config import ConfigError
+        from domain.directory import load_directory
+        from store.tokens import ROLE_LABELS, ROLES, create_token
+
+        if role not in ROLES:
+            _fail(f"未知角色“{role}”（可用：{'、'.join(ROLES)}）")
+        if role == "liaison" and not department:
+            _fail("联络员令牌必须用 --department 指定部门")
+        try:
+            directory = load_directory()
+        except ConfigError as exc:
+            _fail(str(exc))
+            raise
+        if department and department not in directory.departments:
+            _fail(f"未知部门：{department}（可用：{'、'.join(directory.departments)}）")
+        if person:
+            p = directory.people.get(person)
+            if p is None:
+                _fail(f"未知人员：{person}（见 config/departments.toml）")
+            if role == "liaison" and p.department and p.department != department:
+                _fail(f"人员 {person} 属于 {p.department}，与 --department {department} 不一致")
+        with _session() as s:
+            token, row = create_token(s, role, department, person, label)
+        who = person or f"token:{row.id}"
+        typer.echo(f"已生成{ROLE_LABELS[role]}令牌 {row.id}"
+                   f"{'（部门 ' + department + '）' if department else ''}，写入记在 {who} 名下。令牌只显示这一次：")
+        typer.echo(token)
+
+    @token_app.command("list")
+    def list_() -> None:
+        """列出令牌（不含令牌本身）。"""
+        from store.tokens import ROLE_LABELS, list_tokens
+
+        with _session() as s:
+            rows = list_tokens(s)
+        if not rows:
+            typer.echo("没有令牌。")
+        for r in rows:
+            state = f"已吊销 {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "有效"
+            typer.echo(f"{r.id}  {ROLE_LABELS.get(r.role, r.role)}  {r.department or '-'}  {r.person or '-'}  "
+                       f"{r.created_at:%Y-%m-%d}  {state}  {r.label}")
+
+    @token_app.command("revoke")
+    def revoke_(token_id: str = typer.Argument(..., help="令牌 id（sx_ 之后、下划线之前的部分）")) -> None:
+        """吊销令牌。"""
+        from store.tokens import revoke
+
+        if token_id.startswith("sx_"):
+            token_id = token_id[3:].split("_", 1)[0]
+        with _session() as s:
+            if not revoke(s, token_id):
+                _fail(f"没有有效的令牌 {token_id}")
+        typer.echo(f"已吊销令牌 {token_id}")

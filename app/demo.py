@@ -1,0 +1,168 @@
+"""`shixian up --demo`: seed a sample city (钦州市) into an empty data directory.
+
+The scenario is generated relative to today (Asia/Shanghai) so that the board always shows a
+quarter of realistic activity: documents published on time and late, an unpublished document and
+an unanswered request past their due dates, a request extended into the next year (a provisional
+due date while next year's holiday notice is unpublished), a paused request, a corrected request,
+a withdrawn request, a budget, a public-opinion case and last year's annual reports.
+
+Everything goes through the one ingest path (`app.ingest.Ingestor`), attributed to each
+department's liaison, exactly as if the liaisons had entered it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+log = logging.getLogger("shixian.demo")
+
+DEPARTMENTS = ["qz-zfb", "qz-fgw", "qz-czj", "qz-jyj", "qz-zrzyj"]
+LIAISON = {d: "liaison-" + d.split("-", 1)[1] for d in DEPARTMENTS}
+
+
+def today_shanghai() -> dt.date:
+    from domain.clocks import SHANGHAI
+
+    return dt.datetime.now(SHANGHAI).date()
+
+
+def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[dict[str, Any]]:
+    """The demo events, dated relative to `today` (working days of the regional calendar)."""
+    from activities.clocks import engine
+
+    today = today or today_shanghai()
+    cal = engine().calendar
+
+    def wd(n: int) -> str:
+        """The working day n working days before today (n = 0: today, or the last working day)."""
+        day = cal.subtract_working_days(today, n, region) if n > 0 else today
+        return day.isoformat()
+
+    events: list[dict[str, Any]] = []
+    seq = iter(range(1, 10_000))
+
+    def ev(dept: str, **fields: Any) -> None:
+        events.append({"event_id": f"demo-{next(seq):03d}", "recorded_by": LIAISON[dept], **fields})
+
+    def doc(dept: str, key: str, title: str, kind: str, signed: int, published: int | None = None,
+            interpreted: int | None = None, needs_interpretation: bool | None = None) -> None:
+        did = f"{dept}-wj-{key}"
+        signed_ev: dict[str, Any] = dict(type="document.signed", document_id=did, department=dept, title=title,
+                                         kind=kind, signed_on=wd(signed), disclosure="public")
+        if needs_interpretation is not None:
+            signed_ev["needs_interpretation"] = needs_interpretation
+        ev(dept, **signed_ev)
+        if published is not None:
+            ev(dept, type="document.published", document_id=did, published_on=wd(published),
+               url=f"http://www.qinzhou.gov.cn/zwgk/{did}.html")
+        if interpreted is not None:
+            ev(dept, type="interpretation.published", document_id=did, published_on=wd(interpreted),
+               url=f"http://www.qinzhou.gov.cn/zcjd/{did}.html", form="graphic")
+
+    def req(dept: str, key: str, subject: str, received: int, applicant_type: str = "natural_person",
+            channel: str = "online") -> str:
+        rid = f"{dept}-ysq-{key}"
+        ev(dept, type="request.received", request_id=rid, department=dept, channel=channel,
+           received_on=wd(received), applicant_type=applicant_type, subject=subject)
+        return rid
+
+    # ---- documents (条例第二十六条: 20 working days; interpretation: 3 working days)
+    doc("qz-zfb", "2026-031", "钦州市人民政府关于进一步优化营商环境的若干措施", "normative", 60, 50, 48)
+    doc("qz-fgw", "2026-017", "钦州市推动临港产业高质量发展三年行动方案", "policy", 55, 30, 29)  # published late
+    doc("qz-czj", "2026-009", "钦州市市级财政专项资金管理办法", "normative", 30)  # not published: overdue
+    doc("qz-jyj", "2026-012", "钦州市义务教育阶段学校招生入学工作实施意见", "normative", 25)  # overdue
+    doc("qz-zrzyj", "2026-006", "钦州市国土空间生态修复专项规划编制工作方案", "other", 10)  # pending
+    doc("qz-zfb", "2026-044", "钦州市城市更新行动实施方案", "policy", 22, 21)  # interpretation overdue
+    doc("qz-zrzyj", "2026-003", "钦州市自然资源领域行政执法事项清单", "other", 45, 40, needs_interpretation=False)
+
+    # ---- requests (条例第三十三条: 20 working days, + at most 20 when extended)
+    r = req("qz-zfb", "2026-101", "申请公开2025年市政府常务会议纪要中涉及某片区改造的内容", 50)
+    ev("qz-zfb", type="request.replied", request_id=r, on=wd(35), outcome="partially_granted")
+    r = req("qz-fgw", "2026-102", "申请公开某项目节能审查意见", 40, "legal.business")
+    ev("qz-fgw", type="request.consultation_started", request_id=r, on=wd(35), **{"with": "third_party"})
+    ev("qz-fgw", type="request.consultation_ended", request_id=r, on=wd(30))
+    ev("qz-fgw", type="request.replied", request_id=r, on=wd(18), outcome="granted")
+    r = req("qz-czj", "2026-103", "申请公开2025年度某街道财政补助资金拨付明细", 45, channel="post_registered")
+    ev("qz-czj", type="request.replied", request_id=r, on=wd(22), outcome="granted")  # replied late
+    req("qz-jyj", "2026-104", "申请公开某中学2026年秋季学期招生计划及录取名单", 28)  # unanswered: overdue
+    r = req("qz-zrzyj", "2026-105", "申请公开某地块土地征收补偿安置方案及批复文件", 8, channel="in_person")
+    ev("qz-zrzyj", type="request.extended", request_id=r, on=wd(2), working_days=20, approved_by="head-zrzyj",
+       reason="涉及多个地块档案调取，需延长答复期限")  # due in the next year: provisional
+    req("qz-fgw", "2026-106", "申请公开2026年市级重点项目投资计划", 8, "legal.research")
+    r = req("qz-zfb", "2026-107", "申请公开某道路拓宽工程的立项批复", 30, channel="email")
+    ev("qz-zfb", type="request.correction_requested", request_id=r, on=wd(27), respond_by=wd(12))
+    ev("qz-zfb", type="request.corrected", request_id=r, on=wd(20))
+    ev("qz-zfb", type="request.replied", request_id=r, on=wd(5), outcome="unavailable.not_held")
+    r = req("qz-czj", "2026-108", "申请公开政府采购某项目评标报告", 12)
+    ev("qz-czj", type="request.withdrawn", request_id=r, on=wd(6))
+    r = req("qz-jyj", "2026-109", "咨询2027年中考报名时间", 4, channel="in_person")
+    ev("qz-jyj", type="request.answered_on_the_spot", request_id=r, on=wd(4), outcome="not_processed.publication")
+
+    # ---- budget (预算法第十四条: 20 calendar days) and public opinion (48 hours)
+    ev("qz-czj", type="budget.approved", item_id="qz-czj-ys-2026-tz", department="qz-czj", approved_on=wd(40),
+       kind="budget")
+    ev("qz-czj", type="budget.published", item_id="qz-czj-ys-2026-tz", published_on=wd(30),
+       url="http://czj.qinzhou.gov.cn/yjs/2026-tz.html")
+    detected = dt.date.fromisoformat(wd(20))
+    ev("qz-jyj", type="opinion.detected", case_id="qz-jyj-yq-2026-07", department="qz-jyj",
+       detected_at=f"{detected.isoformat()}T10:30:00+08:00", severity="general")
+    ev("qz-jyj", type="opinion.responded", case_id="qz-jyj-yq-2026-07",
+       at=f"{(detected + dt.timedelta(days=1)).isoformat()}T16:00:00+08:00")
+
+    # ---- last year's annual reports (条例第四十九条: by 31 January); one published late
+    year = today.year - 1
+    for dept, day in (("qz-fgw", 20), ("qz-czj", 26), ("qz-jyj", 30)):
+        ev(dept, type="annual_report.published", department=dept, year=year,
+           published_on=dt.date(today.year, 1, day).isoformat(), url=f"http://www.qinzhou.gov.cn/ndbg/{dept}-{year}.html")
+    ev("qz-zrzyj", type="annual_report.published", department="qz-zrzyj", year=year,
+       published_on=dt.date(today.year, 2, 6).isoformat(), url=f"http://www.qinzhou.gov.cn/ndbg/qz-zrzyj-{year}.html")
+    return events
+
+
+def store_is_empty() -> bool:
+    from sqlalchemy import select
+
+    from app.queries import session
+    from store.models import EventRecord, Item
+
+    with session() as s:
+        return (s.execute(select(Item.id).limit(1)).first() is None
+                and s.execute(select(EventRecord.event_id).limit(1)).first() is None)
+
+
+async def seed(client, today: dt.date | None = None) -> list:
+    """Ingest the demo scenario through the ordinary ingest path; returns the per-event results."""
+    from app.ingest import Ingestor
+    from store.db import database_url, get_engine
+
+    events = build_events(today)
+    ing = Ingestor(client, db_engine=get_engine(database_url()))
+    results = await ing.ingest(list(enumerate(events, start=1)))
+    bad = [r for r in results if r.status == "rejected"]
+    for r in bad:
+        log.warning("demo event rejected: %s", r.text())
+    return results
+
+
+async def seed_demo(ctx) -> None:
+    """`shixian up` task: seed when --demo was given and the store is empty."""
+    if not ctx.demo:
+        return
+    if not store_is_empty():
+        ctx.announce("演示数据 / demo", "数据目录非空，未重复载入 (data directory not empty, kept as is)")
+        return
+    results = await seed(ctx.client)
+    applied = sum(r.status == "applied" for r in results)
+    rejected = sum(r.status == "rejected" for r in results)
+    note = f"钦州市示例 {applied} 条事件已载入" + (f"，{rejected} 条被拒绝" if rejected else "")
+    ctx.announce("演示数据 / demo", note)
+
+
+def _register() -> None:
+    from worker.supervisor import register_task
+
+    register_task(seed_demo, name="demo", needs_http=False)
+
+
+_register()

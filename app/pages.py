@@ -1,0 +1,292 @@
+"""Server-rendered pages (Jinja2, autoescaped, Chinese). Read-only: writes go through the API.
+
+Access (app.auth.page_principal): the /login cookie, or — on a loopback-only server — anonymous
+local read-only access. Liaisons see their own department only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from app import api as A
+from app.auth import COOKIE, ROLE_LABELS, ApiError, Principal, page_principal, principal_for_token
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.autoescape = True
+
+STEP_LABELS = {"t_minus_3": "到期前3日提醒", "t_minus_1": "到期前1日提醒", "due_today": "到期当日提醒",
+               "overdue_1": "逾期督办", "overdue_repeat": "逾期再次督办", "t_minus_1h": "到期前1小时提醒"}
+TYPE_LABELS = {"document": "文件", "request": "依申请公开", "opinion": "舆情", "budget": "预决算",
+               "annual_report": "年度报告"}
+CLOCK_STATES = {"open": "办理中", "paused": "中止计时", "met": "已履行", "missed": "逾期履行", "closed": "已关闭"}
+ITEM_STATES = {"open": "办理中", "closed": "已办结", "done": "已办结", "met": "已办结"}
+EVENT_LABELS = {
+    "document.signed": "文件签发", "document.published": "文件公开", "document.repealed": "文件废止",
+    "interpretation.published": "政策解读发布", "request.received": "收到申请",
+    "request.answered_on_the_spot": "当场答复", "request.correction_requested": "告知补正",
+    "request.corrected": "收到补正", "request.consultation_started": "开始征求意见",
+    "request.consultation_ended": "征求意见结束", "request.extended": "延长答复期限", "request.replied": "作出答复",
+    "request.withdrawn": "申请人撤回", "request.abandoned": "视为放弃", "review.filed": "申请行政复议",
+    "review.decided": "行政复议决定", "litigation.filed": "提起行政诉讼", "litigation.decided": "行政诉讼判决",
+    "opinion.detected": "发现舆情", "opinion.info_released": "发布权威信息", "opinion.press_conference": "召开新闻发布会",
+    "opinion.responded": "回应舆情", "budget.approved": "预决算批复", "budget.published": "预决算公开",
+    "annual_report.year_closed": "年度结束", "annual_report.published": "年度报告公布",
+}
+ROLE_NAMES = {"liaison": "联络员", "head": "负责人", "supervisor": "督办", "assessor": "考核", "admin": "管理员"}
+
+
+def _step(step: str | None) -> str:
+    if not step:
+        return "—"
+    return STEP_LABELS.get(step, STEP_LABELS.get(step.split("@")[0].rstrip("_0123456789"), step))
+
+
+templates.env.filters["step"] = _step
+templates.env.filters["type_label"] = lambda t: TYPE_LABELS.get(t, t)
+templates.env.filters["clock_state"] = lambda s: CLOCK_STATES.get(s, s)
+templates.env.filters["item_state"] = lambda s: ITEM_STATES.get(s, s)
+templates.env.filters["event_label"] = lambda t: EVENT_LABELS.get(t, t)
+templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
+templates.env.filters["num"] = lambda x: "—" if x is None else (f"{x:g}" if isinstance(x, float) else str(x))
+
+
+def _who(request: Request) -> Principal:
+    p = page_principal(request)
+    if p is None:
+        raise ApiError(401, "unauthorized", "请先登录")
+    return p
+
+
+def render(request: Request, template: str, who: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+    base = {"request": request, "who": who, "role_labels": ROLE_LABELS, "depts": A.department_names(),
+            "today": A.today().isoformat()}
+    return templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
+
+
+def render_error(request: Request, status: int, detail: str) -> HTMLResponse:
+    return render(request, "error.html", page_principal(request), status=status, status_code=status, detail=detail)
+
+
+# ---------------------------------------------------------------------------------- login
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", page_principal(request), next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request):
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    token = (form.get("token") or [""])[0].strip()
+    nxt = _safe_next((form.get("next") or ["/"])[0])
+    p = principal_for_token(token) if token else None
+    if p is None:
+        return render(request, "login.html", None, status=401, next=nxt, error="令牌无效或已被吊销，请重新输入。")
+    if p.role == "liaison" and nxt == "/":
+        nxt = "/liaison"
+    resp = RedirectResponse(nxt, status_code=303)
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=30 * 86400,
+                    secure=request.url.scheme == "https")
+    return resp
+
+
+@router.get("/logout")
+def logout() -> RedirectResponse:
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(COOKIE)
+    return resp
+
+
+def _safe_next(nxt: str) -> str:
+    return nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
+
+
+# ---------------------------------------------------------------------------------- pages
+
+SORTS = {
+    "overdue": lambda r: (-r["overdue_working_days"], r["department"], r["id"]),
+    "department": lambda r: (r["department_name"], -r["overdue_working_days"], r["id"]),
+    "due": lambda r: (r["due"], r["department"], r["id"]),
+    "rule": lambda r: (r["rule_name"], -r["overdue_working_days"]),
+    "step": lambda r: (r["ladder_step"] or "", -r["overdue_working_days"]),
+}
+
+
+@router.get("/", response_class=HTMLResponse)
+def board(request: Request, sort: str = "overdue", as_of: str | None = None, department: str | None = None):
+    who = _who(request)
+    if who.role == "liaison" and not department:
+        return RedirectResponse("/liaison", status_code=303)
+    dept = who.scope(department, "查看督办看板", roles=("supervisor", "admin", "local"))
+    day = A.parse_day(as_of)
+    rows = A.overdue_json(day, dept)
+    rows.sort(key=SORTS.get(sort, SORTS["overdue"]))
+    by_dept: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        g = by_dept.setdefault(r["department"], {"id": r["department"], "name": r["department_name"], "count": 0,
+                                                  "max": 0, "total": 0})
+        g["count"] += 1
+        g["total"] += r["overdue_working_days"]
+        g["max"] = max(g["max"], r["overdue_working_days"])
+    groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], g["id"]))
+    from app.queries import session
+    from store import repo
+
+    with session() as s:
+        open_items = repo.list_items(s, department=dept, state="open")
+    provisional = [(i, c) for i in open_items for c in i.clocks if c.provisional and c.state == "open"]
+    period = A.parse_period_param(None)
+    scores = A.scores_result(period, day, dept)
+    return render(request, "board.html", who, rows=rows, groups=groups, sort=sort, as_of=day.isoformat(),
+                  department=dept, open_count=len(open_items), provisional=provisional, scores=scores)
+
+
+@router.get("/liaison", response_class=HTMLResponse)
+def liaison(request: Request, department: str | None = None):
+    who = _who(request)
+    dept = who.scope(department, "查看联络员页面", roles=("supervisor", "admin", "local"))
+    names = A.department_names()
+    if not dept:
+        return render(request, "choose.html", who, names=names, target="/liaison")
+    A.check_department(dept)
+    from app.queries import session
+    from store import repo
+
+    day = A.today()
+    rules = A.rule_names()
+    with session() as s:
+        snaps = repo.list_items(s, department=dept, state="open")
+    entries = []
+    for snap in snaps:
+        for c in snap.clocks:
+            if c.state not in ("open", "paused"):
+                continue
+            entries.append({"item": snap, "clock": c, "rule_name": rules.get(c.rule, c.rule),
+                            "left": A.working_days_left(c, day)})
+    entries.sort(key=lambda e: (e["left"] is None, e["left"] if e["left"] is not None else 0, e["item"].id))
+    return render(request, "liaison.html", who, department=dept, name=names.get(dept, dept), entries=entries)
+
+
+@router.get("/items/{item_id}", response_class=HTMLResponse)
+def item_page(request: Request, item_id: str):
+    who = _who(request)
+    if who.role == "assessor":
+        who.require(("supervisor", "admin", "liaison"), "查看事项")
+    data = A.item_json(A.load_item(item_id, who), with_history=True)
+    timeline = []
+    for e in data["events"]:
+        timeline.append({"when": e["occurred_on"] or e["ingested_at"][:10], "kind": "event", "e": e})
+    for ch in data["due_date_changes"]:
+        timeline.append({"when": ch["changed_at"][:10], "kind": "change", "e": ch})
+    timeline.sort(key=lambda t: (t["when"], 0 if t["kind"] == "event" else 1))
+    return render(request, "item.html", who, item=data, timeline=timeline)
+
+
+@router.get("/departments", response_class=HTMLResponse)
+def departments(request: Request):
+    who = _who(request)
+    if who.role == "liaison":
+        return RedirectResponse(f"/departments/{quote(who.department or '')}", status_code=303)
+    return render(request, "choose.html", who, names=A.department_names(), target="/departments")
+
+
+@router.get("/departments/{dept}", response_class=HTMLResponse)
+def department_page(request: Request, dept: str):
+    who = _who(request)
+    dept = who.scope(dept, "查看部门", roles=("supervisor", "admin", "local"))
+    A.check_department(dept)
+    directory = A.directory()
+    d = directory.departments[dept]
+    people = [p for p in directory.people.values() if p.department == dept]
+    from app.queries import session
+    from store import repo
+
+    with session() as s:
+        items = repo.list_items(s, department=dept)
+    day = A.today()
+    overdue = A.overdue_json(day, dept)
+    period = A.parse_period_param(None)
+    scores = A.scores_result(period, day, dept)
+    return render(request, "department.html", who, d=d, people=people, items=items, overdue=overdue,
+                  scores=scores, role_names=ROLE_NAMES)
+
+
+@router.get("/scores", response_class=HTMLResponse)
+def scores_page(request: Request, period: str | None = None, department: str | None = None):
+    who = _who(request)
+    dept = who.scope(department, "查看考评得分", roles=("supervisor", "admin", "assessor", "local"))
+    p = A.parse_period_param(period or str(A.today().year))
+    day = A.today()
+    res = A.scores_result(p, day, dept)
+    chart = trend_chart(p, day, dept)
+    return render(request, "scores.html", who, res=res, period=p, department=dept, chart=chart,
+                  period_text=period or p.label)
+
+
+@router.get("/calendar", response_class=HTMLResponse)
+def calendar_page(request: Request):
+    who = _who(request)
+    data = A.calendar_json()
+    regions = {"national": "全国", "guangxi": "广西"}
+    years: dict[int, dict[str, dict]] = {}
+    for r in data["coverage"]:
+        years.setdefault(r["year"], {})[r["region"]] = r
+    return render(request, "calendar.html", who, data=data, years=sorted(years.items()), regions=regions,
+                  region_list=data["regions"])
+
+
+# ---------------------------------------------------------------------------------- chart
+
+PALETTE = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#e8590c", "#0c8599", "#c2255c", "#5c940d"]
+
+
+def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any]:
+    """Monthly scores of each department over the period (a year → 12 months; a quarter → 3; a
+    month → the months of its year up to it), as an inline-SVG-ready structure."""
+    from domain.scoring import load_scoring, parse_period, score_period
+
+    from app.cli_reports import _session, current_records
+
+    start = period.start
+    months = [(start.year, m) for m in range(1, 13)] if period.kind == "year" else (
+        [(start.year, m) for m in range(start.month, start.month + 3)] if period.kind == "quarter"
+        else [(start.year, m) for m in range(1, start.month + 1)])
+    months = [(y, m) for y, m in months if dt.date(y, m, 1) <= as_of]
+    config = load_scoring()
+    with _session() as s:
+        records = current_records(s, as_of, department)
+    series: dict[str, list[tuple[int, float]]] = {}
+    for i, (y, m) in enumerate(months):
+        res = score_period(records, parse_period(f"{y}-{m:02d}"), as_of, config, department)
+        for d in res.summary:
+            series.setdefault(d.department, []).append((i, d.score))
+    names = A.department_names()
+    W, H, L, R, T, B = 640, 240, 40, 12, 12, 28
+    n = max(len(months), 1)
+    lo = min([v for pts in series.values() for _, v in pts] + [60.0])
+    lo = max(0.0, (int(lo) // 10) * 10)
+
+    def x(i: int) -> float:
+        return L + (W - L - R) * (i / (n - 1) if n > 1 else 0.5)
+
+    def y(v: float) -> float:
+        return T + (H - T - B) * (100 - v) / (100 - lo if lo < 100 else 1)
+
+    lines = []
+    for k, (dept, pts) in enumerate(sorted(series.items())):
+        color = PALETTE[k % len(PALETTE)]
+        lines.append({"dept": dept, "name": names.get(dept, dept), "color": color,
+                      "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in pts),
+                      "dots": [{"x": round(x(i), 1), "y": round(y(v), 1), "v": v, "label": f"{months[i][1]}月"}
+                               for i, v in pts]})
+    grid = [{"y": round(y(v), 1), "v": v} for v in range(int(lo), 101, 10)]
+    ticks = [{"x": round(x(i), 1), "label": f"{m}月"} for i, (_, m) in enumerate(months)]
+    return {"w": W, "h": H, "lines": lines, "grid": grid, "ticks": ticks, "left": L, "right": W - R,
+            "bottom": H - B}

@@ -1,0 +1,168 @@
+"""FastAPI application (API + pages) and its `shixian up` task.
+
+    create_app(client)  — the ASGI app; `client` is the Temporal client used by POST routes
+    serve_web(ctx)      — uvicorn on $SHIXIAN_HTTP (default 127.0.0.1:8000) inside `shixian up`
+
+Host header check: only the configured host, 127.0.0.1, localhost and names listed in
+SHIXIAN_WEB_HOSTS (comma-separated) are answered (defeats DNS rebinding against a loopback server).
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from app.auth import ApiError
+
+log = logging.getLogger("shixian.web")
+HERE = Path(__file__).parent
+DEFAULT_HTTP = "127.0.0.1:8000"
+
+
+def http_bind() -> tuple[str, int]:
+    text = os.environ.get("SHIXIAN_HTTP", DEFAULT_HTTP).strip()
+    if text.startswith("http://"):
+        text = text[len("http://"):]
+    host, _, port = text.rpartition(":")
+    if not host:
+        host, port = "127.0.0.1", text
+    try:
+        return host.strip("[]") or "127.0.0.1", int(port)
+    except ValueError:
+        raise ValueError(f"SHIXIAN_HTTP=“{text}” 无效：应为 主机:端口，如 127.0.0.1:8000") from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_pages_default(host: str) -> bool:
+    """Anonymous read-only pages only on a loopback-only server and unless login is required."""
+    if os.environ.get("SHIXIAN_WEB_LOGIN", "auto").lower() == "required":
+        return False
+    return is_loopback(host)
+
+
+_MESSAGES = {401: ("unauthorized", "未登录或令牌无效"), 403: ("forbidden", "无权访问"),
+             404: ("not_found", "未找到该地址"), 405: ("method_not_allowed", "不支持该请求方法"),
+             400: ("bad_request", "请求有误")}
+
+
+def create_app(client=None, *, open_pages: bool | None = None, host: str | None = None) -> FastAPI:
+    from app.api import router as api_router
+    from app.pages import router as pages_router, render_error
+
+    bind_host = host or http_bind()[0]
+    app = FastAPI(title="时限 Shixian API", version="0.1.0",
+                  description="政务公开法定时限与合规引擎：事件登记、事项与期限说明、逾期督办、考评得分、年度报告。"
+                              "除 /docs 外所有 /api 接口需要令牌：`Authorization: Bearer sx_...`（`shixian token create` 生成）。")
+    app.state.client = client
+    app.state.open_pages = open_pages_default(bind_host) if open_pages is None else open_pages
+    allowed = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver", bind_host}
+    allowed |= {h.strip() for h in os.environ.get("SHIXIAN_WEB_HOSTS", "").split(",") if h.strip()}
+    if bind_host in ("0.0.0.0", "::"):
+        allowed = {"*"}
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted(allowed))
+
+    def wants_json(request: Request) -> bool:
+        return request.url.path.startswith("/api") or request.url.path in ("/openapi.json",)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        if wants_json(request):
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+        if exc.status == 401:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return render_error(request, exc.status, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        errors = [{"field": ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body",
+                   "reason": e.get("msg", "")} for e in exc.errors()]
+        detail = "请求参数有误：" + "；".join(f"{e['field']} {e['reason']}" for e in errors)
+        if wants_json(request):
+            return JSONResponse({"code": "invalid_request", "detail": detail, "errors": errors}, status_code=422)
+        return render_error(request, 422, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code, text = _MESSAGES.get(exc.status_code, ("error", "请求失败"))
+        if wants_json(request):
+            return JSONResponse({"code": code, "detail": text}, status_code=exc.status_code)
+        return render_error(request, exc.status_code, text)
+
+    app.include_router(api_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app
+
+
+def bind_socket(host: str, port: int):
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise RuntimeError(f"网页服务无法监听 {host}:{port}：{exc.strerror}（端口被占用？可用 SHIXIAN_HTTP 指定其他端口）") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_web(ctx) -> None:
+    """`shixian up` task: serve the app until the stop event."""
+    import uvicorn
+
+    host, port = http_bind()
+    app = create_app(ctx.client, host=host)
+    config = uvicorn.Config(app, host=host, port=port, log_level=os.environ.get("SHIXIAN_WEB_LOG", "warning"),
+                            access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # the supervisor owns SIGINT / SIGTERM
+    sock = bind_socket(host, port)  # bind here: a busy port is a clear error, not uvicorn's sys.exit
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+    while not server.started:
+        if task.done():
+            exc = task.exception() if not task.cancelled() else None
+            raise RuntimeError(f"网页服务无法在 {host}:{port} 启动（端口被占用？）: {exc or '已退出'}")
+        await asyncio.sleep(0.05)
+    shown = f"[{host}]" if ":" in host else host
+    ctx.announce("网页 / Web", f"http://{shown}:{port}")
+    stop = asyncio.create_task(ctx.stop_event.wait())
+    done, _ = await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        stop.cancel()
+        exc = task.exception()
+        if exc:
+            raise exc
+        raise RuntimeError(f"网页服务意外退出（{host}:{port}，端口被占用？）")
+    server.should_exit = True
+    await asyncio.wait({task}, timeout=10)
+
+
+def _register() -> None:
+    from worker.supervisor import register_task
+
+    register_task(serve_web, name="web", needs_http=True)
+
+
+_register()
