@@ -146,17 +146,21 @@ async def seed(client, today: dt.date | None = None) -> list:
 
 
 async def seed_demo(ctx) -> None:
-    """`shixian up` task: seed when --demo was given and the store is empty."""
-    if not ctx.demo:
-        return
-    if not store_is_empty():
-        ctx.announce("演示数据 / demo", "数据目录非空，未重复载入 (data directory not empty, kept as is)")
-        return
-    results = await seed(ctx.client)
-    applied = sum(r.status == "applied" for r in results)
-    rejected = sum(r.status == "rejected" for r in results)
-    note = f"钦州市示例 {applied} 条事件已载入" + (f"，{rejected} 条被拒绝" if rejected else "")
-    ctx.announce("演示数据 / demo", note)
+    """`shixian up` task: seed when --demo was given and the store is empty.
+
+    The supervisor ends `up` when any task returns, so this task stays until the stop event."""
+    if ctx.demo:
+        if store_is_empty():
+            results = await seed(ctx.client)
+            applied = sum(r.status == "applied" for r in results)
+            rejected = sum(r.status == "rejected" for r in results)
+            note = f"钦州市示例 {applied} 条事件已载入" + (f"，{rejected} 条被拒绝" if rejected else "")
+        else:
+            note = "数据目录非空，未重复载入 (data directory not empty, kept as is)"
+        ctx.announce("演示数据 / demo", note)
+    elif getattr(ctx, "_announced", None) is not None:
+        ctx._announced.set()  # ready without a line of its own (nothing to seed)
+    await ctx.stop_event.wait()
 
 
 def _register() -> None:

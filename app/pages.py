@@ -145,7 +145,8 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     period = A.parse_period_param(None)
     scores = A.scores_result(period, day, dept)
     return render(request, "board.html", who, rows=rows, groups=groups, sort=sort, as_of=day.isoformat(),
-                  department=dept, open_count=len(open_items), provisional=provisional, scores=scores)
+                  department=dept, open_count=len(open_items), provisional=provisional, scores=scores,
+                  rule_names=A.rule_names())
 
 
 @router.get("/liaison", response_class=HTMLResponse)
@@ -244,7 +245,7 @@ def calendar_page(request: Request):
 
 # ---------------------------------------------------------------------------------- chart
 
-PALETTE = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#e8590c", "#0c8599", "#c2255c", "#5c940d"]
+PALETTE = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#0c8599", "#f59f00", "#c2255c", "#5c940d"]
 
 
 def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any]:
@@ -282,8 +283,14 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     lines = []
     for k, (dept, pts) in enumerate(sorted(series.items())):
         color = PALETTE[k % len(PALETTE)]
+        segments: list[list[tuple[int, float]]] = []
+        for i, v in pts:  # months without a clock due break the line
+            if segments and segments[-1][-1][0] == i - 1:
+                segments[-1].append((i, v))
+            else:
+                segments.append([(i, v)])
         lines.append({"dept": dept, "name": names.get(dept, dept), "color": color,
-                      "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in pts),
+                      "segments": [" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in seg) for seg in segments if len(seg) > 1],
                       "dots": [{"x": round(x(i), 1), "y": round(y(v), 1), "v": v, "label": f"{months[i][1]}月"}
                                for i, v in pts]})
     grid = [{"y": round(y(v), 1), "v": v} for v in range(int(lo), 101, 10)]

@@ -1,0 +1,148 @@
+"""Browser test: `shixian up --demo` in a subprocess (embedded Temporal dev server, worker, web,
+demo city), the board opened in Debian's headless Chromium driven by Playwright (no browser
+download). Screenshots go to test-artifacts/ (gitignored); docs/board.png is written once for the
+README when missing (SHIXIAN_UPDATE_SCREENSHOT=1 rewrites it)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """`shixian up --demo` on free ports; yields (base url, data dir); stopped with SIGTERM."""
+    data = tmp_path_factory.mktemp("browser-data")
+    http_port, temporal_port = free_port(), free_port()
+    env = {**os.environ, "SHIXIAN_DATA_DIR": str(data), "SHIXIAN_TEMPORAL_PORT": str(temporal_port),
+           "SHIXIAN_TEMPORAL_UI": "0", "SHIXIAN_HTTP": f"127.0.0.1:{http_port}", "PYTHONUNBUFFERED": "1"}
+    for k in ("DATABASE_URL", "TEMPORAL_ADDRESS", "SHIXIAN_CONFIG_DIR", "SHIXIAN_WEB_LOGIN"):
+        env.pop(k, None)
+    shixian = Path(sys.executable).parent / "shixian"
+    proc = subprocess.Popen([str(shixian), "up", "--demo"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump():
+        for line in proc.stdout:
+            lines.append(line)
+            if "时限已就绪" in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 150
+        while not ready.is_set() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not ready.is_set():
+            pytest.fail("shixian up --demo did not become ready:\n" + "".join(lines))
+        out = "".join(lines)
+        assert f"http://127.0.0.1:{http_port}" in out
+        assert "演示数据" in out and "被拒绝" not in out, out
+        yield f"http://127.0.0.1:{http_port}", data, lines
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def _has_cjk_font() -> bool:
+    try:
+        out = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(out.strip())
+
+
+def _browser(p):
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium not installed (Debian package chromium; ./scripts/test installs it)")
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+def test_board_in_headless_chromium(stack):
+    from playwright.sync_api import sync_playwright
+
+    base, data, _ = stack
+    ARTIFACTS.mkdir(exist_ok=True)
+    # the demo city is there through the API as well (a supervisor token made by the CLI)
+    env = {**os.environ, "SHIXIAN_DATA_DIR": str(data)}
+    env.pop("DATABASE_URL", None)
+    out = subprocess.run([str(Path(sys.executable).parent / "shixian"), "token", "create", "--role", "supervisor",
+                          "--person", "supervisor-zwgk"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    token = out.stdout.strip().splitlines()[-1]
+    r = httpx.get(f"{base}/api/overdue", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert r.status_code == 200 and r.json()["rows"]
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            page.goto(base + "/", wait_until="networkidle")
+            assert page.title().startswith("督办看板")
+            body = page.inner_text("body")
+            for name in ("钦州市财政局", "钦州市教育局", "钦州市人民政府办公室"):
+                assert name in body
+            rows = page.locator("#overdue tbody tr.overdue-row")
+            assert rows.count() >= 3
+            assert "钦州市市级财政专项资金管理办法" in page.inner_text("#overdue")
+            assert "暂定" in body  # the request extended into next year
+            # client-side sort by working days overdue: first row has the largest number
+            page.click("#overdue th[data-key=overdue]")
+            values = [int(v) for v in page.locator("#overdue tbody tr td:nth-child(5)").all_inner_texts()]
+            assert values == sorted(values, reverse=True)
+            page.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
+
+            # item page: explanation and timeline
+            page.click("#overdue a:has-text('钦州市市级财政专项资金管理办法')")
+            page.wait_for_load_state("networkidle")
+            assert "办理经过" in page.inner_text("body") and "文件签发" in page.inner_text("body")
+
+            # scores page with the trend chart
+            page.goto(base + "/scores", wait_until="networkidle")
+            assert page.locator("#trend svg circle").count() >= 5
+            page.screenshot(path=str(ARTIFACTS / "scores.png"), full_page=True)
+
+            # a phone-sized liaison page after logging in with a liaison token
+            out = subprocess.run([str(Path(sys.executable).parent / "shixian"), "token", "create", "--role",
+                                  "liaison", "--department", "qz-zrzyj", "--person", "liaison-zrzyj"],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+            phone.goto(base + "/login", wait_until="networkidle")
+            phone.fill("#token", out.stdout.strip().splitlines()[-1])
+            phone.click("button[type=submit]")
+            phone.wait_for_url(base + "/liaison")
+            text = phone.inner_text("body")
+            assert "钦州市自然资源局" in text and "剩余工作日" in text
+            phone.screenshot(path=str(ARTIFACTS / "liaison-phone.png"), full_page=True)
+        finally:
+            browser.close()
+
+    readme_shot = ROOT / "docs" / "board.png"
+    if not _has_cjk_font():  # a screenshot of boxes is no use in the README
+        return
+    if not readme_shot.exists() or os.environ.get("SHIXIAN_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(ARTIFACTS / "board.png", readme_shot)
