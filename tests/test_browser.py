@@ -136,7 +136,7 @@ def test_board_in_headless_chromium(stack):
             phone.click("button[type=submit]")
             phone.wait_for_url(base + "/liaison")
             text = phone.inner_text("body")
-            assert "钦州市自然资源局" in text and "剩余工作日" in text
+            assert "钦州市自然资源局" in text and "暂定" in text and "计算依据" in text
             phone.screenshot(path=str(ARTIFACTS / "liaison-phone.png"), full_page=True)
         finally:
             browser.close()
