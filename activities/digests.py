@@ -1,0 +1,168 @@
+"""Daily digests (issue 4 §3): which day it is, whether anyone works, and what each person reads.
+
+The scheduled `DigestWorkflow` (workflows/digests.py) runs every day at 09:00 Asia/Shanghai and calls:
+
+1. `digest_day`: is the day a working day per the calendar (chinese-calendar data plus the overlays in
+   config/calendars/, so make-up Saturdays/Sundays count and statutory rest days do not)? The national
+   calendar decides for city-wide roles; a department's region (e.g. guangxi, 壮族三月三) decides for its
+   liaison and head. No region works -> the run is "skipped" and nothing is sent.
+2. `plan_digests`: loads the open item snapshots from the store and runs `activities.notify.build_digests`
+   (liaison: due within 5 working days; supervisor: overdue by department; head: their department's).
+   People whose region rests that day are left out.
+
+The workflow then sends each digest with `notify_person` under the delivery key
+`digest-{date}:digest:{step}:{person}`: once per day and person, also across restarts and repeated runs.
+
+Everything here runs in activities (calendar and config are read at run time, never in workflow code).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+
+# China has had no daylight saving time since 1991: a fixed offset is exact and needs no tz database
+# (workflow code uses this too, inside the sandbox).
+SHANGHAI_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+NATIONAL = "national"
+DIGEST_RULE = "digest"
+
+
+def digest_item_id(day: str) -> str:
+    """The delivery-log item id of one day's digests (part of the unique delivery key)."""
+    return f"digest-{day}"
+
+
+# ------------------------------------------------------------------------------------------ models
+class DigestInput(BaseModel):
+    """Workflow input. `for_date` (ISO date) is for tests and manual runs; scheduled runs leave it empty
+    and use the schedule's scheduled time (search attribute TemporalScheduledStartTime) or the clock."""
+    for_date: str | None = None
+
+
+class DigestDayRequest(BaseModel):
+    date: str  # ISO date (Asia/Shanghai)
+
+
+class DigestDay(BaseModel):
+    date: str
+    workday: bool  # someone works today (national or a department's region)
+    national_workday: bool
+    reason: str = ""  # national day classification, e.g. 国庆节调休上班 / 国庆节 / 周末 / 工作日
+    working_regions: list[str] = Field(default_factory=list)
+    resting_regions: list[str] = Field(default_factory=list)
+    provisional: bool = False  # no published holiday arrangement for this year yet
+
+
+class DigestMessage(BaseModel):
+    person_id: str
+    step: str  # digest_liaison / digest_supervisor / digest_head
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class DigestPlan(BaseModel):
+    date: str
+    open_items: int = 0
+    messages: list[DigestMessage] = Field(default_factory=list)
+    resting_people: list[str] = Field(default_factory=list)  # had a digest but their region rests today
+
+
+DigestStatus = Literal["sent", "skipped", "stale", "empty"]
+
+
+class DigestSummary(BaseModel):
+    date: str
+    workday: bool
+    status: DigestStatus  # sent: digests went out · skipped: rest day · stale: catch-up run on a later day ·
+    #                       empty: working day with nothing to report
+    date_source: Literal["input", "schedule", "clock"] = "clock"
+    reason: str = ""
+    sent: int = 0  # newly delivered now
+    already_sent: int = 0  # delivered by an earlier run of the same day (nothing sent again)
+    failed: int = 0
+    resting_people: list[str] = Field(default_factory=list)  # regional rest day: their digest not sent
+    deliveries: list[str] = Field(default_factory=list)  # "person:step:status"
+
+
+# ------------------------------------------------------------------------------------------ date
+def digest_date(for_date: str | None, scheduled_start: datetime | None, now: datetime) -> tuple[str, str, bool]:
+    """(ISO date, source, stale) of one digest run; pure, used from workflow code.
+
+    `for_date` wins (tests, manual runs). Otherwise the schedule's scheduled time, as a date in Asia/Shanghai:
+    a run started late (worker down at 09:00, Temporal catch-up) still belongs to the day it was scheduled
+    for, and is `stale` when it only starts on a later day (that day's own run sends that day's digest).
+    Without either, the workflow clock's date in Asia/Shanghai.
+    """
+    if for_date:
+        return date.fromisoformat(for_date[:10]).isoformat(), "input", False
+    today = now.astimezone(SHANGHAI_TZ).date()
+    if scheduled_start is not None:
+        if scheduled_start.tzinfo is None:
+            scheduled_start = scheduled_start.replace(tzinfo=timezone.utc)
+        day = scheduled_start.astimezone(SHANGHAI_TZ).date()
+        return day.isoformat(), "schedule", today > day
+    return today.isoformat(), "clock", False
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _region_of_person(directory, person_id: str) -> str:
+    person = directory.people.get(person_id)
+    if person is None or not person.department:
+        return NATIONAL  # city-wide roles follow the national calendar
+    return directory.region_of(person.department)
+
+
+def classify_day(day: date, calendar, directory) -> DigestDay:
+    regions = [NATIONAL] + sorted({d.region for d in directory.departments.values()} - {NATIONAL})
+    working, resting = [], []
+    for region in regions:
+        (working if calendar.is_workday(day, region) else resting).append(region)
+    info = calendar.day(day, NATIONAL)
+    return DigestDay(
+        date=day.isoformat(), workday=bool(working), national_workday=NATIONAL in working,
+        reason=info.reason, working_regions=working, resting_regions=resting,
+        provisional=bool(getattr(info, "provisional", False)),
+    )
+
+
+def plan_for(day: date, items: list, directory, calendar) -> DigestPlan:
+    """The digests of `day` for `items` (ItemSnapshots), leaving out people whose region rests."""
+    from activities.notify import STEP_NAMES, _date_text, build_digests, working_days_left_from
+
+    plan = DigestPlan(date=day.isoformat(), open_items=len(items))
+    for person_id, step, context in build_digests(items, directory, day, working_days_left_from(calendar)):
+        if not calendar.is_workday(day, _region_of_person(directory, person_id)):
+            plan.resting_people.append(person_id)
+            continue
+        # Names for the delivery log and a possible 送达失败 notice (digest templates do not use them).
+        context.setdefault("item_title", f"{_date_text(day.isoformat())}{STEP_NAMES.get(step, step)}")
+        context.setdefault("rule_name", "每日汇总")
+        plan.messages.append(DigestMessage(person_id=person_id, step=step, context=context))
+    return plan
+
+
+# ------------------------------------------------------------------------------------------ activities
+@activity.defn(name="digest_day")
+def digest_day(req: DigestDayRequest) -> DigestDay:
+    """Is `req.date` a working day (national calendar and each department region)?"""
+    from activities.clocks import engine
+    from domain.directory import load_directory
+
+    return classify_day(date.fromisoformat(req.date), engine().calendar, load_directory())
+
+
+@activity.defn(name="plan_digests")
+def plan_digests(req: DigestDayRequest) -> DigestPlan:
+    """Open items from the store -> the day's digests per person (see module docstring)."""
+    from sqlmodel import Session
+
+    from activities.clocks import engine
+    from domain.directory import load_directory
+    from store.db import database_url, get_engine
+    from store.repo import list_items
+
+    with Session(get_engine(database_url())) as s:
+        items = list_items(s, state="open")
+    return plan_for(date.fromisoformat(req.date), items, load_directory(), engine().calendar)

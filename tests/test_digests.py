@@ -1,0 +1,316 @@
+"""Daily digests (issue 4 §3/§5): DigestWorkflow on the time-skipping server with a real worker, a temp
+SQLite store and a real webhook receiver; the Schedule on a local dev server (the time-skipping test server
+does not implement the schedule API: CreateSchedule is "unimplemented" there)."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import pytest_asyncio
+from sqlmodel import Session
+from temporalio.client import ScheduleOverlapPolicy
+from temporalio.worker import Worker
+
+from activities.digests import DigestInput, DigestSummary, digest_date
+from domain.config import REPO_CONFIG
+from domain.model import ClockSnapshot, ItemSnapshot
+from store import deliveries as dstore
+from tests.receivers import WebhookReceiver
+
+MAKEUP_SATURDAY = date(2026, 10, 10)  # 国庆节调休上班 (2026 arrangement, chinese-calendar data)
+HOLIDAY_MONDAY = date(2026, 10, 5)  # 国庆节
+PLAIN_SATURDAY = date(2026, 9, 19)  # ordinary weekend
+GUANGXI_DAY_OFF = date(2026, 4, 20)  # a Monday; made a guangxi rest day by a test overlay below
+PUBLIC_URL = "https://gk.qinzhou.example"
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def hook():
+    with WebhookReceiver() as h:
+        yield h
+
+
+@pytest.fixture
+def digest_env(tmp_path, monkeypatch, hook):
+    """Copy of config/ whose people notify the webhook receiver; a fresh SQLite store."""
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    text = (cfg / "departments.toml").read_text(encoding="utf-8")
+    assert text.count("json://127.0.0.1:9000/hook/") >= 10
+    (cfg / "departments.toml").write_text(text.replace("json://127.0.0.1:9000", hook.url("")), encoding="utf-8")
+    # A regional rest day on a national working day (as a 壮族三月三 notice would add).
+    (cfg / "calendars" / "guangxi-2026-test.toml").write_text(
+        'region = "guangxi"\nsource = "测试用：2026年壮族三月三放假安排"\n[days_off]\n"2026-04-20" = "壮族三月三"\n',
+        encoding="utf-8")
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    monkeypatch.setenv("SHIXIAN_PUBLIC_URL", PUBLIC_URL)
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    from store.db import database_url, get_engine, init_db
+
+    engine = get_engine(database_url())
+    init_db(engine)
+    yield engine
+    engine.dispose()
+
+
+def _seed(engine, snaps: list[ItemSnapshot]) -> None:
+    from store.repo import save_snapshot
+
+    with Session(engine) as s:
+        for snap in snaps:
+            assert save_snapshot(s, snap)
+
+
+def _doc(id, dept, title, due, *, rule="policy_publication", type="document", state="open", clock_state="open"):
+    return ItemSnapshot(id=id, type=type, department=dept, title=title, state=state, version=1, clocks=[
+        ClockSnapshot(rule=rule, start="2026-09-01", due=due, state=clock_state, region="guangxi")])
+
+
+OCTOBER_ITEMS = [
+    _doc("doc-fgw-1", "qz-fgw", "关于印发《钦州市优化营商环境若干措施》的通知", "2026-10-13"),  # 2 working days left
+    _doc("doc-fgw-2", "qz-fgw", "钦州市2026年重点项目建设计划", "2026-09-30"),  # overdue across National Day
+    _doc("req-czj-3", "qz-czj", "关于公开2025年度部门预算执行情况的申请", "2026-10-10",
+         rule="request_reply", type="request"),  # due on the make-up Saturday itself
+    _doc("doc-jyj-4", "qz-jyj", "钦州市教育局远期文件", "2026-10-30"),  # beyond 5 working days
+    _doc("doc-zfb-5", "qz-zfb", "已办结的文件", "2026-10-09", state="closed", clock_state="met"),
+    _doc("doc-zrz-6", "qz-zrzyj", "已按时公开的文件", "2026-10-12", clock_state="met"),
+]
+
+
+async def _run(client, tq: str, for_date: date | None) -> DigestSummary:
+    from workflows.digests import DigestWorkflow
+
+    return await client.execute_workflow(
+        DigestWorkflow.run, DigestInput(for_date=for_date.isoformat() if for_date else None),
+        id=f"digest-test-{uuid.uuid4().hex[:8]}", task_queue=tq, result_type=DigestSummary,
+    )
+
+
+def _worker(client, tq: str, executor: ThreadPoolExecutor) -> Worker:
+    import activities
+    import workflows
+
+    return Worker(client, task_queue=tq, workflows=workflows.WORKFLOWS, activities=activities.ACTIVITIES,
+                  activity_executor=executor)
+
+
+# ---------------------------------------------------------------------------------------------- pure
+def test_calendar_facts_used_here():
+    from activities.clocks import engine
+
+    cal = engine().calendar
+    assert MAKEUP_SATURDAY.weekday() == 5 and cal.is_workday(MAKEUP_SATURDAY)
+    assert cal.day(MAKEUP_SATURDAY).reason == "国庆节调休上班"
+    assert cal.is_workday(date(2026, 9, 20)) and cal.is_workday(date(2025, 9, 28)) and cal.is_workday(date(2025, 10, 11))
+    assert HOLIDAY_MONDAY.weekday() == 0 and not cal.is_workday(HOLIDAY_MONDAY)
+    assert PLAIN_SATURDAY.weekday() == 5 and not cal.is_workday(PLAIN_SATURDAY)
+    assert GUANGXI_DAY_OFF.weekday() == 0 and cal.is_workday(GUANGXI_DAY_OFF)
+
+
+def test_digest_date():
+    utc = timezone.utc
+    now = datetime(2026, 10, 10, 1, 0, 5, tzinfo=utc)
+    assert digest_date("2026-10-05", None, now) == ("2026-10-05", "input", False)
+    # 09:00 Asia/Shanghai is 01:00 UTC: the scheduled time's date in Shanghai
+    assert digest_date(None, datetime(2026, 10, 10, 1, 0, tzinfo=utc), now) == ("2026-10-10", "schedule", False)
+    # a catch-up run of the 10-09 schedule starting at 01:00 Shanghai on 10-10 is stale
+    late = datetime(2026, 10, 9, 17, 0, tzinfo=utc)
+    assert digest_date(None, datetime(2026, 10, 9, 1, 0, tzinfo=utc), late) == ("2026-10-09", "schedule", True)
+    # late the same day (20:00 Shanghai) still sends that day's digest
+    assert digest_date(None, datetime(2026, 10, 9, 1, 0, tzinfo=utc),
+                       datetime(2026, 10, 9, 12, 0, tzinfo=utc)) == ("2026-10-09", "schedule", False)
+    # clock only: 16:30 UTC on 10-09 is 00:30 on 10-10 in Shanghai
+    assert digest_date(None, None, datetime(2026, 10, 9, 16, 30, tzinfo=utc)) == ("2026-10-10", "clock", False)
+
+
+# ---------------------------------------------------------------------------------------------- workflow
+async def test_makeup_saturday_sends_digests_once(digest_env, hook, ts_env):
+    _seed(digest_env, OCTOBER_ITEMS)
+    tq = f"digest-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        async with _worker(ts_env.client, tq, ex):
+            first = await _run(ts_env.client, tq, MAKEUP_SATURDAY)
+            assert first.workday and first.status == "sent" and first.date == "2026-10-10"
+            assert (first.sent, first.already_sent, first.failed) == (5, 0, 0), first
+            assert first.reason == "国庆节调休上班" and first.date_source == "input"
+            posts = hook.wait_for(5)
+            await asyncio.sleep(0.3)
+            assert len(hook.posts) == 5
+
+            by_path = {p.path: p.json for p in posts}
+            assert set(by_path) == {"/hook/liaison-fgw", "/hook/head-fgw", "/hook/liaison-czj",
+                                    "/hook/head-czj", "/hook/supervisor-zwgk"}
+            liaison = by_path["/hook/liaison-fgw"]
+            assert liaison["title"] == "【每日提醒】2026年10月10日：钦州市发展和改革委员会有1项事项将在5个工作日内到期"
+            assert "关于印发《钦州市优化营商环境若干措施》的通知" in liaison["message"]
+            assert "到期日：2026-10-13" in liaison["message"] and "剩余2个工作日" in liaison["message"]
+            assert f"{PUBLIC_URL}/items/doc-fgw-1" in liaison["message"]
+            assert "重点项目" not in liaison["message"]  # overdue items are not the liaison's 5-day list
+
+            head = by_path["/hook/head-fgw"]
+            assert head["title"] == "【部门汇总】2026年10月10日：钦州市发展和改革委员会逾期1项、5个工作日内到期1项"
+            # 09-30 due; 10-01..07 National Day; 10-08, 10-09 and the make-up 10-10 are working days
+            assert "钦州市2026年重点项目建设计划｜政策文件主动公开｜到期日2026-09-30｜已逾期3个工作日" in head["message"]
+            assert "营商环境" in head["message"]
+
+            czj = by_path["/hook/liaison-czj"]
+            assert czj["title"] == "【每日提醒】2026年10月10日：钦州市财政局有1项事项将在5个工作日内到期"
+            assert "关于公开2025年度部门预算执行情况的申请" in czj["message"]
+            assert "到期日：2026-10-10" in czj["message"] and "今日到期" in czj["message"]
+
+            sup = by_path["/hook/supervisor-zwgk"]
+            assert sup["title"] == "【逾期汇总】2026年10月10日：1个部门共1项事项逾期"
+            assert "钦州市发展和改革委员会（1项）" in sup["message"]
+            assert "钦州市2026年重点项目建设计划" in sup["message"] and "到期日2026-09-30" in sup["message"]
+            for p in posts:  # nobody hears about items that are far off, closed or met
+                assert "远期" not in p.json["message"] and "已办结" not in p.json["message"]
+                assert "已按时公开" not in p.json["message"]
+
+            # The same day again (schedule re-run, manual run, restarted worker): nothing new is sent.
+            second = await _run(ts_env.client, tq, MAKEUP_SATURDAY)
+            assert (second.sent, second.already_sent, second.failed) == (0, 5, 0), second
+            await asyncio.sleep(0.3)
+            assert len(hook.posts) == 5
+
+    rows = dstore.list_deliveries(item_id="digest-2026-10-10")
+    assert sorted(r.key for r in rows) == sorted([
+        "digest-2026-10-10:digest:digest_head:head-czj",
+        "digest-2026-10-10:digest:digest_head:head-fgw",
+        "digest-2026-10-10:digest:digest_liaison:liaison-czj",
+        "digest-2026-10-10:digest:digest_liaison:liaison-fgw",
+        "digest-2026-10-10:digest:digest_supervisor:supervisor-zwgk",
+    ])
+    assert {r.state for r in rows} == {"sent"}
+    with Session(digest_env) as s:
+        for r in rows:  # one attempt each: the second run never reached a channel
+            assert [(a.status, a.channel_index) for a in dstore.attempts_for(s, r.key)] == [("ok", 0)]
+
+
+@pytest.mark.parametrize("day, reason", [(HOLIDAY_MONDAY, "国庆节"), (PLAIN_SATURDAY, "周末")],
+                         ids=["holiday-monday", "plain-saturday"])
+async def test_rest_days_send_nothing(digest_env, hook, ts_env, day, reason):
+    _seed(digest_env, [
+        _doc("doc-fgw-1", "qz-fgw", "本该提醒的文件", (day + timedelta(days=2)).isoformat()),
+        _doc("doc-fgw-2", "qz-fgw", "逾期文件", (day - timedelta(days=10)).isoformat()),
+    ])
+    tq = f"digest-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        async with _worker(ts_env.client, tq, ex):
+            summary = await _run(ts_env.client, tq, day)
+    assert summary.status == "skipped" and not summary.workday and summary.reason == reason
+    assert (summary.sent, summary.already_sent) == (0, 0)
+    await asyncio.sleep(0.3)
+    assert hook.posts == []
+    assert dstore.list_deliveries(item_id=f"digest-{day.isoformat()}") == []
+
+
+async def test_regional_rest_day_only_city_wide_roles(digest_env, hook, ts_env):
+    """Guangxi rests on 2026-04-20 (test overlay), the nation works: only the city-wide supervisor reads."""
+    _seed(digest_env, [
+        _doc("doc-fgw-1", "qz-fgw", "三月三前到期的文件", "2026-04-15"),
+        _doc("doc-fgw-2", "qz-fgw", "下周到期的文件", "2026-04-22"),
+    ])
+    tq = f"digest-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        async with _worker(ts_env.client, tq, ex):
+            summary = await _run(ts_env.client, tq, GUANGXI_DAY_OFF)
+    assert summary.workday and summary.status == "sent" and summary.sent == 1, summary
+    assert sorted(summary.resting_people) == ["head-fgw", "liaison-fgw"]
+    post = hook.wait_for(1)[0]
+    await asyncio.sleep(0.3)
+    assert len(hook.posts) == 1 and post.path == "/hook/supervisor-zwgk"
+    # counted on the department's (guangxi) calendar: 04-16, 04-17 are working days, 04-20 is not
+    assert "三月三前到期的文件｜政策文件主动公开｜到期日2026-04-15｜已逾期2个工作日" in post.json["message"]
+
+
+# ---------------------------------------------------------------------------------------------- schedule
+@pytest_asyncio.fixture(loop_scope="session")
+async def dev_env(temporal_cli_path):
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli_path, data_converter=pydantic_data_converter, ui=False,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.mark.e2e
+async def test_schedule_at_nine_shanghai_and_scheduled_run(digest_env, hook, dev_env, tmp_path):
+    from activities.clocks import engine
+    from worker.digests import DIGEST_SCHEDULE_ID, digest_schedule_task, ensure_schedule
+    from worker.supervisor import UpContext
+
+    client = dev_env.client
+    tq = f"digest-{uuid.uuid4().hex[:6]}"
+    assert await ensure_schedule(client, task_queue=tq) == "created"
+    handle = client.get_schedule_handle(DIGEST_SCHEDULE_ID)
+    desc = await handle.describe()
+    spec = desc.schedule.spec
+    assert spec.time_zone_name == "Asia/Shanghai"
+    assert [(c.hour[0].start, c.minute[0].start, c.second[0].start) for c in spec.calendars] == [(9, 0, 0)]
+    cal = spec.calendars[0]
+    assert (cal.day_of_week[0].start, cal.day_of_week[0].end) == (0, 6)  # every day: the workflow decides
+    assert desc.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+    assert desc.schedule.policy.catchup_window == timedelta(days=1)
+    assert desc.schedule.action.workflow == "daily_digest" and desc.schedule.action.task_queue == tq
+    # next runs: 01:00 UTC = 09:00 Beijing time, on consecutive days
+    nxt = desc.info.next_action_times[:3]
+    assert [(t.astimezone(timezone.utc).hour, t.minute, t.second) for t in nxt] == [(1, 0, 0)] * 3
+    assert (nxt[1] - nxt[0]) == timedelta(days=1)
+
+    # Idempotent at every `shixian up`: an update, keeping an operator's pause.
+    await handle.pause(note="运维暂停")
+    assert await ensure_schedule(client, task_queue=tq) == "updated"
+    desc = await handle.describe()
+    assert desc.schedule.state.paused and desc.schedule.spec.time_zone_name == "Asia/Shanghai"
+    await handle.unpause()
+
+    # The up task: creates/updates, announces itself, ends on stop.
+    stop, announced = asyncio.Event(), asyncio.Event()
+    ctx = UpContext(client, stop, demo=False, http=False, data_dir=tmp_path, temporal_address="",
+                    temporal_ui=None, _announced=announced)
+    task = asyncio.create_task(digest_schedule_task(ctx))
+    await asyncio.wait_for(announced.wait(), 30)
+    assert ctx.addresses and "每天09:00 Asia/Shanghai" in ctx.addresses[0][1]
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    # (the up task used the default task queue; put ours back for the triggered run below)
+    await ensure_schedule(client, task_queue=tq)
+
+    # A real scheduled run (triggered now): the date comes from the schedule's TemporalScheduledStartTime.
+    _seed(digest_env, OCTOBER_ITEMS)
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        async with _worker(client, tq, ex):
+            await handle.trigger()
+            wf_id = None
+            for _ in range(200):
+                desc = await handle.describe()
+                if desc.info.recent_actions:
+                    wf_id = desc.info.recent_actions[-1].action.workflow_id
+                    break
+                await asyncio.sleep(0.05)
+            assert wf_id and wf_id.startswith(f"{DIGEST_SCHEDULE_ID}-")
+            summary = await asyncio.wait_for(
+                client.get_workflow_handle(wf_id, result_type=DigestSummary).result(), 60)
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    assert summary.date_source == "schedule" and summary.date == today.isoformat()
+    cal = engine().calendar
+    assert summary.workday == (cal.is_workday(today, "national") or cal.is_workday(today, "guangxi"))
+    if summary.workday:  # whatever today is, what was reported is what the receiver got
+        assert summary.status in ("sent", "empty") and summary.failed == 0
+        await asyncio.sleep(0.3)
+        assert len(hook.posts) == summary.sent
+        assert len(dstore.list_deliveries("sent", item_id=f"digest-{today.isoformat()}")) == summary.sent
+    else:
+        assert summary.status == "skipped" and hook.posts == []
+    await handle.delete()
