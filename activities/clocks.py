@@ -100,6 +100,7 @@ class PlanRequest(BaseModel):
     region: str = "national"
     now: str
     fired: list[str] = Field(default_factory=list)
+    last_overdue_at: Optional[str] = None
 
 
 class PlannedStepModel(BaseModel):
@@ -161,7 +162,8 @@ def plan_steps(req: PlanRequest) -> list[PlannedStepModel]:
     rule = eng.rules[req.rule]
     ladder = eng.ladders.for_rule(rule.id, rule.unit)
     due = parse_start(req.due)
-    steps = plan(ladder, due, eng.calendar, req.region, dt.datetime.fromisoformat(req.now), set(req.fired))
+    last = dt.datetime.fromisoformat(req.last_overdue_at) if req.last_overdue_at else None
+    steps = plan(ladder, due, eng.calendar, req.region, dt.datetime.fromisoformat(req.now), set(req.fired), last)
     due_day = due.astimezone(SHANGHAI).date() if isinstance(due, dt.datetime) else due
     out = []
     for s in steps:
@@ -175,11 +177,20 @@ def plan_steps(req: PlanRequest) -> list[PlannedStepModel]:
 
 
 # ---------------------------------------------------------------- read model
-def _session():
-    from store.db import get_engine, init_db, session
+_ready_engines: set[int] = set()
 
-    init_db(get_engine())
-    return session()
+
+def _session():
+    """A session on the current database; tables are created once per engine per process."""
+    from sqlmodel import Session
+
+    from store.db import get_engine, init_db
+
+    eng = get_engine()
+    if id(eng) not in _ready_engines:
+        init_db(eng)
+        _ready_engines.add(id(eng))
+    return Session(eng)
 
 
 @activity.defn

@@ -66,7 +66,7 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
             id=r.id, name=r.name, unit=r.unit, start_event=r.start_event, met_by=list(r.met_by),
             closed_by=list(r.closed_by), pause=r.pause, resume=r.resume, stop=r.stop, restart=r.restart,
             extension_event=r.extension.event if r.extension else None, extension_caps=caps,
-            when={k: list(v) for k, v in r.when},
+            when={k: list(v) for k, v in r.when}, lapses=r.lapses,
         )
     return out
 

@@ -117,71 +117,74 @@ def plan(
     region: str,
     now: dt.datetime,
     fired: set[str] | frozenset[str] = frozenset(),
-    horizon: int = 1,
+    last_overdue_at: dt.datetime | None = None,
 ) -> list[PlannedStep]:
     """Steps still to fire for this due date, in order.
 
-    Steps whose time has passed are dropped, except that when the clock is already overdue the latest
-    overdue step not yet fired is kept and moved to the next allowed instant (after a short grace).
-    `horizon` = how many future repeat steps to include.
+    - Steps before the due date fire at their nominal time; ones already past are dropped.
+    - Overdue steps fire once each, in order; when some are already past (a backfilled item, a worker
+      that was down), one catch-up notice (the latest missed step) goes out at the next allowed instant
+      after a short grace, and the earlier missed ones are covered by it.
+    - Repeats follow `repeat_every` working days (hours for hour rules) after the last overdue notice
+      actually sent (`last_overdue_at`), so a catch-up is not followed by a burst.
     """
-    if isinstance(due, dt.datetime):
-        return _plan_hours(ladder, due, now, fired, horizon)
+    hours = isinstance(due, dt.datetime)
     tag = due.isoformat()
-    steps: list[PlannedStep] = []
+    if hours:
+        def nominal(s: StepDef) -> dt.datetime:
+            return due + dt.timedelta(hours=s.offset_hours)
+
+        def allowed(moment: dt.datetime) -> dt.datetime:
+            return moment  # emergencies: by the clock, any day
+
+        def after(moment: dt.datetime, n: int) -> dt.datetime:
+            return moment + dt.timedelta(hours=n)
+
+        def is_post(s: StepDef) -> bool:
+            return s.offset_hours >= 0
+    else:
+        def nominal(s: StepDef) -> dt.datetime:
+            if s.offset < 0:
+                day = cal.subtract_working_days(due, -s.offset, region)
+            elif s.offset == 0:  # a rest-day due date (fixed dates) is announced the working day before
+                day = due if cal.is_workday(due, region) else cal.subtract_working_days(due, 1, region)
+            else:
+                day = cal.add_working_days(due, s.offset, region)
+            return _at(day, ladder.fire_at)
+
+        def allowed(moment: dt.datetime) -> dt.datetime:
+            return next_allowed(cal, moment, region, ladder.fire_at)
+
+        def after(moment: dt.datetime, n: int) -> dt.datetime:
+            return _at(cal.add_working_days(moment.astimezone(SHANGHAI).date(), n, region), ladder.fire_at)
+
+        def is_post(s: StepDef) -> bool:
+            return s.offset > 0
+
+    out: list[PlannedStep] = []
     for s in ladder.steps:
-        if s.offset < 0:
-            day = cal.subtract_working_days(due, -s.offset, region)
-        elif s.offset == 0:
-            # A due date on a rest day (fixed dates) is announced on the last working day before it.
-            day = due if cal.is_workday(due, region) else cal.subtract_working_days(due, 1, region)
-        else:
-            day = cal.add_working_days(due, s.offset, region)
-        steps.append(PlannedStep(f"{s.id}@{tag}", s.id, s.to, _at(day, ladder.fire_at), s.offset > 0))
+        if not is_post(s):
+            key, when = f"{s.id}@{tag}", nominal(s)
+            if key not in fired and when > now:
+                out.append(PlannedStep(key, s.id, s.to, when, False))
+    post = [s for s in ladder.steps if is_post(s)]
+    keys = [f"{s.id}@{tag}" for s in post]
+    repeats_sent = sum(1 for k in fired if k.startswith("overdue_repeat_") and k.endswith(f"@{tag}"))
+    done = len(post) if repeats_sent else max((i + 1 for i, k in enumerate(keys) if k in fired), default=0)
+    pending = [(s, k, nominal(s)) for s, k in zip(post[done:], keys[done:])]
+    if pending:
+        missed = [p for p in pending if p[2] <= now]
+        if missed:
+            s, k, _ = missed[-1]
+            out.append(PlannedStep(k, s.id, s.to, allowed(now + BACKFILL_GRACE), True))
+        out += [PlannedStep(k, s.id, s.to, w, True) for s, k, w in pending if w > now]
+        return out  # repeats are planned once every overdue step has gone out
     if ladder.repeat_every > 0:
-        last_offset = max([s.offset for s in ladder.steps if s.offset > 0], default=0)
-        # Enough repeats to pass `now`, plus `horizon` future ones.
-        k, future = 1, 0
-        while future < horizon:
-            day = cal.add_working_days(due, last_offset + k * ladder.repeat_every, region)
-            fire = _at(day, ladder.fire_at)
-            steps.append(PlannedStep(f"overdue_repeat_{k}@{tag}", f"overdue_repeat", ladder.repeat_to, fire, True))
-            future += fire > now
-            k += 1
-            if k > 2000:
-                break
-    pending = [s for s in steps if s.key not in fired]
-    future = [s for s in pending if s.fire_at > now]
-    past_overdue = [s for s in pending if s.fire_at <= now and s.overdue]
-    if past_overdue:
-        # One catch-up notice replaces every missed overdue step; the next repeat keeps the cadence
-        # counted from the catch-up, not from the missed schedule.
-        latest = past_overdue[-1]
-        when = next_allowed(cal, now + BACKFILL_GRACE, region, ladder.fire_at)
-        quiet_until = when.date()
-        if ladder.repeat_every > 1:
-            quiet_until = cal.add_working_days(when.date(), ladder.repeat_every - 1, region)
-        future = [s for s in future if not s.overdue or s.fire_at.date() > quiet_until]
-        future.insert(0, PlannedStep(latest.key, latest.step, latest.to, when, True))
-    return future
-
-
-def _plan_hours(ladder, due: dt.datetime, now, fired, horizon) -> list[PlannedStep]:
-    tag = due.isoformat()
-    steps = [
-        PlannedStep(f"{s.id}@{tag}", s.id, s.to, due + dt.timedelta(hours=s.offset_hours), s.offset_hours >= 0)
-        for s in ladder.steps
-    ]
-    if ladder.repeat_every > 0:
-        for k in range(1, 200):
-            fire = due + dt.timedelta(hours=k * ladder.repeat_every)
-            steps.append(PlannedStep(f"overdue_repeat_{k}@{tag}", "overdue_repeat", ladder.repeat_to, fire, True))
-            if fire > now and (horizon := horizon - 1) <= 0:
-                break
-    pending = [s for s in steps if s.key not in fired]
-    future = [s for s in pending if s.fire_at > now]
-    past_overdue = [s for s in pending if s.fire_at <= now and s.overdue]
-    if past_overdue:
-        latest = past_overdue[-1]
-        future.insert(0, PlannedStep(latest.key, latest.step, latest.to, now + BACKFILL_GRACE, True))
-    return future
+        anchor = last_overdue_at or (nominal(post[-1]) if post else (
+            due if hours else _at(due, ladder.fire_at)))
+        when = after(anchor, ladder.repeat_every)
+        if when <= now:  # the worker was down: one notice now, not one per missed repeat
+            when = allowed(now + BACKFILL_GRACE)
+        n = repeats_sent + 1
+        out.append(PlannedStep(f"overdue_repeat_{n}@{tag}", "overdue_repeat", ladder.repeat_to, when, True))
+    return out

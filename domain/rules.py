@@ -40,6 +40,7 @@ class Rule:
     start_on_next_working_day: bool = False
     when: tuple[tuple[str, tuple], ...] = ()  # start only if item/event facts match (field, allowed values)
     closed_by: tuple[str, ...] = ()  # events that end the clock without fulfilling it (no lateness)
+    lapses: bool = False  # a window that simply closes at its due date (never overdue)
     editions: tuple[tuple[dt.date, "Rule"], ...] = field(default=(), repr=False)
 
     def for_start(self, start: dt.date) -> "Rule":
@@ -62,9 +63,9 @@ class Rule:
 _FIELDS = {
     "name", "unit", "length", "start_event", "met_by", "pause", "resume", "stop", "restart",
     "extension", "source", "quote", "month", "day", "start_on_next_working_day", "editions",
-    "when", "closed_by",
+    "when", "closed_by", "lapses",
 }
-_EDITION_FIELDS = _FIELDS - {"name", "unit", "start_event", "editions", "when", "closed_by"} | {"before"}
+_EDITION_FIELDS = _FIELDS - {"name", "unit", "start_event", "editions", "when", "closed_by", "lapses"} | {"before"}
 
 
 def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rule:
@@ -137,6 +138,7 @@ def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rul
         start_on_next_working_day=snow,
         when=base.when if base else when,
         closed_by=base.closed_by if base else tuple(closed_by),
+        lapses=base.lapses if base else bool(raw.get("lapses", False)),
     )
 
 

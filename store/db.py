@@ -42,9 +42,17 @@ def create_db_engine(url: str, **kwargs):
     return engine
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None):
-    return create_db_engine(url or database_url())
+    """The engine for `url` (default: the current DATABASE_URL / data dir), one per URL per process."""
+    return _engine_for(url or database_url())
+
+
+@lru_cache(maxsize=16)
+def _engine_for(url: str):
+    return create_db_engine(url)
+
+
+get_engine.cache_clear = _engine_for.cache_clear  # type: ignore[attr-defined]
 
 
 def _import_table_modules() -> None:

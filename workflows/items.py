@@ -63,6 +63,7 @@ class RuleMeta(BaseModel):
     # [(before ISO date or "", max working days, max times)], newest edition last
     extension_caps: list[tuple[str, int, int]] = Field(default_factory=list)
     when: dict[str, list[Any]] = Field(default_factory=dict)
+    lapses: bool = False  # closes at its due instant instead of going overdue
 
     def applies(self, facts: dict[str, Any]) -> bool:
         return all(facts.get(k) in allowed for k, allowed in self.when.items())
@@ -91,6 +92,7 @@ class ClockData(BaseModel):
     met_on: Optional[str] = None
     lateness_working_days: Optional[int] = None
     fired: list[str] = Field(default_factory=list)
+    last_overdue_at: Optional[str] = None  # when the last overdue notice actually went out
     plan: list[PlannedStepModel] = Field(default_factory=list)
     ladder_step: Optional[str] = None
 
@@ -165,6 +167,7 @@ class ItemWorkflowBase:
 
     def _next_wake(self) -> datetime | None:
         moments = [datetime.fromisoformat(s.fire_at) for c in self.st.clocks if c.state == "open" for s in c.plan]
+        moments += [datetime.fromisoformat(c.due_instant) for c in self._lapsing()]
         if self.st.abandon_at:
             moments.append(datetime.fromisoformat(self.st.abandon_at))
         return min(moments) if moments else None
@@ -176,6 +179,7 @@ class ItemWorkflowBase:
                 reasons, self._recalc = self._recalc, []
                 await self._recalculate("；".join(dict.fromkeys(reasons)))
             await self._on_tick()
+            lapsed = await self._close_lapsed()
             now = workflow.now()
             for c in self.st.clocks:
                 if c.state != "open":
@@ -184,15 +188,31 @@ class ItemWorkflowBase:
                 for s in due_steps:
                     c.fired.append(s.key)
                     c.ladder_step = s.step
+                    if s.overdue:
+                        c.last_overdue_at = now.isoformat()
                     sends.append((c, s))
                 if due_steps:
                     await self._replan(c)
-            if sends:
+            if sends or lapsed:
+                self._refresh_state()
                 self.st.version += 1
                 await self._save()
         # Send outside the lock: a slow channel must not hold up incoming events.
         for c, s in sends:
             await self._notify(c, s)
+
+    def _lapsing(self) -> list[ClockData]:
+        return [c for c in self.st.clocks
+                if c.state == "open" and c.due_instant and (m := self.st.rules.get(c.rule)) and m.lapses]
+
+    async def _close_lapsed(self) -> bool:
+        now, closed = workflow.now(), False
+        for c in self._lapsing():
+            if datetime.fromisoformat(c.due_instant) <= now:
+                c.state, c.plan, closed = "closed", [], True
+                c.explanation = {**c.explanation, "notes": [*c.explanation.get("notes", []),
+                                                            f"{c.due} 期限届满，窗口关闭（不属逾期）"]}
+        return closed
 
     async def _on_tick(self) -> None:  # type-specific timers
         return None
@@ -335,6 +355,7 @@ class ItemWorkflowBase:
                 old = clock.start
                 clock.restarted_from, clock.start = old, day
                 clock.pauses, clock.extensions, clock.stopped, clock.fired = [], [], False, []
+                clock.last_overdue_at = None
                 clock.state = "open"
                 touched.append(clock)
             elif ev.type == meta.extension_event:
@@ -388,7 +409,8 @@ class ItemWorkflowBase:
         if c.state != "open" or not c.due:
             c.plan = []
             return
-        req = PlanRequest(rule=c.rule, due=c.due, region=c.region, now=workflow.now().isoformat(), fired=c.fired)
+        req = PlanRequest(rule=c.rule, due=c.due, region=c.region, now=workflow.now().isoformat(), fired=c.fired,
+                          last_overdue_at=c.last_overdue_at)
         c.plan = await workflow.execute_activity(
             plan_steps, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
             result_type=list[PlannedStepModel])

@@ -1,0 +1,324 @@
+"""Every workflow path on the time-skipping server, through the real ingest path, store and receivers.
+
+The test server's clock starts at the real present and only moves forward; every date here is derived
+from it with the production calendar, so the tests hold whatever day they run on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlmodel import select
+
+from activities.clocks import engine
+from store.deliveries import list_deliveries
+from store.models import DueDateChange, EventRecord
+from tests.workflow_harness import stack
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+DAY = dt.timedelta(days=1)
+
+
+def cal():
+    return engine().calendar
+
+
+def signed(doc_id, dept, day, **kw):
+    return {"type": "document.signed", "document_id": doc_id, "department": dept, "title": f"测试文件{doc_id}",
+            "kind": kw.pop("kind", "normative"), "signed_on": day.isoformat(), "disclosure": kw.pop("disclosure", "public"),
+            **kw}
+
+
+def received(req_id, dept, day):
+    return {"type": "request.received", "request_id": req_id, "department": dept, "channel": "online",
+            "received_on": day.isoformat(), "applicant_type": "natural_person",
+            "applicant": {"name": "张三", "contact": "13800000000"}, "subject": "申请公开某项目批复"}
+
+
+@pytest.fixture
+async def st(ts_env, tmp_path, monkeypatch):
+    async with stack(ts_env, tmp_path, monkeypatch) as s:
+        yield s
+
+
+async def test_on_time_publication_and_interpretation_chain(st):
+    today = await st.today()
+    c = cal()
+    doc = st.id("D")
+    sign_day = c.subtract_working_days(today, 5)
+    await st.ok(signed(doc, "qz-fgw", sign_day))
+    pub = st.clock(doc, "policy_publication")
+    assert pub.state == "open" and pub.due == c.add_working_days(sign_day, 20).isoformat()
+    await st.ok({"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "https://x/1"})
+    snap = st.item(doc)
+    pub = next(k for k in snap.clocks if k.rule == "policy_publication")
+    interp = next(k for k in snap.clocks if k.rule == "policy_interpretation")
+    assert (pub.state, pub.lateness_working_days, pub.met_on) == ("met", 0, today.isoformat())
+    assert interp.state == "open" and interp.due == c.add_working_days(today, 3).isoformat()
+    assert snap.state == "open"
+    live = await st.query("document", doc)  # the workflow's own state, readable by Query at any moment
+    assert [(k.rule, k.state, k.due) for k in live.clocks] == [(k.rule, k.state, k.due) for k in snap.clocks]
+    await st.ok({"type": "interpretation.published", "document_id": doc, "published_on": today.isoformat(),
+                 "url": "https://x/1-jd", "form": "graphic"})
+    snap = st.item(doc)
+    assert {k.rule: k.state for k in snap.clocks} == {"policy_publication": "met", "policy_interpretation": "met"}
+    assert snap.state == "closed"
+    # The workflow ends once every clock is settled; a second publication is refused.
+    assert (await st.result("document", doc)).state == "closed"
+    r = await st.ingest({"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"})
+    assert r[0].status == "rejected" and "已结束" in r[0].reason
+
+
+async def test_late_publication_counts_working_days(st):
+    today = await st.today()
+    c = cal()
+    doc = st.id("D")
+    sign_day = c.subtract_working_days(today, 27)
+    await st.ok(signed(doc, "qz-czj", sign_day, kind="regulation", needs_interpretation=False))
+    await st.ok({"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"})
+    pub = st.clock(doc, "policy_publication")
+    due = c.add_working_days(sign_day, 20)
+    assert pub.state == "missed" and pub.due == due.isoformat()
+    assert pub.lateness_working_days == c.working_days_between(due, today) == 7
+    assert st.item(doc).state == "closed"  # no interpretation needed
+
+
+async def test_withheld_and_on_request_documents_have_no_clock(st):
+    today = await st.today()
+    r = await st.ingest(signed(st.id("W0"), "qz-fgw", today, disclosure="withheld"))
+    assert r[0].status == "rejected" and r[0].field == "withheld_reason"
+    await st.ok(signed(st.id("W1"), "qz-fgw", today, disclosure="withheld", withheld_reason="涉及国家秘密"),
+                signed(st.id("Q1"), "qz-fgw", today, disclosure="on_request"))
+    for doc in (st.id("W1"), st.id("Q1")):
+        snap = st.item(doc)
+        assert snap.clocks == [] and snap.state == "recorded"
+
+
+async def test_publication_before_signing_is_rejected(st):
+    today = await st.today()
+    doc = st.id("D")
+    r = await st.ingest({"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"})
+    assert r[0].status == "rejected" and "未知事项" in r[0].reason
+    await st.ok(signed(doc, "qz-fgw", today))
+    r = await st.ingest({"type": "document.published", "document_id": doc,
+                         "published_on": (today - 3 * DAY).isoformat(), "url": "u"})
+    assert r[0].status == "rejected" and "早于" in r[0].reason
+    r = await st.ingest({"type": "interpretation.published", "document_id": doc,
+                         "published_on": today.isoformat(), "url": "u"})
+    assert r[0].status == "rejected" and "尚未公开" in r[0].reason
+
+
+async def test_correction_restarts_the_reply_clock(st):
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    recv = c.subtract_working_days(today, 6)
+    await st.ok(received(req, "qz-jyj", recv))
+    asked = c.subtract_working_days(today, 4)
+    await st.ok({"type": "request.correction_requested", "request_id": req, "on": asked.isoformat(),
+                 "respond_by": (today + 10 * DAY).isoformat()})
+    reply = st.clock(req, "request_reply")
+    assert reply.state == "paused" and reply.due is None
+    assert st.clock(req, "correction_notice").state == "met"
+    corrected = c.subtract_working_days(today, 1)
+    await st.ok({"type": "request.corrected", "request_id": req, "on": corrected.isoformat()})
+    reply = st.clock(req, "request_reply")
+    assert reply.state == "open" and reply.start == corrected.isoformat()
+    assert reply.due == c.add_working_days(corrected, 20).isoformat()
+    assert "重新起算" in " ".join(reply.explanation["notes"])
+    r = await st.ingest({"type": "request.corrected", "request_id": req, "on": today.isoformat()})
+    assert r[0].status == "rejected" and "未告知补正" in r[0].reason
+
+
+async def test_no_correction_by_respond_by_abandons_the_request(st):
+    today = await st.today()
+    req = st.id("R")
+    await st.ok(received(req, "qz-jyj", today))
+    respond_by = today + 3 * DAY
+    await st.ok({"type": "request.correction_requested", "request_id": req, "on": today.isoformat(),
+                 "respond_by": respond_by.isoformat()})
+    await st.env.sleep(dt.timedelta(days=5))
+    final = await st.result("request", req)
+    assert final.state == "abandoned" and final.data["outcome"] == "other.no_correction"
+    snap = st.item(req)
+    assert snap.state == "abandoned"
+    assert st.clock(req, "request_reply").state == "closed"
+    from app.queries import session
+
+    with session() as s:
+        ev = s.exec(select(EventRecord).where(EventRecord.item_id == req, EventRecord.type == "request.abandoned")).one()
+    assert ev.payload["on"] == respond_by.isoformat() and "applicant" not in str(ev.payload)
+
+
+async def test_consultation_pause_excludes_the_paused_days(st):
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    recv = c.subtract_working_days(today, 8)
+    p_start, p_end = c.subtract_working_days(today, 5), c.subtract_working_days(today, 2)
+    await st.ok(received(req, "qz-fgw", recv),
+                {"type": "request.consultation_started", "request_id": req, "on": p_start.isoformat(), "with": "third_party"})
+    reply = st.clock(req, "request_reply")
+    assert reply.state == "paused" and reply.due is None
+    third = st.clock(req, "third_party_opinion")
+    assert third.due == c.add_working_days(p_start, 15).isoformat()
+    await st.ok({"type": "request.consultation_ended", "request_id": req, "on": p_end.isoformat()})
+    reply = st.clock(req, "request_reply")
+    used = c.working_days_between(recv, p_start - DAY)
+    assert reply.state == "open" and reply.due == c.add_working_days(p_end, 20 - used).isoformat()
+    assert reply.paused_days == (p_end - p_start).days + 1
+    assert st.clock(req, "third_party_opinion").state == "met"
+
+
+async def test_extension_accepted_once_and_refused_otherwise(st):
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    recv = c.subtract_working_days(today, 3)
+    await st.ok(received(req, "qz-czj", recv))
+    base = c.add_working_days(recv, 20)
+    r = await st.ingest({"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 21,
+                         "approved_by": "head-czj", "reason": "复杂"})
+    assert r[0].status == "rejected" and r[0].field == "working_days"
+    await st.ok({"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 15,
+                 "approved_by": "head-czj", "reason": "需调阅档案"})
+    reply = st.clock(req, "request_reply")
+    assert reply.due == c.add_working_days(base, 15).isoformat()
+    assert reply.explanation["extensions"][0]["from_due"] == base.isoformat()
+    r = await st.ingest({"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 5,
+                         "approved_by": "head-czj", "reason": "again"})
+    assert r[0].status == "rejected" and "只能延期 1 次" in r[0].reason
+    # Late extension on another request: decided after the due date.
+    req2 = st.id("R2")
+    await st.ok(received(req2, "qz-czj", c.subtract_working_days(today, 25)))
+    r = await st.ingest({"type": "request.extended", "request_id": req2, "on": today.isoformat(), "working_days": 5,
+                         "approved_by": "head-czj", "reason": "late"})
+    assert r[0].status == "rejected" and "届满前" in r[0].reason
+    # Replied late: lateness counted; replying twice is refused.
+    await st.ok({"type": "request.replied", "request_id": req2, "on": today.isoformat(), "outcome": "granted"})
+    reply2 = st.clock(req2, "request_reply")
+    assert reply2.state == "missed" and reply2.lateness_working_days == 5
+    r = await st.ingest({"type": "request.replied", "request_id": req2, "on": today.isoformat(), "outcome": "granted"})
+    assert r[0].status == "rejected"
+
+
+async def test_requests_before_2019_05_15_use_the_2008_limits(st):
+    req = st.id("OLD")
+    await st.ok(received(req, "qz-fgw", dt.date(2019, 5, 6)))
+    assert st.clock(req, "request_reply").due == "2019-05-27"  # 15 wd
+    r = await st.ingest({"type": "request.extended", "request_id": req, "on": "2019-05-10", "working_days": 16,
+                         "approved_by": "x", "reason": "y"})
+    assert r[0].status == "rejected" and "15" in r[0].reason
+
+
+async def test_reminders_fire_once_each_on_working_days(st):
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    await st.ok(received(req, "qz-fgw", today))
+    due = dt.date.fromisoformat(st.clock(req, "request_reply").due)
+    sleep = (dt.datetime.combine(c.add_working_days(due, 2), dt.time(12), tzinfo=st_tz()) - await st.now())
+    await st.env.sleep(sleep)
+    sent = [d for d in list_deliveries(item_id=req) if d.rule == "request_reply"]
+    steps = sorted(d.step for d in sent if d.state == "sent")
+    assert steps.count("t_minus_3") == 1 and steps.count("t_minus_1") == 1
+    assert steps.count("due_today") == 2  # liaison and head
+    assert steps.count("overdue_1") == 1  # supervisor
+    keys = [d.key for d in sent]
+    assert len(keys) == len(set(keys))
+    # The correction window only warns the liaison the day before it closes, then lapses (never overdue).
+    window = [d for d in list_deliveries(item_id=req) if d.rule == "correction_notice"]
+    assert [(d.step, d.person) for d in window] == [("t_minus_1", "liaison-fgw")]
+    assert st.clock(req, "correction_notice").state == "closed"
+    posts = st.posts_for(req)
+    assert len(posts) == len(sent) + len(window)
+    assert any("liaison-fgw" in p.path for p in posts) and any("supervisor" in p.path for p in posts)
+    assert any(due.strftime("%Y年%-m月%-d日") in p.json["message"] for p in posts)
+    # Every notice was planned for 09:00 on a working day (checked on the persisted plan history).
+    for d in sent:
+        fired_day = d.key.split("@")[1].split(":")[0]
+        assert c.is_workday(dt.date.fromisoformat(fired_day[:10]))
+
+
+def st_tz():
+    from domain.clocks import SHANGHAI
+
+    return SHANGHAI
+
+
+async def test_backfilled_overdue_item_gets_one_notice_not_the_ladder(st):
+    today = await st.today()
+    c = cal()
+    doc = st.id("OLD")
+    await st.ok(signed(doc, "qz-zrzyj", c.subtract_working_days(today, 60), needs_interpretation=False))
+    await st.env.sleep(dt.timedelta(days=1, hours=1))
+    sent = [d for d in list_deliveries(item_id=doc) if d.state == "sent"]
+    assert len(sent) == 1, [d.key for d in sent]
+    assert sent[0].person.startswith("supervisor") and sent[0].step.startswith("overdue")
+    assert len(st.posts_for(doc)) == 1
+
+
+async def test_calendar_change_moves_due_date_records_and_tells_liaison(st):
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    await st.ok(received(req, "qz-fgw", today))
+    old_due = dt.date.fromisoformat(st.clock(req, "request_reply").due)
+    # A newly published notice makes the working day before the due date a day off.
+    extra = c.subtract_working_days(old_due, 1)
+    (st.config / "calendars" / "test-extra.toml").write_text(
+        f'region = "national"\nsource = "测试通知"\n[days_off]\n"{extra.isoformat()}" = "临时调整"\n', encoding="utf-8")
+    from worker.calendar_watch import signal_open_items
+
+    assert await signal_open_items(st.client, "日历数据已更新（测试）") >= 1
+    await st.env.sleep(dt.timedelta(seconds=5))
+    new_due = st.clock(req, "request_reply").due
+    assert new_due == c.add_working_days(old_due, 0 + 1).isoformat() if False else new_due != old_due.isoformat()
+    from domain.calendar import load_calendar
+
+    assert new_due == load_calendar().add_working_days(today, 20).isoformat()
+    from app.queries import session
+
+    with session() as s:
+        change = s.exec(select(DueDateChange).where(DueDateChange.item_id == req)).one()
+    assert (change.old_due, change.new_due) == (old_due.isoformat(), new_due) and "日历" in change.reason
+    told = [d for d in list_deliveries(item_id=req) if d.step == "due_date_changed"]
+    assert told and told[0].person == "liaison-fgw" and told[0].state == "sent"
+
+
+async def test_duplicate_and_conflicting_event_ids(st):
+    today = await st.today()
+    req = st.id("R")
+    ev = {"event_id": f"{st.tag}-dup", **received(req, "qz-fgw", today)}
+    r1 = st._track(await st.ingestor.ingest([(1, ev), (2, ev), (3, {**ev, "subject": "改了内容"})]))
+    assert [r.status for r in r1] == ["applied", "duplicate", "rejected"]
+    assert r1[2].field == "event_id"
+    r2 = await st.ingestor.ingest([(1, ev)])
+    assert r2[0].status == "duplicate"
+
+
+async def test_opinion_budget_and_annual_report_run_on_the_generic_workflow(st):
+    now = await st.now()
+    today = now.date()
+    case = st.id("C")
+    await st.ok({"type": "opinion.detected", "case_id": case, "department": "qz-zfb",
+                 "detected_at": now.isoformat(), "severity": "major"})
+    snap = st.item(case)
+    assert {k.rule for k in snap.clocks} == {"opinion_response_info", "opinion_response_press"}
+    await st.ok({"type": "opinion.info_released", "case_id": case, "at": (now + dt.timedelta(hours=6)).isoformat()})
+    assert st.clock(case, "opinion_response_info").state == "missed"
+    await st.ok({"type": "opinion.press_conference", "case_id": case, "at": (now + dt.timedelta(hours=20)).isoformat()})
+    assert st.clock(case, "opinion_response_press").state == "met"
+    b = st.id("B")
+    await st.ok({"type": "budget.approved", "item_id": b, "department": "qz-czj", "approved_on": today.isoformat(),
+                 "kind": "budget"})
+    budget = st.clock(b, "budget_disclosure")
+    assert budget.due == cal().next_working_day(today + 20 * DAY).isoformat()
+    dept = "qz-jyj"
+    year = 2000 + int(st.tag[:2], 16) % 20  # a fresh report year per run
+    await st.ok({"type": "annual_report.published", "department": dept, "year": year,
+                 "published_on": f"{year + 1}-01-20", "url": "https://x/ar"})
+    rep = st.clock(f"annual-report:{dept}:{year}", "annual_report_department")
+    assert rep.state == "met" and rep.start == f"{year + 1}-01-01"
+

@@ -1,0 +1,144 @@
+"""A real stack for workflow tests: Temporal (time-skipping or dev server), the worker with every
+workflow and activity, a temporary SQLite store, a config copy whose channels point at a real
+webhook receiver on 127.0.0.1, and the production ingest path."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from temporalio.worker import Worker
+
+import activities
+import workflows
+from app.ingest import Ingestor
+from domain.clocks import SHANGHAI
+from store import repo
+from tests.receivers import WebhookReceiver
+from worker.client import TASK_QUEUE
+
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
+
+
+def config_copy(dst: Path, receiver: WebhookReceiver) -> Path:
+    shutil.copytree(REPO_CONFIG, dst)
+    deps = dst / "departments.toml"
+    text = deps.read_text(encoding="utf-8")
+    # Every person's channel goes to the receiver, path = /hook/<person>.
+    text = re.sub(r"json://127\.0\.0\.1:9000", f"json://127.0.0.1:{receiver.port}", text)
+    deps.write_text(text, encoding="utf-8")
+    return dst
+
+
+class Stack:
+    def __init__(self, env, receiver: WebhookReceiver, config: Path, tag: str):
+        self.env, self.client, self.receiver, self.config, self.tag = env, env.client, receiver, config, tag
+        self.ingestor = Ingestor(self.client)
+        self._n = 0
+        self.started: set[str] = set()  # workflow ids this test created, terminated at teardown
+
+    def id(self, name: str) -> str:
+        return f"{name}-{self.tag}"
+
+    async def now(self) -> dt.datetime:
+        return (await self.env.get_current_time()).astimezone(SHANGHAI)
+
+    async def today(self) -> dt.date:
+        return (await self.now()).date()
+
+    async def ingest(self, *events: dict):
+        objs = []
+        for ev in events:
+            self._n += 1
+            objs.append((self._n, {"event_id": f"{self.tag}-{self._n}", **ev}))
+        return self._track(await self.ingestor.ingest(objs))
+
+    def _track(self, results):
+        from domain.events import ITEM_TYPE
+
+        for r in results:
+            if r.item_id and r.type:
+                self.started.add(f"{ITEM_TYPE[r.type.split('.')[0]]}:{r.item_id}")
+        return results
+
+    async def settle(self, wid: str, timeout: float = 10.0) -> None:
+        """Wait until the workflow has no pending activity or workflow task (real time)."""
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                raw = (await self.client.get_workflow_handle(wid).describe()).raw_description
+            except Exception:
+                return
+            if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
+                return
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        # Terminating a workflow mid-tick can leave the time-skipping server's clock locked.
+        for wid in self.started:
+            await self.settle(wid)
+        for wid in self.started:
+            try:
+                await self.client.get_workflow_handle(wid).terminate("test finished")
+            except Exception:  # already completed
+                pass
+
+    async def ok(self, *events: dict):
+        results = await self.ingest(*events)
+        bad = [r for r in results if r.status != "applied"]
+        assert not bad, [r.text() for r in bad]
+        return results
+
+    def item(self, item_id: str):
+        from app.queries import session
+
+        with session() as s:
+            return repo.get_item(s, item_id)
+
+    def clock(self, item_id: str, rule: str):
+        snap = self.item(item_id)
+        return next(c for c in snap.clocks if c.rule == rule)
+
+    async def query(self, item_type: str, item_id: str):
+        from domain.model import ItemSnapshot
+
+        return await self.client.get_workflow_handle(f"{item_type}:{item_id}").query(
+            "snapshot", result_type=ItemSnapshot)
+
+    async def result(self, item_type: str, item_id: str):
+        from domain.model import ItemSnapshot
+
+        return await self.client.get_workflow_handle(f"{item_type}:{item_id}", result_type=ItemSnapshot).result()
+
+    def posts_for(self, item_id: str) -> list:
+        return [p for p in self.receiver.posts if p.json and item_id in (p.json.get("message") or "")]
+
+
+@asynccontextmanager
+async def stack(env, tmp_path: Path, monkeypatch):
+    with WebhookReceiver() as receiver:
+        cfg = config_copy(tmp_path / "config", receiver)
+        data = tmp_path / "data"
+        data.mkdir()
+        monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+        monkeypatch.setenv("SHIXIAN_DATA_DIR", str(data))
+        monkeypatch.setenv("SHIXIAN_PUBLIC_URL", "http://127.0.0.1:8000")
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        with ThreadPoolExecutor(8) as pool:
+            # Graceful shutdown lets in-flight activities finish: an abandoned one would hold the
+            # time-skipping server's clock until its timeout.
+            async with Worker(env.client, task_queue=TASK_QUEUE, workflows=workflows.WORKFLOWS,
+                              activities=activities.ACTIVITIES, activity_executor=pool,
+                              graceful_shutdown_timeout=dt.timedelta(seconds=10)):
+                st = Stack(env, receiver, cfg, uuid.uuid4().hex[:6])
+                try:
+                    yield st
+                finally:
+                    await st.close()
