@@ -146,9 +146,7 @@ async def seed(client, today: dt.date | None = None) -> list:
 
 
 async def seed_demo(ctx) -> None:
-    """`shixian up` task: seed when --demo was given and the store is empty.
-
-    The supervisor ends `up` when any task returns, so this task stays until the stop event."""
+    """`shixian up` task: seed when --demo was given and the store is empty, then finish."""
     if ctx.demo:
         if store_is_empty():
             results = await seed(ctx.client)
@@ -158,9 +156,6 @@ async def seed_demo(ctx) -> None:
         else:
             note = "数据目录非空，未重复载入 (data directory not empty, kept as is)"
         ctx.announce("演示数据 / demo", note)
-    elif getattr(ctx, "_announced", None) is not None:
-        ctx._announced.set()  # ready without a line of its own (nothing to seed)
-    await ctx.stop_event.wait()
 
 
 def _register() -> None:

@@ -164,9 +164,17 @@ async def _run(demo: bool, http: bool) -> int:
             _say("时限已就绪 / Shixian ready — " + " · ".join(parts))
             _say("按 Ctrl-C 停止 / press Ctrl-C to stop")
 
-        # Run until a stop is asked for or something ends.
+        # Run until a stop is asked for, the worker ends, or a task fails. An extra task that simply
+        # finishes (e.g. demo seeding with nothing to do) does not stop the others.
         stop_waiter = asyncio.create_task(stop_event.wait())
-        done, _ = await asyncio.wait(set(tasks) | {stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+        watching = set(tasks)
+        while True:
+            done, _ = await asyncio.wait(watching | {stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if stop_waiter in done or worker_task in done:
+                break
+            if any(t.cancelled() or t.exception() is not None for t in done):
+                break
+            watching -= done
         stop_waiter.cancel()
         for t in tasks:
             if t.done() and not t.cancelled() and t.exception() is not None:
