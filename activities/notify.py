@@ -234,10 +234,16 @@ def _template_env(config_dir: Path | None = None):
 
 
 def render(step: str, context: dict[str, Any], config_dir: Path | None = None) -> tuple[str, str]:
-    """Render the template of `step`: (title, body)."""
-    if step not in STEPS:
+    """Render the template of `step`: (title, body). Any step of config/reminders.toml with a template."""
+    from jinja2 import TemplateNotFound
+
+    if not re.fullmatch(r"[a-z0-9_]+", step):
         raise ValueError(f"unknown notification step {step!r}")
-    text = _template_env(config_dir).get_template(f"{step}.j2").render(**context)
+    try:
+        template = _template_env(config_dir).get_template(f"{step}.j2")
+    except TemplateNotFound:
+        raise ValueError(f"unknown notification step {step!r}: no template templates/notify/{step}.j2") from None
+    text = template.render(**context)
     title, _, body = text.strip().partition("\n")
     body = re.sub(r"\n{3,}", "\n\n", body.strip("\n")).strip()
     return title.strip(), body

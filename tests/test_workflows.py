@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import pytest_asyncio
 from sqlmodel import select
 
 from activities.clocks import engine
@@ -36,9 +37,22 @@ def received(req_id, dept, day):
             "applicant": {"name": "张三", "contact": "13800000000"}, "subject": "申请公开某项目批复"}
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def wf_env(temporal_test_server_path):
+    """Each test's own time-skipping server (starts in ~0.5 s): workflows another test left running
+    must not wake up, hold the clock or move it while this test skips time."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter)
+    yield env
+    await env.shutdown()
+
+
 @pytest.fixture
-async def st(ts_env, tmp_path, monkeypatch):
-    async with stack(ts_env, tmp_path, monkeypatch) as s:
+async def st(wf_env, tmp_path, monkeypatch):
+    async with stack(wf_env, tmp_path, monkeypatch) as s:
         yield s
 
 
@@ -74,13 +88,14 @@ async def test_late_publication_counts_working_days(st):
     today = await st.today()
     c = cal()
     doc = st.id("D")
-    sign_day = c.subtract_working_days(today, 27)
+    pub_day = today if c.is_workday(today) else c.subtract_working_days(today, 1)
+    sign_day = c.subtract_working_days(pub_day, 27)
     await st.ok(signed(doc, "qz-czj", sign_day, kind="regulation", needs_interpretation=False))
-    await st.ok({"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"})
+    await st.ok({"type": "document.published", "document_id": doc, "published_on": pub_day.isoformat(), "url": "u"})
     pub = st.clock(doc, "policy_publication")
     due = c.add_working_days(sign_day, 20)
     assert pub.state == "missed" and pub.due == due.isoformat()
-    assert pub.lateness_working_days == c.working_days_between(due, today) == 7
+    assert pub.lateness_working_days == c.working_days_between(due, pub_day) == 7
     assert st.item(doc).state == "closed"  # no interpretation needed
 
 
@@ -252,7 +267,10 @@ async def test_backfilled_overdue_item_gets_one_notice_not_the_ladder(st):
     c = cal()
     doc = st.id("OLD")
     await st.ok(signed(doc, "qz-zrzyj", c.subtract_working_days(today, 60), needs_interpretation=False))
-    await st.env.sleep(dt.timedelta(days=1, hours=1))
+    from domain.ladder import BACKFILL_GRACE, next_allowed
+
+    catch_up = next_allowed(c, await st.now() + BACKFILL_GRACE, "national", dt.time(9))
+    await st.env.sleep(catch_up - await st.now() + dt.timedelta(hours=1))
     sent = [d for d in list_deliveries(item_id=doc) if d.state == "sent"]
     assert len(sent) == 1, [d.key for d in sent]
     assert sent[0].person.startswith("supervisor") and sent[0].step.startswith("overdue")
@@ -265,26 +283,32 @@ async def test_calendar_change_moves_due_date_records_and_tells_liaison(st):
     req = st.id("R")
     await st.ok(received(req, "qz-fgw", today))
     old_due = dt.date.fromisoformat(st.clock(req, "request_reply").due)
-    # A newly published notice makes the working day before the due date a day off.
-    extra = c.subtract_working_days(old_due, 1)
-    (st.config / "calendars" / "test-extra.toml").write_text(
-        f'region = "national"\nsource = "测试通知"\n[days_off]\n"{extra.isoformat()}" = "临时调整"\n', encoding="utf-8")
+    assert st.clock(req, "request_reply").region == "guangxi"  # from departments.toml
+    # A newly published regional notice makes the working day before the due date a day off.
+    # (A partial national file would make its whole year official; regional days only add.)
+    extra = c.subtract_working_days(old_due, 1, "guangxi")
+    (st.config / "calendars" / "guangxi-extra.toml").write_text(
+        f'region = "guangxi"\nsource = "测试通知"\n[days_off]\n"{extra.isoformat()}" = "临时调整"\n', encoding="utf-8")
     from worker.calendar_watch import signal_open_items
 
     assert await signal_open_items(st.client, "日历数据已更新（测试）") >= 1
-    await st.env.sleep(dt.timedelta(seconds=5))
-    new_due = st.clock(req, "request_reply").due
-    assert new_due == c.add_working_days(old_due, 0 + 1).isoformat() if False else new_due != old_due.isoformat()
+    new_due = await st.wait_for(lambda: st.clock(req, "request_reply").due, lambda v: v != old_due.isoformat())
     from domain.calendar import load_calendar
 
-    assert new_due == load_calendar().add_working_days(today, 20).isoformat()
+    # The extra day off pushes the 20th working day one working day later.
+    assert new_due == load_calendar().add_working_days(today, 20, "guangxi").isoformat() == \
+        c.add_working_days(old_due, 1, "guangxi").isoformat()
     from app.queries import session
 
     with session() as s:
         change = s.exec(select(DueDateChange).where(DueDateChange.item_id == req)).one()
     assert (change.old_due, change.new_due) == (old_due.isoformat(), new_due) and "日历" in change.reason
-    told = [d for d in list_deliveries(item_id=req) if d.step == "due_date_changed"]
-    assert told and told[0].person == "liaison-fgw" and told[0].state == "sent"
+    told = await st.wait_for(
+        lambda: [d for d in list_deliveries(item_id=req) if d.step == "due_date_changed" and d.state == "sent"],
+        bool)
+    assert [d.person for d in told] == ["liaison-fgw"]
+    msg = next(p.json["message"] for p in st.posts_for(req) if "liaison-fgw" in p.path and "变" in p.json["title"])
+    assert new_due[:4] in msg
 
 
 async def test_duplicate_and_conflicting_event_ids(st):

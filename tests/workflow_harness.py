@@ -65,6 +65,19 @@ class Stack:
                 self.started.add(f"{ITEM_TYPE[r.type.split('.')[0]]}:{r.item_id}")
         return results
 
+    async def wait_for(self, get, ok, timeout: float = 15.0):
+        """Poll `get()` in real time until `ok(value)`: activities run in real time, not skipped time."""
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            value = get()
+            if ok(value) or time.monotonic() > deadline:
+                assert ok(value), f"timed out waiting, last value: {value!r}"
+                return value
+            await asyncio.sleep(0.05)
+
     async def settle(self, wid: str, timeout: float = 10.0) -> None:
         """Wait until the workflow has no pending activity or workflow task (real time)."""
         import asyncio

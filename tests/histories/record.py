@@ -1,0 +1,83 @@
+"""Record workflow histories for the replay test (tests/test_replay.py).
+
+Runs real scenarios on the time-skipping server through the production ingest path and saves each
+finished workflow's history as JSON here. Re-record only when a workflow change is meant to be
+incompatible (and then version it with workflow.patched() instead, for workflows already running).
+
+    .venv/bin/python -m tests.histories.record
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from tests.test_workflows import received, signed
+from tests.workflow_harness import stack
+
+HERE = Path(__file__).parent
+
+
+async def scenarios(st) -> list[tuple[str, str]]:
+    today = await st.today()
+    from activities.clocks import engine
+
+    c = engine().calendar
+    doc, req, req2, case = st.id("doc"), st.id("req"), st.id("abandon"), st.id("case")
+    sign = c.subtract_working_days(today, 24)
+    await st.ok(signed(doc, "qz-fgw", sign),
+                {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"})
+    recv = c.subtract_working_days(today, 12)
+    await st.ok(received(req, "qz-czj", recv),
+                {"type": "request.correction_requested", "request_id": req,
+                 "on": c.add_working_days(recv, 1).isoformat(), "respond_by": c.add_working_days(recv, 6).isoformat()},
+                {"type": "request.corrected", "request_id": req, "on": c.add_working_days(recv, 2).isoformat()},
+                {"type": "request.consultation_started", "request_id": req, "on": c.add_working_days(recv, 3).isoformat(),
+                 "with": "agency"},
+                {"type": "request.consultation_ended", "request_id": req, "on": c.add_working_days(recv, 5).isoformat()},
+                {"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 10,
+                 "approved_by": "head-czj", "reason": "复杂"})
+    await st.ok(received(req2, "qz-jyj", today),
+                {"type": "request.correction_requested", "request_id": req2, "on": today.isoformat(),
+                 "respond_by": (today + dt.timedelta(days=2)).isoformat()})
+    now = await st.now()
+    await st.ok({"type": "opinion.detected", "case_id": case, "department": "qz-zfb", "detected_at": now.isoformat(),
+                 "severity": "general"})
+    await st.env.sleep(dt.timedelta(days=50))  # reminders, interpretation overdue, abandonment, lapses
+    await st.ok({"type": "interpretation.published", "document_id": doc, "published_on": (await st.today()).isoformat(),
+                 "url": "u"},
+                {"type": "request.replied", "request_id": req, "on": (await st.today()).isoformat(), "outcome": "granted"},
+                {"type": "opinion.responded", "case_id": case, "at": (await st.now()).isoformat()})
+    return [("document", doc), ("request", req), ("request", req2), ("opinion", case)]
+
+
+async def main() -> int:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.executable).with_name("temporal-test-server")),
+        data_converter=pydantic_data_converter)
+    try:
+        with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+            async with stack(env, Path(tmp), mp) as st:
+                items = await scenarios(st)
+                for kind, item in items:
+                    handle = st.client.get_workflow_handle(f"{kind}:{item}")
+                    await handle.result()
+                    history = await handle.fetch_history()
+                    name = f"{kind}-{item.rsplit('-', 1)[0]}.json"
+                    (HERE / name).write_text(json.dumps({"workflow_id": handle.id, "history": json.loads(history.to_json())},
+                                                        ensure_ascii=False, indent=1), encoding="utf-8")
+                    print("recorded", name, len(history.events), "events")
+    finally:
+        await env.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

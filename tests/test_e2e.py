@@ -1,0 +1,110 @@
+"""End to end on the real dev server: `shixian up`, ingest, status, restart, state still there."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from domain.calendar import load_calendar
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+BIN = Path(sys.executable).parent
+
+
+class Up:
+    def __init__(self, env):
+        self.env = env
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([str(BIN / "shixian"), "up", "--no-http"], env=self.env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out, t0 = [], time.monotonic()
+        while time.monotonic() - t0 < 90:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            out.append(line)
+            if "Shixian ready" in line:
+                return "".join(out)
+        self.stop()
+        raise AssertionError("shixian up did not become ready:\n" + "".join(out))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rest, _ = self.proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rest, _ = self.proc.communicate()
+            return rest
+        return ""
+
+
+def cli(env, *args, stdin=None):
+    return subprocess.run([str(BIN / "shixian"), *args], env=env, input=stdin, text=True, capture_output=True,
+                          timeout=120)
+
+
+def test_up_ingest_status_restart(tmp_path):
+    port = free_port()
+    env = {**os.environ, "SHIXIAN_DATA_DIR": str(tmp_path / "data"), "SHIXIAN_TEMPORAL_PORT": str(port),
+           "SHIXIAN_TEMPORAL_UI": "0", "TEMPORAL_ADDRESS": f"127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"}
+    env.pop("DATABASE_URL", None)
+    up_env = {k: v for k, v in env.items() if k != "TEMPORAL_ADDRESS"}  # up starts the embedded server
+    cal = load_calendar()
+    import datetime as dt
+
+    today = dt.date.today()
+    signed = cal.subtract_working_days(today, 25)
+    events = [
+        {"event_id": "e2e-1", "type": "document.signed", "document_id": "E2E-D1", "department": "qz-fgw",
+         "title": "端到端测试文件", "kind": "normative", "signed_on": signed.isoformat(), "disclosure": "public"},
+        {"event_id": "e2e-2", "type": "request.received", "request_id": "E2E-R1", "department": "qz-czj",
+         "channel": "email", "received_on": today.isoformat(), "applicant_type": "legal.business",
+         "applicant": {"name": "某公司", "contact": "x@example.org"}, "subject": "端到端申请"},
+        {"event_id": "e2e-3", "type": "request.extended", "request_id": "NOPE", "on": today.isoformat(),
+         "working_days": 5, "approved_by": "x", "reason": "y"},
+    ]
+    up = Up(up_env)
+    ready = up.start()
+    assert f"127.0.0.1:{port}" in ready
+    try:
+        r = cli(env, "events", "ingest", "-", stdin="\n".join(json.dumps(e, ensure_ascii=False) for e in events))
+        assert r.returncode == 1, r.stdout + r.stderr  # one line rejected
+        assert "第 1 行 e2e-1: 已应用" in r.stdout and "第 3 行 e2e-3: 拒绝" in r.stdout
+        before = json.loads(cli(env, "status", "E2E-D1", "--json").stdout)
+        assert before["clocks"][0]["due"] == cal.add_working_days(signed, 20).isoformat()
+        overdue = json.loads(cli(env, "overdue", "--json").stdout)
+        assert {"id": "E2E-D1", "department": "qz-fgw", "rule": "policy_publication",
+                "due": before["clocks"][0]["due"],
+                "overdue_working_days": cal.working_days_between(cal.add_working_days(signed, 20), today)} in overdue
+    finally:
+        rest = up.stop()
+    assert "已停止 / stopped" in rest
+
+    # Everything comes back after a restart, and the same workflows accept the next event.
+    up.start()
+    try:
+        again = json.loads(cli(env, "status", "E2E-D1", "--json").stdout)
+        assert again == before
+        r = cli(env, "events", "ingest", "-", stdin=json.dumps(
+            {"event_id": "e2e-4", "type": "document.published", "document_id": "E2E-D1",
+             "published_on": today.isoformat(), "url": "https://example.org/e2e"}))
+        assert r.returncode == 0, r.stdout + r.stderr
+        after = json.loads(cli(env, "status", "E2E-D1", "--json").stdout)
+        pub = next(c for c in after["clocks"] if c["rule"] == "policy_publication")
+        assert pub["state"] == "missed" and pub["lateness_working_days"] == 5
+        assert any(c["rule"] == "policy_interpretation" and c["state"] == "open" for c in after["clocks"])
+        r = cli(env, "events", "ingest", "-", stdin=json.dumps(events[0], ensure_ascii=False))
+        assert "重复 duplicate" in r.stdout and r.returncode == 0
+        db = (tmp_path / "data" / "shixian.db").read_bytes()
+        assert "某公司".encode() not in db and b"x@example.org" not in db  # applicant data never stored
+    finally:
+        up.stop()

@@ -1,0 +1,28 @@
+"""Replay saved histories against today's workflow code: a change that would break running
+workflows (non-determinism) fails here. Histories are recorded by tests/histories/record.py."""
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+import workflows
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_present():
+    kinds = {p.name.split("-")[0] for p in HISTORIES}
+    assert {"document", "request", "opinion"} <= kinds
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_replay(path):
+    data = json.loads(path.read_text(encoding="utf-8"))
+    history = WorkflowHistory.from_json(data["workflow_id"], data["history"])
+    assert len(history.events) > 10
+    replayer = Replayer(workflows=workflows.WORKFLOWS, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
