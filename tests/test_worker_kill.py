@@ -1,0 +1,126 @@
+"""A worker process killed (SIGKILL) in the middle of a reminder ladder and restarted sends no step twice."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.clocks import engine
+from app.ingest import Ingestor
+from domain.clocks import SHANGHAI
+from store.deliveries import list_deliveries
+from tests.receivers import WebhookReceiver
+from tests.workflow_harness import config_copy
+
+WORKER = r"""
+import asyncio, sys
+from concurrent.futures import ThreadPoolExecutor
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+import activities, workflows
+
+async def main():
+    client = await Client.connect(sys.argv[1], data_converter=pydantic_data_converter)
+    with ThreadPoolExecutor(8) as pool:
+        # No workflow cache, hence no sticky queue: a killed worker's sticky queue times out after 5 s on
+        # a real server, but the time-skipping server counts that in skipped time, which the waiting task
+        # itself holds still (and it does not implement ResetStickyTaskQueue). Resuming from history and
+        # the delivery log, which is what this test is about, is the same either way.
+        async with Worker(client, task_queue="shixian", workflows=workflows.WORKFLOWS,
+                          activities=activities.ACTIVITIES, activity_executor=pool, max_cached_workflows=0):
+            print("worker ready", flush=True)
+            await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def env(temporal_test_server_path):
+    e = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=temporal_test_server_path,
+                                                     data_converter=pydantic_data_converter)
+    yield e
+    await e.shutdown()
+
+
+def start_worker(address: str, env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, address], env=env, cwd=Path(__file__).parents[1],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout.readline().strip() == "worker ready"
+    return proc
+
+
+async def idle(client, wid: str) -> None:
+    """Wait (real time) until the workflow waits on a timer: no activity or workflow task in flight."""
+    for _ in range(200):
+        raw = (await client.get_workflow_handle(wid).describe()).raw_description
+        if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("workflow never became idle")
+
+
+async def test_killed_worker_resumes_ladder_without_repeats(env, tmp_path, monkeypatch):
+    with WebhookReceiver() as receiver:
+        cfg = config_copy(tmp_path / "config", receiver)
+        data = tmp_path / "data"
+        data.mkdir()
+        for k, v in {"SHIXIAN_CONFIG_DIR": str(cfg), "SHIXIAN_DATA_DIR": str(data)}.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        address = env.client.service_client.config.target_host
+        proc_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        cal = engine().calendar
+        now = (await env.get_current_time()).astimezone(SHANGHAI)
+        req = f"KILL-{uuid.uuid4().hex[:6]}"
+        worker = start_worker(address, proc_env)
+        try:
+            results = await Ingestor(env.client).ingest([(1, {
+                "event_id": f"{req}-1", "type": "request.received", "request_id": req, "department": "qz-jyj",
+                "channel": "in_person", "received_on": now.date().isoformat(), "applicant_type": "natural_person",
+                "subject": "杀进程测试"})])
+            assert results[0].status == "applied", results[0].text()
+            wid = f"request:{req}"
+            due = cal.add_working_days(now.date(), 20, "guangxi")
+
+            async def skip_to(day: dt.date) -> None:
+                target = dt.datetime.combine(day, dt.time(12), SHANGHAI)
+                await env.sleep(target - (await env.get_current_time()).astimezone(SHANGHAI))
+
+            def sent_steps():
+                return sorted(d.step for d in list_deliveries(item_id=req) if d.state == "sent" and d.rule == "request_reply")
+
+            await skip_to(cal.subtract_working_days(due, 1, "guangxi"))
+            await idle(env.client, wid)
+            assert sent_steps() == ["t_minus_1", "t_minus_3"]
+            posts_before = len([p for p in receiver.posts if req in p.json["message"]])
+
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
+            worker = start_worker(address, proc_env)
+
+            await skip_to(cal.add_working_days(due, 1, "guangxi"))
+            await idle(env.client, wid)
+            steps = sent_steps()
+            assert steps == ["due_today", "due_today", "overdue_1", "t_minus_1", "t_minus_3"]
+            keys = [d.key for d in list_deliveries(item_id=req)]
+            assert len(keys) == len(set(keys))
+            posts = [p for p in receiver.posts if req in p.json["message"]]
+            # Every notice reached its receiver exactly once, before and after the kill.
+            # Before the kill: T-3, T-1 and the correction window's T-1 (day 6 of its 7); after: due day x2, +1.
+            assert posts_before == 3 and len(posts) == 6
+            assert sorted(p.path for p in posts).count("/hook/liaison-jyj") == 4
+        finally:
+            worker.kill()
+            worker.wait(10)
