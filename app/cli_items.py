@@ -69,6 +69,21 @@ def register(app: typer.Typer) -> None:
         typer.echo(summary, err=True)
         raise typer.Exit(1 if counts["rejected"] else 0)
 
+    @events_app.command("open-annual-reports")
+    def open_annual_reports(year: int = typer.Option(..., "--year", help="报告年度（如 2026：时限自 2027-01-01 起算）")) -> None:
+        """为 departments.toml 中每个部门开启某年度的年报时限（每年1月1日也会自动执行）。"""
+        from app.ingest import Ingestor
+        from domain.directory import load_directory
+        from domain.events import annual_report_openers
+
+        events = annual_report_openers(load_directory().departments.values(), year)
+
+        async def go():
+            return await Ingestor(await _client()).ingest(list(enumerate(events, start=1)))
+
+        for r in asyncio.run(go()):
+            typer.echo(r.text())
+
     @app.command()
     def status(item_id: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
         """事项及其时限的当前状态。"""

@@ -105,11 +105,6 @@ class Ingestor:
             self._directory = load_directory()
         return self._directory.region_of(department)
 
-    def level_of(self, department: str) -> str:
-        self.region_of(department)
-        dep = self._directory.departments.get(department) if hasattr(self._directory, "departments") else None
-        return getattr(dep, "level", None) or "department"
-
     # ------------------------------------------------------------ batch
     async def ingest(self, objs: Iterable[tuple[int, Any]], progress=None) -> list[IngestResult]:
         results: dict[int, IngestResult] = {}
@@ -197,9 +192,9 @@ class Ingestor:
             pass
         if ev.type == "annual_report.published":
             # A report published with no clock yet: open the year's clock first, then meet it.
-            opener = parse_event({"event_id": f"{ev.event_id}#year_closed", "type": "annual_report.year_closed",
+            opener = parse_event({"event_id": f"{ev.item_id}#open", "type": "annual_report.year_closed",
                                   "department": ev.data["department"], "year": ev.data["year"],
-                                  "level": self.level_of(ev.data["department"])})
+                                  "level": ev.data.get("level", "department"), "recorded_by": "system"})
             await self._start(opener, wid)
             first = await self._update(opener, wid)
             self._record(opener, first.snapshot)

@@ -27,7 +27,8 @@ ROLE_NAMES = {
 DEFAULT_REGION = "national"
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_DEPT_KEYS = {"id", "name", "region", "head", "short_name", "parent"}
+_DEPT_KEYS = {"id", "name", "region", "head", "short_name", "parent", "annual_reports"}
+REPORT_LEVELS = ("department", "government")
 _PERSON_KEYS = {"id", "name", "department", "roles", "notify", "title"}
 
 
@@ -43,6 +44,9 @@ class Department:
     head: str | None = None
     short_name: str = ""
     parent: str | None = None
+    # Which annual reports this unit publishes (条例第四十九条): its own ("department", by January 31)
+    # and, for the office that compiles the local government's report, "government" (by March 31).
+    annual_reports: tuple[str, ...] = ("department",)
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,13 @@ def _require_str(entry: dict, key: str, where: str, *, required: bool = True) ->
     return value
 
 
+def _report_levels(entry: dict, where: str) -> tuple[str, ...]:
+    levels = entry.get("annual_reports", ["department"])
+    if not isinstance(levels, list) or any(lv not in REPORT_LEVELS for lv in levels):
+        raise DirectoryError(f"{where}: annual_reports must be a list of {', '.join(REPORT_LEVELS)}")
+    return tuple(levels)
+
+
 def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | None = None) -> Directory:
     """Parse and validate the TOML text of a departments file."""
     env = dict(os.environ) if env is None else env
@@ -161,6 +172,7 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
             head=_require_str(entry, "head", where, required=False) or None,
             short_name=_require_str(entry, "short_name", where, required=False) or "",
             parent=_require_str(entry, "parent", where, required=False) or None,
+            annual_reports=_report_levels(entry, where),
         )
 
     for i, entry in enumerate(data.get("person", []), start=1):

@@ -280,6 +280,7 @@ class AnnualReportPublished(_Base):
     year: int
     published_on: dt.date
     url: str
+    level: Literal["department", "government"] = "department"
 
 
 MODELS: dict[str, type[_Base]] = {
@@ -331,11 +332,25 @@ class Event(BaseModel):
 
 def item_id_of(type_: str, fields: dict[str, Any]) -> str:
     if type_.startswith("annual_report."):
-        return f"annual-report:{fields['department']}:{fields['year']}"
+        return annual_report_item_id(fields["department"], int(fields["year"]), fields.get("level", "department"))
     for key in ("document_id", "request_id", "case_id", "item_id"):
         if key in fields:
             return str(fields[key])
     raise EventError("type", "无法确定事项编号")
+
+
+def annual_report_item_id(department: str, year: int, level: str = "department") -> str:
+    kind = "annual-report" if level == "department" else "government-annual-report"
+    return f"{kind}:{department}:{year}"
+
+
+def annual_report_openers(departments, year: int) -> list[dict[str, Any]]:
+    """The `annual_report.year_closed` events that open every report clock for `year` (idempotent ids)."""
+    return [
+        {"event_id": f"{annual_report_item_id(d.id, year, level)}#open", "type": "annual_report.year_closed",
+         "department": d.id, "year": year, "level": level, "recorded_by": "system"}
+        for d in departments for level in d.annual_reports
+    ]
 
 
 def canonical_hash(obj: dict[str, Any]) -> str:

@@ -320,8 +320,10 @@ def event_item_id(ev: Mapping[str, Any]) -> str | None:
     for f in _ITEM_ID_FIELDS:
         if ev.get(f):
             return str(ev[f])
-    if ev.get("type") == "annual_report.published" and ev.get("department") and ev.get("year"):
-        return f"annual-report:{ev['department']}:{ev['year']}"
+    if str(ev.get("type", "")).startswith("annual_report.") and ev.get("department") and ev.get("year"):
+        from domain.events import annual_report_item_id
+
+        return annual_report_item_id(ev["department"], int(ev["year"]), ev.get("level", "department"))
     return None
 
 

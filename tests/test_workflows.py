@@ -346,3 +346,31 @@ async def test_opinion_budget_and_annual_report_run_on_the_generic_workflow(st):
     rep = st.clock(f"annual-report:{dept}:{year}", "annual_report_department")
     assert rep.state == "met" and rep.start == f"{year + 1}-01-01"
 
+
+
+async def test_annual_report_clocks_open_for_every_department_once(st):
+    from activities.annual import OpenReports
+    from domain.directory import load_directory
+    from workflows.annual import AnnualReportKickoffWorkflow, KickoffInput
+
+    year = 2019 + int(st.tag[:2], 16) % 6  # reports due under the 2019 regulation (Jan 31)
+    out = await st.client.execute_workflow(AnnualReportKickoffWorkflow.run, KickoffInput(year=year),
+                                           id=f"kickoff-{st.tag}", task_queue="shixian")
+    deps = load_directory().departments.values()
+    expected = sum(len(d.annual_reports) for d in deps)
+    assert len(out) == expected and all("已应用" in line for line in out), out
+    for d in deps:
+        st.started.add(f"annual_report:annual-report:{d.id}:{year}")
+        rep = st.clock(f"annual-report:{d.id}:{year}", "annual_report_department")
+        assert (rep.start, rep.due, rep.state) == (f"{year + 1}-01-01", f"{year + 1}-01-31", "open")
+    gov = st.clock(f"government-annual-report:qz-zfb:{year}", "annual_report_government")
+    assert gov.due == f"{year + 1}-03-31"
+    st.started.add(f"annual_report:government-annual-report:qz-zfb:{year}")
+    again = await st.client.execute_workflow(AnnualReportKickoffWorkflow.run, KickoffInput(year=year),
+                                             id=f"kickoff2-{st.tag}", task_queue="shixian")
+    assert all("重复" in line for line in again)  # a repeated run changes nothing
+    await st.ok({"type": "annual_report.published", "department": "qz-czj", "year": year,
+                 "published_on": f"{year + 1}-03-02", "url": "https://x/ar"})
+    late = st.clock(f"annual-report:qz-czj:{year}", "annual_report_department")
+    assert late.state == "missed" and late.lateness_working_days >= 1
+    assert OpenReports(year=year).year == year

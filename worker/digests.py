@@ -23,18 +23,16 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 
 from activities.digests import DigestInput, DigestSummary
 from worker.client import TASK_QUEUE
+from worker.schedules import upsert_schedule
 from worker.supervisor import UpContext, register_task
 from workflows.digests import DIGEST_SCHEDULE_ID, DigestWorkflow
 
@@ -71,23 +69,7 @@ def digest_schedule(task_queue: str = TASK_QUEUE) -> Schedule:
 async def ensure_schedule(client: Client, *, task_queue: str = TASK_QUEUE,
                           schedule_id: str = DIGEST_SCHEDULE_ID) -> str:
     """Create the digest schedule, or update it to the current definition. Returns "created" / "updated"."""
-    schedule = digest_schedule(task_queue)
-    schedule.state.note = NOTE
-    try:
-        await client.create_schedule(schedule_id, schedule)
-        log.info("digest schedule %s created", schedule_id)
-        return "created"
-    except ScheduleAlreadyRunningError:
-        pass
-
-    def updater(inp: ScheduleUpdateInput) -> ScheduleUpdate:
-        current = inp.description.schedule
-        schedule.state = current.state  # keep paused/note as an operator left them
-        return ScheduleUpdate(schedule=schedule)
-
-    await client.get_schedule_handle(schedule_id).update(updater)
-    log.info("digest schedule %s updated", schedule_id)
-    return "updated"
+    return await upsert_schedule(client, schedule_id, digest_schedule(task_queue), NOTE)
 
 
 async def run_digest(client: Client, for_date: str | None = None, *, task_queue: str = TASK_QUEUE) -> DigestSummary:

@@ -15,7 +15,7 @@ async def calendar_watch(ctx: UpContext) -> None:
 register_task(calendar_watch, name="calendar-watch")
 
 # Optional parts register their own tasks (web server, demo data, digest schedule) when present.
-for _name in ("app.web", "app.demo", "worker.digests"):
+for _name in ("app.web", "app.demo", "worker.digests", "worker.annual"):
     try:
         importlib.import_module(_name)
     except ModuleNotFoundError as exc:
