@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import OrderedDict
 from typing import Any, Iterable, Literal, Optional
 
@@ -218,7 +219,7 @@ class Ingestor:
             return _Outcome(res.status, res.snapshot, res.note)
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
-            raise _Rejected(_field_for(ev), getattr(cause, "message", None) or str(cause or exc)) from None
+            raise _Rejected(*_split_reason(ev, getattr(cause, "message", None) or str(cause or exc))) from None
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND and "completed" not in str(exc).lower():
                 raise
@@ -236,7 +237,7 @@ class Ingestor:
         if ev.type in RECORD_ONLY or ev.type == "interpretation.published":
             return _Outcome("applied", None, f"事项已结束（{snap.state}），已记录用于统计")
         status = desc.status.name if desc.status else "?"
-        raise _Rejected(_field_for(ev), f"事项已结束（{snap.state}，{status}），不能再接受 {ev.type}")
+        raise _Rejected("type", f"事项已结束（{snap.state}，{status}），不能再接受 {ev.type}")
 
 
 class _Outcome:
@@ -261,14 +262,11 @@ def _id_field(ev: Event) -> str:
     return "type"
 
 
-_FIELD_HINTS = {
-    "request.extended": "working_days", "document.published": "published_on", "request.corrected": "on",
-    "request.replied": "outcome", "request.answered_on_the_spot": "outcome",
-}
+def _split_reason(ev: Event, message: str) -> tuple[str, str]:
+    """Workflow refusals read "[field] reason"; anything else is about the event as a whole."""
+    m = re.match(r"\[([\w.]+)\] (.*)", message, re.S)
+    return (m.group(1), m.group(2)) if m else ("type", message)
 
-
-def _field_for(ev: Event) -> str:
-    return _FIELD_HINTS.get(ev.type, "type")
 
 
 def repo_session(db):

@@ -326,6 +326,10 @@ class Event(BaseModel):
     content_hash: str  # of the original object, personal data included, for conflict detection
 
     @property
+    def date_field(self) -> str:
+        return DATE_FIELD.get(self.type, "at" if "at" in self.data else "on")
+
+    @property
     def on_date(self) -> dt.date:
         return dt.date.fromisoformat(self.on[:10])
 

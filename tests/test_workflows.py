@@ -118,7 +118,7 @@ async def test_publication_before_signing_is_rejected(st):
     await st.ok(signed(doc, "qz-fgw", today))
     r = await st.ingest({"type": "document.published", "document_id": doc,
                          "published_on": (today - 3 * DAY).isoformat(), "url": "u"})
-    assert r[0].status == "rejected" and "早于" in r[0].reason
+    assert (r[0].status, r[0].field) == ("rejected", "published_on") and "早于" in r[0].reason
     r = await st.ingest({"type": "interpretation.published", "document_id": doc,
                          "published_on": today.isoformat(), "url": "u"})
     assert r[0].status == "rejected" and "尚未公开" in r[0].reason
@@ -209,7 +209,7 @@ async def test_extension_accepted_once_and_refused_otherwise(st):
     await st.ok(received(req2, "qz-czj", c.subtract_working_days(today, 25)))
     r = await st.ingest({"type": "request.extended", "request_id": req2, "on": today.isoformat(), "working_days": 5,
                          "approved_by": "head-czj", "reason": "late"})
-    assert r[0].status == "rejected" and "届满前" in r[0].reason
+    assert (r[0].status, r[0].field) == ("rejected", "on") and "届满前" in r[0].reason
     # Replied late: lateness counted; replying twice is refused.
     await st.ok({"type": "request.replied", "request_id": req2, "on": today.isoformat(), "outcome": "granted"})
     reply2 = st.clock(req2, "request_reply")

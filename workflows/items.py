@@ -126,6 +126,13 @@ class ApplyResult(BaseModel):
     note: str = ""
 
 
+class Refusal(ValueError):
+    """An event the item's state cannot accept; the text reaches the sender as "[field] reason"."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"[{field}] {reason}")
+
+
 def _reject(message: str) -> None:
     raise ApplicationError(message, type="Rejected", non_retryable=True)
 
@@ -274,15 +281,15 @@ class ItemWorkflowBase:
         st = self.st
         if ev.type in STARTS:
             if st.version:
-                raise ValueError(f"事项 {st.id} 已存在，不能重复登记（{ev.type}）")
+                raise Refusal("type", f"事项 {st.id} 已存在，不能重复登记（{ev.type}）")
             return
         if not st.version:
-            raise ValueError(f"未知事项 {ev.item_id}：须先登记起始事件")
+            raise Refusal("type", f"未知事项 {ev.item_id}：须先登记起始事件")
         start_on = st.data.get("start_on")
         if start_on and ev.on < start_on[: len(ev.on)]:
-            raise ValueError(f"{ev.type} 的日期 {ev.on} 早于事项起算日 {start_on}")
+            raise Refusal(ev.date_field, f"{ev.type} 的日期 {ev.on} 早于事项起算日 {start_on}")
         if st.state not in ("open", "new") and ev.type not in RECORD_ONLY:
-            raise ValueError(f"事项已结束（{st.state}），不能再接受 {ev.type}")
+            raise Refusal("type", f"事项已结束（{st.state}），不能再接受 {ev.type}")
         for c in st.clocks:
             meta = st.rules.get(c.rule)
             if meta and ev.type == meta.extension_event:
@@ -291,19 +298,19 @@ class ItemWorkflowBase:
 
     def _check_extension(self, ev: Event, c: ClockData, meta: RuleMeta) -> None:
         if not c.live:
-            raise ValueError(f"{meta.name}时限已结束，不能延期")
+            raise Refusal("type", f"{meta.name}时限已结束，不能延期")
         if c.stopped:
-            raise ValueError("待申请人补正期间不能延期")
+            raise Refusal("on", "待申请人补正期间不能延期")
         cap = meta.extension_cap(c.start)
         if cap is None:
-            raise ValueError(f"{meta.name}不允许延期")
+            raise Refusal("type", f"{meta.name}不允许延期")
         max_days, max_times = cap
         if len(c.extensions) >= max_times:
-            raise ValueError(f"{meta.name}只能延期 {max_times} 次，已于 {c.extensions[0].on} 延期")
+            raise Refusal("type", f"{meta.name}只能延期 {max_times} 次，已于 {c.extensions[0].on} 延期")
         if ev.data["working_days"] + sum(e.working_days for e in c.extensions) > max_days:
-            raise ValueError(f"延期最长不得超过 {max_days} 个工作日")
+            raise Refusal("working_days", f"延期最长不得超过 {max_days} 个工作日")
         if c.due and ev.on > c.due[:10]:
-            raise ValueError(f"延期须在答复期限届满前决定：当前期限 {c.due}，延期决定日 {ev.on}")
+            raise Refusal("on", f"延期须在答复期限届满前决定：当前期限 {c.due}，延期决定日 {ev.on}")
 
     def _check_specific(self, ev: Event) -> None:
         return None
@@ -476,11 +483,11 @@ class DocumentWorkflow(ItemWorkflowBase):
         d = self.st.data
         if ev.type == "document.published":
             if d.get("document.published.published_on"):
-                raise ValueError(f"文件已于 {d['document.published.published_on']} 公开，不能重复公开")
+                raise Refusal("type", f"文件已于 {d['document.published.published_on']} 公开，不能重复公开")
             if ev.on < d.get("signed_on", ""):
-                raise ValueError(f"公开日期 {ev.on} 早于成文日期 {d['signed_on']}")
+                raise Refusal("published_on", f"公开日期 {ev.on} 早于成文日期 {d['signed_on']}")
         if ev.type == "interpretation.published" and not d.get("document.published.published_on"):
-            raise ValueError("文件尚未公开：请先登记 document.published")
+            raise Refusal("type", "文件尚未公开：请先登记 document.published")
 
 
 # ---------------------------------------------------------------- requests
@@ -500,15 +507,15 @@ class RequestWorkflow(ItemWorkflowBase):
         d = self.st.data
         reply = self._clock("request_reply")
         if ev.type in ("request.replied", "request.answered_on_the_spot") and d.get("outcome"):
-            raise ValueError(f"申请已答复（{d['outcome']}），不能重复答复")
+            raise Refusal("type", f"申请已答复（{d['outcome']}），不能重复答复")
         if ev.type == "request.correction_requested" and reply and reply.stopped:
-            raise ValueError("已告知补正，等待申请人补正中")
+            raise Refusal("type", "已告知补正，等待申请人补正中")
         if ev.type == "request.corrected" and not (reply and reply.stopped):
-            raise ValueError("未告知补正，不能登记补正")
+            raise Refusal("type", "未告知补正，不能登记补正")
         if ev.type == "request.consultation_started" and reply and any(p.end is None for p in reply.pauses):
-            raise ValueError("已处于征求意见状态")
+            raise Refusal("type", "已处于征求意见状态")
         if ev.type == "request.consultation_ended" and not (reply and any(p.end is None for p in reply.pauses)):
-            raise ValueError("未处于征求意见状态，不能结束征求意见")
+            raise Refusal("type", "未处于征求意见状态，不能结束征求意见")
 
     async def _after_apply(self, ev: Event) -> str | None:
         st = self.st
@@ -565,7 +572,7 @@ class ClockItemWorkflow(ItemWorkflowBase):
             return
         clocks = [c for c in self.st.clocks if c.rule in {m.id for m in metas}]
         if clocks and all(not c.live for c in clocks):
-            raise ValueError(f"{ev.type}：对应时限已履行或已结束")
+            raise Refusal("type", f"{ev.type}：对应时限已履行或已结束")
 
 
 WORKFLOW_FOR_TYPE = {"document": DocumentWorkflow, "request": RequestWorkflow}
