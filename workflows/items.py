@@ -75,13 +75,9 @@ class RuleMeta(BaseModel):
         return None
 
 
-class ClockData(BaseModel):
-    rule: str
-    start: str
-    region: str = "national"
-    pauses: list[PauseSpec] = Field(default_factory=list)
-    extensions: list[ExtensionSpec] = Field(default_factory=list)
-    restarted_from: Optional[str] = None
+class ClockData(ClockSpec):
+    """A clock's inputs (what `compute_clock` needs) plus what the workflow learnt and decided."""
+
     state: str = "open"
     stopped: bool = False  # e.g. waiting for the applicant's correction
     due: Optional[str] = None
@@ -89,7 +85,6 @@ class ClockData(BaseModel):
     provisional: bool = False
     explanation: dict[str, Any] = Field(default_factory=dict)
     paused_days: int = 0
-    met_on: Optional[str] = None
     lateness_working_days: Optional[int] = None
     fired: list[str] = Field(default_factory=list)
     last_overdue_at: Optional[str] = None  # when the last overdue notice actually went out
@@ -398,8 +393,7 @@ class ItemWorkflowBase:
     async def _compute(self, c: ClockData) -> None:
         if c.stopped:
             return
-        spec = ClockSpec(rule=c.rule, start=c.start, region=c.region, pauses=c.pauses, extensions=c.extensions,
-                         restarted_from=c.restarted_from, met_on=c.met_on)
+        spec = ClockSpec.model_validate(c.model_dump(include=set(ClockSpec.model_fields)))
         calc: ClockCalc = await workflow.execute_activity(
             compute_clock, spec, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, result_type=ClockCalc)
         c.due, c.due_instant, c.provisional = calc.due, calc.due_instant, calc.provisional
