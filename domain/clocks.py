@@ -95,6 +95,8 @@ def parse_start(value: str) -> dt.date | dt.datetime:
 
 
 def _as_date(value: dt.date | dt.datetime) -> dt.date:
+    if type(value) is dt.date:
+        return value
     if isinstance(value, dt.datetime):
         return value.astimezone(SHANGHAI).date()
     return value
@@ -112,17 +114,18 @@ def compute(
     explain: bool = True,
 ) -> Deadline:
     region = calendar.check_region(region)
-    rule = rule.for_start(_as_date(start))
+    start_d = _as_date(start)
+    rule = rule.for_start(start_d)
+    if rule.unit == "working_days":
+        return _working_days(rule, start_d, calendar, region, pauses, extensions, restarted_from, explain)
     if rule.unit == "hours":
         return _hours(rule, start, region, explain)
-    start_d = _as_date(start)
     if rule.unit == "fixed_date":
         return _fixed(rule, start_d, region, explain)
     if rule.unit == "calendar_days":
         if pauses or extensions:
             raise ClockError(f"规则“{rule.name}”按自然日计算，不支持中止或延期")
-        return _calendar_days(rule, start_d, calendar, region, explain)
-    return _working_days(rule, start_d, calendar, region, list(pauses), list(extensions), restarted_from, explain)
+    return _calendar_days(rule, start_d, calendar, region, explain)
 
 
 # ---------------------------------------------------------------- working days
@@ -155,6 +158,12 @@ def _working_days(
     restarted_from: dt.date | None,
     explain: bool,
 ) -> Deadline:
+    if not (pauses or extensions or restarted_from or explain or rule.start_on_next_working_day):
+        # The common case (batch CSV, bulk recomputation): one indexed lookup.
+        due = cal.add_working_days(start, rule.length, region)
+        first_year = (start + dt.timedelta(days=1)).year
+        provisional = any(cal.is_provisional_year(y) for y in range(first_year, due.year + 1))
+        return Deadline(rule.id, start, region, due, provisional, counted_working_days=rule.length)
     for p in pauses:
         if p.end is not None and p.end < p.start:
             raise ClockError(f"中止结束日 {p.end} 早于开始日 {p.start}")

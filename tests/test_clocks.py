@@ -155,3 +155,12 @@ def test_pause_never_shortens_and_adds_exactly_the_paused_working_days(start, p_
         counted = CAL.working_days_between(start, paused.due) - CAL.working_days_between(
             max(start, p.start - dt.timedelta(days=1)), min(p.end, paused.due))
         assert counted == n
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=dates, region=regions, rule_id=st.sampled_from(["request_reply", "policy_publication",
+                                                             "policy_interpretation", "correction_notice"]))
+def test_fast_path_agrees_with_the_explained_path(start, region, rule_id):
+    fast = compute(RULES[rule_id], start, CAL, region, explain=False)
+    full = compute(RULES[rule_id], start, CAL, region, explain=True)
+    assert (fast.due, fast.provisional) == (full.due, full.provisional)
