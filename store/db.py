@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 
 def data_dir() -> Path:
@@ -69,12 +69,36 @@ def _import_table_modules() -> None:
                 raise
 
 
-def init_db(engine=None):
-    """Create all tables (idempotent)."""
-    _import_table_modules()
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BASELINE = "0001"  # the schema that create_all produced before migrations existed
+_migrated: set[int] = set()
 
+
+def alembic_config(connection):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def init_db(engine=None):
+    """Bring the schema to the newest migration (idempotent; once per engine per process)."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    _import_table_modules()
     engine = engine or get_engine()
-    SQLModel.metadata.create_all(engine)
+    if id(engine) in _migrated:
+        return engine
+    with engine.begin() as conn:
+        cfg = alembic_config(conn)
+        insp = inspect(conn)
+        if insp.has_table("item") and not insp.has_table("alembic_version"):
+            command.stamp(cfg, BASELINE)  # a data directory from before migrations: same tables as 0001
+        command.upgrade(cfg, "head")
+    _migrated.add(id(engine))
     return engine
 
 
