@@ -177,20 +177,13 @@ def plan_steps(req: PlanRequest) -> list[PlannedStepModel]:
 
 
 # ---------------------------------------------------------------- read model
-_ready_engines: set[int] = set()
-
-
 def _session():
-    """A session on the current database; tables are created once per engine per process."""
+    """A session on the current database (migrated once per engine per process by init_db)."""
     from sqlmodel import Session
 
     from store.db import get_engine, init_db
 
-    eng = get_engine()
-    if id(eng) not in _ready_engines:
-        init_db(eng)
-        _ready_engines.add(id(eng))
-    return Session(eng)
+    return Session(init_db(get_engine()))
 
 
 @activity.defn

@@ -355,20 +355,10 @@ def _explain(err: str) -> str:
     return f"发送失败（{err}）"
 
 
-_engines_ready: set[int] = set()
-
-
 def _engine():
-    from sqlmodel import SQLModel
+    from store.db import get_engine, init_db
 
-    from store.db import database_url, get_engine
-    from store.deliveries import Delivery, DeliveryAttempt
-
-    engine = get_engine(database_url())
-    if id(engine) not in _engines_ready:
-        SQLModel.metadata.create_all(engine, tables=[Delivery.__table__, DeliveryAttempt.__table__])
-        _engines_ready.add(id(engine))
-    return engine
+    return init_db(get_engine())  # migrations run once per engine per process
 
 
 def _attempt_no() -> int:

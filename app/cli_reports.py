@@ -37,8 +37,6 @@ def _fail(message: str, code: int = 1) -> None:
 def _session():
     from store.db import init_db, session
 
-    import store.locks  # noqa: F401  (ScoreLock on the metadata before create_all)
-
     engine = init_db()
     return session(engine)
 

@@ -4,7 +4,7 @@ A lock stores the ScoreResult as published (JSON) and the fingerprint (item_id, 
 met_on) of every clock it counted. Later exports of the period print the locked numbers and list
 as amendments the clocks whose fingerprint changed since, appeared later, or left the period.
 
-The table module must be imported before `SQLModel.metadata.create_all` (store.db.init_db).
+The table is created by the migrations (store/migrations); store.db imports this module for them.
 """
 from __future__ import annotations
 

@@ -45,7 +45,10 @@ def _hash(token_id: str, secret: str) -> str:
 
 
 def ensure_table(engine) -> None:
-    SQLModel.metadata.create_all(engine, tables=[ApiToken.__table__])
+    """The token table is part of the migrated schema."""
+    from store.db import init_db
+
+    init_db(engine)
 
 
 def create_token(session: Session, role: str, department: str | None = None, person: str | None = None,

@@ -143,11 +143,8 @@ def test_bad_table_is_refused(tmp_path: Path):
 # ---------------------------------------------------------------------------------- locks
 
 def test_lock_keeps_numbers_and_lists_amendments(db_session):
-    from sqlmodel import SQLModel
-
     from store.locks import PeriodLockedError, amendments, lock_period, locked, locked_result
 
-    SQLModel.metadata.create_all(db_session.get_bind())
     res = score_period(RECORDS, Q3, AS_OF, load_scoring())
     lock_period(db_session, Q3, res, locked_by="考评办")
     assert locked(db_session, "2026-Q3") is not None and locked(db_session, "2026-Q2") is None
@@ -201,13 +198,10 @@ def _seed(engine):
 
 @pytest.fixture
 def cli(tmp_data_dir):
-    from sqlmodel import SQLModel
-
     from app.cli import app
     from store.db import init_db
 
     engine = init_db()
-    SQLModel.metadata.create_all(engine)
     _seed(engine)
     runner = CliRunner()
     return lambda *args: runner.invoke(app, list(args), catch_exceptions=False)
