@@ -20,5 +20,5 @@ async def open_annual_report_clocks(req: OpenReports) -> list[str]:
     from domain.events import annual_report_openers
 
     events = annual_report_openers(load_directory().departments.values(), req.year)
-    results = await Ingestor(activity.client()).ingest(list(enumerate(events, start=1)))
+    results = await Ingestor(activity.client(), internal=True).ingest(list(enumerate(events, start=1)))
     return [r.text() for r in results]

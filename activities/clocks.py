@@ -6,6 +6,7 @@ notice must not change what a replay computes, and chinese-calendar may raise fo
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class Engine:
     signature: tuple
 
 
+log = logging.getLogger("shixian.config")
 _lock = threading.Lock()
 _engine: Engine | None = None
 
@@ -39,7 +41,8 @@ _engine: Engine | None = None
 def config_signature() -> tuple:
     """Names, sizes and mtimes of the config files: cheap to stat, changes when data changes."""
     root = config_dir()
-    files = [root / "rules.toml", root / "reminders.toml", *sorted((root / "calendars").glob("*.toml"))]
+    files = [root / "rules.toml", root / "reminders.toml", root / "regions.toml",
+             *sorted((root / "calendars").glob("*.toml"))]
     sig = []
     for f in files:
         try:
@@ -51,12 +54,26 @@ def config_signature() -> tuple:
 
 
 def engine() -> Engine:
-    """The calendar, rules and ladders, reloaded whenever a config file changes."""
+    """The calendar, rules and ladders, reloaded whenever a config file changes.
+
+    A file that breaks while the system runs (a half-edited notice) keeps the last good data in use and
+    is reported, instead of failing every computation; at start there is no last good data, so the error
+    is raised (non-retryable inside activities)."""
     global _engine
     sig = config_signature()
     with _lock:
         if _engine is None or _engine.signature != sig:
-            _engine = Engine(load_calendar(), load_rules(), load_ladders(), sig)
+            try:
+                fresh = Engine(load_calendar(), load_rules(), load_ladders(), sig)
+            except ConfigError as exc:
+                if _engine is None:
+                    if activity.in_activity():
+                        raise ApplicationError(str(exc), type="ConfigError", non_retryable=True) from None
+                    raise
+                log.error("配置文件有误，继续使用上一版有效配置：%s", exc)
+                _engine.signature = sig  # report once per change
+                return _engine
+            _engine = fresh
         return _engine
 
 
@@ -220,7 +237,7 @@ def record_system_event(req: SystemEvent) -> bool:
     from domain.events import parse_event
     from store import repo
 
-    ev = parse_event(req.event)
+    ev = parse_event(req.event, internal=True)
     with _session() as s:
         return repo.add_event(s, repo.event_record_from(
             ev.data, item_id=ev.item_id, department=ev.department, occurred_on=ev.on[:10],

@@ -193,7 +193,8 @@ def calendar_json() -> dict[str, Any]:
     return {
         "regions": sorted(cal.regions),
         "coverage": rows,
-        "provisional_years": sorted({r["year"] for r in rows if r["provisional"]}),
+        # Years without the national arrangement; regional gaps are in `coverage` (coverage "estimate"/"none").
+        "provisional_years": sorted({r["year"] for r in rows if r["provisional"] and r["region"] == "national"}),
         "regional_days": regional,
         "fingerprint": cal.fingerprint(),
     }

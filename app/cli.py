@@ -122,7 +122,8 @@ def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     label = {"package": "软件包（chinese-calendar）", "overlay": "日历文件", "package+overlay": "软件包+日历文件更正",
-             "provisional": "暂定（按放假办法推算，无调休）", "none": "无地方数据（仅国家日历）"}
+             "provisional": "暂定（按放假办法推算，含补假，无调休）", "estimate": "暂定（按地方规则推算）",
+             "none": "无地方数据（暂定）"}
     for r in rows:
         typer.echo(f"{r['year']}  {r['region']:<10} {label[r['coverage']]}  {'；'.join(r['sources'])}")
 

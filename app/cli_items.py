@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         events = annual_report_openers(load_directory().departments.values(), year)
 
         async def go():
-            return await Ingestor(await _client()).ingest(list(enumerate(events, start=1)))
+            return await Ingestor(await _client(), internal=True).ingest(list(enumerate(events, start=1)))
 
         for r in asyncio.run(go()):
             typer.echo(r.text())

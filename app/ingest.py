@@ -15,7 +15,8 @@ from typing import Any, Iterable, Literal, Optional
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.clocks import engine
@@ -25,6 +26,7 @@ from domain.model import ItemSnapshot
 from domain.rules import Rule
 from store import repo
 from store.db import get_engine, init_db
+from store.models import Item
 from worker.client import TASK_QUEUE
 from workflows.items import ApplyResult, ItemInput, ItemState, RuleMeta, workflow_for
 
@@ -90,26 +92,28 @@ class _BadJSON:
 
 
 class Ingestor:
-    def __init__(self, client: Client, *, recorded_by: str | None = None, db_engine=None):
+    def __init__(self, client: Client, *, recorded_by: str | None = None, db_engine=None, internal: bool = False):
         self.client = client
         self.recorded_by = recorded_by
+        self.internal = internal  # the engine's own events (annual-report openers) are allowed
         self.db = db_engine or get_engine()
         init_db(self.db)
         eng = engine()
         self.rules = rule_table(eng.rules)
         self._directory = None
 
-    def region_of(self, department: str | None) -> str:
+    def directory(self):
         if self._directory is None:
             from domain.directory import load_directory
 
             self._directory = load_directory()
-        return self._directory.region_of(department)
+        return self._directory
 
     # ------------------------------------------------------------ batch
     async def ingest(self, objs: Iterable[tuple[int, Any]], progress=None) -> list[IngestResult]:
         results: dict[int, IngestResult] = {}
-        seen: dict[str, str] = {}  # event_id -> content hash, within this batch
+        seen: dict[str, tuple[str, int]] = {}  # event_id -> (content hash, line), within this batch
+        repeats: list[tuple[int, Event, int]] = []
         per_item: OrderedDict[str, list[tuple[int, Event]]] = OrderedDict()
         for line, obj in objs:
             if isinstance(obj, _BadJSON):
@@ -118,16 +122,20 @@ class Ingestor:
             if self.recorded_by and isinstance(obj, dict) and not obj.get("recorded_by"):
                 obj = {**obj, "recorded_by": self.recorded_by}
             try:
-                ev = parse_event(obj)
+                ev = parse_event(obj, internal=self.internal)
             except EventError as exc:
                 eid = obj.get("event_id") if isinstance(obj, dict) else None
                 results[line] = IngestResult(line=line, status="rejected", event_id=eid if isinstance(eid, str) else None,
                                              field=exc.field, reason=exc.reason)
                 continue
             if ev.event_id in seen:
-                results[line] = self._dup_or_conflict(line, ev, seen[ev.event_id])
+                known_hash, first = seen[ev.event_id]
+                if known_hash != ev.content_hash:
+                    results[line] = self._dup_or_conflict(line, ev, known_hash)
+                else:
+                    repeats.append((line, ev, first))
                 continue
-            seen[ev.event_id] = ev.content_hash
+            seen[ev.event_id] = (ev.content_hash, line)
             per_item.setdefault(ev.item_id, []).append((line, ev))
         sem = asyncio.Semaphore(CONCURRENCY)
 
@@ -139,6 +147,11 @@ class Ingestor:
                         progress()
 
         await asyncio.gather(*(run_item(evs) for evs in per_item.values()))
+        for line, ev, first in repeats:  # a repeat within the batch shares the first copy's fate
+            was = results[first]
+            results[line] = was.model_copy(update={
+                "line": line, "status": "rejected" if was.status == "rejected" else "duplicate",
+                "reason": f"与第 {first} 行相同" + (f"：{was.reason}" if was.status == "rejected" else "")})
         return [results[k] for k in sorted(results)]
 
     def _dup_or_conflict(self, line: int, ev: Event, known_hash: str) -> IngestResult:
@@ -186,6 +199,7 @@ class Ingestor:
     async def _route(self, ev: Event) -> "_Outcome":
         wid = workflow_id(ev)
         if ev.type in STARTS:
+            self._check_new_item(ev)
             await self._start(ev, wid)
         try:
             return await self._update(ev, wid)
@@ -195,22 +209,38 @@ class Ingestor:
             # A report published with no clock yet: open the year's clock first, then meet it.
             opener = parse_event({"event_id": f"{ev.item_id}#open", "type": "annual_report.year_closed",
                                   "department": ev.data["department"], "year": ev.data["year"],
-                                  "level": ev.data.get("level", "department"), "recorded_by": "system"})
+                                  "level": ev.data.get("level", "department"), "recorded_by": "system"},
+                                 internal=True)
+            self._check_new_item(opener)
             await self._start(opener, wid)
             first = await self._update(opener, wid)
             self._record(opener, first.snapshot)
             return await self._update(ev, wid)
         raise _Rejected(_id_field(ev), f"未知事项 {ev.item_id}：须先登记起始事件")
 
+    def _check_new_item(self, ev: Event) -> None:
+        department = ev.department or ""
+        if department not in self.directory().departments:
+            raise _Rejected("department", f"未知部门 “{department}”（config/departments.toml 中没有该部门）")
+        with repo_session(self.db) as s:
+            other = s.get(Item, ev.item_id)
+        if other is not None and other.type != ev.item_type:
+            raise _Rejected(_id_field(ev), f"编号 {ev.item_id} 已被{other.type}类事项使用，请使用唯一编号")
+
     async def _start(self, ev: Event, wid: str) -> None:
         department = ev.department or ""
         state = ItemState(id=ev.item_id, type=ev.item_type, department=department,
-                          region=self.region_of(department), rules=self.rules)
+                          region=self.directory().region_of(department), rules=self.rules)
         wf = workflow_for(ev.item_type)
-        await self.client.start_workflow(
-            wf.run, ItemInput(state=state), id=wid, task_queue=TASK_QUEUE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
+        try:
+            # A finished item keeps its id: a second start event must not begin a second life.
+            await self.client.start_workflow(
+                wf.run, ItemInput(state=state), id=wid, task_queue=TASK_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # the update below is refused by the finished workflow's state
 
     async def _update(self, ev: Event, wid: str) -> "_Outcome":
         handle = self.client.get_workflow_handle(wid)

@@ -105,7 +105,10 @@ def logout() -> RedirectResponse:
 
 
 def _safe_next(nxt: str) -> str:
-    return nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
+    """Only a path on this site: browsers read "/\\host" and "//host" as another host."""
+    if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt or any(ord(ch) < 32 for ch in nxt):
+        return "/"
+    return nxt
 
 
 # ---------------------------------------------------------------------------------- pages

@@ -47,7 +47,7 @@ _CC_NAMES = {
 }
 
 Kind = Literal["work", "off"]
-Origin = Literal["weekday", "weekend", "package", "overlay", "statutory", "regional"]
+Origin = Literal["weekday", "weekend", "package", "overlay", "statutory", "regional", "regional-estimate"]
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,54 @@ def load_overlays(directory: Path) -> list[Overlay]:
     return overlays
 
 
+@dataclass(frozen=True)
+class Festival:
+    name: str
+    lunar_month: int
+    lunar_day: int
+    days: int
+    since: int
+    uncertainty_days: int
+
+
+@dataclass(frozen=True)
+class RegionRule:
+    region: str
+    name: str
+    source: str
+    festivals: tuple[Festival, ...]
+
+
+def load_region_rules(path: Path) -> dict[str, RegionRule]:
+    """config/regions.toml: how to estimate a region's days off in years without its notice."""
+    if not path.exists():
+        return {}
+    data = read_toml(path)
+    out = {}
+    for region, raw in data.items():
+        where = f"{path.name}: [{region}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("source"), str):
+            raise ConfigError(f"{where}: 需要 source（依据的地方法规）")
+        fests = []
+        for i, f in enumerate(raw.get("festivals", []), start=1):
+            try:
+                fest = Festival(str(f["name"]), int(f["lunar_month"]), int(f["lunar_day"]), int(f.get("days", 1)),
+                                int(f.get("since", 0)), int(f.get("uncertainty_days", 3)))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConfigError(f"{where} festivals 第{i}项：缺少或无效的字段（{exc}）") from None
+            if not (1 <= fest.lunar_month <= 12 and 1 <= fest.lunar_day <= 30 and fest.days >= 1):
+                raise ConfigError(f"{where} festivals 第{i}项：农历日期或天数无效")
+            fests.append(fest)
+        out[region] = RegionRule(region, str(raw.get("name", region)), raw["source"], tuple(fests))
+    return out
+
+
+def _lunar_to_solar(year: int, month: int, day: int) -> dt.date:
+    from lunardate import LunarDate
+
+    return LunarDate(year, month, day).to_solar_date()
+
+
 @dataclass
 class _Index:
     lo: int  # first ordinal covered
@@ -154,9 +202,11 @@ class WorkCalendar:
     # Index range grows on demand; these bounds cover every realistic deadline.
     DEFAULT_YEARS = (2000, 2040)
 
-    def __init__(self, overlays: list[Overlay] | None = None):
+    def __init__(self, overlays: list[Overlay] | None = None, region_rules: dict[str, RegionRule] | None = None):
         self.overlays = overlays or []
-        self.regions = {NATIONAL} | {ov.region for ov in self.overlays}
+        self.region_rules = region_rules or {}
+        self.regions = {NATIONAL} | {ov.region for ov in self.overlays} | set(self.region_rules)
+        self._estimates: dict[tuple[str, int], dict[dt.date, tuple[str, str]]] = {}
         self._national_overlay_years: set[int] = set()
         self._national: dict[dt.date, DayMark] = {}
         self._regional: dict[str, dict[dt.date, DayMark]] = {}
@@ -193,8 +243,9 @@ class WorkCalendar:
     def _statutory(self, year: int) -> dict[dt.date, str]:
         """Statutory holidays of a year without published arrangement (no swaps)."""
         if year not in self._statutory_cache:
-            days = holidays_pkg.China(years=year, observed=False, language="zh_CN")
-            # The package also knows some past swaps ("休息日（由…调休）"); a provisional year has none.
+            # observed=True: the law makes up a holiday that falls on a weekend on a working day (补假,
+            # 第六条); the package also knows some past swaps ("休息日（由…调休）"): a provisional year has none.
+            days = holidays_pkg.China(years=year, observed=True, language="zh_CN")
             self._statutory_cache[year] = {
                 d: n for d, n in days.items() if not n.startswith("休息日")
             }
@@ -219,6 +270,46 @@ class WorkCalendar:
     def regional_years(self, region: str) -> set[int]:
         return set(self._regional_years.get(region, set()))
 
+    def estimated_days(self, region: str, year: int) -> dict[dt.date, tuple[str, str]]:
+        """A region's days off estimated from its rules, for a year without its notice on file."""
+        key = (region, year)
+        if key not in self._estimates:
+            out: dict[dt.date, tuple[str, str]] = {}
+            rule = self.region_rules.get(region)
+            if rule and year not in self._regional_years.get(region, set()):
+                for f in rule.festivals:
+                    if year < f.since:
+                        continue
+                    first = _lunar_to_solar(year, f.lunar_month, f.lunar_day)
+                    for i in range(f.days):
+                        out[first + dt.timedelta(days=i)] = (
+                            f"{f.name}（推算）", f"{rule.source}按农历推算（{year}年地方通知未录入）")
+            self._estimates[key] = out
+        return self._estimates[key]
+
+    def regional_uncertainty(self, region: str, a: dt.date, b: dt.date) -> list[str]:
+        """Why a result over the days a < d <= b is provisional for regional reasons (empty: it is not)."""
+        if region == NATIONAL or b <= a:
+            return []
+        reasons = []
+        rule = self.region_rules.get(region)
+        for year in range((a + dt.timedelta(days=1)).year, b.year + 1):
+            if year in self._regional_years.get(region, set()):
+                continue
+            if rule is None:
+                reasons.append(f"未录入 {region} 地区 {year} 年的地方节假日通知，该年地方节假日未计入")
+                continue
+            for f in rule.festivals:
+                if year < f.since:
+                    continue
+                first = _lunar_to_solar(year, f.lunar_month, f.lunar_day)
+                lo = first - dt.timedelta(days=f.uncertainty_days)
+                hi = first + dt.timedelta(days=f.days - 1 + f.uncertainty_days)
+                if lo <= b and hi > a:
+                    reasons.append(f"{rule.name}{year}年“{f.name}”放假通知未录入，按农历推算为 {first} 起 {f.days} 天；"
+                                   f"通知录入后将重新计算")
+        return reasons
+
     def check_region(self, region: str | None) -> str:
         if region in self.regions:
             return region  # type: ignore[return-value]
@@ -235,6 +326,9 @@ class WorkCalendar:
             mark = self._regional.get(region, {}).get(date)
             if mark:
                 return DayInfo(date, mark.kind == "work", mark.name, mark.source, mark.origin, provisional)
+            est = self.estimated_days(region, date.year).get(date)
+            if est:
+                return DayInfo(date, False, est[0], est[1], "regional-estimate", True)
         mark = self._national.get(date)
         if mark:
             return DayInfo(date, mark.kind == "work", mark.name, mark.source, mark.origin, provisional)
@@ -339,13 +433,17 @@ class WorkCalendar:
             )
             for region in sorted(self.regions - {NATIONAL}):
                 has = y in self._regional_years.get(region, set())
+                est = not has and bool(self.estimated_days(region, y))
                 rows.append(
                     {
                         "year": y,
                         "region": region,
-                        "coverage": "overlay" if has else "none",
-                        "provisional": cov == "provisional",
-                        "sources": self._sources(region, y) if has else [],
+                        "coverage": "overlay" if has else ("estimate" if est else "none"),
+                        "provisional": cov == "provisional" or not has,
+                        "sources": self._sources(region, y) if has else (
+                            [f"{self.region_rules[region].source}按农历推算："
+                             + "、".join(f"{d}{n}" for d, (n, _) in sorted(self.estimated_days(region, y).items()))]
+                            if est else []),
                     }
                 )
         return rows
@@ -362,16 +460,18 @@ class WorkCalendar:
         return out
 
     def fingerprint(self) -> str:
-        """Changes whenever calendar data changes; workflows compare it to know when to recompute."""
+        """Changes whenever the calendar data changes (shown by the API and the calendar page)."""
         import hashlib
 
         h = hashlib.sha256(PACKAGE_NAME.encode())
         for ov in sorted(self.overlays, key=lambda o: o.path.name):
             h.update(ov.path.name.encode())
             h.update(ov.path.read_bytes())
+        for region in sorted(self.region_rules):
+            h.update(repr(self.region_rules[region]).encode())
         return h.hexdigest()[:16]
 
 
 def load_calendar(directory: Path | None = None) -> WorkCalendar:
     directory = directory or config_dir()
-    return WorkCalendar(load_overlays(directory / "calendars"))
+    return WorkCalendar(load_overlays(directory / "calendars"), load_region_rules(directory / "regions.toml"))

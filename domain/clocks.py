@@ -162,7 +162,8 @@ def _working_days(
         # The common case (batch CSV, bulk recomputation): one indexed lookup.
         due = cal.add_working_days(start, rule.length, region)
         first_year = (start + dt.timedelta(days=1)).year
-        provisional = any(cal.is_provisional_year(y) for y in range(first_year, due.year + 1))
+        provisional = any(cal.is_provisional_year(y) for y in range(first_year, due.year + 1)) or bool(
+            region != NATIONAL and cal.regional_uncertainty(region, start, due))
         return Deadline(rule.id, start, region, due, provisional, counted_working_days=rule.length)
     for p in pauses:
         if p.end is not None and p.end < p.start:
@@ -217,16 +218,18 @@ def _working_days(
     # Provisional when any day after the start up to the due date lies in a year without published data.
     first_year = (effective + dt.timedelta(days=1)).year
     prov_years = [y for y in range(first_year, max(first_year, last.year) + 1) if cal.is_provisional_year(y)]
-    provisional = bool(prov_years)
+    regional = cal.regional_uncertainty(region, effective, last)
+    provisional = bool(prov_years or regional)
     dl = Deadline(rule.id, start, region, due, provisional, counted_working_days=used,
                   paused_working_days=paused_wd, paused_days=paused_days)
     if explain:
         dl.explanation = _explain_days(rule, start, effective, cal, region, due, total, used, pause_rows,
-                                       ext_rows, prov_years, notes)
+                                       ext_rows, prov_years, notes, regional)
     return dl
 
 
-def _explain_days(rule, start, effective, cal, region, due, total, used, pause_rows, ext_rows, prov_years, notes):
+def _explain_days(rule, start, effective, cal, region, due, total, used, pause_rows, ext_rows, prov_years, notes,
+                  regional=()):
     end = due or max([effective] + [dt.date.fromisoformat(p["from"]) for p in pause_rows])
     paused_ranges = [
         (dt.date.fromisoformat(p["from"]), dt.date.fromisoformat(p["to"]) if p["to"] else end)
@@ -251,17 +254,13 @@ def _explain_days(rule, start, effective, cal, region, due, total, used, pause_r
                             "kind": info.origin})
         if info.origin == "statutory":
             prov_days.append({"date": info.date.isoformat(), "reason": f"{info.reason}（推算）"})
+        elif info.origin == "regional-estimate":
+            prov_days.append({"date": info.date.isoformat(), "reason": info.reason})
     reasons = [
-        f"{y}年全国节假日安排尚未发布（config/calendars 中无该年国家日历），按{LAW}推算法定节日，未计调休；"
+        f"{y}年全国节假日安排尚未发布（config/calendars 中无该年国家日历），按{LAW}推算法定节日及补假，未计调休；"
         f"安排发布并录入后将重新计算"
         for y in prov_years
-    ]
-    regional_missing = [
-        y for y in range(effective.year, end.year + 1)
-        if region != NATIONAL and y not in cal.regional_years(region)
-    ]
-    for y in regional_missing:
-        notes.append(f"注意：未录入 {region} 地区 {y} 年的地方节假日，按国家日历计算")
+    ] + list(regional)
     if due is None:
         summary = (f"自 {effective} 起已计 {used} 个工作日，现处于中止状态（尚余 {total - used} 个工作日），"
                    f"恢复后继续计算")
@@ -284,13 +283,15 @@ def _explain_days(rule, start, effective, cal, region, due, total, used, pause_r
             summary += "（" + "；".join(parts) + "）"
         if prov_years:
             summary += "；暂定：" + "、".join(f"{y}年" for y in prov_years) + "节假日安排未发布"
+        elif regional:
+            summary += "；暂定：地方节假日通知未录入"
     return {
         "rule": rule.id, "rule_name": rule.name, "unit": rule.unit, "length": rule.length,
         "working_days_total": total, "start": start.isoformat(), "counting_from": effective.isoformat(),
         "region": region, "due": due.isoformat() if due else None,
         "counted": counted, "counted_working_days": len(counted), "skipped": skipped,
         "makeup_workdays": makeup, "pauses": pause_rows, "extensions": ext_rows,
-        "provisional": bool(prov_years), "provisional_reasons": reasons, "provisional_days": prov_days,
+        "provisional": bool(prov_years or regional), "provisional_reasons": reasons, "provisional_days": prov_days,
         "notes": notes, "source": rule.source, "quote": rule.quote, "summary": summary,
     }
 
@@ -301,7 +302,8 @@ def _calendar_days(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, e
     due = cal.next_working_day(nominal, region)
     moved = cal.days_in(nominal - dt.timedelta(days=1), due - dt.timedelta(days=1), region) if due != nominal else []
     prov_years = sorted({y for y in (nominal.year, due.year) if cal.is_provisional_year(y)})
-    dl = Deadline(rule.id, start, region, due, bool(prov_years))
+    regional = cal.regional_uncertainty(region, nominal - dt.timedelta(days=1), due)
+    dl = Deadline(rule.id, start, region, due, bool(prov_years or regional))
     if explain:
         summary = f"自 {start} 的次日起算第 {rule.length} 日为 {nominal}"
         if moved:
@@ -311,8 +313,8 @@ def _calendar_days(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, e
             "start": start.isoformat(), "region": region, "nominal_last_day": nominal.isoformat(),
             "due": due.isoformat(),
             "moved_over": [{"date": m.date.isoformat(), "reason": m.reason, "source": m.source} for m in moved],
-            "provisional": bool(prov_years),
-            "provisional_reasons": [f"{y}年全国节假日安排尚未发布，按{LAW}推算" for y in prov_years],
+            "provisional": bool(prov_years or regional),
+            "provisional_reasons": [f"{y}年全国节假日安排尚未发布，按{LAW}推算" for y in prov_years] + regional,
             "notes": ["末日为休息日的，以休息日结束的次日为期间的最后一日（民法典第二百零三条）"] if moved else [],
             "source": rule.source, "quote": rule.quote, "summary": summary,
         }

@@ -265,6 +265,12 @@ class BudgetPublished(_Base):
     url: str
 
 
+def _report_year(v: int) -> int:
+    if not 2000 <= v <= 2100:
+        raise ValueError("年度应在 2000–2100 之间")
+    return v
+
+
 class AnnualReportYearClosed(_Base):
     """Engine event: a department's reporting year Y closed; starts its report clock on Jan 1 of Y+1."""
 
@@ -272,6 +278,8 @@ class AnnualReportYearClosed(_Base):
     department: str
     year: int
     level: Literal["department", "government"] = "department"
+
+    _year = field_validator("year")(classmethod(lambda cls, v: _report_year(v)))
 
 
 class AnnualReportPublished(_Base):
@@ -281,6 +289,8 @@ class AnnualReportPublished(_Base):
     published_on: dt.date
     url: str
     level: Literal["department", "government"] = "department"
+
+    _year = field_validator("year")(classmethod(lambda cls, v: _report_year(v)))
 
 
 MODELS: dict[str, type[_Base]] = {
@@ -309,6 +319,9 @@ ITEM_TYPE = {"document": "document", "interpretation": "document", "request": "r
 # Events that start an item (everything else refers to an existing one).
 STARTS = {"document.signed", "request.received", "opinion.detected", "budget.approved",
           "annual_report.year_closed"}
+# Events only the engine itself emits: refused from senders (a department could otherwise close its
+# own overdue request as "abandoned", or open report clocks for arbitrary years).
+ENGINE_ONLY = {"request.abandoned", "annual_report.year_closed"}
 # Events recorded for statistics even when the item's workflow has finished.
 RECORD_ONLY = {"document.repealed", "review.filed", "review.decided", "litigation.filed", "litigation.decided"}
 
@@ -361,12 +374,21 @@ def canonical_hash(obj: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
-def parse_event(obj: Any) -> Event:
+def content_hash(obj: dict[str, Any]) -> str:
+    """Identity of an event's content for duplicate/conflict detection. Leaves out the applicant's
+    personal data (never kept, not even as a hash that could confirm a guess) and `recorded_by`
+    (the same event sent through the CLI and the API is the same event)."""
+    return canonical_hash({k: v for k, v in obj.items() if k not in ("applicant", "recorded_by")})
+
+
+def parse_event(obj: Any, *, internal: bool = False) -> Event:
     if not isinstance(obj, dict):
         raise EventError("(line)", "每行必须是一个 JSON 对象")
     type_ = obj.get("type")
     if not isinstance(type_, str) or type_ not in MODELS:
         raise EventError("type", f"未知事件类型 “{type_}”")
+    if type_ in ENGINE_ONLY and not internal:
+        raise EventError("type", f"{type_} 由系统自动生成，不接受外部提交")
     try:
         model = MODELS[type_].model_validate(obj)
     except ValidationError as exc:
@@ -374,12 +396,23 @@ def parse_event(obj: Any) -> Event:
         loc = ".".join(str(p) for p in err["loc"]) or "(event)"
         loc = "with" if loc == "with_" else loc
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
+        kind = err["type"]
+        if kind == "missing":
             msg = "缺少必填字段"
-        elif err["type"] == "extra_forbidden":
+        elif kind == "extra_forbidden":
             msg = "未知字段"
-        elif err["type"] == "literal_error":
-            msg = f"取值无效（{err['msg'].removeprefix('Input should be ')}）"
+        elif kind == "literal_error":
+            msg = f"取值无效（可选：{err['msg'].removeprefix('Input should be ')}）"
+        elif kind.startswith("date"):
+            msg = f"“{err.get('input')}” 不是有效日期（应为 YYYY-MM-DD）"
+        elif kind.startswith("int"):
+            msg = "应为整数"
+        elif kind.startswith("bool"):
+            msg = "应为 true 或 false"
+        elif kind.startswith("string"):
+            msg = "应为字符串"
+        elif "isoformat" in msg or "Invalid" in msg:
+            msg = f"“{err.get('input')}” 不是有效时间（ISO 8601，如 2026-11-26T09:30，未写时区按 +08:00）"
         elif loc == "(event)" and ":" in msg:
             loc, msg = msg.split(":", 1)
             msg = msg.strip()
@@ -400,5 +433,5 @@ def parse_event(obj: Any) -> Event:
         department=data.get("department"),
         on=on,
         data=data,
-        content_hash=canonical_hash(obj),
+        content_hash=content_hash(obj),
     )

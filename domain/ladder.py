@@ -162,11 +162,14 @@ def plan(
             return s.offset > 0
 
     out: list[PlannedStep] = []
-    for s in ladder.steps:
-        if not is_post(s):
-            key, when = f"{s.id}@{tag}", nominal(s)
-            if key not in fired and when > now:
-                out.append(PlannedStep(key, s.id, s.to, when, False))
+    pre = [(s, nominal(s)) for s in ladder.steps if not is_post(s)]
+    for i, (s, when) in enumerate(pre):
+        key = f"{s.id}@{tag}"
+        # Two steps landing on the same moment (a due date on a rest day): the later step speaks for both.
+        if any(later_when == when for _, later_when in pre[i + 1:]):
+            continue
+        if key not in fired and when > now:
+            out.append(PlannedStep(key, s.id, s.to, when, False))
     post = [s for s in ladder.steps if is_post(s)]
     keys = [f"{s.id}@{tag}" for s in post]
     repeats_sent = sum(1 for k in fired if k.startswith("overdue_repeat_") and k.endswith(f"@{tag}"))

@@ -243,13 +243,18 @@ def records_from_snapshots(
     """One ClockRecord per clock with a due date; overdue days filled for overdue clocks.
 
     `overdue_days(clock, as_of_day)` gives the working days between the due day and as_of
-    (e.g. `calendar_overdue_days(load_calendar())`). Clocks paused with no due date are skipped.
+    (e.g. `calendar_overdue_days(load_calendar())`). Clocks paused with no due date are skipped, and so
+    are windows that lapse (rules with `lapses = true`, e.g. the correction-notice window): they are
+    not duties a department can be late on.
     """
+    from domain.rules import load_rules
+
+    lapsing = {r.id for r in load_rules().values() if r.lapses}
     as_of_day = as_of.date() if isinstance(as_of, datetime) else as_of
     out: list[ClockRecord] = []
     for item in snaps:
         for c in item.clocks:
-            if not c.due:
+            if not c.due or c.rule in lapsing:
                 continue
             status = classify(c.state, c.due, c.met_on, as_of)
             out.append(ClockRecord(

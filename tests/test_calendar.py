@@ -139,3 +139,45 @@ def test_status_reports_sources(cal):
     assert rows[(2024, "guangxi")]["coverage"] == "overlay"
     assert rows[(2026, "national")]["coverage"] == "package"
     assert rows[(2027, "national")]["provisional"] is True
+
+
+def test_provisional_years_include_statutory_make_up_days(cal):
+    # 《全国年节及纪念日放假办法》第六条: a holiday on a weekend is made up on a working day (补假).
+    # 2027-02-06/07 (春节) fall on Sat/Sun, so 2/9 and 2/10 are off; 10/2–10/3 likewise give 10/4–10/5.
+    for d in (D(2027, 2, 9), D(2027, 2, 10), D(2027, 10, 4), D(2027, 10, 5)):
+        info = cal.day(d)
+        assert (info.workday, info.provisional) == (False, True) and "补假" in info.reason
+    assert cal.add_working_days(D(2027, 9, 29), 3) == D(2027, 10, 7)
+
+
+def test_regional_festival_estimated_for_years_without_a_notice(cal):
+    # No Guangxi notice for 2026 on file: 壮族三月三 is estimated from the lunar date (2026-04-19)
+    # and every result near it is provisional; results far from it are not.
+    info = cal.day(D(2026, 4, 20), "guangxi")
+    assert (info.workday, info.origin, info.provisional) == (False, "regional-estimate", True)
+    assert cal.day(D(2026, 4, 20)).workday  # not for national departments
+    assert cal.regional_uncertainty("guangxi", D(2026, 4, 1), D(2026, 4, 30))
+    assert cal.regional_uncertainty("guangxi", D(2026, 7, 1), D(2026, 8, 1)) == []
+    assert cal.regional_uncertainty("guangxi", D(2024, 4, 1), D(2024, 4, 30)) == []  # 2024 is on file
+    row = {(r["year"], r["region"]): r for r in cal.status(range(2026, 2027))}[(2026, "guangxi")]
+    assert row["coverage"] == "estimate" and "2026-04-19" in row["sources"][0]
+
+
+def test_event_errors_are_chinese_and_name_the_field():
+    from domain.events import EventError, parse_event
+
+    cases = [
+        ({"event_id": "a", "type": "document.published", "document_id": "D", "published_on": "2026-13-01", "url": "u"},
+         "published_on", "不是有效日期"),
+        ({"event_id": "b", "type": "opinion.detected", "case_id": "C", "department": "d", "detected_at": "yesterday",
+          "severity": "major"}, "detected_at", "不是有效时间"),
+        ({"event_id": "c", "type": "request.extended", "request_id": "R", "on": "2026-11-02", "working_days": "many",
+          "approved_by": "x", "reason": "y"}, "working_days", "应为整数"),
+        ({"event_id": "d", "type": "annual_report.published", "department": "d", "year": 9999,
+          "published_on": "2026-01-01", "url": "u"}, "year", "2000–2100"),
+        ({"event_id": "e", "type": "request.abandoned", "request_id": "R", "on": "2026-11-02"}, "type", "系统"),
+    ]
+    for obj, field, text in cases:
+        with pytest.raises(EventError) as exc:
+            parse_event(obj)
+        assert exc.value.field == field and text in exc.value.reason, (obj, exc.value)

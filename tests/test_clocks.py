@@ -164,3 +164,12 @@ def test_fast_path_agrees_with_the_explained_path(start, region, rule_id):
     fast = compute(RULES[rule_id], start, CAL, region, explain=False)
     full = compute(RULES[rule_id], start, CAL, region, explain=True)
     assert (fast.due, fast.provisional) == (full.due, full.provisional)
+
+
+def test_guangxi_dates_near_an_unpublished_sanyuesan_are_provisional():
+    dl = due("request_reply", D(2026, 4, 1), region="guangxi")
+    assert dl.provisional and any("壮族三月三" in r for r in dl.explanation["provisional_reasons"])
+    assert {"date": "2026-04-20", "reason": "壮族三月三（推算）"} in dl.explanation["provisional_days"]
+    assert dl.due == CAL.add_working_days(D(2026, 4, 1), 20, "guangxi")
+    assert dl.due > due("request_reply", D(2026, 4, 1)).due  # one more day off than national
+    assert not due("request_reply", D(2026, 7, 1), region="guangxi").provisional

@@ -84,3 +84,12 @@ def test_bad_ladder_config_names_the_entry(tmp_path):
                                              encoding="utf-8")
     with pytest.raises(ConfigError, match=r"reminders.toml: \[default\].*x.*boss"):
         load_ladders(tmp_path)
+
+
+def test_rest_day_due_date_announced_once_not_twice():
+    # 2026-01-31 is a Saturday (fixed-date annual report): the last working day before it carries
+    # "due today"; the T-1 reminder on that same moment would be a duplicate.
+    steps = plan(L.default, dt.date(2026, 1, 31), CAL, "national", at(2026, 1, 20))
+    fires = [(s.step, s.fire_at.isoformat()) for s in steps]
+    assert ("due_today", "2026-01-30T09:00:00+08:00") in fires
+    assert [f for f in fires if f[1] == "2026-01-30T09:00:00+08:00"] == [("due_today", "2026-01-30T09:00:00+08:00")]

@@ -374,3 +374,71 @@ async def test_annual_report_clocks_open_for_every_department_once(st):
     late = st.clock(f"annual-report:qz-czj:{year}", "annual_report_department")
     assert late.state == "missed" and late.lateness_working_days >= 1
     assert OpenReports(year=year).year == year
+
+
+async def test_reply_during_consultation_or_awaiting_correction_settles_the_clock(st):
+    today = await st.today()
+    c = cal()
+    r1, r2 = st.id("R1"), st.id("R2")
+    recv = c.subtract_working_days(today, 6)
+    await st.ok(received(r1, "qz-fgw", recv),
+                {"type": "request.consultation_started", "request_id": r1,
+                 "on": c.add_working_days(recv, 2).isoformat(), "with": "third_party"},
+                {"type": "request.replied", "request_id": r1, "on": today.isoformat(), "outcome": "granted"})
+    reply = st.clock(r1, "request_reply")
+    assert (reply.state, reply.lateness_working_days) == ("met", 0) and st.item(r1).state == "closed"
+    await st.ok(received(r2, "qz-fgw", recv),
+                {"type": "request.correction_requested", "request_id": r2,
+                 "on": c.add_working_days(recv, 1).isoformat(), "respond_by": (today + 5 * DAY).isoformat()},
+                {"type": "request.replied", "request_id": r2, "on": today.isoformat(),
+                 "outcome": "unavailable.still_unclear"})
+    assert st.clock(r2, "request_reply").state == "met" and st.item(r2).state == "closed"
+
+
+async def test_correction_is_asked_once_and_within_seven_working_days(st):
+    today = await st.today()
+    c = cal()
+    req, late = st.id("R"), st.id("LATE")
+    recv = c.subtract_working_days(today, 3)
+    await st.ok(received(req, "qz-jyj", recv),
+                {"type": "request.correction_requested", "request_id": req, "on": today.isoformat(),
+                 "respond_by": (today + 5 * DAY).isoformat()},
+                {"type": "request.corrected", "request_id": req, "on": today.isoformat()})
+    r = await st.ingest({"type": "request.correction_requested", "request_id": req, "on": today.isoformat(),
+                         "respond_by": (today + 5 * DAY).isoformat()})
+    assert r[0].status == "rejected" and "一次性告知" in r[0].reason
+    await st.ok(received(late, "qz-jyj", c.subtract_working_days(today, 12)))
+    r = await st.ingest({"type": "request.correction_requested", "request_id": late, "on": today.isoformat(),
+                         "respond_by": (today + 5 * DAY).isoformat()})
+    assert (r[0].status, r[0].field) == ("rejected", "on") and "7个工作日" in r[0].reason
+    r = await st.ingest({"type": "request.abandoned", "request_id": late, "on": today.isoformat()})
+    assert r[0].status == "rejected" and "系统" in r[0].reason  # no closing one's own overdue request
+
+
+async def test_unanswered_consultation_ends_when_its_window_lapses(st):
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    await st.ok(received(req, "qz-czj", today),
+                {"type": "request.consultation_started", "request_id": req, "on": today.isoformat(),
+                 "with": "agency"})
+    window = st.clock(req, "agency_opinion")
+    lapse = dt.date.fromisoformat(window.due)
+    await st.env.sleep(dt.datetime.combine(lapse + 2 * DAY, dt.time(12), st_tz()) - await st.now())
+    reply = await st.wait_for(lambda: st.clock(req, "request_reply"), lambda k: k.state == "open")
+    # Deemed consent (条例第三十四条): the pause ran from the start day through the window's last day.
+    assert reply.due == c.add_working_days(lapse, 20, "guangxi").isoformat()
+    assert st.clock(req, "agency_opinion").state == "closed"
+
+
+async def test_item_ids_and_departments_are_checked(st):
+    today = await st.today()
+    doc = st.id("X")
+    await st.ok(signed(doc, "qz-fgw", today, disclosure="withheld", withheld_reason="涉密"))
+    r = await st.ingest(signed(doc, "qz-fgw", today))  # a second life for a finished item
+    assert r[0].status == "rejected" and "已结束" in r[0].reason
+    assert st.item(doc).state == "recorded"
+    r = await st.ingest(received(doc, "qz-jyj", today))  # the same id for another kind of item
+    assert r[0].status == "rejected" and "已被" in r[0].reason
+    r = await st.ingest(received(st.id("Y"), "no-such-dept", today))
+    assert (r[0].status, r[0].field) == ("rejected", "department")

@@ -80,6 +80,8 @@ class ClockData(ClockSpec):
 
     state: str = "open"
     stopped: bool = False  # e.g. waiting for the applicant's correction
+    stopped_on: Optional[str] = None
+    computed_at: Optional[str] = None  # workflow time of the last computation (backfill grace)
     due: Optional[str] = None
     due_instant: Optional[str] = None
     provisional: bool = False
@@ -169,7 +171,7 @@ class ItemWorkflowBase:
 
     def _next_wake(self) -> datetime | None:
         moments = [datetime.fromisoformat(s.fire_at) for c in self.st.clocks if c.state == "open" for s in c.plan]
-        moments += [datetime.fromisoformat(c.due_instant) for c in self._lapsing()]
+        moments += [self._lapse_at(c) for c in self._lapsing()]
         if self.st.abandon_at:
             moments.append(datetime.fromisoformat(self.st.abandon_at))
         return min(moments) if moments else None
@@ -207,14 +209,37 @@ class ItemWorkflowBase:
         return [c for c in self.st.clocks
                 if c.state == "open" and c.due_instant and (m := self.st.rules.get(c.rule)) and m.lapses]
 
+    @staticmethod
+    def _lapse_at(c: ClockData) -> datetime:
+        """When a window closes: its due instant, but for a window imported already past, only after a
+        grace period, so that a bulk import's next lines (e.g. the consultation's end) arrive first."""
+        due = datetime.fromisoformat(c.due_instant)
+        if c.computed_at:
+            return max(due, datetime.fromisoformat(c.computed_at) + ABANDON_GRACE)
+        return due
+
     async def _close_lapsed(self) -> bool:
         now, closed = workflow.now(), False
         for c in self._lapsing():
-            if datetime.fromisoformat(c.due_instant) <= now:
+            if self._lapse_at(c) <= now:
                 c.state, c.plan, closed = "closed", [], True
                 c.explanation = {**c.explanation, "notes": [*c.explanation.get("notes", []),
                                                             f"{c.due} 期限届满，窗口关闭（不属逾期）"]}
+                await self._end_pauses_started_by(self.st.rules[c.rule].start_event, c.due)
         return closed
+
+    async def _end_pauses_started_by(self, event_type: str, day: str) -> None:
+        """A consultation window that lapses ends the pause it opened (条例第三十二条: the agency then
+        decides; 第三十四条: deemed consent), so an unanswered consultation cannot stop a clock for ever."""
+        for other in self.st.clocks:
+            meta = self.st.rules.get(other.rule)
+            if not (meta and other.live and meta.pause == event_type):
+                continue
+            open_pauses = [p for p in other.pauses if p.end is None]
+            for p in open_pauses:
+                p.end = day
+            if open_pauses:
+                await self._compute(other)
 
     async def _on_tick(self) -> None:  # type-specific timers
         return None
@@ -336,6 +361,14 @@ class ItemWorkflowBase:
                 continue
             day = ev.on[:10]
             if ev.type in meta.met_by:
+                # Met while suspended (waiting for a correction) or during a consultation: the time since
+                # then did not run, so the suspension or pause ends on the day the duty was met.
+                if clock.stopped:
+                    clock.pauses.append(PauseSpec(start=clock.stopped_on or day, end=day, reason="待申请人补正"))
+                    clock.stopped, clock.stopped_on = False, None
+                for p in clock.pauses:
+                    if p.end is None:
+                        p.end = day
                 clock.met_on = ev.on if meta.unit == "hours" else day
                 touched.append(clock)
             elif ev.type in meta.closed_by:
@@ -349,7 +382,7 @@ class ItemWorkflowBase:
                         p.end = day
                 touched.append(clock)
             elif ev.type == meta.stop:
-                clock.stopped, clock.state, clock.plan = True, "paused", []
+                clock.stopped, clock.stopped_on, clock.state, clock.plan = True, day, "paused", []
                 clock.due = clock.due_instant = None
                 clock.explanation = {**clock.explanation, "due": None,
                                      "summary": f"{day} 已告知申请人补正，答复期限自收到补正申请之日起重新计算"}
@@ -357,7 +390,7 @@ class ItemWorkflowBase:
                 old = clock.start
                 clock.restarted_from, clock.start = old, day
                 clock.pauses, clock.extensions, clock.stopped, clock.fired = [], [], False, []
-                clock.last_overdue_at = None
+                clock.stopped_on = clock.last_overdue_at = None
                 clock.state = "open"
                 touched.append(clock)
             elif ev.type == meta.extension_event:
@@ -397,6 +430,7 @@ class ItemWorkflowBase:
         calc: ClockCalc = await workflow.execute_activity(
             compute_clock, spec, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, result_type=ClockCalc)
         c.due, c.due_instant, c.provisional = calc.due, calc.due_instant, calc.provisional
+        c.computed_at = workflow.now().isoformat()
         c.explanation, c.paused_days = calc.explanation, calc.paused_days
         if c.met_on is not None and calc.late is not None:
             c.state = "missed" if calc.late else "met"
@@ -502,13 +536,23 @@ class RequestWorkflow(ItemWorkflowBase):
         reply = self._clock("request_reply")
         if ev.type in ("request.replied", "request.answered_on_the_spot") and d.get("outcome"):
             raise Refusal("type", f"申请已答复（{d['outcome']}），不能重复答复")
-        if ev.type == "request.correction_requested" and reply and reply.stopped:
-            raise Refusal("type", "已告知补正，等待申请人补正中")
+        if ev.type == "request.correction_requested":
+            if reply and reply.stopped:
+                raise Refusal("type", "已告知补正，等待申请人补正中")
+            window = self._clock("correction_notice")
+            if window is not None and window.state == "met":
+                raise Refusal("type", f"已于 {window.met_on} 一次性告知补正，不能再次要求补正（条例第三十条）")
+            if window is not None and (not window.live or (window.due and ev.on > window.due)):
+                raise Refusal("on", f"补正告知须在收到申请之日起7个工作日内（{window.due} 前）作出（条例第三十条）")
         if ev.type == "request.corrected" and not (reply and reply.stopped):
             raise Refusal("type", "未告知补正，不能登记补正")
+        if ev.type == "request.corrected" and reply.stopped_on and ev.on < reply.stopped_on:
+            raise Refusal("on", f"补正日期 {ev.on} 早于告知补正日期 {reply.stopped_on}")
         if ev.type == "request.consultation_started" and reply and any(p.end is None for p in reply.pauses):
             raise Refusal("type", "已处于征求意见状态")
-        if ev.type == "request.consultation_ended" and not (reply and any(p.end is None for p in reply.pauses)):
+        consulted = any(self.st.rules.get(c.rule) and self.st.rules[c.rule].start_event == "request.consultation_started"
+                        for c in self.st.clocks)
+        if ev.type == "request.consultation_ended" and not consulted:
             raise Refusal("type", "未处于征求意见状态，不能结束征求意见")
 
     async def _after_apply(self, ev: Event) -> str | None:

@@ -90,7 +90,7 @@ async def escalate_failure(req: NotificationRequest, failed: NotificationResult)
     for sup in supervisors:
         out.append(await notify_person(NotificationRequest(
             item_id=req.item_id, rule=req.rule, step="delivery_failed", person_id=sup, context=context,
-            about_step=req.step, about_person=req.person_id,
+            about_step=req.occurrence or req.step, about_person=req.person_id,
         ), escalate=False))
     return out
 

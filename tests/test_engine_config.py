@@ -1,0 +1,34 @@
+"""A calendar file broken while the system runs keeps the last good data in use (and is reported)."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+import activities.clocks as ac
+from domain.config import ConfigError
+
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
+
+
+def test_broken_file_keeps_last_good_engine(tmp_path, monkeypatch, caplog):
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    monkeypatch.setattr(ac, "_engine", None)
+    good = ac.engine()
+    (cfg / "calendars" / "broken.toml").write_text('region = "national"\n[days_off]\n"2027-01-01" = "元旦"\n',
+                                                   encoding="utf-8")
+    assert ac.engine() is good  # computations go on with the last good data
+    assert "broken.toml" in caplog.text and "缺少 source" in caplog.text
+    (cfg / "calendars" / "broken.toml").unlink()
+    assert ac.engine() is not good  # a fixed directory is picked up again
+
+
+def test_broken_config_at_start_is_an_error(tmp_path, monkeypatch):
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    (cfg / "rules.toml").write_text("[rules.x]\nunit = 'weeks'\n", encoding="utf-8")
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    monkeypatch.setattr(ac, "_engine", None)
+    with pytest.raises(ConfigError, match="rules.toml"):
+        ac.engine()
