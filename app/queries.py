@@ -66,8 +66,9 @@ def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str
         pairs = repo.open_clocks_due_before(s, end_of_day(as_of), department)
     rows = []
     for item, clock in pairs:
-        if clock.due is None:
-            continue
+        rule = rules.get(clock.rule)
+        if clock.due is None or (rule is not None and rule.lapses):
+            continue  # a window that lapses (e.g. the correction notice) is never overdue
         due_day = dt.date.fromisoformat(clock.due[:10])
         if len(clock.due) > 10:  # hour rules: overdue only once the instant passed (already filtered)
             due_day = dt.datetime.fromisoformat(clock.due).astimezone(SHANGHAI).date()

@@ -442,3 +442,16 @@ async def test_item_ids_and_departments_are_checked(st):
     assert r[0].status == "rejected" and "已被" in r[0].reason
     r = await st.ingest(received(st.id("Y"), "no-such-dept", today))
     assert (r[0].status, r[0].field) == ("rejected", "department")
+
+
+async def test_a_lapsing_window_is_never_listed_as_overdue(st):
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    await st.ok(received(req, "qz-fgw", c.subtract_working_days(today, 25)))
+    from app.queries import overdue_rows
+
+    rows = [r for r in overdue_rows(today) if r["id"] == req]
+    # The reply is overdue; the 7-day correction window (still open during the import grace) is not.
+    assert [r["rule"] for r in rows] == ["request_reply"]
+    assert rows[0]["overdue_working_days"] == 5
