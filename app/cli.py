@@ -128,6 +128,23 @@ def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
         typer.echo(f"{r['year']}  {r['region']:<10} {label[r['coverage']]}  {'；'.join(r['sources'])}")
 
 
+config_app = typer.Typer(no_args_is_help=True, help="配置")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """检查全部配置文件（日历、规则、提醒、部门与人员、模板）及其相互一致性。"""
+    from domain.config_check import check_config
+
+    problems = check_config()
+    for p in problems:
+        typer.echo(f"错误：{p}", err=True)
+    if problems:
+        raise typer.Exit(2)
+    typer.echo("配置检查通过")
+
+
 def _register_optional() -> None:
     """Sub-commands living in their own modules (kept out of this file so each area owns its CLI)."""
     import importlib

@@ -233,11 +233,12 @@ class Ingestor:
                           region=self.directory().region_of(department), rules=self.rules)
         wf = workflow_for(ev.item_type)
         try:
-            # A finished item keeps its id: a second start event must not begin a second life.
+            # A finished item keeps its id: a second start event must not begin a second life. Only a run
+            # that failed (its start event was refused) may be replaced.
             await self.client.start_workflow(
                 wf.run, ItemInput(state=state), id=wid, task_queue=TASK_QUEUE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             )
         except WorkflowAlreadyStartedError:
             pass  # the update below is refused by the finished workflow's state

@@ -85,3 +85,17 @@ def test_calendar_status_and_config_dir_override(tmp_path):
     (cfg / "calendars" / "broken.toml").write_text('region = "x"\n', encoding="utf-8")
     r = run("deadline", "request_reply", "2024-01-01", env=env)
     assert r.returncode != 0 and "broken.toml" in r.stderr
+
+
+def test_config_check_catches_cross_file_problems(tmp_path):
+    cfg = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "config", cfg)
+    env = {"SHIXIAN_CONFIG_DIR": str(cfg)}
+    assert run("config", "check", env=env).returncode == 0
+    deps = cfg / "departments.toml"
+    deps.write_text(deps.read_text(encoding="utf-8") + '\n[[department]]\nid = "qz-new"\nname = "新设部门"\n'
+                    'region = "xinjiang"\n', encoding="utf-8")
+    (cfg / "templates" / "notify" / "t_minus_3.j2").unlink()
+    r = run("config", "check", env=env)
+    assert r.returncode == 2
+    assert 'department "qz-new"' in r.stderr and "xinjiang" in r.stderr and "t_minus_3.j2" in r.stderr

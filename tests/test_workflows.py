@@ -455,3 +455,25 @@ async def test_a_lapsing_window_is_never_listed_as_overdue(st):
     # The reply is overdue; the 7-day correction window (still open during the import grace) is not.
     assert [r["rule"] for r in rows] == ["request_reply"]
     assert rows[0]["overdue_working_days"] == 5
+
+
+async def test_a_refused_start_leaves_no_item_behind(st):
+    from app.ingest import Ingestor
+    from workflows.items import ORPHAN_TIMEOUT
+
+    today = await st.today()
+    deps = st.config / "departments.toml"
+    good = deps.read_text(encoding="utf-8")
+    # A department configured with a region that has no calendar: its clocks cannot be computed.
+    deps.write_text(good + '\n[[department]]\nid = "qz-new"\nname = "新设部门"\nregion = "atlantis"\n', encoding="utf-8")
+    doc = st.id("BAD")
+    r = st._track(await Ingestor(st.client).ingest([(1, {"event_id": f"{doc}-1", **signed(doc, "qz-new", today)})]))
+    assert r[0].status == "rejected" and "atlantis" in r[0].reason
+    await st.env.sleep(ORPHAN_TIMEOUT + dt.timedelta(minutes=5))
+    desc = await st.client.get_workflow_handle(f"document:{doc}").describe()
+    assert desc.status.name == "FAILED"  # the orphan run ended instead of waiting for ever
+    deps.write_text(good + '\n[[department]]\nid = "qz-new"\n'
+                    'name = "新设部门"\nregion = "guangxi"\n', encoding="utf-8")
+    ok = await Ingestor(st.client).ingest([(1, {"event_id": f"{doc}-2", **signed(doc, "qz-new", today)})])
+    assert ok[0].status == "applied", ok[0].text()  # the corrected configuration can use the id
+    assert st.clock(doc, "policy_publication").state == "open"

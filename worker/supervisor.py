@@ -80,6 +80,13 @@ def _say(msg: str) -> None:
 
 
 async def _run(demo: bool, http: bool) -> int:
+    from domain.config_check import check_config
+
+    problems = check_config()
+    if problems:  # refuse to start on a configuration that would fail later, one item at a time
+        for p in problems:
+            _say(f"配置错误 / config error: {p}")
+        return 2
     import worker.tasks  # noqa: F401  (registers the built-in extra tasks)
     from store.db import data_dir, database_url, init_db
     from worker.client import TASK_QUEUE, connect, temporal_address

@@ -44,6 +44,7 @@ ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # After a correction's respond_by passes, wait this long for a late-arriving import line first.
 ABANDON_GRACE = timedelta(hours=1)
+ORPHAN_TIMEOUT = timedelta(hours=1)
 
 
 class RuleMeta(BaseModel):
@@ -148,6 +149,13 @@ class ItemWorkflowBase:
     async def _run(self, inp: ItemInput) -> ItemSnapshot:
         if self.st.version:  # continued-as-new: timers are rebuilt from the plan
             self._dirty = True
+        else:
+            try:  # the start event normally arrives with the start (Update right after it)
+                await workflow.wait_condition(lambda: self.st.version > 0, timeout=ORPHAN_TIMEOUT)
+            except asyncio.TimeoutError:
+                # Its start event was refused: fail, so that the id can be used by a corrected event.
+                raise ApplicationError("起始事件未被接受，事项未建立", type="NoStartEvent",
+                                       non_retryable=True) from None
         while True:
             if self.st.version and self.st.state not in ("open", "new"):
                 break

@@ -1,0 +1,37 @@
+"""Check the whole configuration at once: every file parses and the files agree with each other."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from domain.config import ConfigError, config_dir
+
+
+def check_config(directory: Path | None = None) -> list[str]:
+    """Problems found (Chinese, each naming the file and entry); empty when the configuration is usable."""
+    from domain.calendar import load_calendar
+    from domain.directory import load_directory
+    from domain.ladder import load_ladders
+    from domain.rules import load_rules
+
+    directory = directory or config_dir()
+    problems: list[str] = []
+    loaded = {}
+    for name, load in (("calendar", load_calendar), ("rules", load_rules), ("ladders", load_ladders),
+                       ("directory", load_directory)):
+        try:
+            loaded[name] = load(directory)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    cal, rules, ladders, people = (loaded.get(k) for k in ("calendar", "rules", "ladders", "directory"))
+    if cal and people:
+        for dep in people.departments.values():
+            if dep.region not in cal.regions:
+                problems.append(f"departments.toml: department \"{dep.id}\": 地区 “{dep.region}” 没有日历数据"
+                                f"（config/calendars/ 或 regions.toml 中没有该地区；可用：{', '.join(sorted(cal.regions))}）")
+    if rules and ladders:
+        templates = directory / "templates" / "notify"
+        for rule in rules.values():
+            for step in ladders.for_rule(rule.id, rule.unit).steps:
+                if templates.is_dir() and not (templates / f"{step.id}.j2").exists():
+                    problems.append(f"reminders.toml: 规则 {rule.id} 的提醒步骤 “{step.id}” 没有模板 templates/notify/{step.id}.j2")
+    return problems
