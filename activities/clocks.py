@@ -168,13 +168,42 @@ def calc(spec: ClockSpec) -> ClockCalc:
     return out
 
 
+class ClockJob(BaseModel):
+    spec: ClockSpec
+    fired: list[str] = Field(default_factory=list)
+    last_overdue_at: Optional[str] = None
+
+
+class ComputeRequest(BaseModel):
+    now: str  # workflow time: where the ladder plan starts
+    clocks: list[ClockJob]
+
+
+class ClockResult(BaseModel):
+    calc: ClockCalc
+    plan: list[PlannedStepModel] = Field(default_factory=list)
+
+
 @activity.defn
-def compute_clock(spec: ClockSpec) -> ClockCalc:
-    return calc(spec)
+def compute_clocks(req: ComputeRequest) -> list[ClockResult]:
+    """Due dates and reminder plans of every clock an event touched, in one round trip."""
+    out = []
+    for job in req.clocks:
+        result = calc(job.spec)
+        plan_ = []
+        if result.due and job.spec.met_on is None:
+            plan_ = _plan(PlanRequest(rule=job.spec.rule, due=result.due, region=job.spec.region, now=req.now,
+                                      fired=job.fired, last_overdue_at=job.last_overdue_at))
+        out.append(ClockResult(calc=result, plan=plan_))
+    return out
 
 
 @activity.defn
 def plan_steps(req: PlanRequest) -> list[PlannedStepModel]:
+    return _plan(req)
+
+
+def _plan(req: PlanRequest) -> list[PlannedStepModel]:
     eng = engine()
     rule = eng.rules[req.rule]
     ladder = eng.ladders.for_rule(rule.id, rule.unit)

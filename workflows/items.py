@@ -21,15 +21,17 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.clocks import (
-        ClockCalc,
+        ClockJob,
+        ClockResult,
         ClockSpec,
+        ComputeRequest,
         DueChange,
         ExtensionSpec,
         PauseSpec,
         PlannedStepModel,
         PlanRequest,
         SystemEvent,
-        compute_clock,
+        compute_clocks,
         plan_steps,
         record_due_change,
         record_system_event,
@@ -77,7 +79,7 @@ class RuleMeta(BaseModel):
 
 
 class ClockData(ClockSpec):
-    """A clock's inputs (what `compute_clock` needs) plus what the workflow learnt and decided."""
+    """A clock's inputs (what `compute_clocks` needs) plus what the workflow learnt and decided."""
 
     state: str = "open"
     stopped: bool = False  # e.g. waiting for the applicant's correction
@@ -247,7 +249,7 @@ class ItemWorkflowBase:
             for p in open_pauses:
                 p.end = day
             if open_pauses:
-                await self._compute(other)
+                await self._compute(other)  # rare: one window lapsing at a time
 
     async def _on_tick(self) -> None:  # type-specific timers
         return None
@@ -405,8 +407,7 @@ class ItemWorkflowBase:
                 clock.extensions.append(ExtensionSpec(on=day, working_days=int(ev.data["working_days"]),
                                                       reason=str(ev.data.get("reason", "")), event_id=ev.event_id))
                 touched.append(clock)
-        for clock in touched:
-            await self._compute(clock)
+        await self._compute(*touched)
         return await self._after_apply(ev)
 
     def _record_facts(self, ev: Event) -> None:
@@ -431,22 +432,29 @@ class ItemWorkflowBase:
             st.state = "closed"
 
     # ------------------------------------------------------------ activities
-    async def _compute(self, c: ClockData) -> None:
-        if c.stopped:
+    async def _compute(self, *clocks: ClockData) -> None:
+        """Due dates, explanations and reminder plans of these clocks: one activity round trip."""
+        todo = list({id(c): c for c in clocks if not c.stopped}.values())
+        if not todo:
             return
-        spec = ClockSpec.model_validate(c.model_dump(include=set(ClockSpec.model_fields)))
-        calc: ClockCalc = await workflow.execute_activity(
-            compute_clock, spec, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, result_type=ClockCalc)
-        c.due, c.due_instant, c.provisional = calc.due, calc.due_instant, calc.provisional
-        c.computed_at = workflow.now().isoformat()
-        c.explanation, c.paused_days = calc.explanation, calc.paused_days
-        if c.met_on is not None and calc.late is not None:
-            c.state = "missed" if calc.late else "met"
-            c.lateness_working_days = calc.lateness_working_days
-            c.plan = []
-            return
-        c.state = "paused" if c.due is None else "open"
-        await self._replan(c)
+        req = ComputeRequest(now=workflow.now().isoformat(), clocks=[
+            ClockJob(spec=ClockSpec.model_validate(c.model_dump(include=set(ClockSpec.model_fields))),
+                     fired=c.fired, last_overdue_at=c.last_overdue_at) for c in todo])
+        results: list[ClockResult] = await workflow.execute_activity(
+            compute_clocks, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            result_type=list[ClockResult])
+        for c, res in zip(todo, results):
+            calc = res.calc
+            c.due, c.due_instant, c.provisional = calc.due, calc.due_instant, calc.provisional
+            c.computed_at = workflow.now().isoformat()
+            c.explanation, c.paused_days = calc.explanation, calc.paused_days
+            if c.met_on is not None and calc.late is not None:
+                c.state = "missed" if calc.late else "met"
+                c.lateness_working_days = calc.lateness_working_days
+                c.plan = []
+                continue
+            c.state = "paused" if c.due is None else "open"
+            c.plan = res.plan if c.state == "open" else []
 
     async def _replan(self, c: ClockData) -> None:
         if c.state != "open" or not c.due:
@@ -476,12 +484,11 @@ class ItemWorkflowBase:
             workflow.logger.error("notification %s failed: %s", s.key, exc)
 
     async def _recalculate(self, reason: str) -> None:
+        live = [c for c in self.st.clocks if c.live and not c.stopped]
+        before = [(c.due, c.provisional) for c in live]
+        await self._compute(*live)
         changed = False
-        for c in self.st.clocks:
-            if not c.live or c.stopped:
-                continue
-            old_due, old_prov = c.due, c.provisional
-            await self._compute(c)
+        for c, (old_due, old_prov) in zip(live, before):
             if c.due != old_due or c.provisional != old_prov:
                 changed = True
             if c.due != old_due:
