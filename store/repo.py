@@ -252,22 +252,18 @@ def record_notification(
     commit: bool = True,
 ) -> bool:
     """Insert-or-ignore on the unique ``key``. True if this call created the row."""
-    table = Notification.__table__
+    values = dict(key=key, item_id=item_id, rule=rule, step=step, recipient=recipient, department=department,
+                  due=due, message=dict(message or {}), created_at=utcnow())
+    return _insert_or_ignore(session, Notification.__table__, values, "key", commit)
+
+
+def _insert_or_ignore(session: Session, table, values: dict[str, Any], unique: str, commit: bool) -> bool:
+    """INSERT … ON CONFLICT (unique) DO NOTHING on both databases; True if this call inserted the row."""
     stmt = (
         _insert(session, table)
-        .values(
-            key=key,
-            item_id=item_id,
-            rule=rule,
-            step=step,
-            recipient=recipient,
-            department=department,
-            due=due,
-            message=dict(message or {}),
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=[table.c.key])
-        .returning(table.c.id)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[table.c[unique]])
+        .returning(table.c[unique])
     )
     try:
         created = session.execute(stmt).first() is not None
@@ -369,20 +365,7 @@ def add_event(session: Session, rec: EventRecord, *, commit: bool = True) -> boo
     values = {c.name: getattr(rec, c.name) for c in table.columns}
     if values.get("ingested_at") is None:
         values["ingested_at"] = utcnow()
-    stmt = (
-        _insert(session, table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[table.c.event_id])
-        .returning(table.c.event_id)
-    )
-    try:
-        created = session.execute(stmt).first() is not None
-        if commit:
-            session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return created
+    return _insert_or_ignore(session, table, values, "event_id", commit)
 
 
 def events_for_item(session: Session, item_id: str) -> list[EventRecord]:
