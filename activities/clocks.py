@@ -149,6 +149,7 @@ def calc(spec: ClockSpec) -> ClockCalc:
             extensions=[ExtensionGrant(dt.date.fromisoformat(e.on), e.working_days, e.reason)
                         for e in spec.extensions],
             restarted_from=dt.date.fromisoformat(spec.restarted_from) if spec.restarted_from else None,
+            granted=True,  # the workflow validator judged each extension when it was decided
         )
     except KeyError:
         raise _clock_error(ConfigError(f"未知规则 “{spec.rule}”")) from None

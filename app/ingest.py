@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Any, Iterable, Literal, Optional
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -70,6 +70,7 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
             closed_by=list(r.closed_by), pause=r.pause, resume=r.resume, stop=r.stop, restart=r.restart,
             extension_event=r.extension.event if r.extension else None, extension_caps=caps,
             when={k: list(v) for k, v in r.when}, lapses=r.lapses,
+            since=r.since.isoformat() if r.since else None,
         )
     return out
 
@@ -262,6 +263,8 @@ class Ingestor:
             desc = await handle.describe()
         except RPCError:
             raise _NoWorkflow() from None
+        if desc.status == WorkflowExecutionStatus.FAILED:  # a run whose start event was refused
+            raise _NoWorkflow()
         if await handle.query("has_event", ev.event_id):  # applied before a crash, not yet recorded
             return _Outcome("applied", await handle.query("snapshot", result_type=ItemSnapshot), "")
         snap = await handle.query("snapshot", result_type=ItemSnapshot)

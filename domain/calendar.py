@@ -439,7 +439,9 @@ class WorkCalendar:
                         "year": y,
                         "region": region,
                         "coverage": "overlay" if has else ("estimate" if est else "none"),
-                        "provisional": cov == "provisional" or not has,
+                        # Without a notice a year is provisional when the region has days to estimate
+                        # that year, or no rule to estimate them by.
+                        "provisional": cov == "provisional" or (not has and (est or region not in self.region_rules)),
                         "sources": self._sources(region, y) if has else (
                             [f"{self.region_rules[region].source}按农历推算："
                              + "、".join(f"{d}{n}" for d, (n, _) in sorted(self.estimated_days(region, y).items()))]

@@ -112,12 +112,15 @@ def compute(
     extensions: list[ExtensionGrant] | tuple[ExtensionGrant, ...] = (),
     restarted_from: dt.date | None = None,
     explain: bool = True,
+    granted: bool = False,
 ) -> Deadline:
+    """`granted=True`: the extensions are decisions already taken (checked when they were made); a
+    later calendar change must not void them, so their dates are not judged again."""
     region = calendar.check_region(region)
     start_d = _as_date(start)
     rule = rule.for_start(start_d)
     if rule.unit == "working_days":
-        return _working_days(rule, start_d, calendar, region, pauses, extensions, restarted_from, explain)
+        return _working_days(rule, start_d, calendar, region, pauses, extensions, restarted_from, explain, granted)
     if rule.unit == "hours":
         return _hours(rule, start, region, explain)
     if rule.unit == "fixed_date":
@@ -157,6 +160,7 @@ def _working_days(
     extensions: list[ExtensionGrant],
     restarted_from: dt.date | None,
     explain: bool,
+    granted: bool = False,
 ) -> Deadline:
     if not (pauses or extensions or restarted_from or explain or rule.start_on_next_working_day):
         # The common case (batch CSV, bulk recomputation): one indexed lookup.
@@ -192,7 +196,9 @@ def _working_days(
                 raise ClockError("延期工作日数必须至少为 1")
             before, _ = _count_with_pauses(cal, effective, total, pauses, region)
             if before is not None and e.on > before:
-                raise ClockError(f"延期须在答复期限届满前决定：当前期限 {before}，延期决定日 {e.on} 已超期")
+                if not granted:
+                    raise ClockError(f"延期须在答复期限届满前决定：当前期限 {before}，延期决定日 {e.on} 已超期")
+                notes.append(f"延期于 {e.on} 决定时有效；按现行日历原期限为 {before}")
             total += e.working_days
             after, _ = _count_with_pauses(cal, effective, total, pauses, region)
             ext_rows.append(

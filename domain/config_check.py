@@ -29,9 +29,17 @@ def check_config(directory: Path | None = None) -> list[str]:
                 problems.append(f"departments.toml: department \"{dep.id}\": 地区 “{dep.region}” 没有日历数据"
                                 f"（config/calendars/ 或 regions.toml 中没有该地区；可用：{', '.join(sorted(cal.regions))}）")
     if rules and ladders:
+        for rule_id in ladders.per_rule:
+            if rule_id not in rules:
+                problems.append(f"reminders.toml: [rules.{rule_id}] 不是 rules.toml 中的规则")
         templates = directory / "templates" / "notify"
         for rule in rules.values():
-            for step in ladders.for_rule(rule.id, rule.unit).steps:
+            try:
+                steps = ladders.for_rule(rule.id, rule.unit).steps
+            except ConfigError as exc:
+                problems.append(str(exc))
+                continue
+            for step in steps:
                 if templates.is_dir() and not (templates / f"{step.id}.j2").exists():
                     problems.append(f"reminders.toml: 规则 {rule.id} 的提醒步骤 “{step.id}” 没有模板 templates/notify/{step.id}.j2")
     return problems

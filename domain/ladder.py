@@ -94,7 +94,14 @@ def load_ladders(directory: Path | None = None) -> LadderConfig:
         raise ConfigError(f"reminders.toml: 未知的顶层键 “{sorted(unknown)[0]}”")
     default = _parse_ladder(data.get("default", {}), "reminders.toml: [default]", None, False)
     hours = _parse_ladder(data.get("hours", {}), "reminders.toml: [hours]", None, True)
-    return LadderConfig(default, hours, dict(data.get("rules", {})))
+    config = LadderConfig(default, hours, dict(data.get("rules", {})))
+    for rule_id, raw in config.per_rule.items():  # validate now, not at the first reminder
+        steps = raw.get("steps", []) if isinstance(raw, dict) else None
+        if steps is None:
+            raise ConfigError(f"reminders.toml: [rules.{rule_id}] 必须是表")
+        hourly = any("offset_hours" in st for st in steps if isinstance(st, dict))
+        _parse_ladder(raw, f"reminders.toml: [rules.{rule_id}]", hours if hourly else default, hourly)
+    return config
 
 
 def _at(day: dt.date, t: dt.time) -> dt.datetime:
@@ -162,14 +169,18 @@ def plan(
             return s.offset > 0
 
     out: list[PlannedStep] = []
-    pre = [(s, nominal(s)) for s in ladder.steps if not is_post(s)]
+    pre = sorted(((s, nominal(s)) for s in ladder.steps if not is_post(s)),
+                 key=lambda sw: (sw[1], sw[0].offset_hours if hours else sw[0].offset))
     for i, (s, when) in enumerate(pre):
-        key = f"{s.id}@{tag}"
-        # Two steps landing on the same moment (a due date on a rest day): the later step speaks for both.
-        if any(later_when == when for _, later_when in pre[i + 1:]):
+        same = [t for t, w in pre if w == when]
+        # Steps landing on the same moment (a due date on a rest day): the one closest to the due date
+        # speaks for all, to everyone they address.
+        if s is not same[-1]:
             continue
+        to = tuple(dict.fromkeys(r for t in same for r in t.to))
+        key = f"{s.id}@{tag}"
         if key not in fired and when > now:
-            out.append(PlannedStep(key, s.id, s.to, when, False))
+            out.append(PlannedStep(key, s.id, to, when, False))
     post = [s for s in ladder.steps if is_post(s)]
     keys = [f"{s.id}@{tag}" for s in post]
     repeats_sent = sum(1 for k in fired if k.startswith("overdue_repeat_") and k.endswith(f"@{tag}"))

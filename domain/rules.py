@@ -41,6 +41,7 @@ class Rule:
     when: tuple[tuple[str, tuple], ...] = ()  # start only if item/event facts match (field, allowed values)
     closed_by: tuple[str, ...] = ()  # events that end the clock without fulfilling it (no lateness)
     lapses: bool = False  # a window that simply closes at its due date (never overdue)
+    since: dt.date | None = None  # the rule applies to clocks starting on or after this date
     editions: tuple[tuple[dt.date, "Rule"], ...] = field(default=(), repr=False)
 
     def for_start(self, start: dt.date) -> "Rule":
@@ -63,9 +64,10 @@ class Rule:
 _FIELDS = {
     "name", "unit", "length", "start_event", "met_by", "pause", "resume", "stop", "restart",
     "extension", "source", "quote", "month", "day", "start_on_next_working_day", "editions",
-    "when", "closed_by", "lapses",
+    "when", "closed_by", "lapses", "since",
 }
-_EDITION_FIELDS = _FIELDS - {"name", "unit", "start_event", "editions", "when", "closed_by", "lapses"} | {"before"}
+_EDITION_FIELDS = _FIELDS - {"name", "unit", "start_event", "editions", "when", "closed_by", "lapses",
+                             "since"} | {"before"}
 
 
 def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rule:
@@ -139,7 +141,17 @@ def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rul
         when=base.when if base else when,
         closed_by=base.closed_by if base else tuple(closed_by),
         lapses=base.lapses if base else bool(raw.get("lapses", False)),
+        since=base.since if base else _date_or_none(raw.get("since"), where),
     )
+
+
+def _date_or_none(value, where: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{where}: since “{value}” 必须是 YYYY-MM-DD 日期") from None
 
 
 def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:

@@ -173,3 +173,18 @@ def test_guangxi_dates_near_an_unpublished_sanyuesan_are_provisional():
     assert dl.due == CAL.add_working_days(D(2026, 4, 1), 20, "guangxi")
     assert dl.due > due("request_reply", D(2026, 4, 1)).due  # one more day off than national
     assert not due("request_reply", D(2026, 7, 1), region="guangxi").provisional
+
+
+def test_a_granted_extension_is_not_judged_again():
+    # Decided on 2024-03-29 (the due day). Recomputed under a calendar where the due day came earlier,
+    # the decision stands (granted=True) with a note; judged fresh it would be refused.
+    ext = [ExtensionGrant(D(2024, 3, 29), 10)]
+    rule = RULES["request_reply"]
+    from dataclasses import replace
+
+    short = replace(rule, length=19, editions=())  # stands in for "the due date moved a day earlier"
+    with pytest.raises(ClockError, match="已超期"):
+        compute(short, D(2024, 3, 1), CAL, extensions=ext)
+    dl = compute(short, D(2024, 3, 1), CAL, extensions=ext, granted=True)
+    assert dl.due == CAL.add_working_days(D(2024, 3, 28), 10)
+    assert any("决定时有效" in n for n in dl.explanation["notes"])

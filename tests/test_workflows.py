@@ -392,7 +392,9 @@ async def test_reply_during_consultation_or_awaiting_correction_settles_the_cloc
                  "on": c.add_working_days(recv, 1).isoformat(), "respond_by": (today + 5 * DAY).isoformat()},
                 {"type": "request.replied", "request_id": r2, "on": today.isoformat(),
                  "outcome": "unavailable.still_unclear"})
-    assert st.clock(r2, "request_reply").state == "met" and st.item(r2).state == "closed"
+    r2_reply = st.clock(r2, "request_reply")
+    assert (r2_reply.state, r2_reply.lateness_working_days) == ("met", 0) and st.item(r2).state == "closed"
+    assert r2_reply.explanation["pauses"][0]["reason"] == "待申请人补正"
 
 
 async def test_correction_is_asked_once_and_within_seven_working_days(st):
@@ -472,8 +474,80 @@ async def test_a_refused_start_leaves_no_item_behind(st):
     await st.env.sleep(ORPHAN_TIMEOUT + dt.timedelta(minutes=5))
     desc = await st.client.get_workflow_handle(f"document:{doc}").describe()
     assert desc.status.name == "FAILED"  # the orphan run ended instead of waiting for ever
+    assert st.item(doc) is None  # nothing of it reached the store
     deps.write_text(good + '\n[[department]]\nid = "qz-new"\n'
                     'name = "新设部门"\nregion = "guangxi"\n', encoding="utf-8")
     ok = await Ingestor(st.client).ingest([(1, {"event_id": f"{doc}-2", **signed(doc, "qz-new", today)})])
     assert ok[0].status == "applied", ok[0].text()  # the corrected configuration can use the id
     assert st.clock(doc, "policy_publication").state == "open"
+
+
+async def test_recalculation_keeps_a_lawful_extension_and_the_workflow_alive(st):
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    recv = c.subtract_working_days(today, 20, "guangxi")  # due today: the extension is decided on the due day
+    await st.ok(received(req, "qz-fgw", recv),
+                {"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 10,
+                 "approved_by": "head-fgw", "reason": "复杂"})
+    # A late notice turns a weekend day inside the counting period into a make-up working day: the
+    # original due date moves earlier than the day the extension was decided.
+    weekend = next(recv + dt.timedelta(days=k) for k in range(1, 30)
+                   if not c.is_workday(recv + dt.timedelta(days=k), "guangxi"))
+    (st.config / "calendars" / "guangxi-makeup.toml").write_text(
+        f'region = "guangxi"\nsource = "测试通知"\n[workdays]\n"{weekend.isoformat()}" = "调休上班"\n', encoding="utf-8")
+    from worker.calendar_watch import signal_open_items
+
+    old_due = st.clock(req, "request_reply").due
+    await signal_open_items(st.client, "日历数据已更新（测试）")
+    reply = await st.wait_for(lambda: st.clock(req, "request_reply"), lambda k: k.due != old_due)
+    assert reply.state == "open" and len(reply.explanation["extensions"]) == 1  # the decision stands
+    desc = await st.client.get_workflow_handle(f"request:{req}").describe()
+    assert desc.status.name == "RUNNING"
+
+
+async def test_consultation_answered_after_its_window_counts_only_until_the_window(st):
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    recv = c.subtract_working_days(today, 40, "guangxi")
+    start = c.add_working_days(recv, 2, "guangxi")
+    late_end = c.add_working_days(start, 25, "guangxi")  # the agency answered 10 wd after its window
+    await st.ok(received(req, "qz-fgw", recv),
+                {"type": "request.consultation_started", "request_id": req, "on": start.isoformat(), "with": "agency"},
+                {"type": "request.consultation_ended", "request_id": req, "on": late_end.isoformat()})
+    window = st.clock(req, "agency_opinion")
+    assert window.state == "closed" and window.lateness_working_days is None  # a window is never "missed"
+    reply = st.clock(req, "request_reply")
+    used = c.working_days_between(recv, start - DAY, "guangxi")
+    assert reply.due == c.add_working_days(dt.date.fromisoformat(window.due), 20 - used, "guangxi").isoformat()
+
+
+async def test_extension_during_a_consultation_survives_the_window_lapsing(st):
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    recv = c.subtract_working_days(today, 40, "guangxi")
+    decided = c.add_working_days(recv, 30, "guangxi")
+    # Imported: the consultation was never answered; an extension was decided while it was pending.
+    await st.ok(received(req, "qz-czj", recv),
+                {"type": "request.consultation_started", "request_id": req, "on": recv.isoformat(), "with": "agency"},
+                {"type": "request.extended", "request_id": req, "on": decided.isoformat(), "working_days": 5,
+                 "approved_by": "head-czj", "reason": "复杂"})
+    window_due = dt.date.fromisoformat(st.clock(req, "agency_opinion").due)
+    await st.env.sleep(dt.timedelta(hours=2))  # past the import grace: the window lapses, the pause ends
+    reply = await st.wait_for(lambda: st.clock(req, "request_reply"), lambda k: k.due is not None)
+    # The pause ran through the window's last day; 20 + 5 working days counted after it.
+    assert reply.due == c.add_working_days(window_due, 25, "guangxi").isoformat()
+    desc = await st.client.get_workflow_handle(f"request:{req}").describe()
+    assert desc.status.name == "RUNNING"
+
+
+async def test_requests_under_the_2007_regulation_have_no_correction_window(st):
+    req = st.id("OLD")
+    await st.ok(received(req, "qz-fgw", dt.date(2018, 3, 5)),
+                {"type": "request.correction_requested", "request_id": req, "on": "2018-03-20", "respond_by": "2018-03-30"},
+                {"type": "request.corrected", "request_id": req, "on": "2018-03-26"})
+    snap = st.item(req)
+    assert {k.rule for k in snap.clocks} == {"request_reply"}
+    assert st.clock(req, "request_reply").due == cal().add_working_days(dt.date(2018, 3, 26), 15, "guangxi").isoformat()

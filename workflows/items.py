@@ -67,6 +67,7 @@ class RuleMeta(BaseModel):
     extension_caps: list[tuple[str, int, int]] = Field(default_factory=list)
     when: dict[str, list[Any]] = Field(default_factory=dict)
     lapses: bool = False  # closes at its due instant instead of going overdue
+    since: Optional[str] = None  # applies to clocks starting on or after this date
 
     def applies(self, facts: dict[str, Any]) -> bool:
         return all(facts.get(k) in allowed for k, allowed in self.when.items())
@@ -249,7 +250,7 @@ class ItemWorkflowBase:
             for p in open_pauses:
                 p.end = day
             if open_pauses:
-                await self._compute(other)  # rare: one window lapsing at a time
+                await self._compute_or_keep(other)
 
     async def _on_tick(self) -> None:  # type-specific timers
         return None
@@ -358,7 +359,7 @@ class ItemWorkflowBase:
         touched: list[ClockData] = []
         for meta in st.rules.values():
             clock = self._clock(meta.id)
-            if ev.type == meta.start_event and meta.applies(facts):
+            if ev.type == meta.start_event and meta.applies(facts) and not (meta.since and ev.on[:10] < meta.since):
                 start = ev.on if meta.unit == "hours" else ev.on[:10]
                 fresh = ClockData(rule=meta.id, start=start, region=st.region)
                 if clock is None:
@@ -387,9 +388,12 @@ class ItemWorkflowBase:
                 clock.pauses.append(PauseSpec(start=day, reason=_pause_reason(ev)))
                 touched.append(clock)
             elif ev.type == meta.resume:
+                # A consultation answered after its window lapsed paused the clock only until the
+                # window's last day, imported or live alike (the window's lapse ends the pause).
+                end = min([day] + [w.due[:10] for w in self._windows_opened_by(meta.pause) if w.due])
                 for p in clock.pauses:
                     if p.end is None:
-                        p.end = day
+                        p.end = max(end, p.start)
                 touched.append(clock)
             elif ev.type == meta.stop:
                 clock.stopped, clock.stopped_on, clock.state, clock.plan = True, day, "paused", []
@@ -418,6 +422,10 @@ class ItemWorkflowBase:
 
     async def _after_apply(self, ev: Event) -> str | None:
         return None
+
+    def _windows_opened_by(self, event_type: str | None) -> list[ClockData]:
+        return [c for c in self.st.clocks
+                if (m := self.st.rules.get(c.rule)) and m.lapses and m.start_event == event_type]
 
     def _clock(self, rule: str) -> ClockData | None:
         return next((c for c in self.st.clocks if c.rule == rule), None)
@@ -449,6 +457,10 @@ class ItemWorkflowBase:
             c.computed_at = workflow.now().isoformat()
             c.explanation, c.paused_days = calc.explanation, calc.paused_days
             if c.met_on is not None and calc.late is not None:
+                meta = self.st.rules.get(c.rule)
+                if calc.late and meta and meta.lapses:
+                    c.state, c.lateness_working_days, c.plan = "closed", None, []  # a window is never late
+                    continue
                 c.state = "missed" if calc.late else "met"
                 c.lateness_working_days = calc.lateness_working_days
                 c.plan = []
@@ -483,10 +495,28 @@ class ItemWorkflowBase:
         except ActivityError as exc:  # delivery problems are logged and escalated inside; never wedge the clock
             workflow.logger.error("notification %s failed: %s", s.key, exc)
 
+    async def _compute_or_keep(self, *clocks: ClockData) -> None:
+        """Recompute outside an event (calendar change, lapse): a clock that cannot be computed keeps its
+        last values and is logged, instead of failing the item's workflow (and with it every reminder)."""
+        try:
+            await self._compute(*clocks)
+            return
+        except ActivityError:
+            pass
+        for c in clocks:  # one at a time, so one bad clock does not hold back the others
+            i = self.st.clocks.index(c)
+            saved = c.model_copy(deep=True)
+            try:
+                await self._compute(c)
+            except ActivityError as exc:
+                self.st.clocks[i] = saved
+                workflow.logger.error("clock %s of %s kept its last values: %s", c.rule, self.st.id, exc.cause or exc)
+
     async def _recalculate(self, reason: str) -> None:
         live = [c for c in self.st.clocks if c.live and not c.stopped]
         before = [(c.due, c.provisional) for c in live]
-        await self._compute(*live)
+        await self._compute_or_keep(*live)
+        live = [c for c in self.st.clocks if c.live and not c.stopped]  # a kept clock is the saved copy
         changed = False
         for c, (old_due, old_prov) in zip(live, before):
             if c.due != old_due or c.provisional != old_prov:
