@@ -85,11 +85,14 @@ def working_days_left(c, day: dt.date) -> int | None:
         return None
     from activities.clocks import engine
 
-    cal = engine().calendar
+    eng = engine()
     due = dt.date.fromisoformat(c.due[:10])
     if due >= day:
-        return cal.working_days_between(day, due, c.region)
-    return -cal.working_days_between(due, day, c.region)
+        return eng.calendar.working_days_between(day, due, c.region)
+    rule = eng.rules.get(c.rule)
+    if rule is not None and rule.lapses:
+        return None  # a window past its last day has lapsed: it is never "overdue"
+    return -eng.calendar.working_days_between(due, day, c.region)
 
 
 def item_json(snap, *, with_history: bool = False) -> dict[str, Any]:
