@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -273,6 +272,3 @@ def record_system_event(req: SystemEvent) -> bool:
             ev.data, item_id=ev.item_id, department=ev.department, occurred_on=ev.on[:10],
             content_hash=ev.content_hash, recorded_by="system"))
 
-
-def data_dir_env() -> str:
-    return os.environ.get("SHIXIAN_DATA_DIR", "data")

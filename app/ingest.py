@@ -308,6 +308,3 @@ def repo_session(db):
 
     return Session(db)
 
-
-async def ingest_text(client: Client, text: str, **kw) -> list[IngestResult]:
-    return await Ingestor(client, **kw).ingest(parse_jsonl(text))

@@ -12,15 +12,8 @@ from store.db import get_engine, init_db
 
 
 def db():
-    eng = get_engine(repo_url())
-    init_db(eng)
-    return eng
-
-
-def repo_url() -> str:
-    from store.db import database_url
-
-    return database_url()
+    """The store for the current DATABASE_URL / data directory, migrated (once per process)."""
+    return init_db(get_engine())
 
 
 def session():

@@ -342,10 +342,6 @@ class Event(BaseModel):
     def date_field(self) -> str:
         return DATE_FIELD.get(self.type, "at" if "at" in self.data else "on")
 
-    @property
-    def on_date(self) -> dt.date:
-        return dt.date.fromisoformat(self.on[:10])
-
 
 def item_id_of(type_: str, fields: dict[str, Any]) -> str:
     if type_.startswith("annual_report."):
