@@ -137,6 +137,16 @@ def _report_levels(entry: dict, where: str) -> tuple[str, ...]:
     return tuple(levels)
 
 
+def _entry_where(source: str, section: str, i: int, entry: dict, allowed: set[str]) -> str:
+    """How errors name this entry (by id when it has one); rejects keys the section does not know."""
+    eid = entry.get("id")
+    where = f'{source}: {section} "{eid}"' if isinstance(eid, str) and eid else f"{source}: {section} #{i}"
+    unknown = set(entry) - allowed
+    if unknown:
+        raise DirectoryError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    return where
+
+
 def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | None = None) -> Directory:
     """Parse and validate the TOML text of a departments file."""
     env = dict(os.environ) if env is None else env
@@ -154,13 +164,7 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
 
     directory = Directory(source=source)
     for i, entry in enumerate(data.get("department", []), start=1):
-        where = f"{source}: department #{i}"
-        eid = entry.get("id")
-        if isinstance(eid, str) and eid:
-            where = f'{source}: department "{eid}"'
-        unknown = set(entry) - _DEPT_KEYS
-        if unknown:
-            raise DirectoryError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        where = _entry_where(source, "department", i, entry, _DEPT_KEYS)
         did = _require_str(entry, "id", where)
         name = _require_str(entry, "name", where)
         if did in directory.departments:
@@ -176,13 +180,7 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
         )
 
     for i, entry in enumerate(data.get("person", []), start=1):
-        where = f"{source}: person #{i}"
-        eid = entry.get("id")
-        if isinstance(eid, str) and eid:
-            where = f'{source}: person "{eid}"'
-        unknown = set(entry) - _PERSON_KEYS
-        if unknown:
-            raise DirectoryError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        where = _entry_where(source, "person", i, entry, _PERSON_KEYS)
         pid = _require_str(entry, "id", where)
         name = _require_str(entry, "name", where)
         if pid in directory.people:
