@@ -27,7 +27,6 @@ No applicant personal data is ever put in a notification context.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
@@ -40,6 +39,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain import config as _config
+from domain.settings import get_settings
 from domain.directory import ROLE_NAMES, Directory, Person, load_directory
 
 log = logging.getLogger("shixian.notify")
@@ -250,7 +250,7 @@ def render(step: str, context: dict[str, Any], config_dir: Path | None = None) -
 
 
 def public_url() -> str:
-    return (os.environ.get("SHIXIAN_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    return get_settings().public_base
 
 
 def item_link(item_id: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -22,14 +21,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app.auth import ApiError
+from domain.settings import get_settings
 
 log = logging.getLogger("shixian.web")
 HERE = Path(__file__).parent
-DEFAULT_HTTP = "127.0.0.1:8000"
 
 
 def http_bind() -> tuple[str, int]:
-    text = os.environ.get("SHIXIAN_HTTP", DEFAULT_HTTP).strip()
+    text = get_settings().http.strip()
     if text.startswith("http://"):
         text = text[len("http://"):]
     host, _, port = text.rpartition(":")
@@ -52,7 +51,7 @@ def is_loopback(host: str) -> bool:
 
 def open_pages_default(host: str) -> bool:
     """Anonymous read-only pages only on a loopback-only server and unless login is required."""
-    if os.environ.get("SHIXIAN_WEB_LOGIN", "auto").lower() == "required":
+    if get_settings().web_login == "required":
         return False
     return is_loopback(host)
 
@@ -73,7 +72,7 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     app.state.client = client
     app.state.open_pages = open_pages_default(bind_host) if open_pages is None else open_pages
     allowed = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver", bind_host}
-    allowed |= {h.strip() for h in os.environ.get("SHIXIAN_WEB_HOSTS", "").split(",") if h.strip()}
+    allowed |= {h.strip() for h in get_settings().web_hosts.split(",") if h.strip()}
     if bind_host in ("0.0.0.0", "::"):
         allowed = {"*"}
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted(allowed))
@@ -134,7 +133,7 @@ async def serve_web(ctx) -> None:
 
     host, port = http_bind()
     app = create_app(ctx.client, host=host)
-    config = uvicorn.Config(app, host=host, port=port, log_level=os.environ.get("SHIXIAN_WEB_LOG", "warning"),
+    config = uvicorn.Config(app, host=host, port=port, log_level=get_settings().web_log,
                             access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # the supervisor owns SIGINT / SIGTERM

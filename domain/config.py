@@ -1,7 +1,6 @@
 """Where the engine reads its data: $SHIXIAN_CONFIG_DIR, else the repository's config/."""
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
@@ -13,8 +12,10 @@ class ConfigError(ValueError):
 
 
 def config_dir() -> Path:
-    env = os.environ.get("SHIXIAN_CONFIG_DIR")
-    return Path(env).resolve() if env else REPO_CONFIG
+    from domain.settings import get_settings
+
+    configured = get_settings().config_dir
+    return configured.resolve() if configured else REPO_CONFIG
 
 
 def read_toml(path: Path) -> dict:

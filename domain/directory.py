@@ -6,13 +6,13 @@ file is rejected at start-up, not when the first reminder is due.
 """
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from domain import config as _config
+from domain.settings import environ
 
 FILENAME = "departments.toml"
 ROLES = ("liaison", "head", "supervisor", "assessor", "admin")
@@ -149,7 +149,7 @@ def _entry_where(source: str, section: str, i: int, entry: dict, allowed: set[st
 
 def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | None = None) -> Directory:
     """Parse and validate the TOML text of a departments file."""
-    env = dict(os.environ) if env is None else env
+    env = environ() if env is None else env
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:  # message carries "(at line N, column M)"

@@ -1,22 +1,23 @@
 """Database engine: SQLite file under the data directory by default, PostgreSQL via DATABASE_URL."""
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlmodel import Session, create_engine
 
+from domain.settings import get_settings
+
 
 def data_dir() -> Path:
-    d = Path(os.environ.get("SHIXIAN_DATA_DIR", "data")).resolve()
+    d = get_settings().data_dir.resolve()
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
 def database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
+    url = get_settings().database_url
     if url:
         # Accept the common postgres:// spellings and use psycopg 3.
         for prefix in ("postgres://", "postgresql://"):

@@ -1,16 +1,12 @@
 """Temporal client for the worker, the CLI and the web app.
 
-Environment:
-  TEMPORAL_ADDRESS    host:port of the frontend (default 127.0.0.1:7233)
-  TEMPORAL_NAMESPACE  namespace (default "default")
-  TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY  client certificate and key files (mTLS)
-  TEMPORAL_TLS_CA     server CA file (TLS with a private CA)
-  TEMPORAL_API_KEY    API key (Temporal Cloud); implies TLS
+Where Temporal is (domain.settings): TEMPORAL_ADDRESS, else the embedded server on 127.0.0.1 at
+SHIXIAN_TEMPORAL_PORT, so every command reaches the server `shixian up` started. TLS/mTLS and API keys from
+TEMPORAL_TLS_CERT / _KEY / _CA and TEMPORAL_API_KEY.
 Payloads always use the pydantic data converter (dates travel inside pydantic models).
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,20 +14,20 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from domain.settings import get_settings
+
 TASK_QUEUE = "shixian"
-DEFAULT_ADDRESS = "127.0.0.1:7233"
 
 
 def temporal_address() -> str:
-    return os.environ.get("TEMPORAL_ADDRESS") or DEFAULT_ADDRESS
+    return get_settings().temporal_target
 
 
 def temporal_namespace() -> str:
-    return os.environ.get("TEMPORAL_NAMESPACE") or "default"
+    return get_settings().temporal_namespace or "default"
 
 
-def _read(var: str) -> bytes | None:
-    path = os.environ.get(var)
+def _read(var: str, path: Path | None) -> bytes | None:
     if not path:
         return None
     try:
@@ -40,15 +36,23 @@ def _read(var: str) -> bytes | None:
         raise RuntimeError(f"无法读取 {var}={path} / cannot read {var}={path}: {exc}") from exc
 
 
+def _api_key() -> str | None:
+    key = get_settings().temporal_api_key
+    return key.get_secret_value() if key else None
+
+
 def tls_config() -> TLSConfig | bool:
-    cert, key, ca = _read("TEMPORAL_TLS_CERT"), _read("TEMPORAL_TLS_KEY"), _read("TEMPORAL_TLS_CA")
+    s = get_settings()
+    cert = _read("TEMPORAL_TLS_CERT", s.temporal_tls_cert)
+    key = _read("TEMPORAL_TLS_KEY", s.temporal_tls_key)
+    ca = _read("TEMPORAL_TLS_CA", s.temporal_tls_ca)
     if (cert is None) != (key is None):
         raise RuntimeError(
             "TEMPORAL_TLS_CERT 与 TEMPORAL_TLS_KEY 须同时设置 / set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY"
         )
     if cert or ca:
         return TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
-    return bool(os.environ.get("TEMPORAL_API_KEY"))
+    return bool(_api_key())
 
 
 async def connect(
@@ -61,7 +65,7 @@ async def connect(
     return await Client.connect(
         address or temporal_address(),
         namespace=namespace or temporal_namespace(),
-        api_key=os.environ.get("TEMPORAL_API_KEY") or None,
+        api_key=_api_key(),
         tls=tls_config(),
         data_converter=pydantic_data_converter,
         connect_timeout=connect_timeout,

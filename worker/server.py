@@ -24,14 +24,16 @@ class DevServerError(RuntimeError):
     pass
 
 
+from domain.settings import get_settings  # noqa: E402
 from store.db import data_dir  # noqa: E402  ($SHIXIAN_DATA_DIR, default ./data)
 
 
 def find_temporal_binary() -> Path:
     """The `temporal` CLI: $SHIXIAN_TEMPORAL_BIN, next to sys.executable, or on PATH."""
     candidates = []
-    if os.environ.get("SHIXIAN_TEMPORAL_BIN"):
-        candidates.append(Path(os.environ["SHIXIAN_TEMPORAL_BIN"]))
+    configured = get_settings().temporal_bin
+    if configured:
+        candidates.append(Path(configured))
     candidates.append(Path(sys.executable).parent / "temporal")
     which = shutil.which("temporal")
     if which:

