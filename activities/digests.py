@@ -17,15 +17,13 @@ Everything here runs in activities (calendar and config are read at run time, ne
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio import activity
 
-# China has had no daylight saving time since 1991: a fixed offset is exact and needs no tz database
-# (workflow code uses this too, inside the sandbox).
-SHANGHAI_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+from domain.shanghai import SHANGHAI_OFFSET as SHANGHAI_TZ  # noqa: E402
 NATIONAL = "national"
 DIGEST_RULE = "digest"
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -40,7 +40,8 @@ from temporalio.exceptions import ApplicationError
 
 from domain import config as _config
 from domain.settings import get_settings
-from domain.directory import ROLE_NAMES, Directory, Person, load_directory
+from domain.shanghai import now as shanghai_now
+from domain.directory import Directory, Person, load_directory
 
 log = logging.getLogger("shixian.notify")
 
@@ -465,7 +466,7 @@ async def send_test(person_id: str, directory: Directory | None = None) -> list[
 
     directory = directory or load_directory()
     person = directory.person(person_id)
-    now = datetime.now(timezone(timedelta(hours=8)))
+    now = shanghai_now()
     key = f"test:{now:%Y%m%dT%H%M%S.%f}:{person.id}"
     results: list[ChannelResult] = []
     with Session(_engine(), expire_on_commit=False) as s:

@@ -23,10 +23,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # ---------------------------------------------------------------------------------- helpers
 
-def today() -> dt.date:
-    from app.demo import today_shanghai
-
-    return today_shanghai()
+from domain.shanghai import today  # noqa: E402  (re-exported for the pages)
 
 
 def parse_day(text: str | None, field: str = "as_of") -> dt.date:

@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from domain.shanghai import today as shanghai_today
+
 
 def _fail(msg: str, code: int = 2):
     typer.echo(f"错误：{msg}", err=True)
@@ -117,7 +119,7 @@ def register(app: typer.Typer) -> None:
         from app.queries import overdue_rows
 
         try:
-            day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+            day = dt.date.fromisoformat(as_of) if as_of else shanghai_today()
         except ValueError:
             _fail(f"--as-of “{as_of}” 不是有效日期（YYYY-MM-DD）")
         rows = overdue_rows(day, department)

@@ -74,7 +74,9 @@ def default_overdue_days() -> Callable:
 
 def _as_of(text: Optional[str]) -> date:
     if not text:
-        return date.today()
+        from domain.shanghai import today
+
+        return today()
     try:
         return date.fromisoformat(text)
     except ValueError:

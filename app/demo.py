@@ -22,9 +22,9 @@ LIAISON = {d: "liaison-" + d.split("-", 1)[1] for d in DEPARTMENTS}
 
 
 def today_shanghai() -> dt.date:
-    from domain.clocks import SHANGHAI
+    from domain.shanghai import today
 
-    return dt.datetime.now(SHANGHAI).date()
+    return today()
 
 
 def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 
 from activities.clocks import engine
-from domain.clocks import SHANGHAI
+from domain.shanghai import due_day as _due_day, end_of_day
 from domain.model import ItemSnapshot
 from store import repo
 from store.db import get_engine, init_db
@@ -47,10 +47,6 @@ def get_status(item_id: str) -> ItemSnapshot | None:
         return repo.get_item(s, item_id)
 
 
-def end_of_day(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), SHANGHAI)
-
-
 def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str, Any]]:
     """Open clocks past due at the end of `as_of`, with working days overdue (after due, up to as_of)."""
     cal = engine().calendar
@@ -62,9 +58,7 @@ def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str
         rule = rules.get(clock.rule)
         if clock.due is None or (rule is not None and rule.lapses):
             continue  # a window that lapses (e.g. the correction notice) is never overdue
-        due_day = dt.date.fromisoformat(clock.due[:10])
-        if len(clock.due) > 10:  # hour rules: overdue only once the instant passed (already filtered)
-            due_day = dt.datetime.fromisoformat(clock.due).astimezone(SHANGHAI).date()
+        due_day = _due_day(clock.due)  # hour rules: overdue only once the instant passed (already filtered)
         rows.append({
             "id": item.id, "department": item.department, "rule": clock.rule, "due": clock.due,
             "overdue_working_days": cal.working_days_between(due_day, as_of, clock.region),

@@ -15,12 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from domain.calendar import LAW, NATIONAL, WorkCalendar
 from domain.rules import Rule
+from domain.shanghai import SHANGHAI, end_of_day
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class ClockError(ValueError):
@@ -79,7 +78,7 @@ def due_instant(due: dt.date | dt.datetime | None) -> dt.datetime | None:
         return None
     if isinstance(due, dt.datetime):
         return due
-    return dt.datetime.combine(due, dt.time(23, 59, 59), SHANGHAI)
+    return end_of_day(due)
 
 
 def parse_start(value: str) -> dt.date | dt.datetime:
@@ -369,6 +368,6 @@ def lateness_working_days(cal: WorkCalendar, due: dt.date | dt.datetime, met: dt
 
 def is_late(due: dt.date | dt.datetime, met: dt.date | dt.datetime) -> bool:
     if isinstance(due, dt.datetime):
-        met_i = met if isinstance(met, dt.datetime) else dt.datetime.combine(met, dt.time(23, 59, 59), SHANGHAI)
+        met_i = met if isinstance(met, dt.datetime) else end_of_day(met)
         return met_i > due
     return _as_date(met) > due

@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from domain.clocks import SHANGHAI
+from domain.shanghai import SHANGHAI
 
 
 class EventError(ValueError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from domain.calendar import WorkCalendar
-from domain.clocks import SHANGHAI
+from domain.shanghai import SHANGHAI
 from domain.config import ConfigError, config_dir, read_toml
 
 ROLES = {"liaison", "head", "supervisor", "assessor", "admin"}

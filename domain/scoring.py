@@ -26,7 +26,7 @@ from __future__ import annotations
 import calendar as _calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
 
@@ -34,8 +34,7 @@ from pydantic import BaseModel, Field
 
 from domain.config import ConfigError, config_dir, read_toml
 from domain.model import ClockSnapshot, ItemSnapshot
-
-CST = timezone(timedelta(hours=8))
+from domain.shanghai import parse_instant
 
 Status = Literal["on_time", "late", "overdue", "pending", "closed"]
 STATUS_LABELS: dict[str, str] = {
@@ -208,16 +207,8 @@ class ClockRecord(BaseModel):
 
 
 def _instant(value: str | date | datetime) -> datetime:
-    """ISO date (-> end of that day, +08:00) or datetime (naive -> +08:00) -> aware datetime."""
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        return datetime.combine(value, time.max, CST)
-    elif len(value) <= 10:
-        return datetime.combine(date.fromisoformat(value), time.max, CST)
-    else:
-        dt = datetime.fromisoformat(value)
-    return dt if dt.tzinfo else dt.replace(tzinfo=CST)
+    """ISO date (-> its due instant, 23:59:59+08:00) or datetime (naive -> +08:00) -> aware datetime."""
+    return parse_instant(value)
 
 
 def classify(state: str, due: str, met_on: str | None, as_of: date | datetime) -> Status:

@@ -9,6 +9,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# China has had no daylight saving time since 1991: the fixed offset is exact and needs no tz database
+# (workflow code uses it inside the sandbox).
+SHANGHAI_OFFSET = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 END_OF_DAY = dt.time(23, 59, 59)
 
 
