@@ -21,6 +21,7 @@ from domain.config import ConfigError, config_dir
 from domain.ladder import LadderConfig, load_ladders, plan
 from domain.model import ItemSnapshot
 from domain.rules import Rule, load_rules
+from domain.standing import overdue_working_days, working_days_left
 
 
 # ---------------------------------------------------------------- engine cache
@@ -214,8 +215,8 @@ def _plan(req: PlanRequest) -> list[PlannedStepModel]:
     out = []
     for s in steps:
         day = s.fire_at.astimezone(SHANGHAI).date()
-        left = eng.calendar.working_days_between(day, due_day, req.region)
-        over = eng.calendar.working_days_between(due_day, day, req.region)
+        left = working_days_left(eng.calendar, day, due_day, req.region)
+        over = overdue_working_days(eng.calendar, due_day, day, req.region)
         out.append(PlannedStepModel(key=s.key, step=s.step, to=list(s.to), fire_at=s.fire_at.isoformat(),
                                     overdue=s.overdue, working_days_left=left if not s.overdue else None,
                                     overdue_working_days=over if s.overdue else None))

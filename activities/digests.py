@@ -127,10 +127,12 @@ def classify_day(day: date, calendar, directory) -> DigestDay:
 
 def plan_for(day: date, items: list, directory, calendar) -> DigestPlan:
     """The digests of `day` for `items` (ItemSnapshots), leaving out people whose region rests."""
+    from activities.clocks import engine
     from activities.notify import STEP_NAMES, _date_text, build_digests, working_days_left_from
 
     plan = DigestPlan(date=day.isoformat(), open_items=len(items))
-    for person_id, step, context in build_digests(items, directory, day, working_days_left_from(calendar)):
+    for person_id, step, context in build_digests(items, directory, day, working_days_left_from(calendar),
+                                                      engine().rules):
         if not calendar.is_workday(day, _region_of_person(directory, person_id)):
             plan.resting_people.append(person_id)
             continue

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +39,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain import config as _config
+from domain import standing
 from domain.settings import get_settings
 from domain.shanghai import now as shanghai_now
 from domain.directory import Directory, Person, load_directory
@@ -503,9 +504,7 @@ def working_days_left_from(calendar) -> WorkingDaysLeft:
     working days after the due date up to and including today).
     """
     def left(today: date, due: date, region: str) -> int:
-        if due >= today:
-            return calendar.working_days_between(today, due, region)
-        return -calendar.working_days_between(due, today, region)
+        return standing.working_days_left(calendar, today, due, region)
 
     return left
 
@@ -515,7 +514,8 @@ def _due_date(due: str) -> date:
 
 
 def build_digests(items: list, directory: Directory, today: date,
-                  working_days_left: WorkingDaysLeft) -> list[tuple[str, str, dict[str, Any]]]:
+                  working_days_left: WorkingDaysLeft,
+                  rules: Mapping[str, Any] | None = None) -> list[tuple[str, str, dict[str, Any]]]:
     """Daily digest contents: [(person_id, step, context)], one per person with something to read.
 
     - each liaison: open clocks of their department due within 5 working days (0..5 left);
@@ -533,6 +533,8 @@ def build_digests(items: list, directory: Directory, today: date,
                 continue
             region = clock.region or directory.region_of(item.department)
             left = working_days_left(today, _due_date(clock.due), region)
+            if left < 0 and rules is not None and not standing.can_be_overdue(rules.get(clock.rule)):
+                continue  # a lapsed window (correction notice, opinion period) is never overdue
             rows.append({
                 "item_id": item.id,
                 "title": item.title,

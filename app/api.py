@@ -78,18 +78,11 @@ def clock_json(c, rules: dict[str, str], today_: dt.date | None = None) -> dict[
 
 def working_days_left(c, day: dt.date) -> int | None:
     """Working days from `day` to the due day of an open clock (negative: overdue by that many)."""
-    if c.state not in ("open",) or not c.due:
-        return None
     from activities.clocks import engine
+    from domain.standing import clock_days_left
 
     eng = engine()
-    due = dt.date.fromisoformat(c.due[:10])
-    if due >= day:
-        return eng.calendar.working_days_between(day, due, c.region)
-    rule = eng.rules.get(c.rule)
-    if rule is not None and rule.lapses:
-        return None  # a window past its last day has lapsed: it is never "overdue"
-    return -eng.calendar.working_days_between(due, day, c.region)
+    return clock_days_left(c, day, eng.calendar, eng.rules)
 
 
 def item_json(snap, *, with_history: bool = False) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from activities.clocks import engine
 from domain.shanghai import due_day as _due_day, end_of_day
+from domain.standing import can_be_overdue, overdue_working_days
 from domain.model import ItemSnapshot
 from store import repo
 from store.db import get_engine, init_db
@@ -56,12 +57,12 @@ def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str
     rows = []
     for item, clock in pairs:
         rule = rules.get(clock.rule)
-        if clock.due is None or (rule is not None and rule.lapses):
-            continue  # a window that lapses (e.g. the correction notice) is never overdue
+        if clock.due is None or not can_be_overdue(rule):
+            continue
         due_day = _due_day(clock.due)  # hour rules: overdue only once the instant passed (already filtered)
         rows.append({
             "id": item.id, "department": item.department, "rule": clock.rule, "due": clock.due,
-            "overdue_working_days": cal.working_days_between(due_day, as_of, clock.region),
+            "overdue_working_days": overdue_working_days(cal, due_day, as_of, clock.region),
             "title": item.title, "type": item.type, "rule_name": rules[clock.rule].name if clock.rule in rules else clock.rule,
             "ladder_step": clock.ladder_step, "provisional": clock.provisional,
         })

@@ -28,13 +28,15 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from domain.config import ConfigError, config_dir, read_toml
 from domain.model import ClockSnapshot, ItemSnapshot
-from domain.shanghai import parse_instant
+from domain.shanghai import due_day, parse_instant
+from domain.standing import can_be_overdue, overdue_working_days
 
 Status = Literal["on_time", "late", "overdue", "pending", "closed"]
 STATUS_LABELS: dict[str, str] = {
@@ -230,6 +232,7 @@ def records_from_snapshots(
     snaps: Iterable[ItemSnapshot],
     as_of: date | datetime,
     overdue_days: Callable[[ClockSnapshot, date], int],
+    rules: Mapping[str, Any] | None = None,
 ) -> list[ClockRecord]:
     """One ClockRecord per clock with a due date; overdue days filled for overdue clocks.
 
@@ -238,9 +241,11 @@ def records_from_snapshots(
     are windows that lapse (rules with `lapses = true`, e.g. the correction-notice window): they are
     not duties a department can be late on.
     """
-    from domain.rules import load_rules
+    if rules is None:
+        from domain.rules import load_rules
 
-    lapsing = {r.id for r in load_rules().values() if r.lapses}
+        rules = load_rules()
+    lapsing = {rid for rid, r in rules.items() if not can_be_overdue(r)}
     as_of_day = as_of.date() if isinstance(as_of, datetime) else as_of
     out: list[ClockRecord] = []
     for item in snaps:
@@ -268,10 +273,7 @@ def calendar_overdue_days(cal: Any) -> Callable[[ClockSnapshot, date], int]:
     """overdue_days callable on a domain.calendar.WorkCalendar: working days d, due < d <= as_of."""
 
     def overdue(clock: ClockSnapshot, as_of: date) -> int:
-        due = date.fromisoformat(clock.due[:10])
-        if as_of <= due:
-            return 0
-        return cal.working_days_between(due, as_of, clock.region or "national")
+        return overdue_working_days(cal, due_day(clock.due), as_of, clock.region or "national")
 
     return overdue
 
