@@ -39,7 +39,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain import config as _config
-from domain import standing
+from domain import labels, standing
 from domain.settings import get_settings
 from domain.shanghai import now as shanghai_now
 from domain.directory import Directory, Person, load_directory
@@ -49,34 +49,7 @@ log = logging.getLogger("shixian.notify")
 LADDER_STEPS = ("t_minus_3", "t_minus_1", "due_today", "overdue_1", "overdue_repeat")
 DIGEST_STEPS = ("digest_liaison", "digest_supervisor", "digest_head")
 STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + ("test",)
-STEP_NAMES = {
-    "t_minus_3": "到期前3个工作日提醒",
-    "t_minus_1": "到期前1个工作日提醒",
-    "due_today": "今日到期提醒",
-    "overdue_1": "逾期通知",
-    "overdue_repeat": "逾期督办",
-    "due_date_changed": "期限变更通知",
-    "delivery_failed": "送达失败通知",
-    "digest_liaison": "每日到期提醒",
-    "digest_supervisor": "每日逾期汇总",
-    "digest_head": "每日部门汇总",
-    "test": "渠道测试",
-}
-# Fallback names when config/rules.toml cannot be read.
-RULE_NAMES = {
-    "policy_publication": "政策文件主动公开",
-    "policy_interpretation": "政策解读发布",
-    "request_reply": "依申请公开答复",
-    "correction_notice": "一次性告知补正",
-    "third_party_opinion": "第三方意见",
-    "agency_opinion": "其他机关意见",
-    "budget_disclosure": "预决算公开",
-    "opinion_response_info": "舆情权威信息发布",
-    "opinion_response_press": "舆情新闻发布会",
-    "opinion_response_general": "舆情回应",
-    "annual_report_department": "部门年度报告公布",
-    "annual_report_government": "政府年度报告公布",
-}
+STEP_NAMES = labels.STEPS
 DIGEST_WINDOW_WORKING_DAYS = 5
 CHANNEL_FAILED = "ChannelFailed"
 
@@ -280,14 +253,7 @@ _rule_names_cache: dict[str, str] | None = None
 def rule_name(rule: str) -> str:
     global _rule_names_cache
     if _rule_names_cache is None:
-        names = dict(RULE_NAMES)
-        try:  # the lead's rules.toml is the source of truth when present
-            from domain.rules import load_rules
-
-            names.update({rid: r.name for rid, r in load_rules().items() if getattr(r, "name", None)})
-        except Exception:  # noqa: BLE001  (fallback names are fine for a notice)
-            pass
-        _rule_names_cache = names
+        _rule_names_cache = labels.rule_names()
     return _rule_names_cache.get(rule, rule)
 
 

@@ -18,9 +18,10 @@ from typing import Iterable
 
 from fastapi import Request
 
+from domain import labels
+
 COOKIE = "shixian_token"
-ROLE_LABELS = {"liaison": "联络员", "supervisor": "督办", "assessor": "考核", "admin": "管理员",
-               "local": "本机只读访问"}
+ROLE_LABELS = labels.ROLES
 READ_ALL = ("supervisor", "admin", "local")
 
 

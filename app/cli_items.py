@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from domain import labels
 from domain.shanghai import today as shanghai_today
 
 
@@ -155,7 +156,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"已通知 {n} 个未办结事项重新计算")
 
 
-_STATE = {"open": "进行中", "paused": "已中止", "met": "按时履行", "missed": "逾期履行", "closed": "已结束"}
+_STATE = labels.CLOCK_STATES
 
 
 def _rule_names() -> dict[str, str]:

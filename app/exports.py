@@ -12,16 +12,10 @@ from typing import Any, Literal
 
 from jinja2 import Environment
 
-from domain import report as R
+from domain import labels, report as R
 from domain.scoring import STATE_LABELS, ScoreResult
 
-ITEM_TYPE_LABELS = {
-    "document": "文件",
-    "request": "依申请公开",
-    "opinion": "舆情",
-    "budget": "预决算",
-    "annual_report": "年度报告",
-}
+ITEM_TYPE_LABELS = labels.ITEM_TYPES
 
 SUMMARY_HEADERS = ["部门", "应办事项", "按时", "逾期办结", "逾期未办", "未到期", "已关闭（不计）",
                    "按时率", "平均逾期（工作日）", "扣分", "得分"]

@@ -15,44 +15,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app import api as A
-from app.auth import COOKIE, ROLE_LABELS, ApiError, Principal, page_principal, principal_for_token
+from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_token
+from domain import labels
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.autoescape = True
 
-STEP_LABELS = {"t_minus_3": "到期前3日提醒", "t_minus_1": "到期前1日提醒", "due_today": "到期当日提醒",
-               "overdue_1": "逾期督办", "overdue_repeat": "逾期再次督办", "t_minus_1h": "到期前1小时提醒"}
-TYPE_LABELS = {"document": "文件", "request": "依申请公开", "opinion": "舆情", "budget": "预决算",
-               "annual_report": "年度报告"}
-CLOCK_STATES = {"open": "办理中", "paused": "中止计时", "met": "已履行", "missed": "逾期履行", "closed": "已关闭"}
-ITEM_STATES = {"open": "办理中", "closed": "已办结", "done": "已办结", "met": "已办结"}
-EVENT_LABELS = {
-    "document.signed": "文件签发", "document.published": "文件公开", "document.repealed": "文件废止",
-    "interpretation.published": "政策解读发布", "request.received": "收到申请",
-    "request.answered_on_the_spot": "当场答复", "request.correction_requested": "告知补正",
-    "request.corrected": "收到补正", "request.consultation_started": "开始征求意见",
-    "request.consultation_ended": "征求意见结束", "request.extended": "延长答复期限", "request.replied": "作出答复",
-    "request.withdrawn": "申请人撤回", "request.abandoned": "视为放弃", "review.filed": "申请行政复议",
-    "review.decided": "行政复议决定", "litigation.filed": "提起行政诉讼", "litigation.decided": "行政诉讼判决",
-    "opinion.detected": "发现舆情", "opinion.info_released": "发布权威信息", "opinion.press_conference": "召开新闻发布会",
-    "opinion.responded": "回应舆情", "budget.approved": "预决算批复", "budget.published": "预决算公开",
-    "annual_report.year_closed": "年度结束", "annual_report.published": "年度报告公布",
-}
-ROLE_NAMES = {"liaison": "联络员", "head": "负责人", "supervisor": "督办", "assessor": "考核", "admin": "管理员"}
 
 
-def _step(step: str | None) -> str:
-    if not step:
-        return "—"
-    return STEP_LABELS.get(step, STEP_LABELS.get(step.split("@")[0].rstrip("_0123456789"), step))
-
-
-templates.env.filters["step"] = _step
-templates.env.filters["type_label"] = lambda t: TYPE_LABELS.get(t, t)
-templates.env.filters["clock_state"] = lambda s: CLOCK_STATES.get(s, s)
-templates.env.filters["item_state"] = lambda s: ITEM_STATES.get(s, s)
-templates.env.filters["event_label"] = lambda t: EVENT_LABELS.get(t, t)
+templates.env.filters["step"] = labels.step_label
+templates.env.filters["type_label"] = lambda t: labels.label(labels.ITEM_TYPES, t)
+templates.env.filters["clock_state"] = lambda s: labels.label(labels.CLOCK_STATES, s)
+templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES, s)
+templates.env.filters["event_label"] = lambda t: labels.label(labels.EVENT_TYPES, t)
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 templates.env.filters["num"] = lambda x: "—" if x is None else (f"{x:g}" if isinstance(x, float) else str(x))
 
@@ -65,7 +41,7 @@ def _who(request: Request) -> Principal:
 
 
 def render(request: Request, template: str, who: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
-    base = {"request": request, "who": who, "role_labels": ROLE_LABELS, "depts": A.department_names(),
+    base = {"request": request, "who": who, "role_labels": labels.ROLES, "depts": A.department_names(),
             "today": A.today().isoformat()}
     return templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
 
@@ -219,7 +195,7 @@ def department_page(request: Request, dept: str):
     period = A.parse_period_param(None)
     scores = A.scores_result(period, day, dept)
     return render(request, "department.html", who, d=d, people=people, items=items, overdue=overdue,
-                  scores=scores, role_names=ROLE_NAMES)
+                  scores=scores, role_names=labels.ROLES)
 
 
 @router.get("/scores", response_class=HTMLResponse)

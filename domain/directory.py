@@ -11,19 +11,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domain import config as _config
+from domain import config as _config, labels
 from domain.settings import environ
 
 FILENAME = "departments.toml"
 ROLES = ("liaison", "head", "supervisor", "assessor", "admin")
 DEPARTMENT_ROLES = ("liaison", "head")  # these need a department; the others may be city-wide
-ROLE_NAMES = {
-    "liaison": "联络员",
-    "head": "部门负责人",
-    "supervisor": "督办",
-    "assessor": "考核",
-    "admin": "管理员",
-}
+ROLE_NAMES = labels.ROLES
 DEFAULT_REGION = "national"
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

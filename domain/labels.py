@@ -47,6 +47,7 @@ ROLES = {
     "supervisor": "督查",
     "assessor": "绩效考评",
     "admin": "管理员",
+    "local": "本机只读访问",  # anonymous read-only pages (web)
 }
 
 ITEM_TYPES = {"document": "文件", "request": "依申请公开", "opinion": "舆情", "budget": "预决算",

@@ -33,26 +33,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from domain import labels
 from domain.config import ConfigError, config_dir, read_toml
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
 
 Status = Literal["on_time", "late", "overdue", "pending", "closed"]
-STATUS_LABELS: dict[str, str] = {
-    "on_time": "按时",
-    "late": "逾期办结",
-    "overdue": "逾期未办",
-    "pending": "未到期",
-    "closed": "已关闭（不计）",
-}
-STATE_LABELS: dict[str, str] = {
-    "open": "办理中",
-    "paused": "中止计时",
-    "met": "已履行",
-    "missed": "已逾期",
-    "closed": "已关闭",
-}
+STATUS_LABELS = labels.SCORE_STATUSES
+STATE_LABELS = labels.CLOCK_STATES
 
 
 # ---------------------------------------------------------------------------------- periods

@@ -15,10 +15,11 @@ from typing import Optional
 from sqlalchemy import Column
 from sqlmodel import Field, Session, SQLModel, select
 
+from domain import labels
 from store.models import UTCDateTime, utcnow
 
 ROLES = ("liaison", "supervisor", "assessor", "admin")
-ROLE_LABELS = {"liaison": "联络员", "supervisor": "督办", "assessor": "考核", "admin": "管理员"}
+ROLE_LABELS = {r: labels.ROLES[r] for r in ROLES}
 PREFIX = "sx_"
 
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -106,7 +108,7 @@ def receivers():
 def env(tmp_path, monkeypatch, receivers):
     smtp, hook = receivers
     cfg = tmp_path / "config"
-    cfg.mkdir()
+    shutil.copytree(Path(__file__).resolve().parent.parent / "config", cfg)  # the real rules, ladders, templates
     (cfg / "departments.toml").write_text(
         DEPARTMENTS.replace("{mailto}", smtp.mailto_url("liaison-fgw@example.org").replace(SMTP_PASSWORD_Q, "${SMTP_PW}"))
         .replace("{hook}", hook.url(""))

@@ -1,0 +1,57 @@
+"""One Chinese label per state and step: pages, messages, the CLI, scores and exports read one table."""
+import ast
+from pathlib import Path
+
+from domain import labels
+from domain.rules import load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_ladder_step_and_notice_template_has_a_label():
+    steps = {p.stem for p in (ROOT / "config" / "templates" / "notify").glob("*.j2") if not p.stem.startswith("_")}
+    assert steps <= set(labels.STEPS), steps - set(labels.STEPS)
+
+
+def test_fired_keys_map_to_their_step():
+    assert labels.step_label("overdue_repeat_2@2026-11-05") == labels.STEPS["overdue_repeat"]
+    assert labels.step_label("overdue_1@2026-11-05") == labels.STEPS["overdue_1"]
+    assert labels.step_label(None) == "—"
+
+
+def test_rule_names_come_from_rules_toml():
+    rules = load_rules()
+    assert labels.rule_names(rules) == {rid: r.name for rid, r in rules.items()}
+
+
+def test_the_same_words_everywhere():
+    from activities.notify import STEP_NAMES
+    from app import pages  # noqa: F401  (filters registered at import)
+    from domain.directory import ROLE_NAMES
+    from domain.scoring import STATE_LABELS, STATUS_LABELS
+    from store.tokens import ROLE_LABELS
+
+    assert STEP_NAMES is labels.STEPS
+    assert STATE_LABELS is labels.CLOCK_STATES and STATUS_LABELS is labels.SCORE_STATUSES
+    assert ROLE_NAMES is labels.ROLES
+    assert all(ROLE_LABELS[r] == labels.ROLES[r] for r in ROLE_LABELS)
+    env = pages.templates.env
+    assert env.filters["clock_state"]("missed") == labels.CLOCK_STATES["missed"]
+    assert env.filters["step"]("overdue_1@2026-01-05") == labels.STEPS["overdue_1"]
+
+
+def test_no_label_table_is_redefined_elsewhere():
+    """A dict literal mapping state/step keys to Chinese outside domain/labels.py is a second copy."""
+    keys = {"missed", "overdue_1", "t_minus_3", "liaison"}
+    offenders = []
+    for pkg in ("domain", "store", "activities", "workflows", "worker", "app"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            if path.name == "labels.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Dict):
+                    ks = {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+                    vals = [v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+                    if ks & keys and any(any("\u4e00" <= ch <= "\u9fff" for ch in v) for v in vals):
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offenders, offenders
