@@ -26,6 +26,7 @@ No applicant personal data is ever put in a notification context.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -193,13 +194,20 @@ def scrub(text: str, url: str) -> str:
 
 # ------------------------------------------------------------------------------------------ templates
 def _template_env(config_dir: Path | None = None):
-    from jinja2 import ChoiceLoader, Environment, FileSystemLoader
-
-    dirs = []
     base = Path(config_dir) if config_dir else _config.config_dir()
+    dirs = []
     for d in (base / "templates" / "notify", _config.REPO_CONFIG / "templates" / "notify"):
         if d.is_dir() and d not in dirs:
             dirs.append(d)
+    return _environment(tuple(dirs))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(dirs: tuple[Path, ...]):
+    """One Jinja environment per template directory list: templates compile once (auto_reload still
+    picks up an edited file by its modification time)."""
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+
     return Environment(
         loader=ChoiceLoader([FileSystemLoader(str(d), encoding="utf-8") for d in dirs]),
         autoescape=False,  # plain-text bodies

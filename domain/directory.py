@@ -239,4 +239,17 @@ def load_directory(config_dir: Path | None = None, *, env: dict[str, str] | None
         raise DirectoryError(f"{FILENAME}: not found in {base}") from None
     except UnicodeDecodeError as e:
         raise DirectoryError(f"{FILENAME}: not UTF-8: {e}") from None
-    return parse_directory(text, source=FILENAME, env=env)
+    env = environ() if env is None else env
+    # Every notice reads the directory: parse a given text and environment once (a burst of 600 notices
+    # would otherwise parse the file 600 times). A changed file or variable is a new key.
+    key = (text, tuple(sorted((k, v) for k, v in env.items() if "${" + k + "}" in text)))
+    cached = _parsed.get(key)
+    if cached is None:
+        cached = parse_directory(text, source=FILENAME, env=env)
+        if len(_parsed) > 8:
+            _parsed.clear()
+        _parsed[key] = cached
+    return cached
+
+
+_parsed: dict[tuple, Directory] = {}

@@ -1,7 +1,6 @@
 """The one place that reads the environment: every variable the product uses is a field here.
 
-`get_settings()` reads the environment afresh on each call (cheap; lets tests and the CLI change variables
-between calls). The README's environment table is checked against this class by tests/test_settings.py.
+`get_settings()` follows the environment: a variable changed between calls (tests, the CLI) is seen. The README's environment table is checked against this class by tests/test_settings.py.
 """
 from __future__ import annotations
 
@@ -70,7 +69,16 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    return Settings()
+    """The settings for the current environment. Building them costs milliseconds, so they are kept per
+    snapshot of the variables they read: a changed variable (tests, the CLI) gives fresh settings."""
+    key = tuple(os.environ.get(name) for name in _NAMES)
+    cached = _cache.get(key)
+    if cached is None:
+        cached = Settings()
+        if len(_cache) > 32:
+            _cache.clear()
+        _cache[key] = cached
+    return cached
 
 
 def environ() -> dict[str, str]:
@@ -81,3 +89,7 @@ def environ() -> dict[str, str]:
 def env_names() -> list[str]:
     """Every environment variable name the product reads (for the README check)."""
     return [str(f.validation_alias) for f in Settings.model_fields.values()]
+
+
+_NAMES = env_names()
+_cache: dict[tuple[str | None, ...], Settings] = {}

@@ -36,6 +36,9 @@ def create_db_engine(url: str, **kwargs):
         def _sqlite_pragmas(conn, _record):  # WAL: the worker and the CLI write concurrently
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: commits survive a process crash (what the delivery log's exactly-once needs);
+            # only a power cut may lose the last transactions. Saves an fsync per commit.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
     else:
