@@ -128,9 +128,9 @@ def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
         kind = "地方通知" if r["coverage"] == "overlay" and r["region"] != "national" else label[r["coverage"]]
         typer.echo(f"{r['year']}  {r['region']:<10} {kind}  {'；'.join(r['sources'])}")
     # One line per region: which years since its festival began have the notice on file.
-    from app.demo import today_shanghai
+    from domain.shanghai import today
 
-    for s in cal.notice_summary(today_shanghai().year):
+    for s in cal.notice_summary(today().year):
         typer.echo(f"{s['name']}（{s['region']}）：{_years_text(s['covered']) or '无'} 年已录入地方通知"
                    + (f"；{_years_text(s['estimated'])} 年未录入通知，按规则推算（暂定）" if s["estimated"] else "")
                    + f"；{s['through'] + 1} 年起在通知录入前按规则推算（暂定）")
