@@ -174,7 +174,13 @@ def calendar_json() -> dict[str, Any]:
 
     cal = engine().calendar
     rows = cal.status()
-    regional = []
+    regional, notices = [], []
+    for ov in sorted(cal.overlays, key=lambda o: (o.region, sorted(o.years), o.path.name)):
+        if ov.region != "national":
+            notices.append({"region": ov.region, "years": sorted(ov.years), "source": ov.source,
+                            "issued_by": ov.issued_by, "issued_on": ov.issued_on.isoformat() if ov.issued_on else None,
+                            "document_number": ov.document_number, "found_at": list(ov.found_at),
+                            "file": ov.path.name})
     for ov in cal.overlays:
         for day, name in sorted(ov.days_off.items()):
             regional.append({"date": day.isoformat(), "region": ov.region, "kind": "off", "name": name,
@@ -189,6 +195,9 @@ def calendar_json() -> dict[str, Any]:
         # Years without the national arrangement; regional gaps are in `coverage` (coverage "estimate"/"none").
         "provisional_years": sorted({r["year"] for r in rows if r["provisional"] and r["region"] == "national"}),
         "regional_days": regional,
+        # The regional notices on file, and per region which years since its festival began lack one.
+        "notices": notices,
+        "notice_summary": cal.notice_summary(today().year),
         "fingerprint": cal.fingerprint(),
     }
 

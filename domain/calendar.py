@@ -77,10 +77,23 @@ class Overlay:
     source: str
     days_off: dict[dt.date, str]
     workdays: dict[dt.date, str]
+    # Optional citation of the notice (shown on the calendar page and by `shixian calendar status`).
+    issued_by: str = ""
+    issued_on: dt.date | None = None
+    document_number: str = ""
+    found_at: tuple[str, ...] = ()
 
     @property
     def years(self) -> set[int]:
         return {d.year for d in (*self.days_off, *self.workdays)}
+
+    @property
+    def label(self) -> str:
+        """The notice as cited on a day's explanation: title, issuer, number, date, file."""
+        issuer = "" if self.issued_by in self.source else self.issued_by  # titles usually name the issuer
+        parts = [p for p in (issuer, self.document_number,
+                             f"{self.issued_on.isoformat()}发布" if self.issued_on else "") if p]
+        return f"{self.source}（{'，'.join([*parts, self.path.name])}）"
 
 
 def _package_source(year: int) -> str:
@@ -90,7 +103,7 @@ def _package_source(year: int) -> str:
 def parse_overlay(path: Path) -> Overlay:
     data = read_toml(path)
     name = path.name
-    allowed = {"region", "source", "days_off", "workdays"}
+    allowed = {"region", "source", "days_off", "workdays", "issued_by", "issued_on", "document_number", "found_at"}
     for key in data:
         if key not in allowed:
             raise ConfigError(f"{name}: 未知的顶层键 “{key}”（允许：{', '.join(sorted(allowed))}）")
@@ -120,7 +133,26 @@ def parse_overlay(path: Path) -> Overlay:
     both = sorted(set(tables["days_off"]) & set(tables["workdays"]))
     if both:
         raise ConfigError(f"{name}: {both[0].isoformat()} 同时出现在 [days_off] 和 [workdays] 中")
-    return Overlay(path, region.strip(), source.strip(), tables["days_off"], tables["workdays"])
+    for key in ("issued_by", "document_number"):
+        if key in data and (not isinstance(data[key], str) or not data[key].strip()):
+            raise ConfigError(f"{name}: {key} 必须是非空字符串")
+    issued_on = data.get("issued_on")
+    if issued_on is not None:
+        # TOML may give a bare date (issued_on = 2023-03-14) or a string.
+        if isinstance(issued_on, str):
+            try:
+                issued_on = dt.date.fromisoformat(issued_on) if len(issued_on) == 10 else None
+            except ValueError:
+                issued_on = None
+        if not isinstance(issued_on, dt.date) or isinstance(issued_on, dt.datetime):
+            raise ConfigError(f"{name}: issued_on “{data['issued_on']}” 不是有效日期（应为 YYYY-MM-DD）")
+    found_at = data.get("found_at", [])
+    if not isinstance(found_at, list) or not all(isinstance(u, str) and u.strip() for u in found_at):
+        raise ConfigError(f"{name}: found_at 必须是字符串数组（notice 的出处，如网址）")
+    return Overlay(path, region.strip(), source.strip(), tables["days_off"], tables["workdays"],
+                   issued_by=str(data.get("issued_by", "")).strip(), issued_on=issued_on,
+                   document_number=str(data.get("document_number", "")).strip(),
+                   found_at=tuple(u.strip() for u in found_at))
 
 
 def load_overlays(directory: Path) -> list[Overlay]:
@@ -141,6 +173,9 @@ def load_overlays(directory: Path) -> list[Overlay]:
     return overlays
 
 
+MAKEUP_RULES = ("adjacent", "none")
+
+
 @dataclass(frozen=True)
 class Festival:
     name: str
@@ -149,6 +184,10 @@ class Festival:
     days: int
     since: int
     uncertainty_days: int
+    # How a festival day that falls on a rest day is made up in an estimated year: "adjacent" gives the
+    # nearest working day before the resulting run of rest days, then the one after, alternating (as the
+    # notices of 2016, 2019, 2022, 2023 and 2026 did); "none" gives nothing.
+    makeup: str = "adjacent"
 
 
 @dataclass(frozen=True)
@@ -173,11 +212,17 @@ def load_region_rules(path: Path) -> dict[str, RegionRule]:
         for i, f in enumerate(raw.get("festivals", []), start=1):
             try:
                 fest = Festival(str(f["name"]), int(f["lunar_month"]), int(f["lunar_day"]), int(f.get("days", 1)),
-                                int(f.get("since", 0)), int(f.get("uncertainty_days", 3)))
+                                int(f.get("since", 0)), int(f.get("uncertainty_days", 3)),
+                                str(f.get("makeup", "adjacent")))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(f"{where} festivals 第{i}项：缺少或无效的字段（{exc}）") from None
-            if not (1 <= fest.lunar_month <= 12 and 1 <= fest.lunar_day <= 30 and fest.days >= 1):
+            if not (1 <= fest.lunar_month <= 12 and 1 <= fest.lunar_day <= 30 and 1 <= fest.days <= 10):
                 raise ConfigError(f"{where} festivals 第{i}项：农历日期或天数无效")
+            if fest.makeup not in MAKEUP_RULES:
+                raise ConfigError(f"{where} festivals 第{i}项：makeup “{fest.makeup}” 无效"
+                                  f"（允许：{'、'.join(MAKEUP_RULES)}）")
+            if fest.uncertainty_days < 0:
+                raise ConfigError(f"{where} festivals 第{i}项：uncertainty_days 不能为负数")
             fests.append(fest)
         out[region] = RegionRule(region, str(raw.get("name", region)), raw["source"], tuple(fests))
     return out
@@ -207,6 +252,7 @@ class WorkCalendar:
         self.region_rules = region_rules or {}
         self.regions = {NATIONAL} | {ov.region for ov in self.overlays} | set(self.region_rules)
         self._estimates: dict[tuple[str, int], dict[dt.date, tuple[str, str]]] = {}
+        self._festival_estimates: dict[tuple[Festival, int], dict[dt.date, str]] = {}
         self._national_overlay_years: set[int] = set()
         self._national: dict[dt.date, DayMark] = {}
         self._regional: dict[str, dict[dt.date, DayMark]] = {}
@@ -223,7 +269,7 @@ class WorkCalendar:
                 target = self._regional.setdefault(ov.region, {})
                 self._regional_years.setdefault(ov.region, set()).update(ov.years)
                 origin = "regional"
-            label = f"{ov.source}（{ov.path.name}）"
+            label = ov.label
             for day, nm in ov.days_off.items():
                 target[day] = DayMark("off", nm, label, origin)
             for day, nm in ov.workdays.items():
@@ -278,14 +324,49 @@ class WorkCalendar:
             rule = self.region_rules.get(region)
             if rule and year not in self._regional_years.get(region, set()):
                 for f in rule.festivals:
-                    if year < f.since:
-                        continue
-                    first = _lunar_to_solar(year, f.lunar_month, f.lunar_day)
-                    for i in range(f.days):
-                        out[first + dt.timedelta(days=i)] = (
-                            f"{f.name}（推算）", f"{rule.source}按农历推算（{year}年地方通知未录入）")
+                    if year >= f.since:
+                        src = f"{rule.source}按农历推算（{year}年地方通知未录入）"
+                        for day, name in self._estimate_festival(f, year).items():
+                            out[day] = (name, src)
             self._estimates[key] = out
         return self._estimates[key]
+
+    def _estimate_festival(self, f: Festival, year: int) -> dict[dt.date, str]:
+        """The festival's days off in a year without its notice, following the notices' pattern.
+
+        Each festival day that is a national working day is off. Each one that is already a rest day
+        (weekend or national holiday) is made up by the nearest national working day adjacent to the
+        run of rest days around the festival: before it first, then after it, alternating (2016: Sat+Sun
+        -> Fri and Mon; 2019/2023/2026: one day -> the day before the run; 2022: Sun+Mon on 清明 -> the
+        Saturday before and the Wednesday after). A national make-up workday counts as a working day.
+        """
+        cached = self._festival_estimates.get((f, year))
+        if cached is not None:
+            return cached
+        first = _lunar_to_solar(year, f.lunar_month, f.lunar_day)
+        days = [first + dt.timedelta(days=i) for i in range(f.days)]
+        out = {d: f"{f.name}（推算）" for d in days}
+        self._festival_estimates[(f, year)] = out
+        if f.makeup == "none":
+            return out
+        missing = sum(1 for d in days if not self.is_workday(d, NATIONAL))
+        one = dt.timedelta(days=1)
+        lo, hi = days[0], days[-1]
+        before = True
+        while missing:
+            if before:
+                while not self.is_workday(lo - one, NATIONAL):
+                    lo -= one
+                lo -= one
+                out[lo] = f"{f.name}（推算，补休）"
+            else:
+                while not self.is_workday(hi + one, NATIONAL):
+                    hi += one
+                hi += one
+                out[hi] = f"{f.name}（推算，补休）"
+            missing -= 1
+            before = not before
+        return out
 
     def regional_uncertainty(self, region: str, a: dt.date, b: dt.date) -> list[str]:
         """Why a result over the days a < d <= b is provisional for regional reasons (empty: it is not)."""
@@ -302,12 +383,14 @@ class WorkCalendar:
             for f in rule.festivals:
                 if year < f.since:
                     continue
-                first = _lunar_to_solar(year, f.lunar_month, f.lunar_day)
-                lo = first - dt.timedelta(days=f.uncertainty_days)
-                hi = first + dt.timedelta(days=f.days - 1 + f.uncertainty_days)
+                est = sorted(self._estimate_festival(f, year))
+                lo = est[0] - dt.timedelta(days=f.uncertainty_days)
+                hi = est[-1] + dt.timedelta(days=f.uncertainty_days)
                 if lo <= b and hi > a:
-                    reasons.append(f"{rule.name}{year}年“{f.name}”放假通知未录入，按农历推算为 {first} 起 {f.days} 天；"
-                                   f"通知录入后将重新计算")
+                    first = _lunar_to_solar(year, f.lunar_month, f.lunar_day)
+                    reasons.append(f"{rule.name}{year}年“{f.name}”放假通知未录入，按农历{f.lunar_month}月{f.lunar_day}日"
+                                   f"（{first}）推算放假 " + "、".join(d.isoformat() for d in est)
+                                   + "；通知录入后将重新计算")
         return reasons
 
     def check_region(self, region: str | None) -> str:
@@ -434,21 +517,40 @@ class WorkCalendar:
             for region in sorted(self.regions - {NATIONAL}):
                 has = y in self._regional_years.get(region, set())
                 est = not has and bool(self.estimated_days(region, y))
+                rule = self.region_rules.get(region)
+                # A region whose rule starts later (Guangxi: 2014) had no festival of its own before.
+                before = not has and rule is not None and not est and all(y < f.since for f in rule.festivals)
                 rows.append(
                     {
                         "year": y,
                         "region": region,
-                        "coverage": "overlay" if has else ("estimate" if est else "none"),
+                        "coverage": "overlay" if has else ("estimate" if est else ("no-festival" if before else "none")),
                         # Without a notice a year is provisional when the region has days to estimate
                         # that year, or no rule to estimate them by.
                         "provisional": cov == "provisional" or (not has and (est or region not in self.region_rules)),
                         "sources": self._sources(region, y) if has else (
-                            [f"{self.region_rules[region].source}按农历推算："
+                            [f"{rule.source}按农历推算（{y}年地方通知未录入）："
                              + "、".join(f"{d}{n}" for d, (n, _) in sorted(self.estimated_days(region, y).items()))]
-                            if est else []),
+                            if est and rule else []),
                     }
                 )
         return rows
+
+    def notice_summary(self, through_year: int) -> list[dict]:
+        """Per region with a rule: which years from its first festival year to `through_year` have a notice
+        on file and which are estimates (provisional)."""
+        out = []
+        for region in sorted(self.region_rules):
+            rule = self.region_rules[region]
+            since = min((f.since for f in rule.festivals), default=through_year + 1)
+            on_file = self._regional_years.get(region, set())
+            years = range(since, max(through_year, max(on_file, default=since)) + 1)
+            out.append({
+                "region": region, "name": rule.name, "since": since, "through": years[-1] if years else through_year,
+                "covered": [y for y in years if y in on_file],
+                "estimated": [y for y in years if y not in on_file],
+            })
+        return out
 
     def _sources(self, region: str, year: int) -> list[str]:
         out = []
@@ -456,7 +558,7 @@ class WorkCalendar:
             out.append(_package_source(year))
         for ov in self.overlays:
             if ov.region == region and year in ov.years:
-                out.append(f"{ov.source}（{ov.path.name}）")
+                out.append(ov.label)
         if region == NATIONAL and not out:
             out.append(f"{LAW}推算，未含调休")
         return out

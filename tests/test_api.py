@@ -365,6 +365,12 @@ async def test_calendar_read_by_all_reload_by_admin_only(env):
     assert "guangxi" in cal["regions"]
     assert any(d["name"] == "壮族三月三" for d in cal["regional_days"])
     assert cal["provisional_years"] and all(y > 2026 for y in cal["provisional_years"])
+    # Guangxi's notices 2014–2026 are listed with their citation; no year since 2014 lacks one.
+    gx = [n for n in cal["notices"] if n["region"] == "guangxi"]
+    assert sorted(y for n in gx for y in n["years"]) == list(range(2014, 2027))
+    assert all(n["found_at"] and n["issued_by"] for n in gx)
+    [summary] = cal["notice_summary"]
+    assert summary["covered"] == list(range(2014, 2027)) and summary["estimated"] == []
     for role in ("liaison", "supervisor", "assessor"):
         r = await env.post(role, "/api/calendar/reload")
         assert r.status_code == 403 and "管理员" in r.json()["detail"]
@@ -415,7 +421,8 @@ async def test_pages_need_login_and_show_chinese_board(env):
             r = await c.get(path)
             assert r.status_code == 200, path
         assert "<svg" in (await c.get("/scores")).text
-        assert "暂定" in (await c.get("/calendar")).text
+        page = (await c.get("/calendar")).text
+        assert "暂定" in page and "2014–2026 年中已录入 13 个年度的通知" in page and "guangxi-2023.toml" in page
         # GET exports work with the login cookie, writes do not
         assert (await c.get("/api/scores?format=csv")).status_code == 200
         assert (await c.post("/api/events", json=_received("cookie-only", "qz-fgw"))).status_code == 401

@@ -63,6 +63,7 @@ def test_guangxi_sanyuesan_2024(cal):
     assert cal.add_working_days(D(2024, 4, 1), 10, "guangxi") == D(2024, 4, 18)
     assert cal.working_days_between(D(2024, 4, 10), D(2024, 4, 15), "guangxi") == 1
     assert cal.day(D(2024, 4, 11), "guangxi").reason == "壮族三月三"
+    assert "guangxi-2024.toml" in cal.day(D(2024, 4, 11), "guangxi").source
 
 
 def test_never_raises_outside_package_range(cal):
@@ -151,16 +152,18 @@ def test_provisional_years_include_statutory_make_up_days(cal):
 
 
 def test_regional_festival_estimated_for_years_without_a_notice(cal):
-    # No Guangxi notice for 2026 on file: 壮族三月三 is estimated from the lunar date (2026-04-19)
-    # and every result near it is provisional; results far from it are not.
-    info = cal.day(D(2026, 4, 20), "guangxi")
+    # No Guangxi notice for 2027 on file: 壮族三月三 is estimated from the lunar date (3/3 = Fri 2027-04-09,
+    # 3/4 = Sat 04-10) and every result near it is provisional; results far from it are not.
+    info = cal.day(D(2027, 4, 9), "guangxi")
     assert (info.workday, info.origin, info.provisional) == (False, "regional-estimate", True)
-    assert cal.day(D(2026, 4, 20)).workday  # not for national departments
-    assert cal.regional_uncertainty("guangxi", D(2026, 4, 1), D(2026, 4, 30))
-    assert cal.regional_uncertainty("guangxi", D(2026, 7, 1), D(2026, 8, 1)) == []
+    assert cal.day(D(2027, 4, 9)).workday  # not for national departments
+    assert cal.day(D(2027, 4, 8)).workday and not cal.day(D(2027, 4, 8), "guangxi").workday  # the make-up day
+    assert cal.regional_uncertainty("guangxi", D(2027, 4, 1), D(2027, 4, 30))
+    assert cal.regional_uncertainty("guangxi", D(2027, 7, 1), D(2027, 8, 1)) == []
     assert cal.regional_uncertainty("guangxi", D(2024, 4, 1), D(2024, 4, 30)) == []  # 2024 is on file
-    row = {(r["year"], r["region"]): r for r in cal.status(range(2026, 2027))}[(2026, "guangxi")]
-    assert row["coverage"] == "estimate" and "2026-04-19" in row["sources"][0]
+    row = {(r["year"], r["region"]): r for r in cal.status(range(2027, 2028))}[(2027, "guangxi")]
+    assert row["coverage"] == "estimate" and row["provisional"]
+    assert "2027-04-08" in row["sources"][0] and "2027-04-09" in row["sources"][0]
 
 
 def test_event_errors_are_chinese_and_name_the_field():

@@ -167,12 +167,17 @@ def test_fast_path_agrees_with_the_explained_path(start, region, rule_id):
 
 
 def test_guangxi_dates_near_an_unpublished_sanyuesan_are_provisional():
-    dl = due("request_reply", D(2026, 4, 1), region="guangxi")
+    # 2027 has no Guangxi notice on file: 3/3 = Fri 4/9 off, 3/4 = Sat 4/10 made up on Thu 4/8 (estimate).
+    dl = due("request_reply", D(2027, 4, 1), region="guangxi")
     assert dl.provisional and any("壮族三月三" in r for r in dl.explanation["provisional_reasons"])
-    assert {"date": "2026-04-20", "reason": "壮族三月三（推算）"} in dl.explanation["provisional_days"]
-    assert dl.due == CAL.add_working_days(D(2026, 4, 1), 20, "guangxi")
-    assert dl.due > due("request_reply", D(2026, 4, 1)).due  # one more day off than national
-    assert not due("request_reply", D(2026, 7, 1), region="guangxi").provisional
+    assert {"date": "2027-04-09", "reason": "壮族三月三（推算）"} in dl.explanation["provisional_days"]
+    assert {"date": "2027-04-08", "reason": "壮族三月三（推算，补休）"} in dl.explanation["provisional_days"]
+    assert dl.due == CAL.add_working_days(D(2027, 4, 1), 20, "guangxi")
+    assert dl.due > due("request_reply", D(2027, 4, 1)).due  # two more days off than national
+    later = due("request_reply", D(2027, 7, 1), region="guangxi")  # provisional (national 2027), not for 三月三
+    assert not any("壮族三月三" in r for r in later.explanation["provisional_reasons"])
+    # 2026's notice is on file: the same dates a year earlier are final.
+    assert not due("request_reply", D(2026, 4, 1), region="guangxi").provisional
 
 
 def test_a_granted_extension_is_not_judged_again():

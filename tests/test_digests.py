@@ -225,8 +225,9 @@ async def test_regional_rest_day_only_city_wide_roles(digest_env, hook, ts_env):
     post = hook.wait_for(1)[0]
     await asyncio.sleep(0.3)
     assert len(hook.posts) == 1 and post.path == "/hook/supervisor-zwgk"
-    # counted on the department's (guangxi) calendar: 04-16, 04-17 are working days, 04-20 is not
-    assert "三月三前到期的文件｜政策文件主动公开｜到期日2026-04-15｜已逾期2个工作日" in post.json["message"]
+    # counted on the department's (guangxi) calendar: 04-16 is a working day; 04-17 and 04-20 are not
+    # (the 2026 notice: 4/17–4/20 off, config/calendars/guangxi-2026.toml)
+    assert "三月三前到期的文件｜政策文件主动公开｜到期日2026-04-15｜已逾期1个工作日" in post.json["message"]
 
 
 # ---------------------------------------------------------------------------------------------- schedule
