@@ -37,7 +37,7 @@ class RowOutcome:
                 "problems": self.problems, "due": self.due}
 
     def text(self, dry_run: bool = False) -> str:
-        label = STATUS_LABELS[self.status] + ("（预览）" if dry_run else "")
+        label = ("将导入" if dry_run and self.status == "applied" else STATUS_LABELS[self.status]) + ("（预览）" if dry_run else "")
         head = f"第 {self.row} 行 {self.key or '-'}: {label} {self.status}"
         evs = [f"{e['type']}={EVENT_STATUS_LABELS.get(e['status'], e['status'])}" for e in self.events]
         lines = [head + (f"（{'，'.join(evs)}）" if evs else "")]
@@ -115,7 +115,9 @@ def preview(p: Plan, db_engine) -> list[RowOutcome]:
     from sqlmodel import Session
 
     from store import repo
+    from store.db import init_db
 
+    init_db(db_engine)
     out = []
     with Session(db_engine) as s:
         for row in p.rows:

@@ -559,3 +559,58 @@ def map_rows(table: Table, department: str, department_names: Iterable[str] = ()
             first[row.key] = row
         out.append(row)
     return out
+
+
+def from_canonical(kind: str, rows: list[tuple[int, dict[str, Any]]], dropped: list[str] = (),
+                   unknown: list[str] = (), encoding: str = "") -> Table:
+    """A table rebuilt from canonical rows (the upload page's confirm step carries these, never the file)."""
+    cols = [c for c in COLUMNS[kind] if any(c in v for _, v in rows)]
+    return Table(kind=kind, columns={c: i for i, c in enumerate(cols)},
+                 rows=[(n, [v.get(c) for c in cols]) for n, v in rows],
+                 dropped=list(dropped), unknown=list(unknown), encoding=encoding)
+
+
+def to_canonical_json(table: Table) -> list[list[Any]]:
+    """JSON-ready canonical rows: Excel date cells as ISO dates; personal-data columns are not in it."""
+    out = []
+    for n, values in table.canonical():
+        out.append([n, {c: (v.isoformat()[:10] if isinstance(v, (dt.date, dt.datetime)) else v)
+                        for c, v in values.items() if v is not None}])
+    return out
+
+
+TEMPLATE_EXAMPLES = {
+    REQUESTS: {"受理编号": "YSQ-2026-001", "收到申请日期": "2026-03-02", "申请方式": "网络", "申请人类型": "自然人",
+               "申请内容": "2025年度义务教育学校招生计划", "答复日期": "2026-03-20", "答复结果": "予以公开"},
+    DOCUMENTS: {"文件编号": "钦教发〔2026〕1号", "文件标题": "关于做好2026年义务教育招生工作的通知",
+                "文件类型": "行政规范性文件", "成文日期": "2026-03-02", "公开属性": "主动公开", "公开日期": "2026-03-10",
+                "公开网址": "https://www.qinzhou.gov.cn/zwgk/2026/1.html", "是否需要解读": "是"},
+}
+
+
+def template_xlsx(kind: str) -> bytes:
+    """An empty ledger with the canonical headers (required ones marked in a note row) and one example."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = KIND_LABELS[kind]
+    cols = [c for c in COLUMNS[kind] if c != "部门"]
+    ws.append(cols)
+    for i, c in enumerate(cols, start=1):
+        cell = ws.cell(row=1, column=i)
+        cell.font = Font(bold=c in REQUIRED[kind])
+        syn = COLUMNS[kind][c]
+        note = ("必填。" if c in REQUIRED[kind] else "选填。") + (f"也可写作：{'、'.join(syn)}" if syn else "")
+        cell.comment = Comment(note, "时限")
+        ws.column_dimensions[cell.column_letter].width = max(12, len(c) * 2 + 4)
+    example = TEMPLATE_EXAMPLES[kind]
+    ws.append([parse_date(example[c]) if c.endswith("日期") and c in example else example.get(c) for c in cols])
+    for i, c in enumerate(cols, start=1):
+        if c.endswith("日期"):
+            ws.cell(row=2, column=i).number_format = "yyyy-mm-dd"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
