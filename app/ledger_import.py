@@ -96,8 +96,27 @@ def _row_status(statuses: list[str]) -> str:
 
 
 def conflict_reason(column: str) -> str:
-    return (f"与此前导入的“{column}”等内容不同（冲突）：已导入的值不会被改写，本次未应用；"
+    return (f"“{column}”与此前导入的值不同（冲突）：已导入的值不会被改写，本次未应用；"
             f"如确需更正，请联系督办人员处理")
+
+
+def _conflicts(kind: str, known, obj: dict[str, Any]) -> list[dict[str, str]]:
+    """One problem per ledger column whose value differs from the event imported before."""
+    import json
+
+    try:
+        old = json.loads(known.payload) if isinstance(known.payload, str) else dict(known.payload or {})
+    except ValueError:
+        old = {}
+    new = parse_event(obj).data
+    fields = sorted(k for k in set(old) | set(new)
+                    if k not in ("event_id", "recorded_by") and old.get(k) != new.get(k))
+    cols = []
+    for f in fields or ["on"]:
+        col = _column(kind, obj["event_id"], f)
+        if col not in cols:
+            cols.append(col)
+    return [{"column": c, "reason": conflict_reason(c)} for c in cols]
 
 
 def _parsed(row: L.Row) -> RowOutcome | None:
@@ -135,8 +154,7 @@ def preview(p: Plan, db_engine) -> list[RowOutcome]:
                     status = "duplicate"
                 else:
                     status = "conflict"
-                    col = _column(p.table.kind, obj["event_id"], None)
-                    problems.append({"column": col, "reason": conflict_reason(col)})
+                    problems += _conflicts(p.table.kind, known, obj)
                 events.append({"event_id": obj["event_id"], "type": obj["type"], "status": status})
             out.append(RowOutcome(row.row, row.key, _row_status([e["status"] for e in events]), events, problems,
                                   due_dates(p.table.kind, row, p.department)))
@@ -169,13 +187,14 @@ async def apply(p: Plan, client, *, recorded_by: str | None, db_engine=None,
             out.append(settled)
             continue
         events, problems = [], []
+        by_id = {obj["event_id"]: obj for obj in row.events}
         for r in per_row.get(i, []):
             status = r.status
             if status == "rejected":
                 col = _column(p.table.kind, r.event_id or "", r.field)
                 if r.reason and r.reason.startswith(CONFLICT):
                     status = "conflict"
-                    problems.append({"column": col, "reason": conflict_reason(col)})
+                    problems += _stored_conflicts(ing.db, p.table.kind, by_id[r.event_id])
                 else:
                     problems.append({"column": col, "reason": r.reason or ""})
             ev = {"event_id": r.event_id, "type": r.type, "status": status}
@@ -238,6 +257,19 @@ def due_dates(kind: str, row: L.Row, department: str) -> list[dict[str, Any]]:
     except (ClockError, KeyError, ValueError) as exc:
         out.append({"rule": "", "name": "", "due": None, "error": str(exc)})
     return out
+
+
+def _stored_conflicts(db_engine, kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
+    from sqlmodel import Session
+
+    from store import repo
+
+    with Session(db_engine) as s:
+        known = repo.find_event(s, obj["event_id"])
+    if known is None:  # a conflict within this very import (cannot happen: keys are unique per file)
+        col = _column(kind, obj["event_id"], None)
+        return [{"column": col, "reason": conflict_reason(col)}]
+    return _conflicts(kind, known, obj)
 
 
 def _stored_due(db_engine, item_id: str) -> list[dict[str, Any]]:
