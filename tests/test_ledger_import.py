@@ -257,3 +257,83 @@ async def test_upload_page_preview_confirm_scope(st, tmp_path):
     async with browser(supervisor) as c:
         r = await c.post("/import", files=files, data={"department": "qz-jyj"})
         assert r.status_code == 200 and "无新内容" in r.text
+
+
+# ------------------------------------------------------------------------------ browser
+@pytest.mark.browser
+async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
+    """The upload page in Debian's Chromium (desktop and phone): choose a file, preview, confirm.
+    Writes docs/import-preview.png when missing (SHIXIAN_UPDATE_SCREENSHOT=1 rewrites it)."""
+    import shutil
+
+    import uvicorn
+
+    from app.web import create_app
+    from store.db import get_engine, init_db
+    from store.tokens import create_token, ensure_table
+    from tests.test_browser import ARTIFACTS, ROOT, _browser, _has_cjk_font
+
+    eng = init_db(get_engine())
+    ensure_table(eng)
+    with Session(eng) as s:
+        liaison, _ = create_token(s, "liaison", "qz-jyj", person="liaison-jyj")
+    server = uvicorn.Server(uvicorn.Config(create_app(st.client, open_pages=False), host="127.0.0.1",
+                                           port=free_port, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    base = f"http://127.0.0.1:{free_port}"
+    cal = engine().calendar
+    today = await st.today()
+    keys = [st.id(f"YSQ-{n}") for n in (11, 12, 13)]
+    st.started |= {f"request:{k}" for k in keys}
+    got = cal.subtract_working_days(today, 30, "guangxi")
+    path = xlsx(tmp_path / "依申请公开台账.xlsx", [
+        [keys[0], got, "网上申请", "自然人", *PII.values(), "学区划分方案", cal.add_working_days(got, 12, "guangxi"),
+         "予以公开"],
+        [keys[1], cal.subtract_working_days(today, 4, "guangxi"), "当面", "商业企业", *PII.values(), "校车采购合同",
+         None, None],
+        [keys[2], got, "飞鸽传书", "自然人", *PII.values(), "", None, None],
+    ])
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def drive() -> None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = _browser(p)
+            try:
+                for name, viewport in (("import-preview", {"width": 1280, "height": 900}),
+                                       ("import-preview-phone", {"width": 390, "height": 844})):
+                    ctx = browser.new_context(viewport=viewport, locale="zh-CN")
+                    ctx.add_cookies([{"name": "shixian_token", "value": liaison, "url": base}])
+                    page = ctx.new_page()
+                    page.goto(base + "/import", wait_until="networkidle")
+                    page.set_input_files("input[name=file]", str(path))
+                    page.click("#upload-form button[type=submit]")
+                    page.wait_for_selector("#import-rows")
+                    assert "已丢弃申请人个人信息列" in page.inner_text("#pii-dropped")
+                    rows = page.locator("#import-rows tbody tr")
+                    assert rows.count() == 3
+                    assert "[申请方式]" in rows.nth(2).inner_text()
+                    body = page.inner_text("body")
+                    assert all(v not in body for v in PII.values())
+                    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+                    if name == "import-preview":
+                        page.click("#confirm-form button[type=submit]")
+                        page.wait_for_selector("text=已导入")
+                        assert page.locator("#import-rows tbody tr.status-applied").count() == 2
+                    ctx.close()
+            finally:
+                browser.close()
+
+    try:
+        await asyncio.to_thread(drive)
+    finally:
+        server.should_exit = True
+        await serving
+    assert st.clock(keys[0], "request_reply").state == "met"
+    assert st.item(keys[1]) is not None and st.item(keys[2]) is None
+    shot = ROOT / "docs" / "import-preview.png"
+    if _has_cjk_font() and (not shot.exists() or os.environ.get("SHIXIAN_UPDATE_SCREENSHOT") == "1"):
+        shutil.copyfile(ARTIFACTS / "import-preview.png", shot)
