@@ -337,3 +337,52 @@ async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
     shot = ROOT / "docs" / "import-preview.png"
     if _has_cjk_font() and (not shot.exists() or os.environ.get("SHIXIAN_UPDATE_SCREENSHOT") == "1"):
         shutil.copyfile(ARTIFACTS / "import-preview.png", shot)
+
+
+async def test_preview_due_dates_agree_with_the_engine_and_documents_ledger(st, tmp_path):
+    """Corrections, consultations and extensions: the preview's due date is the one the workflow computes.
+    The documents ledger arrives as a GB18030 CSV; a later version fills in the publication."""
+    cal = engine().calendar
+    today = await st.today()
+    r = st.id("YSQ-21")
+    d = st.id("钦教发〔2026〕")
+    st.started |= {f"request:{r}", f"document:{d}"}
+    got = cal.subtract_working_days(today, 25, "guangxi")
+    asked, corrected = cal.add_working_days(got, 2, "guangxi"), cal.add_working_days(got, 5, "guangxi")
+    c_from, c_to = cal.add_working_days(got, 8, "guangxi"), cal.add_working_days(got, 12, "guangxi")
+    ext = cal.add_working_days(got, 15, "guangxi")
+    head = "受理编号,收到申请日期,申请方式,申请人类型,补正告知日期,补正期限,补正收到日期,征求意见对象,征求意见日期,意见收到日期,延期日期,延期工作日,延期批准人,延期理由\n"
+    row = (f"{r},{got},当面,自然人,{asked},{cal.add_working_days(asked, 10, 'guangxi')},{corrected},第三方,"
+           f"{c_from},{c_to},{ext},15,王局长,需征求多方意见\n")
+    path = tmp_path / "req.csv"
+    path.write_bytes((head + row).encode("utf-8-sig"))
+    pre = rows_of(await run_cli(st, "import", str(path), "-d", "qz-jyj", "--dry-run", "--json"))[r]
+    assert [e["type"].split(".")[1] for e in pre["events"]] == [
+        "received", "correction_requested", "corrected", "consultation_started", "consultation_ended", "extended"]
+    res = await run_cli(st, "import", str(path), "-d", "qz-jyj", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert rows_of(res)[r]["status"] == "applied"
+    assert pre["due"][0]["due"] == st.clock(r, "request_reply").due
+
+    signed = cal.subtract_working_days(today, 10, "guangxi")
+    doc_head = "文件编号,文件标题,文件类型,成文日期,公开属性,公开日期,公开网址,部门\n"
+    v1 = tmp_path / "docs-v1.csv"
+    v1.write_bytes((doc_head + f"{d},关于学区划分的通知,规范性文件,{signed:%Y年%-m月%-d日},主动公开,,,钦州市教育局\n")
+                   .encode("gb18030"))
+    res = await run_cli(st, "import", str(v1), "-d", "qz-jyj", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "GB18030" in res.stderr
+    assert st.clock(d, "policy_publication").due == cal.add_working_days(signed, 20, "guangxi").isoformat()
+    published = cal.add_working_days(signed, 3, "guangxi")
+    v2 = tmp_path / "docs-v2.csv"
+    v2.write_bytes((doc_head + f"{d},关于学区划分的通知,规范性文件,{signed:%Y年%-m月%-d日},主动公开,{published:%Y/%-m/%-d},"
+                    f"https://jyj.qinzhou.gov.cn/1.html,钦州市教育局\n").encode("gb18030"))
+    out = rows_of(await run_cli(st, "import", str(v2), "-d", "qz-jyj", "--json"))[d]
+    assert [(e["type"], e["status"]) for e in out["events"]] == [("document.signed", "duplicate"),
+                                                                 ("document.published", "applied")]
+    assert st.clock(d, "policy_publication").state == "met"
+    interp = next(x for x in out["due"] if x["rule"] == "policy_interpretation")
+    assert interp["due"] == cal.add_working_days(published, 3, "guangxi").isoformat()
+    # The same file for another department's import is refused row by row (部门 column).
+    res = await run_cli(st, "import", str(v2), "-d", "qz-czj", "--json")
+    assert res.returncode == 1 and rows_of(res)[d]["problems"][0]["column"] == "部门"
