@@ -221,6 +221,7 @@ def _raw_rows(data: bytes, filename: str) -> tuple[list[list[Any]], str]:
             raise LedgerError(f"{filename}: 无法读取 Excel 文件（{type(exc).__name__}）") from None
         try:
             ws = wb.worksheets[0]
+            ws.reset_dimensions()  # some writers store a wrong <dimension>; read every row there is
             return [list(r) for r in ws.iter_rows(values_only=True)], "xlsx"
         finally:
             wb.close()

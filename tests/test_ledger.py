@@ -197,3 +197,21 @@ def test_templates_round_trip(kind):
     assert len(rows) == 1 and rows[0].ok and len(rows[0].events) == 2, rows[0].problems
     rebuilt = L.from_canonical(kind, [(n, v) for n, v in L.to_canonical_json(t)])
     assert [r.events for r in L.map_rows(rebuilt, "qz-jyj")] == [r.events for r in rows]
+
+
+def test_xlsx_with_a_wrong_dimension_record_is_read_whole():
+    """Some writers store <dimension ref="A1"/>; openpyxl's read-only mode would then see one cell."""
+    import re
+    import zipfile
+
+    data = xlsx_bytes([["受理编号", "收到申请日期", "申请方式", "申请人类型"], ["A-1", "2026-03-02", "当面", "自然人"]])
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                body, n = re.subn(rb'<dimension ref="[^"]*"\s*/>', b'<dimension ref="A1"/>', body)
+                assert n == 1
+            dst.writestr(item, body)
+    row = one(out.getvalue(), "t.xlsx")
+    assert row.ok and row.events[0]["received_on"] == "2026-03-02"
