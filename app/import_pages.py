@@ -152,7 +152,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
 
 def _view(p, outcomes) -> list[dict]:
     from app.ledger_import import EVENT_STATUS_LABELS, STATUS_LABELS
-    from app.pages import EVENT_LABELS
+    from domain.labels import EVENT_TYPES as EVENT_LABELS
 
     out = []
     for o in outcomes:
