@@ -168,7 +168,8 @@ def _register_optional() -> None:
     """Sub-commands living in their own modules (kept out of this file so each area owns its CLI)."""
     import importlib
 
-    for name in ("app.cli_up", "app.cli_items", "app.cli_notify", "app.cli_reports", "app.cli_web"):
+    for name in ("app.cli_up", "app.cli_items", "app.cli_notify", "app.cli_reports", "app.cli_web",
+                 "app.cli_ledger"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

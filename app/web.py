@@ -107,6 +107,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
 
     app.include_router(api_router)
     app.include_router(pages_router)
+    from app.import_pages import router as import_router
+
+    app.include_router(import_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

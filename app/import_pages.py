@@ -1,0 +1,165 @@
+"""The upload page /import: a ledger (台账) file -> preview table -> confirm -> results.
+
+Liaisons import for their own department, supervisors and admins for any. The confirm step carries the
+parsed canonical rows (personal-data columns already dropped by domain.ledger), never the uploaded file,
+and everything is checked again on confirm. Posts must come from this site (Origin/Referer check) on
+top of the SameSite=Strict login cookie.
+"""
+from __future__ import annotations
+
+import json
+from email.parser import BytesParser
+from email.policy import HTTP
+from urllib.parse import parse_qs, quote, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app import api as A
+from app.auth import ApiError, Principal, forbidden
+from app.pages import _who, render
+
+router = APIRouter(include_in_schema=False)
+IMPORTERS = ("liaison", "supervisor", "admin")
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+def _importer(request: Request) -> Principal:
+    who = _who(request)
+    who.require(IMPORTERS, "导入台账")
+    return who
+
+
+def _department(who: Principal, department: str | None) -> str | None:
+    if who.role == "liaison":
+        if department and department != who.department:
+            raise forbidden(f"无权为其他部门（{department}）导入台账：联络员只能导入本部门（{who.department}）的台账")
+        return who.department
+    return department or None
+
+
+def _same_site(request: Request) -> None:
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        raise forbidden("请求来源不是本站：为防止跨站提交，已拒绝")
+
+
+def _multipart(request: Request, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        raise ApiError(400, "bad_request", "请通过页面上的表单上传台账文件（multipart/form-data）")
+    msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + body)
+    fields, files = {}, {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[name] = (filename, data)
+        else:
+            fields[name] = data.decode("utf-8", "replace")
+    return fields, files
+
+
+def _form(request: Request, who: Principal, *, status: int = 200, error: str | None = None,
+          department: str | None = None) -> HTMLResponse:
+    return render(request, "import.html", who, status=status, step="upload", error=error,
+                  department=department or who.department, names=A.department_names())
+
+
+@router.get("/import", response_class=HTMLResponse)
+def import_form(request: Request, department: str | None = None) -> HTMLResponse:
+    who = _importer(request)
+    return _form(request, who, department=_department(who, department))
+
+
+@router.get("/import/template/{kind}.xlsx")
+def import_template(request: Request, kind: str) -> Response:
+    from domain.ledger import KIND_LABELS, template_xlsx
+
+    _who(request)
+    if kind not in KIND_LABELS:
+        raise ApiError(404, "not_found", f"没有 {kind} 台账模板（可下载 requests 或 documents）")
+    name = quote(f"{KIND_LABELS[kind]}模板.xlsx")
+    return Response(template_xlsx(kind),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename=\"{kind}.xlsx\"; filename*=UTF-8''{name}"})
+
+
+@router.post("/import", response_class=HTMLResponse)
+async def import_preview(request: Request) -> HTMLResponse:
+    from app.ledger_import import plan, preview
+    from domain.ledger import LedgerError, to_canonical_json
+    from store.db import database_url, get_engine
+
+    who = _importer(request)
+    _same_site(request)
+    body = await request.body()
+    if len(body) > MAX_UPLOAD:
+        return _form(request, who, status=413, error=f"文件过大（上限 {MAX_UPLOAD // 1024 // 1024} MB），请分批导入")
+    fields, files = _multipart(request, body)
+    department = _department(who, fields.get("department"))
+    if not department:
+        return _form(request, who, status=422, error="请选择台账所属部门")
+    filename, data = files.get("file", ("", b""))
+    if not filename or not data:
+        return _form(request, who, status=422, error="请选择要上传的台账文件（.xlsx 或 .csv）", department=department)
+    try:
+        p = plan(data, filename, department)
+    except LedgerError as exc:
+        return _form(request, who, status=422, error=str(exc), department=department)
+    outcomes = preview(p, get_engine(database_url()))
+    carried = json.dumps({"kind": p.table.kind, "department": department, "filename": filename,
+                          "encoding": p.table.encoding, "dropped": p.table.dropped, "unknown": p.table.unknown,
+                          "rows": to_canonical_json(p.table)}, ensure_ascii=False)
+    return render(request, "import.html", who, step="preview", plan=p, outcomes=_view(p, outcomes),
+                  carried=carried, department=department, names=A.department_names(), dry_run=True)
+
+
+@router.post("/import/confirm", response_class=HTMLResponse)
+async def import_confirm(request: Request) -> HTMLResponse:
+    from app.ledger_import import Plan, apply
+    from domain.directory import load_directory
+    from domain.ledger import KIND_LABELS, from_canonical, map_rows
+    from store.db import database_url, get_engine
+
+    who = _importer(request)
+    _same_site(request)
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    try:
+        carried = json.loads((form.get("payload") or [""])[0])
+        kind = carried["kind"]
+        if kind not in KIND_LABELS:
+            raise ValueError(kind)
+        rows = [(int(n), dict(v)) for n, v in carried["rows"]]
+    except (ValueError, KeyError, TypeError):
+        return _form(request, who, status=400, error="预览数据无效，请重新上传台账")
+    department = _department(who, carried.get("department"))
+    dept = load_directory().departments.get(department or "")
+    if dept is None:
+        return _form(request, who, status=422, error=f"未知部门 “{department}”")
+    client = request.app.state.client
+    if client is None:
+        raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能导入")
+    table = from_canonical(kind, rows, carried.get("dropped", []), carried.get("unknown", []), carried.get("encoding", ""))
+    p = Plan(str(carried.get("filename", "")), dept.id, table, map_rows(table, dept.id, [dept.name]))
+    outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()))
+    return render(request, "import.html", who, step="done", plan=p, outcomes=_view(p, outcomes),
+                  department=dept.id, names=A.department_names(), dry_run=False)
+
+
+def _view(p, outcomes) -> list[dict]:
+    from app.ledger_import import EVENT_STATUS_LABELS, STATUS_LABELS
+    from domain.labels import EVENT_TYPES as EVENT_LABELS
+
+    out = []
+    for o in outcomes:
+        d = o.as_json()
+        d["label"] = STATUS_LABELS[o.status]
+        for e in d["events"]:
+            e["label"] = EVENT_LABELS.get(e["type"], e["type"])
+            e["status_label"] = EVENT_STATUS_LABELS.get(e["status"], e["status"])
+        out.append(d)
+    return out

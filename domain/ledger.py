@@ -1,0 +1,617 @@
+"""Ledgers (台账): the departments' own spreadsheets read into events (shared/reference/ledger-format.md).
+
+Pure: bytes in (an .xlsx or .csv file), canonical rows and event dicts out, nothing stored or sent.
+- `read_table(data, filename)`: first sheet / whole CSV (UTF-8 with or without BOM, else GB18030);
+  headers matched after NFKC (full-width -> half-width) and with every space removed; applicant
+  personal-data columns are recognised and dropped here, so their values never leave this module.
+- `map_rows(table, department, ...)`: per spreadsheet row the events of events.md (event ids derived
+  from department, ledger kind, row key and field, so a re-import is idempotent) or the problems
+  (column + Chinese reason) that refuse the whole row.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from domain.events import EventError, parse_event
+from domain.report import ROW_GROUPS, ROW_LABELS, OUTCOME_ROWS
+
+REQUESTS, DOCUMENTS = "requests", "documents"
+KIND_LABELS = {REQUESTS: "依申请公开台账", DOCUMENTS: "政策文件台账"}
+
+
+class LedgerError(ValueError):
+    """The file as a whole cannot be imported (nothing is applied)."""
+
+
+def norm(text: Any) -> str:
+    """Full-width -> half-width, every kind of space removed."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text)))
+
+
+# canonical column -> accepted synonyms (canonical name included), per ledger kind
+COLUMNS: dict[str, dict[str, list[str]]] = {
+    REQUESTS: {
+        "受理编号": ["申请编号", "编号"],
+        "收到申请日期": ["申请日期", "收到日期"],
+        "申请方式": ["提交方式", "渠道"],
+        "申请人类型": [],
+        "申请内容": [],
+        "补正告知日期": [], "补正期限": [], "补正收到日期": [],
+        "征求意见对象": [], "征求意见日期": [], "意见收到日期": [],
+        "延期日期": [], "延期工作日": [], "延期批准人": [], "延期理由": [],
+        "答复日期": ["办结日期"],
+        "答复结果": ["处理结果", "办理结果"],
+        "撤回日期": [],
+        "部门": [],
+    },
+    DOCUMENTS: {
+        "文件编号": ["发文字号", "文号"],
+        "文件标题": ["标题", "文件名称"],
+        "文件类型": [],
+        "成文日期": ["印发日期"],
+        "公开属性": [],
+        "不予公开理由": [],
+        "公开日期": [], "公开网址": ["链接"],
+        "是否需要解读": [],
+        "解读发布日期": [], "解读网址": [], "解读形式": [],
+        "废止日期": [],
+        "部门": [],
+    },
+}
+REQUIRED = {
+    REQUESTS: ["受理编号", "收到申请日期", "申请方式", "申请人类型"],
+    DOCUMENTS: ["文件编号", "文件标题", "文件类型", "成文日期", "公开属性"],
+}
+KEY = {REQUESTS: "受理编号", DOCUMENTS: "文件编号"}
+
+# Applicant personal data: recognised by header and dropped before anything else reads the row.
+_PII_PARTS = ("姓名", "名称", "身份证", "证件", "电话", "手机", "联系方式", "联系人", "地址", "住址", "邮箱",
+              "邮编", "邮政编码", "email", "e-mail", "微信", "qq")
+
+
+def is_pii(header: str) -> bool:
+    h = norm(header).lower()
+    if h in ("申请人", "申请单位", "申请人单位") or (h.startswith("申请人") and h != "申请人类型"):
+        return True
+    return any(p in h for p in _PII_PARTS) and h not in ("文件名称",)
+
+
+# ------------------------------------------------------------------------------------ values
+CHANNELS = {
+    "当面": "in_person", "当面申请": "in_person", "现场": "in_person",
+    "邮寄(挂号/ems)": "post_registered", "邮寄(挂号)": "post_registered", "挂号信": "post_registered",
+    "ems": "post_registered", "邮寄(ems)": "post_registered",
+    "邮寄(平信)": "post_ordinary", "平信": "post_ordinary", "邮寄": "post_ordinary",
+    "网络": "online", "网上申请": "online", "在线": "online", "在线申请": "online", "网上": "online",
+    "电子邮件": "email", "邮件": "email", "传真": "fax", "其他": "other",
+}
+APPLICANT_TYPES = {
+    "自然人": "natural_person", "公民": "natural_person", "商业企业": "legal.business", "科研机构": "legal.research",
+    "社会公益组织": "legal.public_interest", "法律服务机构": "legal.legal_services", "其他": "legal.other",
+    "其他组织": "legal.other",
+}
+CONSULT_WITH = {"第三方": "third_party", "其他机关": "agency"}
+DOC_KINDS = {"规章": "regulation", "行政规范性文件": "normative", "规范性文件": "normative", "政策文件": "policy",
+             "其他政策文件": "policy", "其他": "other"}
+DISCLOSURE = {"主动公开": "public", "依申请公开": "on_request", "不予公开": "withheld"}
+YES_NO = {"是": True, "否": False, "需要": True, "不需要": False}
+INTERP_FORMS = {"文字": "text", "图解": "graphic", "视频": "video", "其他": "other"}
+
+_NUMBERING = re.compile(r"^(?:[(（][一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、|\d+[.、．])")
+
+
+def _strip_numbering(text: str) -> str:
+    prev = None
+    while prev != text:
+        prev = text
+        text = _NUMBERING.sub("", text)
+        for g in ROW_GROUPS.values():  # "(三)不予公开1.属于国家秘密" -> "属于国家秘密"
+            gn = norm(g)
+            plain = _NUMBERING.sub("", gn)
+            for head in (gn, plain):
+                if text.startswith(head) and len(text) > len(head):
+                    text = text[len(head):].lstrip("-—:：/、")
+    text = re.sub(r"\(区分处理的.*\)$", "", text)
+    return re.sub(r"[“”\"‘’']", "", text)
+
+
+# outcome row name (normalised, numbering stripped) -> code; from the 表三 labels of domain.report
+OUTCOME_NAMES: dict[str, str] = {_strip_numbering(norm(ROW_LABELS[c])): c for c in OUTCOME_ROWS}
+
+
+def outcome_code(value: str) -> str | None:
+    v = _strip_numbering(norm(value))
+    if v in OUTCOME_NAMES:
+        return OUTCOME_NAMES[v]
+    if v in OUTCOME_ROWS:
+        return v
+    # "申请人无正当理由逾期不补正" for the long row name: a unique prefix of at least 4 characters
+    hits = {c for name, c in OUTCOME_NAMES.items() if len(v) >= 4 and name.startswith(v)}
+    return hits.pop() if len(hits) == 1 else None
+
+
+def _enum(value: str, table: dict[str, Any]) -> Any:
+    return table.get(norm(value).lower(), table.get(norm(value)))
+
+
+_DATE_FORMS = (
+    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]?\d{1,2}:\d{2}(?::\d{2})?)?$"),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?:\d{1,2}:\d{2}(?::\d{2})?)?$"),
+    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+def parse_date(value: Any) -> dt.date:
+    """The forms people type, or an Excel date cell (a datetime, or its serial number)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if 1 <= value < 2958466:  # an Excel serial that lost its date format
+            return EXCEL_EPOCH + dt.timedelta(days=int(value))
+        raise ValueError(f"“{value}” 不是日期")
+    text = norm(value)
+    if re.fullmatch(r"\d{5}(\.0+)?", text):
+        return EXCEL_EPOCH + dt.timedelta(days=int(float(text)))
+    for form in _DATE_FORMS:
+        m = form.match(text)
+        if m:
+            try:
+                return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                raise ValueError(f"“{value}” 不是有效日期（该日不存在）") from None
+    raise ValueError(f"“{value}” 不是可识别的日期（可写 2026-03-02、2026/3/2、2026.3.2 或 2026年3月2日）")
+
+
+# ------------------------------------------------------------------------------------ table
+@dataclass
+class Table:
+    kind: str
+    columns: dict[str, int]            # canonical name -> column index
+    rows: list[tuple[int, list[Any]]]  # (spreadsheet row number, cells), personal-data cells blanked
+    dropped: list[str]                 # personal-data headers (values never read)
+    unknown: list[str]                 # other headers, ignored
+    encoding: str = "xlsx"
+
+    def canonical(self) -> list[tuple[int, dict[str, Any]]]:
+        out = []
+        for n, cells in self.rows:
+            out.append((n, {c: _cell(cells, i) for c, i in self.columns.items()}))
+        return out
+
+
+def _cell(cells: list[Any], i: int) -> Any:
+    v = cells[i] if i < len(cells) else None
+    if isinstance(v, str):
+        v = v.strip()
+    return None if v in ("", None) else v
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "UTF-8 (BOM)"
+    try:
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "GB18030"
+    except UnicodeDecodeError as exc:
+        raise LedgerError(f"文件编码无法识别（应为 UTF-8 或 GB18030）：第 {exc.start} 字节") from None
+
+
+def _raw_rows(data: bytes, filename: str) -> tuple[list[list[Any]], str]:
+    name = filename.lower()
+    if name.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # corrupt zip, not a workbook, ...
+            raise LedgerError(f"{filename}: 无法读取 Excel 文件（{type(exc).__name__}）") from None
+        try:
+            ws = wb.worksheets[0]
+            ws.reset_dimensions()  # some writers store a wrong <dimension>; read every row there is
+            return [list(r) for r in ws.iter_rows(values_only=True)], "xlsx"
+        finally:
+            wb.close()
+    if name.endswith(".xls"):
+        raise LedgerError(f"{filename}: 不支持旧版 .xls 格式，请在 Excel 中另存为 .xlsx 或 .csv")
+    text, enc = _decode(data)
+    return [list(r) for r in csv.reader(io.StringIO(text))], enc
+
+
+def read_table(data: bytes, filename: str, kind: str | None = None) -> Table:
+    rows, enc = _raw_rows(data, filename)
+    while rows and all(_cell(rows[0], i) is None for i in range(len(rows[0]))):
+        rows.pop(0)  # blank lines above the header
+    if not rows:
+        raise LedgerError(f"{filename}: 文件为空，第 1 行应为表头")
+    header = [norm(h) if h is not None else "" for h in rows[0]]
+    lookup = {k: {norm(c): c for c in cols} | {norm(s): c for c, syn in cols.items() for s in syn}
+              for k, cols in COLUMNS.items()}
+    if kind is None:
+        found = [k for k in (REQUESTS, DOCUMENTS) if any(lookup[k].get(h) == KEY[k] for h in header)]
+        if len(found) != 1:
+            raise LedgerError(f"{filename}: 无法判断台账类型：表头应有“受理编号”（依申请公开台账）"
+                              f"或“文件编号”（政策文件台账）之一")
+        kind = found[0]
+    columns: dict[str, int] = {}
+    dropped, unknown = [], []
+    for i, h in enumerate(header):
+        if not h:
+            continue
+        canon = lookup[kind].get(h)
+        if canon is not None and canon not in columns:
+            columns[canon] = i
+        elif is_pii(h):
+            dropped.append(str(rows[0][i]).strip())
+        else:
+            unknown.append(str(rows[0][i]).strip())
+    missing = [c for c in REQUIRED[kind] if c not in columns]
+    if missing:
+        names = "、".join(f"“{c}”" + (f"（或 {'、'.join(COLUMNS[kind][c])}）" if COLUMNS[kind][c] else "")
+                         for c in missing)
+        raise LedgerError(f"{filename}: 第 1 行表头缺少必填列 {names}，未导入任何内容")
+    pii_idx = {i for i, h in enumerate(header) if h and i not in columns.values() and is_pii(h)}
+    body = []
+    for n, cells in enumerate(rows[1:], start=2):
+        cells = [None if i in pii_idx else v for i, v in enumerate(cells)]
+        if all(_cell(cells, i) is None for i in range(len(cells))):
+            continue
+        body.append((n, cells))
+    return Table(kind=kind, columns=columns, rows=body, dropped=dropped, unknown=unknown, encoding=enc)
+
+
+# ------------------------------------------------------------------------------------ rows
+@dataclass
+class Problem:
+    column: str
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"column": self.column, "reason": self.reason}
+
+
+@dataclass
+class Row:
+    row: int
+    key: str | None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    duplicate_of: int | None = None  # the same key earlier in this file, same content
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# event field -> ledger column, to name the column of a refusal
+FIELD_COLUMNS = {
+    REQUESTS: {"request_id": "受理编号", "received_on": "收到申请日期", "channel": "申请方式",
+               "applicant_type": "申请人类型", "subject": "申请内容", "respond_by": "补正期限", "with": "征求意见对象",
+               "working_days": "延期工作日", "approved_by": "延期批准人", "reason": "延期理由", "outcome": "答复结果",
+               "department": "部门"},
+    DOCUMENTS: {"document_id": "文件编号", "title": "文件标题", "kind": "文件类型", "signed_on": "成文日期",
+                "disclosure": "公开属性", "withheld_reason": "不予公开理由", "needs_interpretation": "是否需要解读",
+                "department": "部门"},
+}
+# each event's own date column (for "on"/"published_on" refusals) and its name in event ids
+REQUEST_STEPS = [  # (event id suffix, type, date column)
+    ("received", "request.received", "收到申请日期"),
+    ("correction_requested", "request.correction_requested", "补正告知日期"),
+    ("corrected", "request.corrected", "补正收到日期"),
+    ("consultation_started", "request.consultation_started", "征求意见日期"),
+    ("consultation_ended", "request.consultation_ended", "意见收到日期"),
+    ("extended", "request.extended", "延期日期"),
+    ("replied", "request.replied", "答复日期"),
+    ("withdrawn", "request.withdrawn", "撤回日期"),
+]
+DOCUMENT_STEPS = [
+    ("signed", "document.signed", "成文日期"),
+    ("published", "document.published", "公开日期"),
+    ("interpretation", "interpretation.published", "解读发布日期"),
+    ("repealed", "document.repealed", "废止日期"),
+]
+STEPS = {REQUESTS: REQUEST_STEPS, DOCUMENTS: DOCUMENT_STEPS}
+
+
+def event_id(department: str, kind: str, key: str, step: str) -> str:
+    return f"ledger:{department}:{kind}:{key}:{step}"
+
+
+def key_text(value: Any) -> str | None:
+    """The key as written; a number cell (1024 or 1024.0) reads as the digits people typed."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+class _RowReader:
+    def __init__(self, values: dict[str, Any]):
+        self.values = values
+        self.problems: list[Problem] = []
+
+    def text(self, col: str) -> str | None:
+        v = self.values.get(col)
+        if v is None:
+            return None
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if isinstance(v, (dt.date, dt.datetime)):
+            v = v.isoformat()[:10]
+        return str(v).strip() or None
+
+    def date(self, col: str) -> dt.date | None:
+        v = self.values.get(col)
+        if v is None:
+            return None
+        try:
+            return parse_date(v)
+        except ValueError as exc:
+            self.problems.append(Problem(col, str(exc)))
+            return None
+
+    def enum(self, col: str, table: dict[str, Any], choices: str) -> Any:
+        v = self.text(col)
+        if v is None:
+            return None
+        out = _enum(v, table)
+        if out is None:
+            self.problems.append(Problem(col, f"“{v}” 不是可识别的取值（可填：{choices}）"))
+        return out
+
+    def need(self, col: str, because: str) -> None:
+        self.problems.append(Problem(col, f"{because}时必须填写“{col}”"))
+
+
+def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department: str) -> None:
+    received = r.date("收到申请日期")
+    channel = r.enum("申请方式", CHANNELS, "当面、邮寄（挂号/EMS）、邮寄（平信）、网络、电子邮件、传真、其他")
+    atype = r.enum("申请人类型", APPLICANT_TYPES, "自然人、商业企业、科研机构、社会公益组织、法律服务机构、其他")
+    if received is None and r.values.get("收到申请日期") is None:
+        r.need("收到申请日期", "登记申请")
+    if channel is None and r.values.get("申请方式") is None:
+        r.need("申请方式", "登记申请")
+    if atype is None and r.values.get("申请人类型") is None:
+        r.need("申请人类型", "登记申请")
+    ev["received"] = {"type": "request.received", "department": department, "channel": channel,
+                      "received_on": received, "applicant_type": atype, "subject": r.text("申请内容") or ""}
+    asked, respond_by = r.date("补正告知日期"), r.date("补正期限")
+    if asked:
+        if respond_by is None and r.values.get("补正期限") is None:
+            r.need("补正期限", "填写补正告知日期")
+        ev["correction_requested"] = {"type": "request.correction_requested", "on": asked, "respond_by": respond_by}
+    elif respond_by:
+        r.need("补正告知日期", "填写补正期限")
+    corrected = r.date("补正收到日期")
+    if corrected:
+        ev["corrected"] = {"type": "request.corrected", "on": corrected}
+    with_ = r.enum("征求意见对象", CONSULT_WITH, "第三方、其他机关")
+    started, ended = r.date("征求意见日期"), r.date("意见收到日期")
+    if started:
+        if with_ is None and r.values.get("征求意见对象") is None:
+            r.need("征求意见对象", "填写征求意见日期")
+        ev["consultation_started"] = {"type": "request.consultation_started", "on": started, "with": with_}
+    if ended:
+        if not started and r.values.get("征求意见日期") is None:
+            r.need("征求意见日期", "填写意见收到日期")
+        ev["consultation_ended"] = {"type": "request.consultation_ended", "on": ended}
+    ext_on = r.date("延期日期")
+    ext_cols = ("延期工作日", "延期批准人", "延期理由")
+    if ext_on:
+        days_text = r.text("延期工作日")
+        days = None
+        if days_text is None:
+            r.need("延期工作日", "填写延期日期")
+        else:
+            try:
+                days = int(float(days_text))
+            except ValueError:
+                r.problems.append(Problem("延期工作日", f"“{days_text}” 不是整数（1–20）"))
+        for col in ext_cols[1:]:
+            if r.text(col) is None:
+                r.need(col, "填写延期日期")
+        ev["extended"] = {"type": "request.extended", "on": ext_on, "working_days": days,
+                          "approved_by": r.text("延期批准人"), "reason": r.text("延期理由")}
+    elif any(r.text(c) for c in ext_cols):
+        r.need("延期日期", "填写延期工作日、批准人或理由")
+    replied = r.date("答复日期")
+    result = r.text("答复结果")
+    outcome = outcome_code(result) if result else None
+    if result and outcome is None:
+        r.problems.append(Problem("答复结果", f"“{result}” 不是年度报告表三的办理结果（如 予以公开、部分公开、"
+                                              f"属于国家秘密、本机关不掌握相关政府信息）"))
+    if replied:
+        if result is None:
+            r.need("答复结果", "填写答复日期")
+        ev["replied"] = {"type": "request.replied", "on": replied, "outcome": outcome}
+    elif result and r.values.get("答复日期") is None:
+        r.need("答复日期", "填写答复结果")
+    withdrawn = r.date("撤回日期")
+    if withdrawn:
+        ev["withdrawn"] = {"type": "request.withdrawn", "on": withdrawn}
+    for e in ev.values():
+        e["request_id"] = key
+
+
+def _documents(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department: str) -> None:
+    kind = r.enum("文件类型", DOC_KINDS, "规章、行政规范性文件、政策文件、其他")
+    disclosure = r.enum("公开属性", DISCLOSURE, "主动公开、依申请公开、不予公开")
+    signed = r.date("成文日期")
+    for col, value in (("文件标题", r.text("文件标题")), ("文件类型", r.values.get("文件类型")),
+                       ("成文日期", r.values.get("成文日期")), ("公开属性", r.values.get("公开属性"))):
+        if value is None:
+            r.need(col, "登记文件")
+    needs = r.enum("是否需要解读", YES_NO, "是、否")
+    signed_ev = {"type": "document.signed", "department": department, "title": r.text("文件标题"), "kind": kind,
+                 "signed_on": signed, "disclosure": disclosure}
+    if r.text("不予公开理由"):
+        signed_ev["withheld_reason"] = r.text("不予公开理由")
+    elif disclosure == "withheld":
+        r.need("不予公开理由", "公开属性为不予公开")
+    if needs is not None:
+        signed_ev["needs_interpretation"] = needs
+    ev["signed"] = signed_ev
+    published = r.date("公开日期")
+    if published:
+        if r.text("公开网址") is None:
+            r.need("公开网址", "填写公开日期")
+        ev["published"] = {"type": "document.published", "published_on": published, "url": r.text("公开网址")}
+    interp = r.date("解读发布日期")
+    if interp:
+        if r.text("解读网址") is None:
+            r.need("解读网址", "填写解读发布日期")
+        form = r.enum("解读形式", INTERP_FORMS, "文字、图解、视频、其他") or "text"
+        ev["interpretation"] = {"type": "interpretation.published", "published_on": interp,
+                                "url": r.text("解读网址"), "form": form}
+    repealed = r.date("废止日期")
+    if repealed:
+        ev["repealed"] = {"type": "document.repealed", "repealed_on": repealed}
+    for e in ev.values():
+        e["document_id"] = key
+
+
+def map_row(kind: str, n: int, values: dict[str, Any], department: str,
+            department_names: Iterable[str] = ()) -> Row:
+    key_col = KEY[kind]
+    key = key_text(values.get(key_col))
+    row = Row(row=n, key=key)
+    if key is None:
+        row.problems.append(Problem(key_col, f"“{key_col}”为空：每行须有本部门内唯一的编号"))
+        return row
+    dept_cell = values.get("部门")
+    if dept_cell is not None:
+        allowed = {norm(department)} | {norm(d) for d in department_names}
+        if norm(dept_cell) not in allowed:
+            row.problems.append(Problem("部门", f"“{dept_cell}” 与导入部门（{department}）不一致：一份台账只属于一个部门"))
+    r = _RowReader(values)
+    built: dict[str, dict[str, Any]] = {}
+    (_requests if kind == REQUESTS else _documents)(r, built, key, department)
+    row.problems.extend(r.problems)
+    if row.problems:
+        return row
+    date_col = {step: col for step, _, col in STEPS[kind]}
+    for step, type_, _ in STEPS[kind]:
+        if step not in built:
+            continue
+        obj = {"event_id": event_id(department, kind, key, step),
+               **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in built[step].items() if v is not None}}
+        try:
+            parse_event(obj)  # the same validation as the ingest path, before anything is sent
+        except EventError as exc:
+            col = FIELD_COLUMNS[kind].get(exc.field) or date_col[step]
+            row.problems.append(Problem(col, exc.reason))
+            continue
+        row.events.append(obj)
+    if row.problems:
+        row.events = []
+        return row
+    order = [s for s, _, _ in STEPS[kind]]
+    # Ledger columns are in the order things happen; equal dates keep that order (received first).
+    row.events.sort(key=lambda e: (_event_day(e), order.index(e["event_id"].rsplit(":", 1)[1])))
+    if row.events and row.events[0]["event_id"].rsplit(":", 1)[1] not in ("received", "signed"):
+        first = row.events[0]
+        start = row.events[[e["event_id"].rsplit(":", 1)[1] for e in row.events].index(
+            "received" if kind == REQUESTS else "signed")]
+        row.problems.append(Problem(date_col[first["event_id"].rsplit(":", 1)[1]],
+                                    f"日期 {_event_day(first)} 早于{date_col['received' if kind == REQUESTS else 'signed']}"
+                                    f" {_event_day(start)}"))
+        row.events = []
+    return row
+
+
+def _event_day(e: dict[str, Any]) -> str:
+    for k in ("received_on", "signed_on", "published_on", "repealed_on", "on"):
+        if k in e:
+            return e[k]
+    return ""
+
+
+def map_rows(table: Table, department: str, department_names: Iterable[str] = ()) -> list[Row]:
+    names = list(department_names)
+    out: list[Row] = []
+    first: dict[str, Row] = {}
+    for n, values in table.canonical():
+        row = map_row(table.kind, n, values, department, names)
+        if row.key is not None and row.key in first:
+            earlier = first[row.key]
+            if row.ok and earlier.ok and row.events == earlier.events:
+                row.duplicate_of = earlier.row
+                row.events = []
+            else:
+                row.problems = [Problem(KEY[table.kind], f"编号 {row.key} 与第 {earlier.row} 行重复且内容不同："
+                                                         f"同一编号在一份台账中只能出现一次")]
+                row.events = []
+        elif row.key is not None:
+            first[row.key] = row
+        out.append(row)
+    return out
+
+
+def from_canonical(kind: str, rows: list[tuple[int, dict[str, Any]]], dropped: list[str] = (),
+                   unknown: list[str] = (), encoding: str = "") -> Table:
+    """A table rebuilt from canonical rows (the upload page's confirm step carries these, never the file)."""
+    cols = [c for c in COLUMNS[kind] if any(c in v for _, v in rows)]
+    return Table(kind=kind, columns={c: i for i, c in enumerate(cols)},
+                 rows=[(n, [v.get(c) for c in cols]) for n, v in rows],
+                 dropped=list(dropped), unknown=list(unknown), encoding=encoding)
+
+
+def to_canonical_json(table: Table) -> list[list[Any]]:
+    """JSON-ready canonical rows: Excel date cells as ISO dates; personal-data columns are not in it."""
+    out = []
+    for n, values in table.canonical():
+        out.append([n, {c: (v.isoformat()[:10] if isinstance(v, (dt.date, dt.datetime)) else v)
+                        for c, v in values.items() if v is not None}])
+    return out
+
+
+TEMPLATE_EXAMPLES = {
+    REQUESTS: {"受理编号": "YSQ-2026-001", "收到申请日期": "2026-03-02", "申请方式": "网络", "申请人类型": "自然人",
+               "申请内容": "2025年度义务教育学校招生计划", "答复日期": "2026-03-20", "答复结果": "予以公开"},
+    DOCUMENTS: {"文件编号": "钦教发〔2026〕1号", "文件标题": "关于做好2026年义务教育招生工作的通知",
+                "文件类型": "行政规范性文件", "成文日期": "2026-03-02", "公开属性": "主动公开", "公开日期": "2026-03-10",
+                "公开网址": "https://www.qinzhou.gov.cn/zwgk/2026/1.html", "是否需要解读": "是"},
+}
+
+
+def template_xlsx(kind: str) -> bytes:
+    """An empty ledger with the canonical headers (required ones marked in a note row) and one example."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = KIND_LABELS[kind]
+    cols = [c for c in COLUMNS[kind] if c != "部门"]
+    ws.append(cols)
+    for i, c in enumerate(cols, start=1):
+        cell = ws.cell(row=1, column=i)
+        cell.font = Font(bold=c in REQUIRED[kind])
+        syn = COLUMNS[kind][c]
+        note = ("必填。" if c in REQUIRED[kind] else "选填。") + (f"也可写作：{'、'.join(syn)}" if syn else "")
+        cell.comment = Comment(note, "时限")
+        ws.column_dimensions[cell.column_letter].width = max(12, len(c) * 2 + 4)
+    example = TEMPLATE_EXAMPLES[kind]
+    ws.append([parse_date(example[c]) if c.endswith("日期") and c in example else example.get(c) for c in cols])
+    for i, c in enumerate(cols, start=1):
+        if c.endswith("日期"):
+            ws.cell(row=2, column=i).number_format = "yyyy-mm-dd"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

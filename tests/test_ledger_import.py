@@ -1,0 +1,398 @@
+"""Ledger import on the real stack: `shixian import` (a real subprocess) and the /import page against the
+time-skipping Temporal server, the real worker, the production ingest path and a temporary store."""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from openpyxl import Workbook
+from sqlmodel import Session, select
+
+from activities.clocks import engine
+from tests.workflow_harness import stack
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+BIN = Path(sys.executable).parent
+PII = {"申请人姓名": "欧阳测试", "身份证号": "450702199001011234", "联系电话": "13912345678",
+       "地址": "钦州市测试路88号", "邮箱": "ouyang@example.cn"}
+HEAD = ["受理编号", "收到申请日期", "申请方式", "申请人类型", *PII, "申请内容", "答复日期", "答复结果"]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def wf_env(temporal_test_server_path):
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def st(wf_env, tmp_path, monkeypatch):
+    from store.db import get_engine
+
+    get_engine.cache_clear()
+    async with stack(wf_env, tmp_path, monkeypatch) as s:
+        yield s
+    get_engine.cache_clear()
+
+
+def xlsx(path: Path, rows: list[list]) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEAD)
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+    return path
+
+
+async def run_cli(st, *args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TEMPORAL_ADDRESS": st.client.service_client.config.target_host, "PYTHONUNBUFFERED": "1"}
+    proc = await asyncio.create_subprocess_exec(str(BIN / "shixian"), *args, env=env, stdout=subprocess.PIPE,
+                                                stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 180)
+    return subprocess.CompletedProcess(args, proc.returncode, out.decode(), err.decode())
+
+
+def rows_of(res) -> dict[str, dict]:
+    return {o["key"]: o for o in map(json.loads, res.stdout.splitlines())}
+
+
+def store_dump() -> str:
+    from app.queries import db
+    from store.models import EventRecord, Item
+
+    with Session(db()) as s:
+        items = [i.model_dump() for i in s.exec(select(Item)).all()]
+        events = [e.model_dump() for e in s.exec(select(EventRecord)).all()]
+    return json.dumps([items, events], ensure_ascii=False, default=str)
+
+
+async def history_dump(st, wid: str) -> str:
+    hist = await st.client.get_workflow_handle(wid).fetch_history()
+    return hist.to_json()
+
+
+async def test_cli_import_idempotent_later_version_conflict_and_no_pii(st, tmp_path):
+    cal = engine().calendar
+    today = await st.today()
+    r1, r2, r3 = st.id("YSQ-1"), st.id("YSQ-2"), st.id("YSQ-3")
+    st.started |= {f"request:{r}" for r in (r1, r2, r3)}
+    got1 = cal.subtract_working_days(today, 5, "guangxi")
+    got2 = cal.subtract_working_days(today, 30, "guangxi")
+    replied2 = cal.add_working_days(got2, 25, "guangxi")  # late by 5 working days
+    pii = list(PII.values())
+    v1 = xlsx(tmp_path / "v1.xlsx", [
+        [r1, got1, "网上申请", "公民", *pii, "学区划分方案", None, None],
+        [r2, got2.strftime("%Y/%-m/%-d"), "当面", "自然人", *pii, "", replied2.strftime("%Y年%-m月%-d日"), "部分公开"],
+        [r3, got1.isoformat(), "飞鸽传书", "自然人", *pii, "", None, None],
+    ])
+
+    # Preview: every row with its events and due dates, nothing applied.
+    res = await run_cli(st, "import", str(v1), "--department", "qz-jyj", "--dry-run", "--json")
+    assert res.returncode == 1, res.stderr
+    pre = rows_of(res)
+    assert [e["status"] for e in pre[r1]["events"]] == ["new"]
+    due1 = cal.add_working_days(got1, 20, "guangxi").isoformat()
+    assert pre[r1]["due"][0]["due"] == due1
+    assert pre[r2]["due"][0]["late"] is True
+    assert pre[r3]["status"] == "rejected" and pre[r3]["problems"][0]["column"] == "申请方式"
+    assert "已丢弃申请人个人信息列" in res.stderr and "申请人姓名" in res.stderr
+    assert st.item(r1) is None
+
+    res = await run_cli(st, "import", str(v1), "--department", "qz-jyj", "--json")
+    assert res.returncode == 1, res.stderr  # row 4 refused
+    out = rows_of(res)
+    assert [(o["row"], o["status"]) for o in out.values()] == [(2, "applied"), (3, "applied"), (4, "rejected")]
+    assert [(e["type"], e["status"]) for e in out[r2]["events"]] == [("request.received", "applied"),
+                                                                     ("request.replied", "applied")]
+    assert out[r1]["due"][0]["due"] == due1 and out[r1]["due"][0]["state"] == "open"
+    assert st.item(r2).state != "open" and st.item(r3) is None
+    assert st.clock(r2, "request_reply").lateness_working_days == 5
+
+    # The same ledger again: nothing new.
+    res = await run_cli(st, "import", str(v1), "--department", "qz-jyj", "--json")
+    again = rows_of(res)
+    assert again[r1]["status"] == "nothing_new" and again[r2]["status"] == "nothing_new"
+    assert [e["status"] for e in again[r2]["events"]] == ["duplicate", "duplicate"]
+
+    # A later version fills in R1's reply and fixes R3: just those apply.
+    reply1 = cal.add_working_days(got1, 2, "guangxi")
+    v2 = xlsx(tmp_path / "v2.xlsx", [
+        [r1, got1, "网上申请", "公民", *pii, "学区划分方案", reply1, "本机关不掌握相关政府信息"],
+        [r2, got2.strftime("%Y/%-m/%-d"), "当面", "自然人", *pii, "", replied2.strftime("%Y年%-m月%-d日"), "部分公开"],
+        [r3, got1.isoformat(), "电子邮件", "自然人", *pii, "", None, None],
+    ])
+    res = await run_cli(st, "import", str(v2), "--department", "qz-jyj", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    later = rows_of(res)
+    assert [(e["type"], e["status"]) for e in later[r1]["events"]] == [("request.received", "duplicate"),
+                                                                       ("request.replied", "applied")]
+    assert later[r1]["status"] == "applied" and later[r2]["status"] == "nothing_new"
+    assert later[r3]["status"] == "applied"
+    c1 = st.clock(r1, "request_reply")
+    assert c1.state == "met" and c1.met_on == reply1.isoformat()
+
+    # A changed earlier value is a conflict for that row, not applied.
+    v3 = xlsx(tmp_path / "v3.xlsx", [
+        [r2, got2.isoformat(), "当面", "自然人", *pii, "", replied2.isoformat(), "予以公开"],
+    ])
+    res = await run_cli(st, "import", str(v3), "--department", "qz-jyj")
+    assert res.returncode == 1
+    assert re.search(rf"第 2 行 {r2}: 拒绝 rejected", res.stdout), res.stdout
+    assert f"第 2 行 {r2} [答复结果]" in res.stdout and "冲突" in res.stdout
+    from app.queries import session
+    from store import repo
+
+    with session() as s:
+        ev = repo.find_event(s, f"ledger:qz-jyj:requests:{r2}:replied")
+        assert ev.payload["outcome"] == "partially_granted"
+
+    # Applicant data reached neither the store nor any workflow history.
+    dumps = store_dump() + "".join([await history_dump(st, f"request:{r}") for r in (r1, r2, r3)])
+    assert r1 in dumps
+    for value in pii:
+        assert value not in dumps
+
+
+async def test_missing_required_column_applies_nothing(st, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("受理编号,收到申请日期,申请人类型\nX-1,2026-03-02,自然人\n", encoding="gb18030")
+    res = await run_cli(st, "import", str(path), "--department", "qz-jyj")
+    assert res.returncode == 2 and "申请方式" in res.stderr and "bad.csv" in res.stderr
+    assert st.item("X-1") is None
+
+
+# ------------------------------------------------------------------------------ upload page
+async def test_upload_page_preview_confirm_scope(st, tmp_path):
+    from app.web import create_app
+    from store.db import get_engine, init_db
+    from store.tokens import create_token, ensure_table
+
+    eng = init_db(get_engine())
+    ensure_table(eng)
+    with Session(eng) as s:
+        liaison, _ = create_token(s, "liaison", "qz-jyj", person="liaison-jyj")
+        supervisor, _ = create_token(s, "supervisor", person="supervisor-zwgk")
+        assessor, _ = create_token(s, "assessor", person="assessor-zwgk")
+    app = create_app(st.client, open_pages=False)
+
+    def browser(token: str | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
+                                 cookies={"shixian_token": token} if token else None)
+
+    cal = engine().calendar
+    today = await st.today()
+    key = st.id("WEB-1")
+    st.started.add(f"request:{key}")
+    got = cal.subtract_working_days(today, 3, "guangxi")
+    csv_text = ("\ufeff受理编号,收到日期,渠道,申请人类型,姓名,联系电话,申请内容\n"
+                f"{key},{got:%Y.%-m.%-d},网络,自然人,{PII['申请人姓名']},{PII['联系电话']},招生简章\n"
+                f"{key}-bad,{got},网络,火星人,{PII['申请人姓名']},,\n")
+    files = {"file": ("台账.csv", csv_text.encode("utf-8"), "text/csv")}
+
+    async with browser(liaison) as c:
+        page = await c.get("/import")
+        assert page.status_code == 200 and "/import/template/requests.xlsx" in page.text
+        tpl = await c.get("/import/template/documents.xlsx")
+        assert tpl.status_code == 200 and tpl.content[:2] == b"PK"
+
+        # Another department's ledger is refused for a liaison.
+        r = await c.post("/import", files=files, data={"department": "qz-fgw"})
+        assert r.status_code == 403
+        # A post from another site is refused.
+        r = await c.post("/import", files=files, data={"department": "qz-jyj"},
+                         headers={"Origin": "https://evil.example"})
+        assert r.status_code == 403
+
+        r = await c.post("/import", files=files, data={"department": "qz-jyj"})
+        assert r.status_code == 200, r.text
+        html = r.text
+        assert "预览，尚未导入" in html and "已丢弃申请人个人信息列" in html and "姓名、联系电话" in html
+        assert cal.add_working_days(got, 20, "guangxi").isoformat() in html
+        assert "[申请人类型]" in html and "火星人" in html
+        for value in PII.values():
+            assert value not in html  # the preview never sends the applicant data back
+        assert st.item(key) is None
+        payload = re.search(r'name="payload" value="([^"]*)"', html).group(1)
+        import html as H
+
+        payload = H.unescape(payload)
+
+        r = await c.post("/import/confirm", data={"payload": payload})
+        assert r.status_code == 200, r.text
+        assert "已导入" in r.text
+    snap = st.item(key)
+    assert snap is not None and snap.department == "qz-jyj"
+    with Session(eng) as s:
+        from store.models import EventRecord
+
+        ev = s.get(EventRecord, f"ledger:qz-jyj:requests:{key}:received")
+        assert ev.recorded_by == "liaison-jyj"
+
+    # A liaison cannot redirect a carried preview to another department.
+    forged = json.loads(payload)
+    forged["department"] = "qz-fgw"
+    async with browser(liaison) as c:
+        r = await c.post("/import/confirm", data={"payload": json.dumps(forged, ensure_ascii=False)})
+        assert r.status_code == 403
+    async with browser(assessor) as c:
+        assert (await c.get("/import")).status_code == 403
+    async with browser(None) as c:
+        r = await c.get("/import")
+        assert r.status_code == 303 and "/login" in r.headers["location"]
+    # A supervisor may import for any department; the same rows again are nothing new.
+    async with browser(supervisor) as c:
+        r = await c.post("/import", files=files, data={"department": "qz-jyj"})
+        assert r.status_code == 200 and "无新内容" in r.text
+
+
+# ------------------------------------------------------------------------------ browser
+@pytest.mark.browser
+async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
+    """The upload page in Debian's Chromium (desktop and phone): choose a file, preview, confirm.
+    Writes docs/import-preview.png when missing (SHIXIAN_UPDATE_SCREENSHOT=1 rewrites it)."""
+    import shutil
+
+    import uvicorn
+
+    from app.web import create_app
+    from store.db import get_engine, init_db
+    from store.tokens import create_token, ensure_table
+    from tests.test_browser import ARTIFACTS, ROOT, _browser, _has_cjk_font
+
+    eng = init_db(get_engine())
+    ensure_table(eng)
+    with Session(eng) as s:
+        liaison, _ = create_token(s, "liaison", "qz-jyj", person="liaison-jyj")
+    server = uvicorn.Server(uvicorn.Config(create_app(st.client, open_pages=False), host="127.0.0.1",
+                                           port=free_port, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    base = f"http://127.0.0.1:{free_port}"
+    cal = engine().calendar
+    today = await st.today()
+    keys = [st.id(f"YSQ-{n}") for n in (11, 12, 13)]
+    st.started |= {f"request:{k}" for k in keys}
+    got = cal.subtract_working_days(today, 30, "guangxi")
+    path = xlsx(tmp_path / "依申请公开台账.xlsx", [
+        [keys[0], got, "网上申请", "自然人", *PII.values(), "学区划分方案", cal.add_working_days(got, 12, "guangxi"),
+         "予以公开"],
+        [keys[1], cal.subtract_working_days(today, 4, "guangxi"), "当面", "商业企业", *PII.values(), "校车采购合同",
+         None, None],
+        [keys[2], got, "飞鸽传书", "自然人", *PII.values(), "", None, None],
+    ])
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def drive() -> None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = _browser(p)
+            try:
+                for name, viewport in (("import-preview", {"width": 1280, "height": 900}),
+                                       ("import-preview-phone", {"width": 390, "height": 844})):
+                    ctx = browser.new_context(viewport=viewport, locale="zh-CN")
+                    ctx.add_cookies([{"name": "shixian_token", "value": liaison, "url": base}])
+                    page = ctx.new_page()
+                    page.goto(base + "/import", wait_until="networkidle")
+                    page.set_input_files("input[name=file]", str(path))
+                    page.click("#upload-form button[type=submit]")
+                    page.wait_for_selector("#import-rows")
+                    assert "已丢弃申请人个人信息列" in page.inner_text("#pii-dropped")
+                    rows = page.locator("#import-rows tbody tr")
+                    assert rows.count() == 3
+                    assert "[申请方式]" in rows.nth(2).inner_text()
+                    body = page.inner_text("body")
+                    assert all(v not in body for v in PII.values())
+                    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+                    if name == "import-preview":
+                        page.click("#confirm-form button[type=submit]")
+                        page.wait_for_selector("text=已导入")
+                        assert page.locator("#import-rows tbody tr.status-applied").count() == 2
+                    ctx.close()
+            finally:
+                browser.close()
+
+    try:
+        await asyncio.to_thread(drive)
+    finally:
+        server.should_exit = True
+        await serving
+    assert st.clock(keys[0], "request_reply").state == "met"
+    assert st.item(keys[1]) is not None and st.item(keys[2]) is None
+    shot = ROOT / "docs" / "import-preview.png"
+    if _has_cjk_font() and (not shot.exists() or os.environ.get("SHIXIAN_UPDATE_SCREENSHOT") == "1"):
+        shutil.copyfile(ARTIFACTS / "import-preview.png", shot)
+
+
+async def test_preview_due_dates_agree_with_the_engine_and_documents_ledger(st, tmp_path):
+    """Corrections, consultations and extensions: the preview's due date is the one the workflow computes.
+    The documents ledger arrives as a GB18030 CSV; a later version fills in the publication."""
+    cal = engine().calendar
+    today = await st.today()
+    r = st.id("YSQ-21")
+    d = st.id("钦教发〔2026〕")
+    st.started |= {f"request:{r}", f"document:{d}"}
+    got = cal.subtract_working_days(today, 25, "guangxi")
+    asked, corrected = cal.add_working_days(got, 2, "guangxi"), cal.add_working_days(got, 5, "guangxi")
+    c_from, c_to = cal.add_working_days(got, 8, "guangxi"), cal.add_working_days(got, 12, "guangxi")
+    ext = cal.add_working_days(got, 15, "guangxi")
+    head = "受理编号,收到申请日期,申请方式,申请人类型,补正告知日期,补正期限,补正收到日期,征求意见对象,征求意见日期,意见收到日期,延期日期,延期工作日,延期批准人,延期理由\n"
+    row = (f"{r},{got},当面,自然人,{asked},{cal.add_working_days(asked, 10, 'guangxi')},{corrected},第三方,"
+           f"{c_from},{c_to},{ext},15,王局长,需征求多方意见\n")
+    # A second request extended after its due date: the engine refuses the extension, the receipt stays.
+    late = st.id("YSQ-22")
+    st.started.add(f"request:{late}")
+    too_late = cal.add_working_days(got, 22, "guangxi")
+    row += f"{late},{got},当面,自然人,,,,,,,{too_late},10,王局长,材料较多\n"
+    path = tmp_path / "req.csv"
+    path.write_bytes((head + row).encode("utf-8-sig"))
+    pre = rows_of(await run_cli(st, "import", str(path), "-d", "qz-jyj", "--dry-run", "--json"))[r]
+    assert [e["type"].split(".")[1] for e in pre["events"]] == [
+        "received", "correction_requested", "corrected", "consultation_started", "consultation_ended", "extended"]
+    res = await run_cli(st, "import", str(path), "-d", "qz-jyj", "--json")
+    assert res.returncode == 1, res.stdout + res.stderr
+    out = rows_of(res)
+    assert out[r]["status"] == "applied"
+    assert out[late]["status"] == "partial"
+    assert [(e["type"], e["status"]) for e in out[late]["events"]] == [("request.received", "applied"),
+                                                                       ("request.extended", "rejected")]
+    assert out[late]["problems"][0]["column"] in ("延期日期", "延期工作日") and out[late]["problems"][0]["reason"]
+    assert pre["due"][0]["due"] == st.clock(r, "request_reply").due
+
+    signed = cal.subtract_working_days(today, 10, "guangxi")
+    doc_head = "文件编号,文件标题,文件类型,成文日期,公开属性,公开日期,公开网址,部门\n"
+    v1 = tmp_path / "docs-v1.csv"
+    v1.write_bytes((doc_head + f"{d},关于学区划分的通知,规范性文件,{signed:%Y年%-m月%-d日},主动公开,,,钦州市教育局\n")
+                   .encode("gb18030"))
+    res = await run_cli(st, "import", str(v1), "-d", "qz-jyj", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "GB18030" in res.stderr
+    assert st.clock(d, "policy_publication").due == cal.add_working_days(signed, 20, "guangxi").isoformat()
+    published = cal.add_working_days(signed, 3, "guangxi")
+    v2 = tmp_path / "docs-v2.csv"
+    v2.write_bytes((doc_head + f"{d},关于学区划分的通知,规范性文件,{signed:%Y年%-m月%-d日},主动公开,{published:%Y/%-m/%-d},"
+                    f"https://jyj.qinzhou.gov.cn/1.html,钦州市教育局\n").encode("gb18030"))
+    out = rows_of(await run_cli(st, "import", str(v2), "-d", "qz-jyj", "--json"))[d]
+    assert [(e["type"], e["status"]) for e in out["events"]] == [("document.signed", "duplicate"),
+                                                                 ("document.published", "applied")]
+    assert st.clock(d, "policy_publication").state == "met"
+    interp = next(x for x in out["due"] if x["rule"] == "policy_interpretation")
+    assert interp["due"] == cal.add_working_days(published, 3, "guangxi").isoformat()
+    # The same file for another department's import is refused row by row (部门 column).
+    res = await run_cli(st, "import", str(v2), "-d", "qz-czj", "--json")
+    assert res.returncode == 1 and rows_of(res)[d]["problems"][0]["column"] == "部门"
