@@ -329,7 +329,7 @@ def render_docx(doc_data: dict) -> bytes:
             elif block["type"] == "para":
                 _runs(doc.add_paragraph(), block["text"])
             elif block["type"] == "table":
-                _docx_table(doc, block["table"], doc_data["tables"])
+                _docx_table(doc, block["table"], doc_data)
                 doc.add_paragraph()
     doc.add_paragraph()
     doc.add_paragraph(doc_data["issuer"], style="落款")
@@ -424,7 +424,7 @@ def render_html(doc_data: dict) -> str:
 
     grids = {}
     for name, head_rows in (("table2", 0), ("table3", 3), ("table4", 3)):
-        nrows, _ncols, cells = table_grid(name, doc_data["tables"])
+        nrows, _ncols, cells = table_grid(name, doc_data)
         rows: list[list[Cell]] = [[] for _ in range(nrows)]
         for c in sorted(cells, key=lambda c: (c.row, c.col)):
             rows[c.row].append(c)

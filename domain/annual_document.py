@@ -505,7 +505,6 @@ def build_document(
     t2_figures, narrative = split_entered(entered, entered_source)
     scoped = filter_events(events, scope.departments)
     tables = R.annual_report(scoped, year, None, t2_figures)
-    tables["department"] = scope.department
     clocks = [c for c in clocks if scope.departments is None or c.department in scope.departments]
     figures = compute_figures(scoped, year, clocks, as_of, rule_hours)
     missed = missed_clocks(clocks, year, as_of, scope.departments, rule_labels or {}, dept_names or {})
@@ -540,8 +539,11 @@ def build_document(
     ]
     if scope.kind == "government":
         title = f"{scope.title_name}{year}年政府信息公开工作年度报告"
-        reach = "本级政府及所属各部门（" + "、".join(dept_names.get(d, d) for d in sorted(scope.departments or ())) + "）" \
-            if dept_names else "本级政府及所属各部门"
+        units = scope.departments or frozenset()
+        # the compiling office first, then the units in the directory's order
+        ordered = [scope.department] + [d for d in (dept_names or {}) if d in units and d != scope.department]
+        ordered += sorted(units - set(ordered))
+        reach = "本级政府及所属各部门（" + "、".join((dept_names or {}).get(d, d) for d in ordered) + "）"
     elif scope.kind == "department":
         title = f"{scope.title_name}{year}年政府信息公开工作年度报告"
         reach = "本机关"
@@ -551,8 +553,14 @@ def build_document(
     intro = (f"本报告根据《中华人民共和国政府信息公开条例》（以下简称《条例》）第五十条和"
              f"《中华人民共和国政府信息公开工作年度报告格式》（国办公开办函〔2021〕30号）编制，统计范围为{reach}，"
              f"所列数据的统计期限自{year}年1月1日起至{year}年12月31日止。")
+    # A superset of domain.report.annual_report's result (year, department, table2/3/4, notes), so the
+    # table exports (xlsx) and existing readers of the JSON take it as it is.
     return {
         "year": year,
+        "department": scope.department,
+        "table2": tables["table2"],
+        "table3": t3,
+        "table4": t4,
         "scope": {"kind": scope.kind, "issuer": scope.issuer, "department": scope.department,
                   "departments": sorted(scope.departments) if scope.departments is not None else None},
         "title": title,
@@ -560,7 +568,6 @@ def build_document(
         "intro": intro,
         "as_of": as_of.isoformat(),
         "sections": sections,
-        "tables": tables,
         "figures": figures,
         "missed": missed,
         "placeholders": w.placeholders,
