@@ -143,6 +143,14 @@ def _grid_table4(t4: dict) -> tuple[int, int, list[Cell]]:
     return 4, 15, cells
 
 
+TEXT_WIDTH_MM = 156  # A4 210 mm - 28 mm - 26 mm
+COLUMN_WIDTHS_MM = {
+    "table2": [54, 34, 34, 34],
+    "table3": [14, 18, 46] + [78 / 7] * 7,
+    "table4": [TEXT_WIDTH_MM / 15] * 15,
+}
+
+
 def table_grid(name: str, tables: dict) -> tuple[int, int, list[Cell]]:
     """(rows, columns, cells) of table 二/三/四 in the national layout."""
     return {"table2": lambda: _grid_table2(tables["table2"]), "table3": lambda: _grid_table3(tables["table3"]),
@@ -258,12 +266,7 @@ def _docx_table(doc, name: str, tables: dict) -> None:
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
     size = {"table2": 12, "table3": 9, "table4": 9}[name]
-    width = 156  # mm of text area: 210 - 28 - 26
-    widths = {
-        "table2": [54, 34, 34, 34],
-        "table3": [14, 18, 46] + [78 / 7] * 7,
-        "table4": [width / 15] * 15,
-    }[name]
+    widths = COLUMN_WIDTHS_MM[name]
     for i, w in enumerate(widths):
         table.columns[i].width = Mm(w)  # the grid (LibreOffice reads it) ...
         for row in table.rows:  # ... and each cell (Word reads these)
@@ -372,14 +375,14 @@ h3 { font-family: "楷体_GB2312", "楷体", "KaiTi", "AR PL UKai CN", serif; fo
 p { text-indent: 2em; margin: 0; text-align: justify; }
 p.sign { text-align: right; text-indent: 0; }
 mark.todo { background: #ff0; }
-table { border-collapse: collapse; width: 100%; margin: 0.5em 0 1em; font-size: 10.5pt; line-height: 1.35; }
+table { border-collapse: collapse; width: 100%; margin: 0.5em 0 1em; font-size: 10.5pt; line-height: 1.35;
+  table-layout: fixed; break-inside: avoid; }
 table.table3, table.table4 { font-size: 9pt; }
 th, td { border: 1px solid #000; padding: 2px 4px; vertical-align: middle; }
 th { font-weight: bold; text-align: center; }
 td.n { text-align: center; } td.c { text-align: center; }
 thead { display: table-header-group; }
 tr { page-break-inside: avoid; }
-table.table4 { page-break-inside: avoid; }
 @media print { body { margin: 0; max-width: none; } }
 </style></head><body>
 <h1>{{ d.title }}</h1>
@@ -388,6 +391,7 @@ table.table4 { page-break-inside: avoid; }
 {% for b in s.blocks %}{% if b.type == 'subheading' %}<h3>{{ b.text }}</h3>
 {% elif b.type == 'para' %}<p>{{ b.text|todo }}</p>
 {% else %}{% set g = grids[b.table] %}<table class="{{ b.table }}">
+<colgroup>{% for w in g.widths %}<col style="width:{{ '%.1f'|format(w / 1.56) }}%">{% endfor %}</colgroup>
 {% if g.head_rows %}<thead>{% for row in g.rows[:g.head_rows] %}<tr>{% for c in row %}{{ cell(c) }}{% endfor %}</tr>{% endfor %}</thead>{% endif %}
 <tbody>{% for row in g.rows[g.head_rows:] %}<tr>{% for c in row %}{{ cell(c) }}{% endfor %}</tr>
 {% endfor %}</tbody></table>
@@ -428,7 +432,7 @@ def render_html(doc_data: dict) -> str:
         rows: list[list[Cell]] = [[] for _ in range(nrows)]
         for c in sorted(cells, key=lambda c: (c.row, c.col)):
             rows[c.row].append(c)
-        grids[name] = {"rows": rows, "head_rows": head_rows}
+        grids[name] = {"rows": rows, "head_rows": head_rows, "widths": COLUMN_WIDTHS_MM[name]}
     env = Environment(autoescape=True)
     env.filters["todo"] = todo
     y, m, d = (int(x) for x in doc_data["as_of"].split("-"))
