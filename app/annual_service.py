@@ -116,7 +116,10 @@ def annual_document(year: int, department: str | None = None, government: bool =
     scope = resolve_scope(department, government, directory)
     path = Path(entered_path) if entered_path else default_entered_path(year, scope)
     entered = read_entered(path) if (entered_path or path.exists()) else None
-    as_of = as_of or date.today()
+    if as_of is None:
+        from domain.shanghai import today
+
+        as_of = today()
     own = session is None
     s = _session() if own else session
     try:
