@@ -151,6 +151,10 @@ def test_html_prints_on_a4_with_the_same_tables(seed):
     assert '<mark class="todo">【待填：其他需要报告的事项（文字）】</mark>' in h
     assert all(head in h for head in SECTION_HEADINGS)
     assert "李四" not in h
+    from domain.annual_document import department_scope
+
+    evil = render_html(build_document([], 2016, department_scope("<script>x</script>", "<script>x</script>")))
+    assert "<script>x" not in evil and "&lt;script&gt;x" in evil
 
 
 def test_government_covers_its_units_and_sums_table3(seed):
