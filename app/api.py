@@ -151,15 +151,15 @@ def scores_result(period, as_of: dt.date, department: str | None):
         return compute_scores(s, period, as_of, department)
 
 
-def annual_report_data(year: int, department: str | None) -> dict:
-    from app.cli_reports import _session, load_events
-    from domain.report import annual_report, check_table3
+def annual_report_data(year: int, department: str | None, government: bool = False) -> dict:
+    """The report draft (a superset of the tables 二/三/四 report); 422 on bad input, 409 when table 三
+    fails the national checks."""
+    from app.annual_service import AnnualReportError, annual_document
+    from domain.report import check_table3
 
-    with _session() as s:
-        events = load_events(s)
     try:
-        report = annual_report(events, year, department)
-    except ValueError as exc:
+        report = annual_document(year, department, government, as_of=today())
+    except AnnualReportError as exc:
         raise ApiError(422, "invalid_parameter", str(exc)) from None
     problems = check_table3(report["table3"])
     if problems:
@@ -305,17 +305,25 @@ def get_scores(period: Optional[str] = Query(None, description="2026、2026-Q3 �
     return _download(data, "text/csv; charset=utf-8" if format == "csv" else XLSX, name)
 
 
-@router.get("/annual-report", summary="政府信息公开工作年度报告表二、表三、表四", tags=["考评"])
+@router.get("/annual-report", summary="政府信息公开工作年度报告（一至六部分草稿；xlsx 为表二至表四）", tags=["考评"])
 def get_annual_report(year: int = Query(..., ge=2008, le=2100), department: Optional[str] = None,
-                      format: Literal["json", "xlsx", "html"] = "json", who: Principal = Depends(api_principal)):
-    from app.exports import render_annual_report_html, write_annual_report
+                      government: bool = Query(False, description="政府年度报告：政府办公室及其下属全部单位"),
+                      format: Literal["json", "xlsx", "html", "docx"] = "json",
+                      who: Principal = Depends(api_principal)):
+    from app.annual_render import DOCX_MIME, render_docx, render_html
+    from app.exports import write_annual_report
 
     dept = who.scope(department, "查看年度报告", roles=REPORT_READERS)
-    report = annual_report_data(year, dept)
+    if government and who.role == "liaison":
+        raise forbidden("无权查看政府年度报告：联络员只能查看本部门的年度报告")
+    report = annual_report_data(year, dept, government)
     if format == "json":
         return report
     if format == "html":
-        return HTMLResponse(render_annual_report_html(report))
+        return HTMLResponse(render_html(report))
+    name = f"{report['title']}（草稿）"
+    if format == "docx":
+        return _download(render_docx(report), DOCX_MIME, f"{name}.docx")
     data = _written(lambda r, out: write_annual_report(r, "xlsx", out), report, suffix=".xlsx")
     return _download(data, XLSX, f"{year}年度报告{'-' + dept if dept else ''}.xlsx")
 

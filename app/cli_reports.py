@@ -3,7 +3,8 @@
     shixian export scores --period 2026-Q3 --format xlsx --out 得分.xlsx [--department D] [--as-of DATE]
     shixian scores show --period 2026-Q3 [--department D] [--as-of DATE] [--json]
     shixian scores lock --period 2026-Q3 [--department D] [--as-of DATE] [--by PERSON]
-    shixian annual-report --year 2026 [--department D] --format json|xlsx|html [--out FILE] [--entered FILE]
+    shixian annual-report --year 2026 [--department D | --government] --format docx|html|json|xlsx [--out FILE]
+        [--entered FILE] [--as-of DATE]
 
 Data access is in `load_events` / `load_snapshots` (thin, over store.models / store.repo).
 """
@@ -212,25 +213,29 @@ def register(app: typer.Typer) -> None:
     def annual_report_cmd(
         year: int = typer.Option(..., "--year", "-y", help="报告年度"),
         department: Optional[str] = typer.Option(None, "--department", "-d", help="部门（默认全部）"),
-        fmt: str = typer.Option("json", "--format", "-f", help="json、xlsx 或 html"),
+        government: bool = typer.Option(
+            False, "--government", help="政府年度报告：政府办公室及 departments.toml 中 parent 隶属于它的全部单位"),
+        fmt: str = typer.Option("json", "--format", "-f", help="docx、html、json 或 xlsx（xlsx 仅含表二至表四）"),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="输出文件（json 可省略，输出到屏幕）"),
         entered: Optional[Path] = typer.Option(
-            None, "--entered", help="表二填报数（JSON 或 TOML：licensing、penalty、coercion、fees）"),
+            None, "--entered",
+            help="填报数（TOML 或 JSON：表二 licensing、penalty、coercion、fees，及机构人员、信息处理费、文字段落；"
+                 "默认 $SHIXIAN_DATA_DIR/annual-report/<年度>/<部门|government|all>.toml）"),
+        as_of: Optional[str] = typer.Option(None, "--as-of", help="时限统计截止日（默认今天）"),
     ) -> None:
-        """政府信息公开工作年度报告表二、表三、表四。"""
+        """政府信息公开工作年度报告（2021 年国家格式，一至六部分）草稿。"""
+        from app.annual_render import write_document
+        from app.annual_service import AnnualReportError, annual_document
         from app.exports import annual_report_json, write_annual_report
-        from domain.report import annual_report, check_table3
+        from domain.report import check_table3
 
-        if fmt not in ("json", "xlsx", "html"):
-            _fail(f"不支持的格式：{fmt}（可用：json、xlsx、html）")
+        if fmt not in ("json", "xlsx", "html", "docx"):
+            _fail(f"不支持的格式：{fmt}（可用：docx、html、json、xlsx）")
         if out is None and fmt != "json":
             _fail(f"{fmt} 格式需要 --out 指定输出文件")
-        figures = _read_entered(entered) if entered else None
-        with _session() as s:
-            events = load_events(s)
         try:
-            report = annual_report(events, year, department, figures)
-        except ValueError as exc:
+            report = annual_document(year, department, government, entered_path=entered, as_of=_as_of(as_of))
+        except AnnualReportError as exc:
             _fail(str(exc))
             raise
         problems = check_table3(report["table3"])
@@ -242,26 +247,13 @@ def register(app: typer.Typer) -> None:
         if out is None:
             typer.echo(annual_report_json(report))
             return
-        write_annual_report(report, fmt, out)
+        if fmt == "xlsx":
+            write_annual_report(report, fmt, out)
+        else:
+            write_document(report, fmt, out)
         t3 = report["table3"]
-        typer.echo(f"已生成 {year} 年度报告（{department or '全部部门'}）：新收申请 {t3['new']['total']} 件，"
+        typer.echo(f"已生成《{report['title']}》：新收申请 {t3['new']['total']} 件，"
                    f"上年结转 {t3['carried_in']['total']} 件，办结 {t3['total']['total']} 件，"
                    f"结转下年度 {t3['carried_out']['total']} 件 → {out}")
-
-
-def _read_entered(path: Path) -> dict:
-    try:
-        if path.suffix.lower() == ".toml":
-            import tomllib
-
-            return tomllib.loads(path.read_text(encoding="utf-8"))
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        _fail(f"{path}: 文件不存在")
-        raise
-    except Exception as exc:
-        _fail(f"{path}: 无法读取：{exc}")
-        raise
-    if not isinstance(data, dict):
-        _fail(f"{path}: 应为对象，如 {{\"licensing\": 12}}")
-    return data
+        if report["placeholders"]:
+            typer.echo(f"待填 {len(report['placeholders'])} 项：" + "；".join(report["placeholders"]))

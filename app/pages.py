@@ -206,8 +206,11 @@ def scores_page(request: Request, period: str | None = None, department: str | N
     day = A.today()
     res = A.scores_result(p, day, dept)
     chart = trend_chart(p, day, dept)
+    # the annual report drafted in January-March is last year's
+    today = A.today()
+    report_year = p.start.year - (1 if p.start.year == today.year and today.month <= 3 else 0)
     return render(request, "scores.html", who, res=res, period=p, department=dept, chart=chart,
-                  period_text=period or p.label)
+                  period_text=period or p.label, report_year=report_year)
 
 
 @router.get("/calendar", response_class=HTMLResponse)

@@ -356,6 +356,42 @@ async def test_annual_report_json_xlsx_html(env):
     assert r.json()["department"] == "qz-fgw"
 
 
+async def test_annual_report_docx_download_by_role(env):
+    from app.annual_render import DOCX_MIME, docx_text
+    from app.demo import today_shanghai
+
+    year = today_shanghai().year
+    r = await env.get("assessor", "/api/annual-report", params={"year": year, "government": "true", "format": "docx"})
+    assert r.status_code == 200 and r.headers["content-type"] == DOCX_MIME
+    assert "attachment" in r.headers["content-disposition"]
+    content = docx_text(r.content)
+    assert content["paragraphs"][0][1] == f"钦州市{year}年政府信息公开工作年度报告"
+    gov = (await env.get("supervisor", "/api/annual-report", params={"year": year, "government": "true"})).json()
+    assert gov["scope"]["kind"] == "government" and len(gov["scope"]["departments"]) == 5
+    per_unit = [(await env.get("supervisor", "/api/annual-report", params={"year": year, "department": d})).json()
+                for d in DEPTS]
+    assert gov["table3"]["new"]["total"] == sum(u["table3"]["new"]["total"] for u in per_unit)
+    # a liaison: their own department's report only
+    r = await env.get("liaison", "/api/annual-report", params={"year": year, "format": "docx"})
+    assert r.status_code == 200
+    assert docx_text(r.content)["paragraphs"][0][1] == f"钦州市发展和改革委员会{year}年政府信息公开工作年度报告"
+    r = await env.get("liaison", "/api/annual-report", params={"year": year, "government": "true", "format": "docx"})
+    assert r.status_code == 403 and "政府年度报告" in r.json()["detail"]
+    r = await env.get("liaison", "/api/annual-report", params={"year": year, "department": "qz-czj", "format": "docx"})
+    assert r.status_code == 403
+    # the scores page offers the download; a liaison's form is fixed to their department
+    async with env.http() as c:
+        await c.post("/login", data={"token": env.tokens["assessor"], "next": "/"})
+        page = (await c.get("/scores")).text
+        assert 'action="/api/annual-report"' in page and 'name="government"' in page and 'value="docx"' in page
+        r = await c.get("/api/annual-report", params={"year": year, "format": "docx", "government": "true"})
+        assert r.status_code == 200 and r.headers["content-type"] == DOCX_MIME
+    async with env.http() as c:
+        await c.post("/login", data={"token": env.tokens["liaison"], "next": "/"})
+        page = (await c.get("/scores")).text
+        assert 'name="department" value="qz-fgw"' in page and 'name="government"' not in page
+
+
 # ---------------------------------------------------------------------------------- calendar
 
 async def test_calendar_read_by_all_reload_by_admin_only(env):

@@ -221,3 +221,18 @@ def test_identity_holds_for_random_sequences(events, dept):
         if prev is not None:
             assert prev["carried_out"] == t3["carried_in"]
         prev = t3
+
+
+# ---- the seed report's year (tests/seed_2016.py, also drafted as a whole report in test_annual_document)
+
+def test_seed_2016_city_figures():
+    from tests import seed_2016 as S
+
+    r = annual_report(S.events(), 2016)
+    t3 = r["table3"]
+    # 钦州市2016年度报告: 48 received, 41 answered (33 granted, 3 partial, 2 secret, 3 not held), none carried in
+    assert (t3["new"]["total"], t3["carried_in"]["total"], t3["total"]["total"], t3["carried_out"]["total"]) == (48, 0, 41, 7)
+    assert (t3["granted"]["total"], t3["partially_granted"]["total"], t3["withheld.state_secret"]["total"],
+            t3["unavailable.not_held"]["total"]) == (33, 3, 2, 3)
+    assert check_table3(t3) == []
+    assert all(v == 0 for block in r["table4"].values() for v in block.values())  # no review, no litigation

@@ -1,0 +1,139 @@
+"""Assembles the annual report draft for the CLI, the API and the pages: events and clock records from
+the store, the directory (names, `parent` for a government's jurisdiction), rule names, and the
+entered-figures file.
+
+Entered figures (what events cannot give: table 二's licensing/penalty/coercion/fees, staff, fees for
+providing information, free text for 平台建设 / 改进情况 / 其他事项): `--entered FILE` (TOML or JSON), or by
+default `$SHIXIAN_DATA_DIR/annual-report/<year>/<scope>.toml` where scope is the department id,
+`government` or `all`; no file means every such figure is a visible placeholder.
+"""
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from domain.annual_document import ALL_SCOPE, ReportScope, build_document, department_scope, government_scope
+
+
+class AnnualReportError(ValueError):
+    """Bad request for a report (unknown unit, bad entered-figures file); the message is Chinese."""
+
+
+def resolve_scope(department: str | None, government: bool, directory=None) -> ReportScope:
+    """The report's scope. `government`: the unit whose `annual_reports` include "government" and that
+    has no such unit above it (or `department`, naming one), plus every unit under it via `parent`."""
+    if directory is None:
+        from domain.directory import load_directory
+
+        directory = load_directory()
+    depts = directory.departments
+    if government:
+        gov_units = [d for d in depts.values() if "government" in d.annual_reports]
+        if department:
+            root = depts.get(department)
+            if root is None or "government" not in root.annual_reports:
+                raise AnnualReportError(f"{department} 不是编制政府年度报告的单位（departments.toml 中 "
+                                        f"annual_reports 含 \"government\" 的单位：{', '.join(d.id for d in gov_units) or '无'}）")
+        else:
+            def has_gov_ancestor(d) -> bool:
+                seen, p = set(), d.parent
+                while p and p not in seen:
+                    seen.add(p)
+                    if p in depts and "government" in depts[p].annual_reports:
+                        return True
+                    p = depts[p].parent if p in depts else None
+                return False
+
+            tops = [d for d in gov_units if not has_gov_ancestor(d)]
+            if not tops:
+                raise AnnualReportError("departments.toml 中没有编制政府年度报告的单位"
+                                        "（在政府办公室条目中写 annual_reports = [\"department\", \"government\"]）")
+            if len(tops) > 1:
+                raise AnnualReportError("departments.toml 中有多个政府年度报告单位（"
+                                        + "、".join(d.id for d in tops) + "），请用 --department 指定其一")
+            root = tops[0]
+        return government_scope(root.id, root.name, {d.id: d.parent for d in depts.values()})
+    if department:
+        d = depts.get(department)
+        # events may name a unit that is not (or no longer) in the directory: its id is its name then
+        return department_scope(department, d.name if d else department)
+    return ALL_SCOPE
+
+
+def scope_key(scope: ReportScope) -> str:
+    return {"government": "government", "all": "all"}.get(scope.kind, scope.department or "all")
+
+
+def default_entered_path(year: int, scope: ReportScope) -> Path:
+    from store.db import data_dir
+
+    return data_dir() / "annual-report" / str(year) / f"{scope_key(scope)}.toml"
+
+
+def read_entered(path: Path) -> dict:
+    """An entered-figures file (TOML when it ends in .toml, else JSON); errors name the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AnnualReportError(f"{path}: 文件不存在") from None
+    try:
+        data = tomllib.loads(text) if Path(path).suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise AnnualReportError(f"{path}: 无法解析：{exc}") from None
+    if not isinstance(data, dict):
+        raise AnnualReportError(f"{path}: 应为对象，如 licensing = 12")
+    return data
+
+
+def _records(session, as_of: date) -> list[Any]:
+    from app.cli_reports import default_overdue_days, load_snapshots
+    from domain.scoring import records_from_snapshots
+
+    return records_from_snapshots(load_snapshots(session), as_of, default_overdue_days())
+
+
+def _rule_hours() -> dict[str, float]:
+    from domain.rules import load_rules
+
+    rules = load_rules()
+    return {"major": float(rules["opinion_response_info"].length),
+            "general": float(rules["opinion_response_general"].length)}
+
+
+def annual_document(year: int, department: str | None = None, government: bool = False, *,
+                    entered_path: Path | None = None, as_of: date | None = None,
+                    session=None) -> dict:
+    """The whole report draft of `year` from the store. Raises AnnualReportError on bad input."""
+    from app.cli_reports import _session, load_events
+    from domain.annual_document import EnteredFiguresError
+    from domain.directory import load_directory
+    from domain.scoring import load_scoring, rule_labels
+
+    directory = load_directory()
+    scope = resolve_scope(department, government, directory)
+    path = Path(entered_path) if entered_path else default_entered_path(year, scope)
+    entered = read_entered(path) if (entered_path or path.exists()) else None
+    if as_of is None:
+        from domain.shanghai import today
+
+        as_of = today()
+    own = session is None
+    s = _session() if own else session
+    try:
+        events = load_events(s)
+        clocks = _records(s, as_of)
+    finally:
+        if own:
+            s.close()
+    try:
+        return build_document(
+            events, year, scope, entered=entered, entered_source=str(path) if entered is not None else "填报数",
+            clocks=clocks, as_of=as_of, rule_labels=rule_labels(load_scoring()),
+            dept_names={d.id: d.name for d in directory.departments.values()}, rule_hours=_rule_hours())
+    except EnteredFiguresError as exc:
+        raise AnnualReportError(str(exc)) from None
+    except ValueError as exc:  # table 二's own checks name the key
+        raise AnnualReportError(f"{path}: {exc}" if entered is not None else str(exc)) from None
