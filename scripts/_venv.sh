@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Sourced by scripts/test and scripts/up: create .venv (Python 3.11+) and (re)install the project
-# with its test extras whenever pyproject.toml changed (sha256 stamp kept inside .venv).
+# Sourced by scripts/test and scripts/up: create .venv (Python 3.11+) and (re)install the pinned
+# dependencies of requirements.lock plus the project itself whenever pyproject.toml or the lock changed
+# (sha256 stamp kept inside .venv). Regenerate the lock with scripts/lock after changing dependencies.
 # Expects the current directory to be the repository root.
 
 shixian_python() {
@@ -24,12 +25,13 @@ ensure_venv() {
         "$py" -m venv .venv || return 1
     fi
     stamp=.venv/.shixian-pyproject.sha256
-    want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    want="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)"
     have="$(cat "$stamp" 2>/dev/null || true)"
     if [ "$want" != "$have" ]; then
-        echo "==> installing -e '.[test]' into .venv (pyproject.toml changed)"
+        echo "==> installing requirements.lock and -e . into .venv (pyproject.toml or the lock changed)"
         .venv/bin/python -m pip install --disable-pip-version-check -q --upgrade pip || return 1
-        .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[test]' || return 1
+        .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.lock || return 1
+        .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e . || return 1
         echo "$want" >"$stamp"
     fi
 }
