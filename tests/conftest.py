@@ -18,6 +18,7 @@ import pytest_asyncio
 
 BIN_DIR = Path(sys.executable).parent
 REQUIRE_PG = os.environ.get("SHIXIAN_REQUIRE_PG") == "1"
+STRICT_SKIPS = os.environ.get("SHIXIAN_STRICT_SKIPS") == "1"  # set by ./scripts/test under CI=true
 
 
 def _pg_url() -> str | None:
@@ -58,9 +59,14 @@ def pytest_sessionstart(session):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
+    rep = outcome.get_result()
+    if rep.skipped and STRICT_SKIPS:
+        # CI: a skipped test (no browser, no LibreOffice, no PostgreSQL) would hide a missing install step.
+        rep.outcome = "failed"
+        rep.longrepr = f"test skipped while SHIXIAN_STRICT_SKIPS=1 (CI): {rep.longrepr}"
+        return
     if not REQUIRE_PG:
         return
-    rep = outcome.get_result()
     if rep.skipped and item.get_closest_marker("postgres") is not None:
         rep.outcome = "failed"
         rep.longrepr = f"postgres test skipped while SHIXIAN_REQUIRE_PG=1: {rep.longrepr}"
