@@ -185,23 +185,40 @@ class ClockResult(BaseModel):
     plan: list[PlannedStepModel] = Field(default_factory=list)
 
 
+def _domain_failure(what: str, exc: Exception) -> ApplicationError:
+    """Pure arithmetic on the calendar: the same input fails the same way on every attempt, so a
+    retry could only hang the event (and an import waiting for it). Non-retryable: the workflow
+    refuses the one event with this reason."""
+    return ApplicationError(f"{what}：{exc}", type="DomainError", non_retryable=True)
+
+
 @activity.defn
 def compute_clocks(req: ComputeRequest) -> list[ClockResult]:
     """Due dates and reminder plans of every clock an event touched, in one round trip."""
     out = []
     for job in req.clocks:
-        result = calc(job.spec)
-        plan_ = []
-        if result.due and job.spec.met_on is None:
-            plan_ = _plan(PlanRequest(rule=job.spec.rule, due=result.due, region=job.spec.region, now=req.now,
-                                      fired=job.fired, last_overdue_at=job.last_overdue_at))
+        try:
+            result = calc(job.spec)
+            plan_ = []
+            if result.due and job.spec.met_on is None:
+                plan_ = _plan(PlanRequest(rule=job.spec.rule, due=result.due, region=job.spec.region, now=req.now,
+                                          fired=job.fired, last_overdue_at=job.last_overdue_at))
+        except ApplicationError:
+            raise
+        except Exception as exc:  # e.g. OverflowError/ValueError from dates the calendar cannot hold
+            raise _domain_failure(f"无法计算期限（{job.spec.rule}，起算 {job.spec.start}）", exc) from None
         out.append(ClockResult(calc=result, plan=plan_))
     return out
 
 
 @activity.defn
 def plan_steps(req: PlanRequest) -> list[PlannedStepModel]:
-    return _plan(req)
+    try:
+        return _plan(req)
+    except ApplicationError:
+        raise
+    except Exception as exc:
+        raise _domain_failure(f"无法安排提醒（{req.rule}，到期 {req.due}）", exc) from None
 
 
 def _plan(req: PlanRequest) -> list[PlannedStepModel]:

@@ -27,12 +27,14 @@ from domain.shanghai import today  # noqa: E402  (re-exported for the pages)
 
 
 def parse_day(text: str | None, field: str = "as_of") -> dt.date:
+    from domain.limits import parse_iso_day
+
     if not text:
         return today()
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ApiError(422, "invalid_parameter", f"参数 {field}=“{text}” 不是有效日期，应为 YYYY-MM-DD", field=field) from None
+        return parse_iso_day(text)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_parameter", f"参数 {field}：{exc}", field=field) from None
 
 
 def parse_period_param(text: str | None):
@@ -272,6 +274,7 @@ def get_items(department: Optional[str] = None, state: Optional[str] = Query(Non
               type: Optional[str] = Query(None, description="document / request / opinion / budget / annual_report"),
               who: Principal = Depends(api_principal)) -> dict[str, Any]:
     dept = who.scope(department, "查看事项", roles=("supervisor", "admin"))
+    check_department(dept)
     return {"department": dept, "items": list_items_json(dept, state, type)}
 
 
@@ -285,6 +288,7 @@ def get_item(item_id: str, who: Principal = Depends(api_principal)) -> dict[str,
 def get_overdue(as_of: Optional[str] = None, department: Optional[str] = None,
                 who: Principal = Depends(api_principal)) -> dict[str, Any]:
     dept = who.scope(department, "查看逾期事项", roles=("supervisor", "admin"))
+    check_department(dept)
     day = parse_day(as_of)
     return {"as_of": day.isoformat(), "department": dept, "rows": overdue_json(day, dept)}
 
@@ -296,6 +300,7 @@ def get_scores(period: Optional[str] = Query(None, description="2026、2026-Q3 �
     from app.exports import write_scores
 
     dept = who.scope(department, "查看考评得分", roles=REPORT_READERS + ("admin",))
+    check_department(dept)
     p, day = parse_period_param(period), parse_day(as_of)
     res = scores_result(p, day, dept)
     if format == "json":
@@ -316,6 +321,7 @@ def get_annual_report(year: int = Query(..., ge=2008, le=2100), department: Opti
     dept = who.scope(department, "查看年度报告", roles=REPORT_READERS)
     if government and who.role == "liaison":
         raise forbidden("无权查看政府年度报告：联络员只能查看本部门的年度报告")
+    check_department(dept)
     report = annual_report_data(year, dept, government)
     if format == "json":
         return report

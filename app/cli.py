@@ -50,7 +50,7 @@ def deadline(
     if not rule or not start:
         fail("需要 RULE 与 START 参数，或使用 --batch FILE")
     try:
-        dl = compute(get_rule(rules, rule), parse_start(start), cal, region)
+        dl = compute(get_rule(rules, rule), bounded_start(start), cal, region)
     except (ClockError, ConfigError) as exc:
         fail(str(exc))
     if as_json:
@@ -61,6 +61,18 @@ def deadline(
     typer.echo(f"provisional: {'true' if dl.provisional else 'false'}")
     if explain:
         _print_explanation(dl.explanation)
+
+
+def bounded_start(text: str):
+    """START as a date or instant within 1990–2100 (README "Events"): beyond it the calendar has no
+    meaning (and year 9999 overflows)."""
+    from domain.limits import check_moment, check_day
+
+    value = parse_start(text)
+    try:
+        return check_moment(value) if hasattr(value, "hour") else check_day(value)
+    except ValueError as exc:
+        raise ClockError(f"起算日 START：{exc}") from None
 
 
 def _print_explanation(ex: dict) -> None:
@@ -95,7 +107,7 @@ def _deadline_batch(path: str, cal, rules) -> None:
             region = (row["region"] or "").strip() or NATIONAL
             if not rule_id or not start_s:
                 raise ClockError("rule 与 start 不能为空")
-            dl = compute(get_rule(rules, rule_id), parse_start(start_s), cal, region, explain=False)
+            dl = compute(get_rule(rules, rule_id), bounded_start(start_s), cal, region, explain=False)
         except (ClockError, ConfigError) as exc:
             fail(f"{path}: 第 {lineno} 行（数据第 {lineno - 1} 行）：{exc}")
         rows.append([rule_id, start_s, (row["region"] or "").strip(), dl.due_iso(),

@@ -119,10 +119,12 @@ def register(app: typer.Typer) -> None:
         """截至某日日终已逾期、仍未办结的时限。"""
         from app.queries import overdue_rows
 
+        from domain.limits import parse_iso_day
+
         try:
-            day = dt.date.fromisoformat(as_of) if as_of else shanghai_today()
-        except ValueError:
-            _fail(f"--as-of “{as_of}” 不是有效日期（YYYY-MM-DD）")
+            day = parse_iso_day(as_of) if as_of else shanghai_today()
+        except ValueError as exc:
+            _fail(f"--as-of：{exc}")
         rows = overdue_rows(day, department)
         if as_json:
             keys = ("id", "department", "rule", "due", "overdue_working_days")

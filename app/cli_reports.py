@@ -74,14 +74,16 @@ def default_overdue_days() -> Callable:
 
 
 def _as_of(text: Optional[str]) -> date:
+    from domain.limits import parse_iso_day
+
     if not text:
         from domain.shanghai import today
 
         return today()
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        _fail(f"无法识别的日期“{text}”：应为 YYYY-MM-DD")
+        return parse_iso_day(text)
+    except ValueError as exc:
+        _fail(f"--as-of：{exc}")
         raise  # unreachable
 
 

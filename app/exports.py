@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,8 +30,22 @@ class ReportCheckError(ValueError):
     """The annual report's table 三 violates the national checks; the message lists them."""
 
 
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _clean(value: Any) -> Any:
+    """Control characters (refused at ingest since issue 8, but possibly in older data) are dropped:
+    the xlsx format cannot hold them, and one must not make a whole export fail."""
+    return _ILLEGAL.sub("", value) if isinstance(value, str) else value
+
+
+def _append(ws, row: list[Any]) -> None:
+    ws.append([_clean(v) for v in row])
+
+
 def _text(value: Any) -> Any:
     """Neutralise spreadsheet formulas in free text (CSV / formula injection)."""
+    value = _clean(value)
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
@@ -90,7 +105,7 @@ def _autosize(ws, widths: dict[int, int] | None = None) -> None:
 def _header(ws, values: list[str]) -> None:
     from openpyxl.styles import Alignment, Font, PatternFill
 
-    ws.append(values)
+    _append(ws, values)
     for c in ws[ws.max_row]:
         c.font = Font(bold=True)
         c.fill = PatternFill("solid", fgColor="DDEBF7")
@@ -107,7 +122,7 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
     header, rows = summary_rows(result)
     _header(ws, header)
     for row in rows:
-        ws.append(row)
+        _append(ws, row)
     for i, h in enumerate(header, start=1):
         if h.endswith("按时率"):
             for r in range(2, ws.max_row + 1):
@@ -118,7 +133,7 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
     _header(wd, DETAIL_HEADERS)
     for d in result.details:
         days = d.lateness_working_days if d.status == "late" else d.overdue_working_days
-        wd.append([_text(d.department), _text(d.item_id), ITEM_TYPE_LABELS.get(d.item_type, d.item_type),
+        _append(wd, [_text(d.department), _text(d.item_id), ITEM_TYPE_LABELS.get(d.item_type, d.item_type),
                    _text(d.title), d.rule_label, d.due, STATE_LABELS.get(d.state, d.state), d.status_label,
                    d.met_on, days, _num(d.deduction), _text(d.explanation)])
     _autosize(wd, {12: 60})
@@ -127,7 +142,7 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
         wa = wb.create_sheet("更正")
         _header(wa, AMENDMENT_HEADERS)
         for a in result.amendments:
-            wa.append([_text(a.department), _text(a.item_id), _text(a.title), a.rule, a.change_label,
+            _append(wa, [_text(a.department), _text(a.item_id), _text(a.title), a.rule, a.change_label,
                        STATE_LABELS.get(a.locked_state or "", a.locked_state), a.locked_met_on,
                        STATE_LABELS.get(a.current_state or "", a.current_state), a.current_met_on])
         _autosize(wa)
@@ -144,7 +159,7 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
                  "按时率 = 按时 ÷（按时 + 逾期办结 + 逾期未办）；得分 = 100 − 扣分，最低 0 分。"),
     ]
     for k, v in info:
-        wi.append([k, _text(v)])
+        _append(wi, [k, _text(v)])
     _autosize(wi, {2: 90})
     wb.save(out)
 
@@ -212,34 +227,34 @@ def _write_report_xlsx(report: dict, out: Path) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "表二"
-    ws.append([_title(report)])
-    ws.append(["二、主动公开政府信息情况"])
+    _append(ws, [_title(report)])
+    _append(ws, ["二、主动公开政府信息情况"])
     _header(ws, ["信息内容", "项目", "指标", "数量"])
     for row in table2_rows(report):
-        ws.append(row)
+        _append(ws, row)
     _autosize(ws)
 
     t3 = report["table3"]
     ws = wb.create_sheet("表三")
-    ws.append(["三、收到和处理政府信息公开申请情况"])
-    ws.append(["（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", "申请人情况"])
+    _append(ws, ["三、收到和处理政府信息公开申请情况"])
+    _append(ws, ["（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", "申请人情况"])
     _header(ws, ["项目"] + [R.COLUMN_LABELS[c] for c in R.COLUMNS])
     for label, code in table3_rows(report):
         if code is None:
-            ws.append([label])
+            _append(ws, [label])
         else:
-            ws.append([label] + [t3[code][c] for c in R.COLUMNS])
+            _append(ws, [label] + [t3[code][c] for c in R.COLUMNS])
     for c in ws["A"]:
         c.alignment = Alignment(wrap_text=True, vertical="center")
     _autosize(ws, {1: 70})
 
     t4 = report["table4"]
     ws = wb.create_sheet("表四")
-    ws.append(["四、政府信息公开行政复议、行政诉讼情况"])
-    ws.append(["行政复议"] + [""] * 4 + ["行政诉讼"] + [""] * 9)
-    ws.append([""] * 5 + ["未经复议直接起诉"] + [""] * 4 + ["复议后起诉"] + [""] * 4)
+    _append(ws, ["四、政府信息公开行政复议、行政诉讼情况"])
+    _append(ws, ["行政复议"] + [""] * 4 + ["行政诉讼"] + [""] * 9)
+    _append(ws, [""] * 5 + ["未经复议直接起诉"] + [""] * 4 + ["复议后起诉"] + [""] * 4)
     _header(ws, [R.CASE_RESULT_LABELS[k] for _ in R.CASE_BLOCKS for k in R.CASE_RESULTS])
-    ws.append([t4[b][k] for b in R.CASE_BLOCKS for k in R.CASE_RESULTS])
+    _append(ws, [t4[b][k] for b in R.CASE_BLOCKS for k in R.CASE_RESULTS])
     ws.merge_cells("A2:E3")
     ws.merge_cells("F2:O2")
     ws.merge_cells("F3:J3")

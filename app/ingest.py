@@ -177,6 +177,10 @@ class Ingestor:
             return rejected(exc.field, exc.reason)
         except ConfigError as exc:
             return rejected("(config)", str(exc))
+        except RPCError as exc:
+            # One event the server refuses (e.g. over its message size limit) fails alone, with the
+            # reason, instead of ending the whole import with the others unreported.
+            return rejected("(temporal)", f"工作流服务拒绝了该事件：{exc.message}（状态 {exc.status.name if exc.status else '?'}）")
         if outcome.status == "duplicate" and outcome.snapshot is None:
             return IngestResult(line=line, status="duplicate", event_id=ev.event_id, type=ev.type, item_id=ev.item_id)
         self._record(ev, outcome.snapshot)

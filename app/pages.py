@@ -104,6 +104,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     if who.role == "liaison" and not department:
         return RedirectResponse("/liaison", status_code=303)
     dept = who.scope(department, "查看督办看板", roles=("supervisor", "admin", "local"))
+    A.check_department(dept)
     day = A.parse_day(as_of)
     rows = A.overdue_json(day, dept)
     rows.sort(key=SORTS.get(sort, SORTS["overdue"]))
@@ -202,6 +203,7 @@ def department_page(request: Request, dept: str):
 def scores_page(request: Request, period: str | None = None, department: str | None = None):
     who = _who(request)
     dept = who.scope(department, "查看考评得分", roles=("supervisor", "admin", "assessor", "local"))
+    A.check_department(dept)
     p = A.parse_period_param(period or str(A.today().year))
     day = A.today()
     res = A.scores_result(p, day, dept)

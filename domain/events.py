@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
+from domain.limits import check_day, check_id, check_moment, check_text, parse_iso_day
 from domain.shanghai import SHANGHAI
 
 
@@ -39,29 +40,84 @@ ApplicantType = Literal[
 ]
 
 
+# Fields holding ids (README "Events": one pattern for every id).
+ID_FIELDS = ("event_id", "document_id", "request_id", "case_id", "item_id", "department", "recorded_by")
+
+
+def _today(info: ValidationInfo | None) -> dt.date | None:
+    return (info.context or {}).get("today") if info is not None else None
+
+
+def _day(v: Any) -> dt.date:
+    """A calendar date: strict YYYY-MM-DD within 1990–2100 (a date object passes through, bounded)."""
+    if isinstance(v, dt.datetime):
+        raise ValueError(f"“{v}” 不是有效日期（应为 YYYY-MM-DD）")
+    if isinstance(v, dt.date):
+        return check_day(v)
+    return parse_iso_day(v if isinstance(v, str) else repr(v))
+
+
+def _happened_day(v: Any, info: ValidationInfo) -> dt.date:
+    """The date of a fact that has happened: also not after today + 1 year."""
+    return check_day(_day(v), happened=True, today=_today(info))
+
+
+Day = Annotated[dt.date, BeforeValidator(_day)]
+HappenedDay = Annotated[dt.date, BeforeValidator(_happened_day)]
+
+
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     event_id: str
     type: str
     recorded_by: Optional[str] = None
 
-    @field_validator("event_id")
+    @model_validator(mode="before")
     @classmethod
-    def _nonempty(cls, v: str) -> str:
-        if not v:
-            raise ValueError("不能为空")
-        return v
+    def _limits(cls, data: Any, info: ValidationInfo):
+        """Ids match the id pattern; every text is free of control characters and within its length."""
+        if not isinstance(data, dict):
+            return data
+        internal = bool((info.context or {}).get("internal"))
+        for key, value in data.items():
+            _check_value(str(key), str(key), value, internal)
+        return data
 
 
-def _instant(v: Any) -> str:
-    """ISO datetime, +08:00 assumed when no offset is given; normalised to +08:00."""
-    if isinstance(v, dt.datetime):
-        moment = v
+def _check_value(path: str, key: str, value: Any, internal: bool) -> None:
+    """Raises ValueError("<field path>: <reason>") (parse_event reports the field)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_value(f"{path}.{k}", str(k), v, internal)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_value(f"{path}.{i}", key, v, internal)
+    elif isinstance(value, str):
+        try:
+            _check_str(key, value, internal)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+
+def _check_str(key: str, value: str, internal: bool) -> None:
+    if key in ID_FIELDS:
+        # The engine's own event ids carry a '#' suffix (e.g. "...#open"), which senders cannot use.
+        check_id(value.strip().replace("#", "-") if internal and key == "event_id" else value.strip())
     else:
-        moment = dt.datetime.fromisoformat(str(v))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=SHANGHAI)
-    return moment.astimezone(SHANGHAI).isoformat()
+        check_text(value, key)
+
+
+def _instant(v: Any, info: ValidationInfo | None = None) -> str:
+    """ISO datetime, +08:00 assumed when no offset is given; normalised to +08:00; a fact, so bounded
+    like a happened date."""
+    try:
+        moment = v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(str(v))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=SHANGHAI)
+        check_moment(moment, happened=True, today=_today(info))
+        return moment.astimezone(SHANGHAI).isoformat()
+    except OverflowError:
+        raise ValueError(f"“{v}” 超出可受理的时间范围") from None
 
 
 # ---------------------------------------------------------------- documents
@@ -71,7 +127,7 @@ class DocumentSigned(_Base):
     department: str
     title: str
     kind: Literal["regulation", "normative", "policy", "other"]
-    signed_on: dt.date
+    signed_on: HappenedDay
     disclosure: Literal["public", "on_request", "withheld"]
     withheld_reason: Optional[str] = None
     needs_interpretation: Optional[bool] = None
@@ -88,7 +144,7 @@ class DocumentSigned(_Base):
 class DocumentPublished(_Base):
     type: Literal["document.published"]
     document_id: str
-    published_on: dt.date
+    published_on: HappenedDay
     url: str
     channel: Literal["website", "gazette", "weibo", "wechat", "other"] = "website"
 
@@ -96,13 +152,13 @@ class DocumentPublished(_Base):
 class DocumentRepealed(_Base):
     type: Literal["document.repealed"]
     document_id: str
-    repealed_on: dt.date
+    repealed_on: HappenedDay
 
 
 class InterpretationPublished(_Base):
     type: Literal["interpretation.published"]
     document_id: str
-    published_on: dt.date
+    published_on: HappenedDay
     url: str
     form: Literal["text", "graphic", "video", "other"] = "text"
 
@@ -119,7 +175,7 @@ class RequestReceived(_Base):
     request_id: str
     department: str
     channel: Literal["in_person", "post_registered", "post_ordinary", "online", "email", "fax", "other"]
-    received_on: dt.date
+    received_on: HappenedDay
     applicant_type: ApplicantType
     applicant: Optional[Applicant] = None  # personal data: dropped by parse_event
     subject: str = ""
@@ -127,7 +183,7 @@ class RequestReceived(_Base):
 
 class _RequestOn(_Base):
     request_id: str
-    on: dt.date
+    on: HappenedDay
 
 
 class RequestAnsweredOnTheSpot(_RequestOn):
@@ -137,7 +193,7 @@ class RequestAnsweredOnTheSpot(_RequestOn):
 
 class RequestCorrectionRequested(_RequestOn):
     type: Literal["request.correction_requested"]
-    respond_by: dt.date
+    respond_by: Day
 
     @model_validator(mode="after")
     def _order(self):
@@ -227,14 +283,14 @@ class OpinionDetected(_Base):
     severity: Literal["major", "general"]
     title: str = ""
 
-    _inst = field_validator("detected_at", mode="before")(classmethod(lambda cls, v: _instant(v)))
+    _inst = field_validator("detected_at", mode="before")(classmethod(lambda cls, v, info: _instant(v, info)))
 
 
 class _OpinionAt(_Base):
     case_id: str
     at: str
 
-    _inst = field_validator("at", mode="before")(classmethod(lambda cls, v: _instant(v)))
+    _inst = field_validator("at", mode="before")(classmethod(lambda cls, v, info: _instant(v, info)))
 
 
 class OpinionInfoReleased(_OpinionAt):
@@ -253,7 +309,7 @@ class BudgetApproved(_Base):
     type: Literal["budget.approved"]
     item_id: str
     department: str
-    approved_on: dt.date
+    approved_on: HappenedDay
     kind: Literal["budget", "final_account"]
     title: str = ""
 
@@ -261,7 +317,7 @@ class BudgetApproved(_Base):
 class BudgetPublished(_Base):
     type: Literal["budget.published"]
     item_id: str
-    published_on: dt.date
+    published_on: HappenedDay
     url: str
 
 
@@ -286,7 +342,7 @@ class AnnualReportPublished(_Base):
     type: Literal["annual_report.published"]
     department: str
     year: int
-    published_on: dt.date
+    published_on: HappenedDay
     url: str
     level: Literal["department", "government"] = "department"
 
@@ -377,16 +433,24 @@ def content_hash(obj: dict[str, Any]) -> str:
     return canonical_hash({k: v for k, v in obj.items() if k not in ("applicant", "recorded_by")})
 
 
-def parse_event(obj: Any, *, internal: bool = False) -> Event:
+def _shown(value: Any) -> str:
+    """A rejected value as quoted in a message: short, control characters escaped."""
+    text = str(value)
+    text = text if len(text) <= 40 else text[:40] + "…"
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+
+
+def parse_event(obj: Any, *, internal: bool = False, today: dt.date | None = None) -> Event:
+    """`today` (Asia/Shanghai; default the real date) bounds the dates of facts that have happened."""
     if not isinstance(obj, dict):
         raise EventError("(line)", "每行必须是一个 JSON 对象")
     type_ = obj.get("type")
     if not isinstance(type_, str) or type_ not in MODELS:
-        raise EventError("type", f"未知事件类型 “{type_}”")
+        raise EventError("type", f"未知事件类型 “{_shown(type_)}”")
     if type_ in ENGINE_ONLY and not internal:
         raise EventError("type", f"{type_} 由系统自动生成，不接受外部提交")
     try:
-        model = MODELS[type_].model_validate(obj)
+        model = MODELS[type_].model_validate(obj, context={"internal": internal, "today": today})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(event)"
@@ -399,8 +463,11 @@ def parse_event(obj: Any, *, internal: bool = False) -> Event:
             msg = "未知字段"
         elif kind == "literal_error":
             msg = f"取值无效（可选：{err['msg'].removeprefix('Input should be ')}）"
+        elif loc == "(event)" and ":" in msg:  # a model-level check names its field first
+            loc, msg = msg.split(":", 1)
+            msg = msg.strip()
         elif kind.startswith("date"):
-            msg = f"“{err.get('input')}” 不是有效日期（应为 YYYY-MM-DD）"
+            msg = f"“{_shown(err.get('input'))}” 不是有效日期（应为 YYYY-MM-DD）"
         elif kind.startswith("int"):
             msg = "应为整数"
         elif kind.startswith("bool"):
@@ -408,10 +475,7 @@ def parse_event(obj: Any, *, internal: bool = False) -> Event:
         elif kind.startswith("string"):
             msg = "应为字符串"
         elif "isoformat" in msg or "Invalid" in msg:
-            msg = f"“{err.get('input')}” 不是有效时间（ISO 8601，如 2026-11-26T09:30，未写时区按 +08:00）"
-        elif loc == "(event)" and ":" in msg:
-            loc, msg = msg.split(":", 1)
-            msg = msg.strip()
+            msg = f"“{_shown(err.get('input'))}” 不是有效时间（ISO 8601，如 2026-11-26T09:30，未写时区按 +08:00）"
         raise EventError(loc, msg) from None
     data = model.model_dump(mode="json", exclude_none=True, by_alias=False)
     data.pop("applicant", None)

@@ -75,6 +75,8 @@ def parse_period(text: str) -> Period:
     if not m:
         raise ValueError(f"无法识别的期间“{text}”：应为 2026、2026-Q3 或 2026-11 的形式")
     year = int(m.group(1))
+    if not 1990 <= year <= 2100:  # domain.limits bounds: the calendar has no meaning beyond
+        raise ValueError(f"期间“{text}”超出可受理范围（1990 至 2100 年）")
     if m.group(2):
         q = int(m.group(2))
         start = date(year, 3 * q - 2, 1)

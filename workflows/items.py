@@ -147,6 +147,7 @@ class ItemWorkflowBase:
         self._lock = asyncio.Lock()
         self._dirty = False
         self._recalc: list[str] = []
+        self._start_refused = False  # the start event failed in its handler: end the run now
 
     # ------------------------------------------------------------ run loop
     async def _run(self, inp: ItemInput) -> ItemSnapshot:
@@ -154,11 +155,15 @@ class ItemWorkflowBase:
             self._dirty = True
         else:
             try:  # the start event normally arrives with the start (Update right after it)
-                await workflow.wait_condition(lambda: self.st.version > 0, timeout=ORPHAN_TIMEOUT)
+                await workflow.wait_condition(lambda: self.st.version > 0 or self._start_refused,
+                                              timeout=ORPHAN_TIMEOUT)
             except asyncio.TimeoutError:
-                # Its start event was refused: fail, so that the id can be used by a corrected event.
-                raise ApplicationError("起始事件未被接受，事项未建立", type="NoStartEvent",
-                                       non_retryable=True) from None
+                pass
+            if not self.st.version:
+                # Its start event was refused: fail, so that the id can be used by a corrected event
+                # (and no empty workflow is left running).
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                raise ApplicationError("起始事件未被接受，事项未建立", type="NoStartEvent", non_retryable=True)
         while True:
             if self.st.version and self.st.state not in ("open", "new"):
                 break
@@ -266,10 +271,12 @@ class ItemWorkflowBase:
                 note = await self._apply(ev)
             except ActivityError as exc:
                 self.st = before
+                self._start_refused = not before.version
                 cause = exc.cause
                 _reject(getattr(cause, "message", None) or str(exc))
             except ApplicationError:
                 self.st = before
+                self._start_refused = not before.version
                 raise
             self.st.applied.append(ev.event_id)
             self._refresh_state()
@@ -474,9 +481,13 @@ class ItemWorkflowBase:
             return
         req = PlanRequest(rule=c.rule, due=c.due, region=c.region, now=workflow.now().isoformat(), fired=c.fired,
                           last_overdue_at=c.last_overdue_at)
-        c.plan = await workflow.execute_activity(
-            plan_steps, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
-            result_type=list[PlannedStepModel])
+        try:
+            c.plan = await workflow.execute_activity(
+                plan_steps, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+                result_type=list[PlannedStepModel])
+        except ActivityError as exc:  # a plan that cannot be computed must not fail the item's workflow
+            c.plan = []
+            workflow.logger.error("reminder plan of %s/%s not computed: %s", self.st.id, c.rule, exc.cause or exc)
 
     async def _save(self) -> None:
         await workflow.execute_activity(save_snapshot, self.snapshot(), start_to_close_timeout=ACTIVITY_TIMEOUT,
