@@ -105,6 +105,15 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
             return JSONResponse({"code": code, "detail": text}, status_code=exc.status_code)
         return render_error(request, exc.status_code, text)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        # The API always answers JSON, even for a fault of its own (never a plain-text 500).
+        log.exception("unexpected error on %s", request.url.path)
+        detail = "服务器内部错误，请稍后重试或联系管理员（详情见服务器日志）"
+        if wants_json(request):
+            return JSONResponse({"code": "internal_error", "detail": detail}, status_code=500)
+        return render_error(request, 500, detail)
+
     app.include_router(api_router)
     app.include_router(pages_router)
     from app.import_pages import router as import_router
