@@ -500,3 +500,89 @@ async def test_open_pages_on_loopback_are_read_only(env):
         assert r.status_code == 200 and "本机只读访问" in r.text
         assert (await c.get("/api/items")).status_code == 401  # the API always needs a token
     assert create_app(env.temporal, host="0.0.0.0").state.open_pages is False
+
+
+# ---------------------------------------------------------------------------------- bad input (issue 8 §5)
+
+@pytest.mark.parametrize("path,extra", [("/api/items", {}), ("/api/overdue", {}), ("/api/scores", {}),
+                                        ("/api/scores", {"format": "xlsx"}),
+                                        ("/api/annual-report", {"year": "2026"}),
+                                        ("/api/annual-report", {"year": "2026", "format": "xlsx"})])
+@pytest.mark.parametrize("dept", ["no-such-dept", "qz-fgw\x07", "qz\x00fgw", "../qz-fgw"])
+async def test_unknown_department_is_404_with_the_json_error_body(env, path, extra, dept):
+    r = await env.get("supervisor", path, params={"department": dept, **extra})
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()["code"] == "unknown_department" and "未知部门" in r.json()["detail"]
+
+
+async def test_out_of_range_dates_in_parameters_are_422(env):
+    for path, params in [("/api/overdue", {"as_of": "9999-12-31"}), ("/api/scores", {"as_of": "1900-01-01"}),
+                         ("/api/scores", {"period": "9999"})]:
+        r = await env.get("supervisor", path, params=params)
+        assert r.status_code == 422 and r.json()["code"] == "invalid_parameter", (path, r.text)
+        assert "超出可受理范围" in r.json()["detail"]
+
+
+async def test_exports_survive_control_characters_in_stored_text(env):
+    """Older data (before the ingest refused them) may hold control characters: xlsx cannot, so the
+    exports drop them instead of failing with a 500."""
+    from openpyxl import load_workbook
+    from sqlmodel import Session
+
+    from app.demo import today_shanghai
+    from domain.model import ClockSnapshot, ItemSnapshot
+    from store import repo
+    from store.db import database_url, get_engine
+
+    today = today_shanghai()
+    iid = f"legacy-{env.tag}"
+    snap = ItemSnapshot(id=iid, type="request", department="qz-jyj", title="旧数据\x07标题\x00", version=1,
+                        clocks=[ClockSnapshot(rule="request_reply", start=today.isoformat(), due=today.isoformat(),
+                                              due_instant=f"{today.isoformat()}T23:59:59+08:00",
+                                              state="met", met_on=today.isoformat(), lateness_working_days=0,
+                                              explanation={"summary": "说明\x1b"})])
+    with Session(get_engine(database_url())) as s:
+        repo.save_snapshot(s, snap)
+    try:
+        r = await env.get("supervisor", "/api/scores", params={"period": str(today.year), "format": "xlsx",
+                                                               "department": "qz-jyj"})
+        assert r.status_code == 200, r.text
+        detail = load_workbook(io.BytesIO(r.content))["明细"]
+        titles = [row[3] for row in detail.iter_rows(min_row=2, values_only=True)]
+        assert "旧数据标题" in titles
+        r = await env.get("supervisor", "/api/scores", params={"period": str(today.year), "format": "csv",
+                                                               "department": "qz-jyj"})
+        assert r.status_code == 200
+    finally:
+        from store.models import Item
+
+        with Session(get_engine(database_url())) as s:
+            repo_item = s.get(Item, iid)
+            if repo_item is not None:
+                s.delete(repo_item)
+                s.commit()
+
+
+async def test_post_events_with_a_five_megabyte_title_beside_a_good_line(env):
+    from store.db import database_url, get_engine
+    from store.models import EventRecord, Item
+
+    good, huge = f"api-{env.tag}-good5", f"api-{env.tag}-huge5"
+    r = await env.post("supervisor", "/api/events", json=[
+        {**_received(huge, "qz-czj"), "subject": "长" * 5_000_000},
+        _received(good, "qz-czj"),
+        {**_received(f"api-{env.tag}-ctl", "qz-czj"), "subject": "申请\x00"},
+        {**_received(f"api-{env.tag}-far", "qz-czj"), "received_on": "9999-12-31"},
+    ])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    res = r.json()["results"]
+    assert [(x["status"], x["field"]) for x in res] == [
+        ("rejected", "subject"), ("applied", None), ("rejected", "subject"), ("rejected", "received_on")]
+    assert "最多 2000 个" in res[0]["reason"] and len(res[0]["message"]) < 300
+    with Session(get_engine(database_url())) as s:
+        assert s.get(Item, huge) is None
+        assert s.exec(select(EventRecord).where(EventRecord.item_id == huge)).all() == []
+        assert s.get(Item, good) is not None
+    with pytest.raises(Exception):
+        await env.temporal.get_workflow_handle(f"request:{huge}").describe()
