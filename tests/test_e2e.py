@@ -89,6 +89,8 @@ def test_up_ingest_status_restart(tmp_path, store_url):
     cal = load_calendar()
     import datetime as dt
 
+    from domain.limits import today_shanghai
+
     today = dt.date.today()
     signed = cal.subtract_working_days(today, 25)
     events = [
@@ -99,6 +101,11 @@ def test_up_ingest_status_restart(tmp_path, store_url):
          "applicant": {"name": "某公司", "contact": "x@example.org"}, "subject": "端到端申请"},
         {"event_id": "e2e-3", "type": "request.extended", "request_id": "NOPE", "on": today.isoformat(),
          "working_days": 5, "approved_by": "x", "reason": "y"},
+        # bad input (issue 8 §5): an impossible year and a title over Temporal's message limit fail alone
+        {"event_id": "e2e-5", "type": "request.received", "request_id": "E2E-R9", "department": "qz-czj",
+         "channel": "email", "received_on": "9999-12-31", "applicant_type": "legal.business"},
+        {"event_id": "e2e-6", "type": "document.signed", "document_id": "E2E-D9", "department": "qz-fgw",
+         "title": "长" * 5_000_000, "kind": "normative", "signed_on": signed.isoformat(), "disclosure": "public"},
     ]
     up = Up(up_env)
     ready = up.start()
@@ -107,12 +114,17 @@ def test_up_ingest_status_restart(tmp_path, store_url):
         r = cli(env, "events", "ingest", "-", stdin="\n".join(json.dumps(e, ensure_ascii=False) for e in events))
         assert r.returncode == 1, r.stdout + r.stderr  # one line rejected
         assert "第 1 行 e2e-1: 已应用" in r.stdout and "第 3 行 e2e-3: 拒绝" in r.stdout
+        assert "第 2 行 e2e-2: 已应用" in r.stdout and "Traceback" not in r.stderr
+        assert "第 4 行 e2e-5: 拒绝 rejected [received_on]" in r.stdout and "9999-12-31" in r.stdout
+        assert "第 5 行 e2e-6: 拒绝 rejected [title]" in r.stdout
+        assert cli(env, "status", "E2E-D9").returncode != 0  # nothing of the refused lines was stored
         before = json.loads(cli(env, "status", "E2E-D1", "--json").stdout)
         assert before["clocks"][0]["due"] == cal.add_working_days(signed, 20).isoformat()
         overdue = json.loads(cli(env, "overdue", "--json").stdout)
         assert {"id": "E2E-D1", "department": "qz-fgw", "rule": "policy_publication",
                 "due": before["clocks"][0]["due"],
-                "overdue_working_days": cal.working_days_between(cal.add_working_days(signed, 20), today)} in overdue
+                "overdue_working_days": cal.working_days_between(cal.add_working_days(signed, 20),
+                                                                 today_shanghai())} in overdue  # as of today in China
     finally:
         rest = up.stop()
     assert "已停止 / stopped" in rest
