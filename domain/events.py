@@ -58,8 +58,10 @@ def _day(v: Any) -> dt.date:
 
 
 def _happened_day(v: Any, info: ValidationInfo) -> dt.date:
-    """The date of a fact that has happened: also not after today + 1 year."""
-    return check_day(_day(v), happened=True, today=_today(info))
+    """The date of a fact that has happened: also not after today + 1 year. The engine's own events
+    (dated by workflow time, e.g. an abandonment on respond_by) are not judged against the wall clock."""
+    internal = bool((info.context or {}).get("internal"))
+    return check_day(_day(v), happened=not internal, today=_today(info))
 
 
 Day = Annotated[dt.date, BeforeValidator(_day)]

@@ -93,6 +93,13 @@ def test_ids_outside_the_pattern_are_refused(field, bad):
     assert err.field == field and "编号" in err.reason and "1–128" in err.reason
 
 
+def test_the_engines_own_events_are_not_judged_against_the_wall_clock():
+    # an abandonment is dated respond_by, which may lie ahead of the real date (time-skipped workflows)
+    ev = {"event_id": "r-1#abandoned", "type": "request.abandoned", "request_id": "r-1", "on": "2028-06-30"}
+    assert parse_event(ev, internal=True, today=TODAY).on == "2028-06-30"
+    assert refused({**ev, "on": "9999-01-01"}, internal=True).field == "on"
+
+
 def test_engine_ids_with_hash_are_only_accepted_from_the_engine():
     ev = {"event_id": "annual-report:qz-zfb:2026#open", "type": "annual_report.year_closed",
           "department": "qz-zfb", "year": 2026, "recorded_by": "system"}
