@@ -586,3 +586,9 @@ async def test_post_events_with_a_five_megabyte_title_beside_a_good_line(env):
         assert s.get(Item, good) is not None
     with pytest.raises(Exception):
         await env.temporal.get_workflow_handle(f"request:{huge}").describe()
+
+
+async def test_board_and_scores_pages_also_answer_404_for_an_unknown_department(env):
+    for path in ("/", "/scores", "/liaison", "/departments/no-such-dept"):
+        r = await env.get("supervisor", path, params={"department": "no-such-dept"})
+        assert r.status_code == 404 and "未知部门" in r.text, path

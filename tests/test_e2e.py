@@ -89,7 +89,7 @@ def test_up_ingest_status_restart(tmp_path, store_url):
     cal = load_calendar()
     import datetime as dt
 
-    from domain.limits import today_shanghai
+    from domain.shanghai import today as today_shanghai
 
     today = dt.date.today()
     signed = cal.subtract_working_days(today, 25)
