@@ -180,7 +180,8 @@ class Ingestor:
         except RPCError as exc:
             # One event the server refuses (e.g. over its message size limit) fails alone, with the
             # reason, instead of ending the whole import with the others unreported.
-            return rejected("(temporal)", f"工作流服务拒绝了该事件：{exc.message}（状态 {exc.status.name if exc.status else '?'}）")
+            status = exc.status.name if exc.status else "?"
+            return rejected("(temporal)", f"工作流服务拒绝了该事件：{exc.message}（状态 {status}）")
         if outcome.status == "duplicate" and outcome.snapshot is None:
             return IngestResult(line=line, status="duplicate", event_id=ev.event_id, type=ev.type, item_id=ev.item_id)
         self._record(ev, outcome.snapshot)

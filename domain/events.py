@@ -11,7 +11,8 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from domain.limits import check_day, check_id, check_moment, check_text, parse_iso_day
 from domain.shanghai import SHANGHAI

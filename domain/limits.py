@@ -11,11 +11,13 @@ import datetime as dt
 import re
 import unicodedata
 
-from domain.shanghai import SHANGHAI, today as today_shanghai
+from domain.shanghai import SHANGHAI
+from domain.shanghai import today as today_shanghai
 
 # Dates the engine accepts at all: the calendar and the statutory rules are meaningful in this range.
 MIN_DAY = dt.date(1990, 1, 1)
 MAX_DAY = dt.date(2100, 12, 31)
+RANGE = f"{MIN_DAY.isoformat()} 至 {MAX_DAY.isoformat()}"
 # A fact that has happened (received, signed, published, replied ...) may be dated up to this far
 # ahead of today (Asia/Shanghai): room for a clock set wrong, not for a typo in the year.
 FUTURE_SLACK_DAYS = 366
@@ -63,11 +65,12 @@ def check_text(value: str, field: str) -> str:
 def check_day(day: dt.date, *, happened: bool = False, today: dt.date | None = None) -> dt.date:
     """1990-01-01 .. 2100-12-31; a fact that has happened also not after today + 1 year."""
     if not MIN_DAY <= day <= MAX_DAY:
-        raise ValueError(f"日期 {day.isoformat()} 超出可受理范围（{MIN_DAY.isoformat()} 至 {MAX_DAY.isoformat()}）")
+        raise ValueError(f"日期 {day.isoformat()} 超出可受理范围（{RANGE}）")
     if happened:
         latest = (today or today_shanghai()) + dt.timedelta(days=FUTURE_SLACK_DAYS)
         if day > latest:
-            raise ValueError(f"日期 {day.isoformat()} 晚于今天一年以后（{latest.isoformat()}）：已发生的事实不能是将来的日期")
+            raise ValueError(f"日期 {day.isoformat()} 晚于今天一年以后（{latest.isoformat()}）："
+                             "已发生的事实不能是将来的日期")
     return day
 
 
@@ -76,7 +79,7 @@ def check_moment(moment: dt.datetime, *, happened: bool = False, today: dt.date 
     try:
         local = moment.astimezone(SHANGHAI) if moment.tzinfo else moment
     except OverflowError:
-        raise ValueError(f"时间 {moment.isoformat()} 超出可受理范围（{MIN_DAY.isoformat()} 至 {MAX_DAY.isoformat()}）") from None
+        raise ValueError(f"时间 {moment.isoformat()} 超出可受理范围（{RANGE}）") from None
     check_day(local.date(), happened=happened, today=today)
     return moment
 

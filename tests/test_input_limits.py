@@ -25,7 +25,8 @@ def received(**kw):
 
 def signed(**kw):
     return {"event_id": "e-2", "type": "document.signed", "document_id": "d-1", "department": "qz-fgw",
-            "title": "关于印发某办法的通知", "kind": "normative", "signed_on": "2026-11-02", "disclosure": "public", **kw}
+            "title": "关于印发某办法的通知", "kind": "normative", "signed_on": "2026-11-02", "disclosure": "public",
+            **kw}
 
 
 def refused(obj, *, internal=False, today=TODAY) -> EventError:
@@ -80,7 +81,8 @@ def test_dates_are_strict_iso_days(value):
 
 # ---------------------------------------------------------------------------------- ids
 
-@pytest.mark.parametrize("good", ["钦政办〔2026〕12号", "annual-report:qz-zfb:2026", "A(1)（二）", "二〇二六_1.v2", "x" * 128])
+@pytest.mark.parametrize("good", ["钦政办〔2026〕12号", "annual-report:qz-zfb:2026", "A(1)（二）", "二〇二六_1.v2",
+                                  "x" * 128])
 def test_ids_of_the_documented_pattern_are_accepted(good):
     assert parse_event(received(request_id=good, event_id=good), today=TODAY).item_id == good
 
@@ -174,7 +176,8 @@ def test_cli_deadline_accepts_the_bounds():
 
 
 def test_cli_deadline_batch_names_the_bad_line():
-    r = run("deadline", "--batch", "-", stdin="rule,start,region\nrequest_reply,2026-11-02,\nrequest_reply,9999-01-01,\n")
+    csv_in = "rule,start,region\nrequest_reply,2026-11-02,\nrequest_reply,9999-01-01,\n"
+    r = run("deadline", "--batch", "-", stdin=csv_in)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "第 3 行" in r.stderr and "9999-01-01" in r.stderr and r.stdout == ""
 
