@@ -116,3 +116,20 @@ async def test_a_domain_error_in_an_activity_fails_that_event_promptly(st):
     ok = await st.ingestor.ingest_one(2, parse_event({"event_id": f"{req}-2", **received(req, today)}))
     assert ok.status == "applied", ok.text()
     assert st.clock(req, "request_reply").state == "open"
+
+
+async def test_an_event_the_server_refuses_fails_alone_instead_of_ending_the_import(st):
+    """Defence behind validation: should an event still exceed Temporal's message limit (simulated by
+    bypassing the validator), that one line is reported rejected and the import goes on."""
+    from domain.events import parse_event
+
+    today = await st.today()
+    huge, good = st.id("HUGE2"), st.id("GOOD2")
+    ev = parse_event({"event_id": f"{huge}-1", **signed(huge, today)})
+    bad = ev.model_copy(update={"data": {**ev.data, "title": "长" * 5_000_000}})
+    st.started.add(f"document:{huge}")
+    res = await asyncio.wait_for(st.ingestor.ingest_one(1, bad), timeout=60)
+    assert res.status == "rejected" and res.field == "(temporal)", res.text()
+    assert rows(Item, id=huge) == [] and rows(EventRecord, item_id=huge) == []
+    ok = await st.ingest(signed(good, today))
+    assert ok[0].status == "applied", ok[0].text()
