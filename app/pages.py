@@ -235,7 +235,7 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     month → the months of its year up to it), as an inline-SVG-ready structure."""
     from domain.scoring import load_scoring, parse_period, score_period
 
-    from app.cli_reports import _session, current_records
+    from app.cli_reports import _session, current_marks, current_records
 
     start = period.start
     months = [(start.year, m) for m in range(1, 13)] if period.kind == "year" else (
@@ -245,9 +245,10 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     config = load_scoring()
     with _session() as s:
         records = current_records(s, as_of, department)
+        marks = current_marks(s, department)
     series: dict[str, list[tuple[int, float]]] = {}
     for i, (y, m) in enumerate(months):
-        res = score_period(records, parse_period(f"{y}-{m:02d}"), as_of, config, department)
+        res = score_period(records, parse_period(f"{y}-{m:02d}"), as_of, config, department, marks)
         for d in res.summary:
             series.setdefault(d.department, []).append((i, d.score))
     names = A.department_names()

@@ -25,6 +25,12 @@ SCORE_STATUSES = {
     "closed": "已关闭（不计）",
 }
 
+# Score-sheet rows that are not clocks (domain/scoring.py `Mark`).
+MARK_KINDS = {
+    "withheld": "不予公开",
+    "case_lost": "复议诉讼被纠正",
+}
+
 # Reminder-ladder steps (config/reminders.toml) and the other notices the engine sends.
 STEPS = {
     "t_minus_3": "到期前3个工作日提醒",
