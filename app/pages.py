@@ -116,15 +116,19 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["max"] = max(g["max"], r["overdue_working_days"])
     groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], g["id"]))
     from app.queries import session
+    from domain.flags import item_flags
     from store import repo
 
     with session() as s:
         open_items = repo.list_items(s, department=dept, state="open")
+        flagged = [(i, item_flags(i.data)) for i in repo.list_items(s, department=dept, type="request")]
+    flagged = [(i, f) for i, f in flagged if f]
     provisional = [(i, c) for i in open_items for c in i.clocks if c.provisional and c.state == "open"]
     period = A.parse_period_param(None)
     scores = A.scores_result(period, day, dept)
     return render(request, "board.html", who, rows=rows, groups=groups, sort=sort, as_of=day.isoformat(),
                   department=dept, open_count=len(open_items), provisional=provisional, scores=scores,
+                  flagged=flagged,
                   rule_names=A.rule_names())
 
 

@@ -128,6 +128,28 @@ async def test_correction_period_on_a_rest_day_moves_and_a_short_one_is_flagged(
     await st.ok(received(ok, "qz-jyj", "2026-03-02"),
                 req_ev("request.correction_requested", ok, "2026-03-04", respond_by="2026-03-13"))
     assert st.item(ok).data["correction"]["too_short"] is False
+    # The supervisor sees the flag: item API and page, the board's list; not on the reasonable one.
+    import httpx
+    from sqlmodel import Session
+
+    from app.web import create_app
+    from store.db import get_engine
+    from store.tokens import create_token, ensure_table
+
+    ensure_table(get_engine())
+    with Session(get_engine()) as s:
+        token, _ = create_token(s, "supervisor", person="supervisor-zwgk")
+    app = create_app(st.client, open_pages=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        item = (await http.get(f"/api/items/{req}")).json()
+        assert [f["label"] for f in item["flags"]] == ["补正期限过短"] and "3 个工作日" in item["flags"][0]["detail"]
+        assert (await http.get(f"/api/items/{ok}")).json()["flags"] == []
+        page = (await http.get(f"/items/{req}")).text
+        assert "补正期限过短" in page and "仅 3 个工作日" in page
+        board = (await http.get("/", params={"department": "qz-jyj"})).text
+        flagged = board.split('id="flagged"')[1].split("</table>")[0]
+        assert req in flagged and ok not in flagged
 
 
 async def test_on_the_spot_means_the_same_day(st):
