@@ -31,6 +31,22 @@ def req_ev(type_, req_id, on, **kw):
     return {"type": type_, "request_id": req_id, "on": str(on), **kw}
 
 
+async def supervisor_http(st):
+    """An HTTP client on the real app with a supervisor's token (the store is the test's own)."""
+    import httpx
+    from sqlmodel import Session
+
+    from app.web import create_app
+    from store.db import get_engine
+    from store.tokens import create_token, ensure_table
+
+    ensure_table(get_engine())
+    with Session(get_engine()) as s:
+        token, _ = create_token(s, "supervisor", person="supervisor-zwgk")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(st.client, open_pages=False)),
+                             base_url="http://127.0.0.1", headers={"Authorization": f"Bearer {token}"})
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def wf_env(temporal_test_server_path):
     from temporalio.contrib.pydantic import pydantic_data_converter
@@ -128,20 +144,16 @@ async def test_correction_period_on_a_rest_day_moves_and_a_short_one_is_flagged(
     await st.ok(received(ok, "qz-jyj", "2026-03-02"),
                 req_ev("request.correction_requested", ok, "2026-03-04", respond_by="2026-03-13"))
     assert st.item(ok).data["correction"]["too_short"] is False
-    # The supervisor sees the flag: item API and page, the board's list; not on the reasonable one.
-    import httpx
-    from sqlmodel import Session
-
-    from app.web import create_app
-    from store.db import get_engine
-    from store.tokens import create_token, ensure_table
-
-    ensure_table(get_engine())
-    with Session(get_engine()) as s:
-        token, _ = create_token(s, "supervisor", person="supervisor-zwgk")
-    app = create_app(st.client, open_pages=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
-                                 headers={"Authorization": f"Bearer {token}"}) as http:
+    # Corrected after a short period and then left unanswered: overdue, and the flag goes with it.
+    over = st.id("R3")
+    await st.ok(received(over, "qz-jyj", "2026-03-02"),
+                req_ev("request.correction_requested", over, "2026-03-04", respond_by="2026-03-06"),
+                req_ev("request.corrected", over, "2026-03-05"))
+    # The supervisor sees the flag: item API and page, the overdue API, the board's list; not on the
+    # reasonable one.
+    async with await supervisor_http(st) as http:
+        overdue = {r["id"]: r for r in (await http.get("/api/overdue", params={"department": "qz-jyj"})).json()["rows"]}
+        assert [f["code"] for f in overdue[over]["flags"]] == ["correction_too_short"]
         item = (await http.get(f"/api/items/{req}")).json()
         assert [f["label"] for f in item["flags"]] == ["补正期限过短"] and "3 个工作日" in item["flags"][0]["detail"]
         assert (await http.get(f"/api/items/{ok}")).json()["flags"] == []
@@ -179,6 +191,16 @@ async def test_withdrawal_after_the_due_date_keeps_the_lateness(st):
     rows = {d.item_id: d for d in res.details}
     assert rows[late].status == "late" and rows[late].deduction == 6
     assert rows[early].status == "closed" and rows[early].deduction == 0
+    # A review decided against the department deducts case_lost in the month of the decision.
+    await st.ok(req_ev("review.filed", early, "2026-11-10"),
+                req_ev("review.decided", early, "2026-11-24", result="corrected"))
+    with _session() as s:
+        res = compute_scores(s, parse_period("2026-11"), dt.date(2026, 11, 25), "qz-jyj")
+        october = compute_scores(s, parse_period("2026-10"), dt.date(2026, 11, 25), "qz-jyj")
+    lost = [d for d in res.details if d.status == "case_lost"]
+    assert [(d.item_id, d.deduction) for d in lost] == [(early, 3)]
+    assert res.summary[0].cases_lost == 1 and res.summary[0].deduction == 9
+    assert all(d.status != "case_lost" for d in october.details)
 
 
 async def test_repeal_after_the_due_date_keeps_the_lateness(st):
@@ -207,3 +229,12 @@ async def test_withheld_document_published_later_is_recorded_without_a_clock(st)
     with _session() as s:
         res = compute_scores(s, parse_period("2026-Q3"), dt.date(2026, 10, 20), "qz-fgw")
     assert res.summary[0].withheld == 1 and res.summary[0].deduction == 0
+    async with await supervisor_http(st) as http:
+        page = (await http.get("/scores", params={"period": "2026-Q3", "department": "qz-fgw"})).text
+        csv_text = (await http.get("/api/scores", params={"period": "2026-Q3", "department": "qz-fgw",
+                                                          "format": "csv"})).content.decode("utf-8-sig")
+    details = page.split('id="score-details"')[1].split("</table>")[0]
+    assert "内部文件" in details and "不予公开" in details and "内部事务信息" in details
+    header, row = csv_text.splitlines()[:2]
+    cols = dict(zip(header.split(","), row.split(",")))
+    assert cols["不予公开（件）"] == "1" and cols["扣分"] == "0"
