@@ -238,3 +238,19 @@ async def test_withheld_document_published_later_is_recorded_without_a_clock(st)
     header, row = csv_text.splitlines()[:2]
     cols = dict(zip(header.split(","), row.split(",")))
     assert cols["不予公开（件）"] == "1" and cols["扣分"] == "0"
+
+
+async def test_unanswered_concurrent_consultations_each_end_with_their_own_window(st):
+    req = st.id("R")
+    await st.ok(received(req, "qz-fgw", "2026-03-02"),
+                req_ev("request.consultation_started", req, "2026-03-05", **{"with": "third_party"}),
+                req_ev("request.consultation_started", req, "2026-03-12", **{"with": "agency"}))
+    third, agency = st.clock(req, "third_party_opinion"), st.clock(req, "agency_opinion")
+    assert third.due < agency.due
+    # Both windows lie in the past: they lapse after the import grace period.
+    await st.env.sleep(dt.timedelta(hours=2))
+    reply = await st.wait_for(lambda: st.clock(req, "request_reply"), lambda k: k.state == "open")
+    # Paused from 03-05 to the agency window's last day (the third party's lapse did not end it).
+    assert reply.due == cal().add_working_days(dt.date.fromisoformat(agency.due), 18, "guangxi").isoformat()
+    assert st.clock(req, "third_party_opinion").state == "closed"
+    assert st.clock(req, "agency_opinion").state == "closed"
