@@ -23,10 +23,7 @@ SCORE_STATUSES = {
     "overdue": "逾期未办",
     "pending": "未到期",
     "closed": "已关闭（不计）",
-}
-
-# Score-sheet rows that are not clocks (domain/scoring.py `Mark`).
-MARK_KINDS = {
+    # score-sheet rows that are not clocks (domain/scoring.py `Mark`)
     "withheld": "不予公开",
     "case_lost": "复议诉讼被纠正",
 }

@@ -45,8 +45,7 @@ from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
 
 Status = Literal["on_time", "late", "overdue", "pending", "closed"]
-# Scored facts that are not clocks (withheld documents, lost reviews/litigations) have rows of their own.
-STATUS_LABELS = {**labels.SCORE_STATUSES, **labels.MARK_KINDS}
+STATUS_LABELS = labels.SCORE_STATUSES  # includes the rows that are not clocks (withheld, case_lost)
 STATE_LABELS = labels.CLOCK_STATES
 # Deductions that are not clock rules, with their defaults when scoring.toml does not list them.
 MARK_DEFAULTS: dict[str, float] = {"withheld": 0.0, "case_lost": 3.0}
