@@ -229,6 +229,15 @@ async def test_withheld_document_published_later_is_recorded_without_a_clock(st)
     with _session() as s:
         res = compute_scores(s, parse_period("2026-Q3"), dt.date(2026, 10, 20), "qz-fgw")
     assert res.summary[0].withheld == 1 and res.summary[0].deduction == 0
+    # Signed and published in one import batch (the workflow may still be running): the same outcome.
+    doc2 = st.id("W2")
+    r = await st.ok({"type": "document.signed", "document_id": doc2, "department": "qz-fgw", "title": "内部文件2",
+                     "kind": "policy", "signed_on": "2026-09-02", "disclosure": "withheld",
+                     "withheld_reason": "withheld.process_information"},
+                    {"type": "document.published", "document_id": doc2, "published_on": "2026-10-12", "url": "u"})
+    assert "不计时限" in (r[1].reason or "")
+    await st.settle(f"document:{doc2}")
+    assert st.item(doc2).clocks == []
     async with await supervisor_http(st) as http:
         page = (await http.get("/scores", params={"period": "2026-Q3", "department": "qz-fgw"})).text
         csv_text = (await http.get("/api/scores", params={"period": "2026-Q3", "department": "qz-fgw",
@@ -237,7 +246,7 @@ async def test_withheld_document_published_later_is_recorded_without_a_clock(st)
     assert "内部文件" in details and "不予公开" in details and "内部事务信息" in details
     header, row = csv_text.splitlines()[:2]
     cols = dict(zip(header.split(","), row.split(",")))
-    assert cols["不予公开（件）"] == "1" and cols["扣分"] == "0"
+    assert cols["不予公开（件）"] == "2" and cols["扣分"] == "0"  # both withheld documents of Q3
 
 
 async def test_unanswered_concurrent_consultations_each_end_with_their_own_window(st):

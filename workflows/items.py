@@ -324,7 +324,7 @@ class ItemWorkflowBase:
         start_on = st.data.get("start_on")
         if start_on and ev.on < start_on[: len(ev.on)]:
             raise Refusal(ev.date_field, f"{ev.type} 的日期 {ev.on} 早于事项起算日 {start_on}")
-        if st.state not in ("open", "new") and ev.type not in RECORD_ONLY:
+        if st.state not in ("open", "new") and ev.type not in RECORD_ONLY and not self._record_only(ev):
             raise Refusal("type", f"事项已结束（{st.state}），不能再接受 {ev.type}")
         for c in st.clocks:
             meta = st.rules.get(c.rule)
@@ -350,6 +350,10 @@ class ItemWorkflowBase:
 
     def _check_specific(self, ev: Event) -> None:
         return None
+
+    def _record_only(self, ev: Event) -> bool:
+        """An event kept as a fact on a finished item, with no clock (type-specific)."""
+        return False
 
     # ------------------------------------------------------------ transitions
     async def _apply(self, ev: Event) -> str | None:
@@ -615,6 +619,16 @@ class DocumentWorkflow(ItemWorkflowBase):
     @workflow.run
     async def run(self, inp: ItemInput) -> ItemSnapshot:
         return await self._run(inp)
+
+    def _record_only(self, ev: Event) -> bool:
+        # A withheld document published later: recorded, no clock (neither publication nor interpretation).
+        return ev.type == "document.published" and self.st.data.get("disclosure") == "withheld"
+
+    async def _apply(self, ev: Event) -> str | None:
+        if self._record_only(ev):
+            self._record_facts(ev)
+            return "不予公开的文件后经公开：已记录，不计时限"
+        return await super()._apply(ev)
 
     def _check_specific(self, ev: Event) -> None:
         d = self.st.data
