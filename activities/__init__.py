@@ -1,6 +1,13 @@
 """Temporal activities. The worker (worker/main.py) registers every function listed in ACTIVITIES."""
 from activities.annual import open_annual_report_clocks
-from activities.clocks import compute_clocks, correction_period, plan_steps, record_due_change, record_system_event, save_snapshot
+from activities.clocks import (
+    compute_clocks,
+    correction_period,
+    plan_steps,
+    record_due_change,
+    record_system_event,
+    save_snapshot,
+)
 from activities.digests import digest_day, plan_digests
 from activities.notify import notification_recipients, send_notification
 

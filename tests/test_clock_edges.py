@@ -6,7 +6,7 @@ import pytest
 
 from domain.calendar import load_calendar
 from domain.clocks import ClockError, ExtensionGrant, Pause, compute, correction_terms
-from domain.model import ClockSnapshot, ItemSnapshot
+from domain.model import ItemSnapshot
 from domain.report import annual_report
 from domain.rules import ConfigError, load_correction_min, load_rules, parse_correction_min
 from domain.scoring import (

@@ -76,7 +76,8 @@ async def test_second_consultation_ends_at_its_own_answer(st):
     # 5 wd used before and between the consultations, 15 after 04-01: 2026-04-23 on the national
     # calendar (test_clock_edges), a day later here for Guangxi's 三月三; the old code cut the agency
     # pause at the third-party window's due date (03-26).
-    assert (reply.state, reply.due) == ("open", cal().add_working_days(dt.date(2026, 4, 1), 15, "guangxi").isoformat())
+    expected = cal().add_working_days(dt.date(2026, 4, 1), 15, "guangxi").isoformat()
+    assert (reply.state, reply.due) == ("open", expected)
     assert st.clock(req, "third_party_opinion").state == "met"
     assert st.clock(req, "agency_opinion").state == "met"
 
@@ -108,7 +109,8 @@ async def test_third_party_window_counts_from_delivery(st):
                 req_ev("request.consultation_started", req, "2026-03-05", delivered_on="2026-03-09",
                        **{"with": "third_party"}))
     window = st.clock(req, "third_party_opinion")
-    assert (window.start, window.due) == ("2026-03-09", cal().add_working_days(dt.date(2026, 3, 9), 15, "guangxi").isoformat())
+    window_due = cal().add_working_days(dt.date(2026, 3, 9), 15, "guangxi").isoformat()
+    assert (window.start, window.due) == ("2026-03-09", window_due)
     r = await st.ingest(req_ev("request.consultation_started", st.id("R"), "2026-03-05", delivered_on="2026-03-04",
                                **{"with": "agency"}))
     assert (r[0].status, r[0].field) == ("rejected", "delivered_on")
@@ -245,7 +247,7 @@ async def test_withheld_document_published_later_is_recorded_without_a_clock(st)
     details = page.split('id="score-details"')[1].split("</table>")[0]
     assert "内部文件" in details and "不予公开" in details and "内部事务信息" in details
     header, row = csv_text.splitlines()[:2]
-    cols = dict(zip(header.split(","), row.split(",")))
+    cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert cols["不予公开（件）"] == "2" and cols["扣分"] == "0"  # both withheld documents of Q3
 
 
