@@ -360,7 +360,7 @@ def _table4(events: list[dict], year: int, department: str | None, known_request
         if e["type"].startswith("review."):
             return "review"
         flag = e.get("after_review")
-        queue = open_filings[e.get("request_id")]
+        queue = open_filings[str(e.get("request_id"))]
         if e["type"] == "litigation.filed":
             queue.append(bool(flag))
         elif flag is None:

@@ -412,9 +412,9 @@ class ItemWorkflowBase:
                 # A consultation answered after its window lapsed paused the clock only until that
                 # window's last day, imported or live alike (the window's lapse ends the pause). Each
                 # consultation ends at its own answer or its own window; another one may still run.
-                windows = [w for w in self._windows_opened_by(meta.pause)
-                           if w.due and _same_kind(ended_kind, _window_kind(self.st.rules[w.rule]))]
-                end = min([day] + [w.due[:10] for w in windows])
+                window_ends = [w.due[:10] for w in self._windows_opened_by(meta.pause)
+                               if w.due and _same_kind(ended_kind, _window_kind(self.st.rules[w.rule]))]
+                end = min([day, *window_ends])
                 for p in clock.pauses:
                     if p.end is None and _same_kind(p.kind, ended_kind):
                         p.end = max(end, p.start)
