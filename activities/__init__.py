@@ -1,10 +1,17 @@
 """Temporal activities. The worker (worker/main.py) registers every function listed in ACTIVITIES."""
 from activities.annual import open_annual_report_clocks
-from activities.clocks import compute_clocks, plan_steps, record_due_change, record_system_event, save_snapshot
+from activities.clocks import (
+    compute_clocks,
+    correction_period,
+    plan_steps,
+    record_due_change,
+    record_system_event,
+    save_snapshot,
+)
 from activities.digests import digest_day, plan_digests
 from activities.notify import notification_recipients, send_notification
 
 ACTIVITIES: list = [
-    compute_clocks, plan_steps, save_snapshot, record_due_change, record_system_event,
+    compute_clocks, plan_steps, save_snapshot, record_due_change, record_system_event, correction_period,
     send_notification, notification_recipients, digest_day, plan_digests, open_annual_report_clocks,
 ]

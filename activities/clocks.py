@@ -16,11 +16,21 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.calendar import WorkCalendar, load_calendar
-from domain.clocks import SHANGHAI, ClockError, ExtensionGrant, Pause, compute, is_late, lateness_working_days, parse_start
+from domain.clocks import (
+    SHANGHAI,
+    ClockError,
+    ExtensionGrant,
+    Pause,
+    compute,
+    correction_terms,
+    is_late,
+    lateness_working_days,
+    parse_start,
+)
 from domain.config import ConfigError, config_dir
 from domain.ladder import LadderConfig, load_ladders, plan
 from domain.model import ItemSnapshot
-from domain.rules import Rule, load_rules
+from domain.rules import Rule, load_correction_min, load_rules
 from domain.standing import overdue_working_days, working_days_left
 
 
@@ -31,6 +41,7 @@ class Engine:
     rules: dict[str, Rule]
     ladders: LadderConfig
     signature: tuple
+    correction_min: int = 5
 
 
 log = logging.getLogger("shixian.config")
@@ -64,7 +75,7 @@ def engine() -> Engine:
     with _lock:
         if _engine is None or _engine.signature != sig:
             try:
-                fresh = Engine(load_calendar(), load_rules(), load_ladders(), sig)
+                fresh = Engine(load_calendar(), load_rules(), load_ladders(), sig, load_correction_min())
             except ConfigError as exc:
                 if _engine is None:
                     if activity.in_activity():
@@ -82,6 +93,7 @@ class PauseSpec(BaseModel):
     start: str
     end: Optional[str] = None
     reason: str = "征求第三方或其他机关意见"
+    kind: Optional[str] = None  # e.g. the consultation's `with`: each one ends on its own
 
 
 class ExtensionSpec(BaseModel):
@@ -167,6 +179,34 @@ def calc(spec: ClockSpec) -> ClockCalc:
         out.late = is_late(dl.due, met)
         out.lateness_working_days = lateness_working_days(eng.calendar, dl.due, met, dl.region) if out.late else 0
     return out
+
+
+class CorrectionRequest(BaseModel):
+    on: str
+    respond_by: str
+    region: str = "national"
+
+
+class CorrectionResult(BaseModel):
+    respond_by: str  # moved off a rest day
+    working_days: int
+    min_working_days: int
+    too_short: bool
+    note: str = ""
+
+
+@activity.defn
+def correction_period(req: CorrectionRequest) -> CorrectionResult:
+    """The applicant's correction period as the law reads it (last day moved off a rest day) and
+    whether it is shorter than `[correction] min_working_days`."""
+    eng = engine()
+    try:
+        t = correction_terms(dt.date.fromisoformat(req.on), dt.date.fromisoformat(req.respond_by), eng.calendar,
+                             eng.calendar.check_region(req.region), eng.correction_min)
+    except (ClockError, ConfigError, ValueError) as exc:
+        raise _clock_error(exc) from None
+    return CorrectionResult(respond_by=t.respond_by.isoformat(), working_days=t.working_days,
+                            min_working_days=t.min_working_days, too_short=t.too_short, note=t.note)
 
 
 class ClockJob(BaseModel):

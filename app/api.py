@@ -88,6 +88,8 @@ def working_days_left(c, day: dt.date) -> int | None:
 
 
 def item_json(snap, *, with_history: bool = False) -> dict[str, Any]:
+    from domain.flags import item_flags
+
     rules = rule_names()
     names = department_names()
     out = {
@@ -95,6 +97,7 @@ def item_json(snap, *, with_history: bool = False) -> dict[str, Any]:
         "department_name": names.get(snap.department, snap.department), "title": snap.title,
         "state": snap.state, "version": snap.version,
         "clocks": [clock_json(c, rules) for c in snap.clocks],
+        "flags": item_flags(snap.data),
     }
     if with_history:
         from app.queries import session

@@ -101,6 +101,14 @@ def current_records(session, as_of: date, department: str | None = None,
     return records_from_snapshots(snaps, as_of, overdue_days or default_overdue_days())
 
 
+def current_marks(session, department: str | None = None) -> list:
+    """Withheld documents and lost reviews/litigations (scored facts that are not clocks)."""
+    from domain.scoring import marks_from_events, marks_from_snapshots
+
+    marks = marks_from_snapshots(load_snapshots(session, department)) + marks_from_events(load_events(session))
+    return [m for m in marks if department is None or m.department == department]
+
+
 def compute_scores(session, period: Period, as_of: date, department: str | None = None,
                    overdue_days: Callable | None = None) -> ScoreResult:
     """Locked numbers (+ amendments) for a locked period, else freshly computed scores."""
@@ -111,7 +119,7 @@ def compute_scores(session, period: Period, as_of: date, department: str | None 
     res = locked_result(session, period, records, department)
     if res is not None:
         return res
-    return score_period(records, period, as_of, load_scoring(), department)
+    return score_period(records, period, as_of, load_scoring(), department, current_marks(session, department))
 
 
 def _pct(x: float | None) -> str:
@@ -201,7 +209,8 @@ def register(app: typer.Typer) -> None:
         with _session() as s:
             if locked(s, p, department) is not None:
                 _fail(f"{p.title}（{department or '全部部门'}）已锁定")
-            res = score_period(current_records(s, day, department), p, day, load_scoring(), department)
+            res = score_period(current_records(s, day, department), p, day, load_scoring(), department,
+                               current_marks(s, department))
             try:
                 row = lock_period(s, p, res, locked_by=by)
             except PeriodLockedError as exc:

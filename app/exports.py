@@ -19,7 +19,7 @@ from domain.scoring import STATE_LABELS, ScoreResult
 ITEM_TYPE_LABELS = labels.ITEM_TYPES
 
 SUMMARY_HEADERS = ["部门", "应办事项", "按时", "逾期办结", "逾期未办", "未到期", "已关闭（不计）",
-                   "按时率", "平均逾期（工作日）", "扣分", "得分"]
+                   "按时率", "平均逾期（工作日）", "扣分", "得分", "不予公开（件）", "复议诉讼被纠正（件）"]
 DETAIL_HEADERS = ["部门", "事项编号", "事项类型", "标题", "时限规则", "期限", "时钟状态", "考评结果",
                   "履行日期", "逾期工作日", "扣分", "期限说明"]
 AMENDMENT_HEADERS = ["部门", "事项编号", "标题", "时限规则", "变化", "锁定时状态", "锁定时履行日期",
@@ -72,7 +72,8 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
     rows = []
     for d in result.summary:
         row = [_text(d.department), d.items_due, d.on_time, d.late, d.overdue, d.pending, d.closed,
-               d.on_time_rate, d.avg_lateness_working_days, _num(d.deduction), _num(d.score)]
+               d.on_time_rate, d.avg_lateness_working_days, _num(d.deduction), _num(d.score), d.withheld,
+               d.cases_lost]
         row += [d.per_rule[r].on_time_rate if r in d.per_rule else None for r, _ in rules]
         rows.append(row)
     return header, rows
@@ -156,7 +157,9 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
          if result.locked_at else "未锁定（数字随事件更新）"),
         ("扣分依据", result.config_source),
         ("口径", "逾期办结：履行日晚于期限；逾期未办：统计截止日仍未履行且已过期限；"
-                 "按时率 = 按时 ÷（按时 + 逾期办结 + 逾期未办）；得分 = 100 − 扣分，最低 0 分。"),
+                 "按时率 = 按时 ÷（按时 + 逾期办结 + 逾期未办）；得分 = 100 − 扣分，最低 0 分。"
+                 "不予公开：本期间成文且决定不予公开的文件（明细列出理由）；复议诉讼被纠正：本期间作出的"
+                 "复议决定或判决纠正了原答复。"),
     ]
     for k, v in info:
         _append(wi, [k, _text(v)])

@@ -275,6 +275,9 @@ class Ingestor:
         snap = await handle.query("snapshot", result_type=ItemSnapshot)
         if ev.type in RECORD_ONLY or ev.type == "interpretation.published":
             return _Outcome("applied", None, f"事项已结束（{snap.state}），已记录用于统计")
+        if ev.type == "document.published" and snap.data.get("disclosure") == "withheld":
+            # A withheld document published later: a fact for the record, no clock runs for it.
+            return _Outcome("applied", None, "不予公开的文件后经公开：已记录，不计时限")
         status = desc.status.name if desc.status else "?"
         raise _Rejected("type", f"事项已结束（{snap.state}，{status}），不能再接受 {ev.type}")
 

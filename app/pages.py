@@ -117,15 +117,19 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["max"] = max(g["max"], r["overdue_working_days"])
     groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], g["id"]))
     from app.queries import session
+    from domain.flags import item_flags
     from store import repo
 
     with session() as s:
         open_items = repo.list_items(s, department=dept, state="open")
+        flagged = [(i, item_flags(i.data)) for i in repo.list_items(s, department=dept, type="request")]
+    flagged = [(i, f) for i, f in flagged if f]
     provisional = [(i, c) for i in open_items for c in i.clocks if c.provisional and c.state == "open"]
     period = A.parse_period_param(None)
     scores = A.scores_result(period, day, dept)
     return render(request, "board.html", who, rows=rows, groups=groups, sort=sort, as_of=day.isoformat(),
                   department=dept, open_count=len(open_items), provisional=provisional, scores=scores,
+                  flagged=flagged,
                   rule_names=A.rule_names())
 
 
@@ -237,7 +241,7 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     month → the months of its year up to it), as an inline-SVG-ready structure."""
     from domain.scoring import load_scoring, parse_period, score_period
 
-    from app.cli_reports import _session, current_records
+    from app.cli_reports import _session, current_marks, current_records
 
     start = period.start
     months = [(start.year, m) for m in range(1, 13)] if period.kind == "year" else (
@@ -247,9 +251,10 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     config = load_scoring()
     with _session() as s:
         records = current_records(s, as_of, department)
+        marks = current_marks(s, department)
     series: dict[str, list[tuple[int, float]]] = {}
     for i, (y, m) in enumerate(months):
-        res = score_period(records, parse_period(f"{y}-{m:02d}"), as_of, config, department)
+        res = score_period(records, parse_period(f"{y}-{m:02d}"), as_of, config, department, marks)
         for d in res.summary:
             series.setdefault(d.department, []).append((i, d.score))
     names = A.department_names()

@@ -50,6 +50,8 @@ def get_status(item_id: str) -> ItemSnapshot | None:
 
 def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str, Any]]:
     """Open clocks past due at the end of `as_of`, with working days overdue (after due, up to as_of)."""
+    from domain.flags import item_flags
+
     cal = engine().calendar
     rules = engine().rules
     with session() as s:
@@ -65,6 +67,7 @@ def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str
             "overdue_working_days": overdue_working_days(cal, due_day, as_of, clock.region),
             "title": item.title, "type": item.type, "rule_name": rules[clock.rule].name if clock.rule in rules else clock.rule,
             "ladder_step": clock.ladder_step, "provisional": clock.provisional,
+            "flags": item_flags(item.data),
         })
     rows.sort(key=lambda r: (-r["overdue_working_days"], r["department"], r["id"]))
     return rows

@@ -117,7 +117,9 @@ def compute(
     later calendar change must not void them, so their dates are not judged again."""
     region = calendar.check_region(region)
     start_d = _as_date(start)
-    rule = rule.for_start(start_d)
+    # The edition follows the original receipt, never a restart date (a request received before
+    # 2019-05-15 keeps the 2007 limits through its correction).
+    rule = rule.for_start(min(start_d, restarted_from) if restarted_from else start_d)
     if rule.unit == "working_days":
         return _working_days(rule, start_d, calendar, region, pauses, extensions, restarted_from, explain, granted)
     if rule.unit == "hours":
@@ -131,6 +133,18 @@ def compute(
 
 
 # ---------------------------------------------------------------- working days
+def merged_pauses(pauses) -> list[tuple[dt.date, dt.date | None]]:
+    """The union of pause intervals [start, end] (end None: still open), sorted and disjoint."""
+    out: list[list] = []
+    for p in sorted(pauses, key=lambda p: p.start):
+        if out and (out[-1][1] is None or p.start <= out[-1][1] + dt.timedelta(days=1)):
+            if out[-1][1] is not None:
+                out[-1][1] = None if p.end is None else max(out[-1][1], p.end)
+        else:
+            out.append([p.start, p.end])
+    return [(a, b) for a, b in out]
+
+
 def _count_with_pauses(
     cal: WorkCalendar, start: dt.date, n: int, pauses: list[Pause], region: str
 ) -> tuple[dt.date | None, int]:
@@ -177,7 +191,8 @@ def _working_days(
         effective = cal.next_working_day(start, region)
         notes.append(f"收到日 {start} 为休息日，按规则视为 {effective}（下一个工作日）收到")
     if restarted_from is not None:
-        notes.append(f"补正后重新起算：原起算日 {restarted_from}，自收到补正申请之日 {start} 起计算")
+        notes.append(f"补正后重新起算：原起算日 {restarted_from}，自收到补正申请之日 {start} 起计算；"
+                     f"适用的时限版本按原收到申请日确定（{rule.length} 个工作日）")
 
     # Extensions: validated one by one against the due date in force when each was granted.
     total = rule.length
@@ -207,17 +222,19 @@ def _working_days(
             )
 
     due, used = _count_with_pauses(cal, effective, total, pauses, region)
-    pause_rows, paused_wd, paused_days = [], 0, 0
+    pause_rows = []
     for p in sorted(pauses, key=lambda p: p.start):
-        end = p.end or due or p.start
-        wd = cal.working_days_between(p.start - dt.timedelta(days=1), end, region) if p.end else None
+        wd = cal.working_days_between(p.start - dt.timedelta(days=1), p.end, region) if p.end else None
         days = (p.end - p.start).days + 1 if p.end else None
-        if wd:
-            paused_wd += wd
-        if days:
-            paused_days += days
         pause_rows.append({"from": p.start.isoformat(), "to": p.end.isoformat() if p.end else None,
                            "reason": p.reason, "calendar_days": days, "working_days": wd})
+    # Consultations may overlap (条例第三十二条 and 第三十四条 at once): the clock stands still for
+    # the union of the pauses, each day once.
+    paused_wd = paused_days = 0
+    for a, b in merged_pauses(pauses):
+        if b is not None:
+            paused_wd += cal.working_days_between(a - dt.timedelta(days=1), b, region)
+            paused_days += (b - a).days + 1
 
     last = due or max([effective] + [p.start for p in pauses])
     # Provisional when any day after the start up to the due date lies in a year without published data.
@@ -357,6 +374,35 @@ def _fixed(rule: Rule, start: dt.date, region: str, explain: bool) -> Deadline:
             "summary": f"{rule.limit_text}：{due}",
         }
     return dl
+
+
+# ---------------------------------------------------------------- correction period
+@dataclass(frozen=True)
+class CorrectionTerms:
+    """The applicant's correction period (条例第三十条 “合理的补正期限”) as the law reads it."""
+
+    respond_by: dt.date  # the last day, moved off a rest day
+    stated: dt.date  # as the notice said
+    working_days: int  # working days after the notice day up to the last day
+    min_working_days: int
+    too_short: bool  # accepted (the agency decides) but shown to the supervisor as 补正期限过短
+
+    @property
+    def note(self) -> str:
+        parts = []
+        if self.respond_by != self.stated:
+            parts.append(f"补正期限末日 {self.stated} 为休息日，顺延至 {self.respond_by}（民法典第二百零三条）")
+        if self.too_short:
+            parts.append(f"补正期限过短：仅 {self.working_days} 个工作日，少于 {self.min_working_days} 个工作日"
+                         f"（条例第三十条要求“合理的补正期限”）")
+        return "；".join(parts)
+
+
+def correction_terms(on: dt.date, respond_by: dt.date, cal: WorkCalendar, region: str = NATIONAL,
+                     min_working_days: int = 5) -> CorrectionTerms:
+    last = cal.next_working_day(respond_by, region)
+    wd = cal.working_days_between(on, last, region)
+    return CorrectionTerms(last, respond_by, wd, min_working_days, wd < min_working_days)
 
 
 # ---------------------------------------------------------------- after the fact

@@ -212,6 +212,9 @@ class RequestCorrected(_RequestOn):
 class RequestConsultationStarted(_RequestOn):
     type: Literal["request.consultation_started"]
     with_: Literal["third_party", "agency"]
+    # When the consulted party received the letter: its 15-wd window counts from then (条例第三十二条、
+    # 第三十四条 “自收到征求意见书之日起”); the reply clock still pauses from `on`.
+    delivered_on: Optional[dt.date] = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -223,9 +226,27 @@ class RequestConsultationStarted(_RequestOn):
             data["with_"] = data.pop("with")
         return data
 
+    @model_validator(mode="after")
+    def _delivered(self):
+        if self.delivered_on is not None and self.delivered_on < self.on:
+            raise ValueError("delivered_on: 送达日期不能早于征求意见日期")
+        return self
+
 
 class RequestConsultationEnded(_RequestOn):
     type: Literal["request.consultation_ended"]
+    # Which consultation ended; needed only while both kinds are open at once.
+    with_: Optional[Literal["third_party", "agency"]] = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alias(cls, data: Any):
+        if isinstance(data, dict) and "with" in data:
+            data = {**data}
+            data["with_"] = data.pop("with")
+        return data
 
 
 class RequestExtended(_RequestOn):
@@ -273,7 +294,7 @@ class LitigationFiled(_RequestOn):
 
 class LitigationDecided(_RequestOn):
     type: Literal["litigation.decided"]
-    after_review: bool = False
+    after_review: Optional[bool] = None  # absent: taken from its litigation.filed (table 四)
     result: Literal["upheld", "corrected", "other"]
 
 

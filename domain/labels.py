@@ -23,6 +23,9 @@ SCORE_STATUSES = {
     "overdue": "逾期未办",
     "pending": "未到期",
     "closed": "已关闭（不计）",
+    # score-sheet rows that are not clocks (domain/scoring.py `Mark`)
+    "withheld": "不予公开",
+    "case_lost": "复议诉讼被纠正",
 }
 
 # Reminder-ladder steps (config/reminders.toml) and the other notices the engine sends.

@@ -26,7 +26,8 @@ Table 二 (first block, documents of kind `regulation` / `normative`)
 The other blocks are entered figures (`entered` argument, keys in ENTERED_KEYS); None = not entered.
 
 Table 四 (review 复议 and litigation 诉讼 about requests)
-Cases are paired per request (and per `after_review` for litigation): the n-th `*.filed` of a
+Cases are paired per request (and per `after_review` for litigation; a decision that does not say
+`after_review` takes it from its filing): the n-th `*.filed` of a
 request with its n-th `*.decided`, both in date order. For year Y:
 - `upheld` / `corrected` / `other`: cases decided in Y (whatever the filing year), by `result`
   (an unknown result counts as `other`);
@@ -351,10 +352,22 @@ def _table4(events: list[dict], year: int, department: str | None, known_request
     filed: dict[tuple, list[date]] = defaultdict(list)
     decided: dict[tuple, list[tuple[date, str]]] = defaultdict(list)
 
+    # A litigation.decided that does not say `after_review` takes it from its own litigation.filed (the
+    # earliest filing of the request not yet decided), so one case is never counted in both blocks.
+    open_filings: dict[str, list[bool]] = defaultdict(list)
+
     def block_of(e: dict) -> str:
         if e["type"].startswith("review."):
             return "review"
-        return "litigation_after_review" if e.get("after_review") else "litigation_direct"
+        flag = e.get("after_review")
+        queue = open_filings[str(e.get("request_id"))]
+        if e["type"] == "litigation.filed":
+            queue.append(bool(flag))
+        elif flag is None:
+            flag = queue.pop(0) if queue else False
+        elif bool(flag) in queue:
+            queue.remove(bool(flag))
+        return "litigation_after_review" if flag else "litigation_direct"
 
     for e in sorted(events, key=_sort_key):
         t = e.get("type")

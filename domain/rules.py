@@ -155,7 +155,7 @@ def _date_or_none(value, where: str) -> dt.date | None:
 
 
 def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
-    unknown = set(data) - {"rules"}
+    unknown = set(data) - {"rules", "correction"}
     if unknown:
         raise ConfigError(f"{filename}: 未知的顶层键 “{sorted(unknown)[0]}”")
     rules: dict[str, Rule] = {}
@@ -182,9 +182,30 @@ def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
     return rules
 
 
+def parse_correction_min(data: dict, filename: str = "rules.toml") -> int:
+    """`[correction] min_working_days`: below it a correction period is flagged 补正期限过短 (default 5)."""
+    section = data.get("correction", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{filename}: [correction] 必须是表")
+    bad = set(section) - {"min_working_days", "source"}
+    if bad:
+        raise ConfigError(f"{filename}: [correction] 未知字段 “{sorted(bad)[0]}”")
+    value = section.get("min_working_days", 5)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60:
+        raise ConfigError(f"{filename}: [correction] min_working_days 必须是 0–60 的整数，收到 {value!r}")
+    return value
+
+
+def load_correction_min(directory: Path | None = None) -> int:
+    path = (directory or config_dir()) / "rules.toml"
+    return parse_correction_min(read_toml(path), path.name)
+
+
 def load_rules(directory: Path | None = None) -> dict[str, Rule]:
     path = (directory or config_dir()) / "rules.toml"
-    return parse_rules(read_toml(path), path.name)
+    data = read_toml(path)
+    parse_correction_min(data, path.name)  # a bad [correction] is a config error like any rule's
+    return parse_rules(data, path.name)
 
 
 def get_rule(rules: dict[str, Rule], rule_id: str) -> Rule:

@@ -18,8 +18,13 @@ Per department: items due = every counted clock due in the period (pending inclu
 on-time rate = on_time / (on_time + late + overdue) (None when nothing was decided yet), per rule
 and overall; average lateness = mean working days late over late clocks (their
 `lateness_working_days`) and overdue clocks (their `overdue_working_days`);
-score = full_score − Σ points(rule) × (late + overdue), floor `floor`
-(overdue clocks count only when `overdue_counts_as_late`).
+score = full_score − Σ points(rule) × (late + overdue) − withheld × points(withheld)
+− cases lost × points(case_lost), floor `floor` (overdue clocks count only when `overdue_counts_as_late`).
+
+Marks (not clocks, `Mark`): a document signed in the period with `disclosure = withheld` (counted so
+that a supervisor sees a department that withholds a lot; `[deductions.withheld]`, default 0 points),
+and a review or litigation decided in the period with `result = corrected` (`[deductions.case_lost]`,
+default 3 points, after 泉州鲤城 2020). Each is a 明细 row with its reason.
 """
 from __future__ import annotations
 
@@ -40,8 +45,10 @@ from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
 
 Status = Literal["on_time", "late", "overdue", "pending", "closed"]
-STATUS_LABELS = labels.SCORE_STATUSES
+STATUS_LABELS = labels.SCORE_STATUSES  # includes the rows that are not clocks (withheld, case_lost)
 STATE_LABELS = labels.CLOCK_STATES
+# Deductions that are not clock rules, with their defaults when scoring.toml does not list them.
+MARK_DEFAULTS: dict[str, float] = {"withheld": 0.0, "case_lost": 3.0}
 
 
 # ---------------------------------------------------------------------------------- periods
@@ -110,7 +117,7 @@ class ScoringConfig(BaseModel):
 
     def points(self, rule: str) -> float:
         d = self.deductions.get(rule)
-        return d.points if d else 0.0
+        return d.points if d else MARK_DEFAULTS.get(rule, 0.0)
 
 
 def _num(path: Path, key: str, value: Any, *, minimum: float = 0) -> float:
@@ -147,6 +154,9 @@ def load_scoring(path: Path | None = None) -> ScoringConfig:
         raise ConfigError(f"{path}: deductions: 应为表（[deductions.<规则编号>]）")
     for rule, entry in table.items():
         key = f"deductions.{rule}"
+        if rule in MARK_DEFAULTS and not isinstance(entry, dict):  # `[deductions] withheld = 0`
+            deductions[rule] = RuleDeduction(points=_num(path, key, entry), source=config_source_of(raw))
+            continue
         if not isinstance(entry, dict):
             raise ConfigError(f"{path}: {key}: 应为表，含 points 与 source")
         extra = sorted(set(entry) - {"points", "label", "source"})
@@ -164,6 +174,11 @@ def load_scoring(path: Path | None = None) -> ScoringConfig:
         deductions[rule] = RuleDeduction(points=points, label=label, source=source)
     return ScoringConfig(full_score=full, floor=floor, overdue_counts_as_late=oc,
                          source=str(score.get("source", "")), deductions=deductions, path=str(path))
+
+
+def config_source_of(raw: dict) -> str:
+    score = raw.get("score")
+    return str(score.get("source", "scoring.toml")) if isinstance(score, dict) else "scoring.toml"
 
 
 def rule_labels(config: ScoringConfig | None = None) -> dict[str, str]:
@@ -300,6 +315,8 @@ class DepartmentScore(BaseModel):
     overdue: int = 0
     pending: int = 0
     closed: int = 0
+    withheld: int = 0  # documents signed in the period and withheld (不予公开)
+    cases_lost: int = 0  # reviews / litigations decided in the period against the department
     on_time_rate: float | None = None
     avg_lateness_working_days: float | None = None
     deduction: float = 0
@@ -354,6 +371,61 @@ class ScoreResult(BaseModel):
     amendments: list[Amendment] = Field(default_factory=list)
 
 
+class Mark(BaseModel):
+    """A scored fact that is not a clock: a withheld document, a review or litigation lost."""
+
+    kind: Literal["withheld", "case_lost"]
+    department: str
+    item_id: str
+    item_type: str
+    title: str = ""
+    on: str  # ISO date: signing (withheld) or decision (case_lost); the period it belongs to
+    reason: str = ""
+
+    @property
+    def day(self) -> date:
+        return date.fromisoformat(self.on[:10])
+
+
+WITHHELD_REASONS = {
+    "state_secret": "国家秘密", "prohibited_by_law": "法律行政法规禁止公开", "security_stability": "危及“三安全一稳定”",
+    "third_party_rights": "保护第三方合法权益", "internal_affairs": "内部事务信息", "process_information": "过程性信息",
+    "enforcement_file": "行政执法案卷", "administrative_inquiry": "行政查询事项",
+}
+
+
+def marks_from_snapshots(snaps: Iterable[ItemSnapshot]) -> list[Mark]:
+    """Withheld documents (their reason as given, or its Chinese name for the standard codes)."""
+    out = []
+    for item in snaps:
+        d = item.data or {}
+        if item.type == "document" and d.get("disclosure") == "withheld" and d.get("signed_on"):
+            reason = str(d.get("withheld_reason") or "")
+            reason = WITHHELD_REASONS.get(reason.removeprefix("withheld."), reason)
+            out.append(Mark(kind="withheld", department=item.department, item_id=item.id, item_type=item.type,
+                            title=item.title, on=str(d["signed_on"])[:10], reason=f"不予公开：{reason}"))
+    return out
+
+
+def marks_from_events(events: Iterable[dict]) -> list[Mark]:
+    """Reviews and litigations decided `corrected` (the department's decision was found wrong)."""
+    evs = list(events)
+    owner = {e.get("request_id"): (e.get("department"), e.get("subject") or "")
+             for e in evs if e.get("type") == "request.received"}
+    out = []
+    for e in evs:
+        if e.get("type") not in ("review.decided", "litigation.decided") or e.get("result") != "corrected":
+            continue
+        rid = e.get("request_id")
+        dept = (owner.get(rid) or (e.get("department"), ""))[0]
+        if not dept or not e.get("on"):
+            continue
+        what = "行政复议" if e["type"] == "review.decided" else "行政诉讼"
+        out.append(Mark(kind="case_lost", department=dept, item_id=str(rid), item_type="request", title="",
+                        on=str(e["on"])[:10], reason=f"{what}决定/判决纠正（{e['on']}）"))
+    return out
+
+
 def _rate(on_time: int, late: int, overdue: int) -> float | None:
     decided = on_time + late + overdue
     return round(on_time / decided, 4) if decided else None
@@ -365,8 +437,9 @@ def score_period(
     as_of: date | datetime,
     config: ScoringConfig | None = None,
     department: str | None = None,
+    marks: Iterable[Mark] = (),
 ) -> ScoreResult:
-    """Scores of every department with clocks due in `period` (or only `department`)."""
+    """Scores of every department with clocks due (or marks) in `period` (or only `department`)."""
     config = config or load_scoring()
     labels = rule_labels(config)
     depts: dict[str, DepartmentScore] = {}
@@ -406,6 +479,24 @@ def score_period(
             overdue_working_days=r.overdue_working_days if status == "overdue" else None,
             deduction=deduction, explanation=explanation_line(r.explanation, r.due),
         ))
+    as_of_day = as_of.date() if isinstance(as_of, datetime) else as_of
+    for m in marks:
+        if not period.contains(m.day) or m.day > as_of_day:
+            continue
+        if department is not None and m.department != department:
+            continue
+        d = depts.setdefault(m.department, DepartmentScore(department=m.department))
+        deduction = config.points(m.kind)
+        d.deduction += deduction
+        if m.kind == "withheld":
+            d.withheld += 1
+        else:
+            d.cases_lost += 1
+        details.append(DetailRow(
+            department=m.department, item_id=m.item_id, item_type=m.item_type, title=m.title,
+            rule=m.kind, rule_label=STATUS_LABELS[m.kind], due=m.on, state="", status=m.kind,
+            status_label=STATUS_LABELS[m.kind], deduction=deduction, explanation=m.reason,
+        ))
     for name, d in depts.items():
         d.on_time_rate = _rate(d.on_time, d.late, d.overdue)
         for rs in d.per_rule.values():
@@ -426,4 +517,5 @@ def score_period(
 
 def fingerprints(rows: Iterable[ClockRecord | DetailRow]) -> list[tuple[str, str, str, str | None]]:
     """(item_id, rule, state, met_on) of each clock, sorted: what a lock remembers."""
-    return sorted({(r.item_id, r.rule, r.state, r.met_on) for r in rows}, key=lambda t: (t[0], t[1], t[2], t[3] or ""))
+    return sorted({(r.item_id, r.rule, r.state, r.met_on) for r in rows if r.rule not in MARK_DEFAULTS},
+                  key=lambda t: (t[0], t[1], t[2], t[3] or ""))

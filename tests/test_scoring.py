@@ -125,9 +125,9 @@ def test_default_config_and_explanation_line():
     cfg = load_scoring()
     assert {k: d.points for k, d in cfg.deductions.items()} == {
         "policy_publication": 5, "policy_interpretation": 5, "request_reply": 6,
-        "annual_report_department": 5, "annual_report_government": 5,
+        "annual_report_department": 5, "annual_report_government": 5, "withheld": 0, "case_lost": 3,
     }
-    assert all("鲤城" in d.source for d in cfg.deductions.values())
+    assert all("鲤城" in d.source for k, d in cfg.deductions.items() if k != "withheld")
     assert explanation_line({}, "2026-01-31") == "期限：2026-01-31"
 
 

@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         ClockResult,
         ClockSpec,
         ComputeRequest,
+        CorrectionRequest,
+        CorrectionResult,
         DueChange,
         ExtensionSpec,
         PauseSpec,
@@ -32,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         PlanRequest,
         SystemEvent,
         compute_clocks,
+        correction_period,
         plan_steps,
         record_due_change,
         record_system_event,
@@ -241,17 +244,19 @@ class ItemWorkflowBase:
                 c.state, c.plan, closed = "closed", [], True
                 c.explanation = {**c.explanation, "notes": [*c.explanation.get("notes", []),
                                                             f"{c.due} 期限届满，窗口关闭（不属逾期）"]}
-                await self._end_pauses_started_by(self.st.rules[c.rule].start_event, c.due)
+                meta = self.st.rules[c.rule]
+                await self._end_pauses_started_by(meta.start_event, c.due, _window_kind(meta))
         return closed
 
-    async def _end_pauses_started_by(self, event_type: str, day: str) -> None:
+    async def _end_pauses_started_by(self, event_type: str, day: str, kind: str | None = None) -> None:
         """A consultation window that lapses ends the pause it opened (条例第三十二条: the agency then
-        decides; 第三十四条: deemed consent), so an unanswered consultation cannot stop a clock for ever."""
+        decides; 第三十四条: deemed consent), so an unanswered consultation cannot stop a clock for ever.
+        Only its own pause: another consultation still open keeps the clock paused."""
         for other in self.st.clocks:
             meta = self.st.rules.get(other.rule)
             if not (meta and other.live and meta.pause == event_type):
                 continue
-            open_pauses = [p for p in other.pauses if p.end is None]
+            open_pauses = [p for p in other.pauses if p.end is None and _same_kind(p.kind, kind)]
             for p in open_pauses:
                 p.end = day
             if open_pauses:
@@ -326,7 +331,7 @@ class ItemWorkflowBase:
         start_on = st.data.get("start_on")
         if start_on and ev.on < start_on[: len(ev.on)]:
             raise Refusal(ev.date_field, f"{ev.type} 的日期 {ev.on} 早于事项起算日 {start_on}")
-        if st.state not in ("open", "new") and ev.type not in RECORD_ONLY:
+        if st.state not in ("open", "new") and ev.type not in RECORD_ONLY and not self._record_only(ev):
             raise Refusal("type", f"事项已结束（{st.state}），不能再接受 {ev.type}")
         for c in st.clocks:
             meta = st.rules.get(c.rule)
@@ -339,7 +344,7 @@ class ItemWorkflowBase:
             raise Refusal("type", f"{meta.name}时限已结束，不能延期")
         if c.stopped:
             raise Refusal("on", "待申请人补正期间不能延期")
-        cap = meta.extension_cap(c.start)
+        cap = meta.extension_cap(c.restarted_from or c.start)  # the edition of the original receipt
         if cap is None:
             raise Refusal("type", f"{meta.name}不允许延期")
         max_days, max_times = cap
@@ -353,6 +358,10 @@ class ItemWorkflowBase:
     def _check_specific(self, ev: Event) -> None:
         return None
 
+    def _record_only(self, ev: Event) -> bool:
+        """An event kept as a fact on a finished item, with no clock (type-specific)."""
+        return False
+
     # ------------------------------------------------------------ transitions
     async def _apply(self, ev: Event) -> str | None:
         st = self.st
@@ -364,10 +373,14 @@ class ItemWorkflowBase:
         self._record_facts(ev)
         facts = {**st.data, **ev.data}
         touched: list[ClockData] = []
+        closed_late: list[ClockData] = []
+        ended_kind = self._ended_kind(ev)
         for meta in st.rules.values():
             clock = self._clock(meta.id)
             if ev.type == meta.start_event and meta.applies(facts) and not (meta.since and ev.on[:10] < meta.since):
                 start = ev.on if meta.unit == "hours" else ev.on[:10]
+                if meta.lapses and ev.data.get("delivered_on"):
+                    start = ev.data["delivered_on"]  # the window counts from the letter's receipt
                 fresh = ClockData(rule=meta.id, start=start, region=st.region)
                 if clock is None:
                     st.clocks.append(fresh)
@@ -378,6 +391,8 @@ class ItemWorkflowBase:
             if clock is None or not clock.live:
                 continue
             day = ev.on[:10]
+            if ended_kind and _window_kind(meta) not in (None, ended_kind):
+                continue  # the other consultation's window: still running
             if ev.type in meta.met_by:
                 # Met while suspended (waiting for a correction) or during a consultation: the time since
                 # then did not run, so the suspension or pause ends on the day the duty was met.
@@ -390,16 +405,25 @@ class ItemWorkflowBase:
                 clock.met_on = ev.on if meta.unit == "hours" else day
                 touched.append(clock)
             elif ev.type in meta.closed_by:
-                clock.state, clock.plan = "closed", []
+                if not meta.lapses and _after_due(ev.on, clock):
+                    # Withdrawn or repealed after the due date: late is late, up to the closing day.
+                    clock.met_on = ev.on if meta.unit == "hours" else day
+                    closed_late.append(clock)
+                    touched.append(clock)
+                else:
+                    clock.state, clock.plan = "closed", []
             elif ev.type == meta.pause:
-                clock.pauses.append(PauseSpec(start=day, reason=_pause_reason(ev)))
+                clock.pauses.append(PauseSpec(start=day, reason=_pause_reason(ev), kind=ev.data.get("with")))
                 touched.append(clock)
             elif ev.type == meta.resume:
-                # A consultation answered after its window lapsed paused the clock only until the
-                # window's last day, imported or live alike (the window's lapse ends the pause).
-                end = min([day] + [w.due[:10] for w in self._windows_opened_by(meta.pause) if w.due])
+                # A consultation answered after its window lapsed paused the clock only until that
+                # window's last day, imported or live alike (the window's lapse ends the pause). Each
+                # consultation ends at its own answer or its own window; another one may still run.
+                window_ends = [w.due[:10] for w in self._windows_opened_by(meta.pause)
+                               if w.due and _same_kind(ended_kind, _window_kind(self.st.rules[w.rule]))]
+                end = min([day, *window_ends])
                 for p in clock.pauses:
-                    if p.end is None:
+                    if p.end is None and _same_kind(p.kind, ended_kind):
                         p.end = max(end, p.start)
                 touched.append(clock)
             elif ev.type == meta.stop:
@@ -419,7 +443,28 @@ class ItemWorkflowBase:
                                                       reason=str(ev.data.get("reason", "")), event_id=ev.event_id))
                 touched.append(clock)
         await self._compute(*touched)
+        for c in closed_late:
+            c.explanation = {**c.explanation, "closed_late": True, "notes": [
+                *c.explanation.get("notes", []),
+                f"{ev.on[:10]} {_CLOSE_NAMES.get(ev.type, ev.type)}，已过期限 {c.due}：按逾期计，"
+                f"逾期 {c.lateness_working_days} 个工作日（期限届满后撤回或废止不能抵消逾期）"]}
         return await self._after_apply(ev)
+
+    def _open_consultations(self) -> set[str | None]:
+        return {p.kind for c in self.st.clocks for p in c.pauses if p.end is None}
+
+    def _ended_kind(self, ev: Event) -> str | None:
+        """Which consultation a `request.consultation_ended` ends: its `with`, else the only one open."""
+        if ev.type != "request.consultation_ended":
+            return None
+        if ev.data.get("with"):
+            return ev.data["with"]
+        kinds = self._open_consultations()
+        if len(kinds) == 1:
+            return next(iter(kinds))
+        live = {_window_kind(self.st.rules[c.rule]) for c in self._windows_opened_by("request.consultation_started")
+                if c.live}
+        return next(iter(live)) if len(live) == 1 else None
 
     def _record_facts(self, ev: Event) -> None:
         """Keep what later checks and reports need (e.g. publication date, outcome)."""
@@ -546,6 +591,29 @@ class ItemWorkflowBase:
             await self._save()
 
 
+_CLOSE_NAMES = {"request.withdrawn": "申请人撤回申请", "document.repealed": "文件废止",
+                "request.abandoned": "视为放弃申请"}
+
+
+def _window_kind(meta: RuleMeta) -> str | None:
+    """The consultation kind a window rule belongs to (its `when.with`), None for other rules."""
+    kinds = meta.when.get("with") or []
+    return kinds[0] if len(kinds) == 1 else None
+
+
+def _same_kind(a: str | None, b: str | None) -> bool:
+    """Pauses recorded before consultations had kinds (None) match any consultation."""
+    return a is None or b is None or a == b
+
+
+def _after_due(on: str, c: ClockData) -> bool:
+    if not c.due or not c.due_instant:
+        return False  # paused or waiting for a correction: no due date to be late against
+    if len(on) <= 10:
+        return on > c.due[:10]
+    return datetime.fromisoformat(on) > datetime.fromisoformat(c.due_instant)
+
+
 def _pause_reason(ev: Event) -> str:
     return {"third_party": "征求第三方意见", "agency": "征求其他机关意见"}.get(ev.data.get("with", ""), "中止计算")
 
@@ -562,6 +630,16 @@ class DocumentWorkflow(ItemWorkflowBase):
     @workflow.run
     async def run(self, inp: ItemInput) -> ItemSnapshot:
         return await self._run(inp)
+
+    def _record_only(self, ev: Event) -> bool:
+        # A withheld document published later: recorded, no clock (neither publication nor interpretation).
+        return ev.type == "document.published" and self.st.data.get("disclosure") == "withheld"
+
+    async def _apply(self, ev: Event) -> str | None:
+        if self._record_only(ev):
+            self._record_facts(ev)
+            return "不予公开的文件后经公开：已记录，不计时限"
+        return await super()._apply(ev)
 
     def _check_specific(self, ev: Event) -> None:
         d = self.st.data
@@ -604,19 +682,34 @@ class RequestWorkflow(ItemWorkflowBase):
             raise Refusal("type", "未告知补正，不能登记补正")
         if ev.type == "request.corrected" and reply.stopped_on and ev.on < reply.stopped_on:
             raise Refusal("on", f"补正日期 {ev.on} 早于告知补正日期 {reply.stopped_on}")
-        if ev.type == "request.consultation_started" and reply and any(p.end is None for p in reply.pauses):
-            raise Refusal("type", "已处于征求意见状态")
+        if ev.type == "request.answered_on_the_spot" and ev.on[:10] != d.get("start_on", ev.on)[:10]:
+            raise Refusal("on", f"当场答复须在收到申请当日（{d.get('start_on')}）作出；{ev.on} 作出的答复"
+                                f"请登记为 request.replied（并计入答复期限）")
+        kinds = self._open_consultations()
+        if ev.type == "request.consultation_started" and (None in kinds or ev.data.get("with") in kinds):
+            raise Refusal("type" if None in kinds else "with",
+                          "已处于征求意见状态" if None in kinds else f"已处于{_pause_reason(ev)}状态")
         consulted = any(self.st.rules.get(c.rule) and self.st.rules[c.rule].start_event == "request.consultation_started"
                         for c in self.st.clocks)
         if ev.type == "request.consultation_ended" and not consulted:
             raise Refusal("type", "未处于征求意见状态，不能结束征求意见")
+        if ev.type == "request.consultation_ended" and not ev.data.get("with") and len(kinds) > 1:
+            raise Refusal("with", "征求第三方意见与征求其他机关意见同时进行中：请用 with（third_party / agency）"
+                                  "注明结束的是哪一项")
 
     async def _after_apply(self, ev: Event) -> str | None:
         st = self.st
         if ev.type == "request.correction_requested":
-            end_of_day = datetime.fromisoformat(f"{ev.data['respond_by']}T23:59:59+08:00")
+            terms: CorrectionResult = await workflow.execute_activity(
+                correction_period, CorrectionRequest(on=ev.on[:10], respond_by=ev.data["respond_by"], region=st.region),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, result_type=CorrectionResult)
+            end_of_day = datetime.fromisoformat(f"{terms.respond_by}T23:59:59+08:00")
             st.abandon_at = max(end_of_day, workflow.now() + ABANDON_GRACE).isoformat()
-            st.data["respond_by"] = ev.data["respond_by"]
+            st.data["respond_by"] = terms.respond_by
+            st.data["correction"] = {"stated_respond_by": ev.data["respond_by"], "respond_by": terms.respond_by,
+                                     "working_days": terms.working_days, "min_working_days": terms.min_working_days,
+                                     "too_short": terms.too_short, "note": terms.note}
+            return terms.note or None
         elif ev.type in ("request.corrected", "request.replied", "request.answered_on_the_spot", "request.withdrawn"):
             st.abandon_at = None
         if ev.type == "request.withdrawn":
