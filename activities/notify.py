@@ -49,7 +49,7 @@ log = logging.getLogger("shixian.notify")
 
 LADDER_STEPS = ("t_minus_3", "t_minus_1", "due_today", "overdue_1", "overdue_repeat")
 DIGEST_STEPS = ("digest_liaison", "digest_supervisor", "digest_head")
-STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + ("test",)
+STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + ("test", "urge", "invite")
 STEP_NAMES = labels.STEPS
 DIGEST_WINDOW_WORKING_DAYS = 5
 CHANNEL_FAILED = "ChannelFailed"

@@ -6,10 +6,12 @@ Roles (store.tokens.ROLES):
 - assessor   考核:   scores and annual reports of every department (no item details, no writes)
 - admin      管理员: everything, plus calendar / config reload
 
-The API takes ``Authorization: Bearer sx_...``. Safe (GET) API requests also accept the pages' login
-cookie, so the pages can link to exports; writes need the header (no cookie-driven writes, no CSRF).
-Pages take the cookie set by /login. When the web server listens on a loopback address only, pages
-are also open read-only to anonymous local visitors (role ``local``) unless SHIXIAN_WEB_LOGIN=required.
+The API takes ``Authorization: Bearer sx_...`` (tokens are for machines). Safe (GET) API requests also
+accept the pages' session cookie, so the pages can link to exports; API writes need the header.
+People sign in at /login with their password (store.accounts): a server-side session whose random id
+is the HttpOnly cookie; page forms carry the session's CSRF token. Pages need a signed-in person
+whatever address the server binds; anonymous read-only access (role ``local``) only with
+SHIXIAN_WEB_ANONYMOUS=read.
 """
 from __future__ import annotations
 
@@ -20,8 +22,11 @@ from fastapi import Request
 
 from domain import labels
 
-COOKIE = "shixian_token"
+COOKIE = "shixian_session"
 ROLE_LABELS = labels.ROLES
+# A person's page role from their departments.toml roles (a head acts for the department like its liaison).
+ROLE_PRIORITY = (("admin", "admin"), ("supervisor", "supervisor"), ("liaison", "liaison"), ("head", "liaison"),
+                 ("assessor", "assessor"))
 READ_ALL = ("supervisor", "admin", "local")
 
 
@@ -51,6 +56,12 @@ class Principal:
     department: str | None = None
     person: str | None = None
     token_id: str | None = None
+    roles: tuple[str, ...] = ()
+    csrf: str | None = None  # set for a signed-in browser session
+
+    @property
+    def may_lock(self) -> bool:
+        return self.role == "admin" or "assessor" in self.roles or self.role == "assessor"
 
     @property
     def actor(self) -> str:
@@ -110,11 +121,39 @@ def principal_for_token(token: str) -> Principal | None:
         return Principal(role=row.role, department=row.department, person=row.person, token_id=row.id)
 
 
+def principal_for_person(person_id: str, csrf: str | None = None) -> Principal | None:
+    from domain.directory import load_directory
+
+    person = load_directory().people.get(person_id)
+    if person is None:  # removed from departments.toml: the session no longer stands for anyone
+        return None
+    role = next((page for have, page in ROLE_PRIORITY if have in person.roles), None)
+    if role is None:
+        return None
+    return Principal(role=role, department=person.department or None, person=person.id, roles=person.roles,
+                     csrf=csrf)
+
+
+def principal_for_session(sid: str) -> Principal | None:
+    from sqlmodel import Session
+
+    from app.queries import db
+    from store.accounts import live_session
+
+    with Session(db()) as s:
+        row = live_session(s, sid)
+        if row is None:
+            return None
+        return principal_for_person(row.person, row.csrf)
+
+
 def api_principal(request: Request) -> Principal:
     """FastAPI dependency of every /api route."""
     token = _bearer(request)
-    if token is None and request.method in ("GET", "HEAD"):
-        token = request.cookies.get(COOKIE)
+    if token is None and request.method in ("GET", "HEAD") and request.cookies.get(COOKIE):
+        p = principal_for_session(request.cookies[COOKIE])
+        if p is not None:
+            return p
     if not token:
         raise unauthorized()
     p = principal_for_token(token)
@@ -124,12 +163,16 @@ def api_principal(request: Request) -> Principal:
 
 
 def page_principal(request: Request) -> Principal | None:
-    """The signed-in user of a page, the anonymous local reader, or None (→ login)."""
-    token = request.cookies.get(COOKIE) or _bearer(request)
-    if token:
-        p = principal_for_token(token)
-        if p is not None:
-            return p
-    if getattr(request.app.state, "open_pages", False):
-        return Principal(role="local")
-    return None
+    """The signed-in person of a page, the anonymous reader (SHIXIAN_WEB_ANONYMOUS=read), or None (→ login)."""
+    cached = getattr(request.state, "principal", False)
+    if cached is not False:
+        return cached
+    p = None
+    if request.cookies.get(COOKIE):
+        p = principal_for_session(request.cookies[COOKIE])
+    if p is None and _bearer(request):
+        p = principal_for_token(_bearer(request))
+    if p is None and getattr(request.app.state, "open_pages", False):
+        p = Principal(role="local")
+    request.state.principal = p
+    return p

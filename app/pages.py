@@ -1,21 +1,21 @@
-"""Server-rendered pages (Jinja2, autoescaped, Chinese). Read-only: writes go through the API.
+"""Server-rendered pages (Jinja2, autoescaped, Chinese). Forms that write are in app.pages_actions.
 
-Access (app.auth.page_principal): the /login cookie, or — on a loopback-only server — anonymous
-local read-only access. Liaisons see their own department only.
+Access (app.auth.page_principal): the session cookie set by /login (person + password), or anonymous
+read-only access with SHIXIAN_WEB_ANONYMOUS=read. Liaisons see their own department only.
 """
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app import api as A
-from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_token
+from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_person
 from domain import labels
 
 router = APIRouter(include_in_schema=False)
@@ -41,9 +41,24 @@ def _who(request: Request) -> Principal:
 
 
 def render(request: Request, template: str, who: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+    flash = request.cookies.get(FLASH_COOKIE)
     base = {"request": request, "who": who, "role_labels": labels.ROLES, "depts": A.department_names(),
-            "today": A.today().isoformat()}
-    return templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
+            "today": A.today().isoformat(), "csrf": who.csrf if who else None,
+            "flash": unquote(flash) if flash else None}
+    resp = templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
+    if flash:
+        resp.delete_cookie(FLASH_COOKIE)  # shown once
+    return resp
+
+
+FLASH_COOKIE = "shixian_flash"
+
+
+def redirect_with_flash(url: str, message: str, request: Request) -> RedirectResponse:
+    resp = RedirectResponse(url, status_code=303)
+    resp.set_cookie(FLASH_COOKIE, quote(message), httponly=True, samesite="lax", secure=secure_cookie(request),
+                    max_age=120)
+    return resp
 
 
 def render_error(request: Request, status: int, detail: str) -> HTMLResponse:
@@ -52,29 +67,123 @@ def render_error(request: Request, status: int, detail: str) -> HTMLResponse:
 
 # ---------------------------------------------------------------------------------- login
 
+PRE_COOKIE = "shixian_presession"  # CSRF token of forms shown before sign-in (double-submit)
+
+
+def public_https() -> bool:
+    from domain.settings import get_settings
+
+    return get_settings().public_url.lower().startswith("https://")
+
+
+def secure_cookie(request: Request) -> bool:
+    return public_https() or request.url.scheme == "https"
+
+
+def pre_token(request: Request) -> str:
+    """The pre-session CSRF token (kept in its own cookie); created on first use."""
+    import secrets
+
+    tok = request.cookies.get(PRE_COOKIE) or getattr(request.state, "new_pre", None)
+    if not tok:
+        tok = request.state.new_pre = secrets.token_urlsafe(32)
+    return tok
+
+
+def with_pre_cookie(request: Request, resp):
+    new = getattr(request.state, "new_pre", None)
+    if new:
+        resp.set_cookie(PRE_COOKIE, new, httponly=True, samesite="strict", secure=secure_cookie(request))
+    return resp
+
+
+def csrf_ok(request: Request, form: dict[str, str], who: Principal | None) -> bool:
+    """A form post carries the session's token (signed in) or the pre-session cookie's (sign-in forms)."""
+    import hmac
+
+    sent = form.get("csrf_token", "")
+    want = who.csrf if who is not None and who.csrf else request.cookies.get(PRE_COOKIE, "")
+    return bool(sent) and bool(want) and hmac.compare_digest(sent, want)
+
+
+def csrf_refused(request: Request) -> HTMLResponse:
+    return render_error(request, 403, "表单已过期或来源不明（CSRF 校验失败），未作任何改动。请刷新页面后重新提交。")
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in form.items()}
+
+
+def client_address(request: Request) -> str:
+    # Behind a reverse proxy on 127.0.0.1, uvicorn already puts X-Forwarded-For here (forwarded_allow_ips).
+    return request.client.host if request.client else "-"
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "login.html", page_principal(request), next=_safe_next(next), error=None)
+    resp = render(request, "login.html", page_principal(request), next=_safe_next(next), error=None, person="",
+                  csrf_token=pre_token(request))
+    return with_pre_cookie(request, resp)
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request):
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
-    token = (form.get("token") or [""])[0].strip()
-    nxt = _safe_next((form.get("next") or ["/"])[0])
-    p = principal_for_token(token) if token else None
-    if p is None:
-        return render(request, "login.html", None, status=401, next=nxt, error="令牌无效或已被吊销，请重新输入。")
+    from sqlmodel import Session
+
+    from app.queries import db
+    from store import accounts
+
+    form = await read_form(request)
+    person = form.get("person", "").strip()
+    password = form.get("password", "")
+    nxt = _safe_next(form.get("next") or "/")
+    if not csrf_ok(request, form, None):
+        return csrf_refused(request)
+
+    def again(status: int, error: str, headers: dict | None = None) -> HTMLResponse:
+        resp = render(request, "login.html", None, status=status, next=nxt, error=error, person=person,
+                      csrf_token=pre_token(request))
+        if headers:
+            resp.headers.update(headers)
+        return resp
+
+    client = client_address(request)
+    with Session(db()) as s:
+        until = accounts.throttled_until(s, person, client)
+        if until is not None:
+            local = until.astimezone(dt.timezone(dt.timedelta(hours=8)))
+            wait = max(1, int((until - accounts.utcnow()).total_seconds()))
+            return again(429, f"登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
+                              f"请于 {local:%H:%M}（北京时间，约 {(wait + 59) // 60} 分钟后）再试。",
+                         {"Retry-After": str(wait)})
+        ok = bool(person) and bool(password) and accounts.verify_password(s, person, password)
+        p = principal_for_person(person) if ok else None
+        accounts.record_attempt(s, person[:100], client, ok and p is not None)
+        if p is None:
+            return again(401, "人员编号或密码不正确。")
+        sid, _ = accounts.start_session(s, person)
     if p.role == "liaison" and nxt == "/":
         nxt = "/liaison"
     resp = RedirectResponse(nxt, status_code=303)
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=30 * 86400,
-                    secure=request.url.scheme == "https")
+    resp.set_cookie(COOKIE, sid, httponly=True, samesite="lax", secure=secure_cookie(request))
+    resp.delete_cookie(PRE_COOKIE)
     return resp
 
 
-@router.get("/logout")
-def logout() -> RedirectResponse:
+@router.post("/logout")
+async def logout(request: Request):
+    from sqlmodel import Session
+
+    from app.queries import db
+    from store.accounts import end_session
+
+    form = await read_form(request)
+    who = page_principal(request)
+    if who is not None and who.csrf and not csrf_ok(request, form, who):
+        return csrf_refused(request)
+    with Session(db()) as s:
+        end_session(s, request.cookies.get(COOKIE, ""))
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE)
     return resp
@@ -115,15 +224,22 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["count"] += 1
         g["total"] += r["overdue_working_days"]
         g["max"] = max(g["max"], r["overdue_working_days"])
-    groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], g["id"]))
     from app.queries import session
     from domain.flags import item_flags
     from store import repo
+    from store.accounts import urge_counts
 
+    names = A.department_names()
     with session() as s:
         open_items = repo.list_items(s, department=dept, state="open")
         flagged = [(i, item_flags(i.data)) for i in repo.list_items(s, department=dept, type="request")]
+        urges = urge_counts(s, dept)
     flagged = [(i, f) for i, f in flagged if f]
+    for d, n in urges.items():  # a department urged but not (or no longer) overdue is listed too
+        by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
+    for g in by_dept.values():
+        g["urges"] = urges.get(g["id"], 0)
+    groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], -g["urges"], g["id"]))
     provisional = [(i, c) for i in open_items for c in i.clocks if c.provisional and c.state == "open"]
     period = A.parse_period_param(None)
     scores = A.scores_result(period, day, dept)
@@ -170,8 +286,14 @@ def item_page(request: Request, item_id: str):
         timeline.append({"when": e["occurred_on"] or e["ingested_at"][:10], "kind": "event", "e": e})
     for ch in data["due_date_changes"]:
         timeline.append({"when": ch["changed_at"][:10], "kind": "change", "e": ch})
+    from app.pages_actions import item_extras
+
+    x = item_extras(data, who)
+    for u in x["urges"]:
+        timeline.append({"when": u.created_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d"),
+                         "kind": "urge", "e": u})
     timeline.sort(key=lambda t: (t["when"], 0 if t["kind"] == "event" else 1))
-    return render(request, "item.html", who, item=data, timeline=timeline)
+    return render(request, "item.html", who, item=data, timeline=timeline, x=x)
 
 
 @router.get("/departments", response_class=HTMLResponse)

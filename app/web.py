@@ -49,11 +49,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def open_pages_default(host: str) -> bool:
-    """Anonymous read-only pages only on a loopback-only server and unless login is required."""
-    if get_settings().web_login == "required":
-        return False
-    return is_loopback(host)
+def open_pages_default(host: str | None = None) -> bool:
+    """Anonymous read-only pages only when asked for explicitly, whatever address is bound: a reverse
+    proxy on 127.0.0.1 would otherwise publish every department's items."""
+    return get_settings().web_anonymous == "read"
+
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 _MESSAGES = {401: ("unauthorized", "未登录或令牌无效"), 403: ("forbidden", "无权访问"),
@@ -76,6 +83,13 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     if bind_host in ("0.0.0.0", "::"):
         allowed = {"*"}
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted(allowed))
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
 
     def wants_json(request: Request) -> bool:
         return request.url.path.startswith("/api") or request.url.path in ("/openapi.json",)
@@ -119,6 +133,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.import_pages import router as import_router
 
     app.include_router(import_router)
+    from app.pages_actions import router as actions_router
+
+    app.include_router(actions_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

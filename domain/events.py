@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator,
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)
 
 from domain.limits import check_day, check_id, check_moment, check_text, parse_iso_day
@@ -71,9 +71,9 @@ HappenedDay = Annotated[dt.date, BeforeValidator(_happened_day)]
 
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    event_id: str
+    event_id: str = Field(title="事件编号", description="发送方给出的唯一编号；同一编号重复提交不会重复登记")
     type: str
-    recorded_by: Optional[str] = None
+    recorded_by: Optional[str] = Field(None, title="登记人")
 
     @model_validator(mode="before")
     @classmethod
@@ -126,14 +126,14 @@ def _instant(v: Any, info: ValidationInfo | None = None) -> str:
 # ---------------------------------------------------------------- documents
 class DocumentSigned(_Base):
     type: Literal["document.signed"]
-    document_id: str
-    department: str
-    title: str
-    kind: Literal["regulation", "normative", "policy", "other"]
-    signed_on: HappenedDay
-    disclosure: Literal["public", "on_request", "withheld"]
-    withheld_reason: Optional[str] = None
-    needs_interpretation: Optional[bool] = None
+    document_id: str = Field(title="文件编号", description="如 钦发改规〔2026〕3号")
+    department: str = Field(title="部门")
+    title: str = Field(title="文件标题")
+    kind: Literal["regulation", "normative", "policy", "other"] = Field(title="文件类别", description="规章、行政规范性文件、其他政策文件须发布解读")
+    signed_on: HappenedDay = Field(title="成文日期", description="主动公开期限自成文之日起算（20 个工作日）")
+    disclosure: Literal["public", "on_request", "withheld"] = Field(title="公开属性")
+    withheld_reason: Optional[str] = Field(None, title="不予公开理由", description="公开属性为“不予公开”时必填")
+    needs_interpretation: Optional[bool] = Field(None, title="是否需要解读", description="不填：规范性文件和政策文件默认需要")
 
     @model_validator(mode="after")
     def _rules(self):
@@ -146,24 +146,24 @@ class DocumentSigned(_Base):
 
 class DocumentPublished(_Base):
     type: Literal["document.published"]
-    document_id: str
-    published_on: HappenedDay
-    url: str
-    channel: Literal["website", "gazette", "weibo", "wechat", "other"] = "website"
+    document_id: str = Field(title="文件编号")
+    published_on: HappenedDay = Field(title="公开日期")
+    url: str = Field(title="公开网址")
+    channel: Literal["website", "gazette", "weibo", "wechat", "other"] = Field("website", title="公开渠道")
 
 
 class DocumentRepealed(_Base):
     type: Literal["document.repealed"]
-    document_id: str
-    repealed_on: HappenedDay
+    document_id: str = Field(title="文件编号")
+    repealed_on: HappenedDay = Field(title="废止日期")
 
 
 class InterpretationPublished(_Base):
     type: Literal["interpretation.published"]
-    document_id: str
-    published_on: HappenedDay
-    url: str
-    form: Literal["text", "graphic", "video", "other"] = "text"
+    document_id: str = Field(title="文件编号")
+    published_on: HappenedDay = Field(title="解读发布日期")
+    url: str = Field(title="解读网址")
+    form: Literal["text", "graphic", "video", "other"] = Field("text", title="解读形式")
 
 
 # ---------------------------------------------------------------- requests
@@ -175,28 +175,30 @@ class Applicant(BaseModel):
 
 class RequestReceived(_Base):
     type: Literal["request.received"]
-    request_id: str
-    department: str
-    channel: Literal["in_person", "post_registered", "post_ordinary", "online", "email", "fax", "other"]
-    received_on: HappenedDay
-    applicant_type: ApplicantType
+    request_id: str = Field(title="申请编号", description="受理编号，如 2026-依申请-017")
+    department: str = Field(title="部门")
+    channel: Literal["in_person", "post_registered", "post_ordinary", "online", "email", "fax", "other"] = Field(title="申请渠道", description="收到日期按渠道确定（条例第三十一条）")
+    received_on: HappenedDay = Field(title="收到申请日期", description="答复期限自收到申请之日起算（20 个工作日）")
+    applicant_type: ApplicantType = Field(title="申请人类型")
     applicant: Optional[Applicant] = None  # personal data: dropped by parse_event
-    subject: str = ""
+    subject: str = Field("", title="申请内容摘要", description="不要填写申请人姓名、证件号、电话、住址等个人信息")
 
 
 class _RequestOn(_Base):
-    request_id: str
-    on: HappenedDay
+    request_id: str = Field(title="申请编号")
+    on: HappenedDay = Field(title="日期")
 
 
 class RequestAnsweredOnTheSpot(_RequestOn):
     type: Literal["request.answered_on_the_spot"]
-    outcome: Outcome
+    on: HappenedDay = Field(title="当场答复日期")
+    outcome: Outcome = Field(title="办理结果", description="按年度报告表三的分类")
 
 
 class RequestCorrectionRequested(_RequestOn):
     type: Literal["request.correction_requested"]
-    respond_by: Day
+    on: HappenedDay = Field(title="告知补正日期", description="补正告知须在收到申请后 7 个工作日内一次性作出")
+    respond_by: Day = Field(title="补正期限", description="告知申请人补正的截止日期")
 
     @model_validator(mode="after")
     def _order(self):
@@ -207,14 +209,16 @@ class RequestCorrectionRequested(_RequestOn):
 
 class RequestCorrected(_RequestOn):
     type: Literal["request.corrected"]
+    on: HappenedDay = Field(title="收到补正日期", description="收到补正后的申请之日重新起算答复期限")
 
 
 class RequestConsultationStarted(_RequestOn):
     type: Literal["request.consultation_started"]
-    with_: Literal["third_party", "agency"]
+    on: HappenedDay = Field(title="征求意见日期", description="征求意见期间不计入答复期限")
+    with_: Literal["third_party", "agency"] = Field(title="征求对象")
     # When the consulted party received the letter: its 15-wd window counts from then (条例第三十二条、
     # 第三十四条 “自收到征求意见书之日起”); the reply clock still pauses from `on`.
-    delivered_on: Optional[dt.date] = None
+    delivered_on: Optional[dt.date] = Field(None, title="征求意见书送达日期", description="第三方收到征求意见书之日（不填：按征求意见日期）")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -235,8 +239,9 @@ class RequestConsultationStarted(_RequestOn):
 
 class RequestConsultationEnded(_RequestOn):
     type: Literal["request.consultation_ended"]
+    on: HappenedDay = Field(title="收到意见日期")
     # Which consultation ended; needed only while both kinds are open at once.
-    with_: Optional[Literal["third_party", "agency"]] = None
+    with_: Optional[Literal["third_party", "agency"]] = Field(None, title="征求对象", description="同时征求第三方和其他机关时注明是哪一方的意见")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -251,9 +256,10 @@ class RequestConsultationEnded(_RequestOn):
 
 class RequestExtended(_RequestOn):
     type: Literal["request.extended"]
-    working_days: int
-    approved_by: str
-    reason: str
+    on: HappenedDay = Field(title="延期决定日期")
+    working_days: int = Field(title="延长工作日数", description="最多 20 个工作日，只能延长一次，须在答复期限届满前决定")
+    approved_by: str = Field(title="批准人", description="政府信息公开工作机构负责人")
+    reason: str = Field(title="延期理由")
 
     @field_validator("working_days")
     @classmethod
@@ -265,11 +271,13 @@ class RequestExtended(_RequestOn):
 
 class RequestReplied(_RequestOn):
     type: Literal["request.replied"]
-    outcome: Outcome
+    on: HappenedDay = Field(title="答复日期", description="答复书发出（送达）之日")
+    outcome: Outcome = Field(title="办理结果", description="按年度报告表三的分类")
 
 
 class RequestWithdrawn(_RequestOn):
     type: Literal["request.withdrawn"]
+    on: HappenedDay = Field(title="撤回日期")
 
 
 class RequestAbandoned(_RequestOn):
@@ -280,39 +288,43 @@ class RequestAbandoned(_RequestOn):
 
 class ReviewFiled(_RequestOn):
     type: Literal["review.filed"]
+    on: HappenedDay = Field(title="申请复议日期")
 
 
 class ReviewDecided(_RequestOn):
     type: Literal["review.decided"]
-    result: Literal["upheld", "corrected", "other"]
+    on: HappenedDay = Field(title="复议决定日期")
+    result: Literal["upheld", "corrected", "other"] = Field(title="复议结果")
 
 
 class LitigationFiled(_RequestOn):
     type: Literal["litigation.filed"]
-    after_review: bool = False
+    on: HappenedDay = Field(title="起诉日期")
+    after_review: bool = Field(False, title="是否经复议后起诉")
 
 
 class LitigationDecided(_RequestOn):
     type: Literal["litigation.decided"]
-    after_review: Optional[bool] = None  # absent: taken from its litigation.filed (table 四)
-    result: Literal["upheld", "corrected", "other"]
+    on: HappenedDay = Field(title="判决日期")
+    after_review: Optional[bool] = Field(None, title="是否经复议后起诉")  # absent: taken from its litigation.filed (table 四)
+    result: Literal["upheld", "corrected", "other"] = Field(title="判决结果")
 
 
 # ---------------------------------------------------------------- other clocks
 class OpinionDetected(_Base):
     type: Literal["opinion.detected"]
-    case_id: str
-    department: str
-    detected_at: str
-    severity: Literal["major", "general"]
-    title: str = ""
+    case_id: str = Field(title="舆情编号")
+    department: str = Field(title="部门")
+    detected_at: str = Field(title="发现时间", description="精确到分钟（北京时间）")
+    severity: Literal["major", "general"] = Field(title="舆情级别")
+    title: str = Field("", title="舆情摘要")
 
     _inst = field_validator("detected_at", mode="before")(classmethod(lambda cls, v, info: _instant(v, info)))
 
 
 class _OpinionAt(_Base):
-    case_id: str
-    at: str
+    case_id: str = Field(title="舆情编号")
+    at: str = Field(title="时间", description="精确到分钟（北京时间）")
 
     _inst = field_validator("at", mode="before")(classmethod(lambda cls, v, info: _instant(v, info)))
 
@@ -331,18 +343,18 @@ class OpinionResponded(_OpinionAt):
 
 class BudgetApproved(_Base):
     type: Literal["budget.approved"]
-    item_id: str
-    department: str
-    approved_on: HappenedDay
-    kind: Literal["budget", "final_account"]
-    title: str = ""
+    item_id: str = Field(title="预决算编号")
+    department: str = Field(title="部门")
+    approved_on: HappenedDay = Field(title="批复日期", description="自批复之日起 20 日内公开")
+    kind: Literal["budget", "final_account"] = Field(title="类别")
+    title: str = Field("", title="标题")
 
 
 class BudgetPublished(_Base):
     type: Literal["budget.published"]
-    item_id: str
-    published_on: HappenedDay
-    url: str
+    item_id: str = Field(title="预决算编号")
+    published_on: HappenedDay = Field(title="公开日期")
+    url: str = Field(title="公开网址")
 
 
 def _report_year(v: int) -> int:
@@ -355,20 +367,20 @@ class AnnualReportYearClosed(_Base):
     """Engine event: a department's reporting year Y closed; starts its report clock on Jan 1 of Y+1."""
 
     type: Literal["annual_report.year_closed"]
-    department: str
-    year: int
-    level: Literal["department", "government"] = "department"
+    department: str = Field(title="部门")
+    year: int = Field(title="年度")
+    level: Literal["department", "government"] = Field("department", title="报告层级")
 
     _year = field_validator("year")(classmethod(lambda cls, v: _report_year(v)))
 
 
 class AnnualReportPublished(_Base):
     type: Literal["annual_report.published"]
-    department: str
-    year: int
-    published_on: HappenedDay
-    url: str
-    level: Literal["department", "government"] = "department"
+    department: str = Field(title="部门")
+    year: int = Field(title="年度")
+    published_on: HappenedDay = Field(title="公布日期")
+    url: str = Field(title="公布网址")
+    level: Literal["department", "government"] = Field("department", title="报告层级")
 
     _year = field_validator("year")(classmethod(lambda cls, v: _report_year(v)))
 
@@ -384,6 +396,40 @@ MODELS: dict[str, type[_Base]] = {
         BudgetApproved, BudgetPublished, AnnualReportYearClosed, AnnualReportPublished,
     )
 }
+
+# Chinese names of the enumerated values, per field (forms and pages; the codes stay the contract).
+CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "kind": {"regulation": "规章", "normative": "行政规范性文件", "policy": "其他政策文件", "other": "其他",
+             "budget": "预算", "final_account": "决算"},
+    "disclosure": {"public": "主动公开", "on_request": "依申请公开", "withheld": "不予公开"},
+    "channel": {"website": "政府网站", "gazette": "政府公报", "weibo": "政务微博", "wechat": "政务微信", "other": "其他",
+                "in_person": "当面提交", "post_registered": "邮寄（挂号/EMS）", "post_ordinary": "邮寄（平信）",
+                "online": "网上申请平台", "email": "电子邮件", "fax": "传真"},
+    "form": {"text": "文字解读", "graphic": "图文解读", "video": "视频解读", "other": "其他"},
+    "applicant_type": {"natural_person": "自然人", "legal.business": "商业企业", "legal.research": "科研机构",
+                       "legal.public_interest": "社会公益组织", "legal.legal_services": "法律服务机构",
+                       "legal.other": "其他法人或其他组织"},
+    "with": {"third_party": "第三方（条例第三十二条）", "agency": "其他机关（条例第三十四条）"},
+    "result": {"upheld": "维持", "corrected": "纠正", "other": "其他结果"},
+    "severity": {"major": "重大舆情", "general": "一般舆情"},
+    "level": {"department": "部门年度报告", "government": "本级政府年度报告"},
+    "outcome": {
+        "granted": "予以公开", "partially_granted": "部分公开",
+        "withheld.state_secret": "属于国家秘密", "withheld.prohibited_by_law": "其他法律行政法规禁止公开",
+        "withheld.security_stability": "危及“三安全一稳定”", "withheld.third_party_rights": "保护第三方合法权益",
+        "withheld.internal_affairs": "属于三类内部事务信息", "withheld.process_information": "属于四类过程性信息",
+        "withheld.enforcement_file": "属于行政执法案卷", "withheld.administrative_inquiry": "属于行政查询事项",
+        "unavailable.not_held": "本机关不掌握相关政府信息", "unavailable.needs_creation": "没有现成信息需要另行制作",
+        "unavailable.still_unclear": "补正后申请内容仍不明确",
+        "not_processed.petition": "信访举报投诉类申请", "not_processed.duplicate": "重复申请",
+        "not_processed.publication": "要求提供公开出版物", "not_processed.excessive": "无正当理由大量反复申请",
+        "not_processed.confirmation": "要求行政机关确认或重新出具已获取信息",
+        "other.no_correction": "逾期不补正、不再处理", "other.fee_unpaid": "逾期未缴费、不再处理", "other.other": "其他",
+    },
+}
+# Outcome codes grouped as the rows of 表三 (annual-report-format.md): prefix -> group name.
+OUTCOME_GROUPS = {"granted": "（一）予以公开", "partially_granted": "（二）部分公开", "withheld": "（三）不予公开",
+                  "unavailable": "（四）无法提供", "not_processed": "（五）不予处理", "other": "（六）其他处理"}
 
 # The field holding each type's own date (or instant).
 DATE_FIELD = {

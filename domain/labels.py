@@ -42,6 +42,8 @@ STEPS = {
     "digest_supervisor": "每日逾期汇总",
     "digest_head": "每日部门汇总",
     "test": "渠道测试",
+    "urge": "督办通知",
+    "invite": "设置密码邀请",
 }
 
 ROLES = {
@@ -50,7 +52,7 @@ ROLES = {
     "supervisor": "督查",
     "assessor": "绩效考评",
     "admin": "管理员",
-    "local": "本机只读访问",  # anonymous read-only pages (web)
+    "local": "匿名只读访问",  # anonymous read-only pages (web, SHIXIAN_WEB_ANONYMOUS=read)
 }
 
 ITEM_TYPES = {"document": "文件", "request": "依申请公开", "opinion": "舆情", "budget": "预决算",

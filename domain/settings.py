@@ -48,8 +48,12 @@ class Settings(BaseSettings):
     # --- web
     http: str = Field("127.0.0.1:8000", validation_alias="SHIXIAN_HTTP",
                       description="address the web server binds (host:port)")
-    web_login: Literal["auto", "required"] = Field("auto", validation_alias="SHIXIAN_WEB_LOGIN",
-                                                   description="`required`: pages need a login even on loopback")
+    web_anonymous: Literal["", "read"] = Field("", validation_alias="SHIXIAN_WEB_ANONYMOUS",
+                                               description="`read`: pages readable without signing in (read-only)")
+    session_idle_hours: float = Field(8.0, gt=0, validation_alias="SHIXIAN_SESSION_IDLE_HOURS",
+                                      description="a signed-in session ends after this many idle hours")
+    session_max_hours: float = Field(24.0, gt=0, validation_alias="SHIXIAN_SESSION_MAX_HOURS",
+                                     description="a signed-in session ends this many hours after sign-in")
     web_hosts: str = Field("", validation_alias="SHIXIAN_WEB_HOSTS",
                            description="extra allowed Host headers, comma-separated (behind a reverse proxy)")
     web_log: str = Field("warning", validation_alias="SHIXIAN_WEB_LOG", description="uvicorn log level")

@@ -65,7 +65,7 @@ def _import_table_modules() -> None:
 
     import store.models  # noqa: F401
 
-    for name in ("store.deliveries", "store.locks", "store.tokens"):  # optional modules owned by other parts
+    for name in ("store.deliveries", "store.locks", "store.tokens", "store.accounts"):  # optional modules owned by other parts
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -1,0 +1,101 @@
+"""CLI of people's sign-in (the people themselves are the [[person]] entries of departments.toml).
+
+    shixian user set-password PERSON [--password-stdin]
+    shixian user invite PERSON      one-time link (24 h) to set a password, sent on the person's own channels
+    shixian user disable PERSON     no password, sessions ended, open invites withdrawn
+"""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"错误：{message}", err=True)
+    raise typer.Exit(code)
+
+
+def _person(person_id: str):
+    from domain.config import ConfigError
+    from domain.directory import load_directory
+
+    try:
+        directory = load_directory()
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise
+    p = directory.people.get(person_id)
+    if p is None:
+        _fail(f"未知人员：{person_id}（见 config/departments.toml 的 [[person]]；可用：{'、'.join(directory.people)}）")
+    return p
+
+
+def _session():
+    from sqlmodel import Session
+
+    from store.db import database_url, get_engine, init_db
+
+    eng = get_engine(database_url())
+    init_db(eng)
+    return Session(eng)
+
+
+def register(app: typer.Typer) -> None:
+    user_app = typer.Typer(no_args_is_help=True, help="人员登录账号（密码、邀请、停用）")
+    app.add_typer(user_app, name="user")
+
+    @user_app.command("set-password")
+    def set_password_(
+        person: str = typer.Argument(..., help="人员编号（departments.toml 的 [[person]] id）"),
+        password_stdin: bool = typer.Option(False, "--password-stdin", help="从标准输入读取密码（脚本用）"),
+    ) -> None:
+        """设置（或重设）密码；此人已登录的会话全部失效。"""
+        from store.accounts import PasswordError, set_password
+
+        p = _person(person)
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("新密码", hide_input=True, confirmation_prompt="再输入一次")
+        try:
+            with _session() as s:
+                set_password(s, p.id, password)
+        except PasswordError as exc:
+            _fail(str(exc))
+        typer.echo(f"已为 {p.name}（{p.id}）设置密码。")
+
+    @user_app.command("invite")
+    def invite(person: str = typer.Argument(..., help="人员编号")) -> None:
+        """生成一次性设置密码链接（24 小时内有效），通过此人自己的通知渠道发送。"""
+        import asyncio
+        import datetime as dt
+
+        from activities.notify import NotificationRequest, deliver, public_url
+        from store.accounts import create_invite
+
+        p = _person(person)
+        if not p.notify:
+            _fail(f"{p.name}（{p.id}）没有配置通知渠道，无法发送邀请；请先在 departments.toml 中配置 notify，"
+                  f"或用 shixian user set-password 直接设置密码")
+        with _session() as s:
+            token = create_invite(s, p.id, by="cli")
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        # The link is a secret: it goes into the message only, never into the delivery key or logs.
+        req = NotificationRequest(item_id="account", rule="account", step="invite", person_id=p.id,
+                                  occurrence=f"invite@{stamp}",
+                                  context={"person_id": p.id, "invite_link": f"{public_url()}/invite/{token}"})
+        res = asyncio.run(deliver(req))
+        if not res.delivered:
+            _fail(f"邀请未能送达 {p.name}（{p.id}）：{res.error}（链接未显示；修好渠道后重新执行）", 1)
+        typer.echo(f"已通过 {res.channel} 向 {p.name}（{p.id}）发送设置密码链接，24 小时内有效，只能使用一次。")
+
+    @user_app.command("disable")
+    def disable_(person: str = typer.Argument(..., help="人员编号")) -> None:
+        """停用：删除密码，结束已登录会话，作废未使用的邀请。"""
+        from store.accounts import disable
+
+        p = _person(person)
+        with _session() as s:
+            disable(s, p.id)
+        typer.echo(f"已停用 {p.name}（{p.id}）的登录：密码已删除，会话已结束。重新启用请用 set-password 或 invite。")

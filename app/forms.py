@@ -1,0 +1,113 @@
+"""Event forms generated from the pydantic models of domain/events.py (no hand-written form per type).
+
+Labels and help come from each field's `title` / `description`; enumerations become selects with the
+Chinese names of `CHOICE_LABELS` (outcome codes grouped as the rows of 表三); dates become date inputs.
+A new event type gets its form by adding its model to `domain.events.MODELS`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from domain.events import CHOICE_LABELS, ENGINE_ONLY, MODELS, OUTCOME_GROUPS
+
+SKIP = {"event_id", "type", "recorded_by", "applicant"}  # applicant: personal data, never asked for
+ID_FIELDS = ("document_id", "request_id", "case_id", "item_id")
+INSTANTS = {"detected_at", "at"}
+
+
+@dataclass
+class FormField:
+    name: str
+    label: str
+    help: str = ""
+    kind: str = "text"  # text · date · datetime · number · select · bool · textarea
+    required: bool = False
+    choices: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)  # (group, [(value, label)])
+    value: str = ""
+    readonly: bool = False
+    error: str | None = None
+
+
+def form_types() -> list[str]:
+    return [t for t in MODELS if t not in ENGINE_ONLY]
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(inner type, optional?) of Optional[X] / X | None."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
+
+
+def _choices(name: str, values: list[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    labels = CHOICE_LABELS.get(name, {})
+    if name != "outcome":
+        return [("", [(v, labels.get(v, v)) for v in values])]
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for v in values:  # grouped as the rows of 表三
+        groups.setdefault(OUTCOME_GROUPS.get(v.split(".")[0], "其他"), []).append((v, labels.get(v, v)))
+    return list(groups.items())
+
+
+def build_fields(type_: str, departments: dict[str, str]) -> list[FormField]:
+    model = MODELS[type_]
+    out: list[FormField] = []
+    for name, info in model.model_fields.items():
+        if name in SKIP:
+            continue
+        shown = "with" if name == "with_" else name
+        inner, optional = _unwrap(info.annotation)
+        f = FormField(name=shown, label=info.title or shown, help=info.description or "",
+                      required=info.is_required())
+        if typing.get_origin(inner) is Literal:
+            f.kind = "select"
+            f.choices = _choices(shown, [str(a) for a in typing.get_args(inner)])
+        elif inner is dt.date:
+            f.kind = "date"
+        elif inner is bool:
+            f.kind = "bool"
+            f.choices = [("", ([("", "（按默认）")] if optional else []) + [("true", "是"), ("false", "否")])]
+        elif inner is int:
+            f.kind = "number"
+        elif shown in INSTANTS:
+            f.kind = "datetime"
+        elif shown == "department":
+            f.kind = "select"
+            f.choices = [("", list(departments.items()))]
+        elif shown in ("reason", "withheld_reason", "subject"):
+            f.kind = "textarea"
+        if info.default is not None and not info.is_required() and not isinstance(info.default, type(...)):
+            f.value = "true" if info.default is True else "false" if info.default is False else str(info.default)
+        out.append(f)
+    return out
+
+
+def to_event(type_: str, form: dict[str, str]) -> dict[str, Any]:
+    """The event object of a posted form: field names as in events.md; empty inputs left out."""
+    obj: dict[str, Any] = {"type": type_, "event_id": form.get("event_id", "")}
+    for f in build_fields(type_, {}):
+        raw = (form.get(f.name) or "").strip()
+        if raw == "":
+            continue
+        if f.kind == "number":
+            try:
+                obj[f.name] = int(raw)
+            except ValueError:
+                obj[f.name] = raw  # refused by the model with a Chinese reason
+        elif f.kind == "bool":
+            obj[f.name] = raw == "true"
+        else:
+            obj[f.name] = raw
+    return obj
+
+
+def item_field(type_: str) -> str | None:
+    fields = MODELS[type_].model_fields
+    return next((k for k in ID_FIELDS if k in fields), None)

@@ -1,0 +1,341 @@
+"""Pages that act: event forms, the supervisor's 督办, locking a score period, accepting an invite.
+
+Every POST carries the session's CSRF token (`csrf_token`) and writes through the same paths as the
+API and the CLI: events through app.ingest.Ingestor as the signed-in person, notices through
+activities.notify.deliver (delivery log, channel fallback).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from app import api as A
+from app.auth import ApiError, Principal
+from app.forms import build_fields, form_types, item_field, to_event
+from domain.labels import EVENT_TYPES as EVENT_LABELS
+from app.pages import (_who, csrf_ok, csrf_refused, pre_token, read_form, redirect_with_flash,
+                       render, render_error, with_pre_cookie)
+
+router = APIRouter(include_in_schema=False)
+WRITERS = ("liaison", "supervisor", "admin")
+URGERS = ("supervisor", "admin")
+
+
+def _new_event_id() -> str:
+    # One id per rendered form: submitting the same form twice is a duplicate, not a second event.
+    return f"web-{uuid.uuid4().hex[:20]}"
+
+
+def _departments_for(who: Principal) -> dict[str, str]:
+    names = A.department_names()
+    if who.role == "liaison":
+        return {who.department: names.get(who.department, who.department)} if who.department else {}
+    return names
+
+
+def _form_page(request: Request, who: Principal, type_: str, values: dict[str, str], errors: dict[str, str],
+               item_id: str | None, status: int = 200, general: str | None = None) -> HTMLResponse:
+    fields = build_fields(type_, _departments_for(who))
+    snap = None
+    if item_id:
+        snap = A.load_item(item_id, who)
+    id_field = item_field(type_)
+    for f in fields:
+        if f.name in values:
+            f.value = values[f.name]
+        if f.name == id_field and item_id:
+            f.value, f.readonly = item_id, True
+        if f.name == "department":
+            if snap is not None:
+                f.value, f.readonly = snap.department, True
+            elif who.role == "liaison":
+                f.value = who.department or ""
+        f.error = errors.get(f.name)
+    known = {f.name for f in fields}
+    general = general or "；".join(f"{k}：{v}" for k, v in errors.items() if k not in known) or None
+    return render(request, "event_form.html", who, status=status, type=type_, label=EVENT_LABELS.get(type_, type_),
+                  fields=fields, event_id=values.get("event_id") or _new_event_id(), item=snap,
+                  item_id=item_id or "", general=general)
+
+
+@router.get("/events/new", response_class=HTMLResponse)
+def new_event(request: Request, type: str = "request.received", item: str | None = None):
+    who = _who(request)
+    who.require(WRITERS, "登记事件")
+    if type not in form_types():
+        raise ApiError(404, "unknown_type", f"未知或不可手工登记的事件类型：{type}")
+    return _form_page(request, who, type, {}, {}, item)
+
+
+@router.post("/events/new", response_class=HTMLResponse)
+async def post_event(request: Request):
+    from app.ingest import Ingestor
+    from app.queries import get_status
+    from store.db import database_url, get_engine
+
+    who = _who(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form, who):
+        return csrf_refused(request)
+    who.require(WRITERS, "登记事件")
+    type_ = form.get("type", "")
+    if type_ not in form_types():
+        raise ApiError(422, "unknown_type", f"未知或不可手工登记的事件类型：{type_}")
+    item_id = form.get("item") or None
+    obj = to_event(type_, form)
+    if item_id and (f := item_field(type_)):
+        obj[f] = item_id
+    obj["recorded_by"] = who.actor  # attribution comes from the session, never from the form
+    values = {k: v for k, v in form.items() if k not in ("csrf_token",)}
+
+    def refused(errors: dict[str, str], status: int = 422) -> HTMLResponse:
+        return _form_page(request, who, type_, {**values, "event_id": _new_event_id()}, errors, item_id, status)
+
+    if who.role == "liaison":
+        target = obj.get("department")
+        iid = obj.get(item_field(type_) or "")
+        known = get_status(str(iid)) if iid else None
+        depts = {d for d in (target, known.department if known else None) if d}
+        other = sorted(d for d in depts if d != who.department)
+        if other:
+            return refused({"department": f"无权为其他部门（{'、'.join(other)}）登记事件：联络员只能登记本部门"
+                                          f"（{who.department}）的事件"}, 403)
+    client = request.app.state.client
+    if client is None:
+        return refused({"type": "工作流服务未连接，暂不能登记事件"}, 503)
+    ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()))
+    (res,) = await ing.ingest([(1, obj)])
+    label = EVENT_LABELS.get(type_, type_)
+    if res.status == "rejected":
+        return refused({res.field or "type": res.reason or "被拒绝"})
+    target = f"/items/{quote(res.item_id or '', safe='')}"
+    if res.status == "duplicate":
+        return redirect_with_flash(target, f"该表单已经提交过，“{label}”没有重复登记。", request)
+    msg = f"已登记“{label}”。"
+    snap = get_status(res.item_id) if res.item_id else None
+    if snap is not None:
+        rules = A.rule_names()
+        dues = [f"{rules.get(c.rule, c.rule)} 期限 {c.due[:16]}" for c in snap.clocks if c.state == "open" and c.due]
+        if dues:
+            msg += "当前时限：" + "；".join(dues) + "。"
+    if res.reason:  # a note of the ingest path (e.g. an entry held for review)
+        msg += res.reason
+    return redirect_with_flash(target, msg, request)
+
+
+# ---------------------------------------------------------------------------------- item page extras
+
+def actions_for(item: dict[str, Any]) -> list[tuple[str, str]]:
+    """(button label, event type) valid in the item's current state."""
+    clocks = {c["rule"]: c for c in item["clocks"]}
+    live = {r for r, c in clocks.items() if c["state"] in ("open", "paused")}
+    out: list[tuple[str, str]] = []
+    t = item["type"]
+    if t == "document":
+        if "policy_publication" in live:
+            out.append(("登记公开", "document.published"))
+        if "policy_interpretation" in live:
+            out.append(("登记解读", "interpretation.published"))
+        elif "policy_publication" not in live and item["state"] != "closed":
+            out.append(("登记解读", "interpretation.published"))
+        out.append(("废止", "document.repealed"))
+    elif t == "request":
+        reply = clocks.get("request_reply")
+        if reply and reply["state"] in ("open", "paused"):
+            consulting = bool({"third_party_opinion", "agency_opinion"} & {r for r, c in clocks.items()
+                                                                             if c["state"] == "open"})
+            if reply["state"] == "open":
+                if "correction_notice" in live:
+                    out.append(("告知补正", "request.correction_requested"))
+                out += [("征求意见", "request.consultation_started"), ("延期", "request.extended")]
+            elif consulting:
+                out.append(("收到意见", "request.consultation_ended"))
+            else:
+                out.append(("收到补正", "request.corrected"))
+            if reply["state"] == "open" or consulting:
+                out.append(("答复", "request.replied"))
+            out.append(("撤回", "request.withdrawn"))
+        else:
+            out += [("申请行政复议", "review.filed"), ("复议决定", "review.decided"),
+                    ("提起行政诉讼", "litigation.filed"), ("诉讼判决", "litigation.decided")]
+    elif t == "opinion" and live:
+        out += [("发布权威信息", "opinion.info_released"), ("召开新闻发布会", "opinion.press_conference"),
+                ("回应舆情", "opinion.responded")]
+    elif t == "budget" and live:
+        out.append(("登记公开", "budget.published"))
+    elif t == "annual_report" and live:
+        out.append(("登记公布", "annual_report.published"))
+    return out
+
+
+def upcoming_reminders(item: dict[str, Any], deliveries: list, limit: int = 6) -> list[dict[str, Any]]:
+    """The next ladder steps of the item's open clocks: step, when, to whom."""
+    from activities.clocks import PlanRequest, _plan
+    from activities.notify import recipients
+    from domain.labels import STEPS as STEP_NAMES
+    from domain.clocks import SHANGHAI
+
+    directory = A.directory()
+    now = dt.datetime.now(SHANGHAI).isoformat()
+    out = []
+    for c in item["clocks"]:
+        if c["state"] != "open" or not c.get("due"):
+            continue
+        fired = sorted({d.key.split(":")[-2] for d in deliveries if d.rule == c["rule"] and d.state == "sent"})
+        try:
+            steps = _plan(PlanRequest(rule=c["rule"], due=c["due"], region=c.get("region") or "national", now=now,
+                                      fired=fired))
+        except Exception:  # noqa: BLE001  (a rule without a ladder has nothing to show)
+            continue
+        for s in steps:
+            people = recipients(directory, item["department"], s.to)
+            out.append({"rule_name": c["rule_name"], "step": STEP_NAMES.get(s.step, s.step),
+                        "when": s.fire_at[:16].replace("T", " "),
+                        "to": "、".join(directory.people[p].name for p in people if p in directory.people)
+                              or "（无人接收）"})
+    out.sort(key=lambda r: r["when"])
+    return out[:limit]
+
+
+def item_extras(item: dict[str, Any], who: Principal) -> dict[str, Any]:
+    from sqlmodel import select
+
+    from app.queries import session
+    from domain.labels import STEPS as STEP_NAMES
+    from store.accounts import urges_for_item
+    from store.deliveries import Delivery
+
+    directory = A.directory()
+    with session() as s:
+        deliveries = list(s.exec(select(Delivery).where(Delivery.item_id == item["id"])
+                                 .order_by(Delivery.created_at)).all())
+        urges = urges_for_item(s, item["id"])
+    sent = [{"step": STEP_NAMES.get(d.step, d.step), "to": directory.people[d.person].name
+             if d.person in directory.people else d.person, "state": d.state,
+             "when": (d.sent_at or d.created_at).astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M"),
+             "channel": d.channel_used or "", "error": d.error or ""} for d in deliveries]
+    return {"actions": actions_for(item) if who.role in WRITERS else [], "upcoming": upcoming_reminders(item, deliveries),
+            "sent": sent, "urges": urges, "can_urge": who.role in URGERS}
+
+
+# ---------------------------------------------------------------------------------- 督办
+
+@router.post("/items/{item_id}/urge", response_class=HTMLResponse)
+async def urge(request: Request, item_id: str):
+    from activities.notify import NotificationRequest, deliver, recipients
+    from app.queries import session
+    from store.accounts import add_urge
+
+    who = _who(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form, who):
+        return csrf_refused(request)
+    who.require(URGERS, "督办")
+    snap = A.load_item(item_id, who)
+    note = form.get("note", "").strip()
+    if not note:
+        return render_error(request, 422, "督办意见不能为空")
+    if len(note) > 2000:
+        return render_error(request, 422, "督办意见不能超过 2000 字")
+    with session() as s:
+        row = add_urge(s, item_id, snap.department, who.actor, note)
+    directory = A.directory()
+    people = recipients(directory, snap.department, ["liaison", "head"])
+    rules = A.rule_names()
+    due = next((c.due for c in snap.clocks if c.state in ("open", "paused") and c.due), None)
+    results = []
+    for pid in people:
+        req = NotificationRequest(item_id=item_id, rule="urge", step="urge", person_id=pid,
+                                  occurrence=f"urge@{row.id}",
+                                  context={"item_title": snap.title or item_id, "department": snap.department,
+                                           "note": note, "by_name": _person_name(who), "due": due,
+                                           "rule_name": next((rules.get(c.rule, c.rule) for c in snap.clocks
+                                                              if c.state in ("open", "paused")), "")})
+        results.append(await deliver(req))
+    ok = [directory.people[r.person_id].name for r in results if r.delivered]
+    bad = [directory.people[r.person_id].name for r in results if not r.delivered]
+    msg = "已督办。" + (f"已通知：{'、'.join(ok)}。" if ok else "") + (f"未能送达：{'、'.join(bad)}（见送达记录）。" if bad else "")
+    if not people:
+        msg += "该部门没有配置联络员或负责人，未发出通知。"
+    return redirect_with_flash(f"/items/{quote(item_id, safe='')}", msg, request)
+
+
+def _person_name(who: Principal) -> str:
+    p = A.directory().people.get(who.person or "")
+    return p.name if p else who.actor
+
+
+# ---------------------------------------------------------------------------------- score locks
+
+@router.post("/scores/lock", response_class=HTMLResponse)
+async def lock_scores(request: Request):
+    from app.cli_reports import _session, current_records
+    from domain.scoring import load_scoring, score_period
+    from store.locks import PeriodLockedError, lock_period
+
+    who = _who(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form, who):
+        return csrf_refused(request)
+    if not who.may_lock:
+        who.require(("assessor", "admin"), "锁定考评期间")
+    period = A.parse_period_param(form.get("period") or None)
+    day = A.today()
+    back = f"/scores?period={period.label}"
+    if day <= period.end:  # as the CLI: a period still running is not published
+        return redirect_with_flash(back, f"未锁定：{period.title}尚未结束（截止 {period.end}）。", request)
+    with _session() as s:
+        res = score_period(current_records(s, day, None), period, day, load_scoring(), None)
+        try:
+            lock_period(s, period, res, locked_by=who.actor)
+        except PeriodLockedError as exc:
+            return redirect_with_flash(back, f"未锁定：{exc}", request)
+    return redirect_with_flash(back, f"已锁定 {period.label} 的考评得分，此后的变动将作为更正列出。", request)
+
+
+# ---------------------------------------------------------------------------------- invites
+
+@router.get("/invite/{token}", response_class=HTMLResponse)
+def invite_form(request: Request, token: str):
+    from app.queries import session
+    from store.accounts import open_invite
+
+    with session() as s:
+        inv = open_invite(s, token)
+    if inv is None:
+        return render_error(request, 410, "设置密码的链接无效、已使用或已过期（24 小时内有效），请联系管理员重新发送。")
+    resp = render(request, "invite.html", None, person=inv.person, csrf_token=pre_token(request), error=None,
+                  token=token)
+    return with_pre_cookie(request, resp)
+
+
+@router.post("/invite/{token}", response_class=HTMLResponse)
+async def invite_accept(request: Request, token: str):
+    from app.queries import session
+    from store.accounts import PasswordError, open_invite, use_invite
+
+    form = await read_form(request)
+    if not csrf_ok(request, form, None):
+        return csrf_refused(request)
+    password, again = form.get("password", ""), form.get("password2", "")
+    with session() as s:
+        inv = open_invite(s, token)
+        if inv is None:
+            return render_error(request, 410, "设置密码的链接无效、已使用或已过期，请联系管理员重新发送。")
+        error = "两次输入的密码不一致" if password != again else None
+        if error is None:
+            try:
+                use_invite(s, token, password)
+            except PasswordError as exc:
+                error = str(exc)
+        if error:
+            return render(request, "invite.html", None, status=422, person=inv.person, csrf_token=pre_token(request),
+                          error=error, token=token)
+        person = inv.person
+    return redirect_with_flash(f"/login?next=/", f"密码已设置，请用人员编号 {person} 和新密码登录。", request)
+
