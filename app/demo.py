@@ -153,9 +153,40 @@ async def seed_demo(ctx) -> None:
             applied = sum(r.status == "applied" for r in results)
             rejected = sum(r.status == "rejected" for r in results)
             note = f"钦州市示例 {applied} 条事件已载入" + (f"，{rejected} 条被拒绝" if rejected else "")
+            print_demo_accounts(set_demo_passwords())
         else:
             note = "数据目录非空，未重复载入 (data directory not empty, kept as is)"
         ctx.announce("演示数据 / demo", note)
+
+
+def set_demo_passwords() -> dict[str, str]:
+    """A random password for every person of the directory (demo only); returned to be shown once."""
+    import secrets
+
+    from sqlmodel import Session
+
+    from domain.directory import load_directory
+    from store.accounts import set_password
+    from store.db import database_url, get_engine
+
+    out = {}
+    with Session(get_engine(database_url())) as s:
+        for person in load_directory().people.values():
+            out[person.id] = secrets.token_urlsafe(9)
+            set_password(s, person.id, out[person.id])
+    return out
+
+
+def print_demo_accounts(passwords: dict[str, str]) -> None:
+    from domain.directory import ROLE_NAMES, load_directory
+
+    people = load_directory().people
+    print("演示账号（登录页填人员编号和密码；密码只显示这一次，之后可用 shixian user set-password 重设）"
+          " / demo sign-in (shown once):", flush=True)
+    for pid, pw in passwords.items():
+        p = people[pid]
+        roles = "、".join(ROLE_NAMES.get(r, r) for r in p.roles)
+        print(f"  demo-account {pid} {pw}  {p.name}（{roles}）", flush=True)
 
 
 def _register() -> None:

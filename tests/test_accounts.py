@@ -1,0 +1,431 @@
+"""Accounts, sessions, CSRF, throttling, department scope, event forms, 督办 and score locks, against the
+real stack: time-skipping Temporal server with the real worker, the demo city ingested through the
+production ingest path, a temporary SQLite store, real argon2 hashes, a real webhook receiver for the
+people's notify channels. httpx drives the FastAPI app in-process (ASGI) with cookies like a browser."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlmodel import Session, select
+from temporalio.worker import Worker
+
+import activities
+import workflows
+from tests.receivers import WebhookReceiver
+from worker.client import TASK_QUEUE
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
+PASSWORDS = {"liaison-fgw": "fgw-password-1", "head-fgw": "head-password-1", "supervisor-zwgk": "sup-password-1",
+             "assessor-zwgk": "assess-password-1", "liaison-czj": "czj-password-1"}
+
+
+class Env:
+    def __init__(self, client, app, hook, config):
+        self.temporal, self.app, self.hook, self.config = client, app, hook, config
+
+    def browser(self, address: str = "10.0.0.1", base: str = "http://127.0.0.1") -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app, client=(address, 40000)), base_url=base)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def env(ts_env, tmp_path_factory):
+    from app.demo import seed
+    from store.accounts import set_password
+    from store.db import database_url, get_engine, init_db
+
+    data = tmp_path_factory.mktemp("acc-data")
+    config = tmp_path_factory.mktemp("acc-config") / "config"
+    shutil.copytree(REPO_CONFIG, config)
+    mp = pytest.MonkeyPatch()
+    with WebhookReceiver() as hook:
+        # every person's channel goes to the receiver (path = person id)
+        deps = config / "departments.toml"
+        deps.write_text(deps.read_text(encoding="utf-8").replace("127.0.0.1:9000", f"127.0.0.1:{hook.port}"),
+                        encoding="utf-8")
+        mp.setenv("SHIXIAN_DATA_DIR", str(data))
+        mp.setenv("SHIXIAN_CONFIG_DIR", str(config))
+        mp.delenv("DATABASE_URL", raising=False)
+        mp.delenv("SHIXIAN_WEB_ANONYMOUS", raising=False)
+        try:
+            eng = get_engine(database_url())
+            init_db(eng)
+            with ThreadPoolExecutor(8) as pool:
+                async with Worker(ts_env.client, task_queue=TASK_QUEUE, workflows=workflows.WORKFLOWS,
+                                  activities=activities.ACTIVITIES, activity_executor=pool):
+                    results = await seed(ts_env.client)
+                    assert [r.text() for r in results if r.status != "applied"] == []
+                    with Session(eng) as s:
+                        for person, pw in PASSWORDS.items():
+                            set_password(s, person, pw)
+                    from app.web import create_app
+
+                    e = Env(ts_env.client, create_app(ts_env.client, host="127.0.0.1"), hook, config)
+                    yield e
+                    from app.queries import open_item_ids
+
+                    for wid, _ in open_item_ids():
+                        try:
+                            await ts_env.client.get_workflow_handle(wid).terminate("test finished")
+                        except Exception:
+                            pass
+        finally:
+            mp.undo()
+            get_engine.cache_clear()
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, html[:2000]
+    return m.group(1)
+
+
+async def sign_in(c: httpx.AsyncClient, person: str, password: str | None = None, nxt: str = "/") -> httpx.Response:
+    page = await c.get("/login")
+    return await c.post("/login", data={"person": person, "password": password or PASSWORDS[person],
+                                        "csrf_token": csrf_of(page.text), "next": nxt})
+
+
+def db():
+    from store.db import database_url, get_engine
+
+    return Session(get_engine(database_url()))
+
+
+def event_ids(item_id: str) -> list[str]:
+    from store.models import EventRecord
+
+    with db() as s:
+        return [r.event_id for r in s.exec(select(EventRecord).where(EventRecord.item_id == item_id))]
+
+
+# ---------------------------------------------------------------------------------- sign-in
+
+async def test_pages_need_a_signed_in_person_even_on_a_loopback_bind(env):
+    async with env.browser("127.0.0.1") as c:
+        for path in ("/", "/items/qz-fgw-ysq-2026-106", "/scores", "/liaison", "/events/new?type=request.received"):
+            r = await c.get(path)
+            assert r.status_code == 303 and r.headers["location"].startswith("/login"), path
+        r = await c.get("/login")
+        for k, v in {"x-frame-options": "DENY", "x-content-type-options": "nosniff",
+                     "referrer-policy": "no-referrer"}.items():
+            assert r.headers[k] == v
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+async def test_anonymous_read_only_only_when_asked(env, monkeypatch):
+    from app.web import create_app
+
+    monkeypatch.setenv("SHIXIAN_WEB_ANONYMOUS", "read")
+    app = create_app(env.temporal, host="0.0.0.0")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+        r = await c.get("/")
+        assert r.status_code == 200 and "匿名只读访问" in r.text
+        form = await c.get("/events/new?type=request.received")
+        assert form.status_code == 403  # reading only
+        assert (await c.get("/api/items")).status_code == 401  # the API always needs a token
+    monkeypatch.setenv("SHIXIAN_WEB_ANONYMOUS", "yes")
+    with pytest.raises(ValueError, match="SHIXIAN_WEB_ANONYMOUS"):
+        create_app(env.temporal)
+
+
+async def test_password_sign_in_session_cookie_and_post_logout(env):
+    from store.accounts import Credential, WebSession
+
+    async with env.browser() as c:
+        r = await sign_in(c, "supervisor-zwgk", "wrong-password!")
+        assert r.status_code == 401 and "密码不正确" in r.text
+        r = await sign_in(c, "supervisor-zwgk")
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        cookie = r.headers["set-cookie"]
+        assert "shixian_session=" in cookie and "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+        assert "secure" not in cookie.lower()  # plain http without an https public URL
+        sid = c.cookies["shixian_session"]
+        with db() as s:
+            cred = s.get(Credential, "supervisor-zwgk")
+            assert cred.password_hash.startswith("$argon2id$") and PASSWORDS["supervisor-zwgk"] not in cred.password_hash
+            assert sid not in [w.id_hash for w in s.exec(select(WebSession))]  # only its hash is kept
+        page = await c.get("/")
+        assert page.status_code == 200 and "督办看板" in page.text and "退出" in page.text
+        assert (await c.get("/logout")).status_code == 405  # logout is a POST
+        r = await c.post("/logout", data={"csrf_token": csrf_of(page.text)})
+        assert r.status_code == 303
+        c.cookies.set("shixian_session", sid)  # the old cookie no longer signs anyone in
+        assert (await c.get("/")).status_code == 303
+
+
+async def test_secure_cookie_behind_https(env, monkeypatch):
+    monkeypatch.setenv("SHIXIAN_PUBLIC_URL", "https://shixian.example.gov.cn")
+    async with env.browser("10.0.0.9", "https://127.0.0.1") as c:  # a Secure cookie only comes back over https
+        r = await sign_in(c, "assessor-zwgk")
+        assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
+
+
+async def test_csrf_is_required_on_every_form_and_changes_nothing(env):
+    from store.accounts import LoginAttempt, Urge
+
+    async with env.browser("10.0.0.2") as c:
+        await c.get("/login")
+        r = await c.post("/login", data={"person": "liaison-fgw", "password": PASSWORDS["liaison-fgw"], "next": "/"})
+        assert r.status_code == 403 and "CSRF" in r.text and "shixian_session" not in c.cookies
+        r = await c.post("/login", data={"person": "liaison-fgw", "password": PASSWORDS["liaison-fgw"],
+                                         "csrf_token": "forged", "next": "/"})
+        assert r.status_code == 403
+        with db() as s:
+            assert not s.exec(select(LoginAttempt).where(LoginAttempt.client == "10.0.0.2")).all()
+    async with env.browser("10.0.0.3") as c:
+        assert (await sign_in(c, "supervisor-zwgk")).status_code == 303
+        rid = "qz-fgw-csrf-1"
+        r = await c.post("/events/new", data={"type": "request.received", "event_id": "web-csrf-1", "request_id": rid,
+                                              "department": "qz-fgw", "channel": "online", "received_on": "2026-11-02",
+                                              "applicant_type": "natural_person"})
+        assert r.status_code == 403 and event_ids(rid) == []
+        r = await c.post("/items/qz-fgw-ysq-2026-106/urge", data={"note": "请尽快办理", "csrf_token": "x"})
+        assert r.status_code == 403
+        with db() as s:
+            assert s.exec(select(Urge).where(Urge.item_id == "qz-fgw-ysq-2026-106")).all() == []
+        assert (await c.post("/logout", data={})).status_code == 403
+        assert (await c.get("/")).status_code == 200  # still signed in
+
+
+async def test_ten_failures_per_person_then_429_with_retry_time(env):
+    async with env.browser("10.1.0.1") as c:
+        for i in range(10):
+            r = await sign_in(c, "head-fgw", f"not-the-password-{i}")
+            assert r.status_code == 401, i
+        r = await sign_in(c, "head-fgw")  # even the right password
+        assert r.status_code == 429
+        assert "登录失败次数过多" in r.text and re.search(r"请于 \d\d:\d\d（北京时间", r.text)
+        assert 0 < int(r.headers["retry-after"]) <= 15 * 60
+        assert "shixian_session" not in c.cookies
+    async with env.browser("10.1.0.2") as c:  # another address: the person is still locked
+        assert (await sign_in(c, "head-fgw")).status_code == 429
+    # 15 minutes later the window has passed
+    from store.accounts import LoginAttempt
+
+    with db() as s:
+        for row in s.exec(select(LoginAttempt).where(LoginAttempt.person == "head-fgw")):
+            row.at = row.at - dt.timedelta(minutes=16)
+            s.add(row)
+        s.commit()
+    async with env.browser("10.1.0.3") as c:
+        assert (await sign_in(c, "head-fgw")).status_code == 303
+
+
+async def test_ten_failures_per_address_then_429_for_anyone_there(env):
+    async with env.browser("10.2.0.1") as c:
+        for i in range(10):
+            assert (await sign_in(c, f"nobody-{i}", "whatever-password")).status_code == 401
+        r = await sign_in(c, "liaison-czj")
+        assert r.status_code == 429 and "再试" in r.text
+    async with env.browser("10.2.0.2") as c:
+        assert (await sign_in(c, "liaison-czj")).status_code == 303
+
+
+async def test_sessions_expire_when_idle_and_absolutely(env):
+    from store.accounts import WebSession
+
+    async def signed_in(shift_field: str, hours: float) -> int:
+        async with env.browser("10.3.0.1") as c:
+            assert (await sign_in(c, "assessor-zwgk")).status_code == 303
+            assert (await c.get("/scores")).status_code == 200
+            with db() as s:
+                row = s.exec(select(WebSession).where(WebSession.person == "assessor-zwgk",
+                                                      WebSession.ended_at.is_(None))
+                             .order_by(WebSession.created_at.desc())).first()
+                setattr(row, shift_field, getattr(row, shift_field) - dt.timedelta(hours=hours))
+                if shift_field == "created_at":
+                    row.last_seen_at = row.created_at + dt.timedelta(hours=hours - 0.5)
+                s.add(row)
+                s.commit()
+            return (await c.get("/scores")).status_code
+
+    assert await signed_in("last_seen_at", 7) == 200   # idle 7 h: still signed in (limit 8 h)
+    assert await signed_in("last_seen_at", 9) == 303   # idle 9 h: signed out
+    assert await signed_in("created_at", 25) == 303    # active, but older than 24 h: signed out
+
+
+async def test_disabled_person_is_signed_out_and_cannot_sign_in(env):
+    from store.accounts import disable, set_password
+
+    async with env.browser("10.4.0.1") as c:
+        assert (await sign_in(c, "liaison-czj")).status_code == 303
+        with db() as s:
+            disable(s, "liaison-czj")
+        assert (await c.get("/liaison")).status_code == 303
+        assert (await sign_in(c, "liaison-czj")).status_code == 401
+    with db() as s:
+        set_password(s, "liaison-czj", PASSWORDS["liaison-czj"])
+
+
+async def test_invite_link_sets_a_password_once(env):
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+
+    before = len(env.hook.posts)
+    res = await asyncio.to_thread(CliRunner().invoke, cli, ["user", "invite", "head-czj"])
+    assert res.exit_code == 0, res.output
+    assert "24 小时" in res.output and "/invite/" not in res.output
+    post = env.hook.wait_for(before + 1)[-1]
+    assert post.path == "/hook/head-czj"
+    link = re.search(r"http://\S+/invite/(\S+)", post.json["message"]).group(1)
+    async with env.browser("10.5.0.1") as c:
+        page = await c.get(f"/invite/{link}")
+        assert page.status_code == 200 and "head-czj" in page.text
+        r = await c.post(f"/invite/{link}", data={"csrf_token": csrf_of(page.text), "password": "short",
+                                                  "password2": "short"})
+        assert r.status_code == 422 and "至少 10 个字符" in r.text
+        r = await c.post(f"/invite/{link}", data={"csrf_token": csrf_of(page.text), "password": "czj-head-pass-9",
+                                                  "password2": "czj-head-pass-9"})
+        assert r.status_code == 303
+        assert (await c.get(f"/invite/{link}")).status_code == 410  # once only
+        assert (await sign_in(c, "head-czj", "czj-head-pass-9")).status_code == 303
+
+
+# ---------------------------------------------------------------------------------- scope and forms
+
+async def test_liaison_sees_and_acts_for_own_department_only(env):
+    async with env.browser("10.6.0.1") as c:
+        r = await sign_in(c, "liaison-fgw")
+        assert r.headers["location"] == "/liaison"
+        page = await c.get("/liaison")
+        assert "钦州市发展和改革委员会" in page.text and "登记新申请" in page.text and "登记新文件" in page.text
+        assert (await c.get("/items/qz-czj-wj-2026-009")).status_code == 403
+        assert (await c.get("/departments/qz-czj")).status_code == 403
+        assert (await c.get("/liaison?department=qz-czj")).status_code == 403
+        form = await c.get("/events/new?type=request.received")
+        assert 'value="qz-czj"' not in form.text  # the department select offers the own department only
+        rid = "qz-czj-by-fgw-1"
+        r = await c.post("/events/new", data={
+            "csrf_token": csrf_of(form.text), "type": "request.received", "event_id": "web-scope-1",
+            "request_id": rid, "department": "qz-czj", "channel": "online", "received_on": "2026-11-02",
+            "applicant_type": "natural_person"})
+        assert r.status_code == 403 and "只能登记本部门" in r.text
+        # an action on another department's existing item is refused too
+        r = await c.post("/events/new", data={"csrf_token": csrf_of(form.text), "type": "document.published",
+                                              "event_id": "web-scope-2", "document_id": "qz-czj-wj-2026-009",
+                                              "published_on": "2026-11-20", "url": "http://x/1"})
+        assert r.status_code == 403
+    from app.queries import get_status
+
+    assert get_status(rid) is None and event_ids(rid) == []
+    assert "web-scope-2" not in event_ids("qz-czj-wj-2026-009")
+
+
+async def test_form_is_generated_from_the_event_model(env):
+    async with env.browser("10.7.0.1") as c:
+        await sign_in(c, "liaison-fgw")
+        r = await c.get("/events/new?type=request.replied&item=qz-fgw-ysq-2026-106")
+        html = r.text
+        assert r.status_code == 200
+        assert "答复日期" in html and "答复书发出" in html  # title and description of the model field
+        assert 'type="date"' in html and 'name="on"' in html
+        assert '<optgroup label="（三）不予公开">' in html and "属于国家秘密" in html
+        assert re.search(r'name="request_id" value="qz-fgw-ysq-2026-106"[^>]*readonly', html)
+        form = await c.get("/events/new?type=request.received")
+        assert "申请人类型" in form.text and "商业企业" in form.text and "网上申请平台" in form.text
+        assert 'name="applicant' not in form.text.replace('name="applicant_type"', "")  # no personal data asked
+        assert (await c.get("/events/new?type=request.abandoned")).status_code == 404  # engine-only
+
+
+async def test_register_request_double_submit_refusal_and_reply(env):
+    rid = "qz-fgw-ysq-web-1"
+    async with env.browser("10.8.0.1") as c:
+        await sign_in(c, "liaison-fgw")
+        form = await c.get("/events/new?type=request.received")
+        fields = {"csrf_token": csrf_of(form.text), "type": "request.received",
+                  "event_id": re.search(r'name="event_id" value="([^"]+)"', form.text).group(1),
+                  "request_id": rid, "department": "qz-fgw", "channel": "online",
+                  "received_on": dt.date.today().isoformat(), "applicant_type": "legal.business",
+                  "subject": "申请公开某项目环评批复"}
+        r = await c.post("/events/new", data=fields)
+        assert r.status_code == 303 and r.headers["location"] == f"/items/{rid}"
+        page = await c.get(r.headers["location"])
+        assert "已登记“收到申请”" in page.text and "依申请公开答复 期限" in page.text
+        assert "接下来的提醒" in page.text and "到期前3个工作日提醒" in page.text and "发改委联络员" in page.text
+        r2 = await c.post("/events/new", data=fields)  # the same form again
+        assert r2.status_code == 303
+        assert "没有重复登记" in (await c.get(r2.headers["location"])).text
+        assert len(event_ids(rid)) == 1
+        # the action buttons valid for an open request
+        for label in ("告知补正", "征求意见", "延期", "答复", "撤回"):
+            assert f">{label}</a>" in page.text, label
+        assert ">收到补正</a>" not in page.text
+        # a refusal keeps the values and names the field
+        ext = await c.get(f"/events/new?type=request.extended&item={rid}")
+        r = await c.post("/events/new", data={"csrf_token": csrf_of(ext.text), "type": "request.extended",
+                                              "item": rid, "event_id": "web-ext-1", "on": dt.date.today().isoformat(),
+                                              "working_days": "30", "approved_by": "head-fgw", "reason": "调取档案"})
+        assert r.status_code == 422
+        bad = re.search(r'data-field="working_days">.*?</div>\s*</div>', r.text, re.S)
+        assert bad and 'value="30"' in r.text and "1–20" in r.text
+        assert 'class="f bad" data-field="working_days"' in r.text and "调取档案" in r.text
+        assert len(event_ids(rid)) == 1
+        # the reply: the item is met
+        rep = await c.get(f"/events/new?type=request.replied&item={rid}")
+        r = await c.post("/events/new", data={"csrf_token": csrf_of(rep.text), "type": "request.replied", "item": rid,
+                                              "event_id": re.search(r'name="event_id" value="([^"]+)"', rep.text).group(1),
+                                              "on": dt.date.today().isoformat(), "outcome": "granted"})
+        assert r.status_code == 303
+        page = await c.get(f"/items/{rid}")
+        assert "已履行" in page.text and "作出答复" in page.text and "登记人 liaison-fgw" in page.text
+
+
+async def test_supervisor_urges_an_item(env):
+    item = "qz-fgw-ysq-2026-106"
+    before = len(env.hook.posts)
+    async with env.browser("10.9.0.1") as c:
+        await sign_in(c, "liaison-fgw")
+        page = await c.get(f"/items/{item}")
+        assert "urge-form" not in page.text
+        r = await c.post(f"/items/{item}/urge", data={"csrf_token": csrf_of(page.text), "note": "自己督办"})
+        assert r.status_code == 403
+    async with env.browser("10.9.0.2") as c:
+        await sign_in(c, "supervisor-zwgk")
+        page = await c.get(f"/items/{item}")
+        r = await c.post(f"/items/{item}/urge", data={"csrf_token": csrf_of(page.text),
+                                                      "note": "请于本周五前答复并报送答复书"})
+        assert r.status_code == 303
+        posts = env.hook.wait_for(before + 2)[before:]
+        assert sorted(p.path for p in posts) == ["/hook/head-fgw", "/hook/liaison-fgw"]
+        assert all("请于本周五前答复" in p.json["message"] and "督办" in p.json["title"] for p in posts)
+        page = await c.get(f"/items/{item}")
+        assert "已督办" in page.text and "已通知" in page.text
+        assert "督办：请于本周五前答复并报送答复书" in page.text  # in the timeline
+        assert page.text.count("督办通知") >= 2 and "已送达" in page.text  # notices sent, with delivery status
+        board = await c.get("/")
+        row = re.search(r'<tr><td><a href="/departments/qz-fgw">.*?</tr>', board.text, re.S).group(0)
+        assert row.endswith('<td class="n" data-v="1">1</td></tr>')  # 督办次数 of the department
+
+
+async def test_assessor_locks_a_period_and_downloads_exports(env):
+    last_year = str(dt.date.today().year - 1)
+    async with env.browser("10.10.0.1") as c:
+        await sign_in(c, "liaison-fgw")
+        page = await c.get(f"/scores?period={last_year}")
+        assert "lock-form" not in page.text
+        r = await c.post("/scores/lock", data={"csrf_token": csrf_of(page.text), "period": last_year})
+        assert r.status_code == 403
+    async with env.browser("10.10.0.2") as c:
+        await sign_in(c, "assessor-zwgk")
+        page = await c.get(f"/scores?period={last_year}")
+        assert "lock-form" in page.text and "下载得分 Excel" in page.text
+        xlsx = await c.get(f"/api/scores?period={last_year}&format=xlsx")
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        r = await c.post("/scores/lock", data={"csrf_token": csrf_of(page.text), "period": last_year})
+        assert r.status_code == 303
+        page = await c.get(f"/scores?period={last_year}")
+        assert "已锁定" in page.text and "lock-form" not in page.text
+        running = await c.post("/scores/lock", data={"csrf_token": csrf_of(page.text),
+                                                     "period": str(dt.date.today().year)})
+        assert "尚未结束" in (await c.get(running.headers["location"])).text
