@@ -150,7 +150,8 @@ def actions_for(item: dict[str, Any]) -> list[tuple[str, str]]:
             consulting = bool({"third_party_opinion", "agency_opinion"} & {r for r, c in clocks.items()
                                                                              if c["state"] == "open"})
             if reply["state"] == "open":
-                if "correction_notice" in live:
+                notice = clocks.get("correction_notice")
+                if notice and notice["state"] == "open" and (notice.get("due") or "")[:10] >= A.today().isoformat():
                     out.append(("告知补正", "request.correction_requested"))
                 out += [("征求意见", "request.consultation_started"), ("延期", "request.extended")]
             elif consulting:

@@ -156,6 +156,11 @@ async def test_password_sign_in_session_cookie_and_post_logout(env):
             assert sid not in [w.id_hash for w in s.exec(select(WebSession))]  # only its hash is kept
         page = await c.get("/")
         assert page.status_code == 200 and "督办看板" in page.text and "退出" in page.text
+        # exports linked from the pages are read with the session; API writes need a token
+        assert (await c.get("/api/scores?format=csv")).status_code == 200
+        r = await c.post("/api/events", json={"event_id": "cookie-only", "type": "request.withdrawn",
+                                              "request_id": "qz-fgw-ysq-2026-106", "on": "2026-11-20"})
+        assert r.status_code == 401
         assert (await c.get("/logout")).status_code == 405  # logout is a POST
         r = await c.post("/logout", data={"csrf_token": csrf_of(page.text)})
         assert r.status_code == 303

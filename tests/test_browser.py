@@ -1,10 +1,12 @@
 """Browser test: `shixian up --demo` in a subprocess (embedded Temporal dev server, worker, web,
-demo city), the board opened in Debian's headless Chromium driven by Playwright (no browser
-download). Screenshots go to test-artifacts/ (gitignored); docs/board.png is written once for the
-README when missing (SHIXIAN_UPDATE_SCREENSHOT=1 rewrites it)."""
+demo city), the pages driven in Debian's headless Chromium by Playwright (no browser download), signed
+in with the passwords the demo prints once. Screenshots go to test-artifacts/ (gitignored); docs/board.png
+and the form screenshots docs/form-*.png are written when missing (SHIXIAN_UPDATE_SCREENSHOT=1 rewrites them)."""
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -58,7 +60,9 @@ def stack(tmp_path_factory):
         out = "".join(lines)
         assert f"http://127.0.0.1:{http_port}" in out
         assert "演示数据" in out and "被拒绝" not in out, out
-        yield f"http://127.0.0.1:{http_port}", data, lines
+        passwords = dict(re.findall(r"demo-account (\S+) (\S+)", out))
+        assert {"liaison-fgw", "supervisor-zwgk", "liaison-zrzyj"} <= set(passwords), out
+        yield f"http://127.0.0.1:{http_port}", data, passwords
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -102,6 +106,8 @@ def test_board_in_headless_chromium(stack):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
             page.goto(base + "/", wait_until="networkidle")
+            assert page.url.startswith(base + "/login")  # no anonymous board, even on 127.0.0.1
+            sign_in(page, base, "supervisor-zwgk", _pw(stack, "supervisor-zwgk"))
             assert page.title().startswith("督办看板")
             body = page.inner_text("body")
             for name in ("钦州市财政局", "钦州市教育局", "钦州市人民政府办公室"):
@@ -126,14 +132,9 @@ def test_board_in_headless_chromium(stack):
             assert page.locator("#trend svg circle").count() >= 5
             page.screenshot(path=str(ARTIFACTS / "scores.png"), full_page=True)
 
-            # a phone-sized liaison page after logging in with a liaison token
-            out = subprocess.run([str(Path(sys.executable).parent / "shixian"), "token", "create", "--role",
-                                  "liaison", "--department", "qz-zrzyj", "--person", "liaison-zrzyj"],
-                                 cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+            # a phone-sized liaison page after signing in with the liaison's password
             phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
-            phone.goto(base + "/login", wait_until="networkidle")
-            phone.fill("#token", out.stdout.strip().splitlines()[-1])
-            phone.click("button[type=submit]")
+            sign_in(phone, base, "liaison-zrzyj", _pw(stack, "liaison-zrzyj"))
             phone.wait_for_url(base + "/liaison")
             text = phone.inner_text("body")
             assert "钦州市自然资源局" in text and "暂定" in text and "计算依据" in text
@@ -146,3 +147,111 @@ def test_board_in_headless_chromium(stack):
         return
     if not readme_shot.exists() or os.environ.get("SHIXIAN_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(ARTIFACTS / "board.png", readme_shot)
+
+
+def _pw(stack, person: str) -> str:
+    return stack[2][person]
+
+
+def sign_in(page, base: str, person: str, password: str) -> None:
+    page.goto(base + "/login", wait_until="networkidle")
+    page.fill("#person", person)
+    page.fill("#password", password)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/login" not in page.url, page.inner_text("body")
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    doc = ROOT / "docs" / name
+    if _has_cjk_font() and (not doc.exists() or os.environ.get("SHIXIAN_UPDATE_SCREENSHOT") == "1"):
+        shutil.copyfile(ARTIFACTS / name, doc)
+
+
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_liaison_registers_and_answers_a_request_and_a_document(stack, viewport):
+    from playwright.sync_api import sync_playwright
+
+    base, _, passwords = stack
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    rid, did = f"qz-fgw-ysq-ui-{viewport}", f"qz-fgw-wj-ui-{viewport}"
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport=VIEWPORTS[viewport], locale="zh-CN")
+            sign_in(page, base, "liaison-fgw", passwords["liaison-fgw"])
+            assert page.url == base + "/liaison"
+            # a new request, from the liaison page
+            page.click("#register a:has-text('登记新申请')")
+            page.wait_for_load_state("networkidle")
+            page.fill("#f-request_id", rid)
+            page.select_option("#f-channel", "online")
+            page.fill("#f-received_on", today)
+            page.select_option("#f-applicant_type", "legal.business")
+            page.fill("#f-subject", "申请公开某项目节能审查意见")
+            assert page.locator("#f-department").input_value() == "qz-fgw"
+            _shot(page, f"form-request-{viewport}.png")
+            page.click("#event-form button[type=submit]")
+            page.wait_for_url(base + f"/items/{rid}")
+            body = page.inner_text("body")
+            assert "已登记“收到申请”" in body and "依申请公开答复 期限" in body and "到期前3个工作日提醒" in body
+            # its reply, through the item's action button
+            page.click("#actions a:has-text('答复')")
+            page.wait_for_load_state("networkidle")
+            assert page.locator("#f-request_id").input_value() == rid
+            page.fill("#f-on", today)
+            page.select_option("#f-outcome", "partially_granted")
+            _shot(page, f"form-reply-{viewport}.png")
+            page.click("#event-form button[type=submit]")
+            page.wait_for_url(base + f"/items/{rid}")
+            body = page.inner_text("body")
+            assert "已登记“作出答复”" in body and "已履行" in body and "已办结" in body
+            # a new document: its publication due date is shown
+            page.goto(base + "/liaison", wait_until="networkidle")
+            page.click("#register a:has-text('登记新文件')")
+            page.wait_for_load_state("networkidle")
+            page.fill("#f-document_id", did)
+            page.fill("#f-title", "钦州市促进数字经济发展若干措施")
+            page.select_option("#f-kind", "normative")
+            page.fill("#f-signed_on", today)
+            page.select_option("#f-disclosure", "public")
+            _shot(page, f"form-document-{viewport}.png")
+            page.click("#event-form button[type=submit]")
+            page.wait_for_url(base + f"/items/{did}")
+            body = page.inner_text("body")
+            due = re.search(r"政策文件主动公开 期限 (\d{4}-\d\d-\d\d)", body)
+            assert due and due.group(1) > today, body
+            assert page.locator("#actions a:has-text('登记公开')").count() == 1
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_supervisor_urges_an_item(stack, viewport):
+    from playwright.sync_api import sync_playwright
+
+    base, _, passwords = stack
+    item = "qz-jyj-ysq-2026-104"  # the demo's unanswered, overdue request
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport=VIEWPORTS[viewport], locale="zh-CN")
+            sign_in(page, base, "supervisor-zwgk", passwords["supervisor-zwgk"])
+            page.goto(base + f"/items/{item}", wait_until="networkidle")
+            note = f"请于三个工作日内答复（{viewport}）"
+            page.fill("#note", note)
+            page.click("#urge-form button[type=submit]")
+            page.wait_for_url(base + f"/items/{item}")
+            body = page.inner_text("body")
+            assert "已督办" in body and f"督办：{note}" in body and "督办通知" in body
+            _shot(page, f"item-urged-{viewport}.png")
+            page.goto(base + "/", wait_until="networkidle")
+            row = page.locator("#by-department tr:has-text('钦州市教育局') td").last
+            assert int(row.inner_text()) >= 1
+        finally:
+            browser.close()
