@@ -398,6 +398,8 @@ async def test_supervisor_urges_an_item(env):
     async with env.browser("10.9.0.2") as c:
         await sign_in(c, "supervisor-zwgk")
         page = await c.get(f"/items/{item}")
+        # received 8 working days ago: the 7-day correction window has lapsed, the reply is still open
+        assert ">答复</a>" in page.text and ">告知补正</a>" not in page.text
         r = await c.post(f"/items/{item}/urge", data={"csrf_token": csrf_of(page.text),
                                                       "note": "请于本周五前答复并报送答复书"})
         assert r.status_code == 303
