@@ -36,7 +36,7 @@ def stack(tmp_path_factory):
     http_port, temporal_port = free_port(), free_port()
     env = {**os.environ, "SHIXIAN_DATA_DIR": str(data), "SHIXIAN_TEMPORAL_PORT": str(temporal_port),
            "SHIXIAN_TEMPORAL_UI": "0", "SHIXIAN_HTTP": f"127.0.0.1:{http_port}", "PYTHONUNBUFFERED": "1"}
-    for k in ("DATABASE_URL", "TEMPORAL_ADDRESS", "SHIXIAN_CONFIG_DIR", "SHIXIAN_WEB_LOGIN"):
+    for k in ("DATABASE_URL", "TEMPORAL_ADDRESS", "SHIXIAN_CONFIG_DIR", "SHIXIAN_WEB_ANONYMOUS"):
         env.pop(k, None)
     shixian = Path(sys.executable).parent / "shixian"
     proc = subprocess.Popen([str(shixian), "up", "--demo"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
