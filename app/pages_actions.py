@@ -203,6 +203,12 @@ def upcoming_reminders(item: dict[str, Any], deliveries: list, limit: int = 6) -
     return out[:limit]
 
 
+def _local(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:  # the delivery log's timestamps come back naive (UTC) from SQLite
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+
+
 def item_extras(item: dict[str, Any], who: Principal) -> dict[str, Any]:
     from sqlmodel import select
 
@@ -217,8 +223,7 @@ def item_extras(item: dict[str, Any], who: Principal) -> dict[str, Any]:
                                  .order_by(Delivery.created_at)).all())
         urges = urges_for_item(s, item["id"])
     sent = [{"step": STEP_NAMES.get(d.step, d.step), "to": directory.people[d.person].name
-             if d.person in directory.people else d.person, "state": d.state,
-             "when": (d.sent_at or d.created_at).astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M"),
+             if d.person in directory.people else d.person, "state": d.state, "when": _local(d.sent_at or d.created_at),
              "channel": d.channel_used or "", "error": d.error or ""} for d in deliveries]
     return {"actions": actions_for(item) if who.role in WRITERS else [], "upcoming": upcoming_reminders(item, deliveries),
             "sent": sent, "urges": urges, "can_urge": who.role in URGERS}

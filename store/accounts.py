@@ -15,7 +15,7 @@ from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, Text, func
+from sqlalchemy import Column, Text, delete, func
 from sqlmodel import Field, Session, SQLModel, select
 
 from store.models import UTCDateTime, utcnow
@@ -164,7 +164,10 @@ def has_password(s: Session, person: str) -> bool:
 
 # ------------------------------------------------------------------------------ throttling
 def record_attempt(s: Session, person: str, client: str, ok: bool, now: datetime | None = None) -> None:
-    s.add(LoginAttempt(person=person, client=client, ok=ok, at=now or utcnow()))
+    now = now or utcnow()
+    s.add(LoginAttempt(person=person, client=client, ok=ok, at=now))
+    # Only the throttling window matters; a day of history is plenty and keeps the table small.
+    s.exec(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1)))
     s.commit()
 
 
@@ -189,6 +192,8 @@ def start_session(s: Session, person: str) -> tuple[str, WebSession]:
     sid = secrets.token_urlsafe(32)
     row = WebSession(id_hash=_sha(sid), person=person, csrf=secrets.token_urlsafe(32))
     s.add(row)
+    # Sessions past their absolute lifetime can never come back: drop them.
+    s.exec(delete(WebSession).where(WebSession.created_at < utcnow() - absolute_timeout() - timedelta(days=1)))
     s.commit()
     s.refresh(row)
     return sid, row

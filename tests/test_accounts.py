@@ -297,6 +297,19 @@ async def test_invite_link_sets_a_password_once(env):
         assert (await sign_in(c, "head-czj", "czj-head-pass-9")).status_code == 303
 
 
+async def test_invites_expire_after_24_hours_and_end_with_disable(env):
+    from store.accounts import create_invite, disable, open_invite, utcnow
+
+    with db() as s:
+        token = create_invite(s, "liaison-jyj")
+        assert open_invite(s, token, utcnow() + dt.timedelta(hours=23)) is not None
+        assert open_invite(s, token, utcnow() + dt.timedelta(hours=24, minutes=1)) is None
+        disable(s, "liaison-jyj")  # withdraws the open invite
+        assert open_invite(s, token) is None
+    async with env.browser("10.5.0.2") as c:
+        assert (await c.get(f"/invite/{token}")).status_code == 410
+
+
 # ---------------------------------------------------------------------------------- scope and forms
 
 async def test_liaison_sees_and_acts_for_own_department_only(env):
@@ -436,3 +449,28 @@ async def test_assessor_locks_a_period_and_downloads_exports(env):
         running = await c.post("/scores/lock", data={"csrf_token": csrf_of(page.text),
                                                      "period": str(dt.date.today().year)})
         assert "尚未结束" in (await c.get(running.headers["location"])).text
+
+
+# ---------------------------------------------------------------------------------- store on both databases
+
+def test_account_store_on_sqlite_and_postgres(db_session):
+    from store import accounts as A
+
+    s = db_session
+    now = A.utcnow()
+    A.set_password(s, "p1", "a-long-password")
+    assert A.verify_password(s, "p1", "a-long-password") and not A.verify_password(s, "p1", "wrong-password")
+    for i in range(9):
+        A.record_attempt(s, "p1", "1.2.3.4", False, now - dt.timedelta(minutes=14 - i))
+    assert A.throttled_until(s, "p1", "9.9.9.9", now) is None
+    A.record_attempt(s, "p1", "1.2.3.4", False, now)
+    until = A.throttled_until(s, "p1", "9.9.9.9", now)
+    assert until is not None and abs((until - (now + dt.timedelta(minutes=1))).total_seconds()) < 1
+    assert A.throttled_until(s, "p2", "1.2.3.4", now) is not None  # same address, other person
+    assert A.throttled_until(s, "p2", "5.5.5.5", now) is None
+    sid, _ = A.start_session(s, "p1")
+    assert A.live_session(s, sid) is not None
+    assert A.live_session(s, sid, now + dt.timedelta(hours=9)) is None  # idle
+    A.add_urge(s, "X1", "qz-fgw", "sup", "请尽快")
+    A.add_urge(s, "X2", "qz-fgw", "sup", "请尽快")
+    assert A.urge_counts(s) == {"qz-fgw": 2} and [u.item_id for u in A.urges_for_item(s, "X1")] == ["X1"]
