@@ -2,8 +2,8 @@
 
 Liaisons import for their own department, supervisors and admins for any. The confirm step carries the
 parsed canonical rows (personal-data columns already dropped by domain.ledger), never the uploaded file,
-and everything is checked again on confirm. Posts must come from this site (Origin/Referer check) on
-top of the SameSite=Strict login cookie.
+and everything is checked again on confirm. Posts carry the session's CSRF token and must come from this
+site (Origin/Referer check).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app import api as A
 from app.auth import ApiError, Principal, forbidden
-from app.pages import _who, render
+from app.pages import _who, csrf_ok, csrf_refused, render
 
 router = APIRouter(include_in_schema=False)
 IMPORTERS = ("liaison", "supervisor", "admin")
@@ -100,6 +100,8 @@ async def import_preview(request: Request) -> HTMLResponse:
     if len(body) > MAX_UPLOAD:
         return _form(request, who, status=413, error=f"文件过大（上限 {MAX_UPLOAD // 1024 // 1024} MB），请分批导入")
     fields, files = _multipart(request, body)
+    if not csrf_ok(request, fields, who):
+        return csrf_refused(request)
     department = _department(who, fields.get("department"))
     if not department:
         return _form(request, who, status=422, error="请选择台账所属部门")
@@ -128,6 +130,8 @@ async def import_confirm(request: Request) -> HTMLResponse:
     who = _importer(request)
     _same_site(request)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    if not csrf_ok(request, {k: v[0] for k, v in form.items()}, who):
+        return csrf_refused(request)
     try:
         carried = json.loads((form.get("payload") or [""])[0])
         kind = carried["kind"]

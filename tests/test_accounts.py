@@ -117,7 +117,7 @@ async def test_pages_need_a_signed_in_person_even_on_a_loopback_bind(env):
             assert r.status_code == 303 and r.headers["location"].startswith("/login"), path
         r = await c.get("/login")
         for k, v in {"x-frame-options": "DENY", "x-content-type-options": "nosniff",
-                     "referrer-policy": "no-referrer"}.items():
+                     "referrer-policy": "same-origin"}.items():
             assert r.headers[k] == v
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
 
@@ -198,6 +198,11 @@ async def test_csrf_is_required_on_every_form_and_changes_nothing(env):
         assert r.status_code == 403
         with db() as s:
             assert s.exec(select(Urge).where(Urge.item_id == "qz-fgw-ysq-2026-106")).all() == []
+        csv_text = "受理编号,收到日期,渠道,申请人类型\nqz-fgw-csrf-2,2026-11-02,网络,自然人\n".encode()
+        r = await c.post("/import", data={"department": "qz-fgw"}, files={"file": ("t.csv", csv_text, "text/csv")})
+        assert r.status_code == 403 and "CSRF" in r.text  # the ledger upload too
+        r = await c.post("/import/confirm", data={"payload": "{}"})
+        assert r.status_code == 403
         assert (await c.post("/logout", data={})).status_code == 403
         assert (await c.get("/")).status_code == 200  # still signed in
 

@@ -189,9 +189,9 @@ async def test_upload_page_preview_confirm_scope(st, tmp_path):
         assessor, _ = create_token(s, "assessor", person="assessor-zwgk")
     app = create_app(st.client, open_pages=False)
 
-    def browser(token: str | None) -> httpx.AsyncClient:
+    def browser(token: str | None) -> httpx.AsyncClient:  # pages also take a machine's bearer token
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
-                                 cookies={"shixian_token": token} if token else None)
+                                 headers={"Authorization": f"Bearer {token}"} if token else None)
 
     cal = engine().calendar
     today = await st.today()
@@ -269,14 +269,13 @@ async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
     import uvicorn
 
     from app.web import create_app
+    from store.accounts import set_password
     from store.db import get_engine, init_db
-    from store.tokens import create_token, ensure_table
-    from tests.test_browser import ARTIFACTS, ROOT, _browser, _has_cjk_font
+    from tests.test_browser import ARTIFACTS, ROOT, _browser, _has_cjk_font, sign_in
 
     eng = init_db(get_engine())
-    ensure_table(eng)
     with Session(eng) as s:
-        liaison, _ = create_token(s, "liaison", "qz-jyj", person="liaison-jyj")
+        set_password(s, "liaison-jyj", "jyj-password-1")
     server = uvicorn.Server(uvicorn.Config(create_app(st.client, open_pages=False), host="127.0.0.1",
                                            port=free_port, log_level="warning", lifespan="off"))
     serving = asyncio.create_task(server.serve())
@@ -306,8 +305,8 @@ async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
                 for name, viewport in (("import-preview", {"width": 1280, "height": 900}),
                                        ("import-preview-phone", {"width": 390, "height": 844})):
                     ctx = browser.new_context(viewport=viewport, locale="zh-CN")
-                    ctx.add_cookies([{"name": "shixian_token", "value": liaison, "url": base}])
                     page = ctx.new_page()
+                    sign_in(page, base, "liaison-jyj", "jyj-password-1")
                     page.goto(base + "/import", wait_until="networkidle")
                     page.set_input_files("input[name=file]", str(path))
                     page.click("#upload-form button[type=submit]")
