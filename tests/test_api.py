@@ -380,14 +380,12 @@ async def test_annual_report_docx_download_by_role(env):
     r = await env.get("liaison", "/api/annual-report", params={"year": year, "department": "qz-czj", "format": "docx"})
     assert r.status_code == 403
     # the scores page offers the download; a liaison's form is fixed to their department
-    async with env.http() as c:
-        await c.post("/login", data={"token": env.tokens["assessor"], "next": "/"})
+    async with env.http("assessor") as c:
         page = (await c.get("/scores")).text
         assert 'action="/api/annual-report"' in page and 'name="government"' in page and 'value="docx"' in page
         r = await c.get("/api/annual-report", params={"year": year, "format": "docx", "government": "true"})
         assert r.status_code == 200 and r.headers["content-type"] == DOCX_MIME
-    async with env.http() as c:
-        await c.post("/login", data={"token": env.tokens["liaison"], "next": "/"})
+    async with env.http("liaison") as c:
         page = (await c.get("/scores")).text
         assert 'name="department" value="qz-fgw"' in page and 'name="government"' not in page
 
