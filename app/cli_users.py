@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
                   f"或用 shixian user set-password 直接设置密码")
         with _session() as s:
             token = create_invite(s, p.id, by="cli")
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
         # The link is a secret: it goes into the message only, never into the delivery key or logs.
         req = NotificationRequest(item_id="account", rule="account", step="invite", person_id=p.id,
                                   occurrence=f"invite@{stamp}",

@@ -17,9 +17,18 @@ from fastapi.responses import HTMLResponse
 from app import api as A
 from app.auth import ApiError, Principal
 from app.forms import build_fields, form_types, item_field, to_event
+from app.pages import (
+    _who,
+    csrf_ok,
+    csrf_refused,
+    pre_token,
+    read_form,
+    redirect_with_flash,
+    render,
+    render_error,
+    with_pre_cookie,
+)
 from domain.labels import EVENT_TYPES as EVENT_LABELS
-from app.pages import (_who, csrf_ok, csrf_refused, pre_token, read_form, redirect_with_flash,
-                       render, render_error, with_pre_cookie)
 
 router = APIRouter(include_in_schema=False)
 WRITERS = ("liaison", "supervisor", "admin")
@@ -178,8 +187,8 @@ def upcoming_reminders(item: dict[str, Any], deliveries: list, limit: int = 6) -
     """The next ladder steps of the item's open clocks: step, when, to whom."""
     from activities.clocks import PlanRequest, _plan
     from activities.notify import recipients
-    from domain.labels import STEPS as STEP_NAMES
     from domain.clocks import SHANGHAI
+    from domain.labels import STEPS as STEP_NAMES
 
     directory = A.directory()
     now = dt.datetime.now(SHANGHAI).isoformat()
@@ -205,12 +214,12 @@ def upcoming_reminders(item: dict[str, Any], deliveries: list, limit: int = 6) -
 
 def _local(moment: dt.datetime) -> str:
     if moment.tzinfo is None:  # the delivery log's timestamps come back naive (UTC) from SQLite
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
 
 
 def item_extras(item: dict[str, Any], who: Principal) -> dict[str, Any]:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.queries import session
     from domain.labels import STEPS as STEP_NAMES
@@ -220,12 +229,13 @@ def item_extras(item: dict[str, Any], who: Principal) -> dict[str, Any]:
     directory = A.directory()
     with session() as s:
         deliveries = list(s.exec(select(Delivery).where(Delivery.item_id == item["id"])
-                                 .order_by(Delivery.created_at)).all())
+                                 .order_by(col(Delivery.created_at))).all())
         urges = urges_for_item(s, item["id"])
     sent = [{"step": STEP_NAMES.get(d.step, d.step), "to": directory.people[d.person].name
              if d.person in directory.people else d.person, "state": d.state, "when": _local(d.sent_at or d.created_at),
              "channel": d.channel_used or "", "error": d.error or ""} for d in deliveries]
-    return {"actions": actions_for(item) if who.role in WRITERS else [], "upcoming": upcoming_reminders(item, deliveries),
+    return {"actions": actions_for(item) if who.role in WRITERS else [],
+            "upcoming": upcoming_reminders(item, deliveries),
             "sent": sent, "urges": urges, "can_urge": who.role in URGERS}
 
 
@@ -265,7 +275,8 @@ async def urge(request: Request, item_id: str):
         results.append(await deliver(req))
     ok = [directory.people[r.person_id].name for r in results if r.delivered]
     bad = [directory.people[r.person_id].name for r in results if not r.delivered]
-    msg = "已督办。" + (f"已通知：{'、'.join(ok)}。" if ok else "") + (f"未能送达：{'、'.join(bad)}（见送达记录）。" if bad else "")
+    msg = "已督办。" + (f"已通知：{'、'.join(ok)}。" if ok else "")
+    msg += f"未能送达：{'、'.join(bad)}（见送达记录）。" if bad else ""
     if not people:
         msg += "该部门没有配置联络员或负责人，未发出通知。"
     return redirect_with_flash(f"/items/{quote(item_id, safe='')}", msg, request)
@@ -343,5 +354,5 @@ async def invite_accept(request: Request, token: str):
             return render(request, "invite.html", None, status=422, person=inv.person, csrf_token=pre_token(request),
                           error=error, token=token)
         person = inv.person
-    return redirect_with_flash(f"/login?next=/", f"密码已设置，请用人员编号 {person} 和新密码登录。", request)
+    return redirect_with_flash("/login?next=/", f"密码已设置，请用人员编号 {person} 和新密码登录。", request)
 

@@ -129,11 +129,13 @@ class DocumentSigned(_Base):
     document_id: str = Field(title="文件编号", description="如 钦发改规〔2026〕3号")
     department: str = Field(title="部门")
     title: str = Field(title="文件标题")
-    kind: Literal["regulation", "normative", "policy", "other"] = Field(title="文件类别", description="规章、行政规范性文件、其他政策文件须发布解读")
+    kind: Literal["regulation", "normative", "policy", "other"] = Field(title="文件类别",
+                                                                        description="规章、行政规范性文件、其他政策文件须发布解读")
     signed_on: HappenedDay = Field(title="成文日期", description="主动公开期限自成文之日起算（20 个工作日）")
     disclosure: Literal["public", "on_request", "withheld"] = Field(title="公开属性")
     withheld_reason: Optional[str] = Field(None, title="不予公开理由", description="公开属性为“不予公开”时必填")
-    needs_interpretation: Optional[bool] = Field(None, title="是否需要解读", description="不填：规范性文件和政策文件默认需要")
+    needs_interpretation: Optional[bool] = Field(None, title="是否需要解读",
+                                                 description="不填：规范性文件和政策文件默认需要")
 
     @model_validator(mode="after")
     def _rules(self):
@@ -177,7 +179,8 @@ class RequestReceived(_Base):
     type: Literal["request.received"]
     request_id: str = Field(title="申请编号", description="受理编号，如 2026-依申请-017")
     department: str = Field(title="部门")
-    channel: Literal["in_person", "post_registered", "post_ordinary", "online", "email", "fax", "other"] = Field(title="申请渠道", description="收到日期按渠道确定（条例第三十一条）")
+    channel: Literal["in_person", "post_registered", "post_ordinary", "online", "email", "fax", "other"] = Field(
+        title="申请渠道", description="收到日期按渠道确定（条例第三十一条）")
     received_on: HappenedDay = Field(title="收到申请日期", description="答复期限自收到申请之日起算（20 个工作日）")
     applicant_type: ApplicantType = Field(title="申请人类型")
     applicant: Optional[Applicant] = None  # personal data: dropped by parse_event
@@ -218,7 +221,8 @@ class RequestConsultationStarted(_RequestOn):
     with_: Literal["third_party", "agency"] = Field(title="征求对象")
     # When the consulted party received the letter: its 15-wd window counts from then (条例第三十二条、
     # 第三十四条 “自收到征求意见书之日起”); the reply clock still pauses from `on`.
-    delivered_on: Optional[dt.date] = Field(None, title="征求意见书送达日期", description="第三方收到征求意见书之日（不填：按征求意见日期）")
+    delivered_on: Optional[dt.date] = Field(None, title="征求意见书送达日期",
+                                            description="第三方收到征求意见书之日（不填：按征求意见日期）")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -241,7 +245,8 @@ class RequestConsultationEnded(_RequestOn):
     type: Literal["request.consultation_ended"]
     on: HappenedDay = Field(title="收到意见日期")
     # Which consultation ended; needed only while both kinds are open at once.
-    with_: Optional[Literal["third_party", "agency"]] = Field(None, title="征求对象", description="同时征求第三方和其他机关时注明是哪一方的意见")
+    with_: Optional[Literal["third_party", "agency"]] = Field(
+        None, title="征求对象", description="同时征求第三方和其他机关时注明是哪一方的意见")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -257,7 +262,8 @@ class RequestConsultationEnded(_RequestOn):
 class RequestExtended(_RequestOn):
     type: Literal["request.extended"]
     on: HappenedDay = Field(title="延期决定日期")
-    working_days: int = Field(title="延长工作日数", description="最多 20 个工作日，只能延长一次，须在答复期限届满前决定")
+    working_days: int = Field(title="延长工作日数",
+                              description="最多 20 个工作日，只能延长一次，须在答复期限届满前决定")
     approved_by: str = Field(title="批准人", description="政府信息公开工作机构负责人")
     reason: str = Field(title="延期理由")
 
@@ -306,7 +312,8 @@ class LitigationFiled(_RequestOn):
 class LitigationDecided(_RequestOn):
     type: Literal["litigation.decided"]
     on: HappenedDay = Field(title="判决日期")
-    after_review: Optional[bool] = Field(None, title="是否经复议后起诉")  # absent: taken from its litigation.filed (table 四)
+    # absent: taken from its litigation.filed (table 四)
+    after_review: Optional[bool] = Field(None, title="是否经复议后起诉")
     result: Literal["upheld", "corrected", "other"] = Field(title="判决结果")
 
 
@@ -402,7 +409,8 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "kind": {"regulation": "规章", "normative": "行政规范性文件", "policy": "其他政策文件", "other": "其他",
              "budget": "预算", "final_account": "决算"},
     "disclosure": {"public": "主动公开", "on_request": "依申请公开", "withheld": "不予公开"},
-    "channel": {"website": "政府网站", "gazette": "政府公报", "weibo": "政务微博", "wechat": "政务微信", "other": "其他",
+    "channel": {"website": "政府网站", "gazette": "政府公报", "weibo": "政务微博", "wechat": "政务微信",
+                "other": "其他",
                 "in_person": "当面提交", "post_registered": "邮寄（挂号/EMS）", "post_ordinary": "邮寄（平信）",
                 "online": "网上申请平台", "email": "电子邮件", "fax": "传真"},
     "form": {"text": "文字解读", "graphic": "图文解读", "video": "视频解读", "other": "其他"},
@@ -424,7 +432,8 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
         "not_processed.petition": "信访举报投诉类申请", "not_processed.duplicate": "重复申请",
         "not_processed.publication": "要求提供公开出版物", "not_processed.excessive": "无正当理由大量反复申请",
         "not_processed.confirmation": "要求行政机关确认或重新出具已获取信息",
-        "other.no_correction": "逾期不补正、不再处理", "other.fee_unpaid": "逾期未缴费、不再处理", "other.other": "其他",
+        "other.no_correction": "逾期不补正、不再处理", "other.fee_unpaid": "逾期未缴费、不再处理",
+        "other.other": "其他",
     },
 }
 # Outcome codes grouped as the rows of 表三 (annual-report-format.md): prefix -> group name.

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Column, Text, delete, func
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from store.models import UTCDateTime, utcnow
 
@@ -40,8 +39,8 @@ class Credential(SQLModel, table=True):
     __tablename__ = "credential"
 
     person: str = Field(primary_key=True)  # person id of departments.toml
-    password_hash: Optional[str] = None
-    disabled_at: Optional[datetime] = Field(default=None, sa_column=_ts(nullable=True))
+    password_hash: str | None = None
+    disabled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
@@ -53,13 +52,13 @@ class WebSession(SQLModel, table=True):
     csrf: str  # per-session form token (not secret from the person, only from other sites)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    ended_at: Optional[datetime] = Field(default=None, sa_column=_ts(nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class LoginAttempt(SQLModel, table=True):
     __tablename__ = "login_attempt"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     person: str = Field(index=True)
     client: str = Field(index=True)
     ok: bool = False
@@ -71,10 +70,10 @@ class Invite(SQLModel, table=True):
 
     token_hash: str = Field(primary_key=True)
     person: str = Field(index=True)
-    created_by: Optional[str] = None
+    created_by: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     expires_at: datetime = Field(sa_column=_ts())
-    used_at: Optional[datetime] = Field(default=None, sa_column=_ts(nullable=True))
+    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class Urge(SQLModel, table=True):
@@ -82,7 +81,7 @@ class Urge(SQLModel, table=True):
 
     __tablename__ = "urge"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     item_id: str = Field(index=True)
     department: str = Field(index=True)
     by: str
@@ -134,7 +133,7 @@ def disable(s: Session, person: str) -> bool:
     row.updated_at = utcnow()
     s.add(row)
     end_sessions(s, person, commit=False)
-    for inv in s.exec(select(Invite).where(Invite.person == person, Invite.used_at.is_(None))):
+    for inv in s.exec(select(Invite).where(Invite.person == person, col(Invite.used_at).is_(None))):
         inv.used_at = utcnow()
         s.add(inv)
     s.commit()
@@ -167,7 +166,7 @@ def record_attempt(s: Session, person: str, client: str, ok: bool, now: datetime
     now = now or utcnow()
     s.add(LoginAttempt(person=person, client=client, ok=ok, at=now))
     # Only the throttling window matters; a day of history is plenty and keeps the table small.
-    s.exec(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1)))
+    s.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < now - timedelta(days=1)))
     s.commit()
 
 
@@ -176,10 +175,10 @@ def throttled_until(s: Session, person: str, client: str, now: datetime | None =
     now = now or utcnow()
     since = now - THROTTLE_WINDOW
     until = None
-    for col, value in ((LoginAttempt.person, person), (LoginAttempt.client, client)):
-        times = s.exec(select(LoginAttempt.at).where(col == value, LoginAttempt.ok.is_(False),
-                                                     LoginAttempt.at > since)
-                       .order_by(LoginAttempt.at.desc()).limit(THROTTLE_FAILURES)).all()
+    for who, value in ((LoginAttempt.person, person), (LoginAttempt.client, client)):
+        times = s.exec(select(LoginAttempt.at).where(col(who) == value, col(LoginAttempt.ok).is_(False),
+                                                     col(LoginAttempt.at) > since)
+                       .order_by(col(LoginAttempt.at).desc()).limit(THROTTLE_FAILURES)).all()
         if len(times) >= THROTTLE_FAILURES:
             # Free again once the oldest of the last 10 failures leaves the window.
             t = min(times) + THROTTLE_WINDOW
@@ -193,7 +192,7 @@ def start_session(s: Session, person: str) -> tuple[str, WebSession]:
     row = WebSession(id_hash=_sha(sid), person=person, csrf=secrets.token_urlsafe(32))
     s.add(row)
     # Sessions past their absolute lifetime can never come back: drop them.
-    s.exec(delete(WebSession).where(WebSession.created_at < utcnow() - absolute_timeout() - timedelta(days=1)))
+    s.exec(delete(WebSession).where(col(WebSession.created_at) < utcnow() - absolute_timeout() - timedelta(days=1)))
     s.commit()
     s.refresh(row)
     return sid, row
@@ -231,7 +230,7 @@ def end_session(s: Session, sid: str) -> None:
 
 
 def end_sessions(s: Session, person: str, commit: bool = True) -> None:
-    for row in s.exec(select(WebSession).where(WebSession.person == person, WebSession.ended_at.is_(None))):
+    for row in s.exec(select(WebSession).where(WebSession.person == person, col(WebSession.ended_at).is_(None))):
         row.ended_at = utcnow()
         s.add(row)
     if commit:
@@ -278,7 +277,7 @@ def add_urge(s: Session, item_id: str, department: str, by: str, note: str) -> U
 
 
 def urges_for_item(s: Session, item_id: str) -> list[Urge]:
-    return list(s.exec(select(Urge).where(Urge.item_id == item_id).order_by(Urge.created_at)).all())
+    return list(s.exec(select(Urge).where(Urge.item_id == item_id).order_by(col(Urge.created_at))).all())
 
 
 def urge_counts(s: Session, department: str | None = None) -> dict[str, int]:

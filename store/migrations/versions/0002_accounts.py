@@ -3,11 +3,11 @@
 Revision ID: 0002_accounts
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import store.models
+from alembic import op
 
+import store.models
 
 revision = '0002_accounts'
 down_revision = '0001'
