@@ -91,7 +91,7 @@ def test_up_ingest_status_restart(tmp_path, store_url):
 
     from domain.shanghai import today as today_shanghai
 
-    today = dt.date.today()
+    today = today_shanghai()  # the CLI counts in Shanghai days
     signed = cal.subtract_working_days(today, 25)
     events = [
         {"event_id": "e2e-1", "type": "document.signed", "document_id": "E2E-D1", "department": "qz-fgw",
