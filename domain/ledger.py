@@ -330,13 +330,18 @@ def event_id(department: str, kind: str, key: str, step: str) -> str:
     return f"ledger:{department}:{kind}:{key}:{step}"
 
 
+_FULL_WIDTH_ASCII = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+
+
 def key_text(value: Any) -> str | None:
-    """The key as written; a number cell (1024 or 1024.0) reads as the digits people typed."""
+    """The key as written, with full-width letters and digits typed through a Chinese input method read as
+    their ASCII forms (ＹＳＱ-7 is YSQ-7: one number, and ids allow ASCII letters only); a number cell
+    (1024 or 1024.0) reads as the digits people typed."""
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).strip()
+    text = str(value).strip().translate(_FULL_WIDTH_ASCII)
     return text or None
 
 

@@ -46,11 +46,11 @@ def test_synonyms_and_full_width_headers_and_values():
     row = L.map_rows(t, "qz-jyj")[0]
     assert row.ok, row.problems
     received, replied = row.events
-    assert received["request_id"] == "ＹＳＱ-7"  # the key as written
+    assert received["request_id"] == "YSQ-7"  # the key as written, full-width letters read as ASCII
     assert received["channel"] == "post_registered" and received["applicant_type"] == "natural_person"
     assert received["received_on"] == "2026-03-02"
-    assert replied == {"event_id": "ledger:qz-jyj:requests:ＹＳＱ-7:replied", "type": "request.replied",
-                       "on": "2026-03-20", "outcome": "withheld.state_secret", "request_id": "ＹＳＱ-7"}
+    assert replied == {"event_id": "ledger:qz-jyj:requests:YSQ-7:replied", "type": "request.replied",
+                       "on": "2026-03-20", "outcome": "withheld.state_secret", "request_id": "YSQ-7"}
 
 
 def test_document_synonyms_and_defaults():
