@@ -235,7 +235,7 @@ def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: dat
     evs = R._dedupe(events)
 
     # documents
-    signed = Counter()
+    signed: Counter[str] = Counter()
     docs: dict[str, dict] = {}
     for e in evs:
         if e.get("type") == "document.signed" and e.get("document_id") not in docs:
@@ -243,7 +243,7 @@ def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: dat
             if in_year(_day(e.get("signed_on"))):
                 signed[e.get("kind") or "other"] += 1
     published_ids: list[str] = []
-    channels = Counter()
+    channels: Counter[str] = Counter()
     seen_pub: set[str] = set()
     for e in evs:
         if e.get("type") == "document.published" and e.get("document_id") in docs \
@@ -253,7 +253,7 @@ def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: dat
             channels[e.get("channel") or "website"] += 1
     pub_on_time, pub_decided = _share(published_ids, "policy_publication", status)
 
-    forms = Counter()
+    forms: Counter[str] = Counter()
     form_ids: dict[str, list[str]] = defaultdict(list)
     seen_int: set[str] = set()
     for e in evs:
@@ -277,8 +277,8 @@ def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: dat
     req_channels = Counter(r.get("channel") or "other" for r in received)
     answered: list[str] = []
     seen_ans: set[str] = set()
-    counts = Counter()
-    consult = Counter()
+    counts: Counter[str] = Counter()
+    consult: Counter[str] = Counter()
     for e in sorted(evs, key=R._sort_key):
         t, rid = e.get("type"), e.get("request_id")
         if rid not in req_dept or not in_year(_day(e.get("on"))):
@@ -308,7 +308,7 @@ def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: dat
                 cases[e["case_id"]] = {"at": at, "severity": e.get("severity") or "general",
                                        "first": None, "press": False}
     for e in evs:
-        c = cases.get(e.get("case_id"))
+        c = cases.get(str(e.get("case_id")))
         if c is None or e.get("type") not in ("opinion.info_released", "opinion.press_conference",
                                                 "opinion.responded"):
             continue
@@ -363,7 +363,7 @@ def missed_clocks(clocks: Iterable[Any], year: int, as_of: date, departments: fr
         s = classify(c.state, c.due, c.met_on, as_of)
         if s in ("late", "overdue"):
             groups[(c.rule, c.department)][s] += 1
-    rows = [{"rule": rule, "rule_label": rule_labels.get(rule, rule), "department": dept,
+    rows: list[dict[str, Any]] = [{"rule": rule, "rule_label": rule_labels.get(rule, rule), "department": dept,
              "department_name": dept_names.get(dept, dept), "late": n["late"], "overdue": n["overdue"],
              "count": n["late"] + n["overdue"]} for (rule, dept), n in groups.items()]
     rows.sort(key=lambda r: (-r["count"], r["rule"], r["department"]))
@@ -541,7 +541,8 @@ def build_document(
         title = f"{scope.title_name}{year}年政府信息公开工作年度报告"
         units = scope.departments or frozenset()
         # the compiling office first, then the units in the directory's order
-        ordered = [scope.department] + [d for d in (dept_names or {}) if d in units and d != scope.department]
+        ordered: list[str] = [scope.department or ""] + [d for d in (dept_names or {})
+                                                          if d in units and d != scope.department]
         ordered += sorted(units - set(ordered))
         reach = "本级政府及所属各部门（" + "、".join((dept_names or {}).get(d, d) for d in ordered) + "）"
     elif scope.kind == "department":

@@ -395,7 +395,7 @@ class WorkCalendar:
 
     def check_region(self, region: str | None) -> str:
         if region in self.regions:
-            return region  # type: ignore[return-value]
+            return region
         region = (region or NATIONAL).strip() or NATIONAL
         if region not in self.regions:
             known = ", ".join(sorted(self.regions))

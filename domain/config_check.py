@@ -1,9 +1,13 @@
 """Check the whole configuration at once: every file parses and the files agree with each other."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from domain.config import ConfigError, config_dir
+
+T = TypeVar("T")
 
 
 def check_config(directory: Path | None = None) -> list[str]:
@@ -13,16 +17,20 @@ def check_config(directory: Path | None = None) -> list[str]:
     from domain.ladder import load_ladders
     from domain.rules import load_rules
 
-    directory = directory or config_dir()
+    base: Path = directory or config_dir()
     problems: list[str] = []
-    loaded = {}
-    for name, load in (("calendar", load_calendar), ("rules", load_rules), ("ladders", load_ladders),
-                       ("directory", load_directory)):
+
+    def attempt(load: Callable[[Path], T]) -> T | None:
         try:
-            loaded[name] = load(directory)
+            return load(base)
         except ConfigError as exc:
             problems.append(str(exc))
-    cal, rules, ladders, people = (loaded.get(k) for k in ("calendar", "rules", "ladders", "directory"))
+            return None
+
+    cal = attempt(load_calendar)
+    rules = attempt(load_rules)
+    ladders = attempt(load_ladders)
+    people = attempt(load_directory)
     if cal and people:
         for dep in people.departments.values():
             if dep.region not in cal.regions:
@@ -32,7 +40,7 @@ def check_config(directory: Path | None = None) -> list[str]:
         for rule_id in ladders.per_rule:
             if rule_id not in rules:
                 problems.append(f"reminders.toml: [rules.{rule_id}] 不是 rules.toml 中的规则")
-        templates = directory / "templates" / "notify"
+        templates = base / "templates" / "notify"
         for rule in rules.values():
             try:
                 steps = ladders.for_rule(rule.id, rule.unit).steps

@@ -111,6 +111,12 @@ def _expand_env(url: str, where: str, env: dict[str, str]) -> str:
     return _ENV_REF.sub(repl, url)
 
 
+def _required(entry: dict, key: str, where: str) -> str:
+    value = _require_str(entry, key, where)
+    assert value is not None  # required=True raises instead of returning None
+    return value
+
+
 def _require_str(entry: dict, key: str, where: str, *, required: bool = True) -> str | None:
     if key not in entry:
         if required:
@@ -159,8 +165,8 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
     directory = Directory(source=source)
     for i, entry in enumerate(data.get("department", []), start=1):
         where = _entry_where(source, "department", i, entry, _DEPT_KEYS)
-        did = _require_str(entry, "id", where)
-        name = _require_str(entry, "name", where)
+        did = _required(entry, "id", where)
+        name = _required(entry, "name", where)
         if did in directory.departments:
             raise DirectoryError(f'{where}: duplicate department id "{did}"')
         directory.departments[did] = Department(
@@ -175,8 +181,8 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
 
     for i, entry in enumerate(data.get("person", []), start=1):
         where = _entry_where(source, "person", i, entry, _PERSON_KEYS)
-        pid = _require_str(entry, "id", where)
-        name = _require_str(entry, "name", where)
+        pid = _required(entry, "id", where)
+        name = _required(entry, "name", where)
         if pid in directory.people:
             raise DirectoryError(f'{where}: duplicate person id "{pid}"')
         dept = _require_str(entry, "department", where, required=False) or None

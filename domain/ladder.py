@@ -137,9 +137,11 @@ def plan(
     """
     hours = isinstance(due, dt.datetime)
     tag = due.isoformat()
+    # the due instant of an hour rule, or the due day's fire time (where day-rule repeats are anchored)
+    due_at = due if isinstance(due, dt.datetime) else _at(due, ladder.fire_at)
     if hours:
         def nominal(s: StepDef) -> dt.datetime:
-            return due + dt.timedelta(hours=s.offset_hours)
+            return due_at + dt.timedelta(hours=s.offset_hours)
 
         def allowed(moment: dt.datetime) -> dt.datetime:
             return moment  # emergencies: by the clock, any day
@@ -194,8 +196,7 @@ def plan(
         out += [PlannedStep(k, s.id, s.to, w, True) for s, k, w in pending if w > now]
         return out  # repeats are planned once every overdue step has gone out
     if ladder.repeat_every > 0:
-        anchor = last_overdue_at or (nominal(post[-1]) if post else (
-            due if hours else _at(due, ladder.fire_at)))
+        anchor = last_overdue_at or (nominal(post[-1]) if post else due_at)
         when = after(anchor, ladder.repeat_every)
         if when <= now:  # the worker was down: one notice now, not one per missed repeat
             when = allowed(now + BACKFILL_GRACE)

@@ -16,7 +16,8 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from domain.events import EventError, parse_event
 from domain.report import ROW_GROUPS, ROW_LABELS, OUTCOME_ROWS
@@ -567,8 +568,8 @@ def map_rows(table: Table, department: str, department_names: Iterable[str] = ()
     return out
 
 
-def from_canonical(kind: str, rows: list[tuple[int, dict[str, Any]]], dropped: list[str] = (),
-                   unknown: list[str] = (), encoding: str = "") -> Table:
+def from_canonical(kind: str, rows: list[tuple[int, dict[str, Any]]], dropped: Sequence[str] = (),
+                   unknown: Sequence[str] = (), encoding: str = "") -> Table:
     """A table rebuilt from canonical rows (the upload page's confirm step carries these, never the file)."""
     cols = [c for c in COLUMNS[kind] if any(c in v for _, v in rows)]
     return Table(kind=kind, columns={c: i for i, c in enumerate(cols)},

@@ -223,7 +223,7 @@ def _table3(events: list[dict], year: int, department: str | None, notes: list[s
 
     closings = sorted((e for e in events if e.get("type") in _CLOSING_TYPES), key=_sort_key)
     for e in closings:
-        r = requests.get(e.get("request_id"))
+        r = requests.get(str(e.get("request_id")))
         if r is None or r["closed"] is not None:
             continue
         on = _day(e.get("on"))
@@ -235,7 +235,7 @@ def _table3(events: list[dict], year: int, department: str | None, notes: list[s
         elif etype == "request.abandoned":
             outcome = e.get("outcome") or "other.no_correction"
         else:
-            outcome = e.get("outcome")
+            outcome = str(e.get("outcome"))
         if outcome not in OUTCOME_ROWS:
             notes.append(f"申请 {e.get('request_id')} 的办理结果“{outcome}”无法识别，计入“其他”")
             outcome = "other.other"
@@ -313,7 +313,7 @@ def _table2(events: list[dict], year: int, department: str | None, entered: dict
             continue
         docs[did] = {"kind": e["kind"], "signed": signed, "repealed": None}
     for e in sorted((e for e in events if e.get("type") == "document.repealed"), key=_sort_key):
-        d = docs.get(e.get("document_id"))
+        d = docs.get(str(e.get("document_id")))
         if d is not None and d["repealed"] is None:
             d["repealed"] = _day(e.get("repealed_on"))
 
@@ -374,7 +374,7 @@ def _table4(events: list[dict], year: int, department: str | None, known_request
         if t not in ("review.filed", "review.decided", "litigation.filed", "litigation.decided"):
             continue
         rid = e.get("request_id")
-        if department is not None and known_requests.get(rid) != department:
+        if department is not None and known_requests.get(str(rid)) != department:
             continue
         on = _day(e.get("on"))
         if on is None:
@@ -383,7 +383,7 @@ def _table4(events: list[dict], year: int, department: str | None, known_request
         if t.endswith(".filed"):
             filed[key].append(on)
         else:
-            decided[key].append((on, e.get("result")))
+            decided[key].append((on, str(e.get("result") or "")))
 
     t4 = {b: _case_block() for b in CASE_BLOCKS}
     for key in set(filed) | set(decided):
@@ -418,7 +418,7 @@ def annual_report(
     known_requests: dict[str, str] = {}
     for e in evs:
         if e.get("type") == "request.received" and e.get("request_id") is not None:
-            known_requests.setdefault(e["request_id"], e.get("department"))
+            known_requests.setdefault(e["request_id"], str(e.get("department") or ""))
     return {
         "year": year,
         "department": department,

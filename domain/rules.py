@@ -124,7 +124,7 @@ def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rul
     return Rule(
         id=rule_id,
         name=need("name", str),
-        unit=unit,  # type: ignore[arg-type]
+        unit=unit,
         length=length if unit != "fixed_date" else 0,
         start_event=need("start_event", str),
         source=need("source", str),
