@@ -20,9 +20,7 @@ calendar_app = typer.Typer(no_args_is_help=True, help="工作日日历")
 app.add_typer(calendar_app, name="calendar")
 
 
-def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"错误：{message}", err=True)
-    raise typer.Exit(code)
+from app.cli_common import fail  # noqa: E402
 
 
 def _engine():
@@ -66,7 +64,7 @@ def deadline(
 def bounded_start(text: str):
     """START as a date or instant within 1990–2100 (README "Events"): beyond it the calendar has no
     meaning (and year 9999 overflows)."""
-    from domain.limits import check_moment, check_day
+    from domain.limits import check_day, check_moment
 
     value = parse_start(text)
     try:

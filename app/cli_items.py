@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -10,13 +9,9 @@ from typing import Optional
 
 import typer
 
+from app.cli_common import fail as _fail  # noqa: E402
 from domain import labels
 from domain.shanghai import today as shanghai_today
-
-
-def _fail(msg: str, code: int = 2):
-    typer.echo(f"错误：{msg}", err=True)
-    raise typer.Exit(code)
 
 
 async def _client():
@@ -118,7 +113,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """截至某日日终已逾期、仍未办结的时限。"""
         from app.queries import overdue_rows
-
         from domain.limits import parse_iso_day
 
         try:

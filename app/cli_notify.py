@@ -21,9 +21,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(BEIJING).isoformat(timespec="seconds")
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"错误：{message}", err=True)
-    raise typer.Exit(code)
+from app.cli_common import fail as _fail  # noqa: E402
 
 
 def notify_test(person: str = typer.Argument(..., help="人员 id（departments.toml 中的 [[person]] id）")) -> None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, NoReturn, Optional
 
 import typer
 
+from app.cli_common import fail
 from domain.scoring import (
     ClockRecord,
     Period,
@@ -28,9 +29,8 @@ from domain.scoring import (
 )
 
 
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"错误：{message}", err=True)
-    raise typer.Exit(code)
+def _fail(message: str, code: int = 1) -> NoReturn:
+    fail(message, code)
 
 
 # ---------------------------------------------------------------------------------- data access

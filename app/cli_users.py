@@ -10,10 +10,7 @@ import sys
 
 import typer
 
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"错误：{message}", err=True)
-    raise typer.Exit(code)
+from app.cli_common import fail as _fail  # noqa: E402
 
 
 def _person(person_id: str):
