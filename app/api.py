@@ -263,11 +263,11 @@ async def post_events(request: Request, payload: Any = Body(..., description="ä¸
                 continue
         accepted.append((n, obj))
     if accepted:
-        ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()))
+        ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
         for r in await ing.ingest(accepted):
             results[r.line] = r
     ordered = [results[k] for k in sorted(results)]
-    counts = {s: sum(r.status == s for r in ordered) for s in ("applied", "duplicate", "rejected")}
+    counts = {s: sum(r.status == s for r in ordered) for s in ("applied", "held", "duplicate", "rejected")}
     return {"recorded_by": who.actor, **counts,
             "results": [{**r.model_dump(), "index": r.line, "message": r.text()} for r in ordered]}
 

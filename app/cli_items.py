@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
                 return await ing.ingest(objs, progress=lambda: bar.advance(task))
 
         results = asyncio.run(go())
-        counts = {"applied": 0, "duplicate": 0, "rejected": 0}
+        counts = {"applied": 0, "held": 0, "duplicate": 0, "rejected": 0}
         for r in results:
             counts[r.status] += 1
             if as_json:
