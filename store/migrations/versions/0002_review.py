@@ -16,6 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A data directory adopted from before migrations (create_all of the models) may have it already.
+    if sa.inspect(op.get_bind()).has_table('late_entry'):
+        return
     op.create_table('late_entry',
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('item_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
