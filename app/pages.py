@@ -245,10 +245,66 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     provisional = [(i, c) for i in open_items for c in i.clocks if c.provisional and c.state == "open"]
     period = A.parse_period_param(None)
     scores = A.scores_result(period, day, dept)
+    from app.review import list_entries
+
+    held = list_entries("held", dept) if who.role in ("supervisor", "admin", "local") else None
     return render(request, "board.html", who, rows=rows, groups=groups, sort=sort, as_of=day.isoformat(),
                   department=dept, open_count=len(open_items), provisional=provisional, scores=scores,
-                  flagged=flagged,
-                  rule_names=A.rule_names())
+                  flagged=flagged, rule_names=A.rule_names(), held=held, may_review=who.role in A.REVIEWERS,
+                  csrf=csrf_token(request), review_message=_review_message(request))
+
+
+# ---------------------------------------------------------------------------------- review forms
+# The only page writes: a supervisor's decision on a late entry. The login cookie is SameSite=strict,
+# and the form must also carry a token derived from that cookie (which other sites cannot read).
+
+def csrf_token(request: Request) -> str:
+    import hashlib
+
+    token = request.cookies.get(COOKIE) or ""
+    return hashlib.sha256(f"shixian-csrf:{token}".encode()).hexdigest() if token else ""
+
+
+def _review_message(request: Request) -> str:
+    done = request.query_params.get("reviewed", "")
+    status, _, event_id = done.partition(":")
+    label = {"approved": "已批准补录", "rejected": "已驳回补录"}.get(status)
+    return f"{label} {event_id}" if label and event_id else ""
+
+
+async def _review_form(request: Request, event_id: str, approve: bool):
+    import hmac
+
+    from app.review import ReviewError, decide
+
+    token = request.cookies.get(COOKIE)
+    who = principal_for_token(token) if token else None
+    if who is None:
+        raise ApiError(401, "unauthorized", "请先登录")
+    who.require(A.REVIEWERS, "审核补录")
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    sent = (form.get("csrf") or [""])[0]
+    if not sent or not hmac.compare_digest(sent, csrf_token(request)):
+        raise ApiError(403, "forbidden", "表单已过期或来源不明，请刷新督办看板后重试")
+    reason = (form.get("reason") or [""])[0]
+    client = request.app.state.client
+    if client is None:
+        raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
+    try:
+        e = await decide(client, event_id, approve=approve, by=who.actor, reason=reason)
+    except ReviewError as exc:
+        raise ApiError(exc.status, "review_refused", exc.reason) from None
+    return RedirectResponse(f"/?reviewed={e['status']}:{quote(event_id)}#review", status_code=303)
+
+
+@router.post("/review/{event_id}/approve")
+async def review_approve_form(request: Request, event_id: str):
+    return await _review_form(request, event_id, True)
+
+
+@router.post("/review/{event_id}/reject")
+async def review_reject_form(request: Request, event_id: str):
+    return await _review_form(request, event_id, False)
 
 
 @router.get("/liaison", response_class=HTMLResponse)

@@ -1,0 +1,93 @@
+"""Late entries (补录) through the API and the board: who may see and decide them, and what the
+numbers show meanwhile. Same real stack as tests/test_api.py (its module fixture is reused)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.test_api import _received, env  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def _days_ago(n: int) -> str:
+    from activities.clocks import engine
+    from app.demo import today_shanghai
+
+    return engine().calendar.subtract_working_days(today_shanghai(), n, "guangxi").isoformat()
+
+
+async def _held_reply(env, rid: str) -> str:  # noqa: F811
+    r = await env.post("liaison", "/api/events", json=[
+        {**_received(rid, "qz-fgw"), "received_on": _days_ago(30)},
+        {"event_id": rid + "-reply", "type": "request.replied", "request_id": rid, "on": _days_ago(8),
+         "outcome": "granted"},
+    ])
+    body = r.json()
+    assert [x["status"] for x in body["results"]] == ["applied", "held"], body
+    assert body["held"] == 1 and "补录待审核" in body["results"][1]["message"]
+    return rid + "-reply"
+
+
+async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):  # noqa: F811
+    rid = f"rv-{env.tag}-1"
+    eid = await _held_reply(env, rid)
+    # held: still overdue, the item shows it with both dates
+    overdue = (await env.get("supervisor", "/api/overdue")).json()["rows"]
+    assert rid in {r["id"] for r in overdue}
+    item = (await env.get("liaison", f"/api/items/{rid}")).json()
+    assert [(e["status"], e["on"], e["recorded_on"]) for e in item["late_entries"]] == [
+        ("held", _days_ago(8), item["late_entries"][0]["recorded_on"])]
+    assert item["clocks"][0]["state"] == "open" and "request.replied" not in [e["type"] for e in item["events"]]
+    for role in ("liaison", "assessor"):
+        r = await env.get(role, "/api/review")
+        assert r.status_code == 403 and r.json()["code"] == "forbidden"
+        r = await env.post(role, f"/api/review/{eid}/approve")
+        assert r.status_code == 403
+    r = await env.get("supervisor", "/api/review")
+    assert r.status_code == 200 and eid in [e["event_id"] for e in r.json()["entries"]]
+    e = next(x for x in r.json()["entries"] if x["event_id"] == eid)
+    assert (e["occurred_on"], e["role"], e["recorded_by"]) == (_days_ago(8), "liaison", "liaison-fgw")
+    assert (await env.get("admin", "/api/review", params={"department": "qz-fgw"})).status_code == 200
+    assert (await env.get("admin", "/api/review", params={"department": "nope"})).status_code == 404
+    r = await env.post("supervisor", f"/api/review/{eid}/reject", json={"reason": "  "})
+    assert r.status_code == 422 and r.json()["field"] == "reason"
+    r = await env.post("supervisor", "/api/review/no-such-event/approve")
+    assert r.status_code == 404
+    r = await env.post("admin", f"/api/review/{eid}/approve")
+    assert r.status_code == 200 and r.json()["status"] == "approved" and r.json()["decided_by"] == "admin"
+    item = (await env.get("supervisor", f"/api/items/{rid}")).json()
+    assert item["clocks"][0]["state"] == "missed" and item["clocks"][0]["met_on"] == _days_ago(8)
+    assert rid not in {r["id"] for r in (await env.get("supervisor", "/api/overdue")).json()["rows"]}
+    r = await env.post("supervisor", f"/api/review/{eid}/approve")
+    assert r.status_code == 409 and "已审核" in r.json()["detail"]
+
+
+async def test_board_lists_held_entries_and_rejects_with_a_reason(env):  # noqa: F811
+    rid = f"rv-{env.tag}-2"
+    eid = await _held_reply(env, rid)
+    async with env.http() as c:
+        await c.post("/login", data={"token": env.tokens["supervisor"]})
+        page = (await c.get("/")).text
+        assert "待审核补录" in page and eid in page and _days_ago(8) in page
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+        # without the form token (e.g. a cross-site post) nothing happens
+        r = await c.post(f"/review/{eid}/reject", data={"reason": "x"})
+        assert r.status_code == 403
+        r = await c.post(f"/review/{eid}/reject", data={"reason": "无送达回证", "csrf": csrf})
+        assert r.status_code == 303 and "reviewed=rejected" in r.headers["location"]
+        page = (await c.get(r.headers["location"])).text
+        held_table = page.split('id="held"')[1].split("</table>")[0]
+        assert f"已驳回补录 {eid}" in page and eid not in held_table
+        item_page = (await c.get(f"/items/{rid}")).text
+        assert "补录已驳回" in item_page and "无送达回证" in item_page
+    # a liaison's session cannot decide (nor see the section)
+    async with env.http() as c:
+        await c.post("/login", data={"token": env.tokens["liaison"]})
+        page = (await c.get("/?department=qz-fgw")).text
+        assert "待审核补录" not in page
+        r = await c.post(f"/review/{eid}/approve", data={"csrf": "0"})
+        assert r.status_code == 403
+    r = await env.get("supervisor", f"/api/items/{rid}")
+    assert r.json()["clocks"][0]["state"] == "open"  # still overdue after the rejection
