@@ -62,6 +62,21 @@ async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):  # 
     assert rid not in {r["id"] for r in (await env.get("supervisor", "/api/overdue")).json()["rows"]}
     r = await env.post("supervisor", f"/api/review/{eid}/approve")
     assert r.status_code == 409 and "已审核" in r.json()["detail"]
+    # The score export's 明细 shows the approved late entry on the row it settled, with both dates.
+    import io
+
+    from openpyxl import load_workbook
+
+    from app.demo import today_shanghai
+
+    due = item["clocks"][0]["due"]
+    r = await env.get("assessor", "/api/scores", params={"period": due[:4], "format": "xlsx", "department": "qz-fgw"})
+    ws = load_workbook(io.BytesIO(r.content))["明细"]
+    header = [c.value for c in ws[1]]
+    col = header.index("补录（事件日期／登记时间）")
+    rows = {(row[1].value, row[4].value): row[col].value for row in ws.iter_rows(min_row=2)}
+    note = rows[(rid, "依申请公开答复")]
+    assert f"事件日期 {_days_ago(8)}" in note and f"登记于 {today_shanghai().isoformat()}" in note and "admin 批准" in note
 
 
 async def test_board_lists_held_entries_and_rejects_with_a_reason(env):  # noqa: F811
