@@ -11,13 +11,14 @@ def check_config(directory: Path | None = None) -> list[str]:
     from domain.calendar import load_calendar
     from domain.directory import load_directory
     from domain.ladder import load_ladders
+    from domain.review import load_review_config
     from domain.rules import load_rules
 
     directory = directory or config_dir()
     problems: list[str] = []
     loaded = {}
     for name, load in (("calendar", load_calendar), ("rules", load_rules), ("ladders", load_ladders),
-                       ("directory", load_directory)):
+                       ("directory", load_directory), ("review", load_review_config)):
         try:
             loaded[name] = load(directory)
         except ConfigError as exc:

@@ -65,14 +65,14 @@ class ReviewConfig(BaseModel):
     source: str = ""
 
 
-def load_review_config() -> ReviewConfig:
-    path = config_dir() / "review.toml"
+def load_review_config(directory=None) -> ReviewConfig:
+    path = (directory or config_dir()) / "review.toml"
     if not path.exists():
         return ReviewConfig()
     data = read_toml(path)
     value = data.get("late_entry_working_days", DEFAULT_WORKING_DAYS)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60:
-        raise ConfigError(f"{path.name}: late_entry_working_days 应为 0–60 之间的整数（当前：{value!r}）")
+        raise ConfigError(f"{path.name}: late_entry_working_days 应为 0–60 之间的整数工作日数（当前：{value!r}）")
     unknown = set(data) - {"late_entry_working_days", "source"}
     if unknown:
         raise ConfigError(f"{path.name}: 未知字段 {', '.join(sorted(unknown))}")
