@@ -40,6 +40,8 @@ async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):  # 
     assert [(e["status"], e["on"], e["recorded_on"]) for e in item["late_entries"]] == [
         ("held", _days_ago(8), item["late_entries"][0]["recorded_on"])]
     assert item["clocks"][0]["state"] == "open" and "request.replied" not in [e["type"] for e in item["events"]]
+    scores = (await env.get("assessor", "/api/scores", params={"period": item["clocks"][0]["due"][:4]})).json()
+    assert [d["status"] for d in scores["details"] if d["item_id"] == rid] == ["overdue"]
     for role in ("liaison", "assessor"):
         r = await env.get(role, "/api/review")
         assert r.status_code == 403 and r.json()["code"] == "forbidden"
@@ -60,6 +62,8 @@ async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):  # 
     item = (await env.get("supervisor", f"/api/items/{rid}")).json()
     assert item["clocks"][0]["state"] == "missed" and item["clocks"][0]["met_on"] == _days_ago(8)
     assert rid not in {r["id"] for r in (await env.get("supervisor", "/api/overdue")).json()["rows"]}
+    scores = (await env.get("assessor", "/api/scores", params={"period": item["clocks"][0]["due"][:4]})).json()
+    assert [d["status"] for d in scores["details"] if d["item_id"] == rid] == ["late"]
     r = await env.post("supervisor", f"/api/review/{eid}/approve")
     assert r.status_code == 409 and "已审核" in r.json()["detail"]
     # The score export's 明细 shows the approved late entry on the row it settled, with both dates.

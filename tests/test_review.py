@@ -82,6 +82,8 @@ async def test_backdated_extension_waits_for_review_then_moves_the_due_date(st):
     assert [(e.status, e.on, e.recorded_on) for e in snap.late_entries] == [("held", due.isoformat(), today.isoformat())]
     q = await st.query("request", req)
     assert q.clocks[0].due == due.isoformat() and q.held[0].event_id == eid
+    out = await asyncio.to_thread(cli, "status", req)
+    assert f"补录待审核：request.extended（{eid}）事件日期 {due.isoformat()}，登记于 {today.isoformat()}" in out.output
     # Sending it again is a duplicate, not a second entry.
     again = Ingestor(st.client, role="liaison", now=lambda: dt.datetime.now(dt.timezone.utc))
     r2 = await again.ingest([(1, {**{"event_id": eid, "type": "request.extended", "request_id": req,
