@@ -368,7 +368,7 @@ async def post_calendar_reload(request: Request, who: Principal = Depends(api_pr
 REVIEWERS = ("supervisor", "admin")
 
 
-@router.get("/review", summary="补录审核队列（督办、管理员）", tags=["补录审核"])
+@router.get("/review", summary="补录审核队列（督查、管理员）", tags=["补录审核"])
 def get_review(status: Literal["held", "approved", "rejected", "all"] = "held", department: Optional[str] = None,
                who: Principal = Depends(api_principal)) -> dict[str, Any]:
     from app.review import list_entries

@@ -126,8 +126,8 @@ def annotate_late_entries(session, res):
     """Mark each 明细 row that an approved late entry (补录) settled, with both of its dates, so the
     assessor sees which numbers rest on an entry recorded after the fact."""
     from activities.clocks import engine
-    from domain.clocks import SHANGHAI
     from domain.review import holds_clock
+    from domain.shanghai import SHANGHAI
     from store.repo import late_entries
     from store.models import LateEntryRecord
 

@@ -26,7 +26,7 @@ def _line(e: dict) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    review_app = typer.Typer(no_args_is_help=True, help="补录审核：登记晚于事件日期的事件须督办批准后才计入")
+    review_app = typer.Typer(no_args_is_help=True, help="补录审核：登记晚于事件日期的事件须督查批准后才计入")
     app.add_typer(review_app, name="review")
 
     @review_app.command("list")

@@ -21,7 +21,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.clocks import engine
-from domain.clocks import SHANGHAI
+from domain.shanghai import SHANGHAI
 from domain.config import ConfigError
 from domain.events import RECORD_ONLY, STARTS, Event, EventError, parse_event
 from domain.model import ItemSnapshot

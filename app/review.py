@@ -13,15 +13,16 @@ from typing import Any
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from domain.clocks import SHANGHAI
+from domain.shanghai import SHANGHAI
 from domain.events import ITEM_TYPE
+from domain.labels import LATE_ENTRY_STATUSES
 from domain.review import ROLE_LABELS
 from store import repo
 from store.db import get_engine, init_db
 from store.models import LateEntryRecord
 from workflows.items import ApplyResult, ReviewDecision
 
-STATUS_LABELS = {"held": "补录待审核", "approved": "补录已批准", "rejected": "补录已驳回"}
+STATUS_LABELS = LATE_ENTRY_STATUSES
 
 
 class ReviewError(Exception):

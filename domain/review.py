@@ -19,11 +19,11 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, Field
 
 from domain.config import ConfigError, config_dir, read_toml
+from domain.labels import RECORDERS
 
 # Roles whose entries are reviewed; everybody else (supervisor, admin, operator, system) is trusted.
 HELD_ROLES = frozenset({"liaison", "head"})
-ROLE_LABELS = {"liaison": "联络员", "head": "部门负责人", "supervisor": "督办", "admin": "管理员",
-               "operator": "运维导入", "system": "系统"}
+ROLE_LABELS = RECORDERS
 DEFAULT_WORKING_DAYS = 3
 
 
@@ -99,8 +99,8 @@ def late_entry_reason(rec: Recorded | None, own_date: str, *, extension_dues: li
     for due in extension_dues:
         if due and rec.on > due[:10]:
             return (f"延期决定于 {rec.on} 才登记，已过当前答复期限 {due[:10]}（条例第三十三条：延期须在期限内决定），"
-                    f"由{who}补录，须督办审核")
+                    f"由{who}补录，须督查审核")
     if rec.working_days_after > rec.limit:
         return (f"事件日期 {own_date[:10]}，{rec.on} 才登记（晚 {rec.working_days_after} 个工作日，"
-                f"超过 {rec.limit} 个工作日），由{who}补录，须督办审核")
+                f"超过 {rec.limit} 个工作日），由{who}补录，须督查审核")
     return None
