@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.clocks import engine
 from domain.shanghai import SHANGHAI
+from domain.shanghai import now as shanghai_now
 from domain.config import ConfigError
 from domain.events import RECORD_ONLY, STARTS, Event, EventError, parse_event
 from domain.model import ItemSnapshot
@@ -106,7 +107,7 @@ class Ingestor:
         # Who records: the API passes the token's role; the server-side CLI is the operator's import,
         # the engine's own events are "system". Only liaisons' and heads' entries can be held (补录).
         self.role = role or ("system" if internal else "operator")
-        self.now = now or (lambda: dt.datetime.now(SHANGHAI))
+        self.now = now or shanghai_now
         self.db = db_engine or get_engine()
         init_db(self.db)
         eng = engine()

@@ -28,6 +28,7 @@ templates.env.filters["step"] = labels.step_label
 templates.env.filters["type_label"] = lambda t: labels.label(labels.ITEM_TYPES, t)
 templates.env.filters["clock_state"] = lambda s: labels.label(labels.CLOCK_STATES, s)
 templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES, s)
+templates.env.filters["late_status"] = lambda s: labels.label(labels.LATE_ENTRY_STATUSES, s)
 templates.env.filters["event_label"] = lambda t: labels.label(labels.EVENT_TYPES, t)
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 templates.env.filters["num"] = lambda x: "—" if x is None else (f"{x:g}" if isinstance(x, float) else str(x))

@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from domain.shanghai import SHANGHAI
+from domain.shanghai import now as shanghai_now
 from domain.events import ITEM_TYPE
 from domain.labels import LATE_ENTRY_STATUSES
 from domain.review import ROLE_LABELS
@@ -66,12 +67,12 @@ async def decide(client: Client, event_id: str, *, approve: bool, by: str, reaso
     if row.status != "held":
         raise ReviewError("event_id", f"补录 {event_id} 已审核：{STATUS_LABELS.get(row.status, row.status)}"
                                       f"（{row.decided_by or '-'}）")
-    at = (now or dt.datetime.now(SHANGHAI)).astimezone(SHANGHAI).isoformat()
+    at = (now or shanghai_now()).astimezone(SHANGHAI).isoformat()
     wid = f"{ITEM_TYPE[row.type.split('.')[0]]}:{row.item_id}"
     decision = ReviewDecision(event_id=event_id, approve=approve, by=by, at=at, reason=reason)
     try:
         res: ApplyResult = await client.get_workflow_handle(wid).execute_update(
-            "review", decision, id=f"review:{event_id}", result_type=ApplyResult)
+            "review", decision, id=f"review:{event_id}:{'approve' if approve else 'reject'}", result_type=ApplyResult)
     except WorkflowUpdateFailedError as exc:
         msg = getattr(exc.cause, "message", None) or str(exc.cause or exc)
         field, _, text = msg.partition("] ") if msg.startswith("[") else ("", "", msg)
