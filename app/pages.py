@@ -331,7 +331,10 @@ def liaison(request: Request, department: str | None = None):
             entries.append({"item": snap, "clock": c, "rule_name": rules.get(c.rule, c.rule),
                             "left": A.working_days_left(c, day)})
     entries.sort(key=lambda e: (e["left"] is None, e["left"] if e["left"] is not None else 0, e["item"].id))
-    return render(request, "liaison.html", who, department=dept, name=names.get(dept, dept), entries=entries)
+    from app.review import list_entries
+
+    return render(request, "liaison.html", who, department=dept, name=names.get(dept, dept), entries=entries,
+                  held=list_entries("held", dept))
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)

@@ -87,6 +87,10 @@ async def test_board_lists_held_entries_and_rejects_with_a_reason(env):  # noqa:
     rid = f"rv-{env.tag}-2"
     eid = await _held_reply(env, rid)
     async with env.http() as c:
+        await c.post("/login", data={"token": env.tokens["liaison"]})
+        mine = (await c.get("/liaison")).text
+        assert "补录待审核" in mine and rid in mine.split('id="my-held"')[1]
+    async with env.http() as c:
         await c.post("/login", data={"token": env.tokens["supervisor"]})
         page = (await c.get("/")).text
         assert "待审核补录" in page and eid in page and _days_ago(8) in page
@@ -106,6 +110,7 @@ async def test_board_lists_held_entries_and_rejects_with_a_reason(env):  # noqa:
         await c.post("/login", data={"token": env.tokens["liaison"]})
         page = (await c.get("/?department=qz-fgw")).text
         assert "待审核补录" not in page
+        assert rid not in ((await c.get("/liaison")).text.split('id="my-held"') + [""])[1]  # rejected: gone
         r = await c.post(f"/review/{eid}/approve", data={"csrf": "0"})
         assert r.status_code == 403
     r = await env.get("supervisor", f"/api/items/{rid}")
