@@ -108,6 +108,7 @@ class Ingestor:
         # the engine's own events are "system". Only liaisons' and heads' entries can be held (补录).
         self.role = role or ("system" if internal else "operator")
         self.now = now or shanghai_now
+        self._late_limit: int | None = None  # config/review.toml, read once per batch
         self.db = db_engine or get_engine()
         init_db(self.db)
         eng = engine()
@@ -175,7 +176,9 @@ class Ingestor:
                        by=ev.data.get("recorded_by") or self.recorded_by)
         if self.role in HELD_ROLES:
             own = dt.date.fromisoformat(ev.on[:10])
-            rec.limit = load_review_config().late_entry_working_days
+            if self._late_limit is None:
+                self._late_limit = load_review_config().late_entry_working_days
+            rec.limit = self._late_limit
             rec.working_days_after = engine().calendar.working_days_between(own, at.date(), self._region(ev))
         return rec
 
