@@ -141,7 +141,12 @@ class Ingestor:
                 results[line] = IngestResult(line=line, status="rejected", event_id=eid if isinstance(eid, str) else None,
                                              field=exc.field, reason=exc.reason)
                 continue
-            ev = ev.model_copy(update={"recorded": self._recorded(ev)})
+            try:
+                ev = ev.model_copy(update={"recorded": self._recorded(ev)})
+            except ConfigError as exc:  # e.g. a broken config/review.toml: refuse, never apply unreviewed
+                results[line] = IngestResult(line=line, status="rejected", event_id=ev.event_id, type=ev.type,
+                                             item_id=ev.item_id, field="(config)", reason=str(exc))
+                continue
             if ev.event_id in seen:
                 known_hash, first = seen[ev.event_id]
                 if known_hash != ev.content_hash:
