@@ -179,3 +179,12 @@ async def test_approval_is_refused_when_the_item_moved_on(st):
     out = await asyncio.to_thread(cli, "review", "reject", r[0].event_id, "--reason", "已答复")
     assert out.exit_code == 0, out.output
     await st.result("request", req)  # the workflow finishes once nothing is held
+
+
+async def test_a_broken_review_config_refuses_reviewable_entries_only(st):
+    today = await st.today()
+    (st.config / "review.toml").write_text("late_entry_working_days = -2\n", encoding="utf-8")
+    a, b = st.id("CFG-A"), st.id("CFG-B")
+    r = await as_role(st, "liaison", "liaison-czj", received(a, "qz-czj", today))
+    assert (r[0].status, r[0].field) == ("rejected", "(config)") and "review.toml" in r[0].reason
+    await st.ok(received(b, "qz-czj", today))  # the operator's import does not depend on it
