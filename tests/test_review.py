@@ -188,3 +188,31 @@ async def test_a_broken_review_config_refuses_reviewable_entries_only(st):
     r = await as_role(st, "liaison", "liaison-czj", received(a, "qz-czj", today))
     assert (r[0].status, r[0].field) == ("rejected", "(config)") and "review.toml" in r[0].reason
     await st.ok(received(b, "qz-czj", today))  # the operator's import does not depend on it
+
+
+async def test_a_liaisons_ledger_upload_is_reviewed_like_any_entry(st):
+    """The /import page passes the uploader's role: a liaison's back-dated reply row waits for review;
+    the same ledger uploaded by a supervisor (or imported on the server) applies at once."""
+    from app.ledger_import import apply, plan
+
+    today, c = await st.today(), cal()
+    recv = c.subtract_working_days(today, 30, REGION)
+    replied = c.subtract_working_days(today, 12, REGION)
+    keys = [st.id("LED-A"), st.id("LED-B")]
+    for k in keys:
+        st.started.add(f"request:{k}")
+
+    def ledger(key: str) -> bytes:
+        return ("受理编号,收到申请日期,申请方式,申请人类型,答复日期,答复结果\n"
+                f"{key},{recv},网络,自然人,{replied},予以公开\n").encode("utf-8")
+
+    # (no time skipped here: the upload's real recording time is the test server's present)
+    held = await apply(plan(ledger(keys[0]), "台账.csv", "qz-czj"), st.client, recorded_by="liaison-czj",
+                       role="liaison")
+    ok = await apply(plan(ledger(keys[1]), "台账.csv", "qz-czj"), st.client, recorded_by="supervisor-zwgk",
+                     role="supervisor")
+    assert held[0].status == "held", held[0].text()
+    assert [e["status"] for e in held[0].events] == ["applied", "held"]
+    assert "补录待审核" in held[0].text()
+    assert st.clock(keys[0], "request_reply").state == "open"
+    assert ok[0].status == "applied" and st.clock(keys[1], "request_reply").state == "met"
