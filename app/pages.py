@@ -251,51 +251,29 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     held = list_entries("held", dept) if who.role in ("supervisor", "admin", "local") else None
     return render(request, "board.html", who, rows=rows, groups=groups, sort=sort, as_of=day.isoformat(),
                   department=dept, open_count=len(open_items), provisional=provisional, scores=scores,
-                  flagged=flagged, rule_names=A.rule_names(), held=held, may_review=who.role in A.REVIEWERS,
-                  csrf=csrf_token(request), review_message=_review_message(request))
+                  flagged=flagged, rule_names=A.rule_names(), held=held, may_review=who.role in A.REVIEWERS)
 
 
 # ---------------------------------------------------------------------------------- review forms
-# The only page writes: a supervisor's decision on a late entry. The login cookie is SameSite=strict,
-# and the form must also carry a token derived from that cookie (which other sites cannot read).
-
-def csrf_token(request: Request) -> str:
-    import hashlib
-
-    token = request.cookies.get(COOKIE) or ""
-    return hashlib.sha256(f"shixian-csrf:{token}".encode()).hexdigest() if token else ""
-
-
-def _review_message(request: Request) -> str:
-    done = request.query_params.get("reviewed", "")
-    status, _, event_id = done.partition(":")
-    label = {"approved": "已批准补录", "rejected": "已驳回补录"}.get(status)
-    return f"{label} {event_id}" if label and event_id else ""
-
+# A supervisor's decision on a late entry (补录), with the session's CSRF token like every page form.
 
 async def _review_form(request: Request, event_id: str, approve: bool):
-    import hmac
-
     from app.review import ReviewError, decide
 
-    token = request.cookies.get(COOKIE)
-    who = principal_for_token(token) if token else None
-    if who is None:
-        raise ApiError(401, "unauthorized", "请先登录")
+    who = _who(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form, who):
+        return csrf_refused(request)
     who.require(A.REVIEWERS, "审核补录")
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
-    sent = (form.get("csrf") or [""])[0]
-    if not sent or not hmac.compare_digest(sent, csrf_token(request)):
-        raise ApiError(403, "forbidden", "表单已过期或来源不明，请刷新督办看板后重试")
-    reason = (form.get("reason") or [""])[0]
     client = request.app.state.client
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
     try:
-        e = await decide(client, event_id, approve=approve, by=who.actor, reason=reason)
+        e = await decide(client, event_id, approve=approve, by=who.actor, reason=form.get("reason", ""))
     except ReviewError as exc:
         raise ApiError(exc.status, "review_refused", exc.reason) from None
-    return RedirectResponse(f"/?reviewed={e['status']}:{quote(event_id)}#review", status_code=303)
+    done = "已批准补录" if e["status"] == "approved" else "已驳回补录"
+    return redirect_with_flash("/#review", f"{done} {event_id}（{e['item_id']}）", request)
 
 
 @router.post("/review/{event_id}/approve")

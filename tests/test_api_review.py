@@ -83,35 +83,77 @@ async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):  # 
     assert f"事件日期 {_days_ago(8)}" in note and f"登记于 {today_shanghai().isoformat()}" in note and "admin 批准" in note
 
 
+def _passwords():
+    from sqlmodel import Session
+
+    from store.accounts import set_password
+    from store.db import database_url, get_engine
+
+    pw = {"supervisor-zwgk": "review-supervisor-pw", "liaison-fgw": "review-liaison-pw"}
+    with Session(get_engine(database_url())) as s:
+        for person, p in pw.items():
+            set_password(s, person, p)
+    return pw
+
+
+async def _sign_in(c, person: str, password: str):
+    from tests.test_accounts import csrf_of
+
+    page = await c.get("/login")
+    r = await c.post("/login", data={"person": person, "password": password, "csrf_token": csrf_of(page.text),
+                                     "next": "/"})
+    assert r.status_code == 303, r.text[:500]
+
+
 async def test_board_lists_held_entries_and_rejects_with_a_reason(env):  # noqa: F811
+    from tests.test_accounts import csrf_of
+
+    pw = _passwords()
     rid = f"rv-{env.tag}-2"
     eid = await _held_reply(env, rid)
-    async with env.http() as c:
-        await c.post("/login", data={"token": env.tokens["liaison"]})
+    async with env.http() as c:  # a browser session (cookie), not a bearer token
+        await _sign_in(c, "liaison-fgw", pw["liaison-fgw"])
         mine = (await c.get("/liaison")).text
         assert "补录待审核" in mine and rid in mine.split('id="my-held"')[1]
+        assert "待审核补录" not in (await c.get("/?department=qz-fgw")).text
+        r = await c.post(f"/review/{eid}/approve", data={"csrf_token": csrf_of(mine)})
+        assert r.status_code == 403  # a liaison cannot decide
     async with env.http() as c:
-        await c.post("/login", data={"token": env.tokens["supervisor"]})
+        await _sign_in(c, "supervisor-zwgk", pw["supervisor-zwgk"])
         page = (await c.get("/")).text
         assert "待审核补录" in page and eid in page and _days_ago(8) in page
-        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
-        # without the form token (e.g. a cross-site post) nothing happens
+        # without the session's form token (e.g. a cross-site post) nothing happens
         r = await c.post(f"/review/{eid}/reject", data={"reason": "x"})
         assert r.status_code == 403
-        r = await c.post(f"/review/{eid}/reject", data={"reason": "无送达回证", "csrf": csrf})
-        assert r.status_code == 303 and "reviewed=rejected" in r.headers["location"]
+        r = await c.post(f"/review/{eid}/reject", data={"reason": "无送达回证", "csrf_token": csrf_of(page)})
+        assert r.status_code == 303, r.text[:500]
         page = (await c.get(r.headers["location"])).text
         held_table = page.split('id="held"')[1].split("</table>")[0]
         assert f"已驳回补录 {eid}" in page and eid not in held_table
         item_page = (await c.get(f"/items/{rid}")).text
         assert "补录已驳回" in item_page and "无送达回证" in item_page
-    # a liaison's session cannot decide (nor see the section)
-    async with env.http() as c:
-        await c.post("/login", data={"token": env.tokens["liaison"]})
-        page = (await c.get("/?department=qz-fgw")).text
-        assert "待审核补录" not in page
-        assert rid not in ((await c.get("/liaison")).text.split('id="my-held"') + [""])[1]  # rejected: gone
-        r = await c.post(f"/review/{eid}/approve", data={"csrf": "0"})
-        assert r.status_code == 403
     r = await env.get("supervisor", f"/api/items/{rid}")
     assert r.json()["clocks"][0]["state"] == "open"  # still overdue after the rejection
+
+
+async def test_a_liaisons_event_form_is_reviewed_too(env):  # noqa: F811
+    """The event forms (/events/new) record as the signed-in person: a back-dated reply waits for review."""
+    from tests.test_accounts import csrf_of
+
+    pw = _passwords()
+    rid = f"rv-{env.tag}-3"
+    r = await env.post("liaison", "/api/events", json={**_received(rid, "qz-fgw"), "received_on": _days_ago(30)})
+    assert r.json()["applied"] == 1
+    async with env.http() as c:
+        await _sign_in(c, "liaison-fgw", pw["liaison-fgw"])
+        form = (await c.get("/events/new", params={"type": "request.replied", "item": rid})).text
+        eid = re.search(r'name="event_id" value="([^"]+)"', form).group(1)
+        r = await c.post("/events/new", data={"csrf_token": csrf_of(form), "type": "request.replied", "item": rid,
+                                              "event_id": eid, "request_id": rid, "on": _days_ago(8),
+                                              "outcome": "granted"})
+        assert r.status_code == 303, r.text[:1500]
+        page = (await c.get(r.headers["location"])).text
+        assert "补录待审核" in page and "督查批准前不计入" in page
+    item = (await env.get("supervisor", f"/api/items/{rid}")).json()
+    assert item["clocks"][0]["state"] == "open"
+    assert [e["status"] for e in item["late_entries"]] == ["held"]

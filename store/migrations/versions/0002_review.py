@@ -1,7 +1,7 @@
 """late entries (补录) awaiting or after review
 
 Revision ID: 0002_review
-Revises: 0001
+Revises: 0002_accounts
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import store.models
 
 
 revision = '0002_review'
-down_revision = '0001'
+down_revision = '0002_accounts'
 branch_labels = None
 depends_on = None
 
