@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
-from typing import Optional
 
 import typer
 
@@ -33,7 +32,7 @@ def register(app: typer.Typer) -> None:
     def list_(
         as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
         all_: bool = typer.Option(False, "--all", help="包括已批准、已驳回的补录"),
-        department: Optional[str] = typer.Option(None, "--department", help="只看某部门"),
+        department: str | None = typer.Option(None, "--department", help="只看某部门"),
     ) -> None:
         """列出待审核的补录（事件日期与登记时间）。"""
         from app.review import list_entries
@@ -48,7 +47,7 @@ def register(app: typer.Typer) -> None:
         for e in rows:
             typer.echo(_line(e))
 
-    def _decide(event_id: str, approve: bool, reason: str, by: Optional[str]) -> None:
+    def _decide(event_id: str, approve: bool, reason: str, by: str | None) -> None:
         from app.cli_items import _client
         from app.review import ReviewError, decide
 
@@ -66,13 +65,13 @@ def register(app: typer.Typer) -> None:
 
     @review_app.command("approve")
     def approve(event_id: str = typer.Argument(..., help="补录事件的 event_id"),
-                by: Optional[str] = typer.Option(None, "--by", help="审核人（默认：当前系统用户）")) -> None:
+                by: str | None = typer.Option(None, "--by", help="审核人（默认：当前系统用户）")) -> None:
         """批准补录：按事件自身日期计入时限。"""
         _decide(event_id, True, "", by)
 
     @review_app.command("reject")
     def reject(event_id: str = typer.Argument(..., help="补录事件的 event_id"),
                reason: str = typer.Option(..., "--reason", help="驳回理由（必填）"),
-               by: Optional[str] = typer.Option(None, "--by", help="审核人（默认：当前系统用户）")) -> None:
+               by: str | None = typer.Option(None, "--by", help="审核人（默认：当前系统用户）")) -> None:
         """驳回补录：记录理由，事件不计入。"""
         _decide(event_id, False, reason, by)

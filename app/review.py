@@ -13,11 +13,11 @@ from typing import Any
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from domain.shanghai import SHANGHAI
-from domain.shanghai import now as shanghai_now
 from domain.events import ITEM_TYPE
 from domain.labels import LATE_ENTRY_STATUSES
 from domain.review import ROLE_LABELS
+from domain.shanghai import SHANGHAI
+from domain.shanghai import now as shanghai_now
 from store import repo
 from store.db import get_engine, init_db
 from store.models import LateEntryRecord

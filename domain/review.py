@@ -14,7 +14,7 @@ and the engine itself are never held.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -33,7 +33,7 @@ class Recorded(BaseModel):
     at: str  # ISO instant, +08:00
     on: str  # ISO date (Asia/Shanghai) of `at`
     role: str  # liaison / head / supervisor / admin / operator / system
-    by: Optional[str] = None
+    by: str | None = None
     working_days_after: int = 0  # working days d with own date < d <= recorded date (event's region)
     limit: int = DEFAULT_WORKING_DAYS
 
@@ -49,13 +49,13 @@ class LateEntry(BaseModel):
     on: str  # the event's own date
     recorded_at: str
     recorded_on: str
-    recorded_by: Optional[str] = None
+    recorded_by: str | None = None
     role: str = "liaison"
     reason: str  # why it was held (Chinese)
     status: EntryStatus = "held"
-    decided_by: Optional[str] = None
-    decided_at: Optional[str] = None
-    decision_reason: Optional[str] = None
+    decided_by: str | None = None
+    decided_at: str | None = None
+    decision_reason: str | None = None
     content_hash: str = ""
     data: dict[str, Any] = Field(default_factory=dict)  # the event's fields (no personal data)
 

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 
 import pytest
-import pytest_asyncio
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -79,13 +78,14 @@ async def test_backdated_extension_waits_for_review_then_moves_the_due_date(st):
     assert req in {r["id"] for r in overdue_rows(today)}
     assert "request.extended" not in event_rows(req)
     snap = st.item(req)
-    assert [(e.status, e.on, e.recorded_on) for e in snap.late_entries] == [("held", due.isoformat(), today.isoformat())]
+    assert [(e.status, e.on, e.recorded_on) for e in snap.late_entries] == [
+        ("held", due.isoformat(), today.isoformat())]
     q = await st.query("request", req)
     assert q.clocks[0].due == due.isoformat() and q.held[0].event_id == eid
     out = await asyncio.to_thread(cli, "status", req)
     assert f"补录待审核：request.extended（{eid}）事件日期 {due.isoformat()}，登记于 {today.isoformat()}" in out.output
     # Sending it again is a duplicate, not a second entry.
-    again = Ingestor(st.client, role="liaison", now=lambda: dt.datetime.now(dt.timezone.utc))
+    again = Ingestor(st.client, role="liaison", now=lambda: dt.datetime.now(dt.UTC))
     r2 = await again.ingest([(1, {**{"event_id": eid, "type": "request.extended", "request_id": req,
                                      "on": due.isoformat(), "working_days": 10, "approved_by": "head-czj",
                                      "reason": "需调阅档案"}})])
@@ -204,7 +204,7 @@ async def test_a_liaisons_ledger_upload_is_reviewed_like_any_entry(st):
 
     def ledger(key: str) -> bytes:
         return ("受理编号,收到申请日期,申请方式,申请人类型,答复日期,答复结果\n"
-                f"{key},{recv},网络,自然人,{replied},予以公开\n").encode("utf-8")
+                f"{key},{recv},网络,自然人,{replied},予以公开\n").encode()
 
     # (no time skipped here: the upload's real recording time is the test server's present)
     held = await apply(plan(ledger(keys[0]), "台账.csv", "qz-czj"), st.client, recorded_by="liaison-czj",

@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from domain.review import LateEntry
-from tests.test_digests import (MAKEUP_SATURDAY, OCTOBER_ITEMS, PUBLIC_URL, _doc, _run, _seed, _worker,  # noqa: F401
-                                digest_env, hook)
+from tests.test_digests import MAKEUP_SATURDAY, OCTOBER_ITEMS, PUBLIC_URL, _doc, _run, _seed, _worker, digest_env, hook  # noqa: F401
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

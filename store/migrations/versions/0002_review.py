@@ -3,11 +3,11 @@
 Revision ID: 0002_review
 Revises: 0002_accounts
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import store.models
+from alembic import op
 
+import store.models
 
 revision = '0002_review'
 down_revision = '0002_accounts'
