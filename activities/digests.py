@@ -125,14 +125,15 @@ def classify_day(day: date, calendar, directory) -> DigestDay:
     )
 
 
-def plan_for(day: date, items: list, directory, calendar) -> DigestPlan:
-    """The digests of `day` for `items` (ItemSnapshots), leaving out people whose region rests."""
+def plan_for(day: date, items: list, directory, calendar, held: list[str] | None = None) -> DigestPlan:
+    """The digests of `day` for `items` (ItemSnapshots), leaving out people whose region rests.
+    `held`: the department of each late entry (补录) waiting for review."""
     from activities.clocks import engine
     from activities.notify import STEP_NAMES, _date_text, build_digests, working_days_left_from
 
     plan = DigestPlan(date=day.isoformat(), open_items=len(items))
     for person_id, step, context in build_digests(items, directory, day, working_days_left_from(calendar),
-                                                      engine().rules):
+                                                  engine().rules, held):
         if not calendar.is_workday(day, _region_of_person(directory, person_id)):
             plan.resting_people.append(person_id)
             continue
@@ -160,9 +161,10 @@ def plan_digests(req: DigestDayRequest) -> DigestPlan:
 
     from activities.clocks import engine
     from domain.directory import load_directory
-    from store.db import database_url, get_engine
-    from store.repo import list_items
+    from store.db import database_url, get_engine, init_db
+    from store.repo import late_entries, list_items
 
-    with Session(get_engine(database_url())) as s:
+    with Session(init_db(get_engine(database_url()))) as s:
         items = list_items(s, state="open")
-    return plan_for(date.fromisoformat(req.date), items, load_directory(), engine().calendar)
+        held = [e.department for e in late_entries(s, status="held")]
+    return plan_for(date.fromisoformat(req.date), items, load_directory(), engine().calendar, held)

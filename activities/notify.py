@@ -487,14 +487,28 @@ def _due_date(due: str) -> date:
     return date.fromisoformat(due[:10])
 
 
+def _held_line(held: list[str], directory: Directory) -> dict[str, Any]:
+    """`held`: the department of each late entry waiting for review -> the digest's one line about them."""
+    if not held:
+        return {"held_count": 0}
+    counts: dict[str, int] = {}
+    for d in held:
+        counts[d] = counts.get(d, 0) + 1
+    parts = "、".join(f"{directory.department_name(d)} {n} 条" for d, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return {"held_count": len(held), "held_departments": parts, "review_link": f"{public_url()}/#review"}
+
+
 def build_digests(items: list, directory: Directory, today: date,
                   working_days_left: WorkingDaysLeft,
-                  rules: Mapping[str, Any] | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+                  rules: Mapping[str, Any] | None = None,
+                  held: list | None = None) -> list[tuple[str, str, dict[str, Any]]]:
     """Daily digest contents: [(person_id, step, context)], one per person with something to read.
 
     - each liaison: open clocks of their department due within 5 working days (0..5 left);
     - each supervisor: overdue open clocks of all departments, grouped by department;
     - each department head: their department's overdue and due-soon clocks.
+    - each supervisor also gets one line on the late entries (补录) waiting for review (`held`: their
+      departments), not one message per entry; that line alone is enough for a digest.
     `items` are `domain.model.ItemSnapshot`s; `working_days_left(today, due, region)` is signed
     (see `working_days_left_from`). Send them with item_id `digest-{today}` and rule `digest`: once a day.
     """
@@ -543,12 +557,13 @@ def build_digests(items: list, directory: Directory, today: date,
                     **base, "person_name": person.name, "department": person.department,
                     "department_name": directory.department_name(person.department),
                     "overdue": od, "due_soon": ds}))
-        if "supervisor" in person.roles and overdue_desc:
+        if "supervisor" in person.roles and (overdue_desc or held):
             groups: dict[str, list] = {}
             for r in overdue_desc:
                 groups.setdefault(r["department"], []).append(r)
             departments = [{"department": d, "department_name": directory.department_name(d), "items": g}
                            for d, g in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
             out.append((person.id, "digest_supervisor", {
-                **base, "person_name": person.name, "departments": departments, "total": len(overdue_desc)}))
+                **base, "person_name": person.name, "departments": departments, "total": len(overdue_desc),
+                **_held_line(held or [], directory)}))
     return out

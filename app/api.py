@@ -98,6 +98,8 @@ def item_json(snap, *, with_history: bool = False) -> dict[str, Any]:
         "state": snap.state, "version": snap.version,
         "clocks": [clock_json(c, rules) for c in snap.clocks],
         "flags": item_flags(snap.data),
+        # 补录 (late entries): held ones do not count yet; both dates shown
+        "late_entries": [e.model_dump(exclude={"content_hash"}) for e in snap.late_entries],
     }
     if with_history:
         from app.queries import session
@@ -263,11 +265,11 @@ async def post_events(request: Request, payload: Any = Body(..., description="�
                 continue
         accepted.append((n, obj))
     if accepted:
-        ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()))
+        ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
         for r in await ing.ingest(accepted):
             results[r.line] = r
     ordered = [results[k] for k in sorted(results)]
-    counts = {s: sum(r.status == s for r in ordered) for s in ("applied", "duplicate", "rejected")}
+    counts = {s: sum(r.status == s for r in ordered) for s in ("applied", "held", "duplicate", "rejected")}
     return {"recorded_by": who.actor, **counts,
             "results": [{**r.model_dump(), "index": r.line, "message": r.text()} for r in ordered]}
 
@@ -359,3 +361,48 @@ async def post_calendar_reload(request: Request, who: Principal = Depends(api_pr
     n = await signal_open_items(client, f"日历数据已更新（管理员 {who.actor} 重新载入）")
     return {"recalculating": n, "fingerprint": eng.calendar.fingerprint(),
             "message": f"已通知 {n} 个未办结事项按新日历重新计算期限"}
+
+
+# ---------------------------------------------------------------------------------- late entries (补录)
+
+REVIEWERS = ("supervisor", "admin")
+
+
+@router.get("/review", summary="补录审核队列（督查、管理员）", tags=["补录审核"])
+def get_review(status: Literal["held", "approved", "rejected", "all"] = "held", department: Optional[str] = None,
+               who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    from app.review import list_entries
+
+    who.require(REVIEWERS, "查看补录审核队列")
+    check_department(department)
+    return {"status": status, "entries": list_entries(None if status == "all" else status, department)}
+
+
+async def _decide(request: Request, event_id: str, approve: bool, reason: str, who: Principal) -> dict[str, Any]:
+    from app.review import ReviewError, decide
+
+    who.require(REVIEWERS, "审核补录")
+    client = request.app.state.client
+    if client is None:
+        raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
+    try:
+        return await decide(client, event_id, approve=approve, by=who.actor, reason=reason)
+    except ReviewError as exc:
+        code = {404: "not_found", 422: "invalid_parameter"}.get(exc.status, "review_refused")
+        raise ApiError(exc.status, code, exc.reason, field=exc.field) from None
+
+
+@router.post("/review/{event_id}/approve", summary="批准补录：按事件自身日期计入", tags=["补录审核"])
+async def post_review_approve(request: Request, event_id: str, who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    return await _decide(request, event_id, True, "", who)
+
+
+@router.post("/review/{event_id}/reject", summary="驳回补录（须说明理由）", tags=["补录审核"])
+async def post_review_reject(request: Request, event_id: str,
+                             body: dict[str, Any] = Body(..., examples=[{"reason": "无送达回证"}]),
+                             who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        who.require(REVIEWERS, "审核补录")
+        raise ApiError(422, "invalid_parameter", "驳回补录须说明理由（reason）", field="reason")
+    return await _decide(request, event_id, False, reason, who)

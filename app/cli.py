@@ -179,7 +179,7 @@ def _register_optional() -> None:
     import importlib
 
     for name in ("app.cli_up", "app.cli_items", "app.cli_notify", "app.cli_reports", "app.cli_web",
-                 "app.cli_ledger", "app.cli_users"):
+                 "app.cli_ledger", "app.cli_users", "app.cli_review"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
                 return await ing.ingest(objs, progress=lambda: bar.advance(task))
 
         results = asyncio.run(go())
-        counts = {"applied": 0, "duplicate": 0, "rejected": 0}
+        counts = {"applied": 0, "held": 0, "duplicate": 0, "rejected": 0}
         for r in results:
             counts[r.status] += 1
             if as_json:
@@ -104,6 +104,9 @@ def register(app: typer.Typer) -> None:
                        f"{_STATE[c['state']]}{met}{late}")
             if c["explanation"]:
                 typer.echo(f"    {c['explanation']}")
+        for e in out["held"]:
+            typer.echo(f"  补录待审核：{e['type']}（{e['event_id']}）事件日期 {e['on'][:10]}，"
+                       f"登记于 {e['recorded_at'][:16].replace('T', ' ')}；审核前不计入")
 
     @app.command()
     def overdue(

@@ -117,9 +117,42 @@ def compute_scores(session, period: Period, as_of: date, department: str | None 
 
     records = current_records(session, as_of, department, overdue_days)
     res = locked_result(session, period, records, department)
-    if res is not None:
+    if res is None:
+        res = score_period(records, period, as_of, load_scoring(), department, current_marks(session, department))
+    return annotate_late_entries(session, res)
+
+
+def annotate_late_entries(session, res):
+    """Mark each 明细 row that an approved late entry (补录) settled, with both of its dates, so the
+    assessor sees which numbers rest on an entry recorded after the fact."""
+    from activities.clocks import engine
+    from domain.review import holds_clock
+    from domain.shanghai import SHANGHAI
+    from store.repo import late_entries
+    from store.models import LateEntryRecord
+
+    ids = {d.item_id for d in res.details}
+    if not ids:
         return res
-    return score_period(records, period, as_of, load_scoring(), department, current_marks(session, department))
+    by_item: dict[str, list[LateEntryRecord]] = {}
+    for e in late_entries(session, status="approved", department=res.department):
+        if e.item_id in ids:
+            by_item.setdefault(e.item_id, []).append(e)
+    rules = engine().rules
+    for d in res.details:
+        rule = rules.get(d.rule)
+        notes = []
+        for e in by_item.get(d.item_id, []):
+            if rule is None or not holds_clock(
+                    e.type, met_by=list(rule.met_by), closed_by=list(rule.closed_by), pause=rule.pause,
+                    stop=rule.stop, extension_event=rule.extension.event if rule.extension else None,
+                    lapses=rule.lapses):
+                continue
+            recorded = e.recorded_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+            notes.append(f"{e.type} 事件日期 {e.occurred_on[:10]}，登记于 {recorded}（{e.recorded_by or '-'}），"
+                         f"{e.decided_by or '-'} 批准")
+        d.late_entry = "；".join(notes)
+    return res
 
 
 def _pct(x: float | None) -> str:

@@ -21,7 +21,7 @@ ITEM_TYPE_LABELS = labels.ITEM_TYPES
 SUMMARY_HEADERS = ["部门", "应办事项", "按时", "逾期办结", "逾期未办", "未到期", "已关闭（不计）",
                    "按时率", "平均逾期（工作日）", "扣分", "得分", "不予公开（件）", "复议诉讼被纠正（件）"]
 DETAIL_HEADERS = ["部门", "事项编号", "事项类型", "标题", "时限规则", "期限", "时钟状态", "考评结果",
-                  "履行日期", "逾期工作日", "扣分", "期限说明"]
+                  "履行日期", "逾期工作日", "扣分", "期限说明", "补录（事件日期／登记时间）"]
 AMENDMENT_HEADERS = ["部门", "事项编号", "标题", "时限规则", "变化", "锁定时状态", "锁定时履行日期",
                      "当前状态", "当前履行日期"]
 
@@ -136,8 +136,8 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
         days = d.lateness_working_days if d.status == "late" else d.overdue_working_days
         _append(wd, [_text(d.department), _text(d.item_id), ITEM_TYPE_LABELS.get(d.item_type, d.item_type),
                    _text(d.title), d.rule_label, d.due, STATE_LABELS.get(d.state, d.state), d.status_label,
-                   d.met_on, days, _num(d.deduction), _text(d.explanation)])
-    _autosize(wd, {12: 60})
+                   d.met_on, days, _num(d.deduction), _text(d.explanation), _text(d.late_entry)])
+    _autosize(wd, {12: 60, 13: 60})
 
     if result.locked_at:
         wa = wb.create_sheet("更正")

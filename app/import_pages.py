@@ -149,7 +149,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能导入")
     table = from_canonical(kind, rows, carried.get("dropped", []), carried.get("unknown", []), carried.get("encoding", ""))
     p = Plan(str(carried.get("filename", "")), dept.id, table, map_rows(table, dept.id, [dept.name]))
-    outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()))
+    outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
     return render(request, "import.html", who, step="done", plan=p, outcomes=_view(p, outcomes),
                   department=dept.id, names=A.department_names(), dry_run=False)
 

@@ -8,10 +8,11 @@ event row and the item snapshot returned by the workflow are written in one tran
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 from collections import OrderedDict
-from typing import Any, Iterable, Literal, Optional
+from typing import Any, Callable, Iterable, Literal, Optional
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
@@ -20,9 +21,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.clocks import engine
+from domain.shanghai import SHANGHAI
+from domain.shanghai import now as shanghai_now
 from domain.config import ConfigError
 from domain.events import RECORD_ONLY, STARTS, Event, EventError, parse_event
 from domain.model import ItemSnapshot
+from domain.review import HELD_ROLES, Recorded, load_review_config
 from domain.rules import Rule
 from store import repo
 from store.db import get_engine, init_db
@@ -30,7 +34,7 @@ from store.models import Item
 from worker.client import TASK_QUEUE
 from workflows.items import ApplyResult, ItemInput, ItemState, RuleMeta, workflow_for
 
-Status = Literal["applied", "duplicate", "rejected"]
+Status = Literal["applied", "duplicate", "rejected", "held"]
 CONCURRENCY = 16  # items processed at once; events of one item stay in order
 
 
@@ -47,6 +51,8 @@ class IngestResult(BaseModel):
         head = f"第 {self.line} 行 {self.event_id or '-'}"
         if self.status == "applied":
             return f"{head}: 已应用 applied（{self.type} → {self.item_id}）" + (f"；{self.reason}" if self.reason else "")
+        if self.status == "held":
+            return f"{head}: 补录待审核 held（{self.type} → {self.item_id}）；{self.reason}"
         if self.status == "duplicate":
             return f"{head}: 重复 duplicate（已处理过，未作改动）"
         return f"{head}: 拒绝 rejected [{self.field}] {self.reason}"
@@ -93,10 +99,16 @@ class _BadJSON:
 
 
 class Ingestor:
-    def __init__(self, client: Client, *, recorded_by: str | None = None, db_engine=None, internal: bool = False):
+    def __init__(self, client: Client, *, recorded_by: str | None = None, db_engine=None, internal: bool = False,
+                 role: str | None = None, now: Callable[[], dt.datetime] | None = None):
         self.client = client
         self.recorded_by = recorded_by
         self.internal = internal  # the engine's own events (annual-report openers) are allowed
+        # Who records: the API passes the token's role; the server-side CLI is the operator's import,
+        # the engine's own events are "system". Only liaisons' and heads' entries can be held (补录).
+        self.role = role or ("system" if internal else "operator")
+        self.now = now or shanghai_now
+        self._late_limit: int | None = None  # config/review.toml, read once per batch
         self.db = db_engine or get_engine()
         init_db(self.db)
         eng = engine()
@@ -129,6 +141,12 @@ class Ingestor:
                 results[line] = IngestResult(line=line, status="rejected", event_id=eid if isinstance(eid, str) else None,
                                              field=exc.field, reason=exc.reason)
                 continue
+            try:
+                ev = ev.model_copy(update={"recorded": self._recorded(ev)})
+            except ConfigError as exc:  # e.g. a broken config/review.toml: refuse, never apply unreviewed
+                results[line] = IngestResult(line=line, status="rejected", event_id=ev.event_id, type=ev.type,
+                                             item_id=ev.item_id, field="(config)", reason=str(exc))
+                continue
             if ev.event_id in seen:
                 known_hash, first = seen[ev.event_id]
                 if known_hash != ev.content_hash:
@@ -155,6 +173,31 @@ class Ingestor:
                 "reason": f"与第 {first} 行相同" + (f"：{was.reason}" if was.status == "rejected" else "")})
         return [results[k] for k in sorted(results)]
 
+    def _recorded(self, ev: Event) -> Recorded:
+        """When (Asia/Shanghai) and by whom the event reached the system, and for reviewable roles how
+        many working days (the item's region) after its own date: the workflow decides whether to hold."""
+        at = self.now().astimezone(SHANGHAI)
+        rec = Recorded(at=at.isoformat(), on=at.date().isoformat(), role=self.role,
+                       by=ev.data.get("recorded_by") or self.recorded_by)
+        if self.role in HELD_ROLES:
+            own = dt.date.fromisoformat(ev.on[:10])
+            if self._late_limit is None:
+                self._late_limit = load_review_config().late_entry_working_days
+            rec.limit = self._late_limit
+            rec.working_days_after = engine().calendar.working_days_between(own, at.date(), self._region(ev))
+        return rec
+
+    def _region(self, ev: Event) -> str:
+        department = ev.department
+        if not department:
+            with repo_session(self.db) as s:
+                item = s.get(Item, ev.item_id)
+            department = item.department if item else None
+        try:
+            return self.directory().region_of(department) if department else "national"
+        except Exception:  # unknown department: refused later with its own message
+            return "national"
+
     def _dup_or_conflict(self, line: int, ev: Event, known_hash: str) -> IngestResult:
         if known_hash == ev.content_hash:
             return IngestResult(line=line, status="duplicate", event_id=ev.event_id, type=ev.type, item_id=ev.item_id)
@@ -168,8 +211,8 @@ class Ingestor:
                                 field=field, reason=reason)
 
         with repo_session(self.db) as s:
-            known = repo.find_event(s, ev.event_id)
-        if known is not None:
+            known = repo.find_event(s, ev.event_id) or repo.find_late_entry(s, ev.event_id)
+        if known is not None:  # an applied event, or a late entry held or already reviewed
             return self._dup_or_conflict(line, ev, known.content_hash)
         try:
             outcome = await self._route(ev)
@@ -182,6 +225,12 @@ class Ingestor:
             # reason, instead of ending the whole import with the others unreported.
             status = exc.status.name if exc.status else "?"
             return rejected("(temporal)", f"工作流服务拒绝了该事件：{exc.message}（状态 {status}）")
+        if outcome.status == "held":  # no event row: nothing counts it until a supervisor approves
+            if outcome.snapshot is not None:
+                with repo_session(self.db) as s:
+                    repo.save_snapshot(s, outcome.snapshot)
+            return IngestResult(line=line, status="held", event_id=ev.event_id, type=ev.type, item_id=ev.item_id,
+                                reason=outcome.note or "补录待审核")
         if outcome.status == "duplicate" and outcome.snapshot is None:
             return IngestResult(line=line, status="duplicate", event_id=ev.event_id, type=ev.type, item_id=ev.item_id)
         self._record(ev, outcome.snapshot)

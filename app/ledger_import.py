@@ -46,9 +46,9 @@ class RowOutcome:
 
 
 STATUS_LABELS = {"applied": "已导入", "duplicate": "与前行重复", "partial": "部分导入", "rejected": "拒绝",
-                 "nothing_new": "无新内容"}
+                 "nothing_new": "无新内容", "held": "补录待审核"}
 EVENT_STATUS_LABELS = {"applied": "已应用", "new": "将应用", "duplicate": "已导入过", "conflict": "冲突",
-                       "rejected": "拒绝"}
+                       "rejected": "拒绝", "held": "补录待审核"}
 
 
 @dataclass
@@ -88,10 +88,12 @@ def _column(kind: str, event_id: str, field_: str | None) -> str:
 
 
 def _row_status(statuses: list[str]) -> str:
-    done = sum(s in ("applied", "new") for s in statuses)
+    done = sum(s in ("applied", "new", "held") for s in statuses)
     bad = sum(s in ("rejected", "conflict") for s in statuses)
     if bad:
         return "partial" if done else "rejected"
+    if "held" in statuses:  # a liaison's late entry (补录): waits for a supervisor
+        return "held"
     return "applied" if done else "nothing_new"
 
 
@@ -162,11 +164,12 @@ def preview(p: Plan, db_engine) -> list[RowOutcome]:
 
 
 async def apply(p: Plan, client, *, recorded_by: str | None, db_engine=None,
-                progress: Callable[[], None] | None = None) -> list[RowOutcome]:
-    """Send every valid row's events through the ingest path; rows refused by the parser send nothing."""
+                progress: Callable[[], None] | None = None, role: str | None = None) -> list[RowOutcome]:
+    """Send every valid row's events through the ingest path; rows refused by the parser send nothing.
+    `role`: the uploader's (a liaison's late rows wait for review, 补录); None = the operator's CLI import."""
     from app.ingest import Ingestor
 
-    ing = Ingestor(client, recorded_by=recorded_by, db_engine=db_engine)
+    ing = Ingestor(client, recorded_by=recorded_by, db_engine=db_engine, role=role)
     line_of: dict[int, tuple[int, dict]] = {}
     objs = []
     n = 0

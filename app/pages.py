@@ -28,6 +28,7 @@ templates.env.filters["step"] = labels.step_label
 templates.env.filters["type_label"] = lambda t: labels.label(labels.ITEM_TYPES, t)
 templates.env.filters["clock_state"] = lambda s: labels.label(labels.CLOCK_STATES, s)
 templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES, s)
+templates.env.filters["late_status"] = lambda s: labels.label(labels.LATE_ENTRY_STATUSES, s)
 templates.env.filters["event_label"] = lambda t: labels.label(labels.EVENT_TYPES, t)
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 templates.env.filters["num"] = lambda x: "—" if x is None else (f"{x:g}" if isinstance(x, float) else str(x))
@@ -245,10 +246,44 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     provisional = [(i, c) for i in open_items for c in i.clocks if c.provisional and c.state == "open"]
     period = A.parse_period_param(None)
     scores = A.scores_result(period, day, dept)
+    from app.review import list_entries
+
+    held = list_entries("held", dept) if who.role in ("supervisor", "admin", "local") else None
     return render(request, "board.html", who, rows=rows, groups=groups, sort=sort, as_of=day.isoformat(),
                   department=dept, open_count=len(open_items), provisional=provisional, scores=scores,
-                  flagged=flagged,
-                  rule_names=A.rule_names())
+                  flagged=flagged, rule_names=A.rule_names(), held=held, may_review=who.role in A.REVIEWERS)
+
+
+# ---------------------------------------------------------------------------------- review forms
+# A supervisor's decision on a late entry (补录), with the session's CSRF token like every page form.
+
+async def _review_form(request: Request, event_id: str, approve: bool):
+    from app.review import ReviewError, decide
+
+    who = _who(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form, who):
+        return csrf_refused(request)
+    who.require(A.REVIEWERS, "审核补录")
+    client = request.app.state.client
+    if client is None:
+        raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
+    try:
+        e = await decide(client, event_id, approve=approve, by=who.actor, reason=form.get("reason", ""))
+    except ReviewError as exc:
+        raise ApiError(exc.status, "review_refused", exc.reason) from None
+    done = "已批准补录" if e["status"] == "approved" else "已驳回补录"
+    return redirect_with_flash("/#review", f"{done} {event_id}（{e['item_id']}）", request)
+
+
+@router.post("/review/{event_id}/approve")
+async def review_approve_form(request: Request, event_id: str):
+    return await _review_form(request, event_id, True)
+
+
+@router.post("/review/{event_id}/reject")
+async def review_reject_form(request: Request, event_id: str):
+    return await _review_form(request, event_id, False)
 
 
 @router.get("/liaison", response_class=HTMLResponse)
@@ -274,7 +309,10 @@ def liaison(request: Request, department: str | None = None):
             entries.append({"item": snap, "clock": c, "rule_name": rules.get(c.rule, c.rule),
                             "left": A.working_days_left(c, day)})
     entries.sort(key=lambda e: (e["left"] is None, e["left"] if e["left"] is not None else 0, e["item"].id))
-    return render(request, "liaison.html", who, department=dept, name=names.get(dept, dept), entries=entries)
+    from app.review import list_entries
+
+    return render(request, "liaison.html", who, department=dept, name=names.get(dept, dept), entries=entries,
+                  held=list_entries("held", dept))
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)

@@ -117,12 +117,15 @@ async def post_event(request: Request):
     client = request.app.state.client
     if client is None:
         return refused({"type": "工作流服务未连接，暂不能登记事件"}, 503)
-    ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()))
+    # The person's role goes with the event: a liaison's late entry waits for review (补录).
+    ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
     (res,) = await ing.ingest([(1, obj)])
     label = EVENT_LABELS.get(type_, type_)
     if res.status == "rejected":
         return refused({res.field or "type": res.reason or "被拒绝"})
     target = f"/items/{quote(res.item_id or '', safe='')}"
+    if res.status == "held":
+        return redirect_with_flash(target, f"“{label}”已收到，{res.reason}（督查批准前不计入期限和得分）。", request)
     if res.status == "duplicate":
         return redirect_with_flash(target, f"该表单已经提交过，“{label}”没有重复登记。", request)
     msg = f"已登记“{label}”。"

@@ -40,6 +40,10 @@ def status_json(snap: ItemSnapshot) -> dict[str, Any]:
             }
             for c in snap.clocks
         ],
+        "held": [  # 补录待审核: not counted until a supervisor approves
+            {"event_id": e.event_id, "type": e.type, "on": e.on, "recorded_at": e.recorded_at, "reason": e.reason}
+            for e in snap.held
+        ],
     }
 
 

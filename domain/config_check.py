@@ -15,6 +15,7 @@ def check_config(directory: Path | None = None) -> list[str]:
     from domain.calendar import load_calendar
     from domain.directory import load_directory
     from domain.ladder import load_ladders
+    from domain.review import load_review_config
     from domain.rules import load_rules
 
     base: Path = directory or config_dir()
@@ -31,6 +32,7 @@ def check_config(directory: Path | None = None) -> list[str]:
     rules = attempt(load_rules)
     ladders = attempt(load_ladders)
     people = attempt(load_directory)
+    attempt(load_review_config)
     if cal and people:
         for dep in people.departments.values():
             if dep.region not in cal.regions:

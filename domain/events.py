@@ -15,6 +15,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
                       model_validator)
 
 from domain.limits import check_day, check_id, check_moment, check_text, parse_iso_day
+from domain.review import Recorded
 from domain.shanghai import SHANGHAI
 
 
@@ -472,6 +473,8 @@ class Event(BaseModel):
     on: str  # ISO date or datetime of the event's own date field
     data: dict[str, Any]
     content_hash: str  # of the original object, personal data included, for conflict detection
+    # When and by whom it reached the system: set by the ingest path (never from the sender's body).
+    recorded: Optional[Recorded] = None
 
     @property
     def date_field(self) -> str:

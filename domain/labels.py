@@ -55,6 +55,12 @@ ROLES = {
     "local": "匿名只读访问",  # anonymous read-only pages (web, SHIXIAN_WEB_ANONYMOUS=read)
 }
 
+# Who recorded an event (late entries, 补录): the roles above plus the two kinds of trusted input.
+RECORDERS = {**ROLES, "operator": "运维导入", "system": "系统"}
+
+# A late entry's review state (domain/review.py).
+LATE_ENTRY_STATUSES = {"held": "补录待审核", "approved": "补录已批准", "rejected": "补录已驳回"}
+
 ITEM_TYPES = {"document": "文件", "request": "依申请公开", "opinion": "舆情", "budget": "预决算",
               "annual_report": "年度报告", "clocks": "时限事项"}
 

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from domain.review import LateEntry
+
 ClockState = Literal["open", "paused", "met", "missed", "closed"]
 ItemType = Literal["document", "request", "opinion", "budget", "annual_report"]
 
@@ -37,3 +39,8 @@ class ItemSnapshot(BaseModel):
     version: int = 0  # bumped by the workflow on every change; the store keeps the newest
     data: dict[str, Any] = Field(default_factory=dict)  # type-specific facts (kind, outcome, ...)
     clocks: list[ClockSnapshot] = Field(default_factory=list)
+    late_entries: list[LateEntry] = Field(default_factory=list)  # 补录: held and reviewed
+
+    @property
+    def held(self) -> list[LateEntry]:
+        return [e for e in self.late_entries if e.status == "held"]

@@ -340,6 +340,7 @@ class DetailRow(BaseModel):
     overdue_working_days: int | None = None
     deduction: float = 0
     explanation: str = ""
+    late_entry: str = ""  # approved late entries (补录) behind this row, with both dates
 
 
 class Amendment(BaseModel):

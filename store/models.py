@@ -134,4 +134,27 @@ class EventRecord(SQLModel, table=True):
     ingested_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
 
 
-TABLES = [Item, Clock, DueDateChange, Notification, EventRecord]
+class LateEntryRecord(SQLModel, table=True):
+    """Late entries (补录) as the item workflows publish them: the review queue is a query on this table.
+    A held event is not in ``event_record`` (no number sees it); approval adds it there."""
+
+    __tablename__ = "late_entry"
+
+    event_id: str = Field(primary_key=True)
+    item_id: str = Field(index=True)
+    department: str = Field(index=True)
+    type: str
+    occurred_on: str  # the event's own date
+    recorded_at: datetime = Field(sa_column=_ts_col())
+    recorded_by: Optional[str] = None
+    role: str
+    reason: str = ""
+    status: str = Field(default="held", index=True)  # held / approved / rejected
+    decided_by: Optional[str] = None
+    decided_at: Optional[datetime] = Field(default=None, sa_column=_ts_col(nullable=True))
+    decision_reason: Optional[str] = None
+    content_hash: str = ""
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
+
+
+TABLES = [Item, Clock, DueDateChange, Notification, EventRecord, LateEntryRecord]

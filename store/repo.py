@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from domain.model import ClockSnapshot, ItemSnapshot
-from store.models import Clock, DueDateChange, EventRecord, Item, Notification, utcnow
+from store.models import Clock, DueDateChange, EventRecord, Item, LateEntryRecord, Notification, utcnow
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -116,6 +116,8 @@ def save_snapshot(session: Session, snap: ItemSnapshot, *, commit: bool = True) 
                     set_={k: cins.excluded[k] for k in rows[0] if k not in ("item_id", "rule")},
                 )
             )
+        if written and snap.late_entries:
+            _save_late_entries(session, snap)
         if commit:
             session.commit()
     except Exception:
@@ -158,7 +160,19 @@ def get_item(session: Session, id: str) -> ItemSnapshot | None:
     if item is None:
         return None
     clocks = session.execute(select(Clock).where(Clock.item_id == id)).scalars().all()
-    return _snapshot(item, clocks)
+    snap = _snapshot(item, clocks)
+    snap.late_entries = [late_entry_model(r) for r in late_entries(session, status=None, item_id=id)]
+    return snap
+
+
+def late_entry_model(r: LateEntryRecord):
+    from domain.review import LateEntry
+
+    return LateEntry(event_id=r.event_id, type=r.type, on=r.occurred_on, recorded_at=_iso_instant_local(r.recorded_at),
+                     recorded_on=_iso_instant_local(r.recorded_at)[:10], recorded_by=r.recorded_by, role=r.role,
+                     reason=r.reason, status=r.status, decided_by=r.decided_by,
+                     decided_at=_iso_instant_local(r.decided_at), decision_reason=r.decision_reason,
+                     content_hash=r.content_hash, data=r.payload or {})
 
 
 def list_items(
@@ -372,4 +386,42 @@ def events_for_item(session: Session, item_id: str) -> list[EventRecord]:
     q = select(EventRecord).where(EventRecord.item_id == item_id).order_by(
         EventRecord.occurred_on, EventRecord.ingested_at
     )
+    return list(session.execute(q).scalars().all())
+
+
+# ---------------------------------------------------------------------------------------------
+# late entries (补录)
+
+
+def _save_late_entries(session: Session, snap: ItemSnapshot) -> None:
+    table = LateEntryRecord.__table__
+    rows = [{
+        "event_id": e.event_id, "item_id": snap.id, "department": snap.department, "type": e.type,
+        "occurred_on": e.on, "recorded_at": parse_instant(e.recorded_at), "recorded_by": e.recorded_by,
+        "role": e.role, "reason": e.reason, "status": e.status, "decided_by": e.decided_by,
+        "decided_at": parse_instant(e.decided_at), "decision_reason": e.decision_reason,
+        "content_hash": e.content_hash, "payload": e.data,
+    } for e in snap.late_entries]
+    ins = _insert(session, table).values(rows)
+    session.execute(ins.on_conflict_do_update(
+        index_elements=[table.c.event_id],
+        set_={k: ins.excluded[k] for k in ("status", "decided_by", "decided_at", "decision_reason")},
+    ))
+
+
+def find_late_entry(session: Session, event_id: str) -> LateEntryRecord | None:
+    return session.get(LateEntryRecord, event_id)
+
+
+def late_entries(session: Session, status: str | None = "held", department: str | None = None,
+                 item_id: str | None = None) -> list[LateEntryRecord]:
+    """The review queue (status held) or the decided entries, oldest recorded first."""
+    q = select(LateEntryRecord)
+    if status is not None:
+        q = q.where(LateEntryRecord.status == status)
+    if department is not None:
+        q = q.where(LateEntryRecord.department == department)
+    if item_id is not None:
+        q = q.where(LateEntryRecord.item_id == item_id)
+    q = q.order_by(LateEntryRecord.recorded_at, LateEntryRecord.event_id)
     return list(session.execute(q).scalars().all())

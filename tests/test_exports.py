@@ -56,7 +56,7 @@ def test_scores_xlsx_sheets_headers_numbers(tmp_path: Path):
     wd = wb["明细"]
     dh = [c.value for c in wd[1]]
     assert dh == ["部门", "事项编号", "事项类型", "标题", "时限规则", "期限", "时钟状态", "考评结果",
-                  "履行日期", "逾期工作日", "扣分", "期限说明"]
+                  "履行日期", "逾期工作日", "扣分", "期限说明", "补录（事件日期／登记时间）"]
     detail = {(r[1], r[4]): r for r in wd.iter_rows(min_row=2, values_only=True)}
     assert len(detail) == 4
     assert detail[("D1", "政策文件主动公开")][11] == "成文日起20个工作日"

@@ -321,7 +321,10 @@ async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
                     if name == "import-preview":
                         page.click("#confirm-form button[type=submit]")
                         page.wait_for_selector("text=已导入")
-                        assert page.locator("#import-rows tbody tr.status-applied").count() == 2
+                        # the reply dated 18 working days before this liaison's upload waits for review (补录)
+                        assert page.locator("#import-rows tbody tr.status-applied").count() == 1
+                        held = page.locator("#import-rows tbody tr.status-held")
+                        assert held.count() == 1 and "补录待审核" in held.inner_text()
                     ctx.close()
             finally:
                 browser.close()
@@ -331,7 +334,8 @@ async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
     finally:
         server.should_exit = True
         await serving
-    assert st.clock(keys[0], "request_reply").state == "met"
+    assert st.clock(keys[0], "request_reply").state == "open"  # held until a supervisor approves
+    assert [e.status for e in st.item(keys[0]).late_entries] == ["held"]
     assert st.item(keys[1]) is not None and st.item(keys[2]) is None
     shot = ROOT / "docs" / "import-preview.png"
     if _has_cjk_font() and (not shot.exists() or os.environ.get("SHIXIAN_UPDATE_SCREENSHOT") == "1"):

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.events import RECORD_ONLY, STARTS, Event
     from domain.model import ClockSnapshot, ItemSnapshot
+    from domain.review import HELD_ROLES, LateEntry, holds_clock, late_entry_reason
     from workflows.notify_steps import notify_roles
 
 TERMINAL = ("met", "missed", "closed")
@@ -118,6 +119,8 @@ class ItemState(BaseModel):
     applied: list[str] = Field(default_factory=list)
     rules: dict[str, RuleMeta] = Field(default_factory=dict)
     abandon_at: Optional[str] = None
+    late: list[LateEntry] = Field(default_factory=list)  # late entries (补录), held and reviewed
+    held_events: dict[str, Event] = Field(default_factory=dict)  # event_id -> the held event itself
 
 
 class ItemInput(BaseModel):
@@ -125,9 +128,19 @@ class ItemInput(BaseModel):
 
 
 class ApplyResult(BaseModel):
-    status: str  # applied / duplicate
+    status: str  # applied / duplicate / held; for `review`: approved / rejected
     snapshot: ItemSnapshot
     note: str = ""
+
+
+class ReviewDecision(BaseModel):
+    """A supervisor's decision on a held late entry (the `review` Update)."""
+
+    event_id: str
+    approve: bool
+    by: str
+    at: str  # ISO instant of the decision
+    reason: str = ""
 
 
 class Refusal(ValueError):
@@ -168,8 +181,8 @@ class ItemWorkflowBase:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 raise ApplicationError("起始事件未被接受，事项未建立", type="NoStartEvent", non_retryable=True)
         while True:
-            if self.st.version and self.st.state not in ("open", "new"):
-                break
+            if self.st.version and self.st.state not in ("open", "new") and not self.st.held_events:
+                break  # (a held entry keeps the item reachable until it is reviewed)
             wake = self._next_wake()
             self._dirty = False
             try:
@@ -270,7 +283,16 @@ class ItemWorkflowBase:
     async def apply(self, ev: Event) -> ApplyResult:
         async with self._lock:
             if ev.event_id in self.st.applied:
-                return ApplyResult(status="duplicate", snapshot=self.snapshot())
+                status = "held" if ev.event_id in self.st.held_events else "duplicate"
+                return ApplyResult(status=status, snapshot=self.snapshot())
+            held = self._late_entry_reason(ev)
+            if held:
+                # 补录: kept aside; until a supervisor approves it the clocks ignore it.
+                self._hold(ev, held)
+                self.st.applied.append(ev.event_id)
+                self.st.version += 1
+                await self._save()
+                return ApplyResult(status="held", snapshot=self.snapshot(), note=f"补录待审核：{held}")
             before = self.st.model_copy(deep=True)
             try:
                 note = await self._apply(ev)
@@ -296,6 +318,76 @@ class ItemWorkflowBase:
             return
         self._check(ev)
 
+    @workflow.update
+    async def review(self, d: ReviewDecision) -> ApplyResult:
+        """Approve (apply as of the event's own date) or reject (drop, with the reason) a held entry."""
+        async with self._lock:
+            entry = self._entry(d.event_id)
+            if entry is not None and entry.status != "held":  # a repeated decision
+                return ApplyResult(status=entry.status, snapshot=self.snapshot())
+            ev = self.st.held_events[d.event_id]
+            note = None
+            if d.approve:
+                before = self.st.model_copy(deep=True)
+                try:
+                    note = await self._apply(ev)
+                except ActivityError as exc:
+                    self.st = before
+                    _reject(getattr(exc.cause, "message", None) or str(exc))
+                except ApplicationError:
+                    self.st = before
+                    raise
+            entry = self._entry(d.event_id)
+            entry.status = "approved" if d.approve else "rejected"
+            entry.decided_by, entry.decided_at, entry.decision_reason = d.by, d.at, d.reason or None
+            del self.st.held_events[d.event_id]
+            self._refresh_state()
+            self.st.version += 1
+            await self._save()
+            self._dirty = True
+            return ApplyResult(status=entry.status, snapshot=self.snapshot(), note=note or "")
+
+    @review.validator
+    def _validate_review(self, d: ReviewDecision) -> None:
+        entry = self._entry(d.event_id)
+        if entry is None:
+            raise Refusal("event_id", f"事项 {self.st.id} 没有补录事件 {d.event_id}")
+        if entry.status != "held":
+            return
+        if not d.approve and not d.reason.strip():
+            raise Refusal("reason", "驳回补录须说明理由")
+        if d.approve:  # the item may have moved on meanwhile (e.g. replied by another entry)
+            self._check(self.st.held_events[d.event_id])
+
+    def _entry(self, event_id: str) -> LateEntry | None:
+        return next((e for e in self.st.late if e.event_id == event_id), None)
+
+    def _late_entry_reason(self, ev: Event) -> str | None:
+        """Why `ev` must wait for review (补录), or None. The ingest path measured how late it was
+        recorded (working days, in an activity-free service layer); here only dates are compared."""
+        rec = ev.recorded
+        if rec is None or rec.role not in HELD_ROLES:
+            return None
+        touches, extension_dues = False, []
+        for c in self.st.clocks:
+            meta = self.st.rules.get(c.rule)
+            if not (meta and c.live and holds_clock(ev.type, met_by=meta.met_by, closed_by=meta.closed_by,
+                                                    pause=meta.pause, stop=meta.stop,
+                                                    extension_event=meta.extension_event, lapses=meta.lapses)):
+                continue
+            touches = True
+            if ev.type == meta.extension_event and c.due:
+                extension_dues.append(c.due)
+        return late_entry_reason(rec, ev.on, extension_dues=extension_dues) if touches else None
+
+    def _hold(self, ev: Event, reason: str) -> None:
+        rec = ev.recorded
+        self.st.held_events[ev.event_id] = ev
+        self.st.late.append(LateEntry(
+            event_id=ev.event_id, type=ev.type, on=ev.on, recorded_at=rec.at, recorded_on=rec.on,
+            recorded_by=rec.by, role=rec.role, reason=reason, content_hash=ev.content_hash,
+            data={k: v for k, v in ev.data.items() if k not in ("event_id", "type")}))
+
     @workflow.query
     def snapshot(self) -> ItemSnapshot:
         st = self.st
@@ -308,6 +400,7 @@ class ItemWorkflowBase:
                 met_on=c.met_on, lateness_working_days=c.lateness_working_days, provisional=c.provisional,
                 paused_days=c.paused_days, region=c.region, explanation=c.explanation, ladder_step=c.ladder_step,
             ) for c in st.clocks],
+            late_entries=[e.model_copy() for e in st.late],
         )
 
     @workflow.query

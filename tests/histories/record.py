@@ -4,7 +4,8 @@ Runs real scenarios on the time-skipping server through the production ingest pa
 finished workflow's history as JSON here. Re-record only when a workflow change is meant to be
 incompatible (and then version it with workflow.patched() instead, for workflows already running).
 
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record              # every scenario
+    .venv/bin/python -m tests.histories.record late-entries # only the late-entry (补录) one
 """
 from __future__ import annotations
 
@@ -55,7 +56,33 @@ async def scenarios(st) -> list[tuple[str, str]]:
                  "url": "u"},
                 {"type": "request.replied", "request_id": req, "on": (await st.today()).isoformat(), "outcome": "granted"},
                 {"type": "opinion.responded", "case_id": case, "at": (await st.now()).isoformat()})
-    return [("document", doc), ("request", req), ("request", req2), ("opinion", case)]
+    return [("document", doc), ("request", req), ("request", req2), ("opinion", case), *await late_entries(st)]
+
+
+async def late_entries(st) -> list[tuple[str, str]]:
+    """A liaison's back-dated reply (held, rejected) and late extension (held, approved), then the reply."""
+    from app.ingest import Ingestor
+    from app.review import decide
+    from activities.clocks import engine
+
+    today, c = await st.today(), engine().calendar
+    req = st.id("late")
+    recv = c.subtract_working_days(today, 21, "guangxi")
+    due = c.add_working_days(recv, 20, "guangxi")
+    await st.ok(received(req, "qz-czj", recv))
+    at = await st.now()
+    liaison = Ingestor(st.client, recorded_by="liaison-czj", role="liaison", now=lambda: at)
+    held = await liaison.ingest([
+        (1, {"event_id": f"{req}-r", "type": "request.replied", "request_id": req,
+             "on": c.subtract_working_days(today, 5, "guangxi").isoformat(), "outcome": "granted"}),
+        (2, {"event_id": f"{req}-x", "type": "request.extended", "request_id": req, "on": due.isoformat(),
+             "working_days": 10, "approved_by": "head-czj", "reason": "复杂"})])
+    assert [r.status for r in held] == ["held", "held"], [r.text() for r in held]
+    await decide(st.client, f"{req}-r", approve=False, by="supervisor-zwgk", reason="无送达回证")
+    await decide(st.client, f"{req}-x", approve=True, by="supervisor-zwgk")
+    await st.env.sleep(dt.timedelta(days=3))
+    await st.ok({"type": "request.replied", "request_id": req, "on": (await st.today()).isoformat(), "outcome": "granted"})
+    return [("request", req)]
 
 
 async def main() -> int:
@@ -65,7 +92,7 @@ async def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
             async with stack(env, Path(tmp), mp) as st:
-                items = await scenarios(st)
+                items = await (late_entries(st) if "late-entries" in sys.argv[1:] else scenarios(st))
                 for kind, item in items:
                     handle = st.client.get_workflow_handle(f"{kind}:{item}")
                     await handle.result()

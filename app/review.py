@@ -1,0 +1,95 @@
+"""Reviewing late entries (补录): the queue and the supervisor's decision.
+
+Used by `shixian review ...`, the API (/api/review) and the board's 待审核 section. The queue is a store
+query (the item workflows publish their held entries with every snapshot); a decision is the item
+workflow's `review` Update, after which the returned snapshot (and, on approval, the event's row in
+the event log, stamped with the time it was first recorded) are written in one transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from domain.events import ITEM_TYPE
+from domain.labels import LATE_ENTRY_STATUSES
+from domain.review import ROLE_LABELS
+from domain.shanghai import SHANGHAI
+from domain.shanghai import now as shanghai_now
+from store import repo
+from store.db import get_engine, init_db
+from store.models import LateEntryRecord
+from workflows.items import ApplyResult, ReviewDecision
+
+STATUS_LABELS = LATE_ENTRY_STATUSES
+
+
+class ReviewError(Exception):
+    def __init__(self, field: str, reason: str, status: int = 409):
+        super().__init__(reason)
+        self.field, self.reason, self.status = field, reason, status
+
+
+def _session(db=None):
+    from sqlmodel import Session
+
+    return Session(init_db(db or get_engine()))
+
+
+def entry_json(r: LateEntryRecord) -> dict[str, Any]:
+    local = lambda t: t.astimezone(SHANGHAI).isoformat() if t else None  # noqa: E731
+    return {
+        "event_id": r.event_id, "item_id": r.item_id, "department": r.department, "type": r.type,
+        "occurred_on": r.occurred_on, "recorded_at": local(r.recorded_at), "recorded_by": r.recorded_by,
+        "role": r.role, "role_name": ROLE_LABELS.get(r.role, r.role), "reason": r.reason, "status": r.status,
+        "status_name": STATUS_LABELS.get(r.status, r.status), "decided_by": r.decided_by,
+        "decided_at": local(r.decided_at), "decision_reason": r.decision_reason, "payload": r.payload,
+    }
+
+
+def list_entries(status: str | None = "held", department: str | None = None, db=None) -> list[dict[str, Any]]:
+    with _session(db) as s:
+        return [entry_json(r) for r in repo.late_entries(s, status=status, department=department)]
+
+
+async def decide(client: Client, event_id: str, *, approve: bool, by: str, reason: str = "",
+                 db=None, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Approve or reject one held entry; returns the entry as stored afterwards."""
+    reason = (reason or "").strip()
+    if not approve and not reason:
+        raise ReviewError("reason", "驳回补录须说明理由（--reason）", 422)
+    with _session(db) as s:
+        row = repo.find_late_entry(s, event_id)
+    if row is None:
+        raise ReviewError("event_id", f"没有编号为 {event_id} 的补录事件", 404)
+    if row.status != "held":
+        raise ReviewError("event_id", f"补录 {event_id} 已审核：{STATUS_LABELS.get(row.status, row.status)}"
+                                      f"（{row.decided_by or '-'}）")
+    at = (now or shanghai_now()).astimezone(SHANGHAI).isoformat()
+    wid = f"{ITEM_TYPE[row.type.split('.')[0]]}:{row.item_id}"
+    decision = ReviewDecision(event_id=event_id, approve=approve, by=by, at=at, reason=reason)
+    try:
+        res: ApplyResult = await client.get_workflow_handle(wid).execute_update(
+            "review", decision, id=f"review:{event_id}:{'approve' if approve else 'reject'}", result_type=ApplyResult)
+    except WorkflowUpdateFailedError as exc:
+        msg = getattr(exc.cause, "message", None) or str(exc.cause or exc)
+        field, _, text = msg.partition("] ") if msg.startswith("[") else ("", "", msg)
+        raise ReviewError(field.lstrip("[") or "event_id", f"不能批准：{text}" if approve else text) from None
+    except RPCError as exc:
+        raise ReviewError("event_id", f"事项 {row.item_id} 的工作流不可用：{exc}", 503) from None
+    with _session(db) as s:
+        try:
+            repo.save_snapshot(s, res.snapshot, commit=False)
+            if res.status == "approved":
+                rec = repo.event_record_from(
+                    {"event_id": event_id, "type": row.type, **row.payload}, item_id=row.item_id,
+                    department=row.department, occurred_on=row.occurred_on[:10], content_hash=row.content_hash,
+                    recorded_by=row.recorded_by, ingested_at=row.recorded_at)
+                repo.add_event(s, rec, commit=False)
+            s.commit()
+        except Exception:
+            s.rollback()
+            raise
+        return entry_json(repo.find_late_entry(s, event_id))

@@ -1,0 +1,106 @@
+"""Late entries (补录): events recorded long after their own date, held until a supervisor reviews them.
+
+Pure: the working-day count is computed by the caller (the ingest path) with the calendar and handed
+in; the item workflow only compares dates and asks `late_entry_reason`.
+
+An event is a late entry when it is recorded by a liaison or head, would meet, pause (stop), extend,
+withdraw or close a live clock, and either
+- was recorded more than `late_entry_working_days` (config/review.toml) working days after its own
+  date, or
+- is an extension recorded after the clock's current due date (条例第三十三条: an extension is decided
+  within the period), whatever date it claims.
+Events recorded by supervisors, admins, the operator's import (`shixian events ingest` on the server)
+and the engine itself are never held.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from domain.config import ConfigError, config_dir, read_toml
+from domain.labels import RECORDERS
+
+# Roles whose entries are reviewed; everybody else (supervisor, admin, operator, system) is trusted.
+HELD_ROLES = frozenset({"liaison", "head"})
+ROLE_LABELS = RECORDERS
+DEFAULT_WORKING_DAYS = 3
+
+
+class Recorded(BaseModel):
+    """When and by whom an event reached the system (attached by the ingest path, never by the sender)."""
+
+    at: str  # ISO instant, +08:00
+    on: str  # ISO date (Asia/Shanghai) of `at`
+    role: str  # liaison / head / supervisor / admin / operator / system
+    by: str | None = None
+    working_days_after: int = 0  # working days d with own date < d <= recorded date (event's region)
+    limit: int = DEFAULT_WORKING_DAYS
+
+
+EntryStatus = Literal["held", "approved", "rejected"]
+
+
+class LateEntry(BaseModel):
+    """One late entry as the workflow publishes it in the item snapshot (and the store lists it)."""
+
+    event_id: str
+    type: str
+    on: str  # the event's own date
+    recorded_at: str
+    recorded_on: str
+    recorded_by: str | None = None
+    role: str = "liaison"
+    reason: str  # why it was held (Chinese)
+    status: EntryStatus = "held"
+    decided_by: str | None = None
+    decided_at: str | None = None
+    decision_reason: str | None = None
+    content_hash: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)  # the event's fields (no personal data)
+
+
+class ReviewConfig(BaseModel):
+    late_entry_working_days: int = DEFAULT_WORKING_DAYS
+    source: str = ""
+
+
+def load_review_config(directory=None) -> ReviewConfig:
+    path = (directory or config_dir()) / "review.toml"
+    if not path.exists():
+        return ReviewConfig()
+    data = read_toml(path)
+    value = data.get("late_entry_working_days", DEFAULT_WORKING_DAYS)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60:
+        raise ConfigError(f"{path.name}: late_entry_working_days 应为 0–60 之间的整数工作日数（当前：{value!r}）")
+    unknown = set(data) - {"late_entry_working_days", "source"}
+    if unknown:
+        raise ConfigError(f"{path.name}: 未知字段 {', '.join(sorted(unknown))}")
+    return ReviewConfig(late_entry_working_days=value, source=str(data.get("source", "")))
+
+
+def holds_clock(event_type: str, *, met_by: list[str], closed_by: list[str], pause: str | None,
+                stop: str | None, extension_event: str | None, lapses: bool) -> bool:
+    """Would this event meet, pause, extend, withdraw or close a clock of this rule?
+
+    Meeting a lapsing window (e.g. the consultation's answer) or resuming a pause only shortens the
+    time the department gets, so recording it late cannot hide lateness: not reviewed."""
+    if event_type in closed_by or event_type in (pause, stop, extension_event):
+        return True
+    return event_type in met_by and not lapses
+
+
+def late_entry_reason(rec: Recorded | None, own_date: str, *, extension_dues: list[str]) -> str | None:
+    """Why this event is held, or None. `extension_dues`: the current due dates of the live clocks this
+    event would extend (empty for other events)."""
+    if rec is None or rec.role not in HELD_ROLES:
+        return None
+    who = ROLE_LABELS.get(rec.role, rec.role)
+    for due in extension_dues:
+        if due and rec.on > due[:10]:
+            return (f"延期决定于 {rec.on} 才登记，已过当前答复期限 {due[:10]}（条例第三十三条：延期须在期限内决定），"
+                    f"由{who}补录，须督查审核")
+    if rec.working_days_after > rec.limit:
+        return (f"事件日期 {own_date[:10]}，{rec.on} 才登记（晚 {rec.working_days_after} 个工作日，"
+                f"超过 {rec.limit} 个工作日），由{who}补录，须督查审核")
+    return None

@@ -1,0 +1,72 @@
+"""Late-entry rules (domain/review.py): which events are reviewed, when, and the config file."""
+from __future__ import annotations
+
+import pytest
+
+from domain.config import ConfigError
+from domain.config_check import check_config
+from domain.review import Recorded, holds_clock, late_entry_reason, load_review_config
+from domain.rules import load_rules
+
+
+def rec(role="liaison", on="2026-11-26", after=0, limit=3):
+    return Recorded(at=f"{on}T10:00:00+08:00", on=on, role=role, by="x", working_days_after=after, limit=limit)
+
+
+def test_more_than_the_limit_is_held_for_liaisons_and_heads_only():
+    assert late_entry_reason(rec(after=3), "2026-11-20", extension_dues=[]) is None  # exactly the limit
+    why = late_entry_reason(rec(after=4), "2026-11-20", extension_dues=[])
+    assert "晚 4 个工作日" in why and "2026-11-20" in why and "2026-11-26" in why
+    assert late_entry_reason(rec(role="head", after=4), "2026-11-20", extension_dues=[])
+    for trusted in ("supervisor", "admin", "operator", "system"):
+        assert late_entry_reason(rec(role=trusted, after=40), "2026-10-01", extension_dues=["2026-11-01"]) is None
+    assert late_entry_reason(None, "2026-10-01", extension_dues=[]) is None
+
+
+def test_an_extension_recorded_after_the_due_date_is_held_whatever_its_date():
+    why = late_entry_reason(rec(on="2026-11-26", after=0), "2026-11-25", extension_dues=["2026-11-25"])
+    assert "已过当前答复期限 2026-11-25" in why
+    assert late_entry_reason(rec(on="2026-11-25", after=0), "2026-11-25", extension_dues=["2026-11-25"]) is None
+
+
+def test_which_events_are_reviewed_comes_from_the_rule_data():
+    rules = load_rules()
+
+    def held(rule_id, ev):
+        r = rules[rule_id]
+        return holds_clock(ev, met_by=list(r.met_by), closed_by=list(r.closed_by), pause=r.pause, stop=r.stop,
+                           extension_event=r.extension.event if r.extension else None, lapses=r.lapses)
+
+    assert held("request_reply", "request.replied")  # meet
+    assert held("request_reply", "request.consultation_started")  # pause
+    assert held("request_reply", "request.correction_requested")  # stop
+    assert held("request_reply", "request.extended")  # extend
+    assert held("request_reply", "request.withdrawn")  # withdraw
+    assert held("policy_publication", "document.repealed")  # close
+    assert held("policy_publication", "document.published")
+    # ending a consultation late only shortens the department's time: not reviewed
+    assert not held("request_reply", "request.consultation_ended")
+    assert not held("third_party_opinion", "request.consultation_ended")  # meets a lapsing window
+    assert not held("request_reply", "request.corrected")
+
+
+def test_config_default_bounds_and_check(tmp_path):
+    assert load_review_config().late_entry_working_days == 3  # shipped default
+    assert load_review_config(tmp_path).late_entry_working_days == 3  # no file: default
+    (tmp_path / "review.toml").write_text("late_entry_working_days = -1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="review.toml: late_entry_working_days"):
+        load_review_config(tmp_path)
+    (tmp_path / "review.toml").write_text("late_entry_days = 5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="未知字段 late_entry_days"):
+        load_review_config(tmp_path)
+
+
+def test_config_check_reports_a_bad_review_file(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    cfg = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "config", cfg)
+    assert check_config(cfg) == []
+    (cfg / "review.toml").write_text('late_entry_working_days = "three"\n', encoding="utf-8")
+    assert any("review.toml" in p for p in check_config(cfg))
