@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.calendar import WorkCalendar, load_calendar
+from domain.calendar import WorkCalendar, load_calendar, load_calendar_refusing
 from domain.clocks import (
     SHANGHAI,
     ClockError,
@@ -47,6 +47,7 @@ class Engine:
 log = logging.getLogger("shixian.config")
 _lock = threading.Lock()
 _engine: Engine | None = None
+_problem: str | None = None  # why the files on disk are not the data in use (None: they are)
 
 
 def config_signature() -> tuple:
@@ -70,22 +71,38 @@ def engine() -> Engine:
     A file that breaks while the system runs (a half-edited notice) keeps the last good data in use and
     is reported, instead of failing every computation; at start there is no last good data, so the error
     is raised (non-retryable inside activities)."""
-    global _engine
+    global _engine, _problem
     sig = config_signature()
     with _lock:
         if _engine is None or _engine.signature != sig:
             try:
                 fresh = Engine(load_calendar(), load_rules(), load_ladders(), sig, load_correction_min())
+                _problem = None
             except ConfigError as exc:
                 if _engine is None:
-                    if activity.in_activity():
-                        raise ApplicationError(str(exc), type="ConfigError", non_retryable=True) from None
-                    raise
+                    try:  # a process started beside a bad calendar notice: refuse that file, use the rest
+                        cal, errors = load_calendar_refusing()
+                        fresh = Engine(cal, load_rules(), load_ladders(), sig, load_correction_min())
+                    except ConfigError:
+                        if activity.in_activity():
+                            raise ApplicationError(str(exc), type="ConfigError", non_retryable=True) from None
+                        raise
+                    _problem = "；".join(errors)
+                    log.error("日历文件有误，已拒绝该文件（其余日历照常使用）：%s", _problem)
+                    _engine = fresh
+                    return _engine
+                _problem = str(exc)
                 log.error("配置文件有误，继续使用上一版有效配置：%s", exc)
                 _engine.signature = sig  # report once per change
                 return _engine
             _engine = fresh
         return _engine
+
+
+def config_problem() -> str | None:
+    """The error of a config file that was refused (the data in use is the last good one), or None."""
+    engine()
+    return _problem
 
 
 # ---------------------------------------------------------------- models

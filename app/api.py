@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.auth import ApiError, Principal, api_principal, forbidden
+from app.paging import Page, encode_cursor, page_params, slice_offset
 
 router = APIRouter(prefix="/api")
 
@@ -132,12 +133,13 @@ def load_item(item_id: str, who: Principal):
     return snap
 
 
-def list_items_json(department: str | None, state: str | None, type_: str | None) -> list[dict[str, Any]]:
+def list_items_json(department: str | None, state: str | None, type_: str | None, *,
+                    after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     from app.queries import session
     from store import repo
 
     with session() as s:
-        snaps = repo.list_items(s, department=department, state=state, type=type_)
+        snaps = repo.list_items(s, department=department, state=state, type=type_, after=after, limit=limit)
     return [item_json(x) for x in snaps]
 
 
@@ -177,7 +179,7 @@ def annual_report_data(year: int, department: str | None, government: bool = Fal
 
 
 def calendar_json() -> dict[str, Any]:
-    from activities.clocks import engine
+    from activities.clocks import config_problem, engine
 
     cal = engine().calendar
     rows = cal.status()
@@ -206,6 +208,7 @@ def calendar_json() -> dict[str, Any]:
         "notices": notices,
         "notice_summary": cal.notice_summary(today().year),
         "fingerprint": cal.fingerprint(),
+        "config_problem": config_problem(),  # a refused file: its error (the calendar above is the last good one)
     }
 
 
@@ -277,10 +280,15 @@ async def post_events(request: Request, payload: Any = Body(..., description="�
 @router.get("/items", summary="事项列表", tags=["事项"])
 def get_items(department: Optional[str] = None, state: Optional[str] = Query(None, description="open / closed ..."),
               type: Optional[str] = Query(None, description="document / request / opinion / budget / annual_report"),
-              who: Principal = Depends(api_principal)) -> dict[str, Any]:
+              page: Page = Depends(page_params), who: Principal = Depends(api_principal)) -> dict[str, Any]:
     dept = who.scope(department, "查看事项", roles=("supervisor", "admin"))
     check_department(dept)
-    return {"department": dept, "items": list_items_json(dept, state, type)}
+    after = page.key("id")
+    items = list_items_json(dept, state, type, after=after if isinstance(after, str) else None, limit=page.limit + 1)
+    more = len(items) > page.limit
+    items = items[:page.limit]
+    return {"department": dept, "items": items,
+            "next_cursor": encode_cursor({"id": items[-1]["id"]}) if more else None}
 
 
 @router.get("/items/{item_id}", summary="事项详情（时钟、期限说明、期限变更与事件）", tags=["事项"])
@@ -291,11 +299,12 @@ def get_item(item_id: str, who: Principal = Depends(api_principal)) -> dict[str,
 
 @router.get("/overdue", summary="逾期未办", tags=["事项"])
 def get_overdue(as_of: Optional[str] = None, department: Optional[str] = None,
-                who: Principal = Depends(api_principal)) -> dict[str, Any]:
+                page: Page = Depends(page_params), who: Principal = Depends(api_principal)) -> dict[str, Any]:
     dept = who.scope(department, "查看逾期事项", roles=("supervisor", "admin"))
     check_department(dept)
     day = parse_day(as_of)
-    return {"as_of": day.isoformat(), "department": dept, "rows": overdue_json(day, dept)}
+    rows, nxt = slice_offset(overdue_json(day, dept), page)
+    return {"as_of": day.isoformat(), "department": dept, "rows": rows, "next_cursor": nxt}
 
 
 @router.get("/scores", summary="时限考评得分", tags=["考评"])
@@ -346,15 +355,18 @@ def get_calendar(who: Principal = Depends(api_principal)) -> dict[str, Any]:
 
 @router.post("/calendar/reload", summary="重新载入日历与配置，通知未办结事项重新计算", tags=["日历"])
 async def post_calendar_reload(request: Request, who: Principal = Depends(api_principal)) -> dict[str, Any]:
-    from activities.clocks import engine
+    from activities.clocks import config_problem, engine
     from domain.config import ConfigError
     from worker.calendar_watch import signal_open_items
 
     who.require(("admin",), "重新载入日历")
     try:
         eng = engine()  # re-reads changed files; a broken file keeps the workflows untouched
+        problem = config_problem()
     except ConfigError as exc:
-        raise ApiError(422, "config_error", f"配置文件有误，未重新计算：{exc}") from None
+        problem = str(exc)
+    if problem:  # the same refusal as `shixian calendar reload`
+        raise ApiError(422, "config_error", f"配置文件有误，未重新计算：{problem}")
     client = request.app.state.client
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能通知事项重新计算")

@@ -68,9 +68,10 @@ def load_snapshots(session, department: str | None = None):
 
 
 def default_overdue_days() -> Callable:
-    from domain.calendar import load_calendar
+    from activities.clocks import engine
 
-    return calendar_overdue_days(load_calendar())
+    # The calendar in use (a refused, broken notice file does not take the scores down).
+    return calendar_overdue_days(engine().calendar)
 
 
 def _as_of(text: Optional[str]) -> date:

@@ -121,13 +121,19 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        # The API always answers JSON, even for a fault of its own (never a plain-text 500).
-        log.exception("unexpected error on %s", request.url.path)
-        detail = "服务器内部错误，请稍后重试或联系管理员（详情见服务器日志）"
-        if wants_json(request):
-            return JSONResponse({"code": "internal_error", "detail": detail}, status_code=500)
-        return render_error(request, 500, detail)
+        # Never a text/plain 500: a lost Temporal or database is a JSON 503 the caller can retry.
+        from app.errors import unexpected_error
 
+        status, body = unexpected_error(exc)
+        if wants_json(request):
+            return JSONResponse(body, status_code=status)
+        return render_error(request, status, body["detail"])
+
+    from app.api_ops import router as ops_router
+    from app.health import router as health_router
+
+    app.include_router(health_router)
+    app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(pages_router)
     from app.import_pages import router as import_router

@@ -155,10 +155,10 @@ def parse_overlay(path: Path) -> Overlay:
                    found_at=tuple(u.strip() for u in found_at))
 
 
-def load_overlays(directory: Path) -> list[Overlay]:
+def load_overlays(directory: Path, exclude: frozenset[str] = frozenset()) -> list[Overlay]:
     if not directory.is_dir():
         return []
-    overlays = [parse_overlay(p) for p in sorted(directory.glob("*.toml"))]
+    overlays = [parse_overlay(p) for p in sorted(directory.glob("*.toml")) if p.name not in exclude]
     # Two files may not disagree about one date of one region.
     seen: dict[tuple[str, dt.date], tuple[str, Kind]] = {}
     for ov in overlays:
@@ -579,3 +579,25 @@ class WorkCalendar:
 def load_calendar(directory: Path | None = None) -> WorkCalendar:
     directory = directory or config_dir()
     return WorkCalendar(load_overlays(directory / "calendars"), load_region_rules(directory / "regions.toml"))
+
+
+def load_calendar_refusing(directory: Path | None = None) -> tuple[WorkCalendar, list[str]]:
+    """The calendar without the overlay files that do not load, and their errors.
+
+    For a process that starts while a bad notice sits in calendars/ (the running system keeps its last
+    good data instead): the bad file is refused, the others are used. Errors that name no calendar file
+    (regions.toml) are raised."""
+    directory = directory or config_dir()
+    names = {p.name for p in (directory / "calendars").glob("*.toml")}
+    refused: set[str] = set()
+    errors: list[str] = []
+    while True:
+        try:
+            return WorkCalendar(load_overlays(directory / "calendars", frozenset(refused)),
+                                load_region_rules(directory / "regions.toml")), errors
+        except ConfigError as exc:
+            bad = Path(str(exc).split(":", 1)[0].strip()).name  # messages start with the file's name or path
+            if bad not in names or bad in refused:
+                raise
+            refused.add(bad)
+            errors.append(str(exc))

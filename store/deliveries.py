@@ -150,8 +150,9 @@ def attempts_for(session: Session, key: str) -> list[DeliveryAttempt]:
 
 
 def list_deliveries(status: str | None = None, *, session: Session | None = None,
-                    item_id: str | None = None) -> list[Delivery]:
-    """Deliveries, newest first; `status` is intent, sent or failed."""
+                    item_id: str | None = None, before_id: int | None = None,
+                    limit: int | None = None) -> list[Delivery]:
+    """Deliveries, newest first; `status` is intent, sent or failed; `before_id` + `limit` page by id."""
     if status is not None and status not in STATES:
         raise ValueError(f"unknown delivery status {status!r} (one of {', '.join(STATES)})")
     own = session is None
@@ -165,7 +166,12 @@ def list_deliveries(status: str | None = None, *, session: Session | None = None
             stmt = stmt.where(Delivery.state == status)
         if item_id:
             stmt = stmt.where(Delivery.item_id == item_id)
-        return list(session.exec(stmt.order_by(Delivery.id.desc())))
+        if before_id is not None:
+            stmt = stmt.where(Delivery.id < before_id)
+        stmt = stmt.order_by(Delivery.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return list(session.exec(stmt))
     finally:
         if own:
             session.close()

@@ -180,9 +180,15 @@ def list_items(
     department: str | None = None,
     state: str | None = None,
     type: str | None = None,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[ItemSnapshot]:
-    """Snapshots ordered by id, filtered by department / item state / item type."""
+    """Snapshots ordered by id, filtered by department / item state / item type; `after` + `limit` page
+    by id (keyset: a page costs the same at any depth)."""
     conds = []
+    if after is not None:
+        conds.append(Item.id > after)
     if department is not None:
         conds.append(Item.department == department)
     if state is not None:
@@ -190,9 +196,16 @@ def list_items(
     if type is not None:
         conds.append(Item.type == type)
     where = and_(true(), *conds)
-    items = session.execute(select(Item).where(where).order_by(Item.id)).scalars().all()
+    q_items = select(Item).where(where).order_by(Item.id)
+    if limit is not None:
+        q_items = q_items.limit(limit)
+    items = session.execute(q_items).scalars().all()
     by_item: dict[str, list[Clock]] = {i.id: [] for i in items}
-    if items:
+    if items and limit is not None:
+        q = select(Clock).where(Clock.item_id.in_([i.id for i in items]))
+        for c in session.execute(q).scalars():
+            by_item.setdefault(c.item_id, []).append(c)
+    elif items:
         q = select(Clock).join(Item, Item.id == Clock.item_id).where(where)
         for c in session.execute(q).scalars():
             by_item.setdefault(c.item_id, []).append(c)

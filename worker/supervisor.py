@@ -103,14 +103,20 @@ async def _run(demo: bool, http: bool) -> int:
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-main thread / Windows
             pass
 
+    from worker.guard import DataDirLock, FaultError, LockedError, watch_database, watch_process, watch_temporal
+
     data = data_dir()
     (data / "logs").mkdir(parents=True, exist_ok=True)
-    init_db()
-
+    try:
+        lock = DataDirLock(data).acquire()
+    except LockedError as exc:
+        _say(f"错误 / error: {exc}")
+        return 3
     server: DevServer | None = None
     tasks: list[asyncio.Task] = []
     code = 0
     try:
+        init_db()
         settings = get_settings()
         if settings.temporal_address:
             address, ui_url = temporal_address(), None
@@ -130,6 +136,12 @@ async def _run(demo: bool, http: bool) -> int:
 
         worker_task = asyncio.create_task(run_worker(client, stop_event), name="worker")
         tasks.append(worker_task)
+        # Dependencies that can vanish under us: without these the worker retries forever (a zombie).
+        if server is not None and server.proc is not None:
+            tasks.append(asyncio.create_task(watch_process(server.proc, server.log_file, stop_event), name="temporal-watch"))
+        else:
+            tasks.append(asyncio.create_task(watch_temporal(client, stop_event), name="temporal-watch"))
+        tasks.append(asyncio.create_task(watch_database(stop_event), name="database-watch"))
         announced: list[asyncio.Event] = []
         for t in EXTRA_TASKS:
             if t.needs_http and not http:
@@ -187,7 +199,10 @@ async def _run(demo: bool, http: bool) -> int:
         for t in tasks:
             if t.done() and not t.cancelled() and t.exception() is not None:
                 exc = t.exception()
-                _say(f"错误 / error: {t.get_name()} failed: {type(exc).__name__}: {exc}")
+                if isinstance(exc, FaultError):
+                    _say(f"错误 / error: {exc}")
+                else:
+                    _say(f"错误 / error: {t.get_name()} failed: {type(exc).__name__}: {exc}")
                 code = 1
         if not stop_event.is_set() and code == 0 and worker_task.done():
             code = 1
@@ -203,6 +218,7 @@ async def _run(demo: bool, http: bool) -> int:
                 await asyncio.wait(still, timeout=5)
         if server is not None:
             server.stop()
+        lock.release()
     _say("已停止 / stopped")
     return code
 

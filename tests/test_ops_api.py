@@ -1,0 +1,141 @@
+"""Operability of the web process on the real stack (time-skipping server, real worker, demo city):
+/healthz and /readyz, paged lists, a bad calendar notice refused while the running calendar stays,
+and JSON (never text/plain) answers when Temporal is gone."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import httpx
+import pytest
+
+from tests.test_api import Env, env  # noqa: F401  (the module-scoped stack fixture)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_healthz_and_readyz_are_open_and_say_nothing_internal(env):
+    r = await env.get(None, "/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    r = await env.get(None, "/readyz")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "ready", "checks": {"temporal": "ok", "database": "ok", "config": "ok"}}
+
+    from app.web import create_app
+
+    no_temporal = create_app(None, open_pages=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=no_temporal), base_url="http://127.0.0.1") as c:
+        r = await c.get("/readyz")
+    assert r.status_code == 503
+    assert r.json() == {"status": "not_ready", "checks": {"temporal": "failing", "database": "ok", "config": "ok"}}
+    assert "127.0.0.1" not in r.text and "sqlite" not in r.text.lower()
+
+
+async def _all_pages(env, path: str, key: str, limit: int, **params) -> list[dict]:
+    out, cursor, pages = [], None, 0
+    while True:
+        q = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        r = await env.get("supervisor", path, params=q)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body[key]) <= limit
+        out += body[key]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return out
+        assert pages < 1000
+
+
+async def test_items_overdue_and_deliveries_page_with_limit_and_cursor(env):
+    full = (await env.get("supervisor", "/api/items", params={"limit": 1000})).json()
+    assert full["next_cursor"] is None and len(full["items"]) > 7
+    paged = await _all_pages(env, "/api/items", "items", 3)
+    assert [i["id"] for i in paged] == [i["id"] for i in full["items"]]
+
+    day = {"as_of": "2027-06-30"}
+    full_o = (await env.get("supervisor", "/api/overdue", params={**day, "limit": 1000})).json()["rows"]
+    assert len(full_o) > 2
+    assert await _all_pages(env, "/api/overdue", "rows", 2, **day) == full_o
+
+    from sqlmodel import Session
+
+    from store.db import database_url, get_engine
+    from store.deliveries import Delivery
+
+    tag = uuid.uuid4().hex[:6]
+    with Session(get_engine(database_url())) as s:
+        for i in range(5):
+            s.add(Delivery(key=f"page-{tag}-{i}", item_id=f"page-{tag}", rule="r", step=f"s{i}", person="p", state="sent"))
+        s.commit()
+    got = await _all_pages(env, "/api/deliveries", "deliveries", 2, item=f"page-{tag}")
+    assert [d["step"] for d in got] == ["s4", "s3", "s2", "s1", "s0"]  # newest first, each once
+
+    r = await env.get("supervisor", "/api/items", params={"cursor": "not-a-cursor"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_parameter"
+    assert (await env.get("supervisor", "/api/items", params={"limit": 0})).status_code == 422
+    assert (await env.get("liaison", "/api/deliveries")).status_code == 403
+
+
+async def test_bad_calendar_file_is_refused_while_the_running_calendar_stays(env):
+    from activities.clocks import engine
+
+    before = engine().calendar.fingerprint()
+    bad = env.config / "calendars" / "zz-broken.toml"
+    bad.write_text('region = "guangxi"\nsource = "测试"\n[days_off]\n"2026-13-40" = "坏日期"\n', encoding="utf-8")
+    try:
+        r = await env.post("admin", "/api/calendar/reload")
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == "config_error" and "zz-broken.toml" in r.json()["detail"]
+        cli = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "calendar", "reload"], capture_output=True, text=True,
+                             env={**os.environ, "TEMPORAL_ADDRESS": env.temporal.service_client.config.target_host})
+        assert cli.returncode != 0 and "zz-broken.toml" in cli.stderr  # the API says what the CLI says
+
+        r = await env.get("supervisor", "/api/calendar")
+        assert r.status_code == 200 and "zz-broken.toml" in r.json()["config_problem"]
+        assert r.json()["fingerprint"] == before  # the running calendar stays
+        page = await env.get("supervisor", "/calendar")
+        assert page.status_code == 200 and 'id="config-problem"' in page.text and "zz-broken.toml" in page.text
+        for path in ("/", "/scores", "/api/scores", "/api/items", "/api/overdue"):
+            assert (await env.get("supervisor", path)).status_code == 200, path
+
+        # A new process (the CLI import) refuses the bad file and imports with the rest of the calendar.
+        rid = f"CAL-{uuid.uuid4().hex[:6]}"
+        line = json.dumps({"event_id": f"{rid}-r", "type": "request.received", "request_id": rid,
+                           "department": "qz-jyj", "channel": "online", "received_on": "2026-10-12",
+                           "applicant_type": "natural_person", "subject": "日历坏文件"}, ensure_ascii=False)
+        cli = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "events", "ingest", "--json", "-"], input=line + "\n",
+                             capture_output=True, text=True,
+                             env={**os.environ, "TEMPORAL_ADDRESS": env.temporal.service_client.config.target_host})
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        assert json.loads(cli.stdout.splitlines()[-1])["status"] == "applied"
+        assert "Traceback" not in cli.stderr
+    finally:
+        bad.unlink()
+    r = await env.get("supervisor", "/api/calendar")
+    assert r.json()["config_problem"] is None
+
+
+async def test_post_events_without_temporal_answers_json_503(env):
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from app.web import create_app
+    from tests.conftest import free_port
+
+    dead = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True, data_converter=pydantic_data_converter)
+    app = create_app(dead, open_pages=False)
+    rid = f"DEAD-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                 base_url="http://127.0.0.1",
+                                 headers={"Authorization": f"Bearer {env.tokens['supervisor']}"}) as c:
+        r = await c.post("/api/events", json={
+            "event_id": f"{rid}-r", "type": "request.received", "request_id": rid, "department": "qz-jyj",
+            "channel": "online", "received_on": "2026-10-12", "applicant_type": "natural_person", "subject": "无服务"})
+    assert r.headers["content-type"].startswith("application/json"), r.text
+    assert r.status_code == 503 and r.json()["code"] == "temporal_unavailable"
+    assert "工作流服务暂不可用" in r.json()["detail"]
