@@ -178,7 +178,7 @@ def _register_optional() -> None:
     """Sub-commands living in their own modules (kept out of this file so each area owns its CLI)."""
     import importlib
 
-    for name in ("app.cli_up", "app.cli_items", "app.cli_notify", "app.cli_reports", "app.cli_web",
+    for name in ("app.cli_up", "app.cli_prod", "app.cli_items", "app.cli_notify", "app.cli_reports", "app.cli_web",
                  "app.cli_ledger", "app.cli_users", "app.cli_review"):
         try:
             module = importlib.import_module(name)

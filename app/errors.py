@@ -19,6 +19,8 @@ def _unavailable(exc: BaseException) -> str | None:
             return "database_unavailable"
         if isinstance(exc, (ConnectionError, TimeoutError)):
             return "temporal_unavailable"
+        if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):  # temporalio bridge
+            return "temporal_unavailable"
         exc = exc.__cause__ or exc.__context__
     return None
 

@@ -7,6 +7,8 @@ event row and the item snapshot returned by the workflow are written in one tran
 """
 from __future__ import annotations
 
+import logging
+
 import asyncio
 import datetime as dt
 import json
@@ -93,6 +95,9 @@ def parse_jsonl(text: str) -> list[tuple[int, Any]]:
     return out
 
 
+log = logging.getLogger("shixian.ingest")
+
+
 class _BadJSON:
     def __init__(self, reason: str):
         self.reason = reason
@@ -171,7 +176,9 @@ class Ingestor:
             results[line] = was.model_copy(update={
                 "line": line, "status": "rejected" if was.status == "rejected" else "duplicate",
                 "reason": f"与第 {first} 行相同" + (f"：{was.reason}" if was.status == "rejected" else "")})
-        return [results[k] for k in sorted(results)]
+        out = [results[k] for k in sorted(results)]
+        _observe(out)
+        return out
 
     def _recorded(self, ev: Event) -> Recorded:
         """When (Asia/Shanghai) and by whom the event reached the system, and for reviewable roles how
@@ -365,3 +372,12 @@ def repo_session(db):
 
     return Session(db)
 
+
+def _observe(results: list[IngestResult]) -> None:
+    """Metrics and one log line per event: ids, type and status only (never payload or reason text)."""
+    from worker.metrics import count_results
+
+    count_results(results)
+    for r in results:
+        log.info("event %s", r.status, extra={"event_id": r.event_id, "item_id": r.item_id, "event_type": r.type,
+                                             "status": r.status, "field": r.field})

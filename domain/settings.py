@@ -59,8 +59,18 @@ class Settings(BaseSettings):
     web_log: str = Field("warning", validation_alias="SHIXIAN_WEB_LOG", description="uvicorn log level")
     public_url: str = Field("http://127.0.0.1:8000", validation_alias="SHIXIAN_PUBLIC_URL",
                             description="base URL of links in messages")
-    # --- logs
+    task_queue: str = Field("shixian", validation_alias="SHIXIAN_TASK_QUEUE",
+                            description="Temporal task queue (the same in every process of a deployment)")
+    # --- logs, metrics, health
     log_level: str = Field("WARNING", validation_alias="SHIXIAN_LOG_LEVEL", description="log level of `shixian up`")
+    log_format: Literal["text", "json"] = Field("text", validation_alias="SHIXIAN_LOG_FORMAT",
+                                                description="json: one JSON object per log line (ids, never applicant data)")
+    metrics: str | None = Field(None, validation_alias="SHIXIAN_METRICS",
+                                description="host:port of the Prometheus /metrics endpoint (unset: off)")
+    health_check_seconds: float = Field(5.0, validation_alias="SHIXIAN_HEALTH_CHECK_SECONDS",
+                                        description="how often up/worker check Temporal and the database")
+    health_grace_seconds: float = Field(30.0, validation_alias="SHIXIAN_HEALTH_GRACE_SECONDS",
+                                        description="how long a dependency may be unreachable before up/worker exit")
 
     @property
     def temporal_target(self) -> str:

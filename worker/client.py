@@ -16,7 +16,7 @@ from temporalio.service import TLSConfig
 
 from domain.settings import get_settings
 
-TASK_QUEUE = "shixian"
+TASK_QUEUE = get_settings().task_queue  # same value in every process of a deployment (SHIXIAN_TASK_QUEUE)
 
 
 def temporal_address() -> str:
@@ -62,8 +62,11 @@ async def connect(
     connect_timeout: timedelta | None = timedelta(seconds=10),
 ) -> Client:
     """Connect to Temporal (address/namespace arguments override the environment)."""
+    from worker.metrics import temporal_runtime
+
     return await Client.connect(
         address or temporal_address(),
+        runtime=temporal_runtime(),  # None: the default runtime (no SDK metrics)
         namespace=namespace or temporal_namespace(),
         api_key=_api_key(),
         tls=tls_config(),

@@ -131,8 +131,13 @@ async def _run(demo: bool, http: bool) -> int:
                 return 1
             address, ui_url = server.address, server.ui_url
 
+        from worker.metrics import start_metrics_server
+
         client = await connect(address)
         ctx = UpContext(client, stop_event, demo, http, data, address, ui_url)
+        metrics_url = start_metrics_server()
+        if metrics_url:
+            ctx.addresses.append(("指标 / metrics", metrics_url))
 
         worker_task = asyncio.create_task(run_worker(client, stop_event), name="worker")
         tasks.append(worker_task)
@@ -232,10 +237,9 @@ async def _announce_on_return(fn: TaskFn, ctx: UpContext, ev: asyncio.Event) -> 
 
 def up(demo: bool = False, http: bool = True) -> None:
     """Run everything until Ctrl-C / SIGTERM; never returns (ends the process with os._exit)."""
-    logging.basicConfig(
-        level=get_settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from worker.logs import setup_logging
+
+    setup_logging()
     try:
         code = asyncio.run(_run(demo, http))
     except KeyboardInterrupt:
