@@ -97,6 +97,12 @@ def init_db(engine=None):
     if id(engine) in _migrated:
         return engine
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Replicas (`shixian worker` x N, `shixian web`) start together: one migrates, the others wait
+            # (transaction-scoped lock, released at commit) and then find the schema at head.
+            from sqlalchemy import text
+
+            conn.execute(text("SELECT pg_advisory_xact_lock(7321440011)"))
         cfg = alembic_config(conn)
         insp = inspect(conn)
         if insp.has_table("item") and not insp.has_table("alembic_version"):

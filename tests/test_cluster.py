@@ -49,7 +49,9 @@ async def test_two_workers_one_killed_mid_import_nothing_lost_or_duplicated(tmp_
     events = events_file(tmp_path / "events.jsonl", 40, tag)
     procs: list[Proc] = []
     try:
-        w1, w2, web = Proc(["worker"], env), Proc(["worker"], env), Proc(["web"], env)
+        metrics_port = free_port()
+        w1, w2 = Proc(["worker"], env), Proc(["worker"], {**env, "SHIXIAN_METRICS": f"127.0.0.1:{metrics_port}"})
+        web = Proc(["web"], env)
         procs += [w1, w2, web]
         for p, text in ((w1, "worker ready"), (w2, "worker ready"), (web, "web ready")):
             p.wait_for(text)
@@ -85,6 +87,14 @@ async def test_two_workers_one_killed_mid_import_nothing_lost_or_duplicated(tmp_
         # Both workers served this import (the killed one before its death, the survivor after it).
         assert {str(w1.pid), str(w2.pid)} <= identities, identities
         assert w2.proc.poll() is None and web.proc.poll() is None
+
+        # The survivor's Prometheus endpoint: the SDK's own metrics and the product's gauges.
+        async with httpx.AsyncClient() as h:
+            text = (await h.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert "temporal_workflow_completed" in text or "temporal_workflow_task_execution_latency" in text, text[:2000]
+        open_jyj = [ln for ln in text.splitlines() if ln.startswith('shixian_open_clocks{department="qz-jyj"}')]
+        assert open_jyj and float(open_jyj[0].split()[-1]) >= 20, text[-3000:]
+        assert "shixian_late_entries_held 0.0" in text
     finally:
         for p in procs:
             p.stop()

@@ -139,3 +139,34 @@ async def test_post_events_without_temporal_answers_json_503(env):
     assert r.headers["content-type"].startswith("application/json"), r.text
     assert r.status_code == 503 and r.json()["code"] == "temporal_unavailable"
     assert "工作流服务暂不可用" in r.json()["detail"]
+
+
+async def test_ingest_counts_events_and_logs_json_lines_without_applicant_data(env, caplog):
+    import logging
+
+    from worker.logs import JsonFormatter
+    from worker.metrics import render
+
+    def applied() -> float:
+        for line in render().decode().splitlines():
+            if line.startswith('shixian_events_total{result="applied"}'):
+                return float(line.split()[-1])
+        raise AssertionError(render().decode())
+
+    before = applied()
+    rid = f"LOG-{uuid.uuid4().hex[:6]}"
+    with caplog.at_level(logging.INFO, logger="shixian.ingest"):
+        r = await env.post("supervisor", "/api/events", json=[
+            {"event_id": f"{rid}-r", "type": "request.received", "request_id": rid, "department": "qz-jyj",
+             "channel": "online", "received_on": "2026-10-12", "applicant_type": "natural_person", "subject": "日志",
+             "applicant": {"name": "张三丰", "contact": "13800000000"}},
+            {"event_id": f"{rid}-x", "type": "request.replied", "request_id": rid, "on": "2026-10-13",
+             "outcome": "no-such-outcome"}])
+    assert r.status_code == 200 and r.json()["applied"] == 1 and r.json()["rejected"] == 1
+    assert applied() == before + 1
+    lines = [json.loads(JsonFormatter().format(rec)) for rec in caplog.records if rec.name == "shixian.ingest"]
+    by_event = {x["event_id"]: x for x in lines}
+    assert by_event[f"{rid}-r"]["item_id"] == rid and by_event[f"{rid}-r"]["status"] == "applied"
+    assert by_event[f"{rid}-x"]["status"] == "rejected" and by_event[f"{rid}-x"]["field"] == "outcome"
+    text = "\n".join(JsonFormatter().format(rec) for rec in caplog.records)
+    assert "张三丰" not in text and "13800000000" not in text
