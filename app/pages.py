@@ -234,7 +234,8 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
 
     names = A.department_names()
     with session() as s:
-        open_items = repo.list_items(s, department=dept, state="open")
+        open_count, prov_ids = repo.open_board_counts(s, dept)
+        prov_items = repo.list_items(s, ids=prov_ids) if prov_ids else []
         flagged = [(i, item_flags(i.data)) for i in repo.list_items(s, department=dept, type="request")]
         urges = urge_counts(s, dept)
     flagged = [(i, f) for i, f in flagged if f]
@@ -243,14 +244,14 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     for g in by_dept.values():
         g["urges"] = urges.get(g["id"], 0)
     groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], -g["urges"], g["id"]))
-    provisional = [(i, c) for i in open_items for c in i.clocks if c.provisional and c.state == "open"]
+    provisional = [(i, c) for i in prov_items for c in i.clocks if c.provisional and c.state == "open"]
     period = A.parse_period_param(None)
     scores = A.scores_result(period, day, dept)
     from app.review import list_entries
 
     held = list_entries("held", dept) if who.role in ("supervisor", "admin", "local") else None
     return render(request, "board.html", who, rows=rows, groups=groups, sort=sort, as_of=day.isoformat(),
-                  department=dept, open_count=len(open_items), provisional=provisional, scores=scores,
+                  department=dept, open_count=open_count, provisional=provisional, scores=scores,
                   flagged=flagged, rule_names=A.rule_names(), held=held, may_review=who.role in A.REVIEWERS)
 
 

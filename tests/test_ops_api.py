@@ -164,6 +164,8 @@ async def test_ingest_counts_events_and_logs_json_lines_without_applicant_data(e
              "outcome": "no-such-outcome"}])
     assert r.status_code == 200 and r.json()["applied"] == 1 and r.json()["rejected"] == 1
     assert applied() == before + 1
+    text = render().decode()
+    assert 'shixian_open_clocks{department="qz-jyj"}' in text and "shixian_overdue_clocks{" in text
     lines = [json.loads(JsonFormatter().format(rec)) for rec in caplog.records if rec.name == "shixian.ingest"]
     by_event = {x["event_id"]: x for x in lines}
     assert by_event[f"{rid}-r"]["item_id"] == rid and by_event[f"{rid}-r"]["status"] == "applied"

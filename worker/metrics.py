@@ -88,7 +88,7 @@ class StoreCollector:
                     scheme = channel.split("://", 1)[0] if "://" in (channel or "") else "none"
                     notices.add_metric([scheme, "sent" if status == "ok" else "failed"], n)
                 now = datetime.now(timezone.utc)
-                base = select(Item.department, func.count()).join(Item, Item.id == Clock.item_id).where(
+                base = select(Item.department, func.count()).select_from(Clock).join(Item, Item.id == Clock.item_id).where(
                     Clock.state == "open").group_by(Item.department)
                 for dept, n in s.execute(base):
                     open_.add_metric([dept], n)
