@@ -92,24 +92,33 @@ def _print_explanation(ex: dict) -> None:
 
 def _deadline_batch(path: str, cal, rules) -> None:
     text = sys.stdin.read() if path == "-" else _read_text(path)
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or [f.strip() for f in reader.fieldnames][:3] != ["rule", "start", "region"]:
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None or [f.strip() for f in header][:3] != ["rule", "start", "region"]:
         fail(f"{path}: 第 1 行表头必须为 rule,start,region")
-    # Compute everything first: a bad row stops the batch before anything is printed.
+    width = len(header)
+    # Compute everything first: a bad row stops the batch before anything is printed. compute() is pure for
+    # a loaded calendar, so rows repeating (rule, start, region) — a day's many requests — are computed once.
+    done: dict[tuple[str, str, str], tuple[str, str]] = {}
     rows = []
+    append = rows.append
     for lineno, row in enumerate(reader, start=2):
-        try:
-            if None in row.values() or row.get(None):
-                raise ClockError("列数不符（应为 rule,start,region 三列）")
-            rule_id, start_s = (row["rule"] or "").strip(), (row["start"] or "").strip()
-            region = (row["region"] or "").strip() or NATIONAL
-            if not rule_id or not start_s:
-                raise ClockError("rule 与 start 不能为空")
-            dl = compute(get_rule(rules, rule_id), bounded_start(start_s), cal, region, explain=False)
-        except (ClockError, ConfigError) as exc:
-            fail(f"{path}: 第 {lineno} 行（数据第 {lineno - 1} 行）：{exc}")
-        rows.append([rule_id, start_s, (row["region"] or "").strip(), dl.due_iso(),
-                     "true" if dl.provisional else "false"])
+        if len(row) != width:
+            if not row:
+                continue  # a blank line (DictReader skipped them too)
+            fail(f"{path}: 第 {lineno} 行（数据第 {lineno - 1} 行）：列数不符（应为 rule,start,region 三列）")
+        rule_id, start_s, region_raw = row[0].strip(), row[1].strip(), row[2].strip()
+        key = (rule_id, start_s, region_raw)
+        hit = done.get(key)
+        if hit is None:
+            try:
+                if not rule_id or not start_s:
+                    raise ClockError("rule 与 start 不能为空")
+                dl = compute(get_rule(rules, rule_id), bounded_start(start_s), cal, region_raw or NATIONAL, explain=False)
+            except (ClockError, ConfigError) as exc:
+                fail(f"{path}: 第 {lineno} 行（数据第 {lineno - 1} 行）：{exc}")
+            hit = done[key] = (dl.due_iso(), "true" if dl.provisional else "false")
+        append((rule_id, start_s, region_raw) + hit)
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(["rule", "start", "region", "due", "provisional"])
     out.writerows(rows)
