@@ -59,9 +59,10 @@ def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str
     cal = engine().calendar
     rules = engine().rules
     with session() as s:
-        pairs = repo.open_clocks_due_before(s, end_of_day(as_of), department)
+        found = repo.overdue_clock_rows(s, end_of_day(as_of), department)
     rows = []
-    for item, clock in pairs:
+    for item in found:
+        clock = item  # one flat row: item columns and clock columns
         rule = rules.get(clock.rule)
         if clock.due is None or not can_be_overdue(rule):
             continue

@@ -471,3 +471,18 @@ def open_board_counts(session: Session, department: str | None = None) -> tuple[
     ids = session.execute(select(distinct(Clock.item_id)).join(Item, Item.id == Clock.item_id).where(
         *cond, Clock.provisional.is_(True), Clock.state == "open").order_by(Clock.item_id)).scalars().all()
     return n, list(ids)
+
+
+def overdue_clock_rows(session: Session, instant: datetime, department: str | None = None) -> list:
+    """open_clocks_due_before as plain rows of the columns an overdue list shows (no item data or clock
+    explanation JSON to decode: a province's overdue list is tens of thousands of rows)."""
+    instant = parse_instant(instant)
+    q = (
+        select(Item.id, Item.department, Item.title, Item.type, Clock.rule, Clock.due, Clock.region,
+               Clock.ladder_step, Clock.provisional)
+        .join(Clock, Clock.item_id == Item.id)
+        .where(Clock.state == "open", Clock.due_instant.is_not(None), Clock.due_instant < instant)
+    )
+    if department is not None:
+        q = q.where(Item.department == department)
+    return list(session.execute(q.order_by(Clock.due_instant, Item.id, Clock.rule)))
