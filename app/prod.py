@@ -26,7 +26,9 @@ def _common(need_temporal_address: bool = True) -> int | None:
     from worker.logs import setup_logging
 
     setup_logging()
-    if need_temporal_address and not os.environ.get("TEMPORAL_ADDRESS"):
+    from domain.settings import get_settings
+
+    if need_temporal_address and not get_settings().temporal_address:
         _say("错误 / error: 未设置 TEMPORAL_ADDRESS（生产部署连接已有的 Temporal 服务；单机试用请用 shixian up）")
         return 2
     problems = check_config()

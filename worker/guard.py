@@ -20,8 +20,17 @@ from pathlib import Path
 
 log = logging.getLogger("shixian.guard")
 
-CHECK_SECONDS = float(os.environ.get("SHIXIAN_HEALTH_CHECK_SECONDS", "5"))
-GRACE_SECONDS = float(os.environ.get("SHIXIAN_HEALTH_GRACE_SECONDS", "30"))
+
+def _check_seconds() -> float:
+    from domain.settings import get_settings
+
+    return get_settings().health_check_seconds
+
+
+def _grace_seconds() -> float:
+    from domain.settings import get_settings
+
+    return get_settings().health_grace_seconds
 
 
 class LockedError(RuntimeError):
@@ -132,14 +141,14 @@ async def watch_database(stop: asyncio.Event, *, every: float | None = None, gra
 
     url = database_url()
     shown = url.split("@")[-1] if "@" in url else url
-    grace = GRACE_SECONDS if grace is None else grace
+    grace = _grace_seconds() if grace is None else grace
     await _watch(lambda: asyncio.to_thread(database_ok), f"数据库连接中断已超过 {grace:.0f} 秒（{shown}）；时限停止运行，"
                  f"请检查数据库后重新启动 / database unreachable for {grace:.0f}s", stop,
-                 CHECK_SECONDS if every is None else every, grace)
+                 _check_seconds() if every is None else every, grace)
 
 
 async def watch_temporal(client, stop: asyncio.Event, *, every: float | None = None, grace: float | None = None) -> None:
-    grace = GRACE_SECONDS if grace is None else grace
+    grace = _grace_seconds() if grace is None else grace
     await _watch(lambda: temporal_ok(client), f"Temporal 服务（{client.service_client.config.target_host}）已超过 "
                  f"{grace:.0f} 秒无法连接；时限停止运行，请检查后重新启动 / Temporal unreachable for {grace:.0f}s",
-                 stop, CHECK_SECONDS if every is None else every, grace)
+                 stop, _check_seconds() if every is None else every, grace)

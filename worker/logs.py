@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import datetime, timezone
 
 _FIELDS = ("item_id", "event_id", "event_type", "status", "field")
@@ -38,9 +37,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(default_level: str = "WARNING") -> None:
-    level = os.environ.get("SHIXIAN_LOG_LEVEL", default_level).upper()
+    from domain.settings import get_settings
+
+    settings = get_settings()
+    level = (settings.log_level or default_level).upper()
     handler = logging.StreamHandler()
-    if os.environ.get("SHIXIAN_LOG_FORMAT", "text").lower() == "json":
+    if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

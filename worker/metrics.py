@@ -12,7 +12,6 @@ Labels never carry applicant data (departments and channel schemes only).
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import urllib.request
@@ -34,7 +33,9 @@ _runtime = None
 
 
 def metrics_bind() -> tuple[str, int] | None:
-    text = os.environ.get("SHIXIAN_METRICS", "").strip()
+    from domain.settings import get_settings
+
+    text = (get_settings().metrics or "").strip()
     if not text:
         return None
     host, _, port = text.rpartition(":")
