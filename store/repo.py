@@ -474,11 +474,11 @@ def open_board_counts(session: Session, department: str | None = None) -> tuple[
 
 
 def overdue_clock_rows(session: Session, instant: datetime, department: str | None = None) -> list:
-    """open_clocks_due_before as plain rows of the columns an overdue list shows (no item data or clock
-    explanation JSON to decode: a province's overdue list is tens of thousands of rows)."""
+    """open_clocks_due_before as plain rows of the columns an overdue list shows (item data for its flags, but no
+    clock explanation JSON to decode: a province's overdue list is tens of thousands of rows)."""
     instant = parse_instant(instant)
     q = (
-        select(Item.id, Item.department, Item.title, Item.type, Clock.rule, Clock.due, Clock.region,
+        select(Item.id, Item.department, Item.title, Item.type, Item.data, Clock.rule, Clock.due, Clock.region,
                Clock.ladder_step, Clock.provisional)
         .join(Clock, Clock.item_id == Item.id)
         .where(Clock.state == "open", Clock.due_instant.is_not(None), Clock.due_instant < instant)
