@@ -42,7 +42,8 @@ def _session():
     return session(engine)
 
 
-def load_events(session, until: date | None = None) -> list[dict]:
+def load_events(session, until: date | None = None, *, types: tuple[str, ...] | None = None,
+                item_ids: list[str] | None = None) -> list[dict]:
     """Canonical event dicts from the event log (applicant data was dropped at ingest); with `until`, only
     events that happened on or before that day (a year's report never needs later ones). Plain rows, not ORM
     objects: the log of a province is hundreds of thousands of events."""
@@ -54,6 +55,10 @@ def load_events(session, until: date | None = None) -> list[dict]:
     q = select(t.c.payload, t.c.type, t.c.event_id, t.c.department)
     if until is not None:
         q = q.where(t.c.occurred_on <= until.isoformat())
+    if types is not None:
+        q = q.where(t.c.type.in_(types))
+    if item_ids is not None:
+        q = q.where(t.c.item_id.in_(item_ids))
     rows = session.execute(q.order_by(t.c.occurred_on, t.c.event_id))
     out = []
     for payload, type_, event_id, department in rows:
@@ -142,7 +147,21 @@ def current_marks(session, department: str | None = None) -> list:
     """Withheld documents and lost reviews/litigations (scored facts that are not clocks)."""
     from domain.scoring import marks_from_events, marks_from_snapshots
 
-    marks = marks_from_snapshots(load_snapshots(session, department)) + marks_from_events(load_events(session))
+    from sqlalchemy import select
+
+    from store.models import EventRecord, Item
+    from store.repo import list_items
+
+    # Only the rows that can be marks, selected in SQL (a province has 100,000s of items and events).
+    withheld = select(Item.id).where(Item.type == "document",
+                                     Item.__table__.c.data["disclosure"].as_string() == "withheld")
+    if department is not None:
+        withheld = withheld.where(Item.department == department)
+    ids = list(session.execute(withheld).scalars())
+    decided = load_events(session, types=("review.decided", "litigation.decided"))
+    rids = sorted({str(e.get("request_id")) for e in decided if e.get("request_id") is not None})
+    owners = load_events(session, types=("request.received",), item_ids=rids) if rids else []
+    marks = marks_from_snapshots(list_items(session, ids=ids) if ids else []) + marks_from_events(owners + decided)
     return [m for m in marks if department is None or m.department == department]
 
 

@@ -70,3 +70,34 @@ def test_annual_report_events_stop_at_the_year(engine):
         ids = {e["event_id"] for e in load_events(s, until=dt.date(2025, 12, 31))}
         every = {e["event_id"] for e in load_events(s)}
     assert f"{tag}-0" in ids and f"{tag}-1" not in ids and {f"{tag}-0", f"{tag}-1"} <= every
+
+
+def test_marks_selected_in_sql_equal_the_full_scan(engine):
+    from app.cli_reports import current_marks, load_snapshots
+    from domain.scoring import marks_from_events, marks_from_snapshots
+
+    tag = f"MK-{uuid.uuid4().hex[:5]}"
+    with Session(engine) as s:
+        for i, disclosure in enumerate(("withheld", "public", "withheld")):
+            repo.save_snapshot(s, ItemSnapshot(
+                id=f"{tag}-d{i}", type="document", department=f"dept-{i}", title="文件", state="open", version=1,
+                data={"disclosure": disclosure, "signed_on": "2026-03-02", "withheld_reason": "withheld.state_secret"}))
+        evs = [{"event_id": f"{tag}-r", "type": "request.received", "request_id": f"{tag}-q", "department": "dept-1",
+                "subject": "x"},
+               {"event_id": f"{tag}-v", "type": "review.decided", "request_id": f"{tag}-q", "on": "2026-05-01",
+                "result": "corrected"},
+               {"event_id": f"{tag}-w", "type": "litigation.decided", "request_id": f"{tag}-q", "on": "2026-06-01",
+                "result": "upheld"}]
+        for e in evs:
+            repo.add_event(s, repo.event_record_from(e, item_id=e["request_id"], department=e.get("department"),
+                                                     occurred_on=e.get("on", "2026-04-01"), content_hash="x",
+                                                     recorded_by=None))
+    with Session(engine) as s:
+        for dept in (None, "dept-1", "dept-2"):
+            full = marks_from_snapshots(load_snapshots(s, dept)) + marks_from_events(load_events(s))
+            full = [m for m in full if dept is None or m.department == dept]
+            key = lambda m: (m.kind, m.item_id, m.on)  # noqa: E731
+            assert sorted(current_marks(s, dept), key=key) == sorted(full, key=key)
+        mine = [m for m in current_marks(s) if m.item_id.startswith(tag)]
+        assert sorted((m.kind, m.item_id) for m in mine) == [
+            ("case_lost", f"{tag}-q"), ("withheld", f"{tag}-d0"), ("withheld", f"{tag}-d2")]
