@@ -236,7 +236,8 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     with session() as s:
         open_count, prov_ids = repo.open_board_counts(s, dept)
         prov_items = repo.list_items(s, ids=prov_ids) if prov_ids else []
-        flagged = [(i, item_flags(i.data)) for i in repo.list_items(s, department=dept, type="request")]
+        corrected = repo.request_ids_with_correction(s, dept)  # flags come only from a correction notice
+        flagged = [(i, item_flags(i.data)) for i in (repo.list_items(s, ids=corrected) if corrected else [])]
         urges = urge_counts(s, dept)
     flagged = [(i, f) for i, f in flagged if f]
     for d, n in urges.items():  # a department urged but not (or no longer) overdue is listed too

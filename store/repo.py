@@ -486,3 +486,12 @@ def overdue_clock_rows(session: Session, instant: datetime, department: str | No
     if department is not None:
         q = q.where(Item.department == department)
     return list(session.execute(q.order_by(Clock.due_instant, Item.id, Clock.rule)))
+
+
+def request_ids_with_correction(session: Session, department: str | None = None) -> list[str]:
+    """Requests whose snapshot data carries a correction notice: the only ones that can carry a board flag."""
+    q = select(Item.id).where(Item.type == "request",
+                              Item.__table__.c.data["correction"].as_string().is_not(None))
+    if department is not None:
+        q = q.where(Item.department == department)
+    return list(session.execute(q.order_by(Item.id)).scalars())
