@@ -79,7 +79,7 @@ class Clock(SQLModel, table=True):
     rule: str
     region: str = "national"
     start: str
-    due: Optional[str] = None
+    due: Optional[str] = Field(default=None, index=True)  # a period's reports select by due day
     due_instant: Optional[datetime] = Field(default=None, sa_column=_ts_col(index=True, nullable=True))
     state: str = Field(default="open", index=True)  # open / paused / met / missed / closed
     met_on: Optional[str] = None
@@ -130,7 +130,7 @@ class EventRecord(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
     content_hash: str  # sha256 of the canonical JSON of the full original event
     recorded_by: Optional[str] = None
-    occurred_on: Optional[str] = None  # ISO date of the event's own date field
+    occurred_on: Optional[str] = Field(default=None, index=True)  # ISO date of the event's own date field
     ingested_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
 
 

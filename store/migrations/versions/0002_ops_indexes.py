@@ -1,0 +1,24 @@
+"""Indexes for reports at a province's size: clock.due (a period's scores select by due day) and
+event_record.occurred_on (the annual report reads events up to its year).
+
+Revision ID: 0002_ops
+Revises: 0001
+"""
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0002_ops"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_clock_due", "clock", ["due"])
+    op.create_index("ix_event_record_occurred_on", "event_record", ["occurred_on"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_event_record_occurred_on", table_name="event_record")
+    op.drop_index("ix_clock_due", table_name="clock")
