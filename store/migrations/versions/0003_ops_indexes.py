@@ -2,14 +2,14 @@
 event_record.occurred_on (the annual report reads events up to its year).
 
 Revision ID: 0002_ops
-Revises: 0001
+Revises: 0002_accounts
 """
 from __future__ import annotations
 
 from alembic import op
 
 revision = "0002_ops"
-down_revision = "0001"
+down_revision = "0002_accounts"
 branch_labels = None
 depends_on = None
 
