@@ -14,9 +14,18 @@ branch_labels = None
 depends_on = None
 
 
+def _has_index(table: str, name: str) -> bool:
+    import sqlalchemy as sa
+
+    return any(ix["name"] == name for ix in sa.inspect(op.get_bind()).get_indexes(table))
+
+
 def upgrade() -> None:
-    op.create_index("ix_clock_due", "clock", ["due"])
-    op.create_index("ix_event_record_occurred_on", "event_record", ["occurred_on"])
+    # A database made by create_all before migrations (adopted at 0001) already has them.
+    if not _has_index("clock", "ix_clock_due"):
+        op.create_index("ix_clock_due", "clock", ["due"])
+    if not _has_index("event_record", "ix_event_record_occurred_on"):
+        op.create_index("ix_event_record_occurred_on", "event_record", ["occurred_on"])
 
 
 def downgrade() -> None:
