@@ -464,12 +464,12 @@ def clock_rows_due_between(session: Session, first: str, last: str, department: 
 def open_board_counts(session: Session, department: str | None = None) -> tuple[int, list[str]]:
     """The board's header: how many items are open, and the ids of open items with a provisional open clock
     (counted in SQL instead of loading every open item)."""
-    from sqlalchemy import distinct, func
+    from sqlalchemy import func
 
     cond = [Item.state == "open"] + ([Item.department == department] if department is not None else [])
     n = session.execute(select(func.count()).select_from(Item).where(*cond)).scalar_one()
-    ids = session.execute(select(distinct(Clock.item_id)).join(Item, Item.id == Clock.item_id).where(
-        *cond, Clock.provisional.is_(True), Clock.state == "open").order_by(Clock.item_id)).scalars().all()
+    ids = session.execute(select(Clock.item_id).join(Item, Item.id == Clock.item_id).where(
+        *cond, Clock.provisional.is_(True), Clock.state == "open").distinct().order_by(Clock.item_id)).scalars().all()
     return n, list(ids)
 
 
