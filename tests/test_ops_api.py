@@ -166,6 +166,27 @@ async def test_ingest_counts_events_and_logs_json_lines_without_applicant_data(e
     assert applied() == before + 1
     text = render().decode()
     assert 'shixian_open_clocks{department="qz-jyj"}' in text and "shixian_overdue_clocks{" in text
+
+    import datetime as dt
+
+    from sqlmodel import Session
+
+    from store.db import database_url, get_engine
+    from store.models import LateEntryRecord
+
+    def held(dept: str) -> float:
+        rows = [ln for ln in render().decode().splitlines()
+                if ln.startswith(f'shixian_late_entries_held{{department="{dept}"}}')]
+        return float(rows[0].split()[-1]) if rows else 0.0
+
+    before_held = held("qz-czj")
+    with Session(get_engine(database_url())) as s:
+        for i, status in enumerate(("held", "held", "approved")):
+            s.add(LateEntryRecord(event_id=f"{rid}-late{i}", item_id=rid, department="qz-czj", type="request.replied",
+                                  occurred_on="2026-10-01", recorded_at=dt.datetime.now(dt.timezone.utc),
+                                  role="liaison", status=status))
+        s.commit()
+    assert held("qz-czj") == before_held + 2
     lines = [json.loads(JsonFormatter().format(rec)) for rec in caplog.records if rec.name == "shixian.ingest"]
     by_event = {x["event_id"]: x for x in lines}
     assert by_event[f"{rid}-r"]["item_id"] == rid and by_event[f"{rid}-r"]["status"] == "applied"

@@ -6,7 +6,7 @@
   `shixian_events_total{result}`            events applied / duplicate / rejected by this process's ingest path
   `shixian_notices_total{channel,result}`   channel attempts from the delivery log (all processes, from the store)
   `shixian_open_clocks{department}`, `shixian_overdue_clocks{department}`   from the read model at scrape time
-  `shixian_late_entries_held`               late entries held for review (0 until the late-entry review lands)
+  `shixian_late_entries_held{department}`   late entries (补录) held for a supervisor's review
 Labels never carry applicant data (departments and channel schemes only).
 """
 from __future__ import annotations
@@ -80,7 +80,8 @@ class StoreCollector:
         open_ = GaugeMetricFamily("shixian_open_clocks", "Open clocks per department", labels=["department"])
         overdue = GaugeMetricFamily("shixian_overdue_clocks", "Open clocks past their due instant per department",
                                     labels=["department"])
-        held = GaugeMetricFamily("shixian_late_entries_held", "Late entries held for review")
+        held = GaugeMetricFamily("shixian_late_entries_held", "Late entries (补录) held for review per department",
+                                 labels=["department"])
         try:
             with Session(get_engine()) as s:
                 for channel, status, n in s.execute(
@@ -98,10 +99,13 @@ class StoreCollector:
                 lapsing = [r.id for r in engine().rules.values() if r.lapses]  # windows lapse, never overdue
                 for dept, n in s.execute(base.where(Clock.due_instant < now, Clock.rule.not_in(lapsing))):
                     overdue.add_metric([dept], n)
+                from store.models import LateEntryRecord
+
+                for dept, n in s.execute(select(LateEntryRecord.department, func.count()).where(
+                        LateEntryRecord.status == "held").group_by(LateEntryRecord.department)):
+                    held.add_metric([dept or ""], n)
         except Exception as exc:  # a scrape never fails the process; the gap shows in the graphs
             log.warning("store metrics unavailable: %s", type(exc).__name__)
-        # TODO(late-entry review, branch i8-review): count entries held for review once that table exists.
-        held.add_metric([], 0)
         yield from (notices, open_, overdue, held)
 
 

@@ -1,15 +1,15 @@
 """Indexes for reports at a province's size: clock.due (a period's scores select by due day) and
 event_record.occurred_on (the annual report reads events up to its year).
 
-Revision ID: 0002_ops
-Revises: 0002_accounts
+Revision ID: 0003_ops
+Revises: 0002_review
 """
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0002_ops"
-down_revision = "0002_accounts"
+revision = "0003_ops"
+down_revision = "0002_review"
 branch_labels = None
 depends_on = None
 
