@@ -255,3 +255,46 @@ def test_supervisor_urges_an_item(stack, viewport):
             assert int(row.inner_text()) >= 1
         finally:
             browser.close()
+
+
+def test_late_reply_is_held_until_a_supervisor_approves_it(stack):
+    """A liaison (phone) records a reply dated 6 working days back: it is held as 补录, the request stays open;
+    the supervisor (desktop) approves it on the board and the request is met as of the reply's own date."""
+    from playwright.sync_api import sync_playwright
+
+    from domain.calendar import load_calendar
+    from domain.shanghai import today
+
+    base, _, passwords = stack
+    item = "qz-fgw-ysq-2026-106"  # the demo's open request, received 8 working days ago
+    replied_on = load_calendar().subtract_working_days(today(), 6, "guangxi").isoformat()
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            phone = browser.new_page(viewport=VIEWPORTS["phone"], locale="zh-CN")
+            sign_in(phone, base, "liaison-fgw", passwords["liaison-fgw"])
+            phone.goto(base + f"/items/{item}", wait_until="networkidle")
+            phone.click("#actions a:has-text('答复')")
+            phone.wait_for_load_state("networkidle")
+            phone.fill("#f-on", replied_on)
+            phone.select_option("#f-outcome", "granted")
+            phone.click("#event-form button[type=submit]")
+            phone.wait_for_url(base + f"/items/{item}")
+            body = phone.inner_text("body")
+            assert "补录待审核" in body and replied_on in body, body
+            assert "已办结" not in body  # held: the request is still open
+
+            desk = browser.new_page(viewport=VIEWPORTS["desktop"], locale="zh-CN")
+            sign_in(desk, base, "supervisor-zwgk", passwords["supervisor-zwgk"])
+            desk.goto(base + "/#review", wait_until="networkidle")
+            row = desk.locator("#held tr", has_text=item)
+            assert row.count() == 1, desk.inner_text("#held")
+            _shot(desk, "review-queue-desktop.png")
+            row.locator("form[action$='/approve'] button").click()
+            desk.wait_for_load_state("networkidle")
+            assert desk.locator("#held tr", has_text=item).count() == 0
+            desk.goto(base + f"/items/{item}", wait_until="networkidle")
+            body = desk.inner_text("body")
+            assert "已履行" in body and "已办结" in body and replied_on in body, body
+        finally:
+            browser.close()
