@@ -6,16 +6,12 @@ notice must not change what a replay computes, and chinese-calendar may raise fo
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.calendar import WorkCalendar, load_calendar, load_calendar_refusing
 from domain.clocks import (
     SHANGHAI,
     ClockError,
@@ -27,82 +23,22 @@ from domain.clocks import (
     lateness_working_days,
     parse_start,
 )
-from domain.config import ConfigError, config_dir
-from domain.ladder import LadderConfig, load_ladders, plan
+from domain.config import ConfigError
+from domain.engine import Engine, engine
+from domain.ladder import plan
 from domain.model import ItemSnapshot
-from domain.rules import Rule, load_correction_min, load_rules
 from domain.standing import overdue_working_days, working_days_left
 
 
-# ---------------------------------------------------------------- engine cache
-@dataclass
-class Engine:
-    calendar: WorkCalendar
-    rules: dict[str, Rule]
-    ladders: LadderConfig
-    signature: tuple
-    correction_min: int = 5
-
-
-log = logging.getLogger("shixian.config")
-_lock = threading.Lock()
-_engine: Engine | None = None
-_problem: str | None = None  # why the files on disk are not the data in use (None: they are)
-
-
-def config_signature() -> tuple:
-    """Names, sizes and mtimes of the config files: cheap to stat, changes when data changes."""
-    root = config_dir()
-    files = [root / "rules.toml", root / "reminders.toml", root / "regions.toml",
-             *sorted((root / "calendars").glob("*.toml"))]
-    sig = []
-    for f in files:
-        try:
-            st = f.stat()
-            sig.append((f.name, st.st_size, st.st_mtime_ns))
-        except FileNotFoundError:
-            sig.append((f.name, None, None))
-    return (str(root), tuple(sig))
-
-
-def engine() -> Engine:
-    """The calendar, rules and ladders, reloaded whenever a config file changes.
-
-    A file that breaks while the system runs (a half-edited notice) keeps the last good data in use and
-    is reported, instead of failing every computation; at start there is no last good data, so the error
-    is raised (non-retryable inside activities)."""
-    global _engine, _problem
-    sig = config_signature()
-    with _lock:
-        if _engine is None or _engine.signature != sig:
-            try:
-                fresh = Engine(load_calendar(), load_rules(), load_ladders(), sig, load_correction_min())
-                _problem = None
-            except ConfigError as exc:
-                if _engine is None:
-                    try:  # a process started beside a bad calendar notice: refuse that file, use the rest
-                        cal, errors = load_calendar_refusing()
-                        fresh = Engine(cal, load_rules(), load_ladders(), sig, load_correction_min())
-                    except ConfigError:
-                        if activity.in_activity():
-                            raise ApplicationError(str(exc), type="ConfigError", non_retryable=True) from None
-                        raise
-                    _problem = "；".join(errors)
-                    log.error("日历文件有误，已拒绝该文件（其余日历照常使用）：%s", _problem)
-                    _engine = fresh
-                    return _engine
-                _problem = str(exc)
-                log.error("配置文件有误，继续使用上一版有效配置：%s", exc)
-                _engine.signature = sig  # report once per change
-                return _engine
-            _engine = fresh
-        return _engine
-
-
-def config_problem() -> str | None:
-    """The error of a config file that was refused (the data in use is the last good one), or None."""
-    engine()
-    return _problem
+# ---------------------------------------------------------------- engine
+def activity_engine() -> Engine:
+    """`domain.engine.engine()`; broken config at start fails the activity for good (a retry cannot fix it)."""
+    try:
+        return engine()
+    except ConfigError as exc:
+        if activity.in_activity():
+            raise ApplicationError(str(exc), type="ConfigError", non_retryable=True) from None
+        raise
 
 
 # ---------------------------------------------------------------- models
@@ -165,7 +101,7 @@ def _clock_error(exc: Exception) -> ApplicationError:
 
 
 def calc(spec: ClockSpec) -> ClockCalc:
-    eng = engine()
+    eng = activity_engine()
     try:
         rule = eng.rules[spec.rule]
         dl = compute(
@@ -216,7 +152,7 @@ class CorrectionResult(BaseModel):
 def correction_period(req: CorrectionRequest) -> CorrectionResult:
     """The applicant's correction period as the law reads it (last day moved off a rest day) and
     whether it is shorter than `[correction] min_working_days`."""
-    eng = engine()
+    eng = activity_engine()
     try:
         t = correction_terms(dt.date.fromisoformat(req.on), dt.date.fromisoformat(req.respond_by), eng.calendar,
                              eng.calendar.check_region(req.region), eng.correction_min)
@@ -279,7 +215,7 @@ def plan_steps(req: PlanRequest) -> list[PlannedStepModel]:
 
 
 def _plan(req: PlanRequest) -> list[PlannedStepModel]:
-    eng = engine()
+    eng = activity_engine()
     rule = eng.rules[req.rule]
     ladder = eng.ladders.for_rule(rule.id, rule.unit)
     due = parse_start(req.due)

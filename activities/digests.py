@@ -128,7 +128,7 @@ def classify_day(day: date, calendar, directory) -> DigestDay:
 def plan_for(day: date, items: list, directory, calendar, held: list[str] | None = None) -> DigestPlan:
     """The digests of `day` for `items` (ItemSnapshots), leaving out people whose region rests.
     `held`: the department of each late entry (补录) waiting for review."""
-    from activities.clocks import engine
+    from activities.clocks import activity_engine as engine
     from activities.notify import STEP_NAMES, _date_text, build_digests, working_days_left_from
 
     plan = DigestPlan(date=day.isoformat(), open_items=len(items))
@@ -148,7 +148,7 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
 @activity.defn(name="digest_day")
 def digest_day(req: DigestDayRequest) -> DigestDay:
     """Is `req.date` a working day (national calendar and each department region)?"""
-    from activities.clocks import engine
+    from activities.clocks import activity_engine as engine
     from domain.directory import load_directory
 
     return classify_day(date.fromisoformat(req.date), engine().calendar, load_directory())
@@ -159,7 +159,7 @@ def plan_digests(req: DigestDayRequest) -> DigestPlan:
     """Open items from the store -> the day's digests per person (see module docstring)."""
     from sqlmodel import Session
 
-    from activities.clocks import engine
+    from activities.clocks import activity_engine as engine
     from domain.directory import load_directory
     from store.db import database_url, get_engine, init_db
     from store.repo import late_entries, list_items

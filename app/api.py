@@ -67,7 +67,7 @@ def check_department(dept: str | None) -> None:
 
 
 def rule_names() -> dict[str, str]:
-    from activities.clocks import engine
+    from domain.engine import engine
 
     return {k: r.name for k, r in engine().rules.items()}
 
@@ -81,7 +81,7 @@ def clock_json(c, rules: dict[str, str], today_: dt.date | None = None) -> dict[
 
 def working_days_left(c, day: dt.date) -> int | None:
     """Working days from `day` to the due day of an open clock (negative: overdue by that many)."""
-    from activities.clocks import engine
+    from domain.engine import engine
     from domain.standing import clock_days_left
 
     eng = engine()
@@ -179,7 +179,7 @@ def annual_report_data(year: int, department: str | None, government: bool = Fal
 
 
 def calendar_json() -> dict[str, Any]:
-    from activities.clocks import config_problem, engine
+    from domain.engine import config_problem, engine
 
     cal = engine().calendar
     rows = cal.status()
@@ -355,7 +355,7 @@ def get_calendar(who: Principal = Depends(api_principal)) -> dict[str, Any]:
 
 @router.post("/calendar/reload", summary="重新载入日历与配置，通知未办结事项重新计算", tags=["日历"])
 async def post_calendar_reload(request: Request, who: Principal = Depends(api_principal)) -> dict[str, Any]:
-    from activities.clocks import config_problem, engine
+    from domain.engine import config_problem, engine
     from domain.config import ConfigError
     from worker.calendar_watch import signal_open_items
 

@@ -159,6 +159,6 @@ _STATE = labels.CLOCK_STATES
 
 
 def _rule_names() -> dict[str, str]:
-    from activities.clocks import engine
+    from domain.engine import engine
 
     return {k: r.name for k, r in engine().rules.items()}

@@ -29,7 +29,7 @@ def today_shanghai() -> dt.date:
 
 def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[dict[str, Any]]:
     """The demo events, dated relative to `today` (working days of the regional calendar)."""
-    from activities.clocks import engine
+    from domain.engine import engine
 
     today = today or today_shanghai()
     cal = engine().calendar

@@ -221,7 +221,7 @@ def _due_json(rule, dl, met_on: str | None) -> dict[str, Any]:
 
 def due_dates(kind: str, row: L.Row, department: str) -> list[dict[str, Any]]:
     """The statutory due dates a row's events give (computed as the engine does; for the preview)."""
-    from activities.clocks import engine
+    from domain.engine import engine
     from domain.clocks import ClockError, ExtensionGrant, Pause, compute
     from domain.directory import load_directory
 
@@ -279,7 +279,7 @@ def _stored_due(db_engine, item_id: str) -> list[dict[str, Any]]:
     """After an import: the clocks the engine keeps for the item (main clocks only)."""
     from sqlmodel import Session
 
-    from activities.clocks import engine
+    from domain.engine import engine
     from store import repo
 
     rules = engine().rules

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from activities.clocks import engine
+from domain.engine import engine
 from domain.shanghai import due_day as _due_day, end_of_day
 from domain.standing import can_be_overdue, overdue_working_days
 from domain.model import ItemSnapshot

@@ -45,7 +45,7 @@ async def main() -> int:
     import activities
     import workflows
     from app.ingest import Ingestor
-    from activities.clocks import engine
+    from domain.engine import engine
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).with_name("temporal")),

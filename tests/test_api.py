@@ -409,7 +409,7 @@ async def test_calendar_read_by_all_reload_by_admin_only(env):
         r = await env.post(role, "/api/calendar/reload")
         assert r.status_code == 403 and "管理员" in r.json()["detail"]
     # a new regional holiday on the next working day moves the extended request's due date by one
-    from activities.clocks import engine
+    from domain.engine import engine
     from app.demo import today_shanghai
     from app.queries import get_status, open_item_ids
 

@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 import pytest_asyncio
 
-from activities.clocks import engine
+from domain.engine import engine
 from tests.workflow_harness import stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -102,7 +102,7 @@ def _worker(client, tq: str, executor: ThreadPoolExecutor) -> Worker:
 
 # ---------------------------------------------------------------------------------------------- pure
 def test_calendar_facts_used_here():
-    from activities.clocks import engine
+    from domain.engine import engine
 
     cal = engine().calendar
     assert MAKEUP_SATURDAY.weekday() == 5 and cal.is_workday(MAKEUP_SATURDAY)
@@ -247,7 +247,7 @@ async def dev_env(temporal_cli_path):
 
 @pytest.mark.e2e
 async def test_schedule_at_nine_shanghai_and_scheduled_run(digest_env, hook, dev_env, tmp_path):
-    from activities.clocks import engine
+    from domain.engine import engine
     from worker.digests import DIGEST_SCHEDULE_ID, digest_schedule_task, ensure_schedule
     from worker.supervisor import UpContext
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-import activities.clocks as ac
+import domain.engine as ac
 from domain.config import ConfigError
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"

@@ -17,7 +17,7 @@ import pytest_asyncio
 from openpyxl import Workbook
 from sqlmodel import Session, select
 
-from activities.clocks import engine
+from domain.engine import engine
 from tests.workflow_harness import stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

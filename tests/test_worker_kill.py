@@ -15,7 +15,7 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.clocks import engine
+from domain.engine import engine
 from app.ingest import Ingestor
 from domain.clocks import SHANGHAI
 from store.deliveries import list_deliveries

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from sqlmodel import select
 
-from activities.clocks import engine
+from domain.engine import engine
 from store.deliveries import list_deliveries
 from store.models import DueDateChange, EventRecord
 from tests.workflow_harness import stack

@@ -27,7 +27,7 @@ async def signal_open_items(client: Client, reason: str) -> int:
 
 async def watch_calendar(client: Client, stop: asyncio.Event, poll: float = POLL_SECONDS) -> None:
     """Notice new or changed calendar overlays and have open workflows recompute."""
-    from activities.clocks import config_signature
+    from domain.engine import config_signature
     from domain.calendar import load_calendar
     from domain.config import ConfigError
 

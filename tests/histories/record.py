@@ -28,7 +28,7 @@ HERE = Path(__file__).parent
 
 async def scenarios(st) -> list[tuple[str, str]]:
     today = await st.today()
-    from activities.clocks import engine
+    from domain.engine import engine
 
     c = engine().calendar
     doc, req, req2, case = st.id("doc"), st.id("req"), st.id("abandon"), st.id("case")

@@ -1,0 +1,80 @@
+"""The calendar, rules and ladders in use, cached per process and reloaded when a config file changes.
+
+Reads config files only (no Temporal, no store). Activities turn a `ConfigError` at start into a
+non-retryable activity failure (activities.clocks.activity_engine)."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from domain.calendar import WorkCalendar, load_calendar, load_calendar_refusing
+from domain.config import ConfigError, config_dir
+from domain.ladder import LadderConfig, load_ladders
+from domain.rules import Rule, load_correction_min, load_rules
+
+
+@dataclass
+class Engine:
+    calendar: WorkCalendar
+    rules: dict[str, Rule]
+    ladders: LadderConfig
+    signature: tuple
+    correction_min: int = 5
+
+
+log = logging.getLogger("shixian.config")
+_lock = threading.Lock()
+_engine: Engine | None = None
+_problem: str | None = None  # why the files on disk are not the data in use (None: they are)
+
+
+def config_signature() -> tuple:
+    """Names, sizes and mtimes of the config files: cheap to stat, changes when data changes."""
+    root = config_dir()
+    files = [root / "rules.toml", root / "reminders.toml", root / "regions.toml",
+             *sorted((root / "calendars").glob("*.toml"))]
+    sig = []
+    for f in files:
+        try:
+            st = f.stat()
+            sig.append((f.name, st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            sig.append((f.name, None, None))
+    return (str(root), tuple(sig))
+
+
+def engine() -> Engine:
+    """The calendar, rules and ladders, reloaded whenever a config file changes.
+
+    A file that breaks while the system runs (a half-edited notice) keeps the last good data in use and
+    is reported, instead of failing every computation; a process started beside a bad calendar notice
+    refuses that file and uses the rest; with nothing usable at start the `ConfigError` is raised."""
+    global _engine, _problem
+    sig = config_signature()
+    with _lock:
+        if _engine is None or _engine.signature != sig:
+            try:
+                fresh = Engine(load_calendar(), load_rules(), load_ladders(), sig, load_correction_min())
+                _problem = None
+            except ConfigError as exc:
+                if _engine is None:
+                    # a process started beside a bad calendar notice: refuse that file, use the rest
+                    cal, errors = load_calendar_refusing()
+                    fresh = Engine(cal, load_rules(), load_ladders(), sig, load_correction_min())
+                    _problem = "；".join(errors)
+                    log.error("日历文件有误，已拒绝该文件（其余日历照常使用）：%s", _problem)
+                    _engine = fresh
+                    return _engine
+                _problem = str(exc)
+                log.error("配置文件有误，继续使用上一版有效配置：%s", exc)
+                _engine.signature = sig  # report once per change
+                return _engine
+            _engine = fresh
+        return _engine
+
+
+def config_problem() -> str | None:
+    """The error of a config file that was refused (the data in use is the last good one), or None."""
+    engine()
+    return _problem
