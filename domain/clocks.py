@@ -245,13 +245,35 @@ def _working_days(
     dl = Deadline(rule.id, start, region, due, provisional, counted_working_days=used,
                   paused_working_days=paused_wd, paused_days=paused_days)
     if explain:
-        dl.explanation = _explain_days(rule, start, effective, cal, region, due, total, used, pause_rows,
-                                       ext_rows, prov_years, notes, regional)
+        dl.explanation = _explain_days(DaysExplanation(
+            rule=rule, start=start, counting_from=effective, calendar=cal, region=region, due=due, total=total,
+            used=used, pauses=pause_rows, extensions=ext_rows, provisional_years=prov_years, notes=notes,
+            regional=list(regional)))
     return dl
 
 
-def _explain_days(rule, start, effective, cal, region, due, total, used, pause_rows, ext_rows, prov_years, notes,
-                  regional=()):
+@dataclass(frozen=True)
+class DaysExplanation:
+    """What a working-day clock's computation found, to be explained (input of `_explain_days`)."""
+    rule: Rule
+    start: dt.date
+    counting_from: dt.date  # the start, or the restart after a correction
+    calendar: WorkCalendar
+    region: str
+    due: dt.date | None  # None: paused
+    total: int  # working days allowed, extensions included
+    used: int  # working days counted so far
+    pauses: list[dict[str, Any]]
+    extensions: list[dict[str, Any]]
+    provisional_years: list[int]
+    notes: list[str]
+    regional: list[str] = field(default_factory=list)  # regional notices not yet entered
+
+
+def _explain_days(x: DaysExplanation) -> dict[str, Any]:
+    rule, start, effective, cal, region, due = x.rule, x.start, x.counting_from, x.calendar, x.region, x.due
+    total, used, pause_rows, ext_rows = x.total, x.used, x.pauses, x.extensions
+    prov_years, notes, regional = x.provisional_years, x.notes, x.regional
     end = due or max([effective] + [dt.date.fromisoformat(p["from"]) for p in pause_rows])
     paused_ranges = [
         (dt.date.fromisoformat(p["from"]), dt.date.fromisoformat(p["to"]) if p["to"] else end)
