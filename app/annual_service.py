@@ -90,9 +90,10 @@ def read_entered(path: Path) -> dict:
 
 def _records(session, as_of: date) -> list[Any]:
     from app.cli_reports import default_overdue_days, load_snapshots
+    from domain.engine import engine
     from domain.scoring import records_from_snapshots
 
-    return records_from_snapshots(load_snapshots(session), as_of, default_overdue_days())
+    return records_from_snapshots(load_snapshots(session), as_of, default_overdue_days(), engine().rules)
 
 
 def _rule_hours() -> dict[str, float]:
@@ -110,6 +111,7 @@ def annual_document(year: int, department: str | None = None, government: bool =
     from app.cli_reports import _session, load_events
     from domain.annual_document import EnteredFiguresError
     from domain.directory import load_directory
+    from domain.engine import engine
     from domain.scoring import load_scoring, rule_labels
 
     directory = load_directory()
@@ -131,7 +133,7 @@ def annual_document(year: int, department: str | None = None, government: bool =
     try:
         return build_document(
             events, year, scope, entered=entered, entered_source=str(path) if entered is not None else "填报数",
-            clocks=clocks, as_of=as_of, rule_labels=rule_labels(load_scoring()),
+            clocks=clocks, as_of=as_of, rule_labels=rule_labels(engine().rules, load_scoring()),
             dept_names={d.id: d.name for d in directory.departments.values()}, rule_hours=_rule_hours())
     except EnteredFiguresError as exc:
         raise AnnualReportError(str(exc)) from None

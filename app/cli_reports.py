@@ -110,9 +110,11 @@ def _period(text: str) -> Period:
 def current_records(session, as_of: date, department: str | None = None,
                     overdue_days: Callable | None = None, period: Period | None = None) -> list[ClockRecord]:
     """Clock records as of `as_of`; with `period`, only clocks due in it (what scoring a period reads)."""
+    from domain.engine import engine
+
     if period is None:
         snaps = load_snapshots(session, department)
-        return records_from_snapshots(snaps, as_of, overdue_days or default_overdue_days())
+        return records_from_snapshots(snaps, as_of, overdue_days or default_overdue_days(), engine().rules)
     return period_records(session, period, as_of, department, overdue_days or default_overdue_days())
 
 
@@ -120,12 +122,12 @@ def period_records(session, period: Period, as_of: date, department: str | None,
                    overdue_days: Callable) -> list[ClockRecord]:
     """records_from_snapshots for the clocks due in `period`, straight from rows (same rules: lapsing windows
     and clocks without a due date are skipped; overdue days only for overdue clocks)."""
+    from domain.engine import engine
     from domain.model import ClockSnapshot
-    from domain.rules import load_rules
     from domain.scoring import classify
     from store.repo import clock_rows_due_between
 
-    lapsing = {r.id for r in load_rules().values() if r.lapses}
+    lapsing = {r.id for r in engine().rules.values() if r.lapses}
     out = []
     for (item_id, item_type, dept, title, rule, due, state, met_on, lateness, region,
          summary) in clock_rows_due_between(session, period.start.isoformat(), period.end.isoformat(), department):
@@ -168,20 +170,22 @@ def current_marks(session, department: str | None = None) -> list:
 def compute_scores(session, period: Period, as_of: date, department: str | None = None,
                    overdue_days: Callable | None = None) -> ScoreResult:
     """Locked numbers (+ amendments) for a locked period, else freshly computed scores."""
+    from domain.engine import engine
     from domain.scoring import load_scoring
     from store.locks import locked_result
 
     records = current_records(session, as_of, department, overdue_days, period=period)
     res = locked_result(session, period, records, department)
     if res is None:
-        res = score_period(records, period, as_of, load_scoring(), department, current_marks(session, department))
+        res = score_period(records, period, as_of, load_scoring(), department, current_marks(session, department),
+                           rules=engine().rules)
     return annotate_late_entries(session, res)
 
 
 def annotate_late_entries(session, res):
     """Mark each 明细 row that an approved late entry (补录) settled, with both of its dates, so the
     assessor sees which numbers rest on an entry recorded after the fact."""
-    from activities.clocks import engine
+    from domain.engine import engine
     from domain.review import holds_clock
     from domain.shanghai import SHANGHAI
     from store.repo import late_entries
@@ -289,6 +293,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="期间尚未结束也锁定"),
     ) -> None:
         """锁定期间：公布的数字此后保持不变，之后的变化列为更正。"""
+        from domain.engine import engine
         from domain.scoring import load_scoring
         from store.locks import PeriodLockedError, lock_period, locked
 
@@ -299,7 +304,7 @@ def register(app: typer.Typer) -> None:
             if locked(s, p, department) is not None:
                 _fail(f"{p.title}（{department or '全部部门'}）已锁定")
             res = score_period(current_records(s, day, department), p, day, load_scoring(), department,
-                               current_marks(s, department))
+                               current_marks(s, department), rules=engine().rules)
             try:
                 row = lock_period(s, p, res, locked_by=by)
             except PeriodLockedError as exc:

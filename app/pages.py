@@ -403,9 +403,9 @@ PALETTE = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#0c8599", "#f59f00", "#c
 def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any]:
     """Monthly scores of each department over the period (a year → 12 months; a quarter → 3; a
     month → the months of its year up to it), as an inline-SVG-ready structure."""
-    from domain.scoring import load_scoring, parse_period, score_period
-
     from app.cli_reports import _session, current_marks, current_records
+    from domain.engine import engine
+    from domain.scoring import load_scoring, parse_period, score_period
 
     start = period.start
     months = [(start.year, m) for m in range(1, 13)] if period.kind == "year" else (
@@ -418,7 +418,8 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
         marks = current_marks(s, department)
     series: dict[str, list[tuple[int, float]]] = {}
     for i, (y, m) in enumerate(months):
-        res = score_period(records, parse_period(f"{y}-{m:02d}"), as_of, config, department, marks)
+        res = score_period(records, parse_period(f"{y}-{m:02d}"), as_of, config, department, marks,
+                           rules=engine().rules)
         for d in res.summary:
             series.setdefault(d.department, []).append((i, d.score))
     names = A.department_names()

@@ -295,6 +295,7 @@ def _person_name(who: Principal) -> str:
 @router.post("/scores/lock", response_class=HTMLResponse)
 async def lock_scores(request: Request):
     from app.cli_reports import _session, current_records
+    from domain.engine import engine
     from domain.scoring import load_scoring, score_period
     from store.locks import PeriodLockedError, lock_period
 
@@ -310,7 +311,8 @@ async def lock_scores(request: Request):
     if day <= period.end:  # as the CLI: a period still running is not published
         return redirect_with_flash(back, f"未锁定：{period.title}尚未结束（截止 {period.end}）。", request)
     with _session() as s:
-        res = score_period(current_records(s, day, None), period, day, load_scoring(), None)
+        res = score_period(current_records(s, day, None), period, day, load_scoring(), None,
+                           rules=engine().rules)
         try:
             lock_period(s, period, res, locked_by=who.actor)
         except PeriodLockedError as exc:

@@ -39,6 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from domain import labels
+from domain.labels import rule_names
 from domain.config import ConfigError, config_dir, read_toml
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import due_day, parse_instant
@@ -181,14 +182,9 @@ def config_source_of(raw: dict) -> str:
     return str(score.get("source", "scoring.toml")) if isinstance(score, dict) else "scoring.toml"
 
 
-def rule_labels(config: ScoringConfig | None = None) -> dict[str, str]:
-    """Chinese rule names: scoring.toml labels, else rules.toml `name`, else the id."""
-    labels: dict[str, str] = {}
-    try:
-        rules = read_toml(config_dir() / "rules.toml").get("rules", {})
-        labels.update({k: v.get("name", k) for k, v in rules.items() if isinstance(v, dict)})
-    except ConfigError:
-        pass
+def rule_labels(rules: Mapping[str, Any], config: ScoringConfig | None = None) -> dict[str, str]:
+    """Chinese rule names: scoring.toml labels, else the rule's `name` (rules.toml), else the id."""
+    labels = rule_names(rules)
     if config:
         labels.update({k: d.label for k, d in config.deductions.items() if d.label})
     return labels
@@ -238,19 +234,15 @@ def records_from_snapshots(
     snaps: Iterable[ItemSnapshot],
     as_of: date | datetime,
     overdue_days: Callable[[ClockSnapshot, date], int],
-    rules: Mapping[str, Any] | None = None,
+    rules: Mapping[str, Any],
 ) -> list[ClockRecord]:
     """One ClockRecord per clock with a due date; overdue days filled for overdue clocks.
 
     `overdue_days(clock, as_of_day)` gives the working days between the due day and as_of
     (e.g. `calendar_overdue_days(load_calendar())`). Clocks paused with no due date are skipped, and so
-    are windows that lapse (rules with `lapses = true`, e.g. the correction-notice window): they are
-    not duties a department can be late on.
+    are windows that lapse (`rules`: the rules in use, by id; `lapses = true`, e.g. the correction-notice
+    window): they are not duties a department can be late on.
     """
-    if rules is None:
-        from domain.rules import load_rules
-
-        rules = load_rules()
     lapsing = {rid for rid, r in rules.items() if not can_be_overdue(r)}
     as_of_day = as_of.date() if isinstance(as_of, datetime) else as_of
     out: list[ClockRecord] = []
@@ -436,13 +428,15 @@ def score_period(
     records: Iterable[ClockRecord],
     period: Period,
     as_of: date | datetime,
-    config: ScoringConfig | None = None,
+    config: ScoringConfig,
     department: str | None = None,
     marks: Iterable[Mark] = (),
+    *,
+    rules: Mapping[str, Any],
 ) -> ScoreResult:
-    """Scores of every department with clocks due (or marks) in `period` (or only `department`)."""
-    config = config or load_scoring()
-    labels = rule_labels(config)
+    """Scores of every department with clocks due (or marks) in `period` (or only `department`);
+    `config` from scoring.toml (`load_scoring`), `rules` the rules in use by id (for their names)."""
+    labels = rule_labels(rules, config)
     depts: dict[str, DepartmentScore] = {}
     lateness: dict[str, list[int]] = {}
     details: list[DetailRow] = []

@@ -40,12 +40,13 @@ def seed():
 
 def _city_doc(seed, entered=S.ENTERED):
     from domain.directory import load_directory
+    from domain.rules import load_rules
     from domain.scoring import load_scoring, rule_labels
 
     evs, clocks = seed
     directory = load_directory()
     return build_document(evs, 2016, resolve_scope(None, True, directory), entered=entered, clocks=clocks,
-                          as_of=AS_OF, rule_labels=rule_labels(load_scoring()),
+                          as_of=AS_OF, rule_labels=rule_labels(load_rules(), load_scoring()),
                           dept_names={d.id: d.name for d in directory.departments.values()})
 
 

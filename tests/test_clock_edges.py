@@ -90,7 +90,7 @@ def test_withheld_documents_counted_per_department_and_period_not_deducted_by_de
                                                                               "signed_on": "2026-08-03"})]
     marks = marks_from_snapshots(snaps)
     assert [m.item_id for m in marks] == ["W1", "W2", "W3"]
-    res = score_period([], parse_period("2026-Q3"), D(2026, 10, 16), load_scoring(), marks=marks)
+    res = score_period([], parse_period("2026-Q3"), D(2026, 10, 16), load_scoring(), marks=marks, rules=RULES)
     (d,) = res.summary
     assert (d.department, d.withheld, d.deduction, d.score) == ("qz-fgw", 2, 0, 100)
     rows = [r for r in res.details if r.status == "withheld"]
@@ -104,7 +104,7 @@ def test_withheld_deduction_and_case_lost_from_config(tmp_path):
     config = load_scoring(cfg)
     assert config.points("withheld") == 1 and config.points("case_lost") == 4
     marks = marks_from_snapshots([_withheld_doc("W1", "qz-fgw", "2026-08-03")])
-    res = score_period([], parse_period("2026-Q3"), D(2026, 10, 16), config, marks=marks)
+    res = score_period([], parse_period("2026-Q3"), D(2026, 10, 16), config, marks=marks, rules=RULES)
     assert res.summary[0].score == 99
 
 
@@ -126,15 +126,15 @@ def test_lost_review_or_litigation_deducts_in_the_period_of_the_decision():
     assert [(m.item_id, m.on) for m in marks] == [("R1", "2026-05-10"), ("R2", "2026-08-10")]
     records = [ClockRecord(item_id="R9", item_type="request", department="qz-jyj", rule="request_reply",
                            due="2026-04-20", state="met", met_on="2026-04-10")]
-    q2 = score_period(records, parse_period("2026-Q2"), D(2026, 12, 1), load_scoring(), marks=marks)
+    q2 = score_period(records, parse_period("2026-Q2"), D(2026, 12, 1), load_scoring(), marks=marks, rules=RULES)
     (d,) = q2.summary
     assert (d.cases_lost, d.deduction, d.score) == (1, 3, 97)
     row = next(r for r in q2.details if r.status == "case_lost")
     assert row.item_id == "R1" and row.deduction == 3 and "行政复议" in row.explanation
-    q3 = score_period([], parse_period("2026-Q3"), D(2026, 12, 1), load_scoring(), marks=marks)
+    q3 = score_period([], parse_period("2026-Q3"), D(2026, 12, 1), load_scoring(), marks=marks, rules=RULES)
     assert q3.summary[0].cases_lost == 1 and q3.summary[0].score == 97
     # Not yet decided on the as-of day: not counted.
-    early = score_period([], parse_period("2026-Q3"), D(2026, 8, 1), load_scoring(), marks=marks)
+    early = score_period([], parse_period("2026-Q3"), D(2026, 8, 1), load_scoring(), marks=marks, rules=RULES)
     assert early.summary == []
 
 

@@ -14,11 +14,13 @@ import store.locks  # noqa: F401  (ScoreLock on SQLModel.metadata)
 from app.exports import ReportCheckError, write_annual_report, write_scores
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.report import annual_report
+from domain.rules import load_rules
 from domain.scoring import ClockRecord, load_scoring, parse_period, score_period
 
 FIN, EDU = "财政局", "教育局"
 Q3 = parse_period("2026-Q3")
 AS_OF = date(2026, 10, 16)
+RULES = load_rules()
 
 
 def rec(item, rule, due, state, met_on=None, late=None, overdue=None, dept=FIN, title=None, summary=None):
@@ -37,7 +39,7 @@ RECORDS = [
 
 
 def test_scores_xlsx_sheets_headers_numbers(tmp_path: Path):
-    res = score_period(RECORDS, Q3, AS_OF, load_scoring())
+    res = score_period(RECORDS, Q3, AS_OF, load_scoring(), rules=RULES)
     out = write_scores(res, "xlsx", tmp_path / "scores.xlsx")
     wb = load_workbook(out)
     assert wb.sheetnames == ["汇总", "明细", "说明"]
@@ -69,7 +71,7 @@ def test_scores_xlsx_sheets_headers_numbers(tmp_path: Path):
 
 
 def test_scores_csv_has_bom_and_summary_rows(tmp_path: Path):
-    res = score_period(RECORDS, Q3, AS_OF, load_scoring())
+    res = score_period(RECORDS, Q3, AS_OF, load_scoring(), rules=RULES)
     out = write_scores(res, "csv", tmp_path / "scores.csv")
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
@@ -145,7 +147,7 @@ def test_bad_table_is_refused(tmp_path: Path):
 def test_lock_keeps_numbers_and_lists_amendments(db_session):
     from store.locks import PeriodLockedError, amendments, lock_period, locked, locked_result
 
-    res = score_period(RECORDS, Q3, AS_OF, load_scoring())
+    res = score_period(RECORDS, Q3, AS_OF, load_scoring(), rules=RULES)
     lock_period(db_session, Q3, res, locked_by="考评办")
     assert locked(db_session, "2026-Q3") is not None and locked(db_session, "2026-Q2") is None
     with pytest.raises(PeriodLockedError):

@@ -8,8 +8,10 @@ import pytest
 
 from domain.config import ConfigError
 from domain.model import ClockSnapshot, ItemSnapshot
+from domain.rules import load_rules
 from domain.scoring import (
     ClockRecord,
+    ScoringConfig,
     classify,
     explanation_line,
     load_scoring,
@@ -66,7 +68,7 @@ RECORDS = [
 
 
 def test_score_period_counts_and_deductions():
-    res = score_period(RECORDS, parse_period("2026-Q3"), date(2026, 10, 16))
+    res = score_period(RECORDS, parse_period("2026-Q3"), date(2026, 10, 16), load_scoring(), rules=load_rules())
     assert [d.department for d in res.summary] == [EDU, FIN]
     edu, fin = res.summary
     assert (fin.items_due, fin.on_time, fin.late, fin.overdue, fin.pending, fin.closed) == (4, 1, 2, 1, 0, 1)
@@ -87,7 +89,8 @@ def test_score_period_counts_and_deductions():
 
 def test_score_floor_and_department_filter():
     many = [rec(f"R{i}", "request_reply", "2026-11-02", "open", overdue=3) for i in range(20)]
-    res = score_period(many + RECORDS, parse_period("2026-11"), date(2026, 12, 1), department=FIN)
+    res = score_period(many + RECORDS, parse_period("2026-11"), date(2026, 12, 1), load_scoring(), department=FIN,
+                       rules=load_rules())
     assert len(res.summary) == 1 and res.summary[0].score == 0 and res.summary[0].deduction == 120
 
 
@@ -104,7 +107,7 @@ def test_records_from_snapshots():
         seen.append((clock.rule, as_of))
         return 7
 
-    recs = records_from_snapshots([snap], date(2026, 10, 12), overdue)
+    recs = records_from_snapshots([snap], date(2026, 10, 12), overdue, load_rules())
     # The correction-notice window lapses (rules.toml lapses = true): it is no duty to be scored on.
     assert [(r.rule, r.overdue_working_days) for r in recs] == [("request_reply", 7)]
     assert seen == [("request_reply", date(2026, 10, 12))]
@@ -147,3 +150,25 @@ def test_config_errors_name_file_and_key(tmp_path: Path, text, key):
     with pytest.raises(ConfigError) as exc:
         load_scoring(p)
     assert str(p) in str(exc.value) and key in str(exc.value)
+
+
+def test_scoring_reads_rules_only_from_its_arguments(tmp_path, monkeypatch):
+    """The rules in use come in as an argument (pure scoring): with no config directory at all, the
+    lapsing windows and rule names still come from the given rules."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class R:
+        name: str
+        lapses: bool = False
+
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(tmp_path / "missing"))
+    rules = {"request_reply": R("答复申请（测试名）"), "correction_notice": R("补正窗口", lapses=True)}
+    snap = ItemSnapshot(id="R9", type="request", department=FIN, title="申请", clocks=[
+        ClockSnapshot(rule="correction_notice", start="2026-09-01", due="2026-09-10", state="open"),
+        ClockSnapshot(rule="request_reply", start="2026-09-01", due="2026-09-29", state="open"),
+    ])
+    recs = records_from_snapshots([snap], date(2026, 10, 12), lambda c, d: 9, rules)
+    assert [(r.rule, r.overdue_working_days) for r in recs] == [("request_reply", 9)]
+    res = score_period(recs, parse_period("2026-Q3"), date(2026, 10, 12), ScoringConfig(), rules=rules)
+    assert [d.rule_label for d in res.details] == ["答复申请（测试名）"]
