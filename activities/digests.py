@@ -6,7 +6,7 @@ The scheduled `DigestWorkflow` (workflows/digests.py) runs every day at 09:00 As
    config/calendars/, so make-up Saturdays/Sundays count and statutory rest days do not)? The national
    calendar decides for city-wide roles; a department's region (e.g. guangxi, 壮族三月三) decides for its
    liaison and head. No region works -> the run is "skipped" and nothing is sent.
-2. `plan_digests`: loads the open item snapshots from the store and runs `activities.notify.build_digests`
+2. `plan_digests`: loads the open item snapshots from the store and runs `domain.digests.build_digests`
    (liaison: due within 5 working days; supervisor: overdue by department; head: their department's).
    People whose region rests that day are left out.
 
@@ -129,7 +129,9 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
     """The digests of `day` for `items` (ItemSnapshots), leaving out people whose region rests.
     `held`: the department of each late entry (补录) waiting for review."""
     from activities.clocks import activity_engine as engine
-    from activities.notify import STEP_NAMES, _date_text, build_digests, working_days_left_from
+    from activities.notify import STEP_NAMES
+    from domain.digests import build_digests, working_days_left_from
+    from domain.notice_text import date_text
 
     plan = DigestPlan(date=day.isoformat(), open_items=len(items))
     for person_id, step, context in build_digests(items, directory, day, working_days_left_from(calendar),
@@ -138,7 +140,7 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
             plan.resting_people.append(person_id)
             continue
         # Names for the delivery log and a possible 送达失败 notice (digest templates do not use them).
-        context.setdefault("item_title", f"{_date_text(day.isoformat())}{STEP_NAMES.get(step, step)}")
+        context.setdefault("item_title", f"{date_text(day.isoformat())}{STEP_NAMES.get(step, step)}")
         context.setdefault("rule_name", "每日汇总")
         plan.messages.append(DigestMessage(person_id=person_id, step=step, context=context))
     return plan

@@ -1,4 +1,4 @@
-"""Notifications: Chinese Jinja2 templates, Apprise channels, delivery log, digests.
+"""Notifications: the delivery activity (Apprise channels, delivery log, channel fallback).
 
 One call of the `send_notification` activity handles one (item, rule, step, person):
 
@@ -20,30 +20,26 @@ receiver gets the notice a second time. No channel protocol (SMTP, webhooks) let
 is as small as one database commit. A row seen in `intent` on entry is a sign of such a crash and is logged.
 Two concurrent executions of the same key (which Temporal does not produce for one activity) could both send.
 
-Templates: `config/templates/notify/{step}.j2` (a `templates/notify` directory in $SHIXIAN_CONFIG_DIR
-overrides single files). The first line of the rendered text is the title, the rest the body.
-No applicant personal data is ever put in a notification context.
+Texts come from `activities/notify_templates.py`, secrets in channel URLs are masked by `domain/secrets.py`,
+digest contents are built by `domain/digests.py`. No applicant personal data is ever put in a notification context.
 """
 from __future__ import annotations
 
-import functools
 import logging
-import re
-from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain import config as _config
-from domain import labels, standing
-from domain.settings import get_settings
-from domain.shanghai import now as shanghai_now
+from activities.notify_templates import render
+from domain import labels
 from domain.directory import Directory, Person, load_directory
+from domain.notice_text import date_text, item_link, rule_name
+from domain.secrets import mask_url, scrub
+from domain.shanghai import now as shanghai_now
 
 log = logging.getLogger("shixian.notify")
 
@@ -51,7 +47,6 @@ LADDER_STEPS = ("t_minus_3", "t_minus_1", "due_today", "overdue_1", "overdue_rep
 DIGEST_STEPS = ("digest_liaison", "digest_supervisor", "digest_head")
 STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + ("test", "urge", "invite")
 STEP_NAMES = labels.STEPS
-DIGEST_WINDOW_WORKING_DAYS = 5
 CHANNEL_FAILED = "ChannelFailed"
 
 
@@ -111,160 +106,6 @@ class ChannelResult(BaseModel):
     error: str | None = None
 
 
-# ------------------------------------------------------------------------------------------ masking
-_TOKEN_PARAMS = re.compile(r"pass|pwd|token|secret|key|sign|auth|apikey|webhook|access|cred", re.I)
-# Schemes whose host/path carry a network location, not a token; everything else (wecombot, dingtalk,
-# feishu, lark, tgram, discord, slack …) keeps its tokens in host and path and gets those masked.
-_HOST_SCHEMES = {
-    "json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "http", "https",
-    "ntfy", "ntfys", "gotify", "gotifys", "mqtt", "mqtts", "apprise", "apprises",
-}
-
-
-def _query_pairs(query: str) -> list[tuple[str, str | None]]:
-    """Raw (undecoded) key/value pairs: apprise's `+Header=value` must keep its plus sign."""
-    out: list[tuple[str, str | None]] = []
-    for piece in query.split("&"):
-        if piece:
-            k, eq, v = piece.partition("=")
-            out.append((k, v if eq else None))
-    return out
-
-
-def _secret_param(key: str, value: str | None) -> bool:
-    k = unquote(key)
-    return bool(value) and (k.startswith("+") or bool(_TOKEN_PARAMS.search(k)))
-
-
-def _stars(s: str) -> str:
-    return s[:4] + "****" if len(s) >= 12 else "****"
-
-
-def mask_url(url: str) -> str:
-    """The URL with passwords, tokens and secret query values hidden, for logs and the delivery log."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"(?<=://).*", "****", url)
-    scheme = parts.scheme.lower()
-    netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at:
-        user, colon, _pw = userinfo.partition(":")
-        userinfo = f"{user}:****" if colon else user
-        if scheme not in _HOST_SCHEMES:
-            userinfo = _stars(user) + (":****" if colon else "")
-        netloc = f"{userinfo}@{hostport}"
-    path = parts.path
-    if scheme not in _HOST_SCHEMES:
-        host = hostport
-        netloc = (f"{userinfo}@" if at else "") + (_stars(host) if host else "")
-        path = "/".join(_stars(seg) if seg else seg for seg in path.split("/"))
-    query = ""
-    if parts.query:
-        pairs = []
-        for k, v in _query_pairs(parts.query):
-            pairs.append(f"{k}=****" if _secret_param(k, v) else (f"{k}={v}" if v is not None else k))
-        query = "?" + "&".join(pairs)
-    return f"{parts.scheme}://{netloc}{path}{query}"
-
-
-def _secrets_of(url: str) -> list[str]:
-    """Raw secret substrings of a URL, to scrub them from error texts."""
-    out: list[str] = []
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return out
-    if parts.password:
-        out += [parts.password, quote(parts.password, safe="")]
-    for k, v in _query_pairs(parts.query):
-        if _secret_param(k, v):
-            out += [v, unquote(v)]
-    if parts.scheme.lower() not in _HOST_SCHEMES:
-        out += [seg for seg in [parts.hostname or "", *parts.path.split("/")] if len(seg) >= 6]
-    return [s for s in out if s]
-
-
-def scrub(text: str, url: str) -> str:
-    for s in sorted(_secrets_of(url), key=len, reverse=True):
-        text = text.replace(s, "****")
-    return text
-
-
-# ------------------------------------------------------------------------------------------ templates
-def _template_env(config_dir: Path | None = None):
-    base = Path(config_dir) if config_dir else _config.config_dir()
-    dirs = []
-    for d in (base / "templates" / "notify", _config.REPO_CONFIG / "templates" / "notify"):
-        if d.is_dir() and d not in dirs:
-            dirs.append(d)
-    return _environment(tuple(dirs))
-
-
-@functools.lru_cache(maxsize=8)
-def _environment(dirs: tuple[Path, ...]):
-    """One Jinja environment per template directory list: templates compile once (auto_reload still
-    picks up an edited file by its modification time)."""
-    from jinja2 import ChoiceLoader, Environment, FileSystemLoader
-
-    return Environment(
-        loader=ChoiceLoader([FileSystemLoader(str(d), encoding="utf-8") for d in dirs]),
-        autoescape=False,  # plain-text bodies
-        trim_blocks=False,
-        keep_trailing_newline=False,
-    )
-
-
-def render(step: str, context: dict[str, Any], config_dir: Path | None = None) -> tuple[str, str]:
-    """Render the template of `step`: (title, body). Any step of config/reminders.toml with a template."""
-    from jinja2 import TemplateNotFound
-
-    if not re.fullmatch(r"[a-z0-9_]+", step):
-        raise ValueError(f"unknown notification step {step!r}")
-    try:
-        template = _template_env(config_dir).get_template(f"{step}.j2")
-    except TemplateNotFound:
-        raise ValueError(f"unknown notification step {step!r}: no template templates/notify/{step}.j2") from None
-    text = template.render(**context)
-    title, _, body = text.strip().partition("\n")
-    body = re.sub(r"\n{3,}", "\n\n", body.strip("\n")).strip()
-    return title.strip(), body
-
-
-def public_url() -> str:
-    return get_settings().public_base
-
-
-def item_link(item_id: str) -> str:
-    return f"{public_url()}/items/{quote(item_id, safe='')}"
-
-
-def _date_text(value: Any) -> str:
-    """2025-05-20 -> 2025年5月20日; an ISO datetime keeps its time (hour rules)."""
-    if value in (None, ""):
-        return ""
-    s = str(value)
-    try:
-        if len(s) <= 10:
-            d = date.fromisoformat(s)
-            return f"{d.year}年{d.month}月{d.day}日"
-        t = datetime.fromisoformat(s)
-        return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
-    except ValueError:
-        return s
-
-
-_rule_names_cache: dict[str, str] | None = None
-
-
-def rule_name(rule: str) -> str:
-    global _rule_names_cache
-    if _rule_names_cache is None:
-        _rule_names_cache = labels.rule_names()
-    return _rule_names_cache.get(rule, rule)
-
-
 def build_context(req: NotificationRequest, person: Person | None, directory: Directory) -> dict[str, Any]:
     ctx = dict(req.context)
     dept = ctx.get("department") or (person.department if person else None)
@@ -283,7 +124,7 @@ def build_context(req: NotificationRequest, person: Person | None, directory: Di
         ctx.setdefault("failed_step_name", STEP_NAMES.get(req.about_step or "", req.about_step or ""))
     for k in ("due", "old_due", "new_due", "date"):
         if ctx.get(k) and not ctx.get(f"{k}_text"):
-            ctx[f"{k}_text"] = _date_text(ctx[k])
+            ctx[f"{k}_text"] = date_text(ctx[k])
     if ctx.get("overdue_working_days") is None and isinstance(ctx.get("working_days_left"), int) \
             and ctx["working_days_left"] < 0:
         ctx["overdue_working_days"] = -ctx["working_days_left"]
@@ -465,105 +306,3 @@ async def send_test(person_id: str, directory: Directory | None = None) -> list[
         else:
             store.mark_failed(s, key, "；".join(f"渠道{r.index + 1}：{r.error}" for r in results if not r.ok))
     return results
-
-
-# ------------------------------------------------------------------------------------------ digests
-WorkingDaysLeft = Callable[[date, date, str], int]
-
-
-def working_days_left_from(calendar) -> WorkingDaysLeft:
-    """Adapter for domain.calendar.WorkCalendar: signed working days from `today` to `due`.
-
-    0 = due today; n > 0 = n working days left; -n = n working days overdue (counted as in issue 3:
-    working days after the due date up to and including today).
-    """
-    def left(today: date, due: date, region: str) -> int:
-        return standing.working_days_left(calendar, today, due, region)
-
-    return left
-
-
-def _due_date(due: str) -> date:
-    return date.fromisoformat(due[:10])
-
-
-def _held_line(held: list[str], directory: Directory) -> dict[str, Any]:
-    """`held`: the department of each late entry waiting for review -> the digest's one line about them."""
-    if not held:
-        return {"held_count": 0}
-    counts: dict[str, int] = {}
-    for d in held:
-        counts[d] = counts.get(d, 0) + 1
-    parts = "、".join(f"{directory.department_name(d)} {n} 条" for d, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return {"held_count": len(held), "held_departments": parts, "review_link": f"{public_url()}/#review"}
-
-
-def build_digests(items: list, directory: Directory, today: date,
-                  working_days_left: WorkingDaysLeft,
-                  rules: Mapping[str, Any] | None = None,
-                  held: list | None = None) -> list[tuple[str, str, dict[str, Any]]]:
-    """Daily digest contents: [(person_id, step, context)], one per person with something to read.
-
-    - each liaison: open clocks of their department due within 5 working days (0..5 left);
-    - each supervisor: overdue open clocks of all departments, grouped by department;
-    - each department head: their department's overdue and due-soon clocks.
-    - each supervisor also gets one line on the late entries (补录) waiting for review (`held`: their
-      departments), not one message per entry; that line alone is enough for a digest.
-    `items` are `domain.model.ItemSnapshot`s; `working_days_left(today, due, region)` is signed
-    (see `working_days_left_from`). Send them with item_id `digest-{today}` and rule `digest`: once a day.
-    """
-    rows: list[dict[str, Any]] = []
-    for item in items:
-        if item.state not in ("open",):
-            continue
-        for clock in item.clocks:
-            if clock.state not in ("open", "paused") or not clock.due:
-                continue
-            region = clock.region or directory.region_of(item.department)
-            left = working_days_left(today, _due_date(clock.due), region)
-            if left < 0 and rules is not None and not standing.can_be_overdue(rules.get(clock.rule)):
-                continue  # a lapsed window (correction notice, opinion period) is never overdue
-            rows.append({
-                "item_id": item.id,
-                "title": item.title,
-                "department": item.department,
-                "department_name": directory.department_name(item.department),
-                "rule": clock.rule,
-                "rule_name": rule_name(clock.rule),
-                "due": clock.due[:16].replace("T", " "),
-                "working_days_left": left,
-                "overdue_working_days": -left if left < 0 else 0,
-                "link": item_link(item.id),
-            })
-    rows.sort(key=lambda r: (r["working_days_left"], r["due"], r["item_id"], r["rule"]))
-    soon = [r for r in rows if 0 <= r["working_days_left"] <= DIGEST_WINDOW_WORKING_DAYS]
-    overdue = [r for r in rows if r["working_days_left"] < 0]
-    overdue_desc = sorted(overdue, key=lambda r: (-r["overdue_working_days"], r["item_id"], r["rule"]))
-    base = {"date": today.isoformat(), "date_text": _date_text(today.isoformat())}
-    out: list[tuple[str, str, dict[str, Any]]] = []
-
-    for person in directory.people.values():
-        if "liaison" in person.roles and person.department:
-            mine = [r for r in soon if r["department"] == person.department]
-            if mine:
-                out.append((person.id, "digest_liaison", {
-                    **base, "person_name": person.name, "department": person.department,
-                    "department_name": directory.department_name(person.department), "items": mine}))
-        if "head" in person.roles and person.department:
-            od = [r for r in overdue_desc if r["department"] == person.department]
-            ds = [r for r in soon if r["department"] == person.department]
-            if od or ds:
-                out.append((person.id, "digest_head", {
-                    **base, "person_name": person.name, "department": person.department,
-                    "department_name": directory.department_name(person.department),
-                    "overdue": od, "due_soon": ds}))
-        if "supervisor" in person.roles and (overdue_desc or held):
-            groups: dict[str, list] = {}
-            for r in overdue_desc:
-                groups.setdefault(r["department"], []).append(r)
-            departments = [{"department": d, "department_name": directory.department_name(d), "items": g}
-                           for d, g in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
-            out.append((person.id, "digest_supervisor", {
-                **base, "person_name": person.name, "departments": departments, "total": len(overdue_desc),
-                **_held_line(held or [], directory)}))
-    return out

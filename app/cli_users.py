@@ -68,7 +68,8 @@ def register(app: typer.Typer) -> None:
         import asyncio
         import datetime as dt
 
-        from activities.notify import NotificationRequest, deliver, public_url
+        from activities.notify import NotificationRequest, deliver
+        from domain.notice_text import public_url
         from store.accounts import create_invite
 
         p = _person(person)

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def _days_ago(n: int) -> str:
-    from activities.clocks import engine
+    from domain.engine import engine
     from app.demo import today_shanghai
 
     return engine().calendar.subtract_working_days(today_shanghai(), n, "guangxi").isoformat()

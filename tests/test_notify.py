@@ -11,17 +11,12 @@ import pytest
 from sqlmodel import Session
 from temporalio.testing import ActivityEnvironment
 
-from activities.notify import (
-    NotificationRequest,
-    build_digests,
-    deliver,
-    mask_url,
-    render,
-    send_notification,
-    send_test,
-)
+from activities.notify import NotificationRequest, deliver, send_notification, send_test
+from activities.notify_templates import render
+from domain.digests import build_digests
 from domain.directory import load_directory
 from domain.model import ClockSnapshot, ItemSnapshot
+from domain.secrets import mask_url
 from store import deliveries as store
 from tests.receivers import SmtpReceiver, WebhookReceiver, closed_port
 

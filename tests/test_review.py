@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from activities.clocks import engine
+from domain.engine import engine
 from app.ingest import Ingestor
 from app.queries import overdue_rows
 from store.models import EventRecord

@@ -34,7 +34,7 @@ def test_lapsing_window_has_no_standing_after_its_last_day():
 
 
 def test_digest_leaves_out_lapsed_windows():
-    from activities.notify import build_digests, working_days_left_from
+    from domain.digests import build_digests, working_days_left_from
     from domain.directory import load_directory
     from domain.model import ClockSnapshot, ItemSnapshot
 

@@ -63,7 +63,7 @@ async def late_entries(st) -> list[tuple[str, str]]:
     """A liaison's back-dated reply (held, rejected) and late extension (held, approved), then the reply."""
     from app.ingest import Ingestor
     from app.review import decide
-    from activities.clocks import engine
+    from domain.engine import engine
 
     today, c = await st.today(), engine().calendar
     req = st.id("late")

@@ -1,0 +1,116 @@
+"""Daily digest contents (who reads what today), from item snapshots and the directory. Pure: the
+calendar comes in as a `working_days_left` function, the rules as a mapping."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from domain import standing
+from domain.directory import Directory
+from domain.labels import rule_names
+from domain.notice_text import date_text, item_link, public_url, rule_name
+
+DIGEST_WINDOW_WORKING_DAYS = 5
+
+WorkingDaysLeft = Callable[[date, date, str], int]
+
+
+def working_days_left_from(calendar) -> WorkingDaysLeft:
+    """Adapter for domain.calendar.WorkCalendar: signed working days from `today` to `due`.
+
+    0 = due today; n > 0 = n working days left; -n = n working days overdue (counted as in issue 3:
+    working days after the due date up to and including today).
+    """
+    def left(today: date, due: date, region: str) -> int:
+        return standing.working_days_left(calendar, today, due, region)
+
+    return left
+
+
+def _due_date(due: str) -> date:
+    return date.fromisoformat(due[:10])
+
+
+def _held_line(held: list[str], directory: Directory) -> dict[str, Any]:
+    """`held`: the department of each late entry waiting for review -> the digest's one line about them."""
+    if not held:
+        return {"held_count": 0}
+    counts: dict[str, int] = {}
+    for d in held:
+        counts[d] = counts.get(d, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    parts = "、".join(f"{directory.department_name(d)} {n} 条" for d, n in ranked)
+    return {"held_count": len(held), "held_departments": parts, "review_link": f"{public_url()}/#review"}
+
+
+def build_digests(items: list, directory: Directory, today: date,
+                  working_days_left: WorkingDaysLeft,
+                  rules: Mapping[str, Any] | None = None,
+                  held: list | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    """Daily digest contents: [(person_id, step, context)], one per person with something to read.
+
+    - each liaison: open clocks of their department due within 5 working days (0..5 left);
+    - each supervisor: overdue open clocks of all departments, grouped by department;
+    - each department head: their department's overdue and due-soon clocks.
+    - each supervisor also gets one line on the late entries (补录) waiting for review (`held`: their
+      departments), not one message per entry; that line alone is enough for a digest.
+    `items` are `domain.model.ItemSnapshot`s; `working_days_left(today, due, region)` is signed
+    (see `working_days_left_from`). Send them with item_id `digest-{today}` and rule `digest`: once a day.
+    """
+    names = rule_names(rules) if rules is not None else {}
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        if item.state not in ("open",):
+            continue
+        for clock in item.clocks:
+            if clock.state not in ("open", "paused") or not clock.due:
+                continue
+            region = clock.region or directory.region_of(item.department)
+            left = working_days_left(today, _due_date(clock.due), region)
+            if left < 0 and rules is not None and not standing.can_be_overdue(rules.get(clock.rule)):
+                continue  # a lapsed window (correction notice, opinion period) is never overdue
+            rows.append({
+                "item_id": item.id,
+                "title": item.title,
+                "department": item.department,
+                "department_name": directory.department_name(item.department),
+                "rule": clock.rule,
+                "rule_name": names.get(clock.rule) or rule_name(clock.rule),
+                "due": clock.due[:16].replace("T", " "),
+                "working_days_left": left,
+                "overdue_working_days": -left if left < 0 else 0,
+                "link": item_link(item.id),
+            })
+    rows.sort(key=lambda r: (r["working_days_left"], r["due"], r["item_id"], r["rule"]))
+    soon = [r for r in rows if 0 <= r["working_days_left"] <= DIGEST_WINDOW_WORKING_DAYS]
+    overdue = [r for r in rows if r["working_days_left"] < 0]
+    overdue_desc = sorted(overdue, key=lambda r: (-r["overdue_working_days"], r["item_id"], r["rule"]))
+    base = {"date": today.isoformat(), "date_text": date_text(today.isoformat())}
+    out: list[tuple[str, str, dict[str, Any]]] = []
+
+    for person in directory.people.values():
+        if "liaison" in person.roles and person.department:
+            mine = [r for r in soon if r["department"] == person.department]
+            if mine:
+                out.append((person.id, "digest_liaison", {
+                    **base, "person_name": person.name, "department": person.department,
+                    "department_name": directory.department_name(person.department), "items": mine}))
+        if "head" in person.roles and person.department:
+            od = [r for r in overdue_desc if r["department"] == person.department]
+            ds = [r for r in soon if r["department"] == person.department]
+            if od or ds:
+                out.append((person.id, "digest_head", {
+                    **base, "person_name": person.name, "department": person.department,
+                    "department_name": directory.department_name(person.department),
+                    "overdue": od, "due_soon": ds}))
+        if "supervisor" in person.roles and (overdue_desc or held):
+            groups: dict[str, list] = {}
+            for r in overdue_desc:
+                groups.setdefault(r["department"], []).append(r)
+            departments = [{"department": d, "department_name": directory.department_name(d), "items": g}
+                           for d, g in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+            out.append((person.id, "digest_supervisor", {
+                **base, "person_name": person.name, "departments": departments, "total": len(overdue_desc),
+                **_held_line(held or [], directory)}))
+    return out
