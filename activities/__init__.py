@@ -1,5 +1,5 @@
-"""Temporal activities. The worker (worker/main.py) registers every function listed in ACTIVITIES."""
-from activities.annual import open_annual_report_clocks
+"""Temporal activities. ACTIVITIES: the plain functions; activities that need a dependency are methods of
+a class constructed in the composition root (app/composition.py: AnnualActivities)."""
 from activities.clocks import (
     compute_clocks,
     correction_period,
@@ -13,5 +13,5 @@ from activities.notify import notification_recipients, send_notification
 
 ACTIVITIES: list = [
     compute_clocks, plan_steps, save_snapshot, record_due_change, record_system_event, correction_period,
-    send_notification, notification_recipients, digest_day, plan_digests, open_annual_report_clocks,
+    send_notification, notification_recipients, digest_day, plan_digests,
 ]

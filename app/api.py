@@ -103,7 +103,7 @@ def item_json(snap, *, with_history: bool = False) -> dict[str, Any]:
         "late_entries": [e.model_dump(exclude={"content_hash"}) for e in snap.late_entries],
     }
     if with_history:
-        from app.queries import session
+        from services.queries import session
         from store import repo
 
         with session() as s:
@@ -121,7 +121,7 @@ def item_json(snap, *, with_history: bool = False) -> dict[str, Any]:
 
 
 def load_item(item_id: str, who: Principal):
-    from app.queries import get_status
+    from services.queries import get_status
 
     snap = get_status(item_id)
     if snap is None:
@@ -135,7 +135,7 @@ def load_item(item_id: str, who: Principal):
 
 def list_items_json(department: str | None, state: str | None, type_: str | None, *,
                     after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    from app.queries import session
+    from services.queries import session
     from store import repo
 
     with session() as s:
@@ -144,7 +144,7 @@ def list_items_json(department: str | None, state: str | None, type_: str | None
 
 
 def overdue_json(as_of: dt.date, department: str | None) -> list[dict[str, Any]]:
-    from app.queries import overdue_rows
+    from services.queries import overdue_rows
 
     names = department_names()
     rows = overdue_rows(as_of, department)
@@ -233,7 +233,7 @@ async def post_events(request: Request, payload: Any = Body(..., description="�
     """Same validation and idempotency as `shixian events ingest`; each element reported as
     applied / duplicate / rejected. Every event is recorded as entered by the token's person."""
     from app.ingest import Ingestor, IngestResult
-    from app.queries import get_status
+    from services.queries import get_status
     from store.db import database_url, get_engine
     from store.repo import event_item_id
 
@@ -357,7 +357,7 @@ def get_calendar(who: Principal = Depends(api_principal)) -> dict[str, Any]:
 async def post_calendar_reload(request: Request, who: Principal = Depends(api_principal)) -> dict[str, Any]:
     from domain.engine import config_problem, engine
     from domain.config import ConfigError
-    from worker.calendar_watch import signal_open_items
+    from services.calendar import signal_open_items
 
     who.require(("admin",), "重新载入日历")
     try:

@@ -19,7 +19,7 @@ def _iso(v) -> str | None:
 def get_deliveries(status: Optional[str] = Query(None, description="intent / sent / failed"),
                    item: Optional[str] = Query(None, description="只看某一事项"),
                    page: Page = Depends(page_params), who: Principal = Depends(api_principal)) -> dict[str, Any]:
-    from app.queries import session
+    from services.queries import session
     from store import deliveries as store
 
     who.require(("supervisor", "admin"), "查看送达记录")

@@ -107,7 +107,7 @@ def _bearer(request: Request) -> str | None:
 
 
 def principal_for_token(token: str) -> Principal | None:
-    from app.queries import db
+    from services.queries import db
     from sqlmodel import Session
 
     from store.tokens import ensure_table, verify
@@ -137,7 +137,7 @@ def principal_for_person(person_id: str, csrf: str | None = None) -> Principal |
 def principal_for_session(sid: str) -> Principal | None:
     from sqlmodel import Session
 
-    from app.queries import db
+    from services.queries import db
     from store.accounts import live_session
 
     with Session(db()) as s:

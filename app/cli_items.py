@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status(item_id: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
         """事项及其时限的当前状态。"""
-        from app.queries import get_status, status_json
+        from services.queries import get_status, status_json
 
         snap = get_status(item_id)
         if snap is None:
@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """截至某日日终已逾期、仍未办结的时限。"""
-        from app.queries import overdue_rows
+        from services.queries import overdue_rows
         from domain.limits import parse_iso_day
 
         try:
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc))
 
         async def go():
-            from worker.calendar_watch import signal_open_items
+            from services.calendar import signal_open_items
 
             return await signal_open_items(await _client(), "日历数据已更新（shixian calendar reload）")
 

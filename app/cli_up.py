@@ -11,6 +11,7 @@ def register(app: typer.Typer) -> None:
         no_http: bool = typer.Option(False, "--no-http", help="不启动网页与 API / no web server"),
     ) -> None:
         """启动时限：内嵌 Temporal 开发服务器、工作进程与网页（Ctrl-C 停止）。"""
+        from app.composition import up_wiring
         from worker.supervisor import up
 
-        up(demo=demo, http=not no_http)
+        up(up_wiring(), demo=demo, http=not no_http)

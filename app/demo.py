@@ -123,7 +123,7 @@ def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[
 def store_is_empty() -> bool:
     from sqlalchemy import select
 
-    from app.queries import session
+    from services.queries import session
     from store.models import EventRecord, Item
 
     with session() as s:
@@ -187,12 +187,3 @@ def print_demo_accounts(passwords: dict[str, str]) -> None:
         p = people[pid]
         roles = "、".join(ROLE_NAMES.get(r, r) for r in p.roles)
         print(f"  demo-account {pid} {pw}  {p.name}（{roles}）", flush=True)
-
-
-def _register() -> None:
-    from worker.supervisor import register_task
-
-    register_task(seed_demo, name="demo", needs_http=False)
-
-
-_register()

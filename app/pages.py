@@ -134,7 +134,7 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 async def login(request: Request):
     from sqlmodel import Session
 
-    from app.queries import db
+    from services.queries import db
     from store import accounts
 
     form = await read_form(request)
@@ -178,7 +178,7 @@ async def login(request: Request):
 async def logout(request: Request):
     from sqlmodel import Session
 
-    from app.queries import db
+    from services.queries import db
     from store.accounts import end_session
 
     form = await read_form(request)
@@ -227,7 +227,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["count"] += 1
         g["total"] += r["overdue_working_days"]
         g["max"] = max(g["max"], r["overdue_working_days"])
-    from app.queries import session
+    from services.queries import session
     from domain.flags import item_flags
     from store import repo
     from store.accounts import urge_counts
@@ -296,7 +296,7 @@ def liaison(request: Request, department: str | None = None):
     if not dept:
         return render(request, "choose.html", who, names=names, target="/liaison")
     A.check_department(dept)
-    from app.queries import session
+    from services.queries import session
     from store import repo
 
     day = A.today()
@@ -354,7 +354,7 @@ def department_page(request: Request, dept: str):
     directory = A.directory()
     d = directory.departments[dept]
     people = [p for p in directory.people.values() if p.department == dept]
-    from app.queries import session
+    from services.queries import session
     from store import repo
 
     with session() as s:

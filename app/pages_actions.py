@@ -84,7 +84,7 @@ def new_event(request: Request, type: str = "request.received", item: str | None
 @router.post("/events/new", response_class=HTMLResponse)
 async def post_event(request: Request):
     from app.ingest import Ingestor
-    from app.queries import get_status
+    from services.queries import get_status
     from store.db import database_url, get_engine
 
     who = _who(request)
@@ -224,7 +224,7 @@ def _local(moment: dt.datetime) -> str:
 def item_extras(item: dict[str, Any], who: Principal) -> dict[str, Any]:
     from sqlmodel import col, select
 
-    from app.queries import session
+    from services.queries import session
     from domain.labels import STEPS as STEP_NAMES
     from store.accounts import urges_for_item
     from store.deliveries import Delivery
@@ -247,7 +247,7 @@ def item_extras(item: dict[str, Any], who: Principal) -> dict[str, Any]:
 @router.post("/items/{item_id}/urge", response_class=HTMLResponse)
 async def urge(request: Request, item_id: str):
     from activities.notify import NotificationRequest, deliver, recipients
-    from app.queries import session
+    from services.queries import session
     from store.accounts import add_urge
 
     who = _who(request)
@@ -324,7 +324,7 @@ async def lock_scores(request: Request):
 
 @router.get("/invite/{token}", response_class=HTMLResponse)
 def invite_form(request: Request, token: str):
-    from app.queries import session
+    from services.queries import session
     from store.accounts import open_invite
 
     with session() as s:
@@ -338,7 +338,7 @@ def invite_form(request: Request, token: str):
 
 @router.post("/invite/{token}", response_class=HTMLResponse)
 async def invite_accept(request: Request, token: str):
-    from app.queries import session
+    from services.queries import session
     from store.accounts import PasswordError, open_invite, use_invite
 
     form = await read_form(request)

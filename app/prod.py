@@ -86,6 +86,7 @@ async def _run_until_stop(main: list[asyncio.Task], stop: asyncio.Event) -> int:
 
 
 async def _worker(watch_calendar: bool) -> int:
+    from app.composition import worker_activities, worker_workflows
     from store.db import init_db
     from worker.client import TASK_QUEUE, temporal_address
     from worker.guard import watch_database, watch_temporal
@@ -95,7 +96,8 @@ async def _worker(watch_calendar: bool) -> int:
     init_db()
     client = await _connect()
     stop = _stop_event()
-    tasks = [asyncio.create_task(run_worker(client, stop), name="worker"),
+    worker = run_worker(client, stop, workflows=worker_workflows(), activities=worker_activities(client))
+    tasks = [asyncio.create_task(worker, name="worker"),
              asyncio.create_task(watch_temporal(client, stop), name="temporal-watch"),
              asyncio.create_task(watch_database(stop), name="database-watch")]
     if watch_calendar:

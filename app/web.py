@@ -191,14 +191,3 @@ async def serve_web(ctx) -> None:
         raise RuntimeError(f"网页服务意外退出（{host}:{port}，端口被占用？）")
     server.should_exit = True
     await asyncio.wait({task}, timeout=10)
-
-
-def _register() -> None:
-    from worker.supervisor import EXTRA_TASKS, register_task
-
-    # A "web" task registered before this import (e.g. a test's stand-in) is left in place.
-    if not any(t.name == "web" for t in EXTRA_TASKS):
-        register_task(serve_web, name="web", needs_http=True)
-
-
-_register()

@@ -97,6 +97,7 @@ async def main() -> int:
     from activities.notify import send_via
     from app.ingest import Ingestor
     from domain.directory import load_directory
+    from app import composition
     from worker.main import build_worker
 
     directory = load_directory()
@@ -125,7 +126,8 @@ async def main() -> int:
         dev_server_extra_args=["--db-filename", str(tmp / "temporal.db")])
     try:
         with ThreadPoolExecutor(16) as pool:
-            async with build_worker(env.client, executor=pool):
+            async with build_worker(env.client, executor=pool, workflows=composition.worker_workflows(),
+                                    activities=composition.worker_activities(env.client)):
                 # Calibrate: the import rate on this machine now (general cases: their warnings fall 47 h
                 # later, outside the measurement), so the burst instant is set after the import ends.
                 warm = [{"event_id": f"warm-{i}", "type": "opinion.detected", "case_id": f"WARM-{i:03d}",

@@ -42,8 +42,7 @@ async def main() -> int:
     os.environ["SHIXIAN_DATA_DIR"] = tmp
     os.environ.pop("DATABASE_URL", None)
 
-    import activities
-    import workflows
+    from app import composition
     from app.ingest import Ingestor
     from domain.engine import engine
 
@@ -54,8 +53,8 @@ async def main() -> int:
     today = dt.date.today()
     try:
         with ThreadPoolExecutor(16) as pool:
-            async with Worker(env.client, task_queue="shixian", workflows=[*workflows.WORKFLOWS, NoopWorkflow],
-                              activities=activities.ACTIVITIES, activity_executor=pool):
+            async with Worker(env.client, task_queue="shixian", workflows=[*composition.worker_workflows(), NoopWorkflow],
+                              activities=composition.worker_activities(env.client), activity_executor=pool):
                 # Baseline: Temporal alone, same concurrency as the ingest path.
                 sem = asyncio.Semaphore(16)
 

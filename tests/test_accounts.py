@@ -17,8 +17,7 @@ import pytest_asyncio
 from sqlmodel import Session, select
 from temporalio.worker import Worker
 
-import activities
-import workflows
+from app import composition
 from tests.receivers import WebhookReceiver
 from worker.client import TASK_QUEUE
 
@@ -60,8 +59,8 @@ async def env(ts_env, tmp_path_factory):
             eng = get_engine(database_url())
             init_db(eng)
             with ThreadPoolExecutor(8) as pool:
-                async with Worker(ts_env.client, task_queue=TASK_QUEUE, workflows=workflows.WORKFLOWS,
-                                  activities=activities.ACTIVITIES, activity_executor=pool):
+                async with Worker(ts_env.client, task_queue=TASK_QUEUE, workflows=composition.worker_workflows(),
+                                  activities=composition.worker_activities(ts_env.client), activity_executor=pool):
                     results = await seed(ts_env.client)
                     assert [r.text() for r in results if r.status != "applied"] == []
                     with Session(eng) as s:
@@ -71,7 +70,7 @@ async def env(ts_env, tmp_path_factory):
 
                     e = Env(ts_env.client, create_app(ts_env.client, host="127.0.0.1"), hook, config)
                     yield e
-                    from app.queries import open_item_ids
+                    from services.queries import open_item_ids
 
                     for wid, _ in open_item_ids():
                         try:
@@ -344,7 +343,7 @@ async def test_liaison_sees_and_acts_for_own_department_only(env):
                                               "event_id": "web-scope-2", "document_id": "qz-czj-wj-2026-009",
                                               "published_on": "2026-11-20", "url": "http://x/1"})
         assert r.status_code == 403
-    from app.queries import get_status
+    from services.queries import get_status
 
     assert get_status(rid) is None and event_ids(rid) == []
     assert "web-scope-2" not in event_ids("qz-czj-wj-2026-009")

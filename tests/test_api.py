@@ -18,8 +18,7 @@ import pytest_asyncio
 from sqlmodel import Session, select
 from temporalio.worker import Worker
 
-import activities
-import workflows
+from app import composition
 from worker.client import TASK_QUEUE
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -64,8 +63,8 @@ async def env(ts_env, tmp_path_factory):
         init_db(eng)
         ensure_table(eng)
         with ThreadPoolExecutor(8) as pool:
-            async with Worker(ts_env.client, task_queue=TASK_QUEUE, workflows=workflows.WORKFLOWS,
-                              activities=activities.ACTIVITIES, activity_executor=pool):
+            async with Worker(ts_env.client, task_queue=TASK_QUEUE, workflows=composition.worker_workflows(),
+                              activities=composition.worker_activities(ts_env.client), activity_executor=pool):
                 results = await seed(ts_env.client)
                 assert [r.text() for r in results if r.status != "applied"] == []
                 tokens = {}
@@ -88,7 +87,7 @@ async def env(ts_env, tmp_path_factory):
                 e.config = config
                 yield e
                 # leave no running item workflows behind on the shared test server
-                from app.queries import open_item_ids
+                from services.queries import open_item_ids
 
                 for wid, _ in open_item_ids():
                     try:
@@ -411,7 +410,7 @@ async def test_calendar_read_by_all_reload_by_admin_only(env):
     # a new regional holiday on the next working day moves the extended request's due date by one
     from domain.engine import engine
     from app.demo import today_shanghai
-    from app.queries import get_status, open_item_ids
+    from services.queries import get_status, open_item_ids
 
     item_id = "qz-zrzyj-ysq-2026-105"
     before = next(c for c in get_status(item_id).clocks if c.rule == "request_reply").due

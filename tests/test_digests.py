@@ -93,10 +93,10 @@ async def _run(client, tq: str, for_date: date | None) -> DigestSummary:
 
 
 def _worker(client, tq: str, executor: ThreadPoolExecutor) -> Worker:
-    import activities
-    import workflows
+    from app import composition
 
-    return Worker(client, task_queue=tq, workflows=workflows.WORKFLOWS, activities=activities.ACTIVITIES,
+    return Worker(client, task_queue=tq, workflows=composition.worker_workflows(),
+                  activities=composition.worker_activities(client),
                   activity_executor=executor)
 
 

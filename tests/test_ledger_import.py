@@ -71,7 +71,7 @@ def rows_of(res) -> dict[str, dict]:
 
 
 def store_dump() -> str:
-    from app.queries import db
+    from services.queries import db
     from store.models import EventRecord, Item
 
     with Session(db()) as s:
@@ -153,7 +153,7 @@ async def test_cli_import_idempotent_later_version_conflict_and_no_pii(st, tmp_p
     assert res.returncode == 1
     assert re.search(rf"第 2 行 {r2}: 拒绝 rejected", res.stdout), res.stdout
     assert f"第 2 行 {r2} [答复结果]" in res.stdout and "冲突" in res.stdout
-    from app.queries import session
+    from services.queries import session
     from store import repo
 
     with session() as s:

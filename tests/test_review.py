@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from domain.engine import engine
 from app.ingest import Ingestor
-from app.queries import overdue_rows
+from services.queries import overdue_rows
 from store.models import EventRecord
 from tests.test_workflows import received, wf_env  # noqa: F401  (fixture)
 from tests.workflow_harness import stack
@@ -51,7 +51,7 @@ def cli(*args: str):
 
 
 def event_rows(item_id: str) -> list[str]:
-    from app.queries import session
+    from services.queries import session
 
     with session() as s:
         return [e.type for e in s.exec(select(EventRecord).where(EventRecord.item_id == item_id))]

@@ -107,7 +107,8 @@ async def test_ts_env_skips_time(ts_env):
 
 UP_SCRIPT = r'''
 import asyncio, sys
-from worker.supervisor import register_task, up
+from app.composition import up_tasks, up_wiring
+from worker.supervisor import Task, up
 
 async def fake_web(ctx):
     await asyncio.sleep(0.2)
@@ -115,8 +116,9 @@ async def fake_web(ctx):
     await ctx.stop_event.wait()
     print("fake web stopped", flush=True)
 
-register_task(fake_web, name="web", needs_http=True)
-up(demo=False, http=True)
+# the real wiring, with a stand-in for the web server
+tasks = [Task(fake_web, "web", needs_http=True) if t.name == "web" else t for t in up_tasks()]
+up(up_wiring(tasks), demo=False, http=True)
 '''
 
 

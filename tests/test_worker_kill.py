@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
-import activities, workflows
+from app import composition
 
 async def main():
     client = await Client.connect(sys.argv[1], data_converter=pydantic_data_converter)
@@ -37,8 +37,9 @@ async def main():
         # a real server, but the time-skipping server counts that in skipped time, which the waiting task
         # itself holds still (and it does not implement ResetStickyTaskQueue). Resuming from history and
         # the delivery log, which is what this test is about, is the same either way.
-        async with Worker(client, task_queue="shixian", workflows=workflows.WORKFLOWS,
-                          activities=activities.ACTIVITIES, activity_executor=pool, max_cached_workflows=0):
+        async with Worker(client, task_queue="shixian", workflows=composition.worker_workflows(),
+                          activities=composition.worker_activities(client), activity_executor=pool,
+                          max_cached_workflows=0):
             print("worker ready", flush=True)
             await asyncio.Event().wait()
 

@@ -159,7 +159,7 @@ async def test_no_correction_by_respond_by_abandons_the_request(st):
     snap = st.item(req)
     assert snap.state == "abandoned"
     assert st.clock(req, "request_reply").state == "closed"
-    from app.queries import session
+    from services.queries import session
 
     with session() as s:
         ev = s.exec(select(EventRecord).where(EventRecord.item_id == req, EventRecord.type == "request.abandoned")).one()
@@ -289,7 +289,7 @@ async def test_calendar_change_moves_due_date_records_and_tells_liaison(st):
     extra = c.subtract_working_days(old_due, 1, "guangxi")
     (st.config / "calendars" / "guangxi-extra.toml").write_text(
         f'region = "guangxi"\nsource = "测试通知"\n[days_off]\n"{extra.isoformat()}" = "临时调整"\n', encoding="utf-8")
-    from worker.calendar_watch import signal_open_items
+    from services.calendar import signal_open_items
 
     assert await signal_open_items(st.client, "日历数据已更新（测试）") >= 1
     new_due = await st.wait_for(lambda: st.clock(req, "request_reply").due, lambda v: v != old_due.isoformat())
@@ -298,7 +298,7 @@ async def test_calendar_change_moves_due_date_records_and_tells_liaison(st):
     # The extra day off pushes the 20th working day one working day later.
     assert new_due == load_calendar().add_working_days(today, 20, "guangxi").isoformat() == \
         c.add_working_days(old_due, 1, "guangxi").isoformat()
-    from app.queries import session
+    from services.queries import session
 
     with session() as s:
         change = s.exec(select(DueDateChange).where(DueDateChange.item_id == req)).one()
@@ -451,7 +451,7 @@ async def test_a_lapsing_window_is_never_listed_as_overdue(st):
     c = cal()
     req = st.id("R")
     await st.ok(received(req, "qz-fgw", c.subtract_working_days(today, 25)))
-    from app.queries import overdue_rows
+    from services.queries import overdue_rows
 
     rows = [r for r in overdue_rows(today) if r["id"] == req]
     # The reply is overdue; the 7-day correction window (still open during the import grace) is not.
@@ -501,7 +501,7 @@ async def test_recalculation_keeps_a_lawful_extension_and_the_workflow_alive(st)
                    if not c.is_workday(recv + dt.timedelta(days=k), "guangxi"))
     (st.config / "calendars" / "guangxi-makeup.toml").write_text(
         f'region = "guangxi"\nsource = "测试通知"\n[workdays]\n"{weekend.isoformat()}" = "调休上班"\n', encoding="utf-8")
-    from worker.calendar_watch import signal_open_items
+    from services.calendar import signal_open_items
 
     old_due = st.clock(req, "request_reply").due
     await signal_open_items(st.client, "日历数据已更新（测试）")

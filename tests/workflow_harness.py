@@ -13,8 +13,7 @@ from pathlib import Path
 
 from temporalio.worker import Worker
 
-import activities
-import workflows
+from app import composition
 from app.ingest import Ingestor
 from domain.clocks import SHANGHAI
 from store import repo
@@ -110,7 +109,7 @@ class Stack:
         return results
 
     def item(self, item_id: str):
-        from app.queries import session
+        from services.queries import session
 
         with session() as s:
             return repo.get_item(s, item_id)
@@ -147,8 +146,8 @@ async def stack(env, tmp_path: Path, monkeypatch):
         with ThreadPoolExecutor(8) as pool:
             # Graceful shutdown lets in-flight activities finish: an abandoned one would hold the
             # time-skipping server's clock until its timeout.
-            async with Worker(env.client, task_queue=TASK_QUEUE, workflows=workflows.WORKFLOWS,
-                              activities=activities.ACTIVITIES, activity_executor=pool,
+            async with Worker(env.client, task_queue=TASK_QUEUE, workflows=composition.worker_workflows(),
+                              activities=composition.worker_activities(env.client), activity_executor=pool,
                               graceful_shutdown_timeout=dt.timedelta(seconds=10)):
                 st = Stack(env, receiver, cfg, uuid.uuid4().hex[:6])
                 try:

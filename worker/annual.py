@@ -15,7 +15,7 @@ from temporalio.client import (
 
 from worker.client import TASK_QUEUE
 from worker.schedules import upsert_schedule
-from worker.supervisor import UpContext, register_task
+from worker.supervisor import UpContext
 from workflows.annual import ANNUAL_SCHEDULE_ID, AnnualReportKickoffWorkflow, KickoffInput
 
 NOTE = "时限：每年1月1日0时5分（北京时间）为各部门开启上一年度政府信息公开工作年度报告时限"
@@ -39,6 +39,3 @@ def annual_schedule(task_queue: str = TASK_QUEUE) -> Schedule:
 async def annual_schedule_task(ctx: UpContext) -> None:
     result = await upsert_schedule(ctx.client, ANNUAL_SCHEDULE_ID, annual_schedule(), NOTE)
     ctx.announce("年报时限 / annual reports", f"{ANNUAL_SCHEDULE_ID} 每年1月1日（{'已创建' if result == 'created' else '已更新'}）")
-
-
-register_task(annual_schedule_task, name="annual-report-schedule")

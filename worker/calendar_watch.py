@@ -1,35 +1,22 @@
-"""Calendar changes reach open workflows: `shixian calendar reload` and the worker's file watch."""
+"""The worker's file watch: a changed calendar file has every open workflow recompute (services.calendar)."""
 from __future__ import annotations
 
 import asyncio
 import logging
 
 from temporalio.client import Client
-from temporalio.service import RPCError
+
+from services.calendar import signal_open_items
 
 log = logging.getLogger("shixian.calendar")
 POLL_SECONDS = 30
 
 
-async def signal_open_items(client: Client, reason: str) -> int:
-    """Ask every open item's workflow to recompute its clocks; returns how many were reached."""
-    from app.queries import open_item_ids
-
-    n = 0
-    for wid, _item in open_item_ids():
-        try:
-            await client.get_workflow_handle(wid).signal("recalculate", reason)
-            n += 1
-        except RPCError as exc:  # finished meanwhile
-            log.info("recalculate %s skipped: %s", wid, exc)
-    return n
-
-
 async def watch_calendar(client: Client, stop: asyncio.Event, poll: float = POLL_SECONDS) -> None:
     """Notice new or changed calendar overlays and have open workflows recompute."""
-    from domain.engine import config_signature
     from domain.calendar import load_calendar
     from domain.config import ConfigError
+    from domain.engine import config_signature
 
     last = config_signature()
     while not stop.is_set():

@@ -33,7 +33,7 @@ from temporalio.client import (
 from activities.digests import DigestInput, DigestSummary
 from worker.client import TASK_QUEUE
 from worker.schedules import upsert_schedule
-from worker.supervisor import UpContext, register_task
+from worker.supervisor import UpContext
 from workflows.digests import DIGEST_SCHEDULE_ID, DigestWorkflow
 
 log = logging.getLogger("shixian.digests")
@@ -88,6 +88,3 @@ async def digest_schedule_task(ctx: UpContext) -> None:
     done = "已创建" if result == "created" else "已更新"
     ctx.announce("每日汇总 / daily digest", f"{DIGEST_SCHEDULE_ID} 每天{HOUR:02d}:{MINUTE:02d} {TIME_ZONE}（{done}）")
     await ctx.stop_event.wait()
-
-
-register_task(digest_schedule_task, name="digest-schedule")

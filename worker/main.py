@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -13,13 +13,6 @@ from temporalio.worker import Worker
 from worker.client import TASK_QUEUE
 
 log = logging.getLogger("shixian.worker")
-
-
-def _registered() -> tuple[list[type], list[Callable]]:
-    import activities
-    import workflows
-
-    return list(getattr(workflows, "WORKFLOWS", [])), list(getattr(activities, "ACTIVITIES", []))
 
 
 def _is_async(fn: Callable) -> bool:
@@ -30,19 +23,14 @@ def build_worker(
     client: Client,
     *,
     task_queue: str = TASK_QUEUE,
-    workflows: Sequence[type] | None = None,
-    activities: Sequence[Callable] | None = None,
+    workflows: Sequence[type],
+    activities: Sequence[Callable],
     executor: ThreadPoolExecutor | None = None,
     **kwargs,
 ) -> Worker:
-    """A Worker for the given (default: registered) workflows and activities.
-
-    Sync activities need `executor` (a ThreadPoolExecutor); pass one you shut down yourself.
+    """A Worker for the given workflows and activities (the lists come from the composition root,
+    app/composition.py). Sync activities need `executor` (a ThreadPoolExecutor); pass one you shut down yourself.
     """
-    if workflows is None or activities is None:
-        reg_wf, reg_act = _registered()
-        workflows = reg_wf if workflows is None else workflows
-        activities = reg_act if activities is None else activities
     if executor is None and any(not _is_async(a) for a in activities):
         raise ValueError("sync activities need a ThreadPoolExecutor (executor=...)")
     return Worker(
@@ -55,9 +43,10 @@ def build_worker(
     )
 
 
-async def run_worker(client: Client, stop_event: asyncio.Event, *, task_queue: str = TASK_QUEUE) -> None:
+async def run_worker(client: Client, stop_event: asyncio.Event, *, workflows: Sequence[type],
+                     activities: Sequence[Callable], task_queue: str = TASK_QUEUE) -> None:
     """Run the worker until `stop_event` is set, then shut it down gracefully."""
-    wfs, acts = _registered()
+    wfs, acts = list(workflows), list(activities)
     if not wfs and not acts:
         log.warning("no workflows or activities registered: worker idle / 未注册任何工作流或活动")
         await stop_event.wait()

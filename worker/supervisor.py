@@ -1,8 +1,7 @@
 """`shixian up`: database, embedded Temporal dev server, worker and extra tasks (web) in one process.
 
-Extra tasks: other parts of the project register coroutines that run beside the worker::
-
-    from worker.supervisor import register_task, UpContext
+What runs is given by the caller as a `Wiring` (the composition root, app/composition.py, builds it):
+the workflows, the activities (built once the client is connected) and the extra tasks beside the worker::
 
     async def serve_web(ctx: UpContext) -> None:
         ...start the server...
@@ -10,7 +9,7 @@ Extra tasks: other parts of the project register coroutines that run beside the 
         await ctx.stop_event.wait()
         ...shut the server down...
 
-    register_task(serve_web, name="web", needs_http=True)
+    Task(serve_web, "web", needs_http=True)
 
 A task that needs_http is skipped with --no-http. A task announces itself (or returns) before the
 ready line is printed (at most `READY_WAIT` seconds). If any task or the worker fails, everything
@@ -24,9 +23,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from temporalio.client import Client
 
@@ -59,29 +58,27 @@ class UpContext:
 TaskFn = Callable[[UpContext], Awaitable[None]]
 
 
-@dataclass
-class _Task:
+@dataclass(frozen=True)
+class Task:
+    """A coroutine run beside the worker in `shixian up`."""
     fn: TaskFn
     name: str
-    needs_http: bool
+    needs_http: bool = False
 
 
-EXTRA_TASKS: list[_Task] = []
-
-
-def register_task(fn: TaskFn, *, name: str | None = None, needs_http: bool = False) -> TaskFn:
-    """Register a coroutine function to run beside the worker in `shixian up` (idempotent by name)."""
-    name = name or getattr(fn, "__name__", "task")
-    EXTRA_TASKS[:] = [t for t in EXTRA_TASKS if t.name != name]
-    EXTRA_TASKS.append(_Task(fn, name, needs_http))
-    return fn
+@dataclass(frozen=True)
+class Wiring:
+    """Everything `up` runs, listed explicitly by the composition root (no registration on import)."""
+    workflows: Sequence[type]
+    activities: Callable[[Client], Sequence[Callable]]  # built with the connected client
+    tasks: Sequence[Task] = ()
 
 
 def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
-async def _run(demo: bool, http: bool) -> int:
+async def _run(demo: bool, http: bool, wiring: Wiring) -> int:
     from domain.config_check import check_config
 
     problems = check_config()
@@ -89,7 +86,6 @@ async def _run(demo: bool, http: bool) -> int:
         for p in problems:
             _say(f"配置错误 / config error: {p}")
         return 2
-    import worker.tasks  # noqa: F401  (registers the built-in extra tasks)
     from store.db import data_dir, database_url, init_db
     from worker.client import TASK_QUEUE, connect, temporal_address
     from worker.main import run_worker
@@ -139,7 +135,9 @@ async def _run(demo: bool, http: bool) -> int:
         if metrics_url:
             ctx.addresses.append(("指标 / metrics", metrics_url))
 
-        worker_task = asyncio.create_task(run_worker(client, stop_event), name="worker")
+        worker_task = asyncio.create_task(
+            run_worker(client, stop_event, workflows=wiring.workflows, activities=wiring.activities(client)),
+            name="worker")
         tasks.append(worker_task)
         # Dependencies that can vanish under us: without these the worker retries forever (a zombie).
         if server is not None and server.proc is not None:
@@ -148,7 +146,7 @@ async def _run(demo: bool, http: bool) -> int:
             tasks.append(asyncio.create_task(watch_temporal(client, stop_event), name="temporal-watch"))
         tasks.append(asyncio.create_task(watch_database(stop_event), name="database-watch"))
         announced: list[asyncio.Event] = []
-        for t in EXTRA_TASKS:
+        for t in wiring.tasks:
             if t.needs_http and not http:
                 continue
             ev = asyncio.Event()
@@ -235,13 +233,13 @@ async def _announce_on_return(fn: TaskFn, ctx: UpContext, ev: asyncio.Event) -> 
         ev.set()
 
 
-def up(demo: bool = False, http: bool = True) -> None:
+def up(wiring: Wiring, demo: bool = False, http: bool = True) -> None:
     """Run everything until Ctrl-C / SIGTERM; never returns (ends the process with os._exit)."""
     from worker.logs import setup_logging
 
     setup_logging()
     try:
-        code = asyncio.run(_run(demo, http))
+        code = asyncio.run(_run(demo, http, wiring))
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:

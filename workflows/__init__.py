@@ -1,4 +1,4 @@
-"""Temporal workflows. The worker (worker/main.py) registers every class listed in WORKFLOWS."""
+"""Temporal workflows, all listed in WORKFLOWS (registered by the composition root, app/composition.py)."""
 from workflows.annual import AnnualReportKickoffWorkflow
 from workflows.digests import DigestWorkflow
 from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.annual import OpenReports, open_annual_report_clocks
+    from activities.annual import AnnualActivities, OpenReports
     from domain.clocks import SHANGHAI
 
 ANNUAL_SCHEDULE_ID = "shixian-annual-report-clocks"
@@ -23,5 +23,6 @@ class AnnualReportKickoffWorkflow:
     @workflow.run
     async def run(self, inp: KickoffInput) -> list[str]:
         year = inp.year or workflow.now().astimezone(SHANGHAI).year - 1
-        return await workflow.execute_activity(
-            open_annual_report_clocks, OpenReports(year=year), start_to_close_timeout=timedelta(minutes=10))
+        return await workflow.execute_activity_method(
+            AnnualActivities.open_annual_report_clocks, OpenReports(year=year),
+            start_to_close_timeout=timedelta(minutes=10))

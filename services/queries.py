@@ -1,13 +1,14 @@
-"""Read-model queries shared by the CLI, the API and the pages (no Temporal involved)."""
+"""Read-model queries shared by the worker, the CLI, the API and the pages (no Temporal involved)."""
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
 from domain.engine import engine
-from domain.shanghai import due_day as _due_day, end_of_day
-from domain.standing import can_be_overdue, overdue_working_days
 from domain.model import ItemSnapshot
+from domain.shanghai import due_day as _due_day
+from domain.shanghai import end_of_day
+from domain.standing import can_be_overdue, overdue_working_days
 from store import repo
 from store.db import get_engine, init_db
 

@@ -1,0 +1,55 @@
+"""The composition root: the one place that lists what the worker and `shixian up` run.
+
+Workflows, activities (constructed here when they need a dependency from a higher layer, e.g. the
+annual kickoff gets the ingest use case injected) and the tasks beside the worker in `shixian up`. Nothing
+registers itself on import; tests and production processes build their workers from these lists."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from temporalio.client import Client
+
+import activities as _activities
+import workflows as _workflows
+from activities.annual import AnnualActivities
+from worker.supervisor import Task, Wiring
+
+
+def worker_workflows() -> list[type]:
+    return list(_workflows.WORKFLOWS)
+
+
+def worker_activities(client: Client) -> list[Callable]:
+    """Every activity of the task queue; `client` is the worker's (the annual kickoff ingests through it)."""
+
+    async def ingest_events(events: list[Any]) -> list[str]:
+        from app.ingest import Ingestor
+
+        results = await Ingestor(client, internal=True).ingest(list(enumerate(events, start=1)))
+        return [r.text() for r in results]
+
+    return [*_activities.ACTIVITIES, AnnualActivities(ingest_events).open_annual_report_clocks]
+
+
+def up_tasks() -> list[Task]:
+    """The tasks beside the worker in `shixian up`, in start order."""
+    from app.demo import seed_demo
+    from app.web import serve_web
+    from worker.annual import annual_schedule_task
+    from worker.digests import digest_schedule_task
+    from worker.tasks import calendar_watch
+
+    return [
+        Task(calendar_watch, "calendar-watch"),
+        Task(serve_web, "web", needs_http=True),
+        Task(seed_demo, "demo"),
+        Task(digest_schedule_task, "digest-schedule"),
+        Task(annual_schedule_task, "annual-report-schedule"),
+    ]
+
+
+def up_wiring(tasks: list[Task] | None = None) -> Wiring:
+    """What `shixian up` runs (`tasks` replaces the extra tasks, e.g. a test's stand-in web server)."""
+    return Wiring(workflows=worker_workflows(), activities=worker_activities,
+                  tasks=up_tasks() if tasks is None else tasks)
