@@ -89,11 +89,9 @@ def read_entered(path: Path) -> dict:
 
 
 def _records(session, as_of: date) -> list[Any]:
-    from app.cli_reports import default_overdue_days, load_snapshots
-    from domain.engine import engine
-    from domain.scoring import records_from_snapshots
+    from services.scores import current_records
 
-    return records_from_snapshots(load_snapshots(session), as_of, default_overdue_days(), engine().rules)
+    return current_records(session, as_of)
 
 
 def _rule_hours() -> dict[str, float]:
@@ -108,7 +106,7 @@ def annual_document(year: int, department: str | None = None, government: bool =
                     entered_path: Path | None = None, as_of: date | None = None,
                     session=None) -> dict:
     """The whole report draft of `year` from the store. Raises AnnualReportError on bad input."""
-    from app.cli_reports import _session, load_events
+    from services.scores import load_events, session as _session
     from domain.annual_document import EnteredFiguresError
     from domain.directory import load_directory
     from domain.engine import engine

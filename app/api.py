@@ -154,9 +154,9 @@ def overdue_json(as_of: dt.date, department: str | None) -> list[dict[str, Any]]
 
 
 def scores_result(period, as_of: dt.date, department: str | None):
-    from app.cli_reports import _session, compute_scores
+    from services.scores import compute_scores, session
 
-    with _session() as s:
+    with session() as s:
         return compute_scores(s, period, as_of, department)
 
 

@@ -6,83 +6,25 @@
     shixian annual-report --year 2026 [--department D | --government] --format docx|html|json|xlsx [--out FILE]
         [--entered FILE] [--as-of DATE]
 
-Data access is in `load_events` / `load_snapshots` (thin, over store.models / store.repo).
+The scoring use case (records, marks, locked numbers, event loading) is services/scores.py.
 """
 from __future__ import annotations
 
 import json
 from datetime import date
 from pathlib import Path
-from typing import Callable, NoReturn, Optional
+from typing import NoReturn, Optional
 
 import typer
 
 from app.cli_common import fail
-from domain.scoring import (
-    ClockRecord,
-    Period,
-    ScoreResult,
-    calendar_overdue_days,
-    parse_period,
-    records_from_snapshots,
-    score_period,
-)
+from domain.scoring import Period, ScoreResult, parse_period
+from services.scores import compute_scores, fresh_scores
+from services.scores import session as _session
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
     fail(message, code)
-
-
-# ---------------------------------------------------------------------------------- data access
-
-def _session():
-    from store.db import init_db, session
-
-    engine = init_db()
-    return session(engine)
-
-
-def load_events(session, until: date | None = None, *, types: tuple[str, ...] | None = None,
-                item_ids: list[str] | None = None) -> list[dict]:
-    """Canonical event dicts from the event log (applicant data was dropped at ingest); with `until`, only
-    events that happened on or before that day (a year's report never needs later ones). Plain rows, not ORM
-    objects: the log of a province is hundreds of thousands of events."""
-    from sqlalchemy import select
-
-    from store.models import EventRecord
-
-    t = EventRecord.__table__
-    q = select(t.c.payload, t.c.type, t.c.event_id, t.c.department)
-    if until is not None:
-        q = q.where(t.c.occurred_on <= until.isoformat())
-    if types is not None:
-        q = q.where(t.c.type.in_(types))
-    if item_ids is not None:
-        q = q.where(t.c.item_id.in_(item_ids))
-    rows = session.execute(q.order_by(t.c.occurred_on, t.c.event_id))
-    out = []
-    for payload, type_, event_id, department in rows:
-        ev = dict(payload or {})
-        ev.pop("applicant", None)
-        ev["type"] = type_
-        ev["event_id"] = event_id
-        if department and not ev.get("department"):
-            ev["department"] = department
-        out.append(ev)
-    return out
-
-
-def load_snapshots(session, department: str | None = None):
-    from store.repo import list_items
-
-    return list_items(session, department=department)
-
-
-def default_overdue_days() -> Callable:
-    from activities.clocks import engine
-
-    # The calendar in use (a refused, broken notice file does not take the scores down).
-    return calendar_overdue_days(engine().calendar)
 
 
 def _as_of(text: Optional[str]) -> date:
@@ -105,114 +47,6 @@ def _period(text: str) -> Period:
     except ValueError as exc:
         _fail(str(exc))
         raise
-
-
-def current_records(session, as_of: date, department: str | None = None,
-                    overdue_days: Callable | None = None, period: Period | None = None) -> list[ClockRecord]:
-    """Clock records as of `as_of`; with `period`, only clocks due in it (what scoring a period reads)."""
-    from domain.engine import engine
-
-    if period is None:
-        snaps = load_snapshots(session, department)
-        return records_from_snapshots(snaps, as_of, overdue_days or default_overdue_days(), engine().rules)
-    return period_records(session, period, as_of, department, overdue_days or default_overdue_days())
-
-
-def period_records(session, period: Period, as_of: date, department: str | None,
-                   overdue_days: Callable) -> list[ClockRecord]:
-    """records_from_snapshots for the clocks due in `period`, straight from rows (same rules: lapsing windows
-    and clocks without a due date are skipped; overdue days only for overdue clocks)."""
-    from domain.engine import engine
-    from domain.model import ClockSnapshot
-    from domain.scoring import classify
-    from store.repo import clock_rows_due_between
-
-    lapsing = {r.id for r in engine().rules.values() if r.lapses}
-    out = []
-    for (item_id, item_type, dept, title, rule, due, state, met_on, lateness, region,
-         summary) in clock_rows_due_between(session, period.start.isoformat(), period.end.isoformat(), department):
-        if not due or rule in lapsing:
-            continue
-        status = classify(state, due, met_on, as_of)
-        overdue = None
-        if status == "overdue":
-            overdue = overdue_days(ClockSnapshot.model_construct(rule=rule, due=due, region=region), as_of)
-        # model_construct: rows written by the store from validated snapshots; validating 30,000 again costs ~0.5 s
-        out.append(ClockRecord.model_construct(
-            item_id=item_id, item_type=item_type, department=dept, title=title or "", rule=rule, due=due,
-            state=state, met_on=met_on, lateness_working_days=lateness, overdue_working_days=overdue,
-            explanation={"summary": summary} if summary else {}))  # scoring reads only the summary
-    return out
-
-
-def current_marks(session, department: str | None = None) -> list:
-    """Withheld documents and lost reviews/litigations (scored facts that are not clocks)."""
-    from domain.scoring import marks_from_events, marks_from_snapshots
-
-    from sqlalchemy import select
-
-    from store.models import EventRecord, Item
-    from store.repo import list_items
-
-    # Only the rows that can be marks, selected in SQL (a province has 100,000s of items and events).
-    withheld = select(Item.id).where(Item.type == "document",
-                                     Item.__table__.c.data["disclosure"].as_string() == "withheld")
-    if department is not None:
-        withheld = withheld.where(Item.department == department)
-    ids = list(session.execute(withheld).scalars())
-    decided = load_events(session, types=("review.decided", "litigation.decided"))
-    rids = sorted({str(e.get("request_id")) for e in decided if e.get("request_id") is not None})
-    owners = load_events(session, types=("request.received",), item_ids=rids) if rids else []
-    marks = marks_from_snapshots(list_items(session, ids=ids) if ids else []) + marks_from_events(owners + decided)
-    return [m for m in marks if department is None or m.department == department]
-
-
-def compute_scores(session, period: Period, as_of: date, department: str | None = None,
-                   overdue_days: Callable | None = None) -> ScoreResult:
-    """Locked numbers (+ amendments) for a locked period, else freshly computed scores."""
-    from domain.engine import engine
-    from domain.scoring import load_scoring
-    from store.locks import locked_result
-
-    records = current_records(session, as_of, department, overdue_days, period=period)
-    res = locked_result(session, period, records, department)
-    if res is None:
-        res = score_period(records, period, as_of, load_scoring(), department, current_marks(session, department),
-                           rules=engine().rules)
-    return annotate_late_entries(session, res)
-
-
-def annotate_late_entries(session, res):
-    """Mark each 明细 row that an approved late entry (补录) settled, with both of its dates, so the
-    assessor sees which numbers rest on an entry recorded after the fact."""
-    from domain.engine import engine
-    from domain.review import holds_clock
-    from domain.shanghai import SHANGHAI
-    from store.repo import late_entries
-    from store.models import LateEntryRecord
-
-    ids = {d.item_id for d in res.details}
-    if not ids:
-        return res
-    by_item: dict[str, list[LateEntryRecord]] = {}
-    for e in late_entries(session, status="approved", department=res.department):
-        if e.item_id in ids:
-            by_item.setdefault(e.item_id, []).append(e)
-    rules = engine().rules
-    for d in res.details:
-        rule = rules.get(d.rule)
-        notes = []
-        for e in by_item.get(d.item_id, []):
-            if rule is None or not holds_clock(
-                    e.type, met_by=list(rule.met_by), closed_by=list(rule.closed_by), pause=rule.pause,
-                    stop=rule.stop, extension_event=rule.extension.event if rule.extension else None,
-                    lapses=rule.lapses):
-                continue
-            recorded = e.recorded_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-            notes.append(f"{e.type} 事件日期 {e.occurred_on[:10]}，登记于 {recorded}（{e.recorded_by or '-'}），"
-                         f"{e.decided_by or '-'} 批准")
-        d.late_entry = "；".join(notes)
-    return res
 
 
 def _pct(x: float | None) -> str:
@@ -293,8 +127,6 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="期间尚未结束也锁定"),
     ) -> None:
         """锁定期间：公布的数字此后保持不变，之后的变化列为更正。"""
-        from domain.engine import engine
-        from domain.scoring import load_scoring
         from store.locks import PeriodLockedError, lock_period, locked
 
         p, day = _period(period), _as_of(as_of)
@@ -303,8 +135,7 @@ def register(app: typer.Typer) -> None:
         with _session() as s:
             if locked(s, p, department) is not None:
                 _fail(f"{p.title}（{department or '全部部门'}）已锁定")
-            res = score_period(current_records(s, day, department), p, day, load_scoring(), department,
-                               current_marks(s, department), rules=engine().rules)
+            res = fresh_scores(s, p, day, department)
             try:
                 row = lock_period(s, p, res, locked_by=by)
             except PeriodLockedError as exc:

@@ -403,9 +403,9 @@ PALETTE = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#0c8599", "#f59f00", "#c
 def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any]:
     """Monthly scores of each department over the period (a year → 12 months; a quarter → 3; a
     month → the months of its year up to it), as an inline-SVG-ready structure."""
-    from app.cli_reports import _session, current_marks, current_records
     from domain.engine import engine
     from domain.scoring import load_scoring, parse_period, score_period
+    from services.scores import current_marks, current_records, session
 
     start = period.start
     months = [(start.year, m) for m in range(1, 13)] if period.kind == "year" else (
@@ -413,7 +413,7 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
         else [(start.year, m) for m in range(1, start.month + 1)])
     months = [(y, m) for y, m in months if dt.date(y, m, 1) <= as_of]
     config = load_scoring()
-    with _session() as s:
+    with session() as s:
         records = current_records(s, as_of, department)
         marks = current_marks(s, department)
     series: dict[str, list[tuple[int, float]]] = {}

@@ -294,9 +294,7 @@ def _person_name(who: Principal) -> str:
 
 @router.post("/scores/lock", response_class=HTMLResponse)
 async def lock_scores(request: Request):
-    from app.cli_reports import _session, current_records
-    from domain.engine import engine
-    from domain.scoring import load_scoring, score_period
+    from services.scores import fresh_scores, session
     from store.locks import PeriodLockedError, lock_period
 
     who = _who(request)
@@ -310,9 +308,8 @@ async def lock_scores(request: Request):
     back = f"/scores?period={period.label}"
     if day <= period.end:  # as the CLI: a period still running is not published
         return redirect_with_flash(back, f"未锁定：{period.title}尚未结束（截止 {period.end}）。", request)
-    with _session() as s:
-        res = score_period(current_records(s, day, None), period, day, load_scoring(), None,
-                           rules=engine().rules)
+    with session() as s:
+        res = fresh_scores(s, period, day)  # the same numbers as `shixian scores lock` (marks included)
         try:
             lock_period(s, period, res, locked_by=who.actor)
         except PeriodLockedError as exc:

@@ -39,7 +39,7 @@ def make_config(target: Path, departments: int) -> list[str]:
 def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
     from sqlalchemy import insert
 
-    from activities.clocks import engine as clock_engine
+    from domain.engine import engine as clock_engine
     from domain.clocks import SHANGHAI, compute, parse_start
     from store.db import get_engine, init_db
     from store.models import Clock, EventRecord, Item

@@ -185,7 +185,7 @@ async def test_withdrawal_after_the_due_date_keeps_the_lateness(st):
     assert any("撤回" in n and "逾期 11 个工作日" in n for n in c.explanation["notes"])
     assert st.item(late).state == "withdrawn"
     assert st.clock(early, "request_reply").state == "closed"  # on the due day: neutral
-    from app.cli_reports import _session, compute_scores
+    from services.scores import compute_scores, session as _session
     from domain.scoring import parse_period
 
     with _session() as s:
@@ -225,7 +225,7 @@ async def test_withheld_document_published_later_is_recorded_without_a_clock(st)
     r = await st.ok({"type": "document.published", "document_id": doc, "published_on": "2026-10-12", "url": "u"})
     assert "不计时限" in (r[0].reason or "")
     assert st.item(doc).clocks == []
-    from app.cli_reports import _session, compute_scores
+    from services.scores import compute_scores, session as _session
     from domain.scoring import parse_period
 
     with _session() as s:

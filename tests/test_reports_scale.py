@@ -8,10 +8,13 @@ import uuid
 
 from sqlmodel import Session
 
-from app.cli_reports import current_records, default_overdue_days, load_events
+from services.scores import current_records, default_overdue_days, load_events
 from domain.model import ClockSnapshot, ItemSnapshot
+from domain.rules import load_rules
 from domain.scoring import load_scoring, parse_period, score_period
 from store import repo
+
+RULES = load_rules()
 
 
 def _snapshots(tag: str, n: int = 120) -> list[ItemSnapshot]:
@@ -49,8 +52,9 @@ def test_period_scores_equal_the_full_path(engine):
         for label in ("2025", "2025-Q4", "2026-Q1", "2026-02"):
             p = parse_period(label)
             for dept in (None, "dept-2"):
-                fast = score_period(current_records(s, as_of, dept, od, period=p), p, as_of, load_scoring(), dept)
-                full = score_period(current_records(s, as_of, dept, od), p, as_of, load_scoring(), dept)
+                fast = score_period(current_records(s, as_of, dept, od, period=p), p, as_of, load_scoring(), dept,
+                                    rules=RULES)
+                full = score_period(current_records(s, as_of, dept, od), p, as_of, load_scoring(), dept, rules=RULES)
                 mine = lambda r: [d for d in r.model_dump()["details"] if d["item_id"].startswith(tag)]  # noqa: E731
                 assert mine(fast) == mine(full), (label, dept)
                 assert dept or len(mine(full)) > 3
@@ -73,7 +77,7 @@ def test_annual_report_events_stop_at_the_year(engine):
 
 
 def test_marks_selected_in_sql_equal_the_full_scan(engine):
-    from app.cli_reports import current_marks, load_snapshots
+    from services.scores import current_marks, load_snapshots
     from domain.scoring import marks_from_events, marks_from_snapshots
 
     tag = f"MK-{uuid.uuid4().hex[:5]}"
