@@ -34,7 +34,7 @@ def config_signature() -> tuple:
     root = config_dir()
     files = [root / "rules.toml", root / "reminders.toml", root / "regions.toml",
              *sorted((root / "calendars").glob("*.toml"))]
-    sig = []
+    sig: list[tuple[str, int | None, int | None]] = []
     for f in files:
         try:
             st = f.stat()

@@ -71,7 +71,7 @@ def _secrets_of(url: str) -> list[str]:
     if parts.password:
         out += [parts.password, quote(parts.password, safe="")]
     for k, v in _query_pairs(parts.query):
-        if _secret_param(k, v):
+        if v and _secret_param(k, v):
             out += [v, unquote(v)]
     if parts.scheme.lower() not in _HOST_SCHEMES:
         out += [seg for seg in [parts.hostname or "", *parts.path.split("/")] if len(seg) >= 6]

@@ -146,13 +146,13 @@ async def _run(demo: bool, http: bool, wiring: Wiring) -> int:
             tasks.append(asyncio.create_task(watch_temporal(client, stop_event), name="temporal-watch"))
         tasks.append(asyncio.create_task(watch_database(stop_event), name="database-watch"))
         announced: list[asyncio.Event] = []
-        for t in wiring.tasks:
-            if t.needs_http and not http:
+        for spec in wiring.tasks:
+            if spec.needs_http and not http:
                 continue
             ev = asyncio.Event()
             announced.append(ev)
             task_ctx = dataclasses.replace(ctx, _announced=ev)  # shares addresses and stop_event
-            task = asyncio.create_task(_announce_on_return(t.fn, task_ctx, ev), name=t.name)
+            task = asyncio.create_task(_announce_on_return(spec.fn, task_ctx, ev), name=spec.name)
             tasks.append(task)
 
         # Ready when every task announced itself (or a task/worker failed, or a stop came).
