@@ -21,7 +21,7 @@ async def healthz() -> dict:
 
 def _config_ok() -> bool:
     try:
-        from activities.clocks import engine
+        from domain.engine import engine
         from domain.directory import load_directory
 
         engine()  # the data in use (a refused calendar notice keeps the last good one: still ready)

@@ -82,7 +82,7 @@ async def test_items_overdue_and_deliveries_page_with_limit_and_cursor(env):
 
 
 async def test_bad_calendar_file_is_refused_while_the_running_calendar_stays(env):
-    from activities.clocks import engine
+    from domain.engine import engine
 
     before = engine().calendar.fingerprint()
     bad = env.config / "calendars" / "zz-broken.toml"

@@ -94,7 +94,7 @@ class StoreCollector:
                     Clock.state == "open").group_by(Item.department)
                 for dept, n in s.execute(base):
                     open_.add_metric([dept], n)
-                from activities.clocks import engine
+                from domain.engine import engine
 
                 lapsing = [r.id for r in engine().rules.values() if r.lapses]  # windows lapse, never overdue
                 for dept, n in s.execute(base.where(Clock.due_instant < now, Clock.rule.not_in(lapsing))):
