@@ -71,7 +71,8 @@ def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str
         rows.append({
             "id": item.id, "department": item.department, "rule": clock.rule, "due": clock.due,
             "overdue_working_days": overdue_working_days(cal, due_day, as_of, clock.region),
-            "title": item.title, "type": item.type, "rule_name": rules[clock.rule].name if clock.rule in rules else clock.rule,
+            "title": item.title, "type": item.type,
+            "rule_name": rules[clock.rule].name if clock.rule in rules else clock.rule,
             "ladder_step": clock.ladder_step, "provisional": clock.provisional,
             "flags": item_flags(item.data),
         })
