@@ -89,9 +89,13 @@ def read_entered(path: Path) -> dict:
 
 
 def _records(session, as_of: date) -> list[Any]:
-    from services.scores import current_records
+    """Every clock as a light record, read as plain rows (not ORM snapshots: a province has 100,000s of items,
+    and the report needs only state, due and met dates)."""
+    from domain.scoring import Period
+    from services.scores import default_overdue_days, period_records
 
-    return current_records(session, as_of)
+    every = Period(date(1990, 1, 1), date(2100, 12, 31), "all", "year")
+    return period_records(session, every, as_of, None, default_overdue_days())
 
 
 def _rule_hours() -> dict[str, float]:
@@ -123,7 +127,7 @@ def annual_document(year: int, department: str | None = None, government: bool =
     own = session is None
     s = _session() if own else session
     try:
-        events = load_events(s)
+        events = load_events(s, until=date(year, 12, 31))  # the report of a year never needs later facts
         clocks = _records(s, as_of)
     finally:
         if own:
