@@ -19,7 +19,12 @@ from domain.annual_document import ALL_SCOPE, ReportScope, build_document, depar
 
 
 class AnnualReportError(ValueError):
-    """Bad request for a report (unknown unit, bad entered-figures file); the message is Chinese."""
+    """Bad request for a report (unknown unit, bad entered-figures file); the message is Chinese.
+    `status`: 404 when the asked report does not exist (a government report of a unit that makes none)."""
+
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.status = status
 
 
 def resolve_scope(department: str | None, government: bool, directory=None) -> ReportScope:
@@ -35,8 +40,9 @@ def resolve_scope(department: str | None, government: bool, directory=None) -> R
         if department:
             root = depts.get(department)
             if root is None or "government" not in root.annual_reports:
+                units = ", ".join(d.id for d in gov_units) or "无"
                 raise AnnualReportError(f"{department} 不是编制政府年度报告的单位（departments.toml 中 "
-                                        f"annual_reports 含 \"government\" 的单位：{', '.join(d.id for d in gov_units) or '无'}）")
+                                        f"annual_reports 含 \"government\" 的单位：{units}）", status=404)
         else:
             def has_gov_ancestor(d) -> bool:
                 seen, p = set(), d.parent

@@ -1,23 +1,26 @@
 """Operations API: the notification delivery log, paged (`limit`, `cursor`)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
 from app.auth import ApiError, Principal, api_principal
 from app.paging import Page, encode_cursor, page_params
+from app.schemas import API_ERRORS, DeliveryList
+from store.deliveries import STATES
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=API_ERRORS)
 
 
 def _iso(v) -> str | None:
     return v.isoformat() if v is not None else None
 
 
-@router.get("/deliveries", summary="通知送达记录（新的在前，分页）", tags=["通知"])
-def get_deliveries(status: Optional[str] = Query(None, description="intent / sent / failed"),
-                   item: Optional[str] = Query(None, description="只看某一事项"),
+@router.get("/deliveries", summary="通知送达记录（新的在前，分页）", tags=["通知"], response_model=DeliveryList)
+def get_deliveries(status: str | None = Query(None, description="intent / sent / failed",
+                                                 json_schema_extra={"enum": list(STATES)}),
+                   item: str | None = Query(None, description="只看某一事项"),
                    page: Page = Depends(page_params), who: Principal = Depends(api_principal)) -> dict[str, Any]:
     from services.queries import session
     from store import deliveries as store

@@ -10,11 +10,13 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.schemas import Health, Readiness
+
 log = logging.getLogger("shixian.health")
 router = APIRouter(tags=["运维"])
 
 
-@router.get("/healthz", summary="进程存活")
+@router.get("/healthz", summary="进程存活", response_model=Health)
 async def healthz() -> dict:
     return {"status": "ok"}
 
@@ -32,7 +34,8 @@ def _config_ok() -> bool:
         return False
 
 
-@router.get("/readyz", summary="可以接收请求：工作流服务、数据库与配置均可用")
+@router.get("/readyz", summary="可以接收请求：工作流服务、数据库与配置均可用", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "某项依赖不可用（checks 中为 failing）"}})
 async def readyz(request: Request):
     from worker.guard import database_ok, temporal_ok
 

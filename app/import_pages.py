@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app import api as A
+from app import readmodel as rm
 from app.auth import ApiError, Principal, forbidden
 from app.pages import _who, csrf_ok, csrf_refused, render
 
@@ -66,7 +66,7 @@ def _multipart(request: Request, body: bytes) -> tuple[dict[str, str], dict[str,
 def _form(request: Request, who: Principal, *, status: int = 200, error: str | None = None,
           department: str | None = None) -> HTMLResponse:
     return render(request, "import.html", who, status=status, step="upload", error=error,
-                  department=department or who.department, names=A.department_names())
+                  department=department or who.department, names=rm.department_names())
 
 
 @router.get("/import", response_class=HTMLResponse)
@@ -117,7 +117,7 @@ async def import_preview(request: Request) -> HTMLResponse:
                           "encoding": p.table.encoding, "dropped": p.table.dropped, "unknown": p.table.unknown,
                           "rows": to_canonical_json(p.table)}, ensure_ascii=False)
     return render(request, "import.html", who, step="preview", plan=p, outcomes=_view(p, outcomes),
-                  carried=carried, department=department, names=A.department_names(), dry_run=True)
+                  carried=carried, department=department, names=rm.department_names(), dry_run=True)
 
 
 @router.post("/import/confirm", response_class=HTMLResponse)
@@ -151,7 +151,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
     p = Plan(str(carried.get("filename", "")), dept.id, table, map_rows(table, dept.id, [dept.name]))
     outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
     return render(request, "import.html", who, step="done", plan=p, outcomes=_view(p, outcomes),
-                  department=dept.id, names=A.department_names(), dry_run=False)
+                  department=dept.id, names=rm.department_names(), dry_run=False)
 
 
 def _view(p, outcomes) -> list[dict]:

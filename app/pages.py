@@ -14,8 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from app import api as A
+from app import readmodel as rm
 from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_person
+from app.review import REVIEWERS
+from app.schemas import ItemDetail
 from domain import labels
 
 router = APIRouter(include_in_schema=False)
@@ -43,8 +45,8 @@ def _who(request: Request) -> Principal:
 
 def render(request: Request, template: str, who: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
     flash = request.cookies.get(FLASH_COOKIE)
-    base = {"request": request, "who": who, "role_labels": labels.ROLES, "depts": A.department_names(),
-            "today": A.today().isoformat(), "csrf": who.csrf if who else None,
+    base = {"request": request, "who": who, "role_labels": labels.ROLES, "depts": rm.department_names(),
+            "today": rm.today().isoformat(), "csrf": who.csrf if who else None,
             "flash": unquote(flash) if flash else None}
     resp = templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
     if flash:
@@ -202,11 +204,11 @@ def _safe_next(nxt: str) -> str:
 # ---------------------------------------------------------------------------------- pages
 
 SORTS = {
-    "overdue": lambda r: (-r["overdue_working_days"], r["department"], r["id"]),
-    "department": lambda r: (r["department_name"], -r["overdue_working_days"], r["id"]),
-    "due": lambda r: (r["due"], r["department"], r["id"]),
-    "rule": lambda r: (r["rule_name"], -r["overdue_working_days"]),
-    "step": lambda r: (r["ladder_step"] or "", -r["overdue_working_days"]),
+    "overdue": lambda r: (-r.overdue_working_days, r.department, r.id),
+    "department": lambda r: (r.department_name, -r.overdue_working_days, r.id),
+    "due": lambda r: (r.due, r.department, r.id),
+    "rule": lambda r: (r.rule_name, -r.overdue_working_days),
+    "step": lambda r: (r.ladder_step or "", -r.overdue_working_days),
 }
 
 
@@ -216,23 +218,23 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     if who.role == "liaison" and not department:
         return RedirectResponse("/liaison", status_code=303)
     dept = who.scope(department, "查看督办看板", roles=("supervisor", "admin", "local"))
-    A.check_department(dept)
-    day = A.parse_day(as_of)
-    rows = A.overdue_json(day, dept)
+    rm.check_department(dept)
+    day = rm.parse_day(as_of)
+    rows = rm.overdue_views(day, dept)
     rows.sort(key=SORTS.get(sort, SORTS["overdue"]))
     by_dept: dict[str, dict[str, Any]] = {}
     for r in rows:
-        g = by_dept.setdefault(r["department"], {"id": r["department"], "name": r["department_name"], "count": 0,
-                                                  "max": 0, "total": 0})
+        g = by_dept.setdefault(r.department, {"id": r.department, "name": r.department_name, "count": 0,
+                                               "max": 0, "total": 0})
         g["count"] += 1
-        g["total"] += r["overdue_working_days"]
-        g["max"] = max(g["max"], r["overdue_working_days"])
+        g["total"] += r.overdue_working_days
+        g["max"] = max(g["max"], r.overdue_working_days)
     from services.queries import session
     from domain.flags import item_flags
     from store import repo
     from store.accounts import urge_counts
 
-    names = A.department_names()
+    names = rm.department_names()
     with session() as s:
         open_count, prov_ids = repo.open_board_counts(s, dept)
         prov_items = repo.list_items(s, ids=prov_ids) if prov_ids else []
@@ -246,14 +248,14 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["urges"] = urges.get(g["id"], 0)
     groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], -g["urges"], g["id"]))
     provisional = [(i, c) for i in prov_items for c in i.clocks if c.provisional and c.state == "open"]
-    period = A.parse_period_param(None)
-    scores = A.scores_result(period, day, dept)
+    period = rm.parse_period_param(None)
+    scores = rm.scores_result(period, day, dept)
     from app.review import list_entries
 
     held = list_entries("held", dept) if who.role in ("supervisor", "admin", "local") else None
     return render(request, "board.html", who, rows=rows, groups=groups, sort=sort, as_of=day.isoformat(),
                   department=dept, open_count=open_count, provisional=provisional, scores=scores,
-                  flagged=flagged, rule_names=A.rule_names(), held=held, may_review=who.role in A.REVIEWERS)
+                  flagged=flagged, rule_names=rm.rule_names(), held=held, may_review=who.role in REVIEWERS)
 
 
 # ---------------------------------------------------------------------------------- review forms
@@ -266,7 +268,7 @@ async def _review_form(request: Request, event_id: str, approve: bool):
     form = await read_form(request)
     if not csrf_ok(request, form, who):
         return csrf_refused(request)
-    who.require(A.REVIEWERS, "审核补录")
+    who.require(REVIEWERS, "审核补录")
     client = request.app.state.client
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
@@ -292,15 +294,15 @@ async def review_reject_form(request: Request, event_id: str):
 def liaison(request: Request, department: str | None = None):
     who = _who(request)
     dept = who.scope(department, "查看联络员页面", roles=("supervisor", "admin", "local"))
-    names = A.department_names()
+    names = rm.department_names()
     if not dept:
         return render(request, "choose.html", who, names=names, target="/liaison")
-    A.check_department(dept)
+    rm.check_department(dept)
     from services.queries import session
     from store import repo
 
-    day = A.today()
-    rules = A.rule_names()
+    day = rm.today()
+    rules = rm.rule_names()
     with session() as s:
         snaps = repo.list_items(s, department=dept, state="open")
     entries = []
@@ -309,7 +311,7 @@ def liaison(request: Request, department: str | None = None):
             if c.state not in ("open", "paused"):
                 continue
             entries.append({"item": snap, "clock": c, "rule_name": rules.get(c.rule, c.rule),
-                            "left": A.working_days_left(c, day)})
+                            "left": rm.working_days_left(c, day)})
     entries.sort(key=lambda e: (e["left"] is None, e["left"] if e["left"] is not None else 0, e["item"].id))
     from app.review import list_entries
 
@@ -322,12 +324,13 @@ def item_page(request: Request, item_id: str):
     who = _who(request)
     if who.role == "assessor":
         who.require(("supervisor", "admin", "liaison"), "查看事项")
-    data = A.item_json(A.load_item(item_id, who), with_history=True)
-    timeline = []
-    for e in data["events"]:
-        timeline.append({"when": e["occurred_on"] or e["ingested_at"][:10], "kind": "event", "e": e})
-    for ch in data["due_date_changes"]:
-        timeline.append({"when": ch["changed_at"][:10], "kind": "change", "e": ch})
+    data = rm.item_view(rm.load_item(item_id, who), with_history=True)
+    assert isinstance(data, ItemDetail)
+    timeline: list[dict[str, Any]] = []
+    for e in data.events:
+        timeline.append({"when": e.occurred_on or e.ingested_at[:10], "kind": "event", "e": e})
+    for ch in data.due_date_changes:
+        timeline.append({"when": ch.changed_at[:10], "kind": "change", "e": ch})
     from app.pages_actions import item_extras
 
     x = item_extras(data, who)
@@ -343,15 +346,15 @@ def departments(request: Request):
     who = _who(request)
     if who.role == "liaison":
         return RedirectResponse(f"/departments/{quote(who.department or '')}", status_code=303)
-    return render(request, "choose.html", who, names=A.department_names(), target="/departments")
+    return render(request, "choose.html", who, names=rm.department_names(), target="/departments")
 
 
 @router.get("/departments/{dept}", response_class=HTMLResponse)
 def department_page(request: Request, dept: str):
     who = _who(request)
     dept = who.scope(dept, "查看部门", roles=("supervisor", "admin", "local"))
-    A.check_department(dept)
-    directory = A.directory()
+    rm.check_department(dept)
+    directory = rm.directory()
     d = directory.departments[dept]
     people = [p for p in directory.people.values() if p.department == dept]
     from services.queries import session
@@ -359,10 +362,10 @@ def department_page(request: Request, dept: str):
 
     with session() as s:
         items = repo.list_items(s, department=dept)
-    day = A.today()
-    overdue = A.overdue_json(day, dept)
-    period = A.parse_period_param(None)
-    scores = A.scores_result(period, day, dept)
+    day = rm.today()
+    overdue = rm.overdue_views(day, dept)
+    period = rm.parse_period_param(None)
+    scores = rm.scores_result(period, day, dept)
     return render(request, "department.html", who, d=d, people=people, items=items, overdue=overdue,
                   scores=scores, role_names=labels.ROLES)
 
@@ -371,13 +374,13 @@ def department_page(request: Request, dept: str):
 def scores_page(request: Request, period: str | None = None, department: str | None = None):
     who = _who(request)
     dept = who.scope(department, "查看考评得分", roles=("supervisor", "admin", "assessor", "local"))
-    A.check_department(dept)
-    p = A.parse_period_param(period or str(A.today().year))
-    day = A.today()
-    res = A.scores_result(p, day, dept)
+    rm.check_department(dept)
+    p = rm.parse_period_param(period or str(rm.today().year))
+    day = rm.today()
+    res = rm.scores_result(p, day, dept)
     chart = trend_chart(p, day, dept)
     # the annual report drafted in January-March is last year's
-    today = A.today()
+    today = rm.today()
     report_year = p.start.year - (1 if p.start.year == today.year and today.month <= 3 else 0)
     return render(request, "scores.html", who, res=res, period=p, department=dept, chart=chart,
                   period_text=period or p.label, report_year=report_year)
@@ -386,13 +389,13 @@ def scores_page(request: Request, period: str | None = None, department: str | N
 @router.get("/calendar", response_class=HTMLResponse)
 def calendar_page(request: Request):
     who = _who(request)
-    data = A.calendar_json()
+    data = rm.calendar_view()
     regions = {"national": "全国", "guangxi": "广西"}
-    years: dict[int, dict[str, dict]] = {}
-    for r in data["coverage"]:
-        years.setdefault(r["year"], {})[r["region"]] = r
+    years: dict[int, dict[str, Any]] = {}
+    for r in data.coverage:
+        years.setdefault(r.year, {})[r.region] = r
     return render(request, "calendar.html", who, data=data, years=sorted(years.items()), regions=regions,
-                  region_list=data["regions"])
+                  region_list=data.regions)
 
 
 # ---------------------------------------------------------------------------------- chart
@@ -422,7 +425,7 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
                            rules=engine().rules)
         for d in res.summary:
             series.setdefault(d.department, []).append((i, d.score))
-    names = A.department_names()
+    names = rm.department_names()
     W, H, L, R, T, B = 640, 240, 40, 12, 12, 28
     n = max(len(months), 1)
     lo = min([v for pts in series.values() for _, v in pts] + [60.0])

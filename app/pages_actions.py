@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app import api as A
+from app import readmodel as rm
 from app.auth import ApiError, Principal
 from app.forms import build_fields, form_types, item_field, to_event
 from app.pages import (
@@ -28,6 +28,7 @@ from app.pages import (
     render_error,
     with_pre_cookie,
 )
+from app.schemas import ItemView
 from domain.labels import EVENT_TYPES as EVENT_LABELS
 
 router = APIRouter(include_in_schema=False)
@@ -41,7 +42,7 @@ def _new_event_id() -> str:
 
 
 def _departments_for(who: Principal) -> dict[str, str]:
-    names = A.department_names()
+    names = rm.department_names()
     if who.role == "liaison":
         return {who.department: names.get(who.department, who.department)} if who.department else {}
     return names
@@ -52,7 +53,7 @@ def _form_page(request: Request, who: Principal, type_: str, values: dict[str, s
     fields = build_fields(type_, _departments_for(who))
     snap = None
     if item_id:
-        snap = A.load_item(item_id, who)
+        snap = rm.load_item(item_id, who)
     id_field = item_field(type_)
     for f in fields:
         if f.name in values:
@@ -131,7 +132,7 @@ async def post_event(request: Request):
     msg = f"已登记“{label}”。"
     snap = get_status(res.item_id) if res.item_id else None
     if snap is not None:
-        rules = A.rule_names()
+        rules = rm.rule_names()
         dues = [f"{rules.get(c.rule, c.rule)} 期限 {c.due[:16]}" for c in snap.clocks if c.state == "open" and c.due]
         if dues:
             msg += "当前时限：" + "；".join(dues) + "。"
@@ -142,35 +143,35 @@ async def post_event(request: Request):
 
 # ---------------------------------------------------------------------------------- item page extras
 
-def actions_for(item: dict[str, Any]) -> list[tuple[str, str]]:
+def actions_for(item: ItemView) -> list[tuple[str, str]]:
     """(button label, event type) valid in the item's current state."""
-    clocks = {c["rule"]: c for c in item["clocks"]}
-    live = {r for r, c in clocks.items() if c["state"] in ("open", "paused")}
+    clocks = {c.rule: c for c in item.clocks}
+    live = {r for r, c in clocks.items() if c.state in ("open", "paused")}
     out: list[tuple[str, str]] = []
-    t = item["type"]
+    t = item.type
     if t == "document":
         if "policy_publication" in live:
             out.append(("登记公开", "document.published"))
         if "policy_interpretation" in live:
             out.append(("登记解读", "interpretation.published"))
-        elif "policy_publication" not in live and item["state"] != "closed":
+        elif "policy_publication" not in live and item.state != "closed":
             out.append(("登记解读", "interpretation.published"))
         out.append(("废止", "document.repealed"))
     elif t == "request":
         reply = clocks.get("request_reply")
-        if reply and reply["state"] in ("open", "paused"):
+        if reply and reply.state in ("open", "paused"):
             consulting = bool({"third_party_opinion", "agency_opinion"} & {r for r, c in clocks.items()
-                                                                             if c["state"] == "open"})
-            if reply["state"] == "open":
+                                                                             if c.state == "open"})
+            if reply.state == "open":
                 notice = clocks.get("correction_notice")
-                if notice and notice["state"] == "open" and (notice.get("due") or "")[:10] >= A.today().isoformat():
+                if notice and notice.state == "open" and (notice.due or "")[:10] >= rm.today().isoformat():
                     out.append(("告知补正", "request.correction_requested"))
                 out += [("征求意见", "request.consultation_started"), ("延期", "request.extended")]
             elif consulting:
                 out.append(("收到意见", "request.consultation_ended"))
             else:
                 out.append(("收到补正", "request.corrected"))
-            if reply["state"] == "open" or consulting:
+            if reply.state == "open" or consulting:
                 out.append(("答复", "request.replied"))
             out.append(("撤回", "request.withdrawn"))
         else:
@@ -186,28 +187,28 @@ def actions_for(item: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def upcoming_reminders(item: dict[str, Any], deliveries: list, limit: int = 6) -> list[dict[str, Any]]:
+def upcoming_reminders(item: ItemView, deliveries: list, limit: int = 6) -> list[dict[str, Any]]:
     """The next ladder steps of the item's open clocks: step, when, to whom."""
     from activities.clocks import PlanRequest, _plan
     from activities.notify import recipients
     from domain.clocks import SHANGHAI
     from domain.labels import STEPS as STEP_NAMES
 
-    directory = A.directory()
+    directory = rm.directory()
     now = dt.datetime.now(SHANGHAI).isoformat()
     out = []
-    for c in item["clocks"]:
-        if c["state"] != "open" or not c.get("due"):
+    for c in item.clocks:
+        if c.state != "open" or not c.due:
             continue
-        fired = sorted({d.key.split(":")[-2] for d in deliveries if d.rule == c["rule"] and d.state == "sent"})
+        fired = sorted({d.key.split(":")[-2] for d in deliveries if d.rule == c.rule and d.state == "sent"})
         try:
-            steps = _plan(PlanRequest(rule=c["rule"], due=c["due"], region=c.get("region") or "national", now=now,
+            steps = _plan(PlanRequest(rule=c.rule, due=c.due, region=c.region or "national", now=now,
                                       fired=fired))
         except Exception:  # noqa: BLE001  (a rule without a ladder has nothing to show)
             continue
         for s in steps:
-            people = recipients(directory, item["department"], s.to)
-            out.append({"rule_name": c["rule_name"], "step": STEP_NAMES.get(s.step, s.step),
+            people = recipients(directory, item.department, s.to)
+            out.append({"rule_name": c.rule_name, "step": STEP_NAMES.get(s.step, s.step),
                         "when": s.fire_at[:16].replace("T", " "),
                         "to": "、".join(directory.people[p].name for p in people if p in directory.people)
                               or "（无人接收）"})
@@ -221,7 +222,7 @@ def _local(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
 
 
-def item_extras(item: dict[str, Any], who: Principal) -> dict[str, Any]:
+def item_extras(item: ItemView, who: Principal) -> dict[str, Any]:
     from sqlmodel import col, select
 
     from services.queries import session
@@ -229,11 +230,11 @@ def item_extras(item: dict[str, Any], who: Principal) -> dict[str, Any]:
     from store.accounts import urges_for_item
     from store.deliveries import Delivery
 
-    directory = A.directory()
+    directory = rm.directory()
     with session() as s:
-        deliveries = list(s.exec(select(Delivery).where(Delivery.item_id == item["id"])
+        deliveries = list(s.exec(select(Delivery).where(Delivery.item_id == item.id)
                                  .order_by(col(Delivery.created_at))).all())
-        urges = urges_for_item(s, item["id"])
+        urges = urges_for_item(s, item.id)
     sent = [{"step": STEP_NAMES.get(d.step, d.step), "to": directory.people[d.person].name
              if d.person in directory.people else d.person, "state": d.state, "when": _local(d.sent_at or d.created_at),
              "channel": d.channel_used or "", "error": d.error or ""} for d in deliveries]
@@ -255,7 +256,7 @@ async def urge(request: Request, item_id: str):
     if not csrf_ok(request, form, who):
         return csrf_refused(request)
     who.require(URGERS, "督办")
-    snap = A.load_item(item_id, who)
+    snap = rm.load_item(item_id, who)
     note = form.get("note", "").strip()
     if not note:
         return render_error(request, 422, "督办意见不能为空")
@@ -263,9 +264,9 @@ async def urge(request: Request, item_id: str):
         return render_error(request, 422, "督办意见不能超过 2000 字")
     with session() as s:
         row = add_urge(s, item_id, snap.department, who.actor, note)
-    directory = A.directory()
+    directory = rm.directory()
     people = recipients(directory, snap.department, ["liaison", "head"])
-    rules = A.rule_names()
+    rules = rm.rule_names()
     due = next((c.due for c in snap.clocks if c.state in ("open", "paused") and c.due), None)
     results = []
     for pid in people:
@@ -286,7 +287,7 @@ async def urge(request: Request, item_id: str):
 
 
 def _person_name(who: Principal) -> str:
-    p = A.directory().people.get(who.person or "")
+    p = rm.directory().people.get(who.person or "")
     return p.name if p else who.actor
 
 
@@ -303,8 +304,8 @@ async def lock_scores(request: Request):
         return csrf_refused(request)
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定考评期间")
-    period = A.parse_period_param(form.get("period") or None)
-    day = A.today()
+    period = rm.parse_period_param(form.get("period") or None)
+    day = rm.today()
     back = f"/scores?period={period.label}"
     if day <= period.end:  # as the CLI: a period still running is not published
         return redirect_with_flash(back, f"未锁定：{period.title}尚未结束（截止 {period.end}）。", request)

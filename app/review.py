@@ -24,6 +24,7 @@ from store.models import LateEntryRecord
 from workflows.items import ApplyResult, ReviewDecision
 
 STATUS_LABELS = LATE_ENTRY_STATUSES
+REVIEWERS = ("supervisor", "admin")  # who may see the queue and decide (API and board)
 
 
 class ReviewError(Exception):

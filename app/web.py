@@ -92,7 +92,7 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
         return response
 
     def wants_json(request: Request) -> bool:
-        return request.url.path.startswith("/api") or request.url.path in ("/openapi.json",)
+        return request.url.path.startswith("/api") or request.url.path in ("/openapi.json", "/healthz", "/readyz")
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -116,8 +116,11 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     async def _http(request: Request, exc: StarletteHTTPException):
         code, text = _MESSAGES.get(exc.status_code, ("error", "请求失败"))
         if wants_json(request):
-            return JSONResponse({"code": code, "detail": text}, status_code=exc.status_code)
-        return render_error(request, exc.status_code, text)
+            # keep the exception's headers: a 405 must say which methods are allowed (Allow)
+            return JSONResponse({"code": code, "detail": text}, status_code=exc.status_code, headers=exc.headers)
+        page = render_error(request, exc.status_code, text)
+        page.headers.update(exc.headers or {})
+        return page
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -1,0 +1,300 @@
+"""Read-model views shared by the API and the pages: items with their clocks, the overdue list, scores,
+the annual report draft, the calendar, and the checks of the parameters they take.
+
+Each view is an app.schemas model: the API answers it as JSON, the pages render it. Query parameters
+are checked here once (`parse_day`, `parse_period_param`, `check_department`) so that both interfaces
+refuse the same input with the same Chinese message."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from app.auth import ApiError, Principal, forbidden
+from app.schemas import (
+    AnnualReport,
+    CalendarInfo,
+    ClockView,
+    DueChange,
+    EventView,
+    ItemDetail,
+    ItemView,
+    OverdueRow,
+)
+from domain.shanghai import today
+
+__all__ = [
+    "annual_report_data",
+    "calendar_view",
+    "check_department",
+    "clock_view",
+    "department_names",
+    "directory",
+    "item_view",
+    "list_item_views",
+    "load_item",
+    "overdue_views",
+    "parse_day",
+    "parse_period_param",
+    "rule_names",
+    "scores_result",
+    "today",
+    "working_days_left",
+]
+
+
+# ---------------------------------------------------------------------------------- parameters
+
+# What parse_day and parse_period_param accept, declared in /openapi.json (domain.limits: 1990-2100);
+# declared only (json_schema_extra), so that the parsers' Chinese messages answer a bad value.
+YEARS = r"(199\d|20\d\d|2100)"
+DAY_SCHEMA = {"format": "date", "pattern": f"^{YEARS}-"}
+PERIOD_PATTERN = f"^{YEARS}(-[Qq][1-4]|-(0?[1-9]|1[0-2]))?$"
+
+
+def parse_day(text: str | None, field: str = "as_of") -> dt.date:
+    from domain.limits import parse_iso_day
+
+    if not text:
+        return today()
+    try:
+        return parse_iso_day(text)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_parameter", f"参数 {field}：{exc}", field=field) from None
+
+
+def parse_period_param(text: str | None):
+    from domain.scoring import parse_period
+
+    text = text or f"{today().year}-Q{(today().month - 1) // 3 + 1}"
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_parameter", str(exc), field="period") from None
+
+
+def directory():
+    from domain.directory import load_directory
+
+    return load_directory()
+
+
+def department_names() -> dict[str, str]:
+    try:
+        return {d.id: d.name for d in directory().departments.values()}
+    except Exception:  # a broken directory file must not take the pages down
+        return {}
+
+
+def check_department(dept: str | None) -> None:
+    if dept and dept not in department_names():
+        raise ApiError(404, "unknown_department", f"未知部门：{dept}（见 config/departments.toml）")
+
+
+def rule_names() -> dict[str, str]:
+    from domain.engine import engine
+
+    return {k: r.name for k, r in engine().rules.items()}
+
+
+# ---------------------------------------------------------------------------------- items
+
+
+def working_days_left(c, day: dt.date) -> int | None:
+    """Working days from `day` to the due day of an open clock (negative: overdue by that many)."""
+    from domain.engine import engine
+    from domain.standing import clock_days_left
+
+    eng = engine()
+    return clock_days_left(c, day, eng.calendar, eng.rules)
+
+
+def clock_view(c, rules: dict[str, str], today_: dt.date | None = None) -> ClockView:
+    return ClockView(
+        **c.model_dump(), rule_name=rules.get(c.rule, c.rule), working_days_left=working_days_left(c, today_ or today())
+    )
+
+
+def item_view(snap, *, with_history: bool = False) -> ItemView:
+    from domain.flags import item_flags
+
+    rules = rule_names()
+    names = department_names()
+    base = {
+        "id": snap.id,
+        "type": snap.type,
+        "department": snap.department,
+        "department_name": names.get(snap.department, snap.department),
+        "title": snap.title,
+        "state": snap.state,
+        "version": snap.version,
+        "clocks": [clock_view(c, rules) for c in snap.clocks],
+        "flags": item_flags(snap.data),
+        # 补录 (late entries): held ones do not count yet; both dates shown
+        "late_entries": [e.model_dump() for e in snap.late_entries],
+    }
+    if not with_history:
+        return ItemView(**base)
+    from services.queries import session
+    from store import repo
+
+    with session() as s:
+        changes = [
+            DueChange(
+                rule=ch.rule,
+                rule_name=rules.get(ch.rule, ch.rule),
+                old_due=ch.old_due,
+                new_due=ch.new_due,
+                reason=ch.reason,
+                changed_at=ch.changed_at.isoformat(),
+            )
+            for ch in repo.due_changes(s, snap.id)
+        ]
+        events = [
+            EventView(
+                event_id=e.event_id,
+                type=e.type,
+                occurred_on=e.occurred_on,
+                recorded_by=e.recorded_by,
+                ingested_at=e.ingested_at.isoformat(),
+                payload=e.payload,
+            )
+            for e in repo.events_for_item(s, snap.id)
+        ]
+    return ItemDetail(**base, due_date_changes=changes, events=events)
+
+
+def load_item(item_id: str, who: Principal):
+    from services.queries import get_status
+
+    snap = get_status(item_id)
+    if snap is None:
+        raise ApiError(404, "not_found", f"未找到事项：{item_id}")
+    if not who.may_see(snap.department):
+        if who.role == "liaison":
+            raise forbidden(
+                f"无权查看事项 {item_id}：它属于 {snap.department}，联络员只能查看本部门（{who.department}）的事项"
+            )
+        who.require(("supervisor", "admin", "liaison"), "查看事项")
+    return snap
+
+
+def list_item_views(
+    department: str | None,
+    state: str | None,
+    type_: str | None,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[ItemView]:
+    """Items in id order; `after` / `limit` page through them (keyset, the API's cursor)."""
+    from services.queries import session
+    from store import repo
+
+    with session() as s:
+        snaps = repo.list_items(s, department=department, state=state, type=type_, after=after, limit=limit)
+    return [item_view(x) for x in snaps]
+
+
+def overdue_views(as_of: dt.date, department: str | None) -> list[OverdueRow]:
+    from services.queries import overdue_rows
+
+    names = department_names()
+    return [
+        OverdueRow(**r, department_name=names.get(r["department"], r["department"]))
+        for r in overdue_rows(as_of, department)
+    ]
+
+
+# ---------------------------------------------------------------------------------- reports, calendar
+
+
+def scores_result(period, as_of: dt.date, department: str | None):
+    from services.scores import compute_scores, session
+
+    with session() as s:
+        return compute_scores(s, period, as_of, department)
+
+
+def annual_report_data(year: int, department: str | None, government: bool = False) -> dict:
+    """The report draft (a superset of the tables 二/三/四 report); 422 on bad input, 409 when table 三
+    fails the national checks."""
+    from app.annual_service import AnnualReportError, annual_document
+    from domain.report import check_table3
+
+    try:
+        report = annual_document(year, department, government, as_of=today())
+    except AnnualReportError as exc:
+        if exc.status == 404:
+            raise ApiError(404, "not_found", str(exc)) from None
+        raise ApiError(422, "invalid_parameter", str(exc)) from None
+    problems = check_table3(report["table3"])
+    if problems:
+        raise ApiError(
+            409,
+            "report_check_failed",
+            "表三不满足“本年新收 + 上年结转 = 办理结果总计 + 结转下年度”等校验关系，不予输出",
+            problems=problems,
+        )
+    AnnualReport.model_validate(report)  # the declared shape holds before anything is rendered from it
+    return report
+
+
+def calendar_view() -> CalendarInfo:
+    from domain.engine import config_problem, engine
+
+    cal = engine().calendar
+    rows = cal.status()
+    regional, notices = [], []
+    for ov in sorted(cal.overlays, key=lambda o: (o.region, sorted(o.years), o.path.name)):
+        if ov.region != "national":
+            notices.append(
+                {
+                    "region": ov.region,
+                    "years": sorted(ov.years),
+                    "source": ov.source,
+                    "issued_by": ov.issued_by,
+                    "issued_on": ov.issued_on.isoformat() if ov.issued_on else None,
+                    "document_number": ov.document_number,
+                    "found_at": list(ov.found_at),
+                    "file": ov.path.name,
+                }
+            )
+    for ov in cal.overlays:
+        for day, name in sorted(ov.days_off.items()):
+            regional.append(
+                {
+                    "date": day.isoformat(),
+                    "region": ov.region,
+                    "kind": "off",
+                    "name": name,
+                    "source": ov.source,
+                    "file": ov.path.name,
+                }
+            )
+        for day, name in sorted(ov.workdays.items()):
+            regional.append(
+                {
+                    "date": day.isoformat(),
+                    "region": ov.region,
+                    "kind": "work",
+                    "name": name,
+                    "source": ov.source,
+                    "file": ov.path.name,
+                }
+            )
+    regional.sort(key=lambda r: (r["date"], r["region"]))
+    return CalendarInfo.model_validate(
+        {
+            "regions": sorted(cal.regions),
+            "coverage": rows,
+            # Years without the national arrangement; regional gaps are in `coverage` (coverage "estimate"/"none").
+            "provisional_years": sorted({r["year"] for r in rows if r["provisional"] and r["region"] == "national"}),
+            "regional_days": regional,
+            # The regional notices on file, and per region which years since its festival began lack one.
+            "notices": notices,
+            "notice_summary": cal.notice_summary(today().year),
+            "fingerprint": cal.fingerprint(),
+            # a refused file: its error (the calendar above is the last good one)
+            "config_problem": config_problem(),
+        }
+    )

@@ -1,0 +1,299 @@
+"""Response models of the API, shared with the pages (which render the same objects).
+
+The read-model helpers (app.readmodel) build these; the API declares them as `response_model`s so
+/openapi.json describes what it answers, and the pages read the same fields."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.model import ClockSnapshot
+from domain.review import LateEntry
+from domain.scoring import ScoreResult
+
+__all__ = [
+    "API_ERRORS",
+    "Responses",
+    "error_response",
+    "AnnualReport",
+    "CalendarInfo",
+    "CalendarReload",
+    "ClockView",
+    "Delivery",
+    "DeliveryList",
+    "DueChange",
+    "ErrorBody",
+    "EventView",
+    "Flag",
+    "Health",
+    "IngestLine",
+    "IngestReport",
+    "ItemDetail",
+    "ItemList",
+    "ItemView",
+    "OverdueList",
+    "OverdueRow",
+    "LateEntryView",
+    "Readiness",
+    "RejectBody",
+    "ReviewEntry",
+    "ReviewQueue",
+    "ScoreResult",
+]
+
+
+class ErrorBody(BaseModel):
+    """Every error of the API: a machine code and a Chinese explanation; some add the field at fault,
+    per-field `errors` (422) or the failed `problems` (409)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(examples=["forbidden"])
+    detail: str = Field(examples=["无权访问"])
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+Responses = dict[int | str, dict[str, Any]]
+
+
+def error_response(text: str) -> dict[str, Any]:
+    """An OpenAPI `responses` entry: this status answers ErrorBody."""
+    return {"model": ErrorBody, "description": text}
+
+
+# Every API route can answer these (the handlers in app.web render each as ErrorBody JSON).
+API_ERRORS: Responses = {
+    401: error_response("未登录或令牌无效"),
+    403: error_response("角色或部门无权访问"),
+    422: error_response("参数或请求体有误（errors 列出各字段）"),
+    500: error_response("服务器内部错误（详情只在服务器日志中）"),
+    503: error_response("工作流服务或数据库暂不可用，请稍后重试"),
+}
+
+
+class Flag(BaseModel):
+    code: str
+    label: str
+    detail: str
+
+
+class ClockView(ClockSnapshot):
+    rule_name: str
+    working_days_left: int | None = Field(None, description="距期限的工作日数（负数：已逾期的工作日数）；已办结为空")
+
+
+class DueChange(BaseModel):
+    rule: str
+    rule_name: str
+    old_due: str | None = None
+    new_due: str | None = None
+    reason: str = ""
+    changed_at: str
+
+
+class EventView(BaseModel):
+    event_id: str
+    type: str
+    occurred_on: str | None = None
+    recorded_by: str | None = None
+    ingested_at: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class LateEntryView(LateEntry):
+    """A late entry (补录) as the item shows it (without the workflow's content hash)."""
+
+    content_hash: str = Field("", exclude=True)
+
+
+class ItemView(BaseModel):
+    id: str
+    type: str
+    department: str
+    department_name: str
+    title: str = ""
+    state: str
+    version: int = 0
+    clocks: list[ClockView] = Field(default_factory=list)
+    flags: list[Flag] = Field(default_factory=list)
+    late_entries: list[LateEntryView] = Field(
+        default_factory=list, description="补录：待审核的尚不计入；两个日期都列出"
+    )
+
+
+class ItemDetail(ItemView):
+    due_date_changes: list[DueChange] = Field(default_factory=list)
+    events: list[EventView] = Field(default_factory=list)
+
+
+class ItemList(BaseModel):
+    department: str | None = None
+    items: list[ItemView]
+    next_cursor: str | None = Field(None, description="下一页的 cursor；最后一页为空")
+
+
+class OverdueRow(BaseModel):
+    id: str
+    department: str
+    department_name: str
+    rule: str
+    rule_name: str
+    due: str
+    overdue_working_days: int
+    title: str = ""
+    type: str
+    ladder_step: str | None = None
+    provisional: bool = False
+    flags: list[Flag] = Field(default_factory=list)
+
+
+class OverdueList(BaseModel):
+    as_of: str
+    department: str | None = None
+    rows: list[OverdueRow]
+    next_cursor: str | None = Field(None, description="下一页的 cursor；最后一页为空")
+
+
+class IngestLine(BaseModel):
+    index: int = Field(description="事件在请求体中的序号（从 1 起）")
+    line: int
+    status: Literal["applied", "held", "duplicate", "rejected"]
+    event_id: str | None = None
+    type: str | None = None
+    item_id: str | None = None
+    field: str | None = None
+    reason: str | None = None
+    message: str
+
+
+class IngestReport(BaseModel):
+    recorded_by: str
+    applied: int
+    held: int = Field(description="补录待审核（督查批准后才计入）")
+    duplicate: int
+    rejected: int
+    results: list[IngestLine]
+
+
+class AnnualReport(BaseModel):
+    """The annual report draft: parts 一 to 六 and tables 二 to 四 (see docs/annual-report)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    year: int
+    title: str
+
+
+class CoverageRow(BaseModel):
+    year: int
+    region: str
+    coverage: str
+    provisional: bool
+    sources: list[str]
+
+
+class RegionalDay(BaseModel):
+    date: str
+    region: str
+    kind: Literal["off", "work"]
+    name: str
+    source: str
+    file: str
+
+
+class Notice(BaseModel):
+    region: str
+    years: list[int]
+    source: str
+    issued_by: str | None = None
+    issued_on: str | None = None
+    document_number: str | None = None
+    found_at: list[str] = Field(default_factory=list)
+    file: str
+
+
+class NoticeSummary(BaseModel):
+    region: str
+    name: str
+    since: int
+    through: int
+    covered: list[int]
+    estimated: list[int]
+
+
+class CalendarInfo(BaseModel):
+    regions: list[str]
+    coverage: list[CoverageRow]
+    provisional_years: list[int] = Field(description="尚无国务院办公厅放假安排的年份（暂定）")
+    regional_days: list[RegionalDay]
+    notices: list[Notice]
+    notice_summary: list[NoticeSummary]
+    fingerprint: str
+    config_problem: str | None = Field(None, description="被拒绝的配置文件及其错误（日历仍为上一次有效的数据）")
+
+
+class CalendarReload(BaseModel):
+    recalculating: int
+    fingerprint: str
+    config_problem: str | None = Field(None, description="被拒绝的配置文件及其错误（日历仍为上一次有效的数据）")
+    message: str
+
+
+class ReviewEntry(BaseModel):
+    """A late entry in the review queue (app.review.entry_json)."""
+
+    event_id: str
+    item_id: str
+    department: str
+    type: str
+    occurred_on: str
+    recorded_at: str | None = None
+    recorded_by: str | None = None
+    role: str
+    role_name: str
+    reason: str
+    status: Literal["held", "approved", "rejected"]
+    status_name: str
+    decided_by: str | None = None
+    decided_at: str | None = None
+    decision_reason: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReviewQueue(BaseModel):
+    status: Literal["held", "approved", "rejected", "all"]
+    entries: list[ReviewEntry]
+
+
+class RejectBody(BaseModel):
+    reason: str = Field(pattern=r"\S", description="驳回理由（必填，不能全是空白）", examples=["无送达回证"])
+
+
+class Delivery(BaseModel):
+    id: int
+    item_id: str | None = None
+    rule: str | None = None
+    step: str | None = None
+    person: str | None = None
+    state: Literal["intent", "sent", "failed"]
+    channel_used: str | None = None
+    error: str | None = None
+    created_at: str | None = None
+    sent_at: str | None = None
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[Delivery]
+    next_cursor: str | None = Field(None, description="下一页的 cursor；最后一页为空")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, Literal["ok", "failing"]] = Field(description="temporal / database / config")
