@@ -227,8 +227,8 @@ def get_calendar(who: Principal = Depends(api_principal)) -> CalendarInfo:
 @router.post("/calendar/reload", summary="重新载入日历与配置，通知未办结事项重新计算", tags=["日历"],
              response_model=CalendarReload, responses=TEMPORAL)
 async def post_calendar_reload(request: Request, who: Principal = Depends(api_principal)) -> dict[str, Any]:
-    from domain.engine import config_problem, engine
     from domain.config import ConfigError
+    from domain.engine import config_problem, engine
     from services.calendar import signal_open_items
 
     who.require(("admin",), "重新载入日历")

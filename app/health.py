@@ -23,8 +23,8 @@ async def healthz() -> dict:
 
 def _config_ok() -> bool:
     try:
-        from domain.engine import engine
         from domain.directory import load_directory
+        from domain.engine import engine
 
         engine()  # the data in use (a refused calendar notice keeps the last good one: still ready)
         load_directory()
