@@ -139,7 +139,7 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
     from sqlalchemy import text
     from starlette.testclient import TestClient
 
-    from app import api as A
+    from app import readmodel as A
     from app.web import create_app
     from store.db import get_engine
 
@@ -168,7 +168,7 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
 
     results = [("baseline: read every clock row", timed("baseline", baseline)),
                ("board page (GET /)", timed("board", board)),
-               ("overdue list (all rows)", timed("overdue", lambda: A.overdue_json(as_of, None))),
+               ("overdue list (all rows)", timed("overdue", lambda: A.overdue_views(as_of, None))),
                ("scores, year 2025", timed("scores", lambda: A.scores_result(year, as_of, None))),
                ("annual report 2025 (tables 二/三/四)", timed("report", lambda: A.annual_report_data(2025, None)))]
     base = results[0][1]
