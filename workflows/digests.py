@@ -76,7 +76,7 @@ class DigestWorkflow:
         ))
         summary = DigestSummary(date=day, workday=True, status="sent" if plan.messages else "empty",
                                 date_source=source, reason=info.reason, resting_people=plan.resting_people)
-        for m, r in zip(plan.messages, results):
+        for m, r in zip(plan.messages, results, strict=True):
             if r.status == "sent":
                 summary.sent += 1
             elif r.status == "already_sent":
