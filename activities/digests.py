@@ -114,7 +114,8 @@ def _region_of_person(directory, person_id: str) -> str:
 
 def classify_day(day: date, calendar, directory) -> DigestDay:
     regions = [NATIONAL] + sorted({d.region for d in directory.departments.values()} - {NATIONAL})
-    working, resting = [], []
+    working: list[str] = []
+    resting: list[str] = []
     for region in regions:
         (working if calendar.is_workday(day, region) else resting).append(region)
     info = calendar.day(day, NATIONAL)

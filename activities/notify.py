@@ -214,25 +214,25 @@ async def deliver(req: NotificationRequest, directory: Directory | None = None,
                               status="ok" if ok else "failed", error=err)
 
         if person is None or not person.notify:
-            err = (f"未知人员“{req.person_id}”（departments.toml 中不存在）" if person is None
+            why = (f"未知人员“{req.person_id}”（departments.toml 中不存在）" if person is None
                    else f"{person.name}（{person.id}）未配置任何通知渠道")
-            attempt(-1, "", False, err)
-            store.mark_failed(s, key, err)
-            return NotificationResult(key=key, status="no_channels", person_id=req.person_id, error=err)
+            attempt(-1, "", False, why)
+            store.mark_failed(s, key, why)
+            return NotificationResult(key=key, status="no_channels", person_id=req.person_id, error=why)
 
         channels = list(person.notify)
         masked = [mask_url(u) for u in channels]
         if req.channel_index is not None and req.channel_index >= len(channels):
             last = store.attempts_for(s, key)
-            err = (last[-1].error if last else None) or "所有通知渠道均发送失败"
-            store.mark_failed(s, key, err)
+            gave_up = (last[-1].error if last else None) or "所有通知渠道均发送失败"
+            store.mark_failed(s, key, gave_up)
             return NotificationResult(key=key, status="exhausted", person_id=req.person_id,
                                       channel=masked[-1], channel_index=len(channels) - 1,
-                                      channel_count=len(channels), error=err, tried_channels=masked)
+                                      channel_count=len(channels), error=gave_up, tried_channels=masked)
 
         title, body = render(req.step, build_context(req, person, directory), config_dir)
         indexes = range(len(channels)) if req.channel_index is None else [req.channel_index]
-        err = None
+        err: str | None = None
         for i in indexes:
             _heartbeat()
             ok, err = await send_via(channels[i], title, body)
@@ -297,10 +297,10 @@ async def send_test(person_id: str, directory: Directory | None = None) -> list[
             ctx = {"person_name": person.name, "channel_index": i, "channel_count": len(person.notify),
                    "sent_at_text": f"{now:%Y-%m-%d %H:%M:%S}（北京时间）"}
             title, body = render("test", ctx)
-            ok, err = await send_via(url, title, body)
+            ok, failed = await send_via(url, title, body)
             store.add_attempt(s, key, item_id="test", step="test", person=person.id, channel=mask_url(url),
-                              channel_index=i, status="ok" if ok else "failed", error=err)
-            results.append(ChannelResult(index=i, channel=mask_url(url), ok=ok, error=err))
+                              channel_index=i, status="ok" if ok else "failed", error=failed)
+            results.append(ChannelResult(index=i, channel=mask_url(url), ok=ok, error=failed))
         if all(r.ok for r in results):
             store.mark_sent(s, key, ", ".join(r.channel for r in results))
         else:

@@ -144,7 +144,7 @@ def _grid_table4(t4: dict) -> tuple[int, int, list[Cell]]:
 
 
 TEXT_WIDTH_MM = 156  # A4 210 mm - 28 mm - 26 mm
-COLUMN_WIDTHS_MM = {
+COLUMN_WIDTHS_MM: dict[str, list[float]] = {
     "table2": [54, 34, 34, 34],
     "table3": [14, 18, 46] + [78 / 7] * 7,
     "table4": [TEXT_WIDTH_MM / 15] * 15,
@@ -350,7 +350,7 @@ def docx_text(data: bytes) -> dict[str, Any]:
 
     doc = Document(io.BytesIO(data))
     return {
-        "paragraphs": [(p.style.name, p.text) for p in doc.paragraphs],
+        "paragraphs": [(p.style.name if p.style else "", p.text) for p in doc.paragraphs],
         "tables": [[[c.text for c in row.cells] for row in t.rows] for t in doc.tables],
     }
 

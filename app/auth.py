@@ -16,7 +16,7 @@ SHIXIAN_WEB_ANONYMOUS=read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, cast
 
 from fastapi import Request
 
@@ -166,12 +166,13 @@ def page_principal(request: Request) -> Principal | None:
     """The signed-in person of a page, the anonymous reader (SHIXIAN_WEB_ANONYMOUS=read), or None (→ login)."""
     cached = getattr(request.state, "principal", False)
     if cached is not False:
-        return cached
+        return cast("Principal | None", cached)
     p = None
     if request.cookies.get(COOKIE):
         p = principal_for_session(request.cookies[COOKIE])
-    if p is None and _bearer(request):
-        p = principal_for_token(_bearer(request))
+    bearer = _bearer(request)
+    if p is None and bearer:
+        p = principal_for_token(bearer)
     if p is None and getattr(request.app.state, "open_pages", False):
         p = Principal(role="local")
     request.state.principal = p

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import sys
@@ -68,7 +69,7 @@ def bounded_start(text: str):
 
     value = parse_start(text)
     try:
-        return check_moment(value) if hasattr(value, "hour") else check_day(value)
+        return check_moment(value) if isinstance(value, dt.datetime) else check_day(value)
     except ValueError as exc:
         raise ClockError(f"起算日 START：{exc}") from None
 
@@ -100,7 +101,7 @@ def _deadline_batch(path: str, cal, rules) -> None:
     # Compute everything first: a bad row stops the batch before anything is printed. compute() is pure for
     # a loaded calendar, so rows repeating (rule, start, region) — a day's many requests — are computed once.
     done: dict[tuple[str, str, str], tuple[str, str]] = {}
-    rows = []
+    rows: list[tuple[str, ...]] = []
     append = rows.append
     for lineno, row in enumerate(reader, start=2):
         if len(row) != width:
@@ -117,7 +118,7 @@ def _deadline_batch(path: str, cal, rules) -> None:
                 dl = compute(get_rule(rules, rule_id), bounded_start(start_s), cal, region_raw or NATIONAL, explain=False)
             except (ClockError, ConfigError) as exc:
                 fail(f"{path}: 第 {lineno} 行（数据第 {lineno - 1} 行）：{exc}")
-            hit = done[key] = (dl.due_iso(), "true" if dl.provisional else "false")
+            hit = done[key] = (dl.due_iso() or "", "true" if dl.provisional else "false")
         append((rule_id, start_s, region_raw) + hit)
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(["rule", "start", "region", "due", "provisional"])

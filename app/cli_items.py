@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{r['department']}  {r['id']}  {r['rule_name']}  到期 {r['due']}  "
                        f"逾期 {r['overdue_working_days']} 个工作日  {r['title']}")
 
-    calendar_app = next(g.typer_instance for g in app.registered_groups if g.name == "calendar")
+    calendar_app = next(g.typer_instance for g in app.registered_groups if g.name == "calendar" and g.typer_instance)
 
     @calendar_app.command("reload")
     def calendar_reload() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -70,7 +70,7 @@ def deliveries(
     init_db(engine)
     with Session(engine) as s:
         rows = store.list_deliveries(status, session=s, item_id=item)
-        data = []
+        data: list[dict[str, Any]] = []
         for d in rows:
             data.append({
                 "key": d.key, "item_id": d.item_id, "rule": d.rule, "step": d.step, "person": d.person,
@@ -89,10 +89,10 @@ def deliveries(
     if not data:
         typer.echo("没有符合条件的送达记录。")
         return
-    for d in data:
-        typer.echo(f"{STATE_NAMES.get(d['state'], d['state'])}  {d['item_id']}  {d['step']}  → {d['person']}"
-                   f"  {(d['sent_at'] or d['created_at'] or '')[:19].replace('T', ' ')}")
-        for a in d["attempts"]:
+    for row in data:
+        typer.echo(f"{STATE_NAMES.get(row['state'], row['state'])}  {row['item_id']}  {row['step']}  → {row['person']}"
+                   f"  {(row['sent_at'] or row['created_at'] or '')[:19].replace('T', ' ')}")
+        for a in row["attempts"]:
             mark = "成功" if a["status"] == "ok" else "失败"
             where = f"渠道{a['channel_index'] + 1} {a['channel']}" if a["channel_index"] >= 0 else "（无渠道）"
             err = f" — {a['error']}" if a["error"] else ""

@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         p, day = _period(period), _as_of(as_of)
         with _session() as s:
             res = compute_scores(s, p, day, department)
-        write_scores(res, fmt, out)
+        write_scores(res, "csv" if fmt == "csv" else "xlsx", out)
         state = f"（已锁定期间，锁定后更正 {len(res.amendments)} 条）" if res.locked_at else ""
         typer.echo(f"已导出 {res.period_title} 考评得分{state}：{len(res.summary)} 个部门，"
                    f"{len(res.details)} 条明细 → {out}")
@@ -184,7 +184,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(annual_report_json(report))
             return
         if fmt == "xlsx":
-            write_annual_report(report, fmt, out)
+            write_annual_report(report, "xlsx", out)
         else:
             write_document(report, fmt, out)
         t3 = report["table3"]

@@ -121,14 +121,14 @@ def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[
 
 
 def store_is_empty() -> bool:
-    from sqlalchemy import select
+    from sqlmodel import col, select
 
     from services.queries import session
     from store.models import EventRecord, Item
 
     with session() as s:
-        return (s.execute(select(Item.id).limit(1)).first() is None
-                and s.execute(select(EventRecord.event_id).limit(1)).first() is None)
+        return (s.execute(select(col(Item.id)).limit(1)).first() is None
+                and s.execute(select(col(EventRecord.event_id)).limit(1)).first() is None)
 
 
 async def seed(client, today: dt.date | None = None) -> list:

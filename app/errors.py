@@ -21,7 +21,10 @@ def _unavailable(exc: BaseException) -> str | None:
             return "temporal_unavailable"
         if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):  # temporalio bridge
             return "temporal_unavailable"
-        exc = exc.__cause__ or exc.__context__
+        nxt = exc.__cause__ or exc.__context__
+        if nxt is None:
+            break
+        exc = nxt
     return None
 
 

@@ -49,12 +49,15 @@ def _multipart(request: Request, body: bytes) -> tuple[dict[str, str], dict[str,
     if not ctype.startswith("multipart/form-data"):
         raise ApiError(400, "bad_request", "请通过页面上的表单上传台账文件（multipart/form-data）")
     msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + body)
-    fields, files = {}, {}
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
     for part in msg.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not name:
+        param = part.get_param("name", header="content-disposition")
+        if not isinstance(param, str) or not param:
             continue
-        data = part.get_payload(decode=True) or b""
+        name = param
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
         filename = part.get_filename()
         if filename is not None:
             files[name] = (filename, data)

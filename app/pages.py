@@ -242,7 +242,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         flagged = [(i, item_flags(i.data)) for i in (repo.list_items(s, ids=corrected) if corrected else [])]
         urges = urge_counts(s, dept)
     flagged = [(i, f) for i, f in flagged if f]
-    for d, n in urges.items():  # a department urged but not (or no longer) overdue is listed too
+    for d in urges:  # a department urged but not (or no longer) overdue is listed too
         by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
     for g in by_dept.values():
         g["urges"] = urges.get(g["id"], 0)
@@ -305,7 +305,7 @@ def liaison(request: Request, department: str | None = None):
     rules = rm.rule_names()
     with session() as s:
         snaps = repo.list_items(s, department=dept, state="open")
-    entries = []
+    entries: list[dict[str, Any]] = []
     for snap in snaps:
         for c in snap.clocks:
             if c.state not in ("open", "paused"):
@@ -352,7 +352,7 @@ def departments(request: Request):
 @router.get("/departments/{dept}", response_class=HTMLResponse)
 def department_page(request: Request, dept: str):
     who = _who(request)
-    dept = who.scope(dept, "查看部门", roles=("supervisor", "admin", "local"))
+    dept = who.scope(dept, "查看部门", roles=("supervisor", "admin", "local")) or dept
     rm.check_department(dept)
     directory = rm.directory()
     d = directory.departments[dept]
@@ -420,8 +420,8 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
         records = current_records(s, as_of, department)
         marks = current_marks(s, department)
     series: dict[str, list[tuple[int, float]]] = {}
-    for i, (y, m) in enumerate(months):
-        res = score_period(records, parse_period(f"{y}-{m:02d}"), as_of, config, department, marks,
+    for i, (yr, m) in enumerate(months):
+        res = score_period(records, parse_period(f"{yr}-{m:02d}"), as_of, config, department, marks,
                            rules=engine().rules)
         for d in res.summary:
             series.setdefault(d.department, []).append((i, d.score))

@@ -56,7 +56,7 @@ async def _connect():
     try:
         return await connect()
     except Exception as exc:
-        raise SystemExit(_fail(f"无法连接 Temporal（{temporal_address()}）：{exc}"))
+        raise SystemExit(_fail(f"无法连接 Temporal（{temporal_address()}）：{exc}")) from None
 
 
 def _fail(msg: str) -> int:

@@ -93,4 +93,6 @@ async def decide(client: Client, event_id: str, *, approve: bool, by: str, reaso
         except Exception:
             s.rollback()
             raise
-        return entry_json(repo.find_late_entry(s, event_id))
+        entry = repo.find_late_entry(s, event_id)
+        assert entry is not None  # just written in this transaction
+        return entry_json(entry)

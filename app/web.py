@@ -174,7 +174,7 @@ async def serve_web(ctx) -> None:
     config = uvicorn.Config(app, host=host, port=port, log_level=get_settings().web_log,
                             access_log=False, lifespan="off")
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # the supervisor owns SIGINT / SIGTERM
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the supervisor owns the signals
     sock = bind_socket(host, port)  # bind here: a busy port is a clear error, not uvicorn's sys.exit
     task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
     while not server.started:

@@ -47,7 +47,7 @@ def main() -> int:
     theirs = [chinese_calendar.find_workday(20, s) for s in sample]
     base = (time.perf_counter() - t0) / len(sample)
     # find_workday treats a rest-day start as "day 0 = the next working day"; on working-day starts the two agree.
-    mismatches = sum(o.split(",")[3] != t.isoformat() for o, t, s in zip(out, theirs, sample)
+    mismatches = sum(o.split(",")[3] != t.isoformat() for o, t, s in zip(out, theirs, sample, strict=True)
                      if chinese_calendar.is_workday(s))
     per_case = batch / args.rows
     print(f"shixian deadline --batch: {args.rows:,} rows in {batch:.2f} s (whole process) = {per_case * 1e6:.1f} µs/case")

@@ -55,7 +55,7 @@ def main() -> int:
     # find_workday treats a rest-day start as "day 0 = the next working day" (the deemed-receipt
     # option of §4), so compare against that semantics there; on working-day starts they must agree.
     mismatches = 0
-    for (s, n), a, b in zip(cases, ours, theirs):
+    for (s, n), a, b in zip(cases, ours, theirs, strict=True):
         expected = a if cal.is_workday(s) else cal.add_working_days(cal.next_working_day(s), n)
         mismatches += expected != b
     per = lambda t: t / len(cases) * 1e6  # noqa: E731

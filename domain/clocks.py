@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from domain.calendar import LAW, NATIONAL, WorkCalendar
@@ -146,7 +147,7 @@ def merged_pauses(pauses) -> list[tuple[dt.date, dt.date | None]]:
 
 
 def _count_with_pauses(
-    cal: WorkCalendar, start: dt.date, n: int, pauses: list[Pause], region: str
+    cal: WorkCalendar, start: dt.date, n: int, pauses: Sequence[Pause], region: str
 ) -> tuple[dt.date | None, int]:
     """N-th counting day after start, skipping pause intervals. Returns (due or None, days used)."""
     cur, remaining = start, n
@@ -169,19 +170,19 @@ def _working_days(
     start: dt.date,
     cal: WorkCalendar,
     region: str,
-    pauses: list[Pause],
-    extensions: list[ExtensionGrant],
+    pauses: Sequence[Pause],
+    extensions: Sequence[ExtensionGrant],
     restarted_from: dt.date | None,
     explain: bool,
     granted: bool = False,
 ) -> Deadline:
     if not (pauses or extensions or restarted_from or explain or rule.start_on_next_working_day):
         # The common case (batch CSV, bulk recomputation): one indexed lookup.
-        due = cal.add_working_days(start, rule.length, region)
+        fast_due = cal.add_working_days(start, rule.length, region)
         first_year = (start + dt.timedelta(days=1)).year
-        provisional = any(cal.is_provisional_year(y) for y in range(first_year, due.year + 1)) or bool(
-            region != NATIONAL and cal.regional_uncertainty(region, start, due))
-        return Deadline(rule.id, start, region, due, provisional, counted_working_days=rule.length)
+        provisional = any(cal.is_provisional_year(y) for y in range(first_year, fast_due.year + 1)) or bool(
+            region != NATIONAL and cal.regional_uncertainty(region, start, fast_due))
+        return Deadline(rule.id, start, region, fast_due, provisional, counted_working_days=rule.length)
     for p in pauses:
         if p.end is not None and p.end < p.start:
             raise ClockError(f"中止结束日 {p.end} 早于开始日 {p.start}")

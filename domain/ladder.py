@@ -173,7 +173,7 @@ def plan(
     out: list[PlannedStep] = []
     pre = sorted(((s, nominal(s)) for s in ladder.steps if not is_post(s)),
                  key=lambda sw: (sw[1], sw[0].offset_hours if hours else sw[0].offset))
-    for i, (s, when) in enumerate(pre):
+    for s, when in pre:
         same = [t for t, w in pre if w == when]
         # Steps landing on the same moment (a due date on a rest day): the one closest to the due date
         # speaks for all, to everyone they address.
@@ -187,7 +187,7 @@ def plan(
     keys = [f"{s.id}@{tag}" for s in post]
     repeats_sent = sum(1 for k in fired if k.startswith("overdue_repeat_") and k.endswith(f"@{tag}"))
     done = len(post) if repeats_sent else max((i + 1 for i, k in enumerate(keys) if k in fired), default=0)
-    pending = [(s, k, nominal(s)) for s, k in zip(post[done:], keys[done:])]
+    pending = [(s, k, nominal(s)) for s, k in zip(post[done:], keys[done:], strict=True)]
     if pending:
         missed = [p for p in pending if p[2] <= now]
         if missed:

@@ -511,7 +511,7 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str,
     if row.problems:
         return row
     date_col = {step: col for step, _, col in STEPS[kind]}
-    for step, type_, _ in STEPS[kind]:
+    for step, _type, _ in STEPS[kind]:
         if step not in built:
             continue
         obj = {"event_id": event_id(department, kind, key, step),

@@ -274,7 +274,9 @@ def check_table3(t3: dict) -> list[str]:
         return problems
     for col in COLUMNS:
         label = COLUMN_LABELS[col]
-        get = lambda row: int(t3[row].get(col, 0) or 0)  # noqa: E731
+        def get(row: str, col: str = col) -> int:
+            return int(t3[row].get(col, 0) or 0)
+
         left = get("new") + get("carried_in")
         right = get("total") + get("carried_out")
         if left != right:

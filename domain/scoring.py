@@ -278,6 +278,8 @@ def calendar_overdue_days(cal: Any) -> Callable[[ClockSnapshot, date], int]:
     """overdue_days callable on a domain.calendar.WorkCalendar: working days d, due < d <= as_of."""
 
     def overdue(clock: ClockSnapshot, as_of: date) -> int:
+        if not clock.due:
+            return 0
         return overdue_working_days(cal, due_day(clock.due), as_of, clock.region or "national")
 
     return overdue
@@ -503,8 +505,8 @@ def score_period(
         d.on_time_rate = _rate(d.on_time, d.late, d.overdue)
         for rs in d.per_rule.values():
             rs.on_time_rate = _rate(rs.on_time, rs.late, rs.overdue)
-        days = lateness.get(name)
-        d.avg_lateness_working_days = round(sum(days) / len(days), 2) if days else None
+        late_days = lateness.get(name)
+        d.avg_lateness_working_days = round(sum(late_days) / len(late_days), 2) if late_days else None
         d.score = max(config.floor, config.full_score - d.deduction)
         d.per_rule = dict(sorted(d.per_rule.items()))
     details.sort(key=lambda x: (x.department, x.due, x.item_id, x.rule))

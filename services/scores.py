@@ -31,9 +31,9 @@ def load_events(session, until: date | None = None, *, types: tuple[str, ...] | 
     objects: the log of a province is hundreds of thousands of events."""
     from sqlalchemy import select
 
-    from store.models import EventRecord
+    from store.models import EventRecord, table
 
-    t = EventRecord.__table__
+    t = table(EventRecord)
     q = select(t.c.payload, t.c.type, t.c.event_id, t.c.department)
     if until is not None:
         q = q.where(t.c.occurred_on <= until.isoformat())
@@ -91,7 +91,7 @@ def period_records(session, period: Period, as_of: date, department: str | None,
         status = classify(state, due, met_on, as_of)
         overdue = None
         if status == "overdue":
-            overdue = overdue_days(ClockSnapshot.model_construct(rule=rule, due=due, region=region), as_of)
+            overdue = overdue_days(ClockSnapshot.model_construct(rule=rule, start="", due=due, region=region), as_of)
         # model_construct: rows written by the store from validated snapshots; validating 30,000 again costs ~0.5 s
         out.append(ClockRecord.model_construct(
             item_id=item_id, item_type=item_type, department=dept, title=title or "", rule=rule, due=due,
@@ -103,16 +103,17 @@ def period_records(session, period: Period, as_of: date, department: str | None,
 def current_marks(session, department: str | None = None) -> list:
     """Withheld documents and lost reviews/litigations (scored facts that are not clocks)."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from domain.scoring import marks_from_events, marks_from_snapshots
-    from store.models import Item
+    from store.models import Item, table
     from store.repo import list_items
 
     # Only the rows that can be marks, selected in SQL (a province has 100,000s of items and events).
-    withheld = select(Item.id).where(Item.type == "document",
-                                     Item.__table__.c.data["disclosure"].as_string() == "withheld")
+    withheld = select(col(Item.id)).where(col(Item.type) == "document",
+                                     table(Item).c.data["disclosure"].as_string() == "withheld")
     if department is not None:
-        withheld = withheld.where(Item.department == department)
+        withheld = withheld.where(col(Item.department) == department)
     ids = list(session.execute(withheld).scalars())
     decided = load_events(session, types=("review.decided", "litigation.decided"))
     rids = sorted({str(e.get("request_id")) for e in decided if e.get("request_id") is not None})

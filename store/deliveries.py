@@ -7,10 +7,11 @@ States: intent -> sent | failed (a failed row may be claimed again and go back t
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import Column, DateTime, Text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 STATES = ("intent", "sent", "failed")
 
@@ -69,14 +70,16 @@ def claim(session: Session, key: str, *, item_id: str, rule: str = "", step: str
     if row is not None:
         return row
     dialect = session.get_bind().dialect.name
-    values = dict(key=key, item_id=item_id, rule=rule, step=step, person=person, state="intent",
-                  created_at=utcnow())
+    values: dict[str, Any] = dict(key=key, item_id=item_id, rule=rule, step=step, person=person,
+                                  state="intent", created_at=utcnow())
     if dialect in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
         if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+            session.execute(sqlite.insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["key"]))
         else:
-            from sqlalchemy.dialects.postgresql import insert
-        session.execute(insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+            session.execute(postgresql.insert(Delivery).values(**values)
+                            .on_conflict_do_nothing(index_elements=["key"]))
         session.commit()
     else:  # generic: race on the unique index, the loser reads the winner's row
         try:
@@ -111,7 +114,7 @@ def mark_failed(session: Session, key: str, error: str) -> Delivery:
     return _update(session, key, state="failed", error=error)
 
 
-def reopen(session: Session, key: str) -> Delivery:
+def reopen(session: Session, key: str) -> Delivery | None:
     """A failed delivery asked for again goes back to intent (a sent one never does)."""
     row = _get(session, key)
     if row is not None and row.state == "failed":
@@ -145,7 +148,7 @@ def get_delivery(session: Session, key: str) -> Delivery | None:
 
 
 def attempts_for(session: Session, key: str) -> list[DeliveryAttempt]:
-    stmt = select(DeliveryAttempt).where(DeliveryAttempt.key == key).order_by(DeliveryAttempt.id)
+    stmt = select(DeliveryAttempt).where(DeliveryAttempt.key == key).order_by(col(DeliveryAttempt.id))
     return list(session.exec(stmt))
 
 
@@ -156,7 +159,7 @@ def list_deliveries(status: str | None = None, *, session: Session | None = None
     if status is not None and status not in STATES:
         raise ValueError(f"unknown delivery status {status!r} (one of {', '.join(STATES)})")
     own = session is None
-    if own:
+    if session is None:
         from store.db import database_url, get_engine
 
         session = Session(get_engine(database_url()), expire_on_commit=False)
@@ -167,8 +170,8 @@ def list_deliveries(status: str | None = None, *, session: Session | None = None
         if item_id:
             stmt = stmt.where(Delivery.item_id == item_id)
         if before_id is not None:
-            stmt = stmt.where(Delivery.id < before_id)
-        stmt = stmt.order_by(Delivery.id.desc())
+            stmt = stmt.where(col(Delivery.id) < before_id)
+        stmt = stmt.order_by(col(Delivery.id).desc())
         if limit is not None:
             stmt = stmt.limit(limit)
         return list(session.exec(stmt))

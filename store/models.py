@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -158,3 +158,8 @@ class LateEntryRecord(SQLModel, table=True):
 
 
 TABLES = [Item, Clock, DueDateChange, Notification, EventRecord, LateEntryRecord]
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table of a SQLModel table class (typed: SQLModel adds `__table__` at class creation)."""
+    return model.__table__  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import Column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from domain import labels
 from store.models import UTCDateTime, utcnow
@@ -96,4 +96,4 @@ def revoke(session: Session, token_id: str) -> bool:
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
-    return list(session.exec(select(ApiToken).order_by(ApiToken.created_at)).all())
+    return list(session.exec(select(ApiToken).order_by(col(ApiToken.created_at))).all())

@@ -210,8 +210,8 @@ def test_cli_deadline_and_status():
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     for y in range(2014, 2027):
-        assert any(l.startswith(f"{y}  guangxi    地方通知") and f"guangxi-{y}.toml" in l for l in lines), y
-    assert any(l.startswith("2027  guangxi    暂定") for l in lines)
+        assert any(ln.startswith(f"{y}  guangxi    地方通知") and f"guangxi-{y}.toml" in ln for ln in lines), y
+    assert any(ln.startswith("2027  guangxi    暂定") for ln in lines)
     assert "广西壮族自治区（guangxi）：2014–2026 年已录入地方通知" in r.stdout
     rows = json.loads(_run("calendar", "status", "--json").stdout)
     assert {x["year"] for x in rows if x["region"] == "guangxi" and x["coverage"] == "overlay"} == set(range(2014, 2027))

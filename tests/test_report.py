@@ -195,7 +195,7 @@ def event_sequences(draw):
     n = draw(st.integers(min_value=0, max_value=30))
     events = []
     k = 0
-    for i in range(n):
+    for _ in range(n):
         rid = f"R{draw(st.integers(0, n + 3))}"  # repeated ids happen
         k += 1
         events.append(received(k, rid, (_DAY0 + timedelta(days=draw(st.integers(0, 1500)))).isoformat(),

@@ -78,7 +78,7 @@ async def run_digest(client: Client, for_date: str | None = None, *, task_queue:
     return await client.execute_workflow(
         DigestWorkflow.run, DigestInput(for_date=for_date),
         id=f"shixian-digest-manual-{day}-{uuid.uuid4().hex[:8]}", task_queue=task_queue,
-        execution_timeout=RUN_TIMEOUT, result_type=DigestSummary,
+        execution_timeout=RUN_TIMEOUT,
     )
 
 

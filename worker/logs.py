@@ -25,8 +25,8 @@ class JsonFormatter(logging.Formatter):
                 out[k] = v
         wf = getattr(record, "temporal_workflow", None) or {}
         act = getattr(record, "temporal_activity", None) or {}
-        if wf.get("workflow_id") or act.get("workflow_id"):
-            wid = wf.get("workflow_id") or act.get("workflow_id")
+        wid = wf.get("workflow_id") or act.get("workflow_id")
+        if wid:
             out["workflow_id"] = wid
             out.setdefault("item_id", wid.split(":", 1)[-1])
         if act.get("activity_type"):

@@ -201,11 +201,11 @@ async def _run(demo: bool, http: bool, wiring: Wiring) -> int:
         stop_waiter.cancel()
         for t in tasks:
             if t.done() and not t.cancelled() and t.exception() is not None:
-                exc = t.exception()
-                if isinstance(exc, FaultError):
-                    _say(f"错误 / error: {exc}")
+                failure = t.exception()
+                if isinstance(failure, FaultError):
+                    _say(f"错误 / error: {failure}")
                 else:
-                    _say(f"错误 / error: {t.get_name()} failed: {type(exc).__name__}: {exc}")
+                    _say(f"错误 / error: {t.get_name()} failed: {type(failure).__name__}: {failure}")
                 code = 1
         if not stop_event.is_set() and code == 0 and worker_task.done():
             code = 1

@@ -58,14 +58,14 @@ class DigestWorkflow:
 
         info: DigestDay = await workflow.execute_activity(
             digest_day, DigestDayRequest(date=day), start_to_close_timeout=READ_TIMEOUT,
-            retry_policy=READ_RETRY, result_type=DigestDay,
+            retry_policy=READ_RETRY,
         )
         if not info.workday:
             return DigestSummary(date=day, workday=False, status="skipped", date_source=source, reason=info.reason)
 
         plan: DigestPlan = await workflow.execute_activity(
             plan_digests, DigestDayRequest(date=day), start_to_close_timeout=READ_TIMEOUT,
-            retry_policy=READ_RETRY, result_type=DigestPlan,
+            retry_policy=READ_RETRY,
         )
         results = await asyncio.gather(*(
             notify_person(NotificationRequest(
@@ -76,7 +76,7 @@ class DigestWorkflow:
         ))
         summary = DigestSummary(date=day, workday=True, status="sent" if plan.messages else "empty",
                                 date_source=source, reason=info.reason, resting_people=plan.resting_people)
-        for m, r in zip(plan.messages, results):
+        for m, r in zip(plan.messages, results, strict=True):
             if r.status == "sent":
                 summary.sent += 1
             elif r.status == "already_sent":

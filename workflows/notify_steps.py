@@ -44,7 +44,6 @@ MAX_CHANNELS = 32
 async def _send(req: NotificationRequest) -> NotificationResult:
     return await workflow.execute_activity(
         send_notification, req, start_to_close_timeout=SEND_TIMEOUT, retry_policy=CHANNEL_RETRY,
-        result_type=NotificationResult,
     )
 
 
@@ -77,7 +76,7 @@ async def escalate_failure(req: NotificationRequest, failed: NotificationResult)
     """Tell every supervisor that `req` could not be delivered."""
     supervisors = await workflow.execute_activity(
         notification_recipients, RecipientsRequest(roles=["supervisor"]),
-        start_to_close_timeout=timedelta(seconds=30), result_type=list[str],
+        start_to_close_timeout=timedelta(seconds=30),
     )
     if not supervisors:
         workflow.logger.error("notification %s failed and no supervisor is configured", req.key)
@@ -101,7 +100,7 @@ async def notify_roles(item_id: str, rule: str, step: str, department: str | Non
     """Notify everyone holding `roles` (liaison/head within `department`, other roles city-wide)."""
     people = await workflow.execute_activity(
         notification_recipients, RecipientsRequest(department=department, roles=roles),
-        start_to_close_timeout=timedelta(seconds=30), result_type=list[str],
+        start_to_close_timeout=timedelta(seconds=30),
     )
     ctx = {"department": department, **(context or {})}
     if not people:
