@@ -5,13 +5,13 @@ from activities.clocks import (
     correction_period,
     plan_steps,
     record_due_change,
-    record_system_event,
-    save_snapshot,
+    record_fact,
+    save_item,
 )
 from activities.digests import digest_day, plan_digests
 from activities.notify import notification_recipients, send_notification
 
 ACTIVITIES: list = [
-    compute_clocks, plan_steps, save_snapshot, record_due_change, record_system_event, correction_period,
+    compute_clocks, plan_steps, save_item, record_fact, record_due_change, correction_period,
     send_notification, notification_recipients, digest_day, plan_digests,
 ]

@@ -25,6 +25,7 @@ from domain.clocks import (
 )
 from domain.config import ConfigError
 from domain.engine import Engine, engine
+from domain.events import Event
 from domain.ladder import plan
 from domain.model import ItemSnapshot
 from domain.standing import overdue_working_days, working_days_left
@@ -243,12 +244,64 @@ def _session():
     return Session(init_db(get_engine()))
 
 
+class SaveRequest(BaseModel):
+    """What an item workflow writes: its snapshot and, when an event was accepted, the event's log row."""
+
+    snapshot: ItemSnapshot
+    event: Optional[Event] = None  # an applied (or approved late) event: its row joins the event log
+    system_event: Optional[dict[str, Any]] = None  # an event the engine emits itself (request.abandoned)
+    recorded_at: Optional[str] = None  # an approved late entry keeps the time it was first recorded
+
+
 @activity.defn
-def save_snapshot(snap: ItemSnapshot) -> bool:
+def save_item(req: SaveRequest) -> bool:
+    """The one writer of the read model: item snapshot + event row in one transaction. Idempotent (a
+    retried activity re-upserts the same version and finds the row already there)."""
+    from domain.events import parse_event
     from store import repo
 
+    rows = []
+    ev = req.event
+    if req.system_event is not None:
+        ev = parse_event(req.system_event, internal=True)
+    if ev is not None:
+        rows.append(repo.event_record_from(
+            ev.data, item_id=ev.item_id, department=ev.department or req.snapshot.department,
+            occurred_on=ev.on[:10], content_hash=ev.content_hash,
+            recorded_by="system" if req.system_event is not None else ev.data.get("recorded_by"),
+            **({"ingested_at": repo.parse_instant(req.recorded_at)} if req.recorded_at else {})))
     with _session() as s:
-        return repo.save_snapshot(s, snap)
+        try:
+            written = repo.save_snapshot(s, req.snapshot, commit=False)
+            for rec in rows:
+                repo.add_event(s, rec, commit=False)
+            s.commit()
+        except Exception:
+            s.rollback()
+            raise
+        return written
+
+
+class FactRequest(BaseModel):
+    event: Event
+    department: Optional[str] = None
+
+
+@activity.defn
+def record_fact(req: FactRequest) -> str:
+    """A fact recorded on a finished item (no clock): its event row alone. Returns applied, duplicate
+    (same id and content already stored) or conflict (the id is taken by other content)."""
+    from store import repo
+
+    ev = req.event
+    rec = repo.event_record_from(ev.data, item_id=ev.item_id, department=ev.department or req.department,
+                                 occurred_on=ev.on[:10], content_hash=ev.content_hash,
+                                 recorded_by=ev.data.get("recorded_by"))
+    with _session() as s:
+        if repo.add_event(s, rec):
+            return "applied"
+        known = repo.find_event(s, ev.event_id)
+        return "duplicate" if known is None or known.content_hash == ev.content_hash else "conflict"
 
 
 class DueChange(BaseModel):
@@ -265,21 +318,3 @@ def record_due_change(change: DueChange) -> None:
 
     with _session() as s:
         repo.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)
-
-
-class SystemEvent(BaseModel):
-    event: dict[str, Any]
-
-
-@activity.defn
-def record_system_event(req: SystemEvent) -> bool:
-    """Events the engine itself emits (e.g. request.abandoned) join the append-only log."""
-    from domain.events import parse_event
-    from store import repo
-
-    ev = parse_event(req.event, internal=True)
-    with _session() as s:
-        return repo.add_event(s, repo.event_record_from(
-            ev.data, item_id=ev.item_id, department=ev.department, occurred_on=ev.on[:10],
-            content_hash=ev.content_hash, recorded_by="system"))
-

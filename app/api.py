@@ -85,7 +85,7 @@ async def post_events(request: Request,
                       who: Principal = Depends(api_principal)) -> dict[str, Any]:
     """Same validation and idempotency as `shixian events ingest`; each element reported as
     applied / duplicate / rejected. Every event is recorded as entered by the token's person."""
-    from app.ingest import Ingestor, IngestResult
+    from services.ingest import Ingestor, IngestResult
     from services.queries import get_status
     from store.db import database_url, get_engine
     from store.repo import event_item_id

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
                 text = Path(file).read_text(encoding="utf-8-sig")
             except OSError as exc:
                 _fail(f"{file}: 无法读取（{exc.strerror}）")
-        from app.ingest import Ingestor, parse_jsonl
+        from services.ingest import Ingestor, parse_jsonl
 
         objs = parse_jsonl(text)
 
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
     @events_app.command("open-annual-reports")
     def open_annual_reports(year: int = typer.Option(..., "--year", help="报告年度（如 2026：时限自 2027-01-01 起算）")) -> None:
         """为 departments.toml 中每个部门开启某年度的年报时限（每年1月1日也会自动执行）。"""
-        from app.ingest import Ingestor
+        from services.ingest import Ingestor
         from domain.directory import load_directory
         from domain.events import annual_report_openers
 

@@ -24,7 +24,7 @@ def worker_activities(client: Client) -> list[Callable]:
     """Every activity of the task queue; `client` is the worker's (the annual kickoff ingests through it)."""
 
     async def ingest_events(events: list[Any]) -> list[str]:
-        from app.ingest import Ingestor
+        from services.ingest import Ingestor
 
         results = await Ingestor(client, internal=True).ingest(list(enumerate(events, start=1)))
         return [r.text() for r in results]

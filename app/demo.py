@@ -6,7 +6,7 @@ an unanswered request past their due dates, a request extended into the next yea
 due date while next year's holiday notice is unpublished), a paused request, a corrected request,
 a withdrawn request, a budget, a public-opinion case and last year's annual reports.
 
-Everything goes through the one ingest path (`app.ingest.Ingestor`), attributed to each
+Everything goes through the one ingest path (`services.ingest.Ingestor`), attributed to each
 department's liaison, exactly as if the liaisons had entered it.
 """
 from __future__ import annotations
@@ -133,7 +133,7 @@ def store_is_empty() -> bool:
 
 async def seed(client, today: dt.date | None = None) -> list:
     """Ingest the demo scenario through the ordinary ingest path; returns the per-event results."""
-    from app.ingest import Ingestor
+    from services.ingest import Ingestor
     from store.db import database_url, get_engine
 
     events = build_events(today)

@@ -1,7 +1,7 @@
 """Ledger import (台账导入): preview and apply, shared by `shixian import` and the /import page.
 
 The rows come from domain.ledger (personal-data columns already dropped); their events go through the
-one ingest path (app.ingest.Ingestor), so the same validation, idempotency and late-entry rules apply.
+one ingest path (services.ingest.Ingestor), so the same validation, idempotency and late-entry rules apply.
 Per row the outcome is applied / duplicate / partial / rejected / nothing_new:
 - rejected: the row was refused before anything was sent (its problems), or every new event was refused;
 - partial: some events applied, others refused (an event the item's state cannot accept);
@@ -167,7 +167,7 @@ async def apply(p: Plan, client, *, recorded_by: str | None, db_engine=None,
                 progress: Callable[[], None] | None = None, role: str | None = None) -> list[RowOutcome]:
     """Send every valid row's events through the ingest path; rows refused by the parser send nothing.
     `role`: the uploader's (a liaison's late rows wait for review, 补录); None = the operator's CLI import."""
-    from app.ingest import Ingestor
+    from services.ingest import Ingestor
 
     ing = Ingestor(client, recorded_by=recorded_by, db_engine=db_engine, role=role)
     line_of: dict[int, tuple[int, dict]] = {}

@@ -1,7 +1,7 @@
 """Pages that act: event forms, the supervisor's 督办, locking a score period, accepting an invite.
 
 Every POST carries the session's CSRF token (`csrf_token`) and writes through the same paths as the
-API and the CLI: events through app.ingest.Ingestor as the signed-in person, notices through
+API and the CLI: events through services.ingest.Ingestor as the signed-in person, notices through
 activities.notify.deliver (delivery log, channel fallback).
 """
 from __future__ import annotations
@@ -84,7 +84,7 @@ def new_event(request: Request, type: str = "request.received", item: str | None
 
 @router.post("/events/new", response_class=HTMLResponse)
 async def post_event(request: Request):
-    from app.ingest import Ingestor
+    from services.ingest import Ingestor
     from services.queries import get_status
     from store.db import database_url, get_engine
 

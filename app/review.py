@@ -2,8 +2,8 @@
 
 Used by `shixian review ...`, the API (/api/review) and the board's 待审核 section. The queue is a store
 query (the item workflows publish their held entries with every snapshot); a decision is the item
-workflow's `review` Update, after which the returned snapshot (and, on approval, the event's row in
-the event log, stamped with the time it was first recorded) are written in one transaction.
+workflow's `review` Update; the workflow writes the snapshot (and, on approval, the event's row in the
+event log, stamped with the time it was first recorded) in one transaction.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from domain.shanghai import now as shanghai_now
 from store import repo
 from store.db import get_engine, init_db
 from store.models import LateEntryRecord
-from workflows.items import ApplyResult, ReviewDecision
+from workflows.items import ItemWorkflow
+from workflows.state import ApplyResult, ReviewDecision
 
 STATUS_LABELS = LATE_ENTRY_STATUSES
 REVIEWERS = ("supervisor", "admin")  # who may see the queue and decide (API and board)
@@ -73,26 +74,18 @@ async def decide(client: Client, event_id: str, *, approve: bool, by: str, reaso
     decision = ReviewDecision(event_id=event_id, approve=approve, by=by, at=at, reason=reason)
     try:
         res: ApplyResult = await client.get_workflow_handle(wid).execute_update(
-            "review", decision, id=f"review:{event_id}:{'approve' if approve else 'reject'}", result_type=ApplyResult)
+            ItemWorkflow.review, decision, id=f"review:{event_id}:{'approve' if approve else 'reject'}",
+            result_type=ApplyResult)
     except WorkflowUpdateFailedError as exc:
         msg = getattr(exc.cause, "message", None) or str(exc.cause or exc)
         field, _, text = msg.partition("] ") if msg.startswith("[") else ("", "", msg)
         raise ReviewError(field.lstrip("[") or "event_id", f"不能批准：{text}" if approve else text) from None
     except RPCError as exc:
         raise ReviewError("event_id", f"事项 {row.item_id} 的工作流不可用：{exc}", 503) from None
+    # The workflow's store activity has written the snapshot (and, on approval, the event's row stamped
+    # with the time it was first recorded) before the Update returned.
+    assert res.status in ("approved", "rejected")
     with _session(db) as s:
-        try:
-            repo.save_snapshot(s, res.snapshot, commit=False)
-            if res.status == "approved":
-                rec = repo.event_record_from(
-                    {"event_id": event_id, "type": row.type, **row.payload}, item_id=row.item_id,
-                    department=row.department, occurred_on=row.occurred_on[:10], content_hash=row.content_hash,
-                    recorded_by=row.recorded_by, ingested_at=row.recorded_at)
-                repo.add_event(s, rec, commit=False)
-            s.commit()
-        except Exception:
-            s.rollback()
-            raise
         entry = repo.find_late_entry(s, event_id)
-        assert entry is not None  # just written in this transaction
+        assert entry is not None  # written by the workflow's activity before the Update returned
         return entry_json(entry)

@@ -95,7 +95,7 @@ async def main() -> int:
     from temporalio.testing import WorkflowEnvironment
 
     from activities.notify import send_via
-    from app.ingest import Ingestor
+    from services.ingest import Ingestor
     from domain.directory import load_directory
     from app import composition
     from worker.main import build_worker

@@ -43,7 +43,7 @@ async def main() -> int:
     os.environ.pop("DATABASE_URL", None)
 
     from app import composition
-    from app.ingest import Ingestor
+    from services.ingest import Ingestor
     from domain.engine import engine
 
     env = await WorkflowEnvironment.start_local(

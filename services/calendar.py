@@ -8,6 +8,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from services.queries import open_item_ids
+from workflows.items import ItemWorkflow
 
 log = logging.getLogger("shixian.calendar")
 
@@ -17,7 +18,7 @@ async def signal_open_items(client: Client, reason: str) -> int:
     n = 0
     for wid, _item in open_item_ids():
         try:
-            await client.get_workflow_handle(wid).signal("recalculate", reason)
+            await client.get_workflow_handle(wid).signal(ItemWorkflow.recalculate, reason)
             n += 1
         except RPCError as exc:  # finished meanwhile
             log.info("recalculate %s skipped: %s", wid, exc)

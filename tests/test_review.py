@@ -12,7 +12,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from domain.engine import engine
-from app.ingest import Ingestor
+from services.ingest import Ingestor
 from services.queries import overdue_rows
 from store.models import EventRecord
 from tests.test_workflows import received, wf_env  # noqa: F401  (fixture)

@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.engine import engine
-from app.ingest import Ingestor
+from services.ingest import Ingestor
 from domain.clocks import SHANGHAI
 from store.deliveries import list_deliveries
 from tests.receivers import WebhookReceiver

@@ -14,7 +14,7 @@ from pathlib import Path
 from temporalio.worker import Worker
 
 from app import composition
-from app.ingest import Ingestor
+from services.ingest import Ingestor
 from domain.clocks import SHANGHAI
 from store import repo
 from tests.receivers import WebhookReceiver
@@ -119,10 +119,9 @@ class Stack:
         return next(c for c in snap.clocks if c.rule == rule)
 
     async def query(self, item_type: str, item_id: str):
-        from domain.model import ItemSnapshot
+        from workflows.items import ItemWorkflow
 
-        return await self.client.get_workflow_handle(f"{item_type}:{item_id}").query(
-            "snapshot", result_type=ItemSnapshot)
+        return await self.client.get_workflow_handle(f"{item_type}:{item_id}").query(ItemWorkflow.snapshot)
 
     async def result(self, item_type: str, item_id: str):
         from domain.model import ItemSnapshot

@@ -61,7 +61,7 @@ async def scenarios(st) -> list[tuple[str, str]]:
 
 async def late_entries(st) -> list[tuple[str, str]]:
     """A liaison's back-dated reply (held, rejected) and late extension (held, approved), then the reply."""
-    from app.ingest import Ingestor
+    from services.ingest import Ingestor
     from app.review import decide
     from domain.engine import engine
 

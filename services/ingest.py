@@ -1,9 +1,14 @@
-"""The one ingest path: validate → deduplicate → start/update the item's workflow → record.
+"""The one ingest use case: validate → send each event to its item's workflow → report what it decided.
 
-Used by `shixian events ingest` and `POST /api/events`. Per event the result is applied, duplicate or
-rejected (with the field and the reason); a rejected event never stops or half-applies the others.
-The workflow's Update id is the event_id, so a retry after a crash cannot apply an event twice; the
-event row and the item snapshot returned by the workflow are written in one transaction.
+Used by `shixian events ingest`, `POST /api/events`, the event forms, ledger imports and the annual-report
+kickoff. Per event the result is applied, held (a late entry waiting for review), duplicate or rejected
+(with the field and the reason); a rejected event never stops or half-applies the others.
+
+The item workflow is the authority on what an event_id means (it keeps each accepted id's content hash:
+the same id with other content is a conflict) and the only writer of the read model (its store activity
+writes the snapshot and the event row in one transaction). This module writes nothing to the store: it
+reads it only to answer ids it already holds without a round trip. An item is started together with its
+start event in one round trip (update-with-start); events of one item go in order, items concurrently.
 """
 from __future__ import annotations
 
@@ -13,28 +18,30 @@ import asyncio
 import datetime as dt
 import json
 import re
+import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Iterable, Literal, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.clocks import engine
-from domain.shanghai import SHANGHAI
-from domain.shanghai import now as shanghai_now
+from activities.clocks import FactRequest, engine
 from domain.config import ConfigError
 from domain.events import RECORD_ONLY, STARTS, Event, EventError, parse_event
-from domain.model import ItemSnapshot
 from domain.review import HELD_ROLES, Recorded, load_review_config
 from domain.rules import Rule
-from store import repo
+from domain.shanghai import SHANGHAI
+from domain.shanghai import now as shanghai_now
 from store.db import get_engine, init_db
-from store.models import Item
+from store.models import EventRecord, Item, LateEntryRecord
 from worker.client import TASK_QUEUE
-from workflows.items import ApplyResult, ItemInput, ItemState, RuleMeta, workflow_for
+from workflows.facts import FactWorkflow
+from workflows.items import ItemWorkflow, workflow_for
+from workflows.state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
 
 Status = Literal["applied", "duplicate", "rejected", "held"]
 CONCURRENCY = 16  # items processed at once; events of one item stay in order
@@ -43,16 +50,17 @@ CONCURRENCY = 16  # items processed at once; events of one item stay in order
 class IngestResult(BaseModel):
     line: int
     status: Status
-    event_id: Optional[str] = None
-    type: Optional[str] = None
-    item_id: Optional[str] = None
-    field: Optional[str] = None
-    reason: Optional[str] = None
+    event_id: str | None = None
+    type: str | None = None
+    item_id: str | None = None
+    field: str | None = None
+    reason: str | None = None
 
     def text(self) -> str:
         head = f"第 {self.line} 行 {self.event_id or '-'}"
         if self.status == "applied":
-            return f"{head}: 已应用 applied（{self.type} → {self.item_id}）" + (f"；{self.reason}" if self.reason else "")
+            tail = f"；{self.reason}" if self.reason else ""
+            return f"{head}: 已应用 applied（{self.type} → {self.item_id}）{tail}"
         if self.status == "held":
             return f"{head}: 补录待审核 held（{self.type} → {self.item_id}）；{self.reason}"
         if self.status == "duplicate":
@@ -128,14 +136,29 @@ class Ingestor:
         return self._directory
 
     # ------------------------------------------------------------ batch
-    async def ingest(self, objs: Iterable[tuple[int, Any]], progress=None) -> list[IngestResult]:
+    async def ingest(self, objs: Iterable[tuple[int, Any]], progress: Callable[[], None] | None = None,
+                     on_result: Callable[[IngestResult], None] | None = None) -> list[IngestResult]:
+        """Every line's result, in line order. `on_result` hears each one as soon as it is decided."""
         results: dict[int, IngestResult] = {}
         seen: dict[str, tuple[str, int]] = {}  # event_id -> (content hash, line), within this batch
-        repeats: list[tuple[int, Event, int]] = []
+        repeats: dict[int, list[int]] = {}  # first line -> later lines with the same id and content
         per_item: OrderedDict[str, list[tuple[int, Event]]] = OrderedDict()
+
+        def decided(r: IngestResult) -> None:
+            results[r.line] = r
+            if on_result:
+                on_result(r)
+            if progress:
+                progress()
+            for line in repeats.pop(r.line, []):  # a repeat within the batch shares the first copy's fate
+                decided(r.model_copy(update={
+                    "line": line, "status": "rejected" if r.status == "rejected" else "duplicate",
+                    "reason": f"与第 {r.line} 行相同" + (f"：{r.reason}" if r.status == "rejected" else "")}))
+
+        events: list[tuple[int, Event]] = []
         for line, obj in objs:
             if isinstance(obj, _BadJSON):
-                results[line] = IngestResult(line=line, status="rejected", field="(json)", reason=obj.reason)
+                decided(IngestResult(line=line, status="rejected", field="(json)", reason=obj.reason))
                 continue
             if self.recorded_by and isinstance(obj, dict) and not obj.get("recorded_by"):
                 obj = {**obj, "recorded_by": self.recorded_by}
@@ -143,39 +166,38 @@ class Ingestor:
                 ev = parse_event(obj, internal=self.internal)
             except EventError as exc:
                 eid = obj.get("event_id") if isinstance(obj, dict) else None
-                results[line] = IngestResult(line=line, status="rejected", event_id=eid if isinstance(eid, str) else None,
-                                             field=exc.field, reason=exc.reason)
+                decided(IngestResult(line=line, status="rejected", event_id=eid if isinstance(eid, str) else None,
+                                     field=exc.field, reason=exc.reason))
                 continue
             try:
                 ev = ev.model_copy(update={"recorded": self._recorded(ev)})
             except ConfigError as exc:  # e.g. a broken config/review.toml: refuse, never apply unreviewed
-                results[line] = IngestResult(line=line, status="rejected", event_id=ev.event_id, type=ev.type,
-                                             item_id=ev.item_id, field="(config)", reason=str(exc))
+                decided(_result(line, ev, "rejected", "(config)", str(exc)))
                 continue
             if ev.event_id in seen:
                 known_hash, first = seen[ev.event_id]
                 if known_hash != ev.content_hash:
-                    results[line] = self._dup_or_conflict(line, ev, known_hash)
+                    decided(_result(line, ev, "rejected", "event_id", CONFLICT))
                 else:
-                    repeats.append((line, ev, first))
+                    repeats.setdefault(first, []).append(line)
                 continue
             seen[ev.event_id] = (ev.content_hash, line)
-            per_item.setdefault(ev.item_id, []).append((line, ev))
+            events.append((line, ev))
+        stored = self._stored_hashes([ev.event_id for _, ev in events])
+        for line, ev in events:
+            if ev.event_id in stored:  # answered from the event log without a round trip
+                decided(_result(line, ev, "duplicate") if stored[ev.event_id] == ev.content_hash
+                        else _result(line, ev, "rejected", "event_id", CONFLICT))
+            else:
+                per_item.setdefault(ev.item_id, []).append((line, ev))
         sem = asyncio.Semaphore(CONCURRENCY)
 
-        async def run_item(events: list[tuple[int, Event]]) -> None:
+        async def run_item(evs: list[tuple[int, Event]]) -> None:
             async with sem:
-                for line, ev in events:
-                    results[line] = await self.ingest_one(line, ev)
-                    if progress:
-                        progress()
+                for line, ev in evs:
+                    decided(await self.ingest_one(line, ev))
 
         await asyncio.gather(*(run_item(evs) for evs in per_item.values()))
-        for line, ev, first in repeats:  # a repeat within the batch shares the first copy's fate
-            was = results[first]
-            results[line] = was.model_copy(update={
-                "line": line, "status": "rejected" if was.status == "rejected" else "duplicate",
-                "reason": f"与第 {first} 行相同" + (f"：{was.reason}" if was.status == "rejected" else "")})
         out = [results[k] for k in sorted(results)]
         _observe(out)
         return out
@@ -205,64 +227,42 @@ class Ingestor:
         except Exception:  # unknown department: refused later with its own message
             return "national"
 
-    def _dup_or_conflict(self, line: int, ev: Event, known_hash: str) -> IngestResult:
-        if known_hash == ev.content_hash:
-            return IngestResult(line=line, status="duplicate", event_id=ev.event_id, type=ev.type, item_id=ev.item_id)
-        return IngestResult(line=line, status="rejected", event_id=ev.event_id, type=ev.type, item_id=ev.item_id,
-                            field="event_id", reason="event_id 冲突：与已收到的同一 event_id 内容不同")
+    def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
+        """Content hashes the read model already holds for these ids (applied events and late entries).
+        A read only: the workflow remains the authority for everything not found here."""
+        from sqlmodel import col, select
+
+        out: dict[str, str] = {}
+        with repo_session(self.db) as s:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                for table in (EventRecord, LateEntryRecord):
+                    q = select(table.event_id, table.content_hash).where(col(table.event_id).in_(chunk))
+                    out.update({eid: h for eid, h in s.exec(q).all()})
+        return out
 
     # ------------------------------------------------------------ one event
     async def ingest_one(self, line: int, ev: Event) -> IngestResult:
-        def rejected(field: str, reason: str) -> IngestResult:
-            return IngestResult(line=line, status="rejected", event_id=ev.event_id, type=ev.type, item_id=ev.item_id,
-                                field=field, reason=reason)
-
-        with repo_session(self.db) as s:
-            known = repo.find_event(s, ev.event_id) or repo.find_late_entry(s, ev.event_id)
-        if known is not None:  # an applied event, or a late entry held or already reviewed
-            return self._dup_or_conflict(line, ev, known.content_hash)
         try:
-            outcome = await self._route(ev)
+            status, note = await self._route(ev)
         except _Rejected as exc:
-            return rejected(exc.field, exc.reason)
+            return _result(line, ev, "rejected", exc.field, exc.reason)
         except ConfigError as exc:
-            return rejected("(config)", str(exc))
+            return _result(line, ev, "rejected", "(config)", str(exc))
         except RPCError as exc:
             # One event the server refuses (e.g. over its message size limit) fails alone, with the
             # reason, instead of ending the whole import with the others unreported.
-            status = exc.status.name if exc.status else "?"
-            return rejected("(temporal)", f"工作流服务拒绝了该事件：{exc.message}（状态 {status}）")
-        if outcome.status == "held":  # no event row: nothing counts it until a supervisor approves
-            if outcome.snapshot is not None:
-                with repo_session(self.db) as s:
-                    repo.save_snapshot(s, outcome.snapshot)
-            return IngestResult(line=line, status="held", event_id=ev.event_id, type=ev.type, item_id=ev.item_id,
-                                reason=outcome.note or "补录待审核")
-        if outcome.status == "duplicate" and outcome.snapshot is None:
-            return IngestResult(line=line, status="duplicate", event_id=ev.event_id, type=ev.type, item_id=ev.item_id)
-        self._record(ev, outcome.snapshot)
-        return IngestResult(line=line, status="applied", event_id=ev.event_id, type=ev.type, item_id=ev.item_id,
-                            reason=outcome.note or None)
+            code = exc.status.name if exc.status else "?"
+            return _result(line, ev, "rejected", "(temporal)", f"工作流服务拒绝了该事件：{exc.message}（状态 {code}）")
+        if status == "held":
+            return _result(line, ev, "held", reason=note or "补录待审核")
+        return _result(line, ev, status, reason=note or None)  # type: ignore[arg-type]
 
-    def _record(self, ev: Event, snap: ItemSnapshot | None) -> None:
-        department = ev.department or (snap.department if snap else None)
-        rec = repo.event_record_from(ev.data, item_id=ev.item_id, department=department, occurred_on=ev.on[:10],
-                                     content_hash=ev.content_hash, recorded_by=ev.data.get("recorded_by"))
-        with repo_session(self.db) as s:
-            try:
-                if snap is not None:
-                    repo.save_snapshot(s, snap, commit=False)
-                repo.add_event(s, rec, commit=False)
-                s.commit()
-            except Exception:
-                s.rollback()
-                raise
-
-    async def _route(self, ev: Event) -> "_Outcome":
+    async def _route(self, ev: Event) -> tuple[str, str]:
         wid = workflow_id(ev)
         if ev.type in STARTS:
             self._check_new_item(ev)
-            await self._start(ev, wid)
+            return await self._start_with(ev, wid)
         try:
             return await self._update(ev, wid)
         except _NoWorkflow:
@@ -274,9 +274,7 @@ class Ingestor:
                                   "level": ev.data.get("level", "department"), "recorded_by": "system"},
                                  internal=True)
             self._check_new_item(opener)
-            await self._start(opener, wid)
-            first = await self._update(opener, wid)
-            self._record(opener, first.snapshot)
+            await self._start_with(opener, wid)
             return await self._update(ev, wid)
         raise _Rejected(_id_field(ev), f"未知事项 {ev.item_id}：须先登记起始事件")
 
@@ -289,58 +287,95 @@ class Ingestor:
         if other is not None and other.type != ev.item_type:
             raise _Rejected(_id_field(ev), f"编号 {ev.item_id} 已被{other.type}类事项使用，请使用唯一编号")
 
-    async def _start(self, ev: Event, wid: str) -> None:
+    async def _start_with(self, ev: Event, wid: str) -> tuple[str, str]:
+        """Start the item's workflow with its start event as the first Update: one round trip. A finished
+        item keeps its id (a second start event must not begin a second life); only a run whose start
+        event was refused (failed) may be replaced."""
         department = ev.department or ""
         state = ItemState(id=ev.item_id, type=ev.item_type, department=department,
                           region=self.directory().region_of(department), rules=self.rules)
-        wf = workflow_for(ev.item_type)
+        start = WithStartWorkflowOperation(
+            workflow_for(ev.item_type).run, ItemInput(state=state), id=wid, task_queue=TASK_QUEUE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
         try:
-            # A finished item keeps its id: a second start event must not begin a second life. Only a run
-            # that failed (its start event was refused) may be replaced.
-            await self.client.start_workflow(
-                wf.run, ItemInput(state=state), id=wid, task_queue=TASK_QUEUE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            )
+            res: ApplyResult = await self.client.execute_update_with_start_workflow(
+                ItemWorkflow.apply, ev, start_workflow_operation=start, id=_update_id(ev), result_type=ApplyResult)
+        except WorkflowUpdateFailedError as exc:
+            raise _Rejected(*_split_reason(ev, _message(exc))) from None
         except WorkflowAlreadyStartedError:
-            pass  # the update below is refused by the finished workflow's state
+            return await self._finished(ev, wid)
+        except RPCError as exc:
+            if not _closed(exc):
+                raise
+            return await self._finished(ev, wid)
+        return res.status, res.note
 
-    async def _update(self, ev: Event, wid: str) -> "_Outcome":
+    async def _update(self, ev: Event, wid: str) -> tuple[str, str]:
         handle = self.client.get_workflow_handle(wid)
         try:
-            res: ApplyResult = await handle.execute_update("apply", ev, id=ev.event_id, result_type=ApplyResult)
-            return _Outcome(res.status, res.snapshot, res.note)
+            res: ApplyResult = await handle.execute_update(ItemWorkflow.apply, ev, id=_update_id(ev),
+                                                           result_type=ApplyResult)
         except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            raise _Rejected(*_split_reason(ev, getattr(cause, "message", None) or str(cause or exc))) from None
+            raise _Rejected(*_split_reason(ev, _message(exc))) from None
         except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND and "completed" not in str(exc).lower():
+            if not _closed(exc):
                 raise
-            return await self._finished(ev, wid, handle, exc)
+            return await self._finished(ev, wid)
+        return res.status, res.note
 
-    async def _finished(self, ev: Event, wid: str, handle, exc: RPCError) -> "_Outcome":
-        """The workflow is gone (never started) or has completed."""
+    async def _finished(self, ev: Event, wid: str) -> tuple[str, str]:
+        """The workflow never started, failed (its start event was refused) or completed (a finished item:
+        it still answers for the ids it accepted; a few kinds of fact are recorded on it)."""
+        handle = self.client.get_workflow_handle(wid)
         try:
             desc = await handle.describe()
         except RPCError:
             raise _NoWorkflow() from None
-        if desc.status == WorkflowExecutionStatus.FAILED:  # a run whose start event was refused
+        if desc.status == WorkflowExecutionStatus.FAILED:
             raise _NoWorkflow()
-        if await handle.query("has_event", ev.event_id):  # applied before a crash, not yet recorded
-            return _Outcome("applied", await handle.query("snapshot", result_type=ItemSnapshot), "")
-        snap = await handle.query("snapshot", result_type=ItemSnapshot)
+        seen = await handle.query(ItemWorkflow.event_hash, ev.event_id)
+        if seen is not None:
+            if seen != ev.content_hash:
+                raise _Rejected("event_id", CONFLICT)
+            return "duplicate", ""
+        snap = await handle.query(ItemWorkflow.snapshot)
+        if ev.type in STARTS:
+            raise _Rejected("type", f"事项 {ev.item_id} 已结束（{snap.state}），不能重复登记（{ev.type}）")
         if ev.type in RECORD_ONLY or ev.type == "interpretation.published":
-            return _Outcome("applied", None, f"事项已结束（{snap.state}），已记录用于统计")
-        if ev.type == "document.published" and snap.data.get("disclosure") == "withheld":
-            # A withheld document published later: a fact for the record, no clock runs for it.
-            return _Outcome("applied", None, "不予公开的文件后经公开：已记录，不计时限")
-        status = desc.status.name if desc.status else "?"
-        raise _Rejected("type", f"事项已结束（{snap.state}，{status}），不能再接受 {ev.type}")
+            note = f"事项已结束（{snap.state}），已记录用于统计"
+        elif ev.type == "document.published" and snap.data.get("disclosure") == "withheld":
+            note = "不予公开的文件后经公开：已记录，不计时限"  # a fact for the record, no clock runs for it
+        else:
+            status = desc.status.name if desc.status else "?"
+            raise _Rejected("type", f"事项已结束（{snap.state}，{status}），不能再接受 {ev.type}")
+        outcome = await self.client.execute_workflow(
+            FactWorkflow.run, FactRequest(event=ev, department=snap.department), id=f"fact:{ev.event_id}",
+            task_queue=TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+        if outcome == "conflict":
+            raise _Rejected("event_id", CONFLICT)
+        return outcome, note if outcome == "applied" else ""
 
 
-class _Outcome:
-    def __init__(self, status: str, snapshot: ItemSnapshot | None, note: str = ""):
-        self.status, self.snapshot, self.note = status, snapshot, note
+def _result(line: int, ev: Event, status: Status, field: str | None = None, reason: str | None = None) -> IngestResult:
+    return IngestResult(line=line, status=status, event_id=ev.event_id, type=ev.type, item_id=ev.item_id,
+                        field=field, reason=reason)
+
+
+def _update_id(ev: Event) -> str:
+    # Unique per send: the workflow, not Temporal's Update-id dedup, tells a duplicate from a conflict
+    # (a reused id would hand the second sender the first one's "applied"). The SDK's own retries of
+    # one send reuse it.
+    return f"{ev.event_id}@{uuid.uuid4().hex[:12]}"
+
+
+def _message(exc: WorkflowUpdateFailedError) -> str:
+    cause = exc.cause
+    return getattr(cause, "message", None) or str(cause or exc)
+
+
+def _closed(exc: RPCError) -> bool:
+    return exc.status == RPCStatusCode.NOT_FOUND or "completed" in str(exc).lower()
 
 
 class _Rejected(Exception):

@@ -1,0 +1,380 @@
+"""The item's checks and transitions as pure functions over `ItemState` (no Temporal, no I/O).
+
+`check` says whether an event can be accepted (the `apply` Update's validator calls it, so a refused event
+never reaches history); `transition` changes the state and returns the clocks whose due dates must be
+(re)computed. Computing them (calendar data) stays in activities; sending reminders in the workflow.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from activities.clocks import ExtensionSpec, PauseSpec
+from domain.events import RECORD_ONLY, STARTS, Event
+from domain.review import HELD_ROLES, holds_clock, late_entry_reason
+from workflows.state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
+
+# After a correction's respond_by passes (or a window was imported already past), wait this long for a
+# late-arriving import line first.
+GRACE = timedelta(hours=1)
+CLOSE_NAMES = {"request.withdrawn": "申请人撤回申请", "document.repealed": "文件废止",
+               "request.abandoned": "视为放弃申请"}
+
+
+# ---------------------------------------------------------------- small reads
+def clock(st: ItemState, rule: str) -> ClockData | None:
+    return next((c for c in st.clocks if c.rule == rule), None)
+
+
+def window_kind(meta: RuleMeta) -> str | None:
+    """The consultation kind a window rule belongs to (its `when.with`), None for other rules."""
+    kinds = meta.when.get("with") or []
+    return kinds[0] if len(kinds) == 1 else None
+
+
+def same_kind(a: str | None, b: str | None) -> bool:
+    """Pauses recorded before consultations had kinds (None) match any consultation."""
+    return a is None or b is None or a == b
+
+
+def after_due(on: str, c: ClockData) -> bool:
+    if not c.due or not c.due_instant:
+        return False  # paused or waiting for a correction: no due date to be late against
+    if len(on) <= 10:
+        return on > c.due[:10]
+    return datetime.fromisoformat(on) > datetime.fromisoformat(c.due_instant)
+
+
+def pause_reason(ev: Event) -> str:
+    return {"third_party": "征求第三方意见", "agency": "征求其他机关意见"}.get(ev.data.get("with", ""), "中止计算")
+
+
+def windows_opened_by(st: ItemState, event_type: str | None) -> list[ClockData]:
+    return [c for c in st.clocks if (m := st.rules.get(c.rule)) and m.lapses and m.start_event == event_type]
+
+
+def open_consultations(st: ItemState) -> set[str | None]:
+    return {p.kind for c in st.clocks for p in c.pauses if p.end is None}
+
+
+def ended_kind(st: ItemState, ev: Event) -> str | None:
+    """Which consultation a `request.consultation_ended` ends: its `with`, else the only one open."""
+    if ev.type != "request.consultation_ended":
+        return None
+    if ev.data.get("with"):
+        return ev.data["with"]
+    kinds = open_consultations(st)
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    live = {window_kind(st.rules[c.rule]) for c in windows_opened_by(st, "request.consultation_started") if c.live}
+    return next(iter(live)) if len(live) == 1 else None
+
+
+def lapsing(st: ItemState) -> list[ClockData]:
+    return [c for c in st.clocks if c.state == "open" and c.due_instant and (m := st.rules.get(c.rule)) and m.lapses]
+
+
+def lapse_at(c: ClockData) -> datetime:
+    """When a window closes: its due instant, but for a window imported already past, only after a
+    grace period, so that a bulk import's next lines (e.g. the consultation's end) arrive first."""
+    due = datetime.fromisoformat(c.due_instant or "")
+    if c.computed_at:
+        return max(due, datetime.fromisoformat(c.computed_at) + GRACE)
+    return due
+
+
+def next_wake(st: ItemState) -> datetime | None:
+    moments = [datetime.fromisoformat(s.fire_at) for c in st.clocks if c.state == "open" for s in c.plan]
+    moments += [lapse_at(c) for c in lapsing(st)]
+    if st.abandon_at:
+        moments.append(datetime.fromisoformat(st.abandon_at))
+    return min(moments) if moments else None
+
+
+def refresh_state(st: ItemState) -> None:
+    if st.state not in ("open", "new"):
+        return
+    if not st.clocks:
+        st.state = "recorded"  # e.g. a withheld document: recorded without a clock
+    elif all(not c.live for c in st.clocks):
+        st.state = "closed"
+
+
+def close_all(st: ItemState) -> None:
+    for c in st.clocks:
+        if c.live:
+            c.state, c.plan = "closed", []
+
+
+def record_only(st: ItemState, ev: Event) -> bool:
+    """An event kept as a fact with no clock: a withheld document published later."""
+    return st.type == "document" and ev.type == "document.published" and st.data.get("disclosure") == "withheld"
+
+
+# ---------------------------------------------------------------- identity of an event id
+def known(st: ItemState, ev: Event) -> str | None:
+    """"duplicate" (or "held") for an id seen with the same content; raises on other content; None if new."""
+    seen = st.applied.get(ev.event_id)
+    if seen is None:
+        return None
+    if seen and seen != ev.content_hash:
+        raise Refusal("event_id", CONFLICT)
+    return "held" if ev.event_id in st.held_events else "duplicate"
+
+
+# ---------------------------------------------------------------- checks (no side effects)
+def check(st: ItemState, ev: Event) -> None:
+    if known(st, ev):
+        return
+    if ev.type in STARTS:
+        if st.version:
+            raise Refusal("type", f"事项 {st.id} 已存在，不能重复登记（{ev.type}）")
+        return
+    if not st.version:
+        raise Refusal("type", f"未知事项 {ev.item_id}：须先登记起始事件")
+    start_on = st.data.get("start_on")
+    if start_on and ev.on < start_on[: len(ev.on)]:
+        raise Refusal(ev.date_field, f"{ev.type} 的日期 {ev.on} 早于事项起算日 {start_on}")
+    if st.state not in ("open", "new") and ev.type not in RECORD_ONLY and not record_only(st, ev):
+        raise Refusal("type", f"事项已结束（{st.state}），不能再接受 {ev.type}")
+    for c in st.clocks:
+        meta = st.rules.get(c.rule)
+        if meta and ev.type == meta.extension_event:
+            check_extension(ev, c, meta)
+    {"document": check_document, "request": check_request}.get(st.type, check_clocks)(st, ev)
+
+
+def check_extension(ev: Event, c: ClockData, meta: RuleMeta) -> None:
+    if not c.live:
+        raise Refusal("type", f"{meta.name}时限已结束，不能延期")
+    if c.stopped:
+        raise Refusal("on", "待申请人补正期间不能延期")
+    cap = meta.extension_cap(c.restarted_from or c.start)  # the edition of the original receipt
+    if cap is None:
+        raise Refusal("type", f"{meta.name}不允许延期")
+    max_days, max_times = cap
+    if len(c.extensions) >= max_times:
+        raise Refusal("type", f"{meta.name}只能延期 {max_times} 次，已于 {c.extensions[0].on} 延期")
+    if ev.data["working_days"] + sum(e.working_days for e in c.extensions) > max_days:
+        raise Refusal("working_days", f"延期最长不得超过 {max_days} 个工作日")
+    if c.due and ev.on > c.due[:10]:
+        raise Refusal("on", f"延期须在答复期限届满前决定：当前期限 {c.due}，延期决定日 {ev.on}")
+
+
+def check_document(st: ItemState, ev: Event) -> None:
+    d = st.data
+    if ev.type == "document.published":
+        if d.get("document.published.published_on"):
+            raise Refusal("type", f"文件已于 {d['document.published.published_on']} 公开，不能重复公开")
+        if ev.on < d.get("signed_on", ""):
+            raise Refusal("published_on", f"公开日期 {ev.on} 早于成文日期 {d['signed_on']}")
+    if ev.type == "interpretation.published" and not d.get("document.published.published_on"):
+        raise Refusal("type", "文件尚未公开：请先登记 document.published")
+
+
+def check_request(st: ItemState, ev: Event) -> None:
+    d = st.data
+    reply = clock(st, "request_reply")
+    if ev.type in ("request.replied", "request.answered_on_the_spot") and d.get("outcome"):
+        raise Refusal("type", f"申请已答复（{d['outcome']}），不能重复答复")
+    if ev.type == "request.correction_requested":
+        if reply and reply.stopped:
+            raise Refusal("type", "已告知补正，等待申请人补正中")
+        window = clock(st, "correction_notice")
+        if window is not None and window.state == "met":
+            raise Refusal("type", f"已于 {window.met_on} 一次性告知补正，不能再次要求补正（条例第三十条）")
+        if window is not None and (not window.live or (window.due and ev.on > window.due)):
+            raise Refusal("on", f"补正告知须在收到申请之日起7个工作日内（{window.due} 前）作出（条例第三十条）")
+    if ev.type == "request.corrected" and not (reply and reply.stopped):
+        raise Refusal("type", "未告知补正，不能登记补正")
+    if ev.type == "request.corrected" and reply and reply.stopped_on and ev.on < reply.stopped_on:
+        raise Refusal("on", f"补正日期 {ev.on} 早于告知补正日期 {reply.stopped_on}")
+    if ev.type == "request.answered_on_the_spot" and ev.on[:10] != d.get("start_on", ev.on)[:10]:
+        raise Refusal("on", f"当场答复须在收到申请当日（{d.get('start_on')}）作出；{ev.on} 作出的答复"
+                            f"请登记为 request.replied（并计入答复期限）")
+    kinds = open_consultations(st)
+    if ev.type == "request.consultation_started" and (None in kinds or ev.data.get("with") in kinds):
+        raise Refusal("type" if None in kinds else "with",
+                      "已处于征求意见状态" if None in kinds else f"已处于{pause_reason(ev)}状态")
+    consulted = any(st.rules.get(c.rule) and st.rules[c.rule].start_event == "request.consultation_started"
+                    for c in st.clocks)
+    if ev.type == "request.consultation_ended" and not consulted:
+        raise Refusal("type", "未处于征求意见状态，不能结束征求意见")
+    if ev.type == "request.consultation_ended" and not ev.data.get("with") and len(kinds) > 1:
+        raise Refusal("with", "征求第三方意见与征求其他机关意见同时进行中：请用 with（third_party / agency）"
+                              "注明结束的是哪一项")
+
+
+def check_clocks(st: ItemState, ev: Event) -> None:
+    metas = [m for m in st.rules.values() if ev.type in m.met_by]
+    if not metas:
+        return
+    clocks = [c for c in st.clocks if c.rule in {m.id for m in metas}]
+    if clocks and all(not c.live for c in clocks):
+        raise Refusal("type", f"{ev.type}：对应时限已履行或已结束")
+
+
+def late_reason(st: ItemState, ev: Event) -> str | None:
+    """Why `ev` must wait for review (补录), or None. The ingest path measured how late it was recorded
+    (working days); here only dates are compared."""
+    rec = ev.recorded
+    if rec is None or rec.role not in HELD_ROLES:
+        return None
+    touches, extension_dues = False, []
+    for c in st.clocks:
+        meta = st.rules.get(c.rule)
+        if not (meta and c.live and holds_clock(ev.type, met_by=meta.met_by, closed_by=meta.closed_by,
+                                                pause=meta.pause, stop=meta.stop,
+                                                extension_event=meta.extension_event, lapses=meta.lapses)):
+            continue
+        touches = True
+        if ev.type == meta.extension_event and c.due:
+            extension_dues.append(c.due)
+    return late_entry_reason(rec, ev.on, extension_dues=extension_dues) if touches else None
+
+
+# ---------------------------------------------------------------- transitions
+@dataclass
+class Touched:
+    """What a transition leaves to compute: clocks to (re)compute, clocks closed after their due date."""
+
+    clocks: list[ClockData] = field(default_factory=list)
+    closed_late: list[ClockData] = field(default_factory=list)
+
+
+def record_facts(st: ItemState, ev: Event) -> None:
+    """Keep what later checks and reports need (e.g. publication date, outcome)."""
+    keep = {"published_on", "outcome", "repealed_on", "url"}
+    for k in keep & ev.data.keys():
+        st.data[f"{ev.type}.{k}" if k == "published_on" else k] = ev.data[k]
+
+
+def transition(st: ItemState, ev: Event) -> Touched:
+    """Apply an accepted event to the item's clocks (starts, meets, closes, pauses, stops, restarts,
+    extends), by the rule data the item was started with."""
+    out = Touched()
+    if ev.type in STARTS:
+        st.data.update({k: v for k, v in ev.data.items() if k not in ("event_id", "type", "recorded_by")})
+        st.data["start_on"] = ev.on
+        st.title = ev.data.get("title") or ev.data.get("subject") or st.title
+        st.state = "open"
+    record_facts(st, ev)
+    facts = {**st.data, **ev.data}
+    ended = ended_kind(st, ev)
+    for meta in st.rules.values():
+        c = clock(st, meta.id)
+        if ev.type == meta.start_event and meta.applies(facts) and not (meta.since and ev.on[:10] < meta.since):
+            start = ev.on if meta.unit == "hours" else ev.on[:10]
+            if meta.lapses and ev.data.get("delivered_on"):
+                start = ev.data["delivered_on"]  # the window counts from the letter's receipt
+            fresh = ClockData(rule=meta.id, start=start, region=st.region)
+            if c is None:
+                st.clocks.append(fresh)
+            else:
+                st.clocks[st.clocks.index(c)] = fresh
+            out.clocks.append(fresh)
+            continue
+        if c is None or not c.live:
+            continue
+        day = ev.on[:10]
+        if ended and window_kind(meta) not in (None, ended):
+            continue  # the other consultation's window: still running
+        if ev.type in meta.met_by:
+            # Met while suspended (waiting for a correction) or during a consultation: the time since
+            # then did not run, so the suspension or pause ends on the day the duty was met.
+            if c.stopped:
+                c.pauses.append(PauseSpec(start=c.stopped_on or day, end=day, reason="待申请人补正"))
+                c.stopped, c.stopped_on = False, None
+            for p in c.pauses:
+                if p.end is None:
+                    p.end = day
+            c.met_on = ev.on if meta.unit == "hours" else day
+            out.clocks.append(c)
+        elif ev.type in meta.closed_by:
+            if not meta.lapses and after_due(ev.on, c):
+                # Withdrawn or repealed after the due date: late is late, up to the closing day.
+                c.met_on = ev.on if meta.unit == "hours" else day
+                out.closed_late.append(c)
+                out.clocks.append(c)
+            else:
+                c.state, c.plan = "closed", []
+        elif ev.type == meta.pause:
+            c.pauses.append(PauseSpec(start=day, reason=pause_reason(ev), kind=ev.data.get("with")))
+            out.clocks.append(c)
+        elif ev.type == meta.resume:
+            # A consultation answered after its window lapsed paused the clock only until that
+            # window's last day, imported or live alike (the window's lapse ends the pause). Each
+            # consultation ends at its own answer or its own window; another one may still run.
+            window_ends = [w.due[:10] for w in windows_opened_by(st, meta.pause)
+                           if w.due and same_kind(ended, window_kind(st.rules[w.rule]))]
+            end = min([day, *window_ends])
+            for p in c.pauses:
+                if p.end is None and same_kind(p.kind, ended):
+                    p.end = max(end, p.start)
+            out.clocks.append(c)
+        elif ev.type == meta.stop:
+            c.stopped, c.stopped_on, c.state, c.plan = True, day, "paused", []
+            c.due = c.due_instant = None
+            c.explanation = {**c.explanation, "due": None,
+                             "summary": f"{day} 已告知申请人补正，答复期限自收到补正申请之日起重新计算"}
+        elif ev.type == meta.restart:
+            old = c.start
+            c.restarted_from, c.start = old, day
+            c.pauses, c.extensions, c.stopped, c.fired = [], [], False, []
+            c.stopped_on = c.last_overdue_at = None
+            c.state = "open"
+            out.clocks.append(c)
+        elif ev.type == meta.extension_event:
+            c.extensions.append(ExtensionSpec(on=day, working_days=int(ev.data["working_days"]),
+                                              reason=str(ev.data.get("reason", "")), event_id=ev.event_id))
+            out.clocks.append(c)
+    return out
+
+
+def note_closed_late(ev: Event, closed_late: list[ClockData]) -> None:
+    for c in closed_late:
+        c.explanation = {**c.explanation, "closed_late": True, "notes": [
+            *c.explanation.get("notes", []),
+            f"{ev.on[:10]} {CLOSE_NAMES.get(ev.type, ev.type)}，已过期限 {c.due}：按逾期计，"
+            f"逾期 {c.lateness_working_days} 个工作日（期限届满后撤回或废止不能抵消逾期）"]}
+
+
+def pauses_ended_by_lapse(st: ItemState, window: ClockData) -> list[ClockData]:
+    """A consultation window that lapses ends the pause it opened (条例第三十二条: the agency then
+    decides; 第三十四条: deemed consent), so an unanswered consultation cannot stop a clock for ever.
+    Only its own pause: another consultation still open keeps the clock paused. Returns the clocks to
+    recompute."""
+    meta = st.rules[window.rule]
+    kind, day = window_kind(meta), window.due or ""
+    out = []
+    for other in st.clocks:
+        m = st.rules.get(other.rule)
+        if not (m and other.live and m.pause == meta.start_event):
+            continue
+        open_pauses = [p for p in other.pauses if p.end is None and same_kind(p.kind, kind)]
+        for p in open_pauses:
+            p.end = day
+        if open_pauses:
+            out.append(other)
+    return out
+
+
+def close_window(c: ClockData) -> None:
+    c.state, c.plan = "closed", []
+    note = f"{c.due} 期限届满，窗口关闭（不属逾期）"
+    c.explanation = {**c.explanation, "notes": [*c.explanation.get("notes", []), note]}
+
+
+def hold(st: ItemState, ev: Event, reason: str) -> None:
+    """Keep a late entry (补录) aside: until a supervisor approves it the clocks ignore it."""
+    from domain.review import LateEntry
+
+    rec = ev.recorded
+    assert rec is not None
+    st.held_events[ev.event_id] = ev
+    st.applied[ev.event_id] = ev.content_hash
+    st.late.append(LateEntry(
+        event_id=ev.event_id, type=ev.type, on=ev.on, recorded_at=rec.at, recorded_on=rec.on,
+        recorded_by=rec.by, role=rec.role, reason=reason, content_hash=ev.content_hash,
+        data={k: v for k, v in ev.data.items() if k not in ("event_id", "type")}))
+    st.version += 1
