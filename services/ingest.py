@@ -375,7 +375,9 @@ def _message(exc: WorkflowUpdateFailedError) -> str:
 
 
 def _closed(exc: RPCError) -> bool:
-    return exc.status == RPCStatusCode.NOT_FOUND or "completed" in str(exc).lower()
+    """The item's workflow is not running: never started, or finished (update-with-start on a finished
+    item's id answers ALREADY_EXISTS: its id is not reused)."""
+    return exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS) or "completed" in str(exc).lower()
 
 
 class _Rejected(Exception):

@@ -438,7 +438,7 @@ async def test_item_ids_and_departments_are_checked(st):
     doc = st.id("X")
     await st.ok(signed(doc, "qz-fgw", today, disclosure="withheld", withheld_reason="涉密"))
     r = await st.ingest(signed(doc, "qz-fgw", today))  # a second life for a finished item
-    assert r[0].status == "rejected" and "已结束" in r[0].reason
+    assert r[0].status == "rejected" and "已结束" in r[0].reason, r[0].text()
     assert st.item(doc).state == "recorded"
     r = await st.ingest(received(doc, "qz-jyj", today))  # the same id for another kind of item
     assert r[0].status == "rejected" and "已被" in r[0].reason

@@ -156,9 +156,14 @@ class ItemWorkflow:
     @workflow.update
     async def apply(self, ev: Event) -> ApplyResult:
         async with self._lock:
-            try:  # an id applied while this Update waited for the lock: same content or a conflict
+            try:
+                # Checked again under the lock: another Update (e.g. a second import sending the same id,
+                # or another reply) may have changed the item since the validator accepted this one.
                 seen = tr.known(self.st, ev)
+                if not seen:
+                    tr.check(self.st, ev)
             except Refusal as exc:
+                self._start_refused = not self.st.version
                 _reject(str(exc))
             if seen:
                 return ApplyResult(status=seen, snapshot=self.snapshot())
@@ -187,6 +192,8 @@ class ItemWorkflow:
 
     @apply.validator
     def _validate_apply(self, ev: Event) -> None:
+        if self._lock.locked():
+            return  # another event is half-way through: the handler decides under the lock
         tr.check(self.st, ev)
 
     @workflow.update
