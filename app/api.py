@@ -88,7 +88,7 @@ async def post_events(request: Request,
     from services.ingest import Ingestor, IngestResult
     from services.queries import get_status
     from store.db import database_url, get_engine
-    from store.repo import event_item_id
+    from domain.events import EventError, item_id_of
 
     who.require(WRITERS, "登记事件")
     if not isinstance(payload, (dict, list)):
@@ -111,7 +111,10 @@ async def post_events(request: Request,
         if who.role == "liaison":
             # str(): a non-text department (a number) is another department too, and must sort with the rest
             depts = {str(d) for d in (obj.get("department"),) if d is not None}
-            iid = event_item_id(obj)
+            try:
+                iid = item_id_of(str(obj.get("type", "")), obj)
+            except (EventError, KeyError, ValueError, TypeError):
+                iid = None
             known = get_status(iid) if iid else None
             if known is not None:
                 depts.add(known.department)

@@ -103,21 +103,6 @@ class DueDateChange(SQLModel, table=True):
     changed_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
 
 
-class Notification(SQLModel, table=True):
-    __tablename__ = "notification"
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    key: str = Field(sa_column=Column(String, unique=True, nullable=False))  # {item}:{rule}:{step}:{who}
-    item_id: str = Field(index=True)
-    rule: str
-    step: str
-    recipient: str  # person id or role
-    department: Optional[str] = Field(default=None, index=True)
-    due: Optional[str] = None
-    message: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
-
-
 class EventRecord(SQLModel, table=True):
     """Append-only log of accepted events. ``payload`` never contains the ``applicant`` object."""
 
@@ -157,7 +142,7 @@ class LateEntryRecord(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
 
 
-TABLES = [Item, Clock, DueDateChange, Notification, EventRecord, LateEntryRecord]
+TABLES = [Item, Clock, DueDateChange, EventRecord, LateEntryRecord]
 
 
 def table(model: type[SQLModel]) -> Table:

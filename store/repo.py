@@ -7,7 +7,6 @@ read-then-write.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping
@@ -18,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from domain.model import ClockSnapshot, ItemSnapshot
-from store.models import Clock, DueDateChange, EventRecord, Item, LateEntryRecord, Notification, utcnow
+from store.models import Clock, DueDateChange, EventRecord, Item, LateEntryRecord, utcnow
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -265,54 +264,8 @@ def due_changes(session: Session, item_id: str) -> list[DueDateChange]:
 
 
 # ---------------------------------------------------------------------------------------------
-# notifications
-
-
-def record_notification(
-    session: Session,
-    key: str,
-    item_id: str,
-    rule: str,
-    step: str,
-    recipient: str,
-    department: str | None = None,
-    due: str | None = None,
-    message: Mapping[str, Any] | None = None,
-    *,
-    commit: bool = True,
-) -> bool:
-    """Insert-or-ignore on the unique ``key``. True if this call created the row."""
-    values = dict(key=key, item_id=item_id, rule=rule, step=step, recipient=recipient, department=department,
-                  due=due, message=dict(message or {}), created_at=utcnow())
-    return _insert_or_ignore(session, Notification.__table__, values, "key", commit)
-
-
-def _insert_or_ignore(session: Session, table, values: dict[str, Any], unique: str, commit: bool) -> bool:
-    """INSERT … ON CONFLICT (unique) DO NOTHING on both databases; True if this call inserted the row."""
-    stmt = (
-        _insert(session, table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[table.c[unique]])
-        .returning(table.c[unique])
-    )
-    try:
-        created = session.execute(stmt).first() is not None
-        if commit:
-            session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return created
-
-
-def notification_key(item_id: str, rule: str, step: str, person_or_role: str) -> str:
-    return f"{item_id}:{rule}:{step}:{person_or_role}"
-
-
-# ---------------------------------------------------------------------------------------------
 # events
 
-_ITEM_ID_FIELDS = ("document_id", "request_id", "case_id", "item_id")
 _DATE_FIELDS = (
     "signed_on",
     "published_on",
@@ -333,32 +286,47 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def canonical_json(obj: Any) -> str:
-    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+def _canonical(obj: Any) -> Any:
+    return json.loads(json.dumps(_jsonable(obj), sort_keys=True, ensure_ascii=False, default=_jsonable))
 
 
-def content_hash(event: Mapping[str, Any] | BaseModel) -> str:
-    """sha256 of the canonical JSON of the full event (applicant included): conflict detection."""
-    return hashlib.sha256(canonical_json(event).encode("utf-8")).hexdigest()
+def _item_id(ev: Mapping[str, Any]) -> str | None:
+    from domain.events import EventError, item_id_of
+
+    try:
+        return item_id_of(str(ev.get("type", "")), dict(ev))
+    except (EventError, KeyError, ValueError):
+        return None
 
 
-def event_item_id(ev: Mapping[str, Any]) -> str | None:
-    for f in _ITEM_ID_FIELDS:
-        if ev.get(f):
-            return str(ev[f])
-    if str(ev.get("type", "")).startswith("annual_report.") and ev.get("department") and ev.get("year"):
-        from domain.events import annual_report_item_id
+def _insert_or_ignore(session: Session, table, values: dict[str, Any], unique: str, commit: bool) -> bool:
+    """INSERT … ON CONFLICT (unique) DO NOTHING on both databases; True if this call inserted the row."""
+    stmt = (
+        _insert(session, table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[table.c[unique]])
+        .returning(table.c[unique])
+    )
+    try:
+        created = session.execute(stmt).first() is not None
+        if commit:
+            session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return created
 
-        return annual_report_item_id(ev["department"], int(ev["year"]), ev.get("level", "department"))
-    return None
 
 
 def event_record_from(event: Mapping[str, Any] | BaseModel, **overrides: Any) -> EventRecord:
-    """Build the stored record of an event: ``applicant`` dropped, hash of the full original kept."""
+    """Build the stored record of an event: ``applicant`` dropped; the content hash is the one the ingest
+    path and the workflows use (domain.events.content_hash)."""
+    from domain.events import content_hash
+
     ev = _jsonable(event)
     if not isinstance(ev, dict):
         raise TypeError("event must be a mapping or a pydantic model")
-    payload = json.loads(canonical_json({k: v for k, v in ev.items() if k != "applicant"}))
+    payload = _canonical({k: v for k, v in ev.items() if k != "applicant"})
     occurred = None
     for f in _DATE_FIELDS:
         if ev.get(f):
@@ -367,7 +335,7 @@ def event_record_from(event: Mapping[str, Any] | BaseModel, **overrides: Any) ->
     values = dict(
         event_id=str(ev["event_id"]),
         type=str(ev.get("type", "")),
-        item_id=event_item_id(ev),
+        item_id=_item_id(ev),
         department=ev.get("department"),
         payload=payload,
         content_hash=content_hash(ev),

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from domain.model import ClockSnapshot, ItemSnapshot
 from store import repo
 from store.db import init_db
-from store.models import Clock, DueDateChange, EventRecord, Item, Notification
+from store.models import Clock, DueDateChange, EventRecord, Item
 
 CST = timezone(timedelta(hours=8))
 
@@ -133,19 +133,6 @@ def test_open_clocks_due_before(db_session):
     assert [i.id for i, _ in repo.open_clocks_due_before(s, just_before)] == ["late-a"]
 
 
-def test_record_notification_unique_key(db_session):
-    s = db_session
-    repo.save_snapshot(s, snap())
-    key = repo.notification_key("req-1", "request.reply", "T-3", "liaison:dept-a")
-    args = dict(item_id="req-1", rule="request.reply", step="T-3", recipient="liaison:dept-a",
-                department="dept-a", due="2026-03-10", message={"title": "即将到期"})
-    assert repo.record_notification(s, key, **args) is True
-    assert repo.record_notification(s, key, **args) is False
-    assert repo.record_notification(s, key + "x", **args) is True
-    rows = s.execute(select(Notification).where(Notification.key == key)).scalars().all()
-    assert len(rows) == 1 and rows[0].message == {"title": "即将到期"}
-
-
 def test_event_record_drops_applicant(db_session, engine):
     s = db_session
     event = {
@@ -163,10 +150,14 @@ def test_event_record_drops_applicant(db_session, engine):
     rec = repo.event_record_from(event)
     assert "applicant" not in rec.payload and rec.payload["applicant_type"] == "natural_person"
     assert rec.item_id == "req-9" and rec.occurred_on == "2026-02-09" and rec.recorded_by == "p-1"
-    # the hash covers the full original event: a different applicant is different content
-    other = dict(event, applicant={"name": "李四"})
-    assert repo.event_record_from(other).content_hash != rec.content_hash
-    assert repo.event_record_from(dict(event)).content_hash == rec.content_hash
+    # one content hash everywhere (domain.events): personal data is not even hashed, and who sent it
+    # (CLI or API) does not make it another event; any other field does
+    from domain.events import content_hash
+
+    assert rec.content_hash == content_hash(event)
+    assert repo.event_record_from(dict(event, applicant={"name": "李四"}, recorded_by="p-2")).content_hash \
+        == rec.content_hash
+    assert repo.event_record_from(dict(event, subject="另一文件")).content_hash != rec.content_hash
 
     assert repo.add_event(s, rec) is True
     assert repo.add_event(s, repo.event_record_from(event)) is False
