@@ -5,7 +5,6 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -41,38 +40,62 @@ def register(app: typer.Typer) -> None:
                 text = Path(file).read_text(encoding="utf-8-sig")
             except OSError as exc:
                 _fail(f"{file}: 无法读取（{exc.strerror}）")
-        from services.ingest import Ingestor, parse_jsonl
+        from services.ingest import Ingestor, IngestResult, parse_jsonl
 
         objs = parse_jsonl(text)
-
-        async def go():
-            from rich.progress import Progress
-
-            client = await _client()
-            ing = Ingestor(client)
-            show = sys.stderr.isatty() and len(objs) > 20
-            with Progress(transient=True, disable=not show) as bar:
-                task = bar.add_task("导入中", total=len(objs))
-                return await ing.ingest(objs, progress=lambda: bar.advance(task))
-
-        results = asyncio.run(go())
         counts = {"applied": 0, "held": 0, "duplicate": 0, "rejected": 0}
-        for r in results:
-            counts[r.status] += 1
-            if as_json:
-                typer.echo(r.model_dump_json(exclude_none=True))
-            elif not quiet or r.status == "rejected":
-                typer.echo(r.text())
-        summary = f"共 {len(results)} 行：applied {counts['applied']}，duplicate {counts['duplicate']}，rejected {counts['rejected']}"
+
+        async def go() -> None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            from worker.client import connect, stderr_runtime, temporal_address
+
+            try:
+                client = await connect(runtime=stderr_runtime())
+            except Exception as exc:  # connection refused, TLS, ...
+                _fail(f"无法连接 Temporal（{temporal_address()}）：{exc}。"
+                      "请先运行 shixian up，或设置 TEMPORAL_ADDRESS。")
+            ing = Ingestor(client)
+            # The bar lives on stderr (a terminal only); results stream to stdout as each line is decided.
+            err = Console(stderr=True)
+            bar = Progress(TextColumn("导入中"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                           console=err, transient=True, disable=not err.is_terminal,
+                           redirect_stdout=False, redirect_stderr=False)
+            task = bar.add_task("ingest", total=len(objs))
+            same_screen = sys.stdout.isatty() and err.is_terminal
+
+            def show(r: IngestResult) -> None:
+                counts[r.status] += 1
+                bar.advance(task)
+                if as_json:
+                    line = r.model_dump_json(exclude_none=True)
+                elif not quiet or r.status == "rejected":
+                    line = r.text()
+                else:
+                    return
+                if same_screen:  # above the bar, not through it
+                    err.print(line, markup=False, highlight=False, soft_wrap=True)
+                else:
+                    sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
+
+            with bar:
+                await ing.ingest(objs, on_result=show)
+
+        asyncio.run(go())
+        total = sum(counts.values())
+        summary = (f"共 {total} 行：applied {counts['applied']}，held {counts['held']}，"
+                   f"duplicate {counts['duplicate']}，rejected {counts['rejected']}")
         typer.echo(summary, err=True)
         raise typer.Exit(1 if counts["rejected"] else 0)
 
     @events_app.command("open-annual-reports")
     def open_annual_reports(year: int = typer.Option(..., "--year", help="报告年度（如 2026：时限自 2027-01-01 起算）")) -> None:
         """为 departments.toml 中每个部门开启某年度的年报时限（每年1月1日也会自动执行）。"""
-        from services.ingest import Ingestor
         from domain.directory import load_directory
         from domain.events import annual_report_openers
+        from services.ingest import Ingestor
 
         events = annual_report_openers(load_directory().departments.values(), year)
 
@@ -110,8 +133,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def overdue(
-        as_of: Optional[str] = typer.Option(None, "--as-of", help="截至日期（默认今天）"),
-        department: Optional[str] = typer.Option(None, "--department", "-d"),
+        as_of: str | None = typer.Option(None, "--as-of", help="截至日期（默认今天）"),
+        department: str | None = typer.Option(None, "--department", "-d"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """截至某日日终已逾期、仍未办结的时限。"""

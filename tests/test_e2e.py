@@ -117,6 +117,10 @@ def test_up_ingest_status_restart(tmp_path, store_url):
         assert "第 2 行 e2e-2: 已应用" in r.stdout and "Traceback" not in r.stderr
         assert "第 4 行 e2e-5: 拒绝 rejected [received_on]" in r.stdout and "9999-12-31" in r.stdout
         assert "第 5 行 e2e-6: 拒绝 rejected [title]" in r.stdout
+        # --json: stdout holds only JSON, one object per line (the client's warnings go to stderr)
+        r = cli(env, "events", "ingest", "--json", "-", stdin="\n".join(json.dumps(e, ensure_ascii=False)
+                                                                        for e in events[:2]))
+        assert [json.loads(line)["status"] for line in r.stdout.splitlines()] == ["duplicate", "duplicate"]
         assert cli(env, "status", "E2E-D9").returncode != 0  # nothing of the refused lines was stored
         before = json.loads(cli(env, "status", "E2E-D1", "--json").stdout)
         assert before["clocks"][0]["due"] == cal.add_working_days(signed, 20).isoformat()

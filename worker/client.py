@@ -12,6 +12,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from domain.settings import get_settings
@@ -60,16 +61,29 @@ async def connect(
     namespace: str | None = None,
     *,
     connect_timeout: timedelta | None = timedelta(seconds=10),
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect to Temporal (address/namespace arguments override the environment)."""
     from worker.metrics import temporal_runtime
 
     return await Client.connect(
         address or temporal_address(),
-        runtime=temporal_runtime(),  # None: the default runtime (no SDK metrics)
+        runtime=runtime or temporal_runtime(),  # None: the default runtime (no SDK metrics)
         namespace=namespace or temporal_namespace(),
         api_key=_api_key(),
         tls=tls_config(),
         data_converter=pydantic_data_converter,
         connect_timeout=connect_timeout,
     )
+
+
+def stderr_runtime() -> Runtime:
+    """A Temporal runtime whose own log lines (core warnings) go to Python logging, i.e. stderr, never to
+    stdout: a command's machine-readable output (--json) stays pure JSON."""
+    import logging
+
+    from temporalio.runtime import LogForwardingConfig, LoggingConfig, TelemetryConfig, TelemetryFilter
+
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")))))
