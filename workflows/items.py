@@ -324,11 +324,13 @@ class ItemWorkflow:
 
     async def _save(self, ev: Event | None = None, *, system_event: dict[str, Any] | None = None,
                     recorded_at: str | None = None) -> None:
-        """The one writer of the read model: the snapshot and the event's log row, in one transaction."""
-        await workflow.execute_activity(
+        """The one writer of the read model: the snapshot and the event's log row, in one transaction.
+        A local activity (an idempotent upsert on the worker, no task-queue round trip): an event is
+        answered within the workflow task that received it."""
+        await workflow.execute_local_activity(
             save_item, SaveRequest(snapshot=self.snapshot(), event=ev, system_event=system_event,
                                    recorded_at=recorded_at),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY)
 
     async def _notify(self, c: ClockData, s: PlannedStepModel, extra: dict[str, Any] | None = None) -> None:
         meta = self.st.rules.get(c.rule)
