@@ -74,8 +74,7 @@ async def decide(client: Client, event_id: str, *, approve: bool, by: str, reaso
     decision = ReviewDecision(event_id=event_id, approve=approve, by=by, at=at, reason=reason)
     try:
         res: ApplyResult = await client.get_workflow_handle(wid).execute_update(
-            ItemWorkflow.review, decision, id=f"review:{event_id}:{'approve' if approve else 'reject'}",
-            result_type=ApplyResult)
+            ItemWorkflow.review, decision, id=f"review:{event_id}:{'approve' if approve else 'reject'}")
     except WorkflowUpdateFailedError as exc:
         msg = getattr(exc.cause, "message", None) or str(exc.cause or exc)
         field, _, text = msg.partition("] ") if msg.startswith("[") else ("", "", msg)

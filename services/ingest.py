@@ -300,7 +300,7 @@ class Ingestor:
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
         try:
             res: ApplyResult = await self.client.execute_update_with_start_workflow(
-                ItemWorkflow.apply, ev, start_workflow_operation=start, id=_update_id(ev), result_type=ApplyResult)
+                ItemWorkflow.apply, ev, start_workflow_operation=start, id=_update_id(ev))
         except WorkflowUpdateFailedError as exc:
             raise _Rejected(*_split_reason(ev, _message(exc))) from None
         except WorkflowAlreadyStartedError:
@@ -314,8 +314,7 @@ class Ingestor:
     async def _update(self, ev: Event, wid: str) -> tuple[str, str]:
         handle = self.client.get_workflow_handle(wid)
         try:
-            res: ApplyResult = await handle.execute_update(ItemWorkflow.apply, ev, id=_update_id(ev),
-                                                           result_type=ApplyResult)
+            res: ApplyResult = await handle.execute_update(ItemWorkflow.apply, ev, id=_update_id(ev))
         except WorkflowUpdateFailedError as exc:
             raise _Rejected(*_split_reason(ev, _message(exc))) from None
         except RPCError as exc:

@@ -289,8 +289,7 @@ class ItemWorkflow:
             ClockJob(spec=ClockSpec.model_validate(c.model_dump(include=set(ClockSpec.model_fields))),
                      fired=c.fired, last_overdue_at=c.last_overdue_at) for c in todo])
         results: list[ClockResult] = await workflow.execute_local_activity(
-            compute_clocks, req, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY,
-            result_type=list[ClockResult])
+            compute_clocks, req, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY)
         for c, res in zip(todo, results, strict=True):
             calc = res.calc
             c.due, c.due_instant, c.provisional = calc.due, calc.due_instant, calc.provisional
@@ -316,8 +315,7 @@ class ItemWorkflow:
                           last_overdue_at=c.last_overdue_at)
         try:
             c.plan = await workflow.execute_local_activity(
-                plan_steps, req, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY,
-                result_type=list[PlannedStepModel])
+                plan_steps, req, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY)
         except ActivityError as exc:  # a plan that cannot be computed must not fail the item's workflow
             c.plan = []
             workflow.logger.error("reminder plan of %s/%s not computed: %s", self.st.id, c.rule, exc.cause or exc)
@@ -423,7 +421,7 @@ class RequestWorkflow(ItemWorkflow):
         if ev.type == "request.correction_requested":
             terms: CorrectionResult = await workflow.execute_local_activity(
                 correction_period, CorrectionRequest(on=ev.on[:10], respond_by=ev.data["respond_by"], region=st.region),
-                start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY, result_type=CorrectionResult)
+                start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY)
             end_of_day = datetime.fromisoformat(f"{terms.respond_by}T23:59:59+08:00")
             st.abandon_at = max(end_of_day, workflow.now() + ABANDON_GRACE).isoformat()
             st.data["respond_by"] = terms.respond_by
