@@ -1,13 +1,13 @@
 """drop the unused notification table (deliveries are logged in `delivery`)
 
-Revision ID: 0003_drop_notification
-Revises: 0002_review
+Revision ID: 0004_drop_notification
+Revises: 0003_ops
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_drop_notification'
-down_revision = '0002_review'
+revision = '0004_drop_notification'
+down_revision = '0003_ops'
 branch_labels = None
 depends_on = None
 
