@@ -12,11 +12,10 @@ start event in one round trip (update-with-start); events of one item go in orde
 """
 from __future__ import annotations
 
-import logging
-
 import asyncio
 import datetime as dt
 import json
+import logging
 import re
 import uuid
 from collections import OrderedDict
@@ -34,11 +33,11 @@ from domain.config import ConfigError
 from domain.events import RECORD_ONLY, STARTS, Event, EventError, parse_event
 from domain.review import HELD_ROLES, Recorded, load_review_config
 from domain.rules import Rule
+from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
 from store.db import get_engine, init_db
 from store.models import EventRecord, Item, LateEntryRecord
-from worker.client import TASK_QUEUE
 from workflows.facts import FactWorkflow
 from workflows.items import ItemWorkflow, workflow_for
 from workflows.state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
@@ -295,7 +294,7 @@ class Ingestor:
         state = ItemState(id=ev.item_id, type=ev.item_type, department=department,
                           region=self.directory().region_of(department), rules=self.rules)
         start = WithStartWorkflowOperation(
-            workflow_for(ev.item_type).run, ItemInput(state=state), id=wid, task_queue=TASK_QUEUE,
+            workflow_for(ev.item_type).run, ItemInput(state=state), id=wid, task_queue=get_settings().task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
         try:
@@ -350,7 +349,7 @@ class Ingestor:
             raise _Rejected("type", f"事项已结束（{snap.state}，{status}），不能再接受 {ev.type}")
         outcome = await self.client.execute_workflow(
             FactWorkflow.run, FactRequest(event=ev, department=snap.department), id=f"fact:{ev.event_id}",
-            task_queue=TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+            task_queue=get_settings().task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
         if outcome == "conflict":
             raise _Rejected("event_id", CONFLICT)
         return outcome, note if outcome == "applied" else ""
@@ -411,7 +410,7 @@ def repo_session(db):
 
 def _observe(results: list[IngestResult]) -> None:
     """Metrics and one log line per event: ids, type and status only (never payload or reason text)."""
-    from worker.metrics import count_results
+    from worker.metrics import count_results  # TODO(issue 9 §2): metrics below worker, not an upward import
 
     count_results(results)
     for r in results:
