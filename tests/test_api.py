@@ -46,20 +46,6 @@ class Env:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def api_ts_env(temporal_test_server_path):
-    """A Temporal server of the module's own: the demo's fixed ids start workflows, and the workflow is the
-    one writer of the read model, so a second module seeding the demo into a fresh store (test_api_review
-    reuses `env`) must not find those workflows already there (they would answer "duplicate")."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
-
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter)
-    yield env
-    await env.shutdown()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def env(api_ts_env, tmp_path_factory):
     ts_env = api_ts_env
     from app.demo import seed

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.test_api import _received, api_ts_env, env  # noqa: F401  (fixtures)
+from tests.test_api import _received, env  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
