@@ -35,6 +35,7 @@ async def test_two_workers_one_killed_mid_import_nothing_lost_or_duplicated(tmp_
     from temporalio.contrib.pydantic import pydantic_data_converter
 
     from worker.server import DevServer
+    from workflows.items import ItemWorkflow
 
     url = _pg_url()
     if not url:
@@ -80,7 +81,7 @@ async def test_two_workers_one_killed_mid_import_nothing_lost_or_duplicated(tmp_
             h = client.get_workflow_handle(f"request:{rid}")
             for e in events:
                 if e["request_id"] == rid:
-                    assert await h.query("has_event", e["event_id"])
+                    assert await h.query(ItemWorkflow.event_hash, e["event_id"])
             async for ev in h.fetch_history_events():
                 if ev.HasField("workflow_task_started_event_attributes"):
                     identities.add(ev.workflow_task_started_event_attributes.identity.split("@")[0])

@@ -98,7 +98,7 @@ async def _event_log_equals_workflow_state(data, port: int, events: list[dict]) 
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
-    from domain.model import ItemSnapshot
+    from workflows.items import ItemWorkflow
 
     client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
     with sqlite3.connect(data / "shixian.db") as c:
@@ -116,8 +116,8 @@ async def _event_log_equals_workflow_state(data, port: int, events: list[dict]) 
     for item, eids in by_item.items():
         h = client.get_workflow_handle(f"request:{item}")
         for eid in eids:
-            assert await h.query("has_event", eid), (item, eid)
-        snap = await h.query("snapshot", result_type=ItemSnapshot)
+            assert await h.query(ItemWorkflow.event_hash, eid), (item, eid)
+        snap = await h.query(ItemWorkflow.snapshot)
         assert items[item] == (snap.state, snap.version), item
         assert clocks[item] == {(k.rule, k.due, k.state) for k in snap.clocks}, item
 

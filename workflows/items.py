@@ -3,7 +3,7 @@
 The workflow keeps only orchestration: the checks and transitions are pure functions over the item's
 state (workflows/transitions.py, state models in workflows/state.py); due dates come from local
 activities (pure computation on the worker's calendar), the item snapshot and the event log from one
-store activity (`save_item`, one transaction). Document and request workflows add their own steps.
+store activity (`save_item`, one transaction, the only writer of the read model). Document and request workflows add their own steps.
 
 Human actions arrive as the `apply` Update, usually with the item's start (update-with-start): its
 validator refuses an invalid event before it reaches history, and the workflow answers what an event_id
@@ -323,12 +323,14 @@ class ItemWorkflow:
     async def _save(self, ev: Event | None = None, *, system_event: dict[str, Any] | None = None,
                     recorded_at: str | None = None) -> None:
         """The one writer of the read model: the snapshot and the event's log row, in one transaction.
-        A local activity (an idempotent upsert on the worker, no task-queue round trip): an event is
-        answered within the workflow task that received it."""
-        await workflow.execute_local_activity(
+        A regular activity on purpose, not a local one: it is scheduled only once the workflow task that
+        accepted the event is in history, so the store is never ahead of the workflow (a local activity
+        would write before that task commits, and a worker killed in between would leave an event row
+        the workflow never applied)."""
+        await workflow.execute_activity(
             save_item, SaveRequest(snapshot=self.snapshot(), event=ev, system_event=system_event,
                                    recorded_at=recorded_at),
-            start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY)
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
 
     async def _notify(self, c: ClockData, s: PlannedStepModel, extra: dict[str, Any] | None = None) -> None:
         meta = self.st.rules.get(c.rule)
