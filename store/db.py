@@ -1,6 +1,7 @@
 """Database engine: SQLite file under the data directory by default, PostgreSQL via DATABASE_URL."""
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def _import_table_modules() -> None:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"  # the schema that create_all produced before migrations existed
 _migrated: set[int] = set()
+_migrate_lock = threading.Lock()
 
 
 def alembic_config(connection):
@@ -89,13 +91,20 @@ def alembic_config(connection):
 
 def init_db(engine=None):
     """Bring the schema to the newest migration (idempotent; once per engine per process)."""
-    from alembic import command
-    from sqlalchemy import inspect
-
-    _import_table_modules()
     engine = engine or get_engine()
     if id(engine) in _migrated:
         return engine
+    with _migrate_lock:  # the worker's activity threads may all arrive first at once (alembic is not thread-safe)
+        if id(engine) not in _migrated:
+            _import_table_modules()
+            _migrate(engine)
+    return engine
+
+
+def _migrate(engine) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Replicas (`shixian worker` x N, `shixian web`) start together: one migrates, the others wait
@@ -109,7 +118,6 @@ def init_db(engine=None):
             command.stamp(cfg, BASELINE)  # a data directory from before migrations: same tables as 0001
         command.upgrade(cfg, "head")
     _migrated.add(id(engine))
-    return engine
 
 
 def session(engine=None) -> Session:

@@ -188,3 +188,20 @@ def test_record_due_change(db_session):
         ("2026-03-10", "2026-04-08", "经审批延长答复期限20个工作日")
     ]
     assert s.execute(select(func.count()).select_from(DueDateChange)).scalar_one() == 1
+
+
+def test_first_use_from_many_threads_migrates_once(tmp_path):
+    """The worker's activity threads can all be the first to touch a fresh store (the item workflow is the one
+    writer): the migration runs once, the others wait for it instead of racing alembic."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlmodel import create_engine
+
+    from store.db import init_db
+
+    eng = create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    with ThreadPoolExecutor(16) as pool:
+        done = list(pool.map(lambda _: init_db(eng), range(16)))
+    assert all(e is eng for e in done)
+    with eng.connect() as conn:
+        assert conn.execute(text("select count(*) from alembic_version")).scalar_one() == 1
