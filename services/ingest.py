@@ -408,11 +408,14 @@ def repo_session(db):
     return Session(db)
 
 
+# Who counts the results (the worker's metrics module adds its counter; services never import worker).
+OBSERVERS: list[Callable[[list[IngestResult]], None]] = []
+
+
 def _observe(results: list[IngestResult]) -> None:
     """Metrics and one log line per event: ids, type and status only (never payload or reason text)."""
-    from worker.metrics import count_results  # TODO(issue 9 §2): metrics below worker, not an upward import
-
-    count_results(results)
+    for observer in OBSERVERS:
+        observer(results)
     for r in results:
         log.info("event %s", r.status, extra={"event_id": r.event_id, "item_id": r.item_id, "event_type": r.type,
                                              "status": r.status, "field": r.field})

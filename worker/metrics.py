@@ -15,7 +15,7 @@ import logging
 import socket
 import threading
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
@@ -48,6 +48,18 @@ def metrics_bind() -> tuple[str, int] | None:
 def count_results(results) -> None:
     for r in results:
         EVENTS.labels(r.status).inc()
+
+
+def _count_ingest_results() -> None:
+    """The ingest use case (services, below worker) reports its results to observers; this is the counter.
+    Every process that talks to Temporal imports this module (worker.client), so every ingest is counted."""
+    from services import ingest
+
+    if count_results not in ingest.OBSERVERS:
+        ingest.OBSERVERS.append(count_results)
+
+
+_count_ingest_results()
 
 
 def temporal_runtime():
@@ -89,7 +101,7 @@ class StoreCollector:
                             DeliveryAttempt.channel, DeliveryAttempt.status)):
                     scheme = channel.split("://", 1)[0] if "://" in (channel or "") else "none"
                     notices.add_metric([scheme, "sent" if status == "ok" else "failed"], n)
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 base = select(Item.department, func.count()).select_from(Clock).join(Item, Item.id == Clock.item_id).where(
                     Clock.state == "open").group_by(Item.department)
                 for dept, n in s.execute(base):
