@@ -21,6 +21,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.transitions as tr
     from activities.clocks import (
         ClockJob,
         ClockResult,
@@ -41,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.events import Event
     from domain.model import ClockSnapshot, ItemSnapshot
     from domain.review import LateEntry
-    from workflows import transitions as tr
     from workflows.notify_steps import notify_roles
     from workflows.state import (
         ApplyResult,
