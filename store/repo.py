@@ -14,10 +14,11 @@ from typing import Any, Iterable, Mapping
 from pydantic import BaseModel
 from sqlalchemy import and_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from domain.model import ClockSnapshot, ItemSnapshot
 from store.models import Clock, DueDateChange, EventRecord, Item, LateEntryRecord, utcnow
+from store.models import table as sa_table
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -96,7 +97,7 @@ def save_snapshot(session: Session, snap: ItemSnapshot, *, commit: bool = True) 
         "created_at": now,
         "updated_at": now,
     }
-    table = Item.__table__
+    table = sa_table(Item)
     ins = _insert(session, table).values(**values)
     stmt = ins.on_conflict_do_update(
         index_elements=[table.c.id],
@@ -106,7 +107,7 @@ def save_snapshot(session: Session, snap: ItemSnapshot, *, commit: bool = True) 
     try:
         written = session.execute(stmt).first() is not None
         if written and snap.clocks:
-            ctable = Clock.__table__
+            ctable = sa_table(Clock)
             rows = [_clock_values(snap.id, c, now) for c in snap.clocks]
             cins = _insert(session, ctable).values(rows)
             session.execute(
@@ -158,7 +159,7 @@ def get_item(session: Session, id: str) -> ItemSnapshot | None:
     item = session.get(Item, id)
     if item is None:
         return None
-    clocks = session.execute(select(Clock).where(Clock.item_id == id)).scalars().all()
+    clocks = session.execute(select(Clock).where(col(Clock.item_id) == id)).scalars().all()
     snap = _snapshot(item, clocks)
     snap.late_entries = [late_entry_model(r) for r in late_entries(session, status=None, item_id=id)]
     return snap
@@ -167,8 +168,9 @@ def get_item(session: Session, id: str) -> ItemSnapshot | None:
 def late_entry_model(r: LateEntryRecord):
     from domain.review import LateEntry
 
-    return LateEntry(event_id=r.event_id, type=r.type, on=r.occurred_on, recorded_at=_iso_instant_local(r.recorded_at),
-                     recorded_on=_iso_instant_local(r.recorded_at)[:10], recorded_by=r.recorded_by, role=r.role,
+    recorded_at = _iso_instant_local(r.recorded_at) or ""
+    return LateEntry(event_id=r.event_id, type=r.type, on=r.occurred_on, recorded_at=recorded_at,
+                     recorded_on=recorded_at[:10], recorded_by=r.recorded_by, role=r.role,
                      reason=r.reason, status=r.status, decided_by=r.decided_by,
                      decided_at=_iso_instant_local(r.decided_at), decision_reason=r.decision_reason,
                      content_hash=r.content_hash, data=r.payload or {})
@@ -188,27 +190,27 @@ def list_items(
     by id (keyset: a page costs the same at any depth)."""
     conds = []
     if after is not None:
-        conds.append(Item.id > after)
+        conds.append(col(Item.id) > after)
     if ids is not None:
-        conds.append(Item.id.in_(ids))
+        conds.append(col(Item.id).in_(ids))
     if department is not None:
-        conds.append(Item.department == department)
+        conds.append(col(Item.department) == department)
     if state is not None:
-        conds.append(Item.state == state)
+        conds.append(col(Item.state) == state)
     if type is not None:
-        conds.append(Item.type == type)
+        conds.append(col(Item.type) == type)
     where = and_(true(), *conds)
-    q_items = select(Item).where(where).order_by(Item.id)
+    q_items = select(Item).where(where).order_by(col(Item.id))
     if limit is not None:
         q_items = q_items.limit(limit)
     items = session.execute(q_items).scalars().all()
     by_item: dict[str, list[Clock]] = {i.id: [] for i in items}
     if items and limit is not None:
-        q = select(Clock).where(Clock.item_id.in_([i.id for i in items]))
+        q = select(Clock).where(col(Clock.item_id).in_([i.id for i in items]))
         for c in session.execute(q).scalars():
             by_item.setdefault(c.item_id, []).append(c)
     elif items:
-        q = select(Clock).join(Item, Item.id == Clock.item_id).where(where)
+        q = select(Clock).join(Item, col(Item.id) == col(Clock.item_id)).where(where)
         for c in session.execute(q).scalars():
             by_item.setdefault(c.item_id, []).append(c)
     return [_snapshot(i, by_item[i.id]) for i in items]
@@ -218,15 +220,15 @@ def open_clocks_due_before(
     session: Session, instant: datetime, department: str | None = None
 ) -> list[tuple[Item, Clock]]:
     """Open clocks whose due instant is before ``instant`` (aware datetime), earliest first."""
-    instant = parse_instant(instant)
+    before = parse_instant(instant)
     q = (
         select(Item, Clock)
-        .join(Clock, Clock.item_id == Item.id)
-        .where(Clock.state == "open", Clock.due_instant.is_not(None), Clock.due_instant < instant)
+        .join(Clock, col(Clock.item_id) == col(Item.id))
+        .where(col(Clock.state) == "open", col(Clock.due_instant).is_not(None), col(Clock.due_instant) < before)
     )
     if department is not None:
-        q = q.where(Item.department == department)
-    q = q.order_by(Clock.due_instant, Item.id, Clock.rule)
+        q = q.where(col(Item.department) == department)
+    q = q.order_by(col(Clock.due_instant), col(Item.id), col(Clock.rule))
     return [(row[0], row[1]) for row in session.execute(q).all()]
 
 
@@ -259,7 +261,7 @@ def record_due_change(
 
 
 def due_changes(session: Session, item_id: str) -> list[DueDateChange]:
-    q = select(DueDateChange).where(DueDateChange.item_id == item_id).order_by(DueDateChange.id)
+    q = select(DueDateChange).where(col(DueDateChange.item_id) == item_id).order_by(col(DueDateChange.id))
     return list(session.execute(q).scalars().all())
 
 
@@ -359,7 +361,7 @@ def add_event(session: Session, rec: EventRecord, *, commit: bool = True) -> boo
     """
     if "applicant" in (rec.payload or {}):
         raise ValueError("EventRecord.payload must not contain applicant data")
-    table = EventRecord.__table__
+    table = sa_table(EventRecord)
     values = {c.name: getattr(rec, c.name) for c in table.columns}
     if values.get("ingested_at") is None:
         values["ingested_at"] = utcnow()
@@ -367,8 +369,8 @@ def add_event(session: Session, rec: EventRecord, *, commit: bool = True) -> boo
 
 
 def events_for_item(session: Session, item_id: str) -> list[EventRecord]:
-    q = select(EventRecord).where(EventRecord.item_id == item_id).order_by(
-        EventRecord.occurred_on, EventRecord.ingested_at
+    q = select(EventRecord).where(col(EventRecord.item_id) == item_id).order_by(
+        col(EventRecord.occurred_on), col(EventRecord.ingested_at)
     )
     return list(session.execute(q).scalars().all())
 
@@ -378,7 +380,7 @@ def events_for_item(session: Session, item_id: str) -> list[EventRecord]:
 
 
 def _save_late_entries(session: Session, snap: ItemSnapshot) -> None:
-    table = LateEntryRecord.__table__
+    table = sa_table(LateEntryRecord)
     rows = [{
         "event_id": e.event_id, "item_id": snap.id, "department": snap.department, "type": e.type,
         "occurred_on": e.on, "recorded_at": parse_instant(e.recorded_at), "recorded_by": e.recorded_by,
@@ -402,12 +404,12 @@ def late_entries(session: Session, status: str | None = "held", department: str 
     """The review queue (status held) or the decided entries, oldest recorded first."""
     q = select(LateEntryRecord)
     if status is not None:
-        q = q.where(LateEntryRecord.status == status)
+        q = q.where(col(LateEntryRecord.status) == status)
     if department is not None:
-        q = q.where(LateEntryRecord.department == department)
+        q = q.where(col(LateEntryRecord.department) == department)
     if item_id is not None:
-        q = q.where(LateEntryRecord.item_id == item_id)
-    q = q.order_by(LateEntryRecord.recorded_at, LateEntryRecord.event_id)
+        q = q.where(col(LateEntryRecord.item_id) == item_id)
+    q = q.order_by(col(LateEntryRecord.recorded_at), col(LateEntryRecord.event_id))
     return list(session.execute(q).scalars().all())
 
 
@@ -418,15 +420,15 @@ def clock_rows_due_between(session: Session, first: str, last: str, department: 
     from datetime import date, timedelta
 
     after_last = (date.fromisoformat(last) + timedelta(days=1)).isoformat()
-    q = (select(Item.id, Item.type, Item.department, Item.title, Clock.rule, Clock.due, Clock.state, Clock.met_on,
-                Clock.lateness_working_days, Clock.region,
+    q = (select(col(Item.id), col(Item.type), col(Item.department), col(Item.title), col(Clock.rule), col(Clock.due), col(Clock.state), col(Clock.met_on),
+                col(Clock.lateness_working_days), col(Clock.region),
                 # only the one-line summary: decoding every explanation in Python was the cost of a year's scores
-                Clock.__table__.c.explanation["summary"].as_string())
-         .join(Item, Item.id == Clock.item_id)
-         .where(Clock.due >= first, Clock.due < after_last))  # ISO strings: "YYYY-MM-DD[Thh:mm...]" sort by day
+                sa_table(Clock).c.explanation["summary"].as_string())
+         .join(Item, col(Item.id) == col(Clock.item_id))
+         .where(col(Clock.due) >= first, col(Clock.due) < after_last))  # ISO strings: "YYYY-MM-DD[Thh:mm...]" sort by day
     if department is not None:
-        q = q.where(Item.department == department)
-    return list(session.execute(q.order_by(Item.id, Clock.rule)))
+        q = q.where(col(Item.department) == department)
+    return list(session.execute(q.order_by(col(Item.id), col(Clock.rule))))
 
 
 def open_board_counts(session: Session, department: str | None = None) -> tuple[int, list[str]]:
@@ -434,32 +436,32 @@ def open_board_counts(session: Session, department: str | None = None) -> tuple[
     (counted in SQL instead of loading every open item)."""
     from sqlalchemy import func
 
-    cond = [Item.state == "open"] + ([Item.department == department] if department is not None else [])
+    cond = [col(Item.state) == "open"] + ([col(Item.department) == department] if department is not None else [])
     n = session.execute(select(func.count()).select_from(Item).where(*cond)).scalar_one()
-    ids = session.execute(select(Clock.item_id).join(Item, Item.id == Clock.item_id).where(
-        *cond, Clock.provisional.is_(True), Clock.state == "open").distinct().order_by(Clock.item_id)).scalars().all()
+    ids = session.execute(select(col(Clock.item_id)).join(Item, col(Item.id) == col(Clock.item_id)).where(
+        *cond, col(Clock.provisional).is_(True), col(Clock.state) == "open").distinct().order_by(col(Clock.item_id))).scalars().all()
     return n, list(ids)
 
 
 def overdue_clock_rows(session: Session, instant: datetime, department: str | None = None) -> list:
     """open_clocks_due_before as plain rows of the columns an overdue list shows (item data for its flags, but no
     clock explanation JSON to decode: a province's overdue list is tens of thousands of rows)."""
-    instant = parse_instant(instant)
+    before = parse_instant(instant)
     q = (
-        select(Item.id, Item.department, Item.title, Item.type, Item.data, Clock.rule, Clock.due, Clock.region,
-               Clock.ladder_step, Clock.provisional)
-        .join(Clock, Clock.item_id == Item.id)
-        .where(Clock.state == "open", Clock.due_instant.is_not(None), Clock.due_instant < instant)
+        select(col(Item.id), col(Item.department), col(Item.title), col(Item.type), col(Item.data), col(Clock.rule), col(Clock.due), col(Clock.region),
+               col(Clock.ladder_step), col(Clock.provisional))
+        .join(Clock, col(Clock.item_id) == col(Item.id))
+        .where(col(Clock.state) == "open", col(Clock.due_instant).is_not(None), col(Clock.due_instant) < before)
     )
     if department is not None:
-        q = q.where(Item.department == department)
-    return list(session.execute(q.order_by(Clock.due_instant, Item.id, Clock.rule)))
+        q = q.where(col(Item.department) == department)
+    return list(session.execute(q.order_by(col(Clock.due_instant), col(Item.id), col(Clock.rule))))
 
 
 def request_ids_with_correction(session: Session, department: str | None = None) -> list[str]:
     """Requests whose snapshot data carries a correction notice: the only ones that can carry a board flag."""
-    q = select(Item.id).where(Item.type == "request",
-                              Item.__table__.c.data["correction"].as_string().is_not(None))
+    q = select(col(Item.id)).where(col(Item.type) == "request",
+                              sa_table(Item).c.data["correction"].as_string().is_not(None))
     if department is not None:
-        q = q.where(Item.department == department)
-    return list(session.execute(q.order_by(Item.id)).scalars())
+        q = q.where(col(Item.department) == department)
+    return list(session.execute(q.order_by(col(Item.id))).scalars())
