@@ -1,5 +1,6 @@
 """Temporal activities. ACTIVITIES: the plain functions; activities that need a dependency are methods of
 a class constructed in the composition root (app/composition.py: AnnualActivities)."""
+
 from activities.clocks import (
     compute_clocks,
     correction_period,
@@ -12,6 +13,14 @@ from activities.digests import digest_day, plan_digests
 from activities.notify import notification_recipients, send_notification
 
 ACTIVITIES: list = [
-    compute_clocks, plan_steps, save_item, record_fact, record_due_change, correction_period,
-    send_notification, notification_recipients, digest_day, plan_digests,
+    compute_clocks,
+    plan_steps,
+    save_item,
+    record_fact,
+    record_due_change,
+    correction_period,
+    send_notification,
+    notification_recipients,
+    digest_day,
+    plan_digests,
 ]

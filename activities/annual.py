@@ -1,4 +1,5 @@
 """Opening the annual-report clocks of a year for every department (条例第四十九条)."""
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable

@@ -3,10 +3,11 @@
 Everything that reads the calendar or config happens here, never in workflow code: a new calendar
 notice must not change what a replay computes, and chinese-calendar may raise for unknown years.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import activity
@@ -45,9 +46,9 @@ def activity_engine() -> Engine:
 # ---------------------------------------------------------------- models
 class PauseSpec(BaseModel):
     start: str
-    end: Optional[str] = None
+    end: str | None = None
     reason: str = "征求第三方或其他机关意见"
-    kind: Optional[str] = None  # e.g. the consultation's `with`: each one ends on its own
+    kind: str | None = None  # e.g. the consultation's `with`: each one ends on its own
 
 
 class ExtensionSpec(BaseModel):
@@ -63,18 +64,18 @@ class ClockSpec(BaseModel):
     region: str = "national"
     pauses: list[PauseSpec] = Field(default_factory=list)
     extensions: list[ExtensionSpec] = Field(default_factory=list)
-    restarted_from: Optional[str] = None
-    met_on: Optional[str] = None  # date or instant the clock was met
+    restarted_from: str | None = None
+    met_on: str | None = None  # date or instant the clock was met
 
 
 class ClockCalc(BaseModel):
-    due: Optional[str] = None
-    due_instant: Optional[str] = None
+    due: str | None = None
+    due_instant: str | None = None
     provisional: bool = False
     explanation: dict[str, Any] = Field(default_factory=dict)
     paused_days: int = 0
-    late: Optional[bool] = None
-    lateness_working_days: Optional[int] = None
+    late: bool | None = None
+    lateness_working_days: int | None = None
 
 
 class PlanRequest(BaseModel):
@@ -83,7 +84,7 @@ class PlanRequest(BaseModel):
     region: str = "national"
     now: str
     fired: list[str] = Field(default_factory=list)
-    last_overdue_at: Optional[str] = None
+    last_overdue_at: str | None = None
 
 
 class PlannedStepModel(BaseModel):
@@ -92,8 +93,8 @@ class PlannedStepModel(BaseModel):
     to: list[str]
     fire_at: str
     overdue: bool
-    working_days_left: Optional[int] = None  # as seen on the day the step fires
-    overdue_working_days: Optional[int] = None
+    working_days_left: int | None = None  # as seen on the day the step fires
+    overdue_working_days: int | None = None
 
 
 def _clock_error(exc: Exception) -> ApplicationError:
@@ -110,10 +111,11 @@ def calc(spec: ClockSpec) -> ClockCalc:
             parse_start(spec.start),
             eng.calendar,
             spec.region,
-            pauses=[Pause(dt.date.fromisoformat(p.start), dt.date.fromisoformat(p.end) if p.end else None,
-                          p.reason) for p in spec.pauses],
-            extensions=[ExtensionGrant(dt.date.fromisoformat(e.on), e.working_days, e.reason)
-                        for e in spec.extensions],
+            pauses=[
+                Pause(dt.date.fromisoformat(p.start), dt.date.fromisoformat(p.end) if p.end else None, p.reason)
+                for p in spec.pauses
+            ],
+            extensions=[ExtensionGrant(dt.date.fromisoformat(e.on), e.working_days, e.reason) for e in spec.extensions],
             restarted_from=dt.date.fromisoformat(spec.restarted_from) if spec.restarted_from else None,
             granted=True,  # the workflow validator judged each extension when it was decided
         )
@@ -155,18 +157,28 @@ def correction_period(req: CorrectionRequest) -> CorrectionResult:
     whether it is shorter than `[correction] min_working_days`."""
     eng = activity_engine()
     try:
-        t = correction_terms(dt.date.fromisoformat(req.on), dt.date.fromisoformat(req.respond_by), eng.calendar,
-                             eng.calendar.check_region(req.region), eng.correction_min)
+        t = correction_terms(
+            dt.date.fromisoformat(req.on),
+            dt.date.fromisoformat(req.respond_by),
+            eng.calendar,
+            eng.calendar.check_region(req.region),
+            eng.correction_min,
+        )
     except (ClockError, ConfigError, ValueError) as exc:
         raise _clock_error(exc) from None
-    return CorrectionResult(respond_by=t.respond_by.isoformat(), working_days=t.working_days,
-                            min_working_days=t.min_working_days, too_short=t.too_short, note=t.note)
+    return CorrectionResult(
+        respond_by=t.respond_by.isoformat(),
+        working_days=t.working_days,
+        min_working_days=t.min_working_days,
+        too_short=t.too_short,
+        note=t.note,
+    )
 
 
 class ClockJob(BaseModel):
     spec: ClockSpec
     fired: list[str] = Field(default_factory=list)
-    last_overdue_at: Optional[str] = None
+    last_overdue_at: str | None = None
 
 
 class ComputeRequest(BaseModel):
@@ -195,8 +207,16 @@ def compute_clocks(req: ComputeRequest) -> list[ClockResult]:
             result = calc(job.spec)
             plan_ = []
             if result.due and job.spec.met_on is None:
-                plan_ = _plan(PlanRequest(rule=job.spec.rule, due=result.due, region=job.spec.region, now=req.now,
-                                          fired=job.fired, last_overdue_at=job.last_overdue_at))
+                plan_ = _plan(
+                    PlanRequest(
+                        rule=job.spec.rule,
+                        due=result.due,
+                        region=job.spec.region,
+                        now=req.now,
+                        fired=job.fired,
+                        last_overdue_at=job.last_overdue_at,
+                    )
+                )
         except ApplicationError:
             raise
         except Exception as exc:  # e.g. OverflowError/ValueError from dates the calendar cannot hold
@@ -228,9 +248,17 @@ def _plan(req: PlanRequest) -> list[PlannedStepModel]:
         day = s.fire_at.astimezone(SHANGHAI).date()
         left = working_days_left(eng.calendar, day, due_day, req.region)
         over = overdue_working_days(eng.calendar, due_day, day, req.region)
-        out.append(PlannedStepModel(key=s.key, step=s.step, to=list(s.to), fire_at=s.fire_at.isoformat(),
-                                    overdue=s.overdue, working_days_left=left if not s.overdue else None,
-                                    overdue_working_days=over if s.overdue else None))
+        out.append(
+            PlannedStepModel(
+                key=s.key,
+                step=s.step,
+                to=list(s.to),
+                fire_at=s.fire_at.isoformat(),
+                overdue=s.overdue,
+                working_days_left=left if not s.overdue else None,
+                overdue_working_days=over if s.overdue else None,
+            )
+        )
     return out
 
 
@@ -248,9 +276,9 @@ class SaveRequest(BaseModel):
     """What an item workflow writes: its snapshot and, when an event was accepted, the event's log row."""
 
     snapshot: ItemSnapshot
-    event: Optional[Event] = None  # an applied (or approved late) event: its row joins the event log
-    system_event: Optional[dict[str, Any]] = None  # an event the engine emits itself (request.abandoned)
-    recorded_at: Optional[str] = None  # an approved late entry keeps the time it was first recorded
+    event: Event | None = None  # an applied (or approved late) event: its row joins the event log
+    system_event: dict[str, Any] | None = None  # an event the engine emits itself (request.abandoned)
+    recorded_at: str | None = None  # an approved late entry keeps the time it was first recorded
 
 
 @activity.defn
@@ -265,11 +293,17 @@ def save_item(req: SaveRequest) -> bool:
     if req.system_event is not None:
         ev = parse_event(req.system_event, internal=True)
     if ev is not None:
-        rows.append(repo.event_record_from(
-            ev.data, item_id=ev.item_id, department=ev.department or req.snapshot.department,
-            occurred_on=ev.on[:10], content_hash=ev.content_hash,
-            recorded_by="system" if req.system_event is not None else ev.data.get("recorded_by"),
-            **({"ingested_at": repo.parse_instant(req.recorded_at)} if req.recorded_at else {})))
+        rows.append(
+            repo.event_record_from(
+                ev.data,
+                item_id=ev.item_id,
+                department=ev.department or req.snapshot.department,
+                occurred_on=ev.on[:10],
+                content_hash=ev.content_hash,
+                recorded_by="system" if req.system_event is not None else ev.data.get("recorded_by"),
+                **({"ingested_at": repo.parse_instant(req.recorded_at)} if req.recorded_at else {}),
+            )
+        )
     with _session() as s:
         try:
             written = repo.save_snapshot(s, req.snapshot, commit=False)
@@ -284,7 +318,7 @@ def save_item(req: SaveRequest) -> bool:
 
 class FactRequest(BaseModel):
     event: Event
-    department: Optional[str] = None
+    department: str | None = None
 
 
 @activity.defn
@@ -294,9 +328,14 @@ def record_fact(req: FactRequest) -> str:
     from store import repo
 
     ev = req.event
-    rec = repo.event_record_from(ev.data, item_id=ev.item_id, department=ev.department or req.department,
-                                 occurred_on=ev.on[:10], content_hash=ev.content_hash,
-                                 recorded_by=ev.data.get("recorded_by"))
+    rec = repo.event_record_from(
+        ev.data,
+        item_id=ev.item_id,
+        department=ev.department or req.department,
+        occurred_on=ev.on[:10],
+        content_hash=ev.content_hash,
+        recorded_by=ev.data.get("recorded_by"),
+    )
     with _session() as s:
         if repo.add_event(s, rec):
             return "applied"
@@ -307,8 +346,8 @@ def record_fact(req: FactRequest) -> str:
 class DueChange(BaseModel):
     item_id: str
     rule: str
-    old_due: Optional[str]
-    new_due: Optional[str]
+    old_due: str | None
+    new_due: str | None
     reason: str
 
 

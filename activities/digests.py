@@ -15,15 +15,17 @@ The workflow then sends each digest with `notify_person` under the delivery key
 
 Everything here runs in activities (calendar and config are read at run time, never in workflow code).
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio import activity
 
 from domain.shanghai import SHANGHAI_OFFSET as SHANGHAI_TZ  # noqa: E402
+
 NATIONAL = "national"
 DIGEST_RULE = "digest"
 
@@ -37,6 +39,7 @@ def digest_item_id(day: str) -> str:
 class DigestInput(BaseModel):
     """Workflow input. `for_date` (ISO date) is for tests and manual runs; scheduled runs leave it empty
     and use the schedule's scheduled time (search attribute TemporalScheduledStartTime) or the clock."""
+
     for_date: str | None = None
 
 
@@ -98,7 +101,7 @@ def digest_date(for_date: str | None, scheduled_start: datetime | None, now: dat
     today = now.astimezone(SHANGHAI_TZ).date()
     if scheduled_start is not None:
         if scheduled_start.tzinfo is None:
-            scheduled_start = scheduled_start.replace(tzinfo=timezone.utc)
+            scheduled_start = scheduled_start.replace(tzinfo=UTC)
         day = scheduled_start.astimezone(SHANGHAI_TZ).date()
         return day.isoformat(), "schedule", today > day
     return today.isoformat(), "clock", False
@@ -120,8 +123,12 @@ def classify_day(day: date, calendar, directory) -> DigestDay:
         (working if calendar.is_workday(day, region) else resting).append(region)
     info = calendar.day(day, NATIONAL)
     return DigestDay(
-        date=day.isoformat(), workday=bool(working), national_workday=NATIONAL in working,
-        reason=info.reason, working_regions=working, resting_regions=resting,
+        date=day.isoformat(),
+        workday=bool(working),
+        national_workday=NATIONAL in working,
+        reason=info.reason,
+        working_regions=working,
+        resting_regions=resting,
         provisional=bool(getattr(info, "provisional", False)),
     )
 
@@ -135,8 +142,9 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
     from domain.notice_text import date_text
 
     plan = DigestPlan(date=day.isoformat(), open_items=len(items))
-    for person_id, step, context in build_digests(items, directory, day, working_days_left_from(calendar),
-                                                  engine().rules, held):
+    for person_id, step, context in build_digests(
+        items, directory, day, working_days_left_from(calendar), engine().rules, held
+    ):
         if not calendar.is_workday(day, _region_of_person(directory, person_id)):
             plan.resting_people.append(person_id)
             continue

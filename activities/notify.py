@@ -23,6 +23,7 @@ Two concurrent executions of the same key (which Temporal does not produce for o
 Texts come from `activities/notify_templates.py`, secrets in channel URLs are masked by `domain/secrets.py`,
 digest contents are built by `domain/digests.py`. No applicant personal data is ever put in a notification context.
 """
+
 from __future__ import annotations
 
 import logging
@@ -119,14 +120,19 @@ def build_context(req: NotificationRequest, person: Person | None, directory: Di
     if req.about_person or req.about_step:
         failed = directory.people.get(req.about_person or "")
         ctx.setdefault("failed_person_name", f"{failed.name}（{failed.id}）" if failed else (req.about_person or ""))
-        ctx.setdefault("failed_department_name",
-                       directory.department_name(failed.department) if failed and failed.department else "")
+        ctx.setdefault(
+            "failed_department_name",
+            directory.department_name(failed.department) if failed and failed.department else "",
+        )
         ctx.setdefault("failed_step_name", STEP_NAMES.get(req.about_step or "", req.about_step or ""))
     for k in ("due", "old_due", "new_due", "date"):
         if ctx.get(k) and not ctx.get(f"{k}_text"):
             ctx[f"{k}_text"] = date_text(ctx[k])
-    if ctx.get("overdue_working_days") is None and isinstance(ctx.get("working_days_left"), int) \
-            and ctx["working_days_left"] < 0:
+    if (
+        ctx.get("overdue_working_days") is None
+        and isinstance(ctx.get("working_days_left"), int)
+        and ctx["working_days_left"] < 0
+    ):
         ctx["overdue_working_days"] = -ctx["working_days_left"]
     return ctx
 
@@ -187,8 +193,9 @@ def _heartbeat() -> None:
         activity.heartbeat()
 
 
-async def deliver(req: NotificationRequest, directory: Directory | None = None,
-                  config_dir: Path | None = None) -> NotificationResult:
+async def deliver(
+    req: NotificationRequest, directory: Directory | None = None, config_dir: Path | None = None
+) -> NotificationResult:
     """The body of `send_notification`; usable without Temporal (then `channel_index=None` tries all)."""
     from sqlmodel import Session
 
@@ -200,22 +207,43 @@ async def deliver(req: NotificationRequest, directory: Directory | None = None,
     with Session(_engine(), expire_on_commit=False) as s:
         row = store.claim(s, key, item_id=req.item_id, rule=req.rule, step=req.step, person=req.person_id)
         if row.state == "sent":
-            return NotificationResult(key=key, status="already_sent", person_id=req.person_id,
-                                      channel=row.channel_used, channel_count=len(person.notify) if person else 0)
+            return NotificationResult(
+                key=key,
+                status="already_sent",
+                person_id=req.person_id,
+                channel=row.channel_used,
+                channel_count=len(person.notify) if person else 0,
+            )
         if row.state == "failed":
             store.reopen(s, key)
-        elif row.state == "intent" and _attempt_no() == 1 and req.channel_index in (None, 0) \
-                and store.attempts_for(s, key):
+        elif (
+            row.state == "intent"
+            and _attempt_no() == 1
+            and req.channel_index in (None, 0)
+            and store.attempts_for(s, key)
+        ):
             log.warning("delivery %s found in state intent: earlier run may have sent it (crash window)", key)
 
         def attempt(i: int, url: str, ok: bool, err: str | None) -> None:
-            store.add_attempt(s, key, item_id=req.item_id, step=req.step, person=req.person_id,
-                              channel=mask_url(url) if url else "", channel_index=i, attempt=_attempt_no(),
-                              status="ok" if ok else "failed", error=err)
+            store.add_attempt(
+                s,
+                key,
+                item_id=req.item_id,
+                step=req.step,
+                person=req.person_id,
+                channel=mask_url(url) if url else "",
+                channel_index=i,
+                attempt=_attempt_no(),
+                status="ok" if ok else "failed",
+                error=err,
+            )
 
         if person is None or not person.notify:
-            why = (f"未知人员“{req.person_id}”（departments.toml 中不存在）" if person is None
-                   else f"{person.name}（{person.id}）未配置任何通知渠道")
+            why = (
+                f"未知人员“{req.person_id}”（departments.toml 中不存在）"
+                if person is None
+                else f"{person.name}（{person.id}）未配置任何通知渠道"
+            )
             attempt(-1, "", False, why)
             store.mark_failed(s, key, why)
             return NotificationResult(key=key, status="no_channels", person_id=req.person_id, error=why)
@@ -226,9 +254,16 @@ async def deliver(req: NotificationRequest, directory: Directory | None = None,
             last = store.attempts_for(s, key)
             gave_up = (last[-1].error if last else None) or "所有通知渠道均发送失败"
             store.mark_failed(s, key, gave_up)
-            return NotificationResult(key=key, status="exhausted", person_id=req.person_id,
-                                      channel=masked[-1], channel_index=len(channels) - 1,
-                                      channel_count=len(channels), error=gave_up, tried_channels=masked)
+            return NotificationResult(
+                key=key,
+                status="exhausted",
+                person_id=req.person_id,
+                channel=masked[-1],
+                channel_index=len(channels) - 1,
+                channel_count=len(channels),
+                error=gave_up,
+                tried_channels=masked,
+            )
 
         title, body = render(req.step, build_context(req, person, directory), config_dir)
         indexes = range(len(channels)) if req.channel_index is None else [req.channel_index]
@@ -239,17 +274,32 @@ async def deliver(req: NotificationRequest, directory: Directory | None = None,
             attempt(i, channels[i], ok, err)
             if ok:
                 store.mark_sent(s, key, masked[i])
-                return NotificationResult(key=key, status="sent", person_id=req.person_id, channel=masked[i],
-                                          channel_index=i, channel_count=len(channels), tried_channels=masked[:i + 1])
+                return NotificationResult(
+                    key=key,
+                    status="sent",
+                    person_id=req.person_id,
+                    channel=masked[i],
+                    channel_index=i,
+                    channel_count=len(channels),
+                    tried_channels=masked[: i + 1],
+                )
             log.warning("notice %s via channel %d (%s) failed: %s", key, i + 1, masked[i], err)
         if req.channel_index is not None:
             # Let Temporal's retry policy retry this channel; the workflow moves on when it gives up.
-            raise ApplicationError(f"渠道{req.channel_index + 1}（{masked[req.channel_index]}）发送失败：{err}",
-                                   type=CHANNEL_FAILED)
+            raise ApplicationError(
+                f"渠道{req.channel_index + 1}（{masked[req.channel_index]}）发送失败：{err}", type=CHANNEL_FAILED
+            )
         store.mark_failed(s, key, err or "所有通知渠道均发送失败")
-        return NotificationResult(key=key, status="failed", person_id=req.person_id, channel=masked[-1],
-                                  channel_index=len(channels) - 1, channel_count=len(channels),
-                                  error=err, tried_channels=masked)
+        return NotificationResult(
+            key=key,
+            status="failed",
+            person_id=req.person_id,
+            channel=masked[-1],
+            channel_index=len(channels) - 1,
+            channel_count=len(channels),
+            error=err,
+            tried_channels=masked,
+        )
 
 
 @activity.defn(name="send_notification")
@@ -289,17 +339,31 @@ async def send_test(person_id: str, directory: Directory | None = None) -> list[
         store.claim(s, key, item_id="test", rule="test", step="test", person=person.id)
         if not person.notify:
             err = f"{person.name}（{person.id}）未配置任何通知渠道"
-            store.add_attempt(s, key, item_id="test", step="test", person=person.id, channel="",
-                              status="failed", error=err)
+            store.add_attempt(
+                s, key, item_id="test", step="test", person=person.id, channel="", status="failed", error=err
+            )
             store.mark_failed(s, key, err)
             return results
         for i, url in enumerate(person.notify):
-            ctx = {"person_name": person.name, "channel_index": i, "channel_count": len(person.notify),
-                   "sent_at_text": f"{now:%Y-%m-%d %H:%M:%S}（北京时间）"}
+            ctx = {
+                "person_name": person.name,
+                "channel_index": i,
+                "channel_count": len(person.notify),
+                "sent_at_text": f"{now:%Y-%m-%d %H:%M:%S}（北京时间）",
+            }
             title, body = render("test", ctx)
             ok, failed = await send_via(url, title, body)
-            store.add_attempt(s, key, item_id="test", step="test", person=person.id, channel=mask_url(url),
-                              channel_index=i, status="ok" if ok else "failed", error=failed)
+            store.add_attempt(
+                s,
+                key,
+                item_id="test",
+                step="test",
+                person=person.id,
+                channel=mask_url(url),
+                channel_index=i,
+                status="ok" if ok else "failed",
+                error=failed,
+            )
             results.append(ChannelResult(index=i, channel=mask_url(url), ok=ok, error=failed))
         if all(r.ok for r in results):
             store.mark_sent(s, key, ", ".join(r.channel for r in results))

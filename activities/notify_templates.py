@@ -1,5 +1,6 @@
 """Notification texts: `config/templates/notify/{step}.j2` (a `templates/notify` directory in
 $SHIXIAN_CONFIG_DIR overrides single files). The first line of the rendered text is the title, the rest the body."""
+
 from __future__ import annotations
 
 import functools

@@ -13,6 +13,7 @@ The three tables are laid out as the 2021 national format lays them out: table �
 Both renderers use the same cell grid (`table_grid`), so the .docx and the HTML agree.
 A placeholder 【待填：…】 is highlighted in both.
 """
+
 from __future__ import annotations
 
 import io
@@ -35,6 +36,7 @@ DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 
 
 # ---------------------------------------------------------------------------------- cell grids
+
 
 @dataclass
 class Cell:
@@ -78,18 +80,31 @@ def _grid_table2(t2: dict) -> tuple[int, int, list[Cell]]:
                     cells.append(Cell(r, 1 + i, _v(v), num=True, todo=v is None))
             r += 1
 
-    block("第二十条第（一）项", [R.DOCUMENT_COLUMN_LABELS[c] for c in R.DOCUMENT_COLUMNS],
-          [(R.DOCUMENT_KIND_LABELS[k], [t2[k][c] for c in R.DOCUMENT_COLUMNS]) for k in R.DOCUMENT_KINDS])
+    block(
+        "第二十条第（一）项",
+        [R.DOCUMENT_COLUMN_LABELS[c] for c in R.DOCUMENT_COLUMNS],
+        [(R.DOCUMENT_KIND_LABELS[k], [t2[k][c] for c in R.DOCUMENT_COLUMNS]) for k in R.DOCUMENT_KINDS],
+    )
     block("第二十条第（五）项", ["本年处理决定数量"], [("行政许可", [t2["licensing"]["decisions"]])])
-    block("第二十条第（六）项", ["本年处理决定数量"],
-          [("行政处罚", [t2["penalty"]["decisions"]]), ("行政强制", [t2["coercion"]["decisions"]])])
+    block(
+        "第二十条第（六）项",
+        ["本年处理决定数量"],
+        [("行政处罚", [t2["penalty"]["decisions"]]), ("行政强制", [t2["coercion"]["decisions"]])],
+    )
     block("第二十条第（八）项", ["本年收费金额（单位：万元）"], [("行政事业性收费", [t2["fees"]["amount_10k_yuan"]])])
     return r, 4, cells
 
 
 def _grid_table3(t3: dict) -> tuple[int, int, list[Cell]]:
     cells = [
-        Cell(0, 0, "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）", rowspan=3, colspan=3, head=True),
+        Cell(
+            0,
+            0,
+            "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）",
+            rowspan=3,
+            colspan=3,
+            head=True,
+        ),
         Cell(0, 3, "申请人情况", colspan=7, head=True),
         Cell(1, 3, R.COLUMN_LABELS["natural_person"], rowspan=2, head=True),
         Cell(1, 4, "法人或其他组织", colspan=5, head=True),
@@ -132,8 +147,12 @@ def _grid_table3(t3: dict) -> tuple[int, int, list[Cell]]:
 
 
 def _grid_table4(t4: dict) -> tuple[int, int, list[Cell]]:
-    cells = [Cell(0, 0, "行政复议", rowspan=2, colspan=5, head=True), Cell(0, 5, "行政诉讼", colspan=10, head=True),
-             Cell(1, 5, "未经复议直接起诉", colspan=5, head=True), Cell(1, 10, "复议后起诉", colspan=5, head=True)]
+    cells = [
+        Cell(0, 0, "行政复议", rowspan=2, colspan=5, head=True),
+        Cell(0, 5, "行政诉讼", colspan=10, head=True),
+        Cell(1, 5, "未经复议直接起诉", colspan=5, head=True),
+        Cell(1, 10, "复议后起诉", colspan=5, head=True),
+    ]
     col = 0
     for b in R.CASE_BLOCKS:
         for k in R.CASE_RESULTS:
@@ -153,11 +172,15 @@ COLUMN_WIDTHS_MM: dict[str, list[float]] = {
 
 def table_grid(name: str, tables: dict) -> tuple[int, int, list[Cell]]:
     """(rows, columns, cells) of table 二/三/四 in the national layout."""
-    return {"table2": lambda: _grid_table2(tables["table2"]), "table3": lambda: _grid_table3(tables["table3"]),
-            "table4": lambda: _grid_table4(tables["table4"])}[name]()
+    return {
+        "table2": lambda: _grid_table2(tables["table2"]),
+        "table3": lambda: _grid_table3(tables["table3"]),
+        "table4": lambda: _grid_table4(tables["table4"]),
+    }[name]()
 
 
 # ---------------------------------------------------------------------------------- docx
+
 
 def _set_fonts(rpr_owner, name: str) -> None:
     """Latin and East Asian font of a style or run, dropping theme fonts that would override them."""
@@ -174,8 +197,20 @@ def _set_fonts(rpr_owner, name: str) -> None:
         rfonts.set(qn(attr), name)
 
 
-def _style(doc, name: str, font: str, size: float, *, base=None, align=None, indent_chars: float = 0,
-           line: float | None = 28.95, before: float = 0, after: float = 0, heading_level: int | None = None):
+def _style(
+    doc,
+    name: str,
+    font: str,
+    size: float,
+    *,
+    base=None,
+    align=None,
+    indent_chars: float = 0,
+    line: float | None = 28.95,
+    before: float = 0,
+    after: float = 0,
+    heading_level: int | None = None,
+):
     from docx.enum.style import WD_STYLE_TYPE
     from docx.shared import Pt, RGBColor
 
@@ -216,7 +251,7 @@ def _runs(paragraph, text: str, *, bold: bool = False) -> None:
     pos = 0
     for m in PLACEHOLDER_RE.finditer(text):
         if m.start() > pos:
-            paragraph.add_run(text[pos:m.start()]).bold = bold or None
+            paragraph.add_run(text[pos : m.start()]).bold = bold or None
         run = paragraph.add_run(m.group(0))
         run.font.highlight_color = WD_COLOR_INDEX.YELLOW
         pos = m.end()
@@ -278,8 +313,9 @@ def _docx_table(doc, name: str, tables: dict) -> None:
         cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
         p = cell.paragraphs[0]
         p.style = doc.styles["表格文字"]
-        p.paragraph_format.alignment = (WD_ALIGN_PARAGRAPH.CENTER if (c.head or c.num or c.rowspan > 1)
-                                        else WD_ALIGN_PARAGRAPH.LEFT)
+        p.paragraph_format.alignment = (
+            WD_ALIGN_PARAGRAPH.CENTER if (c.head or c.num or c.rowspan > 1) else WD_ALIGN_PARAGRAPH.LEFT
+        )
         run = p.add_run(c.text)
         run.font.size = Pt(size)
         if c.head:
@@ -288,7 +324,6 @@ def _docx_table(doc, name: str, tables: dict) -> None:
             run.font.highlight_color = WD_COLOR_INDEX.YELLOW
     # the header rows repeat on every page the table spans
     from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
 
     for r in range({"table2": 0, "table3": 3, "table4": 3}[name]):
         trpr = table.rows[r]._tr.get_or_add_trPr()
@@ -300,7 +335,7 @@ def render_docx(doc_data: dict) -> bytes:
     """The report as a .docx file (bytes)."""
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Mm, Pt
+    from docx.shared import Mm
 
     doc = Document()
     sec = doc.sections[0]
@@ -408,7 +443,7 @@ def render_html(doc_data: dict) -> str:
     def todo(text: str) -> Markup:
         out, pos = [], 0
         for m in PLACEHOLDER_RE.finditer(text):
-            out.append(escape(text[pos:m.start()]))
+            out.append(escape(text[pos : m.start()]))
             out.append(Markup('<mark class="todo">') + escape(m.group(0)) + Markup("</mark>"))
             pos = m.end()
         out.append(escape(text[pos:]))
@@ -456,5 +491,4 @@ def write_document(doc_data: dict, fmt: str, out: Path) -> Path:
     return out
 
 
-__all__ = ["render_docx", "render_html", "write_document", "table_grid", "docx_text", "DOCX_MIME", "Cell",
-           "TODO_CELL"]
+__all__ = ["render_docx", "render_html", "write_document", "table_grid", "docx_text", "DOCX_MIME", "Cell", "TODO_CELL"]

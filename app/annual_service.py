@@ -7,6 +7,7 @@ providing information, free text for 平台建设 / 改进情况 / 其他事项)
 default `$SHIXIAN_DATA_DIR/annual-report/<year>/<scope>.toml` where scope is the department id,
 `government` or `all`; no file means every such figure is a visible placeholder.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,13 @@ def resolve_scope(department: str | None, government: bool, directory=None) -> R
             root = depts.get(department)
             if root is None or "government" not in root.annual_reports:
                 units = ", ".join(d.id for d in gov_units) or "无"
-                raise AnnualReportError(f"{department} 不是编制政府年度报告的单位（departments.toml 中 "
-                                        f"annual_reports 含 \"government\" 的单位：{units}）", status=404)
+                raise AnnualReportError(
+                    f"{department} 不是编制政府年度报告的单位（departments.toml 中 "
+                    f'annual_reports 含 "government" 的单位：{units}）',
+                    status=404,
+                )
         else:
+
             def has_gov_ancestor(d) -> bool:
                 seen, p = set(), d.parent
                 while p and p not in seen:
@@ -55,11 +60,16 @@ def resolve_scope(department: str | None, government: bool, directory=None) -> R
 
             tops = [d for d in gov_units if not has_gov_ancestor(d)]
             if not tops:
-                raise AnnualReportError("departments.toml 中没有编制政府年度报告的单位"
-                                        "（在政府办公室条目中写 annual_reports = [\"department\", \"government\"]）")
+                raise AnnualReportError(
+                    "departments.toml 中没有编制政府年度报告的单位"
+                    '（在政府办公室条目中写 annual_reports = ["department", "government"]）'
+                )
             if len(tops) > 1:
-                raise AnnualReportError("departments.toml 中有多个政府年度报告单位（"
-                                        + "、".join(d.id for d in tops) + "），请用 --department 指定其一")
+                raise AnnualReportError(
+                    "departments.toml 中有多个政府年度报告单位（"
+                    + "、".join(d.id for d in tops)
+                    + "），请用 --department 指定其一"
+                )
             root = tops[0]
         return government_scope(root.id, root.name, {d.id: d.parent for d in depts.values()})
     if department:
@@ -108,19 +118,28 @@ def _rule_hours() -> dict[str, float]:
     from domain.rules import load_rules
 
     rules = load_rules()
-    return {"major": float(rules["opinion_response_info"].length),
-            "general": float(rules["opinion_response_general"].length)}
+    return {
+        "major": float(rules["opinion_response_info"].length),
+        "general": float(rules["opinion_response_general"].length),
+    }
 
 
-def annual_document(year: int, department: str | None = None, government: bool = False, *,
-                    entered_path: Path | None = None, as_of: date | None = None,
-                    session=None) -> dict:
+def annual_document(
+    year: int,
+    department: str | None = None,
+    government: bool = False,
+    *,
+    entered_path: Path | None = None,
+    as_of: date | None = None,
+    session=None,
+) -> dict:
     """The whole report draft of `year` from the store. Raises AnnualReportError on bad input."""
-    from services.scores import load_events, session as _session
     from domain.annual_document import EnteredFiguresError
     from domain.directory import load_directory
     from domain.engine import engine
     from domain.scoring import load_scoring, rule_labels
+    from services.scores import load_events
+    from services.scores import session as _session
 
     directory = load_directory()
     scope = resolve_scope(department, government, directory)
@@ -140,9 +159,17 @@ def annual_document(year: int, department: str | None = None, government: bool =
             s.close()
     try:
         return build_document(
-            events, year, scope, entered=entered, entered_source=str(path) if entered is not None else "填报数",
-            clocks=clocks, as_of=as_of, rule_labels=rule_labels(engine().rules, load_scoring()),
-            dept_names={d.id: d.name for d in directory.departments.values()}, rule_hours=_rule_hours())
+            events,
+            year,
+            scope,
+            entered=entered,
+            entered_source=str(path) if entered is not None else "填报数",
+            clocks=clocks,
+            as_of=as_of,
+            rule_labels=rule_labels(engine().rules, load_scoring()),
+            dept_names={d.id: d.name for d in directory.departments.values()},
+            rule_hours=_rule_hours(),
+        )
     except EnteredFiguresError as exc:
         raise AnnualReportError(str(exc)) from None
     except ValueError as exc:  # table 二's own checks name the key

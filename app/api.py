@@ -1,6 +1,7 @@
 """REST API (/api/...). Every route needs a token (app.auth) and declares its answer (app.schemas) and
 its errors: each error, 401 to 500, is one JSON body ``{"code": ..., "detail": "<Chinese>"}`` (ErrorBody).
 The views come from app.readmodel, which the pages use too."""
+
 from __future__ import annotations
 
 import tempfile
@@ -48,11 +49,16 @@ AS_OF = "截至日期 YYYY-MM-DD（1990 至 2100 年），默认今天（北京�
 
 # One event or a batch. Elements are checked one by one (each reported applied / duplicate / rejected),
 # so a batch element may be anything; the batch itself must hold 1 to 5000.
-EVENTS_BODY = {"oneOf": [{"type": "object", "description": "一个事件，字段见 shixian events schema"},
-                         {"type": "array", "minItems": 1, "items": {}, "description": "最多 5000 个（更多：413）"}]}
+EVENTS_BODY = {
+    "oneOf": [
+        {"type": "object", "description": "一个事件，字段见 shixian events schema"},
+        {"type": "array", "minItems": 1, "items": {}, "description": "最多 5000 个（更多：413）"},
+    ]
+}
 
 
 # ---------------------------------------------------------------------------------- helpers
+
 
 def _given(value: str | None, field: str) -> str | None:
     """An empty query value is refused rather than read as "omitted" (the schema's pattern excludes it)."""
@@ -62,9 +68,14 @@ def _given(value: str | None, field: str) -> str | None:
 
 
 def _download(data: bytes, media_type: str, filename: str) -> Response:
-    return Response(content=data, media_type=media_type, headers={
-        "Content-Disposition": f"attachment; filename=\"{filename.encode('ascii', 'ignore').decode() or 'export'}\"; "
-                               f"filename*=UTF-8''{quote(filename)}"})
+    return Response(
+        content=data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename.encode("ascii", "ignore").decode() or "export"}"; '
+            f"filename*=UTF-8''{quote(filename)}"
+        },
+    )
 
 
 def _written(writer, *args, suffix: str) -> bytes:
@@ -76,19 +87,26 @@ def _written(writer, *args, suffix: str) -> bytes:
 
 # ---------------------------------------------------------------------------------- routes
 
-@router.post("/events", summary="登记事件（单个对象或数组）", tags=["事件"], response_model=IngestReport,
-             responses={**TEMPORAL, **BAD_BODY, 413: _error("一次提交的事件过多（最多 5000 个）")},
-             openapi_extra={"requestBody": {"required": True,
-                                            "content": {"application/json": {"schema": EVENTS_BODY}}}})
-async def post_events(request: Request,
-                      payload: Any = Body(..., description="一个事件对象，或事件对象数组（1 至 5000 个）"),
-                      who: Principal = Depends(api_principal)) -> dict[str, Any]:
+
+@router.post(
+    "/events",
+    summary="登记事件（单个对象或数组）",
+    tags=["事件"],
+    response_model=IngestReport,
+    responses={**TEMPORAL, **BAD_BODY, 413: _error("一次提交的事件过多（最多 5000 个）")},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": EVENTS_BODY}}}},
+)
+async def post_events(
+    request: Request,
+    payload: Any = Body(..., description="一个事件对象，或事件对象数组（1 至 5000 个）"),
+    who: Principal = Depends(api_principal),
+) -> dict[str, Any]:
     """Same validation and idempotency as `shixian events ingest`; each element reported as
     applied / duplicate / rejected. Every event is recorded as entered by the token's person."""
+    from domain.events import EventError, item_id_of
     from services.ingest import Ingestor, IngestResult
     from services.queries import get_status
     from store.db import database_url, get_engine
-    from domain.events import EventError, item_id_of
 
     who.require(WRITERS, "登记事件")
     if not isinstance(payload, (dict, list)):
@@ -121,10 +139,14 @@ async def post_events(request: Request,
             other = sorted(d for d in depts if d != who.department)
             if other:
                 results[n] = IngestResult(
-                    line=n, status="rejected",
+                    line=n,
+                    status="rejected",
                     event_id=obj.get("event_id") if isinstance(obj.get("event_id"), str) else None,
-                    type=obj.get("type") if isinstance(obj.get("type"), str) else None, item_id=iid, field="department",
-                    reason=f"无权为其他部门（{'、'.join(other)}）登记事件：联络员只能登记本部门（{who.department}）的事件")
+                    type=obj.get("type") if isinstance(obj.get("type"), str) else None,
+                    item_id=iid,
+                    field="department",
+                    reason=f"无权为其他部门（{'、'.join(other)}）登记事件：联络员只能登记本部门（{who.department}）的事件",
+                )
                 continue
         accepted.append((n, obj))
     if accepted:
@@ -133,27 +155,39 @@ async def post_events(request: Request,
             results[r.line] = r
     ordered = [results[k] for k in sorted(results)]
     counts = {s: sum(r.status == s for r in ordered) for s in ("applied", "held", "duplicate", "rejected")}
-    return {"recorded_by": who.actor, **counts,
-            "results": [{**r.model_dump(), "index": r.line, "message": r.text()} for r in ordered]}
+    return {
+        "recorded_by": who.actor,
+        **counts,
+        "results": [{**r.model_dump(), "index": r.line, "message": r.text()} for r in ordered],
+    }
 
 
-@router.get("/items", summary="事项列表（分页：limit / cursor）", tags=["事项"], response_model=ItemList,
-            responses=NOT_FOUND)
-def get_items(department: str | None = None, state: str | None = Query(None, description="open / closed ..."),
-              type: str | None = Query(None, description="document / request / opinion / budget / annual_report"),
-              page: Page = Depends(page_params), who: Principal = Depends(api_principal)) -> ItemList:
+@router.get(
+    "/items", summary="事项列表（分页：limit / cursor）", tags=["事项"], response_model=ItemList, responses=NOT_FOUND
+)
+def get_items(
+    department: str | None = None,
+    state: str | None = Query(None, description="open / closed ..."),
+    type: str | None = Query(None, description="document / request / opinion / budget / annual_report"),
+    page: Page = Depends(page_params),
+    who: Principal = Depends(api_principal),
+) -> ItemList:
     dept = who.scope(department, "查看事项", roles=("supervisor", "admin"))
     rm.check_department(dept)
     after = page.key("id")
-    items = rm.list_item_views(dept, state, type, after=after if isinstance(after, str) else None,
-                               limit=page.limit + 1)
+    items = rm.list_item_views(dept, state, type, after=after if isinstance(after, str) else None, limit=page.limit + 1)
     more = len(items) > page.limit
-    items = items[:page.limit]
+    items = items[: page.limit]
     return ItemList(department=dept, items=items, next_cursor=encode_cursor({"id": items[-1].id}) if more else None)
 
 
-@router.get("/items/{item_id}", summary="事项详情（时钟、期限说明、期限变更与事件）", tags=["事项"],
-            response_model=ItemDetail, responses=NOT_FOUND)
+@router.get(
+    "/items/{item_id}",
+    summary="事项详情（时钟、期限说明、期限变更与事件）",
+    tags=["事项"],
+    response_model=ItemDetail,
+    responses=NOT_FOUND,
+)
 def get_item(item_id: str, who: Principal = Depends(api_principal)) -> ItemDetail:
     who.require(("supervisor", "admin", "liaison"), "查看事项")
     view = rm.item_view(rm.load_item(item_id, who), with_history=True)
@@ -161,11 +195,19 @@ def get_item(item_id: str, who: Principal = Depends(api_principal)) -> ItemDetai
     return view
 
 
-@router.get("/overdue", summary="逾期未办（分页：limit / cursor）", tags=["事项"], response_model=OverdueList,
-            responses=NOT_FOUND)
-def get_overdue(as_of: str | None = Query(None, json_schema_extra=rm.DAY_SCHEMA, description=AS_OF),
-                department: str | None = None,
-                page: Page = Depends(page_params), who: Principal = Depends(api_principal)) -> OverdueList:
+@router.get(
+    "/overdue",
+    summary="逾期未办（分页：limit / cursor）",
+    tags=["事项"],
+    response_model=OverdueList,
+    responses=NOT_FOUND,
+)
+def get_overdue(
+    as_of: str | None = Query(None, json_schema_extra=rm.DAY_SCHEMA, description=AS_OF),
+    department: str | None = None,
+    page: Page = Depends(page_params),
+    who: Principal = Depends(api_principal),
+) -> OverdueList:
     dept = who.scope(department, "查看逾期事项", roles=("supervisor", "admin"))
     rm.check_department(dept)
     day = rm.parse_day(_given(as_of, "as_of"))
@@ -173,14 +215,25 @@ def get_overdue(as_of: str | None = Query(None, json_schema_extra=rm.DAY_SCHEMA,
     return OverdueList(as_of=day.isoformat(), department=dept, rows=rows, next_cursor=nxt)
 
 
-@router.get("/scores", summary="时限考评得分", tags=["考评"], response_model=ScoreResult,
-            responses={**NOT_FOUND, 200: {"content": {"text/csv": {}, XLSX: {}},
-                                          "description": "format=json：得分；csv / xlsx：下载文件"}})
-def get_scores(period: str | None = Query(None, json_schema_extra={"pattern": rm.PERIOD_PATTERN},
-                                          description="2026、2026-Q3 或 2026-11；默认本季度"),
-               department: str | None = None,
-               as_of: str | None = Query(None, json_schema_extra=rm.DAY_SCHEMA, description=AS_OF),
-               format: Literal["json", "csv", "xlsx"] = "json", who: Principal = Depends(api_principal)):
+@router.get(
+    "/scores",
+    summary="时限考评得分",
+    tags=["考评"],
+    response_model=ScoreResult,
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"text/csv": {}, XLSX: {}}, "description": "format=json：得分；csv / xlsx：下载文件"},
+    },
+)
+def get_scores(
+    period: str | None = Query(
+        None, json_schema_extra={"pattern": rm.PERIOD_PATTERN}, description="2026、2026-Q3 或 2026-11；默认本季度"
+    ),
+    department: str | None = None,
+    as_of: str | None = Query(None, json_schema_extra=rm.DAY_SCHEMA, description=AS_OF),
+    format: Literal["json", "csv", "xlsx"] = "json",
+    who: Principal = Depends(api_principal),
+):
     from app.exports import write_scores
 
     dept = who.scope(department, "查看考评得分", roles=REPORT_READERS + ("admin",))
@@ -194,15 +247,27 @@ def get_scores(period: str | None = Query(None, json_schema_extra={"pattern": rm
     return _download(data, "text/csv; charset=utf-8" if format == "csv" else XLSX, name)
 
 
-@router.get("/annual-report", summary="政府信息公开工作年度报告（一至六部分草稿；xlsx 为表二至表四）", tags=["考评"],
-            response_model=AnnualReport,
-            responses={**NOT_FOUND, 409: _error("表三未通过校验（problems 列出各项）"),
-                       200: {"content": {"text/html": {}, DOCX: {}, XLSX: {}},
-                             "description": "format=json：报告数据；html / docx / xlsx：草稿文件"}})
-def get_annual_report(year: int = Query(..., ge=2008, le=2100), department: str | None = None,
-                      government: bool = Query(False, description="政府年度报告：政府办公室及其下属全部单位"),
-                      format: Literal["json", "xlsx", "html", "docx"] = "json",
-                      who: Principal = Depends(api_principal)):
+@router.get(
+    "/annual-report",
+    summary="政府信息公开工作年度报告（一至六部分草稿；xlsx 为表二至表四）",
+    tags=["考评"],
+    response_model=AnnualReport,
+    responses={
+        **NOT_FOUND,
+        409: _error("表三未通过校验（problems 列出各项）"),
+        200: {
+            "content": {"text/html": {}, DOCX: {}, XLSX: {}},
+            "description": "format=json：报告数据；html / docx / xlsx：草稿文件",
+        },
+    },
+)
+def get_annual_report(
+    year: int = Query(..., ge=2008, le=2100),
+    department: str | None = None,
+    government: bool = Query(False, description="政府年度报告：政府办公室及其下属全部单位"),
+    format: Literal["json", "xlsx", "html", "docx"] = "json",
+    who: Principal = Depends(api_principal),
+):
     from app.annual_render import render_docx, render_html
     from app.exports import write_annual_report
 
@@ -227,8 +292,13 @@ def get_calendar(who: Principal = Depends(api_principal)) -> CalendarInfo:
     return rm.calendar_view()
 
 
-@router.post("/calendar/reload", summary="重新载入日历与配置，通知未办结事项重新计算", tags=["日历"],
-             response_model=CalendarReload, responses=TEMPORAL)
+@router.post(
+    "/calendar/reload",
+    summary="重新载入日历与配置，通知未办结事项重新计算",
+    tags=["日历"],
+    response_model=CalendarReload,
+    responses=TEMPORAL,
+)
 async def post_calendar_reload(request: Request, who: Principal = Depends(api_principal)) -> dict[str, Any]:
     from domain.config import ConfigError
     from domain.engine import config_problem, engine
@@ -246,17 +316,28 @@ async def post_calendar_reload(request: Request, who: Principal = Depends(api_pr
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能通知事项重新计算")
     n = await signal_open_items(client, f"日历数据已更新（管理员 {who.actor} 重新载入）")
-    return {"recalculating": n, "fingerprint": eng.calendar.fingerprint(),
-            "message": f"已通知 {n} 个未办结事项按新日历重新计算期限"}
+    return {
+        "recalculating": n,
+        "fingerprint": eng.calendar.fingerprint(),
+        "message": f"已通知 {n} 个未办结事项按新日历重新计算期限",
+    }
 
 
 # ---------------------------------------------------------------------------------- late entries (补录)
 
 
-@router.get("/review", summary="补录审核队列（督查、管理员）", tags=["补录审核"], response_model=ReviewQueue,
-            responses=NOT_FOUND)
-def get_review(status: Literal["held", "approved", "rejected", "all"] = "held", department: str | None = None,
-               who: Principal = Depends(api_principal)) -> dict[str, Any]:
+@router.get(
+    "/review",
+    summary="补录审核队列（督查、管理员）",
+    tags=["补录审核"],
+    response_model=ReviewQueue,
+    responses=NOT_FOUND,
+)
+def get_review(
+    status: Literal["held", "approved", "rejected", "all"] = "held",
+    department: str | None = None,
+    who: Principal = Depends(api_principal),
+) -> dict[str, Any]:
     from app.review import list_entries
 
     who.require(REVIEWERS, "查看补录审核队列")
@@ -281,21 +362,36 @@ async def _decide(request: Request, event_id: str, approve: bool, reason: str, w
 DECISION_ERRORS: Responses = {404: _error("没有该编号的补录事件"), 409: _error("该补录已审核，或事项已不能接受它")}
 
 
-@router.post("/review/{event_id}/approve", summary="批准补录：按事件自身日期计入", tags=["补录审核"],
-             response_model=ReviewEntry, responses=DECISION_ERRORS)
-async def post_review_approve(request: Request, event_id: str,
-                              who: Principal = Depends(api_principal)) -> dict[str, Any]:
+@router.post(
+    "/review/{event_id}/approve",
+    summary="批准补录：按事件自身日期计入",
+    tags=["补录审核"],
+    response_model=ReviewEntry,
+    responses=DECISION_ERRORS,
+)
+async def post_review_approve(
+    request: Request, event_id: str, who: Principal = Depends(api_principal)
+) -> dict[str, Any]:
     return await _decide(request, event_id, True, "", who)
 
 
-@router.post("/review/{event_id}/reject", summary="驳回补录（须说明理由）", tags=["补录审核"],
-             response_model=ReviewEntry, responses={**DECISION_ERRORS, **BAD_BODY},
-             # the body is checked here (role first, then the reason), declared as RejectBody
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": RejectBody.model_json_schema()}}}})
-async def post_review_reject(request: Request, event_id: str,
-                             body: dict[str, Any] = Body(..., examples=[{"reason": "无送达回证"}]),
-                             who: Principal = Depends(api_principal)) -> dict[str, Any]:
+@router.post(
+    "/review/{event_id}/reject",
+    summary="驳回补录（须说明理由）",
+    tags=["补录审核"],
+    response_model=ReviewEntry,
+    responses={**DECISION_ERRORS, **BAD_BODY},
+    # the body is checked here (role first, then the reason), declared as RejectBody
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": RejectBody.model_json_schema()}}}
+    },
+)
+async def post_review_reject(
+    request: Request,
+    event_id: str,
+    body: dict[str, Any] = Body(..., examples=[{"reason": "无送达回证"}]),
+    who: Principal = Depends(api_principal),
+) -> dict[str, Any]:
     reason = body.get("reason") if isinstance(body, dict) else None
     if not isinstance(reason, str) or not reason.strip():
         who.require(REVIEWERS, "审核补录")

@@ -1,4 +1,5 @@
 """Operations API: the notification delivery log, paged (`limit`, `cursor`)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,10 +19,12 @@ def _iso(v) -> str | None:
 
 
 @router.get("/deliveries", summary="通知送达记录（新的在前，分页）", tags=["通知"], response_model=DeliveryList)
-def get_deliveries(status: str | None = Query(None, description="intent / sent / failed",
-                                                 json_schema_extra={"enum": list(STATES)}),
-                   item: str | None = Query(None, description="只看某一事项"),
-                   page: Page = Depends(page_params), who: Principal = Depends(api_principal)) -> dict[str, Any]:
+def get_deliveries(
+    status: str | None = Query(None, description="intent / sent / failed", json_schema_extra={"enum": list(STATES)}),
+    item: str | None = Query(None, description="只看某一事项"),
+    page: Page = Depends(page_params),
+    who: Principal = Depends(api_principal),
+) -> dict[str, Any]:
     from services.queries import session
     from store import deliveries as store
 
@@ -30,11 +33,24 @@ def get_deliveries(status: str | None = Query(None, description="intent / sent /
         raise ApiError(422, "invalid_parameter", f"未知状态“{status}”，可选：{'、'.join(store.STATES)}", field="status")
     before = page.key("id")
     with session() as s:
-        rows = store.list_deliveries(status, session=s, item_id=item,
-                                     before_id=before if isinstance(before, int) else None, limit=page.limit + 1)
+        rows = store.list_deliveries(
+            status, session=s, item_id=item, before_id=before if isinstance(before, int) else None, limit=page.limit + 1
+        )
         more = len(rows) > page.limit
-        rows = rows[:page.limit]
-        out = [{"id": d.id, "item_id": d.item_id, "rule": d.rule, "step": d.step, "person": d.person,
-                "state": d.state, "channel_used": d.channel_used, "error": d.error,
-                "created_at": _iso(d.created_at), "sent_at": _iso(d.sent_at)} for d in rows]
+        rows = rows[: page.limit]
+        out = [
+            {
+                "id": d.id,
+                "item_id": d.item_id,
+                "rule": d.rule,
+                "step": d.step,
+                "person": d.person,
+                "state": d.state,
+                "channel_used": d.channel_used,
+                "error": d.error,
+                "created_at": _iso(d.created_at),
+                "sent_at": _iso(d.sent_at),
+            }
+            for d in rows
+        ]
     return {"deliveries": out, "next_cursor": encode_cursor({"id": out[-1]["id"]}) if more else None}

@@ -13,10 +13,12 @@ is the HttpOnly cookie; page forms carry the session's CSRF token. Pages need a 
 whatever address the server binds; anonymous read-only access (role ``local``) only with
 SHIXIAN_WEB_ANONYMOUS=read.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, cast
+from typing import cast
 
 from fastapi import Request
 
@@ -25,8 +27,13 @@ from domain import labels
 COOKIE = "shixian_session"
 ROLE_LABELS = labels.ROLES
 # A person's page role from their departments.toml roles (a head acts for the department like its liaison).
-ROLE_PRIORITY = (("admin", "admin"), ("supervisor", "supervisor"), ("liaison", "liaison"), ("head", "liaison"),
-                 ("assessor", "assessor"))
+ROLE_PRIORITY = (
+    ("admin", "admin"),
+    ("supervisor", "supervisor"),
+    ("liaison", "liaison"),
+    ("head", "liaison"),
+    ("assessor", "assessor"),
+)
 READ_ALL = ("supervisor", "admin", "local")
 
 
@@ -41,8 +48,10 @@ class ApiError(Exception):
         return {"code": self.code, "detail": self.detail, **self.extra}
 
 
-def unauthorized(detail: str = "未登录或令牌无效：请在请求头 Authorization: Bearer <令牌> 中提供有效令牌"
-                                " （令牌由管理员用 shixian token create 生成）") -> ApiError:
+def unauthorized(
+    detail: str = "未登录或令牌无效：请在请求头 Authorization: Bearer <令牌> 中提供有效令牌"
+    " （令牌由管理员用 shixian token create 生成）",
+) -> ApiError:
     return ApiError(401, "unauthorized", detail)
 
 
@@ -107,9 +116,9 @@ def _bearer(request: Request) -> str | None:
 
 
 def principal_for_token(token: str) -> Principal | None:
-    from services.queries import db
     from sqlmodel import Session
 
+    from services.queries import db
     from store.tokens import ensure_table, verify
 
     eng = db()
@@ -130,8 +139,7 @@ def principal_for_person(person_id: str, csrf: str | None = None) -> Principal |
     role = next((page for have, page in ROLE_PRIORITY if have in person.roles), None)
     if role is None:
         return None
-    return Principal(role=role, department=person.department or None, person=person.id, roles=person.roles,
-                     csrf=csrf)
+    return Principal(role=role, department=person.department or None, person=person.id, roles=person.roles, csrf=csrf)
 
 
 def principal_for_session(sid: str) -> Principal | None:

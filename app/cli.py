@@ -1,4 +1,5 @@
 """The `shixian` command line. Chinese for people, JSON/CSV for machines."""
+
 from __future__ import annotations
 
 import csv
@@ -7,7 +8,6 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,7 +16,9 @@ from domain.clocks import ClockError, compute, parse_start
 from domain.config import ConfigError
 from domain.rules import get_rule, load_rules
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="时限：政务公开法定时限与合规引擎")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="时限：政务公开法定时限与合规引擎"
+)
 calendar_app = typer.Typer(no_args_is_help=True, help="工作日日历")
 app.add_typer(calendar_app, name="calendar")
 
@@ -34,12 +36,12 @@ def _engine():
 
 @app.command()
 def deadline(
-    rule: Optional[str] = typer.Argument(None, help="规则 id，如 request_reply"),
-    start: Optional[str] = typer.Argument(None, help="起算日（ISO 日期或时间，无时区按 +08:00）"),
+    rule: str | None = typer.Argument(None, help="规则 id，如 request_reply"),
+    start: str | None = typer.Argument(None, help="起算日（ISO 日期或时间，无时区按 +08:00）"),
     region: str = typer.Option(NATIONAL, "--region", "-r", help="地区日历，如 guangxi"),
     explain: bool = typer.Option(False, "--explain", help="说明计算过程"),
     as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
-    batch: Optional[str] = typer.Option(None, "--batch", help="批量：CSV 文件（rule,start,region），- 为标准输入"),
+    batch: str | None = typer.Option(None, "--batch", help="批量：CSV 文件（rule,start,region），- 为标准输入"),
 ) -> None:
     """计算法定期限的到期日。"""
     cal, rules = _engine()
@@ -115,7 +117,9 @@ def _deadline_batch(path: str, cal, rules) -> None:
             try:
                 if not rule_id or not start_s:
                     raise ClockError("rule 与 start 不能为空")
-                dl = compute(get_rule(rules, rule_id), bounded_start(start_s), cal, region_raw or NATIONAL, explain=False)
+                dl = compute(
+                    get_rule(rules, rule_id), bounded_start(start_s), cal, region_raw or NATIONAL, explain=False
+                )
             except (ClockError, ConfigError) as exc:
                 fail(f"{path}: 第 {lineno} 行（数据第 {lineno - 1} 行）：{exc}")
             hit = done[key] = (dl.due_iso() or "", "true" if dl.provisional else "false")
@@ -141,9 +145,15 @@ def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    label = {"package": "软件包（chinese-calendar）", "overlay": "日历文件", "package+overlay": "软件包+日历文件更正",
-             "provisional": "暂定（按放假办法推算，含补假，无调休）", "estimate": "暂定（地方通知未录入，按地方规则推算）",
-             "none": "无地方数据（暂定）", "no-festival": "无地方节日（规则施行前）"}
+    label = {
+        "package": "软件包（chinese-calendar）",
+        "overlay": "日历文件",
+        "package+overlay": "软件包+日历文件更正",
+        "provisional": "暂定（按放假办法推算，含补假，无调休）",
+        "estimate": "暂定（地方通知未录入，按地方规则推算）",
+        "none": "无地方数据（暂定）",
+        "no-festival": "无地方节日（规则施行前）",
+    }
     for r in rows:
         kind = "地方通知" if r["coverage"] == "overlay" and r["region"] != "national" else label[r["coverage"]]
         typer.echo(f"{r['year']}  {r['region']:<10} {kind}  {'；'.join(r['sources'])}")
@@ -151,9 +161,11 @@ def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
     from domain.shanghai import today
 
     for s in cal.notice_summary(today().year):
-        typer.echo(f"{s['name']}（{s['region']}）：{_years_text(s['covered']) or '无'} 年已录入地方通知"
-                   + (f"；{_years_text(s['estimated'])} 年未录入通知，按规则推算（暂定）" if s["estimated"] else "")
-                   + f"；{s['through'] + 1} 年起在通知录入前按规则推算（暂定）")
+        typer.echo(
+            f"{s['name']}（{s['region']}）：{_years_text(s['covered']) or '无'} 年已录入地方通知"
+            + (f"；{_years_text(s['estimated'])} 年未录入通知，按规则推算（暂定）" if s["estimated"] else "")
+            + f"；{s['through'] + 1} 年起在通知录入前按规则推算（暂定）"
+        )
 
 
 def _years_text(years: list[int]) -> str:
@@ -188,8 +200,17 @@ def _register_optional() -> None:
     """Sub-commands living in their own modules (kept out of this file so each area owns its CLI)."""
     import importlib
 
-    for name in ("app.cli_up", "app.cli_prod", "app.cli_items", "app.cli_notify", "app.cli_reports", "app.cli_web",
-                 "app.cli_ledger", "app.cli_users", "app.cli_review"):
+    for name in (
+        "app.cli_up",
+        "app.cli_prod",
+        "app.cli_items",
+        "app.cli_notify",
+        "app.cli_reports",
+        "app.cli_web",
+        "app.cli_ledger",
+        "app.cli_users",
+        "app.cli_review",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -1,4 +1,5 @@
 """What every CLI module shares: the one way a command stops with a Chinese error."""
+
 from __future__ import annotations
 
 from typing import NoReturn

@@ -1,4 +1,5 @@
 """Item commands: events ingest, status, overdue, calendar reload."""
+
 from __future__ import annotations
 
 import asyncio
@@ -54,14 +55,23 @@ def register(app: typer.Typer) -> None:
             try:
                 client = await connect(runtime=stderr_runtime())
             except Exception as exc:  # connection refused, TLS, ...
-                _fail(f"无法连接 Temporal（{temporal_address()}）：{exc}。"
-                      "请先运行 shixian up，或设置 TEMPORAL_ADDRESS。")
+                _fail(
+                    f"无法连接 Temporal（{temporal_address()}）：{exc}。请先运行 shixian up，或设置 TEMPORAL_ADDRESS。"
+                )
             ing = Ingestor(client)
             # The bar lives on stderr (a terminal only); results stream to stdout as each line is decided.
             err = Console(stderr=True)
-            bar = Progress(TextColumn("导入中"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                           console=err, transient=True, disable=not err.is_terminal,
-                           redirect_stdout=False, redirect_stderr=False)
+            bar = Progress(
+                TextColumn("导入中"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+                disable=not err.is_terminal,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
             task = bar.add_task("ingest", total=len(objs))
             same_screen = sys.stdout.isatty() and err.is_terminal
 
@@ -85,13 +95,17 @@ def register(app: typer.Typer) -> None:
 
         asyncio.run(go())
         total = sum(counts.values())
-        summary = (f"共 {total} 行：applied {counts['applied']}，held {counts['held']}，"
-                   f"duplicate {counts['duplicate']}，rejected {counts['rejected']}")
+        summary = (
+            f"共 {total} 行：applied {counts['applied']}，held {counts['held']}，"
+            f"duplicate {counts['duplicate']}，rejected {counts['rejected']}"
+        )
         typer.echo(summary, err=True)
         raise typer.Exit(1 if counts["rejected"] else 0)
 
     @events_app.command("open-annual-reports")
-    def open_annual_reports(year: int = typer.Option(..., "--year", help="报告年度（如 2026：时限自 2027-01-01 起算）")) -> None:
+    def open_annual_reports(
+        year: int = typer.Option(..., "--year", help="报告年度（如 2026：时限自 2027-01-01 起算）"),
+    ) -> None:
         """为 departments.toml 中每个部门开启某年度的年报时限（每年1月1日也会自动执行）。"""
         from domain.directory import load_directory
         from domain.events import annual_report_openers
@@ -123,13 +137,17 @@ def register(app: typer.Typer) -> None:
             flag = "（暂定）" if c["provisional"] else ""
             late = f"，逾期 {c['lateness_working_days']} 个工作日" if c["lateness_working_days"] else ""
             met = f"，{c['met_on']} 履行" if c["met_on"] else ""
-            typer.echo(f"  {names.get(c['rule'], c['rule'])}：起算 {c['start']}，到期 {c['due'] or '—'}{flag}，"
-                       f"{_STATE[c['state']]}{met}{late}")
+            typer.echo(
+                f"  {names.get(c['rule'], c['rule'])}：起算 {c['start']}，到期 {c['due'] or '—'}{flag}，"
+                f"{_STATE[c['state']]}{met}{late}"
+            )
             if c["explanation"]:
                 typer.echo(f"    {c['explanation']}")
         for e in out["held"]:
-            typer.echo(f"  补录待审核：{e['type']}（{e['event_id']}）事件日期 {e['on'][:10]}，"
-                       f"登记于 {e['recorded_at'][:16].replace('T', ' ')}；审核前不计入")
+            typer.echo(
+                f"  补录待审核：{e['type']}（{e['event_id']}）事件日期 {e['on'][:10]}，"
+                f"登记于 {e['recorded_at'][:16].replace('T', ' ')}；审核前不计入"
+            )
 
     @app.command()
     def overdue(
@@ -138,8 +156,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """截至某日日终已逾期、仍未办结的时限。"""
-        from services.queries import overdue_rows
         from domain.limits import parse_iso_day
+        from services.queries import overdue_rows
 
         try:
             day = parse_iso_day(as_of) if as_of else shanghai_today()
@@ -153,8 +171,10 @@ def register(app: typer.Typer) -> None:
         if not rows:
             typer.echo(f"截至 {day} 无逾期事项")
         for r in rows:
-            typer.echo(f"{r['department']}  {r['id']}  {r['rule_name']}  到期 {r['due']}  "
-                       f"逾期 {r['overdue_working_days']} 个工作日  {r['title']}")
+            typer.echo(
+                f"{r['department']}  {r['id']}  {r['rule_name']}  到期 {r['due']}  "
+                f"逾期 {r['overdue_working_days']} 个工作日  {r['title']}"
+            )
 
     calendar_app = next(g.typer_instance for g in app.registered_groups if g.name == "calendar" and g.typer_instance)
 

@@ -1,4 +1,5 @@
 """`shixian import`: a department's ledger (台账, .xlsx / .csv) through the ingest path."""
+
 from __future__ import annotations
 
 import asyncio
@@ -65,6 +66,9 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo(o.text(dry_run))
         counts = summary(outcomes)
-        typer.echo(f"{'预览' if dry_run else '导入'} 共 {len(outcomes)} 行："
-                   + "，".join(f"{k} {v}" for k, v in counts.items()), err=True)
+        typer.echo(
+            f"{'预览' if dry_run else '导入'} 共 {len(outcomes)} 行："
+            + "，".join(f"{k} {v}" for k, v in counts.items()),
+            err=True,
+        )
         raise typer.Exit(1 if counts["rejected"] or counts["partial"] else 0)

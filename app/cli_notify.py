@@ -1,10 +1,11 @@
 """CLI: `shixian notify test PERSON` and `shixian deliveries [--status S] [--json]`."""
+
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import typer
 
@@ -17,7 +18,7 @@ def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(BEIJING).isoformat(timespec="seconds")
 
 
@@ -54,9 +55,9 @@ def notify_test(person: str = typer.Argument(..., help="人员 id（departments.
 
 
 def deliveries(
-    status: Optional[str] = typer.Option(None, "--status", help="intent（待发送）| sent（已送达）| failed（送达失败）"),
+    status: str | None = typer.Option(None, "--status", help="intent（待发送）| sent（已送达）| failed（送达失败）"),
     as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
-    item: Optional[str] = typer.Option(None, "--item", help="只看某一事项"),
+    item: str | None = typer.Option(None, "--item", help="只看某一事项"),
 ) -> None:
     """通知送达记录（每条含各渠道的尝试）。"""
     from sqlmodel import Session
@@ -72,17 +73,31 @@ def deliveries(
         rows = store.list_deliveries(status, session=s, item_id=item)
         data: list[dict[str, Any]] = []
         for d in rows:
-            data.append({
-                "key": d.key, "item_id": d.item_id, "rule": d.rule, "step": d.step, "person": d.person,
-                "state": d.state, "channel_used": d.channel_used, "error": d.error,
-                "created_at": _iso(d.created_at),
-                "sent_at": _iso(d.sent_at),
-                "attempts": [
-                    {"channel": a.channel, "channel_index": a.channel_index, "attempt": a.attempt,
-                     "status": a.status, "error": a.error, "at": _iso(a.at)}
-                    for a in store.attempts_for(s, d.key)
-                ],
-            })
+            data.append(
+                {
+                    "key": d.key,
+                    "item_id": d.item_id,
+                    "rule": d.rule,
+                    "step": d.step,
+                    "person": d.person,
+                    "state": d.state,
+                    "channel_used": d.channel_used,
+                    "error": d.error,
+                    "created_at": _iso(d.created_at),
+                    "sent_at": _iso(d.sent_at),
+                    "attempts": [
+                        {
+                            "channel": a.channel,
+                            "channel_index": a.channel_index,
+                            "attempt": a.attempt,
+                            "status": a.status,
+                            "error": a.error,
+                            "at": _iso(a.at),
+                        }
+                        for a in store.attempts_for(s, d.key)
+                    ],
+                }
+            )
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -90,8 +105,10 @@ def deliveries(
         typer.echo("没有符合条件的送达记录。")
         return
     for row in data:
-        typer.echo(f"{STATE_NAMES.get(row['state'], row['state'])}  {row['item_id']}  {row['step']}  → {row['person']}"
-                   f"  {(row['sent_at'] or row['created_at'] or '')[:19].replace('T', ' ')}")
+        typer.echo(
+            f"{STATE_NAMES.get(row['state'], row['state'])}  {row['item_id']}  {row['step']}  → {row['person']}"
+            f"  {(row['sent_at'] or row['created_at'] or '')[:19].replace('T', ' ')}"
+        )
         for a in row["attempts"]:
             mark = "成功" if a["status"] == "ok" else "失败"
             where = f"渠道{a['channel_index'] + 1} {a['channel']}" if a["channel_index"] >= 0 else "（无渠道）"

@@ -1,4 +1,5 @@
 """`shixian worker`, `shixian web`, `shixian schedules`: the production processes (see app/prod.py)."""
+
 from __future__ import annotations
 
 import typer
@@ -7,8 +8,9 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker_command(
-        watch_calendar: bool = typer.Option(False, "--watch-calendar",
-                                            help="监视 config/calendars/ 并通知事项重新计算（只需一个副本开启）"),
+        watch_calendar: bool = typer.Option(
+            False, "--watch-calendar", help="监视 config/calendars/ 并通知事项重新计算（只需一个副本开启）"
+        ),
     ) -> None:
         """生产：工作进程（连接 TEMPORAL_ADDRESS 与 DATABASE_URL，可多副本）。"""
         from app.prod import worker_main

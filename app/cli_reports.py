@@ -8,12 +8,13 @@
 
 The scoring use case (records, marks, locked numbers, event loading) is services/scores.py.
 """
+
 from __future__ import annotations
 
 import json
 from datetime import date
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import NoReturn
 
 import typer
 
@@ -27,7 +28,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     fail(message, code)
 
 
-def _as_of(text: Optional[str]) -> date:
+def _as_of(text: str | None) -> date:
     from domain.limits import parse_iso_day
 
     if not text:
@@ -61,16 +62,21 @@ def _print_summary(res: ScoreResult) -> None:
     if not res.summary:
         typer.echo("本期间没有到期事项。")
     for d in res.summary:
-        typer.echo(f"{d.department}：得分 {d.score:g}，应办 {d.items_due}，按时 {d.on_time}，逾期办结 {d.late}，"
-                   f"逾期未办 {d.overdue}，未到期 {d.pending}，按时率 {_pct(d.on_time_rate)}")
+        typer.echo(
+            f"{d.department}：得分 {d.score:g}，应办 {d.items_due}，按时 {d.on_time}，逾期办结 {d.late}，"
+            f"逾期未办 {d.overdue}，未到期 {d.pending}，按时率 {_pct(d.on_time_rate)}"
+        )
     if res.locked_at:
         typer.echo(f"锁定后更正 {len(res.amendments)} 条")
         for a in res.amendments:
-            typer.echo(f"  {a.change_label}：{a.department} {a.item_id} {a.rule} "
-                       f"{a.locked_state or '—'} → {a.current_state or '—'}")
+            typer.echo(
+                f"  {a.change_label}：{a.department} {a.item_id} {a.rule} "
+                f"{a.locked_state or '—'} → {a.current_state or '—'}"
+            )
 
 
 # ---------------------------------------------------------------------------------- commands
+
 
 def register(app: typer.Typer) -> None:
     export_app = typer.Typer(no_args_is_help=True, help="导出报表")
@@ -83,8 +89,8 @@ def register(app: typer.Typer) -> None:
         period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
         fmt: str = typer.Option("xlsx", "--format", "-f", help="csv 或 xlsx"),
         out: Path = typer.Option(..., "--out", "-o", help="输出文件"),
-        department: Optional[str] = typer.Option(None, "--department", "-d", help="只导出该部门"),
-        as_of: Optional[str] = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
+        department: str | None = typer.Option(None, "--department", "-d", help="只导出该部门"),
+        as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
     ) -> None:
         """导出考评得分（csv：汇总；xlsx：汇总 + 明细，已锁定期间另含更正表）。"""
         from app.exports import write_scores
@@ -96,8 +102,9 @@ def register(app: typer.Typer) -> None:
             res = compute_scores(s, p, day, department)
         write_scores(res, "csv" if fmt == "csv" else "xlsx", out)
         state = f"（已锁定期间，锁定后更正 {len(res.amendments)} 条）" if res.locked_at else ""
-        typer.echo(f"已导出 {res.period_title} 考评得分{state}：{len(res.summary)} 个部门，"
-                   f"{len(res.details)} 条明细 → {out}")
+        typer.echo(
+            f"已导出 {res.period_title} 考评得分{state}：{len(res.summary)} 个部门，{len(res.details)} 条明细 → {out}"
+        )
         if res.locked_at and fmt == "csv":
             for a in res.amendments:
                 typer.echo(f"  更正 {a.change_label}：{a.department} {a.item_id} {a.rule}")
@@ -105,8 +112,8 @@ def register(app: typer.Typer) -> None:
     @scores_app.command("show")
     def scores_show(
         period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
-        department: Optional[str] = typer.Option(None, "--department", "-d"),
-        as_of: Optional[str] = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
+        department: str | None = typer.Option(None, "--department", "-d"),
+        as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
         as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
     ) -> None:
         """显示考评得分。"""
@@ -121,9 +128,9 @@ def register(app: typer.Typer) -> None:
     @scores_app.command("lock")
     def scores_lock(
         period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
-        department: Optional[str] = typer.Option(None, "--department", "-d", help="只锁定该部门（默认全部部门）"),
-        as_of: Optional[str] = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
-        by: Optional[str] = typer.Option(None, "--by", help="锁定人"),
+        department: str | None = typer.Option(None, "--department", "-d", help="只锁定该部门（默认全部部门）"),
+        as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
+        by: str | None = typer.Option(None, "--by", help="锁定人"),
         force: bool = typer.Option(False, "--force", help="期间尚未结束也锁定"),
     ) -> None:
         """锁定期间：公布的数字此后保持不变，之后的变化列为更正。"""
@@ -141,23 +148,28 @@ def register(app: typer.Typer) -> None:
             except PeriodLockedError as exc:
                 _fail(str(exc))
                 raise
-            typer.echo(f"已锁定 {p.title}（{department or '全部部门'}）：{len(res.summary)} 个部门，"
-                       f"{len(res.details)} 条明细，锁定时间 {row.locked_at.isoformat()}")
+            typer.echo(
+                f"已锁定 {p.title}（{department or '全部部门'}）：{len(res.summary)} 个部门，"
+                f"{len(res.details)} 条明细，锁定时间 {row.locked_at.isoformat()}"
+            )
             _print_summary(row.result())
 
     @app.command("annual-report")
     def annual_report_cmd(
         year: int = typer.Option(..., "--year", "-y", help="报告年度"),
-        department: Optional[str] = typer.Option(None, "--department", "-d", help="部门（默认全部）"),
+        department: str | None = typer.Option(None, "--department", "-d", help="部门（默认全部）"),
         government: bool = typer.Option(
-            False, "--government", help="政府年度报告：政府办公室及 departments.toml 中 parent 隶属于它的全部单位"),
+            False, "--government", help="政府年度报告：政府办公室及 departments.toml 中 parent 隶属于它的全部单位"
+        ),
         fmt: str = typer.Option("json", "--format", "-f", help="docx、html、json 或 xlsx（xlsx 仅含表二至表四）"),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="输出文件（json 可省略，输出到屏幕）"),
-        entered: Optional[Path] = typer.Option(
-            None, "--entered",
+        out: Path | None = typer.Option(None, "--out", "-o", help="输出文件（json 可省略，输出到屏幕）"),
+        entered: Path | None = typer.Option(
+            None,
+            "--entered",
             help="填报数（TOML 或 JSON：表二 licensing、penalty、coercion、fees，及机构人员、信息处理费、文字段落；"
-                 "默认 $SHIXIAN_DATA_DIR/annual-report/<年度>/<部门|government|all>.toml）"),
-        as_of: Optional[str] = typer.Option(None, "--as-of", help="时限统计截止日（默认今天）"),
+            "默认 $SHIXIAN_DATA_DIR/annual-report/<年度>/<部门|government|all>.toml）",
+        ),
+        as_of: str | None = typer.Option(None, "--as-of", help="时限统计截止日（默认今天）"),
     ) -> None:
         """政府信息公开工作年度报告（2021 年国家格式，一至六部分）草稿。"""
         from app.annual_render import write_document
@@ -176,8 +188,11 @@ def register(app: typer.Typer) -> None:
             raise
         problems = check_table3(report["table3"])
         if problems:
-            _fail("表三不满足“本年新收 + 上年结转 = 办理结果总计 + 结转下年度”等校验关系，不予输出：\n"
-                  + "\n".join(problems), code=2)
+            _fail(
+                "表三不满足“本年新收 + 上年结转 = 办理结果总计 + 结转下年度”等校验关系，不予输出：\n"
+                + "\n".join(problems),
+                code=2,
+            )
         for note in report.get("notes", []):
             typer.echo(f"注意：{note}", err=True)
         if out is None:
@@ -188,8 +203,10 @@ def register(app: typer.Typer) -> None:
         else:
             write_document(report, fmt, out)
         t3 = report["table3"]
-        typer.echo(f"已生成《{report['title']}》：新收申请 {t3['new']['total']} 件，"
-                   f"上年结转 {t3['carried_in']['total']} 件，办结 {t3['total']['total']} 件，"
-                   f"结转下年度 {t3['carried_out']['total']} 件 → {out}")
+        typer.echo(
+            f"已生成《{report['title']}》：新收申请 {t3['new']['total']} 件，"
+            f"上年结转 {t3['carried_in']['total']} 件，办结 {t3['total']['total']} 件，"
+            f"结转下年度 {t3['carried_out']['total']} 件 → {out}"
+        )
         if report["placeholders"]:
             typer.echo(f"待填 {len(report['placeholders'])} 项：" + "；".join(report["placeholders"]))

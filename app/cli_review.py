@@ -1,4 +1,5 @@
 """`shixian review`: the supervisor's queue of late entries (补录) and the decision on each."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,12 +16,15 @@ def _fail(msg: str, code: int = 2):
 
 def _line(e: dict) -> str:
     who = f"{e['role_name']} {e['recorded_by'] or '-'}"
-    head = (f"{e['event_id']}  {e['item_id']}（{e['department']}）{e['type']}  事件日期 {e['occurred_on'][:10]}  "
-            f"登记于 {e['recorded_at'][:16].replace('T', ' ')}（{who}）")
+    head = (
+        f"{e['event_id']}  {e['item_id']}（{e['department']}）{e['type']}  事件日期 {e['occurred_on'][:10]}  "
+        f"登记于 {e['recorded_at'][:16].replace('T', ' ')}（{who}）"
+    )
     tail = f"\n    {e['status_name']}：{e['reason']}"
     if e["status"] != "held":
         tail += f"\n    {e['decided_by']} {(e['decided_at'] or '')[:16].replace('T', ' ')}" + (
-            f"：{e['decision_reason']}" if e["decision_reason"] else "")
+            f"：{e['decision_reason']}" if e["decision_reason"] else ""
+        )
     return head + tail
 
 
@@ -53,25 +57,32 @@ def register(app: typer.Typer) -> None:
 
         async def go():
             client = await _client()
-            return await decide(client, event_id, approve=approve, reason=reason,
-                                by=by or f"operator:{getpass.getuser()}")
+            return await decide(
+                client, event_id, approve=approve, reason=reason, by=by or f"operator:{getpass.getuser()}"
+            )
 
         try:
             e = asyncio.run(go())
         except ReviewError as exc:
             _fail(f"[{exc.field}] {exc.reason}", 1)
-        typer.echo(f"{e['status_name']}：{e['event_id']}（{e['item_id']}，事件日期 {e['occurred_on'][:10]}，"
-                   f"登记于 {e['recorded_at'][:10]}）")
+        typer.echo(
+            f"{e['status_name']}：{e['event_id']}（{e['item_id']}，事件日期 {e['occurred_on'][:10]}，"
+            f"登记于 {e['recorded_at'][:10]}）"
+        )
 
     @review_app.command("approve")
-    def approve(event_id: str = typer.Argument(..., help="补录事件的 event_id"),
-                by: str | None = typer.Option(None, "--by", help="审核人（默认：当前系统用户）")) -> None:
+    def approve(
+        event_id: str = typer.Argument(..., help="补录事件的 event_id"),
+        by: str | None = typer.Option(None, "--by", help="审核人（默认：当前系统用户）"),
+    ) -> None:
         """批准补录：按事件自身日期计入时限。"""
         _decide(event_id, True, "", by)
 
     @review_app.command("reject")
-    def reject(event_id: str = typer.Argument(..., help="补录事件的 event_id"),
-               reason: str = typer.Option(..., "--reason", help="驳回理由（必填）"),
-               by: str | None = typer.Option(None, "--by", help="审核人（默认：当前系统用户）")) -> None:
+    def reject(
+        event_id: str = typer.Argument(..., help="补录事件的 event_id"),
+        reason: str = typer.Option(..., "--reason", help="驳回理由（必填）"),
+        by: str | None = typer.Option(None, "--by", help="审核人（默认：当前系统用户）"),
+    ) -> None:
         """驳回补录：记录理由，事件不计入。"""
         _decide(event_id, False, reason, by)

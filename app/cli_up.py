@@ -1,4 +1,5 @@
 """`shixian up`: registered on the main Typer app by app/cli.py."""
+
 from __future__ import annotations
 
 import typer

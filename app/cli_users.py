@@ -1,9 +1,10 @@
 """CLI of people's sign-in (the people themselves are the [[person]] entries of departments.toml).
 
-    shixian user set-password PERSON [--password-stdin]
-    shixian user invite PERSON      one-time link (24 h) to set a password, sent on the person's own channels
-    shixian user disable PERSON     no password, sessions ended, open invites withdrawn
+shixian user set-password PERSON [--password-stdin]
+shixian user invite PERSON      one-time link (24 h) to set a password, sent on the person's own channels
+shixian user disable PERSON     no password, sessions ended, open invites withdrawn
 """
+
 from __future__ import annotations
 
 import sys
@@ -74,15 +75,22 @@ def register(app: typer.Typer) -> None:
 
         p = _person(person)
         if not p.notify:
-            _fail(f"{p.name}（{p.id}）没有配置通知渠道，无法发送邀请；请先在 departments.toml 中配置 notify，"
-                  f"或用 shixian user set-password 直接设置密码")
+            _fail(
+                f"{p.name}（{p.id}）没有配置通知渠道，无法发送邀请；请先在 departments.toml 中配置 notify，"
+                f"或用 shixian user set-password 直接设置密码"
+            )
         with _session() as s:
             token = create_invite(s, p.id, by="cli")
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
         # The link is a secret: it goes into the message only, never into the delivery key or logs.
-        req = NotificationRequest(item_id="account", rule="account", step="invite", person_id=p.id,
-                                  occurrence=f"invite@{stamp}",
-                                  context={"person_id": p.id, "invite_link": f"{public_url()}/invite/{token}"})
+        req = NotificationRequest(
+            item_id="account",
+            rule="account",
+            step="invite",
+            person_id=p.id,
+            occurrence=f"invite@{stamp}",
+            context={"person_id": p.id, "invite_link": f"{public_url()}/invite/{token}"},
+        )
         res = asyncio.run(deliver(req))
         if not res.delivered:
             _fail(f"邀请未能送达 {p.name}（{p.id}）：{res.error}（链接未显示；修好渠道后重新执行）", 1)

@@ -1,12 +1,11 @@
 """CLI of the web surface: API tokens.
 
-    shixian token create --role liaison --department qz-fgw [--person liaison-fgw] [--label 说明]
-    shixian token list
-    shixian token revoke ID
+shixian token create --role liaison --department qz-fgw [--person liaison-fgw] [--label 说明]
+shixian token list
+shixian token revoke ID
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import typer
 
@@ -31,9 +30,11 @@ def register(app: typer.Typer) -> None:
 
     @token_app.command("create")
     def create(
-        role: str = typer.Option(..., "--role", "-r", help="liaison 联络员 · supervisor 督办 · assessor 考核 · admin 管理员"),
-        department: Optional[str] = typer.Option(None, "--department", "-d", help="部门 id（联络员必填）"),
-        person: Optional[str] = typer.Option(None, "--person", "-p", help="人员 id：经此令牌登记的事件记在此人名下"),
+        role: str = typer.Option(
+            ..., "--role", "-r", help="liaison 联络员 · supervisor 督办 · assessor 考核 · admin 管理员"
+        ),
+        department: str | None = typer.Option(None, "--department", "-d", help="部门 id（联络员必填）"),
+        person: str | None = typer.Option(None, "--person", "-p", help="人员 id：经此令牌登记的事件记在此人名下"),
         label: str = typer.Option("", "--label", help="备注"),
     ) -> None:
         """生成令牌（仅显示一次，数据库只保存其哈希）；最后一行为令牌本身。"""
@@ -61,8 +62,10 @@ def register(app: typer.Typer) -> None:
         with _session() as s:
             token, row = create_token(s, role, department, person, label)
         who = person or f"token:{row.id}"
-        typer.echo(f"已生成{ROLE_LABELS[role]}令牌 {row.id}"
-                   f"{'（部门 ' + department + '）' if department else ''}，写入记在 {who} 名下。令牌只显示这一次：")
+        typer.echo(
+            f"已生成{ROLE_LABELS[role]}令牌 {row.id}"
+            f"{'（部门 ' + department + '）' if department else ''}，写入记在 {who} 名下。令牌只显示这一次："
+        )
         typer.echo(token)
 
     @token_app.command("list")
@@ -76,8 +79,10 @@ def register(app: typer.Typer) -> None:
             typer.echo("没有令牌。")
         for r in rows:
             state = f"已吊销 {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "有效"
-            typer.echo(f"{r.id}  {ROLE_LABELS.get(r.role, r.role)}  {r.department or '-'}  {r.person or '-'}  "
-                       f"{r.created_at:%Y-%m-%d}  {state}  {r.label}")
+            typer.echo(
+                f"{r.id}  {ROLE_LABELS.get(r.role, r.role)}  {r.department or '-'}  {r.person or '-'}  "
+                f"{r.created_at:%Y-%m-%d}  {state}  {r.label}"
+            )
 
     @token_app.command("revoke")
     def revoke_(token_id: str = typer.Argument(..., help="令牌 id（sx_ 之后、下划线之前的部分）")) -> None:

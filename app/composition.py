@@ -3,6 +3,7 @@
 Workflows, activities (constructed here when they need a dependency from a higher layer, e.g. the
 annual kickoff gets the ingest use case injected) and the tasks beside the worker in `shixian up`. Nothing
 registers itself on import; tests and production processes build their workers from these lists."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -51,5 +52,6 @@ def up_tasks() -> list[Task]:
 
 def up_wiring(tasks: list[Task] | None = None) -> Wiring:
     """What `shixian up` runs (`tasks` replaces the extra tasks, e.g. a test's stand-in web server)."""
-    return Wiring(workflows=worker_workflows(), activities=worker_activities,
-                  tasks=up_tasks() if tasks is None else tasks)
+    return Wiring(
+        workflows=worker_workflows(), activities=worker_activities, tasks=up_tasks() if tasks is None else tasks
+    )

@@ -9,6 +9,7 @@ a withdrawn request, a budget, a public-opinion case and last year's annual repo
 Everything goes through the one ingest path (`services.ingest.Ingestor`), attributed to each
 department's liaison, exactly as if the liaisons had entered it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,26 +46,66 @@ def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[
     def ev(dept: str, **fields: Any) -> None:
         events.append({"event_id": f"demo-{next(seq):03d}", "recorded_by": LIAISON[dept], **fields})
 
-    def doc(dept: str, key: str, title: str, kind: str, signed: int, published: int | None = None,
-            interpreted: int | None = None, needs_interpretation: bool | None = None) -> None:
+    def doc(
+        dept: str,
+        key: str,
+        title: str,
+        kind: str,
+        signed: int,
+        published: int | None = None,
+        interpreted: int | None = None,
+        needs_interpretation: bool | None = None,
+    ) -> None:
         did = f"{dept}-wj-{key}"
-        signed_ev: dict[str, Any] = dict(type="document.signed", document_id=did, department=dept, title=title,
-                                         kind=kind, signed_on=wd(signed), disclosure="public")
+        signed_ev: dict[str, Any] = dict(
+            type="document.signed",
+            document_id=did,
+            department=dept,
+            title=title,
+            kind=kind,
+            signed_on=wd(signed),
+            disclosure="public",
+        )
         if needs_interpretation is not None:
             signed_ev["needs_interpretation"] = needs_interpretation
         ev(dept, **signed_ev)
         if published is not None:
-            ev(dept, type="document.published", document_id=did, published_on=wd(published),
-               url=f"http://www.qinzhou.gov.cn/zwgk/{did}.html")
+            ev(
+                dept,
+                type="document.published",
+                document_id=did,
+                published_on=wd(published),
+                url=f"http://www.qinzhou.gov.cn/zwgk/{did}.html",
+            )
         if interpreted is not None:
-            ev(dept, type="interpretation.published", document_id=did, published_on=wd(interpreted),
-               url=f"http://www.qinzhou.gov.cn/zcjd/{did}.html", form="graphic")
+            ev(
+                dept,
+                type="interpretation.published",
+                document_id=did,
+                published_on=wd(interpreted),
+                url=f"http://www.qinzhou.gov.cn/zcjd/{did}.html",
+                form="graphic",
+            )
 
-    def req(dept: str, key: str, subject: str, received: int, applicant_type: str = "natural_person",
-            channel: str = "online") -> str:
+    def req(
+        dept: str,
+        key: str,
+        subject: str,
+        received: int,
+        applicant_type: str = "natural_person",
+        channel: str = "online",
+    ) -> str:
         rid = f"{dept}-ysq-{key}"
-        ev(dept, type="request.received", request_id=rid, department=dept, channel=channel,
-           received_on=wd(received), applicant_type=applicant_type, subject=subject)
+        ev(
+            dept,
+            type="request.received",
+            request_id=rid,
+            department=dept,
+            channel=channel,
+            received_on=wd(received),
+            applicant_type=applicant_type,
+            subject=subject,
+        )
         return rid
 
     # ---- documents (条例第二十六条: 20 working days; interpretation: 3 working days)
@@ -87,8 +128,15 @@ def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[
     ev("qz-czj", type="request.replied", request_id=r, on=wd(22), outcome="granted")  # replied late
     req("qz-jyj", "2026-104", "申请公开某中学2026年秋季学期招生计划及录取名单", 28)  # unanswered: overdue
     r = req("qz-zrzyj", "2026-105", "申请公开某地块土地征收补偿安置方案及批复文件", 8, channel="in_person")
-    ev("qz-zrzyj", type="request.extended", request_id=r, on=wd(2), working_days=20, approved_by="head-zrzyj",
-       reason="涉及多个地块档案调取，需延长答复期限")  # due in the next year: provisional
+    ev(
+        "qz-zrzyj",
+        type="request.extended",
+        request_id=r,
+        on=wd(2),
+        working_days=20,
+        approved_by="head-zrzyj",
+        reason="涉及多个地块档案调取，需延长答复期限",
+    )  # due in the next year: provisional
     req("qz-fgw", "2026-106", "申请公开2026年市级重点项目投资计划", 8, "legal.research")
     r = req("qz-zfb", "2026-107", "申请公开某道路拓宽工程的立项批复", 30, channel="email")
     ev("qz-zfb", type="request.correction_requested", request_id=r, on=wd(27), respond_by=wd(12))
@@ -100,23 +148,56 @@ def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[
     ev("qz-jyj", type="request.answered_on_the_spot", request_id=r, on=wd(4), outcome="not_processed.publication")
 
     # ---- budget (预算法第十四条: 20 calendar days) and public opinion (48 hours)
-    ev("qz-czj", type="budget.approved", item_id="qz-czj-ys-2026-tz", department="qz-czj", approved_on=wd(40),
-       kind="budget")
-    ev("qz-czj", type="budget.published", item_id="qz-czj-ys-2026-tz", published_on=wd(30),
-       url="http://czj.qinzhou.gov.cn/yjs/2026-tz.html")
+    ev(
+        "qz-czj",
+        type="budget.approved",
+        item_id="qz-czj-ys-2026-tz",
+        department="qz-czj",
+        approved_on=wd(40),
+        kind="budget",
+    )
+    ev(
+        "qz-czj",
+        type="budget.published",
+        item_id="qz-czj-ys-2026-tz",
+        published_on=wd(30),
+        url="http://czj.qinzhou.gov.cn/yjs/2026-tz.html",
+    )
     detected = dt.date.fromisoformat(wd(20))
-    ev("qz-jyj", type="opinion.detected", case_id="qz-jyj-yq-2026-07", department="qz-jyj",
-       detected_at=f"{detected.isoformat()}T10:30:00+08:00", severity="general")
-    ev("qz-jyj", type="opinion.responded", case_id="qz-jyj-yq-2026-07",
-       at=f"{(detected + dt.timedelta(days=1)).isoformat()}T16:00:00+08:00")
+    ev(
+        "qz-jyj",
+        type="opinion.detected",
+        case_id="qz-jyj-yq-2026-07",
+        department="qz-jyj",
+        detected_at=f"{detected.isoformat()}T10:30:00+08:00",
+        severity="general",
+    )
+    ev(
+        "qz-jyj",
+        type="opinion.responded",
+        case_id="qz-jyj-yq-2026-07",
+        at=f"{(detected + dt.timedelta(days=1)).isoformat()}T16:00:00+08:00",
+    )
 
     # ---- last year's annual reports (条例第四十九条: by 31 January); one published late
     year = today.year - 1
     for dept, day in (("qz-fgw", 20), ("qz-czj", 26), ("qz-jyj", 30)):
-        ev(dept, type="annual_report.published", department=dept, year=year,
-           published_on=dt.date(today.year, 1, day).isoformat(), url=f"http://www.qinzhou.gov.cn/ndbg/{dept}-{year}.html")
-    ev("qz-zrzyj", type="annual_report.published", department="qz-zrzyj", year=year,
-       published_on=dt.date(today.year, 2, 6).isoformat(), url=f"http://www.qinzhou.gov.cn/ndbg/qz-zrzyj-{year}.html")
+        ev(
+            dept,
+            type="annual_report.published",
+            department=dept,
+            year=year,
+            published_on=dt.date(today.year, 1, day).isoformat(),
+            url=f"http://www.qinzhou.gov.cn/ndbg/{dept}-{year}.html",
+        )
+    ev(
+        "qz-zrzyj",
+        type="annual_report.published",
+        department="qz-zrzyj",
+        year=year,
+        published_on=dt.date(today.year, 2, 6).isoformat(),
+        url=f"http://www.qinzhou.gov.cn/ndbg/qz-zrzyj-{year}.html",
+    )
     return events
 
 
@@ -127,8 +208,10 @@ def store_is_empty() -> bool:
     from store.models import EventRecord, Item
 
     with session() as s:
-        return (s.execute(select(col(Item.id)).limit(1)).first() is None
-                and s.execute(select(col(EventRecord.event_id)).limit(1)).first() is None)
+        return (
+            s.execute(select(col(Item.id)).limit(1)).first() is None
+            and s.execute(select(col(EventRecord.event_id)).limit(1)).first() is None
+        )
 
 
 async def seed(client, today: dt.date | None = None) -> list:
@@ -181,8 +264,11 @@ def print_demo_accounts(passwords: dict[str, str]) -> None:
     from domain.directory import ROLE_NAMES, load_directory
 
     people = load_directory().people
-    print("演示账号（登录页填人员编号和密码；密码只显示这一次，之后可用 shixian user set-password 重设）"
-          " / demo sign-in (shown once):", flush=True)
+    print(
+        "演示账号（登录页填人员编号和密码；密码只显示这一次，之后可用 shixian user set-password 重设）"
+        " / demo sign-in (shown once):",
+        flush=True,
+    )
     for pid, pw in passwords.items():
         p = people[pid]
         roles = "、".join(ROLE_NAMES.get(r, r) for r in p.roles)

@@ -1,4 +1,5 @@
 """What an unexpected exception becomes in an HTTP answer (JSON, Chinese, no internals)."""
+
 from __future__ import annotations
 
 import logging

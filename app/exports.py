@@ -3,6 +3,7 @@
 All headings are Chinese. CSV is UTF-8 with a BOM so that Excel opens it correctly in China.
 Text cells that would start a formula (= + - @) are written as plain text.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,17 +14,53 @@ from typing import Any, Literal
 
 from jinja2 import Environment
 
-from domain import labels, report as R
+from domain import labels
+from domain import report as R
 from domain.scoring import STATE_LABELS, ScoreResult
 
 ITEM_TYPE_LABELS = labels.ITEM_TYPES
 
-SUMMARY_HEADERS = ["部门", "应办事项", "按时", "逾期办结", "逾期未办", "未到期", "已关闭（不计）",
-                   "按时率", "平均逾期（工作日）", "扣分", "得分", "不予公开（件）", "复议诉讼被纠正（件）"]
-DETAIL_HEADERS = ["部门", "事项编号", "事项类型", "标题", "时限规则", "期限", "时钟状态", "考评结果",
-                  "履行日期", "逾期工作日", "扣分", "期限说明", "补录（事件日期／登记时间）"]
-AMENDMENT_HEADERS = ["部门", "事项编号", "标题", "时限规则", "变化", "锁定时状态", "锁定时履行日期",
-                     "当前状态", "当前履行日期"]
+SUMMARY_HEADERS = [
+    "部门",
+    "应办事项",
+    "按时",
+    "逾期办结",
+    "逾期未办",
+    "未到期",
+    "已关闭（不计）",
+    "按时率",
+    "平均逾期（工作日）",
+    "扣分",
+    "得分",
+    "不予公开（件）",
+    "复议诉讼被纠正（件）",
+]
+DETAIL_HEADERS = [
+    "部门",
+    "事项编号",
+    "事项类型",
+    "标题",
+    "时限规则",
+    "期限",
+    "时钟状态",
+    "考评结果",
+    "履行日期",
+    "逾期工作日",
+    "扣分",
+    "期限说明",
+    "补录（事件日期／登记时间）",
+]
+AMENDMENT_HEADERS = [
+    "部门",
+    "事项编号",
+    "标题",
+    "时限规则",
+    "变化",
+    "锁定时状态",
+    "锁定时履行日期",
+    "当前状态",
+    "当前履行日期",
+]
 
 
 class ReportCheckError(ValueError):
@@ -71,9 +108,21 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
     header = SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules]
     rows = []
     for d in result.summary:
-        row = [_text(d.department), d.items_due, d.on_time, d.late, d.overdue, d.pending, d.closed,
-               d.on_time_rate, d.avg_lateness_working_days, _num(d.deduction), _num(d.score), d.withheld,
-               d.cases_lost]
+        row = [
+            _text(d.department),
+            d.items_due,
+            d.on_time,
+            d.late,
+            d.overdue,
+            d.pending,
+            d.closed,
+            d.on_time_rate,
+            d.avg_lateness_working_days,
+            _num(d.deduction),
+            _num(d.score),
+            d.withheld,
+            d.cases_lost,
+        ]
         row += [d.per_rule[r].on_time_rate if r in d.per_rule else None for r, _ in rules]
         rows.append(row)
     return header, rows
@@ -134,18 +183,44 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
     _header(wd, DETAIL_HEADERS)
     for d in result.details:
         days = d.lateness_working_days if d.status == "late" else d.overdue_working_days
-        _append(wd, [_text(d.department), _text(d.item_id), ITEM_TYPE_LABELS.get(d.item_type, d.item_type),
-                   _text(d.title), d.rule_label, d.due, STATE_LABELS.get(d.state, d.state), d.status_label,
-                   d.met_on, days, _num(d.deduction), _text(d.explanation), _text(d.late_entry)])
+        _append(
+            wd,
+            [
+                _text(d.department),
+                _text(d.item_id),
+                ITEM_TYPE_LABELS.get(d.item_type, d.item_type),
+                _text(d.title),
+                d.rule_label,
+                d.due,
+                STATE_LABELS.get(d.state, d.state),
+                d.status_label,
+                d.met_on,
+                days,
+                _num(d.deduction),
+                _text(d.explanation),
+                _text(d.late_entry),
+            ],
+        )
     _autosize(wd, {12: 60, 13: 60})
 
     if result.locked_at:
         wa = wb.create_sheet("更正")
         _header(wa, AMENDMENT_HEADERS)
         for a in result.amendments:
-            _append(wa, [_text(a.department), _text(a.item_id), _text(a.title), a.rule, a.change_label,
-                       STATE_LABELS.get(a.locked_state or "", a.locked_state), a.locked_met_on,
-                       STATE_LABELS.get(a.current_state or "", a.current_state), a.current_met_on])
+            _append(
+                wa,
+                [
+                    _text(a.department),
+                    _text(a.item_id),
+                    _text(a.title),
+                    a.rule,
+                    a.change_label,
+                    STATE_LABELS.get(a.locked_state or "", a.locked_state),
+                    a.locked_met_on,
+                    STATE_LABELS.get(a.current_state or "", a.current_state),
+                    a.current_met_on,
+                ],
+            )
         _autosize(wa)
 
     wi = wb.create_sheet("说明")
@@ -153,13 +228,20 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
         ("考评期间", f"{result.period_title}（{result.start} 至 {result.end}）"),
         ("统计截止", result.as_of),
         ("部门范围", result.department or "全部部门"),
-        ("锁定", f"已于 {result.locked_at} 锁定，数字为锁定时公布的数字；锁定后的变化见“更正”表"
-         if result.locked_at else "未锁定（数字随事件更新）"),
+        (
+            "锁定",
+            f"已于 {result.locked_at} 锁定，数字为锁定时公布的数字；锁定后的变化见“更正”表"
+            if result.locked_at
+            else "未锁定（数字随事件更新）",
+        ),
         ("扣分依据", result.config_source),
-        ("口径", "逾期办结：履行日晚于期限；逾期未办：统计截止日仍未履行且已过期限；"
-                 "按时率 = 按时 ÷（按时 + 逾期办结 + 逾期未办）；得分 = 100 − 扣分，最低 0 分。"
-                 "不予公开：本期间成文且决定不予公开的文件（明细列出理由）；复议诉讼被纠正：本期间作出的"
-                 "复议决定或判决纠正了原答复。"),
+        (
+            "口径",
+            "逾期办结：履行日晚于期限；逾期未办：统计截止日仍未履行且已过期限；"
+            "按时率 = 按时 ÷（按时 + 逾期办结 + 逾期未办）；得分 = 100 − 扣分，最低 0 分。"
+            "不予公开：本期间成文且决定不予公开的文件（明细列出理由）；复议诉讼被纠正：本期间作出的"
+            "复议决定或判决纠正了原答复。",
+        ),
     ]
     for k, v in info:
         _append(wi, [k, _text(v)])
@@ -181,14 +263,16 @@ def write_scores(result: ScoreResult, fmt: Literal["csv", "xlsx"], out: Path) ->
 
 # ---------------------------------------------------------------------------------- annual report
 
+
 def table2_rows(report: dict) -> list[list[Any]]:
     """[block, item, column label, value] rows of table 二."""
     t2 = report["table2"]
     rows: list[list[Any]] = []
     for kind in R.DOCUMENT_KINDS:
         for col in R.DOCUMENT_COLUMNS:
-            rows.append(["第二十条第（一）项", R.DOCUMENT_KIND_LABELS[kind], R.DOCUMENT_COLUMN_LABELS[col],
-                         t2[kind][col]])
+            rows.append(
+                ["第二十条第（一）项", R.DOCUMENT_KIND_LABELS[kind], R.DOCUMENT_COLUMN_LABELS[col], t2[kind][col]]
+            )
     for key, (block, item, col) in R.ENTERED_KEYS.items():
         value = t2.get(key, {})
         v = value.get("amount_10k_yuan") if key == "fees" else value.get("decisions")
@@ -198,8 +282,11 @@ def table2_rows(report: dict) -> list[list[Any]]:
 
 def table3_rows(report: dict) -> list[tuple[str, str | None]]:
     """(label, row code or None for a heading) in the order of the national form."""
-    out: list[tuple[str, str | None]] = [(R.ROW_LABELS["new"], "new"), (R.ROW_LABELS["carried_in"], "carried_in"),
-                                         (R.OUTCOMES_HEADING, None)]
+    out: list[tuple[str, str | None]] = [
+        (R.ROW_LABELS["new"], "new"),
+        (R.ROW_LABELS["carried_in"], "carried_in"),
+        (R.OUTCOMES_HEADING, None),
+    ]
     seen_groups: set[str] = set()
     for code in R.OUTCOME_ROWS:
         group = code.split(".")[0] if "." in code else None

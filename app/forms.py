@@ -4,6 +4,7 @@ Labels and help come from each field's `title` / `description`; enumerations bec
 Chinese names of `CHOICE_LABELS` (outcome codes grouped as the rows of 表三); dates become date inputs.
 A new event type gets its form by adding its model to `domain.events.MODELS`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -64,8 +65,7 @@ def build_fields(type_: str, departments: dict[str, str]) -> list[FormField]:
             continue
         shown = "with" if name == "with_" else name
         inner, optional = _unwrap(info.annotation)
-        f = FormField(name=shown, label=info.title or shown, help=info.description or "",
-                      required=info.is_required())
+        f = FormField(name=shown, label=info.title or shown, help=info.description or "", required=info.is_required())
         if typing.get_origin(inner) is Literal:
             f.kind = "select"
             f.choices = _choices(shown, [str(a) for a in typing.get_args(inner)])

@@ -2,6 +2,7 @@
 
 Unauthenticated, for load balancers and orchestrators; bodies say only ok / failing per dependency, never
 addresses, versions or errors (those go to the log)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,12 @@ def _config_ok() -> bool:
         return False
 
 
-@router.get("/readyz", summary="可以接收请求：工作流服务、数据库与配置均可用", response_model=Readiness,
-            responses={503: {"model": Readiness, "description": "某项依赖不可用（checks 中为 failing）"}})
+@router.get(
+    "/readyz",
+    summary="可以接收请求：工作流服务、数据库与配置均可用",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "某项依赖不可用（checks 中为 failing）"}},
+)
 async def readyz(request: Request):
     from worker.guard import database_ok, temporal_ok
 
@@ -47,9 +52,13 @@ async def readyz(request: Request):
     )
     checks = {"temporal": temporal, "database": database, "config": config}
     ready = all(checks.values())
-    return JSONResponse({"status": "ready" if ready else "not_ready",
-                         "checks": {k: "ok" if v else "failing" for k, v in checks.items()}},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {
+            "status": "ready" if ready else "not_ready",
+            "checks": {k: "ok" if v else "failing" for k, v in checks.items()},
+        },
+        status_code=200 if ready else 503,
+    )
 
 
 async def _false() -> bool:

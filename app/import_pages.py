@@ -5,6 +5,7 @@ parsed canonical rows (personal-data columns already dropped by domain.ledger), 
 and everything is checked again on confirm. Posts carry the session's CSRF token and must come from this
 site (Origin/Referer check).
 """
+
 from __future__ import annotations
 
 import json
@@ -66,10 +67,19 @@ def _multipart(request: Request, body: bytes) -> tuple[dict[str, str], dict[str,
     return fields, files
 
 
-def _form(request: Request, who: Principal, *, status: int = 200, error: str | None = None,
-          department: str | None = None) -> HTMLResponse:
-    return render(request, "import.html", who, status=status, step="upload", error=error,
-                  department=department or who.department, names=rm.department_names())
+def _form(
+    request: Request, who: Principal, *, status: int = 200, error: str | None = None, department: str | None = None
+) -> HTMLResponse:
+    return render(
+        request,
+        "import.html",
+        who,
+        status=status,
+        step="upload",
+        error=error,
+        department=department or who.department,
+        names=rm.department_names(),
+    )
 
 
 @router.get("/import", response_class=HTMLResponse)
@@ -86,9 +96,11 @@ def import_template(request: Request, kind: str) -> Response:
     if kind not in KIND_LABELS:
         raise ApiError(404, "not_found", f"没有 {kind} 台账模板（可下载 requests 或 documents）")
     name = quote(f"{KIND_LABELS[kind]}模板.xlsx")
-    return Response(template_xlsx(kind),
-                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename=\"{kind}.xlsx\"; filename*=UTF-8''{name}"})
+    return Response(
+        template_xlsx(kind),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename=\"{kind}.xlsx\"; filename*=UTF-8''{name}"},
+    )
 
 
 @router.post("/import", response_class=HTMLResponse)
@@ -116,11 +128,30 @@ async def import_preview(request: Request) -> HTMLResponse:
     except LedgerError as exc:
         return _form(request, who, status=422, error=str(exc), department=department)
     outcomes = preview(p, get_engine(database_url()))
-    carried = json.dumps({"kind": p.table.kind, "department": department, "filename": filename,
-                          "encoding": p.table.encoding, "dropped": p.table.dropped, "unknown": p.table.unknown,
-                          "rows": to_canonical_json(p.table)}, ensure_ascii=False)
-    return render(request, "import.html", who, step="preview", plan=p, outcomes=_view(p, outcomes),
-                  carried=carried, department=department, names=rm.department_names(), dry_run=True)
+    carried = json.dumps(
+        {
+            "kind": p.table.kind,
+            "department": department,
+            "filename": filename,
+            "encoding": p.table.encoding,
+            "dropped": p.table.dropped,
+            "unknown": p.table.unknown,
+            "rows": to_canonical_json(p.table),
+        },
+        ensure_ascii=False,
+    )
+    return render(
+        request,
+        "import.html",
+        who,
+        step="preview",
+        plan=p,
+        outcomes=_view(p, outcomes),
+        carried=carried,
+        department=department,
+        names=rm.department_names(),
+        dry_run=True,
+    )
 
 
 @router.post("/import/confirm", response_class=HTMLResponse)
@@ -150,11 +181,22 @@ async def import_confirm(request: Request) -> HTMLResponse:
     client = request.app.state.client
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能导入")
-    table = from_canonical(kind, rows, carried.get("dropped", []), carried.get("unknown", []), carried.get("encoding", ""))
+    table = from_canonical(
+        kind, rows, carried.get("dropped", []), carried.get("unknown", []), carried.get("encoding", "")
+    )
     p = Plan(str(carried.get("filename", "")), dept.id, table, map_rows(table, dept.id, [dept.name]))
     outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
-    return render(request, "import.html", who, step="done", plan=p, outcomes=_view(p, outcomes),
-                  department=dept.id, names=rm.department_names(), dry_run=False)
+    return render(
+        request,
+        "import.html",
+        who,
+        step="done",
+        plan=p,
+        outcomes=_view(p, outcomes),
+        department=dept.id,
+        names=rm.department_names(),
+        dry_run=False,
+    )
 
 
 def _view(p, outcomes) -> list[dict]:

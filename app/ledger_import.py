@@ -11,11 +11,13 @@ Per row the outcome is applied / duplicate / partial / rejected / nothing_new:
 A changed earlier value is an event-id conflict: reported on the row (status `conflict` of that
 event), never applied over the first value.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from domain import ledger as L
 from domain.events import parse_event
@@ -33,11 +35,19 @@ class RowOutcome:
     due: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"row": self.row, "key": self.key, "status": self.status, "events": self.events,
-                "problems": self.problems, "due": self.due}
+        return {
+            "row": self.row,
+            "key": self.key,
+            "status": self.status,
+            "events": self.events,
+            "problems": self.problems,
+            "due": self.due,
+        }
 
     def text(self, dry_run: bool = False) -> str:
-        label = ("将导入" if dry_run and self.status == "applied" else STATUS_LABELS[self.status]) + ("（预览）" if dry_run else "")
+        label = ("将导入" if dry_run and self.status == "applied" else STATUS_LABELS[self.status]) + (
+            "（预览）" if dry_run else ""
+        )
         head = f"第 {self.row} 行 {self.key or '-'}: {label} {self.status}"
         evs = [f"{e['type']}={EVENT_STATUS_LABELS.get(e['status'], e['status'])}" for e in self.events]
         lines = [head + (f"（{'，'.join(evs)}）" if evs else "")]
@@ -45,10 +55,22 @@ class RowOutcome:
         return "\n".join(lines)
 
 
-STATUS_LABELS = {"applied": "已导入", "duplicate": "与前行重复", "partial": "部分导入", "rejected": "拒绝",
-                 "nothing_new": "无新内容", "held": "补录待审核"}
-EVENT_STATUS_LABELS = {"applied": "已应用", "new": "将应用", "duplicate": "已导入过", "conflict": "冲突",
-                       "rejected": "拒绝", "held": "补录待审核"}
+STATUS_LABELS = {
+    "applied": "已导入",
+    "duplicate": "与前行重复",
+    "partial": "部分导入",
+    "rejected": "拒绝",
+    "nothing_new": "无新内容",
+    "held": "补录待审核",
+}
+EVENT_STATUS_LABELS = {
+    "applied": "已应用",
+    "new": "将应用",
+    "duplicate": "已导入过",
+    "conflict": "冲突",
+    "rejected": "拒绝",
+    "held": "补录待审核",
+}
 
 
 @dataclass
@@ -98,8 +120,7 @@ def _row_status(statuses: list[str]) -> str:
 
 
 def conflict_reason(column: str) -> str:
-    return (f"“{column}”与此前导入的值不同（冲突）：已导入的值不会被改写，本次未应用；"
-            f"如确需更正，请联系督办人员处理")
+    return f"“{column}”与此前导入的值不同（冲突）：已导入的值不会被改写，本次未应用；如确需更正，请联系督办人员处理"
 
 
 def _conflicts(kind: str, known, obj: dict[str, Any]) -> list[dict[str, str]]:
@@ -111,8 +132,7 @@ def _conflicts(kind: str, known, obj: dict[str, Any]) -> list[dict[str, str]]:
     except ValueError:
         old = {}
     new = parse_event(obj).data
-    fields = sorted(k for k in set(old) | set(new)
-                    if k not in ("event_id", "recorded_by") and old.get(k) != new.get(k))
+    fields = sorted(k for k in set(old) | set(new) if k not in ("event_id", "recorded_by") and old.get(k) != new.get(k))
     cols = []
     for f in fields or ["on"]:
         col = _column(kind, obj["event_id"], f)
@@ -126,8 +146,12 @@ def _parsed(row: L.Row) -> RowOutcome | None:
     if row.problems:
         return RowOutcome(row.row, row.key, "rejected", problems=[p.as_json() for p in row.problems])
     if row.duplicate_of is not None:
-        return RowOutcome(row.row, row.key, "duplicate",
-                          problems=[{"column": "", "reason": f"与第 {row.duplicate_of} 行相同，已跳过"}])
+        return RowOutcome(
+            row.row,
+            row.key,
+            "duplicate",
+            problems=[{"column": "", "reason": f"与第 {row.duplicate_of} 行相同，已跳过"}],
+        )
     return None
 
 
@@ -158,13 +182,28 @@ def preview(p: Plan, db_engine) -> list[RowOutcome]:
                     status = "conflict"
                     problems += _conflicts(p.table.kind, known, obj)
                 events.append({"event_id": obj["event_id"], "type": obj["type"], "status": status})
-            out.append(RowOutcome(row.row, row.key, _row_status([e["status"] for e in events]), events, problems,
-                                  due_dates(p.table.kind, row, p.department)))
+            out.append(
+                RowOutcome(
+                    row.row,
+                    row.key,
+                    _row_status([e["status"] for e in events]),
+                    events,
+                    problems,
+                    due_dates(p.table.kind, row, p.department),
+                )
+            )
     return out
 
 
-async def apply(p: Plan, client, *, recorded_by: str | None, db_engine=None,
-                progress: Callable[[], None] | None = None, role: str | None = None) -> list[RowOutcome]:
+async def apply(
+    p: Plan,
+    client,
+    *,
+    recorded_by: str | None,
+    db_engine=None,
+    progress: Callable[[], None] | None = None,
+    role: str | None = None,
+) -> list[RowOutcome]:
     """Send every valid row's events through the ingest path; rows refused by the parser send nothing.
     `role`: the uploader's (a liaison's late rows wait for review, 补录); None = the operator's CLI import."""
     from services.ingest import Ingestor
@@ -204,15 +243,22 @@ async def apply(p: Plan, client, *, recorded_by: str | None, db_engine=None,
             if r.status == "applied" and r.reason:
                 ev["note"] = r.reason
             events.append(ev)
-        out.append(RowOutcome(row.row, row.key, _row_status([e["status"] for e in events]), events, problems,
-                              _stored_due(ing.db, row.key) if row.key else []))
+        out.append(
+            RowOutcome(
+                row.row,
+                row.key,
+                _row_status([e["status"] for e in events]),
+                events,
+                problems,
+                _stored_due(ing.db, row.key) if row.key else [],
+            )
+        )
     return out
 
 
 # ------------------------------------------------------------------------------ due dates
 def _due_json(rule, dl, met_on: str | None) -> dict[str, Any]:
-    d = {"rule": rule.id, "name": rule.name, "due": dl.due_iso() if dl.due else None,
-         "provisional": dl.provisional}
+    d = {"rule": rule.id, "name": rule.name, "due": dl.due_iso() if dl.due else None, "provisional": dl.provisional}
     if met_on:
         d["met_on"] = met_on
         d["late"] = bool(dl.due and met_on > dl.due_iso()[:10])
@@ -221,9 +267,9 @@ def _due_json(rule, dl, met_on: str | None) -> dict[str, Any]:
 
 def due_dates(kind: str, row: L.Row, department: str) -> list[dict[str, Any]]:
     """The statutory due dates a row's events give (computed as the engine does; for the preview)."""
-    from domain.engine import engine
     from domain.clocks import ClockError, ExtensionGrant, Pause, compute
     from domain.directory import load_directory
+    from domain.engine import engine
 
     eng = engine()
     region = load_directory().region_of(department)
@@ -241,9 +287,20 @@ def due_dates(kind: str, row: L.Row, department: str) -> list[dict[str, Any]]:
             if "consultation_started" in ev:
                 end = ev.get("consultation_ended", {}).get("on")
                 pauses.append(Pause(day(ev["consultation_started"]["on"]), day(end) if end else None))
-            exts = [ExtensionGrant(day(ev["extended"]["on"]), ev["extended"]["working_days"])] if "extended" in ev else []
-            dl = compute(rule, start, eng.calendar, region, pauses=pauses, extensions=exts, restarted_from=restarted,
-                         explain=False, granted=True)
+            exts = (
+                [ExtensionGrant(day(ev["extended"]["on"]), ev["extended"]["working_days"])] if "extended" in ev else []
+            )
+            dl = compute(
+                rule,
+                start,
+                eng.calendar,
+                region,
+                pauses=pauses,
+                extensions=exts,
+                restarted_from=restarted,
+                explain=False,
+                granted=True,
+            )
             met = (ev.get("replied") or ev.get("withdrawn") or {}).get("on")
             out.append(_due_json(rule, dl, met))
         if kind == L.DOCUMENTS and "signed" in ev:
@@ -291,8 +348,13 @@ def _stored_due(db_engine, item_id: str) -> list[dict[str, Any]]:
     for c in snap.clocks:
         if c.rule not in ("request_reply", "policy_publication", "policy_interpretation"):
             continue
-        d = {"rule": c.rule, "name": rules[c.rule].name if c.rule in rules else c.rule, "due": c.due,
-             "provisional": c.provisional, "state": c.state}
+        d = {
+            "rule": c.rule,
+            "name": rules[c.rule].name if c.rule in rules else c.rule,
+            "due": c.due,
+            "provisional": c.provisional,
+            "state": c.state,
+        }
         if c.met_on:
             d["met_on"] = c.met_on
             d["late"] = bool(c.lateness_working_days)

@@ -3,6 +3,7 @@
 Access (app.auth.page_principal): the session cookie set by /login (person + password), or anonymous
 read-only access with SHIXIAN_WEB_ANONYMOUS=read. Liaisons see their own department only.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,7 +26,6 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.autoescape = True
 
 
-
 templates.env.filters["step"] = labels.step_label
 templates.env.filters["type_label"] = lambda t: labels.label(labels.ITEM_TYPES, t)
 templates.env.filters["clock_state"] = lambda s: labels.label(labels.CLOCK_STATES, s)
@@ -45,9 +45,15 @@ def _who(request: Request) -> Principal:
 
 def render(request: Request, template: str, who: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
     flash = request.cookies.get(FLASH_COOKIE)
-    base = {"request": request, "who": who, "role_labels": labels.ROLES, "depts": rm.department_names(),
-            "today": rm.today().isoformat(), "csrf": who.csrf if who else None,
-            "flash": unquote(flash) if flash else None}
+    base = {
+        "request": request,
+        "who": who,
+        "role_labels": labels.ROLES,
+        "depts": rm.department_names(),
+        "today": rm.today().isoformat(),
+        "csrf": who.csrf if who else None,
+        "flash": unquote(flash) if flash else None,
+    }
     resp = templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status)
     if flash:
         resp.delete_cookie(FLASH_COOKIE)  # shown once
@@ -59,8 +65,9 @@ FLASH_COOKIE = "shixian_flash"
 
 def redirect_with_flash(url: str, message: str, request: Request) -> RedirectResponse:
     resp = RedirectResponse(url, status_code=303)
-    resp.set_cookie(FLASH_COOKIE, quote(message), httponly=True, samesite="lax", secure=secure_cookie(request),
-                    max_age=120)
+    resp.set_cookie(
+        FLASH_COOKIE, quote(message), httponly=True, samesite="lax", secure=secure_cookie(request), max_age=120
+    )
     return resp
 
 
@@ -127,8 +134,15 @@ def client_address(request: Request) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    resp = render(request, "login.html", page_principal(request), next=_safe_next(next), error=None, person="",
-                  csrf_token=pre_token(request))
+    resp = render(
+        request,
+        "login.html",
+        page_principal(request),
+        next=_safe_next(next),
+        error=None,
+        person="",
+        csrf_token=pre_token(request),
+    )
     return with_pre_cookie(request, resp)
 
 
@@ -147,8 +161,16 @@ async def login(request: Request):
         return csrf_refused(request)
 
     def again(status: int, error: str, headers: dict | None = None) -> HTMLResponse:
-        resp = render(request, "login.html", None, status=status, next=nxt, error=error, person=person,
-                      csrf_token=pre_token(request))
+        resp = render(
+            request,
+            "login.html",
+            None,
+            status=status,
+            next=nxt,
+            error=error,
+            person=person,
+            csrf_token=pre_token(request),
+        )
         if headers:
             resp.headers.update(headers)
         return resp
@@ -159,9 +181,12 @@ async def login(request: Request):
         if until is not None:
             local = until.astimezone(dt.timezone(dt.timedelta(hours=8)))
             wait = max(1, int((until - accounts.utcnow()).total_seconds()))
-            return again(429, f"登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
-                              f"请于 {local:%H:%M}（北京时间，约 {(wait + 59) // 60} 分钟后）再试。",
-                         {"Retry-After": str(wait)})
+            return again(
+                429,
+                f"登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
+                f"请于 {local:%H:%M}（北京时间，约 {(wait + 59) // 60} 分钟后）再试。",
+                {"Retry-After": str(wait)},
+            )
         ok = bool(person) and bool(password) and accounts.verify_password(s, person, password)
         p = principal_for_person(person) if ok else None
         accounts.record_attempt(s, person[:100], client, ok and p is not None)
@@ -224,13 +249,14 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     rows.sort(key=SORTS.get(sort, SORTS["overdue"]))
     by_dept: dict[str, dict[str, Any]] = {}
     for r in rows:
-        g = by_dept.setdefault(r.department, {"id": r.department, "name": r.department_name, "count": 0,
-                                               "max": 0, "total": 0})
+        g = by_dept.setdefault(
+            r.department, {"id": r.department, "name": r.department_name, "count": 0, "max": 0, "total": 0}
+        )
         g["count"] += 1
         g["total"] += r.overdue_working_days
         g["max"] = max(g["max"], r.overdue_working_days)
-    from services.queries import session
     from domain.flags import item_flags
+    from services.queries import session
     from store import repo
     from store.accounts import urge_counts
 
@@ -253,13 +279,28 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     from app.review import list_entries
 
     held = list_entries("held", dept) if who.role in ("supervisor", "admin", "local") else None
-    return render(request, "board.html", who, rows=rows, groups=groups, sort=sort, as_of=day.isoformat(),
-                  department=dept, open_count=open_count, provisional=provisional, scores=scores,
-                  flagged=flagged, rule_names=rm.rule_names(), held=held, may_review=who.role in REVIEWERS)
+    return render(
+        request,
+        "board.html",
+        who,
+        rows=rows,
+        groups=groups,
+        sort=sort,
+        as_of=day.isoformat(),
+        department=dept,
+        open_count=open_count,
+        provisional=provisional,
+        scores=scores,
+        flagged=flagged,
+        rule_names=rm.rule_names(),
+        held=held,
+        may_review=who.role in REVIEWERS,
+    )
 
 
 # ---------------------------------------------------------------------------------- review forms
 # A supervisor's decision on a late entry (补录), with the session's CSRF token like every page form.
+
 
 async def _review_form(request: Request, event_id: str, approve: bool):
     from app.review import ReviewError, decide
@@ -310,13 +351,21 @@ def liaison(request: Request, department: str | None = None):
         for c in snap.clocks:
             if c.state not in ("open", "paused"):
                 continue
-            entries.append({"item": snap, "clock": c, "rule_name": rules.get(c.rule, c.rule),
-                            "left": rm.working_days_left(c, day)})
+            entries.append(
+                {"item": snap, "clock": c, "rule_name": rules.get(c.rule, c.rule), "left": rm.working_days_left(c, day)}
+            )
     entries.sort(key=lambda e: (e["left"] is None, e["left"] if e["left"] is not None else 0, e["item"].id))
     from app.review import list_entries
 
-    return render(request, "liaison.html", who, department=dept, name=names.get(dept, dept), entries=entries,
-                  held=list_entries("held", dept))
+    return render(
+        request,
+        "liaison.html",
+        who,
+        department=dept,
+        name=names.get(dept, dept),
+        entries=entries,
+        held=list_entries("held", dept),
+    )
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
@@ -335,8 +384,13 @@ def item_page(request: Request, item_id: str):
 
     x = item_extras(data, who)
     for u in x["urges"]:
-        timeline.append({"when": u.created_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d"),
-                         "kind": "urge", "e": u})
+        timeline.append(
+            {
+                "when": u.created_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d"),
+                "kind": "urge",
+                "e": u,
+            }
+        )
     timeline.sort(key=lambda t: (t["when"], 0 if t["kind"] == "event" else 1))
     return render(request, "item.html", who, item=data, timeline=timeline, x=x)
 
@@ -366,8 +420,17 @@ def department_page(request: Request, dept: str):
     overdue = rm.overdue_views(day, dept)
     period = rm.parse_period_param(None)
     scores = rm.scores_result(period, day, dept)
-    return render(request, "department.html", who, d=d, people=people, items=items, overdue=overdue,
-                  scores=scores, role_names=labels.ROLES)
+    return render(
+        request,
+        "department.html",
+        who,
+        d=d,
+        people=people,
+        items=items,
+        overdue=overdue,
+        scores=scores,
+        role_names=labels.ROLES,
+    )
 
 
 @router.get("/scores", response_class=HTMLResponse)
@@ -382,8 +445,17 @@ def scores_page(request: Request, period: str | None = None, department: str | N
     # the annual report drafted in January-March is last year's
     today = rm.today()
     report_year = p.start.year - (1 if p.start.year == today.year and today.month <= 3 else 0)
-    return render(request, "scores.html", who, res=res, period=p, department=dept, chart=chart,
-                  period_text=period or p.label, report_year=report_year)
+    return render(
+        request,
+        "scores.html",
+        who,
+        res=res,
+        period=p,
+        department=dept,
+        chart=chart,
+        period_text=period or p.label,
+        report_year=report_year,
+    )
 
 
 @router.get("/calendar", response_class=HTMLResponse)
@@ -394,8 +466,9 @@ def calendar_page(request: Request):
     years: dict[int, dict[str, Any]] = {}
     for r in data.coverage:
         years.setdefault(r.year, {})[r.region] = r
-    return render(request, "calendar.html", who, data=data, years=sorted(years.items()), regions=regions,
-                  region_list=data.regions)
+    return render(
+        request, "calendar.html", who, data=data, years=sorted(years.items()), regions=regions, region_list=data.regions
+    )
 
 
 # ---------------------------------------------------------------------------------- chart
@@ -411,9 +484,15 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     from services.scores import current_marks, current_records, session
 
     start = period.start
-    months = [(start.year, m) for m in range(1, 13)] if period.kind == "year" else (
-        [(start.year, m) for m in range(start.month, start.month + 3)] if period.kind == "quarter"
-        else [(start.year, m) for m in range(1, start.month + 1)])
+    months = (
+        [(start.year, m) for m in range(1, 13)]
+        if period.kind == "year"
+        else (
+            [(start.year, m) for m in range(start.month, start.month + 3)]
+            if period.kind == "quarter"
+            else [(start.year, m) for m in range(1, start.month + 1)]
+        )
+    )
     months = [(y, m) for y, m in months if dt.date(y, m, 1) <= as_of]
     config = load_scoring()
     with session() as s:
@@ -421,8 +500,9 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
         marks = current_marks(s, department)
     series: dict[str, list[tuple[int, float]]] = {}
     for i, (yr, m) in enumerate(months):
-        res = score_period(records, parse_period(f"{yr}-{m:02d}"), as_of, config, department, marks,
-                           rules=engine().rules)
+        res = score_period(
+            records, parse_period(f"{yr}-{m:02d}"), as_of, config, department, marks, rules=engine().rules
+        )
         for d in res.summary:
             series.setdefault(d.department, []).append((i, d.score))
     names = rm.department_names()
@@ -446,11 +526,17 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
                 segments[-1].append((i, v))
             else:
                 segments.append([(i, v)])
-        lines.append({"dept": dept, "name": names.get(dept, dept), "color": color,
-                      "segments": [" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in seg) for seg in segments if len(seg) > 1],
-                      "dots": [{"x": round(x(i), 1), "y": round(y(v), 1), "v": v, "label": f"{months[i][1]}月"}
-                               for i, v in pts]})
+        lines.append(
+            {
+                "dept": dept,
+                "name": names.get(dept, dept),
+                "color": color,
+                "segments": [" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in seg) for seg in segments if len(seg) > 1],
+                "dots": [
+                    {"x": round(x(i), 1), "y": round(y(v), 1), "v": v, "label": f"{months[i][1]}月"} for i, v in pts
+                ],
+            }
+        )
     grid = [{"y": round(y(v), 1), "v": v} for v in range(int(lo), 101, 10)]
     ticks = [{"x": round(x(i), 1), "label": f"{m}月"} for i, (_, m) in enumerate(months)]
-    return {"w": W, "h": H, "lines": lines, "grid": grid, "ticks": ticks, "left": L, "right": W - R,
-            "bottom": H - B}
+    return {"w": W, "h": H, "lines": lines, "grid": grid, "ticks": ticks, "left": L, "right": W - R, "bottom": H - B}

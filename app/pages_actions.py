@@ -4,6 +4,7 @@ Every POST carries the session's CSRF token (`csrf_token`) and writes through th
 API and the CLI: events through services.ingest.Ingestor as the signed-in person, notices through
 activities.notify.deliver (delivery log, channel fallback).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,8 +49,16 @@ def _departments_for(who: Principal) -> dict[str, str]:
     return names
 
 
-def _form_page(request: Request, who: Principal, type_: str, values: dict[str, str], errors: dict[str, str],
-               item_id: str | None, status: int = 200, general: str | None = None) -> HTMLResponse:
+def _form_page(
+    request: Request,
+    who: Principal,
+    type_: str,
+    values: dict[str, str],
+    errors: dict[str, str],
+    item_id: str | None,
+    status: int = 200,
+    general: str | None = None,
+) -> HTMLResponse:
     fields = build_fields(type_, _departments_for(who))
     snap = None
     if item_id:
@@ -68,9 +77,19 @@ def _form_page(request: Request, who: Principal, type_: str, values: dict[str, s
         f.error = errors.get(f.name)
     known = {f.name for f in fields}
     general = general or "；".join(f"{k}：{v}" for k, v in errors.items() if k not in known) or None
-    return render(request, "event_form.html", who, status=status, type=type_, label=EVENT_LABELS.get(type_, type_),
-                  fields=fields, event_id=values.get("event_id") or _new_event_id(), item=snap,
-                  item_id=item_id or "", general=general)
+    return render(
+        request,
+        "event_form.html",
+        who,
+        status=status,
+        type=type_,
+        label=EVENT_LABELS.get(type_, type_),
+        fields=fields,
+        event_id=values.get("event_id") or _new_event_id(),
+        item=snap,
+        item_id=item_id or "",
+        general=general,
+    )
 
 
 @router.get("/events/new", response_class=HTMLResponse)
@@ -113,8 +132,13 @@ async def post_event(request: Request):
         depts = {d for d in (target, known.department if known else None) if d}
         other = sorted(d for d in depts if d != who.department)
         if other:
-            return refused({"department": f"无权为其他部门（{'、'.join(other)}）登记事件：联络员只能登记本部门"
-                                          f"（{who.department}）的事件"}, 403)
+            return refused(
+                {
+                    "department": f"无权为其他部门（{'、'.join(other)}）登记事件：联络员只能登记本部门"
+                    f"（{who.department}）的事件"
+                },
+                403,
+            )
     client = request.app.state.client
     if client is None:
         return refused({"type": "工作流服务未连接，暂不能登记事件"}, 503)
@@ -143,6 +167,7 @@ async def post_event(request: Request):
 
 # ---------------------------------------------------------------------------------- item page extras
 
+
 def actions_for(item: ItemView) -> list[tuple[str, str]]:
     """(button label, event type) valid in the item's current state."""
     clocks = {c.rule: c for c in item.clocks}
@@ -160,8 +185,9 @@ def actions_for(item: ItemView) -> list[tuple[str, str]]:
     elif t == "request":
         reply = clocks.get("request_reply")
         if reply and reply.state in ("open", "paused"):
-            consulting = bool({"third_party_opinion", "agency_opinion"} & {r for r, c in clocks.items()
-                                                                             if c.state == "open"})
+            consulting = bool(
+                {"third_party_opinion", "agency_opinion"} & {r for r, c in clocks.items() if c.state == "open"}
+            )
             if reply.state == "open":
                 notice = clocks.get("correction_notice")
                 if notice and notice.state == "open" and (notice.due or "")[:10] >= rm.today().isoformat():
@@ -175,11 +201,18 @@ def actions_for(item: ItemView) -> list[tuple[str, str]]:
                 out.append(("答复", "request.replied"))
             out.append(("撤回", "request.withdrawn"))
         else:
-            out += [("申请行政复议", "review.filed"), ("复议决定", "review.decided"),
-                    ("提起行政诉讼", "litigation.filed"), ("诉讼判决", "litigation.decided")]
+            out += [
+                ("申请行政复议", "review.filed"),
+                ("复议决定", "review.decided"),
+                ("提起行政诉讼", "litigation.filed"),
+                ("诉讼判决", "litigation.decided"),
+            ]
     elif t == "opinion" and live:
-        out += [("发布权威信息", "opinion.info_released"), ("召开新闻发布会", "opinion.press_conference"),
-                ("回应舆情", "opinion.responded")]
+        out += [
+            ("发布权威信息", "opinion.info_released"),
+            ("召开新闻发布会", "opinion.press_conference"),
+            ("回应舆情", "opinion.responded"),
+        ]
     elif t == "budget" and live:
         out.append(("登记公开", "budget.published"))
     elif t == "annual_report" and live:
@@ -202,16 +235,20 @@ def upcoming_reminders(item: ItemView, deliveries: list, limit: int = 6) -> list
             continue
         fired = sorted({d.key.split(":")[-2] for d in deliveries if d.rule == c.rule and d.state == "sent"})
         try:
-            steps = _plan(PlanRequest(rule=c.rule, due=c.due, region=c.region or "national", now=now,
-                                      fired=fired))
+            steps = _plan(PlanRequest(rule=c.rule, due=c.due, region=c.region or "national", now=now, fired=fired))
         except Exception:  # noqa: BLE001  (a rule without a ladder has nothing to show)
             continue
         for s in steps:
             people = recipients(directory, item.department, s.to)
-            out.append({"rule_name": c.rule_name, "step": STEP_NAMES.get(s.step, s.step),
-                        "when": s.fire_at[:16].replace("T", " "),
-                        "to": "、".join(directory.people[p].name for p in people if p in directory.people)
-                              or "（无人接收）"})
+            out.append(
+                {
+                    "rule_name": c.rule_name,
+                    "step": STEP_NAMES.get(s.step, s.step),
+                    "when": s.fire_at[:16].replace("T", " "),
+                    "to": "、".join(directory.people[p].name for p in people if p in directory.people)
+                    or "（无人接收）",
+                }
+            )
     out.sort(key=lambda r: r["when"])
     return out[:limit]
 
@@ -225,25 +262,39 @@ def _local(moment: dt.datetime) -> str:
 def item_extras(item: ItemView, who: Principal) -> dict[str, Any]:
     from sqlmodel import col, select
 
-    from services.queries import session
     from domain.labels import STEPS as STEP_NAMES
+    from services.queries import session
     from store.accounts import urges_for_item
     from store.deliveries import Delivery
 
     directory = rm.directory()
     with session() as s:
-        deliveries = list(s.exec(select(Delivery).where(Delivery.item_id == item.id)
-                                 .order_by(col(Delivery.created_at))).all())
+        deliveries = list(
+            s.exec(select(Delivery).where(Delivery.item_id == item.id).order_by(col(Delivery.created_at))).all()
+        )
         urges = urges_for_item(s, item.id)
-    sent = [{"step": STEP_NAMES.get(d.step, d.step), "to": directory.people[d.person].name
-             if d.person in directory.people else d.person, "state": d.state, "when": _local(d.sent_at or d.created_at),
-             "channel": d.channel_used or "", "error": d.error or ""} for d in deliveries]
-    return {"actions": actions_for(item) if who.role in WRITERS else [],
-            "upcoming": upcoming_reminders(item, deliveries),
-            "sent": sent, "urges": urges, "can_urge": who.role in URGERS}
+    sent = [
+        {
+            "step": STEP_NAMES.get(d.step, d.step),
+            "to": directory.people[d.person].name if d.person in directory.people else d.person,
+            "state": d.state,
+            "when": _local(d.sent_at or d.created_at),
+            "channel": d.channel_used or "",
+            "error": d.error or "",
+        }
+        for d in deliveries
+    ]
+    return {
+        "actions": actions_for(item) if who.role in WRITERS else [],
+        "upcoming": upcoming_reminders(item, deliveries),
+        "sent": sent,
+        "urges": urges,
+        "can_urge": who.role in URGERS,
+    }
 
 
 # ---------------------------------------------------------------------------------- 督办
+
 
 @router.post("/items/{item_id}/urge", response_class=HTMLResponse)
 async def urge(request: Request, item_id: str):
@@ -270,12 +321,23 @@ async def urge(request: Request, item_id: str):
     due = next((c.due for c in snap.clocks if c.state in ("open", "paused") and c.due), None)
     results = []
     for pid in people:
-        req = NotificationRequest(item_id=item_id, rule="urge", step="urge", person_id=pid,
-                                  occurrence=f"urge@{row.id}",
-                                  context={"item_title": snap.title or item_id, "department": snap.department,
-                                           "note": note, "by_name": _person_name(who), "due": due,
-                                           "rule_name": next((rules.get(c.rule, c.rule) for c in snap.clocks
-                                                              if c.state in ("open", "paused")), "")})
+        req = NotificationRequest(
+            item_id=item_id,
+            rule="urge",
+            step="urge",
+            person_id=pid,
+            occurrence=f"urge@{row.id}",
+            context={
+                "item_title": snap.title or item_id,
+                "department": snap.department,
+                "note": note,
+                "by_name": _person_name(who),
+                "due": due,
+                "rule_name": next(
+                    (rules.get(c.rule, c.rule) for c in snap.clocks if c.state in ("open", "paused")), ""
+                ),
+            },
+        )
         results.append(await deliver(req))
     ok = [directory.people[r.person_id].name for r in results if r.delivered]
     bad = [directory.people[r.person_id].name for r in results if not r.delivered]
@@ -292,6 +354,7 @@ def _person_name(who: Principal) -> str:
 
 
 # ---------------------------------------------------------------------------------- score locks
+
 
 @router.post("/scores/lock", response_class=HTMLResponse)
 async def lock_scores(request: Request):
@@ -320,6 +383,7 @@ async def lock_scores(request: Request):
 
 # ---------------------------------------------------------------------------------- invites
 
+
 @router.get("/invite/{token}", response_class=HTMLResponse)
 def invite_form(request: Request, token: str):
     from services.queries import session
@@ -329,8 +393,9 @@ def invite_form(request: Request, token: str):
         inv = open_invite(s, token)
     if inv is None:
         return render_error(request, 410, "设置密码的链接无效、已使用或已过期（24 小时内有效），请联系管理员重新发送。")
-    resp = render(request, "invite.html", None, person=inv.person, csrf_token=pre_token(request), error=None,
-                  token=token)
+    resp = render(
+        request, "invite.html", None, person=inv.person, csrf_token=pre_token(request), error=None, token=token
+    )
     return with_pre_cookie(request, resp)
 
 
@@ -354,8 +419,15 @@ async def invite_accept(request: Request, token: str):
             except PasswordError as exc:
                 error = str(exc)
         if error:
-            return render(request, "invite.html", None, status=422, person=inv.person, csrf_token=pre_token(request),
-                          error=error, token=token)
+            return render(
+                request,
+                "invite.html",
+                None,
+                status=422,
+                person=inv.person,
+                csrf_token=pre_token(request),
+                error=error,
+                token=token,
+            )
         person = inv.person
     return redirect_with_flash("/login?next=/", f"密码已设置，请用人员编号 {person} 和新密码登录。", request)
-

@@ -8,13 +8,13 @@
 `shixian up` stays the one-machine default (embedded dev server, everything in one process). Each
 process exits non-zero when a dependency it needs is gone for good, so the supervisor restarts it.
 """
+
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
 import sys
-from pathlib import Path
 
 
 def _say(msg: str) -> None:
@@ -74,8 +74,11 @@ async def _run_until_stop(main: list[asyncio.Task], stop: asyncio.Event) -> int:
     for t in main:
         if t in done and not stop.is_set():
             exc = None if t.cancelled() else t.exception()
-            _say(f"错误 / error: {exc}" if isinstance(exc, FaultError) else
-                 f"错误 / error: {t.get_name()} 意外结束：{type(exc).__name__ if exc else ''} {exc or ''}")
+            _say(
+                f"错误 / error: {exc}"
+                if isinstance(exc, FaultError)
+                else f"错误 / error: {t.get_name()} 意外结束：{type(exc).__name__ if exc else ''} {exc or ''}"
+            )
             code = 1
     stop.set()
     _, still = await asyncio.wait(main, timeout=20)
@@ -97,16 +100,20 @@ async def _worker(watch_calendar: bool) -> int:
     client = await _connect()
     stop = _stop_event()
     worker = run_worker(client, stop, workflows=worker_workflows(), activities=worker_activities(client))
-    tasks = [asyncio.create_task(worker, name="worker"),
-             asyncio.create_task(watch_temporal(client, stop), name="temporal-watch"),
-             asyncio.create_task(watch_database(stop), name="database-watch")]
+    tasks = [
+        asyncio.create_task(worker, name="worker"),
+        asyncio.create_task(watch_temporal(client, stop), name="temporal-watch"),
+        asyncio.create_task(watch_database(stop), name="database-watch"),
+    ]
     if watch_calendar:
         from worker.calendar_watch import watch_calendar as watch
 
         tasks.append(asyncio.create_task(watch(client, stop), name="calendar-watch"))
     metrics = start_metrics_server()
-    _say(f"时限工作进程已就绪 / Shixian worker ready — Temporal {temporal_address()} · 任务队列/task queue {TASK_QUEUE}"
-         f" · pid {os.getpid()}" + (f" · 指标/metrics {metrics}" if metrics else ""))
+    _say(
+        f"时限工作进程已就绪 / Shixian worker ready — Temporal {temporal_address()} · 任务队列/task queue {TASK_QUEUE}"
+        f" · pid {os.getpid()}" + (f" · 指标/metrics {metrics}" if metrics else "")
+    )
     code = await _run_until_stop(tasks, stop)
     _say("已停止 / stopped")
     return code
@@ -132,24 +139,32 @@ async def _web() -> int:
         exc = task.exception()
         return _fail(str(exc))
     metrics = start_metrics_server()
-    _say("时限网页已就绪 / Shixian web ready — " + " · ".join(f"{a} {b}" for a, b in ctx.addresses)
-         + f" · Temporal {temporal_address()}" + (f" · 指标/metrics {metrics}" if metrics else ""))
+    _say(
+        "时限网页已就绪 / Shixian web ready — "
+        + " · ".join(f"{a} {b}" for a, b in ctx.addresses)
+        + f" · Temporal {temporal_address()}"
+        + (f" · 指标/metrics {metrics}" if metrics else "")
+    )
     code = await _run_until_stop([task], stop)
     _say("已停止 / stopped")
     return code
 
 
 async def _schedules() -> int:
-    from worker.annual import NOTE as ANNUAL_NOTE, annual_schedule
+    from worker.annual import NOTE as ANNUAL_NOTE
+    from worker.annual import annual_schedule
     from worker.client import TASK_QUEUE
-    from worker.digests import NOTE as DIGEST_NOTE, digest_schedule
+    from worker.digests import NOTE as DIGEST_NOTE
+    from worker.digests import digest_schedule
     from worker.schedules import upsert_schedule
     from workflows.annual import ANNUAL_SCHEDULE_ID
     from workflows.digests import DIGEST_SCHEDULE_ID
 
     client = await _connect()
-    for sid, sched, note, label in ((DIGEST_SCHEDULE_ID, digest_schedule(TASK_QUEUE), DIGEST_NOTE, "每日汇总"),
-                                    (ANNUAL_SCHEDULE_ID, annual_schedule(TASK_QUEUE), ANNUAL_NOTE, "年报时限")):
+    for sid, sched, note, label in (
+        (DIGEST_SCHEDULE_ID, digest_schedule(TASK_QUEUE), DIGEST_NOTE, "每日汇总"),
+        (ANNUAL_SCHEDULE_ID, annual_schedule(TASK_QUEUE), ANNUAL_NOTE, "年报时限"),
+    ):
         result = await upsert_schedule(client, sid, sched, note)
         _say(f"{label} {sid}：{'已创建' if result == 'created' else '已更新'}")
     return 0

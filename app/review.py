@@ -5,6 +5,7 @@ query (the item workflows publish their held entries with every snapshot); a dec
 workflow's `review` Update; the workflow writes the snapshot (and, on approval, the event's row in the
 event log, stamped with the time it was first recorded) in one transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,11 +44,22 @@ def _session(db=None):
 def entry_json(r: LateEntryRecord) -> dict[str, Any]:
     local = lambda t: t.astimezone(SHANGHAI).isoformat() if t else None  # noqa: E731
     return {
-        "event_id": r.event_id, "item_id": r.item_id, "department": r.department, "type": r.type,
-        "occurred_on": r.occurred_on, "recorded_at": local(r.recorded_at), "recorded_by": r.recorded_by,
-        "role": r.role, "role_name": ROLE_LABELS.get(r.role, r.role), "reason": r.reason, "status": r.status,
-        "status_name": STATUS_LABELS.get(r.status, r.status), "decided_by": r.decided_by,
-        "decided_at": local(r.decided_at), "decision_reason": r.decision_reason, "payload": r.payload,
+        "event_id": r.event_id,
+        "item_id": r.item_id,
+        "department": r.department,
+        "type": r.type,
+        "occurred_on": r.occurred_on,
+        "recorded_at": local(r.recorded_at),
+        "recorded_by": r.recorded_by,
+        "role": r.role,
+        "role_name": ROLE_LABELS.get(r.role, r.role),
+        "reason": r.reason,
+        "status": r.status,
+        "status_name": STATUS_LABELS.get(r.status, r.status),
+        "decided_by": r.decided_by,
+        "decided_at": local(r.decided_at),
+        "decision_reason": r.decision_reason,
+        "payload": r.payload,
     }
 
 
@@ -56,8 +68,9 @@ def list_entries(status: str | None = "held", department: str | None = None, db=
         return [entry_json(r) for r in repo.late_entries(s, status=status, department=department)]
 
 
-async def decide(client: Client, event_id: str, *, approve: bool, by: str, reason: str = "",
-                 db=None, now: dt.datetime | None = None) -> dict[str, Any]:
+async def decide(
+    client: Client, event_id: str, *, approve: bool, by: str, reason: str = "", db=None, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """Approve or reject one held entry; returns the entry as stored afterwards."""
     reason = (reason or "").strip()
     if not approve and not reason:
@@ -67,14 +80,17 @@ async def decide(client: Client, event_id: str, *, approve: bool, by: str, reaso
     if row is None:
         raise ReviewError("event_id", f"没有编号为 {event_id} 的补录事件", 404)
     if row.status != "held":
-        raise ReviewError("event_id", f"补录 {event_id} 已审核：{STATUS_LABELS.get(row.status, row.status)}"
-                                      f"（{row.decided_by or '-'}）")
+        raise ReviewError(
+            "event_id",
+            f"补录 {event_id} 已审核：{STATUS_LABELS.get(row.status, row.status)}（{row.decided_by or '-'}）",
+        )
     at = (now or shanghai_now()).astimezone(SHANGHAI).isoformat()
     wid = f"{ITEM_TYPE[row.type.split('.')[0]]}:{row.item_id}"
     decision = ReviewDecision(event_id=event_id, approve=approve, by=by, at=at, reason=reason)
     try:
         res: ApplyResult = await client.get_workflow_handle(wid).execute_update(
-            ItemWorkflow.review, decision, id=f"review:{event_id}:{'approve' if approve else 'reject'}")
+            ItemWorkflow.review, decision, id=f"review:{event_id}:{'approve' if approve else 'reject'}"
+        )
     except WorkflowUpdateFailedError as exc:
         msg = getattr(exc.cause, "message", None) or str(exc.cause or exc)
         field, _, text = msg.partition("] ") if msg.startswith("[") else ("", "", msg)

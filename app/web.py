@@ -6,6 +6,7 @@
 Host header check: only the configured host, 127.0.0.1, localhost and names listed in
 SHIXIAN_WEB_HOSTS (comma-separated) are answered (defeats DNS rebinding against a loopback server).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +31,7 @@ HERE = Path(__file__).parent
 def http_bind() -> tuple[str, int]:
     text = get_settings().http.strip()
     if text.startswith("http://"):
-        text = text[len("http://"):]
+        text = text[len("http://") :]
     host, _, port = text.rpartition(":")
     if not host:
         host, port = "127.0.0.1", text
@@ -63,19 +64,27 @@ SECURITY_HEADERS = {
 }
 
 
-_MESSAGES = {401: ("unauthorized", "未登录或令牌无效"), 403: ("forbidden", "无权访问"),
-             404: ("not_found", "未找到该地址"), 405: ("method_not_allowed", "不支持该请求方法"),
-             400: ("bad_request", "请求有误")}
+_MESSAGES = {
+    401: ("unauthorized", "未登录或令牌无效"),
+    403: ("forbidden", "无权访问"),
+    404: ("not_found", "未找到该地址"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    400: ("bad_request", "请求有误"),
+}
 
 
 def create_app(client=None, *, open_pages: bool | None = None, host: str | None = None) -> FastAPI:
     from app.api import router as api_router
-    from app.pages import router as pages_router, render_error
+    from app.pages import render_error
+    from app.pages import router as pages_router
 
     bind_host = host or http_bind()[0]
-    app = FastAPI(title="时限 Shixian API", version="0.1.0",
-                  description="政务公开法定时限与合规引擎：事件登记、事项与期限说明、逾期督办、考评得分、年度报告。"
-                              "除 /docs 外所有 /api 接口需要令牌：`Authorization: Bearer sx_...`（`shixian token create` 生成）。")
+    app = FastAPI(
+        title="时限 Shixian API",
+        version="0.1.0",
+        description="政务公开法定时限与合规引擎：事件登记、事项与期限说明、逾期督办、考评得分、年度报告。"
+        "除 /docs 外所有 /api 接口需要令牌：`Authorization: Bearer sx_...`（`shixian token create` 生成）。",
+    )
     app.state.client = client
     app.state.open_pages = open_pages_default(bind_host) if open_pages is None else open_pages
     allowed = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver", bind_host}
@@ -105,8 +114,10 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
-        errors = [{"field": ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body",
-                   "reason": e.get("msg", "")} for e in exc.errors()]
+        errors = [
+            {"field": ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body", "reason": e.get("msg", "")}
+            for e in exc.errors()
+        ]
         detail = "请求参数有误：" + "；".join(f"{e['field']} {e['reason']}" for e in errors)
         if wants_json(request):
             return JSONResponse({"code": "invalid_request", "detail": detail, "errors": errors}, status_code=422)
@@ -159,7 +170,9 @@ def bind_socket(host: str, port: int):
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise RuntimeError(f"网页服务无法监听 {host}:{port}：{exc.strerror}（端口被占用？可用 SHIXIAN_HTTP 指定其他端口）") from None
+        raise RuntimeError(
+            f"网页服务无法监听 {host}:{port}：{exc.strerror}（端口被占用？可用 SHIXIAN_HTTP 指定其他端口）"
+        ) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -171,8 +184,9 @@ async def serve_web(ctx) -> None:
 
     host, port = http_bind()
     app = create_app(ctx.client, host=host)
-    config = uvicorn.Config(app, host=host, port=port, log_level=get_settings().web_log,
-                            access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=get_settings().web_log, access_log=False, lifespan="off"
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the supervisor owns the signals
     sock = bind_socket(host, port)  # bind here: a busy port is a clear error, not uvicorn's sys.exit

@@ -5,6 +5,7 @@ The rows are request_reply clocks received on random days of 2019-06..2025-10 (t
 national calendar; find_workday(20, start) is the same question (the 20th working day after the start).
 Usage: .venv/bin/python benchmarks/bench_batch.py [--rows 100000] [--baseline-cases 20000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,19 +43,26 @@ def main() -> int:
 
     import chinese_calendar
 
-    sample = starts[:args.baseline_cases]
+    sample = starts[: args.baseline_cases]
     t0 = time.perf_counter()
     theirs = [chinese_calendar.find_workday(20, s) for s in sample]
     base = (time.perf_counter() - t0) / len(sample)
     # find_workday treats a rest-day start as "day 0 = the next working day"; on working-day starts the two agree.
-    mismatches = sum(o.split(",")[3] != t.isoformat() for o, t, s in zip(out, theirs, sample, strict=True)
-                     if chinese_calendar.is_workday(s))
+    mismatches = sum(
+        o.split(",")[3] != t.isoformat()
+        for o, t, s in zip(out, theirs, sample, strict=True)
+        if chinese_calendar.is_workday(s)
+    )
     per_case = batch / args.rows
-    print(f"shixian deadline --batch: {args.rows:,} rows in {batch:.2f} s (whole process) = {per_case * 1e6:.1f} µs/case")
+    print(
+        f"shixian deadline --batch: {args.rows:,} rows in {batch:.2f} s (whole process) = {per_case * 1e6:.1f} µs/case"
+    )
     print(f"chinese_calendar.find_workday: {base * 1e6:.1f} µs/case ({len(sample):,} cases)")
     distinct = len(set(starts))
-    print(f"ratio: {base / per_case:.0f}x per case (goal >= 50x); {distinct:,} distinct start days; "
-          f"mismatches on working-day starts of the sample: {mismatches}")
+    print(
+        f"ratio: {base / per_case:.0f}x per case (goal >= 50x); {distinct:,} distinct start days; "
+        f"mismatches on working-day starts of the sample: {mismatches}"
+    )
     Path(path).unlink()
     return 0
 

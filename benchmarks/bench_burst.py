@@ -12,6 +12,7 @@ Goal on a 2-core machine: 600 notices, each exactly once, the last within 60 s o
 
     .venv/bin/python benchmarks/bench_burst.py [--cases 300]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,8 +87,9 @@ async def main() -> int:
     cfg = tmp / "config"
     shutil.copytree(ROOT / "config", cfg)
     deps = (cfg / "departments.toml").read_text(encoding="utf-8")
-    (cfg / "departments.toml").write_text(deps.replace("127.0.0.1:9000", f"127.0.0.1:{receiver.port}"),
-                                          encoding="utf-8")
+    (cfg / "departments.toml").write_text(
+        deps.replace("127.0.0.1:9000", f"127.0.0.1:{receiver.port}"), encoding="utf-8"
+    )
     os.environ.update(SHIXIAN_DATA_DIR=str(tmp / "data"), SHIXIAN_CONFIG_DIR=str(cfg))
     os.environ.pop("DATABASE_URL", None)
 
@@ -95,14 +97,15 @@ async def main() -> int:
     from temporalio.testing import WorkflowEnvironment
 
     from activities.notify import send_via
-    from services.ingest import Ingestor
-    from domain.directory import load_directory
     from app import composition
+    from domain.directory import load_directory
+    from services.ingest import Ingestor
     from worker.main import build_worker
 
     directory = load_directory()
-    departments = [d for d in directory.departments
-                   if directory.people_for(d, "liaison") and directory.people_for(d, "head")]
+    departments = [
+        d for d in directory.departments if directory.people_for(d, "liaison") and directory.people_for(d, "head")
+    ]
 
     # ---- baseline: the channel alone
     urls = [p.notify[0] for p in directory.people.values() if p.notify]
@@ -122,27 +125,48 @@ async def main() -> int:
     # ---- the burst through the product
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).with_name("temporal")),
-        data_converter=pydantic_data_converter, dev_server_log_level="error",
-        dev_server_extra_args=["--db-filename", str(tmp / "temporal.db")])
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+        dev_server_extra_args=["--db-filename", str(tmp / "temporal.db")],
+    )
     try:
         with ThreadPoolExecutor(16) as pool:
-            async with build_worker(env.client, executor=pool, workflows=composition.worker_workflows(),
-                                    activities=composition.worker_activities(env.client)):
+            async with build_worker(
+                env.client,
+                executor=pool,
+                workflows=composition.worker_workflows(),
+                activities=composition.worker_activities(env.client),
+            ):
                 # Calibrate: the import rate on this machine now (general cases: their warnings fall 47 h
                 # later, outside the measurement), so the burst instant is set after the import ends.
-                warm = [{"event_id": f"warm-{i}", "type": "opinion.detected", "case_id": f"WARM-{i:03d}",
-                         "department": departments[i % len(departments)],
-                         "detected_at": dt.datetime.now(dt.UTC).isoformat(), "severity": "general"}
-                        for i in range(20)]
+                warm = [
+                    {
+                        "event_id": f"warm-{i}",
+                        "type": "opinion.detected",
+                        "case_id": f"WARM-{i:03d}",
+                        "department": departments[i % len(departments)],
+                        "detected_at": dt.datetime.now(dt.UTC).isoformat(),
+                        "severity": "general",
+                    }
+                    for i in range(20)
+                ]
                 t_warm = time.time()
                 await Ingestor(env.client, internal=True).ingest(list(enumerate(warm, start=1)))
                 rate = len(warm) / (time.time() - t_warm)
                 lead = 20 + 2 * args.cases / rate  # seconds for the import to finish before the instant
                 fire = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=lead)
                 detected = (fire - dt.timedelta(hours=4)).astimezone(dt.timezone(dt.timedelta(hours=8)))
-                events = [{"event_id": f"burst-{i}", "type": "opinion.detected", "case_id": f"BURST-{i:05d}",
-                           "department": departments[i % len(departments)], "detected_at": detected.isoformat(),
-                           "severity": "major"} for i in range(args.cases)]
+                events = [
+                    {
+                        "event_id": f"burst-{i}",
+                        "type": "opinion.detected",
+                        "case_id": f"BURST-{i:05d}",
+                        "department": departments[i % len(departments)],
+                        "detected_at": detected.isoformat(),
+                        "severity": "major",
+                    }
+                    for i in range(args.cases)
+                ]
                 t_import = time.time()
                 results = await Ingestor(env.client, internal=True).ingest(list(enumerate(events, start=1)))
                 import_s = time.time() - t_import
@@ -168,10 +192,14 @@ async def main() -> int:
     print(f"received: {len(posts)}  duplicates: {dupes}  missing: {max(0, n_notices - len(posts) + dupes)}")
     if lateness:
         p50, p99, worst = percentile(lateness, 0.5), percentile(lateness, 0.99), max(lateness)
-        print(f"lateness after the due instant: p50 {p50:.1f} s  p99 {p99:.1f} s  max {worst:.1f} s"
-              f"  (max / baseline: {worst / baseline:.1f}x)")
-        print("goal: all delivered once, last within 60 s:",
-              "met" if len(posts) == n_notices and not dupes and worst <= 60 else "NOT met")
+        print(
+            f"lateness after the due instant: p50 {p50:.1f} s  p99 {p99:.1f} s  max {worst:.1f} s"
+            f"  (max / baseline: {worst / baseline:.1f}x)"
+        )
+        print(
+            "goal: all delivered once, last within 60 s:",
+            "met" if len(posts) == n_notices and not dupes and worst <= 60 else "NOT met",
+        )
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if len(posts) == n_notices and not dupes else 1
 

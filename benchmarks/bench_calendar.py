@@ -3,6 +3,7 @@
 Runs the same 20,000 random (start, n) cases through both in one process and prints the per-case
 speed ratio. Target: >= 200x. Usage: .venv/bin/python benchmarks/bench_calendar.py [--cases N]
 """
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@ per event, due dates, the store write, streaming output). Prints both rates, the
 
     .venv/bin/python benchmarks/bench_ingest.py [--items 1000] [--runs 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,18 @@ def events(n: int, tag: str) -> list[dict]:
     out = []
     for i in range(n):
         day = cal.subtract_working_days(day0, 5 + i % 200)
-        out.append({"event_id": f"b-{tag}-{i}", "type": "request.received", "request_id": f"BR-{tag}-{i}",
-                    "department": ["qz-fgw", "qz-czj", "qz-jyj"][i % 3], "channel": "online",
-                    "received_on": day.isoformat(), "applicant_type": "natural_person", "subject": "压测"})
+        out.append(
+            {
+                "event_id": f"b-{tag}-{i}",
+                "type": "request.received",
+                "request_id": f"BR-{tag}-{i}",
+                "department": ["qz-fgw", "qz-czj", "qz-jyj"][i % 3],
+                "channel": "online",
+                "received_on": day.isoformat(),
+                "applicant_type": "natural_person",
+                "subject": "压测",
+            }
+        )
     return out
 
 
@@ -68,21 +78,29 @@ async def main() -> int:
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).with_name("temporal")),
-        data_converter=pydantic_data_converter, dev_server_extra_args=["--db-filename", f"{tmp}/temporal.db"])
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=["--db-filename", f"{tmp}/temporal.db"],
+    )
     target = env.client.service_client.config.target_host
     child_env = {**os.environ, "TEMPORAL_ADDRESS": target, "SHIXIAN_DATA_DIR": tmp}
     figures = []
     failed = 0
     try:
         with ThreadPoolExecutor(16) as pool:
-            async with Worker(env.client, task_queue="shixian", workflows=[*workflows.WORKFLOWS, NoopWorkflow],
-                              activities=activities.ACTIVITIES, activity_executor=pool):
+            async with Worker(
+                env.client,
+                task_queue="shixian",
+                workflows=[*workflows.WORKFLOWS, NoopWorkflow],
+                activities=activities.ACTIVITIES,
+                activity_executor=pool,
+            ):
                 sem = asyncio.Semaphore(CONCURRENCY)
 
                 async def noop() -> None:
                     async with sem:
-                        await env.client.execute_workflow(NoopWorkflow.run, id=f"noop-{uuid.uuid4()}",
-                                                          task_queue="shixian")
+                        await env.client.execute_workflow(
+                            NoopWorkflow.run, id=f"noop-{uuid.uuid4()}", task_queue="shixian"
+                        )
 
                 for run in range(args.runs):
                     t0 = time.perf_counter()
@@ -90,13 +108,24 @@ async def main() -> int:
                     base = args.items / (time.perf_counter() - t0)
 
                     path = Path(tmp) / f"events-{run}.jsonl"
-                    path.write_text("\n".join(json.dumps(e, ensure_ascii=False)
-                                              for e in events(args.items, f"{run}-{uuid.uuid4().hex[:6]}")),
-                                    encoding="utf-8")
+                    path.write_text(
+                        "\n".join(
+                            json.dumps(e, ensure_ascii=False)
+                            for e in events(args.items, f"{run}-{uuid.uuid4().hex[:6]}")
+                        ),
+                        encoding="utf-8",
+                    )
                     t0 = time.perf_counter()
                     proc = await asyncio.create_subprocess_exec(
-                        str(Path(sys.executable).with_name("shixian")), "events", "ingest", "--json", str(path),
-                        env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                        str(Path(sys.executable).with_name("shixian")),
+                        "events",
+                        "ingest",
+                        "--json",
+                        str(path),
+                        env=child_env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                    )
                     out, err = await proc.communicate()
                     rate = args.items / (time.perf_counter() - t0)
                     statuses = [json.loads(line)["status"] for line in out.decode().splitlines()]
@@ -105,8 +134,11 @@ async def main() -> int:
                         failed += 1
                         print(err.decode()[-2000:], file=sys.stderr)
                     figures.append((base, rate))
-                    print(f"run {run + 1}: baseline {base:6.1f}/s  ingest {rate:6.1f}/s  ratio {rate / base:.2f}x"
-                          f"  (not applied: {bad})", flush=True)
+                    print(
+                        f"run {run + 1}: baseline {base:6.1f}/s  ingest {rate:6.1f}/s  ratio {rate / base:.2f}x"
+                        f"  (not applied: {bad})",
+                        flush=True,
+                    )
     finally:
         await env.shutdown()
     best = max(figures, key=lambda f: f[1] / f[0])

@@ -6,6 +6,7 @@ every clock row once (`SELECT * FROM clock`), the floor of any report that touch
 
 Usage: .venv/bin/python benchmarks/bench_reports.py [--items 100000] [--departments 300] [--pg URL] [--no-sqlite]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-OUTCOMES = ["granted"] * 5 + ["partially_granted", "unavailable.not_held", "withheld.third_party_rights",
-                               "not_processed.duplicate", "other.other"]
+OUTCOMES = ["granted"] * 5 + [
+    "partially_granted",
+    "unavailable.not_held",
+    "withheld.third_party_rights",
+    "not_processed.duplicate",
+    "other.other",
+]
 
 
 def make_config(target: Path, departments: int) -> list[str]:
@@ -31,7 +37,9 @@ def make_config(target: Path, departments: int) -> list[str]:
     ids = [f"d{n:03d}" for n in range(departments)]
     lines = ["# benchmark: generated departments\n"]
     for n, d in enumerate(ids):
-        lines.append(f'[[department]]\nid = "{d}"\nname = "测试部门{n:03d}"\nregion = "{"guangxi" if n % 3 == 0 else "national"}"\n\n')
+        lines.append(
+            f'[[department]]\nid = "{d}"\nname = "测试部门{n:03d}"\nregion = "{"guangxi" if n % 3 == 0 else "national"}"\n\n'
+        )
     (target / "departments.toml").write_text("".join(lines), encoding="utf-8")
     return ids
 
@@ -39,8 +47,8 @@ def make_config(target: Path, departments: int) -> list[str]:
 def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
     from sqlalchemy import insert
 
-    from domain.engine import engine as clock_engine
     from domain.clocks import SHANGHAI, compute, parse_start
+    from domain.engine import engine as clock_engine
     from store.db import get_engine, init_db
     from store.models import Clock, EventRecord, Item
 
@@ -48,7 +56,7 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
     eng = init_db(get_engine(url))
     ce = clock_engine()
     rules = ce.rules
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     today = dt.date(2026, 11, 20)
     first = dt.date(2024, 1, 2).toordinal()
     items, clocks, events = [], [], []
@@ -59,7 +67,9 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
                 c.execute(insert(Item.__table__), items)
                 c.execute(insert(Clock.__table__), clocks)
                 c.execute(insert(EventRecord.__table__), events)
-            items.clear(); clocks.clear(); events.clear()
+            items.clear()
+            clocks.clear()
+            events.clear()
 
     def h(s: str) -> str:
         return hashlib.sha256(s.encode()).hexdigest()
@@ -77,50 +87,143 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
         r = rng.random()
         if due_day < today and r < 0.97 or r < 0.6:  # mostly met: 7 % of those late, the rest open
             late = rng.random() < 0.07
-            met = ce.calendar.add_working_days(due_day, rng.randint(1, 15), region) if late else \
-                ce.calendar.subtract_working_days(due_day, rng.randint(0, 10), region)
+            met = (
+                ce.calendar.add_working_days(due_day, rng.randint(1, 15), region)
+                if late
+                else ce.calendar.subtract_working_days(due_day, rng.randint(0, 10), region)
+            )
             met = max(met, start + dt.timedelta(days=1))
             if met > today:
                 met = None
         else:
             met = None
         state = "closed" if met else "open"
-        items.append(dict(id=iid, type=typ, department=dept, title=f"事项 {iid}", state=state, version=2 if met else 1,
-                          data={"region": region}, created_at=now, updated_at=now))
+        items.append(
+            dict(
+                id=iid,
+                type=typ,
+                department=dept,
+                title=f"事项 {iid}",
+                state=state,
+                version=2 if met else 1,
+                data={"region": region},
+                created_at=now,
+                updated_at=now,
+            )
+        )
         lateness = None
         if met:
             lateness = ce.calendar.working_days_between(due_day, met, region) if met > due_day else 0
-        clocks.append(dict(item_id=iid, rule=rule, region=region, start=start.isoformat(), due=due_day.isoformat(),
-                           due_instant=dt.datetime.combine(due_day, dt.time(23, 59, 59), SHANGHAI),
-                           state="met" if met else "open", met_on=met.isoformat() if met else None,
-                           lateness_working_days=lateness, provisional=due.provisional, paused_days=0,
-                           ladder_step=None, explanation={}, updated_at=now))
+        clocks.append(
+            dict(
+                item_id=iid,
+                rule=rule,
+                region=region,
+                start=start.isoformat(),
+                due=due_day.isoformat(),
+                due_instant=dt.datetime.combine(due_day, dt.time(23, 59, 59), SHANGHAI),
+                state="met" if met else "open",
+                met_on=met.isoformat() if met else None,
+                lateness_working_days=lateness,
+                provisional=due.provisional,
+                paused_days=0,
+                ladder_step=None,
+                explanation={},
+                updated_at=now,
+            )
+        )
         if typ == "request":
-            ev = {"event_id": f"{iid}-r", "type": "request.received", "request_id": iid, "department": dept,
-                  "channel": "online", "received_on": start.isoformat(), "applicant_type": "natural_person",
-                  "subject": "基准"}
-            events.append(dict(event_id=ev["event_id"], type=ev["type"], item_id=iid, department=dept, payload=ev,
-                               content_hash=h(ev["event_id"]), recorded_by=None, occurred_on=start.isoformat(),
-                               ingested_at=now))
+            ev = {
+                "event_id": f"{iid}-r",
+                "type": "request.received",
+                "request_id": iid,
+                "department": dept,
+                "channel": "online",
+                "received_on": start.isoformat(),
+                "applicant_type": "natural_person",
+                "subject": "基准",
+            }
+            events.append(
+                dict(
+                    event_id=ev["event_id"],
+                    type=ev["type"],
+                    item_id=iid,
+                    department=dept,
+                    payload=ev,
+                    content_hash=h(ev["event_id"]),
+                    recorded_by=None,
+                    occurred_on=start.isoformat(),
+                    ingested_at=now,
+                )
+            )
             if met:
-                ev = {"event_id": f"{iid}-a", "type": "request.replied", "request_id": iid, "on": met.isoformat(),
-                      "outcome": rng.choice(OUTCOMES)}
-                events.append(dict(event_id=ev["event_id"], type=ev["type"], item_id=iid, department=dept, payload=ev,
-                                   content_hash=h(ev["event_id"]), recorded_by=None, occurred_on=met.isoformat(),
-                                   ingested_at=now))
+                ev = {
+                    "event_id": f"{iid}-a",
+                    "type": "request.replied",
+                    "request_id": iid,
+                    "on": met.isoformat(),
+                    "outcome": rng.choice(OUTCOMES),
+                }
+                events.append(
+                    dict(
+                        event_id=ev["event_id"],
+                        type=ev["type"],
+                        item_id=iid,
+                        department=dept,
+                        payload=ev,
+                        content_hash=h(ev["event_id"]),
+                        recorded_by=None,
+                        occurred_on=met.isoformat(),
+                        ingested_at=now,
+                    )
+                )
         else:
-            ev = {"event_id": f"{iid}-s", "type": "document.signed", "document_id": iid, "department": dept,
-                  "title": f"文件 {iid}", "kind": "policy", "signed_on": start.isoformat(), "disclosure": "public",
-                  "needs_interpretation": False}
-            events.append(dict(event_id=ev["event_id"], type=ev["type"], item_id=iid, department=dept, payload=ev,
-                               content_hash=h(ev["event_id"]), recorded_by=None, occurred_on=start.isoformat(),
-                               ingested_at=now))
+            ev = {
+                "event_id": f"{iid}-s",
+                "type": "document.signed",
+                "document_id": iid,
+                "department": dept,
+                "title": f"文件 {iid}",
+                "kind": "policy",
+                "signed_on": start.isoformat(),
+                "disclosure": "public",
+                "needs_interpretation": False,
+            }
+            events.append(
+                dict(
+                    event_id=ev["event_id"],
+                    type=ev["type"],
+                    item_id=iid,
+                    department=dept,
+                    payload=ev,
+                    content_hash=h(ev["event_id"]),
+                    recorded_by=None,
+                    occurred_on=start.isoformat(),
+                    ingested_at=now,
+                )
+            )
             if met:
-                ev = {"event_id": f"{iid}-p", "type": "document.published", "document_id": iid,
-                      "published_on": met.isoformat(), "url": f"https://example.gov.cn/{iid}", "channel": "website"}
-                events.append(dict(event_id=ev["event_id"], type=ev["type"], item_id=iid, department=dept, payload=ev,
-                                   content_hash=h(ev["event_id"]), recorded_by=None, occurred_on=met.isoformat(),
-                                   ingested_at=now))
+                ev = {
+                    "event_id": f"{iid}-p",
+                    "type": "document.published",
+                    "document_id": iid,
+                    "published_on": met.isoformat(),
+                    "url": f"https://example.gov.cn/{iid}",
+                    "channel": "website",
+                }
+                events.append(
+                    dict(
+                        event_id=ev["event_id"],
+                        type=ev["type"],
+                        item_id=iid,
+                        department=dept,
+                        payload=ev,
+                        content_hash=h(ev["event_id"]),
+                        recorded_by=None,
+                        occurred_on=met.isoformat(),
+                        ingested_at=now,
+                    )
+                )
         flush()
     flush(force=True)
 
@@ -166,11 +269,13 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
         r = client.get("/", params={"as_of": as_of.isoformat()})
         assert r.status_code == 200, r.text[:500]
 
-    results = [("baseline: read every clock row", timed("baseline", baseline)),
-               ("board page (GET /)", timed("board", board)),
-               ("overdue list (all rows)", timed("overdue", lambda: A.overdue_views(as_of, None))),
-               ("scores, year 2025", timed("scores", lambda: A.scores_result(year, as_of, None))),
-               ("annual report 2025 (tables 二/三/四)", timed("report", lambda: A.annual_report_data(2025, None)))]
+    results = [
+        ("baseline: read every clock row", timed("baseline", baseline)),
+        ("board page (GET /)", timed("board", board)),
+        ("overdue list (all rows)", timed("overdue", lambda: A.overdue_views(as_of, None))),
+        ("scores, year 2025", timed("scores", lambda: A.scores_result(year, as_of, None))),
+        ("annual report 2025 (tables 二/三/四)", timed("report", lambda: A.annual_report_data(2025, None))),
+    ]
     base = results[0][1]
     for name, secs in results:
         goal = "" if name.startswith("baseline") else ("  ok (< 1 s)" if secs < 1 else "  OVER the 1 s goal")

@@ -17,13 +17,15 @@ is the sum of its units' tables and keeps the identity.
 Timeliness shares come from the clock records (the same due dates the scores use: pauses,
 extensions and restarts included), joined to the events by item id; counts come from the events.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from domain import report as R
 
@@ -45,13 +47,23 @@ NARRATIVE_KEYS: dict[str, str] = {
 TEXT_KEYS = {"platform", "supervision", "improvements", "other_matters"}
 PLACEHOLDER_RE = re.compile(r"【待填：[^】]*】")
 
-CHANNEL_LABELS = {"website": "政府网站", "gazette": "政府公报", "weibo": "政务微博", "wechat": "政务微信",
-                  "other": "其他方式"}
+CHANNEL_LABELS = {
+    "website": "政府网站",
+    "gazette": "政府公报",
+    "weibo": "政务微博",
+    "wechat": "政务微信",
+    "other": "其他方式",
+}
 FORM_LABELS = {"text": "文字解读", "graphic": "图文解读", "video": "视频解读", "other": "其他形式解读"}
 KIND_LABELS = {"regulation": "规章", "normative": "行政规范性文件", "policy": "其他政策文件", "other": "其他文件"}
 REQUEST_CHANNEL_LABELS = {
-    "in_person": "当面申请", "online": "网络申请", "post_registered": "信函申请（挂号）",
-    "post_ordinary": "信函申请（平信）", "email": "电子邮件申请", "fax": "传真申请", "other": "其他方式申请",
+    "in_person": "当面申请",
+    "online": "网络申请",
+    "post_registered": "信函申请（挂号）",
+    "post_ordinary": "信函申请（平信）",
+    "email": "电子邮件申请",
+    "fax": "传真申请",
+    "other": "其他方式申请",
 }
 CONSULT_LABELS = {"third_party": "征求第三方意见", "agency": "征求其他机关意见"}
 SEVERITY_LABELS = {"major": "重大", "general": "一般"}
@@ -73,13 +85,14 @@ class EnteredFiguresError(ValueError):
 @dataclass(frozen=True)
 class ReportScope:
     kind: Literal["department", "government", "all"]
-    issuer: str            # who publishes it, e.g. 钦州市财政局 / 钦州市人民政府
-    title_name: str        # the name in the title, e.g. 钦州市财政局 / 钦州市
+    issuer: str  # who publishes it, e.g. 钦州市财政局 / 钦州市人民政府
+    title_name: str  # the name in the title, e.g. 钦州市财政局 / 钦州市
     departments: frozenset[str] | None  # None: every event
-    department: str | None = None       # the department (kind "department") or the compiling unit
+    department: str | None = None  # the department (kind "department") or the compiling unit
 
 
 # ---------------------------------------------------------------------------------- scope
+
 
 def government_units(parents: dict[str, str | None], root: str) -> list[str]:
     """`root` and every unit whose `parent` chain reaches it (cycles are ignored), sorted."""
@@ -133,13 +146,16 @@ def filter_events(events: Iterable[dict], departments: frozenset[str] | None) ->
             if dept in departments:
                 out.append(e)
             continue
-        if any(e.get(k) is not None and (k, str(e[k])) in owned
-               for k in ("request_id", "document_id", "case_id", "item_id")):
+        if any(
+            e.get(k) is not None and (k, str(e[k])) in owned
+            for k in ("request_id", "document_id", "case_id", "item_id")
+        ):
             out.append(e)
     return out
 
 
 # ---------------------------------------------------------------------------------- entered figures
+
 
 def split_entered(data: dict | None, source: str = "填报数") -> tuple[dict, dict]:
     """(table 二 figures, narrative figures) of one entered-figures file; unknown keys or bad values
@@ -161,7 +177,8 @@ def split_entered(data: dict | None, source: str = "填报数") -> tuple[dict, d
                 if not ok:
                     raise EnteredFiguresError(
                         f"{source}: {key}: 应为非负{'数' if key == 'processing_fees' else '整数'}"
-                        f"（{NARRATIVE_KEYS[key]}），收到 {value!r}")
+                        f"（{NARRATIVE_KEYS[key]}），收到 {value!r}"
+                    )
                 narrative[key] = value
         else:
             known = ", ".join(list(R.ENTERED_KEYS) + list(NARRATIVE_KEYS))
@@ -174,6 +191,7 @@ def placeholder(label: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- figures
+
 
 def _day(value: Any) -> date | None:
     return R._day(value)
@@ -221,13 +239,17 @@ def _share(ids: Iterable[str], rule: str, status: dict[tuple[str, str], str]) ->
 
 
 def _by_label(counter: Counter, labels: dict[str, str]) -> str:
-    parts = [f"{labels.get(k, k)}{n}件" for k, n in sorted(counter.items(), key=lambda kv: list(labels).index(kv[0])
-                                                             if kv[0] in labels else 99) if n]
+    parts = [
+        f"{labels.get(k, k)}{n}件"
+        for k, n in sorted(counter.items(), key=lambda kv: list(labels).index(kv[0]) if kv[0] in labels else 99)
+        if n
+    ]
     return "、".join(parts)
 
 
-def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: date,
-                    rule_hours: dict[str, float] | None = None) -> dict[str, Any]:
+def compute_figures(
+    events: list[dict], year: int, clocks: list[Any], as_of: date, rule_hours: dict[str, float] | None = None
+) -> dict[str, Any]:
     """The year's figures of section 一 from the (already scoped) events and clock records."""
     start, end = date(year, 1, 1), date(year, 12, 31)
     in_year = lambda d: d is not None and start <= d <= end  # noqa: E731
@@ -246,8 +268,12 @@ def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: dat
     channels: Counter[str] = Counter()
     seen_pub: set[str] = set()
     for e in evs:
-        if e.get("type") == "document.published" and e.get("document_id") in docs \
-                and e["document_id"] not in seen_pub and in_year(_day(e.get("published_on"))):
+        if (
+            e.get("type") == "document.published"
+            and e.get("document_id") in docs
+            and e["document_id"] not in seen_pub
+            and in_year(_day(e.get("published_on")))
+        ):
             seen_pub.add(e["document_id"])
             published_ids.append(e["document_id"])
             channels[e.get("channel") or "website"] += 1
@@ -257,8 +283,11 @@ def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: dat
     form_ids: dict[str, list[str]] = defaultdict(list)
     seen_int: set[str] = set()
     for e in evs:
-        if e.get("type") == "interpretation.published" and e.get("document_id") in docs \
-                and in_year(_day(e.get("published_on"))):
+        if (
+            e.get("type") == "interpretation.published"
+            and e.get("document_id") in docs
+            and in_year(_day(e.get("published_on")))
+        ):
             form = e.get("form") or "other"
             forms[form] += 1
             if e["document_id"] not in seen_int:  # the clock is met by the first interpretation
@@ -305,12 +334,15 @@ def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: dat
         if e.get("type") == "opinion.detected" and e.get("case_id") not in cases:
             at = _instant(e.get("detected_at"))
             if at is not None and in_year(at.astimezone(CST).date()):
-                cases[e["case_id"]] = {"at": at, "severity": e.get("severity") or "general",
-                                       "first": None, "press": False}
+                cases[e["case_id"]] = {
+                    "at": at,
+                    "severity": e.get("severity") or "general",
+                    "first": None,
+                    "press": False,
+                }
     for e in evs:
         c = cases.get(str(e.get("case_id")))
-        if c is None or e.get("type") not in ("opinion.info_released", "opinion.press_conference",
-                                                "opinion.responded"):
+        if c is None or e.get("type") not in ("opinion.info_released", "opinion.press_conference", "opinion.responded"):
             continue
         at = _instant(e.get("at"))
         if at is None:
@@ -324,23 +356,36 @@ def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: dat
             c["first"] = at
     sev = Counter(c["severity"] for c in cases.values())
     times = [(c["first"] - c["at"]).total_seconds() / 3600 for c in cases.values() if c["first"] is not None]
-    within = sum(1 for c in cases.values() if c["first"] is not None
-                 and (c["first"] - c["at"]).total_seconds() / 3600 <= hours.get(c["severity"], 48.0))
+    within = sum(
+        1
+        for c in cases.values()
+        if c["first"] is not None and (c["first"] - c["at"]).total_seconds() / 3600 <= hours.get(c["severity"], 48.0)
+    )
     return {
         "documents_signed": dict(signed),
         "documents_published": len(published_ids),
         "published_channels": dict(channels),
-        "publication_on_time": pub_on_time, "publication_decided": pub_decided,
-        "interpretations": sum(forms.values()), "interpretation_forms": dict(forms),
-        "interpretation_on_time": int_on_time, "interpretation_decided": int_decided,
+        "publication_on_time": pub_on_time,
+        "publication_decided": pub_decided,
+        "interpretations": sum(forms.values()),
+        "interpretation_forms": dict(forms),
+        "interpretation_on_time": int_on_time,
+        "interpretation_decided": int_decided,
         "interpretation_by_form": {f: {"on_time": a, "decided": b} for f, (a, b) in int_share.items()},
-        "requests_received": len(received), "request_channels": dict(req_channels),
-        "requests_answered": len(answered), "answered_on_the_spot": counts["on_the_spot"],
-        "reply_on_time": reply_on_time, "reply_decided": reply_decided,
-        "extensions": counts["extended"], "corrections": counts["corrections"],
-        "consultations": dict(consult), "withdrawn": counts["withdrawn"],
-        "opinion_cases": len(cases), "opinion_by_severity": dict(sev),
-        "opinion_answered": len(times), "opinion_within_limit": within,
+        "requests_received": len(received),
+        "request_channels": dict(req_channels),
+        "requests_answered": len(answered),
+        "answered_on_the_spot": counts["on_the_spot"],
+        "reply_on_time": reply_on_time,
+        "reply_decided": reply_decided,
+        "extensions": counts["extended"],
+        "corrections": counts["corrections"],
+        "consultations": dict(consult),
+        "withdrawn": counts["withdrawn"],
+        "opinion_cases": len(cases),
+        "opinion_by_severity": dict(sev),
+        "opinion_answered": len(times),
+        "opinion_within_limit": within,
         "opinion_press_conferences": sum(1 for c in cases.values() if c["press"]),
         "opinion_avg_hours": round(sum(times) / len(times), 1) if times else None,
         "opinion_max_hours": round(max(times), 1) if times else None,
@@ -348,8 +393,14 @@ def compute_figures(events: list[dict], year: int, clocks: list[Any], as_of: dat
     }
 
 
-def missed_clocks(clocks: Iterable[Any], year: int, as_of: date, departments: frozenset[str] | None,
-                  rule_labels: dict[str, str], dept_names: dict[str, str]) -> list[dict]:
+def missed_clocks(
+    clocks: Iterable[Any],
+    year: int,
+    as_of: date,
+    departments: frozenset[str] | None,
+    rule_labels: dict[str, str],
+    dept_names: dict[str, str],
+) -> list[dict]:
     """Clocks due in `year` that were met late or are still overdue at `as_of`, grouped by rule and
     department (most first)."""
     from domain.scoring import classify
@@ -363,14 +414,24 @@ def missed_clocks(clocks: Iterable[Any], year: int, as_of: date, departments: fr
         s = classify(c.state, c.due, c.met_on, as_of)
         if s in ("late", "overdue"):
             groups[(c.rule, c.department)][s] += 1
-    rows: list[dict[str, Any]] = [{"rule": rule, "rule_label": rule_labels.get(rule, rule), "department": dept,
-             "department_name": dept_names.get(dept, dept), "late": n["late"], "overdue": n["overdue"],
-             "count": n["late"] + n["overdue"]} for (rule, dept), n in groups.items()]
+    rows: list[dict[str, Any]] = [
+        {
+            "rule": rule,
+            "rule_label": rule_labels.get(rule, rule),
+            "department": dept,
+            "department_name": dept_names.get(dept, dept),
+            "late": n["late"],
+            "overdue": n["overdue"],
+            "count": n["late"] + n["overdue"],
+        }
+        for (rule, dept), n in groups.items()
+    ]
     rows.sort(key=lambda r: (-r["count"], r["rule"], r["department"]))
     return rows
 
 
 # ---------------------------------------------------------------------------------- the document
+
 
 class _Text:
     """Collects paragraphs and the placeholders they contain."""
@@ -399,8 +460,10 @@ def _overview(f: dict, year: int, scope: ReportScope, narrative: dict, t3: dict,
     ch = _by_label(Counter(f["published_channels"]), CHANNEL_LABELS)
     s += f"，其中{ch}" if ch else ""
     if f["publication_decided"]:
-        s += (f"。纳入成文之日起20个工作日内公开时限管理的{f['publication_decided']}件中，按时公开"
-              f"{f['publication_on_time']}件，按时公开率{_pct(f['publication_on_time'], f['publication_decided'])}。")
+        s += (
+            f"。纳入成文之日起20个工作日内公开时限管理的{f['publication_decided']}件中，按时公开"
+            f"{f['publication_on_time']}件，按时公开率{_pct(f['publication_on_time'], f['publication_decided'])}。"
+        )
     else:
         s += "。本年没有纳入20个工作日公开时限管理的文件。"
     n_int = f["interpretations"]
@@ -408,10 +471,15 @@ def _overview(f: dict, year: int, scope: ReportScope, narrative: dict, t3: dict,
     forms = _by_label(Counter(f["interpretation_forms"]), FORM_LABELS).replace("件", "篇")
     s2 += f"（{forms}）" if forms else ""
     if f["interpretation_decided"]:
-        s2 += (f"；在文件公开后3个工作日内发布解读的{f['interpretation_on_time']}件，占"
-               f"{_pct(f['interpretation_on_time'], f['interpretation_decided'])}")
-        per_form = [f"{FORM_LABELS.get(k, k)}{_pct(v['on_time'], v['decided'])}"
-                    for k, v in f["interpretation_by_form"].items() if v["decided"]]
+        s2 += (
+            f"；在文件公开后3个工作日内发布解读的{f['interpretation_on_time']}件，占"
+            f"{_pct(f['interpretation_on_time'], f['interpretation_decided'])}"
+        )
+        per_form = [
+            f"{FORM_LABELS.get(k, k)}{_pct(v['on_time'], v['decided'])}"
+            for k, v in f["interpretation_by_form"].items()
+            if v["decided"]
+        ]
         if len(per_form) > 1:
             s2 += f"（按形式：{'，'.join(per_form)}）"
     s2 += "。"
@@ -421,41 +489,53 @@ def _overview(f: dict, year: int, scope: ReportScope, narrative: dict, t3: dict,
     r = f"{year}年，{who}新收政府信息公开申请{f['requests_received']}件"
     rc = _by_label(Counter(f["request_channels"]), REQUEST_CHANNEL_LABELS)
     r += f"（{rc}）" if rc else ""
-    r += (f"，上年结转{t3['carried_in']['total']}件；本年办结{t3['total']['total']}件，其中作出答复"
-          f"{f['requests_answered']}件（当场答复{f['answered_on_the_spot']}件），"
-          f"结转下年度继续办理{t3['carried_out']['total']}件。")
+    r += (
+        f"，上年结转{t3['carried_in']['total']}件；本年办结{t3['total']['total']}件，其中作出答复"
+        f"{f['requests_answered']}件（当场答复{f['answered_on_the_spot']}件），"
+        f"结转下年度继续办理{t3['carried_out']['total']}件。"
+    )
     if f["reply_decided"]:
-        r += (f"纳入答复时限管理的{f['reply_decided']}件中，在法定期限内答复{f['reply_on_time']}件，"
-              f"按时答复率{_pct(f['reply_on_time'], f['reply_decided'])}。")
+        r += (
+            f"纳入答复时限管理的{f['reply_decided']}件中，在法定期限内答复{f['reply_on_time']}件，"
+            f"按时答复率{_pct(f['reply_on_time'], f['reply_decided'])}。"
+        )
     consult = f["consultations"]
     ctxt = "、".join(f"{CONSULT_LABELS.get(k, k)}{n}件" for k, n in consult.items())
-    r += (f"经批准延长答复期限{f['extensions']}件，一次性告知申请人补正{f['corrections']}件，"
-          f"征求意见{sum(consult.values())}件{('（' + ctxt + '）') if ctxt else ''}。")
+    r += (
+        f"经批准延长答复期限{f['extensions']}件，一次性告知申请人补正{f['corrections']}件，"
+        f"征求意见{sum(consult.values())}件{('（' + ctxt + '）') if ctxt else ''}。"
+    )
     blocks += [{"type": "subheading", "text": "（二）依申请公开"}, {"type": "para", "text": r}]
 
     # (三) responding to public concerns
     if f["opinion_cases"]:
         sev = "、".join(f"{SEVERITY_LABELS.get(k, k)}舆情{n}起" for k, n in f["opinion_by_severity"].items())
         lim = f["opinion_limits_hours"]
-        o = (f"{year}年，{who}监测处置政务舆情{f['opinion_cases']}起（{sev}），已回应{f['opinion_answered']}起，"
-             f"首次回应平均用时{_num(f['opinion_avg_hours'])}小时、最长{_num(f['opinion_max_hours'])}小时；"
-             f"在规定时限内（重大舆情{_num(lim.get('major', 5))}小时内发布权威信息，一般舆情"
-             f"{_num(lim.get('general', 48))}小时内回应）回应{f['opinion_within_limit']}起，占"
-             f"{_pct(f['opinion_within_limit'], f['opinion_cases'])}；召开新闻发布会回应"
-             f"{f['opinion_press_conferences']}起。")
+        o = (
+            f"{year}年，{who}监测处置政务舆情{f['opinion_cases']}起（{sev}），已回应{f['opinion_answered']}起，"
+            f"首次回应平均用时{_num(f['opinion_avg_hours'])}小时、最长{_num(f['opinion_max_hours'])}小时；"
+            f"在规定时限内（重大舆情{_num(lim.get('major', 5))}小时内发布权威信息，一般舆情"
+            f"{_num(lim.get('general', 48))}小时内回应）回应{f['opinion_within_limit']}起，占"
+            f"{_pct(f['opinion_within_limit'], f['opinion_cases'])}；召开新闻发布会回应"
+            f"{f['opinion_press_conferences']}起。"
+        )
     else:
         o = f"{year}年，{who}未记录需要回应的政务舆情。"
     blocks += [{"type": "subheading", "text": "（三）回应社会关切"}, {"type": "para", "text": o}]
 
     # (四) organisation (entered figures)
-    g = (f"设置政府信息公开工作机构{w.fill(narrative, 'institutions')}个、政府信息公开查阅点"
-         f"{w.fill(narrative, 'reading_points')}个，从事政府信息公开工作的专职人员"
-         f"{w.fill(narrative, 'staff_full_time')}人、兼职人员{w.fill(narrative, 'staff_part_time')}人，"
-         f"全年开展政务公开业务培训{w.fill(narrative, 'training_sessions')}次。")
+    g = (
+        f"设置政府信息公开工作机构{w.fill(narrative, 'institutions')}个、政府信息公开查阅点"
+        f"{w.fill(narrative, 'reading_points')}个，从事政府信息公开工作的专职人员"
+        f"{w.fill(narrative, 'staff_full_time')}人、兼职人员{w.fill(narrative, 'staff_part_time')}人，"
+        f"全年开展政务公开业务培训{w.fill(narrative, 'training_sessions')}次。"
+    )
     blocks += [{"type": "subheading", "text": "（四）工作机构和人员"}, {"type": "para", "text": g}]
-    blocks += [{"type": "subheading", "text": "（五）平台建设和监督保障"},
-               {"type": "para", "text": w.fill(narrative, "platform")},
-               {"type": "para", "text": w.fill(narrative, "supervision")}]
+    blocks += [
+        {"type": "subheading", "text": "（五）平台建设和监督保障"},
+        {"type": "para", "text": w.fill(narrative, "platform")},
+        {"type": "para", "text": w.fill(narrative, "supervision")},
+    ]
     return blocks
 
 
@@ -463,8 +543,14 @@ def _problems(missed: list[dict], year: int, narrative: dict, w: _Text) -> list[
     blocks: list[dict] = [{"type": "subheading", "text": "（一）存在的主要问题"}]
     if missed:
         total = sum(m["count"] for m in missed)
-        blocks.append({"type": "para", "text": (
-            f"{year}年到期的法定时限中，有{total}件未按时履行（以下为系统根据时限记录生成的草稿，请核实并补充原因）：")})
+        blocks.append(
+            {
+                "type": "para",
+                "text": (
+                    f"{year}年到期的法定时限中，有{total}件未按时履行（以下为系统根据时限记录生成的草稿，请核实并补充原因）："
+                ),
+            }
+        )
         by_rule: dict[str, list[dict]] = defaultdict(list)
         for m in missed:
             by_rule[m["rule_label"]].append(m)
@@ -481,8 +567,10 @@ def _problems(missed: list[dict], year: int, narrative: dict, w: _Text) -> list[
             blocks.append({"type": "para", "text": f"{i}.“{label}”逾期{n}件：{'；'.join(parts)}。"})
     else:
         blocks.append({"type": "para", "text": f"{year}年到期的法定时限均按时履行，时限记录中未发现逾期。"})
-    blocks += [{"type": "subheading", "text": "（二）改进情况"},
-               {"type": "para", "text": w.fill(narrative, "improvements")}]
+    blocks += [
+        {"type": "subheading", "text": "（二）改进情况"},
+        {"type": "para", "text": w.fill(narrative, "improvements")},
+    ]
     return blocks
 
 
@@ -520,29 +608,42 @@ def build_document(
     t4 = tables["table4"]
     t4_total = sum(t4[b]["total"] for b in R.CASE_BLOCKS)
     if t4_total:
-        t4_text = (f"{year}年，因政府信息公开申请行政复议{t4['review']['total']}件、提起行政诉讼"
-                   f"{t4['litigation_direct']['total'] + t4['litigation_after_review']['total']}件，详见下表。")
+        t4_text = (
+            f"{year}年，因政府信息公开申请行政复议{t4['review']['total']}件、提起行政诉讼"
+            f"{t4['litigation_direct']['total'] + t4['litigation_after_review']['total']}件，详见下表。"
+        )
     else:
         t4_text = f"{year}年，未发生因政府信息公开申请行政复议、提起行政诉讼的情况。"
 
     fee = narrative.get("processing_fees")
-    fee_text = (f"依据《政府信息公开信息处理费管理办法》（国办函〔2020〕109号），本年收取信息处理费"
-                f"{_num(fee) if fee is not None else w.hole(NARRATIVE_KEYS['processing_fees'])}元。")
+    fee_text = (
+        f"依据《政府信息公开信息处理费管理办法》（国办函〔2020〕109号），本年收取信息处理费"
+        f"{_num(fee) if fee is not None else w.hole(NARRATIVE_KEYS['processing_fees'])}元。"
+    )
     sections = [
         {"heading": SECTION_HEADINGS[0], "blocks": _overview(figures, year, scope, narrative, t3, w)},
         {"heading": SECTION_HEADINGS[1], "blocks": [{"type": "table", "table": "table2"}]},
         {"heading": SECTION_HEADINGS[2], "blocks": [{"type": "table", "table": "table3"}]},
-        {"heading": SECTION_HEADINGS[3], "blocks": [{"type": "para", "text": t4_text}, {"type": "table", "table": "table4"}]},
+        {
+            "heading": SECTION_HEADINGS[3],
+            "blocks": [{"type": "para", "text": t4_text}, {"type": "table", "table": "table4"}],
+        },
         {"heading": SECTION_HEADINGS[4], "blocks": _problems(missed, year, narrative, w)},
-        {"heading": SECTION_HEADINGS[5], "blocks": [{"type": "para", "text": fee_text},
-                                                     {"type": "para", "text": w.fill(narrative, "other_matters")}]},
+        {
+            "heading": SECTION_HEADINGS[5],
+            "blocks": [
+                {"type": "para", "text": fee_text},
+                {"type": "para", "text": w.fill(narrative, "other_matters")},
+            ],
+        },
     ]
     if scope.kind == "government":
         title = f"{scope.title_name}{year}年政府信息公开工作年度报告"
         units = scope.departments or frozenset()
         # the compiling office first, then the units in the directory's order
-        ordered: list[str] = [scope.department or ""] + [d for d in (dept_names or {})
-                                                          if d in units and d != scope.department]
+        ordered: list[str] = [scope.department or ""] + [
+            d for d in (dept_names or {}) if d in units and d != scope.department
+        ]
         ordered += sorted(units - set(ordered))
         reach = "本级政府及所属各部门（" + "、".join((dept_names or {}).get(d, d) for d in ordered) + "）"
     elif scope.kind == "department":
@@ -551,9 +652,11 @@ def build_document(
     else:
         title = f"{year}年政府信息公开工作年度报告（全部部门汇总）"
         reach = "全部部门"
-    intro = (f"本报告根据《中华人民共和国政府信息公开条例》（以下简称《条例》）第五十条和"
-             f"《中华人民共和国政府信息公开工作年度报告格式》（国办公开办函〔2021〕30号）编制，统计范围为{reach}，"
-             f"所列数据的统计期限自{year}年1月1日起至{year}年12月31日止。")
+    intro = (
+        f"本报告根据《中华人民共和国政府信息公开条例》（以下简称《条例》）第五十条和"
+        f"《中华人民共和国政府信息公开工作年度报告格式》（国办公开办函〔2021〕30号）编制，统计范围为{reach}，"
+        f"所列数据的统计期限自{year}年1月1日起至{year}年12月31日止。"
+    )
     # A superset of domain.report.annual_report's result (year, department, table2/3/4, notes), so the
     # table exports (xlsx) and existing readers of the JSON take it as it is.
     return {
@@ -562,8 +665,12 @@ def build_document(
         "table2": tables["table2"],
         "table3": t3,
         "table4": t4,
-        "scope": {"kind": scope.kind, "issuer": scope.issuer, "department": scope.department,
-                  "departments": sorted(scope.departments) if scope.departments is not None else None},
+        "scope": {
+            "kind": scope.kind,
+            "issuer": scope.issuer,
+            "department": scope.department,
+            "departments": sorted(scope.departments) if scope.departments is not None else None,
+        },
         "title": title,
         "issuer": scope.issuer,
         "intro": intro,

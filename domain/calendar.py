@@ -13,6 +13,7 @@ Layers, lowest first, for one region:
 Every day's status carries its reason and source so a due date can explain itself. Arithmetic runs on a
 per-region sorted index of working-day ordinals: adding N working days is one bisect and one lookup.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,9 +30,7 @@ from domain.config import ConfigError, config_dir, read_toml
 
 NATIONAL = "national"
 PACKAGE_NAME = f"chinese-calendar {getattr(chinese_calendar, '__version__', '')}".strip()
-PACKAGE_YEARS = frozenset(d.year for d in cc_constants.holidays) | frozenset(
-    d.year for d in cc_constants.workdays
-)
+PACKAGE_YEARS = frozenset(d.year for d in cc_constants.holidays) | frozenset(d.year for d in cc_constants.workdays)
 LAW = "《全国年节及纪念日放假办法》（2024年修订，国务院令第795号）"
 
 # chinese-calendar names holidays in English; the users read Chinese.
@@ -91,8 +90,11 @@ class Overlay:
     def label(self) -> str:
         """The notice as cited on a day's explanation: title, issuer, number, date, file."""
         issuer = "" if self.issued_by in self.source else self.issued_by  # titles usually name the issuer
-        parts = [p for p in (issuer, self.document_number,
-                             f"{self.issued_on.isoformat()}发布" if self.issued_on else "") if p]
+        parts = [
+            p
+            for p in (issuer, self.document_number, f"{self.issued_on.isoformat()}发布" if self.issued_on else "")
+            if p
+        ]
         return f"{self.source}（{'，'.join([*parts, self.path.name])}）"
 
 
@@ -109,7 +111,7 @@ def parse_overlay(path: Path) -> Overlay:
             raise ConfigError(f"{name}: 未知的顶层键 “{key}”（允许：{', '.join(sorted(allowed))}）")
     region = data.get("region")
     if not isinstance(region, str) or not region.strip():
-        raise ConfigError(f"{name}: 缺少 region（如 \"national\" 或 \"guangxi\"）")
+        raise ConfigError(f'{name}: 缺少 region（如 "national" 或 "guangxi"）')
     source = data.get("source")
     if not isinstance(source, str) or not source.strip():
         raise ConfigError(f"{name}: 缺少 source：每个日历文件必须注明依据的通知或文件")
@@ -117,7 +119,7 @@ def parse_overlay(path: Path) -> Overlay:
     for table in ("days_off", "workdays"):
         raw = data.get(table, {})
         if not isinstance(raw, dict):
-            raise ConfigError(f"{name}: [{table}] 必须是表（\"YYYY-MM-DD\" = \"名称\"）")
+            raise ConfigError(f'{name}: [{table}] 必须是表（"YYYY-MM-DD" = "名称"）')
         parsed: dict[dt.date, str] = {}
         for key, value in raw.items():
             try:
@@ -149,10 +151,17 @@ def parse_overlay(path: Path) -> Overlay:
     found_at = data.get("found_at", [])
     if not isinstance(found_at, list) or not all(isinstance(u, str) and u.strip() for u in found_at):
         raise ConfigError(f"{name}: found_at 必须是字符串数组（notice 的出处，如网址）")
-    return Overlay(path, region.strip(), source.strip(), tables["days_off"], tables["workdays"],
-                   issued_by=str(data.get("issued_by", "")).strip(), issued_on=issued_on,
-                   document_number=str(data.get("document_number", "")).strip(),
-                   found_at=tuple(u.strip() for u in found_at))
+    return Overlay(
+        path,
+        region.strip(),
+        source.strip(),
+        tables["days_off"],
+        tables["workdays"],
+        issued_by=str(data.get("issued_by", "")).strip(),
+        issued_on=issued_on,
+        document_number=str(data.get("document_number", "")).strip(),
+        found_at=tuple(u.strip() for u in found_at),
+    )
 
 
 def load_overlays(directory: Path, exclude: frozenset[str] = frozenset()) -> list[Overlay]:
@@ -166,9 +175,7 @@ def load_overlays(directory: Path, exclude: frozenset[str] = frozenset()) -> lis
             for day in table:
                 prev = seen.get((ov.region, day))
                 if prev and prev[1] != kind:
-                    raise ConfigError(
-                        f"{ov.path.name}: {day.isoformat()} 与 {prev[0]} 对该日的规定相矛盾"
-                    )
+                    raise ConfigError(f"{ov.path.name}: {day.isoformat()} 与 {prev[0]} 对该日的规定相矛盾")
                 seen[(ov.region, day)] = (ov.path.name, kind)  # type: ignore[assignment]
     return overlays
 
@@ -211,16 +218,23 @@ def load_region_rules(path: Path) -> dict[str, RegionRule]:
         fests = []
         for i, f in enumerate(raw.get("festivals", []), start=1):
             try:
-                fest = Festival(str(f["name"]), int(f["lunar_month"]), int(f["lunar_day"]), int(f.get("days", 1)),
-                                int(f.get("since", 0)), int(f.get("uncertainty_days", 3)),
-                                str(f.get("makeup", "adjacent")))
+                fest = Festival(
+                    str(f["name"]),
+                    int(f["lunar_month"]),
+                    int(f["lunar_day"]),
+                    int(f.get("days", 1)),
+                    int(f.get("since", 0)),
+                    int(f.get("uncertainty_days", 3)),
+                    str(f.get("makeup", "adjacent")),
+                )
             except (KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(f"{where} festivals 第{i}项：缺少或无效的字段（{exc}）") from None
             if not (1 <= fest.lunar_month <= 12 and 1 <= fest.lunar_day <= 30 and 1 <= fest.days <= 10):
                 raise ConfigError(f"{where} festivals 第{i}项：农历日期或天数无效")
             if fest.makeup not in MAKEUP_RULES:
-                raise ConfigError(f"{where} festivals 第{i}项：makeup “{fest.makeup}” 无效"
-                                  f"（允许：{'、'.join(MAKEUP_RULES)}）")
+                raise ConfigError(
+                    f"{where} festivals 第{i}项：makeup “{fest.makeup}” 无效（允许：{'、'.join(MAKEUP_RULES)}）"
+                )
             if fest.uncertainty_days < 0:
                 raise ConfigError(f"{where} festivals 第{i}项：uncertainty_days 不能为负数")
             fests.append(fest)
@@ -278,9 +292,7 @@ class WorkCalendar:
     # ----------------------------------------------------------------- loading
     def _load_package(self) -> None:
         for day, name in cc_constants.holidays.items():
-            self._national[day] = DayMark(
-                "off", _CC_NAMES.get(name, name), _package_source(day.year), "package"
-            )
+            self._national[day] = DayMark("off", _CC_NAMES.get(name, name), _package_source(day.year), "package")
         for day, name in cc_constants.workdays.items():
             self._national[day] = DayMark(
                 "work", f"{_CC_NAMES.get(name, name)}调休上班", _package_source(day.year), "package"
@@ -292,9 +304,7 @@ class WorkCalendar:
             # observed=True: the law makes up a holiday that falls on a weekend on a working day (补假,
             # 第六条); the package also knows some past swaps ("休息日（由…调休）"): a provisional year has none.
             days = holidays_pkg.China(years=year, observed=True, language="zh_CN")
-            self._statutory_cache[year] = {
-                d: n for d, n in days.items() if not n.startswith("休息日")
-            }
+            self._statutory_cache[year] = {d: n for d, n in days.items() if not n.startswith("休息日")}
         return self._statutory_cache[year]
 
     # ----------------------------------------------------------------- coverage
@@ -388,9 +398,10 @@ class WorkCalendar:
                 hi = est[-1] + dt.timedelta(days=f.uncertainty_days)
                 if lo <= b and hi > a:
                     first = _lunar_to_solar(year, f.lunar_month, f.lunar_day)
-                    reasons.append(f"{rule.name}{year}年“{f.name}”放假通知未录入，按农历{f.lunar_month}月{f.lunar_day}日"
-                                   f"（{first}）推算放假 " + "、".join(d.isoformat() for d in est)
-                                   + "；通知录入后将重新计算")
+                    reasons.append(
+                        f"{rule.name}{year}年“{f.name}”放假通知未录入，按农历{f.lunar_month}月{f.lunar_day}日"
+                        f"（{first}）推算放假 " + "、".join(d.isoformat() for d in est) + "；通知录入后将重新计算"
+                    )
         return reasons
 
     def check_region(self, region: str | None) -> str:
@@ -418,9 +429,7 @@ class WorkCalendar:
         if provisional:
             name = self._statutory(date.year).get(date)
             if name:
-                return DayInfo(
-                    date, False, name, f"{LAW}推算（{date.year}年安排未发布）", "statutory", True
-                )
+                return DayInfo(date, False, name, f"{LAW}推算（{date.year}年安排未发布）", "statutory", True)
         if date.weekday() >= 5:
             return DayInfo(date, False, "周末", "双休日", "weekend", provisional)
         return DayInfo(date, True, "工作日", "", "weekday", provisional)
@@ -431,8 +440,10 @@ class WorkCalendar:
     # ----------------------------------------------------------------- index
     def _index(self, region: str, lo_year: int | None = None, hi_year: int | None = None) -> _Index:
         idx = self._indexes.get(region)
-        if idx is not None and (lo_year is None or dt.date(lo_year, 1, 1).toordinal() >= idx.lo) and (
-            hi_year is None or dt.date(hi_year, 12, 31).toordinal() <= idx.hi
+        if (
+            idx is not None
+            and (lo_year is None or dt.date(lo_year, 1, 1).toordinal() >= idx.lo)
+            and (hi_year is None or dt.date(hi_year, 12, 31).toordinal() <= idx.hi)
         ):
             return idx
         y0, y1 = self.DEFAULT_YEARS
@@ -524,14 +535,22 @@ class WorkCalendar:
                     {
                         "year": y,
                         "region": region,
-                        "coverage": "overlay" if has else ("estimate" if est else ("no-festival" if before else "none")),
+                        "coverage": "overlay"
+                        if has
+                        else ("estimate" if est else ("no-festival" if before else "none")),
                         # Without a notice a year is provisional when the region has days to estimate
                         # that year, or no rule to estimate them by.
                         "provisional": cov == "provisional" or (not has and (est or region not in self.region_rules)),
-                        "sources": self._sources(region, y) if has else (
-                            [f"{rule.source}按农历推算（{y}年地方通知未录入）："
-                             + "、".join(f"{d}{n}" for d, (n, _) in sorted(self.estimated_days(region, y).items()))]
-                            if est and rule else []),
+                        "sources": self._sources(region, y)
+                        if has
+                        else (
+                            [
+                                f"{rule.source}按农历推算（{y}年地方通知未录入）："
+                                + "、".join(f"{d}{n}" for d, (n, _) in sorted(self.estimated_days(region, y).items()))
+                            ]
+                            if est and rule
+                            else []
+                        ),
                     }
                 )
         return rows
@@ -545,11 +564,16 @@ class WorkCalendar:
             since = min((f.since for f in rule.festivals), default=through_year + 1)
             on_file = self._regional_years.get(region, set())
             years = range(since, max(through_year, max(on_file, default=since)) + 1)
-            out.append({
-                "region": region, "name": rule.name, "since": since, "through": years[-1] if years else through_year,
-                "covered": [y for y in years if y in on_file],
-                "estimated": [y for y in years if y not in on_file],
-            })
+            out.append(
+                {
+                    "region": region,
+                    "name": rule.name,
+                    "since": since,
+                    "through": years[-1] if years else through_year,
+                    "covered": [y for y in years if y in on_file],
+                    "estimated": [y for y in years if y not in on_file],
+                }
+            )
         return out
 
     def _sources(self, region: str, year: int) -> list[str]:
@@ -593,8 +617,10 @@ def load_calendar_refusing(directory: Path | None = None) -> tuple[WorkCalendar,
     errors: list[str] = []
     while True:
         try:
-            return WorkCalendar(load_overlays(directory / "calendars", frozenset(refused)),
-                                load_region_rules(directory / "regions.toml")), errors
+            return WorkCalendar(
+                load_overlays(directory / "calendars", frozenset(refused)),
+                load_region_rules(directory / "regions.toml"),
+            ), errors
         except ConfigError as exc:
             bad = Path(str(exc).split(":", 1)[0].strip()).name  # messages start with the file's name or path
             if bad not in names or bad in refused:

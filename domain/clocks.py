@@ -10,17 +10,17 @@ Counting semantics (README "Counting rules"):
 - extension: adds working days after the current due date, within the rule's cap and count.
 The due instant is the end of the due day, Asia/Shanghai (for hour rules: the exact instant).
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from domain.calendar import LAW, NATIONAL, WorkCalendar
 from domain.rules import Rule
 from domain.shanghai import SHANGHAI, end_of_day
-
 
 
 class ClockError(ValueError):
@@ -181,7 +181,8 @@ def _working_days(
         fast_due = cal.add_working_days(start, rule.length, region)
         first_year = (start + dt.timedelta(days=1)).year
         provisional = any(cal.is_provisional_year(y) for y in range(first_year, fast_due.year + 1)) or bool(
-            region != NATIONAL and cal.regional_uncertainty(region, start, fast_due))
+            region != NATIONAL and cal.regional_uncertainty(region, start, fast_due)
+        )
         return Deadline(rule.id, start, region, fast_due, provisional, counted_working_days=rule.length)
     for p in pauses:
         if p.end is not None and p.end < p.start:
@@ -192,8 +193,10 @@ def _working_days(
         effective = cal.next_working_day(start, region)
         notes.append(f"收到日 {start} 为休息日，按规则视为 {effective}（下一个工作日）收到")
     if restarted_from is not None:
-        notes.append(f"补正后重新起算：原起算日 {restarted_from}，自收到补正申请之日 {start} 起计算；"
-                     f"适用的时限版本按原收到申请日确定（{rule.length} 个工作日）")
+        notes.append(
+            f"补正后重新起算：原起算日 {restarted_from}，自收到补正申请之日 {start} 起计算；"
+            f"适用的时限版本按原收到申请日确定（{rule.length} 个工作日）"
+        )
 
     # Extensions: validated one by one against the due date in force when each was granted.
     total = rule.length
@@ -217,9 +220,13 @@ def _working_days(
             total += e.working_days
             after, _ = _count_with_pauses(cal, effective, total, pauses, region)
             ext_rows.append(
-                {"on": e.on.isoformat(), "working_days": e.working_days, "reason": e.reason,
-                 "from_due": before.isoformat() if before else None,
-                 "to_due": after.isoformat() if after else None}
+                {
+                    "on": e.on.isoformat(),
+                    "working_days": e.working_days,
+                    "reason": e.reason,
+                    "from_due": before.isoformat() if before else None,
+                    "to_due": after.isoformat() if after else None,
+                }
             )
 
     due, used = _count_with_pauses(cal, effective, total, pauses, region)
@@ -227,8 +234,15 @@ def _working_days(
     for p in sorted(pauses, key=lambda p: p.start):
         wd = cal.working_days_between(p.start - dt.timedelta(days=1), p.end, region) if p.end else None
         days = (p.end - p.start).days + 1 if p.end else None
-        pause_rows.append({"from": p.start.isoformat(), "to": p.end.isoformat() if p.end else None,
-                           "reason": p.reason, "calendar_days": days, "working_days": wd})
+        pause_rows.append(
+            {
+                "from": p.start.isoformat(),
+                "to": p.end.isoformat() if p.end else None,
+                "reason": p.reason,
+                "calendar_days": days,
+                "working_days": wd,
+            }
+        )
     # Consultations may overlap (条例第三十二条 and 第三十四条 at once): the clock stands still for
     # the union of the pauses, each day once.
     paused_wd = paused_days = 0
@@ -243,19 +257,41 @@ def _working_days(
     prov_years = [y for y in range(first_year, max(first_year, last.year) + 1) if cal.is_provisional_year(y)]
     regional = cal.regional_uncertainty(region, effective, last)
     provisional = bool(prov_years or regional)
-    dl = Deadline(rule.id, start, region, due, provisional, counted_working_days=used,
-                  paused_working_days=paused_wd, paused_days=paused_days)
+    dl = Deadline(
+        rule.id,
+        start,
+        region,
+        due,
+        provisional,
+        counted_working_days=used,
+        paused_working_days=paused_wd,
+        paused_days=paused_days,
+    )
     if explain:
-        dl.explanation = _explain_days(DaysExplanation(
-            rule=rule, start=start, counting_from=effective, calendar=cal, region=region, due=due, total=total,
-            used=used, pauses=pause_rows, extensions=ext_rows, provisional_years=prov_years, notes=notes,
-            regional=list(regional)))
+        dl.explanation = _explain_days(
+            DaysExplanation(
+                rule=rule,
+                start=start,
+                counting_from=effective,
+                calendar=cal,
+                region=region,
+                due=due,
+                total=total,
+                used=used,
+                pauses=pause_rows,
+                extensions=ext_rows,
+                provisional_years=prov_years,
+                notes=notes,
+                regional=list(regional),
+            )
+        )
     return dl
 
 
 @dataclass(frozen=True)
 class DaysExplanation:
     """What a working-day clock's computation found, to be explained (input of `_explain_days`)."""
+
     rule: Rule
     start: dt.date
     counting_from: dt.date  # the start, or the restart after a correction
@@ -277,8 +313,7 @@ def _explain_days(x: DaysExplanation) -> dict[str, Any]:
     prov_years, notes, regional = x.provisional_years, x.notes, x.regional
     end = due or max([effective] + [dt.date.fromisoformat(p["from"]) for p in pause_rows])
     paused_ranges = [
-        (dt.date.fromisoformat(p["from"]), dt.date.fromisoformat(p["to"]) if p["to"] else end)
-        for p in pause_rows
+        (dt.date.fromisoformat(p["from"]), dt.date.fromisoformat(p["to"]) if p["to"] else end) for p in pause_rows
     ]
 
     def in_pause(d: dt.date) -> bool:
@@ -287,16 +322,23 @@ def _explain_days(x: DaysExplanation) -> dict[str, Any]:
     counted, skipped, makeup, prov_days = [], [], [], []
     for info in cal.days_in(effective, end, region):
         if in_pause(info.date):
-            skipped.append({"date": info.date.isoformat(), "reason": "中止计算（征求意见）", "source": "条例第三十二条、第三十三条",
-                            "kind": "pause"})
+            skipped.append(
+                {
+                    "date": info.date.isoformat(),
+                    "reason": "中止计算（征求意见）",
+                    "source": "条例第三十二条、第三十三条",
+                    "kind": "pause",
+                }
+            )
             continue
         if info.workday:
             counted.append(info.date.isoformat())
             if info.date.weekday() >= 5:
                 makeup.append({"date": info.date.isoformat(), "reason": info.reason, "source": info.source})
         else:
-            skipped.append({"date": info.date.isoformat(), "reason": info.reason, "source": info.source,
-                            "kind": info.origin})
+            skipped.append(
+                {"date": info.date.isoformat(), "reason": info.reason, "source": info.source, "kind": info.origin}
+            )
         if info.origin == "statutory":
             prov_days.append({"date": info.date.isoformat(), "reason": f"{info.reason}（推算）"})
         elif info.origin == "regional-estimate":
@@ -307,8 +349,9 @@ def _explain_days(x: DaysExplanation) -> dict[str, Any]:
         for y in prov_years
     ] + list(regional)
     if due is None:
-        summary = (f"自 {effective} 起已计 {used} 个工作日，现处于中止状态（尚余 {total - used} 个工作日），"
-                   f"恢复后继续计算")
+        summary = (
+            f"自 {effective} 起已计 {used} 个工作日，现处于中止状态（尚余 {total - used} 个工作日），恢复后继续计算"
+        )
     else:
         holidays = sorted({s["reason"] for s in skipped if s["kind"] not in ("weekend", "pause")})
         summary = f"自 {effective} 的次日起算第 {total} 个工作日为 {due}"
@@ -331,13 +374,28 @@ def _explain_days(x: DaysExplanation) -> dict[str, Any]:
         elif regional:
             summary += "；暂定：地方节假日通知未录入"
     return {
-        "rule": rule.id, "rule_name": rule.name, "unit": rule.unit, "length": rule.length,
-        "working_days_total": total, "start": start.isoformat(), "counting_from": effective.isoformat(),
-        "region": region, "due": due.isoformat() if due else None,
-        "counted": counted, "counted_working_days": len(counted), "skipped": skipped,
-        "makeup_workdays": makeup, "pauses": pause_rows, "extensions": ext_rows,
-        "provisional": bool(prov_years or regional), "provisional_reasons": reasons, "provisional_days": prov_days,
-        "notes": notes, "source": rule.source, "quote": rule.quote, "summary": summary,
+        "rule": rule.id,
+        "rule_name": rule.name,
+        "unit": rule.unit,
+        "length": rule.length,
+        "working_days_total": total,
+        "start": start.isoformat(),
+        "counting_from": effective.isoformat(),
+        "region": region,
+        "due": due.isoformat() if due else None,
+        "counted": counted,
+        "counted_working_days": len(counted),
+        "skipped": skipped,
+        "makeup_workdays": makeup,
+        "pauses": pause_rows,
+        "extensions": ext_rows,
+        "provisional": bool(prov_years or regional),
+        "provisional_reasons": reasons,
+        "provisional_days": prov_days,
+        "notes": notes,
+        "source": rule.source,
+        "quote": rule.quote,
+        "summary": summary,
     }
 
 
@@ -354,14 +412,21 @@ def _calendar_days(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, e
         if moved:
             summary += "，该日为休息日（" + "、".join(sorted({m.reason for m in moved})) + f"），顺延至 {due}"
         dl.explanation = {
-            "rule": rule.id, "rule_name": rule.name, "unit": rule.unit, "length": rule.length,
-            "start": start.isoformat(), "region": region, "nominal_last_day": nominal.isoformat(),
+            "rule": rule.id,
+            "rule_name": rule.name,
+            "unit": rule.unit,
+            "length": rule.length,
+            "start": start.isoformat(),
+            "region": region,
+            "nominal_last_day": nominal.isoformat(),
             "due": due.isoformat(),
             "moved_over": [{"date": m.date.isoformat(), "reason": m.reason, "source": m.source} for m in moved],
             "provisional": bool(prov_years or regional),
             "provisional_reasons": [f"{y}年全国节假日安排尚未发布，按{LAW}推算" for y in prov_years] + regional,
             "notes": ["末日为休息日的，以休息日结束的次日为期间的最后一日（民法典第二百零三条）"] if moved else [],
-            "source": rule.source, "quote": rule.quote, "summary": summary,
+            "source": rule.source,
+            "quote": rule.quote,
+            "summary": summary,
         }
     return dl
 
@@ -375,10 +440,18 @@ def _hours(rule: Rule, start: dt.date | dt.datetime, region: str, explain: bool)
     dl = Deadline(rule.id, start, region, due, False)
     if explain:
         dl.explanation = {
-            "rule": rule.id, "rule_name": rule.name, "unit": rule.unit, "length": rule.length,
-            "start": start.isoformat(), "region": region, "due": due.isoformat(), "provisional": False,
-            "provisional_reasons": [], "notes": ["按自然小时连续计算，不区分工作日与休息日"],
-            "source": rule.source, "quote": rule.quote,
+            "rule": rule.id,
+            "rule_name": rule.name,
+            "unit": rule.unit,
+            "length": rule.length,
+            "start": start.isoformat(),
+            "region": region,
+            "due": due.isoformat(),
+            "provisional": False,
+            "provisional_reasons": [],
+            "notes": ["按自然小时连续计算，不区分工作日与休息日"],
+            "source": rule.source,
+            "quote": rule.quote,
             "summary": f"自 {start.isoformat()} 起 {rule.length} 小时内，即 {due.astimezone(SHANGHAI).isoformat()} 前",
         }
     return dl
@@ -391,9 +464,17 @@ def _fixed(rule: Rule, start: dt.date, region: str, explain: bool) -> Deadline:
     dl = Deadline(rule.id, start, region, due, False)
     if explain:
         dl.explanation = {
-            "rule": rule.id, "rule_name": rule.name, "unit": rule.unit, "start": start.isoformat(),
-            "region": region, "due": due.isoformat(), "provisional": False, "provisional_reasons": [],
-            "notes": ["法定固定日期，不因节假日顺延"], "source": rule.source, "quote": rule.quote,
+            "rule": rule.id,
+            "rule_name": rule.name,
+            "unit": rule.unit,
+            "start": start.isoformat(),
+            "region": region,
+            "due": due.isoformat(),
+            "provisional": False,
+            "provisional_reasons": [],
+            "notes": ["法定固定日期，不因节假日顺延"],
+            "source": rule.source,
+            "quote": rule.quote,
             "summary": f"{rule.limit_text}：{due}",
         }
     return dl
@@ -416,21 +497,25 @@ class CorrectionTerms:
         if self.respond_by != self.stated:
             parts.append(f"补正期限末日 {self.stated} 为休息日，顺延至 {self.respond_by}（民法典第二百零三条）")
         if self.too_short:
-            parts.append(f"补正期限过短：仅 {self.working_days} 个工作日，少于 {self.min_working_days} 个工作日"
-                         f"（条例第三十条要求“合理的补正期限”）")
+            parts.append(
+                f"补正期限过短：仅 {self.working_days} 个工作日，少于 {self.min_working_days} 个工作日"
+                f"（条例第三十条要求“合理的补正期限”）"
+            )
         return "；".join(parts)
 
 
-def correction_terms(on: dt.date, respond_by: dt.date, cal: WorkCalendar, region: str = NATIONAL,
-                     min_working_days: int = 5) -> CorrectionTerms:
+def correction_terms(
+    on: dt.date, respond_by: dt.date, cal: WorkCalendar, region: str = NATIONAL, min_working_days: int = 5
+) -> CorrectionTerms:
     last = cal.next_working_day(respond_by, region)
     wd = cal.working_days_between(on, last, region)
     return CorrectionTerms(last, respond_by, wd, min_working_days, wd < min_working_days)
 
 
 # ---------------------------------------------------------------- after the fact
-def lateness_working_days(cal: WorkCalendar, due: dt.date | dt.datetime, met: dt.date | dt.datetime,
-                          region: str = NATIONAL) -> int:
+def lateness_working_days(
+    cal: WorkCalendar, due: dt.date | dt.datetime, met: dt.date | dt.datetime, region: str = NATIONAL
+) -> int:
     """Working days after the due date up to and including the day it was met (0 when on time)."""
     return cal.working_days_between(_as_date(due), _as_date(met), region)
 

@@ -1,4 +1,5 @@
 """Where the engine reads its data: $SHIXIAN_CONFIG_DIR, else the repository's config/."""
+
 from __future__ import annotations
 
 import tomllib

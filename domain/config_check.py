@@ -1,4 +1,5 @@
 """Check the whole configuration at once: every file parses and the files agree with each other."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,8 +37,10 @@ def check_config(directory: Path | None = None) -> list[str]:
     if cal and people:
         for dep in people.departments.values():
             if dep.region not in cal.regions:
-                problems.append(f"departments.toml: department \"{dep.id}\": 地区 “{dep.region}” 没有日历数据"
-                                f"（config/calendars/ 或 regions.toml 中没有该地区；可用：{', '.join(sorted(cal.regions))}）")
+                problems.append(
+                    f'departments.toml: department "{dep.id}": 地区 “{dep.region}” 没有日历数据'
+                    f"（config/calendars/ 或 regions.toml 中没有该地区；可用：{', '.join(sorted(cal.regions))}）"
+                )
     if rules and ladders:
         for rule_id in ladders.per_rule:
             if rule_id not in rules:
@@ -51,5 +54,7 @@ def check_config(directory: Path | None = None) -> list[str]:
                 continue
             for step in steps:
                 if templates.is_dir() and not (templates / f"{step.id}.j2").exists():
-                    problems.append(f"reminders.toml: 规则 {rule.id} 的提醒步骤 “{step.id}” 没有模板 templates/notify/{step.id}.j2")
+                    problems.append(
+                        f"reminders.toml: 规则 {rule.id} 的提醒步骤 “{step.id}” 没有模板 templates/notify/{step.id}.j2"
+                    )
     return problems

@@ -1,5 +1,6 @@
 """Daily digest contents (who reads what today), from item snapshots and the directory. Pure: the
 calendar comes in as a `working_days_left` function, the rules as a mapping."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ def working_days_left_from(calendar) -> WorkingDaysLeft:
     0 = due today; n > 0 = n working days left; -n = n working days overdue (counted as in issue 3:
     working days after the due date up to and including today).
     """
+
     def left(today: date, due: date, region: str) -> int:
         return standing.working_days_left(calendar, today, due, region)
 
@@ -44,10 +46,14 @@ def _held_line(held: list[str], directory: Directory) -> dict[str, Any]:
     return {"held_count": len(held), "held_departments": parts, "review_link": f"{public_url()}/#review"}
 
 
-def build_digests(items: list, directory: Directory, today: date,
-                  working_days_left: WorkingDaysLeft,
-                  rules: Mapping[str, Any] | None = None,
-                  held: list | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+def build_digests(
+    items: list,
+    directory: Directory,
+    today: date,
+    working_days_left: WorkingDaysLeft,
+    rules: Mapping[str, Any] | None = None,
+    held: list | None = None,
+) -> list[tuple[str, str, dict[str, Any]]]:
     """Daily digest contents: [(person_id, step, context)], one per person with something to read.
 
     - each liaison: open clocks of their department due within 5 working days (0..5 left);
@@ -70,18 +76,20 @@ def build_digests(items: list, directory: Directory, today: date,
             left = working_days_left(today, _due_date(clock.due), region)
             if left < 0 and rules is not None and not standing.can_be_overdue(rules.get(clock.rule)):
                 continue  # a lapsed window (correction notice, opinion period) is never overdue
-            rows.append({
-                "item_id": item.id,
-                "title": item.title,
-                "department": item.department,
-                "department_name": directory.department_name(item.department),
-                "rule": clock.rule,
-                "rule_name": names.get(clock.rule) or rule_name(clock.rule),
-                "due": clock.due[:16].replace("T", " "),
-                "working_days_left": left,
-                "overdue_working_days": -left if left < 0 else 0,
-                "link": item_link(item.id),
-            })
+            rows.append(
+                {
+                    "item_id": item.id,
+                    "title": item.title,
+                    "department": item.department,
+                    "department_name": directory.department_name(item.department),
+                    "rule": clock.rule,
+                    "rule_name": names.get(clock.rule) or rule_name(clock.rule),
+                    "due": clock.due[:16].replace("T", " "),
+                    "working_days_left": left,
+                    "overdue_working_days": -left if left < 0 else 0,
+                    "link": item_link(item.id),
+                }
+            )
     rows.sort(key=lambda r: (r["working_days_left"], r["due"], r["item_id"], r["rule"]))
     soon = [r for r in rows if 0 <= r["working_days_left"] <= DIGEST_WINDOW_WORKING_DAYS]
     overdue = [r for r in rows if r["working_days_left"] < 0]
@@ -93,24 +101,56 @@ def build_digests(items: list, directory: Directory, today: date,
         if "liaison" in person.roles and person.department:
             mine = [r for r in soon if r["department"] == person.department]
             if mine:
-                out.append((person.id, "digest_liaison", {
-                    **base, "person_name": person.name, "department": person.department,
-                    "department_name": directory.department_name(person.department), "items": mine}))
+                out.append(
+                    (
+                        person.id,
+                        "digest_liaison",
+                        {
+                            **base,
+                            "person_name": person.name,
+                            "department": person.department,
+                            "department_name": directory.department_name(person.department),
+                            "items": mine,
+                        },
+                    )
+                )
         if "head" in person.roles and person.department:
             od = [r for r in overdue_desc if r["department"] == person.department]
             ds = [r for r in soon if r["department"] == person.department]
             if od or ds:
-                out.append((person.id, "digest_head", {
-                    **base, "person_name": person.name, "department": person.department,
-                    "department_name": directory.department_name(person.department),
-                    "overdue": od, "due_soon": ds}))
+                out.append(
+                    (
+                        person.id,
+                        "digest_head",
+                        {
+                            **base,
+                            "person_name": person.name,
+                            "department": person.department,
+                            "department_name": directory.department_name(person.department),
+                            "overdue": od,
+                            "due_soon": ds,
+                        },
+                    )
+                )
         if "supervisor" in person.roles and (overdue_desc or held):
             groups: dict[str, list] = {}
             for r in overdue_desc:
                 groups.setdefault(r["department"], []).append(r)
-            departments = [{"department": d, "department_name": directory.department_name(d), "items": g}
-                           for d, g in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
-            out.append((person.id, "digest_supervisor", {
-                **base, "person_name": person.name, "departments": departments, "total": len(overdue_desc),
-                **_held_line(held or [], directory)}))
+            departments = [
+                {"department": d, "department_name": directory.department_name(d), "items": g}
+                for d, g in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+            ]
+            out.append(
+                (
+                    person.id,
+                    "digest_supervisor",
+                    {
+                        **base,
+                        "person_name": person.name,
+                        "departments": departments,
+                        "total": len(overdue_desc),
+                        **_held_line(held or [], directory),
+                    },
+                )
+            )
     return out

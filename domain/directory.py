@@ -4,6 +4,7 @@ Pure: reads only the configuration file (and the environment for `${NAME}` secre
 Every validation problem raises `DirectoryError` with a message naming the file and the entry, so a bad
 file is rejected at start-up, not when the first reminder is due.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,7 +12,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domain import config as _config, labels
+from domain import config as _config
+from domain import labels
 from domain.settings import environ
 
 FILENAME = "departments.toml"
@@ -81,8 +83,7 @@ class Directory:
     def people_for(self, department_id: str | None, role: str) -> list[Person]:
         """People holding `role` in the department. For `head`, the department's declared head comes first."""
         found = [
-            p for p in self.people.values()
-            if role in p.roles and (p.department or None) == (department_id or None)
+            p for p in self.people.values() if role in p.roles and (p.department or None) == (department_id or None)
         ]
         d = self.departments.get(department_id or "")
         if role == "head" and d and d.head and d.head in self.people:
@@ -209,7 +210,9 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
         for url in notify:
             url = _expand_env(url.strip(), where, env)
             if "://" not in url:
-                raise DirectoryError(f'{where}: notify URL "{url.split(":")[0]}…" has no scheme (like json:// or mailto://)')
+                raise DirectoryError(
+                    f'{where}: notify URL "{url.split(":")[0]}…" has no scheme (like json:// or mailto://)'
+                )
             urls.append(url)
         directory.people[pid] = Person(
             id=pid,

@@ -2,6 +2,7 @@
 
 Reads config files only (no Temporal, no store). Activities turn a `ConfigError` at start into a
 non-retryable activity failure (activities.clocks.activity_engine)."""
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,12 @@ _problem: str | None = None  # why the files on disk are not the data in use (No
 def config_signature() -> tuple:
     """Names, sizes and mtimes of the config files: cheap to stat, changes when data changes."""
     root = config_dir()
-    files = [root / "rules.toml", root / "reminders.toml", root / "regions.toml",
-             *sorted((root / "calendars").glob("*.toml"))]
+    files = [
+        root / "rules.toml",
+        root / "reminders.toml",
+        root / "regions.toml",
+        *sorted((root / "calendars").glob("*.toml")),
+    ]
     sig: list[tuple[str, int | None, int | None]] = []
     for f in files:
         try:

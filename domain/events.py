@@ -4,15 +4,24 @@
 The applicant's personal data (`applicant`) is accepted on input and dropped here, so it can never
 reach workflow history, the store, logs or exports; only `applicant_type` is kept.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from domain.limits import check_day, check_id, check_moment, check_text, parse_iso_day
 from domain.review import Recorded
@@ -27,18 +36,35 @@ class EventError(ValueError):
 
 
 Outcome = Literal[
-    "granted", "partially_granted",
-    "withheld.state_secret", "withheld.prohibited_by_law", "withheld.security_stability",
-    "withheld.third_party_rights", "withheld.internal_affairs", "withheld.process_information",
-    "withheld.enforcement_file", "withheld.administrative_inquiry",
-    "unavailable.not_held", "unavailable.needs_creation", "unavailable.still_unclear",
-    "not_processed.petition", "not_processed.duplicate", "not_processed.publication",
-    "not_processed.excessive", "not_processed.confirmation",
-    "other.no_correction", "other.fee_unpaid", "other.other",
+    "granted",
+    "partially_granted",
+    "withheld.state_secret",
+    "withheld.prohibited_by_law",
+    "withheld.security_stability",
+    "withheld.third_party_rights",
+    "withheld.internal_affairs",
+    "withheld.process_information",
+    "withheld.enforcement_file",
+    "withheld.administrative_inquiry",
+    "unavailable.not_held",
+    "unavailable.needs_creation",
+    "unavailable.still_unclear",
+    "not_processed.petition",
+    "not_processed.duplicate",
+    "not_processed.publication",
+    "not_processed.excessive",
+    "not_processed.confirmation",
+    "other.no_correction",
+    "other.fee_unpaid",
+    "other.other",
 ]
 ApplicantType = Literal[
-    "natural_person", "legal.business", "legal.research", "legal.public_interest",
-    "legal.legal_services", "legal.other",
+    "natural_person",
+    "legal.business",
+    "legal.research",
+    "legal.public_interest",
+    "legal.legal_services",
+    "legal.other",
 ]
 
 
@@ -74,7 +100,7 @@ class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     event_id: str = Field(title="事件编号", description="发送方给出的唯一编号；同一编号重复提交不会重复登记")
     type: str
-    recorded_by: Optional[str] = Field(None, title="登记人")
+    recorded_by: str | None = Field(None, title="登记人")
 
     @model_validator(mode="before")
     @classmethod
@@ -130,13 +156,15 @@ class DocumentSigned(_Base):
     document_id: str = Field(title="文件编号", description="如 钦发改规〔2026〕3号")
     department: str = Field(title="部门")
     title: str = Field(title="文件标题")
-    kind: Literal["regulation", "normative", "policy", "other"] = Field(title="文件类别",
-                                                                        description="规章、行政规范性文件、其他政策文件须发布解读")
+    kind: Literal["regulation", "normative", "policy", "other"] = Field(
+        title="文件类别", description="规章、行政规范性文件、其他政策文件须发布解读"
+    )
     signed_on: HappenedDay = Field(title="成文日期", description="主动公开期限自成文之日起算（20 个工作日）")
     disclosure: Literal["public", "on_request", "withheld"] = Field(title="公开属性")
-    withheld_reason: Optional[str] = Field(None, title="不予公开理由", description="公开属性为“不予公开”时必填")
-    needs_interpretation: Optional[bool] = Field(None, title="是否需要解读",
-                                                 description="不填：规范性文件和政策文件默认需要")
+    withheld_reason: str | None = Field(None, title="不予公开理由", description="公开属性为“不予公开”时必填")
+    needs_interpretation: bool | None = Field(
+        None, title="是否需要解读", description="不填：规范性文件和政策文件默认需要"
+    )
 
     @model_validator(mode="after")
     def _rules(self):
@@ -172,8 +200,8 @@ class InterpretationPublished(_Base):
 # ---------------------------------------------------------------- requests
 class Applicant(BaseModel):
     model_config = ConfigDict(extra="allow")
-    name: Optional[str] = None
-    contact: Optional[str] = None
+    name: str | None = None
+    contact: str | None = None
 
 
 class RequestReceived(_Base):
@@ -181,10 +209,11 @@ class RequestReceived(_Base):
     request_id: str = Field(title="申请编号", description="受理编号，如 2026-依申请-017")
     department: str = Field(title="部门")
     channel: Literal["in_person", "post_registered", "post_ordinary", "online", "email", "fax", "other"] = Field(
-        title="申请渠道", description="收到日期按渠道确定（条例第三十一条）")
+        title="申请渠道", description="收到日期按渠道确定（条例第三十一条）"
+    )
     received_on: HappenedDay = Field(title="收到申请日期", description="答复期限自收到申请之日起算（20 个工作日）")
     applicant_type: ApplicantType = Field(title="申请人类型")
-    applicant: Optional[Applicant] = None  # personal data: dropped by parse_event
+    applicant: Applicant | None = None  # personal data: dropped by parse_event
     subject: str = Field("", title="申请内容摘要", description="不要填写申请人姓名、证件号、电话、住址等个人信息")
 
 
@@ -222,8 +251,9 @@ class RequestConsultationStarted(_RequestOn):
     with_: Literal["third_party", "agency"] = Field(title="征求对象")
     # When the consulted party received the letter: its 15-wd window counts from then (条例第三十二条、
     # 第三十四条 “自收到征求意见书之日起”); the reply clock still pauses from `on`.
-    delivered_on: Optional[dt.date] = Field(None, title="征求意见书送达日期",
-                                            description="第三方收到征求意见书之日（不填：按征求意见日期）")
+    delivered_on: dt.date | None = Field(
+        None, title="征求意见书送达日期", description="第三方收到征求意见书之日（不填：按征求意见日期）"
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -246,8 +276,9 @@ class RequestConsultationEnded(_RequestOn):
     type: Literal["request.consultation_ended"]
     on: HappenedDay = Field(title="收到意见日期")
     # Which consultation ended; needed only while both kinds are open at once.
-    with_: Optional[Literal["third_party", "agency"]] = Field(
-        None, title="征求对象", description="同时征求第三方和其他机关时注明是哪一方的意见")
+    with_: Literal["third_party", "agency"] | None = Field(
+        None, title="征求对象", description="同时征求第三方和其他机关时注明是哪一方的意见"
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -263,8 +294,9 @@ class RequestConsultationEnded(_RequestOn):
 class RequestExtended(_RequestOn):
     type: Literal["request.extended"]
     on: HappenedDay = Field(title="延期决定日期")
-    working_days: int = Field(title="延长工作日数",
-                              description="最多 20 个工作日，只能延长一次，须在答复期限届满前决定")
+    working_days: int = Field(
+        title="延长工作日数", description="最多 20 个工作日，只能延长一次，须在答复期限届满前决定"
+    )
     approved_by: str = Field(title="批准人", description="政府信息公开工作机构负责人")
     reason: str = Field(title="延期理由")
 
@@ -314,7 +346,7 @@ class LitigationDecided(_RequestOn):
     type: Literal["litigation.decided"]
     on: HappenedDay = Field(title="判决日期")
     # absent: taken from its litigation.filed (table 四)
-    after_review: Optional[bool] = Field(None, title="是否经复议后起诉")
+    after_review: bool | None = Field(None, title="是否经复议后起诉")
     result: Literal["upheld", "corrected", "other"] = Field(title="判决结果")
 
 
@@ -396,65 +428,132 @@ class AnnualReportPublished(_Base):
 MODELS: dict[str, type[_Base]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
     for m in (
-        DocumentSigned, DocumentPublished, DocumentRepealed, InterpretationPublished,
-        RequestReceived, RequestAnsweredOnTheSpot, RequestCorrectionRequested, RequestCorrected,
-        RequestConsultationStarted, RequestConsultationEnded, RequestExtended, RequestReplied,
-        RequestWithdrawn, RequestAbandoned, ReviewFiled, ReviewDecided, LitigationFiled, LitigationDecided,
-        OpinionDetected, OpinionInfoReleased, OpinionPressConference, OpinionResponded,
-        BudgetApproved, BudgetPublished, AnnualReportYearClosed, AnnualReportPublished,
+        DocumentSigned,
+        DocumentPublished,
+        DocumentRepealed,
+        InterpretationPublished,
+        RequestReceived,
+        RequestAnsweredOnTheSpot,
+        RequestCorrectionRequested,
+        RequestCorrected,
+        RequestConsultationStarted,
+        RequestConsultationEnded,
+        RequestExtended,
+        RequestReplied,
+        RequestWithdrawn,
+        RequestAbandoned,
+        ReviewFiled,
+        ReviewDecided,
+        LitigationFiled,
+        LitigationDecided,
+        OpinionDetected,
+        OpinionInfoReleased,
+        OpinionPressConference,
+        OpinionResponded,
+        BudgetApproved,
+        BudgetPublished,
+        AnnualReportYearClosed,
+        AnnualReportPublished,
     )
 }
 
 # Chinese names of the enumerated values, per field (forms and pages; the codes stay the contract).
 CHOICE_LABELS: dict[str, dict[str, str]] = {
-    "kind": {"regulation": "规章", "normative": "行政规范性文件", "policy": "其他政策文件", "other": "其他",
-             "budget": "预算", "final_account": "决算"},
+    "kind": {
+        "regulation": "规章",
+        "normative": "行政规范性文件",
+        "policy": "其他政策文件",
+        "other": "其他",
+        "budget": "预算",
+        "final_account": "决算",
+    },
     "disclosure": {"public": "主动公开", "on_request": "依申请公开", "withheld": "不予公开"},
-    "channel": {"website": "政府网站", "gazette": "政府公报", "weibo": "政务微博", "wechat": "政务微信",
-                "other": "其他",
-                "in_person": "当面提交", "post_registered": "邮寄（挂号/EMS）", "post_ordinary": "邮寄（平信）",
-                "online": "网上申请平台", "email": "电子邮件", "fax": "传真"},
+    "channel": {
+        "website": "政府网站",
+        "gazette": "政府公报",
+        "weibo": "政务微博",
+        "wechat": "政务微信",
+        "other": "其他",
+        "in_person": "当面提交",
+        "post_registered": "邮寄（挂号/EMS）",
+        "post_ordinary": "邮寄（平信）",
+        "online": "网上申请平台",
+        "email": "电子邮件",
+        "fax": "传真",
+    },
     "form": {"text": "文字解读", "graphic": "图文解读", "video": "视频解读", "other": "其他"},
-    "applicant_type": {"natural_person": "自然人", "legal.business": "商业企业", "legal.research": "科研机构",
-                       "legal.public_interest": "社会公益组织", "legal.legal_services": "法律服务机构",
-                       "legal.other": "其他法人或其他组织"},
+    "applicant_type": {
+        "natural_person": "自然人",
+        "legal.business": "商业企业",
+        "legal.research": "科研机构",
+        "legal.public_interest": "社会公益组织",
+        "legal.legal_services": "法律服务机构",
+        "legal.other": "其他法人或其他组织",
+    },
     "with": {"third_party": "第三方（条例第三十二条）", "agency": "其他机关（条例第三十四条）"},
     "result": {"upheld": "维持", "corrected": "纠正", "other": "其他结果"},
     "severity": {"major": "重大舆情", "general": "一般舆情"},
     "level": {"department": "部门年度报告", "government": "本级政府年度报告"},
     "outcome": {
-        "granted": "予以公开", "partially_granted": "部分公开",
-        "withheld.state_secret": "属于国家秘密", "withheld.prohibited_by_law": "其他法律行政法规禁止公开",
-        "withheld.security_stability": "危及“三安全一稳定”", "withheld.third_party_rights": "保护第三方合法权益",
-        "withheld.internal_affairs": "属于三类内部事务信息", "withheld.process_information": "属于四类过程性信息",
-        "withheld.enforcement_file": "属于行政执法案卷", "withheld.administrative_inquiry": "属于行政查询事项",
-        "unavailable.not_held": "本机关不掌握相关政府信息", "unavailable.needs_creation": "没有现成信息需要另行制作",
+        "granted": "予以公开",
+        "partially_granted": "部分公开",
+        "withheld.state_secret": "属于国家秘密",
+        "withheld.prohibited_by_law": "其他法律行政法规禁止公开",
+        "withheld.security_stability": "危及“三安全一稳定”",
+        "withheld.third_party_rights": "保护第三方合法权益",
+        "withheld.internal_affairs": "属于三类内部事务信息",
+        "withheld.process_information": "属于四类过程性信息",
+        "withheld.enforcement_file": "属于行政执法案卷",
+        "withheld.administrative_inquiry": "属于行政查询事项",
+        "unavailable.not_held": "本机关不掌握相关政府信息",
+        "unavailable.needs_creation": "没有现成信息需要另行制作",
         "unavailable.still_unclear": "补正后申请内容仍不明确",
-        "not_processed.petition": "信访举报投诉类申请", "not_processed.duplicate": "重复申请",
-        "not_processed.publication": "要求提供公开出版物", "not_processed.excessive": "无正当理由大量反复申请",
+        "not_processed.petition": "信访举报投诉类申请",
+        "not_processed.duplicate": "重复申请",
+        "not_processed.publication": "要求提供公开出版物",
+        "not_processed.excessive": "无正当理由大量反复申请",
         "not_processed.confirmation": "要求行政机关确认或重新出具已获取信息",
-        "other.no_correction": "逾期不补正、不再处理", "other.fee_unpaid": "逾期未缴费、不再处理",
+        "other.no_correction": "逾期不补正、不再处理",
+        "other.fee_unpaid": "逾期未缴费、不再处理",
         "other.other": "其他",
     },
 }
 # Outcome codes grouped as the rows of 表三 (annual-report-format.md): prefix -> group name.
-OUTCOME_GROUPS = {"granted": "（一）予以公开", "partially_granted": "（二）部分公开", "withheld": "（三）不予公开",
-                  "unavailable": "（四）无法提供", "not_processed": "（五）不予处理", "other": "（六）其他处理"}
+OUTCOME_GROUPS = {
+    "granted": "（一）予以公开",
+    "partially_granted": "（二）部分公开",
+    "withheld": "（三）不予公开",
+    "unavailable": "（四）无法提供",
+    "not_processed": "（五）不予处理",
+    "other": "（六）其他处理",
+}
 
 # The field holding each type's own date (or instant).
 DATE_FIELD = {
-    "document.signed": "signed_on", "document.published": "published_on", "document.repealed": "repealed_on",
-    "interpretation.published": "published_on", "request.received": "received_on",
-    "opinion.detected": "detected_at", "budget.approved": "approved_on", "budget.published": "published_on",
+    "document.signed": "signed_on",
+    "document.published": "published_on",
+    "document.repealed": "repealed_on",
+    "interpretation.published": "published_on",
+    "request.received": "received_on",
+    "opinion.detected": "detected_at",
+    "budget.approved": "approved_on",
+    "budget.published": "published_on",
     "annual_report.published": "published_on",
 }
 
-ITEM_TYPE = {"document": "document", "interpretation": "document", "request": "request", "review": "request",
-             "litigation": "request", "opinion": "opinion", "budget": "budget", "annual_report": "annual_report"}
+ITEM_TYPE = {
+    "document": "document",
+    "interpretation": "document",
+    "request": "request",
+    "review": "request",
+    "litigation": "request",
+    "opinion": "opinion",
+    "budget": "budget",
+    "annual_report": "annual_report",
+}
 
 # Events that start an item (everything else refers to an existing one).
-STARTS = {"document.signed", "request.received", "opinion.detected", "budget.approved",
-          "annual_report.year_closed"}
+STARTS = {"document.signed", "request.received", "opinion.detected", "budget.approved", "annual_report.year_closed"}
 # Events only the engine itself emits: refused from senders (a department could otherwise close its
 # own overdue request as "abandoned", or open report clocks for arbitrary years).
 ENGINE_ONLY = {"request.abandoned", "annual_report.year_closed"}
@@ -469,12 +568,12 @@ class Event(BaseModel):
     type: str
     item_id: str
     item_type: str
-    department: Optional[str] = None
+    department: str | None = None
     on: str  # ISO date or datetime of the event's own date field
     data: dict[str, Any]
     content_hash: str  # of the original object, personal data included, for conflict detection
     # When and by whom it reached the system: set by the ingest path (never from the sender's body).
-    recorded: Optional[Recorded] = None
+    recorded: Recorded | None = None
 
     @property
     def date_field(self) -> str:
@@ -498,9 +597,16 @@ def annual_report_item_id(department: str, year: int, level: str = "department")
 def annual_report_openers(departments, year: int) -> list[dict[str, Any]]:
     """The `annual_report.year_closed` events that open every report clock for `year` (idempotent ids)."""
     return [
-        {"event_id": f"{annual_report_item_id(d.id, year, level)}#open", "type": "annual_report.year_closed",
-         "department": d.id, "year": year, "level": level, "recorded_by": "system"}
-        for d in departments for level in d.annual_reports
+        {
+            "event_id": f"{annual_report_item_id(d.id, year, level)}#open",
+            "type": "annual_report.year_closed",
+            "department": d.id,
+            "year": year,
+            "level": level,
+            "recorded_by": "system",
+        }
+        for d in departments
+        for level in d.annual_reports
     ]
 
 

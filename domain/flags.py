@@ -1,4 +1,5 @@
 """Flags a supervisor should see on an item (pure; read from the item's snapshot data)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +13,12 @@ def item_flags(data: dict[str, Any] | None) -> list[dict[str, str]]:
     out = []
     corr = (data or {}).get("correction")
     if isinstance(corr, dict) and corr.get("too_short"):
-        out.append({"code": "correction_too_short", "label": FLAG_LABELS["correction_too_short"],
-                    "detail": f"补正期限至 {corr.get('respond_by')}，仅 {corr.get('working_days')} 个工作日"
-                              f"（少于 {corr.get('min_working_days')} 个工作日）"})
+        out.append(
+            {
+                "code": "correction_too_short",
+                "label": FLAG_LABELS["correction_too_short"],
+                "detail": f"补正期限至 {corr.get('respond_by')}，仅 {corr.get('working_days')} 个工作日"
+                f"（少于 {corr.get('min_working_days')} 个工作日）",
+            }
+        )
     return out

@@ -2,6 +2,7 @@
 roles, item types, event types. Rule names live with the rules (config/rules.toml: `name`), read by
 `rule_names()`. Messages, pages, the CLI and exports all take their words from here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -61,20 +62,42 @@ RECORDERS = {**ROLES, "operator": "运维导入", "system": "系统"}
 # A late entry's review state (domain/review.py).
 LATE_ENTRY_STATUSES = {"held": "补录待审核", "approved": "补录已批准", "rejected": "补录已驳回"}
 
-ITEM_TYPES = {"document": "文件", "request": "依申请公开", "opinion": "舆情", "budget": "预决算",
-              "annual_report": "年度报告", "clocks": "时限事项"}
+ITEM_TYPES = {
+    "document": "文件",
+    "request": "依申请公开",
+    "opinion": "舆情",
+    "budget": "预决算",
+    "annual_report": "年度报告",
+    "clocks": "时限事项",
+}
 
 EVENT_TYPES = {
-    "document.signed": "文件签发", "document.published": "文件公开", "document.repealed": "文件废止",
-    "interpretation.published": "政策解读发布", "request.received": "收到申请",
-    "request.answered_on_the_spot": "当场答复", "request.correction_requested": "告知补正",
-    "request.corrected": "收到补正", "request.consultation_started": "开始征求意见",
-    "request.consultation_ended": "征求意见结束", "request.extended": "延长答复期限", "request.replied": "作出答复",
-    "request.withdrawn": "申请人撤回", "request.abandoned": "视为放弃", "review.filed": "申请行政复议",
-    "review.decided": "行政复议决定", "litigation.filed": "提起行政诉讼", "litigation.decided": "行政诉讼判决",
-    "opinion.detected": "发现舆情", "opinion.info_released": "发布权威信息", "opinion.press_conference": "召开新闻发布会",
-    "opinion.responded": "回应舆情", "budget.approved": "预决算批复", "budget.published": "预决算公开",
-    "annual_report.year_closed": "年度结束", "annual_report.published": "年度报告公布",
+    "document.signed": "文件签发",
+    "document.published": "文件公开",
+    "document.repealed": "文件废止",
+    "interpretation.published": "政策解读发布",
+    "request.received": "收到申请",
+    "request.answered_on_the_spot": "当场答复",
+    "request.correction_requested": "告知补正",
+    "request.corrected": "收到补正",
+    "request.consultation_started": "开始征求意见",
+    "request.consultation_ended": "征求意见结束",
+    "request.extended": "延长答复期限",
+    "request.replied": "作出答复",
+    "request.withdrawn": "申请人撤回",
+    "request.abandoned": "视为放弃",
+    "review.filed": "申请行政复议",
+    "review.decided": "行政复议决定",
+    "litigation.filed": "提起行政诉讼",
+    "litigation.decided": "行政诉讼判决",
+    "opinion.detected": "发现舆情",
+    "opinion.info_released": "发布权威信息",
+    "opinion.press_conference": "召开新闻发布会",
+    "opinion.responded": "回应舆情",
+    "budget.approved": "预决算批复",
+    "budget.published": "预决算公开",
+    "annual_report.year_closed": "年度结束",
+    "annual_report.published": "年度报告公布",
 }
 
 

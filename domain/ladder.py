@@ -4,6 +4,7 @@ Each step fires at most once per due date (its key is `step@due`), only at `fire
 (hour rules fire by the clock), and an item that arrives already past steps gets one overdue notice
 instead of the whole missed ladder (backfill must not flood anyone).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from domain.calendar import WorkCalendar
-from domain.shanghai import SHANGHAI
 from domain.config import ConfigError, config_dir, read_toml
+from domain.shanghai import SHANGHAI
 
 ROLES = {"liaison", "head", "supervisor", "assessor", "admin"}
 # A late notice for a backfilled item waits this long so that a bulk import's next lines
@@ -140,6 +141,7 @@ def plan(
     # the due instant of an hour rule, or the due day's fire time (where day-rule repeats are anchored)
     due_at = due if isinstance(due, dt.datetime) else _at(due, ladder.fire_at)
     if hours:
+
         def nominal(s: StepDef) -> dt.datetime:
             return due_at + dt.timedelta(hours=s.offset_hours)
 
@@ -152,6 +154,7 @@ def plan(
         def is_post(s: StepDef) -> bool:
             return s.offset_hours >= 0
     else:
+
         def nominal(s: StepDef) -> dt.datetime:
             if s.offset < 0:
                 day = cal.subtract_working_days(due, -s.offset, region)
@@ -171,8 +174,10 @@ def plan(
             return s.offset > 0
 
     out: list[PlannedStep] = []
-    pre = sorted(((s, nominal(s)) for s in ladder.steps if not is_post(s)),
-                 key=lambda sw: (sw[1], sw[0].offset_hours if hours else sw[0].offset))
+    pre = sorted(
+        ((s, nominal(s)) for s in ladder.steps if not is_post(s)),
+        key=lambda sw: (sw[1], sw[0].offset_hours if hours else sw[0].offset),
+    )
     for s, when in pre:
         same = [t for t, w in pre if w == when]
         # Steps landing on the same moment (a due date on a rest day): the one closest to the due date

@@ -8,6 +8,7 @@ Pure: bytes in (an .xlsx or .csv file), canonical rows and event dicts out, noth
   from department, ledger kind, row key and field, so a re-import is idempotent) or the problems
   (column + Chinese reason) that refuse the whole row.
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,12 +16,12 @@ import datetime as dt
 import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from domain.events import EventError, parse_event
-from domain.report import ROW_GROUPS, ROW_LABELS, OUTCOME_ROWS
+from domain.report import OUTCOME_ROWS, ROW_GROUPS, ROW_LABELS
 
 REQUESTS, DOCUMENTS = "requests", "documents"
 KIND_LABELS = {REQUESTS: "依申请公开台账", DOCUMENTS: "政策文件台账"}
@@ -43,9 +44,16 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "申请方式": ["提交方式", "渠道"],
         "申请人类型": [],
         "申请内容": [],
-        "补正告知日期": [], "补正期限": [], "补正收到日期": [],
-        "征求意见对象": [], "征求意见日期": [], "意见收到日期": [],
-        "延期日期": [], "延期工作日": [], "延期批准人": [], "延期理由": [],
+        "补正告知日期": [],
+        "补正期限": [],
+        "补正收到日期": [],
+        "征求意见对象": [],
+        "征求意见日期": [],
+        "意见收到日期": [],
+        "延期日期": [],
+        "延期工作日": [],
+        "延期批准人": [],
+        "延期理由": [],
         "答复日期": ["办结日期"],
         "答复结果": ["处理结果", "办理结果"],
         "撤回日期": [],
@@ -58,9 +66,12 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "成文日期": ["印发日期"],
         "公开属性": [],
         "不予公开理由": [],
-        "公开日期": [], "公开网址": ["链接"],
+        "公开日期": [],
+        "公开网址": ["链接"],
         "是否需要解读": [],
-        "解读发布日期": [], "解读网址": [], "解读形式": [],
+        "解读发布日期": [],
+        "解读网址": [],
+        "解读形式": [],
         "废止日期": [],
         "部门": [],
     },
@@ -72,8 +83,25 @@ REQUIRED = {
 KEY = {REQUESTS: "受理编号", DOCUMENTS: "文件编号"}
 
 # Applicant personal data: recognised by header and dropped before anything else reads the row.
-_PII_PARTS = ("姓名", "名称", "身份证", "证件", "电话", "手机", "联系方式", "联系人", "地址", "住址", "邮箱",
-              "邮编", "邮政编码", "email", "e-mail", "微信", "qq")
+_PII_PARTS = (
+    "姓名",
+    "名称",
+    "身份证",
+    "证件",
+    "电话",
+    "手机",
+    "联系方式",
+    "联系人",
+    "地址",
+    "住址",
+    "邮箱",
+    "邮编",
+    "邮政编码",
+    "email",
+    "e-mail",
+    "微信",
+    "qq",
+)
 
 
 def is_pii(header: str) -> bool:
@@ -85,21 +113,46 @@ def is_pii(header: str) -> bool:
 
 # ------------------------------------------------------------------------------------ values
 CHANNELS = {
-    "当面": "in_person", "当面申请": "in_person", "现场": "in_person",
-    "邮寄(挂号/ems)": "post_registered", "邮寄(挂号)": "post_registered", "挂号信": "post_registered",
-    "ems": "post_registered", "邮寄(ems)": "post_registered",
-    "邮寄(平信)": "post_ordinary", "平信": "post_ordinary", "邮寄": "post_ordinary",
-    "网络": "online", "网上申请": "online", "在线": "online", "在线申请": "online", "网上": "online",
-    "电子邮件": "email", "邮件": "email", "传真": "fax", "其他": "other",
+    "当面": "in_person",
+    "当面申请": "in_person",
+    "现场": "in_person",
+    "邮寄(挂号/ems)": "post_registered",
+    "邮寄(挂号)": "post_registered",
+    "挂号信": "post_registered",
+    "ems": "post_registered",
+    "邮寄(ems)": "post_registered",
+    "邮寄(平信)": "post_ordinary",
+    "平信": "post_ordinary",
+    "邮寄": "post_ordinary",
+    "网络": "online",
+    "网上申请": "online",
+    "在线": "online",
+    "在线申请": "online",
+    "网上": "online",
+    "电子邮件": "email",
+    "邮件": "email",
+    "传真": "fax",
+    "其他": "other",
 }
 APPLICANT_TYPES = {
-    "自然人": "natural_person", "公民": "natural_person", "商业企业": "legal.business", "科研机构": "legal.research",
-    "社会公益组织": "legal.public_interest", "法律服务机构": "legal.legal_services", "其他": "legal.other",
+    "自然人": "natural_person",
+    "公民": "natural_person",
+    "商业企业": "legal.business",
+    "科研机构": "legal.research",
+    "社会公益组织": "legal.public_interest",
+    "法律服务机构": "legal.legal_services",
+    "其他": "legal.other",
     "其他组织": "legal.other",
 }
 CONSULT_WITH = {"第三方": "third_party", "其他机关": "agency"}
-DOC_KINDS = {"规章": "regulation", "行政规范性文件": "normative", "规范性文件": "normative", "政策文件": "policy",
-             "其他政策文件": "policy", "其他": "other"}
+DOC_KINDS = {
+    "规章": "regulation",
+    "行政规范性文件": "normative",
+    "规范性文件": "normative",
+    "政策文件": "policy",
+    "其他政策文件": "policy",
+    "其他": "other",
+}
 DISCLOSURE = {"主动公开": "public", "依申请公开": "on_request", "不予公开": "withheld"}
 YES_NO = {"是": True, "否": False, "需要": True, "不需要": False}
 INTERP_FORMS = {"文字": "text", "图解": "graphic", "视频": "video", "其他": "other"}
@@ -117,7 +170,7 @@ def _strip_numbering(text: str) -> str:
             plain = _NUMBERING.sub("", gn)
             for head in (gn, plain):
                 if text.startswith(head) and len(text) > len(head):
-                    text = text[len(head):].lstrip("-—:：/、")
+                    text = text[len(head) :].lstrip("-—:：/、")
     text = re.sub(r"\(区分处理的.*\)$", "", text)
     return re.sub(r"[“”\"‘’']", "", text)
 
@@ -178,10 +231,10 @@ def parse_date(value: Any) -> dt.date:
 @dataclass
 class Table:
     kind: str
-    columns: dict[str, int]            # canonical name -> column index
+    columns: dict[str, int]  # canonical name -> column index
     rows: list[tuple[int, list[Any]]]  # (spreadsheet row number, cells), personal-data cells blanked
-    dropped: list[str]                 # personal-data headers (values never read)
-    unknown: list[str]                 # other headers, ignored
+    dropped: list[str]  # personal-data headers (values never read)
+    unknown: list[str]  # other headers, ignored
     encoding: str = "xlsx"
 
     def canonical(self) -> list[tuple[int, dict[str, Any]]]:
@@ -239,13 +292,16 @@ def read_table(data: bytes, filename: str, kind: str | None = None) -> Table:
     if not rows:
         raise LedgerError(f"{filename}: 文件为空，第 1 行应为表头")
     header = [norm(h) if h is not None else "" for h in rows[0]]
-    lookup = {k: {norm(c): c for c in cols} | {norm(s): c for c, syn in cols.items() for s in syn}
-              for k, cols in COLUMNS.items()}
+    lookup = {
+        k: {norm(c): c for c in cols} | {norm(s): c for c, syn in cols.items() for s in syn}
+        for k, cols in COLUMNS.items()
+    }
     if kind is None:
         found = [k for k in (REQUESTS, DOCUMENTS) if any(lookup[k].get(h) == KEY[k] for h in header)]
         if len(found) != 1:
-            raise LedgerError(f"{filename}: 无法判断台账类型：表头应有“受理编号”（依申请公开台账）"
-                              f"或“文件编号”（政策文件台账）之一")
+            raise LedgerError(
+                f"{filename}: 无法判断台账类型：表头应有“受理编号”（依申请公开台账）或“文件编号”（政策文件台账）之一"
+            )
         kind = found[0]
     columns: dict[str, int] = {}
     dropped, unknown = [], []
@@ -261,8 +317,9 @@ def read_table(data: bytes, filename: str, kind: str | None = None) -> Table:
             unknown.append(str(rows[0][i]).strip())
     missing = [c for c in REQUIRED[kind] if c not in columns]
     if missing:
-        names = "、".join(f"“{c}”" + (f"（或 {'、'.join(COLUMNS[kind][c])}）" if COLUMNS[kind][c] else "")
-                         for c in missing)
+        names = "、".join(
+            f"“{c}”" + (f"（或 {'、'.join(COLUMNS[kind][c])}）" if COLUMNS[kind][c] else "") for c in missing
+        )
         raise LedgerError(f"{filename}: 第 1 行表头缺少必填列 {names}，未导入任何内容")
     pii_idx = {i for i, h in enumerate(header) if h and i not in columns.values() and is_pii(h)}
     body = []
@@ -299,13 +356,30 @@ class Row:
 
 # event field -> ledger column, to name the column of a refusal
 FIELD_COLUMNS = {
-    REQUESTS: {"request_id": "受理编号", "received_on": "收到申请日期", "channel": "申请方式",
-               "applicant_type": "申请人类型", "subject": "申请内容", "respond_by": "补正期限", "with": "征求意见对象",
-               "working_days": "延期工作日", "approved_by": "延期批准人", "reason": "延期理由", "outcome": "答复结果",
-               "department": "部门"},
-    DOCUMENTS: {"document_id": "文件编号", "title": "文件标题", "kind": "文件类型", "signed_on": "成文日期",
-                "disclosure": "公开属性", "withheld_reason": "不予公开理由", "needs_interpretation": "是否需要解读",
-                "department": "部门"},
+    REQUESTS: {
+        "request_id": "受理编号",
+        "received_on": "收到申请日期",
+        "channel": "申请方式",
+        "applicant_type": "申请人类型",
+        "subject": "申请内容",
+        "respond_by": "补正期限",
+        "with": "征求意见对象",
+        "working_days": "延期工作日",
+        "approved_by": "延期批准人",
+        "reason": "延期理由",
+        "outcome": "答复结果",
+        "department": "部门",
+    },
+    DOCUMENTS: {
+        "document_id": "文件编号",
+        "title": "文件标题",
+        "kind": "文件类型",
+        "signed_on": "成文日期",
+        "disclosure": "公开属性",
+        "withheld_reason": "不予公开理由",
+        "needs_interpretation": "是否需要解读",
+        "department": "部门",
+    },
 }
 # each event's own date column (for "on"/"published_on" refusals) and its name in event ids
 REQUEST_STEPS = [  # (event id suffix, type, date column)
@@ -394,8 +468,14 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
         r.need("申请方式", "登记申请")
     if atype is None and r.values.get("申请人类型") is None:
         r.need("申请人类型", "登记申请")
-    ev["received"] = {"type": "request.received", "department": department, "channel": channel,
-                      "received_on": received, "applicant_type": atype, "subject": r.text("申请内容") or ""}
+    ev["received"] = {
+        "type": "request.received",
+        "department": department,
+        "channel": channel,
+        "received_on": received,
+        "applicant_type": atype,
+        "subject": r.text("申请内容") or "",
+    }
     asked, respond_by = r.date("补正告知日期"), r.date("补正期限")
     if asked:
         if respond_by is None and r.values.get("补正期限") is None:
@@ -431,16 +511,26 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
         for col in ext_cols[1:]:
             if r.text(col) is None:
                 r.need(col, "填写延期日期")
-        ev["extended"] = {"type": "request.extended", "on": ext_on, "working_days": days,
-                          "approved_by": r.text("延期批准人"), "reason": r.text("延期理由")}
+        ev["extended"] = {
+            "type": "request.extended",
+            "on": ext_on,
+            "working_days": days,
+            "approved_by": r.text("延期批准人"),
+            "reason": r.text("延期理由"),
+        }
     elif any(r.text(c) for c in ext_cols):
         r.need("延期日期", "填写延期工作日、批准人或理由")
     replied = r.date("答复日期")
     result = r.text("答复结果")
     outcome = outcome_code(result) if result else None
     if result and outcome is None:
-        r.problems.append(Problem("答复结果", f"“{result}” 不是年度报告表三的办理结果（如 予以公开、部分公开、"
-                                              f"属于国家秘密、本机关不掌握相关政府信息）"))
+        r.problems.append(
+            Problem(
+                "答复结果",
+                f"“{result}” 不是年度报告表三的办理结果（如 予以公开、部分公开、"
+                f"属于国家秘密、本机关不掌握相关政府信息）",
+            )
+        )
     if replied:
         if result is None:
             r.need("答复结果", "填写答复日期")
@@ -458,13 +548,23 @@ def _documents(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, departmen
     kind = r.enum("文件类型", DOC_KINDS, "规章、行政规范性文件、政策文件、其他")
     disclosure = r.enum("公开属性", DISCLOSURE, "主动公开、依申请公开、不予公开")
     signed = r.date("成文日期")
-    for col, value in (("文件标题", r.text("文件标题")), ("文件类型", r.values.get("文件类型")),
-                       ("成文日期", r.values.get("成文日期")), ("公开属性", r.values.get("公开属性"))):
+    for col, value in (
+        ("文件标题", r.text("文件标题")),
+        ("文件类型", r.values.get("文件类型")),
+        ("成文日期", r.values.get("成文日期")),
+        ("公开属性", r.values.get("公开属性")),
+    ):
         if value is None:
             r.need(col, "登记文件")
     needs = r.enum("是否需要解读", YES_NO, "是、否")
-    signed_ev = {"type": "document.signed", "department": department, "title": r.text("文件标题"), "kind": kind,
-                 "signed_on": signed, "disclosure": disclosure}
+    signed_ev = {
+        "type": "document.signed",
+        "department": department,
+        "title": r.text("文件标题"),
+        "kind": kind,
+        "signed_on": signed,
+        "disclosure": disclosure,
+    }
     if r.text("不予公开理由"):
         signed_ev["withheld_reason"] = r.text("不予公开理由")
     elif disclosure == "withheld":
@@ -482,8 +582,12 @@ def _documents(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, departmen
         if r.text("解读网址") is None:
             r.need("解读网址", "填写解读发布日期")
         form = r.enum("解读形式", INTERP_FORMS, "文字、图解、视频、其他") or "text"
-        ev["interpretation"] = {"type": "interpretation.published", "published_on": interp,
-                                "url": r.text("解读网址"), "form": form}
+        ev["interpretation"] = {
+            "type": "interpretation.published",
+            "published_on": interp,
+            "url": r.text("解读网址"),
+            "form": form,
+        }
     repealed = r.date("废止日期")
     if repealed:
         ev["repealed"] = {"type": "document.repealed", "repealed_on": repealed}
@@ -491,8 +595,7 @@ def _documents(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, departmen
         e["document_id"] = key
 
 
-def map_row(kind: str, n: int, values: dict[str, Any], department: str,
-            department_names: Iterable[str] = ()) -> Row:
+def map_row(kind: str, n: int, values: dict[str, Any], department: str, department_names: Iterable[str] = ()) -> Row:
     key_col = KEY[kind]
     key = key_text(values.get(key_col))
     row = Row(row=n, key=key)
@@ -503,7 +606,9 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str,
     if dept_cell is not None:
         allowed = {norm(department)} | {norm(d) for d in department_names}
         if norm(dept_cell) not in allowed:
-            row.problems.append(Problem("部门", f"“{dept_cell}” 与导入部门（{department}）不一致：一份台账只属于一个部门"))
+            row.problems.append(
+                Problem("部门", f"“{dept_cell}” 与导入部门（{department}）不一致：一份台账只属于一个部门")
+            )
     r = _RowReader(values)
     built: dict[str, dict[str, Any]] = {}
     (_requests if kind == REQUESTS else _documents)(r, built, key, department)
@@ -514,8 +619,10 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str,
     for step, _type, _ in STEPS[kind]:
         if step not in built:
             continue
-        obj = {"event_id": event_id(department, kind, key, step),
-               **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in built[step].items() if v is not None}}
+        obj = {
+            "event_id": event_id(department, kind, key, step),
+            **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in built[step].items() if v is not None},
+        }
         try:
             parse_event(obj)  # the same validation as the ingest path, before anything is sent
         except EventError as exc:
@@ -531,11 +638,16 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str,
     row.events.sort(key=lambda e: (_event_day(e), order.index(e["event_id"].rsplit(":", 1)[1])))
     if row.events and row.events[0]["event_id"].rsplit(":", 1)[1] not in ("received", "signed"):
         first = row.events[0]
-        start = row.events[[e["event_id"].rsplit(":", 1)[1] for e in row.events].index(
-            "received" if kind == REQUESTS else "signed")]
-        row.problems.append(Problem(date_col[first["event_id"].rsplit(":", 1)[1]],
-                                    f"日期 {_event_day(first)} 早于{date_col['received' if kind == REQUESTS else 'signed']}"
-                                    f" {_event_day(start)}"))
+        start = row.events[
+            [e["event_id"].rsplit(":", 1)[1] for e in row.events].index("received" if kind == REQUESTS else "signed")
+        ]
+        row.problems.append(
+            Problem(
+                date_col[first["event_id"].rsplit(":", 1)[1]],
+                f"日期 {_event_day(first)} 早于{date_col['received' if kind == REQUESTS else 'signed']}"
+                f" {_event_day(start)}",
+            )
+        )
         row.events = []
     return row
 
@@ -559,8 +671,12 @@ def map_rows(table: Table, department: str, department_names: Iterable[str] = ()
                 row.duplicate_of = earlier.row
                 row.events = []
             else:
-                row.problems = [Problem(KEY[table.kind], f"编号 {row.key} 与第 {earlier.row} 行重复且内容不同："
-                                                         f"同一编号在一份台账中只能出现一次")]
+                row.problems = [
+                    Problem(
+                        KEY[table.kind],
+                        f"编号 {row.key} 与第 {earlier.row} 行重复且内容不同：同一编号在一份台账中只能出现一次",
+                    )
+                ]
                 row.events = []
         elif row.key is not None:
             first[row.key] = row
@@ -568,30 +684,62 @@ def map_rows(table: Table, department: str, department_names: Iterable[str] = ()
     return out
 
 
-def from_canonical(kind: str, rows: list[tuple[int, dict[str, Any]]], dropped: Sequence[str] = (),
-                   unknown: Sequence[str] = (), encoding: str = "") -> Table:
+def from_canonical(
+    kind: str,
+    rows: list[tuple[int, dict[str, Any]]],
+    dropped: Sequence[str] = (),
+    unknown: Sequence[str] = (),
+    encoding: str = "",
+) -> Table:
     """A table rebuilt from canonical rows (the upload page's confirm step carries these, never the file)."""
     cols = [c for c in COLUMNS[kind] if any(c in v for _, v in rows)]
-    return Table(kind=kind, columns={c: i for i, c in enumerate(cols)},
-                 rows=[(n, [v.get(c) for c in cols]) for n, v in rows],
-                 dropped=list(dropped), unknown=list(unknown), encoding=encoding)
+    return Table(
+        kind=kind,
+        columns={c: i for i, c in enumerate(cols)},
+        rows=[(n, [v.get(c) for c in cols]) for n, v in rows],
+        dropped=list(dropped),
+        unknown=list(unknown),
+        encoding=encoding,
+    )
 
 
 def to_canonical_json(table: Table) -> list[list[Any]]:
     """JSON-ready canonical rows: Excel date cells as ISO dates; personal-data columns are not in it."""
     out = []
     for n, values in table.canonical():
-        out.append([n, {c: (v.isoformat()[:10] if isinstance(v, (dt.date, dt.datetime)) else v)
-                        for c, v in values.items() if v is not None}])
+        out.append(
+            [
+                n,
+                {
+                    c: (v.isoformat()[:10] if isinstance(v, (dt.date, dt.datetime)) else v)
+                    for c, v in values.items()
+                    if v is not None
+                },
+            ]
+        )
     return out
 
 
 TEMPLATE_EXAMPLES = {
-    REQUESTS: {"受理编号": "YSQ-2026-001", "收到申请日期": "2026-03-02", "申请方式": "网络", "申请人类型": "自然人",
-               "申请内容": "2025年度义务教育学校招生计划", "答复日期": "2026-03-20", "答复结果": "予以公开"},
-    DOCUMENTS: {"文件编号": "钦教发〔2026〕1号", "文件标题": "关于做好2026年义务教育招生工作的通知",
-                "文件类型": "行政规范性文件", "成文日期": "2026-03-02", "公开属性": "主动公开", "公开日期": "2026-03-10",
-                "公开网址": "https://www.qinzhou.gov.cn/zwgk/2026/1.html", "是否需要解读": "是"},
+    REQUESTS: {
+        "受理编号": "YSQ-2026-001",
+        "收到申请日期": "2026-03-02",
+        "申请方式": "网络",
+        "申请人类型": "自然人",
+        "申请内容": "2025年度义务教育学校招生计划",
+        "答复日期": "2026-03-20",
+        "答复结果": "予以公开",
+    },
+    DOCUMENTS: {
+        "文件编号": "钦教发〔2026〕1号",
+        "文件标题": "关于做好2026年义务教育招生工作的通知",
+        "文件类型": "行政规范性文件",
+        "成文日期": "2026-03-02",
+        "公开属性": "主动公开",
+        "公开日期": "2026-03-10",
+        "公开网址": "https://www.qinzhou.gov.cn/zwgk/2026/1.html",
+        "是否需要解读": "是",
+    },
 }
 
 

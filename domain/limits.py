@@ -5,6 +5,7 @@ Chinese message; the caller names the field. Bounds keep a careless import from 
 cannot cope (year 9999 overflows the calendar, a 5 MB title exceeds Temporal's 4 MB message limit,
 a NUL byte breaks PostgreSQL and the xlsx writer).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -69,8 +70,9 @@ def check_day(day: dt.date, *, happened: bool = False, today: dt.date | None = N
     if happened:
         latest = (today or today_shanghai()) + dt.timedelta(days=FUTURE_SLACK_DAYS)
         if day > latest:
-            raise ValueError(f"日期 {day.isoformat()} 晚于今天一年以后（{latest.isoformat()}）："
-                             "已发生的事实不能是将来的日期")
+            raise ValueError(
+                f"日期 {day.isoformat()} 晚于今天一年以后（{latest.isoformat()}）：已发生的事实不能是将来的日期"
+            )
     return day
 
 

@@ -3,6 +3,7 @@
 Dates travel as ISO strings so the same objects pass through Temporal's pydantic
 converter, the SQL store and the JSON outputs without conversion rules of their own.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal

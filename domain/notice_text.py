@@ -1,4 +1,5 @@
 """Words and links shared by notices, digests and pages: dates in Chinese, item links, rule names."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

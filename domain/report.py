@@ -38,11 +38,13 @@ A decision without a filing counts as filed on its decision date.
 Department filter: requests and documents carry `department`; follow-up events are attributed
 through their `request_id` / `document_id`. Follow-up events of unknown items are ignored.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any
 
 APPLICANT_COLUMNS: list[str] = [
     "natural_person",
@@ -274,6 +276,7 @@ def check_table3(t3: dict) -> list[str]:
         return problems
     for col in COLUMNS:
         label = COLUMN_LABELS[col]
+
         def get(row: str, col: str = col) -> int:
             return int(t3[row].get(col, 0) or 0)
 

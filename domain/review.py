@@ -12,6 +12,7 @@ withdraw or close a live clock, and either
 Events recorded by supervisors, admins, the operator's import (`shixian events ingest` on the server)
 and the engine itself are never held.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -79,8 +80,16 @@ def load_review_config(directory=None) -> ReviewConfig:
     return ReviewConfig(late_entry_working_days=value, source=str(data.get("source", "")))
 
 
-def holds_clock(event_type: str, *, met_by: list[str], closed_by: list[str], pause: str | None,
-                stop: str | None, extension_event: str | None, lapses: bool) -> bool:
+def holds_clock(
+    event_type: str,
+    *,
+    met_by: list[str],
+    closed_by: list[str],
+    pause: str | None,
+    stop: str | None,
+    extension_event: str | None,
+    lapses: bool,
+) -> bool:
     """Would this event meet, pause, extend, withdraw or close a clock of this rule?
 
     Meeting a lapsing window (e.g. the consultation's answer) or resuming a pause only shortens the
@@ -98,9 +107,13 @@ def late_entry_reason(rec: Recorded | None, own_date: str, *, extension_dues: li
     who = ROLE_LABELS.get(rec.role, rec.role)
     for due in extension_dues:
         if due and rec.on > due[:10]:
-            return (f"延期决定于 {rec.on} 才登记，已过当前答复期限 {due[:10]}（条例第三十三条：延期须在期限内决定），"
-                    f"由{who}补录，须督查审核")
+            return (
+                f"延期决定于 {rec.on} 才登记，已过当前答复期限 {due[:10]}（条例第三十三条：延期须在期限内决定），"
+                f"由{who}补录，须督查审核"
+            )
     if rec.working_days_after > rec.limit:
-        return (f"事件日期 {own_date[:10]}，{rec.on} 才登记（晚 {rec.working_days_after} 个工作日，"
-                f"超过 {rec.limit} 个工作日），由{who}补录，须督查审核")
+        return (
+            f"事件日期 {own_date[:10]}，{rec.on} 才登记（晚 {rec.working_days_after} 个工作日，"
+            f"超过 {rec.limit} 个工作日），由{who}补录，须督查审核"
+        )
     return None

@@ -1,4 +1,5 @@
 """Statutory clock rules, loaded from config/rules.toml (each citing its legal source)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,9 +43,9 @@ class Rule:
     closed_by: tuple[str, ...] = ()  # events that end the clock without fulfilling it (no lateness)
     lapses: bool = False  # a window that simply closes at its due date (never overdue)
     since: dt.date | None = None  # the rule applies to clocks starting on or after this date
-    editions: tuple[tuple[dt.date, "Rule"], ...] = field(default=(), repr=False)
+    editions: tuple[tuple[dt.date, Rule], ...] = field(default=(), repr=False)
 
-    def for_start(self, start: dt.date) -> "Rule":
+    def for_start(self, start: dt.date) -> Rule:
         """The edition in force for a clock started on `start` (e.g. 2008 limits before 2019-05-15)."""
         for before, edition in self.editions:  # sorted by date at load
             if start < before:
@@ -62,12 +63,30 @@ class Rule:
 
 
 _FIELDS = {
-    "name", "unit", "length", "start_event", "met_by", "pause", "resume", "stop", "restart",
-    "extension", "source", "quote", "month", "day", "start_on_next_working_day", "editions",
-    "when", "closed_by", "lapses", "since",
+    "name",
+    "unit",
+    "length",
+    "start_event",
+    "met_by",
+    "pause",
+    "resume",
+    "stop",
+    "restart",
+    "extension",
+    "source",
+    "quote",
+    "month",
+    "day",
+    "start_on_next_working_day",
+    "editions",
+    "when",
+    "closed_by",
+    "lapses",
+    "since",
 }
-_EDITION_FIELDS = _FIELDS - {"name", "unit", "start_event", "editions", "when", "closed_by", "lapses",
-                             "since"} | {"before"}
+_EDITION_FIELDS = _FIELDS - {"name", "unit", "start_event", "editions", "when", "closed_by", "lapses", "since"} | {
+    "before"
+}
 
 
 def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rule:

@@ -26,22 +26,23 @@ that a supervisor sees a department that withholds a lot; `[deductions.withheld]
 and a review or litigation decided in the period with `result = corrected` (`[deductions.case_lost]`,
 default 3 points, after 泉州鲤城 2020). Each is a 明细 row with its reason.
 """
+
 from __future__ import annotations
 
 import calendar as _calendar
 import functools
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from domain import labels
-from domain.labels import rule_names
 from domain.config import ConfigError, config_dir, read_toml
+from domain.labels import rule_names
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
@@ -54,6 +55,7 @@ MARK_DEFAULTS: dict[str, float] = {"withheld": 0.0, "case_lost": 3.0}
 
 
 # ---------------------------------------------------------------------------------- periods
+
 
 @dataclass(frozen=True)
 class Period:
@@ -96,12 +98,17 @@ def parse_period(text: str) -> Period:
         month = int(m.group(3))
         if not 1 <= month <= 12:
             raise ValueError(f"无法识别的期间“{text}”：月份应在 1 到 12 之间")
-        return Period(date(year, month, 1), date(year, month, _calendar.monthrange(year, month)[1]),
-                      f"{year}-{month:02d}", "month")
+        return Period(
+            date(year, month, 1),
+            date(year, month, _calendar.monthrange(year, month)[1]),
+            f"{year}-{month:02d}",
+            "month",
+        )
     return Period(date(year, 1, 1), date(year, 12, 31), f"{year}", "year")
 
 
 # ---------------------------------------------------------------------------------- config
+
 
 class RuleDeduction(BaseModel):
     points: float
@@ -174,8 +181,14 @@ def load_scoring(path: Path | None = None) -> ScoringConfig:
         if not isinstance(label, str):
             raise ConfigError(f"{path}: {key}.label: 应为字符串")
         deductions[rule] = RuleDeduction(points=points, label=label, source=source)
-    return ScoringConfig(full_score=full, floor=floor, overdue_counts_as_late=oc,
-                         source=str(score.get("source", "")), deductions=deductions, path=str(path))
+    return ScoringConfig(
+        full_score=full,
+        floor=floor,
+        overdue_counts_as_late=oc,
+        source=str(score.get("source", "")),
+        deductions=deductions,
+        path=str(path),
+    )
 
 
 def config_source_of(raw: dict) -> str:
@@ -192,6 +205,7 @@ def rule_labels(rules: Mapping[str, Any], config: ScoringConfig | None = None) -
 
 
 # ---------------------------------------------------------------------------------- records
+
 
 class ClockRecord(BaseModel):
     item_id: str
@@ -258,19 +272,21 @@ def records_from_snapshots(
             if not c.due or c.rule in lapsing:
                 continue
             status = classify(c.state, c.due, c.met_on, as_of)
-            out.append(ClockRecord(
-                item_id=item.id,
-                item_type=item.type,
-                department=item.department,
-                title=item.title,
-                rule=c.rule,
-                due=c.due,
-                state=c.state,
-                met_on=c.met_on,
-                lateness_working_days=c.lateness_working_days,
-                overdue_working_days=overdue_days(c, as_of_day) if status == "overdue" else None,
-                explanation=dict(c.explanation or {}),
-            ))
+            out.append(
+                ClockRecord(
+                    item_id=item.id,
+                    item_type=item.type,
+                    department=item.department,
+                    title=item.title,
+                    rule=c.rule,
+                    due=c.due,
+                    state=c.state,
+                    met_on=c.met_on,
+                    lateness_working_days=c.lateness_working_days,
+                    overdue_working_days=overdue_days(c, as_of_day) if status == "overdue" else None,
+                    explanation=dict(c.explanation or {}),
+                )
+            )
     return out
 
 
@@ -294,6 +310,7 @@ def explanation_line(explanation: dict | None, due: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- results
+
 
 class RuleStats(BaseModel):
     rule: str
@@ -346,6 +363,7 @@ class DetailRow(BaseModel):
 
 class Amendment(BaseModel):
     """A clock of a locked period whose state changed after the lock, or that appeared later."""
+
     department: str
     item_id: str
     rule: str
@@ -390,9 +408,14 @@ class Mark(BaseModel):
 
 
 WITHHELD_REASONS = {
-    "state_secret": "国家秘密", "prohibited_by_law": "法律行政法规禁止公开", "security_stability": "危及“三安全一稳定”",
-    "third_party_rights": "保护第三方合法权益", "internal_affairs": "内部事务信息", "process_information": "过程性信息",
-    "enforcement_file": "行政执法案卷", "administrative_inquiry": "行政查询事项",
+    "state_secret": "国家秘密",
+    "prohibited_by_law": "法律行政法规禁止公开",
+    "security_stability": "危及“三安全一稳定”",
+    "third_party_rights": "保护第三方合法权益",
+    "internal_affairs": "内部事务信息",
+    "process_information": "过程性信息",
+    "enforcement_file": "行政执法案卷",
+    "administrative_inquiry": "行政查询事项",
 }
 
 
@@ -404,16 +427,28 @@ def marks_from_snapshots(snaps: Iterable[ItemSnapshot]) -> list[Mark]:
         if item.type == "document" and d.get("disclosure") == "withheld" and d.get("signed_on"):
             reason = str(d.get("withheld_reason") or "")
             reason = WITHHELD_REASONS.get(reason.removeprefix("withheld."), reason)
-            out.append(Mark(kind="withheld", department=item.department, item_id=item.id, item_type=item.type,
-                            title=item.title, on=str(d["signed_on"])[:10], reason=f"不予公开：{reason}"))
+            out.append(
+                Mark(
+                    kind="withheld",
+                    department=item.department,
+                    item_id=item.id,
+                    item_type=item.type,
+                    title=item.title,
+                    on=str(d["signed_on"])[:10],
+                    reason=f"不予公开：{reason}",
+                )
+            )
     return out
 
 
 def marks_from_events(events: Iterable[dict]) -> list[Mark]:
     """Reviews and litigations decided `corrected` (the department's decision was found wrong)."""
     evs = list(events)
-    owner = {e.get("request_id"): (e.get("department"), e.get("subject") or "")
-             for e in evs if e.get("type") == "request.received"}
+    owner = {
+        e.get("request_id"): (e.get("department"), e.get("subject") or "")
+        for e in evs
+        if e.get("type") == "request.received"
+    }
     out = []
     for e in evs:
         if e.get("type") not in ("review.decided", "litigation.decided") or e.get("result") != "corrected":
@@ -423,8 +458,17 @@ def marks_from_events(events: Iterable[dict]) -> list[Mark]:
         if not dept or not e.get("on"):
             continue
         what = "行政复议" if e["type"] == "review.decided" else "行政诉讼"
-        out.append(Mark(kind="case_lost", department=dept, item_id=str(rid), item_type="request", title="",
-                        on=str(e["on"])[:10], reason=f"{what}决定/判决纠正（{e['on']}）"))
+        out.append(
+            Mark(
+                kind="case_lost",
+                department=dept,
+                item_id=str(rid),
+                item_type="request",
+                title="",
+                on=str(e["on"])[:10],
+                reason=f"{what}决定/判决纠正（{e['on']}）",
+            )
+        )
     return out
 
 
@@ -461,8 +505,7 @@ def score_period(
         if status == "closed":
             d.closed += 1
         else:
-            rs = d.per_rule.setdefault(r.rule, RuleStats(rule=r.rule, label=label,
-                                                         points_each=config.points(r.rule)))
+            rs = d.per_rule.setdefault(r.rule, RuleStats(rule=r.rule, label=label, points_each=config.points(r.rule)))
             d.items_due += 1
             rs.items_due += 1
             setattr(d, status, getattr(d, status) + 1)
@@ -471,18 +514,32 @@ def score_period(
                 deduction = config.points(r.rule)
                 rs.deduction += deduction
                 d.deduction += deduction
-            days = r.lateness_working_days if status == "late" else (
-                r.overdue_working_days if status == "overdue" else None)
+            days = (
+                r.lateness_working_days
+                if status == "late"
+                else (r.overdue_working_days if status == "overdue" else None)
+            )
             if days is not None:
                 lateness.setdefault(r.department, []).append(days)
-        details.append(DetailRow(
-            department=r.department, item_id=r.item_id, item_type=r.item_type, title=r.title,
-            rule=r.rule, rule_label=label, due=r.due, state=r.state, status=status,
-            status_label=STATUS_LABELS[status], met_on=r.met_on,
-            lateness_working_days=r.lateness_working_days if status == "late" else None,
-            overdue_working_days=r.overdue_working_days if status == "overdue" else None,
-            deduction=deduction, explanation=explanation_line(r.explanation, r.due),
-        ))
+        details.append(
+            DetailRow(
+                department=r.department,
+                item_id=r.item_id,
+                item_type=r.item_type,
+                title=r.title,
+                rule=r.rule,
+                rule_label=label,
+                due=r.due,
+                state=r.state,
+                status=status,
+                status_label=STATUS_LABELS[status],
+                met_on=r.met_on,
+                lateness_working_days=r.lateness_working_days if status == "late" else None,
+                overdue_working_days=r.overdue_working_days if status == "overdue" else None,
+                deduction=deduction,
+                explanation=explanation_line(r.explanation, r.due),
+            )
+        )
     as_of_day = as_of.date() if isinstance(as_of, datetime) else as_of
     for m in marks:
         if not period.contains(m.day) or m.day > as_of_day:
@@ -496,11 +553,22 @@ def score_period(
             d.withheld += 1
         else:
             d.cases_lost += 1
-        details.append(DetailRow(
-            department=m.department, item_id=m.item_id, item_type=m.item_type, title=m.title,
-            rule=m.kind, rule_label=STATUS_LABELS[m.kind], due=m.on, state="", status=m.kind,
-            status_label=STATUS_LABELS[m.kind], deduction=deduction, explanation=m.reason,
-        ))
+        details.append(
+            DetailRow(
+                department=m.department,
+                item_id=m.item_id,
+                item_type=m.item_type,
+                title=m.title,
+                rule=m.kind,
+                rule_label=STATUS_LABELS[m.kind],
+                due=m.on,
+                state="",
+                status=m.kind,
+                status_label=STATUS_LABELS[m.kind],
+                deduction=deduction,
+                explanation=m.reason,
+            )
+        )
     for name, d in depts.items():
         d.on_time_rate = _rate(d.on_time, d.late, d.overdue)
         for rs in d.per_rule.values():
@@ -512,14 +580,21 @@ def score_period(
     details.sort(key=lambda x: (x.department, x.due, x.item_id, x.rule))
     as_of_text = as_of.isoformat()
     return ScoreResult(
-        period=period.label, period_title=period.title, start=period.start.isoformat(),
-        end=period.end.isoformat(), as_of=as_of_text, department=department,
+        period=period.label,
+        period_title=period.title,
+        start=period.start.isoformat(),
+        end=period.end.isoformat(),
+        as_of=as_of_text,
+        department=department,
         config_source=config.source,
-        summary=[depts[k] for k in sorted(depts)], details=details,
+        summary=[depts[k] for k in sorted(depts)],
+        details=details,
     )
 
 
 def fingerprints(rows: Iterable[ClockRecord | DetailRow]) -> list[tuple[str, str, str, str | None]]:
     """(item_id, rule, state, met_on) of each clock, sorted: what a lock remembers."""
-    return sorted({(r.item_id, r.rule, r.state, r.met_on) for r in rows if r.rule not in MARK_DEFAULTS},
-                  key=lambda t: (t[0], t[1], t[2], t[3] or ""))
+    return sorted(
+        {(r.item_id, r.rule, r.state, r.met_on) for r in rows if r.rule not in MARK_DEFAULTS},
+        key=lambda t: (t[0], t[1], t[2], t[3] or ""),
+    )

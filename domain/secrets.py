@@ -1,4 +1,5 @@
 """Secrets in channel URLs (Apprise) hidden from logs, the delivery log and error texts. Pure."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,24 @@ _TOKEN_PARAMS = re.compile(r"pass|pwd|token|secret|key|sign|auth|apikey|webhook|
 # Schemes whose host/path carry a network location, not a token; everything else (wecombot, dingtalk,
 # feishu, lark, tgram, discord, slack …) keeps its tokens in host and path and gets those masked.
 _HOST_SCHEMES = {
-    "json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "http", "https",
-    "ntfy", "ntfys", "gotify", "gotifys", "mqtt", "mqtts", "apprise", "apprises",
+    "json",
+    "jsons",
+    "xml",
+    "xmls",
+    "form",
+    "forms",
+    "mailto",
+    "mailtos",
+    "http",
+    "https",
+    "ntfy",
+    "ntfys",
+    "gotify",
+    "gotifys",
+    "mqtt",
+    "mqtts",
+    "apprise",
+    "apprises",
 }
 
 

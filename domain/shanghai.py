@@ -3,6 +3,7 @@
 Dates travel as `date`/`datetime` inside the code and as ISO strings only at the edges (JSON, the store,
 Temporal payloads). The due instant of a day is its last second, 23:59:59+08:00 (README, counting rules).
 """
+
 from __future__ import annotations
 
 import datetime as dt

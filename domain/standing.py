@@ -4,6 +4,7 @@ The API, the pages, the notices, the digests, the overdue list and the scores al
 (README, counting rules: `overdue_working_days` = working days after the due date up to and including the
 as-of date; 0 = due today).
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,5 +1,6 @@
 """Calendar reload: every open item's workflow recomputes its clocks (`shixian calendar reload`, the API's
 reload, the worker's file watch)."""
+
 from __future__ import annotations
 
 import logging

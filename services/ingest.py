@@ -10,6 +10,7 @@ writes the snapshot and the event row in one transaction). This module writes no
 reads it only to answer ids it already holds without a round trip. An item is started together with its
 start event in one round trip (update-with-start); events of one item go in order, items concurrently.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -81,10 +82,20 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
         if r.extension:
             caps.append(("", r.extension.max_working_days, r.extension.max_times))
         out[r.id] = RuleMeta(
-            id=r.id, name=r.name, unit=r.unit, start_event=r.start_event, met_by=list(r.met_by),
-            closed_by=list(r.closed_by), pause=r.pause, resume=r.resume, stop=r.stop, restart=r.restart,
-            extension_event=r.extension.event if r.extension else None, extension_caps=caps,
-            when={k: list(v) for k, v in r.when}, lapses=r.lapses,
+            id=r.id,
+            name=r.name,
+            unit=r.unit,
+            start_event=r.start_event,
+            met_by=list(r.met_by),
+            closed_by=list(r.closed_by),
+            pause=r.pause,
+            resume=r.resume,
+            stop=r.stop,
+            restart=r.restart,
+            extension_event=r.extension.event if r.extension else None,
+            extension_caps=caps,
+            when={k: list(v) for k, v in r.when},
+            lapses=r.lapses,
             since=r.since.isoformat() if r.since else None,
         )
     return out
@@ -111,8 +122,16 @@ class _BadJSON:
 
 
 class Ingestor:
-    def __init__(self, client: Client, *, recorded_by: str | None = None, db_engine=None, internal: bool = False,
-                 role: str | None = None, now: Callable[[], dt.datetime] | None = None):
+    def __init__(
+        self,
+        client: Client,
+        *,
+        recorded_by: str | None = None,
+        db_engine=None,
+        internal: bool = False,
+        role: str | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+    ):
         self.client = client
         self.recorded_by = recorded_by
         self.internal = internal  # the engine's own events (annual-report openers) are allowed
@@ -135,8 +154,12 @@ class Ingestor:
         return self._directory
 
     # ------------------------------------------------------------ batch
-    async def ingest(self, objs: Iterable[tuple[int, Any]], progress: Callable[[], None] | None = None,
-                     on_result: Callable[[IngestResult], None] | None = None) -> list[IngestResult]:
+    async def ingest(
+        self,
+        objs: Iterable[tuple[int, Any]],
+        progress: Callable[[], None] | None = None,
+        on_result: Callable[[IngestResult], None] | None = None,
+    ) -> list[IngestResult]:
         """Every line's result, in line order. `on_result` hears each one as soon as it is decided."""
         results: dict[int, IngestResult] = {}
         seen: dict[str, tuple[str, int]] = {}  # event_id -> (content hash, line), within this batch
@@ -150,9 +173,15 @@ class Ingestor:
             if progress:
                 progress()
             for line in repeats.pop(r.line, []):  # a repeat within the batch shares the first copy's fate
-                decided(r.model_copy(update={
-                    "line": line, "status": "rejected" if r.status == "rejected" else "duplicate",
-                    "reason": f"与第 {r.line} 行相同" + (f"：{r.reason}" if r.status == "rejected" else "")}))
+                decided(
+                    r.model_copy(
+                        update={
+                            "line": line,
+                            "status": "rejected" if r.status == "rejected" else "duplicate",
+                            "reason": f"与第 {r.line} 行相同" + (f"：{r.reason}" if r.status == "rejected" else ""),
+                        }
+                    )
+                )
 
         events: list[tuple[int, Event]] = []
         for line, obj in objs:
@@ -165,8 +194,15 @@ class Ingestor:
                 ev = parse_event(obj, internal=self.internal)
             except EventError as exc:
                 eid = obj.get("event_id") if isinstance(obj, dict) else None
-                decided(IngestResult(line=line, status="rejected", event_id=eid if isinstance(eid, str) else None,
-                                     field=exc.field, reason=exc.reason))
+                decided(
+                    IngestResult(
+                        line=line,
+                        status="rejected",
+                        event_id=eid if isinstance(eid, str) else None,
+                        field=exc.field,
+                        reason=exc.reason,
+                    )
+                )
                 continue
             try:
                 ev = ev.model_copy(update={"recorded": self._recorded(ev)})
@@ -185,8 +221,11 @@ class Ingestor:
         stored = self._stored_hashes([ev.event_id for _, ev in events])
         for line, ev in events:
             if ev.event_id in stored:  # answered from the event log without a round trip
-                decided(_result(line, ev, "duplicate") if stored[ev.event_id] == ev.content_hash
-                        else _result(line, ev, "rejected", "event_id", CONFLICT))
+                decided(
+                    _result(line, ev, "duplicate")
+                    if stored[ev.event_id] == ev.content_hash
+                    else _result(line, ev, "rejected", "event_id", CONFLICT)
+                )
             else:
                 per_item.setdefault(ev.item_id, []).append((line, ev))
         sem = asyncio.Semaphore(CONCURRENCY)
@@ -205,8 +244,12 @@ class Ingestor:
         """When (Asia/Shanghai) and by whom the event reached the system, and for reviewable roles how
         many working days (the item's region) after its own date: the workflow decides whether to hold."""
         at = self.now().astimezone(SHANGHAI)
-        rec = Recorded(at=at.isoformat(), on=at.date().isoformat(), role=self.role,
-                       by=ev.data.get("recorded_by") or self.recorded_by)
+        rec = Recorded(
+            at=at.isoformat(),
+            on=at.date().isoformat(),
+            role=self.role,
+            by=ev.data.get("recorded_by") or self.recorded_by,
+        )
         if self.role in HELD_ROLES:
             own = dt.date.fromisoformat(ev.on[:10])
             if self._late_limit is None:
@@ -234,7 +277,7 @@ class Ingestor:
         out: dict[str, str] = {}
         with repo_session(self.db) as s:
             for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
+                chunk = ids[i : i + 500]
                 for table in (EventRecord, LateEntryRecord):
                     q = select(table.event_id, table.content_hash).where(col(table.event_id).in_(chunk))
                     out.update({eid: h for eid, h in s.exec(q).all()})
@@ -268,10 +311,17 @@ class Ingestor:
             pass
         if ev.type == "annual_report.published":
             # A report published with no clock yet: open the year's clock first, then meet it.
-            opener = parse_event({"event_id": f"{ev.item_id}#open", "type": "annual_report.year_closed",
-                                  "department": ev.data["department"], "year": ev.data["year"],
-                                  "level": ev.data.get("level", "department"), "recorded_by": "system"},
-                                 internal=True)
+            opener = parse_event(
+                {
+                    "event_id": f"{ev.item_id}#open",
+                    "type": "annual_report.year_closed",
+                    "department": ev.data["department"],
+                    "year": ev.data["year"],
+                    "level": ev.data.get("level", "department"),
+                    "recorded_by": "system",
+                },
+                internal=True,
+            )
             self._check_new_item(opener)
             await self._start_with(opener, wid)
             return await self._update(ev, wid)
@@ -291,15 +341,25 @@ class Ingestor:
         item keeps its id (a second start event must not begin a second life); only a run whose start
         event was refused (failed) may be replaced."""
         department = ev.department or ""
-        state = ItemState(id=ev.item_id, type=ev.item_type, department=department,
-                          region=self.directory().region_of(department), rules=self.rules)
+        state = ItemState(
+            id=ev.item_id,
+            type=ev.item_type,
+            department=department,
+            region=self.directory().region_of(department),
+            rules=self.rules,
+        )
         start = WithStartWorkflowOperation(
-            workflow_for(ev.item_type).run, ItemInput(state=state), id=wid, task_queue=get_settings().task_queue,
+            workflow_for(ev.item_type).run,
+            ItemInput(state=state),
+            id=wid,
+            task_queue=get_settings().task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
         try:
             res: ApplyResult = await self.client.execute_update_with_start_workflow(
-                ItemWorkflow.apply, ev, start_workflow_operation=start, id=_update_id(ev))
+                ItemWorkflow.apply, ev, start_workflow_operation=start, id=_update_id(ev)
+            )
         except WorkflowUpdateFailedError as exc:
             raise _Rejected(*_split_reason(ev, _message(exc))) from None
         except WorkflowAlreadyStartedError:
@@ -348,16 +408,21 @@ class Ingestor:
             status = desc.status.name if desc.status else "?"
             raise _Rejected("type", f"事项已结束（{snap.state}，{status}），不能再接受 {ev.type}")
         outcome = await self.client.execute_workflow(
-            FactWorkflow.run, FactRequest(event=ev, department=snap.department), id=f"fact:{ev.event_id}",
-            task_queue=get_settings().task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+            FactWorkflow.run,
+            FactRequest(event=ev, department=snap.department),
+            id=f"fact:{ev.event_id}",
+            task_queue=get_settings().task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
         if outcome == "conflict":
             raise _Rejected("event_id", CONFLICT)
         return outcome, note if outcome == "applied" else ""
 
 
 def _result(line: int, ev: Event, status: Status, field: str | None = None, reason: str | None = None) -> IngestResult:
-    return IngestResult(line=line, status=status, event_id=ev.event_id, type=ev.type, item_id=ev.item_id,
-                        field=field, reason=reason)
+    return IngestResult(
+        line=line, status=status, event_id=ev.event_id, type=ev.type, item_id=ev.item_id, field=field, reason=reason
+    )
 
 
 def _update_id(ev: Event) -> str:
@@ -401,7 +466,6 @@ def _split_reason(ev: Event, message: str) -> tuple[str, str]:
     return (m.group(1), m.group(2)) if m else ("type", message)
 
 
-
 def repo_session(db):
     from sqlmodel import Session
 
@@ -417,5 +481,14 @@ def _observe(results: list[IngestResult]) -> None:
     for observer in OBSERVERS:
         observer(results)
     for r in results:
-        log.info("event %s", r.status, extra={"event_id": r.event_id, "item_id": r.item_id, "event_type": r.type,
-                                             "status": r.status, "field": r.field})
+        log.info(
+            "event %s",
+            r.status,
+            extra={
+                "event_id": r.event_id,
+                "item_id": r.item_id,
+                "event_type": r.type,
+                "status": r.status,
+                "field": r.field,
+            },
+        )

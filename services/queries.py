@@ -1,4 +1,5 @@
 """Read-model queries shared by the worker, the CLI, the API and the pages (no Temporal involved)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,9 +35,15 @@ def status_json(snap: ItemSnapshot) -> dict[str, Any]:
         "state": snap.state,
         "clocks": [
             {
-                "rule": c.rule, "start": c.start, "due": c.due, "state": c.state, "met_on": c.met_on,
-                "lateness_working_days": c.lateness_working_days, "provisional": c.provisional,
-                "paused_days": c.paused_days, "ladder_step": c.ladder_step,
+                "rule": c.rule,
+                "start": c.start,
+                "due": c.due,
+                "state": c.state,
+                "met_on": c.met_on,
+                "lateness_working_days": c.lateness_working_days,
+                "provisional": c.provisional,
+                "paused_days": c.paused_days,
+                "ladder_step": c.ladder_step,
                 "explanation": c.explanation.get("summary"),
             }
             for c in snap.clocks
@@ -68,14 +75,21 @@ def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str
         if clock.due is None or not can_be_overdue(rule):
             continue
         due_day = _due_day(clock.due)  # hour rules: overdue only once the instant passed (already filtered)
-        rows.append({
-            "id": item.id, "department": item.department, "rule": clock.rule, "due": clock.due,
-            "overdue_working_days": overdue_working_days(cal, due_day, as_of, clock.region),
-            "title": item.title, "type": item.type,
-            "rule_name": rules[clock.rule].name if clock.rule in rules else clock.rule,
-            "ladder_step": clock.ladder_step, "provisional": clock.provisional,
-            "flags": item_flags(item.data),
-        })
+        rows.append(
+            {
+                "id": item.id,
+                "department": item.department,
+                "rule": clock.rule,
+                "due": clock.due,
+                "overdue_working_days": overdue_working_days(cal, due_day, as_of, clock.region),
+                "title": item.title,
+                "type": item.type,
+                "rule_name": rules[clock.rule].name if clock.rule in rules else clock.rule,
+                "ladder_step": clock.ladder_step,
+                "provisional": clock.provisional,
+                "flags": item_flags(item.data),
+            }
+        )
     rows.sort(key=lambda r: (-r["overdue_working_days"], r["department"], r["id"]))
     return rows
 

@@ -1,6 +1,7 @@
 """The scoring use case over the store (CLI, API, pages and the annual report use it): clock records and
 marks from the read model, scores of a period (locked numbers for a locked period), late-entry notes, and the
 event log as canonical dicts. The arithmetic is in domain/scoring.py; the rules come from domain/engine.py."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,8 +25,9 @@ def session():
     return open_session()
 
 
-def load_events(session, until: date | None = None, *, types: tuple[str, ...] | None = None,
-                item_ids: list[str] | None = None) -> list[dict]:
+def load_events(
+    session, until: date | None = None, *, types: tuple[str, ...] | None = None, item_ids: list[str] | None = None
+) -> list[dict]:
     """Canonical event dicts from the event log (applicant data was dropped at ingest); with `until`, only
     events that happened on or before that day (a year's report never needs later ones). Plain rows, not ORM
     objects: the log of a province is hundreds of thousands of events."""
@@ -65,8 +67,13 @@ def default_overdue_days() -> Callable:
     return calendar_overdue_days(engine().calendar)
 
 
-def current_records(session, as_of: date, department: str | None = None,
-                    overdue_days: Callable | None = None, period: Period | None = None) -> list[ClockRecord]:
+def current_records(
+    session,
+    as_of: date,
+    department: str | None = None,
+    overdue_days: Callable | None = None,
+    period: Period | None = None,
+) -> list[ClockRecord]:
     """Clock records as of `as_of`; with `period`, only clocks due in it (what scoring a period reads)."""
     if period is None:
         snaps = load_snapshots(session, department)
@@ -74,8 +81,9 @@ def current_records(session, as_of: date, department: str | None = None,
     return period_records(session, period, as_of, department, overdue_days or default_overdue_days())
 
 
-def period_records(session, period: Period, as_of: date, department: str | None,
-                   overdue_days: Callable) -> list[ClockRecord]:
+def period_records(
+    session, period: Period, as_of: date, department: str | None, overdue_days: Callable
+) -> list[ClockRecord]:
     """records_from_snapshots for the clocks due in `period`, straight from rows (same rules: lapsing windows
     and clocks without a due date are skipped; overdue days only for overdue clocks)."""
     from domain.model import ClockSnapshot
@@ -84,8 +92,9 @@ def period_records(session, period: Period, as_of: date, department: str | None,
 
     lapsing = {r.id for r in engine().rules.values() if r.lapses}
     out = []
-    for (item_id, item_type, dept, title, rule, due, state, met_on, lateness, region,
-         summary) in clock_rows_due_between(session, period.start.isoformat(), period.end.isoformat(), department):
+    for item_id, item_type, dept, title, rule, due, state, met_on, lateness, region, summary in clock_rows_due_between(
+        session, period.start.isoformat(), period.end.isoformat(), department
+    ):
         if not due or rule in lapsing:
             continue
         status = classify(state, due, met_on, as_of)
@@ -93,10 +102,21 @@ def period_records(session, period: Period, as_of: date, department: str | None,
         if status == "overdue":
             overdue = overdue_days(ClockSnapshot.model_construct(rule=rule, start="", due=due, region=region), as_of)
         # model_construct: rows written by the store from validated snapshots; validating 30,000 again costs ~0.5 s
-        out.append(ClockRecord.model_construct(
-            item_id=item_id, item_type=item_type, department=dept, title=title or "", rule=rule, due=due,
-            state=state, met_on=met_on, lateness_working_days=lateness, overdue_working_days=overdue,
-            explanation={"summary": summary} if summary else {}))  # scoring reads only the summary
+        out.append(
+            ClockRecord.model_construct(
+                item_id=item_id,
+                item_type=item_type,
+                department=dept,
+                title=title or "",
+                rule=rule,
+                due=due,
+                state=state,
+                met_on=met_on,
+                lateness_working_days=lateness,
+                overdue_working_days=overdue,
+                explanation={"summary": summary} if summary else {},
+            )
+        )  # scoring reads only the summary
     return out
 
 
@@ -110,8 +130,9 @@ def current_marks(session, department: str | None = None) -> list:
     from store.repo import list_items
 
     # Only the rows that can be marks, selected in SQL (a province has 100,000s of items and events).
-    withheld = select(col(Item.id)).where(col(Item.type) == "document",
-                                     table(Item).c.data["disclosure"].as_string() == "withheld")
+    withheld = select(col(Item.id)).where(
+        col(Item.type) == "document", table(Item).c.data["disclosure"].as_string() == "withheld"
+    )
     if department is not None:
         withheld = withheld.where(col(Item.department) == department)
     ids = list(session.execute(withheld).scalars())
@@ -122,23 +143,32 @@ def current_marks(session, department: str | None = None) -> list:
     return [m for m in marks if department is None or m.department == department]
 
 
-def compute_scores(session, period: Period, as_of: date, department: str | None = None,
-                   overdue_days: Callable | None = None) -> ScoreResult:
+def compute_scores(
+    session, period: Period, as_of: date, department: str | None = None, overdue_days: Callable | None = None
+) -> ScoreResult:
     """Locked numbers (+ amendments) for a locked period, else freshly computed scores."""
     from store.locks import locked_result
 
     records = current_records(session, as_of, department, overdue_days, period=period)
     res = locked_result(session, period, records, department)
     if res is None:
-        res = score_period(records, period, as_of, load_scoring(), department, current_marks(session, department),
-                           rules=engine().rules)
+        res = score_period(
+            records, period, as_of, load_scoring(), department, current_marks(session, department), rules=engine().rules
+        )
     return annotate_late_entries(session, res)
 
 
 def fresh_scores(session, period: Period, as_of: date, department: str | None = None) -> ScoreResult:
     """Scores computed now from the store (what a lock publishes), never the locked numbers."""
-    return score_period(current_records(session, as_of, department, period=period), period, as_of, load_scoring(),
-                        department, current_marks(session, department), rules=engine().rules)
+    return score_period(
+        current_records(session, as_of, department, period=period),
+        period,
+        as_of,
+        load_scoring(),
+        department,
+        current_marks(session, department),
+        rules=engine().rules,
+    )
 
 
 def annotate_late_entries(session, res):
@@ -162,12 +192,19 @@ def annotate_late_entries(session, res):
         notes = []
         for e in by_item.get(d.item_id, []):
             if rule is None or not holds_clock(
-                    e.type, met_by=list(rule.met_by), closed_by=list(rule.closed_by), pause=rule.pause,
-                    stop=rule.stop, extension_event=rule.extension.event if rule.extension else None,
-                    lapses=rule.lapses):
+                e.type,
+                met_by=list(rule.met_by),
+                closed_by=list(rule.closed_by),
+                pause=rule.pause,
+                stop=rule.stop,
+                extension_event=rule.extension.event if rule.extension else None,
+                lapses=rule.lapses,
+            ):
                 continue
             recorded = e.recorded_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-            notes.append(f"{e.type} 事件日期 {e.occurred_on[:10]}，登记于 {recorded}（{e.recorded_by or '-'}），"
-                         f"{e.decided_by or '-'} 批准")
+            notes.append(
+                f"{e.type} 事件日期 {e.occurred_on[:10]}，登记于 {recorded}（{e.recorded_by or '-'}），"
+                f"{e.decided_by or '-'} 批准"
+            )
         d.late_entry = "；".join(notes)
     return res

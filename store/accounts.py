@@ -6,6 +6,7 @@ remember about them. Secrets are never stored in the clear:
 - session ids and invite tokens: sha256 of a 256-bit random value (the value exists only in the
   browser's cookie / the invite link), so a copy of the database signs nobody in.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -176,9 +177,12 @@ def throttled_until(s: Session, person: str, client: str, now: datetime | None =
     since = now - THROTTLE_WINDOW
     until = None
     for who, value in ((LoginAttempt.person, person), (LoginAttempt.client, client)):
-        times = s.exec(select(LoginAttempt.at).where(col(who) == value, col(LoginAttempt.ok).is_(False),
-                                                     col(LoginAttempt.at) > since)
-                       .order_by(col(LoginAttempt.at).desc()).limit(THROTTLE_FAILURES)).all()
+        times = s.exec(
+            select(LoginAttempt.at)
+            .where(col(who) == value, col(LoginAttempt.ok).is_(False), col(LoginAttempt.at) > since)
+            .order_by(col(LoginAttempt.at).desc())
+            .limit(THROTTLE_FAILURES)
+        ).all()
         if len(times) >= THROTTLE_FAILURES:
             # Free again once the oldest of the last 10 failures leaves the window.
             t = min(times) + THROTTLE_WINDOW

@@ -1,4 +1,5 @@
 """Database engine: SQLite file under the data directory by default, PostgreSQL via DATABASE_URL."""
+
 from __future__ import annotations
 
 import threading
@@ -23,7 +24,7 @@ def database_url() -> str:
         # Accept the common postgres:// spellings and use psycopg 3.
         for prefix in ("postgres://", "postgresql://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix):]
+                return "postgresql+psycopg://" + url[len(prefix) :]
         return url
     return f"sqlite:///{data_dir() / 'shixian.db'}"
 
@@ -66,7 +67,12 @@ def _import_table_modules() -> None:
 
     import store.models  # noqa: F401
 
-    for name in ("store.deliveries", "store.locks", "store.tokens", "store.accounts"):  # optional modules owned by other parts
+    for name in (
+        "store.deliveries",
+        "store.locks",
+        "store.tokens",
+        "store.accounts",
+    ):  # optional modules owned by other parts
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -4,9 +4,10 @@ The row is claimed (inserted with state `intent`) *before* anything is sent; its
 a notice exactly-once as the receivers see it (see activities/notify.py for the remaining window).
 States: intent -> sent | failed (a failed row may be claimed again and go back to intent).
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Text
@@ -17,7 +18,7 @@ STATES = ("intent", "sent", "failed")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def delivery_key(item_id: str, rule: str, step: str, person_id: str) -> str:
@@ -70,16 +71,16 @@ def claim(session: Session, key: str, *, item_id: str, rule: str = "", step: str
     if row is not None:
         return row
     dialect = session.get_bind().dialect.name
-    values: dict[str, Any] = dict(key=key, item_id=item_id, rule=rule, step=step, person=person,
-                                  state="intent", created_at=utcnow())
+    values: dict[str, Any] = dict(
+        key=key, item_id=item_id, rule=rule, step=step, person=person, state="intent", created_at=utcnow()
+    )
     if dialect in ("sqlite", "postgresql"):
         from sqlalchemy.dialects import postgresql, sqlite
 
         if dialect == "sqlite":
             session.execute(sqlite.insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["key"]))
         else:
-            session.execute(postgresql.insert(Delivery).values(**values)
-                            .on_conflict_do_nothing(index_elements=["key"]))
+            session.execute(postgresql.insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["key"]))
         session.commit()
     else:  # generic: race on the unique index, the loser reads the winner's row
         try:
@@ -135,8 +136,18 @@ def add_attempt(
     channel_index: int = -1,
     attempt: int = 1,
 ) -> DeliveryAttempt:
-    row = DeliveryAttempt(key=key, item_id=item_id, step=step, person=person, channel=channel,
-                          channel_index=channel_index, attempt=attempt, status=status, error=error, at=utcnow())
+    row = DeliveryAttempt(
+        key=key,
+        item_id=item_id,
+        step=step,
+        person=person,
+        channel=channel,
+        channel_index=channel_index,
+        attempt=attempt,
+        status=status,
+        error=error,
+        at=utcnow(),
+    )
     session.add(row)
     session.commit()
     session.refresh(row)
@@ -152,9 +163,14 @@ def attempts_for(session: Session, key: str) -> list[DeliveryAttempt]:
     return list(session.exec(stmt))
 
 
-def list_deliveries(status: str | None = None, *, session: Session | None = None,
-                    item_id: str | None = None, before_id: int | None = None,
-                    limit: int | None = None) -> list[Delivery]:
+def list_deliveries(
+    status: str | None = None,
+    *,
+    session: Session | None = None,
+    item_id: str | None = None,
+    before_id: int | None = None,
+    limit: int | None = None,
+) -> list[Delivery]:
     """Deliveries, newest first; `status` is intent, sent or failed; `before_id` + `limit` page by id."""
     if status is not None and status not in STATES:
         raise ValueError(f"unknown delivery status {status!r} (one of {', '.join(STATES)})")

@@ -6,10 +6,12 @@ as amendments the clocks whose fingerprint changed since, appeared later, or lef
 
 The table is created by the migrations (store/migrations); store.db imports this module for them.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, select
@@ -24,11 +26,11 @@ class ScoreLock(SQLModel, table=True):
     __tablename__ = "score_lock"
     __table_args__ = (UniqueConstraint("period", "department", name="uq_score_lock_period_dept"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     period: str = Field(index=True)  # Period.label: 2026, 2026-Q3, 2026-11
     department: str = ALL_DEPARTMENTS  # "" = all departments
     locked_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    locked_by: Optional[str] = None
+    locked_by: str | None = None
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     fingerprints: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
@@ -49,8 +51,9 @@ def _label(period: Period | str) -> str:
 
 
 def locked(session: Session, period: Period | str, department: str | None = None) -> ScoreLock | None:
-    q = select(ScoreLock).where(ScoreLock.period == _label(period),
-                                ScoreLock.department == (department or ALL_DEPARTMENTS))
+    q = select(ScoreLock).where(
+        ScoreLock.period == _label(period), ScoreLock.department == (department or ALL_DEPARTMENTS)
+    )
     return session.exec(q).first()
 
 
@@ -124,20 +127,49 @@ def amendments(
     out: list[Amendment] = []
     for key, r in current.items():
         if key not in locked_fp:
-            out.append(Amendment(department=r.department, item_id=r.item_id, rule=r.rule, title=r.title,
-                                 change="new", change_label="锁定后新增", current_state=r.state,
-                                 current_met_on=r.met_on))
+            out.append(
+                Amendment(
+                    department=r.department,
+                    item_id=r.item_id,
+                    rule=r.rule,
+                    title=r.title,
+                    change="new",
+                    change_label="锁定后新增",
+                    current_state=r.state,
+                    current_met_on=r.met_on,
+                )
+            )
         elif locked_fp[key] != (r.state, r.met_on):
             st, met = locked_fp[key]
-            out.append(Amendment(department=r.department, item_id=r.item_id, rule=r.rule, title=r.title,
-                                 change="changed", change_label="锁定后状态变化", locked_state=st,
-                                 locked_met_on=met, current_state=r.state, current_met_on=r.met_on))
+            out.append(
+                Amendment(
+                    department=r.department,
+                    item_id=r.item_id,
+                    rule=r.rule,
+                    title=r.title,
+                    change="changed",
+                    change_label="锁定后状态变化",
+                    locked_state=st,
+                    locked_met_on=met,
+                    current_state=r.state,
+                    current_met_on=r.met_on,
+                )
+            )
     for key, (st, met) in locked_fp.items():
         if key not in current:
             d = locked_rows.get(key, {})
-            out.append(Amendment(department=d.get("department", ""), item_id=key[0], rule=key[1],
-                                 title=d.get("title", ""), change="removed", change_label="锁定后移出本期间",
-                                 locked_state=st, locked_met_on=met))
+            out.append(
+                Amendment(
+                    department=d.get("department", ""),
+                    item_id=key[0],
+                    rule=key[1],
+                    title=d.get("title", ""),
+                    change="removed",
+                    change_label="锁定后移出本期间",
+                    locked_state=st,
+                    locked_met_on=met,
+                )
+            )
     out.sort(key=lambda a: (a.department, a.item_id, a.rule))
     return out
 

@@ -5,10 +5,11 @@ Portable between SQLite and PostgreSQL:
 - Instants use ``UTCDateTime``: always timezone-aware UTC in Python; stored as timestamptz on
   PostgreSQL and as naive-UTC text on SQLite, so that ordering/comparison in SQL is correct on both.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
@@ -16,7 +17,7 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -32,7 +33,7 @@ class UTCDateTime(TypeDecorator):
             value = datetime.fromisoformat(value)
         if value.tzinfo is None:
             raise ValueError(f"naive datetime not allowed in the store: {value!r}")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             # SQLite compares text: keep one fixed format (naive UTC) for every row.
             return value.replace(tzinfo=None)
@@ -42,8 +43,8 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _json_col() -> Column:
@@ -72,21 +73,21 @@ class Clock(SQLModel, table=True):
     __tablename__ = "clock"
     __table_args__ = (UniqueConstraint("item_id", "rule", name="uq_clock_item_rule"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     item_id: str = Field(
         sa_column=Column(String, ForeignKey("item.id", ondelete="CASCADE"), nullable=False, index=True)
     )
     rule: str
     region: str = "national"
     start: str
-    due: Optional[str] = Field(default=None, index=True)  # a period's reports select by due day
-    due_instant: Optional[datetime] = Field(default=None, sa_column=_ts_col(index=True, nullable=True))
+    due: str | None = Field(default=None, index=True)  # a period's reports select by due day
+    due_instant: datetime | None = Field(default=None, sa_column=_ts_col(index=True, nullable=True))
     state: str = Field(default="open", index=True)  # open / paused / met / missed / closed
-    met_on: Optional[str] = None
-    lateness_working_days: Optional[int] = None
+    met_on: str | None = None
+    lateness_working_days: int | None = None
     provisional: bool = False
     paused_days: int = 0
-    ladder_step: Optional[str] = None
+    ladder_step: str | None = None
     explanation: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
 
@@ -94,11 +95,11 @@ class Clock(SQLModel, table=True):
 class DueDateChange(SQLModel, table=True):
     __tablename__ = "due_date_change"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     item_id: str = Field(index=True)
     rule: str
-    old_due: Optional[str] = None
-    new_due: Optional[str] = None
+    old_due: str | None = None
+    new_due: str | None = None
     reason: str = ""  # Chinese, shown to users
     changed_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
 
@@ -110,12 +111,12 @@ class EventRecord(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True)
     type: str = Field(index=True)
-    item_id: Optional[str] = Field(default=None, index=True)
-    department: Optional[str] = Field(default=None, index=True)
+    item_id: str | None = Field(default=None, index=True)
+    department: str | None = Field(default=None, index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
     content_hash: str  # sha256 of the canonical JSON of the full original event
-    recorded_by: Optional[str] = None
-    occurred_on: Optional[str] = Field(default=None, index=True)  # ISO date of the event's own date field
+    recorded_by: str | None = None
+    occurred_on: str | None = Field(default=None, index=True)  # ISO date of the event's own date field
     ingested_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
 
 
@@ -131,13 +132,13 @@ class LateEntryRecord(SQLModel, table=True):
     type: str
     occurred_on: str  # the event's own date
     recorded_at: datetime = Field(sa_column=_ts_col())
-    recorded_by: Optional[str] = None
+    recorded_by: str | None = None
     role: str
     reason: str = ""
     status: str = Field(default="held", index=True)  # held / approved / rejected
-    decided_by: Optional[str] = None
-    decided_at: Optional[datetime] = Field(default=None, sa_column=_ts_col(nullable=True))
-    decision_reason: Optional[str] = None
+    decided_by: str | None = None
+    decided_at: datetime | None = Field(default=None, sa_column=_ts_col(nullable=True))
+    decision_reason: str | None = None
     content_hash: str = ""
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
 

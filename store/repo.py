@@ -5,11 +5,13 @@ writes in one transaction. Every write is safe under concurrent callers on Postg
 they are single INSERT ... ON CONFLICT statements (upserts / insert-or-ignore), never
 read-then-write.
 """
+
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import and_, select, true
@@ -42,7 +44,7 @@ def parse_instant(value: str | datetime | None) -> datetime | None:
         from zoneinfo import ZoneInfo
 
         dt = dt.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
 
 
 def _clock_values(item_id: str, c: ClockSnapshot, now: datetime) -> dict[str, Any]:
@@ -169,11 +171,22 @@ def late_entry_model(r: LateEntryRecord):
     from domain.review import LateEntry
 
     recorded_at = _iso_instant_local(r.recorded_at) or ""
-    return LateEntry(event_id=r.event_id, type=r.type, on=r.occurred_on, recorded_at=recorded_at,
-                     recorded_on=recorded_at[:10], recorded_by=r.recorded_by, role=r.role,
-                     reason=r.reason, status=r.status, decided_by=r.decided_by,
-                     decided_at=_iso_instant_local(r.decided_at), decision_reason=r.decision_reason,
-                     content_hash=r.content_hash, data=r.payload or {})
+    return LateEntry(
+        event_id=r.event_id,
+        type=r.type,
+        on=r.occurred_on,
+        recorded_at=recorded_at,
+        recorded_on=recorded_at[:10],
+        recorded_by=r.recorded_by,
+        role=r.role,
+        reason=r.reason,
+        status=r.status,
+        decided_by=r.decided_by,
+        decided_at=_iso_instant_local(r.decided_at),
+        decision_reason=r.decision_reason,
+        content_hash=r.content_hash,
+        data=r.payload or {},
+    )
 
 
 def list_items(
@@ -319,7 +332,6 @@ def _insert_or_ignore(session: Session, table, values: dict[str, Any], unique: s
     return created
 
 
-
 def event_record_from(event: Mapping[str, Any] | BaseModel, **overrides: Any) -> EventRecord:
     """Build the stored record of an event: ``applicant`` dropped; the content hash is the one the ingest
     path and the workflows use (domain.events.content_hash)."""
@@ -369,8 +381,10 @@ def add_event(session: Session, rec: EventRecord, *, commit: bool = True) -> boo
 
 
 def events_for_item(session: Session, item_id: str) -> list[EventRecord]:
-    q = select(EventRecord).where(col(EventRecord.item_id) == item_id).order_by(
-        col(EventRecord.occurred_on), col(EventRecord.ingested_at)
+    q = (
+        select(EventRecord)
+        .where(col(EventRecord.item_id) == item_id)
+        .order_by(col(EventRecord.occurred_on), col(EventRecord.ingested_at))
     )
     return list(session.execute(q).scalars().all())
 
@@ -381,26 +395,42 @@ def events_for_item(session: Session, item_id: str) -> list[EventRecord]:
 
 def _save_late_entries(session: Session, snap: ItemSnapshot) -> None:
     table = sa_table(LateEntryRecord)
-    rows = [{
-        "event_id": e.event_id, "item_id": snap.id, "department": snap.department, "type": e.type,
-        "occurred_on": e.on, "recorded_at": parse_instant(e.recorded_at), "recorded_by": e.recorded_by,
-        "role": e.role, "reason": e.reason, "status": e.status, "decided_by": e.decided_by,
-        "decided_at": parse_instant(e.decided_at), "decision_reason": e.decision_reason,
-        "content_hash": e.content_hash, "payload": e.data,
-    } for e in snap.late_entries]
+    rows = [
+        {
+            "event_id": e.event_id,
+            "item_id": snap.id,
+            "department": snap.department,
+            "type": e.type,
+            "occurred_on": e.on,
+            "recorded_at": parse_instant(e.recorded_at),
+            "recorded_by": e.recorded_by,
+            "role": e.role,
+            "reason": e.reason,
+            "status": e.status,
+            "decided_by": e.decided_by,
+            "decided_at": parse_instant(e.decided_at),
+            "decision_reason": e.decision_reason,
+            "content_hash": e.content_hash,
+            "payload": e.data,
+        }
+        for e in snap.late_entries
+    ]
     ins = _insert(session, table).values(rows)
-    session.execute(ins.on_conflict_do_update(
-        index_elements=[table.c.event_id],
-        set_={k: ins.excluded[k] for k in ("status", "decided_by", "decided_at", "decision_reason")},
-    ))
+    session.execute(
+        ins.on_conflict_do_update(
+            index_elements=[table.c.event_id],
+            set_={k: ins.excluded[k] for k in ("status", "decided_by", "decided_at", "decision_reason")},
+        )
+    )
 
 
 def find_late_entry(session: Session, event_id: str) -> LateEntryRecord | None:
     return session.get(LateEntryRecord, event_id)
 
 
-def late_entries(session: Session, status: str | None = "held", department: str | None = None,
-                 item_id: str | None = None) -> list[LateEntryRecord]:
+def late_entries(
+    session: Session, status: str | None = "held", department: str | None = None, item_id: str | None = None
+) -> list[LateEntryRecord]:
     """The review queue (status held) or the decided entries, oldest recorded first."""
     q = select(LateEntryRecord)
     if status is not None:
@@ -420,12 +450,24 @@ def clock_rows_due_between(session: Session, first: str, last: str, department: 
     from datetime import date, timedelta
 
     after_last = (date.fromisoformat(last) + timedelta(days=1)).isoformat()
-    q = (select(col(Item.id), col(Item.type), col(Item.department), col(Item.title), col(Clock.rule), col(Clock.due), col(Clock.state), col(Clock.met_on),
-                col(Clock.lateness_working_days), col(Clock.region),
-                # only the one-line summary: decoding every explanation in Python was the cost of a year's scores
-                sa_table(Clock).c.explanation["summary"].as_string())
-         .join(Item, col(Item.id) == col(Clock.item_id))
-         .where(col(Clock.due) >= first, col(Clock.due) < after_last))  # ISO strings: "YYYY-MM-DD[Thh:mm...]" sort by day
+    q = (
+        select(
+            col(Item.id),
+            col(Item.type),
+            col(Item.department),
+            col(Item.title),
+            col(Clock.rule),
+            col(Clock.due),
+            col(Clock.state),
+            col(Clock.met_on),
+            col(Clock.lateness_working_days),
+            col(Clock.region),
+            # only the one-line summary: decoding every explanation in Python was the cost of a year's scores
+            sa_table(Clock).c.explanation["summary"].as_string(),
+        )
+        .join(Item, col(Item.id) == col(Clock.item_id))
+        .where(col(Clock.due) >= first, col(Clock.due) < after_last)
+    )  # ISO strings: "YYYY-MM-DD[Thh:mm...]" sort by day
     if department is not None:
         q = q.where(col(Item.department) == department)
     return list(session.execute(q.order_by(col(Item.id), col(Clock.rule))))
@@ -438,8 +480,17 @@ def open_board_counts(session: Session, department: str | None = None) -> tuple[
 
     cond = [col(Item.state) == "open"] + ([col(Item.department) == department] if department is not None else [])
     n = session.execute(select(func.count()).select_from(Item).where(*cond)).scalar_one()
-    ids = session.execute(select(col(Clock.item_id)).join(Item, col(Item.id) == col(Clock.item_id)).where(
-        *cond, col(Clock.provisional).is_(True), col(Clock.state) == "open").distinct().order_by(col(Clock.item_id))).scalars().all()
+    ids = (
+        session.execute(
+            select(col(Clock.item_id))
+            .join(Item, col(Item.id) == col(Clock.item_id))
+            .where(*cond, col(Clock.provisional).is_(True), col(Clock.state) == "open")
+            .distinct()
+            .order_by(col(Clock.item_id))
+        )
+        .scalars()
+        .all()
+    )
     return n, list(ids)
 
 
@@ -448,8 +499,18 @@ def overdue_clock_rows(session: Session, instant: datetime, department: str | No
     clock explanation JSON to decode: a province's overdue list is tens of thousands of rows)."""
     before = parse_instant(instant)
     q = (
-        select(col(Item.id), col(Item.department), col(Item.title), col(Item.type), col(Item.data), col(Clock.rule), col(Clock.due), col(Clock.region),
-               col(Clock.ladder_step), col(Clock.provisional))
+        select(
+            col(Item.id),
+            col(Item.department),
+            col(Item.title),
+            col(Item.type),
+            col(Item.data),
+            col(Clock.rule),
+            col(Clock.due),
+            col(Clock.region),
+            col(Clock.ladder_step),
+            col(Clock.provisional),
+        )
         .join(Clock, col(Clock.item_id) == col(Item.id))
         .where(col(Clock.state) == "open", col(Clock.due_instant).is_not(None), col(Clock.due_instant) < before)
     )
@@ -460,8 +521,9 @@ def overdue_clock_rows(session: Session, instant: datetime, department: str | No
 
 def request_ids_with_correction(session: Session, department: str | None = None) -> list[str]:
     """Requests whose snapshot data carries a correction notice: the only ones that can carry a board flag."""
-    q = select(col(Item.id)).where(col(Item.type) == "request",
-                              sa_table(Item).c.data["correction"].as_string().is_not(None))
+    q = select(col(Item.id)).where(
+        col(Item.type) == "request", sa_table(Item).c.data["correction"].as_string().is_not(None)
+    )
     if department is not None:
         q = q.where(col(Item.department) == department)
     return list(session.execute(q.order_by(col(Item.id))).scalars())

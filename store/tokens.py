@@ -4,13 +4,13 @@ A token reads ``sx_<id>_<secret>``: ``id`` (10 hex chars) is the row's primary k
 logs; ``secret`` (43 url-safe chars, 256 bits) is only ever shown once, at creation. The table keeps
 ``sha256(id + ":" + secret)``; verification is a primary-key lookup plus a constant-time compare.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import Column
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -29,11 +29,11 @@ class ApiToken(SQLModel, table=True):
     id: str = Field(primary_key=True)
     hash: str
     role: str
-    department: Optional[str] = None
-    person: Optional[str] = None
+    department: str | None = None
+    person: str | None = None
     label: str = ""
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    revoked_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
     @property
     def actor(self) -> str:
@@ -52,8 +52,9 @@ def ensure_table(engine) -> None:
     init_db(engine)
 
 
-def create_token(session: Session, role: str, department: str | None = None, person: str | None = None,
-                 label: str = "") -> tuple[str, ApiToken]:
+def create_token(
+    session: Session, role: str, department: str | None = None, person: str | None = None, label: str = ""
+) -> tuple[str, ApiToken]:
     """Store a new token; returns (the plain token — shown once —, its row)."""
     if role not in ROLES:
         raise ValueError(f"未知角色“{role}”（可用：{'、'.join(ROLES)}）")
@@ -61,8 +62,14 @@ def create_token(session: Session, role: str, department: str | None = None, per
         raise ValueError("联络员令牌必须指定 --department 部门")
     token_id = secrets.token_hex(5)
     secret = secrets.token_urlsafe(32)
-    row = ApiToken(id=token_id, hash=_hash(token_id, secret), role=role, department=department or None,
-                   person=person or None, label=label)
+    row = ApiToken(
+        id=token_id,
+        hash=_hash(token_id, secret),
+        role=role,
+        department=department or None,
+        person=person or None,
+        label=label,
+    )
     session.add(row)
     session.commit()
     session.refresh(row)
@@ -74,7 +81,7 @@ def verify(session: Session, token: str) -> ApiToken | None:
     token = (token or "").strip()
     if not token.startswith(PREFIX):
         return None
-    token_id, sep, secret = token[len(PREFIX):].partition("_")
+    token_id, sep, secret = token[len(PREFIX) :].partition("_")
     if not sep or not token_id or not secret:
         return None
     row = session.get(ApiToken, token_id)

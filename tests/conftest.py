@@ -5,6 +5,7 @@ PostgreSQL: tests parametrised with the ``postgres`` id read ``DATABASE_URL_TEST
 ``SHIXIAN_REQUIRE_PG=1`` (set by ./scripts/test and CI): then a missing or unreachable server
 stops the session and any skipped ``postgres`` test counts as a failure.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ def _pg_url() -> str | None:
         return None
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -50,7 +51,9 @@ def pytest_sessionstart(session):
         return
     url = _pg_url()
     if not url:
-        pytest.exit("SHIXIAN_REQUIRE_PG=1 but DATABASE_URL_TEST is not set / 需要 PostgreSQL 但未设置 DATABASE_URL_TEST", 3)
+        pytest.exit(
+            "SHIXIAN_REQUIRE_PG=1 but DATABASE_URL_TEST is not set / 需要 PostgreSQL 但未设置 DATABASE_URL_TEST", 3
+        )
     err = _pg_reachable(url)
     if err:
         pytest.exit(f"SHIXIAN_REQUIRE_PG=1 but PostgreSQL is unreachable / PostgreSQL 无法连接: {err}", 3)
@@ -110,7 +113,8 @@ async def api_ts_env(temporal_test_server_path):
     from temporalio.testing import WorkflowEnvironment
 
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter)
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
+    )
     try:
         yield env
     finally:

@@ -1,4 +1,5 @@
 """Real `shixian` processes for fault and scale-out tests (each in its own session, free ports)."""
+
 from __future__ import annotations
 
 import os
@@ -17,9 +18,16 @@ class Proc:
 
     def __init__(self, args: list[str], env: dict, *, module: bool = True) -> None:
         cmd = [sys.executable, "-m", "app.cli", *args] if module else args
-        self.proc = subprocess.Popen(cmd, env={**env, "PYTHONUNBUFFERED": "1"}, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.lines: list[str] = []
         self._t = threading.Thread(target=self._read, daemon=True)
         self._t.start()

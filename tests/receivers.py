@@ -8,6 +8,7 @@
 
 `closed_port()` gives a port on which connections are refused.
 """
+
 from __future__ import annotations
 
 import email
@@ -59,7 +60,7 @@ class ReceivedMail:
 
 
 class _Handler:
-    def __init__(self, owner: "SmtpReceiver"):
+    def __init__(self, owner: SmtpReceiver):
         self.owner = owner
 
     async def handle_DATA(self, server, session, envelope):
@@ -98,8 +99,11 @@ class SmtpReceiver:
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
-        ok = (isinstance(auth_data, LoginPassword)
-              and auth_data.login.decode() == self.username and auth_data.password.decode() == self.password)
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == self.username
+            and auth_data.password.decode() == self.password
+        )
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     def mailto_url(self, to: str, from_addr: str = "shixian@example.org") -> str:
@@ -110,8 +114,10 @@ class SmtpReceiver:
             if self.password is not None:
                 cred += ":" + quote(self.password, safe="")
             cred += "@"
-        return (f"mailto://{cred}127.0.0.1:{self.port}?to={quote(to, safe='@')}"
-                f"&from={quote(from_addr, safe='@')}&mode=insecure")
+        return (
+            f"mailto://{cred}127.0.0.1:{self.port}?to={quote(to, safe='@')}"
+            f"&from={quote(from_addr, safe='@')}&mode=insecure"
+        )
 
     def wait_for(self, n: int = 1, timeout: float = 10.0) -> list[ReceivedMail]:
         deadline = time.monotonic() + timeout
@@ -122,7 +128,7 @@ class SmtpReceiver:
             time.sleep(0.02)
         raise AssertionError(f"SMTP receiver got {len(self.messages)} message(s), expected {n}")
 
-    def __enter__(self) -> "SmtpReceiver":
+    def __enter__(self) -> SmtpReceiver:
         self.controller.start()
         return self
 
@@ -187,7 +193,7 @@ class WebhookReceiver:
             time.sleep(0.02)
         raise AssertionError(f"webhook receiver got {len(self.posts)} post(s), expected {n}")
 
-    def __enter__(self) -> "WebhookReceiver":
+    def __enter__(self) -> WebhookReceiver:
         self._thread.start()
         return self
 

@@ -15,6 +15,7 @@ consultation.
 `clock_records` computes each clock's due date with the real engine (domain.clocks.compute on the
 configured calendar), the way the workflows do for these simple cases.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -64,25 +65,47 @@ def events() -> list[dict]:
                 received += timedelta(days=1)
         else:
             received = date(2016, 12, 12) + timedelta(days=i - 41)
-        add("request.received", request_id=rid, department=dept, channel=CHANNELS[i], received_on=received.isoformat(),
-            applicant_type=APPLICANTS[i], applicant={"name": "李四", "contact": "0777-1234567"}, subject="某项政府信息")
+        add(
+            "request.received",
+            request_id=rid,
+            department=dept,
+            channel=CHANNELS[i],
+            received_on=received.isoformat(),
+            applicant_type=APPLICANTS[i],
+            applicant={"name": "李四", "contact": "0777-1234567"},
+            subject="某项政府信息",
+        )
         if i >= 41:
             continue
         reply = _workday_after(received, 10)
         if i in (5, 6):  # two late replies: 30 weekdays after receipt
             reply = _workday_after(received, 30)
         if i == 7:  # extended by 10 working days, answered within the extension
-            add("request.extended", request_id=rid, on=_workday_after(received, 15).isoformat(), working_days=10,
-                approved_by="head-zfb", reason="需要调取档案")
+            add(
+                "request.extended",
+                request_id=rid,
+                on=_workday_after(received, 15).isoformat(),
+                working_days=10,
+                approved_by="head-zfb",
+                reason="需要调取档案",
+            )
             reply = _workday_after(received, 25)
         if i == 8:  # a correction notice; the corrected application restarts the clock
-            add("request.correction_requested", request_id=rid, on=_workday_after(received, 2).isoformat(),
-                respond_by=_workday_after(received, 12).isoformat())
+            add(
+                "request.correction_requested",
+                request_id=rid,
+                on=_workday_after(received, 2).isoformat(),
+                respond_by=_workday_after(received, 12).isoformat(),
+            )
             add("request.corrected", request_id=rid, on=_workday_after(received, 5).isoformat())
             reply = _workday_after(received, 20)
         if i == 9:  # a third-party consultation of 5 weekdays
-            add("request.consultation_started", request_id=rid, on=_workday_after(received, 3).isoformat(),
-                **{"with": "third_party"})
+            add(
+                "request.consultation_started",
+                request_id=rid,
+                on=_workday_after(received, 3).isoformat(),
+                **{"with": "third_party"},
+            )
             add("request.consultation_ended", request_id=rid, on=_workday_after(received, 8).isoformat())
             reply = _workday_after(received, 18)
         add("request.replied", request_id=rid, on=reply.isoformat(), outcome=OUTCOMES[i])
@@ -95,32 +118,66 @@ def events() -> list[dict]:
         signed = date(2016, 2, 1) + timedelta(days=(i * 3) % 300)
         while signed.weekday() >= 5:
             signed += timedelta(days=1)
-        add("document.signed", document_id=did, department=DEPTS[i % len(DEPTS)], title=f"政策文件{i + 1}",
-            kind=kind, signed_on=signed.isoformat(), disclosure="public")
+        add(
+            "document.signed",
+            document_id=did,
+            department=DEPTS[i % len(DEPTS)],
+            title=f"政策文件{i + 1}",
+            kind=kind,
+            signed_on=signed.isoformat(),
+            disclosure="public",
+        )
         published = _workday_after(signed, 30 if i in (10, 11, 12) else 8)  # 3 late publications
-        add("document.published", document_id=did, published_on=published.isoformat(),
-            url=f"https://www.qinzhou.gov.cn/zc/{did}", channel="gazette" if i % 50 == 0 else "website")
+        add(
+            "document.published",
+            document_id=did,
+            published_on=published.isoformat(),
+            url=f"https://www.qinzhou.gov.cn/zc/{did}",
+            channel="gazette" if i % 50 == 0 else "website",
+        )
         interp = _workday_after(published, 6 if i in (20, 21, 22, 23) else 2)  # 4 late interpretations
-        add("interpretation.published", document_id=did, published_on=interp.isoformat(),
-            url=f"https://www.qinzhou.gov.cn/jd/{did}", form=forms[i])
+        add(
+            "interpretation.published",
+            document_id=did,
+            published_on=interp.isoformat(),
+            url=f"https://www.qinzhou.gov.cn/jd/{did}",
+            form=forms[i],
+        )
     # a normative file of 2015 repealed in 2016 (table 二 废止)
-    add("document.signed", document_id="W15-001", department="qz-czj", title="旧规范性文件", kind="normative",
-        signed_on="2015-06-01", disclosure="public")
+    add(
+        "document.signed",
+        document_id="W15-001",
+        department="qz-czj",
+        title="旧规范性文件",
+        kind="normative",
+        signed_on="2015-06-01",
+        disclosure="public",
+    )
     add("document.repealed", document_id="W15-001", repealed_on="2016-09-01")
 
     # ---- public opinion: 59 major cases answered with a press conference, 77 general ones
     for i in range(59):
         cid = f"O16-M{i + 1:02d}"
         at = datetime(2016, 2, 1, 9, 0) + timedelta(days=5 * i)
-        add("opinion.detected", case_id=cid, department=DEPTS[i % len(DEPTS)], detected_at=at.isoformat(),
-            severity="major")
+        add(
+            "opinion.detected",
+            case_id=cid,
+            department=DEPTS[i % len(DEPTS)],
+            detected_at=at.isoformat(),
+            severity="major",
+        )
         add("opinion.info_released", case_id=cid, at=(at + timedelta(hours=7 if i in (3, 4) else 3)).isoformat())
         add("opinion.press_conference", case_id=cid, at=(at + timedelta(hours=20)).isoformat())
     for i in range(77):
         cid = f"O16-G{i + 1:02d}"
         at = datetime(2016, 1, 10, 14, 0) + timedelta(days=4 * i)
-        add("opinion.detected", case_id=cid, department=DEPTS[i % len(DEPTS)], detected_at=at.isoformat(),
-            severity="general")
+        add(
+            "opinion.detected",
+            case_id=cid,
+            department=DEPTS[i % len(DEPTS)],
+            detected_at=at.isoformat(),
+            severity="general",
+        )
         add("opinion.responded", case_id=cid, at=(at + timedelta(hours=12)).isoformat())
     return evs
 
@@ -141,30 +198,71 @@ def clock_records(evs: list[dict]):
 
     def rec(item, type_, dept, rule, start, met, **kw):
         due = compute(rules[rule], start, cal, "guangxi", explain=False, **kw)
-        out.append(ClockRecord(item_id=item, item_type=type_, department=dept, rule=rule, due=due.due_iso(),
-                               state="met" if met else "open", met_on=met))
+        out.append(
+            ClockRecord(
+                item_id=item,
+                item_type=type_,
+                department=dept,
+                rule=rule,
+                due=due.due_iso(),
+                state="met" if met else "open",
+                met_on=met,
+            )
+        )
 
     for item, es in by_item.items():
         first = es[0]
         t = {e["type"]: e for e in es}
         if first["type"] == "request.received":
             start = date.fromisoformat(t.get("request.corrected", {}).get("on") or first["received_on"])
-            pauses = [Pause(date.fromisoformat(t["request.consultation_started"]["on"]),
-                            date.fromisoformat(t["request.consultation_ended"]["on"]))] \
-                if "request.consultation_started" in t else []
-            ext = [ExtensionGrant(date.fromisoformat(t["request.extended"]["on"]), t["request.extended"]["working_days"])] \
-                if "request.extended" in t else []
-            rec(item, "request", first["department"], "request_reply", start,
-                t.get("request.replied", {}).get("on"), pauses=pauses, extensions=ext, granted=True)
+            pauses = (
+                [
+                    Pause(
+                        date.fromisoformat(t["request.consultation_started"]["on"]),
+                        date.fromisoformat(t["request.consultation_ended"]["on"]),
+                    )
+                ]
+                if "request.consultation_started" in t
+                else []
+            )
+            ext = (
+                [ExtensionGrant(date.fromisoformat(t["request.extended"]["on"]), t["request.extended"]["working_days"])]
+                if "request.extended" in t
+                else []
+            )
+            rec(
+                item,
+                "request",
+                first["department"],
+                "request_reply",
+                start,
+                t.get("request.replied", {}).get("on"),
+                pauses=pauses,
+                extensions=ext,
+                granted=True,
+            )
         elif first["type"] == "document.signed" and "document.published" in t:
-            rec(item, "document", first["department"], "policy_publication", date.fromisoformat(first["signed_on"]),
-                t["document.published"]["published_on"])
+            rec(
+                item,
+                "document",
+                first["department"],
+                "policy_publication",
+                date.fromisoformat(first["signed_on"]),
+                t["document.published"]["published_on"],
+            )
             if "interpretation.published" in t:
-                rec(item, "document", first["department"], "policy_interpretation",
+                rec(
+                    item,
+                    "document",
+                    first["department"],
+                    "policy_interpretation",
                     date.fromisoformat(t["document.published"]["published_on"]),
-                    t["interpretation.published"]["published_on"])
+                    t["interpretation.published"]["published_on"],
+                )
         elif first["type"] == "opinion.detected":
             rule = "opinion_response_info" if first["severity"] == "major" else "opinion_response_general"
             met = (t.get("opinion.info_released") or t.get("opinion.responded"))["at"]
-            rec(item, "opinion", first["department"], rule, datetime.fromisoformat(first["detected_at"]), met + "+08:00")
+            rec(
+                item, "opinion", first["department"], rule, datetime.fromisoformat(first["detected_at"]), met + "+08:00"
+            )
     return out

@@ -2,6 +2,7 @@
 real stack: time-skipping Temporal server with the real worker, the demo city ingested through the
 production ingest path, a temporary SQLite store, real argon2 hashes, a real webhook receiver for the
 people's notify channels. httpx drives the FastAPI app in-process (ASGI) with cookies like a browser."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,13 @@ from worker.client import TASK_QUEUE
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
-PASSWORDS = {"liaison-fgw": "fgw-password-1", "head-fgw": "head-password-1", "supervisor-zwgk": "sup-password-1",
-             "assessor-zwgk": "assess-password-1", "liaison-czj": "czj-password-1"}
+PASSWORDS = {
+    "liaison-fgw": "fgw-password-1",
+    "head-fgw": "head-password-1",
+    "supervisor-zwgk": "sup-password-1",
+    "assessor-zwgk": "assess-password-1",
+    "liaison-czj": "czj-password-1",
+}
 
 
 class Env:
@@ -49,8 +55,9 @@ async def env(ts_env, tmp_path_factory):
     with WebhookReceiver() as hook:
         # every person's channel goes to the receiver (path = person id)
         deps = config / "departments.toml"
-        deps.write_text(deps.read_text(encoding="utf-8").replace("127.0.0.1:9000", f"127.0.0.1:{hook.port}"),
-                        encoding="utf-8")
+        deps.write_text(
+            deps.read_text(encoding="utf-8").replace("127.0.0.1:9000", f"127.0.0.1:{hook.port}"), encoding="utf-8"
+        )
         mp.setenv("SHIXIAN_DATA_DIR", str(data))
         mp.setenv("SHIXIAN_CONFIG_DIR", str(config))
         mp.delenv("DATABASE_URL", raising=False)
@@ -59,8 +66,13 @@ async def env(ts_env, tmp_path_factory):
             eng = get_engine(database_url())
             init_db(eng)
             with ThreadPoolExecutor(8) as pool:
-                async with Worker(ts_env.client, task_queue=TASK_QUEUE, workflows=composition.worker_workflows(),
-                                  activities=composition.worker_activities(ts_env.client), activity_executor=pool):
+                async with Worker(
+                    ts_env.client,
+                    task_queue=TASK_QUEUE,
+                    workflows=composition.worker_workflows(),
+                    activities=composition.worker_activities(ts_env.client),
+                    activity_executor=pool,
+                ):
                     results = await seed(ts_env.client)
                     assert [r.text() for r in results if r.status != "applied"] == []
                     with Session(eng) as s:
@@ -90,8 +102,15 @@ def csrf_of(html: str) -> str:
 
 async def sign_in(c: httpx.AsyncClient, person: str, password: str | None = None, nxt: str = "/") -> httpx.Response:
     page = await c.get("/login")
-    return await c.post("/login", data={"person": person, "password": password or PASSWORDS[person],
-                                        "csrf_token": csrf_of(page.text), "next": nxt})
+    return await c.post(
+        "/login",
+        data={
+            "person": person,
+            "password": password or PASSWORDS[person],
+            "csrf_token": csrf_of(page.text),
+            "next": nxt,
+        },
+    )
 
 
 def event_id_of(html: str) -> str:
@@ -113,14 +132,18 @@ def event_ids(item_id: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------- sign-in
 
+
 async def test_pages_need_a_signed_in_person_even_on_a_loopback_bind(env):
     async with env.browser("127.0.0.1") as c:
         for path in ("/", "/items/qz-fgw-ysq-2026-106", "/scores", "/liaison", "/events/new?type=request.received"):
             r = await c.get(path)
             assert r.status_code == 303 and r.headers["location"].startswith("/login"), path
         r = await c.get("/login")
-        for k, v in {"x-frame-options": "DENY", "x-content-type-options": "nosniff",
-                     "referrer-policy": "same-origin"}.items():
+        for k, v in {
+            "x-frame-options": "DENY",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "same-origin",
+        }.items():
             assert r.headers[k] == v
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
 
@@ -162,8 +185,15 @@ async def test_password_sign_in_session_cookie_and_post_logout(env):
         assert page.status_code == 200 and "督办看板" in page.text and "退出" in page.text
         # exports linked from the pages are read with the session; API writes need a token
         assert (await c.get("/api/scores?format=csv")).status_code == 200
-        r = await c.post("/api/events", json={"event_id": "cookie-only", "type": "request.withdrawn",
-                                              "request_id": "qz-fgw-ysq-2026-106", "on": "2026-11-20"})
+        r = await c.post(
+            "/api/events",
+            json={
+                "event_id": "cookie-only",
+                "type": "request.withdrawn",
+                "request_id": "qz-fgw-ysq-2026-106",
+                "on": "2026-11-20",
+            },
+        )
         assert r.status_code == 401
         assert (await c.get("/logout")).status_code == 405  # logout is a POST
         r = await c.post("/logout", data={"csrf_token": csrf_of(page.text)})
@@ -186,17 +216,28 @@ async def test_csrf_is_required_on_every_form_and_changes_nothing(env):
         await c.get("/login")
         r = await c.post("/login", data={"person": "liaison-fgw", "password": PASSWORDS["liaison-fgw"], "next": "/"})
         assert r.status_code == 403 and "CSRF" in r.text and "shixian_session" not in c.cookies
-        r = await c.post("/login", data={"person": "liaison-fgw", "password": PASSWORDS["liaison-fgw"],
-                                         "csrf_token": "forged", "next": "/"})
+        r = await c.post(
+            "/login",
+            data={"person": "liaison-fgw", "password": PASSWORDS["liaison-fgw"], "csrf_token": "forged", "next": "/"},
+        )
         assert r.status_code == 403
         with db() as s:
             assert not s.exec(select(LoginAttempt).where(LoginAttempt.client == "10.0.0.2")).all()
     async with env.browser("10.0.0.3") as c:
         assert (await sign_in(c, "supervisor-zwgk")).status_code == 303
         rid = "qz-fgw-csrf-1"
-        r = await c.post("/events/new", data={"type": "request.received", "event_id": "web-csrf-1", "request_id": rid,
-                                              "department": "qz-fgw", "channel": "online", "received_on": "2026-11-02",
-                                              "applicant_type": "natural_person"})
+        r = await c.post(
+            "/events/new",
+            data={
+                "type": "request.received",
+                "event_id": "web-csrf-1",
+                "request_id": rid,
+                "department": "qz-fgw",
+                "channel": "online",
+                "received_on": "2026-11-02",
+                "applicant_type": "natural_person",
+            },
+        )
         assert r.status_code == 403 and event_ids(rid) == []
         r = await c.post("/items/qz-fgw-ysq-2026-106/urge", data={"note": "请尽快办理", "csrf_token": "x"})
         assert r.status_code == 403
@@ -253,9 +294,11 @@ async def test_sessions_expire_when_idle_and_absolutely(env):
             assert (await sign_in(c, "assessor-zwgk")).status_code == 303
             assert (await c.get("/scores")).status_code == 200
             with db() as s:
-                row = s.exec(select(WebSession).where(WebSession.person == "assessor-zwgk",
-                                                      WebSession.ended_at.is_(None))
-                             .order_by(WebSession.created_at.desc())).first()
+                row = s.exec(
+                    select(WebSession)
+                    .where(WebSession.person == "assessor-zwgk", WebSession.ended_at.is_(None))
+                    .order_by(WebSession.created_at.desc())
+                ).first()
                 setattr(row, shift_field, getattr(row, shift_field) - dt.timedelta(hours=hours))
                 if shift_field == "created_at":
                     row.last_seen_at = row.created_at + dt.timedelta(hours=hours - 0.5)
@@ -263,9 +306,9 @@ async def test_sessions_expire_when_idle_and_absolutely(env):
                 s.commit()
             return (await c.get("/scores")).status_code
 
-    assert await signed_in("last_seen_at", 7) == 200   # idle 7 h: still signed in (limit 8 h)
-    assert await signed_in("last_seen_at", 9) == 303   # idle 9 h: signed out
-    assert await signed_in("created_at", 25) == 303    # active, but older than 24 h: signed out
+    assert await signed_in("last_seen_at", 7) == 200  # idle 7 h: still signed in (limit 8 h)
+    assert await signed_in("last_seen_at", 9) == 303  # idle 9 h: signed out
+    assert await signed_in("created_at", 25) == 303  # active, but older than 24 h: signed out
 
 
 async def test_disabled_person_is_signed_out_and_cannot_sign_in(env):
@@ -296,11 +339,14 @@ async def test_invite_link_sets_a_password_once(env):
     async with env.browser("10.5.0.1") as c:
         page = await c.get(f"/invite/{link}")
         assert page.status_code == 200 and "head-czj" in page.text
-        r = await c.post(f"/invite/{link}", data={"csrf_token": csrf_of(page.text), "password": "short",
-                                                  "password2": "short"})
+        r = await c.post(
+            f"/invite/{link}", data={"csrf_token": csrf_of(page.text), "password": "short", "password2": "short"}
+        )
         assert r.status_code == 422 and "至少 10 个字符" in r.text
-        r = await c.post(f"/invite/{link}", data={"csrf_token": csrf_of(page.text), "password": "czj-head-pass-9",
-                                                  "password2": "czj-head-pass-9"})
+        r = await c.post(
+            f"/invite/{link}",
+            data={"csrf_token": csrf_of(page.text), "password": "czj-head-pass-9", "password2": "czj-head-pass-9"},
+        )
         assert r.status_code == 303
         assert (await c.get(f"/invite/{link}")).status_code == 410  # once only
         assert (await sign_in(c, "head-czj", "czj-head-pass-9")).status_code == 303
@@ -321,6 +367,7 @@ async def test_invites_expire_after_24_hours_and_end_with_disable(env):
 
 # ---------------------------------------------------------------------------------- scope and forms
 
+
 async def test_liaison_sees_and_acts_for_own_department_only(env):
     async with env.browser("10.6.0.1") as c:
         r = await sign_in(c, "liaison-fgw")
@@ -333,15 +380,32 @@ async def test_liaison_sees_and_acts_for_own_department_only(env):
         form = await c.get("/events/new?type=request.received")
         assert 'value="qz-czj"' not in form.text  # the department select offers the own department only
         rid = "qz-czj-by-fgw-1"
-        r = await c.post("/events/new", data={
-            "csrf_token": csrf_of(form.text), "type": "request.received", "event_id": "web-scope-1",
-            "request_id": rid, "department": "qz-czj", "channel": "online", "received_on": "2026-11-02",
-            "applicant_type": "natural_person"})
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "type": "request.received",
+                "event_id": "web-scope-1",
+                "request_id": rid,
+                "department": "qz-czj",
+                "channel": "online",
+                "received_on": "2026-11-02",
+                "applicant_type": "natural_person",
+            },
+        )
         assert r.status_code == 403 and "只能登记本部门" in r.text
         # an action on another department's existing item is refused too
-        r = await c.post("/events/new", data={"csrf_token": csrf_of(form.text), "type": "document.published",
-                                              "event_id": "web-scope-2", "document_id": "qz-czj-wj-2026-009",
-                                              "published_on": "2026-11-20", "url": "http://x/1"})
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "type": "document.published",
+                "event_id": "web-scope-2",
+                "document_id": "qz-czj-wj-2026-009",
+                "published_on": "2026-11-20",
+                "url": "http://x/1",
+            },
+        )
         assert r.status_code == 403
     from services.queries import get_status
 
@@ -370,11 +434,17 @@ async def test_register_request_double_submit_refusal_and_reply(env):
     async with env.browser("10.8.0.1") as c:
         await sign_in(c, "liaison-fgw")
         form = await c.get("/events/new?type=request.received")
-        fields = {"csrf_token": csrf_of(form.text), "type": "request.received",
-                  "event_id": re.search(r'name="event_id" value="([^"]+)"', form.text).group(1),
-                  "request_id": rid, "department": "qz-fgw", "channel": "online",
-                  "received_on": dt.date.today().isoformat(), "applicant_type": "legal.business",
-                  "subject": "申请公开某项目环评批复"}
+        fields = {
+            "csrf_token": csrf_of(form.text),
+            "type": "request.received",
+            "event_id": re.search(r'name="event_id" value="([^"]+)"', form.text).group(1),
+            "request_id": rid,
+            "department": "qz-fgw",
+            "channel": "online",
+            "received_on": dt.date.today().isoformat(),
+            "applicant_type": "legal.business",
+            "subject": "申请公开某项目环评批复",
+        }
         r = await c.post("/events/new", data=fields)
         assert r.status_code == 303 and r.headers["location"] == f"/items/{rid}"
         page = await c.get(r.headers["location"])
@@ -390,9 +460,19 @@ async def test_register_request_double_submit_refusal_and_reply(env):
         assert ">收到补正</a>" not in page.text
         # a refusal keeps the values and names the field
         ext = await c.get(f"/events/new?type=request.extended&item={rid}")
-        r = await c.post("/events/new", data={"csrf_token": csrf_of(ext.text), "type": "request.extended",
-                                              "item": rid, "event_id": "web-ext-1", "on": dt.date.today().isoformat(),
-                                              "working_days": "30", "approved_by": "head-fgw", "reason": "调取档案"})
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(ext.text),
+                "type": "request.extended",
+                "item": rid,
+                "event_id": "web-ext-1",
+                "on": dt.date.today().isoformat(),
+                "working_days": "30",
+                "approved_by": "head-fgw",
+                "reason": "调取档案",
+            },
+        )
         assert r.status_code == 422
         bad = re.search(r'data-field="working_days">.*?</div>\s*</div>', r.text, re.S)
         assert bad and 'value="30"' in r.text and "1–20" in r.text
@@ -400,9 +480,17 @@ async def test_register_request_double_submit_refusal_and_reply(env):
         assert len(event_ids(rid)) == 1
         # the reply: the item is met
         rep = await c.get(f"/events/new?type=request.replied&item={rid}")
-        r = await c.post("/events/new", data={"csrf_token": csrf_of(rep.text), "type": "request.replied", "item": rid,
-                                              "event_id": event_id_of(rep.text),
-                                              "on": dt.date.today().isoformat(), "outcome": "granted"})
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(rep.text),
+                "type": "request.replied",
+                "item": rid,
+                "event_id": event_id_of(rep.text),
+                "on": dt.date.today().isoformat(),
+                "outcome": "granted",
+            },
+        )
         assert r.status_code == 303
         page = await c.get(f"/items/{rid}")
         assert "已履行" in page.text and "作出答复" in page.text and "登记人 liaison-fgw" in page.text
@@ -422,8 +510,9 @@ async def test_supervisor_urges_an_item(env):
         page = await c.get(f"/items/{item}")
         # received 8 working days ago: the 7-day correction window has lapsed, the reply is still open
         assert ">答复</a>" in page.text and ">告知补正</a>" not in page.text
-        r = await c.post(f"/items/{item}/urge", data={"csrf_token": csrf_of(page.text),
-                                                      "note": "请于本周五前答复并报送答复书"})
+        r = await c.post(
+            f"/items/{item}/urge", data={"csrf_token": csrf_of(page.text), "note": "请于本周五前答复并报送答复书"}
+        )
         assert r.status_code == 303
         posts = env.hook.wait_for(before + 2)[before:]
         assert sorted(p.path for p in posts) == ["/hook/head-fgw", "/hook/liaison-fgw"]
@@ -455,12 +544,14 @@ async def test_assessor_locks_a_period_and_downloads_exports(env):
         assert r.status_code == 303
         page = await c.get(f"/scores?period={last_year}")
         assert "已锁定" in page.text and "lock-form" not in page.text
-        running = await c.post("/scores/lock", data={"csrf_token": csrf_of(page.text),
-                                                     "period": str(dt.date.today().year)})
+        running = await c.post(
+            "/scores/lock", data={"csrf_token": csrf_of(page.text), "period": str(dt.date.today().year)}
+        )
         assert "尚未结束" in (await c.get(running.headers["location"])).text
 
 
 # ---------------------------------------------------------------------------------- store on both databases
+
 
 def test_account_store_on_sqlite_and_postgres(db_session):
     from store import accounts as A

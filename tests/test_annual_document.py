@@ -1,5 +1,6 @@
 """The whole annual report draft: the 2016 seed (tests/seed_2016.py) as .docx, HTML and PDF, the
 government scope, the entered figures and the CLI."""
+
 from __future__ import annotations
 
 import io
@@ -45,9 +46,16 @@ def _city_doc(seed, entered=S.ENTERED):
 
     evs, clocks = seed
     directory = load_directory()
-    return build_document(evs, 2016, resolve_scope(None, True, directory), entered=entered, clocks=clocks,
-                          as_of=AS_OF, rule_labels=rule_labels(load_rules(), load_scoring()),
-                          dept_names={d.id: d.name for d in directory.departments.values()})
+    return build_document(
+        evs,
+        2016,
+        resolve_scope(None, True, directory),
+        entered=entered,
+        clocks=clocks,
+        as_of=AS_OF,
+        rule_labels=rule_labels(load_rules(), load_scoring()),
+        dept_names={d.id: d.name for d in directory.departments.values()},
+    )
 
 
 def _table3_from_docx(tables: list) -> dict[str, list[int]]:
@@ -64,8 +72,13 @@ def test_2016_seed_report_docx(seed):
 
     assert paras[0] == ("Title", "钦州市2016年政府信息公开工作年度报告")
     assert [t for s, t in paras if s == "Heading 1"] == SECTION_HEADINGS
-    assert [t for s, t in paras if s == "Heading 2"][:5] == ["（一）主动公开", "（二）依申请公开", "（三）回应社会关切",
-                                                          "（四）工作机构和人员", "（五）平台建设和监督保障"]
+    assert [t for s, t in paras if s == "Heading 2"][:5] == [
+        "（一）主动公开",
+        "（二）依申请公开",
+        "（三）回应社会关切",
+        "（四）工作机构和人员",
+        "（五）平台建设和监督保障",
+    ]
     text = "\n".join(t for _, t in paras)
 
     # table 三: the seed's figures (48 received, 41 answered: 33 + 3 + 2 + 3, 7 carried over)
@@ -81,8 +94,10 @@ def test_2016_seed_report_docx(seed):
     assert t3["四、结转下年度继续办理"][total] == 7
     # the identity, in every column of the document as written
     for col in range(7):
-        assert (t3["一、本年新收政府信息公开申请数量"][col] + t3["二、上年结转政府信息公开申请数量"][col]
-                == t3["（七）总计"][col] + t3["四、结转下年度继续办理"][col])
+        assert (
+            t3["一、本年新收政府信息公开申请数量"][col] + t3["二、上年结转政府信息公开申请数量"][col]
+            == t3["（七）总计"][col] + t3["四、结转下年度继续办理"][col]
+        )
     assert doc["checks"] == []
     # table 三's header as the format lays it out (merged cells read back as repeated text)
     t3_rows = next(t for t in content["tables"] if "勾稽关系" in t[0][0])
@@ -114,8 +129,11 @@ def test_2016_seed_report_docx(seed):
     # placeholders: visible and named, never invented
     for label in ("其他需要报告的事项（文字）", "上年度问题的改进情况（文字）", "政务公开业务培训次数（次）"):
         assert f"【待填：{label}】" in text
-    assert set(doc["placeholders"]) >= {"表二 行政许可 本年处理决定数量", "表二 行政事业性收费 本年收费金额（万元）",
-                                        "其他需要报告的事项（文字）"}
+    assert set(doc["placeholders"]) >= {
+        "表二 行政许可 本年处理决定数量",
+        "表二 行政事业性收费 本年收费金额（万元）",
+        "其他需要报告的事项（文字）",
+    }
     assert "本年收取信息处理费0元" in text
     # applicant data never reaches the document
     with zipfile.ZipFile(io.BytesIO(data)) as z:
@@ -126,13 +144,18 @@ def test_2016_seed_report_docx(seed):
 def test_docx_styles_fonts_and_page(seed):
     from docx import Document
     from docx.oxml.ns import qn
+
     d = Document(io.BytesIO(render_docx(_city_doc(seed))))
     fonts = {}
     for name in ("Normal", "Title", "Heading 1", "Heading 2"):
         rfonts = d.styles[name].element.rPr.find(qn("w:rFonts"))
         fonts[name] = (rfonts.get(qn("w:eastAsia")), rfonts.get(qn("w:ascii")), rfonts.get(qn("w:asciiTheme")))
-    assert fonts == {"Normal": ("仿宋_GB2312", "仿宋_GB2312", None), "Title": ("方正小标宋简体", "方正小标宋简体", None),
-                     "Heading 1": ("黑体", "黑体", None), "Heading 2": ("楷体_GB2312", "楷体_GB2312", None)}
+    assert fonts == {
+        "Normal": ("仿宋_GB2312", "仿宋_GB2312", None),
+        "Title": ("方正小标宋简体", "方正小标宋简体", None),
+        "Heading 1": ("黑体", "黑体", None),
+        "Heading 2": ("楷体_GB2312", "楷体_GB2312", None),
+    }
     assert d.styles["Normal"].font.size.pt == 16 and d.styles["Title"].font.size.pt == 22
     s = d.sections[0]
     assert (round(s.page_width.mm), round(s.page_height.mm)) == (210, 297)  # A4 (stored in twips)
@@ -220,10 +243,15 @@ def cli(tmp_data_dir, seed):
     engine = init_db()
     items: dict[str, ItemSnapshot] = {}
     for c in clocks:
-        snap = items.setdefault(c.item_id, ItemSnapshot(id=c.item_id, type=c.item_type, department=c.department,
-                                                         title=c.item_id, version=1, clocks=[]))
-        snap.clocks.append(ClockSnapshot(rule=c.rule, start=c.due, due=c.due, state=c.state, met_on=c.met_on,
-                                         region="guangxi"))
+        snap = items.setdefault(
+            c.item_id,
+            ItemSnapshot(
+                id=c.item_id, type=c.item_type, department=c.department, title=c.item_id, version=1, clocks=[]
+            ),
+        )
+        snap.clocks.append(
+            ClockSnapshot(rule=c.rule, start=c.due, due=c.due, state=c.state, met_on=c.met_on, region="guangxi")
+        )
     with Session(engine) as s:
         for snap in items.values():
             save_snapshot(s, snap)
@@ -236,11 +264,24 @@ def cli(tmp_data_dir, seed):
 
 def test_cli_docx_government_and_entered_file(cli, tmp_path: Path):
     entered = tmp_path / "2016.toml"
-    entered.write_text('staff_full_time = 35\nfees = 1.5\nother_matters = "本年无其他需要报告的事项。"\n',
-                       encoding="utf-8")
+    entered.write_text(
+        'staff_full_time = 35\nfees = 1.5\nother_matters = "本年无其他需要报告的事项。"\n', encoding="utf-8"
+    )
     out = tmp_path / "r.docx"
-    r = cli("annual-report", "--year", "2016", "--government", "--format", "docx", "--out", str(out),
-            "--entered", str(entered), "--as-of", "2017-01-20")
+    r = cli(
+        "annual-report",
+        "--year",
+        "2016",
+        "--government",
+        "--format",
+        "docx",
+        "--out",
+        str(out),
+        "--entered",
+        str(entered),
+        "--as-of",
+        "2017-01-20",
+    )
     assert r.exit_code == 0, r.output
     assert "《钦州市2016年政府信息公开工作年度报告》：新收申请 48 件" in r.output and "待填" in r.output
     content = docx_text(out.read_bytes())
@@ -252,12 +293,30 @@ def test_cli_docx_government_and_entered_file(cli, tmp_path: Path):
     t2 = {r[0]: r[1:] for r in next(t for t in content["tables"] if t[0][0] == "第二十条第（一）项")}
     assert t2["行政事业性收费"] == ["1.5"] * 3
 
-    r = cli("annual-report", "--year", "2016", "--department", "qz-czj", "--format", "html", "--out",
-            str(tmp_path / "czj.html"))
+    r = cli(
+        "annual-report",
+        "--year",
+        "2016",
+        "--department",
+        "qz-czj",
+        "--format",
+        "html",
+        "--out",
+        str(tmp_path / "czj.html"),
+    )
     assert r.exit_code == 0, r.output
     assert "钦州市财政局2016年政府信息公开工作年度报告" in (tmp_path / "czj.html").read_text(encoding="utf-8")
-    r = cli("annual-report", "--year", "2016", "--department", "qz-czj", "--format", "xlsx", "--out",
-            str(tmp_path / "czj.xlsx"))
+    r = cli(
+        "annual-report",
+        "--year",
+        "2016",
+        "--department",
+        "qz-czj",
+        "--format",
+        "xlsx",
+        "--out",
+        str(tmp_path / "czj.xlsx"),
+    )
     assert r.exit_code == 0 and (tmp_path / "czj.xlsx").stat().st_size > 0
 
     r = cli("annual-report", "--year", "2016", "--government", "--department", "qz-czj")
@@ -273,6 +332,7 @@ def test_cli_docx_government_and_entered_file(cli, tmp_path: Path):
 
 
 # ---------------------------------------------------------------------------------- rendering
+
 
 def _require(tool: str) -> str:
     path = shutil.which(tool)
@@ -290,12 +350,27 @@ def test_docx_renders_in_libreoffice(seed, tmp_path: Path):
     src = tmp_path / "report.docx"
     src.write_bytes(render_docx(_city_doc(seed)))
     env = {**os.environ, "HOME": str(tmp_path), "FONTCONFIG_FILE": str(ROOT / "tests" / "fontconfig" / "fonts.conf")}
-    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "pdf",
-                    "--outdir", str(tmp_path), str(src)], env=env, check=True, timeout=180, capture_output=True)
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(src),
+        ],
+        env=env,
+        check=True,
+        timeout=180,
+        capture_output=True,
+    )
     pdf = tmp_path / "report.pdf"
     assert pdf.exists()
-    page1 = subprocess.run([pdftotext, "-f", "1", "-l", "1", "-layout", str(pdf), "-"], capture_output=True,
-                           text=True, check=True).stdout
+    page1 = subprocess.run(
+        [pdftotext, "-f", "1", "-l", "1", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "钦州市2016年政府信息公开工作年度报告" in page1.replace(" ", "")
     assert "一、总体情况" in page1.replace(" ", "") and "—1—" in page1.replace(" ", "")
     whole = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
@@ -303,8 +378,11 @@ def test_docx_renders_in_libreoffice(seed, tmp_path: Path):
     assert all(h in flat for h in SECTION_HEADINGS)
     assert "【待填：其他需要报告的事项（文字）】" in flat
     ARTIFACTS.mkdir(exist_ok=True)
-    subprocess.run([pdftoppm, "-f", "1", "-l", "1", "-r", "80", "-png", "-singlefile", str(pdf),
-                    str(ARTIFACTS / "annual-report")], check=True, timeout=60)
+    subprocess.run(
+        [pdftoppm, "-f", "1", "-l", "1", "-r", "80", "-png", "-singlefile", str(pdf), str(ARTIFACTS / "annual-report")],
+        check=True,
+        timeout=60,
+    )
     png = ARTIFACTS / "annual-report.png"
     assert png.stat().st_size > 20_000  # a page of text, not a blank one
     shot = ROOT / "docs" / "annual-report.png"

@@ -1,5 +1,6 @@
 """Late entries (补录) through the API and the board: who may see and decide them, and what the
 numbers show meanwhile. Same real stack as tests/test_api.py (its module fixture is reused)."""
+
 from __future__ import annotations
 
 import re
@@ -12,18 +13,27 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def _days_ago(n: int) -> str:
-    from domain.engine import engine
     from app.demo import today_shanghai
+    from domain.engine import engine
 
     return engine().calendar.subtract_working_days(today_shanghai(), n, "guangxi").isoformat()
 
 
 async def _held_reply(env, rid: str) -> str:  # noqa: F811
-    r = await env.post("liaison", "/api/events", json=[
-        {**_received(rid, "qz-fgw"), "received_on": _days_ago(30)},
-        {"event_id": rid + "-reply", "type": "request.replied", "request_id": rid, "on": _days_ago(8),
-         "outcome": "granted"},
-    ])
+    r = await env.post(
+        "liaison",
+        "/api/events",
+        json=[
+            {**_received(rid, "qz-fgw"), "received_on": _days_ago(30)},
+            {
+                "event_id": rid + "-reply",
+                "type": "request.replied",
+                "request_id": rid,
+                "on": _days_ago(8),
+                "outcome": "granted",
+            },
+        ],
+    )
     body = r.json()
     assert [x["status"] for x in body["results"]] == ["applied", "held"], body
     assert body["held"] == 1 and "补录待审核" in body["results"][1]["message"]
@@ -38,7 +48,8 @@ async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):  # 
     assert rid in {r["id"] for r in overdue}
     item = (await env.get("liaison", f"/api/items/{rid}")).json()
     assert [(e["status"], e["on"], e["recorded_on"]) for e in item["late_entries"]] == [
-        ("held", _days_ago(8), item["late_entries"][0]["recorded_on"])]
+        ("held", _days_ago(8), item["late_entries"][0]["recorded_on"])
+    ]
     assert item["clocks"][0]["state"] == "open" and "request.replied" not in [e["type"] for e in item["events"]]
     scores = (await env.get("assessor", "/api/scores", params={"period": item["clocks"][0]["due"][:4]})).json()
     assert [d["status"] for d in scores["details"] if d["item_id"] == rid] == ["overdue"]
@@ -101,8 +112,9 @@ async def _sign_in(c, person: str, password: str):
     from tests.test_accounts import csrf_of
 
     page = await c.get("/login")
-    r = await c.post("/login", data={"person": person, "password": password, "csrf_token": csrf_of(page.text),
-                                     "next": "/"})
+    r = await c.post(
+        "/login", data={"person": person, "password": password, "csrf_token": csrf_of(page.text), "next": "/"}
+    )
     assert r.status_code == 303, r.text[:500]
 
 
@@ -149,9 +161,18 @@ async def test_a_liaisons_event_form_is_reviewed_too(env):  # noqa: F811
         await _sign_in(c, "liaison-fgw", pw["liaison-fgw"])
         form = (await c.get("/events/new", params={"type": "request.replied", "item": rid})).text
         eid = re.search(r'name="event_id" value="([^"]+)"', form).group(1)
-        r = await c.post("/events/new", data={"csrf_token": csrf_of(form), "type": "request.replied", "item": rid,
-                                              "event_id": eid, "request_id": rid, "on": _days_ago(8),
-                                              "outcome": "granted"})
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(form),
+                "type": "request.replied",
+                "item": rid,
+                "event_id": eid,
+                "request_id": rid,
+                "on": _days_ago(8),
+                "outcome": "granted",
+            },
+        )
         assert r.status_code == 303, r.text[:1500]
         page = (await c.get(r.headers["location"])).text
         assert "补录待审核" in page and "督查批准前不计入" in page

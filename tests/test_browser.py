@@ -2,6 +2,7 @@
 demo city), the pages driven in Debian's headless Chromium by Playwright (no browser download), signed
 in with the passwords the demo prints once. Screenshots go to test-artifacts/ (gitignored); docs/board.png
 and the form screenshots docs/form-*.png are written when missing (SHIXIAN_UPDATE_SCREENSHOT=1 rewrites them)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,16 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +43,26 @@ def stack(tmp_path_factory):
     """`shixian up --demo` on free ports; yields (base url, data dir); stopped with SIGTERM."""
     data = tmp_path_factory.mktemp("browser-data")
     http_port, temporal_port = free_port(), free_port()
-    env = {**os.environ, "SHIXIAN_DATA_DIR": str(data), "SHIXIAN_TEMPORAL_PORT": str(temporal_port),
-           "SHIXIAN_TEMPORAL_UI": "0", "SHIXIAN_HTTP": f"127.0.0.1:{http_port}", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "SHIXIAN_DATA_DIR": str(data),
+        "SHIXIAN_TEMPORAL_PORT": str(temporal_port),
+        "SHIXIAN_TEMPORAL_UI": "0",
+        "SHIXIAN_HTTP": f"127.0.0.1:{http_port}",
+        "PYTHONUNBUFFERED": "1",
+    }
     for k in ("DATABASE_URL", "TEMPORAL_ADDRESS", "SHIXIAN_CONFIG_DIR", "SHIXIAN_WEB_ANONYMOUS"):
         env.pop(k, None)
     shixian = Path(sys.executable).parent / "shixian"
-    proc = subprocess.Popen([str(shixian), "up", "--demo"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(shixian), "up", "--demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines: list[str] = []
     ready = threading.Event()
 
@@ -95,8 +117,22 @@ def test_board_in_headless_chromium(stack):
     # the demo city is there through the API as well (a supervisor token made by the CLI)
     env = {**os.environ, "SHIXIAN_DATA_DIR": str(data)}
     env.pop("DATABASE_URL", None)
-    out = subprocess.run([str(Path(sys.executable).parent / "shixian"), "token", "create", "--role", "supervisor",
-                          "--person", "supervisor-zwgk"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "shixian"),
+            "token",
+            "create",
+            "--role",
+            "supervisor",
+            "--person",
+            "supervisor-zwgk",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     token = out.stdout.strip().splitlines()[-1]
     r = httpx.get(f"{base}/api/overdue", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert r.status_code == 200 and r.json()["rows"]

@@ -1,4 +1,5 @@
 """Golden cases derived by hand from the State Council notices, overlays and bad input."""
+
 import datetime as dt
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def cal():
     "start,n,due",
     [
         (D(2024, 2, 1), 1, D(2024, 2, 2)),
-        (D(2024, 2, 1), 2, D(2024, 2, 4)),   # the make-up Sunday counts
+        (D(2024, 2, 1), 2, D(2024, 2, 4)),  # the make-up Sunday counts
         (D(2024, 2, 8), 2, D(2024, 2, 18)),  # 2/9 then the make-up Sunday 2/18, holiday skipped
         (D(2024, 2, 1), 20, D(2024, 3, 5)),
         (D(2024, 2, 9), 1, D(2024, 2, 18)),
@@ -81,20 +82,28 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_national_overlay_makes_year_official_and_corrects_package(tmp_path):
-    d = write(tmp_path, "national-2027.toml", '''
+    d = write(
+        tmp_path,
+        "national-2027.toml",
+        """
 region = "national"
 source = "国务院办公厅关于2027年部分节假日安排的通知"
 [days_off]
 "2027-02-09" = "春节"
 [workdays]
 "2027-02-20" = "春节调休上班"
-''')
-    write(tmp_path, "fix-2024.toml", '''
+""",
+    )
+    write(
+        tmp_path,
+        "fix-2024.toml",
+        """
 region = "national"
 source = "更正测试"
 [workdays]
 "2024-02-10" = "测试更正"
-''')
+""",
+    )
     cal = WorkCalendar(load_overlays(d))
     assert cal.national_coverage(2027) == "overlay"
     assert cal.national_coverage(2024) == "package+overlay"
@@ -110,8 +119,10 @@ source = "更正测试"
     [
         ('region = "national"\n[days_off]\n"2027-01-01" = "元旦"\n', "缺少 source"),
         ('region = "national"\nsource = "x"\n[days_off]\n"2027-13-01" = "元旦"\n', "2027-13-01"),
-        ('region = "national"\nsource = "x"\n[days_off]\n"2027-01-01" = "a"\n[workdays]\n"2027-01-01" = "b"\n',
-         "2027-01-01 同时出现"),
+        (
+            'region = "national"\nsource = "x"\n[days_off]\n"2027-01-01" = "a"\n[workdays]\n"2027-01-01" = "b"\n',
+            "2027-01-01 同时出现",
+        ),
         ('region = "national"\nsource = "x"\nyear = 2027\n', "year"),
         ('region = "national"\nsource = "x"\n[days_off\n', "TOML"),
     ],
@@ -170,14 +181,54 @@ def test_event_errors_are_chinese_and_name_the_field():
     from domain.events import EventError, parse_event
 
     cases = [
-        ({"event_id": "a", "type": "document.published", "document_id": "D", "published_on": "2026-13-01", "url": "u"},
-         "published_on", "不是有效日期"),
-        ({"event_id": "b", "type": "opinion.detected", "case_id": "C", "department": "d", "detected_at": "yesterday",
-          "severity": "major"}, "detected_at", "不是有效时间"),
-        ({"event_id": "c", "type": "request.extended", "request_id": "R", "on": "2026-11-02", "working_days": "many",
-          "approved_by": "x", "reason": "y"}, "working_days", "应为整数"),
-        ({"event_id": "d", "type": "annual_report.published", "department": "d", "year": 9999,
-          "published_on": "2026-01-01", "url": "u"}, "year", "2000–2100"),
+        (
+            {
+                "event_id": "a",
+                "type": "document.published",
+                "document_id": "D",
+                "published_on": "2026-13-01",
+                "url": "u",
+            },
+            "published_on",
+            "不是有效日期",
+        ),
+        (
+            {
+                "event_id": "b",
+                "type": "opinion.detected",
+                "case_id": "C",
+                "department": "d",
+                "detected_at": "yesterday",
+                "severity": "major",
+            },
+            "detected_at",
+            "不是有效时间",
+        ),
+        (
+            {
+                "event_id": "c",
+                "type": "request.extended",
+                "request_id": "R",
+                "on": "2026-11-02",
+                "working_days": "many",
+                "approved_by": "x",
+                "reason": "y",
+            },
+            "working_days",
+            "应为整数",
+        ),
+        (
+            {
+                "event_id": "d",
+                "type": "annual_report.published",
+                "department": "d",
+                "year": 9999,
+                "published_on": "2026-01-01",
+                "url": "u",
+            },
+            "year",
+            "2000–2100",
+        ),
         ({"event_id": "e", "type": "request.abandoned", "request_id": "R", "on": "2026-11-02"}, "type", "系统"),
     ]
     for obj, field, text in cases:

@@ -1,4 +1,5 @@
 """`shixian deadline`, `--batch` and `calendar status` through the real console script."""
+
 import json
 import os
 import shutil
@@ -10,8 +11,9 @@ SHIXIAN = str(Path(sys.executable).with_name("shixian"))
 
 
 def run(*args, stdin=None, env=None):
-    return subprocess.run([SHIXIAN, *args], input=stdin, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=60)
+    return subprocess.run(
+        [SHIXIAN, *args], input=stdin, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60
+    )
 
 
 def test_deadline_plain_and_json():
@@ -47,8 +49,10 @@ def test_bad_input_errors():
 
 
 def test_batch_in_order_and_bad_row():
-    text = ("rule,start,region\nrequest_reply,2024-02-01,\npolicy_publication,2024-04-01,guangxi\n"
-            "opinion_response_info,2024-09-10T22:00,\nrequest_reply,2026-12-20,national\n")
+    text = (
+        "rule,start,region\nrequest_reply,2024-02-01,\npolicy_publication,2024-04-01,guangxi\n"
+        "opinion_response_info,2024-09-10T22:00,\nrequest_reply,2026-12-20,national\n"
+    )
     r = run("deadline", "--batch", "-", stdin=text)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [
@@ -74,7 +78,9 @@ def test_calendar_status_and_config_dir_override(tmp_path):
     shutil.copytree(Path(__file__).resolve().parents[1] / "config", cfg)
     (cfg / "calendars" / "national-2027.toml").write_text(
         'region = "national"\nsource = "国务院办公厅关于2027年部分节假日安排的通知（测试）"\n'
-        '[days_off]\n"2027-01-01" = "元旦"\n"2027-01-04" = "元旦"\n', encoding="utf-8")
+        '[days_off]\n"2027-01-01" = "元旦"\n"2027-01-04" = "元旦"\n',
+        encoding="utf-8",
+    )
     env = {"SHIXIAN_CONFIG_DIR": str(cfg)}
     r = run("calendar", "status", "--json", env=env)
     rows = {(x["year"], x["region"]): x for x in json.loads(r.stdout)}
@@ -93,8 +99,10 @@ def test_config_check_catches_cross_file_problems(tmp_path):
     env = {"SHIXIAN_CONFIG_DIR": str(cfg)}
     assert run("config", "check", env=env).returncode == 0
     deps = cfg / "departments.toml"
-    deps.write_text(deps.read_text(encoding="utf-8") + '\n[[department]]\nid = "qz-new"\nname = "新设部门"\n'
-                    'region = "xinjiang"\n', encoding="utf-8")
+    deps.write_text(
+        deps.read_text(encoding="utf-8") + '\n[[department]]\nid = "qz-new"\nname = "新设部门"\nregion = "xinjiang"\n',
+        encoding="utf-8",
+    )
     (cfg / "templates" / "notify" / "t_minus_3.j2").unlink()
     r = run("config", "check", env=env)
     assert r.returncode == 2

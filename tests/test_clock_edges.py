@@ -1,5 +1,6 @@
 """Issue 8 §1/§2 on the domain: overlapping consultations, edition by receipt, the correction period,
 scores of withheld documents and lost cases, table 四 pairing of litigation without `after_review`."""
+
 import datetime as dt
 
 import pytest
@@ -78,16 +79,25 @@ def test_correction_min_working_days_is_config():
 
 # ---------------------------------------------------------------- scores
 def _withheld_doc(i: str, dept: str, signed: str) -> ItemSnapshot:
-    return ItemSnapshot(id=i, type="document", department=dept, title=f"内部文件{i}", state="recorded",
-                        data={"disclosure": "withheld", "withheld_reason": "withheld.internal_affairs",
-                              "signed_on": signed})
+    return ItemSnapshot(
+        id=i,
+        type="document",
+        department=dept,
+        title=f"内部文件{i}",
+        state="recorded",
+        data={"disclosure": "withheld", "withheld_reason": "withheld.internal_affairs", "signed_on": signed},
+    )
 
 
 def test_withheld_documents_counted_per_department_and_period_not_deducted_by_default():
-    snaps = [_withheld_doc("W1", "qz-fgw", "2026-08-03"), _withheld_doc("W2", "qz-fgw", "2026-09-30"),
-             _withheld_doc("W3", "qz-fgw", "2026-10-02"),  # next quarter
-             ItemSnapshot(id="P1", type="document", department="qz-fgw", data={"disclosure": "public",
-                                                                              "signed_on": "2026-08-03"})]
+    snaps = [
+        _withheld_doc("W1", "qz-fgw", "2026-08-03"),
+        _withheld_doc("W2", "qz-fgw", "2026-09-30"),
+        _withheld_doc("W3", "qz-fgw", "2026-10-02"),  # next quarter
+        ItemSnapshot(
+            id="P1", type="document", department="qz-fgw", data={"disclosure": "public", "signed_on": "2026-08-03"}
+        ),
+    ]
     marks = marks_from_snapshots(snaps)
     assert [m.item_id for m in marks] == ["W1", "W2", "W3"]
     res = score_period([], parse_period("2026-Q3"), D(2026, 10, 16), load_scoring(), marks=marks, rules=RULES)
@@ -124,8 +134,17 @@ def _case_events():
 def test_lost_review_or_litigation_deducts_in_the_period_of_the_decision():
     marks = marks_from_events(_case_events())
     assert [(m.item_id, m.on) for m in marks] == [("R1", "2026-05-10"), ("R2", "2026-08-10")]
-    records = [ClockRecord(item_id="R9", item_type="request", department="qz-jyj", rule="request_reply",
-                           due="2026-04-20", state="met", met_on="2026-04-10")]
+    records = [
+        ClockRecord(
+            item_id="R9",
+            item_type="request",
+            department="qz-jyj",
+            rule="request_reply",
+            due="2026-04-20",
+            state="met",
+            met_on="2026-04-10",
+        )
+    ]
     q2 = score_period(records, parse_period("2026-Q2"), D(2026, 12, 1), load_scoring(), marks=marks, rules=RULES)
     (d,) = q2.summary
     assert (d.cases_lost, d.deduction, d.score) == (1, 3, 97)
@@ -140,8 +159,13 @@ def test_lost_review_or_litigation_deducts_in_the_period_of_the_decision():
 
 def test_table4_litigation_decided_takes_after_review_from_its_filing():
     events = [
-        {"event_id": "1", "type": "request.received", "request_id": "R1", "department": "qz-jyj",
-         "received_on": "2026-01-05"},
+        {
+            "event_id": "1",
+            "type": "request.received",
+            "request_id": "R1",
+            "department": "qz-jyj",
+            "received_on": "2026-01-05",
+        },
         {"event_id": "2", "type": "litigation.filed", "request_id": "R1", "on": "2026-03-01", "after_review": True},
         {"event_id": "3", "type": "litigation.decided", "request_id": "R1", "on": "2026-06-01", "result": "upheld"},
     ]

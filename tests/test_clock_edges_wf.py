@@ -3,6 +3,7 @@
 The dates are 2026 dates in the past (the issue's own examples): imported history, as a department's
 back-office import would send it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,8 +24,15 @@ def cal():
 
 
 def received(req_id, dept, day):
-    return {"type": "request.received", "request_id": req_id, "department": dept, "channel": "online",
-            "received_on": str(day), "applicant_type": "natural_person", "subject": "申请公开某项目批复"}
+    return {
+        "type": "request.received",
+        "request_id": req_id,
+        "department": dept,
+        "channel": "online",
+        "received_on": str(day),
+        "applicant_type": "natural_person",
+        "subject": "申请公开某项目批复",
+    }
 
 
 def req_ev(type_, req_id, on, **kw):
@@ -43,8 +51,11 @@ async def supervisor_http(st):
     ensure_table(get_engine())
     with Session(get_engine()) as s:
         token, _ = create_token(s, "supervisor", person="supervisor-zwgk")
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(st.client, open_pages=False)),
-                             base_url="http://127.0.0.1", headers={"Authorization": f"Bearer {token}"})
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(st.client, open_pages=False)),
+        base_url="http://127.0.0.1",
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -53,7 +64,8 @@ async def wf_env(temporal_test_server_path):
     from temporalio.testing import WorkflowEnvironment
 
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter)
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
+    )
     yield env
     await env.shutdown()
 
@@ -66,10 +78,12 @@ async def st(wf_env, tmp_path, monkeypatch):
 
 async def test_second_consultation_ends_at_its_own_answer(st):
     req = st.id("R")
-    await st.ok(received(req, "qz-fgw", "2026-03-02"),
-                req_ev("request.consultation_started", req, "2026-03-05", **{"with": "third_party"}),
-                req_ev("request.consultation_ended", req, "2026-03-10"),
-                req_ev("request.consultation_started", req, "2026-03-16", **{"with": "agency"}))
+    await st.ok(
+        received(req, "qz-fgw", "2026-03-02"),
+        req_ev("request.consultation_started", req, "2026-03-05", **{"with": "third_party"}),
+        req_ev("request.consultation_ended", req, "2026-03-10"),
+        req_ev("request.consultation_started", req, "2026-03-16", **{"with": "agency"}),
+    )
     assert st.clock(req, "request_reply").state == "paused"
     await st.ok(req_ev("request.consultation_ended", req, "2026-04-01"))
     reply = st.clock(req, "request_reply")
@@ -84,9 +98,11 @@ async def test_second_consultation_ends_at_its_own_answer(st):
 
 async def test_consultations_of_both_kinds_at_once_pause_for_their_union(st):
     req = st.id("R")
-    await st.ok(received(req, "qz-fgw", "2026-03-02"),
-                req_ev("request.consultation_started", req, "2026-03-05", **{"with": "third_party"}),
-                req_ev("request.consultation_started", req, "2026-03-09", **{"with": "agency"}))
+    await st.ok(
+        received(req, "qz-fgw", "2026-03-02"),
+        req_ev("request.consultation_started", req, "2026-03-05", **{"with": "third_party"}),
+        req_ev("request.consultation_started", req, "2026-03-09", **{"with": "agency"}),
+    )
     r = await st.ingest(req_ev("request.consultation_started", req, "2026-03-10", **{"with": "agency"}))
     assert (r[0].status, r[0].field) == ("rejected", "with") and "其他机关" in r[0].reason
     r = await st.ingest(req_ev("request.consultation_ended", req, "2026-03-10"))
@@ -105,22 +121,28 @@ async def test_consultations_of_both_kinds_at_once_pause_for_their_union(st):
 
 async def test_third_party_window_counts_from_delivery(st):
     req = st.id("R")
-    await st.ok(received(req, "qz-fgw", "2026-03-02"),
-                req_ev("request.consultation_started", req, "2026-03-05", delivered_on="2026-03-09",
-                       **{"with": "third_party"}))
+    await st.ok(
+        received(req, "qz-fgw", "2026-03-02"),
+        req_ev("request.consultation_started", req, "2026-03-05", delivered_on="2026-03-09", **{"with": "third_party"}),
+    )
     window = st.clock(req, "third_party_opinion")
     window_due = cal().add_working_days(dt.date(2026, 3, 9), 15, "guangxi").isoformat()
     assert (window.start, window.due) == ("2026-03-09", window_due)
-    r = await st.ingest(req_ev("request.consultation_started", st.id("R"), "2026-03-05", delivered_on="2026-03-04",
-                               **{"with": "agency"}))
+    r = await st.ingest(
+        req_ev(
+            "request.consultation_started", st.id("R"), "2026-03-05", delivered_on="2026-03-04", **{"with": "agency"}
+        )
+    )
     assert (r[0].status, r[0].field) == ("rejected", "delivered_on")
 
 
 async def test_edition_by_receipt_date_through_correction(st):
     req = st.id("OLD")
-    await st.ok(received(req, "qz-fgw", "2019-05-08"),
-                req_ev("request.correction_requested", req, "2019-05-10", respond_by="2019-05-24"),
-                req_ev("request.corrected", req, "2019-05-16"))
+    await st.ok(
+        received(req, "qz-fgw", "2019-05-08"),
+        req_ev("request.correction_requested", req, "2019-05-10", respond_by="2019-05-24"),
+        req_ev("request.corrected", req, "2019-05-16"),
+    )
     reply = st.clock(req, "request_reply")
     assert (reply.start, reply.due) == ("2019-05-16", "2019-06-06")
     r = await st.ingest(req_ev("request.extended", req, "2019-06-03", working_days=20, approved_by="head", reason="x"))
@@ -143,14 +165,18 @@ async def test_correction_period_on_a_rest_day_moves_and_a_short_one_is_flagged(
     assert final.state == "abandoned" and final.data["closed_on"] == "2026-03-09"
     # A reasonable period is not flagged.
     ok = st.id("R2")
-    await st.ok(received(ok, "qz-jyj", "2026-03-02"),
-                req_ev("request.correction_requested", ok, "2026-03-04", respond_by="2026-03-13"))
+    await st.ok(
+        received(ok, "qz-jyj", "2026-03-02"),
+        req_ev("request.correction_requested", ok, "2026-03-04", respond_by="2026-03-13"),
+    )
     assert st.item(ok).data["correction"]["too_short"] is False
     # Corrected after a short period and then left unanswered: overdue, and the flag goes with it.
     over = st.id("R3")
-    await st.ok(received(over, "qz-jyj", "2026-03-02"),
-                req_ev("request.correction_requested", over, "2026-03-04", respond_by="2026-03-06"),
-                req_ev("request.corrected", over, "2026-03-05"))
+    await st.ok(
+        received(over, "qz-jyj", "2026-03-02"),
+        req_ev("request.correction_requested", over, "2026-03-04", respond_by="2026-03-06"),
+        req_ev("request.corrected", over, "2026-03-05"),
+    )
     # The supervisor sees the flag: item API and page, the overdue API, the board's list; not on the
     # reasonable one.
     async with await supervisor_http(st) as http:
@@ -185,8 +211,9 @@ async def test_withdrawal_after_the_due_date_keeps_the_lateness(st):
     assert any("撤回" in n and "逾期 11 个工作日" in n for n in c.explanation["notes"])
     assert st.item(late).state == "withdrawn"
     assert st.clock(early, "request_reply").state == "closed"  # on the due day: neutral
-    from services.scores import compute_scores, session as _session
     from domain.scoring import parse_period
+    from services.scores import compute_scores
+    from services.scores import session as _session
 
     with _session() as s:
         res = compute_scores(s, parse_period("2026-11"), dt.date(2026, 11, 25), "qz-jyj")
@@ -194,8 +221,9 @@ async def test_withdrawal_after_the_due_date_keeps_the_lateness(st):
     assert rows[late].status == "late" and rows[late].deduction == 6
     assert rows[early].status == "closed" and rows[early].deduction == 0
     # A review decided against the department deducts case_lost in the month of the decision.
-    await st.ok(req_ev("review.filed", early, "2026-11-10"),
-                req_ev("review.decided", early, "2026-11-24", result="corrected"))
+    await st.ok(
+        req_ev("review.filed", early, "2026-11-10"), req_ev("review.decided", early, "2026-11-24", result="corrected")
+    )
     with _session() as s:
         res = compute_scores(s, parse_period("2026-11"), dt.date(2026, 11, 25), "qz-jyj")
         october = compute_scores(s, parse_period("2026-10"), dt.date(2026, 11, 25), "qz-jyj")
@@ -207,8 +235,17 @@ async def test_withdrawal_after_the_due_date_keeps_the_lateness(st):
 
 async def test_repeal_after_the_due_date_keeps_the_lateness(st):
     doc = st.id("D")
-    await st.ok({"type": "document.signed", "document_id": doc, "department": "qz-fgw", "title": "测试文件",
-                 "kind": "other", "signed_on": "2026-09-01", "disclosure": "public"})
+    await st.ok(
+        {
+            "type": "document.signed",
+            "document_id": doc,
+            "department": "qz-fgw",
+            "title": "测试文件",
+            "kind": "other",
+            "signed_on": "2026-09-01",
+            "disclosure": "public",
+        }
+    )
     due = st.clock(doc, "policy_publication").due
     repealed = cal().add_working_days(dt.date.fromisoformat(due), 3, "guangxi")
     await st.ok({"type": "document.repealed", "document_id": doc, "repealed_on": repealed.isoformat()})
@@ -218,32 +255,52 @@ async def test_repeal_after_the_due_date_keeps_the_lateness(st):
 
 async def test_withheld_document_published_later_is_recorded_without_a_clock(st):
     doc = st.id("W")
-    await st.ok({"type": "document.signed", "document_id": doc, "department": "qz-fgw", "title": "内部文件",
-                 "kind": "policy", "signed_on": "2026-09-01", "disclosure": "withheld",
-                 "withheld_reason": "withheld.internal_affairs"})
+    await st.ok(
+        {
+            "type": "document.signed",
+            "document_id": doc,
+            "department": "qz-fgw",
+            "title": "内部文件",
+            "kind": "policy",
+            "signed_on": "2026-09-01",
+            "disclosure": "withheld",
+            "withheld_reason": "withheld.internal_affairs",
+        }
+    )
     await st.settle(f"document:{doc}")
     r = await st.ok({"type": "document.published", "document_id": doc, "published_on": "2026-10-12", "url": "u"})
     assert "不计时限" in (r[0].reason or "")
     assert st.item(doc).clocks == []
-    from services.scores import compute_scores, session as _session
     from domain.scoring import parse_period
+    from services.scores import compute_scores
+    from services.scores import session as _session
 
     with _session() as s:
         res = compute_scores(s, parse_period("2026-Q3"), dt.date(2026, 10, 20), "qz-fgw")
     assert res.summary[0].withheld == 1 and res.summary[0].deduction == 0
     # Signed and published in one import batch (the workflow may still be running): the same outcome.
     doc2 = st.id("W2")
-    r = await st.ok({"type": "document.signed", "document_id": doc2, "department": "qz-fgw", "title": "内部文件2",
-                     "kind": "policy", "signed_on": "2026-09-02", "disclosure": "withheld",
-                     "withheld_reason": "withheld.process_information"},
-                    {"type": "document.published", "document_id": doc2, "published_on": "2026-10-12", "url": "u"})
+    r = await st.ok(
+        {
+            "type": "document.signed",
+            "document_id": doc2,
+            "department": "qz-fgw",
+            "title": "内部文件2",
+            "kind": "policy",
+            "signed_on": "2026-09-02",
+            "disclosure": "withheld",
+            "withheld_reason": "withheld.process_information",
+        },
+        {"type": "document.published", "document_id": doc2, "published_on": "2026-10-12", "url": "u"},
+    )
     assert "不计时限" in (r[1].reason or "")
     await st.settle(f"document:{doc2}")
     assert st.item(doc2).clocks == []
     async with await supervisor_http(st) as http:
         page = (await http.get("/scores", params={"period": "2026-Q3", "department": "qz-fgw"})).text
-        csv_text = (await http.get("/api/scores", params={"period": "2026-Q3", "department": "qz-fgw",
-                                                          "format": "csv"})).content.decode("utf-8-sig")
+        csv_text = (
+            await http.get("/api/scores", params={"period": "2026-Q3", "department": "qz-fgw", "format": "csv"})
+        ).content.decode("utf-8-sig")
     details = page.split('id="score-details"')[1].split("</table>")[0]
     assert "内部文件" in details and "不予公开" in details and "内部事务信息" in details
     header, row = csv_text.splitlines()[:2]
@@ -253,9 +310,11 @@ async def test_withheld_document_published_later_is_recorded_without_a_clock(st)
 
 async def test_unanswered_concurrent_consultations_each_end_with_their_own_window(st):
     req = st.id("R")
-    await st.ok(received(req, "qz-fgw", "2026-03-02"),
-                req_ev("request.consultation_started", req, "2026-03-05", **{"with": "third_party"}),
-                req_ev("request.consultation_started", req, "2026-03-12", **{"with": "agency"}))
+    await st.ok(
+        received(req, "qz-fgw", "2026-03-02"),
+        req_ev("request.consultation_started", req, "2026-03-05", **{"with": "third_party"}),
+        req_ev("request.consultation_started", req, "2026-03-12", **{"with": "agency"}),
+    )
     third, agency = st.clock(req, "third_party_opinion"), st.clock(req, "agency_opinion")
     assert third.due < agency.due
     # Both windows lie in the past: they lapse after the import grace period.

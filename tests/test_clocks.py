@@ -1,4 +1,5 @@
 """Clock semantics: pauses, restarts, extensions, units, explanations; hypothesis properties."""
+
 import datetime as dt
 
 import pytest
@@ -23,8 +24,9 @@ def test_request_reply_golden():
     assert dl.due == D(2024, 3, 5) and not dl.provisional
     ex = dl.explanation
     assert ex["counted_working_days"] == 20 and len(ex["counted"]) == 20
-    assert {"date": "2024-02-04", "reason": "春节调休上班",
-            "source": ex["makeup_workdays"][0]["source"]} in ex["makeup_workdays"]
+    assert {"date": "2024-02-04", "reason": "春节调休上班", "source": ex["makeup_workdays"][0]["source"]} in ex[
+        "makeup_workdays"
+    ]
     assert any(s["date"] == "2024-02-12" and s["reason"] == "春节" for s in ex["skipped"])
     assert dl.due_instant.isoformat() == "2024-03-05T23:59:59+08:00"
 
@@ -58,8 +60,11 @@ def test_extension_adds_after_current_due_with_caps():
     dl = due("request_reply", D(2024, 3, 1), extensions=[ExtensionGrant(D(2024, 3, 29), 20)])
     assert dl.due == CAL.add_working_days(base, 20) == D(2024, 4, 28)  # 4/28 is a make-up Sunday
     with pytest.raises(ClockError, match="只能延期 1 次"):
-        due("request_reply", D(2024, 3, 1),
-            extensions=[ExtensionGrant(D(2024, 3, 5), 5), ExtensionGrant(D(2024, 3, 6), 5)])
+        due(
+            "request_reply",
+            D(2024, 3, 1),
+            extensions=[ExtensionGrant(D(2024, 3, 5), 5), ExtensionGrant(D(2024, 3, 6), 5)],
+        )
     with pytest.raises(ClockError, match="最长不得超过 20"):
         due("request_reply", D(2024, 3, 1), extensions=[ExtensionGrant(D(2024, 3, 5), 21)])
     with pytest.raises(ClockError, match="已超期"):
@@ -88,6 +93,7 @@ def test_hours_and_fixed_dates():
 
 def test_start_on_next_working_day_option():
     from dataclasses import replace
+
     rule = replace(RULES["correction_notice"], start_on_next_working_day=True, editions=())
     # Received Saturday 2024-03-02: deemed received Monday 3/4; 7 wd after -> 3/13.
     dl = compute(rule, D(2024, 3, 2), CAL)
@@ -119,6 +125,7 @@ regions = st.sampled_from(["national", "guangxi"])
 @given(start=dates, n=st.integers(1, 60), region=regions)
 def test_due_is_a_working_day_and_explanation_counts_n(start, n, region):
     from dataclasses import replace
+
     rule = replace(RULES["request_reply"], length=n, editions=())
     dl = compute(rule, start, CAL, region)
     assert CAL.is_workday(dl.due, region)
@@ -131,8 +138,9 @@ def test_due_is_a_working_day_and_explanation_counts_n(start, n, region):
 @settings(max_examples=300, deadline=None)
 @given(start=dates, a=st.integers(1, 40), b=st.integers(1, 40), region=regions)
 def test_adding_a_then_b_equals_a_plus_b(start, a, b, region):
-    assert CAL.add_working_days(CAL.add_working_days(start, a, region), b, region) == \
-        CAL.add_working_days(start, a + b, region)
+    assert CAL.add_working_days(CAL.add_working_days(start, a, region), b, region) == CAL.add_working_days(
+        start, a + b, region
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -153,13 +161,17 @@ def test_pause_never_shortens_and_adds_exactly_the_paused_working_days(start, p_
     if p.start <= plain.due:
         # Counting days outside the pause from start to the due date are exactly n.
         counted = CAL.working_days_between(start, paused.due) - CAL.working_days_between(
-            max(start, p.start - dt.timedelta(days=1)), min(p.end, paused.due))
+            max(start, p.start - dt.timedelta(days=1)), min(p.end, paused.due)
+        )
         assert counted == n
 
 
 @settings(max_examples=300, deadline=None)
-@given(start=dates, region=regions, rule_id=st.sampled_from(["request_reply", "policy_publication",
-                                                             "policy_interpretation", "correction_notice"]))
+@given(
+    start=dates,
+    region=regions,
+    rule_id=st.sampled_from(["request_reply", "policy_publication", "policy_interpretation", "correction_notice"]),
+)
 def test_fast_path_agrees_with_the_explained_path(start, region, rule_id):
     fast = compute(RULES[rule_id], start, CAL, region, explain=False)
     full = compute(RULES[rule_id], start, CAL, region, explain=True)

@@ -1,6 +1,7 @@
 """Scale-out on a stand-in cluster: an external `temporal server start-dev`, PostgreSQL as the read model,
 two `shixian worker` processes and one `shixian web`. An import is spread over both workers; one worker
 is SIGKILLed mid-import and the other finishes it; nothing is lost or duplicated."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +26,9 @@ def _count(url: str, tag: str) -> int:
     eng = create_engine(url)
     try:
         with eng.connect() as c:
-            return c.execute(text("SELECT count(*) FROM event_record WHERE event_id LIKE :p"), {"p": f"{tag}%"}).scalar()
+            return c.execute(
+                text("SELECT count(*) FROM event_record WHERE event_id LIKE :p"), {"p": f"{tag}%"}
+            ).scalar()
     finally:
         eng.dispose()
 
@@ -44,8 +47,13 @@ async def test_two_workers_one_killed_mid_import_nothing_lost_or_duplicated(tmp_
     await server.start()
     http_port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("SHIXIAN_CONFIG_DIR",)}
-    env.update(TEMPORAL_ADDRESS=server.address, DATABASE_URL=url, SHIXIAN_DATA_DIR=str(tmp_path / "data"),
-               SHIXIAN_TASK_QUEUE=f"cluster-{uuid.uuid4().hex[:6]}", SHIXIAN_HTTP=f"127.0.0.1:{http_port}")
+    env.update(
+        TEMPORAL_ADDRESS=server.address,
+        DATABASE_URL=url,
+        SHIXIAN_DATA_DIR=str(tmp_path / "data"),
+        SHIXIAN_TASK_QUEUE=f"cluster-{uuid.uuid4().hex[:6]}",
+        SHIXIAN_HTTP=f"127.0.0.1:{http_port}",
+    )
     tag = f"CL-{uuid.uuid4().hex[:5]}"
     events = events_file(tmp_path / "events.jsonl", 40, tag)
     procs: list[Proc] = []

@@ -1,13 +1,14 @@
 """Daily digests (issue 4 §3/§5): DigestWorkflow on the time-skipping server with a real worker, a temp
 SQLite store and a real webhook receiver; the Schedule on a local dev server (the time-skipping test server
 does not implement the schedule API: CreateSchedule is "unimplemented" there)."""
+
 from __future__ import annotations
 
 import asyncio
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import pytest_asyncio
@@ -46,7 +47,8 @@ def digest_env(tmp_path, monkeypatch, hook):
     # A regional rest day on a national working day (as a 壮族三月三 notice would add).
     (cfg / "calendars" / "guangxi-2026-test.toml").write_text(
         'region = "guangxi"\nsource = "测试用：2026年壮族三月三放假安排"\n[days_off]\n"2026-04-20" = "壮族三月三"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
     monkeypatch.setenv("SHIXIAN_PUBLIC_URL", PUBLIC_URL)
     monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path / "data"))
@@ -68,15 +70,28 @@ def _seed(engine, snaps: list[ItemSnapshot]) -> None:
 
 
 def _doc(id, dept, title, due, *, rule="policy_publication", type="document", state="open", clock_state="open"):
-    return ItemSnapshot(id=id, type=type, department=dept, title=title, state=state, version=1, clocks=[
-        ClockSnapshot(rule=rule, start="2026-09-01", due=due, state=clock_state, region="guangxi")])
+    return ItemSnapshot(
+        id=id,
+        type=type,
+        department=dept,
+        title=title,
+        state=state,
+        version=1,
+        clocks=[ClockSnapshot(rule=rule, start="2026-09-01", due=due, state=clock_state, region="guangxi")],
+    )
 
 
 OCTOBER_ITEMS = [
     _doc("doc-fgw-1", "qz-fgw", "关于印发《钦州市优化营商环境若干措施》的通知", "2026-10-13"),  # 2 working days left
     _doc("doc-fgw-2", "qz-fgw", "钦州市2026年重点项目建设计划", "2026-09-30"),  # overdue across National Day
-    _doc("req-czj-3", "qz-czj", "关于公开2025年度部门预算执行情况的申请", "2026-10-10",
-         rule="request_reply", type="request"),  # due on the make-up Saturday itself
+    _doc(
+        "req-czj-3",
+        "qz-czj",
+        "关于公开2025年度部门预算执行情况的申请",
+        "2026-10-10",
+        rule="request_reply",
+        type="request",
+    ),  # due on the make-up Saturday itself
     _doc("doc-jyj-4", "qz-jyj", "钦州市教育局远期文件", "2026-10-30"),  # beyond 5 working days
     _doc("doc-zfb-5", "qz-zfb", "已办结的文件", "2026-10-09", state="closed", clock_state="met"),
     _doc("doc-zrz-6", "qz-zrzyj", "已按时公开的文件", "2026-10-12", clock_state="met"),
@@ -87,17 +102,24 @@ async def _run(client, tq: str, for_date: date | None) -> DigestSummary:
     from workflows.digests import DigestWorkflow
 
     return await client.execute_workflow(
-        DigestWorkflow.run, DigestInput(for_date=for_date.isoformat() if for_date else None),
-        id=f"digest-test-{uuid.uuid4().hex[:8]}", task_queue=tq, result_type=DigestSummary,
+        DigestWorkflow.run,
+        DigestInput(for_date=for_date.isoformat() if for_date else None),
+        id=f"digest-test-{uuid.uuid4().hex[:8]}",
+        task_queue=tq,
+        result_type=DigestSummary,
     )
 
 
 def _worker(client, tq: str, executor: ThreadPoolExecutor) -> Worker:
     from app import composition
 
-    return Worker(client, task_queue=tq, workflows=composition.worker_workflows(),
-                  activities=composition.worker_activities(client),
-                  activity_executor=executor)
+    return Worker(
+        client,
+        task_queue=tq,
+        workflows=composition.worker_workflows(),
+        activities=composition.worker_activities(client),
+        activity_executor=executor,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- pure
@@ -107,14 +129,16 @@ def test_calendar_facts_used_here():
     cal = engine().calendar
     assert MAKEUP_SATURDAY.weekday() == 5 and cal.is_workday(MAKEUP_SATURDAY)
     assert cal.day(MAKEUP_SATURDAY).reason == "国庆节调休上班"
-    assert cal.is_workday(date(2026, 9, 20)) and cal.is_workday(date(2025, 9, 28)) and cal.is_workday(date(2025, 10, 11))
+    assert (
+        cal.is_workday(date(2026, 9, 20)) and cal.is_workday(date(2025, 9, 28)) and cal.is_workday(date(2025, 10, 11))
+    )
     assert HOLIDAY_MONDAY.weekday() == 0 and not cal.is_workday(HOLIDAY_MONDAY)
     assert PLAIN_SATURDAY.weekday() == 5 and not cal.is_workday(PLAIN_SATURDAY)
     assert GUANGXI_DAY_OFF.weekday() == 0 and cal.is_workday(GUANGXI_DAY_OFF)
 
 
 def test_digest_date():
-    utc = timezone.utc
+    utc = UTC
     now = datetime(2026, 10, 10, 1, 0, 5, tzinfo=utc)
     assert digest_date("2026-10-05", None, now) == ("2026-10-05", "input", False)
     # 09:00 Asia/Shanghai is 01:00 UTC: the scheduled time's date in Shanghai
@@ -123,8 +147,11 @@ def test_digest_date():
     late = datetime(2026, 10, 9, 17, 0, tzinfo=utc)
     assert digest_date(None, datetime(2026, 10, 9, 1, 0, tzinfo=utc), late) == ("2026-10-09", "schedule", True)
     # late the same day (20:00 Shanghai) still sends that day's digest
-    assert digest_date(None, datetime(2026, 10, 9, 1, 0, tzinfo=utc),
-                       datetime(2026, 10, 9, 12, 0, tzinfo=utc)) == ("2026-10-09", "schedule", False)
+    assert digest_date(None, datetime(2026, 10, 9, 1, 0, tzinfo=utc), datetime(2026, 10, 9, 12, 0, tzinfo=utc)) == (
+        "2026-10-09",
+        "schedule",
+        False,
+    )
     # clock only: 16:30 UTC on 10-09 is 00:30 on 10-10 in Shanghai
     assert digest_date(None, None, datetime(2026, 10, 9, 16, 30, tzinfo=utc)) == ("2026-10-10", "clock", False)
 
@@ -144,8 +171,13 @@ async def test_makeup_saturday_sends_digests_once(digest_env, hook, ts_env):
             assert len(hook.posts) == 5
 
             by_path = {p.path: p.json for p in posts}
-            assert set(by_path) == {"/hook/liaison-fgw", "/hook/head-fgw", "/hook/liaison-czj",
-                                    "/hook/head-czj", "/hook/supervisor-zwgk"}
+            assert set(by_path) == {
+                "/hook/liaison-fgw",
+                "/hook/head-fgw",
+                "/hook/liaison-czj",
+                "/hook/head-czj",
+                "/hook/supervisor-zwgk",
+            }
             liaison = by_path["/hook/liaison-fgw"]
             assert liaison["title"] == "【每日提醒】2026年10月10日：钦州市发展和改革委员会有1项事项将在5个工作日内到期"
             assert "关于印发《钦州市优化营商环境若干措施》的通知" in liaison["message"]
@@ -156,7 +188,9 @@ async def test_makeup_saturday_sends_digests_once(digest_env, hook, ts_env):
             head = by_path["/hook/head-fgw"]
             assert head["title"] == "【部门汇总】2026年10月10日：钦州市发展和改革委员会逾期1项、5个工作日内到期1项"
             # 09-30 due; 10-01..07 National Day; 10-08, 10-09 and the make-up 10-10 are working days
-            assert "钦州市2026年重点项目建设计划｜政策文件主动公开｜到期日2026-09-30｜已逾期3个工作日" in head["message"]
+            assert (
+                "钦州市2026年重点项目建设计划｜政策文件主动公开｜到期日2026-09-30｜已逾期3个工作日" in head["message"]
+            )
             assert "营商环境" in head["message"]
 
             czj = by_path["/hook/liaison-czj"]
@@ -179,26 +213,32 @@ async def test_makeup_saturday_sends_digests_once(digest_env, hook, ts_env):
             assert len(hook.posts) == 5
 
     rows = dstore.list_deliveries(item_id="digest-2026-10-10")
-    assert sorted(r.key for r in rows) == sorted([
-        "digest-2026-10-10:digest:digest_head:head-czj",
-        "digest-2026-10-10:digest:digest_head:head-fgw",
-        "digest-2026-10-10:digest:digest_liaison:liaison-czj",
-        "digest-2026-10-10:digest:digest_liaison:liaison-fgw",
-        "digest-2026-10-10:digest:digest_supervisor:supervisor-zwgk",
-    ])
+    assert sorted(r.key for r in rows) == sorted(
+        [
+            "digest-2026-10-10:digest:digest_head:head-czj",
+            "digest-2026-10-10:digest:digest_head:head-fgw",
+            "digest-2026-10-10:digest:digest_liaison:liaison-czj",
+            "digest-2026-10-10:digest:digest_liaison:liaison-fgw",
+            "digest-2026-10-10:digest:digest_supervisor:supervisor-zwgk",
+        ]
+    )
     assert {r.state for r in rows} == {"sent"}
     with Session(digest_env) as s:
         for r in rows:  # one attempt each: the second run never reached a channel
             assert [(a.status, a.channel_index) for a in dstore.attempts_for(s, r.key)] == [("ok", 0)]
 
 
-@pytest.mark.parametrize("day, reason", [(HOLIDAY_MONDAY, "国庆节"), (PLAIN_SATURDAY, "周末")],
-                         ids=["holiday-monday", "plain-saturday"])
+@pytest.mark.parametrize(
+    "day, reason", [(HOLIDAY_MONDAY, "国庆节"), (PLAIN_SATURDAY, "周末")], ids=["holiday-monday", "plain-saturday"]
+)
 async def test_rest_days_send_nothing(digest_env, hook, ts_env, day, reason):
-    _seed(digest_env, [
-        _doc("doc-fgw-1", "qz-fgw", "本该提醒的文件", (day + timedelta(days=2)).isoformat()),
-        _doc("doc-fgw-2", "qz-fgw", "逾期文件", (day - timedelta(days=10)).isoformat()),
-    ])
+    _seed(
+        digest_env,
+        [
+            _doc("doc-fgw-1", "qz-fgw", "本该提醒的文件", (day + timedelta(days=2)).isoformat()),
+            _doc("doc-fgw-2", "qz-fgw", "逾期文件", (day - timedelta(days=10)).isoformat()),
+        ],
+    )
     tq = f"digest-{uuid.uuid4().hex[:6]}"
     with ThreadPoolExecutor(max_workers=4) as ex:
         async with _worker(ts_env.client, tq, ex):
@@ -212,10 +252,13 @@ async def test_rest_days_send_nothing(digest_env, hook, ts_env, day, reason):
 
 async def test_regional_rest_day_only_city_wide_roles(digest_env, hook, ts_env):
     """Guangxi rests on 2026-04-20 (test overlay), the nation works: only the city-wide supervisor reads."""
-    _seed(digest_env, [
-        _doc("doc-fgw-1", "qz-fgw", "三月三前到期的文件", "2026-04-15"),
-        _doc("doc-fgw-2", "qz-fgw", "下周到期的文件", "2026-04-22"),
-    ])
+    _seed(
+        digest_env,
+        [
+            _doc("doc-fgw-1", "qz-fgw", "三月三前到期的文件", "2026-04-15"),
+            _doc("doc-fgw-2", "qz-fgw", "下周到期的文件", "2026-04-22"),
+        ],
+    )
     tq = f"digest-{uuid.uuid4().hex[:6]}"
     with ThreadPoolExecutor(max_workers=4) as ex:
         async with _worker(ts_env.client, tq, ex):
@@ -237,7 +280,9 @@ async def dev_env(temporal_cli_path):
     from temporalio.testing import WorkflowEnvironment
 
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path, data_converter=pydantic_data_converter, ui=False,
+        dev_server_existing_path=temporal_cli_path,
+        data_converter=pydantic_data_converter,
+        ui=False,
     )
     try:
         yield env
@@ -266,7 +311,7 @@ async def test_schedule_at_nine_shanghai_and_scheduled_run(digest_env, hook, dev
     assert desc.schedule.action.workflow == "daily_digest" and desc.schedule.action.task_queue == tq
     # next runs: 01:00 UTC = 09:00 Beijing time, on consecutive days
     nxt = desc.info.next_action_times[:3]
-    assert [(t.astimezone(timezone.utc).hour, t.minute, t.second) for t in nxt] == [(1, 0, 0)] * 3
+    assert [(t.astimezone(UTC).hour, t.minute, t.second) for t in nxt] == [(1, 0, 0)] * 3
     assert (nxt[1] - nxt[0]) == timedelta(days=1)
 
     # Idempotent at every `shixian up`: an update, keeping an operator's pause.
@@ -278,8 +323,16 @@ async def test_schedule_at_nine_shanghai_and_scheduled_run(digest_env, hook, dev
 
     # The up task: creates/updates, announces itself, ends on stop.
     stop, announced = asyncio.Event(), asyncio.Event()
-    ctx = UpContext(client, stop, demo=False, http=False, data_dir=tmp_path, temporal_address="",
-                    temporal_ui=None, _announced=announced)
+    ctx = UpContext(
+        client,
+        stop,
+        demo=False,
+        http=False,
+        data_dir=tmp_path,
+        temporal_address="",
+        temporal_ui=None,
+        _announced=announced,
+    )
     task = asyncio.create_task(digest_schedule_task(ctx))
     await asyncio.wait_for(announced.wait(), 30)
     assert ctx.addresses and "每天09:00 Asia/Shanghai" in ctx.addresses[0][1]
@@ -301,8 +354,7 @@ async def test_schedule_at_nine_shanghai_and_scheduled_run(digest_env, hook, dev
                     break
                 await asyncio.sleep(0.05)
             assert wf_id and wf_id.startswith(f"{DIGEST_SCHEDULE_ID}-")
-            summary = await asyncio.wait_for(
-                client.get_workflow_handle(wf_id, result_type=DigestSummary).result(), 60)
+            summary = await asyncio.wait_for(client.get_workflow_handle(wf_id, result_type=DigestSummary).result(), 60)
     today = datetime.now(timezone(timedelta(hours=8))).date()
     assert summary.date_source == "schedule" and summary.date == today.isoformat()
     cal = engine().calendar

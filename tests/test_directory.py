@@ -1,4 +1,5 @@
 """Directory of departments and people (config/departments.toml)."""
+
 from __future__ import annotations
 
 import pytest
@@ -81,24 +82,38 @@ def test_missing_env_names_person_and_variable():
 @pytest.mark.parametrize(
     "mutate, expected",
     [
-        (lambda t: t.replace('department = "qz-fgw"\nroles = ["liaison"]', 'department = "qz-xxx"\nroles = ["liaison"]'),
-         'departments.toml: person "liaison-fgw": unknown department "qz-xxx"'),
-        (lambda t: t.replace('roles = ["supervisor", "assessor"]', 'roles = ["boss"]'),
-         'departments.toml: person "sup": unknown role "boss"'),
-        (lambda t: t.replace('id = "sup"', 'id = "head-fgw"'),
-         'departments.toml: person "head-fgw": duplicate person id "head-fgw"'),
-        (lambda t: t + '\n[[department]]\nid = "qz-fgw"\nname = "重复"\n',
-         'departments.toml: department "qz-fgw": duplicate department id "qz-fgw"'),
-        (lambda t: t.replace('name = "督办员"\n', ''),
-         'departments.toml: person "sup": missing required key "name"'),
-        (lambda t: t.replace('id = "sup"\n', ''),
-         'departments.toml: person #3: missing required key "id"'),
-        (lambda t: t.replace('name = "钦州市发展和改革委员会"', 'name = "钦州市发展和改革委员会'),
-         "departments.toml: malformed TOML"),
-        (lambda t: t.replace('department = "qz-fgw"\nroles = ["head"]', 'roles = ["head"]'),
-         'departments.toml: person "head-fgw": role "head" needs a department'),
-        (lambda t: t.replace('head = "head-fgw"', 'head = "nobody"'),
-         'departments.toml: department "qz-fgw": head "nobody" is not a [[person]]'),
+        (
+            lambda t: t.replace(
+                'department = "qz-fgw"\nroles = ["liaison"]', 'department = "qz-xxx"\nroles = ["liaison"]'
+            ),
+            'departments.toml: person "liaison-fgw": unknown department "qz-xxx"',
+        ),
+        (
+            lambda t: t.replace('roles = ["supervisor", "assessor"]', 'roles = ["boss"]'),
+            'departments.toml: person "sup": unknown role "boss"',
+        ),
+        (
+            lambda t: t.replace('id = "sup"', 'id = "head-fgw"'),
+            'departments.toml: person "head-fgw": duplicate person id "head-fgw"',
+        ),
+        (
+            lambda t: t + '\n[[department]]\nid = "qz-fgw"\nname = "重复"\n',
+            'departments.toml: department "qz-fgw": duplicate department id "qz-fgw"',
+        ),
+        (lambda t: t.replace('name = "督办员"\n', ""), 'departments.toml: person "sup": missing required key "name"'),
+        (lambda t: t.replace('id = "sup"\n', ""), 'departments.toml: person #3: missing required key "id"'),
+        (
+            lambda t: t.replace('name = "钦州市发展和改革委员会"', 'name = "钦州市发展和改革委员会'),
+            "departments.toml: malformed TOML",
+        ),
+        (
+            lambda t: t.replace('department = "qz-fgw"\nroles = ["head"]', 'roles = ["head"]'),
+            'departments.toml: person "head-fgw": role "head" needs a department',
+        ),
+        (
+            lambda t: t.replace('head = "head-fgw"', 'head = "nobody"'),
+            'departments.toml: department "qz-fgw": head "nobody" is not a [[person]]',
+        ),
     ],
 )
 def test_validation_errors_name_the_entry(mutate, expected):
@@ -108,7 +123,7 @@ def test_validation_errors_name_the_entry(mutate, expected):
 
 
 def test_malformed_toml_has_line():
-    bad = GOOD.replace('region = "guangxi"', 'region = guangxi')
+    bad = GOOD.replace('region = "guangxi"', "region = guangxi")
     with pytest.raises(DirectoryError) as e:
         parse_directory(bad, env={"SMTP_PW": "x"})
     assert "line 5" in str(e.value)

@@ -1,4 +1,5 @@
 """End to end on the real dev server: `shixian up`, ingest, status, restart, state still there."""
+
 import json
 import os
 import signal
@@ -22,8 +23,13 @@ class Up:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([str(BIN / "shixian"), "up", "--no-http"], env=self.env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [str(BIN / "shixian"), "up", "--no-http"],
+            env=self.env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         out, t0 = [], time.monotonic()
         while time.monotonic() - t0 < 90:
             line = self.proc.stdout.readline()
@@ -48,12 +54,14 @@ class Up:
 
 
 def cli(env, *args, stdin=None):
-    return subprocess.run([str(BIN / "shixian"), *args], env=env, input=stdin, text=True, capture_output=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(BIN / "shixian"), *args], env=env, input=stdin, text=True, capture_output=True, timeout=120
+    )
 
 
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
-                        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
+)
 def store_url(request):
     """None = the default SQLite file in the data dir; else a fresh PostgreSQL database."""
     if request.param == "sqlite":
@@ -80,32 +88,75 @@ def store_url(request):
 
 def test_up_ingest_status_restart(tmp_path, store_url):
     port = free_port()
-    env = {**os.environ, "SHIXIAN_DATA_DIR": str(tmp_path / "data"), "SHIXIAN_TEMPORAL_PORT": str(port),
-           "SHIXIAN_TEMPORAL_UI": "0", "TEMPORAL_ADDRESS": f"127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "SHIXIAN_DATA_DIR": str(tmp_path / "data"),
+        "SHIXIAN_TEMPORAL_PORT": str(port),
+        "SHIXIAN_TEMPORAL_UI": "0",
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("DATABASE_URL", None)
     if store_url:
         env["DATABASE_URL"] = store_url
     up_env = {k: v for k, v in env.items() if k != "TEMPORAL_ADDRESS"}  # up starts the embedded server
     cal = load_calendar()
-    import datetime as dt
 
     from domain.shanghai import today as today_shanghai
 
     today = today_shanghai()  # the CLI counts in Shanghai days
     signed = cal.subtract_working_days(today, 25)
     events = [
-        {"event_id": "e2e-1", "type": "document.signed", "document_id": "E2E-D1", "department": "qz-fgw",
-         "title": "端到端测试文件", "kind": "normative", "signed_on": signed.isoformat(), "disclosure": "public"},
-        {"event_id": "e2e-2", "type": "request.received", "request_id": "E2E-R1", "department": "qz-czj",
-         "channel": "email", "received_on": today.isoformat(), "applicant_type": "legal.business",
-         "applicant": {"name": "某公司", "contact": "x@example.org"}, "subject": "端到端申请"},
-        {"event_id": "e2e-3", "type": "request.extended", "request_id": "NOPE", "on": today.isoformat(),
-         "working_days": 5, "approved_by": "x", "reason": "y"},
+        {
+            "event_id": "e2e-1",
+            "type": "document.signed",
+            "document_id": "E2E-D1",
+            "department": "qz-fgw",
+            "title": "端到端测试文件",
+            "kind": "normative",
+            "signed_on": signed.isoformat(),
+            "disclosure": "public",
+        },
+        {
+            "event_id": "e2e-2",
+            "type": "request.received",
+            "request_id": "E2E-R1",
+            "department": "qz-czj",
+            "channel": "email",
+            "received_on": today.isoformat(),
+            "applicant_type": "legal.business",
+            "applicant": {"name": "某公司", "contact": "x@example.org"},
+            "subject": "端到端申请",
+        },
+        {
+            "event_id": "e2e-3",
+            "type": "request.extended",
+            "request_id": "NOPE",
+            "on": today.isoformat(),
+            "working_days": 5,
+            "approved_by": "x",
+            "reason": "y",
+        },
         # bad input (issue 8 §5): an impossible year and a title over Temporal's message limit fail alone
-        {"event_id": "e2e-5", "type": "request.received", "request_id": "E2E-R9", "department": "qz-czj",
-         "channel": "email", "received_on": "9999-12-31", "applicant_type": "legal.business"},
-        {"event_id": "e2e-6", "type": "document.signed", "document_id": "E2E-D9", "department": "qz-fgw",
-         "title": "长" * 5_000_000, "kind": "normative", "signed_on": signed.isoformat(), "disclosure": "public"},
+        {
+            "event_id": "e2e-5",
+            "type": "request.received",
+            "request_id": "E2E-R9",
+            "department": "qz-czj",
+            "channel": "email",
+            "received_on": "9999-12-31",
+            "applicant_type": "legal.business",
+        },
+        {
+            "event_id": "e2e-6",
+            "type": "document.signed",
+            "document_id": "E2E-D9",
+            "department": "qz-fgw",
+            "title": "长" * 5_000_000,
+            "kind": "normative",
+            "signed_on": signed.isoformat(),
+            "disclosure": "public",
+        },
     ]
     up = Up(up_env)
     ready = up.start()
@@ -118,17 +169,26 @@ def test_up_ingest_status_restart(tmp_path, store_url):
         assert "第 4 行 e2e-5: 拒绝 rejected [received_on]" in r.stdout and "9999-12-31" in r.stdout
         assert "第 5 行 e2e-6: 拒绝 rejected [title]" in r.stdout
         # --json: stdout holds only JSON, one object per line (the client's warnings go to stderr)
-        r = cli(env, "events", "ingest", "--json", "-", stdin="\n".join(json.dumps(e, ensure_ascii=False)
-                                                                        for e in events[:2]))
+        r = cli(
+            env,
+            "events",
+            "ingest",
+            "--json",
+            "-",
+            stdin="\n".join(json.dumps(e, ensure_ascii=False) for e in events[:2]),
+        )
         assert [json.loads(line)["status"] for line in r.stdout.splitlines()] == ["duplicate", "duplicate"]
         assert cli(env, "status", "E2E-D9").returncode != 0  # nothing of the refused lines was stored
         before = json.loads(cli(env, "status", "E2E-D1", "--json").stdout)
         assert before["clocks"][0]["due"] == cal.add_working_days(signed, 20).isoformat()
         overdue = json.loads(cli(env, "overdue", "--json").stdout)
-        assert {"id": "E2E-D1", "department": "qz-fgw", "rule": "policy_publication",
-                "due": before["clocks"][0]["due"],
-                "overdue_working_days": cal.working_days_between(cal.add_working_days(signed, 20),
-                                                                 today_shanghai())} in overdue  # as of today in China
+        assert {
+            "id": "E2E-D1",
+            "department": "qz-fgw",
+            "rule": "policy_publication",
+            "due": before["clocks"][0]["due"],
+            "overdue_working_days": cal.working_days_between(cal.add_working_days(signed, 20), today_shanghai()),
+        } in overdue  # as of today in China
     finally:
         rest = up.stop()
     assert "已停止 / stopped" in rest
@@ -138,9 +198,21 @@ def test_up_ingest_status_restart(tmp_path, store_url):
     try:
         again = json.loads(cli(env, "status", "E2E-D1", "--json").stdout)
         assert again == before
-        r = cli(env, "events", "ingest", "-", stdin=json.dumps(
-            {"event_id": "e2e-4", "type": "document.published", "document_id": "E2E-D1",
-             "published_on": today.isoformat(), "url": "https://example.org/e2e"}))
+        r = cli(
+            env,
+            "events",
+            "ingest",
+            "-",
+            stdin=json.dumps(
+                {
+                    "event_id": "e2e-4",
+                    "type": "document.published",
+                    "document_id": "E2E-D1",
+                    "published_on": today.isoformat(),
+                    "url": "https://example.org/e2e",
+                }
+            ),
+        )
         assert r.returncode == 0, r.stdout + r.stderr
         after = json.loads(cli(env, "status", "E2E-D1", "--json").stdout)
         pub = next(c for c in after["clocks"] if c["rule"] == "policy_publication")

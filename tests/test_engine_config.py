@@ -1,4 +1,5 @@
 """A calendar file broken while the system runs keeps the last good data in use (and is reported)."""
+
 import shutil
 from pathlib import Path
 
@@ -16,8 +17,9 @@ def test_broken_file_keeps_last_good_engine(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
     monkeypatch.setattr(ac, "_engine", None)
     good = ac.engine()
-    (cfg / "calendars" / "broken.toml").write_text('region = "national"\n[days_off]\n"2027-01-01" = "元旦"\n',
-                                                   encoding="utf-8")
+    (cfg / "calendars" / "broken.toml").write_text(
+        'region = "national"\n[days_off]\n"2027-01-01" = "元旦"\n', encoding="utf-8"
+    )
     assert ac.engine() is good  # computations go on with the last good data
     assert "broken.toml" in caplog.text and "缺少 source" in caplog.text
     (cfg / "calendars" / "broken.toml").unlink()

@@ -1,4 +1,5 @@
 """Exports: the xlsx/csv of the scores, the annual report files, score locks and the CLI."""
+
 from __future__ import annotations
 
 import csv
@@ -24,16 +25,25 @@ RULES = load_rules()
 
 
 def rec(item, rule, due, state, met_on=None, late=None, overdue=None, dept=FIN, title=None, summary=None):
-    return ClockRecord(item_id=item, item_type="request" if item.startswith(("R", "E")) else "document",
-                       department=dept, title=title or f"事项{item}", rule=rule, due=due, state=state,
-                       met_on=met_on, lateness_working_days=late, overdue_working_days=overdue,
-                       explanation={"summary": summary} if summary else {})
+    return ClockRecord(
+        item_id=item,
+        item_type="request" if item.startswith(("R", "E")) else "document",
+        department=dept,
+        title=title or f"事项{item}",
+        rule=rule,
+        due=due,
+        state=state,
+        met_on=met_on,
+        lateness_working_days=late,
+        overdue_working_days=overdue,
+        explanation={"summary": summary} if summary else {},
+    )
 
 
 RECORDS = [
     rec("D1", "policy_publication", "2026-07-20", "met", "2026-07-10", summary="成文日起20个工作日"),
     rec("D1", "policy_interpretation", "2026-07-16", "met", "2026-07-20", late=2),
-    rec("R1", "request_reply", "2026-09-15", "open", overdue=11, title="=HYPERLINK(\"x\")"),
+    rec("R1", "request_reply", "2026-09-15", "open", overdue=11, title='=HYPERLINK("x")'),
     rec("E1", "request_reply", "2026-08-03", "met", "2026-07-30", dept=EDU, summary="收到申请之日起20个工作日"),
 ]
 
@@ -45,8 +55,19 @@ def test_scores_xlsx_sheets_headers_numbers(tmp_path: Path):
     assert wb.sheetnames == ["汇总", "明细", "说明"]
     ws = wb["汇总"]
     header = [c.value for c in ws[1]]
-    assert header[:11] == ["部门", "应办事项", "按时", "逾期办结", "逾期未办", "未到期", "已关闭（不计）",
-                           "按时率", "平均逾期（工作日）", "扣分", "得分"]
+    assert header[:11] == [
+        "部门",
+        "应办事项",
+        "按时",
+        "逾期办结",
+        "逾期未办",
+        "未到期",
+        "已关闭（不计）",
+        "按时率",
+        "平均逾期（工作日）",
+        "扣分",
+        "得分",
+    ]
     assert "依申请公开答复按时率" in header and "政策解读发布按时率" in header
     rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
     fin = rows[FIN]
@@ -57,8 +78,21 @@ def test_scores_xlsx_sheets_headers_numbers(tmp_path: Path):
 
     wd = wb["明细"]
     dh = [c.value for c in wd[1]]
-    assert dh == ["部门", "事项编号", "事项类型", "标题", "时限规则", "期限", "时钟状态", "考评结果",
-                  "履行日期", "逾期工作日", "扣分", "期限说明", "补录（事件日期／登记时间）"]
+    assert dh == [
+        "部门",
+        "事项编号",
+        "事项类型",
+        "标题",
+        "时限规则",
+        "期限",
+        "时钟状态",
+        "考评结果",
+        "履行日期",
+        "逾期工作日",
+        "扣分",
+        "期限说明",
+        "补录（事件日期／登记时间）",
+    ]
     detail = {(r[1], r[4]): r for r in wd.iter_rows(min_row=2, values_only=True)}
     assert len(detail) == 4
     assert detail[("D1", "政策文件主动公开")][11] == "成文日起20个工作日"
@@ -84,14 +118,37 @@ def test_scores_csv_has_bom_and_summary_rows(tmp_path: Path):
 
 def _report_events():
     return [
-        {"event_id": "a", "type": "request.received", "request_id": "R1", "department": FIN,
-         "received_on": "2026-03-01", "applicant_type": "natural_person", "channel": "online",
-         "applicant": {"name": "李四", "contact": "li@example.cn"}, "subject": "<b>预算</b>"},
+        {
+            "event_id": "a",
+            "type": "request.received",
+            "request_id": "R1",
+            "department": FIN,
+            "received_on": "2026-03-01",
+            "applicant_type": "natural_person",
+            "channel": "online",
+            "applicant": {"name": "李四", "contact": "li@example.cn"},
+            "subject": "<b>预算</b>",
+        },
         {"event_id": "b", "type": "request.replied", "request_id": "R1", "on": "2026-03-10", "outcome": "granted"},
-        {"event_id": "c", "type": "request.received", "request_id": "R2", "department": FIN,
-         "received_on": "2026-12-30", "applicant_type": "legal.business", "channel": "email"},
-        {"event_id": "d", "type": "document.signed", "document_id": "D1", "department": FIN, "title": "办法",
-         "kind": "normative", "signed_on": "2026-02-01", "disclosure": "public"},
+        {
+            "event_id": "c",
+            "type": "request.received",
+            "request_id": "R2",
+            "department": FIN,
+            "received_on": "2026-12-30",
+            "applicant_type": "legal.business",
+            "channel": "email",
+        },
+        {
+            "event_id": "d",
+            "type": "document.signed",
+            "document_id": "D1",
+            "department": FIN,
+            "title": "办法",
+            "kind": "normative",
+            "signed_on": "2026-02-01",
+            "disclosure": "public",
+        },
         {"event_id": "e", "type": "review.filed", "request_id": "R1", "on": "2026-05-01"},
     ]
 
@@ -109,8 +166,16 @@ def test_annual_report_files(tmp_path: Path):
     assert t2[("行政规范性文件", "本年制发件数")] == 1 and t2[("行政处罚", "本年处理决定数量")] == 7
     assert t2[("行政许可", "本年处理决定数量")] is None
     ws3 = wb["表三"]
-    assert [c.value for c in ws3[3]] == ["项目", "自然人", "商业企业", "科研机构", "社会公益组织",
-                                          "法律服务机构", "其他", "总计"]
+    assert [c.value for c in ws3[3]] == [
+        "项目",
+        "自然人",
+        "商业企业",
+        "科研机构",
+        "社会公益组织",
+        "法律服务机构",
+        "其他",
+        "总计",
+    ]
     t3 = {r[0]: r[1:] for r in ws3.iter_rows(min_row=4, values_only=True)}
     assert t3["一、本年新收政府信息公开申请数量"] == (1, 1, 0, 0, 0, 0, 2)
     assert t3["（一）予以公开"] == (1, 0, 0, 0, 0, 0, 1)
@@ -144,6 +209,7 @@ def test_bad_table_is_refused(tmp_path: Path):
 
 # ---------------------------------------------------------------------------------- locks
 
+
 def test_lock_keeps_numbers_and_lists_amendments(db_session):
     from store.locks import PeriodLockedError, amendments, lock_period, locked, locked_result
 
@@ -171,25 +237,65 @@ def test_lock_keeps_numbers_and_lists_amendments(db_session):
 
 # ---------------------------------------------------------------------------------- CLI
 
+
 def _seed(engine):
     from sqlmodel import Session
 
     from store.repo import add_event, event_record_from, save_snapshot
 
     snaps = [
-        ItemSnapshot(id="D1", type="document", department=FIN, title="关于预算管理的办法", version=1, clocks=[
-            ClockSnapshot(rule="policy_publication", start="2026-06-19", due="2026-07-20", state="met",
-                          met_on="2026-07-10", explanation={"summary": "成文日 6月19日 起20个工作日"}),
-            ClockSnapshot(rule="policy_interpretation", start="2026-07-10", due="2026-07-15", state="met",
-                          met_on="2026-07-20", lateness_working_days=3),
-        ]),
-        ItemSnapshot(id="R1", type="request", department=FIN, title="申请公开预算明细", version=1, clocks=[
-            ClockSnapshot(rule="request_reply", start="2026-08-17", due="2026-09-15", state="open"),
-        ]),
-        ItemSnapshot(id="E1", type="request", department=EDU, title="申请公开招生计划", version=1, clocks=[
-            ClockSnapshot(rule="request_reply", start="2026-07-06", due="2026-08-03", state="met",
-                          met_on="2026-07-30", explanation={"summary": "收到申请之日起20个工作日"}),
-        ]),
+        ItemSnapshot(
+            id="D1",
+            type="document",
+            department=FIN,
+            title="关于预算管理的办法",
+            version=1,
+            clocks=[
+                ClockSnapshot(
+                    rule="policy_publication",
+                    start="2026-06-19",
+                    due="2026-07-20",
+                    state="met",
+                    met_on="2026-07-10",
+                    explanation={"summary": "成文日 6月19日 起20个工作日"},
+                ),
+                ClockSnapshot(
+                    rule="policy_interpretation",
+                    start="2026-07-10",
+                    due="2026-07-15",
+                    state="met",
+                    met_on="2026-07-20",
+                    lateness_working_days=3,
+                ),
+            ],
+        ),
+        ItemSnapshot(
+            id="R1",
+            type="request",
+            department=FIN,
+            title="申请公开预算明细",
+            version=1,
+            clocks=[
+                ClockSnapshot(rule="request_reply", start="2026-08-17", due="2026-09-15", state="open"),
+            ],
+        ),
+        ItemSnapshot(
+            id="E1",
+            type="request",
+            department=EDU,
+            title="申请公开招生计划",
+            version=1,
+            clocks=[
+                ClockSnapshot(
+                    rule="request_reply",
+                    start="2026-07-06",
+                    due="2026-08-03",
+                    state="met",
+                    met_on="2026-07-30",
+                    explanation={"summary": "收到申请之日起20个工作日"},
+                ),
+            ],
+        ),
     ]
     with Session(engine) as s:
         for snap in snaps:
@@ -241,10 +347,27 @@ def test_cli_export_scores_and_lock(cli, tmp_path: Path):
     from store.repo import save_snapshot
 
     with Session(get_engine()) as s:
-        save_snapshot(s, ItemSnapshot(id="R1", type="request", department=FIN, title="申请公开预算明细", version=2,
-                                      state="closed", clocks=[ClockSnapshot(
-                                          rule="request_reply", start="2026-08-17", due="2026-09-15",
-                                          state="met", met_on="2026-10-20", lateness_working_days=20)]))
+        save_snapshot(
+            s,
+            ItemSnapshot(
+                id="R1",
+                type="request",
+                department=FIN,
+                title="申请公开预算明细",
+                version=2,
+                state="closed",
+                clocks=[
+                    ClockSnapshot(
+                        rule="request_reply",
+                        start="2026-08-17",
+                        due="2026-09-15",
+                        state="met",
+                        met_on="2026-10-20",
+                        lateness_working_days=20,
+                    )
+                ],
+            ),
+        )
     out2 = tmp_path / "q3-again.xlsx"
     r = cli("export", "scores", "--period", "2026-Q3", "--format", "xlsx", "--out", str(out2), "--as-of", "2026-11-30")
     assert r.exit_code == 0, r.output
@@ -254,11 +377,25 @@ def test_cli_export_scores_and_lock(cli, tmp_path: Path):
     rows2 = {row[0]: row for row in wb2["汇总"].iter_rows(min_row=2, values_only=True)}
     assert rows2 == rows
     am = list(wb2["更正"].iter_rows(min_row=2, values_only=True))
-    assert am == [(FIN, "R1", "申请公开预算明细", "request_reply", "锁定后状态变化", "办理中", None, "已履行", "2026-10-20")]
+    assert am == [
+        (FIN, "R1", "申请公开预算明细", "request_reply", "锁定后状态变化", "办理中", None, "已履行", "2026-10-20")
+    ]
 
     csv_out = tmp_path / "q3.csv"
-    r = cli("export", "scores", "--period", "2026-Q3", "--format", "csv", "--out", str(csv_out),
-            "--department", EDU, "--as-of", "2026-11-30")
+    r = cli(
+        "export",
+        "scores",
+        "--period",
+        "2026-Q3",
+        "--format",
+        "csv",
+        "--out",
+        str(csv_out),
+        "--department",
+        EDU,
+        "--as-of",
+        "2026-11-30",
+    )
     assert r.exit_code == 0, r.output
     lines = csv_out.read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 2 and lines[1].startswith(EDU)

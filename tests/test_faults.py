@@ -6,6 +6,7 @@
 - the embedded Temporal server dying (or the database going away) ends `shixian up` with a Chinese message
   and a non-zero exit instead of a hang.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,14 @@ pytestmark = pytest.mark.e2e
 
 def up_env(data, port: int, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("TEMPORAL_ADDRESS", "DATABASE_URL", "SHIXIAN_CONFIG_DIR")}
-    env.update(SHIXIAN_DATA_DIR=str(data), SHIXIAN_TEMPORAL_PORT=str(port), SHIXIAN_TEMPORAL_UI="0",
-               SHIXIAN_HEALTH_CHECK_SECONDS="0.5", SHIXIAN_HEALTH_GRACE_SECONDS="3", **extra)
+    env.update(
+        SHIXIAN_DATA_DIR=str(data),
+        SHIXIAN_TEMPORAL_PORT=str(port),
+        SHIXIAN_TEMPORAL_UI="0",
+        SHIXIAN_HEALTH_CHECK_SECONDS="0.5",
+        SHIXIAN_HEALTH_GRACE_SECONDS="3",
+        **extra,
+    )
     return env
 
 
@@ -38,12 +45,23 @@ def events_file(path, n: int, tag: str) -> list[dict]:
     evs = []
     for i in range(n):
         rid = f"{tag}-{i:03d}"
-        evs.append({"event_id": f"{rid}-r", "type": "request.received", "request_id": rid, "department": "qz-jyj",
-                    "channel": "online", "received_on": today, "applicant_type": "natural_person", "subject": "压测"})
+        evs.append(
+            {
+                "event_id": f"{rid}-r",
+                "type": "request.received",
+                "request_id": rid,
+                "department": "qz-jyj",
+                "channel": "online",
+                "received_on": today,
+                "applicant_type": "natural_person",
+                "subject": "压测",
+            }
+        )
     for i in range(0, n, 2):
         rid = f"{tag}-{i:03d}"
-        evs.append({"event_id": f"{rid}-a", "type": "request.replied", "request_id": rid, "on": today,
-                    "outcome": "granted"})
+        evs.append(
+            {"event_id": f"{rid}-a", "type": "request.replied", "request_id": rid, "on": today, "outcome": "granted"}
+        )
     path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in evs), encoding="utf-8")
     return evs
 
@@ -64,21 +82,25 @@ def test_kill9_whole_up_mid_import_then_reimport_applies_each_event_once(tmp_pat
     ingest = None
     try:
         up.wait_for("Shixian ready")
-        ingest = Proc(["events", "ingest", str(tmp_path / "events.jsonl")], {**env, "TEMPORAL_ADDRESS": f"127.0.0.1:{port}"})
+        ingest = Proc(
+            ["events", "ingest", str(tmp_path / "events.jsonl")], {**env, "TEMPORAL_ADDRESS": f"127.0.0.1:{port}"}
+        )
         t0 = time.monotonic()
         while stored_events(data) < 6:
             assert time.monotonic() - t0 < 120 and ingest.proc.poll() is None, ingest.out
             time.sleep(0.05)
-        up.kill_group()          # kill -9 of `shixian up` and everything in its process group
+        up.kill_group()  # kill -9 of `shixian up` and everything in its process group
         ingest.kill_group()
         n_before = stored_events(data)
         assert 6 <= n_before < len(events), "the kill must land mid-import"
-        wait_port_free(port)     # the dev server follows its parent (PDEATHSIG)
+        wait_port_free(port)  # the dev server follows its parent (PDEATHSIG)
 
         up = Proc(["up", "--no-http"], env)
         up.wait_for("Shixian ready")
-        ingest = Proc(["events", "ingest", "--json", str(tmp_path / "events.jsonl")],
-                      {**env, "TEMPORAL_ADDRESS": f"127.0.0.1:{port}"})
+        ingest = Proc(
+            ["events", "ingest", "--json", str(tmp_path / "events.jsonl")],
+            {**env, "TEMPORAL_ADDRESS": f"127.0.0.1:{port}"},
+        )
         assert ingest.wait(300) == 0, ingest.out
         results = [json.loads(x) for x in ingest.out.splitlines() if x.startswith("{")]
         assert len(results) == len(events)
@@ -214,7 +236,11 @@ def test_lost_postgresql_ends_up_with_a_chinese_message(tmp_path):
         pytest.skip("DATABASE_URL_TEST not set (./scripts/test starts PostgreSQL)")
     u = make_url(url)
     proxy = TcpProxy((u.host, u.port))
-    env = up_env(tmp_path / "data", free_port(), DATABASE_URL=u.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+    env = up_env(
+        tmp_path / "data",
+        free_port(),
+        DATABASE_URL=u.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+    )
     up = Proc(["up", "--no-http"], env)
     try:
         up.wait_for("Shixian ready")

@@ -3,6 +3,7 @@
 Every expected date below was counted by hand from the notice (as cited in each file) against a printed
 calendar; the national arrangement is the State Council's for that year (chinese-calendar).
 """
+
 import datetime as dt
 import json
 import os
@@ -36,16 +37,20 @@ def rules_only():
 # ("off": rests in Guangxi, works nationally; "work": the reverse).
 NOTICE_DIFFERENCES = {
     2014: {"2014-04-02": "off", "2014-04-03": "off"},
-    2015: {"2015-04-20": "off", "2015-04-21": "off"},                       # 初二、初三
-    2016: {"2016-04-08": "off", "2016-04-11": "off"},                       # 3/3–3/4 Sat–Sun: Fri and Mon
-    2017: {"2017-03-30": "off", "2017-03-31": "off", "2017-04-01": "off",   # national make-up Sat -> rest
-           "2017-04-08": "work"},                                           # the region's own make-up Sat
+    2015: {"2015-04-20": "off", "2015-04-21": "off"},  # 初二、初三
+    2016: {"2016-04-08": "off", "2016-04-11": "off"},  # 3/3–3/4 Sat–Sun: Fri and Mon
+    2017: {
+        "2017-03-30": "off",
+        "2017-03-31": "off",
+        "2017-04-01": "off",  # national make-up Sat -> rest
+        "2017-04-08": "work",
+    },  # the region's own make-up Sat
     2018: {"2018-04-18": "off", "2018-04-19": "off", "2018-04-20": "off", "2018-04-15": "work"},
-    2019: {"2019-04-04": "off", "2019-04-08": "off"},                       # 3/3 on 清明 Sunday
-    2020: {},                                                               # cancelled (epidemic)
+    2019: {"2019-04-04": "off", "2019-04-08": "off"},  # 3/3 on 清明 Sunday
+    2020: {},  # cancelled (epidemic)
     2021: {"2021-04-14": "off", "2021-04-15": "off", "2021-04-16": "off", "2021-04-18": "work"},
-    2022: {"2022-04-02": "off", "2022-04-06": "off"},                       # national make-up Sat -> rest
-    2023: {"2023-04-21": "off", "2023-04-23": "off"},                       # national make-up Sun -> rest
+    2022: {"2022-04-02": "off", "2022-04-06": "off"},  # national make-up Sat -> rest
+    2023: {"2023-04-21": "off", "2023-04-23": "off"},  # national make-up Sun -> rest
     2024: {"2024-04-11": "off", "2024-04-12": "off"},
     2025: {"2025-03-31": "off", "2025-04-01": "off"},
     2026: {"2026-04-17": "off", "2026-04-20": "off"},
@@ -77,8 +82,8 @@ def test_each_year_matches_its_notice_and_is_not_provisional(cal, year):
     [
         (D(2014, 4, 1), 1, D(2014, 4, 4), D(2014, 4, 2)),
         (D(2016, 4, 7), 1, D(2016, 4, 12), D(2016, 4, 8)),
-        (D(2017, 3, 29), 1, D(2017, 4, 5), D(2017, 3, 30)),   # 3/30–4/4 all off, incl. the national Sat 4/1
-        (D(2017, 4, 7), 1, D(2017, 4, 8), D(2017, 4, 10)),    # Guangxi works Sat 4/8
+        (D(2017, 3, 29), 1, D(2017, 4, 5), D(2017, 3, 30)),  # 3/30–4/4 all off, incl. the national Sat 4/1
+        (D(2017, 4, 7), 1, D(2017, 4, 8), D(2017, 4, 10)),  # Guangxi works Sat 4/8
         (D(2018, 4, 13), 1, D(2018, 4, 15), D(2018, 4, 16)),  # Guangxi works Sun 4/15
         (D(2018, 4, 17), 1, D(2018, 4, 23), D(2018, 4, 18)),
         (D(2019, 4, 3), 1, D(2019, 4, 9), D(2019, 4, 4)),
@@ -171,7 +176,7 @@ def test_notice_files_cite_their_source():
     "extra,needle",
     [
         ('issued_on = "2023-02-30"\n', "issued_on"),
-        ('issued_on = 12\n', "issued_on"),
+        ("issued_on = 12\n", "issued_on"),
         ('found_at = "http://x"\n', "found_at"),
         ('found_at = [""]\n', "found_at"),
         ('issued_by = ""\n', "issued_by"),
@@ -179,8 +184,9 @@ def test_notice_files_cite_their_source():
 )
 def test_bad_citation_fields_rejected(tmp_path, extra, needle):
     p = tmp_path / "gx.toml"
-    p.write_text('region = "guangxi"\nsource = "x"\n' + extra + '[days_off]\n"2027-04-09" = "壮族三月三"\n',
-                 encoding="utf-8")
+    p.write_text(
+        'region = "guangxi"\nsource = "x"\n' + extra + '[days_off]\n"2027-04-09" = "壮族三月三"\n', encoding="utf-8"
+    )
     with pytest.raises(ConfigError) as exc:
         parse_overlay(p)
     assert "gx.toml" in str(exc.value) and needle in str(exc.value)
@@ -192,8 +198,10 @@ def test_bad_citation_fields_rejected(tmp_path, extra, needle):
 )
 def test_bad_region_rule_rejected(tmp_path, line, needle):
     p = tmp_path / "regions.toml"
-    p.write_text('[gx]\nsource = "x"\n[[gx.festivals]]\nname = "f"\nlunar_month = 3\nlunar_day = 3\n' + line + "\n",
-                 encoding="utf-8")
+    p.write_text(
+        '[gx]\nsource = "x"\n[[gx.festivals]]\nname = "f"\nlunar_month = 3\nlunar_day = 3\n' + line + "\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match=needle):
         load_region_rules(p)
 
@@ -214,4 +222,6 @@ def test_cli_deadline_and_status():
     assert any(ln.startswith("2027  guangxi    暂定") for ln in lines)
     assert "广西壮族自治区（guangxi）：2014–2026 年已录入地方通知" in r.stdout
     rows = json.loads(_run("calendar", "status", "--json").stdout)
-    assert {x["year"] for x in rows if x["region"] == "guangxi" and x["coverage"] == "overlay"} == set(range(2014, 2027))
+    assert {x["year"] for x in rows if x["region"] == "guangxi" and x["coverage"] == "overlay"} == set(
+        range(2014, 2027)
+    )

@@ -2,6 +2,7 @@
 what an event_id means. Conflicting imports (same ids, other content) keep one version per id and report
 the other as a conflict, with the event log equal to the workflows' state; identical imports apply each
 id once and report the other copy as a duplicate. The ingest path itself writes nothing to the store."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +29,8 @@ async def wf_env(temporal_test_server_path):
     from temporalio.testing import WorkflowEnvironment
 
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter)
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
+    )
     yield env
     await env.shutdown()
 
@@ -44,11 +46,33 @@ def batch(st, received_on: dt.date, replied_on: dt.date, subject: str) -> list[t
     for i in range(N):
         req = st.id(f"C{i}")
         st.started.add(f"request:{req}")
-        out.append((2 * i + 1, {"event_id": f"{req}-1", "type": "request.received", "request_id": req,
-                                "department": "qz-fgw", "channel": "online", "received_on": received_on.isoformat(),
-                                "applicant_type": "natural_person", "subject": subject}))
-        out.append((2 * i + 2, {"event_id": f"{req}-2", "type": "request.replied", "request_id": req,
-                                "on": replied_on.isoformat(), "outcome": "granted"}))
+        out.append(
+            (
+                2 * i + 1,
+                {
+                    "event_id": f"{req}-1",
+                    "type": "request.received",
+                    "request_id": req,
+                    "department": "qz-fgw",
+                    "channel": "online",
+                    "received_on": received_on.isoformat(),
+                    "applicant_type": "natural_person",
+                    "subject": subject,
+                },
+            )
+        )
+        out.append(
+            (
+                2 * i + 2,
+                {
+                    "event_id": f"{req}-2",
+                    "type": "request.replied",
+                    "request_id": req,
+                    "on": replied_on.isoformat(),
+                    "outcome": "granted",
+                },
+            )
+        )
     return out
 
 
@@ -80,8 +104,11 @@ async def test_conflicting_imports_keep_one_version_per_id(st):
         for n in (1, 2):  # the workflow's state agrees with the log, id by id
             assert await handle.query(ItemWorkflow.event_hash, f"{req}-{n}") == log[f"{req}-{n}"]
         # the clock was computed from the version in the log
-        first = next(obj for line, obj in (a + b) if obj["event_id"] == f"{req}-1"
-                     and parse_event(obj).content_hash == log[f"{req}-1"])
+        first = next(
+            obj
+            for line, obj in (a + b)
+            if obj["event_id"] == f"{req}-1" and parse_event(obj).content_hash == log[f"{req}-1"]
+        )
         assert snap.data["start_on"] == first["received_on"] and snap.title == first["subject"]
         with Session(get_engine()) as s:
             assert s.get(Item, req).data["start_on"] == first["received_on"]

@@ -1,6 +1,7 @@
 """Bad lines in an import on the time-skipping server, through the production ingest path: each fails
 alone, promptly, with its field and reason; the good lines beside it apply; nothing is half-applied
 (no item row without its event row, no workflow left running for a refused line). Issue 8 §5."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +26,8 @@ async def wf_env(temporal_test_server_path):
     from temporalio.testing import WorkflowEnvironment
 
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter)
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
+    )
     yield env
     await env.shutdown()
 
@@ -37,13 +39,29 @@ async def st(wf_env, tmp_path, monkeypatch):
 
 
 def signed(doc_id, day, **kw):
-    return {"type": "document.signed", "document_id": doc_id, "department": "qz-fgw", "title": f"测试文件{doc_id}",
-            "kind": "normative", "signed_on": day.isoformat(), "disclosure": "public", **kw}
+    return {
+        "type": "document.signed",
+        "document_id": doc_id,
+        "department": "qz-fgw",
+        "title": f"测试文件{doc_id}",
+        "kind": "normative",
+        "signed_on": day.isoformat(),
+        "disclosure": "public",
+        **kw,
+    }
 
 
 def received(req_id, day, **kw):
-    return {"type": "request.received", "request_id": req_id, "department": "qz-fgw", "channel": "online",
-            "received_on": day.isoformat(), "applicant_type": "natural_person", "subject": "申请公开", **kw}
+    return {
+        "type": "request.received",
+        "request_id": req_id,
+        "department": "qz-fgw",
+        "channel": "online",
+        "received_on": day.isoformat(),
+        "applicant_type": "natural_person",
+        "subject": "申请公开",
+        **kw,
+    }
 
 
 def rows(model, **where):
@@ -66,16 +84,20 @@ async def test_bad_lines_beside_a_good_one_fail_alone_and_leave_nothing_behind(s
     today = await st.today()
     good, huge, far, ctl, slash = (st.id(x) for x in ("GOOD", "HUGE", "FAR", "CTL", "SLASH"))
     t0 = time.monotonic()
-    results = await asyncio.wait_for(st.ingest(
-        signed(huge, today, title="长" * 5_000_000),  # 5 MB: beyond Temporal's 4 MB message limit
-        signed(good, today),
-        received(far, dt.date(9999, 12, 30)),
-        received(ctl, today, subject="申请\x07公开"),
-        received(f"{slash}/../x", today),
-    ), timeout=60)
+    results = await asyncio.wait_for(
+        st.ingest(
+            signed(huge, today, title="长" * 5_000_000),  # 5 MB: beyond Temporal's 4 MB message limit
+            signed(good, today),
+            received(far, dt.date(9999, 12, 30)),
+            received(ctl, today, subject="申请\x07公开"),
+            received(f"{slash}/../x", today),
+        ),
+        timeout=60,
+    )
     assert time.monotonic() - t0 < 30
-    assert [r.status for r in results] == ["rejected", "applied", "rejected", "rejected", "rejected"], \
-        [r.text() for r in results]
+    assert [r.status for r in results] == ["rejected", "applied", "rejected", "rejected", "rejected"], [
+        r.text() for r in results
+    ]
     assert [r.field for r in results] == ["title", None, "received_on", "subject", "request_id"]
     assert "最多 500 个" in results[0].reason and "9999-12-30" in results[2].reason
     # the good line applied in full: its item, its clock and its event row

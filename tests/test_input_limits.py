@@ -1,6 +1,7 @@
 """Bad input never hangs, crashes or half-applies (issue 8 §5): the domain's bounds on ids, text and
 dates, the CLI's refusal of impossible dates, and the activity that turns a domain error into a
 non-retryable failure."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,15 +19,31 @@ TODAY = dt.date(2026, 11, 26)
 
 
 def received(**kw):
-    return {"event_id": "e-1", "type": "request.received", "request_id": "r-1", "department": "qz-fgw",
-            "channel": "online", "received_on": "2026-11-02", "applicant_type": "natural_person",
-            "subject": "申请公开某项目批复", **kw}
+    return {
+        "event_id": "e-1",
+        "type": "request.received",
+        "request_id": "r-1",
+        "department": "qz-fgw",
+        "channel": "online",
+        "received_on": "2026-11-02",
+        "applicant_type": "natural_person",
+        "subject": "申请公开某项目批复",
+        **kw,
+    }
 
 
 def signed(**kw):
-    return {"event_id": "e-2", "type": "document.signed", "document_id": "d-1", "department": "qz-fgw",
-            "title": "关于印发某办法的通知", "kind": "normative", "signed_on": "2026-11-02", "disclosure": "public",
-            **kw}
+    return {
+        "event_id": "e-2",
+        "type": "document.signed",
+        "document_id": "d-1",
+        "department": "qz-fgw",
+        "title": "关于印发某办法的通知",
+        "kind": "normative",
+        "signed_on": "2026-11-02",
+        "disclosure": "public",
+        **kw,
+    }
 
 
 def refused(obj, *, internal=False, today=TODAY) -> EventError:
@@ -36,6 +53,7 @@ def refused(obj, *, internal=False, today=TODAY) -> EventError:
 
 
 # ---------------------------------------------------------------------------------- dates
+
 
 @pytest.mark.parametrize("day", ["9999-12-31", "1900-01-01", "1989-12-31", "2101-01-01"])
 def test_dates_outside_1990_2100_are_refused_with_the_field(day):
@@ -50,11 +68,26 @@ def test_a_fact_may_be_dated_at_most_a_year_ahead_of_today():
     assert err.field == "received_on" and "晚于今天一年以后" in err.reason
     # the event's own date of every kind: request dates, document dates, instants
     on = (last + dt.timedelta(days=1)).isoformat()
-    assert refused({"event_id": "e-3", "type": "request.replied", "request_id": "r-1", "on": on,
-                    "outcome": "granted"}).field == "on"
+    assert (
+        refused(
+            {"event_id": "e-3", "type": "request.replied", "request_id": "r-1", "on": on, "outcome": "granted"}
+        ).field
+        == "on"
+    )
     assert refused(signed(signed_on=on)).field == "signed_on"
-    assert refused({"event_id": "e-4", "type": "opinion.detected", "case_id": "c-1", "department": "qz-fgw",
-                    "detected_at": f"{on}T09:00", "severity": "major"}).field == "detected_at"
+    assert (
+        refused(
+            {
+                "event_id": "e-4",
+                "type": "opinion.detected",
+                "case_id": "c-1",
+                "department": "qz-fgw",
+                "detected_at": f"{on}T09:00",
+                "severity": "major",
+            }
+        ).field
+        == "detected_at"
+    )
     # the default "today" is the real date in Asia/Shanghai
     with pytest.raises(EventError):
         parse_event(received(received_on=(dt.date.today() + dt.timedelta(days=400)).isoformat()))
@@ -68,8 +101,16 @@ def test_a_period_given_to_the_applicant_is_bounded_but_may_lie_ahead():
 
 @pytest.mark.parametrize("value", ["9999-12-31T23:00:00-10:00", "0001-01-01T00:00:00+14:00", "1900-01-01T08:00"])
 def test_instants_are_bounded_and_never_overflow(value):
-    err = refused({"event_id": "e-6", "type": "opinion.detected", "case_id": "c-1", "department": "qz-fgw",
-                   "detected_at": value, "severity": "general"})
+    err = refused(
+        {
+            "event_id": "e-6",
+            "type": "opinion.detected",
+            "case_id": "c-1",
+            "department": "qz-fgw",
+            "detected_at": value,
+            "severity": "general",
+        }
+    )
     assert err.field == "detected_at" and "范围" in err.reason
 
 
@@ -81,14 +122,17 @@ def test_dates_are_strict_iso_days(value):
 
 # ---------------------------------------------------------------------------------- ids
 
-@pytest.mark.parametrize("good", ["钦政办〔2026〕12号", "annual-report:qz-zfb:2026", "A(1)（二）", "二〇二六_1.v2",
-                                  "x" * 128])
+
+@pytest.mark.parametrize(
+    "good", ["钦政办〔2026〕12号", "annual-report:qz-zfb:2026", "A(1)（二）", "二〇二六_1.v2", "x" * 128]
+)
 def test_ids_of_the_documented_pattern_are_accepted(good):
     assert parse_event(received(request_id=good, event_id=good), today=TODAY).item_id == good
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "a/b", "..", "a..b", "../etc", "x" * 129, "a b", "a#b", "a\x00b",
-                                 "a\x07", "a\\b", "<script>"])
+@pytest.mark.parametrize(
+    "bad", ["", "   ", "a/b", "..", "a..b", "../etc", "x" * 129, "a b", "a#b", "a\x00b", "a\x07", "a\\b", "<script>"]
+)
 @pytest.mark.parametrize("field", ["event_id", "request_id", "department", "recorded_by"])
 def test_ids_outside_the_pattern_are_refused(field, bad):
     err = refused(received(**{field: bad}))
@@ -103,23 +147,52 @@ def test_the_engines_own_events_are_not_judged_against_the_wall_clock():
 
 
 def test_engine_ids_with_hash_are_only_accepted_from_the_engine():
-    ev = {"event_id": "annual-report:qz-zfb:2026#open", "type": "annual_report.year_closed",
-          "department": "qz-zfb", "year": 2026, "recorded_by": "system"}
+    ev = {
+        "event_id": "annual-report:qz-zfb:2026#open",
+        "type": "annual_report.year_closed",
+        "department": "qz-zfb",
+        "year": 2026,
+        "recorded_by": "system",
+    }
     assert parse_event(ev, internal=True).event_id == ev["event_id"]
     assert refused(signed(event_id="d-1#open")).field == "event_id"
 
 
 # ---------------------------------------------------------------------------------- text
 
-@pytest.mark.parametrize("field,limit,make", [
-    ("title", 500, signed),
-    ("subject", 2000, received),
-    ("withheld_reason", 1000, lambda **kw: signed(disclosure="withheld", **kw)),
-    ("reason", 1000, lambda **kw: {"event_id": "e-7", "type": "request.extended", "request_id": "r-1",
-                                   "on": "2026-11-20", "working_days": 10, "approved_by": "局长", **kw}),
-    ("url", 2048, lambda **kw: {"event_id": "e-8", "type": "document.published", "document_id": "d-1",
-                                "published_on": "2026-11-20", **kw}),
-])
+
+@pytest.mark.parametrize(
+    "field,limit,make",
+    [
+        ("title", 500, signed),
+        ("subject", 2000, received),
+        ("withheld_reason", 1000, lambda **kw: signed(disclosure="withheld", **kw)),
+        (
+            "reason",
+            1000,
+            lambda **kw: {
+                "event_id": "e-7",
+                "type": "request.extended",
+                "request_id": "r-1",
+                "on": "2026-11-20",
+                "working_days": 10,
+                "approved_by": "局长",
+                **kw,
+            },
+        ),
+        (
+            "url",
+            2048,
+            lambda **kw: {
+                "event_id": "e-8",
+                "type": "document.published",
+                "document_id": "d-1",
+                "published_on": "2026-11-20",
+                **kw,
+            },
+        ),
+    ],
+)
 def test_text_fields_have_length_limits(field, limit, make):
     base = "http://x.gov.cn/" if field == "url" else ""
     ok = base + "字" * (limit - len(base))
@@ -142,10 +215,32 @@ def test_control_characters_are_refused_in_every_text_field(ch):
     assert refused(signed(title=f"通知{ch}")).field == "title"
     assert refused(received(subject=f"申请{ch}")).field == "subject"
     assert refused(received(applicant={"name": f"张{ch}三"})).field == "applicant.name"
-    assert refused({"event_id": "e-9", "type": "document.published", "document_id": "d-1",
-                    "published_on": "2026-11-20", "url": f"http://x.gov.cn/{ch}"}).field == "url"
-    assert refused({"event_id": "e-10", "type": "request.extended", "request_id": "r-1", "on": "2026-11-20",
-                    "working_days": 5, "approved_by": f"局长{ch}", "reason": "x"}).field == "approved_by"
+    assert (
+        refused(
+            {
+                "event_id": "e-9",
+                "type": "document.published",
+                "document_id": "d-1",
+                "published_on": "2026-11-20",
+                "url": f"http://x.gov.cn/{ch}",
+            }
+        ).field
+        == "url"
+    )
+    assert (
+        refused(
+            {
+                "event_id": "e-10",
+                "type": "request.extended",
+                "request_id": "r-1",
+                "on": "2026-11-20",
+                "working_days": 5,
+                "approved_by": f"局长{ch}",
+                "reason": "x",
+            }
+        ).field
+        == "approved_by"
+    )
 
 
 def test_line_breaks_are_text_in_long_fields_only():
@@ -156,9 +251,9 @@ def test_line_breaks_are_text_in_long_fields_only():
 
 # ---------------------------------------------------------------------------------- CLI
 
+
 def run(*args, stdin=None):
-    return subprocess.run([SHIXIAN, *args], input=stdin, capture_output=True, text=True, env={**os.environ},
-                          timeout=60)
+    return subprocess.run([SHIXIAN, *args], input=stdin, capture_output=True, text=True, env={**os.environ}, timeout=60)
 
 
 @pytest.mark.parametrize("start", ["9999-12-31", "1900-01-01", "2101-01-01", "9999-12-31T23:00-10:00"])
@@ -191,6 +286,7 @@ def test_cli_as_of_and_period_are_bounded(tmp_data_dir):
 
 # ---------------------------------------------------------------------------------- activity
 
+
 async def test_a_domain_error_in_the_clock_activity_is_not_retried():
     from temporalio.exceptions import ApplicationError
     from temporalio.testing import ActivityEnvironment
@@ -198,8 +294,9 @@ async def test_a_domain_error_in_the_clock_activity_is_not_retried():
     from activities.clocks import ClockJob, ClockSpec, ComputeRequest, PlanRequest, compute_clocks, plan_steps
 
     env = ActivityEnvironment()
-    req = ComputeRequest(now="2026-11-26T09:00:00+08:00",
-                         clocks=[ClockJob(spec=ClockSpec(rule="request_reply", start="9999-12-30"))])
+    req = ComputeRequest(
+        now="2026-11-26T09:00:00+08:00", clocks=[ClockJob(spec=ClockSpec(rule="request_reply", start="9999-12-30"))]
+    )
     with pytest.raises(ApplicationError) as exc:
         env.run(compute_clocks, req)
     assert exc.value.non_retryable and exc.value.type == "DomainError"

@@ -1,4 +1,5 @@
 """One Chinese label per state and step: pages, messages, the CLI, scores and exports read one table."""
+
 import ast
 from pathlib import Path
 

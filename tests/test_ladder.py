@@ -1,11 +1,12 @@
 """Reminder ladder planning (pure): once per step, working days only, backfill, cadence."""
+
 import datetime as dt
 
 import pytest
 
 from domain.calendar import load_calendar
 from domain.clocks import SHANGHAI
-from domain.config import ConfigError, REPO_CONFIG
+from domain.config import REPO_CONFIG, ConfigError
 from domain.ladder import load_ladders, plan
 
 CAL = load_calendar()
@@ -64,8 +65,10 @@ def test_worker_down_for_a_week_sends_one_notice_not_a_burst():
 def test_hour_rules_fire_by_the_clock():
     due = dt.datetime(2026, 10, 1, 13, 0, tzinfo=SHANGHAI)  # a holiday: emergencies do not wait
     steps = plan(L.hours, due, CAL, "national", at(2026, 10, 1, 8))
-    assert keys(steps) == [("t_minus_1h@2026-10-01T13:00:00+08:00", "2026-10-01T12:00:00+08:00"),
-                           ("overdue_1@2026-10-01T13:00:00+08:00", "2026-10-01T13:00:00+08:00")]
+    assert keys(steps) == [
+        ("t_minus_1h@2026-10-01T13:00:00+08:00", "2026-10-01T12:00:00+08:00"),
+        ("overdue_1@2026-10-01T13:00:00+08:00", "2026-10-01T13:00:00+08:00"),
+    ]
 
 
 def test_every_ladder_step_has_a_template():
@@ -80,8 +83,9 @@ def test_every_ladder_step_has_a_template():
 
 
 def test_bad_ladder_config_names_the_entry(tmp_path):
-    (tmp_path / "reminders.toml").write_text('[default]\nsteps = [{ id = "x", offset = -1, to = ["boss"] }]\n',
-                                             encoding="utf-8")
+    (tmp_path / "reminders.toml").write_text(
+        '[default]\nsteps = [{ id = "x", offset = -1, to = ["boss"] }]\n', encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match=r"reminders.toml: \[default\].*x.*boss"):
         load_ladders(tmp_path)
 

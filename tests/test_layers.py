@@ -3,6 +3,7 @@
 Every import of every project module is read from its source (imports inside functions included: a
 late import is still a dependency), so a new module cannot reach up a layer without this test failing.
 """
+
 from __future__ import annotations
 
 import ast
@@ -129,12 +130,15 @@ def test_no_module_cycles_below_app():
     assert _cycles(graph) == []
 
 
-@pytest.mark.parametrize("source, allowed, expected", [
-    ("from app.ingest import Ingestor\n", {"activities": set(LAYERS) - {"app"}}, 1),
-    ("def f():\n    from app import queries\n", {"activities": set(LAYERS) - {"app"}}, 2),  # app and app.queries
-    ("from store.db import session\n", {"activities": set(LAYERS) - {"app"}}, 0),
-    ("import store.repo\n", {"domain": set()}, 1),
-])
+@pytest.mark.parametrize(
+    "source, allowed, expected",
+    [
+        ("from app.ingest import Ingestor\n", {"activities": set(LAYERS) - {"app"}}, 1),
+        ("def f():\n    from app import queries\n", {"activities": set(LAYERS) - {"app"}}, 2),  # app and app.queries
+        ("from store.db import session\n", {"activities": set(LAYERS) - {"app"}}, 0),
+        ("import store.repo\n", {"domain": set()}, 1),
+    ],
+)
 def test_the_checker_sees_late_and_plain_imports(tmp_path, monkeypatch, source, allowed, expected):
     """The checks above can fail: a module importing across a line is reported (inside functions too)."""
     for pkg in LAYERS:

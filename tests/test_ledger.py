@@ -1,4 +1,5 @@
 """The ledger (台账) parser and mapper: pure, no Temporal, no store."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +12,13 @@ from openpyxl import Workbook
 from domain import ledger as L
 from domain.report import OUTCOME_ROWS, ROW_LABELS
 
-PII = {"申请人姓名": "欧阳测试", "身份证号": "450702199001011234", "联系电话": "13912345678",
-       "通讯地址": "钦州市测试路88号", "电子邮箱": "ouyang@example.cn"}
+PII = {
+    "申请人姓名": "欧阳测试",
+    "身份证号": "450702199001011234",
+    "联系电话": "13912345678",
+    "通讯地址": "钦州市测试路88号",
+    "电子邮箱": "ouyang@example.cn",
+}
 
 
 def csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
@@ -36,10 +42,20 @@ def one(data: bytes, name: str = "t.csv", dept: str = "qz-jyj", names=("钦州�
 
 
 def test_synonyms_and_full_width_headers_and_values():
-    data = csv_bytes([
-        ["　申请编号　", "申请 日期", "提交方式", "申请人类型", "办理结果", "办结日期", "备注"],
-        ["ＹＳＱ-7", "２０２６年３月２日", "邮寄（挂号／ＥＭＳ）", "公民", "（三）不予公开 1.属于国家秘密", "2026/3/20", "x"],
-    ])
+    data = csv_bytes(
+        [
+            ["　申请编号　", "申请 日期", "提交方式", "申请人类型", "办理结果", "办结日期", "备注"],
+            [
+                "ＹＳＱ-7",
+                "２０２６年３月２日",
+                "邮寄（挂号／ＥＭＳ）",
+                "公民",
+                "（三）不予公开 1.属于国家秘密",
+                "2026/3/20",
+                "x",
+            ],
+        ]
+    )
     t = L.read_table(data, "t.csv")
     assert t.kind == L.REQUESTS and t.unknown == ["备注"]
     assert set(t.columns) == {"受理编号", "收到申请日期", "申请方式", "申请人类型", "答复结果", "答复日期"}
@@ -49,16 +65,44 @@ def test_synonyms_and_full_width_headers_and_values():
     assert received["request_id"] == "YSQ-7"  # the key as written, full-width letters read as ASCII
     assert received["channel"] == "post_registered" and received["applicant_type"] == "natural_person"
     assert received["received_on"] == "2026-03-02"
-    assert replied == {"event_id": "ledger:qz-jyj:requests:YSQ-7:replied", "type": "request.replied",
-                       "on": "2026-03-20", "outcome": "withheld.state_secret", "request_id": "YSQ-7"}
+    assert replied == {
+        "event_id": "ledger:qz-jyj:requests:YSQ-7:replied",
+        "type": "request.replied",
+        "on": "2026-03-20",
+        "outcome": "withheld.state_secret",
+        "request_id": "YSQ-7",
+    }
 
 
 def test_document_synonyms_and_defaults():
-    data = csv_bytes([
-        ["文号", "标题", "文件类型", "印发日期", "公开属性", "公开日期", "链接", "解读发布日期", "解读网址", "解读形式"],
-        ["钦教发〔2026〕3号", "某通知", "规范性文件", "2026.3.2", "主动公开", "2026-03-10", "https://x.cn/1",
-         "2026-03-11", "https://x.cn/2", "图解"],
-    ])
+    data = csv_bytes(
+        [
+            [
+                "文号",
+                "标题",
+                "文件类型",
+                "印发日期",
+                "公开属性",
+                "公开日期",
+                "链接",
+                "解读发布日期",
+                "解读网址",
+                "解读形式",
+            ],
+            [
+                "钦教发〔2026〕3号",
+                "某通知",
+                "规范性文件",
+                "2026.3.2",
+                "主动公开",
+                "2026-03-10",
+                "https://x.cn/1",
+                "2026-03-11",
+                "https://x.cn/2",
+                "图解",
+            ],
+        ]
+    )
     row = one(data)
     assert row.ok, row.problems
     signed, published, interp = row.events
@@ -67,8 +111,21 @@ def test_document_synonyms_and_defaults():
     assert [e["event_id"].rsplit(":", 1)[1] for e in row.events] == ["signed", "published", "interpretation"]
 
 
-@pytest.mark.parametrize("text", ["2026-03-02", "2026-3-2", "2026/3/2", "2026/03/02", "2026.3.2", "2026年3月2日",
-                                  "2026年03月02日", "２０２６年３月２日", " 2026-03-02 ", "2026-03-02 00:00:00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-02",
+        "2026-3-2",
+        "2026/3/2",
+        "2026/03/02",
+        "2026.3.2",
+        "2026年3月2日",
+        "2026年03月02日",
+        "２０２６年３月２日",
+        " 2026-03-02 ",
+        "2026-03-02 00:00:00",
+    ],
+)
 def test_every_date_form(text):
     assert L.parse_date(text) == dt.date(2026, 3, 2)
 
@@ -81,10 +138,12 @@ def test_bad_dates_are_named(text):
 
 
 def test_excel_date_cells_and_serials():
-    data = xlsx_bytes([
-        ["受理编号", "收到申请日期", "申请方式", "申请人类型", "答复日期", "答复结果"],
-        [1024, dt.datetime(2026, 3, 2), "网络", "自然人", 46101, "予以公开"],  # 46101 = 2026-03-20 unformatted
-    ])
+    data = xlsx_bytes(
+        [
+            ["受理编号", "收到申请日期", "申请方式", "申请人类型", "答复日期", "答复结果"],
+            [1024, dt.datetime(2026, 3, 2), "网络", "自然人", 46101, "予以公开"],  # 46101 = 2026-03-20 unformatted
+        ]
+    )
     row = one(data, "t.xlsx")
     assert row.ok, row.problems
     assert row.key == "1024"  # a number cell reads as the digits people typed
@@ -93,8 +152,13 @@ def test_excel_date_cells_and_serials():
 
 @pytest.mark.parametrize("encoding,label", [("gb18030", "GB18030"), ("utf-8-sig", "UTF-8 (BOM)"), ("utf-8", "UTF-8")])
 def test_csv_encodings(encoding, label):
-    data = csv_bytes([["受理编号", "收到申请日期", "申请方式", "申请人类型", "申请内容"],
-                      ["A-1", "2026-03-02", "当面", "商业企业", "校车采购合同𠀀"]], encoding)
+    data = csv_bytes(
+        [
+            ["受理编号", "收到申请日期", "申请方式", "申请人类型", "申请内容"],
+            ["A-1", "2026-03-02", "当面", "商业企业", "校车采购合同𠀀"],
+        ],
+        encoding,
+    )
     t = L.read_table(data, "t.csv")
     assert t.encoding == label
     row = L.map_rows(t, "qz-jyj")[0]
@@ -114,10 +178,14 @@ def test_unknown_ledger_kind():
 
 
 def test_department_column_must_agree():
-    data = csv_bytes([["受理编号", "收到申请日期", "申请方式", "申请人类型", "部门"],
-                      ["A-1", "2026-03-02", "当面", "自然人", "钦州市教育局"],
-                      ["A-2", "2026-03-02", "当面", "自然人", "qz-jyj"],
-                      ["A-3", "2026-03-02", "当面", "自然人", "钦州市财政局"]])
+    data = csv_bytes(
+        [
+            ["受理编号", "收到申请日期", "申请方式", "申请人类型", "部门"],
+            ["A-1", "2026-03-02", "当面", "自然人", "钦州市教育局"],
+            ["A-2", "2026-03-02", "当面", "自然人", "qz-jyj"],
+            ["A-3", "2026-03-02", "当面", "自然人", "钦州市财政局"],
+        ]
+    )
     rows = L.map_rows(L.read_table(data, "t.csv"), "qz-jyj", ["钦州市教育局"])
     assert [r.ok for r in rows] == [True, True, False]
     assert rows[2].problems[0].column == "部门" and "钦州市财政局" in rows[2].problems[0].reason
@@ -152,15 +220,17 @@ def test_outcome_prefixes_and_unknown():
 
 
 def test_row_problems_name_the_column_and_refuse_the_whole_row():
-    data = csv_bytes([
-        ["受理编号", "收到申请日期", "申请方式", "申请人类型", "答复日期", "答复结果", "延期日期", "延期工作日"],
-        ["A-1", "2026-03-02", "飞鸽传书", "自然人", "2026-03-20", "予以公开", "", ""],
-        ["A-2", "2026-03-02", "当面", "自然人", "2026-03-20", "", "", ""],
-        ["A-3", "2026-03-02", "当面", "自然人", "", "办好了", "", ""],
-        ["A-4", "2026-03-02", "当面", "自然人", "", "", "2026-03-25", "30"],
-        ["", "2026-03-02", "当面", "自然人", "", "", "", ""],
-        ["A-6", "2026-03-05", "当面", "自然人", "2026-03-01", "予以公开", "", ""],
-    ])
+    data = csv_bytes(
+        [
+            ["受理编号", "收到申请日期", "申请方式", "申请人类型", "答复日期", "答复结果", "延期日期", "延期工作日"],
+            ["A-1", "2026-03-02", "飞鸽传书", "自然人", "2026-03-20", "予以公开", "", ""],
+            ["A-2", "2026-03-02", "当面", "自然人", "2026-03-20", "", "", ""],
+            ["A-3", "2026-03-02", "当面", "自然人", "", "办好了", "", ""],
+            ["A-4", "2026-03-02", "当面", "自然人", "", "", "2026-03-25", "30"],
+            ["", "2026-03-02", "当面", "自然人", "", "", "", ""],
+            ["A-6", "2026-03-05", "当面", "自然人", "2026-03-01", "予以公开", "", ""],
+        ]
+    )
     rows = L.map_rows(L.read_table(data, "t.csv"), "qz-jyj")
     cols = [[p.column for p in r.problems] for r in rows]
     assert cols[0] == ["申请方式"]
@@ -175,8 +245,9 @@ def test_row_problems_name_the_column_and_refuse_the_whole_row():
 
 def test_repeated_key_in_one_file():
     base = ["A-1", "2026-03-02", "当面", "自然人"]
-    data = csv_bytes([["受理编号", "收到申请日期", "申请方式", "申请人类型"], base, base,
-                      ["A-1", "2026-03-03", "当面", "自然人"]])
+    data = csv_bytes(
+        [["受理编号", "收到申请日期", "申请方式", "申请人类型"], base, base, ["A-1", "2026-03-03", "当面", "自然人"]]
+    )
     rows = L.map_rows(L.read_table(data, "t.csv"), "qz-jyj")
     assert rows[0].ok and rows[1].duplicate_of == 2 and rows[1].events == []
     assert rows[2].problems[0].column == "受理编号" and "第 2 行" in rows[2].problems[0].reason

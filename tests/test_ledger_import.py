@@ -1,9 +1,9 @@
 """Ledger import on the real stack: `shixian import` (a real subprocess) and the /import page against the
 time-skipping Temporal server, the real worker, the production ingest path and a temporary store."""
+
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import re
@@ -22,8 +22,13 @@ from tests.workflow_harness import stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 BIN = Path(sys.executable).parent
-PII = {"申请人姓名": "欧阳测试", "身份证号": "450702199001011234", "联系电话": "13912345678",
-       "地址": "钦州市测试路88号", "邮箱": "ouyang@example.cn"}
+PII = {
+    "申请人姓名": "欧阳测试",
+    "身份证号": "450702199001011234",
+    "联系电话": "13912345678",
+    "地址": "钦州市测试路88号",
+    "邮箱": "ouyang@example.cn",
+}
 HEAD = ["受理编号", "收到申请日期", "申请方式", "申请人类型", *PII, "申请内容", "答复日期", "答复结果"]
 
 
@@ -33,7 +38,8 @@ async def wf_env(temporal_test_server_path):
     from temporalio.testing import WorkflowEnvironment
 
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter)
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
+    )
     yield env
     await env.shutdown()
 
@@ -60,8 +66,9 @@ def xlsx(path: Path, rows: list[list]) -> Path:
 
 async def run_cli(st, *args) -> subprocess.CompletedProcess:
     env = {**os.environ, "TEMPORAL_ADDRESS": st.client.service_client.config.target_host, "PYTHONUNBUFFERED": "1"}
-    proc = await asyncio.create_subprocess_exec(str(BIN / "shixian"), *args, env=env, stdout=subprocess.PIPE,
-                                                stderr=subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "shixian"), *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 180)
     return subprocess.CompletedProcess(args, proc.returncode, out.decode(), err.decode())
 
@@ -94,11 +101,23 @@ async def test_cli_import_idempotent_later_version_conflict_and_no_pii(st, tmp_p
     got2 = cal.subtract_working_days(today, 30, "guangxi")
     replied2 = cal.add_working_days(got2, 25, "guangxi")  # late by 5 working days
     pii = list(PII.values())
-    v1 = xlsx(tmp_path / "v1.xlsx", [
-        [r1, got1, "网上申请", "公民", *pii, "学区划分方案", None, None],
-        [r2, got2.strftime("%Y/%-m/%-d"), "当面", "自然人", *pii, "", replied2.strftime("%Y年%-m月%-d日"), "部分公开"],
-        [r3, got1.isoformat(), "飞鸽传书", "自然人", *pii, "", None, None],
-    ])
+    v1 = xlsx(
+        tmp_path / "v1.xlsx",
+        [
+            [r1, got1, "网上申请", "公民", *pii, "学区划分方案", None, None],
+            [
+                r2,
+                got2.strftime("%Y/%-m/%-d"),
+                "当面",
+                "自然人",
+                *pii,
+                "",
+                replied2.strftime("%Y年%-m月%-d日"),
+                "部分公开",
+            ],
+            [r3, got1.isoformat(), "飞鸽传书", "自然人", *pii, "", None, None],
+        ],
+    )
 
     # Preview: every row with its events and due dates, nothing applied.
     res = await run_cli(st, "import", str(v1), "--department", "qz-jyj", "--dry-run", "--json")
@@ -116,8 +135,10 @@ async def test_cli_import_idempotent_later_version_conflict_and_no_pii(st, tmp_p
     assert res.returncode == 1, res.stderr  # row 4 refused
     out = rows_of(res)
     assert [(o["row"], o["status"]) for o in out.values()] == [(2, "applied"), (3, "applied"), (4, "rejected")]
-    assert [(e["type"], e["status"]) for e in out[r2]["events"]] == [("request.received", "applied"),
-                                                                     ("request.replied", "applied")]
+    assert [(e["type"], e["status"]) for e in out[r2]["events"]] == [
+        ("request.received", "applied"),
+        ("request.replied", "applied"),
+    ]
     assert out[r1]["due"][0]["due"] == due1 and out[r1]["due"][0]["state"] == "open"
     assert st.item(r2).state != "open" and st.item(r3) is None
     assert st.clock(r2, "request_reply").lateness_working_days == 5
@@ -130,25 +151,42 @@ async def test_cli_import_idempotent_later_version_conflict_and_no_pii(st, tmp_p
 
     # A later version fills in R1's reply and fixes R3: just those apply.
     reply1 = cal.add_working_days(got1, 2, "guangxi")
-    v2 = xlsx(tmp_path / "v2.xlsx", [
-        [r1, got1, "网上申请", "公民", *pii, "学区划分方案", reply1, "本机关不掌握相关政府信息"],
-        [r2, got2.strftime("%Y/%-m/%-d"), "当面", "自然人", *pii, "", replied2.strftime("%Y年%-m月%-d日"), "部分公开"],
-        [r3, got1.isoformat(), "电子邮件", "自然人", *pii, "", None, None],
-    ])
+    v2 = xlsx(
+        tmp_path / "v2.xlsx",
+        [
+            [r1, got1, "网上申请", "公民", *pii, "学区划分方案", reply1, "本机关不掌握相关政府信息"],
+            [
+                r2,
+                got2.strftime("%Y/%-m/%-d"),
+                "当面",
+                "自然人",
+                *pii,
+                "",
+                replied2.strftime("%Y年%-m月%-d日"),
+                "部分公开",
+            ],
+            [r3, got1.isoformat(), "电子邮件", "自然人", *pii, "", None, None],
+        ],
+    )
     res = await run_cli(st, "import", str(v2), "--department", "qz-jyj", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
     later = rows_of(res)
-    assert [(e["type"], e["status"]) for e in later[r1]["events"]] == [("request.received", "duplicate"),
-                                                                       ("request.replied", "applied")]
+    assert [(e["type"], e["status"]) for e in later[r1]["events"]] == [
+        ("request.received", "duplicate"),
+        ("request.replied", "applied"),
+    ]
     assert later[r1]["status"] == "applied" and later[r2]["status"] == "nothing_new"
     assert later[r3]["status"] == "applied"
     c1 = st.clock(r1, "request_reply")
     assert c1.state == "met" and c1.met_on == reply1.isoformat()
 
     # A changed earlier value is a conflict for that row, not applied.
-    v3 = xlsx(tmp_path / "v3.xlsx", [
-        [r2, got2.isoformat(), "当面", "自然人", *pii, "", replied2.isoformat(), "予以公开"],
-    ])
+    v3 = xlsx(
+        tmp_path / "v3.xlsx",
+        [
+            [r2, got2.isoformat(), "当面", "自然人", *pii, "", replied2.isoformat(), "予以公开"],
+        ],
+    )
     res = await run_cli(st, "import", str(v3), "--department", "qz-jyj")
     assert res.returncode == 1
     assert re.search(rf"第 2 行 {r2}: 拒绝 rejected", res.stdout), res.stdout
@@ -190,17 +228,22 @@ async def test_upload_page_preview_confirm_scope(st, tmp_path):
     app = create_app(st.client, open_pages=False)
 
     def browser(token: str | None) -> httpx.AsyncClient:  # pages also take a machine's bearer token
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
-                                 headers={"Authorization": f"Bearer {token}"} if token else None)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://127.0.0.1",
+            headers={"Authorization": f"Bearer {token}"} if token else None,
+        )
 
     cal = engine().calendar
     today = await st.today()
     key = st.id("WEB-1")
     st.started.add(f"request:{key}")
     got = cal.subtract_working_days(today, 3, "guangxi")
-    csv_text = ("\ufeff受理编号,收到日期,渠道,申请人类型,姓名,联系电话,申请内容\n"
-                f"{key},{got:%Y.%-m.%-d},网络,自然人,{PII['申请人姓名']},{PII['联系电话']},招生简章\n"
-                f"{key}-bad,{got},网络,火星人,{PII['申请人姓名']},,\n")
+    csv_text = (
+        "\ufeff受理编号,收到日期,渠道,申请人类型,姓名,联系电话,申请内容\n"
+        f"{key},{got:%Y.%-m.%-d},网络,自然人,{PII['申请人姓名']},{PII['联系电话']},招生简章\n"
+        f"{key}-bad,{got},网络,火星人,{PII['申请人姓名']},,\n"
+    )
     files = {"file": ("台账.csv", csv_text.encode("utf-8"), "text/csv")}
 
     async with browser(liaison) as c:
@@ -213,8 +256,9 @@ async def test_upload_page_preview_confirm_scope(st, tmp_path):
         r = await c.post("/import", files=files, data={"department": "qz-fgw"})
         assert r.status_code == 403
         # A post from another site is refused.
-        r = await c.post("/import", files=files, data={"department": "qz-jyj"},
-                         headers={"Origin": "https://evil.example"})
+        r = await c.post(
+            "/import", files=files, data={"department": "qz-jyj"}, headers={"Origin": "https://evil.example"}
+        )
         assert r.status_code == 403
 
         r = await c.post("/import", files=files, data={"department": "qz-jyj"})
@@ -276,8 +320,15 @@ async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
     eng = init_db(get_engine())
     with Session(eng) as s:
         set_password(s, "liaison-jyj", "jyj-password-1")
-    server = uvicorn.Server(uvicorn.Config(create_app(st.client, open_pages=False), host="127.0.0.1",
-                                           port=free_port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(st.client, open_pages=False),
+            host="127.0.0.1",
+            port=free_port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
@@ -287,13 +338,32 @@ async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
     keys = [st.id(f"YSQ-{n}") for n in (11, 12, 13)]
     st.started |= {f"request:{k}" for k in keys}
     got = cal.subtract_working_days(today, 30, "guangxi")
-    path = xlsx(tmp_path / "依申请公开台账.xlsx", [
-        [keys[0], got, "网上申请", "自然人", *PII.values(), "学区划分方案", cal.add_working_days(got, 12, "guangxi"),
-         "予以公开"],
-        [keys[1], cal.subtract_working_days(today, 4, "guangxi"), "当面", "商业企业", *PII.values(), "校车采购合同",
-         None, None],
-        [keys[2], got, "飞鸽传书", "自然人", *PII.values(), "", None, None],
-    ])
+    path = xlsx(
+        tmp_path / "依申请公开台账.xlsx",
+        [
+            [
+                keys[0],
+                got,
+                "网上申请",
+                "自然人",
+                *PII.values(),
+                "学区划分方案",
+                cal.add_working_days(got, 12, "guangxi"),
+                "予以公开",
+            ],
+            [
+                keys[1],
+                cal.subtract_working_days(today, 4, "guangxi"),
+                "当面",
+                "商业企业",
+                *PII.values(),
+                "校车采购合同",
+                None,
+                None,
+            ],
+            [keys[2], got, "飞鸽传书", "自然人", *PII.values(), "", None, None],
+        ],
+    )
     ARTIFACTS.mkdir(exist_ok=True)
 
     def drive() -> None:
@@ -302,8 +372,10 @@ async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
         with sync_playwright() as p:
             browser = _browser(p)
             try:
-                for name, viewport in (("import-preview", {"width": 1280, "height": 900}),
-                                       ("import-preview-phone", {"width": 390, "height": 844})):
+                for name, viewport in (
+                    ("import-preview", {"width": 1280, "height": 900}),
+                    ("import-preview-phone", {"width": 390, "height": 844}),
+                ):
                     ctx = browser.new_context(viewport=viewport, locale="zh-CN")
                     page = ctx.new_page()
                     sign_in(page, base, "liaison-jyj", "jyj-password-1")
@@ -355,8 +427,10 @@ async def test_preview_due_dates_agree_with_the_engine_and_documents_ledger(st, 
     c_from, c_to = cal.add_working_days(got, 8, "guangxi"), cal.add_working_days(got, 12, "guangxi")
     ext = cal.add_working_days(got, 15, "guangxi")
     head = "受理编号,收到申请日期,申请方式,申请人类型,补正告知日期,补正期限,补正收到日期,征求意见对象,征求意见日期,意见收到日期,延期日期,延期工作日,延期批准人,延期理由\n"
-    row = (f"{r},{got},当面,自然人,{asked},{cal.add_working_days(asked, 10, 'guangxi')},{corrected},第三方,"
-           f"{c_from},{c_to},{ext},15,王局长,需征求多方意见\n")
+    row = (
+        f"{r},{got},当面,自然人,{asked},{cal.add_working_days(asked, 10, 'guangxi')},{corrected},第三方,"
+        f"{c_from},{c_to},{ext},15,王局长,需征求多方意见\n"
+    )
     # A second request extended after its due date: the engine refuses the extension, the receipt stays.
     late = st.id("YSQ-22")
     st.started.add(f"request:{late}")
@@ -366,33 +440,50 @@ async def test_preview_due_dates_agree_with_the_engine_and_documents_ledger(st, 
     path.write_bytes((head + row).encode("utf-8-sig"))
     pre = rows_of(await run_cli(st, "import", str(path), "-d", "qz-jyj", "--dry-run", "--json"))[r]
     assert [e["type"].split(".")[1] for e in pre["events"]] == [
-        "received", "correction_requested", "corrected", "consultation_started", "consultation_ended", "extended"]
+        "received",
+        "correction_requested",
+        "corrected",
+        "consultation_started",
+        "consultation_ended",
+        "extended",
+    ]
     res = await run_cli(st, "import", str(path), "-d", "qz-jyj", "--json")
     assert res.returncode == 1, res.stdout + res.stderr
     out = rows_of(res)
     assert out[r]["status"] == "applied"
     assert out[late]["status"] == "partial"
-    assert [(e["type"], e["status"]) for e in out[late]["events"]] == [("request.received", "applied"),
-                                                                       ("request.extended", "rejected")]
+    assert [(e["type"], e["status"]) for e in out[late]["events"]] == [
+        ("request.received", "applied"),
+        ("request.extended", "rejected"),
+    ]
     assert out[late]["problems"][0]["column"] in ("延期日期", "延期工作日") and out[late]["problems"][0]["reason"]
     assert pre["due"][0]["due"] == st.clock(r, "request_reply").due
 
     signed = cal.subtract_working_days(today, 10, "guangxi")
     doc_head = "文件编号,文件标题,文件类型,成文日期,公开属性,公开日期,公开网址,部门\n"
     v1 = tmp_path / "docs-v1.csv"
-    v1.write_bytes((doc_head + f"{d},关于学区划分的通知,规范性文件,{signed:%Y年%-m月%-d日},主动公开,,,钦州市教育局\n")
-                   .encode("gb18030"))
+    v1.write_bytes(
+        (doc_head + f"{d},关于学区划分的通知,规范性文件,{signed:%Y年%-m月%-d日},主动公开,,,钦州市教育局\n").encode(
+            "gb18030"
+        )
+    )
     res = await run_cli(st, "import", str(v1), "-d", "qz-jyj", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "GB18030" in res.stderr
     assert st.clock(d, "policy_publication").due == cal.add_working_days(signed, 20, "guangxi").isoformat()
     published = cal.add_working_days(signed, 3, "guangxi")
     v2 = tmp_path / "docs-v2.csv"
-    v2.write_bytes((doc_head + f"{d},关于学区划分的通知,规范性文件,{signed:%Y年%-m月%-d日},主动公开,{published:%Y/%-m/%-d},"
-                    f"https://jyj.qinzhou.gov.cn/1.html,钦州市教育局\n").encode("gb18030"))
+    v2.write_bytes(
+        (
+            doc_head + f"{d},关于学区划分的通知,规范性文件,{signed:%Y年%-m月%-d日},主动公开,{published:%Y/%-m/%-d},"
+            f"https://jyj.qinzhou.gov.cn/1.html,钦州市教育局\n"
+        ).encode("gb18030")
+    )
     out = rows_of(await run_cli(st, "import", str(v2), "-d", "qz-jyj", "--json"))[d]
-    assert [(e["type"], e["status"]) for e in out["events"]] == [("document.signed", "duplicate"),
-                                                                 ("document.published", "applied")]
+    assert [(e["type"], e["status"]) for e in out["events"]] == [
+        ("document.signed", "duplicate"),
+        ("document.published", "applied"),
+    ]
     assert st.clock(d, "policy_publication").state == "met"
     interp = next(x for x in out["due"] if x["rule"] == "policy_interpretation")
     assert interp["due"] == cal.add_working_days(published, 3, "guangxi").isoformat()

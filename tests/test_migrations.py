@@ -1,4 +1,5 @@
 """The Alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
@@ -22,8 +23,12 @@ def test_a_data_directory_from_before_migrations_is_adopted(tmp_path):
     eng = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     SQLModel.metadata.create_all(eng)  # how databases were created before migrations existed
     with eng.begin() as conn:
-        conn.execute(text("insert into item (id, type, department, title, state, version, data, created_at, updated_at)"
-                          " values ('X1', 'request', 'qz-fgw', 't', 'open', 1, '{}', '2026-01-01', '2026-01-01')"))
+        conn.execute(
+            text(
+                "insert into item (id, type, department, title, state, version, data, created_at, updated_at)"
+                " values ('X1', 'request', 'qz-fgw', 't', 'open', 1, '{}', '2026-01-01', '2026-01-01')"
+            )
+        )
     init_db(eng)
     with eng.connect() as conn:
         assert conn.execute(text("select count(*) from item")).scalar() == 1  # data kept

@@ -1,4 +1,5 @@
 """Notifications against real receivers on 127.0.0.1: aiosmtpd SMTP server and an HTTP webhook."""
+
 from __future__ import annotations
 
 import json
@@ -105,7 +106,9 @@ def env(tmp_path, monkeypatch, receivers):
     cfg = tmp_path / "config"
     shutil.copytree(Path(__file__).resolve().parent.parent / "config", cfg)  # the real rules, ladders, templates
     (cfg / "departments.toml").write_text(
-        DEPARTMENTS.replace("{mailto}", smtp.mailto_url("liaison-fgw@example.org").replace(SMTP_PASSWORD_Q, "${SMTP_PW}"))
+        DEPARTMENTS.replace(
+            "{mailto}", smtp.mailto_url("liaison-fgw@example.org").replace(SMTP_PASSWORD_Q, "${SMTP_PW}")
+        )
         .replace("{hook}", hook.url(""))
         .replace("{token}", HOOK_TOKEN)
         .replace("{closed}", str(closed_port())),
@@ -123,8 +126,14 @@ def env(tmp_path, monkeypatch, receivers):
 
 
 def _req(person: str, step: str = "t_minus_1", item: str | None = None, context=None, **kw) -> NotificationRequest:
-    return NotificationRequest(item_id=item or f"doc-{uuid.uuid4().hex[:8]}", rule="policy_publication",
-                               step=step, person_id=person, context=dict(context or CONTEXT), **kw)
+    return NotificationRequest(
+        item_id=item or f"doc-{uuid.uuid4().hex[:8]}",
+        rule="policy_publication",
+        step=step,
+        person_id=person,
+        context=dict(context or CONTEXT),
+        **kw,
+    )
 
 
 def _attempts(engine, key):
@@ -134,8 +143,10 @@ def _attempts(engine, key):
 
 # ---------------------------------------------------------------------------------------------- pure
 def test_mask_url():
-    assert mask_url("mailto://user:secret@smtp.example.org:587?to=a@b.org") == \
-        "mailto://user:****@smtp.example.org:587?to=a@b.org"
+    assert (
+        mask_url("mailto://user:secret@smtp.example.org:587?to=a@b.org")
+        == "mailto://user:****@smtp.example.org:587?to=a@b.org"
+    )
     assert mask_url("json://127.0.0.1:9000/hook?+X-Token=abc123") == "json://127.0.0.1:9000/hook?+X-Token=****"
     masked = mask_url("wecombot://0c9e4b2f-1234-4d6e-9f00-aa11bb22cc33")
     assert "1234-4d6e" not in masked and masked.startswith("wecombot://0c9e****")
@@ -145,12 +156,30 @@ def test_mask_url():
 
 
 def test_templates_render_every_step():
-    ctx = {**CONTEXT, "department_name": "钦州市发展和改革委员会", "rule_name": "政策文件主动公开",
-           "due_text": "2025年5月20日", "link": "http://x/items/1", "person_name": "甲",
-           "overdue_working_days": 2, "old_due": "2025-05-20", "new_due": "2025-05-22", "reason": "调休",
-           "failed_person_name": "乙", "failed_step_name": "逾期通知", "failed_channels": ["json://x"],
-           "items": [], "departments": [], "total": 0, "overdue": [], "due_soon": [], "date_text": "2025年5月20日",
-           "channel_index": 0, "channel_count": 1, "sent_at_text": "now"}
+    ctx = {
+        **CONTEXT,
+        "department_name": "钦州市发展和改革委员会",
+        "rule_name": "政策文件主动公开",
+        "due_text": "2025年5月20日",
+        "link": "http://x/items/1",
+        "person_name": "甲",
+        "overdue_working_days": 2,
+        "old_due": "2025-05-20",
+        "new_due": "2025-05-22",
+        "reason": "调休",
+        "failed_person_name": "乙",
+        "failed_step_name": "逾期通知",
+        "failed_channels": ["json://x"],
+        "items": [],
+        "departments": [],
+        "total": 0,
+        "overdue": [],
+        "due_soon": [],
+        "date_text": "2025年5月20日",
+        "channel_index": 0,
+        "channel_count": 1,
+        "sent_at_text": "now",
+    }
     from activities.notify import STEPS
 
     for step in STEPS:
@@ -266,32 +295,47 @@ async def test_notify_test_command_each_channel(env):
 async def _run_workflow(wenv, req: NotificationRequest):
     from temporalio.worker import Worker
 
-    from activities.notify import notification_recipients
+    from activities.notify import NotificationResult, notification_recipients
     from workflows.notify_steps import NotifyPersonWorkflow
 
-    from activities.notify import NotificationResult
-
     tq = f"notify-{uuid.uuid4().hex[:6]}"
-    async with Worker(wenv.client, task_queue=tq, workflows=[NotifyPersonWorkflow],
-                      activities=[send_notification, notification_recipients]):
+    async with Worker(
+        wenv.client,
+        task_queue=tq,
+        workflows=[NotifyPersonWorkflow],
+        activities=[send_notification, notification_recipients],
+    ):
         return await wenv.client.execute_workflow(
-            NotifyPersonWorkflow.run, req, id=f"wf-{uuid.uuid4().hex[:8]}", task_queue=tq,
+            NotifyPersonWorkflow.run,
+            req,
+            id=f"wf-{uuid.uuid4().hex[:8]}",
+            task_queue=tq,
             result_type=NotificationResult,
         )
 
 
 async def test_workflow_retries_channel_then_falls_back(env, ts_env):
     smtp, hook, engine = env
-    req = _req("fallback-czj", item="req-9", step="overdue_1",
-               context={**CONTEXT, "department": "qz-czj", "working_days_left": -2})
+    req = _req(
+        "fallback-czj",
+        item="req-9",
+        step="overdue_1",
+        context={**CONTEXT, "department": "qz-czj", "working_days_left": -2},
+    )
     r = await _run_workflow(ts_env, req)
     assert r.status == "sent" and r.channel_index == 1
     post = hook.wait_for(1)[0]
-    assert post.path == "/fallback" and post.json["title"].startswith("【已逾期】钦州市财政局·政策文件主动公开已逾期2个工作日")
+    assert post.path == "/fallback" and post.json["title"].startswith(
+        "【已逾期】钦州市财政局·政策文件主动公开已逾期2个工作日"
+    )
     a = _attempts(engine, r.key)
     # channel 1 tried 3 times by the retry policy, then channel 2 once
-    assert [(x.channel_index, x.attempt, x.status) for x in a] == [(0, 1, "failed"), (0, 2, "failed"),
-                                                                   (0, 3, "failed"), (1, 1, "ok")]
+    assert [(x.channel_index, x.attempt, x.status) for x in a] == [
+        (0, 1, "failed"),
+        (0, 2, "failed"),
+        (0, 3, "failed"),
+        (1, 1, "ok"),
+    ]
     # same request again (worker restarted, step replayed): nothing sent twice
     again = await _run_workflow(ts_env, req)
     assert again.status == "already_sent"
@@ -331,22 +375,51 @@ def test_build_digests():
         return n * step
 
     items = [
-        ItemSnapshot(id="doc-1", type="document", department="qz-fgw", title="文件一",
-                     clocks=[ClockSnapshot(rule="policy_publication", start="2025-04-20", due="2025-05-22")]),
-        ItemSnapshot(id="doc-2", type="document", department="qz-fgw", title="文件二",
-                     clocks=[ClockSnapshot(rule="policy_publication", start="2025-04-01", due="2025-05-16")]),
-        ItemSnapshot(id="req-3", type="request", department="qz-czj", title="申请三",
-                     clocks=[ClockSnapshot(rule="request_reply", start="2025-04-01", due="2025-05-19")]),
-        ItemSnapshot(id="doc-4", type="document", department="qz-jyj", title="远期",
-                     clocks=[ClockSnapshot(rule="policy_publication", start="2025-05-19", due="2025-06-16")]),
-        ItemSnapshot(id="doc-5", type="document", department="qz-jyj", title="已办结", state="closed",
-                     clocks=[ClockSnapshot(rule="policy_publication", start="2025-04-01", due="2025-05-01",
-                                           state="met")]),
+        ItemSnapshot(
+            id="doc-1",
+            type="document",
+            department="qz-fgw",
+            title="文件一",
+            clocks=[ClockSnapshot(rule="policy_publication", start="2025-04-20", due="2025-05-22")],
+        ),
+        ItemSnapshot(
+            id="doc-2",
+            type="document",
+            department="qz-fgw",
+            title="文件二",
+            clocks=[ClockSnapshot(rule="policy_publication", start="2025-04-01", due="2025-05-16")],
+        ),
+        ItemSnapshot(
+            id="req-3",
+            type="request",
+            department="qz-czj",
+            title="申请三",
+            clocks=[ClockSnapshot(rule="request_reply", start="2025-04-01", due="2025-05-19")],
+        ),
+        ItemSnapshot(
+            id="doc-4",
+            type="document",
+            department="qz-jyj",
+            title="远期",
+            clocks=[ClockSnapshot(rule="policy_publication", start="2025-05-19", due="2025-06-16")],
+        ),
+        ItemSnapshot(
+            id="doc-5",
+            type="document",
+            department="qz-jyj",
+            title="已办结",
+            state="closed",
+            clocks=[ClockSnapshot(rule="policy_publication", start="2025-04-01", due="2025-05-01", state="met")],
+        ),
     ]
     out = build_digests(items, d, today, left)
     by = {(p, s): c for p, s, c in out}
-    assert set(by) == {("liaison-fgw", "digest_liaison"), ("head-fgw", "digest_head"),
-                       ("head-czj", "digest_head"), ("supervisor-zwgk", "digest_supervisor")}
+    assert set(by) == {
+        ("liaison-fgw", "digest_liaison"),
+        ("head-fgw", "digest_head"),
+        ("head-czj", "digest_head"),
+        ("supervisor-zwgk", "digest_supervisor"),
+    }
     assert [i["item_id"] for i in by["liaison-fgw", "digest_liaison"]["items"]] == ["doc-1"]
     head = by["head-fgw", "digest_head"]
     assert [i["item_id"] for i in head["overdue"]] == ["doc-2"] and head["overdue"][0]["overdue_working_days"] == 2

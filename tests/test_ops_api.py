@@ -1,6 +1,7 @@
 """Operability of the web process on the real stack (time-skipping server, real worker, demo city):
 /healthz and /readyz, paged lists, a bad calendar notice refused while the running calendar stays,
 and JSON (never text/plain) answers when Temporal is gone."""
+
 from __future__ import annotations
 
 import asyncio
@@ -70,7 +71,9 @@ async def test_items_overdue_and_deliveries_page_with_limit_and_cursor(env):
     tag = uuid.uuid4().hex[:6]
     with Session(get_engine(database_url())) as s:
         for i in range(5):
-            s.add(Delivery(key=f"page-{tag}-{i}", item_id=f"page-{tag}", rule="r", step=f"s{i}", person="p", state="sent"))
+            s.add(
+                Delivery(key=f"page-{tag}-{i}", item_id=f"page-{tag}", rule="r", step=f"s{i}", person="p", state="sent")
+            )
         s.commit()
     got = await _all_pages(env, "/api/deliveries", "deliveries", 2, item=f"page-{tag}")
     assert [d["step"] for d in got] == ["s4", "s3", "s2", "s1", "s0"]  # newest first, each once
@@ -91,8 +94,13 @@ async def test_bad_calendar_file_is_refused_while_the_running_calendar_stays(env
         r = await env.post("admin", "/api/calendar/reload")
         assert r.status_code == 422, r.text
         assert r.json()["code"] == "config_error" and "zz-broken.toml" in r.json()["detail"]
-        cli = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "calendar", "reload"], capture_output=True, text=True,
-                             env={**os.environ, "TEMPORAL_ADDRESS": env.temporal.service_client.config.target_host})
+        cli = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "app.cli", "calendar", "reload"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TEMPORAL_ADDRESS": env.temporal.service_client.config.target_host},
+        )
         assert cli.returncode != 0 and "zz-broken.toml" in cli.stderr  # the API says what the CLI says
 
         r = await env.get("supervisor", "/api/calendar")
@@ -105,12 +113,27 @@ async def test_bad_calendar_file_is_refused_while_the_running_calendar_stays(env
 
         # A new process (the CLI import) refuses the bad file and imports with the rest of the calendar.
         rid = f"CAL-{uuid.uuid4().hex[:6]}"
-        line = json.dumps({"event_id": f"{rid}-r", "type": "request.received", "request_id": rid,
-                           "department": "qz-jyj", "channel": "online", "received_on": "2026-10-12",
-                           "applicant_type": "natural_person", "subject": "日历坏文件"}, ensure_ascii=False)
-        cli = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "events", "ingest", "--json", "-"], input=line + "\n",
-                             capture_output=True, text=True,
-                             env={**os.environ, "TEMPORAL_ADDRESS": env.temporal.service_client.config.target_host})
+        line = json.dumps(
+            {
+                "event_id": f"{rid}-r",
+                "type": "request.received",
+                "request_id": rid,
+                "department": "qz-jyj",
+                "channel": "online",
+                "received_on": "2026-10-12",
+                "applicant_type": "natural_person",
+                "subject": "日历坏文件",
+            },
+            ensure_ascii=False,
+        )
+        cli = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "app.cli", "events", "ingest", "--json", "-"],
+            input=line + "\n",
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TEMPORAL_ADDRESS": env.temporal.service_client.config.target_host},
+        )
         assert cli.returncode == 0, cli.stdout + cli.stderr
         assert json.loads(cli.stdout.splitlines()[-1])["status"] == "applied"
         assert "Traceback" not in cli.stderr
@@ -130,12 +153,24 @@ async def test_post_events_without_temporal_answers_json_503(env):
     dead = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True, data_converter=pydantic_data_converter)
     app = create_app(dead, open_pages=False)
     rid = f"DEAD-{uuid.uuid4().hex[:6]}"
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                                 base_url="http://127.0.0.1",
-                                 headers={"Authorization": f"Bearer {env.tokens['supervisor']}"}) as c:
-        r = await c.post("/api/events", json={
-            "event_id": f"{rid}-r", "type": "request.received", "request_id": rid, "department": "qz-jyj",
-            "channel": "online", "received_on": "2026-10-12", "applicant_type": "natural_person", "subject": "无服务"})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://127.0.0.1",
+        headers={"Authorization": f"Bearer {env.tokens['supervisor']}"},
+    ) as c:
+        r = await c.post(
+            "/api/events",
+            json={
+                "event_id": f"{rid}-r",
+                "type": "request.received",
+                "request_id": rid,
+                "department": "qz-jyj",
+                "channel": "online",
+                "received_on": "2026-10-12",
+                "applicant_type": "natural_person",
+                "subject": "无服务",
+            },
+        )
     assert r.headers["content-type"].startswith("application/json"), r.text
     assert r.status_code == 503 and r.json()["code"] == "temporal_unavailable"
     assert "工作流服务暂不可用" in r.json()["detail"]
@@ -156,12 +191,30 @@ async def test_ingest_counts_events_and_logs_json_lines_without_applicant_data(e
     before = applied()
     rid = f"LOG-{uuid.uuid4().hex[:6]}"
     with caplog.at_level(logging.INFO, logger="shixian.ingest"):
-        r = await env.post("supervisor", "/api/events", json=[
-            {"event_id": f"{rid}-r", "type": "request.received", "request_id": rid, "department": "qz-jyj",
-             "channel": "online", "received_on": "2026-10-12", "applicant_type": "natural_person", "subject": "日志",
-             "applicant": {"name": "张三丰", "contact": "13800000000"}},
-            {"event_id": f"{rid}-x", "type": "request.replied", "request_id": rid, "on": "2026-10-13",
-             "outcome": "no-such-outcome"}])
+        r = await env.post(
+            "supervisor",
+            "/api/events",
+            json=[
+                {
+                    "event_id": f"{rid}-r",
+                    "type": "request.received",
+                    "request_id": rid,
+                    "department": "qz-jyj",
+                    "channel": "online",
+                    "received_on": "2026-10-12",
+                    "applicant_type": "natural_person",
+                    "subject": "日志",
+                    "applicant": {"name": "张三丰", "contact": "13800000000"},
+                },
+                {
+                    "event_id": f"{rid}-x",
+                    "type": "request.replied",
+                    "request_id": rid,
+                    "on": "2026-10-13",
+                    "outcome": "no-such-outcome",
+                },
+            ],
+        )
     assert r.status_code == 200 and r.json()["applied"] == 1 and r.json()["rejected"] == 1
     assert applied() == before + 1
     text = render().decode()
@@ -175,16 +228,28 @@ async def test_ingest_counts_events_and_logs_json_lines_without_applicant_data(e
     from store.models import LateEntryRecord
 
     def held(dept: str) -> float:
-        rows = [ln for ln in render().decode().splitlines()
-                if ln.startswith(f'shixian_late_entries_held{{department="{dept}"}}')]
+        rows = [
+            ln
+            for ln in render().decode().splitlines()
+            if ln.startswith(f'shixian_late_entries_held{{department="{dept}"}}')
+        ]
         return float(rows[0].split()[-1]) if rows else 0.0
 
     before_held = held("qz-czj")
     with Session(get_engine(database_url())) as s:
         for i, status in enumerate(("held", "held", "approved")):
-            s.add(LateEntryRecord(event_id=f"{rid}-late{i}", item_id=rid, department="qz-czj", type="request.replied",
-                                  occurred_on="2026-10-01", recorded_at=dt.datetime.now(dt.timezone.utc),
-                                  role="liaison", status=status))
+            s.add(
+                LateEntryRecord(
+                    event_id=f"{rid}-late{i}",
+                    item_id=rid,
+                    department="qz-czj",
+                    type="request.replied",
+                    occurred_on="2026-10-01",
+                    recorded_at=dt.datetime.now(dt.UTC),
+                    role="liaison",
+                    status=status,
+                )
+            )
         s.commit()
     assert held("qz-czj") == before_held + 2
     lines = [json.loads(JsonFormatter().format(rec)) for rec in caplog.records if rec.name == "shixian.ingest"]

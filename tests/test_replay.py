@@ -1,5 +1,6 @@
 """Replay saved histories against today's workflow code: a change that would break running
 workflows (non-determinism) fails here. Histories are recorded by tests/histories/record.py."""
+
 import json
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Annual-report tables: a hand-counted example and the national identity as a property."""
+
 from __future__ import annotations
 
 import random
@@ -26,9 +27,17 @@ def ev(n, type_, **fields):
 
 
 def received(n, rid, on, atype, dept=FIN):
-    return ev(n, "request.received", request_id=rid, department=dept, channel="online",
-              received_on=on, applicant_type=atype, applicant={"name": "张三", "contact": "13800000000"},
-              subject="某项信息")
+    return ev(
+        n,
+        "request.received",
+        request_id=rid,
+        department=dept,
+        channel="online",
+        received_on=on,
+        applicant_type=atype,
+        applicant={"name": "张三", "contact": "13800000000"},
+        subject="某项信息",
+    )
 
 
 EVENTS = [
@@ -50,15 +59,47 @@ EVENTS = [
     received(15, "R8", "2024-12-30", "natural_person"),
     ev(16, "request.replied", request_id="R8", on="2025-01-06", outcome="withheld.state_secret"),
     # documents
-    ev(17, "document.signed", document_id="D1", department=FIN, title="规章一", kind="regulation",
-       signed_on="2024-06-01", disclosure="public"),
+    ev(
+        17,
+        "document.signed",
+        document_id="D1",
+        department=FIN,
+        title="规章一",
+        kind="regulation",
+        signed_on="2024-06-01",
+        disclosure="public",
+    ),
     ev(18, "document.repealed", document_id="D1", repealed_on="2025-07-01"),
-    ev(19, "document.signed", document_id="D2", department=FIN, title="规范性文件二", kind="normative",
-       signed_on="2025-05-01", disclosure="public"),
-    ev(20, "document.signed", document_id="D3", department=FIN, title="规范性文件三", kind="normative",
-       signed_on="2026-01-10", disclosure="public"),
-    ev(21, "document.signed", document_id="D4", department=FIN, title="其他政策", kind="policy",
-       signed_on="2025-02-01", disclosure="public"),
+    ev(
+        19,
+        "document.signed",
+        document_id="D2",
+        department=FIN,
+        title="规范性文件二",
+        kind="normative",
+        signed_on="2025-05-01",
+        disclosure="public",
+    ),
+    ev(
+        20,
+        "document.signed",
+        document_id="D3",
+        department=FIN,
+        title="规范性文件三",
+        kind="normative",
+        signed_on="2026-01-10",
+        disclosure="public",
+    ),
+    ev(
+        21,
+        "document.signed",
+        document_id="D4",
+        department=FIN,
+        title="其他政策",
+        kind="policy",
+        signed_on="2025-02-01",
+        disclosure="public",
+    ),
     # review and litigation
     ev(22, "review.filed", request_id="R1", on="2025-05-01"),
     ev(23, "review.decided", request_id="R1", on="2026-02-01", result="upheld"),
@@ -85,16 +126,18 @@ def test_hand_counted_2025_department():
     r = annual_report(shuffled(EVENTS, 1), 2025, department=FIN)
     # new: R1 (np), R2 (business), R3 (np); carried in: R8 (np, received 2024-12-30)
     # closed in 2025: R1 granted, R8 state secret; open at year end: R2, R3
-    assert r["table3"] == expected_t3({
-        ("new", "natural_person"): 2,
-        ("new", "legal.business"): 1,
-        ("carried_in", "natural_person"): 1,
-        ("granted", "natural_person"): 1,
-        ("withheld.state_secret", "natural_person"): 1,
-        ("total", "natural_person"): 2,
-        ("carried_out", "natural_person"): 1,
-        ("carried_out", "legal.business"): 1,
-    })
+    assert r["table3"] == expected_t3(
+        {
+            ("new", "natural_person"): 2,
+            ("new", "legal.business"): 1,
+            ("carried_in", "natural_person"): 1,
+            ("granted", "natural_person"): 1,
+            ("withheld.state_secret", "natural_person"): 1,
+            ("total", "natural_person"): 2,
+            ("carried_out", "natural_person"): 1,
+            ("carried_out", "legal.business"): 1,
+        }
+    )
     assert r["table3"]["new"]["total"] == 3
     assert check_table3(r["table3"]) == []
     assert r["table2"]["regulation"] == {"issued": 0, "repealed": 1, "in_force": 0}
@@ -109,20 +152,22 @@ def test_hand_counted_2026_department():
     r = annual_report(shuffled(EVENTS, 2), 2026, department=FIN, entered={"licensing": 12, "fees": 3.5})
     # new: R4 (research), R5 (np), R6 (np); carried in: R2 (business), R3 (np)
     # closed: R2 partial, R3 no correction, R4 withdrawn -> other, R6 on the spot granted; open: R5
-    assert r["table3"] == expected_t3({
-        ("new", "natural_person"): 2,
-        ("new", "legal.research"): 1,
-        ("carried_in", "natural_person"): 1,
-        ("carried_in", "legal.business"): 1,
-        ("granted", "natural_person"): 1,
-        ("partially_granted", "legal.business"): 1,
-        ("other.no_correction", "natural_person"): 1,
-        ("other.other", "legal.research"): 1,
-        ("total", "natural_person"): 2,
-        ("total", "legal.business"): 1,
-        ("total", "legal.research"): 1,
-        ("carried_out", "natural_person"): 1,
-    })
+    assert r["table3"] == expected_t3(
+        {
+            ("new", "natural_person"): 2,
+            ("new", "legal.research"): 1,
+            ("carried_in", "natural_person"): 1,
+            ("carried_in", "legal.business"): 1,
+            ("granted", "natural_person"): 1,
+            ("partially_granted", "legal.business"): 1,
+            ("other.no_correction", "natural_person"): 1,
+            ("other.other", "legal.research"): 1,
+            ("total", "natural_person"): 2,
+            ("total", "legal.business"): 1,
+            ("total", "legal.research"): 1,
+            ("carried_out", "natural_person"): 1,
+        }
+    )
     assert check_table3(r["table3"]) == []
     assert r["table2"]["regulation"] == {"issued": 0, "repealed": 0, "in_force": 0}
     assert r["table2"]["normative"] == {"issued": 1, "repealed": 0, "in_force": 2}
@@ -198,14 +243,26 @@ def event_sequences(draw):
     for _ in range(n):
         rid = f"R{draw(st.integers(0, n + 3))}"  # repeated ids happen
         k += 1
-        events.append(received(k, rid, (_DAY0 + timedelta(days=draw(st.integers(0, 1500)))).isoformat(),
-                               draw(st.sampled_from(APPLICANT_COLUMNS + ["unknown"])),
-                               dept=draw(st.sampled_from([FIN, EDU]))))
+        events.append(
+            received(
+                k,
+                rid,
+                (_DAY0 + timedelta(days=draw(st.integers(0, 1500)))).isoformat(),
+                draw(st.sampled_from(APPLICANT_COLUMNS + ["unknown"])),
+                dept=draw(st.sampled_from([FIN, EDU])),
+            )
+        )
         for _ in range(draw(st.integers(0, 2))):
             k += 1
-            events.append(ev(k, draw(st.sampled_from(_CLOSERS)), request_id=rid,
-                             on=(_DAY0 + timedelta(days=draw(st.integers(0, 1600)))).isoformat(),
-                             outcome=draw(st.sampled_from(OUTCOME_ROWS + ["bogus"]))))
+            events.append(
+                ev(
+                    k,
+                    draw(st.sampled_from(_CLOSERS)),
+                    request_id=rid,
+                    on=(_DAY0 + timedelta(days=draw(st.integers(0, 1600)))).isoformat(),
+                    outcome=draw(st.sampled_from(OUTCOME_ROWS + ["bogus"])),
+                )
+            )
     events.append(ev(k + 1, "request.replied", request_id="nobody", on="2024-01-01", outcome="granted"))
     return draw(st.permutations(events))
 
@@ -225,14 +282,24 @@ def test_identity_holds_for_random_sequences(events, dept):
 
 # ---- the seed report's year (tests/seed_2016.py, also drafted as a whole report in test_annual_document)
 
+
 def test_seed_2016_city_figures():
     from tests import seed_2016 as S
 
     r = annual_report(S.events(), 2016)
     t3 = r["table3"]
     # 钦州市2016年度报告: 48 received, 41 answered (33 granted, 3 partial, 2 secret, 3 not held), none carried in
-    assert (t3["new"]["total"], t3["carried_in"]["total"], t3["total"]["total"], t3["carried_out"]["total"]) == (48, 0, 41, 7)
-    assert (t3["granted"]["total"], t3["partially_granted"]["total"], t3["withheld.state_secret"]["total"],
-            t3["unavailable.not_held"]["total"]) == (33, 3, 2, 3)
+    assert (t3["new"]["total"], t3["carried_in"]["total"], t3["total"]["total"], t3["carried_out"]["total"]) == (
+        48,
+        0,
+        41,
+        7,
+    )
+    assert (
+        t3["granted"]["total"],
+        t3["partially_granted"]["total"],
+        t3["withheld.state_secret"]["total"],
+        t3["unavailable.not_held"]["total"],
+    ) == (33, 3, 2, 3)
     assert check_table3(t3) == []
     assert all(v == 0 for block in r["table4"].values() for v in block.values())  # no review, no litigation

@@ -1,6 +1,7 @@
 """Late entries (补录, issue 8 §3) on the time-skipping server, through the real ingest path, store,
 workflow and the `shixian review` CLI: a back-dated event by a liaison changes nothing until a
 supervisor approves it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -67,9 +68,19 @@ async def test_backdated_extension_waits_for_review_then_moves_the_due_date(st):
     assert st.clock(req, "request_reply").due == due.isoformat()
     assert req in {r["id"] for r in overdue_rows(today)}
     # The liaison types a decision date on the due day, but records it after the due date.
-    r = await as_role(st, "liaison", "liaison-czj", {"type": "request.extended", "request_id": req,
-                                                     "on": due.isoformat(), "working_days": 10,
-                                                     "approved_by": "head-czj", "reason": "需调阅档案"})
+    r = await as_role(
+        st,
+        "liaison",
+        "liaison-czj",
+        {
+            "type": "request.extended",
+            "request_id": req,
+            "on": due.isoformat(),
+            "working_days": 10,
+            "approved_by": "head-czj",
+            "reason": "需调阅档案",
+        },
+    )
     assert r[0].status == "held", r[0].text()
     assert "已过当前答复期限" in r[0].reason and "补录待审核" in r[0].text()
     eid = r[0].event_id
@@ -79,23 +90,40 @@ async def test_backdated_extension_waits_for_review_then_moves_the_due_date(st):
     assert "request.extended" not in event_rows(req)
     snap = st.item(req)
     assert [(e.status, e.on, e.recorded_on) for e in snap.late_entries] == [
-        ("held", due.isoformat(), today.isoformat())]
+        ("held", due.isoformat(), today.isoformat())
+    ]
     q = await st.query("request", req)
     assert q.clocks[0].due == due.isoformat() and q.held[0].event_id == eid
     out = await asyncio.to_thread(cli, "status", req)
     assert f"补录待审核：request.extended（{eid}）事件日期 {due.isoformat()}，登记于 {today.isoformat()}" in out.output
     # Sending it again is a duplicate, not a second entry.
     again = Ingestor(st.client, role="liaison", now=lambda: dt.datetime.now(dt.UTC))
-    r2 = await again.ingest([(1, {**{"event_id": eid, "type": "request.extended", "request_id": req,
-                                     "on": due.isoformat(), "working_days": 10, "approved_by": "head-czj",
-                                     "reason": "需调阅档案"}})])
+    r2 = await again.ingest(
+        [
+            (
+                1,
+                {
+                    **{
+                        "event_id": eid,
+                        "type": "request.extended",
+                        "request_id": req,
+                        "on": due.isoformat(),
+                        "working_days": 10,
+                        "approved_by": "head-czj",
+                        "reason": "需调阅档案",
+                    }
+                },
+            )
+        ]
+    )
     assert r2[0].status == "duplicate"
     # The review queue (CLI, JSON) lists it with both dates.
     out = await asyncio.to_thread(cli, "review", "list", "--json")
     assert out.exit_code == 0, out.output
     rows = json.loads(out.output)
     assert [(x["event_id"], x["occurred_on"], x["recorded_at"][:10], x["role"]) for x in rows] == [
-        (eid, due.isoformat(), today.isoformat(), "liaison")]
+        (eid, due.isoformat(), today.isoformat(), "liaison")
+    ]
     # Approval applies it as of its own date: the due date moves, the item leaves the overdue list.
     out = await asyncio.to_thread(cli, "review", "approve", eid, "--by", "supervisor-zwgk")
     assert out.exit_code == 0, out.output
@@ -121,13 +149,21 @@ async def test_backdated_reply_rejected_with_reason_stays_overdue(st):
     # "Replied" on the due day, recorded 2 working days later: within the limit (3), applied at once.
     ok_req = st.id("REP-OK")
     await st.ok(received(ok_req, "qz-czj", recv))
-    r = await as_role(st, "liaison", "liaison-czj",
-                      {"type": "request.replied", "request_id": ok_req, "on": due.isoformat(), "outcome": "granted"})
+    r = await as_role(
+        st,
+        "liaison",
+        "liaison-czj",
+        {"type": "request.replied", "request_id": ok_req, "on": due.isoformat(), "outcome": "granted"},
+    )
     assert r[0].status == "applied" and st.clock(ok_req, "request_reply").state == "met"
     # Recorded 4 working days after its date: held, and the clock still overdue.
     claimed = c.subtract_working_days(today, 4, REGION)
-    r = await as_role(st, "liaison", "liaison-czj",
-                      {"type": "request.replied", "request_id": req, "on": claimed.isoformat(), "outcome": "granted"})
+    r = await as_role(
+        st,
+        "liaison",
+        "liaison-czj",
+        {"type": "request.replied", "request_id": req, "on": claimed.isoformat(), "outcome": "granted"},
+    )
     assert r[0].status == "held" and "晚 4 个工作日" in r[0].reason
     assert st.clock(req, "request_reply").state == "open"
     assert req in {x["id"] for x in overdue_rows(today)}
@@ -141,8 +177,12 @@ async def test_backdated_reply_rejected_with_reason_stays_overdue(st):
     assert (entry.status, entry.decision_reason) == ("rejected", "无送达回证，不予认可")
     assert "request.replied" not in event_rows(req)
     # The department can still record the real reply, which then counts as late.
-    r = await as_role(st, "liaison", "liaison-czj",
-                      {"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"})
+    r = await as_role(
+        st,
+        "liaison",
+        "liaison-czj",
+        {"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"},
+    )
     assert r[0].status == "applied" and st.clock(req, "request_reply").state == "missed"
 
 
@@ -152,8 +192,12 @@ async def test_supervisor_operator_and_start_events_are_never_held(st):
     recv = c.subtract_working_days(today, 30, REGION)
     a, b, d = st.id("SUP"), st.id("OPS"), st.id("NEW")
     await st.ok(received(a, "qz-czj", recv), received(b, "qz-czj", recv))
-    r = await as_role(st, "supervisor", "supervisor-zwgk",
-                      {"type": "request.replied", "request_id": a, "on": old.isoformat(), "outcome": "granted"})
+    r = await as_role(
+        st,
+        "supervisor",
+        "supervisor-zwgk",
+        {"type": "request.replied", "request_id": a, "on": old.isoformat(), "outcome": "granted"},
+    )
     assert r[0].status == "applied"
     r = await st.ingest({"type": "request.replied", "request_id": b, "on": old.isoformat(), "outcome": "granted"})
     assert r[0].status == "applied"  # the operator's import (shixian events ingest)
@@ -169,8 +213,9 @@ async def test_approval_is_refused_when_the_item_moved_on(st):
     recv = c.subtract_working_days(today, 25, REGION)
     await st.ok(received(req, "qz-czj", recv))
     claimed = c.subtract_working_days(today, 6, REGION)
-    r = await as_role(st, "liaison", "liaison-czj",
-                      {"type": "request.withdrawn", "request_id": req, "on": claimed.isoformat()})
+    r = await as_role(
+        st, "liaison", "liaison-czj", {"type": "request.withdrawn", "request_id": req, "on": claimed.isoformat()}
+    )
     assert r[0].status == "held"
     await st.ok({"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"})
     out = await asyncio.to_thread(cli, "review", "approve", r[0].event_id)
@@ -203,14 +248,18 @@ async def test_a_liaisons_ledger_upload_is_reviewed_like_any_entry(st):
         st.started.add(f"request:{k}")
 
     def ledger(key: str) -> bytes:
-        return ("受理编号,收到申请日期,申请方式,申请人类型,答复日期,答复结果\n"
-                f"{key},{recv},网络,自然人,{replied},予以公开\n").encode()
+        return (
+            "受理编号,收到申请日期,申请方式,申请人类型,答复日期,答复结果\n"
+            f"{key},{recv},网络,自然人,{replied},予以公开\n"
+        ).encode()
 
     # (no time skipped here: the upload's real recording time is the test server's present)
-    held = await apply(plan(ledger(keys[0]), "台账.csv", "qz-czj"), st.client, recorded_by="liaison-czj",
-                       role="liaison")
-    ok = await apply(plan(ledger(keys[1]), "台账.csv", "qz-czj"), st.client, recorded_by="supervisor-zwgk",
-                     role="supervisor")
+    held = await apply(
+        plan(ledger(keys[0]), "台账.csv", "qz-czj"), st.client, recorded_by="liaison-czj", role="liaison"
+    )
+    ok = await apply(
+        plan(ledger(keys[1]), "台账.csv", "qz-czj"), st.client, recorded_by="supervisor-zwgk", role="supervisor"
+    )
     assert held[0].status == "held", held[0].text()
     assert [e["status"] for e in held[0].events] == ["applied", "held"]
     assert "补录待审核" in held[0].text()

@@ -1,4 +1,5 @@
 """Supervisors hear about held late entries (补录) once a day, as one line of their digest."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,9 +15,17 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def _held(n: int, status: str = "held") -> LateEntry:
-    return LateEntry(event_id=f"late-{n}-{status}", type="request.replied", on="2026-09-20",
-                     recorded_at="2026-10-09T10:00:00+08:00", recorded_on="2026-10-09", recorded_by="liaison-czj",
-                     role="liaison", reason="晚登记", status=status)
+    return LateEntry(
+        event_id=f"late-{n}-{status}",
+        type="request.replied",
+        on="2026-09-20",
+        recorded_at="2026-10-09T10:00:00+08:00",
+        recorded_on="2026-10-09",
+        recorded_by="liaison-czj",
+        role="liaison",
+        reason="晚登记",
+        status=status,
+    )
 
 
 async def test_one_digest_line_for_all_held_entries(digest_env, hook, ts_env):  # noqa: F811

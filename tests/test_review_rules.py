@@ -1,4 +1,5 @@
 """Late-entry rules (domain/review.py): which events are reviewed, when, and the config file."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,15 @@ def test_which_events_are_reviewed_comes_from_the_rule_data():
 
     def held(rule_id, ev):
         r = rules[rule_id]
-        return holds_clock(ev, met_by=list(r.met_by), closed_by=list(r.closed_by), pause=r.pause, stop=r.stop,
-                           extension_event=r.extension.event if r.extension else None, lapses=r.lapses)
+        return holds_clock(
+            ev,
+            met_by=list(r.met_by),
+            closed_by=list(r.closed_by),
+            pause=r.pause,
+            stop=r.stop,
+            extension_event=r.extension.event if r.extension else None,
+            lapses=r.lapses,
+        )
 
     assert held("request_reply", "request.replied")  # meet
     assert held("request_reply", "request.consultation_started")  # pause

@@ -1,4 +1,5 @@
 """Compliance scores: periods, classification, deductions from scoring.toml, config errors."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -25,7 +26,13 @@ FIN, EDU = "财政局", "教育局"
 
 def test_parse_period():
     q = parse_period("2026-Q3")
-    assert (q.start, q.end, q.label, q.kind, q.title) == (date(2026, 7, 1), date(2026, 9, 30), "2026-Q3", "quarter", "2026年第3季度")
+    assert (q.start, q.end, q.label, q.kind, q.title) == (
+        date(2026, 7, 1),
+        date(2026, 9, 30),
+        "2026-Q3",
+        "quarter",
+        "2026年第3季度",
+    )
     m = parse_period("2026-2")
     assert (m.start, m.end, m.label) == (date(2026, 2, 1), date(2026, 2, 28), "2026-02")
     y = parse_period("2026")
@@ -50,20 +57,37 @@ def test_classify():
 
 
 def rec(item, rule, due, state, met_on=None, late=None, overdue=None, dept=FIN, summary=None):
-    return ClockRecord(item_id=item, item_type="request" if rule == "request_reply" else "document",
-                       department=dept, title=f"事项{item}", rule=rule, due=due, state=state, met_on=met_on,
-                       lateness_working_days=late, overdue_working_days=overdue,
-                       explanation={"summary": summary} if summary else {})
+    return ClockRecord(
+        item_id=item,
+        item_type="request" if rule == "request_reply" else "document",
+        department=dept,
+        title=f"事项{item}",
+        rule=rule,
+        due=due,
+        state=state,
+        met_on=met_on,
+        lateness_working_days=late,
+        overdue_working_days=overdue,
+        explanation={"summary": summary} if summary else {},
+    )
 
 
 RECORDS = [
-    rec("D1", "policy_publication", "2026-07-20", "met", "2026-07-10"),            # on time
+    rec("D1", "policy_publication", "2026-07-20", "met", "2026-07-10"),  # on time
     rec("D1", "policy_interpretation", "2026-07-16", "met", "2026-07-20", late=2),  # late: -5
-    rec("R1", "request_reply", "2026-08-28", "met", "2026-09-03", late=4),          # late: -6
-    rec("R2", "request_reply", "2026-09-15", "open", overdue=22),                   # overdue: -6
-    rec("R3", "request_reply", "2026-09-20", "closed"),                             # not counted
-    rec("R4", "request_reply", "2026-10-10", "open"),                               # other period
-    rec("E1", "request_reply", "2026-08-01", "met", "2026-07-30", dept=EDU, summary="收到申请之日起20个工作日\n（8月1日）"),
+    rec("R1", "request_reply", "2026-08-28", "met", "2026-09-03", late=4),  # late: -6
+    rec("R2", "request_reply", "2026-09-15", "open", overdue=22),  # overdue: -6
+    rec("R3", "request_reply", "2026-09-20", "closed"),  # not counted
+    rec("R4", "request_reply", "2026-10-10", "open"),  # other period
+    rec(
+        "E1",
+        "request_reply",
+        "2026-08-01",
+        "met",
+        "2026-07-30",
+        dept=EDU,
+        summary="收到申请之日起20个工作日\n（8月1日）",
+    ),
 ]
 
 
@@ -89,18 +113,31 @@ def test_score_period_counts_and_deductions():
 
 def test_score_floor_and_department_filter():
     many = [rec(f"R{i}", "request_reply", "2026-11-02", "open", overdue=3) for i in range(20)]
-    res = score_period(many + RECORDS, parse_period("2026-11"), date(2026, 12, 1), load_scoring(), department=FIN,
-                       rules=load_rules())
+    res = score_period(
+        many + RECORDS, parse_period("2026-11"), date(2026, 12, 1), load_scoring(), department=FIN, rules=load_rules()
+    )
     assert len(res.summary) == 1 and res.summary[0].score == 0 and res.summary[0].deduction == 120
 
 
 def test_records_from_snapshots():
-    snap = ItemSnapshot(id="R9", type="request", department=FIN, title="申请", clocks=[
-        ClockSnapshot(rule="correction_notice", start="2026-09-01", due="2026-09-10", state="met",
-                      met_on="2026-09-05", explanation={"summary": "7个工作日"}),
-        ClockSnapshot(rule="request_reply", start="2026-09-01", due="2026-09-29", state="open"),
-        ClockSnapshot(rule="third_party_opinion", start="2026-09-03", due=None, state="paused"),
-    ])
+    snap = ItemSnapshot(
+        id="R9",
+        type="request",
+        department=FIN,
+        title="申请",
+        clocks=[
+            ClockSnapshot(
+                rule="correction_notice",
+                start="2026-09-01",
+                due="2026-09-10",
+                state="met",
+                met_on="2026-09-05",
+                explanation={"summary": "7个工作日"},
+            ),
+            ClockSnapshot(rule="request_reply", start="2026-09-01", due="2026-09-29", state="open"),
+            ClockSnapshot(rule="third_party_opinion", start="2026-09-03", due=None, state="paused"),
+        ],
+    )
     seen = []
 
     def overdue(clock, as_of):
@@ -127,23 +164,31 @@ def test_calendar_overdue_days_uses_working_days():
 def test_default_config_and_explanation_line():
     cfg = load_scoring()
     assert {k: d.points for k, d in cfg.deductions.items()} == {
-        "policy_publication": 5, "policy_interpretation": 5, "request_reply": 6,
-        "annual_report_department": 5, "annual_report_government": 5, "withheld": 0, "case_lost": 3,
+        "policy_publication": 5,
+        "policy_interpretation": 5,
+        "request_reply": 6,
+        "annual_report_department": 5,
+        "annual_report_government": 5,
+        "withheld": 0,
+        "case_lost": 3,
     }
     assert all("鲤城" in d.source for k, d in cfg.deductions.items() if k != "withheld")
     assert explanation_line({}, "2026-01-31") == "期限：2026-01-31"
 
 
-@pytest.mark.parametrize("text,key", [
-    ("[deductions.request_reply]\npoints = -1\nsource = 'x'\n", "deductions.request_reply.points"),
-    ("[deductions.request_reply]\npoints = 'six'\nsource = 'x'\n", "deductions.request_reply.points"),
-    ("[deductions.request_reply]\npoints = 6\n", "deductions.request_reply.source"),
-    ("[deductions.request_reply]\npoints = 6\nsource = 'x'\npoint = 1\n", "deductions.request_reply.point"),
-    ("[score]\nfull_score = 100\nfloor = 100\n", "score.floor"),
-    ("[score]\noverdue_counts_as_late = 1\n", "score.overdue_counts_as_late"),
-    ("[scores]\n", "scores"),
-    ("[deductions\n", "TOML"),
-])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("[deductions.request_reply]\npoints = -1\nsource = 'x'\n", "deductions.request_reply.points"),
+        ("[deductions.request_reply]\npoints = 'six'\nsource = 'x'\n", "deductions.request_reply.points"),
+        ("[deductions.request_reply]\npoints = 6\n", "deductions.request_reply.source"),
+        ("[deductions.request_reply]\npoints = 6\nsource = 'x'\npoint = 1\n", "deductions.request_reply.point"),
+        ("[score]\nfull_score = 100\nfloor = 100\n", "score.floor"),
+        ("[score]\noverdue_counts_as_late = 1\n", "score.overdue_counts_as_late"),
+        ("[scores]\n", "scores"),
+        ("[deductions\n", "TOML"),
+    ],
+)
 def test_config_errors_name_file_and_key(tmp_path: Path, text, key):
     p = tmp_path / "scoring.toml"
     p.write_text(text, encoding="utf-8")
@@ -164,10 +209,16 @@ def test_scoring_reads_rules_only_from_its_arguments(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(tmp_path / "missing"))
     rules = {"request_reply": R("答复申请（测试名）"), "correction_notice": R("补正窗口", lapses=True)}
-    snap = ItemSnapshot(id="R9", type="request", department=FIN, title="申请", clocks=[
-        ClockSnapshot(rule="correction_notice", start="2026-09-01", due="2026-09-10", state="open"),
-        ClockSnapshot(rule="request_reply", start="2026-09-01", due="2026-09-29", state="open"),
-    ])
+    snap = ItemSnapshot(
+        id="R9",
+        type="request",
+        department=FIN,
+        title="申请",
+        clocks=[
+            ClockSnapshot(rule="correction_notice", start="2026-09-01", due="2026-09-10", state="open"),
+            ClockSnapshot(rule="request_reply", start="2026-09-01", due="2026-09-29", state="open"),
+        ],
+    )
     recs = records_from_snapshots([snap], date(2026, 10, 12), lambda c, d: 9, rules)
     assert [(r.rule, r.overdue_working_days) for r in recs] == [("request_reply", 9)]
     res = score_period(recs, parse_period("2026-Q3"), date(2026, 10, 12), ScoringConfig(), rules=rules)

@@ -1,4 +1,5 @@
 """The embedded dev server keeps workflow state across a restart (same --db-filename)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -99,13 +100,11 @@ class SleeperWorkflow:
 async def test_ts_env_skips_time(ts_env):
     """The session-scoped time-skipping environment from conftest works with the pydantic converter."""
     async with Worker(ts_env.client, task_queue="ts", workflows=[SleeperWorkflow]):
-        result = await ts_env.client.execute_workflow(
-            SleeperWorkflow.run, id=f"s-{uuid.uuid4()}", task_queue="ts"
-        )
+        result = await ts_env.client.execute_workflow(SleeperWorkflow.run, id=f"s-{uuid.uuid4()}", task_queue="ts")
         assert result == "醒了"
 
 
-UP_SCRIPT = r'''
+UP_SCRIPT = r"""
 import asyncio, sys
 from app.composition import up_tasks, up_wiring
 from worker.supervisor import Task, up
@@ -119,7 +118,7 @@ async def fake_web(ctx):
 # the real wiring, with a stand-in for the web server
 tasks = [Task(fake_web, "web", needs_http=True) if t.name == "web" else t for t in up_tasks()]
 up(up_wiring(tasks), demo=False, http=True)
-'''
+"""
 
 
 async def test_up_starts_and_stops_cleanly_on_sigterm(tmp_data_dir, free_port):

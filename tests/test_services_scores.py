@@ -1,4 +1,5 @@
 """The scoring use case (services/scores.py): one path for the CLI, the API, the pages and the locks."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,14 +22,39 @@ def _store(tmp_path, monkeypatch):
     engine = init_db(get_engine(database_url()))
     with Session(engine) as s:
         # late reply (met after due) and a document withheld in the period (a mark, not a clock)
-        assert save_snapshot(s, ItemSnapshot(id="R1", type="request", department="qz-fgw", title="申请", version=1,
-                                             state="closed", clocks=[ClockSnapshot(
-                                                 rule="request_reply", start="2026-08-01", due="2026-08-28",
-                                                 state="met", met_on="2026-09-03", lateness_working_days=4)]))
-        assert save_snapshot(s, ItemSnapshot(id="D1", type="document", department="qz-fgw", title="文件", version=1,
-                                             state="closed", data={"disclosure": "withheld",
-                                                                   "signed_on": "2026-08-10",
-                                                                   "withheld_reason": "withheld.state_secret"}))
+        assert save_snapshot(
+            s,
+            ItemSnapshot(
+                id="R1",
+                type="request",
+                department="qz-fgw",
+                title="申请",
+                version=1,
+                state="closed",
+                clocks=[
+                    ClockSnapshot(
+                        rule="request_reply",
+                        start="2026-08-01",
+                        due="2026-08-28",
+                        state="met",
+                        met_on="2026-09-03",
+                        lateness_working_days=4,
+                    )
+                ],
+            ),
+        )
+        assert save_snapshot(
+            s,
+            ItemSnapshot(
+                id="D1",
+                type="document",
+                department="qz-fgw",
+                title="文件",
+                version=1,
+                state="closed",
+                data={"disclosure": "withheld", "signed_on": "2026-08-10", "withheld_reason": "withheld.state_secret"},
+            ),
+        )
     return engine
 
 
@@ -58,13 +84,32 @@ def test_event_log_loads_as_canonical_dicts(tmp_path, monkeypatch):
     from store.models import EventRecord
 
     with Session(engine) as s:
-        s.add(EventRecord(event_id="e2", type="request.replied", item_id="R1", department="qz-fgw",
-                          occurred_on="2026-09-03", payload={"request_id": "R1"}, content_hash="h2"))
-        s.add(EventRecord(event_id="e1", type="request.received", item_id="R1", department="qz-fgw",
-                          occurred_on="2026-08-01", content_hash="h1",
-                          payload={"request_id": "R1", "applicant": {"name": "张三"}}))
+        s.add(
+            EventRecord(
+                event_id="e2",
+                type="request.replied",
+                item_id="R1",
+                department="qz-fgw",
+                occurred_on="2026-09-03",
+                payload={"request_id": "R1"},
+                content_hash="h2",
+            )
+        )
+        s.add(
+            EventRecord(
+                event_id="e1",
+                type="request.received",
+                item_id="R1",
+                department="qz-fgw",
+                occurred_on="2026-08-01",
+                content_hash="h1",
+                payload={"request_id": "R1", "applicant": {"name": "张三"}},
+            )
+        )
         s.commit()
         events = load_events(s)
     assert [(e["event_id"], e["type"], e["department"]) for e in events] == [
-        ("e1", "request.received", "qz-fgw"), ("e2", "request.replied", "qz-fgw")]
+        ("e1", "request.received", "qz-fgw"),
+        ("e2", "request.replied", "qz-fgw"),
+    ]
     assert all("applicant" not in e for e in events)

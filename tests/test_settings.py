@@ -1,4 +1,5 @@
 """One settings class reads the environment; the README documents every variable it reads."""
+
 import ast
 import re
 from pathlib import Path
@@ -24,8 +25,12 @@ def test_only_the_settings_module_reads_the_environment():
                 continue
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
-                if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv") \
-                        and isinstance(node.value, ast.Name) and node.value.id == "os":
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr in ("environ", "getenv", "putenv")
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "os"
+                ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, f"os.environ read outside domain/settings.py: {offenders}"
 

@@ -1,4 +1,5 @@
 """One count of working days left / overdue, and lapsing windows are never overdue — everywhere."""
+
 import datetime as dt
 from types import SimpleNamespace
 
@@ -40,10 +41,19 @@ def test_digest_leaves_out_lapsed_windows():
 
     d = load_directory()
     dept = next(iter(d.departments))
-    snap = ItemSnapshot(id="R-1", type="request", department=dept, title="t", state="open", clocks=[
-        ClockSnapshot(rule="correction_notice", start="2026-09-25", due="2026-10-09", state="open", region="national"),
-        ClockSnapshot(rule="request_reply", start="2026-09-10", due="2026-10-09", state="open", region="national"),
-    ])
+    snap = ItemSnapshot(
+        id="R-1",
+        type="request",
+        department=dept,
+        title="t",
+        state="open",
+        clocks=[
+            ClockSnapshot(
+                rule="correction_notice", start="2026-09-25", due="2026-10-09", state="open", region="national"
+            ),
+            ClockSnapshot(rule="request_reply", start="2026-09-10", due="2026-10-09", state="open", region="national"),
+        ],
+    )
     out = build_digests([snap], d, dt.date(2026, 10, 20), working_days_left_from(CAL), RULES)
     supervisor = [ctx for _, step, ctx in out if step == "digest_supervisor"]
     assert supervisor, "the overdue reply must reach the supervisors"

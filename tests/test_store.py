@@ -1,9 +1,10 @@
 """Read-model repository on SQLite and PostgreSQL (each test runs on both)."""
+
 from __future__ import annotations
 
 import random
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import func, select, text
 from sqlmodel import Session
@@ -124,7 +125,7 @@ def test_open_clocks_due_before(db_session):
     repo.save_snapshot(s, snap("paused", dept="dept-a", due="2026-03-01", clock_state="paused"))
     repo.save_snapshot(s, snap("future", dept="dept-a", due="2026-03-09"))
     # due 2026-03-03T23:59:59+08:00 == 15:59:59Z: one second later it is overdue
-    now = datetime(2026, 3, 3, 16, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 3, 16, 0, 0, tzinfo=UTC)
     rows = repo.open_clocks_due_before(s, now)
     assert [(i.id, c.rule) for i, c in rows] == [("late-a", "request.reply"), ("late-b", "request.reply")]
     assert all(c.due_instant.tzinfo is not None for _, c in rows)
@@ -155,8 +156,10 @@ def test_event_record_drops_applicant(db_session, engine):
     from domain.events import content_hash
 
     assert rec.content_hash == content_hash(event)
-    assert repo.event_record_from(dict(event, applicant={"name": "李四"}, recorded_by="p-2")).content_hash \
+    assert (
+        repo.event_record_from(dict(event, applicant={"name": "李四"}, recorded_by="p-2")).content_hash
         == rec.content_hash
+    )
     assert repo.event_record_from(dict(event, subject="另一文件")).content_hash != rec.content_hash
 
     assert repo.add_event(s, rec) is True
@@ -167,13 +170,27 @@ def test_event_record_drops_applicant(db_session, engine):
     # nothing personal anywhere in the stored row
     with engine.connect() as conn:
         raw = " ".join(str(v) for v in conn.execute(text("select * from event_record")).one())
-    assert "张三" not in raw and "13800000000" not in raw and "applicant\"" not in raw
+    assert "张三" not in raw and "13800000000" not in raw and 'applicant"' not in raw
 
-    ar = repo.event_record_from({"event_id": "ev-2", "type": "annual_report.published",
-                                 "department": "dept-a", "year": 2025, "published_on": "2026-01-20"})
+    ar = repo.event_record_from(
+        {
+            "event_id": "ev-2",
+            "type": "annual_report.published",
+            "department": "dept-a",
+            "year": 2025,
+            "published_on": "2026-01-20",
+        }
+    )
     assert ar.item_id == "annual-report:dept-a:2025" and ar.occurred_on == "2026-01-20"
-    op = repo.event_record_from({"event_id": "ev-3", "type": "opinion.detected", "case_id": "c-1",
-                                 "department": "dept-a", "detected_at": "2026-02-01T10:00:00+08:00"})
+    op = repo.event_record_from(
+        {
+            "event_id": "ev-3",
+            "type": "opinion.detected",
+            "case_id": "c-1",
+            "department": "dept-a",
+            "detected_at": "2026-02-01T10:00:00+08:00",
+        }
+    )
     assert op.item_id == "c-1" and op.occurred_on == "2026-02-01"
     assert s.execute(select(func.count()).select_from(EventRecord)).scalar_one() == 1
 
@@ -181,7 +198,9 @@ def test_event_record_drops_applicant(db_session, engine):
 def test_record_due_change(db_session):
     s = db_session
     repo.save_snapshot(s, snap())
-    rec = repo.record_due_change(s, "req-1", "request.reply", "2026-03-10", "2026-04-08", "经审批延长答复期限20个工作日")
+    rec = repo.record_due_change(
+        s, "req-1", "request.reply", "2026-03-10", "2026-04-08", "经审批延长答复期限20个工作日"
+    )
     assert rec.id is not None and rec.changed_at.tzinfo is not None
     changes = repo.due_changes(s, "req-1")
     assert [(c.old_due, c.new_due, c.reason) for c in changes] == [

@@ -1,5 +1,6 @@
 """The item's checks and transitions as pure functions (workflows/transitions.py), without Temporal:
 the workflow class only orchestrates them (issue 9 §4)."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,15 @@ def ev(obj: dict):
     return parse_event({"request_id": "R-1", **obj})
 
 
-RECEIVED = {"event_id": "r1", "type": "request.received", "department": "qz-fgw", "channel": "online",
-            "received_on": "2026-03-02", "applicant_type": "natural_person", "subject": "申请公开"}
+RECEIVED = {
+    "event_id": "r1",
+    "type": "request.received",
+    "department": "qz-fgw",
+    "channel": "online",
+    "received_on": "2026-03-02",
+    "applicant_type": "natural_person",
+    "subject": "申请公开",
+}
 
 
 def started() -> ItemState:
@@ -80,14 +88,17 @@ def test_a_reply_meets_the_clock_and_a_second_reply_is_refused():
 
 def test_a_consultation_pauses_and_its_end_resumes_the_reply_clock():
     st = started()
-    tr.transition(st, ev({"event_id": "c1", "type": "request.consultation_started", "on": "2026-03-04",
-                          "with": "third_party"}))
+    tr.transition(
+        st, ev({"event_id": "c1", "type": "request.consultation_started", "on": "2026-03-04", "with": "third_party"})
+    )
     reply = tr.clock(st, "request_reply")
     assert [(p.start, p.end, p.kind) for p in reply.pauses] == [("2026-03-04", None, "third_party")]
     assert tr.open_consultations(st) == {"third_party"}
     with pytest.raises(Refusal, match="已处于"):
-        tr.check(st, ev({"event_id": "c2", "type": "request.consultation_started", "on": "2026-03-05",
-                         "with": "third_party"}))
+        tr.check(
+            st,
+            ev({"event_id": "c2", "type": "request.consultation_started", "on": "2026-03-05", "with": "third_party"}),
+        )
     tr.transition(st, ev({"event_id": "c3", "type": "request.consultation_ended", "on": "2026-03-09"}))
     assert reply.pauses[0].end is not None and tr.open_consultations(st) == set()
 

@@ -1,4 +1,5 @@
 """A worker process killed (SIGKILL) in the middle of a reminder ladder and restarted sends no step twice."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,14 +11,13 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from domain.clocks import SHANGHAI
 from domain.engine import engine
 from services.ingest import Ingestor
-from domain.clocks import SHANGHAI
 from store.deliveries import list_deliveries
 from tests.receivers import WebhookReceiver
 from tests.workflow_harness import config_copy
@@ -49,15 +49,22 @@ asyncio.run(main())
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def env(temporal_test_server_path):
-    e = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=temporal_test_server_path,
-                                                     data_converter=pydantic_data_converter)
+    e = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
+    )
     yield e
     await e.shutdown()
 
 
 def start_worker(address: str, env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, address], env=env, cwd=Path(__file__).parents[1],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER, address],
+        env=env,
+        cwd=Path(__file__).parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "worker ready"
     return proc
 
@@ -87,10 +94,23 @@ async def test_killed_worker_resumes_ladder_without_repeats(env, tmp_path, monke
         req = f"KILL-{uuid.uuid4().hex[:6]}"
         worker = start_worker(address, proc_env)
         try:
-            results = await Ingestor(env.client).ingest([(1, {
-                "event_id": f"{req}-1", "type": "request.received", "request_id": req, "department": "qz-jyj",
-                "channel": "in_person", "received_on": now.date().isoformat(), "applicant_type": "natural_person",
-                "subject": "杀进程测试"})])
+            results = await Ingestor(env.client).ingest(
+                [
+                    (
+                        1,
+                        {
+                            "event_id": f"{req}-1",
+                            "type": "request.received",
+                            "request_id": req,
+                            "department": "qz-jyj",
+                            "channel": "in_person",
+                            "received_on": now.date().isoformat(),
+                            "applicant_type": "natural_person",
+                            "subject": "杀进程测试",
+                        },
+                    )
+                ]
+            )
             assert results[0].status == "applied", results[0].text()
             wid = f"request:{req}"
             due = cal.add_working_days(now.date(), 20, "guangxi")
@@ -100,7 +120,9 @@ async def test_killed_worker_resumes_ladder_without_repeats(env, tmp_path, monke
                 await env.sleep(target - (await env.get_current_time()).astimezone(SHANGHAI))
 
             def sent_steps():
-                return sorted(d.step for d in list_deliveries(item_id=req) if d.state == "sent" and d.rule == "request_reply")
+                return sorted(
+                    d.step for d in list_deliveries(item_id=req) if d.state == "sent" and d.rule == "request_reply"
+                )
 
             await skip_to(cal.subtract_working_days(due, 1, "guangxi"))
             await idle(env.client, wid)

@@ -3,6 +3,7 @@
 The test server's clock starts at the real present and only moves forward; every date here is derived
 from it with the production calendar, so the tests hold whatever day they run on.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,15 +27,29 @@ def cal():
 
 
 def signed(doc_id, dept, day, **kw):
-    return {"type": "document.signed", "document_id": doc_id, "department": dept, "title": f"测试文件{doc_id}",
-            "kind": kw.pop("kind", "normative"), "signed_on": day.isoformat(), "disclosure": kw.pop("disclosure", "public"),
-            **kw}
+    return {
+        "type": "document.signed",
+        "document_id": doc_id,
+        "department": dept,
+        "title": f"测试文件{doc_id}",
+        "kind": kw.pop("kind", "normative"),
+        "signed_on": day.isoformat(),
+        "disclosure": kw.pop("disclosure", "public"),
+        **kw,
+    }
 
 
 def received(req_id, dept, day):
-    return {"type": "request.received", "request_id": req_id, "department": dept, "channel": "online",
-            "received_on": day.isoformat(), "applicant_type": "natural_person",
-            "applicant": {"name": "张三", "contact": "13800000000"}, "subject": "申请公开某项目批复"}
+    return {
+        "type": "request.received",
+        "request_id": req_id,
+        "department": dept,
+        "channel": "online",
+        "received_on": day.isoformat(),
+        "applicant_type": "natural_person",
+        "applicant": {"name": "张三", "contact": "13800000000"},
+        "subject": "申请公开某项目批复",
+    }
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -45,7 +60,8 @@ async def wf_env(temporal_test_server_path):
     from temporalio.testing import WorkflowEnvironment
 
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter)
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
+    )
     yield env
     await env.shutdown()
 
@@ -64,7 +80,9 @@ async def test_on_time_publication_and_interpretation_chain(st):
     await st.ok(signed(doc, "qz-fgw", sign_day))
     pub = st.clock(doc, "policy_publication")
     assert pub.state == "open" and pub.due == c.add_working_days(sign_day, 20).isoformat()
-    await st.ok({"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "https://x/1"})
+    await st.ok(
+        {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "https://x/1"}
+    )
     snap = st.item(doc)
     pub = next(k for k in snap.clocks if k.rule == "policy_publication")
     interp = next(k for k in snap.clocks if k.rule == "policy_interpretation")
@@ -73,14 +91,23 @@ async def test_on_time_publication_and_interpretation_chain(st):
     assert snap.state == "open"
     live = await st.query("document", doc)  # the workflow's own state, readable by Query at any moment
     assert [(k.rule, k.state, k.due) for k in live.clocks] == [(k.rule, k.state, k.due) for k in snap.clocks]
-    await st.ok({"type": "interpretation.published", "document_id": doc, "published_on": today.isoformat(),
-                 "url": "https://x/1-jd", "form": "graphic"})
+    await st.ok(
+        {
+            "type": "interpretation.published",
+            "document_id": doc,
+            "published_on": today.isoformat(),
+            "url": "https://x/1-jd",
+            "form": "graphic",
+        }
+    )
     snap = st.item(doc)
     assert {k.rule: k.state for k in snap.clocks} == {"policy_publication": "met", "policy_interpretation": "met"}
     assert snap.state == "closed"
     # The workflow ends once every clock is settled; a second publication is refused.
     assert (await st.result("document", doc)).state == "closed"
-    r = await st.ingest({"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"})
+    r = await st.ingest(
+        {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"}
+    )
     assert r[0].status == "rejected" and "已结束" in r[0].reason
 
 
@@ -103,8 +130,10 @@ async def test_withheld_and_on_request_documents_have_no_clock(st):
     today = await st.today()
     r = await st.ingest(signed(st.id("W0"), "qz-fgw", today, disclosure="withheld"))
     assert r[0].status == "rejected" and r[0].field == "withheld_reason"
-    await st.ok(signed(st.id("W1"), "qz-fgw", today, disclosure="withheld", withheld_reason="涉及国家秘密"),
-                signed(st.id("Q1"), "qz-fgw", today, disclosure="on_request"))
+    await st.ok(
+        signed(st.id("W1"), "qz-fgw", today, disclosure="withheld", withheld_reason="涉及国家秘密"),
+        signed(st.id("Q1"), "qz-fgw", today, disclosure="on_request"),
+    )
     for doc in (st.id("W1"), st.id("Q1")):
         snap = st.item(doc)
         assert snap.clocks == [] and snap.state == "recorded"
@@ -113,14 +142,18 @@ async def test_withheld_and_on_request_documents_have_no_clock(st):
 async def test_publication_before_signing_is_rejected(st):
     today = await st.today()
     doc = st.id("D")
-    r = await st.ingest({"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"})
+    r = await st.ingest(
+        {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"}
+    )
     assert r[0].status == "rejected" and "未知事项" in r[0].reason
     await st.ok(signed(doc, "qz-fgw", today))
-    r = await st.ingest({"type": "document.published", "document_id": doc,
-                         "published_on": (today - 3 * DAY).isoformat(), "url": "u"})
+    r = await st.ingest(
+        {"type": "document.published", "document_id": doc, "published_on": (today - 3 * DAY).isoformat(), "url": "u"}
+    )
     assert (r[0].status, r[0].field) == ("rejected", "published_on") and "早于" in r[0].reason
-    r = await st.ingest({"type": "interpretation.published", "document_id": doc,
-                         "published_on": today.isoformat(), "url": "u"})
+    r = await st.ingest(
+        {"type": "interpretation.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"}
+    )
     assert r[0].status == "rejected" and "尚未公开" in r[0].reason
 
 
@@ -131,8 +164,14 @@ async def test_correction_restarts_the_reply_clock(st):
     recv = c.subtract_working_days(today, 6)
     await st.ok(received(req, "qz-jyj", recv))
     asked = c.subtract_working_days(today, 4)
-    await st.ok({"type": "request.correction_requested", "request_id": req, "on": asked.isoformat(),
-                 "respond_by": (today + 10 * DAY).isoformat()})
+    await st.ok(
+        {
+            "type": "request.correction_requested",
+            "request_id": req,
+            "on": asked.isoformat(),
+            "respond_by": (today + 10 * DAY).isoformat(),
+        }
+    )
     reply = st.clock(req, "request_reply")
     assert reply.state == "paused" and reply.due is None
     assert st.clock(req, "correction_notice").state == "met"
@@ -151,8 +190,14 @@ async def test_no_correction_by_respond_by_abandons_the_request(st):
     req = st.id("R")
     await st.ok(received(req, "qz-jyj", today))
     respond_by = today + 3 * DAY
-    await st.ok({"type": "request.correction_requested", "request_id": req, "on": today.isoformat(),
-                 "respond_by": respond_by.isoformat()})
+    await st.ok(
+        {
+            "type": "request.correction_requested",
+            "request_id": req,
+            "on": today.isoformat(),
+            "respond_by": respond_by.isoformat(),
+        }
+    )
     await st.env.sleep(dt.timedelta(days=5))
     final = await st.result("request", req)
     assert final.state == "abandoned" and final.data["outcome"] == "other.no_correction"
@@ -162,7 +207,9 @@ async def test_no_correction_by_respond_by_abandons_the_request(st):
     from services.queries import session
 
     with session() as s:
-        ev = s.exec(select(EventRecord).where(EventRecord.item_id == req, EventRecord.type == "request.abandoned")).one()
+        ev = s.exec(
+            select(EventRecord).where(EventRecord.item_id == req, EventRecord.type == "request.abandoned")
+        ).one()
     assert ev.payload["on"] == respond_by.isoformat() and "applicant" not in str(ev.payload)
 
 
@@ -172,8 +219,10 @@ async def test_consultation_pause_excludes_the_paused_days(st):
     req = st.id("R")
     recv = c.subtract_working_days(today, 8)
     p_start, p_end = c.subtract_working_days(today, 5), c.subtract_working_days(today, 2)
-    await st.ok(received(req, "qz-fgw", recv),
-                {"type": "request.consultation_started", "request_id": req, "on": p_start.isoformat(), "with": "third_party"})
+    await st.ok(
+        received(req, "qz-fgw", recv),
+        {"type": "request.consultation_started", "request_id": req, "on": p_start.isoformat(), "with": "third_party"},
+    )
     reply = st.clock(req, "request_reply")
     assert reply.state == "paused" and reply.due is None
     third = st.clock(req, "third_party_opinion")
@@ -193,22 +242,54 @@ async def test_extension_accepted_once_and_refused_otherwise(st):
     recv = c.subtract_working_days(today, 3)
     await st.ok(received(req, "qz-czj", recv))
     base = c.add_working_days(recv, 20)
-    r = await st.ingest({"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 21,
-                         "approved_by": "head-czj", "reason": "复杂"})
+    r = await st.ingest(
+        {
+            "type": "request.extended",
+            "request_id": req,
+            "on": today.isoformat(),
+            "working_days": 21,
+            "approved_by": "head-czj",
+            "reason": "复杂",
+        }
+    )
     assert r[0].status == "rejected" and r[0].field == "working_days"
-    await st.ok({"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 15,
-                 "approved_by": "head-czj", "reason": "需调阅档案"})
+    await st.ok(
+        {
+            "type": "request.extended",
+            "request_id": req,
+            "on": today.isoformat(),
+            "working_days": 15,
+            "approved_by": "head-czj",
+            "reason": "需调阅档案",
+        }
+    )
     reply = st.clock(req, "request_reply")
     assert reply.due == c.add_working_days(base, 15).isoformat()
     assert reply.explanation["extensions"][0]["from_due"] == base.isoformat()
-    r = await st.ingest({"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 5,
-                         "approved_by": "head-czj", "reason": "again"})
+    r = await st.ingest(
+        {
+            "type": "request.extended",
+            "request_id": req,
+            "on": today.isoformat(),
+            "working_days": 5,
+            "approved_by": "head-czj",
+            "reason": "again",
+        }
+    )
     assert r[0].status == "rejected" and "只能延期 1 次" in r[0].reason
     # Late extension on another request: decided after the due date.
     req2 = st.id("R2")
     await st.ok(received(req2, "qz-czj", c.subtract_working_days(today, 25)))
-    r = await st.ingest({"type": "request.extended", "request_id": req2, "on": today.isoformat(), "working_days": 5,
-                         "approved_by": "head-czj", "reason": "late"})
+    r = await st.ingest(
+        {
+            "type": "request.extended",
+            "request_id": req2,
+            "on": today.isoformat(),
+            "working_days": 5,
+            "approved_by": "head-czj",
+            "reason": "late",
+        }
+    )
     assert (r[0].status, r[0].field) == ("rejected", "on") and "届满前" in r[0].reason
     # Replied late: lateness counted; replying twice is refused.
     await st.ok({"type": "request.replied", "request_id": req2, "on": today.isoformat(), "outcome": "granted"})
@@ -222,8 +303,16 @@ async def test_requests_before_2019_05_15_use_the_2008_limits(st):
     req = st.id("OLD")
     await st.ok(received(req, "qz-fgw", dt.date(2019, 5, 6)))
     assert st.clock(req, "request_reply").due == "2019-05-27"  # 15 wd
-    r = await st.ingest({"type": "request.extended", "request_id": req, "on": "2019-05-10", "working_days": 16,
-                         "approved_by": "x", "reason": "y"})
+    r = await st.ingest(
+        {
+            "type": "request.extended",
+            "request_id": req,
+            "on": "2019-05-10",
+            "working_days": 16,
+            "approved_by": "x",
+            "reason": "y",
+        }
+    )
     assert r[0].status == "rejected" and "15" in r[0].reason
 
 
@@ -233,7 +322,7 @@ async def test_reminders_fire_once_each_on_working_days(st):
     req = st.id("R")
     await st.ok(received(req, "qz-fgw", today))
     due = dt.date.fromisoformat(st.clock(req, "request_reply").due)
-    sleep = (dt.datetime.combine(c.add_working_days(due, 2), dt.time(12), tzinfo=st_tz()) - await st.now())
+    sleep = dt.datetime.combine(c.add_working_days(due, 2), dt.time(12), tzinfo=st_tz()) - await st.now()
     await st.env.sleep(sleep)
     sent = [d for d in list_deliveries(item_id=req) if d.rule == "request_reply"]
     steps = sorted(d.step for d in sent if d.state == "sent")
@@ -288,7 +377,8 @@ async def test_calendar_change_moves_due_date_records_and_tells_liaison(st):
     # (A partial national file would make its whole year official; regional days only add.)
     extra = c.subtract_working_days(old_due, 1, "guangxi")
     (st.config / "calendars" / "guangxi-extra.toml").write_text(
-        f'region = "guangxi"\nsource = "测试通知"\n[days_off]\n"{extra.isoformat()}" = "临时调整"\n', encoding="utf-8")
+        f'region = "guangxi"\nsource = "测试通知"\n[days_off]\n"{extra.isoformat()}" = "临时调整"\n', encoding="utf-8"
+    )
     from services.calendar import signal_open_items
 
     assert await signal_open_items(st.client, "日历数据已更新（测试）") >= 1
@@ -296,16 +386,19 @@ async def test_calendar_change_moves_due_date_records_and_tells_liaison(st):
     from domain.calendar import load_calendar
 
     # The extra day off pushes the 20th working day one working day later.
-    assert new_due == load_calendar().add_working_days(today, 20, "guangxi").isoformat() == \
-        c.add_working_days(old_due, 1, "guangxi").isoformat()
+    assert (
+        new_due
+        == load_calendar().add_working_days(today, 20, "guangxi").isoformat()
+        == c.add_working_days(old_due, 1, "guangxi").isoformat()
+    )
     from services.queries import session
 
     with session() as s:
         change = s.exec(select(DueDateChange).where(DueDateChange.item_id == req)).one()
     assert (change.old_due, change.new_due) == (old_due.isoformat(), new_due) and "日历" in change.reason
     told = await st.wait_for(
-        lambda: [d for d in list_deliveries(item_id=req) if d.step == "due_date_changed" and d.state == "sent"],
-        bool)
+        lambda: [d for d in list_deliveries(item_id=req) if d.step == "due_date_changed" and d.state == "sent"], bool
+    )
     assert [d.person for d in told] == ["liaison-fgw"]
     msg = next(p.json["message"] for p in st.posts_for(req) if "liaison-fgw" in p.path and "变" in p.json["title"])
     assert new_due[:4] in msg
@@ -326,8 +419,15 @@ async def test_opinion_budget_and_annual_report_run_on_the_generic_workflow(st):
     now = await st.now()
     today = now.date()
     case = st.id("C")
-    await st.ok({"type": "opinion.detected", "case_id": case, "department": "qz-zfb",
-                 "detected_at": now.isoformat(), "severity": "major"})
+    await st.ok(
+        {
+            "type": "opinion.detected",
+            "case_id": case,
+            "department": "qz-zfb",
+            "detected_at": now.isoformat(),
+            "severity": "major",
+        }
+    )
     snap = st.item(case)
     assert {k.rule for k in snap.clocks} == {"opinion_response_info", "opinion_response_press"}
     await st.ok({"type": "opinion.info_released", "case_id": case, "at": (now + dt.timedelta(hours=6)).isoformat()})
@@ -335,17 +435,30 @@ async def test_opinion_budget_and_annual_report_run_on_the_generic_workflow(st):
     await st.ok({"type": "opinion.press_conference", "case_id": case, "at": (now + dt.timedelta(hours=20)).isoformat()})
     assert st.clock(case, "opinion_response_press").state == "met"
     b = st.id("B")
-    await st.ok({"type": "budget.approved", "item_id": b, "department": "qz-czj", "approved_on": today.isoformat(),
-                 "kind": "budget"})
+    await st.ok(
+        {
+            "type": "budget.approved",
+            "item_id": b,
+            "department": "qz-czj",
+            "approved_on": today.isoformat(),
+            "kind": "budget",
+        }
+    )
     budget = st.clock(b, "budget_disclosure")
     assert budget.due == cal().next_working_day(today + 20 * DAY).isoformat()
     dept = "qz-jyj"
     year = 2000 + int(st.tag[:2], 16) % 20  # a fresh report year per run
-    await st.ok({"type": "annual_report.published", "department": dept, "year": year,
-                 "published_on": f"{year + 1}-01-20", "url": "https://x/ar"})
+    await st.ok(
+        {
+            "type": "annual_report.published",
+            "department": dept,
+            "year": year,
+            "published_on": f"{year + 1}-01-20",
+            "url": "https://x/ar",
+        }
+    )
     rep = st.clock(f"annual-report:{dept}:{year}", "annual_report_department")
     assert rep.state == "met" and rep.start == f"{year + 1}-01-01"
-
 
 
 async def test_annual_report_clocks_open_for_every_department_once(st):
@@ -354,8 +467,9 @@ async def test_annual_report_clocks_open_for_every_department_once(st):
     from workflows.annual import AnnualReportKickoffWorkflow, KickoffInput
 
     year = 2019 + int(st.tag[:2], 16) % 6  # reports due under the 2019 regulation (Jan 31)
-    out = await st.client.execute_workflow(AnnualReportKickoffWorkflow.run, KickoffInput(year=year),
-                                           id=f"kickoff-{st.tag}", task_queue="shixian")
+    out = await st.client.execute_workflow(
+        AnnualReportKickoffWorkflow.run, KickoffInput(year=year), id=f"kickoff-{st.tag}", task_queue="shixian"
+    )
     deps = load_directory().departments.values()
     expected = sum(len(d.annual_reports) for d in deps)
     assert len(out) == expected and all("已应用" in line for line in out), out
@@ -366,11 +480,19 @@ async def test_annual_report_clocks_open_for_every_department_once(st):
     gov = st.clock(f"government-annual-report:qz-zfb:{year}", "annual_report_government")
     assert gov.due == f"{year + 1}-03-31"
     st.started.add(f"annual_report:government-annual-report:qz-zfb:{year}")
-    again = await st.client.execute_workflow(AnnualReportKickoffWorkflow.run, KickoffInput(year=year),
-                                             id=f"kickoff2-{st.tag}", task_queue="shixian")
+    again = await st.client.execute_workflow(
+        AnnualReportKickoffWorkflow.run, KickoffInput(year=year), id=f"kickoff2-{st.tag}", task_queue="shixian"
+    )
     assert all("重复" in line for line in again)  # a repeated run changes nothing
-    await st.ok({"type": "annual_report.published", "department": "qz-czj", "year": year,
-                 "published_on": f"{year + 1}-03-02", "url": "https://x/ar"})
+    await st.ok(
+        {
+            "type": "annual_report.published",
+            "department": "qz-czj",
+            "year": year,
+            "published_on": f"{year + 1}-03-02",
+            "url": "https://x/ar",
+        }
+    )
     late = st.clock(f"annual-report:qz-czj:{year}", "annual_report_department")
     assert late.state == "missed" and late.lateness_working_days >= 1
     assert OpenReports(year=year).year == year
@@ -381,17 +503,28 @@ async def test_reply_during_consultation_or_awaiting_correction_settles_the_cloc
     c = cal()
     r1, r2 = st.id("R1"), st.id("R2")
     recv = c.subtract_working_days(today, 6)
-    await st.ok(received(r1, "qz-fgw", recv),
-                {"type": "request.consultation_started", "request_id": r1,
-                 "on": c.add_working_days(recv, 2).isoformat(), "with": "third_party"},
-                {"type": "request.replied", "request_id": r1, "on": today.isoformat(), "outcome": "granted"})
+    await st.ok(
+        received(r1, "qz-fgw", recv),
+        {
+            "type": "request.consultation_started",
+            "request_id": r1,
+            "on": c.add_working_days(recv, 2).isoformat(),
+            "with": "third_party",
+        },
+        {"type": "request.replied", "request_id": r1, "on": today.isoformat(), "outcome": "granted"},
+    )
     reply = st.clock(r1, "request_reply")
     assert (reply.state, reply.lateness_working_days) == ("met", 0) and st.item(r1).state == "closed"
-    await st.ok(received(r2, "qz-fgw", recv),
-                {"type": "request.correction_requested", "request_id": r2,
-                 "on": c.add_working_days(recv, 1).isoformat(), "respond_by": (today + 5 * DAY).isoformat()},
-                {"type": "request.replied", "request_id": r2, "on": today.isoformat(),
-                 "outcome": "unavailable.still_unclear"})
+    await st.ok(
+        received(r2, "qz-fgw", recv),
+        {
+            "type": "request.correction_requested",
+            "request_id": r2,
+            "on": c.add_working_days(recv, 1).isoformat(),
+            "respond_by": (today + 5 * DAY).isoformat(),
+        },
+        {"type": "request.replied", "request_id": r2, "on": today.isoformat(), "outcome": "unavailable.still_unclear"},
+    )
     r2_reply = st.clock(r2, "request_reply")
     assert (r2_reply.state, r2_reply.lateness_working_days) == ("met", 0) and st.item(r2).state == "closed"
     assert r2_reply.explanation["pauses"][0]["reason"] == "待申请人补正"
@@ -402,16 +535,34 @@ async def test_correction_is_asked_once_and_within_seven_working_days(st):
     c = cal()
     req, late = st.id("R"), st.id("LATE")
     recv = c.subtract_working_days(today, 3)
-    await st.ok(received(req, "qz-jyj", recv),
-                {"type": "request.correction_requested", "request_id": req, "on": today.isoformat(),
-                 "respond_by": (today + 5 * DAY).isoformat()},
-                {"type": "request.corrected", "request_id": req, "on": today.isoformat()})
-    r = await st.ingest({"type": "request.correction_requested", "request_id": req, "on": today.isoformat(),
-                         "respond_by": (today + 5 * DAY).isoformat()})
+    await st.ok(
+        received(req, "qz-jyj", recv),
+        {
+            "type": "request.correction_requested",
+            "request_id": req,
+            "on": today.isoformat(),
+            "respond_by": (today + 5 * DAY).isoformat(),
+        },
+        {"type": "request.corrected", "request_id": req, "on": today.isoformat()},
+    )
+    r = await st.ingest(
+        {
+            "type": "request.correction_requested",
+            "request_id": req,
+            "on": today.isoformat(),
+            "respond_by": (today + 5 * DAY).isoformat(),
+        }
+    )
     assert r[0].status == "rejected" and "一次性告知" in r[0].reason
     await st.ok(received(late, "qz-jyj", c.subtract_working_days(today, 12)))
-    r = await st.ingest({"type": "request.correction_requested", "request_id": late, "on": today.isoformat(),
-                         "respond_by": (today + 5 * DAY).isoformat()})
+    r = await st.ingest(
+        {
+            "type": "request.correction_requested",
+            "request_id": late,
+            "on": today.isoformat(),
+            "respond_by": (today + 5 * DAY).isoformat(),
+        }
+    )
     assert (r[0].status, r[0].field) == ("rejected", "on") and "7个工作日" in r[0].reason
     r = await st.ingest({"type": "request.abandoned", "request_id": late, "on": today.isoformat()})
     assert r[0].status == "rejected" and "系统" in r[0].reason  # no closing one's own overdue request
@@ -421,9 +572,10 @@ async def test_unanswered_consultation_ends_when_its_window_lapses(st):
     today = await st.today()
     c = cal()
     req = st.id("R")
-    await st.ok(received(req, "qz-czj", today),
-                {"type": "request.consultation_started", "request_id": req, "on": today.isoformat(),
-                 "with": "agency"})
+    await st.ok(
+        received(req, "qz-czj", today),
+        {"type": "request.consultation_started", "request_id": req, "on": today.isoformat(), "with": "agency"},
+    )
     window = st.clock(req, "agency_opinion")
     lapse = dt.date.fromisoformat(window.due)
     await st.env.sleep(dt.datetime.combine(lapse + 2 * DAY, dt.time(12), st_tz()) - await st.now())
@@ -473,7 +625,9 @@ async def test_a_refused_start_leaves_no_item_behind(st):
     deps = st.config / "departments.toml"
     good = deps.read_text(encoding="utf-8")
     # A department configured with a region that has no calendar: its clocks cannot be computed.
-    deps.write_text(good + '\n[[department]]\nid = "qz-new"\nname = "新设部门"\nregion = "atlantis"\n', encoding="utf-8")
+    deps.write_text(
+        good + '\n[[department]]\nid = "qz-new"\nname = "新设部门"\nregion = "atlantis"\n', encoding="utf-8"
+    )
     doc = st.id("BAD")
     r = st._track(await Ingestor(st.client).ingest([(1, {"event_id": f"{doc}-1", **signed(doc, "qz-new", today)})]))
     assert r[0].status == "rejected" and "atlantis" in r[0].reason
@@ -482,8 +636,7 @@ async def test_a_refused_start_leaves_no_item_behind(st):
         await handle.result()
     assert (await handle.describe()).status.name == "FAILED"
     assert st.item(doc) is None  # nothing of it reached the store
-    deps.write_text(good + '\n[[department]]\nid = "qz-new"\n'
-                    'name = "新设部门"\nregion = "guangxi"\n', encoding="utf-8")
+    deps.write_text(good + '\n[[department]]\nid = "qz-new"\nname = "新设部门"\nregion = "guangxi"\n', encoding="utf-8")
     ok = await Ingestor(st.client).ingest([(1, {"event_id": f"{doc}-2", **signed(doc, "qz-new", today)})])
     assert ok[0].status == "applied", ok[0].text()  # the corrected configuration can use the id
     assert st.clock(doc, "policy_publication").state == "open"
@@ -494,15 +647,25 @@ async def test_recalculation_keeps_a_lawful_extension_and_the_workflow_alive(st)
     c = cal()
     req = st.id("R")
     recv = c.subtract_working_days(today, 20, "guangxi")  # due today: the extension is decided on the due day
-    await st.ok(received(req, "qz-fgw", recv),
-                {"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 10,
-                 "approved_by": "head-fgw", "reason": "复杂"})
+    await st.ok(
+        received(req, "qz-fgw", recv),
+        {
+            "type": "request.extended",
+            "request_id": req,
+            "on": today.isoformat(),
+            "working_days": 10,
+            "approved_by": "head-fgw",
+            "reason": "复杂",
+        },
+    )
     # A late notice turns a weekend day inside the counting period into a make-up working day: the
     # original due date moves earlier than the day the extension was decided.
-    weekend = next(recv + dt.timedelta(days=k) for k in range(1, 30)
-                   if not c.is_workday(recv + dt.timedelta(days=k), "guangxi"))
+    weekend = next(
+        recv + dt.timedelta(days=k) for k in range(1, 30) if not c.is_workday(recv + dt.timedelta(days=k), "guangxi")
+    )
     (st.config / "calendars" / "guangxi-makeup.toml").write_text(
-        f'region = "guangxi"\nsource = "测试通知"\n[workdays]\n"{weekend.isoformat()}" = "调休上班"\n', encoding="utf-8")
+        f'region = "guangxi"\nsource = "测试通知"\n[workdays]\n"{weekend.isoformat()}" = "调休上班"\n', encoding="utf-8"
+    )
     from services.calendar import signal_open_items
 
     old_due = st.clock(req, "request_reply").due
@@ -520,9 +683,11 @@ async def test_consultation_answered_after_its_window_counts_only_until_the_wind
     recv = c.subtract_working_days(today, 40, "guangxi")
     start = c.add_working_days(recv, 2, "guangxi")
     late_end = c.add_working_days(start, 25, "guangxi")  # the agency answered 10 wd after its window
-    await st.ok(received(req, "qz-fgw", recv),
-                {"type": "request.consultation_started", "request_id": req, "on": start.isoformat(), "with": "agency"},
-                {"type": "request.consultation_ended", "request_id": req, "on": late_end.isoformat()})
+    await st.ok(
+        received(req, "qz-fgw", recv),
+        {"type": "request.consultation_started", "request_id": req, "on": start.isoformat(), "with": "agency"},
+        {"type": "request.consultation_ended", "request_id": req, "on": late_end.isoformat()},
+    )
     window = st.clock(req, "agency_opinion")
     assert window.state == "closed" and window.lateness_working_days is None  # a window is never "missed"
     reply = st.clock(req, "request_reply")
@@ -537,10 +702,18 @@ async def test_extension_during_a_consultation_survives_the_window_lapsing(st):
     recv = c.subtract_working_days(today, 40, "guangxi")
     decided = c.add_working_days(recv, 30, "guangxi")
     # Imported: the consultation was never answered; an extension was decided while it was pending.
-    await st.ok(received(req, "qz-czj", recv),
-                {"type": "request.consultation_started", "request_id": req, "on": recv.isoformat(), "with": "agency"},
-                {"type": "request.extended", "request_id": req, "on": decided.isoformat(), "working_days": 5,
-                 "approved_by": "head-czj", "reason": "复杂"})
+    await st.ok(
+        received(req, "qz-czj", recv),
+        {"type": "request.consultation_started", "request_id": req, "on": recv.isoformat(), "with": "agency"},
+        {
+            "type": "request.extended",
+            "request_id": req,
+            "on": decided.isoformat(),
+            "working_days": 5,
+            "approved_by": "head-czj",
+            "reason": "复杂",
+        },
+    )
     window_due = dt.date.fromisoformat(st.clock(req, "agency_opinion").due)
     await st.env.sleep(dt.timedelta(hours=2))  # past the import grace: the window lapses, the pause ends
     reply = await st.wait_for(lambda: st.clock(req, "request_reply"), lambda k: k.due is not None)
@@ -552,9 +725,11 @@ async def test_extension_during_a_consultation_survives_the_window_lapsing(st):
 
 async def test_requests_under_the_2007_regulation_have_no_correction_window(st):
     req = st.id("OLD")
-    await st.ok(received(req, "qz-fgw", dt.date(2018, 3, 5)),
-                {"type": "request.correction_requested", "request_id": req, "on": "2018-03-20", "respond_by": "2018-03-30"},
-                {"type": "request.corrected", "request_id": req, "on": "2018-03-26"})
+    await st.ok(
+        received(req, "qz-fgw", dt.date(2018, 3, 5)),
+        {"type": "request.correction_requested", "request_id": req, "on": "2018-03-20", "respond_by": "2018-03-30"},
+        {"type": "request.corrected", "request_id": req, "on": "2018-03-26"},
+    )
     snap = st.item(req)
     assert {k.rule for k in snap.clocks} == {"request_reply"}
     assert st.clock(req, "request_reply").due == cal().add_working_days(dt.date(2018, 3, 26), 15, "guangxi").isoformat()

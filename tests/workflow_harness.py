@@ -1,6 +1,7 @@
 """A real stack for workflow tests: Temporal (time-skipping or dev server), the worker with every
 workflow and activity, a temporary SQLite store, a config copy whose channels point at a real
 webhook receiver on 127.0.0.1, and the production ingest path."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,8 +15,8 @@ from pathlib import Path
 from temporalio.worker import Worker
 
 from app import composition
-from services.ingest import Ingestor
 from domain.clocks import SHANGHAI
+from services.ingest import Ingestor
 from store import repo
 from tests.receivers import WebhookReceiver
 from worker.client import TASK_QUEUE
@@ -145,9 +146,14 @@ async def stack(env, tmp_path: Path, monkeypatch):
         with ThreadPoolExecutor(8) as pool:
             # Graceful shutdown lets in-flight activities finish: an abandoned one would hold the
             # time-skipping server's clock until its timeout.
-            async with Worker(env.client, task_queue=TASK_QUEUE, workflows=composition.worker_workflows(),
-                              activities=composition.worker_activities(env.client), activity_executor=pool,
-                              graceful_shutdown_timeout=dt.timedelta(seconds=10)):
+            async with Worker(
+                env.client,
+                task_queue=TASK_QUEUE,
+                workflows=composition.worker_workflows(),
+                activities=composition.worker_activities(env.client),
+                activity_executor=pool,
+                graceful_shutdown_timeout=dt.timedelta(seconds=10),
+            ):
                 st = Stack(env, receiver, cfg, uuid.uuid4().hex[:6])
                 try:
                     yield st

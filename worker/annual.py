@@ -1,4 +1,5 @@
 """The yearly Schedule that opens annual-report clocks on January 1 (Asia/Shanghai)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -23,12 +24,24 @@ NOTE = "时限：每年1月1日0时5分（北京时间）为各部门开启上�
 
 def annual_schedule(task_queue: str = TASK_QUEUE) -> Schedule:
     return Schedule(
-        action=ScheduleActionStartWorkflow(AnnualReportKickoffWorkflow.run, KickoffInput(), id=ANNUAL_SCHEDULE_ID,
-                                           task_queue=task_queue, execution_timeout=timedelta(hours=6)),
+        action=ScheduleActionStartWorkflow(
+            AnnualReportKickoffWorkflow.run,
+            KickoffInput(),
+            id=ANNUAL_SCHEDULE_ID,
+            task_queue=task_queue,
+            execution_timeout=timedelta(hours=6),
+        ),
         spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(second=[ScheduleRange(0)], minute=[ScheduleRange(5)],
-                                            hour=[ScheduleRange(0)], day_of_month=[ScheduleRange(1)],
-                                            month=[ScheduleRange(1)], comment="每年1月1日00:05")],
+            calendars=[
+                ScheduleCalendarSpec(
+                    second=[ScheduleRange(0)],
+                    minute=[ScheduleRange(5)],
+                    hour=[ScheduleRange(0)],
+                    day_of_month=[ScheduleRange(1)],
+                    month=[ScheduleRange(1)],
+                    comment="每年1月1日00:05",
+                )
+            ],
             time_zone_name="Asia/Shanghai",
         ),
         # A server down over New Year still opens the clocks when it returns (the ids make it idempotent).
@@ -38,4 +51,7 @@ def annual_schedule(task_queue: str = TASK_QUEUE) -> Schedule:
 
 async def annual_schedule_task(ctx: UpContext) -> None:
     result = await upsert_schedule(ctx.client, ANNUAL_SCHEDULE_ID, annual_schedule(), NOTE)
-    ctx.announce("年报时限 / annual reports", f"{ANNUAL_SCHEDULE_ID} 每年1月1日（{'已创建' if result == 'created' else '已更新'}）")
+    ctx.announce(
+        "年报时限 / annual reports",
+        f"{ANNUAL_SCHEDULE_ID} 每年1月1日（{'已创建' if result == 'created' else '已更新'}）",
+    )

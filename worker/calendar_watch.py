@@ -1,4 +1,5 @@
 """The worker's file watch: a changed calendar file has every open workflow recompute (services.calendar)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,7 +24,7 @@ async def watch_calendar(client: Client, stop: asyncio.Event, poll: float = POLL
         try:
             await asyncio.wait_for(stop.wait(), timeout=poll)
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         sig = config_signature()
         if sig == last:

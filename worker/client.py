@@ -5,6 +5,7 @@ SHIXIAN_TEMPORAL_PORT, so every command reaches the server `shixian up` started.
 TEMPORAL_TLS_CERT / _KEY / _CA and TEMPORAL_API_KEY.
 Payloads always use the pydantic data converter (dates travel inside pydantic models).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -84,6 +85,11 @@ def stderr_runtime() -> Runtime:
 
     from temporalio.runtime import LogForwardingConfig, LoggingConfig, TelemetryConfig, TelemetryFilter
 
-    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
-        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
-        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")))))
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            )
+        )
+    )

@@ -13,6 +13,7 @@ skipped), so the schedule fires every day. Policy:
 
 Manual run (also what a `shixian digest run --date` command would call): `await run_digest(client, "2026-10-10")`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,7 @@ TIME_ZONE = "Asia/Shanghai"
 HOUR, MINUTE = 9, 0
 CATCHUP_WINDOW = timedelta(days=1)
 RUN_TIMEOUT = timedelta(hours=20)
-NOTE = ("时限每日汇总：每天09:00（北京时间）运行，仅在工作日发送"
-        "（调休上班日发送，法定节假日不发送）")
+NOTE = "时限每日汇总：每天09:00（北京时间）运行，仅在工作日发送（调休上班日发送，法定节假日不发送）"
 
 
 def digest_schedule(task_queue: str = TASK_QUEUE) -> Schedule:
@@ -56,18 +56,23 @@ def digest_schedule(task_queue: str = TASK_QUEUE) -> Schedule:
             execution_timeout=RUN_TIMEOUT,
         ),
         spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(
-                second=[ScheduleRange(0)], minute=[ScheduleRange(MINUTE)], hour=[ScheduleRange(HOUR)],
-                comment="每天09:00（Asia/Shanghai）",
-            )],
+            calendars=[
+                ScheduleCalendarSpec(
+                    second=[ScheduleRange(0)],
+                    minute=[ScheduleRange(MINUTE)],
+                    hour=[ScheduleRange(HOUR)],
+                    comment="每天09:00（Asia/Shanghai）",
+                )
+            ],
             time_zone_name=TIME_ZONE,
         ),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
     )
 
 
-async def ensure_schedule(client: Client, *, task_queue: str = TASK_QUEUE,
-                          schedule_id: str = DIGEST_SCHEDULE_ID) -> str:
+async def ensure_schedule(
+    client: Client, *, task_queue: str = TASK_QUEUE, schedule_id: str = DIGEST_SCHEDULE_ID
+) -> str:
     """Create the digest schedule, or update it to the current definition. Returns "created" / "updated"."""
     return await upsert_schedule(client, schedule_id, digest_schedule(task_queue), NOTE)
 
@@ -76,8 +81,10 @@ async def run_digest(client: Client, for_date: str | None = None, *, task_queue:
     """Run one day's digests now (manual run); repeats for the same day send nothing new."""
     day = for_date or "today"
     return await client.execute_workflow(
-        DigestWorkflow.run, DigestInput(for_date=for_date),
-        id=f"shixian-digest-manual-{day}-{uuid.uuid4().hex[:8]}", task_queue=task_queue,
+        DigestWorkflow.run,
+        DigestInput(for_date=for_date),
+        id=f"shixian-digest-manual-{day}-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
         execution_timeout=RUN_TIMEOUT,
     )
 

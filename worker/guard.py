@@ -8,6 +8,7 @@
 - `watch_database` / `watch_temporal`: the read model or an external Temporal frontend unreachable for
   `grace` seconds -> raise.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,7 +47,7 @@ class DataDirLock:
         self.path = Path(data) / "shixian.lock"
         self._fd: int | None = None
 
-    def acquire(self) -> "DataDirLock":
+    def acquire(self) -> DataDirLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -85,11 +86,13 @@ async def watch_process(proc, log_file: Path | None, stop: asyncio.Event, poll: 
         code = proc.poll()
         if code is not None:
             where = f"，见日志 {log_file}" if log_file else ""
-            raise FaultError(f"内嵌 Temporal 服务器意外退出（退出码 {code}）{where}；时限停止运行，请重新启动 / "
-                             f"embedded Temporal server exited with code {code}")
+            raise FaultError(
+                f"内嵌 Temporal 服务器意外退出（退出码 {code}）{where}；时限停止运行，请重新启动 / "
+                f"embedded Temporal server exited with code {code}"
+            )
         try:
             await asyncio.wait_for(stop.wait(), timeout=poll)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
@@ -112,7 +115,9 @@ async def temporal_ok(client, timeout: float = 5.0) -> bool:
 
     try:
         await client.workflow_service.describe_namespace(
-            DescribeNamespaceRequest(namespace=client.namespace), timeout=__import__("datetime").timedelta(seconds=timeout))
+            DescribeNamespaceRequest(namespace=client.namespace),
+            timeout=__import__("datetime").timedelta(seconds=timeout),
+        )
         return True
     except Exception as exc:
         log.warning("temporal check failed: %s", type(exc).__name__)
@@ -132,7 +137,7 @@ async def _watch(check, what: str, stop: asyncio.Event, every: float, grace: flo
                 raise FaultError(what)
         try:
             await asyncio.wait_for(stop.wait(), timeout=every)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
@@ -142,13 +147,25 @@ async def watch_database(stop: asyncio.Event, *, every: float | None = None, gra
     url = database_url()
     shown = url.split("@")[-1] if "@" in url else url
     grace = _grace_seconds() if grace is None else grace
-    await _watch(lambda: asyncio.to_thread(database_ok), f"数据库连接中断已超过 {grace:.0f} 秒（{shown}）；时限停止运行，"
-                 f"请检查数据库后重新启动 / database unreachable for {grace:.0f}s", stop,
-                 _check_seconds() if every is None else every, grace)
+    await _watch(
+        lambda: asyncio.to_thread(database_ok),
+        f"数据库连接中断已超过 {grace:.0f} 秒（{shown}）；时限停止运行，"
+        f"请检查数据库后重新启动 / database unreachable for {grace:.0f}s",
+        stop,
+        _check_seconds() if every is None else every,
+        grace,
+    )
 
 
-async def watch_temporal(client, stop: asyncio.Event, *, every: float | None = None, grace: float | None = None) -> None:
+async def watch_temporal(
+    client, stop: asyncio.Event, *, every: float | None = None, grace: float | None = None
+) -> None:
     grace = _grace_seconds() if grace is None else grace
-    await _watch(lambda: temporal_ok(client), f"Temporal 服务（{client.service_client.config.target_host}）已超过 "
-                 f"{grace:.0f} 秒无法连接；时限停止运行，请检查后重新启动 / Temporal unreachable for {grace:.0f}s",
-                 stop, _check_seconds() if every is None else every, grace)
+    await _watch(
+        lambda: temporal_ok(client),
+        f"Temporal 服务（{client.service_client.config.target_host}）已超过 "
+        f"{grace:.0f} 秒无法连接；时限停止运行，请检查后重新启动 / Temporal unreachable for {grace:.0f}s",
+        stop,
+        _check_seconds() if every is None else every,
+        grace,
+    )

@@ -2,11 +2,12 @@
 
 A JSON line carries time, level, logger, message and, when known, `item_id`, `event_id` and the Temporal
 workflow / activity ids. Only ids go in: applicant data is dropped at ingest and never logged."""
+
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _FIELDS = ("item_id", "event_id", "event_type", "status", "field")
 
@@ -14,7 +15,7 @@ _FIELDS = ("item_id", "event_id", "event_type", "status", "field")
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -1,4 +1,5 @@
 """The Temporal worker process: every workflow and activity of Shixian on task queue "shixian"."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,8 +44,14 @@ def build_worker(
     )
 
 
-async def run_worker(client: Client, stop_event: asyncio.Event, *, workflows: Sequence[type],
-                     activities: Sequence[Callable], task_queue: str = TASK_QUEUE) -> None:
+async def run_worker(
+    client: Client,
+    stop_event: asyncio.Event,
+    *,
+    workflows: Sequence[type],
+    activities: Sequence[Callable],
+    task_queue: str = TASK_QUEUE,
+) -> None:
     """Run the worker until `stop_event` is set, then shut it down gracefully."""
     wfs, acts = list(workflows), list(activities)
     if not wfs and not acts:

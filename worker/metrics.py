@@ -9,6 +9,7 @@
   `shixian_late_entries_held{department}`   late entries (补录) held for a supervisor's review
 Labels never carry applicant data (departments and channel schemes only).
 """
+
 from __future__ import annotations
 
 import logging
@@ -87,23 +88,33 @@ class StoreCollector:
         from store.deliveries import DeliveryAttempt
         from store.models import Clock, Item
 
-        notices = CounterMetricFamily("shixian_notices", "Notice channel attempts by channel and result",
-                                      labels=["channel", "result"])
+        notices = CounterMetricFamily(
+            "shixian_notices", "Notice channel attempts by channel and result", labels=["channel", "result"]
+        )
         open_ = GaugeMetricFamily("shixian_open_clocks", "Open clocks per department", labels=["department"])
-        overdue = GaugeMetricFamily("shixian_overdue_clocks", "Open clocks past their due instant per department",
-                                    labels=["department"])
-        held = GaugeMetricFamily("shixian_late_entries_held", "Late entries (补录) held for review per department",
-                                 labels=["department"])
+        overdue = GaugeMetricFamily(
+            "shixian_overdue_clocks", "Open clocks past their due instant per department", labels=["department"]
+        )
+        held = GaugeMetricFamily(
+            "shixian_late_entries_held", "Late entries (补录) held for review per department", labels=["department"]
+        )
         try:
             with Session(get_engine()) as s:
                 for channel, status, n in s.execute(
-                        select(DeliveryAttempt.channel, DeliveryAttempt.status, func.count()).group_by(
-                            DeliveryAttempt.channel, DeliveryAttempt.status)):
+                    select(DeliveryAttempt.channel, DeliveryAttempt.status, func.count()).group_by(
+                        DeliveryAttempt.channel, DeliveryAttempt.status
+                    )
+                ):
                     scheme = channel.split("://", 1)[0] if "://" in (channel or "") else "none"
                     notices.add_metric([scheme, "sent" if status == "ok" else "failed"], n)
                 now = datetime.now(UTC)
-                base = select(Item.department, func.count()).select_from(Clock).join(Item, Item.id == Clock.item_id).where(
-                    Clock.state == "open").group_by(Item.department)
+                base = (
+                    select(Item.department, func.count())
+                    .select_from(Clock)
+                    .join(Item, Item.id == Clock.item_id)
+                    .where(Clock.state == "open")
+                    .group_by(Item.department)
+                )
                 for dept, n in s.execute(base):
                     open_.add_metric([dept], n)
                 from domain.engine import engine
@@ -113,8 +124,11 @@ class StoreCollector:
                     overdue.add_metric([dept], n)
                 from store.models import LateEntryRecord
 
-                for dept, n in s.execute(select(LateEntryRecord.department, func.count()).where(
-                        LateEntryRecord.status == "held").group_by(LateEntryRecord.department)):
+                for dept, n in s.execute(
+                    select(LateEntryRecord.department, func.count())
+                    .where(LateEntryRecord.status == "held")
+                    .group_by(LateEntryRecord.department)
+                ):
                     held.add_metric([dept or ""], n)
         except Exception as exc:  # a scrape never fails the process; the gap shows in the graphs
             log.warning("store metrics unavailable: %s", type(exc).__name__)

@@ -1,4 +1,5 @@
 """Create-or-update for Temporal Schedules (run at every `shixian up`)."""
+
 from __future__ import annotations
 
 import logging

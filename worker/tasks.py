@@ -1,4 +1,5 @@
 """The worker's own task beside it in `shixian up`: the calendar file watch (listed by app/composition.py)."""
+
 from __future__ import annotations
 
 from worker.calendar_watch import watch_calendar

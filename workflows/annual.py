@@ -1,8 +1,8 @@
 """Yearly kickoff: on January 1 every department's annual-report clock for the closed year starts."""
+
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Optional
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -15,7 +15,7 @@ ANNUAL_SCHEDULE_ID = "shixian-annual-report-clocks"
 
 
 class KickoffInput(BaseModel):
-    year: Optional[int] = None  # the reporting year; default: the year that just closed
+    year: int | None = None  # the reporting year; default: the year that just closed
 
 
 @workflow.defn(name="annual_report_kickoff")
@@ -24,5 +24,7 @@ class AnnualReportKickoffWorkflow:
     async def run(self, inp: KickoffInput) -> list[str]:
         year = inp.year or workflow.now().astimezone(SHANGHAI).year - 1
         return await workflow.execute_activity_method(
-            AnnualActivities.open_annual_report_clocks, OpenReports(year=year),
-            start_to_close_timeout=timedelta(minutes=10))
+            AnnualActivities.open_annual_report_clocks,
+            OpenReports(year=year),
+            start_to_close_timeout=timedelta(minutes=10),
+        )

@@ -7,6 +7,7 @@ sent. Working day -> every digest goes through `notify_person` (channel fallback
 under the key `digest-{date}:digest:{step}:{person}`, so a person gets one digest per day however often
 the day's run is repeated (restart, manual re-run, catch-up): repeats report `already_sent`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,12 @@ DIGEST_SCHEDULE_ID = "shixian-daily-digest"
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 # Calendar/config/store reads: a few quick retries; a run that still fails is visible in the Temporal UI and
 # the next day's run starts afresh (the schedule never overlaps, and a run is capped by its timeout).
-READ_RETRY = RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
-                         maximum_interval=timedelta(seconds=30))
+READ_RETRY = RetryPolicy(
+    maximum_attempts=5,
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
 READ_TIMEOUT = timedelta(minutes=2)
 
 
@@ -53,29 +58,47 @@ class DigestWorkflow:
         day, source, stale = digest_date(inp.for_date, scheduled, workflow.now())
         if stale:
             workflow.logger.warning("digest run scheduled for %s started on a later day: skipped", day)
-            return DigestSummary(date=day, workday=False, status="stale", date_source=source,
-                                 reason="补跑时已过当天，不再发送")
+            return DigestSummary(
+                date=day, workday=False, status="stale", date_source=source, reason="补跑时已过当天，不再发送"
+            )
 
         info: DigestDay = await workflow.execute_activity(
-            digest_day, DigestDayRequest(date=day), start_to_close_timeout=READ_TIMEOUT,
+            digest_day,
+            DigestDayRequest(date=day),
+            start_to_close_timeout=READ_TIMEOUT,
             retry_policy=READ_RETRY,
         )
         if not info.workday:
             return DigestSummary(date=day, workday=False, status="skipped", date_source=source, reason=info.reason)
 
         plan: DigestPlan = await workflow.execute_activity(
-            plan_digests, DigestDayRequest(date=day), start_to_close_timeout=READ_TIMEOUT,
+            plan_digests,
+            DigestDayRequest(date=day),
+            start_to_close_timeout=READ_TIMEOUT,
             retry_policy=READ_RETRY,
         )
-        results = await asyncio.gather(*(
-            notify_person(NotificationRequest(
-                item_id=digest_item_id(day), rule=DIGEST_RULE, step=m.step, person_id=m.person_id,
-                context=m.context,
-            ))
-            for m in plan.messages
-        ))
-        summary = DigestSummary(date=day, workday=True, status="sent" if plan.messages else "empty",
-                                date_source=source, reason=info.reason, resting_people=plan.resting_people)
+        results = await asyncio.gather(
+            *(
+                notify_person(
+                    NotificationRequest(
+                        item_id=digest_item_id(day),
+                        rule=DIGEST_RULE,
+                        step=m.step,
+                        person_id=m.person_id,
+                        context=m.context,
+                    )
+                )
+                for m in plan.messages
+            )
+        )
+        summary = DigestSummary(
+            date=day,
+            workday=True,
+            status="sent" if plan.messages else "empty",
+            date_source=source,
+            reason=info.reason,
+            resting_people=plan.resting_people,
+        )
         for m, r in zip(plan.messages, results, strict=True):
             if r.status == "sent":
                 summary.sent += 1

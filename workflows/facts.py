@@ -4,6 +4,7 @@ The item's own workflow has completed, so this short workflow is the writer of t
 ingest use case never writes the store itself. Its id is `fact:<event_id>`, so concurrent senders of
 one id share one run.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,5 +21,8 @@ class FactWorkflow:
     @workflow.run
     async def run(self, req: FactRequest) -> str:
         return await workflow.execute_activity(
-            record_fact, req, start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)))
+            record_fact,
+            req,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
+        )

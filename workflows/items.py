@@ -10,6 +10,7 @@ validator refuses an invalid event before it reaches history, and the workflow a
 means (applied, duplicate, or a conflict when the same id comes with other content). Reminders fire from
 the ladder plan, each step once per due date.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -53,8 +54,20 @@ with workflow.unsafe.imports_passed_through():
         RuleMeta,
     )
 
-__all__ = ["ApplyResult", "ClockData", "ItemInput", "ItemState", "Refusal", "ReviewDecision", "RuleMeta",
-           "ItemWorkflow", "DocumentWorkflow", "RequestWorkflow", "ClockItemWorkflow", "workflow_for"]
+__all__ = [
+    "ApplyResult",
+    "ClockData",
+    "ItemInput",
+    "ItemState",
+    "Refusal",
+    "ReviewDecision",
+    "RuleMeta",
+    "ItemWorkflow",
+    "DocumentWorkflow",
+    "RequestWorkflow",
+    "ClockItemWorkflow",
+    "workflow_for",
+]
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 LOCAL_TIMEOUT = timedelta(seconds=30)
@@ -247,14 +260,30 @@ class ItemWorkflow:
     def snapshot(self) -> ItemSnapshot:
         st = self.st
         return ItemSnapshot(
-            id=st.id, type=st.type, department=st.department, title=st.title,
-            state="open" if st.state == "new" else st.state, version=st.version,
+            id=st.id,
+            type=st.type,
+            department=st.department,
+            title=st.title,
+            state="open" if st.state == "new" else st.state,
+            version=st.version,
             data={**st.data, "region": st.region},
-            clocks=[ClockSnapshot(
-                rule=c.rule, start=c.start, due=c.due, due_instant=c.due_instant, state=c.state,
-                met_on=c.met_on, lateness_working_days=c.lateness_working_days, provisional=c.provisional,
-                paused_days=c.paused_days, region=c.region, explanation=c.explanation, ladder_step=c.ladder_step,
-            ) for c in st.clocks],
+            clocks=[
+                ClockSnapshot(
+                    rule=c.rule,
+                    start=c.start,
+                    due=c.due,
+                    due_instant=c.due_instant,
+                    state=c.state,
+                    met_on=c.met_on,
+                    lateness_working_days=c.lateness_working_days,
+                    provisional=c.provisional,
+                    paused_days=c.paused_days,
+                    region=c.region,
+                    explanation=c.explanation,
+                    ladder_step=c.ladder_step,
+                )
+                for c in st.clocks
+            ],
             late_entries=[e.model_copy() for e in st.late],
         )
 
@@ -285,11 +314,20 @@ class ItemWorkflow:
         todo = list({id(c): c for c in clocks if not c.stopped}.values())
         if not todo:
             return
-        req = ComputeRequest(now=workflow.now().isoformat(), clocks=[
-            ClockJob(spec=ClockSpec.model_validate(c.model_dump(include=set(ClockSpec.model_fields))),
-                     fired=c.fired, last_overdue_at=c.last_overdue_at) for c in todo])
+        req = ComputeRequest(
+            now=workflow.now().isoformat(),
+            clocks=[
+                ClockJob(
+                    spec=ClockSpec.model_validate(c.model_dump(include=set(ClockSpec.model_fields))),
+                    fired=c.fired,
+                    last_overdue_at=c.last_overdue_at,
+                )
+                for c in todo
+            ],
+        )
         results: list[ClockResult] = await workflow.execute_local_activity(
-            compute_clocks, req, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY)
+            compute_clocks, req, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY
+        )
         for c, res in zip(todo, results, strict=True):
             calc = res.calc
             c.due, c.due_instant, c.provisional = calc.due, calc.due_instant, calc.provisional
@@ -311,34 +349,49 @@ class ItemWorkflow:
         if c.state != "open" or not c.due:
             c.plan = []
             return
-        req = PlanRequest(rule=c.rule, due=c.due, region=c.region, now=workflow.now().isoformat(), fired=c.fired,
-                          last_overdue_at=c.last_overdue_at)
+        req = PlanRequest(
+            rule=c.rule,
+            due=c.due,
+            region=c.region,
+            now=workflow.now().isoformat(),
+            fired=c.fired,
+            last_overdue_at=c.last_overdue_at,
+        )
         try:
             c.plan = await workflow.execute_local_activity(
-                plan_steps, req, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY)
+                plan_steps, req, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY
+            )
         except ActivityError as exc:  # a plan that cannot be computed must not fail the item's workflow
             c.plan = []
             workflow.logger.error("reminder plan of %s/%s not computed: %s", self.st.id, c.rule, exc.cause or exc)
 
-    async def _save(self, ev: Event | None = None, *, system_event: dict[str, Any] | None = None,
-                    recorded_at: str | None = None) -> None:
+    async def _save(
+        self, ev: Event | None = None, *, system_event: dict[str, Any] | None = None, recorded_at: str | None = None
+    ) -> None:
         """The one writer of the read model: the snapshot and the event's log row, in one transaction.
         A regular activity on purpose, not a local one: it is scheduled only once the workflow task that
         accepted the event is in history, so the store is never ahead of the workflow (a local activity
         would write before that task commits, and a worker killed in between would leave an event row
         the workflow never applied)."""
         await workflow.execute_activity(
-            save_item, SaveRequest(snapshot=self.snapshot(), event=ev, system_event=system_event,
-                                   recorded_at=recorded_at),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            save_item,
+            SaveRequest(snapshot=self.snapshot(), event=ev, system_event=system_event, recorded_at=recorded_at),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
 
     async def _notify(self, c: ClockData, s: PlannedStepModel, extra: dict[str, Any] | None = None) -> None:
         meta = self.st.rules.get(c.rule)
         context = {
-            "item_title": self.st.title, "rule_name": meta.name if meta else c.rule, "due": c.due,
-            "due_key": s.key, "working_days_left": s.working_days_left,
-            "overdue_working_days": s.overdue_working_days, "provisional": c.provisional,
-            "explanation": c.explanation.get("summary", ""), **(extra or {}),
+            "item_title": self.st.title,
+            "rule_name": meta.name if meta else c.rule,
+            "due": c.due,
+            "due_key": s.key,
+            "working_days_left": s.working_days_left,
+            "overdue_working_days": s.overdue_working_days,
+            "provisional": c.provisional,
+            "explanation": c.explanation.get("summary", ""),
+            **(extra or {}),
         }
         try:
             await notify_roles(self.st.id, c.rule, s.step, self.st.department, s.to, context, occurrence=s.key)
@@ -374,11 +427,18 @@ class ItemWorkflow:
             if c.due != old_due:
                 text = f"{reason}：到期日由 {old_due} 变为 {c.due}"
                 await workflow.execute_activity(
-                    record_due_change, DueChange(item_id=self.st.id, rule=c.rule, old_due=old_due,
-                                                 new_due=c.due, reason=text),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
-                step = PlannedStepModel(key=f"due_date_changed@{old_due}>{c.due}", step="due_date_changed",
-                                        to=["liaison"], fire_at=workflow.now().isoformat(), overdue=False)
+                    record_due_change,
+                    DueChange(item_id=self.st.id, rule=c.rule, old_due=old_due, new_due=c.due, reason=text),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=RETRY,
+                )
+                step = PlannedStepModel(
+                    key=f"due_date_changed@{old_due}>{c.due}",
+                    step="due_date_changed",
+                    to=["liaison"],
+                    fire_at=workflow.now().isoformat(),
+                    overdue=False,
+                )
                 await self._notify(c, step, {"old_due": old_due, "new_due": c.due, "reason": text})
         if changed:
             self.st.version += 1
@@ -422,14 +482,22 @@ class RequestWorkflow(ItemWorkflow):
         st = self.st
         if ev.type == "request.correction_requested":
             terms: CorrectionResult = await workflow.execute_local_activity(
-                correction_period, CorrectionRequest(on=ev.on[:10], respond_by=ev.data["respond_by"], region=st.region),
-                start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY)
+                correction_period,
+                CorrectionRequest(on=ev.on[:10], respond_by=ev.data["respond_by"], region=st.region),
+                start_to_close_timeout=LOCAL_TIMEOUT,
+                retry_policy=RETRY,
+            )
             end_of_day = datetime.fromisoformat(f"{terms.respond_by}T23:59:59+08:00")
             st.abandon_at = max(end_of_day, workflow.now() + ABANDON_GRACE).isoformat()
             st.data["respond_by"] = terms.respond_by
-            st.data["correction"] = {"stated_respond_by": ev.data["respond_by"], "respond_by": terms.respond_by,
-                                     "working_days": terms.working_days, "min_working_days": terms.min_working_days,
-                                     "too_short": terms.too_short, "note": terms.note}
+            st.data["correction"] = {
+                "stated_respond_by": ev.data["respond_by"],
+                "respond_by": terms.respond_by,
+                "working_days": terms.working_days,
+                "min_working_days": terms.min_working_days,
+                "too_short": terms.too_short,
+                "note": terms.note,
+            }
             return terms.note or None
         elif ev.type in ("request.corrected", "request.replied", "request.answered_on_the_spot", "request.withdrawn"):
             st.abandon_at = None
@@ -473,4 +541,3 @@ WORKFLOW_FOR_TYPE: dict[str, type[ItemWorkflow]] = {"document": DocumentWorkflow
 
 def workflow_for(item_type: str) -> Any:
     return WORKFLOW_FOR_TYPE.get(item_type, ClockItemWorkflow)
-

@@ -10,6 +10,7 @@ that retry policy gives up the next channel is tried the same way; past the last
 delivery failed, and every supervisor gets a `delivery_failed` notice (which is not escalated further: if that
 fails too, the failed rows stay in the delivery log, `shixian deliveries --status failed`).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -43,7 +44,10 @@ MAX_CHANNELS = 32
 
 async def _send(req: NotificationRequest) -> NotificationResult:
     return await workflow.execute_activity(
-        send_notification, req, start_to_close_timeout=SEND_TIMEOUT, retry_policy=CHANNEL_RETRY,
+        send_notification,
+        req,
+        start_to_close_timeout=SEND_TIMEOUT,
+        retry_policy=CHANNEL_RETRY,
     )
 
 
@@ -75,7 +79,8 @@ async def notify_person(req: NotificationRequest, *, escalate: bool = True) -> N
 async def escalate_failure(req: NotificationRequest, failed: NotificationResult) -> list[NotificationResult]:
     """Tell every supervisor that `req` could not be delivered."""
     supervisors = await workflow.execute_activity(
-        notification_recipients, RecipientsRequest(roles=["supervisor"]),
+        notification_recipients,
+        RecipientsRequest(roles=["supervisor"]),
         start_to_close_timeout=timedelta(seconds=30),
     )
     if not supervisors:
@@ -87,30 +92,56 @@ async def escalate_failure(req: NotificationRequest, failed: NotificationResult)
     }
     out = []
     for sup in supervisors:
-        out.append(await notify_person(NotificationRequest(
-            item_id=req.item_id, rule=req.rule, step="delivery_failed", person_id=sup, context=context,
-            about_step=req.occurrence or req.step, about_person=req.person_id,
-        ), escalate=False))
+        out.append(
+            await notify_person(
+                NotificationRequest(
+                    item_id=req.item_id,
+                    rule=req.rule,
+                    step="delivery_failed",
+                    person_id=sup,
+                    context=context,
+                    about_step=req.occurrence or req.step,
+                    about_person=req.person_id,
+                ),
+                escalate=False,
+            )
+        )
     return out
 
 
-async def notify_roles(item_id: str, rule: str, step: str, department: str | None, roles: list[str],
-                       context: dict[str, Any] | None = None, occurrence: str | None = None,
-                       ) -> list[NotificationResult]:
+async def notify_roles(
+    item_id: str,
+    rule: str,
+    step: str,
+    department: str | None,
+    roles: list[str],
+    context: dict[str, Any] | None = None,
+    occurrence: str | None = None,
+) -> list[NotificationResult]:
     """Notify everyone holding `roles` (liaison/head within `department`, other roles city-wide)."""
     people = await workflow.execute_activity(
-        notification_recipients, RecipientsRequest(department=department, roles=roles),
+        notification_recipients,
+        RecipientsRequest(department=department, roles=roles),
         start_to_close_timeout=timedelta(seconds=30),
     )
     ctx = {"department": department, **(context or {})}
     if not people:
         # Nothing dropped silently: the missing recipient is a failed delivery the supervisors hear about.
-        missing = NotificationRequest(item_id=item_id, rule=rule, step=step, occurrence=occurrence,
-                                      person_id=f"<{'/'.join(roles)}@{department or 'city'}>", context=ctx)
+        missing = NotificationRequest(
+            item_id=item_id,
+            rule=rule,
+            step=step,
+            occurrence=occurrence,
+            person_id=f"<{'/'.join(roles)}@{department or 'city'}>",
+            context=ctx,
+        )
         return [await notify_person(missing)]
-    return [await notify_person(NotificationRequest(item_id=item_id, rule=rule, step=step, occurrence=occurrence,
-                                                    person_id=p, context=ctx))
-            for p in people]
+    return [
+        await notify_person(
+            NotificationRequest(item_id=item_id, rule=rule, step=step, occurrence=occurrence, person_id=p, context=ctx)
+        )
+        for p in people
+    ]
 
 
 @workflow.defn(name="notify_person")

@@ -3,6 +3,7 @@
 Kept apart from the workflow classes so that the pure transitions (workflows/transitions.py), the ingest
 use case and the tests can use them without Temporal.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,6 +4,7 @@
 never reaches history); `transition` changes the state and returns the clocks whose due dates must be
 (re)computed. Computing them (calendar data) stays in activities; sending reminders in the workflow.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,8 +18,11 @@ from workflows.state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
 # After a correction's respond_by passes (or a window was imported already past), wait this long for a
 # late-arriving import line first.
 GRACE = timedelta(hours=1)
-CLOSE_NAMES = {"request.withdrawn": "申请人撤回申请", "document.repealed": "文件废止",
-               "request.abandoned": "视为放弃申请"}
+CLOSE_NAMES = {
+    "request.withdrawn": "申请人撤回申请",
+    "document.repealed": "文件废止",
+    "request.abandoned": "视为放弃申请",
+}
 
 
 # ---------------------------------------------------------------- small reads
@@ -113,7 +117,7 @@ def record_only(st: ItemState, ev: Event) -> bool:
 
 # ---------------------------------------------------------------- identity of an event id
 def known(st: ItemState, ev: Event) -> str | None:
-    """"duplicate" (or "held") for an id seen with the same content; raises on other content; None if new."""
+    """ "duplicate" (or "held") for an id seen with the same content; raises on other content; None if new."""
     seen = st.applied.get(ev.event_id)
     if seen is None:
         return None
@@ -190,19 +194,26 @@ def check_request(st: ItemState, ev: Event) -> None:
     if ev.type == "request.corrected" and reply and reply.stopped_on and ev.on < reply.stopped_on:
         raise Refusal("on", f"补正日期 {ev.on} 早于告知补正日期 {reply.stopped_on}")
     if ev.type == "request.answered_on_the_spot" and ev.on[:10] != d.get("start_on", ev.on)[:10]:
-        raise Refusal("on", f"当场答复须在收到申请当日（{d.get('start_on')}）作出；{ev.on} 作出的答复"
-                            f"请登记为 request.replied（并计入答复期限）")
+        raise Refusal(
+            "on",
+            f"当场答复须在收到申请当日（{d.get('start_on')}）作出；{ev.on} 作出的答复"
+            f"请登记为 request.replied（并计入答复期限）",
+        )
     kinds = open_consultations(st)
     if ev.type == "request.consultation_started" and (None in kinds or ev.data.get("with") in kinds):
-        raise Refusal("type" if None in kinds else "with",
-                      "已处于征求意见状态" if None in kinds else f"已处于{pause_reason(ev)}状态")
-    consulted = any(st.rules.get(c.rule) and st.rules[c.rule].start_event == "request.consultation_started"
-                    for c in st.clocks)
+        raise Refusal(
+            "type" if None in kinds else "with",
+            "已处于征求意见状态" if None in kinds else f"已处于{pause_reason(ev)}状态",
+        )
+    consulted = any(
+        st.rules.get(c.rule) and st.rules[c.rule].start_event == "request.consultation_started" for c in st.clocks
+    )
     if ev.type == "request.consultation_ended" and not consulted:
         raise Refusal("type", "未处于征求意见状态，不能结束征求意见")
     if ev.type == "request.consultation_ended" and not ev.data.get("with") and len(kinds) > 1:
-        raise Refusal("with", "征求第三方意见与征求其他机关意见同时进行中：请用 with（third_party / agency）"
-                              "注明结束的是哪一项")
+        raise Refusal(
+            "with", "征求第三方意见与征求其他机关意见同时进行中：请用 with（third_party / agency）注明结束的是哪一项"
+        )
 
 
 def check_clocks(st: ItemState, ev: Event) -> None:
@@ -223,9 +234,19 @@ def late_reason(st: ItemState, ev: Event) -> str | None:
     touches, extension_dues = False, []
     for c in st.clocks:
         meta = st.rules.get(c.rule)
-        if not (meta and c.live and holds_clock(ev.type, met_by=meta.met_by, closed_by=meta.closed_by,
-                                                pause=meta.pause, stop=meta.stop,
-                                                extension_event=meta.extension_event, lapses=meta.lapses)):
+        if not (
+            meta
+            and c.live
+            and holds_clock(
+                ev.type,
+                met_by=meta.met_by,
+                closed_by=meta.closed_by,
+                pause=meta.pause,
+                stop=meta.stop,
+                extension_event=meta.extension_event,
+                lapses=meta.lapses,
+            )
+        ):
             continue
         touches = True
         if ev.type == meta.extension_event and c.due:
@@ -305,8 +326,11 @@ def transition(st: ItemState, ev: Event) -> Touched:
             # A consultation answered after its window lapsed paused the clock only until that
             # window's last day, imported or live alike (the window's lapse ends the pause). Each
             # consultation ends at its own answer or its own window; another one may still run.
-            window_ends = [w.due[:10] for w in windows_opened_by(st, meta.pause)
-                           if w.due and same_kind(ended, window_kind(st.rules[w.rule]))]
+            window_ends = [
+                w.due[:10]
+                for w in windows_opened_by(st, meta.pause)
+                if w.due and same_kind(ended, window_kind(st.rules[w.rule]))
+            ]
             end = min([day, *window_ends])
             for p in c.pauses:
                 if p.end is None and same_kind(p.kind, ended):
@@ -315,8 +339,11 @@ def transition(st: ItemState, ev: Event) -> Touched:
         elif ev.type == meta.stop:
             c.stopped, c.stopped_on, c.state, c.plan = True, day, "paused", []
             c.due = c.due_instant = None
-            c.explanation = {**c.explanation, "due": None,
-                             "summary": f"{day} 已告知申请人补正，答复期限自收到补正申请之日起重新计算"}
+            c.explanation = {
+                **c.explanation,
+                "due": None,
+                "summary": f"{day} 已告知申请人补正，答复期限自收到补正申请之日起重新计算",
+            }
         elif ev.type == meta.restart:
             old = c.start
             c.restarted_from, c.start = old, day
@@ -325,18 +352,29 @@ def transition(st: ItemState, ev: Event) -> Touched:
             c.state = "open"
             out.clocks.append(c)
         elif ev.type == meta.extension_event:
-            c.extensions.append(ExtensionSpec(on=day, working_days=int(ev.data["working_days"]),
-                                              reason=str(ev.data.get("reason", "")), event_id=ev.event_id))
+            c.extensions.append(
+                ExtensionSpec(
+                    on=day,
+                    working_days=int(ev.data["working_days"]),
+                    reason=str(ev.data.get("reason", "")),
+                    event_id=ev.event_id,
+                )
+            )
             out.clocks.append(c)
     return out
 
 
 def note_closed_late(ev: Event, closed_late: list[ClockData]) -> None:
     for c in closed_late:
-        c.explanation = {**c.explanation, "closed_late": True, "notes": [
-            *c.explanation.get("notes", []),
-            f"{ev.on[:10]} {CLOSE_NAMES.get(ev.type, ev.type)}，已过期限 {c.due}：按逾期计，"
-            f"逾期 {c.lateness_working_days} 个工作日（期限届满后撤回或废止不能抵消逾期）"]}
+        c.explanation = {
+            **c.explanation,
+            "closed_late": True,
+            "notes": [
+                *c.explanation.get("notes", []),
+                f"{ev.on[:10]} {CLOSE_NAMES.get(ev.type, ev.type)}，已过期限 {c.due}：按逾期计，"
+                f"逾期 {c.lateness_working_days} 个工作日（期限届满后撤回或废止不能抵消逾期）",
+            ],
+        }
 
 
 def pauses_ended_by_lapse(st: ItemState, window: ClockData) -> list[ClockData]:
@@ -373,8 +411,18 @@ def hold(st: ItemState, ev: Event, reason: str) -> None:
     assert rec is not None
     st.held_events[ev.event_id] = ev
     st.applied[ev.event_id] = ev.content_hash
-    st.late.append(LateEntry(
-        event_id=ev.event_id, type=ev.type, on=ev.on, recorded_at=rec.at, recorded_on=rec.on,
-        recorded_by=rec.by, role=rec.role, reason=reason, content_hash=ev.content_hash,
-        data={k: v for k, v in ev.data.items() if k not in ("event_id", "type")}))
+    st.late.append(
+        LateEntry(
+            event_id=ev.event_id,
+            type=ev.type,
+            on=ev.on,
+            recorded_at=rec.at,
+            recorded_on=rec.on,
+            recorded_by=rec.by,
+            role=rec.role,
+            reason=reason,
+            content_hash=ev.content_hash,
+            data={k: v for k, v in ev.data.items() if k not in ("event_id", "type")},
+        )
+    )
     st.version += 1

@@ -1,4 +1,5 @@
 """Alembic environment: runs on the connection handed over by store.db.init_db (no alembic.ini)."""
+
 from alembic import context
 from sqlmodel import SQLModel
 
