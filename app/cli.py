@@ -224,7 +224,24 @@ _register_optional()
 
 
 def main() -> None:
-    app()
+    """Run the command, then leave with os._exit: the Temporal SDK's core can crash the interpreter's own
+    finalisation (sdk-python#300, "PyGILState_Release"), turning a finished command into SIGABRT."""
+    import logging
+    import os
+
+    code = 0
+    try:
+        app()
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            code = 1
+        else:
+            code = exc.code or 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 if __name__ == "__main__":
