@@ -186,7 +186,8 @@ class NotificationRecorder:
 
 
 @asynccontextmanager
-async def stack(env, tmp_path: Path, monkeypatch):
+async def stack(env, tmp_path: Path, monkeypatch, mocks: Sequence[Callable] = ()):
+    """The shared stack; `mocks` replace real activities by name (see app_worker)."""
     with WebhookReceiver() as receiver:
         cfg = config_copy(tmp_path / "config", receiver)
         data = tmp_path / "data"
@@ -195,7 +196,7 @@ async def stack(env, tmp_path: Path, monkeypatch):
         monkeypatch.setenv("SHIXIAN_DATA_DIR", str(data))
         monkeypatch.setenv("SHIXIAN_PUBLIC_URL", "http://127.0.0.1:8000")
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        async with app_worker(env.client):
+        async with app_worker(env.client, mocks=mocks):
             st = Stack(env, receiver, cfg, uuid.uuid4().hex[:6])
             try:
                 yield st
