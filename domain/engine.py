@@ -79,6 +79,15 @@ def engine() -> Engine:
         return _engine
 
 
+def reset() -> None:
+    """Forget the cached data and any reported problem, as a freshly started process would (tests use it
+    to load a config directory from scratch)."""
+    global _engine, _problem
+    with _lock:
+        _engine = None
+        _problem = None
+
+
 def config_problem() -> str | None:
     """The error of a config file that was refused (the data in use is the last good one), or None."""
     engine()

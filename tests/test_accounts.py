@@ -9,18 +9,15 @@ import asyncio
 import datetime as dt
 import re
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
 from sqlmodel import Session, select
-from temporalio.worker import Worker
 
-from app import composition
 from tests.receivers import WebhookReceiver
-from worker.client import TASK_QUEUE
+from tests.workflow_harness import app_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -65,30 +62,23 @@ async def env(ts_env, tmp_path_factory):
         try:
             eng = get_engine(database_url())
             init_db(eng)
-            with ThreadPoolExecutor(8) as pool:
-                async with Worker(
-                    ts_env.client,
-                    task_queue=TASK_QUEUE,
-                    workflows=composition.worker_workflows(),
-                    activities=composition.worker_activities(ts_env.client),
-                    activity_executor=pool,
-                ):
-                    results = await seed(ts_env.client)
-                    assert [r.text() for r in results if r.status != "applied"] == []
-                    with Session(eng) as s:
-                        for person, pw in PASSWORDS.items():
-                            set_password(s, person, pw)
-                    from app.web import create_app
+            async with app_worker(ts_env.client):
+                results = await seed(ts_env.client)
+                assert [r.text() for r in results if r.status != "applied"] == []
+                with Session(eng) as s:
+                    for person, pw in PASSWORDS.items():
+                        set_password(s, person, pw)
+                from app.web import create_app
 
-                    e = Env(ts_env.client, create_app(ts_env.client, host="127.0.0.1"), hook, config)
-                    yield e
-                    from services.queries import open_item_ids
+                e = Env(ts_env.client, create_app(ts_env.client, host="127.0.0.1"), hook, config)
+                yield e
+                from services.queries import open_item_ids
 
-                    for wid, _ in open_item_ids():
-                        try:
-                            await ts_env.client.get_workflow_handle(wid).terminate("test finished")
-                        except Exception:
-                            pass
+                for wid, _ in open_item_ids():
+                    try:
+                        await ts_env.client.get_workflow_handle(wid).terminate("test finished")
+                    except Exception:
+                        pass
         finally:
             mp.undo()
             get_engine.cache_clear()

@@ -10,7 +10,6 @@ import io
 import json
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -18,10 +17,8 @@ import pytest
 import pytest_asyncio
 from sqlmodel import Session, select
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
-from app import composition
-from worker.client import TASK_QUEUE
+from tests.workflow_harness import app_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -66,43 +63,36 @@ async def env(api_ts_env, tmp_path_factory):
         eng = get_engine(database_url())
         init_db(eng)
         ensure_table(eng)
-        with ThreadPoolExecutor(8) as pool:
-            async with Worker(
-                ts_env.client,
-                task_queue=TASK_QUEUE,
-                workflows=composition.worker_workflows(),
-                activities=composition.worker_activities(ts_env.client),
-                activity_executor=pool,
-            ):
-                results = await seed(ts_env.client)
-                assert [r.text() for r in results if r.status != "applied"] == []
-                tokens = {}
-                with Session(eng) as s:
-                    tokens["supervisor"], _ = create_token(s, "supervisor", person="supervisor-zwgk")
-                    tokens["assessor"], _ = create_token(s, "assessor", person="assessor-zwgk")
-                    tokens["admin"], _ = create_token(s, "admin", person="admin")
-                    tokens["liaison"], _ = create_token(s, "liaison", "qz-fgw", person="liaison-fgw")
-                    tokens["liaison-noperson"], row = create_token(s, "liaison", "qz-czj")
-                    noperson_id = row.id
-                    tokens["revoked"], dead = create_token(s, "supervisor")
-                    from store.tokens import revoke
+        async with app_worker(ts_env.client):
+            results = await seed(ts_env.client)
+            assert [r.text() for r in results if r.status != "applied"] == []
+            tokens = {}
+            with Session(eng) as s:
+                tokens["supervisor"], _ = create_token(s, "supervisor", person="supervisor-zwgk")
+                tokens["assessor"], _ = create_token(s, "assessor", person="assessor-zwgk")
+                tokens["admin"], _ = create_token(s, "admin", person="admin")
+                tokens["liaison"], _ = create_token(s, "liaison", "qz-fgw", person="liaison-fgw")
+                tokens["liaison-noperson"], row = create_token(s, "liaison", "qz-czj")
+                noperson_id = row.id
+                tokens["revoked"], dead = create_token(s, "supervisor")
+                from store.tokens import revoke
 
-                    revoke(s, dead.id)
-                from app.web import create_app
+                revoke(s, dead.id)
+            from app.web import create_app
 
-                app = create_app(ts_env.client, open_pages=False)
-                e = Env(ts_env.client, app, tokens, uuid.uuid4().hex[:6])
-                e.noperson_id = noperson_id
-                e.config = config
-                yield e
-                # leave no running item workflows behind on the shared test server
-                from services.queries import open_item_ids
+            app = create_app(ts_env.client, open_pages=False)
+            e = Env(ts_env.client, app, tokens, uuid.uuid4().hex[:6])
+            e.noperson_id = noperson_id
+            e.config = config
+            yield e
+            # leave no running item workflows behind on the shared test server
+            from services.queries import open_item_ids
 
-                for wid, _ in open_item_ids():
-                    try:
-                        await ts_env.client.get_workflow_handle(wid).terminate("test finished")
-                    except Exception:
-                        pass
+            for wid, _ in open_item_ids():
+                try:
+                    await ts_env.client.get_workflow_handle(wid).terminate("test finished")
+                except Exception:
+                    pass
     finally:
         mp.undo()
         get_engine.cache_clear()

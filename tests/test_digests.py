@@ -7,20 +7,19 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import pytest_asyncio
 from sqlmodel import Session
 from temporalio.client import ScheduleOverlapPolicy
-from temporalio.worker import Worker
 
 from activities.digests import DigestInput, DigestSummary, digest_date
 from domain.config import REPO_CONFIG
 from domain.model import ClockSnapshot, ItemSnapshot
 from store import deliveries as dstore
 from tests.receivers import WebhookReceiver
+from tests.workflow_harness import NotificationRecorder, app_worker
 
 MAKEUP_SATURDAY = date(2026, 10, 10)  # 国庆节调休上班 (2026 arrangement, chinese-calendar data)
 HOLIDAY_MONDAY = date(2026, 10, 5)  # 国庆节
@@ -110,18 +109,6 @@ async def _run(client, tq: str, for_date: date | None) -> DigestSummary:
     )
 
 
-def _worker(client, tq: str, executor: ThreadPoolExecutor) -> Worker:
-    from app import composition
-
-    return Worker(
-        client,
-        task_queue=tq,
-        workflows=composition.worker_workflows(),
-        activities=composition.worker_activities(client),
-        activity_executor=executor,
-    )
-
-
 # ---------------------------------------------------------------------------------------------- pure
 def test_calendar_facts_used_here():
     from domain.engine import engine
@@ -160,57 +147,54 @@ def test_digest_date():
 async def test_makeup_saturday_sends_digests_once(digest_env, hook, ts_env):
     _seed(digest_env, OCTOBER_ITEMS)
     tq = f"digest-{uuid.uuid4().hex[:6]}"
-    with ThreadPoolExecutor(max_workers=8) as ex:
-        async with _worker(ts_env.client, tq, ex):
-            first = await _run(ts_env.client, tq, MAKEUP_SATURDAY)
-            assert first.workday and first.status == "sent" and first.date == "2026-10-10"
-            assert (first.sent, first.already_sent, first.failed) == (5, 0, 0), first
-            assert first.reason == "国庆节调休上班" and first.date_source == "input"
-            posts = hook.wait_for(5)
-            await asyncio.sleep(0.3)
-            assert len(hook.posts) == 5
+    async with app_worker(ts_env.client, tq):
+        first = await _run(ts_env.client, tq, MAKEUP_SATURDAY)
+        assert first.workday and first.status == "sent" and first.date == "2026-10-10"
+        assert (first.sent, first.already_sent, first.failed) == (5, 0, 0), first
+        assert first.reason == "国庆节调休上班" and first.date_source == "input"
+        posts = hook.wait_for(5)
+        await asyncio.sleep(0.3)
+        assert len(hook.posts) == 5
 
-            by_path = {p.path: p.json for p in posts}
-            assert set(by_path) == {
-                "/hook/liaison-fgw",
-                "/hook/head-fgw",
-                "/hook/liaison-czj",
-                "/hook/head-czj",
-                "/hook/supervisor-zwgk",
-            }
-            liaison = by_path["/hook/liaison-fgw"]
-            assert liaison["title"] == "【每日提醒】2026年10月10日：钦州市发展和改革委员会有1项事项将在5个工作日内到期"
-            assert "关于印发《钦州市优化营商环境若干措施》的通知" in liaison["message"]
-            assert "到期日：2026-10-13" in liaison["message"] and "剩余2个工作日" in liaison["message"]
-            assert f"{PUBLIC_URL}/items/doc-fgw-1" in liaison["message"]
-            assert "重点项目" not in liaison["message"]  # overdue items are not the liaison's 5-day list
+        by_path = {p.path: p.json for p in posts}
+        assert set(by_path) == {
+            "/hook/liaison-fgw",
+            "/hook/head-fgw",
+            "/hook/liaison-czj",
+            "/hook/head-czj",
+            "/hook/supervisor-zwgk",
+        }
+        liaison = by_path["/hook/liaison-fgw"]
+        assert liaison["title"] == "【每日提醒】2026年10月10日：钦州市发展和改革委员会有1项事项将在5个工作日内到期"
+        assert "关于印发《钦州市优化营商环境若干措施》的通知" in liaison["message"]
+        assert "到期日：2026-10-13" in liaison["message"] and "剩余2个工作日" in liaison["message"]
+        assert f"{PUBLIC_URL}/items/doc-fgw-1" in liaison["message"]
+        assert "重点项目" not in liaison["message"]  # overdue items are not the liaison's 5-day list
 
-            head = by_path["/hook/head-fgw"]
-            assert head["title"] == "【部门汇总】2026年10月10日：钦州市发展和改革委员会逾期1项、5个工作日内到期1项"
-            # 09-30 due; 10-01..07 National Day; 10-08, 10-09 and the make-up 10-10 are working days
-            assert (
-                "钦州市2026年重点项目建设计划｜政策文件主动公开｜到期日2026-09-30｜已逾期3个工作日" in head["message"]
-            )
-            assert "营商环境" in head["message"]
+        head = by_path["/hook/head-fgw"]
+        assert head["title"] == "【部门汇总】2026年10月10日：钦州市发展和改革委员会逾期1项、5个工作日内到期1项"
+        # 09-30 due; 10-01..07 National Day; 10-08, 10-09 and the make-up 10-10 are working days
+        assert "钦州市2026年重点项目建设计划｜政策文件主动公开｜到期日2026-09-30｜已逾期3个工作日" in head["message"]
+        assert "营商环境" in head["message"]
 
-            czj = by_path["/hook/liaison-czj"]
-            assert czj["title"] == "【每日提醒】2026年10月10日：钦州市财政局有1项事项将在5个工作日内到期"
-            assert "关于公开2025年度部门预算执行情况的申请" in czj["message"]
-            assert "到期日：2026-10-10" in czj["message"] and "今日到期" in czj["message"]
+        czj = by_path["/hook/liaison-czj"]
+        assert czj["title"] == "【每日提醒】2026年10月10日：钦州市财政局有1项事项将在5个工作日内到期"
+        assert "关于公开2025年度部门预算执行情况的申请" in czj["message"]
+        assert "到期日：2026-10-10" in czj["message"] and "今日到期" in czj["message"]
 
-            sup = by_path["/hook/supervisor-zwgk"]
-            assert sup["title"] == "【逾期汇总】2026年10月10日：1个部门共1项事项逾期"
-            assert "钦州市发展和改革委员会（1项）" in sup["message"]
-            assert "钦州市2026年重点项目建设计划" in sup["message"] and "到期日2026-09-30" in sup["message"]
-            for p in posts:  # nobody hears about items that are far off, closed or met
-                assert "远期" not in p.json["message"] and "已办结" not in p.json["message"]
-                assert "已按时公开" not in p.json["message"]
+        sup = by_path["/hook/supervisor-zwgk"]
+        assert sup["title"] == "【逾期汇总】2026年10月10日：1个部门共1项事项逾期"
+        assert "钦州市发展和改革委员会（1项）" in sup["message"]
+        assert "钦州市2026年重点项目建设计划" in sup["message"] and "到期日2026-09-30" in sup["message"]
+        for p in posts:  # nobody hears about items that are far off, closed or met
+            assert "远期" not in p.json["message"] and "已办结" not in p.json["message"]
+            assert "已按时公开" not in p.json["message"]
 
-            # The same day again (schedule re-run, manual run, restarted worker): nothing new is sent.
-            second = await _run(ts_env.client, tq, MAKEUP_SATURDAY)
-            assert (second.sent, second.already_sent, second.failed) == (0, 5, 0), second
-            await asyncio.sleep(0.3)
-            assert len(hook.posts) == 5
+        # The same day again (schedule re-run, manual run, restarted worker): nothing new is sent.
+        second = await _run(ts_env.client, tq, MAKEUP_SATURDAY)
+        assert (second.sent, second.already_sent, second.failed) == (0, 5, 0), second
+        await asyncio.sleep(0.3)
+        assert len(hook.posts) == 5
 
     rows = dstore.list_deliveries(item_id="digest-2026-10-10")
     assert sorted(r.key for r in rows) == sorted(
@@ -231,7 +215,8 @@ async def test_makeup_saturday_sends_digests_once(digest_env, hook, ts_env):
 @pytest.mark.parametrize(
     "day, reason", [(HOLIDAY_MONDAY, "国庆节"), (PLAIN_SATURDAY, "周末")], ids=["holiday-monday", "plain-saturday"]
 )
-async def test_rest_days_send_nothing(digest_env, hook, ts_env, day, reason):
+async def test_rest_days_send_nothing(digest_env, ts_env, day, reason):
+    """Workflow behaviour only: delivery is the recorded stand-in activity (the real path is tested above)."""
     _seed(
         digest_env,
         [
@@ -239,19 +224,18 @@ async def test_rest_days_send_nothing(digest_env, hook, ts_env, day, reason):
             _doc("doc-fgw-2", "qz-fgw", "逾期文件", (day - timedelta(days=10)).isoformat()),
         ],
     )
+    sent = NotificationRecorder()
     tq = f"digest-{uuid.uuid4().hex[:6]}"
-    with ThreadPoolExecutor(max_workers=4) as ex:
-        async with _worker(ts_env.client, tq, ex):
-            summary = await _run(ts_env.client, tq, day)
+    async with app_worker(ts_env.client, tq, mocks=[sent.activity]):
+        summary = await _run(ts_env.client, tq, day)
     assert summary.status == "skipped" and not summary.workday and summary.reason == reason
     assert (summary.sent, summary.already_sent) == (0, 0)
-    await asyncio.sleep(0.3)
-    assert hook.posts == []
-    assert dstore.list_deliveries(item_id=f"digest-{day.isoformat()}") == []
+    assert sent.requests == []
 
 
-async def test_regional_rest_day_only_city_wide_roles(digest_env, hook, ts_env):
-    """Guangxi rests on 2026-04-20 (test overlay), the nation works: only the city-wide supervisor reads."""
+async def test_regional_rest_day_only_city_wide_roles(digest_env, ts_env):
+    """Guangxi rests on 2026-04-20 (test overlay), the nation works: only the city-wide supervisor reads.
+    Workflow behaviour only: delivery is the recorded stand-in activity."""
     _seed(
         digest_env,
         [
@@ -259,18 +243,28 @@ async def test_regional_rest_day_only_city_wide_roles(digest_env, hook, ts_env):
             _doc("doc-fgw-2", "qz-fgw", "下周到期的文件", "2026-04-22"),
         ],
     )
+    sent = NotificationRecorder()
     tq = f"digest-{uuid.uuid4().hex[:6]}"
-    with ThreadPoolExecutor(max_workers=4) as ex:
-        async with _worker(ts_env.client, tq, ex):
-            summary = await _run(ts_env.client, tq, GUANGXI_DAY_OFF)
+    async with app_worker(ts_env.client, tq, mocks=[sent.activity]):
+        summary = await _run(ts_env.client, tq, GUANGXI_DAY_OFF)
     assert summary.workday and summary.status == "sent" and summary.sent == 1, summary
     assert sorted(summary.resting_people) == ["head-fgw", "liaison-fgw"]
-    post = hook.wait_for(1)[0]
-    await asyncio.sleep(0.3)
-    assert len(hook.posts) == 1 and post.path == "/hook/supervisor-zwgk"
+    assert summary.deliveries == ["supervisor-zwgk:digest_supervisor:sent"]
+    [req] = sent.requests
+    assert (req.item_id, req.person_id, req.step, req.channel_index) == (
+        "digest-2026-04-20",
+        "supervisor-zwgk",
+        "digest_supervisor",
+        0,
+    )
     # counted on the department's (guangxi) calendar: 04-16 is a working day; 04-17 and 04-20 are not
-    # (the 2026 notice: 4/17–4/20 off, config/calendars/guangxi-2026.toml)
-    assert "三月三前到期的文件｜政策文件主动公开｜到期日2026-04-15｜已逾期1个工作日" in post.json["message"]
+    # (the 2026 notice: 4/17–4/20 off, config/calendars/guangxi-2026.toml); the next week's item is no
+    # supervisor's business
+    [dep] = req.context["departments"]
+    assert dep["department"] == "qz-fgw" and req.context["total"] == 1
+    assert [(i["item_id"], i["due"], i["overdue_working_days"]) for i in dep["items"]] == [
+        ("doc-fgw-1", "2026-04-15", 1)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- schedule
@@ -343,18 +337,17 @@ async def test_schedule_at_nine_shanghai_and_scheduled_run(digest_env, hook, dev
 
     # A real scheduled run (triggered now): the date comes from the schedule's TemporalScheduledStartTime.
     _seed(digest_env, OCTOBER_ITEMS)
-    with ThreadPoolExecutor(max_workers=4) as ex:
-        async with _worker(client, tq, ex):
-            await handle.trigger()
-            wf_id = None
-            for _ in range(200):
-                desc = await handle.describe()
-                if desc.info.recent_actions:
-                    wf_id = desc.info.recent_actions[-1].action.workflow_id
-                    break
-                await asyncio.sleep(0.05)
-            assert wf_id and wf_id.startswith(f"{DIGEST_SCHEDULE_ID}-")
-            summary = await asyncio.wait_for(client.get_workflow_handle(wf_id, result_type=DigestSummary).result(), 60)
+    async with app_worker(client, tq):
+        await handle.trigger()
+        wf_id = None
+        for _ in range(200):
+            desc = await handle.describe()
+            if desc.info.recent_actions:
+                wf_id = desc.info.recent_actions[-1].action.workflow_id
+                break
+            await asyncio.sleep(0.05)
+        assert wf_id and wf_id.startswith(f"{DIGEST_SCHEDULE_ID}-")
+        summary = await asyncio.wait_for(client.get_workflow_handle(wf_id, result_type=DigestSummary).result(), 60)
     today = datetime.now(timezone(timedelta(hours=8))).date()
     assert summary.date_source == "schedule" and summary.date == today.isoformat()
     cal = engine().calendar

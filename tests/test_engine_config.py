@@ -15,7 +15,7 @@ def test_broken_file_keeps_last_good_engine(tmp_path, monkeypatch, caplog):
     cfg = tmp_path / "config"
     shutil.copytree(REPO_CONFIG, cfg)
     monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
-    monkeypatch.setattr(ac, "_engine", None)
+    ac.reset()
     good = ac.engine()
     (cfg / "calendars" / "broken.toml").write_text(
         'region = "national"\n[days_off]\n"2027-01-01" = "元旦"\n', encoding="utf-8"
@@ -31,6 +31,24 @@ def test_broken_config_at_start_is_an_error(tmp_path, monkeypatch):
     shutil.copytree(REPO_CONFIG, cfg)
     (cfg / "rules.toml").write_text("[rules.x]\nunit = 'weeks'\n", encoding="utf-8")
     monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
-    monkeypatch.setattr(ac, "_engine", None)
+    ac.reset()
     with pytest.raises(ConfigError, match="rules.toml"):
         ac.engine()
+
+
+def test_reset_loads_from_scratch(tmp_path, monkeypatch):
+    """After reset() a bad calendar file is handled as at start (refused and reported), not as a
+    file broken while running (last good data kept)."""
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    ac.reset()
+    good = ac.engine()
+    (cfg / "calendars" / "broken.toml").write_text('region = "national"\n[days_off]\n', encoding="utf-8")
+    assert ac.engine() is good and "broken.toml" in (ac.config_problem() or "")
+    ac.reset()
+    fresh = ac.engine()
+    assert fresh is not good and "broken.toml" in (ac.config_problem() or "")
+    (cfg / "calendars" / "broken.toml").unlink()
+    ac.reset()
+    assert ac.config_problem() is None

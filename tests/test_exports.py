@@ -422,6 +422,9 @@ def test_cli_annual_report(cli, tmp_path: Path, monkeypatch):
     r = cli("annual-report", "--year", "2026", "--format", "xlsx")
     assert r.exit_code == 1 and "--out" in r.output
 
+    # A report whose tables do not balance cannot be produced from consistent store data, so the public
+    # domain.report.annual_report is wrapped (not a private global) to add one unbalanced case: the CLI
+    # must refuse to print it.
     import domain.report as report_mod
 
     real = report_mod.annual_report

@@ -293,18 +293,12 @@ async def test_notify_test_command_each_channel(env):
 
 # ------------------------------------------------------------------- Temporal: retries and fallback
 async def _run_workflow(wenv, req: NotificationRequest):
-    from temporalio.worker import Worker
-
-    from activities.notify import NotificationResult, notification_recipients
+    from activities.notify import NotificationResult
+    from tests.workflow_harness import app_worker
     from workflows.notify_steps import NotifyPersonWorkflow
 
     tq = f"notify-{uuid.uuid4().hex[:6]}"
-    async with Worker(
-        wenv.client,
-        task_queue=tq,
-        workflows=[NotifyPersonWorkflow],
-        activities=[send_notification, notification_recipients],
-    ):
+    async with app_worker(wenv.client, tq):
         return await wenv.client.execute_workflow(
             NotifyPersonWorkflow.run,
             req,

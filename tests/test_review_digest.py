@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from domain.review import LateEntry
-from tests.test_digests import MAKEUP_SATURDAY, OCTOBER_ITEMS, PUBLIC_URL, _doc, _run, _seed, _worker, digest_env, hook  # noqa: F401
+from tests.test_digests import MAKEUP_SATURDAY, OCTOBER_ITEMS, PUBLIC_URL, _doc, _run, _seed, digest_env, hook  # noqa: F401
+from tests.workflow_harness import app_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -38,12 +38,11 @@ async def test_one_digest_line_for_all_held_entries(digest_env, hook, ts_env):  
     b.late_entries = [_held(4)]
     _seed(digest_env, items + [a, b])
     tq = f"digest-{uuid.uuid4().hex[:6]}"
-    with ThreadPoolExecutor(max_workers=8) as ex:
-        async with _worker(ts_env.client, tq, ex):
-            first = await _run(ts_env.client, tq, MAKEUP_SATURDAY)
-            assert first.status == "sent", first
-            hook.wait_for(first.sent)
-            await asyncio.sleep(0.3)
+    async with app_worker(ts_env.client, tq):
+        first = await _run(ts_env.client, tq, MAKEUP_SATURDAY)
+        assert first.status == "sent", first
+        hook.wait_for(first.sent)
+        await asyncio.sleep(0.3)
     sups = [p.json for p in hook.posts if p.path == "/hook/supervisor-zwgk"]
     assert len(sups) == 1
     assert sups[0]["title"] == "【补录待审核】2026年10月10日：3条补录待审核"

@@ -15,7 +15,7 @@ from sqlmodel import select
 from domain.engine import engine
 from store.deliveries import list_deliveries
 from store.models import DueDateChange, EventRecord
-from tests.workflow_harness import stack
+from tests.workflow_harness import NotificationRecorder, stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -69,6 +69,19 @@ async def wf_env(temporal_test_server_path):
 @pytest.fixture
 async def st(wf_env, tmp_path, monkeypatch):
     async with stack(wf_env, tmp_path, monkeypatch) as s:
+        yield s
+
+
+@pytest.fixture
+async def sent():
+    return NotificationRecorder()
+
+
+@pytest.fixture
+async def st_mocked(wf_env, tmp_path, monkeypatch, sent):
+    """The stack with `send_notification` replaced by the recorder (samples-python style): for tests of
+    when and to whom the workflow notifies, not of the delivery itself (tests/test_notify.py does that)."""
+    async with stack(wf_env, tmp_path, monkeypatch, mocks=[sent.activity]) as s:
         yield s
 
 
@@ -316,7 +329,8 @@ async def test_requests_before_2019_05_15_use_the_2008_limits(st):
     assert r[0].status == "rejected" and "15" in r[0].reason
 
 
-async def test_reminders_fire_once_each_on_working_days(st):
+async def test_reminders_fire_once_each_on_working_days(st_mocked, sent):
+    st = st_mocked
     today = await st.today()
     c = cal()
     req = st.id("R")
@@ -324,24 +338,26 @@ async def test_reminders_fire_once_each_on_working_days(st):
     due = dt.date.fromisoformat(st.clock(req, "request_reply").due)
     sleep = dt.datetime.combine(c.add_working_days(due, 2), dt.time(12), tzinfo=st_tz()) - await st.now()
     await st.env.sleep(sleep)
-    sent = [d for d in list_deliveries(item_id=req) if d.rule == "request_reply"]
-    steps = sorted(d.step for d in sent if d.state == "sent")
-    assert steps.count("t_minus_3") == 1 and steps.count("t_minus_1") == 1
-    assert steps.count("due_today") == 2  # liaison and head
-    assert steps.count("overdue_1") == 1  # supervisor
-    keys = [d.key for d in sent]
-    assert len(keys) == len(set(keys))
+    await st.settle(f"request:{req}")
+    reply = [r for r in sent.requests if r.item_id == req and r.rule == "request_reply"]
+    assert sorted((r.step, r.person_id) for r in reply) == [
+        ("due_today", "head-fgw"),
+        ("due_today", "liaison-fgw"),
+        ("overdue_1", "supervisor-zwgk"),
+        ("t_minus_1", "liaison-fgw"),
+        ("t_minus_3", "liaison-fgw"),
+    ]
+    keys = [r.key for r in sent.requests if r.item_id == req]
+    assert len(keys) == len(set(keys))  # each notice asked for once, without relying on the store's dedup
     # The correction window only warns the liaison the day before it closes, then lapses (never overdue).
-    window = [d for d in list_deliveries(item_id=req) if d.rule == "correction_notice"]
-    assert [(d.step, d.person) for d in window] == [("t_minus_1", "liaison-fgw")]
+    window = [r for r in sent.requests if r.item_id == req and r.rule == "correction_notice"]
+    assert [(r.step, r.person_id) for r in window] == [("t_minus_1", "liaison-fgw")]
     assert st.clock(req, "correction_notice").state == "closed"
-    posts = st.posts_for(req)
-    assert len(posts) == len(sent) + len(window)
-    assert any("liaison-fgw" in p.path for p in posts) and any("supervisor" in p.path for p in posts)
-    assert any(due.strftime("%Y年%-m月%-d日") in p.json["message"] for p in posts)
-    # Every notice was planned for 09:00 on a working day (checked on the persisted plan history).
-    for d in sent:
-        fired_day = d.key.split("@")[1].split(":")[0]
+    assert {r.context.get("due") for r in reply} == {due.isoformat()}
+    assert st.receiver.posts == []  # nothing reached a real channel
+    # Every notice was planned for 09:00 on a working day (the occurrence carries the planned day).
+    for r in reply + window:
+        fired_day = r.key.split("@")[1].split(":")[0]
         assert c.is_workday(dt.date.fromisoformat(fired_day[:10]))
 
 
@@ -351,7 +367,8 @@ def st_tz():
     return SHANGHAI
 
 
-async def test_backfilled_overdue_item_gets_one_notice_not_the_ladder(st):
+async def test_backfilled_overdue_item_gets_one_notice_not_the_ladder(st_mocked, sent):
+    st = st_mocked
     today = await st.today()
     c = cal()
     doc = st.id("OLD")
@@ -360,10 +377,10 @@ async def test_backfilled_overdue_item_gets_one_notice_not_the_ladder(st):
 
     catch_up = next_allowed(c, await st.now() + BACKFILL_GRACE, "national", dt.time(9))
     await st.env.sleep(catch_up - await st.now() + dt.timedelta(hours=1))
-    sent = [d for d in list_deliveries(item_id=doc) if d.state == "sent"]
-    assert len(sent) == 1, [d.key for d in sent]
-    assert sent[0].person.startswith("supervisor") and sent[0].step.startswith("overdue")
-    assert len(st.posts_for(doc)) == 1
+    await st.settle(f"document:{doc}")
+    notices = [r for r in sent.requests if r.item_id == doc]
+    assert len(notices) == 1, [r.key for r in notices]
+    assert notices[0].person_id.startswith("supervisor") and notices[0].step.startswith("overdue")
 
 
 async def test_calendar_change_moves_due_date_records_and_tells_liaison(st):

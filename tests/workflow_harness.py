@@ -8,12 +8,16 @@ import datetime as dt
 import re
 import shutil
 import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from temporalio import activity
+from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.notify import NotificationRequest, NotificationResult
 from app import composition
 from domain.clocks import SHANGHAI
 from services.ingest import Ingestor
@@ -134,7 +138,56 @@ class Stack:
 
 
 @asynccontextmanager
-async def stack(env, tmp_path: Path, monkeypatch):
+async def app_worker(
+    client: Client, task_queue: str = TASK_QUEUE, *, mocks: Sequence[Callable] = (), max_workers: int = 8
+) -> AsyncIterator[Worker]:
+    """The production worker (app.composition's workflows and activities) for tests.
+
+    `mocks` replace the real activity of the same name (samples-python style): a test about workflow
+    behaviour registers e.g. `NotificationRecorder().activity` instead of the real Apprise delivery.
+    Activity names equal the function names in app.composition, so the replacement is by name."""
+    real = composition.worker_activities(client)
+    names = {m.__name__ for m in mocks}
+    unknown = names - {a.__name__ for a in real}
+    assert not unknown, f"no such activity to mock: {unknown}"
+    acts = [a for a in real if a.__name__ not in names] + list(mocks)
+    with ThreadPoolExecutor(max_workers) as pool:
+        # Graceful shutdown lets in-flight activities finish: an abandoned one would hold the
+        # time-skipping server's clock until its timeout.
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=composition.worker_workflows(),
+            activities=acts,
+            activity_executor=pool,
+            graceful_shutdown_timeout=dt.timedelta(seconds=10),
+        ) as w:
+            yield w
+
+
+class NotificationRecorder:
+    """A stand-in `send_notification` activity that records each request and reports it sent on the
+    first channel, for workflow tests where delivery itself is not under test."""
+
+    def __init__(self) -> None:
+        self.requests: list[NotificationRequest] = []
+
+        @activity.defn(name="send_notification")
+        async def send_notification(req: NotificationRequest) -> NotificationResult:
+            self.requests.append(req)
+            return NotificationResult(
+                key=req.key, status="sent", person_id=req.person_id, channel_index=req.channel_index, channel_count=1
+            )
+
+        self.activity = send_notification
+
+    def people(self) -> list[str]:
+        return sorted(r.person_id for r in self.requests)
+
+
+@asynccontextmanager
+async def stack(env, tmp_path: Path, monkeypatch, mocks: Sequence[Callable] = ()):
+    """The shared stack; `mocks` replace real activities by name (see app_worker)."""
     with WebhookReceiver() as receiver:
         cfg = config_copy(tmp_path / "config", receiver)
         data = tmp_path / "data"
@@ -143,19 +196,9 @@ async def stack(env, tmp_path: Path, monkeypatch):
         monkeypatch.setenv("SHIXIAN_DATA_DIR", str(data))
         monkeypatch.setenv("SHIXIAN_PUBLIC_URL", "http://127.0.0.1:8000")
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        with ThreadPoolExecutor(8) as pool:
-            # Graceful shutdown lets in-flight activities finish: an abandoned one would hold the
-            # time-skipping server's clock until its timeout.
-            async with Worker(
-                env.client,
-                task_queue=TASK_QUEUE,
-                workflows=composition.worker_workflows(),
-                activities=composition.worker_activities(env.client),
-                activity_executor=pool,
-                graceful_shutdown_timeout=dt.timedelta(seconds=10),
-            ):
-                st = Stack(env, receiver, cfg, uuid.uuid4().hex[:6])
-                try:
-                    yield st
-                finally:
-                    await st.close()
+        async with app_worker(env.client, mocks=mocks):
+            st = Stack(env, receiver, cfg, uuid.uuid4().hex[:6])
+            try:
+                yield st
+            finally:
+                await st.close()
