@@ -44,7 +44,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, get_args
+
+from domain.events import Outcome
 
 APPLICANT_COLUMNS: list[str] = [
     "natural_person",
@@ -56,29 +58,8 @@ APPLICANT_COLUMNS: list[str] = [
 ]
 COLUMNS: list[str] = APPLICANT_COLUMNS + ["total"]
 
-OUTCOME_ROWS: list[str] = [
-    "granted",
-    "partially_granted",
-    "withheld.state_secret",
-    "withheld.prohibited_by_law",
-    "withheld.security_stability",
-    "withheld.third_party_rights",
-    "withheld.internal_affairs",
-    "withheld.process_information",
-    "withheld.enforcement_file",
-    "withheld.administrative_inquiry",
-    "unavailable.not_held",
-    "unavailable.needs_creation",
-    "unavailable.still_unclear",
-    "not_processed.petition",
-    "not_processed.duplicate",
-    "not_processed.publication",
-    "not_processed.excessive",
-    "not_processed.confirmation",
-    "other.no_correction",
-    "other.fee_unpaid",
-    "other.other",
-]
+# The rows of 表三 are the outcome codes of the event vocabulary, in the same order (one list, not two).
+OUTCOME_ROWS: list[str] = list(get_args(Outcome))
 ROWS: list[str] = ["new", "carried_in"] + OUTCOME_ROWS + ["total", "carried_out"]
 
 # Chinese labels of the national format (used by the renderers).

@@ -17,16 +17,15 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_PORT = 7233
-DEFAULT_UI_PORT = 8233
+from domain.settings import Settings, get_settings
+from store.db import data_dir  # ($SHIXIAN_DATA_DIR, default ./data)
+
+DEFAULT_PORT: int = Settings.model_fields["temporal_port"].default  # one default: domain/settings.py
+DEFAULT_UI_PORT: int = Settings.model_fields["temporal_ui_port"].default
 
 
 class DevServerError(RuntimeError):
     pass
-
-
-from domain.settings import get_settings  # noqa: E402
-from store.db import data_dir  # noqa: E402  ($SHIXIAN_DATA_DIR, default ./data)
 
 
 def find_temporal_binary() -> Path:
