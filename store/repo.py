@@ -470,7 +470,8 @@ def clock_rows_due_between(session: Session, first: str, last: str, department: 
     )  # ISO strings: "YYYY-MM-DD[Thh:mm...]" sort by day
     if department is not None:
         q = q.where(col(Item.department) == department)
-    return list(session.execute(q.order_by(col(Item.id), col(Clock.rule))))
+    # Core, not the ORM session: ORM result processing of 35,000 plain rows cost ~0.2 s
+    return list(session.connection().execute(q.order_by(col(Item.id), col(Clock.rule))).all())
 
 
 def open_board_counts(session: Session, department: str | None = None) -> tuple[int, list[str]]:
@@ -516,7 +517,7 @@ def overdue_clock_rows(session: Session, instant: datetime, department: str | No
     )
     if department is not None:
         q = q.where(col(Item.department) == department)
-    return list(session.execute(q.order_by(col(Clock.due_instant), col(Item.id), col(Clock.rule))))
+    return list(session.connection().execute(q.order_by(col(Clock.due_instant), col(Item.id), col(Clock.rule))).all())
 
 
 def request_ids_with_correction(session: Session, department: str | None = None) -> list[str]:
