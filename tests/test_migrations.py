@@ -34,3 +34,55 @@ def test_a_data_directory_from_before_migrations_is_adopted(tmp_path):
         assert conn.execute(text("select count(*) from item")).scalar() == 1  # data kept
         assert conn.execute(text("select version_num from alembic_version")).scalar()
     assert "alembic_version" in inspect(eng).get_table_names()
+
+
+def test_clock_summary_is_filled_from_the_stored_explanations(db_url):
+    """0005 adds clock.summary and fills it from each stored explanation (what the scores' 明细 lists)."""
+    import uuid
+
+    from alembic import command
+
+    from store.db import alembic_config, create_db_engine
+
+    schema = None
+    if db_url.startswith("sqlite"):
+        eng = create_db_engine(db_url)
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(db_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        eng = create_db_engine(db_url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        with eng.begin() as conn:
+            command.upgrade(alembic_config(conn), "0004_drop_notification")
+        with eng.begin() as conn:
+            conn.execute(
+                text(
+                    "insert into item (id, type, department, title, state, version, data, created_at, updated_at)"
+                    " values ('X1', 'request', 'qz-fgw', 't', 'open', 1, '{}', '2026-01-01', '2026-01-01')"
+                )
+            )
+            for rule, expl in (
+                ("request_reply", '{"summary": "自 2026-01-05 起算第 20 个工作日", "steps": [1]}'),
+                ("other", "{}"),
+            ):
+                conn.execute(
+                    text(
+                        "insert into clock (item_id, rule, region, start, due, state, provisional, paused_days,"
+                        " explanation, updated_at) values ('X1', :rule, 'national', '2026-01-05', '2026-02-02',"
+                        " 'open', false, 0, :expl, '2026-01-05')"
+                    ),
+                    {"rule": rule, "expl": expl},
+                )
+        with eng.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+        with eng.connect() as conn:
+            got = dict(conn.execute(text("select rule, summary from clock")).all())
+        assert got == {"request_reply": "自 2026-01-05 起算第 20 个工作日", "other": None}
+    finally:
+        eng.dispose()
+        if schema is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
