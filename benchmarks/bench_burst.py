@@ -177,7 +177,7 @@ async def main() -> int:
                 if time.time() >= fire.timestamp():
                     print(f"import took {import_s:.0f} s and ran past the instant; raise the lead time")
                     return 1
-                deadline = fire.timestamp() + 180
+                deadline = fire.timestamp() + max(180, n_notices / 5)  # a 10,000-notice ladder takes minutes
                 while time.time() < deadline and receiver.count_since(0) < n_notices:
                     await asyncio.sleep(0.5)
                 await asyncio.sleep(3)  # late duplicates, if any

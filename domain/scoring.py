@@ -343,7 +343,12 @@ class DepartmentScore(BaseModel):
     per_rule: dict[str, RuleStats] = Field(default_factory=dict)
 
 
-class DetailRow(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class DetailRow:
+    """One 明细 row (a clock or a mark). A slotted dataclass, not a BaseModel: a province's year has ~35,000
+    rows and building each as a pydantic model was half the cost of its scores; pydantic still validates
+    and serialises it as a field of ScoreResult (API, lock JSON)."""
+
     department: str
     item_id: str
     item_type: str
