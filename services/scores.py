@@ -36,16 +36,21 @@ def load_events(
     from store.models import EventRecord, table
 
     t = table(EventRecord)
-    q = select(t.c.payload, t.c.type, t.c.event_id, t.c.department)
+    q = select(t.c.payload, t.c.type, t.c.event_id, t.c.department, t.c.occurred_on)
     if until is not None:
         q = q.where(t.c.occurred_on <= until.isoformat())
     if types is not None:
         q = q.where(t.c.type.in_(types))
     if item_ids is not None:
         q = q.where(t.c.item_id.in_(item_ids))
-    rows = session.execute(q.order_by(t.c.occurred_on, t.c.event_id))
+    if types is None and item_ids is None:
+        rows = list(session.execute(q.order_by(t.c.occurred_on, t.c.event_id)))
+    else:
+        # a few rows, sorted here: with ORDER BY, SQLite (after ANALYZE) walks the whole log in date order
+        # instead of using the type / item index (0.4 s instead of 1 ms at 200,000 events)
+        rows = sorted(session.execute(q), key=lambda r: (r[4] or "", r[2]))
     out = []
-    for payload, type_, event_id, department in rows:
+    for payload, type_, event_id, department, _ in rows:
         ev = dict(payload or {})
         ev.pop("applicant", None)
         ev["type"] = type_

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from domain.model import ClockSnapshot, ItemSnapshot
-from store.models import Clock, DueDateChange, EventRecord, Item, LateEntryRecord, utcnow
+from store.models import SUMMARY_MAX, Clock, DueDateChange, EventRecord, Item, LateEntryRecord, utcnow
 from store.models import table as sa_table
 
 # ---------------------------------------------------------------------------------------------
@@ -69,7 +69,9 @@ def _clock_values(item_id: str, c: ClockSnapshot, now: datetime) -> dict[str, An
 
 def _summary(explanation: dict[str, Any] | None) -> str | None:
     summary = (explanation or {}).get("summary")
-    return summary if isinstance(summary, str) else None
+    if not isinstance(summary, str):
+        return None
+    return summary if len(summary) <= SUMMARY_MAX else summary[: SUMMARY_MAX - 1] + "…"
 
 
 def _iso_instant_local(dt: datetime | None) -> str | None:

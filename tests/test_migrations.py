@@ -43,6 +43,7 @@ def test_clock_summary_is_filled_from_the_stored_explanations(db_url):
     from alembic import command
 
     from store.db import alembic_config, create_db_engine
+    from store.models import SUMMARY_MAX
 
     schema = None
     if db_url.startswith("sqlite"):
@@ -66,6 +67,7 @@ def test_clock_summary_is_filled_from_the_stored_explanations(db_url):
             for rule, expl in (
                 ("request_reply", '{"summary": "自 2026-01-05 起算第 20 个工作日", "steps": [1]}'),
                 ("other", "{}"),
+                ("long", '{"summary": "' + "节" * 400 + '"}'),
             ):
                 conn.execute(
                     text(
@@ -79,7 +81,14 @@ def test_clock_summary_is_filled_from_the_stored_explanations(db_url):
             command.upgrade(alembic_config(conn), "head")
         with eng.connect() as conn:
             got = dict(conn.execute(text("select rule, summary from clock")).all())
-        assert got == {"request_reply": "自 2026-01-05 起算第 20 个工作日", "other": None}
+        assert got == {
+            "request_reply": "自 2026-01-05 起算第 20 个工作日",
+            "other": None,
+            "long": "节" * (SUMMARY_MAX - 1) + "…",  # it is in an index: capped, as the store writes it
+        }
+        with eng.connect() as conn:
+            names = {ix["name"] for ix in inspect(conn).get_indexes("clock")}
+        assert "ix_clock_due_report" in names and "ix_clock_due" not in names
     finally:
         eng.dispose()
         if schema is not None:

@@ -76,6 +76,25 @@ def test_save_snapshot_version_guard(db_session):
     assert item.created_at.tzinfo is not None and item.updated_at >= item.created_at
 
 
+def test_clock_summary_is_written_beside_the_explanation_and_capped(db_session):
+    """The 明细 reads clock.summary (an indexed column), not the explanation JSON: the store keeps it in step
+    with every write, capped so the index entry stays small."""
+    from store.models import SUMMARY_MAX
+
+    s = db_session
+    first = snap(version=1)
+    first.clocks[0].explanation = {"summary": "自 2026-02-09 的次日起算第 20 个工作日为 2026-03-10", "steps": []}
+    repo.save_snapshot(s, first)
+    second = snap(version=2)
+    second.clocks[0].explanation = {"summary": "延" * (SUMMARY_MAX + 50)}
+    second.clocks.append(ClockSnapshot(rule="request.extension", start="2026-03-01", due=None))
+    repo.save_snapshot(s, second)
+    got = dict(s.execute(select(Clock.rule, Clock.summary)).all())
+    assert got == {"request.reply": "延" * (SUMMARY_MAX - 1) + "…", "request.extension": None}
+    rows = repo.clock_rows_due_between(s, "2026-03-01", "2026-03-31")
+    assert [r[-1] for r in rows] == ["延" * (SUMMARY_MAX - 1) + "…"]
+
+
 def test_save_snapshot_concurrent_writers_keep_newest(engine):
     versions = list(range(1, 41))
     random.Random(7).shuffle(versions)
