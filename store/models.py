@@ -91,6 +91,18 @@ class Clock(SQLModel, table=True):
             "region",
             "summary",
         ),
+        # The overdue list, the board and the daily ladder select open clocks by due instant: index-only too.
+        Index(
+            "ix_clock_open_report",
+            "state",
+            "due_instant",
+            "item_id",
+            "rule",
+            "due",
+            "region",
+            "ladder_step",
+            "provisional",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -102,7 +114,7 @@ class Clock(SQLModel, table=True):
     start: str
     due: str | None = None  # a period's reports select by due day (ix_clock_due_report)
     due_instant: datetime | None = Field(default=None, sa_column=_ts_col(index=True, nullable=True))
-    state: str = Field(default="open", index=True)  # open / paused / met / missed / closed
+    state: str = "open"  # open / paused / met / missed / closed (ix_clock_open_report leads with it)
     met_on: str | None = None
     lateness_working_days: int | None = None
     provisional: bool = False

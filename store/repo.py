@@ -489,18 +489,14 @@ def open_board_counts(session: Session, department: str | None = None) -> tuple[
 
     cond = [col(Item.state) == "open"] + ([col(Item.department) == department] if department is not None else [])
     n = session.execute(select(func.count()).select_from(Item).where(*cond)).scalar_one()
-    ids = (
-        session.execute(
-            select(col(Clock.item_id))
-            .join(Item, col(Item.id) == col(Clock.item_id))
-            .where(*cond, col(Clock.provisional).is_(True), col(Clock.state) == "open")
-            .distinct()
-            .order_by(col(Clock.item_id))
-        )
-        .scalars()
-        .all()
-    )
-    return n, list(ids)
+    # de-duplicated and sorted here: with DISTINCT / ORDER BY in SQL, SQLite walks every clock row in item order
+    # instead of the open-clock index (0.13 s instead of ~1 ms at 100,000 items)
+    ids = session.execute(
+        select(col(Clock.item_id))
+        .join(Item, col(Item.id) == col(Clock.item_id))
+        .where(*cond, col(Clock.provisional).is_(True), col(Clock.state) == "open")
+    ).scalars()
+    return n, sorted(set(ids))
 
 
 def overdue_clock_rows(session: Session, instant: datetime, department: str | None = None) -> list:

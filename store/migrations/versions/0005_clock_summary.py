@@ -4,7 +4,9 @@
   from the explanations already stored, so the 明细 never reads a clock's ~4 KB explanation JSON;
 - ix_clock_due_report on clock (due, item_id, rule, state, met_on, lateness_working_days, region, summary),
   replacing ix_clock_due, and ix_item_report on item (id, type, department, title): a year's scores join
-  ~35,000 clocks to their items without reading either table's rows.
+  ~35,000 clocks to their items without reading either table's rows;
+- ix_clock_open_report on clock (state, due_instant, item_id, rule, due, region, ladder_step, provisional),
+  replacing ix_clock_state: the overdue list, the board and the ladder read open clocks from it alone.
 
 Revision ID: 0005_clock_summary
 Revises: 0004_drop_notification
@@ -54,9 +56,19 @@ def upgrade() -> None:
         )
     if "ix_item_report" not in item_ix:
         op.create_index("ix_item_report", "item", ["id", "type", "department", "title"])
+    if "ix_clock_state" in clock_ix:
+        op.drop_index("ix_clock_state", table_name="clock")
+    if "ix_clock_open_report" not in clock_ix:
+        op.create_index(
+            "ix_clock_open_report",
+            "clock",
+            ["state", "due_instant", "item_id", "rule", "due", "region", "ladder_step", "provisional"],
+        )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_clock_open_report", table_name="clock")
+    op.create_index("ix_clock_state", "clock", ["state"])
     op.drop_index("ix_item_report", table_name="item")
     op.drop_index("ix_clock_due_report", table_name="clock")
     op.create_index("ix_clock_due", "clock", ["due"])
