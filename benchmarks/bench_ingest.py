@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT))
 from temporalio import workflow  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
 
 
 @workflow.defn(name="bench_noop", sandboxed=False)  # defined in __main__
@@ -75,6 +74,7 @@ async def main() -> int:
     import activities
     import workflows
     from services.ingest import CONCURRENCY
+    from worker.main import build_worker
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).with_name("temporal")),
@@ -87,12 +87,12 @@ async def main() -> int:
     failed = 0
     try:
         with ThreadPoolExecutor(16) as pool:
-            async with Worker(
+            # The product's worker (worker.main.build_worker: its sandbox settings and thread pool size).
+            async with build_worker(
                 env.client,
-                task_queue="shixian",
                 workflows=[*workflows.WORKFLOWS, NoopWorkflow],
                 activities=activities.ACTIVITIES,
-                activity_executor=pool,
+                executor=pool,
             ):
                 sem = asyncio.Semaphore(CONCURRENCY)
 

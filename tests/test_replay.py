@@ -24,6 +24,10 @@ async def test_replay(path):
     data = json.loads(path.read_text(encoding="utf-8"))
     history = WorkflowHistory.from_json(data["workflow_id"], data["history"])
     assert len(history.events) > 10
-    replayer = Replayer(workflows=workflows.WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=workflows.WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflows.workflow_runner(),
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure

@@ -29,6 +29,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from app import composition
+import workflows
 
 async def main():
     client = await Client.connect(sys.argv[1], data_converter=pydantic_data_converter)
@@ -39,6 +40,7 @@ async def main():
         # the delivery log, which is what this test is about, is the same either way.
         async with Worker(client, task_queue="shixian", workflows=composition.worker_workflows(),
                           activities=composition.worker_activities(client), activity_executor=pool,
+                          workflow_runner=workflows.workflow_runner(),
                           max_cached_workflows=0):
             print("worker ready", flush=True)
             await asyncio.Event().wait()

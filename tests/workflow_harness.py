@@ -24,6 +24,7 @@ from services.ingest import Ingestor
 from store import repo
 from tests.receivers import WebhookReceiver
 from worker.client import TASK_QUEUE
+from workflows import workflow_runner
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -160,6 +161,7 @@ async def app_worker(
             workflows=composition.worker_workflows(),
             activities=acts,
             activity_executor=pool,
+            workflow_runner=workflow_runner(),
             graceful_shutdown_timeout=dt.timedelta(seconds=10),
         ) as w:
             yield w

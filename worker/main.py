@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from worker.client import TASK_QUEUE
+from workflows import workflow_runner
 
 log = logging.getLogger("shixian.worker")
 
@@ -34,6 +35,7 @@ def build_worker(
     """
     if executor is None and any(not _is_async(a) for a in activities):
         raise ValueError("sync activities need a ThreadPoolExecutor (executor=...)")
+    kwargs.setdefault("workflow_runner", workflow_runner())
     return Worker(
         client,
         task_queue=task_queue,
