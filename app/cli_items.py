@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
                 text = Path(file).read_text(encoding="utf-8-sig")
             except OSError as exc:
                 _fail(f"{file}: 无法读取（{exc.strerror}）")
-        from services.ingest import Ingestor, IngestResult, parse_jsonl
+        from services.ingest import Ingestor, IngestResult, ReadModelBehind, parse_jsonl
 
         objs = parse_jsonl(text)
         counts = {"applied": 0, "held": 0, "duplicate": 0, "rejected": 0}
@@ -91,7 +91,10 @@ def register(app: typer.Typer) -> None:
                     sys.stdout.flush()
 
             with bar:
-                await ing.ingest(objs, on_result=show)
+                try:
+                    await ing.ingest(objs, on_result=show)
+                except ReadModelBehind as exc:
+                    _fail(str(exc), code=1)
 
         asyncio.run(go())
         total = sum(counts.values())

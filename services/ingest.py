@@ -7,8 +7,10 @@ kickoff. Per event the result is applied, held (a late entry waiting for review)
 The item workflow is the authority on what an event_id means (it keeps each accepted id's content hash:
 the same id with other content is a conflict) and the only writer of the read model (its store activity
 writes the snapshot and the event row in one transaction). This module writes nothing to the store: it
-reads it only to answer ids it already holds without a round trip. An item is started together with its
-start event in one round trip (update-with-start); events of one item go in order, items concurrently.
+reads it only to answer ids it already holds without a round trip, and, at the end of a batch, to wait
+until it holds every event the batch applied (the workflow answers once the event is in its history and
+writes the store right after). An item is started together with its start event in one round trip
+(update-with-start); events of one item go in order, items concurrently.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import re
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -45,6 +48,18 @@ from workflows.state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMet
 
 Status = Literal["applied", "duplicate", "rejected", "held"]
 CONCURRENCY = 16  # items processed at once; events of one item stay in order
+READ_MODEL_PATIENCE = 120.0  # seconds without a store write before an import reports the read model behind
+
+
+class ReadModelBehind(RuntimeError):
+    """Applied events whose store writes have not landed (the workflows keep retrying them)."""
+
+    def __init__(self, missing: int):
+        self.missing = missing
+        super().__init__(
+            f"{missing} 个已应用的事件在 {READ_MODEL_PATIENCE:.0f} 秒内未写入读模型（数据库不可用？）："
+            "事件已在工作流中生效，写入会自动重试，数据库恢复后读模型随之补齐"
+        )
 
 
 class IngestResult(BaseModel):
@@ -233,12 +248,31 @@ class Ingestor:
         async def run_item(evs: list[tuple[int, Event]]) -> None:
             async with sem:
                 for line, ev in evs:
-                    decided(await self.ingest_one(line, ev))
+                    decided(await self._decide(line, ev))
 
         await asyncio.gather(*(run_item(evs) for evs in per_item.values()))
         out = [results[k] for k in sorted(results)]
         _observe(out)
+        await self.read_model_holds(out)
         return out
+
+    async def read_model_holds(self, results: Iterable[IngestResult]) -> None:
+        """Return once the read model holds every applied or held event of `results`. An item workflow
+        answers as soon as the event is in its history and writes the store right after (in order, per
+        item), so a caller that reads the store next (a test, a page, the next command) sees it.
+        Raises ReadModelBehind if the writes make no progress for READ_MODEL_PATIENCE seconds."""
+        missing = {r.event_id for r in results if r.status in ("applied", "held") and r.event_id}
+        delay, last_progress = 0.005, time.monotonic()
+        while missing:
+            found = self._stored_hashes(sorted(missing)).keys()
+            if found:
+                missing -= found
+                last_progress = time.monotonic()
+                continue
+            if time.monotonic() - last_progress > READ_MODEL_PATIENCE:
+                raise ReadModelBehind(len(missing))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     def _recorded(self, ev: Event) -> Recorded:
         """When (Asia/Shanghai) and by whom the event reached the system, and for reviewable roles how
@@ -285,6 +319,12 @@ class Ingestor:
 
     # ------------------------------------------------------------ one event
     async def ingest_one(self, line: int, ev: Event) -> IngestResult:
+        """One event, its result once the read model holds it."""
+        res = await self._decide(line, ev)
+        await self.read_model_holds([res])
+        return res
+
+    async def _decide(self, line: int, ev: Event) -> IngestResult:
         try:
             status, note = await self._route(ev)
         except _Rejected as exc:

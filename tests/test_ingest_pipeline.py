@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import datetime as dt
+import time
 
-from temporalio import workflow
+import pytest
+import pytest_asyncio
+from sqlmodel import Session
+from temporalio import activity, workflow
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 import workflows
+from activities.clocks import SaveRequest
+from activities.clocks import save_item as save_item_real
+from store.db import get_engine
+from store.models import EventRecord
+from tests.workflow_harness import stack
 from workflows.items import DocumentWorkflow, RequestWorkflow
 
 
@@ -45,3 +56,164 @@ async def test_default_sandbox_would_reimport():
 
     Capturing().prepare_workflow(workflow._Definition.must_from_class(RequestWorkflow))
     assert made[0].globals_and_locals["__temporal_workflow_class"] is not RequestWorkflow
+
+
+# ------------------------------------------------------------------ the Update answers before the store write
+# On the time-skipping server with the production worker; `save_item` is replaced by name with a gate that
+# records each write request and holds it until the test opens the gate, then runs the real write.
+
+
+class SaveGate:
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.calls: list[tuple[str, int, str | None]] = []  # (item, version, event_id) as each write starts
+        self.done: list[tuple[str, int, str | None]] = []
+
+        @activity.defn(name="save_item")
+        async def save_item(req: SaveRequest) -> bool:
+            key = (req.snapshot.id, req.snapshot.version, req.event.event_id if req.event else None)
+            self.calls.append(key)
+            await self.open.wait()
+            written = await asyncio.to_thread(save_item_real, req)
+            self.done.append(key)
+            return written
+
+        self.activity = save_item
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def wf_env(temporal_test_server_path):
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def gated(wf_env, tmp_path, monkeypatch):
+    gate = SaveGate()
+    async with stack(wf_env, tmp_path, monkeypatch, mocks=[gate.activity]) as st:
+        try:
+            yield st, gate
+        finally:
+            gate.open.set()  # let held writes finish before the stack closes
+
+
+def received(req_id: str, day: dt.date) -> dict:
+    return {
+        "type": "request.received",
+        "request_id": req_id,
+        "department": "qz-fgw",
+        "channel": "online",
+        "received_on": day.isoformat(),
+        "applicant_type": "natural_person",
+        "subject": "申请公开某项目批复",
+    }
+
+
+async def _until(cond, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_each_result_streams_before_the_store_write_and_the_batch_ends_after_it(gated):
+    st, gate = gated
+    req = st.id("R1")
+    heard = []
+    task = asyncio.create_task(
+        st.ingestor.ingest([(1, {"event_id": f"{req}-r", **received(req, await st.today())})], on_result=heard.append)
+    )
+    st.started.add(f"request:{req}")
+    # The line's result arrives while its store write is still held: the Update did not wait for it.
+    await _until(lambda: heard)
+    assert [(r.status, r.event_id) for r in heard] == [("applied", f"{req}-r")]
+    assert gate.calls == [(req, 1, f"{req}-r")] and gate.done == []
+    assert (await st.query("request", req)).version == 1  # the event is in the workflow's history
+    # ...but the batch is not over until the read model holds the event.
+    await asyncio.sleep(0.5)
+    assert not task.done() and st.item(req) is None
+    gate.open.set()
+    results = await asyncio.wait_for(task, 15)
+    assert [r.status for r in results] == ["applied"]
+    assert st.item(req).version == 1 and st.clock(req, "request_reply").state == "open"
+    with Session(get_engine()) as s:
+        assert s.get(EventRecord, f"{req}-r") is not None
+
+
+async def _two_events_first_write_held(st, gate, second: dict):
+    """Ingest received + `second` for one item with the first store write held; return the batch task
+    once the workflow has applied both (version 2)."""
+    req = second["request_id"]
+    task = asyncio.create_task(st.ingest(received(req, await st.today()), second))
+    await _until(lambda: len(gate.calls) == 1)
+    deadline = time.monotonic() + 15
+    while (snap := await st.query("request", req)).version != 2:
+        assert time.monotonic() < deadline, "the second event was not applied"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    return task, snap
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_writes_of_one_item_land_in_order(gated):
+    st, gate = gated
+    req, today = st.id("R2"), await st.today()
+    extended = {
+        "type": "request.extended",
+        "request_id": req,
+        "on": today.isoformat(),
+        "working_days": 20,
+        "approved_by": "负责人",
+        "reason": "需要协调",
+    }
+    task, snap = await _two_events_first_write_held(st, gate, extended)
+    assert snap.state == "open"
+    assert len(gate.calls) == 1  # the second write has not started while the first is held
+    gate.open.set()
+    results = await asyncio.wait_for(task, 15)
+    assert [r.status for r in results] == ["applied", "applied"]
+    assert gate.done == [(req, 1, f"{st.tag}-1"), (req, 2, f"{st.tag}-2")]
+    reply = next(c for c in snap.clocks if c.rule == "request_reply")
+    assert st.item(req).version == 2 and st.clock(req, "request_reply").due == reply.due
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_closed_item_ends_only_after_its_writes(gated):
+    st, gate = gated
+    req, today = st.id("R4"), await st.today()
+    replied = {"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"}
+    task, snap = await _two_events_first_write_held(st, gate, replied)
+    assert snap.state == "closed"
+    desc = await st.client.get_workflow_handle(f"request:{req}").describe()
+    assert desc.status.name == "RUNNING"  # its run waits for the held writes before it ends
+    gate.open.set()
+    results = await asyncio.wait_for(task, 15)
+    assert [r.status for r in results] == ["applied", "applied"]
+    assert [c[1] for c in gate.done] == [1, 2]
+    item = st.item(req)
+    assert (item.version, item.state) == (2, "closed")
+    assert (await asyncio.wait_for(st.result("request", req), 15)).version == 2
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_import_whose_store_writes_stall_says_so(gated, monkeypatch):
+    import services.ingest as ingest_mod
+
+    st, gate = gated
+    monkeypatch.setattr(ingest_mod, "READ_MODEL_PATIENCE", 1.0)
+    req = st.id("R3")
+    st.started.add(f"request:{req}")
+    with pytest.raises(ingest_mod.ReadModelBehind) as exc:
+        await asyncio.wait_for(
+            st.ingestor.ingest([(1, {"event_id": f"{req}-r", **received(req, await st.today())})]), 20
+        )
+    assert exc.value.missing == 1 and "未写入读模型" in str(exc.value)
+    gate.open.set()
+    await _until(lambda: st.item(req) is not None)  # the workflow's write goes through once it can

@@ -89,6 +89,7 @@ class ItemWorkflow:
         self._dirty = False
         self._recalc: list[str] = []
         self._start_refused = False  # the start event failed in its handler: end the run now
+        self._last_save: asyncio.Task[None] | None = None  # store writes run one after another, in order
 
     # ------------------------------------------------------------ run loop
     async def _run(self, inp: ItemInput) -> ItemSnapshot:
@@ -119,8 +120,10 @@ class ItemWorkflow:
             await self._tick()
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._saved()
                 workflow.continue_as_new(ItemInput(state=self.st))
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._saved()
         return self.snapshot()
 
     async def _tick(self) -> None:
@@ -183,7 +186,7 @@ class ItemWorkflow:
             held = tr.late_reason(self.st, ev)
             if held:
                 tr.hold(self.st, ev, held)
-                await self._save()
+                self._save_soon()
                 return ApplyResult(status="held", snapshot=self.snapshot(), note=f"补录待审核：{held}")
             before = self.st.model_copy(deep=True)
             try:
@@ -199,7 +202,9 @@ class ItemWorkflow:
             self.st.applied[ev.event_id] = ev.content_hash
             tr.refresh_state(self.st)
             self.st.version += 1
-            await self._save(ev)
+            # Answered once this workflow task is in history; the store write follows (the ingest path
+            # waits for the read model before it reports the batch done).
+            self._save_soon(ev)
             self._dirty = True
             return ApplyResult(status="applied", snapshot=self.snapshot(), note=note or "")
 
@@ -368,17 +373,33 @@ class ItemWorkflow:
     async def _save(
         self, ev: Event | None = None, *, system_event: dict[str, Any] | None = None, recorded_at: str | None = None
     ) -> None:
-        """The one writer of the read model: the snapshot and the event's log row, in one transaction.
+        """Write the snapshot (and the event's row) and wait until it is in the store."""
+        await self._save_soon(ev, system_event=system_event, recorded_at=recorded_at)
+
+    def _save_soon(
+        self, ev: Event | None = None, *, system_event: dict[str, Any] | None = None, recorded_at: str | None = None
+    ) -> asyncio.Task[None]:
+        """The one writer of the read model: the snapshot as of now and the event's log row, in one
+        transaction, after every earlier write of this item (so a later version never lands first).
         A regular activity on purpose, not a local one: it is scheduled only once the workflow task that
         accepted the event is in history, so the store is never ahead of the workflow (a local activity
         would write before that task commits, and a worker killed in between would leave an event row
-        the workflow never applied)."""
-        await workflow.execute_activity(
-            save_item,
-            SaveRequest(snapshot=self.snapshot(), event=ev, system_event=system_event, recorded_at=recorded_at),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-        )
+        the workflow never applied). The caller need not wait: `_saved()` does before the run ends."""
+        req = SaveRequest(snapshot=self.snapshot(), event=ev, system_event=system_event, recorded_at=recorded_at)
+        before = self._last_save
+
+        async def write() -> None:
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own; only the order matters here
+            await workflow.execute_activity(save_item, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+
+        self._last_save = asyncio.create_task(write())
+        return self._last_save
+
+    async def _saved(self) -> None:
+        """Every store write scheduled so far is done (they run in order: the last one is enough)."""
+        if self._last_save is not None:
+            await asyncio.wait([self._last_save])
 
     async def _notify(self, c: ClockData, s: PlannedStepModel, extra: dict[str, Any] | None = None) -> None:
         meta = self.st.rules.get(c.rule)
