@@ -192,7 +192,7 @@ async def test_a_closed_item_ends_only_after_its_writes(gated):
     task, snap = await _two_events_first_write_held(st, gate, replied)
     assert snap.state == "closed"
     desc = await st.client.get_workflow_handle(f"request:{req}").describe()
-    assert desc.status.name == "RUNNING"  # its run waits for the held writes before it ends
+    assert desc.status.name == "RUNNING"  # the closing event is answered with its write, in the run's last task
     gate.open.set()
     results = await asyncio.wait_for(task, 15)
     assert [r.status for r in results] == ["applied", "applied"]
@@ -217,3 +217,21 @@ async def test_an_import_whose_store_writes_stall_says_so(gated, monkeypatch):
     assert exc.value.missing == 1 and "未写入读模型" in str(exc.value)
     gate.open.set()
     await _until(lambda: st.item(req) is not None)  # the workflow's write goes through once it can
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_item_starts_with_only_the_rules_its_events_can_start(gated):
+    import json
+
+    from domain.engine import engine
+
+    st, gate = gated
+    gate.open.set()
+    req = st.id("R5")
+    await st.ok(received(req, await st.today()))
+    history = await st.client.get_workflow_handle(f"request:{req}").fetch_history()
+    start = history.events[0].workflow_execution_started_event_attributes
+    rules = json.loads(start.input.payloads[0].data)["state"]["rules"]
+    expected = {r.id for r in engine().rules.values() if r.start_event.split(".")[0] == "request"}
+    assert set(rules) == expected and len(expected) < len(engine().rules)
+    assert st.clock(req, "request_reply").state == "open"

@@ -104,8 +104,8 @@ class ItemWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 raise ApplicationError("起始事件未被接受，事项未建立", type="NoStartEvent", non_retryable=True)
         while True:
-            if self.st.version and self.st.state not in ("open", "new") and not self.st.held_events:
-                break  # (a held entry keeps the item reachable until it is reviewed)
+            if self._finished():
+                break
             wake = tr.next_wake(self.st)
             self._dirty = False
             try:
@@ -125,6 +125,10 @@ class ItemWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._saved()
         return self.snapshot()
+
+    def _finished(self) -> bool:
+        """The item is over and its run ends (a held entry keeps it reachable until it is reviewed)."""
+        return bool(self.st.version) and self.st.state not in ("open", "new") and not self.st.held_events
 
     async def _tick(self) -> None:
         sends: list[tuple[ClockData, PlannedStepModel]] = []
@@ -203,8 +207,12 @@ class ItemWorkflow:
             tr.refresh_state(self.st)
             self.st.version += 1
             # Answered once this workflow task is in history; the store write follows (the ingest path
-            # waits for the read model before it reports the batch done).
-            self._save_soon(ev)
+            # waits for the read model before it reports the batch done). An event that ends the item is
+            # answered with its write, in the task that ends the run: the item's next event (a fact on a
+            # finished item) then finds the run closed, as it always has.
+            saving = self._save_soon(ev)
+            if self._finished():
+                await saving
             self._dirty = True
             return ApplyResult(status="applied", snapshot=self.snapshot(), note=note or "")
 
