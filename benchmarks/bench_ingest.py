@@ -1,10 +1,10 @@
 """Import throughput of the whole `shixian events ingest` process against Temporal's own speed.
 
-One run, one embedded dev server, one worker (every Shixian workflow and activity, plus a no-op
-workflow): first the baseline, N no-op workflow executions started and awaited with the same
+One run, one embedded dev server, one worker (the product's build_worker: every Shixian workflow and
+activity, plus a no-op workflow): first the baseline, N no-op workflow executions started and awaited with the same
 concurrency as the ingest path (services.ingest.CONCURRENCY); then `shixian events ingest --json`
 of N new requests, timed as a whole process (start-up, connection, validation, one update-with-start
-per event, due dates, the store write, streaming output). Prints both rates, the ratio (goal of issue
+per event, due dates, streaming output, the wait until the read model holds every applied event). Prints both rates, the ratio (goal of issue
 11 §1: >= 0.5x) and what a province's 500,000-event backfill would take at that rate.
 
     .venv/bin/python benchmarks/bench_ingest.py [--items 1000] [--runs 1]
