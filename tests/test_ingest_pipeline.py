@@ -235,3 +235,25 @@ async def test_an_item_starts_with_only_the_rules_its_events_can_start(gated):
     expected = {r.id for r in engine().rules.values() if r.start_event.split(".")[0] == "request"}
     assert set(rules) == expected and len(expected) < len(engine().rules)
     assert st.clock(req, "request_reply").state == "open"
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_update_result_carries_no_snapshot(gated):
+    """The item's snapshot (clock explanations, KBs) goes to the store only, not into every Update's
+    result in history: the ingest reads the status and the note."""
+    import json
+
+    from temporalio.api.enums.v1 import EventType
+
+    st, gate = gated
+    gate.open.set()
+    req = st.id("R6")
+    (res,) = await st.ok(received(req, await st.today()))
+    assert res.status == "applied"
+    history = await st.client.get_workflow_handle(f"request:{req}").fetch_history()
+    done = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED]
+    (payload,) = done[0].workflow_execution_update_completed_event_attributes.outcome.success.payloads
+    result = json.loads(payload.data)
+    assert result["status"] == "applied" and result.get("snapshot") is None
+    assert len(payload.data) < 200
+    assert st.item(req).clocks  # the snapshot is in the store

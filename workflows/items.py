@@ -186,12 +186,12 @@ class ItemWorkflow:
                 self._start_refused = not self.st.version
                 _reject(str(exc))
             if seen:
-                return ApplyResult(status=seen, snapshot=self.snapshot())
+                return ApplyResult(status=seen)
             held = tr.late_reason(self.st, ev)
             if held:
                 tr.hold(self.st, ev, held)
                 self._save_soon()
-                return ApplyResult(status="held", snapshot=self.snapshot(), note=f"补录待审核：{held}")
+                return ApplyResult(status="held", note=f"补录待审核：{held}")
             before = self.st.model_copy(deep=True)
             try:
                 note = await self._apply(ev)
@@ -214,7 +214,7 @@ class ItemWorkflow:
             if self._finished():
                 await saving
             self._dirty = True
-            return ApplyResult(status="applied", snapshot=self.snapshot(), note=note or "")
+            return ApplyResult(status="applied", note=note or "")
 
     @apply.validator
     def _validate_apply(self, ev: Event) -> None:
@@ -228,7 +228,7 @@ class ItemWorkflow:
         async with self._lock:
             entry = self._entry(d.event_id)
             if entry is not None and entry.status != "held":  # a repeated decision
-                return ApplyResult(status=entry.status, snapshot=self.snapshot())
+                return ApplyResult(status=entry.status)
             ev = self.st.held_events[d.event_id]
             note = None
             if d.approve:
@@ -251,7 +251,7 @@ class ItemWorkflow:
             # An approved entry joins the event log stamped with the time it was first recorded.
             await self._save(ev if d.approve else None, recorded_at=entry.recorded_at)
             self._dirty = True
-            return ApplyResult(status=entry.status, snapshot=self.snapshot(), note=note or "")
+            return ApplyResult(status=entry.status, note=note or "")
 
     @review.validator
     def _validate_review(self, d: ReviewDecision) -> None:

@@ -96,7 +96,9 @@ class ItemInput(BaseModel):
 
 class ApplyResult(BaseModel):
     status: str  # applied / duplicate / held; for `review`: approved / rejected
-    snapshot: ItemSnapshot
+    # Not sent any more: an item's snapshot (clock explanations, KBs) in every Update result was history and
+    # CPU nobody read. Kept optional so that results recorded before still decode.
+    snapshot: ItemSnapshot | None = None
     note: str = ""
 
 
