@@ -142,7 +142,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         )
         .select_from(sig.outerjoin(repealed, repealed.c.item_id == sig.c.item_id))
         .where(*sig_where)
-        .group_by(kind, case((signed_in_year, 1), else_=0))
+        .group_by(text("1"), text("2"))  # by position: PostgreSQL would not match re-bound expressions
     ):
         if this_year:
             signed_kinds.append((k, int(n)))
