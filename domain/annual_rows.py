@@ -9,7 +9,7 @@ definition; this module counts the same things from fewer rows and must give the
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -61,8 +61,9 @@ class YearRows:
     followup_counts: dict[str, int]  # extensions, corrections, withdrawals in the year of known requests
     opinion_events: list[dict]  # detections near the year and their answers (whole events)
     case_events: list[dict]  # every review and litigation event (whole events)
-    share_clocks: list[ClockRow]  # clocks of the items whose shares section 一 gives (and the year's)
     year_clocks: list[ClockRow]  # clocks due in the year
+    share_clocks: list[ClockRow]  # other clocks of the items whose shares section 一 gives
+    _status: dict[tuple[str, str], str] | None = field(default=None, repr=False, compare=False)
 
 
 def table3(rows: YearRows) -> tuple[dict, list[str]]:
@@ -119,10 +120,17 @@ def tables(rows: YearRows, entered: dict | None) -> dict:
     }
 
 
+def statuses(rows: YearRows, as_of: date) -> dict[tuple[str, str], str]:
+    """_status_index of the clocks read (each classified once: the year's serve section 五 too)."""
+    if rows._status is None:
+        rows._status = _status_index([*rows.year_clocks, *rows.share_clocks], as_of)
+    return rows._status
+
+
 def figures(rows: YearRows, as_of: date, rule_hours: dict[str, float] | None = None) -> dict[str, Any]:
     """domain.annual_document.compute_figures of the (scoped) year."""
     start, end = date(rows.year, 1, 1), date(rows.year, 12, 31)
-    status = _status_index(rows.share_clocks, as_of)
+    status = statuses(rows, as_of)
     signed: Counter[str] = Counter()
     for kind, n in rows.signed_kinds:
         signed[kind or "other"] += n
@@ -202,5 +210,7 @@ def document(
     t2_figures, narrative = split_entered(entered, entered_source)
     counted = tables(rows, t2_figures)
     figs = figures(rows, as_of, rule_hours)
-    missed = missed_clocks(rows.year_clocks, year, as_of, scope.departments, rule_labels or {}, dept_names or {})
+    status = statuses(rows, as_of)
+    late = [c for c in rows.year_clocks if status[(c.item_id, c.rule)] in ("late", "overdue")]  # (re-classified)
+    missed = missed_clocks(late, year, as_of, scope.departments, rule_labels or {}, dept_names or {})
     return compose_document(counted, figs, missed, year, scope, narrative, as_of, dept_names)

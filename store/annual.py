@@ -240,7 +240,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     after_end = (date.fromisoformat(end) + timedelta(days=1)).isoformat()
     due_in_year = and_(ck.c.due >= start, ck.c.due < after_end)  # ISO "YYYY-MM-DD[Thh:mm...]" sort by day
     year_clocks = [ClockRow(*row) for row in r.rows(clock_q(due_in_year))]
-    share_clocks = list(year_clocks)
+    share_clocks: list[ClockRow] = []
     for rule, types in _SHARE_RULES:
         items = r.ids(types, in_year, alias="sh")
         share_clocks += [
