@@ -171,7 +171,7 @@ def annual_document(
         else:
             # the same document from the rows the year needs, selected and counted in SQL (store/annual.py)
             lapsing = [r.id for r in engine().rules.values() if r.lapses]
-            rows = year_rows(s, year, scope.departments, lapsing)
+            rows = year_rows(s, year, scope.departments, lapsing, as_of)
     finally:
         if own:
             s.close()

@@ -19,23 +19,18 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, text, true
+from sqlalchemy import and_, case, exists, func, literal, or_, select, text, true
 from sqlalchemy.sql import ColumnElement, Select
 
-from domain.annual_rows import CLOSING_TYPES, ClockRow, YearRows
+from domain.annual_rows import CLOSING_TYPES, ClockRow, Share, YearRows
 from domain.events import ITEM_TYPE, MODELS
-from domain.report import CASE_EVENT_TYPES, DOCUMENT_KINDS
+from domain.report import APPLICANT_COLUMNS, CASE_EVENT_TYPES, DOCUMENT_KINDS, OUTCOME_ROWS
 from store.models import Clock, EventRecord, Item, table
 
 _EV = table(EventRecord)
 _OPINION_ANSWERS = ("opinion.info_released", "opinion.press_conference", "opinion.responded")
+_ANSWERS = ("request.answered_on_the_spot", "request.replied")
 _COUNTED = ("request.correction_requested", "request.extended", "request.withdrawn")
-_FOLLOW_UPS = ("request.answered_on_the_spot", "request.consultation_started", "request.replied", *_COUNTED)
-_SHARE_RULES = [  # (clock rule, the events in the year whose items' clocks section 一's shares read)
-    ("policy_publication", ("document.published",)),
-    ("policy_interpretation", ("interpretation.published",)),
-    ("request_reply", ("request.replied", "request.answered_on_the_spot")),
-]
 
 
 def _family(types: Iterable[str]) -> list[str]:
@@ -48,6 +43,8 @@ def _family(types: Iterable[str]) -> list[str]:
 class _Reader:
     def __init__(self, session, year: int, departments: frozenset[str] | None):
         self.s = session
+        # Python orders strings by code point: so do SQLite and PostgreSQL's "C" collation (not a locale's)
+        self.pg = session.get_bind().dialect.name == "postgresql"
         self.start, self.end = date(year, 1, 1).isoformat(), date(year, 12, 31).isoformat()
         self.deps = sorted(departments) if departments is not None else None
 
@@ -69,11 +66,28 @@ class _Reader:
     def known(self, t, start_type: str) -> ColumnElement[bool]:
         """The item of row `t` has its start event of `start_type` on or before the year's end, in the scope."""
         k = _EV.alias(f"{t.name}_known")
-        return exists().where(
+        return exists(select(literal(1))).where(
             k.c.item_id == t.c.item_id,
             k.c.type == start_type,
             k.c.occurred_on <= self.end,
             self.scoped(k, (start_type,)),
+        )
+
+    def first(self, t, types: Sequence[str], *conds: Callable, python_order: bool) -> ColumnElement[bool]:
+        """Row `t` is the first of its item's scoped events of `types` (with `conds`): in the log's order
+        (the database's, as load_events reads it), or with `python_order` by (day, event id) as
+        domain.report._sort_key sorts them."""
+        o = _EV.alias(f"{t.name}_first")
+        oid, tid = o.c.event_id, t.c.event_id
+        if python_order and self.pg:
+            oid, tid = oid.collate("C"), tid.collate("C")
+        return ~exists(select(literal(1))).where(
+            o.c.item_id == t.c.item_id,
+            o.c.type.in_(types),
+            o.c.occurred_on <= self.end,
+            self.scoped(o, types),
+            *[c(o) for c in conds],
+            or_(o.c.occurred_on < t.c.occurred_on, and_(o.c.occurred_on == t.c.occurred_on, oid < tid)),
         )
 
     def query(self, types: Sequence[str], cols: Callable[[Any], list], *conds: Callable, alias: str = "e") -> Select:
@@ -110,17 +124,14 @@ def _str(t, key: str):
     return t.c.payload[key].as_string()
 
 
-def _day(value: str) -> date:
-    return date.fromisoformat(value)
-
-
-def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: Iterable[str]) -> YearRows:
-    """The rows domain.annual_rows counts the report of `year` from (see its YearRows)."""
+def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: Iterable[str], as_of: date) -> YearRows:
+    """The rows domain.annual_rows counts the report of `year` from (see its YearRows); clocks as of `as_of`."""
     r = _Reader(session, year, departments)
     start, end = r.start, r.end
     in_year = lambda t: t.c.occurred_on >= start  # noqa: E731  (every query has occurred_on <= end)
+    by_position = (text("1"), text("2"), text("3"), text("4"), text("5"))  # PostgreSQL: re-bound JSON keys differ
 
-    # table 二 (regulations and normative documents signed, repealed, in force), counted in SQL
+    # table 二 (regulations and normative documents signed, repealed, in force) and the kinds signed in the year
     rep, rep_where = r.events(("document.repealed",), "rep")
     repealed = (
         select(rep.c.item_id, func.min(rep.c.occurred_on).label("first"))
@@ -129,20 +140,20 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         .subquery("repealed")
     )
     sig, sig_where = r.events(("document.signed",), "sig")
-    kind, signed_in_year = _str(sig, "kind"), sig.c.occurred_on >= start
+    signed_in_year = case((sig.c.occurred_on >= start, 1), else_=0)
     doc_counts: dict[str, list[int]] = {}
     signed_kinds: list[tuple[str | None, int]] = []
     for k, this_year, n, repealed_this_year, in_force in r.rows(
         select(
-            kind,
-            case((signed_in_year, 1), else_=0),
+            _str(sig, "kind"),
+            signed_in_year,
             func.count(),
             func.sum(case((repealed.c.first >= start, 1), else_=0)),
             func.sum(case((repealed.c.first.is_(None), 1), else_=0)),
         )
         .select_from(sig.outerjoin(repealed, repealed.c.item_id == sig.c.item_id))
         .where(*sig_where)
-        .group_by(text("1"), text("2"))  # by position: PostgreSQL would not match re-bound expressions
+        .group_by(*by_position[:2])
     ):
         if this_year:
             signed_kinds.append((k, int(n)))
@@ -152,67 +163,95 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
             counts[1] += int(repealed_this_year or 0)
             counts[2] += int(in_force or 0)
 
-    # section 一: publications and interpretations in the year of known documents, in the log's order
-    doc_events = r.rows(
+    # section 一: the first publication in the year of each known document, by channel; interpretations
+    known_doc = lambda t: r.known(t, "document.signed")  # noqa: E731
+    first_publication = lambda t: r.first(t, ("document.published",), in_year, python_order=False)  # noqa: E731
+    published_channels = r.rows(
         r.query(
-            ("document.published", "interpretation.published"),
-            lambda t: [
-                t.c.item_id,
-                t.c.type,
-                case((t.c.type == "document.published", _str(t, "channel")), else_=_str(t, "form")),
-            ],
+            ("document.published",),
+            lambda t: [_str(t, "channel"), func.count()],
             in_year,
-            lambda t: r.known(t, "document.signed"),
-        ).order_by(text("occurred_on"), text("event_id"))
+            known_doc,
+            first_publication,
+        ).group_by(by_position[0])
     )
-    published = [(doc, v) for doc, type_, v in doc_events if type_ == "document.published"]
-    interpretations = [(doc, v) for doc, type_, v in doc_events if type_ == "interpretation.published"]
+    interpretations = r.rows(
+        r.query(("interpretation.published",), lambda t: [t.c.item_id, _str(t, "form")], in_year, known_doc).order_by(
+            text("occurred_on"), text("event_id")
+        )
+    )
 
-    # table 三: the requests received in the year or carried into it (not closed before it), their closings
+    # table 三: the requests received in the year or carried into it (not closed before it), grouped with the
+    # first of their closings on or before Dec 31 (by day: the reference sorts closings by _sort_key)
     closed_before = r.ids(CLOSING_TYPES, lambda t: t.c.occurred_on < start, alias="cb")
-    requests = [
-        (rid, _day(day), col, channel)
-        for rid, day, col, channel in r.rows(
-            r.query(
-                ("request.received",),
-                lambda t: [t.c.item_id, t.c.occurred_on, _str(t, "applicant_type"), _str(t, "channel")],
-                lambda t: or_(t.c.occurred_on >= start, t.c.item_id.not_in(closed_before)),
-            ).order_by(text("occurred_on"), text("event_id"))
+    counted = lambda t: or_(t.c.occurred_on >= start, t.c.item_id.not_in(closed_before))  # noqa: E731
+    cl, cl_where = r.events(CLOSING_TYPES, "cl")
+    first_closing = (
+        select(cl.c.item_id, cl.c.type, _str(cl, "outcome").label("outcome"))
+        .where(
+            *cl_where,
+            or_(in_year(cl), cl.c.item_id.in_(r.ids(("request.received",), in_year, alias="nw"))),
+            r.first(cl, CLOSING_TYPES, python_order=True),
+        )
+        .subquery("fc")
+    )
+    rq, rq_where = r.events(("request.received",), "rq")
+    new = rq.c.occurred_on >= start
+    request_groups = [
+        (applicant, bool(is_new), channel, closing, outcome, int(n))
+        for applicant, is_new, channel, closing, outcome, n in r.rows(
+            select(
+                _str(rq, "applicant_type"),
+                case((new, 1), else_=0),
+                case((new, _str(rq, "channel")), else_=None),
+                first_closing.c.type,
+                first_closing.c.outcome,
+                func.count(),
+            )
+            .select_from(rq.outerjoin(first_closing, first_closing.c.item_id == rq.c.item_id))
+            .where(*rq_where, counted(rq))
+            .group_by(*by_position)
         )
     ]
-    new_ids = r.ids(("request.received",), in_year, alias="nw")
-    closings = [
-        (rid, type_, _day(day), eid, outcome)
-        for rid, type_, day, eid, outcome in r.rows(
+    # the notes' rows, read only when a group shows a value table 三 has no place for (an older vocabulary)
+    odd_applicants: list[dict] = []
+    odd_closings: list[dict] = []
+    if any(g[0] not in APPLICANT_COLUMNS for g in request_groups):
+        odd = lambda t: or_(_str(t, "applicant_type").is_(None), _str(t, "applicant_type").not_in(APPLICANT_COLUMNS))  # noqa: E731
+        odd_applicants = r.canonical(("request.received",), counted, odd)
+    if any(g[3] in _ANSWERS + ("request.abandoned",) and g[4] not in OUTCOME_ROWS for g in request_groups):
+        counted_ids = r.ids(("request.received",), counted, alias="ct")
+        odd_closings = r.canonical(
+            CLOSING_TYPES,
+            lambda t: t.c.item_id.in_(counted_ids),
+            lambda t: r.first(t, CLOSING_TYPES, python_order=True),
+            lambda t: or_(_str(t, "outcome").is_(None), _str(t, "outcome").not_in(OUTCOME_ROWS)),
+        )
+
+    # section 一: what happened in the year to known requests
+    known_request = lambda t: r.known(t, "request.received")  # noqa: E731
+    first_answer = lambda t: r.first(t, _ANSWERS, in_year, python_order=True)  # noqa: E731
+    answers = dict(
+        r.rows(
+            r.query(_ANSWERS, lambda t: [t.c.type, func.count()], in_year, known_request, first_answer).group_by(
+                by_position[0]
+            )
+        )
+    )
+    consultations = [
+        (date.fromisoformat(day), eid, with_)
+        for day, eid, with_ in r.rows(
             r.query(
-                CLOSING_TYPES,
-                lambda t: [t.c.item_id, t.c.type, t.c.occurred_on, t.c.event_id, _str(t, "outcome")],
-                lambda t: or_(t.c.occurred_on >= start, t.c.item_id.in_(new_ids)),
+                ("request.consultation_started",),
+                lambda t: [t.c.occurred_on, t.c.event_id, _str(t, "with")],
+                in_year,
+                known_request,
             )
         )
     ]
-
-    # section 一: what happened in the year to known requests (answers and consultations as rows, the rest counted)
-    followups: list[tuple[str, str, date, str, str | None]] = []
-    followup_counts: dict[str, int] = {}
-    for rid, type_, day, eid, with_ in r.rows(
-        r.query(
-            _FOLLOW_UPS,
-            lambda t: [
-                t.c.item_id,
-                t.c.type,
-                t.c.occurred_on,
-                t.c.event_id,
-                case((t.c.type == "request.consultation_started", _str(t, "with")), else_=None),
-            ],
-            in_year,
-            lambda t: r.known(t, "request.received"),
-        )
-    ):
-        if type_ in _COUNTED:
-            followup_counts[type_] = followup_counts.get(type_, 0) + 1
-        else:
-            followups.append((rid, type_, _day(day), eid, with_))
+    followup_counts = dict(
+        r.rows(r.query(_COUNTED, lambda t: [t.c.type, func.count()], in_year, known_request).group_by(by_position[0]))
+    )
 
     # public opinion: detections near the year (an instant's own day may be a day off Shanghai's) and answers
     near = (date.fromisoformat(start) - timedelta(days=2)).isoformat()
@@ -221,11 +260,20 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         _OPINION_ANSWERS, lambda t: t.c.item_id.in_(detected)
     )
 
-    # clocks: those due in the year (section 五) and those the shares of section 一 read
+    # clocks: counted in SQL when surely on time (domain.annual_rows.surely_on_time), else read to classify
     lapsing = sorted(set(lapsing))
     ck, it = table(Clock), table(Item)
+    day = as_of.isoformat()
+    sure = and_(
+        ck.c.state != "closed",
+        ck.c.met_on.is_not(None),
+        func.length(ck.c.met_on) == 10,
+        func.length(ck.c.due) == 10,
+        ck.c.met_on <= ck.c.due,
+        ck.c.met_on <= day,
+    )
 
-    def clock_q(*conds) -> Select:
+    def clocks(*conds) -> Select:
         q = (
             select(ck.c.item_id, ck.c.rule, it.c.department, ck.c.due, ck.c.state, ck.c.met_on)
             .join(it, it.c.id == ck.c.item_id)
@@ -237,28 +285,46 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
             q = q.where(it.c.department.in_(r.deps))
         return q
 
+    def share(rule: str, items: Select) -> Share:
+        # one pass: the clocks surely on time fall into one group (every column NULL), the others one row each
+        cols = (ck.c.item_id, ck.c.rule, it.c.department, ck.c.due, ck.c.state, ck.c.met_on)
+        q = clocks(ck.c.rule == rule, ck.c.item_id.in_(items)).with_only_columns(
+            *[case((sure, None), else_=c) for c in cols], func.count()
+        )
+        n, others = 0, []
+        for *row, count in r.rows(q.group_by(*by_position, text("6"))):
+            if row[0] is None:
+                n = int(count)
+            else:
+                others += [ClockRow(*row)] * int(count)
+        return Share(n, others)
+
     after_end = (date.fromisoformat(end) + timedelta(days=1)).isoformat()
     due_in_year = and_(ck.c.due >= start, ck.c.due < after_end)  # ISO "YYYY-MM-DD[Thh:mm...]" sort by day
-    year_clocks = [ClockRow(*row) for row in r.rows(clock_q(due_in_year))]
-    share_clocks: list[ClockRow] = []
-    for rule, types in _SHARE_RULES:
-        items = r.ids(types, in_year, alias="sh")
-        share_clocks += [
-            ClockRow(*row) for row in r.rows(clock_q(ck.c.rule == rule, ck.c.item_id.in_(items), ~due_in_year))
-        ]
-
+    published = r.ids(("document.published",), in_year, known_doc, alias="pb")
+    answered = r.ids(_ANSWERS, in_year, known_request, alias="an")
+    interpreted = r.ids(("interpretation.published",), in_year, known_doc, alias="ip")
     return YearRows(
         year=year,
+        as_of=as_of,
         doc_counts=[(k, *v) for k, v in doc_counts.items()],
         signed_kinds=signed_kinds,
-        requests=requests,
-        closings=closings,
-        published=published,
+        published_channels=published_channels,
         interpretations=interpretations,
-        followups=followups,
+        request_groups=request_groups,
+        odd_applicants=odd_applicants,
+        odd_closings=odd_closings,
+        answered=sum(answers.values()),
+        on_the_spot=answers.get("request.answered_on_the_spot", 0),
+        consultations=consultations,
         followup_counts=followup_counts,
         opinion_events=opinion_events,
         case_events=r.canonical(CASE_EVENT_TYPES),  # every case up to the year's end: pairing needs them all
-        share_clocks=share_clocks,
-        year_clocks=year_clocks,
+        publication=share("policy_publication", published),
+        reply=share("request_reply", answered),
+        interpretation_clocks=[
+            ClockRow(*row)
+            for row in r.rows(clocks(ck.c.rule == "policy_interpretation", ck.c.item_id.in_(interpreted)))
+        ],
+        missed_candidates=[ClockRow(*row) for row in r.rows(clocks(due_in_year, ~sure))],
     )

@@ -147,7 +147,7 @@ class EventRecord(SQLModel, table=True):
         # the annual report reads events by type and day (store/annual.py); ids and departments from the index
         Index("ix_event_record_type_day", "type", "occurred_on", "event_id", "item_id", "department"),
         # an item's events, and "does this item have an event of that type by that day"
-        Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on"),
+        Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on", "event_id"),
     )
 
     event_id: str = Field(primary_key=True)

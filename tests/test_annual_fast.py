@@ -230,7 +230,7 @@ def _args() -> dict:
 
 def _both(s: Session, year: int, scope) -> tuple[dict, dict]:
     lapsing = [r.id for r in config_engine().rules.values() if r.lapses]
-    fast = annual_rows.document(year_rows(s, year, scope.departments, lapsing), scope, **_args())
+    fast = annual_rows.document(year_rows(s, year, scope.departments, lapsing, AS_OF), scope, **_args())
     ref = build_document(load_events(s, until=dt.date(year, 12, 31)), year, scope, clocks=_records(s, AS_OF), **_args())
     return fast, ref
 
@@ -281,20 +281,40 @@ def test_the_service_uses_the_fast_path_with_the_directory_scopes(varied):
 
 
 def test_the_year_reads_only_what_it_counts(varied):
-    """Requests closed before the year and events after it are not read at all."""
+    """Requests closed before the year and events after it are not counted at all, the requests are read
+    as counts per group; of the clocks only those that may be late are rows."""
     lapsing = [r.id for r in config_engine().rules.values() if r.lapses]
-    rows = year_rows(varied, 2025, None, lapsing)
+    rows = year_rows(varied, 2025, None, lapsing, AS_OF)
     events = load_events(varied)
     received = {e["request_id"]: e["received_on"] for e in events if e["type"] == "request.received"}
     closed: dict[str, str] = {}
     for e in sorted(events, key=lambda e: e.get("on", "")):
         if e["type"] in annual_rows.CLOSING_TYPES:
             closed.setdefault(e["request_id"], e["on"])
-    read = {r[0] for r in rows.requests}
     done_before = {rid for rid, on in closed.items() if on < "2025-01-01" and received[rid] < "2025-01-01"}
-    assert done_before and not read & done_before
     later = {rid for rid, on in received.items() if on > "2025-12-31"}
-    assert later and not read & later
-    assert all(c[2] <= dt.date(2025, 12, 31) for c in rows.closings)
-    assert all("2025-01-01" <= c.due[:10] <= "2025-12-31" for c in rows.year_clocks)
-    assert read == {rid for rid, on in received.items() if on <= "2025-12-31"} - done_before
+    assert done_before and later
+    counted = sum(g[-1] for g in rows.request_groups)
+    assert counted == len(received) - len(later) - len(done_before)
+    assert rows.missed_candidates and rows.publication.sure > 0 and rows.reply.sure > 0
+    for c in rows.missed_candidates + rows.publication.others + rows.reply.others:
+        assert not annual_rows.surely_on_time(c.state, c.due, c.met_on, AS_OF)
+    assert all("2025-01-01" <= c.due[:10] <= "2025-12-31" for c in rows.missed_candidates)
+
+
+def test_surely_on_time_is_on_time():
+    """What the store counts in SQL without classifying is what scoring.classify calls on time."""
+    from domain.scoring import classify
+
+    rng = random.Random(5)
+    days = [dt.date(2025, 12, 20) + dt.timedelta(days=n) for n in range(20)]
+    values = [d.isoformat() for d in days] + [f"{d.isoformat()}T{h:02d}:30:00+08:00" for d in days for h in (1, 23)]
+    values += [f"{d.isoformat()}T20:00:00Z" for d in days] + [f"{d.isoformat()}T10:00:00" for d in days]
+    sure = 0
+    for _ in range(20000):
+        state = rng.choice(["open", "met", "missed", "closed", "paused"])
+        due, met_on, as_of = rng.choice(values), rng.choice([None, "", *values]), rng.choice(days)
+        if annual_rows.surely_on_time(state, due, met_on, as_of):
+            sure += 1
+            assert classify(state, due, met_on, as_of) == "on_time", (state, due, met_on, as_of)
+    assert sure > 100

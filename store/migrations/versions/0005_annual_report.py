@@ -30,7 +30,9 @@ def upgrade() -> None:
             "ix_event_record_type_day", "event_record", ["type", "occurred_on", "event_id", "item_id", "department"]
         )
     if "ix_event_record_item_type_day" not in have:
-        op.create_index("ix_event_record_item_type_day", "event_record", ["item_id", "type", "occurred_on"])
+        op.create_index(
+            "ix_event_record_item_type_day", "event_record", ["item_id", "type", "occurred_on", "event_id"]
+        )
     for name in ("ix_event_record_type", "ix_event_record_item_id", "ix_event_record_occurred_on"):
         if name in have:
             op.drop_index(name, table_name="event_record")
