@@ -188,11 +188,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     cl, cl_where = r.events(CLOSING_TYPES, "cl")
     first_closing = (
         select(cl.c.item_id, cl.c.type, _str(cl, "outcome").label("outcome"))
-        .where(
-            *cl_where,
-            or_(in_year(cl), cl.c.item_id.in_(r.ids(("request.received",), in_year, alias="nw"))),
-            r.first(cl, CLOSING_TYPES, python_order=True),
-        )
+        .where(*cl_where, r.first(cl, CLOSING_TYPES, python_order=True))
         .subquery("fc")
     )
     rq, rq_where = r.events(("request.received",), "rq")
@@ -273,12 +269,11 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         ck.c.met_on <= day,
     )
 
-    def clocks(*conds) -> Select:
-        q = (
-            select(ck.c.item_id, ck.c.rule, it.c.department, ck.c.due, ck.c.state, ck.c.met_on)
-            .join(it, it.c.id == ck.c.item_id)
-            .where(ck.c.due.is_not(None), *conds)
-        )
+    def clocks(*conds, department: bool = True) -> Select:
+        q = select(ck.c.item_id, ck.c.rule, it.c.department if department else literal(""), ck.c.due, ck.c.state)
+        q = q.add_columns(ck.c.met_on).where(ck.c.due.is_not(None), *conds)
+        if department or r.deps is not None:  # the item's department: the scope, and section 五's rows
+            q = q.join_from(ck, it, it.c.id == ck.c.item_id)
         if lapsing:
             q = q.where(ck.c.rule.not_in(lapsing))
         if r.deps is not None:
@@ -287,16 +282,16 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
 
     def share(rule: str, items: Select) -> Share:
         # one pass: the clocks surely on time fall into one group (every column NULL), the others one row each
-        cols = (ck.c.item_id, ck.c.rule, it.c.department, ck.c.due, ck.c.state, ck.c.met_on)
-        q = clocks(ck.c.rule == rule, ck.c.item_id.in_(items)).with_only_columns(
+        cols = (ck.c.item_id, ck.c.rule, ck.c.due, ck.c.state, ck.c.met_on)
+        q = clocks(ck.c.rule == rule, ck.c.item_id.in_(items), department=False).with_only_columns(
             *[case((sure, None), else_=c) for c in cols], func.count()
         )
         n, others = 0, []
-        for *row, count in r.rows(q.group_by(*by_position, text("6"))):
-            if row[0] is None:
+        for item_id, rule_, due, state, met_on, count in r.rows(q.group_by(*by_position)):
+            if item_id is None:
                 n = int(count)
             else:
-                others += [ClockRow(*row)] * int(count)
+                others += [ClockRow(item_id, rule_, "", due, state, met_on)] * int(count)
         return Share(n, others)
 
     after_end = (date.fromisoformat(end) + timedelta(days=1)).isoformat()

@@ -1,6 +1,6 @@
 """Indexes for the annual report's SQL path (store/annual.py): events by (type, day) carrying their ids and
 department, events by (item, type, day), and clocks by due day carrying what a report classifies. They
-replace the single-column indexes they start with (event_record.type, .item_id, .occurred_on; clock.due):
+replace the single-column indexes they start with (event_record.type, .item_id, .occurred_on; clock.due, .item_id):
 SQLite chose the occurred_on index for a list of types and then read most of the log.
 
 Revision ID: 0005_annual_report
@@ -41,12 +41,18 @@ def upgrade() -> None:
         op.create_index("ix_clock_due_report", "clock", ["due", "rule", "state", "met_on", "item_id"])
     if "ix_clock_due" in have:
         op.drop_index("ix_clock_due", table_name="clock")
+    if "ix_clock_item_report" not in have:
+        op.create_index("ix_clock_item_report", "clock", ["item_id", "rule", "due", "state", "met_on"])
+    if "ix_clock_item_id" in have:
+        op.drop_index("ix_clock_item_id", table_name="clock")
     if "ix_item_id_department" not in _indexes("item"):
         op.create_index("ix_item_id_department", "item", ["id", "department"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_item_id_department", table_name="item")
+    op.create_index("ix_clock_item_id", "clock", ["item_id"])
+    op.drop_index("ix_clock_item_report", table_name="clock")
     op.create_index("ix_clock_due", "clock", ["due"])
     op.drop_index("ix_clock_due_report", table_name="clock")
     op.create_index("ix_event_record_occurred_on", "event_record", ["occurred_on"])
