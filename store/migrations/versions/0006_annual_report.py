@@ -3,16 +3,16 @@ department, events by (item, type, day), and clocks by due day carrying what a r
 replace the single-column indexes they start with (event_record.type, .item_id, .occurred_on; clock.due, .item_id):
 SQLite chose the occurred_on index for a list of types and then read most of the log.
 
-Revision ID: 0005_annual_report
-Revises: 0004_drop_notification
+Revision ID: 0006_annual_report
+Revises: 0005_clock_summary
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_annual_report"
-down_revision = "0004_drop_notification"
+revision = "0006_annual_report"
+down_revision = "0005_clock_summary"
 branch_labels = None
 depends_on = None
 
