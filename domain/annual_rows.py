@@ -181,7 +181,7 @@ def figures(rows: YearRows, rule_hours: dict[str, float] | None = None) -> dict[
     consult: Counter[str] = Counter()
     for _day, _eid, with_ in sorted(rows.consultations, key=lambda c: (c[0], c[1])):
         consult[with_ or "third_party"] += 1
-    n = rows.followup_counts
+    counts = rows.followup_counts
     pub, reply = rows.publication.counts(as_of), rows.reply.counts(as_of)
     return {
         "documents_signed": dict(signed),
@@ -200,10 +200,10 @@ def figures(rows: YearRows, rule_hours: dict[str, float] | None = None) -> dict[
         "answered_on_the_spot": rows.on_the_spot,
         "reply_on_time": reply[0],
         "reply_decided": reply[1],
-        "extensions": n.get("request.extended", 0),
-        "corrections": n.get("request.correction_requested", 0),
+        "extensions": counts.get("request.extended", 0),
+        "corrections": counts.get("request.correction_requested", 0),
         "consultations": dict(consult),
-        "withdrawn": n.get("request.withdrawn", 0),
+        "withdrawn": counts.get("request.withdrawn", 0),
     } | opinion_figures(rows.opinion_events, rows.year, rule_hours)
 
 

@@ -78,7 +78,8 @@ class _Reader:
         (the database's, as load_events reads it), or with `python_order` by (day, event id) as
         domain.report._sort_key sorts them."""
         o = _EV.alias(f"{t.name}_first")
-        oid, tid = o.c.event_id, t.c.event_id
+        oid: ColumnElement[str] = o.c.event_id
+        tid: ColumnElement[str] = t.c.event_id
         if python_order and self.pg:
             oid, tid = oid.collate("C"), tid.collate("C")
         return ~exists(select(literal(1))).where(
@@ -302,7 +303,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     return YearRows(
         year=year,
         as_of=as_of,
-        doc_counts=[(k, *v) for k, v in doc_counts.items()],
+        doc_counts=[(k, v[0], v[1], v[2]) for k, v in doc_counts.items()],
         signed_kinds=signed_kinds,
         published_channels=published_channels,
         interpretations=interpretations,
