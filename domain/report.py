@@ -138,6 +138,34 @@ CASE_BLOCK_LABELS = {
     "litigation_after_review": "行政诉讼·复议后起诉",
 }
 
+# The one or two fields of an event type that the annual report counts by, kept beside the payload in the event
+# log (columns `category` and `channel`, store/repo.event_record_from) so a year's counts read an index, not
+# hundreds of thousands of JSON payloads.
+REPORT_FIELDS: dict[str, tuple[str | None, str | None]] = {
+    "document.signed": ("kind", None),
+    "document.published": (None, "channel"),
+    "interpretation.published": ("form", None),
+    "request.received": ("applicant_type", "channel"),
+    "request.replied": ("outcome", None),
+    "request.answered_on_the_spot": ("outcome", None),
+    "request.abandoned": ("outcome", None),
+    "request.consultation_started": ("with", None),
+}
+
+
+def report_columns(type_: str, payload: dict) -> tuple[str | None, str | None]:
+    """(category, channel) of an event for the log's columns: the payload's values of REPORT_FIELDS (text as
+    it is; another JSON value as its JSON text, which no vocabulary matches)."""
+    import json
+
+    def value(key: str | None) -> str | None:
+        v = payload.get(key) if key else None
+        return v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+    category, channel = REPORT_FIELDS.get(type_, (None, None))
+    return value(category), value(channel)
+
+
 CASE_EVENT_TYPES = ("review.filed", "review.decided", "litigation.filed", "litigation.decided")
 
 _CLOSING_TYPES = {

@@ -8,8 +8,9 @@ semantics: only events on or before the year's last day, in the log's order (occ
 without one the department of an event of the same item). They rest on what the log's writer
 (`store.repo.event_record_from`, used by the workflows' `save_item` / `record_fact`) guarantees:
 `occurred_on` is the day of the event's own date field (`on`, `received_on`, `signed_on`, ...), `item_id` is
-its `document_id` / `request_id` / `case_id` / `item_id`, a payload's `department` is the row's, and an item
-has one start event (the item workflow refuses a second). tests/test_annual_fast.py checks the result equals
+its `document_id` / `request_id` / `case_id` / `item_id`, a payload's `department` is the row's, `category` and
+`channel` are the payload's fields named by domain.report.REPORT_FIELDS (so no payload is decoded for a count),
+and an item has one start event (the item workflow refuses a second). tests/test_annual_fast.py checks the result equals
 the full path on a varied store, on SQLite and PostgreSQL.
 """
 
@@ -121,10 +122,6 @@ class _Reader:
         return out
 
 
-def _str(t, key: str):
-    return t.c.payload[key].as_string()
-
-
 def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: Iterable[str], as_of: date) -> YearRows:
     """The rows domain.annual_rows counts the report of `year` from (see its YearRows); clocks as of `as_of`."""
     r = _Reader(session, year, departments)
@@ -146,7 +143,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     signed_kinds: list[tuple[str | None, int]] = []
     for k, this_year, n, repealed_this_year, in_force in r.rows(
         select(
-            _str(sig, "kind"),
+            sig.c.category,
             signed_in_year,
             func.count(),
             func.sum(case((repealed.c.first >= start, 1), else_=0)),
@@ -170,14 +167,14 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     published_channels = r.rows(
         r.query(
             ("document.published",),
-            lambda t: [_str(t, "channel"), func.count()],
+            lambda t: [t.c.channel, func.count()],
             in_year,
             known_doc,
             first_publication,
         ).group_by(by_position[0])
     )
     interpretations = r.rows(
-        r.query(("interpretation.published",), lambda t: [t.c.item_id, _str(t, "form")], in_year, known_doc).order_by(
+        r.query(("interpretation.published",), lambda t: [t.c.item_id, t.c.category], in_year, known_doc).order_by(
             text("occurred_on"), text("event_id")
         )
     )
@@ -188,7 +185,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     counted = lambda t: or_(t.c.occurred_on >= start, t.c.item_id.not_in(closed_before))  # noqa: E731
     cl, cl_where = r.events(CLOSING_TYPES, "cl")
     first_closing = (
-        select(cl.c.item_id, cl.c.type, _str(cl, "outcome").label("outcome"))
+        select(cl.c.item_id, cl.c.type, cl.c.category.label("outcome"))
         .where(*cl_where, r.first(cl, CLOSING_TYPES, python_order=True))
         .subquery("fc")
     )
@@ -198,9 +195,9 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         (applicant, bool(is_new), channel, closing, outcome, int(n))
         for applicant, is_new, channel, closing, outcome, n in r.rows(
             select(
-                _str(rq, "applicant_type"),
+                rq.c.category,
                 case((new, 1), else_=0),
-                case((new, _str(rq, "channel")), else_=None),
+                case((new, rq.c.channel), else_=None),
                 first_closing.c.type,
                 first_closing.c.outcome,
                 func.count(),
@@ -214,7 +211,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     odd_applicants: list[dict] = []
     odd_closings: list[dict] = []
     if any(g[0] not in APPLICANT_COLUMNS for g in request_groups):
-        odd = lambda t: or_(_str(t, "applicant_type").is_(None), _str(t, "applicant_type").not_in(APPLICANT_COLUMNS))  # noqa: E731
+        odd = lambda t: or_(t.c.category.is_(None), t.c.category.not_in(APPLICANT_COLUMNS))  # noqa: E731
         odd_applicants = r.canonical(("request.received",), counted, odd)
     if any(g[3] in _ANSWERS + ("request.abandoned",) and g[4] not in OUTCOME_ROWS for g in request_groups):
         counted_ids = r.ids(("request.received",), counted, alias="ct")
@@ -222,7 +219,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
             CLOSING_TYPES,
             lambda t: t.c.item_id.in_(counted_ids),
             lambda t: r.first(t, CLOSING_TYPES, python_order=True),
-            lambda t: or_(_str(t, "outcome").is_(None), _str(t, "outcome").not_in(OUTCOME_ROWS)),
+            lambda t: or_(t.c.category.is_(None), t.c.category.not_in(OUTCOME_ROWS)),
         )
 
     # section 一: what happened in the year to known requests
@@ -240,7 +237,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         for day, eid, with_ in r.rows(
             r.query(
                 ("request.consultation_started",),
-                lambda t: [t.c.occurred_on, t.c.event_id, _str(t, "with")],
+                lambda t: [t.c.occurred_on, t.c.event_id, t.c.category],
                 in_year,
                 known_request,
             )

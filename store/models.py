@@ -145,8 +145,17 @@ class EventRecord(SQLModel, table=True):
 
     __tablename__ = "event_record"
     __table_args__ = (
-        # the annual report reads events by type and day (store/annual.py); ids and departments from the index
-        Index("ix_event_record_type_day", "type", "occurred_on", "event_id", "item_id", "department"),
+        # the annual report reads events by type and day (store/annual.py), and all it counts by from the index
+        Index(
+            "ix_event_record_type_day",
+            "type",
+            "occurred_on",
+            "event_id",
+            "item_id",
+            "department",
+            "category",
+            "channel",
+        ),
         # an item's events, and "does this item have an event of that type by that day"
         Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on", "event_id"),
     )
@@ -159,6 +168,9 @@ class EventRecord(SQLModel, table=True):
     content_hash: str  # sha256 of the canonical JSON of the full original event
     recorded_by: str | None = None
     occurred_on: str | None = None  # ISO date of the event's own date field
+    # what the annual report counts by (domain.report.REPORT_FIELDS: kind, applicant type, outcome, channel ...)
+    category: str | None = None
+    channel: str | None = None
     ingested_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
 
 

@@ -1,7 +1,10 @@
-"""Indexes for the annual report's SQL path (store/annual.py): events by (type, day) carrying their ids and
-department, events by (item, type, day), and clocks by due day carrying what a report classifies. They
-replace the single-column indexes they start with (event_record.type, .item_id, .occurred_on; clock.due, .item_id):
-SQLite chose the occurred_on index for a list of types and then read most of the log.
+"""The annual report's SQL path (store/annual.py): event_record.category / .channel (what the report counts by:
+kind, applicant type, outcome, channel ..., domain.report.REPORT_FIELDS) filled from the stored payloads, and
+indexes that answer the report's queries alone: events by (type, day) carrying ids, department, category and
+channel; events by (item, type, day, id); clocks by due day and by item carrying what a report classifies;
+items' departments by id. They replace the single-column indexes they start with (event_record.type, .item_id,
+.occurred_on; clock.due, .item_id): SQLite chose the occurred_on index for a list of types and then read most of
+the log.
 
 Revision ID: 0006_annual_report
 Revises: 0005_clock_summary
@@ -24,10 +27,31 @@ def _indexes(table: str) -> set[str]:
 
 
 def upgrade() -> None:
+    import sqlalchemy as sa
+
+    from domain.report import REPORT_FIELDS
+
+    cols = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("event_record")}
+    if "category" not in cols:  # a database made by create_all of today's models has them already
+        with op.batch_alter_table("event_record", schema=None) as batch_op:
+            batch_op.add_column(sa.Column("category", sa.String(), nullable=True))
+            batch_op.add_column(sa.Column("channel", sa.String(), nullable=True))
+    ev = sa.table("event_record", sa.column("type", sa.String), sa.column("payload", sa.JSON))
+    ev.append_column(sa.column("category", sa.String))
+    ev.append_column(sa.column("channel", sa.String))
+    for type_, (category, channel) in REPORT_FIELDS.items():  # the rows written before: text values as they are
+        values = {}
+        if category:
+            values["category"] = ev.c.payload[category].as_string()
+        if channel:
+            values["channel"] = ev.c.payload[channel].as_string()
+        op.execute(ev.update().where(ev.c.type == type_).values(**values))
     have = _indexes("event_record")
     if "ix_event_record_type_day" not in have:
         op.create_index(
-            "ix_event_record_type_day", "event_record", ["type", "occurred_on", "event_id", "item_id", "department"]
+            "ix_event_record_type_day",
+            "event_record",
+            ["type", "occurred_on", "event_id", "item_id", "department", "category", "channel"],
         )
     if "ix_event_record_item_type_day" not in have:
         op.create_index(
@@ -60,3 +84,6 @@ def downgrade() -> None:
     op.create_index("ix_event_record_type", "event_record", ["type"])
     op.drop_index("ix_event_record_item_type_day", table_name="event_record")
     op.drop_index("ix_event_record_type_day", table_name="event_record")
+    with op.batch_alter_table("event_record", schema=None) as batch_op:
+        batch_op.drop_column("channel")
+        batch_op.drop_column("category")
