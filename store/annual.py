@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, text, true
+from sqlalchemy import and_, case, exists, false, func, literal, or_, select, text, true
 from sqlalchemy.sql import ColumnElement, Select
 
 from domain.annual_rows import CLOSING_TYPES, ClockRow, Share, YearRows
@@ -129,6 +129,62 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     in_year = lambda t: t.c.occurred_on >= start  # noqa: E731  (every query has occurred_on <= end)
     by_position = (text("1"), text("2"), text("3"), text("4"), text("5"))  # PostgreSQL: re-bound JSON keys differ
 
+    # clocks: counted in SQL when surely on time (domain.annual_rows.surely_on_time), else read to classify
+    lapsing = sorted(set(lapsing))
+    ck, it = table(Clock), table(Item)
+    day = as_of.isoformat()
+    sure = and_(
+        ck.c.state != "closed",
+        ck.c.met_on.is_not(None),
+        func.length(ck.c.met_on) == 10,
+        func.length(ck.c.due) == 10,
+        ck.c.met_on <= ck.c.due,
+        ck.c.met_on <= day,
+    )
+
+    def clocks(*conds, department: bool = True) -> Select:
+        q = select(ck.c.item_id, ck.c.rule, it.c.department if department else literal(""), ck.c.due, ck.c.state)
+        q = q.add_columns(ck.c.met_on).where(ck.c.due.is_not(None), *conds)
+        if department or r.deps is not None:  # the item's department: the scope, and section 五's rows
+            q = q.join_from(ck, it, it.c.id == ck.c.item_id)
+        if lapsing:
+            q = q.where(ck.c.rule.not_in(lapsing))
+        if r.deps is not None:
+            q = q.where(it.c.department.in_(r.deps))
+        return q
+
+    def with_clock(types: Sequence[str], key: Callable, rule: str, *conds: Callable, alias: str) -> list[tuple]:
+        """The scoped events of `types` (with `conds`), each with its item's clock of `rule` as a scoring record
+        would have it, grouped by (key, 0 no clock / 1 surely on time / 2 to classify, that clock's columns)."""
+        t, where = r.events(types, alias)
+        on = [ck.c.item_id == t.c.item_id, ck.c.rule == rule, ck.c.due.is_not(None)]
+        if rule in lapsing:  # a window that lapses is no scoring record
+            on.append(false())
+        if r.deps is not None:
+            on.append(ck.c.item_id.in_(select(it.c.id).where(it.c.department.in_(r.deps))))
+        classify = lambda c: case((ck.c.item_id.is_(None), None), (sure, None), else_=c)  # noqa: E731
+        q = (
+            select(
+                key(t),
+                case((ck.c.item_id.is_(None), 0), (sure, 1), else_=2),
+                *[classify(c) for c in (ck.c.item_id, ck.c.due, ck.c.state, ck.c.met_on)],
+                func.count(),
+            )
+            .select_from(t.outerjoin(ck, and_(*on)))
+            .where(*where, *[c(t) for c in conds])
+            .group_by(*by_position, text("6"))
+        )
+        return r.rows(q)
+
+    def share(rule: str, grouped: list[tuple]) -> Share:
+        n, others = 0, []
+        for _key, kind, item_id, due, state, met_on, count in grouped:
+            if kind == 1:
+                n += int(count)
+            elif kind == 2:
+                others += [ClockRow(item_id, rule, "", due, state, met_on)] * int(count)
+        return Share(n, others)
+
     # table 二 (regulations and normative documents signed, repealed, in force) and the kinds signed in the year
     rep, rep_where = r.events(("document.repealed",), "rep")
     repealed = (
@@ -164,15 +220,19 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     # section 一: the first publication in the year of each known document, by channel; interpretations
     known_doc = lambda t: r.known(t, "document.signed")  # noqa: E731
     first_publication = lambda t: r.first(t, ("document.published",), in_year, python_order=False)  # noqa: E731
-    published_channels = r.rows(
-        r.query(
-            ("document.published",),
-            lambda t: [t.c.channel, func.count()],
-            in_year,
-            known_doc,
-            first_publication,
-        ).group_by(by_position[0])
+    # (with the clocks of those documents: the share published in time)
+    published = with_clock(
+        ("document.published",),
+        lambda t: t.c.channel,
+        "policy_publication",
+        in_year,
+        known_doc,
+        first_publication,
+        alias="pb",
     )
+    published_channels: dict[str | None, int] = {}
+    for channel, *_clock, count in published:
+        published_channels[channel] = published_channels.get(channel, 0) + int(count)
     interpretations = r.rows(
         r.query(("interpretation.published",), lambda t: [t.c.item_id, t.c.category], in_year, known_doc).order_by(
             text("occurred_on"), text("event_id")
@@ -225,13 +285,12 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     # section 一: what happened in the year to known requests
     known_request = lambda t: r.known(t, "request.received")  # noqa: E731
     first_answer = lambda t: r.first(t, _ANSWERS, in_year, python_order=True)  # noqa: E731
-    answers = dict(
-        r.rows(
-            r.query(_ANSWERS, lambda t: [t.c.type, func.count()], in_year, known_request, first_answer).group_by(
-                by_position[0]
-            )
-        )
+    answered = with_clock(
+        _ANSWERS, lambda t: t.c.type, "request_reply", in_year, known_request, first_answer, alias="an"
     )
+    answers: dict[str, int] = {}
+    for type_, *_clock, count in answered:
+        answers[type_] = answers.get(type_, 0) + int(count)
     consultations = [
         (date.fromisoformat(day), eid, with_)
         for day, eid, with_ in r.rows(
@@ -254,55 +313,15 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         _OPINION_ANSWERS, lambda t: t.c.item_id.in_(detected)
     )
 
-    # clocks: counted in SQL when surely on time (domain.annual_rows.surely_on_time), else read to classify
-    lapsing = sorted(set(lapsing))
-    ck, it = table(Clock), table(Item)
-    day = as_of.isoformat()
-    sure = and_(
-        ck.c.state != "closed",
-        ck.c.met_on.is_not(None),
-        func.length(ck.c.met_on) == 10,
-        func.length(ck.c.due) == 10,
-        ck.c.met_on <= ck.c.due,
-        ck.c.met_on <= day,
-    )
-
-    def clocks(*conds, department: bool = True) -> Select:
-        q = select(ck.c.item_id, ck.c.rule, it.c.department if department else literal(""), ck.c.due, ck.c.state)
-        q = q.add_columns(ck.c.met_on).where(ck.c.due.is_not(None), *conds)
-        if department or r.deps is not None:  # the item's department: the scope, and section 五's rows
-            q = q.join_from(ck, it, it.c.id == ck.c.item_id)
-        if lapsing:
-            q = q.where(ck.c.rule.not_in(lapsing))
-        if r.deps is not None:
-            q = q.where(it.c.department.in_(r.deps))
-        return q
-
-    def share(rule: str, items: Select) -> Share:
-        # one pass: the clocks surely on time fall into one group (every column NULL), the others one row each
-        cols = (ck.c.item_id, ck.c.rule, ck.c.due, ck.c.state, ck.c.met_on)
-        q = clocks(ck.c.rule == rule, ck.c.item_id.in_(items), department=False).with_only_columns(
-            *[case((sure, None), else_=c) for c in cols], func.count()
-        )
-        n, others = 0, []
-        for item_id, rule_, due, state, met_on, count in r.rows(q.group_by(*by_position)):
-            if item_id is None:
-                n = int(count)
-            else:
-                others += [ClockRow(item_id, rule_, "", due, state, met_on)] * int(count)
-        return Share(n, others)
-
     after_end = (date.fromisoformat(end) + timedelta(days=1)).isoformat()
     due_in_year = and_(ck.c.due >= start, ck.c.due < after_end)  # ISO "YYYY-MM-DD[Thh:mm...]" sort by day
-    published = r.ids(("document.published",), in_year, known_doc, alias="pb")
-    answered = r.ids(_ANSWERS, in_year, known_request, alias="an")
     interpreted = r.ids(("interpretation.published",), in_year, known_doc, alias="ip")
     return YearRows(
         year=year,
         as_of=as_of,
         doc_counts=[(k, v[0], v[1], v[2]) for k, v in doc_counts.items()],
         signed_kinds=signed_kinds,
-        published_channels=published_channels,
+        published_channels=list(published_channels.items()),
         interpretations=interpretations,
         request_groups=request_groups,
         odd_applicants=odd_applicants,

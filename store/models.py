@@ -157,7 +157,7 @@ class EventRecord(SQLModel, table=True):
             "channel",
         ),
         # an item's events, and "does this item have an event of that type by that day"
-        Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on", "event_id"),
+        Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on", "event_id", "category"),
     )
 
     event_id: str = Field(primary_key=True)

@@ -55,7 +55,7 @@ def upgrade() -> None:
         )
     if "ix_event_record_item_type_day" not in have:
         op.create_index(
-            "ix_event_record_item_type_day", "event_record", ["item_id", "type", "occurred_on", "event_id"]
+            "ix_event_record_item_type_day", "event_record", ["item_id", "type", "occurred_on", "event_id", "category"]
         )
     for name in ("ix_event_record_type", "ix_event_record_item_id", "ix_event_record_occurred_on"):
         if name in have:
