@@ -1,10 +1,10 @@
 """The annual report's SQL path (store/annual.py): event_record.category / .channel (what the report counts by:
 kind, applicant type, outcome, channel ..., domain.report.REPORT_FIELDS) filled from the stored payloads, and
 indexes that answer the report's queries alone: events by (type, day) carrying ids, department, category and
-channel; events by (item, type, day, id); clocks by due day and by item carrying what a report classifies;
-items' departments by id. They replace the single-column indexes they start with (event_record.type, .item_id,
-.occurred_on; clock.due, .item_id): SQLite chose the occurred_on index for a list of types and then read most of
-the log.
+channel; events by (item, type, day, id, category); clocks by item carrying what a report classifies (clocks by
+due day and items by id: 0005's). They replace the single-column indexes they start with (event_record.type,
+.item_id, .occurred_on; clock.item_id): SQLite chose the occurred_on index for a list of types and then read most
+of the log.
 
 Revision ID: 0006_annual_report
 Revises: 0005_clock_summary
@@ -61,24 +61,15 @@ def upgrade() -> None:
         if name in have:
             op.drop_index(name, table_name="event_record")
     have = _indexes("clock")
-    if "ix_clock_due_report" not in have:
-        op.create_index("ix_clock_due_report", "clock", ["due", "rule", "state", "met_on", "item_id"])
-    if "ix_clock_due" in have:
-        op.drop_index("ix_clock_due", table_name="clock")
     if "ix_clock_item_report" not in have:
         op.create_index("ix_clock_item_report", "clock", ["item_id", "rule", "due", "state", "met_on"])
     if "ix_clock_item_id" in have:
         op.drop_index("ix_clock_item_id", table_name="clock")
-    if "ix_item_id_department" not in _indexes("item"):
-        op.create_index("ix_item_id_department", "item", ["id", "department"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_item_id_department", table_name="item")
     op.create_index("ix_clock_item_id", "clock", ["item_id"])
     op.drop_index("ix_clock_item_report", table_name="clock")
-    op.create_index("ix_clock_due", "clock", ["due"])
-    op.drop_index("ix_clock_due_report", table_name="clock")
     op.create_index("ix_event_record_occurred_on", "event_record", ["occurred_on"])
     op.create_index("ix_event_record_item_id", "event_record", ["item_id"])
     op.create_index("ix_event_record_type", "event_record", ["type"])
