@@ -127,7 +127,8 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     r = _Reader(session, year, departments)
     start, end = r.start, r.end
     in_year = lambda t: t.c.occurred_on >= start  # noqa: E731  (every query has occurred_on <= end)
-    by_position = (text("1"), text("2"), text("3"), text("4"), text("5"))  # PostgreSQL: re-bound JSON keys differ
+    # GROUP BY by position: PostgreSQL does not match an expression re-bound with new parameters to its SELECT twin
+    by_position = (text("1"), text("2"), text("3"), text("4"), text("5"))
 
     # clocks: counted in SQL when surely on time (domain.annual_rows.surely_on_time), else read to classify
     lapsing = sorted(set(lapsing))
@@ -142,11 +143,13 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         ck.c.met_on <= day,
     )
 
-    def clocks(*conds, department: bool = True) -> Select:
-        q = select(ck.c.item_id, ck.c.rule, it.c.department if department else literal(""), ck.c.due, ck.c.state)
-        q = q.add_columns(ck.c.met_on).where(ck.c.due.is_not(None), *conds)
-        if department or r.deps is not None:  # the item's department: the scope, and section 五's rows
-            q = q.join_from(ck, it, it.c.id == ck.c.item_id)
+    def clocks(*conds) -> Select:
+        """Scoring records' clocks (a due date, no lapsing window) with their item's department, in the scope."""
+        q = (
+            select(ck.c.item_id, ck.c.rule, it.c.department, ck.c.due, ck.c.state, ck.c.met_on)
+            .join_from(ck, it, it.c.id == ck.c.item_id)
+            .where(ck.c.due.is_not(None), *conds)
+        )
         if lapsing:
             q = q.where(ck.c.rule.not_in(lapsing))
         if r.deps is not None:
