@@ -327,7 +327,35 @@ def compute_figures(
             counts["withdrawn"] += 1
     reply_on_time, reply_decided = _share(answered, "request_reply", status)
 
-    # public opinion
+    return {
+        "documents_signed": dict(signed),
+        "documents_published": len(published_ids),
+        "published_channels": dict(channels),
+        "publication_on_time": pub_on_time,
+        "publication_decided": pub_decided,
+        "interpretations": sum(forms.values()),
+        "interpretation_forms": dict(forms),
+        "interpretation_on_time": int_on_time,
+        "interpretation_decided": int_decided,
+        "interpretation_by_form": {f: {"on_time": a, "decided": b} for f, (a, b) in int_share.items()},
+        "requests_received": len(received),
+        "request_channels": dict(req_channels),
+        "requests_answered": len(answered),
+        "answered_on_the_spot": counts["on_the_spot"],
+        "reply_on_time": reply_on_time,
+        "reply_decided": reply_decided,
+        "extensions": counts["extended"],
+        "corrections": counts["corrections"],
+        "consultations": dict(consult),
+        "withdrawn": counts["withdrawn"],
+    } | opinion_figures(evs, year, rule_hours)
+
+
+def opinion_figures(evs: list[dict], year: int, rule_hours: dict[str, float] | None = None) -> dict[str, Any]:
+    """Section 一(三): the opinion cases detected in `year` (Shanghai day) and their first answers; `evs` needs
+    only the opinion events (the cases' detections and answers)."""
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    in_year = lambda d: d is not None and start <= d <= end  # noqa: E731
     hours = rule_hours or {"major": 5.0, "general": 48.0}
     cases: dict[str, dict] = {}
     for e in evs:
@@ -362,26 +390,6 @@ def compute_figures(
         if c["first"] is not None and (c["first"] - c["at"]).total_seconds() / 3600 <= hours.get(c["severity"], 48.0)
     )
     return {
-        "documents_signed": dict(signed),
-        "documents_published": len(published_ids),
-        "published_channels": dict(channels),
-        "publication_on_time": pub_on_time,
-        "publication_decided": pub_decided,
-        "interpretations": sum(forms.values()),
-        "interpretation_forms": dict(forms),
-        "interpretation_on_time": int_on_time,
-        "interpretation_decided": int_decided,
-        "interpretation_by_form": {f: {"on_time": a, "decided": b} for f, (a, b) in int_share.items()},
-        "requests_received": len(received),
-        "request_channels": dict(req_channels),
-        "requests_answered": len(answered),
-        "answered_on_the_spot": counts["on_the_spot"],
-        "reply_on_time": reply_on_time,
-        "reply_decided": reply_decided,
-        "extensions": counts["extended"],
-        "corrections": counts["corrections"],
-        "consultations": dict(consult),
-        "withdrawn": counts["withdrawn"],
         "opinion_cases": len(cases),
         "opinion_by_severity": dict(sev),
         "opinion_answered": len(times),
@@ -596,6 +604,21 @@ def build_document(
     clocks = [c for c in clocks if scope.departments is None or c.department in scope.departments]
     figures = compute_figures(scoped, year, clocks, as_of, rule_hours)
     missed = missed_clocks(clocks, year, as_of, scope.departments, rule_labels or {}, dept_names or {})
+    return compose_document(tables, figures, missed, year, scope, narrative, as_of, dept_names)
+
+
+def compose_document(
+    tables: dict[str, Any],
+    figures: dict[str, Any],
+    missed: list[dict],
+    year: int,
+    scope: ReportScope,
+    narrative: dict,
+    as_of: date,
+    dept_names: dict[str, str] | None,
+) -> dict[str, Any]:
+    """The document from the year's counted parts (tables 二/三/四 as domain.report gives them, the figures of
+    compute_figures, the rows of missed_clocks) and the entered narrative figures."""
     w = _Text()
     t3 = tables["table3"]
 

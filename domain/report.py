@@ -17,6 +17,8 @@ Table 三 (requests)
   date is read as the receipt date, so every request is counted exactly once per year.
 - `carried_out`: received in or before Y and not closed by the end of Y.
 - `total` row = sum of the outcome rows; `total` column = sum of the applicant-type columns.
+- notes: an unknown applicant type (counted as `legal.other`) of a request the year counts, an unknown
+  outcome (counted as `other.other`) of a request closed in the year.
 Hence new + carried_in == total + carried_out in every column, by construction; `check_table3`
 verifies it (and the two sums) on any table, e.g. one read back from a file.
 
@@ -136,6 +138,36 @@ CASE_BLOCK_LABELS = {
     "litigation_after_review": "行政诉讼·复议后起诉",
 }
 
+# The one or two fields of an event type that the annual report counts by, kept beside the payload in the event
+# log (columns `category` and `channel`, store/repo.event_record_from) so a year's counts read an index, not
+# hundreds of thousands of JSON payloads.
+REPORT_FIELDS: dict[str, tuple[str | None, str | None]] = {
+    "document.signed": ("kind", None),
+    "document.published": (None, "channel"),
+    "interpretation.published": ("form", None),
+    "request.received": ("applicant_type", "channel"),
+    "request.replied": ("outcome", None),
+    "request.answered_on_the_spot": ("outcome", None),
+    "request.abandoned": ("outcome", None),
+    "request.consultation_started": ("with", None),
+}
+
+
+def report_columns(type_: str, payload: dict) -> tuple[str | None, str | None]:
+    """(category, channel) of an event for the log's columns: the payload's values of REPORT_FIELDS (text as
+    it is; another JSON value as its JSON text, which no vocabulary matches)."""
+    import json
+
+    def value(key: str | None) -> str | None:
+        v = payload.get(key) if key else None
+        return v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+    category, channel = REPORT_FIELDS.get(type_, (None, None))
+    return value(category), value(channel)
+
+
+CASE_EVENT_TYPES = ("review.filed", "review.decided", "litigation.filed", "litigation.decided")
+
 _CLOSING_TYPES = {
     "request.replied",
     "request.answered_on_the_spot",
@@ -198,12 +230,14 @@ def _table3(events: list[dict], year: int, department: str | None, notes: list[s
         received = _day(e.get("received_on"))
         if received is None:
             continue
-        col = e.get("applicant_type")
+        col, note = e.get("applicant_type"), None
         if col not in APPLICANT_COLUMNS:
-            notes.append(f"申请 {rid} 的申请人类型“{col}”无法识别，计入“其他”")
-            col = "legal.other"
-        requests[rid] = {"received": received, "column": col, "closed": None, "outcome": None}
+            col, note = "legal.other", f"申请 {rid} 的申请人类型“{col}”无法识别，计入“其他”"
+        requests[rid] = {"received": received, "column": col, "closed": None, "outcome": None, "note": note}
 
+    # A problem is noted in the year that counts it: the applicant type of a request the table counts, the
+    # outcome of a request closed in the year (a request finished years ago is no longer "met while counting").
+    outcome_notes: list[tuple[dict, str]] = []
     closings = sorted((e for e in events if e.get("type") in _CLOSING_TYPES), key=_sort_key)
     for e in closings:
         r = requests.get(str(e.get("request_id")))
@@ -220,7 +254,7 @@ def _table3(events: list[dict], year: int, department: str | None, notes: list[s
         else:
             outcome = str(e.get("outcome"))
         if outcome not in OUTCOME_ROWS:
-            notes.append(f"申请 {e.get('request_id')} 的办理结果“{outcome}”无法识别，计入“其他”")
+            outcome_notes.append((r, f"申请 {e.get('request_id')} 的办理结果“{outcome}”无法识别，计入“其他”"))
             outcome = "other.other"
         r["closed"] = max(on, r["received"])
         r["outcome"] = outcome
@@ -233,6 +267,8 @@ def _table3(events: list[dict], year: int, department: str | None, notes: list[s
             continue
         if closed is not None and closed < start:
             continue  # finished before this year
+        if r["note"]:
+            notes.append(r["note"])
         if received >= start:
             t3["new"][col] += 1
         else:
@@ -240,8 +276,10 @@ def _table3(events: list[dict], year: int, department: str | None, notes: list[s
         if closed is not None and closed <= end:
             t3[r["outcome"]][col] += 1
             t3["total"][col] += 1
+            r["counted"] = True
         else:
             t3["carried_out"][col] += 1
+    notes += [note for r, note in outcome_notes if r.get("counted")]
     for row in ROWS:
         t3[row]["total"] = sum(t3[row][c] for c in APPLICANT_COLUMNS)
     return t3
@@ -312,7 +350,11 @@ def _table2(events: list[dict], year: int, department: str | None, entered: dict
             row["repealed"] += 1
         if d["signed"] <= end and (d["repealed"] is None or d["repealed"] > end):
             row["in_force"] += 1
+    return add_entered(t2, entered)
 
+
+def add_entered(t2: dict[str, Any], entered: dict | None) -> dict[str, Any]:
+    """Table 二's entered blocks added to its counted block (checked: unknown keys and bad values raise)."""
     entered = dict(entered or {})
     unknown = sorted(set(entered) - set(ENTERED_KEYS))
     if unknown:
@@ -357,7 +399,7 @@ def _table4(events: list[dict], year: int, department: str | None, known_request
 
     for e in sorted(events, key=_sort_key):
         t = e.get("type")
-        if t not in ("review.filed", "review.decided", "litigation.filed", "litigation.decided"):
+        if t not in CASE_EVENT_TYPES:
             continue
         rid = e.get("request_id")
         if department is not None and known_requests.get(str(rid)) != department:

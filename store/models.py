@@ -103,12 +103,13 @@ class Clock(SQLModel, table=True):
             "ladder_step",
             "provisional",
         ),
+        # an item's clock of a rule, with what a report classifies (the annual report's shares); also every
+        # lookup by item id
+        Index("ix_clock_item_report", "item_id", "rule", "due", "state", "met_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    item_id: str = Field(
-        sa_column=Column(String, ForeignKey("item.id", ondelete="CASCADE"), nullable=False, index=True)
-    )
+    item_id: str = Field(sa_column=Column(String, ForeignKey("item.id", ondelete="CASCADE"), nullable=False))
     rule: str
     region: str = "national"
     start: str
@@ -143,15 +144,33 @@ class EventRecord(SQLModel, table=True):
     """Append-only log of accepted events. ``payload`` never contains the ``applicant`` object."""
 
     __tablename__ = "event_record"
+    __table_args__ = (
+        # the annual report reads events by type and day (store/annual.py), and all it counts by from the index
+        Index(
+            "ix_event_record_type_day",
+            "type",
+            "occurred_on",
+            "event_id",
+            "item_id",
+            "department",
+            "category",
+            "channel",
+        ),
+        # an item's events, and "does this item have an event of that type by that day"
+        Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on", "event_id", "category"),
+    )
 
     event_id: str = Field(primary_key=True)
-    type: str = Field(index=True)
-    item_id: str | None = Field(default=None, index=True)
+    type: str
+    item_id: str | None = None
     department: str | None = Field(default=None, index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
     content_hash: str  # sha256 of the canonical JSON of the full original event
     recorded_by: str | None = None
-    occurred_on: str | None = Field(default=None, index=True)  # ISO date of the event's own date field
+    occurred_on: str | None = None  # ISO date of the event's own date field
+    # what the annual report counts by (domain.report.REPORT_FIELDS: kind, applicant type, outcome, channel ...)
+    category: str | None = None
+    channel: str | None = None
     ingested_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
 
 

@@ -373,6 +373,7 @@ def event_record_from(event: Mapping[str, Any] | BaseModel, **overrides: Any) ->
     """Build the stored record of an event: ``applicant`` dropped; the content hash is the one the ingest
     path and the workflows use (domain.events.content_hash)."""
     from domain.events import content_hash
+    from domain.report import report_columns
 
     ev = _jsonable(event)
     if not isinstance(ev, dict):
@@ -394,6 +395,7 @@ def event_record_from(event: Mapping[str, Any] | BaseModel, **overrides: Any) ->
         occurred_on=occurred,
         ingested_at=utcnow(),
     )
+    values["category"], values["channel"] = report_columns(values["type"], payload)
     values.update(overrides)
     return EventRecord(**values)
 

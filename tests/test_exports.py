@@ -423,11 +423,11 @@ def test_cli_annual_report(cli, tmp_path: Path, monkeypatch):
     assert r.exit_code == 1 and "--out" in r.output
 
     # A report whose tables do not balance cannot be produced from consistent store data, so the public
-    # domain.report.annual_report is wrapped (not a private global) to add one unbalanced case: the CLI
-    # must refuse to print it.
-    import domain.report as report_mod
+    # domain.annual_rows.tables (what the CLI's draft counts tables with) is wrapped (not a private global) to
+    # add one unbalanced case: the CLI must refuse to print it.
+    import domain.annual_rows as report_mod
 
-    real = report_mod.annual_report
+    real = report_mod.tables
 
     def broken(*a, **k):
         rep = real(*a, **k)
@@ -435,6 +435,6 @@ def test_cli_annual_report(cli, tmp_path: Path, monkeypatch):
         rep["table3"]["carried_out"]["total"] += 1
         return rep
 
-    monkeypatch.setattr(report_mod, "annual_report", broken)
+    monkeypatch.setattr(report_mod, "tables", broken)
     r = cli("annual-report", "--year", "2026")
     assert r.exit_code == 2 and "不予输出" in r.output and "{" not in r.stdout

@@ -96,3 +96,70 @@ def test_clock_summary_is_filled_from_the_stored_explanations(db_url):
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+def test_event_report_columns_are_filled_from_the_stored_payloads(db_url):
+    """0006 adds event_record.category / .channel and fills them from each stored payload (what the annual
+    report counts by), the same values store.repo.event_record_from writes for a new event."""
+    import json
+    import uuid
+
+    from alembic import command
+
+    from store.db import alembic_config, create_db_engine
+    from store.repo import event_record_from
+
+    schema = None
+    if db_url.startswith("sqlite"):
+        eng = create_db_engine(db_url)
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(db_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        eng = create_db_engine(db_url, connect_args={"options": f"-csearch_path={schema}"})
+    events = [
+        {"event_id": "e1", "type": "request.received", "request_id": "R1", "department": "qz-fgw",
+         "received_on": "2026-03-02", "channel": "online", "applicant_type": "legal.business", "subject": "s"},
+        {"event_id": "e2", "type": "request.replied", "request_id": "R1", "on": "2026-03-20", "outcome": "granted"},
+        {"event_id": "e3", "type": "document.signed", "document_id": "D1", "department": "qz-fgw", "title": "t",
+         "kind": "normative", "signed_on": "2026-03-01", "disclosure": "public"},
+        {"event_id": "e4", "type": "document.published", "document_id": "D1", "published_on": "2026-03-05",
+         "url": "https://x.gov.cn/d1"},
+        {"event_id": "e5", "type": "request.withdrawn", "request_id": "R2", "on": "2026-03-06"},
+    ]  # fmt: skip
+    try:
+        with eng.begin() as conn:
+            command.upgrade(alembic_config(conn), "0005_clock_summary")
+        with eng.begin() as conn:
+            for ev in events:
+                conn.execute(
+                    text(
+                        "insert into event_record (event_id, type, item_id, department, payload, content_hash,"
+                        " occurred_on, ingested_at) values (:id, :type, 'X', 'qz-fgw', :payload, 'h', '2026-03-01',"
+                        " '2026-03-01')"
+                    ),
+                    {"id": ev["event_id"], "type": ev["type"], "payload": json.dumps(ev, ensure_ascii=False)},
+                )
+        with eng.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+        with eng.connect() as conn:
+            got = {
+                r[0]: (r[1], r[2]) for r in conn.execute(text("select event_id, category, channel from event_record"))
+            }
+        assert got == {
+            "e1": ("legal.business", "online"),
+            "e2": ("granted", None),
+            "e3": ("normative", None),
+            "e4": (None, None),  # no channel given: the report reads it as website, as the payload says nothing
+            "e5": (None, None),
+        }
+        for ev in events:  # a new event gets the same columns
+            rec = event_record_from(ev)
+            assert (rec.category, rec.channel) == got[ev["event_id"]]
+    finally:
+        eng.dispose()
+        if schema is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
