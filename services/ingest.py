@@ -83,6 +83,15 @@ class IngestResult(BaseModel):
         return f"{head}: 拒绝 rejected [{self.field}] {self.reason}"
 
 
+def _settle(op: WithStartWorkflowOperation) -> None:
+    """Retrieve the start operation's own outcome after a failed update-with-start: the SDK sets the same
+    error (e.g. ALREADY_EXISTS when two imports race) on it, and asyncio would otherwise log it at garbage
+    collection as "Future exception was never retrieved"."""
+    fut = op._workflow_handle  # the SDK keeps no public non-blocking accessor
+    if fut.done() and not fut.cancelled():
+        fut.exception()
+
+
 def workflow_id(ev: Event) -> str:
     return f"{ev.item_type}:{ev.item_id}"
 
@@ -405,8 +414,10 @@ class Ingestor:
         except WorkflowUpdateFailedError as exc:
             raise _Rejected(*_split_reason(ev, _message(exc))) from None
         except WorkflowAlreadyStartedError:
+            _settle(start)
             return await self._finished(ev, wid)
         except RPCError as exc:
+            _settle(start)
             if not _closed(exc):
                 raise
             return await self._finished(ev, wid)

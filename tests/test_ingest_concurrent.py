@@ -155,3 +155,44 @@ async def test_each_result_is_heard_as_soon_as_it_is_decided(st):
     assert sorted(line for line, _, _ in heard) == [r.line for r in results]  # every line heard, once
     assert heard[0] == (1, "rejected", False)  # the bad line told before the last item even exists
     assert sum(1 for _, status, _ in heard if status == "applied") == 2 * N
+
+
+async def test_a_failed_start_operation_is_settled_not_logged_at_collection():
+    """Two imports racing one item: the loser's update-with-start fails and the SDK sets the same error on the
+    start operation's own future. _settle retrieves it, so asyncio does not log "Future exception was never
+    retrieved" when the operation is collected (it did, once per race)."""
+    import gc
+
+    from temporalio.client import WithStartWorkflowOperation
+    from temporalio.common import WorkflowIDConflictPolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from services.ingest import _settle
+
+    loop = asyncio.get_running_loop()
+    seen: list[str] = []
+    old = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, ctx: seen.append(str(ctx.get("message"))))
+    try:
+        for settle in (False, True):
+
+            def fail_one(settle: bool = settle) -> None:
+                op = WithStartWorkflowOperation(
+                    "request",
+                    id="x",
+                    task_queue="q",
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                )
+                op._workflow_handle.set_exception(WorkflowAlreadyStartedError("x", "request"))
+                if settle:
+                    _settle(op)
+
+            fail_one()
+            gc.collect()
+            await asyncio.sleep(0)
+            if not settle:  # the mechanism is real: unsettled, asyncio reports it
+                assert any("never retrieved" in m for m in seen), seen
+                seen.clear()
+        assert seen == []
+    finally:
+        loop.set_exception_handler(old)
