@@ -30,6 +30,11 @@ def _unavailable(exc: BaseException) -> str | None:
 
 
 def unexpected_error(exc: Exception) -> tuple[int, dict]:
+    from services.ingest import ReadModelBehind
+
+    if isinstance(exc, ReadModelBehind):  # the events are applied; only the read model lags (database down?)
+        log.error("read model behind: %d applied events not yet written", exc.missing)
+        return 503, {"code": "read_model_behind", "detail": str(exc)}
     kind = _unavailable(exc)
     if kind == "temporal_unavailable":
         log.error("workflow service unavailable: %s: %s", type(exc).__name__, exc)

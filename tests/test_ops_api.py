@@ -258,3 +258,23 @@ async def test_ingest_counts_events_and_logs_json_lines_without_applicant_data(e
     assert by_event[f"{rid}-x"]["status"] == "rejected" and by_event[f"{rid}-x"]["field"] == "outcome"
     text = "\n".join(JsonFormatter().format(rec) for rec in caplog.records)
     assert "张三丰" not in text and "13800000000" not in text
+
+
+def test_an_import_whose_read_model_lags_is_a_json_503_saying_the_events_are_applied(tmp_path, monkeypatch):
+    """ReadModelBehind (the store writes of applied events did not land in time) is neither a 500 nor
+    "Temporal unavailable": the caller learns the events took effect and the read model will catch up."""
+    from starlette.testclient import TestClient
+
+    from app.web import create_app
+    from services.ingest import ReadModelBehind
+
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path))
+    app = create_app(None, open_pages=True)
+
+    @app.get("/api/_lagging")
+    def lagging():
+        raise ReadModelBehind(3)
+
+    r = TestClient(app, raise_server_exceptions=False).get("/api/_lagging", headers={"accept": "application/json"})
+    assert r.status_code == 503 and r.headers["content-type"].startswith("application/json")
+    assert r.json()["code"] == "read_model_behind" and "3 个已应用的事件" in r.json()["detail"]
