@@ -134,7 +134,9 @@ async def test_each_result_streams_before_the_store_write_and_the_batch_ends_aft
     # The line's result arrives while its store write is still held: the Update did not wait for it.
     await _until(lambda: heard)
     assert [(r.status, r.event_id) for r in heard] == [("applied", f"{req}-r")]
-    assert gate.calls == [(req, 1, f"{req}-r")] and gate.done == []
+    assert gate.done == []  # answered with no write done (the write may not even be dispatched yet)
+    await _until(lambda: gate.calls)  # the write is scheduled by the task that applied the event...
+    assert gate.calls == [(req, 1, f"{req}-r")] and gate.done == []  # ...and is still held
     assert (await st.query("request", req)).version == 1  # the event is in the workflow's history
     # ...but the batch is not over until the read model holds the event.
     await asyncio.sleep(0.5)
