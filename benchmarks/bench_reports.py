@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import os
 import random
 import shutil
@@ -50,9 +49,9 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
 
     from domain.clocks import SHANGHAI, compute, parse_start
     from domain.engine import engine as clock_engine
-    from domain.report import report_columns
     from store.db import get_engine, init_db
     from store.models import Clock, EventRecord, Item
+    from store.repo import event_record_from
 
     rng = random.Random(seed)
     eng = init_db(get_engine(url))
@@ -65,8 +64,6 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
 
     def flush(force=False):
         if len(items) >= 5000 or (force and items):
-            for e in events:  # what store.repo.event_record_from writes beside each payload
-                e["category"], e["channel"] = report_columns(e["type"], e["payload"])
             with eng.begin() as c:
                 c.execute(insert(Item.__table__), items)
                 c.execute(insert(Clock.__table__), clocks)
@@ -84,8 +81,12 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
             cache[key] = compute(rules[rule], parse_start(start.isoformat()), ce.calendar, region, explain=True)
         return cache[key]
 
-    def h(s: str) -> str:
-        return hashlib.sha256(s.encode()).hexdigest()
+    columns = [c.name for c in EventRecord.__table__.columns]
+
+    def log(ev: dict, dept: str) -> None:
+        # the row the store's own writer builds (content hash, report columns, occurred_on)
+        rec = event_record_from(ev, department=dept, ingested_at=now)
+        events.append({c: getattr(rec, c) for c in columns})
 
     for i in range(n_items):
         dept = depts[i % len(depts)]
@@ -157,19 +158,7 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
                 "applicant_type": "natural_person",
                 "subject": "基准",
             }
-            events.append(
-                dict(
-                    event_id=ev["event_id"],
-                    type=ev["type"],
-                    item_id=iid,
-                    department=dept,
-                    payload=ev,
-                    content_hash=h(ev["event_id"]),
-                    recorded_by=None,
-                    occurred_on=start.isoformat(),
-                    ingested_at=now,
-                )
-            )
+            log(ev, dept)
             if met:
                 ev = {
                     "event_id": f"{iid}-a",
@@ -178,19 +167,7 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
                     "on": met.isoformat(),
                     "outcome": rng.choice(OUTCOMES),
                 }
-                events.append(
-                    dict(
-                        event_id=ev["event_id"],
-                        type=ev["type"],
-                        item_id=iid,
-                        department=dept,
-                        payload=ev,
-                        content_hash=h(ev["event_id"]),
-                        recorded_by=None,
-                        occurred_on=met.isoformat(),
-                        ingested_at=now,
-                    )
-                )
+                log(ev, dept)
         else:
             ev = {
                 "event_id": f"{iid}-s",
@@ -203,19 +180,7 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
                 "disclosure": "public",
                 "needs_interpretation": False,
             }
-            events.append(
-                dict(
-                    event_id=ev["event_id"],
-                    type=ev["type"],
-                    item_id=iid,
-                    department=dept,
-                    payload=ev,
-                    content_hash=h(ev["event_id"]),
-                    recorded_by=None,
-                    occurred_on=start.isoformat(),
-                    ingested_at=now,
-                )
-            )
+            log(ev, dept)
             if met:
                 ev = {
                     "event_id": f"{iid}-p",
@@ -225,19 +190,7 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
                     "url": f"https://example.gov.cn/{iid}",
                     "channel": "website",
                 }
-                events.append(
-                    dict(
-                        event_id=ev["event_id"],
-                        type=ev["type"],
-                        item_id=iid,
-                        department=dept,
-                        payload=ev,
-                        content_hash=h(ev["event_id"]),
-                        recorded_by=None,
-                        occurred_on=met.isoformat(),
-                        ingested_at=now,
-                    )
-                )
+                log(ev, dept)
         flush()
     flush(force=True)
 
