@@ -104,6 +104,7 @@ async def post_events(
     """Same validation and idempotency as `shixian events ingest`; each element reported as
     applied / duplicate / rejected. Every event is recorded as entered by the token's person."""
     from domain.events import EventError, item_id_of
+    from services.access import department_refusal, write_scope
     from services.ingest import Ingestor, IngestResult
     from services.queries import get_status
     from store.db import database_url, get_engine
@@ -136,8 +137,8 @@ async def post_events(
             known = get_status(iid) if iid else None
             if known is not None:
                 depts.add(known.department)
-            other = sorted(d for d in depts if d != who.department)
-            if other:
+            refusal = department_refusal(who.department, depts, iid if known is not None else None)
+            if refusal:
                 results[n] = IngestResult(
                     line=n,
                     status="rejected",
@@ -145,12 +146,18 @@ async def post_events(
                     type=obj.get("type") if isinstance(obj.get("type"), str) else None,
                     item_id=iid,
                     field="department",
-                    reason=f"无权为其他部门（{'、'.join(other)}）登记事件：联络员只能登记本部门（{who.department}）的事件",
+                    reason=refusal,
                 )
                 continue
         accepted.append((n, obj))
     if accepted:
-        ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
+        ing = Ingestor(
+            client,
+            recorded_by=who.actor,
+            db_engine=get_engine(database_url()),
+            role=who.role,
+            scope=write_scope(who.role, who.department),
+        )
         for r in await ing.ingest(accepted):
             results[r.line] = r
     ordered = [results[k] for k in sorted(results)]

@@ -155,6 +155,18 @@ def _parsed(row: L.Row) -> RowOutcome | None:
     return None
 
 
+def _foreign(s, p: Plan, row: L.Row) -> RowOutcome | None:
+    """A row whose key is another department's item (as stored): refused whole, as the import would."""
+    from services.access import department_refusal
+    from store.models import Item
+
+    item = s.get(Item, row.key) if row.key else None
+    reason = item and department_refusal(p.department, [item.department], row.key)
+    if not reason:
+        return None
+    return RowOutcome(row.row, row.key, "rejected", problems=[{"column": L.KEY[p.table.kind], "reason": reason}])
+
+
 def preview(p: Plan, db_engine) -> list[RowOutcome]:
     """What an import would do, against the store as it is now: nothing is sent or written."""
     from sqlmodel import Session
@@ -166,7 +178,7 @@ def preview(p: Plan, db_engine) -> list[RowOutcome]:
     out = []
     with Session(db_engine) as s:
         for row in p.rows:
-            settled = _parsed(row)
+            settled = _parsed(row) or _foreign(s, p, row)
             if settled:
                 out.append(settled)
                 continue
@@ -208,7 +220,9 @@ async def apply(
     `role`: the uploader's (a liaison's late rows wait for review, 补录); None = the operator's CLI import."""
     from services.ingest import Ingestor
 
-    ing = Ingestor(client, recorded_by=recorded_by, db_engine=db_engine, role=role)
+    # One ledger is one department's, whoever uploads it: every event is checked against its item's own
+    # department (services.access), so a row keyed to another department's item changes nothing there.
+    ing = Ingestor(client, recorded_by=recorded_by, db_engine=db_engine, role=role, scope=p.department)
     line_of: dict[int, tuple[int, dict]] = {}
     objs = []
     n = 0
@@ -234,10 +248,12 @@ async def apply(
             status = r.status
             if status == "rejected":
                 col = _column(p.table.kind, r.event_id or "", r.field)
+                if r.field == "department":  # about whose item the key names (services.access)
+                    col = L.KEY[p.table.kind]
                 if r.reason and r.reason.startswith(CONFLICT):
                     status = "conflict"
                     problems += _stored_conflicts(ing.db, p.table.kind, by_id[r.event_id])
-                else:
+                elif {"column": col, "reason": r.reason or ""} not in problems:
                     problems.append({"column": col, "reason": r.reason or ""})
             ev = {"event_id": r.event_id, "type": r.type, "status": status}
             if r.status == "applied" and r.reason:

@@ -99,6 +99,7 @@ def new_event(request: Request, type: str = "request.received", item: str | None
 
 @router.post("/events/new", response_class=HTMLResponse)
 async def post_event(request: Request):
+    from services.access import department_refusal, write_scope
     from services.ingest import Ingestor
     from services.queries import get_status
     from store.db import database_url, get_engine
@@ -125,21 +126,20 @@ async def post_event(request: Request):
         target = obj.get("department")
         iid = obj.get(item_field(type_) or "")
         known = get_status(str(iid)) if iid else None
-        depts = {d for d in (target, known.department if known else None) if d}
-        other = sorted(d for d in depts if d != who.department)
-        if other:
-            return refused(
-                {
-                    "department": f"无权为其他部门（{'、'.join(other)}）登记事件：联络员只能登记本部门"
-                    f"（{who.department}）的事件"
-                },
-                403,
-            )
+        refusal = department_refusal(who.department, (target, known.department if known else None))
+        if refusal:
+            return refused({"department": refusal}, 403)
     client = request.app.state.client
     if client is None:
         return refused({"type": "工作流服务未连接，暂不能登记事件"}, 503)
     # The person's role goes with the event: a liaison's late entry waits for review (补录).
-    ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
+    ing = Ingestor(
+        client,
+        recorded_by=who.actor,
+        db_engine=get_engine(database_url()),
+        role=who.role,
+        scope=write_scope(who.role, who.department),
+    )
     (res,) = await ing.ingest([(1, obj)])
     label = EVENT_LABELS.get(type_, type_)
     if res.status == "rejected":

@@ -155,8 +155,13 @@ class Ingestor:
         internal: bool = False,
         role: str | None = None,
         now: Callable[[], dt.datetime] | None = None,
+        scope: str | None = None,
     ):
         self.client = client
+        # The department whose items this sender may write (services.access); None = any. Checked for
+        # every event against the item's own department, not the one the sender claims.
+        self.scope = scope
+        self._owners: dict[str, str] = {}  # item id -> department, for items this ingestor started
         self.recorded_by = recorded_by
         self.internal = internal  # the engine's own events (annual-report openers) are allowed
         # Who records: the API passes the token's role; the server-side CLI is the operator's import,
@@ -353,9 +358,14 @@ class Ingestor:
 
     async def _route(self, ev: Event) -> tuple[str, str]:
         wid = workflow_id(ev)
+        if self.scope is not None:
+            await self._check_scope(ev, wid)
         if ev.type in STARTS:
             self._check_new_item(ev)
-            return await self._start_with(ev, wid)
+            status, note = await self._start_with(ev, wid)
+            if status == "applied" and ev.department:
+                self._owners[ev.item_id] = ev.department
+            return status, note
         try:
             return await self._update(ev, wid)
         except _NoWorkflow:
@@ -377,6 +387,29 @@ class Ingestor:
             await self._start_with(opener, wid)
             return await self._update(ev, wid)
         raise _Rejected(_id_field(ev), f"未知事项 {ev.item_id}：须先登记起始事件")
+
+    async def _check_scope(self, ev: Event, wid: str) -> None:
+        """The department rule against the item's own department: as the store holds it, else as the
+        item's workflow knows it (its store write may still be pending), else (a new item) the event's."""
+        from services.access import department_refusal
+
+        owner = self._owners.get(ev.item_id)
+        if owner is None:
+            with repo_session(self.db) as s:
+                item = s.get(Item, ev.item_id)
+            owner = item.department if item is not None else None
+        if owner is None and ev.type not in STARTS:
+            try:
+                snap = await self.client.get_workflow_handle(wid).query(ItemWorkflow.snapshot)
+                owner = snap.department or None
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+        reason = department_refusal(
+            self.scope, (ev.department, owner), ev.item_id if owner and owner != self.scope else None
+        )
+        if reason:
+            raise _Rejected("department", reason)
 
     def _check_new_item(self, ev: Event) -> None:
         department = ev.department or ""

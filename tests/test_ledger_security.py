@@ -1,0 +1,148 @@
+"""Ledger uploads against the live stack over real HTTP (uvicorn on 127.0.0.1, the time-skipping Temporal
+server, the real worker and ingest path): the department rule per event, big and hostile files, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import html as H
+import json
+import re
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlmodel import Session
+
+from domain.engine import engine
+from tests.workflow_harness import stack
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def wf_env(temporal_test_server_path):
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def st(wf_env, tmp_path, monkeypatch):
+    from store.db import get_engine
+
+    get_engine.cache_clear()
+    async with stack(wf_env, tmp_path, monkeypatch) as s:
+        yield s
+    get_engine.cache_clear()
+
+
+@asynccontextmanager
+async def served(client, port: int):
+    """The real app on 127.0.0.1:port (uvicorn), its Temporal client the stack's."""
+    import uvicorn
+
+    from app.web import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(client, open_pages=False), host="127.0.0.1", port=port, log_level="warning")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+def tokens(**people: tuple[str, str | None]) -> dict[str, str]:
+    from store.db import get_engine, init_db
+    from store.tokens import create_token, ensure_table
+
+    eng = init_db(get_engine())
+    ensure_table(eng)
+    out = {}
+    with Session(eng) as s:
+        for person, (role, dept) in people.items():
+            out[person], _ = create_token(s, role, dept, person=person)
+    return out
+
+
+def carried(page: str) -> str:
+    return H.unescape(re.search(r'name="payload" value="([^"]*)"', page).group(1))
+
+
+def row_html(page: str, key: str) -> str:
+    """The preview/result table row of one key (up to the next row)."""
+    start = page.index(key)
+    end = page.find("<tr", start)
+    return page[start : end if end > 0 else len(page)]
+
+
+# ------------------------------------------------------------------------------ A1: department rule
+async def test_liaison_ledger_row_keyed_to_another_departments_item_is_refused(st, free_port):
+    """A 市发改委 liaison's ledger row whose key is a 市财政局 request: refused by name in the preview and on
+    confirm (also when the store has not caught up: the workflow's own department decides); the
+    市财政局 request is unchanged, the liaison's own row applies."""
+    from sqlmodel import delete
+
+    from store.db import get_engine
+    from store.models import EventRecord, Item
+
+    cal = engine().calendar
+    today = await st.today()
+    got = cal.subtract_working_days(today, 2, "guangxi")  # recent: the liaison's rows are not late entries
+    replied = cal.subtract_working_days(today, 1, "guangxi")
+    theirs, ours = st.id("CZJ-1"), st.id("FGW-1")
+    st.started |= {f"request:{theirs}", f"request:{ours}"}
+    await st.ok(
+        {
+            "type": "request.received",
+            "request_id": theirs,
+            "department": "qz-czj",
+            "channel": "online",
+            "received_on": got.isoformat(),
+            "applicant_type": "natural_person",
+        }
+    )
+    before = await st.query("request", theirs)
+    csv_text = (
+        "受理编号,收到申请日期,申请方式,申请人类型,答复日期,答复结果\n"
+        f"{theirs},{got},网络,自然人,{replied},予以公开\n"
+        f"{ours},{got},网络,自然人,{replied},予以公开\n"
+    )
+    tok = tokens(**{"liaison-fgw": ("liaison", "qz-fgw")})["liaison-fgw"]
+    async with served(st.client, free_port) as base, httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=60
+    ) as c:
+        files = {"file": ("发改委台账.csv", csv_text.encode(), "text/csv")}
+        r = await c.post("/import", files=files, data={"department": "qz-fgw"})
+        assert r.status_code == 200, r.text
+        row = row_html(r.text, theirs)
+        assert "拒绝" in row and "受理编号" in row and "钦州市财政局" in row, row
+        assert "将导入" in row_html(r.text, ours) or "将应用" in row_html(r.text, ours)
+        payload = carried(r.text)
+
+        # The store loses the item (a lagging read model): the workflow still knows whose it is.
+        with Session(get_engine()) as s:
+            s.exec(delete(Item).where(Item.id == theirs))
+            s.commit()
+        r = await c.post("/import/confirm", data={"payload": payload})
+        assert r.status_code == 200, r.text
+        row = row_html(r.text, theirs)
+        assert "拒绝" in row and "受理编号" in row and "钦州市财政局" in row, row
+        assert "已导入" in row_html(r.text, ours)
+
+    after = await st.query("request", theirs)
+    assert after.department == "qz-czj" and after.version == before.version
+    assert after.data == before.data and after.clocks == before.clocks
+    with Session(get_engine()) as s:
+        assert s.get(EventRecord, f"ledger:qz-fgw:requests:{theirs}:replied") is None
+        assert s.get(EventRecord, f"ledger:qz-fgw:requests:{ours}:replied") is not None
