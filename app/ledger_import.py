@@ -104,9 +104,7 @@ def _step(event_id: str) -> str:
 
 
 def _column(kind: str, event_id: str, field_: str | None) -> str:
-    if field_ and field_ in L.FIELD_COLUMNS[kind]:
-        return L.FIELD_COLUMNS[kind][field_]
-    return {s: c for s, _, c in L.STEPS[kind]}[_step(event_id)]
+    return L.column_of(kind, _step(event_id), field_)
 
 
 def _row_status(statuses: list[str]) -> str:

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.events import EventError, parse_event
+from domain.limits import MAX_DAY, MIN_DAY, TEXT_DEFAULT_MAX, TEXT_MAX
 from domain.report import OUTCOME_ROWS, ROW_GROUPS, ROW_LABELS
+from domain.settings import get_settings
 
 REQUESTS, DOCUMENTS = "requests", "documents"
 KIND_LABELS = {REQUESTS: "依申请公开台账", DOCUMENTS: "政策文件台账"}
@@ -204,27 +206,46 @@ _DATE_FORMS = (
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
+# Excel serials of the days the engine accepts (domain.limits: 1990-01-01 .. 2100-12-31)
+SERIALS = ((MIN_DAY - EXCEL_EPOCH).days, (MAX_DAY - EXCEL_EPOCH).days)
+
+
 def parse_date(value: Any) -> dt.date:
-    """The forms people type, or an Excel date cell (a datetime, or its serial number)."""
+    """The forms people type, or an Excel date cell: a datetime, or a number in an .xlsx numeric cell
+    (a date cell that lost its date format stores the day's serial number: 46101 is 2026-03-20).
+    Text that looks like a serial ("45000" in a CSV, or typed as text) is refused: a CSV has no cell
+    types, so nothing says it was a date rather than a number typed into the wrong column."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if 1 <= value < 2958466:  # an Excel serial that lost its date format
+        if SERIALS[0] <= value < SERIALS[1] + 1:  # a fraction is the time of day
             return EXCEL_EPOCH + dt.timedelta(days=int(value))
-        raise ValueError(f"“{value}” 不是日期")
+        raise ValueError(f"数字 {value:g} 不是日期（请把该列设为日期格式，或写作 2026-03-02）")
     text = norm(value)
-    if re.fullmatch(r"\d{5}(\.0+)?", text):
-        return EXCEL_EPOCH + dt.timedelta(days=int(float(text)))
+    if len(text) > 40:
+        raise ValueError(f"“{_shown(text)}” 不是可识别的日期")
+    if re.fullmatch(r"\d{1,7}(\.\d+)?", text):
+        raise ValueError(
+            f"“{text}” 是数字而不是日期（可能是丢失了日期格式的 Excel 日期序号）："
+            "请在 Excel 中把该列设为日期格式后另存，或写作 2026-03-02"
+        )
     for form in _DATE_FORMS:
         m = form.match(text)
         if m:
             try:
                 return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
             except ValueError:
-                raise ValueError(f"“{value}” 不是有效日期（该日不存在）") from None
-    raise ValueError(f"“{value}” 不是可识别的日期（可写 2026-03-02、2026/3/2、2026.3.2 或 2026年3月2日）")
+                raise ValueError(f"“{_shown(value)}” 不是有效日期（该日不存在）") from None
+    raise ValueError(f"“{_shown(value)}” 不是可识别的日期（可写 2026-03-02、2026/3/2、2026.3.2 或 2026年3月2日）")
+
+
+def _shown(value: Any) -> str:
+    """A cell value quoted in a message: control characters escaped, long text cut."""
+    text = str(value).strip()
+    text = text if len(text) <= 40 else text[:40] + "…"
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
 
 
 # ------------------------------------------------------------------------------------ table
@@ -251,24 +272,121 @@ def _cell(cells: list[Any], i: int) -> Any:
     return None if v in ("", None) else v
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+def _decode(data: bytes, filename: str) -> tuple[str, str]:
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "UTF-8 (BOM)"
+        try:
+            return data[3:].decode("utf-8"), "UTF-8 (BOM)"
+        except UnicodeDecodeError as exc:
+            raise LedgerError(f"{filename}: 文件标明为 UTF-8，但{_where(data, exc.start + 3)}不是有效的 UTF-8") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        # Excel's "Unicode 文本" (UTF-16, tab-separated): not a CSV the engine reads
+        raise LedgerError(
+            f"{filename}: 文件是 UTF-16 编码（Excel 另存为“Unicode 文本”的格式），无法按 CSV 读取："
+            "请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 .xlsx 后重新导入"
+        )
     try:
         return data.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        utf8_at = exc.start
     try:
         return data.decode("gb18030"), "GB18030"
     except UnicodeDecodeError as exc:
-        raise LedgerError(f"文件编码无法识别（应为 UTF-8 或 GB18030）：第 {exc.start} 字节") from None
+        at = max(utf8_at, exc.start)  # the encoding that read further is the likelier one: its bad byte
+        raise LedgerError(
+            f"{filename}: 文件编码无法识别（应为 UTF-8 或 GB18030）：{_where(data, at)}无法解码"
+        ) from None
+
+
+def _where(data: bytes, offset: int) -> str:
+    line = data.count(b"\n", 0, offset) + 1
+    return f"第 {line} 行（第 {offset + 1} 字节）"
+
+
+def column_letter(i: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: how Excel names the column of index i."""
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+# Limits of what a ledger file may hold (README "Ledger import"): checked while reading, before any row is
+# mapped, so a hostile or mistaken file is refused without filling the web process's memory.
+XLSX_MAX_ENTRIES = 1000  # files inside the .xlsx zip (a workbook has a few dozen)
+XLSX_MAX_RATIO = 200  # uncompressed / compressed size of one file inside, checked above 1 MB
+CELL_MAX = 32767  # Excel's own limit for one cell: a longer one was not written by Excel
+BLANK_ROWS_FACTOR = 5  # blank rows tolerated, as a multiple of the row limit (formatting down a column)
+
+
+def check_archive(data: bytes, filename: str, max_bytes: int) -> None:
+    """The zip's central directory, read before openpyxl inflates anything: the number of files, their
+    declared uncompressed sizes (zipfile never inflates past a declared size) and compression ratios."""
+    import zipfile
+
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise LedgerError(f"{filename}: 无法读取 Excel 文件（不是有效的 .xlsx 文件，可能已损坏）") from None
+    if len(infos) > XLSX_MAX_ENTRIES:
+        raise LedgerError(
+            f"{filename}: Excel 文件内含 {len(infos)} 个部件（上限 {XLSX_MAX_ENTRIES}），不像台账，未导入任何内容"
+        )
+    total = sum(i.file_size for i in infos)
+    if total > max_bytes:
+        raise LedgerError(
+            f"{filename}: Excel 文件解压后有 {total / 2**20:.0f} MB，超过上限 {max_bytes / 2**20:.0f} MB"
+            "（SHIXIAN_LEDGER_MAX_UNZIPPED_MB），未导入任何内容：请分批导入，或删去无关的工作表和大段文字"
+        )
+    for i in infos:
+        if i.file_size > 2**20 and i.file_size > XLSX_MAX_RATIO * max(i.compress_size, 1):
+            raise LedgerError(
+                f"{filename}: Excel 文件中的 {i.filename} 压缩比异常（{i.compress_size} 字节解压为 "
+                f"{i.file_size / 2**20:.0f} MB），疑似压缩炸弹，未导入任何内容"
+            )
+
+
+class _Counter:
+    """Counts rows while they are read and stops the file at the limits (before anything is mapped)."""
+
+    def __init__(self, filename: str, max_rows: int):
+        self.filename, self.max_rows = filename, max_rows
+        self.data = self.raw = 0
+
+    def row(self, n: int, cells: list[Any], header: list[Any] | None) -> list[Any]:
+        self.raw += 1
+        while cells and cells[-1] in (None, ""):
+            cells.pop()  # trailing empty cells (formatting to the right)
+        if cells:
+            self.data += 1
+        for i, v in enumerate(cells):
+            if isinstance(v, str) and len(v) > CELL_MAX:
+                name = str(header[i]).strip() if header and i < len(header) and header[i] else ""
+                col = f"第 {column_letter(i)} 列" + (f"“{name}”" if name else "")
+                raise LedgerError(
+                    f"{self.filename}: 第 {n} 行{col}的单元格有 {len(v)} 个字符，超过单元格上限 {CELL_MAX}"
+                    "（Excel 本身也不允许），未导入任何内容"
+                )
+        if self.data > self.max_rows + 1 or self.raw > (self.max_rows + 1) * BLANK_ROWS_FACTOR:
+            what = "行数据" if self.data > self.max_rows + 1 else "行（含空行）"
+            limit = self.max_rows if self.data > self.max_rows + 1 else (self.max_rows + 1) * BLANK_ROWS_FACTOR
+            raise LedgerError(
+                f"{self.filename}: 超过 {limit} {what}的上限（SHIXIAN_LEDGER_MAX_ROWS = {self.max_rows}），"
+                "未导入任何内容：请按月或按季度分成几个文件导入"
+            )
+        return cells
 
 
 def _raw_rows(data: bytes, filename: str) -> tuple[list[list[Any]], str]:
+    limits = get_settings()
+    count = _Counter(filename, limits.ledger_max_rows)
+    rows: list[list[Any]] = []
     name = filename.lower()
     if name.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
         from openpyxl import load_workbook
 
+        check_archive(data, filename, int(limits.ledger_max_unzipped_mb * 2**20))
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # corrupt zip, not a workbook, ...
@@ -276,19 +394,31 @@ def _raw_rows(data: bytes, filename: str) -> tuple[list[list[Any]], str]:
         try:
             ws = wb.worksheets[0]
             ws.reset_dimensions()  # some writers store a wrong <dimension>; read every row there is
-            return [list(r) for r in ws.iter_rows(values_only=True)], "xlsx"
+            for n, r in enumerate(ws.iter_rows(values_only=True), start=1):  # streamed (read-only mode)
+                rows.append(count.row(n, list(r), rows[0] if rows else None))
+            return rows, "xlsx"
+        except LedgerError:
+            raise
+        except Exception as exc:  # a part that does not parse as the XML it should be
+            raise LedgerError(f"{filename}: 无法读取 Excel 文件（{type(exc).__name__}）") from None
         finally:
             wb.close()
     if name.endswith(".xls"):
         raise LedgerError(f"{filename}: 不支持旧版 .xls 格式，请在 Excel 中另存为 .xlsx 或 .csv")
-    text, enc = _decode(data)
-    return [list(r) for r in csv.reader(io.StringIO(text))], enc
+    text, enc = _decode(data, filename)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for cells in reader:
+            rows.append(count.row(reader.line_num, cells, rows[0] if rows else None))
+    except csv.Error as exc:
+        raise LedgerError(f"{filename}: 第 {reader.line_num} 行不是有效的 CSV（{exc}），未导入任何内容") from None
+    return rows, enc
 
 
 def read_table(data: bytes, filename: str, kind: str | None = None) -> Table:
     rows, enc = _raw_rows(data, filename)
-    while rows and all(_cell(rows[0], i) is None for i in range(len(rows[0]))):
-        rows.pop(0)  # blank lines above the header
+    top = next((k for k, r in enumerate(rows) if any(_cell(r, i) is not None for i in range(len(r)))), len(rows))
+    rows = rows[top:]  # blank lines above the header (row numbers stay the spreadsheet's)
     if not rows:
         raise LedgerError(f"{filename}: 文件为空，第 1 行应为表头")
     header = [norm(h) if h is not None else "" for h in rows[0]]
@@ -309,7 +439,13 @@ def read_table(data: bytes, filename: str, kind: str | None = None) -> Table:
         if not h:
             continue
         canon = lookup[kind].get(h)
-        if canon is not None and canon not in columns:
+        if canon is not None and canon in columns:
+            j = columns[canon]
+            raise LedgerError(
+                f"{filename}: 第 {top + 1} 行表头第 {column_letter(j)} 列“{str(rows[0][j]).strip()}”与第 {column_letter(i)} 列"
+                f"“{str(rows[0][i]).strip()}”都是“{canon}”列：不知道该用哪一列，请删去或改名其中一列，未导入任何内容"
+            )
+        if canon is not None:
             columns[canon] = i
         elif is_pii(h):
             dropped.append(str(rows[0][i]).strip())
@@ -320,10 +456,10 @@ def read_table(data: bytes, filename: str, kind: str | None = None) -> Table:
         names = "、".join(
             f"“{c}”" + (f"（或 {'、'.join(COLUMNS[kind][c])}）" if COLUMNS[kind][c] else "") for c in missing
         )
-        raise LedgerError(f"{filename}: 第 1 行表头缺少必填列 {names}，未导入任何内容")
+        raise LedgerError(f"{filename}: 第 {top + 1} 行表头缺少必填列 {names}，未导入任何内容")
     pii_idx = {i for i, h in enumerate(header) if h and i not in columns.values() and is_pii(h)}
     body = []
-    for n, cells in enumerate(rows[1:], start=2):
+    for n, cells in enumerate(rows[1:], start=top + 2):
         cells = [None if i in pii_idx else v for i, v in enumerate(cells)]
         if all(_cell(cells, i) is None for i in range(len(cells))):
             continue
@@ -399,6 +535,30 @@ DOCUMENT_STEPS = [
     ("repealed", "document.repealed", "废止日期"),
 ]
 STEPS = {REQUESTS: REQUEST_STEPS, DOCUMENTS: DOCUMENT_STEPS}
+
+
+# fields whose column depends on the event: both links are `url`, the interpretation's form is `form`
+STEP_FIELD_COLUMNS = {
+    ("published", "url"): "公开网址",
+    ("interpretation", "url"): "解读网址",
+    ("interpretation", "form"): "解读形式",
+}
+
+
+def column_of(kind: str, step: str, field_: str | None) -> str:
+    """The ledger column an event field came from (to name it in a refusal); the event's date column
+    when the field is its date or not a column of its own."""
+    if field_ and (step, field_) in STEP_FIELD_COLUMNS:
+        return STEP_FIELD_COLUMNS[(step, field_)]
+    if field_ and field_ in FIELD_COLUMNS[kind]:
+        return FIELD_COLUMNS[kind][field_]
+    return {s: c for s, _, c in STEPS[kind]}[step]
+
+
+def text_limit(kind: str, column: str) -> int:
+    """The domain/limits.py length of the event field a column feeds (a date or choice: the default)."""
+    fields = {c: f for f, c in FIELD_COLUMNS[kind].items()} | {c: f for (_, f), c in STEP_FIELD_COLUMNS.items()}
+    return TEXT_MAX.get(fields.get(column, ""), TEXT_DEFAULT_MAX)
 
 
 def event_id(department: str, kind: str, key: str, step: str) -> str:
@@ -609,6 +769,11 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str, departme
             row.problems.append(
                 Problem("部门", f"“{dept_cell}” 与导入部门（{department}）不一致：一份台账只属于一个部门")
             )
+    for col, v in values.items():  # refused before a long text is scanned, matched or quoted
+        if isinstance(v, str) and len(v) > (limit := text_limit(kind, col)):
+            row.problems.append(Problem(col, f"过长：{len(v)} 个字符，最多 {limit} 个"))
+    if row.problems:
+        return row
     r = _RowReader(values)
     built: dict[str, dict[str, Any]] = {}
     (_requests if kind == REQUESTS else _documents)(r, built, key, department)
@@ -626,8 +791,7 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str, departme
         try:
             parse_event(obj)  # the same validation as the ingest path, before anything is sent
         except EventError as exc:
-            col = FIELD_COLUMNS[kind].get(exc.field) or date_col[step]
-            row.problems.append(Problem(col, exc.reason))
+            row.problems.append(Problem(column_of(kind, step, exc.field), exc.reason))
             continue
         row.events.append(obj)
     if row.problems:

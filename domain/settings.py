@@ -107,6 +107,19 @@ class Settings(BaseSettings):
         validation_alias="SHIXIAN_TASK_QUEUE",
         description="Temporal task queue (the same in every process of a deployment)",
     )
+    # --- ledger import (台账): a bound on what one file may make the web process hold
+    ledger_max_rows: int = Field(
+        20000,
+        gt=0,
+        validation_alias="SHIXIAN_LEDGER_MAX_ROWS",
+        description="data rows one ledger file may hold (more: refused before any row is read into events)",
+    )
+    ledger_max_unzipped_mb: float = Field(
+        64.0,
+        gt=0,
+        validation_alias="SHIXIAN_LEDGER_MAX_UNZIPPED_MB",
+        description="uncompressed size of an .xlsx ledger's parts, checked before it is opened (zip bombs)",
+    )
     # --- logs, metrics, health
     log_level: str = Field("WARNING", validation_alias="SHIXIAN_LOG_LEVEL", description="log level of `shixian up`")
     log_format: Literal["text", "json"] = Field(
