@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from app import readmodel as rm
 from app.auth import ApiError, Principal, forbidden
@@ -105,16 +106,17 @@ def import_template(request: Request, kind: str) -> Response:
 
 @router.post("/import", response_class=HTMLResponse)
 async def import_preview(request: Request) -> HTMLResponse:
-    from app.ledger_import import plan, preview
-    from domain.ledger import LedgerError, to_canonical_json
-    from store.db import database_url, get_engine
+    from app.ledger_import import plan
+    from domain.ledger import LedgerError
 
     who = _importer(request)
     _same_site(request)
     body = await request.body()
     if len(body) > MAX_UPLOAD:
         return _form(request, who, status=413, error=f"文件过大（上限 {MAX_UPLOAD // 1024 // 1024} MB），请分批导入")
-    fields, files = _multipart(request, body)
+    # Parsing the form, the workbook and the preview is CPU work of seconds for a big ledger: a worker
+    # thread does it, so the event loop keeps answering (/healthz, other people's pages).
+    fields, files = await run_in_threadpool(_multipart, request, body)
     if not csrf_ok(request, fields, who):
         return csrf_refused(request)
     department = _department(who, fields.get("department"))
@@ -124,9 +126,18 @@ async def import_preview(request: Request) -> HTMLResponse:
     if not filename or not data:
         return _form(request, who, status=422, error="请选择要上传的台账文件（.xlsx 或 .csv）", department=department)
     try:
-        p = plan(data, filename, department)
+        p = await run_in_threadpool(plan, data, filename, department)
     except LedgerError as exc:
         return _form(request, who, status=422, error=str(exc), department=department)
+    return await run_in_threadpool(_preview_page, request, who, p, department)
+
+
+def _preview_page(request: Request, who: Principal, p, department: str) -> HTMLResponse:
+    from app.ledger_import import preview
+    from domain.ledger import to_canonical_json
+    from store.db import database_url, get_engine
+
+    filename = p.filename
     outcomes = preview(p, get_engine(database_url()))
     carried = json.dumps(
         {
@@ -159,21 +170,26 @@ async def import_confirm(request: Request) -> HTMLResponse:
     from app.ledger_import import Plan, apply
     from domain.directory import load_directory
     from domain.ledger import KIND_LABELS, from_canonical, map_rows
+    from domain.settings import get_settings
     from store.db import database_url, get_engine
 
     who = _importer(request)
     _same_site(request)
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    body = await request.body()
+    form = await run_in_threadpool(lambda: parse_qs(body.decode("utf-8", "replace")))
     if not csrf_ok(request, {k: v[0] for k, v in form.items()}, who):
         return csrf_refused(request)
     try:
-        carried = json.loads((form.get("payload") or [""])[0])
+        carried = await run_in_threadpool(json.loads, (form.get("payload") or [""])[0])
         kind = carried["kind"]
         if kind not in KIND_LABELS:
             raise ValueError(kind)
         rows = [(int(n), dict(v)) for n, v in carried["rows"]]
     except (ValueError, KeyError, TypeError):
         return _form(request, who, status=400, error="预览数据无效，请重新上传台账")
+    limit = get_settings().ledger_max_rows
+    if len(rows) > limit:  # the carried preview is checked like the file was
+        return _form(request, who, status=422, error=f"超过 {limit} 行数据的上限，请按月或按季度分成几个文件导入")
     department = _department(who, carried.get("department"))
     dept = load_directory().departments.get(department or "")
     if dept is None:
@@ -184,9 +200,11 @@ async def import_confirm(request: Request) -> HTMLResponse:
     table = from_canonical(
         kind, rows, carried.get("dropped", []), carried.get("unknown", []), carried.get("encoding", "")
     )
-    p = Plan(str(carried.get("filename", "")), dept.id, table, map_rows(table, dept.id, [dept.name]))
+    names = [dept.name] + ([dept.short_name] if dept.short_name else [])  # as plan() reads the file
+    p = Plan(str(carried.get("filename", "")), dept.id, table, await run_in_threadpool(map_rows, table, dept.id, names))
     outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
-    return render(
+    return await run_in_threadpool(
+        render,
         request,
         "import.html",
         who,

@@ -146,3 +146,63 @@ async def test_liaison_ledger_row_keyed_to_another_departments_item_is_refused(s
     with Session(get_engine()) as s:
         assert s.get(EventRecord, f"ledger:qz-fgw:requests:{theirs}:replied") is None
         assert s.get(EventRecord, f"ledger:qz-fgw:requests:{ours}:replied") is not None
+
+
+# ------------------------------------------------------------------------------ §B: off the event loop
+def big_csv(n: int, got, tag: str) -> bytes:
+    lines = ["受理编号,收到申请日期,申请方式,申请人类型,申请内容"]
+    lines += [f"BIG-{tag}-{i},{got},网络,自然人,招生计划" for i in range(n)]
+    return "\n".join(lines).encode()
+
+
+async def test_healthz_answers_while_a_large_ledger_is_parsed(st, free_port, monkeypatch):
+    """The upload's parse runs in a worker thread: /healthz answers while it is under way. The real
+    parse is held at its start until /healthz has answered (a thread event, so the test does not
+    depend on how fast this machine parses); parsing on the event loop would hold /healthz with it."""
+    import threading
+    import time
+
+    from domain import ledger as L
+
+    real, started, release, expired = L.read_table, threading.Event(), threading.Event(), []
+
+    def held_read(*args, **kwargs):
+        started.set()
+        if not release.wait(20):  # on the event loop this blocks /healthz too: the test then fails
+            expired.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(L, "read_table", held_read)
+    cal = engine().calendar
+    got = cal.subtract_working_days(await st.today(), 2, "guangxi")
+    tok = tokens(**{"liaison-jyj": ("liaison", "qz-jyj")})["liaison-jyj"]
+    async with served(st.client, free_port) as base, httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=120
+    ) as c:
+        files = {"file": ("大台账.csv", big_csv(2000, got, st.tag), "text/csv")}
+        upload = asyncio.create_task(c.post("/import", files=files, data={"department": "qz-jyj"}))
+        while not started.is_set() and not upload.done():
+            await asyncio.sleep(0.01)
+        t0 = time.perf_counter()
+        health = await c.get("/healthz")
+        answered_in = time.perf_counter() - t0
+        held = not release.is_set() and not expired
+        release.set()
+        r = await upload
+    print(f"/healthz answered in {answered_in * 1000:.0f} ms during the parse")
+    assert health.status_code == 200 and held, "/healthz waited for the parse"
+    assert r.status_code == 200 and "预览，尚未导入" in r.text and f"BIG-{st.tag}-1999" in r.text
+
+
+async def test_web_upload_of_a_zip_bomb_is_refused_in_chinese(st, free_port):
+    from tests.test_ledger_limits import HEAD, ROW, inflated
+
+    tok = tokens(**{"liaison-jyj": ("liaison", "qz-jyj")})["liaison-jyj"]
+    bomb = inflated([HEAD[:5], [*ROW, "BIG"]], 100)
+    async with served(st.client, free_port) as base, httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=60
+    ) as c:
+        files = {"file": ("教育局台账.xlsx", bomb, "application/octet-stream")}
+        r = await c.post("/import", files=files, data={"department": "qz-jyj"})
+        assert r.status_code == 422 and "教育局台账.xlsx: Excel 文件解压后有 100 MB，超过上限 64 MB" in r.text
+        assert (await c.get("/healthz")).status_code == 200
