@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="每行输出一个 JSON 对象"),
     ) -> None:
         """导入依申请公开台账或政策文件台账：逐行报告 applied / duplicate / partial / rejected / nothing_new。
-        申请人姓名、证件号、电话、地址、邮箱等列在读取时即被丢弃。有被拒绝的行时退出码为 1。"""
+        申请人姓名、证件号、电话、地址、邮箱等列在读取时即被丢弃。有被拒绝的行时退出码为 1；
+        工作流服务中途不可用、有行未处理时退出码为 3（重新执行同一导入即可补齐）。"""
         from app.cli_items import _client, _fail
         from app.ledger_import import plan, preview, summary
         from domain.ledger import LedgerError
@@ -71,4 +72,6 @@ def register(app: typer.Typer) -> None:
             + "，".join(f"{k} {v}" for k, v in counts.items()),
             err=True,
         )
+        if counts["unavailable"]:  # an outage, not the data: running the same import again finishes it
+            raise typer.Exit(3)
         raise typer.Exit(1 if counts["rejected"] or counts["partial"] else 0)

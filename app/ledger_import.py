@@ -7,7 +7,9 @@ Per row the outcome is applied / duplicate / partial / rejected / nothing_new:
 - partial: some events applied, others refused (an event the item's state cannot accept);
 - nothing_new: every event was already imported with the same content (a re-import);
 - duplicate: the row repeats an earlier row of the same file (same key, same content);
-- applied: its new events applied (already imported ones are reported as duplicate events).
+- applied: its new events applied (already imported ones are reported as duplicate events);
+- unavailable: the workflow service could not be reached, so (some of) its events were not processed:
+  not a problem of its data, no column is blamed; importing the same file again finishes it (idempotent).
 A changed earlier value is an event-id conflict: reported on the row (status `conflict` of that
 event), never applied over the first value.
 """
@@ -62,6 +64,7 @@ STATUS_LABELS = {
     "rejected": "拒绝",
     "nothing_new": "无新内容",
     "held": "补录待审核",
+    "unavailable": "未处理（服务不可用）",
 }
 EVENT_STATUS_LABELS = {
     "applied": "已应用",
@@ -70,7 +73,12 @@ EVENT_STATUS_LABELS = {
     "conflict": "冲突",
     "rejected": "拒绝",
     "held": "补录待审核",
+    "unavailable": "未处理（服务不可用）",
 }
+UNAVAILABLE_ROW = (
+    "工作流服务不可用，本行未处理完（不是数据问题，各事件结果见“事件”）：服务恢复后重新导入同一文件即可，"
+    "已导入的不会重复"
+)
 
 
 @dataclass
@@ -108,6 +116,8 @@ def _column(kind: str, event_id: str, field_: str | None) -> str:
 
 
 def _row_status(statuses: list[str]) -> str:
+    if "unavailable" in statuses:  # not a verdict on the row: it is finished by importing it again
+        return "unavailable"
     done = sum(s in ("applied", "new", "held") for s in statuses)
     bad = sum(s in ("rejected", "conflict") for s in statuses)
     if bad:
@@ -216,7 +226,7 @@ async def apply(
 ) -> list[RowOutcome]:
     """Send every valid row's events through the ingest path; rows refused by the parser send nothing.
     `role`: the uploader's (a liaison's late rows wait for review, 补录); None = the operator's CLI import."""
-    from services.ingest import Ingestor
+    from services.ingest import UNAVAILABLE, Ingestor
 
     # One ledger is one department's, whoever uploads it: every event is checked against its item's own
     # department (services.access), so a row keyed to another department's item changes nothing there.
@@ -244,7 +254,11 @@ async def apply(
         by_id = {obj["event_id"]: obj for obj in row.events}
         for r in per_row.get(i, []):
             status = r.status
-            if status == "rejected":
+            if status == "rejected" and r.field == UNAVAILABLE:
+                status = "unavailable"
+                if not problems or problems[-1]["reason"] != UNAVAILABLE_ROW:
+                    problems.append({"column": "", "reason": UNAVAILABLE_ROW})
+            elif status == "rejected":
                 col = _column(p.table.kind, r.event_id or "", r.field)
                 if r.field == "department":  # about whose item the key names (services.access)
                     col = L.KEY[p.table.kind]

@@ -62,6 +62,17 @@ class ReadModelBehind(RuntimeError):
         )
 
 
+# The field of an event not processed because the workflow service could not be reached: not a refusal
+# of the event's content (re-sending it later applies it; an id it reached already answers duplicate).
+UNAVAILABLE = "(unavailable)"
+UNAVAILABLE_REASON = "工作流服务不可用，未处理（不是数据问题）：服务恢复后重新提交即可，已生效的不会重复"
+
+
+def _unavailable(exc: RPCError) -> bool:
+    """The service could not be reached or did not answer (an outage), as opposed to a refusal."""
+    return exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+
+
 class IngestResult(BaseModel):
     line: int
     status: Status
@@ -80,6 +91,8 @@ class IngestResult(BaseModel):
             return f"{head}: 补录待审核 held（{self.type} → {self.item_id}）；{self.reason}"
         if self.status == "duplicate":
             return f"{head}: 重复 duplicate（已处理过，未作改动）"
+        if self.field == UNAVAILABLE:
+            return f"{head}: 未处理（服务不可用） {self.reason}"
         return f"{head}: 拒绝 rejected [{self.field}] {self.reason}"
 
 
@@ -162,6 +175,7 @@ class Ingestor:
         # every event against the item's own department, not the one the sender claims.
         self.scope = scope
         self._owners: dict[str, str] = {}  # item id -> department, for items this ingestor started
+        self._down = False  # the service was unreachable in this batch: the rest is not sent
         self.recorded_by = recorded_by
         self.internal = internal  # the engine's own events (annual-report openers) are allowed
         # Who records: the API passes the token's role; the server-side CLI is the operator's import,
@@ -341,6 +355,8 @@ class Ingestor:
         return res
 
     async def _decide(self, line: int, ev: Event) -> IngestResult:
+        if self._down:  # fail fast: each further call would wait out the client's retries first
+            return _result(line, ev, "rejected", UNAVAILABLE, UNAVAILABLE_REASON)
         try:
             status, note = await self._route(ev)
         except _Rejected as exc:
@@ -348,6 +364,10 @@ class Ingestor:
         except ConfigError as exc:
             return _result(line, ev, "rejected", "(config)", str(exc))
         except RPCError as exc:
+            if _unavailable(exc):
+                self._down = True
+                log.warning("workflow service unavailable: %s", exc.status.name if exc.status else "?")
+                return _result(line, ev, "rejected", UNAVAILABLE, UNAVAILABLE_REASON)
             # One event the server refuses (e.g. over its message size limit) fails alone, with the
             # reason, instead of ending the whole import with the others unreported.
             code = exc.status.name if exc.status else "?"
@@ -484,7 +504,9 @@ class Ingestor:
         handle = self.client.get_workflow_handle(wid)
         try:
             desc = await handle.describe()
-        except RPCError:
+        except RPCError as exc:
+            if _unavailable(exc):  # an outage is not "no such item"
+                raise
             raise _NoWorkflow() from None
         if desc.status == WorkflowExecutionStatus.FAILED:
             raise _NoWorkflow()

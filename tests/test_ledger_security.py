@@ -206,3 +206,123 @@ async def test_web_upload_of_a_zip_bomb_is_refused_in_chinese(st, free_port):
         r = await c.post("/import", files=files, data={"department": "qz-jyj"})
         assert r.status_code == 422 and "教育局台账.xlsx: Excel 文件解压后有 100 MB，超过上限 64 MB" in r.text
         assert (await c.get("/healthz")).status_code == 200
+
+
+# ------------------------------------------------------------------------------ §B: Temporal outage
+class CuttableProxy:
+    """A TCP proxy to the Temporal server that cuts every connection, and stops listening, once the
+    client has sent `cut_after` bytes through it: the service gone mid-import, at a point that does not
+    depend on timing."""
+
+    def __init__(self, target: str, cut_after: int | None = None):
+        host, port = target.rsplit(":", 1)
+        self.target, self.cut_after, self.sent, self.conns = (host, int(port)), cut_after, 0, []
+        self.cut_done = False
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self._conn, "127.0.0.1", 0)
+        self.address = f"127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc):
+        self.cut()
+
+    def cut(self) -> None:
+        self.cut_done = True
+        self.server.close()
+        for w in self.conns:
+            w.transport.abort()
+
+    async def _conn(self, reader, writer):
+        if self.cut_done:
+            writer.transport.abort()
+            return
+        up_r, up_w = await asyncio.open_connection(*self.target)
+        self.conns += [writer, up_w]
+
+        async def pipe(src, dst, upstream: bool):
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+                    if upstream:
+                        self.sent += len(data)
+                        if self.cut_after is not None and self.sent >= self.cut_after:
+                            self.cut()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_w, True), pipe(up_r, writer, False))
+
+
+ROW_RE = re.compile(r'<tr class="status-(\w+)">\s*<td class="n" data-label="行">\d+</td>\s*<td data-label="编号">([^<]*)</td>')
+
+
+def statuses(page: str) -> dict[str, str]:
+    return {key: status for status, key in ROW_RE.findall(page)}
+
+
+async def test_temporal_outage_mid_import_reports_rows_unprocessed_and_reimport_finishes(st, free_port):
+    """The web process loses Temporal part-way through a confirm: the rows not processed are reported as
+    未处理（服务不可用）, blaming no column and refusing nothing; what the page says applied is stored;
+    importing the same preview again (service back) applies the rest, each event exactly once."""
+    from sqlmodel import col, select
+
+    from store.db import get_engine
+    from store.models import EventRecord
+    from worker.client import connect
+
+    cal = engine().calendar
+    today = await st.today()
+    got, replied = cal.subtract_working_days(today, 3, "guangxi"), cal.subtract_working_days(today, 1, "guangxi")
+    keys = [st.id(f"OUT-{n}") for n in range(60)]
+    st.started |= {f"request:{k}" for k in keys}
+    csv_text = "受理编号,收到申请日期,申请方式,申请人类型,答复日期,答复结果\n" + "".join(
+        f"{k},{got},网络,自然人,{replied},予以公开\n" for k in keys
+    )
+    ids = [f"ledger:qz-jyj:requests:{k}:{step}" for k in keys for step in ("received", "replied")]
+    tok = tokens(**{"supervisor-zwgk": ("supervisor", None)})["supervisor-zwgk"]
+    target = st.client.service_client.config.target_host
+
+    async def confirm(client, payload: str | None = None) -> tuple[httpx.Response, str]:
+        async with served(client, free_port) as base, httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=180
+        ) as c:
+            if payload is None:
+                files = {"file": ("台账.csv", csv_text.encode(), "text/csv")}
+                r = await c.post("/import", files=files, data={"department": "qz-jyj"})
+                assert r.status_code == 200, r.text
+                payload = carried(r.text)
+            return await c.post("/import/confirm", data={"payload": payload}), payload
+
+    # about half-way through the sends (the whole import sends ~100 KB), the connection dies
+    async with CuttableProxy(target, cut_after=50_000) as proxy:
+        r, payload = await confirm(await connect(proxy.address))
+    assert proxy.cut_done
+    assert r.status_code == 503 and "工作流服务中途不可用" in r.text, r.text[-2000:]
+    got_status = statuses(r.text)
+    assert set(got_status) == set(keys)
+    assert set(got_status.values()) == {"applied", "unavailable"}, got_status  # never "rejected"
+    for key, status in got_status.items():
+        row = row_html(r.text, key)
+        if status == "unavailable":
+            assert "未处理（服务不可用）" in row and "[" not in row.split('data-label="问题"')[1], row
+    with Session(get_engine()) as s:
+        stored = set(s.exec(select(EventRecord.event_id).where(col(EventRecord.event_id).in_(ids))).all())
+    for key, status in got_status.items():
+        if status == "applied":
+            assert {f"ledger:qz-jyj:requests:{key}:received", f"ledger:qz-jyj:requests:{key}:replied"} <= stored
+
+    # The service back: the same preview again finishes the import, nothing twice.
+    r, _ = await confirm(st.client, payload)
+    assert r.status_code == 200 and "工作流服务中途不可用" not in r.text
+    again = statuses(r.text)
+    assert {again[k] for k, v in got_status.items() if v == "applied"} == {"nothing_new"}
+    assert set(again.values()) <= {"applied", "nothing_new"}
+    with Session(get_engine()) as s:
+        rows = s.exec(select(EventRecord.event_id).where(col(EventRecord.event_id).in_(ids))).all()
+    assert sorted(rows) == sorted(ids)
+    for key in keys:
+        assert (await st.query("request", key)).data.get("outcome") == "granted"
