@@ -250,7 +250,8 @@ async def apply(
         if settled:
             out.append(settled)
             continue
-        events, problems = [], []
+        events: list[dict[str, Any]] = []
+        problems: list[dict[str, str]] = []
         by_id = {obj["event_id"]: obj for obj in row.events}
         for r in per_row.get(i, []):
             status = r.status

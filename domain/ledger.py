@@ -277,7 +277,9 @@ def _decode(data: bytes, filename: str) -> tuple[str, str]:
         try:
             return data[3:].decode("utf-8"), "UTF-8 (BOM)"
         except UnicodeDecodeError as exc:
-            raise LedgerError(f"{filename}: 文件标明为 UTF-8，但{_where(data, exc.start + 3)}不是有效的 UTF-8") from None
+            raise LedgerError(
+                f"{filename}: 文件标明为 UTF-8，但{_where(data, exc.start + 3)}不是有效的 UTF-8"
+            ) from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
         # Excel's "Unicode 文本" (UTF-16, tab-separated): not a CSV the engine reads
         raise LedgerError(

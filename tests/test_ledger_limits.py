@@ -80,7 +80,10 @@ def test_a_part_with_an_absurd_compression_ratio_is_refused_below_the_size_limit
 def test_a_cell_longer_than_excel_allows_is_refused_naming_row_and_column():
     text = "甲" * (L.CELL_MAX + 1)
     for name, data in (
-        ("t.xlsx", inflated([HEAD[:5], [*ROW, "x"], ["YSQ-2", "2026-03-03", "网络", "自然人", "BIG"]], 0, L.CELL_MAX + 1)),
+        (
+            "t.xlsx",
+            inflated([HEAD[:5], [*ROW, "x"], ["YSQ-2", "2026-03-03", "网络", "自然人", "BIG"]], 0, L.CELL_MAX + 1),
+        ),
         ("t.csv", csv_bytes([HEAD[:5], [*ROW, "x"], ["YSQ-2", "2026-03-03", "网络", "自然人", text]])),
     ):
         with pytest.raises(L.LedgerError) as exc:
@@ -91,7 +94,9 @@ def test_a_cell_longer_than_excel_allows_is_refused_naming_row_and_column():
 def test_a_long_cell_within_excels_limit_refuses_its_row_naming_the_column():
     data = csv_bytes([HEAD[:5], [*ROW, "甲" * 2001], ["YSQ-2", "2026-03-03", "网络", "自然人", "ok"]])
     rows = L.map_rows(L.read_table(data, "t.csv"), "qz-jyj")
-    assert [p.as_json() for p in rows[0].problems] == [{"column": "申请内容", "reason": "过长：2001 个字符，最多 2000 个"}]
+    assert [p.as_json() for p in rows[0].problems] == [
+        {"column": "申请内容", "reason": "过长：2001 个字符，最多 2000 个"}
+    ]
     assert rows[1].ok
 
 
@@ -157,7 +162,12 @@ def test_a_duplicate_header_is_refused_naming_both_columns():
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("公开网址", "https://x.cn/1\x07"), ("解读网址", "https://x.cn/2\x01"), ("解读形式", "视频\x02"), ("文件标题", "通知\x1b")],
+    [
+        ("公开网址", "https://x.cn/1\x07"),
+        ("解读网址", "https://x.cn/2\x01"),
+        ("解读形式", "视频\x02"),
+        ("文件标题", "通知\x1b"),
+    ],
 )
 def test_a_control_character_is_blamed_on_its_own_column(column, value):
     cells = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import html as H
-import json
 import re
 from contextlib import asynccontextmanager
 
@@ -119,9 +118,10 @@ async def test_liaison_ledger_row_keyed_to_another_departments_item_is_refused(s
         f"{ours},{got},网络,自然人,{replied},予以公开\n"
     )
     tok = tokens(**{"liaison-fgw": ("liaison", "qz-fgw")})["liaison-fgw"]
-    async with served(st.client, free_port) as base, httpx.AsyncClient(
-        base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=60
-    ) as c:
+    async with (
+        served(st.client, free_port) as base,
+        httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=60) as c,
+    ):
         files = {"file": ("发改委台账.csv", csv_text.encode(), "text/csv")}
         r = await c.post("/import", files=files, data={"department": "qz-fgw"})
         assert r.status_code == 200, r.text
@@ -176,9 +176,10 @@ async def test_healthz_answers_while_a_large_ledger_is_parsed(st, free_port, mon
     cal = engine().calendar
     got = cal.subtract_working_days(await st.today(), 2, "guangxi")
     tok = tokens(**{"liaison-jyj": ("liaison", "qz-jyj")})["liaison-jyj"]
-    async with served(st.client, free_port) as base, httpx.AsyncClient(
-        base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=120
-    ) as c:
+    async with (
+        served(st.client, free_port) as base,
+        httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=120) as c,
+    ):
         files = {"file": ("大台账.csv", big_csv(2000, got, st.tag), "text/csv")}
         upload = asyncio.create_task(c.post("/import", files=files, data={"department": "qz-jyj"}))
         while not started.is_set() and not upload.done():
@@ -199,9 +200,10 @@ async def test_web_upload_of_a_zip_bomb_is_refused_in_chinese(st, free_port):
 
     tok = tokens(**{"liaison-jyj": ("liaison", "qz-jyj")})["liaison-jyj"]
     bomb = inflated([HEAD[:5], [*ROW, "BIG"]], 100)
-    async with served(st.client, free_port) as base, httpx.AsyncClient(
-        base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=60
-    ) as c:
+    async with (
+        served(st.client, free_port) as base,
+        httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=60) as c,
+    ):
         files = {"file": ("教育局台账.xlsx", bomb, "application/octet-stream")}
         r = await c.post("/import", files=files, data={"department": "qz-jyj"})
         assert r.status_code == 422 and "教育局台账.xlsx: Excel 文件解压后有 100 MB，超过上限 64 MB" in r.text
@@ -257,7 +259,9 @@ class CuttableProxy:
         await asyncio.gather(pipe(reader, up_w, True), pipe(up_r, writer, False))
 
 
-ROW_RE = re.compile(r'<tr class="status-(\w+)">\s*<td class="n" data-label="行">\d+</td>\s*<td data-label="编号">([^<]*)</td>')
+ROW_RE = re.compile(
+    r'<tr class="status-(\w+)">\s*<td class="n" data-label="行">\d+</td>\s*<td data-label="编号">([^<]*)</td>'
+)
 
 
 def statuses(page: str) -> dict[str, str]:
@@ -287,9 +291,10 @@ async def test_temporal_outage_mid_import_reports_rows_unprocessed_and_reimport_
     target = st.client.service_client.config.target_host
 
     async def confirm(client, payload: str | None = None) -> tuple[httpx.Response, str]:
-        async with served(client, free_port) as base, httpx.AsyncClient(
-            base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=180
-        ) as c:
+        async with (
+            served(client, free_port) as base,
+            httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {tok}"}, timeout=180) as c,
+        ):
             if payload is None:
                 files = {"file": ("台账.csv", csv_text.encode(), "text/csv")}
                 r = await c.post("/import", files=files, data={"department": "qz-jyj"})
