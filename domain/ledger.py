@@ -280,7 +280,8 @@ def _decode(data: bytes, filename: str) -> tuple[str, str]:
             raise LedgerError(
                 f"{filename}: 文件标明为 UTF-8，但{_where(data, exc.start + 3)}不是有效的 UTF-8"
             ) from None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+    head = data[:4096]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") * 4 > len(head):  # BOM, or NUL-heavy
         # Excel's "Unicode 文本" (UTF-16, tab-separated): not a CSV the engine reads
         raise LedgerError(
             f"{filename}: 文件是 UTF-16 编码（Excel 另存为“Unicode 文本”的格式），无法按 CSV 读取："
@@ -413,7 +414,10 @@ def _raw_rows(data: bytes, filename: str) -> tuple[list[list[Any]], str]:
         for cells in reader:
             rows.append(count.row(reader.line_num, cells, rows[0] if rows else None))
     except csv.Error as exc:
-        raise LedgerError(f"{filename}: 第 {reader.line_num} 行不是有效的 CSV（{exc}），未导入任何内容") from None
+        why = str(exc)
+        if "field larger" in why:
+            why = f"单元格超过 {csv.field_size_limit()} 个字符"
+        raise LedgerError(f"{filename}: 第 {reader.line_num} 行不是有效的 CSV（{why}），未导入任何内容") from None
     return rows, enc
 
 

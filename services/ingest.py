@@ -418,6 +418,8 @@ class Ingestor:
             with repo_session(self.db) as s:
                 item = s.get(Item, ev.item_id)
             owner = item.department if item is not None else None
+            if owner is not None:  # an item's department never changes
+                self._owners[ev.item_id] = owner
         if owner is None and ev.type not in STARTS:
             try:
                 snap = await self.client.get_workflow_handle(wid).query(ItemWorkflow.snapshot)

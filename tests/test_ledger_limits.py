@@ -190,3 +190,10 @@ def test_rows_are_numbered_as_in_the_spreadsheet_below_blank_lines():
     data = csv_bytes([[""], [""], HEAD[:4], ["YSQ-1", "2026-02-30", "网络", "自然人"]])
     (row,) = L.map_rows(L.read_table(data, "t.csv"), "qz-jyj")
     assert row.row == 4 and row.problems[0].column == "收到申请日期"
+
+
+def test_a_csv_field_over_the_csv_reader_limit_is_named_in_chinese():
+    data = csv_bytes([HEAD[:5], [*ROW, "x"]]) + b'\nYSQ-2,2026-03-03,"' + b"A" * 200_000 + b'"'
+    with pytest.raises(L.LedgerError) as exc:
+        L.read_table(data, "t.csv")
+    assert str(exc.value).startswith("t.csv: 第 3 行不是有效的 CSV（单元格超过 131072 个字符）"), exc.value
