@@ -205,6 +205,7 @@ class Ingestor:
         on_result: Callable[[IngestResult], None] | None = None,
     ) -> list[IngestResult]:
         """Every line's result, in line order. `on_result` hears each one as soon as it is decided."""
+        self._down = False  # each batch tries the service again
         results: dict[int, IngestResult] = {}
         seen: dict[str, tuple[str, int]] = {}  # event_id -> (content hash, line), within this batch
         repeats: dict[int, list[int]] = {}  # first line -> later lines with the same id and content

@@ -331,3 +331,40 @@ async def test_temporal_outage_mid_import_reports_rows_unprocessed_and_reimport_
     assert sorted(rows) == sorted(ids)
     for key in keys:
         assert (await st.query("request", key)).data.get("outcome") == "granted"
+
+
+async def test_ingest_scope_checks_the_department_the_workflow_knows(st):
+    """services.ingest with a scope (what the API and the forms pass for a liaison): an event for another
+    department's item is refused even when the read model does not hold the item (yet), and an item of
+    the scope's own department is written as usual."""
+    from sqlmodel import delete
+
+    from services.ingest import Ingestor
+    from store.db import get_engine
+    from store.models import Item
+
+    cal = engine().calendar
+    got = cal.subtract_working_days(await st.today(), 2, "guangxi")
+    theirs = st.id("CZJ-2")
+    st.started.add(f"request:{theirs}")
+    received = {
+        "type": "request.received",
+        "request_id": theirs,
+        "department": "qz-czj",
+        "channel": "online",
+        "received_on": got.isoformat(),
+        "applicant_type": "natural_person",
+    }
+    await st.ok(received)
+    with Session(get_engine()) as s:
+        s.exec(delete(Item).where(Item.id == theirs))
+        s.commit()
+    ing = Ingestor(st.client, role="liaison", recorded_by="liaison-fgw", scope="qz-fgw")
+    reply = {"event_id": f"{theirs}-reply", "type": "request.replied", "request_id": theirs, "on": got.isoformat()}
+    (res,) = await ing.ingest([(1, {**reply, "outcome": "granted"})])
+    assert res.status == "rejected" and res.field == "department" and "钦州市财政局" in res.reason, res.text()
+    assert "outcome" not in (await st.query("request", theirs)).data
+    # the same event from the owning department's liaison applies
+    ing = Ingestor(st.client, role="liaison", recorded_by="liaison-czj", scope="qz-czj")
+    (res,) = await ing.ingest([(1, {**reply, "outcome": "granted"})])
+    assert res.status == "applied", res.text()
