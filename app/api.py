@@ -137,7 +137,8 @@ async def post_events(
             known = get_status(iid) if iid else None
             if known is not None:
                 depts.add(known.department)
-            refusal = department_refusal(who.department, depts, iid if known is not None else None)
+            foreign = known is not None and known.department != who.department
+            refusal = department_refusal(who.department, depts, iid if foreign else None)
             if refusal:
                 results[n] = IngestResult(
                     line=n,

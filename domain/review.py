@@ -37,6 +37,7 @@ class Recorded(BaseModel):
     by: str | None = None
     working_days_after: int = 0  # working days d with own date < d <= recorded date (event's region)
     limit: int = DEFAULT_WORKING_DAYS
+    scope: str | None = None  # the only department whose items the recorder may write (None: any)
 
 
 EntryStatus = Literal["held", "approved", "rejected"]

@@ -314,6 +314,7 @@ class Ingestor:
             on=at.date().isoformat(),
             role=self.role,
             by=ev.data.get("recorded_by") or self.recorded_by,
+            scope=self.scope,  # checked again by the item's workflow, under its lock (no race with a start)
         )
         if self.role in HELD_ROLES:
             own = dt.date.fromisoformat(ev.on[:10])

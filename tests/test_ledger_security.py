@@ -368,3 +368,35 @@ async def test_ingest_scope_checks_the_department_the_workflow_knows(st):
     ing = Ingestor(st.client, role="liaison", recorded_by="liaison-czj", scope="qz-czj")
     (res,) = await ing.ingest([(1, {**reply, "outcome": "granted"})])
     assert res.status == "applied", res.text()
+
+
+async def test_the_item_workflow_refuses_an_event_scoped_to_another_department(st):
+    """The item's workflow checks the scope too, under its lock: an event that passed the ingest path's
+    look-up in the instant before another department's start event created the item (simulated here by
+    skipping that look-up) is still refused; the item is unchanged."""
+    from services.ingest import Ingestor
+
+    class Racing(Ingestor):
+        async def _check_scope(self, ev, wid):  # the look-up found no item: it did not exist yet
+            return None
+
+    got = engine().calendar.subtract_working_days(await st.today(), 2, "guangxi")
+    theirs = st.id("CZJ-3")
+    st.started.add(f"request:{theirs}")
+    await st.ok(
+        {
+            "type": "request.received",
+            "request_id": theirs,
+            "department": "qz-czj",
+            "channel": "online",
+            "received_on": got.isoformat(),
+            "applicant_type": "natural_person",
+        }
+    )
+    before = await st.query("request", theirs)
+    ing = Racing(st.client, role="liaison", recorded_by="liaison-fgw", scope="qz-fgw")
+    reply = {"event_id": f"{theirs}-r", "type": "request.replied", "request_id": theirs, "on": got.isoformat()}
+    (res,) = await ing.ingest([(1, {**reply, "outcome": "granted"})])
+    assert res.status == "rejected" and res.field == "department" and "其他部门" in res.reason, res.text()
+    after = await st.query("request", theirs)
+    assert after.version == before.version and "outcome" not in after.data

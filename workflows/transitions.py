@@ -130,6 +130,9 @@ def known(st: ItemState, ev: Event) -> str | None:
 def check(st: ItemState, ev: Event) -> None:
     if known(st, ev):
         return
+    scope = ev.recorded.scope if ev.recorded else None
+    if scope and st.department != scope:  # the item's own department decides (services.access)
+        raise Refusal("department", f"编号 {st.id} 是其他部门的事项：只能登记本部门的事件，未作任何改动")
     if ev.type in STARTS:
         if st.version:
             raise Refusal("type", f"事项 {st.id} 已存在，不能重复登记（{ev.type}）")
