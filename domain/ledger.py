@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.events import EventError, parse_event
-from domain.limits import MAX_DAY, MIN_DAY, TEXT_DEFAULT_MAX, TEXT_MAX
+from domain.limits import MAX_DAY, MIN_DAY, TEXT_DEFAULT_MAX, TEXT_MAX, check_id
 from domain.report import OUTCOME_ROWS, ROW_GROUPS, ROW_LABELS
 from domain.settings import get_settings
 
@@ -554,6 +554,8 @@ STEP_FIELD_COLUMNS = {
 def column_of(kind: str, step: str, field_: str | None) -> str:
     """The ledger column an event field came from (to name it in a refusal); the event's date column
     when the field is its date or not a column of its own."""
+    if field_ == "event_id":  # derived from the key (event_id())
+        return KEY[kind]
     if field_ and (step, field_) in STEP_FIELD_COLUMNS:
         return STEP_FIELD_COLUMNS[(step, field_)]
     if field_ and field_ in FIELD_COLUMNS[kind]:
@@ -767,6 +769,11 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str, departme
     row = Row(row=n, key=key)
     if key is None:
         row.problems.append(Problem(key_col, f"“{key_col}”为空：每行须有本部门内唯一的编号"))
+        return row
+    try:  # before the event ids are built from it: a bad key is the key column's problem, once
+        check_id(key)
+    except ValueError as exc:
+        row.problems.append(Problem(key_col, str(exc)))
         return row
     dept_cell = values.get("部门")
     if dept_cell is not None:

@@ -186,6 +186,14 @@ def test_a_control_character_is_blamed_on_its_own_column(column, value):
     assert [p.column for p in row.problems] == [column], row.problems
 
 
+@pytest.mark.parametrize("key", ["YSQ-1\x07", "Y\x07SQ-1"])
+def test_a_control_character_in_the_key_is_blamed_on_the_key_column_once(key):
+    data = csv_bytes([HEAD, [key, "2026-03-02", "网络", "自然人", "x", "2026-03-10", "予以公开"]])
+    (row,) = L.map_rows(L.read_table(data, "t.csv"), "qz-jyj")
+    assert [p.column for p in row.problems] == ["受理编号"], row.problems
+    assert "\\u0007" in row.problems[0].reason and "ledger:" not in row.problems[0].reason
+
+
 def test_rows_are_numbered_as_in_the_spreadsheet_below_blank_lines():
     data = csv_bytes([[""], [""], HEAD[:4], ["YSQ-1", "2026-02-30", "网络", "自然人"]])
     (row,) = L.map_rows(L.read_table(data, "t.csv"), "qz-jyj")
