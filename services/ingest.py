@@ -367,8 +367,9 @@ class Ingestor:
             return _result(line, ev, "rejected", "(config)", str(exc))
         except RPCError as exc:
             if _unavailable(exc):
+                if not self._down:  # once per batch, not once per event in flight
+                    log.warning("workflow service unavailable: %s", exc.status.name if exc.status else "?")
                 self._down = True
-                log.warning("workflow service unavailable: %s", exc.status.name if exc.status else "?")
                 return _result(line, ev, "rejected", UNAVAILABLE, UNAVAILABLE_REASON)
             # One event the server refuses (e.g. over its message size limit) fails alone, with the
             # reason, instead of ending the whole import with the others unreported.

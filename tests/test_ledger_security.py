@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html as H
+import json
 import re
 from contextlib import asynccontextmanager
 
@@ -400,3 +401,46 @@ async def test_the_item_workflow_refuses_an_event_scoped_to_another_department(s
     assert res.status == "rejected" and res.field == "department" and "其他部门" in res.reason, res.text()
     after = await st.query("request", theirs)
     assert after.version == before.version and "outcome" not in after.data
+
+
+async def test_cli_import_exits_3_when_temporal_goes_away_and_a_rerun_finishes(st, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cal = engine().calendar
+    today = await st.today()
+    got, replied = cal.subtract_working_days(today, 3, "guangxi"), cal.subtract_working_days(today, 1, "guangxi")
+    keys = [st.id(f"CLI-{n}") for n in range(60)]
+    st.started |= {f"request:{k}" for k in keys}
+    path = tmp_path / "台账.csv"
+    path.write_text(
+        "受理编号,收到申请日期,申请方式,申请人类型,答复日期,答复结果\n"
+        + "".join(f"{k},{got},网络,自然人,{replied},予以公开\n" for k in keys),
+        encoding="utf-8",
+    )
+
+    async def run(address: str) -> tuple[int, dict[str, str], str]:
+        env = {**os.environ, "TEMPORAL_ADDRESS": address, "PYTHONUNBUFFERED": "1"}
+        proc = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "shixian"),
+            *("import", str(path), "--department", "qz-jyj", "--json"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 240)
+        lines = [ln for ln in out.decode().splitlines() if ln.startswith("{")]  # (the SDK core logs there too)
+        rows = {o["key"]: o["status"] for o in map(json.loads, lines)}
+        return proc.returncode, rows, err.decode()
+
+    target = st.client.service_client.config.target_host
+    async with CuttableProxy(target, cut_after=50_000) as proxy:
+        code, rows, err = await run(proxy.address)
+    assert proxy.cut_done and code == 3, err
+    assert set(rows.values()) == {"applied", "unavailable"}, rows
+    code, again, err = await run(target)
+    assert code == 0, err
+    assert {again[k] for k, v in rows.items() if v == "applied"} == {"nothing_new"}
+    assert {again[k] for k, v in rows.items() if v == "unavailable"} <= {"applied", "nothing_new"}
