@@ -150,7 +150,7 @@ async def post_events(
                 continue
         accepted.append((n, obj))
     if accepted:
-        ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
+        ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.record_role)
         for r in await ing.ingest(accepted):
             results[r.line] = r
     ordered = [results[k] for k in sorted(results)]

@@ -185,7 +185,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
         kind, rows, carried.get("dropped", []), carried.get("unknown", []), carried.get("encoding", "")
     )
     p = Plan(str(carried.get("filename", "")), dept.id, table, map_rows(table, dept.id, [dept.name]))
-    outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
+    outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.record_role)
     return render(
         request,
         "import.html",

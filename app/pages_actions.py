@@ -139,7 +139,7 @@ async def post_event(request: Request):
     if client is None:
         return refused({"type": "工作流服务未连接，暂不能登记事件"}, 503)
     # The person's role goes with the event: a liaison's late entry waits for review (补录).
-    ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
+    ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.record_role)
     (res,) = await ing.ingest([(1, obj)])
     label = EVENT_LABELS.get(type_, type_)
     if res.status == "rejected":

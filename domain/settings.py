@@ -93,6 +93,38 @@ class Settings(BaseSettings):
         validation_alias="SHIXIAN_SESSION_MAX_HOURS",
         description="a signed-in session ends this many hours after sign-in",
     )
+    session_idle_hours_by_role: str = Field(
+        "",
+        validation_alias="SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE",
+        description="idle hours per page role, e.g. `admin=1,supervisor=4` (others: SHIXIAN_SESSION_IDLE_HOURS)",
+    )
+    token_days: int = Field(
+        90,
+        gt=0,
+        le=3650,
+        validation_alias="SHIXIAN_TOKEN_DAYS",
+        description="a new API token expires after this many days (`token create --expires-days`)",
+    )
+    trusted_proxies: str = Field(
+        "",
+        validation_alias="SHIXIAN_TRUSTED_PROXIES",
+        description="reverse-proxy addresses whose X-Forwarded-For/-Proto is believed, comma-separated (default: none)",
+    )
+    body_max_signin_kb: int = Field(
+        16, gt=0, validation_alias="SHIXIAN_BODY_MAX_SIGNIN_KB", description="request body limit of sign-in forms (KiB)"
+    )
+    body_max_form_kb: int = Field(
+        256,
+        gt=0,
+        validation_alias="SHIXIAN_BODY_MAX_FORM_KB",
+        description="request body limit of other forms and API calls (KiB)",
+    )
+    body_max_upload_mb: int = Field(
+        20,
+        gt=0,
+        validation_alias="SHIXIAN_BODY_MAX_UPLOAD_MB",
+        description="request body limit of uploads: ledger import, POST /api/events (MiB)",
+    )
     web_hosts: str = Field(
         "",
         validation_alias="SHIXIAN_WEB_HOSTS",
@@ -134,6 +166,20 @@ class Settings(BaseSettings):
     def temporal_target(self) -> str:
         """Where every command finds Temporal: TEMPORAL_ADDRESS, else the embedded server's port."""
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    def idle_hours_for(self, role: str) -> float:
+        """The idle timeout of a page role (SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE, else the general one)."""
+        for part in self.session_idle_hours_by_role.split(","):
+            name, sep, hours = part.partition("=")
+            if sep and name.strip() == role:
+                try:
+                    value = float(hours)
+                except ValueError:
+                    value = 0.0
+                if value > 0:
+                    return value
+                raise ValueError(f"SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE 中“{part.strip()}”无效：小时数应为正数")
+        return self.session_idle_hours
 
     @property
     def public_base(self) -> str:

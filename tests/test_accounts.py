@@ -242,37 +242,56 @@ async def test_csrf_is_required_on_every_form_and_changes_nothing(env):
         assert (await c.get("/")).status_code == 200  # still signed in
 
 
-async def test_ten_failures_per_person_then_429_with_retry_time(env):
-    async with env.browser("10.1.0.1") as c:
-        for i in range(10):
-            r = await sign_in(c, "head-fgw", f"not-the-password-{i}")
-            assert r.status_code == 401, i
-        r = await sign_in(c, "head-fgw")  # even the right password
-        assert r.status_code == 429
-        assert "登录失败次数过多" in r.text and re.search(r"请于 \d\d:\d\d（北京时间", r.text)
-        assert 0 < int(r.headers["retry-after"]) <= 15 * 60
-        assert "shixian_session" not in c.cookies
-    async with env.browser("10.1.0.2") as c:  # another address: the person is still locked
-        assert (await sign_in(c, "head-fgw")).status_code == 429
-    # 15 minutes later the window has passed
+def age_attempts(person: str | None = None, client: str | None = None, seconds: float = 0) -> None:
+    """Move recorded sign-in attempts into the past (as if the time had passed)."""
     from store.accounts import LoginAttempt
 
     with db() as s:
-        for row in s.exec(select(LoginAttempt).where(LoginAttempt.person == "head-fgw")):
-            row.at = row.at - dt.timedelta(minutes=16)
+        q = select(LoginAttempt)
+        q = q.where(LoginAttempt.person == person) if person else q.where(LoginAttempt.client == client)
+        for row in s.exec(q):
+            row.at = row.at - dt.timedelta(seconds=seconds)
             s.add(row)
         s.commit()
-    async with env.browser("10.1.0.3") as c:
-        assert (await sign_in(c, "head-fgw")).status_code == 303
+
+
+async def test_failures_delay_the_person_but_never_lock_them_out(env):
+    """Guessing from many addresses slows the guesser (1 s, 2 s, 4 s … up to a minute after each failure
+    past the third) but the person's right password still works once the short wait is over."""
+    waits = []
+    for i in range(12):  # each guess from its own address: no address lock
+        async with env.browser(f"10.1.1.{i}") as c:
+            r = await sign_in(c, "head-fgw", f"not-the-password-{i}")
+            if i < 3:
+                assert r.status_code == 401, i
+            else:  # delayed: refused without checking the password (nor counting it)
+                assert r.status_code == 429 and "秒后再试" in r.text, i
+                waits.append(int(r.headers["retry-after"]))
+                age_attempts("head-fgw", seconds=waits[-1])
+                assert (await sign_in(c, "head-fgw", f"not-the-password-{i}")).status_code == 401, i
+    assert waits == sorted(waits) and waits[0] <= 1 and waits[-1] == 60, waits
+    async with env.browser("10.1.1.200") as c:
+        r = await sign_in(c, "head-fgw")  # the right password, right after the twelfth failure: wait
+        assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 60
+        assert "shixian_session" not in c.cookies
+        age_attempts("head-fgw", seconds=60)
+        r = await sign_in(c, "head-fgw")  # not locked out: after the wait it works
+        assert r.status_code == 303 and "shixian_session" in c.cookies
+    age_attempts("head-fgw", seconds=16 * 60)
 
 
 async def test_ten_failures_per_address_then_429_for_anyone_there(env):
     async with env.browser("10.2.0.1") as c:
         for i in range(10):
             assert (await sign_in(c, f"nobody-{i}", "whatever-password")).status_code == 401
-        r = await sign_in(c, "liaison-czj")
-        assert r.status_code == 429 and "再试" in r.text
+        r = await sign_in(c, "liaison-czj")  # even the right password, from that address
+        assert r.status_code == 429 and "此地址登录失败次数过多" in r.text
+        assert re.search(r"请于 \d\d:\d\d（北京时间", r.text)
+        assert 0 < int(r.headers["retry-after"]) <= 15 * 60
     async with env.browser("10.2.0.2") as c:
+        assert (await sign_in(c, "liaison-czj")).status_code == 303
+    age_attempts(client="10.2.0.1", seconds=16 * 60)  # 15 minutes later the address is free again
+    async with env.browser("10.2.0.1") as c:
         assert (await sign_in(c, "liaison-czj")).status_code == 303
 
 
@@ -548,16 +567,22 @@ def test_account_store_on_sqlite_and_postgres(db_session):
 
     s = db_session
     now = A.utcnow()
-    A.set_password(s, "p1", "a-long-password")
-    assert A.verify_password(s, "p1", "a-long-password") and not A.verify_password(s, "p1", "wrong-password")
+    A.set_password(s, "p1", "a-long-password-1")
+    assert A.verify_password(s, "p1", "a-long-password-1") and not A.verify_password(s, "p1", "wrong-password")
     for i in range(9):
         A.record_attempt(s, "p1", "1.2.3.4", False, now - dt.timedelta(minutes=14 - i))
-    assert A.throttled_until(s, "p1", "9.9.9.9", now) is None
+    assert A.address_locked_until(s, "1.2.3.4", now) is None
+    assert A.throttled_until(s, "p1", "9.9.9.9", now) is None  # last failure 6 min ago: no wait left
     A.record_attempt(s, "p1", "1.2.3.4", False, now)
-    until = A.throttled_until(s, "p1", "9.9.9.9", now)
+    until = A.address_locked_until(s, "1.2.3.4", now)
     assert until is not None and abs((until - (now + dt.timedelta(minutes=1))).total_seconds()) < 1
-    assert A.throttled_until(s, "p2", "1.2.3.4", now) is not None  # same address, other person
+    assert A.throttled_until(s, "p2", "1.2.3.4", now) == until  # same address, other person
+    # the person: 10 failures → a wait after the last one, at most a minute, never the address's lock
+    delay = A.person_delay_until(s, "p1", now)
+    assert delay == now + A.PERSON_MAX_DELAY and A.throttled_until(s, "p1", "9.9.9.9", now) == delay
+    assert A.throttled_until(s, "p1", "9.9.9.9", now + dt.timedelta(seconds=61)) is None
     assert A.throttled_until(s, "p2", "5.5.5.5", now) is None
+    assert [A.person_delay(n).total_seconds() for n in (0, 2, 3, 4, 5, 9, 40)] == [0, 0, 1, 2, 4, 60, 60]
     sid, _ = A.start_session(s, "p1")
     assert A.live_session(s, sid) is not None
     assert A.live_session(s, sid, now + dt.timedelta(hours=9)) is None  # idle
