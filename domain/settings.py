@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -167,23 +167,42 @@ class Settings(BaseSettings):
         """Where every command finds Temporal: TEMPORAL_ADDRESS, else the embedded server's port."""
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
 
+    @field_validator("session_idle_hours_by_role")
+    @classmethod
+    def _idle_by_role(cls, v: str) -> str:
+        _parse_idle(v)
+        return v
+
     def idle_hours_for(self, role: str) -> float:
-        """The idle timeout of a page role (SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE, else the general one)."""
-        for part in self.session_idle_hours_by_role.split(","):
-            name, sep, hours = part.partition("=")
-            if sep and name.strip() == role:
-                try:
-                    value = float(hours)
-                except ValueError:
-                    value = 0.0
-                if value > 0:
-                    return value
-                raise ValueError(f"SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE 中“{part.strip()}”无效：小时数应为正数")
-        return self.session_idle_hours
+        """The idle timeout of a departments.toml role (SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE, else the general one)."""
+        return _parse_idle(self.session_idle_hours_by_role).get(role, self.session_idle_hours)
 
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")
+
+
+IDLE_ROLES = ("liaison", "head", "supervisor", "assessor", "admin")
+
+
+def _parse_idle(text: str) -> dict[str, float]:
+    """`admin=1,supervisor=4` → hours per role; a clear Chinese error naming the variable otherwise."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, hours = (x.strip() for x in part.partition("="))
+        try:
+            value = float(hours) if sep else 0.0
+        except ValueError:
+            value = 0.0
+        if name not in IDLE_ROLES or not 0 < value <= 24 * 30:
+            raise ValueError(
+                f"SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE 中“{part}”无效：应为 角色=小时数（正数），"
+                f"如 admin=1,supervisor=4；角色可用 {'、'.join(IDLE_ROLES)}"
+            )
+        out[name] = value
+    return out
 
 
 def get_settings() -> Settings:

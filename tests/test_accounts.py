@@ -333,6 +333,102 @@ async def test_disabled_person_is_signed_out_and_cannot_sign_in(env):
         set_password(s, "liaison-czj", PASSWORDS["liaison-czj"])
 
 
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        ("Sh0rt!pw", "至少 10 个字符"),
+        ("only-lowercase-and-dashes", "至少三类"),
+        ("ONLYUPPER1234", "至少三类"),
+        ("Head-zfb-2026-ok", "人员编号"),
+        ("Xx-1111-abcdef", "连续 4 个相同"),
+        ("Password@12345", "过于常见"),
+        ("Adm1n#2026!!x", None),
+        ("Admin@1234567", "过于常见"),
+    ],
+)
+def test_password_rules_as_dengbao_asks(password, reason):
+    from store.accounts import PasswordError, check_password_strength
+
+    if reason is None:
+        check_password_strength(password, "head-zfb")
+        return
+    with pytest.raises(PasswordError, match=reason):
+        check_password_strength(password, "head-zfb")
+
+
+async def test_weak_passwords_are_refused_by_the_cli_and_the_invite_form(env):
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+    from store.accounts import create_invite, has_password
+
+    res = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["user", "set-password", "head-jyj", "--password-stdin"], input="head-jyj-Pass1\n"
+    )
+    assert res.exit_code != 0 and "不能包含人员编号" in res.output
+    with db() as s:
+        assert not has_password(s, "head-jyj")
+        token = create_invite(s, "head-jyj")
+    async with env.browser("10.5.1.1") as c:
+        page = await c.get(f"/invite/{token}")
+        r = await c.post(
+            f"/invite/{token}",
+            data={"csrf_token": csrf_of(page.text), "password": "weakpassword", "password2": "weakpassword"},
+        )
+        assert r.status_code == 422 and "至少三类" in r.text
+        with db() as s:
+            assert not has_password(s, "head-jyj")
+
+
+async def test_idle_timeout_per_role(env, monkeypatch):
+    from store.accounts import WebSession
+
+    monkeypatch.setenv("SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE", "assessor=2")
+
+    async def idle(person: str, hours: float) -> int:
+        async with env.browser("10.3.1.1") as c:
+            assert (await sign_in(c, person)).status_code == 303
+            with db() as s:
+                row = s.exec(
+                    select(WebSession)
+                    .where(WebSession.person == person, WebSession.ended_at.is_(None))
+                    .order_by(WebSession.created_at.desc())
+                ).first()
+                row.last_seen_at -= dt.timedelta(hours=hours)
+                s.add(row)
+                s.commit()
+            return (await c.get("/scores")).status_code
+
+    assert await idle("assessor-zwgk", 1.5) == 200
+    assert await idle("assessor-zwgk", 2.5) == 303  # the assessor's own 2 hours
+    assert await idle("supervisor-zwgk", 2.5) == 200  # the others keep SHIXIAN_SESSION_IDLE_HOURS (8 h)
+
+
+async def test_the_last_sign_in_and_failures_since_are_shown_after_sign_in(env):
+    from store.accounts import set_password
+
+    with db() as s:
+        set_password(s, "head-zfb", "Zfb-head-pass-1")
+    async with env.browser("10.7.0.1") as c:
+        r = await sign_in(c, "head-zfb", "Zfb-head-pass-1")
+        assert r.status_code == 303
+        assert "第一次登录" in (await c.get(r.headers["location"])).text
+    async with env.browser("10.7.0.2") as c:
+        for i in range(2):
+            assert (await sign_in(c, "head-zfb", f"Wrong-pass-{i}")).status_code == 401
+    async with env.browser("10.7.0.3") as c:
+        r = await sign_in(c, "head-zfb", "Zfb-head-pass-1")
+        assert r.status_code == 303
+        page = (await c.get(r.headers["location"])).text
+        assert re.search(r"上次登录：\d{4}-\d\d-\d\d \d\d:\d\d（北京时间），地址 10\.7\.0\.1", page), page[:3000]
+        assert "此后有 2 次失败的登录尝试" in page
+        assert "上次登录" not in (await c.get(r.headers["location"])).text  # shown once
+    async with env.browser("10.7.0.4") as c:
+        r = await sign_in(c, "head-zfb", "Zfb-head-pass-1")
+        page = (await c.get(r.headers["location"])).text
+        assert "地址 10.7.0.3" in page and "此后没有失败的登录尝试" in page
+
+
 async def test_invite_link_sets_a_password_once(env):
     from typer.testing import CliRunner
 
