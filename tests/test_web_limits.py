@@ -12,7 +12,8 @@ import threading
 import time
 
 import pytest
-from sqlmodel import Session, select as sql_select
+from sqlmodel import Session
+from sqlmodel import select as sql_select
 
 
 @contextlib.contextmanager
