@@ -183,6 +183,9 @@ async def login(request: Request):
     with Session(db()) as s:
         now = accounts.utcnow()
         locked = accounts.address_locked_until(s, client, now)
+        delayed = accounts.person_delay_until(s, person[:100], now)
+        if locked is not None or delayed is not None:  # refused unchecked, but the person will hear of it
+            accounts.note_sign_in(s, person[:100], client, False)
         if locked is not None:
             local = locked.astimezone(dt.timezone(dt.timedelta(hours=8)))
             wait = max(1, int((locked - now).total_seconds()))
@@ -192,7 +195,6 @@ async def login(request: Request):
                 f"请于 {local:%H:%M}（北京时间，约 {(wait + 59) // 60} 分钟后）再试。",
                 {"Retry-After": str(wait)},
             )
-        delayed = accounts.person_delay_until(s, person[:100], now)
         if delayed is not None:  # a delay, not a lock: nobody can lock a person out by guessing
             wait = max(1, int((delayed - now).total_seconds() + 0.999))
             return again(429, f"该人员编号最近多次登录失败，请 {wait} 秒后再试。", {"Retry-After": str(wait)})

@@ -601,6 +601,45 @@ async def test_register_request_double_submit_refusal_and_reply(env):
         assert "已履行" in page.text and "作出答复" in page.text and "登记人 liaison-fgw" in page.text
 
 
+async def test_the_publication_form_refuses_a_javascript_url_on_its_field(env):
+    did = "qz-fgw-wj-web-xss"
+    async with env.browser("10.8.1.1") as c:
+        await sign_in(c, "liaison-fgw")
+        form = await c.get("/events/new?type=document.signed")
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "type": "document.signed",
+                "event_id": event_id_of(form.text),
+                "document_id": did,
+                "department": "qz-fgw",
+                "title": "关于某事项的通知",
+                "kind": "other",
+                "signed_on": dt.date.today().isoformat(),
+                "disclosure": "public",
+            },
+        )
+        assert r.status_code == 303, r.text[:2000]
+        pub = await c.get(f"/events/new?type=document.published&item={did}")
+        fields = {
+            "csrf_token": csrf_of(pub.text),
+            "type": "document.published",
+            "item": did,
+            "event_id": event_id_of(pub.text),
+            "published_on": dt.date.today().isoformat(),
+            "channel": "website",
+        }
+        r = await c.post("/events/new", data={**fields, "url": "javascript:alert(document.cookie)"})
+        assert r.status_code == 422 and "只接受 http:// 或 https://" in r.text
+        assert 'class="f bad" data-field="url"' in r.text  # the message sits on the url field
+        assert len(event_ids(did)) == 1  # nothing recorded but the signing
+        r = await c.post("/events/new", data={**fields, "url": "https://www.qinzhou.gov.cn/zc/web-xss"})
+        assert r.status_code == 303
+        page = (await c.get(r.headers["location"])).text
+        assert 'href="https://www.qinzhou.gov.cn/zc/web-xss"' in page
+
+
 async def test_supervisor_urges_an_item(env):
     item = "qz-fgw-ysq-2026-106"
     before = len(env.hook.posts)
