@@ -39,7 +39,8 @@ class BodyTooLarge(HTTPException):
     HTTPException as it is (any other exception would become a 400)."""
 
     def __init__(self, shown: str):
-        super().__init__(413, message(shown))
+        # close: the rest of the body is never read, so the connection cannot carry another request
+        super().__init__(413, message(shown), headers={"Connection": "close"})
         self.shown = shown
 
 

@@ -109,6 +109,11 @@ def test_a_chunked_upload_is_cut_off_once_it_passes_the_limit(monkeypatch, tmp_p
                 sent += len(chunk)
                 time.sleep(0.01)  # let the server read as it goes
         status, headers, body = read_response(conn)
+        # and the server hangs up instead of draining the rest of a body it will never use
+        assert headers["connection"] == "close"
+        conn.settimeout(10)
+        with contextlib.suppress(ConnectionResetError):
+            assert conn.recv(1 << 20) == b""
     assert status == 413, body
     assert headers["content-type"].startswith("application/json")
     assert json.loads(body)["code"] == "body_too_large" and "2 MB" in json.loads(body)["detail"]
