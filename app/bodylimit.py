@@ -3,7 +3,7 @@
 A body announced larger than its route's limit (Content-Length) is refused at once with 413; a body without
 Content-Length (chunked) is counted as it streams in and refused as soon as it passes the limit, so at most
 limit + one chunk is ever held. Classes (domain/settings.py): sign-in forms, uploads (ledger import,
-POST /api/events), everything else.
+POST /api/events; the import's confirm form 4 times that), everything else.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from domain.settings import get_settings
 
 SIGNIN_PATHS = ("/login", "/logout", "/invite/")
-UPLOAD_PATHS = ("/import", "/import/confirm", "/api/events")
+UPLOAD_PATHS = ("/import", "/api/events")
+CONFIRM_PATH = "/import/confirm"
+# The confirm form carries the preview's canonical rows back, URL-encoded JSON with the column names in every
+# row: a few times the file it came from (the ledger's row limit bounds it further).
+CONFIRM_FACTOR = 4
 MULTIPART_SLACK = 64 * 1024  # the multipart envelope around a file of the documented size
 
 
@@ -25,6 +29,9 @@ def limit_for(path: str) -> tuple[int, str]:
     s = get_settings()
     if path in UPLOAD_PATHS:
         return s.body_max_upload_mb * 1024 * 1024 + MULTIPART_SLACK, f"{s.body_max_upload_mb} MB"
+    if path == CONFIRM_PATH:
+        mb = s.body_max_upload_mb * CONFIRM_FACTOR
+        return mb * 1024 * 1024, f"{mb} MB"
     if path in SIGNIN_PATHS[:2] or path.startswith(SIGNIN_PATHS[2]):
         return s.body_max_signin_kb * 1024, f"{s.body_max_signin_kb} KB"
     return s.body_max_form_kb * 1024, f"{s.body_max_form_kb} KB"

@@ -173,3 +173,16 @@ def test_a_bad_idle_setting_is_a_clear_error(monkeypatch, value):
     monkeypatch.setenv("SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE", value)
     with pytest.raises(ValueError, match=f"SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE 中“{value}”无效"):
         get_settings()
+
+
+def test_limits_per_route_class(monkeypatch):
+    from app.bodylimit import limit_for
+
+    monkeypatch.setenv("SHIXIAN_BODY_MAX_UPLOAD_MB", "5")
+    kib, mib = 1024, 1024 * 1024
+    assert limit_for("/login") == (16 * kib, "16 KB")
+    assert limit_for("/invite/abc") == (16 * kib, "16 KB")
+    assert limit_for("/events/new") == (256 * kib, "256 KB")
+    assert limit_for("/api/review/x/reject") == (256 * kib, "256 KB")
+    assert limit_for("/api/events")[0] == limit_for("/import")[0] > 5 * mib  # the file plus its multipart envelope
+    assert limit_for("/import/confirm") == (20 * mib, "20 MB")
