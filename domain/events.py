@@ -103,7 +103,9 @@ def _web_url(v: str) -> str:
     except ValueError:
         parts = None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"“{v[:80]}” 不是有效网址：只接受 http:// 或 https:// 开头的网址")
+        raise ValueError(
+            f"“{v[:80]}” 不是有效网址：只接受 http:// 或 https:// 开头的完整网址（如 https://www.gov.cn/…）"
+        )
     if any(ch.isspace() or ch == "\\" for ch in v):
         raise ValueError("网址中不能有空白或反斜杠")
     return v
