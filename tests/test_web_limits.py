@@ -186,3 +186,45 @@ def test_limits_per_route_class(monkeypatch):
     assert limit_for("/api/review/x/reject") == (256 * kib, "256 KB")
     assert limit_for("/api/events")[0] == limit_for("/import")[0] > 5 * mib  # the file plus its multipart envelope
     assert limit_for("/import/confirm") == (20 * mib, "20 MB")
+
+
+@pytest.mark.browser
+def test_chromium_runs_our_scripts_but_no_injected_inline_script(monkeypatch, tmp_path):
+    """In a real browser on a real page: the page's own script (app/static/sort.js) runs, markup injected
+    with an inline handler does not (the Content-Security-Policy), and the page itself causes no violation."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import _browser
+
+    with served(monkeypatch, tmp_path) as port, sync_playwright() as p:
+        from store.accounts import set_password
+        from store.db import database_url, get_engine
+
+        with Session(get_engine(database_url())) as s:
+            set_password(s, "supervisor-zwgk", "Sup-password-1")
+        browser = _browser(p)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/login")
+            page.fill("#person", "supervisor-zwgk")
+            page.fill("#password", "Sup-password-1")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"http://127.0.0.1:{port}/")
+            page.goto(f"http://127.0.0.1:{port}/scores", wait_until="networkidle")
+            page.evaluate(
+                "window.violations = [];"
+                "document.addEventListener('securitypolicyviolation', e => window.violations.push(e.violatedDirective))"
+            )
+            assert page.evaluate("document.querySelectorAll('table.sortable th[data-key]').length") > 0
+            assert page.evaluate("document.querySelector('table.sortable th[data-key]').style.cursor") == "pointer"
+            page.evaluate(
+                """document.body.insertAdjacentHTML('beforeend',
+                '<img src="/static/none.png" onerror="window.pwned = 1">'
+                + '<a id="js" href="javascript:window.pwned = 2">x</a>')"""
+            )
+            page.click("#js")
+            page.wait_for_function("window.violations.length >= 2", timeout=10_000)
+            assert page.evaluate("window.pwned") is None
+            assert all(v.startswith("script-src") for v in page.evaluate("window.violations"))
+        finally:
+            browser.close()
