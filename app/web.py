@@ -96,7 +96,7 @@ def _docs_page(app: FastAPI):
     )
     cdn = "https://cdn.jsdelivr.net"
     page.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; script-src 'self' {cdn} {hashes}; style-src 'self' {cdn}; "
+        f"default-src 'self'; script-src 'self' {cdn} {hashes}; style-src 'self' 'unsafe-inline' {cdn}; "
         "img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
     )
     return page
