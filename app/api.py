@@ -156,7 +156,7 @@ async def post_events(
             client,
             recorded_by=who.actor,
             db_engine=get_engine(database_url()),
-            role=who.role,
+            role=who.record_role,
             scope=write_scope(who.role, who.department),
         )
         for r in await ing.ingest(accepted):

@@ -2,6 +2,7 @@
 
 Roles (store.tokens.ROLES):
 - liaison    联络员: items, overdue, scores and reports of its own department only; may post events for it
+- head       部门负责人: as a liaison (its own department), its events recorded as the head's
 - supervisor 督办:   everything of every department; may post events
 - assessor   考核:   scores and annual reports of every department (no item details, no writes)
 - admin      管理员: everything, plus calendar / config reload
@@ -73,6 +74,13 @@ class Principal:
         return self.role == "admin" or "assessor" in self.roles or self.role == "assessor"
 
     @property
+    def record_role(self) -> str:
+        """The role an event is recorded with: a 部门负责人 acts as a liaison but is recorded as the head."""
+        if self.role == "liaison" and "head" in self.roles and "liaison" not in self.roles:
+            return "head"
+        return self.role
+
+    @property
     def actor(self) -> str:
         return self.person or (f"token:{self.token_id}" if self.token_id else "anonymous")
 
@@ -80,7 +88,7 @@ class Principal:
     def label(self) -> str:
         who = self.person or (f"令牌 {self.token_id}" if self.token_id else "访客")
         dept = f"（{self.department}）" if self.department else ""
-        return f"{ROLE_LABELS.get(self.role, self.role)} {who}{dept}"
+        return f"{ROLE_LABELS.get(self.record_role, self.record_role)} {who}{dept}"
 
     # ---- checks (raise ApiError 403)
     def require(self, roles: Iterable[str], what: str) -> None:
@@ -115,19 +123,49 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def principal_for_token(token: str) -> Principal | None:
+TOKEN_REFUSALS = {
+    "invalid": "令牌无效或已被吊销（token invalid or revoked）",
+    "revoked": "令牌无效或已被吊销（token invalid or revoked）",
+    "expired": "令牌已过期（有效期至 {until}），请联系管理员用 shixian token create 重新生成",
+    "disabled": "令牌所属人员已停用或已不在人员名录中，令牌不再有效",
+}
+
+
+def token_principal(token: str) -> tuple[Principal | None, str]:
+    """The principal of a bearer token, or None and the Chinese reason it is refused."""
     from sqlmodel import Session
 
+    from domain.config import ConfigError
+    from domain.directory import load_directory
+    from domain.shanghai import SHANGHAI
     from services.queries import db
-    from store.tokens import ensure_table, verify
+    from store.accounts import Credential
+    from store.tokens import check, ensure_table
 
     eng = db()
     ensure_table(eng)
     with Session(eng) as s:
-        row = verify(s, token)
-        if row is None:
-            return None
-        return Principal(role=row.role, department=row.department, person=row.person, token_id=row.id)
+        row, state = check(s, token)
+        if row is None or state != "ok":
+            until = f"{row.expires_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if row is not None else ""
+            return None, TOKEN_REFUSALS[state].format(until=until)
+        if row.person:
+            # Checked here too: a path that disabled the person without revoking still stops the token.
+            cred = s.get(Credential, row.person)
+            try:
+                listed = row.person in load_directory().people
+            except ConfigError:  # a broken departments.toml is reported elsewhere; the credential still counts
+                listed = True
+            if (cred is not None and cred.disabled_at is not None) or not listed:
+                return None, TOKEN_REFUSALS["disabled"]
+        role = "liaison" if row.role == "head" else row.role  # a head reads and writes as its department's liaison
+        return Principal(
+            role=role, department=row.department, person=row.person, token_id=row.id, roles=(row.role,)
+        ), ""
+
+
+def principal_for_token(token: str) -> Principal | None:
+    return token_principal(token)[0]
 
 
 def principal_for_person(person_id: str, csrf: str | None = None) -> Principal | None:
@@ -164,9 +202,9 @@ def api_principal(request: Request) -> Principal:
             return p
     if not token:
         raise unauthorized()
-    p = principal_for_token(token)
+    p, why = token_principal(token)
     if p is None:
-        raise unauthorized("令牌无效或已被吊销（token invalid or revoked）")
+        raise unauthorized(why)
     return p
 
 

@@ -2,7 +2,7 @@
 
 shixian user set-password PERSON [--password-stdin]
 shixian user invite PERSON      one-time link (24 h) to set a password, sent on the person's own channels
-shixian user disable PERSON     no password, sessions ended, open invites withdrawn
+shixian user disable PERSON     no password, sessions ended, API tokens revoked, open invites withdrawn
 """
 
 from __future__ import annotations
@@ -98,10 +98,12 @@ def register(app: typer.Typer) -> None:
 
     @user_app.command("disable")
     def disable_(person: str = typer.Argument(..., help="人员编号")) -> None:
-        """停用：删除密码，结束已登录会话，作废未使用的邀请。"""
+        """停用：删除密码，结束已登录会话，吊销此人的接口令牌，作废未使用的邀请。"""
         from store.accounts import disable
 
         p = _person(person)
         with _session() as s:
             disable(s, p.id)
-        typer.echo(f"已停用 {p.name}（{p.id}）的登录：密码已删除，会话已结束。重新启用请用 set-password 或 invite。")
+        typer.echo(
+            f"已停用 {p.name}（{p.id}）的登录：密码已删除，会话已结束，接口令牌已吊销。重新启用请用 set-password 或 invite。"
+        )

@@ -202,7 +202,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
     )
     names = [dept.name] + ([dept.short_name] if dept.short_name else [])  # as plan() reads the file
     p = Plan(str(carried.get("filename", "")), dept.id, table, await run_in_threadpool(map_rows, table, dept.id, names))
-    outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
+    outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.record_role)
     # rows not processed for an outage: the page says which, and the status says the import is unfinished
     unfinished = any(o.status == "unavailable" for o in outcomes)
     return await run_in_threadpool(

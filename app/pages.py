@@ -33,6 +33,10 @@ templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES,
 templates.env.filters["late_status"] = lambda s: labels.label(labels.LATE_ENTRY_STATUSES, s)
 templates.env.filters["event_label"] = lambda t: labels.label(labels.EVENT_TYPES, t)
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
+# A stored address is a link only if it is http(s): rows written before the check may hold javascript: URLs.
+templates.env.filters["web_link"] = lambda u: (
+    isinstance(u, str) and u.strip().lower().startswith(("http://", "https://"))
+)
 templates.env.filters["num"] = lambda x: "—" if x is None else (f"{x:g}" if isinstance(x, float) else str(x))
 
 
@@ -128,7 +132,7 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 def client_address(request: Request) -> str:
-    # Behind a reverse proxy on 127.0.0.1, uvicorn already puts X-Forwarded-For here (forwarded_allow_ips).
+    # X-Forwarded-For is applied by uvicorn only from SHIXIAN_TRUSTED_PROXIES (app.web.uvicorn_config).
     return request.client.host if request.client else "-"
 
 
@@ -177,25 +181,38 @@ async def login(request: Request):
 
     client = client_address(request)
     with Session(db()) as s:
-        until = accounts.throttled_until(s, person, client)
-        if until is not None:
-            local = until.astimezone(dt.timezone(dt.timedelta(hours=8)))
-            wait = max(1, int((until - accounts.utcnow()).total_seconds()))
+        now = accounts.utcnow()
+        locked = accounts.address_locked_until(s, client, now)
+        delayed = accounts.person_delay_until(s, person[:100], now)
+        if locked is not None or delayed is not None:  # refused unchecked, but the person will hear of it
+            accounts.note_sign_in(s, person[:100], client, False)
+        if locked is not None:
+            local = locked.astimezone(dt.timezone(dt.timedelta(hours=8)))
+            wait = max(1, int((locked - now).total_seconds()))
             return again(
                 429,
-                f"登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
+                f"此地址登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
                 f"请于 {local:%H:%M}（北京时间，约 {(wait + 59) // 60} 分钟后）再试。",
                 {"Retry-After": str(wait)},
             )
+        if delayed is not None:  # a delay, not a lock: nobody can lock a person out by guessing
+            wait = max(1, int((delayed - now).total_seconds() + 0.999))
+            return again(429, f"该人员编号最近多次登录失败，请 {wait} 秒后再试。", {"Retry-After": str(wait)})
         ok = bool(person) and bool(password) and accounts.verify_password(s, person, password)
         p = principal_for_person(person) if ok else None
         accounts.record_attempt(s, person[:100], client, ok and p is not None)
+        last_at, last_from, failed = accounts.note_sign_in(s, person[:100], client, ok and p is not None)
         if p is None:
             return again(401, "人员编号或密码不正确。")
         sid, _ = accounts.start_session(s, person)
     if p.role == "liaison" and nxt == "/":
         nxt = "/liaison"
-    resp = RedirectResponse(nxt, status_code=303)
+    if last_at is None:
+        seen = "这是此账号第一次登录。"
+    else:
+        seen = f"上次登录：{last_at.astimezone(dt.timezone(dt.timedelta(hours=8))):%Y-%m-%d %H:%M}（北京时间），地址 {last_from or '-'}。"
+    seen += f"此后有 {failed} 次失败的登录尝试，如非本人所为请联系管理员。" if failed else "此后没有失败的登录尝试。"
+    resp = redirect_with_flash(nxt, seen, request)
     resp.set_cookie(COOKIE, sid, httponly=True, samesite="lax", secure=secure_cookie(request))
     resp.delete_cookie(PRE_COOKIE)
     return resp

@@ -137,7 +137,7 @@ async def post_event(request: Request):
         client,
         recorded_by=who.actor,
         db_engine=get_engine(database_url()),
-        role=who.role,
+        role=who.record_role,
         scope=write_scope(who.role, who.department),
     )
     (res,) = await ing.ingest([(1, obj)])

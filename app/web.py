@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app.auth import ApiError
+from app.bodylimit import BodyLimitMiddleware, BodyTooLarge
 from domain.settings import get_settings
 
 log = logging.getLogger("shixian.web")
@@ -56,9 +57,15 @@ def open_pages_default(host: str | None = None) -> bool:
     return get_settings().web_anonymous == "read"
 
 
+# Scripts only from our own files (app/static): an injected <script> or on* attribute never runs. Inline
+# style attributes stay allowed (bar widths, legend colours); they cannot run code.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'"
+)
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'",
+    "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",  # nothing to other sites; same-origin posts keep their Origin
 }
@@ -73,6 +80,28 @@ _MESSAGES = {
 }
 
 
+def _docs_page(app: FastAPI):
+    """Swagger UI with a policy naming its one inline script by hash (the CDN bundle as FastAPI serves it)."""
+    import base64
+    import hashlib
+    import re
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - Swagger UI")
+    html = bytes(page.body).decode()
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(code.encode()).digest()).decode() + "'"
+        for code in re.findall(r"<script>(.*?)</script>", html, re.S)
+    )
+    cdn = "https://cdn.jsdelivr.net"
+    page.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' {cdn} {hashes}; style-src 'self' 'unsafe-inline' {cdn}; "
+        "img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+    )
+    return page
+
+
 def create_app(client=None, *, open_pages: bool | None = None, host: str | None = None) -> FastAPI:
     from app.api import router as api_router
     from app.pages import render_error
@@ -80,6 +109,8 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
 
     bind_host = host or http_bind()[0]
     app = FastAPI(
+        docs_url=None,  # served below with its own script policy
+        redoc_url=None,
         title="时限 Shixian API",
         version="0.1.0",
         description="政务公开法定时限与合规引擎：事件登记、事项与期限说明、逾期督办、考评得分、年度报告。"
@@ -92,6 +123,7 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     if bind_host in ("0.0.0.0", "::"):
         allowed = {"*"}
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted(allowed))
+    app.add_middleware(BodyLimitMiddleware)  # outside the host check: an oversized body is never read
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):
@@ -126,6 +158,8 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         code, text = _MESSAGES.get(exc.status_code, ("error", "请求失败"))
+        if isinstance(exc, BodyTooLarge):
+            code, text = "body_too_large", exc.detail
         if wants_json(request):
             # keep the exception's headers: a 405 must say which methods are allowed (Allow)
             return JSONResponse({"code": code, "detail": text}, status_code=exc.status_code, headers=exc.headers)
@@ -147,6 +181,7 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.health import router as health_router
 
     app.include_router(health_router)
+    app.add_api_route("/docs", lambda: _docs_page(app), include_in_schema=False)
     app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(pages_router)
@@ -178,16 +213,32 @@ def bind_socket(host: str, port: int):
     return sock
 
 
+def uvicorn_config(app, host: str, port: int):
+    """uvicorn as `shixian up` / `shixian web` run it. X-Forwarded-For/-Proto are believed only from the
+    addresses in SHIXIAN_TRUSTED_PROXIES (default none: uvicorn would otherwise trust any local client,
+    which could then pick the address the sign-in throttle counts)."""
+    import uvicorn
+
+    proxies = [a.strip() for a in get_settings().trusted_proxies.split(",") if a.strip()]
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=get_settings().web_log,
+        access_log=False,
+        lifespan="off",
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or "",
+    )
+
+
 async def serve_web(ctx) -> None:
     """`shixian up` task: serve the app until the stop event."""
     import uvicorn
 
     host, port = http_bind()
     app = create_app(ctx.client, host=host)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level=get_settings().web_log, access_log=False, lifespan="off"
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, host, port))
     server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the supervisor owns the signals
     sock = bind_socket(host, port)  # bind here: a busy port is a clear error, not uvicorn's sys.exit
     task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")

@@ -13,6 +13,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -92,7 +93,26 @@ def _happened_day(v: Any, info: ValidationInfo) -> dt.date:
     return check_day(_day(v), happened=not internal, today=_today(info))
 
 
+def _web_url(v: str) -> str:
+    """A published page's address: http(s) with a host only, so a stored link can never run script
+    (javascript:, data:) when a page renders it."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(v)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"“{v[:80]}” 不是有效网址：只接受 http:// 或 https:// 开头的完整网址（如 https://www.gov.cn/…）"
+        )
+    if any(ch.isspace() or ch == "\\" for ch in v):
+        raise ValueError("网址中不能有空白或反斜杠")
+    return v
+
+
 Day = Annotated[dt.date, BeforeValidator(_day)]
+WebUrl = Annotated[str, AfterValidator(_web_url)]
 HappenedDay = Annotated[dt.date, BeforeValidator(_happened_day)]
 
 
@@ -179,7 +199,7 @@ class DocumentPublished(_Base):
     type: Literal["document.published"]
     document_id: str = Field(title="文件编号")
     published_on: HappenedDay = Field(title="公开日期")
-    url: str = Field(title="公开网址")
+    url: WebUrl = Field(title="公开网址")
     channel: Literal["website", "gazette", "weibo", "wechat", "other"] = Field("website", title="公开渠道")
 
 
@@ -193,7 +213,7 @@ class InterpretationPublished(_Base):
     type: Literal["interpretation.published"]
     document_id: str = Field(title="文件编号")
     published_on: HappenedDay = Field(title="解读发布日期")
-    url: str = Field(title="解读网址")
+    url: WebUrl = Field(title="解读网址")
     form: Literal["text", "graphic", "video", "other"] = Field("text", title="解读形式")
 
 
@@ -394,7 +414,7 @@ class BudgetPublished(_Base):
     type: Literal["budget.published"]
     item_id: str = Field(title="预决算编号")
     published_on: HappenedDay = Field(title="公开日期")
-    url: str = Field(title="公开网址")
+    url: WebUrl = Field(title="公开网址")
 
 
 def _report_year(v: int) -> int:
@@ -419,7 +439,7 @@ class AnnualReportPublished(_Base):
     department: str = Field(title="部门")
     year: int = Field(title="年度")
     published_on: HappenedDay = Field(title="公布日期")
-    url: str = Field(title="公布网址")
+    url: WebUrl = Field(title="公布网址")
     level: Literal["department", "government"] = Field("department", title="报告层级")
 
     _year = field_validator("year")(classmethod(lambda cls, v: _report_year(v)))

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -93,6 +93,38 @@ class Settings(BaseSettings):
         validation_alias="SHIXIAN_SESSION_MAX_HOURS",
         description="a signed-in session ends this many hours after sign-in",
     )
+    session_idle_hours_by_role: str = Field(
+        "",
+        validation_alias="SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE",
+        description="idle hours per page role, e.g. `admin=1,supervisor=4` (others: SHIXIAN_SESSION_IDLE_HOURS)",
+    )
+    token_days: int = Field(
+        90,
+        gt=0,
+        le=3650,
+        validation_alias="SHIXIAN_TOKEN_DAYS",
+        description="a new API token expires after this many days (`token create --expires-days`)",
+    )
+    trusted_proxies: str = Field(
+        "",
+        validation_alias="SHIXIAN_TRUSTED_PROXIES",
+        description="reverse-proxy addresses whose X-Forwarded-For/-Proto is believed, comma-separated (default: none)",
+    )
+    body_max_signin_kb: int = Field(
+        16, gt=0, validation_alias="SHIXIAN_BODY_MAX_SIGNIN_KB", description="request body limit of sign-in forms (KiB)"
+    )
+    body_max_form_kb: int = Field(
+        256,
+        gt=0,
+        validation_alias="SHIXIAN_BODY_MAX_FORM_KB",
+        description="request body limit of other forms and API calls (KiB)",
+    )
+    body_max_upload_mb: int = Field(
+        20,
+        gt=0,
+        validation_alias="SHIXIAN_BODY_MAX_UPLOAD_MB",
+        description="request body limit of uploads: ledger import, POST /api/events (MiB)",
+    )
     web_hosts: str = Field(
         "",
         validation_alias="SHIXIAN_WEB_HOSTS",
@@ -148,9 +180,42 @@ class Settings(BaseSettings):
         """Where every command finds Temporal: TEMPORAL_ADDRESS, else the embedded server's port."""
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
 
+    @field_validator("session_idle_hours_by_role")
+    @classmethod
+    def _idle_by_role(cls, v: str) -> str:
+        _parse_idle(v)
+        return v
+
+    def idle_hours_for(self, role: str) -> float:
+        """The idle timeout of a departments.toml role (SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE, else the general one)."""
+        return _parse_idle(self.session_idle_hours_by_role).get(role, self.session_idle_hours)
+
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")
+
+
+IDLE_ROLES = ("liaison", "head", "supervisor", "assessor", "admin")
+
+
+def _parse_idle(text: str) -> dict[str, float]:
+    """`admin=1,supervisor=4` → hours per role; a clear Chinese error naming the variable otherwise."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, hours = (x.strip() for x in part.partition("="))
+        try:
+            value = float(hours) if sep else 0.0
+        except ValueError:
+            value = 0.0
+        if name not in IDLE_ROLES or not 0 < value <= 24 * 30:
+            raise ValueError(
+                f"SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE 中“{part}”无效：应为 角色=小时数（正数），"
+                f"如 admin=1,supervisor=4；角色可用 {'、'.join(IDLE_ROLES)}"
+            )
+        out[name] = value
+    return out
 
 
 def get_settings() -> Settings:

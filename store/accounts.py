@@ -15,13 +15,17 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, Text, delete, func
+from sqlalchemy import Column, Integer, Text, delete, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from store.models import UTCDateTime, utcnow
 
-THROTTLE_FAILURES = 10
+THROTTLE_FAILURES = 10  # per address in THROTTLE_WINDOW: the address is locked
 THROTTLE_WINDOW = timedelta(minutes=15)
+# Per person no lock (anyone could lock anyone out): after PERSON_FREE_FAILURES in the window each try waits
+# twice as long after the last failure, up to PERSON_MAX_DELAY; the right password works after the wait.
+PERSON_FREE_FAILURES = 3
+PERSON_MAX_DELAY = timedelta(seconds=60)
 INVITE_VALID = timedelta(hours=24)
 MIN_PASSWORD = 10
 
@@ -43,6 +47,10 @@ class Credential(SQLModel, table=True):
     password_hash: str | None = None
     disabled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # the last successful sign-in and the failures since, shown to the person at the next one
+    last_login_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_login_from: str | None = None
+    failed_logins: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class WebSession(SQLModel, table=True):
@@ -91,10 +99,22 @@ class Urge(SQLModel, table=True):
 
 
 # ------------------------------------------------------------------------------ expiry settings
-def idle_timeout() -> timedelta:
+def idle_timeout(person: str | None = None) -> timedelta:
+    """The person's idle timeout: the shortest of their roles' (SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE)."""
+    from domain.config import ConfigError
+    from domain.directory import load_directory
     from domain.settings import get_settings
 
-    return timedelta(hours=get_settings().session_idle_hours)
+    settings = get_settings()
+    roles: tuple[str, ...] = ()
+    if person is not None and settings.session_idle_hours_by_role:
+        try:
+            p = load_directory().people.get(person)
+        except ConfigError:
+            p = None
+        roles = p.roles if p is not None else ()
+    hours = min((settings.idle_hours_for(r) for r in roles), default=settings.session_idle_hours)
+    return timedelta(hours=hours)
 
 
 def absolute_timeout() -> timedelta:
@@ -108,15 +128,58 @@ class PasswordError(ValueError):
     pass
 
 
-def check_password_strength(password: str) -> None:
+# Letters of passwords that brute-force lists try first (Admin@123, P@ssw0rd2024 ...).
+WEAK_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pssw",
+        "pswd",
+        "admin",
+        "administrator",
+        "root",
+        "qwerty",
+        "asdf",
+        "abc",
+        "abcd",
+        "test",
+        "user",
+        "welcome",
+        "letmein",
+        "shixian",
+        "iloveyou",
+        "qwertyuiop",
+    }
+)
+
+
+def check_password_strength(password: str, person: str | None = None) -> None:
+    """等保 2.0 三级 identification rules: long enough, three of four character kinds, not the person id,
+    no long runs of one character, not a well-known weak password."""
     if len(password) < MIN_PASSWORD:
         raise PasswordError(f"密码至少 {MIN_PASSWORD} 个字符")
     if len(password) > 256:
         raise PasswordError("密码不能超过 256 个字符")
+    kinds = [
+        any(c.isascii() and c.isupper() for c in password),
+        any(c.isascii() and c.islower() for c in password),
+        any(c.isdigit() for c in password),
+        any(not (c.isascii() and c.isalnum()) for c in password),
+    ]
+    if sum(kinds) < 3:
+        raise PasswordError("密码须包含大写字母、小写字母、数字、特殊字符中的至少三类")
+    low = password.lower()
+    if person and len(person) >= 3 and (person.lower() in low or person.lower()[::-1] in low):
+        raise PasswordError("密码不能包含人员编号")
+    if any(password[i] == password[i + 1] == password[i + 2] == password[i + 3] for i in range(len(password) - 3)):
+        raise PasswordError("密码不能有连续 4 个相同的字符")
+    letters = "".join(c for c in low if c.isascii() and c.isalpha())
+    if letters in WEAK_WORDS or letters.replace("0", "o") in WEAK_WORDS:
+        raise PasswordError("密码过于常见（如 Admin@123、Password1!），请换一个")
 
 
 def set_password(s: Session, person: str, password: str) -> None:
-    check_password_strength(password)
+    check_password_strength(password, person)
     row = s.get(Credential, person) or Credential(person=person)
     row.password_hash = _hasher.hash(password)
     row.disabled_at = None
@@ -134,6 +197,9 @@ def disable(s: Session, person: str) -> bool:
     row.updated_at = utcnow()
     s.add(row)
     end_sessions(s, person, commit=False)
+    from store.tokens import revoke_person_tokens
+
+    revoke_person_tokens(s, person)  # a disabled person's machines stop too
     for inv in s.exec(select(Invite).where(Invite.person == person, col(Invite.used_at).is_(None))):
         inv.used_at = utcnow()
         s.add(inv)
@@ -172,22 +238,62 @@ def record_attempt(s: Session, person: str, client: str, ok: bool, now: datetime
 
 
 def throttled_until(s: Session, person: str, client: str, now: datetime | None = None) -> datetime | None:
-    """When sign-in may be tried again, if the person or the address has 10 failures in 15 minutes."""
+    """When sign-in may be tried again: the address locked (10 failures in 15 minutes), or the person's
+    growing delay after their last failure. The person is never locked."""
     now = now or utcnow()
-    since = now - THROTTLE_WINDOW
-    until = None
-    for who, value in ((LoginAttempt.person, person), (LoginAttempt.client, client)):
-        times = s.exec(
+    until = [t for t in (address_locked_until(s, client, now), person_delay_until(s, person, now)) if t]
+    return max(until) if until else None
+
+
+def _failures(s: Session, who, value: str, since: datetime, limit: int) -> list[datetime]:
+    return list(
+        s.exec(
             select(LoginAttempt.at)
             .where(col(who) == value, col(LoginAttempt.ok).is_(False), col(LoginAttempt.at) > since)
             .order_by(col(LoginAttempt.at).desc())
-            .limit(THROTTLE_FAILURES)
+            .limit(limit)
         ).all()
-        if len(times) >= THROTTLE_FAILURES:
-            # Free again once the oldest of the last 10 failures leaves the window.
-            t = min(times) + THROTTLE_WINDOW
-            until = t if until is None else max(until, t)
-    return until
+    )
+
+
+def address_locked_until(s: Session, client: str, now: datetime | None = None) -> datetime | None:
+    now = now or utcnow()
+    times = _failures(s, LoginAttempt.client, client, now - THROTTLE_WINDOW, THROTTLE_FAILURES)
+    if len(times) >= THROTTLE_FAILURES:
+        return min(times) + THROTTLE_WINDOW  # free once the oldest of the last 10 leaves the window
+    return None
+
+
+def person_delay(failures: int) -> timedelta:
+    """The wait after a person's n-th failure in the window: none, then 1 s, 2 s, 4 s … up to a minute."""
+    if failures < PERSON_FREE_FAILURES:
+        return timedelta(0)
+    return min(timedelta(seconds=2 ** min(failures - PERSON_FREE_FAILURES, 16)), PERSON_MAX_DELAY)
+
+
+def person_delay_until(s: Session, person: str, now: datetime | None = None) -> datetime | None:
+    now = now or utcnow()
+    times = _failures(s, LoginAttempt.person, person, now - THROTTLE_WINDOW, 64)
+    if not times:
+        return None
+    t = max(times) + person_delay(len(times))
+    return t if t > now else None
+
+
+def note_sign_in(s: Session, person: str, client: str, ok: bool) -> tuple[datetime | None, str | None, int]:
+    """Keep the person's last sign-in and the failures since. On success returns the previous sign-in
+    (time, address) and the failures in between, to be shown to the person; then starts over."""
+    row = s.get(Credential, person)
+    if row is None:
+        return None, None, 0
+    before = (row.last_login_at, row.last_login_from, row.failed_logins)
+    if ok:
+        row.last_login_at, row.last_login_from, row.failed_logins = utcnow(), client[:100], 0
+    else:
+        row.failed_logins += 1
+    s.add(row)
+    s.commit()
+    return before
 
 
 # ------------------------------------------------------------------------------ sessions
@@ -210,7 +316,7 @@ def live_session(s: Session, sid: str, now: datetime | None = None) -> WebSessio
     row = s.get(WebSession, _sha(sid))
     if row is None or row.ended_at is not None:
         return None
-    if now - row.last_seen_at > idle_timeout() or now - row.created_at > absolute_timeout():
+    if now - row.last_seen_at > idle_timeout(row.person) or now - row.created_at > absolute_timeout():
         row.ended_at = now
         s.add(row)
         s.commit()
@@ -263,7 +369,7 @@ def use_invite(s: Session, token: str, password: str) -> str | None:
     row = open_invite(s, token)
     if row is None:
         return None
-    check_password_strength(password)
+    check_password_strength(password, row.person)
     row.used_at = utcnow()
     s.add(row)
     s.commit()

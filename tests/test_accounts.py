@@ -242,37 +242,56 @@ async def test_csrf_is_required_on_every_form_and_changes_nothing(env):
         assert (await c.get("/")).status_code == 200  # still signed in
 
 
-async def test_ten_failures_per_person_then_429_with_retry_time(env):
-    async with env.browser("10.1.0.1") as c:
-        for i in range(10):
-            r = await sign_in(c, "head-fgw", f"not-the-password-{i}")
-            assert r.status_code == 401, i
-        r = await sign_in(c, "head-fgw")  # even the right password
-        assert r.status_code == 429
-        assert "登录失败次数过多" in r.text and re.search(r"请于 \d\d:\d\d（北京时间", r.text)
-        assert 0 < int(r.headers["retry-after"]) <= 15 * 60
-        assert "shixian_session" not in c.cookies
-    async with env.browser("10.1.0.2") as c:  # another address: the person is still locked
-        assert (await sign_in(c, "head-fgw")).status_code == 429
-    # 15 minutes later the window has passed
+def age_attempts(person: str | None = None, client: str | None = None, seconds: float = 0) -> None:
+    """Move recorded sign-in attempts into the past (as if the time had passed)."""
     from store.accounts import LoginAttempt
 
     with db() as s:
-        for row in s.exec(select(LoginAttempt).where(LoginAttempt.person == "head-fgw")):
-            row.at = row.at - dt.timedelta(minutes=16)
+        q = select(LoginAttempt)
+        q = q.where(LoginAttempt.person == person) if person else q.where(LoginAttempt.client == client)
+        for row in s.exec(q):
+            row.at = row.at - dt.timedelta(seconds=seconds)
             s.add(row)
         s.commit()
-    async with env.browser("10.1.0.3") as c:
-        assert (await sign_in(c, "head-fgw")).status_code == 303
+
+
+async def test_failures_delay_the_person_but_never_lock_them_out(env):
+    """Guessing from many addresses slows the guesser (1 s, 2 s, 4 s … up to a minute after each failure
+    past the third) but the person's right password still works once the short wait is over."""
+    waits = []
+    for i in range(12):  # each guess from its own address: no address lock
+        async with env.browser(f"10.1.1.{i}") as c:
+            r = await sign_in(c, "head-fgw", f"not-the-password-{i}")
+            if i < 3:
+                assert r.status_code == 401, i
+            else:  # delayed: refused without checking the password (nor counting it)
+                assert r.status_code == 429 and "秒后再试" in r.text, i
+                waits.append(int(r.headers["retry-after"]))
+                age_attempts("head-fgw", seconds=waits[-1])
+                assert (await sign_in(c, "head-fgw", f"not-the-password-{i}")).status_code == 401, i
+    assert waits == sorted(waits) and waits[0] <= 1 and waits[-1] == 60, waits
+    async with env.browser("10.1.1.200") as c:
+        r = await sign_in(c, "head-fgw")  # the right password, right after the twelfth failure: wait
+        assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 60
+        assert "shixian_session" not in c.cookies
+        age_attempts("head-fgw", seconds=60)
+        r = await sign_in(c, "head-fgw")  # not locked out: after the wait it works
+        assert r.status_code == 303 and "shixian_session" in c.cookies
+    age_attempts("head-fgw", seconds=16 * 60)
 
 
 async def test_ten_failures_per_address_then_429_for_anyone_there(env):
     async with env.browser("10.2.0.1") as c:
         for i in range(10):
             assert (await sign_in(c, f"nobody-{i}", "whatever-password")).status_code == 401
-        r = await sign_in(c, "liaison-czj")
-        assert r.status_code == 429 and "再试" in r.text
+        r = await sign_in(c, "liaison-czj")  # even the right password, from that address
+        assert r.status_code == 429 and "此地址登录失败次数过多" in r.text
+        assert re.search(r"请于 \d\d:\d\d（北京时间", r.text)
+        assert 0 < int(r.headers["retry-after"]) <= 15 * 60
     async with env.browser("10.2.0.2") as c:
+        assert (await sign_in(c, "liaison-czj")).status_code == 303
+    age_attempts(client="10.2.0.1", seconds=16 * 60)  # 15 minutes later the address is free again
+    async with env.browser("10.2.0.1") as c:
         assert (await sign_in(c, "liaison-czj")).status_code == 303
 
 
@@ -312,6 +331,102 @@ async def test_disabled_person_is_signed_out_and_cannot_sign_in(env):
         assert (await sign_in(c, "liaison-czj")).status_code == 401
     with db() as s:
         set_password(s, "liaison-czj", PASSWORDS["liaison-czj"])
+
+
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        ("Sh0rt!pw", "至少 10 个字符"),
+        ("only-lowercase-and-dashes", "至少三类"),
+        ("ONLYUPPER1234", "至少三类"),
+        ("Head-zfb-2026-ok", "人员编号"),
+        ("Xx-1111-abcdef", "连续 4 个相同"),
+        ("Password@12345", "过于常见"),
+        ("Adm1n#2026!!x", None),
+        ("Admin@1234567", "过于常见"),
+    ],
+)
+def test_password_rules_as_dengbao_asks(password, reason):
+    from store.accounts import PasswordError, check_password_strength
+
+    if reason is None:
+        check_password_strength(password, "head-zfb")
+        return
+    with pytest.raises(PasswordError, match=reason):
+        check_password_strength(password, "head-zfb")
+
+
+async def test_weak_passwords_are_refused_by_the_cli_and_the_invite_form(env):
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+    from store.accounts import create_invite, has_password
+
+    res = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["user", "set-password", "head-jyj", "--password-stdin"], input="head-jyj-Pass1\n"
+    )
+    assert res.exit_code != 0 and "不能包含人员编号" in res.output
+    with db() as s:
+        assert not has_password(s, "head-jyj")
+        token = create_invite(s, "head-jyj")
+    async with env.browser("10.5.1.1") as c:
+        page = await c.get(f"/invite/{token}")
+        r = await c.post(
+            f"/invite/{token}",
+            data={"csrf_token": csrf_of(page.text), "password": "weakpassword", "password2": "weakpassword"},
+        )
+        assert r.status_code == 422 and "至少三类" in r.text
+        with db() as s:
+            assert not has_password(s, "head-jyj")
+
+
+async def test_idle_timeout_per_role(env, monkeypatch):
+    from store.accounts import WebSession
+
+    monkeypatch.setenv("SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE", "assessor=2")
+
+    async def idle(person: str, hours: float) -> int:
+        async with env.browser("10.3.1.1") as c:
+            assert (await sign_in(c, person)).status_code == 303
+            with db() as s:
+                row = s.exec(
+                    select(WebSession)
+                    .where(WebSession.person == person, WebSession.ended_at.is_(None))
+                    .order_by(WebSession.created_at.desc())
+                ).first()
+                row.last_seen_at -= dt.timedelta(hours=hours)
+                s.add(row)
+                s.commit()
+            return (await c.get("/scores")).status_code
+
+    assert await idle("assessor-zwgk", 1.5) == 200
+    assert await idle("assessor-zwgk", 2.5) == 303  # the assessor's own 2 hours
+    assert await idle("supervisor-zwgk", 2.5) == 200  # the others keep SHIXIAN_SESSION_IDLE_HOURS (8 h)
+
+
+async def test_the_last_sign_in_and_failures_since_are_shown_after_sign_in(env):
+    from store.accounts import set_password
+
+    with db() as s:
+        set_password(s, "head-zfb", "Zfb-head-pass-1")
+    async with env.browser("10.7.0.1") as c:
+        r = await sign_in(c, "head-zfb", "Zfb-head-pass-1")
+        assert r.status_code == 303
+        assert "第一次登录" in (await c.get(r.headers["location"])).text
+    async with env.browser("10.7.0.2") as c:
+        for i in range(2):
+            assert (await sign_in(c, "head-zfb", f"Wrong-pass-{i}")).status_code == 401
+    async with env.browser("10.7.0.3") as c:
+        r = await sign_in(c, "head-zfb", "Zfb-head-pass-1")
+        assert r.status_code == 303
+        page = (await c.get(r.headers["location"])).text
+        assert re.search(r"上次登录：\d{4}-\d\d-\d\d \d\d:\d\d（北京时间），地址 10\.7\.0\.1", page), page[:3000]
+        assert "此后有 2 次失败的登录尝试" in page
+        assert "上次登录" not in (await c.get(r.headers["location"])).text  # shown once
+    async with env.browser("10.7.0.4") as c:
+        r = await sign_in(c, "head-zfb", "Zfb-head-pass-1")
+        page = (await c.get(r.headers["location"])).text
+        assert "地址 10.7.0.3" in page and "此后没有失败的登录尝试" in page
 
 
 async def test_invite_link_sets_a_password_once(env):
@@ -486,6 +601,45 @@ async def test_register_request_double_submit_refusal_and_reply(env):
         assert "已履行" in page.text and "作出答复" in page.text and "登记人 liaison-fgw" in page.text
 
 
+async def test_the_publication_form_refuses_a_javascript_url_on_its_field(env):
+    did = "qz-fgw-wj-web-xss"
+    async with env.browser("10.8.1.1") as c:
+        await sign_in(c, "liaison-fgw")
+        form = await c.get("/events/new?type=document.signed")
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "type": "document.signed",
+                "event_id": event_id_of(form.text),
+                "document_id": did,
+                "department": "qz-fgw",
+                "title": "关于某事项的通知",
+                "kind": "other",
+                "signed_on": dt.date.today().isoformat(),
+                "disclosure": "public",
+            },
+        )
+        assert r.status_code == 303, r.text[:2000]
+        pub = await c.get(f"/events/new?type=document.published&item={did}")
+        fields = {
+            "csrf_token": csrf_of(pub.text),
+            "type": "document.published",
+            "item": did,
+            "event_id": event_id_of(pub.text),
+            "published_on": dt.date.today().isoformat(),
+            "channel": "website",
+        }
+        r = await c.post("/events/new", data={**fields, "url": "javascript:alert(document.cookie)"})
+        assert r.status_code == 422 and "只接受 http:// 或 https://" in r.text
+        assert 'class="f bad" data-field="url"' in r.text  # the message sits on the url field
+        assert len(event_ids(did)) == 1  # nothing recorded but the signing
+        r = await c.post("/events/new", data={**fields, "url": "https://www.qinzhou.gov.cn/zc/web-xss"})
+        assert r.status_code == 303
+        page = (await c.get(r.headers["location"])).text
+        assert 'href="https://www.qinzhou.gov.cn/zc/web-xss"' in page
+
+
 async def test_supervisor_urges_an_item(env):
     item = "qz-fgw-ysq-2026-106"
     before = len(env.hook.posts)
@@ -548,16 +702,22 @@ def test_account_store_on_sqlite_and_postgres(db_session):
 
     s = db_session
     now = A.utcnow()
-    A.set_password(s, "p1", "a-long-password")
-    assert A.verify_password(s, "p1", "a-long-password") and not A.verify_password(s, "p1", "wrong-password")
+    A.set_password(s, "p1", "a-long-password-1")
+    assert A.verify_password(s, "p1", "a-long-password-1") and not A.verify_password(s, "p1", "wrong-password")
     for i in range(9):
         A.record_attempt(s, "p1", "1.2.3.4", False, now - dt.timedelta(minutes=14 - i))
-    assert A.throttled_until(s, "p1", "9.9.9.9", now) is None
+    assert A.address_locked_until(s, "1.2.3.4", now) is None
+    assert A.throttled_until(s, "p1", "9.9.9.9", now) is None  # last failure 6 min ago: no wait left
     A.record_attempt(s, "p1", "1.2.3.4", False, now)
-    until = A.throttled_until(s, "p1", "9.9.9.9", now)
+    until = A.address_locked_until(s, "1.2.3.4", now)
     assert until is not None and abs((until - (now + dt.timedelta(minutes=1))).total_seconds()) < 1
-    assert A.throttled_until(s, "p2", "1.2.3.4", now) is not None  # same address, other person
+    assert A.throttled_until(s, "p2", "1.2.3.4", now) == until  # same address, other person
+    # the person: 10 failures → a wait after the last one, at most a minute, never the address's lock
+    delay = A.person_delay_until(s, "p1", now)
+    assert delay == now + A.PERSON_MAX_DELAY and A.throttled_until(s, "p1", "9.9.9.9", now) == delay
+    assert A.throttled_until(s, "p1", "9.9.9.9", now + dt.timedelta(seconds=61)) is None
     assert A.throttled_until(s, "p2", "5.5.5.5", now) is None
+    assert [A.person_delay(n).total_seconds() for n in (0, 2, 3, 4, 5, 9, 40)] == [0, 0, 1, 2, 4, 60, 60]
     sid, _ = A.start_session(s, "p1")
     assert A.live_session(s, sid) is not None
     assert A.live_session(s, sid, now + dt.timedelta(hours=9)) is None  # idle

@@ -101,7 +101,7 @@ def _passwords():
     from store.accounts import set_password
     from store.db import database_url, get_engine
 
-    pw = {"supervisor-zwgk": "review-supervisor-pw", "liaison-fgw": "review-liaison-pw"}
+    pw = {"supervisor-zwgk": "Review-supervisor-pw1", "liaison-fgw": "Review-liaison-pw1"}
     with Session(get_engine(database_url())) as s:
         for person, p in pw.items():
             set_password(s, person, p)

@@ -268,7 +268,9 @@ async def test_withheld_document_published_later_is_recorded_without_a_clock(st)
         }
     )
     await st.settle(f"document:{doc}")
-    r = await st.ok({"type": "document.published", "document_id": doc, "published_on": "2026-10-12", "url": "u"})
+    r = await st.ok(
+        {"type": "document.published", "document_id": doc, "published_on": "2026-10-12", "url": "http://u.cn"}
+    )
     assert "不计时限" in (r[0].reason or "")
     assert st.item(doc).clocks == []
     from domain.scoring import parse_period
@@ -291,7 +293,7 @@ async def test_withheld_document_published_later_is_recorded_without_a_clock(st)
             "disclosure": "withheld",
             "withheld_reason": "withheld.process_information",
         },
-        {"type": "document.published", "document_id": doc2, "published_on": "2026-10-12", "url": "u"},
+        {"type": "document.published", "document_id": doc2, "published_on": "2026-10-12", "url": "http://u.cn"},
     )
     assert "不计时限" in (r[1].reason or "")
     await st.settle(f"document:{doc2}")

@@ -119,7 +119,7 @@ async def test_on_time_publication_and_interpretation_chain(st):
     # The workflow ends once every clock is settled; a second publication is refused.
     assert (await st.result("document", doc)).state == "closed"
     r = await st.ingest(
-        {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"}
+        {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "http://u.cn"}
     )
     assert r[0].status == "rejected" and "已结束" in r[0].reason
 
@@ -131,7 +131,9 @@ async def test_late_publication_counts_working_days(st):
     pub_day = today if c.is_workday(today) else c.subtract_working_days(today, 1)
     sign_day = c.subtract_working_days(pub_day, 27)
     await st.ok(signed(doc, "qz-czj", sign_day, kind="regulation", needs_interpretation=False))
-    await st.ok({"type": "document.published", "document_id": doc, "published_on": pub_day.isoformat(), "url": "u"})
+    await st.ok(
+        {"type": "document.published", "document_id": doc, "published_on": pub_day.isoformat(), "url": "http://u.cn"}
+    )
     pub = st.clock(doc, "policy_publication")
     due = c.add_working_days(sign_day, 20)
     assert pub.state == "missed" and pub.due == due.isoformat()
@@ -156,16 +158,26 @@ async def test_publication_before_signing_is_rejected(st):
     today = await st.today()
     doc = st.id("D")
     r = await st.ingest(
-        {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"}
+        {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "http://u.cn"}
     )
     assert r[0].status == "rejected" and "未知事项" in r[0].reason
     await st.ok(signed(doc, "qz-fgw", today))
     r = await st.ingest(
-        {"type": "document.published", "document_id": doc, "published_on": (today - 3 * DAY).isoformat(), "url": "u"}
+        {
+            "type": "document.published",
+            "document_id": doc,
+            "published_on": (today - 3 * DAY).isoformat(),
+            "url": "http://u.cn",
+        }
     )
     assert (r[0].status, r[0].field) == ("rejected", "published_on") and "早于" in r[0].reason
     r = await st.ingest(
-        {"type": "interpretation.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"}
+        {
+            "type": "interpretation.published",
+            "document_id": doc,
+            "published_on": today.isoformat(),
+            "url": "http://u.cn",
+        }
     )
     assert r[0].status == "rejected" and "尚未公开" in r[0].reason
 

@@ -34,7 +34,7 @@ async def scenarios(st) -> list[tuple[str, str]]:
     doc, req, req2, case = st.id("doc"), st.id("req"), st.id("abandon"), st.id("case")
     sign = c.subtract_working_days(today, 24)
     await st.ok(signed(doc, "qz-fgw", sign),
-                {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "u"})
+                {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "http://u.cn"})
     recv = c.subtract_working_days(today, 12)
     await st.ok(received(req, "qz-czj", recv),
                 {"type": "request.correction_requested", "request_id": req,
@@ -53,7 +53,7 @@ async def scenarios(st) -> list[tuple[str, str]]:
                  "severity": "general"})
     await st.env.sleep(dt.timedelta(days=50))  # reminders, interpretation overdue, abandonment, lapses
     await st.ok({"type": "interpretation.published", "document_id": doc, "published_on": (await st.today()).isoformat(),
-                 "url": "u"},
+                 "url": "http://u.cn"},
                 {"type": "request.replied", "request_id": req, "on": (await st.today()).isoformat(), "outcome": "granted"},
                 {"type": "opinion.responded", "case_id": case, "at": (await st.now()).isoformat()})
     return [("document", doc), ("request", req), ("request", req2), ("opinion", case), *await late_entries(st)]
