@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -26,10 +27,19 @@ from domain.clocks import (
 )
 from domain.config import ConfigError
 from domain.engine import Engine, engine
-from domain.events import Event
+from domain.events import Event, parse_event
 from domain.ladder import plan
 from domain.model import ItemSnapshot
 from domain.standing import overdue_working_days, working_days_left
+from store import repo
+from store.db import _import_table_modules, get_engine, init_db
+
+# What the store activities need is imported here, when the worker imports its activities (before any
+# workflow runs), not by an activity thread's first call: while a workflow activation runs in the sandbox,
+# sys.modules is the sandbox's thread-local mapping, not a dict, for every thread; cffi's module init
+# (argon2's bindings, under store.accounts, a table module init_db imports) writes to it with
+# PyDict_SetItem and fails with "SystemError: bad argument to internal function".
+_import_table_modules()
 
 
 # ---------------------------------------------------------------- engine
@@ -265,10 +275,6 @@ def _plan(req: PlanRequest) -> list[PlannedStepModel]:
 # ---------------------------------------------------------------- read model
 def _session():
     """A session on the current database (migrated once per engine per process by init_db)."""
-    from sqlmodel import Session
-
-    from store.db import get_engine, init_db
-
     return Session(init_db(get_engine()))
 
 
@@ -285,9 +291,6 @@ class SaveRequest(BaseModel):
 def save_item(req: SaveRequest) -> bool:
     """The one writer of the read model: item snapshot + event row in one transaction. Idempotent (a
     retried activity re-upserts the same version and finds the row already there)."""
-    from domain.events import parse_event
-    from store import repo
-
     rows = []
     ev = req.event
     if req.system_event is not None:
@@ -325,8 +328,6 @@ class FactRequest(BaseModel):
 def record_fact(req: FactRequest) -> str:
     """A fact recorded on a finished item (no clock): its event row alone. Returns applied, duplicate
     (same id and content already stored) or conflict (the id is taken by other content)."""
-    from store import repo
-
     ev = req.event
     rec = repo.event_record_from(
         ev.data,
@@ -353,7 +354,5 @@ class DueChange(BaseModel):
 
 @activity.defn
 def record_due_change(change: DueChange) -> None:
-    from store import repo
-
     with _session() as s:
         repo.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)
