@@ -278,35 +278,45 @@ def _session():
     return Session(init_db(get_engine()))
 
 
-class SaveRequest(BaseModel):
-    """What an item workflow writes: its snapshot and, when an event was accepted, the event's log row."""
+class EventWrite(BaseModel):
+    """The event-log part of one store write: an accepted event's row (none: a snapshot-only write)."""
 
-    snapshot: ItemSnapshot
     event: Event | None = None  # an applied (or approved late) event: its row joins the event log
     system_event: dict[str, Any] | None = None  # an event the engine emits itself (request.abandoned)
     recorded_at: str | None = None  # an approved late entry keeps the time it was first recorded
 
 
+class SaveRequest(EventWrite):
+    """What an item workflow writes: its snapshot and, when an event was accepted, the event's log row."""
+
+    snapshot: ItemSnapshot
+    # Writes an earlier run scheduled and had not seen done when it continued as new: their rows, written
+    # again with this one (insert-or-ignore; the snapshot, newest, covers theirs).
+    carried: list[EventWrite] = Field(default_factory=list)
+
+
+def _event_row(w: EventWrite, department: str):
+    ev = w.event
+    if w.system_event is not None:
+        ev = parse_event(w.system_event, internal=True)
+    if ev is None:
+        return None
+    return repo.event_record_from(
+        ev.data,
+        item_id=ev.item_id,
+        department=ev.department or department,
+        occurred_on=ev.on[:10],
+        content_hash=ev.content_hash,
+        recorded_by="system" if w.system_event is not None else ev.data.get("recorded_by"),
+        **({"ingested_at": repo.parse_instant(w.recorded_at)} if w.recorded_at else {}),
+    )
+
+
 @activity.defn
 def save_item(req: SaveRequest) -> bool:
-    """The one writer of the read model: item snapshot + event row in one transaction. Idempotent (a
-    retried activity re-upserts the same version and finds the row already there)."""
-    rows = []
-    ev = req.event
-    if req.system_event is not None:
-        ev = parse_event(req.system_event, internal=True)
-    if ev is not None:
-        rows.append(
-            repo.event_record_from(
-                ev.data,
-                item_id=ev.item_id,
-                department=ev.department or req.snapshot.department,
-                occurred_on=ev.on[:10],
-                content_hash=ev.content_hash,
-                recorded_by="system" if req.system_event is not None else ev.data.get("recorded_by"),
-                **({"ingested_at": repo.parse_instant(req.recorded_at)} if req.recorded_at else {}),
-            )
-        )
+    """The one writer of the read model: item snapshot + event rows in one transaction. Idempotent (a
+    retried activity re-upserts the same version and finds the rows already there)."""
+    rows = [row for w in (*req.carried, req) if (row := _event_row(w, req.snapshot.department)) is not None]
     with _session() as s:
         try:
             written = repo.save_snapshot(s, req.snapshot, commit=False)
