@@ -109,7 +109,7 @@ class ItemWorkflow:
             # started with, so that no run ever waits empty for an import to send it again.
             if inp.start is not None and not (self.st.version or self._start_refused or self._lock.locked()):
                 try:
-                    await self.apply(inp.start)
+                    await self._accept(inp.start)
                 except ApplicationError:
                     pass  # refused: _start_refused is set and the run fails below
             await workflow.wait_condition(lambda: self.st.version > 0 or self._start_refused)
@@ -196,6 +196,10 @@ class ItemWorkflow:
     # ------------------------------------------------------------ handlers
     @workflow.update
     async def apply(self, ev: Event) -> ApplyResult:
+        return await self._accept(ev)
+
+    async def _accept(self, ev: Event) -> ApplyResult:
+        """The `apply` Update's body (also the run's own start, when its Update was lost)."""
         async with self._lock:
             try:
                 # Checked again under the lock: another Update (e.g. a second import sending the same id,
