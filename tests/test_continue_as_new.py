@@ -18,8 +18,10 @@ from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 import services.ingest
+import workflows
 from services.ingest import ReadModelBehind
 from store.db import get_engine
 from store.models import EventRecord
@@ -46,10 +48,18 @@ async def can_env(temporal_cli_path):
 
 async def _runs(client, wid: str, first_run: str) -> tuple[int, int]:
     """How many runs the item had, following continue-as-new from its first run, and how many store writes
-    those runs handed on to the next (not yet done when the run continued as new)."""
+    those runs handed on to the next (not yet done when the run continued as new). Every run's history
+    replays on today's code (the drain and the hand-over are deterministic)."""
     runs, carried, run = 1, 0, first_run
+    replayer = Replayer(
+        workflows=workflows.WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflows.workflow_runner(),
+    )
     while True:
         history = await client.get_workflow_handle(wid, run_id=run).fetch_history()
+        replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert replayed.replay_failure is None, (run, replayed.replay_failure)
         last = history.events[-1]
         if last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
             return runs, carried
