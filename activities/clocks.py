@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -26,10 +27,19 @@ from domain.clocks import (
 )
 from domain.config import ConfigError
 from domain.engine import Engine, engine
-from domain.events import Event
+from domain.events import Event, parse_event
 from domain.ladder import plan
 from domain.model import ItemSnapshot
 from domain.standing import overdue_working_days, working_days_left
+from store import repo
+from store.db import _import_table_modules, get_engine, init_db
+
+# What the store activities need is imported here, when the worker imports its activities (before any
+# workflow runs), not by an activity thread's first call: while a workflow activation runs in the sandbox,
+# sys.modules is the sandbox's thread-local mapping, not a dict, for every thread; cffi's module init
+# (argon2's bindings, under store.accounts, a table module init_db imports) writes to it with
+# PyDict_SetItem and fails with "SystemError: bad argument to internal function".
+_import_table_modules()
 
 
 # ---------------------------------------------------------------- engine
@@ -265,45 +275,48 @@ def _plan(req: PlanRequest) -> list[PlannedStepModel]:
 # ---------------------------------------------------------------- read model
 def _session():
     """A session on the current database (migrated once per engine per process by init_db)."""
-    from sqlmodel import Session
-
-    from store.db import get_engine, init_db
-
     return Session(init_db(get_engine()))
 
 
-class SaveRequest(BaseModel):
-    """What an item workflow writes: its snapshot and, when an event was accepted, the event's log row."""
+class EventWrite(BaseModel):
+    """The event-log part of one store write: an accepted event's row (none: a snapshot-only write)."""
 
-    snapshot: ItemSnapshot
     event: Event | None = None  # an applied (or approved late) event: its row joins the event log
     system_event: dict[str, Any] | None = None  # an event the engine emits itself (request.abandoned)
     recorded_at: str | None = None  # an approved late entry keeps the time it was first recorded
 
 
+class SaveRequest(EventWrite):
+    """What an item workflow writes: its snapshot and, when an event was accepted, the event's log row."""
+
+    snapshot: ItemSnapshot
+    # Writes an earlier run scheduled and had not seen done when it continued as new: their rows, written
+    # again with this one (insert-or-ignore; the snapshot, newest, covers theirs).
+    carried: list[EventWrite] = Field(default_factory=list)
+
+
+def _event_row(w: EventWrite, department: str):
+    ev = w.event
+    if w.system_event is not None:
+        ev = parse_event(w.system_event, internal=True)
+    if ev is None:
+        return None
+    return repo.event_record_from(
+        ev.data,
+        item_id=ev.item_id,
+        department=ev.department or department,
+        occurred_on=ev.on[:10],
+        content_hash=ev.content_hash,
+        recorded_by="system" if w.system_event is not None else ev.data.get("recorded_by"),
+        **({"ingested_at": repo.parse_instant(w.recorded_at)} if w.recorded_at else {}),
+    )
+
+
 @activity.defn
 def save_item(req: SaveRequest) -> bool:
-    """The one writer of the read model: item snapshot + event row in one transaction. Idempotent (a
-    retried activity re-upserts the same version and finds the row already there)."""
-    from domain.events import parse_event
-    from store import repo
-
-    rows = []
-    ev = req.event
-    if req.system_event is not None:
-        ev = parse_event(req.system_event, internal=True)
-    if ev is not None:
-        rows.append(
-            repo.event_record_from(
-                ev.data,
-                item_id=ev.item_id,
-                department=ev.department or req.snapshot.department,
-                occurred_on=ev.on[:10],
-                content_hash=ev.content_hash,
-                recorded_by="system" if req.system_event is not None else ev.data.get("recorded_by"),
-                **({"ingested_at": repo.parse_instant(req.recorded_at)} if req.recorded_at else {}),
-            )
-        )
+    """The one writer of the read model: item snapshot + event rows in one transaction. Idempotent (a
+    retried activity re-upserts the same version and finds the rows already there)."""
+    rows = [row for w in (*req.carried, req) if (row := _event_row(w, req.snapshot.department)) is not None]
     with _session() as s:
         try:
             written = repo.save_snapshot(s, req.snapshot, commit=False)
@@ -325,8 +338,6 @@ class FactRequest(BaseModel):
 def record_fact(req: FactRequest) -> str:
     """A fact recorded on a finished item (no clock): its event row alone. Returns applied, duplicate
     (same id and content already stored) or conflict (the id is taken by other content)."""
-    from store import repo
-
     ev = req.event
     rec = repo.event_record_from(
         ev.data,
@@ -353,7 +364,5 @@ class DueChange(BaseModel):
 
 @activity.defn
 def record_due_change(change: DueChange) -> None:
-    from store import repo
-
     with _session() as s:
         repo.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)

@@ -459,7 +459,7 @@ class Ingestor:
         )
         start = WithStartWorkflowOperation(
             workflow_for(ev.item_type).run,
-            ItemInput(state=state),
+            ItemInput(state=state, start=ev),
             id=wid,
             task_queue=get_settings().task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

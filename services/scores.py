@@ -33,6 +33,7 @@ def load_events(
     objects: the log of a province is hundreds of thousands of events."""
     from sqlalchemy import select
 
+    from store.annual import code_point
     from store.models import EventRecord, table
 
     t = table(EventRecord)
@@ -44,7 +45,9 @@ def load_events(
     if item_ids is not None:
         q = q.where(t.c.item_id.in_(item_ids))
     if types is None and item_ids is None:
-        rows = list(session.execute(q.order_by(t.c.occurred_on, t.c.event_id)))
+        # ids by code point, as the sorted() below and the annual report's SQL order them, on any collation
+        event_id = code_point(t.c.event_id, session.get_bind().dialect.name == "postgresql")
+        rows = list(session.execute(q.order_by(t.c.occurred_on, event_id)))
     else:
         # a few rows, sorted here: with ORDER BY, SQLite (after ANALYZE) walks the whole log in date order
         # instead of using the type / item index (0.4 s instead of 1 ms at 200,000 events)

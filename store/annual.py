@@ -34,6 +34,13 @@ _ANSWERS = ("request.answered_on_the_spot", "request.replied")
 _COUNTED = ("request.correction_requested", "request.extended", "request.withdrawn")
 
 
+def code_point(column: ColumnElement[str], postgresql: bool) -> ColumnElement[str]:
+    """`column` compared and sorted by code point, as Python and SQLite compare strings: on PostgreSQL with
+    COLLATE "C", since a database created with a locale (Chinese deployments: zh_CN.UTF-8) sorts text by
+    that locale's rules (pinyin, case and punctuation folded), and "the first event" would depend on it."""
+    return column.collate("C") if postgresql else column
+
+
 def _family(types: Iterable[str]) -> list[str]:
     """Every event type of the same item kinds as `types` (request.* with review.* and litigation.*, ...): an
     event without a department belongs to a scope through an event of its item that has one."""
@@ -74,15 +81,11 @@ class _Reader:
             self.scoped(k, (start_type,)),
         )
 
-    def first(self, t, types: Sequence[str], *conds: Callable, python_order: bool) -> ColumnElement[bool]:
-        """Row `t` is the first of its item's scoped events of `types` (with `conds`): in the log's order
-        (the database's, as load_events reads it), or with `python_order` by (day, event id) as
-        domain.report._sort_key sorts them."""
+    def first(self, t, types: Sequence[str], *conds: Callable) -> ColumnElement[bool]:
+        """Row `t` is the first of its item's scoped events of `types` (with `conds`): by (day, event id), the
+        ids compared by code point as domain.report._sort_key and load_events order them, on any collation."""
         o = _EV.alias(f"{t.name}_first")
-        oid: ColumnElement[str] = o.c.event_id
-        tid: ColumnElement[str] = t.c.event_id
-        if python_order and self.pg:
-            oid, tid = oid.collate("C"), tid.collate("C")
+        oid, tid = self.code_point(o.c.event_id), self.code_point(t.c.event_id)
         return ~exists(select(literal(1))).where(
             o.c.item_id == t.c.item_id,
             o.c.type.in_(types),
@@ -91,6 +94,9 @@ class _Reader:
             *[c(o) for c in conds],
             or_(o.c.occurred_on < t.c.occurred_on, and_(o.c.occurred_on == t.c.occurred_on, oid < tid)),
         )
+
+    def code_point(self, column: ColumnElement[str]) -> ColumnElement[str]:
+        return code_point(column, self.pg)
 
     def query(self, types: Sequence[str], cols: Callable[[Any], list], *conds: Callable, alias: str = "e") -> Select:
         t, where = self.events(types, alias)
@@ -109,7 +115,7 @@ class _Reader:
         q = (
             select(t.c.payload, t.c.type, t.c.event_id, t.c.department)
             .where(*where, *[c(t) for c in conds])
-            .order_by(t.c.occurred_on, t.c.event_id)
+            .order_by(t.c.occurred_on, self.code_point(t.c.event_id))
         )
         out = []
         for payload, type_, event_id, department in self.s.execute(q):
@@ -222,7 +228,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
 
     # section 一: the first publication in the year of each known document, by channel; interpretations
     known_doc = lambda t: r.known(t, "document.signed")  # noqa: E731
-    first_publication = lambda t: r.first(t, ("document.published",), in_year, python_order=False)  # noqa: E731
+    first_publication = lambda t: r.first(t, ("document.published",), in_year)  # noqa: E731
     # (with the clocks of those documents: the share published in time)
     published = with_clock(
         ("document.published",),
@@ -238,7 +244,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         published_channels[channel] = published_channels.get(channel, 0) + int(count)
     interpretations = r.rows(
         r.query(("interpretation.published",), lambda t: [t.c.item_id, t.c.category], in_year, known_doc).order_by(
-            text("occurred_on"), text("event_id")
+            text("occurred_on"), text('event_id COLLATE "C"' if r.pg else "event_id")
         )
     )
 
@@ -249,7 +255,7 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
     cl, cl_where = r.events(CLOSING_TYPES, "cl")
     first_closing = (
         select(cl.c.item_id, cl.c.type, cl.c.category.label("outcome"))
-        .where(*cl_where, r.first(cl, CLOSING_TYPES, python_order=True))
+        .where(*cl_where, r.first(cl, CLOSING_TYPES))
         .subquery("fc")
     )
     rq, rq_where = r.events(("request.received",), "rq")
@@ -281,13 +287,13 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         odd_closings = r.canonical(
             CLOSING_TYPES,
             lambda t: t.c.item_id.in_(counted_ids),
-            lambda t: r.first(t, CLOSING_TYPES, python_order=True),
+            lambda t: r.first(t, CLOSING_TYPES),
             lambda t: or_(t.c.category.is_(None), t.c.category.not_in(OUTCOME_ROWS)),
         )
 
     # section 一: what happened in the year to known requests
     known_request = lambda t: r.known(t, "request.received")  # noqa: E731
-    first_answer = lambda t: r.first(t, _ANSWERS, in_year, python_order=True)  # noqa: E731
+    first_answer = lambda t: r.first(t, _ANSWERS, in_year)  # noqa: E731
     answered = with_clock(
         _ANSWERS, lambda t: t.c.type, "request_reply", in_year, known_request, first_answer, alias="an"
     )

@@ -5,6 +5,7 @@ record) on a varied store, for several years and scopes, on SQLite and PostgreSQ
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 
 import pytest
@@ -318,3 +319,60 @@ def test_surely_on_time_is_on_time():
             sure += 1
             assert classify(state, due, met_on, as_of) == "on_time", (state, due, met_on, as_of)
     assert sure > 100
+
+
+def _tie_store(s: Session) -> dict[str, str]:
+    """A document published twice on one day and a request closed twice on one day, the ids of each pair
+    ordered one way by code point (Python, SQLite, PostgreSQL's "C") and the other way by a locale such as
+    zh_CN.UTF-8 (lower case before upper case). Returns each publication's channel by event id."""
+    dept, channels = "qz-czj", {"pub-b": "website", "pub-B": "gazette"}
+    raws = [
+        dict(event_id="sign-1", type="document.signed", document_id="WJ-T", department=dept, title="文件",
+             kind="normative", signed_on="2025-03-03", disclosure="public"),
+        *[dict(event_id=eid, type="document.published", document_id="WJ-T", published_on="2025-03-10",
+               url=f"https://x.gov.cn/{eid}", channel=ch) for eid, ch in channels.items()],
+        dict(event_id="recv-1", type="request.received", request_id="YSQ-T", department=dept, channel="online",
+             received_on="2025-04-01", applicant_type="natural_person", subject="s"),
+        dict(event_id="close-b", type="request.replied", request_id="YSQ-T", on="2025-04-20", outcome="granted"),
+        dict(event_id="close-B", type="request.withdrawn", request_id="YSQ-T", on="2025-04-20"),
+    ]  # fmt: skip
+    for raw in raws:
+        ev = parse_event(raw, today=TODAY)
+        data = ev.data | {"type": ev.type, "event_id": ev.event_id}
+        rec = repo.event_record_from(data, item_id=ev.item_id, department=dept, occurred_on=ev.on[:10])
+        repo.add_event(s, rec, commit=False)
+    s.commit()
+    return channels
+
+
+def test_the_first_event_does_not_depend_on_the_collation(engine, tmp_path, monkeypatch):
+    """Ties on a day are broken by event id by code point on any database collation: the report on
+    PostgreSQL (./scripts/test runs this on a C and on a zh_CN.UTF-8 database) equals SQLite's."""
+    from sqlalchemy import text
+
+    from tests.conftest import make_engine
+
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path / "data"))
+    wanted = os.environ.get("SHIXIAN_TEST_COLLATION")
+    if wanted and engine.dialect.name == "postgresql":  # the run on a Chinese database really is on one
+        with engine.connect() as conn:
+            collation = conn.execute(text("SELECT datcollate FROM pg_database WHERE datname = current_database()"))
+            assert collation.scalar() == wanted
+    lite, cleanup = make_engine(f"sqlite:///{tmp_path / 'lite.db'}")
+    try:
+        docs = []
+        for eng in (engine, lite):
+            with Session(eng) as s:
+                channels = _tie_store(s)
+                fast, ref = _both(s, 2025, ALL_SCOPE)
+                assert fast == ref
+                docs.append(fast)
+                ids = [e["event_id"] for e in load_events(s) if e["type"] == "document.published"]
+                assert ids == sorted(channels)  # the log's order: by code point
+        assert docs[0] == docs[1]
+        # the first publication's channel is the code-point-first id's; so is the first closing (a reply
+        # counts as granted, the withdrawal does not)
+        assert docs[0]["figures"]["published_channels"] == {channels[min(channels)]: 1}
+        assert docs[0]["table3"]["granted"]["total"] == (1 if min("close-b", "close-B") == "close-b" else 0)
+    finally:
+        cleanup()

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         CorrectionRequest,
         CorrectionResult,
         DueChange,
+        EventWrite,
         PlannedStepModel,
         PlanRequest,
         SaveRequest,
@@ -87,17 +88,30 @@ class ItemWorkflow:
         self.st: ItemState = inp.state
         self._lock = asyncio.Lock()
         self._dirty = False
-        self._recalc: list[str] = []
+        self._recalc: list[str] = list(inp.recalc)
         self._start_refused = False  # the start event failed in its handler: end the run now
         self._last_save: asyncio.Task[None] | None = None  # store writes run one after another, in order
+        # Store writes scheduled and not yet seen done (this run's and those carried from the previous run):
+        # what continue-as-new hands on. `_carried`: the previous run's, until a write of this run takes them.
+        self._pending: list[EventWrite] = list(inp.pending)
+        self._carried: list[EventWrite] = list(inp.pending)
 
     # ------------------------------------------------------------ run loop
     async def _run(self, inp: ItemInput) -> ItemSnapshot:
         if self.st.version:  # continued-as-new: timers are rebuilt from the plan
             self._dirty = True
+            if self._carried:  # the previous run's writes not seen done: made here first (idempotent)
+                self._save_soon()
         else:
-            # Started with its start event (update-with-start): the Update is in this very first task,
-            # so the wait ends once its handler has applied or refused it.
+            # Started with its start event (update-with-start): the Update is in this very first task, its
+            # handler ran first (it holds the lock or is done). Without it (the server lost it: its sender,
+            # the worker and the server died before this task committed) the run applies the copy it was
+            # started with, so that no run ever waits empty for an import to send it again.
+            if inp.start is not None and not (self.st.version or self._start_refused or self._lock.locked()):
+                try:
+                    await self._accept(inp.start)
+                except ApplicationError:
+                    pass  # refused: _start_refused is set and the run fails below
             await workflow.wait_condition(lambda: self.st.version > 0 or self._start_refused)
             if not self.st.version:
                 # Its start event was refused: fail, so that the id can be used by a corrected event.
@@ -121,9 +135,16 @@ class ItemWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._saved()
-                workflow.continue_as_new(ItemInput(state=self.st))
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._saved()
+                # Updates accepted while the writes drained are applied before the run ends; the writes not
+                # seen done (theirs, or any still running) travel in the input and the next run makes them.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(ItemInput(state=self.st, pending=self._pending, recalc=self._recalc))
+        while True:  # every Update answered and every write done, also those that came while waiting
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            last = self._last_save
+            await self._saved()
+            if last is self._last_save and workflow.all_handlers_finished():
+                break
         return self.snapshot()
 
     def _finished(self) -> bool:
@@ -175,6 +196,10 @@ class ItemWorkflow:
     # ------------------------------------------------------------ handlers
     @workflow.update
     async def apply(self, ev: Event) -> ApplyResult:
+        return await self._accept(ev)
+
+    async def _accept(self, ev: Event) -> ApplyResult:
+        """The `apply` Update's body (also the run's own start, when its Update was lost)."""
         async with self._lock:
             try:
                 # Checked again under the lock: another Update (e.g. a second import sending the same id,
@@ -393,13 +418,20 @@ class ItemWorkflow:
         accepted the event is in history, so the store is never ahead of the workflow (a local activity
         would write before that task commits, and a worker killed in between would leave an event row
         the workflow never applied). The caller need not wait: `_saved()` does before the run ends."""
-        req = SaveRequest(snapshot=self.snapshot(), event=ev, system_event=system_event, recorded_at=recorded_at)
+        carried, self._carried = self._carried, []
+        req = SaveRequest(
+            snapshot=self.snapshot(), event=ev, system_event=system_event, recorded_at=recorded_at, carried=carried
+        )
+        mine = EventWrite(event=ev, system_event=system_event, recorded_at=recorded_at)
+        self._pending.append(mine)
         before = self._last_save
 
         async def write() -> None:
             if before is not None:
                 await asyncio.wait([before])  # its outcome is its own; only the order matters here
             await workflow.execute_activity(save_item, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            done = [mine, *carried]
+            self._pending = [p for p in self._pending if all(p is not d for d in done)]
 
         self._last_save = asyncio.create_task(write())
         return self._last_save

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from activities.clocks import ClockSpec, PlannedStepModel
+from activities.clocks import ClockSpec, EventWrite, PlannedStepModel
 from domain.events import Event
 from domain.model import ItemSnapshot
 from domain.review import LateEntry
@@ -92,6 +92,13 @@ class ItemState(BaseModel):
 
 class ItemInput(BaseModel):
     state: ItemState
+    # The item's start event, also sent as the first `apply` Update (update-with-start): a run whose Update
+    # was lost before its first task committed (importer, worker and server killed) applies it itself.
+    start: Event | None = None
+    # Carried across continue-as-new: the store writes not yet seen done (the new run makes them) and the
+    # calendar recalculations signalled but not yet made.
+    pending: list[EventWrite] = Field(default_factory=list)
+    recalc: list[str] = Field(default_factory=list)
 
 
 class ApplyResult(BaseModel):

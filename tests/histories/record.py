@@ -6,6 +6,8 @@ incompatible (and then version it with workflow.patched() instead, for workflows
 
     .venv/bin/python -m tests.histories.record              # every scenario
     .venv/bin/python -m tests.histories.record late-entries # only the late-entry (补录) one
+    .venv/bin/python -m tests.histories.record continue-as-new  # dev server: a run given writes to make, a run
+                                                           # that applied the start event of its input
 """
 from __future__ import annotations
 
@@ -85,7 +87,72 @@ async def late_entries(st) -> list[tuple[str, str]]:
     return [("request", req)]
 
 
+async def carried_and_self_started(st) -> list[tuple[str, str, str]]:
+    """(workflow id, run id, file name): a request continued as new with store writes still pending (the
+    next run makes them) on a dev server suggesting continue-as-new early, and a run started without its
+    Update (lost), which applies the start event of its input."""
+    from temporalio.api.enums.v1 import EventType
+
+    from domain.events import parse_event
+    from workflows.items import RequestWorkflow
+    from workflows.state import ItemInput, ItemState
+
+    day = await st.today()
+    today = day.isoformat()
+    req = st.id("carried")
+    await st.ok(received(req, "qz-czj", day))
+    wid = f"request:{req}"
+    run = (await st.client.get_workflow_handle(wid).describe()).run_id
+    pairs = [({"type": "request.consultation_started", "request_id": req, "on": today, "with": "third_party"},
+              {"type": "request.consultation_ended", "request_id": req, "on": today}) for _ in range(12)]
+    await st.ok(*[e for pair in pairs for e in pair])
+    out = []
+    while not out:
+        last = (await st.client.get_workflow_handle(wid, run_id=run).fetch_history()).events[-1]
+        assert last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, "nothing was carried"
+        attrs = last.workflow_execution_continued_as_new_event_attributes
+        run = attrs.new_execution_run_id
+        if json.loads(attrs.input.payloads[0].data)["pending"]:
+            out.append((wid, run, "request-carried.json"))
+    own = st.id("selfstart")
+    event = parse_event({"event_id": f"{own}-r", **received(own, "qz-czj", day)})  # drops the applicant
+    assert "applicant" not in event.data
+    ingestor = st.ingestor
+    state = ItemState(id=own, type="request", department="qz-czj", region=ingestor.directory().region_of("qz-czj"),
+                      rules=ingestor._rules_for("request"))
+    handle = await st.client.start_workflow(RequestWorkflow.run, ItemInput(state=state, start=event),
+                                            id=f"request:{own}", task_queue="shixian")
+    st.started.add(handle.id)
+    await st.wait_for(lambda: st.item(own), lambda snap: snap is not None and snap.version == 1)
+    await st.ok({"type": "request.replied", "request_id": own, "on": today, "outcome": "granted"})
+    await handle.result()
+    out.append((handle.id, handle.result_run_id or "", "request-selfstart.json"))
+    return out
+
+
+async def record_continue_as_new() -> int:
+    from tests.conftest import BIN_DIR
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN_DIR / "temporal"), data_converter=pydantic_data_converter, ui=False,
+        dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40"])
+    try:
+        with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+            async with stack(env, Path(tmp), mp) as st:
+                for wid, run, name in await carried_and_self_started(st):
+                    await st.settle(wid)
+                    history = await st.client.get_workflow_handle(wid, run_id=run).fetch_history()
+                    (HERE / name).write_text(json.dumps({"workflow_id": wid, "history": json.loads(history.to_json())},
+                                                        ensure_ascii=False, indent=1), encoding="utf-8")
+                    print("recorded", name, len(history.events), "events")
+    finally:
+        await env.shutdown()
+    return 0
+
+
 async def main() -> int:
+    if "continue-as-new" in sys.argv[1:]:
+        return await record_continue_as_new()
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).with_name("temporal-test-server")),
         data_converter=pydantic_data_converter)
