@@ -9,8 +9,12 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+# 《网络安全法》第二十一条: network logs are kept for at least six months.
+AUDIT_MIN_RETENTION_DAYS = 180
 
 
 class Settings(BaseSettings):
@@ -129,6 +133,23 @@ class Settings(BaseSettings):
         validation_alias="SHIXIAN_HEALTH_GRACE_SECONDS",
         description="how long a dependency may be unreachable before up/worker exit",
     )
+
+    # --- audit trail
+    audit_retention_days: int = Field(
+        AUDIT_MIN_RETENTION_DAYS,
+        validation_alias="SHIXIAN_AUDIT_RETENTION_DAYS",
+        description="days an audit record is kept before the daily purge (at least 180)",
+    )
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _retention_at_least_six_months(cls, days: int) -> int:
+        if days < AUDIT_MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"SHIXIAN_AUDIT_RETENTION_DAYS={days} 过短：审计记录至少保存 {AUDIT_MIN_RETENTION_DAYS} 天"
+                "（《网络安全法》第二十一条：网络日志留存不少于六个月）"
+            )
+        return days
 
     @property
     def temporal_target(self) -> str:
