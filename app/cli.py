@@ -210,6 +210,7 @@ def _register_optional() -> None:
         "app.cli_ledger",
         "app.cli_users",
         "app.cli_review",
+        "app.cli_audit",
     ):
         try:
             module = importlib.import_module(name)

@@ -193,9 +193,10 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc))
 
         async def go():
+            from services.audit import Actor
             from services.calendar import signal_open_items
 
-            return await signal_open_items(await _client(), "日历数据已更新（shixian calendar reload）")
+            return await signal_open_items(await _client(), "日历数据已更新（shixian calendar reload）", Actor.cli())
 
         n = asyncio.run(go())
         typer.echo(f"已通知 {n} 个未办结事项重新计算")

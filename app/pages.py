@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app import readmodel as rm
+from app.audit_web import audit
 from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_person
 from app.review import REVIEWERS
 from app.schemas import ItemDetail
@@ -181,6 +182,14 @@ async def login(request: Request):
         if until is not None:
             local = until.astimezone(dt.timezone(dt.timedelta(hours=8)))
             wait = max(1, int((until - accounts.utcnow()).total_seconds()))
+            audit(
+                request,
+                None,
+                "auth.sign_in",
+                person=person,
+                outcome="failure",
+                detail={"reason": "登录失败次数过多，已暂停"},
+            )
             return again(
                 429,
                 f"登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
@@ -191,8 +200,17 @@ async def login(request: Request):
         p = principal_for_person(person) if ok else None
         accounts.record_attempt(s, person[:100], client, ok and p is not None)
         if p is None:
+            audit(
+                request,
+                None,
+                "auth.sign_in",
+                person=person,
+                outcome="failure",
+                detail={"reason": "人员编号或密码不正确"},
+            )
             return again(401, "人员编号或密码不正确。")
         sid, _ = accounts.start_session(s, person)
+    audit(request, p, "auth.sign_in", object=p.person, department=p.department)
     if p.role == "liaison" and nxt == "/":
         nxt = "/liaison"
     resp = RedirectResponse(nxt, status_code=303)
@@ -214,6 +232,8 @@ async def logout(request: Request):
         return csrf_refused(request)
     with Session(db()) as s:
         end_session(s, request.cookies.get(COOKIE, ""))
+    if who is not None and who.person:
+        audit(request, who, "auth.sign_out", object=who.person)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE)
     return resp
@@ -303,7 +323,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
 
 
 async def _review_form(request: Request, event_id: str, approve: bool):
-    from app.review import ReviewError, decide
+    from app.review import ReviewError, decide, review_action, review_audit
 
     who = _who(request)
     form = await read_form(request)
@@ -316,7 +336,9 @@ async def _review_form(request: Request, event_id: str, approve: bool):
     try:
         e = await decide(client, event_id, approve=approve, by=who.actor, reason=form.get("reason", ""))
     except ReviewError as exc:
+        audit(request, who, review_action(approve), object=event_id, outcome="failure", detail={"reason": exc.reason})
         raise ApiError(exc.status, "review_refused", exc.reason) from None
+    audit(request, who, review_action(approve), **review_audit(e))
     done = "已批准补录" if e["status"] == "approved" else "已驳回补录"
     return redirect_with_flash("/#review", f"{done} {event_id}（{e['item_id']}）", request)
 

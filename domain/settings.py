@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 # 《网络安全法》第二十一条: network logs are kept for at least six months.
 AUDIT_MIN_RETENTION_DAYS = 180
 

@@ -346,14 +346,9 @@ def verify(s: Session) -> Verification:
             last_purge = r
         prev = r
     if first is not None and first.prev_hash != GENESIS:
-        through = (last_purge.detail or {}).get("through_id") if last_purge else None
-        if through is None or first.id != int(through) + 1 or first.prev_hash != (last_purge.detail or {}).get(
-            "through_hash"
-        ):
+        cut = (last_purge.detail or {}) if last_purge is not None else {}
+        if first.id != int(cut.get("through_id", -2)) + 1 or first.prev_hash != cut.get("through_hash"):
             problems.append(f"最早的第 {first.id} 条之前的记录不在，且没有对应的过期清理记录（记录被删除）")
-    return Verification(n, first.id if first else None, prev.id if prev else None, prev.hash if prev else None, problems)
-
-
-def hash_of(s: Session, record_id: int) -> str | None:
-    row = s.get(AuditRecord, record_id)
-    return row.hash if row else None
+    return Verification(
+        n, first.id if first else None, prev.id if prev else None, prev.hash if prev else None, problems
+    )

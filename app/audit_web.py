@@ -1,0 +1,29 @@
+"""Audit hooks of the web surface: who acts (the signed-in person or the token), through which door (page or
+API) and from which address; each hook in the pages and the API is one call of `audit`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from app.auth import Principal
+from services.audit import Actor, record
+
+
+def client_of(request: Request) -> str | None:
+    # Behind a reverse proxy on 127.0.0.1, uvicorn already puts X-Forwarded-For here (forwarded_allow_ips).
+    return request.client.host if request.client else None
+
+
+def actor_of(request: Request, who: Principal | None, person: str | None = None) -> Actor:
+    """`person`: who a sign-in claimed to be, before anyone is signed in."""
+    if who is None:
+        channel = "api" if request.url.path.startswith("/api") else "web"
+        return Actor(person or "anonymous", "", channel, client_of(request))
+    # a token is a machine's (API); a session is a person's browser, also when it downloads through /api
+    return Actor(who.actor, who.role, "api" if who.token_id else "web", client_of(request))
+
+
+def audit(request: Request, who: Principal | None, action: str, *, person: str | None = None, **kw: Any) -> None:
+    record(actor_of(request, who, person), action, **kw)
