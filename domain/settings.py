@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # 《网络安全法》第二十一条: network logs are kept for at least six months.
@@ -166,11 +166,24 @@ def get_settings() -> Settings:
     key = tuple(os.environ.get(name) for name in _NAMES)
     cached = _cache.get(key)
     if cached is None:
-        cached = Settings()
+        try:
+            cached = Settings()
+        except ValidationError as exc:  # one Chinese line per bad variable, without pydantic's URL
+            raise SettingsError("；".join(_problem(e) for e in exc.errors())) from None
         if len(_cache) > 32:
             _cache.clear()
         _cache[key] = cached
     return cached
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the product refuses (the message names it)."""
+
+
+def _problem(e) -> str:
+    name = ".".join(str(x) for x in e.get("loc", ())) or "环境变量"
+    msg = str(e.get("msg", "")).removeprefix("Value error, ")
+    return msg if name in msg else f"{name}：{msg}"
 
 
 def environ() -> dict[str, str]:

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from domain.settings import AUDIT_MIN_RETENTION_DAYS
+from domain.shanghai import SHANGHAI
 from store.models import UTCDateTime, utcnow
 
 OUTCOMES = ("success", "failure")
@@ -187,6 +188,7 @@ def append(
             s.rollback()
             continue
         s.refresh(row)
+        s.expunge(row)  # a snapshot: later commits of the session do not expire it
         return row
     raise RuntimeError("审计记录写入冲突过多，未能追加")
 
@@ -288,7 +290,7 @@ def purge(
 
     doomed = int(s.exec(select(func.count()).select_from(AuditRecord).where(col(AuditRecord.id) <= last[0])).one())
     detail = {"deleted": doomed, "through_id": int(last[0]), "through_hash": last[1]}
-    detail.update(retention_days=retention_days, before=_iso(cutoff))
+    detail.update(retention_days=retention_days, before=f"{cutoff.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}")
     # Built before the delete: it chains onto the head, which may itself be among the deleted.
     row = _build(s, None, **_values(actor, role, channel, "audit.purge", None, None, "success", client, detail))
     conn = s.connection()
@@ -308,6 +310,7 @@ def purge(
     finally:
         _purging.on = False
     s.refresh(row)
+    s.expunge(row)
     return row
 
 
