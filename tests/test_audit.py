@@ -214,9 +214,11 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
 
     from app.web import create_app
     from domain.engine import engine as config_engine
+    from domain.shanghai import today as wall_today
     from services.ingest import Ingestor
     from store.accounts import set_password
     from store.db import get_engine, init_db
+    from store.tokens import create_token
     from tests.workflow_harness import stack
 
     async with stack(ts_env, tmp_path, monkeypatch) as st:
@@ -224,6 +226,7 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
         with Session(eng) as s:
             for person, pw in PASSWORDS.items():
                 set_password(s, person, pw)
+            admin_token, _ = create_token(s, "admin", person="admin")
         # a liaison's reply recorded 8 working days after it happened: held for review (补录)
         cal, today = config_engine().calendar, await st.today()
         rid = st.id("AUD-1")
@@ -273,13 +276,23 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
                 board = await c.get("/")
                 r = await c.post(f"/review/{reply['event_id']}/approve", data={"csrf_token": _csrf(board.text)})
                 assert r.status_code == 303
+                item = await c.get(f"/items/{rid}")
+                r = await c.post(f"/items/{rid}/urge", data={"csrf_token": _csrf(item.text), "note": "请尽快核实"})
+                assert r.status_code == 303
                 r = await c.get("/admin/audit")  # a supervisor is not the audit administrator
                 assert r.status_code == 403 and "需要管理员角色" in r.text
+                assert (await c.post("/logout", data={"csrf_token": _csrf(item.text)})).status_code == 303
             async with _browser(base, "198.51.100.9") as c:
                 assert (await _sign_in(c, "assessor-zwgk", PASSWORDS["assessor-zwgk"])).status_code == 303
                 xlsx = await c.get(f"/api/scores?period={today.year}&format=xlsx")
                 assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+                last_year = str(wall_today().year - 1)
+                scores = await c.get(f"/scores?period={last_year}")
+                r = await c.post("/scores/lock", data={"csrf_token": _csrf(scores.text), "period": last_year})
+                assert r.status_code == 303
             async with _browser(base, "192.0.2.1") as c:
+                r = await c.post("/api/calendar/reload", headers={"Authorization": f"Bearer {admin_token}"})
+                assert r.status_code == 200, r.text
                 assert (await _sign_in(c, "admin", PASSWORDS["admin"])).status_code == 303
                 page = await c.get("/admin/audit")
                 assert page.status_code == 200
@@ -293,8 +306,16 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
                     ("supervisor-zwgk", "越权访问被拒绝", "失败", "203.0.113.7"),
                     ("assessor-zwgk", "登录", "成功", "198.51.100.9"),
                     ("assessor-zwgk", "导出考评得分", "成功", "198.51.100.9"),
+                    ("supervisor-zwgk", "督办", "成功", "203.0.113.7"),
+                    ("supervisor-zwgk", "退出登录", "成功", "203.0.113.7"),
+                    ("assessor-zwgk", "锁定考评期间", "成功", "198.51.100.9"),
+                    ("admin", "重新载入日历", "成功", "192.0.2.1"),
                     ("admin", "登录", "成功", "192.0.2.1"),
                 } <= got, got
+                urge = next(r for r in rows if r[5] == "督办")
+                assert (urge[6], urge[7]) == (rid, "钦州市发展和改革委员会") and urge[4] == "网页"
+                reload_ = next(r for r in rows if r[5] == "重新载入日历")
+                assert reload_[4] == "接口" and "通知事项数：" in reload_[10]
                 approval = next(r for r in rows if r[5] == "批准补录")
                 assert approval[6] == reply["event_id"] and approval[3] == "督查" and "事项：" + rid in approval[10]
                 export = next(r for r in rows if r[5] == "导出考评得分")
@@ -307,10 +328,8 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
                 assert sorted(r[2] for r in failures) == ["=HYPERLINK(1)", "supervisor-zwgk 政务公开办督办员"]
                 assert all(r[10] == "原因：人员编号或密码不正确" for r in failures)
                 mine = _table_rows((await c.get("/admin/audit?person=assessor-zwgk")).text)
-                assert {r[5] for r in mine} == {"登录", "导出考评得分"}
+                assert {r[5] for r in mine} == {"登录", "导出考评得分", "锁定考评期间"}
                 # dates are days of Beijing time (the records carry the real clock's instant)
-                from domain.shanghai import today as wall_today
-
                 near = (
                     (wall_today() - dt.timedelta(days=1)).isoformat(),
                     (wall_today() + dt.timedelta(days=1)).isoformat(),
