@@ -161,6 +161,23 @@ def test_verify_finds_edited_and_removed_records(engine):
         assert any("没有对应的过期清理记录" in p for p in A.verify(s).problems)
 
 
+def test_concurrent_writers_keep_one_unbroken_chain(engine):
+    """Web replicas, workers and the CLI append at once: every record lands, ids stay consecutive, the chain
+    links each to the one before."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def writer(n: int) -> list[int]:
+        with Session(engine) as s:
+            return [_append(s, 0, actor=f"w{n}").id for _ in range(15)]
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = [i for chunk in pool.map(writer, range(4)) for i in chunk]
+    assert sorted(ids) == list(range(1, 61))
+    with Session(engine) as s:
+        v = A.verify(s)
+    assert (v.checked, v.first_id, v.last_id, v.problems) == (60, 1, 60, [])
+
+
 def test_secrets_never_reach_a_record(engine):
     with Session(engine) as s:
         for detail in ({"password": "x"}, {"nested": {"token": "x"}}, {"note": "sx_0123456789_" + "a" * 43}):
@@ -269,7 +286,7 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
             async with _browser(base, "203.0.113.7") as c:
                 r = await _sign_in(c, "supervisor-zwgk", "wrong-password-9")
                 assert r.status_code == 401
-                r = await _sign_in(c, "=HYPERLINK(1)", "whatever-password")  # a formula as the name
+                r = await _sign_in(c, "my-secret-password-1", "x")  # a password typed into the name field
                 assert r.status_code == 401
                 r = await _sign_in(c, "supervisor-zwgk", PASSWORDS["supervisor-zwgk"])
                 assert r.status_code == 303
@@ -325,7 +342,8 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
                 assert not {"auth.sign_in", "review.approve", "success", "supervisor", "web"} & set(shown.split())
 
                 failures = _table_rows((await c.get("/admin/audit?action=auth.sign_in&outcome=failure")).text)
-                assert sorted(r[2] for r in failures) == ["=HYPERLINK(1)", "supervisor-zwgk 政务公开办督办员"]
+                assert sorted(r[2] for r in failures) == ["supervisor-zwgk 政务公开办督办员", "（未知人员）"]
+                assert "my-secret-password-1" not in page.text
                 assert all(r[10] == "原因：人员编号或密码不正确" for r in failures)
                 mine = _table_rows((await c.get("/admin/audit?person=assessor-zwgk")).text)
                 assert {r[5] for r in mine} == {"登录", "导出考评得分", "锁定考评期间"}
@@ -351,10 +369,15 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
                 assert out.status_code == 200 and out.content.startswith("\ufeff".encode())
                 table = list(csv.reader(io.StringIO(out.content.decode("utf-8-sig"))))
                 assert table[0][:3] == ["序号", "时间（北京时间）", "人员"] and len(table) == 3
-                assert {t[2] for t in table[1:]} == {"supervisor-zwgk", "'=HYPERLINK(1)"}  # formula neutralised
+                assert {t[2] for t in table[1:]} == {"supervisor-zwgk", "（未知人员）"}
                 assert {t[6] for t in table[1:]} == {"登录"} and {t[9] for t in table[1:]} == {"失败"}
                 xlsx = await c.get("/admin/audit/export?format=xlsx")
                 assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+                with Session(eng) as s:  # text that would start a formula leaves the export as plain text
+                    A.append(s, actor="=HYPERLINK(1)", role="operator", channel="cli", action="token.create")
+                out = await c.get("/admin/audit/export?format=csv&action=token.create")
+                (_, row) = list(csv.reader(io.StringIO(out.content.decode("utf-8-sig"))))
+                assert (row[2], row[6], row[5]) == ("'=HYPERLINK(1)", "生成接口令牌", "命令行")
         finally:
             server.should_exit = True
             await serving
