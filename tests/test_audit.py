@@ -74,6 +74,23 @@ def test_update_and_delete_are_refused_by_the_database(engine):
         assert A.verify(s).problems == []
 
 
+def test_a_database_adopted_from_before_migrations_gets_the_guard(tmp_path):
+    """create_all (how databases were made before migrations) makes the table without triggers; migrating adds them."""
+    from sqlmodel import SQLModel
+
+    from store.db import _import_table_modules, create_db_engine, init_db
+
+    _import_table_modules()
+    eng = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    SQLModel.metadata.create_all(eng)
+    init_db(eng)
+    with Session(eng) as s:
+        _append(s, 1)
+    assert "只能追加" in _refused(eng, "UPDATE audit_record SET actor = 'x'")
+    assert "只能追加" in _refused(eng, "DELETE FROM audit_record")
+    eng.dispose()
+
+
 def test_sqlite_refuses_deletion_from_a_connection_outside_the_product(tmp_path):
     """A plain sqlite3 connection (no shixian_audit_purge function) cannot delete even an old record."""
     import sqlite3
@@ -378,6 +395,15 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
                 out = await c.get("/admin/audit/export?format=csv&action=token.create")
                 (_, row) = list(csv.reader(io.StringIO(out.content.decode("utf-8-sig"))))
                 assert (row[2], row[6], row[5]) == ("'=HYPERLINK(1)", "生成接口令牌", "命令行")
+                with Session(eng) as s:  # paging: 50 a page, newest first, then the older ones
+                    for _ in range(60):
+                        A.append(s, actor="os:ops", role="operator", channel="cli", action="token.revoke")
+                first = await c.get("/admin/audit?action=token.revoke")
+                older = re.search(r'<a href="([^"]+)" id="audit-next">', first.text).group(1).replace("&amp;", "&")
+                second = await c.get(older)
+                ids = [int(r[0]) for r in _table_rows(first.text)] + [int(r[0]) for r in _table_rows(second.text)]
+                assert len(_table_rows(first.text)) == 50 and ids == sorted(ids, reverse=True) and len(set(ids)) == 60
+                assert 'id="audit-next"' not in second.text and "共 60 条" in second.text
         finally:
             server.should_exit = True
             await serving
@@ -453,3 +479,27 @@ def test_cli_account_and_token_changes_are_recorded(tmp_data_dir):
     assert {(r.actor, r.role, r.channel) for r in rows} == {(f"os:{getpass.getuser()}", "operator", "cli")}
     assert rows[1].detail == {"role": "supervisor", "person": "supervisor-zwgk"}
     assert all(token not in json.dumps(r.detail) and token[-20:] not in json.dumps(r.detail) for r in rows)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_worker_purges_daily_what_is_past_the_retention(tmp_data_dir, monkeypatch):
+    from store.db import get_engine, init_db
+    from worker.audit_purge import purge_daily
+
+    monkeypatch.setenv("SHIXIAN_AUDIT_RETENTION_DAYS", "200")
+    eng = init_db(get_engine())
+    with Session(eng) as s:
+        old, kept = _append(s, 250), _append(s, 190)  # 190 days: past the legal minimum, within the setting
+    stop = asyncio.Event()
+    task = asyncio.create_task(purge_daily(stop, every=3600))
+    with Session(eng) as s:
+        for _ in range(200):
+            if A.search(s, A.Filter(action="audit.purge")):
+                break
+            await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 10)  # ends on stop, not after the day's wait
+    with Session(eng) as s:
+        rows = A.search(s, A.Filter())
+    assert [r.action for r in rows] == ["audit.purge", "auth.sign_in"] and rows[1].id == kept.id
+    assert rows[0].detail["through_id"] == old.id and rows[0].detail["retention_days"] == 200
