@@ -246,9 +246,7 @@ def get_scores(
         return res
     name = f"时限考评得分-{p.label}{'-' + dept if dept else ''}.{format}"
     data = _written(lambda r, out: write_scores(r, format, out), res, suffix=f".{format}")
-    audit(
-        request, who, "export.scores", object=f"{p.label} {format}", department=dept, detail={"as_of": day.isoformat()}
-    )
+    audit(request, who, "export.scores", object=f"{p.label} {format}", department=dept, detail={"as_of": str(day)})
     return _download(data, "text/csv; charset=utf-8" if format == "csv" else XLSX, name)
 
 
@@ -284,15 +282,8 @@ def get_annual_report(
     report = rm.annual_report_data(year, dept, government)
     if format == "json":
         return report
-    scope = "政府" if government else dept
-    audit(
-        request,
-        who,
-        "export.annual_report",
-        object=f"{year} {format}",
-        department=dept,
-        detail={"scope": scope or "全部"},
-    )
+    scope = "政府" if government else (dept or "全部")
+    audit(request, who, "export.annual_report", object=f"{year} {format}", department=dept, detail={"scope": scope})
     if format == "html":
         return HTMLResponse(render_html(report))
     name = f"{report['title']}（草稿）"

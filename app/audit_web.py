@@ -43,3 +43,7 @@ def actor_of(request: Request, who: Principal | None, person: str | None = None)
 
 def audit(request: Request, who: Principal | None, action: str, *, person: str | None = None, **kw: Any) -> None:
     record(actor_of(request, who, person), action, **kw)
+
+
+def sign_in_failed(request: Request, person: str, reason: str) -> None:
+    audit(request, None, "auth.sign_in", person=person, outcome="failure", detail={"reason": reason})

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app import readmodel as rm
-from app.audit_web import audit
+from app.audit_web import audit, sign_in_failed
 from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_person
 from app.review import REVIEWERS
 from app.schemas import ItemDetail
@@ -182,14 +182,7 @@ async def login(request: Request):
         if until is not None:
             local = until.astimezone(dt.timezone(dt.timedelta(hours=8)))
             wait = max(1, int((until - accounts.utcnow()).total_seconds()))
-            audit(
-                request,
-                None,
-                "auth.sign_in",
-                person=person,
-                outcome="failure",
-                detail={"reason": "登录失败次数过多，已暂停"},
-            )
+            sign_in_failed(request, person, "登录失败次数过多，已暂停")
             return again(
                 429,
                 f"登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
@@ -200,14 +193,7 @@ async def login(request: Request):
         p = principal_for_person(person) if ok else None
         accounts.record_attempt(s, person[:100], client, ok and p is not None)
         if p is None:
-            audit(
-                request,
-                None,
-                "auth.sign_in",
-                person=person,
-                outcome="failure",
-                detail={"reason": "人员编号或密码不正确"},
-            )
+            sign_in_failed(request, person, "人员编号或密码不正确")
             return again(401, "人员编号或密码不正确。")
         sid, _ = accounts.start_session(s, person)
     audit(request, p, "auth.sign_in", object=p.person, department=p.department)

@@ -324,6 +324,8 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
                 scores = await c.get(f"/scores?period={last_year}")
                 r = await c.post("/scores/lock", data={"csrf_token": _csrf(scores.text), "period": last_year})
                 assert r.status_code == 303
+                report = await c.get(f"/api/annual-report?year={last_year}&government=true&format=docx")
+                assert report.status_code == 200 and report.content[:2] == b"PK"
             async with _browser(base, "192.0.2.1") as c:
                 r = await c.post("/api/calendar/reload", headers={"Authorization": f"Bearer {admin_token}"})
                 assert r.status_code == 200, r.text
@@ -343,6 +345,7 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
                     ("supervisor-zwgk", "督办", "成功", "203.0.113.7"),
                     ("supervisor-zwgk", "退出登录", "成功", "203.0.113.7"),
                     ("assessor-zwgk", "锁定考评期间", "成功", "198.51.100.9"),
+                    ("assessor-zwgk", "下载年度报告", "成功", "198.51.100.9"),
                     ("admin", "重新载入日历", "成功", "192.0.2.1"),
                     ("admin", "登录", "成功", "192.0.2.1"),
                 } <= got, got
@@ -363,7 +366,9 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
                 assert "my-secret-password-1" not in page.text
                 assert all(r[10] == "原因：人员编号或密码不正确" for r in failures)
                 mine = _table_rows((await c.get("/admin/audit?person=assessor-zwgk")).text)
-                assert {r[5] for r in mine} == {"登录", "导出考评得分", "锁定考评期间"}
+                assert {r[5] for r in mine} == {"登录", "导出考评得分", "锁定考评期间", "下载年度报告"}
+                report_row = next(r for r in mine if r[5] == "下载年度报告")
+                assert (report_row[6], report_row[10]) == (f"{last_year} docx", "范围：政府")
                 # dates are days of Beijing time (the records carry the real clock's instant)
                 near = (
                     (wall_today() - dt.timedelta(days=1)).isoformat(),
