@@ -242,8 +242,36 @@ def _recent(at: str) -> bool:
     return abs(dt.datetime.now(SHANGHAI) - when) < dt.timedelta(minutes=10)
 
 
+@pytest.fixture
+def product_db(db_url):
+    """The product's own DATABASE_URL: None (SQLite under the data directory) or a fresh PostgreSQL schema that
+    every part — worker activities, web app, CLI subprocesses — reaches through the URL."""
+    if db_url.startswith("sqlite"):
+        yield None
+        return
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(db_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{db_url}?options=-csearch_path%3D{schema}"
+    finally:
+        from store.db import get_engine
+
+        get_engine.cache_clear()  # its pooled connections go with the schema
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.mark.asyncio(loop_scope="session")
-async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, tmp_path, monkeypatch, free_port):
+async def test_sign_in_export_and_approval_are_listed_with_who_and_when(
+    ts_env, tmp_path, monkeypatch, free_port, product_db
+):
     import uvicorn
 
     from app.web import create_app
@@ -256,7 +284,10 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(ts_env, 
     from tests.workflow_harness import stack
 
     async with stack(ts_env, tmp_path, monkeypatch) as st:
+        if product_db:
+            monkeypatch.setenv("DATABASE_URL", product_db)
         eng = init_db(get_engine())
+        assert eng.dialect.name == ("postgresql" if product_db else "sqlite")
         with Session(eng) as s:
             for person, pw in PASSWORDS.items():
                 set_password(s, person, pw)
