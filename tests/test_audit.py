@@ -224,7 +224,7 @@ async def _sign_in(c: httpx.AsyncClient, person: str, password: str) -> httpx.Re
 
 def _browser(base: str, address: str) -> httpx.AsyncClient:
     # uvicorn trusts X-Forwarded-For from 127.0.0.1, as behind the reverse proxy that adds it to every request
-    return httpx.AsyncClient(base_url=base, headers={"X-Forwarded-For": address})
+    return httpx.AsyncClient(base_url=base, headers={"X-Forwarded-For": address}, timeout=120)
 
 
 def _table_rows(html: str) -> list[list[str]]:
@@ -355,7 +355,7 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(
                 scores = await c.get(f"/scores?period={last_year}")
                 r = await c.post("/scores/lock", data={"csrf_token": _csrf(scores.text), "period": last_year})
                 assert r.status_code == 303
-                report = await c.get(f"/api/annual-report?year={last_year}&government=true&format=docx")
+                report = await c.get(f"/api/annual-report?year={last_year}&government=true&format=xlsx")
                 assert report.status_code == 200 and report.content[:2] == b"PK"
             async with _browser(base, "192.0.2.1") as c:
                 r = await c.post("/api/calendar/reload", headers={"Authorization": f"Bearer {admin_token}"})
@@ -399,7 +399,7 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(
                 mine = _table_rows((await c.get("/admin/audit?person=assessor-zwgk")).text)
                 assert {r[5] for r in mine} == {"登录", "导出考评得分", "锁定考评期间", "下载年度报告"}
                 report_row = next(r for r in mine if r[5] == "下载年度报告")
-                assert (report_row[6], report_row[10]) == (f"{last_year} docx", "范围：政府")
+                assert (report_row[6], report_row[10]) == (f"{last_year} xlsx", "范围：政府")
                 # dates are days of Beijing time (the records carry the real clock's instant)
                 near = (
                     (wall_today() - dt.timedelta(days=1)).isoformat(),
