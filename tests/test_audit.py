@@ -357,6 +357,9 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(
                 assert r.status_code == 303
                 report = await c.get(f"/api/annual-report?year={last_year}&government=true&format=xlsx")
                 assert report.status_code == 200 and report.content[:2] == b"PK"
+                for path in ("/admin/audit", "/admin/audit/export?format=csv"):
+                    r = await c.get(path)
+                    assert r.status_code == 403 and "当前角色为绩效考评" in r.text and "序号" not in r.text
             async with _browser(base, "192.0.2.1") as c:
                 r = await c.post("/api/calendar/reload", headers={"Authorization": f"Bearer {admin_token}"})
                 assert r.status_code == 200, r.text
@@ -377,6 +380,7 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(
                     ("supervisor-zwgk", "退出登录", "成功", "203.0.113.7"),
                     ("assessor-zwgk", "锁定考评期间", "成功", "198.51.100.9"),
                     ("assessor-zwgk", "下载年度报告", "成功", "198.51.100.9"),
+                    ("assessor-zwgk", "越权访问被拒绝", "失败", "198.51.100.9"),
                     ("admin", "重新载入日历", "成功", "192.0.2.1"),
                     ("admin", "登录", "成功", "192.0.2.1"),
                 } <= got, got
@@ -397,7 +401,15 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(
                 assert "my-secret-password-1" not in page.text
                 assert all(r[10] == "原因：人员编号或密码不正确" for r in failures)
                 mine = _table_rows((await c.get("/admin/audit?person=assessor-zwgk")).text)
-                assert {r[5] for r in mine} == {"登录", "导出考评得分", "锁定考评期间", "下载年度报告"}
+                assert {r[5] for r in mine} == {
+                    "登录",
+                    "导出考评得分",
+                    "锁定考评期间",
+                    "下载年度报告",
+                    "越权访问被拒绝",
+                }
+                refused = sorted(r[6] for r in mine if r[5] == "越权访问被拒绝")
+                assert refused == ["/admin/audit", "/admin/audit/export"]
                 report_row = next(r for r in mine if r[5] == "下载年度报告")
                 assert (report_row[6], report_row[10]) == (f"{last_year} xlsx", "范围：政府")
                 # dates are days of Beijing time (the records carry the real clock's instant)
