@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import readmodel as rm
+from app.audit_web import audit
 from app.auth import ApiError, Principal, forbidden
 from app.pages import _who, csrf_ok, csrf_refused, render
 
@@ -156,7 +157,7 @@ async def import_preview(request: Request) -> HTMLResponse:
 
 @router.post("/import/confirm", response_class=HTMLResponse)
 async def import_confirm(request: Request) -> HTMLResponse:
-    from app.ledger_import import Plan, apply
+    from app.ledger_import import Plan, apply, summary
     from domain.directory import load_directory
     from domain.ledger import KIND_LABELS, from_canonical, map_rows
     from store.db import database_url, get_engine
@@ -186,6 +187,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
     )
     p = Plan(str(carried.get("filename", "")), dept.id, table, map_rows(table, dept.id, [dept.name]))
     outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
+    audit(request, who, "ledger.import", object=p.filename, department=dept.id, detail=summary(outcomes))
     return render(
         request,
         "import.html",

@@ -76,6 +76,8 @@ AUDIT_ACTIONS = {
     "urge": "督办",
     "scores.lock": "锁定考评期间",
     "calendar.reload": "重新载入日历",
+    "events.ingest": "运维导入事件",
+    "ledger.import": "导入台账",
     "access.denied": "越权访问被拒绝",
     "audit.purge": "清理过期审计记录",
 }
@@ -109,6 +111,12 @@ AUDIT_DETAIL = {
     "through_hash": "删至哈希",
     "retention_days": "保存天数",
     "before": "早于",
+    "applied": "已登记",
+    "held": "补录待审核",
+    "duplicate": "重复",
+    "rejected": "被拒绝",
+    "partial": "部分导入",
+    "nothing_new": "无新内容",
 }
 AUDIT_OUTCOMES = {"success": "成功", "failure": "失败"}
 AUDIT_CHANNELS = {"web": "网页", "api": "接口", "cli": "命令行", "system": "系统"}
