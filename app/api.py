@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app import readmodel as rm
 from app.annual_render import DOCX_MIME as DOCX
+from app.audit_web import audit
 from app.auth import ApiError, Principal, api_principal, forbidden
 from app.paging import Page, encode_cursor, page_params, slice_offset
 from app.review import REVIEWERS
@@ -234,6 +235,7 @@ def get_overdue(
     },
 )
 def get_scores(
+    request: Request,
     period: str | None = Query(
         None, json_schema_extra={"pattern": rm.PERIOD_PATTERN}, description="2026、2026-Q3 或 2026-11；默认本季度"
     ),
@@ -252,6 +254,7 @@ def get_scores(
         return res
     name = f"时限考评得分-{p.label}{'-' + dept if dept else ''}.{format}"
     data = _written(lambda r, out: write_scores(r, format, out), res, suffix=f".{format}")
+    audit(request, who, "export.scores", object=f"{p.label} {format}", department=dept, detail={"as_of": str(day)})
     return _download(data, "text/csv; charset=utf-8" if format == "csv" else XLSX, name)
 
 
@@ -270,6 +273,7 @@ def get_scores(
     },
 )
 def get_annual_report(
+    request: Request,
     year: int = Query(..., ge=2008, le=2100),
     department: str | None = None,
     government: bool = Query(False, description="政府年度报告：政府办公室及其下属全部单位"),
@@ -286,6 +290,8 @@ def get_annual_report(
     report = rm.annual_report_data(year, dept, government)
     if format == "json":
         return report
+    scope = "政府" if government else (dept or "全部")
+    audit(request, who, "export.annual_report", object=f"{year} {format}", department=dept, detail={"scope": scope})
     if format == "html":
         return HTMLResponse(render_html(report))
     name = f"{report['title']}（草稿）"
@@ -308,6 +314,7 @@ def get_calendar(who: Principal = Depends(api_principal)) -> CalendarInfo:
     responses=TEMPORAL,
 )
 async def post_calendar_reload(request: Request, who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    from app.audit_web import actor_of
     from domain.config import ConfigError
     from domain.engine import config_problem, engine
     from services.calendar import signal_open_items
@@ -323,7 +330,7 @@ async def post_calendar_reload(request: Request, who: Principal = Depends(api_pr
     client = request.app.state.client
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能通知事项重新计算")
-    n = await signal_open_items(client, f"日历数据已更新（管理员 {who.actor} 重新载入）")
+    n = await signal_open_items(client, f"日历数据已更新（管理员 {who.actor} 重新载入）", actor=actor_of(request, who))
     return {
         "recalculating": n,
         "fingerprint": eng.calendar.fingerprint(),
@@ -354,17 +361,20 @@ def get_review(
 
 
 async def _decide(request: Request, event_id: str, approve: bool, reason: str, who: Principal) -> dict[str, Any]:
-    from app.review import ReviewError, decide
+    from app.review import ReviewError, decide, review_action, review_audit
 
     who.require(REVIEWERS, "审核补录")
     client = request.app.state.client
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
     try:
-        return await decide(client, event_id, approve=approve, by=who.actor, reason=reason)
+        e = await decide(client, event_id, approve=approve, by=who.actor, reason=reason)
     except ReviewError as exc:
+        audit(request, who, review_action(approve), object=event_id, outcome="failure", detail={"reason": exc.reason})
         code = {404: "not_found", 422: "invalid_parameter"}.get(exc.status, "review_refused")
         raise ApiError(exc.status, code, exc.reason, field=exc.field) from None
+    audit(request, who, review_action(approve), **review_audit(e))
+    return e
 
 
 DECISION_ERRORS: Responses = {404: _error("没有该编号的补录事件"), 409: _error("该补录已审核，或事项已不能接受它")}

@@ -210,6 +210,7 @@ def _register_optional() -> None:
         "app.cli_ledger",
         "app.cli_users",
         "app.cli_review",
+        "app.cli_audit",
     ):
         try:
             module = importlib.import_module(name)
@@ -229,9 +230,14 @@ def main() -> None:
     import logging
     import os
 
+    from domain.settings import SettingsError
+
     code = 0
     try:
         app()
+    except SettingsError as exc:  # e.g. SHIXIAN_AUDIT_RETENTION_DAYS below the legal minimum
+        print(f"错误：{exc}", file=sys.stderr)
+        code = 2
     except SystemExit as exc:
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 
@@ -11,3 +11,11 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print `错误：…` on stderr and exit with `code` (2: bad usage or input, 1: the thing asked for failed)."""
     typer.echo(f"错误：{message}", err=True)
     raise typer.Exit(code)
+
+
+def cli_audit(action: str, **kw: Any) -> None:
+    """The audit record of a command: the operator's OS account on this host (命令行), `kw` as for
+    services.audit.record (the person a command names goes in its object or detail)."""
+    from services.audit import Actor, record
+
+    record(Actor.cli(), action, **kw)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from app.cli_common import cli_audit
 from app.cli_common import fail as _fail  # noqa: E402
 from domain import labels
 from domain.shanghai import today as shanghai_today
@@ -97,6 +98,7 @@ def register(app: typer.Typer) -> None:
                     _fail(str(exc), code=1)
 
         asyncio.run(go())
+        cli_audit("events.ingest", object="标准输入" if file == "-" else Path(file).name, detail=dict(counts))
         total = sum(counts.values())
         summary = (
             f"共 {total} 行：applied {counts['applied']}，held {counts['held']}，"
@@ -193,9 +195,10 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc))
 
         async def go():
+            from services.audit import Actor
             from services.calendar import signal_open_items
 
-            return await signal_open_items(await _client(), "日历数据已更新（shixian calendar reload）")
+            return await signal_open_items(await _client(), "日历数据已更新（shixian calendar reload）", Actor.cli())
 
         n = asyncio.run(go())
         typer.echo(f"已通知 {n} 个未办结事项重新计算")

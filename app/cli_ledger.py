@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from app.cli_common import cli_audit
+
 
 def register(app: typer.Typer) -> None:
     @app.command("import")
@@ -67,6 +69,8 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo(o.text(dry_run))
         counts = summary(outcomes)
+        if not dry_run:
+            cli_audit("ledger.import", object=Path(file).name, department=department, detail=counts)
         typer.echo(
             f"{'预览' if dry_run else '导入'} 共 {len(outcomes)} 行："
             + "，".join(f"{k} {v}" for k, v in counts.items()),

@@ -18,7 +18,7 @@ from typing import NoReturn
 
 import typer
 
-from app.cli_common import fail
+from app.cli_common import cli_audit, fail
 from domain.scoring import Period, ScoreResult, parse_period
 from services.scores import compute_scores, fresh_scores
 from services.scores import session as _session
@@ -101,6 +101,7 @@ def register(app: typer.Typer) -> None:
         with _session() as s:
             res = compute_scores(s, p, day, department)
         write_scores(res, "csv" if fmt == "csv" else "xlsx", out)
+        cli_audit("export.scores", object=f"{p.label} {fmt}", department=department, detail={"as_of": day.isoformat()})
         state = f"（已锁定期间，锁定后更正 {len(res.amendments)} 条）" if res.locked_at else ""
         typer.echo(
             f"已导出 {res.period_title} 考评得分{state}：{len(res.summary)} 个部门，{len(res.details)} 条明细 → {out}"
@@ -148,6 +149,7 @@ def register(app: typer.Typer) -> None:
             except PeriodLockedError as exc:
                 _fail(str(exc))
                 raise
+            cli_audit("scores.lock", object=p.label, department=department, detail={"by": by or ""})
             typer.echo(
                 f"已锁定 {p.title}（{department or '全部部门'}）：{len(res.summary)} 个部门，"
                 f"{len(res.details)} 条明细，锁定时间 {row.locked_at.isoformat()}"
@@ -195,6 +197,8 @@ def register(app: typer.Typer) -> None:
             )
         for note in report.get("notes", []):
             typer.echo(f"注意：{note}", err=True)
+        scope = "政府" if government else (department or "全部")
+        cli_audit("export.annual_report", object=f"{year} {fmt}", department=department, detail={"scope": scope})
         if out is None:
             typer.echo(annual_report_json(report))
             return

@@ -52,8 +52,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(_line(e))
 
     def _decide(event_id: str, approve: bool, reason: str, by: str | None) -> None:
+        from app.cli_common import cli_audit
         from app.cli_items import _client
-        from app.review import ReviewError, decide
+        from app.review import ReviewError, decide, review_action, review_audit
 
         async def go():
             client = await _client()
@@ -64,7 +65,9 @@ def register(app: typer.Typer) -> None:
         try:
             e = asyncio.run(go())
         except ReviewError as exc:
+            cli_audit(review_action(approve), object=event_id, outcome="failure", detail={"reason": exc.reason})
             _fail(f"[{exc.field}] {exc.reason}", 1)
+        cli_audit(review_action(approve), **review_audit(e))
         typer.echo(
             f"{e['status_name']}：{e['event_id']}（{e['item_id']}，事件日期 {e['occurred_on'][:10]}，"
             f"登记于 {e['recorded_at'][:10]}）"

@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from app.cli_common import cli_audit
 from app.cli_common import fail as _fail  # noqa: E402
 
 
@@ -61,6 +62,7 @@ def register(app: typer.Typer) -> None:
                 set_password(s, p.id, password)
         except PasswordError as exc:
             _fail(str(exc))
+        cli_audit("account.password_set", object=p.id, department=p.department or None)
         typer.echo(f"已为 {p.name}（{p.id}）设置密码。")
 
     @user_app.command("invite")
@@ -92,6 +94,7 @@ def register(app: typer.Typer) -> None:
             context={"person_id": p.id, "invite_link": f"{public_url()}/invite/{token}"},
         )
         res = asyncio.run(deliver(req))
+        cli_audit("account.invite", object=p.id, outcome="success" if res.delivered else "failure")
         if not res.delivered:
             _fail(f"邀请未能送达 {p.name}（{p.id}）：{res.error}（链接未显示；修好渠道后重新执行）", 1)
         typer.echo(f"已通过 {res.channel} 向 {p.name}（{p.id}）发送设置密码链接，24 小时内有效，只能使用一次。")
@@ -104,6 +107,7 @@ def register(app: typer.Typer) -> None:
         p = _person(person)
         with _session() as s:
             disable(s, p.id)
+        cli_audit("account.disable", object=p.id, department=p.department or None)
         typer.echo(
             f"已停用 {p.name}（{p.id}）的登录：密码已删除，会话已结束，接口令牌已吊销。重新启用请用 set-password 或 invite。"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from app.cli_common import cli_audit
 from app.cli_common import fail as _fail  # noqa: E402
 
 
@@ -70,6 +71,7 @@ def register(app: typer.Typer) -> None:
                 _fail(f"人员 {person} 属于 {p.department}，与 --department {department} 不一致")
         with _session() as s:
             token, row = create_token(s, role, department, person, label, expires_days)
+        cli_audit("token.create", object=row.id, department=department, detail={"role": role, "person": person or ""})
         who = person or f"token:{row.id}"
         typer.echo(
             f"已生成{ROLE_LABELS[role]}令牌 {row.id}"
@@ -113,4 +115,5 @@ def register(app: typer.Typer) -> None:
         with _session() as s:
             if not revoke(s, token_id):
                 _fail(f"没有有效的令牌 {token_id}")
+        cli_audit("token.revoke", object=token_id)
         typer.echo(f"已吊销令牌 {token_id}")

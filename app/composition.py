@@ -38,6 +38,7 @@ def up_tasks() -> list[Task]:
     from app.demo import seed_demo
     from app.web import serve_web
     from worker.annual import annual_schedule_task
+    from worker.audit_purge import audit_purge_task
     from worker.digests import digest_schedule_task
     from worker.tasks import calendar_watch
 
@@ -47,6 +48,7 @@ def up_tasks() -> list[Task]:
         Task(seed_demo, "demo"),
         Task(digest_schedule_task, "digest-schedule"),
         Task(annual_schedule_task, "annual-report-schedule"),
+        Task(audit_purge_task, "audit-purge"),
     ]
 
 

@@ -261,6 +261,60 @@ def write_scores(result: ScoreResult, fmt: Literal["csv", "xlsx"], out: Path) ->
     return out
 
 
+# ---------------------------------------------------------------------------------- audit trail
+
+AUDIT_HEADERS = [
+    "序号",
+    "时间（北京时间）",
+    "人员",
+    "姓名",
+    "角色",
+    "途径",
+    "操作",
+    "对象",
+    "部门",
+    "结果",
+    "地址",
+    "说明",
+]
+
+
+def audit_cells(r: Any) -> list[Any]:
+    """One audit record (services.audit.AuditRow) as export cells; every text neutralised like the scores."""
+    texts = (r.at, r.actor, r.actor_name, r.role, r.channel, r.action, r.object, r.department, r.outcome, r.client)
+    return [r.id, *(_text(v) for v in texts), _text(r.detail)]
+
+
+def write_audit(rows, fmt: Literal["csv", "xlsx"], out: Path) -> int:
+    """Audit records (oldest first) to csv (UTF-8 with BOM) or xlsx; returns how many were written."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    if fmt == "csv":
+        with open(out, "w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(AUDIT_HEADERS)
+            for r in rows:
+                w.writerow(["" if v is None else v for v in audit_cells(r)])
+                n += 1
+        return n
+    if fmt != "xlsx":
+        raise ValueError(f"不支持的格式：{fmt}（可用：csv、xlsx）")
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)  # six months of records: streamed, not held as cells
+    ws = wb.create_sheet("审计记录")
+    for i, width in enumerate((8, 20, 18, 10, 12, 8, 16, 24, 16, 6, 16, 60)):
+        ws.column_dimensions[chr(ord("A") + i)].width = width
+    ws.freeze_panes = "A2"
+    ws.append(AUDIT_HEADERS)
+    for r in rows:
+        ws.append([_clean(v) for v in audit_cells(r)])
+        n += 1
+    wb.save(out)
+    return n
+
+
 # ---------------------------------------------------------------------------------- annual report
 
 

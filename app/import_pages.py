@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app import readmodel as rm
+from app.audit_web import audit
 from app.auth import ApiError, Principal, forbidden
 from app.pages import _who, csrf_ok, csrf_refused, render
 
@@ -167,7 +168,7 @@ def _preview_page(request: Request, who: Principal, p, department: str) -> HTMLR
 
 @router.post("/import/confirm", response_class=HTMLResponse)
 async def import_confirm(request: Request) -> HTMLResponse:
-    from app.ledger_import import Plan, apply
+    from app.ledger_import import Plan, apply, summary
     from domain.directory import load_directory
     from domain.ledger import KIND_LABELS, from_canonical, map_rows
     from domain.settings import get_settings
@@ -205,6 +206,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
     outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.record_role)
     # rows not processed for an outage: the page says which, and the status says the import is unfinished
     unfinished = any(o.status == "unavailable" for o in outcomes)
+    audit(request, who, "ledger.import", object=p.filename, department=dept.id, detail=summary(outcomes))
     return await run_in_threadpool(
         render,
         request,

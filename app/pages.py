@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app import readmodel as rm
+from app.audit_web import audit, sign_in_failed
 from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_person
 from app.review import REVIEWERS
 from app.schemas import ItemDetail
@@ -189,6 +190,7 @@ async def login(request: Request):
         if locked is not None:
             local = locked.astimezone(dt.timezone(dt.timedelta(hours=8)))
             wait = max(1, int((locked - now).total_seconds()))
+            sign_in_failed(request, person, "此地址登录失败次数过多，已暂停")
             return again(
                 429,
                 f"此地址登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
@@ -197,14 +199,17 @@ async def login(request: Request):
             )
         if delayed is not None:  # a delay, not a lock: nobody can lock a person out by guessing
             wait = max(1, int((delayed - now).total_seconds() + 0.999))
+            sign_in_failed(request, person, "该人员编号最近多次登录失败，须稍后再试")
             return again(429, f"该人员编号最近多次登录失败，请 {wait} 秒后再试。", {"Retry-After": str(wait)})
         ok = bool(person) and bool(password) and accounts.verify_password(s, person, password)
         p = principal_for_person(person) if ok else None
         accounts.record_attempt(s, person[:100], client, ok and p is not None)
         last_at, last_from, failed = accounts.note_sign_in(s, person[:100], client, ok and p is not None)
         if p is None:
+            sign_in_failed(request, person, "人员编号或密码不正确")
             return again(401, "人员编号或密码不正确。")
         sid, _ = accounts.start_session(s, person)
+    audit(request, p, "auth.sign_in", object=p.person, department=p.department)
     if p.role == "liaison" and nxt == "/":
         nxt = "/liaison"
     if last_at is None:
@@ -231,6 +236,8 @@ async def logout(request: Request):
         return csrf_refused(request)
     with Session(db()) as s:
         end_session(s, request.cookies.get(COOKIE, ""))
+    if who is not None and who.person:
+        audit(request, who, "auth.sign_out", object=who.person)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE)
     return resp
@@ -320,7 +327,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
 
 
 async def _review_form(request: Request, event_id: str, approve: bool):
-    from app.review import ReviewError, decide
+    from app.review import ReviewError, decide, review_action, review_audit
 
     who = _who(request)
     form = await read_form(request)
@@ -333,7 +340,9 @@ async def _review_form(request: Request, event_id: str, approve: bool):
     try:
         e = await decide(client, event_id, approve=approve, by=who.actor, reason=form.get("reason", ""))
     except ReviewError as exc:
+        audit(request, who, review_action(approve), object=event_id, outcome="failure", detail={"reason": exc.reason})
         raise ApiError(exc.status, "review_refused", exc.reason) from None
+    audit(request, who, review_action(approve), **review_audit(e))
     done = "已批准补录" if e["status"] == "approved" else "已驳回补录"
     return redirect_with_flash("/#review", f"{done} {event_id}（{e['item_id']}）", request)
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app import readmodel as rm
+from app.audit_web import audit
 from app.auth import ApiError, Principal
 from app.forms import build_fields, form_types, item_field, to_event
 from app.item_extras import URGERS, WRITERS
@@ -186,6 +187,7 @@ async def urge(request: Request, item_id: str):
         return render_error(request, 422, "督办意见不能超过 2000 字")
     with session() as s:
         row = add_urge(s, item_id, snap.department, who.actor, note)
+    audit(request, who, "urge", object=item_id, department=snap.department, detail={"urge_id": row.id})
     directory = rm.directory()
     people = recipients(directory, snap.department, ["liaison", "head"])
     rules = rm.rule_names()
@@ -248,7 +250,9 @@ async def lock_scores(request: Request):
         try:
             lock_period(s, period, res, locked_by=who.actor)
         except PeriodLockedError as exc:
+            audit(request, who, "scores.lock", object=period.label, outcome="failure", detail={"reason": str(exc)})
             return redirect_with_flash(back, f"未锁定：{exc}", request)
+    audit(request, who, "scores.lock", object=period.label, detail={"departments": len(res.summary)})
     return redirect_with_flash(back, f"已锁定 {period.label} 的考评得分，此后的变动将作为更正列出。", request)
 
 
@@ -301,4 +305,5 @@ async def invite_accept(request: Request, token: str):
                 token=token,
             )
         person = inv.person
+    audit(request, None, "account.password_set", person=person, object=person, detail={"via": "邀请链接"})
     return redirect_with_flash("/login?next=/", f"密码已设置，请用人员编号 {person} 和新密码登录。", request)

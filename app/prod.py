@@ -109,6 +109,9 @@ async def _worker(watch_calendar: bool) -> int:
         from worker.calendar_watch import watch_calendar as watch
 
         tasks.append(asyncio.create_task(watch(client, stop), name="calendar-watch"))
+        from worker.audit_purge import purge_daily  # one replica: the calendar watcher
+
+        tasks.append(asyncio.create_task(purge_daily(stop), name="audit-purge"))
     metrics = start_metrics_server()
     _say(
         f"时限工作进程已就绪 / Shixian worker ready — Temporal {temporal_address()} · 任务队列/task queue {TASK_QUEUE}"

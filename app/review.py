@@ -63,6 +63,17 @@ def entry_json(r: LateEntryRecord) -> dict[str, Any]:
     }
 
 
+def review_action(approve: bool) -> str:
+    return "review.approve" if approve else "review.reject"
+
+
+def review_audit(e: dict[str, Any]) -> dict[str, Any]:
+    """What the audit record of a decision keeps (services.audit.record's keywords): the entry, not its payload."""
+    detail = {"item_id": e["item_id"], "type": e["type"], "occurred_on": e["occurred_on"]}
+    detail |= {k: e[k] for k in ("recorded_by", "decided_by", "decision_reason") if e.get(k)}
+    return {"object": e["event_id"], "department": e["department"], "detail": detail}
+
+
 def list_entries(status: str | None = "held", department: str | None = None, db=None) -> list[dict[str, Any]]:
     with _session(db) as s:
         return [entry_json(r) for r in repo.late_entries(s, status=status, department=department)]

@@ -137,6 +137,8 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
+        if exc.status == 403:
+            _refusal_audited(request, exc)
         if wants_json(request):
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
             return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
@@ -191,8 +193,23 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.pages_actions import router as actions_router
 
     app.include_router(actions_router)
+    from app.audit_pages import router as audit_router
+
+    app.include_router(audit_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
+
+
+def _refusal_audited(request: Request, exc: ApiError) -> None:
+    """A refused access (403) is in the audit trail: who, which address, which path."""
+    from app.audit_web import audit
+    from app.auth import page_principal
+
+    try:
+        who = page_principal(request)
+        audit(request, who, "access.denied", object=request.url.path, outcome="failure", detail={"reason": exc.detail})
+    except Exception:  # the refusal is answered even if the record cannot be written
+        log.exception("audit record of a refused access not written")
 
 
 def bind_socket(host: str, port: int):

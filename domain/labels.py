@@ -59,6 +59,69 @@ ROLES = {
 # Who recorded an event (late entries, 补录): the roles above plus the two kinds of trusted input.
 RECORDERS = {**ROLES, "operator": "运维导入", "system": "系统"}
 
+# Audit trail (store/audit.py): what was done, how it ended, through which door, as who.
+AUDIT_ACTIONS = {
+    "auth.sign_in": "登录",
+    "auth.sign_out": "退出登录",
+    "account.password_set": "设置密码",
+    "account.invite": "发送设置密码邀请",
+    "account.disable": "停用账号",
+    "token.create": "生成接口令牌",
+    "token.revoke": "吊销接口令牌",
+    "export.scores": "导出考评得分",
+    "export.annual_report": "下载年度报告",
+    "export.audit": "导出审计记录",
+    "review.approve": "批准补录",
+    "review.reject": "驳回补录",
+    "urge": "督办",
+    "scores.lock": "锁定考评期间",
+    "calendar.reload": "重新载入日历",
+    "events.ingest": "运维导入事件",
+    "ledger.import": "导入台账",
+    "access.denied": "越权访问被拒绝",
+    "audit.purge": "清理过期审计记录",
+}
+# The keys of an audit record's detail, as shown on the page and in exports.
+AUDIT_DETAIL = {
+    "reason": "原因",
+    "as_of": "统计截止",
+    "scope": "范围",
+    "urge_id": "督办编号",
+    "departments": "部门数",
+    "via": "途径",
+    "items": "通知事项数",
+    "item_id": "事项",
+    "type": "事件类型",
+    "occurred_on": "事件日期",
+    "recorded_by": "登记人",
+    "decided_by": "审核人",
+    "decision_reason": "审核意见",
+    "role": "角色",
+    "person": "人员",
+    "by": "署名",
+    "rows": "条数",
+    "since": "自",
+    "until": "至",
+    "actor": "人员",
+    "action": "操作",
+    "outcome": "结果",
+    "department": "部门",
+    "deleted": "删除条数",
+    "through_id": "删至序号",
+    "through_hash": "删至哈希",
+    "retention_days": "保存天数",
+    "before": "早于",
+    "applied": "已登记",
+    "held": "补录待审核",
+    "duplicate": "重复",
+    "rejected": "被拒绝",
+    "partial": "部分导入",
+    "nothing_new": "无新内容",
+}
+AUDIT_OUTCOMES = {"success": "成功", "failure": "失败"}
+AUDIT_CHANNELS = {"web": "网页", "api": "接口", "cli": "命令行", "system": "系统"}
+AUDIT_ROLES = {**ROLES, "operator": "运维（命令行）", "system": "系统", "": "未登录"}
+
 # A late entry's review state (domain/review.py).
 LATE_ENTRY_STATUSES = {"held": "补录待审核", "approved": "补录已批准", "rejected": "补录已驳回"}
 

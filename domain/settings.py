@@ -9,8 +9,11 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# 《网络安全法》第二十一条: network logs are kept for at least six months.
+AUDIT_MIN_RETENTION_DAYS = 180
 
 
 class Settings(BaseSettings):
@@ -175,6 +178,23 @@ class Settings(BaseSettings):
         description="how long a dependency may be unreachable before up/worker exit",
     )
 
+    # --- audit trail
+    audit_retention_days: int = Field(
+        AUDIT_MIN_RETENTION_DAYS,
+        validation_alias="SHIXIAN_AUDIT_RETENTION_DAYS",
+        description="days an audit record is kept before the daily purge (at least 180)",
+    )
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _retention_at_least_six_months(cls, days: int) -> int:
+        if days < AUDIT_MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"SHIXIAN_AUDIT_RETENTION_DAYS={days} 过短：审计记录至少保存 {AUDIT_MIN_RETENTION_DAYS} 天"
+                "（《网络安全法》第二十一条：网络日志留存不少于六个月）"
+            )
+        return days
+
     @property
     def temporal_target(self) -> str:
         """Where every command finds Temporal: TEMPORAL_ADDRESS, else the embedded server's port."""
@@ -224,11 +244,24 @@ def get_settings() -> Settings:
     key = tuple(os.environ.get(name) for name in _NAMES)
     cached = _cache.get(key)
     if cached is None:
-        cached = Settings()
+        try:
+            cached = Settings()
+        except ValidationError as exc:  # one Chinese line per bad variable, without pydantic's URL
+            raise SettingsError("；".join(_problem(e) for e in exc.errors())) from None
         if len(_cache) > 32:
             _cache.clear()
         _cache[key] = cached
     return cached
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the product refuses (the message names it)."""
+
+
+def _problem(e) -> str:
+    name = ".".join(str(x) for x in e.get("loc", ())) or "环境变量"
+    msg = str(e.get("msg", "")).removeprefix("Value error, ")
+    return msg if name in msg else f"{name}：{msg}"
 
 
 def environ() -> dict[str, str]:

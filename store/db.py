@@ -47,6 +47,9 @@ def create_db_engine(url: str, **kwargs):
             # pages are the OS page cache, shared by every process; 1 GiB is address space, not memory.
             cur.execute("PRAGMA mmap_size=1073741824")
             cur.close()
+            from store.audit import purging  # the audit trail's delete trigger asks it (store/audit.py)
+
+            conn.create_function("shixian_audit_purge", 0, purging)
     else:
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
     return engine
@@ -76,6 +79,7 @@ def _import_table_modules() -> None:
         "store.locks",
         "store.tokens",
         "store.accounts",
+        "store.audit",
     ):  # optional modules owned by other parts
         try:
             importlib.import_module(name)

@@ -285,6 +285,21 @@ async def test_upload_page_preview_confirm_scope(st, tmp_path):
 
         ev = s.get(EventRecord, f"ledger:qz-jyj:requests:{key}:received")
         assert ev.recorded_by == "liaison-jyj"
+        # the audit trail: who imported which file for which department, and the refusals; no applicant data
+        from store.audit import AuditRecord, Filter, search
+
+        (imp,) = search(s, Filter(action="ledger.import"))
+        assert (imp.actor, imp.role, imp.channel, imp.object, imp.department) == (
+            "liaison-jyj",
+            "liaison",
+            "api",
+            "台账.csv",
+            "qz-jyj",
+        )
+        assert (imp.detail["applied"], imp.detail["rejected"]) == (1, 1)
+        assert len(search(s, Filter(action="access.denied", actor="liaison-jyj"))) == 2
+        everything = json.dumps([r.model_dump(mode="json") for r in s.exec(select(AuditRecord))], ensure_ascii=False)
+        assert not [v for v in PII.values() if v in everything]
 
     # A liaison cannot redirect a carried preview to another department.
     forged = json.loads(payload)
