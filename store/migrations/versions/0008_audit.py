@@ -14,7 +14,7 @@ from alembic import op
 import store.models
 
 revision = "0008_audit"
-down_revision = "0006_annual_report"
+down_revision = "0007_accounts_security"
 branch_labels = None
 depends_on = None
 
