@@ -206,7 +206,7 @@ def test_secrets_never_reach_a_record(engine):
 # ---------------------------------------------------------------------------------- the product over HTTP
 
 
-PASSWORDS = {"supervisor-zwgk": "sup-password-1", "assessor-zwgk": "assess-password-1", "admin": "admin-password-1"}
+PASSWORDS = {"supervisor-zwgk": "sup-password-1", "assessor-zwgk": "assess-password-1", "admin": "root-password-1"}
 
 
 def _csrf(html: str) -> str:
