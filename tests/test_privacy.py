@@ -519,3 +519,28 @@ async def test_reminders_escalations_on_group_channels_hold_no_subject(st):
         mails = [m for m in smtp.messages if req in m.body]
         assert mails and all(subject in m.body for m in mails)
         assert {r.person for r in rows if r.step == "delivery_failed"} == {"supervisor-zwgk"}
+
+
+async def test_debug_logs_carry_no_title(notify_env, monkeypatch, capsys):
+    """`SHIXIAN_LOG_LEVEL=debug`: Apprise would log each payload it posts; the title never reaches the log."""
+    import logging
+
+    from activities.notify import deliver
+    from worker.logs import setup_logging
+
+    cfg, smtp, hook = notify_env
+    _write_people(cfg, {"me": f'[{{ url = "{hook.url("/me")}", privacy = "personal" }}]'})
+    monkeypatch.setenv("SHIXIAN_LOG_LEVEL", "debug")
+    monkeypatch.setenv("SHIXIAN_LOG_FORMAT", "json")
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("apprise").level)
+    try:
+        setup_logging()
+        assert (await deliver(_req("me", "request_reply", SUBJECT))).status == "sent"
+        logging.getLogger("shixian.notify").debug("probe")  # the log is at debug level
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        logging.getLogger("apprise").setLevel(saved[2])
+    assert SUBJECT in hook.wait_for(1)[0].json["message"]  # a personal channel carries it
+    err = capsys.readouterr().err
+    assert '"msg": "probe"' in err and "征地补偿" not in err
