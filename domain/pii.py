@@ -110,7 +110,11 @@ _NAME_END = (
     r"的|申请|要求|请求|反映|投诉|举报|称|于|对|向|就|与|和|及|等|在|因|家|户|名下|提出|诉|系|是|为|所|之|购|购买|"
     r"承包|居住|住|现住|户籍|身份证|电话|手机|联系|邮箱|地址|住址|一户|一家|父|母|夫|妻|子|女)"
 )
-_CUE_NAME = re.compile(rf"(?P<cue>{_NAME_CUES})(?P<sep>[:：\s]*)(?P<name>{_SURNAME}{_HAN}{{1,2}}?){_NAME_END}")
+# Words after a cue that are not names (申请人单位, 申请人所在村…).
+_NOT_NAME = "(?!单位|所在|本人|自己|代表|身份|信息|名下|家属|亲属|一方|双方|各方)"
+_CUE_NAME = re.compile(
+    rf"(?P<cue>{_NAME_CUES})(?P<sep>[:：\s]*){_NOT_NAME}(?P<name>{_SURNAME}{_HAN}{{1,2}}?){_NAME_END}"
+)
 # 张某 / 张某某, but not 于某日, 向某单位 (某 before a noun means "a certain").
 _MOU_NAME = re.compile(
     rf"(?<!{_HAN}某)(?P<name>{_SURNAME}某{{1,2}})(?!单位|部门|公司|企业|机关|机构|地|处|日|月|年|时|些|种|个|项|件|村|镇|乡|街|区|县|市|省|医院|学校|银行)"

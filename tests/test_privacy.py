@@ -67,8 +67,8 @@ def _luhn_complete(body: str) -> str:
     return next(body + c for c in string.digits if pii.luhn_ok(body + c))
 
 
-cards = hs.integers(15, 18).flatmap(lambda n: hs.text(alphabet=string.digits, min_size=n, max_size=n)).map(
-    _luhn_complete
+cards = (
+    hs.integers(15, 18).flatmap(lambda n: hs.text(alphabet=string.digits, min_size=n, max_size=n)).map(_luhn_complete)
 )
 
 
@@ -127,7 +127,9 @@ def test_parse_event_masks_subject_and_reason_and_hashes_the_masked_text():
     ev = parse_event(raw, today=dt.date(2026, 3, 3))
     assert ev.data["subject"] == "申请人张*（身份证4507**********1234，电话139****5678）申请公开征地补偿"
     # another phone number in the same place is the same event (nothing kept that could confirm a guess)
-    other = parse_event({**raw, "subject": raw["subject"].replace("13912345678", "13900005678")}, today=dt.date(2026, 3, 3))
+    other = parse_event(
+        {**raw, "subject": raw["subject"].replace("13912345678", "13900005678")}, today=dt.date(2026, 3, 3)
+    )
     assert other.content_hash == ev.content_hash
     ext = parse_event(
         {
@@ -209,7 +211,11 @@ def test_escape_leaves_no_mention_or_markup(kind):
 
 
 def test_for_channel_withholds_request_titles_and_notes_on_groups_only():
-    ctx = {"item_title": "申请人张*的征地补偿", "note": "请联系申请人", "items": [{"title": "甲", "item_type": "request"}]}
+    ctx = {
+        "item_title": "申请人张*的征地补偿",
+        "note": "请联系申请人",
+        "items": [{"title": "甲", "item_type": "request"}],
+    }
     group = channels.for_channel(ctx, kind="json", privacy="group", item_type="request")
     assert group["item_title"] == "" and group["note"] == channels.WITHHELD_NOTE and group["items"][0]["title"] == ""
     personal = channels.for_channel(ctx, kind="mailto", privacy="personal", item_type="request")
