@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from domain.limits import TEXT_DEFAULT_MAX, TEXT_MAX
+
 # Event fields that hold free text a person typed (ids, enums, URLs and dates are checked elsewhere).
 FREE_TEXT_FIELDS = frozenset({"subject", "title", "reason", "withheld_reason", "note"})
 
@@ -122,6 +124,9 @@ _MOU_NAME = re.compile(
 _TITLED_NAME = re.compile(rf"(?P<name>{_SURNAME}{_HAN}{{1,2}}?)(?=先生|女士|小姐|老师|师傅|阿姨|大爷|大妈)")
 
 
+_DIGIT_OR_AT = re.compile(r"[0-9@]")
+
+
 def _mask_name(name: str) -> str:
     surname = name[:2] if name[:2] in _SURNAMES_2 else name[:1]
     return surname + "*" * (len(name) - len(surname))
@@ -179,7 +184,9 @@ def mask_text(text: str) -> str:
     """`text` with the personal data it holds masked (unchanged when none is found). Same length."""
     if not text:
         return text
-    return _masked_names(_masked_numbers(text))
+    if _DIGIT_OR_AT.search(text):
+        text = _masked_numbers(text)
+    return _masked_names(text)
 
 
 def has_personal_data(text: str) -> bool:
@@ -189,6 +196,11 @@ def has_personal_data(text: str) -> bool:
 def mask_fields(obj: dict, fields: frozenset[str] = FREE_TEXT_FIELDS, mask: Callable[[str], str] = mask_text) -> dict:
     """A copy of an event object with its free-text fields masked (other fields untouched; `obj` when
     nothing changes, so an event without personal data keeps its content hash)."""
-    changed = {k: mask(v) for k, v in obj.items() if k in fields and isinstance(v, str)}
+    # A text over its limit is refused by the validator without being echoed: not worth scanning.
+    changed = {
+        k: mask(v)
+        for k, v in obj.items()
+        if k in fields and isinstance(v, str) and len(v) <= TEXT_MAX.get(k, TEXT_DEFAULT_MAX)
+    }
     changed = {k: v for k, v in changed.items() if v != obj[k]}
     return {**obj, **changed} if changed else obj
