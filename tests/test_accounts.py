@@ -516,6 +516,14 @@ async def test_supervisor_urges_an_item(env):
         board = await c.get("/")
         row = re.search(r'<tr><td><a href="/departments/qz-fgw">.*?</tr>', board.text, re.S).group(0)
         assert row.endswith('<td class="n" data-v="1">1</td></tr>')  # 督办次数 of the department
+        # personal data typed into a note is masked before it is kept or sent (domain/pii.py)
+        page = await c.get(f"/items/{item}")
+        r = await c.post(
+            f"/items/{item}/urge", data={"csrf_token": csrf_of(page.text), "note": "请回电申请人13912345678"}
+        )
+        assert r.status_code == 303
+        page = await c.get(f"/items/{item}")
+        assert "督办：请回电申请人139****5678" in page.text and "13912345678" not in page.text
 
 
 async def test_assessor_locks_a_period_and_downloads_exports(env):

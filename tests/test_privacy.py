@@ -550,3 +550,51 @@ async def test_debug_logs_carry_no_title(notify_env, monkeypatch, capsys):
     assert SUBJECT in hook.wait_for(1)[0].json["message"]  # a personal channel carries it
     err = capsys.readouterr().err
     assert '"msg": "probe"' in err and "征地补偿" not in err
+
+
+@pytestmark_asyncio
+async def test_review_reason_is_masked_in_the_store_and_history(st):
+    """A supervisor's free-text reason for rejecting a late entry (补录) goes through the same masking."""
+    from app.review import decide
+    from services.ingest import Ingestor
+
+    cal = engine().calendar
+    today = await st.today()
+    req = st.id("YSQ-REV")
+    await st.ok(
+        {
+            "type": "request.received",
+            "request_id": req,
+            "department": "qz-czj",
+            "channel": "online",
+            "received_on": cal.subtract_working_days(today, 10, "guangxi").isoformat(),
+            "applicant_type": "natural_person",
+            "subject": "申请公开预算",
+        }
+    )
+    at = await st.now()
+    ing = Ingestor(st.client, recorded_by="liaison-czj", role="liaison", now=lambda: at)
+    st._n += 1
+    claimed = cal.subtract_working_days(today, 5, "guangxi")
+    [held] = await ing.ingest(
+        [
+            (
+                st._n,
+                {
+                    "event_id": f"{st.tag}-{st._n}",
+                    "type": "request.replied",
+                    "request_id": req,
+                    "on": claimed.isoformat(),
+                    "outcome": "granted",
+                },
+            )
+        ]
+    )
+    assert held.status == "held"
+    reason = "已电话联系申请人李小明（13912345678），其称未收到答复书"
+    entry = await decide(st.client, held.event_id, approve=False, by="supervisor-zwgk", reason=reason)
+    assert entry["decision_reason"] == "已电话联系申请人李**（139****5678），其称未收到答复书"
+    history = await _history_text(st, f"request:{req}")
+    for text in (_store_dump() + json.dumps(st.item(req).model_dump(), ensure_ascii=False), history):
+        assert "13912345678" not in text and "李小明" not in text
+    assert "李**" in history
