@@ -196,7 +196,9 @@ def test_shipped_directory_classes():
     from domain.directory import load_directory
 
     d = load_directory()
-    assert all(p.channel_privacy(i) in ("group", "personal") for p in d.people.values() for i in range(len(p.notify)))
+    # the shipped channels are generic webhooks: group channels, so no request title goes to them
+    classes = {p.channel_privacy(i) for p in d.people.values() for i in range(len(p.notify))}
+    assert classes == {"group"}
 
 
 TRICKY = '<at user_id="all">所有人</at> @所有人 @all <!channel> **加粗** [点我](http://evil.example) #标题'
@@ -354,12 +356,15 @@ async def test_html_in_a_title_is_not_html_in_the_mail(notify_env):
     import email
     import email.policy
 
+    html_parts = []
     for m in mails:
         msg = email.message_from_bytes(m.raw, policy=email.policy.default)
-        for part in msg.walk():
-            if part.get_content_type() == "text/html":
-                assert "<img" not in part.get_content() and "&lt;img" in part.get_content()
-        assert "关于" in m.body
+        html_parts += [p.get_content() for p in msg.walk() if p.get_content_type() == "text/html"]
+        types = {p.get_content_type() for p in msg.walk()}
+        assert "text/html" in types or "<img" in m.body  # plain text: shown as typed, never rendered
+    assert html_parts, "the format=html channel sent no HTML part"
+    for html in html_parts:
+        assert "<img" not in html and "&lt;img" in html and "&lt;b&gt;" in html
 
 
 # ------------------------------------------------------------------------ the stack: ingest and workflows
