@@ -572,7 +572,7 @@ class Event(BaseModel):
     department: str | None = None
     on: str  # ISO date or datetime of the event's own date field
     data: dict[str, Any]
-    content_hash: str  # of the original object, personal data included, for conflict detection
+    content_hash: str  # of the sent object (free text masked, applicant left out), for conflict detection
     # When and by whom it reached the system: set by the ingest path (never from the sender's body).
     recorded: Recorded | None = None
 
