@@ -58,7 +58,7 @@ def _mail_recipients(url: str) -> int:
     except ValueError:
         return 1
     query = parse_qs(parts.query)
-    count = 0
+    count = len([seg for seg in parts.path.split("/") if "@" in seg])  # mailto://host/a@x.cn/b@x.cn
     for key in ("to", "cc", "bcc"):
         for value in query.get(key, []):
             count += len([a for a in value.replace(";", ",").replace(" ", ",").split(",") if a])

@@ -163,6 +163,9 @@ def test_channel_classes_default_by_kind_and_can_be_declared():
     p = d.people["p"]
     assert [p.channel_privacy(i) for i in range(6)] == ["group", "personal", "group", "group", "group", "personal"]
     assert p.notify[4] == "mailto://u:p@h?to=office@x.cn"
+    assert channels.default_privacy("mailtos://u:p@smtp.x.cn/a@x.cn/b@x.cn") == "group"
+    assert channels.default_privacy("mailtos://u:p@smtp.x.cn/a@x.cn") == "personal"
+    assert channels.default_privacy("mailto://u:p@h?to=a@x.cn&cc=b@x.cn") == "group"
 
 
 @pytest.mark.parametrize(
