@@ -36,7 +36,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notify_templates import render
-from domain import labels
+from domain import channels, labels
 from domain.directory import Directory, Person, load_directory
 from domain.notice_text import date_text, item_link, rule_name
 from domain.secrets import mask_url, scrub
@@ -135,6 +135,19 @@ def build_context(req: NotificationRequest, person: Person | None, directory: Di
     ):
         ctx["overdue_working_days"] = -ctx["working_days_left"]
     return ctx
+
+
+def notice_item_type(req: NotificationRequest) -> str | None:
+    """The item type a notice is about (its titles are public or not): given in the context, or the type
+    whose event starts the notice's rule; None when unknown (digests, 督办: their rows say, or it is withheld)."""
+    given = req.context.get("item_type")
+    if isinstance(given, str):
+        return given
+    from domain.engine import engine
+    from domain.events import ITEM_TYPE
+
+    rule = engine().rules.get(req.rule)
+    return ITEM_TYPE.get(rule.start_event.split(".")[0]) if rule else None
 
 
 # ------------------------------------------------------------------------------------------ sending
@@ -248,9 +261,9 @@ async def deliver(
             store.mark_failed(s, key, why)
             return NotificationResult(key=key, status="no_channels", person_id=req.person_id, error=why)
 
-        channels = list(person.notify)
-        masked = [mask_url(u) for u in channels]
-        if req.channel_index is not None and req.channel_index >= len(channels):
+        urls = list(person.notify)
+        masked = [mask_url(u) for u in urls]
+        if req.channel_index is not None and req.channel_index >= len(urls):
             last = store.attempts_for(s, key)
             gave_up = (last[-1].error if last else None) or "所有通知渠道均发送失败"
             store.mark_failed(s, key, gave_up)
@@ -259,19 +272,25 @@ async def deliver(
                 status="exhausted",
                 person_id=req.person_id,
                 channel=masked[-1],
-                channel_index=len(channels) - 1,
-                channel_count=len(channels),
+                channel_index=len(urls) - 1,
+                channel_count=len(urls),
                 error=gave_up,
                 tried_channels=masked,
             )
 
-        title, body = render(req.step, build_context(req, person, directory), config_dir)
-        indexes = range(len(channels)) if req.channel_index is None else [req.channel_index]
+        context = build_context(req, person, directory)
+        item_type = notice_item_type(req)
+        indexes = range(len(urls)) if req.channel_index is None else [req.channel_index]
         err: str | None = None
         for i in indexes:
             _heartbeat()
-            ok, err = await send_via(channels[i], title, body)
-            attempt(i, channels[i], ok, err)
+            # Rendered per channel: a group channel never sees a request's title (domain/channels.py).
+            seen = channels.for_channel(
+                context, kind=channels.kind_of(urls[i]), privacy=person.channel_privacy(i), item_type=item_type
+            )
+            title, body = render(req.step, seen, config_dir)
+            ok, err = await send_via(urls[i], title, body)
+            attempt(i, urls[i], ok, err)
             if ok:
                 store.mark_sent(s, key, masked[i])
                 return NotificationResult(
@@ -280,7 +299,7 @@ async def deliver(
                     person_id=req.person_id,
                     channel=masked[i],
                     channel_index=i,
-                    channel_count=len(channels),
+                    channel_count=len(urls),
                     tried_channels=masked[: i + 1],
                 )
             log.warning("notice %s via channel %d (%s) failed: %s", key, i + 1, masked[i], err)
@@ -295,8 +314,8 @@ async def deliver(
             status="failed",
             person_id=req.person_id,
             channel=masked[-1],
-            channel_index=len(channels) - 1,
-            channel_count=len(channels),
+            channel_index=len(urls) - 1,
+            channel_count=len(urls),
             error=err,
             tried_channels=masked,
         )

@@ -30,6 +30,7 @@ from app.pages import (
     with_pre_cookie,
 )
 from domain.labels import EVENT_TYPES as EVENT_LABELS
+from domain.pii import mask_text
 
 router = APIRouter(include_in_schema=False)
 
@@ -180,7 +181,7 @@ async def urge(request: Request, item_id: str):
         return csrf_refused(request)
     who.require(URGERS, "督办")
     snap = rm.load_item(item_id, who)
-    note = form.get("note", "").strip()
+    note = mask_text(form.get("note", "").strip())  # personal data typed into the note (domain/pii.py)
     if not note:
         return render_error(request, 422, "督办意见不能为空")
     if len(note) > 2000:

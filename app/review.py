@@ -16,6 +16,7 @@ from temporalio.service import RPCError
 
 from domain.events import ITEM_TYPE
 from domain.labels import LATE_ENTRY_STATUSES
+from domain.pii import mask_text
 from domain.review import ROLE_LABELS
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
@@ -83,7 +84,7 @@ async def decide(
     client: Client, event_id: str, *, approve: bool, by: str, reason: str = "", db=None, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """Approve or reject one held entry; returns the entry as stored afterwards."""
-    reason = (reason or "").strip()
+    reason = mask_text((reason or "").strip())  # personal data typed into the reason (domain/pii.py)
     if not approve and not reason:
         raise ReviewError("reason", "驳回补录须说明理由（--reason）", 422)
     with _session(db) as s:

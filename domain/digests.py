@@ -79,6 +79,7 @@ def build_digests(
             rows.append(
                 {
                     "item_id": item.id,
+                    "item_type": item.type,  # a request's title stays off group channels (domain/channels.py)
                     "title": item.title,
                     "department": item.department,
                     "department_name": directory.department_name(item.department),

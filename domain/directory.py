@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from domain import channels as _channels
 from domain import config as _config
 from domain import labels
 from domain.settings import environ
@@ -53,9 +54,15 @@ class Person:
     roles: tuple[str, ...]
     notify: tuple[str, ...] = ()
     title: str = ""
+    # The privacy class of each notify channel, in the same order (declared, or the kind's default).
+    privacy: tuple[str, ...] = ()
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+    def channel_privacy(self, index: int) -> str:
+        """`group` or `personal` (domain/channels.py); a channel without a recorded class is a group."""
+        return self.privacy[index] if index < len(self.privacy) else _channels.default_privacy(self.notify[index])
 
 
 @dataclass
@@ -110,6 +117,18 @@ def _expand_env(url: str, where: str, env: dict[str, str]) -> str:
         return env[name]
 
     return _ENV_REF.sub(repl, url)
+
+
+def _channel_entry(item: str | dict, where: str) -> tuple[str, str | None]:
+    """A notify entry: a URL string, or a table { url = "…", privacy = "group" | "personal" }."""
+    if isinstance(item, str):
+        return item, None
+    unknown = set(item) - {"url", "privacy"}
+    if unknown:
+        raise DirectoryError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: url, privacy)")
+    url = _required(item, "url", where)
+    declared = _require_str(item, "privacy", where, required=False)
+    return url, declared
 
 
 def _required(entry: dict, key: str, where: str) -> str:
@@ -202,18 +221,24 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
             if role in DEPARTMENT_ROLES and dept is None:
                 raise DirectoryError(f'{where}: role "{role}" needs a department')
         notify = entry.get("notify", [])
-        if isinstance(notify, str):
+        if isinstance(notify, str | dict):
             notify = [notify]
-        if not isinstance(notify, list) or not all(isinstance(u, str) for u in notify):
-            raise DirectoryError(f'{where}: "notify" must be a list of URL strings')
-        urls = []
-        for url in notify:
+        if not isinstance(notify, list) or not all(isinstance(u, str | dict) for u in notify):
+            raise DirectoryError(
+                f'{where}: "notify" must be a list of URL strings or {{ url = "…", privacy = "group" }} tables'
+            )
+        urls, privacy = [], []
+        for n, item in enumerate(notify, start=1):
+            url, declared = _channel_entry(item, f"{where}: notify #{n}")
             url = _expand_env(url.strip(), where, env)
             if "://" not in url:
                 raise DirectoryError(
                     f'{where}: notify URL "{url.split(":")[0]}…" has no scheme (like json:// or mailto://)'
                 )
+            if declared is not None and (why := _channels.problem(url, declared)):
+                raise DirectoryError(f"{where}: notify #{n}: {why}")
             urls.append(url)
+            privacy.append(declared or _channels.default_privacy(url))
         directory.people[pid] = Person(
             id=pid,
             name=name,
@@ -221,6 +246,7 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
             roles=tuple(dict.fromkeys(roles)),
             notify=tuple(urls),
             title=_require_str(entry, "title", where, required=False) or "",
+            privacy=tuple(privacy),
         )
 
     for d in directory.departments.values():

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from domain.limits import check_day, check_id, check_moment, check_text, parse_iso_day
+from domain.pii import mask_fields
 from domain.review import Recorded
 from domain.shanghai import SHANGHAI
 
@@ -591,7 +592,7 @@ class Event(BaseModel):
     department: str | None = None
     on: str  # ISO date or datetime of the event's own date field
     data: dict[str, Any]
-    content_hash: str  # of the original object, personal data included, for conflict detection
+    content_hash: str  # of the sent object (free text masked, applicant left out), for conflict detection
     # When and by whom it reached the system: set by the ingest path (never from the sender's body).
     recorded: Recorded | None = None
 
@@ -657,6 +658,7 @@ def parse_event(obj: Any, *, internal: bool = False, today: dt.date | None = Non
         raise EventError("type", f"未知事件类型 “{_shown(type_)}”")
     if type_ in ENGINE_ONLY and not internal:
         raise EventError("type", f"{type_} 由系统自动生成，不接受外部提交")
+    obj = mask_fields(obj)  # personal data typed into free text is masked before anything keeps it
     try:
         model = MODELS[type_].model_validate(obj, context={"internal": internal, "today": today})
     except ValidationError as exc:

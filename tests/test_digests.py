@@ -179,7 +179,9 @@ async def test_makeup_saturday_sends_digests_once(digest_env, hook, ts_env):
 
         czj = by_path["/hook/liaison-czj"]
         assert czj["title"] == "【每日提醒】2026年10月10日：钦州市财政局有1项事项将在5个工作日内到期"
-        assert "关于公开2025年度部门预算执行情况的申请" in czj["message"]
+        # A webhook is a group channel: a request's title stays off it, its number and link remain.
+        assert "关于公开2025年度部门预算执行情况的申请" not in czj["message"]
+        assert "1. req-czj-3" in czj["message"] and f"{PUBLIC_URL}/items/req-czj-3" in czj["message"]
         assert "到期日：2026-10-10" in czj["message"] and "今日到期" in czj["message"]
 
         sup = by_path["/hook/supervisor-zwgk"]

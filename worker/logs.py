@@ -1,7 +1,8 @@
 """Process logging: plain text by default, JSON lines with `SHIXIAN_LOG_FORMAT=json`.
 
 A JSON line carries time, level, logger, message and, when known, `item_id`, `event_id` and the Temporal
-workflow / activity ids. Only ids go in: applicant data is dropped at ingest and never logged."""
+workflow / activity ids. Only ids go in: applicant data is dropped at ingest and never logged. Apprise
+logs every message it sends (titles included) at DEBUG: its logger stays at WARNING whatever the level."""
 
 from __future__ import annotations
 
@@ -50,3 +51,5 @@ def setup_logging(default_level: str = "WARNING") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    apprise_level = max(logging.getLevelNamesMapping().get(level, logging.WARNING), logging.WARNING)
+    logging.getLogger("apprise").setLevel(apprise_level)

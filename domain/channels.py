@@ -1,0 +1,160 @@
+"""Notification channels: their kind, their privacy class, and what a notice may say on them. Pure.
+
+Privacy classes (个人信息保护法: no more personal data than the purpose needs, and not to more people):
+- `group`: read by several people (WeCom/DingTalk/Feishu/Lark/Slack… group bots, shared mailboxes, generic
+  webhooks whose readers we do not know). A notice there carries the item number, department, rule, due date,
+  working days left and the link, never the subject or title of a request (third parties' names, addresses
+  and case details are typed there), nor the free text of a 督办 note.
+- `personal`: read by the one person it is addressed to (a personal e-mail address). It may carry the title.
+Titles of documents, public-opinion cases, budgets and annual reports are public information and may go to
+groups.
+
+Default class by kind when departments.toml does not give one: an IM bot webhook or a generic webhook is
+`group`; `mailto://` with one recipient is `personal`, with several recipients (to=a,b / cc / bcc) `group`.
+
+Escaping (`escape`): user-typed text (titles, notes, errors) put into a notice cannot mention everyone or
+inject markup: "@" becomes the full-width "＠" on every IM kind (@all, @所有人, @everyone, @here); Feishu/Lark
+`<at user_id="all">` tags and Slack `<!channel>` controls lose their angle brackets; markdown control
+characters become their full-width forms on kinds that may render markdown. E-mail is sent as plain text
+(Apprise escapes it when a channel asks for HTML).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+Privacy = Literal["group", "personal"]
+PRIVACY_CLASSES: tuple[Privacy, ...] = ("group", "personal")
+PRIVACY_NAMES = {"group": "群组（多人可见）", "personal": "个人"}
+
+# Bot webhooks post into a group chat: they can never be personal.
+GROUP_BOT_KINDS = frozenset(
+    {"wecombot", "dingtalk", "feishu", "lark", "slack", "discord", "msteams", "workflows", "gchat", "mattermost"}
+)
+MAIL_KINDS = frozenset({"mailto", "mailtos"})
+# Kinds whose client renders markdown (or Slack's mrkdwn) in some message types.
+_MARKDOWN_KINDS = frozenset(
+    {"dingtalk", "wecombot", "feishu", "lark", "slack", "discord", "msteams", "workflows", "mattermost", "tgram"}
+)
+_IM_KINDS = GROUP_BOT_KINDS | _MARKDOWN_KINDS | {"tgram", "matrix", "matrixs", "rocket", "rockets", "zulip"}
+
+# Item types whose titles are public information (published documents, public-opinion cases, budgets,
+# annual reports); a request's subject is not.
+PUBLIC_TITLE_TYPES = frozenset({"document", "opinion", "budget", "annual_report"})
+
+WITHHELD_NOTE = "（督办意见含具体案情，仅发送至个人渠道，请登录时限系统查看）"
+
+
+def kind_of(url: str) -> str:
+    """The channel kind: the URL's scheme in lower case (wecombot, dingtalk, mailto, json…)."""
+    return url.split("://", 1)[0].strip().lower()
+
+
+def _mail_recipients(url: str) -> int:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return 1
+    query = parse_qs(parts.query)
+    count = len([seg for seg in parts.path.split("/") if "@" in seg])  # mailto://host/a@x.cn/b@x.cn
+    for key in ("to", "cc", "bcc"):
+        for value in query.get(key, []):
+            count += len([a for a in value.replace(";", ",").replace(" ", ",").split(",") if a])
+    return count or 1
+
+
+def default_privacy(url: str) -> Privacy:
+    """The class a channel gets when departments.toml does not say (see the module docstring)."""
+    kind = kind_of(url)
+    if kind in MAIL_KINDS:
+        return "personal" if _mail_recipients(url) <= 1 else "group"
+    return "group"
+
+
+def problem(url: str, privacy: str) -> str | None:
+    """Why this declared class cannot be right (Chinese), or None."""
+    if privacy not in PRIVACY_CLASSES:
+        return f"privacy 只能是 {' 或 '.join(PRIVACY_CLASSES)}，不能是“{privacy}”"
+    kind = kind_of(url)
+    if privacy == "personal" and kind in GROUP_BOT_KINDS:
+        return f"{kind} 群机器人的消息全群可见，不能标为 personal（个人）"
+    if privacy == "personal" and kind in MAIL_KINDS and _mail_recipients(url) > 1:
+        return "发给多个收件人的邮件渠道不是个人渠道，不能标为 personal（个人）"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- escaping
+_FULLWIDTH_MARKDOWN = str.maketrans(
+    {
+        "*": "＊",
+        "_": "＿",
+        "`": "｀",
+        "#": "＃",
+        "[": "［",
+        "]": "］",
+        "~": "～",
+        "|": "｜",
+        "\\": "＼",
+        "!": "！",
+    }
+)
+
+
+def escape(kind: str, text: str) -> str:
+    """User-typed `text` made inert for channels of `kind` (no mentions, no markup)."""
+    if not text or kind not in _IM_KINDS:
+        return text
+    text = text.replace("@", "＠")
+    if kind in ("slack", "mattermost"):
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    else:
+        text = text.replace("<", "＜").replace(">", "＞")
+    if kind in _MARKDOWN_KINDS:
+        text = text.translate(_FULLWIDTH_MARKDOWN)
+    return text
+
+
+# ------------------------------------------------------------------------------------ notice contexts
+# Context keys holding text someone typed (everything else comes from the configuration or the engine).
+USER_TEXT_KEYS = ("item_title", "title", "note", "last_error")
+_ROW_LISTS = ("items", "overdue", "due_soon")
+
+
+def _row(row: Mapping[str, Any], kind: str, group: bool, item_type: str | None) -> dict[str, Any]:
+    out = dict(row)
+    if group and (row.get("item_type") or item_type) not in PUBLIC_TITLE_TYPES:
+        out["title"] = ""
+    if isinstance(out.get("title"), str):
+        out["title"] = escape(kind, out["title"])
+    return out
+
+
+def for_channel(ctx: Mapping[str, Any], *, kind: str, privacy: str, item_type: str | None) -> dict[str, Any]:
+    """The template context as this channel may see it: on a `group` channel a request's title (and any
+    title whose item type is not known to be public) and the 督办 note are withheld; user-typed text is
+    escaped for the channel kind. `item_type` is the notice's item type (None for digests: each row has
+    its own `item_type`)."""
+    out = dict(ctx)
+    group = privacy != "personal"
+    if group:
+        if item_type not in PUBLIC_TITLE_TYPES:
+            out["item_title"] = ""
+            out["title"] = ""
+        if out.get("note"):
+            out["note"] = WITHHELD_NOTE
+    for k in USER_TEXT_KEYS:
+        if isinstance(out.get(k), str) and not (k == "note" and out[k] == WITHHELD_NOTE):
+            out[k] = escape(kind, out[k])
+    for key in _ROW_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [_row(r, kind, group, item_type) if isinstance(r, Mapping) else r for r in out[key]]
+    if isinstance(out.get("departments"), list):
+        out["departments"] = [
+            {**d, "items": [_row(r, kind, group, item_type) for r in d.get("items", [])]}
+            if isinstance(d, Mapping)
+            else d
+            for d in out["departments"]
+        ]
+    return out
