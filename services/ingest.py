@@ -216,7 +216,9 @@ class Ingestor:
             if self.recorded_by and isinstance(obj, dict) and not obj.get("recorded_by"):
                 obj = {**obj, "recorded_by": self.recorded_by}
             try:
-                ev = parse_event(obj, internal=self.internal)
+                # Facts dated after this host's today are refused here already; the item workflow checks
+                # again against the Temporal server's clock (the recording instant that counts).
+                ev = parse_event(obj, internal=self.internal, today=self.now().astimezone(SHANGHAI).date())
             except EventError as exc:
                 eid = obj.get("event_id") if isinstance(obj, dict) else None
                 decided(
@@ -286,8 +288,9 @@ class Ingestor:
             delay = min(delay * 2, 0.2)
 
     def _recorded(self, ev: Event) -> Recorded:
-        """When (Asia/Shanghai) and by whom the event reached the system, and for reviewable roles how
-        many working days (the item's region) after its own date: the workflow decides whether to hold."""
+        """Who records the event and, for reviewable roles, from which day on its recording is late (the
+        (limit + 1)-th working day after its own date, in the item's region). `at`/`on` say when this
+        host saw it; the item workflow replaces them with its own clock's instant, which decides."""
         at = self.now().astimezone(SHANGHAI)
         rec = Recorded(
             at=at.isoformat(),
@@ -300,7 +303,9 @@ class Ingestor:
             if self._late_limit is None:
                 self._late_limit = load_review_config().late_entry_working_days
             rec.limit = self._late_limit
-            rec.working_days_after = engine().calendar.working_days_between(own, at.date(), self._region(ev))
+            calendar, region = engine().calendar, self._region(ev)
+            rec.late_from = calendar.add_working_days(own, rec.limit + 1, region).isoformat()
+            rec.working_days_after = calendar.working_days_between(own, at.date(), region)
         return rec
 
     def _region(self, ev: Event) -> str:

@@ -34,9 +34,10 @@ def cal():
     return engine().calendar
 
 
-async def as_role(st, role: str, person: str, *events: dict):
-    """Ingest as the API does for a token of `role`, recorded at the test server's present."""
-    at = await st.now()
+async def as_role(st, role: str, person: str, *events: dict, skew: dt.timedelta = dt.timedelta(0)):
+    """Ingest as the API does for a token of `role`, recorded at the test server's present (or with the
+    ingest host's clock `skew` away from it)."""
+    at = await st.now() + skew
     ing = Ingestor(st.client, recorded_by=person, role=role, now=lambda: at)
     objs = []
     for ev in events:
@@ -184,6 +185,72 @@ async def test_backdated_reply_rejected_with_reason_stays_overdue(st):
         {"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"},
     )
     assert r[0].status == "applied" and st.clock(req, "request_reply").state == "missed"
+
+
+async def test_a_reply_dated_after_the_servers_today_is_refused_and_the_request_stays_overdue(st):
+    """issue 16 A7: a reply dated ahead must not close an overdue request as on time. The ingest host's
+    clock runs 10 days ahead, so only the workflow's own check (the Temporal server's clock) refuses it."""
+    today, c = await st.today(), cal()
+    req = st.id("FUT")
+    recv = c.subtract_working_days(today, 22, REGION)
+    await st.ok(received(req, "qz-czj", recv))
+    assert st.clock(req, "request_reply").state == "open"
+    ahead = today + dt.timedelta(days=4)
+    for role, person in (("liaison", "liaison-czj"), ("supervisor", "supervisor-zwgk")):
+        r = await as_role(
+            st,
+            role,
+            person,
+            {"type": "request.replied", "request_id": req, "on": ahead.isoformat(), "outcome": "granted"},
+            skew=dt.timedelta(days=10),
+        )
+        assert (r[0].status, r[0].field) == ("rejected", "on"), r[0].text()
+        assert ahead.isoformat() in r[0].reason and today.isoformat() in r[0].reason and "将来" in r[0].reason
+    # with the host's clock right, the ingest path refuses it already, naming the field
+    r = await st.ingest({"type": "request.replied", "request_id": req, "on": ahead.isoformat(), "outcome": "granted"})
+    assert (r[0].status, r[0].field) == ("rejected", "on")
+    snap = await st.query("request", req)
+    assert snap.state == "open" and not snap.late_entries
+    assert st.clock(req, "request_reply").state == "open"
+    assert req in {x["id"] for x in overdue_rows(today)}
+    assert event_rows(req) == ["request.received"]
+
+
+async def test_a_host_clock_behind_cannot_let_a_late_entry_skip_review(st):
+    """issue 16 §B: the ingest host's clock is 10 days behind the Temporal server's. A reply dated 12 days
+    ago looks fresh to that host (recorded "2 days" after it) but is held: the workflow takes the
+    recording instant from the server's clock. A fact dated after the server's today is still refused."""
+    today, c = await st.today(), cal()
+    behind = dt.timedelta(days=-10)
+    req = st.id("SKEW")
+    recv = c.subtract_working_days(today, 30, REGION)
+    await st.ok(received(req, "qz-czj", recv))
+    claimed = today - dt.timedelta(days=12)
+    host_day = (await st.now() + behind).date()
+    assert c.working_days_between(claimed, host_day, REGION) <= 3 < c.working_days_between(claimed, today, REGION)
+    r = await as_role(
+        st,
+        "liaison",
+        "liaison-czj",
+        {"type": "request.replied", "request_id": req, "on": claimed.isoformat(), "outcome": "granted"},
+        skew=behind,
+    )
+    assert r[0].status == "held", r[0].text()
+    assert f"{today.isoformat()} 才登记" in r[0].reason  # the server's day, not the host's
+    snap = await st.query("request", req)
+    assert [e.recorded_on for e in snap.late_entries] == [today.isoformat()]
+    assert st.clock(req, "request_reply").state == "open"
+    assert req in {x["id"] for x in overdue_rows(today)}
+    # dated after the server's today (and, on this host, after its own): refused with the field
+    ahead = today + dt.timedelta(days=1)
+    r = await as_role(
+        st,
+        "liaison",
+        "liaison-czj",
+        {"type": "request.withdrawn", "request_id": req, "on": ahead.isoformat()},
+        skew=behind,
+    )
+    assert (r[0].status, r[0].field) == ("rejected", "on")
 
 
 async def test_supervisor_operator_and_start_events_are_never_held(st):

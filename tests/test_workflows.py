@@ -56,12 +56,9 @@ def received(req_id, dept, day):
 async def wf_env(temporal_test_server_path):
     """Each test's own time-skipping server (starts in ~0.5 s): workflows another test left running
     must not wake up, hold the clock or move it while this test skips time."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
+    from tests.pins import start_time_skipping
 
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    )
+    env = await start_time_skipping(temporal_test_server_path)
     yield env
     await env.shutdown()
 
@@ -202,7 +199,9 @@ async def test_no_correction_by_respond_by_abandons_the_request(st):
     today = await st.today()
     req = st.id("R")
     await st.ok(received(req, "qz-jyj", today))
-    respond_by = today + 3 * DAY
+    # A working day: a respond_by on a rest day moves to the next working day (民法典第二百零三条), so
+    # "today + 3 days" would be a later deadline whenever it falls on a weekend or holiday.
+    respond_by = cal().add_working_days(today, 3)
     await st.ok(
         {
             "type": "request.correction_requested",
@@ -211,7 +210,8 @@ async def test_no_correction_by_respond_by_abandons_the_request(st):
             "respond_by": respond_by.isoformat(),
         }
     )
-    await st.env.sleep(dt.timedelta(days=5))
+    assert st.item(req).data["respond_by"] == respond_by.isoformat()
+    await st.env.sleep(dt.datetime.combine(respond_by + 2 * DAY, dt.time(12), st_tz()) - await st.now())
     final = await st.result("request", req)
     assert final.state == "abandoned" and final.data["outcome"] == "other.no_correction"
     snap = st.item(req)
@@ -435,21 +435,22 @@ async def test_duplicate_and_conflicting_event_ids(st):
 async def test_opinion_budget_and_annual_report_run_on_the_generic_workflow(st):
     now = await st.now()
     today = now.date()
+    detected = now - dt.timedelta(hours=24)  # every instant in the past: a fact is never dated ahead
     case = st.id("C")
     await st.ok(
         {
             "type": "opinion.detected",
             "case_id": case,
             "department": "qz-zfb",
-            "detected_at": now.isoformat(),
+            "detected_at": detected.isoformat(),
             "severity": "major",
         }
     )
     snap = st.item(case)
     assert {k.rule for k in snap.clocks} == {"opinion_response_info", "opinion_response_press"}
-    await st.ok({"type": "opinion.info_released", "case_id": case, "at": (now + dt.timedelta(hours=6)).isoformat()})
+    await st.ok({"type": "opinion.info_released", "case_id": case, "at": (detected + dt.timedelta(hours=6)).isoformat()})
     assert st.clock(case, "opinion_response_info").state == "missed"
-    await st.ok({"type": "opinion.press_conference", "case_id": case, "at": (now + dt.timedelta(hours=20)).isoformat()})
+    await st.ok({"type": "opinion.press_conference", "case_id": case, "at": (detected + dt.timedelta(hours=20)).isoformat()})
     assert st.clock(case, "opinion_response_press").state == "met"
     b = st.id("B")
     await st.ok(
