@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 from sqlmodel import Session, select
 
+from domain.shanghai import today as shanghai_today
 from tests.receivers import WebhookReceiver
 from tests.workflow_harness import app_worker
 
@@ -431,7 +432,7 @@ async def test_register_request_double_submit_refusal_and_reply(env):
             "request_id": rid,
             "department": "qz-fgw",
             "channel": "online",
-            "received_on": dt.date.today().isoformat(),
+            "received_on": shanghai_today().isoformat(),
             "applicant_type": "legal.business",
             "subject": "申请公开某项目环评批复",
         }
@@ -457,7 +458,7 @@ async def test_register_request_double_submit_refusal_and_reply(env):
                 "type": "request.extended",
                 "item": rid,
                 "event_id": "web-ext-1",
-                "on": dt.date.today().isoformat(),
+                "on": shanghai_today().isoformat(),
                 "working_days": "30",
                 "approved_by": "head-fgw",
                 "reason": "调取档案",
@@ -470,6 +471,8 @@ async def test_register_request_double_submit_refusal_and_reply(env):
         assert len(event_ids(rid)) == 1
         # the reply: the item is met
         rep = await c.get(f"/events/new?type=request.replied&item={rid}")
+        # a reply dated tomorrow has not been sent (issue 16 A7): refused, the field named
+        tomorrow = (shanghai_today() + dt.timedelta(days=1)).isoformat()
         r = await c.post(
             "/events/new",
             data={
@@ -477,7 +480,20 @@ async def test_register_request_double_submit_refusal_and_reply(env):
                 "type": "request.replied",
                 "item": rid,
                 "event_id": event_id_of(rep.text),
-                "on": dt.date.today().isoformat(),
+                "on": tomorrow,
+                "outcome": "granted",
+            },
+        )
+        assert r.status_code == 422 and 'class="f bad" data-field="on"' in r.text
+        assert f"日期 {tomorrow} 晚于登记当日" in r.text and len(event_ids(rid)) == 1
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(rep.text),
+                "type": "request.replied",
+                "item": rid,
+                "event_id": event_id_of(rep.text),
+                "on": shanghai_today().isoformat(),
                 "outcome": "granted",
             },
         )
@@ -517,7 +533,7 @@ async def test_supervisor_urges_an_item(env):
 
 
 async def test_assessor_locks_a_period_and_downloads_exports(env):
-    last_year = str(dt.date.today().year - 1)
+    last_year = str(shanghai_today().year - 1)
     async with env.browser("10.10.0.1") as c:
         await sign_in(c, "liaison-fgw")
         page = await c.get(f"/scores?period={last_year}")
@@ -535,7 +551,7 @@ async def test_assessor_locks_a_period_and_downloads_exports(env):
         page = await c.get(f"/scores?period={last_year}")
         assert "已锁定" in page.text and "lock-form" not in page.text
         running = await c.post(
-            "/scores/lock", data={"csrf_token": csrf_of(page.text), "period": str(dt.date.today().year)}
+            "/scores/lock", data={"csrf_token": csrf_of(page.text), "period": str(shanghai_today().year)}
         )
         assert "尚未结束" in (await c.get(running.headers["location"])).text
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import shutil
@@ -298,6 +299,13 @@ async def test_post_events_reports_each_element_and_attributes_to_the_token(env)
     assert body["results"][1]["field"] == "event_id"  # same id, other content: a conflict
     assert body["results"][2]["field"] and body["results"][2]["reason"]
     assert "未知事项" in body["results"][3]["reason"]
+    # a fact dated after today (Asia/Shanghai) is refused with its field (issue 16 A7)
+    from domain.shanghai import today as shanghai_today
+
+    tomorrow = (shanghai_today() + dt.timedelta(days=1)).isoformat()
+    r = await env.post("supervisor", "/api/events", json=_received(f"{rid}-fut", "qz-czj", received_on=tomorrow))
+    res = r.json()["results"]
+    assert [(x["status"], x["field"]) for x in res] == [("rejected", "received_on")] and tomorrow in res[0]["reason"]
     # same event again: duplicate; a single object is accepted too
     r = await env.post("supervisor", "/api/events", json={**_received(rid, "qz-czj"), "recorded_by": "someone-else"})
     assert [x["status"] for x in r.json()["results"]] == ["duplicate"]

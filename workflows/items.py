@@ -241,7 +241,9 @@ class ItemWorkflow:
     def _validate_apply(self, ev: Event) -> None:
         if self._lock.locked():
             return  # another event is half-way through: the handler decides under the lock
-        tr.check(self.st, ev, today=_recording_now().date())
+        # A start event's dates are checked by the handler: refused there, it ends the run it opened
+        # (a validator refusal would leave update-with-start's fresh run waiting for ever).
+        tr.check(self.st, ev, today=_recording_now().date() if self.st.version else None)
 
     @workflow.update
     async def review(self, d: ReviewDecision) -> ApplyResult:
