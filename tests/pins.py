@@ -43,7 +43,7 @@ def pinned_instant(day: dt.date) -> dt.datetime:
 def _calendar(directory: Path | None = None):
     from domain.calendar import load_calendar
 
-    return load_calendar((directory or REPO_CONFIG) / "calendars")
+    return load_calendar(directory or REPO_CONFIG)
 
 
 def friday_before_holiday(after: dt.date, cal=None) -> dt.date:
@@ -94,7 +94,9 @@ def pins(today: dt.date) -> list[tuple[dt.date, Path | None]]:
     if saturday is not None:
         out.append((saturday, None))
     else:
-        saturdays = [today + dt.timedelta(days=k) for k in range(1, 15) if (today + dt.timedelta(days=k)).weekday() == 5]
+        saturdays = [
+            today + dt.timedelta(days=k) for k in range(1, 15) if (today + dt.timedelta(days=k)).weekday() == 5
+        ]
         # A published year keeps the rest of the calendar as it is (a notice on a provisional year would
         # make that whole year published).
         published = [d for d in saturdays if not cal.is_provisional_year(d.year)]

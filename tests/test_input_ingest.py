@@ -17,7 +17,7 @@ from store.db import get_engine
 from store.models import EventRecord, Item
 from tests.workflow_harness import stack
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from domain.engine import engine
 from tests.workflow_harness import stack
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 BIN = Path(sys.executable).parent
 PII = {
     "申请人姓名": "欧阳测试",
@@ -67,8 +67,15 @@ async def run_cli(st, *args) -> subprocess.CompletedProcess:
     # The CLI's clock agrees with the test server's (as the ingest host's would with NTP).
     offset = (await st.env.get_current_time() - dt.datetime.now(dt.UTC)).total_seconds()
     proc = await asyncio.create_subprocess_exec(
-        str(BIN / "python"), "-m", "tests.clocked", str(offset), *args, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, cwd=str(BIN.parents[1]) if (BIN.parents[1] / "tests").is_dir() else None,
+        str(BIN / "python"),
+        "-m",
+        "tests.clocked",
+        str(offset),
+        *args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(BIN.parents[1]) if (BIN.parents[1] / "tests").is_dir() else None,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 180)
     return subprocess.CompletedProcess(args, proc.returncode, out.decode(), err.decode())

@@ -13,13 +13,14 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from domain.engine import engine
+from domain.shanghai import now as shanghai_now
 from services.ingest import Ingestor
 from services.queries import overdue_rows
 from store.models import EventRecord
 from tests.test_workflows import received, wf_env  # noqa: F401  (fixture)
 from tests.workflow_harness import stack
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 REGION = "guangxi"  # qz-czj's calendar
 
 
@@ -98,7 +99,7 @@ async def test_backdated_extension_waits_for_review_then_moves_the_due_date(st):
     out = await asyncio.to_thread(cli, "status", req)
     assert f"补录待审核：request.extended（{eid}）事件日期 {due.isoformat()}，登记于 {today.isoformat()}" in out.output
     # Sending it again is a duplicate, not a second entry.
-    again = Ingestor(st.client, role="liaison", now=lambda: dt.datetime.now(dt.UTC))
+    again = Ingestor(st.client, role="liaison", now=shanghai_now)  # the process clock, equal to the server's
     r2 = await again.ingest(
         [
             (

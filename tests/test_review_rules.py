@@ -36,8 +36,12 @@ def test_the_recording_day_is_compared_with_the_first_late_day():
     # a host that counted 0 working days (its clock behind) does not make the entry timely
     assert late_entry_reason(bounded("2026-12-07", after=0), "2026-11-20", extension_dues=[])
     assert "晚 4 个工作日" in late_entry_reason(bounded("2026-11-26", after=4), "2026-11-20", extension_dues=[])
-    assert late_entry_reason(bounded("2026-12-07").model_copy(update={"role": "operator"}), "2026-11-20",
-                             extension_dues=[]) is None
+    assert (
+        late_entry_reason(
+            bounded("2026-12-07").model_copy(update={"role": "operator"}), "2026-11-20", extension_dues=[]
+        )
+        is None
+    )
 
 
 def test_an_extension_recorded_after_the_due_date_is_held_whatever_its_date():
