@@ -27,7 +27,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -475,13 +481,17 @@ class Ingestor:
         else:
             status = desc.status.name if desc.status else "?"
             raise _Rejected("type", f"事项已结束（{snap.state}，{status}），不能再接受 {ev.type}")
-        outcome = await self.client.execute_workflow(
-            FactWorkflow.run,
-            FactRequest(event=ev, department=snap.department),
-            id=f"fact:{ev.event_id}",
-            task_queue=get_settings().task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
+        try:
+            outcome = await self.client.execute_workflow(
+                FactWorkflow.run,
+                FactRequest(event=ev, department=snap.department),
+                id=f"fact:{ev.event_id}",
+                task_queue=get_settings().task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except WorkflowFailureError as exc:  # refused by the fact workflow (e.g. dated after its today)
+            cause = exc.cause
+            raise _Rejected(*_split_reason(ev, getattr(cause, "message", None) or str(cause or exc))) from None
         if outcome == "conflict":
             raise _Rejected("event_id", CONFLICT)
         return outcome, note if outcome == "applied" else ""

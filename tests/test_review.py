@@ -217,6 +217,29 @@ async def test_a_reply_dated_after_the_servers_today_is_refused_and_the_request_
     assert event_rows(req) == ["request.received"]
 
 
+async def test_a_fact_on_a_finished_item_dated_ahead_is_refused_by_the_server_clock(st):
+    """A review decision on a finished request goes through the fact workflow: it checks the date
+    against the server's clock too (the ingest host's clock here runs 10 days ahead)."""
+    today, c = await st.today(), cal()
+    req = st.id("FIN")
+    recv = c.subtract_working_days(today, 5, REGION)
+    await st.ok(
+        received(req, "qz-czj", recv),
+        {"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"},
+    )
+    await st.result("request", req)  # finished
+    ahead = today + dt.timedelta(days=3)
+    decided = {"type": "review.decided", "request_id": req, "result": "upheld"}
+    r = await as_role(
+        st, "supervisor", "supervisor-zwgk", {**decided, "on": ahead.isoformat()}, skew=dt.timedelta(days=10)
+    )
+    assert (r[0].status, r[0].field) == ("rejected", "on") and ahead.isoformat() in r[0].reason, r[0].text()
+    assert "review.decided" not in event_rows(req)
+    r = await as_role(st, "supervisor", "supervisor-zwgk", {**decided, "on": today.isoformat()})
+    assert r[0].status == "applied", r[0].text()
+    assert "review.decided" in event_rows(req)
+
+
 async def test_a_host_clock_behind_cannot_let_a_late_entry_skip_review(st):
     """issue 16 §B: the ingest host's clock is 10 days behind the Temporal server's. A reply dated 12 days
     ago looks fresh to that host (recorded "2 days" after it) but is held: the workflow takes the
