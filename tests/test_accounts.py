@@ -420,6 +420,7 @@ async def test_form_is_generated_from_the_event_model(env):
         assert (await c.get("/events/new?type=request.abandoned")).status_code == 404  # engine-only
 
 
+@pytest.mark.date_sensitive
 async def test_register_request_double_submit_refusal_and_reply(env):
     rid = "qz-fgw-ysq-web-1"
     async with env.browser("10.8.0.1") as c:
@@ -532,6 +533,7 @@ async def test_supervisor_urges_an_item(env):
         assert row.endswith('<td class="n" data-v="1">1</td></tr>')  # 督办次数 of the department
 
 
+@pytest.mark.date_sensitive
 async def test_assessor_locks_a_period_and_downloads_exports(env):
     last_year = str(shanghai_today().year - 1)
     async with env.browser("10.10.0.1") as c:
