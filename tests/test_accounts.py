@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 import re
 import shutil
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,12 +16,13 @@ import pytest_asyncio
 from sqlmodel import Session, select
 
 from domain.shanghai import today as shanghai_today
+from tests import workflow_harness
 from tests.receivers import WebhookReceiver
 from tests.workflow_harness import app_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
+REPO_CONFIG = workflow_harness.REPO_CONFIG  # the session's config (a pinned run's copy, tests/pins.py)
 PASSWORDS = {
     "liaison-fgw": "fgw-password-1",
     "head-fgw": "head-password-1",

@@ -11,7 +11,6 @@ import io
 import json
 import shutil
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,11 +18,12 @@ import pytest_asyncio
 from sqlmodel import Session, select
 from temporalio.service import RPCError
 
+from tests import workflow_harness
 from tests.workflow_harness import app_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
+REPO_CONFIG = workflow_harness.REPO_CONFIG  # the session's config (a pinned run's copy, tests/pins.py)
 DEPTS = ["qz-zfb", "qz-fgw", "qz-czj", "qz-jyj", "qz-zrzyj"]
 
 
