@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from domain.limits import check_day, check_id, check_moment, check_text, parse_iso_day
+from domain.limits import check_day, check_deadline, check_id, check_moment, check_text, future_reason, parse_iso_day
 from domain.pii import mask_fields
 from domain.review import Recorded
 from domain.shanghai import SHANGHAI
@@ -88,8 +88,8 @@ def _day(v: Any) -> dt.date:
 
 
 def _happened_day(v: Any, info: ValidationInfo) -> dt.date:
-    """The date of a fact that has happened: also not after today + 1 year. The engine's own events
-    (dated by workflow time, e.g. an abandonment on respond_by) are not judged against the wall clock."""
+    """The date of a fact that has happened: also not after the day it is recorded. The engine's own
+    events (dated by workflow time, e.g. an abandonment on respond_by) are not judged against the clock."""
     internal = bool((info.context or {}).get("internal"))
     return check_day(_day(v), happened=not internal, today=_today(info))
 
@@ -258,6 +258,10 @@ class RequestCorrectionRequested(_RequestOn):
     def _order(self):
         if self.respond_by < self.on:
             raise ValueError("respond_by: 补正期限不能早于告知日")
+        try:  # a deadline the agency sets may lie ahead, within bounds
+            check_deadline(self.respond_by, self.on)
+        except ValueError as exc:
+            raise ValueError(f"respond_by: {exc}") from None
         return self
 
 
@@ -272,7 +276,7 @@ class RequestConsultationStarted(_RequestOn):
     with_: Literal["third_party", "agency"] = Field(title="征求对象")
     # When the consulted party received the letter: its 15-wd window counts from then (条例第三十二条、
     # 第三十四条 “自收到征求意见书之日起”); the reply clock still pauses from `on`.
-    delivered_on: dt.date | None = Field(
+    delivered_on: HappenedDay | None = Field(
         None, title="征求意见书送达日期", description="第三方收到征求意见书之日（不填：按征求意见日期）"
     )
 
@@ -561,6 +565,41 @@ DATE_FIELD = {
     "budget.published": "published_on",
     "annual_report.published": "published_on",
 }
+
+# Fields stating that something has happened (a date or an instant), per type: never after the Shanghai
+# date the event is recorded on. Deadlines the agency sets (respond_by) are not among them.
+INSTANT_FIELDS = ("detected_at", "at")
+
+
+def _happened_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    days = [
+        n
+        for n, f in model.model_fields.items()
+        if any(getattr(m, "func", None) is _happened_day for m in f.metadata) or HappenedDay in get_args(f.annotation)
+    ]
+    return (*days, *(n for n in INSTANT_FIELDS if n in model.model_fields))
+
+
+HAPPENED_FIELDS: dict[str, tuple[str, ...]] = {t: _happened_fields(m) for t, m in MODELS.items()}
+
+
+def future_fact(ev: Event, today: dt.date) -> tuple[str, str] | None:
+    """(field, reason) of the first fact `ev` dates after `today` (the Shanghai date it is recorded on),
+    or None. The workflow asks this with its own clock, so a host clock running behind cannot let a
+    reply dated next week through."""
+    for name in HAPPENED_FIELDS.get(ev.type, ()):
+        value = ev.data.get(name)
+        if not value:
+            continue
+        day = dt.date.fromisoformat(str(value)[:10]) if name not in INSTANT_FIELDS else _local_day(str(value))
+        if day > today:
+            return name, future_reason(day, today)
+    return None
+
+
+def _local_day(instant: str) -> dt.date:
+    return dt.datetime.fromisoformat(instant).astimezone(SHANGHAI).date()
+
 
 ITEM_TYPE = {
     "document": "document",

@@ -19,9 +19,9 @@ from domain.shanghai import today as today_shanghai
 MIN_DAY = dt.date(1990, 1, 1)
 MAX_DAY = dt.date(2100, 12, 31)
 RANGE = f"{MIN_DAY.isoformat()} 至 {MAX_DAY.isoformat()}"
-# A fact that has happened (received, signed, published, replied ...) may be dated up to this far
-# ahead of today (Asia/Shanghai): room for a clock set wrong, not for a typo in the year.
-FUTURE_SLACK_DAYS = 366
+# A deadline the agency sets (a correction's respond_by) may lie ahead, but not further than this after
+# the day it was set: a year is room for any real period, not for a typo in the year.
+DEADLINE_AHEAD_DAYS = 366
 
 # Ids: letters, digits, CJK ideographs (and 〇), - _ . : 〔 〕 ( ) （ ）; 1-128 characters; no "..".
 # '#' is not allowed, so a sender's event_id can never collide with the engine's own (`...#open`).
@@ -64,15 +64,28 @@ def check_text(value: str, field: str) -> str:
 
 
 def check_day(day: dt.date, *, happened: bool = False, today: dt.date | None = None) -> dt.date:
-    """1990-01-01 .. 2100-12-31; a fact that has happened also not after today + 1 year."""
+    """1990-01-01 .. 2100-12-31; the date of a fact that has happened also not after the Shanghai date it
+    is recorded on (`today`, default this process's today): a reply dated tomorrow has not been sent."""
     if not MIN_DAY <= day <= MAX_DAY:
         raise ValueError(f"日期 {day.isoformat()} 超出可受理范围（{RANGE}）")
     if happened:
-        latest = (today or today_shanghai()) + dt.timedelta(days=FUTURE_SLACK_DAYS)
+        latest = today or today_shanghai()
         if day > latest:
-            raise ValueError(
-                f"日期 {day.isoformat()} 晚于今天一年以后（{latest.isoformat()}）：已发生的事实不能是将来的日期"
-            )
+            raise ValueError(future_reason(day, latest))
+    return day
+
+
+def future_reason(day: dt.date, today: dt.date) -> str:
+    return f"日期 {day.isoformat()} 晚于登记当日 {today.isoformat()}：已发生的事实不能登记为将来的日期"
+
+
+def check_deadline(day: dt.date, set_on: dt.date) -> dt.date:
+    """A deadline set on `set_on`: not before it, and at most DEADLINE_AHEAD_DAYS after it."""
+    latest = set_on + dt.timedelta(days=DEADLINE_AHEAD_DAYS)
+    if day > latest:
+        raise ValueError(
+            f"期限 {day.isoformat()} 距 {set_on.isoformat()} 超过 {DEADLINE_AHEAD_DAYS} 天（最晚 {latest.isoformat()}）"
+        )
     return day
 
 

@@ -38,6 +38,11 @@ class Recorded(BaseModel):
     working_days_after: int = 0  # working days d with own date < d <= recorded date (event's region)
     limit: int = DEFAULT_WORKING_DAYS
     scope: str | None = None  # the only department whose items the recorder may write (None: any)
+    # The first recording day that is late: the (limit + 1)-th working day after the event's own date
+    # (the ingest path counts it with the calendar, from the event's date alone). The item workflow
+    # compares it with the recording day it takes from its own clock (the Temporal server's), so a host
+    # clock running behind cannot make a late entry look timely. None in histories recorded before.
+    late_from: str | None = None
 
 
 EntryStatus = Literal["held", "approved", "rejected"]
@@ -112,6 +117,16 @@ def late_entry_reason(rec: Recorded | None, own_date: str, *, extension_dues: li
                 f"延期决定于 {rec.on} 才登记，已过当前答复期限 {due[:10]}（条例第三十三条：延期须在期限内决定），"
                 f"由{who}补录，须督查审核"
             )
+    if rec.late_from is not None:
+        if rec.on >= rec.late_from:
+            # The count is shown when the ingest host measured it on the same day (its clock agreed).
+            how = (
+                f"晚 {rec.working_days_after} 个工作日，超过 {rec.limit} 个工作日"
+                if rec.working_days_after > rec.limit
+                else f"超过 {rec.limit} 个工作日：{rec.late_from} 起登记即为补录"
+            )
+            return f"事件日期 {own_date[:10]}，{rec.on} 才登记（{how}），由{who}补录，须督查审核"
+        return None
     if rec.working_days_after > rec.limit:
         return (
             f"事件日期 {own_date[:10]}，{rec.on} 才登记（晚 {rec.working_days_after} 个工作日，"

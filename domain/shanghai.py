@@ -16,8 +16,20 @@ SHANGHAI_OFFSET = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 END_OF_DAY = dt.time(23, 59, 59)
 
 
+# The process's one clock. Tests move it (`set_offset`) to agree with a time-skipping Temporal server or a
+# pinned "today"; nothing else reads the host's wall clock directly.
+_offset = dt.timedelta(0)
+
+
+def set_offset(offset: dt.timedelta) -> dt.timedelta:
+    """Shift this process's clock by `offset` from the host's; returns the previous offset."""
+    global _offset
+    previous, _offset = _offset, offset
+    return previous
+
+
 def now() -> dt.datetime:
-    return dt.datetime.now(SHANGHAI)
+    return dt.datetime.now(SHANGHAI) + _offset
 
 
 def today() -> dt.date:

@@ -27,7 +27,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -236,7 +242,9 @@ class Ingestor:
             if self.recorded_by and isinstance(obj, dict) and not obj.get("recorded_by"):
                 obj = {**obj, "recorded_by": self.recorded_by}
             try:
-                ev = parse_event(obj, internal=self.internal)
+                # Facts dated after this host's today are refused here already; the item workflow checks
+                # again against the Temporal server's clock (the recording instant that counts).
+                ev = parse_event(obj, internal=self.internal, today=self.now().astimezone(SHANGHAI).date())
             except EventError as exc:
                 eid = obj.get("event_id") if isinstance(obj, dict) else None
                 decided(
@@ -306,8 +314,9 @@ class Ingestor:
             delay = min(delay * 2, 0.2)
 
     def _recorded(self, ev: Event) -> Recorded:
-        """When (Asia/Shanghai) and by whom the event reached the system, and for reviewable roles how
-        many working days (the item's region) after its own date: the workflow decides whether to hold."""
+        """Who records the event and, for reviewable roles, from which day on its recording is late (the
+        (limit + 1)-th working day after its own date, in the item's region). `at`/`on` say when this
+        host saw it; the item workflow replaces them with its own clock's instant, which decides."""
         at = self.now().astimezone(SHANGHAI)
         rec = Recorded(
             at=at.isoformat(),
@@ -321,7 +330,9 @@ class Ingestor:
             if self._late_limit is None:
                 self._late_limit = load_review_config().late_entry_working_days
             rec.limit = self._late_limit
-            rec.working_days_after = engine().calendar.working_days_between(own, at.date(), self._region(ev))
+            calendar, region = engine().calendar, self._region(ev)
+            rec.late_from = calendar.add_working_days(own, rec.limit + 1, region).isoformat()
+            rec.working_days_after = calendar.working_days_between(own, at.date(), region)
         return rec
 
     def _region(self, ev: Event) -> str:
@@ -530,13 +541,17 @@ class Ingestor:
         else:
             status = desc.status.name if desc.status else "?"
             raise _Rejected("type", f"事项已结束（{snap.state}，{status}），不能再接受 {ev.type}")
-        outcome = await self.client.execute_workflow(
-            FactWorkflow.run,
-            FactRequest(event=ev, department=snap.department),
-            id=f"fact:{ev.event_id}",
-            task_queue=get_settings().task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
+        try:
+            outcome = await self.client.execute_workflow(
+                FactWorkflow.run,
+                FactRequest(event=ev, department=snap.department),
+                id=f"fact:{ev.event_id}",
+                task_queue=get_settings().task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except WorkflowFailureError as exc:  # refused by the fact workflow (e.g. dated after its today)
+            cause = exc.cause
+            raise _Rejected(*_split_reason(ev, getattr(cause, "message", None) or str(cause or exc))) from None
         if outcome == "conflict":
             raise _Rejected("event_id", CONFLICT)
         return outcome, note if outcome == "applied" else ""

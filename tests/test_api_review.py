@@ -9,7 +9,7 @@ import pytest
 
 from tests.test_api import _received, env  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 
 
 def _days_ago(n: int) -> str:

@@ -25,12 +25,9 @@ N = 8
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def wf_env(temporal_test_server_path):
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
+    from tests.pins import start_time_skipping
 
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    )
+    env = await start_time_skipping(temporal_test_server_path)
     yield env
     await env.shutdown()
 

@@ -17,17 +17,14 @@ from store.db import get_engine
 from store.models import EventRecord, Item
 from tests.workflow_harness import stack
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def wf_env(temporal_test_server_path):
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
+    from tests.pins import start_time_skipping
 
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    )
+    env = await start_time_skipping(temporal_test_server_path)
     yield env
     await env.shutdown()
 
@@ -119,7 +116,9 @@ async def test_a_domain_error_in_an_activity_fails_that_event_promptly(st):
     today = await st.today()
     req = st.id("R9999")
     ev = parse_event({"event_id": f"{req}-1", **received(req, today)})
-    bad = ev.model_copy(update={"on": "9999-12-30", "data": {**ev.data, "received_on": "9999-12-30"}})
+    # Only the clock's start moves (the received_on field stays today, so the workflow's check of the
+    # dates a fact states lets it through to the activity).
+    bad = ev.model_copy(update={"on": "9999-12-30"})
     st.started.add(f"request:{req}")
     t0 = time.monotonic()
     res = await asyncio.wait_for(st.ingestor.ingest_one(1, bad), timeout=30)
@@ -137,6 +136,26 @@ async def test_a_domain_error_in_an_activity_fails_that_event_promptly(st):
     ok = await st.ingestor.ingest_one(2, parse_event({"event_id": f"{req}-2", **received(req, today)}))
     assert ok.status == "applied", ok.text()
     assert st.clock(req, "request_reply").state == "open"
+
+
+async def test_a_start_event_dated_ahead_is_refused_by_the_workflow_and_ends_its_run(st):
+    """The ingest host's clock behind the server's is not the only guard: the item workflow checks a
+    start event's date against its own clock, and the refused start leaves no empty run."""
+    from domain.events import parse_event
+
+    today = await st.today()
+    req = st.id("RFUT")
+    ahead = today + dt.timedelta(days=2)
+    ev = parse_event({"event_id": f"{req}-1", **received(req, ahead)}, today=ahead)  # a host 2 days ahead
+    st.started.add(f"request:{req}")
+    res = await asyncio.wait_for(st.ingestor.ingest_one(1, ev), timeout=30)
+    assert (res.status, res.field) == ("rejected", "received_on") and ahead.isoformat() in res.reason
+    assert st.item(req) is None and rows(EventRecord, item_id=req) == []
+    handle = st.client.get_workflow_handle(f"request:{req}")
+    deadline = time.monotonic() + 15
+    while (desc := await handle.describe()).status.name == "RUNNING" and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert desc.status.name == "FAILED"
 
 
 async def test_an_event_the_server_refuses_fails_alone_instead_of_ending_the_import(st):

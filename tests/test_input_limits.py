@@ -61,41 +61,71 @@ def test_dates_outside_1990_2100_are_refused_with_the_field(day):
     assert err.field == "received_on" and day in err.reason and "1990-01-01 至 2100-12-31" in err.reason
 
 
-def test_a_fact_may_be_dated_at_most_a_year_ahead_of_today():
-    last = TODAY + dt.timedelta(days=366)
-    assert parse_event(received(received_on=last.isoformat()), today=TODAY).on == last.isoformat()
-    err = refused(received(received_on=(last + dt.timedelta(days=1)).isoformat()))
-    assert err.field == "received_on" and "晚于今天一年以后" in err.reason
-    # the event's own date of every kind: request dates, document dates, instants
-    on = (last + dt.timedelta(days=1)).isoformat()
-    assert (
-        refused(
-            {"event_id": "e-3", "type": "request.replied", "request_id": "r-1", "on": on, "outcome": "granted"}
-        ).field
-        == "on"
-    )
-    assert refused(signed(signed_on=on)).field == "signed_on"
-    assert (
-        refused(
-            {
-                "event_id": "e-4",
-                "type": "opinion.detected",
-                "case_id": "c-1",
-                "department": "qz-fgw",
-                "detected_at": f"{on}T09:00",
-                "severity": "major",
-            }
-        ).field
-        == "detected_at"
-    )
-    # the default "today" is the real date in Asia/Shanghai
+@pytest.mark.date_sensitive
+def test_a_fact_is_never_dated_after_the_day_it_is_recorded():
+    # issue 16 A7: a reply dated 2026-12-18, recorded on 2026-12-02, is refused with its field
+    today, tomorrow = TODAY.isoformat(), (TODAY + dt.timedelta(days=1)).isoformat()
+    assert parse_event(received(received_on=today), today=TODAY).on == today
+    err = refused(received(received_on=tomorrow))
+    assert err.field == "received_on" and tomorrow in err.reason and "将来" in err.reason
+    # every date saying something happened: request dates, document dates, budgets, reports, instants
+    base = {"event_id": "e-3", "request_id": "r-1", "on": tomorrow}
+    for type_, extra in [
+        ("request.replied", {"outcome": "granted"}),
+        ("request.answered_on_the_spot", {"outcome": "granted"}),
+        ("request.correction_requested", {"respond_by": (TODAY + dt.timedelta(days=20)).isoformat()}),
+        ("request.corrected", {}),
+        ("request.consultation_started", {"with": "agency"}),
+        ("request.consultation_ended", {}),
+        ("request.extended", {"working_days": 5, "approved_by": "x", "reason": "y"}),
+        ("request.withdrawn", {}),
+        ("review.filed", {}),
+        ("review.decided", {"result": "upheld"}),
+        ("litigation.filed", {}),
+        ("litigation.decided", {"result": "upheld"}),
+    ]:
+        assert refused({**base, "type": type_, **extra}).field == "on", type_
+    # the consulted party's receipt of the letter is a fact too
+    started = {**base, "type": "request.consultation_started", "on": today, "with": "agency"}
+    assert refused({**started, "delivered_on": tomorrow}).field == "delivered_on"
+    assert refused(signed(signed_on=tomorrow)).field == "signed_on"
+    for type_, field, extra in [
+        ("document.published", "published_on", {"document_id": "d-1", "url": "u"}),
+        ("document.repealed", "repealed_on", {"document_id": "d-1"}),
+        ("interpretation.published", "published_on", {"document_id": "d-1", "url": "u"}),
+        ("budget.approved", "approved_on", {"item_id": "b-1", "department": "qz-czj", "kind": "budget"}),
+        ("budget.published", "published_on", {"item_id": "b-1", "url": "u"}),
+        ("annual_report.published", "published_on", {"department": "qz-czj", "year": 2026, "url": "u"}),
+    ]:
+        assert refused({"event_id": "e-9", "type": type_, field: tomorrow, **extra}).field == field, type_
+    detected = {"event_id": "e-4", "type": "opinion.detected", "case_id": "c-1", "department": "qz-fgw"}
+    detected["severity"] = "major"
+    assert refused({**detected, "detected_at": f"{tomorrow}T00:30"}).field == "detected_at"
+    # an instant is judged by its Shanghai date: 2026-11-26T20:00-05:00 is 11-27 09:00 in Shanghai
+    assert refused({**detected, "detected_at": f"{today}T20:00-05:00"}).field == "detected_at"
+    assert parse_event({**detected, "detected_at": f"{today}T23:59"}, today=TODAY).on.startswith(today)
+    responded = {"event_id": "e-5", "type": "opinion.responded", "case_id": "c-1", "at": f"{tomorrow}T08:00"}
+    assert refused(responded).field == "at"
+    # the default "today" is this process's clock (Asia/Shanghai)
+    from domain.shanghai import today as shanghai_today
+
     with pytest.raises(EventError):
-        parse_event(received(received_on=(dt.date.today() + dt.timedelta(days=400)).isoformat()))
+        parse_event(received(received_on=(shanghai_today() + dt.timedelta(days=1)).isoformat()))
+    assert parse_event(received(received_on=shanghai_today().isoformat())).data["received_on"]
+
+
+def test_the_engines_own_events_are_not_judged_by_the_clock():
+    abandoned = {"event_id": "r-1#abandoned", "type": "request.abandoned", "request_id": "r-1"}
+    ahead = (TODAY + dt.timedelta(days=3)).isoformat()
+    assert parse_event({**abandoned, "on": ahead}, internal=True, today=TODAY).on == ahead
 
 
 def test_a_period_given_to_the_applicant_is_bounded_but_may_lie_ahead():
     ev = {"event_id": "e-5", "type": "request.correction_requested", "request_id": "r-1", "on": "2026-11-03"}
-    assert parse_event({**ev, "respond_by": "2028-06-30"}, today=TODAY).data["respond_by"] == "2028-06-30"
+    # a deadline set by the agency may lie ahead of today, up to 366 days after the notice
+    assert parse_event({**ev, "respond_by": "2027-11-04"}, today=TODAY).data["respond_by"] == "2027-11-04"
+    err = refused({**ev, "respond_by": "2027-11-05"})
+    assert err.field == "respond_by" and "366" in err.reason
     assert refused({**ev, "respond_by": "9999-01-01"}).field == "respond_by"
 
 

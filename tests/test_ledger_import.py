@@ -4,6 +4,7 @@ time-skipping Temporal server, the real worker, the production ingest path and a
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from sqlmodel import Session, select
 from domain.engine import engine
 from tests.workflow_harness import stack
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 BIN = Path(sys.executable).parent
 PII = {
     "申请人姓名": "欧阳测试",
@@ -34,12 +35,9 @@ HEAD = ["受理编号", "收到申请日期", "申请方式", "申请人类型",
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def wf_env(temporal_test_server_path):
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
+    from tests.pins import start_time_skipping
 
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    )
+    env = await start_time_skipping(temporal_test_server_path)
     yield env
     await env.shutdown()
 
@@ -66,8 +64,18 @@ def xlsx(path: Path, rows: list[list]) -> Path:
 
 async def run_cli(st, *args) -> subprocess.CompletedProcess:
     env = {**os.environ, "TEMPORAL_ADDRESS": st.client.service_client.config.target_host, "PYTHONUNBUFFERED": "1"}
+    # The CLI's clock agrees with the test server's (as the ingest host's would with NTP).
+    offset = (await st.env.get_current_time() - dt.datetime.now(dt.UTC)).total_seconds()
     proc = await asyncio.create_subprocess_exec(
-        str(BIN / "shixian"), *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        str(BIN / "python"),
+        "-m",
+        "tests.clocked",
+        str(offset),
+        *args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(BIN.parents[1]) if (BIN.parents[1] / "tests").is_dir() else None,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 180)
     return subprocess.CompletedProcess(args, proc.returncode, out.decode(), err.decode())
@@ -203,6 +211,33 @@ async def test_cli_import_idempotent_later_version_conflict_and_no_pii(st, tmp_p
     assert r1 in dumps
     for value in pii:
         assert value not in dumps
+
+
+async def test_a_row_dated_after_today_is_a_refused_row(st, tmp_path):
+    """issue 16 A7: a ledger row whose receipt or reply is dated tomorrow (Asia/Shanghai) is refused with
+    its column; the row beside it applies."""
+    today = await st.today()
+    tomorrow = today + dt.timedelta(days=1)
+    ok, fut_recv, fut_reply = st.id("L-OK"), st.id("L-FUT1"), st.id("L-FUT2")
+    st.started |= {f"request:{r}" for r in (ok, fut_recv, fut_reply)}
+    path = xlsx(
+        tmp_path / "future.xlsx",
+        [
+            [ok, today, "网上申请", "自然人", *[""] * len(PII), "", None, None],
+            [fut_recv, tomorrow, "网上申请", "自然人", *[""] * len(PII), "", None, None],
+            [fut_reply, today, "网上申请", "自然人", *[""] * len(PII), "", tomorrow, "予以公开"],
+        ],
+    )
+    res = await run_cli(st, "import", str(path), "--department", "qz-jyj", "--json")
+    assert res.returncode == 1, res.stderr
+    out = rows_of(res)
+    assert out[ok]["status"] == "applied", out[ok]
+    for key, column in ((fut_recv, "收到申请日期"), (fut_reply, "答复日期")):
+        assert out[key]["status"] == "rejected", out[key]
+        problem = out[key]["problems"][0]
+        assert problem["column"] == column and tomorrow.isoformat() in problem["reason"], problem
+        assert st.item(key) is None
+    assert st.item(ok) is not None
 
 
 async def test_missing_required_column_applies_nothing(st, tmp_path):

@@ -13,13 +13,14 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from domain.engine import engine
+from domain.shanghai import now as shanghai_now
 from services.ingest import Ingestor
 from services.queries import overdue_rows
 from store.models import EventRecord
 from tests.test_workflows import received, wf_env  # noqa: F401  (fixture)
 from tests.workflow_harness import stack
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 REGION = "guangxi"  # qz-czj's calendar
 
 
@@ -34,9 +35,10 @@ def cal():
     return engine().calendar
 
 
-async def as_role(st, role: str, person: str, *events: dict):
-    """Ingest as the API does for a token of `role`, recorded at the test server's present."""
-    at = await st.now()
+async def as_role(st, role: str, person: str, *events: dict, skew: dt.timedelta = dt.timedelta(0)):
+    """Ingest as the API does for a token of `role`, recorded at the test server's present (or with the
+    ingest host's clock `skew` away from it)."""
+    at = await st.now() + skew
     ing = Ingestor(st.client, recorded_by=person, role=role, now=lambda: at)
     objs = []
     for ev in events:
@@ -97,7 +99,7 @@ async def test_backdated_extension_waits_for_review_then_moves_the_due_date(st):
     out = await asyncio.to_thread(cli, "status", req)
     assert f"补录待审核：request.extended（{eid}）事件日期 {due.isoformat()}，登记于 {today.isoformat()}" in out.output
     # Sending it again is a duplicate, not a second entry.
-    again = Ingestor(st.client, role="liaison", now=lambda: dt.datetime.now(dt.UTC))
+    again = Ingestor(st.client, role="liaison", now=shanghai_now)  # the process clock, equal to the server's
     r2 = await again.ingest(
         [
             (
@@ -184,6 +186,95 @@ async def test_backdated_reply_rejected_with_reason_stays_overdue(st):
         {"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"},
     )
     assert r[0].status == "applied" and st.clock(req, "request_reply").state == "missed"
+
+
+async def test_a_reply_dated_after_the_servers_today_is_refused_and_the_request_stays_overdue(st):
+    """issue 16 A7: a reply dated ahead must not close an overdue request as on time. The ingest host's
+    clock runs 10 days ahead, so only the workflow's own check (the Temporal server's clock) refuses it."""
+    today, c = await st.today(), cal()
+    req = st.id("FUT")
+    recv = c.subtract_working_days(today, 22, REGION)
+    await st.ok(received(req, "qz-czj", recv))
+    assert st.clock(req, "request_reply").state == "open"
+    ahead = today + dt.timedelta(days=4)
+    for role, person in (("liaison", "liaison-czj"), ("supervisor", "supervisor-zwgk")):
+        r = await as_role(
+            st,
+            role,
+            person,
+            {"type": "request.replied", "request_id": req, "on": ahead.isoformat(), "outcome": "granted"},
+            skew=dt.timedelta(days=10),
+        )
+        assert (r[0].status, r[0].field) == ("rejected", "on"), r[0].text()
+        assert ahead.isoformat() in r[0].reason and today.isoformat() in r[0].reason and "将来" in r[0].reason
+    # with the host's clock right, the ingest path refuses it already, naming the field
+    r = await st.ingest({"type": "request.replied", "request_id": req, "on": ahead.isoformat(), "outcome": "granted"})
+    assert (r[0].status, r[0].field) == ("rejected", "on")
+    snap = await st.query("request", req)
+    assert snap.state == "open" and not snap.late_entries
+    assert st.clock(req, "request_reply").state == "open"
+    assert req in {x["id"] for x in overdue_rows(today)}
+    assert event_rows(req) == ["request.received"]
+
+
+async def test_a_fact_on_a_finished_item_dated_ahead_is_refused_by_the_server_clock(st):
+    """A review decision on a finished request goes through the fact workflow: it checks the date
+    against the server's clock too (the ingest host's clock here runs 10 days ahead)."""
+    today, c = await st.today(), cal()
+    req = st.id("FIN")
+    recv = c.subtract_working_days(today, 5, REGION)
+    await st.ok(
+        received(req, "qz-czj", recv),
+        {"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"},
+    )
+    await st.result("request", req)  # finished
+    ahead = today + dt.timedelta(days=3)
+    decided = {"type": "review.decided", "request_id": req, "result": "upheld"}
+    r = await as_role(
+        st, "supervisor", "supervisor-zwgk", {**decided, "on": ahead.isoformat()}, skew=dt.timedelta(days=10)
+    )
+    assert (r[0].status, r[0].field) == ("rejected", "on") and ahead.isoformat() in r[0].reason, r[0].text()
+    assert "review.decided" not in event_rows(req)
+    r = await as_role(st, "supervisor", "supervisor-zwgk", {**decided, "on": today.isoformat()})
+    assert r[0].status == "applied", r[0].text()
+    assert "review.decided" in event_rows(req)
+
+
+async def test_a_host_clock_behind_cannot_let_a_late_entry_skip_review(st):
+    """issue 16 §B: the ingest host's clock is 10 days behind the Temporal server's. A reply dated 12 days
+    ago looks fresh to that host (recorded "2 days" after it) but is held: the workflow takes the
+    recording instant from the server's clock. A fact dated after the server's today is still refused."""
+    today, c = await st.today(), cal()
+    behind = dt.timedelta(days=-10)
+    req = st.id("SKEW")
+    recv = c.subtract_working_days(today, 30, REGION)
+    await st.ok(received(req, "qz-czj", recv))
+    claimed = today - dt.timedelta(days=12)
+    host_day = (await st.now() + behind).date()
+    assert c.working_days_between(claimed, host_day, REGION) <= 3 < c.working_days_between(claimed, today, REGION)
+    r = await as_role(
+        st,
+        "liaison",
+        "liaison-czj",
+        {"type": "request.replied", "request_id": req, "on": claimed.isoformat(), "outcome": "granted"},
+        skew=behind,
+    )
+    assert r[0].status == "held", r[0].text()
+    assert f"{today.isoformat()} 才登记" in r[0].reason  # the server's day, not the host's
+    snap = await st.query("request", req)
+    assert [e.recorded_on for e in snap.late_entries] == [today.isoformat()]
+    assert st.clock(req, "request_reply").state == "open"
+    assert req in {x["id"] for x in overdue_rows(today)}
+    # dated after the server's today (and, on this host, after its own): refused with the field
+    ahead = today + dt.timedelta(days=1)
+    r = await as_role(
+        st,
+        "liaison",
+        "liaison-czj",
+        {"type": "request.withdrawn", "request_id": req, "on": ahead.isoformat()},
+        skew=behind,
+    )
+    assert (r[0].status, r[0].field) == ("rejected", "on")
 
 
 async def test_supervisor_operator_and_start_events_are_never_held(st):

@@ -24,6 +24,26 @@ def test_more_than_the_limit_is_held_for_liaisons_and_heads_only():
     assert late_entry_reason(None, "2026-10-01", extension_dues=[]) is None
 
 
+def test_the_recording_day_is_compared_with_the_first_late_day():
+    # issue 16 §B: the ingest path counts from the event's own date alone (the first late day), the
+    # workflow compares its own recording day; a sender's count for another day is not trusted
+    def bounded(on, after=0):
+        return rec(on=on, after=after).model_copy(update={"late_from": "2026-11-26"})
+
+    assert late_entry_reason(bounded("2026-11-25"), "2026-11-20", extension_dues=[]) is None
+    why = late_entry_reason(bounded("2026-11-26"), "2026-11-20", extension_dues=[])
+    assert why and "2026-11-26 起登记即为补录" in why and "2026-11-20" in why
+    # a host that counted 0 working days (its clock behind) does not make the entry timely
+    assert late_entry_reason(bounded("2026-12-07", after=0), "2026-11-20", extension_dues=[])
+    assert "晚 4 个工作日" in late_entry_reason(bounded("2026-11-26", after=4), "2026-11-20", extension_dues=[])
+    assert (
+        late_entry_reason(
+            bounded("2026-12-07").model_copy(update={"role": "operator"}), "2026-11-20", extension_dues=[]
+        )
+        is None
+    )
+
+
 def test_an_extension_recorded_after_the_due_date_is_held_whatever_its_date():
     why = late_entry_reason(rec(on="2026-11-26", after=0), "2026-11-25", extension_dues=["2026-11-25"])
     assert "已过当前答复期限 2026-11-25" in why

@@ -3,6 +3,8 @@ the workflow class only orchestrates them (issue 9 §4)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from activities.clocks import engine
@@ -73,6 +75,23 @@ def test_checks_refuse_what_the_state_cannot_accept():
         tr.check(st, ev({"event_id": "x", "type": "request.corrected", "on": "2026-03-05"}))
     with pytest.raises(Refusal, match="未处于征求意见状态"):
         tr.check(st, ev({"event_id": "x", "type": "request.consultation_ended", "on": "2026-03-05"}))
+
+
+def test_a_fact_dated_after_the_recording_day_is_refused_by_the_workflows_check():
+    """issue 16 A7: the workflow's check takes the day from its own clock, whatever the sender's host said."""
+    st = started()
+    reply = ev({"event_id": "r2", "type": "request.replied", "on": "2026-03-18", "outcome": "granted"})
+    with pytest.raises(Refusal) as exc:
+        tr.check(st, reply, today=dt.date(2026, 3, 17))
+    assert exc.value.field == "on" and "2026-03-18" in exc.value.reason and "2026-03-17" in exc.value.reason
+    tr.check(st, reply, today=dt.date(2026, 3, 18))  # on the day itself
+    tr.check(st, reply)  # no day given (approving a held entry): not judged again
+    fresh = request_state()
+    with pytest.raises(Refusal) as exc:  # a start event too
+        tr.check(fresh, ev(RECEIVED), today=dt.date(2026, 3, 1))
+    assert exc.value.field == "received_on"
+    assert tr.known(st, ev(RECEIVED)) == "duplicate"
+    tr.check(st, ev(RECEIVED), today=dt.date(2026, 3, 1))  # a duplicate is answered, not re-judged
 
 
 def test_a_reply_meets_the_clock_and_a_second_reply_is_refused():

@@ -19,14 +19,17 @@ from temporalio.worker import Worker
 
 from activities.notify import NotificationRequest, NotificationResult
 from app import composition
+from domain import shanghai
 from domain.clocks import SHANGHAI
+from domain.config import config_dir
 from services.ingest import Ingestor
 from store import repo
 from tests.receivers import WebhookReceiver
 from worker.client import TASK_QUEUE
 from workflows import workflow_runner
 
-REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
+# The session's configuration: the repository's, or a pinned run's copy (tests/pins.py).
+REPO_CONFIG = config_dir()
 
 
 def config_copy(dst: Path, receiver: WebhookReceiver) -> Path:
@@ -55,7 +58,14 @@ class Stack:
     async def today(self) -> dt.date:
         return (await self.now()).date()
 
+    async def sync_clock(self) -> None:
+        """This process's clock agrees with the server's (as NTP keeps a real host's): what the ingest path
+        and the read side call today is the server's today, also after the test skipped time."""
+        server = await self.env.get_current_time()
+        shanghai.set_offset(server - dt.datetime.now(dt.UTC))
+
     async def ingest(self, *events: dict):
+        await self.sync_clock()
         objs = []
         for ev in events:
             self._n += 1
@@ -200,7 +210,10 @@ async def stack(env, tmp_path: Path, monkeypatch, mocks: Sequence[Callable] = ()
         monkeypatch.delenv("DATABASE_URL", raising=False)
         async with app_worker(env.client, mocks=mocks):
             st = Stack(env, receiver, cfg, uuid.uuid4().hex[:6])
+            previous = shanghai.set_offset(dt.timedelta(0))  # restored at the end: the pinned day, if any
+            await st.sync_clock()
             try:
                 yield st
             finally:
                 await st.close()
+                shanghai.set_offset(previous)

@@ -11,15 +11,22 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.clocks import FactRequest, record_fact
+    from domain.events import future_fact
+    from domain.shanghai import SHANGHAI_OFFSET
 
 
 @workflow.defn(name="fact")
 class FactWorkflow:
     @workflow.run
     async def run(self, req: FactRequest) -> str:
+        # Dated after the day it is recorded on, by this workflow's (the Temporal server's) clock: refused.
+        future = future_fact(req.event, workflow.now().astimezone(SHANGHAI_OFFSET).date())
+        if future:
+            raise ApplicationError(f"[{future[0]}] {future[1]}", type="Rejected", non_retryable=True)
         return await workflow.execute_activity(
             record_fact,
             req,

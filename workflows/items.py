@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.events import Event
     from domain.model import ClockSnapshot, ItemSnapshot
     from domain.review import LateEntry
+    from domain.shanghai import SHANGHAI_OFFSET
     from workflows.notify_steps import notify_roles
     from workflows.state import (
         ApplyResult,
@@ -78,6 +79,25 @@ ABANDON_GRACE = tr.GRACE
 
 def _reject(message: str) -> None:
     raise ApplicationError(message, type="Rejected", non_retryable=True)
+
+
+def _recording_now() -> datetime:
+    """The recording instant: the Temporal server's clock as this workflow task sees it, never the clock
+    of the host that sent the event (deterministic on replay)."""
+    return workflow.now().astimezone(SHANGHAI_OFFSET)
+
+
+def _stamped(ev: Event) -> Event:
+    """The event with its recording instant taken from the workflow's clock; who recorded it (role,
+    recorder, the late-entry bound) stays as the ingest path set it."""
+    if ev.recorded is None:
+        return ev
+    at = _recording_now()
+    on = at.date().isoformat()
+    update: dict[str, Any] = {"at": at.isoformat(), "on": on}
+    if on != ev.recorded.on:
+        update["working_days_after"] = 0  # the sender's count was for another day: not shown
+    return ev.model_copy(update={"recorded": ev.recorded.model_copy(update=update)})
 
 
 class ItemWorkflow:
@@ -201,12 +221,13 @@ class ItemWorkflow:
     async def _accept(self, ev: Event) -> ApplyResult:
         """The `apply` Update's body (also the run's own start, when its Update was lost)."""
         async with self._lock:
+            ev = _stamped(ev)
             try:
                 # Checked again under the lock: another Update (e.g. a second import sending the same id,
                 # or another reply) may have changed the item since the validator accepted this one.
                 seen = tr.known(self.st, ev)
                 if not seen:
-                    tr.check(self.st, ev)
+                    tr.check(self.st, ev, today=_recording_now().date())
             except Refusal as exc:
                 self._start_refused = not self.st.version
                 _reject(str(exc))
@@ -235,7 +256,7 @@ class ItemWorkflow:
             # waits for the read model before it reports the batch done). An event that ends the item is
             # answered with its write, in the task that ends the run: the item's next event (a fact on a
             # finished item) then finds the run closed, as it always has.
-            saving = self._save_soon(ev)
+            saving = self._save_soon(ev, recorded_at=ev.recorded.at if ev.recorded else None)
             if self._finished():
                 await saving
             self._dirty = True
@@ -245,7 +266,9 @@ class ItemWorkflow:
     def _validate_apply(self, ev: Event) -> None:
         if self._lock.locked():
             return  # another event is half-way through: the handler decides under the lock
-        tr.check(self.st, ev)
+        # A start event's dates are checked by the handler: refused there, it ends the run it opened
+        # (a validator refusal would leave update-with-start's fresh run waiting for ever).
+        tr.check(self.st, ev, today=_recording_now().date() if self.st.version else None)
 
     @workflow.update
     async def review(self, d: ReviewDecision) -> ApplyResult:

@@ -8,10 +8,10 @@ never reaches history); `transition` changes the state and returns the clocks wh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from activities.clocks import ExtensionSpec, PauseSpec
-from domain.events import RECORD_ONLY, STARTS, Event
+from domain.events import RECORD_ONLY, STARTS, Event, future_fact
 from domain.review import HELD_ROLES, holds_clock, late_entry_reason
 from workflows.state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
 
@@ -127,12 +127,16 @@ def known(st: ItemState, ev: Event) -> str | None:
 
 
 # ---------------------------------------------------------------- checks (no side effects)
-def check(st: ItemState, ev: Event) -> None:
+def check(st: ItemState, ev: Event, today: date | None = None) -> None:
+    """`today`: the Shanghai date the event is recorded on, by the workflow's clock (a fact dated after it
+    is refused); None skips that check (a held entry being approved was checked when it arrived)."""
     if known(st, ev):
         return
     scope = ev.recorded.scope if ev.recorded else None
     if scope and st.department != scope:  # the item's own department decides (services.access)
         raise Refusal("department", f"编号 {st.id} 是其他部门的事项：只能登记本部门的事件，未作任何改动")
+    if today is not None and (future := future_fact(ev, today)):
+        raise Refusal(*future)
     if ev.type in STARTS:
         if st.version:
             raise Refusal("type", f"事项 {st.id} 已存在，不能重复登记（{ev.type}）")
