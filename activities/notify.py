@@ -47,6 +47,8 @@ log = logging.getLogger("shixian.notify")
 LADDER_STEPS = ("t_minus_3", "t_minus_1", "due_today", "overdue_1", "overdue_repeat")
 DIGEST_STEPS = ("digest_liaison", "digest_supervisor", "digest_head")
 STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + ("test", "urge", "invite")
+# A one-time password link is a secret: whoever reads it can take the account, so never to a group channel.
+PERSONAL_ONLY_STEPS = frozenset({"invite"})
 STEP_NAMES = labels.STEPS
 CHANNEL_FAILED = "ChannelFailed"
 
@@ -284,6 +286,10 @@ async def deliver(
         err: str | None = None
         for i in indexes:
             _heartbeat()
+            if req.step in PERSONAL_ONLY_STEPS and person.channel_privacy(i) != "personal":
+                err = "设置密码链接只发往个人渠道（如个人邮箱），不发往群组渠道"
+                attempt(i, urls[i], False, err)
+                continue
             # Rendered per channel: a group channel never sees a request's title (domain/channels.py).
             seen = channels.for_channel(
                 context, kind=channels.kind_of(urls[i]), privacy=person.channel_privacy(i), item_type=item_type

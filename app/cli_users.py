@@ -81,6 +81,12 @@ def register(app: typer.Typer) -> None:
                 f"{p.name}（{p.id}）没有配置通知渠道，无法发送邀请；请先在 departments.toml 中配置 notify，"
                 f"或用 shixian user set-password 直接设置密码"
             )
+        if not any(p.channel_privacy(i) == "personal" for i in range(len(p.notify))):
+            _fail(
+                f"{p.name}（{p.id}）只有群组渠道：设置密码链接不能发到群里（群内任何人都可用它登录此账号）；"
+                f'请在 departments.toml 中为此人配置个人渠道（privacy = "personal"，如个人邮箱），'
+                f"或用 shixian user set-password 直接设置密码"
+            )
         with _session() as s:
             token = create_invite(s, p.id, by="cli")
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")

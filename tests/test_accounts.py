@@ -53,9 +53,14 @@ async def env(ts_env, tmp_path_factory):
     with WebhookReceiver() as hook:
         # every person's channel goes to the receiver (path = person id)
         deps = config / "departments.toml"
-        deps.write_text(
-            deps.read_text(encoding="utf-8").replace("127.0.0.1:9000", f"127.0.0.1:{hook.port}"), encoding="utf-8"
+        text = deps.read_text(encoding="utf-8").replace("127.0.0.1:9000", f"127.0.0.1:{hook.port}")
+        # head-czj's hook stands for a personal channel (an invite link goes only there); the rest are groups
+        own = f'notify = ["json://127.0.0.1:{hook.port}/hook/head-czj"]'
+        assert own in text
+        text = text.replace(
+            own, f'notify = [{{ url = "json://127.0.0.1:{hook.port}/hook/head-czj", privacy = "personal" }}]'
         )
+        deps.write_text(text, encoding="utf-8")
         mp.setenv("SHIXIAN_DATA_DIR", str(data))
         mp.setenv("SHIXIAN_CONFIG_DIR", str(config))
         mp.delenv("DATABASE_URL", raising=False)
@@ -428,6 +433,20 @@ async def test_the_last_sign_in_and_failures_since_are_shown_after_sign_in(env):
         r = await sign_in(c, "head-zfb", "Zfb-head-pass-1")
         page = (await c.get(r.headers["location"])).text
         assert "地址 10.7.0.3" in page and "此后没有失败的登录尝试" in page
+
+
+async def test_an_invite_link_never_goes_to_a_group_channel(env):
+    """Whoever reads a one-time password link can take the account: a person with group channels only
+    (a bot webhook) gets no invite, and no link reaches the group."""
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+
+    before = len(env.hook.posts)
+    res = await asyncio.to_thread(CliRunner().invoke, cli, ["user", "invite", "head-jyj"])
+    assert res.exit_code != 0 and "群组渠道" in res.output and "privacy" in res.output, res.output
+    await asyncio.sleep(0.5)
+    assert [p for p in env.hook.posts[before:] if p.path == "/hook/head-jyj"] == []
 
 
 async def test_invite_link_sets_a_password_once(env):
