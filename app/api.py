@@ -119,6 +119,11 @@ async def post_events(
     client = request.app.state.client
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能登记事件")
+    from services.ingest import worker_problem
+
+    problem = await worker_problem(client)
+    if problem is not None:  # said at once, not after the Updates wait a minute for a worker that is gone
+        raise ApiError(503, problem[0], f"{problem[1]}：本次提交的事件均未登记，请稍后原样重试")
     results: dict[int, IngestResult] = {}
     accepted: list[tuple[int, Any]] = []
     for n, obj in enumerate(items, start=1):

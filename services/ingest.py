@@ -41,6 +41,7 @@ from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
 from store.db import get_engine, init_db
+from store.disk import DiskFull, is_disk_full
 from store.models import EventRecord, Item, LateEntryRecord
 from workflows.facts import FactWorkflow
 from workflows.items import ItemWorkflow, workflow_for
@@ -60,6 +61,42 @@ class ReadModelBehind(RuntimeError):
             f"{missing} 个已应用的事件在 {READ_MODEL_PATIENCE:.0f} 秒内未写入读模型（数据库不可用？）："
             "事件已在工作流中生效，写入会自动重试，数据库恢复后读模型随之补齐"
         )
+
+
+LIVE_POLLER_SECONDS = 75.0  # a live worker re-polls at least once a minute (the server's long-poll expiry)
+
+
+async def worker_problem(client: Client, timeout: float = 3.0) -> tuple[str, str] | None:
+    """Why events sent now would not be answered: (code, Chinese reason), or None. Checked before an upload or an API
+    batch is sent, so that a dead worker or server is said at once instead of after a minute's silence.
+    The server lists a task queue's pollers for minutes after they stop: a worker counts as alive only if it
+    polled within LIVE_POLLER_SECONDS. A server that cannot say (the time-skipping test server) is trusted."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    try:
+        resp = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=get_settings().task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            ),
+            timeout=dt.timedelta(seconds=timeout),
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.UNIMPLEMENTED:
+            return None
+        log.warning("describe task queue failed: %s", exc.status.name if exc.status else "?")
+        return "temporal_unavailable", "工作流服务暂不可用（无法连接）"
+    except Exception as exc:  # connection refused / timed out before any status
+        log.warning("describe task queue failed: %s", type(exc).__name__)
+        return "temporal_unavailable", "工作流服务暂不可用（无法连接）"
+    now = time.time()
+    live = [p for p in resp.pollers if now - p.last_access_time.ToSeconds() < LIVE_POLLER_SECONDS]
+    if not live:
+        return "no_worker", "没有正在运行的工作进程（worker），事件暂时无法处理"
+    return None
 
 
 class IngestResult(BaseModel):
@@ -343,6 +380,8 @@ class Ingestor:
         except ConfigError as exc:
             return _result(line, ev, "rejected", "(config)", str(exc))
         except RPCError as exc:
+            if is_disk_full(exc):  # the server's own database file has no room: no event can go through
+                raise DiskFull("工作流服务的磁盘空间不足") from exc
             # One event the server refuses (e.g. over its message size limit) fails alone, with the
             # reason, instead of ending the whole import with the others unreported.
             code = exc.status.name if exc.status else "?"
