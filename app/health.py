@@ -42,9 +42,8 @@ def _config_ok() -> bool:
     responses={503: {"model": Readiness, "description": "某项依赖不可用（checks 中为 failing）"}},
 )
 async def readyz(request: Request):
-    from worker.guard import database_ok, temporal_ok
-
     from store.disk import low_space
+    from worker.guard import database_ok, temporal_ok
 
     client = request.app.state.client
     temporal, database, config, space = await asyncio.gather(

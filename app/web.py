@@ -165,9 +165,7 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         # Never a text/plain 500: a lost Temporal or database is a JSON 503 the caller can retry.
-        from app.errors import unexpected_error
-
-        from app.errors import retry_headers
+        from app.errors import retry_headers, unexpected_error
 
         status, body = unexpected_error(exc)
         headers = retry_headers(status, body)
