@@ -41,7 +41,7 @@ from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
 from store.db import get_engine, init_db
-from store.disk import DiskFull, is_disk_full
+from store.disk import EXHAUSTED_MB, DiskFull, is_disk_full, low_space
 from store.models import EventRecord, Item, LateEntryRecord
 from workflows.facts import FactWorkflow
 from workflows.items import ItemWorkflow, workflow_for
@@ -380,8 +380,10 @@ class Ingestor:
         except ConfigError as exc:
             return _result(line, ev, "rejected", "(config)", str(exc))
         except RPCError as exc:
-            if is_disk_full(exc):  # the server's own database file has no room: no event can go through
-                raise DiskFull("工作流服务的磁盘空间不足") from exc
+            # The embedded server on a full disk answers UNAVAILABLE "shard status unknown": not this event's
+            # fault, and no event can go through; say it as the full disk it is (507), not a refusal.
+            if is_disk_full(exc) or (exc.status == RPCStatusCode.UNAVAILABLE and low_space(EXHAUSTED_MB)):
+                raise DiskFull("磁盘空间不足：工作流服务无法写入其数据库") from exc
             # One event the server refuses (e.g. over its message size limit) fails alone, with the
             # reason, instead of ending the whole import with the others unreported.
             code = exc.status.name if exc.status else "?"

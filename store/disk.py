@@ -43,9 +43,13 @@ def free_bytes(path: Path) -> int | None:
     return st.f_bavail * st.f_frsize
 
 
-def low_space() -> str | None:
-    """A Chinese reason when a watched directory has less than SHIXIAN_MIN_FREE_MB free, else None."""
-    need = get_settings().min_free_mb * 1024 * 1024
+EXHAUSTED_MB = 1.0  # below this a database cannot grow: its write errors are taken for a full disk
+
+
+def low_space(floor_mb: float = 0.0) -> str | None:
+    """A Chinese reason when a watched directory has less than SHIXIAN_MIN_FREE_MB (at least `floor_mb`)
+    free, else None."""
+    need = max(get_settings().min_free_mb, floor_mb) * 1024 * 1024
     for d in watched_dirs():
         free = free_bytes(d)
         if free is not None and free < need:

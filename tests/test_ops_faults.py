@@ -212,18 +212,27 @@ async def test_a_short_postgresql_outage_is_ridden_out_by_the_connect_retry(pg, 
 
 
 # ---------------------------------------------------------------------------------- full disk
-@pytest.fixture
-def small_fs(tmp_path):
-    """A real 4 MB filesystem (tmpfs) to fill; needs root (mount)."""
+def _tmpfs(tmp_path: Path, size: str):
+    """A real filesystem of `size` (tmpfs) to fill; needs root (mount)."""
     mnt = tmp_path / "small"
     mnt.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], check=True)
     try:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    yield from _tmpfs(tmp_path, "4m")
+
+
+@pytest.fixture
+def server_fs(tmp_path):  # room for the embedded server's database file
+    yield from _tmpfs(tmp_path, "48m")
 
 
 def _fill(directory: Path) -> Path:
@@ -302,6 +311,46 @@ async def test_a_full_disk_fails_readyz_and_refuses_writes_with_507_in_chinese(s
         ready = await c.get("/readyz")
         assert ready.json()["checks"]["disk"] == "ok"
     get_engine.cache_clear()
+
+
+async def test_the_embedded_server_on_a_full_disk_is_a_507_not_a_temporal_refusal(server_fs, monkeypatch):
+    """The embedded dev server keeps temporal.db in the data directory; on a full disk it answers
+    UNAVAILABLE "shard status unknown" to every call. The API says 磁盘空间不足 (507), not that the
+    workflow service refused the event."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from app.web import create_app
+    from store.db import get_engine
+    from tests.conftest import free_port
+    from tests.workflow_harness import app_worker
+    from worker.server import DevServer
+
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(server_fs))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
+    monkeypatch.setenv("SHIXIAN_MIN_FREE_MB", "0")  # no early refusal: the write meets the full disk
+    get_engine.cache_clear()
+    token = _token()
+    server = DevServer(server_fs, port=free_port(), ui=False)
+    await server.start()
+    try:
+        client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+        app = create_app(client, open_pages=False)
+        tag = uuid.uuid4().hex[:6]
+        async with app_worker(client), _client(app, token) as c:
+            r = await c.post("/api/events", json=_event(f"FULL-{tag}-1"))
+            assert r.status_code == 200 and r.json()["applied"] == 1, r.text
+            filler = _fill(server_fs)
+            try:
+                r = await c.post("/api/events", json=_event(f"FULL-{tag}-2"))
+                assert r.status_code == 507 and r.json()["code"] == "disk_full", r.text
+                assert "磁盘空间不足" in r.json()["detail"] and "shard" not in r.text
+            finally:
+                filler.unlink()
+    finally:
+        server.stop()
+        get_engine.cache_clear()
 
 
 # ---------------------------------------------------------------------------------- upload, worker dead
