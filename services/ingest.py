@@ -66,37 +66,41 @@ class ReadModelBehind(RuntimeError):
 LIVE_POLLER_SECONDS = 75.0  # a live worker re-polls at least once a minute (the server's long-poll expiry)
 
 
-async def worker_problem(client: Client, timeout: float = 3.0) -> tuple[str, str] | None:
-    """Why events sent now would not be answered: (code, Chinese reason), or None. Checked before an upload or an API
-    batch is sent, so that a dead worker or server is said at once instead of after a minute's silence.
-    The server lists a task queue's pollers for minutes after they stop: a worker counts as alive only if it
-    polled within LIVE_POLLER_SECONDS. A server that cannot say (the time-skipping test server) is trusted."""
+async def worker_problem(client: Client, timeout: float = 3.0, settle: float = 2.0) -> tuple[str, str] | None:
+    """Why events sent now would not be answered: (code, Chinese reason), or None. Checked before an upload
+    or an API batch is sent, so that a dead worker or server is said at once instead of after a minute's
+    silence. The server lists a task queue's pollers for minutes after they stop: a worker counts as alive
+    only if it polled within LIVE_POLLER_SECONDS. No live poller is asked again for `settle` seconds (a
+    worker that just started has not polled yet). A server that cannot say (the time-skipping test server)
+    is trusted."""
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-    try:
-        resp = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=client.namespace,
-                task_queue=TaskQueue(name=get_settings().task_queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            ),
-            timeout=dt.timedelta(seconds=timeout),
-        )
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.UNIMPLEMENTED:
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=get_settings().task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    give_up = time.monotonic() + settle
+    while True:
+        try:
+            resp = await client.workflow_service.describe_task_queue(request, timeout=dt.timedelta(seconds=timeout))
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.UNIMPLEMENTED:
+                return None
+            log.warning("describe task queue failed: %s", exc.status.name if exc.status else "?")
+            return "temporal_unavailable", "工作流服务暂不可用（无法连接）"
+        except Exception as exc:  # connection refused / timed out before any status
+            log.warning("describe task queue failed: %s", type(exc).__name__)
+            return "temporal_unavailable", "工作流服务暂不可用（无法连接）"
+        now = time.time()
+        if any(now - p.last_access_time.ToSeconds() < LIVE_POLLER_SECONDS for p in resp.pollers):
             return None
-        log.warning("describe task queue failed: %s", exc.status.name if exc.status else "?")
-        return "temporal_unavailable", "工作流服务暂不可用（无法连接）"
-    except Exception as exc:  # connection refused / timed out before any status
-        log.warning("describe task queue failed: %s", type(exc).__name__)
-        return "temporal_unavailable", "工作流服务暂不可用（无法连接）"
-    now = time.time()
-    live = [p for p in resp.pollers if now - p.last_access_time.ToSeconds() < LIVE_POLLER_SECONDS]
-    if not live:
-        return "no_worker", "没有正在运行的工作进程（worker），事件暂时无法处理"
-    return None
+        if time.monotonic() >= give_up:
+            log.warning("no worker polls task queue %s", request.task_queue.name)
+            return "no_worker", "没有正在运行的工作进程（worker），事件暂时无法处理"
+        await asyncio.sleep(0.2)
 
 
 class IngestResult(BaseModel):
@@ -462,6 +466,9 @@ class Ingestor:
             if not _closed(exc):
                 raise
             return await self._finished(ev, wid)
+        except BaseException:  # cancelled (an upload confirm that stalled): the SDK sets it on the start op too
+            _settle(start)
+            raise
         return res.status, res.note
 
     def _rules_for(self, item_type: str) -> dict[str, RuleMeta]:

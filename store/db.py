@@ -53,7 +53,7 @@ def create_db_engine(url: str, **kwargs):
             cur.close()
     else:
         # A server that stopped answering (not refusing) must not hold a request for minutes either.
-        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
+        kwargs["connect_args"] = {"connect_timeout": 5, **kwargs.get("connect_args", {})}
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
         _retry_connects(engine)
     return engine
@@ -62,18 +62,25 @@ def create_db_engine(url: str, **kwargs):
 def _retry_connects(engine) -> None:
     """Opening a connection is retried for SHIXIAN_DB_RETRY_SECONDS: a database restarting (a few seconds)
     is ridden out; nothing has been sent yet, so a retry cannot repeat a write. Longer: the error stands
-    (the web answers 503 数据库暂不可用)."""
+    (the web answers 503 数据库暂不可用). Once a retry has run out, later connects try once until one
+    succeeds: during a long outage every request fails fast instead of each waiting (and, in an async
+    route, holding the event loop) for the whole retry."""
     import time
+
+    down = [False]
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect, _record, cargs, cparams):
-        deadline = time.monotonic() + get_settings().db_retry_seconds
+        deadline = time.monotonic() + (0.0 if down[0] else get_settings().db_retry_seconds)
         delay = 0.1
         while True:
             try:
-                return dialect.connect(*cargs, **cparams)
+                conn = dialect.connect(*cargs, **cparams)
+                down[0] = False
+                return conn
             except dialect.loaded_dbapi.OperationalError:
                 if time.monotonic() + delay > deadline:
+                    down[0] = True
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
