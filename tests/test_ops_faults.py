@@ -353,6 +353,22 @@ async def test_the_embedded_server_on_a_full_disk_is_a_507_not_a_temporal_refusa
         get_engine.cache_clear()
 
 
+async def test_the_embedded_server_refuses_to_start_on_a_full_disk(small_fs, monkeypatch):
+    from tests.conftest import free_port
+    from worker.server import DevServer, DevServerError
+
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(small_fs))
+    monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
+    filler = _fill(small_fs)
+    try:
+        server = DevServer(small_fs, port=free_port(), ui=False)
+        with pytest.raises(DevServerError, match="磁盘空间不足"):
+            await server.start(timeout=30)
+        assert not server.running()
+    finally:
+        filler.unlink()
+
+
 # ---------------------------------------------------------------------------------- upload, worker dead
 WORKER = r"""
 import asyncio, sys
