@@ -434,7 +434,7 @@ async def test_upload_confirmed_while_the_worker_is_dead_says_which_rows_took_ef
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path, data_converter=pydantic_data_converter, ui=False
     )
-    worker = None
+    worker, down = None, False
     try:
         address = env.client.service_client.config.target_host
         app = create_app(env.client, open_pages=False)
@@ -485,9 +485,22 @@ async def test_upload_confirmed_while_the_worker_is_dead_says_which_rows_took_ef
         with Session(get_engine()) as s:
             rows = s.exec(select(EventRecord.item_id).where(EventRecord.item_id.in_(keys))).all()  # type: ignore[attr-defined]
         assert sorted(rows) == sorted(keys)
+
+        # The server itself gone: said at once (nothing sent), the rows the read model holds listed.
+        await env.shutdown()
+        down = True
+        more = [*keys, f"DEAD-{tag}-3"]
+        async with _client(app, token) as c:
+            payload = await _upload(c, ledger(more))
+            r = await c.post("/import/confirm", data={"payload": payload})
+            assert r.status_code == 503 and "工作流服务暂不可用" in r.text, r.text[:3000]
+            assert _ids("rows-done", r.text) == keys and _ids("rows-pending", r.text) == more[3:]
+            api = await c.post("/api/events", json=_event(f"DEAD-{tag}-api"))
+            assert api.status_code == 503 and api.json()["code"] == "temporal_unavailable", api.text
     finally:
         if worker is not None:
             worker.kill()
             worker.wait(10)
-        await env.shutdown()
+        if not down:
+            await env.shutdown()
         get_engine.cache_clear()
