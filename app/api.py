@@ -155,8 +155,16 @@ async def post_events(
                 continue
         accepted.append((n, obj))
     if accepted:
+        from services.ingest import Stalled, watched
+
         ing = Ingestor(client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.role)
-        for r in await ing.ingest(accepted):
+        try:
+            done = await watched(lambda tick: ing.ingest(accepted, progress=tick), len(accepted))
+        except Stalled as exc:
+            raise ApiError(
+                503, "no_worker", f"{exc}：部分事件可能已生效；请稍后原样重新提交（已生效的事件不会重复登记）"
+            ) from None
+        for r in done:
             results[r.line] = r
     ordered = [results[k] for k in sorted(results)]
     counts = {s: sum(r.status == s for r in ordered) for s in ("applied", "held", "duplicate", "rejected")}

@@ -186,18 +186,18 @@ async def import_confirm(request: Request) -> HTMLResponse:
     )
     p = Plan(str(carried.get("filename", "")), dept.id, table, map_rows(table, dept.id, [dept.name]))
     db = get_engine(database_url())
-    from services.ingest import worker_problem
+    from services.ingest import Stalled, watched, worker_problem
 
     problem = await worker_problem(client)  # a dead worker or server is said now, not after a minute
     if problem is not None:
         return _interrupted(request, who, p, db, f"{problem[1]}，本次未发送任何事件")
     try:
         sent = sum(len(r.events) for r in p.rows if not r.problems and r.duplicate_of is None)
-        outcomes = await _watched(
+        outcomes = await watched(
             lambda tick: apply(p, client, recorded_by=who.actor, db_engine=db, role=who.role, progress=tick), sent
         )
-    except _Stalled as exc:
-        return _interrupted(request, who, p, db, str(exc))
+    except Stalled as exc:
+        return _interrupted(request, who, p, db, f"{exc}，导入已中止")
     except Exception as exc:
         from app.errors import unexpected_error
 
@@ -234,40 +234,6 @@ def _view(p, outcomes) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------ interrupted confirm
-class _Stalled(Exception):
-    pass
-
-
-async def _watched(start, expected: int):
-    """Run an import's apply (`start(progress)`), giving up when no event has been answered for
-    SHIXIAN_IMPORT_STALL_SECONDS (the worker or the server died under it: the Updates would wait for
-    minutes). Once all `expected` events are answered, only the read model's writes remain, which have
-    their own bound (ReadModelBehind). What was sent and not answered may still take effect later; the page
-    says which rows the read model holds, and re-uploading the same file applies the rest exactly once
-    (event ids are derived from the rows)."""
-    import asyncio
-    import time
-
-    from domain.settings import get_settings
-
-    stall = get_settings().import_stall_seconds
-    last, answered = [time.monotonic()], [0]
-
-    def tick() -> None:
-        last[0] = time.monotonic()
-        answered[0] += 1
-
-    task = asyncio.ensure_future(start(tick))
-    while True:
-        done, _ = await asyncio.wait({task}, timeout=min(1.0, stall))
-        if done:
-            return task.result()
-        if answered[0] < expected and time.monotonic() - last[0] > stall:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            raise _Stalled(f"工作流服务已 {stall:.0f} 秒没有处理任何事件（工作进程可能已停止），导入已中止")
-
-
 def _interrupted(request: Request, who: Principal, p, db, reason: str, status: int = 503) -> HTMLResponse:
     """The confirm could not finish: say why, and per row whether the read model holds it (took effect)."""
     from app.errors import RETRY_AFTER

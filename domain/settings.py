@@ -153,7 +153,7 @@ class Settings(BaseSettings):
         20.0,
         gt=0,
         validation_alias="SHIXIAN_IMPORT_STALL_SECONDS",
-        description="an upload confirm with no event answered for this long ends with a 503 listing the rows",
+        description="an upload confirm or API batch with no event answered for this long ends with a 503",
     )
 
     @property

@@ -103,6 +103,35 @@ async def worker_problem(client: Client, timeout: float = 3.0, settle: float = 2
         await asyncio.sleep(0.2)
 
 
+class Stalled(RuntimeError):
+    """No event of a batch answered for SHIXIAN_IMPORT_STALL_SECONDS: the worker or the server died under it."""
+
+
+async def watched(start: Callable[[Callable[[], None]], Any], expected: int) -> Any:
+    """Run a batch (`start(progress)`, e.g. an Ingestor.ingest), giving up with Stalled when none of its
+    `expected` events has been answered for SHIXIAN_IMPORT_STALL_SECONDS: a worker killed after the
+    pre-check leaves the Updates waiting for minutes. Once every event is answered only the read model's
+    writes remain, which have their own bound (ReadModelBehind). What was sent and not answered may still
+    take effect later; sending the same events again applies each exactly once (the workflow keeps ids)."""
+    stall = get_settings().import_stall_seconds
+    last, answered = [time.monotonic()], [0]
+
+    def tick() -> None:
+        last[0] = time.monotonic()
+        answered[0] += 1
+
+    task = asyncio.ensure_future(start(tick))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=min(1.0, stall))
+        if done:
+            return task.result()
+        if answered[0] < expected and time.monotonic() - last[0] > stall:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            log.error("batch stalled: no event answered for %.0f s", stall)
+            raise Stalled(f"工作流服务已 {stall:.0f} 秒没有处理任何事件（工作进程可能已停止）")
+
+
 class IngestResult(BaseModel):
     line: int
     status: Status

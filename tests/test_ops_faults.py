@@ -466,6 +466,10 @@ async def test_upload_confirmed_while_the_worker_is_dead_says_which_rows_took_ef
             assert _ids("rows-done", r.text) == keys[:1]
             assert _ids("rows-pending", r.text) == keys[1:]
             assert "重新上传同一台账" in r.text
+            # The API the same way: a JSON 503 once the batch has had no answer for the stall time.
+            api = await c.post("/api/events", json=_event(f"DEAD-{tag}-stalled"))
+            assert api.status_code == 503 and api.json()["code"] == "no_worker", api.text
+            assert "没有处理任何事件" in api.json()["detail"] and int(api.headers["retry-after"]) > 0
 
             # No worker has ever polled this task queue: said before anything is sent, JSON for the API.
             monkeypatch.setenv("SHIXIAN_TASK_QUEUE", f"nobody-{tag}")
