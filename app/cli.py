@@ -229,9 +229,14 @@ def main() -> None:
     import logging
     import os
 
+    from store.disk import DiskFull
+
     code = 0
     try:
         app()
+    except DiskFull as exc:  # a full disk is the operator's to fix, not a traceback
+        print(f"{exc}；请清理数据目录所在磁盘后重试（可原样重试：已生效的事件不会重复登记）", file=sys.stderr)
+        code = 1
     except SystemExit as exc:
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import html as H
+import json
 import os
 import re
 import shutil
@@ -346,6 +347,17 @@ async def test_the_embedded_server_on_a_full_disk_is_a_507_not_a_temporal_refusa
                 r = await c.post("/api/events", json=_event(f"FULL-{tag}-2"))
                 assert r.status_code == 507 and r.json()["code"] == "disk_full", r.text
                 assert "磁盘空间不足" in r.json()["detail"] and "shard" not in r.text
+                cli = await asyncio.to_thread(
+                    subprocess.run,
+                    [sys.executable, "-m", "app.cli", "events", "ingest", "--json", "-"],
+                    input=json.dumps(_event(f"FULL-{tag}-3")) + "\n",
+                    capture_output=True,
+                    text=True,
+                    env={**os.environ, "TEMPORAL_ADDRESS": server.address},
+                    cwd=ROOT,
+                )
+                assert cli.returncode == 1 and "磁盘空间不足" in cli.stderr, cli.stdout + cli.stderr
+                assert "Traceback" not in cli.stderr
             finally:
                 filler.unlink()
     finally:
