@@ -121,6 +121,11 @@ async def post_events(
     client = request.app.state.client
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能登记事件")
+    from services.ingest import worker_problem
+
+    problem = await worker_problem(client)
+    if problem is not None:  # said at once, not after the Updates wait a minute for a worker that is gone
+        raise ApiError(503, problem[0], f"{problem[1]}：本次提交的事件均未登记，请稍后原样重试")
     results: dict[int, IngestResult] = {}
     accepted: list[tuple[int, Any]] = []
     for n, obj in enumerate(items, start=1):
@@ -153,6 +158,8 @@ async def post_events(
                 continue
         accepted.append((n, obj))
     if accepted:
+        from services.ingest import Stalled, watched
+
         ing = Ingestor(
             client,
             recorded_by=who.actor,
@@ -160,7 +167,13 @@ async def post_events(
             role=who.record_role,
             scope=write_scope(who.role, who.department),
         )
-        for r in await ing.ingest(accepted):
+        try:
+            done = await watched(lambda tick: ing.ingest(accepted, progress=tick), len(accepted))
+        except Stalled as exc:
+            raise ApiError(
+                503, "no_worker", f"{exc}：部分事件可能已生效；请稍后原样重新提交（已生效的事件不会重复登记）"
+            ) from None
+        for r in done:
             results[r.line] = r
     ordered = [results[k] for k in sorted(results)]
     counts = {s: sum(r.status == s for r in ordered) for s in ("applied", "held", "duplicate", "rejected")}

@@ -231,6 +231,7 @@ def main() -> None:
     import os
 
     from domain.settings import SettingsError
+    from store.disk import DiskFull
 
     code = 0
     try:
@@ -238,6 +239,9 @@ def main() -> None:
     except SettingsError as exc:  # e.g. SHIXIAN_AUDIT_RETENTION_DAYS below the legal minimum
         print(f"错误：{exc}", file=sys.stderr)
         code = 2
+    except DiskFull as exc:  # a full disk is the operator's to fix, not a traceback
+        print(f"{exc}；请清理数据目录所在磁盘后重试（可原样重试：已生效的事件不会重复登记）", file=sys.stderr)
+        code = 1
     except SystemExit as exc:
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)

@@ -1,4 +1,7 @@
-"""What an unexpected exception becomes in an HTTP answer (JSON, Chinese, no internals)."""
+"""What an unexpected exception becomes in an HTTP answer (JSON or a page, Chinese, no internals).
+
+A dependency that is down, busy or out of space is not a 500: the caller gets 503 (with Retry-After) or 507
+and words saying what to do; only the log has the exception."""
 
 from __future__ import annotations
 
@@ -6,27 +9,62 @@ import logging
 
 log = logging.getLogger("shixian.web")
 
+# Seconds a caller should wait before retrying, per code (Retry-After): a lock clears in seconds, a restart
+# of the database or the workflow service takes longer.
+RETRY_AFTER = {
+    "database_busy": 5,
+    "database_unavailable": 15,
+    "temporal_unavailable": 15,
+    "no_worker": 30,
+    "read_model_behind": 30,
+}
+
+
+def _locked(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    # SQLite: another process holds the write (or, in exclusive locking mode, any) lock past busy_timeout;
+    # PostgreSQL: lock_timeout (55P03).
+    return "database is locked" in text or "database table is locked" in text or getattr(exc, "sqlstate", "") == "55P03"
+
 
 def _unavailable(exc: BaseException) -> str | None:
     from sqlalchemy.exc import DBAPIError, OperationalError
     from temporalio.service import RPCError
 
+    from store.disk import is_disk_full
+
+    if is_disk_full(exc):
+        return "disk_full"
     seen = set()
-    while exc is not None and id(exc) not in seen:  # look through wrapping exceptions
-        seen.add(id(exc))
-        if isinstance(exc, RPCError):
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:  # look through wrapping exceptions
+        seen.add(id(cur))
+        if _locked(cur):
+            return "database_busy"
+        if isinstance(cur, RPCError):
             return "temporal_unavailable"
-        if isinstance(exc, (OperationalError, DBAPIError)) and getattr(exc, "connection_invalidated", True):
+        # OperationalError: the database refused or lost the connection, timed out (whether or not SQLAlchemy
+        # recognised it as a disconnect); any other driver error only when the connection was invalidated.
+        if isinstance(cur, OperationalError) or (
+            isinstance(cur, DBAPIError) and getattr(cur, "connection_invalidated", False)
+        ):
             return "database_unavailable"
-        if isinstance(exc, (ConnectionError, TimeoutError)):
+        if type(cur).__module__.startswith(("psycopg", "sqlite3")) and type(cur).__name__ == "OperationalError":
+            return "database_unavailable"
+        if isinstance(cur, (ConnectionError, TimeoutError)):
             return "temporal_unavailable"
-        if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):  # temporalio bridge
+        if isinstance(cur, RuntimeError) and str(cur).startswith("Failed client connect"):  # temporalio bridge
             return "temporal_unavailable"
-        nxt = exc.__cause__ or exc.__context__
-        if nxt is None:
-            break
-        exc = nxt
+        cur = cur.__cause__ or cur.__context__
     return None
+
+
+DETAILS = {
+    "disk_full": "磁盘空间不足，本次写入未完成；请联系管理员清理服务器磁盘后重试（可原样重试：已生效的部分不会重复登记）",
+    "database_busy": "数据库忙（正被其他操作锁定），本次请求未完成，请稍后重试",
+    "database_unavailable": "数据库暂不可用，本次请求未完成，请稍后重试",
+    "temporal_unavailable": "工作流服务暂不可用，本次请求未完成（已登记的事件不受影响），请稍后重试",
+}
 
 
 def unexpected_error(exc: Exception) -> tuple[int, dict]:
@@ -36,11 +74,21 @@ def unexpected_error(exc: Exception) -> tuple[int, dict]:
         log.error("read model behind: %d applied events not yet written", exc.missing)
         return 503, {"code": "read_model_behind", "detail": str(exc)}
     kind = _unavailable(exc)
+    if kind == "disk_full":
+        log.error("disk full: %s", type(exc).__name__)
+        return 507, {"code": kind, "detail": DETAILS[kind]}
     if kind == "temporal_unavailable":
         log.error("workflow service unavailable: %s: %s", type(exc).__name__, exc)
-        return 503, {"code": kind, "detail": "工作流服务暂不可用，本次请求未完成（已登记的事件不受影响），请稍后重试"}
-    if kind == "database_unavailable":
-        log.error("database unavailable: %s", type(exc).__name__)
-        return 503, {"code": kind, "detail": "数据库暂不可用，本次请求未完成，请稍后重试"}
+        return 503, {"code": kind, "detail": DETAILS[kind]}
+    if kind in ("database_unavailable", "database_busy"):
+        log.error("%s: %s", kind.replace("_", " "), type(exc).__name__)  # no message: it may hold the URL
+        return 503, {"code": kind, "detail": DETAILS[kind]}
     log.exception("unexpected error: %s", type(exc).__name__, exc_info=exc)
     return 500, {"code": "internal_error", "detail": "服务器内部错误，本次请求未完成；详情见服务器日志"}
+
+
+def retry_headers(status: int, body: dict) -> dict[str, str] | None:
+    """Retry-After for an answer that will succeed later (503)."""
+    if status != 503:
+        return None
+    return {"Retry-After": str(RETRY_AFTER.get(body.get("code", ""), 15))}

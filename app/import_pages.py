@@ -203,7 +203,36 @@ async def import_confirm(request: Request) -> HTMLResponse:
     )
     names = [dept.name] + ([dept.short_name] if dept.short_name else [])  # as plan() reads the file
     p = Plan(str(carried.get("filename", "")), dept.id, table, await run_in_threadpool(map_rows, table, dept.id, names))
-    outcomes = await apply(p, client, recorded_by=who.actor, db_engine=get_engine(database_url()), role=who.record_role)
+    db = get_engine(database_url())
+    from services.ingest import Stalled, watched, worker_problem
+
+    problem = await worker_problem(client)  # a dead worker or server is said now, not after a minute
+    if problem is not None:
+        return _interrupted(request, who, p, db, f"{problem[1]}，本次未发送任何事件")
+    try:
+        sent = sum(len(r.events) for r in p.rows if not r.problems and r.duplicate_of is None)
+        outcomes = await watched(
+            lambda tick: apply(p, client, recorded_by=who.actor, db_engine=db, role=who.record_role, progress=tick),
+            sent,
+        )
+    except Stalled as exc:
+        audit(
+            request,
+            who,
+            "ledger.import",
+            object=p.filename,
+            department=dept.id,
+            outcome="failure",
+            detail={"reason": str(exc)},
+        )
+        return _interrupted(request, who, p, db, f"{exc}，导入已中止")
+    except Exception as exc:
+        from app.errors import unexpected_error
+
+        status, answer = unexpected_error(exc)
+        if status == 500:
+            raise
+        return _interrupted(request, who, p, db, answer["detail"], status=status)
     # rows not processed for an outage: the page says which, and the status says the import is unfinished
     unfinished = any(o.status == "unavailable" for o in outcomes)
     audit(request, who, "ledger.import", object=p.filename, department=dept.id, detail=summary(outcomes))
@@ -235,3 +264,45 @@ def _view(p, outcomes) -> list[dict]:
             e["status_label"] = EVENT_STATUS_LABELS.get(e["status"], e["status"])
         out.append(d)
     return out
+
+
+# ------------------------------------------------------------------------------ interrupted confirm
+def _interrupted(request: Request, who: Principal, p, db, reason: str, status: int = 503) -> HTMLResponse:
+    """The confirm could not finish: say why, and per row whether the read model holds it (took effect)."""
+    from app.errors import RETRY_AFTER
+    from app.ledger_import import preview
+
+    try:
+        now = preview(p, db)  # against the store as it is now: held = took effect
+    except Exception as exc:
+        import logging
+
+        logging.getLogger("shixian.web").error("import interrupted, rows unknown: %s", type(exc).__name__)
+        now = None
+    done, pending, refused = [], [], []
+    for o in now or []:
+        row = {"row": o.row, "key": o.key, "events": o.events}
+        if o.status == "nothing_new":
+            done.append(row)
+        elif o.status in ("rejected", "duplicate"):
+            refused.append({**row, "problems": o.problems})
+        else:
+            pending.append(row)
+    resp = render(
+        request,
+        "import_interrupted.html",
+        who,
+        status=status,
+        status_code=status,
+        reason=reason,
+        plan=p,
+        known=now is not None,
+        done=done,
+        pending=pending,
+        refused=refused,
+        department=p.department,
+        names=rm.department_names(),
+    )
+    if status == 503:
+        resp.headers["Retry-After"] = str(RETRY_AFTER["temporal_unavailable"])
+    return resp

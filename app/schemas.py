@@ -296,4 +296,5 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
-    checks: dict[str, Literal["ok", "failing"]] = Field(description="temporal / database / config")
+    checks: dict[str, Literal["ok", "failing"]] = Field(description="temporal / database / config / disk")
+    reasons: dict[str, str] = Field(default_factory=dict, description="每个失败项的中文原因（如 磁盘空间不足）")

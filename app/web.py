@@ -127,6 +127,23 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            # A write on a nearly full disk would fail half-way in the wrong words (a Temporal error):
+            # refuse it first, in Chinese, before anything is sent.
+            from store.disk import low_space
+
+            reason = await asyncio.to_thread(low_space)
+            if reason is not None:
+                log.error("write refused: %s", reason)
+                detail = f"{reason}；本次写入未执行，请联系管理员清理服务器磁盘后重试"
+                response = (
+                    JSONResponse({"code": "disk_full", "detail": detail}, status_code=507)
+                    if wants_json(request)
+                    else _error_page(request, 507, detail)
+                )
+                for k, v in SECURITY_HEADERS.items():
+                    response.headers.setdefault(k, v)
+                return response
         response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
@@ -135,16 +152,28 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     def wants_json(request: Request) -> bool:
         return request.url.path.startswith("/api") or request.url.path in ("/openapi.json", "/healthz", "/readyz")
 
+    def _error_page(request: Request, status: int, detail: str, headers: dict | None = None):
+        try:
+            page = render_error(request, status, detail)
+        except Exception:  # the page's own look-ups (who is signed in) need the database that just failed
+            request.state.principal = None
+            page = render_error(request, status, detail)
+        page.headers.update(headers or {})
+        return page
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
         if exc.status == 403:
             _refusal_audited(request, exc)
+        from app.errors import retry_headers
+
+        retry = retry_headers(exc.status, exc.body())
         if wants_json(request):
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else retry
             return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
         if exc.status == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return render_error(request, exc.status, exc.detail)
+        return _error_page(request, exc.status, exc.detail, retry)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -172,12 +201,13 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         # Never a text/plain 500: a lost Temporal or database is a JSON 503 the caller can retry.
-        from app.errors import unexpected_error
+        from app.errors import retry_headers, unexpected_error
 
         status, body = unexpected_error(exc)
+        headers = retry_headers(status, body)
         if wants_json(request):
-            return JSONResponse(body, status_code=status)
-        return render_error(request, status, body["detail"])
+            return JSONResponse(body, status_code=status, headers=headers)
+        return _error_page(request, status, body["detail"], headers)
 
     from app.api_ops import router as ops_router
     from app.health import router as health_router

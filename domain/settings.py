@@ -195,6 +195,32 @@ class Settings(BaseSettings):
             )
         return days
 
+    # --- operational faults: disk space, database locks and outages, a stalled upload
+    min_free_mb: float = Field(
+        64.0,
+        ge=0,
+        validation_alias="SHIXIAN_MIN_FREE_MB",
+        description="free MB on the data directory below which /readyz fails and web writes answer 507",
+    )
+    sqlite_busy_seconds: float = Field(
+        5.0,
+        gt=0,
+        validation_alias="SHIXIAN_SQLITE_BUSY_SECONDS",
+        description="how long a SQLite statement waits for another writer's lock before a 503",
+    )
+    db_retry_seconds: float = Field(
+        3.0,
+        ge=0,
+        validation_alias="SHIXIAN_DB_RETRY_SECONDS",
+        description="how long opening a database connection is retried before a 503",
+    )
+    import_stall_seconds: float = Field(
+        20.0,
+        gt=0,
+        validation_alias="SHIXIAN_IMPORT_STALL_SECONDS",
+        description="an upload confirm or API batch with no event answered for this long ends with a 503",
+    )
+
     @property
     def temporal_target(self) -> str:
         """Where every command finds Temporal: TEMPORAL_ADDRESS, else the embedded server's port."""

@@ -47,6 +47,7 @@ from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
 from store.db import get_engine, init_db
+from store.disk import EXHAUSTED_MB, DiskFull, is_disk_full, low_space
 from store.models import EventRecord, Item, LateEntryRecord
 from workflows.facts import FactWorkflow
 from workflows.items import ItemWorkflow, workflow_for
@@ -77,6 +78,75 @@ UNAVAILABLE_REASON = "工作流服务不可用，未处理（不是数据问题�
 def _unavailable(exc: RPCError) -> bool:
     """The service could not be reached or did not answer (an outage), as opposed to a refusal."""
     return exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+
+
+LIVE_POLLER_SECONDS = 75.0  # a live worker re-polls at least once a minute (the server's long-poll expiry)
+
+
+async def worker_problem(client: Client, timeout: float = 3.0, settle: float = 2.0) -> tuple[str, str] | None:
+    """Why events sent now would not be answered: (code, Chinese reason), or None. Checked before an upload
+    or an API batch is sent, so that a dead worker or server is said at once instead of after a minute's
+    silence. The server lists a task queue's pollers for minutes after they stop: a worker counts as alive
+    only if it polled within LIVE_POLLER_SECONDS. No live poller is asked again for `settle` seconds (a
+    worker that just started has not polled yet). A server that cannot say (the time-skipping test server)
+    is trusted."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=get_settings().task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    give_up = time.monotonic() + settle
+    while True:
+        try:
+            resp = await client.workflow_service.describe_task_queue(request, timeout=dt.timedelta(seconds=timeout))
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.UNIMPLEMENTED:
+                return None
+            log.warning("describe task queue failed: %s", exc.status.name if exc.status else "?")
+            return "temporal_unavailable", "工作流服务暂不可用（无法连接）"
+        except Exception as exc:  # connection refused / timed out before any status
+            log.warning("describe task queue failed: %s", type(exc).__name__)
+            return "temporal_unavailable", "工作流服务暂不可用（无法连接）"
+        now = time.time()
+        if any(now - p.last_access_time.ToSeconds() < LIVE_POLLER_SECONDS for p in resp.pollers):
+            return None
+        if time.monotonic() >= give_up:
+            log.warning("no worker polls task queue %s", request.task_queue.name)
+            return "no_worker", "没有正在运行的工作进程（worker），事件暂时无法处理"
+        await asyncio.sleep(0.2)
+
+
+class Stalled(RuntimeError):
+    """No event of a batch answered for SHIXIAN_IMPORT_STALL_SECONDS: the worker or the server died under it."""
+
+
+async def watched(start: Callable[[Callable[[], None]], Any], expected: int) -> Any:
+    """Run a batch (`start(progress)`, e.g. an Ingestor.ingest), giving up with Stalled when none of its
+    `expected` events has been answered for SHIXIAN_IMPORT_STALL_SECONDS: a worker killed after the
+    pre-check leaves the Updates waiting for minutes. Once every event is answered only the read model's
+    writes remain, which have their own bound (ReadModelBehind). What was sent and not answered may still
+    take effect later; sending the same events again applies each exactly once (the workflow keeps ids)."""
+    stall = get_settings().import_stall_seconds
+    last, answered = [time.monotonic()], [0]
+
+    def tick() -> None:
+        last[0] = time.monotonic()
+        answered[0] += 1
+
+    task = asyncio.ensure_future(start(tick))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=min(1.0, stall))
+        if done:
+            return task.result()
+        if answered[0] < expected and time.monotonic() - last[0] > stall:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            log.error("batch stalled: no event answered for %.0f s", stall)
+            raise Stalled(f"工作流服务已 {stall:.0f} 秒没有处理任何事件（工作进程可能已停止）")
 
 
 class IngestResult(BaseModel):
@@ -377,6 +447,10 @@ class Ingestor:
         except ConfigError as exc:
             return _result(line, ev, "rejected", "(config)", str(exc))
         except RPCError as exc:
+            # The embedded server on a full disk answers UNAVAILABLE "shard status unknown": not this event's
+            # fault, and no event can go through; say it as the full disk it is (507), not a refusal.
+            if is_disk_full(exc) or (exc.status == RPCStatusCode.UNAVAILABLE and low_space(EXHAUSTED_MB)):
+                raise DiskFull("磁盘空间不足：工作流服务无法写入其数据库") from exc
             if _unavailable(exc):
                 if not self._down:  # once per batch, not once per event in flight
                     log.warning("workflow service unavailable: %s", exc.status.name if exc.status else "?")
@@ -490,6 +564,9 @@ class Ingestor:
             if not _closed(exc):
                 raise
             return await self._finished(ev, wid)
+        except BaseException:  # cancelled (an upload confirm that stalled): the SDK sets it on the start op too
+            _settle(start)
+            raise
         return res.status, res.note
 
     def _rules_for(self, item_type: str) -> dict[str, RuleMeta]:

@@ -32,11 +32,15 @@ def database_url() -> str:
 def create_db_engine(url: str, **kwargs):
     """A new engine for ``url`` (uncached); SQLite gets WAL and foreign keys."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # A held lock is waited for SHIXIAN_SQLITE_BUSY_SECONDS, then "database is locked": the web answers
+        # 503 数据库忙 within seconds instead of hanging (it was 30 s per statement, ~54 s for a page).
+        busy = get_settings().sqlite_busy_seconds
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn, _record):  # WAL: the worker and the CLI write concurrently
             cur = conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: commits survive a process crash (what the delivery log's exactly-once needs);
             # only a power cut may lose the last transactions. Saves an fsync per commit.
@@ -51,8 +55,38 @@ def create_db_engine(url: str, **kwargs):
 
             conn.create_function("shixian_audit_purge", 0, purging)
     else:
+        # A server that stopped answering (not refusing) must not hold a request for minutes either.
+        kwargs["connect_args"] = {"connect_timeout": 5, **kwargs.get("connect_args", {})}
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        _retry_connects(engine)
     return engine
+
+
+def _retry_connects(engine) -> None:
+    """Opening a connection is retried for SHIXIAN_DB_RETRY_SECONDS: a database restarting (a few seconds)
+    is ridden out; nothing has been sent yet, so a retry cannot repeat a write. Longer: the error stands
+    (the web answers 503 数据库暂不可用). Once a retry has run out, later connects try once until one
+    succeeds: during a long outage every request fails fast instead of each waiting (and, in an async
+    route, holding the event loop) for the whole retry."""
+    import time
+
+    down = [False]
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect, _record, cargs, cparams):
+        deadline = time.monotonic() + (0.0 if down[0] else get_settings().db_retry_seconds)
+        delay = 0.1
+        while True:
+            try:
+                conn = dialect.connect(*cargs, **cparams)
+                down[0] = False
+                return conn
+            except dialect.loaded_dbapi.OperationalError:
+                if time.monotonic() + delay > deadline:
+                    down[0] = True
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
 
 def get_engine(url: str | None = None):

@@ -24,7 +24,11 @@ async def test_healthz_and_readyz_are_open_and_say_nothing_internal(env):
     assert r.status_code == 200 and r.json() == {"status": "ok"}
     r = await env.get(None, "/readyz")
     assert r.status_code == 200, r.text
-    assert r.json() == {"status": "ready", "checks": {"temporal": "ok", "database": "ok", "config": "ok"}}
+    assert r.json() == {
+        "status": "ready",
+        "checks": {"temporal": "ok", "database": "ok", "config": "ok", "disk": "ok"},
+        "reasons": {},
+    }
 
     from app.web import create_app
 
@@ -32,7 +36,11 @@ async def test_healthz_and_readyz_are_open_and_say_nothing_internal(env):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=no_temporal), base_url="http://127.0.0.1") as c:
         r = await c.get("/readyz")
     assert r.status_code == 503
-    assert r.json() == {"status": "not_ready", "checks": {"temporal": "failing", "database": "ok", "config": "ok"}}
+    assert r.json() == {
+        "status": "not_ready",
+        "checks": {"temporal": "failing", "database": "ok", "config": "ok", "disk": "ok"},
+        "reasons": {"temporal": "工作流服务不可用"},
+    }
     assert "127.0.0.1" not in r.text and "sqlite" not in r.text.lower()
 
 

@@ -157,6 +157,11 @@ class DevServer:
                     f"Set TEMPORAL_ADDRESS to use it, or choose another port"
                 )
         self.data.mkdir(parents=True, exist_ok=True)
+        from store.disk import EXHAUSTED_MB, low_space
+
+        full = low_space(EXHAUSTED_MB)  # the server would start and then fail every call ("shard status unknown")
+        if full:
+            raise DevServerError(f"{full}；Temporal 开发服务器无法写入 {self.db_file}，请先清理磁盘 / disk full")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file, "ab")
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
