@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlmodel import Session, create_engine
@@ -124,7 +126,9 @@ def _import_table_modules() -> None:
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"  # the schema that create_all produced before migrations existed
-_migrated: set[int] = set()
+# The engines themselves, weakly: an id() is reused once a disposed engine is collected, and a new engine at
+# the old address would then skip its migration ("no such table" on a fresh store).
+_migrated: weakref.WeakSet[Any] = weakref.WeakSet()
 _migrate_lock = threading.Lock()
 
 
@@ -140,10 +144,10 @@ def alembic_config(connection):
 def init_db(engine=None):
     """Bring the schema to the newest migration (idempotent; once per engine per process)."""
     engine = engine or get_engine()
-    if id(engine) in _migrated:
+    if engine in _migrated:
         return engine
     with _migrate_lock:  # the worker's activity threads may all arrive first at once (alembic is not thread-safe)
-        if id(engine) not in _migrated:
+        if engine not in _migrated:
             _import_table_modules()
             _migrate(engine)
     return engine
@@ -165,7 +169,7 @@ def _migrate(engine) -> None:
         if insp.has_table("item") and not insp.has_table("alembic_version"):
             command.stamp(cfg, BASELINE)  # a data directory from before migrations: same tables as 0001
         command.upgrade(cfg, "head")
-    _migrated.add(id(engine))
+    _migrated.add(engine)
 
 
 def session(engine=None) -> Session:

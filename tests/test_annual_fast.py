@@ -24,7 +24,9 @@ from store import repo
 from store.annual import year_rows
 
 AS_OF = dt.date(2026, 11, 20)
-TODAY = dt.date(2026, 11, 27)
+# The day the fixture's rows are recorded: after its last fact (opinion cases around 2026-12-31), since a fact is
+# never dated after the day it is recorded.
+TODAY = dt.date(2027, 1, 10)
 DEPTS = ["qz-zfb", "qz-fgw", "qz-czj", "qz-jyj", "qz-zrzyj", "x-gone"]  # x-gone: not in the directory
 APPLICANTS = ["natural_person", "legal.business", "legal.research", "legal.public_interest", "legal.other"]
 OUTCOMES = ["granted", "granted", "partially_granted", "unavailable.not_held", "withheld.state_secret"]
