@@ -142,7 +142,17 @@ async def post_event(request: Request):
         role=who.record_role,
         scope=write_scope(who.role, who.department),
     )
-    (res,) = await ing.ingest([(1, obj)])
+    from services.ingest import Stalled, watched, worker_problem
+
+    problem = await worker_problem(client)  # a dead worker or server is said now, not after a minute
+    if problem is not None:
+        return refused({"type": f"{problem[1]}，本次未登记；请稍后再提交"}, 503)
+    try:
+        (res,) = await watched(lambda tick: ing.ingest([(1, obj)], progress=tick), 1)
+    except Stalled as exc:
+        # The same form (same event id) again: if the event did take effect meanwhile it is a duplicate.
+        why = f"{exc}：此事件可能稍后生效；请稍后原样再次提交（已生效的不会重复登记）"
+        return _form_page(request, who, type_, values, {"type": why}, item_id, 503)
     label = EVENT_LABELS.get(type_, type_)
     if res.status == "rejected":
         return refused({res.field or "type": res.reason or "被拒绝"})
