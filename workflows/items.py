@@ -87,10 +87,18 @@ def _recording_now() -> datetime:
     return workflow.now().astimezone(SHANGHAI_OFFSET)
 
 
+# Workflow versions (workflow.patched): runs recorded before #16 replay without these changes.
+# RECORDING_CLOCK: the recording instant from this workflow's clock, and a fact dated after it refused.
+# DRAIN: Updates accepted while the last writes drain get their own writes (and are carried across
+# continue-as-new) before the run ends.
+RECORDING_CLOCK = "s16-recording-clock"
+DRAIN = "s16-drain-writes"
+
+
 def _stamped(ev: Event) -> Event:
     """The event with its recording instant taken from the workflow's clock; who recorded it (role,
     recorder, the late-entry bound) stays as the ingest path set it."""
-    if ev.recorded is None:
+    if ev.recorded is None or not workflow.patched(RECORDING_CLOCK):
         return ev
     at = _recording_now()
     on = at.date().isoformat()
@@ -155,10 +163,16 @@ class ItemWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._saved()
+                if not workflow.patched(DRAIN):
+                    workflow.continue_as_new(ItemInput(state=self.st))
                 # Updates accepted while the writes drained are applied before the run ends; the writes not
                 # seen done (theirs, or any still running) travel in the input and the next run makes them.
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(ItemInput(state=self.st, pending=self._pending, recalc=self._recalc))
+        if not workflow.patched(DRAIN):
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            await self._saved()
+            return self.snapshot()
         while True:  # every Update answered and every write done, also those that came while waiting
             await workflow.wait_condition(workflow.all_handlers_finished)
             last = self._last_save
@@ -227,7 +241,7 @@ class ItemWorkflow:
                 # or another reply) may have changed the item since the validator accepted this one.
                 seen = tr.known(self.st, ev)
                 if not seen:
-                    tr.check(self.st, ev, today=_recording_now().date())
+                    tr.check(self.st, ev, today=_recording_now().date() if workflow.patched(RECORDING_CLOCK) else None)
             except Refusal as exc:
                 self._start_refused = not self.st.version
                 _reject(str(exc))
