@@ -20,11 +20,11 @@ from starlette.concurrency import run_in_threadpool
 from app import readmodel as rm
 from app.audit_web import audit
 from app.auth import ApiError, Principal, forbidden
+from app.bodylimit import limit_for
 from app.pages import _who, csrf_ok, csrf_refused, render
 
 router = APIRouter(include_in_schema=False)
 IMPORTERS = ("liaison", "supervisor", "admin")
-MAX_UPLOAD = 20 * 1024 * 1024
 
 
 def _importer(request: Request) -> Principal:
@@ -113,8 +113,9 @@ async def import_preview(request: Request) -> HTMLResponse:
     who = _importer(request)
     _same_site(request)
     body = await request.body()
-    if len(body) > MAX_UPLOAD:
-        return _form(request, who, status=413, error=f"文件过大（上限 {MAX_UPLOAD // 1024 // 1024} MB），请分批导入")
+    limit, shown = limit_for("/import")  # the body limit's own figure (app/bodylimit.py): one setting
+    if len(body) > limit:  # a body without Content-Length is cut there already; this is the page's answer
+        return _form(request, who, status=413, error=f"文件过大（上限 {shown}），请分批导入")
     # Parsing the form, the workbook and the preview is CPU work of seconds for a big ledger: a worker
     # thread does it, so the event loop keeps answering (/healthz, other people's pages).
     fields, files = await run_in_threadpool(_multipart, request, body)

@@ -44,6 +44,7 @@ FORBIDDEN_KEYS = frozenset(
     {"password", "password2", "secret", "token", "csrf_token", "invite_link", "link", "session", "applicant"}
 )
 _TOKEN_LIKE = re.compile(r"sx_[0-9a-f]{10}_\S{20,}")
+TOKEN_BLANKED = "sx_…（疑似令牌，已隐去）"
 TEXT_MAX = 200  # actor, object, client: what is kept of them
 
 
@@ -94,29 +95,35 @@ def record_hash(r: AuditRecord) -> str:
     return hashlib.sha256(f"{r.prev_hash}:{canon}".encode()).hexdigest()
 
 
-def _check_detail(detail: dict[str, Any]) -> None:
-    def walk(v: Any, path: str) -> None:
+def _check_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    """The detail as it may be kept. A forbidden key is a programming error and raises; text that looks like
+    a token (someone typed or pasted one into a reason) is blanked out, never a reason to lose the record of
+    an action that has already happened."""
+
+    def walk(v: Any, path: str) -> Any:
         if isinstance(v, dict):
+            out = {}
             for k, x in v.items():
                 if str(k).lower() in FORBIDDEN_KEYS:
                     raise ValueError(f"审计记录不能包含 {path}{k}（密码、令牌、链接或申请人信息）")
-                walk(x, f"{path}{k}.")
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                walk(x, path)
-        elif isinstance(v, str) and _TOKEN_LIKE.search(v):
-            raise ValueError(f"审计记录的 {path.rstrip('.') or 'detail'} 像是令牌，不能记录")
-        elif isinstance(v, float):
+                out[k] = walk(x, f"{path}{k}.")
+            return out
+        if isinstance(v, (list, tuple)):
+            return [walk(x, path) for x in v]
+        if isinstance(v, str):
+            return _TOKEN_LIKE.sub(TOKEN_BLANKED, v)
+        if isinstance(v, float):
             raise ValueError("审计记录的 detail 只记文字、整数和布尔值（浮点数的写法不唯一，哈希无法复核）")
+        return v
 
-    walk(detail, "")
+    return walk(detail, "")
 
 
 def _cut(value: str | None) -> str | None:
     if value is None:
         return None
     value = "".join(ch for ch in str(value) if ch >= " " and ch != "\x7f")
-    return value[:TEXT_MAX]
+    return _TOKEN_LIKE.sub(TOKEN_BLANKED, value)[:TEXT_MAX]
 
 
 def _clock(s: Session) -> datetime:
@@ -148,8 +155,7 @@ def _values(
 ) -> dict[str, Any]:
     if outcome not in OUTCOMES:
         raise ValueError(f"未知的审计结果：{outcome}")
-    detail = dict(detail or {})
-    _check_detail(detail)
+    detail = _check_detail(dict(detail or {}))
     return {
         "actor": _cut(actor) or "-",
         "role": role or "",
