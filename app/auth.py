@@ -80,6 +80,21 @@ class Principal:
             return "head"
         return self.role
 
+    def ingestor(self, client):
+        """The ingest path for this principal's events: attributed to them, recorded with their role, and
+        confined to their department when they are a liaison (services.access.write_scope)."""
+        from services.access import write_scope
+        from services.ingest import Ingestor
+        from store.db import database_url, get_engine
+
+        return Ingestor(
+            client,
+            recorded_by=self.actor,
+            db_engine=get_engine(database_url()),
+            role=self.record_role,
+            scope=write_scope(self.role, self.department),
+        )
+
     @property
     def actor(self) -> str:
         return self.person or (f"token:{self.token_id}" if self.token_id else "anonymous")

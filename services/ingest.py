@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -157,6 +157,8 @@ class IngestResult(BaseModel):
     item_id: str | None = None
     field: str | None = None
     reason: str | None = None
+    # Refused by the department rule (an access refusal, not bad content): a form answers 403. Not sent.
+    forbidden: bool = Field(default=False, exclude=True)
 
     def text(self) -> str:
         head = f"第 {self.line} 行 {self.event_id or '-'}"
@@ -311,6 +313,26 @@ class Ingestor:
                 continue
             if self.recorded_by and isinstance(obj, dict) and not obj.get("recorded_by"):
                 obj = {**obj, "recorded_by": self.recorded_by}
+            if self.scope is not None and isinstance(obj, dict) and obj.get("department") is not None:
+                # Another department named in the event is refused before its content is judged; the item's
+                # own department is checked once the event is parsed (_check_scope).
+                from services.access import department_refusal
+
+                reason = department_refusal(self.scope, (obj["department"],))
+                if reason:
+                    eid = obj.get("event_id")
+                    decided(
+                        IngestResult(
+                            line=line,
+                            status="rejected",
+                            event_id=eid if isinstance(eid, str) else None,
+                            type=obj.get("type") if isinstance(obj.get("type"), str) else None,
+                            field="department",
+                            reason=reason,
+                            forbidden=True,
+                        )
+                    )
+                    continue
             try:
                 # Facts dated after this host's today are refused here already; the item workflow checks
                 # again against the Temporal server's clock (the recording instant that counts).
@@ -443,7 +465,7 @@ class Ingestor:
         try:
             status, note = await self._route(ev)
         except _Rejected as exc:
-            return _result(line, ev, "rejected", exc.field, exc.reason)
+            return _result(line, ev, "rejected", exc.field, exc.reason, exc.forbidden)
         except ConfigError as exc:
             return _result(line, ev, "rejected", "(config)", str(exc))
         except RPCError as exc:
@@ -519,7 +541,7 @@ class Ingestor:
             self.scope, (ev.department, owner), ev.item_id if owner and owner != self.scope else None
         )
         if reason:
-            raise _Rejected("department", reason)
+            raise _Rejected("department", reason, forbidden=True)
 
     def _check_new_item(self, ev: Event) -> None:
         department = ev.department or ""
@@ -634,9 +656,18 @@ class Ingestor:
         return outcome, note if outcome == "applied" else ""
 
 
-def _result(line: int, ev: Event, status: Status, field: str | None = None, reason: str | None = None) -> IngestResult:
+def _result(
+    line: int, ev: Event, status: Status, field: str | None = None, reason: str | None = None, forbidden: bool = False
+) -> IngestResult:
     return IngestResult(
-        line=line, status=status, event_id=ev.event_id, type=ev.type, item_id=ev.item_id, field=field, reason=reason
+        line=line,
+        status=status,
+        event_id=ev.event_id,
+        type=ev.type,
+        item_id=ev.item_id,
+        field=field,
+        reason=reason,
+        forbidden=forbidden,
     )
 
 
@@ -659,9 +690,9 @@ def _closed(exc: RPCError) -> bool:
 
 
 class _Rejected(Exception):
-    def __init__(self, field: str, reason: str):
+    def __init__(self, field: str, reason: str, forbidden: bool = False):
         super().__init__(reason)
-        self.field, self.reason = field, reason
+        self.field, self.reason, self.forbidden = field, reason, forbidden
 
 
 class _NoWorkflow(Exception):
