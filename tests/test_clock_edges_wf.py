@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import pytest_asyncio
 
 from domain.engine import engine
 from tests.workflow_harness import stack
@@ -56,15 +55,6 @@ async def supervisor_http(st):
         base_url="http://127.0.0.1",
         headers={"Authorization": f"Bearer {token}"},
     )
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def wf_env(temporal_test_server_path):
-    from tests.pins import start_time_skipping
-
-    env = await start_time_skipping(temporal_test_server_path)
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture

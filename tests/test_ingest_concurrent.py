@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 
 import pytest
-import pytest_asyncio
 from sqlmodel import Session, select
 
 from domain.events import parse_event
@@ -21,15 +20,6 @@ from workflows.items import ItemWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 N = 8
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def wf_env(temporal_test_server_path):
-    from tests.pins import start_time_skipping
-
-    env = await start_time_skipping(temporal_test_server_path)
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import datetime as dt
 import time
 
 import pytest
-import pytest_asyncio
 from sqlmodel import Session
 from temporalio import activity, workflow
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -79,15 +78,6 @@ class SaveGate:
             return written
 
         self.activity = save_item
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def wf_env(temporal_test_server_path):
-    from tests.pins import start_time_skipping
-
-    env = await start_time_skipping(temporal_test_server_path)
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import datetime as dt
 import time
 
 import pytest
-import pytest_asyncio
 from sqlmodel import Session, select
 from temporalio.service import RPCError
 
@@ -18,15 +17,6 @@ from store.models import EventRecord, Item
 from tests.workflow_harness import stack
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def wf_env(temporal_test_server_path):
-    from tests.pins import start_time_skipping
-
-    env = await start_time_skipping(temporal_test_server_path)
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
 from openpyxl import Workbook
 from sqlmodel import Session, select
 
@@ -31,15 +30,6 @@ PII = {
     "邮箱": "ouyang@example.cn",
 }
 HEAD = ["受理编号", "收到申请日期", "申请方式", "申请人类型", *PII, "申请内容", "答复日期", "答复结果"]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def wf_env(temporal_test_server_path):
-    from tests.pins import start_time_skipping
-
-    env = await start_time_skipping(temporal_test_server_path)
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture

@@ -11,25 +11,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlmodel import Session
 
 from domain.engine import engine
 from tests.workflow_harness import stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def wf_env(temporal_test_server_path):
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
-
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    )
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import string
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from hypothesis import given
 from hypothesis import strategies as hs
 
@@ -371,18 +370,6 @@ async def test_html_in_a_title_is_not_html_in_the_mail(notify_env):
 
 
 # ------------------------------------------------------------------------ the stack: ingest and workflows
-@pytest_asyncio.fixture(loop_scope="session")
-async def wf_env(temporal_test_server_path):
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
-
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    )
-    yield env
-    await env.shutdown()
-
-
 @pytest.fixture
 async def st(wf_env, tmp_path, monkeypatch):
     from store.db import get_engine

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import pytest_asyncio
 from sqlmodel import select
 
 from domain.engine import engine
@@ -77,17 +76,6 @@ def received(req_id, dept, day):
         "applicant": {"name": "张三", "contact": "13800000000"},
         "subject": "申请公开某项目批复",
     }
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def wf_env(temporal_test_server_path):
-    """Each test's own time-skipping server (starts in ~0.5 s): workflows another test left running
-    must not wake up, hold the clock or move it while this test skips time."""
-    from tests.pins import start_time_skipping
-
-    env = await start_time_skipping(temporal_test_server_path)
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture
