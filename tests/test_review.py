@@ -17,7 +17,7 @@ from domain.shanghai import now as shanghai_now
 from services.ingest import Ingestor
 from services.queries import overdue_rows
 from store.models import EventRecord
-from tests.test_workflows import received, wf_env  # noqa: F401  (fixture)
+from tests.test_workflows import received
 from tests.workflow_harness import stack
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
