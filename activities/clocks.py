@@ -326,7 +326,40 @@ def save_item(req: SaveRequest) -> bool:
         except Exception:
             s.rollback()
             raise
-        return written
+    for rec in rows:
+        if rec.type == "annual_report.published":
+            _lock_published_report(rec.payload)
+    return written
+
+
+def _lock_published_report(payload: dict[str, Any]) -> None:
+    """A report's publication freezes its tables 二/三/四 as they count now (store.locks.AnnualLock): the
+    published figures stay, later changes become its 更正说明. The first publication of a report locks it;
+    a failure leaves it unlocked (the assessor can lock it) rather than hold up the item."""
+    from domain.annual_document import report_scope
+    from domain.directory import load_directory
+    from domain.shanghai import today
+    from store.locks import annual_lock, lock_annual_report
+
+    try:
+        year = int(payload["year"])
+        scope = report_scope(
+            load_directory().departments, str(payload["department"]), str(payload.get("level", "department"))
+        )
+        with _session() as s:
+            if annual_lock(s, year, scope) is not None:
+                return
+            lock_annual_report(
+                s,
+                year,
+                scope,
+                lapsing=[r.id for r in engine().rules.values() if r.lapses],
+                as_of=today(),
+                basis="published",
+                published_on=str(payload.get("published_on") or "")[:10] or None,
+            )
+    except Exception:  # noqa: BLE001  (a lock taken twice at once, a broken directory: logged, not retried)
+        activity.logger.exception("年度报告公布时未能锁定报表（%s %s）", payload.get("department"), payload.get("year"))
 
 
 class FactRequest(BaseModel):

@@ -163,7 +163,13 @@ def annual_document(
         dept_names={d.id: d.name for d in directory.departments.values()},
         rule_hours=_rule_hours(),
     )
+    from store.locks import annual_lock
+
     try:
+        # a locked year shows its published tables; the next one keeps its carry-in to them (store/locks.py)
+        locked, previous = annual_lock(s, year, scope), annual_lock(s, year - 1, scope)
+        args["lock"] = locked.as_lock() if locked is not None else None
+        args["previous_carried_out"] = previous.tables["table3"]["carried_out"] if previous is not None else None
         if reference:
             # the definition: every event up to the year's end and every clock, counted in Python
             events = load_events(s, until=date(year, 12, 31))
@@ -183,3 +189,27 @@ def annual_document(
         raise AnnualReportError(str(exc)) from None
     except ValueError as exc:  # table 二's own checks name the key
         raise AnnualReportError(f"{path}: {exc}" if entered is not None else str(exc)) from None
+
+
+def lock_annual_report(
+    year: int, department: str | None = None, government: bool = False, *, locked_by: str | None = None, session=None
+):
+    """The assessor's lock of a report (store.locks.AnnualLock, basis "assessor"): its tables as they count now.
+    Raises AnnualReportError (409) when it is locked already."""
+    from domain.engine import engine
+    from domain.shanghai import today
+    from services.scores import session as _session
+    from store.locks import PeriodLockedError
+    from store.locks import lock_annual_report as _lock
+
+    scope = resolve_scope(department, government)
+    own = session is None
+    s = _session() if own else session
+    try:
+        lapsing = [r.id for r in engine().rules.values() if r.lapses]
+        return _lock(s, year, scope, lapsing=lapsing, as_of=today(), basis="assessor", locked_by=locked_by)
+    except PeriodLockedError as exc:
+        raise AnnualReportError(str(exc), status=409) from None
+    finally:
+        if own:
+            s.close()

@@ -5,6 +5,7 @@
     shixian scores lock --period 2026-Q3 [--department D] [--as-of DATE] [--by PERSON]
     shixian annual-report --year 2026 [--department D | --government] --format docx|html|json|xlsx [--out FILE]
         [--entered FILE] [--as-of DATE]
+    shixian annual-lock --year 2026 [--department D | --government] [--by PERSON] [--force]
 
 The scoring use case (records, marks, locked numbers, event loading) is services/scores.py.
 """
@@ -155,6 +156,35 @@ def register(app: typer.Typer) -> None:
                 f"{len(res.details)} 条明细，锁定时间 {row.locked_at.isoformat()}"
             )
             _print_summary(row.result())
+
+    @app.command("annual-lock")
+    def annual_lock_cmd(
+        year: int = typer.Option(..., "--year", "-y", help="报告年度"),
+        department: str | None = typer.Option(None, "--department", "-d", help="部门（默认全部部门汇总）"),
+        government: bool = typer.Option(False, "--government", help="政府年度报告"),
+        by: str | None = typer.Option(None, "--by", help="锁定人"),
+        force: bool = typer.Option(False, "--force", help="年度尚未结束也锁定"),
+    ) -> None:
+        """锁定年度报告表二至表四：此后的变化列入更正说明，下一年度的上年结转按锁定数填列。
+        （部门或政府的年度报告登记公布时自动锁定。）"""
+        from app.annual_service import AnnualReportError, lock_annual_report
+        from domain.shanghai import today
+
+        if today() <= date(year, 12, 31) and not force:
+            _fail(f"{year}年度尚未结束，确需锁定请加 --force")
+        try:
+            row = lock_annual_report(year, department, government, locked_by=by)
+        except AnnualReportError as exc:
+            _fail(str(exc))
+            raise
+        scope = "政府" if government else (department or "全部")
+        cli_audit("annual.lock", object=str(year), department=department, detail={"scope": scope, "by": by or ""})
+        t3 = row.tables["table3"]
+        typer.echo(
+            f"已锁定{year}年度报告（{scope}）：上年结转 {t3['carried_in']['total']} 件，"
+            f"办结 {t3['total']['total']} 件，结转下年度 {t3['carried_out']['total']} 件，"
+            f"锁定时间 {row.locked_at.isoformat()}"
+        )
 
     @app.command("annual-report")
     def annual_report_cmd(

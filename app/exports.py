@@ -404,6 +404,16 @@ def _write_report_xlsx(report: dict, out: Path) -> None:
     ws.merge_cells("F3:J3")
     ws.merge_cells("K3:O3")
     _autosize(ws)
+
+    lock = report.get("lock")
+    if lock:  # a locked year: the figures above are the published ones, the changes since are listed
+        ws = wb.create_sheet("更正说明")
+        when = lock.get("published_on") or str(lock.get("locked_at", ""))[:10]
+        _append(ws, [f"{report['year']}年度报告已锁定（{lock.get('basis_label', '')}，{when}），表中为锁定数"])
+        _header(ws, ["表", "行", "列", "公布数", "按现有记录"])
+        for a in report.get("amendments", []):
+            _append(ws, [a["table"], a["row"], a["column"], a["published"], a["current"]])
+        _autosize(ws, {2: 70})
     wb.save(out)
 
 
@@ -439,6 +449,8 @@ td.h{font-weight:bold;background:#fafafa}
 <tr>{% for b in blocks %}{% for k in results %}<th>{{ result_labels[k] }}</th>{% endfor %}{% endfor %}</tr>
 </thead><tbody><tr>{% for b in blocks %}{% for k in results %}<td class="n">{{ t4[b][k] }}</td>{% endfor %}{% endfor %}</tr>
 </tbody></table>
+{% if lock %}<h3>更正说明</h3><p>本报告已锁定（{{ lock.basis_label }}，{{ lock.published_on or lock.locked_at[:10] }}），表中为锁定数。</p>
+{% if amendments %}<ul>{% for a in amendments %}<li>{{ a.text }}</li>{% endfor %}</ul>{% else %}<p>锁定后数据未发生变化。</p>{% endif %}{% endif %}
 {% if notes %}<h3>数据说明</h3><ul>{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
 </body></html>
 """
@@ -459,6 +471,8 @@ def render_annual_report_html(report: dict) -> str:
         result_labels=R.CASE_RESULT_LABELS,
         t4=report["table4"],
         notes=report.get("notes") or [],
+        lock=report.get("lock"),
+        amendments=report.get("amendments") or [],
     )
 
 

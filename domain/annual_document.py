@@ -127,6 +127,15 @@ def government_scope(root: str, office_name: str, parents: dict[str, str | None]
 ALL_SCOPE = ReportScope("all", "本机关", "", None)
 
 
+def report_scope(departments: dict[str, Any], department: str, level: str) -> ReportScope:
+    """The scope of the report an `annual_report.published` names (`departments`: the directory's)."""
+    d = departments.get(department)
+    name = d.name if d is not None else department
+    if level == "government":
+        return government_scope(department, name, {u.id: u.parent for u in departments.values()})
+    return department_scope(department, name)
+
+
 def filter_events(events: Iterable[dict], departments: frozenset[str] | None) -> list[dict]:
     """The events of items that belong to `departments` (items carry `department`; follow-up events
     are attributed through `request_id` / `document_id` / `case_id` / `item_id`)."""
@@ -582,6 +591,58 @@ def _problems(missed: list[dict], year: int, narrative: dict, w: _Text) -> list[
     return blocks
 
 
+BASIS_LABELS = {"published": "公布时自动锁定", "assessor": "考评人员锁定"}
+AMENDMENTS_HEADING = "附：更正说明"
+
+
+def keep_carry_in(tables: dict[str, Any], published_out: dict[str, int] | None, year: int) -> str | None:
+    """Table 三's 上年结转 kept to `published_out`, the 结转下年度 row of last year's published report, when the
+    records now give another carry-in (a late entry approved after that publication): the counted carry-in
+    stays beside it (R.CARRIED_IN_COUNTED, which the balance check uses) and the note explains the difference.
+    In place; None when they agree or last year's report is not locked."""
+    t3 = tables["table3"]
+    t3.pop(R.CARRIED_IN_COUNTED, None)
+    if published_out is None:
+        return None
+    counted = dict(t3["carried_in"])
+    published = {c: int(published_out.get(c, 0) or 0) for c in R.COLUMNS}
+    if counted == published:
+        return None
+    t3["carried_in"], t3[R.CARRIED_IN_COUNTED] = published, counted
+    return carry_in_note(year, published["total"], counted["total"])
+
+
+def carry_in_note(year: int, published: int, counted: int) -> str:
+    diff = counted - published
+    return (
+        f"“上年结转”按{year - 1}年度报告公布的“结转下年度继续办理”数填列（{published}件）；按现有记录为"
+        f"{counted}件，{'多' if diff > 0 else '少' if diff < 0 else '总数相同、申请人类型不同'}"
+        f"{abs(diff) if diff else ''}{'件' if diff else ''}，系{year - 1}年度报告公布后补录、审核通过或更正的记录所致，"
+        f"详见{year - 1}年度报告的更正说明。本表勾稽关系按现有记录的上年结转数校验。"
+    )
+
+
+def _amendment_blocks(lock: dict[str, Any], amendments: list[dict], year: int) -> list[dict]:
+    when = (
+        f"本报告于{lock['published_on']}公布"
+        if lock.get("published_on")
+        else f"本报告于{str(lock['locked_at'])[:10]}由考评人员锁定"
+    )
+    blocks = [{"type": "para", "text": f"{when}，表二至表四按锁定时的数据列示，此后不再改动。"}]
+    if not amendments:
+        blocks.append({"type": "para", "text": "锁定后，上述表格所列数据未发生变化。"})
+        return blocks
+    blocks.append(
+        {
+            "type": "para",
+            "text": f"锁定后，因补录、审核通过或更正的记录，下列{len(amendments)}项数据按现有记录已有变化"
+            f"（{year + 1}年度报告的“上年结转”仍按本报告公布数填列）：",
+        }
+    )
+    blocks += [{"type": "para", "text": f"{i}. {R.amendment_text(a)}。"} for i, a in enumerate(amendments, 1)]
+    return blocks
+
+
 def build_document(
     events: Iterable[dict],
     year: int,
@@ -594,9 +655,13 @@ def build_document(
     rule_labels: dict[str, str] | None = None,
     dept_names: dict[str, str] | None = None,
     rule_hours: dict[str, float] | None = None,
+    lock: dict[str, Any] | None = None,
+    previous_carried_out: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The whole report of `year` for `scope`. `clocks` are ClockRecords (filtered to the scope here),
-    classified as of `as_of` (the drafting day; default January 31 of the next year)."""
+    classified as of `as_of` (the drafting day; default January 31 of the next year). `lock`: the year's
+    locked report (its `tables` as locked, `locked_at`, `locked_by`, `basis`, `published_on`);
+    `previous_carried_out`: the 结转下年度 row of last year's locked report (see compose_document)."""
     as_of = as_of or date(year + 1, 1, 31)
     t2_figures, narrative = split_entered(entered, entered_source)
     scoped = filter_events(events, scope.departments)
@@ -604,7 +669,9 @@ def build_document(
     clocks = [c for c in clocks if scope.departments is None or c.department in scope.departments]
     figures = compute_figures(scoped, year, clocks, as_of, rule_hours)
     missed = missed_clocks(clocks, year, as_of, scope.departments, rule_labels or {}, dept_names or {})
-    return compose_document(tables, figures, missed, year, scope, narrative, as_of, dept_names)
+    return compose_document(
+        tables, figures, missed, year, scope, narrative, as_of, dept_names, lock, previous_carried_out
+    )
 
 
 def compose_document(
@@ -616,10 +683,34 @@ def compose_document(
     narrative: dict,
     as_of: date,
     dept_names: dict[str, str] | None,
+    lock: dict[str, Any] | None = None,
+    previous_carried_out: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The document from the year's counted parts (tables 二/三/四 as domain.report gives them, the figures of
-    compute_figures, the rows of missed_clocks) and the entered narrative figures."""
+    compute_figures, the rows of missed_clocks) and the entered narrative figures.
+
+    A locked year (`lock`) shows its counted cells as locked (table 二's entered blocks stay the file's), and
+    lists under 更正说明 each cell the records now count otherwise. With last year's report locked, 上年结转
+    is its published 结转下年度 (`previous_carried_out`, keep_carry_in) and a note explains any difference."""
     w = _Text()
+    tables = {**tables, "table3": dict(tables["table3"]), "notes": list(tables.get("notes", []))}
+    carry = keep_carry_in(tables, previous_carried_out, year)
+    amendments: list[dict] = []
+    if lock is not None:
+        locked = lock["tables"]
+        amendments = R.table_amendments(locked, tables)
+        t2 = dict(tables["table2"])
+        t2.update({k: dict(locked["table2"][k]) for k in R.DOCUMENT_KINDS})
+        tables.update(table2=t2, table3=dict(locked["table3"]), table4=locked["table4"])
+        # the locked table's own carry-in (kept at its lock) is the one shown
+        lt3 = tables["table3"]
+        carry = (
+            carry_in_note(year, lt3["carried_in"]["total"], lt3[R.CARRIED_IN_COUNTED]["total"])
+            if R.CARRIED_IN_COUNTED in lt3
+            else None
+        )
+    if carry:
+        tables["notes"].append(carry)
     t3 = tables["table3"]
 
     # table 二's entered cells that are missing become named placeholders too
@@ -646,7 +737,10 @@ def compose_document(
     sections = [
         {"heading": SECTION_HEADINGS[0], "blocks": _overview(figures, year, scope, narrative, t3, w)},
         {"heading": SECTION_HEADINGS[1], "blocks": [{"type": "table", "table": "table2"}]},
-        {"heading": SECTION_HEADINGS[2], "blocks": [{"type": "table", "table": "table3"}]},
+        {
+            "heading": SECTION_HEADINGS[2],
+            "blocks": [{"type": "table", "table": "table3"}] + ([{"type": "para", "text": carry}] if carry else []),
+        },
         {
             "heading": SECTION_HEADINGS[3],
             "blocks": [{"type": "para", "text": t4_text}, {"type": "table", "table": "table4"}],
@@ -660,6 +754,8 @@ def compose_document(
             ],
         },
     ]
+    if lock is not None:
+        sections.append({"heading": AMENDMENTS_HEADING, "blocks": _amendment_blocks(lock, amendments, year)})
     if scope.kind == "government":
         title = f"{scope.title_name}{year}年政府信息公开工作年度报告"
         units = scope.departments or frozenset()
@@ -704,4 +800,14 @@ def compose_document(
         "placeholders": w.placeholders,
         "checks": R.check_table3(t3),
         "notes": tables.get("notes", []),
+        # the year's lock (None: a draft that still moves), the cells changed since, and the carry-in kept
+        "lock": None
+        if lock is None
+        else {
+            k: lock.get(k) for k in ("locked_at", "locked_by", "basis", "published_on")
+        } | {"basis_label": BASIS_LABELS.get(str(lock.get("basis")), str(lock.get("basis")))},
+        "amendments": [a | {"text": R.amendment_text(a)} for a in amendments],
+        "carry_in": None
+        if R.CARRIED_IN_COUNTED not in t3
+        else {"published": t3["carried_in"], "counted": t3[R.CARRIED_IN_COUNTED], "note": carry},
     }

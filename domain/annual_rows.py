@@ -217,6 +217,8 @@ def document(
     rule_labels: dict[str, str] | None = None,
     dept_names: dict[str, str] | None = None,
     rule_hours: dict[str, float] | None = None,
+    lock: dict[str, Any] | None = None,
+    previous_carried_out: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """build_document of the year from its rows (same arguments, same result; `as_of` is the rows')."""
     year = rows.year
@@ -228,4 +230,6 @@ def document(
     missed = missed_clocks(
         rows.missed_candidates, year, rows.as_of, scope.departments, rule_labels or {}, dept_names or {}
     )
-    return compose_document(counted, figs, missed, year, scope, narrative, rows.as_of, dept_names)
+    return compose_document(
+        counted, figs, missed, year, scope, narrative, rows.as_of, dept_names, lock, previous_carried_out
+    )

@@ -75,6 +75,7 @@ AUDIT_ACTIONS = {
     "review.reject": "驳回补录",
     "urge": "督办",
     "scores.lock": "锁定考评期间",
+    "annual.lock": "锁定年度报告",
     "calendar.reload": "重新载入日历",
     "events.ingest": "运维导入事件",
     "ledger.import": "导入台账",

@@ -63,6 +63,9 @@ COLUMNS: list[str] = APPLICANT_COLUMNS + ["total"]
 # The rows of 表三 are the outcome codes of the event vocabulary, in the same order (one list, not two).
 OUTCOME_ROWS: list[str] = list(get_args(Outcome))
 ROWS: list[str] = ["new", "carried_in"] + OUTCOME_ROWS + ["total", "carried_out"]
+# Not a row of the form: the carry-in the records give, kept beside 上年结转 when that row shows last year's
+# published 结转下年度 instead (domain.annual_document.keep_carry_in); the balance check uses it then.
+CARRIED_IN_COUNTED = "carried_in_counted"
 
 # Chinese labels of the national format (used by the renderers).
 COLUMN_LABELS: dict[str, str] = {
@@ -299,7 +302,8 @@ def check_table3(t3: dict) -> list[str]:
         def get(row: str, col: str = col) -> int:
             return int(t3[row].get(col, 0) or 0)
 
-        left = get("new") + get("carried_in")
+        # a carry-in kept to last year's published figure balances with the carry-in the records give
+        left = get("new") + (get(CARRIED_IN_COUNTED) if CARRIED_IN_COUNTED in t3 else get("carried_in"))
         right = get("total") + get("carried_out")
         if left != right:
             problems.append(
@@ -309,7 +313,7 @@ def check_table3(t3: dict) -> list[str]:
         outcomes = sum(get(row) for row in OUTCOME_ROWS)
         if outcomes != get("total"):
             problems.append(f"“{label}”列：各项办理结果之和 {outcomes} 不等于总计 {get('total')}")
-    for row in ROWS:
+    for row in ROWS + ([CARRIED_IN_COUNTED] if CARRIED_IN_COUNTED in t3 else []):
         s = sum(int(t3[row].get(c, 0) or 0) for c in APPLICANT_COLUMNS)
         if s != int(t3[row].get("total", 0) or 0):
             problems.append(f"“{ROW_LABELS[row]}”行：各类申请人之和 {s} 不等于总计列 {t3[row].get('total')}")
@@ -319,6 +323,42 @@ def check_table3(t3: dict) -> list[str]:
             if not isinstance(v, int) or v < 0:
                 problems.append(f"“{ROW_LABELS[row]}”行“{COLUMN_LABELS[col]}”列的数值 {v!r} 不是非负整数")
     return problems
+
+
+def counted_cells(tables: dict) -> dict[tuple[str, str, str], Any]:
+    """The counted cells of tables 二/三/四 (not table 二's entered blocks), keyed (table, row, column) with
+    the national form's labels, in the form's order."""
+    cells: dict[tuple[str, str, str], Any] = {}
+    t2, t3, t4 = tables["table2"], tables["table3"], tables["table4"]
+    for kind in DOCUMENT_KINDS:
+        for col in DOCUMENT_COLUMNS:
+            cells[("表二", DOCUMENT_KIND_LABELS[kind], DOCUMENT_COLUMN_LABELS[col])] = t2[kind][col]
+    for row in ROWS:
+        for col in COLUMNS:
+            cells[("表三", ROW_LABELS[row], COLUMN_LABELS[col])] = t3[row][col]
+    for block in CASE_BLOCKS:
+        for res in CASE_RESULTS:
+            cells[("表四", CASE_BLOCK_LABELS[block], CASE_RESULT_LABELS[res])] = t4[block][res]
+    return cells
+
+
+def table_amendments(published: dict, current: dict) -> list[dict[str, Any]]:
+    """Every counted cell of tables 二/三/四 whose figure as counted now differs from the published one."""
+    now = counted_cells(current)
+    out = []
+    for (table, row, column), was in counted_cells(published).items():
+        is_ = now[(table, row, column)]
+        if was != is_:
+            out.append({"table": table, "row": row, "column": column, "published": was, "current": is_})
+    return out
+
+
+def amendment_text(a: dict[str, Any]) -> str:
+    diff = a["current"] - a["published"]
+    return (
+        f"{a['table']}“{a['row']}”{'行' if a['table'] == '表三' else ''}“{a['column']}”{'列' if a['table'] == '表三' else ''}："
+        f"公布数 {a['published']}，按现有记录为 {a['current']}（{'+' if diff > 0 else ''}{diff}）"
+    )
 
 
 def _table2(events: list[dict], year: int, department: str | None, entered: dict | None) -> dict:

@@ -194,3 +194,86 @@ def locked_result(
         res.department = department
     res.amendments = amendments(session, period, current_records, department)
     return res
+
+
+# ---------------------------------------------------------------------------------- annual reports
+
+
+class AnnualLock(SQLModel, table=True):
+    """A year's annual report as published: its counted tables 二/三/四, frozen when the report's
+    `annual_report.published` is recorded (basis "published") or when an assessor locks it ("assessor").
+    Later changes of the records are listed against it (domain.report.table_amendments), never written into it,
+    and the next year's 上年结转 keeps to its 结转下年度."""
+
+    __tablename__ = "annual_lock"
+    __table_args__ = (UniqueConstraint("year", "scope", name="uq_annual_lock_year_scope"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    scope: str  # annual_scope_key: department:<id>, government:<compiling unit>, all
+    locked_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    locked_by: str | None = None
+    basis: str  # published | assessor
+    published_on: str | None = None  # the report's publication day (basis published)
+    tables: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+    def as_lock(self) -> dict[str, Any]:
+        """What domain.annual_document.compose_document takes as `lock`."""
+        return {
+            "tables": self.tables,
+            "locked_at": self.locked_at.isoformat(),
+            "locked_by": self.locked_by,
+            "basis": self.basis,
+            "published_on": self.published_on,
+        }
+
+
+def annual_scope_key(scope: Any) -> str:
+    """The lock key of a domain.annual_document.ReportScope."""
+    return "all" if scope.kind == "all" else f"{scope.kind}:{scope.department}"
+
+
+def annual_lock(session: Session, year: int, scope: Any) -> AnnualLock | None:
+    key = scope if isinstance(scope, str) else annual_scope_key(scope)
+    return session.exec(select(AnnualLock).where(AnnualLock.year == year, AnnualLock.scope == key)).first()
+
+
+def annual_tables(session: Session, year: int, scope: Any, lapsing: Iterable[str], as_of: Any) -> dict[str, Any]:
+    """Tables 二/三/四 of `year` for `scope` as the records give them now (table 二 without entered blocks),
+    上年结转 kept to last year's locked 结转下年度 (what the report shows)."""
+    from domain.annual_document import keep_carry_in
+    from domain.annual_rows import tables
+    from store.annual import year_rows
+
+    t = tables(year_rows(session, year, scope.departments, lapsing, as_of), None)
+    prev = annual_lock(session, year - 1, scope)
+    keep_carry_in(t, prev.tables["table3"]["carried_out"] if prev is not None else None, year)
+    return {k: t[k] for k in ("table2", "table3", "table4")}
+
+
+def lock_annual_report(
+    session: Session,
+    year: int,
+    scope: Any,
+    *,
+    lapsing: Iterable[str],
+    as_of: Any,
+    basis: str,
+    locked_by: str | None = None,
+    published_on: str | None = None,
+) -> AnnualLock:
+    """Freeze the report of `year` for `scope` as it counts now; PeriodLockedError when it is locked already."""
+    if annual_lock(session, year, scope) is not None:
+        raise PeriodLockedError(f"{year}年度报告（{scope.issuer}）已锁定，不能重复锁定")
+    row = AnnualLock(
+        year=year,
+        scope=annual_scope_key(scope),
+        locked_by=locked_by,
+        basis=basis,
+        published_on=published_on,
+        tables=annual_tables(session, year, scope, lapsing, as_of),
+    )
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
