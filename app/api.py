@@ -20,6 +20,7 @@ from app.paging import Page, encode_cursor, page_params, slice_offset
 from app.review import REVIEWERS
 from app.schemas import API_ERRORS as ERRORS
 from app.schemas import (
+    AnnualLockInfo,
     AnnualReport,
     CalendarInfo,
     CalendarReload,
@@ -279,6 +280,44 @@ def get_annual_report(
         return _download(render_docx(report), DOCX, f"{name}.docx")
     data = _written(lambda r, out: write_annual_report(r, "xlsx", out), report, suffix=".xlsx")
     return _download(data, XLSX, f"{year}年度报告{'-' + dept if dept else ''}.xlsx")
+
+
+@router.post(
+    "/annual-report/lock",
+    summary="锁定年度报告表二至表四（考评人员、管理员；登记公布时自动锁定）",
+    tags=["考评"],
+    response_model=AnnualLockInfo,
+    responses={**NOT_FOUND, 409: _error("该年度报告已锁定，或年度尚未结束")},
+)
+def post_annual_report_lock(
+    request: Request,
+    year: int = Query(..., ge=2008, le=2100),
+    department: str | None = None,
+    government: bool = Query(False, description="政府年度报告"),
+    who: Principal = Depends(api_principal),
+) -> dict[str, Any]:
+    from app.annual_service import AnnualReportError, lock_annual_report
+
+    if not who.may_lock:
+        who.require(("assessor", "admin"), "锁定年度报告")
+    rm.check_department(department)
+    if rm.today().year <= year:  # as the CLI without --force: a year still running is not published
+        raise ApiError(409, "year_not_ended", f"{year}年度尚未结束，不能锁定其年度报告")
+    scope = "政府" if government else (department or "全部")
+    try:
+        row = lock_annual_report(year, department, government, locked_by=who.actor)
+    except AnnualReportError as exc:
+        code = {404: "not_found", 409: "already_locked"}.get(exc.status, "invalid_parameter")
+        raise ApiError(exc.status, code, str(exc)) from None
+    audit(request, who, "annual.lock", object=str(year), department=department, detail={"scope": scope})
+    return {
+        "year": row.year,
+        "scope": row.scope,
+        "basis": row.basis,
+        "locked_by": row.locked_by,
+        "locked_at": row.locked_at.isoformat(),
+        "message": f"已锁定{year}年度报告（{scope}），此后的变化列入更正说明",
+    }
 
 
 @router.get("/calendar", summary="工作日日历覆盖情况", tags=["日历"], response_model=CalendarInfo)

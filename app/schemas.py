@@ -187,6 +187,17 @@ class AnnualReport(BaseModel):
     title: str
 
 
+class AnnualLockInfo(BaseModel):
+    """A year's annual report locked (store.locks.AnnualLock): later changes go to its 更正说明."""
+
+    year: int
+    scope: str
+    basis: Literal["published", "assessor"]
+    locked_by: str | None
+    locked_at: str
+    message: str
+
+
 class CoverageRow(BaseModel):
     year: int
     region: str

@@ -21,6 +21,7 @@ from domain.annual_document import (
     SECTION_HEADINGS,
     EnteredFiguresError,
     build_document,
+    department_scope,
     filter_events,
     government_scope,
     government_units,
@@ -388,3 +389,60 @@ def test_docx_renders_in_libreoffice(seed, tmp_path: Path):
     shot = ROOT / "docs" / "annual-report.png"
     if not shot.exists() or os.environ.get("SHIXIAN_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(png, shot)
+
+
+def _request(rid: str, received_on: str) -> dict:
+    return {
+        "type": "request.received",
+        "event_id": f"{rid}-r",
+        "request_id": rid,
+        "department": "qz-czj",
+        "channel": "online",
+        "received_on": received_on,
+        "applicant_type": "legal.business",
+    }
+
+
+def test_a_locked_report_keeps_its_tables_and_lists_the_changes():
+    """Issue 17 §6: the counted cells of a locked year are the locked ones, each cell counted otherwise now is
+    an amendment; table 二's entered blocks are the file's (they are not counted); the next year's carry-in is
+    the published 结转下年度 with a note, and its balance is checked on the counted carry-in."""
+    scope = department_scope("qz-czj", "钦州市财政局")
+    published = build_document([_request("A", "2016-12-01"), _request("B", "2016-12-02")], 2016, scope)
+    lock = {
+        "tables": {k: published[k] for k in ("table2", "table3", "table4")},
+        "locked_at": "2017-01-31T10:00:00+08:00",
+        "locked_by": None,
+        "basis": "published",
+        "published_on": "2017-01-31",
+    }
+    reply = {"type": "request.replied", "event_id": "A-rep", "request_id": "A", "on": "2016-12-30"}
+    events = [_request("A", "2016-12-01"), _request("B", "2016-12-02"), reply | {"outcome": "granted"}]
+    doc = build_document(events, 2016, scope, lock=lock, entered={"licensing": 3})
+    assert doc["table3"] == published["table3"] and doc["table3"]["carried_out"]["total"] == 2
+    assert doc["table2"]["licensing"] == {"decisions": 3}
+    assert [(a["row"], a["column"], a["published"], a["current"]) for a in doc["amendments"]] == [
+        (R.ROW_LABELS["granted"], "商业企业", 0, 1),
+        (R.ROW_LABELS["granted"], "总计", 0, 1),
+        (R.ROW_LABELS["total"], "商业企业", 0, 1),
+        (R.ROW_LABELS["total"], "总计", 0, 1),
+        (R.ROW_LABELS["carried_out"], "商业企业", 2, 1),
+        (R.ROW_LABELS["carried_out"], "总计", 2, 1),
+    ]
+    assert doc["sections"][-1]["heading"] == "附：更正说明"
+    assert "表三“四、结转下年度继续办理”行“总计”列：公布数 2，按现有记录为 1（-1）" in doc["amendments"][-1]["text"]
+    # unlocked, the same events rewrite the table
+    assert build_document(events, 2016, scope)["table3"]["carried_out"]["total"] == 1
+
+    nxt = build_document(events, 2017, scope, previous_carried_out=published["table3"]["carried_out"])
+    t3 = nxt["table3"]
+    assert (t3["carried_in"]["total"], t3[R.CARRIED_IN_COUNTED]["total"]) == (2, 1)
+    assert nxt["checks"] == [] and nxt["carry_in"]["note"] in nxt["notes"] and "少1件" in nxt["carry_in"]["note"]
+    # without the counted carry-in beside it the table would not balance: the check reads it
+    unbalanced = {k: v for k, v in t3.items() if k != R.CARRIED_IN_COUNTED}
+    assert R.check_table3(unbalanced)
+    # when the records agree with the published figure nothing is kept or noted
+    same = build_document(events, 2017, scope, previous_carried_out=t3[R.CARRIED_IN_COUNTED])
+    assert same["carry_in"] is None and R.CARRIED_IN_COUNTED not in same["table3"] and same["notes"] == []
+    # an unlocked year has no amendment part
+    assert all(s["heading"] != "附：更正说明" for s in nxt["sections"]) and nxt["lock"] is None

@@ -17,6 +17,7 @@ from domain.annual_document import ALL_SCOPE, build_document, department_scope, 
 from domain.directory import load_directory
 from domain.engine import engine as config_engine
 from domain.events import parse_event
+from domain import report as R
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.scoring import load_scoring, rule_labels
 from services.scores import load_events
@@ -281,6 +282,61 @@ def test_the_service_uses_the_fast_path_with_the_directory_scopes(varied):
         ref = annual_document(2025, as_of=AS_OF, session=varied, reference=True, **kwargs)
         assert fast == ref, kwargs
         assert fast["table3"]["new"]["total"] > 0
+
+
+def test_a_locked_year_and_its_successor_read_the_same_on_both_paths(varied):
+    """Locks of 2024 (department and government reports) and a reply dated 2024-12-30 written afterwards: both
+    paths show 2024 as locked with the same amendments, and 2025 with the carry-in kept to the published figure."""
+    from sqlmodel import select
+
+    from store.locks import lock_annual_report
+    from store.models import EventRecord
+
+    lapsing = [r.id for r in config_engine().rules.values() if r.lapses]
+    kwargs: list[dict] = [{"department": "qz-czj"}, {"government": True}]
+    locks = []
+    for kw in kwargs:
+        from app.annual_service import resolve_scope
+
+        scope = resolve_scope(kw.get("department"), kw.get("government", False))
+        locks.append(lock_annual_report(varied, 2024, scope, lapsing=lapsing, as_of=AS_OF, basis="assessor"))
+    before = annual_document(2025, as_of=AS_OF, session=varied, department="qz-czj")
+    # a request of qz-czj open at the end of 2024, closed now by a reply dated December 30
+    closed = {
+        e.item_id for e in varied.exec(select(EventRecord).where(EventRecord.type.in_(annual_rows.CLOSING_TYPES)))
+    }
+    open_2024 = sorted(
+        e.item_id
+        for e in varied.exec(
+            select(EventRecord).where(
+                EventRecord.type == "request.received",
+                EventRecord.department == "qz-czj",
+                EventRecord.occurred_on <= "2024-12-31",
+            )
+        )
+        if e.item_id not in closed
+    )
+    assert open_2024, "the fixture has a qz-czj request carried out of 2024"
+    st = _Store(varied, random.Random(0))
+    st.n = 90000
+    st.add("qz-czj", type="request.replied", request_id=open_2024[0], on="2024-12-30", outcome="granted")
+    varied.commit()
+    for kw, lock in zip(kwargs, locks, strict=True):
+        for year in (2024, 2025):
+            fast = annual_document(year, as_of=AS_OF, session=varied, **kw)
+            ref = annual_document(year, as_of=AS_OF, session=varied, reference=True, **kw)
+            assert fast == ref, (year, kw)
+        doc = annual_document(2024, as_of=AS_OF, session=varied, **kw)
+        assert doc["table3"] == lock.tables["table3"] and doc["lock"]["basis"] == "assessor"
+        assert {(a["row"], a["column"]) for a in doc["amendments"]} >= {
+            (R.ROW_LABELS["carried_out"], "总计"),
+            (R.ROW_LABELS["granted"], "总计"),
+        }
+        nxt = annual_document(2025, as_of=AS_OF, session=varied, **kw)
+        assert nxt["table3"]["carried_in"] == lock.tables["table3"]["carried_out"]
+        assert nxt["table3"][R.CARRIED_IN_COUNTED]["total"] == nxt["table3"]["carried_in"]["total"] - 1
+        assert nxt["checks"] == [] and nxt["carry_in"]["note"] in nxt["notes"]
+    assert before["carry_in"] is None  # before the change the counted carry-in was the published one
 
 
 def test_the_year_reads_only_what_it_counts(varied):

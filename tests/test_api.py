@@ -420,6 +420,33 @@ async def test_annual_report_json_xlsx_html(env):
     assert r.json()["department"] == "qz-fgw"
 
 
+async def test_published_reports_are_locked_and_an_assessor_locks_the_others(env):
+    """Issue 17 §6: the demo's published reports of last year are locked at their publication; the assessor
+    locks another one through the API, once; a liaison may not, nor lock a year still running."""
+    from app.demo import today_shanghai
+
+    year = today_shanghai().year - 1
+    rep = (await env.get("assessor", "/api/annual-report", params={"year": year, "department": "qz-fgw"})).json()
+    assert rep["lock"]["basis"] == "published" and rep["lock"]["published_on"] == f"{year + 1}-01-20"
+    assert rep["amendments"] == [] and rep["sections"][-1]["heading"] == "附：更正说明"
+    r = await env.post("assessor", "/api/annual-report/lock", params={"year": year, "department": "qz-fgw"})
+    assert r.status_code == 409 and "已锁定" in r.json()["detail"]
+    r = await env.post("liaison", "/api/annual-report/lock", params={"year": year, "department": "qz-fgw"})
+    assert r.status_code == 403
+    r = await env.post("assessor", "/api/annual-report/lock", params={"year": year + 1, "department": "qz-zfb"})
+    assert r.status_code == 409 and "尚未结束" in r.json()["detail"]
+    assert (await env.get("assessor", "/api/annual-report", params={"year": year, "department": "qz-zfb"})).json()[
+        "lock"
+    ] is None
+    r = await env.post("assessor", "/api/annual-report/lock", params={"year": year, "department": "qz-zfb"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["basis"], r.json()["locked_by"], r.json()["scope"]) == ("assessor", "assessor-zwgk", "department:qz-zfb")
+    rep = (await env.get("assessor", "/api/annual-report", params={"year": year, "department": "qz-zfb"})).json()
+    assert rep["lock"]["basis"] == "assessor" and rep["lock"]["locked_by"] == "assessor-zwgk"
+    r = await env.post("assessor", "/api/annual-report/lock", params={"year": year, "department": "qz-zfb"})
+    assert r.status_code == 409
+
+
 async def test_annual_report_docx_download_by_role(env):
     from app.annual_render import DOCX_MIME, docx_text
     from app.demo import today_shanghai
