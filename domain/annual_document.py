@@ -803,9 +803,8 @@ def compose_document(
         # the year's lock (None: a draft that still moves), the cells changed since, and the carry-in kept
         "lock": None
         if lock is None
-        else {
-            k: lock.get(k) for k in ("locked_at", "locked_by", "basis", "published_on")
-        } | {"basis_label": BASIS_LABELS.get(str(lock.get("basis")), str(lock.get("basis")))},
+        else {k: lock.get(k) for k in ("locked_at", "locked_by", "basis", "published_on")}
+        | {"basis_label": BASIS_LABELS.get(str(lock.get("basis")), str(lock.get("basis")))},
         "amendments": [a | {"text": R.amendment_text(a)} for a in amendments],
         "carry_in": None
         if R.CARRIED_IN_COUNTED not in t3

@@ -13,11 +13,11 @@ from sqlmodel import Session
 
 from app.annual_service import _records, _rule_hours, annual_document
 from domain import annual_rows
+from domain import report as R
 from domain.annual_document import ALL_SCOPE, build_document, department_scope, government_scope
 from domain.directory import load_directory
 from domain.engine import engine as config_engine
 from domain.events import parse_event
-from domain import report as R
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.scoring import load_scoring, rule_labels
 from services.scores import load_events

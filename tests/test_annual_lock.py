@@ -116,7 +116,9 @@ async def test_a_late_reply_approved_after_publication_amends_instead_of_rewriti
     assert nxt["lock"] is None and nxt["amendments"] == []
 
     # An assessor locks the next year's report; a second lock is refused
-    out = await asyncio.to_thread(cli, "annual-lock", "--year", str(year + 1), "--department", DEPT, "--by", "kp-1", "--force")
+    out = await asyncio.to_thread(
+        cli, "annual-lock", "--year", str(year + 1), "--department", DEPT, "--by", "kp-1", "--force"
+    )
     assert out.exit_code == 0, out.output
     nxt_lock = lock_of(year + 1, f"department:{DEPT}")
     assert (nxt_lock.basis, nxt_lock.locked_by) == ("assessor", "kp-1")

@@ -440,7 +440,11 @@ async def test_published_reports_are_locked_and_an_assessor_locks_the_others(env
     ] is None
     r = await env.post("assessor", "/api/annual-report/lock", params={"year": year, "department": "qz-zfb"})
     assert r.status_code == 200, r.text
-    assert (r.json()["basis"], r.json()["locked_by"], r.json()["scope"]) == ("assessor", "assessor-zwgk", "department:qz-zfb")
+    assert (r.json()["basis"], r.json()["locked_by"], r.json()["scope"]) == (
+        "assessor",
+        "assessor-zwgk",
+        "department:qz-zfb",
+    )
     rep = (await env.get("assessor", "/api/annual-report", params={"year": year, "department": "qz-zfb"})).json()
     assert rep["lock"]["basis"] == "assessor" and rep["lock"]["locked_by"] == "assessor-zwgk"
     r = await env.post("assessor", "/api/annual-report/lock", params={"year": year, "department": "qz-zfb"})
