@@ -252,6 +252,41 @@ async def lock_scores(request: Request):
     return redirect_with_flash(back, f"已锁定 {period.label} 的考评得分，此后的变动将作为更正列出。", request)
 
 
+@router.post("/scores/annual-lock", response_class=HTMLResponse)
+async def lock_annual_report_page(request: Request):
+    """The assessor's lock of an annual report (a published one is locked when its publication is recorded)."""
+    from app.annual_service import AnnualReportError, lock_annual_report
+
+    who = _who(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form, who):
+        return csrf_refused(request)
+    if not who.may_lock:
+        who.require(("assessor", "admin"), "锁定年度报告")
+    try:
+        year = int(str(form.get("year") or ""))
+    except ValueError:
+        year = 0
+    if not 2008 <= year <= 2100:
+        return redirect_with_flash("/scores", "未锁定：年度应为 2008–2100 之间的整数。", request)
+    department = str(form.get("department") or "") or None
+    government = form.get("government") == "true"
+    rm.check_department(department)
+    back = "/scores" + (f"?department={quote(department, safe='')}" if department else "")
+    scope = "政府" if government else (department or "全部")
+    if rm.today().year <= year:  # as the CLI without --force
+        return redirect_with_flash(back, f"未锁定：{year}年度尚未结束。", request)
+    try:
+        lock_annual_report(year, department, government, locked_by=who.actor)
+    except AnnualReportError as exc:
+        audit(request, who, "annual.lock", object=str(year), outcome="failure", detail={"reason": str(exc)})
+        return redirect_with_flash(back, f"未锁定：{exc}", request)
+    audit(request, who, "annual.lock", object=str(year), department=department, detail={"scope": scope})
+    return redirect_with_flash(
+        back, f"已锁定{year}年度报告（{scope}）的表二至表四，此后的变化列入报告的更正说明。", request
+    )
+
+
 # ---------------------------------------------------------------------------------- invites
 
 

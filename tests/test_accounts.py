@@ -741,6 +741,35 @@ async def test_assessor_locks_a_period_and_downloads_exports(env):
         assert "尚未结束" in (await c.get(running.headers["location"])).text
 
 
+@pytest.mark.date_sensitive
+async def test_assessor_locks_an_annual_report_from_the_scores_page(env):
+    last_year = shanghai_today().year - 1
+    async with env.browser("10.10.0.3") as c:
+        await sign_in(c, "liaison-fgw")
+        page = await c.get("/scores")
+        assert "ar-lock" not in page.text
+        r = await c.post("/scores/annual-lock", data={"csrf_token": csrf_of(page.text), "year": str(last_year)})
+        assert r.status_code == 403
+    async with env.browser("10.10.0.4") as c:
+        await sign_in(c, "assessor-zwgk")
+        page = await c.get("/scores")
+        assert "ar-lock" in page.text and "附：更正说明" in page.text
+        before = (await c.get(f"/api/annual-report?year={last_year}")).json()
+        assert before["lock"] is None
+        r = await c.post("/scores/annual-lock", data={"csrf_token": csrf_of(page.text), "year": str(last_year)})
+        assert r.status_code == 303
+        assert f"已锁定{last_year}年度报告（全部）" in (await c.get(r.headers["location"])).text
+        after = (await c.get(f"/api/annual-report?year={last_year}")).json()
+        assert (after["lock"]["basis"], after["lock"]["locked_by"]) == ("assessor", "assessor-zwgk")
+        assert after["table3"] == before["table3"] and after["amendments"] == []
+        again = await c.post("/scores/annual-lock", data={"csrf_token": csrf_of(page.text), "year": str(last_year)})
+        assert "已锁定，不能重复锁定" in (await c.get(again.headers["location"])).text
+        running = await c.post(
+            "/scores/annual-lock", data={"csrf_token": csrf_of(page.text), "year": str(last_year + 1)}
+        )
+        assert "尚未结束" in (await c.get(running.headers["location"])).text
+
+
 # ---------------------------------------------------------------------------------- store on both databases
 
 
