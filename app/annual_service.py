@@ -163,12 +163,14 @@ def annual_document(
         dept_names={d.id: d.name for d in directory.departments.values()},
         rule_hours=_rule_hours(),
     )
-    from store.locks import annual_lock
+    from store.locks import annual_lock, recorded_since_lock
 
     try:
         # a locked year shows its published tables; the next one keeps its carry-in to them (store/locks.py)
         locked, previous = annual_lock(s, year, scope), annual_lock(s, year - 1, scope)
-        args["lock"] = locked.as_lock() if locked is not None else None
+        args["lock"] = None
+        if locked is not None:
+            args["lock"] = locked.as_lock() | {"entries": recorded_since_lock(s, locked, scope)}
         args["previous_carried_out"] = previous.tables["table3"]["carried_out"] if previous is not None else None
         if reference:
             # the definition: every event up to the year's end and every clock, counted in Python

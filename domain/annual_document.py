@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from domain import report as R
+from domain.labels import EVENT_TYPES
 
 CST = timezone(timedelta(hours=8))
 
@@ -640,6 +641,20 @@ def _amendment_blocks(lock: dict[str, Any], amendments: list[dict], year: int) -
         }
     )
     blocks += [{"type": "para", "text": f"{i}. {R.amendment_text(a)}。"} for i, a in enumerate(amendments, 1)]
+    entries = lock.get("entries") or []
+    if entries:
+        blocks.append(
+            {
+                "type": "para",
+                "text": f"锁定后登记、日期在{year}年12月31日及以前的记录{len(entries)}条："
+                + "；".join(
+                    f"{e['item_id']} {EVENT_TYPES.get(e['type'], e['type'])}（日期 {e['occurred_on']}，"
+                    f"{str(e['recorded_at'])[:10]} 登记）"
+                    for e in entries
+                )
+                + "。",
+            }
+        )
     return blocks
 
 
@@ -803,7 +818,7 @@ def compose_document(
         # the year's lock (None: a draft that still moves), the cells changed since, and the carry-in kept
         "lock": None
         if lock is None
-        else {k: lock.get(k) for k in ("locked_at", "locked_by", "basis", "published_on")}
+        else {k: lock.get(k) for k in ("locked_at", "locked_by", "basis", "published_on", "entries")}
         | {"basis_label": BASIS_LABELS.get(str(lock.get("basis")), str(lock.get("basis")))},
         "amendments": [a | {"text": R.amendment_text(a)} for a in amendments],
         "carry_in": None

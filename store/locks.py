@@ -251,6 +251,41 @@ def annual_tables(session: Session, year: int, scope: Any, lapsing: Iterable[str
     return {k: t[k] for k in ("table2", "table3", "table4")}
 
 
+# the event types tables 二/三/四 count from
+_TABLE_EVENTS = ("request.", "document.", "review.", "litigation.")
+
+
+def recorded_since_lock(session: Session, lock: AnnualLock, scope: Any, limit: int = 200) -> list[dict[str, Any]]:
+    """The events a locked report's tables count from that are dated on or before its year's end and were
+    recorded after the lock (approved late entries, corrections): what its 更正说明 is about. Ids, types and
+    dates only (no payload)."""
+    from sqlalchemy import or_
+    from sqlalchemy import select as core_select
+
+    from domain.shanghai import SHANGHAI
+    from store.models import EventRecord, table
+
+    ev = table(EventRecord).c
+    q = core_select(ev.event_id, ev.type, ev.item_id, ev.occurred_on, ev.ingested_at).where(
+        ev.ingested_at > lock.locked_at,
+        ev.occurred_on <= f"{lock.year}-12-31",
+        or_(*[ev.type.startswith(p) for p in _TABLE_EVENTS]),
+    )
+    if scope.departments is not None:
+        q = q.where(ev.department.in_(sorted(scope.departments)))
+    q = q.order_by(ev.ingested_at, ev.event_id).limit(limit)
+    return [
+        {
+            "event_id": eid,
+            "type": type_,
+            "item_id": item_id,
+            "occurred_on": on,
+            "recorded_at": at.astimezone(SHANGHAI).isoformat(timespec="seconds"),
+        }
+        for eid, type_, item_id, on, at in session.execute(q)
+    ]
+
+
 def lock_annual_report(
     session: Session,
     year: int,

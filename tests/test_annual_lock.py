@@ -94,6 +94,11 @@ async def test_a_late_reply_approved_after_publication_amends_instead_of_rewriti
     amend = next(s for s in doc["sections"] if s["heading"] == "附：更正说明")
     text = "".join(b["text"] for b in amend["blocks"])
     assert f"本报告于{year + 1}-01-31公布" in text and "公布数 1，按现有记录为 0（-1）" in text
+    # ... with the records that moved it: the approved reply, by id, type and both dates (no applicant data)
+    assert [(e["event_id"], e["type"], e["occurred_on"]) for e in doc["lock"]["entries"]] == [
+        (r[0].event_id, "request.replied", f"{year}-12-30")
+    ]
+    assert f"{req} 作出答复（日期 {year}-12-30，{today.isoformat()} 登记）" in text and "张三" not in str(doc)
     # ... in the .docx, the HTML draft and the tables export
     paragraphs = [p for _style, p in docx_text(render_docx(doc))["paragraphs"]]
     assert "附：更正说明" in paragraphs and any("公布数 0，按现有记录为 1（+1）" in p for p in paragraphs)
