@@ -227,6 +227,13 @@ def register(app: typer.Typer) -> None:
             )
         for note in report.get("notes", []):
             typer.echo(f"注意：{note}", err=True)
+        if report.get("lock"):
+            lock = report["lock"]
+            typer.echo(
+                f"注意：{year}年度报告已锁定（{lock['basis_label']}），表二至表四为锁定数；锁定后变化"
+                f" {len(report['amendments'])} 项，见“附：更正说明”",
+                err=True,
+            )
         scope = "政府" if government else (department or "全部")
         cli_audit("export.annual_report", object=f"{year} {fmt}", department=department, detail={"scope": scope})
         if out is None:

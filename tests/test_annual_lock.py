@@ -130,6 +130,8 @@ async def test_a_late_reply_approved_after_publication_amends_instead_of_rewriti
     assert nxt_lock.tables["table3"]["carried_in"]["total"] == 1  # locked with the kept carry-in
     out = await asyncio.to_thread(cli, "annual-lock", "--year", str(year + 1), "--department", DEPT, "--force")
     assert out.exit_code != 0 and "已锁定" in out.output
+    out = await asyncio.to_thread(cli, "annual-report", "--year", str(year), "--department", DEPT)
+    assert out.exit_code == 0 and "年度报告已锁定（公布时自动锁定）" in out.output and "变化 6 项" in out.output
     locked_next = annual_document(year + 1, DEPT)
     assert locked_next["amendments"] == [] and locked_next["checks"] == []
     assert locked_next["carry_in"]["note"] == note
