@@ -39,7 +39,7 @@ def lock_of(year: int, scope_key: str):
         return annual_lock(s, year, scope_key)
 
 
-async def test_a_late_reply_approved_after_publication_amends_instead_of_rewriting(st):
+async def test_a_late_reply_approved_after_publication_amends_instead_of_rewriting(st, tmp_path):
     from app.annual_render import docx_text, render_docx, render_html
     from app.annual_service import annual_document
     from app.exports import render_annual_report_html
@@ -60,7 +60,20 @@ async def test_a_late_reply_approved_after_publication_amends_instead_of_rewriti
             "url": f"http://www.qinzhou.gov.cn/ndbg/{DEPT}-{year}.html",
         }
     )
+    # the government's report (qz-czj is a unit under the 政府办公室 qz-zfb) is locked on its own
+    await st.ok(
+        {
+            "type": "annual_report.published",
+            "department": "qz-zfb",
+            "level": "government",
+            "year": year,
+            "published_on": dt.date(year + 1, 1, 31).isoformat(),
+            "url": f"http://www.qinzhou.gov.cn/ndbg/zf-{year}.html",
+        }
+    )
     lock = await st.wait_for(lambda: lock_of(year, f"department:{DEPT}"), lambda x: x is not None)
+    gov_lock = await st.wait_for(lambda: lock_of(year, "government:qz-zfb"), lambda x: x is not None)
+    assert gov_lock.tables["table3"]["carried_out"]["total"] == 1
     assert (lock.basis, lock.published_on) == ("published", f"{year + 1}-01-31")
     assert lock.tables["table3"]["carried_out"]["total"] == 1
 
@@ -104,6 +117,16 @@ async def test_a_late_reply_approved_after_publication_amends_instead_of_rewriti
     assert "附：更正说明" in paragraphs and any("公布数 0，按现有记录为 1（+1）" in p for p in paragraphs)
     assert "附：更正说明" in render_html(doc)
     assert "更正说明" in render_annual_report_html(doc) and "按现有记录为 0（-1）" in render_annual_report_html(doc)
+    from openpyxl import load_workbook
+
+    from app.exports import write_annual_report
+
+    xlsx = write_annual_report(doc, "xlsx", tmp_path / "t.xlsx")
+    sheet = load_workbook(xlsx)["更正说明"]
+    rows = [tuple(c.value for c in row) for row in sheet.iter_rows(min_row=3)]
+    assert ("表三", R.ROW_LABELS["carried_out"], "总计", 1, 0) in rows and len(rows) == 6
+    gov = annual_document(year, government=True)
+    assert gov["table3"]["carried_out"]["total"] == 1 and len(gov["amendments"]) == 6
     # ... and through the API's read side
     assert annual_report_data(year, DEPT)["amendments"] == doc["amendments"]
 
