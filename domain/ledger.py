@@ -519,6 +519,7 @@ FIELD_COLUMNS = {
         "signed_on": "成文日期",
         "disclosure": "公开属性",
         "withheld_reason": "不予公开理由",
+        "disclosure_reason": "不予公开理由",
         "needs_interpretation": "是否需要解读",
         "department": "部门",
     },
