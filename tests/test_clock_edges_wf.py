@@ -313,3 +313,32 @@ async def test_unanswered_concurrent_consultations_each_end_with_their_own_windo
     assert reply.due == cal().add_working_days(dt.date.fromisoformat(agency.due), 18, "guangxi").isoformat()
     assert st.clock(req, "third_party_opinion").state == "closed"
     assert st.clock(req, "agency_opinion").state == "closed"
+
+
+async def test_documents_not_disclosed_proactively_on_the_scores_page_and_export(st):
+    """Issue 17 §2/§7 through the real app: an on-request policy document (with its reason) and a normative
+    document recorded as needing no interpretation are counted and listed; the page shows each indicator."""
+    q, n = st.id("Q"), st.id("N")
+    base = {"type": "document.signed", "department": "qz-fgw", "signed_on": "2026-09-03"}
+    await st.ok(
+        {**base, "document_id": q, "title": "依申请文件", "kind": "policy", "disclosure": "on_request",
+         "disclosure_reason": "仅涉及特定企业"},
+        {**base, "document_id": n, "title": "无解读规范性文件", "kind": "normative", "disclosure": "public",
+         "needs_interpretation": False},
+    )  # fmt: skip
+    await st.settle(f"document:{q}")
+    await st.settle(f"document:{n}")
+    async with await supervisor_http(st) as http:
+        page = (await http.get("/scores", params={"period": "2026-Q3", "department": "qz-fgw"})).text
+        csv_text = (
+            await http.get("/api/scores", params={"period": "2026-Q3", "department": "qz-fgw", "format": "csv"})
+        ).content.decode("utf-8-sig")
+    details = page.split('id="score-details"')[1].split("</table>")[0]
+    assert "依申请文件" in details and "仅涉及特定企业" in details
+    assert "无解读规范性文件" in details and "规范性文件未解读" in details
+    indicators = page.split('id="indicators"')[1].split("</table>")[0]
+    assert "政府信息依申请公开" in indicators and "泉州市鲤城区2020年政务公开指数绩效考评" in indicators
+    header, row = csv_text.splitlines()[:2]
+    cols = dict(zip(header.split(","), row.split(","), strict=True))
+    assert (cols["依申请公开（件）"], cols["规范性文件未解读（件）"], cols["扣分"]) == ("1", "1", "0")
+    assert cols["政府信息主动公开得分（权重10）"] == "10"

@@ -353,3 +353,37 @@ def test_config_check_requires_every_scored_rule_in_each_scheme(tmp_path):
     problems = check_config(cfg)
     assert any("schemes.licheng2020.indicators.proactive.items.budget_disclosure_x: 不是 rules.toml 中的规则" in p for p in problems)
     assert any("jurisdictions.jz-zfb: 不是 departments.toml 中的部门" in p for p in problems)
+
+
+def test_normative_document_without_interpretation_deduction_is_configurable(tmp_path):
+    """金东 2021 deducts 4 per normative document published without its interpretation: default 0 (counted and
+    listed only); set in scoring.toml it is taken, within the indicator's weight."""
+    from domain.scoring import marks_from_snapshots
+
+    snaps = [
+        ItemSnapshot(
+            id=f"N{i}",
+            type="document",
+            department=FIN,
+            title="规范性文件",
+            data={"kind": "normative", "disclosure": "public", "needs_interpretation": False, "signed_on": "2026-08-03"},
+        )
+        for i in range(2)
+    ]
+    snaps.append(
+        ItemSnapshot(id="P1", type="document", department=FIN, data={"kind": "policy", "needs_interpretation": False, "signed_on": "2026-08-03"})
+    )
+    marks = marks_from_snapshots(snaps)
+    assert [(m.kind, m.item_id) for m in marks] == [("no_interpretation", "N0"), ("no_interpretation", "N1")]
+    q3, as_of = parse_period("2026-Q3"), date(2026, 10, 16)
+    d = score_period([], q3, as_of, load_scoring(), marks=marks, rules=load_rules()).summary[0]
+    assert (d.no_interpretation, d.deduction, d.score) == (2, 0, 100)
+    text = (Path(__file__).resolve().parents[1] / "config" / "scoring.toml").read_text(encoding="utf-8")
+    marker = "  [schemes.licheng2020.indicators.interpretation.items.no_interpretation]\n  points = 0"
+    assert marker in text
+    p = tmp_path / "scoring.toml"
+    p.write_text(text.replace(marker, marker[:-1] + "4"), encoding="utf-8")
+    res = score_period([], q3, as_of, load_scoring(p), marks=marks, rules=load_rules())
+    d = res.summary[0]
+    assert [r.deduction for r in res.details] == [4, 4]
+    assert (d.indicators["interpretation"].raw_deduction, d.deduction, d.score) == (8, 5, 95)  # capped at 5
