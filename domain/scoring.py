@@ -294,7 +294,9 @@ def _load_schemes(path: Path, raw: dict) -> ScoringConfig:
         raise ConfigError(f"{path}: jurisdictions: 应为表（部门或上级单位编号 = 方案编号）")
     for unit, sid in juris.items():
         if not isinstance(sid, str) or sid not in schemes:
-            raise ConfigError(f"{path}: jurisdictions.{unit}: “{sid}” 不是 [schemes] 中的方案（可用：{'、'.join(schemes)}）")
+            raise ConfigError(
+                f"{path}: jurisdictions.{unit}: “{sid}” 不是 [schemes] 中的方案（可用：{'、'.join(schemes)}）"
+            )
     for s in schemes.values():
         s.jurisdictions = dict(juris)
         s._schemes = schemes
@@ -871,7 +873,9 @@ _MARK_COUNTER = {"withheld": "withheld", "on_request": "on_request", "no_interpr
 _MARK_COUNTER["case_lost"] = "cases_lost"
 
 
-def _apply_scheme(d: DepartmentScore, scheme: ScoringConfig, mark_counts: Mapping[tuple[str, str], list[float]]) -> None:
+def _apply_scheme(
+    d: DepartmentScore, scheme: ScoringConfig, mark_counts: Mapping[tuple[str, str], list[float]]
+) -> None:
     """Indicator points, caps and bonus of one department under its scheme; sets deduction and score.
     A deduction of an item listed under no indicator (the old flat file) is taken in full."""
     raw: dict[str, float] = {}

@@ -448,7 +448,14 @@ def test_scores_exports_show_each_indicator_of_the_scheme(tmp_path: Path):
 
     late = [rec(f"R{i}", "request_reply", "2026-09-15", "open", overdue=3) for i in range(3)]
     marks = [
-        Mark(kind="on_request", department=FIN, item_id="Q1", item_type="document", on="2026-08-01", reason="依申请公开：x"),
+        Mark(
+            kind="on_request",
+            department=FIN,
+            item_id="Q1",
+            item_type="document",
+            on="2026-08-01",
+            reason="依申请公开：x",
+        ),
         Mark(kind="no_interpretation", department=FIN, item_id="N1", item_type="document", on="2026-08-02"),
     ]
     res = score_period(RECORDS + late, Q3, AS_OF, load_scoring(), marks=marks, rules=RULES)

@@ -124,7 +124,9 @@ def test_score_floor_and_department_filter(tmp_path):
     assert len(res.summary) == 1 and res.summary[0].score == 94 and res.summary[0].deduction == 6
     # the old flat file (no indicators) still loads and has no cap: the floor holds
     flat = tmp_path / "scoring.toml"
-    flat.write_text("[score]\nsource = '旧格式'\n[deductions.request_reply]\npoints = 6\nsource = 'x'\n", encoding="utf-8")
+    flat.write_text(
+        "[score]\nsource = '旧格式'\n[deductions.request_reply]\npoints = 6\nsource = 'x'\n", encoding="utf-8"
+    )
     res = score_period(many, parse_period("2026-11"), date(2026, 12, 1), load_scoring(flat), rules=load_rules())
     assert res.summary[0].score == 0 and res.summary[0].deduction == 120 and res.config_source == "旧格式"
 
@@ -226,7 +228,10 @@ source = '鲤城'
         (SCHEME_A.replace("weight = 6\n", ""), "schemes.a.indicators.req.weight"),
         (SCHEME_A.replace("weight = 6", "weight = 'six'"), "schemes.a.indicators.req.weight"),
         (SCHEME_A.replace("weight = 6", "weight = 106"), "schemes.a.indicators"),
-        (SCHEME_A.replace("points = 6\n", "points = 6\nlimit = 1\n"), "schemes.a.indicators.req.items.request_reply.limit"),
+        (
+            SCHEME_A.replace("points = 6\n", "points = 6\nlimit = 1\n"),
+            "schemes.a.indicators.req.items.request_reply.limit",
+        ),
         (SCHEME_A.replace("source = '鲤城'\n", ""), "schemes.a.indicators.req.items.request_reply.source"),
         (SCHEME_A + "[schemes.a.bonus.b]\nname = 'b'\npoints = 1\nmax = 2\nsource = 'x'\n", "schemes.a.bonus.b.basis"),
         ("default_scheme = 'b'\n" + SCHEME_A, "default_scheme"),
@@ -296,13 +301,21 @@ def test_department_scored_under_the_scheme_of_its_jurisdiction(tmp_path):
     p.write_text(text.replace('# "jz-zfb" = "jinzhou2020"', '"jz-zfb" = "jinzhou2020"'), encoding="utf-8")
     cfg = load_scoring(p)
     parents = {"jz-fgw": "jz-zfb", "jz-zfb": None, FIN: None}
-    late = [rec(f"D{i}", "policy_publication", "2026-08-20", "open", overdue=9, dept=d) for i in range(8) for d in (FIN, "jz-fgw")]
+    late = [
+        rec(f"D{i}", "policy_publication", "2026-08-20", "open", overdue=9, dept=d)
+        for i in range(8)
+        for d in (FIN, "jz-fgw")
+    ]
     res = score_period(late, parse_period("2026-Q3"), date(2026, 10, 16), cfg, rules=load_rules(), parents=parents)
     by = {d.department: d for d in res.summary}
     # 鲤城: 8 × 5 = 40 capped at 主动公开 10; 锦州 (placeholder items): 8 × 2 = 16 under its weight 30
     assert (by[FIN].scheme, by[FIN].indicators["proactive"].deduction, by[FIN].score) == ("licheng2020", 10, 90)
     jz = by["jz-fgw"]
-    assert (jz.scheme, jz.indicators["proactive"].deduction, jz.indicators["proactive"].capped) == ("jinzhou2020", 16, False)
+    assert (jz.scheme, jz.indicators["proactive"].deduction, jz.indicators["proactive"].capped) == (
+        "jinzhou2020",
+        16,
+        False,
+    )
     assert jz.score == 84 and "锦州" in jz.scheme_name
     assert "鲤城" in res.config_source and "锦州" in res.config_source
     # without the parents map the department is not found under jz-zfb: the default scheme applies
@@ -323,7 +336,9 @@ def test_bonus_items_are_capped_and_added_after_deductions(tmp_path):
     recs = [rec(f"R{i}", "request_reply", "2026-08-20", "met", "2026-08-01") for i in range(3)]
     recs.append(rec("R9", "request_reply", "2026-08-20", "met", "2026-08-25", late=3))
     marks = [Mark(kind="on_request", department=FIN, item_id="D1", item_type="document", on="2026-08-01")]
-    res = score_period(recs, parse_period("2026-Q3"), date(2026, 10, 16), load_scoring(p), marks=marks, rules=load_rules())
+    res = score_period(
+        recs, parse_period("2026-Q3"), date(2026, 10, 16), load_scoring(p), marks=marks, rules=load_rules()
+    )
     d = res.summary[0]
     assert (d.bonus_items["fast"].count, d.bonus_items["fast"].points) == (3, 2)  # 3 on time, capped at 2
     assert (d.bonus_items["open"].count, d.bonus_items["open"].points) == (1, 0.5)
@@ -344,14 +359,20 @@ def test_config_check_requires_every_scored_rule_in_each_scheme(tmp_path):
     end = text.index("  [schemes.jinzhou2020.indicators.proactive.items.withheld]")
     (cfg / "scoring.toml").write_text(text[:start] + text[end:], encoding="utf-8")
     problems = check_config(cfg)
-    assert problems == ["scoring.toml: schemes.jinzhou2020: 时限规则 budget_disclosure 没有列入任何指标（每个计分的法定时限都应有权重）"]
+    assert problems == [
+        "scoring.toml: schemes.jinzhou2020: 时限规则 budget_disclosure 没有列入任何指标（每个计分的法定时限都应有权重）"
+    ]
     (cfg / "scoring.toml").write_text(
-        text.replace("items.budget_disclosure]", "items.budget_disclosure_x]", 1)
-        .replace('# "jz-zfb" = "jinzhou2020"', '"jz-zfb" = "jinzhou2020"'),
+        text.replace("items.budget_disclosure]", "items.budget_disclosure_x]", 1).replace(
+            '# "jz-zfb" = "jinzhou2020"', '"jz-zfb" = "jinzhou2020"'
+        ),
         encoding="utf-8",
     )
     problems = check_config(cfg)
-    assert any("schemes.licheng2020.indicators.proactive.items.budget_disclosure_x: 不是 rules.toml 中的规则" in p for p in problems)
+    assert any(
+        "schemes.licheng2020.indicators.proactive.items.budget_disclosure_x: 不是 rules.toml 中的规则" in p
+        for p in problems
+    )
     assert any("jurisdictions.jz-zfb: 不是 departments.toml 中的部门" in p for p in problems)
 
 
@@ -366,12 +387,22 @@ def test_normative_document_without_interpretation_deduction_is_configurable(tmp
             type="document",
             department=FIN,
             title="规范性文件",
-            data={"kind": "normative", "disclosure": "public", "needs_interpretation": False, "signed_on": "2026-08-03"},
+            data={
+                "kind": "normative",
+                "disclosure": "public",
+                "needs_interpretation": False,
+                "signed_on": "2026-08-03",
+            },
         )
         for i in range(2)
     ]
     snaps.append(
-        ItemSnapshot(id="P1", type="document", department=FIN, data={"kind": "policy", "needs_interpretation": False, "signed_on": "2026-08-03"})
+        ItemSnapshot(
+            id="P1",
+            type="document",
+            department=FIN,
+            data={"kind": "policy", "needs_interpretation": False, "signed_on": "2026-08-03"},
+        )
     )
     marks = marks_from_snapshots(snaps)
     assert [(m.kind, m.item_id) for m in marks] == [("no_interpretation", "N0"), ("no_interpretation", "N1")]
