@@ -18,13 +18,17 @@ Per department: items due = every counted clock due in the period (pending inclu
 on-time rate = on_time / (on_time + late + overdue) (None when nothing was decided yet), per rule
 and overall; average lateness = mean working days late over late clocks (their
 `lateness_working_days`) and overdue clocks (their `overdue_working_days`);
-score = full_score − Σ points(rule) × (late + overdue) − withheld × points(withheld)
-− cases lost × points(case_lost), floor `floor` (overdue clocks count only when `overdue_counts_as_late`).
+Each department is scored under the scheme of its jurisdiction (`ScoringConfig.scheme_for`): every late or
+overdue clock (overdue only when `overdue_counts_as_late`) and every mark takes its item's points from the
+indicator it belongs to; an indicator loses at most its weight (锦州 2020: “一级指标减分上限为自身权重分值”);
+score = max(floor, full_score − Σ capped indicator deductions) + Σ bonus items (each at most its `max`).
+The old flat file has no indicators: its deductions are taken uncapped.
 
-Marks (not clocks, `Mark`): a document signed in the period with `disclosure = withheld` (counted so
-that a supervisor sees a department that withholds a lot; `[deductions.withheld]`, default 0 points),
-and a review or litigation decided in the period with `result = corrected` (`[deductions.case_lost]`,
-default 3 points, after 泉州鲤城 2020). Each is a 明细 row with its reason.
+Marks (not clocks, `Mark`): a document signed in the period with `disclosure = withheld` or `on_request`
+(counted so that a supervisor sees a department that keeps much from proactive disclosure; default 0
+points), a normative document signed in the period recorded with `needs_interpretation = false` (金东 2021
+deducts 4 each; default 0), and a review or litigation decided in the period with `result = corrected`
+(default 3 points, after 泉州鲤城 2020). Each is a 明细 row with its reason.
 """
 
 from __future__ import annotations

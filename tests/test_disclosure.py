@@ -81,3 +81,8 @@ def test_a_ledger_row_of_a_normative_document_on_request_is_refused():
     row = _ledger_row("其他", "依申请公开", "仅涉及特定对象")
     assert row.ok, row.problems
     assert row.events[0]["withheld_reason"] == "仅涉及特定对象"
+
+
+def test_a_phone_number_in_the_reason_is_masked():
+    ev = parse_event(signed(kind="policy", disclosure="on_request", disclosure_reason="联系13912345678"), today=TODAY)
+    assert "13912345678" not in ev.data["disclosure_reason"]
