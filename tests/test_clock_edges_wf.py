@@ -216,7 +216,9 @@ async def test_withdrawal_after_the_due_date_keeps_the_lateness(st):
         october = compute_scores(s, parse_period("2026-10"), dt.date(2026, 11, 25), "qz-jyj")
     lost = [d for d in res.details if d.status == "case_lost"]
     assert [(d.item_id, d.deduction) for d in lost] == [(early, 3)]
-    assert res.summary[0].cases_lost == 1 and res.summary[0].deduction == 9
+    # the late reply (6) and the lost case (3) are both 依申请公开: capped at its weight 6 (鲤城 2020)
+    assert res.summary[0].cases_lost == 1 and res.summary[0].indicators["request"].raw_deduction == 9
+    assert res.summary[0].deduction == 6
     assert all(d.status != "case_lost" for d in october.details)
 
 
