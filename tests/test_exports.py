@@ -334,6 +334,10 @@ def test_cli_export_scores_and_lock(cli, tmp_path: Path):
 
     r = cli("scores", "lock", "--period", "2026-Q3", "--as-of", "2026-09-01")
     assert r.exit_code == 1 and "尚未结束" in r.output
+    r = cli("scores", "show", "--period", "2026-Q3", "--as-of", "2026-10-16", "--department", FIN)
+    assert r.exit_code == 0, r.output
+    assert "泉州市鲤城区2020年政务公开指数绩效考评：" in r.output  # each indicator's points / weight
+    assert "政府信息依申请公开 0/6" in r.output and "政策解读 0/5" in r.output and "政府信息主动公开 10/10" in r.output
     r = cli("scores", "lock", "--period", "2026-Q3", "--as-of", "2026-10-16", "--by", "考评办")
     assert r.exit_code == 0, r.output
     assert "已锁定" in r.output
