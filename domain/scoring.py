@@ -822,7 +822,7 @@ def score_period(
                 rule=rule, label=labels.get(rule, rule), points_each=scheme_of(dept).points(rule), **c
             )
     as_of_day = as_of.date() if isinstance(as_of, datetime) else as_of
-    mark_counts: dict[tuple[str, str], list[float]] = {}  # (department, kind) -> [count, deduction]
+    mark_counts: dict[str, dict[str, list[float]]] = {}  # department -> kind -> [count, deduction]
     for m in marks:
         if not period.contains(m.day) or m.day > as_of_day:
             continue
@@ -830,7 +830,7 @@ def score_period(
             continue
         d = depts.setdefault(m.department, DepartmentScore(department=m.department))
         deduction = scheme_of(m.department).points(m.kind)
-        mc = mark_counts.setdefault((m.department, m.kind), [0, 0.0])
+        mc = mark_counts.setdefault(m.department, {}).setdefault(m.kind, [0, 0.0])
         mc[0] += 1
         mc[1] += deduction
         setattr(d, _MARK_COUNTER[m.kind], getattr(d, _MARK_COUNTER[m.kind]) + 1)
@@ -856,7 +856,7 @@ def score_period(
             rs.on_time_rate = _rate(rs.on_time, rs.late, rs.overdue)
         late_days = lateness.get(name)
         d.avg_lateness_working_days = round(sum(late_days) / len(late_days), 2) if late_days else None
-        _apply_scheme(d, scheme_of(name), mark_counts)
+        _apply_scheme(d, scheme_of(name), mark_counts.get(name, {}))
         d.per_rule = dict(sorted(d.per_rule.items()))
     details.sort(key=lambda x: (x.department, x.due, x.item_id, x.rule))
     as_of_text = as_of.isoformat()
@@ -877,17 +877,14 @@ _MARK_COUNTER = {"withheld": "withheld", "on_request": "on_request", "no_interpr
 _MARK_COUNTER["case_lost"] = "cases_lost"
 
 
-def _apply_scheme(
-    d: DepartmentScore, scheme: ScoringConfig, mark_counts: Mapping[tuple[str, str], list[float]]
-) -> None:
+def _apply_scheme(d: DepartmentScore, scheme: ScoringConfig, marks: Mapping[str, list[float]]) -> None:
     """Indicator points, caps and bonus of one department under its scheme; sets deduction and score.
     A deduction of an item listed under no indicator (the old flat file) is taken in full."""
     raw: dict[str, float] = {}
     for rule, rs in d.per_rule.items():
         raw[rule] = rs.deduction
-    for (dept, kind), (_, ded) in mark_counts.items():
-        if dept == d.department:
-            raw[kind] = raw.get(kind, 0.0) + ded
+    for kind, (_, ded) in marks.items():
+        raw[kind] = raw.get(kind, 0.0) + ded
     total = 0.0
     in_indicator: set[str] = set()
     for ind in scheme.indicators.values():
@@ -909,7 +906,7 @@ def _apply_scheme(
     bonus = 0.0
     for b in scheme.bonus.values():
         if b.basis in MARK_DEFAULTS:
-            count = int(mark_counts.get((d.department, b.basis), [0, 0.0])[0])
+            count = int(marks.get(b.basis, [0, 0.0])[0])
         else:
             count = d.per_rule[b.basis].on_time if b.basis in d.per_rule else 0
         pts = min(count * b.points, b.max)
