@@ -335,6 +335,10 @@ async def test_documents_not_disclosed_proactively_on_the_scores_page_and_export
         csv_text = (
             await http.get("/api/scores", params={"period": "2026-Q3", "department": "qz-fgw", "format": "csv"})
         ).content.decode("utf-8-sig")
+        item_q = (await http.get(f"/items/{q}")).text
+        item_n = (await http.get(f"/items/{n}")).text
+    assert "未主动公开（依申请公开）" in item_q and "仅涉及特定企业" in item_q  # flagged on the item as well
+    assert "规范性文件未解读" in item_n
     details = page.split('id="score-details"')[1].split("</table>")[0]
     assert "依申请文件" in details and "仅涉及特定企业" in details
     assert "无解读规范性文件" in details and "规范性文件未解读" in details
