@@ -658,7 +658,7 @@ async def test_unanswered_consultation_ends_when_its_window_lapses(st):
 async def test_item_ids_and_departments_are_checked(st):
     today = await st.today()
     doc = st.id("X")
-    await st.ok(signed(doc, "qz-fgw", today, disclosure="withheld", withheld_reason="涉密"))
+    await st.ok(signed(doc, "qz-fgw", today, kind="policy", disclosure="withheld", withheld_reason="涉密"))
     r = await st.ingest(signed(doc, "qz-fgw", today))  # a second life for a finished item
     assert r[0].status == "rejected" and "已结束" in r[0].reason, r[0].text()
     assert st.item(doc).state == "recorded"
