@@ -67,6 +67,14 @@ def _print_summary(res: ScoreResult) -> None:
             f"{d.department}：得分 {d.score:g}，应办 {d.items_due}，按时 {d.on_time}，逾期办结 {d.late}，"
             f"逾期未办 {d.overdue}，未到期 {d.pending}，按时率 {_pct(d.on_time_rate)}"
         )
+        if d.indicators:  # the scheme's indicators: points / weight, and where the cap held
+            parts = [
+                f"{i.name} {i.points:g}/{i.weight:g}{'（已封顶）' if i.capped else ''}"
+                for i in d.indicators.values()
+                if i.weight is not None and i.points is not None
+            ]
+            extra = f"，加分 {d.bonus:g}" if d.bonus else ""
+            typer.echo(f"  {d.scheme_name or d.scheme}：{'；'.join(parts)}{extra}")
     if res.locked_at:
         typer.echo(f"锁定后更正 {len(res.amendments)} 条")
         for a in res.amendments:

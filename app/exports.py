@@ -35,6 +35,9 @@ SUMMARY_HEADERS = [
     "不予公开（件）",
     "复议诉讼被纠正（件）",
 ]
+# After the per-rule rates (the columns before stay where they were): the scheme of each department, the
+# documents not disclosed proactively, then one column per indicator (points left of its weight) and bonus item.
+SCHEME_HEADERS = ["考评方案", "依申请公开（件）", "规范性文件未解读（件）", "加分"]
 DETAIL_HEADERS = [
     "部门",
     "事项编号",
@@ -102,10 +105,28 @@ def _rule_columns(result: ScoreResult) -> list[tuple[str, str]]:
     return sorted(rules.items())
 
 
+def _indicator_columns(result: ScoreResult) -> tuple[list[tuple[str, float | None]], list[str]]:
+    """(name, weight) of every indicator and the names of the bonus items, across the schemes in the result."""
+    inds: dict[tuple[str, float | None], None] = {}
+    bonus: dict[str, None] = {}
+    for d in result.summary:
+        for i in d.indicators.values():
+            inds.setdefault((i.name, i.weight), None)
+        for b in d.bonus_items.values():
+            bonus.setdefault(b.name, None)
+    return list(inds), list(bonus)
+
+
+def _indicator_header(name: str, weight: float | None) -> str:
+    return f"{name}得分（权重{_num(weight)}）" if weight is not None else f"{name}扣分"
+
+
 def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the summary (rates as fractions, None = no decided clock)."""
     rules = _rule_columns(result)
+    inds, bonus = _indicator_columns(result)
     header = SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules]
+    header += SCHEME_HEADERS + [_indicator_header(n, w) for n, w in inds] + [f"加分：{n}" for n in bonus]
     rows = []
     for d in result.summary:
         row = [
@@ -124,6 +145,14 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
             d.cases_lost,
         ]
         row += [d.per_rule[r].on_time_rate if r in d.per_rule else None for r, _ in rules]
+        row += [_text(d.scheme_name or d.scheme), d.on_request, d.no_interpretation, _num(d.bonus)]
+        by_ind = {(i.name, i.weight): i for i in d.indicators.values()}
+        row += [
+            None if (n, w) not in by_ind else _num(by_ind[(n, w)].points if w is not None else by_ind[(n, w)].deduction)
+            for n, w in inds
+        ]
+        by_bonus = {b.name: b.points for b in d.bonus_items.values()}
+        row += [_num(by_bonus.get(n)) for n in bonus]
         rows.append(row)
     return header, rows
 
@@ -238,15 +267,45 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
         (
             "口径",
             "逾期办结：履行日晚于期限；逾期未办：统计截止日仍未履行且已过期限；"
-            "按时率 = 按时 ÷（按时 + 逾期办结 + 逾期未办）；得分 = 100 − 扣分，最低 0 分。"
-            "不予公开：本期间成文且决定不予公开的文件（明细列出理由）；复议诉讼被纠正：本期间作出的"
-            "复议决定或判决纠正了原答复。",
+            "按时率 = 按时 ÷（按时 + 逾期办结 + 逾期未办）；得分 = 满分 − 各指标扣分（每个指标扣分以其权重为上限）"
+            " + 加分，扣分后最低为方案的最低分。“扣分”列为封顶后的扣分，明细中每件的扣分为封顶前的标准。"
+            "不予公开、依申请公开：本期间成文且未主动公开的文件（明细列出理由）；规范性文件未解读：本期间成文、"
+            "登记为无需解读的行政规范性文件；复议诉讼被纠正：本期间作出的复议决定或判决纠正了原答复。",
         ),
     ]
+    info += _scheme_notes(result)
     for k, v in info:
         _append(wi, [k, _text(v)])
     _autosize(wi, {2: 90})
     wb.save(out)
+
+
+def _scheme_notes(result: ScoreResult) -> list[tuple[str, str]]:
+    """One 说明 row per indicator and bonus item of the schemes in use, with its weight and source."""
+    from domain.engine import engine
+    from domain.scoring import STATUS_LABELS, load_scoring, rule_labels
+
+    used = {d.scheme for d in result.summary if d.scheme}
+    if not used:
+        return []
+    try:
+        schemes = load_scoring().schemes
+    except ValueError:  # a broken file: the numbers are already computed, the notes are only an aid
+        return []
+    rows = []
+    for sid in sorted(used):
+        s = schemes.get(sid)
+        if s is None:
+            continue
+        names = {**STATUS_LABELS, **rule_labels(engine().rules, s)}
+        rows.append((f"考评方案：{s.name or s.id}", s.source))
+        for ind in s.indicators.values():
+            weight = "不封顶" if ind.weight is None else f"权重 {_num(ind.weight)} 分（扣分上限）"
+            items = "、".join(f"{names.get(k, k)} 每件 {_num(s.deductions[k].points)} 分" for k in ind.items)
+            rows.append((f"  指标：{ind.name}", f"{weight}；{items}；依据：{ind.source}"))
+        for b in s.bonus.values():
+            rows.append((f"  加分：{b.name}", f"每件 {_num(b.points)} 分，最多 {_num(b.max)} 分；依据：{b.source}"))
+    return rows
 
 
 def write_scores(result: ScoreResult, fmt: Literal["csv", "xlsx"], out: Path) -> Path:

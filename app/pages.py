@@ -21,6 +21,7 @@ from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_
 from app.review import REVIEWERS
 from app.schemas import ItemDetail
 from domain import labels
+from domain.scoring import MARK_DEFAULTS
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -481,6 +482,7 @@ def scores_page(request: Request, period: str | None = None, department: str | N
         chart=chart,
         period_text=period or p.label,
         report_year=report_year,
+        MARK_STATUSES=tuple(MARK_DEFAULTS),  # 明细 rows that are facts, not clocks (listed with their reason)
     )
 
 
@@ -507,7 +509,7 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     month → the months of its year up to it), as an inline-SVG-ready structure."""
     from domain.engine import engine
     from domain.scoring import load_scoring, parse_period, score_period
-    from services.scores import current_marks, current_records, session
+    from services.scores import current_marks, current_records, department_parents, session
 
     start = period.start
     months = (
@@ -524,10 +526,18 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     with session() as s:
         records = current_records(s, as_of, department)
         marks = current_marks(s, department)
+    parents = department_parents()
     series: dict[str, list[tuple[int, float]]] = {}
     for i, (yr, m) in enumerate(months):
         res = score_period(
-            records, parse_period(f"{yr}-{m:02d}"), as_of, config, department, marks, rules=engine().rules
+            records,
+            parse_period(f"{yr}-{m:02d}"),
+            as_of,
+            config,
+            department,
+            marks,
+            rules=engine().rules,
+            parents=parents,
         )
         for d in res.summary:
             series.setdefault(d.department, []).append((i, d.score))

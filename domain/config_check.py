@@ -18,6 +18,7 @@ def check_config(directory: Path | None = None) -> list[str]:
     from domain.ladder import load_ladders
     from domain.review import load_review_config
     from domain.rules import load_rules
+    from domain.scoring import check_scheme_rules, load_scoring
 
     base: Path = directory or config_dir()
     problems: list[str] = []
@@ -34,6 +35,9 @@ def check_config(directory: Path | None = None) -> list[str]:
     ladders = attempt(load_ladders)
     people = attempt(load_directory)
     attempt(load_review_config)
+    scoring = attempt(lambda b: load_scoring(b / "scoring.toml"))
+    if scoring and rules:
+        problems += check_scheme_rules(scoring, rules, people.departments if people else scoring.jurisdictions)
     if cal and people:
         for dep in people.departments.values():
             if dep.region not in cal.regions:

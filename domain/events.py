@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -181,19 +182,42 @@ class DocumentSigned(_Base):
         title="文件类别", description="规章、行政规范性文件、其他政策文件须发布解读"
     )
     signed_on: HappenedDay = Field(title="成文日期", description="主动公开期限自成文之日起算（20 个工作日）")
-    disclosure: Literal["public", "on_request", "withheld"] = Field(title="公开属性")
-    withheld_reason: str | None = Field(None, title="不予公开理由", description="公开属性为“不予公开”时必填")
+    disclosure: Literal["public", "on_request", "withheld"] = Field(
+        title="公开属性", description="规章和行政规范性文件只能主动公开（条例第二十条）"
+    )
+    # `withheld_reason` was the name before issue 17 (only withheld needed a reason); stored events and
+    # existing senders keep using it.
+    disclosure_reason: str | None = Field(
+        None,
+        validation_alias=AliasChoices("disclosure_reason", "withheld_reason"),
+        title="不主动公开理由",
+        description="公开属性为“依申请公开”或“不予公开”时必填（国办发〔2016〕80号）",
+    )
     needs_interpretation: bool | None = Field(
         None, title="是否需要解读", description="不填：规范性文件和政策文件默认需要"
     )
 
     @model_validator(mode="after")
-    def _rules(self):
-        if self.disclosure == "withheld" and not self.withheld_reason:
-            raise ValueError("withheld_reason: 不予公开的文件必须说明理由")
+    def _rules(self, info: ValidationInfo):
+        # New input only: events stored before issue 17 with these combinations must still load and replay.
+        new = not bool((info.context or {}).get("internal"))
+        if new and self.kind in STATUTORY_PUBLIC and self.disclosure != "public":
+            raise ValueError(
+                f"disclosure: {CHOICE_LABELS['kind'][self.kind]}属于应当主动公开的政府信息（《政府信息公开条例》"
+                f"第二十条第（一）项），不能登记为“{CHOICE_LABELS['disclosure'][self.disclosure]}”；"
+                "应自成文之日起20个工作日内公开（第二十六条）"
+            )
+        if self.disclosure == "withheld" and not self.disclosure_reason:
+            raise ValueError("disclosure_reason: 不予公开的文件必须说明理由")
+        if new and self.disclosure == "on_request" and not self.disclosure_reason:
+            raise ValueError("disclosure_reason: 依申请公开的文件必须说明不主动公开的理由（国办发〔2016〕80号）")
         if self.needs_interpretation is None:
             self.needs_interpretation = self.kind in ("normative", "policy")
         return self
+
+
+# Kinds the law makes public proactively (条例第二十条(一): 规章和规范性文件).
+STATUTORY_PUBLIC = ("regulation", "normative")
 
 
 class DocumentPublished(_Base):

@@ -10,7 +10,7 @@ FLAG_LABELS = {"correction_too_short": "补正期限过短"}
 def item_flags(data: dict[str, Any] | None) -> list[dict[str, str]]:
     """[{code, label, detail}] — e.g. a correction period shorter than `[correction] min_working_days`
     (accepted: the agency sets the 合理期限; shown so that the supervisor can judge it)."""
-    out = []
+    out = document_flags(data)
     corr = (data or {}).get("correction")
     if isinstance(corr, dict) and corr.get("too_short"):
         out.append(
@@ -19,6 +19,30 @@ def item_flags(data: dict[str, Any] | None) -> list[dict[str, str]]:
                 "label": FLAG_LABELS["correction_too_short"],
                 "detail": f"补正期限至 {corr.get('respond_by')}，仅 {corr.get('working_days')} 个工作日"
                 f"（少于 {corr.get('min_working_days')} 个工作日）",
+            }
+        )
+    return out
+
+
+def document_flags(data: dict[str, Any] | None) -> list[dict[str, str]]:
+    """A document kept from proactive disclosure (with its stated reason), or a normative document recorded as
+    needing no interpretation: allowed, counted in the scores, and shown on the item (issue 17 §2)."""
+    d = data or {}
+    out = []
+    if d.get("disclosure") in ("on_request", "withheld"):
+        what = "依申请公开" if d["disclosure"] == "on_request" else "不予公开"
+        from domain.events import CHOICE_LABELS
+
+        reason = str(d.get("disclosure_reason") or d.get("withheld_reason") or "未说明理由")
+        codes = CHOICE_LABELS["outcome"]  # the standard withheld codes, as 表三 names them
+        reason = codes.get(reason, codes.get(f"withheld.{reason}", reason))
+        out.append({"code": "not_proactive", "label": f"未主动公开（{what}）", "detail": f"理由：{reason}"})
+    if d.get("kind") == "normative" and d.get("needs_interpretation") is False:
+        out.append(
+            {
+                "code": "no_interpretation",
+                "label": "规范性文件未解读",
+                "detail": "登记为无需解读；国办发〔2016〕80号要求规范性文件与解读同步发布，考评中计数",
             }
         )
     return out

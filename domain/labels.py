@@ -26,6 +26,8 @@ SCORE_STATUSES = {
     "closed": "已关闭（不计）",
     # score-sheet rows that are not clocks (domain/scoring.py `Mark`)
     "withheld": "不予公开",
+    "on_request": "依申请公开",
+    "no_interpretation": "规范性文件未解读",
     "case_lost": "复议诉讼被纠正",
 }
 

@@ -67,7 +67,7 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "文件类型": [],
         "成文日期": ["印发日期"],
         "公开属性": [],
-        "不予公开理由": [],
+        "不予公开理由": ["不主动公开理由", "不公开理由"],  # also the reason of 依申请公开 (国办发〔2016〕80号)
         "公开日期": [],
         "公开网址": ["链接"],
         "是否需要解读": [],
@@ -519,6 +519,7 @@ FIELD_COLUMNS = {
         "signed_on": "成文日期",
         "disclosure": "公开属性",
         "withheld_reason": "不予公开理由",
+        "disclosure_reason": "不予公开理由",
         "needs_interpretation": "是否需要解读",
         "department": "部门",
     },

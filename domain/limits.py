@@ -35,11 +35,12 @@ TEXT_MAX = {
     "subject": 2000,
     "reason": 1000,
     "withheld_reason": 1000,
+    "disclosure_reason": 1000,
     "url": 2048,
     "approved_by": 100,
 }
 TEXT_DEFAULT_MAX = 200  # any other string (codes, names inside nested objects)
-MULTILINE = {"subject", "reason", "withheld_reason"}  # may hold line breaks and tabs
+MULTILINE = {"subject", "reason", "withheld_reason", "disclosure_reason"}  # may hold line breaks and tabs
 # Unicode category Cc (C0, DEL, C1) and lone surrogates (Cs: not encodable as UTF-8, so not storable).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")

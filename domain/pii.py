@@ -23,7 +23,7 @@ from collections.abc import Callable
 from domain.limits import TEXT_DEFAULT_MAX, TEXT_MAX
 
 # Event fields that hold free text a person typed (ids, enums, URLs and dates are checked elsewhere).
-FREE_TEXT_FIELDS = frozenset({"subject", "title", "reason", "withheld_reason", "note"})
+FREE_TEXT_FIELDS = frozenset({"subject", "title", "reason", "withheld_reason", "disclosure_reason", "note"})
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"

@@ -18,13 +18,17 @@ Per department: items due = every counted clock due in the period (pending inclu
 on-time rate = on_time / (on_time + late + overdue) (None when nothing was decided yet), per rule
 and overall; average lateness = mean working days late over late clocks (their
 `lateness_working_days`) and overdue clocks (their `overdue_working_days`);
-score = full_score − Σ points(rule) × (late + overdue) − withheld × points(withheld)
-− cases lost × points(case_lost), floor `floor` (overdue clocks count only when `overdue_counts_as_late`).
+Each department is scored under the scheme of its jurisdiction (`ScoringConfig.scheme_for`): every late or
+overdue clock (overdue only when `overdue_counts_as_late`) and every mark takes its item's points from the
+indicator it belongs to; an indicator loses at most its weight (锦州 2020: “一级指标减分上限为自身权重分值”);
+score = max(floor, full_score − Σ capped indicator deductions) + Σ bonus items (each at most its `max`).
+The old flat file has no indicators: its deductions are taken uncapped.
 
-Marks (not clocks, `Mark`): a document signed in the period with `disclosure = withheld` (counted so
-that a supervisor sees a department that withholds a lot; `[deductions.withheld]`, default 0 points),
-and a review or litigation decided in the period with `result = corrected` (`[deductions.case_lost]`,
-default 3 points, after 泉州鲤城 2020). Each is a 明细 row with its reason.
+Marks (not clocks, `Mark`): a document signed in the period with `disclosure = withheld` or `on_request`
+(counted so that a supervisor sees a department that keeps much from proactive disclosure; default 0
+points), a normative document signed in the period recorded with `needs_interpretation = false` (金东 2021
+deducts 4 each; default 0), and a review or litigation decided in the period with `result = corrected`
+(default 3 points, after 泉州鲤城 2020). Each is a 明细 row with its reason.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from domain import labels
 from domain.config import ConfigError, config_dir, read_toml
@@ -51,7 +55,8 @@ Status = Literal["on_time", "late", "overdue", "pending", "closed"]
 STATUS_LABELS = labels.SCORE_STATUSES  # includes the rows that are not clocks (withheld, case_lost)
 STATE_LABELS = labels.CLOCK_STATES
 # Deductions that are not clock rules, with their defaults when scoring.toml does not list them.
-MARK_DEFAULTS: dict[str, float] = {"withheld": 0.0, "case_lost": 3.0}
+MARK_DEFAULTS: dict[str, float] = {"withheld": 0.0, "on_request": 0.0, "no_interpretation": 0.0, "case_lost": 3.0}
+MarkKind = Literal["withheld", "on_request", "no_interpretation", "case_lost"]
 
 
 # ---------------------------------------------------------------------------------- periods
@@ -116,17 +121,71 @@ class RuleDeduction(BaseModel):
     source: str
 
 
+class Indicator(BaseModel):
+    """A first-level indicator of a scheme: its weight is also the cap of what its items can take off
+    (锦州 2020: “一级指标减分上限为自身权重分值”). `weight = None` (the old flat file) means no cap."""
+
+    id: str
+    name: str
+    weight: float | None = None
+    source: str = ""
+    items: tuple[str, ...] = ()  # rule ids (rules.toml) and mark kinds (MARK_DEFAULTS) scored under it
+
+
+class BonusItem(BaseModel):
+    """Points added for a countable fact: each on-time clock of a rule, or each mark of a kind, up to `max`."""
+
+    id: str
+    name: str
+    basis: str  # a rule id (its on-time clocks) or a mark kind
+    points: float
+    max: float
+    source: str
+
+
 class ScoringConfig(BaseModel):
+    """One assessment scheme (考评方案). `load_scoring` returns the default scheme; the other schemes of the
+    file and the jurisdiction mapping are reached through `scheme_for` (a department, or a unit above it)."""
+
     full_score: float = 100
     floor: float = 0
     overdue_counts_as_late: bool = True
     source: str = ""
     deductions: dict[str, RuleDeduction] = Field(default_factory=dict)
     path: str = ""
+    id: str = "default"
+    name: str = ""
+    indicators: dict[str, Indicator] = Field(default_factory=dict)
+    bonus: dict[str, BonusItem] = Field(default_factory=dict)
+    jurisdictions: dict[str, str] = Field(default_factory=dict)  # department / parent unit id -> scheme id
+    _schemes: dict[str, ScoringConfig] = PrivateAttr(default_factory=dict)
 
     def points(self, rule: str) -> float:
         d = self.deductions.get(rule)
         return d.points if d else MARK_DEFAULTS.get(rule, 0.0)
+
+    def indicator_of(self, rule: str) -> str | None:
+        for ind in self.indicators.values():
+            if rule in ind.items:
+                return ind.id
+        return None
+
+    @property
+    def schemes(self) -> dict[str, ScoringConfig]:
+        return self._schemes or {self.id: self}
+
+    def scheme_for(self, department: str, parents: Mapping[str, str | None] | None = None) -> ScoringConfig:
+        """The scheme of `department`: the jurisdiction entry of the department itself or of the nearest unit
+        above it (`parents`: department id -> parent id, from departments.toml), else the default."""
+        seen: set[str] = set()
+        node: str | None = department
+        while node and node not in seen:
+            seen.add(node)
+            scheme = self.jurisdictions.get(node)
+            if scheme is not None:
+                return self.schemes.get(scheme, self)
+            node = (parents or {}).get(node)
+        return self
 
 
 def _num(path: Path, key: str, value: Any, *, minimum: float = 0) -> float:
@@ -137,26 +196,72 @@ def _num(path: Path, key: str, value: Any, *, minimum: float = 0) -> float:
     return float(value)
 
 
-def load_scoring(path: Path | None = None) -> ScoringConfig:
-    """Read and validate config/scoring.toml; errors (ConfigError) name the file and the key."""
-    path = Path(path) if path else config_dir() / "scoring.toml"
-    raw = read_toml(path)
-    unknown = sorted(set(raw) - {"score", "deductions"})
-    if unknown:
-        raise ConfigError(f"{path}: {unknown[0]}: 无法识别的配置节（可用：score、deductions）")
-    score = raw.get("score", {})
-    if not isinstance(score, dict):
-        raise ConfigError(f"{path}: score: 应为表（[score]）")
-    extra = sorted(set(score) - {"full_score", "floor", "overdue_counts_as_late", "source"})
+def _text_of(path: Path, key: str, value: Any, *, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        what = "依据（source）" if key.endswith("source") else "文字"
+        raise ConfigError(f"{path}: {key}: 缺少{what}（应为非空字符串）")
+    return value
+
+
+def _table(path: Path, key: str, value: Any, allowed: set[str]) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {key}: 应为表（[{key}]）")
+    extra = sorted(set(value) - allowed)
     if extra:
-        raise ConfigError(f"{path}: score.{extra[0]}: 无法识别的配置项")
-    full = _num(path, "score.full_score", score.get("full_score", 100), minimum=1)
-    floor = _num(path, "score.floor", score.get("floor", 0))
+        raise ConfigError(f"{path}: {key}.{extra[0]}: 无法识别的配置项（可用：{'、'.join(sorted(allowed))}）")
+    return value
+
+
+def _deduction(path: Path, key: str, entry: Any, fallback_source: str = "") -> RuleDeduction:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{path}: {key}: 应为表，含 points 与 source")
+    _table(path, key, entry, {"points", "label", "source"})
+    if "points" not in entry:
+        raise ConfigError(f"{path}: {key}.points: 缺少每件扣分")
+    points = _num(path, f"{key}.points", entry["points"])
+    source = entry.get("source")
+    if not isinstance(source, str) or not source.strip():
+        if not fallback_source:
+            raise ConfigError(f"{path}: {key}.source: 缺少扣分依据（source）")
+        source = fallback_source
+    label = entry.get("label", "")
+    if not isinstance(label, str):
+        raise ConfigError(f"{path}: {key}.label: 应为字符串")
+    return RuleDeduction(points=points, label=label, source=source)
+
+
+_SCORE_KEYS = {"full_score", "floor", "overdue_counts_as_late", "source"}
+
+
+def _score_fields(path: Path, key: str, score: dict) -> dict[str, Any]:
+    full = _num(path, f"{key}.full_score", score.get("full_score", 100), minimum=1)
+    floor = _num(path, f"{key}.floor", score.get("floor", 0))
     if floor >= full:
-        raise ConfigError(f"{path}: score.floor: 应小于 score.full_score（{full:g}）")
+        raise ConfigError(f"{path}: {key}.floor: 应小于 {key}.full_score（{full:g}）")
     oc = score.get("overdue_counts_as_late", True)
     if not isinstance(oc, bool):
-        raise ConfigError(f"{path}: score.overdue_counts_as_late: 应为 true 或 false，收到 {oc!r}")
+        raise ConfigError(f"{path}: {key}.overdue_counts_as_late: 应为 true 或 false，收到 {oc!r}")
+    return {"full_score": full, "floor": floor, "overdue_counts_as_late": oc, "source": str(score.get("source", ""))}
+
+
+def load_scoring(path: Path | None = None) -> ScoringConfig:
+    """Read and validate config/scoring.toml; errors (ConfigError) name the file and the key.
+
+    Two shapes: the schemes file (`default_scheme`, `[jurisdictions]`, `[schemes.<id>]` with indicators and
+    bonus items) and the old flat file (`[score]` + `[deductions.<rule>]`, read as one scheme without caps)."""
+    path = Path(path) if path else config_dir() / "scoring.toml"
+    raw = read_toml(path)
+    if "schemes" in raw:
+        return _load_schemes(path, raw)
+    unknown = sorted(set(raw) - {"score", "deductions"})
+    if unknown:
+        raise ConfigError(
+            f"{path}: {unknown[0]}: 无法识别的配置节（可用：default_scheme、jurisdictions、schemes；旧格式：score、deductions）"
+        )
+    score = _table(path, "score", raw.get("score", {}), _SCORE_KEYS)
+    fields = _score_fields(path, "score", score)
     deductions: dict[str, RuleDeduction] = {}
     table = raw.get("deductions", {})
     if not isinstance(table, dict):
@@ -166,29 +271,125 @@ def load_scoring(path: Path | None = None) -> ScoringConfig:
         if rule in MARK_DEFAULTS and not isinstance(entry, dict):  # `[deductions] withheld = 0`
             deductions[rule] = RuleDeduction(points=_num(path, key, entry), source=config_source_of(raw))
             continue
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{path}: {key}: 应为表，含 points 与 source")
-        extra = sorted(set(entry) - {"points", "label", "source"})
-        if extra:
-            raise ConfigError(f"{path}: {key}.{extra[0]}: 无法识别的配置项")
-        if "points" not in entry:
-            raise ConfigError(f"{path}: {key}.points: 缺少每件扣分")
-        points = _num(path, f"{key}.points", entry["points"])
-        source = entry.get("source")
-        if not isinstance(source, str) or not source.strip():
-            raise ConfigError(f"{path}: {key}.source: 缺少扣分依据（source）")
-        label = entry.get("label", "")
-        if not isinstance(label, str):
-            raise ConfigError(f"{path}: {key}.label: 应为字符串")
-        deductions[rule] = RuleDeduction(points=points, label=label, source=source)
+        deductions[rule] = _deduction(path, key, entry)
+    return ScoringConfig(**fields, deductions=deductions, path=str(path))
+
+
+_SCHEME_KEYS = _SCORE_KEYS | {"name", "indicators", "bonus"}
+_INDICATOR_KEYS = {"name", "weight", "source", "items"}
+_BONUS_KEYS = {"name", "basis", "points", "max", "source"}
+
+
+def _load_schemes(path: Path, raw: dict) -> ScoringConfig:
+    unknown = sorted(set(raw) - {"default_scheme", "jurisdictions", "schemes"})
+    if unknown:
+        raise ConfigError(f"{path}: {unknown[0]}: 无法识别的配置节（可用：default_scheme、jurisdictions、schemes）")
+    table = raw["schemes"]
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f"{path}: schemes: 应至少有一个考评方案（[schemes.<方案编号>]）")
+    schemes: dict[str, ScoringConfig] = {}
+    for sid, entry in table.items():
+        schemes[sid] = _load_scheme(path, sid, entry)
+    default = raw.get("default_scheme", next(iter(schemes)))
+    if not isinstance(default, str) or default not in schemes:
+        raise ConfigError(f"{path}: default_scheme: “{default}” 不是 [schemes] 中的方案（可用：{'、'.join(schemes)}）")
+    juris = raw.get("jurisdictions", {})
+    if not isinstance(juris, dict):
+        raise ConfigError(f"{path}: jurisdictions: 应为表（部门或上级单位编号 = 方案编号）")
+    for unit, sid in juris.items():
+        if not isinstance(sid, str) or sid not in schemes:
+            raise ConfigError(
+                f"{path}: jurisdictions.{unit}: “{sid}” 不是 [schemes] 中的方案（可用：{'、'.join(schemes)}）"
+            )
+    for s in schemes.values():
+        s.jurisdictions = dict(juris)
+        s._schemes = schemes
+    return schemes[default]
+
+
+def _load_scheme(path: Path, sid: str, entry: Any) -> ScoringConfig:
+    key = f"schemes.{sid}"
+    entry = _table(path, key, entry, _SCHEME_KEYS)
+    fields = _score_fields(path, key, entry)
+    if not fields["source"].strip():
+        raise ConfigError(f"{path}: {key}.source: 缺少方案依据（source）")
+    name = _text_of(path, f"{key}.name", entry.get("name"))
+    indicators: dict[str, Indicator] = {}
+    deductions: dict[str, RuleDeduction] = {}
+    inds = entry.get("indicators", {})
+    if not isinstance(inds, dict) or not inds:
+        raise ConfigError(f"{path}: {key}.indicators: 应至少有一个指标（[{key}.indicators.<指标编号>]）")
+    total = 0.0
+    for iid, ind in inds.items():
+        ik = f"{key}.indicators.{iid}"
+        ind = _table(path, ik, ind, _INDICATOR_KEYS)
+        if "weight" not in ind:
+            raise ConfigError(f"{path}: {ik}.weight: 缺少指标权重（分值，也是该指标扣分上限）")
+        weight = _num(path, f"{ik}.weight", ind["weight"])
+        total += weight
+        items = _table(path, f"{ik}.items", ind.get("items", {}), set(ind.get("items", {}) or {}))
+        if not items:
+            raise ConfigError(f"{path}: {ik}.items: 应至少有一项扣分（[{ik}.items.<规则编号>]）")
+        for item in items:
+            if item in deductions:
+                raise ConfigError(f"{path}: {ik}.items.{item}: 已列在另一个指标中（每项只能属于一个指标）")
+            deductions[item] = _deduction(path, f"{ik}.items.{item}", items[item])
+        indicators[iid] = Indicator(
+            id=iid,
+            name=_text_of(path, f"{ik}.name", ind.get("name")),
+            weight=weight,
+            source=_text_of(path, f"{ik}.source", ind.get("source")),
+            items=tuple(items),
+        )
+    if total > fields["full_score"]:
+        raise ConfigError(f"{path}: {key}.indicators: 各指标权重合计 {total:g} 超过满分 {fields['full_score']:g}")
+    bonus: dict[str, BonusItem] = {}
+    for bid, b in (_table(path, f"{key}.bonus", entry.get("bonus", {}), set(entry.get("bonus", {}) or {}))).items():
+        bk = f"{key}.bonus.{bid}"
+        b = _table(path, bk, b, _BONUS_KEYS)
+        for required in ("basis", "points", "max"):
+            if required not in b:
+                raise ConfigError(f"{path}: {bk}.{required}: 缺少配置项")
+        bonus[bid] = BonusItem(
+            id=bid,
+            name=_text_of(path, f"{bk}.name", b.get("name")),
+            basis=_text_of(path, f"{bk}.basis", b.get("basis")),
+            points=_num(path, f"{bk}.points", b["points"]),
+            max=_num(path, f"{bk}.max", b["max"]),
+            source=_text_of(path, f"{bk}.source", b.get("source")),
+        )
     return ScoringConfig(
-        full_score=full,
-        floor=floor,
-        overdue_counts_as_late=oc,
-        source=str(score.get("source", "")),
-        deductions=deductions,
-        path=str(path),
+        **fields, deductions=deductions, path=str(path), id=sid, name=name, indicators=indicators, bonus=bonus
     )
+
+
+def check_scheme_rules(config: ScoringConfig, rules: Mapping[str, Any], departments: Iterable[str]) -> list[str]:
+    """Cross-file checks for `shixian config check`: every scored rule of rules.toml (not a lapsing window) is
+    weighted in every scheme, every item and bonus basis is a rule or a mark, every jurisdiction a unit."""
+    path = Path(config.path).name or "scoring.toml"
+    scored = {rid for rid, r in rules.items() if can_be_overdue(r)}
+    known = set(rules) | set(MARK_DEFAULTS)
+    problems: list[str] = []
+    for sid, s in config.schemes.items():
+        if not s.indicators:
+            continue  # the old flat file: unlisted rules are counted without a deduction
+        listed = {i for ind in s.indicators.values() for i in ind.items}
+        for ind in s.indicators.values():
+            for item in ind.items:
+                if item not in known:
+                    problems.append(
+                        f"{path}: schemes.{sid}.indicators.{ind.id}.items.{item}: 不是 rules.toml 中的规则，也不是"
+                        f"可计分的标记（{'、'.join(MARK_DEFAULTS)}）"
+                    )
+        for rid in sorted(scored - listed):
+            problems.append(f"{path}: schemes.{sid}: 时限规则 {rid} 没有列入任何指标（每个计分的法定时限都应有权重）")
+        for b in s.bonus.values():
+            if b.basis not in known:
+                problems.append(f"{path}: schemes.{sid}.bonus.{b.id}.basis: “{b.basis}” 不是规则或标记")
+    units = set(departments)
+    for unit in sorted(set(config.jurisdictions) - units):
+        problems.append(f"{path}: jurisdictions.{unit}: 不是 departments.toml 中的部门或单位")
+    return problems
 
 
 def config_source_of(raw: dict) -> str:
@@ -326,6 +527,25 @@ class RuleStats(BaseModel):
     deduction: float = 0
 
 
+class IndicatorScore(BaseModel):
+    """One indicator of a department's scheme: what its items took off, capped at its weight."""
+
+    indicator: str
+    name: str
+    weight: float | None = None
+    raw_deduction: float = 0  # Σ per-item deductions, before the cap
+    deduction: float = 0  # min(raw_deduction, weight)
+    points: float | None = None  # weight − deduction
+    capped: bool = False
+
+
+class BonusScore(BaseModel):
+    bonus: str
+    name: str
+    count: int = 0
+    points: float = 0  # min(count × points each, max)
+
+
 class DepartmentScore(BaseModel):
     department: str
     items_due: int = 0
@@ -336,11 +556,18 @@ class DepartmentScore(BaseModel):
     closed: int = 0
     withheld: int = 0  # documents signed in the period and withheld (不予公开)
     cases_lost: int = 0  # reviews / litigations decided in the period against the department
+    on_request: int = 0  # documents signed in the period as 依申请公开 (each with its stated reason)
+    no_interpretation: int = 0  # normative documents signed in the period marked as needing no interpretation
     on_time_rate: float | None = None
     avg_lateness_working_days: float | None = None
     deduction: float = 0
     score: float = 100
     per_rule: dict[str, RuleStats] = Field(default_factory=dict)
+    scheme: str = ""  # the assessment scheme the department is scored under (scoring.toml)
+    scheme_name: str = ""
+    indicators: dict[str, IndicatorScore] = Field(default_factory=dict)
+    bonus: float = 0
+    bonus_items: dict[str, BonusScore] = Field(default_factory=dict)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -398,14 +625,15 @@ class ScoreResult(BaseModel):
 
 
 class Mark(BaseModel):
-    """A scored fact that is not a clock: a withheld document, a review or litigation lost."""
+    """A scored fact that is not a clock: a withheld or on-request document, a normative document without
+    interpretation, a review or litigation lost."""
 
-    kind: Literal["withheld", "case_lost"]
+    kind: MarkKind
     department: str
     item_id: str
     item_type: str
     title: str = ""
-    on: str  # ISO date: signing (withheld) or decision (case_lost); the period it belongs to
+    on: str  # ISO date: signing (documents) or decision (case_lost); the period it belongs to
     reason: str = ""
 
     @property
@@ -426,22 +654,41 @@ WITHHELD_REASONS = {
 
 
 def marks_from_snapshots(snaps: Iterable[ItemSnapshot]) -> list[Mark]:
-    """Withheld documents (their reason as given, or its Chinese name for the standard codes)."""
+    """Documents not disclosed proactively (withheld or on request, with the stated reason; the Chinese name
+    for the standard codes) and normative documents marked as needing no interpretation."""
     out = []
     for item in snaps:
         d = item.data or {}
-        if item.type == "document" and d.get("disclosure") == "withheld" and d.get("signed_on"):
-            reason = str(d.get("withheld_reason") or "")
-            reason = WITHHELD_REASONS.get(reason.removeprefix("withheld."), reason)
+        if item.type != "document" or not d.get("signed_on"):
+            continue
+        on = str(d["signed_on"])[:10]
+        disclosure = d.get("disclosure")
+        if disclosure in ("withheld", "on_request"):
+            # `withheld_reason` is the field name of the events stored before issue 17
+            reason = str(d.get("disclosure_reason") or d.get("withheld_reason") or "")
+            reason = WITHHELD_REASONS.get(reason.removeprefix("withheld."), reason) or "（未说明理由）"
+            what = "不予公开" if disclosure == "withheld" else "依申请公开"
             out.append(
                 Mark(
-                    kind="withheld",
+                    kind=disclosure,
                     department=item.department,
                     item_id=item.id,
                     item_type=item.type,
                     title=item.title,
-                    on=str(d["signed_on"])[:10],
-                    reason=f"不予公开：{reason}",
+                    on=on,
+                    reason=f"{what}：{reason}",
+                )
+            )
+        if d.get("kind") == "normative" and d.get("needs_interpretation") is False:
+            out.append(
+                Mark(
+                    kind="no_interpretation",
+                    department=item.department,
+                    item_id=item.id,
+                    item_type=item.type,
+                    title=item.title,
+                    on=on,
+                    reason="行政规范性文件登记为无需解读（国办发〔2016〕80号要求规范性文件与解读同步发布）",
                 )
             )
     return out
@@ -492,10 +739,20 @@ def score_period(
     marks: Iterable[Mark] = (),
     *,
     rules: Mapping[str, Any],
+    parents: Mapping[str, str | None] | None = None,
 ) -> ScoreResult:
     """Scores of every department with clocks due (or marks) in `period` (or only `department`);
-    `config` from scoring.toml (`load_scoring`), `rules` the rules in use by id (for their names)."""
+    `config` from scoring.toml (`load_scoring`), `rules` the rules in use by id (for their names), `parents`
+    (department id -> parent unit, departments.toml) to find each department's scheme (`scheme_for`)."""
     labels = rule_labels(rules, config)
+    scheme_cache: dict[str, ScoringConfig] = {}
+
+    def scheme_of(dept: str) -> ScoringConfig:
+        s = scheme_cache.get(dept)
+        if s is None:
+            s = scheme_cache[dept] = config.scheme_for(dept, parents)
+        return s
+
     depts: dict[str, DepartmentScore] = {}
     lateness: dict[str, list[int]] = {}
     details: list[DetailRow] = []
@@ -524,8 +781,9 @@ def score_period(
             rc["items_due"] += 1
             dc[status] += 1
             rc[status] += 1
-            if status == "late" or (status == "overdue" and config.overdue_counts_as_late):
-                deduction = config.points(r.rule)
+            scheme = scheme_of(r.department)
+            if status == "late" or (status == "overdue" and scheme.overdue_counts_as_late):
+                deduction = scheme.points(r.rule)
                 rc["deduction"] += deduction
                 dc["deduction"] += deduction
             days = (
@@ -561,21 +819,21 @@ def score_period(
         if rule is not None:
             c = {k: v for k, v in c.items() if k != "closed"}  # a closed clock is not counted per rule
             depts[dept].per_rule[rule] = RuleStats(
-                rule=rule, label=labels.get(rule, rule), points_each=config.points(rule), **c
+                rule=rule, label=labels.get(rule, rule), points_each=scheme_of(dept).points(rule), **c
             )
     as_of_day = as_of.date() if isinstance(as_of, datetime) else as_of
+    mark_counts: dict[str, dict[str, list[float]]] = {}  # department -> kind -> [count, deduction]
     for m in marks:
         if not period.contains(m.day) or m.day > as_of_day:
             continue
         if department is not None and m.department != department:
             continue
         d = depts.setdefault(m.department, DepartmentScore(department=m.department))
-        deduction = config.points(m.kind)
-        d.deduction += deduction
-        if m.kind == "withheld":
-            d.withheld += 1
-        else:
-            d.cases_lost += 1
+        deduction = scheme_of(m.department).points(m.kind)
+        mc = mark_counts.setdefault(m.department, {}).setdefault(m.kind, [0, 0.0])
+        mc[0] += 1
+        mc[1] += deduction
+        setattr(d, _MARK_COUNTER[m.kind], getattr(d, _MARK_COUNTER[m.kind]) + 1)
         details.append(
             DetailRow(
                 department=m.department,
@@ -598,7 +856,7 @@ def score_period(
             rs.on_time_rate = _rate(rs.on_time, rs.late, rs.overdue)
         late_days = lateness.get(name)
         d.avg_lateness_working_days = round(sum(late_days) / len(late_days), 2) if late_days else None
-        d.score = max(config.floor, config.full_score - d.deduction)
+        _apply_scheme(d, scheme_of(name), mark_counts.get(name, {}))
         d.per_rule = dict(sorted(d.per_rule.items()))
     details.sort(key=lambda x: (x.department, x.due, x.item_id, x.rule))
     as_of_text = as_of.isoformat()
@@ -609,10 +867,62 @@ def score_period(
         end=period.end.isoformat(),
         as_of=as_of_text,
         department=department,
-        config_source=config.source,
+        config_source=_sources(scheme_of(name) for name in depts) if depts else _sources([config]),
         summary=[depts[k] for k in sorted(depts)],
         details=details,
     )
+
+
+_MARK_COUNTER = {"withheld": "withheld", "on_request": "on_request", "no_interpretation": "no_interpretation"}
+_MARK_COUNTER["case_lost"] = "cases_lost"
+
+
+def _apply_scheme(d: DepartmentScore, scheme: ScoringConfig, marks: Mapping[str, list[float]]) -> None:
+    """Indicator points, caps and bonus of one department under its scheme; sets deduction and score.
+    A deduction of an item listed under no indicator (the old flat file) is taken in full."""
+    raw: dict[str, float] = {}
+    for rule, rs in d.per_rule.items():
+        raw[rule] = rs.deduction
+    for kind, (_, ded) in marks.items():
+        raw[kind] = raw.get(kind, 0.0) + ded
+    total = 0.0
+    in_indicator: set[str] = set()
+    for ind in scheme.indicators.values():
+        taken = sum(raw.get(i, 0.0) for i in ind.items)
+        in_indicator.update(ind.items)
+        capped = ind.weight is not None and taken > ind.weight
+        ded = min(taken, ind.weight) if ind.weight is not None else taken
+        total += ded
+        d.indicators[ind.id] = IndicatorScore(
+            indicator=ind.id,
+            name=ind.name,
+            weight=ind.weight,
+            raw_deduction=taken,
+            deduction=ded,
+            points=None if ind.weight is None else ind.weight - ded,
+            capped=capped,
+        )
+    total += sum(v for k, v in raw.items() if k not in in_indicator)
+    bonus = 0.0
+    for b in scheme.bonus.values():
+        if b.basis in MARK_DEFAULTS:
+            count = int(marks.get(b.basis, [0, 0.0])[0])
+        else:
+            count = d.per_rule[b.basis].on_time if b.basis in d.per_rule else 0
+        pts = min(count * b.points, b.max)
+        bonus += pts
+        d.bonus_items[b.id] = BonusScore(bonus=b.id, name=b.name, count=count, points=pts)
+    d.scheme, d.scheme_name = scheme.id, scheme.name
+    d.deduction = total
+    d.bonus = bonus
+    d.score = max(scheme.floor, scheme.full_score - total) + bonus
+
+
+def _sources(schemes: Iterable[ScoringConfig]) -> str:
+    seen: dict[str, str] = {}
+    for s in schemes:
+        seen.setdefault(s.id, f"{s.name}：{s.source}" if s.name else s.source)
+    return "；".join(seen[k] for k in sorted(seen))
 
 
 def fingerprints(rows: Iterable[ClockRecord | DetailRow]) -> list[tuple[str, str, str, str | None]]:

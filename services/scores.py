@@ -129,8 +129,9 @@ def period_records(
 
 
 def current_marks(session, department: str | None = None) -> list:
-    """Withheld documents and lost reviews/litigations (scored facts that are not clocks)."""
-    from sqlalchemy import select
+    """Documents not disclosed proactively (withheld, on request), normative documents without interpretation,
+    and lost reviews/litigations (scored facts that are not clocks)."""
+    from sqlalchemy import and_, or_, select
     from sqlmodel import col
 
     from domain.scoring import marks_from_events, marks_from_snapshots
@@ -138,8 +139,13 @@ def current_marks(session, department: str | None = None) -> list:
     from store.repo import list_items
 
     # Only the rows that can be marks, selected in SQL (a province has 100,000s of items and events).
+    data = table(Item).c.data
     withheld = select(col(Item.id)).where(
-        col(Item.type) == "document", table(Item).c.data["disclosure"].as_string() == "withheld"
+        col(Item.type) == "document",
+        or_(
+            data["disclosure"].as_string().in_(("withheld", "on_request")),
+            and_(data["kind"].as_string() == "normative", data["needs_interpretation"].as_boolean().is_(False)),
+        ),
     )
     if department is not None:
         withheld = withheld.where(col(Item.department) == department)
@@ -161,9 +167,26 @@ def compute_scores(
     res = locked_result(session, period, records, department)
     if res is None:
         res = score_period(
-            records, period, as_of, load_scoring(), department, current_marks(session, department), rules=engine().rules
+            records,
+            period,
+            as_of,
+            load_scoring(),
+            department,
+            current_marks(session, department),
+            rules=engine().rules,
+            parents=department_parents(),
         )
     return annotate_late_entries(session, res)
+
+
+def department_parents() -> dict[str, str | None]:
+    """Department id -> parent unit (departments.toml): a scheme of scoring.toml may be set for a unit above."""
+    from domain.directory import DirectoryError, load_directory
+
+    try:
+        return {d.id: d.parent for d in load_directory().departments.values()}
+    except DirectoryError:  # no directory (a bare config): each department's own entry or the default
+        return {}
 
 
 def fresh_scores(session, period: Period, as_of: date, department: str | None = None) -> ScoreResult:
@@ -176,6 +199,7 @@ def fresh_scores(session, period: Period, as_of: date, department: str | None = 
         department,
         current_marks(session, department),
         rules=engine().rules,
+        parents=department_parents(),
     )
 
 

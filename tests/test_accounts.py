@@ -676,6 +676,37 @@ async def test_the_publication_form_refuses_a_javascript_url_on_its_field(env):
         assert 'href="https://www.qinzhou.gov.cn/zc/web-xss"' in page
 
 
+async def test_the_document_form_refuses_a_normative_document_kept_from_proactive_disclosure(env):
+    """Issue 17 §2 through the event form: the message cites 第二十条 on the disclosure field; another kind on
+    request needs its reason (on that field), then goes through."""
+    did = "qz-fgw-wj-web-art20"
+    async with env.browser("10.8.1.2") as c:
+        await sign_in(c, "liaison-fgw")
+        form = await c.get("/events/new?type=document.signed")
+        assert 'name="disclosure_reason"' in form.text
+        fields = {
+            "csrf_token": csrf_of(form.text),
+            "type": "document.signed",
+            "event_id": event_id_of(form.text),
+            "document_id": did,
+            "department": "qz-fgw",
+            "title": "关于某事项的管理办法",
+            "kind": "normative",
+            "signed_on": dt.date.today().isoformat(),
+            "disclosure": "on_request",
+            "disclosure_reason": "内部掌握",
+        }
+        r = await c.post("/events/new", data=fields)
+        assert r.status_code == 422 and "第二十条" in r.text
+        assert 'class="f bad" data-field="disclosure"' in r.text
+        r = await c.post("/events/new", data={**fields, "kind": "other", "disclosure_reason": ""})
+        assert r.status_code == 422 and 'class="f bad" data-field="disclosure_reason"' in r.text
+        assert event_ids(did) == []
+        r = await c.post("/events/new", data={**fields, "kind": "other", "disclosure_reason": "仅涉及特定企业"})
+        assert r.status_code == 303, r.text[:2000]
+    assert len(event_ids(did)) == 1
+
+
 async def test_supervisor_urges_an_item(env):
     item = "qz-fgw-ysq-2026-106"
     before = len(env.hook.posts)

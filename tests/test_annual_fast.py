@@ -173,7 +173,8 @@ def _fill(s: Session, seed: int = 3) -> None:
         legacy = i % 6 == 0
         signed = dt.date.fromordinal(rng.randint(first, dt.date(2026, 10, 31).toordinal()))
         kind = rng.choice(["regulation", "normative", "normative", "policy", "other"])
-        withheld = rng.random() < 0.1
+        # (rng drawn first either way: the rest of the data set stays the same) 规章/规范性文件 cannot be withheld
+        withheld = rng.random() < 0.1 and kind in ("policy", "other")
         st.add(
             dept, legacy, type="document.signed", document_id=did, department=dept, title=f"文件{i}", kind=kind,
             signed_on=_day(signed), disclosure="withheld" if withheld else "public",

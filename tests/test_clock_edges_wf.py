@@ -216,7 +216,9 @@ async def test_withdrawal_after_the_due_date_keeps_the_lateness(st):
         october = compute_scores(s, parse_period("2026-10"), dt.date(2026, 11, 25), "qz-jyj")
     lost = [d for d in res.details if d.status == "case_lost"]
     assert [(d.item_id, d.deduction) for d in lost] == [(early, 3)]
-    assert res.summary[0].cases_lost == 1 and res.summary[0].deduction == 9
+    # the late reply (6) and the lost case (3) are both 依申请公开: capped at its weight 6 (鲤城 2020)
+    assert res.summary[0].cases_lost == 1 and res.summary[0].indicators["request"].raw_deduction == 9
+    assert res.summary[0].deduction == 6
     assert all(d.status != "case_lost" for d in october.details)
 
 
@@ -313,3 +315,36 @@ async def test_unanswered_concurrent_consultations_each_end_with_their_own_windo
     assert reply.due == cal().add_working_days(dt.date.fromisoformat(agency.due), 18, "guangxi").isoformat()
     assert st.clock(req, "third_party_opinion").state == "closed"
     assert st.clock(req, "agency_opinion").state == "closed"
+
+
+async def test_documents_not_disclosed_proactively_on_the_scores_page_and_export(st):
+    """Issue 17 §2/§7 through the real app: an on-request policy document (with its reason) and a normative
+    document recorded as needing no interpretation are counted and listed; the page shows each indicator."""
+    q, n = st.id("Q"), st.id("N")
+    base = {"type": "document.signed", "department": "qz-fgw", "signed_on": "2026-09-03"}
+    await st.ok(
+        {**base, "document_id": q, "title": "依申请文件", "kind": "policy", "disclosure": "on_request",
+         "disclosure_reason": "仅涉及特定企业"},
+        {**base, "document_id": n, "title": "无解读规范性文件", "kind": "normative", "disclosure": "public",
+         "needs_interpretation": False},
+    )  # fmt: skip
+    await st.settle(f"document:{q}")
+    await st.settle(f"document:{n}")
+    async with await supervisor_http(st) as http:
+        page = (await http.get("/scores", params={"period": "2026-Q3", "department": "qz-fgw"})).text
+        csv_text = (
+            await http.get("/api/scores", params={"period": "2026-Q3", "department": "qz-fgw", "format": "csv"})
+        ).content.decode("utf-8-sig")
+        item_q = (await http.get(f"/items/{q}")).text
+        item_n = (await http.get(f"/items/{n}")).text
+    assert "未主动公开（依申请公开）" in item_q and "仅涉及特定企业" in item_q  # flagged on the item as well
+    assert "规范性文件未解读" in item_n
+    details = page.split('id="score-details"')[1].split("</table>")[0]
+    assert "依申请文件" in details and "仅涉及特定企业" in details
+    assert "无解读规范性文件" in details and "规范性文件未解读" in details
+    indicators = page.split('id="indicators"')[1].split("</table>")[0]
+    assert "政府信息依申请公开" in indicators and "泉州市鲤城区2020年政务公开指数绩效考评" in indicators
+    header, row = csv_text.splitlines()[:2]
+    cols = dict(zip(header.split(","), row.split(","), strict=True))
+    assert (cols["依申请公开（件）"], cols["规范性文件未解读（件）"], cols["扣分"]) == ("1", "1", "0")
+    assert cols["政府信息主动公开得分（权重10）"] == "10"

@@ -334,6 +334,10 @@ def test_cli_export_scores_and_lock(cli, tmp_path: Path):
 
     r = cli("scores", "lock", "--period", "2026-Q3", "--as-of", "2026-09-01")
     assert r.exit_code == 1 and "尚未结束" in r.output
+    r = cli("scores", "show", "--period", "2026-Q3", "--as-of", "2026-10-16", "--department", FIN)
+    assert r.exit_code == 0, r.output
+    assert "泉州市鲤城区2020年政务公开指数绩效考评：" in r.output  # each indicator's points / weight
+    assert "政府信息依申请公开 0/6" in r.output and "政策解读 0/5" in r.output and "政府信息主动公开 10/10" in r.output
     r = cli("scores", "lock", "--period", "2026-Q3", "--as-of", "2026-10-16", "--by", "考评办")
     assert r.exit_code == 0, r.output
     assert "已锁定" in r.output
@@ -438,3 +442,45 @@ def test_cli_annual_report(cli, tmp_path: Path, monkeypatch):
     monkeypatch.setattr(report_mod, "tables", broken)
     r = cli("annual-report", "--year", "2026")
     assert r.exit_code == 2 and "不予输出" in r.output and "{" not in r.stdout
+
+
+def test_scores_exports_show_each_indicator_of_the_scheme(tmp_path: Path):
+    """Issue 17 §7: per department the scheme and each indicator's points (weight − capped deduction), after
+    the columns that were there before; §2: on-request documents and normative documents without
+    interpretation are counted, and the 说明 sheet gives every indicator's weight and source."""
+    from domain.scoring import Mark
+
+    late = [rec(f"R{i}", "request_reply", "2026-09-15", "open", overdue=3) for i in range(3)]
+    marks = [
+        Mark(
+            kind="on_request",
+            department=FIN,
+            item_id="Q1",
+            item_type="document",
+            on="2026-08-01",
+            reason="依申请公开：x",
+        ),
+        Mark(kind="no_interpretation", department=FIN, item_id="N1", item_type="document", on="2026-08-02"),
+    ]
+    res = score_period(RECORDS + late, Q3, AS_OF, load_scoring(), marks=marks, rules=RULES)
+    out = write_scores(res, "xlsx", tmp_path / "scores.xlsx")
+    wb = load_workbook(out)
+    ws = wb["汇总"]
+    header = [c.value for c in ws[1]]
+    old = header.index("复议诉讼被纠正（件）")
+    assert header[old + 1].endswith("按时率")  # the old columns keep their places
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    fin = rows[FIN]
+    assert fin["考评方案"] == "泉州市鲤城区2020年政务公开指数绩效考评"
+    assert (fin["依申请公开（件）"], fin["规范性文件未解读（件）"], fin["加分"]) == (1, 1, 0)
+    # four overdue replies (−24) take 依申请公开's whole weight, not more; 解读 −5 of 5
+    assert fin["政府信息依申请公开得分（权重6）"] == 0 and fin["政策解读得分（权重5）"] == 0
+    assert fin["政府信息主动公开得分（权重10）"] == 10
+    assert (fin["扣分"], fin["得分"]) == (11, 89)
+    notes = {r[0]: r[1] for r in wb["说明"].iter_rows(values_only=True)}
+    ind = notes["  指标：政府信息依申请公开"]
+    assert "权重 6 分（扣分上限）" in ind and "依申请公开答复 每件 6 分" in ind and "超期办理每条扣6分" in ind
+    csv_out = write_scores(res, "csv", tmp_path / "scores.csv")
+    rows_csv = list(csv.reader(csv_out.read_bytes().decode("utf-8-sig").splitlines()))
+    by = {r[0]: dict(zip(rows_csv[0], r, strict=True)) for r in rows_csv[1:]}
+    assert by[FIN]["政府信息依申请公开得分（权重6）"] == "0" and by[FIN]["规范性文件未解读（件）"] == "1"

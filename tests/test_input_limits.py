@@ -196,7 +196,7 @@ def test_engine_ids_with_hash_are_only_accepted_from_the_engine():
     [
         ("title", 500, signed),
         ("subject", 2000, received),
-        ("withheld_reason", 1000, lambda **kw: signed(disclosure="withheld", **kw)),
+        ("disclosure_reason", 1000, lambda **kw: signed(kind="policy", disclosure="withheld", **kw)),
         (
             "reason",
             1000,

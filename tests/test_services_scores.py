@@ -113,3 +113,41 @@ def test_event_log_loads_as_canonical_dicts(tmp_path, monkeypatch):
         ("e2", "request.replied", "qz-fgw"),
     ]
     assert all("applicant" not in e for e in events)
+
+
+def _doc(doc_id, **data):
+    return ItemSnapshot(
+        id=doc_id, type="document", department="qz-fgw", title=f"文件{doc_id}", version=1, state="recorded", data=data
+    )
+
+
+def test_documents_not_disclosed_proactively_are_counted_with_their_reason(db_session):
+    """Issue 17 §2: on-request documents are counted (they were not), each 明细 row names its reason; a normative
+    document recorded as needing no interpretation is counted and listed; stored events from before the
+    rename (withheld_reason) and the now-refused normative + on_request still count (SQLite and PostgreSQL)."""
+    from services.scores import compute_scores
+    from store.repo import save_snapshot
+
+    docs = [
+        _doc("W-old", disclosure="withheld", signed_on="2026-08-10", withheld_reason="withheld.state_secret"),
+        _doc("Q1", kind="policy", disclosure="on_request", signed_on="2026-08-11", disclosure_reason="仅涉及特定对象"),
+        _doc("Q-old", kind="normative", disclosure="on_request", signed_on="2026-08-12", needs_interpretation=True),
+        _doc("N1", kind="normative", disclosure="public", signed_on="2026-08-13", needs_interpretation=False),
+        _doc("N2", kind="normative", disclosure="public", signed_on="2026-08-14", needs_interpretation=True),
+        _doc("P1", kind="policy", disclosure="public", signed_on="2026-08-15", needs_interpretation=False),
+        _doc("Q-later", kind="other", disclosure="on_request", signed_on="2026-10-02", disclosure_reason="x"),
+    ]
+    for d in docs:
+        assert save_snapshot(db_session, d)
+    res = compute_scores(db_session, Q3, AS_OF)
+    (dept,) = res.summary
+    assert (dept.withheld, dept.on_request, dept.no_interpretation) == (1, 2, 1)
+    rows = {d.item_id: (d.status, d.explanation) for d in res.details}
+    assert rows == {
+        "W-old": ("withheld", "不予公开：国家秘密"),
+        "Q1": ("on_request", "依申请公开：仅涉及特定对象"),
+        "Q-old": ("on_request", "依申请公开：（未说明理由）"),
+        "N1": ("no_interpretation", rows["N1"][1]),
+    }
+    assert "国办发〔2016〕80号" in rows["N1"][1]
+    assert dept.deduction == 0 and dept.score == 100  # counted, not deducted, by default

@@ -155,15 +155,32 @@ async def test_late_publication_counts_working_days(st):
 
 async def test_withheld_and_on_request_documents_have_no_clock(st):
     today = await st.today()
-    r = await st.ingest(signed(st.id("W0"), "qz-fgw", today, disclosure="withheld"))
-    assert r[0].status == "rejected" and r[0].field == "withheld_reason"
+    r = await st.ingest(signed(st.id("W0"), "qz-fgw", today, kind="policy", disclosure="withheld"))
+    assert r[0].status == "rejected" and r[0].field == "disclosure_reason"
+    r = await st.ingest(signed(st.id("Q0"), "qz-fgw", today, kind="other", disclosure="on_request"))
+    assert r[0].status == "rejected" and r[0].field == "disclosure_reason"
     await st.ok(
-        signed(st.id("W1"), "qz-fgw", today, disclosure="withheld", withheld_reason="涉及国家秘密"),
-        signed(st.id("Q1"), "qz-fgw", today, disclosure="on_request"),
+        signed(st.id("W1"), "qz-fgw", today, kind="policy", disclosure="withheld", withheld_reason="涉及国家秘密"),
+        signed(st.id("Q1"), "qz-fgw", today, kind="other", disclosure="on_request", disclosure_reason="仅涉及特定对象"),
     )
     for doc in (st.id("W1"), st.id("Q1")):
         snap = st.item(doc)
         assert snap.clocks == [] and snap.state == "recorded"
+
+
+async def test_regulations_and_normative_documents_must_be_public(st):
+    """条例第二十条(一): a normative document or regulation cannot escape its 20-working-day clock by being
+    recorded as on request or withheld; refused through the ingest path with the field named."""
+    today = await st.today()
+    for kind in ("normative", "regulation"):
+        for disclosure in ("on_request", "withheld"):
+            doc = st.id(f"{kind}-{disclosure}")
+            r = await st.ingest(signed(doc, "qz-fgw", today, kind=kind, disclosure=disclosure, disclosure_reason="x"))
+            assert r[0].status == "rejected" and r[0].field == "disclosure", r[0]
+            assert "第二十条" in r[0].reason
+    doc = st.id("N")
+    await st.ok(signed(doc, "qz-fgw", today, needs_interpretation=False))
+    assert [c.rule for c in st.item(doc).clocks] == ["policy_publication"]
 
 
 async def test_publication_before_signing_is_rejected(st):
@@ -641,7 +658,7 @@ async def test_unanswered_consultation_ends_when_its_window_lapses(st):
 async def test_item_ids_and_departments_are_checked(st):
     today = await st.today()
     doc = st.id("X")
-    await st.ok(signed(doc, "qz-fgw", today, disclosure="withheld", withheld_reason="涉密"))
+    await st.ok(signed(doc, "qz-fgw", today, kind="policy", disclosure="withheld", withheld_reason="涉密"))
     r = await st.ingest(signed(doc, "qz-fgw", today))  # a second life for a finished item
     assert r[0].status == "rejected" and "已结束" in r[0].reason, r[0].text()
     assert st.item(doc).state == "recorded"
