@@ -7,6 +7,8 @@ notice must not change what a replay computes, and chinese-calendar may raise fo
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -24,12 +26,13 @@ from domain.clocks import (
     is_late,
     lateness_working_days,
     parse_start,
+    reprojected_text,
 )
 from domain.config import ConfigError
 from domain.engine import Engine, engine
 from domain.events import Event, parse_event
 from domain.ladder import plan
-from domain.model import ItemSnapshot
+from domain.model import ClockSnapshot, ItemSnapshot
 from domain.standing import overdue_working_days, working_days_left
 from store import repo
 from store.db import _import_table_modules, get_engine, init_db
@@ -140,6 +143,8 @@ def calc(spec: ClockSpec) -> ClockCalc:
         explanation=dl.explanation,
         paused_days=dl.paused_days,
     )
+    if spec.restarted_from:  # kept so that a finished clock can be recomputed from its snapshot
+        out.explanation = {**out.explanation, "restarted_from": spec.restarted_from}
     if spec.met_on and dl.due is not None:
         met = parse_start(spec.met_on)
         out.late = is_late(dl.due, met)
@@ -366,3 +371,126 @@ class DueChange(BaseModel):
 def record_due_change(change: DueChange) -> None:
     with _session() as s:
         repo.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)
+
+
+# ---------------------------------------------------------------- closed clocks after a calendar change
+class ReprojectRequest(BaseModel):
+    reason: str
+    after: str | None = None  # the last item id of the previous page
+    limit: int = 200
+
+
+class ReprojectResult(BaseModel):
+    items: int = 0  # items looked at on this page
+    changed: int = 0  # clocks whose due date, lateness or provisional mark changed
+    next_after: str | None = None  # None: no further page
+
+
+def spec_from_snapshot(c: ClockSnapshot) -> ClockSpec:
+    """A finished clock's inputs as its stored explanation keeps them (pauses, extensions, restart)."""
+    ex = c.explanation or {}
+    restarted = ex.get("restarted_from")
+    if restarted is None:  # explanations written before the key: the restart note names the first start
+        m = next((_RESTART.search(n) for n in ex.get("notes", []) if isinstance(n, str) and _RESTART.search(n)), None)
+        restarted = m.group(1) if m else None
+    return ClockSpec(
+        rule=c.rule,
+        start=c.start,
+        region=c.region,
+        pauses=[
+            PauseSpec(start=p["from"], end=p.get("to"), reason=p.get("reason") or "") for p in ex.get("pauses", [])
+        ],
+        extensions=[
+            ExtensionSpec(on=e["on"], working_days=int(e["working_days"]), reason=e.get("reason") or "")
+            for e in ex.get("extensions", [])
+        ],
+        restarted_from=restarted,
+        met_on=c.met_on,
+    )
+
+
+_log = logging.getLogger("shixian.calendar")
+_RESTART = re.compile(r"原起算日 (\d{4}-\d{2}-\d{2})")
+
+
+def reproject(c: ClockSnapshot, reason: str) -> tuple[ClockSnapshot, str] | None:
+    """A met or missed clock recomputed on the current calendar: the new clock and the text of the
+    change, None when nothing it shows changed. A clock closed after its due date (withdrawn, repealed)
+    that the new due date puts before the closing is closed, not met."""
+    eng = activity_engine()
+    rule = eng.rules.get(c.rule)
+    if rule is None or rule.lapses or c.state not in ("met", "missed") or not c.met_on:
+        return None
+    spec = spec_from_snapshot(c)
+    try:
+        new = calc(spec)
+    except ApplicationError as exc:  # a clock the current data cannot compute keeps its values
+        _log.warning("clock %s/%s not re-projected: %s", c.start, c.rule, exc)
+        return None
+    if new.due is None or new.late is None:
+        return None
+    closed_late = bool(c.explanation.get("closed_late"))
+    state = "missed" if new.late else ("closed" if closed_late else "met")
+    lateness = None if state == "closed" else new.lateness_working_days
+    if (new.due, new.provisional, state, lateness) == (c.due, c.provisional, c.state, c.lateness_working_days):
+        return None
+    text = reprojected_text(reason, c.due, new.due, c.state, c.lateness_working_days, state, lateness)
+    if new.provisional != c.provisional:
+        text += "，" + ("不再是暂定结果" if not new.provisional else "成为暂定结果")
+    explanation = {**new.explanation, "reprojected": [*c.explanation.get("reprojected", []), text]}
+    if spec.restarted_from:
+        explanation["restarted_from"] = spec.restarted_from
+    if closed_late and state == "missed":
+        explanation["closed_late"] = True
+    out = c.model_copy(
+        update={
+            "due": new.due,
+            "due_instant": new.due_instant,
+            "provisional": new.provisional,
+            "explanation": explanation,
+            "paused_days": new.paused_days,
+            "state": state,
+            "lateness_working_days": lateness,
+        }
+    )
+    return out, text
+
+
+@activity.defn
+def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
+    """One page of finished items: each met or missed clock recomputed on the current calendar; an item
+    with a change gets its new snapshot (next version) and one recorded change per clock, in one
+    transaction. The item's workflow has ended, so this is the only writer of these rows."""
+    out = ReprojectResult()
+    with _session() as s:
+        ids = repo.finished_items_with_met_clocks(s, req.after, req.limit)
+        for item_id in ids:
+            if activity.in_activity():
+                activity.heartbeat(out.items)
+            snap = repo.get_item(s, item_id)
+            out.items += 1
+            if snap is None or snap.state == "open" or snap.held:  # reopened, or its workflow still runs
+                continue
+            changes = []
+            clocks = []
+            for c in snap.clocks:
+                got = reproject(c, req.reason)
+                clocks.append(got[0] if got else c)
+                if got:
+                    changes.append((c, got[0], got[1]))
+            if not changes:
+                continue
+            try:
+                written = repo.save_snapshot(
+                    s, snap.model_copy(update={"clocks": clocks, "version": snap.version + 1}), commit=False
+                )
+                if written:
+                    for old, new, text in changes:
+                        repo.record_due_change(s, item_id, old.rule, old.due, new.due, text, commit=False)
+                s.commit()
+            except Exception:
+                s.rollback()
+                raise
+            out.changed += len(changes) if written else 0
+    out.next_after = ids[-1] if len(ids) == req.limit else None
+    return out

@@ -156,7 +156,9 @@ def test_national_file_dropping_statutory_holidays_is_refused(tmp_path):
         assert day in text
     assert "2027-01-01" not in text  # listed
     # A make-up workday on a statutory holiday drops it too, also in a year the package covers.
-    d = write(tmp_path, "national-2027.toml", f'region = "national"\nsource = "x"\n[days_off]\n{statutory_days_off(2027)}')
+    d = write(
+        tmp_path, "national-2027.toml", f'region = "national"\nsource = "x"\n[days_off]\n{statutory_days_off(2027)}'
+    )
     write(tmp_path, "fix-2026.toml", 'region = "national"\nsource = "y"\n[workdays]\n"2026-10-01" = "上班"\n')
     with pytest.raises(ConfigError, match=r"fix-2026.toml: 2026年.*2026-10-01（国庆节）"):
         load_overlays(d)

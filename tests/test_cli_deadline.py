@@ -119,6 +119,8 @@ def test_config_check_refuses_a_national_file_that_drops_statutory_holidays(tmp_
     notice.write_text('region = "national"\nsource = "测试"\n[days_off]\n"2027-01-01" = "元旦"\n', encoding="utf-8")
     r = run("config", "check", env=env)
     assert r.returncode != 0
-    assert "national-2027.toml" in r.stderr and "2027-02-05（农历除夕）" in r.stderr and "2027-10-01（国庆节）" in r.stderr
+    assert (
+        "national-2027.toml" in r.stderr and "2027-02-05（农历除夕）" in r.stderr and "2027-10-01（国庆节）" in r.stderr
+    )
     notice.write_text(f'region = "national"\nsource = "测试"\n[days_off]\n{statutory_days_off(2027)}', encoding="utf-8")
     assert run("config", "check", env=env).returncode == 0
