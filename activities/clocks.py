@@ -413,6 +413,34 @@ _log = logging.getLogger("shixian.calendar")
 _RESTART = re.compile(r"原起算日 (\d{4}-\d{2}-\d{2})")
 
 
+def _unchanged(spec: ClockSpec, c: ClockSnapshot, eng: Engine) -> bool:
+    """The clock's due date, provisional mark and lateness are what the current calendar gives."""
+    try:
+        dl = compute(
+            eng.rules[spec.rule],
+            parse_start(spec.start),
+            eng.calendar,
+            spec.region,
+            pauses=[
+                Pause(dt.date.fromisoformat(p.start), dt.date.fromisoformat(p.end) if p.end else None, p.reason)
+                for p in spec.pauses
+            ],
+            extensions=[ExtensionGrant(dt.date.fromisoformat(e.on), e.working_days, e.reason) for e in spec.extensions],
+            restarted_from=dt.date.fromisoformat(spec.restarted_from) if spec.restarted_from else None,
+            explain=False,
+            granted=True,
+        )
+    except (ClockError, ConfigError, KeyError, ValueError):
+        return False  # the full computation decides (and logs)
+    if dl.due is None or dl.due_iso() != c.due or dl.provisional != c.provisional or spec.met_on is None:
+        return False
+    met = parse_start(spec.met_on)
+    late = is_late(dl.due, met)
+    lateness = lateness_working_days(eng.calendar, dl.due, met, dl.region) if late else 0
+    state = "missed" if late else ("closed" if c.explanation.get("closed_late") else "met")
+    return state == c.state and (not late or lateness == c.lateness_working_days)
+
+
 def reproject(c: ClockSnapshot, reason: str) -> tuple[ClockSnapshot, str] | None:
     """A met or missed clock recomputed on the current calendar: the new clock and the text of the
     change, None when nothing it shows changed. A clock closed after its due date (withdrawn, repealed)
@@ -423,6 +451,8 @@ def reproject(c: ClockSnapshot, reason: str) -> tuple[ClockSnapshot, str] | None
         return None
     spec = spec_from_snapshot(c)
     try:
+        if _unchanged(spec, c, eng):  # the usual case: without building the explanation
+            return None
         new = calc(spec)
     except ApplicationError as exc:  # a clock the current data cannot compute keeps its values
         _log.warning("clock %s/%s not re-projected: %s", c.start, c.rule, exc)
@@ -464,21 +494,22 @@ def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
     out = ReprojectResult()
     with _session() as s:
         ids = repo.finished_items_with_met_clocks(s, req.after, req.limit)
-        for item_id in ids:
+        for listed in repo.list_items(s, ids=ids) if ids else []:  # one query for the page's clocks
             if activity.in_activity():
                 activity.heartbeat(out.items)
-            snap = repo.get_item(s, item_id)
             out.items += 1
-            if snap is None or snap.state == "open" or snap.held:  # reopened, or its workflow still runs
-                continue
             changes = []
             clocks = []
-            for c in snap.clocks:
+            for c in listed.clocks:
                 got = reproject(c, req.reason)
                 clocks.append(got[0] if got else c)
                 if got:
                     changes.append((c, got[0], got[1]))
             if not changes:
+                continue
+            item_id = listed.id
+            snap = repo.get_item(s, item_id)  # with its late entries
+            if snap is None or snap.state == "open" or snap.held:  # reopened, or its workflow still runs
                 continue
             try:
                 written = repo.save_snapshot(

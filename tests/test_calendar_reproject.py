@@ -156,3 +156,53 @@ async def test_calendar_correction_reprojects_a_missed_clock_of_an_open_item(st)
     ]
     assert "由逾期 1 个工作日改为按时" in changes[0].reason
     assert st.clock(doc, "policy_interpretation").state == "open"
+
+
+def _finished(spec):
+    from activities.clocks import calc
+    from domain.model import ClockSnapshot
+
+    c = calc(spec)
+    return ClockSnapshot(
+        rule=spec.rule,
+        start=spec.start,
+        due=c.due,
+        due_instant=c.due_instant,
+        state="missed" if c.late else "met",
+        met_on=spec.met_on,
+        lateness_working_days=c.lateness_working_days,
+        provisional=c.provisional,
+        paused_days=c.paused_days,
+        region=spec.region,
+        explanation=c.explanation,
+    )
+
+
+def test_a_finished_clock_is_recomputed_from_its_snapshot_alone():
+    """Pauses, an extension and a restart are read back from the stored explanation: on an unchanged
+    calendar nothing changes (no false record on every reload); a stale due date is corrected."""
+    from activities.clocks import ClockSpec, ExtensionSpec, PauseSpec, reproject, spec_from_snapshot
+
+    spec = ClockSpec(
+        rule="request_reply",
+        start="2026-03-10",
+        region=REGION,
+        pauses=[PauseSpec(start="2026-03-16", end="2026-03-20", reason="征求第三方意见")],
+        extensions=[ExtensionSpec(on="2026-04-10", working_days=10, reason="复杂")],
+        restarted_from="2026-03-02",
+        met_on="2026-05-06",  # the due day: 20 + 10 working days, the pause not counted
+    )
+    snap = _finished(spec)
+    assert (snap.due, snap.state) == ("2026-05-06", "met")
+    assert spec_from_snapshot(snap).model_dump() == spec.model_dump(exclude={"pauses", "extensions"}) | {
+        "pauses": [p.model_dump() | {"kind": None} for p in spec.pauses],
+        "extensions": [e.model_dump() | {"event_id": ""} for e in spec.extensions],
+    }
+    assert reproject(snap, "测试") is None
+    stale = snap.model_copy(update={"due": "2026-05-05", "state": "missed", "lateness_working_days": 1})
+    new, text = reproject(stale, "测试")
+    assert (new.due, new.state, new.lateness_working_days) == (snap.due, snap.state, snap.lateness_working_days)
+    assert text.startswith("测试：") and "到期日由 2026-05-05 变为 2026-05-06，由逾期 1 个工作日改为按时" in text
+    # Withdrawn after the (old) due date, before the new one: closed, not met.
+    closed = stale.model_copy(update={"explanation": {**stale.explanation, "closed_late": True}})
+    assert reproject(closed, "测试")[0].state == "closed"

@@ -47,7 +47,13 @@ def _signed(doc, day, **kw):
 
 
 def _detected(case, at, severity="general"):
-    return {"type": "opinion.detected", "case_id": case, "department": "qz-jyj", "detected_at": at, "severity": severity}
+    return {
+        "type": "opinion.detected",
+        "case_id": case,
+        "department": "qz-jyj",
+        "detected_at": at,
+        "severity": severity,
+    }
 
 
 async def test_events_before_a_rules_source_get_no_clock_and_say_so(st):
