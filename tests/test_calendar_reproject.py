@@ -206,3 +206,26 @@ def test_a_finished_clock_is_recomputed_from_its_snapshot_alone():
     # Withdrawn after the (old) due date, before the new one: closed, not met.
     closed = stale.model_copy(update={"explanation": {**stale.explanation, "closed_late": True}})
     assert reproject(closed, "测试")[0].state == "closed"
+
+
+def test_finished_items_with_met_clocks_pages_over_finished_items_only(db_session):
+    from domain.model import ClockSnapshot, ItemSnapshot
+    from store import repo
+
+    def item(id_, state, *clock_states):
+        clocks = [
+            ClockSnapshot(rule=f"r{i}", start="2026-03-02", due="2026-03-30", state=cs, met_on="2026-03-30")
+            for i, cs in enumerate(clock_states)
+        ]
+        repo.save_snapshot(
+            db_session,
+            ItemSnapshot(id=id_, type="request", department="qz-fgw", state=state, version=1, clocks=clocks),
+        )
+
+    item("A", "closed", "met", "missed")
+    item("B", "open", "met", "open")  # its workflow runs: it recomputes its own clocks
+    item("C", "closed", "closed")  # nothing was met or missed
+    item("D", "abandoned", "missed")
+    item("E", "closed", "met")
+    assert repo.finished_items_with_met_clocks(db_session, None, 2) == ["A", "D"]
+    assert repo.finished_items_with_met_clocks(db_session, "D", 2) == ["E"]
