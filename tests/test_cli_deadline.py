@@ -124,3 +124,10 @@ def test_config_check_refuses_a_national_file_that_drops_statutory_holidays(tmp_
     )
     notice.write_text(f'region = "national"\nsource = "测试"\n[days_off]\n{statutory_days_off(2027)}', encoding="utf-8")
     assert run("config", "check", env=env).returncode == 0
+
+
+def test_deadline_before_the_rules_source_says_it_was_not_in_force():
+    r = run("deadline", "request_reply", "2008-04-30")
+    assert r.returncode == 0 and "该时限规则当时尚未施行（自 2008-05-01 起施行）" in r.stderr
+    r = run("deadline", "request_reply", "2008-05-01")
+    assert r.returncode == 0 and "尚未施行" not in r.stderr
