@@ -441,10 +441,11 @@ def _unchanged(spec: ClockSpec, c: ClockSnapshot, eng: Engine) -> bool:
     return state == c.state and (not late or lateness == c.lateness_working_days)
 
 
-def reproject(c: ClockSnapshot, reason: str) -> tuple[ClockSnapshot, str] | None:
+def reproject(c: ClockSnapshot, reason: str) -> tuple[ClockSnapshot, str | None] | None:
     """A met or missed clock recomputed on the current calendar: the new clock and the text of the
-    change, None when nothing it shows changed. A clock closed after its due date (withdrawn, repealed)
-    that the new due date puts before the closing is closed, not met."""
+    change (None when only the provisional mark changed: not recorded, as for an open clock), None when
+    nothing it shows changed. A clock closed after its due date (withdrawn, repealed) that the new due
+    date puts before the closing is closed, not met."""
     eng = activity_engine()
     rule = eng.rules.get(c.rule)
     if rule is None or rule.lapses or c.state not in ("met", "missed") or not c.met_on:
@@ -464,10 +465,13 @@ def reproject(c: ClockSnapshot, reason: str) -> tuple[ClockSnapshot, str] | None
     lateness = None if state == "closed" else new.lateness_working_days
     if (new.due, new.provisional, state, lateness) == (c.due, c.provisional, c.state, c.lateness_working_days):
         return None
-    text = reprojected_text(reason, c.due, new.due, c.state, c.lateness_working_days, state, lateness)
-    if new.provisional != c.provisional:
-        text += "，" + ("不再是暂定结果" if not new.provisional else "成为暂定结果")
-    explanation = {**new.explanation, "reprojected": [*c.explanation.get("reprojected", []), text]}
+    text: str | None = None
+    explanation = {**new.explanation, "reprojected": list(c.explanation.get("reprojected", []))}
+    if (new.due, state, lateness) != (c.due, c.state, c.lateness_working_days):
+        text = reprojected_text(reason, c.due, new.due, c.state, c.lateness_working_days, state, lateness)
+        if new.provisional != c.provisional:
+            text += "，" + ("不再是暂定结果" if not new.provisional else "成为暂定结果")
+        explanation["reprojected"].append(text)
     if spec.restarted_from:
         explanation["restarted_from"] = spec.restarted_from
     if closed_late and state == "missed":
@@ -517,7 +521,8 @@ def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
                 )
                 if written:
                     for old, new, text in changes:
-                        repo.record_due_change(s, item_id, old.rule, old.due, new.due, text, commit=False)
+                        if text is not None:
+                            repo.record_due_change(s, item_id, old.rule, old.due, new.due, text, commit=False)
                 s.commit()
             except Exception:
                 s.rollback()

@@ -203,6 +203,10 @@ def test_a_finished_clock_is_recomputed_from_its_snapshot_alone():
     new, text = reproject(stale, "测试")
     assert (new.due, new.state, new.lateness_working_days) == (snap.due, snap.state, snap.lateness_working_days)
     assert text.startswith("测试：") and "到期日由 2026-05-05 变为 2026-05-06，由逾期 1 个工作日改为按时" in text
+    # Only the provisional mark differs: the clock is corrected, nothing is recorded (as for an open clock).
+    marked = snap.model_copy(update={"provisional": not snap.provisional})
+    fixed, none = reproject(marked, "测试")
+    assert fixed.provisional == snap.provisional and none is None
     # Withdrawn after the (old) due date, before the new one: closed, not met.
     closed = stale.model_copy(update={"explanation": {**stale.explanation, "closed_late": True}})
     assert reproject(closed, "测试")[0].state == "closed"

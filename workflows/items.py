@@ -544,6 +544,8 @@ class ItemWorkflow:
             if (c.due, c.provisional, c.state, c.lateness_working_days) == (old_due, old_prov, old_state, old_late):
                 continue
             changed = True
+            if (c.due, c.state, c.lateness_working_days) == (old_due, old_state, old_late):
+                continue  # only the provisional mark changed: shown on the clock, recorded like an open one's
             text = reprojected_text(reason, old_due, c.due, old_state, old_late, c.state, c.lateness_working_days)
             if c.provisional != old_prov:
                 text += "，" + ("不再是暂定结果" if not c.provisional else "成为暂定结果")
