@@ -78,7 +78,9 @@ def main() -> int:
             n = args.items if not flip else max(1, args.items // 10)
             _store(n, flip)
             items, changed, secs = _pass()
-            print(f"{label}: {items} items, {changed} changed, {secs:.2f} s ({1000 * secs / max(items, 1):.2f} ms/item)")
+            print(
+                f"{label}: {items} items, {changed} changed, {secs:.2f} s ({1000 * secs / max(items, 1):.2f} ms/item)"
+            )
     return 0
 
 
