@@ -7,6 +7,7 @@ from activities.clocks import (
     plan_steps,
     record_due_change,
     record_fact,
+    reproject_closed,
     save_item,
 )
 from activities.digests import digest_day, plan_digests
@@ -19,6 +20,7 @@ ACTIVITIES: list = [
     record_fact,
     record_due_change,
     correction_period,
+    reproject_closed,
     send_notification,
     notification_recipients,
     digest_day,

@@ -7,6 +7,8 @@ notice must not change what a replay computes, and chinese-calendar may raise fo
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -24,12 +26,13 @@ from domain.clocks import (
     is_late,
     lateness_working_days,
     parse_start,
+    reprojected_text,
 )
 from domain.config import ConfigError
 from domain.engine import Engine, engine
 from domain.events import Event, parse_event
 from domain.ladder import plan
-from domain.model import ItemSnapshot
+from domain.model import ClockSnapshot, ItemSnapshot
 from domain.standing import overdue_working_days, working_days_left
 from store import repo
 from store.db import _import_table_modules, get_engine, init_db
@@ -140,6 +143,8 @@ def calc(spec: ClockSpec) -> ClockCalc:
         explanation=dl.explanation,
         paused_days=dl.paused_days,
     )
+    if spec.restarted_from:  # kept so that a finished clock can be recomputed from its snapshot
+        out.explanation = {**out.explanation, "restarted_from": spec.restarted_from}
     if spec.met_on and dl.due is not None:
         met = parse_start(spec.met_on)
         out.late = is_late(dl.due, met)
@@ -399,3 +404,162 @@ class DueChange(BaseModel):
 def record_due_change(change: DueChange) -> None:
     with _session() as s:
         repo.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)
+
+
+# ---------------------------------------------------------------- closed clocks after a calendar change
+class ReprojectRequest(BaseModel):
+    reason: str
+    after: str | None = None  # the last item id of the previous page
+    limit: int = 200
+
+
+class ReprojectResult(BaseModel):
+    items: int = 0  # items looked at on this page
+    changed: int = 0  # clocks whose due date, lateness or provisional mark changed
+    next_after: str | None = None  # None: no further page
+
+
+def spec_from_snapshot(c: ClockSnapshot) -> ClockSpec:
+    """A finished clock's inputs as its stored explanation keeps them (pauses, extensions, restart)."""
+    ex = c.explanation or {}
+    restarted = ex.get("restarted_from")
+    if restarted is None:  # explanations written before the key: the restart note names the first start
+        m = next((_RESTART.search(n) for n in ex.get("notes", []) if isinstance(n, str) and _RESTART.search(n)), None)
+        restarted = m.group(1) if m else None
+    return ClockSpec(
+        rule=c.rule,
+        start=c.start,
+        region=c.region,
+        pauses=[
+            PauseSpec(start=p["from"], end=p.get("to"), reason=p.get("reason") or "") for p in ex.get("pauses", [])
+        ],
+        extensions=[
+            ExtensionSpec(on=e["on"], working_days=int(e["working_days"]), reason=e.get("reason") or "")
+            for e in ex.get("extensions", [])
+        ],
+        restarted_from=restarted,
+        met_on=c.met_on,
+    )
+
+
+_log = logging.getLogger("shixian.calendar")
+_RESTART = re.compile(r"原起算日 (\d{4}-\d{2}-\d{2})")
+
+
+def _unchanged(spec: ClockSpec, c: ClockSnapshot, eng: Engine) -> bool:
+    """The clock's due date, provisional mark and lateness are what the current calendar gives."""
+    try:
+        dl = compute(
+            eng.rules[spec.rule],
+            parse_start(spec.start),
+            eng.calendar,
+            spec.region,
+            pauses=[
+                Pause(dt.date.fromisoformat(p.start), dt.date.fromisoformat(p.end) if p.end else None, p.reason)
+                for p in spec.pauses
+            ],
+            extensions=[ExtensionGrant(dt.date.fromisoformat(e.on), e.working_days, e.reason) for e in spec.extensions],
+            restarted_from=dt.date.fromisoformat(spec.restarted_from) if spec.restarted_from else None,
+            explain=False,
+            granted=True,
+        )
+    except (ClockError, ConfigError, KeyError, ValueError):
+        return False  # the full computation decides (and logs)
+    if dl.due is None or dl.due_iso() != c.due or dl.provisional != c.provisional or spec.met_on is None:
+        return False
+    met = parse_start(spec.met_on)
+    late = is_late(dl.due, met)
+    lateness = lateness_working_days(eng.calendar, dl.due, met, dl.region) if late else 0
+    state = "missed" if late else ("closed" if c.explanation.get("closed_late") else "met")
+    return state == c.state and (not late or lateness == c.lateness_working_days)
+
+
+def reproject(c: ClockSnapshot, reason: str) -> tuple[ClockSnapshot, str | None] | None:
+    """A met or missed clock recomputed on the current calendar: the new clock and the text of the
+    change (None when only the provisional mark changed: not recorded, as for an open clock), None when
+    nothing it shows changed. A clock closed after its due date (withdrawn, repealed) that the new due
+    date puts before the closing is closed, not met."""
+    eng = activity_engine()
+    rule = eng.rules.get(c.rule)
+    if rule is None or rule.lapses or c.state not in ("met", "missed") or not c.met_on:
+        return None
+    spec = spec_from_snapshot(c)
+    try:
+        if _unchanged(spec, c, eng):  # the usual case: without building the explanation
+            return None
+        new = calc(spec)
+    except ApplicationError as exc:  # a clock the current data cannot compute keeps its values
+        _log.warning("clock %s/%s not re-projected: %s", c.start, c.rule, exc)
+        return None
+    if new.due is None or new.late is None:
+        return None
+    closed_late = bool(c.explanation.get("closed_late"))
+    state = "missed" if new.late else ("closed" if closed_late else "met")
+    lateness = None if state == "closed" else new.lateness_working_days
+    if (new.due, new.provisional, state, lateness) == (c.due, c.provisional, c.state, c.lateness_working_days):
+        return None
+    text: str | None = None
+    explanation = {**new.explanation, "reprojected": list(c.explanation.get("reprojected", []))}
+    if (new.due, state, lateness) != (c.due, c.state, c.lateness_working_days):
+        text = reprojected_text(reason, c.due, new.due, c.state, c.lateness_working_days, state, lateness)
+        if new.provisional != c.provisional:
+            text += "，" + ("不再是暂定结果" if not new.provisional else "成为暂定结果")
+        explanation["reprojected"].append(text)
+    if spec.restarted_from:
+        explanation["restarted_from"] = spec.restarted_from
+    if closed_late and state == "missed":
+        explanation["closed_late"] = True
+    out = c.model_copy(
+        update={
+            "due": new.due,
+            "due_instant": new.due_instant,
+            "provisional": new.provisional,
+            "explanation": explanation,
+            "paused_days": new.paused_days,
+            "state": state,
+            "lateness_working_days": lateness,
+        }
+    )
+    return out, text
+
+
+@activity.defn
+def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
+    """One page of finished items: each met or missed clock recomputed on the current calendar; an item
+    with a change gets its new snapshot (next version) and one recorded change per clock, in one
+    transaction. The item's workflow has ended, so this is the only writer of these rows."""
+    out = ReprojectResult()
+    with _session() as s:
+        ids = repo.finished_items_with_met_clocks(s, req.after, req.limit)
+        for listed in repo.list_items(s, ids=ids) if ids else []:  # one query for the page's clocks
+            if activity.in_activity():
+                activity.heartbeat(out.items)
+            out.items += 1
+            changes = []
+            clocks = []
+            for c in listed.clocks:
+                got = reproject(c, req.reason)
+                clocks.append(got[0] if got else c)
+                if got:
+                    changes.append((c, got[0], got[1]))
+            if not changes:
+                continue
+            item_id = listed.id
+            snap = repo.get_item(s, item_id)  # with its late entries
+            if snap is None or snap.state == "open" or snap.held:  # reopened, or its workflow still runs
+                continue
+            try:
+                written = repo.save_snapshot(
+                    s, snap.model_copy(update={"clocks": clocks, "version": snap.version + 1}), commit=False
+                )
+                if written:
+                    for old, new, text in changes:
+                        if text is not None:
+                            repo.record_due_change(s, item_id, old.rule, old.due, new.due, text, commit=False)
+                s.commit()
+            except Exception:
+                s.rollback()
+                raise
+            out.changed += len(changes) if written else 0
+    out.next_after = ids[-1] if len(ids) == req.limit else None
+    return out

@@ -54,6 +54,9 @@ def deadline(
         dl = compute(get_rule(rules, rule), bounded_start(start), cal, region)
     except (ClockError, ConfigError) as exc:
         fail(str(exc))
+    since = rules[rule].since
+    if since and dl.start.isoformat()[:10] < since.isoformat():  # the arithmetic is shown, the item gets no clock
+        typer.echo(f"注：该时限规则当时尚未施行（自 {since} 起施行），该日起算的事项不计此时限", err=True)
     if as_json:
         typer.echo(json.dumps(dl.as_json(explain), ensure_ascii=False, indent=2))
         return

@@ -164,6 +164,65 @@ def parse_overlay(path: Path) -> Overlay:
     )
 
 
+# 《全国年节及纪念日放假办法》: the revision that fixes a year's holidays (first year it applies, citation).
+# 2008: 清明、端午、中秋 added, 劳动节 1 day, 春节 除夕–初二; 2014: 春节 初一–初三; 2025: 春节 除夕–初三, 劳动节 2 days.
+DECREE_REVISIONS = (
+    (2025, "《全国年节及纪念日放假办法》（2024年修订，国务院令第795号，2025年1月1日起施行）"),
+    (2014, "《全国年节及纪念日放假办法》（2013年修订，国务院令第644号，2014年1月1日起施行）"),
+    (2008, "《全国年节及纪念日放假办法》（2007年修订，国务院令第513号，2008年1月1日起施行）"),
+)
+COMPLETE_FROM = DECREE_REVISIONS[-1][0]  # earlier years are not checked (no rule counts before 2008-05-01)
+_STATUTORY: dict[int, dict[dt.date, str]] = {}
+
+
+def decree_for(year: int) -> str:
+    return next((text for since, text in DECREE_REVISIONS if year >= since), DECREE_REVISIONS[-1][1])
+
+
+def statutory_holidays(year: int) -> dict[dt.date, str]:
+    """The holidays the decree itself fixes for a year (the `holidays` package follows its revisions):
+    no make-up days and no swaps, which only the annual notice decides."""
+    if year not in _STATUTORY:
+        days = holidays_pkg.China(years=year, observed=False, language="zh_CN")
+        _STATUTORY[year] = {d: n for d, n in sorted(days.items()) if not n.startswith("休息日")}
+    return _STATUTORY[year]
+
+
+def missing_statutory(year: int, off: set[dt.date], work: set[dt.date]) -> list[tuple[dt.date, str]]:
+    """The statutory holidays of `year` that national data listing these days off and make-up workdays
+    would have people work. A holiday on a weekend is a rest day without being listed (chinese-calendar
+    omits 2012-06-23, 端午 on a Saturday)."""
+    return [(d, n) for d, n in statutory_holidays(year).items() if d in work or (d not in off and d.weekday() < 5)]
+
+
+def check_national_complete(overlays: list[Overlay]) -> None:
+    """A national file may add swaps and extra days off; it may not drop a day the decree fixes. The
+    year's national data (the package's, corrected by every national file of that year) must rest on
+    each statutory holiday, or the file is refused with the missing days named. The make-up day of a
+    holiday on a weekend (第六条 补假) is the notice's to set: not checked."""
+    by_year: dict[int, list[Overlay]] = {}
+    for ov in overlays:
+        if ov.region == NATIONAL:
+            for year in ov.years:
+                by_year.setdefault(year, []).append(ov)
+    for year, files in sorted(by_year.items()):
+        if year < COMPLETE_FROM:
+            continue
+        off = {d for d in cc_constants.holidays if d.year == year}
+        work = {d for d in cc_constants.workdays if d.year == year}
+        for ov in files:
+            off, work = (off - set(ov.workdays)) | set(ov.days_off), (work - set(ov.days_off)) | set(ov.workdays)
+        missing = missing_statutory(year, off, work)
+        if not missing:
+            continue
+        names = "、".join(ov.path.name for ov in files)
+        days = "、".join(f"{d.isoformat()}（{n}）" for d, n in missing)
+        raise ConfigError(
+            f"{files[0].path.name}: {year}年全国日历（{names}）缺少{decree_for(year)}规定的法定节假日：{days}。"
+            f"年度放假通知只增加调休和放假日，法定节假日不能删去或改为上班日：请在 [days_off] 中列出全年放假日"
+        )
+
+
 def load_overlays(directory: Path, exclude: frozenset[str] = frozenset()) -> list[Overlay]:
     if not directory.is_dir():
         return []
@@ -177,6 +236,7 @@ def load_overlays(directory: Path, exclude: frozenset[str] = frozenset()) -> lis
                 if prev and prev[1] != kind:
                     raise ConfigError(f"{ov.path.name}: {day.isoformat()} 与 {prev[0]} 对该日的规定相矛盾")
                 seen[(ov.region, day)] = (ov.path.name, kind)  # type: ignore[assignment]
+    check_national_complete(overlays)
     return overlays
 
 

@@ -525,3 +525,27 @@ def is_late(due: dt.date | dt.datetime, met: dt.date | dt.datetime) -> bool:
         met_i = met if isinstance(met, dt.datetime) else end_of_day(met)
         return met_i > due
     return _as_date(met) > due
+
+
+# ---------------------------------------------------------------- a finished clock recomputed
+CLOSED_STATE_NAMES = {"met": "按时", "missed": "逾期", "closed": "期限届满前关闭"}
+
+
+def reprojected_text(
+    reason: str,
+    old_due: str | None,
+    new_due: str | None,
+    old_state: str,
+    old_late: int | None,
+    new_state: str,
+    new_late: int | None,
+) -> str:
+    """What a calendar change did to a met or missed clock, as recorded and shown (Chinese)."""
+
+    def name(state: str, late: int | None) -> str:
+        return CLOSED_STATE_NAMES.get(state, state) + (f" {late} 个工作日" if state == "missed" and late else "")
+
+    parts = [f"到期日由 {old_due} 变为 {new_due}" if new_due != old_due else f"到期日仍为 {new_due}"]
+    if (old_state, old_late) != (new_state, new_late):
+        parts.append(f"由{name(old_state, old_late)}改为{name(new_state, new_late)}")
+    return f"{reason}：已履行的时限按新日历重新计算，" + "，".join(parts)

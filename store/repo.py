@@ -563,3 +563,19 @@ def request_ids_with_correction(session: Session, department: str | None = None)
     if department is not None:
         q = q.where(col(Item.department) == department)
     return list(session.execute(q.order_by(col(Item.id))).scalars())
+
+
+def finished_items_with_met_clocks(session: Session, after: str | None, limit: int) -> list[str]:
+    """Ids (ordered, keyset-paged) of items no longer open that have a met or missed clock: what a
+    calendar change re-projects outside the item workflows, which have ended."""
+    q = (
+        select(col(Clock.item_id))
+        .join(Item, col(Item.id) == col(Clock.item_id))
+        .where(col(Item.state) != "open", col(Clock.state).in_(("met", "missed")))
+        .distinct()
+        .order_by(col(Clock.item_id))
+        .limit(limit)
+    )
+    if after is not None:
+        q = q.where(col(Clock.item_id) > after)
+    return list(session.execute(q).scalars().all())

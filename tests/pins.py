@@ -74,16 +74,31 @@ def december_31(after: dt.date) -> dt.date:
     return d if d > after else dt.date(after.year + 1, 12, 31)
 
 
+def statutory_days_off(year: int) -> str:
+    """`[days_off]` lines for every holiday the decree fixes in `year`: a national test notice for a year
+    without published data must list them (domain.calendar.check_national_complete)."""
+    from domain.calendar import statutory_holidays
+
+    return "".join(f'"{d.isoformat()}" = "{n}"\n' for d, n in statutory_holidays(year).items())
+
+
 def config_with_makeup(day: dt.date) -> Path:
     """A copy of config/ whose calendar makes `day` (a Saturday) a make-up working day."""
     dst = Path(tempfile.mkdtemp(prefix="shixian-pin-")) / "config"
     shutil.copytree(REPO_CONFIG, dst)
+    off = "" if day.year in _package_years() else f"[days_off]\n{statutory_days_off(day.year)}"
     (dst / "calendars" / TEST_NOTICE).write_text(
         f'region = "national"\nsource = "测试用调休安排（tests/pins.py 生成，仅用于固定日期的测试）"\n'
-        f'[workdays]\n"{day.isoformat()}" = "测试调休上班"\n',
+        f'{off}[workdays]\n"{day.isoformat()}" = "测试调休上班"\n',
         encoding="utf-8",
     )
     return dst
+
+
+def _package_years() -> frozenset[int]:
+    from domain.calendar import PACKAGE_YEARS
+
+    return PACKAGE_YEARS
 
 
 def pins(today: dt.date) -> list[tuple[dt.date, Path | None]]:

@@ -9,8 +9,8 @@ What the seed states and these events reproduce, for the whole city (全市):
   charged for providing information.
 Everything the seed does not say is a choice of this fixture: how requests and documents spread over the
 sample city's departments, the applicant types, the dates, the few late clocks (2 late replies, 3 late
-publications, 4 late interpretations, 2 slow opinion responses), one extension, one correction and one
-consultation.
+publications, 4 late interpretations, 2 slow opinion responses: the last two only after 国办发〔2016〕80号 of
+2016-11-10, before which those rules had no clock), one extension, one correction and one consultation.
 
 `clock_records` computes each clock's due date with the real engine (domain.clocks.compute on the
 configured calendar), the way the workflows do for these simple cases.
@@ -135,7 +135,8 @@ def events() -> list[dict]:
             url=f"https://www.qinzhou.gov.cn/zc/{did}",
             channel="gazette" if i % 50 == 0 else "website",
         )
-        interp = _workday_after(published, 6 if i in (20, 21, 22, 23) else 2)  # 4 late interpretations
+        # 4 late interpretations, of files published after 国办发〔2016〕80号 (2016-11-10): before it no clock
+        interp = _workday_after(published, 6 if i in (95, 96, 97, 98) else 2)
         add(
             "interpretation.published",
             document_id=did,
@@ -166,7 +167,8 @@ def events() -> list[dict]:
             detected_at=at.isoformat(),
             severity="major",
         )
-        add("opinion.info_released", case_id=cid, at=(at + timedelta(hours=7 if i in (3, 4) else 3)).isoformat())
+        # 2 slow ones, detected after 80号 set the 5 hours (2016-11-10)
+        add("opinion.info_released", case_id=cid, at=(at + timedelta(hours=7 if i in (57, 58) else 3)).isoformat())
         add("opinion.press_conference", case_id=cid, at=(at + timedelta(hours=20)).isoformat())
     for i in range(77):
         cid = f"O16-G{i + 1:02d}"
@@ -197,6 +199,9 @@ def clock_records(evs: list[dict]):
     out = []
 
     def rec(item, type_, dept, rule, start, met, **kw):
+        since = rules[rule].since
+        if since and (start.date() if isinstance(start, datetime) else start) < since:
+            return  # the rule was not yet in force: the workflow starts no clock (该时限规则当时尚未施行)
         due = compute(rules[rule], start, cal, "guangxi", explain=False, **kw)
         out.append(
             ClockRecord(

@@ -1,12 +1,23 @@
 """Golden cases derived by hand from the State Council notices, overlays and bad input."""
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
 
-from domain.calendar import WorkCalendar, load_calendar, load_overlays, parse_overlay
+from domain.calendar import (
+    WorkCalendar,
+    decree_for,
+    load_calendar,
+    load_calendar_refusing,
+    load_overlays,
+    missing_statutory,
+    parse_overlay,
+    statutory_holidays,
+)
 from domain.config import ConfigError
+from tests.pins import statutory_days_off
 
 D = dt.date
 
@@ -85,11 +96,11 @@ def test_national_overlay_makes_year_official_and_corrects_package(tmp_path):
     d = write(
         tmp_path,
         "national-2027.toml",
-        """
+        f"""
 region = "national"
 source = "国务院办公厅关于2027年部分节假日安排的通知"
 [days_off]
-"2027-02-09" = "春节"
+{statutory_days_off(2027)}"2027-02-09" = "春节"
 [workdays]
 "2027-02-20" = "春节调休上班"
 """,
@@ -101,17 +112,70 @@ source = "国务院办公厅关于2027年部分节假日安排的通知"
 region = "national"
 source = "更正测试"
 [workdays]
-"2024-02-10" = "测试更正"
+"2024-02-16" = "测试更正"
 """,
     )
     cal = WorkCalendar(load_overlays(d))
     assert cal.national_coverage(2027) == "overlay"
     assert cal.national_coverage(2024) == "package+overlay"
     assert cal.is_workday(D(2027, 2, 20)) and not cal.is_workday(D(2027, 2, 9))
-    # Statutory holidays are no longer invented for an officially covered year.
-    assert cal.is_workday(D(2027, 2, 5)) and not cal.day(D(2027, 2, 5)).provisional
-    assert cal.is_workday(D(2024, 2, 10))  # overlay overrides the package on that date
-    assert not cal.is_workday(D(2024, 2, 11))
+    # Make-up days (补假) are no longer invented for an officially covered year: the notice sets them.
+    assert cal.is_workday(D(2027, 2, 10)) and not cal.day(D(2027, 2, 10)).provisional
+    assert cal.is_workday(D(2024, 2, 16))  # overlay overrides the package on that date
+    assert not cal.is_workday(D(2024, 2, 15))
+
+
+def test_chinese_calendar_years_hold_every_statutory_holiday():
+    # The published arrangements of 2008–2026 are the truth the completeness check must accept.
+    from chinese_calendar import constants as cc
+
+    for year in range(2008, 2027):
+        off = {d for d in cc.holidays if d.year == year}
+        work = {d for d in cc.workdays if d.year == year}
+        assert missing_statutory(year, off, work) == [], year
+
+
+def test_statutory_holidays_follow_the_decree_revision_of_their_year():
+    # 2008–2013 (国务院令第513号): 春节 = 除夕、初一、初二; 2014–2024 (第644号): 初一至初三;
+    # from 2025 (第795号): 除夕至初三, and 劳动节 5/1–5/2.
+    assert D(2013, 2, 9) in statutory_holidays(2013) and D(2013, 2, 12) not in statutory_holidays(2013)
+    assert D(2014, 1, 30) not in statutory_holidays(2014) and D(2014, 2, 2) in statutory_holidays(2014)
+    assert D(2024, 5, 2) not in statutory_holidays(2024)
+    assert {D(2025, 1, 28), D(2025, 1, 31), D(2025, 5, 2)} <= set(statutory_holidays(2025))
+    assert "第644号" in decree_for(2024) and "第795号" in decree_for(2025) and "第513号" in decree_for(2008)
+
+
+def test_national_file_dropping_statutory_holidays_is_refused(tmp_path):
+    # The README's old example: a 2027 notice listing 元旦 only would have replaced every other holiday.
+    d = write(tmp_path, "national-2027.toml", 'region = "national"\nsource = "x"\n[days_off]\n"2027-01-01" = "元旦"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_overlays(d)
+    text = str(exc.value)
+    assert text.startswith("national-2027.toml:") and "国务院令第795号" in text
+    for day in ("2027-02-05（农历除夕）", "2027-02-08（春节）", "2027-04-05（清明节）", "2027-10-01（国庆节）"):
+        assert day in text
+    assert "2027-01-01" not in text  # listed
+    # A make-up workday on a statutory holiday drops it too, also in a year the package covers.
+    d = write(
+        tmp_path, "national-2027.toml", f'region = "national"\nsource = "x"\n[days_off]\n{statutory_days_off(2027)}'
+    )
+    write(tmp_path, "fix-2026.toml", 'region = "national"\nsource = "y"\n[workdays]\n"2026-10-01" = "上班"\n')
+    with pytest.raises(ConfigError, match=r"fix-2026.toml: 2026年.*2026-10-01（国庆节）"):
+        load_overlays(d)
+    (d / "fix-2026.toml").unlink()
+    assert WorkCalendar(load_overlays(d)).national_coverage(2027) == "overlay"  # complete: accepted
+
+
+def test_incomplete_national_file_is_refused_alone_at_start(tmp_path):
+    # A process starting with such a file refuses that file and keeps the rest (2027 stays provisional).
+    cfg = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "config", cfg)
+    (cfg / "calendars" / "national-2027.toml").write_text(
+        'region = "national"\nsource = "x"\n[days_off]\n"2027-01-01" = "元旦"\n', encoding="utf-8"
+    )
+    cal, errors = load_calendar_refusing(cfg)
+    assert len(errors) == 1 and "national-2027.toml" in errors[0] and "2027-02-05" in errors[0]
+    assert cal.is_provisional_year(2027) and not cal.is_workday(D(2027, 2, 5))
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.pins import statutory_days_off
+
 SHIXIAN = str(Path(sys.executable).with_name("shixian"))
 
 
@@ -78,7 +80,7 @@ def test_calendar_status_and_config_dir_override(tmp_path):
     shutil.copytree(Path(__file__).resolve().parents[1] / "config", cfg)
     (cfg / "calendars" / "national-2027.toml").write_text(
         'region = "national"\nsource = "国务院办公厅关于2027年部分节假日安排的通知（测试）"\n'
-        '[days_off]\n"2027-01-01" = "元旦"\n"2027-01-04" = "元旦"\n',
+        f'[days_off]\n{statutory_days_off(2027)}"2027-01-04" = "元旦"\n',
         encoding="utf-8",
     )
     env = {"SHIXIAN_CONFIG_DIR": str(cfg)}
@@ -107,3 +109,25 @@ def test_config_check_catches_cross_file_problems(tmp_path):
     r = run("config", "check", env=env)
     assert r.returncode == 2
     assert 'department "qz-new"' in r.stderr and "xinjiang" in r.stderr and "t_minus_3.j2" in r.stderr
+
+
+def test_config_check_refuses_a_national_file_that_drops_statutory_holidays(tmp_path):
+    cfg = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "config", cfg)
+    env = {"SHIXIAN_CONFIG_DIR": str(cfg)}
+    notice = cfg / "calendars" / "national-2027.toml"
+    notice.write_text('region = "national"\nsource = "测试"\n[days_off]\n"2027-01-01" = "元旦"\n', encoding="utf-8")
+    r = run("config", "check", env=env)
+    assert r.returncode != 0
+    assert (
+        "national-2027.toml" in r.stderr and "2027-02-05（农历除夕）" in r.stderr and "2027-10-01（国庆节）" in r.stderr
+    )
+    notice.write_text(f'region = "national"\nsource = "测试"\n[days_off]\n{statutory_days_off(2027)}', encoding="utf-8")
+    assert run("config", "check", env=env).returncode == 0
+
+
+def test_deadline_before_the_rules_source_says_it_was_not_in_force():
+    r = run("deadline", "request_reply", "2008-04-30")
+    assert r.returncode == 0 and "该时限规则当时尚未施行（自 2008-05-01 起施行）" in r.stderr
+    r = run("deadline", "request_reply", "2008-05-01")
+    assert r.returncode == 0 and "尚未施行" not in r.stderr

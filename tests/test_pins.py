@@ -39,6 +39,19 @@ def test_the_pinned_days_are_what_broke_tests():
         shutil.rmtree(config.parent)
 
 
+def test_a_test_notice_for_a_provisional_year_keeps_its_statutory_holidays():
+    # From late December the next Saturdays lie in 2027: its test notice must list the decree's holidays, or
+    # the calendar refuses it (domain.calendar.check_national_complete).
+    saturday = dt.date(2027, 1, 2)
+    config = pins.config_with_makeup(saturday)
+    try:
+        loaded = load_calendar(config)
+        assert loaded.is_workday(saturday) and not loaded.is_provisional_year(2027)
+        assert not loaded.is_workday(dt.date(2027, 2, 5)) and not loaded.is_workday(dt.date(2027, 10, 1))
+    finally:
+        shutil.rmtree(config.parent)
+
+
 @pytest.mark.date_sensitive
 async def test_a_pinned_session_runs_on_its_day(temporal_test_server_path, tmp_path, monkeypatch):
     env = await pins.start_time_skipping(temporal_test_server_path)

@@ -9,6 +9,7 @@ from workflows.digests import DigestWorkflow
 from workflows.facts import FactWorkflow
 from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow
 from workflows.notify_steps import NotifyPersonWorkflow
+from workflows.reproject import ReprojectWorkflow
 
 WORKFLOWS: list = [
     DocumentWorkflow,
@@ -18,6 +19,7 @@ WORKFLOWS: list = [
     DigestWorkflow,
     AnnualReportKickoffWorkflow,
     FactWorkflow,
+    ReprojectWorkflow,
 ]
 
 

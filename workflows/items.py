@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         record_due_change,
         save_item,
     )
+    from domain.clocks import reprojected_text
     from domain.events import Event
     from domain.model import ClockSnapshot, ItemSnapshot
     from domain.review import LateEntry
@@ -93,6 +94,8 @@ def _recording_now() -> datetime:
 # continue-as-new) before the run ends.
 RECORDING_CLOCK = "s16-recording-clock"
 DRAIN = "s16-drain-writes"
+# REPROJECT: a calendar recalculation also recomputes the met and missed clocks (their due date, lateness).
+REPROJECT = "s17-calendar-reproject"
 
 
 def _stamped(ev: Event) -> Event:
@@ -513,12 +516,49 @@ class ItemWorkflow:
                 self.st.clocks[i] = saved
                 workflow.logger.error("clock %s of %s kept its last values: %s", c.rule, self.st.id, exc.cause or exc)
 
+    def _finished_clocks(self) -> list[ClockData]:
+        """Met and missed clocks a recalculation recomputes too (a window that lapses is never late)."""
+        return [
+            c
+            for c in self.st.clocks
+            if c.state in ("met", "missed")
+            and c.met_on
+            and not (c.rule in self.st.rules and self.st.rules[c.rule].lapses)
+        ]
+
     async def _recalculate(self, reason: str) -> None:
         live = [c for c in self.st.clocks if c.live and not c.stopped]
         before = [(c.due, c.provisional) for c in live]
-        await self._compute_or_keep(*live)
-        live = [c for c in self.st.clocks if c.live and not c.stopped]  # a kept clock is the saved copy
+        done = self._finished_clocks() if workflow.patched(REPROJECT) else []
+        at = [next(i for i, k in enumerate(self.st.clocks) if k is c) for c in done]
+        done_before = [(c.due, c.provisional, c.state, c.lateness_working_days, c.explanation) for c in done]
+        await self._compute_or_keep(*live, *done)
         changed = False
+        for i, (old_due, old_prov, old_state, old_late, old_ex) in zip(at, done_before, strict=True):
+            c = self.st.clocks[i]  # a kept clock is the saved copy
+            if old_ex.get("closed_late"):  # closed after its due date: not late any more means closed
+                if c.state == "met":
+                    c.state, c.lateness_working_days = "closed", None
+                else:
+                    c.explanation = {**c.explanation, "closed_late": True}
+            if (c.due, c.provisional, c.state, c.lateness_working_days) == (old_due, old_prov, old_state, old_late):
+                continue
+            changed = True
+            if (c.due, c.state, c.lateness_working_days) == (old_due, old_state, old_late):
+                continue  # only the provisional mark changed: shown on the clock, recorded like an open one's
+            text = reprojected_text(reason, old_due, c.due, old_state, old_late, c.state, c.lateness_working_days)
+            if c.provisional != old_prov:
+                text += "，" + ("不再是暂定结果" if not c.provisional else "成为暂定结果")
+            c.explanation = {**c.explanation, "reprojected": [*old_ex.get("reprojected", []), text]}
+            await workflow.execute_activity(
+                record_due_change,
+                DueChange(item_id=self.st.id, rule=c.rule, old_due=old_due, new_due=c.due, reason=text),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        if changed:
+            tr.refresh_state(self.st)
+        live = [c for c in self.st.clocks if c.live and not c.stopped]  # a kept clock is the saved copy
         for c, (old_due, old_prov) in zip(live, before, strict=True):
             if c.due != old_due or c.provisional != old_prov:
                 changed = True

@@ -277,6 +277,17 @@ def record_facts(st: ItemState, ev: Event) -> None:
         st.data[f"{ev.type}.{k}" if k == "published_on" else k] = ev.data[k]
 
 
+NOT_IN_FORCE = "该时限规则当时尚未施行"
+
+
+def note_not_in_force(st: ItemState, meta: RuleMeta, on: str) -> None:
+    """A start dated before the rule's source was in force gets no clock; the item says so (the page and
+    the API show it as a flag), instead of silently having no such clock."""
+    notes = [n for n in st.data.get("rules_not_in_force", []) if n.get("rule") != meta.id]
+    notes.append({"rule": meta.id, "name": meta.name, "since": meta.since, "on": on, "note": NOT_IN_FORCE})
+    st.data["rules_not_in_force"] = notes
+
+
 def transition(st: ItemState, ev: Event) -> Touched:
     """Apply an accepted event to the item's clocks (starts, meets, closes, pauses, stops, restarts,
     extends), by the rule data the item was started with."""
@@ -291,7 +302,10 @@ def transition(st: ItemState, ev: Event) -> Touched:
     ended = ended_kind(st, ev)
     for meta in st.rules.values():
         c = clock(st, meta.id)
-        if ev.type == meta.start_event and meta.applies(facts) and not (meta.since and ev.on[:10] < meta.since):
+        if ev.type == meta.start_event and meta.applies(facts) and meta.since and ev.on[:10] < meta.since:
+            note_not_in_force(st, meta, ev.on[:10])
+            continue
+        if ev.type == meta.start_event and meta.applies(facts):
             start = ev.on if meta.unit == "hours" else ev.on[:10]
             if meta.lapses and ev.data.get("delivered_on"):
                 start = ev.data["delivered_on"]  # the window counts from the letter's receipt

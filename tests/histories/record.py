@@ -6,6 +6,7 @@ incompatible (and then version it with workflow.patched() instead, for workflows
 
     .venv/bin/python -m tests.histories.record              # every scenario
     .venv/bin/python -m tests.histories.record late-entries # only the late-entry (补录) one
+    .venv/bin/python -m tests.histories.record recalculate  # a calendar recalculation (document-recalc.json)
     .venv/bin/python -m tests.histories.record continue-as-new  # dev server: a run given writes to make, a run
                                                            # that applied the start event of its input
 """
@@ -150,6 +151,31 @@ async def record_continue_as_new() -> int:
     return 0
 
 
+async def recalculation(st) -> list[tuple[str, str]]:
+    """A calendar recalculation of an open document whose publication clock was missed (document-recalc.json,
+    recorded before s17-calendar-reproject: it replays only with that marker's old path)."""
+    from domain.engine import engine
+    from services.calendar import signal_open_items
+
+    c = engine().calendar
+    today = await st.today()
+    doc = st.id("recalc")
+    sign = c.subtract_working_days(today, 23, "guangxi")
+    published = c.add_working_days(c.add_working_days(sign, 20, "guangxi"), 1, "guangxi")
+    await st.ok(signed(doc, "qz-fgw", sign, needs_interpretation=True),
+                {"type": "document.published", "document_id": doc, "published_on": published.isoformat(),
+                 "url": "http://u.cn"})
+    extra = c.subtract_working_days(published, 3, "guangxi")
+    days = "".join(f'"{d}" = "壮族三月三"\n' for d in sorted(c.estimated_days("guangxi", extra.year)))
+    (st.config / "calendars" / "guangxi-recalc.toml").write_text(
+        f'region = "guangxi"\nsource = "测试"\n[days_off]\n{days}"{extra}" = "临时调整"\n', encoding="utf-8")
+    await signal_open_items(st.client, "日历数据已更新（录制）")
+    await st.settle(f"document:{doc}")
+    await st.ok({"type": "interpretation.published", "document_id": doc, "published_on": today.isoformat(),
+                 "url": "http://u.cn/jd"})
+    return [("document", doc)]
+
+
 async def main() -> int:
     if "continue-as-new" in sys.argv[1:]:
         return await record_continue_as_new()
@@ -159,7 +185,12 @@ async def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
             async with stack(env, Path(tmp), mp) as st:
-                items = await (late_entries(st) if "late-entries" in sys.argv[1:] else scenarios(st))
+                if "late-entries" in sys.argv[1:]:
+                    items = await late_entries(st)
+                elif "recalculate" in sys.argv[1:]:
+                    items = await recalculation(st)
+                else:
+                    items = await scenarios(st)
                 for kind, item in items:
                     handle = st.client.get_workflow_handle(f"{kind}:{item}")
                     await handle.result()
