@@ -217,3 +217,53 @@ def annotate_late_entries(session, res):
             )
         d.late_entry = "；".join(notes)
     return res
+
+
+def request_checks(session, period, department: str | None = None) -> list[dict]:
+    """Per department, the requests received in `period` (#17 §4, shown beside the scores, not deducted):
+    consultations and the working days they paused, requests over `[consultation] max_paused_working_days`
+    or with a consultation in the last working days, extensions, withdrawals, requests registered again
+    after a withdrawal, and days with several requests of one applicant (possible 拆分)."""
+    from domain.flags import consultation_summary, item_flags
+    from store.repo import list_items, same_day_requests
+
+    out: dict[str, dict] = {}
+
+    def row(d: str) -> dict:
+        return out.setdefault(
+            d,
+            {
+                "department": d,
+                "requests": 0,
+                "consultations": 0,
+                "consultation_paused_working_days": 0,
+                "paused_over_limit": 0,
+                "late_consultations": 0,
+                "extensions": 0,
+                "withdrawals": 0,
+                "after_withdrawal": 0,
+                "same_day_groups": 0,
+            },
+        )
+
+    for snap in list_items(session, department=department, type="request"):
+        start = str(snap.data.get("start_on") or "")[:10]
+        if not start or not (period.start.isoformat() <= start <= period.end.isoformat()):
+            continue
+        r = row(snap.department)
+        r["requests"] += 1
+        summary = consultation_summary(snap.data, snap.clocks)
+        r["consultations"] += summary["count"]
+        r["consultation_paused_working_days"] += summary["paused_working_days"]
+        codes = [f["code"] for f in item_flags(snap.data, snap.clocks)]
+        r["paused_over_limit"] += "consultation_paused_long" in codes
+        r["late_consultations"] += codes.count("consultation_late_start")
+        r["after_withdrawal"] += "after_withdrawal" in codes
+        r["withdrawals"] += snap.state == "withdrawn"
+        r["extensions"] += any(
+            (c.explanation or {}).get("extensions") for c in snap.clocks if c.rule == "request_reply"
+        )
+    for g in same_day_requests(session, department):
+        if period.start.isoformat() <= g["day"] <= period.end.isoformat():
+            row(g["department"])["same_day_groups"] += 1
+    return [out[d] for d in sorted(out)]

@@ -132,9 +132,19 @@ async def test_edition_by_receipt_date_through_correction(st):
     )
     reply = st.clock(req, "request_reply")
     assert (reply.start, reply.due) == ("2019-05-16", "2019-06-06")
-    r = await st.ingest(req_ev("request.extended", req, "2019-06-03", working_days=20, approved_by="head", reason="x"))
+    r = await st.ingest(req_ev("request.extended", req, "2019-06-03", working_days=20, approved_by="head-fgw", reason="x"))
     assert (r[0].status, r[0].field) == ("rejected", "working_days") and "15" in r[0].reason
-    await st.ok(req_ev("request.extended", req, "2019-06-03", working_days=15, approved_by="head", reason="复杂"))
+    await st.ok(
+        req_ev(
+            "request.extended",
+            req,
+            "2019-06-03",
+            working_days=15,
+            approved_by="head-fgw",
+            notified_on="2019-06-03",
+            reason="复杂",
+        )
+    )
     assert st.clock(req, "request_reply").due == "2019-06-28"
 
 

@@ -289,6 +289,7 @@ async def test_extension_accepted_once_and_refused_otherwise(st):
             "on": today.isoformat(),
             "working_days": 21,
             "approved_by": "head-czj",
+            "notified_on": today.isoformat(),
             "reason": "复杂",
         }
     )
@@ -300,6 +301,7 @@ async def test_extension_accepted_once_and_refused_otherwise(st):
             "on": today.isoformat(),
             "working_days": 15,
             "approved_by": "head-czj",
+            "notified_on": today.isoformat(),
             "reason": "需调阅档案",
         }
     )
@@ -313,6 +315,7 @@ async def test_extension_accepted_once_and_refused_otherwise(st):
             "on": today.isoformat(),
             "working_days": 5,
             "approved_by": "head-czj",
+            "notified_on": today.isoformat(),
             "reason": "again",
         }
     )
@@ -327,6 +330,7 @@ async def test_extension_accepted_once_and_refused_otherwise(st):
             "on": today.isoformat(),
             "working_days": 5,
             "approved_by": "head-czj",
+            "notified_on": today.isoformat(),
             "reason": "late",
         }
     )
@@ -349,7 +353,8 @@ async def test_requests_before_2019_05_15_use_the_2008_limits(st):
             "request_id": req,
             "on": "2019-05-10",
             "working_days": 16,
-            "approved_by": "x",
+            "approved_by": "head-fgw",
+            "notified_on": "2019-05-10",
             "reason": "y",
         }
     )
@@ -708,6 +713,7 @@ async def test_recalculation_keeps_a_lawful_extension_and_the_workflow_alive(st)
             "on": today.isoformat(),
             "working_days": 10,
             "approved_by": "head-fgw",
+            "notified_on": today.isoformat(),
             "reason": "复杂",
         },
     )
@@ -764,6 +770,7 @@ async def test_extension_during_a_consultation_survives_the_window_lapsing(st):
             "on": decided.isoformat(),
             "working_days": 5,
             "approved_by": "head-czj",
+            "notified_on": decided.isoformat(),
             "reason": "复杂",
         },
     )
