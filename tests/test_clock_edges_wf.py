@@ -408,6 +408,8 @@ async def test_four_back_to_back_consultations_are_counted_and_flagged(st):
     assert paused > 30
     snap = st.item(req)
     reply = next(c for c in snap.clocks if c.rule == "request_reply")
+    # Every pause stopped the clock in full: 20 working days to use, `paused` more stood still.
+    assert reply.due == cal().add_working_days(dt.date(2026, 3, 2), 20 + paused, "guangxi").isoformat()
     assert reply.due > "2026-06-01" > first_due  # months later
     assert consultation_summary(snap.data, snap.clocks) == {"count": 4, "paused_working_days": paused}
     flags = {f["code"]: f["detail"] for f in item_flags(snap.data, snap.clocks)}
