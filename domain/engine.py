@@ -61,13 +61,17 @@ def engine() -> Engine:
     with _lock:
         if _engine is None or _engine.signature != sig:
             try:
-                fresh = Engine(load_calendar(), load_rules(), load_ladders(), sig, load_correction_min(), load_counting_limits())
+                fresh = Engine(
+                    load_calendar(), load_rules(), load_ladders(), sig, load_correction_min(), load_counting_limits()
+                )
                 _problem = None
             except ConfigError as exc:
                 if _engine is None:
                     # a process started beside a bad calendar notice: refuse that file, use the rest
                     cal, errors = load_calendar_refusing()
-                    fresh = Engine(cal, load_rules(), load_ladders(), sig, load_correction_min(), load_counting_limits())
+                    fresh = Engine(
+                        cal, load_rules(), load_ladders(), sig, load_correction_min(), load_counting_limits()
+                    )
                     _problem = "；".join(errors)
                     log.error("日历文件有误，已拒绝该文件（其余日历照常使用）：%s", _problem)
                     _engine = fresh

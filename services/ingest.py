@@ -280,7 +280,7 @@ class Ingestor:
         limit = engine().limits.relink_working_days
         received = dt.date.fromisoformat(ev.on[:10])
         calendar, region = engine().calendar, self._region(ev)
-        link = None
+        best: tuple[dt.date, str, int] | None = None  # the latest withdrawal in reach
         with repo_session(self.db) as s:
             for request_id, withdrawn_on in withdrawals_by_applicant(s, key, ev.department or "", ev.item_id):
                 try:
@@ -290,8 +290,9 @@ class Ingestor:
                 if day > received:
                     continue
                 wd = calendar.working_days_between(day, received, region)
-                if wd <= limit and (link is None or day > dt.date.fromisoformat(link["withdrawn_on"])):
-                    link = {"request_id": request_id, "withdrawn_on": day.isoformat(), "working_days": wd}
+                if wd <= limit and (best is None or day > best[0]):
+                    best = (day, request_id, wd)
+        link = {"request_id": best[1], "withdrawn_on": best[0].isoformat(), "working_days": best[2]} if best else None
         data = {**ev.data, "after_withdrawal": link} if link else ev.data
         return ev.model_copy(update={"applicant_key": key, "data": data})
 

@@ -134,7 +134,9 @@ async def test_edition_by_receipt_date_through_correction(st):
     )
     reply = st.clock(req, "request_reply")
     assert (reply.start, reply.due) == ("2019-05-16", "2019-06-06")
-    r = await st.ingest(req_ev("request.extended", req, "2019-06-03", working_days=20, approved_by="head-fgw", reason="x"))
+    r = await st.ingest(
+        req_ev("request.extended", req, "2019-06-03", working_days=20, approved_by="head-fgw", reason="x")
+    )
     assert (r[0].status, r[0].field) == ("rejected", "working_days") and "15" in r[0].reason
     await st.ok(
         req_ev(
@@ -331,9 +333,7 @@ async def test_unanswered_concurrent_consultations_each_end_with_their_own_windo
 
 
 def extension(req, on, **kw):
-    return req_ev(
-        "request.extended", req, on, working_days=kw.pop("working_days", 10), reason="需调阅档案", **kw
-    )
+    return req_ev("request.extended", req, on, working_days=kw.pop("working_days", 10), reason="需调阅档案", **kw)
 
 
 async def test_an_extension_needs_the_departments_head_the_notice_and_no_self_approval(st):
@@ -351,7 +351,9 @@ async def test_an_extension_needs_the_departments_head_the_notice_and_no_self_ap
     else:
         assert (r[0].status, r[0].field) == ("rejected", "notified_on")
     r = await st.ingest(extension(req, on, approved_by="head-czj", notified_on=str(on)))  # another department's
-    assert (r[0].status, r[0].field) == ("rejected", "approved_by") and "不是钦州市发展和改革委员会的负责人" in r[0].reason
+    assert (r[0].status, r[0].field) == ("rejected", "approved_by") and "不是钦州市发展和改革委员会的负责人" in r[
+        0
+    ].reason
     r = await st.ingest(extension(req, on, approved_by="liaison-fgw", notified_on=str(on)))  # not a head
     assert (r[0].status, r[0].field) == ("rejected", "approved_by")
     r = await st.ingest(extension(req, on, approved_by="局长", notified_on=str(on)))  # a title, not a person
@@ -487,7 +489,10 @@ async def test_a_request_registered_again_after_a_withdrawal_is_linked_and_flagg
 
     with Session(get_engine()) as s:
         dump = " ".join(str(row) for t in ("item", "event_record") for row in s.execute(text(f"SELECT * FROM {t}")))
-        keys = [k for (k,) in s.execute(text("SELECT applicant_key FROM item WHERE id IN (:a, :b)"), {"a": first, "b": again})]
+        keys = [
+            k
+            for (k,) in s.execute(text("SELECT applicant_key FROM item WHERE id IN (:a, :b)"), {"a": first, "b": again})
+        ]
     assert "王五" not in dump and "450702199001011234" not in dump
     assert keys[0] == keys[1] and len(keys[0]) == 64  # one applicant, one key (an HMAC, not the identity)
     async with await supervisor_http(st) as http:

@@ -243,3 +243,41 @@ def test_first_use_from_many_threads_migrates_once(tmp_path):
     assert all(e is eng for e in done)
     with eng.connect() as conn:
         assert conn.execute(text("select count(*) from alembic_version")).scalar_one() == 1
+
+
+def test_requests_of_one_applicant_are_found_by_key_only(db_session):
+    """#17 §4: withdrawals of an applicant (by the keyed hash) and same-day groups, on both databases; the
+    flaggable requests are those whose data carries a correction, a consultation or a withdrawal link."""
+
+    def request(item_id, key, day, dept="dept-a", state="open", **data):
+        s = ItemSnapshot(
+            id=item_id,
+            type="request",
+            department=dept,
+            state=state,
+            version=1,
+            data={"start_on": day, **data},
+            applicant_key=key,
+        )
+        repo.save_snapshot(db_session, s)
+
+    request("w-1", "k1", "2026-03-02", state="withdrawn")
+    request("w-2", "k1", "2026-03-02", dept="dept-b", state="withdrawn")
+    request("n-1", "k1", "2026-03-10", consultations=[{"on": "2026-03-11"}])
+    request("n-2", "k1", "2026-03-10")
+    request("o-1", "k2", "2026-03-10", correction={"respond_by": "2026-03-20"})
+    request("o-2", None, "2026-03-10", after_withdrawal={"request_id": "w-1"})
+    request("o-3", None, "2026-03-10")
+    for item_id, dept in (("w-1", "dept-a"), ("w-2", "dept-b")):
+        rec = repo.event_record_from(
+            {"event_id": f"{item_id}-w", "type": "request.withdrawn", "request_id": item_id, "on": "2026-03-05"},
+            department=dept,
+        )
+        repo.add_event(db_session, rec)
+    assert repo.withdrawals_by_applicant(db_session, "k1", "dept-a", "n-1") == [("w-1", "2026-03-05")]
+    assert repo.withdrawals_by_applicant(db_session, "k2", "dept-a", "n-1") == []
+    assert repo.withdrawals_by_applicant(db_session, "k1", "dept-a", "w-1") == []
+    assert repo.same_day_requests(db_session) == [{"department": "dept-a", "day": "2026-03-10", "ids": ["n-1", "n-2"]}]
+    assert repo.same_day_requests(db_session, "dept-b") == []
+    assert repo.request_ids_with_flag_data(db_session) == ["n-1", "o-1", "o-2"]
+    assert db_session.get(Item, "n-1").applicant_key == "k1"
