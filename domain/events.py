@@ -329,11 +329,9 @@ class RequestExtended(_RequestOn):
         title="批准人", description="政府信息公开工作机构负责人（名录中的人员编号，不能是登记人本人）"
     )
     reason: str = Field(title="延期理由")
-    # 条例第三十三条第二款 “告知申请人”: required from senders; optional in the model so that events
-    # recorded before it (in workflow histories) still decode. The workflow refuses one without it.
-    notified_on: HappenedDay | None = Field(
-        None, title="告知申请人日期", description="将延期告知申请人之日，不得晚于当前答复期限"
-    )
+    # 条例第三十三条第二款 “告知申请人”. (Events recorded before it carry none: workflow histories hold the
+    # parsed data, never re-validated here; the workflow's own check accepts those on replay.)
+    notified_on: HappenedDay = Field(title="告知申请人日期", description="将延期告知申请人之日，不得晚于当前答复期限")
 
     @field_validator("working_days")
     @classmethod

@@ -138,14 +138,16 @@ def test_extension_checks_of_17_apply_to_new_input_only():
         st, ev({"event_id": "c1", "type": "request.consultation_started", "on": "2026-03-03", "with": "agency"})
     )
     tr.clock(st, "request_reply").due = "2026-03-30"
-    old = ev(
+    told_then = ev(
         {"event_id": "x1", "type": "request.extended", "on": "2026-03-05", "working_days": 5, "approved_by": "head-fgw"}
-        | {"reason": "复杂"}
-    )
+        | {"reason": "复杂", "notified_on": "2026-03-05"}
+    )  # as a history recorded before #17 holds it: no notice
+    old = told_then.model_copy(update={"data": {k: v for k, v in told_then.data.items() if k != "notified_on"}})
     tr.check(st, old, strict=False)
     with pytest.raises(Refusal) as exc:
         tr.check(st, old)
     assert exc.value.field == "notified_on"
+    assert "告知申请人" in exc.value.reason
     told = ev({**old.data, "event_id": "x2", "notified_on": "2026-03-04"})
     with pytest.raises(Refusal, match="早于延期决定日期"):
         tr.check(st, told)
