@@ -509,6 +509,9 @@ async def test_a_request_registered_again_after_a_withdrawal_is_linked_and_flagg
         board = (await http.get("/", params={"department": "qz-fgw"})).text
         scores = (await http.get("/scores", params={"period": "2026", "department": "qz-fgw"})).text
     assert keys[0] not in item + events + board + scores
+    row = scores.split('id="request-checks"')[1].split("</table>")[0].split("<tr>")[2]
+    cells = [int(c.split("</td>")[0]) for c in row.split('<td class="n">')[1:]]
+    assert cells[6] >= 1 and cells[7] >= 1  # withdrawals, registered again after one (this store: at least)
     assert "撤回后重新申请" in board.split('id="flagged"')[1].split("</table>")[0]
     # Several requests of one applicant on one day (possible 拆分): shown on the board.
     same = st.id("W6")
