@@ -281,3 +281,38 @@ def test_requests_of_one_applicant_are_found_by_key_only(db_session):
     assert repo.same_day_requests(db_session, "dept-b") == []
     assert repo.request_ids_with_flag_data(db_session) == ["n-1", "o-1", "o-2"]
     assert db_session.get(Item, "n-1").applicant_key == "k1"
+
+
+def test_request_checks_count_per_department_on_both_databases(db_session):
+    """The scores page's #17 §4 counts: requests of the period by receipt, withdrawals, extensions (event
+    rows), consultations from the item data, same-day groups of one applicant key."""
+    from domain.scoring import parse_period
+    from services.scores import request_checks
+
+    def request(item_id, day, dept="dept-a", state="open", key=None, **data):
+        repo.save_snapshot(
+            db_session,
+            ItemSnapshot(
+                id=item_id, type="request", department=dept, state=state, version=1, applicant_key=key,
+                data={"start_on": day, **data},
+            ),
+        )  # fmt: skip
+
+    request("a-1", "2026-03-02", state="withdrawn")
+    request("a-2", "2026-03-10", key="k", consultations=[{"on": "2026-03-11"}, {"on": "2026-03-20"}])
+    request("a-3", "2026-03-10", key="k")
+    request("a-4", "2025-12-30", consultations=[{"on": "2026-01-05"}])  # received last year: not counted
+    request("b-1", "2026-04-01", dept="dept-b")
+    ext = {"event_id": "a-3-x", "type": "request.extended", "request_id": "a-3", "on": "2026-03-20"}
+    repo.add_event(db_session, repo.event_record_from(ext, department="dept-a"))
+    got = {r["department"]: r for r in request_checks(db_session, parse_period("2026"))}
+    a = got["dept-a"]
+    assert (a["requests"], a["withdrawals"], a["extensions"], a["consultations"], a["same_day_groups"]) == (
+        3,
+        1,
+        1,
+        2,
+        1,
+    )
+    assert got["dept-b"]["requests"] == 1 and got["dept-b"]["consultations"] == 0
+    assert [r["department"] for r in request_checks(db_session, parse_period("2026"), "dept-b")] == ["dept-b"]
