@@ -46,7 +46,9 @@ def item_flags(data: dict[str, Any] | None, clocks: list[Any] | None = None) -> 
     data = data or {}
     out = []
     corr = data.get("correction")
-    limits = None
+    if not (isinstance(corr, dict) or data.get("consultations") or data.get("after_withdrawal")):
+        return out  # most items: nothing to judge, no config read
+    limits = engine().limits
     if isinstance(corr, dict) and corr.get("too_short"):
         out.append(
             {
@@ -56,10 +58,7 @@ def item_flags(data: dict[str, Any] | None, clocks: list[Any] | None = None) -> 
                 f"（少于 {corr.get('min_working_days')} 个工作日）",
             }
         )
-    if isinstance(corr, dict) or data.get("consultations") or data.get("after_withdrawal"):
-        eng = engine()
-        limits = eng.limits
-    if isinstance(corr, dict) and limits and int(corr.get("working_days") or 0) > limits.correction_max_working_days:
+    if isinstance(corr, dict) and int(corr.get("working_days") or 0) > limits.correction_max_working_days:
         out.append(
             {
                 "code": "correction_too_long",
@@ -69,7 +68,7 @@ def item_flags(data: dict[str, Any] | None, clocks: list[Any] | None = None) -> 
             }
         )
     consultations = data.get("consultations") or []
-    if consultations and limits:
+    if consultations:
         cal, region = engine().calendar, str(data.get("region") or "national")
         for x in consultations:
             due = x.get("due_before")
