@@ -44,7 +44,7 @@ def item_flags(data: dict[str, Any] | None, clocks: list[Any] | None = None) -> 
     from domain.engine import engine
 
     data = data or {}
-    out = []
+    out: list[dict[str, str]] = []
     corr = data.get("correction")
     if not (isinstance(corr, dict) or data.get("consultations") or data.get("after_withdrawal")):
         return out  # most items: nothing to judge, no config read
