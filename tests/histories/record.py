@@ -6,6 +6,7 @@ incompatible (and then version it with workflow.patched() instead, for workflows
 
     .venv/bin/python -m tests.histories.record              # every scenario
     .venv/bin/python -m tests.histories.record late-entries # only the late-entry (补录) one
+    .venv/bin/python -m tests.histories.record consult      # only #17 §4's (s17-consult-checks)
     .venv/bin/python -m tests.histories.record continue-as-new  # dev server: a run given writes to make, a run
                                                            # that applied the start event of its input
 """
@@ -46,7 +47,7 @@ async def scenarios(st) -> list[tuple[str, str]]:
                  "with": "agency"},
                 {"type": "request.consultation_ended", "request_id": req, "on": c.add_working_days(recv, 5).isoformat()},
                 {"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 10,
-                 "approved_by": "head-czj", "reason": "复杂"})
+                 "approved_by": "head-czj", "notified_on": today.isoformat(), "reason": "复杂"})
     await st.ok(received(req2, "qz-jyj", today),
                 {"type": "request.correction_requested", "request_id": req2, "on": today.isoformat(),
                  "respond_by": (today + dt.timedelta(days=2)).isoformat()})
@@ -78,12 +79,39 @@ async def late_entries(st) -> list[tuple[str, str]]:
         (1, {"event_id": f"{req}-r", "type": "request.replied", "request_id": req,
              "on": c.subtract_working_days(today, 5, "guangxi").isoformat(), "outcome": "granted"}),
         (2, {"event_id": f"{req}-x", "type": "request.extended", "request_id": req, "on": due.isoformat(),
-             "working_days": 10, "approved_by": "head-czj", "reason": "复杂"})])
+             "working_days": 10, "approved_by": "head-czj", "notified_on": due.isoformat(), "reason": "复杂"})])
     assert [r.status for r in held] == ["held", "held"], [r.text() for r in held]
     await decide(st.client, f"{req}-r", approve=False, by="supervisor-zwgk", reason="无送达回证")
     await decide(st.client, f"{req}-x", approve=True, by="supervisor-zwgk")
     await st.env.sleep(dt.timedelta(days=3))
     await st.ok({"type": "request.replied", "request_id": req, "on": (await st.today()).isoformat(), "outcome": "granted"})
+    return [("request", req)]
+
+
+async def consult(st) -> list[tuple[str, str]]:
+    """#17 §4 on the code with `s17-consult-checks`: a request of a known applicant with two consultations,
+    an extension approved by the head and told to the applicant, then the reply."""
+    from domain.engine import engine
+
+    today, c = await st.today(), engine().calendar
+    req = st.id("consult")
+    recv = c.subtract_working_days(today, 10, "guangxi")
+    await st.ok({**received(req, "qz-fgw", recv), "applicant": {"name": "王五", "id_number": "450702199001011234"}},
+                {"type": "request.consultation_started", "request_id": req,
+                 "on": c.add_working_days(recv, 1, "guangxi").isoformat(), "with": "third_party"},
+                {"type": "request.consultation_ended", "request_id": req,
+                 "on": c.add_working_days(recv, 3, "guangxi").isoformat()},
+                {"type": "request.consultation_started", "request_id": req,
+                 "on": c.add_working_days(recv, 4, "guangxi").isoformat(), "with": "agency"},
+                {"type": "request.consultation_ended", "request_id": req,
+                 "on": c.add_working_days(recv, 6, "guangxi").isoformat()},
+                {"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 10,
+                 "approved_by": "head-fgw", "notified_on": today.isoformat(), "reason": "复杂"})
+    refused = await st.ingest({"type": "request.extended", "request_id": req, "on": today.isoformat(),
+                               "working_days": 5, "approved_by": "liaison-fgw", "notified_on": today.isoformat(),
+                               "reason": "again"})
+    assert refused[0].status == "rejected"
+    await st.ok({"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"})
     return [("request", req)]
 
 
@@ -159,7 +187,9 @@ async def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
             async with stack(env, Path(tmp), mp) as st:
-                items = await (late_entries(st) if "late-entries" in sys.argv[1:] else scenarios(st))
+                args = sys.argv[1:]
+                items = await (late_entries(st) if "late-entries" in args else consult(st) if "consult" in args
+                               else scenarios(st))
                 for kind, item in items:
                     handle = st.client.get_workflow_handle(f"{kind}:{item}")
                     await handle.result()
