@@ -151,6 +151,10 @@ def test_extension_checks_of_17_apply_to_new_input_only():
     told = ev({**old.data, "event_id": "x2", "notified_on": "2026-03-04"})
     with pytest.raises(Refusal, match="早于延期决定日期"):
         tr.check(st, told)
+    after_due = ev({**old.data, "event_id": "x5", "notified_on": "2026-03-31"})
+    with pytest.raises(Refusal, match="答复期限届满前告知申请人：当前期限 2026-03-30") as exc:
+        tr.check(st, after_due)
+    assert exc.value.field == "notified_on"
     mine = ev({**old.data, "event_id": "x3", "notified_on": "2026-03-05"}).model_copy(
         update={"recorded": Recorded(at="2026-03-05T09:00:00+08:00", on="2026-03-05", role="head", by="head-fgw")}
     )
