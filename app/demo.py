@@ -135,6 +135,7 @@ def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[
         on=wd(2),
         working_days=20,
         approved_by="head-zrzyj",
+        notified_on=wd(2),
         reason="涉及多个地块档案调取，需延长答复期限",
     )  # due in the next year: provisional
     req("qz-fgw", "2026-106", "申请公开2026年市级重点项目投资计划", 8, "legal.research")

@@ -280,7 +280,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["count"] += 1
         g["total"] += r.overdue_working_days
         g["max"] = max(g["max"], r.overdue_working_days)
-    from domain.flags import item_flags
+    from domain.flags import consultation_summary, item_flags
     from services.queries import session
     from store import repo
     from store.accounts import urge_counts
@@ -289,8 +289,11 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     with session() as s:
         open_count, prov_ids = repo.open_board_counts(s, dept)
         prov_items = repo.list_items(s, ids=prov_ids) if prov_ids else []
-        corrected = repo.request_ids_with_correction(s, dept)  # flags come only from a correction notice
-        flagged = [(i, item_flags(i.data)) for i in (repo.list_items(s, ids=corrected) if corrected else [])]
+        # flags come only from a correction notice, a consultation or a link to a withdrawal (domain.flags)
+        flaggable = repo.request_ids_with_flag_data(s, dept)
+        flagged = [(i, item_flags(i.data, i.clocks)) for i in (repo.list_items(s, ids=flaggable) if flaggable else [])]
+        consulted = {i.id: consultation_summary(i.data, i.clocks) for i, _ in flagged if i.data.get("consultations")}
+        same_day = repo.same_day_requests(s, dept)
         urges = urge_counts(s, dept)
     flagged = [(i, f) for i, f in flagged if f]
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
@@ -317,6 +320,8 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         provisional=provisional,
         scores=scores,
         flagged=flagged,
+        consulted=consulted,
+        same_day=same_day,
         rule_names=rm.rule_names(),
         held=held,
         may_review=who.role in REVIEWERS,
@@ -469,6 +474,11 @@ def scores_page(request: Request, period: str | None = None, department: str | N
     day = rm.today()
     res = rm.scores_result(p, day, dept)
     chart = trend_chart(p, day, dept)
+    from services.queries import session
+    from services.scores import request_checks
+
+    with session() as s:
+        checks = request_checks(s, p, dept)
     # the annual report drafted in January-March is last year's
     today = rm.today()
     report_year = p.start.year - (1 if p.start.year == today.year and today.month <= 3 else 0)
@@ -480,6 +490,7 @@ def scores_page(request: Request, period: str | None = None, department: str | N
         period=p,
         department=dept,
         chart=chart,
+        checks=checks,
         period_text=period or p.label,
         report_year=report_year,
         MARK_STATUSES=tuple(MARK_DEFAULTS),  # 明细 rows that are facts, not clocks (listed with their reason)

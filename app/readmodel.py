@@ -115,7 +115,7 @@ def clock_view(c, rules: dict[str, str], today_: dt.date | None = None) -> Clock
 
 
 def item_view(snap, *, with_history: bool = False) -> ItemView:
-    from domain.flags import item_flags
+    from domain.flags import consultation_summary, item_flags
 
     rules = rule_names()
     names = department_names()
@@ -128,7 +128,8 @@ def item_view(snap, *, with_history: bool = False) -> ItemView:
         "state": snap.state,
         "version": snap.version,
         "clocks": [clock_view(c, rules) for c in snap.clocks],
-        "flags": item_flags(snap.data),
+        "flags": item_flags(snap.data, snap.clocks),
+        "consultations": consultation_summary(snap.data, snap.clocks),
         # 补录 (late entries): held ones do not count yet; both dates shown
         "late_entries": [e.model_dump() for e in snap.late_entries],
     }

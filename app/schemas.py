@@ -119,6 +119,9 @@ class ItemView(BaseModel):
     version: int = 0
     clocks: list[ClockView] = Field(default_factory=list)
     flags: list[Flag] = Field(default_factory=list)
+    consultations: dict[str, int] = Field(
+        default_factory=dict, description="征求意见次数（count）与中止计算的工作日合计（paused_working_days）"
+    )
     late_entries: list[LateEntryView] = Field(
         default_factory=list, description="补录：待审核的尚不计入；两个日期都列出"
     )

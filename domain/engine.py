@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.calendar import WorkCalendar, load_calendar, load_calendar_refusing
 from domain.config import ConfigError, config_dir
 from domain.ladder import LadderConfig, load_ladders
-from domain.rules import Rule, load_correction_min, load_rules
+from domain.rules import CountingLimits, Rule, load_correction_min, load_counting_limits, load_rules
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Engine:
     ladders: LadderConfig
     signature: tuple
     correction_min: int = 5
+    limits: CountingLimits = field(default_factory=CountingLimits)
 
 
 log = logging.getLogger("shixian.config")
@@ -60,13 +61,17 @@ def engine() -> Engine:
     with _lock:
         if _engine is None or _engine.signature != sig:
             try:
-                fresh = Engine(load_calendar(), load_rules(), load_ladders(), sig, load_correction_min())
+                fresh = Engine(
+                    load_calendar(), load_rules(), load_ladders(), sig, load_correction_min(), load_counting_limits()
+                )
                 _problem = None
             except ConfigError as exc:
                 if _engine is None:
                     # a process started beside a bad calendar notice: refuse that file, use the rest
                     cal, errors = load_calendar_refusing()
-                    fresh = Engine(cal, load_rules(), load_ladders(), sig, load_correction_min())
+                    fresh = Engine(
+                        cal, load_rules(), load_ladders(), sig, load_correction_min(), load_counting_limits()
+                    )
                     _problem = "；".join(errors)
                     log.error("日历文件有误，已拒绝该文件（其余日历照常使用）：%s", _problem)
                     _engine = fresh

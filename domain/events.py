@@ -247,6 +247,9 @@ class Applicant(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: str | None = None
     contact: str | None = None
+    # Identity for linking (撤回后重新申请, 拆分): only its keyed hash is kept (domain.pii.applicant_key).
+    id_number: str | None = Field(None, title="证件号码")
+    org_code: str | None = Field(None, title="统一社会信用代码")
 
 
 class RequestReceived(_Base):
@@ -346,8 +349,13 @@ class RequestExtended(_RequestOn):
     working_days: int = Field(
         title="延长工作日数", description="最多 20 个工作日，只能延长一次，须在答复期限届满前决定"
     )
-    approved_by: str = Field(title="批准人", description="政府信息公开工作机构负责人")
+    approved_by: str = Field(
+        title="批准人", description="政府信息公开工作机构负责人（名录中的人员编号，不能是登记人本人）"
+    )
     reason: str = Field(title="延期理由")
+    # 条例第三十三条第二款 “告知申请人”. (Events recorded before it carry none: workflow histories hold the
+    # parsed data, never re-validated here; the workflow's own check accepts those on replay.)
+    notified_on: HappenedDay = Field(title="告知申请人日期", description="将延期告知申请人之日，不得晚于当前答复期限")
 
     @field_validator("working_days")
     @classmethod
@@ -658,6 +666,9 @@ class Event(BaseModel):
     content_hash: str  # of the sent object (free text masked, applicant left out), for conflict detection
     # When and by whom it reached the system: set by the ingest path (never from the sender's body).
     recorded: Recorded | None = None
+    # request.received: the applicant's identity as a keyed hash (domain.pii.applicant_key), set by the
+    # ingest path before the identity is dropped; never in the event's data (its row, exports, the API).
+    applicant_key: str | None = None
 
     @property
     def date_field(self) -> str:

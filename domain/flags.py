@@ -1,17 +1,55 @@
-"""Flags a supervisor should see on an item (pure; read from the item's snapshot data)."""
+"""Flags a supervisor should see on an item (pure; read from the item's snapshot data and clocks).
+
+Every flag marks an entry that was accepted (the law leaves the agency room) but that a supervisor should
+judge; the limits are `config/rules.toml` ([correction], [consultation], [withdrawal])."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-FLAG_LABELS = {"correction_too_short": "补正期限过短", "rule_not_in_force": "时限规则尚未施行"}
+FLAG_LABELS = {
+    "correction_too_short": "补正期限过短",
+    "correction_too_long": "补正期限过长",
+    "consultation_late_start": "临期征求意见",
+    "consultation_paused_long": "征求意见中止过长",
+    "after_withdrawal": "撤回后重新申请",
+    "rule_not_in_force": "时限规则尚未施行",
+}
+# Pause reasons of consultations (workflows.transitions.pause_reason); 待申请人补正 is not one.
+CONSULTATION_REASONS = ("征求第三方意见", "征求其他机关意见", "中止计算")
 
 
-def item_flags(data: dict[str, Any] | None) -> list[dict[str, str]]:
+def _get(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
+def consultation_summary(data: dict[str, Any] | None, clocks: list[Any] | None = None) -> dict[str, int]:
+    """{count, paused_working_days} of a request's consultations: how many were opened and how many working
+    days they stopped its reply clock (each pause as the clock's explanation counts it)."""
+    count = len((data or {}).get("consultations") or [])
+    paused = 0
+    for c in clocks or []:
+        if _get(c, "rule") != "request_reply":
+            continue
+        for p in (_get(c, "explanation") or {}).get("pauses") or []:
+            if p.get("reason") in CONSULTATION_REASONS and p.get("working_days"):
+                paused += int(p["working_days"])
+    return {"count": count, "paused_working_days": paused}
+
+
+def item_flags(data: dict[str, Any] | None, clocks: list[Any] | None = None) -> list[dict[str, str]]:
     """[{code, label, detail}] — e.g. a correction period shorter than `[correction] min_working_days`
-    (accepted: the agency sets the 合理期限; shown so that the supervisor can judge it)."""
-    out = document_flags(data)
-    corr = (data or {}).get("correction")
+    (accepted: the agency sets the 合理期限; shown so that the supervisor can judge it). `clocks` (the
+    item's clock snapshots) are needed for the consultation pause total."""
+    from domain.engine import engine
+
+    data = data or {}
+    out = document_flags(data) + _not_in_force(data)
+    corr = data.get("correction")
+    if not (isinstance(corr, dict) or data.get("consultations") or data.get("after_withdrawal")):
+        return out  # most items: nothing to judge, no config read
+    limits = engine().limits
     if isinstance(corr, dict) and corr.get("too_short"):
         out.append(
             {
@@ -21,6 +59,61 @@ def item_flags(data: dict[str, Any] | None) -> list[dict[str, str]]:
                 f"（少于 {corr.get('min_working_days')} 个工作日）",
             }
         )
+    if isinstance(corr, dict) and int(corr.get("working_days") or 0) > limits.correction_max_working_days:
+        out.append(
+            {
+                "code": "correction_too_long",
+                "label": FLAG_LABELS["correction_too_long"],
+                "detail": f"补正期限至 {corr.get('respond_by')}，长达 {corr.get('working_days')} 个工作日"
+                f"（超过 {limits.correction_max_working_days} 个工作日）",
+            }
+        )
+    consultations = data.get("consultations") or []
+    if consultations:
+        cal, region = engine().calendar, str(data.get("region") or "national")
+        for x in consultations:
+            due = x.get("due_before")
+            if not due:
+                continue
+            try:
+                left = cal.working_days_between(dt.date.fromisoformat(x["on"]), dt.date.fromisoformat(due[:10]), region)
+            except (ValueError, KeyError):  # a day outside the calendar's data: no judgement
+                continue
+            if left < limits.consultation_late_start_working_days:
+                out.append(
+                    {
+                        "code": "consultation_late_start",
+                        "label": FLAG_LABELS["consultation_late_start"],
+                        "detail": f"{x['on']} 开始征求意见，距答复期限 {due[:10]} 仅剩 {left} 个工作日"
+                        f"（最后 {limits.consultation_late_start_working_days} 个工作日内）",
+                    }
+                )
+        summary = consultation_summary(data, clocks)
+        if clocks is not None and summary["paused_working_days"] > limits.consultation_max_paused_working_days:
+            out.append(
+                {
+                    "code": "consultation_paused_long",
+                    "label": FLAG_LABELS["consultation_paused_long"],
+                    "detail": f"征求意见 {summary['count']} 次，共中止 {summary['paused_working_days']} 个工作日"
+                    f"（超过 {limits.consultation_max_paused_working_days} 个工作日）",
+                }
+            )
+    link = data.get("after_withdrawal")
+    if isinstance(link, dict):
+        out.append(
+            {
+                "code": "after_withdrawal",
+                "label": FLAG_LABELS["after_withdrawal"],
+                "detail": f"同一申请人于 {link.get('withdrawn_on')} 撤回申请 {link.get('request_id')}，"
+                f"{link.get('working_days')} 个工作日后在本部门重新申请",
+            }
+        )
+    return out
+
+
+def _not_in_force(data: dict[str, Any]) -> list[dict[str, str]]:
+    """Clocks the item did not get because their rule's source was not yet in force on its start day."""
+    out: list[dict[str, str]] = []
     for n in (data or {}).get("rules_not_in_force") or []:
         if isinstance(n, dict):
             out.append(

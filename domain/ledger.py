@@ -55,6 +55,7 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "延期日期": [],
         "延期工作日": [],
         "延期批准人": [],
+        "延期告知日期": ["告知申请人日期"],
         "延期理由": [],
         "答复日期": ["办结日期"],
         "答复结果": ["处理结果", "办理结果"],
@@ -508,6 +509,7 @@ FIELD_COLUMNS = {
         "with": "征求意见对象",
         "working_days": "延期工作日",
         "approved_by": "延期批准人",
+        "notified_on": "延期告知日期",
         "reason": "延期理由",
         "outcome": "答复结果",
         "department": "部门",
@@ -666,7 +668,7 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
             r.need("征求意见日期", "填写意见收到日期")
         ev["consultation_ended"] = {"type": "request.consultation_ended", "on": ended}
     ext_on = r.date("延期日期")
-    ext_cols = ("延期工作日", "延期批准人", "延期理由")
+    ext_cols = ("延期工作日", "延期批准人", "延期告知日期", "延期理由")
     if ext_on:
         days_text = r.text("延期工作日")
         days = None
@@ -685,6 +687,7 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
             "on": ext_on,
             "working_days": days,
             "approved_by": r.text("延期批准人"),
+            "notified_on": r.date("延期告知日期"),
             "reason": r.text("延期理由"),
         }
     elif any(r.text(c) for c in ext_cols):

@@ -41,6 +41,8 @@ class ItemSnapshot(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)  # type-specific facts (kind, outcome, ...)
     clocks: list[ClockSnapshot] = Field(default_factory=list)
     late_entries: list[LateEntry] = Field(default_factory=list)  # 补录: held and reviewed
+    # A request's applicant as a keyed hash (domain.pii.applicant_key), for linking only: never shown.
+    applicant_key: str | None = None
 
     @property
     def held(self) -> list[LateEntry]:

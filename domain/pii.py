@@ -204,3 +204,25 @@ def mask_fields(obj: dict, fields: frozenset[str] = FREE_TEXT_FIELDS, mask: Call
     }
     changed = {k: v for k, v in changed.items() if v != obj[k]}
     return {**obj, **changed} if changed else obj
+
+
+# ---------------------------------------------------------------- linking without keeping the identity
+def applicant_key(applicant: object, secret: bytes) -> str | None:
+    """A keyed hash (HMAC-SHA256 with the server's secret) of an applicant's identity as given in a
+    `request.received`: the name with the ID number or, for an organisation, its code (统一社会信用代码).
+    None when the event gives no name or neither number: then nothing is linked. Computed before the
+    event is masked and the identity dropped; without the secret the hash cannot confirm a guess."""
+    import hashlib
+    import hmac
+    import unicodedata
+
+    if not isinstance(applicant, dict):
+        return None
+
+    def norm(v: object) -> str:
+        return "".join(unicodedata.normalize("NFKC", v).split()).upper() if isinstance(v, str) else ""
+
+    name, number = norm(applicant.get("name")), norm(applicant.get("id_number")) or norm(applicant.get("org_code"))
+    if not name or not number or not secret:
+        return None
+    return hmac.new(secret, f"{name}\x1f{number}".encode(), hashlib.sha256).hexdigest()

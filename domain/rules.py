@@ -174,7 +174,7 @@ def _date_or_none(value, where: str) -> dt.date | None:
 
 
 def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
-    unknown = set(data) - {"rules", "correction"}
+    unknown = set(data) - {"rules", "correction", "consultation", "withdrawal"}
     if unknown:
         raise ConfigError(f"{filename}: 未知的顶层键 “{sorted(unknown)[0]}”")
     rules: dict[str, Rule] = {}
@@ -206,13 +206,60 @@ def parse_correction_min(data: dict, filename: str = "rules.toml") -> int:
     section = data.get("correction", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{filename}: [correction] 必须是表")
-    bad = set(section) - {"min_working_days", "source"}
+    bad = set(section) - {"min_working_days", "max_working_days", "source"}
     if bad:
         raise ConfigError(f"{filename}: [correction] 未知字段 “{sorted(bad)[0]}”")
     value = section.get("min_working_days", 5)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60:
         raise ConfigError(f"{filename}: [correction] min_working_days 必须是 0–60 的整数，收到 {value!r}")
     return value
+
+
+@dataclass(frozen=True)
+class CountingLimits:
+    """Where the law leaves room, the limits beyond which an accepted entry is flagged to the supervisor
+    (README "Counting rules"): nothing is refused by them."""
+
+    correction_max_working_days: int = 15  # [correction] max_working_days: 补正期限过长
+    consultation_max_paused_working_days: int = 30  # [consultation] max_paused_working_days: 征求意见中止过长
+    consultation_late_start_working_days: int = 2  # [consultation] late_start_working_days: 临期征求意见
+    relink_working_days: int = 10  # [withdrawal] relink_working_days: 撤回后重新申请
+
+
+def _limit(data: dict, section: str, key: str, default: int, filename: str, allowed: set[str]) -> int:
+    table = data.get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{filename}: [{section}] 必须是表")
+    bad = set(table) - allowed
+    if bad:
+        raise ConfigError(f"{filename}: [{section}] 未知字段 “{sorted(bad)[0]}”")
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 250:
+        raise ConfigError(f"{filename}: [{section}] {key} 必须是 0–250 的整数，收到 {value!r}")
+    return value
+
+
+def parse_counting_limits(data: dict, filename: str = "rules.toml") -> CountingLimits:
+    consult = {"max_paused_working_days", "late_start_working_days", "source"}
+    return CountingLimits(
+        correction_max_working_days=_limit(
+            data, "correction", "max_working_days", 15, filename, {"min_working_days", "max_working_days", "source"}
+        ),
+        consultation_max_paused_working_days=_limit(
+            data, "consultation", "max_paused_working_days", 30, filename, consult
+        ),
+        consultation_late_start_working_days=_limit(
+            data, "consultation", "late_start_working_days", 2, filename, consult
+        ),
+        relink_working_days=_limit(
+            data, "withdrawal", "relink_working_days", 10, filename, {"relink_working_days", "source"}
+        ),
+    )
+
+
+def load_counting_limits(directory: Path | None = None) -> CountingLimits:
+    path = (directory or config_dir()) / "rules.toml"
+    return parse_counting_limits(read_toml(path), path.name)
 
 
 def load_correction_min(directory: Path | None = None) -> int:
@@ -224,6 +271,7 @@ def load_rules(directory: Path | None = None) -> dict[str, Rule]:
     path = (directory or config_dir()) / "rules.toml"
     data = read_toml(path)
     parse_correction_min(data, path.name)  # a bad [correction] is a config error like any rule's
+    parse_counting_limits(data, path.name)
     return parse_rules(data, path.name)
 
 

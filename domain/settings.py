@@ -214,6 +214,12 @@ class Settings(BaseSettings):
         validation_alias="SHIXIAN_DB_RETRY_SECONDS",
         description="how long opening a database connection is retried before a 503",
     )
+    applicant_key_secret: SecretStr | None = Field(
+        None,
+        validation_alias="SHIXIAN_APPLICANT_KEY_SECRET",
+        description="key of the applicant-identity hash that links requests (default: generated once and kept"
+        " in <data dir>/applicant-key.secret)",
+    )
     import_stall_seconds: float = Field(
         20.0,
         gt=0,

@@ -41,6 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.clocks import FactRequest, engine
 from domain.config import ConfigError
 from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
+from domain.pii import applicant_key
 from domain.review import HELD_ROLES, Recorded, load_review_config
 from domain.rules import Rule
 from domain.settings import get_settings
@@ -268,6 +269,33 @@ class Ingestor:
         self._rules_by_type: dict[str, dict[str, RuleMeta]] = {}
         self._directory = None
 
+    def _link_applicant(self, ev: Event, key: str | None) -> Event:
+        """The event with its applicant key and, when the same applicant withdrew a request in the same
+        department within `[withdrawal] relink_working_days` before this one's receipt, the link to it
+        (kept in the item's data, shown as 撤回后重新申请). The store is read only."""
+        if key is None:
+            return ev
+        from store.repo import withdrawals_by_applicant
+
+        limit = engine().limits.relink_working_days
+        received = dt.date.fromisoformat(ev.on[:10])
+        calendar, region = engine().calendar, self._region(ev)
+        best: tuple[dt.date, str, int] | None = None  # the latest withdrawal in reach
+        with repo_session(self.db) as s:
+            for request_id, withdrawn_on in withdrawals_by_applicant(s, key, ev.department or "", ev.item_id):
+                try:
+                    day = dt.date.fromisoformat(withdrawn_on[:10])
+                except ValueError:
+                    continue
+                if day > received:
+                    continue
+                wd = calendar.working_days_between(day, received, region)
+                if wd <= limit and (best is None or day > best[0]):
+                    best = (day, request_id, wd)
+        link = {"request_id": best[1], "withdrawn_on": best[0].isoformat(), "working_days": best[2]} if best else None
+        data = {**ev.data, "after_withdrawal": link} if link else ev.data
+        return ev.model_copy(update={"applicant_key": key, "data": data})
+
     def directory(self):
         if self._directory is None:
             from domain.directory import load_directory
@@ -337,6 +365,10 @@ class Ingestor:
                 # Facts dated after this host's today are refused here already; the item workflow checks
                 # again against the Temporal server's clock (the recording instant that counts).
                 ev = parse_event(obj, internal=self.internal, today=self.now().astimezone(SHANGHAI).date())
+                if ev.type == "request.received" and isinstance(obj, dict) and obj.get("applicant"):
+                    # Hashed from the identity as sent, before anything masks or drops it; only the hash
+                    # goes on (linking after a withdrawal, several requests of one applicant on one day).
+                    ev = self._link_applicant(ev, applicant_key(obj["applicant"], applicant_secret()))
             except EventError as exc:
                 eid = obj.get("event_id") if isinstance(obj, dict) else None
                 decided(
@@ -490,6 +522,8 @@ class Ingestor:
         wid = workflow_id(ev)
         if self.scope is not None:
             await self._check_scope(ev, wid)
+        if ev.type == "request.extended":
+            await self._check_approver(ev, wid)
         if ev.type in STARTS:
             self._check_new_item(ev)
             status, note = await self._start_with(ev, wid)
@@ -518,11 +552,9 @@ class Ingestor:
             return await self._update(ev, wid)
         raise _Rejected(_id_field(ev), f"未知事项 {ev.item_id}：须先登记起始事件")
 
-    async def _check_scope(self, ev: Event, wid: str) -> None:
-        """The department rule against the item's own department: as the store holds it, else as the
-        item's workflow knows it (its store write may still be pending), else (a new item) the event's."""
-        from services.access import department_refusal
-
+    async def _owner(self, ev: Event, wid: str) -> str | None:
+        """The item's own department: as the store holds it, else as the item's workflow knows it (its
+        store write may still be pending); None for an item not known yet."""
         owner = self._owners.get(ev.item_id)
         if owner is None:
             with repo_session(self.db) as s:
@@ -537,6 +569,39 @@ class Ingestor:
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
+        return owner
+
+    async def _check_approver(self, ev: Event, wid: str) -> None:
+        """条例第三十三条第二款: an extension is approved by the 负责人. The directory (config/departments.toml)
+        is the authority on who that is: a person with the role `head` in the item's department, or a
+        supervisor (公开办); never the person recording it. The rest (the notice to the applicant, the
+        due date) is checked by the item's workflow."""
+        approver = str(ev.data.get("approved_by") or "")
+        recorders = {r for r in (self.recorded_by, ev.recorded.by if ev.recorded else None) if r}
+        if approver in recorders:
+            raise _Rejected("approved_by", f"批准人 {approver} 是登记人本人：延期须经负责人同意，不能自己批准")
+        owner = await self._owner(ev, wid)
+        if owner is None:
+            return  # an unknown item: refused with its own message
+        person = self.directory().people.get(approver)
+        if person is None:
+            raise _Rejected(
+                "approved_by",
+                f"批准人 “{approver[:40]}” 不在人员名录中（config/departments.toml）：请填写负责人的人员编号",
+            )
+        if not (person.has_role("supervisor") or (person.has_role("head") and person.department == owner)):
+            name = self.directory().department_name(owner)
+            raise _Rejected(
+                "approved_by",
+                f"批准人 {person.id}（{person.name}）不是{name}的负责人，也不是督查人员：延期须经政府信息公开工作机构"
+                "负责人同意（条例第三十三条第二款）",
+            )
+
+    async def _check_scope(self, ev: Event, wid: str) -> None:
+        """The department rule against the item's own department (see _owner), else (a new item) the event's."""
+        from services.access import department_refusal
+
+        owner = await self._owner(ev, wid)
         reason = department_refusal(
             self.scope, (ev.department, owner), ev.item_id if owner and owner != self.scope else None
         )
@@ -738,3 +803,27 @@ def _observe(results: list[IngestResult]) -> None:
                 "field": r.field,
             },
         )
+
+
+def applicant_secret() -> bytes:
+    """The key of domain.pii.applicant_key: SHIXIAN_APPLICANT_KEY_SECRET, else a random one generated once
+    and kept in the data directory (mode 0600). Losing it only stops linking requests recorded before."""
+    import os
+    import secrets
+
+    settings = get_settings()
+    if settings.applicant_key_secret is not None:
+        return settings.applicant_key_secret.get_secret_value().encode()
+    path = settings.data_dir / "applicant-key.secret"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as f:
+        f.write(secrets.token_hex(32).encode())
+    return path.read_bytes().strip()

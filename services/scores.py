@@ -241,3 +241,77 @@ def annotate_late_entries(session, res):
             )
         d.late_entry = "；".join(notes)
     return res
+
+
+def request_checks(session, period, department: str | None = None) -> list[dict]:
+    """Per department, the requests received in `period` (#17 §4, shown beside the scores, not deducted):
+    consultations and the working days they paused, requests over `[consultation] max_paused_working_days`
+    or with a consultation in the last working days, extensions, withdrawals, requests registered again
+    after a withdrawal, and days with several requests of one applicant (possible 拆分). Counted in SQL;
+    only requests whose data can carry a flag are read whole."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from domain.flags import consultation_summary, item_flags
+    from store.models import EventRecord, Item
+    from store.models import table as sa_table
+    from store.repo import list_items, request_ids_with_flag_data, same_day_requests
+
+    lo, hi = period.start.isoformat(), period.end.isoformat()
+    start_on = func.substr(sa_table(Item).c.data["start_on"].as_string(), 1, 10)
+    out: dict[str, dict] = {}
+
+    def row(d: str) -> dict:
+        return out.setdefault(
+            d,
+            {
+                "department": d,
+                "requests": 0,
+                "consultations": 0,
+                "consultation_paused_working_days": 0,
+                "paused_over_limit": 0,
+                "late_consultations": 0,
+                "extensions": 0,
+                "withdrawals": 0,
+                "after_withdrawal": 0,
+                "same_day_groups": 0,
+            },
+        )
+
+    q = (
+        select(col(Item.department), col(Item.state), func.count())
+        .where(col(Item.type) == "request", start_on >= lo, start_on <= hi)
+        .group_by(col(Item.department), col(Item.state))
+    )
+    if department is not None:
+        q = q.where(col(Item.department) == department)
+    for dept, state, n in session.execute(q).all():
+        row(dept)["requests"] += n
+        if state == "withdrawn":
+            row(dept)["withdrawals"] += n
+    ext = (
+        select(col(Item.department), func.count())
+        .join(EventRecord, col(EventRecord.item_id) == col(Item.id))
+        .where(col(EventRecord.type) == "request.extended", start_on >= lo, start_on <= hi)
+        .group_by(col(Item.department))
+    )
+    if department is not None:
+        ext = ext.where(col(Item.department) == department)
+    for dept, n in session.execute(ext).all():
+        row(dept)["extensions"] += n
+    ids = request_ids_with_flag_data(session, department)
+    for snap in list_items(session, ids=ids) if ids else []:
+        if not lo <= str(snap.data.get("start_on") or "")[:10] <= hi:
+            continue
+        r = row(snap.department)
+        summary = consultation_summary(snap.data, snap.clocks)
+        r["consultations"] += summary["count"]
+        r["consultation_paused_working_days"] += summary["paused_working_days"]
+        codes = [f["code"] for f in item_flags(snap.data, snap.clocks)]
+        r["paused_over_limit"] += "consultation_paused_long" in codes
+        r["late_consultations"] += codes.count("consultation_late_start")
+        r["after_withdrawal"] += "after_withdrawal" in codes
+    for g in same_day_requests(session, department):
+        if lo <= g["day"] <= hi:
+            row(g["department"])["same_day_groups"] += 1
+    return [out[d] for d in sorted(out)]

@@ -67,6 +67,9 @@ class Item(SQLModel, table=True):
     state: str = Field(default="open", index=True)
     version: int = 0
     data: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
+    # HMAC of a request's applicant identity (domain.pii.applicant_key): links requests of one applicant,
+    # never shown, exported or logged.
+    applicant_key: str | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
 

@@ -39,7 +39,7 @@ def _insert_for(name: str, table):
     raise NotImplementedError(f"unsupported database dialect: {name}")
 
 
-_ITEM_SET = ("type", "department", "title", "state", "version", "data", "updated_at")
+_ITEM_SET = ("type", "department", "title", "state", "version", "data", "applicant_key", "updated_at")
 _CLOCK_SET = (
     "region",
     "start",
@@ -144,6 +144,7 @@ def save_snapshot(session: Session, snap: ItemSnapshot, *, commit: bool = True) 
         "state": snap.state,
         "version": snap.version,
         "data": snap.data or {},
+        "applicant_key": snap.applicant_key,
         "created_at": now,
         "updated_at": now,
     }
@@ -579,3 +580,53 @@ def finished_items_with_met_clocks(session: Session, after: str | None, limit: i
     if after is not None:
         q = q.where(col(Clock.item_id) > after)
     return list(session.execute(q).scalars().all())
+
+
+def request_ids_with_flag_data(session: Session, department: str | None = None) -> list[str]:
+    """Requests whose snapshot data can carry a board flag (domain.flags): a correction notice, a
+    consultation or a link to a withdrawn request."""
+    data = sa_table(Item).c.data
+    q = select(col(Item.id)).where(
+        col(Item.type) == "request",
+        data["correction"].as_string().is_not(None)
+        | data["consultations"].as_string().is_not(None)
+        | data["after_withdrawal"].as_string().is_not(None),
+    )
+    if department is not None:
+        q = q.where(col(Item.department) == department)
+    return list(session.execute(q.order_by(col(Item.id))).scalars())
+
+
+def withdrawals_by_applicant(session: Session, key: str, department: str, exclude: str) -> list[tuple[str, str]]:
+    """(request id, withdrawal date) of the department's withdrawn requests of the applicant with this key."""
+    q = (
+        select(col(Item.id), col(EventRecord.occurred_on))
+        .join(EventRecord, col(EventRecord.item_id) == col(Item.id))
+        .where(
+            col(Item.applicant_key) == key,
+            col(Item.department) == department,
+            col(Item.id) != exclude,
+            col(EventRecord.type) == "request.withdrawn",
+            col(EventRecord.occurred_on).is_not(None),
+        )
+    )
+    return [(i, str(on)) for i, on in session.execute(q).all()]
+
+
+def same_day_requests(session: Session, department: str | None = None) -> list[dict[str, Any]]:
+    """Groups of two or more requests of one applicant (same key) received on one day in one department
+    (possible 拆分): [{department, day, ids}], the key itself left out."""
+    start_on = sa_table(Item).c.data["start_on"].as_string()
+    q = select(col(Item.department), start_on, col(Item.applicant_key), col(Item.id)).where(
+        col(Item.type) == "request", col(Item.applicant_key).is_not(None)
+    )
+    if department is not None:
+        q = q.where(col(Item.department) == department)
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for dept, day, key, item_id in session.execute(q).all():
+        groups.setdefault((dept, str(day)[:10], key), []).append(item_id)
+    return [
+        {"department": d, "day": day, "ids": sorted(ids)}
+        for (d, day, _), ids in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], sorted(kv[1])))
+        if len(ids) > 1
+    ]

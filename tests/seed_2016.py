@@ -87,6 +87,7 @@ def events() -> list[dict]:
                 on=_workday_after(received, 15).isoformat(),
                 working_days=10,
                 approved_by="head-zfb",
+                notified_on=_workday_after(received, 15).isoformat(),
                 reason="需要调取档案",
             )
             reply = _workday_after(received, 25)

@@ -596,6 +596,7 @@ async def test_register_request_double_submit_refusal_and_reply(env):
                 "on": shanghai_today().isoformat(),
                 "working_days": "30",
                 "approved_by": "head-fgw",
+                "notified_on": shanghai_today().isoformat(),
                 "reason": "调取档案",
             },
         )

@@ -276,6 +276,7 @@ def test_event_errors_are_chinese_and_name_the_field():
                 "on": "2026-11-02",
                 "working_days": "many",
                 "approved_by": "x",
+                "notified_on": "2026-11-02",
                 "reason": "y",
             },
             "working_days",

@@ -11,6 +11,8 @@ import datetime as dt
 import pytest
 
 from domain.engine import engine
+from domain.flags import consultation_summary, item_flags
+from services.ingest import Ingestor
 from tests.workflow_harness import stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -132,9 +134,29 @@ async def test_edition_by_receipt_date_through_correction(st):
     )
     reply = st.clock(req, "request_reply")
     assert (reply.start, reply.due) == ("2019-05-16", "2019-06-06")
-    r = await st.ingest(req_ev("request.extended", req, "2019-06-03", working_days=20, approved_by="head", reason="x"))
+    r = await st.ingest(
+        req_ev(
+            "request.extended",
+            req,
+            "2019-06-03",
+            working_days=20,
+            approved_by="head-fgw",
+            notified_on="2019-06-03",
+            reason="x",
+        )
+    )
     assert (r[0].status, r[0].field) == ("rejected", "working_days") and "15" in r[0].reason
-    await st.ok(req_ev("request.extended", req, "2019-06-03", working_days=15, approved_by="head", reason="复杂"))
+    await st.ok(
+        req_ev(
+            "request.extended",
+            req,
+            "2019-06-03",
+            working_days=15,
+            approved_by="head-fgw",
+            notified_on="2019-06-03",
+            reason="复杂",
+        )
+    )
     assert st.clock(req, "request_reply").due == "2019-06-28"
 
 
@@ -348,3 +370,186 @@ async def test_documents_not_disclosed_proactively_on_the_scores_page_and_export
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert (cols["依申请公开（件）"], cols["规范性文件未解读（件）"], cols["扣分"]) == ("1", "1", "0")
     assert cols["政府信息主动公开得分（权重10）"] == "10"
+# ---------------------------------------------------------------- issue 17 §4: extensions, consultations
+
+
+def extension(req, on, **kw):
+    return req_ev("request.extended", req, on, working_days=kw.pop("working_days", 10), reason="需调阅档案", **kw)
+
+
+async def test_an_extension_needs_the_departments_head_the_notice_and_no_self_approval(st):
+    req = st.id("EXT")
+    recv = cal().subtract_working_days(await st.today(), 5, "guangxi")
+    await st.ok(received(req, "qz-fgw", recv))
+    due = st.clock(req, "request_reply").due
+    on = recv + DAY
+    r = await st.ingest(extension(req, on, approved_by="head-fgw"))  # the applicant was not told
+    assert (r[0].status, r[0].field) == ("rejected", "notified_on")
+    late_notice = dt.date.fromisoformat(due) + DAY
+    r = await st.ingest(extension(req, on, approved_by="head-fgw", notified_on=str(late_notice)))
+    if late_notice <= await st.today():  # a notice dated after today is refused as a future fact anyway
+        assert (r[0].status, r[0].field) == ("rejected", "notified_on") and due in r[0].reason
+    else:
+        assert (r[0].status, r[0].field) == ("rejected", "notified_on")
+    r = await st.ingest(extension(req, on, approved_by="head-czj", notified_on=str(on)))  # another department's
+    assert (r[0].status, r[0].field) == ("rejected", "approved_by") and "不是钦州市发展和改革委员会的负责人" in r[
+        0
+    ].reason
+    r = await st.ingest(extension(req, on, approved_by="liaison-fgw", notified_on=str(on)))  # not a head
+    assert (r[0].status, r[0].field) == ("rejected", "approved_by")
+    r = await st.ingest(extension(req, on, approved_by="局长", notified_on=str(on)))  # a title, not a person
+    assert (r[0].status, r[0].field) == ("rejected", "approved_by") and "人员名录" in r[0].reason
+    # Recorded by the head himself: self-approval, also when the body names another recorder.
+    own = Ingestor(st.client, recorded_by="head-fgw", role="head")
+    res = await own.ingest(
+        [(1, {"event_id": st.id("self"), **extension(req, on, approved_by="head-fgw", notified_on=str(on))})]
+    )
+    assert (res[0].status, res[0].field) == ("rejected", "approved_by") and "登记人本人" in res[0].reason
+    assert st.clock(req, "request_reply").due == due  # nothing applied
+    await st.ok(extension(req, on, approved_by="head-fgw", notified_on=str(on)))
+    assert st.clock(req, "request_reply").due == cal().add_working_days(recv, 30, "guangxi").isoformat()
+    req2 = st.id("EXT2")
+    await st.ok(received(req2, "qz-fgw", recv))
+    await st.ok(extension(req2, on, approved_by="supervisor-zwgk", notified_on=str(on)))  # 公开办 may approve
+
+
+async def test_a_consultation_after_the_due_date_is_refused_and_one_in_the_last_days_flagged(st):
+    req = st.id("LATE")
+    await st.ok(received(req, "qz-fgw", "2026-03-02"))
+    due = dt.date.fromisoformat(st.clock(req, "request_reply").due)
+    r = await st.ingest(req_ev("request.consultation_started", req, due + DAY, **{"with": "third_party"}))
+    assert (r[0].status, r[0].field) == ("rejected", "on") and "答复期限届满前" in r[0].reason
+    assert st.clock(req, "request_reply").state != "paused"
+    last_but_one = cal().subtract_working_days(due, 1, "guangxi")
+    await st.ok(req_ev("request.consultation_started", req, last_but_one, **{"with": "third_party"}))
+    flags = {f["code"]: f["detail"] for f in item_flags(st.item(req).data, st.item(req).clocks)}
+    assert "consultation_late_start" in flags and "仅剩 1 个工作日" in flags["consultation_late_start"]
+    early = st.id("EARLY")
+    await st.ok(received(early, "qz-fgw", "2026-03-02"))
+    await st.ok(req_ev("request.consultation_started", early, "2026-03-10", **{"with": "third_party"}))
+    assert item_flags(st.item(early).data, st.item(early).clocks) == []
+
+
+async def test_four_back_to_back_consultations_are_counted_and_flagged(st):
+    """The audit's case: received 2026-03-02, four consultations one after another moved the due date by
+    months, unseen. Each is accepted (the law sets no number), but the item, the board and the scores show
+    the count and the working days paused, flagged beyond [consultation] max_paused_working_days."""
+    req = st.id("STACK")
+    await st.ok(received(req, "qz-fgw", "2026-03-02"))
+    first_due = st.clock(req, "request_reply").due
+    assert first_due == cal().add_working_days(dt.date(2026, 3, 2), 20, "guangxi").isoformat()
+    start, pauses = dt.date(2026, 3, 3), []
+    for kind in ("third_party", "agency", "third_party", "agency"):
+        end = cal().add_working_days(start, 14, "guangxi")  # answered inside the 15-day window
+        await st.ok(
+            req_ev("request.consultation_started", req, start, **{"with": kind}),
+            req_ev("request.consultation_ended", req, end, **{"with": kind}),
+        )
+        pauses.append((start, end))
+        start = cal().add_working_days(end, 1, "guangxi")
+    paused = sum(cal().working_days_between(a - DAY, b, "guangxi") for a, b in pauses)
+    assert paused > 30
+    snap = st.item(req)
+    reply = next(c for c in snap.clocks if c.rule == "request_reply")
+    # Every pause stopped the clock in full: 20 working days to use, `paused` more stood still.
+    assert reply.due == cal().add_working_days(dt.date(2026, 3, 2), 20 + paused, "guangxi").isoformat()
+    assert reply.due > "2026-06-01" > first_due  # months later
+    assert consultation_summary(snap.data, snap.clocks) == {"count": 4, "paused_working_days": paused}
+    flags = {f["code"]: f["detail"] for f in item_flags(snap.data, snap.clocks)}
+    assert f"征求意见 4 次，共中止 {paused} 个工作日" in flags["consultation_paused_long"]
+    # Under the limit: one consultation alone is not flagged.
+    one = st.id("ONE")
+    await st.ok(
+        received(one, "qz-fgw", "2026-03-02"),
+        req_ev("request.consultation_started", one, "2026-03-03", **{"with": "third_party"}),
+        req_ev("request.consultation_ended", one, "2026-03-10"),
+    )
+    assert "consultation_paused_long" not in {f["code"] for f in item_flags(st.item(one).data, st.item(one).clocks)}
+    async with await supervisor_http(st) as http:
+        item = (await http.get(f"/api/items/{req}")).json()
+        page = (await http.get(f"/items/{req}")).text
+        board = (await http.get("/", params={"department": "qz-fgw"})).text
+        scores = (await http.get("/scores", params={"period": "2026", "department": "qz-fgw"})).text
+    assert item["consultations"] == {"count": 4, "paused_working_days": paused}
+    assert "consultation_paused_long" in {f["code"] for f in item["flags"]}
+    assert "征求意见中止过长" in page and f"征求意见 4 次，答复期限共中止 {paused} 个工作日" in page
+    flagged = board.split('id="flagged"')[1].split("</table>")[0]
+    assert req in flagged and "征求意见中止过长" in flagged and f"4 次 / 中止 {paused} 个工作日" in flagged
+    assert one not in flagged
+    row = scores.split('id="request-checks"')[1].split("</table>")[0].split("<tr>")[2]
+    cells = [c.split("</td>")[0] for c in row.split('<td class="n">')[1:]]
+    # requests, consultations, paused days, over the limit: this test's two requests of 2026 and the rest
+    # of the store's (other tests' items share it): at least these.
+    assert int(cells[1]) >= 5 and int(cells[2]) >= paused and int(cells[3]) >= 1
+
+
+async def test_a_long_correction_period_is_flagged_and_no_correction_needs_a_notice(st):
+    req = st.id("LONG")
+    await st.ok(received(req, "qz-jyj", "2026-03-02"))
+    respond_by = cal().add_working_days(dt.date(2026, 3, 4), 20, "guangxi")
+    await st.ok(req_ev("request.correction_requested", req, "2026-03-04", respond_by=str(respond_by)))
+    flags = {f["code"]: f["detail"] for f in item_flags(st.item(req).data)}
+    assert "correction_too_long" in flags and "长达 20 个工作日" in flags["correction_too_long"]
+    ok = st.id("OK")
+    await st.ok(
+        received(ok, "qz-jyj", "2026-03-02"),
+        req_ev("request.correction_requested", ok, "2026-03-04", respond_by="2026-03-18"),
+    )
+    assert item_flags(st.item(ok).data) == []
+    # 逾期不补正 as a reply: refused without a correction notice, and before its period has passed.
+    bare = st.id("BARE")
+    await st.ok(received(bare, "qz-jyj", "2026-03-02"))
+    r = await st.ingest(req_ev("request.replied", bare, "2026-03-20", outcome="other.no_correction"))
+    assert (r[0].status, r[0].field) == ("rejected", "outcome") and "补正告知" in r[0].reason
+    assert st.item(bare).state == "open"
+
+
+async def test_a_request_registered_again_after_a_withdrawal_is_linked_and_flagged(st, tmp_path):
+    applicant = {"name": "王五", "id_number": "450702199001011234"}
+    first, again, other_dept, stranger = st.id("W1"), st.id("W2"), st.id("W3"), st.id("W4")
+    await st.ok(
+        {**received(first, "qz-fgw", "2026-03-02"), "applicant": applicant},
+        req_ev("request.withdrawn", first, "2026-03-05"),
+    )
+    back = cal().add_working_days(dt.date(2026, 3, 5), 10, "guangxi")
+    await st.ok(
+        {**received(again, "qz-fgw", back), "applicant": {**applicant, "name": " 王五 "}},
+        {**received(other_dept, "qz-czj", back), "applicant": applicant},
+        {**received(stranger, "qz-fgw", back), "applicant": {"name": "赵六", "id_number": "450702199001015678"}},
+    )
+    flags = {f["code"]: f["detail"] for f in item_flags(st.item(again).data)}
+    assert first in flags["after_withdrawal"] and "10 个工作日后" in flags["after_withdrawal"]
+    assert item_flags(st.item(other_dept).data) == [] and item_flags(st.item(stranger).data) == []
+    late = st.id("W5")
+    await st.ok({**received(late, "qz-fgw", cal().add_working_days(back, 1, "guangxi")), "applicant": applicant})
+    assert item_flags(st.item(late).data) == []  # 11 working days after: not linked
+    # The identity itself is kept nowhere: not in the store (item, event rows), not in the API.
+    from sqlmodel import Session, text
+
+    from store.db import get_engine
+
+    with Session(get_engine()) as s:
+        dump = " ".join(str(row) for t in ("item", "event_record") for row in s.execute(text(f"SELECT * FROM {t}")))
+        keys = [
+            k
+            for (k,) in s.execute(text("SELECT applicant_key FROM item WHERE id IN (:a, :b)"), {"a": first, "b": again})
+        ]
+    assert "王五" not in dump and "450702199001011234" not in dump
+    assert keys[0] == keys[1] and len(keys[0]) == 64  # one applicant, one key (an HMAC, not the identity)
+    async with await supervisor_http(st) as http:
+        item = (await http.get(f"/api/items/{again}")).text
+        events = (await http.get(f"/api/items/{again}", params={"history": "1"})).text
+        board = (await http.get("/", params={"department": "qz-fgw"})).text
+        scores = (await http.get("/scores", params={"period": "2026", "department": "qz-fgw"})).text
+    assert keys[0] not in item + events + board + scores
+    row = scores.split('id="request-checks"')[1].split("</table>")[0].split("<tr>")[2]
+    cells = [int(c.split("</td>")[0]) for c in row.split('<td class="n">')[1:]]
+    assert cells[6] >= 1 and cells[7] >= 1  # withdrawals, registered again after one (this store: at least)
+    assert "撤回后重新申请" in board.split('id="flagged"')[1].split("</table>")[0]
+    # Several requests of one applicant on one day (possible 拆分): shown on the board.
+    same = st.id("W6")
+    await st.ok({**received(same, "qz-fgw", back), "applicant": applicant})
+    async with await supervisor_http(st) as http:
+        board = (await http.get("/", params={"department": "qz-fgw"})).text
+    groups = board.split('id="same-day"')[1].split("</table>")[0]
+    assert again in groups and same in groups and stranger not in groups and str(back) in groups

@@ -135,6 +135,7 @@ def test_up_ingest_status_restart(tmp_path, store_url):
             "on": today.isoformat(),
             "working_days": 5,
             "approved_by": "x",
+            "notified_on": today.isoformat(),
             "reason": "y",
         },
         # bad input (issue 8 §5): an impossible year and a title over Temporal's message limit fail alone

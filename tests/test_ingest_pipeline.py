@@ -159,7 +159,8 @@ async def test_writes_of_one_item_land_in_order(gated):
         "request_id": req,
         "on": today.isoformat(),
         "working_days": 20,
-        "approved_by": "负责人",
+        "approved_by": "head-fgw",
+        "notified_on": today.isoformat(),
         "reason": "需要协调",
     }
     task, snap = await _two_events_first_write_held(st, gate, extended)

@@ -77,7 +77,7 @@ def test_a_fact_is_never_dated_after_the_day_it_is_recorded():
         ("request.corrected", {}),
         ("request.consultation_started", {"with": "agency"}),
         ("request.consultation_ended", {}),
-        ("request.extended", {"working_days": 5, "approved_by": "x", "reason": "y"}),
+        ("request.extended", {"working_days": 5, "approved_by": "x", "reason": "y", "notified_on": today}),
         ("request.withdrawn", {}),
         ("review.filed", {}),
         ("review.decided", {"result": "upheld"}),
@@ -207,6 +207,7 @@ def test_engine_ids_with_hash_are_only_accepted_from_the_engine():
                 "on": "2026-11-20",
                 "working_days": 10,
                 "approved_by": "局长",
+                "notified_on": "2026-11-20",
                 **kw,
             },
         ),
@@ -266,6 +267,7 @@ def test_control_characters_are_refused_in_every_text_field(ch):
                 "on": "2026-11-20",
                 "working_days": 5,
                 "approved_by": f"局长{ch}",
+                "notified_on": "2026-11-20",
                 "reason": "x",
             }
         ).field

@@ -466,16 +466,16 @@ async def test_preview_due_dates_agree_with_the_engine_and_documents_ledger(st, 
     asked, corrected = cal.add_working_days(got, 2, "guangxi"), cal.add_working_days(got, 5, "guangxi")
     c_from, c_to = cal.add_working_days(got, 8, "guangxi"), cal.add_working_days(got, 12, "guangxi")
     ext = cal.add_working_days(got, 15, "guangxi")
-    head = "受理编号,收到申请日期,申请方式,申请人类型,补正告知日期,补正期限,补正收到日期,征求意见对象,征求意见日期,意见收到日期,延期日期,延期工作日,延期批准人,延期理由\n"
+    head = "受理编号,收到申请日期,申请方式,申请人类型,补正告知日期,补正期限,补正收到日期,征求意见对象,征求意见日期,意见收到日期,延期日期,延期工作日,延期批准人,延期告知日期,延期理由\n"
     row = (
         f"{r},{got},当面,自然人,{asked},{cal.add_working_days(asked, 10, 'guangxi')},{corrected},第三方,"
-        f"{c_from},{c_to},{ext},15,王局长,需征求多方意见\n"
+        f"{c_from},{c_to},{ext},15,head-jyj,{ext},需征求多方意见\n"
     )
     # A second request extended after its due date: the engine refuses the extension, the receipt stays.
     late = st.id("YSQ-22")
     st.started.add(f"request:{late}")
     too_late = cal.add_working_days(got, 22, "guangxi")
-    row += f"{late},{got},当面,自然人,,,,,,,{too_late},10,王局长,材料较多\n"
+    row += f"{late},{got},当面,自然人,,,,,,,{too_late},10,head-jyj,{too_late},材料较多\n"
     path = tmp_path / "req.csv"
     path.write_bytes((head + row).encode("utf-8-sig"))
     pre = rows_of(await run_cli(st, "import", str(path), "-d", "qz-jyj", "--dry-run", "--json"))[r]

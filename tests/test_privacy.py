@@ -138,6 +138,7 @@ def test_parse_event_masks_subject_and_reason_and_hashes_the_masked_text():
             "on": "2026-03-03",
             "working_days": 10,
             "approved_by": "办公室主任",
+            "notified_on": "2026-03-03",
             "reason": "需核实申请人王五名下房产",
         },
         today=dt.date(2026, 3, 3),

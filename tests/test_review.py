@@ -80,6 +80,7 @@ async def test_backdated_extension_waits_for_review_then_moves_the_due_date(st):
             "on": due.isoformat(),
             "working_days": 10,
             "approved_by": "head-czj",
+            "notified_on": due.isoformat(),
             "reason": "需调阅档案",
         },
     )
@@ -112,6 +113,7 @@ async def test_backdated_extension_waits_for_review_then_moves_the_due_date(st):
                         "on": due.isoformat(),
                         "working_days": 10,
                         "approved_by": "head-czj",
+                        "notified_on": due.isoformat(),
                         "reason": "需调阅档案",
                     }
                 },

@@ -243,3 +243,76 @@ def test_first_use_from_many_threads_migrates_once(tmp_path):
     assert all(e is eng for e in done)
     with eng.connect() as conn:
         assert conn.execute(text("select count(*) from alembic_version")).scalar_one() == 1
+
+
+def test_requests_of_one_applicant_are_found_by_key_only(db_session):
+    """#17 §4: withdrawals of an applicant (by the keyed hash) and same-day groups, on both databases; the
+    flaggable requests are those whose data carries a correction, a consultation or a withdrawal link."""
+
+    def request(item_id, key, day, dept="dept-a", state="open", **data):
+        s = ItemSnapshot(
+            id=item_id,
+            type="request",
+            department=dept,
+            state=state,
+            version=1,
+            data={"start_on": day, **data},
+            applicant_key=key,
+        )
+        repo.save_snapshot(db_session, s)
+
+    request("w-1", "k1", "2026-03-02", state="withdrawn")
+    request("w-2", "k1", "2026-03-02", dept="dept-b", state="withdrawn")
+    request("n-1", "k1", "2026-03-10", consultations=[{"on": "2026-03-11"}])
+    request("n-2", "k1", "2026-03-10")
+    request("o-1", "k2", "2026-03-10", correction={"respond_by": "2026-03-20"})
+    request("o-2", None, "2026-03-10", after_withdrawal={"request_id": "w-1"})
+    request("o-3", None, "2026-03-10")
+    for item_id, dept in (("w-1", "dept-a"), ("w-2", "dept-b")):
+        rec = repo.event_record_from(
+            {"event_id": f"{item_id}-w", "type": "request.withdrawn", "request_id": item_id, "on": "2026-03-05"},
+            department=dept,
+        )
+        repo.add_event(db_session, rec)
+    assert repo.withdrawals_by_applicant(db_session, "k1", "dept-a", "n-1") == [("w-1", "2026-03-05")]
+    assert repo.withdrawals_by_applicant(db_session, "k2", "dept-a", "n-1") == []
+    assert repo.withdrawals_by_applicant(db_session, "k1", "dept-a", "w-1") == []
+    assert repo.same_day_requests(db_session) == [{"department": "dept-a", "day": "2026-03-10", "ids": ["n-1", "n-2"]}]
+    assert repo.same_day_requests(db_session, "dept-b") == []
+    assert repo.request_ids_with_flag_data(db_session) == ["n-1", "o-1", "o-2"]
+    assert db_session.get(Item, "n-1").applicant_key == "k1"
+
+
+def test_request_checks_count_per_department_on_both_databases(db_session):
+    """The scores page's #17 §4 counts: requests of the period by receipt, withdrawals, extensions (event
+    rows), consultations from the item data, same-day groups of one applicant key."""
+    from domain.scoring import parse_period
+    from services.scores import request_checks
+
+    def request(item_id, day, dept="dept-a", state="open", key=None, **data):
+        repo.save_snapshot(
+            db_session,
+            ItemSnapshot(
+                id=item_id, type="request", department=dept, state=state, version=1, applicant_key=key,
+                data={"start_on": day, **data},
+            ),
+        )  # fmt: skip
+
+    request("a-1", "2026-03-02", state="withdrawn")
+    request("a-2", "2026-03-10", key="k", consultations=[{"on": "2026-03-11"}, {"on": "2026-03-20"}])
+    request("a-3", "2026-03-10", key="k")
+    request("a-4", "2025-12-30", consultations=[{"on": "2026-01-05"}])  # received last year: not counted
+    request("b-1", "2026-04-01", dept="dept-b")
+    ext = {"event_id": "a-3-x", "type": "request.extended", "request_id": "a-3", "on": "2026-03-20"}
+    repo.add_event(db_session, repo.event_record_from(ext, department="dept-a"))
+    got = {r["department"]: r for r in request_checks(db_session, parse_period("2026"))}
+    a = got["dept-a"]
+    assert (a["requests"], a["withdrawals"], a["extensions"], a["consultations"], a["same_day_groups"]) == (
+        3,
+        1,
+        1,
+        2,
+        1,
+    )
+    assert got["dept-b"]["requests"] == 1 and got["dept-b"]["consultations"] == 0
+    assert [r["department"] for r in request_checks(db_session, parse_period("2026"), "dept-b")] == ["dept-b"]

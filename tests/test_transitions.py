@@ -9,6 +9,7 @@ import pytest
 
 from activities.clocks import engine
 from domain.events import parse_event
+from domain.review import Recorded
 from services.ingest import rule_table
 from workflows import transitions as tr
 from workflows.state import CONFLICT, ItemState, Refusal
@@ -127,3 +128,94 @@ def test_refresh_state_closes_an_item_whose_clocks_all_ended():
     tr.close_all(st)
     tr.refresh_state(st)
     assert st.state == "closed" and tr.next_wake(st) is None
+
+
+def test_extension_checks_of_17_apply_to_new_input_only():
+    """A run recorded before #17 accepted an extension without `notified_on` (or approved by its recorder):
+    its handler re-check (strict=False) keeps accepting it on replay; new input is refused."""
+    st = started()
+    tr.transition(
+        st, ev({"event_id": "c1", "type": "request.consultation_started", "on": "2026-03-03", "with": "agency"})
+    )
+    tr.clock(st, "request_reply").due = "2026-03-30"
+    told_then = ev(
+        {"event_id": "x1", "type": "request.extended", "on": "2026-03-05", "working_days": 5, "approved_by": "head-fgw"}
+        | {"reason": "复杂", "notified_on": "2026-03-05"}
+    )  # as a history recorded before #17 holds it: no notice
+    old = told_then.model_copy(update={"data": {k: v for k, v in told_then.data.items() if k != "notified_on"}})
+    tr.check(st, old, strict=False)
+    with pytest.raises(Refusal) as exc:
+        tr.check(st, old)
+    assert exc.value.field == "notified_on"
+    assert "告知申请人" in exc.value.reason
+    told = ev({**old.data, "event_id": "x2", "notified_on": "2026-03-04"})
+    with pytest.raises(Refusal, match="早于延期决定日期"):
+        tr.check(st, told)
+    after_due = ev({**old.data, "event_id": "x5", "notified_on": "2026-03-31"})
+    with pytest.raises(Refusal, match="答复期限届满前告知申请人：当前期限 2026-03-30") as exc:
+        tr.check(st, after_due)
+    assert exc.value.field == "notified_on"
+    mine = ev({**old.data, "event_id": "x3", "notified_on": "2026-03-05"}).model_copy(
+        update={"recorded": Recorded(at="2026-03-05T09:00:00+08:00", on="2026-03-05", role="head", by="head-fgw")}
+    )
+    with pytest.raises(Refusal) as exc:
+        tr.check(st, mine)
+    assert exc.value.field == "approved_by" and "登记人本人" in exc.value.reason
+    tr.check(st, ev({**old.data, "event_id": "x4", "notified_on": "2026-03-05"}))
+
+
+def test_a_consultation_is_kept_with_the_due_date_it_paused():
+    st = started()
+    tr.clock(st, "request_reply").due = "2026-03-30"
+    tr.clock(st, "request_reply").due_instant = "2026-03-30T23:59:59+08:00"
+    late = ev({"event_id": "c0", "type": "request.consultation_started", "on": "2026-03-31", "with": "agency"})
+    with pytest.raises(Refusal, match="答复期限届满前"):
+        tr.check(st, late)
+    tr.check(st, late, strict=False)  # what a run recorded before accepted
+    e = ev({"event_id": "c1", "type": "request.consultation_started", "on": "2026-03-27", "with": "agency"})
+    tr.check(st, e)
+    tr.transition(st, e)
+    assert st.data["consultations"] == [
+        {"event_id": "c1", "on": "2026-03-27", "with": "agency", "due_before": "2026-03-30"}
+    ]
+
+
+def test_the_applicant_key_is_a_keyed_hash_of_name_and_number():
+    from domain.pii import applicant_key
+
+    a = applicant_key({"name": "王五", "id_number": "45070219900101123x"}, b"k1")
+    assert a == applicant_key({"name": " 王 五", "id_number": "45070219900101123X"}, b"k1")  # normalised
+    assert a != applicant_key({"name": "王五", "id_number": "45070219900101123X"}, b"k2")  # keyed
+    assert a != applicant_key({"name": "王六", "id_number": "45070219900101123X"}, b"k1")
+    assert "王五" not in a and "450702" not in a and len(a) == 64
+    org = applicant_key({"name": "某某公司", "org_code": "91450700MA5KXXXX0X"}, b"k1")
+    assert org and org != a
+    assert applicant_key({"name": "王五"}, b"k1") is None  # a name alone links nothing
+    assert applicant_key({"id_number": "45070219900101123X"}, b"k1") is None
+
+
+def test_the_applicant_key_secret_is_generated_once_and_kept(tmp_path, monkeypatch):
+    from services.ingest import applicant_secret
+
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SHIXIAN_APPLICANT_KEY_SECRET", raising=False)
+    first = applicant_secret()
+    assert len(first) == 64 and applicant_secret() == first
+    assert (tmp_path / "applicant-key.secret").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("SHIXIAN_APPLICANT_KEY_SECRET", "from-the-environment")
+    assert applicant_secret() == b"from-the-environment"
+
+
+def test_counting_limits_are_read_from_rules_toml_and_checked():
+    from domain.config import ConfigError
+    from domain.rules import CountingLimits, parse_counting_limits
+
+    assert parse_counting_limits({}) == CountingLimits()
+    got = parse_counting_limits(
+        {"correction": {"max_working_days": 20}, "consultation": {"max_paused_working_days": 40}}
+    )
+    assert (got.correction_max_working_days, got.consultation_max_paused_working_days) == (20, 40)
+    with pytest.raises(ConfigError, match="max_paused_working_days"):
+        parse_counting_limits({"consultation": {"max_paused_working_days": "30"}})
+    with pytest.raises(ConfigError, match="未知字段"):
+        parse_counting_limits({"withdrawal": {"days": 10}})

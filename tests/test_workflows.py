@@ -306,6 +306,7 @@ async def test_extension_accepted_once_and_refused_otherwise(st):
             "on": today.isoformat(),
             "working_days": 21,
             "approved_by": "head-czj",
+            "notified_on": today.isoformat(),
             "reason": "复杂",
         }
     )
@@ -317,6 +318,7 @@ async def test_extension_accepted_once_and_refused_otherwise(st):
             "on": today.isoformat(),
             "working_days": 15,
             "approved_by": "head-czj",
+            "notified_on": today.isoformat(),
             "reason": "需调阅档案",
         }
     )
@@ -330,6 +332,7 @@ async def test_extension_accepted_once_and_refused_otherwise(st):
             "on": today.isoformat(),
             "working_days": 5,
             "approved_by": "head-czj",
+            "notified_on": today.isoformat(),
             "reason": "again",
         }
     )
@@ -344,6 +347,7 @@ async def test_extension_accepted_once_and_refused_otherwise(st):
             "on": today.isoformat(),
             "working_days": 5,
             "approved_by": "head-czj",
+            "notified_on": today.isoformat(),
             "reason": "late",
         }
     )
@@ -366,7 +370,8 @@ async def test_requests_before_2019_05_15_use_the_2008_limits(st):
             "request_id": req,
             "on": "2019-05-10",
             "working_days": 16,
-            "approved_by": "x",
+            "approved_by": "head-fgw",
+            "notified_on": "2019-05-10",
             "reason": "y",
         }
     )
@@ -726,6 +731,7 @@ async def test_recalculation_keeps_a_lawful_extension_and_the_workflow_alive(st)
             "on": today.isoformat(),
             "working_days": 10,
             "approved_by": "head-fgw",
+            "notified_on": today.isoformat(),
             "reason": "复杂",
         },
     )
@@ -782,6 +788,7 @@ async def test_extension_during_a_consultation_survives_the_window_lapsing(st):
             "on": decided.isoformat(),
             "working_days": 5,
             "approved_by": "head-czj",
+            "notified_on": decided.isoformat(),
             "reason": "复杂",
         },
     )

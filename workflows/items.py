@@ -96,6 +96,9 @@ RECORDING_CLOCK = "s16-recording-clock"
 DRAIN = "s16-drain-writes"
 # REPROJECT: a calendar recalculation also recomputes the met and missed clocks (their due date, lateness).
 REPROJECT = "s17-calendar-reproject"
+# CONSULT_CHECKS: the handler's re-check under the lock includes #17 §4's refusals (extension approver and
+# notice, consultation after the due date, 逾期不补正 without a notice); runs recorded before accepted them.
+CONSULT_CHECKS = "s17-consult-checks"
 
 
 def _stamped(ev: Event) -> Event:
@@ -244,7 +247,12 @@ class ItemWorkflow:
                 # or another reply) may have changed the item since the validator accepted this one.
                 seen = tr.known(self.st, ev)
                 if not seen:
-                    tr.check(self.st, ev, today=_recording_now().date() if workflow.patched(RECORDING_CLOCK) else None)
+                    tr.check(
+                        self.st,
+                        ev,
+                        today=_recording_now().date() if workflow.patched(RECORDING_CLOCK) else None,
+                        strict=workflow.patched(CONSULT_CHECKS),
+                    )
             except Refusal as exc:
                 self._start_refused = not self.st.version
                 _reject(str(exc))
@@ -363,6 +371,7 @@ class ItemWorkflow:
                 for c in st.clocks
             ],
             late_entries=[e.model_copy() for e in st.late],
+            applicant_key=st.applicant_key,
         )
 
     @workflow.query

@@ -88,6 +88,7 @@ class ItemState(BaseModel):
     abandon_at: str | None = None
     late: list[LateEntry] = Field(default_factory=list)  # late entries (补录), held and reviewed
     held_events: dict[str, Event] = Field(default_factory=dict)  # event_id -> the held event itself
+    applicant_key: str | None = None  # from the start event (domain.pii.applicant_key); linking only
 
 
 class ItemInput(BaseModel):

@@ -127,9 +127,11 @@ def known(st: ItemState, ev: Event) -> str | None:
 
 
 # ---------------------------------------------------------------- checks (no side effects)
-def check(st: ItemState, ev: Event, today: date | None = None) -> None:
+def check(st: ItemState, ev: Event, today: date | None = None, strict: bool = True) -> None:
     """`today`: the Shanghai date the event is recorded on, by the workflow's clock (a fact dated after it
-    is refused); None skips that check (a held entry being approved was checked when it arrived)."""
+    is refused); None skips that check (a held entry being approved was checked when it arrived).
+    `strict`: also the checks of #17 §4 (extension approver and notice, consultation after the due date,
+    abandonment without a correction notice); False only where a run recorded before them replays."""
     if known(st, ev):
         return
     scope = ev.recorded.scope if ev.recorded else None
@@ -152,7 +154,11 @@ def check(st: ItemState, ev: Event, today: date | None = None) -> None:
         meta = st.rules.get(c.rule)
         if meta and ev.type == meta.extension_event:
             check_extension(ev, c, meta)
+            if strict:
+                check_extension_approval(ev, c)
     {"document": check_document, "request": check_request}.get(st.type, check_clocks)(st, ev)
+    if strict and st.type == "request":
+        check_request_s17(st, ev)
 
 
 def check_extension(ev: Event, c: ClockData, meta: RuleMeta) -> None:
@@ -170,6 +176,54 @@ def check_extension(ev: Event, c: ClockData, meta: RuleMeta) -> None:
         raise Refusal("working_days", f"延期最长不得超过 {max_days} 个工作日")
     if c.due and ev.on > c.due[:10]:
         raise Refusal("on", f"延期须在答复期限届满前决定：当前期限 {c.due}，延期决定日 {ev.on}")
+
+
+def check_extension_approval(ev: Event, c: ClockData) -> None:
+    """条例第三十三条第二款 “经政府信息公开工作机构负责人同意并告知申请人”: someone other than the recorder
+    approved it (the directory role is checked by the ingest path), and the applicant was told in time."""
+    approver = str(ev.data.get("approved_by") or "")
+    recorder = ev.recorded.by if ev.recorded else None
+    if recorder and approver == recorder:
+        raise Refusal("approved_by", f"批准人 {approver} 是登记人本人：延期须经负责人同意，不能自己批准自己登记的延期")
+    notified = ev.data.get("notified_on")
+    if not notified:
+        raise Refusal(
+            "notified_on", "延期须告知申请人（条例第三十三条第二款）：请填写告知申请人日期 notified_on，未作任何改动"
+        )
+    if notified < ev.on[:10]:
+        raise Refusal("notified_on", f"告知申请人日期 {notified} 早于延期决定日期 {ev.on[:10]}")
+    if c.due and notified > c.due[:10]:
+        raise Refusal(
+            "notified_on", f"延期须在答复期限届满前告知申请人：当前期限 {c.due[:10]}，告知日期 {notified}（已逾期）"
+        )
+
+
+def check_request_s17(st: ItemState, ev: Event) -> None:
+    reply = clock(st, "request_reply")
+    if ev.type == "request.consultation_started" and reply is not None and reply.live and after_due(ev.on, reply):
+        raise Refusal(
+            "on",
+            f"征求意见须在答复期限届满前开始：当前期限 {(reply.due or '')[:10]}，征求意见日期 {ev.on[:10]}"
+            "（期限已过，征求意见不能再中止计算）",
+        )
+    if ev.type == "request.replied" and ev.data.get("outcome") == "other.no_correction":
+        corr = st.data.get("correction") or {}
+        respond_by = corr.get("respond_by") or st.data.get("respond_by")
+        if not respond_by:
+            raise Refusal(
+                "outcome",
+                "“逾期不补正”须先登记补正告知（request.correction_requested，含补正期限 respond_by）（条例第三十条）",
+            )
+        if ev.on[:10] <= respond_by:
+            raise Refusal("outcome", f"补正期限 {respond_by} 尚未届满，不能按逾期不补正办结（答复日期 {ev.on[:10]}）")
+
+
+def note_consultation(st: ItemState, ev: Event, c: ClockData) -> None:
+    """Keep each consultation of a request with the due date it paused (flags and counts read it)."""
+    seen = st.data.setdefault("consultations", [])
+    if any(x.get("event_id") == ev.event_id for x in seen):
+        return
+    seen.append({"event_id": ev.event_id, "on": ev.on[:10], "with": ev.data.get("with"), "due_before": c.due})
 
 
 def check_document(st: ItemState, ev: Event) -> None:
@@ -295,6 +349,7 @@ def transition(st: ItemState, ev: Event) -> Touched:
     if ev.type in STARTS:
         st.data.update({k: v for k, v in ev.data.items() if k not in ("event_id", "type", "recorded_by")})
         st.data["start_on"] = ev.on
+        st.applicant_key = ev.applicant_key or st.applicant_key
         st.title = ev.data.get("title") or ev.data.get("subject") or st.title
         st.state = "open"
     record_facts(st, ev)
@@ -341,6 +396,8 @@ def transition(st: ItemState, ev: Event) -> Touched:
             else:
                 c.state, c.plan = "closed", []
         elif ev.type == meta.pause:
+            if st.type == "request":
+                note_consultation(st, ev, c)
             c.pauses.append(PauseSpec(start=day, reason=pause_reason(ev), kind=ev.data.get("with")))
             out.clocks.append(c)
         elif ev.type == meta.resume:

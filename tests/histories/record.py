@@ -7,9 +7,11 @@ incompatible (and then version it with workflow.patched() instead, for workflows
     .venv/bin/python -m tests.histories.record              # every scenario
     .venv/bin/python -m tests.histories.record late-entries # only the late-entry (补录) one
     .venv/bin/python -m tests.histories.record recalculate  # a calendar recalculation (document-recalc.json)
+    .venv/bin/python -m tests.histories.record consult      # only #17 §4's (s17-consult-checks)
     .venv/bin/python -m tests.histories.record continue-as-new  # dev server: a run given writes to make, a run
                                                            # that applied the start event of its input
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,29 +38,67 @@ async def scenarios(st) -> list[tuple[str, str]]:
     c = engine().calendar
     doc, req, req2, case = st.id("doc"), st.id("req"), st.id("abandon"), st.id("case")
     sign = c.subtract_working_days(today, 24)
-    await st.ok(signed(doc, "qz-fgw", sign),
-                {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "http://u.cn"})
+    await st.ok(
+        signed(doc, "qz-fgw", sign),
+        {"type": "document.published", "document_id": doc, "published_on": today.isoformat(), "url": "http://u.cn"},
+    )
     recv = c.subtract_working_days(today, 12)
-    await st.ok(received(req, "qz-czj", recv),
-                {"type": "request.correction_requested", "request_id": req,
-                 "on": c.add_working_days(recv, 1).isoformat(), "respond_by": c.add_working_days(recv, 6).isoformat()},
-                {"type": "request.corrected", "request_id": req, "on": c.add_working_days(recv, 2).isoformat()},
-                {"type": "request.consultation_started", "request_id": req, "on": c.add_working_days(recv, 3).isoformat(),
-                 "with": "agency"},
-                {"type": "request.consultation_ended", "request_id": req, "on": c.add_working_days(recv, 5).isoformat()},
-                {"type": "request.extended", "request_id": req, "on": today.isoformat(), "working_days": 10,
-                 "approved_by": "head-czj", "reason": "复杂"})
-    await st.ok(received(req2, "qz-jyj", today),
-                {"type": "request.correction_requested", "request_id": req2, "on": today.isoformat(),
-                 "respond_by": (today + dt.timedelta(days=2)).isoformat()})
+    await st.ok(
+        received(req, "qz-czj", recv),
+        {
+            "type": "request.correction_requested",
+            "request_id": req,
+            "on": c.add_working_days(recv, 1).isoformat(),
+            "respond_by": c.add_working_days(recv, 6).isoformat(),
+        },
+        {"type": "request.corrected", "request_id": req, "on": c.add_working_days(recv, 2).isoformat()},
+        {
+            "type": "request.consultation_started",
+            "request_id": req,
+            "on": c.add_working_days(recv, 3).isoformat(),
+            "with": "agency",
+        },
+        {"type": "request.consultation_ended", "request_id": req, "on": c.add_working_days(recv, 5).isoformat()},
+        {
+            "type": "request.extended",
+            "request_id": req,
+            "on": today.isoformat(),
+            "working_days": 10,
+            "approved_by": "head-czj",
+            "notified_on": today.isoformat(),
+            "reason": "复杂",
+        },
+    )
+    await st.ok(
+        received(req2, "qz-jyj", today),
+        {
+            "type": "request.correction_requested",
+            "request_id": req2,
+            "on": today.isoformat(),
+            "respond_by": (today + dt.timedelta(days=2)).isoformat(),
+        },
+    )
     now = await st.now()
-    await st.ok({"type": "opinion.detected", "case_id": case, "department": "qz-zfb", "detected_at": now.isoformat(),
-                 "severity": "general"})
+    await st.ok(
+        {
+            "type": "opinion.detected",
+            "case_id": case,
+            "department": "qz-zfb",
+            "detected_at": now.isoformat(),
+            "severity": "general",
+        }
+    )
     await st.env.sleep(dt.timedelta(days=50))  # reminders, interpretation overdue, abandonment, lapses
-    await st.ok({"type": "interpretation.published", "document_id": doc, "published_on": (await st.today()).isoformat(),
-                 "url": "http://u.cn"},
-                {"type": "request.replied", "request_id": req, "on": (await st.today()).isoformat(), "outcome": "granted"},
-                {"type": "opinion.responded", "case_id": case, "at": (await st.now()).isoformat()})
+    await st.ok(
+        {
+            "type": "interpretation.published",
+            "document_id": doc,
+            "published_on": (await st.today()).isoformat(),
+            "url": "http://u.cn",
+        },
+        {"type": "request.replied", "request_id": req, "on": (await st.today()).isoformat(), "outcome": "granted"},
+        {"type": "opinion.responded", "case_id": case, "at": (await st.now()).isoformat()},
+    )
     return [("document", doc), ("request", req), ("request", req2), ("opinion", case), *await late_entries(st)]
 
 
@@ -75,16 +115,98 @@ async def late_entries(st) -> list[tuple[str, str]]:
     await st.ok(received(req, "qz-czj", recv))
     at = await st.now()
     liaison = Ingestor(st.client, recorded_by="liaison-czj", role="liaison", now=lambda: at)
-    held = await liaison.ingest([
-        (1, {"event_id": f"{req}-r", "type": "request.replied", "request_id": req,
-             "on": c.subtract_working_days(today, 5, "guangxi").isoformat(), "outcome": "granted"}),
-        (2, {"event_id": f"{req}-x", "type": "request.extended", "request_id": req, "on": due.isoformat(),
-             "working_days": 10, "approved_by": "head-czj", "reason": "复杂"})])
+    held = await liaison.ingest(
+        [
+            (
+                1,
+                {
+                    "event_id": f"{req}-r",
+                    "type": "request.replied",
+                    "request_id": req,
+                    "on": c.subtract_working_days(today, 5, "guangxi").isoformat(),
+                    "outcome": "granted",
+                },
+            ),
+            (
+                2,
+                {
+                    "event_id": f"{req}-x",
+                    "type": "request.extended",
+                    "request_id": req,
+                    "on": due.isoformat(),
+                    "working_days": 10,
+                    "approved_by": "head-czj",
+                    "notified_on": due.isoformat(),
+                    "reason": "复杂",
+                },
+            ),
+        ]
+    )
     assert [r.status for r in held] == ["held", "held"], [r.text() for r in held]
     await decide(st.client, f"{req}-r", approve=False, by="supervisor-zwgk", reason="无送达回证")
     await decide(st.client, f"{req}-x", approve=True, by="supervisor-zwgk")
     await st.env.sleep(dt.timedelta(days=3))
-    await st.ok({"type": "request.replied", "request_id": req, "on": (await st.today()).isoformat(), "outcome": "granted"})
+    await st.ok(
+        {"type": "request.replied", "request_id": req, "on": (await st.today()).isoformat(), "outcome": "granted"}
+    )
+    return [("request", req)]
+
+
+async def consult(st) -> list[tuple[str, str]]:
+    """#17 §4 on the code with `s17-consult-checks`: a request of a known applicant with two consultations,
+    an extension approved by the head and told to the applicant, then the reply."""
+    from domain.engine import engine
+
+    today, c = await st.today(), engine().calendar
+    req = st.id("consult")
+    recv = c.subtract_working_days(today, 10, "guangxi")
+    await st.ok(
+        {**received(req, "qz-fgw", recv), "applicant": {"name": "王五", "id_number": "450702199001011234"}},
+        {
+            "type": "request.consultation_started",
+            "request_id": req,
+            "on": c.add_working_days(recv, 1, "guangxi").isoformat(),
+            "with": "third_party",
+        },
+        {
+            "type": "request.consultation_ended",
+            "request_id": req,
+            "on": c.add_working_days(recv, 3, "guangxi").isoformat(),
+        },
+        {
+            "type": "request.consultation_started",
+            "request_id": req,
+            "on": c.add_working_days(recv, 4, "guangxi").isoformat(),
+            "with": "agency",
+        },
+        {
+            "type": "request.consultation_ended",
+            "request_id": req,
+            "on": c.add_working_days(recv, 6, "guangxi").isoformat(),
+        },
+        {
+            "type": "request.extended",
+            "request_id": req,
+            "on": today.isoformat(),
+            "working_days": 10,
+            "approved_by": "head-fgw",
+            "notified_on": today.isoformat(),
+            "reason": "复杂",
+        },
+    )
+    refused = await st.ingest(
+        {
+            "type": "request.extended",
+            "request_id": req,
+            "on": today.isoformat(),
+            "working_days": 5,
+            "approved_by": "liaison-fgw",
+            "notified_on": today.isoformat(),
+            "reason": "again",
+        }
+    )
+    assert refused[0].status == "rejected"
+    await st.ok({"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"})
     return [("request", req)]
 
 
@@ -104,8 +226,13 @@ async def carried_and_self_started(st) -> list[tuple[str, str, str]]:
     await st.ok(received(req, "qz-czj", day))
     wid = f"request:{req}"
     run = (await st.client.get_workflow_handle(wid).describe()).run_id
-    pairs = [({"type": "request.consultation_started", "request_id": req, "on": today, "with": "third_party"},
-              {"type": "request.consultation_ended", "request_id": req, "on": today}) for _ in range(12)]
+    pairs = [
+        (
+            {"type": "request.consultation_started", "request_id": req, "on": today, "with": "third_party"},
+            {"type": "request.consultation_ended", "request_id": req, "on": today},
+        )
+        for _ in range(12)
+    ]
     await st.ok(*[e for pair in pairs for e in pair])
     out = []
     while not out:
@@ -119,10 +246,16 @@ async def carried_and_self_started(st) -> list[tuple[str, str, str]]:
     event = parse_event({"event_id": f"{own}-r", **received(own, "qz-czj", day)})  # drops the applicant
     assert "applicant" not in event.data
     ingestor = st.ingestor
-    state = ItemState(id=own, type="request", department="qz-czj", region=ingestor.directory().region_of("qz-czj"),
-                      rules=ingestor._rules_for("request"))
-    handle = await st.client.start_workflow(RequestWorkflow.run, ItemInput(state=state, start=event),
-                                            id=f"request:{own}", task_queue="shixian")
+    state = ItemState(
+        id=own,
+        type="request",
+        department="qz-czj",
+        region=ingestor.directory().region_of("qz-czj"),
+        rules=ingestor._rules_for("request"),
+    )
+    handle = await st.client.start_workflow(
+        RequestWorkflow.run, ItemInput(state=state, start=event), id=f"request:{own}", task_queue="shixian"
+    )
     st.started.add(handle.id)
     await st.wait_for(lambda: st.item(own), lambda snap: snap is not None and snap.version == 1)
     await st.ok({"type": "request.replied", "request_id": own, "on": today, "outcome": "granted"})
@@ -135,16 +268,23 @@ async def record_continue_as_new() -> int:
     from tests.conftest import BIN_DIR
 
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN_DIR / "temporal"), data_converter=pydantic_data_converter, ui=False,
-        dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40"])
+        dev_server_existing_path=str(BIN_DIR / "temporal"),
+        data_converter=pydantic_data_converter,
+        ui=False,
+        dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40"],
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
             async with stack(env, Path(tmp), mp) as st:
                 for wid, run, name in await carried_and_self_started(st):
                     await st.settle(wid)
                     history = await st.client.get_workflow_handle(wid, run_id=run).fetch_history()
-                    (HERE / name).write_text(json.dumps({"workflow_id": wid, "history": json.loads(history.to_json())},
-                                                        ensure_ascii=False, indent=1), encoding="utf-8")
+                    (HERE / name).write_text(
+                        json.dumps(
+                            {"workflow_id": wid, "history": json.loads(history.to_json())}, ensure_ascii=False, indent=1
+                        ),
+                        encoding="utf-8",
+                    )
                     print("recorded", name, len(history.events), "events")
     finally:
         await env.shutdown()
@@ -162,17 +302,25 @@ async def recalculation(st) -> list[tuple[str, str]]:
     doc = st.id("recalc")
     sign = c.subtract_working_days(today, 23, "guangxi")
     published = c.add_working_days(c.add_working_days(sign, 20, "guangxi"), 1, "guangxi")
-    await st.ok(signed(doc, "qz-fgw", sign, needs_interpretation=True),
-                {"type": "document.published", "document_id": doc, "published_on": published.isoformat(),
-                 "url": "http://u.cn"})
+    await st.ok(
+        signed(doc, "qz-fgw", sign, needs_interpretation=True),
+        {"type": "document.published", "document_id": doc, "published_on": published.isoformat(), "url": "http://u.cn"},
+    )
     extra = c.subtract_working_days(published, 3, "guangxi")
     days = "".join(f'"{d}" = "壮族三月三"\n' for d in sorted(c.estimated_days("guangxi", extra.year)))
     (st.config / "calendars" / "guangxi-recalc.toml").write_text(
-        f'region = "guangxi"\nsource = "测试"\n[days_off]\n{days}"{extra}" = "临时调整"\n', encoding="utf-8")
+        f'region = "guangxi"\nsource = "测试"\n[days_off]\n{days}"{extra}" = "临时调整"\n', encoding="utf-8"
+    )
     await signal_open_items(st.client, "日历数据已更新（录制）")
     await st.settle(f"document:{doc}")
-    await st.ok({"type": "interpretation.published", "document_id": doc, "published_on": today.isoformat(),
-                 "url": "http://u.cn/jd"})
+    await st.ok(
+        {
+            "type": "interpretation.published",
+            "document_id": doc,
+            "published_on": today.isoformat(),
+            "url": "http://u.cn/jd",
+        }
+    )
     return [("document", doc)]
 
 
@@ -181,7 +329,8 @@ async def main() -> int:
         return await record_continue_as_new()
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).with_name("temporal-test-server")),
-        data_converter=pydantic_data_converter)
+        data_converter=pydantic_data_converter,
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
             async with stack(env, Path(tmp), mp) as st:
@@ -189,6 +338,8 @@ async def main() -> int:
                     items = await late_entries(st)
                 elif "recalculate" in sys.argv[1:]:
                     items = await recalculation(st)
+                elif "consult" in sys.argv[1:]:
+                    items = await consult(st)
                 else:
                     items = await scenarios(st)
                 for kind, item in items:
@@ -196,8 +347,14 @@ async def main() -> int:
                     await handle.result()
                     history = await handle.fetch_history()
                     name = f"{kind}-{item.rsplit('-', 1)[0]}.json"
-                    (HERE / name).write_text(json.dumps({"workflow_id": handle.id, "history": json.loads(history.to_json())},
-                                                        ensure_ascii=False, indent=1), encoding="utf-8")
+                    (HERE / name).write_text(
+                        json.dumps(
+                            {"workflow_id": handle.id, "history": json.loads(history.to_json())},
+                            ensure_ascii=False,
+                            indent=1,
+                        ),
+                        encoding="utf-8",
+                    )
                     print("recorded", name, len(history.events), "events")
     finally:
         await env.shutdown()
