@@ -35,6 +35,8 @@ SUMMARY_HEADERS = [
     "不予公开（件）",
     "复议诉讼被纠正（件）",
 ]
+# Registration lag of the period's start events (not scored; appended after the per-rule rates).
+LAG_HEADERS = ["登记滞后中位数（工作日）", "登记滞后最大（工作日）", "登记滞后（件）"]
 DETAIL_HEADERS = [
     "部门",
     "事项编号",
@@ -49,6 +51,8 @@ DETAIL_HEADERS = [
     "扣分",
     "期限说明",
     "补录（事件日期／登记时间）",
+    "起始事件登记（北京时间）",
+    "代录",
 ]
 AMENDMENT_HEADERS = [
     "部门",
@@ -105,7 +109,7 @@ def _rule_columns(result: ScoreResult) -> list[tuple[str, str]]:
 def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the summary (rates as fractions, None = no decided clock)."""
     rules = _rule_columns(result)
-    header = SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules]
+    header = SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules] + LAG_HEADERS
     rows = []
     for d in result.summary:
         row = [
@@ -124,6 +128,7 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
             d.cases_lost,
         ]
         row += [d.per_rule[r].on_time_rate if r in d.per_rule else None for r, _ in rules]
+        row += [_num(d.registration_lag_median), d.registration_lag_max, d.registration_late]
         rows.append(row)
     return header, rows
 
@@ -199,9 +204,18 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
                 _num(d.deduction),
                 _text(d.explanation),
                 _text(d.late_entry),
+                _text(d.registered),
+                _text(d.proxy_entry),
             ],
         )
-    _autosize(wd, {12: 60, 13: 60})
+    _autosize(wd, {12: 60, 13: 60, 14: 50, 15: 60})
+
+    if result.registration:  # every department with start events in the period (also one with no clock due)
+        wl = wb.create_sheet("登记滞后")
+        _header(wl, ["部门", "起始事件（件）", *LAG_HEADERS])
+        for r in result.registration:
+            _append(wl, [_text(r.department), r.starts, _num(r.median_working_days), r.max_working_days, r.late])
+        _autosize(wl)
 
     if result.locked_at:
         wa = wb.create_sheet("更正")
@@ -240,7 +254,8 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
             "逾期办结：履行日晚于期限；逾期未办：统计截止日仍未履行且已过期限；"
             "按时率 = 按时 ÷（按时 + 逾期办结 + 逾期未办）；得分 = 100 − 扣分，最低 0 分。"
             "不予公开：本期间成文且决定不予公开的文件（明细列出理由）；复议诉讼被纠正：本期间作出的"
-            "复议决定或判决纠正了原答复。",
+            "复议决定或判决纠正了原答复。登记滞后：本期间发生的起始事件从事件日期到登记（北京时间）的"
+            "工作日数（中位数、最大），超过补录界限的件数；不计扣分。代录：督查、管理员或运维导入代部门登记的事件。",
         ),
     ]
     for k, v in info:

@@ -33,6 +33,10 @@ templates.env.filters["clock_state"] = lambda s: labels.label(labels.CLOCK_STATE
 templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES, s)
 templates.env.filters["late_status"] = lambda s: labels.label(labels.LATE_ENTRY_STATUSES, s)
 templates.env.filters["event_label"] = lambda t: labels.label(labels.EVENT_TYPES, t)
+templates.env.filters["recorder"] = lambda r: labels.label(labels.RECORDERS, r)
+templates.env.filters["shanghai"] = lambda t: t.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime(
+    "%Y-%m-%d %H:%M"
+)
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 # A stored address is a link only if it is http(s): rows written before the check may hold javascript: URLs.
 templates.env.filters["web_link"] = lambda u: (
@@ -291,6 +295,8 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         corrected = repo.request_ids_with_correction(s, dept)  # flags come only from a correction notice
         flagged = [(i, item_flags(i.data)) for i in (repo.list_items(s, ids=corrected) if corrected else [])]
         urges = urge_counts(s, dept)
+        period = rm.parse_period_param(None)
+        lagging = repo.registration_late_events(s, period.start.isoformat(), period.end.isoformat(), dept)
     flagged = [(i, f) for i, f in flagged if f]
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
         by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
@@ -298,7 +304,9 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["urges"] = urges.get(g["id"], 0)
     groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], -g["urges"], g["id"]))
     provisional = [(i, c) for i in prov_items for c in i.clocks if c.provisional and c.state == "open"]
-    period = rm.parse_period_param(None)
+    lag_groups: dict[str, list[Any]] = {}
+    for e in lagging:  # 登记滞后, per department (longest lag first)
+        lag_groups.setdefault(e.department or "", []).append(e)
     scores = rm.scores_result(period, day, dept)
     from app.review import list_entries
 
@@ -316,6 +324,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         provisional=provisional,
         scores=scores,
         flagged=flagged,
+        lag_groups=lag_groups,
         rule_names=rm.rule_names(),
         held=held,
         may_review=who.role in REVIEWERS,

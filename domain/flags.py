@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-FLAG_LABELS = {"correction_too_short": "补正期限过短"}
+FLAG_LABELS = {"correction_too_short": "补正期限过短", "registration_late": "登记滞后"}
 
 
 def item_flags(data: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -21,4 +21,19 @@ def item_flags(data: dict[str, Any] | None) -> list[dict[str, str]]:
                 f"（少于 {corr.get('min_working_days')} 个工作日）",
             }
         )
+    lag = (data or {}).get("registration_lag")
+    if isinstance(lag, dict):
+        out.append({"code": "registration_late", "label": FLAG_LABELS["registration_late"], "detail": lag_detail(lag)})
     return out
+
+
+def lag_detail(lag: dict[str, Any]) -> str:
+    """A start event recorded past the late-entry bound (not held: holding it would stop the clock)."""
+    wd = lag.get("working_days")
+    how = (
+        f"晚 {wd} 个工作日（{lag.get('calendar_days')} 个自然日）" if wd else f"晚 {lag.get('calendar_days')} 个自然日"
+    )
+    bound = f"{lag.get('limit')} 个工作日"
+    if lag.get("calendar_limit") is not None:
+        bound += f"或 {lag.get('calendar_limit')} 个自然日"
+    return f"事件日期 {lag.get('on')}，{lag.get('recorded_on')} 才登记（{how}，超过 {bound}）"

@@ -163,7 +163,7 @@ def compute_scores(
         res = score_period(
             records, period, as_of, load_scoring(), department, current_marks(session, department), rules=engine().rules
         )
-    return annotate_late_entries(session, res)
+    return annotate_registration(session, annotate_late_entries(session, res), period)
 
 
 def fresh_scores(session, period: Period, as_of: date, department: str | None = None) -> ScoreResult:
@@ -208,6 +208,7 @@ def annotate_late_entries(session, res):
                 stop=rule.stop,
                 extension_event=rule.extension.event if rule.extension else None,
                 lapses=rule.lapses,
+                restart=rule.restart,
             ):
                 continue
             recorded = e.recorded_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
@@ -217,3 +218,92 @@ def annotate_late_entries(session, res):
             )
         d.late_entry = "；".join(notes)
     return res
+
+
+def annotate_registration(session, res: ScoreResult, period: Period) -> ScoreResult:
+    """Registration lag per department (median, maximum, count flagged 登记滞后) of the start events dated in
+    the period, and on each 明细 row its item's start recording and 代录 entries. Read from the event log as
+    it is now (also for a locked period: these figures are shown, not scored)."""
+    from statistics import median
+
+    from domain.review import PROXY_ROLES, REGISTRATION_STARTS
+    from domain.scoring import RegistrationLag
+    from store.repo import start_lags
+
+    lags: dict[str, list[int]] = {}
+    for dept, lag in start_lags(
+        session, REGISTRATION_STARTS, period.start.isoformat(), period.end.isoformat(), res.department
+    ):
+        lags.setdefault(dept or "", []).append(lag)
+    late = _registration_late_counts(session, period, res.department)
+    res.registration = [
+        RegistrationLag(
+            department=dept,
+            starts=len(values),
+            median_working_days=float(median(values)),
+            max_working_days=max(values),
+            late=late.get(dept, 0),
+        )
+        for dept, values in sorted(lags.items())
+    ]
+    by_dept = {r.department: r for r in res.registration}
+    for d in res.summary:
+        if (r := by_dept.get(d.department)) is not None:
+            d.registration_lag_median, d.registration_lag_max = r.median_working_days, r.max_working_days
+            d.registration_late = r.late
+    if not res.details:
+        return res
+    starts, proxies = _item_recordings(session, sorted({d.item_id for d in res.details}), PROXY_ROLES)
+    for row in res.details:
+        row.registered = starts.get(row.item_id, "")
+        row.proxy_entry = "；".join(proxies.get(row.item_id, []))
+    return res
+
+
+def _registration_late_counts(session, period: Period, department: str | None) -> dict[str, int]:
+    from store.repo import registration_late_events
+
+    out: dict[str, int] = {}
+    for e in registration_late_events(session, period.start.isoformat(), period.end.isoformat(), department):
+        out[e.department or ""] = out.get(e.department or "", 0) + 1
+    return out
+
+
+def _item_recordings(session, item_ids: list[str], proxy_roles) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Per item: its start event's recording line, and its 代录 lines (who, when), in chunks of ids (the
+    (item_id, type ...) index answers each)."""
+    from sqlalchemy import or_, select
+
+    from domain.events import STARTS
+    from domain.labels import EVENT_TYPES, RECORDERS
+    from domain.shanghai import SHANGHAI
+    from store.models import EventRecord, table
+
+    t = table(EventRecord)
+    starts: dict[str, str] = {}
+    proxies: dict[str, list[str]] = {}
+    for i in range(0, len(item_ids), 500):
+        chunk = item_ids[i : i + 500]
+        q = select(
+            t.c.item_id,
+            t.c.type,
+            t.c.occurred_on,
+            t.c.ingested_at,
+            t.c.recorded_by,
+            t.c.recorded_role,
+            t.c.lag_working_days,
+            t.c.registration_late,
+        ).where(t.c.item_id.in_(chunk), or_(t.c.type.in_(sorted(STARTS)), t.c.recorded_role.in_(sorted(proxy_roles))))
+        for item_id, type_, on, at, by, role, lag, late in sorted(session.execute(q), key=lambda r: (r[0], r[3])):
+            when = at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+            if type_ in STARTS and item_id not in starts:
+                line = f"事件日期 {on}，登记于 {when}（北京时间）"
+                if lag is not None:
+                    line += f"，滞后 {lag} 个工作日"
+                starts[item_id] = line + ("，登记滞后" if late else "")
+            if role in proxy_roles:
+                proxies.setdefault(item_id, []).append(
+                    f"{EVENT_TYPES.get(type_, type_)} 事件日期 {on}，{RECORDERS.get(role, role)}"
+                    f"{' ' + by if by else ''} 于 {when} 代录"
+                )
+    return starts, proxies

@@ -555,6 +555,39 @@ def overdue_clock_rows(session: Session, instant: datetime, department: str | No
     return list(session.connection().execute(q.order_by(col(Clock.due_instant), col(Item.id), col(Clock.rule))).all())
 
 
+def registration_late_events(
+    session: Session, start: str, end: str, department: str | None = None
+) -> list[EventRecord]:
+    """Start events flagged 登记滞后 whose own date lies in [start, end] (ISO dates), by department, the
+    longest lag first (from ix_event_record_registration_late)."""
+    q = select(EventRecord).where(
+        col(EventRecord.registration_late).is_(True),
+        col(EventRecord.occurred_on) >= start,
+        col(EventRecord.occurred_on) <= end,
+    )
+    if department is not None:
+        q = q.where(col(EventRecord.department) == department)
+    rows = list(session.execute(q).scalars())
+    return sorted(rows, key=lambda e: (e.department or "", -(e.lag_working_days or 0), e.event_id))
+
+
+def start_lags(session: Session, types: Iterable[str], start: str, end: str, department: str | None = None):
+    """(department, lag_working_days) of the start events of `types` whose own date lies in [start, end] and
+    whose lag is known (recorded since 0009, by anyone but the engine): what the scores' median and maximum
+    registration lag are computed from."""
+    t = sa_table(EventRecord)
+    q = select(t.c.department, t.c.lag_working_days).where(
+        t.c.type.in_(list(types)),
+        t.c.occurred_on >= start,
+        t.c.occurred_on <= end,
+        t.c.lag_working_days.is_not(None),
+        t.c.recorded_role != "system",
+    )
+    if department is not None:
+        q = q.where(t.c.department == department)
+    return [(d, int(lag)) for d, lag in session.execute(q)]
+
+
 def request_ids_with_correction(session: Session, department: str | None = None) -> list[str]:
     """Requests whose snapshot data carries a correction notice: the only ones that can carry a board flag."""
     q = select(col(Item.id)).where(

@@ -93,6 +93,8 @@ def _recording_now() -> datetime:
 # continue-as-new) before the run ends.
 RECORDING_CLOCK = "s16-recording-clock"
 DRAIN = "s16-drain-writes"
+# LATE_RESTART: a late restart (request.corrected) by a liaison or head is held like a reply.
+LATE_RESTART = "s17-lag-late-restart"
 
 
 def _stamped(ev: Event) -> Event:
@@ -228,6 +230,11 @@ class ItemWorkflow:
         return None
 
     # ------------------------------------------------------------ handlers
+    def _restarts(self, ev: Event) -> bool:
+        """Is `ev` a restart event of one of this item's rules? (Asked before `workflow.patched`, so that
+        only such events leave a version marker.)"""
+        return any(m.restart == ev.type for m in self.st.rules.values())
+
     @workflow.update
     async def apply(self, ev: Event) -> ApplyResult:
         return await self._accept(ev)
@@ -247,7 +254,7 @@ class ItemWorkflow:
                 _reject(str(exc))
             if seen:
                 return ApplyResult(status=seen)
-            held = tr.late_reason(self.st, ev)
+            held = tr.late_reason(self.st, ev, restart=self._restarts(ev) and workflow.patched(LATE_RESTART))
             if held:
                 tr.hold(self.st, ev, held)
                 self._save_soon()
