@@ -296,7 +296,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         flagged = [(i, item_flags(i.data)) for i in (repo.list_items(s, ids=corrected) if corrected else [])]
         urges = urge_counts(s, dept)
         period = rm.parse_period_param(None)
-        lagging = repo.registration_late_events(s, period.start.isoformat(), period.end.isoformat(), dept)
+        lagging = repo.registration_late_events(s, period.start, period.end, dept)
     flagged = [(i, f) for i, f in flagged if f]
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
         by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})

@@ -228,14 +228,14 @@ def annotate_registration(session, res: ScoreResult, period: Period) -> ScoreRes
 
     from domain.review import PROXY_ROLES, REGISTRATION_STARTS
     from domain.scoring import RegistrationLag
-    from store.repo import start_lags
+    from store.repo import registration_late_counts, start_lags
 
     lags: dict[str, list[int]] = {}
     for dept, lag in start_lags(
         session, REGISTRATION_STARTS, period.start.isoformat(), period.end.isoformat(), res.department
     ):
         lags.setdefault(dept or "", []).append(lag)
-    late = _registration_late_counts(session, period, res.department)
+    late = registration_late_counts(session, period.start.isoformat(), period.end.isoformat(), res.department)
     res.registration = [
         RegistrationLag(
             department=dept,
@@ -258,15 +258,6 @@ def annotate_registration(session, res: ScoreResult, period: Period) -> ScoreRes
         row.registered = starts.get(row.item_id, "")
         row.proxy_entry = "；".join(proxies.get(row.item_id, []))
     return res
-
-
-def _registration_late_counts(session, period: Period, department: str | None) -> dict[str, int]:
-    from store.repo import registration_late_events
-
-    out: dict[str, int] = {}
-    for e in registration_late_events(session, period.start.isoformat(), period.end.isoformat(), department):
-        out[e.department or ""] = out.get(e.department or "", 0) + 1
-    return out
 
 
 def _item_recordings(session, item_ids: list[str], proxy_roles) -> tuple[dict[str, str], dict[str, list[str]]]:

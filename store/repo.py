@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -556,19 +556,37 @@ def overdue_clock_rows(session: Session, instant: datetime, department: str | No
 
 
 def registration_late_events(
-    session: Session, start: str, end: str, department: str | None = None
+    session: Session, start: date, end: date, department: str | None = None
 ) -> list[EventRecord]:
-    """Start events flagged 登记滞后 whose own date lies in [start, end] (ISO dates), by department, the
-    longest lag first (from ix_event_record_registration_late)."""
+    """Start events flagged 登记滞后 recorded (Asia/Shanghai) from `start` to `end` inclusive, the board's
+    list: what came in late in its period, whatever the events' own dates. By department, the longest lag
+    first (from ix_event_record_registration_late)."""
+    from domain.shanghai import SHANGHAI
+
+    since = datetime.combine(start, datetime.min.time(), SHANGHAI)
+    until = datetime.combine(end + timedelta(days=1), datetime.min.time(), SHANGHAI)
     q = select(EventRecord).where(
         col(EventRecord.registration_late).is_(True),
-        col(EventRecord.occurred_on) >= start,
-        col(EventRecord.occurred_on) <= end,
+        col(EventRecord.ingested_at) >= since,
+        col(EventRecord.ingested_at) < until,
     )
     if department is not None:
         q = q.where(col(EventRecord.department) == department)
     rows = list(session.execute(q).scalars())
     return sorted(rows, key=lambda e: (e.department or "", -(e.lag_working_days or 0), e.event_id))
+
+
+def registration_late_counts(session: Session, start: str, end: str, department: str | None = None) -> dict:
+    """department -> start events flagged 登记滞后 whose own date lies in [start, end] (ISO dates)."""
+    from sqlalchemy import func
+
+    t = sa_table(EventRecord)
+    q = select(t.c.department, func.count()).where(
+        t.c.registration_late.is_(True), t.c.occurred_on >= start, t.c.occurred_on <= end
+    )
+    if department is not None:
+        q = q.where(t.c.department == department)
+    return {d or "": int(n) for d, n in session.execute(q.group_by(t.c.department))}
 
 
 def start_lags(session: Session, types: Iterable[str], start: str, end: str, department: str | None = None):
