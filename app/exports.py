@@ -213,8 +213,10 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
     if result.registration:  # every department with start events in the period (also one with no clock due)
         wl = wb.create_sheet("登记滞后")
         _header(wl, ["部门", "起始事件（件）", *LAG_HEADERS])
-        for r in result.registration:
-            _append(wl, [_text(r.department), r.starts, _num(r.median_working_days), r.max_working_days, r.late])
+        for lag in result.registration:
+            _append(
+                wl, [_text(lag.department), lag.starts, _num(lag.median_working_days), lag.max_working_days, lag.late]
+            )
         _autosize(wl)
 
     if result.locked_at:

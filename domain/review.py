@@ -120,9 +120,9 @@ def limit_text(rec: Recorded) -> str:
 
 def registration_lag(rec: Recorded | None, event_id: str, event_type: str, own_date: str) -> dict[str, Any] | None:
     """The 登记滞后 flag's data for a start event recorded on or after its first late day, else None.
-    Any recorder but the engine: the lag is when the fact reached the system, whoever typed it (an entry by
-    the 公开办 is marked 代录 besides)."""
-    if rec is None or rec.role == "system" or event_type not in REGISTRATION_STARTS or rec.late_from is None:
+    Only the department's own registrations (liaison, head) are measured: an entry by the 公开办 or an
+    operator's (back-fill) import is marked 代录 with its recording time instead."""
+    if rec is None or rec.role not in HELD_ROLES or event_type not in REGISTRATION_STARTS or rec.late_from is None:
         return None
     if rec.on < rec.late_from:
         return None

@@ -394,7 +394,7 @@ class RegistrationLag(BaseModel):
     each start's own date to its recording day. Shown, not scored."""
 
     department: str
-    starts: int  # start events with a known lag (recorded since migration 0009, not by the engine)
+    starts: int  # start events the department registered itself (liaison, head) since migration 0009
     median_working_days: float
     max_working_days: int
     late: int = 0  # of them flagged 登记滞后 (past the late-entry bound)

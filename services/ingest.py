@@ -41,7 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.clocks import FactRequest, engine
 from domain.config import ConfigError
 from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
-from domain.review import HELD_ROLES, REGISTRATION_STARTS, Recorded, first_late_day, load_review_config
+from domain.review import HELD_ROLES, Recorded, first_late_day, load_review_config
 from domain.rules import Rule
 from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
@@ -417,9 +417,8 @@ class Ingestor:
             by=ev.data.get("recorded_by") or self.recorded_by,
             scope=self.scope,  # checked again by the item's workflow, under its lock (no race with a start)
         )
-        # Every recorder but the engine: late entries of liaisons and heads are held, a late start of anyone
-        # is flagged 登记滞后 (domain.review.registration_lag).
-        if self.role in HELD_ROLES or (self.role != "system" and ev.type in REGISTRATION_STARTS):
+        # Liaisons' and heads' entries: a late one is held, a late start flagged 登记滞后 (domain.review).
+        if self.role in HELD_ROLES:
             own = dt.date.fromisoformat(ev.on[:10])
             if self._late_limit is None:
                 cfg = load_review_config()

@@ -226,13 +226,13 @@ def annotate_registration(session, res: ScoreResult, period: Period) -> ScoreRes
     it is now (also for a locked period: these figures are shown, not scored)."""
     from statistics import median
 
-    from domain.review import PROXY_ROLES, REGISTRATION_STARTS
+    from domain.review import HELD_ROLES, PROXY_ROLES, REGISTRATION_STARTS
     from domain.scoring import RegistrationLag
     from store.repo import registration_late_counts, start_lags
 
     lags: dict[str, list[int]] = {}
     for dept, lag in start_lags(
-        session, REGISTRATION_STARTS, period.start.isoformat(), period.end.isoformat(), res.department
+        session, REGISTRATION_STARTS, HELD_ROLES, period.start.isoformat(), period.end.isoformat(), res.department
     ):
         lags.setdefault(dept or "", []).append(lag)
     late = registration_late_counts(session, period.start.isoformat(), period.end.isoformat(), res.department)

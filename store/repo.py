@@ -589,17 +589,19 @@ def registration_late_counts(session: Session, start: str, end: str, department:
     return {d or "": int(n) for d, n in session.execute(q.group_by(t.c.department))}
 
 
-def start_lags(session: Session, types: Iterable[str], start: str, end: str, department: str | None = None):
-    """(department, lag_working_days) of the start events of `types` whose own date lies in [start, end] and
-    whose lag is known (recorded since 0009, by anyone but the engine): what the scores' median and maximum
-    registration lag are computed from."""
+def start_lags(
+    session: Session, types: Iterable[str], roles: Iterable[str], start: str, end: str, department: str | None = None
+):
+    """(department, lag_working_days) of the start events of `types` whose own date lies in [start, end],
+    registered by the department itself (`roles`: liaison, head) since 0009: what the scores' median and
+    maximum registration lag are computed from."""
     t = sa_table(EventRecord)
     q = select(t.c.department, t.c.lag_working_days).where(
         t.c.type.in_(list(types)),
         t.c.occurred_on >= start,
         t.c.occurred_on <= end,
         t.c.lag_working_days.is_not(None),
-        t.c.recorded_role != "system",
+        t.c.recorded_role.in_(list(roles)),
     )
     if department is not None:
         q = q.where(t.c.department == department)

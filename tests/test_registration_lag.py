@@ -219,9 +219,35 @@ async def test_entries_by_the_office_are_marked_proxy_on_the_item_page_and_in_th
         mine = [[c.value for c in r] for r in sheet.iter_rows(min_row=2) if r[i_item].value == req]
         assert mine, "the request's clock is in the 明细"
         lag = c.working_days_between(recv, today, REGION)
-        assert (
-            mine[0][i_reg].startswith(f"事件日期 {recv}，登记于 {today}")
-            and f"滞后 {lag} 个工作日，登记滞后" in mine[0][i_reg]
-        )
+        # an operator's import is not the department's registration: its lag is shown, not flagged
+        assert mine[0][i_reg].startswith(f"事件日期 {recv}，登记于 {today}")
+        assert mine[0][i_reg].endswith(f"（北京时间），滞后 {lag} 个工作日")
+        assert not item_flags(st.item(req).data)
         assert f"作出答复 事件日期 {replied}，督查 supervisor-zwgk 于 {today}" in mine[0][i_proxy]
         assert "运维导入" in mine[0][i_proxy]
+
+
+async def test_a_held_correction_keeps_the_request_from_being_abandoned_until_reviewed(st):
+    """The correction deadline passes while a late correction waits for review: the request is not
+    abandoned (逾期不补正) behind the supervisor's back; rejected, it is abandoned as of the deadline."""
+    today, c = await st.today(), cal()
+    recv = c.subtract_working_days(today, 6, REGION)
+    notice = c.add_working_days(recv, 1, REGION)
+    respond_by = c.add_working_days(today, 3, REGION)
+    req = st.id("ABN")
+    await st.ok(
+        received(req, DEPT, recv), req_ev("request.correction_requested", req, notice, respond_by=str(respond_by))
+    )
+    r = await as_role(
+        st, "liaison", "liaison-czj", req_ev("request.corrected", req, c.subtract_working_days(today, 4, REGION))
+    )
+    assert r[0].status == "held", r[0].text()
+    zone = (await st.now()).tzinfo
+    await st.env.sleep(dt.datetime.combine(respond_by + dt.timedelta(days=3), dt.time(12), zone) - await st.now())
+    snap = await st.query("request", req)
+    assert snap.state == "open" and [e.status for e in snap.late_entries] == ["held"]
+    out = await asyncio.to_thread(cli, "review", "reject", r[0].event_id, "--reason", "补正材料未见原件")
+    assert out.exit_code == 0, out.output
+    final = await st.result("request", req)
+    assert final.state == "abandoned" and final.data["outcome"] == "other.no_correction"
+    assert rows(req)["request.abandoned"].payload["on"] == respond_by.isoformat()

@@ -132,7 +132,7 @@ def test_calendar_day_bound_config_and_reason(tmp_path):
     assert why and "3 个工作日或 7 个自然日" in why and "2026-02-21 起登记即为补录" in why
 
 
-def test_a_late_start_is_flagged_by_anyone_but_the_engine():
+def test_a_late_start_by_the_department_is_flagged():
     late = rec(on="2026-11-26", after=4).model_copy(update={"late_from": "2026-11-26", "calendar_limit": 7})
     lag = registration_lag(late, "e1", "request.received", "2026-11-20")
     assert lag and (lag["on"], lag["recorded_on"], lag["calendar_days"], lag["working_days"]) == (
@@ -141,9 +141,9 @@ def test_a_late_start_is_flagged_by_anyone_but_the_engine():
         6,
         4,
     )
-    for role in ("head", "supervisor", "admin", "operator"):  # 公开办 entries are flagged too (and 代录)
-        assert registration_lag(late.model_copy(update={"role": role}), "e1", "document.signed", "2026-11-20")
-    assert registration_lag(late.model_copy(update={"role": "system"}), "e1", "request.received", "2026-11-20") is None
+    assert registration_lag(late.model_copy(update={"role": "head"}), "e1", "document.signed", "2026-11-20")
+    for role in ("supervisor", "admin", "operator", "system"):  # not the department's registration: 代录
+        assert registration_lag(late.model_copy(update={"role": role}), "e1", "request.received", "2026-11-20") is None
     assert registration_lag(late, "e1", "annual_report.year_closed", "2026-11-20") is None  # engine-made
     assert registration_lag(late, "e1", "request.replied", "2026-11-20") is None  # not a start: held instead
     timely = late.model_copy(update={"on": "2026-11-25"})

@@ -613,7 +613,7 @@ class RequestWorkflow(ItemWorkflow):
 
     async def _on_tick(self) -> None:
         st = self.st
-        if not st.abandon_at or workflow.now() < datetime.fromisoformat(st.abandon_at):
+        if not st.abandon_at or workflow.now() < datetime.fromisoformat(st.abandon_at) or tr.correction_held(st):
             return
         # 条例第三十条: no correction within the period without good reason = application abandoned.
         st.abandon_at = None

@@ -90,9 +90,16 @@ def lapse_at(c: ClockData) -> datetime:
 def next_wake(st: ItemState) -> datetime | None:
     moments = [datetime.fromisoformat(s.fire_at) for c in st.clocks if c.state == "open" for s in c.plan]
     moments += [lapse_at(c) for c in lapsing(st)]
-    if st.abandon_at:
+    if st.abandon_at and not correction_held(st):
         moments.append(datetime.fromisoformat(st.abandon_at))
     return min(moments) if moments else None
+
+
+def correction_held(st: ItemState) -> bool:
+    """A correction received (a restart event) waits for review: the request is not abandoned for want of
+    it until a supervisor has decided (rejected, it is abandoned as of its correction deadline)."""
+    restarts = {m.restart for m in st.rules.values() if m.restart}
+    return any(e.type in restarts for e in st.held_events.values())
 
 
 def refresh_state(st: ItemState) -> None:
