@@ -297,7 +297,8 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         urges = urge_counts(s, dept)
         period = rm.parse_period_param(None)
         lagging = repo.registration_late_events(s, period.start, period.end, dept)
-    flagged = [(i, f) for i, f in flagged if f]
+    # this list is the correction flags' (登记滞后 has its own list below)
+    flagged = [(i, f) for i, fl in flagged if (f := [x for x in fl if x["code"] == "correction_too_short"])]
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
         by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
     for g in by_dept.values():
