@@ -296,7 +296,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         flagged = [(i, item_flags(i.data)) for i in (repo.list_items(s, ids=corrected) if corrected else [])]
         urges = urge_counts(s, dept)
         period = rm.parse_period_param(None)
-        lagging = repo.registration_late_events(s, period.start, period.end, dept)
+        lagging, lag_total = repo.registration_late_events(s, period.start, period.end, dept)
     # this list is the correction flags' (登记滞后 has its own list below)
     flagged = [(i, f) for i, fl in flagged if (f := [x for x in fl if x["code"] == "correction_too_short"])]
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
@@ -326,6 +326,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         scores=scores,
         flagged=flagged,
         lag_groups=lag_groups,
+        lag_total=lag_total,
         rule_names=rm.rule_names(),
         held=held,
         may_review=who.role in REVIEWERS,

@@ -49,8 +49,9 @@ class Recorded(BaseModel):
     # The calendar-day bound in force when the ingest path counted `late_from` (None: recorded before it).
     calendar_limit: int | None = None
     scope: str | None = None  # the only department whose items the recorder may write (None: any)
-    # The first recording day that is late: the (limit + 1)-th working day after the event's own date
-    # (the ingest path counts it with the calendar, from the event's date alone). The item workflow
+    # The first recording day that is late: the (limit + 1)-th working day after the event's own date, or
+    # the (calendar_limit + 1)-th day if earlier (`first_late_day`; the ingest path counts it with the
+    # calendar, from the event's date alone). The item workflow
     # compares it with the recording day it takes from its own clock (the Temporal server's), so a host
     # clock running behind cannot make a late entry look timely. None in histories recorded before.
     late_from: str | None = None

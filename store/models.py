@@ -158,8 +158,8 @@ class EventRecord(SQLModel, table=True):
         ),
         # an item's events, and "does this item have an event of that type by that day"
         Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on", "event_id", "category"),
-        # the board's 登记滞后 list: flagged start events per department
-        Index("ix_event_record_registration_late", "registration_late", "department"),
+        # the board's 登记滞后 list: flagged start events recorded in its period
+        Index("ix_event_record_registration_late", "registration_late", "ingested_at", "department"),
     )
 
     event_id: str = Field(primary_key=True)

@@ -556,47 +556,40 @@ def overdue_clock_rows(session: Session, instant: datetime, department: str | No
 
 
 def registration_late_events(
-    session: Session, start: date, end: date, department: str | None = None
-) -> list[EventRecord]:
+    session: Session, start: date, end: date, department: str | None = None, limit: int = 200
+) -> tuple[list[EventRecord], int]:
     """Start events flagged 登记滞后 recorded (Asia/Shanghai) from `start` to `end` inclusive, the board's
-    list: what came in late in its period, whatever the events' own dates. By department, the longest lag
-    first (from ix_event_record_registration_late)."""
+    list: what came in late in its period, whatever the events' own dates. The `limit` longest lags, by
+    department, and how many there are in all (from ix_event_record_registration_late)."""
+    from sqlalchemy import func
+
     from domain.shanghai import SHANGHAI
 
     since = datetime.combine(start, datetime.min.time(), SHANGHAI)
     until = datetime.combine(end + timedelta(days=1), datetime.min.time(), SHANGHAI)
-    q = select(EventRecord).where(
+    where = [
         col(EventRecord.registration_late).is_(True),
         col(EventRecord.ingested_at) >= since,
         col(EventRecord.ingested_at) < until,
-    )
+    ]
     if department is not None:
-        q = q.where(col(EventRecord.department) == department)
+        where.append(col(EventRecord.department) == department)
+    total = session.execute(select(func.count()).select_from(EventRecord).where(*where)).scalar_one()
+    q = select(EventRecord).where(*where)
+    q = q.order_by(col(EventRecord.lag_working_days).desc(), col(EventRecord.event_id)).limit(limit)
     rows = list(session.execute(q).scalars())
-    return sorted(rows, key=lambda e: (e.department or "", -(e.lag_working_days or 0), e.event_id))
-
-
-def registration_late_counts(session: Session, start: str, end: str, department: str | None = None) -> dict:
-    """department -> start events flagged 登记滞后 whose own date lies in [start, end] (ISO dates)."""
-    from sqlalchemy import func
-
-    t = sa_table(EventRecord)
-    q = select(t.c.department, func.count()).where(
-        t.c.registration_late.is_(True), t.c.occurred_on >= start, t.c.occurred_on <= end
-    )
-    if department is not None:
-        q = q.where(t.c.department == department)
-    return {d or "": int(n) for d, n in session.execute(q.group_by(t.c.department))}
+    return sorted(rows, key=lambda e: (e.department or "", -(e.lag_working_days or 0), e.event_id)), int(total)
 
 
 def start_lags(
     session: Session, types: Iterable[str], roles: Iterable[str], start: str, end: str, department: str | None = None
 ):
-    """(department, lag_working_days) of the start events of `types` whose own date lies in [start, end],
+    """(department, lag_working_days, registration_late) of the start events of `types` whose own date lies
+    in [start, end],
     registered by the department itself (`roles`: liaison, head) since 0009: what the scores' median and
     maximum registration lag are computed from."""
     t = sa_table(EventRecord)
-    q = select(t.c.department, t.c.lag_working_days).where(
+    q = select(t.c.department, t.c.lag_working_days, t.c.registration_late).where(
         t.c.type.in_(list(types)),
         t.c.occurred_on >= start,
         t.c.occurred_on <= end,
@@ -605,7 +598,7 @@ def start_lags(
     )
     if department is not None:
         q = q.where(t.c.department == department)
-    return [(d, int(lag)) for d, lag in session.execute(q)]
+    return [(d, int(lag), bool(late)) for d, lag, late in session.execute(q)]
 
 
 def request_ids_with_correction(session: Session, department: str | None = None) -> list[str]:

@@ -79,6 +79,9 @@ async def test_a_late_start_is_flagged_not_held_listed_on_the_board_and_counted(
         assert dt.datetime.fromisoformat(ev["recorded_at"]) == dt.datetime.fromisoformat(ev["ingested_at"])
         assert (ev["registration_late"], ev["lag_working_days"], ev["proxy"]) == (True, lag, False)
         assert [f["code"] for f in item["flags"]] == ["registration_late"]
+        page = (await http.get(f"/items/{late}")).text
+        assert f'<span class="badge warn">登记滞后</span> 事件日期 {ten}，{today} 才登记' in page
+        assert f"登记于 {today}" in page.split('class="timeline"')[1]
         # the board lists it under its department with the lag (recorded in the board's period: today)
         board = (await http.get("/", params={"department": DEPT})).text
         table = board.split('id="registration-late"')[1].split("</table>")[0]

@@ -33,7 +33,10 @@ def upgrade() -> None:
             )
     if "ix_event_record_registration_late" not in {ix["name"] for ix in sa.inspect(bind).get_indexes("event_record")}:
         op.create_index(
-            "ix_event_record_registration_late", "event_record", ["registration_late", "department"], unique=False
+            "ix_event_record_registration_late",
+            "event_record",
+            ["registration_late", "ingested_at", "department"],
+            unique=False,
         )
 
 
