@@ -300,20 +300,36 @@ class SaveRequest(EventWrite):
     carried: list[EventWrite] = Field(default_factory=list)
 
 
-def _event_row(w: EventWrite, department: str):
+def _event_row(w: EventWrite, snap: ItemSnapshot):
     ev = w.event
     if w.system_event is not None:
         ev = parse_event(w.system_event, internal=True)
     if ev is None:
         return None
+    rec = None if w.system_event is not None else ev.recorded
+    extra: dict[str, Any] = {}
+    if rec is not None:
+        extra["recorded_role"] = rec.role
+        # the registration lag, counted on the calendar of the item's clocks (a clockless item: national)
+        region = next((c.region for c in snap.clocks), "national")
+        own, on = dt.date.fromisoformat(ev.on[:10]), dt.date.fromisoformat(rec.on)
+        try:
+            extra["lag_working_days"] = engine().calendar.working_days_between(own, on, region) if on > own else 0
+        except Exception:  # a day outside the calendar's range: the lag stays unknown, the row is written
+            extra["lag_working_days"] = None
+        lag = (snap.data or {}).get("registration_lag")
+        extra["registration_late"] = isinstance(lag, dict) and lag.get("event_id") == ev.event_id
+    elif w.system_event is not None:
+        extra["recorded_role"] = "system"
     return repo.event_record_from(
         ev.data,
         item_id=ev.item_id,
-        department=ev.department or department,
+        department=ev.department or snap.department,
         occurred_on=ev.on[:10],
         content_hash=ev.content_hash,
         recorded_by="system" if w.system_event is not None else ev.data.get("recorded_by"),
         **({"ingested_at": repo.parse_instant(w.recorded_at)} if w.recorded_at else {}),
+        **extra,
     )
 
 
@@ -321,7 +337,7 @@ def _event_row(w: EventWrite, department: str):
 def save_item(req: SaveRequest) -> bool:
     """The one writer of the read model: item snapshot + event rows in one transaction. Idempotent (a
     retried activity re-upserts the same version and finds the rows already there)."""
-    rows = [row for w in (*req.carried, req) if (row := _event_row(w, req.snapshot.department)) is not None]
+    rows = [row for w in (*req.carried, req) if (row := _event_row(w, req.snapshot)) is not None]
     with _session() as s:
         try:
             written = repo.save_snapshot(s, req.snapshot, commit=False)
@@ -384,6 +400,7 @@ def record_fact(req: FactRequest) -> str:
         occurred_on=ev.on[:10],
         content_hash=ev.content_hash,
         recorded_by=ev.data.get("recorded_by"),
+        recorded_role=ev.recorded.role if ev.recorded is not None else None,  # 代录 on the item page
     )
     with _session() as s:
         if repo.add_event(s, rec):

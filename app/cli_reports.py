@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
             _fail(f"不支持的格式：{fmt}（可用：csv、xlsx）")
         p, day = _period(period), _as_of(as_of)
         with _session() as s:
-            res = compute_scores(s, p, day, department)
+            res = compute_scores(s, p, day, department, recordings=fmt == "xlsx")
         write_scores(res, "csv" if fmt == "csv" else "xlsx", out)
         cli_audit("export.scores", object=f"{p.label} {fmt}", department=department, detail={"as_of": day.isoformat()})
         state = f"（已锁定期间，锁定后更正 {len(res.amendments)} 条）" if res.locked_at else ""

@@ -38,6 +38,8 @@ SUMMARY_HEADERS = [
 # After the per-rule rates (the columns before stay where they were): the scheme of each department, the
 # documents not disclosed proactively, then one column per indicator (points left of its weight) and bonus item.
 SCHEME_HEADERS = ["考评方案", "依申请公开（件）", "规范性文件未解读（件）", "加分"]
+# Registration lag of the period's start events (not scored; appended after the per-rule rates).
+LAG_HEADERS = ["登记滞后中位数（工作日）", "登记滞后最大（工作日）", "登记滞后（件）"]
 DETAIL_HEADERS = [
     "部门",
     "事项编号",
@@ -52,6 +54,8 @@ DETAIL_HEADERS = [
     "扣分",
     "期限说明",
     "补录（事件日期／登记时间）",
+    "起始事件登记（北京时间）",
+    "代录",
 ]
 AMENDMENT_HEADERS = [
     "部门",
@@ -125,7 +129,7 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the summary (rates as fractions, None = no decided clock)."""
     rules = _rule_columns(result)
     inds, bonus = _indicator_columns(result)
-    header = SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules]
+    header = SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules] + LAG_HEADERS
     header += SCHEME_HEADERS + [_indicator_header(n, w) for n, w in inds] + [f"加分：{n}" for n in bonus]
     rows = []
     for d in result.summary:
@@ -145,6 +149,7 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
             d.cases_lost,
         ]
         row += [d.per_rule[r].on_time_rate if r in d.per_rule else None for r, _ in rules]
+        row += [_num(d.registration_lag_median), d.registration_lag_max, d.registration_late]
         row += [_text(d.scheme_name or d.scheme), d.on_request, d.no_interpretation, _num(d.bonus)]
         by_ind = {(i.name, i.weight): i for i in d.indicators.values()}
         row += [
@@ -228,9 +233,20 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
                 _num(d.deduction),
                 _text(d.explanation),
                 _text(d.late_entry),
+                _text(d.registered),
+                _text(d.proxy_entry),
             ],
         )
-    _autosize(wd, {12: 60, 13: 60})
+    _autosize(wd, {12: 60, 13: 60, 14: 50, 15: 60})
+
+    if result.registration:  # every department with start events in the period (also one with no clock due)
+        wl = wb.create_sheet("登记滞后")
+        _header(wl, ["部门", "起始事件（件）", *LAG_HEADERS])
+        for lag in result.registration:
+            _append(
+                wl, [_text(lag.department), lag.starts, _num(lag.median_working_days), lag.max_working_days, lag.late]
+            )
+        _autosize(wl)
 
     if result.locked_at:
         wa = wb.create_sheet("更正")
@@ -270,7 +286,9 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
             "按时率 = 按时 ÷（按时 + 逾期办结 + 逾期未办）；得分 = 满分 − 各指标扣分（每个指标扣分以其权重为上限）"
             " + 加分，扣分后最低为方案的最低分。“扣分”列为封顶后的扣分，明细中每件的扣分为封顶前的标准。"
             "不予公开、依申请公开：本期间成文且未主动公开的文件（明细列出理由）；规范性文件未解读：本期间成文、"
-            "登记为无需解读的行政规范性文件；复议诉讼被纠正：本期间作出的复议决定或判决纠正了原答复。",
+            "登记为无需解读的行政规范性文件；复议诉讼被纠正：本期间作出的复议决定或判决纠正了原答复。"
+            "登记滞后：本期间发生的起始事件从事件日期到登记（北京时间）的"
+            "工作日数（中位数、最大），超过补录界限的件数；不计扣分。代录：督查、管理员或运维导入代部门登记的事件。",
         ),
     ]
     info += _scheme_notes(result)

@@ -34,6 +34,10 @@ templates.env.filters["clock_state"] = lambda s: labels.label(labels.CLOCK_STATE
 templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES, s)
 templates.env.filters["late_status"] = lambda s: labels.label(labels.LATE_ENTRY_STATUSES, s)
 templates.env.filters["event_label"] = lambda t: labels.label(labels.EVENT_TYPES, t)
+templates.env.filters["recorder"] = lambda r: labels.label(labels.RECORDERS, r)
+templates.env.filters["shanghai"] = lambda t: t.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime(
+    "%Y-%m-%d %H:%M"
+)
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 # A stored address is a link only if it is http(s): rows written before the check may hold javascript: URLs.
 templates.env.filters["web_link"] = lambda u: (
@@ -295,14 +299,19 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         consulted = {i.id: consultation_summary(i.data, i.clocks) for i, _ in flagged if i.data.get("consultations")}
         same_day = repo.same_day_requests(s, dept)
         urges = urge_counts(s, dept)
-    flagged = [(i, f) for i, f in flagged if f]
+        period = rm.parse_period_param(None)
+        lagging, lag_total = repo.registration_late_events(s, period.start, period.end, dept)
+    # this list is the correction flags' (登记滞后 has its own list below)
+    flagged = [(i, f) for i, fl in flagged if (f := [x for x in fl if x["code"] == "correction_too_short"])]
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
         by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
     for g in by_dept.values():
         g["urges"] = urges.get(g["id"], 0)
     groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], -g["urges"], g["id"]))
     provisional = [(i, c) for i in prov_items for c in i.clocks if c.provisional and c.state == "open"]
-    period = rm.parse_period_param(None)
+    lag_groups: dict[str, list[Any]] = {}
+    for e in lagging:  # 登记滞后, per department (longest lag first)
+        lag_groups.setdefault(e.department or "", []).append(e)
     scores = rm.scores_result(period, day, dept)
     from app.review import list_entries
 
@@ -322,6 +331,8 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         flagged=flagged,
         consulted=consulted,
         same_day=same_day,
+        lag_groups=lag_groups,
+        lag_total=lag_total,
         rule_names=rm.rule_names(),
         held=held,
         may_review=who.role in REVIEWERS,

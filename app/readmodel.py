@@ -135,6 +135,8 @@ def item_view(snap, *, with_history: bool = False) -> ItemView:
     }
     if not with_history:
         return ItemView(**base)
+    from domain.review import PROXY_ROLES
+    from domain.shanghai import SHANGHAI
     from services.queries import session
     from store import repo
 
@@ -157,6 +159,11 @@ def item_view(snap, *, with_history: bool = False) -> ItemView:
                 occurred_on=e.occurred_on,
                 recorded_by=e.recorded_by,
                 ingested_at=e.ingested_at.isoformat(),
+                recorded_at=e.ingested_at.astimezone(SHANGHAI).isoformat(),
+                recorded_role=e.recorded_role,
+                proxy=e.recorded_role in PROXY_ROLES,
+                lag_working_days=e.lag_working_days,
+                registration_late=bool(e.registration_late),
                 payload=e.payload,
             )
             for e in repo.events_for_item(s, snap.id)
@@ -209,11 +216,11 @@ def overdue_views(as_of: dt.date, department: str | None) -> list[OverdueRow]:
 # ---------------------------------------------------------------------------------- reports, calendar
 
 
-def scores_result(period, as_of: dt.date, department: str | None):
+def scores_result(period, as_of: dt.date, department: str | None, *, recordings: bool = False):
     from services.scores import compute_scores, session
 
     with session() as s:
-        return compute_scores(s, period, as_of, department)
+        return compute_scores(s, period, as_of, department, recordings=recordings)
 
 
 def annual_report_data(year: int, department: str | None, government: bool = False) -> dict:

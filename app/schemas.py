@@ -99,7 +99,13 @@ class EventView(BaseModel):
     type: str
     occurred_on: str | None = None
     recorded_by: str | None = None
-    ingested_at: str
+    ingested_at: str  # kept for compatibility: the same instant in UTC
+    # The recording instant (the item workflow's clock), Asia/Shanghai (+08:00).
+    recorded_at: str = ""
+    recorded_role: str | None = None  # liaison / head / supervisor / admin / operator / system (None: unknown)
+    proxy: bool = False  # 代录: entered for the department by a supervisor, an admin or an operator's import
+    lag_working_days: int | None = None  # working days from the event's own date to its recording day
+    registration_late: bool = False  # 登记滞后: a start event recorded past the late-entry bound
     payload: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -15,6 +15,7 @@ FLAG_LABELS = {
     "consultation_paused_long": "征求意见中止过长",
     "after_withdrawal": "撤回后重新申请",
     "rule_not_in_force": "时限规则尚未施行",
+    "registration_late": "登记滞后",
 }
 # Pause reasons of consultations (workflows.transitions.pause_reason); 待申请人补正 is not one.
 CONSULTATION_REASONS = ("征求第三方意见", "征求其他机关意见", "中止计算")
@@ -45,7 +46,7 @@ def item_flags(data: dict[str, Any] | None, clocks: list[Any] | None = None) -> 
     from domain.engine import engine
 
     data = data or {}
-    out = document_flags(data) + _not_in_force(data)
+    out = document_flags(data) + _not_in_force(data) + _registration(data)
     corr = data.get("correction")
     if not (isinstance(corr, dict) or data.get("consultations") or data.get("after_withdrawal")):
         return out  # most items: nothing to judge, no config read
@@ -149,3 +150,23 @@ def document_flags(data: dict[str, Any] | None) -> list[dict[str, str]]:
             }
         )
     return out
+
+
+def lag_detail(lag: dict[str, Any]) -> str:
+    """A start event recorded past the late-entry bound (not held: holding it would stop the clock)."""
+    wd = lag.get("working_days")
+    how = (
+        f"晚 {wd} 个工作日（{lag.get('calendar_days')} 个自然日）" if wd else f"晚 {lag.get('calendar_days')} 个自然日"
+    )
+    bound = f"{lag.get('limit')} 个工作日"
+    if lag.get("calendar_limit") is not None:
+        bound += f"或 {lag.get('calendar_limit')} 个自然日"
+    return f"事件日期 {lag.get('on')}，{lag.get('recorded_on')} 才登记（{how}，超过 {bound}）"
+
+
+def _registration(data: dict[str, Any]) -> list[dict[str, str]]:
+    """A start the department registered past the late-entry bound (登记滞后: flagged, not held)."""
+    lag = data.get("registration_lag")
+    if isinstance(lag, dict):
+        return [{"code": "registration_late", "label": FLAG_LABELS["registration_late"], "detail": lag_detail(lag)}]
+    return []

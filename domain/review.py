@@ -5,16 +5,20 @@ in; the item workflow only compares dates and asks `late_entry_reason`.
 
 An event is a late entry when it is recorded by a liaison or head, would meet, pause (stop), extend,
 withdraw or close a live clock, and either
-- was recorded more than `late_entry_working_days` (config/review.toml) working days after its own
-  date, or
+- was recorded more than `late_entry_working_days` working days or more than `late_entry_calendar_days`
+  calendar days (config/review.toml; whichever bound is reached first) after its own date, or
 - is an extension recorded after the clock's current due date (条例第三十三条: an extension is decided
   within the period), whatever date it claims.
 Events recorded by supervisors, admins, the operator's import (`shixian events ingest` on the server)
-and the engine itself are never held.
+and the engine itself are never held (they are marked 代录 instead, see `PROXY_ROLES`).
+
+A start event is never held (that would stop a clock): recorded past the same bound it is flagged
+登记滞后 (`registration_lag`).
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -25,7 +29,12 @@ from domain.labels import RECORDERS
 # Roles whose entries are reviewed; everybody else (supervisor, admin, operator, system) is trusted.
 HELD_ROLES = frozenset({"liaison", "head"})
 ROLE_LABELS = RECORDERS
+# Roles whose entries for a department are marked 代录 (entered by the 公开办 or an operator's import).
+PROXY_ROLES = frozenset({"supervisor", "admin", "operator"})
 DEFAULT_WORKING_DAYS = 3
+DEFAULT_CALENDAR_DAYS = 7
+# Start events whose registration lag is measured; annual_report.year_closed is made by the engine.
+REGISTRATION_STARTS = frozenset({"request.received", "document.signed", "opinion.detected", "budget.approved"})
 
 
 class Recorded(BaseModel):
@@ -37,9 +46,12 @@ class Recorded(BaseModel):
     by: str | None = None
     working_days_after: int = 0  # working days d with own date < d <= recorded date (event's region)
     limit: int = DEFAULT_WORKING_DAYS
+    # The calendar-day bound in force when the ingest path counted `late_from` (None: recorded before it).
+    calendar_limit: int | None = None
     scope: str | None = None  # the only department whose items the recorder may write (None: any)
-    # The first recording day that is late: the (limit + 1)-th working day after the event's own date
-    # (the ingest path counts it with the calendar, from the event's date alone). The item workflow
+    # The first recording day that is late: the (limit + 1)-th working day after the event's own date, or
+    # the (calendar_limit + 1)-th day if earlier (`first_late_day`; the ingest path counts it with the
+    # calendar, from the event's date alone). The item workflow
     # compares it with the recording day it takes from its own clock (the Temporal server's), so a host
     # clock running behind cannot make a late entry look timely. None in histories recorded before.
     late_from: str | None = None
@@ -69,6 +81,7 @@ class LateEntry(BaseModel):
 
 class ReviewConfig(BaseModel):
     late_entry_working_days: int = DEFAULT_WORKING_DAYS
+    late_entry_calendar_days: int = DEFAULT_CALENDAR_DAYS
     source: str = ""
 
 
@@ -80,10 +93,56 @@ def load_review_config(directory=None) -> ReviewConfig:
     value = data.get("late_entry_working_days", DEFAULT_WORKING_DAYS)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60:
         raise ConfigError(f"{path.name}: late_entry_working_days 应为 0–60 之间的整数工作日数（当前：{value!r}）")
-    unknown = set(data) - {"late_entry_working_days", "source"}
+    days = data.get("late_entry_calendar_days", DEFAULT_CALENDAR_DAYS)
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 90:
+        raise ConfigError(f"{path.name}: late_entry_calendar_days 应为 0–90 之间的整数自然日数（当前：{days!r}）")
+    unknown = set(data) - {"late_entry_working_days", "late_entry_calendar_days", "source"}
     if unknown:
         raise ConfigError(f"{path.name}: 未知字段 {', '.join(sorted(unknown))}")
-    return ReviewConfig(late_entry_working_days=value, source=str(data.get("source", "")))
+    return ReviewConfig(
+        late_entry_working_days=value, late_entry_calendar_days=days, source=str(data.get("source", ""))
+    )
+
+
+def first_late_day(own: date, working_days: int, calendar_days: int, calendar: Any, region: str) -> date:
+    """The first recording day that is late: more than `working_days` working days or more than
+    `calendar_days` calendar days after the event's own date, whichever comes first (across Spring
+    Festival 3 working days are 12 calendar days; the calendar bound keeps such a gap reviewable)."""
+    by_working = calendar.add_working_days(own, working_days + 1, region)
+    return min(by_working, own + timedelta(days=calendar_days + 1))
+
+
+def limit_text(rec: Recorded) -> str:
+    """The bound as the reason shows it."""
+    if rec.calendar_limit is None:
+        return f"{rec.limit} 个工作日"
+    return f"{rec.limit} 个工作日或 {rec.calendar_limit} 个自然日（先到为准）"
+
+
+def registration_lag(rec: Recorded | None, event_id: str, event_type: str, own_date: str) -> dict[str, Any] | None:
+    """The 登记滞后 flag's data for a start event recorded on or after its first late day, else None.
+    Only the department's own registrations (liaison, head) are measured: an entry by the 公开办 or an
+    operator's (back-fill) import is marked 代录 with its recording time instead."""
+    if rec is None or rec.role not in HELD_ROLES or event_type not in REGISTRATION_STARTS or rec.late_from is None:
+        return None
+    if rec.on < rec.late_from:
+        return None
+    own = own_date[:10]
+    return {
+        "event_id": event_id,
+        "type": event_type,
+        "on": own,
+        "recorded_at": rec.at,
+        "recorded_on": rec.on,
+        "recorded_by": rec.by,
+        "role": rec.role,
+        "late_from": rec.late_from,
+        "limit": rec.limit,
+        "calendar_limit": rec.calendar_limit,
+        "calendar_days": (date.fromisoformat(rec.on) - date.fromisoformat(own)).days,
+        # the ingest host's count, when it saw the same day as the workflow (else the calendar days tell)
+        "working_days": rec.working_days_after or None,
+    }
 
 
 def holds_clock(
@@ -95,12 +154,16 @@ def holds_clock(
     stop: str | None,
     extension_event: str | None,
     lapses: bool,
+    restart: str | None = None,
 ) -> bool:
-    """Would this event meet, pause, extend, withdraw or close a clock of this rule?
+    """Would this event meet, pause, extend, withdraw, close or restart a clock of this rule?
 
     Meeting a lapsing window (e.g. the consultation's answer) or resuming a pause only shortens the
-    time the department gets, so recording it late cannot hide lateness: not reviewed."""
+    time the department gets, so recording it late cannot hide lateness: not reviewed. A restart
+    (`request.corrected`) is: a later restart date gives the department more time."""
     if event_type in closed_by or event_type in (pause, stop, extension_event):
+        return True
+    if restart is not None and event_type == restart:
         return True
     return event_type in met_by and not lapses
 
@@ -123,7 +186,7 @@ def late_entry_reason(rec: Recorded | None, own_date: str, *, extension_dues: li
             how = (
                 f"晚 {rec.working_days_after} 个工作日，超过 {rec.limit} 个工作日"
                 if rec.working_days_after > rec.limit
-                else f"超过 {rec.limit} 个工作日：{rec.late_from} 起登记即为补录"
+                else f"超过 {limit_text(rec)}：{rec.late_from} 起登记即为补录"
             )
             return f"事件日期 {own_date[:10]}，{rec.on} 才登记（{how}），由{who}补录，须督查审核"
         return None

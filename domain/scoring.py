@@ -568,6 +568,11 @@ class DepartmentScore(BaseModel):
     indicators: dict[str, IndicatorScore] = Field(default_factory=dict)
     bonus: float = 0
     bonus_items: dict[str, BonusScore] = Field(default_factory=dict)
+    # Registration lag (登记滞后) of the start events dated in the period, in working days (not scored;
+    # filled by services.scores.annotate_registration, None when no start event's lag is known).
+    registration_lag_median: float | None = None
+    registration_lag_max: int | None = None
+    registration_late: int = 0  # start events flagged 登记滞后
 
 
 @dataclass(slots=True, kw_only=True)
@@ -592,6 +597,8 @@ class DetailRow:
     deduction: float = 0
     explanation: str = ""
     late_entry: str = ""  # approved late entries (补录) behind this row, with both dates
+    registered: str = ""  # the item's start event: its own date, recording instant (+08:00), lag, 登记滞后
+    proxy_entry: str = ""  # 代录: the item's events entered by a supervisor, an admin or an operator's import
 
 
 class Amendment(BaseModel):
@@ -609,6 +616,17 @@ class Amendment(BaseModel):
     current_met_on: str | None = None
 
 
+class RegistrationLag(BaseModel):
+    """A department's registration lag (登记滞后) over the start events dated in the period: working days from
+    each start's own date to its recording day. Shown, not scored."""
+
+    department: str
+    starts: int  # start events the department registered itself (liaison, head) since migration 0009
+    median_working_days: float
+    max_working_days: int
+    late: int = 0  # of them flagged 登记滞后 (past the late-entry bound)
+
+
 class ScoreResult(BaseModel):
     period: str
     period_title: str
@@ -622,6 +640,7 @@ class ScoreResult(BaseModel):
     locked_at: str | None = None  # set when the numbers come from a lock
     locked_by: str | None = None
     amendments: list[Amendment] = Field(default_factory=list)
+    registration: list[RegistrationLag] = Field(default_factory=list)  # per department with start events
 
 
 class Mark(BaseModel):

@@ -42,7 +42,7 @@ from activities.clocks import FactRequest, engine
 from domain.config import ConfigError
 from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
 from domain.pii import applicant_key
-from domain.review import HELD_ROLES, Recorded, load_review_config
+from domain.review import HELD_ROLES, Recorded, first_late_day, load_review_config
 from domain.rules import Rule
 from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
@@ -261,7 +261,7 @@ class Ingestor:
         # the engine's own events are "system". Only liaisons' and heads' entries can be held (补录).
         self.role = role or ("system" if internal else "operator")
         self.now = now or shanghai_now
-        self._late_limit: int | None = None  # config/review.toml, read once per batch
+        self._late_limit: tuple[int, int] | None = None  # config/review.toml (working, calendar days), once
         self.db = db_engine or get_engine()
         init_db(self.db)
         eng = engine()
@@ -449,13 +449,15 @@ class Ingestor:
             by=ev.data.get("recorded_by") or self.recorded_by,
             scope=self.scope,  # checked again by the item's workflow, under its lock (no race with a start)
         )
+        # Liaisons' and heads' entries: a late one is held, a late start flagged 登记滞后 (domain.review).
         if self.role in HELD_ROLES:
             own = dt.date.fromisoformat(ev.on[:10])
             if self._late_limit is None:
-                self._late_limit = load_review_config().late_entry_working_days
-            rec.limit = self._late_limit
+                cfg = load_review_config()
+                self._late_limit = (cfg.late_entry_working_days, cfg.late_entry_calendar_days)
+            rec.limit, rec.calendar_limit = self._late_limit
             calendar, region = engine().calendar, self._region(ev)
-            rec.late_from = calendar.add_working_days(own, rec.limit + 1, region).isoformat()
+            rec.late_from = first_late_day(own, rec.limit, rec.calendar_limit, calendar, region).isoformat()
             rec.working_days_after = calendar.working_days_between(own, at.date(), region)
         return rec
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, String, Table, UniqueConstraint, false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -161,6 +161,8 @@ class EventRecord(SQLModel, table=True):
         ),
         # an item's events, and "does this item have an event of that type by that day"
         Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on", "event_id", "category"),
+        # the board's 登记滞后 list: flagged start events recorded in its period
+        Index("ix_event_record_registration_late", "registration_late", "ingested_at", "department"),
     )
 
     event_id: str = Field(primary_key=True)
@@ -175,6 +177,13 @@ class EventRecord(SQLModel, table=True):
     category: str | None = None
     channel: str | None = None
     ingested_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
+    # The recording instant is ingested_at (the item workflow's clock, 0001); who recorded it: liaison, head,
+    # supervisor, admin, operator, system (None: recorded before 0009); supervisor/admin/operator = 代录.
+    recorded_role: str | None = None
+    # Working days from the event's own date to its recording day (the item's region); None before 0009.
+    lag_working_days: int | None = None
+    # A start event recorded past the late-entry bound (登记滞后; not held, flagged).
+    registration_late: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
 
 class LateEntryRecord(SQLModel, table=True):

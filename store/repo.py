@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -554,6 +554,52 @@ def overdue_clock_rows(session: Session, instant: datetime, department: str | No
     if department is not None:
         q = q.where(col(Item.department) == department)
     return list(session.connection().execute(q.order_by(col(Clock.due_instant), col(Item.id), col(Clock.rule))).all())
+
+
+def registration_late_events(
+    session: Session, start: date, end: date, department: str | None = None, limit: int = 200
+) -> tuple[list[EventRecord], int]:
+    """Start events flagged 登记滞后 recorded (Asia/Shanghai) from `start` to `end` inclusive, the board's
+    list: what came in late in its period, whatever the events' own dates. The `limit` longest lags, by
+    department, and how many there are in all (from ix_event_record_registration_late)."""
+    from sqlalchemy import func
+
+    from domain.shanghai import SHANGHAI
+
+    since = datetime.combine(start, datetime.min.time(), SHANGHAI)
+    until = datetime.combine(end + timedelta(days=1), datetime.min.time(), SHANGHAI)
+    where = [
+        col(EventRecord.registration_late).is_(True),
+        col(EventRecord.ingested_at) >= since,
+        col(EventRecord.ingested_at) < until,
+    ]
+    if department is not None:
+        where.append(col(EventRecord.department) == department)
+    total = session.execute(select(func.count()).select_from(EventRecord).where(*where)).scalar_one()
+    q = select(EventRecord).where(*where)
+    q = q.order_by(col(EventRecord.lag_working_days).desc(), col(EventRecord.event_id)).limit(limit)
+    rows = list(session.execute(q).scalars())
+    return sorted(rows, key=lambda e: (e.department or "", -(e.lag_working_days or 0), e.event_id)), int(total)
+
+
+def start_lags(
+    session: Session, types: Iterable[str], roles: Iterable[str], start: str, end: str, department: str | None = None
+):
+    """(department, lag_working_days, registration_late) of the start events of `types` whose own date lies
+    in [start, end],
+    registered by the department itself (`roles`: liaison, head) since 0009: what the scores' median and
+    maximum registration lag are computed from."""
+    t = sa_table(EventRecord)
+    q = select(t.c.department, t.c.lag_working_days, t.c.registration_late).where(
+        t.c.type.in_(list(types)),
+        t.c.occurred_on >= start,
+        t.c.occurred_on <= end,
+        t.c.lag_working_days.is_not(None),
+        t.c.recorded_role.in_(list(roles)),
+    )
+    if department is not None:
+        q = q.where(t.c.department == department)
+    return [(d, int(lag), bool(late)) for d, lag, late in session.execute(q)]
 
 
 def request_ids_with_correction(session: Session, department: str | None = None) -> list[str]:

@@ -370,6 +370,8 @@ async def test_documents_not_disclosed_proactively_on_the_scores_page_and_export
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert (cols["依申请公开（件）"], cols["规范性文件未解读（件）"], cols["扣分"]) == ("1", "1", "0")
     assert cols["政府信息主动公开得分（权重10）"] == "10"
+
+
 # ---------------------------------------------------------------- issue 17 §4: extensions, consultations
 
 

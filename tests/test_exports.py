@@ -92,6 +92,8 @@ def test_scores_xlsx_sheets_headers_numbers(tmp_path: Path):
         "扣分",
         "期限说明",
         "补录（事件日期／登记时间）",
+        "起始事件登记（北京时间）",
+        "代录",
     ]
     detail = {(r[1], r[4]): r for r in wd.iter_rows(min_row=2, values_only=True)}
     assert len(detail) == 4

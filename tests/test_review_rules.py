@@ -6,7 +6,7 @@ import pytest
 
 from domain.config import ConfigError
 from domain.config_check import check_config
-from domain.review import Recorded, holds_clock, late_entry_reason, load_review_config
+from domain.review import Recorded, first_late_day, holds_clock, late_entry_reason, load_review_config, registration_lag
 from domain.rules import load_rules
 
 
@@ -63,6 +63,7 @@ def test_which_events_are_reviewed_comes_from_the_rule_data():
             stop=r.stop,
             extension_event=r.extension.event if r.extension else None,
             lapses=r.lapses,
+            restart=r.restart,
         )
 
     assert held("request_reply", "request.replied")  # meet
@@ -75,7 +76,8 @@ def test_which_events_are_reviewed_comes_from_the_rule_data():
     # ending a consultation late only shortens the department's time: not reviewed
     assert not held("request_reply", "request.consultation_ended")
     assert not held("third_party_opinion", "request.consultation_ended")  # meets a lapsing window
-    assert not held("request_reply", "request.corrected")
+    # issue 17 §3: a correction received later restarts the clock later, i.e. gives the department more time
+    assert held("request_reply", "request.corrected")
 
 
 def test_config_default_bounds_and_check(tmp_path):
@@ -98,3 +100,51 @@ def test_config_check_reports_a_bad_review_file(tmp_path):
     assert check_config(cfg) == []
     (cfg / "review.toml").write_text('late_entry_working_days = "three"\n', encoding="utf-8")
     assert any("review.toml" in p for p in check_config(cfg))
+
+
+def test_the_shorter_of_the_working_day_and_calendar_day_bounds_decides():
+    """issue 17 §3: across Spring Festival 3 working days are many calendar days; 7 calendar days decide."""
+    import datetime as dt
+
+    from domain.calendar import load_calendar
+
+    cal = load_calendar()
+    friday = dt.date(2026, 2, 13)  # the last working day before the 2026 Spring Festival break
+    by_working = cal.add_working_days(friday, 4, "national")
+    assert (by_working - friday).days > 8  # the holiday: the 4th working day is well over a week later
+    assert first_late_day(friday, 3, 7, cal, "national") == dt.date(2026, 2, 21)
+    assert first_late_day(friday, 3, 30, cal, "national") == by_working  # a long calendar bound: working days
+    # an ordinary week: 3 working days come first (Monday + 4 working days = Friday, before Tuesday + 1 week)
+    monday = dt.date(2026, 11, 16)
+    assert first_late_day(monday, 3, 7, cal, "national") == dt.date(2026, 11, 20)
+    assert load_review_config().late_entry_calendar_days == 7  # shipped default
+
+
+def test_calendar_day_bound_config_and_reason(tmp_path):
+    (tmp_path / "review.toml").write_text("late_entry_calendar_days = -1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="review.toml: late_entry_calendar_days"):
+        load_review_config(tmp_path)
+    (tmp_path / "review.toml").write_text("late_entry_working_days = 5\nlate_entry_calendar_days = 10\n")
+    cfg = load_review_config(tmp_path)
+    assert (cfg.late_entry_working_days, cfg.late_entry_calendar_days) == (5, 10)
+    r = rec(on="2026-02-24").model_copy(update={"late_from": "2026-02-21", "calendar_limit": 7})
+    why = late_entry_reason(r, "2026-02-13", extension_dues=[])
+    assert why and "3 个工作日或 7 个自然日" in why and "2026-02-21 起登记即为补录" in why
+
+
+def test_a_late_start_by_the_department_is_flagged():
+    late = rec(on="2026-11-26", after=4).model_copy(update={"late_from": "2026-11-26", "calendar_limit": 7})
+    lag = registration_lag(late, "e1", "request.received", "2026-11-20")
+    assert lag and (lag["on"], lag["recorded_on"], lag["calendar_days"], lag["working_days"]) == (
+        "2026-11-20",
+        "2026-11-26",
+        6,
+        4,
+    )
+    assert registration_lag(late.model_copy(update={"role": "head"}), "e1", "document.signed", "2026-11-20")
+    for role in ("supervisor", "admin", "operator", "system"):  # not the department's registration: 代录
+        assert registration_lag(late.model_copy(update={"role": role}), "e1", "request.received", "2026-11-20") is None
+    assert registration_lag(late, "e1", "annual_report.year_closed", "2026-11-20") is None  # engine-made
+    assert registration_lag(late, "e1", "request.replied", "2026-11-20") is None  # not a start: held instead
+    timely = late.model_copy(update={"on": "2026-11-25"})
+    assert registration_lag(timely, "e1", "request.received", "2026-11-20") is None

@@ -99,6 +99,8 @@ REPROJECT = "s17-calendar-reproject"
 # CONSULT_CHECKS: the handler's re-check under the lock includes #17 §4's refusals (extension approver and
 # notice, consultation after the due date, 逾期不补正 without a notice); runs recorded before accepted them.
 CONSULT_CHECKS = "s17-consult-checks"
+# LATE_RESTART: a late restart (request.corrected) by a liaison or head is held like a reply.
+LATE_RESTART = "s17-lag-late-restart"
 
 
 def _stamped(ev: Event) -> Event:
@@ -234,6 +236,11 @@ class ItemWorkflow:
         return None
 
     # ------------------------------------------------------------ handlers
+    def _restarts(self, ev: Event) -> bool:
+        """Is `ev` a restart event of one of this item's rules? (Asked before `workflow.patched`, so that
+        only such events leave a version marker.)"""
+        return any(m.restart == ev.type for m in self.st.rules.values())
+
     @workflow.update
     async def apply(self, ev: Event) -> ApplyResult:
         return await self._accept(ev)
@@ -258,7 +265,7 @@ class ItemWorkflow:
                 _reject(str(exc))
             if seen:
                 return ApplyResult(status=seen)
-            held = tr.late_reason(self.st, ev)
+            held = tr.late_reason(self.st, ev, restart=self._restarts(ev) and workflow.patched(LATE_RESTART))
             if held:
                 tr.hold(self.st, ev, held)
                 self._save_soon()
@@ -655,7 +662,7 @@ class RequestWorkflow(ItemWorkflow):
 
     async def _on_tick(self) -> None:
         st = self.st
-        if not st.abandon_at or workflow.now() < datetime.fromisoformat(st.abandon_at):
+        if not st.abandon_at or workflow.now() < datetime.fromisoformat(st.abandon_at) or tr.correction_held(st):
             return
         # 条例第三十条: no correction within the period without good reason = application abandoned.
         st.abandon_at = None

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from activities.clocks import ExtensionSpec, PauseSpec
 from domain.events import RECORD_ONLY, STARTS, Event, future_fact
-from domain.review import HELD_ROLES, holds_clock, late_entry_reason
+from domain.review import HELD_ROLES, holds_clock, late_entry_reason, registration_lag
 from workflows.state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
 
 # After a correction's respond_by passes (or a window was imported already past), wait this long for a
@@ -90,9 +90,16 @@ def lapse_at(c: ClockData) -> datetime:
 def next_wake(st: ItemState) -> datetime | None:
     moments = [datetime.fromisoformat(s.fire_at) for c in st.clocks if c.state == "open" for s in c.plan]
     moments += [lapse_at(c) for c in lapsing(st)]
-    if st.abandon_at:
+    if st.abandon_at and not correction_held(st):
         moments.append(datetime.fromisoformat(st.abandon_at))
     return min(moments) if moments else None
+
+
+def correction_held(st: ItemState) -> bool:
+    """A correction received (a restart event) waits for review: the request is not abandoned for want of
+    it until a supervisor has decided (rejected, it is abandoned as of its correction deadline)."""
+    restarts = {m.restart for m in st.rules.values() if m.restart}
+    return any(e.type in restarts for e in st.held_events.values())
 
 
 def refresh_state(st: ItemState) -> None:
@@ -286,9 +293,10 @@ def check_clocks(st: ItemState, ev: Event) -> None:
         raise Refusal("type", f"{ev.type}：对应时限已履行或已结束")
 
 
-def late_reason(st: ItemState, ev: Event) -> str | None:
+def late_reason(st: ItemState, ev: Event, *, restart: bool = False) -> str | None:
     """Why `ev` must wait for review (补录), or None. The ingest path measured how late it was recorded
-    (working days); here only dates are compared."""
+    (working days); here only dates are compared. `restart`: a late restart (request.corrected) is held
+    too (a workflow version: runs recorded before it applied such an entry)."""
     rec = ev.recorded
     if rec is None or rec.role not in HELD_ROLES:
         return None
@@ -306,6 +314,7 @@ def late_reason(st: ItemState, ev: Event) -> str | None:
                 stop=meta.stop,
                 extension_event=meta.extension_event,
                 lapses=meta.lapses,
+                restart=meta.restart if restart else None,
             )
         ):
             continue
@@ -350,6 +359,9 @@ def transition(st: ItemState, ev: Event) -> Touched:
         st.data.update({k: v for k, v in ev.data.items() if k not in ("event_id", "type", "recorded_by")})
         st.data["start_on"] = ev.on
         st.applicant_key = ev.applicant_key or st.applicant_key
+        # Not held (that would stop the clock), but flagged 登记滞后 for the supervisor.
+        if lag := registration_lag(ev.recorded, ev.event_id, ev.type, ev.on):
+            st.data["registration_lag"] = lag
         st.title = ev.data.get("title") or ev.data.get("subject") or st.title
         st.state = "open"
     record_facts(st, ev)

@@ -8,6 +8,7 @@ incompatible (and then version it with workflow.patched() instead, for workflows
     .venv/bin/python -m tests.histories.record late-entries # only the late-entry (补录) one
     .venv/bin/python -m tests.histories.record recalculate  # a calendar recalculation (document-recalc.json)
     .venv/bin/python -m tests.histories.record consult      # only #17 §4's (s17-consult-checks)
+    .venv/bin/python -m tests.histories.record late-restart # only the late correction (s17-lag-late-restart) one
     .venv/bin/python -m tests.histories.record continue-as-new  # dev server: a run given writes to make, a run
                                                            # that applied the start event of its input
 """
@@ -210,6 +211,32 @@ async def consult(st) -> list[tuple[str, str]]:
     return [("request", req)]
 
 
+async def late_restart(st) -> list[tuple[str, str]]:
+    """issue 17 §3 (s17-lag-late-restart): a liaison registers a request late (flagged 登记滞后), records its
+    correction late (held past the correction deadline, no abandonment), a supervisor approves it, then the reply."""
+    from services.ingest import Ingestor
+    from app.review import decide
+    from domain.engine import engine
+
+    today, c = await st.today(), engine().calendar
+    req = st.id("laterestart")
+    recv = c.subtract_working_days(today, 6, "guangxi")
+    at = await st.now()
+    liaison = Ingestor(st.client, recorded_by="liaison-czj", role="liaison", now=lambda: at)
+    start = await liaison.ingest([(1, {"event_id": f"{req}-s", **received(req, "qz-czj", recv)})])
+    assert [r.status for r in start] == ["applied"], [r.text() for r in start]
+    await st.ok({"type": "request.correction_requested", "request_id": req,
+                 "on": c.add_working_days(recv, 1, "guangxi").isoformat(),
+                 "respond_by": c.add_working_days(today, 2, "guangxi").isoformat()})
+    held = await liaison.ingest([(2, {"event_id": f"{req}-c", "type": "request.corrected", "request_id": req,
+                                      "on": c.subtract_working_days(today, 4, "guangxi").isoformat()})])
+    assert [r.status for r in held] == ["held"], [r.text() for r in held]
+    await st.env.sleep(dt.timedelta(days=6))  # past the correction deadline: not abandoned while held
+    await decide(st.client, f"{req}-c", approve=True, by="supervisor-zwgk")
+    await st.ok({"type": "request.replied", "request_id": req, "on": (await st.today()).isoformat(), "outcome": "granted"})
+    return [("request", req)]
+
+
 async def carried_and_self_started(st) -> list[tuple[str, str, str]]:
     """(workflow id, run id, file name): a request continued as new with store writes still pending (the
     next run makes them) on a dev server suggesting continue-as-new early, and a run started without its
@@ -334,7 +361,9 @@ async def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
             async with stack(env, Path(tmp), mp) as st:
-                if "late-entries" in sys.argv[1:]:
+                if "late-restart" in sys.argv[1:]:
+                    items = await late_restart(st)
+                elif "late-entries" in sys.argv[1:]:
                     items = await late_entries(st)
                 elif "recalculate" in sys.argv[1:]:
                     items = await recalculation(st)
