@@ -301,8 +301,9 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         urges = urge_counts(s, dept)
         period = rm.parse_period_param(None)
         lagging, lag_total = repo.registration_late_events(s, period.start, period.end, dept)
-    # this list is the correction flags' (登记滞后 has its own list below)
-    flagged = [(i, f) for i, fl in flagged if (f := [x for x in fl if x["code"] == "correction_too_short"])]
+    # this list is the request checks' flags (登记滞后 has its own list below; 尚未施行 is no one's judgement)
+    own_lists = ("registration_late", "rule_not_in_force")
+    flagged = [(i, f) for i, fl in flagged if (f := [x for x in fl if x["code"] not in own_lists])]
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
         by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
     for g in by_dept.values():
