@@ -128,7 +128,7 @@ def _fill(s: Session, seed: int = 3) -> None:
         if rng.random() < 0.2:
             day = some_day(day, 20)
             st.add(dept, legacy, type="request.extended", on=_day(day), working_days=rng.randint(5, 20),
-                   approved_by="主任", reason="需要调取档案", **base)  # fmt: skip
+                   approved_by="主任", notified_on=_day(day), reason="需要调取档案", **base)  # fmt: skip
         close = rng.random()
         if close < 0.55:
             day = some_day(day, 90)
