@@ -76,6 +76,11 @@ class ClockSpec(BaseModel):
     extensions: list[ExtensionSpec] = Field(default_factory=list)
     restarted_from: str | None = None
     met_on: str | None = None  # date or instant the clock was met
+    # How the start was fixed (the channel's receipt rule, contact restored): said in the explanation.
+    note: str | None = None
+    # 条例第三十五条: a later reply date the agency set and notified (the due date is at least that day).
+    delayed_to: str | None = None
+    delay_note: str | None = None
 
 
 class ClockCalc(BaseModel):
@@ -133,6 +138,20 @@ def calc(spec: ClockSpec) -> ClockCalc:
         raise _clock_error(ConfigError(f"未知规则 “{spec.rule}”")) from None
     except (ClockError, ConfigError) as exc:
         raise _clock_error(exc) from None
+    if spec.note and dl.explanation:
+        dl.explanation["notes"] = [spec.note, *dl.explanation.get("notes", [])]
+        dl.explanation["receipt"] = spec.note
+    if spec.delayed_to and dl.due is not None and isinstance(dl.due, dt.date):
+        delayed = dt.date.fromisoformat(spec.delayed_to)
+        if delayed > dl.due:
+            if dl.explanation:
+                dl.explanation["summary"] = (
+                    f"按条例第三十五条延迟答复至 {delayed}（按法定期限计为 {dl.due}）；{dl.explanation.get('summary', '')}"
+                )
+                dl.explanation["notes"] = [*dl.explanation.get("notes", []), spec.delay_note or ""]
+                dl.explanation["due"] = delayed.isoformat()
+                dl.explanation["delayed_to"] = delayed.isoformat()
+            dl.due = delayed
     out = ClockCalc(
         due=dl.due_iso(),
         due_instant=dl.due_instant.isoformat() if dl.due_instant else None,

@@ -34,6 +34,7 @@ SUMMARY_HEADERS = [
     "得分",
     "不予公开（件）",
     "复议诉讼被纠正（件）",
+    "延迟答复（第三十五条，件）",
 ]
 DETAIL_HEADERS = [
     "部门",
@@ -122,6 +123,7 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
             _num(d.score),
             d.withheld,
             d.cases_lost,
+            d.reply_delayed,
         ]
         row += [d.per_rule[r].on_time_rate if r in d.per_rule else None for r, _ in rules]
         rows.append(row)

@@ -279,7 +279,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["count"] += 1
         g["total"] += r.overdue_working_days
         g["max"] = max(g["max"], r.overdue_working_days)
-    from domain.flags import item_flags
+    from domain.flags import item_flags, receipt_flags
     from services.queries import session
     from store import repo
     from store.accounts import urge_counts
@@ -290,8 +290,14 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         prov_items = repo.list_items(s, ids=prov_ids) if prov_ids else []
         corrected = repo.request_ids_with_correction(s, dept)  # flags come only from a correction notice
         flagged = [(i, item_flags(i.data)) for i in (repo.list_items(s, ids=corrected) if corrected else [])]
+        receipt_ids = repo.request_ids_with_receipt_flags(s, dept)
+        receipt_flagged = [
+            (i, receipt_flags(i.data)) for i in (repo.list_items(s, ids=receipt_ids) if receipt_ids else [])
+        ]
         urges = urge_counts(s, dept)
+    flagged = [(i, [x for x in f if x["code"] == "correction_too_short"]) for i, f in flagged]
     flagged = [(i, f) for i, f in flagged if f]
+    receipt_flagged = [(i, f) for i, f in receipt_flagged if f]
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
         by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
     for g in by_dept.values():
@@ -316,6 +322,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         provisional=provisional,
         scores=scores,
         flagged=flagged,
+        receipt_flagged=receipt_flagged,
         rule_names=rm.rule_names(),
         held=held,
         may_review=who.role in REVIEWERS,

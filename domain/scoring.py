@@ -51,7 +51,7 @@ Status = Literal["on_time", "late", "overdue", "pending", "closed"]
 STATUS_LABELS = labels.SCORE_STATUSES  # includes the rows that are not clocks (withheld, case_lost)
 STATE_LABELS = labels.CLOCK_STATES
 # Deductions that are not clock rules, with their defaults when scoring.toml does not list them.
-MARK_DEFAULTS: dict[str, float] = {"withheld": 0.0, "case_lost": 3.0}
+MARK_DEFAULTS: dict[str, float] = {"withheld": 0.0, "case_lost": 3.0, "reply_delayed": 0.0}
 
 
 # ---------------------------------------------------------------------------------- periods
@@ -336,6 +336,7 @@ class DepartmentScore(BaseModel):
     closed: int = 0
     withheld: int = 0  # documents signed in the period and withheld (不予公开)
     cases_lost: int = 0  # reviews / litigations decided in the period against the department
+    reply_delayed: int = 0  # requests given a later reply date under 条例第三十五条 in the period
     on_time_rate: float | None = None
     avg_lateness_working_days: float | None = None
     deduction: float = 0
@@ -400,7 +401,7 @@ class ScoreResult(BaseModel):
 class Mark(BaseModel):
     """A scored fact that is not a clock: a withheld document, a review or litigation lost."""
 
-    kind: Literal["withheld", "case_lost"]
+    kind: Literal["withheld", "case_lost", "reply_delayed"]
     department: str
     item_id: str
     item_type: str
@@ -457,6 +458,21 @@ def marks_from_events(events: Iterable[dict]) -> list[Mark]:
     }
     out = []
     for e in evs:
+        if e.get("type") == "request.reply_delayed" and e.get("on"):
+            dept = (owner.get(e.get("request_id")) or (e.get("department"), ""))[0]
+            if dept:
+                out.append(
+                    Mark(
+                        kind="reply_delayed",
+                        department=dept,
+                        item_id=str(e.get("request_id")),
+                        item_type="request",
+                        on=str(e["on"])[:10],
+                        reason=f"条例第三十五条延迟答复至 {e.get('reply_by')}（{e.get('notified_on')} 告知申请人）："
+                        f"{e.get('reason', '')}",
+                    )
+                )
+            continue
         if e.get("type") not in ("review.decided", "litigation.decided") or e.get("result") != "corrected":
             continue
         rid = e.get("request_id")
@@ -574,6 +590,8 @@ def score_period(
         d.deduction += deduction
         if m.kind == "withheld":
             d.withheld += 1
+        elif m.kind == "reply_delayed":
+            d.reply_delayed += 1
         else:
             d.cases_lost += 1
         details.append(
