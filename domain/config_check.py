@@ -16,6 +16,7 @@ def check_config(directory: Path | None = None) -> list[str]:
     from domain.calendar import load_calendar
     from domain.directory import load_directory
     from domain.ladder import load_ladders
+    from domain.receipt import load_receipt
     from domain.review import load_review_config
     from domain.rules import load_rules
 
@@ -34,6 +35,7 @@ def check_config(directory: Path | None = None) -> list[str]:
     ladders = attempt(load_ladders)
     people = attempt(load_directory)
     attempt(load_review_config)
+    attempt(load_receipt)
     if cal and people:
         for dep in people.departments.values():
             if dep.region not in cal.regions:
