@@ -197,3 +197,58 @@ def test_delays_are_counted_per_department():
     (d,) = res.summary
     assert (d.department, d.reply_delayed, d.deduction) == ("qz-fgw", 1, 0)
     assert res.details[0].status == "reply_delayed" and "300 项" in res.details[0].explanation
+
+
+def _ledger_row(header: list[str], values: list[str]):
+    from domain import ledger as L
+
+    data = "\n".join(",".join(r) for r in (header, values)).encode()
+    (row,) = L.map_rows(L.read_table(data, "t.csv"), "qz-jyj", ("钦州市教育局",))
+    return row
+
+
+BASE_COLS = ["受理编号", "收到申请日期", "申请方式", "申请人类型"]
+
+
+def test_ledger_columns_for_confirmation_fee_and_delay():
+    row = _ledger_row(
+        [
+            *BASE_COLS,
+            "确认日期",
+            "收费通知日期",
+            "缴费日期",
+            "延迟答复决定日期",
+            "延迟答复期限",
+            "延迟答复告知日期",
+            "延迟答复理由",
+        ],
+        [
+            "2026-017",
+            "2026-03-02",
+            "邮寄（平信）",
+            "自然人",
+            "2026-03-03",
+            "2026-03-05",
+            "2026-03-16",
+            "2026-03-20",
+            "2026-05-29",
+            "2026-03-23",
+            "一次申请300项",
+        ],
+    )
+    assert not row.problems, row.problems
+    types = [e["type"] for e in row.events]
+    assert types == ["request.received", "request.fee_notified", "request.fee_paid", "request.reply_delayed"]
+    assert row.events[0]["confirmed_on"] == "2026-03-03"
+    assert row.events[3]["reply_by"] == "2026-05-29" and row.events[3]["reason"] == "一次申请300项"
+    # the derived receipt is the confirmation day
+    assert parse_event(row.events[0], today=TODAY).on == "2026-03-03"
+
+
+def test_ledger_refusals_name_the_column():
+    row = _ledger_row([*BASE_COLS, "确认日期"], ["2026-018", "2026-03-02", "传真", "自然人", "2026-03-01"])
+    assert [(p.column, "早于" in p.reason) for p in row.problems] == [("确认日期", True)]
+    row = _ledger_row([*BASE_COLS, "延迟答复决定日期"], ["2026-019", "2026-03-02", "网络", "自然人", "2026-03-20"])
+    assert {p.column for p in row.problems} == {"延迟答复期限", "延迟答复告知日期", "延迟答复理由"}
+    row = _ledger_row([*BASE_COLS, "确认日期"], ["2026-020", "2026-03-02", "当面", "自然人", "2026-03-03"])
+    assert [p.column for p in row.problems] == ["确认日期"] and "当面提交" in row.problems[0].reason
