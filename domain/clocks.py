@@ -24,7 +24,7 @@ from domain.shanghai import SHANGHAI, end_of_day
 
 # A fee notice's pause (国办函〔2020〕109号): its days are explained with their own source.
 FEE_PAUSE_REASON = "待缴纳信息处理费"
-FEE_PAUSE_SOURCE = "国办函〔2020〕109号《政府信息公开信息处理费管理办法》第七条"
+FEE_PAUSE_SOURCE = "国办函〔2020〕109号《政府信息公开信息处理费管理办法》"
 
 
 class ClockError(ValueError):

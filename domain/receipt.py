@@ -37,7 +37,6 @@ class ChannelRule:
 
 @dataclass(frozen=True)
 class FeeRule:
-    pauses_reply: bool
     payment_working_days: int
     source: str
     quote: str
@@ -84,16 +83,14 @@ def parse_receipt(data: dict, filename: str = "receipt.toml") -> ReceiptConfig:
     fee = data.get("fee", {})
     if not isinstance(fee, dict):
         raise ConfigError(f"{filename}: [fee] 必须是表")
-    bad = set(fee) - {"pauses_reply", "payment_working_days", "source", "quote"}
+    bad = set(fee) - {"payment_working_days", "source", "quote"}
     if bad:
         raise ConfigError(f"{filename}: [fee] 未知字段 “{sorted(bad)[0]}”")
-    pauses, days = fee.get("pauses_reply", True), fee.get("payment_working_days", 20)
-    if not isinstance(pauses, bool):
-        raise ConfigError(f"{filename}: [fee] pauses_reply 应为 true 或 false")
+    days = fee.get("payment_working_days", 20)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 60:
         raise ConfigError(f"{filename}: [fee] payment_working_days 必须是 1–60 的整数，收到 {days!r}")
     return ReceiptConfig(
-        channels, FeeRule(pauses, days, str(fee.get("source", "国办函〔2020〕109号")), str(fee.get("quote", "")))
+        channels, FeeRule(days, str(fee.get("source", "国办函〔2020〕109号")), str(fee.get("quote", "")))
     )
 
 
