@@ -453,6 +453,7 @@ def transition(st: ItemState, ev: Event) -> Touched:
 def receipt_transition(st: ItemState, ev: Event, out: Touched) -> Touched:
     day = ev.on[:10]
     d = st.data
+    reply = reply_clock(st)
     if ev.type == UNREACHABLE:
         d["unreachable"] = {"since": day, "note": ev.data.get("note", "")}
         for c in receipt_clocks(st):
@@ -481,16 +482,16 @@ def receipt_transition(st: ItemState, ev: Event, out: Touched) -> Touched:
             out.clocks.append(fresh)
     elif ev.type == FEE_NOTIFIED:
         d["fee"] = {"notified_on": day}
-        if (c := reply_clock(st)) is not None:
-            c.pauses.append(PauseSpec(start=day, reason=f"{FEE_PAUSE_REASON}（{day} 发出收费通知）", kind=FEE))
-            out.clocks.append(c)
+        if reply is not None:
+            reply.pauses.append(PauseSpec(start=day, reason=f"{FEE_PAUSE_REASON}（{day} 发出收费通知）", kind=FEE))
+            out.clocks.append(reply)
     elif ev.type == FEE_PAID:
         d["fee"] = {**d.get("fee", {}), "paid_on": day}
-        if (c := reply_clock(st)) is not None:
-            for p in c.pauses:
+        if reply is not None:
+            for p in reply.pauses:
                 if p.kind == FEE and p.end is None:
                     p.end = max(day, p.start)
-            out.clocks.append(c)
+            out.clocks.append(reply)
     elif ev.type == DELAYED:
         d["reply_delayed"] = {
             "on": day,
@@ -498,14 +499,14 @@ def receipt_transition(st: ItemState, ev: Event, out: Touched) -> Touched:
             "notified_on": ev.data["notified_on"],
             "reason": ev.data.get("reason", ""),
         }
-        if (c := reply_clock(st)) is not None:
-            d["reply_delayed"]["statutory_due"] = c.due
-            c.delayed_to = ev.data["reply_by"]
-            c.delay_note = (
+        if reply is not None:
+            d["reply_delayed"]["statutory_due"] = reply.due
+            reply.delayed_to = ev.data["reply_by"]
+            reply.delay_note = (
                 f"{day} 依条例第三十五条确定延迟答复期限至 {ev.data['reply_by']}，{ev.data['notified_on']} 告知申请人；"
                 f"理由：{ev.data.get('reason', '')}"
             )
-            out.clocks.append(c)
+            out.clocks.append(reply)
     return out
 
 
