@@ -252,3 +252,26 @@ def test_ledger_refusals_name_the_column():
     assert {p.column for p in row.problems} == {"延迟答复期限", "延迟答复告知日期", "延迟答复理由"}
     row = _ledger_row([*BASE_COLS, "确认日期"], ["2026-020", "2026-03-02", "当面", "自然人", "2026-03-03"])
     assert [p.column for p in row.problems] == ["确认日期"] and "当面提交" in row.problems[0].reason
+
+
+def test_board_query_finds_receipt_flags_on_both_databases(db_session):
+    """store.repo.request_ids_with_receipt_flags on SQLite and PostgreSQL (the board's list)."""
+    from domain.model import ItemSnapshot
+    from store import repo
+
+    typed = {"receipt": {"basis": "received_on", "on": "2026-03-02", "entered": "2026-03-02"}}
+    cases = {
+        "plain": typed,
+        "moved": {"receipt": {"basis": "submitted_at", "on": "2026-03-07", "entered": "2026-03-09"}},
+        "waiting": {**typed, "unreachable": {"since": "2026-03-02"}},
+        "delayed": {**typed, "reply_delayed": {"reply_by": "2026-05-29"}},
+        "fee": {**typed, "fee": {"notified_on": "2026-03-05"}},
+        "legacy": {"channel": "online"},
+    }
+    for i, (name, data) in enumerate(cases.items(), start=1):
+        repo.save_snapshot(
+            db_session,
+            ItemSnapshot(id=name, type="request", department="qz-jyj" if i % 2 else "qz-fgw", data=data, version=1),
+        )
+    assert repo.request_ids_with_receipt_flags(db_session) == ["delayed", "fee", "moved", "waiting"]
+    assert repo.request_ids_with_receipt_flags(db_session, "qz-jyj") == ["fee", "waiting"]
