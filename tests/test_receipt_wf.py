@@ -190,3 +190,42 @@ def _flags(st, item_id):
     from domain.flags import item_flags
 
     return item_flags(st.item(item_id).data)
+
+
+async def test_backdated_fee_notice_or_delay_by_a_liaison_waits_for_review(st):
+    """A fee notice (pause) or a 第三十五条 delay typed with an old date cannot quietly take an overdue request
+    off the overdue list: like a late extension it waits for a supervisor (补录)."""
+    from services.ingest import Ingestor
+    from services.queries import overdue_rows
+
+    req = st.id("R")
+    await st.ok(received(req, "2026-03-02"))
+    due = st.clock(req, "request_reply").due
+    today = await st.today()
+    assert req in {r["id"] for r in overdue_rows(today)}
+    at = await st.now()
+    ing = Ingestor(st.client, recorded_by="liaison-jyj", role="liaison", now=lambda: at)
+    results = await ing.ingest(
+        [
+            (1, {"event_id": f"{st.tag}-fee", **req_ev("request.fee_notified", req, "2026-03-05")}),
+            (
+                2,
+                {
+                    "event_id": f"{st.tag}-delay",
+                    **req_ev(
+                        "request.reply_delayed",
+                        req,
+                        "2026-03-20",
+                        reply_by="2026-12-31",
+                        notified_on="2026-03-20",
+                        reason="一次申请 300 项",
+                    ),
+                },
+            ),
+        ]
+    )
+    assert [r.status for r in results] == ["held", "held"], [r.text() for r in results]
+    assert "已过当前答复期限" in results[1].text()
+    reply = st.clock(req, "request_reply")
+    assert (reply.state, reply.due) == ("open", due)
+    assert req in {r["id"] for r in overdue_rows(today)}

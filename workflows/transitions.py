@@ -314,6 +314,15 @@ def late_reason(st: ItemState, ev: Event) -> str | None:
     if rec is None or rec.role not in HELD_ROLES:
         return None
     touches, extension_dues = False, []
+    reply = reply_clock(st) if st.type == "request" else None
+    if ev.type in (FEE_NOTIFIED, DELAYED, UNREACHABLE) and reply is not None and reply.live:
+        # They pause, stop or lengthen the reply clock: recorded late they could hide lateness (§5).
+        if ev.type == DELAYED and reply.due and rec.on > reply.due[:10]:
+            return (
+                f"延迟答复于 {rec.on} 才登记，已过当前答复期限 {reply.due[:10]}（条例第三十五条：须在期限内确定并告知），"
+                f"由 {rec.by or rec.role} 补录，须督查审核"
+            )
+        touches = True
     for c in st.clocks:
         meta = st.rules.get(c.rule)
         if not (
