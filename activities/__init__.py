@@ -4,6 +4,7 @@ a class constructed in the composition root (app/composition.py: AnnualActivitie
 from activities.clocks import (
     compute_clocks,
     correction_period,
+    fee_period,
     plan_steps,
     record_due_change,
     record_fact,
@@ -19,6 +20,7 @@ ACTIVITIES: list = [
     record_fact,
     record_due_change,
     correction_period,
+    fee_period,
     send_notification,
     notification_recipients,
     digest_day,

@@ -204,6 +204,33 @@ def correction_period(req: CorrectionRequest) -> CorrectionResult:
     )
 
 
+class FeeRequest(BaseModel):
+    on: str  # the fee notice's day
+    region: str = "national"
+
+
+class FeeResult(BaseModel):
+    pay_by: str
+    working_days: int
+    source: str
+
+
+@activity.defn
+def fee_period(req: FeeRequest) -> FeeResult:
+    """The applicant's payment period (国办函〔2020〕109号: 20 working days after the notice; counted from the
+    notice's day, as the day it reached the applicant is not recorded)."""
+    from domain.receipt import load_receipt
+
+    eng = activity_engine()
+    try:
+        fee = load_receipt().fee
+        region = eng.calendar.check_region(req.region)
+        pay_by = eng.calendar.add_working_days(dt.date.fromisoformat(req.on), fee.payment_working_days, region)
+    except (ClockError, ConfigError, ValueError) as exc:
+        raise _clock_error(exc) from None
+    return FeeResult(pay_by=pay_by.isoformat(), working_days=fee.payment_working_days, source=fee.source)
+
+
 class ClockJob(BaseModel):
     spec: ClockSpec
     fired: list[str] = Field(default_factory=list)

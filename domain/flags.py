@@ -67,5 +67,6 @@ def receipt_flags(d: dict[str, Any]) -> list[dict[str, str]]:
         if fee.get("paid_on"):
             flag("fee_paused", f"{fee.get('notified_on')} 发出收费通知，{fee['paid_on']} 缴费，期间不计入答复期限")
         else:
-            flag("fee_pending", f"{fee.get('notified_on')} 发出收费通知，尚未缴费：答复期限中止计算")
+            by = f"，缴费期限 {fee['pay_by']}（逾期未缴视为放弃申请）" if fee.get("pay_by") else ""
+            flag("fee_pending", f"{fee.get('notified_on')} 发出收费通知，尚未缴费：答复期限中止计算{by}")
     return out

@@ -229,3 +229,19 @@ async def test_backdated_fee_notice_or_delay_by_a_liaison_waits_for_review(st):
     reply = st.clock(req, "request_reply")
     assert (reply.state, reply.due) == ("open", due)
     assert req in {r["id"] for r in overdue_rows(today)}
+
+
+async def test_fee_unpaid_in_its_period_is_abandoned_as_fee_unpaid(st):
+    req = st.id("R")
+    await st.ok(received(req, "2026-03-02"), req_ev("request.fee_notified", req, "2026-03-05"))
+    region = st.clock(req, "request_reply").region
+    pay_by = wd("2026-03-05", 20, region)
+    assert st.item(req).data["fee"]["pay_by"] == pay_by
+    assert "缴费期限 " + pay_by in _flags(st, req)[0]["detail"]
+    r = await st.ingest(req_ev("request.correction_requested", req, "2026-03-06", respond_by="2026-03-13"))
+    assert r[0].status == "rejected" and "尚未缴费" in r[0].reason
+    # Imported long after the period: closed after the grace period, as 逾期未缴费 (表三 other.fee_unpaid).
+    await st.env.sleep(dt.timedelta(hours=2))
+    final = await st.result("request", req)
+    assert (final.state, final.data["outcome"], final.data["closed_on"]) == ("abandoned", "other.fee_unpaid", pay_by)
+    assert next(c for c in final.clocks if c.rule == "request_reply").state == "closed"

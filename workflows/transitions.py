@@ -224,6 +224,8 @@ def check_receipt(st: ItemState, ev: Event) -> None:
         if reply.stopped:
             raise Refusal("type", "待申请人补正期间不能登记此事项")
     fee_open = bool(reply and any(p.kind == FEE and p.end is None for p in reply.pauses))
+    if fee_open and ev.type == "request.correction_requested":
+        raise Refusal("type", f"已于 {d.get('fee', {}).get('notified_on')} 发出收费通知，尚未缴费：不能再告知补正")
     if ev.type == FEE_NOTIFIED:
         if fee_open:
             raise Refusal("type", f"已于 {d.get('fee', {}).get('notified_on')} 发出收费通知，尚未缴费")
