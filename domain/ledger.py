@@ -45,6 +45,7 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "收到申请日期": ["申请日期", "收到日期"],
         "申请方式": ["提交方式", "渠道"],
         "确认日期": ["双方确认日期", "确认收到日期"],
+        "平台提交时间": ["提交时间", "邮件接收时间"],
         "申请人类型": [],
         "申请内容": [],
         "补正告知日期": [],
@@ -517,6 +518,7 @@ FIELD_COLUMNS = {
         "approved_by": "延期批准人",
         "reason": "延期理由",
         "confirmed_on": "确认日期",
+        "submitted_at": "平台提交时间",
         "reply_by": "延迟答复期限",
         "notified_on": "延迟答复告知日期",
         "outcome": "答复结果",
@@ -661,6 +663,9 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
     confirmed = r.date("确认日期")
     if confirmed:  # 条例第三十一条: the receipt date of a letter, fax or other channel
         ev["received"]["confirmed_on"] = confirmed
+    submitted = r.text("平台提交时间")
+    if submitted:  # the platform's or mail system's record (207号 一.3); its day fixes the receipt
+        ev["received"]["submitted_at"] = submitted.replace("/", "-").replace(" ", "T", 1)
     asked, respond_by = r.date("补正告知日期"), r.date("补正期限")
     if asked:
         if respond_by is None and r.values.get("补正期限") is None:

@@ -245,6 +245,14 @@ def test_ledger_columns_for_confirmation_fee_and_delay():
     assert parse_event(row.events[0], today=TODAY).on == "2026-03-03"
 
 
+def test_ledger_platform_time_column():
+    row = _ledger_row([*BASE_COLS, "提交时间"], ["2026-021", "2026-03-09", "网络", "自然人", "2026-03-07 22:10"])
+    assert not row.problems, row.problems
+    assert parse_event(row.events[0], today=TODAY).on == "2026-03-07"
+    row = _ledger_row([*BASE_COLS, "提交时间"], ["2026-022", "2026-03-09", "网络", "自然人", "三月七日"])
+    assert [p.column for p in row.problems] == ["平台提交时间"]
+
+
 def test_ledger_refusals_name_the_column():
     row = _ledger_row([*BASE_COLS, "确认日期"], ["2026-018", "2026-03-02", "传真", "自然人", "2026-03-01"])
     assert [(p.column, "早于" in p.reason) for p in row.problems] == [("确认日期", True)]
