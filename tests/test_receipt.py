@@ -283,3 +283,15 @@ def test_board_query_finds_receipt_flags_on_both_databases(db_session):
         )
     assert repo.request_ids_with_receipt_flags(db_session) == ["delayed", "fee", "moved", "waiting"]
     assert repo.request_ids_with_receipt_flags(db_session, "qz-jyj") == ["fee", "waiting"]
+
+
+def test_forms_ask_what_the_channel_needs():
+    from app.forms import build_fields, form_types
+
+    kinds = {f.name: f.kind for f in build_fields("request.received", {})}
+    assert (kinds["submitted_at"], kinds["confirmed_on"], kinds["received_on"]) == ("datetime", "date", "date")
+    for t in ("request.applicant_unreachable", "request.contact_restored", "request.reply_delayed"):
+        assert t in form_types()
+    delay = {f.name: (f.kind, f.required) for f in build_fields("request.reply_delayed", {})}
+    assert delay["reply_by"] == ("date", True) and delay["notified_on"] == ("date", True)
+    assert delay["reason"] == ("textarea", True)
