@@ -795,10 +795,15 @@ def parse_event(obj: Any, *, internal: bool = False, today: dt.date | None = Non
     data = model.model_dump(mode="json", exclude_none=True, by_alias=False)
     data.pop("applicant", None)
     if type_ == "request.received":
+        from domain.config import ConfigError
         from domain.receipt import derive_receipt
 
         try:  # the receipt date is the channel's (条例第三十一条), not what was typed
             data["receipt"] = derive_receipt(data)
+        except ConfigError as exc:
+            raise EventError(
+                "channel", f"收到申请之日的规则（config/receipt.toml）无法读取，未作任何改动：{exc}"
+            ) from None
         except ValueError as exc:
             field, _, reason = str(exc).partition(": ")
             raise EventError(field, reason) from None

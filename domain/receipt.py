@@ -97,18 +97,24 @@ def parse_receipt(data: dict, filename: str = "receipt.toml") -> ReceiptConfig:
 _cache: dict[Path, tuple[tuple[int, int], ReceiptConfig]] = {}
 
 
-def load_receipt(directory: Path | None = None) -> ReceiptConfig:
-    """config/receipt.toml, re-read when the file changes."""
+def load_receipt(directory: Path | None = None, *, last_good: bool = False) -> ReceiptConfig:
+    """config/receipt.toml, re-read when the file changes. `last_good`: a file broken while running keeps
+    the data last read (as domain.engine does; `shixian config check` reports it), raising only when
+    there is none."""
     path = (directory or config_dir()) / "receipt.toml"
+    hit = _cache.get(path)
     try:
         st = path.stat()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: 文件不存在 (file not found)") from None
-    sig = (st.st_size, st.st_mtime_ns)
-    hit = _cache.get(path)
-    if hit and hit[0] == sig:
-        return hit[1]
-    cfg = parse_receipt(read_toml(path), path.name)
+        sig = (st.st_size, st.st_mtime_ns)
+        if hit and hit[0] == sig:
+            return hit[1]
+        cfg = parse_receipt(read_toml(path), path.name)
+    except (ConfigError, FileNotFoundError) as exc:
+        if last_good and hit:
+            return hit[1]
+        if isinstance(exc, FileNotFoundError):
+            raise ConfigError(f"{path}: 文件不存在 (file not found)") from None
+        raise
     _cache[path] = (sig, cfg)
     return cfg
 
@@ -121,7 +127,7 @@ def derive_receipt(data: dict[str, Any], config: ReceiptConfig | None = None) ->
     """The receipt of a validated `request.received` (JSON-ready fields): {channel, basis, on, entered,
     note, source}. Raises ValueError("<field>: reason") for a field the channel does not use or dates
     that contradict each other."""
-    cfg = config or load_receipt()
+    cfg = config or load_receipt(last_good=True)
     rule = cfg.channels[data["channel"]]
     for f in ("submitted_at", "confirmed_on"):
         if data.get(f) and f not in rule.basis:

@@ -295,3 +295,21 @@ def test_forms_ask_what_the_channel_needs():
     delay = {f.name: (f.kind, f.required) for f in build_fields("request.reply_delayed", {})}
     assert delay["reply_by"] == ("date", True) and delay["notified_on"] == ("date", True)
     assert delay["reason"] == ("textarea", True)
+
+
+def test_a_receipt_file_broken_while_running_keeps_the_last_good_rules(tmp_path):
+    import os
+    import shutil
+
+    from domain.config import REPO_CONFIG
+
+    shutil.copy(REPO_CONFIG / "receipt.toml", tmp_path / "receipt.toml")
+    good = load_receipt(tmp_path)
+    path = tmp_path / "receipt.toml"
+    path.write_text(path.read_text() + "\n[receipt.telex]\n")
+    os.utime(path, ns=(1, 1))  # a changed signature, whatever the file system's clock resolution
+    with pytest.raises(ConfigError, match="telex"):
+        load_receipt(tmp_path)
+    assert load_receipt(tmp_path, last_good=True) is good
+    with pytest.raises(ConfigError, match="文件不存在"):
+        load_receipt(tmp_path / "nowhere", last_good=True)
