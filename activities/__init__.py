@@ -4,6 +4,7 @@ a class constructed in the composition root (app/composition.py: AnnualActivitie
 from activities.clocks import (
     compute_clocks,
     correction_period,
+    fee_period,
     plan_steps,
     record_due_change,
     record_fact,
@@ -21,6 +22,7 @@ ACTIVITIES: list = [
     record_due_change,
     correction_period,
     reproject_closed,
+    fee_period,
     send_notification,
     notification_recipients,
     digest_day,

@@ -79,6 +79,11 @@ class ClockSpec(BaseModel):
     extensions: list[ExtensionSpec] = Field(default_factory=list)
     restarted_from: str | None = None
     met_on: str | None = None  # date or instant the clock was met
+    # How the start was fixed (the channel's receipt rule, contact restored): said in the explanation.
+    note: str | None = None
+    # 条例第三十五条: a later reply date the agency set and notified (the due date is at least that day).
+    delayed_to: str | None = None
+    delay_note: str | None = None
 
 
 class ClockCalc(BaseModel):
@@ -136,6 +141,20 @@ def calc(spec: ClockSpec) -> ClockCalc:
         raise _clock_error(ConfigError(f"未知规则 “{spec.rule}”")) from None
     except (ClockError, ConfigError) as exc:
         raise _clock_error(exc) from None
+    if spec.note and dl.explanation:
+        dl.explanation["notes"] = [spec.note, *dl.explanation.get("notes", [])]
+        dl.explanation["receipt"] = spec.note
+    if spec.delayed_to and dl.due is not None and isinstance(dl.due, dt.date):
+        delayed = dt.date.fromisoformat(spec.delayed_to)
+        if delayed > dl.due:
+            if dl.explanation:
+                dl.explanation["summary"] = (
+                    f"按条例第三十五条延迟答复至 {delayed}（按法定期限计为 {dl.due}）；{dl.explanation.get('summary', '')}"
+                )
+                dl.explanation["notes"] = [*dl.explanation.get("notes", []), spec.delay_note or ""]
+                dl.explanation["due"] = delayed.isoformat()
+                dl.explanation["delayed_to"] = delayed.isoformat()
+            dl.due = delayed
     out = ClockCalc(
         due=dl.due_iso(),
         due_instant=dl.due_instant.isoformat() if dl.due_instant else None,
@@ -188,6 +207,33 @@ def correction_period(req: CorrectionRequest) -> CorrectionResult:
         too_short=t.too_short,
         note=t.note,
     )
+
+
+class FeeRequest(BaseModel):
+    on: str  # the fee notice's day
+    region: str = "national"
+
+
+class FeeResult(BaseModel):
+    pay_by: str
+    working_days: int
+    source: str
+
+
+@activity.defn
+def fee_period(req: FeeRequest) -> FeeResult:
+    """The applicant's payment period (国办函〔2020〕109号: 20 working days after the notice; counted from the
+    notice's day, as the day it reached the applicant is not recorded)."""
+    from domain.receipt import load_receipt
+
+    eng = activity_engine()
+    try:
+        fee = load_receipt().fee
+        region = eng.calendar.check_region(req.region)
+        pay_by = eng.calendar.add_working_days(dt.date.fromisoformat(req.on), fee.payment_working_days, region)
+    except (ClockError, ConfigError, ValueError) as exc:
+        raise _clock_error(exc) from None
+    return FeeResult(pay_by=pay_by.isoformat(), working_days=fee.payment_working_days, source=fee.source)
 
 
 class ClockJob(BaseModel):

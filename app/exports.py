@@ -34,6 +34,7 @@ SUMMARY_HEADERS = [
     "得分",
     "不予公开（件）",
     "复议诉讼被纠正（件）",
+    "延迟答复（第三十五条，件）",
 ]
 # After the per-rule rates (the columns before stay where they were): the scheme of each department, the
 # documents not disclosed proactively, then one column per indicator (points left of its weight) and bonus item.
@@ -147,6 +148,7 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
             _num(d.score),
             d.withheld,
             d.cases_lost,
+            d.reply_delayed,
         ]
         row += [d.per_rule[r].on_time_rate if r in d.per_rule else None for r, _ in rules]
         row += [_num(d.registration_lag_median), d.registration_lag_max, d.registration_late]

@@ -17,7 +17,7 @@ from domain.events import CHOICE_LABELS, ENGINE_ONLY, MODELS, OUTCOME_GROUPS
 
 SKIP = {"event_id", "type", "recorded_by", "applicant"}  # applicant: personal data, never asked for
 ID_FIELDS = ("document_id", "request_id", "case_id", "item_id")
-INSTANTS = {"detected_at", "at"}
+INSTANTS = {"detected_at", "at", "submitted_at"}
 
 
 @dataclass
@@ -43,7 +43,10 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1:
-            return args[0], True
+            inner = args[0]
+            if typing.get_origin(inner) is typing.Annotated:  # e.g. HappenedDay | None: a date field
+                inner = typing.get_args(inner)[0]
+            return inner, True
     return annotation, False
 
 

@@ -14,6 +14,24 @@ WRITERS = ("liaison", "supervisor", "admin")
 URGERS = ("supervisor", "admin")
 
 
+def receipt_actions(item: ItemView) -> list[tuple[str, str]]:
+    """Receipt and lawful-delay events valid now (issue 17 §5; the workflow checks them again)."""
+    reply = next((c for c in item.clocks if c.rule == "request_reply"), None)
+    if reply is None:
+        return []
+    codes = {f.code for f in item.flags}
+    if reply.state == "awaiting_contact":
+        return [("恢复联络", "request.contact_restored")]
+    out: list[tuple[str, str]] = []
+    if "fee_pending" in codes:
+        out.append(("登记缴费", "request.fee_paid"))
+    elif reply.state == "open" and "fee_paused" not in codes:
+        out.append(("收费通知", "request.fee_notified"))
+    if reply.state == "open" and "reply_delayed" not in codes:
+        out.append(("延迟答复（第三十五条）", "request.reply_delayed"))
+    return out
+
+
 def actions_for(item: ItemView) -> list[tuple[str, str]]:
     """(button label, event type) valid in the item's current state."""
     clocks = {c.rule: c for c in item.clocks}
@@ -30,6 +48,7 @@ def actions_for(item: ItemView) -> list[tuple[str, str]]:
         out.append(("废止", "document.repealed"))
     elif t == "request":
         reply = clocks.get("request_reply")
+        out += receipt_actions(item)
         if reply and reply.state in ("open", "paused"):
             consulting = bool(
                 {"third_party_opinion", "agency_opinion"} & {r for r, c in clocks.items() if c.state == "open"}

@@ -284,7 +284,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["count"] += 1
         g["total"] += r.overdue_working_days
         g["max"] = max(g["max"], r.overdue_working_days)
-    from domain.flags import consultation_summary, item_flags
+    from domain.flags import RECEIPT_FLAGS, consultation_summary, item_flags, receipt_flags
     from services.queries import session
     from store import repo
     from store.accounts import urge_counts
@@ -301,9 +301,14 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         urges = urge_counts(s, dept)
         period = rm.parse_period_param(None)
         lagging, lag_total = repo.registration_late_events(s, period.start, period.end, dept)
+        receipt_ids = repo.request_ids_with_receipt_flags(s, dept)
+        receipt_flagged = [
+            (i, receipt_flags(i.data)) for i in (repo.list_items(s, ids=receipt_ids) if receipt_ids else [])
+        ]
     # this list is the request checks' flags (登记滞后 has its own list below; 尚未施行 is no one's judgement)
-    own_lists = ("registration_late", "rule_not_in_force")
+    own_lists = ("registration_late", "rule_not_in_force", *RECEIPT_FLAGS)
     flagged = [(i, f) for i, fl in flagged if (f := [x for x in fl if x["code"] not in own_lists])]
+    receipt_flagged = [(i, f) for i, f in receipt_flagged if f]
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
         by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
     for g in by_dept.values():
@@ -334,6 +339,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         same_day=same_day,
         lag_groups=lag_groups,
         lag_total=lag_total,
+        receipt_flagged=receipt_flagged,
         rule_names=rm.rule_names(),
         held=held,
         may_review=who.role in REVIEWERS,

@@ -22,6 +22,10 @@ from domain.calendar import LAW, NATIONAL, WorkCalendar
 from domain.rules import Rule
 from domain.shanghai import SHANGHAI, end_of_day
 
+# A fee notice's pause (国办函〔2020〕109号): its days are explained with their own source.
+FEE_PAUSE_REASON = "待缴纳信息处理费"
+FEE_PAUSE_SOURCE = "国办函〔2020〕109号《政府信息公开信息处理费管理办法》"
+
 
 class ClockError(ValueError):
     """A clock input the law does not allow (e.g. a second extension); message in Chinese."""
@@ -313,20 +317,22 @@ def _explain_days(x: DaysExplanation) -> dict[str, Any]:
     prov_years, notes, regional = x.provisional_years, x.notes, x.regional
     end = due or max([effective] + [dt.date.fromisoformat(p["from"]) for p in pause_rows])
     paused_ranges = [
-        (dt.date.fromisoformat(p["from"]), dt.date.fromisoformat(p["to"]) if p["to"] else end) for p in pause_rows
+        (dt.date.fromisoformat(p["from"]), dt.date.fromisoformat(p["to"]) if p["to"] else end, p["reason"])
+        for p in pause_rows
     ]
 
-    def in_pause(d: dt.date) -> bool:
-        return any(a <= d <= b for a, b in paused_ranges)
+    def in_pause(d: dt.date) -> str | None:
+        return next((r for a, b, r in paused_ranges if a <= d <= b), None)
 
     counted, skipped, makeup, prov_days = [], [], [], []
     for info in cal.days_in(effective, end, region):
-        if in_pause(info.date):
+        if (why := in_pause(info.date)) is not None:
+            fee = why.startswith(FEE_PAUSE_REASON)
             skipped.append(
                 {
                     "date": info.date.isoformat(),
-                    "reason": "中止计算（征求意见）",
-                    "source": "条例第三十二条、第三十三条",
+                    "reason": f"中止计算（{why}）" if fee else "中止计算（征求意见）",
+                    "source": FEE_PAUSE_SOURCE if fee else "条例第三十二条、第三十三条",
                     "kind": "pause",
                 }
             )

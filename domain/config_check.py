@@ -16,6 +16,7 @@ def check_config(directory: Path | None = None) -> list[str]:
     from domain.calendar import load_calendar
     from domain.directory import load_directory
     from domain.ladder import load_ladders
+    from domain.receipt import load_receipt
     from domain.review import load_review_config
     from domain.rules import load_rules
     from domain.scoring import check_scheme_rules, load_scoring
@@ -38,6 +39,7 @@ def check_config(directory: Path | None = None) -> list[str]:
     scoring = attempt(lambda b: load_scoring(b / "scoring.toml"))
     if scoring and rules:
         problems += check_scheme_rules(scoring, rules, people.departments if people else scoring.jurisdictions)
+    attempt(load_receipt)
     if cal and people:
         for dep in people.departments.values():
             if dep.region not in cal.regions:

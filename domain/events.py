@@ -259,10 +259,24 @@ class RequestReceived(_Base):
     channel: Literal["in_person", "post_registered", "post_ordinary", "online", "email", "fax", "other"] = Field(
         title="申请渠道", description="收到日期按渠道确定（条例第三十一条）"
     )
-    received_on: HappenedDay = Field(title="收到申请日期", description="答复期限自收到申请之日起算（20 个工作日）")
+    received_on: HappenedDay = Field(
+        title="收到申请日期",
+        description="当面提交之日、挂号信签收之日；其他渠道按下列时间或确认日期确定（见 config/receipt.toml）",
+    )
+    # What the channel's rule needs (config/receipt.toml): the receipt date is derived from them.
+    submitted_at: str | None = Field(
+        None, title="平台/邮件系统记录的提交时间", description="网上申请平台或电子邮件系统记载的时间（北京时间）"
+    )
+    confirmed_on: HappenedDay | None = Field(
+        None, title="双方确认日期", description="平信、传真、其他渠道：与申请人确认收到之日"
+    )
     applicant_type: ApplicantType = Field(title="申请人类型")
     applicant: Applicant | None = None  # personal data: dropped by parse_event
     subject: str = Field("", title="申请内容摘要", description="不要填写申请人姓名、证件号、电话、住址等个人信息")
+
+    _inst = field_validator("submitted_at", mode="before")(
+        classmethod(lambda cls, v, info: None if v in (None, "") else _instant(v, info))
+    )
 
 
 class _RequestOn(_Base):
@@ -382,6 +396,53 @@ class RequestAbandoned(_RequestOn):
     type: Literal["request.abandoned"]
 
 
+class RequestApplicantUnreachable(_RequestOn):
+    """国办公开办函〔2015〕207号 一.2: a letter whose applicant cannot be reached waits; no clock runs."""
+
+    type: Literal["request.applicant_unreachable"]
+    on: HappenedDay = Field(title="联系未果日期", description="收到申请当日电话联系申请人未能接通之日")
+    note: str = Field("", title="情况说明", description="如“未留联系电话”；不要填写电话号码等个人信息")
+
+
+class RequestContactRestored(_RequestOn):
+    type: Literal["request.contact_restored"]
+    on: HappenedDay = Field(title="恢复联络日期", description="自恢复与申请人的联络之日起算期限（207号 一.2）")
+
+
+class RequestReplyDelayed(_RequestOn):
+    """条例第三十五条: a request whose quantity or frequency clearly exceeds a reasonable range."""
+
+    type: Literal["request.reply_delayed"]
+    on: HappenedDay = Field(title="决定日期", description="确定延迟答复期限的日期，须在答复期限届满前")
+    reply_by: Day = Field(title="延迟答复期限", description="行政机关确定的合理答复期限")
+    reason: str = Field(title="理由", description="申请的数量、频次明显超过合理范围的具体情况")
+    notified_on: HappenedDay = Field(title="告知申请人日期")
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.reason.strip():
+            raise ValueError("reason: 须说明申请数量、频次明显超过合理范围的理由（条例第三十五条）")
+        if self.notified_on < self.on:
+            raise ValueError("notified_on: 告知日期不能早于决定日期")
+        if self.reply_by <= self.on:
+            raise ValueError("reply_by: 延迟答复期限须晚于决定日期")
+        try:
+            check_deadline(self.reply_by, self.on)
+        except ValueError as exc:
+            raise ValueError(f"reply_by: {exc}") from None
+        return self
+
+
+class RequestFeeNotified(_RequestOn):
+    type: Literal["request.fee_notified"]
+    on: HappenedDay = Field(title="发出收费通知日期", description="收费通知发出至缴费之日，答复期限中止计算")
+
+
+class RequestFeePaid(_RequestOn):
+    type: Literal["request.fee_paid"]
+    on: HappenedDay = Field(title="缴费日期", description="申请人缴纳信息处理费之日，答复期限继续计算")
+
+
 class ReviewFiled(_RequestOn):
     type: Literal["review.filed"]
     on: HappenedDay = Field(title="申请复议日期")
@@ -499,6 +560,11 @@ MODELS: dict[str, type[_Base]] = {
         RequestReplied,
         RequestWithdrawn,
         RequestAbandoned,
+        RequestApplicantUnreachable,
+        RequestContactRestored,
+        RequestReplyDelayed,
+        RequestFeeNotified,
+        RequestFeePaid,
         ReviewFiled,
         ReviewDecided,
         LitigationFiled,
@@ -600,7 +666,7 @@ DATE_FIELD = {
 
 # Fields stating that something has happened (a date or an instant), per type: never after the Shanghai
 # date the event is recorded on. Deadlines the agency sets (respond_by) are not among them.
-INSTANT_FIELDS = ("detected_at", "at")
+INSTANT_FIELDS = ("detected_at", "at", "submitted_at")
 
 
 def _happened_fields(model: type[BaseModel]) -> tuple[str, ...]:
@@ -763,6 +829,20 @@ def parse_event(obj: Any, *, internal: bool = False, today: dt.date | None = Non
         raise EventError(loc, msg) from None
     data = model.model_dump(mode="json", exclude_none=True, by_alias=False)
     data.pop("applicant", None)
+    if type_ == "request.received":
+        from domain.config import ConfigError
+        from domain.receipt import derive_receipt
+
+        try:  # the receipt date is the channel's (条例第三十一条), not what was typed
+            data["receipt"] = derive_receipt(data)
+        except ConfigError as exc:
+            raise EventError(
+                "channel", f"收到申请之日的规则（config/receipt.toml）无法读取，未作任何改动：{exc}"
+            ) from None
+        except ValueError as exc:
+            field, _, reason = str(exc).partition(": ")
+            raise EventError(field, reason) from None
+        data["received_on"] = data["receipt"]["on"]
     if "with_" in data:
         data["with"] = data.pop("with_")
     on = str(data.get(DATE_FIELD.get(type_, "on"), data.get("at", "")))

@@ -12,6 +12,7 @@ ITEM_STATES = {"open": "办理中", "closed": "已办结"}
 CLOCK_STATES = {
     "open": "办理中",
     "paused": "中止计时",
+    "awaiting_contact": "待联系申请人（未起算）",
     "met": "已履行",
     "missed": "逾期履行",  # met, but after the due date
     "closed": "已关闭",
@@ -29,6 +30,7 @@ SCORE_STATUSES = {
     "on_request": "依申请公开",
     "no_interpretation": "规范性文件未解读",
     "case_lost": "复议诉讼被纠正",
+    "reply_delayed": "延迟答复（条例第三十五条）",
 }
 
 # Reminder-ladder steps (config/reminders.toml) and the other notices the engine sends.
@@ -152,6 +154,11 @@ EVENT_TYPES = {
     "request.replied": "作出答复",
     "request.withdrawn": "申请人撤回",
     "request.abandoned": "视为放弃",
+    "request.applicant_unreachable": "无法联系申请人",
+    "request.contact_restored": "恢复与申请人联络",
+    "request.reply_delayed": "延迟答复（第三十五条）",
+    "request.fee_notified": "发出收费通知",
+    "request.fee_paid": "申请人缴费",
     "review.filed": "申请行政复议",
     "review.decided": "行政复议决定",
     "litigation.filed": "提起行政诉讼",

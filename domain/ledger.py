@@ -44,6 +44,8 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "受理编号": ["申请编号", "编号"],
         "收到申请日期": ["申请日期", "收到日期"],
         "申请方式": ["提交方式", "渠道"],
+        "确认日期": ["双方确认日期", "确认收到日期"],
+        "平台提交时间": ["提交时间", "邮件接收时间"],
         "申请人类型": [],
         "申请内容": [],
         "补正告知日期": [],
@@ -57,6 +59,12 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "延期批准人": [],
         "延期告知日期": ["告知申请人日期"],
         "延期理由": [],
+        "收费通知日期": [],
+        "缴费日期": [],
+        "延迟答复决定日期": [],
+        "延迟答复期限": [],
+        "延迟答复告知日期": [],
+        "延迟答复理由": [],
         "答复日期": ["办结日期"],
         "答复结果": ["处理结果", "办理结果"],
         "撤回日期": [],
@@ -511,6 +519,9 @@ FIELD_COLUMNS = {
         "approved_by": "延期批准人",
         "notified_on": "延期告知日期",
         "reason": "延期理由",
+        "confirmed_on": "确认日期",
+        "submitted_at": "平台提交时间",
+        "reply_by": "延迟答复期限",
         "outcome": "答复结果",
         "department": "部门",
     },
@@ -534,6 +545,9 @@ REQUEST_STEPS = [  # (event id suffix, type, date column)
     ("consultation_started", "request.consultation_started", "征求意见日期"),
     ("consultation_ended", "request.consultation_ended", "意见收到日期"),
     ("extended", "request.extended", "延期日期"),
+    ("fee_notified", "request.fee_notified", "收费通知日期"),
+    ("fee_paid", "request.fee_paid", "缴费日期"),
+    ("reply_delayed", "request.reply_delayed", "延迟答复决定日期"),
     ("replied", "request.replied", "答复日期"),
     ("withdrawn", "request.withdrawn", "撤回日期"),
 ]
@@ -548,6 +562,8 @@ STEPS = {REQUESTS: REQUEST_STEPS, DOCUMENTS: DOCUMENT_STEPS}
 
 # fields whose column depends on the event: both links are `url`, the interpretation's form is `form`
 STEP_FIELD_COLUMNS = {
+    ("reply_delayed", "reason"): "延迟答复理由",
+    ("reply_delayed", "notified_on"): "延迟答复告知日期",
     ("published", "url"): "公开网址",
     ("interpretation", "url"): "解读网址",
     ("interpretation", "form"): "解读形式",
@@ -647,6 +663,12 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
         "applicant_type": atype,
         "subject": r.text("申请内容") or "",
     }
+    confirmed = r.date("确认日期")
+    if confirmed:  # 条例第三十一条: the receipt date of a letter, fax or other channel
+        ev["received"]["confirmed_on"] = confirmed
+    submitted = r.text("平台提交时间")
+    if submitted:  # the platform's or mail system's record (207号 一.3); its day fixes the receipt
+        ev["received"]["submitted_at"] = submitted.replace("/", "-").replace(" ", "T", 1)
     asked, respond_by = r.date("补正告知日期"), r.date("补正期限")
     if asked:
         if respond_by is None and r.values.get("补正期限") is None:
@@ -692,6 +714,28 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
         }
     elif any(r.text(c) for c in ext_cols):
         r.need("延期日期", "填写延期工作日、批准人或理由")
+    fee_on, paid_on = r.date("收费通知日期"), r.date("缴费日期")
+    if fee_on:
+        ev["fee_notified"] = {"type": "request.fee_notified", "on": fee_on}
+    if paid_on:
+        if not fee_on and r.values.get("收费通知日期") is None:
+            r.need("收费通知日期", "填写缴费日期")
+        ev["fee_paid"] = {"type": "request.fee_paid", "on": paid_on}
+    delay_on = r.date("延迟答复决定日期")
+    delay_cols = ("延迟答复期限", "延迟答复告知日期", "延迟答复理由")
+    if delay_on:
+        for col in delay_cols:
+            if r.values.get(col) is None:
+                r.need(col, "填写延迟答复决定日期")
+        ev["reply_delayed"] = {
+            "type": "request.reply_delayed",
+            "on": delay_on,
+            "reply_by": r.date("延迟答复期限"),
+            "notified_on": r.date("延迟答复告知日期"),
+            "reason": r.text("延迟答复理由"),
+        }
+    elif any(r.values.get(c) is not None for c in delay_cols):
+        r.need("延迟答复决定日期", "填写延迟答复期限、告知日期或理由")
     replied = r.date("答复日期")
     result = r.text("答复结果")
     outcome = outcome_code(result) if result else None

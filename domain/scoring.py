@@ -55,8 +55,14 @@ Status = Literal["on_time", "late", "overdue", "pending", "closed"]
 STATUS_LABELS = labels.SCORE_STATUSES  # includes the rows that are not clocks (withheld, case_lost)
 STATE_LABELS = labels.CLOCK_STATES
 # Deductions that are not clock rules, with their defaults when scoring.toml does not list them.
-MARK_DEFAULTS: dict[str, float] = {"withheld": 0.0, "on_request": 0.0, "no_interpretation": 0.0, "case_lost": 3.0}
-MarkKind = Literal["withheld", "on_request", "no_interpretation", "case_lost"]
+MARK_DEFAULTS: dict[str, float] = {
+    "withheld": 0.0,
+    "on_request": 0.0,
+    "no_interpretation": 0.0,
+    "case_lost": 3.0,
+    "reply_delayed": 0.0,
+}
+MarkKind = Literal["withheld", "on_request", "no_interpretation", "case_lost", "reply_delayed"]
 
 
 # ---------------------------------------------------------------------------------- periods
@@ -558,6 +564,7 @@ class DepartmentScore(BaseModel):
     cases_lost: int = 0  # reviews / litigations decided in the period against the department
     on_request: int = 0  # documents signed in the period as 依申请公开 (each with its stated reason)
     no_interpretation: int = 0  # normative documents signed in the period marked as needing no interpretation
+    reply_delayed: int = 0  # requests given a later reply date under 条例第三十五条 in the period
     on_time_rate: float | None = None
     avg_lateness_working_days: float | None = None
     deduction: float = 0
@@ -723,6 +730,21 @@ def marks_from_events(events: Iterable[dict]) -> list[Mark]:
     }
     out = []
     for e in evs:
+        if e.get("type") == "request.reply_delayed" and e.get("on"):
+            dept = (owner.get(e.get("request_id")) or (e.get("department"), ""))[0]
+            if dept:
+                out.append(
+                    Mark(
+                        kind="reply_delayed",
+                        department=dept,
+                        item_id=str(e.get("request_id")),
+                        item_type="request",
+                        on=str(e["on"])[:10],
+                        reason=f"条例第三十五条延迟答复至 {e.get('reply_by')}（{e.get('notified_on')} 告知申请人）："
+                        f"{e.get('reason', '')}",
+                    )
+                )
+            continue
         if e.get("type") not in ("review.decided", "litigation.decided") or e.get("result") != "corrected":
             continue
         rid = e.get("request_id")
@@ -894,6 +916,7 @@ def score_period(
 
 _MARK_COUNTER = {"withheld": "withheld", "on_request": "on_request", "no_interpretation": "no_interpretation"}
 _MARK_COUNTER["case_lost"] = "cases_lost"
+_MARK_COUNTER["reply_delayed"] = "reply_delayed"
 
 
 def _apply_scheme(d: DepartmentScore, scheme: ScoringConfig, marks: Mapping[str, list[float]]) -> None:

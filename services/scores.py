@@ -150,7 +150,7 @@ def current_marks(session, department: str | None = None) -> list:
     if department is not None:
         withheld = withheld.where(col(Item.department) == department)
     ids = list(session.execute(withheld).scalars())
-    decided = load_events(session, types=("review.decided", "litigation.decided"))
+    decided = load_events(session, types=("review.decided", "litigation.decided", "request.reply_delayed"))
     rids = sorted({str(e.get("request_id")) for e in decided if e.get("request_id") is not None})
     owners = load_events(session, types=("request.received",), item_ids=rids) if rids else []
     marks = marks_from_snapshots(list_items(session, ids=ids) if ids else []) + marks_from_events(owners + decided)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, select, true
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -600,6 +600,24 @@ def start_lags(
     if department is not None:
         q = q.where(t.c.department == department)
     return [(d, int(lag), bool(late)) for d, lag, late in session.execute(q)]
+
+
+def request_ids_with_receipt_flags(session: Session, department: str | None = None) -> list[str]:
+    """Requests whose snapshot can carry a receipt or lawful-delay flag (domain.flags.receipt_flags): an
+    unreachable applicant, a 第三十五条 delay, a fee notice, or a receipt date not the one typed."""
+    data = sa_table(Item).c.data
+    q = select(col(Item.id)).where(
+        col(Item.type) == "request",
+        or_(
+            data["unreachable"].as_string().is_not(None),
+            data["reply_delayed"].as_string().is_not(None),
+            data["fee"].as_string().is_not(None),
+            data[("receipt", "basis")].as_string() != "received_on",
+        ),
+    )
+    if department is not None:
+        q = q.where(col(Item.department) == department)
+    return list(session.execute(q.order_by(col(Item.id))).scalars())
 
 
 def request_ids_with_correction(session: Session, department: str | None = None) -> list[str]:

@@ -32,11 +32,14 @@ with workflow.unsafe.imports_passed_through():
         CorrectionResult,
         DueChange,
         EventWrite,
+        FeeRequest,
+        FeeResult,
         PlannedStepModel,
         PlanRequest,
         SaveRequest,
         compute_clocks,
         correction_period,
+        fee_period,
         plan_steps,
         record_due_change,
         save_item,
@@ -644,6 +647,7 @@ class RequestWorkflow(ItemWorkflow):
             end_of_day = datetime.fromisoformat(f"{terms.respond_by}T23:59:59+08:00")
             st.abandon_at = max(end_of_day, workflow.now() + ABANDON_GRACE).isoformat()
             st.data["respond_by"] = terms.respond_by
+            st.data.pop("abandon", None)
             st.data["correction"] = {
                 "stated_respond_by": ev.data["respond_by"],
                 "respond_by": terms.respond_by,
@@ -653,8 +657,28 @@ class RequestWorkflow(ItemWorkflow):
                 "note": terms.note,
             }
             return terms.note or None
-        elif ev.type in ("request.corrected", "request.replied", "request.answered_on_the_spot", "request.withdrawn"):
+        elif ev.type == tr.FEE_NOTIFIED:
+            # 109号: unpaid within the period = application abandoned (other.fee_unpaid), like a correction.
+            fee: FeeResult = await workflow.execute_local_activity(
+                fee_period,
+                FeeRequest(on=ev.on[:10], region=st.region),
+                start_to_close_timeout=LOCAL_TIMEOUT,
+                retry_policy=RETRY,
+            )
+            end_of_day = datetime.fromisoformat(f"{fee.pay_by}T23:59:59+08:00")
+            st.abandon_at = max(end_of_day, workflow.now() + ABANDON_GRACE).isoformat()
+            st.data["fee"] = {**st.data.get("fee", {}), "pay_by": fee.pay_by}
+            st.data["abandon"] = {"on": fee.pay_by, "outcome": "other.fee_unpaid"}
+            return f"缴费期限至 {fee.pay_by}（{fee.working_days} 个工作日，{fee.source}）；逾期未缴视为放弃申请"
+        elif ev.type in (
+            "request.corrected",
+            "request.replied",
+            "request.answered_on_the_spot",
+            "request.withdrawn",
+            tr.FEE_PAID,
+        ):
             st.abandon_at = None
+            st.data.pop("abandon", None)
         if ev.type == "request.withdrawn":
             tr.close_all(st)
             st.state = "withdrawn"
@@ -666,10 +690,12 @@ class RequestWorkflow(ItemWorkflow):
             return
         # 条例第三十条: no correction within the period without good reason = application abandoned.
         st.abandon_at = None
-        on = st.data.get("respond_by")
+        # A fee notice's period (109号) or, as before, the correction period (条例第三十条).
+        why = st.data.pop("abandon", None) or {}
+        on = why.get("on") or st.data.get("respond_by")
         ev = {"event_id": f"{st.id}#abandoned", "type": "request.abandoned", "request_id": st.id, "on": on}
         tr.close_all(st)
-        st.data["outcome"] = "other.no_correction"
+        st.data["outcome"] = why.get("outcome") or "other.no_correction"
         st.data["closed_on"] = on
         st.state = "abandoned"
         st.version += 1

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from activities.clocks import ExtensionSpec, PauseSpec
+from domain.clocks import FEE_PAUSE_REASON
 from domain.events import RECORD_ONLY, STARTS, Event, future_fact
 from domain.review import HELD_ROLES, holds_clock, late_entry_reason, registration_lag
 from workflows.state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
@@ -18,6 +19,12 @@ from workflows.state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
 # After a correction's respond_by passes (or a window was imported already past), wait this long for a
 # late-arriving import line first.
 GRACE = timedelta(hours=1)
+# Receipt and lawful-delay events (§5): handled by `receipt_transition`, not by rule data.
+UNREACHABLE, RESTORED = "request.applicant_unreachable", "request.contact_restored"
+FEE_NOTIFIED, FEE_PAID, DELAYED = "request.fee_notified", "request.fee_paid", "request.reply_delayed"
+RECEIPT_EVENTS = (UNREACHABLE, RESTORED, FEE_NOTIFIED, FEE_PAID, DELAYED)
+AWAITING = "awaiting_contact"  # a clock waiting for contact with the applicant (207号 一.2): not running
+FEE = "fee"  # the kind of a fee notice's pause (a consultation's end never ends it)
 CLOSE_NAMES = {
     "request.withdrawn": "申请人撤回申请",
     "document.repealed": "文件废止",
@@ -58,7 +65,17 @@ def windows_opened_by(st: ItemState, event_type: str | None) -> list[ClockData]:
 
 
 def open_consultations(st: ItemState) -> set[str | None]:
-    return {p.kind for c in st.clocks for p in c.pauses if p.end is None}
+    return {p.kind for c in st.clocks for p in c.pauses if p.end is None and p.kind != FEE}
+
+
+def receipt_clocks(st: ItemState) -> list[ClockData]:
+    """The clocks a request's receipt starts (reply, correction notice window)."""
+    return [c for c in st.clocks if (m := st.rules.get(c.rule)) and m.start_event == "request.received"]
+
+
+def reply_clock(st: ItemState) -> ClockData | None:
+    """The request's reply clock: started by the receipt, an obligation (not a window)."""
+    return next((c for c in receipt_clocks(st) if not st.rules[c.rule].lapses), None)
 
 
 def ended_kind(st: ItemState, ev: Event) -> str | None:
@@ -157,6 +174,8 @@ def check(st: ItemState, ev: Event, today: date | None = None, strict: bool = Tr
         raise Refusal(ev.date_field, f"{ev.type} 的日期 {ev.on} 早于事项起算日 {start_on}")
     if st.state not in ("open", "new") and ev.type not in RECORD_ONLY and not record_only(st, ev):
         raise Refusal("type", f"事项已结束（{st.state}），不能再接受 {ev.type}")
+    if st.type == "request":
+        check_receipt(st, ev)
     for c in st.clocks:
         meta = st.rules.get(c.rule)
         if meta and ev.type == meta.extension_event:
@@ -233,6 +252,64 @@ def note_consultation(st: ItemState, ev: Event, c: ClockData) -> None:
     seen.append({"event_id": ev.event_id, "on": ev.on[:10], "with": ev.data.get("with"), "due_before": c.due})
 
 
+def check_receipt(st: ItemState, ev: Event) -> None:
+    """Unreachable applicant (207号 一.2), fee notice (109号), later reply date (条例第三十五条)."""
+    d = st.data
+    waiting = any(c.state == AWAITING for c in st.clocks)
+    if waiting and ev.type not in (RESTORED, "request.withdrawn"):
+        raise Refusal(
+            "type",
+            f"申请人尚未联系上（{d.get('unreachable', {}).get('since')} 起），期限尚未起算："
+            f"请先登记 request.contact_restored（恢复联络）",
+        )
+    reply = reply_clock(st)
+    if ev.type == UNREACHABLE:
+        rec = d.get("receipt") or {}
+        if not rec.get("unreachable_allowed"):
+            raise Refusal(
+                "type",
+                f"{rec.get('channel_name', '该渠道')}的申请不适用“无法联系申请人”（国办公开办函〔2015〕207号 一.2 只适用于平信等无需签收的邮寄申请）",
+            )
+        if d.get("confirmed_on"):
+            raise Refusal("type", f"已于 {d['confirmed_on']} 与申请人确认收到申请，不能登记无法联系")
+        if len(st.applied) > 1 or d.get("unreachable"):
+            raise Refusal("type", "申请已开始办理，不能再登记无法联系申请人")
+    if ev.type == RESTORED:
+        if not waiting:
+            raise Refusal("type", "申请未处于“无法联系申请人”状态，不能登记恢复联络")
+        if ev.on < d["unreachable"]["since"]:
+            raise Refusal("on", f"恢复联络日期 {ev.on} 早于登记无法联系的日期 {d['unreachable']['since']}")
+    if ev.type in (FEE_NOTIFIED, FEE_PAID, DELAYED):
+        if reply is None or not reply.live:
+            raise Refusal("type", "答复时限已结束")
+        if reply.stopped:
+            raise Refusal("type", "待申请人补正期间不能登记此事项")
+    fee_open = bool(reply and any(p.kind == FEE and p.end is None for p in reply.pauses))
+    if fee_open and ev.type == "request.correction_requested":
+        raise Refusal("type", f"已于 {d.get('fee', {}).get('notified_on')} 发出收费通知，尚未缴费：不能再告知补正")
+    if ev.type == FEE_NOTIFIED:
+        if fee_open:
+            raise Refusal("type", f"已于 {d.get('fee', {}).get('notified_on')} 发出收费通知，尚未缴费")
+        if reply and reply.due and ev.on > reply.due[:10]:
+            raise Refusal(
+                "on", f"收费通知须在答复期限内发出：当前期限 {reply.due}，通知日 {ev.on}（国办函〔2020〕109号）"
+            )
+    if ev.type == FEE_PAID:
+        if not fee_open:
+            raise Refusal("type", "未发出收费通知（或已缴费），不能登记缴费")
+        if ev.on < d["fee"]["notified_on"]:
+            raise Refusal("on", f"缴费日期 {ev.on} 早于收费通知日期 {d['fee']['notified_on']}")
+    if ev.type == DELAYED and reply is not None:
+        if reply.delayed_to:
+            raise Refusal("type", f"已按条例第三十五条确定延迟答复期限（{reply.delayed_to}），不能再次延迟")
+        if reply.due and ev.on > reply.due[:10]:
+            raise Refusal("on", f"延迟答复须在答复期限届满前决定并告知：当前期限 {reply.due}，决定日 {ev.on}")
+        if reply.due and ev.data["notified_on"] > reply.due[:10]:
+            raise Refusal("notified_on", f"告知申请人的日期 {ev.data['notified_on']} 晚于当前答复期限 {reply.due}")
+        if reply.due and ev.data["reply_by"] <= reply.due[:10]:
+            raise Refusal("reply_by", f"延迟答复期限 {ev.data['reply_by']} 不晚于当前答复期限 {reply.due}，无需延迟")
+
+
 def check_document(st: ItemState, ev: Event) -> None:
     d = st.data
     if ev.type == "document.published":
@@ -301,6 +378,15 @@ def late_reason(st: ItemState, ev: Event, *, restart: bool = False) -> str | Non
     if rec is None or rec.role not in HELD_ROLES:
         return None
     touches, extension_dues = False, []
+    reply = reply_clock(st) if st.type == "request" else None
+    if ev.type in (FEE_NOTIFIED, DELAYED, UNREACHABLE) and reply is not None and reply.live:
+        # They pause, stop or lengthen the reply clock: recorded late they could hide lateness (§5).
+        if ev.type == DELAYED and reply.due and rec.on > reply.due[:10]:
+            return (
+                f"延迟答复于 {rec.on} 才登记，已过当前答复期限 {reply.due[:10]}（条例第三十五条：须在期限内确定并告知），"
+                f"由 {rec.by or rec.role} 补录，须督查审核"
+            )
+        touches = True
     for c in st.clocks:
         meta = st.rules.get(c.rule)
         if not (
@@ -365,6 +451,8 @@ def transition(st: ItemState, ev: Event) -> Touched:
         st.title = ev.data.get("title") or ev.data.get("subject") or st.title
         st.state = "open"
     record_facts(st, ev)
+    if ev.type in RECEIPT_EVENTS:
+        return receipt_transition(st, ev, out)
     facts = {**st.data, **ev.data}
     ended = ended_kind(st, ev)
     for meta in st.rules.values():
@@ -377,6 +465,8 @@ def transition(st: ItemState, ev: Event) -> Touched:
             if meta.lapses and ev.data.get("delivered_on"):
                 start = ev.data["delivered_on"]  # the window counts from the letter's receipt
             fresh = ClockData(rule=meta.id, start=start, region=st.region)
+            if ev.type == "request.received" and isinstance(ev.data.get("receipt"), dict):
+                fresh.note = ev.data["receipt"].get("note")  # how the channel fixed the receipt date
             if c is None:
                 st.clocks.append(fresh)
             else:
@@ -423,7 +513,7 @@ def transition(st: ItemState, ev: Event) -> Touched:
             ]
             end = min([day, *window_ends])
             for p in c.pauses:
-                if p.end is None and same_kind(p.kind, ended):
+                if p.end is None and p.kind != FEE and same_kind(p.kind, ended):
                     p.end = max(end, p.start)
             out.clocks.append(c)
         elif ev.type == meta.stop:
@@ -454,6 +544,66 @@ def transition(st: ItemState, ev: Event) -> Touched:
     return out
 
 
+def receipt_transition(st: ItemState, ev: Event, out: Touched) -> Touched:
+    day = ev.on[:10]
+    d = st.data
+    reply = reply_clock(st)
+    if ev.type == UNREACHABLE:
+        d["unreachable"] = {"since": day, "note": ev.data.get("note", "")}
+        for c in receipt_clocks(st):
+            if c.live:
+                c.state, c.stopped, c.stopped_on, c.plan = AWAITING, True, day, []
+                c.due = c.due_instant = None
+                c.explanation = {
+                    **c.explanation,
+                    "due": None,
+                    "summary": f"{day} 无法联系申请人，期限尚未起算：自恢复与申请人的联络之日起算"
+                    f"（国办公开办函〔2015〕207号 一.2）",
+                }
+    elif ev.type == RESTORED:
+        d["unreachable"] = {**d.get("unreachable", {}), "restored_on": day}
+        since = d["unreachable"].get("since")
+        for c in receipt_clocks(st):
+            if c.state != AWAITING:
+                continue
+            fresh = ClockData(
+                rule=c.rule,
+                start=day,
+                region=c.region,
+                note=f"{since} 无法联系申请人，自恢复联络之日 {day} 起算期限（国办公开办函〔2015〕207号 一.2）",
+            )
+            st.clocks[st.clocks.index(c)] = fresh
+            out.clocks.append(fresh)
+    elif ev.type == FEE_NOTIFIED:
+        d["fee"] = {"notified_on": day}
+        if reply is not None:
+            reply.pauses.append(PauseSpec(start=day, reason=f"{FEE_PAUSE_REASON}（{day} 发出收费通知）", kind=FEE))
+            out.clocks.append(reply)
+    elif ev.type == FEE_PAID:
+        d["fee"] = {**d.get("fee", {}), "paid_on": day}
+        if reply is not None:
+            for p in reply.pauses:
+                if p.kind == FEE and p.end is None:
+                    p.end = max(day, p.start)
+            out.clocks.append(reply)
+    elif ev.type == DELAYED:
+        d["reply_delayed"] = {
+            "on": day,
+            "reply_by": ev.data["reply_by"],
+            "notified_on": ev.data["notified_on"],
+            "reason": ev.data.get("reason", ""),
+        }
+        if reply is not None:
+            d["reply_delayed"]["statutory_due"] = reply.due
+            reply.delayed_to = ev.data["reply_by"]
+            reply.delay_note = (
+                f"{day} 依条例第三十五条确定延迟答复期限至 {ev.data['reply_by']}，{ev.data['notified_on']} 告知申请人；"
+                f"理由：{ev.data.get('reason', '')}"
+            )
+            out.clocks.append(reply)
+    return out
+
+
 def note_closed_late(ev: Event, closed_late: list[ClockData]) -> None:
     for c in closed_late:
         c.explanation = {
@@ -479,7 +629,7 @@ def pauses_ended_by_lapse(st: ItemState, window: ClockData) -> list[ClockData]:
         m = st.rules.get(other.rule)
         if not (m and other.live and m.pause == meta.start_event):
             continue
-        open_pauses = [p for p in other.pauses if p.end is None and same_kind(p.kind, kind)]
+        open_pauses = [p for p in other.pauses if p.end is None and p.kind != FEE and same_kind(p.kind, kind)]
         for p in open_pauses:
             p.end = day
         if open_pauses:

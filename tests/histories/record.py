@@ -9,6 +9,7 @@ incompatible (and then version it with workflow.patched() instead, for workflows
     .venv/bin/python -m tests.histories.record recalculate  # a calendar recalculation (document-recalc.json)
     .venv/bin/python -m tests.histories.record consult      # only #17 §4's (s17-consult-checks)
     .venv/bin/python -m tests.histories.record late-restart # only the late correction (s17-lag-late-restart) one
+    .venv/bin/python -m tests.histories.record receipt      # only issue 17 §5 (receipt, fee, 第三十五条)
     .venv/bin/python -m tests.histories.record continue-as-new  # dev server: a run given writes to make, a run
                                                            # that applied the start event of its input
 """
@@ -237,6 +238,35 @@ async def late_restart(st) -> list[tuple[str, str]]:
     return [("request", req)]
 
 
+async def receipt_events(st) -> list[tuple[str, str]]:
+    """Issue 17 §5: unreachable applicant, contact restored, fee notice and payment, a 第三十五条 delay, the
+    reply; and a fee left unpaid (abandoned as other.fee_unpaid)."""
+    from domain.engine import engine
+
+    today, c = await st.today(), engine().calendar
+    req, unpaid = st.id("receipt"), st.id("feeunpaid")
+    recv = c.subtract_working_days(today, 30, "guangxi")
+
+    def on(n: int) -> str:
+        return c.add_working_days(recv, n, "guangxi").isoformat()
+
+    def ev(type_: str, item: str, day: str, **kw):
+        return {"type": type_, "request_id": item, "on": day, **kw}
+
+    await st.ok({**received(req, "qz-czj", recv), "channel": "post_ordinary"},
+                ev("request.applicant_unreachable", req, recv.isoformat(), note="未留联系电话"),
+                ev("request.contact_restored", req, on(2)),
+                ev("request.fee_notified", req, on(3)),
+                ev("request.fee_paid", req, on(5)),
+                ev("request.reply_delayed", req, on(6), reply_by=(today + dt.timedelta(days=10)).isoformat(),
+                   notified_on=on(6), reason="一次申请 300 项"),
+                ev("request.replied", req, today.isoformat(), outcome="granted"))
+    await st.ok({**received(unpaid, "qz-czj", recv), "submitted_at": f"{recv.isoformat()}T21:00:00+08:00"},
+                ev("request.fee_notified", unpaid, on(1)))
+    await st.env.sleep(dt.timedelta(hours=2))  # the payment period has passed: abandoned after the grace
+    return [("request", req), ("request", unpaid)]
+
+
 async def carried_and_self_started(st) -> list[tuple[str, str, str]]:
     """(workflow id, run id, file name): a request continued as new with store writes still pending (the
     next run makes them) on a dev server suggesting continue-as-new early, and a run started without its
@@ -361,7 +391,9 @@ async def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
             async with stack(env, Path(tmp), mp) as st:
-                if "late-restart" in sys.argv[1:]:
+                if "receipt" in sys.argv[1:]:
+                    items = await receipt_events(st)
+                elif "late-restart" in sys.argv[1:]:
                     items = await late_restart(st)
                 elif "late-entries" in sys.argv[1:]:
                     items = await late_entries(st)
