@@ -34,11 +34,10 @@ SUMMARY_HEADERS = [
     "得分",
     "不予公开（件）",
     "复议诉讼被纠正（件）",
-    "延迟答复（第三十五条，件）",
 ]
 # After the per-rule rates (the columns before stay where they were): the scheme of each department, the
 # documents not disclosed proactively, then one column per indicator (points left of its weight) and bonus item.
-SCHEME_HEADERS = ["考评方案", "依申请公开（件）", "规范性文件未解读（件）", "加分"]
+SCHEME_HEADERS = ["考评方案", "依申请公开（件）", "规范性文件未解读（件）", "延迟答复（第三十五条，件）", "加分"]
 # Registration lag of the period's start events (not scored; appended after the per-rule rates).
 LAG_HEADERS = ["登记滞后中位数（工作日）", "登记滞后最大（工作日）", "登记滞后（件）"]
 DETAIL_HEADERS = [
@@ -148,11 +147,10 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
             _num(d.score),
             d.withheld,
             d.cases_lost,
-            d.reply_delayed,
         ]
         row += [d.per_rule[r].on_time_rate if r in d.per_rule else None for r, _ in rules]
         row += [_num(d.registration_lag_median), d.registration_lag_max, d.registration_late]
-        row += [_text(d.scheme_name or d.scheme), d.on_request, d.no_interpretation, _num(d.bonus)]
+        row += [_text(d.scheme_name or d.scheme), d.on_request, d.no_interpretation, d.reply_delayed, _num(d.bonus)]
         by_ind = {(i.name, i.weight): i for i in d.indicators.values()}
         row += [
             None if (n, w) not in by_ind else _num(by_ind[(n, w)].points if w is not None else by_ind[(n, w)].deduction)

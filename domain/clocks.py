@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.calendar import LAW, NATIONAL, WorkCalendar
+from domain.labels import REPROJECTED_STATES
 from domain.rules import Rule
 from domain.shanghai import SHANGHAI, end_of_day
 
@@ -534,7 +535,6 @@ def is_late(due: dt.date | dt.datetime, met: dt.date | dt.datetime) -> bool:
 
 
 # ---------------------------------------------------------------- a finished clock recomputed
-CLOSED_STATE_NAMES = {"met": "按时", "missed": "逾期", "closed": "期限届满前关闭"}
 
 
 def reprojected_text(
@@ -549,7 +549,7 @@ def reprojected_text(
     """What a calendar change did to a met or missed clock, as recorded and shown (Chinese)."""
 
     def name(state: str, late: int | None) -> str:
-        return CLOSED_STATE_NAMES.get(state, state) + (f" {late} 个工作日" if state == "missed" and late else "")
+        return REPROJECTED_STATES.get(state, state) + (f" {late} 个工作日" if state == "missed" and late else "")
 
     parts = [f"到期日由 {old_due} 变为 {new_due}" if new_due != old_due else f"到期日仍为 {new_due}"]
     if (old_state, old_late) != (new_state, new_late):

@@ -188,7 +188,7 @@ def document_flags(data: dict[str, Any] | None) -> list[dict[str, str]]:
         codes = CHOICE_LABELS["outcome"]  # the standard withheld codes, as 表三 names them
         reason = codes.get(reason, codes.get(f"withheld.{reason}", reason))
         out.append({"code": "not_proactive", "label": f"未主动公开（{what}）", "detail": f"理由：{reason}"})
-    if d.get("kind") == "normative" and d.get("needs_interpretation") is False:
+    if d.get("kind") == "normative" and d.get("needs_interpretation") is False and _interpretation_due(d):
         out.append(
             {
                 "code": "no_interpretation",
@@ -217,3 +217,12 @@ def _registration(data: dict[str, Any]) -> list[dict[str, str]]:
     if isinstance(lag, dict):
         return [{"code": "registration_late", "label": FLAG_LABELS["registration_late"], "detail": lag_detail(lag)}]
     return []
+
+
+def _interpretation_due(d: dict[str, Any]) -> bool:
+    """The interpretation duty (the rule's `since`, 国办发〔2016〕80号) was in force when the document was signed."""
+    from domain.engine import engine
+
+    rule = engine().rules.get("policy_interpretation")
+    since = rule.since if rule is not None else None
+    return since is None or str(d.get("signed_on") or "")[:10] >= since.isoformat()

@@ -18,6 +18,9 @@ CLOCK_STATES = {
     "closed": "已关闭",
 }
 
+# A finished clock's state in the note of its re-projection (domain/clocks.py): "由逾期 1 个工作日改为按时".
+REPROJECTED_STATES = {"met": "按时", "missed": "逾期", "closed": "期限届满前关闭"}
+
 # How a clock counts in a period's scores (domain/scoring.py).
 SCORE_STATUSES = {
     "on_time": "按时",

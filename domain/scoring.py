@@ -679,9 +679,10 @@ WITHHELD_REASONS = {
 }
 
 
-def marks_from_snapshots(snaps: Iterable[ItemSnapshot]) -> list[Mark]:
+def marks_from_snapshots(snaps: Iterable[ItemSnapshot], interpretation_since: date | None = None) -> list[Mark]:
     """Documents not disclosed proactively (withheld or on request, with the stated reason; the Chinese name
-    for the standard codes) and normative documents marked as needing no interpretation."""
+    for the standard codes) and normative documents marked as needing no interpretation, signed once the
+    interpretation duty was in force (`interpretation_since`, the rule's `since`: no duty, nothing counted)."""
     out = []
     for item in snaps:
         d = item.data or {}
@@ -705,7 +706,8 @@ def marks_from_snapshots(snaps: Iterable[ItemSnapshot]) -> list[Mark]:
                     reason=f"{what}：{reason}",
                 )
             )
-        if d.get("kind") == "normative" and d.get("needs_interpretation") is False:
+        duty = interpretation_since is None or on >= interpretation_since.isoformat()
+        if d.get("kind") == "normative" and d.get("needs_interpretation") is False and duty:
             out.append(
                 Mark(
                     kind="no_interpretation",

@@ -153,7 +153,11 @@ def current_marks(session, department: str | None = None) -> list:
     decided = load_events(session, types=("review.decided", "litigation.decided", "request.reply_delayed"))
     rids = sorted({str(e.get("request_id")) for e in decided if e.get("request_id") is not None})
     owners = load_events(session, types=("request.received",), item_ids=rids) if rids else []
-    marks = marks_from_snapshots(list_items(session, ids=ids) if ids else []) + marks_from_events(owners + decided)
+    interp = engine().rules.get("policy_interpretation")
+    since = interp.since if interp is not None else None
+    marks = marks_from_snapshots(list_items(session, ids=ids) if ids else [], since) + marks_from_events(
+        owners + decided
+    )
     return [m for m in marks if department is None or m.department == department]
 
 
