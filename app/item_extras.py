@@ -48,8 +48,10 @@ def actions_for(item: ItemView) -> list[tuple[str, str]]:
         out.append(("废止", "document.repealed"))
     elif t == "request":
         reply = clocks.get("request_reply")
-        out += receipt_actions(item)
-        if reply and reply.state in ("open", "paused"):
+        fee_pending = any(f.code == "fee_pending" for f in item.flags)
+        if reply and reply.state == "awaiting_contact":  # 207号 一.2: nothing runs until contact is restored
+            out += receipt_actions(item) + [("撤回", "request.withdrawn")]
+        elif reply and reply.state in ("open", "paused"):
             consulting = bool(
                 {"third_party_opinion", "agency_opinion"} & {r for r, c in clocks.items() if c.state == "open"}
             )
@@ -60,10 +62,11 @@ def actions_for(item: ItemView) -> list[tuple[str, str]]:
                 out += [("征求意见", "request.consultation_started"), ("延期", "request.extended")]
             elif consulting:
                 out.append(("收到意见", "request.consultation_ended"))
-            else:
+            elif not fee_pending:  # paused by a fee notice, not stopped for a correction
                 out.append(("收到补正", "request.corrected"))
             if reply.state == "open" or consulting:
                 out.append(("答复", "request.replied"))
+            out += receipt_actions(item)  # after the everyday actions: these are the rare ones
             out.append(("撤回", "request.withdrawn"))
         else:
             out += [
