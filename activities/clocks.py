@@ -154,6 +154,7 @@ def calc(spec: ClockSpec) -> ClockCalc:
                 dl.explanation["notes"] = [*dl.explanation.get("notes", []), spec.delay_note or ""]
                 dl.explanation["due"] = delayed.isoformat()
                 dl.explanation["delayed_to"] = delayed.isoformat()
+                dl.explanation["delay_note"] = spec.delay_note or ""
             dl.due = delayed
     out = ClockCalc(
         due=dl.due_iso(),
@@ -502,6 +503,11 @@ def spec_from_snapshot(c: ClockSnapshot) -> ClockSpec:
         ],
         restarted_from=restarted,
         met_on=c.met_on,
+        # the receipt note and a 第三十五条 later date are inputs too: without them a reload would judge a
+        # delayed reply against its statutory date
+        note=ex.get("receipt"),
+        delayed_to=ex.get("delayed_to"),
+        delay_note=ex.get("delay_note"),
     )
 
 
@@ -528,6 +534,8 @@ def _unchanged(spec: ClockSpec, c: ClockSnapshot, eng: Engine) -> bool:
         )
     except (ClockError, ConfigError, KeyError, ValueError):
         return False  # the full computation decides (and logs)
+    if spec.delayed_to and isinstance(dl.due, dt.date) and dt.date.fromisoformat(spec.delayed_to) > dl.due:
+        dl.due = dt.date.fromisoformat(spec.delayed_to)
     if dl.due is None or dl.due_iso() != c.due or dl.provisional != c.provisional or spec.met_on is None:
         return False
     met = parse_start(spec.met_on)

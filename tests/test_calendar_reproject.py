@@ -212,6 +212,27 @@ def test_a_finished_clock_is_recomputed_from_its_snapshot_alone():
     assert reproject(closed, "测试")[0].state == "closed"
 
 
+def test_a_delayed_reply_keeps_its_later_date_when_re_projected():
+    """条例第三十五条: a reply met after the statutory due date but by the agency's notified later date is on
+    time; a reload of an unchanged calendar must neither flip it to missed nor drop the receipt note."""
+    from activities.clocks import ClockSpec, reproject, spec_from_snapshot
+
+    spec = ClockSpec(
+        rule="request_reply",
+        start="2026-03-10",
+        region=REGION,
+        note="网上申请：按平台提交时间确定收到日期",
+        delayed_to="2026-05-29",
+        delay_note="按条例第三十五条延迟答复：申请数量明显超过合理范围",
+        met_on="2026-05-20",  # after the statutory 20 working days, before the later date
+    )
+    snap = _finished(spec)
+    assert (snap.due, snap.state) == ("2026-05-29", "met")
+    back = spec_from_snapshot(snap)
+    assert (back.delayed_to, back.note, back.delay_note) == (spec.delayed_to, spec.note, spec.delay_note)
+    assert reproject(snap, "测试") is None  # nothing changed: nothing recorded, not missed
+
+
 def test_finished_items_with_met_clocks_pages_over_finished_items_only(db_session):
     from domain.model import ClockSnapshot, ItemSnapshot
     from store import repo
