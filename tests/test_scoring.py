@@ -185,6 +185,7 @@ def test_default_config_and_explanation_line():
         "no_interpretation": 0,
         "request_reply": 6,
         "case_lost": 3,
+        "reply_delayed": 0,
         "annual_report_department": 5,
         "annual_report_government": 5,
         "opinion_response_info": 5,
