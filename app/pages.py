@@ -297,9 +297,9 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         flaggable = repo.request_ids_with_flag_data(s, dept)
         flagged = [(i, item_flags(i.data, i.clocks)) for i in (repo.list_items(s, ids=flaggable) if flaggable else [])]
         consulted = {i.id: consultation_summary(i.data, i.clocks) for i, _ in flagged if i.data.get("consultations")}
-        same_day = repo.same_day_requests(s, dept)
-        urges = urge_counts(s, dept)
         period = rm.parse_period_param(None)
+        same_day = repo.same_day_requests(s, dept, open_only=True)
+        urges = urge_counts(s, dept)
         lagging, lag_total = repo.registration_late_events(s, period.start, period.end, dept)
         receipt_ids = repo.request_ids_with_receipt_flags(s, dept)
         receipt_flagged = [

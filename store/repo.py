@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -608,6 +608,7 @@ def request_ids_with_receipt_flags(session: Session, department: str | None = No
     data = sa_table(Item).c.data
     q = select(col(Item.id)).where(
         col(Item.type) == "request",
+        col(Item.state) == "open",  # the board's list is of live requests (a withdrawn one waits for nothing)
         or_(
             data["unreachable"].as_string().is_not(None),
             data["reply_delayed"].as_string().is_not(None),
@@ -677,7 +678,13 @@ def withdrawals_by_applicant(session: Session, key: str, department: str, exclud
     return [(i, str(on)) for i, on in session.execute(q).all()]
 
 
-def same_day_requests(session: Session, department: str | None = None) -> list[dict[str, Any]]:
+def same_day_requests(
+    session: Session,
+    department: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    open_only: bool = False,
+) -> list[dict[str, Any]]:
     """Groups of two or more requests of one applicant (same key) received on one day in one department
     (possible 拆分): [{department, day, ids}], the key itself left out."""
     start_on = sa_table(Item).c.data["start_on"].as_string()
@@ -686,6 +693,12 @@ def same_day_requests(session: Session, department: str | None = None) -> list[d
     )
     if department is not None:
         q = q.where(col(Item.department) == department)
+    if open_only:  # the board: groups of which a request is still being handled
+        q = q.where(col(Item.state) == "open")
+    if since is not None:  # receipt days as ISO strings (a period)
+        q = q.where(func.substr(start_on, 1, 10) >= since)
+    if until is not None:
+        q = q.where(func.substr(start_on, 1, 10) <= until)
     groups: dict[tuple[str, str, str], list[str]] = {}
     for dept, day, key, item_id in session.execute(q).all():
         groups.setdefault((dept, str(day)[:10], key), []).append(item_id)

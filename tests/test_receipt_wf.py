@@ -73,7 +73,7 @@ async def test_unreachable_applicant_waits_until_contact_is_restored(st):
     assert st.item(req).state == "open"
     # Nothing runs meanwhile: a reply (or anything but contact / withdrawal) is refused.
     r = await st.ingest(req_ev("request.replied", req, "2026-03-20", outcome="granted"))
-    assert (r[0].status, r[0].field) == ("rejected", "type") and "request.contact_restored" in r[0].reason
+    assert (r[0].status, r[0].field) == ("rejected", "type") and "请先登记“恢复联络”" in r[0].reason
     r = await st.ingest(req_ev("request.contact_restored", req, "2026-03-01"))
     assert (r[0].status, r[0].field) == ("rejected", "on")
     async with await supervisor_http(st) as http:
@@ -100,6 +100,15 @@ async def test_unreachable_only_where_the_channel_allows_it(st):
     r = await st.ingest(req_ev("request.applicant_unreachable", confirmed, "2026-03-03"))
     assert r[0].status == "rejected" and "已于 2026-03-03 与申请人确认" in r[0].reason
     assert st.clock(confirmed, "request_reply").start == "2026-03-03"
+    # Recorded after the 7-working-day notice window, it would restart a clock that has long been running.
+    late = st.id("L")
+    await st.ok(received(late, "2026-03-02", channel="post_ordinary"))
+    notice_due = st.clock(late, "correction_notice").due[:10]
+    r = await st.ingest(
+        req_ev("request.applicant_unreachable", late, wd(notice_due, 1, st.clock(late, "request_reply").region))
+    )
+    assert (r[0].status, r[0].field) == ("rejected", "on") and notice_due in r[0].reason
+    await st.ok(req_ev("request.applicant_unreachable", late, notice_due))  # the window's last day: accepted
 
 
 async def test_article_35_later_reply_date(st):

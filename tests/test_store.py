@@ -279,6 +279,10 @@ def test_requests_of_one_applicant_are_found_by_key_only(db_session):
     assert repo.withdrawals_by_applicant(db_session, "k1", "dept-a", "w-1") == []
     assert repo.same_day_requests(db_session) == [{"department": "dept-a", "day": "2026-03-10", "ids": ["n-1", "n-2"]}]
     assert repo.same_day_requests(db_session, "dept-b") == []
+    assert repo.same_day_requests(db_session, None, "2026-03-11", "2026-03-31") == []  # the board's period
+    assert len(repo.same_day_requests(db_session, None, "2026-03-01", "2026-03-10")) == 1
+    assert repo.same_day_requests(db_session, None, open_only=True)[0]["ids"] == ["n-1", "n-2"]
+    assert repo.same_day_requests(db_session, "dept-b", open_only=True) == []
     assert repo.request_ids_with_flag_data(db_session) == ["n-1", "o-1", "o-2"]
     assert db_session.get(Item, "n-1").applicant_key == "k1"
 

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from activities.clocks import ExtensionSpec, PauseSpec
 from domain.clocks import FEE_PAUSE_REASON
 from domain.events import RECORD_ONLY, STARTS, Event, future_fact
+from domain.labels import RECORDERS
 from domain.review import HELD_ROLES, holds_clock, late_entry_reason, registration_lag
 from workflows.state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
 
@@ -213,9 +214,7 @@ def check_extension_approval(ev: Event, c: ClockData) -> None:
         raise Refusal("approved_by", f"批准人 {approver} 是登记人本人：延期须经负责人同意，不能自己批准自己登记的延期")
     notified = ev.data.get("notified_on")
     if not notified:
-        raise Refusal(
-            "notified_on", "延期须告知申请人（条例第三十三条第二款）：请填写告知申请人日期 notified_on，未作任何改动"
-        )
+        raise Refusal("notified_on", "延期须告知申请人（条例第三十三条第二款）：请填写“告知申请人日期”，未作任何改动")
     if notified < ev.on[:10]:
         raise Refusal("notified_on", f"告知申请人日期 {notified} 早于延期决定日期 {ev.on[:10]}")
     if c.due and notified > c.due[:10]:
@@ -238,7 +237,7 @@ def check_request_s17(st: ItemState, ev: Event) -> None:
         if not respond_by:
             raise Refusal(
                 "outcome",
-                "“逾期不补正”须先登记补正告知（request.correction_requested，含补正期限 respond_by）（条例第三十条）",
+                "“逾期不补正”须先登记“告知补正”及其补正期限（条例第三十条）",
             )
         if ev.on[:10] <= respond_by:
             raise Refusal("outcome", f"补正期限 {respond_by} 尚未届满，不能按逾期不补正办结（答复日期 {ev.on[:10]}）")
@@ -259,8 +258,7 @@ def check_receipt(st: ItemState, ev: Event) -> None:
     if waiting and ev.type not in (RESTORED, "request.withdrawn"):
         raise Refusal(
             "type",
-            f"申请人尚未联系上（{d.get('unreachable', {}).get('since')} 起），期限尚未起算："
-            f"请先登记 request.contact_restored（恢复联络）",
+            f"申请人尚未联系上（{d.get('unreachable', {}).get('since')} 起），期限尚未起算：请先登记“恢复联络”",
         )
     reply = reply_clock(st)
     if ev.type == UNREACHABLE:
@@ -274,6 +272,15 @@ def check_receipt(st: ItemState, ev: Event) -> None:
             raise Refusal("type", f"已于 {d['confirmed_on']} 与申请人确认收到申请，不能登记无法联系")
         if len(st.applied) > 1 or d.get("unreachable"):
             raise Refusal("type", "申请已开始办理，不能再登记无法联系申请人")
+        # Decided: the attempt to reach the applicant belongs to the first days (the 7-working-day notice
+        # window of 第三十条); recorded later it would restart a clock that has been running.
+        notice = clock(st, "correction_notice")
+        if notice is not None and notice.due and ev.on[:10] > notice.due[:10]:
+            raise Refusal(
+                "on",
+                f"“无法联系申请人”须在收到申请后 7 个工作日内（{notice.due[:10]} 前）登记，登记日期 {ev.on[:10]} 已晚："
+                "期限已经起算，不能再重新起算",
+            )
     if ev.type == RESTORED:
         if not waiting:
             raise Refusal("type", "申请未处于“无法联系申请人”状态，不能登记恢复联络")
@@ -384,7 +391,7 @@ def late_reason(st: ItemState, ev: Event, *, restart: bool = False) -> str | Non
         if ev.type == DELAYED and reply.due and rec.on > reply.due[:10]:
             return (
                 f"延迟答复于 {rec.on} 才登记，已过当前答复期限 {reply.due[:10]}（条例第三十五条：须在期限内确定并告知），"
-                f"由 {rec.by or rec.role} 补录，须督查审核"
+                f"由 {rec.by or RECORDERS.get(rec.role, rec.role)} 补录，须督查审核"
             )
         touches = True
     for c in st.clocks:
