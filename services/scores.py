@@ -297,10 +297,25 @@ def request_checks(session, period, department: str | None = None) -> list[dict]
     )
     if department is not None:
         q = q.where(col(Item.department) == department)
-    for dept, state, n in session.execute(q).all():
+    for dept, _state, n in session.execute(q).all():
         row(dept)["requests"] += n
-        if state == "withdrawn":
-            row(dept)["withdrawals"] += n
+    # Withdrawals by the day of the withdrawal (a request received last year may be withdrawn in this
+    # period), of requests that are withdrawn now (one waiting for review is not yet).
+    wd = (
+        select(col(Item.department), func.count(func.distinct(col(Item.id))))
+        .join(EventRecord, col(EventRecord.item_id) == col(Item.id))
+        .where(
+            col(Item.state) == "withdrawn",
+            col(EventRecord.type) == "request.withdrawn",
+            col(EventRecord.occurred_on) >= lo,
+            col(EventRecord.occurred_on) <= hi,
+        )
+        .group_by(col(Item.department))
+    )
+    if department is not None:
+        wd = wd.where(col(Item.department) == department)
+    for dept, n in session.execute(wd).all():
+        row(dept)["withdrawals"] += n
     ext = (
         select(col(Item.department), func.count())
         .join(EventRecord, col(EventRecord.item_id) == col(Item.id))

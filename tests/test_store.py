@@ -307,13 +307,17 @@ def test_request_checks_count_per_department_on_both_databases(db_session):
     request("a-3", "2026-03-10", key="k")
     request("a-4", "2025-12-30", consultations=[{"on": "2026-01-05"}])  # received last year: not counted
     request("b-1", "2026-04-01", dept="dept-b")
+    request("a-5", "2025-12-29", state="withdrawn")  # received last year, withdrawn in this one: counted
     ext = {"event_id": "a-3-x", "type": "request.extended", "request_id": "a-3", "on": "2026-03-20"}
     repo.add_event(db_session, repo.event_record_from(ext, department="dept-a"))
+    for rid, on in (("a-1", "2026-03-05"), ("a-5", "2026-01-06")):  # withdrawals count by their own date
+        ev = {"event_id": f"{rid}-w", "type": "request.withdrawn", "request_id": rid, "on": on}
+        repo.add_event(db_session, repo.event_record_from(ev, department="dept-a"))
     got = {r["department"]: r for r in request_checks(db_session, parse_period("2026"))}
     a = got["dept-a"]
     assert (a["requests"], a["withdrawals"], a["extensions"], a["consultations"], a["same_day_groups"]) == (
         3,
-        1,
+        2,
         1,
         2,
         1,
