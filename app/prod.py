@@ -31,6 +31,11 @@ def _common(need_temporal_address: bool = True) -> int | None:
     if need_temporal_address and not get_settings().temporal_address:
         _say("错误 / error: 未设置 TEMPORAL_ADDRESS（生产部署连接已有的 Temporal 服务；单机试用请用 shixian up）")
         return 2
+    if get_settings().applicant_key_secret is None:  # each host would make its own key in its data dir
+        _say(
+            "警告 / warning: 未设置 SHIXIAN_APPLICANT_KEY_SECRET：各主机须共用同一数据目录，"
+            "否则不同主机登记的同一申请人无法关联（撤回后重新申请、同日多件申请）"
+        )
     problems = check_config()
     if problems:
         for p in problems:
