@@ -3,7 +3,7 @@ so that a request registered after a withdrawal by the same applicant, or severa
 can be linked without keeping the identity itself (#17 §4).
 
 Revision ID: 0009_consult
-Revises: 0008_audit
+Revises: 0009_annual_lock
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ lag in working days (lag_working_days) and the 登记滞后 flag of a start even
 were not kept.
 
 Revision ID: 0009_lag
-Revises: 0008_audit
+Revises: 0009_consult
 """
 
 from __future__ import annotations
