@@ -40,6 +40,19 @@ SUMMARY_HEADERS = [
 SCHEME_HEADERS = ["考评方案", "依申请公开（件）", "规范性文件未解读（件）", "延迟答复（第三十五条，件）", "加分"]
 # Registration lag of the period's start events (not scored; appended after the per-rule rates).
 LAG_HEADERS = ["登记滞后中位数（工作日）", "登记滞后最大（工作日）", "登记滞后（件）"]
+# #17 §4 counts per department (sheet 申请办理核查): requests received in the period and their checks.
+REQUEST_CHECK_COLUMNS = [
+    ("department", "部门"),
+    ("requests", "本期收到申请（件）"),
+    ("consultations", "征求意见（次）"),
+    ("consultation_paused_working_days", "征求意见中止（工作日）"),
+    ("paused_over_limit", "中止超限（件）"),
+    ("late_consultations", "临期征求意见（次）"),
+    ("extensions", "延期（件）"),
+    ("withdrawals", "撤回（件，按撤回日期）"),
+    ("after_withdrawal", "撤回后重新申请（件）"),
+    ("same_day_groups", "同一申请人同日多件（组）"),
+]
 DETAIL_HEADERS = [
     "部门",
     "事项编号",
@@ -247,6 +260,13 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
                 wl, [_text(lag.department), lag.starts, _num(lag.median_working_days), lag.max_working_days, lag.late]
             )
         _autosize(wl)
+
+    if result.request_checks:  # #17 §4: shown, not deducted
+        wc = wb.create_sheet("申请办理核查")
+        _header(wc, [label for _, label in REQUEST_CHECK_COLUMNS])
+        for c in result.request_checks:
+            _append(wc, [_text(c["department"]), *(c.get(k, 0) for k, _ in REQUEST_CHECK_COLUMNS[1:])])
+        _autosize(wc)
 
     if result.locked_at:
         wa = wb.create_sheet("更正")

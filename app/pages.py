@@ -492,11 +492,7 @@ def scores_page(request: Request, period: str | None = None, department: str | N
     day = rm.today()
     res = rm.scores_result(p, day, dept)
     chart = trend_chart(p, day, dept)
-    from services.queries import session
-    from services.scores import request_checks
-
-    with session() as s:
-        checks = request_checks(s, p, dept)
+    checks = res.request_checks
     # the annual report drafted in January-March is last year's
     today = rm.today()
     report_year = p.start.year - (1 if p.start.year == today.year and today.month <= 3 else 0)

@@ -648,6 +648,9 @@ class ScoreResult(BaseModel):
     locked_by: str | None = None
     amendments: list[Amendment] = Field(default_factory=list)
     registration: list[RegistrationLag] = Field(default_factory=list)  # per department with start events
+    # #17 §4 per department (consultations, pauses, extensions, withdrawals, re-registrations, same-day
+    # groups): shown beside the scores, not deducted; filled by services.scores.request_checks.
+    request_checks: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Mark(BaseModel):

@@ -187,7 +187,9 @@ def compute_scores(
             rules=engine().rules,
             parents=department_parents(),
         )
-    return annotate_registration(session, annotate_late_entries(session, res), period, recordings=recordings)
+    res = annotate_registration(session, annotate_late_entries(session, res), period, recordings=recordings)
+    res.request_checks = request_checks(session, period, department)
+    return res
 
 
 def department_parents() -> dict[str, str | None]:

@@ -7,6 +7,7 @@ back-office import would send it.
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 
@@ -543,7 +544,20 @@ async def test_a_request_registered_again_after_a_withdrawal_is_linked_and_flagg
         events = (await http.get(f"/api/items/{again}", params={"history": "1"})).text
         board = (await http.get("/", params={"department": "qz-fgw"})).text
         scores = (await http.get("/scores", params={"period": "2026", "department": "qz-fgw"})).text
-    assert keys[0] not in item + events + board + scores
+        api = (await http.get("/api/scores", params={"period": "2026", "department": "qz-fgw"})).json()
+        xlsx = (
+            await http.get("/api/scores", params={"period": "2026", "department": "qz-fgw", "format": "xlsx"})
+        ).content
+    assert keys[0] not in item + events + board + scores + str(api)
+    # the same counts in the API and the export, not only on the page
+    checks = {c["department"]: c for c in api["request_checks"]}["qz-fgw"]
+    assert checks["withdrawals"] >= 1 and checks["after_withdrawal"] >= 1
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(xlsx))["申请办理核查"]
+    header = [c.value for c in sheet[1]]
+    fgw = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "qz-fgw")
+    assert fgw[header.index("撤回后重新申请（件）")] == checks["after_withdrawal"]
     row = scores.split('id="request-checks"')[1].split("</table>")[0].split("<tr>")[2]
     cells = [int(c.split("</td>")[0]) for c in row.split('<td class="n">')[1:]]
     assert cells[6] >= 1 and cells[7] >= 1  # withdrawals, registered again after one (this store: at least)

@@ -153,6 +153,9 @@ async def test_article_35_later_reply_date(st):
         req_ev("request.reply_delayed", late, after, reply_by="2026-06-30", notified_on=after, reason="数量多")
     )
     assert (r[0].status, r[0].field) == ("rejected", "on")
+    async with await supervisor_http(st) as http:  # while it is open, the supervisor sees the delay
+        board = (await http.get("/", params={"department": DEPT})).text
+        assert "延迟答复（第三十五条）" in board.split('id="receipt-flagged"')[1].split("</table>")[0]
     await st.ok(req_ev("request.replied", req, "2026-05-20", outcome="granted"))
     assert st.clock(req, "request_reply").state == "met"
     assert [f["code"] for f in _flags(st, req)] == ["reply_delayed"]
@@ -166,9 +169,9 @@ async def test_article_35_later_reply_date(st):
     (dept,) = [d for d in res.summary if d.department == DEPT]
     assert dept.reply_delayed == 1
     assert any(r.status == "reply_delayed" and r.item_id == req for r in res.details)
-    async with await supervisor_http(st) as http:
+    async with await supervisor_http(st) as http:  # answered: off the board's list of live requests
         board = (await http.get("/", params={"department": DEPT})).text
-        assert "延迟答复（第三十五条）" in board.split('id="receipt-flagged"')[1].split("</table>")[0]
+        assert req not in board.split('id="receipt-flagged"')[-1].split("</table>")[0]
 
 
 async def test_fee_notice_pauses_the_reply_clock_until_paid(st):

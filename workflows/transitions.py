@@ -237,7 +237,7 @@ def check_request_s17(st: ItemState, ev: Event) -> None:
         if not respond_by:
             raise Refusal(
                 "outcome",
-                "“逾期不补正”须先登记“告知补正”及其补正期限（条例第三十条）",
+                "“逾期不补正”须先登记补正告知（含补正期限）（条例第三十条）",
             )
         if ev.on[:10] <= respond_by:
             raise Refusal("outcome", f"补正期限 {respond_by} 尚未届满，不能按逾期不补正办结（答复日期 {ev.on[:10]}）")
