@@ -284,7 +284,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["count"] += 1
         g["total"] += r.overdue_working_days
         g["max"] = max(g["max"], r.overdue_working_days)
-    from domain.flags import RECEIPT_FLAGS, consultation_summary, item_flags, receipt_flags
+    from domain.flags import RECEIPT_FLAGS, consultation_summary, item_flags, receipt_flags, stacked_delay_flags
     from services.queries import session
     from store import repo
     from store.accounts import urge_counts
@@ -303,7 +303,8 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         lagging, lag_total = repo.registration_late_events(s, period.start, period.end, dept)
         receipt_ids = repo.request_ids_with_receipt_flags(s, dept)
         receipt_flagged = [
-            (i, receipt_flags(i.data)) for i in (repo.list_items(s, ids=receipt_ids) if receipt_ids else [])
+            (i, receipt_flags(i.data) + stacked_delay_flags(i.data, i.clocks))
+            for i in (repo.list_items(s, ids=receipt_ids) if receipt_ids else [])
         ]
     # this list is the request checks' flags (登记滞后 has its own list below; 尚未施行 is no one's judgement)
     own_lists = ("registration_late", "rule_not_in_force", *RECEIPT_FLAGS)

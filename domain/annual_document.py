@@ -24,7 +24,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from domain import report as R
@@ -624,11 +624,14 @@ def carry_in_note(year: int, published: int, counted: int) -> str:
 
 
 def _amendment_blocks(lock: dict[str, Any], amendments: list[dict], year: int) -> list[dict]:
-    when = (
-        f"本报告于{lock['published_on']}公布"
-        if lock.get("published_on")
-        else f"本报告于{str(lock['locked_at'])[:10]}由考评人员锁定"
-    )
+    locked_day = _shanghai_day(lock.get("locked_at"))
+    if lock.get("published_on"):
+        when = f"本报告于{lock['published_on']}公布"
+        if locked_day and locked_day > str(lock["published_on"]):
+            # the lock holds what was counted when the publication was recorded, not on its own day
+            when += f"，{locked_day}登记公布并锁定（表中为登记时的数据）"
+    else:
+        when = f"本报告于{locked_day or str(lock.get('locked_at'))[:10]}由考评人员锁定"
     blocks = [{"type": "para", "text": f"{when}，表二至表四按锁定时的数据列示，此后不再改动。"}]
     if not amendments:
         blocks.append({"type": "para", "text": "锁定后，上述表格所列数据未发生变化。"})
@@ -825,3 +828,18 @@ def compose_document(
         if R.CARRIED_IN_COUNTED not in t3
         else {"published": t3["carried_in"], "counted": t3[R.CARRIED_IN_COUNTED], "note": carry},
     }
+
+
+def _shanghai_day(instant: Any) -> str | None:
+    """The Asia/Shanghai date of a stored instant (ISO text, with or without its offset: UTC if none)."""
+    from domain.shanghai import SHANGHAI
+
+    if not instant:
+        return None
+    try:
+        t = datetime.fromisoformat(str(instant))
+    except ValueError:
+        return str(instant)[:10]
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(SHANGHAI).date().isoformat()

@@ -22,11 +22,20 @@ FLAG_LABELS = {
     "reply_delayed": "延迟答复（第三十五条）",
     "fee_pending": "待缴信息处理费",
     "fee_paused": "收费中止计时",
+    "delay_and_extension": "延期与延迟答复叠加",
 }
 # Pause reasons of consultations (workflows.transitions.pause_reason); 待申请人补正 is not one.
 CONSULTATION_REASONS = ("征求第三方意见", "征求其他机关意见", "中止计算")
 # Receipt and lawful-delay flags: the board lists them apart (收到日期与依法延迟).
-RECEIPT_FLAGS = ("receipt_moved", "awaiting_contact", "contact_restored", "reply_delayed", "fee_pending", "fee_paused")
+RECEIPT_FLAGS = (
+    "receipt_moved",
+    "awaiting_contact",
+    "contact_restored",
+    "reply_delayed",
+    "fee_pending",
+    "fee_paused",
+    "delay_and_extension",
+)
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -55,6 +64,7 @@ def item_flags(data: dict[str, Any] | None, clocks: list[Any] | None = None) -> 
 
     data = data or {}
     out = document_flags(data) + _not_in_force(data) + _registration(data) + receipt_flags(data)
+    out += stacked_delay_flags(data, clocks)
     corr = data.get("correction")
     if not (isinstance(corr, dict) or data.get("consultations") or data.get("after_withdrawal")):
         return out  # most items: nothing to judge, no config read
@@ -226,3 +236,25 @@ def _interpretation_due(d: dict[str, Any]) -> bool:
     rule = engine().rules.get("policy_interpretation")
     since = rule.since if rule is not None else None
     return since is None or str(d.get("signed_on") or "")[:10] >= since.isoformat()
+
+
+def stacked_delay_flags(data: dict[str, Any], clocks: list[Any] | None) -> list[dict[str, str]]:
+    """A 第三十三条 extension and a 第三十五条 later reply date on one request: each is lawful, the due date is
+    the later of the two; accepted (the law does not forbid it) but shown, since together they move a reply
+    furthest from its statutory date."""
+    delayed = data.get("reply_delayed")
+    if not isinstance(delayed, dict):
+        return []
+    for c in clocks or []:
+        ext = (_get(c, "explanation") or {}).get("extensions") if _get(c, "rule") == "request_reply" else None
+        if ext:
+            days = sum(int(e.get("working_days") or 0) for e in ext)
+            return [
+                {
+                    "code": "delay_and_extension",
+                    "label": FLAG_LABELS["delay_and_extension"],
+                    "detail": f"已延期 {days} 个工作日（条例第三十三条），又按第三十五条延迟答复至 "
+                    f"{delayed.get('reply_by')}：两者叠加，请督查核实",
+                }
+            ]
+    return []

@@ -446,3 +446,11 @@ def test_a_locked_report_keeps_its_tables_and_lists_the_changes():
     assert same["carry_in"] is None and R.CARRIED_IN_COUNTED not in same["table3"] and same["notes"] == []
     # an unlocked year has no amendment part
     assert all(s["heading"] != "附：更正说明" for s in nxt["sections"]) and nxt["lock"] is None
+    # recorded on its day, the note names one date; recorded weeks later, the supervisor sees both
+    part = next(s for s in doc["sections"] if s["heading"] == "附：更正说明")
+    assert "本报告于2017-01-31公布，表二至表四" in str(part) and "登记公布并锁定" not in str(part)
+    late_lock = lock | {"locked_at": "2017-02-27T02:00:00+00:00"}
+    part = next(
+        s for s in build_document(events, 2016, scope, lock=late_lock)["sections"] if s["heading"] == "附：更正说明"
+    )
+    assert "本报告于2017-01-31公布，2017-02-27登记公布并锁定（表中为登记时的数据）" in str(part)

@@ -174,6 +174,28 @@ async def test_article_35_later_reply_date(st):
         assert req not in board.split('id="receipt-flagged"')[-1].split("</table>")[0]
 
 
+async def test_an_extension_and_a_later_reply_date_on_one_request_are_flagged(st):
+    """Both lawful (第三十三条, 第三十五条), the later date counts; together they are shown to the supervisor."""
+    req = st.id("S")
+    await st.ok(received(req, "2026-03-02"))
+    region = st.clock(req, "request_reply").region
+    await st.ok(
+        req_ev("request.extended", req, "2026-03-10", working_days=10, reason="需调阅档案", approved_by="head-jyj",
+               notified_on="2026-03-10")
+    )  # fmt: skip
+    assert "delay_and_extension" not in {f["code"] for f in _flags(st, req, clocks=True)}
+    later = wd(st.clock(req, "request_reply").due[:10], 5, region)
+    await st.ok(
+        req_ev("request.reply_delayed", req, "2026-03-12", reply_by=later, notified_on="2026-03-12", reason="数量多")
+    )
+    assert st.clock(req, "request_reply").due[:10] == later
+    flags = {f["code"]: f["detail"] for f in _flags(st, req, clocks=True)}
+    assert "已延期 10 个工作日" in flags["delay_and_extension"] and later in flags["delay_and_extension"]
+    async with await supervisor_http(st) as http:
+        board = (await http.get("/", params={"department": DEPT})).text
+        assert "延期与延迟答复叠加" in board.split('id="receipt-flagged"')[1].split("</table>")[0]
+
+
 async def test_fee_notice_pauses_the_reply_clock_until_paid(st):
     req = st.id("R")
     await st.ok(received(req, "2026-03-02"))
@@ -198,10 +220,11 @@ async def test_fee_notice_pauses_the_reply_clock_until_paid(st):
     assert [f["code"] for f in _flags(st, req)] == ["fee_paused"]
 
 
-def _flags(st, item_id):
+def _flags(st, item_id, clocks=False):
     from domain.flags import item_flags
 
-    return item_flags(st.item(item_id).data)
+    item = st.item(item_id)
+    return item_flags(item.data, item.clocks if clocks else None)
 
 
 async def test_backdated_fee_notice_or_delay_by_a_liaison_waits_for_review(st):
