@@ -89,13 +89,40 @@ def build_fields(type_: str, departments: dict[str, str]) -> list[FormField]:
         if info.default is not None and not info.is_required() and not isinstance(info.default, type(...)):
             f.value = "true" if info.default is True else "false" if info.default is False else str(info.default)
         out.append(f)
+    if type_ == "request.received":
+        out += _applicant_fields()
     return out
+
+
+# The applicant's identity, asked only to link requests of one applicant (撤回后重新申请, 同日多件): the ingest
+# path keeps its keyed hash and drops the identity before anything is stored (domain.pii.applicant_key).
+APPLICANT_FIELDS = {"applicant_name": "name", "applicant_number": "number"}
+
+
+def _applicant_fields() -> list[FormField]:
+    why = "选填，仅用于识别同一申请人（撤回后重新申请、同日多件申请）：系统只保存其密钥散列，不保存姓名和号码"
+    return [
+        FormField(name="applicant_name", label="申请人姓名或名称", help=why),
+        FormField(name="applicant_number", label="证件号码或统一社会信用代码", help=why),
+    ]
+
+
+def _applicant(form: dict[str, str]) -> dict[str, str] | None:
+    name = (form.get("applicant_name") or "").strip()
+    number = (form.get("applicant_number") or "").strip()
+    if not (name or number):
+        return None
+    # a natural person gives an ID number, an organisation its code (the hash treats both alike)
+    key = "id_number" if (form.get("applicant_type") or "") == "natural_person" else "org_code"
+    return {"name": name, key: number}
 
 
 def to_event(type_: str, form: dict[str, str]) -> dict[str, Any]:
     """The event object of a posted form: field names as in events.md; empty inputs left out."""
     obj: dict[str, Any] = {"type": type_, "event_id": form.get("event_id", "")}
     for f in build_fields(type_, {}):
+        if f.name in APPLICANT_FIELDS:
+            continue
         raw = (form.get(f.name) or "").strip()
         if raw == "":
             continue
@@ -108,6 +135,8 @@ def to_event(type_: str, form: dict[str, str]) -> dict[str, Any]:
             obj[f.name] = raw == "true"
         else:
             obj[f.name] = raw
+    if type_ == "request.received" and (applicant := _applicant(form)):
+        obj["applicant"] = applicant
     return obj
 
 

@@ -550,8 +550,48 @@ async def test_form_is_generated_from_the_event_model(env):
         assert re.search(r'name="request_id" value="qz-fgw-ysq-2026-106"[^>]*readonly', html)
         form = await c.get("/events/new?type=request.received")
         assert "申请人类型" in form.text and "商业企业" in form.text and "网上申请平台" in form.text
-        assert 'name="applicant' not in form.text.replace('name="applicant_type"', "")  # no personal data asked
+        # the identity is asked only to link one applicant's requests, optional, and only its hash is kept
+        assert set(re.findall(r'name="(applicant[^"]*)"', form.text)) == {
+            "applicant_type",
+            "applicant_name",
+            "applicant_number",
+        }
+        assert "只保存其密钥散列" in form.text
         assert (await c.get("/events/new?type=request.abandoned")).status_code == 404  # engine-only
+
+
+async def test_the_form_links_one_applicants_requests_by_a_hash_only(env):
+    """#17 §4 through the form: two requests of one applicant on one day get one key (an HMAC); the name and
+    the ID number are stored nowhere."""
+    from sqlalchemy import text
+
+    name, number = "钟测试", "450702199003031234"
+    async with env.browser("10.7.0.9") as c:
+        await sign_in(c, "liaison-fgw")
+        for rid in ("qz-fgw-ysq-link-1", "qz-fgw-ysq-link-2"):
+            form = await c.get("/events/new?type=request.received")
+            r = await c.post(
+                "/events/new",
+                data={
+                    "csrf_token": csrf_of(form.text),
+                    "type": "request.received",
+                    "event_id": re.search(r'name="event_id" value="([^"]+)"', form.text).group(1),
+                    "request_id": rid,
+                    "department": "qz-fgw",
+                    "channel": "in_person",
+                    "received_on": shanghai_today().isoformat(),
+                    "applicant_type": "natural_person",
+                    "applicant_name": name,
+                    "applicant_number": number,
+                    "subject": "申请公开某项目批复",
+                },
+            )
+            assert r.status_code == 303, r.text
+    with db() as s:
+        keys = [k for (k,) in s.execute(text("SELECT applicant_key FROM item WHERE id LIKE 'qz-fgw-ysq-link-%'"))]
+        dump = " ".join(str(row) for t in ("item", "event_record") for row in s.execute(text(f"SELECT * FROM {t}")))
+    assert len(keys) == 2 and keys[0] == keys[1] and len(keys[0]) == 64
+    assert name not in dump and number not in dump
 
 
 @pytest.mark.date_sensitive
