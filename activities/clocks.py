@@ -396,11 +396,11 @@ def save_item(req: SaveRequest) -> bool:
             raise
     for rec in rows:
         if rec.type == "annual_report.published":
-            _lock_published_report(rec.payload)
+            _lock_published_report(rec.payload, rec.ingested_at)
     return written
 
 
-def _lock_published_report(payload: dict[str, Any]) -> None:
+def _lock_published_report(payload: dict[str, Any], recorded_at: dt.datetime | None = None) -> None:
     """A report's publication freezes its tables 二/三/四 as they count now (store.locks.AnnualLock): the
     published figures stay, later changes become its 更正说明. The first publication of a report locks it;
     a failure leaves it unlocked (the assessor can lock it) rather than hold up the item."""
@@ -425,6 +425,7 @@ def _lock_published_report(payload: dict[str, Any]) -> None:
                 as_of=today(),
                 basis="published",
                 published_on=str(payload.get("published_on") or "")[:10] or None,
+                locked_at=recorded_at,
             )
     except Exception:  # noqa: BLE001  (a lock taken twice at once, a broken directory: logged, not retried)
         activity.logger.exception("年度报告公布时未能锁定报表（%s %s）", payload.get("department"), payload.get("year"))

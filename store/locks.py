@@ -10,7 +10,7 @@ The table is created by the migrations (store/migrations); store.db imports this
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
@@ -296,12 +296,18 @@ def lock_annual_report(
     basis: str,
     locked_by: str | None = None,
     published_on: str | None = None,
+    locked_at: datetime | None = None,
 ) -> AnnualLock:
-    """Freeze the report of `year` for `scope` as it counts now; PeriodLockedError when it is locked already."""
+    """Freeze the report of `year` for `scope` as it counts now; PeriodLockedError when it is locked already.
+    `locked_at`: the publication's recording instant when its recording locks it, else the process clock
+    (domain.shanghai, as every recording instant is): "recorded after the lock" compares like with like."""
     if annual_lock(session, year, scope) is not None:
         raise PeriodLockedError(f"{year}年度报告（{scope.issuer}）已锁定，不能重复锁定")
+    from domain.shanghai import now as shanghai_now
+
     row = AnnualLock(
         year=year,
+        locked_at=locked_at or shanghai_now().astimezone(UTC),
         scope=annual_scope_key(scope),
         locked_by=locked_by,
         basis=basis,

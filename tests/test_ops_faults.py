@@ -238,11 +238,11 @@ def server_fs(tmp_path):  # room for the embedded server's database file
 
 def _fill(directory: Path) -> Path:
     filler = directory / "filler.bin"
-    with open(filler, "wb") as f:
+    # unbuffered: a partly written block left in a buffer would raise ENOSPC again on close
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError:
             pass
     return filler
