@@ -230,7 +230,8 @@ def get_scores(
     dept = who.scope(department, "查看考评得分", roles=REPORT_READERS + ("admin",))
     rm.check_department(dept)
     p, day = rm.parse_period_param(_given(period, "period")), rm.parse_day(_given(as_of, "as_of"))
-    res = rm.scores_result(p, day, dept, recordings=format == "xlsx")  # the 明细's registration columns
+    # the 明细's registration columns only in the xlsx; the §4 request checks in JSON and xlsx
+    res = rm.scores_result(p, day, dept, recordings=format == "xlsx", checks=format != "csv")
     if format == "json":
         return res
     name = f"时限考评得分-{p.label}{'-' + dept if dept else ''}.{format}"

@@ -491,7 +491,7 @@ def scores_page(request: Request, period: str | None = None, department: str | N
     rm.check_department(dept)
     p = rm.parse_period_param(period or str(rm.today().year))
     day = rm.today()
-    res = rm.scores_result(p, day, dept)
+    res = rm.scores_result(p, day, dept, checks=True)
     chart = trend_chart(p, day, dept)
     checks = res.request_checks
     # the annual report drafted in January-March is last year's

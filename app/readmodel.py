@@ -216,11 +216,11 @@ def overdue_views(as_of: dt.date, department: str | None) -> list[OverdueRow]:
 # ---------------------------------------------------------------------------------- reports, calendar
 
 
-def scores_result(period, as_of: dt.date, department: str | None, *, recordings: bool = False):
+def scores_result(period, as_of: dt.date, department: str | None, *, recordings: bool = False, checks: bool = False):
     from services.scores import compute_scores, session
 
     with session() as s:
-        return compute_scores(s, period, as_of, department, recordings=recordings)
+        return compute_scores(s, period, as_of, department, recordings=recordings, checks=checks)
 
 
 def annual_report_data(year: int, department: str | None, government: bool = False) -> dict:

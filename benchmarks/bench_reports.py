@@ -265,6 +265,13 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
             annotate_registration(s, res, period, recordings=True)
             return time.perf_counter() - t0
 
+    def checks(period):
+        # #17 §4's request checks of a year (the scores page and the API/xlsx add them)
+        from services.scores import request_checks, session
+
+        with session() as s:
+            request_checks(s, period)
+
     def board():
         r = client.get("/", params={"as_of": as_of.isoformat()})
         assert r.status_code == 200, r.text[:500]
@@ -275,6 +282,7 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
         ("overdue list (all rows)", timed("overdue", lambda: A.overdue_views(as_of, None))),
         ("scores, year 2025", timed("scores", lambda: A.scores_result(year, as_of, None))),
         ("registration lag + 明细 columns (xlsx)", min(registration(year) for _ in range(3))),
+        ("request checks of a year (§4 counts)", timed("checks", lambda: checks(year))),
         ("annual report 2025 (tables 二/三/四)", timed("report", lambda: A.annual_report_data(2025, None))),
     ]
     base = results[0][1]

@@ -169,9 +169,12 @@ def compute_scores(
     overdue_days: Callable | None = None,
     *,
     recordings: bool = False,
+    checks: bool = False,
 ) -> ScoreResult:
     """Locked numbers (+ amendments) for a locked period, else freshly computed scores. `recordings`: the
-    明细's start-registration and 代录 columns too (the xlsx export; a year's ~35,000 rows cost ~0.5 s)."""
+    明细's start-registration and 代录 columns too (the xlsx export; a year's ~35,000 rows cost ~0.5 s).
+    `checks`: #17 §4's per-department request checks too (the scores page and the API/exports; the board,
+    which shows a quarter's scores only, leaves them out: ~0.5 s for a province's year)."""
     from store.locks import locked_result
 
     records = current_records(session, as_of, department, overdue_days, period=period)
@@ -188,7 +191,8 @@ def compute_scores(
             parents=department_parents(),
         )
     res = annotate_registration(session, annotate_late_entries(session, res), period, recordings=recordings)
-    res.request_checks = request_checks(session, period, department)
+    if checks:
+        res.request_checks = request_checks(session, period, department)
     return res
 
 
