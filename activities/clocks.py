@@ -120,31 +120,28 @@ def _clock_error(exc: Exception) -> ApplicationError:
     return ApplicationError(str(exc), type="ClockError", non_retryable=True)
 
 
-def calc(spec: ClockSpec) -> ClockCalc:
-    eng = activity_engine()
-    try:
-        rule = eng.rules[spec.rule]
-        dl = compute(
-            rule,
-            parse_start(spec.start),
-            eng.calendar,
-            spec.region,
-            pauses=[
-                Pause(dt.date.fromisoformat(p.start), dt.date.fromisoformat(p.end) if p.end else None, p.reason)
-                for p in spec.pauses
-            ],
-            extensions=[ExtensionGrant(dt.date.fromisoformat(e.on), e.working_days, e.reason) for e in spec.extensions],
-            restarted_from=dt.date.fromisoformat(spec.restarted_from) if spec.restarted_from else None,
-            granted=True,  # the workflow validator judged each extension when it was decided
-        )
-    except KeyError:
-        raise _clock_error(ConfigError(f"未知规则 “{spec.rule}”")) from None
-    except (ClockError, ConfigError) as exc:
-        raise _clock_error(exc) from None
+def _deadline(spec: ClockSpec, eng: Engine, *, explain: bool = True):
+    """The clock's deadline on the current calendar, with every input a spec carries: pauses, extensions,
+    restart, and a 第三十五条 later date (at least that day). KeyError for an unknown rule, ClockError /
+    ConfigError for input the calendar cannot count. One place, so a re-projection and a live clock agree."""
+    dl = compute(
+        eng.rules[spec.rule],
+        parse_start(spec.start),
+        eng.calendar,
+        spec.region,
+        pauses=[
+            Pause(dt.date.fromisoformat(p.start), dt.date.fromisoformat(p.end) if p.end else None, p.reason)
+            for p in spec.pauses
+        ],
+        extensions=[ExtensionGrant(dt.date.fromisoformat(e.on), e.working_days, e.reason) for e in spec.extensions],
+        restarted_from=dt.date.fromisoformat(spec.restarted_from) if spec.restarted_from else None,
+        explain=explain,
+        granted=True,  # the workflow validator judged each extension when it was decided
+    )
     if spec.note and dl.explanation:
         dl.explanation["notes"] = [spec.note, *dl.explanation.get("notes", [])]
         dl.explanation["receipt"] = spec.note
-    if spec.delayed_to and dl.due is not None and isinstance(dl.due, dt.date):
+    if spec.delayed_to and isinstance(dl.due, dt.date):
         delayed = dt.date.fromisoformat(spec.delayed_to)
         if delayed > dl.due:
             if dl.explanation:
@@ -156,6 +153,17 @@ def calc(spec: ClockSpec) -> ClockCalc:
                 dl.explanation["delayed_to"] = delayed.isoformat()
                 dl.explanation["delay_note"] = spec.delay_note or ""
             dl.due = delayed
+    return dl
+
+
+def calc(spec: ClockSpec) -> ClockCalc:
+    eng = activity_engine()
+    try:
+        dl = _deadline(spec, eng)
+    except KeyError:
+        raise _clock_error(ConfigError(f"未知规则 “{spec.rule}”")) from None
+    except (ClockError, ConfigError) as exc:
+        raise _clock_error(exc) from None
     out = ClockCalc(
         due=dl.due_iso(),
         due_instant=dl.due_instant.isoformat() if dl.due_instant else None,
@@ -519,24 +527,9 @@ _RESTART = re.compile(r"原起算日 (\d{4}-\d{2}-\d{2})")
 def _unchanged(spec: ClockSpec, c: ClockSnapshot, eng: Engine) -> bool:
     """The clock's due date, provisional mark and lateness are what the current calendar gives."""
     try:
-        dl = compute(
-            eng.rules[spec.rule],
-            parse_start(spec.start),
-            eng.calendar,
-            spec.region,
-            pauses=[
-                Pause(dt.date.fromisoformat(p.start), dt.date.fromisoformat(p.end) if p.end else None, p.reason)
-                for p in spec.pauses
-            ],
-            extensions=[ExtensionGrant(dt.date.fromisoformat(e.on), e.working_days, e.reason) for e in spec.extensions],
-            restarted_from=dt.date.fromisoformat(spec.restarted_from) if spec.restarted_from else None,
-            explain=False,
-            granted=True,
-        )
+        dl = _deadline(spec, eng, explain=False)
     except (ClockError, ConfigError, KeyError, ValueError):
         return False  # the full computation decides (and logs)
-    if spec.delayed_to and isinstance(dl.due, dt.date) and dt.date.fromisoformat(spec.delayed_to) > dl.due:
-        dl.due = dt.date.fromisoformat(spec.delayed_to)
     if dl.due is None or dl.due_iso() != c.due or dl.provisional != c.provisional or spec.met_on is None:
         return False
     met = parse_start(spec.met_on)
