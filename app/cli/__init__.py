@@ -1,230 +1,43 @@
-"""The `shixian` command line. Chinese for people, JSON/CSV for machines."""
+"""The `shixian` command line. Chinese for people, JSON/CSV for machines.
+
+The composition of the command groups: each module of this package defines its commands or its Typer sub-app
+at module level; this file adds them, in the order `shixian --help` lists them.
+"""
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
-import json
 import sys
-from pathlib import Path
 
 import typer
 
-from domain.calendar import NATIONAL, load_calendar
-from domain.clocks import ClockError, compute, parse_start
-from domain.config import ConfigError
-from domain.rules import get_rule, load_rules
+from app.cli import audit, calendar, config, deadline, items, ledger, notify, prod, reports, review, up, users, web
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="时限：政务公开法定时限与合规引擎"
 )
-calendar_app = typer.Typer(no_args_is_help=True, help="工作日日历")
-app.add_typer(calendar_app, name="calendar")
 
-
-from app.cli_common import fail  # noqa: E402
-
-
-def _engine():
-    try:
-        return load_calendar(), load_rules()
-    except ConfigError as exc:
-        fail(str(exc))
-        raise  # unreachable
-
-
-@app.command()
-def deadline(
-    rule: str | None = typer.Argument(None, help="规则 id，如 request_reply"),
-    start: str | None = typer.Argument(None, help="起算日（ISO 日期或时间，无时区按 +08:00）"),
-    region: str = typer.Option(NATIONAL, "--region", "-r", help="地区日历，如 guangxi"),
-    explain: bool = typer.Option(False, "--explain", help="说明计算过程"),
-    as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
-    batch: str | None = typer.Option(None, "--batch", help="批量：CSV 文件（rule,start,region），- 为标准输入"),
-) -> None:
-    """计算法定期限的到期日。"""
-    cal, rules = _engine()
-    if batch is not None:
-        _deadline_batch(batch, cal, rules)
-        return
-    if not rule or not start:
-        fail("需要 RULE 与 START 参数，或使用 --batch FILE")
-    try:
-        dl = compute(get_rule(rules, rule), bounded_start(start), cal, region)
-    except (ClockError, ConfigError) as exc:
-        fail(str(exc))
-    since = rules[rule].since
-    if since and dl.start.isoformat()[:10] < since.isoformat():  # the arithmetic is shown, the item gets no clock
-        typer.echo(f"注：该时限规则当时尚未施行（自 {since} 起施行），该日起算的事项不计此时限", err=True)
-    if as_json:
-        typer.echo(json.dumps(dl.as_json(explain), ensure_ascii=False, indent=2))
-        return
-    flag = "（暂定）" if dl.provisional else ""
-    typer.echo(f"{dl.due_iso()}{flag}")
-    typer.echo(f"provisional: {'true' if dl.provisional else 'false'}")
-    if explain:
-        _print_explanation(dl.explanation)
-
-
-def bounded_start(text: str):
-    """START as a date or instant within 1990–2100 (README "Events"): beyond it the calendar has no
-    meaning (and year 9999 overflows)."""
-    from domain.limits import check_day, check_moment
-
-    value = parse_start(text)
-    try:
-        return check_moment(value) if isinstance(value, dt.datetime) else check_day(value)
-    except ValueError as exc:
-        raise ClockError(f"起算日 START：{exc}") from None
-
-
-def _print_explanation(ex: dict) -> None:
-    typer.echo(f"规则：{ex.get('rule_name')}（{ex.get('source')}）")
-    typer.echo(f"说明：{ex.get('summary')}")
-    for s in ex.get("skipped", []) + ex.get("moved_over", []):
-        typer.echo(f"  跳过 {s['date']} {s['reason']}（{s.get('source') or ''}）")
-    for m in ex.get("makeup_workdays", []):
-        typer.echo(f"  计入 {m['date']} {m['reason']}（{m['source']}）")
-    for p in ex.get("pauses", []):
-        typer.echo(f"  中止 {p['from']} 至 {p['to'] or '（未结束）'}：{p['reason']}")
-    for e in ex.get("extensions", []):
-        typer.echo(f"  延期 {e['working_days']} 个工作日（{e['on']} 决定）：{e['from_due']} → {e['to_due']}")
-    for r in ex.get("provisional_reasons", []):
-        typer.echo(f"  暂定：{r}")
-    for n in ex.get("notes", []):
-        typer.echo(f"  注：{n}")
-
-
-def _deadline_batch(path: str, cal, rules) -> None:
-    text = sys.stdin.read() if path == "-" else _read_text(path)
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None or [f.strip() for f in header][:3] != ["rule", "start", "region"]:
-        fail(f"{path}: 第 1 行表头必须为 rule,start,region")
-    width = len(header)
-    # Compute everything first: a bad row stops the batch before anything is printed. compute() is pure for
-    # a loaded calendar, so rows repeating (rule, start, region) — a day's many requests — are computed once.
-    done: dict[tuple[str, str, str], tuple[str, str]] = {}
-    rows: list[tuple[str, ...]] = []
-    append = rows.append
-    for lineno, row in enumerate(reader, start=2):
-        if len(row) != width:
-            if not row:
-                continue  # a blank line (DictReader skipped them too)
-            fail(f"{path}: 第 {lineno} 行（数据第 {lineno - 1} 行）：列数不符（应为 rule,start,region 三列）")
-        rule_id, start_s, region_raw = row[0].strip(), row[1].strip(), row[2].strip()
-        key = (rule_id, start_s, region_raw)
-        hit = done.get(key)
-        if hit is None:
-            try:
-                if not rule_id or not start_s:
-                    raise ClockError("rule 与 start 不能为空")
-                dl = compute(
-                    get_rule(rules, rule_id), bounded_start(start_s), cal, region_raw or NATIONAL, explain=False
-                )
-            except (ClockError, ConfigError) as exc:
-                fail(f"{path}: 第 {lineno} 行（数据第 {lineno - 1} 行）：{exc}")
-            hit = done[key] = (dl.due_iso() or "", "true" if dl.provisional else "false")
-        append((rule_id, start_s, region_raw) + hit)
-    out = csv.writer(sys.stdout, lineterminator="\n")
-    out.writerow(["rule", "start", "region", "due", "provisional"])
-    out.writerows(rows)
-
-
-def _read_text(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        fail(f"{path}: 无法读取（{exc.strerror}）")
-        raise
-
-
-@calendar_app.command("status")
-def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
-    """各年度、各地区日历数据来源：软件包、日历文件，或暂定（推算）。"""
-    cal, _ = _engine()
-    rows = cal.status()
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    label = {
-        "package": "软件包（chinese-calendar）",
-        "overlay": "日历文件",
-        "package+overlay": "软件包+日历文件更正",
-        "provisional": "暂定（按放假办法推算，含补假，无调休）",
-        "estimate": "暂定（地方通知未录入，按地方规则推算）",
-        "none": "无地方数据（暂定）",
-        "no-festival": "无地方节日（规则施行前）",
-    }
-    for r in rows:
-        kind = "地方通知" if r["coverage"] == "overlay" and r["region"] != "national" else label[r["coverage"]]
-        typer.echo(f"{r['year']}  {r['region']:<10} {kind}  {'；'.join(r['sources'])}")
-    # One line per region: which years since its festival began have the notice on file.
-    from domain.shanghai import today
-
-    for s in cal.notice_summary(today().year):
-        typer.echo(
-            f"{s['name']}（{s['region']}）：{_years_text(s['covered']) or '无'} 年已录入地方通知"
-            + (f"；{_years_text(s['estimated'])} 年未录入通知，按规则推算（暂定）" if s["estimated"] else "")
-            + f"；{s['through'] + 1} 年起在通知录入前按规则推算（暂定）"
-        )
-
-
-def _years_text(years: list[int]) -> str:
-    """[2014, 2015, 2016, 2019] -> "2014–2016、2019"."""
-    runs: list[list[int]] = []
-    for y in years:
-        if runs and y == runs[-1][-1] + 1:
-            runs[-1].append(y)
-        else:
-            runs.append([y])
-    return "、".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
-
-
-config_app = typer.Typer(no_args_is_help=True, help="配置")
-app.add_typer(config_app, name="config")
-
-
-@config_app.command("check")
-def config_check() -> None:
-    """检查全部配置文件（日历、规则、提醒、部门与人员、模板）及其相互一致性。"""
-    from domain.config_check import check_config
-
-    problems = check_config()
-    for p in problems:
-        typer.echo(f"错误：{p}", err=True)
-    if problems:
-        raise typer.Exit(2)
-    typer.echo("配置检查通过")
-
-
-def _register_optional() -> None:
-    """Sub-commands living in their own modules (kept out of this file so each area owns its CLI)."""
-    import importlib
-
-    for name in (
-        "app.cli_up",
-        "app.cli_prod",
-        "app.cli_items",
-        "app.cli_notify",
-        "app.cli_reports",
-        "app.cli_web",
-        "app.cli_ledger",
-        "app.cli_users",
-        "app.cli_review",
-        "app.cli_audit",
-    ):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(app)
-
-
-_register_optional()
+app.command()(deadline.deadline)
+app.add_typer(calendar.calendar_app, name="calendar")
+app.add_typer(config.config_app, name="config")
+app.command("up")(up.up_command)
+app.command("worker")(prod.worker_command)
+app.command("web")(prod.web_command)
+app.command("schedules")(prod.schedules_command)
+app.add_typer(items.events_app, name="events")
+app.command()(items.status)
+app.command()(items.overdue)
+calendar.calendar_app.command("reload")(items.calendar_reload)
+app.add_typer(notify.notify_app, name="notify")
+app.command("deliveries")(notify.deliveries)
+app.add_typer(reports.export_app, name="export")
+app.add_typer(reports.scores_app, name="scores")
+app.command("annual-lock")(reports.annual_lock_cmd)
+app.command("annual-report")(reports.annual_report_cmd)
+app.add_typer(web.token_app, name="token")
+app.command("import")(ledger.import_ledger)
+app.add_typer(users.user_app, name="user")
+app.add_typer(review.review_app, name="review")
+app.add_typer(audit.audit_app, name="audit")
 
 
 def main() -> None:
@@ -255,7 +68,3 @@ def main() -> None:
     sys.stderr.flush()
     logging.shutdown()
     os._exit(code)
-
-
-if __name__ == "__main__":
-    main()

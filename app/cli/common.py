@@ -19,3 +19,15 @@ def cli_audit(action: str, **kw: Any) -> None:
     from services.audit import Actor, record
 
     record(Actor.cli(), action, **kw)
+
+
+def calendar_and_rules():
+    """The loaded calendar and rules, or `错误：…` and exit 2 when a config file is bad."""
+    from domain.calendar import load_calendar
+    from domain.config import ConfigError
+    from domain.rules import load_rules
+
+    try:
+        return load_calendar(), load_rules()
+    except ConfigError as exc:
+        fail(str(exc))

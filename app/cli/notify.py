@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
 
+from app.cli.common import fail as _fail
+from domain.shanghai import SHANGHAI
+from store.db import init_db, session
+
 STATE_NAMES = {"intent": "待发送", "sent": "已送达", "failed": "送达失败"}
-BEIJING = timezone(timedelta(hours=8))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -19,12 +22,13 @@ def _iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(BEIJING).isoformat(timespec="seconds")
+    return value.astimezone(SHANGHAI).isoformat(timespec="seconds")
 
 
-from app.cli_common import fail as _fail  # noqa: E402
+notify_app = typer.Typer(no_args_is_help=True, help="通知渠道")
 
 
+@notify_app.command("test")
 def notify_test(person: str = typer.Argument(..., help="人员 id（departments.toml 中的 [[person]] id）")) -> None:
     """向该人员的每个通知渠道发送一条测试消息，并逐一报告结果。"""
     from activities.notify import send_test
@@ -60,16 +64,11 @@ def deliveries(
     item: str | None = typer.Option(None, "--item", help="只看某一事项"),
 ) -> None:
     """通知送达记录（每条含各渠道的尝试）。"""
-    from sqlmodel import Session
-
     from store import deliveries as store
-    from store.db import database_url, get_engine, init_db
 
     if status is not None and status not in store.STATES:
         _fail(f"未知状态“{status}”，可选：{'、'.join(store.STATES)}")
-    engine = get_engine(database_url())
-    init_db(engine)
-    with Session(engine) as s:
+    with session(init_db()) as s:
         rows = store.list_deliveries(status, session=s, item_id=item)
         data: list[dict[str, Any]] = []
         for d in rows:
@@ -114,10 +113,3 @@ def deliveries(
             where = f"渠道{a['channel_index'] + 1} {a['channel']}" if a["channel_index"] >= 0 else "（无渠道）"
             err = f" — {a['error']}" if a["error"] else ""
             typer.echo(f"    {(a['at'] or '')[:19].replace('T', ' ')}  {where}  第{a['attempt']}次  {mark}{err}")
-
-
-def register(app: typer.Typer) -> None:
-    notify_app = typer.Typer(no_args_is_help=True, help="通知渠道")
-    notify_app.command("test")(notify_test)
-    app.add_typer(notify_app, name="notify")
-    app.command("deliveries")(deliveries)

@@ -19,10 +19,10 @@ from typing import NoReturn
 
 import typer
 
-from app.cli_common import cli_audit, fail
+from app.cli.common import cli_audit, fail
 from domain.scoring import Period, ScoreResult, parse_period
 from services.scores import compute_scores, fresh_scores
-from services.scores import session as _session
+from store.db import init_db, session
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -87,175 +87,174 @@ def _print_summary(res: ScoreResult) -> None:
 # ---------------------------------------------------------------------------------- commands
 
 
-def register(app: typer.Typer) -> None:
-    export_app = typer.Typer(no_args_is_help=True, help="导出报表")
-    scores_app = typer.Typer(no_args_is_help=True, help="时限考评得分")
-    app.add_typer(export_app, name="export")
-    app.add_typer(scores_app, name="scores")
+export_app = typer.Typer(no_args_is_help=True, help="导出报表")
+scores_app = typer.Typer(no_args_is_help=True, help="时限考评得分")
 
-    @export_app.command("scores")
-    def export_scores(
-        period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
-        fmt: str = typer.Option("xlsx", "--format", "-f", help="csv 或 xlsx"),
-        out: Path = typer.Option(..., "--out", "-o", help="输出文件"),
-        department: str | None = typer.Option(None, "--department", "-d", help="只导出该部门"),
-        as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
-    ) -> None:
-        """导出考评得分（csv：汇总；xlsx：汇总 + 明细，已锁定期间另含更正表）。"""
-        from app.exports import write_scores
 
-        if fmt not in ("csv", "xlsx"):
-            _fail(f"不支持的格式：{fmt}（可用：csv、xlsx）")
-        p, day = _period(period), _as_of(as_of)
-        with _session() as s:
-            res = compute_scores(s, p, day, department, recordings=fmt == "xlsx")
-        write_scores(res, "csv" if fmt == "csv" else "xlsx", out)
-        cli_audit("export.scores", object=f"{p.label} {fmt}", department=department, detail={"as_of": day.isoformat()})
-        state = f"（已锁定期间，锁定后更正 {len(res.amendments)} 条）" if res.locked_at else ""
-        typer.echo(
-            f"已导出 {res.period_title} 考评得分{state}：{len(res.summary)} 个部门，{len(res.details)} 条明细 → {out}"
-        )
-        if res.locked_at and fmt == "csv":
-            for a in res.amendments:
-                typer.echo(f"  更正 {a.change_label}：{a.department} {a.item_id} {a.rule}")
+@export_app.command("scores")
+def export_scores(
+    period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
+    fmt: str = typer.Option("xlsx", "--format", "-f", help="csv 或 xlsx"),
+    out: Path = typer.Option(..., "--out", "-o", help="输出文件"),
+    department: str | None = typer.Option(None, "--department", "-d", help="只导出该部门"),
+    as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
+) -> None:
+    """导出考评得分（csv：汇总；xlsx：汇总 + 明细，已锁定期间另含更正表）。"""
+    from app.exports import write_scores
 
-    @scores_app.command("show")
-    def scores_show(
-        period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
-        department: str | None = typer.Option(None, "--department", "-d"),
-        as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
-        as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
-    ) -> None:
-        """显示考评得分。"""
-        p, day = _period(period), _as_of(as_of)
-        with _session() as s:
-            res = compute_scores(s, p, day, department)
-        if as_json:
-            typer.echo(json.dumps(res.model_dump(mode="json"), ensure_ascii=False, indent=2))
-        else:
-            _print_summary(res)
+    if fmt not in ("csv", "xlsx"):
+        _fail(f"不支持的格式：{fmt}（可用：csv、xlsx）")
+    p, day = _period(period), _as_of(as_of)
+    with session(init_db()) as s:
+        res = compute_scores(s, p, day, department, recordings=fmt == "xlsx")
+    write_scores(res, "csv" if fmt == "csv" else "xlsx", out)
+    cli_audit("export.scores", object=f"{p.label} {fmt}", department=department, detail={"as_of": day.isoformat()})
+    state = f"（已锁定期间，锁定后更正 {len(res.amendments)} 条）" if res.locked_at else ""
+    typer.echo(
+        f"已导出 {res.period_title} 考评得分{state}：{len(res.summary)} 个部门，{len(res.details)} 条明细 → {out}"
+    )
+    if res.locked_at and fmt == "csv":
+        for a in res.amendments:
+            typer.echo(f"  更正 {a.change_label}：{a.department} {a.item_id} {a.rule}")
 
-    @scores_app.command("lock")
-    def scores_lock(
-        period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
-        department: str | None = typer.Option(None, "--department", "-d", help="只锁定该部门（默认全部部门）"),
-        as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
-        by: str | None = typer.Option(None, "--by", help="锁定人"),
-        force: bool = typer.Option(False, "--force", help="期间尚未结束也锁定"),
-    ) -> None:
-        """锁定期间：公布的数字此后保持不变，之后的变化列为更正。"""
-        from store.locks import PeriodLockedError, lock_period, locked
 
-        p, day = _period(period), _as_of(as_of)
-        if day <= p.end and not force:
-            _fail(f"{p.title}尚未结束（截止 {p.end}，统计截止日 {day}），确需锁定请加 --force")
-        with _session() as s:
-            if locked(s, p, department) is not None:
-                _fail(f"{p.title}（{department or '全部部门'}）已锁定")
-            res = fresh_scores(s, p, day, department)
-            try:
-                row = lock_period(s, p, res, locked_by=by)
-            except PeriodLockedError as exc:
-                _fail(str(exc))
-                raise
-            cli_audit("scores.lock", object=p.label, department=department, detail={"by": by or ""})
-            typer.echo(
-                f"已锁定 {p.title}（{department or '全部部门'}）：{len(res.summary)} 个部门，"
-                f"{len(res.details)} 条明细，锁定时间 {row.locked_at.isoformat()}"
-            )
-            _print_summary(row.result())
+@scores_app.command("show")
+def scores_show(
+    period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
+    department: str | None = typer.Option(None, "--department", "-d"),
+    as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
+) -> None:
+    """显示考评得分。"""
+    p, day = _period(period), _as_of(as_of)
+    with session(init_db()) as s:
+        res = compute_scores(s, p, day, department)
+    if as_json:
+        typer.echo(json.dumps(res.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        _print_summary(res)
 
-    @app.command("annual-lock")
-    def annual_lock_cmd(
-        year: int = typer.Option(..., "--year", "-y", help="报告年度"),
-        department: str | None = typer.Option(None, "--department", "-d", help="部门（默认全部部门汇总）"),
-        government: bool = typer.Option(False, "--government", help="政府年度报告"),
-        by: str | None = typer.Option(None, "--by", help="锁定人"),
-        force: bool = typer.Option(False, "--force", help="年度尚未结束也锁定"),
-    ) -> None:
-        """锁定年度报告表二至表四：此后的变化列入更正说明，下一年度的上年结转按锁定数填列。
-        （部门或政府的年度报告登记公布时自动锁定。）"""
-        from app.annual_service import AnnualReportError, lock_annual_report
-        from domain.shanghai import today
 
-        if today() <= date(year, 12, 31) and not force:
-            _fail(f"{year}年度尚未结束，确需锁定请加 --force")
+@scores_app.command("lock")
+def scores_lock(
+    period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
+    department: str | None = typer.Option(None, "--department", "-d", help="只锁定该部门（默认全部部门）"),
+    as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
+    by: str | None = typer.Option(None, "--by", help="锁定人"),
+    force: bool = typer.Option(False, "--force", help="期间尚未结束也锁定"),
+) -> None:
+    """锁定期间：公布的数字此后保持不变，之后的变化列为更正。"""
+    from store.locks import PeriodLockedError, lock_period, locked
+
+    p, day = _period(period), _as_of(as_of)
+    if day <= p.end and not force:
+        _fail(f"{p.title}尚未结束（截止 {p.end}，统计截止日 {day}），确需锁定请加 --force")
+    with session(init_db()) as s:
+        if locked(s, p, department) is not None:
+            _fail(f"{p.title}（{department or '全部部门'}）已锁定")
+        res = fresh_scores(s, p, day, department)
         try:
-            row = lock_annual_report(year, department, government, locked_by=by)
-        except AnnualReportError as exc:
+            row = lock_period(s, p, res, locked_by=by)
+        except PeriodLockedError as exc:
             _fail(str(exc))
             raise
-        scope = "政府" if government else (department or "全部")
-        cli_audit("annual.lock", object=str(year), department=department, detail={"scope": scope, "by": by or ""})
-        t3 = row.tables["table3"]
+        cli_audit("scores.lock", object=p.label, department=department, detail={"by": by or ""})
         typer.echo(
-            f"已锁定{year}年度报告（{scope}）：上年结转 {t3['carried_in']['total']} 件，"
-            f"办结 {t3['total']['total']} 件，结转下年度 {t3['carried_out']['total']} 件，"
-            f"锁定时间 {row.locked_at.isoformat()}"
+            f"已锁定 {p.title}（{department or '全部部门'}）：{len(res.summary)} 个部门，"
+            f"{len(res.details)} 条明细，锁定时间 {row.locked_at.isoformat()}"
         )
+        _print_summary(row.result())
 
-    @app.command("annual-report")
-    def annual_report_cmd(
-        year: int = typer.Option(..., "--year", "-y", help="报告年度"),
-        department: str | None = typer.Option(None, "--department", "-d", help="部门（默认全部）"),
-        government: bool = typer.Option(
-            False, "--government", help="政府年度报告：政府办公室及 departments.toml 中 parent 隶属于它的全部单位"
-        ),
-        fmt: str = typer.Option("json", "--format", "-f", help="docx、html、json 或 xlsx（xlsx 仅含表二至表四）"),
-        out: Path | None = typer.Option(None, "--out", "-o", help="输出文件（json 可省略，输出到屏幕）"),
-        entered: Path | None = typer.Option(
-            None,
-            "--entered",
-            help="填报数（TOML 或 JSON：表二 licensing、penalty、coercion、fees，及机构人员、信息处理费、文字段落；"
-            "默认 $SHIXIAN_DATA_DIR/annual-report/<年度>/<部门|government|all>.toml）",
-        ),
-        as_of: str | None = typer.Option(None, "--as-of", help="时限统计截止日（默认今天）"),
-    ) -> None:
-        """政府信息公开工作年度报告（2021 年国家格式，一至六部分）草稿。"""
-        from app.annual_render import write_document
-        from app.annual_service import AnnualReportError, annual_document
-        from app.exports import annual_report_json, write_annual_report
-        from domain.report import check_table3
 
-        if fmt not in ("json", "xlsx", "html", "docx"):
-            _fail(f"不支持的格式：{fmt}（可用：docx、html、json、xlsx）")
-        if out is None and fmt != "json":
-            _fail(f"{fmt} 格式需要 --out 指定输出文件")
-        try:
-            report = annual_document(year, department, government, entered_path=entered, as_of=_as_of(as_of))
-        except AnnualReportError as exc:
-            _fail(str(exc))
-            raise
-        problems = check_table3(report["table3"])
-        if problems:
-            _fail(
-                "表三不满足“本年新收 + 上年结转 = 办理结果总计 + 结转下年度”等校验关系，不予输出：\n"
-                + "\n".join(problems),
-                code=2,
-            )
-        for note in report.get("notes", []):
-            typer.echo(f"注意：{note}", err=True)
-        if report.get("lock"):
-            lock = report["lock"]
-            typer.echo(
-                f"注意：{year}年度报告已锁定（{lock['basis_label']}），表二至表四为锁定数；锁定后变化"
-                f" {len(report['amendments'])} 项，见“附：更正说明”",
-                err=True,
-            )
-        scope = "政府" if government else (department or "全部")
-        cli_audit("export.annual_report", object=f"{year} {fmt}", department=department, detail={"scope": scope})
-        if out is None:
-            typer.echo(annual_report_json(report))
-            return
-        if fmt == "xlsx":
-            write_annual_report(report, "xlsx", out)
-        else:
-            write_document(report, fmt, out)
-        t3 = report["table3"]
+def annual_lock_cmd(
+    year: int = typer.Option(..., "--year", "-y", help="报告年度"),
+    department: str | None = typer.Option(None, "--department", "-d", help="部门（默认全部部门汇总）"),
+    government: bool = typer.Option(False, "--government", help="政府年度报告"),
+    by: str | None = typer.Option(None, "--by", help="锁定人"),
+    force: bool = typer.Option(False, "--force", help="年度尚未结束也锁定"),
+) -> None:
+    """锁定年度报告表二至表四：此后的变化列入更正说明，下一年度的上年结转按锁定数填列。
+    （部门或政府的年度报告登记公布时自动锁定。）"""
+    from app.annual_service import AnnualReportError, lock_annual_report
+    from domain.shanghai import today
+
+    if today() <= date(year, 12, 31) and not force:
+        _fail(f"{year}年度尚未结束，确需锁定请加 --force")
+    try:
+        row = lock_annual_report(year, department, government, locked_by=by)
+    except AnnualReportError as exc:
+        _fail(str(exc))
+        raise
+    scope = "政府" if government else (department or "全部")
+    cli_audit("annual.lock", object=str(year), department=department, detail={"scope": scope, "by": by or ""})
+    t3 = row.tables["table3"]
+    typer.echo(
+        f"已锁定{year}年度报告（{scope}）：上年结转 {t3['carried_in']['total']} 件，"
+        f"办结 {t3['total']['total']} 件，结转下年度 {t3['carried_out']['total']} 件，"
+        f"锁定时间 {row.locked_at.isoformat()}"
+    )
+
+
+def annual_report_cmd(
+    year: int = typer.Option(..., "--year", "-y", help="报告年度"),
+    department: str | None = typer.Option(None, "--department", "-d", help="部门（默认全部）"),
+    government: bool = typer.Option(
+        False, "--government", help="政府年度报告：政府办公室及 departments.toml 中 parent 隶属于它的全部单位"
+    ),
+    fmt: str = typer.Option("json", "--format", "-f", help="docx、html、json 或 xlsx（xlsx 仅含表二至表四）"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="输出文件（json 可省略，输出到屏幕）"),
+    entered: Path | None = typer.Option(
+        None,
+        "--entered",
+        help="填报数（TOML 或 JSON：表二 licensing、penalty、coercion、fees，及机构人员、信息处理费、文字段落；"
+        "默认 $SHIXIAN_DATA_DIR/annual-report/<年度>/<部门|government|all>.toml）",
+    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="时限统计截止日（默认今天）"),
+) -> None:
+    """政府信息公开工作年度报告（2021 年国家格式，一至六部分）草稿。"""
+    from app.annual_render import write_document
+    from app.annual_service import AnnualReportError, annual_document
+    from app.exports import annual_report_json, write_annual_report
+    from domain.report import check_table3
+
+    if fmt not in ("json", "xlsx", "html", "docx"):
+        _fail(f"不支持的格式：{fmt}（可用：docx、html、json、xlsx）")
+    if out is None and fmt != "json":
+        _fail(f"{fmt} 格式需要 --out 指定输出文件")
+    try:
+        report = annual_document(year, department, government, entered_path=entered, as_of=_as_of(as_of))
+    except AnnualReportError as exc:
+        _fail(str(exc))
+        raise
+    problems = check_table3(report["table3"])
+    if problems:
+        _fail(
+            "表三不满足“本年新收 + 上年结转 = 办理结果总计 + 结转下年度”等校验关系，不予输出：\n" + "\n".join(problems),
+            code=2,
+        )
+    for note in report.get("notes", []):
+        typer.echo(f"注意：{note}", err=True)
+    if report.get("lock"):
+        lock = report["lock"]
         typer.echo(
-            f"已生成《{report['title']}》：新收申请 {t3['new']['total']} 件，"
-            f"上年结转 {t3['carried_in']['total']} 件，办结 {t3['total']['total']} 件，"
-            f"结转下年度 {t3['carried_out']['total']} 件 → {out}"
+            f"注意：{year}年度报告已锁定（{lock['basis_label']}），表二至表四为锁定数；锁定后变化"
+            f" {len(report['amendments'])} 项，见“附：更正说明”",
+            err=True,
         )
-        if report["placeholders"]:
-            typer.echo(f"待填 {len(report['placeholders'])} 项：" + "；".join(report["placeholders"]))
+    scope = "政府" if government else (department or "全部")
+    cli_audit("export.annual_report", object=f"{year} {fmt}", department=department, detail={"scope": scope})
+    if out is None:
+        typer.echo(annual_report_json(report))
+        return
+    if fmt == "xlsx":
+        write_annual_report(report, "xlsx", out)
+    else:
+        write_document(report, fmt, out)
+    t3 = report["table3"]
+    typer.echo(
+        f"已生成《{report['title']}》：新收申请 {t3['new']['total']} 件，"
+        f"上年结转 {t3['carried_in']['total']} 件，办结 {t3['total']['total']} 件，"
+        f"结转下年度 {t3['carried_out']['total']} 件 → {out}"
+    )
+    if report["placeholders"]:
+        typer.echo(f"待填 {len(report['placeholders'])} 项：" + "；".join(report["placeholders"]))

@@ -11,8 +11,9 @@ import sys
 
 import typer
 
-from app.cli_common import cli_audit
-from app.cli_common import fail as _fail  # noqa: E402
+from app.cli.common import cli_audit
+from app.cli.common import fail as _fail
+from store.db import init_db, session
 
 
 def _person(person_id: str):
@@ -30,90 +31,81 @@ def _person(person_id: str):
     return p
 
 
-def _session():
-    from sqlmodel import Session
-
-    from store.db import database_url, get_engine, init_db
-
-    eng = get_engine(database_url())
-    init_db(eng)
-    return Session(eng)
+user_app = typer.Typer(no_args_is_help=True, help="人员登录账号（密码、邀请、停用）")
 
 
-def register(app: typer.Typer) -> None:
-    user_app = typer.Typer(no_args_is_help=True, help="人员登录账号（密码、邀请、停用）")
-    app.add_typer(user_app, name="user")
+@user_app.command("set-password")
+def set_password_(
+    person: str = typer.Argument(..., help="人员编号（departments.toml 的 [[person]] id）"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="从标准输入读取密码（脚本用）"),
+) -> None:
+    """设置（或重设）密码；此人已登录的会话全部失效。"""
+    from store.accounts import PasswordError, set_password
 
-    @user_app.command("set-password")
-    def set_password_(
-        person: str = typer.Argument(..., help="人员编号（departments.toml 的 [[person]] id）"),
-        password_stdin: bool = typer.Option(False, "--password-stdin", help="从标准输入读取密码（脚本用）"),
-    ) -> None:
-        """设置（或重设）密码；此人已登录的会话全部失效。"""
-        from store.accounts import PasswordError, set_password
+    p = _person(person)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("新密码", hide_input=True, confirmation_prompt="再输入一次")
+    try:
+        with session(init_db()) as s:
+            set_password(s, p.id, password)
+    except PasswordError as exc:
+        _fail(str(exc))
+    cli_audit("account.password_set", object=p.id, department=p.department or None)
+    typer.echo(f"已为 {p.name}（{p.id}）设置密码。")
 
-        p = _person(person)
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = typer.prompt("新密码", hide_input=True, confirmation_prompt="再输入一次")
-        try:
-            with _session() as s:
-                set_password(s, p.id, password)
-        except PasswordError as exc:
-            _fail(str(exc))
-        cli_audit("account.password_set", object=p.id, department=p.department or None)
-        typer.echo(f"已为 {p.name}（{p.id}）设置密码。")
 
-    @user_app.command("invite")
-    def invite(person: str = typer.Argument(..., help="人员编号")) -> None:
-        """生成一次性设置密码链接（24 小时内有效），通过此人自己的通知渠道发送。"""
-        import asyncio
-        import datetime as dt
+@user_app.command("invite")
+def invite(person: str = typer.Argument(..., help="人员编号")) -> None:
+    """生成一次性设置密码链接（24 小时内有效），通过此人自己的通知渠道发送。"""
+    import asyncio
+    import datetime as dt
 
-        from activities.notify import NotificationRequest, deliver
-        from domain.notice_text import public_url
-        from store.accounts import create_invite
+    from activities.notify import NotificationRequest, deliver
+    from domain.notice_text import public_url
+    from store.accounts import create_invite
 
-        p = _person(person)
-        if not p.notify:
-            _fail(
-                f"{p.name}（{p.id}）没有配置通知渠道，无法发送邀请；请先在 departments.toml 中配置 notify，"
-                f"或用 shixian user set-password 直接设置密码"
-            )
-        if not any(p.channel_privacy(i) == "personal" for i in range(len(p.notify))):
-            _fail(
-                f"{p.name}（{p.id}）只有群组渠道：设置密码链接不能发到群里（群内任何人都可用它登录此账号）；"
-                f'请在 departments.toml 中为此人配置个人渠道（privacy = "personal"，如个人邮箱），'
-                f"或用 shixian user set-password 直接设置密码"
-            )
-        with _session() as s:
-            token = create_invite(s, p.id, by="cli")
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-        # The link is a secret: it goes into the message only, never into the delivery key or logs.
-        req = NotificationRequest(
-            item_id="account",
-            rule="account",
-            step="invite",
-            person_id=p.id,
-            occurrence=f"invite@{stamp}",
-            context={"person_id": p.id, "invite_link": f"{public_url()}/invite/{token}"},
+    p = _person(person)
+    if not p.notify:
+        _fail(
+            f"{p.name}（{p.id}）没有配置通知渠道，无法发送邀请；请先在 departments.toml 中配置 notify，"
+            f"或用 shixian user set-password 直接设置密码"
         )
-        res = asyncio.run(deliver(req))
-        cli_audit("account.invite", object=p.id, outcome="success" if res.delivered else "failure")
-        if not res.delivered:
-            _fail(f"邀请未能送达 {p.name}（{p.id}）：{res.error}（链接未显示；修好渠道后重新执行）", 1)
-        typer.echo(f"已通过 {res.channel} 向 {p.name}（{p.id}）发送设置密码链接，24 小时内有效，只能使用一次。")
-
-    @user_app.command("disable")
-    def disable_(person: str = typer.Argument(..., help="人员编号")) -> None:
-        """停用：删除密码，结束已登录会话，吊销此人的接口令牌，作废未使用的邀请。"""
-        from store.accounts import disable
-
-        p = _person(person)
-        with _session() as s:
-            disable(s, p.id)
-        cli_audit("account.disable", object=p.id, department=p.department or None)
-        typer.echo(
-            f"已停用 {p.name}（{p.id}）的登录：密码已删除，会话已结束，接口令牌已吊销。重新启用请用 set-password 或 invite。"
+    if not any(p.channel_privacy(i) == "personal" for i in range(len(p.notify))):
+        _fail(
+            f"{p.name}（{p.id}）只有群组渠道：设置密码链接不能发到群里（群内任何人都可用它登录此账号）；"
+            f'请在 departments.toml 中为此人配置个人渠道（privacy = "personal"，如个人邮箱），'
+            f"或用 shixian user set-password 直接设置密码"
         )
+    with session(init_db()) as s:
+        token = create_invite(s, p.id, by="cli")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    # The link is a secret: it goes into the message only, never into the delivery key or logs.
+    req = NotificationRequest(
+        item_id="account",
+        rule="account",
+        step="invite",
+        person_id=p.id,
+        occurrence=f"invite@{stamp}",
+        context={"person_id": p.id, "invite_link": f"{public_url()}/invite/{token}"},
+    )
+    res = asyncio.run(deliver(req))
+    cli_audit("account.invite", object=p.id, outcome="success" if res.delivered else "failure")
+    if not res.delivered:
+        _fail(f"邀请未能送达 {p.name}（{p.id}）：{res.error}（链接未显示；修好渠道后重新执行）", 1)
+    typer.echo(f"已通过 {res.channel} 向 {p.name}（{p.id}）发送设置密码链接，24 小时内有效，只能使用一次。")
+
+
+@user_app.command("disable")
+def disable_(person: str = typer.Argument(..., help="人员编号")) -> None:
+    """停用：删除密码，结束已登录会话，吊销此人的接口令牌，作废未使用的邀请。"""
+    from store.accounts import disable
+
+    p = _person(person)
+    with session(init_db()) as s:
+        disable(s, p.id)
+    cli_audit("account.disable", object=p.id, department=p.department or None)
+    typer.echo(
+        f"已停用 {p.name}（{p.id}）的登录：密码已删除，会话已结束，接口令牌已吊销。重新启用请用 set-password 或 invite。"
+    )
