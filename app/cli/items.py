@@ -1,4 +1,4 @@
-"""Item commands: events ingest, status, overdue, calendar reload."""
+"""Item commands: events ingest, events open-annual-reports, status, overdue, calendar reload."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from app.cli.common import cli_audit
-from app.cli.common import fail as _fail  # noqa: E402
+from app.cli.common import fail as _fail
 from domain import labels
 from domain.shanghai import today as shanghai_today
 

@@ -1,4 +1,4 @@
-"""`shixian up`: registered on the main Typer app by app/cli.py."""
+"""`shixian up`: the embedded Temporal dev server, the worker and the web in one process tree."""
 
 from __future__ import annotations
 
