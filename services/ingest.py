@@ -41,6 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.clocks import FactRequest, engine
 from domain.config import ConfigError
 from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
+from domain.item_state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
 from domain.pii import applicant_key
 from domain.review import HELD_ROLES, Recorded, first_late_day, load_review_config
 from domain.rules import Rule
@@ -52,7 +53,6 @@ from store.disk import EXHAUSTED_MB, DiskFull, is_disk_full, low_space
 from store.models import EventRecord, Item, LateEntryRecord
 from workflows.facts import FactWorkflow
 from workflows.items import ItemWorkflow, workflow_for
-from workflows.state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
 
 Status = Literal["applied", "duplicate", "rejected", "held"]
 CONCURRENCY = 16  # items processed at once; events of one item stay in order
