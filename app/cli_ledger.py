@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
         申请人姓名、证件号、电话、地址、邮箱等列在读取时即被丢弃。有被拒绝的行时退出码为 1；
         工作流服务中途不可用、有行未处理时退出码为 3（重新执行同一导入即可补齐）。"""
         from app.cli_items import _client, _fail
-        from app.ledger_import import plan, preview, summary
         from domain.ledger import LedgerError
+        from services.ledger_import import plan, preview, summary
 
         try:
             data = Path(file).read_bytes()
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
 
             outcomes = preview(p, get_engine())
         else:
-            from app.ledger_import import apply
+            from services.ledger_import import apply
 
             n_events = sum(len(r.events) for r in p.rows)
 

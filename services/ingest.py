@@ -160,6 +160,9 @@ class IngestResult(BaseModel):
     reason: str | None = None
     # Refused by the department rule (an access refusal, not bad content): a form answers 403. Not sent.
     forbidden: bool = Field(default=False, exclude=True)
+    # Refused because the id was accepted before with other content (status stays "rejected" on the wire):
+    # the ledger import reports it as the row's `conflict`, its preview by the same test. Not sent.
+    conflict: bool = Field(default=False, exclude=True)
 
     def text(self) -> str:
         head = f"第 {self.line} 行 {self.event_id or '-'}"
@@ -735,6 +738,7 @@ def _result(
         field=field,
         reason=reason,
         forbidden=forbidden,
+        conflict=field == "event_id" and reason == CONFLICT,  # the one text the workflow's Refusal carries
     )
 
 
