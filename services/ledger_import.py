@@ -11,7 +11,9 @@ Per row the outcome is applied / duplicate / partial / rejected / nothing_new:
 - unavailable: the workflow service could not be reached, so (some of) its events were not processed:
   not a problem of its data, no column is blamed; importing the same file again finishes it (idempotent).
 A changed earlier value is an event-id conflict: reported on the row (status `conflict` of that
-event), never applied over the first value.
+event, from IngestResult.conflict), never applied over the first value.
+The preview takes each row through the item's own checks and transitions (domain.transitions) and the
+clock computation the workflow uses: what it calls 将应用 is what the import applies.
 """
 
 from __future__ import annotations
@@ -252,8 +254,8 @@ def _simulate(ing, s, kind: str, row: L.Row) -> tuple[list[dict[str, Any]], list
         if tr.record_only(st, ev):
             tr.record_facts(st, ev)
             continue
-        touched = tr.transition(st, ev)
         try:
+            touched = tr.transition(st, ev)
             for c in {id(c): c for c in touched.clocks if not c.stopped}.values():
                 res = calc(ClockSpec.model_validate(c.model_dump(include=set(ClockSpec.model_fields))))
                 c.due, c.due_instant, c.provisional = res.due, res.due_instant, res.provisional
