@@ -16,6 +16,7 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.clock_specs import ClockSpec, EventWrite, ExtensionSpec, PauseSpec, PlannedStepModel
 from domain.clocks import (
     SHANGHAI,
     ClockError,
@@ -57,35 +58,6 @@ def activity_engine() -> Engine:
 
 
 # ---------------------------------------------------------------- models
-class PauseSpec(BaseModel):
-    start: str
-    end: str | None = None
-    reason: str = "征求第三方或其他机关意见"
-    kind: str | None = None  # e.g. the consultation's `with`: each one ends on its own
-
-
-class ExtensionSpec(BaseModel):
-    on: str
-    working_days: int
-    reason: str = ""
-    event_id: str = ""
-
-
-class ClockSpec(BaseModel):
-    rule: str
-    start: str
-    region: str = "national"
-    pauses: list[PauseSpec] = Field(default_factory=list)
-    extensions: list[ExtensionSpec] = Field(default_factory=list)
-    restarted_from: str | None = None
-    met_on: str | None = None  # date or instant the clock was met
-    # How the start was fixed (the channel's receipt rule, contact restored): said in the explanation.
-    note: str | None = None
-    # 条例第三十五条: a later reply date the agency set and notified (the due date is at least that day).
-    delayed_to: str | None = None
-    delay_note: str | None = None
-
-
 class ClockCalc(BaseModel):
     due: str | None = None
     due_instant: str | None = None
@@ -103,16 +75,6 @@ class PlanRequest(BaseModel):
     now: str
     fired: list[str] = Field(default_factory=list)
     last_overdue_at: str | None = None
-
-
-class PlannedStepModel(BaseModel):
-    key: str
-    step: str
-    to: list[str]
-    fire_at: str
-    overdue: bool
-    working_days_left: int | None = None  # as seen on the day the step fires
-    overdue_working_days: int | None = None
 
 
 def _clock_error(exc: Exception) -> ApplicationError:
@@ -336,14 +298,6 @@ def _plan(req: PlanRequest) -> list[PlannedStepModel]:
 def _session():
     """A session on the current database (migrated once per engine per process by init_db)."""
     return Session(init_db(get_engine()))
-
-
-class EventWrite(BaseModel):
-    """The event-log part of one store write: an accepted event's row (none: a snapshot-only write)."""
-
-    event: Event | None = None  # an applied (or approved late) event: its row joins the event log
-    system_event: dict[str, Any] | None = None  # an event the engine emits itself (request.abandoned)
-    recorded_at: str | None = None  # an approved late entry keeps the time it was first recorded
 
 
 class SaveRequest(EventWrite):

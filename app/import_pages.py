@@ -107,8 +107,8 @@ def import_template(request: Request, kind: str) -> Response:
 
 @router.post("/import", response_class=HTMLResponse)
 async def import_preview(request: Request) -> HTMLResponse:
-    from app.ledger_import import plan
     from domain.ledger import LedgerError
+    from services.ledger_import import plan
 
     who = _importer(request)
     _same_site(request)
@@ -135,12 +135,12 @@ async def import_preview(request: Request) -> HTMLResponse:
 
 
 def _preview_page(request: Request, who: Principal, p, department: str) -> HTMLResponse:
-    from app.ledger_import import preview
     from domain.ledger import to_canonical_json
+    from services.ledger_import import preview
     from store.db import database_url, get_engine
 
     filename = p.filename
-    outcomes = preview(p, get_engine(database_url()))
+    outcomes = preview(p, get_engine(database_url()), role=who.record_role)
     carried = json.dumps(
         {
             "kind": p.table.kind,
@@ -169,10 +169,10 @@ def _preview_page(request: Request, who: Principal, p, department: str) -> HTMLR
 
 @router.post("/import/confirm", response_class=HTMLResponse)
 async def import_confirm(request: Request) -> HTMLResponse:
-    from app.ledger_import import Plan, apply, summary
     from domain.directory import load_directory
     from domain.ledger import KIND_LABELS, from_canonical, map_rows
     from domain.settings import get_settings
+    from services.ledger_import import Plan, apply, summary
     from store.db import database_url, get_engine
 
     who = _importer(request)
@@ -253,8 +253,8 @@ async def import_confirm(request: Request) -> HTMLResponse:
 
 
 def _view(p, outcomes) -> list[dict]:
-    from app.ledger_import import EVENT_STATUS_LABELS, STATUS_LABELS
     from domain.labels import EVENT_TYPES as EVENT_LABELS
+    from services.ledger_import import EVENT_STATUS_LABELS, STATUS_LABELS
 
     out = []
     for o in outcomes:
@@ -271,7 +271,7 @@ def _view(p, outcomes) -> list[dict]:
 def _interrupted(request: Request, who: Principal, p, db, reason: str, status: int = 503) -> HTMLResponse:
     """The confirm could not finish: say why, and per row whether the read model holds it (took effect)."""
     from app.errors import RETRY_AFTER
-    from app.ledger_import import preview
+    from services.ledger_import import preview
 
     try:
         now = preview(p, db)  # against the store as it is now: held = took effect

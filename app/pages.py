@@ -431,9 +431,9 @@ def item_page(request: Request, item_id: str):
         timeline.append({"when": e.occurred_on or e.ingested_at[:10], "kind": "event", "e": e})
     for ch in data.due_date_changes:
         timeline.append({"when": ch.changed_at[:10], "kind": "change", "e": ch})
-    from app.item_extras import item_extras
+    from services.item_page import item_extras
 
-    x = item_extras(data, who)
+    x = item_extras(data, who.role)
     for u in x["urges"]:
         timeline.append(
             {

@@ -17,7 +17,6 @@ from app import readmodel as rm
 from app.audit_web import audit
 from app.auth import ApiError, Principal
 from app.forms import build_fields, form_types, item_field, to_event
-from app.item_extras import URGERS, WRITERS
 from app.pages import (
     _who,
     csrf_ok,
@@ -31,6 +30,7 @@ from app.pages import (
 )
 from domain.labels import EVENT_TYPES as EVENT_LABELS
 from domain.pii import mask_text
+from services.item_page import URGERS, WRITERS
 
 router = APIRouter(include_in_schema=False)
 

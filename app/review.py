@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from domain.events import ITEM_TYPE
+from domain.item_state import ApplyResult, ReviewDecision
 from domain.labels import LATE_ENTRY_STATUSES
 from domain.pii import mask_text
 from domain.review import ROLE_LABELS
@@ -24,7 +25,6 @@ from store import repo
 from store.db import get_engine, init_db
 from store.models import LateEntryRecord
 from workflows.items import ItemWorkflow
-from workflows.state import ApplyResult, ReviewDecision
 
 STATUS_LABELS = LATE_ENTRY_STATUSES
 REVIEWERS = ("supervisor", "admin")  # who may see the queue and decide (API and board)

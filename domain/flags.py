@@ -24,7 +24,7 @@ FLAG_LABELS = {
     "fee_paused": "收费中止计时",
     "delay_and_extension": "延期与延迟答复叠加",
 }
-# Pause reasons of consultations (workflows.transitions.pause_reason); 待申请人补正 is not one.
+# Pause reasons of consultations (domain.transitions.pause_reason); 待申请人补正 is not one.
 CONSULTATION_REASONS = ("征求第三方意见", "征求其他机关意见", "中止计算")
 # Receipt and lawful-delay flags: the board lists them apart (收到日期与依法延迟).
 RECEIPT_FLAGS = (

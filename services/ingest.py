@@ -41,6 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.clocks import FactRequest, engine
 from domain.config import ConfigError
 from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
+from domain.item_state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
 from domain.pii import applicant_key
 from domain.review import HELD_ROLES, Recorded, first_late_day, load_review_config
 from domain.rules import Rule
@@ -52,7 +53,6 @@ from store.disk import EXHAUSTED_MB, DiskFull, is_disk_full, low_space
 from store.models import EventRecord, Item, LateEntryRecord
 from workflows.facts import FactWorkflow
 from workflows.items import ItemWorkflow, workflow_for
-from workflows.state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
 
 Status = Literal["applied", "duplicate", "rejected", "held"]
 CONCURRENCY = 16  # items processed at once; events of one item stay in order
@@ -160,6 +160,9 @@ class IngestResult(BaseModel):
     reason: str | None = None
     # Refused by the department rule (an access refusal, not bad content): a form answers 403. Not sent.
     forbidden: bool = Field(default=False, exclude=True)
+    # Refused because the id was accepted before with other content (status stays "rejected" on the wire):
+    # the ledger import reports it as the row's `conflict`, its preview by the same test. Not sent.
+    conflict: bool = Field(default=False, exclude=True)
 
     def text(self) -> str:
         head = f"第 {self.line} 行 {self.event_id or '-'}"
@@ -735,6 +738,7 @@ def _result(
         field=field,
         reason=reason,
         forbidden=forbidden,
+        conflict=field == "event_id" and reason == CONFLICT,  # the one text the workflow's Refusal carries
     )
 
 

@@ -530,3 +530,41 @@ async def test_preview_due_dates_agree_with_the_engine_and_documents_ledger(st, 
     # The same file for another department's import is refused row by row (部门 column).
     res = await run_cli(st, "import", str(v2), "-d", "qz-czj", "--json")
     assert res.returncode == 1 and rows_of(res)[d]["problems"][0]["column"] == "部门"
+
+
+async def test_preview_status_is_the_import_result_for_every_row(st):
+    """The preview feeds each row through the item's own checks and transitions (domain.transitions): for a
+    varied ledger (a re-import, a changed value, an extension after the due date, a parser refusal, a new
+    row) each row's and each event's preview status is the one the import then gives."""
+    from services.ledger_import import apply, plan, preview
+    from store.db import get_engine
+
+    cal, today = engine().calendar, await st.today()
+    keys = [st.id(f"AGREE-{i}") for i in range(5)]
+    st.started |= {f"request:{k}" for k in keys}
+    got = cal.subtract_working_days(today, 25, "guangxi")
+    replied = cal.add_working_days(got, 10, "guangxi")
+    too_late = cal.add_working_days(got, 22, "guangxi")
+    head = "受理编号,收到申请日期,申请方式,申请人类型,延期日期,延期工作日,延期批准人,延期告知日期,延期理由,答复日期,答复结果\n"
+
+    def ledger(*rows: str) -> bytes:
+        return (head + "".join(r + "\n" for r in rows)).encode("utf-8-sig")
+
+    first = ledger(f"{keys[0]},{got},当面,自然人,,,,,,,", f"{keys[1]},{got},当面,自然人,,,,,,{replied},部分公开")
+    await apply(plan(first, "v1.csv", "qz-jyj"), st.client, recorded_by=None)
+    second = ledger(
+        f"{keys[0]},{got},当面,自然人,,,,,,,",  # nothing new
+        f"{keys[1]},{got},当面,自然人,,,,,,{replied},予以公开",  # a changed reply result: conflict
+        f"{keys[2]},{got},当面,自然人,{too_late},10,head-jyj,{too_late},材料较多,,",  # extension refused
+        f"{keys[3]},{got},飞鸽传书,自然人,,,,,,,",  # refused by the parser
+        f"{keys[4]},{got},当面,自然人,,,,,,{replied},予以公开",  # new, met
+    )
+    p = plan(second, "v2.csv", "qz-jyj")
+    pre = preview(p, get_engine())
+    res = await apply(p, st.client, recorded_by=None)
+    seen = {"new": "applied"}
+    assert [(o.key, o.status) for o in pre] == [(o.key, o.status) for o in res], [o.text() for o in res]
+    for a, b in zip(pre, res, strict=True):
+        assert [seen.get(e["status"], e["status"]) for e in a.events] == [e["status"] for e in b.events], b.text()
+    assert [o.status for o in res] == ["nothing_new", "rejected", "partial", "rejected", "applied"]
+    assert pre[4].due[0]["due"] == st.clock(keys[4], "request_reply").due

@@ -331,7 +331,7 @@ async def test_a_broken_review_config_refuses_reviewable_entries_only(st):
 async def test_a_liaisons_ledger_upload_is_reviewed_like_any_entry(st):
     """The /import page passes the uploader's role: a liaison's back-dated reply row waits for review;
     the same ledger uploaded by a supervisor (or imported on the server) applies at once."""
-    from app.ledger_import import apply, plan
+    from services.ledger_import import apply, plan
 
     today, c = await st.today(), cal()
     recv = c.subtract_working_days(today, 30, REGION)

@@ -1,4 +1,4 @@
-"""The item's checks and transitions as pure functions (workflows/transitions.py), without Temporal:
+"""The item's checks and transitions as pure functions (domain/transitions.py), without Temporal:
 the workflow class only orchestrates them (issue 9 §4)."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import datetime as dt
 import pytest
 
 from activities.clocks import engine
+from domain import transitions as tr
 from domain.events import parse_event
+from domain.item_state import CONFLICT, ItemState, Refusal
 from domain.review import Recorded
 from services.ingest import rule_table
-from workflows import transitions as tr
-from workflows.state import CONFLICT, ItemState, Refusal
 
 
 def request_state() -> ItemState:

@@ -1,7 +1,7 @@
 """Item workflows: one durable workflow per tracked item (document, request, opinion case, budget, report).
 
 The workflow keeps only orchestration: the checks and transitions are pure functions over the item's
-state (workflows/transitions.py, state models in workflows/state.py); due dates come from local
+state (domain/transitions.py, state models in domain/item_state.py); due dates come from local
 activities (pure computation on the worker's calendar), the item snapshot and the event log from one
 store activity (`save_item`, one transaction, the only writer of the read model). Document and request workflows add their own steps.
 
@@ -22,19 +22,16 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.transitions as tr
+    import domain.transitions as tr
     from activities.clocks import (
         ClockJob,
         ClockResult,
-        ClockSpec,
         ComputeRequest,
         CorrectionRequest,
         CorrectionResult,
         DueChange,
-        EventWrite,
         FeeRequest,
         FeeResult,
-        PlannedStepModel,
         PlanRequest,
         SaveRequest,
         compute_clocks,
@@ -44,13 +41,10 @@ with workflow.unsafe.imports_passed_through():
         record_due_change,
         save_item,
     )
+    from domain.clock_specs import ClockSpec, EventWrite, PlannedStepModel
     from domain.clocks import reprojected_text
     from domain.events import Event
-    from domain.model import ClockSnapshot, ItemSnapshot
-    from domain.review import LateEntry
-    from domain.shanghai import SHANGHAI_OFFSET
-    from workflows.notify_steps import notify_roles
-    from workflows.state import (
+    from domain.item_state import (
         ApplyResult,
         ClockData,
         ItemInput,
@@ -59,6 +53,10 @@ with workflow.unsafe.imports_passed_through():
         ReviewDecision,
         RuleMeta,
     )
+    from domain.model import ClockSnapshot, ItemSnapshot
+    from domain.review import LateEntry
+    from domain.shanghai import SHANGHAI_OFFSET
+    from workflows.notify_steps import notify_roles
 
 __all__ = [
     "ApplyResult",

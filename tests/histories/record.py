@@ -275,7 +275,7 @@ async def carried_and_self_started(st) -> list[tuple[str, str, str]]:
 
     from domain.events import parse_event
     from workflows.items import RequestWorkflow
-    from workflows.state import ItemInput, ItemState
+    from domain.item_state import ItemInput, ItemState
 
     day = await st.today()
     today = day.isoformat()

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from activities.clocks import ExtensionSpec, PauseSpec
+from domain.clock_specs import ExtensionSpec, PauseSpec
 from domain.clocks import FEE_PAUSE_REASON
 from domain.events import RECORD_ONLY, STARTS, Event, future_fact
+from domain.item_state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
 from domain.labels import RECORDERS
 from domain.review import HELD_ROLES, holds_clock, late_entry_reason, registration_lag
-from workflows.state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
 
 # After a correction's respond_by passes (or a window was imported already past), wait this long for a
 # late-arriving import line first.

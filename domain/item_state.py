@@ -1,6 +1,6 @@
 """State of an item workflow and the messages it exchanges (pydantic, crossing the Temporal boundary).
 
-Kept apart from the workflow classes so that the pure transitions (workflows/transitions.py), the ingest
+Kept apart from the workflow classes so that the pure transitions (domain/transitions.py), the ingest
 use case and the tests can use them without Temporal.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from activities.clocks import ClockSpec, EventWrite, PlannedStepModel
+from domain.clock_specs import ClockSpec, EventWrite, PlannedStepModel
 from domain.events import Event
 from domain.model import ItemSnapshot
 from domain.review import LateEntry

@@ -1,20 +1,21 @@
 """What the item page shows around an item: the actions valid in its state, the reminders still to come,
-the notices sent and the 督办 notes. Read-only; the forms that act are in app.pages_actions."""
+the notices sent and the 督办 notes. Read-only; the forms that act are in app.pages_actions.
+
+`item` is the read model's ItemView (duck-typed here: services do not import app)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from app import readmodel as rm
-from app.auth import Principal
-from app.schemas import ItemView
+from domain.directory import load_directory
+from domain.shanghai import today
 
 WRITERS = ("liaison", "supervisor", "admin")
 URGERS = ("supervisor", "admin")
 
 
-def receipt_actions(item: ItemView) -> list[tuple[str, str]]:
+def receipt_actions(item: Any) -> list[tuple[str, str]]:
     """Receipt and lawful-delay events valid now (issue 17 §5; the workflow checks them again)."""
     reply = next((c for c in item.clocks if c.rule == "request_reply"), None)
     if reply is None:
@@ -32,7 +33,7 @@ def receipt_actions(item: ItemView) -> list[tuple[str, str]]:
     return out
 
 
-def actions_for(item: ItemView) -> list[tuple[str, str]]:
+def actions_for(item: Any) -> list[tuple[str, str]]:
     """(button label, event type) valid in the item's current state."""
     clocks = {c.rule: c for c in item.clocks}
     live = {r for r, c in clocks.items() if c.state in ("open", "paused")}
@@ -57,7 +58,7 @@ def actions_for(item: ItemView) -> list[tuple[str, str]]:
             )
             if reply.state == "open":
                 notice = clocks.get("correction_notice")
-                if notice and notice.state == "open" and (notice.due or "")[:10] >= rm.today().isoformat():
+                if notice and notice.state == "open" and (notice.due or "")[:10] >= today().isoformat():
                     out.append(("告知补正", "request.correction_requested"))
                 out += [("征求意见", "request.consultation_started"), ("延期", "request.extended")]
             elif consulting:
@@ -88,14 +89,14 @@ def actions_for(item: ItemView) -> list[tuple[str, str]]:
     return out
 
 
-def upcoming_reminders(item: ItemView, deliveries: list, limit: int = 6) -> list[dict[str, Any]]:
+def upcoming_reminders(item: Any, deliveries: list, limit: int = 6) -> list[dict[str, Any]]:
     """The next ladder steps of the item's open clocks: step, when, to whom."""
     from activities.clocks import PlanRequest, _plan
     from activities.notify import recipients
     from domain.clocks import SHANGHAI
     from domain.labels import STEPS as STEP_NAMES
 
-    directory = rm.directory()
+    directory = load_directory()
     now = dt.datetime.now(SHANGHAI).isoformat()
     out = []
     for c in item.clocks:
@@ -127,7 +128,8 @@ def _local(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
 
 
-def item_extras(item: ItemView, who: Principal) -> dict[str, Any]:
+def item_extras(item: Any, role: str) -> dict[str, Any]:
+    """`role`: the viewer's role (which buttons and the 督办 form they get)."""
     from sqlmodel import col, select
 
     from domain.labels import STEPS as STEP_NAMES
@@ -135,7 +137,7 @@ def item_extras(item: ItemView, who: Principal) -> dict[str, Any]:
     from store.accounts import urges_for_item
     from store.deliveries import Delivery
 
-    directory = rm.directory()
+    directory = load_directory()
     with session() as s:
         deliveries = list(
             s.exec(select(Delivery).where(Delivery.item_id == item.id).order_by(col(Delivery.created_at))).all()
@@ -153,9 +155,9 @@ def item_extras(item: ItemView, who: Principal) -> dict[str, Any]:
         for d in deliveries
     ]
     return {
-        "actions": actions_for(item) if who.role in WRITERS else [],
+        "actions": actions_for(item) if role in WRITERS else [],
         "upcoming": upcoming_reminders(item, deliveries),
         "sent": sent,
         "urges": urges,
-        "can_urge": who.role in URGERS,
+        "can_urge": role in URGERS,
     }

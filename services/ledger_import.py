@@ -11,20 +11,19 @@ Per row the outcome is applied / duplicate / partial / rejected / nothing_new:
 - unavailable: the workflow service could not be reached, so (some of) its events were not processed:
   not a problem of its data, no column is blamed; importing the same file again finishes it (idempotent).
 A changed earlier value is an event-id conflict: reported on the row (status `conflict` of that
-event), never applied over the first value.
+event, from IngestResult.conflict), never applied over the first value.
+The preview takes each row through the item's own checks and transitions (domain.transitions) and the
+clock computation the workflow uses: what it calls 将应用 is what the import applies.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from domain import ledger as L
 from domain.events import parse_event
-
-CONFLICT = "event_id 冲突"
 
 
 @dataclass
@@ -175,14 +174,18 @@ def _foreign(s, p: Plan, row: L.Row) -> RowOutcome | None:
     return RowOutcome(row.row, row.key, "rejected", problems=[{"column": L.KEY[p.table.kind], "reason": reason}])
 
 
-def preview(p: Plan, db_engine) -> list[RowOutcome]:
-    """What an import would do, against the store as it is now: nothing is sent or written."""
+def preview(p: Plan, db_engine, *, role: str | None = None) -> list[RowOutcome]:
+    """What an import would do, against the store as it is now: nothing is sent or written. Each row's new
+    events go through the item's own checks and transitions (domain.transitions) on a fresh item state,
+    as the item's workflow would take them, and its clocks through the same computation: the preview's
+    statuses and due dates are the import's by construction. `role`: the uploader's, as for `apply`."""
     from sqlmodel import Session
 
-    from store import repo
+    from services.ingest import Ingestor
     from store.db import init_db
 
     init_db(db_engine)
+    ing = Ingestor(None, db_engine=db_engine, role=role, scope=p.department)  # type: ignore[arg-type]
     out = []
     with Session(db_engine) as s:
         for row in p.rows:
@@ -190,29 +193,99 @@ def preview(p: Plan, db_engine) -> list[RowOutcome]:
             if settled:
                 out.append(settled)
                 continue
-            events, problems = [], []
-            for obj in row.events:
-                known = repo.find_event(s, obj["event_id"])
-                ev = parse_event(obj)
-                if known is None:
-                    status = "new"
-                elif known.content_hash == ev.content_hash:
-                    status = "duplicate"
-                else:
-                    status = "conflict"
-                    problems += _conflicts(p.table.kind, known, obj)
-                events.append({"event_id": obj["event_id"], "type": obj["type"], "status": status})
-            out.append(
-                RowOutcome(
-                    row.row,
-                    row.key,
-                    _row_status([e["status"] for e in events]),
-                    events,
-                    problems,
-                    due_dates(p.table.kind, row, p.department),
-                )
-            )
+            events, problems, due = _simulate(ing, s, p.table.kind, row)
+            out.append(RowOutcome(row.row, row.key, _row_status([e["status"] for e in events]), events, problems, due))
     return out
+
+
+MAIN_CLOCKS = ("request_reply", "policy_publication", "policy_interpretation")
+
+
+def _simulate(ing, s, kind: str, row: L.Row) -> tuple[list[dict[str, Any]], list[dict[str, str]], list[dict]]:
+    """A row's events through domain.transitions on a fresh item state: per event the status the import
+    would give (duplicate / conflict by the stored content hash, as services.ingest decides before any
+    round trip; rejected by the item's checks; held by its late-entry rule), and the main clocks' due dates."""
+    from activities.clocks import calc
+    from domain import transitions as tr
+    from domain.clock_specs import ClockSpec
+    from domain.item_state import ItemState, Refusal
+    from domain.shanghai import today
+    from store import repo
+
+    eng_rules = ing.rules
+    st: ItemState | None = None
+    events: list[dict[str, Any]] = []
+    problems: list[dict[str, str]] = []
+    error = None
+    for obj in row.events:
+        ev = parse_event(obj)
+        ev = ev.model_copy(update={"recorded": ing._recorded(ev)})
+        if st is None:
+            department = ev.department or ing.scope or ""
+            st = ItemState(
+                id=ev.item_id,
+                type=ev.item_type,
+                department=department,
+                region=ing.directory().region_of(department),
+                rules=ing._rules_for(ev.item_type),
+            )
+        known = repo.find_event(s, obj["event_id"])
+        status = "new"
+        if known is not None and known.content_hash != ev.content_hash:
+            status = "conflict"
+            problems += _conflicts(kind, known, obj)
+        elif known is not None:
+            status = "duplicate"
+        else:
+            try:
+                tr.check(st, ev, today=today())
+            except Refusal as exc:
+                status = "rejected"
+                col = _column(kind, obj["event_id"], exc.field)
+                if {"column": col, "reason": exc.reason} not in problems:
+                    problems.append({"column": col, "reason": exc.reason})
+            else:
+                if ev.type not in tr.STARTS and tr.late_reason(st, ev):
+                    status = "held"
+        events.append({"event_id": obj["event_id"], "type": obj["type"], "status": status})
+        if status in ("conflict", "rejected", "held") or error:
+            continue
+        # Applied (or already imported): it moves the item on, as in its workflow.
+        if tr.record_only(st, ev):
+            tr.record_facts(st, ev)
+            continue
+        try:
+            touched = tr.transition(st, ev)
+            for c in {id(c): c for c in touched.clocks if not c.stopped}.values():
+                res = calc(ClockSpec.model_validate(c.model_dump(include=set(ClockSpec.model_fields))))
+                c.due, c.due_instant, c.provisional = res.due, res.due_instant, res.provisional
+                if c.met_on is not None and res.late is not None:
+                    c.state = "missed" if res.late else "met"
+                    c.lateness_working_days = res.lateness_working_days
+                else:
+                    c.state = "paused" if c.due is None else "open"
+        except Exception as exc:  # noqa: BLE001  (the import refuses it with the same computation)
+            error = str(getattr(exc, "message", None) or exc)
+        st.applied[ev.event_id] = ev.content_hash
+        tr.refresh_state(st)
+        st.version += 1
+    due: list[dict[str, Any]] = []
+    for c in st.clocks if st else []:
+        if c.rule not in MAIN_CLOCKS:
+            continue
+        d = {
+            "rule": c.rule,
+            "name": eng_rules[c.rule].name if c.rule in eng_rules else c.rule,
+            "due": c.due,
+            "provisional": c.provisional,
+        }
+        if c.met_on:
+            d["met_on"] = c.met_on[:10]
+            d["late"] = bool(c.lateness_working_days)
+        due.append(d)
+    if error:
+        due.append({"rule": "", "name": "", "due": None, "error": error})
+    return events, problems, due
 
 
 async def apply(
@@ -263,7 +336,7 @@ async def apply(
                 col = _column(p.table.kind, r.event_id or "", r.field)
                 if r.field == "department":  # about whose item the key names (services.access)
                     col = L.KEY[p.table.kind]
-                if r.reason and r.reason.startswith(CONFLICT):
+                if r.conflict:
                     status = "conflict"
                     problems += _stored_conflicts(ing.db, p.table.kind, by_id[r.event_id])
                 elif {"column": col, "reason": r.reason or ""} not in problems:
@@ -282,69 +355,6 @@ async def apply(
                 _stored_due(ing.db, row.key) if row.key else [],
             )
         )
-    return out
-
-
-# ------------------------------------------------------------------------------ due dates
-def _due_json(rule, dl, met_on: str | None) -> dict[str, Any]:
-    d = {"rule": rule.id, "name": rule.name, "due": dl.due_iso() if dl.due else None, "provisional": dl.provisional}
-    if met_on:
-        d["met_on"] = met_on
-        d["late"] = bool(dl.due and met_on > dl.due_iso()[:10])
-    return d
-
-
-def due_dates(kind: str, row: L.Row, department: str) -> list[dict[str, Any]]:
-    """The statutory due dates a row's events give (computed as the engine does; for the preview)."""
-    from domain.clocks import ClockError, ExtensionGrant, Pause, compute
-    from domain.directory import load_directory
-    from domain.engine import engine
-
-    eng = engine()
-    region = load_directory().region_of(department)
-    ev = {_step(e["event_id"]): e for e in row.events}
-    day = dt.date.fromisoformat
-    out = []
-    try:
-        if kind == L.REQUESTS and "received" in ev:
-            rule = eng.rules["request_reply"]
-            start = day(ev["received"]["received_on"])
-            restarted = None
-            if "corrected" in ev:
-                restarted, start = start, day(ev["corrected"]["on"])
-            pauses = []
-            if "consultation_started" in ev:
-                end = ev.get("consultation_ended", {}).get("on")
-                pauses.append(Pause(day(ev["consultation_started"]["on"]), day(end) if end else None))
-            exts = (
-                [ExtensionGrant(day(ev["extended"]["on"]), ev["extended"]["working_days"])] if "extended" in ev else []
-            )
-            dl = compute(
-                rule,
-                start,
-                eng.calendar,
-                region,
-                pauses=pauses,
-                extensions=exts,
-                restarted_from=restarted,
-                explain=False,
-                granted=True,
-            )
-            met = (ev.get("replied") or ev.get("withdrawn") or {}).get("on")
-            out.append(_due_json(rule, dl, met))
-        if kind == L.DOCUMENTS and "signed" in ev:
-            signed = ev["signed"]
-            if signed["disclosure"] == "public":
-                rule = eng.rules["policy_publication"]
-                dl = compute(rule, day(signed["signed_on"]), eng.calendar, region, explain=False)
-                out.append(_due_json(rule, dl, (ev.get("published") or {}).get("published_on")))
-            needs = signed.get("needs_interpretation", signed["kind"] in ("normative", "policy"))
-            if needs and "published" in ev:
-                rule = eng.rules["policy_interpretation"]
-                dl = compute(rule, day(ev["published"]["published_on"]), eng.calendar, region, explain=False)
-                out.append(_due_json(rule, dl, (ev.get("interpretation") or {}).get("published_on")))
-    except (ClockError, KeyError, ValueError) as exc:
-        out.append({"rule": "", "name": "", "due": None, "error": str(exc)})
     return out
 
 
