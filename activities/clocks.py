@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -35,7 +34,7 @@ from domain.ladder import plan
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.standing import overdue_working_days, working_days_left
 from store import repo
-from store.db import _import_table_modules, get_engine, init_db
+from store.db import _import_table_modules, session
 
 # What the store activities need is imported here, when the worker imports its activities (before any
 # workflow runs), not by an activity thread's first call: while a workflow activation runs in the sandbox,
@@ -333,11 +332,6 @@ def _plan(req: PlanRequest) -> list[PlannedStepModel]:
 
 
 # ---------------------------------------------------------------- read model
-def _session():
-    """A session on the current database (migrated once per engine per process by init_db)."""
-    return Session(init_db(get_engine()))
-
-
 class EventWrite(BaseModel):
     """The event-log part of one store write: an accepted event's row (none: a snapshot-only write)."""
 
@@ -393,7 +387,7 @@ def save_item(req: SaveRequest) -> bool:
     """The one writer of the read model: item snapshot + event rows in one transaction. Idempotent (a
     retried activity re-upserts the same version and finds the rows already there)."""
     rows = [row for w in (*req.carried, req) if (row := _event_row(w, req.snapshot)) is not None]
-    with _session() as s:
+    with session() as s:
         try:
             written = repo.save_snapshot(s, req.snapshot, commit=False)
             for rec in rows:
@@ -422,7 +416,7 @@ def _lock_published_report(payload: dict[str, Any], recorded_at: dt.datetime | N
         scope = report_scope(
             load_directory().departments, str(payload["department"]), str(payload.get("level", "department"))
         )
-        with _session() as s:
+        with session() as s:
             if annual_lock(s, year, scope) is not None:
                 return
             lock_annual_report(
@@ -458,7 +452,7 @@ def record_fact(req: FactRequest) -> str:
         recorded_by=ev.data.get("recorded_by"),
         recorded_role=ev.recorded.role if ev.recorded is not None else None,  # 代录 on the item page
     )
-    with _session() as s:
+    with session() as s:
         if repo.add_event(s, rec):
             return "applied"
         known = repo.find_event(s, ev.event_id)
@@ -475,7 +469,7 @@ class DueChange(BaseModel):
 
 @activity.defn
 def record_due_change(change: DueChange) -> None:
-    with _session() as s:
+    with session() as s:
         repo.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)
 
 
@@ -594,7 +588,7 @@ def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
     with a change gets its new snapshot (next version) and one recorded change per clock, in one
     transaction. The item's workflow has ended, so this is the only writer of these rows."""
     out = ReprojectResult()
-    with _session() as s:
+    with session() as s:
         ids = repo.finished_items_with_met_clocks(s, req.after, req.limit)
         for listed in repo.list_items(s, ids=ids) if ids else []:  # one query for the page's clocks
             if activity.in_activity():

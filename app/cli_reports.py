@@ -22,7 +22,7 @@ import typer
 from app.cli_common import cli_audit, fail
 from domain.scoring import Period, ScoreResult, parse_period
 from services.scores import compute_scores, fresh_scores
-from services.scores import session as _session
+from store.db import session as _session
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:

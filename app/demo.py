@@ -205,7 +205,7 @@ def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[
 def store_is_empty() -> bool:
     from sqlmodel import col, select
 
-    from services.queries import session
+    from store.db import session
     from store.models import EventRecord, Item
 
     with session() as s:
@@ -251,14 +251,12 @@ def set_demo_passwords() -> dict[str, str]:
     """A random password for every person of the directory (demo only); returned to be shown once."""
     import secrets
 
-    from sqlmodel import Session
-
     from domain.directory import load_directory
     from store.accounts import set_password
-    from store.db import database_url, get_engine
+    from store.db import session
 
     out = {}
-    with Session(get_engine(database_url())) as s:
+    with session() as s:
         for person in load_directory().people.values():
             # 12 random characters plus a fixed tail of digit and symbol: always three character kinds
             out[person.id] = secrets.token_urlsafe(9) + "7#"

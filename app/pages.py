@@ -285,9 +285,9 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["total"] += r.overdue_working_days
         g["max"] = max(g["max"], r.overdue_working_days)
     from domain.flags import RECEIPT_FLAGS, consultation_summary, item_flags, receipt_flags, stacked_delay_flags
-    from services.queries import session
     from store import repo
     from store.accounts import urge_counts
+    from store.db import session
 
     names = rm.department_names()
     with session() as s:
@@ -390,8 +390,8 @@ def liaison(request: Request, department: str | None = None):
     if not dept:
         return render(request, "choose.html", who, names=names, target="/liaison")
     rm.check_department(dept)
-    from services.queries import session
     from store import repo
+    from store.db import session
 
     day = rm.today()
     rules = rm.rule_names()
@@ -462,8 +462,8 @@ def department_page(request: Request, dept: str):
     directory = rm.directory()
     d = directory.departments[dept]
     people = [p for p in directory.people.values() if p.department == dept]
-    from services.queries import session
     from store import repo
+    from store.db import session
 
     with session() as s:
         items = repo.list_items(s, department=dept)
@@ -535,7 +535,8 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     month → the months of its year up to it), as an inline-SVG-ready structure."""
     from domain.engine import engine
     from domain.scoring import load_scoring, parse_period, score_period
-    from services.scores import current_marks, current_records, department_parents, session
+    from services.scores import current_marks, current_records, department_parents
+    from store.db import session
 
     start = period.start
     months = (

@@ -137,8 +137,8 @@ def item_view(snap, *, with_history: bool = False) -> ItemView:
         return ItemView(**base)
     from domain.review import PROXY_ROLES
     from domain.shanghai import SHANGHAI
-    from services.queries import session
     from store import repo
+    from store.db import session
 
     with session() as s:
         changes = [
@@ -195,8 +195,8 @@ def list_item_views(
     limit: int | None = None,
 ) -> list[ItemView]:
     """Items in id order; `after` / `limit` page through them (keyset, the API's cursor)."""
-    from services.queries import session
     from store import repo
+    from store.db import session
 
     with session() as s:
         snaps = repo.list_items(s, department=department, state=state, type=type_, after=after, limit=limit)
@@ -217,7 +217,8 @@ def overdue_views(as_of: dt.date, department: str | None) -> list[OverdueRow]:
 
 
 def scores_result(period, as_of: dt.date, department: str | None, *, recordings: bool = False, checks: bool = False):
-    from services.scores import compute_scores, session
+    from services.scores import compute_scores
+    from store.db import session
 
     with session() as s:
         return compute_scores(s, period, as_of, department, recordings=recordings, checks=checks)

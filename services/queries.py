@@ -11,18 +11,12 @@ from domain.shanghai import due_day as _due_day
 from domain.shanghai import end_of_day
 from domain.standing import can_be_overdue, overdue_working_days
 from store import repo
-from store.db import get_engine, init_db
+from store.db import get_engine, init_db, session
 
 
 def db():
     """The store for the current DATABASE_URL / data directory, migrated (once per process)."""
     return init_db(get_engine())
-
-
-def session():
-    from sqlmodel import Session
-
-    return Session(db())
 
 
 def status_json(snap: ItemSnapshot) -> dict[str, Any]:

@@ -17,12 +17,6 @@ from domain.scoring import (
     records_from_snapshots,
     score_period,
 )
-from services.queries import session as open_session
-
-
-def session():
-    """A session on the migrated store (use as a context manager)."""
-    return open_session()
 
 
 def load_events(

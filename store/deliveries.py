@@ -176,9 +176,9 @@ def list_deliveries(
         raise ValueError(f"unknown delivery status {status!r} (one of {', '.join(STATES)})")
     own = session is None
     if session is None:
-        from store.db import database_url, get_engine
+        from store.db import session as open_session
 
-        session = Session(get_engine(database_url()), expire_on_commit=False)
+        session = open_session(expire_on_commit=False)
     try:
         stmt = select(Delivery)
         if status:

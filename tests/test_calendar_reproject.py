@@ -59,7 +59,8 @@ def _notice(year: int, extra_off: dt.date) -> str:
 async def test_calendar_notice_reprojects_a_met_provisional_clock(st):
     from domain.scoring import parse_period
     from services.calendar import signal_open_items
-    from services.scores import compute_scores, fresh_scores, session
+    from services.scores import compute_scores, fresh_scores
+    from store.db import session
     from store.locks import lock_period
 
     cal = engine().calendar
@@ -109,7 +110,7 @@ async def test_calendar_notice_reprojects_a_met_provisional_clock(st):
 async def test_calendar_correction_reprojects_a_missed_clock_of_an_open_item(st):
     """The item is still open (its interpretation is due): its own workflow recomputes the missed clock."""
     from services.calendar import signal_open_items
-    from services.queries import session
+    from store.db import session
 
     cal = engine().calendar
     today = await st.today()

@@ -62,7 +62,8 @@ def test_lock_publishes_what_the_scores_show(tmp_path, monkeypatch):
     """The page's lock and the CLI's lock publish the numbers `scores show` gives, marks included (the
     page used to lock without the withheld / lost-case rows)."""
     _store(tmp_path, monkeypatch)
-    from services.scores import compute_scores, fresh_scores, session
+    from services.scores import compute_scores, fresh_scores
+    from store.db import session
     from store.locks import lock_period
 
     with session() as s:

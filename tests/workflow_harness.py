@@ -125,7 +125,7 @@ class Stack:
         return results
 
     def item(self, item_id: str):
-        from services.queries import session
+        from store.db import session
 
         with session() as s:
             return repo.get_item(s, item_id)

@@ -82,9 +82,8 @@ class StoreCollector:
 
     def collect(self):
         from sqlalchemy import func, select
-        from sqlmodel import Session
 
-        from store.db import get_engine
+        from store.db import session
         from store.deliveries import DeliveryAttempt
         from store.models import Clock, Item
 
@@ -99,7 +98,7 @@ class StoreCollector:
             "shixian_late_entries_held", "Late entries (补录) held for review per department", labels=["department"]
         )
         try:
-            with Session(get_engine()) as s:
+            with session() as s:
                 for channel, status, n in s.execute(
                     select(DeliveryAttempt.channel, DeliveryAttempt.status, func.count()).group_by(
                         DeliveryAttempt.channel, DeliveryAttempt.status
