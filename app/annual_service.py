@@ -141,9 +141,9 @@ def annual_document(
     from domain.directory import load_directory
     from domain.engine import engine
     from domain.scoring import load_scoring, rule_labels
-    from services.scores import load_events
     from store.annual import year_rows
     from store.db import session as _session
+    from store.repo import load_events
 
     directory = load_directory()
     scope = resolve_scope(department, government, directory)

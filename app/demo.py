@@ -203,16 +203,11 @@ def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[
 
 
 def store_is_empty() -> bool:
-    from sqlmodel import col, select
-
     from store.db import session
-    from store.models import EventRecord, Item
+    from store.repo import holds_no_items_or_events
 
     with session() as s:
-        return (
-            s.execute(select(col(Item.id)).limit(1)).first() is None
-            and s.execute(select(col(EventRecord.event_id)).limit(1)).first() is None
-        )
+        return holds_no_items_or_events(s)
 
 
 async def seed(client, today: dt.date | None = None) -> list:

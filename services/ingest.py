@@ -47,9 +47,10 @@ from domain.rules import Rule
 from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
+from store import repo
 from store.db import get_engine, init_db, session
 from store.disk import EXHAUSTED_MB, DiskFull, is_disk_full, low_space
-from store.models import EventRecord, Item, LateEntryRecord
+from store.models import Item
 from workflows.facts import FactWorkflow
 from workflows.items import ItemWorkflow, workflow_for
 from workflows.state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
@@ -475,16 +476,8 @@ class Ingestor:
     def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
         """Content hashes the read model already holds for these ids (applied events and late entries).
         A read only: the workflow remains the authority for everything not found here."""
-        from sqlmodel import col, select
-
-        out: dict[str, str] = {}
         with session(self.db) as s:
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                for table in (EventRecord, LateEntryRecord):
-                    q = select(table.event_id, table.content_hash).where(col(table.event_id).in_(chunk))
-                    out.update({eid: h for eid, h in s.exec(q).all()})
-        return out
+            return repo.content_hashes(s, ids)
 
     # ------------------------------------------------------------ one event
     async def ingest_one(self, line: int, ev: Event) -> IngestResult:

@@ -2,7 +2,7 @@
 is hundreds of thousands of rows; the report of a year needs only the year's facts, the requests carried into
 it and the documents still in force).
 
-Every query keeps `services.scores.load_events(until=Dec 31)` + `domain.annual_document.filter_events`
+Every query keeps `store.repo.load_events(until=Dec 31)` + `domain.annual_document.filter_events`
 semantics: only events on or before the year's last day, in the log's order (occurred_on, event_id) where
 "the first one" matters, and a scope's events chosen the same way (an event's own department, or for an event
 without one the department of an event of the same item). They rest on what the log's writer

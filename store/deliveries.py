@@ -194,3 +194,14 @@ def list_deliveries(
     finally:
         if own:
             session.close()
+
+
+def attempt_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(channel, status, attempts) over the whole delivery log."""
+    from sqlalchemy import func
+    from sqlalchemy import select as sa_select
+
+    q = sa_select(DeliveryAttempt.channel, DeliveryAttempt.status, func.count()).group_by(
+        DeliveryAttempt.channel, DeliveryAttempt.status
+    )
+    return [(c, st, n) for c, st, n in session.execute(q)]

@@ -20,9 +20,9 @@ from domain.engine import engine as config_engine
 from domain.events import parse_event
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.scoring import load_scoring, rule_labels
-from services.scores import load_events
 from store import repo
 from store.annual import year_rows
+from store.repo import load_events
 
 AS_OF = dt.date(2026, 11, 20)
 # The day the fixture's rows are recorded: after its last fact (opinion cases around 2026-12-31), since a fact is

@@ -12,8 +12,9 @@ from sqlmodel import Session
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.rules import load_rules
 from domain.scoring import load_scoring, parse_period, score_period
-from services.scores import current_records, default_overdue_days, load_events
+from services.scores import current_records, default_overdue_days
 from store import repo
+from store.repo import load_events
 
 RULES = load_rules()
 

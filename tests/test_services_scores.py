@@ -81,8 +81,8 @@ def test_lock_publishes_what_the_scores_show(tmp_path, monkeypatch):
 def test_event_log_loads_as_canonical_dicts(tmp_path, monkeypatch):
     """load_events: the event log in order, type and id filled in, applicant data never returned."""
     engine = _store(tmp_path, monkeypatch)
-    from services.scores import load_events
     from store.models import EventRecord
+    from store.repo import load_events
 
     with Session(engine) as s:
         s.add(
