@@ -512,8 +512,8 @@ async def test_calendar_read_by_all_reload_by_admin_only(env):
         r = await env.post(role, "/api/calendar/reload")
         assert r.status_code == 403 and "管理员" in r.json()["detail"]
     # a new regional holiday on the next working day moves the extended request's due date by one
-    from services.demo import today_shanghai
     from domain.engine import engine
+    from services.demo import today_shanghai
     from services.queries import get_status, open_item_ids
 
     item_id = "qz-zrzyj-ysq-2026-105"
@@ -643,8 +643,8 @@ async def test_exports_survive_control_characters_in_stored_text(env):
     from openpyxl import load_workbook
     from sqlmodel import Session
 
-    from services.demo import today_shanghai
     from domain.model import ClockSnapshot, ItemSnapshot
+    from services.demo import today_shanghai
     from store import repo
     from store.db import database_url, get_engine
 

@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensit
 
 
 def _days_ago(n: int) -> str:
-    from services.demo import today_shanghai
     from domain.engine import engine
+    from services.demo import today_shanghai
 
     return engine().calendar.subtract_working_days(today_shanghai(), n, "guangxi").isoformat()
 
