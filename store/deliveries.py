@@ -201,7 +201,7 @@ def attempt_counts(session: Session) -> list[tuple[str, str, int]]:
     from sqlalchemy import func
     from sqlalchemy import select as sa_select
 
-    q = sa_select(DeliveryAttempt.channel, DeliveryAttempt.status, func.count()).group_by(
-        DeliveryAttempt.channel, DeliveryAttempt.status
+    q = sa_select(col(DeliveryAttempt.channel), col(DeliveryAttempt.status), func.count()).group_by(
+        col(DeliveryAttempt.channel), col(DeliveryAttempt.status)
     )
     return [(c, st, n) for c, st, n in session.execute(q)]

@@ -843,18 +843,18 @@ def content_hashes(session: Session, event_ids: list[str]) -> dict[str, str]:
     for i in range(0, len(event_ids), 500):
         chunk = event_ids[i : i + 500]
         for table in (EventRecord, LateEntryRecord):
-            q = select(table.event_id, table.content_hash).where(col(table.event_id).in_(chunk))
+            q = select(col(table.event_id), col(table.content_hash)).where(col(table.event_id).in_(chunk))
             out.update({eid: h for eid, h in session.execute(q).all()})
     return out
 
 
 def _open_clocks_by_department():
     return (
-        select(Item.department, func.count())
+        select(col(Item.department), func.count())
         .select_from(Clock)
         .join(Item, col(Item.id) == col(Clock.item_id))
         .where(col(Clock.state) == "open")
-        .group_by(Item.department)
+        .group_by(col(Item.department))
     )
 
 
@@ -872,9 +872,9 @@ def overdue_clock_counts(session: Session, now: datetime, lapsing: Iterable[str]
 def held_late_entry_counts(session: Session) -> list[tuple[str | None, int]]:
     """(department, late entries held for review)."""
     q = (
-        select(LateEntryRecord.department, func.count())
+        select(col(LateEntryRecord.department), func.count())
         .where(col(LateEntryRecord.status) == "held")
-        .group_by(LateEntryRecord.department)
+        .group_by(col(LateEntryRecord.department))
     )
     return [(d, n) for d, n in session.execute(q)]
 
