@@ -30,20 +30,16 @@ with workflow.unsafe.imports_passed_through():
         ComputeRequest,
         CorrectionRequest,
         CorrectionResult,
-        DueChange,
-        EventWrite,
         FeeRequest,
         FeeResult,
         PlannedStepModel,
         PlanRequest,
-        SaveRequest,
         compute_clocks,
         correction_period,
         fee_period,
         plan_steps,
-        record_due_change,
-        save_item,
     )
+    from activities.store import DueChange, EventWrite, SaveRequest, record_due_change, save_item
     from domain.clocks import reprojected_text
     from domain.events import Event
     from domain.model import ClockSnapshot, ItemSnapshot

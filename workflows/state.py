@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from activities.clocks import ClockSpec, EventWrite, PlannedStepModel
+from activities.clocks import ClockSpec, PlannedStepModel
+from activities.store import EventWrite
 from domain.events import Event
 from domain.model import ItemSnapshot
 from domain.review import LateEntry
