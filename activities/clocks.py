@@ -32,8 +32,9 @@ from domain.engine import Engine, engine
 from domain.ladder import plan
 from domain.model import ClockSnapshot
 from domain.standing import overdue_working_days, working_days_left
-from store import repo
+from store.clock_rows import record_due_change
 from store.db import _import_table_modules, session
+from store.items import finished_items_with_met_clocks, get_item, list_items, save_snapshot
 
 # What the store activities need is imported here, when the worker imports its activities (before any
 # workflow runs), not by an activity thread's first call: while a workflow activation runs in the sandbox,
@@ -446,8 +447,8 @@ def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
     transaction. The item's workflow has ended, so this is the only writer of these rows."""
     out = ReprojectResult()
     with session() as s:
-        ids = repo.finished_items_with_met_clocks(s, req.after, req.limit)
-        for listed in repo.list_items(s, ids=ids) if ids else []:  # one query for the page's clocks
+        ids = finished_items_with_met_clocks(s, req.after, req.limit)
+        for listed in list_items(s, ids=ids) if ids else []:  # one query for the page's clocks
             if activity.in_activity():
                 activity.heartbeat(out.items)
             out.items += 1
@@ -461,17 +462,17 @@ def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
             if not changes:
                 continue
             item_id = listed.id
-            snap = repo.get_item(s, item_id)  # with its late entries
+            snap = get_item(s, item_id)  # with its late entries
             if snap is None or snap.state == "open" or snap.held:  # reopened, or its workflow still runs
                 continue
             try:
-                written = repo.save_snapshot(
+                written = save_snapshot(
                     s, snap.model_copy(update={"clocks": clocks, "version": snap.version + 1}), commit=False
                 )
                 if written:
                     for old, new, text in changes:
                         if text is not None:
-                            repo.record_due_change(s, item_id, old.rule, old.due, new.due, text, commit=False)
+                            record_due_change(s, item_id, old.rule, old.due, new.due, text, commit=False)
                 s.commit()
             except Exception:
                 s.rollback()

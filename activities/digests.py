@@ -171,7 +171,7 @@ def plan_digests(req: DigestDayRequest) -> DigestPlan:
     from activities.clocks import activity_engine as engine
     from domain.directory import load_directory
     from store.db import session
-    from store.repo import late_entries, list_items
+    from store.items import late_entries, list_items
 
     with session() as s:
         items = list_items(s, state="open")

@@ -15,7 +15,9 @@ from temporalio import activity
 from domain.engine import engine
 from domain.events import Event, parse_event
 from domain.model import ItemSnapshot
-from store import repo
+from store import clock_rows
+from store import events as event_log
+from store import items as store_items
 from store.db import _import_table_modules, session
 
 # The table modules are imported when the worker imports its activities, not in an activity thread's first
@@ -61,14 +63,14 @@ def _event_row(w: EventWrite, snap: ItemSnapshot):
         extra["registration_late"] = isinstance(lag, dict) and lag.get("event_id") == ev.event_id
     elif w.system_event is not None:
         extra["recorded_role"] = "system"
-    return repo.event_record_from(
+    return event_log.event_record_from(
         ev.data,
         item_id=ev.item_id,
         department=ev.department or snap.department,
         occurred_on=ev.on[:10],
         content_hash=ev.content_hash,
         recorded_by="system" if w.system_event is not None else ev.data.get("recorded_by"),
-        **({"ingested_at": repo.parse_instant(w.recorded_at)} if w.recorded_at else {}),
+        **({"ingested_at": store_items.parse_instant(w.recorded_at)} if w.recorded_at else {}),
         **extra,
     )
 
@@ -80,9 +82,9 @@ def save_item(req: SaveRequest) -> bool:
     rows = [row for w in (*req.carried, req) if (row := _event_row(w, req.snapshot)) is not None]
     with session() as s:
         try:
-            written = repo.save_snapshot(s, req.snapshot, commit=False)
+            written = store_items.save_snapshot(s, req.snapshot, commit=False)
             for rec in rows:
-                repo.add_event(s, rec, commit=False)
+                event_log.add_event(s, rec, commit=False)
             s.commit()
         except Exception:
             s.rollback()
@@ -134,7 +136,7 @@ def record_fact(req: FactRequest) -> str:
     """A fact recorded on a finished item (no clock): its event row alone. Returns applied, duplicate
     (same id and content already stored) or conflict (the id is taken by other content)."""
     ev = req.event
-    rec = repo.event_record_from(
+    rec = event_log.event_record_from(
         ev.data,
         item_id=ev.item_id,
         department=ev.department or req.department,
@@ -144,9 +146,9 @@ def record_fact(req: FactRequest) -> str:
         recorded_role=ev.recorded.role if ev.recorded is not None else None,  # 代录 on the item page
     )
     with session() as s:
-        if repo.add_event(s, rec):
+        if event_log.add_event(s, rec):
             return "applied"
-        known = repo.find_event(s, ev.event_id)
+        known = event_log.find_event(s, ev.event_id)
         return "duplicate" if known is None or known.content_hash == ev.content_hash else "conflict"
 
 
@@ -161,4 +163,4 @@ class DueChange(BaseModel):
 @activity.defn
 def record_due_change(change: DueChange) -> None:
     with session() as s:
-        repo.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)
+        clock_rows.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)

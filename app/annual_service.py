@@ -143,7 +143,7 @@ def annual_document(
     from domain.scoring import load_scoring, rule_labels
     from store.annual import year_rows
     from store.db import session as _session
-    from store.repo import load_events
+    from store.events import load_events
 
     directory = load_directory()
     scope = resolve_scope(department, government, directory)

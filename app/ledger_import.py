@@ -179,8 +179,8 @@ def preview(p: Plan, db_engine) -> list[RowOutcome]:
     """What an import would do, against the store as it is now: nothing is sent or written."""
     from sqlmodel import Session
 
-    from store import repo
     from store.db import init_db
+    from store.events import find_event
 
     init_db(db_engine)
     out = []
@@ -192,7 +192,7 @@ def preview(p: Plan, db_engine) -> list[RowOutcome]:
                 continue
             events, problems = [], []
             for obj in row.events:
-                known = repo.find_event(s, obj["event_id"])
+                known = find_event(s, obj["event_id"])
                 ev = parse_event(obj)
                 if known is None:
                     status = "new"
@@ -351,10 +351,10 @@ def due_dates(kind: str, row: L.Row, department: str) -> list[dict[str, Any]]:
 def _stored_conflicts(db_engine, kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
     from sqlmodel import Session
 
-    from store import repo
+    from store.events import find_event
 
     with Session(db_engine) as s:
-        known = repo.find_event(s, obj["event_id"])
+        known = find_event(s, obj["event_id"])
     if known is None:  # a conflict within this very import (cannot happen: keys are unique per file)
         col = _column(kind, obj["event_id"], None)
         return [{"column": col, "reason": conflict_reason(col)}]
@@ -366,11 +366,11 @@ def _stored_due(db_engine, item_id: str) -> list[dict[str, Any]]:
     from sqlmodel import Session
 
     from domain.engine import engine
-    from store import repo
+    from store.items import get_item
 
     rules = engine().rules
     with Session(db_engine) as s:
-        snap = repo.get_item(s, item_id)
+        snap = get_item(s, item_id)
     if snap is None:
         return []
     out = []

@@ -50,8 +50,8 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
     from domain.clocks import SHANGHAI, compute, parse_start
     from domain.engine import engine as clock_engine
     from store.db import get_engine, init_db
+    from store.events import event_record_from
     from store.models import Clock, EventRecord, Item
-    from store.repo import event_record_from
 
     rng = random.Random(seed)
     lag_rng = random.Random(seed + 1)  # its own stream: the items stay those of earlier runs

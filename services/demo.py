@@ -204,7 +204,7 @@ def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[
 
 def store_is_empty() -> bool:
     from store.db import session
-    from store.repo import holds_no_items_or_events
+    from store.items import holds_no_items_or_events
 
     with session() as s:
         return holds_no_items_or_events(s)

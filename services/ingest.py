@@ -48,9 +48,9 @@ from domain.rules import Rule
 from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
-from store import repo
 from store.db import get_engine, init_db, session
 from store.disk import EXHAUSTED_MB, DiskFull, is_disk_full, low_space
+from store.events import content_hashes
 from store.models import Item
 from workflows.facts import FactWorkflow
 from workflows.items import ItemWorkflow, workflow_for
@@ -277,7 +277,7 @@ class Ingestor:
         (kept in the item's data, shown as 撤回后重新申请). The store is read only."""
         if key is None:
             return ev
-        from store.repo import withdrawals_by_applicant
+        from store.requests import withdrawals_by_applicant
 
         limit = engine().limits.relink_working_days
         received = dt.date.fromisoformat(ev.on[:10])
@@ -478,7 +478,7 @@ class Ingestor:
         """Content hashes the read model already holds for these ids (applied events and late entries).
         A read only: the workflow remains the authority for everything not found here."""
         with session(self.db) as s:
-            return repo.content_hashes(s, ids)
+            return content_hashes(s, ids)
 
     # ------------------------------------------------------------ one event
     async def ingest_one(self, line: int, ev: Event) -> IngestResult:

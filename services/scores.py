@@ -20,7 +20,7 @@ from domain.scoring import (
 
 
 def load_snapshots(session, department: str | None = None):
-    from store.repo import list_items
+    from store.items import list_items
 
     return list_items(session, department=department)
 
@@ -51,7 +51,7 @@ def period_records(
     and clocks without a due date are skipped; overdue days only for overdue clocks)."""
     from domain.model import ClockSnapshot
     from domain.scoring import classify
-    from store.repo import clock_rows_due_between
+    from store.clock_rows import clock_rows_due_between
 
     lapsing = {r.id for r in engine().rules.values() if r.lapses}
     out = []
@@ -87,7 +87,8 @@ def current_marks(session, department: str | None = None) -> list:
     """Documents not disclosed proactively (withheld, on request), normative documents without interpretation,
     and lost reviews/litigations (scored facts that are not clocks)."""
     from domain.scoring import marks_from_events, marks_from_snapshots
-    from store.repo import document_ids_with_marks, list_items, load_events
+    from store.events import load_events
+    from store.items import document_ids_with_marks, list_items
 
     # Only the rows that can be marks, selected in SQL (a province has 100,000s of items and events).
     ids = document_ids_with_marks(session, department)
@@ -166,8 +167,8 @@ def annotate_late_entries(session, res):
     assessor sees which numbers rest on an entry recorded after the fact."""
     from domain.review import holds_clock
     from domain.shanghai import SHANGHAI
+    from store.items import late_entries
     from store.models import LateEntryRecord
-    from store.repo import late_entries
 
     approved = late_entries(session, status="approved", department=res.department)
     if not approved or not res.details:
@@ -209,9 +210,9 @@ def request_checks(session, period, department: str | None = None) -> list[dict]
     after a withdrawal, and days with several requests of one applicant (possible 拆分). Counted in SQL;
     only requests whose data can carry a flag are read whole."""
     from domain.flags import consultation_summary, item_flags
-    from store.repo import (
+    from store.items import list_items
+    from store.requests import (
         extension_counts_by_department,
-        list_items,
         request_counts_by_department,
         request_ids_with_flag_data,
         same_day_requests,
@@ -272,7 +273,7 @@ def annotate_registration(session, res: ScoreResult, period: Period, *, recordin
 
     from domain.review import HELD_ROLES, PROXY_ROLES, REGISTRATION_STARTS
     from domain.scoring import RegistrationLag
-    from store.repo import start_lags
+    from store.events import start_lags
 
     lags: dict[str, list[int]] = {}
     late: dict[str, int] = {}
@@ -311,7 +312,7 @@ def _item_recordings(session, item_ids: list[str], proxy_roles) -> tuple[dict[st
     from domain.events import STARTS
     from domain.labels import EVENT_TYPES, RECORDERS
     from domain.shanghai import SHANGHAI
-    from store.repo import start_and_proxy_recordings
+    from store.events import start_and_proxy_recordings
 
     starts: dict[str, str] = {}
     proxies: dict[str, list[str]] = {}

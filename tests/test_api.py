@@ -645,8 +645,8 @@ async def test_exports_survive_control_characters_in_stored_text(env):
 
     from domain.model import ClockSnapshot, ItemSnapshot
     from services.demo import today_shanghai
-    from store import repo
     from store.db import database_url, get_engine
+    from store.items import save_snapshot
 
     today = today_shanghai()
     iid = f"legacy-{env.tag}"
@@ -670,7 +670,7 @@ async def test_exports_survive_control_characters_in_stored_text(env):
         ],
     )
     with Session(get_engine(database_url())) as s:
-        repo.save_snapshot(s, snap)
+        save_snapshot(s, snap)
     try:
         r = await env.get(
             "supervisor", "/api/scores", params={"period": str(today.year), "format": "xlsx", "department": "qz-jyj"}

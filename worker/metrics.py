@@ -81,9 +81,10 @@ class StoreCollector:
     """Gauges and totals read from the store at scrape time (right across replicas and CLI imports)."""
 
     def collect(self):
+        from store.clock_rows import open_clock_counts, overdue_clock_counts
         from store.db import session
         from store.deliveries import attempt_counts
-        from store.repo import held_late_entry_counts, open_clock_counts, overdue_clock_counts
+        from store.items import held_late_entry_counts
 
         notices = CounterMetricFamily(
             "shixian_notices", "Notice channel attempts by channel and result", labels=["channel", "result"]
