@@ -12,11 +12,10 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.clock_specs import ClockSpec, EventWrite, ExtensionSpec, PauseSpec, PlannedStepModel
+from domain.clock_specs import ClockSpec, ExtensionSpec, PauseSpec, PlannedStepModel
 from domain.clocks import (
     SHANGHAI,
     ClockError,
@@ -31,12 +30,12 @@ from domain.clocks import (
 )
 from domain.config import ConfigError
 from domain.engine import Engine, engine
-from domain.events import Event, parse_event
 from domain.ladder import plan
-from domain.model import ClockSnapshot, ItemSnapshot
+from domain.model import ClockSnapshot
 from domain.standing import overdue_working_days, working_days_left
-from store import repo
-from store.db import _import_table_modules, get_engine, init_db
+from store.clock_rows import record_due_change
+from store.db import _import_table_modules, session
+from store.items import finished_items_with_met_clocks, get_item, list_items, save_snapshot
 
 # What the store activities need is imported here, when the worker imports its activities (before any
 # workflow runs), not by an activity thread's first call: while a workflow activation runs in the sandbox,
@@ -58,6 +57,8 @@ def activity_engine() -> Engine:
 
 
 # ---------------------------------------------------------------- models
+
+
 class ClockCalc(BaseModel):
     due: str | None = None
     due_instant: str | None = None
@@ -294,145 +295,6 @@ def _plan(req: PlanRequest) -> list[PlannedStepModel]:
     return out
 
 
-# ---------------------------------------------------------------- read model
-def _session():
-    """A session on the current database (migrated once per engine per process by init_db)."""
-    return Session(init_db(get_engine()))
-
-
-class SaveRequest(EventWrite):
-    """What an item workflow writes: its snapshot and, when an event was accepted, the event's log row."""
-
-    snapshot: ItemSnapshot
-    # Writes an earlier run scheduled and had not seen done when it continued as new: their rows, written
-    # again with this one (insert-or-ignore; the snapshot, newest, covers theirs).
-    carried: list[EventWrite] = Field(default_factory=list)
-
-
-def _event_row(w: EventWrite, snap: ItemSnapshot):
-    ev = w.event
-    if w.system_event is not None:
-        ev = parse_event(w.system_event, internal=True)
-    if ev is None:
-        return None
-    rec = None if w.system_event is not None else ev.recorded
-    extra: dict[str, Any] = {}
-    if rec is not None:
-        extra["recorded_role"] = rec.role
-        # the registration lag, counted on the calendar of the item's clocks (a clockless item: national)
-        region = next((c.region for c in snap.clocks), "national")
-        own, on = dt.date.fromisoformat(ev.on[:10]), dt.date.fromisoformat(rec.on)
-        try:
-            extra["lag_working_days"] = engine().calendar.working_days_between(own, on, region) if on > own else 0
-        except Exception:  # a day outside the calendar's range: the lag stays unknown, the row is written
-            extra["lag_working_days"] = None
-        lag = (snap.data or {}).get("registration_lag")
-        extra["registration_late"] = isinstance(lag, dict) and lag.get("event_id") == ev.event_id
-    elif w.system_event is not None:
-        extra["recorded_role"] = "system"
-    return repo.event_record_from(
-        ev.data,
-        item_id=ev.item_id,
-        department=ev.department or snap.department,
-        occurred_on=ev.on[:10],
-        content_hash=ev.content_hash,
-        recorded_by="system" if w.system_event is not None else ev.data.get("recorded_by"),
-        **({"ingested_at": repo.parse_instant(w.recorded_at)} if w.recorded_at else {}),
-        **extra,
-    )
-
-
-@activity.defn
-def save_item(req: SaveRequest) -> bool:
-    """The one writer of the read model: item snapshot + event rows in one transaction. Idempotent (a
-    retried activity re-upserts the same version and finds the rows already there)."""
-    rows = [row for w in (*req.carried, req) if (row := _event_row(w, req.snapshot)) is not None]
-    with _session() as s:
-        try:
-            written = repo.save_snapshot(s, req.snapshot, commit=False)
-            for rec in rows:
-                repo.add_event(s, rec, commit=False)
-            s.commit()
-        except Exception:
-            s.rollback()
-            raise
-    for rec in rows:
-        if rec.type == "annual_report.published":
-            _lock_published_report(rec.payload, rec.ingested_at)
-    return written
-
-
-def _lock_published_report(payload: dict[str, Any], recorded_at: dt.datetime | None = None) -> None:
-    """A report's publication freezes its tables 二/三/四 as they count now (store.locks.AnnualLock): the
-    published figures stay, later changes become its 更正说明. The first publication of a report locks it;
-    a failure leaves it unlocked (the assessor can lock it) rather than hold up the item."""
-    from domain.annual_document import report_scope
-    from domain.directory import load_directory
-    from domain.shanghai import today
-    from store.locks import annual_lock, lock_annual_report
-
-    try:
-        year = int(payload["year"])
-        scope = report_scope(
-            load_directory().departments, str(payload["department"]), str(payload.get("level", "department"))
-        )
-        with _session() as s:
-            if annual_lock(s, year, scope) is not None:
-                return
-            lock_annual_report(
-                s,
-                year,
-                scope,
-                lapsing=[r.id for r in engine().rules.values() if r.lapses],
-                as_of=today(),
-                basis="published",
-                published_on=str(payload.get("published_on") or "")[:10] or None,
-                locked_at=recorded_at,
-            )
-    except Exception:  # noqa: BLE001  (a lock taken twice at once, a broken directory: logged, not retried)
-        activity.logger.exception("年度报告公布时未能锁定报表（%s %s）", payload.get("department"), payload.get("year"))
-
-
-class FactRequest(BaseModel):
-    event: Event
-    department: str | None = None
-
-
-@activity.defn
-def record_fact(req: FactRequest) -> str:
-    """A fact recorded on a finished item (no clock): its event row alone. Returns applied, duplicate
-    (same id and content already stored) or conflict (the id is taken by other content)."""
-    ev = req.event
-    rec = repo.event_record_from(
-        ev.data,
-        item_id=ev.item_id,
-        department=ev.department or req.department,
-        occurred_on=ev.on[:10],
-        content_hash=ev.content_hash,
-        recorded_by=ev.data.get("recorded_by"),
-        recorded_role=ev.recorded.role if ev.recorded is not None else None,  # 代录 on the item page
-    )
-    with _session() as s:
-        if repo.add_event(s, rec):
-            return "applied"
-        known = repo.find_event(s, ev.event_id)
-        return "duplicate" if known is None or known.content_hash == ev.content_hash else "conflict"
-
-
-class DueChange(BaseModel):
-    item_id: str
-    rule: str
-    old_due: str | None
-    new_due: str | None
-    reason: str
-
-
-@activity.defn
-def record_due_change(change: DueChange) -> None:
-    with _session() as s:
-        repo.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)
-
-
 # ---------------------------------------------------------------- closed clocks after a calendar change
 class ReprojectRequest(BaseModel):
     reason: str
@@ -548,9 +410,9 @@ def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
     with a change gets its new snapshot (next version) and one recorded change per clock, in one
     transaction. The item's workflow has ended, so this is the only writer of these rows."""
     out = ReprojectResult()
-    with _session() as s:
-        ids = repo.finished_items_with_met_clocks(s, req.after, req.limit)
-        for listed in repo.list_items(s, ids=ids) if ids else []:  # one query for the page's clocks
+    with session() as s:
+        ids = finished_items_with_met_clocks(s, req.after, req.limit)
+        for listed in list_items(s, ids=ids) if ids else []:  # one query for the page's clocks
             if activity.in_activity():
                 activity.heartbeat(out.items)
             out.items += 1
@@ -564,17 +426,17 @@ def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
             if not changes:
                 continue
             item_id = listed.id
-            snap = repo.get_item(s, item_id)  # with its late entries
+            snap = get_item(s, item_id)  # with its late entries
             if snap is None or snap.state == "open" or snap.held:  # reopened, or its workflow still runs
                 continue
             try:
-                written = repo.save_snapshot(
+                written = save_snapshot(
                     s, snap.model_copy(update={"clocks": clocks, "version": snap.version + 1}), commit=False
                 )
                 if written:
                     for old, new, text in changes:
                         if text is not None:
-                            repo.record_due_change(s, item_id, old.rule, old.due, new.due, text, commit=False)
+                            record_due_change(s, item_id, old.rule, old.due, new.due, text, commit=False)
                 s.commit()
             except Exception:
                 s.rollback()

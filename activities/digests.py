@@ -168,14 +168,12 @@ def digest_day(req: DigestDayRequest) -> DigestDay:
 @activity.defn(name="plan_digests")
 def plan_digests(req: DigestDayRequest) -> DigestPlan:
     """Open items from the store -> the day's digests per person (see module docstring)."""
-    from sqlmodel import Session
-
     from activities.clocks import activity_engine as engine
     from domain.directory import load_directory
-    from store.db import database_url, get_engine, init_db
-    from store.repo import late_entries, list_items
+    from store.db import session
+    from store.items import late_entries, list_items
 
-    with Session(init_db(get_engine(database_url()))) as s:
+    with session() as s:
         items = list_items(s, state="open")
         held = [e.department for e in late_entries(s, status="held")]
     return plan_for(date.fromisoformat(req.date), items, load_directory(), engine().calendar, held)

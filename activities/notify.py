@@ -193,12 +193,6 @@ def _explain(err: str) -> str:
     return f"发送失败（{err}）"
 
 
-def _engine():
-    from store.db import get_engine, init_db
-
-    return init_db(get_engine())  # migrations run once per engine per process
-
-
 def _attempt_no() -> int:
     return activity.info().attempt if activity.in_activity() else 1
 
@@ -212,14 +206,13 @@ async def deliver(
     req: NotificationRequest, directory: Directory | None = None, config_dir: Path | None = None
 ) -> NotificationResult:
     """The body of `send_notification`; usable without Temporal (then `channel_index=None` tries all)."""
-    from sqlmodel import Session
-
     from store import deliveries as store
+    from store.db import session
 
     directory = directory or load_directory(config_dir)
     key = req.key
     person = directory.people.get(req.person_id)
-    with Session(_engine(), expire_on_commit=False) as s:
+    with session(expire_on_commit=False) as s:
         row = store.claim(s, key, item_id=req.item_id, rule=req.rule, step=req.step, person=req.person_id)
         if row.state == "sent":
             return NotificationResult(
@@ -351,16 +344,15 @@ def recipients(directory: Directory, department: str | None, roles: Iterable[str
 
 async def send_test(person_id: str, directory: Directory | None = None) -> list[ChannelResult]:
     """Send the `test` message to every channel of the person (not a fallback: each one), logging each."""
-    from sqlmodel import Session
-
     from store import deliveries as store
+    from store.db import session
 
     directory = directory or load_directory()
     person = directory.person(person_id)
     now = shanghai_now()
     key = f"test:{now:%Y%m%dT%H%M%S.%f}:{person.id}"
     results: list[ChannelResult] = []
-    with Session(_engine(), expire_on_commit=False) as s:
+    with session(expire_on_commit=False) as s:
         store.claim(s, key, item_id="test", rule="test", step="test", person=person.id)
         if not person.notify:
             err = f"{person.name}（{person.id}）未配置任何通知渠道"

@@ -141,9 +141,9 @@ def annual_document(
     from domain.directory import load_directory
     from domain.engine import engine
     from domain.scoring import load_scoring, rule_labels
-    from services.scores import load_events
-    from services.scores import session as _session
     from store.annual import year_rows
+    from store.db import session as _session
+    from store.events import load_events
 
     directory = load_directory()
     scope = resolve_scope(department, government, directory)
@@ -200,7 +200,7 @@ def lock_annual_report(
     Raises AnnualReportError (409) when it is locked already."""
     from domain.engine import engine
     from domain.shanghai import today
-    from services.scores import session as _session
+    from store.db import session as _session
     from store.locks import PeriodLockedError
     from store.locks import lock_annual_report as _lock
 

@@ -25,8 +25,8 @@ def get_deliveries(
     page: Page = Depends(page_params),
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
-    from services.queries import session
     from store import deliveries as store
+    from store.db import session
 
     who.require(("supervisor", "admin"), "查看送达记录")
     if status is not None and status not in store.STATES:

@@ -35,8 +35,8 @@ def worker_activities(client: Client) -> list[Callable]:
 
 def up_tasks() -> list[Task]:
     """The tasks beside the worker in `shixian up`, in start order."""
-    from app.demo import seed_demo
     from app.web import serve_web
+    from services.demo import seed_demo
     from worker.annual import annual_schedule_task
     from worker.audit_purge import audit_purge_task
     from worker.digests import digest_schedule_task

@@ -285,26 +285,29 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         g["total"] += r.overdue_working_days
         g["max"] = max(g["max"], r.overdue_working_days)
     from domain.flags import RECEIPT_FLAGS, consultation_summary, item_flags, receipt_flags, stacked_delay_flags
-    from services.queries import session
-    from store import repo
     from store.accounts import urge_counts
+    from store.clock_rows import open_board_counts
+    from store.db import session
+    from store.events import registration_late_events
+    from store.items import list_items
+    from store.requests import request_ids_with_flag_data, request_ids_with_receipt_flags, same_day_requests
 
     names = rm.department_names()
     with session() as s:
-        open_count, prov_ids = repo.open_board_counts(s, dept)
-        prov_items = repo.list_items(s, ids=prov_ids) if prov_ids else []
+        open_count, prov_ids = open_board_counts(s, dept)
+        prov_items = list_items(s, ids=prov_ids) if prov_ids else []
         # flags come only from a correction notice, a consultation or a link to a withdrawal (domain.flags)
-        flaggable = repo.request_ids_with_flag_data(s, dept)
-        flagged = [(i, item_flags(i.data, i.clocks)) for i in (repo.list_items(s, ids=flaggable) if flaggable else [])]
+        flaggable = request_ids_with_flag_data(s, dept)
+        flagged = [(i, item_flags(i.data, i.clocks)) for i in (list_items(s, ids=flaggable) if flaggable else [])]
         consulted = {i.id: consultation_summary(i.data, i.clocks) for i, _ in flagged if i.data.get("consultations")}
         period = rm.parse_period_param(None)
-        same_day = repo.same_day_requests(s, dept, open_only=True)
+        same_day = same_day_requests(s, dept, open_only=True)
         urges = urge_counts(s, dept)
-        lagging, lag_total = repo.registration_late_events(s, period.start, period.end, dept)
-        receipt_ids = repo.request_ids_with_receipt_flags(s, dept)
+        lagging, lag_total = registration_late_events(s, period.start, period.end, dept)
+        receipt_ids = request_ids_with_receipt_flags(s, dept)
         receipt_flagged = [
             (i, receipt_flags(i.data) + stacked_delay_flags(i.data, i.clocks))
-            for i in (repo.list_items(s, ids=receipt_ids) if receipt_ids else [])
+            for i in (list_items(s, ids=receipt_ids) if receipt_ids else [])
         ]
     # this list is the request checks' flags (登记滞后 has its own list below; 尚未施行 is no one's judgement)
     own_lists = ("registration_late", "rule_not_in_force", *RECEIPT_FLAGS)
@@ -390,13 +393,13 @@ def liaison(request: Request, department: str | None = None):
     if not dept:
         return render(request, "choose.html", who, names=names, target="/liaison")
     rm.check_department(dept)
-    from services.queries import session
-    from store import repo
+    from store.db import session
+    from store.items import list_items
 
     day = rm.today()
     rules = rm.rule_names()
     with session() as s:
-        snaps = repo.list_items(s, department=dept, state="open")
+        snaps = list_items(s, department=dept, state="open")
     entries: list[dict[str, Any]] = []
     for snap in snaps:
         for c in snap.clocks:
@@ -462,11 +465,11 @@ def department_page(request: Request, dept: str):
     directory = rm.directory()
     d = directory.departments[dept]
     people = [p for p in directory.people.values() if p.department == dept]
-    from services.queries import session
-    from store import repo
+    from store.db import session
+    from store.items import list_items
 
     with session() as s:
-        items = repo.list_items(s, department=dept)
+        items = list_items(s, department=dept)
     day = rm.today()
     overdue = rm.overdue_views(day, dept)
     period = rm.parse_period_param(None)
@@ -535,7 +538,8 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     month → the months of its year up to it), as an inline-SVG-ready structure."""
     from domain.engine import engine
     from domain.scoring import load_scoring, parse_period, score_period
-    from services.scores import current_marks, current_records, department_parents, session
+    from services.scores import current_marks, current_records, department_parents
+    from store.db import session
 
     start = period.start
     months = (

@@ -167,8 +167,8 @@ async def post_event(request: Request):
 @router.post("/items/{item_id}/urge", response_class=HTMLResponse)
 async def urge(request: Request, item_id: str):
     from activities.notify import NotificationRequest, deliver, recipients
-    from services.queries import session
     from store.accounts import add_urge
+    from store.db import session
 
     who = _who(request)
     form = await read_form(request)
@@ -227,7 +227,8 @@ def _person_name(who: Principal) -> str:
 
 @router.post("/scores/lock", response_class=HTMLResponse)
 async def lock_scores(request: Request):
-    from services.scores import fresh_scores, session
+    from services.scores import fresh_scores
+    from store.db import session
     from store.locks import PeriodLockedError, lock_period
 
     who = _who(request)
@@ -292,8 +293,8 @@ async def lock_annual_report_page(request: Request):
 
 @router.get("/invite/{token}", response_class=HTMLResponse)
 def invite_form(request: Request, token: str):
-    from services.queries import session
     from store.accounts import open_invite
+    from store.db import session
 
     with session() as s:
         inv = open_invite(s, token)
@@ -307,8 +308,8 @@ def invite_form(request: Request, token: str):
 
 @router.post("/invite/{token}", response_class=HTMLResponse)
 async def invite_accept(request: Request, token: str):
-    from services.queries import session
     from store.accounts import PasswordError, open_invite, use_invite
+    from store.db import session
 
     form = await read_form(request)
     if not csrf_ok(request, form, None):

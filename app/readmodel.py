@@ -137,8 +137,9 @@ def item_view(snap, *, with_history: bool = False) -> ItemView:
         return ItemView(**base)
     from domain.review import PROXY_ROLES
     from domain.shanghai import SHANGHAI
-    from services.queries import session
-    from store import repo
+    from store.clock_rows import due_changes
+    from store.db import session
+    from store.events import events_for_item
 
     with session() as s:
         changes = [
@@ -150,7 +151,7 @@ def item_view(snap, *, with_history: bool = False) -> ItemView:
                 reason=ch.reason,
                 changed_at=ch.changed_at.isoformat(),
             )
-            for ch in repo.due_changes(s, snap.id)
+            for ch in due_changes(s, snap.id)
         ]
         events = [
             EventView(
@@ -166,7 +167,7 @@ def item_view(snap, *, with_history: bool = False) -> ItemView:
                 registration_late=bool(e.registration_late),
                 payload=e.payload,
             )
-            for e in repo.events_for_item(s, snap.id)
+            for e in events_for_item(s, snap.id)
         ]
     return ItemDetail(**base, due_date_changes=changes, events=events)
 
@@ -195,11 +196,11 @@ def list_item_views(
     limit: int | None = None,
 ) -> list[ItemView]:
     """Items in id order; `after` / `limit` page through them (keyset, the API's cursor)."""
-    from services.queries import session
-    from store import repo
+    from store.db import session
+    from store.items import list_items
 
     with session() as s:
-        snaps = repo.list_items(s, department=department, state=state, type=type_, after=after, limit=limit)
+        snaps = list_items(s, department=department, state=state, type=type_, after=after, limit=limit)
     return [item_view(x) for x in snaps]
 
 
@@ -217,7 +218,8 @@ def overdue_views(as_of: dt.date, department: str | None) -> list[OverdueRow]:
 
 
 def scores_result(period, as_of: dt.date, department: str | None, *, recordings: bool = False, checks: bool = False):
-    from services.scores import compute_scores, session
+    from services.scores import compute_scores
+    from store.db import session
 
     with session() as s:
         return compute_scores(s, period, as_of, department, recordings=recordings, checks=checks)

@@ -21,8 +21,8 @@ from domain.pii import mask_text
 from domain.review import ROLE_LABELS
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
-from store import repo
 from store.db import get_engine, init_db
+from store.items import find_late_entry, late_entries
 from store.models import LateEntryRecord
 from workflows.items import ItemWorkflow
 
@@ -77,7 +77,7 @@ def review_audit(e: dict[str, Any]) -> dict[str, Any]:
 
 def list_entries(status: str | None = "held", department: str | None = None, db=None) -> list[dict[str, Any]]:
     with _session(db) as s:
-        return [entry_json(r) for r in repo.late_entries(s, status=status, department=department)]
+        return [entry_json(r) for r in late_entries(s, status=status, department=department)]
 
 
 async def decide(
@@ -88,7 +88,7 @@ async def decide(
     if not approve and not reason:
         raise ReviewError("reason", "驳回补录须说明理由（--reason）", 422)
     with _session(db) as s:
-        row = repo.find_late_entry(s, event_id)
+        row = find_late_entry(s, event_id)
     if row is None:
         raise ReviewError("event_id", f"没有编号为 {event_id} 的补录事件", 404)
     if row.status != "held":
@@ -113,6 +113,6 @@ async def decide(
     # with the time it was first recorded) before the Update returned.
     assert res.status in ("approved", "rejected")
     with _session(db) as s:
-        entry = repo.find_late_entry(s, event_id)
+        entry = find_late_entry(s, event_id)
         assert entry is not None  # written by the workflow's activity before the Update returned
         return entry_json(entry)

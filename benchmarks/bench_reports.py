@@ -50,8 +50,8 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
     from domain.clocks import SHANGHAI, compute, parse_start
     from domain.engine import engine as clock_engine
     from store.db import get_engine, init_db
+    from store.events import event_record_from
     from store.models import Clock, EventRecord, Item
-    from store.repo import event_record_from
 
     rng = random.Random(seed)
     lag_rng = random.Random(seed + 1)  # its own stream: the items stay those of earlier runs
@@ -257,7 +257,8 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
 
     def registration(period):
         # the registration-lag figures and the 明细's start / 代录 columns of a year (what the xlsx export adds)
-        from services.scores import annotate_registration, fresh_scores, session
+        from services.scores import annotate_registration, fresh_scores
+        from store.db import session
 
         with session() as s:
             res = fresh_scores(s, period, as_of)
@@ -267,7 +268,8 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
 
     def checks(period):
         # #17 §4's request checks of a year (the scores page and the API/xlsx add them)
-        from services.scores import request_checks, session
+        from services.scores import request_checks
+        from store.db import session
 
         with session() as s:
             request_checks(s, period)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def _store(n: int, flip: bool) -> None:
     from activities.clocks import ClockSpec, _session, calc
     from domain.model import ClockSnapshot, ItemSnapshot
-    from store import repo
+    from store.items import save_snapshot
 
     start = dt.date(2025, 3, 3)
     with _session() as s:
@@ -48,7 +48,7 @@ def _store(n: int, flip: bool) -> None:
                 explanation=c.explanation,
             )
             snap = ItemSnapshot(id=f"R{i:06d}", type="request", department="qz-fgw", state="closed", version=1)
-            repo.save_snapshot(s, snap.model_copy(update={"clocks": [clock]}), commit=False)
+            save_snapshot(s, snap.model_copy(update={"clocks": [clock]}), commit=False)
         s.commit()
 
 

@@ -142,7 +142,7 @@ CASE_BLOCK_LABELS = {
 }
 
 # The one or two fields of an event type that the annual report counts by, kept beside the payload in the event
-# log (columns `category` and `channel`, store/repo.event_record_from) so a year's counts read an index, not
+# log (columns `category` and `channel`, store/events.event_record_from) so a year's counts read an index, not
 # hundreds of thousands of JSON payloads.
 REPORT_FIELDS: dict[str, tuple[str | None, str | None]] = {
     "document.signed": ("kind", None),

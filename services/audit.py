@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
-
 from domain import labels
 from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
 from store import audit as store_audit
 from store.audit import AuditRecord, Filter
+from store.db import session
 
 READERS = ("admin", "operator")  # operator: the CLI at the server (Actor.cli), never a token or a page
 
@@ -52,12 +51,6 @@ class Actor:
 SYSTEM = Actor("system", "system", "system")
 
 
-def _session(db=None) -> Session:
-    from store.db import get_engine, init_db
-
-    return Session(init_db(db or get_engine()))
-
-
 def record(
     actor: Actor,
     action: str,
@@ -71,7 +64,7 @@ def record(
     """Append one record for `actor` (its own transaction: the action itself has already committed)."""
     if action not in labels.AUDIT_ACTIONS:
         raise ValueError(f"未知的审计操作代码：{action}")
-    with _session(db) as s:
+    with session(db) as s:
         return store_audit.append(
             s,
             actor=actor.id,
@@ -218,7 +211,7 @@ class Page:
 def search(role: str | None, f: Filter, *, before_id: int | None = None, limit: int = 50, db=None) -> Page:
     require_reader(role)
     names, depts = _directory_names()
-    with _session(db) as s:
+    with session(db) as s:
         rows = store_audit.search(s, f, before_id=before_id, limit=limit + 1)
         total = store_audit.count(s, f)
     more = len(rows) > limit
@@ -230,7 +223,7 @@ def export_rows(role: str | None, f: Filter, db=None) -> Iterator[AuditRow]:
     """Every matching record, oldest first (the export files)."""
     require_reader(role)
     names, depts = _directory_names()
-    with _session(db) as s:
+    with session(db) as s:
         for r in store_audit.iter_all(s, f):
             yield row_view(r, names, depts)
 
@@ -254,12 +247,12 @@ def filter_detail(f: Filter) -> dict[str, Any]:
 def purge(actor: Actor = SYSTEM, db=None, now: dt.datetime | None = None) -> AuditRecord | None:
     """Delete what is older than SHIXIAN_AUDIT_RETENTION_DAYS (default and minimum 180 days)."""
     days = get_settings().audit_retention_days
-    with _session(db) as s:
+    with session(db) as s:
         return store_audit.purge(
             s, days, actor=actor.id, role=actor.role, channel=actor.channel, client=actor.client, now=now
         )
 
 
 def verify(db=None) -> store_audit.Verification:
-    with _session(db) as s:
+    with session(db) as s:
         return store_audit.verify(s)

@@ -38,7 +38,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.clocks import FactRequest, engine
+from activities.clocks import engine
+from activities.store import FactRequest
 from domain.config import ConfigError
 from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
 from domain.item_state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
@@ -48,9 +49,10 @@ from domain.rules import Rule
 from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
-from store.db import get_engine, init_db
+from store.db import get_engine, init_db, session
 from store.disk import EXHAUSTED_MB, DiskFull, is_disk_full, low_space
-from store.models import EventRecord, Item, LateEntryRecord
+from store.events import content_hashes
+from store.models import Item
 from workflows.facts import FactWorkflow
 from workflows.items import ItemWorkflow, workflow_for
 
@@ -278,13 +280,13 @@ class Ingestor:
         (kept in the item's data, shown as 撤回后重新申请). The store is read only."""
         if key is None:
             return ev
-        from store.repo import withdrawals_by_applicant
+        from store.requests import withdrawals_by_applicant
 
         limit = engine().limits.relink_working_days
         received = dt.date.fromisoformat(ev.on[:10])
         calendar, region = engine().calendar, self._region(ev)
         best: tuple[dt.date, str, int] | None = None  # the latest withdrawal in reach
-        with repo_session(self.db) as s:
+        with session(self.db) as s:
             for request_id, withdrawn_on in withdrawals_by_applicant(s, key, ev.department or "", ev.item_id):
                 try:
                     day = dt.date.fromisoformat(withdrawn_on[:10])
@@ -467,7 +469,7 @@ class Ingestor:
     def _region(self, ev: Event) -> str:
         department = ev.department
         if not department:
-            with repo_session(self.db) as s:
+            with session(self.db) as s:
                 item = s.get(Item, ev.item_id)
             department = item.department if item else None
         try:
@@ -478,16 +480,8 @@ class Ingestor:
     def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
         """Content hashes the read model already holds for these ids (applied events and late entries).
         A read only: the workflow remains the authority for everything not found here."""
-        from sqlmodel import col, select
-
-        out: dict[str, str] = {}
-        with repo_session(self.db) as s:
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                for table in (EventRecord, LateEntryRecord):
-                    q = select(table.event_id, table.content_hash).where(col(table.event_id).in_(chunk))
-                    out.update({eid: h for eid, h in s.exec(q).all()})
-        return out
+        with session(self.db) as s:
+            return content_hashes(s, ids)
 
     # ------------------------------------------------------------ one event
     async def ingest_one(self, line: int, ev: Event) -> IngestResult:
@@ -562,7 +556,7 @@ class Ingestor:
         store write may still be pending); None for an item not known yet."""
         owner = self._owners.get(ev.item_id)
         if owner is None:
-            with repo_session(self.db) as s:
+            with session(self.db) as s:
                 item = s.get(Item, ev.item_id)
             owner = item.department if item is not None else None
             if owner is not None:  # an item's department never changes
@@ -617,7 +611,7 @@ class Ingestor:
         department = ev.department or ""
         if department not in self.directory().departments:
             raise _Rejected("department", f"未知部门 “{department}”（config/departments.toml 中没有该部门）")
-        with repo_session(self.db) as s:
+        with session(self.db) as s:
             other = s.get(Item, ev.item_id)
         if other is not None and other.type != ev.item_type:
             raise _Rejected(_id_field(ev), f"编号 {ev.item_id} 已被{other.type}类事项使用，请使用唯一编号")
@@ -781,12 +775,6 @@ def _split_reason(ev: Event, message: str) -> tuple[str, str]:
     """Workflow refusals read "[field] reason"; anything else is about the event as a whole."""
     m = re.match(r"\[([\w.]+)\] (.*)", message, re.S)
     return (m.group(1), m.group(2)) if m else ("type", message)
-
-
-def repo_session(db):
-    from sqlmodel import Session
-
-    return Session(db)
 
 
 # Who counts the results (the worker's metrics module adds its counter; services never import worker).

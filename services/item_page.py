@@ -133,8 +133,8 @@ def item_extras(item: Any, role: str) -> dict[str, Any]:
     from sqlmodel import col, select
 
     from domain.labels import STEPS as STEP_NAMES
-    from services.queries import session
     from store.accounts import urges_for_item
+    from store.db import session
     from store.deliveries import Delivery
 
     directory = load_directory()

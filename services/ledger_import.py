@@ -24,6 +24,8 @@ from typing import Any
 
 from domain import ledger as L
 from domain.events import parse_event
+from store import events as event_log
+from store import items as store_items
 
 
 @dataclass
@@ -210,7 +212,6 @@ def _simulate(ing, s, kind: str, row: L.Row) -> tuple[list[dict[str, Any]], list
     from domain.clock_specs import ClockSpec
     from domain.item_state import ItemState, Refusal
     from domain.shanghai import today
-    from store import repo
 
     eng_rules = ing.rules
     st: ItemState | None = None
@@ -229,7 +230,7 @@ def _simulate(ing, s, kind: str, row: L.Row) -> tuple[list[dict[str, Any]], list
                 region=ing.directory().region_of(department),
                 rules=ing._rules_for(ev.item_type),
             )
-        known = repo.find_event(s, obj["event_id"])
+        known = event_log.find_event(s, obj["event_id"])
         status = "new"
         if known is not None and known.content_hash != ev.content_hash:
             status = "conflict"
@@ -361,10 +362,8 @@ async def apply(
 def _stored_conflicts(db_engine, kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
     from sqlmodel import Session
 
-    from store import repo
-
     with Session(db_engine) as s:
-        known = repo.find_event(s, obj["event_id"])
+        known = event_log.find_event(s, obj["event_id"])
     if known is None:  # a conflict within this very import (cannot happen: keys are unique per file)
         col = _column(kind, obj["event_id"], None)
         return [{"column": col, "reason": conflict_reason(col)}]
@@ -376,11 +375,10 @@ def _stored_due(db_engine, item_id: str) -> list[dict[str, Any]]:
     from sqlmodel import Session
 
     from domain.engine import engine
-    from store import repo
 
     rules = engine().rules
     with Session(db_engine) as s:
-        snap = repo.get_item(s, item_id)
+        snap = store_items.get_item(s, item_id)
     if snap is None:
         return []
     out = []

@@ -10,19 +10,14 @@ from domain.model import ItemSnapshot
 from domain.shanghai import due_day as _due_day
 from domain.shanghai import end_of_day
 from domain.standing import can_be_overdue, overdue_working_days
-from store import repo
-from store.db import get_engine, init_db
+from store.clock_rows import overdue_clock_rows
+from store.db import get_engine, init_db, session
+from store.items import get_item, list_items
 
 
 def db():
     """The store for the current DATABASE_URL / data directory, migrated (once per process)."""
     return init_db(get_engine())
-
-
-def session():
-    from sqlmodel import Session
-
-    return Session(db())
 
 
 def status_json(snap: ItemSnapshot) -> dict[str, Any]:
@@ -57,7 +52,7 @@ def status_json(snap: ItemSnapshot) -> dict[str, Any]:
 
 def get_status(item_id: str) -> ItemSnapshot | None:
     with session() as s:
-        return repo.get_item(s, item_id)
+        return get_item(s, item_id)
 
 
 def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str, Any]]:
@@ -67,7 +62,7 @@ def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str
     cal = engine().calendar
     rules = engine().rules
     with session() as s:
-        found = repo.overdue_clock_rows(s, end_of_day(as_of), department)
+        found = overdue_clock_rows(s, end_of_day(as_of), department)
     rows = []
     for item in found:
         clock = item  # one flat row: item columns and clock columns
@@ -97,4 +92,4 @@ def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str
 def open_item_ids() -> list[tuple[str, str]]:
     """(workflow id, item id) of every item still open — the workflows a calendar reload must reach."""
     with session() as s:
-        return [(f"{snap.type}:{snap.id}", snap.id) for snap in repo.list_items(s, state="open")]
+        return [(f"{snap.type}:{snap.id}", snap.id) for snap in list_items(s, state="open")]

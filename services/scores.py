@@ -17,55 +17,10 @@ from domain.scoring import (
     records_from_snapshots,
     score_period,
 )
-from services.queries import session as open_session
-
-
-def session():
-    """A session on the migrated store (use as a context manager)."""
-    return open_session()
-
-
-def load_events(
-    session, until: date | None = None, *, types: tuple[str, ...] | None = None, item_ids: list[str] | None = None
-) -> list[dict]:
-    """Canonical event dicts from the event log (applicant data was dropped at ingest); with `until`, only
-    events that happened on or before that day (a year's report never needs later ones). Plain rows, not ORM
-    objects: the log of a province is hundreds of thousands of events."""
-    from sqlalchemy import select
-
-    from store.annual import code_point
-    from store.models import EventRecord, table
-
-    t = table(EventRecord)
-    q = select(t.c.payload, t.c.type, t.c.event_id, t.c.department, t.c.occurred_on)
-    if until is not None:
-        q = q.where(t.c.occurred_on <= until.isoformat())
-    if types is not None:
-        q = q.where(t.c.type.in_(types))
-    if item_ids is not None:
-        q = q.where(t.c.item_id.in_(item_ids))
-    if types is None and item_ids is None:
-        # ids by code point, as the sorted() below and the annual report's SQL order them, on any collation
-        event_id = code_point(t.c.event_id, session.get_bind().dialect.name == "postgresql")
-        rows = list(session.execute(q.order_by(t.c.occurred_on, event_id)))
-    else:
-        # a few rows, sorted here: with ORDER BY, SQLite (after ANALYZE) walks the whole log in date order
-        # instead of using the type / item index (0.4 s instead of 1 ms at 200,000 events)
-        rows = sorted(session.execute(q), key=lambda r: (r[4] or "", r[2]))
-    out = []
-    for payload, type_, event_id, department, _ in rows:
-        ev = dict(payload or {})
-        ev.pop("applicant", None)
-        ev["type"] = type_
-        ev["event_id"] = event_id
-        if department and not ev.get("department"):
-            ev["department"] = department
-        out.append(ev)
-    return out
 
 
 def load_snapshots(session, department: str | None = None):
-    from store.repo import list_items
+    from store.items import list_items
 
     return list_items(session, department=department)
 
@@ -96,7 +51,7 @@ def period_records(
     and clocks without a due date are skipped; overdue days only for overdue clocks)."""
     from domain.model import ClockSnapshot
     from domain.scoring import classify
-    from store.repo import clock_rows_due_between
+    from store.clock_rows import clock_rows_due_between
 
     lapsing = {r.id for r in engine().rules.values() if r.lapses}
     out = []
@@ -131,25 +86,12 @@ def period_records(
 def current_marks(session, department: str | None = None) -> list:
     """Documents not disclosed proactively (withheld, on request), normative documents without interpretation,
     and lost reviews/litigations (scored facts that are not clocks)."""
-    from sqlalchemy import and_, or_, select
-    from sqlmodel import col
-
     from domain.scoring import marks_from_events, marks_from_snapshots
-    from store.models import Item, table
-    from store.repo import list_items
+    from store.events import load_events
+    from store.items import document_ids_with_marks, list_items
 
     # Only the rows that can be marks, selected in SQL (a province has 100,000s of items and events).
-    data = table(Item).c.data
-    withheld = select(col(Item.id)).where(
-        col(Item.type) == "document",
-        or_(
-            data["disclosure"].as_string().in_(("withheld", "on_request")),
-            and_(data["kind"].as_string() == "normative", data["needs_interpretation"].as_boolean().is_(False)),
-        ),
-    )
-    if department is not None:
-        withheld = withheld.where(col(Item.department) == department)
-    ids = list(session.execute(withheld).scalars())
+    ids = document_ids_with_marks(session, department)
     decided = load_events(session, types=("review.decided", "litigation.decided", "request.reply_delayed"))
     rids = sorted({str(e.get("request_id")) for e in decided if e.get("request_id") is not None})
     owners = load_events(session, types=("request.received",), item_ids=rids) if rids else []
@@ -225,8 +167,8 @@ def annotate_late_entries(session, res):
     assessor sees which numbers rest on an entry recorded after the fact."""
     from domain.review import holds_clock
     from domain.shanghai import SHANGHAI
+    from store.items import late_entries
     from store.models import LateEntryRecord
-    from store.repo import late_entries
 
     approved = late_entries(session, status="approved", department=res.department)
     if not approved or not res.details:
@@ -267,16 +209,17 @@ def request_checks(session, period, department: str | None = None) -> list[dict]
     or with a consultation in the last working days, extensions, withdrawals, requests registered again
     after a withdrawal, and days with several requests of one applicant (possible 拆分). Counted in SQL;
     only requests whose data can carry a flag are read whole."""
-    from sqlalchemy import func, select
-    from sqlmodel import col
-
     from domain.flags import consultation_summary, item_flags
-    from store.models import EventRecord, Item
-    from store.models import table as sa_table
-    from store.repo import list_items, request_ids_with_flag_data, same_day_requests
+    from store.items import list_items
+    from store.requests import (
+        extension_counts_by_department,
+        request_counts_by_department,
+        request_ids_with_flag_data,
+        same_day_requests,
+        withdrawal_counts_by_department,
+    )
 
     lo, hi = period.start.isoformat(), period.end.isoformat()
-    start_on = func.substr(sa_table(Item).c.data["start_on"].as_string(), 1, 10)
     out: dict[str, dict] = {}
 
     def row(d: str) -> dict:
@@ -296,41 +239,13 @@ def request_checks(session, period, department: str | None = None) -> list[dict]
             },
         )
 
-    q = (
-        select(col(Item.department), col(Item.state), func.count())
-        .where(col(Item.type) == "request", start_on >= lo, start_on <= hi)
-        .group_by(col(Item.department), col(Item.state))
-    )
-    if department is not None:
-        q = q.where(col(Item.department) == department)
-    for dept, _state, n in session.execute(q).all():
+    for dept, n in request_counts_by_department(session, lo, hi, department):
         row(dept)["requests"] += n
     # Withdrawals by the day of the withdrawal (a request received last year may be withdrawn in this
     # period), of requests that are withdrawn now (one waiting for review is not yet).
-    wd = (
-        select(col(Item.department), func.count(func.distinct(col(Item.id))))
-        .join(EventRecord, col(EventRecord.item_id) == col(Item.id))
-        .where(
-            col(Item.state) == "withdrawn",
-            col(EventRecord.type) == "request.withdrawn",
-            col(EventRecord.occurred_on) >= lo,
-            col(EventRecord.occurred_on) <= hi,
-        )
-        .group_by(col(Item.department))
-    )
-    if department is not None:
-        wd = wd.where(col(Item.department) == department)
-    for dept, n in session.execute(wd).all():
+    for dept, n in withdrawal_counts_by_department(session, lo, hi, department):
         row(dept)["withdrawals"] += n
-    ext = (
-        select(col(Item.department), func.count())
-        .join(EventRecord, col(EventRecord.item_id) == col(Item.id))
-        .where(col(EventRecord.type) == "request.extended", start_on >= lo, start_on <= hi)
-        .group_by(col(Item.department))
-    )
-    if department is not None:
-        ext = ext.where(col(Item.department) == department)
-    for dept, n in session.execute(ext).all():
+    for dept, n in extension_counts_by_department(session, lo, hi, department):
         row(dept)["extensions"] += n
     ids = request_ids_with_flag_data(session, department)
     for snap in list_items(session, ids=ids) if ids else []:
@@ -358,7 +273,7 @@ def annotate_registration(session, res: ScoreResult, period: Period, *, recordin
 
     from domain.review import HELD_ROLES, PROXY_ROLES, REGISTRATION_STARTS
     from domain.scoring import RegistrationLag
-    from store.repo import start_lags
+    from store.events import start_lags
 
     lags: dict[str, list[int]] = {}
     late: dict[str, int] = {}
@@ -394,29 +309,17 @@ def annotate_registration(session, res: ScoreResult, period: Period, *, recordin
 def _item_recordings(session, item_ids: list[str], proxy_roles) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Per item: its start event's recording line, and its 代录 lines (who, when), in chunks of ids (the
     (item_id, type ...) index answers each)."""
-    from sqlalchemy import or_, select
-
     from domain.events import STARTS
     from domain.labels import EVENT_TYPES, RECORDERS
     from domain.shanghai import SHANGHAI
-    from store.models import EventRecord, table
+    from store.events import start_and_proxy_recordings
 
-    t = table(EventRecord)
     starts: dict[str, str] = {}
     proxies: dict[str, list[str]] = {}
     for i in range(0, len(item_ids), 500):
         chunk = item_ids[i : i + 500]
-        q = select(
-            t.c.item_id,
-            t.c.type,
-            t.c.occurred_on,
-            t.c.ingested_at,
-            t.c.recorded_by,
-            t.c.recorded_role,
-            t.c.lag_working_days,
-            t.c.registration_late,
-        ).where(t.c.item_id.in_(chunk), or_(t.c.type.in_(sorted(STARTS)), t.c.recorded_role.in_(sorted(proxy_roles))))
-        for item_id, type_, on, at, by, role, lag, late in sorted(session.execute(q), key=lambda r: (r[0], r[3])):
+        rows = start_and_proxy_recordings(session, chunk, STARTS, proxy_roles)
+        for item_id, type_, on, at, by, role, lag, late in sorted(rows, key=lambda r: (r[0], r[3])):
             when = at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
             if type_ in STARTS and item_id not in starts:
                 line = f"事件日期 {on}，登记于 {when}（北京时间）"

@@ -2,11 +2,11 @@
 is hundreds of thousands of rows; the report of a year needs only the year's facts, the requests carried into
 it and the documents still in force).
 
-Every query keeps `services.scores.load_events(until=Dec 31)` + `domain.annual_document.filter_events`
+Every query keeps `store.events.load_events(until=Dec 31)` + `domain.annual_document.filter_events`
 semantics: only events on or before the year's last day, in the log's order (occurred_on, event_id) where
 "the first one" matters, and a scope's events chosen the same way (an event's own department, or for an event
 without one the department of an event of the same item). They rest on what the log's writer
-(`store.repo.event_record_from`, used by the workflows' `save_item` / `record_fact`) guarantees:
+(`store.events.event_record_from`, used by the workflows' `save_item` / `record_fact`) guarantees:
 `occurred_on` is the day of the event's own date field (`on`, `received_on`, `signed_on`, ...), `item_id` is
 its `document_id` / `request_id` / `case_id` / `item_id`, a payload's `department` is the row's, `category` and
 `channel` are the payload's fields named by domain.report.REPORT_FIELDS (so no payload is decoded for a count),

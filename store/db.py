@@ -172,5 +172,8 @@ def _migrate(engine) -> None:
     _migrated.add(engine)
 
 
-def session(engine=None) -> Session:
-    return Session(engine or get_engine())
+def session(engine=None, *, expire_on_commit: bool = True) -> Session:
+    """The one way to open a store session: on `engine` (default: the configured store), migrated first (once
+    per engine per process). Use as a context manager; `expire_on_commit=False` keeps rows readable after a
+    commit (the delivery log hands them back)."""
+    return Session(init_db(engine or get_engine()), expire_on_commit=expire_on_commit)

@@ -176,9 +176,9 @@ def list_deliveries(
         raise ValueError(f"unknown delivery status {status!r} (one of {', '.join(STATES)})")
     own = session is None
     if session is None:
-        from store.db import database_url, get_engine
+        from store.db import session as open_session
 
-        session = Session(get_engine(database_url()), expire_on_commit=False)
+        session = open_session(expire_on_commit=False)
     try:
         stmt = select(Delivery)
         if status:
@@ -194,3 +194,14 @@ def list_deliveries(
     finally:
         if own:
             session.close()
+
+
+def attempt_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(channel, status, attempts) over the whole delivery log."""
+    from sqlalchemy import func
+    from sqlalchemy import select as sa_select
+
+    q = sa_select(col(DeliveryAttempt.channel), col(DeliveryAttempt.status), func.count()).group_by(
+        col(DeliveryAttempt.channel), col(DeliveryAttempt.status)
+    )
+    return [(c, st, n) for c, st, n in session.execute(q)]

@@ -42,7 +42,7 @@ class Env:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def env(ts_env, tmp_path_factory):
-    from app.demo import seed
+    from services.demo import seed
     from store.accounts import set_password
     from store.db import database_url, get_engine, init_db
 

@@ -238,7 +238,8 @@ def cli(tmp_data_dir, seed):
     from app.cli import app
     from domain.model import ClockSnapshot, ItemSnapshot
     from store.db import init_db
-    from store.repo import add_event, event_record_from, save_snapshot
+    from store.events import add_event, event_record_from
+    from store.items import save_snapshot
 
     evs, clocks = seed
     engine = init_db()

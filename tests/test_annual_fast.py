@@ -20,9 +20,9 @@ from domain.engine import engine as config_engine
 from domain.events import parse_event
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.scoring import load_scoring, rule_labels
-from services.scores import load_events
-from store import repo
 from store.annual import year_rows
+from store.events import add_event, event_record_from, load_events
+from store.items import save_snapshot
 
 AS_OF = dt.date(2026, 11, 20)
 # The day the fixture's rows are recorded: after its last fact (opinion cases around 2026-12-31), since a fact is
@@ -52,18 +52,16 @@ class _Store:
         ev = parse_event(raw, internal=raw["type"] == "request.abandoned", today=TODAY)
         data = ev.data | {"type": ev.type, "event_id": ev.event_id}
         if legacy:  # as older imports wrote it: a follow-up without its item's department
-            rec = repo.event_record_from(data)
+            rec = event_record_from(data)
         else:
-            rec = repo.event_record_from(
-                data, item_id=ev.item_id, department=ev.department or dept, occurred_on=ev.on[:10]
-            )
-        repo.add_event(self.s, rec, commit=False)
+            rec = event_record_from(data, item_id=ev.item_id, department=ev.department or dept, occurred_on=ev.on[:10])
+        add_event(self.s, rec, commit=False)
 
     def odd(self, dept: str, **raw):
         """A value outside today's vocabulary (an event of an older release), stored as it is."""
         self.n += 1
         raw["event_id"] = f"ev-{self.n:05d}"
-        repo.add_event(self.s, repo.event_record_from(raw, department=dept), commit=False)
+        add_event(self.s, event_record_from(raw, department=dept), commit=False)
 
     def clock(self, item_id: str, item_type: str, dept: str, rule: str, due: str | None, state: str, met_on=None):
         snap = self.snaps.setdefault(
@@ -75,7 +73,7 @@ class _Store:
 
     def close(self):
         for snap in self.snaps.values():
-            repo.save_snapshot(self.s, snap, commit=False)
+            save_snapshot(self.s, snap, commit=False)
         self.s.commit()
 
 
@@ -398,8 +396,8 @@ def _tie_store(s: Session) -> dict[str, str]:
     for raw in raws:
         ev = parse_event(raw, today=TODAY)
         data = ev.data | {"type": ev.type, "event_id": ev.event_id}
-        rec = repo.event_record_from(data, item_id=ev.item_id, department=dept, occurred_on=ev.on[:10])
-        repo.add_event(s, rec, commit=False)
+        rec = event_record_from(data, item_id=ev.item_id, department=dept, occurred_on=ev.on[:10])
+        add_event(s, rec, commit=False)
     s.commit()
     return channels
 

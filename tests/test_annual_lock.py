@@ -33,7 +33,7 @@ def report_year(today: dt.date) -> int:
 
 
 def lock_of(year: int, scope_key: str):
-    from services.queries import session
+    from store.db import session
 
     with session() as s:
         return annual_lock(s, year, scope_key)

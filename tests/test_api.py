@@ -49,7 +49,7 @@ class Env:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def env(api_ts_env, tmp_path_factory):
     ts_env = api_ts_env
-    from app.demo import seed
+    from services.demo import seed
     from store.db import database_url, get_engine, init_db
     from store.tokens import create_token, ensure_table
 
@@ -246,7 +246,7 @@ async def test_overdue_rows_with_working_days_and_department_names(env):
 
 
 def _received(rid: str, dept: str, **kw) -> dict:
-    from app.demo import today_shanghai
+    from services.demo import today_shanghai
 
     return {
         "event_id": rid + "-r",
@@ -373,7 +373,7 @@ async def test_assessor_cannot_post_events_and_bad_bodies_are_422(env):
 async def test_scores_json_csv_xlsx(env):
     from openpyxl import load_workbook
 
-    from app.demo import today_shanghai
+    from services.demo import today_shanghai
 
     period = f"{today_shanghai().year}"
     r = await env.get("assessor", "/api/scores", params={"period": period})
@@ -402,7 +402,7 @@ async def test_scores_json_csv_xlsx(env):
 async def test_annual_report_json_xlsx_html(env):
     from openpyxl import load_workbook
 
-    from app.demo import today_shanghai
+    from services.demo import today_shanghai
 
     year = today_shanghai().year
     r = await env.get("assessor", "/api/annual-report", params={"year": year})
@@ -423,7 +423,7 @@ async def test_annual_report_json_xlsx_html(env):
 async def test_published_reports_are_locked_and_an_assessor_locks_the_others(env):
     """Issue 17 §6: the demo's published reports of last year are locked at their publication; the assessor
     locks another one through the API, once; a liaison may not, nor lock a year still running."""
-    from app.demo import today_shanghai
+    from services.demo import today_shanghai
 
     year = today_shanghai().year - 1
     rep = (await env.get("assessor", "/api/annual-report", params={"year": year, "department": "qz-fgw"})).json()
@@ -453,7 +453,7 @@ async def test_published_reports_are_locked_and_an_assessor_locks_the_others(env
 
 async def test_annual_report_docx_download_by_role(env):
     from app.annual_render import DOCX_MIME, docx_text
-    from app.demo import today_shanghai
+    from services.demo import today_shanghai
 
     year = today_shanghai().year
     r = await env.get("assessor", "/api/annual-report", params={"year": year, "government": "true", "format": "docx"})
@@ -512,8 +512,8 @@ async def test_calendar_read_by_all_reload_by_admin_only(env):
         r = await env.post(role, "/api/calendar/reload")
         assert r.status_code == 403 and "管理员" in r.json()["detail"]
     # a new regional holiday on the next working day moves the extended request's due date by one
-    from app.demo import today_shanghai
     from domain.engine import engine
+    from services.demo import today_shanghai
     from services.queries import get_status, open_item_ids
 
     item_id = "qz-zrzyj-ysq-2026-105"
@@ -643,10 +643,10 @@ async def test_exports_survive_control_characters_in_stored_text(env):
     from openpyxl import load_workbook
     from sqlmodel import Session
 
-    from app.demo import today_shanghai
     from domain.model import ClockSnapshot, ItemSnapshot
-    from store import repo
+    from services.demo import today_shanghai
     from store.db import database_url, get_engine
+    from store.items import save_snapshot
 
     today = today_shanghai()
     iid = f"legacy-{env.tag}"
@@ -670,7 +670,7 @@ async def test_exports_survive_control_characters_in_stored_text(env):
         ],
     )
     with Session(get_engine(database_url())) as s:
-        repo.save_snapshot(s, snap)
+        save_snapshot(s, snap)
     try:
         r = await env.get(
             "supervisor", "/api/scores", params={"period": str(today.year), "format": "xlsx", "department": "qz-jyj"}

@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensit
 
 
 def _days_ago(n: int) -> str:
-    from app.demo import today_shanghai
     from domain.engine import engine
+    from services.demo import today_shanghai
 
     return engine().calendar.subtract_working_days(today_shanghai(), n, "guangxi").isoformat()
 
@@ -82,7 +82,7 @@ async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):  # 
 
     from openpyxl import load_workbook
 
-    from app.demo import today_shanghai
+    from services.demo import today_shanghai
 
     due = item["clocks"][0]["due"]
     r = await env.get("assessor", "/api/scores", params={"period": due[:4], "format": "xlsx", "department": "qz-fgw"})

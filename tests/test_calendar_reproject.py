@@ -59,7 +59,8 @@ def _notice(year: int, extra_off: dt.date) -> str:
 async def test_calendar_notice_reprojects_a_met_provisional_clock(st):
     from domain.scoring import parse_period
     from services.calendar import signal_open_items
-    from services.scores import compute_scores, fresh_scores, session
+    from services.scores import compute_scores, fresh_scores
+    from store.db import session
     from store.locks import lock_period
 
     cal = engine().calendar
@@ -109,7 +110,7 @@ async def test_calendar_notice_reprojects_a_met_provisional_clock(st):
 async def test_calendar_correction_reprojects_a_missed_clock_of_an_open_item(st):
     """The item is still open (its interpretation is due): its own workflow recomputes the missed clock."""
     from services.calendar import signal_open_items
-    from services.queries import session
+    from store.db import session
 
     cal = engine().calendar
     today = await st.today()
@@ -235,14 +236,14 @@ def test_a_delayed_reply_keeps_its_later_date_when_re_projected():
 
 def test_finished_items_with_met_clocks_pages_over_finished_items_only(db_session):
     from domain.model import ClockSnapshot, ItemSnapshot
-    from store import repo
+    from store.items import finished_items_with_met_clocks, save_snapshot
 
     def item(id_, state, *clock_states):
         clocks = [
             ClockSnapshot(rule=f"r{i}", start="2026-03-02", due="2026-03-30", state=cs, met_on="2026-03-30")
             for i, cs in enumerate(clock_states)
         ]
-        repo.save_snapshot(
+        save_snapshot(
             db_session,
             ItemSnapshot(id=id_, type="request", department="qz-fgw", state=state, version=1, clocks=clocks),
         )
@@ -252,5 +253,5 @@ def test_finished_items_with_met_clocks_pages_over_finished_items_only(db_sessio
     item("C", "closed", "closed")  # nothing was met or missed
     item("D", "abandoned", "missed")
     item("E", "closed", "met")
-    assert repo.finished_items_with_met_clocks(db_session, None, 2) == ["A", "D"]
-    assert repo.finished_items_with_met_clocks(db_session, "D", 2) == ["E"]
+    assert finished_items_with_met_clocks(db_session, None, 2) == ["A", "D"]
+    assert finished_items_with_met_clocks(db_session, "D", 2) == ["E"]

@@ -223,7 +223,7 @@ async def test_withdrawal_after_the_due_date_keeps_the_lateness(st):
     assert st.clock(early, "request_reply").state == "closed"  # on the due day: neutral
     from domain.scoring import parse_period
     from services.scores import compute_scores
-    from services.scores import session as _session
+    from store.db import session as _session
 
     with _session() as s:
         res = compute_scores(s, parse_period("2026-11"), dt.date(2026, 11, 25), "qz-jyj")
@@ -287,7 +287,7 @@ async def test_withheld_document_published_later_is_recorded_without_a_clock(st)
     assert st.item(doc).clocks == []
     from domain.scoring import parse_period
     from services.scores import compute_scores
-    from services.scores import session as _session
+    from store.db import session as _session
 
     with _session() as s:
         res = compute_scores(s, parse_period("2026-Q3"), dt.date(2026, 10, 20), "qz-fgw")

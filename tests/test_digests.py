@@ -61,7 +61,7 @@ def digest_env(tmp_path, monkeypatch, hook):
 
 
 def _seed(engine, snaps: list[ItemSnapshot]) -> None:
-    from store.repo import save_snapshot
+    from store.items import save_snapshot
 
     with Session(engine) as s:
         for snap in snaps:

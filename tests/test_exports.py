@@ -243,7 +243,8 @@ def test_lock_keeps_numbers_and_lists_amendments(db_session):
 def _seed(engine):
     from sqlmodel import Session
 
-    from store.repo import add_event, event_record_from, save_snapshot
+    from store.events import add_event, event_record_from
+    from store.items import save_snapshot
 
     snaps = [
         ItemSnapshot(
@@ -350,7 +351,7 @@ def test_cli_export_scores_and_lock(cli, tmp_path: Path):
     from sqlmodel import Session
 
     from store.db import get_engine
-    from store.repo import save_snapshot
+    from store.items import save_snapshot
 
     with Session(get_engine()) as s:
         save_snapshot(

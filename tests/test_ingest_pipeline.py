@@ -13,8 +13,8 @@ from temporalio import activity, workflow
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 import workflows
-from activities.clocks import SaveRequest
-from activities.clocks import save_item as save_item_real
+from activities.store import SaveRequest
+from activities.store import save_item as save_item_real
 from store.db import get_engine
 from store.models import EventRecord
 from tests.workflow_harness import stack

@@ -137,7 +137,7 @@ def test_no_module_cycles():
         ("from app.ingest import Ingestor\n", {"activities": set(LAYERS) - {"app"}}, 1),
         ("def f():\n    from app import queries\n", {"activities": set(LAYERS) - {"app"}}, 2),  # app and app.queries
         ("from store.db import session\n", {"activities": set(LAYERS) - {"app"}}, 0),
-        ("import store.repo\n", {"domain": set()}, 1),
+        ("import store.items\n", {"domain": set()}, 1),
     ],
 )
 def test_the_checker_sees_late_and_plain_imports(tmp_path, monkeypatch, source, allowed, expected):
@@ -145,7 +145,7 @@ def test_the_checker_sees_late_and_plain_imports(tmp_path, monkeypatch, source, 
     for pkg in LAYERS:
         (tmp_path / pkg).mkdir()
         (tmp_path / pkg / "__init__.py").write_text("")
-    (tmp_path / "store" / "repo.py").write_text("")
+    (tmp_path / "store" / "items.py").write_text("")
     (tmp_path / "store" / "db.py").write_text("")
     (tmp_path / "app" / "ingest.py").write_text("")
     (tmp_path / "app" / "queries.py").write_text("")

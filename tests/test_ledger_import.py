@@ -189,11 +189,11 @@ async def test_cli_import_idempotent_later_version_conflict_and_no_pii(st, tmp_p
     assert res.returncode == 1
     assert re.search(rf"第 2 行 {r2}: 拒绝 rejected", res.stdout), res.stdout
     assert f"第 2 行 {r2} [答复结果]" in res.stdout and "冲突" in res.stdout
-    from services.queries import session
-    from store import repo
+    from store.db import session
+    from store.events import find_event
 
     with session() as s:
-        ev = repo.find_event(s, f"ledger:qz-jyj:requests:{r2}:replied")
+        ev = find_event(s, f"ledger:qz-jyj:requests:{r2}:replied")
         assert ev.payload["outcome"] == "partially_granted"
 
     # Applicant data reached neither the store nor any workflow history.

@@ -100,14 +100,14 @@ def test_clock_summary_is_filled_from_the_stored_explanations(db_url):
 
 def test_event_report_columns_are_filled_from_the_stored_payloads(db_url):
     """0006 adds event_record.category / .channel and fills them from each stored payload (what the annual
-    report counts by), the same values store.repo.event_record_from writes for a new event."""
+    report counts by), the same values store.events.event_record_from writes for a new event."""
     import json
     import uuid
 
     from alembic import command
 
     from store.db import alembic_config, create_db_engine
-    from store.repo import event_record_from
+    from store.events import event_record_from
 
     schema = None
     if db_url.startswith("sqlite"):

@@ -263,9 +263,10 @@ def test_ledger_refusals_name_the_column():
 
 
 def test_board_query_finds_receipt_flags_on_both_databases(db_session):
-    """store.repo.request_ids_with_receipt_flags on SQLite and PostgreSQL (the board's list)."""
+    """store.request_ids_with_receipt_flags on SQLite and PostgreSQL (the board's list)."""
     from domain.model import ItemSnapshot
-    from store import repo
+    from store.items import save_snapshot
+    from store.requests import request_ids_with_receipt_flags
 
     typed = {"receipt": {"basis": "received_on", "on": "2026-03-02", "entered": "2026-03-02"}}
     cases = {
@@ -277,12 +278,12 @@ def test_board_query_finds_receipt_flags_on_both_databases(db_session):
         "legacy": {"channel": "online"},
     }
     for i, (name, data) in enumerate(cases.items(), start=1):
-        repo.save_snapshot(
+        save_snapshot(
             db_session,
             ItemSnapshot(id=name, type="request", department="qz-jyj" if i % 2 else "qz-fgw", data=data, version=1),
         )
-    assert repo.request_ids_with_receipt_flags(db_session) == ["delayed", "fee", "moved", "waiting"]
-    assert repo.request_ids_with_receipt_flags(db_session, "qz-jyj") == ["fee", "waiting"]
+    assert request_ids_with_receipt_flags(db_session) == ["delayed", "fee", "moved", "waiting"]
+    assert request_ids_with_receipt_flags(db_session, "qz-jyj") == ["fee", "waiting"]
 
 
 def test_forms_ask_what_the_channel_needs():

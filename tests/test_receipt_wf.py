@@ -161,8 +161,8 @@ async def test_article_35_later_reply_date(st):
     assert [f["code"] for f in _flags(st, req)] == ["reply_delayed"]
     # Counted per department in the scores of the period.
     from domain.scoring import parse_period
-    from services.queries import session
     from services.scores import compute_scores
+    from store.db import session
 
     with session() as s:
         res = compute_scores(s, parse_period("2026"), await st.today(), DEPT)

@@ -33,7 +33,7 @@ async def st(wf_env, tmp_path, monkeypatch):  # noqa: F811
 
 
 def rows(item_id: str) -> dict[str, EventRecord]:
-    from services.queries import session
+    from store.db import session
 
     with session() as s:
         return {e.type: e for e in s.exec(select(EventRecord).where(EventRecord.item_id == item_id))}

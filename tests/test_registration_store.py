@@ -7,11 +7,11 @@ import datetime as dt
 
 from domain.review import HELD_ROLES, REGISTRATION_STARTS
 from domain.shanghai import SHANGHAI
-from store import repo
+from store.events import add_event, event_record_from, registration_late_events, start_lags
 
 
 def _start(db_session, n: int, *, on: str, at: dt.datetime, lag: int, late: bool, role: str = "liaison", dept="d1"):
-    rec = repo.event_record_from(
+    rec = event_record_from(
         {
             "event_id": f"e{n}",
             "type": "request.received",
@@ -26,7 +26,7 @@ def _start(db_session, n: int, *, on: str, at: dt.datetime, lag: int, late: bool
         lag_working_days=lag,
         registration_late=late,
     )
-    assert repo.add_event(db_session, rec)
+    assert add_event(db_session, rec)
 
 
 def test_board_list_by_shanghai_recording_day_and_scores_by_own_date(db_session):
@@ -45,17 +45,17 @@ def test_board_list_by_shanghai_recording_day_and_scores_by_own_date(db_session)
         role="operator",
     )
     _start(db_session, 5, on="2026-12-01", at=dt.datetime(2026, 12, 9, tzinfo=SHANGHAI), lag=5, late=True, dept="d2")
-    rows, total = repo.registration_late_events(db_session, *q4)
+    rows, total = registration_late_events(db_session, *q4)
     assert ([e.event_id for e in rows], total) == (["e1", "e5"], 2)  # by department, flagged only
-    rows, total = repo.registration_late_events(db_session, *q1)
+    rows, total = registration_late_events(db_session, *q1)
     assert ([e.event_id for e in rows], total) == (["e2"], 1)
-    rows, total = repo.registration_late_events(db_session, *q4, department="d2", limit=1)
+    rows, total = registration_late_events(db_session, *q4, department="d2", limit=1)
     assert ([e.event_id for e in rows], total) == (["e5"], 1)
-    rows, total = repo.registration_late_events(db_session, *q4, limit=1)
+    rows, total = registration_late_events(db_session, *q4, limit=1)
     assert ([e.event_id for e in rows], total) == (["e1"], 2)  # the longest lag first when capped
     # the scores: starts dated in the period (all four of d1 are dated in Q4), registered by the department
-    lags = repo.start_lags(db_session, REGISTRATION_STARTS, HELD_ROLES, "2026-10-01", "2026-12-31")
+    lags = start_lags(db_session, REGISTRATION_STARTS, HELD_ROLES, "2026-10-01", "2026-12-31")
     assert sorted(lags) == [("d1", 1, False), ("d1", 6, True), ("d1", 7, True), ("d2", 5, True)]
-    assert repo.start_lags(db_session, REGISTRATION_STARTS, HELD_ROLES, "2026-10-01", "2026-12-31", "d2") == [
+    assert start_lags(db_session, REGISTRATION_STARTS, HELD_ROLES, "2026-10-01", "2026-12-31", "d2") == [
         ("d2", 5, True)
     ]

@@ -12,8 +12,9 @@ from sqlmodel import Session
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.rules import load_rules
 from domain.scoring import load_scoring, parse_period, score_period
-from services.scores import current_records, default_overdue_days, load_events
-from store import repo
+from services.scores import current_records, default_overdue_days
+from store.events import add_event, event_record_from, load_events
+from store.items import save_snapshot
 
 RULES = load_rules()
 
@@ -60,7 +61,7 @@ def test_period_scores_equal_the_full_path(engine):
     tag = f"SC-{uuid.uuid4().hex[:5]}"
     with Session(engine) as s:
         for snap in _snapshots(tag):
-            repo.save_snapshot(s, snap)
+            save_snapshot(s, snap)
     as_of = dt.date(2026, 3, 15)
     od = default_overdue_days()
     with Session(engine) as s:
@@ -82,7 +83,7 @@ def test_annual_report_events_stop_at_the_year(engine):
     tag = f"EV-{uuid.uuid4().hex[:5]}"
     with Session(engine) as s:
         for i, day in enumerate(("2025-12-31", "2026-01-01")):
-            rec = repo.event_record_from(
+            rec = event_record_from(
                 {"event_id": f"{tag}-{i}", "type": "request.received", "request_id": f"{tag}-{i}", "department": "d"},
                 item_id=f"{tag}-{i}",
                 department="d",
@@ -90,7 +91,7 @@ def test_annual_report_events_stop_at_the_year(engine):
                 content_hash="x",
                 recorded_by=None,
             )
-            repo.add_event(s, rec)
+            add_event(s, rec)
     with Session(engine) as s:
         ids = {e["event_id"] for e in load_events(s, until=dt.date(2025, 12, 31))}
         every = {e["event_id"] for e in load_events(s)}
@@ -104,7 +105,7 @@ def test_marks_selected_in_sql_equal_the_full_scan(engine):
     tag = f"MK-{uuid.uuid4().hex[:5]}"
     with Session(engine) as s:
         for i, disclosure in enumerate(("withheld", "public", "withheld")):
-            repo.save_snapshot(
+            save_snapshot(
                 s,
                 ItemSnapshot(
                     id=f"{tag}-d{i}",
@@ -144,9 +145,9 @@ def test_marks_selected_in_sql_equal_the_full_scan(engine):
             },
         ]
         for e in evs:
-            repo.add_event(
+            add_event(
                 s,
-                repo.event_record_from(
+                event_record_from(
                     e,
                     item_id=e["request_id"],
                     department=e.get("department"),

@@ -54,7 +54,7 @@ def cli(*args: str):
 
 
 def event_rows(item_id: str) -> list[str]:
-    from services.queries import session
+    from store.db import session
 
     with session() as s:
         return [e.type for e in s.exec(select(EventRecord).where(EventRecord.item_id == item_id))]

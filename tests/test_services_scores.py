@@ -17,7 +17,7 @@ def _store(tmp_path, monkeypatch):
     monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     from store.db import database_url, get_engine, init_db
-    from store.repo import save_snapshot
+    from store.items import save_snapshot
 
     engine = init_db(get_engine(database_url()))
     with Session(engine) as s:
@@ -62,7 +62,8 @@ def test_lock_publishes_what_the_scores_show(tmp_path, monkeypatch):
     """The page's lock and the CLI's lock publish the numbers `scores show` gives, marks included (the
     page used to lock without the withheld / lost-case rows)."""
     _store(tmp_path, monkeypatch)
-    from services.scores import compute_scores, fresh_scores, session
+    from services.scores import compute_scores, fresh_scores
+    from store.db import session
     from store.locks import lock_period
 
     with session() as s:
@@ -80,7 +81,7 @@ def test_lock_publishes_what_the_scores_show(tmp_path, monkeypatch):
 def test_event_log_loads_as_canonical_dicts(tmp_path, monkeypatch):
     """load_events: the event log in order, type and id filled in, applicant data never returned."""
     engine = _store(tmp_path, monkeypatch)
-    from services.scores import load_events
+    from store.events import load_events
     from store.models import EventRecord
 
     with Session(engine) as s:
@@ -126,7 +127,7 @@ def test_documents_not_disclosed_proactively_are_counted_with_their_reason(db_se
     document recorded as needing no interpretation is counted and listed; stored events from before the
     rename (withheld_reason) and the now-refused normative + on_request still count (SQLite and PostgreSQL)."""
     from services.scores import compute_scores
-    from store.repo import save_snapshot
+    from store.items import save_snapshot
 
     docs = [
         _doc("W-old", disclosure="withheld", signed_on="2026-08-10", withheld_reason="withheld.state_secret"),

@@ -10,9 +10,12 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from domain.model import ClockSnapshot, ItemSnapshot
-from store import repo
+from store.clock_rows import clock_rows_due_between, due_changes, open_clocks_due_before, record_due_change
 from store.db import init_db
+from store.events import add_event, event_record_from, find_event
+from store.items import get_item, list_items, save_snapshot
 from store.models import Clock, DueDateChange, EventRecord, Item
+from store.requests import request_ids_with_flag_data, same_day_requests, withdrawals_by_applicant
 
 CST = timezone(timedelta(hours=8))
 
@@ -49,16 +52,16 @@ def test_init_db_is_idempotent(engine):
 
 def test_save_snapshot_version_guard(db_session):
     s = db_session
-    assert repo.save_snapshot(s, snap(version=1, due="2026-03-10")) is True
-    assert repo.save_snapshot(s, snap(version=1, due="2026-03-11")) is False  # equal: ignored
-    assert repo.save_snapshot(s, snap(version=0, due="2026-03-12")) is False  # older: ignored
-    got = repo.get_item(s, "req-1")
+    assert save_snapshot(s, snap(version=1, due="2026-03-10")) is True
+    assert save_snapshot(s, snap(version=1, due="2026-03-11")) is False  # equal: ignored
+    assert save_snapshot(s, snap(version=0, due="2026-03-12")) is False  # older: ignored
+    got = get_item(s, "req-1")
     assert got.version == 1 and got.clocks[0].due == "2026-03-10"
 
     newer = snap(version=3, due="2026-03-20", paused_days=2, ladder_step="T-3")
     newer.clocks.append(ClockSnapshot(rule="request.extension", start="2026-03-01", due=None))
-    assert repo.save_snapshot(s, newer) is True
-    got = repo.get_item(s, "req-1")
+    assert save_snapshot(s, newer) is True
+    got = get_item(s, "req-1")
     assert got.version == 3
     assert got.data == {"channel": "online", "v": 3}
     assert [c.rule for c in got.clocks] == ["request.reply", "request.extension"]
@@ -84,14 +87,14 @@ def test_clock_summary_is_written_beside_the_explanation_and_capped(db_session):
     s = db_session
     first = snap(version=1)
     first.clocks[0].explanation = {"summary": "自 2026-02-09 的次日起算第 20 个工作日为 2026-03-10", "steps": []}
-    repo.save_snapshot(s, first)
+    save_snapshot(s, first)
     second = snap(version=2)
     second.clocks[0].explanation = {"summary": "延" * (SUMMARY_MAX + 50)}
     second.clocks.append(ClockSnapshot(rule="request.extension", start="2026-03-01", due=None))
-    repo.save_snapshot(s, second)
+    save_snapshot(s, second)
     got = dict(s.execute(select(Clock.rule, Clock.summary)).all())
     assert got == {"request.reply": "延" * (SUMMARY_MAX - 1) + "…", "request.extension": None}
-    rows = repo.clock_rows_due_between(s, "2026-03-01", "2026-03-31")
+    rows = clock_rows_due_between(s, "2026-03-01", "2026-03-31")
     assert [r[-1] for r in rows] == ["延" * (SUMMARY_MAX - 1) + "…"]
 
 
@@ -104,7 +107,7 @@ def test_save_snapshot_concurrent_writers_keep_newest(engine):
         try:
             with Session(engine) as s:
                 for v in chunk:
-                    repo.save_snapshot(s, snap(version=v, due=f"2026-04-{(v % 28) + 1:02d}"))
+                    save_snapshot(s, snap(version=v, due=f"2026-04-{(v % 28) + 1:02d}"))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -115,7 +118,7 @@ def test_save_snapshot_concurrent_writers_keep_newest(engine):
         t.join()
     assert not errors, errors
     with Session(engine) as s:
-        got = repo.get_item(s, "req-1")
+        got = get_item(s, "req-1")
         assert got.version == 40
         assert got.clocks[0].due == f"2026-04-{(40 % 28) + 1:02d}"
         assert got.clocks[0].explanation == {"steps": ["v40"]}
@@ -124,33 +127,33 @@ def test_save_snapshot_concurrent_writers_keep_newest(engine):
 
 def test_list_items_and_get_missing(db_session):
     s = db_session
-    repo.save_snapshot(s, snap("a-1", dept="dept-a"))
-    repo.save_snapshot(s, snap("a-2", dept="dept-a", state="closed", clock_state="met"))
-    repo.save_snapshot(s, snap("b-1", dept="dept-b"))
-    assert repo.get_item(s, "nope") is None
-    assert [i.id for i in repo.list_items(s)] == ["a-1", "a-2", "b-1"]
-    assert [i.id for i in repo.list_items(s, department="dept-a")] == ["a-1", "a-2"]
-    assert [i.id for i in repo.list_items(s, department="dept-a", state="open")] == ["a-1"]
-    assert [i.id for i in repo.list_items(s, type="document")] == []
-    by_id = {i.id: i for i in repo.list_items(s)}
+    save_snapshot(s, snap("a-1", dept="dept-a"))
+    save_snapshot(s, snap("a-2", dept="dept-a", state="closed", clock_state="met"))
+    save_snapshot(s, snap("b-1", dept="dept-b"))
+    assert get_item(s, "nope") is None
+    assert [i.id for i in list_items(s)] == ["a-1", "a-2", "b-1"]
+    assert [i.id for i in list_items(s, department="dept-a")] == ["a-1", "a-2"]
+    assert [i.id for i in list_items(s, department="dept-a", state="open")] == ["a-1"]
+    assert [i.id for i in list_items(s, type="document")] == []
+    by_id = {i.id: i for i in list_items(s)}
     assert by_id["a-2"].clocks[0].state == "met" and len(by_id["b-1"].clocks) == 1
 
 
 def test_open_clocks_due_before(db_session):
     s = db_session
-    repo.save_snapshot(s, snap("late-a", dept="dept-a", due="2026-03-02"))
-    repo.save_snapshot(s, snap("late-b", dept="dept-b", due="2026-03-03"))
-    repo.save_snapshot(s, snap("met", dept="dept-a", due="2026-03-01", clock_state="met"))
-    repo.save_snapshot(s, snap("paused", dept="dept-a", due="2026-03-01", clock_state="paused"))
-    repo.save_snapshot(s, snap("future", dept="dept-a", due="2026-03-09"))
+    save_snapshot(s, snap("late-a", dept="dept-a", due="2026-03-02"))
+    save_snapshot(s, snap("late-b", dept="dept-b", due="2026-03-03"))
+    save_snapshot(s, snap("met", dept="dept-a", due="2026-03-01", clock_state="met"))
+    save_snapshot(s, snap("paused", dept="dept-a", due="2026-03-01", clock_state="paused"))
+    save_snapshot(s, snap("future", dept="dept-a", due="2026-03-09"))
     # due 2026-03-03T23:59:59+08:00 == 15:59:59Z: one second later it is overdue
     now = datetime(2026, 3, 3, 16, 0, 0, tzinfo=UTC)
-    rows = repo.open_clocks_due_before(s, now)
+    rows = open_clocks_due_before(s, now)
     assert [(i.id, c.rule) for i, c in rows] == [("late-a", "request.reply"), ("late-b", "request.reply")]
     assert all(c.due_instant.tzinfo is not None for _, c in rows)
-    assert [i.id for i, _ in repo.open_clocks_due_before(s, now, department="dept-b")] == ["late-b"]
+    assert [i.id for i, _ in open_clocks_due_before(s, now, department="dept-b")] == ["late-b"]
     just_before = datetime(2026, 3, 3, 23, 59, 59, tzinfo=CST)
-    assert [i.id for i, _ in repo.open_clocks_due_before(s, just_before)] == ["late-a"]
+    assert [i.id for i, _ in open_clocks_due_before(s, just_before)] == ["late-a"]
 
 
 def test_event_record_drops_applicant(db_session, engine):
@@ -167,7 +170,7 @@ def test_event_record_drops_applicant(db_session, engine):
         "subject": "某文件",
         "recorded_by": "p-1",
     }
-    rec = repo.event_record_from(event)
+    rec = event_record_from(event)
     assert "applicant" not in rec.payload and rec.payload["applicant_type"] == "natural_person"
     assert rec.item_id == "req-9" and rec.occurred_on == "2026-02-09" and rec.recorded_by == "p-1"
     # one content hash everywhere (domain.events): personal data is not even hashed, and who sent it
@@ -176,22 +179,21 @@ def test_event_record_drops_applicant(db_session, engine):
 
     assert rec.content_hash == content_hash(event)
     assert (
-        repo.event_record_from(dict(event, applicant={"name": "李四"}, recorded_by="p-2")).content_hash
-        == rec.content_hash
+        event_record_from(dict(event, applicant={"name": "李四"}, recorded_by="p-2")).content_hash == rec.content_hash
     )
-    assert repo.event_record_from(dict(event, subject="另一文件")).content_hash != rec.content_hash
+    assert event_record_from(dict(event, subject="另一文件")).content_hash != rec.content_hash
 
-    assert repo.add_event(s, rec) is True
-    assert repo.add_event(s, repo.event_record_from(event)) is False
-    found = repo.find_event(s, "ev-1")
+    assert add_event(s, rec) is True
+    assert add_event(s, event_record_from(event)) is False
+    found = find_event(s, "ev-1")
     assert found is not None and found.content_hash == rec.content_hash
-    assert repo.find_event(s, "missing") is None
+    assert find_event(s, "missing") is None
     # nothing personal anywhere in the stored row
     with engine.connect() as conn:
         raw = " ".join(str(v) for v in conn.execute(text("select * from event_record")).one())
     assert "张三" not in raw and "13800000000" not in raw and 'applicant"' not in raw
 
-    ar = repo.event_record_from(
+    ar = event_record_from(
         {
             "event_id": "ev-2",
             "type": "annual_report.published",
@@ -201,7 +203,7 @@ def test_event_record_drops_applicant(db_session, engine):
         }
     )
     assert ar.item_id == "annual-report:dept-a:2025" and ar.occurred_on == "2026-01-20"
-    op = repo.event_record_from(
+    op = event_record_from(
         {
             "event_id": "ev-3",
             "type": "opinion.detected",
@@ -216,12 +218,10 @@ def test_event_record_drops_applicant(db_session, engine):
 
 def test_record_due_change(db_session):
     s = db_session
-    repo.save_snapshot(s, snap())
-    rec = repo.record_due_change(
-        s, "req-1", "request.reply", "2026-03-10", "2026-04-08", "经审批延长答复期限20个工作日"
-    )
+    save_snapshot(s, snap())
+    rec = record_due_change(s, "req-1", "request.reply", "2026-03-10", "2026-04-08", "经审批延长答复期限20个工作日")
     assert rec.id is not None and rec.changed_at.tzinfo is not None
-    changes = repo.due_changes(s, "req-1")
+    changes = due_changes(s, "req-1")
     assert [(c.old_due, c.new_due, c.reason) for c in changes] == [
         ("2026-03-10", "2026-04-08", "经审批延长答复期限20个工作日")
     ]
@@ -259,7 +259,7 @@ def test_requests_of_one_applicant_are_found_by_key_only(db_session):
             data={"start_on": day, **data},
             applicant_key=key,
         )
-        repo.save_snapshot(db_session, s)
+        save_snapshot(db_session, s)
 
     request("w-1", "k1", "2026-03-02", state="withdrawn")
     request("w-2", "k1", "2026-03-02", dept="dept-b", state="withdrawn")
@@ -269,21 +269,21 @@ def test_requests_of_one_applicant_are_found_by_key_only(db_session):
     request("o-2", None, "2026-03-10", after_withdrawal={"request_id": "w-1"})
     request("o-3", None, "2026-03-10")
     for item_id, dept in (("w-1", "dept-a"), ("w-2", "dept-b")):
-        rec = repo.event_record_from(
+        rec = event_record_from(
             {"event_id": f"{item_id}-w", "type": "request.withdrawn", "request_id": item_id, "on": "2026-03-05"},
             department=dept,
         )
-        repo.add_event(db_session, rec)
-    assert repo.withdrawals_by_applicant(db_session, "k1", "dept-a", "n-1") == [("w-1", "2026-03-05")]
-    assert repo.withdrawals_by_applicant(db_session, "k2", "dept-a", "n-1") == []
-    assert repo.withdrawals_by_applicant(db_session, "k1", "dept-a", "w-1") == []
-    assert repo.same_day_requests(db_session) == [{"department": "dept-a", "day": "2026-03-10", "ids": ["n-1", "n-2"]}]
-    assert repo.same_day_requests(db_session, "dept-b") == []
-    assert repo.same_day_requests(db_session, None, "2026-03-11", "2026-03-31") == []  # the board's period
-    assert len(repo.same_day_requests(db_session, None, "2026-03-01", "2026-03-10")) == 1
-    assert repo.same_day_requests(db_session, None, open_only=True)[0]["ids"] == ["n-1", "n-2"]
-    assert repo.same_day_requests(db_session, "dept-b", open_only=True) == []
-    assert repo.request_ids_with_flag_data(db_session) == ["n-1", "o-1", "o-2"]
+        add_event(db_session, rec)
+    assert withdrawals_by_applicant(db_session, "k1", "dept-a", "n-1") == [("w-1", "2026-03-05")]
+    assert withdrawals_by_applicant(db_session, "k2", "dept-a", "n-1") == []
+    assert withdrawals_by_applicant(db_session, "k1", "dept-a", "w-1") == []
+    assert same_day_requests(db_session) == [{"department": "dept-a", "day": "2026-03-10", "ids": ["n-1", "n-2"]}]
+    assert same_day_requests(db_session, "dept-b") == []
+    assert same_day_requests(db_session, None, "2026-03-11", "2026-03-31") == []  # the board's period
+    assert len(same_day_requests(db_session, None, "2026-03-01", "2026-03-10")) == 1
+    assert same_day_requests(db_session, None, open_only=True)[0]["ids"] == ["n-1", "n-2"]
+    assert same_day_requests(db_session, "dept-b", open_only=True) == []
+    assert request_ids_with_flag_data(db_session) == ["n-1", "o-1", "o-2"]
     assert db_session.get(Item, "n-1").applicant_key == "k1"
 
 
@@ -294,7 +294,7 @@ def test_request_checks_count_per_department_on_both_databases(db_session):
     from services.scores import request_checks
 
     def request(item_id, day, dept="dept-a", state="open", key=None, **data):
-        repo.save_snapshot(
+        save_snapshot(
             db_session,
             ItemSnapshot(
                 id=item_id, type="request", department=dept, state=state, version=1, applicant_key=key,
@@ -309,10 +309,10 @@ def test_request_checks_count_per_department_on_both_databases(db_session):
     request("b-1", "2026-04-01", dept="dept-b")
     request("a-5", "2025-12-29", state="withdrawn")  # received last year, withdrawn in this one: counted
     ext = {"event_id": "a-3-x", "type": "request.extended", "request_id": "a-3", "on": "2026-03-20"}
-    repo.add_event(db_session, repo.event_record_from(ext, department="dept-a"))
+    add_event(db_session, event_record_from(ext, department="dept-a"))
     for rid, on in (("a-1", "2026-03-05"), ("a-5", "2026-01-06")):  # withdrawals count by their own date
         ev = {"event_id": f"{rid}-w", "type": "request.withdrawn", "request_id": rid, "on": on}
-        repo.add_event(db_session, repo.event_record_from(ev, department="dept-a"))
+        add_event(db_session, event_record_from(ev, department="dept-a"))
     got = {r["department"]: r for r in request_checks(db_session, parse_period("2026"))}
     a = got["dept-a"]
     assert (a["requests"], a["withdrawals"], a["extensions"], a["consultations"], a["same_day_groups"]) == (

@@ -215,7 +215,7 @@ async def test_a_head_posting_through_the_api_is_recorded_as_head(env):  # noqa:
         token, _ = create_token(s, "head", "qz-fgw", person="head-fgw")
     headers = {"Authorization": f"Bearer {token}"}
     cal = engine().calendar
-    from app.demo import today_shanghai
+    from services.demo import today_shanghai
 
     def ago(n: int) -> str:
         return cal.subtract_working_days(today_shanghai(), n, "guangxi").isoformat()

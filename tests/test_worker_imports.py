@@ -43,7 +43,7 @@ import activities  # what the worker imports at start (app.composition)
     + ACTIVATION
     + r"""
 from concurrent.futures import ThreadPoolExecutor
-from activities.clocks import SaveRequest, save_item
+from activities.store import SaveRequest, save_item
 from domain.events import parse_event
 from domain.model import ItemSnapshot
 

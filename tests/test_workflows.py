@@ -261,7 +261,7 @@ async def test_no_correction_by_respond_by_abandons_the_request(st):
     snap = st.item(req)
     assert snap.state == "abandoned"
     assert st.clock(req, "request_reply").state == "closed"
-    from services.queries import session
+    from store.db import session
 
     with session() as s:
         ev = s.exec(
@@ -461,7 +461,7 @@ async def test_calendar_change_moves_due_date_records_and_tells_liaison(st):
         == load_calendar().add_working_days(today, 20, "guangxi").isoformat()
         == c.add_working_days(old_due, 1, "guangxi").isoformat()
     )
-    from services.queries import session
+    from store.db import session
 
     with session() as s:
         change = s.exec(select(DueDateChange).where(DueDateChange.item_id == req)).one()

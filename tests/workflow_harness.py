@@ -23,7 +23,7 @@ from domain import shanghai
 from domain.clocks import SHANGHAI
 from domain.config import config_dir
 from services.ingest import Ingestor
-from store import repo
+from store.items import get_item
 from tests.receivers import WebhookReceiver
 from worker.client import TASK_QUEUE
 from workflows import workflow_runner
@@ -125,10 +125,10 @@ class Stack:
         return results
 
     def item(self, item_id: str):
-        from services.queries import session
+        from store.db import session
 
         with session() as s:
-            return repo.get_item(s, item_id)
+            return get_item(s, item_id)
 
     def clock(self, item_id: str, rule: str):
         snap = self.item(item_id)

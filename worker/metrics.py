@@ -81,12 +81,10 @@ class StoreCollector:
     """Gauges and totals read from the store at scrape time (right across replicas and CLI imports)."""
 
     def collect(self):
-        from sqlalchemy import func, select
-        from sqlmodel import Session
-
-        from store.db import get_engine
-        from store.deliveries import DeliveryAttempt
-        from store.models import Clock, Item
+        from store.clock_rows import open_clock_counts, overdue_clock_counts
+        from store.db import session
+        from store.deliveries import attempt_counts
+        from store.items import held_late_entry_counts
 
         notices = CounterMetricFamily(
             "shixian_notices", "Notice channel attempts by channel and result", labels=["channel", "result"]
@@ -99,36 +97,18 @@ class StoreCollector:
             "shixian_late_entries_held", "Late entries (补录) held for review per department", labels=["department"]
         )
         try:
-            with Session(get_engine()) as s:
-                for channel, status, n in s.execute(
-                    select(DeliveryAttempt.channel, DeliveryAttempt.status, func.count()).group_by(
-                        DeliveryAttempt.channel, DeliveryAttempt.status
-                    )
-                ):
+            with session() as s:
+                for channel, status, n in attempt_counts(s):
                     scheme = channel.split("://", 1)[0] if "://" in (channel or "") else "none"
                     notices.add_metric([scheme, "sent" if status == "ok" else "failed"], n)
-                now = datetime.now(UTC)
-                base = (
-                    select(Item.department, func.count())
-                    .select_from(Clock)
-                    .join(Item, Item.id == Clock.item_id)
-                    .where(Clock.state == "open")
-                    .group_by(Item.department)
-                )
-                for dept, n in s.execute(base):
+                for dept, n in open_clock_counts(s):
                     open_.add_metric([dept], n)
                 from domain.engine import engine
 
                 lapsing = [r.id for r in engine().rules.values() if r.lapses]  # windows lapse, never overdue
-                for dept, n in s.execute(base.where(Clock.due_instant < now, Clock.rule.not_in(lapsing))):
+                for dept, n in overdue_clock_counts(s, datetime.now(UTC), lapsing):
                     overdue.add_metric([dept], n)
-                from store.models import LateEntryRecord
-
-                for dept, n in s.execute(
-                    select(LateEntryRecord.department, func.count())
-                    .where(LateEntryRecord.status == "held")
-                    .group_by(LateEntryRecord.department)
-                ):
+                for dept, n in held_late_entry_counts(s):
                     held.add_metric([dept or ""], n)
         except Exception as exc:  # a scrape never fails the process; the gap shows in the graphs
             log.warning("store metrics unavailable: %s", type(exc).__name__)

@@ -14,7 +14,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.clocks import FactRequest, record_fact
+    from activities.store import FactRequest, record_fact
     from domain.events import future_fact
     from domain.shanghai import SHANGHAI_OFFSET
 

@@ -29,18 +29,15 @@ with workflow.unsafe.imports_passed_through():
         ComputeRequest,
         CorrectionRequest,
         CorrectionResult,
-        DueChange,
         FeeRequest,
         FeeResult,
         PlanRequest,
-        SaveRequest,
         compute_clocks,
         correction_period,
         fee_period,
         plan_steps,
-        record_due_change,
-        save_item,
     )
+    from activities.store import DueChange, SaveRequest, record_due_change, save_item
     from domain.clock_specs import ClockSpec, EventWrite, PlannedStepModel
     from domain.clocks import reprojected_text
     from domain.events import Event

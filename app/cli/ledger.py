@@ -22,8 +22,8 @@ def import_ledger(
     申请人姓名、证件号、电话、地址、邮箱等列在读取时即被丢弃。有被拒绝的行时退出码为 1；
     工作流服务中途不可用、有行未处理时退出码为 3（重新执行同一导入即可补齐）。"""
     from app.cli.items import _client, _fail
-    from services.ledger_import import plan, preview, summary
     from domain.ledger import LedgerError
+    from services.ledger_import import plan, preview, summary
 
     try:
         data = Path(file).read_bytes()

@@ -203,16 +203,11 @@ def build_events(today: dt.date | None = None, region: str = "guangxi") -> list[
 
 
 def store_is_empty() -> bool:
-    from sqlmodel import col, select
-
-    from services.queries import session
-    from store.models import EventRecord, Item
+    from store.db import session
+    from store.items import holds_no_items_or_events
 
     with session() as s:
-        return (
-            s.execute(select(col(Item.id)).limit(1)).first() is None
-            and s.execute(select(col(EventRecord.event_id)).limit(1)).first() is None
-        )
+        return holds_no_items_or_events(s)
 
 
 async def seed(client, today: dt.date | None = None) -> list:
@@ -251,14 +246,12 @@ def set_demo_passwords() -> dict[str, str]:
     """A random password for every person of the directory (demo only); returned to be shown once."""
     import secrets
 
-    from sqlmodel import Session
-
     from domain.directory import load_directory
     from store.accounts import set_password
-    from store.db import database_url, get_engine
+    from store.db import session
 
     out = {}
-    with Session(get_engine(database_url())) as s:
+    with session() as s:
         for person in load_directory().people.values():
             # 12 random characters plus a fixed tail of digit and symbol: always three character kinds
             out[person.id] = secrets.token_urlsafe(9) + "7#"
