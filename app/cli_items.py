@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from app.cli_common import cli_audit
-from app.cli_common import fail as _fail  # noqa: E402
+from app.cli_common import fail as _fail
 from domain import labels
 from domain.shanghai import today as shanghai_today
 

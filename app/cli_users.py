@@ -12,7 +12,7 @@ import sys
 import typer
 
 from app.cli_common import cli_audit
-from app.cli_common import fail as _fail  # noqa: E402
+from app.cli_common import fail as _fail
 
 
 def _person(person_id: str):

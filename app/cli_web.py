@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from app.cli_common import cli_audit
-from app.cli_common import fail as _fail  # noqa: E402
+from app.cli_common import fail as _fail
 
 
 def _session():
