@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from temporalio import activity
 
-from domain.shanghai import SHANGHAI_OFFSET as SHANGHAI_TZ  # noqa: E402
+from domain.shanghai import SHANGHAI_OFFSET as SHANGHAI_TZ
 
 NATIONAL = "national"
 DIGEST_RULE = "digest"

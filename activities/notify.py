@@ -162,7 +162,7 @@ async def send_via(url: str, title: str, body: str) -> tuple[bool, str | None]:
         return False, f"无法识别的通知地址：{mask_url(url)}"
     try:
         result = await ap.async_notify(body=body, title=title, body_format="text", log_level=logging.WARNING)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return False, scrub(f"{type(e).__name__}: {e}", url)
     if bool(result):
         return True, None

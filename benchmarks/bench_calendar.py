@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import chinese_calendar  # noqa: E402
+import chinese_calendar
 
-from domain.calendar import load_calendar  # noqa: E402
-from domain.clocks import compute  # noqa: E402
-from domain.rules import load_rules  # noqa: E402
+from domain.calendar import load_calendar
+from domain.clocks import compute
+from domain.rules import load_rules
 
 
 def main() -> int:

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Sourced by scripts/test and scripts/up: create .venv (Python 3.11+) and (re)install the pinned
 # dependencies of requirements.lock plus the project itself whenever pyproject.toml or the lock changed
-# (sha256 stamp kept inside .venv). Regenerate the lock with scripts/lock after changing dependencies.
+# (sha256 stamp kept inside .venv). The lock carries every file's sha256, so pip installs it in
+# hash-checking mode (--require-hashes is implied); the project itself is a separate --no-deps step,
+# outside that mode. Regenerate the lock with scripts/lock after changing dependencies.
 # Expects the current directory to be the repository root.
 
 shixian_python() {

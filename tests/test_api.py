@@ -47,8 +47,7 @@ class Env:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def env(api_ts_env, tmp_path_factory):
-    ts_env = api_ts_env
+async def env(ts_env, tmp_path_factory):
     from services.demo import seed
     from store.db import database_url, get_engine, init_db
     from store.tokens import create_token, ensure_table

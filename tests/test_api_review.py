@@ -19,7 +19,7 @@ def _days_ago(n: int) -> str:
     return engine().calendar.subtract_working_days(today_shanghai(), n, "guangxi").isoformat()
 
 
-async def _held_reply(env, rid: str) -> str:  # noqa: F811
+async def _held_reply(env, rid: str) -> str:
     r = await env.post(
         "liaison",
         "/api/events",
@@ -40,7 +40,7 @@ async def _held_reply(env, rid: str) -> str:  # noqa: F811
     return rid + "-reply"
 
 
-async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):  # noqa: F811
+async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):
     rid = f"rv-{env.tag}-1"
     eid = await _held_reply(env, rid)
     # held: still overdue, the item shows it with both dates
@@ -118,7 +118,7 @@ async def _sign_in(c, person: str, password: str):
     assert r.status_code == 303, r.text[:500]
 
 
-async def test_board_lists_held_entries_and_rejects_with_a_reason(env):  # noqa: F811
+async def test_board_lists_held_entries_and_rejects_with_a_reason(env):
     from tests.test_accounts import csrf_of
 
     pw = _passwords()
@@ -149,7 +149,7 @@ async def test_board_lists_held_entries_and_rejects_with_a_reason(env):  # noqa:
     assert r.json()["clocks"][0]["state"] == "open"  # still overdue after the rejection
 
 
-async def test_a_liaisons_event_form_is_reviewed_too(env):  # noqa: F811
+async def test_a_liaisons_event_form_is_reviewed_too(env):
     """The event forms (/events/new) record as the signed-in person: a back-dated reply waits for review."""
     from tests.test_accounts import csrf_of
 

@@ -83,7 +83,7 @@ async def run_schemathesis(base: str, token: str, tmp: Path, cursor: str, *extra
 
 
 @SESSION_LOOP
-async def test_every_operation_answers_its_declared_schema(env, tmp_path):  # noqa: F811
+async def test_every_operation_answers_its_declared_schema(env, tmp_path):
     server, task, port = await serve(env.app)
     try:
         first = await env.get("admin", "/api/items", params={"limit": 1})
@@ -152,7 +152,7 @@ def test_pages_do_not_import_the_api_module():
 
 
 @SESSION_LOOP
-async def test_what_schemathesis_found_stays_fixed(env):  # noqa: F811
+async def test_what_schemathesis_found_stays_fixed(env):
     # 405 names the allowed methods (RFC 9110), on the API and the health checks
     for path in ("/api/items", "/healthz"):
         async with env.http("admin") as c:
@@ -172,7 +172,7 @@ async def test_what_schemathesis_found_stays_fixed(env):  # noqa: F811
 
 
 @SESSION_LOOP
-async def test_liaison_event_with_a_numeric_department_is_rejected_not_a_500(env):  # noqa: F811
+async def test_liaison_event_with_a_numeric_department_is_rejected_not_a_500(env):
     items = (await env.get("supervisor", "/api/items", params={"department": "qz-czj", "limit": 1})).json()["items"]
     event = {
         "event_id": f"num-dept-{env.tag}",

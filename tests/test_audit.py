@@ -40,7 +40,7 @@ def _append(s: Session, age_days: float, action: str = "auth.sign_in", actor: st
 
 
 def _refused(engine, sql: str) -> str:
-    with pytest.raises(Exception) as info:  # noqa: PT011 - the driver's own error class differs per dialect
+    with pytest.raises(Exception) as info:  # the driver's own error class differs per dialect
         with engine.begin() as conn:
             conn.execute(text(sql))
     return str(info.value)

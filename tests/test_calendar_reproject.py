@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from sqlmodel import select
 
 from domain.engine import engine
 from domain.shanghai import SHANGHAI
 from store.models import DueDateChange
-from tests.workflow_harness import stack
 
 REGION = "guangxi"  # qz-fgw's region (departments.toml)
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        yield s
 
 
 def _provisional_window(today: dt.date):

@@ -14,7 +14,6 @@ import pytest
 from domain.engine import engine
 from domain.flags import consultation_summary, item_flags
 from services.ingest import Ingestor
-from tests.workflow_harness import stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -58,12 +57,6 @@ async def supervisor_http(st):
         base_url="http://127.0.0.1",
         headers={"Authorization": f"Bearer {token}"},
     )
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        yield s
 
 
 async def test_second_consultation_ends_at_its_own_answer(st):

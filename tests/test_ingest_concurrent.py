@@ -15,17 +15,10 @@ from domain.events import parse_event
 from services.ingest import Ingestor
 from store.db import get_engine
 from store.models import EventRecord, Item
-from tests.workflow_harness import stack
 from workflows.items import ItemWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 N = 8
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        yield s
 
 
 def batch(st, received_on: dt.date, replied_on: dt.date, subject: str) -> list[tuple[int, dict]]:

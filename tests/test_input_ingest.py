@@ -14,15 +14,8 @@ from temporalio.service import RPCError
 
 from store.db import get_engine
 from store.models import EventRecord, Item
-from tests.workflow_harness import stack
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        yield s
 
 
 def signed(doc_id, day, **kw):

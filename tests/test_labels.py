@@ -27,7 +27,7 @@ def test_rule_names_come_from_rules_toml():
 
 def test_the_same_words_everywhere():
     from activities.notify import STEP_NAMES
-    from app import pages  # noqa: F401  (filters registered at import)
+    from app import pages  # filters registered at import
     from domain.directory import ROLE_NAMES
     from domain.scoring import STATE_LABELS, STATUS_LABELS
     from store.tokens import ROLE_LABELS

@@ -18,7 +18,6 @@ from openpyxl import Workbook
 from sqlmodel import Session, select
 
 from domain.engine import engine
-from tests.workflow_harness import stack
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 BIN = Path(sys.executable).parent
@@ -30,16 +29,6 @@ PII = {
     "邮箱": "ouyang@example.cn",
 }
 HEAD = ["受理编号", "收到申请日期", "申请方式", "申请人类型", *PII, "申请内容", "答复日期", "答复结果"]
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    from store.db import get_engine
-
-    get_engine.cache_clear()
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        yield s
-    get_engine.cache_clear()
 
 
 def xlsx(path: Path, rows: list[list]) -> Path:

@@ -14,19 +14,8 @@ import pytest
 from sqlmodel import Session
 
 from domain.engine import engine
-from tests.workflow_harness import stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    from store.db import get_engine
-
-    get_engine.cache_clear()
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        yield s
-    get_engine.cache_clear()
 
 
 @asynccontextmanager

@@ -18,7 +18,6 @@ from domain import channels, pii
 from domain.directory import DirectoryError, parse_directory
 from domain.engine import engine
 from tests.receivers import SmtpReceiver, WebhookReceiver, closed_port
-from tests.workflow_harness import stack
 
 # ------------------------------------------------------------------------------------ pure: detection
 digits = hs.text(alphabet=string.digits, min_size=1, max_size=1)
@@ -371,16 +370,6 @@ async def test_html_in_a_title_is_not_html_in_the_mail(notify_env):
 
 
 # ------------------------------------------------------------------------ the stack: ingest and workflows
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    from store.db import get_engine
-
-    get_engine.cache_clear()
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        yield s
-    get_engine.cache_clear()
-
-
 RAW_SUBJECT = "申请人欧阳测试（身份证450702199001011234，手机13912345678，ouyang@example.cn）申请公开征地补偿方案"
 PII_PARTS = ("欧阳测试", "450702199001011234", "13912345678", "ouyang@example.cn", "0199001011")
 

@@ -11,7 +11,6 @@ import pytest
 
 from domain.engine import engine
 from tests.test_clock_edges_wf import req_ev, supervisor_http
-from tests.workflow_harness import stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 DEPT = "qz-jyj"
@@ -32,12 +31,6 @@ def received(req_id, received_on, channel="online", **kw):
         "subject": "申请公开某项目批复",
         **kw,
     }
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        yield s
 
 
 async def test_online_rest_day_submission_counts_from_the_platform_record(st):

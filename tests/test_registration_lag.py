@@ -19,17 +19,9 @@ from store.models import EventRecord
 from tests.test_clock_edges_wf import req_ev, supervisor_http
 from tests.test_review import REGION, as_role, cal, cli
 from tests.test_workflows import received
-from tests.workflow_harness import stack
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 DEPT = "qz-czj"  # guangxi calendar
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):  # noqa: F811
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        monkeypatch.setenv("TEMPORAL_ADDRESS", wf_env.client.service_client.config.target_host)
-        yield s
 
 
 def rows(item_id: str) -> dict[str, EventRecord]:

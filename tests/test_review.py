@@ -18,17 +18,9 @@ from services.ingest import Ingestor
 from services.queries import overdue_rows
 from store.models import EventRecord
 from tests.test_workflows import received
-from tests.workflow_harness import stack
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
 REGION = "guangxi"  # qz-czj's calendar
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):  # noqa: F811
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        monkeypatch.setenv("TEMPORAL_ADDRESS", wf_env.client.service_client.config.target_host)
-        yield s
 
 
 def cal():

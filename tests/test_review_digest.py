@@ -28,7 +28,7 @@ def _held(n: int, status: str = "held") -> LateEntry:
     )
 
 
-async def test_one_digest_line_for_all_held_entries(digest_env, hook, ts_env):  # noqa: F811
+async def test_one_digest_line_for_all_held_entries(digest_env, hook, ts_env):
     # Two held entries of one department, one of another, one already reviewed (not counted);
     # nothing overdue: the supervisor still gets one message, with the one line.
     items = [i for i in OCTOBER_ITEMS if i.id != "doc-fgw-2"]

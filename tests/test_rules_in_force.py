@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from domain.rules import load_rules
 from tests.test_clock_edges_wf import supervisor_http
-from tests.workflow_harness import stack
 
 D = dt.date
 
@@ -25,12 +22,6 @@ def test_each_rule_starts_when_its_source_came_into_force():
     assert since["correction_notice"] == D(2019, 5, 15)
     # The oldest edition is the one in force from that day: 2008-05-01 counts 15 working days.
     assert rules["request_reply"].for_start(D(2008, 5, 1)).length == 15
-
-
-@pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        yield s
 
 
 def _signed(doc, day, **kw):

@@ -32,7 +32,7 @@ def _cli(*args: str):
 # ---------------------------------------------------------------------------------- A2: stored XSS
 
 
-async def test_a_javascript_url_is_refused_with_the_field_named(env):  # noqa: F811
+async def test_a_javascript_url_is_refused_with_the_field_named(env):
     r = await env.post(
         "supervisor",
         "/api/events",
@@ -53,7 +53,7 @@ async def test_a_javascript_url_is_refused_with_the_field_named(env):  # noqa: F
     assert {x["field"] for x in results} == {"url"} and all("http" in x["reason"] for x in results)
 
 
-async def test_a_stored_non_http_link_is_not_rendered_as_a_link_and_inline_script_cannot_run(env):  # noqa: F811
+async def test_a_stored_non_http_link_is_not_rendered_as_a_link_and_inline_script_cannot_run(env):
     """A row written before the check (or by any other path) still holds `javascript:`: the item page shows it
     as text, and the page's policy would not run an injected inline script anyway."""
     from sqlmodel import select
@@ -78,7 +78,7 @@ async def test_a_stored_non_http_link_is_not_rendered_as_a_link_and_inline_scrip
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
 
 
-async def test_pages_carry_no_inline_script_or_handler(env):  # noqa: F811
+async def test_pages_carry_no_inline_script_or_handler(env):
     """Under script-src 'self' an inline <script> or on* attribute of our own would stop working: none exist."""
     async with env.http("supervisor") as c:
         paths = ["/", "/scores", "/calendar", "/departments/qz-fgw", "/events/new?type=request.received", "/login"]
@@ -94,7 +94,7 @@ async def test_pages_carry_no_inline_script_or_handler(env):  # noqa: F811
             assert "javascript:" not in r.text.lower().replace("javascript:alert", ""), path
 
 
-async def test_api_docs_run_under_a_hash_policy(env):  # noqa: F811
+async def test_api_docs_run_under_a_hash_policy(env):
     r = await env.get(None, "/docs")
     assert r.status_code == 200
     csp = r.headers["content-security-policy"]
@@ -111,7 +111,7 @@ async def test_api_docs_run_under_a_hash_policy(env):  # noqa: F811
 # ---------------------------------------------------------------------------------- A6 and tokens
 
 
-async def test_disabling_a_person_revokes_their_token(env):  # noqa: F811
+async def test_disabling_a_person_revokes_their_token(env):
     from store.accounts import disable, set_password
     from store.tokens import create_token
 
@@ -130,7 +130,7 @@ async def test_disabling_a_person_revokes_their_token(env):  # noqa: F811
     assert (await env.get(None, "/api/items", headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
 
-async def test_a_disabled_persons_token_is_refused_even_if_nobody_revoked_it(env):  # noqa: F811
+async def test_a_disabled_persons_token_is_refused_even_if_nobody_revoked_it(env):
     from store.accounts import Credential, set_password
     from store.models import utcnow
     from store.tokens import create_token
@@ -151,7 +151,7 @@ async def test_a_disabled_persons_token_is_refused_even_if_nobody_revoked_it(env
         set_password(s, "liaison-jyj", "Jyj-password-1")
 
 
-async def test_tokens_expire_with_a_chinese_401(env):  # noqa: F811
+async def test_tokens_expire_with_a_chinese_401(env):
     from store.tokens import ApiToken, create_token
 
     with _db() as s:
@@ -175,7 +175,7 @@ async def test_tokens_expire_with_a_chinese_401(env):  # noqa: F811
             create_token(s, "supervisor", expires_days=0)
 
 
-async def test_token_cli_expiry_and_head_role(env, monkeypatch):  # noqa: F811
+async def test_token_cli_expiry_and_head_role(env, monkeypatch):
     monkeypatch.setenv("SHIXIAN_TOKEN_DAYS", "30")
     res = await asyncio.to_thread(_cli, "token", "create", "--role", "supervisor", "--label", "cli-30")
     assert res.exit_code == 0, res.output
@@ -207,7 +207,7 @@ async def test_token_cli_expiry_and_head_role(env, monkeypatch):  # noqa: F811
     assert re.search(r"已过期 \d{4}-\d\d-\d\d", res.output)  # the one expired by the test above
 
 
-async def test_a_head_posting_through_the_api_is_recorded_as_head(env):  # noqa: F811
+async def test_a_head_posting_through_the_api_is_recorded_as_head(env):
     from domain.engine import engine
     from store.tokens import create_token
 

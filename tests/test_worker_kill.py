@@ -11,10 +11,6 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
 from domain.clocks import SHANGHAI
 from domain.engine import engine
 from services.ingest import Ingestor
@@ -49,15 +45,6 @@ asyncio.run(main())
 """
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def env(temporal_test_server_path):
-    e = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    )
-    yield e
-    await e.shutdown()
-
-
 def start_worker(address: str, env: dict) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-c", WORKER, address],
@@ -81,7 +68,8 @@ async def idle(client, wid: str) -> None:
     raise AssertionError("workflow never became idle")
 
 
-async def test_killed_worker_resumes_ladder_without_repeats(env, tmp_path, monkeypatch):
+async def test_killed_worker_resumes_ladder_without_repeats(wf_env, tmp_path, monkeypatch):
+    env = wf_env
     with WebhookReceiver() as receiver:
         cfg = config_copy(tmp_path / "config", receiver)
         data = tmp_path / "data"

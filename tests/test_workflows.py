@@ -79,12 +79,6 @@ def received(req_id, dept, day):
 
 
 @pytest.fixture
-async def st(wf_env, tmp_path, monkeypatch):
-    async with stack(wf_env, tmp_path, monkeypatch) as s:
-        yield s
-
-
-@pytest.fixture
 async def sent():
     return NotificationRecorder()
 

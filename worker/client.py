@@ -2,7 +2,8 @@
 
 Where Temporal is (domain.settings): TEMPORAL_ADDRESS, else the embedded server on 127.0.0.1 at
 SHIXIAN_TEMPORAL_PORT, so every command reaches the server `shixian up` started. TLS/mTLS and API keys from
-TEMPORAL_TLS_CERT / _KEY / _CA and TEMPORAL_API_KEY.
+TEMPORAL_TLS_CERT / _KEY / _CA and TEMPORAL_API_KEY, turned into Client.connect's arguments by the SDK's
+`temporalio.envconfig` (ClientConfigProfile.to_client_connect_config).
 Payloads always use the pydantic data converter (dates travel inside pydantic models).
 """
 
@@ -13,8 +14,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS, ClientConnectConfig
 from temporalio.runtime import Runtime
-from temporalio.service import TLSConfig
 
 from domain.settings import get_settings
 
@@ -43,7 +44,10 @@ def _api_key() -> str | None:
     return key.get_secret_value() if key else None
 
 
-def tls_config() -> TLSConfig | bool:
+def client_profile() -> ClientConfigProfile:
+    """This deployment's connection as the SDK's envconfig profile, from domain.settings (the one place that
+    reads TEMPORAL_*): the SDK then maps it to Client.connect's arguments (an API key implies TLS; a CA or a
+    client certificate gives a TLSConfig). Files are read here, so a missing one names its variable."""
     s = get_settings()
     cert = _read("TEMPORAL_TLS_CERT", s.temporal_tls_cert)
     key = _read("TEMPORAL_TLS_KEY", s.temporal_tls_key)
@@ -52,9 +56,18 @@ def tls_config() -> TLSConfig | bool:
         raise RuntimeError(
             "TEMPORAL_TLS_CERT 与 TEMPORAL_TLS_KEY 须同时设置 / set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY"
         )
-    if cert or ca:
-        return TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
-    return bool(_api_key())
+    tls = ClientConfigTLS(server_root_ca_cert=ca, client_cert=cert, client_private_key=key) if cert or ca else None
+    return ClientConfigProfile(address=temporal_address(), namespace=temporal_namespace(), api_key=_api_key(), tls=tls)
+
+
+def connect_config(address: str | None = None, namespace: str | None = None) -> ClientConnectConfig:
+    """Client.connect's target, namespace, API key and TLS (arguments override the settings)."""
+    config = client_profile().to_client_connect_config()
+    if address:
+        config["target_host"] = address
+    if namespace:
+        config["namespace"] = namespace
+    return config
 
 
 async def connect(
@@ -68,11 +81,8 @@ async def connect(
     from worker.metrics import temporal_runtime
 
     return await Client.connect(
-        address or temporal_address(),
+        **connect_config(address, namespace),
         runtime=runtime or temporal_runtime(),  # None: the default runtime (no SDK metrics)
-        namespace=namespace or temporal_namespace(),
-        api_key=_api_key(),
-        tls=tls_config(),
         data_converter=pydantic_data_converter,
         connect_timeout=connect_timeout,
     )

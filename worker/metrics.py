@@ -130,7 +130,7 @@ def render() -> bytes:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         if self.path.split("?")[0] not in ("/metrics", "/"):
             self.send_error(404)
             return

@@ -53,7 +53,7 @@ class DigestWorkflow:
         scheduled = None
         try:
             scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_START)
-        except Exception:  # noqa: BLE001  (malformed attribute: fall back to the clock)
+        except Exception:  # malformed attribute: fall back to the clock
             scheduled = None
         day, source, stale = digest_date(inp.for_date, scheduled, workflow.now())
         if stale:
