@@ -115,7 +115,7 @@ def _lock_published_report(payload: dict[str, Any], recorded_at: dt.datetime | N
                 published_on=str(payload.get("published_on") or "")[:10] or None,
                 locked_at=recorded_at,
             )
-    except Exception:
+    except Exception:  # a lock taken twice at once, a broken directory: logged, not retried
         activity.logger.exception("年度报告公布时未能锁定报表（%s %s）", payload.get("department"), payload.get("year"))
 
 

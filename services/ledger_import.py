@@ -265,7 +265,7 @@ def _simulate(ing, s, kind: str, row: L.Row) -> tuple[list[dict[str, Any]], list
                     c.lateness_working_days = res.lateness_working_days
                 else:
                     c.state = "paused" if c.due is None else "open"
-        except Exception as exc:
+        except Exception as exc:  # the import refuses it with the same computation
             error = str(getattr(exc, "message", None) or exc)
         st.applied[ev.event_id] = ev.content_hash
         tr.refresh_state(st)
