@@ -1,6 +1,6 @@
-"""REST API (/api/...). Every route needs a token (app.auth) and declares its answer (app.schemas) and
+"""REST API (/api/...). Every route needs a token (app.auth) and declares its answer (services.schemas) and
 its errors: each error, 401 to 500, is one JSON body ``{"code": ..., "detail": "<Chinese>"}`` (ErrorBody).
-The views come from app.readmodel, which the pages use too."""
+The views come from services.views, which the pages use too."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app import readmodel as rm
 from app.annual_render import DOCX_MIME as DOCX
 from app.audit_web import audit
-from app.auth import ApiError, Principal, api_principal, forbidden
+from app.auth import api_principal
 from app.paging import Page, encode_cursor, page_params, slice_offset
-from app.review import REVIEWERS
-from app.schemas import API_ERRORS as ERRORS
-from app.schemas import (
+from services import views as rm
+from services.access import ApiError, Principal, forbidden
+from services.review import REVIEWERS
+from services.schemas import API_ERRORS as ERRORS
+from services.schemas import (
     AnnualLockInfo,
     AnnualReport,
     CalendarInfo,
@@ -34,7 +35,7 @@ from app.schemas import (
     ReviewQueue,
     ScoreResult,
 )
-from app.schemas import error_response as _error
+from services.schemas import error_response as _error
 
 WRITERS = ("liaison", "supervisor", "admin")
 REPORT_READERS = ("supervisor", "admin", "assessor", "local")
@@ -132,9 +133,9 @@ async def post_events(
         obj = {**obj, "recorded_by": who.actor}  # attribution comes from the token, never from the body
         accepted.append((n, obj))
     if accepted:
-        from services.ingest import Stalled, watched
+        from services.ingest import Stalled, ingestor_for, watched
 
-        ing = who.ingestor(client)  # the department rule is checked there, per event, against its item
+        ing = ingestor_for(who, client)  # the department rule is checked there, per event, against its item
         try:
             done = await watched(lambda tick: ing.ingest(accepted, progress=tick), len(accepted))
         except Stalled as exc:
@@ -297,7 +298,7 @@ def post_annual_report_lock(
     government: bool = Query(False, description="政府年度报告"),
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
-    from app.annual_service import AnnualReportError, lock_annual_report
+    from services.annual import AnnualReportError, lock_annual_report
 
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定年度报告")
@@ -373,7 +374,7 @@ def get_review(
     department: str | None = None,
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
-    from app.review import list_entries
+    from services.review import list_entries
 
     who.require(REVIEWERS, "查看补录审核队列")
     rm.check_department(department)
@@ -381,7 +382,7 @@ def get_review(
 
 
 async def _decide(request: Request, event_id: str, approve: bool, reason: str, who: Principal) -> dict[str, Any]:
-    from app.review import ReviewError, decide, review_action, review_audit
+    from services.review import ReviewError, decide, review_action, review_audit
 
     who.require(REVIEWERS, "审核补录")
     client = request.app.state.client

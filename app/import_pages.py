@@ -17,11 +17,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app import readmodel as rm
 from app.audit_web import audit
-from app.auth import ApiError, Principal, forbidden
 from app.bodylimit import limit_for
 from app.pages import _who, csrf_ok, csrf_refused, render
+from services import views as rm
+from services.access import ApiError, Principal, forbidden
 
 router = APIRouter(include_in_schema=False)
 IMPORTERS = ("liaison", "supervisor", "admin")

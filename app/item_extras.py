@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from app import readmodel as rm
-from app.auth import Principal
-from app.schemas import ItemView
+from services import views as rm
+from services.access import Principal
+from services.schemas import ItemView
 
 WRITERS = ("liaison", "supervisor", "admin")
 URGERS = ("supervisor", "admin")

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from app import readmodel as rm
 from app.audit_web import audit, sign_in_failed
-from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_person
-from app.review import REVIEWERS
-from app.schemas import ItemDetail
+from app.auth import COOKIE, page_principal, principal_for_person
 from domain import labels
 from domain.scoring import MARK_DEFAULTS
+from services import views as rm
+from services.access import ApiError, Principal
+from services.review import REVIEWERS
+from services.schemas import ItemDetail
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -320,7 +321,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     for e in lagging:  # 登记滞后, per department (longest lag first)
         lag_groups.setdefault(e.department or "", []).append(e)
     scores = rm.scores_result(period, day, dept)
-    from app.review import list_entries
+    from services.review import list_entries
 
     held = list_entries("held", dept) if who.role in ("supervisor", "admin", "local") else None
     return render(
@@ -352,7 +353,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
 
 
 async def _review_form(request: Request, event_id: str, approve: bool):
-    from app.review import ReviewError, decide, review_action, review_audit
+    from services.review import ReviewError, decide, review_action, review_audit
 
     who = _who(request)
     form = await read_form(request)
@@ -406,7 +407,7 @@ def liaison(request: Request, department: str | None = None):
                 {"item": snap, "clock": c, "rule_name": rules.get(c.rule, c.rule), "left": rm.working_days_left(c, day)}
             )
     entries.sort(key=lambda e: (e["left"] is None, e["left"] if e["left"] is not None else 0, e["item"].id))
-    from app.review import list_entries
+    from services.review import list_entries
 
     return render(
         request,

@@ -13,9 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app import readmodel as rm
 from app.audit_web import audit
-from app.auth import ApiError, Principal
 from app.forms import build_fields, form_types, item_field, to_event
 from app.item_extras import URGERS, WRITERS
 from app.pages import (
@@ -31,6 +29,8 @@ from app.pages import (
 )
 from domain.labels import EVENT_TYPES as EVENT_LABELS
 from domain.pii import mask_text
+from services import views as rm
+from services.access import ApiError, Principal
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,6 +101,7 @@ def new_event(request: Request, type: str = "request.received", item: str | None
 
 @router.post("/events/new", response_class=HTMLResponse)
 async def post_event(request: Request):
+    from services.ingest import ingestor_for
     from services.queries import get_status
 
     who = _who(request)
@@ -126,7 +127,7 @@ async def post_event(request: Request):
         return refused({"type": "工作流服务未连接，暂不能登记事件"}, 503)
     # The person's role goes with the event (a liaison's late entry waits for review, 补录); the department
     # rule is checked by the ingest path against the item's own department.
-    ing = who.ingestor(client)
+    ing = ingestor_for(who, client)
     from services.ingest import Stalled, watched, worker_problem
 
     problem = await worker_problem(client)  # a dead worker or server is said now, not after a minute
@@ -255,7 +256,7 @@ async def lock_scores(request: Request):
 @router.post("/scores/annual-lock", response_class=HTMLResponse)
 async def lock_annual_report_page(request: Request):
     """The assessor's lock of an annual report (a published one is locked when its publication is recorded)."""
-    from app.annual_service import AnnualReportError, lock_annual_report
+    from services.annual import AnnualReportError, lock_annual_report
 
     who = _who(request)
     form = await read_form(request)

@@ -1,7 +1,7 @@
 """Read-model views shared by the API and the pages: items with their clocks, the overdue list, scores,
 the annual report draft, the calendar, and the checks of the parameters they take.
 
-Each view is an app.schemas model: the API answers it as JSON, the pages render it. Query parameters
+Each view is an services.schemas model: the API answers it as JSON, the pages render it. Query parameters
 are checked here once (`parse_day`, `parse_period_param`, `check_department`) so that both interfaces
 refuse the same input with the same Chinese message."""
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.auth import ApiError, Principal, forbidden
-from app.schemas import (
+from domain.shanghai import today
+from services.access import ApiError, Principal, forbidden
+from services.schemas import (
     AnnualReport,
     CalendarInfo,
     ClockView,
@@ -20,7 +21,6 @@ from app.schemas import (
     ItemView,
     OverdueRow,
 )
-from domain.shanghai import today
 
 __all__ = [
     "annual_report_data",
@@ -226,8 +226,8 @@ def scores_result(period, as_of: dt.date, department: str | None, *, recordings:
 def annual_report_data(year: int, department: str | None, government: bool = False) -> dict:
     """The report draft (a superset of the tables 二/三/四 report); 422 on bad input, 409 when table 三
     fails the national checks."""
-    from app.annual_service import AnnualReportError, annual_document
     from domain.report import check_table3
+    from services.annual import AnnualReportError, annual_document
 
     try:
         report = annual_document(year, department, government, as_of=today())
