@@ -336,25 +336,26 @@ def get_calendar(who: Principal = Depends(api_principal)) -> CalendarInfo:
 )
 async def post_calendar_reload(request: Request, who: Principal = Depends(api_principal)) -> dict[str, Any]:
     from app.audit_web import actor_of
-    from domain.config import ConfigError
-    from domain.engine import config_problem, engine
-    from services.calendar import signal_open_items
+    from services.calendar import ReloadRefused, reload_calendar
 
     who.require(("admin",), "重新载入日历")
+
+    async def connect():
+        client = request.app.state.client
+        if client is None:
+            raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能通知事项重新计算")
+        return client
+
     try:
-        eng = engine()  # re-reads changed files; a broken file keeps the workflows untouched
-        problem = config_problem()
-    except ConfigError as exc:
-        problem = str(exc)
-    if problem:  # the same refusal as `shixian calendar reload`
-        raise ApiError(422, "config_error", f"配置文件有误，未重新计算：{problem}")
-    client = request.app.state.client
-    if client is None:
-        raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能通知事项重新计算")
-    n = await signal_open_items(client, f"日历数据已更新（管理员 {who.actor} 重新载入）", actor=actor_of(request, who))
+        done = await reload_calendar(
+            connect, f"日历数据已更新（管理员 {who.actor} 重新载入）", actor=actor_of(request, who)
+        )
+    except ReloadRefused as exc:  # the same refusal as `shixian calendar reload`
+        raise ApiError(422, "config_error", f"配置文件有误，未重新计算：{exc.problem}") from None
+    n = done.recalculating
     return {
         "recalculating": n,
-        "fingerprint": eng.calendar.fingerprint(),
+        "fingerprint": done.fingerprint,
         "message": f"已通知 {n} 个未办结事项按新日历重新计算期限",
     }
 
