@@ -298,16 +298,16 @@ def post_annual_report_lock(
     government: bool = Query(False, description="政府年度报告"),
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
-    from services.annual import AnnualReportError, lock_annual_report
+    from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
 
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定年度报告")
     rm.check_department(department)
-    if rm.today().year <= year:  # as the CLI without --force: a year still running is not published
-        raise ApiError(409, "year_not_ended", f"{year}年度尚未结束，不能锁定其年度报告")
     scope = "政府" if government else (department or "全部")
     try:
         row = lock_annual_report(year, department, government, locked_by=who.actor)
+    except YearNotEnded:
+        raise ApiError(409, "year_not_ended", f"{year}年度尚未结束，不能锁定其年度报告") from None
     except AnnualReportError as exc:
         code = {404: "not_found", 409: "already_locked"}.get(exc.status, "invalid_parameter")
         raise ApiError(exc.status, code, str(exc)) from None

@@ -175,13 +175,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """锁定年度报告表二至表四：此后的变化列入更正说明，下一年度的上年结转按锁定数填列。
         （部门或政府的年度报告登记公布时自动锁定。）"""
-        from domain.shanghai import today
-        from services.annual import AnnualReportError, lock_annual_report
+        from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
 
-        if today() <= date(year, 12, 31) and not force:
-            _fail(f"{year}年度尚未结束，确需锁定请加 --force")
         try:
-            row = lock_annual_report(year, department, government, locked_by=by)
+            row = lock_annual_report(year, department, government, locked_by=by, force=force)
+        except YearNotEnded:
+            _fail(f"{year}年度尚未结束，确需锁定请加 --force")
         except AnnualReportError as exc:
             _fail(str(exc))
             raise

@@ -228,8 +228,7 @@ def _person_name(who: Principal) -> str:
 
 @router.post("/scores/lock", response_class=HTMLResponse)
 async def lock_scores(request: Request):
-    from services.scores import fresh_scores, session
-    from store.locks import PeriodLockedError, lock_period
+    from services.locks import LockRefused, lock_scores
 
     who = _who(request)
     form = await read_form(request)
@@ -238,17 +237,14 @@ async def lock_scores(request: Request):
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定考评期间")
     period = rm.parse_period_param(form.get("period") or None)
-    day = rm.today()
     back = f"/scores?period={period.label}"
-    if day <= period.end:  # as the CLI: a period still running is not published
-        return redirect_with_flash(back, f"未锁定：{period.title}尚未结束（截止 {period.end}）。", request)
-    with session() as s:
-        res = fresh_scores(s, period, day)  # the same numbers as `shixian scores lock` (marks included)
-        try:
-            lock_period(s, period, res, locked_by=who.actor)
-        except PeriodLockedError as exc:
+    try:
+        res = lock_scores(period, rm.today(), locked_by=who.actor)
+    except LockRefused as exc:
+        if exc.code == "already_locked":
             audit(request, who, "scores.lock", object=period.label, outcome="failure", detail={"reason": str(exc)})
             return redirect_with_flash(back, f"未锁定：{exc}", request)
+        return redirect_with_flash(back, f"未锁定：{exc}。", request)
     audit(request, who, "scores.lock", object=period.label, detail={"departments": len(res.summary)})
     return redirect_with_flash(back, f"已锁定 {period.label} 的考评得分，此后的变动将作为更正列出。", request)
 
@@ -256,7 +252,7 @@ async def lock_scores(request: Request):
 @router.post("/scores/annual-lock", response_class=HTMLResponse)
 async def lock_annual_report_page(request: Request):
     """The assessor's lock of an annual report (a published one is locked when its publication is recorded)."""
-    from services.annual import AnnualReportError, lock_annual_report
+    from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
 
     who = _who(request)
     form = await read_form(request)
@@ -275,10 +271,10 @@ async def lock_annual_report_page(request: Request):
     rm.check_department(department)
     back = "/scores" + (f"?department={quote(department, safe='')}" if department else "")
     scope = "政府" if government else (department or "全部")
-    if rm.today().year <= year:  # as the CLI without --force
-        return redirect_with_flash(back, f"未锁定：{year}年度尚未结束。", request)
     try:
         lock_annual_report(year, department, government, locked_by=who.actor)
+    except YearNotEnded:
+        return redirect_with_flash(back, f"未锁定：{year}年度尚未结束。", request)
     except AnnualReportError as exc:
         audit(request, who, "annual.lock", object=str(year), outcome="failure", detail={"reason": str(exc)})
         return redirect_with_flash(back, f"未锁定：{exc}", request)
