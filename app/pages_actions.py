@@ -28,7 +28,6 @@ from app.pages import (
     with_pre_cookie,
 )
 from domain.labels import EVENT_TYPES as EVENT_LABELS
-from domain.pii import mask_text
 from services import views as rm
 from services.access import ApiError, Principal
 
@@ -167,9 +166,8 @@ async def post_event(request: Request):
 
 @router.post("/items/{item_id}/urge", response_class=HTMLResponse)
 async def urge(request: Request, item_id: str):
-    from activities.notify import NotificationRequest, deliver, recipients
-    from services.queries import session
-    from store.accounts import add_urge
+    from services.urge import UrgeRefused
+    from services.urge import urge as urge_item
 
     who = _who(request)
     form = await read_form(request)
@@ -177,50 +175,20 @@ async def urge(request: Request, item_id: str):
         return csrf_refused(request)
     who.require(URGERS, "督办")
     snap = rm.load_item(item_id, who)
-    note = mask_text(form.get("note", "").strip())  # personal data typed into the note (domain/pii.py)
-    if not note:
-        return render_error(request, 422, "督办意见不能为空")
-    if len(note) > 2000:
-        return render_error(request, 422, "督办意见不能超过 2000 字")
-    with session() as s:
-        row = add_urge(s, item_id, snap.department, who.actor, note)
-    audit(request, who, "urge", object=item_id, department=snap.department, detail={"urge_id": row.id})
-    directory = rm.directory()
-    people = recipients(directory, snap.department, ["liaison", "head"])
-    rules = rm.rule_names()
-    due = next((c.due for c in snap.clocks if c.state in ("open", "paused") and c.due), None)
-    results = []
-    for pid in people:
-        req = NotificationRequest(
-            item_id=item_id,
-            rule="urge",
-            step="urge",
-            person_id=pid,
-            occurrence=f"urge@{row.id}",
-            context={
-                "item_title": snap.title or item_id,
-                "department": snap.department,
-                "note": note,
-                "by_name": _person_name(who),
-                "due": due,
-                "rule_name": next(
-                    (rules.get(c.rule, c.rule) for c in snap.clocks if c.state in ("open", "paused")), ""
-                ),
-            },
-        )
-        results.append(await deliver(req))
-    ok = [directory.people[r.person_id].name for r in results if r.delivered]
-    bad = [directory.people[r.person_id].name for r in results if not r.delivered]
+
+    def recorded(urge_id: int) -> None:
+        audit(request, who, "urge", object=item_id, department=snap.department, detail={"urge_id": urge_id})
+
+    try:
+        done = await urge_item(snap, who, form.get("note", ""), recorded)
+    except UrgeRefused as exc:
+        return render_error(request, 422, str(exc))
+    ok, bad = done.delivered, done.failed
     msg = "已督办。" + (f"已通知：{'、'.join(ok)}。" if ok else "")
     msg += f"未能送达：{'、'.join(bad)}（见送达记录）。" if bad else ""
-    if not people:
+    if not done.recipients:
         msg += "该部门没有配置联络员或负责人，未发出通知。"
     return redirect_with_flash(f"/items/{quote(item_id, safe='')}", msg, request)
-
-
-def _person_name(who: Principal) -> str:
-    p = rm.directory().people.get(who.person or "")
-    return p.name if p else who.actor
 
 
 # ---------------------------------------------------------------------------------- score locks
