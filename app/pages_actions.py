@@ -41,9 +41,10 @@ def _new_event_id() -> str:
 
 def _departments_for(who: Principal) -> dict[str, str]:
     names = rm.department_names()
-    if who.role == "liaison":
-        return {who.department: names.get(who.department, who.department)} if who.department else {}
-    return names
+    own = who.write_scope
+    if own is None:
+        return names
+    return {own: names.get(own, own)} if own else {}
 
 
 def _form_page(
@@ -69,8 +70,8 @@ def _form_page(
         if f.name == "department":
             if snap is not None:
                 f.value, f.readonly = snap.department, True
-            elif who.role == "liaison":
-                f.value = who.department or ""
+            elif who.write_scope is not None:
+                f.value = who.write_scope
         f.error = errors.get(f.name)
     known = {f.name for f in fields}
     general = general or "；".join(f"{k}：{v}" for k, v in errors.items() if k not in known) or None

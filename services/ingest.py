@@ -726,7 +726,6 @@ class Ingestor:
 def ingestor_for(who, client) -> Ingestor:
     """The ingest path for a services.access.Principal's events: attributed to them, recorded with their
     role, and confined to their department when they are a liaison (services.access.write_scope)."""
-    from services.access import write_scope
     from store.db import database_url, get_engine
 
     return Ingestor(
@@ -734,7 +733,7 @@ def ingestor_for(who, client) -> Ingestor:
         recorded_by=who.actor,
         db_engine=get_engine(database_url()),
         role=who.record_role,
-        scope=write_scope(who.role, who.department),
+        scope=who.write_scope,
     )
 
 
