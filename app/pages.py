@@ -16,11 +16,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app.audit_web import audit, sign_in_failed
-from app.auth import COOKIE, page_principal, principal_for_person
+from app.auth import COOKIE, page_principal
+from app.deps import SessionDep
 from domain import labels
 from domain.scoring import MARK_DEFAULTS
 from services import views as rm
-from services.access import ApiError, Principal
+from services.access import ApiError, Principal, principal_for_person
 from services.review import REVIEWERS
 from services.schemas import ItemDetail
 
@@ -158,10 +159,7 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request):
-    from sqlmodel import Session
-
-    from services.queries import db
+async def login(request: Request, s: SessionDep):
     from store import accounts
 
     form = await read_form(request)
@@ -187,34 +185,33 @@ async def login(request: Request):
         return resp
 
     client = client_address(request)
-    with Session(db()) as s:
-        now = accounts.utcnow()
-        locked = accounts.address_locked_until(s, client, now)
-        delayed = accounts.person_delay_until(s, person[:100], now)
-        if locked is not None or delayed is not None:  # refused unchecked, but the person will hear of it
-            accounts.note_sign_in(s, person[:100], client, False)
-        if locked is not None:
-            local = locked.astimezone(dt.timezone(dt.timedelta(hours=8)))
-            wait = max(1, int((locked - now).total_seconds()))
-            sign_in_failed(request, person, "此地址登录失败次数过多，已暂停")
-            return again(
-                429,
-                f"此地址登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
-                f"请于 {local:%H:%M}（北京时间，约 {(wait + 59) // 60} 分钟后）再试。",
-                {"Retry-After": str(wait)},
-            )
-        if delayed is not None:  # a delay, not a lock: nobody can lock a person out by guessing
-            wait = max(1, int((delayed - now).total_seconds() + 0.999))
-            sign_in_failed(request, person, "该人员编号最近多次登录失败，须稍后再试")
-            return again(429, f"该人员编号最近多次登录失败，请 {wait} 秒后再试。", {"Retry-After": str(wait)})
-        ok = bool(person) and bool(password) and accounts.verify_password(s, person, password)
-        p = principal_for_person(person) if ok else None
-        accounts.record_attempt(s, person[:100], client, ok and p is not None)
-        last_at, last_from, failed = accounts.note_sign_in(s, person[:100], client, ok and p is not None)
-        if p is None:
-            sign_in_failed(request, person, "人员编号或密码不正确")
-            return again(401, "人员编号或密码不正确。")
-        sid, _ = accounts.start_session(s, person)
+    now = accounts.utcnow()
+    locked = accounts.address_locked_until(s, client, now)
+    delayed = accounts.person_delay_until(s, person[:100], now)
+    if locked is not None or delayed is not None:  # refused unchecked, but the person will hear of it
+        accounts.note_sign_in(s, person[:100], client, False)
+    if locked is not None:
+        local = locked.astimezone(dt.timezone(dt.timedelta(hours=8)))
+        wait = max(1, int((locked - now).total_seconds()))
+        sign_in_failed(request, person, "此地址登录失败次数过多，已暂停")
+        return again(
+            429,
+            f"此地址登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
+            f"请于 {local:%H:%M}（北京时间，约 {(wait + 59) // 60} 分钟后）再试。",
+            {"Retry-After": str(wait)},
+        )
+    if delayed is not None:  # a delay, not a lock: nobody can lock a person out by guessing
+        wait = max(1, int((delayed - now).total_seconds() + 0.999))
+        sign_in_failed(request, person, "该人员编号最近多次登录失败，须稍后再试")
+        return again(429, f"该人员编号最近多次登录失败，请 {wait} 秒后再试。", {"Retry-After": str(wait)})
+    ok = bool(person) and bool(password) and accounts.verify_password(s, person, password)
+    p = principal_for_person(person) if ok else None
+    accounts.record_attempt(s, person[:100], client, ok and p is not None)
+    last_at, last_from, failed = accounts.note_sign_in(s, person[:100], client, ok and p is not None)
+    if p is None:
+        sign_in_failed(request, person, "人员编号或密码不正确")
+        return again(401, "人员编号或密码不正确。")
+    sid, _ = accounts.start_session(s, person)
     audit(request, p, "auth.sign_in", object=p.person, department=p.department)
     if p.role == "liaison" and nxt == "/":
         nxt = "/liaison"
@@ -230,18 +227,14 @@ async def login(request: Request):
 
 
 @router.post("/logout")
-async def logout(request: Request):
-    from sqlmodel import Session
-
-    from services.queries import db
+async def logout(request: Request, s: SessionDep):
     from store.accounts import end_session
 
     form = await read_form(request)
     who = page_principal(request)
     if who is not None and who.csrf and not csrf_ok(request, form, who):
         return csrf_refused(request)
-    with Session(db()) as s:
-        end_session(s, request.cookies.get(COOKIE, ""))
+    end_session(s, request.cookies.get(COOKIE, ""))
     if who is not None and who.person:
         audit(request, who, "auth.sign_out", object=who.person)
     resp = RedirectResponse("/login", status_code=303)
