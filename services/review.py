@@ -21,7 +21,7 @@ from domain.review import ROLE_LABELS
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
 from store import repo
-from store.db import get_engine, init_db
+from store.db import get_engine, init_db, session
 from store.models import LateEntryRecord
 from workflows.items import ItemWorkflow
 from workflows.state import ApplyResult, ReviewDecision
@@ -37,9 +37,7 @@ class ReviewError(Exception):
 
 
 def _session(db=None):
-    from sqlmodel import Session
-
-    return Session(init_db(db or get_engine()))
+    return session(init_db(db or get_engine()))
 
 
 def entry_json(r: LateEntryRecord) -> dict[str, Any]:
