@@ -1,6 +1,6 @@
-"""REST API (/api/...). Every route needs a token (app.auth) and declares its answer (app.schemas) and
+"""REST API (/api/...). Every route needs a token (app.auth) and declares its answer (services.schemas) and
 its errors: each error, 401 to 500, is one JSON body ``{"code": ..., "detail": "<Chinese>"}`` (ErrorBody).
-The views come from app.readmodel, which the pages use too."""
+The views come from services.views, which the pages use too."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app import readmodel as rm
 from app.annual_render import DOCX_MIME as DOCX
 from app.audit_web import audit
-from app.auth import ApiError, Principal, api_principal, forbidden
+from app.auth import api_principal
 from app.paging import Page, encode_cursor, page_params, slice_offset
-from app.review import REVIEWERS
-from app.schemas import API_ERRORS as ERRORS
-from app.schemas import (
+from services import views as rm
+from services.access import ApiError, Principal, forbidden
+from services.review import REVIEWERS
+from services.schemas import API_ERRORS as ERRORS
+from services.schemas import (
     AnnualLockInfo,
     AnnualReport,
     CalendarInfo,
@@ -34,7 +35,7 @@ from app.schemas import (
     ReviewQueue,
     ScoreResult,
 )
-from app.schemas import error_response as _error
+from services.schemas import error_response as _error
 
 WRITERS = ("liaison", "supervisor", "admin")
 REPORT_READERS = ("supervisor", "admin", "assessor", "local")
@@ -132,9 +133,9 @@ async def post_events(
         obj = {**obj, "recorded_by": who.actor}  # attribution comes from the token, never from the body
         accepted.append((n, obj))
     if accepted:
-        from services.ingest import Stalled, watched
+        from services.ingest import Stalled, ingestor_for, watched
 
-        ing = who.ingestor(client)  # the department rule is checked there, per event, against its item
+        ing = ingestor_for(who, client)  # the department rule is checked there, per event, against its item
         try:
             done = await watched(lambda tick: ing.ingest(accepted, progress=tick), len(accepted))
         except Stalled as exc:
@@ -297,16 +298,16 @@ def post_annual_report_lock(
     government: bool = Query(False, description="政府年度报告"),
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
-    from app.annual_service import AnnualReportError, lock_annual_report
+    from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
 
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定年度报告")
     rm.check_department(department)
-    if rm.today().year <= year:  # as the CLI without --force: a year still running is not published
-        raise ApiError(409, "year_not_ended", f"{year}年度尚未结束，不能锁定其年度报告")
     scope = "政府" if government else (department or "全部")
     try:
         row = lock_annual_report(year, department, government, locked_by=who.actor)
+    except YearNotEnded:
+        raise ApiError(409, "year_not_ended", f"{year}年度尚未结束，不能锁定其年度报告") from None
     except AnnualReportError as exc:
         code = {404: "not_found", 409: "already_locked"}.get(exc.status, "invalid_parameter")
         raise ApiError(exc.status, code, str(exc)) from None
@@ -335,25 +336,26 @@ def get_calendar(who: Principal = Depends(api_principal)) -> CalendarInfo:
 )
 async def post_calendar_reload(request: Request, who: Principal = Depends(api_principal)) -> dict[str, Any]:
     from app.audit_web import actor_of
-    from domain.config import ConfigError
-    from domain.engine import config_problem, engine
-    from services.calendar import signal_open_items
+    from services.calendar import ReloadRefused, reload_calendar
 
     who.require(("admin",), "重新载入日历")
+
+    async def connect():
+        client = request.app.state.client
+        if client is None:
+            raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能通知事项重新计算")
+        return client
+
     try:
-        eng = engine()  # re-reads changed files; a broken file keeps the workflows untouched
-        problem = config_problem()
-    except ConfigError as exc:
-        problem = str(exc)
-    if problem:  # the same refusal as `shixian calendar reload`
-        raise ApiError(422, "config_error", f"配置文件有误，未重新计算：{problem}")
-    client = request.app.state.client
-    if client is None:
-        raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能通知事项重新计算")
-    n = await signal_open_items(client, f"日历数据已更新（管理员 {who.actor} 重新载入）", actor=actor_of(request, who))
+        done = await reload_calendar(
+            connect, f"日历数据已更新（管理员 {who.actor} 重新载入）", actor=actor_of(request, who)
+        )
+    except ReloadRefused as exc:  # the same refusal as `shixian calendar reload`
+        raise ApiError(422, "config_error", f"配置文件有误，未重新计算：{exc.problem}") from None
+    n = done.recalculating
     return {
         "recalculating": n,
-        "fingerprint": eng.calendar.fingerprint(),
+        "fingerprint": done.fingerprint,
         "message": f"已通知 {n} 个未办结事项按新日历重新计算期限",
     }
 
@@ -373,7 +375,7 @@ def get_review(
     department: str | None = None,
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
-    from app.review import list_entries
+    from services.review import list_entries
 
     who.require(REVIEWERS, "查看补录审核队列")
     rm.check_department(department)
@@ -381,7 +383,7 @@ def get_review(
 
 
 async def _decide(request: Request, event_id: str, approve: bool, reason: str, who: Principal) -> dict[str, Any]:
-    from app.review import ReviewError, decide, review_action, review_audit
+    from services.review import ReviewError, decide, review_action, review_audit
 
     who.require(REVIEWERS, "审核补录")
     client = request.app.state.client

@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from app.auth import ApiError, Principal, api_principal
+from app.auth import api_principal
 from app.paging import Page, encode_cursor, page_params
-from app.schemas import API_ERRORS, DeliveryList
+from services.access import ApiError, Principal
+from services.schemas import API_ERRORS, DeliveryList
 from store.deliveries import STATES
 
 router = APIRouter(prefix="/api", responses=API_ERRORS)

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.audit_web import audit
-from app.auth import ApiError
 from domain import labels
+from services.access import ApiError
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50

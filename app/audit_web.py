@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
-from app.auth import Principal
+from services.access import Principal
 from services.audit import Actor, record
 
 

@@ -11,7 +11,7 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.schemas import Health, Readiness
+from services.schemas import Health, Readiness
 
 log = logging.getLogger("shixian.health")
 router = APIRouter(tags=["运维"])

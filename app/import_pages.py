@@ -17,11 +17,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app import readmodel as rm
 from app.audit_web import audit
-from app.auth import ApiError, Principal, forbidden
 from app.bodylimit import limit_for
 from app.pages import _who, csrf_ok, csrf_refused, render
+from services import views as rm
+from services.access import ApiError, Principal, act_for, forbidden
 
 router = APIRouter(include_in_schema=False)
 IMPORTERS = ("liaison", "supervisor", "admin")
@@ -34,11 +34,7 @@ def _importer(request: Request) -> Principal:
 
 
 def _department(who: Principal, department: str | None) -> str | None:
-    if who.role == "liaison":
-        if department and department != who.department:
-            raise forbidden(f"无权为其他部门（{department}）导入台账：联络员只能导入本部门（{who.department}）的台账")
-        return who.department
-    return department or None
+    return act_for(who, department, "导入", "台账")
 
 
 def _same_site(request: Request) -> None:

@@ -15,13 +15,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from app import readmodel as rm
 from app.audit_web import audit, sign_in_failed
-from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_person
-from app.review import REVIEWERS
-from app.schemas import ItemDetail
+from app.auth import COOKIE, page_principal
+from app.deps import SessionDep
 from domain import labels
 from domain.scoring import MARK_DEFAULTS
+from services import views as rm
+from services.access import ApiError, Principal, principal_for_person
+from services.review import REVIEWERS
+from services.schemas import ItemDetail
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -157,10 +159,7 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request):
-    from sqlmodel import Session
-
-    from services.queries import db
+async def login(request: Request, s: SessionDep):
     from store import accounts
 
     form = await read_form(request)
@@ -186,34 +185,33 @@ async def login(request: Request):
         return resp
 
     client = client_address(request)
-    with Session(db()) as s:
-        now = accounts.utcnow()
-        locked = accounts.address_locked_until(s, client, now)
-        delayed = accounts.person_delay_until(s, person[:100], now)
-        if locked is not None or delayed is not None:  # refused unchecked, but the person will hear of it
-            accounts.note_sign_in(s, person[:100], client, False)
-        if locked is not None:
-            local = locked.astimezone(dt.timezone(dt.timedelta(hours=8)))
-            wait = max(1, int((locked - now).total_seconds()))
-            sign_in_failed(request, person, "此地址登录失败次数过多，已暂停")
-            return again(
-                429,
-                f"此地址登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
-                f"请于 {local:%H:%M}（北京时间，约 {(wait + 59) // 60} 分钟后）再试。",
-                {"Retry-After": str(wait)},
-            )
-        if delayed is not None:  # a delay, not a lock: nobody can lock a person out by guessing
-            wait = max(1, int((delayed - now).total_seconds() + 0.999))
-            sign_in_failed(request, person, "该人员编号最近多次登录失败，须稍后再试")
-            return again(429, f"该人员编号最近多次登录失败，请 {wait} 秒后再试。", {"Retry-After": str(wait)})
-        ok = bool(person) and bool(password) and accounts.verify_password(s, person, password)
-        p = principal_for_person(person) if ok else None
-        accounts.record_attempt(s, person[:100], client, ok and p is not None)
-        last_at, last_from, failed = accounts.note_sign_in(s, person[:100], client, ok and p is not None)
-        if p is None:
-            sign_in_failed(request, person, "人员编号或密码不正确")
-            return again(401, "人员编号或密码不正确。")
-        sid, _ = accounts.start_session(s, person)
+    now = accounts.utcnow()
+    locked = accounts.address_locked_until(s, client, now)
+    delayed = accounts.person_delay_until(s, person[:100], now)
+    if locked is not None or delayed is not None:  # refused unchecked, but the person will hear of it
+        accounts.note_sign_in(s, person[:100], client, False)
+    if locked is not None:
+        local = locked.astimezone(dt.timezone(dt.timedelta(hours=8)))
+        wait = max(1, int((locked - now).total_seconds()))
+        sign_in_failed(request, person, "此地址登录失败次数过多，已暂停")
+        return again(
+            429,
+            f"此地址登录失败次数过多（15 分钟内 {accounts.THROTTLE_FAILURES} 次），"
+            f"请于 {local:%H:%M}（北京时间，约 {(wait + 59) // 60} 分钟后）再试。",
+            {"Retry-After": str(wait)},
+        )
+    if delayed is not None:  # a delay, not a lock: nobody can lock a person out by guessing
+        wait = max(1, int((delayed - now).total_seconds() + 0.999))
+        sign_in_failed(request, person, "该人员编号最近多次登录失败，须稍后再试")
+        return again(429, f"该人员编号最近多次登录失败，请 {wait} 秒后再试。", {"Retry-After": str(wait)})
+    ok = bool(person) and bool(password) and accounts.verify_password(s, person, password)
+    p = principal_for_person(person) if ok else None
+    accounts.record_attempt(s, person[:100], client, ok and p is not None)
+    last_at, last_from, failed = accounts.note_sign_in(s, person[:100], client, ok and p is not None)
+    if p is None:
+        sign_in_failed(request, person, "人员编号或密码不正确")
+        return again(401, "人员编号或密码不正确。")
+    sid, _ = accounts.start_session(s, person)
     audit(request, p, "auth.sign_in", object=p.person, department=p.department)
     if p.role == "liaison" and nxt == "/":
         nxt = "/liaison"
@@ -229,18 +227,14 @@ async def login(request: Request):
 
 
 @router.post("/logout")
-async def logout(request: Request):
-    from sqlmodel import Session
-
-    from services.queries import db
+async def logout(request: Request, s: SessionDep):
     from store.accounts import end_session
 
     form = await read_form(request)
     who = page_principal(request)
     if who is not None and who.csrf and not csrf_ok(request, form, who):
         return csrf_refused(request)
-    with Session(db()) as s:
-        end_session(s, request.cookies.get(COOKIE, ""))
+    end_session(s, request.cookies.get(COOKIE, ""))
     if who is not None and who.person:
         audit(request, who, "auth.sign_out", object=who.person)
     resp = RedirectResponse("/login", status_code=303)
@@ -257,14 +251,6 @@ def _safe_next(nxt: str) -> str:
 
 # ---------------------------------------------------------------------------------- pages
 
-SORTS = {
-    "overdue": lambda r: (-r.overdue_working_days, r.department, r.id),
-    "department": lambda r: (r.department_name, -r.overdue_working_days, r.id),
-    "due": lambda r: (r.due, r.department, r.id),
-    "rule": lambda r: (r.rule_name, -r.overdue_working_days),
-    "step": lambda r: (r.ladder_step or "", -r.overdue_working_days),
-}
-
 
 @router.get("/", response_class=HTMLResponse)
 def board(request: Request, sort: str = "overdue", as_of: str | None = None, department: str | None = None):
@@ -274,80 +260,8 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     dept = who.scope(department, "查看督办看板", roles=("supervisor", "admin", "local"))
     rm.check_department(dept)
     day = rm.parse_day(as_of)
-    rows = rm.overdue_views(day, dept)
-    rows.sort(key=SORTS.get(sort, SORTS["overdue"]))
-    by_dept: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        g = by_dept.setdefault(
-            r.department, {"id": r.department, "name": r.department_name, "count": 0, "max": 0, "total": 0}
-        )
-        g["count"] += 1
-        g["total"] += r.overdue_working_days
-        g["max"] = max(g["max"], r.overdue_working_days)
-    from domain.flags import RECEIPT_FLAGS, consultation_summary, item_flags, receipt_flags, stacked_delay_flags
-    from store.accounts import urge_counts
-    from store.clock_rows import open_board_counts
-    from store.db import session
-    from store.events import registration_late_events
-    from store.items import list_items
-    from store.requests import request_ids_with_flag_data, request_ids_with_receipt_flags, same_day_requests
-
-    names = rm.department_names()
-    with session() as s:
-        open_count, prov_ids = open_board_counts(s, dept)
-        prov_items = list_items(s, ids=prov_ids) if prov_ids else []
-        # flags come only from a correction notice, a consultation or a link to a withdrawal (domain.flags)
-        flaggable = request_ids_with_flag_data(s, dept)
-        flagged = [(i, item_flags(i.data, i.clocks)) for i in (list_items(s, ids=flaggable) if flaggable else [])]
-        consulted = {i.id: consultation_summary(i.data, i.clocks) for i, _ in flagged if i.data.get("consultations")}
-        period = rm.parse_period_param(None)
-        same_day = same_day_requests(s, dept, open_only=True)
-        urges = urge_counts(s, dept)
-        lagging, lag_total = registration_late_events(s, period.start, period.end, dept)
-        receipt_ids = request_ids_with_receipt_flags(s, dept)
-        receipt_flagged = [
-            (i, receipt_flags(i.data) + stacked_delay_flags(i.data, i.clocks))
-            for i in (list_items(s, ids=receipt_ids) if receipt_ids else [])
-        ]
-    # this list is the request checks' flags (登记滞后 has its own list below; 尚未施行 is no one's judgement)
-    own_lists = ("registration_late", "rule_not_in_force", *RECEIPT_FLAGS)
-    flagged = [(i, f) for i, fl in flagged if (f := [x for x in fl if x["code"] not in own_lists])]
-    receipt_flagged = [(i, f) for i, f in receipt_flagged if f]
-    for d in urges:  # a department urged but not (or no longer) overdue is listed too
-        by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
-    for g in by_dept.values():
-        g["urges"] = urges.get(g["id"], 0)
-    groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], -g["urges"], g["id"]))
-    provisional = [(i, c) for i in prov_items for c in i.clocks if c.provisional and c.state == "open"]
-    lag_groups: dict[str, list[Any]] = {}
-    for e in lagging:  # 登记滞后, per department (longest lag first)
-        lag_groups.setdefault(e.department or "", []).append(e)
-    scores = rm.scores_result(period, day, dept)
-    from app.review import list_entries
-
-    held = list_entries("held", dept) if who.role in ("supervisor", "admin", "local") else None
-    return render(
-        request,
-        "board.html",
-        who,
-        rows=rows,
-        groups=groups,
-        sort=sort,
-        as_of=day.isoformat(),
-        department=dept,
-        open_count=open_count,
-        provisional=provisional,
-        scores=scores,
-        flagged=flagged,
-        consulted=consulted,
-        same_day=same_day,
-        lag_groups=lag_groups,
-        lag_total=lag_total,
-        receipt_flagged=receipt_flagged,
-        rule_names=rm.rule_names(),
-        held=held,
-        may_review=who.role in REVIEWERS,
-    )
+    view = rm.board_view(day, dept, sort, with_held=who.role in ("supervisor", "admin", "local"))
+    return render(request, "board.html", who, **view, may_review=who.role in REVIEWERS)
 
 
 # ---------------------------------------------------------------------------------- review forms
@@ -355,7 +269,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
 
 
 async def _review_form(request: Request, event_id: str, approve: bool):
-    from app.review import ReviewError, decide, review_action, review_audit
+    from services.review import ReviewError, decide, review_action, review_audit
 
     who = _who(request)
     form = await read_form(request)
@@ -409,7 +323,7 @@ def liaison(request: Request, department: str | None = None):
                 {"item": snap, "clock": c, "rule_name": rules.get(c.rule, c.rule), "left": rm.working_days_left(c, day)}
             )
     entries.sort(key=lambda e: (e["left"] is None, e["left"] if e["left"] is not None else 0, e["item"].id))
-    from app.review import list_entries
+    from services.review import list_entries
 
     return render(
         request,

@@ -13,9 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app import readmodel as rm
 from app.audit_web import audit
-from app.auth import ApiError, Principal
 from app.forms import build_fields, form_types, item_field, to_event
 from app.pages import (
     _who,
@@ -29,7 +27,8 @@ from app.pages import (
     with_pre_cookie,
 )
 from domain.labels import EVENT_TYPES as EVENT_LABELS
-from domain.pii import mask_text
+from services import views as rm
+from services.access import ApiError, Principal
 from services.item_page import URGERS, WRITERS
 
 router = APIRouter(include_in_schema=False)
@@ -42,9 +41,10 @@ def _new_event_id() -> str:
 
 def _departments_for(who: Principal) -> dict[str, str]:
     names = rm.department_names()
-    if who.role == "liaison":
-        return {who.department: names.get(who.department, who.department)} if who.department else {}
-    return names
+    own = who.write_scope
+    if own is None:
+        return names
+    return {own: names.get(own, own)} if own else {}
 
 
 def _form_page(
@@ -70,8 +70,8 @@ def _form_page(
         if f.name == "department":
             if snap is not None:
                 f.value, f.readonly = snap.department, True
-            elif who.role == "liaison":
-                f.value = who.department or ""
+            elif who.write_scope is not None:
+                f.value = who.write_scope
         f.error = errors.get(f.name)
     known = {f.name for f in fields}
     general = general or "；".join(f"{k}：{v}" for k, v in errors.items() if k not in known) or None
@@ -101,6 +101,7 @@ def new_event(request: Request, type: str = "request.received", item: str | None
 
 @router.post("/events/new", response_class=HTMLResponse)
 async def post_event(request: Request):
+    from services.ingest import ingestor_for
     from services.queries import get_status
 
     who = _who(request)
@@ -126,7 +127,7 @@ async def post_event(request: Request):
         return refused({"type": "工作流服务未连接，暂不能登记事件"}, 503)
     # The person's role goes with the event (a liaison's late entry waits for review, 补录); the department
     # rule is checked by the ingest path against the item's own department.
-    ing = who.ingestor(client)
+    ing = ingestor_for(who, client)
     from services.ingest import Stalled, watched, worker_problem
 
     problem = await worker_problem(client)  # a dead worker or server is said now, not after a minute
@@ -166,9 +167,8 @@ async def post_event(request: Request):
 
 @router.post("/items/{item_id}/urge", response_class=HTMLResponse)
 async def urge(request: Request, item_id: str):
-    from activities.notify import NotificationRequest, deliver, recipients
-    from store.accounts import add_urge
-    from store.db import session
+    from services.urge import UrgeRefused
+    from services.urge import urge as urge_item
 
     who = _who(request)
     form = await read_form(request)
@@ -176,50 +176,20 @@ async def urge(request: Request, item_id: str):
         return csrf_refused(request)
     who.require(URGERS, "督办")
     snap = rm.load_item(item_id, who)
-    note = mask_text(form.get("note", "").strip())  # personal data typed into the note (domain/pii.py)
-    if not note:
-        return render_error(request, 422, "督办意见不能为空")
-    if len(note) > 2000:
-        return render_error(request, 422, "督办意见不能超过 2000 字")
-    with session() as s:
-        row = add_urge(s, item_id, snap.department, who.actor, note)
-    audit(request, who, "urge", object=item_id, department=snap.department, detail={"urge_id": row.id})
-    directory = rm.directory()
-    people = recipients(directory, snap.department, ["liaison", "head"])
-    rules = rm.rule_names()
-    due = next((c.due for c in snap.clocks if c.state in ("open", "paused") and c.due), None)
-    results = []
-    for pid in people:
-        req = NotificationRequest(
-            item_id=item_id,
-            rule="urge",
-            step="urge",
-            person_id=pid,
-            occurrence=f"urge@{row.id}",
-            context={
-                "item_title": snap.title or item_id,
-                "department": snap.department,
-                "note": note,
-                "by_name": _person_name(who),
-                "due": due,
-                "rule_name": next(
-                    (rules.get(c.rule, c.rule) for c in snap.clocks if c.state in ("open", "paused")), ""
-                ),
-            },
-        )
-        results.append(await deliver(req))
-    ok = [directory.people[r.person_id].name for r in results if r.delivered]
-    bad = [directory.people[r.person_id].name for r in results if not r.delivered]
+
+    def recorded(urge_id: int) -> None:
+        audit(request, who, "urge", object=item_id, department=snap.department, detail={"urge_id": urge_id})
+
+    try:
+        done = await urge_item(snap, who, form.get("note", ""), recorded)
+    except UrgeRefused as exc:
+        return render_error(request, 422, str(exc))
+    ok, bad = done.delivered, done.failed
     msg = "已督办。" + (f"已通知：{'、'.join(ok)}。" if ok else "")
     msg += f"未能送达：{'、'.join(bad)}（见送达记录）。" if bad else ""
-    if not people:
+    if not done.recipients:
         msg += "该部门没有配置联络员或负责人，未发出通知。"
     return redirect_with_flash(f"/items/{quote(item_id, safe='')}", msg, request)
-
-
-def _person_name(who: Principal) -> str:
-    p = rm.directory().people.get(who.person or "")
-    return p.name if p else who.actor
 
 
 # ---------------------------------------------------------------------------------- score locks
@@ -227,9 +197,7 @@ def _person_name(who: Principal) -> str:
 
 @router.post("/scores/lock", response_class=HTMLResponse)
 async def lock_scores(request: Request):
-    from services.scores import fresh_scores
-    from store.db import session
-    from store.locks import PeriodLockedError, lock_period
+    from services.locks import LockRefused, lock_scores
 
     who = _who(request)
     form = await read_form(request)
@@ -238,17 +206,14 @@ async def lock_scores(request: Request):
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定考评期间")
     period = rm.parse_period_param(form.get("period") or None)
-    day = rm.today()
     back = f"/scores?period={period.label}"
-    if day <= period.end:  # as the CLI: a period still running is not published
-        return redirect_with_flash(back, f"未锁定：{period.title}尚未结束（截止 {period.end}）。", request)
-    with session() as s:
-        res = fresh_scores(s, period, day)  # the same numbers as `shixian scores lock` (marks included)
-        try:
-            lock_period(s, period, res, locked_by=who.actor)
-        except PeriodLockedError as exc:
+    try:
+        res = lock_scores(period, rm.today(), locked_by=who.actor)
+    except LockRefused as exc:
+        if exc.code == "already_locked":
             audit(request, who, "scores.lock", object=period.label, outcome="failure", detail={"reason": str(exc)})
             return redirect_with_flash(back, f"未锁定：{exc}", request)
+        return redirect_with_flash(back, f"未锁定：{exc}。", request)
     audit(request, who, "scores.lock", object=period.label, detail={"departments": len(res.summary)})
     return redirect_with_flash(back, f"已锁定 {period.label} 的考评得分，此后的变动将作为更正列出。", request)
 
@@ -256,7 +221,7 @@ async def lock_scores(request: Request):
 @router.post("/scores/annual-lock", response_class=HTMLResponse)
 async def lock_annual_report_page(request: Request):
     """The assessor's lock of an annual report (a published one is locked when its publication is recorded)."""
-    from app.annual_service import AnnualReportError, lock_annual_report
+    from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
 
     who = _who(request)
     form = await read_form(request)
@@ -275,10 +240,10 @@ async def lock_annual_report_page(request: Request):
     rm.check_department(department)
     back = "/scores" + (f"?department={quote(department, safe='')}" if department else "")
     scope = "政府" if government else (department or "全部")
-    if rm.today().year <= year:  # as the CLI without --force
-        return redirect_with_flash(back, f"未锁定：{year}年度尚未结束。", request)
     try:
         lock_annual_report(year, department, government, locked_by=who.actor)
+    except YearNotEnded:
+        return redirect_with_flash(back, f"未锁定：{year}年度尚未结束。", request)
     except AnnualReportError as exc:
         audit(request, who, "annual.lock", object=str(year), outcome="failure", detail={"reason": str(exc)})
         return redirect_with_flash(back, f"未锁定：{exc}", request)

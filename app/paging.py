@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Query
 
-from app.auth import ApiError
+from services.access import ApiError
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

@@ -21,9 +21,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from app.auth import ApiError
 from app.bodylimit import BodyLimitMiddleware, BodyTooLarge
 from domain.settings import get_settings
+from services.access import ApiError
 
 log = logging.getLogger("shixian.web")
 HERE = Path(__file__).parent

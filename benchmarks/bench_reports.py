@@ -215,8 +215,8 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
     from sqlalchemy import text
     from starlette.testclient import TestClient
 
-    from app import readmodel as A
     from app.web import create_app
+    from services import views as A
     from store.db import get_engine
 
     os.environ["DATABASE_URL"] = url

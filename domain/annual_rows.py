@@ -1,5 +1,5 @@
 """The annual report of a year counted from the rows the year needs (store/annual.py selects them in SQL),
-instead of from the whole event log: the fast path of app/annual_service.py.
+instead of from the whole event log: the fast path of services/annual.py.
 
 domain.report.annual_report and domain.annual_document.build_document over the full event list stay the
 definition; this module counts the same things from fewer rows and must give the same document

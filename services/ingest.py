@@ -720,6 +720,20 @@ class Ingestor:
         return outcome, note if outcome == "applied" else ""
 
 
+def ingestor_for(who, client) -> Ingestor:
+    """The ingest path for a services.access.Principal's events: attributed to them, recorded with their
+    role, and confined to their department when they are a liaison (services.access.write_scope)."""
+    from store.db import database_url, get_engine
+
+    return Ingestor(
+        client,
+        recorded_by=who.actor,
+        db_engine=get_engine(database_url()),
+        role=who.record_role,
+        scope=who.write_scope,
+    )
+
+
 def _result(
     line: int, ev: Event, status: Status, field: str | None = None, reason: str | None = None, forbidden: bool = False
 ) -> IngestResult:

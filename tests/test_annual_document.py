@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from app.annual_render import docx_text, render_docx, render_html
-from app.annual_service import resolve_scope
 from domain import report as R
 from domain.annual_document import (
     SECTION_HEADINGS,
@@ -27,6 +26,7 @@ from domain.annual_document import (
     government_units,
     split_entered,
 )
+from services.annual import resolve_scope
 from tests import seed_2016 as S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,7 +209,7 @@ def test_government_scope_from_the_directory():
     scope = resolve_scope(None, True)
     assert scope.kind == "government" and scope.department == "qz-zfb"
     assert set(scope.departments) == {"qz-zfb", "qz-fgw", "qz-czj", "qz-jyj", "qz-zrzyj"}
-    from app.annual_service import AnnualReportError
+    from services.annual import AnnualReportError
 
     with pytest.raises(AnnualReportError, match="qz-fgw 不是编制政府年度报告的单位"):
         resolve_scope("qz-fgw", True)

@@ -11,7 +11,6 @@ import random
 import pytest
 from sqlmodel import Session
 
-from app.annual_service import _records, _rule_hours, annual_document
 from domain import annual_rows
 from domain import report as R
 from domain.annual_document import ALL_SCOPE, build_document, department_scope, government_scope
@@ -20,6 +19,7 @@ from domain.engine import engine as config_engine
 from domain.events import parse_event
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.scoring import load_scoring, rule_labels
+from services.annual import _records, _rule_hours, annual_document
 from store.annual import year_rows
 from store.events import add_event, event_record_from, load_events
 from store.items import save_snapshot
@@ -295,7 +295,7 @@ def test_a_locked_year_and_its_successor_read_the_same_on_both_paths(varied):
     kwargs: list[dict] = [{"department": "qz-czj"}, {"government": True}]
     locks = []
     for kw in kwargs:
-        from app.annual_service import resolve_scope
+        from services.annual import resolve_scope
 
         scope = resolve_scope(kw.get("department"), kw.get("government", False))
         locks.append(lock_annual_report(varied, 2024, scope, lapsing=lapsing, as_of=AS_OF, basis="assessor"))

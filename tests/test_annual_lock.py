@@ -33,9 +33,9 @@ def lock_of(year: int, scope_key: str):
 
 async def test_a_late_reply_approved_after_publication_amends_instead_of_rewriting(st, tmp_path):
     from app.annual_render import docx_text, render_docx, render_html
-    from app.annual_service import annual_document
     from app.exports import render_annual_report_html
-    from app.readmodel import annual_report_data
+    from services.annual import annual_document
+    from services.views import annual_report_data
 
     today = await st.today()
     year = report_year(today)

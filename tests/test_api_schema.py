@@ -109,8 +109,8 @@ async def test_unexpected_fault_is_json_error_body(tmp_path, monkeypatch):
     """A fault of the server itself answers the declared ErrorBody as JSON, not text/plain."""
     import httpx
 
-    from app.schemas import ErrorBody
     from app.web import create_app
+    from services.schemas import ErrorBody
 
     monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path))
     app = create_app(None, open_pages=False, host="127.0.0.1")

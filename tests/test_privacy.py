@@ -540,8 +540,8 @@ async def test_debug_logs_carry_no_title(notify_env, monkeypatch, capsys):
 @pytestmark_asyncio
 async def test_review_reason_is_masked_in_the_store_and_history(st):
     """A supervisor's free-text reason for rejecting a late entry (补录) goes through the same masking."""
-    from app.review import decide
     from services.ingest import Ingestor
+    from services.review import decide
 
     cal = engine().calendar
     today = await st.today()

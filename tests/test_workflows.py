@@ -679,7 +679,7 @@ async def test_a_lapsing_window_is_never_listed_as_overdue(st):
     # The reply is overdue; the 7-day correction window (still open during the import grace) is not.
     assert [r["rule"] for r in rows] == ["request_reply"]
     assert rows[0]["overdue_working_days"] == 5
-    from app.readmodel import working_days_left  # what the item page and the API show
+    from services.views import working_days_left  # what the item page and the API show
 
     assert working_days_left(st.clock(req, "request_reply"), today) == -5
     window = st.clock(req, "correction_notice")

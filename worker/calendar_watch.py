@@ -7,7 +7,7 @@ import logging
 
 from temporalio.client import Client
 
-from services.calendar import signal_open_items
+from services.calendar import ReloadRefused, reload_calendar
 
 log = logging.getLogger("shixian.calendar")
 POLL_SECONDS = 30
@@ -15,9 +15,10 @@ POLL_SECONDS = 30
 
 async def watch_calendar(client: Client, stop: asyncio.Event, poll: float = POLL_SECONDS) -> None:
     """Notice new or changed calendar overlays and have open workflows recompute."""
-    from domain.calendar import load_calendar
-    from domain.config import ConfigError
     from domain.engine import config_signature
+
+    async def connect() -> Client:
+        return client
 
     last = config_signature()
     while not stop.is_set():
@@ -30,10 +31,9 @@ async def watch_calendar(client: Client, stop: asyncio.Event, poll: float = POLL
         if sig == last:
             continue
         try:
-            load_calendar()
-        except ConfigError as exc:  # keep the old data until the file is fixed
-            log.error("日历文件有误，未重新计算：%s", exc)
+            done = await reload_calendar(connect, "日历数据已更新（检测到日历文件变化）")
+        except ReloadRefused as exc:  # keep the old data until the file is fixed
+            log.error("日历文件有误，未重新计算：%s", exc.problem)
             continue
         last = sig
-        n = await signal_open_items(client, "日历数据已更新（检测到日历文件变化）")
-        log.warning("calendar changed: %d open items recalculating", n)
+        log.warning("calendar changed: %d open items recalculating", done.recalculating)

@@ -182,21 +182,14 @@ def overdue(
 
 def calendar_reload() -> None:
     """校验日历文件并让所有未办结事项按新日历重新计算（到期日变化会记录并通知联络员）。"""
-    from domain.calendar import load_calendar
-    from domain.config import ConfigError
+    from services.audit import Actor
+    from services.calendar import ReloadRefused, reload_calendar
 
-    try:
-        load_calendar()  # a bad file is reported and nothing is signalled
-    except ConfigError as exc:
-        _fail(str(exc))
-
-    async def go():
-        from services.audit import Actor
-        from services.calendar import signal_open_items
-
-        return await signal_open_items(await _client(), "日历数据已更新（shixian calendar reload）", Actor.cli())
-
-    n = asyncio.run(go())
+    try:  # a bad file is reported and nothing is signalled
+        done = asyncio.run(reload_calendar(_client, "日历数据已更新（shixian calendar reload）", Actor.cli()))
+    except ReloadRefused as exc:
+        _fail(exc.problem)
+    n = done.recalculating
     typer.echo(f"已通知 {n} 个未办结事项重新计算")
 
 

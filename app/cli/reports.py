@@ -175,13 +175,12 @@ def annual_lock_cmd(
 ) -> None:
     """锁定年度报告表二至表四：此后的变化列入更正说明，下一年度的上年结转按锁定数填列。
     （部门或政府的年度报告登记公布时自动锁定。）"""
-    from app.annual_service import AnnualReportError, lock_annual_report
-    from domain.shanghai import today
+    from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
 
-    if today() <= date(year, 12, 31) and not force:
-        _fail(f"{year}年度尚未结束，确需锁定请加 --force")
     try:
-        row = lock_annual_report(year, department, government, locked_by=by)
+        row = lock_annual_report(year, department, government, locked_by=by, force=force)
+    except YearNotEnded:
+        _fail(f"{year}年度尚未结束，确需锁定请加 --force")
     except AnnualReportError as exc:
         _fail(str(exc))
         raise
@@ -213,9 +212,9 @@ def annual_report_cmd(
 ) -> None:
     """政府信息公开工作年度报告（2021 年国家格式，一至六部分）草稿。"""
     from app.annual_render import write_document
-    from app.annual_service import AnnualReportError, annual_document
     from app.exports import annual_report_json, write_annual_report
     from domain.report import check_table3
+    from services.annual import AnnualReportError, annual_document
 
     if fmt not in ("json", "xlsx", "html", "docx"):
         _fail(f"不支持的格式：{fmt}（可用：docx、html、json、xlsx）")

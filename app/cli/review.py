@@ -38,7 +38,7 @@ def list_(
     department: str | None = typer.Option(None, "--department", help="只看某部门"),
 ) -> None:
     """列出待审核的补录（事件日期与登记时间）。"""
-    from app.review import list_entries
+    from services.review import list_entries
 
     rows = list_entries(None if all_ else "held", department)
     if as_json:
@@ -54,7 +54,7 @@ def list_(
 def _decide(event_id: str, approve: bool, reason: str, by: str | None) -> None:
     from app.cli.common import cli_audit
     from app.cli.items import _client
-    from app.review import ReviewError, decide, review_action, review_audit
+    from services.review import ReviewError, decide, review_action, review_audit
 
     async def go():
         client = await _client()

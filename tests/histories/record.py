@@ -107,7 +107,7 @@ async def scenarios(st) -> list[tuple[str, str]]:
 async def late_entries(st) -> list[tuple[str, str]]:
     """A liaison's back-dated reply (held, rejected) and late extension (held, approved), then the reply."""
     from services.ingest import Ingestor
-    from app.review import decide
+    from services.review import decide
     from domain.engine import engine
 
     today, c = await st.today(), engine().calendar
@@ -216,7 +216,7 @@ async def late_restart(st) -> list[tuple[str, str]]:
     """issue 17 §3 (s17-lag-late-restart): a liaison registers a request late (flagged 登记滞后), records its
     correction late (held past the correction deadline, no abandonment), a supervisor approves it, then the reply."""
     from services.ingest import Ingestor
-    from app.review import decide
+    from services.review import decide
     from domain.engine import engine
 
     today, c = await st.today(), engine().calendar

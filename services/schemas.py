@@ -1,6 +1,6 @@
 """Response models of the API, shared with the pages (which render the same objects).
 
-The read-model helpers (app.readmodel) build these; the API declares them as `response_model`s so
+The read-model helpers (services.views) build these; the API declares them as `response_model`s so
 /openapi.json describes what it answers, and the pages read the same fields."""
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ class CalendarReload(BaseModel):
 
 
 class ReviewEntry(BaseModel):
-    """A late entry in the review queue (app.review.entry_json)."""
+    """A late entry in the review queue (services.review.entry_json)."""
 
     event_id: str
     item_id: str

@@ -1,16 +1,18 @@
 """Read-model views shared by the API and the pages: items with their clocks, the overdue list, scores,
 the annual report draft, the calendar, and the checks of the parameters they take.
 
-Each view is an app.schemas model: the API answers it as JSON, the pages render it. Query parameters
+Each view is an services.schemas model: the API answers it as JSON, the pages render it. Query parameters
 are checked here once (`parse_day`, `parse_period_param`, `check_department`) so that both interfaces
 refuse the same input with the same Chinese message."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from app.auth import ApiError, Principal, forbidden
-from app.schemas import (
+from domain.shanghai import today
+from services.access import ApiError, Principal, forbidden
+from services.schemas import (
     AnnualReport,
     CalendarInfo,
     ClockView,
@@ -20,10 +22,10 @@ from app.schemas import (
     ItemView,
     OverdueRow,
 )
-from domain.shanghai import today
 
 __all__ = [
     "annual_report_data",
+    "board_view",
     "calendar_view",
     "check_department",
     "clock_view",
@@ -228,8 +230,8 @@ def scores_result(period, as_of: dt.date, department: str | None, *, recordings:
 def annual_report_data(year: int, department: str | None, government: bool = False) -> dict:
     """The report draft (a superset of the tables 二/三/四 report); 422 on bad input, 409 when table 三
     fails the national checks."""
-    from app.annual_service import AnnualReportError, annual_document
     from domain.report import check_table3
+    from services.annual import AnnualReportError, annual_document
 
     try:
         report = annual_document(year, department, government, as_of=today())
@@ -308,3 +310,90 @@ def calendar_view() -> CalendarInfo:
             "config_problem": config_problem(),
         }
     )
+
+
+# ---------------------------------------------------------------------------------- the board (督办看板)
+
+SORTS = {
+    "overdue": lambda r: (-r.overdue_working_days, r.department, r.id),
+    "department": lambda r: (r.department_name, -r.overdue_working_days, r.id),
+    "due": lambda r: (r.due, r.department, r.id),
+    "rule": lambda r: (r.rule_name, -r.overdue_working_days),
+    "step": lambda r: (r.ladder_step or "", -r.overdue_working_days),
+}
+
+
+def board_view(day: dt.date, dept: str | None, sort: str = "overdue", *, with_held: bool = False) -> dict[str, Any]:
+    """Everything the supervisor's board shows for `dept` (None: all) on `day`: the overdue rows sorted by
+    `sort` and grouped per department, the open and provisional counts, flags, 登记滞后, the quarter's scores
+    and (`with_held`) the late entries waiting for review."""
+    rows = overdue_views(day, dept)
+    rows.sort(key=SORTS.get(sort, SORTS["overdue"]))
+    by_dept: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        g = by_dept.setdefault(
+            r.department, {"id": r.department, "name": r.department_name, "count": 0, "max": 0, "total": 0}
+        )
+        g["count"] += 1
+        g["total"] += r.overdue_working_days
+        g["max"] = max(g["max"], r.overdue_working_days)
+    from domain.flags import RECEIPT_FLAGS, consultation_summary, item_flags, receipt_flags, stacked_delay_flags
+    from store.accounts import urge_counts
+    from store.clock_rows import open_board_counts
+    from store.db import session
+    from store.events import registration_late_events
+    from store.items import list_items
+    from store.requests import request_ids_with_flag_data, request_ids_with_receipt_flags, same_day_requests
+
+    names = department_names()
+    with session() as s:
+        open_count, prov_ids = open_board_counts(s, dept)
+        prov_items = list_items(s, ids=prov_ids) if prov_ids else []
+        # flags come only from a correction notice, a consultation or a link to a withdrawal (domain.flags)
+        flaggable = request_ids_with_flag_data(s, dept)
+        flagged = [(i, item_flags(i.data, i.clocks)) for i in (list_items(s, ids=flaggable) if flaggable else [])]
+        consulted = {i.id: consultation_summary(i.data, i.clocks) for i, _ in flagged if i.data.get("consultations")}
+        period = parse_period_param(None)
+        same_day = same_day_requests(s, dept, open_only=True)
+        urges = urge_counts(s, dept)
+        lagging, lag_total = registration_late_events(s, period.start, period.end, dept)
+        receipt_ids = request_ids_with_receipt_flags(s, dept)
+        receipt_flagged = [
+            (i, receipt_flags(i.data) + stacked_delay_flags(i.data, i.clocks))
+            for i in (list_items(s, ids=receipt_ids) if receipt_ids else [])
+        ]
+    # this list is the request checks' flags (登记滞后 has its own list below; 尚未施行 is no one's judgement)
+    own_lists = ("registration_late", "rule_not_in_force", *RECEIPT_FLAGS)
+    flagged = [(i, f) for i, fl in flagged if (f := [x for x in fl if x["code"] not in own_lists])]
+    receipt_flagged = [(i, f) for i, f in receipt_flagged if f]
+    for d in urges:  # a department urged but not (or no longer) overdue is listed too
+        by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
+    for g in by_dept.values():
+        g["urges"] = urges.get(g["id"], 0)
+    groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], -g["urges"], g["id"]))
+    provisional = [(i, c) for i in prov_items for c in i.clocks if c.provisional and c.state == "open"]
+    lag_groups: dict[str, list[Any]] = {}
+    for e in lagging:  # 登记滞后, per department (longest lag first)
+        lag_groups.setdefault(e.department or "", []).append(e)
+    scores = scores_result(period, day, dept)
+    from services.review import list_entries
+
+    held = list_entries("held", dept) if with_held else None
+    return {
+        "rows": rows,
+        "groups": groups,
+        "sort": sort,
+        "as_of": day.isoformat(),
+        "department": dept,
+        "open_count": open_count,
+        "provisional": provisional,
+        "scores": scores,
+        "flagged": flagged,
+        "consulted": consulted,
+        "same_day": same_day,
+        "lag_groups": lag_groups,
+        "lag_total": lag_total,
+        "receipt_flagged": receipt_flagged,
+        "rule_names": rule_names(),
+        "held": held,
+    }

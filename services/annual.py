@@ -28,6 +28,14 @@ class AnnualReportError(ValueError):
         self.status = status
 
 
+class YearNotEnded(AnnualReportError):
+    """The year is still running: its report is not published, so it is not locked (unless forced)."""
+
+    def __init__(self, year: int):
+        super().__init__(f"{year}年度尚未结束", status=409)
+        self.year = year
+
+
 def resolve_scope(department: str | None, government: bool, directory=None) -> ReportScope:
     """The report's scope. `government`: the unit whose `annual_reports` include "government" and that
     has no such unit above it (or `department`, naming one), plus every unit under it via `parent`."""
@@ -194,16 +202,25 @@ def annual_document(
 
 
 def lock_annual_report(
-    year: int, department: str | None = None, government: bool = False, *, locked_by: str | None = None, session=None
+    year: int,
+    department: str | None = None,
+    government: bool = False,
+    *,
+    locked_by: str | None = None,
+    force: bool = False,
+    session=None,
 ):
     """The assessor's lock of a report (store.locks.AnnualLock, basis "assessor"): its tables as they count now.
-    Raises AnnualReportError (409) when it is locked already."""
+    Raises YearNotEnded while the year runs (unless `force`: the CLI's --force) and AnnualReportError (409)
+    when it is locked already."""
     from domain.engine import engine
     from domain.shanghai import today
     from store.db import session as _session
     from store.locks import PeriodLockedError
     from store.locks import lock_annual_report as _lock
 
+    if not force and today().year <= year:  # a year still running is not published
+        raise YearNotEnded(year)
     scope = resolve_scope(department, government)
     own = session is None
     s = _session() if own else session

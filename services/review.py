@@ -21,7 +21,7 @@ from domain.pii import mask_text
 from domain.review import ROLE_LABELS
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
-from store.db import get_engine, init_db
+from store.db import get_engine, init_db, session
 from store.items import find_late_entry, late_entries
 from store.models import LateEntryRecord
 from workflows.items import ItemWorkflow
@@ -37,9 +37,7 @@ class ReviewError(Exception):
 
 
 def _session(db=None):
-    from sqlmodel import Session
-
-    return Session(init_db(db or get_engine()))
+    return session(init_db(db or get_engine()))
 
 
 def entry_json(r: LateEntryRecord) -> dict[str, Any]:
