@@ -160,9 +160,8 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
 def digest_day(req: DigestDayRequest) -> DigestDay:
     """Is `req.date` a working day (national calendar and each department region)?"""
     from activities.clocks import activity_engine as engine
-    from domain.directory import load_directory
 
-    return classify_day(date.fromisoformat(req.date), engine().calendar, load_directory())
+    return classify_day(date.fromisoformat(req.date), engine().calendar, engine().directory)
 
 
 @activity.defn(name="plan_digests")
@@ -171,11 +170,10 @@ def plan_digests(req: DigestDayRequest) -> DigestPlan:
     from sqlmodel import Session
 
     from activities.clocks import activity_engine as engine
-    from domain.directory import load_directory
     from store.db import database_url, get_engine, init_db
     from store.repo import late_entries, list_items
 
     with Session(init_db(get_engine(database_url()))) as s:
         items = list_items(s, state="open")
         held = [e.department for e in late_entries(s, status="held")]
-    return plan_for(date.fromisoformat(req.date), items, load_directory(), engine().calendar, held)
+    return plan_for(date.fromisoformat(req.date), items, engine().directory, engine().calendar, held)

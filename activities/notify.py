@@ -38,6 +38,7 @@ from temporalio.exceptions import ApplicationError
 from activities.notify_templates import render
 from domain import channels, labels
 from domain.directory import Directory, Person, load_directory
+from domain.engine import engine
 from domain.notice_text import date_text, item_link, rule_name
 from domain.secrets import mask_url, scrub
 from domain.shanghai import now as shanghai_now
@@ -216,7 +217,7 @@ async def deliver(
 
     from store import deliveries as store
 
-    directory = directory or load_directory(config_dir)
+    directory = directory or (load_directory(config_dir) if config_dir else engine().directory)
     key = req.key
     person = directory.people.get(req.person_id)
     with Session(_engine(), expire_on_commit=False) as s:
@@ -336,7 +337,7 @@ async def send_notification(req: NotificationRequest) -> NotificationResult:
 @activity.defn(name="notification_recipients")
 async def notification_recipients(req: RecipientsRequest) -> list[str]:
     """Person ids holding any of `roles`: liaison/head within the department, other roles city-wide."""
-    return recipients(load_directory(), req.department, req.roles)
+    return recipients(engine().directory, req.department, req.roles)
 
 
 def recipients(directory: Directory, department: str | None, roles: Iterable[str]) -> list[str]:
@@ -355,7 +356,7 @@ async def send_test(person_id: str, directory: Directory | None = None) -> list[
 
     from store import deliveries as store
 
-    directory = directory or load_directory()
+    directory = directory or engine().directory
     person = directory.person(person_id)
     now = shanghai_now()
     key = f"test:{now:%Y%m%dT%H%M%S.%f}:{person.id}"

@@ -112,11 +112,11 @@ def register(app: typer.Typer) -> None:
         year: int = typer.Option(..., "--year", help="报告年度（如 2026：时限自 2027-01-01 起算）"),
     ) -> None:
         """为 departments.toml 中每个部门开启某年度的年报时限（每年1月1日也会自动执行）。"""
-        from domain.directory import load_directory
+        from domain.engine import engine
         from domain.events import annual_report_openers
         from services.ingest import Ingestor
 
-        events = annual_report_openers(load_directory().departments.values(), year)
+        events = annual_report_openers(engine().directory.departments.values(), year)
 
         async def go():
             return await Ingestor(await _client(), internal=True).ingest(list(enumerate(events, start=1)))

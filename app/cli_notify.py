@@ -28,10 +28,11 @@ from app.cli_common import fail as _fail  # noqa: E402
 def notify_test(person: str = typer.Argument(..., help="人员 id（departments.toml 中的 [[person]] id）")) -> None:
     """向该人员的每个通知渠道发送一条测试消息，并逐一报告结果。"""
     from activities.notify import send_test
-    from domain.directory import DirectoryError, load_directory
+    from domain.directory import DirectoryError
+    from domain.engine import engine
 
     try:
-        directory = load_directory()
+        directory = engine().directory
     except DirectoryError as exc:
         _fail(str(exc))
     if person not in directory.people:

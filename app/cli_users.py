@@ -17,10 +17,10 @@ from app.cli_common import fail as _fail  # noqa: E402
 
 def _person(person_id: str):
     from domain.config import ConfigError
-    from domain.directory import load_directory
+    from domain.engine import engine
 
     try:
-        directory = load_directory()
+        directory = engine().directory
     except ConfigError as exc:
         _fail(str(exc))
         raise

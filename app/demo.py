@@ -253,13 +253,13 @@ def set_demo_passwords() -> dict[str, str]:
 
     from sqlmodel import Session
 
-    from domain.directory import load_directory
+    from domain.engine import engine
     from store.accounts import set_password
     from store.db import database_url, get_engine
 
     out = {}
     with Session(get_engine(database_url())) as s:
-        for person in load_directory().people.values():
+        for person in engine().directory.people.values():
             # 12 random characters plus a fixed tail of digit and symbol: always three character kinds
             out[person.id] = secrets.token_urlsafe(9) + "7#"
             set_password(s, person.id, out[person.id])
@@ -267,9 +267,10 @@ def set_demo_passwords() -> dict[str, str]:
 
 
 def print_demo_accounts(passwords: dict[str, str]) -> None:
-    from domain.directory import ROLE_NAMES, load_directory
+    from domain.directory import ROLE_NAMES
+    from domain.engine import engine
 
-    people = load_directory().people
+    people = engine().directory.people
     print(
         "演示账号（登录页填人员编号和密码；密码只显示这一次，之后可用 shixian user set-password 重设）"
         " / demo sign-in (shown once):",

@@ -321,13 +321,13 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
 def _scheme_notes(result: ScoreResult) -> list[tuple[str, str]]:
     """One 说明 row per indicator and bonus item of the schemes in use, with its weight and source."""
     from domain.engine import engine
-    from domain.scoring import STATUS_LABELS, load_scoring, rule_labels
+    from domain.scoring import STATUS_LABELS, rule_labels
 
     used = {d.scheme for d in result.summary if d.scheme}
     if not used:
         return []
     try:
-        schemes = load_scoring().schemes
+        schemes = engine().scoring.schemes
     except ValueError:  # a broken file: the numbers are already computed, the notes are only an aid
         return []
     rows = []

@@ -170,7 +170,7 @@ def _preview_page(request: Request, who: Principal, p, department: str) -> HTMLR
 @router.post("/import/confirm", response_class=HTMLResponse)
 async def import_confirm(request: Request) -> HTMLResponse:
     from app.ledger_import import Plan, apply, summary
-    from domain.directory import load_directory
+    from domain.engine import engine
     from domain.ledger import KIND_LABELS, from_canonical, map_rows
     from domain.settings import get_settings
     from store.db import database_url, get_engine
@@ -193,7 +193,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
     if len(rows) > limit:  # the carried preview is checked like the file was
         return _form(request, who, status=422, error=f"超过 {limit} 行数据的上限，请按月或按季度分成几个文件导入")
     department = _department(who, carried.get("department"))
-    dept = load_directory().departments.get(department or "")
+    dept = engine().directory.departments.get(department or "")
     if dept is None:
         return _form(request, who, status=422, error=f"未知部门 “{department}”")
     client = request.app.state.client

@@ -97,9 +97,9 @@ class Plan:
 
 def plan(data: bytes, filename: str, department: str, *, kind: str | None = None) -> Plan:
     """Parse a ledger file for `department` (raises LedgerError for the file as a whole)."""
-    from domain.directory import load_directory
+    from domain.engine import engine
 
-    dept = load_directory().departments.get(department)
+    dept = engine().directory.departments.get(department)
     if dept is None:
         raise L.LedgerError(f"未知部门 “{department}”（config/departments.toml 中没有该部门）")
     table = L.read_table(data, filename, kind)
@@ -297,11 +297,10 @@ def _due_json(rule, dl, met_on: str | None) -> dict[str, Any]:
 def due_dates(kind: str, row: L.Row, department: str) -> list[dict[str, Any]]:
     """The statutory due dates a row's events give (computed as the engine does; for the preview)."""
     from domain.clocks import ClockError, ExtensionGrant, Pause, compute
-    from domain.directory import load_directory
     from domain.engine import engine
 
     eng = engine()
-    region = load_directory().region_of(department)
+    region = engine().directory.region_of(department)
     ev = {_step(e["event_id"]): e for e in row.events}
     day = dt.date.fromisoformat
     out = []

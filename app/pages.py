@@ -534,7 +534,7 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     """Monthly scores of each department over the period (a year → 12 months; a quarter → 3; a
     month → the months of its year up to it), as an inline-SVG-ready structure."""
     from domain.engine import engine
-    from domain.scoring import load_scoring, parse_period, score_period
+    from domain.scoring import parse_period, score_period
     from services.scores import current_marks, current_records, department_parents, session
 
     start = period.start
@@ -548,7 +548,7 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
         )
     )
     months = [(y, m) for y, m in months if dt.date(y, m, 1) <= as_of]
-    config = load_scoring()
+    config = engine().scoring
     with session() as s:
         records = current_records(s, as_of, department)
         marks = current_marks(s, department)

@@ -73,9 +73,9 @@ def parse_period_param(text: str | None):
 
 
 def directory():
-    from domain.directory import load_directory
+    from domain.engine import engine
 
-    return load_directory()
+    return engine().directory
 
 
 def department_names() -> dict[str, str]:

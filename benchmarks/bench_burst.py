@@ -98,11 +98,11 @@ async def main() -> int:
 
     from activities.notify import send_via
     from app import composition
-    from domain.directory import load_directory
+    from domain.engine import engine
     from services.ingest import Ingestor
     from worker.main import build_worker
 
-    directory = load_directory()
+    directory = engine().directory
     departments = [
         d for d in directory.departments if directory.people_for(d, "liaison") and directory.people_for(d, "head")
     ]

@@ -30,10 +30,10 @@ def department_refusal(scope: str | None, departments: Iterable[object], item_id
 
 
 def _name(department: str) -> str:
-    from domain.directory import load_directory
+    from domain.engine import engine
 
     try:
-        dept = load_directory().departments.get(department)
+        dept = engine().directory.departments.get(department)
     except Exception:  # a broken directory must not hide the refusal itself
         dept = None
     return dept.name if dept else department

@@ -42,7 +42,7 @@ from activities.clocks import FactRequest, engine
 from domain.config import ConfigError
 from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
 from domain.pii import applicant_key
-from domain.review import HELD_ROLES, Recorded, first_late_day, load_review_config
+from domain.review import HELD_ROLES, Recorded, first_late_day
 from domain.rules import Rule
 from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
@@ -298,9 +298,7 @@ class Ingestor:
 
     def directory(self):
         if self._directory is None:
-            from domain.directory import load_directory
-
-            self._directory = load_directory()
+            self._directory = engine().directory
         return self._directory
 
     # ------------------------------------------------------------ batch
@@ -453,7 +451,7 @@ class Ingestor:
         if self.role in HELD_ROLES:
             own = dt.date.fromisoformat(ev.on[:10])
             if self._late_limit is None:
-                cfg = load_review_config()
+                cfg = engine().review
                 self._late_limit = (cfg.late_entry_working_days, cfg.late_entry_calendar_days)
             rec.limit, rec.calendar_limit = self._late_limit
             calendar, region = engine().calendar, self._region(ev)
