@@ -39,7 +39,7 @@ from activities.notify_templates import render
 from domain import channels, labels
 from domain.directory import Directory, Person, load_directory
 from domain.engine import engine
-from domain.notice_text import date_text, item_link, rule_name
+from domain.notice_text import date_text, item_link
 from domain.secrets import mask_url, scrub
 from domain.shanghai import now as shanghai_now
 
@@ -116,7 +116,7 @@ def build_context(req: NotificationRequest, person: Person | None, directory: Di
     ctx.setdefault("item_id", req.item_id)
     ctx.setdefault("item_title", ctx.get("title") or "")
     ctx.setdefault("department_name", directory.department_name(dept) if dept else "")
-    ctx.setdefault("rule_name", rule_name(req.rule))
+    ctx.setdefault("rule_name", engine().rule_name(req.rule))
     ctx.setdefault("step_name", STEP_NAMES.get(req.step, req.step))
     ctx.setdefault("link", item_link(req.item_id))
     ctx.setdefault("person_name", person.name if person else req.person_id)

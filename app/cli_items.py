@@ -12,6 +12,7 @@ import typer
 from app.cli_common import cli_audit
 from app.cli_common import fail as _fail  # noqa: E402
 from domain import labels
+from domain.engine import engine
 from domain.shanghai import today as shanghai_today
 
 
@@ -137,7 +138,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
             return
         typer.echo(f"{out['id']}  {out['title']}  [{out['type']} · {out['department']}]  状态：{out['state']}")
-        names = _rule_names()
+        names = engine().rule_names
         for c in out["clocks"]:
             flag = "（暂定）" if c["provisional"] else ""
             late = f"，逾期 {c['lateness_working_days']} 个工作日" if c["lateness_working_days"] else ""
@@ -205,9 +206,3 @@ def register(app: typer.Typer) -> None:
 
 
 _STATE = labels.CLOCK_STATES
-
-
-def _rule_names() -> dict[str, str]:
-    from domain.engine import engine
-
-    return {k: r.name for k, r in engine().rules.items()}

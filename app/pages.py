@@ -21,6 +21,7 @@ from app.auth import COOKIE, ApiError, Principal, page_principal, principal_for_
 from app.review import REVIEWERS
 from app.schemas import ItemDetail
 from domain import labels
+from domain.engine import engine
 from domain.scoring import MARK_DEFAULTS
 
 router = APIRouter(include_in_schema=False)
@@ -341,7 +342,7 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
         lag_groups=lag_groups,
         lag_total=lag_total,
         receipt_flagged=receipt_flagged,
-        rule_names=rm.rule_names(),
+        rule_names=engine().rule_names,
         held=held,
         may_review=who.role in REVIEWERS,
     )
@@ -394,7 +395,7 @@ def liaison(request: Request, department: str | None = None):
     from store import repo
 
     day = rm.today()
-    rules = rm.rule_names()
+    rules = engine().rule_names
     with session() as s:
         snaps = repo.list_items(s, department=dept, state="open")
     entries: list[dict[str, Any]] = []

@@ -29,6 +29,7 @@ from app.pages import (
     render_error,
     with_pre_cookie,
 )
+from domain.engine import engine
 from domain.labels import EVENT_TYPES as EVENT_LABELS
 from domain.pii import mask_text
 
@@ -149,7 +150,7 @@ async def post_event(request: Request):
     msg = f"已登记“{label}”。"
     snap = get_status(res.item_id) if res.item_id else None
     if snap is not None:
-        rules = rm.rule_names()
+        rules = engine().rule_names
         dues = [f"{rules.get(c.rule, c.rule)} 期限 {c.due[:16]}" for c in snap.clocks if c.state == "open" and c.due]
         if dues:
             msg += "当前时限：" + "；".join(dues) + "。"
@@ -186,7 +187,7 @@ async def urge(request: Request, item_id: str):
     audit(request, who, "urge", object=item_id, department=snap.department, detail={"urge_id": row.id})
     directory = rm.directory()
     people = recipients(directory, snap.department, ["liaison", "head"])
-    rules = rm.rule_names()
+    rules = engine().rule_names
     due = next((c.due for c in snap.clocks if c.state in ("open", "paused") and c.due), None)
     results = []
     for pid in people:

@@ -20,6 +20,7 @@ from app.schemas import (
     ItemView,
     OverdueRow,
 )
+from domain.engine import engine
 from domain.shanghai import today
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "overdue_views",
     "parse_day",
     "parse_period_param",
-    "rule_names",
     "scores_result",
     "today",
     "working_days_left",
@@ -90,12 +90,6 @@ def check_department(dept: str | None) -> None:
         raise ApiError(404, "unknown_department", f"未知部门：{dept}（见 config/departments.toml）")
 
 
-def rule_names() -> dict[str, str]:
-    from domain.engine import engine
-
-    return {k: r.name for k, r in engine().rules.items()}
-
-
 # ---------------------------------------------------------------------------------- items
 
 
@@ -117,7 +111,7 @@ def clock_view(c, rules: dict[str, str], today_: dt.date | None = None) -> Clock
 def item_view(snap, *, with_history: bool = False) -> ItemView:
     from domain.flags import consultation_summary, item_flags
 
-    rules = rule_names()
+    rules = engine().rule_names
     names = department_names()
     base = {
         "id": snap.id,

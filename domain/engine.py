@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from domain import labels
 from domain.calendar import WorkCalendar, load_calendar, load_calendar_refusing
 from domain.config import ConfigError, config_dir
 from domain.ladder import LadderConfig, load_ladders
@@ -32,6 +33,15 @@ class Engine:
     signature: tuple
     correction_min: int = 5
     limits: CountingLimits = field(default_factory=CountingLimits)
+
+    @property
+    def rule_names(self) -> dict[str, str]:
+        """Rule id -> Chinese name of the rules in use."""
+        return labels.rule_names(self.rules)
+
+    def rule_name(self, rule: str) -> str:
+        """The Chinese name of one rule in use (its id when unknown)."""
+        return self.rule_names.get(rule, rule)
 
     @property
     def directory(self) -> Directory:

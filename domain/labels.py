@@ -189,10 +189,7 @@ def label(table: Mapping[str, str], key: str | None) -> str:
     return table.get(key or "", key or "—")
 
 
-def rule_names(rules: Mapping | None = None) -> dict[str, str]:
-    """Rule id -> Chinese name, from config/rules.toml (or the given rules)."""
-    if rules is None:
-        from domain.rules import load_rules
-
-        rules = load_rules()
+def rule_names(rules: Mapping) -> dict[str, str]:
+    """Rule id -> Chinese name (rules.toml `name`). The rules in use: `engine().rule_names`, so a
+    rules.toml edit reaches notices, digests, pages and the CLI alike."""
     return {rid: getattr(r, "name", rid) for rid, r in rules.items()}

@@ -25,6 +25,30 @@ def test_rule_names_come_from_rules_toml():
     assert labels.rule_names(rules) == {rid: r.name for rid, r in rules.items()}
 
 
+def test_a_rules_toml_edit_reaches_notices_and_pages_alike(tmp_path, monkeypatch):
+    """Notices, digests and pages name a rule from the rules in use: a renamed rule is renamed everywhere."""
+    import shutil
+
+    import domain.engine as engine_mod
+
+    cfg = tmp_path / "config"
+    shutil.copytree(ROOT / "config", cfg)
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    engine_mod.reset()
+    try:
+        before = engine_mod.engine().rule_name("request_reply")
+        assert before == "依申请公开答复" and engine_mod.engine().rule_names["request_reply"] == before
+        rules = cfg / "rules.toml"
+        rules.write_text(
+            rules.read_text(encoding="utf-8").replace('name = "依申请公开答复"', 'name = "申请答复"'), encoding="utf-8"
+        )
+        assert engine_mod.engine().rule_name("request_reply") == "申请答复"
+        assert engine_mod.engine().rule_names["request_reply"] == "申请答复"
+        assert engine_mod.engine().rules["request_reply"].name == "申请答复"
+    finally:
+        engine_mod.reset()
+
+
 def test_the_same_words_everywhere():
     from activities.notify import STEP_NAMES
     from app import pages  # noqa: F401  (filters registered at import)
