@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from domain.events import ITEM_TYPE
+from domain.ids import workflow_id
 from domain.labels import LATE_ENTRY_STATUSES
 from domain.pii import mask_text
 from domain.review import ROLE_LABELS
@@ -97,7 +98,7 @@ async def decide(
             f"补录 {event_id} 已审核：{STATUS_LABELS.get(row.status, row.status)}（{row.decided_by or '-'}）",
         )
     at = (now or shanghai_now()).astimezone(SHANGHAI).isoformat()
-    wid = f"{ITEM_TYPE[row.type.split('.')[0]]}:{row.item_id}"
+    wid = workflow_id(ITEM_TYPE[row.type.split(".")[0]], row.item_id)
     decision = ReviewDecision(event_id=event_id, approve=approve, by=by, at=at, reason=reason)
     try:
         res: ApplyResult = await client.get_workflow_handle(wid).execute_update(

@@ -41,6 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.clocks import FactRequest, engine
 from domain.config import ConfigError
 from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
+from domain.ids import workflow_id
 from domain.pii import applicant_key
 from domain.review import HELD_ROLES, Recorded, first_late_day
 from domain.rules import Rule
@@ -182,10 +183,6 @@ def _settle(op: WithStartWorkflowOperation) -> None:
     fut = op._workflow_handle  # the SDK keeps no public non-blocking accessor
     if fut.done() and not fut.cancelled():
         fut.exception()
-
-
-def workflow_id(ev: Event) -> str:
-    return f"{ev.item_type}:{ev.item_id}"
 
 
 def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
@@ -519,7 +516,7 @@ class Ingestor:
         return _result(line, ev, status, reason=note or None)  # type: ignore[arg-type]
 
     async def _route(self, ev: Event) -> tuple[str, str]:
-        wid = workflow_id(ev)
+        wid = workflow_id(ev.item_type, ev.item_id)
         if self.scope is not None:
             await self._check_scope(ev, wid)
         if ev.type == "request.extended":
