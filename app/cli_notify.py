@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
 
 STATE_NAMES = {"intent": "待发送", "sent": "已送达", "failed": "送达失败"}
-BEIJING = timezone(timedelta(hours=8))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -19,10 +18,11 @@ def _iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(BEIJING).isoformat(timespec="seconds")
+    return value.astimezone(SHANGHAI_OFFSET).isoformat(timespec="seconds")
 
 
 from app.cli_common import fail as _fail  # noqa: E402
+from domain.shanghai import SHANGHAI_OFFSET  # noqa: E402
 
 
 def notify_test(person: str = typer.Argument(..., help="人员 id（departments.toml 中的 [[person]] id）")) -> None:

@@ -92,8 +92,8 @@ def upcoming_reminders(item: ItemView, deliveries: list, limit: int = 6) -> list
     """The next ladder steps of the item's open clocks: step, when, to whom."""
     from activities.clocks import PlanRequest, _plan
     from activities.notify import recipients
-    from domain.clocks import SHANGHAI
     from domain.labels import STEPS as STEP_NAMES
+    from domain.shanghai import SHANGHAI
 
     directory = rm.directory()
     now = dt.datetime.now(SHANGHAI).isoformat()

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from domain.model import ClockSnapshot, ItemSnapshot
+from domain.shanghai import SHANGHAI
 from store.models import SUMMARY_MAX, Clock, DueDateChange, EventRecord, Item, LateEntryRecord, utcnow
 from store.models import table as sa_table
 
@@ -81,9 +82,7 @@ def parse_instant(value: str | datetime | None) -> datetime | None:
         return None
     dt = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     if dt.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        dt = dt.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        dt = dt.replace(tzinfo=SHANGHAI)
     return dt.astimezone(UTC)
 
 
@@ -117,9 +116,7 @@ def _summary(explanation: dict[str, Any] | None) -> str | None:
 def _iso_instant_local(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    from zoneinfo import ZoneInfo
-
-    return dt.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()
+    return dt.astimezone(SHANGHAI).isoformat()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from domain.clocks import SHANGHAI
 from domain.engine import engine
+from domain.shanghai import SHANGHAI
 from services.ingest import Ingestor
 from store.deliveries import list_deliveries
 from tests.receivers import WebhookReceiver

@@ -20,8 +20,8 @@ from temporalio.worker import Worker
 from activities.notify import NotificationRequest, NotificationResult
 from app import composition
 from domain import shanghai
-from domain.clocks import SHANGHAI
 from domain.config import config_dir
+from domain.shanghai import SHANGHAI
 from services.ingest import Ingestor
 from store import repo
 from tests.receivers import WebhookReceiver

@@ -14,6 +14,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
+from domain.shanghai import TZ_NAME
 from worker.client import task_queue_name
 from worker.schedules import upsert_schedule
 from worker.supervisor import UpContext
@@ -42,7 +43,7 @@ def annual_schedule(task_queue: str | None = None) -> Schedule:
                     comment="每年1月1日00:05",
                 )
             ],
-            time_zone_name="Asia/Shanghai",
+            time_zone_name=TZ_NAME,
         ),
         # A server down over New Year still opens the clocks when it returns (the ids make it idempotent).
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=30)),

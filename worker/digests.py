@@ -32,6 +32,7 @@ from temporalio.client import (
 )
 
 from activities.digests import DigestInput, DigestSummary
+from domain.shanghai import TZ_NAME
 from worker.client import task_queue_name
 from worker.schedules import upsert_schedule
 from worker.supervisor import UpContext
@@ -39,7 +40,6 @@ from workflows.digests import DIGEST_SCHEDULE_ID, DigestWorkflow
 
 log = logging.getLogger("shixian.digests")
 
-TIME_ZONE = "Asia/Shanghai"
 HOUR, MINUTE = 9, 0
 CATCHUP_WINDOW = timedelta(days=1)
 RUN_TIMEOUT = timedelta(hours=20)
@@ -64,7 +64,7 @@ def digest_schedule(task_queue: str | None = None) -> Schedule:
                     comment="每天09:00（Asia/Shanghai）",
                 )
             ],
-            time_zone_name=TIME_ZONE,
+            time_zone_name=TZ_NAME,
         ),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
     )
@@ -93,5 +93,5 @@ async def digest_schedule_task(ctx: UpContext) -> None:
     """`shixian up` task: make sure the schedule exists and matches this version, then wait for stop."""
     result = await ensure_schedule(ctx.client)
     done = "已创建" if result == "created" else "已更新"
-    ctx.announce("每日汇总 / daily digest", f"{DIGEST_SCHEDULE_ID} 每天{HOUR:02d}:{MINUTE:02d} {TIME_ZONE}（{done}）")
+    ctx.announce("每日汇总 / daily digest", f"{DIGEST_SCHEDULE_ID} 每天{HOUR:02d}:{MINUTE:02d} {TZ_NAME}（{done}）")
     await ctx.stop_event.wait()
