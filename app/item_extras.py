@@ -9,6 +9,7 @@ from typing import Any
 from app import readmodel as rm
 from app.auth import Principal
 from app.schemas import ItemView
+from domain.shanghai import SHANGHAI_OFFSET
 
 WRITERS = ("liaison", "supervisor", "admin")
 URGERS = ("supervisor", "admin")
@@ -124,7 +125,7 @@ def upcoming_reminders(item: ItemView, deliveries: list, limit: int = 6) -> list
 def _local(moment: dt.datetime) -> str:
     if moment.tzinfo is None:  # the delivery log's timestamps come back naive (UTC) from SQLite
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M")
 
 
 def item_extras(item: ItemView, who: Principal) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from app.schemas import ItemDetail
 from domain import labels
 from domain.engine import engine
 from domain.scoring import MARK_DEFAULTS
+from domain.shanghai import SHANGHAI_OFFSET
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -36,9 +37,7 @@ templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES,
 templates.env.filters["late_status"] = lambda s: labels.label(labels.LATE_ENTRY_STATUSES, s)
 templates.env.filters["event_label"] = lambda t: labels.label(labels.EVENT_TYPES, t)
 templates.env.filters["recorder"] = lambda r: labels.label(labels.RECORDERS, r)
-templates.env.filters["shanghai"] = lambda t: t.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime(
-    "%Y-%m-%d %H:%M"
-)
+templates.env.filters["shanghai"] = lambda t: t.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M")
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 # A stored address is a link only if it is http(s): rows written before the check may hold javascript: URLs.
 templates.env.filters["web_link"] = lambda u: (
@@ -194,7 +193,7 @@ async def login(request: Request):
         if locked is not None or delayed is not None:  # refused unchecked, but the person will hear of it
             accounts.note_sign_in(s, person[:100], client, False)
         if locked is not None:
-            local = locked.astimezone(dt.timezone(dt.timedelta(hours=8)))
+            local = locked.astimezone(SHANGHAI_OFFSET)
             wait = max(1, int((locked - now).total_seconds()))
             sign_in_failed(request, person, "此地址登录失败次数过多，已暂停")
             return again(
@@ -221,7 +220,7 @@ async def login(request: Request):
     if last_at is None:
         seen = "这是此账号第一次登录。"
     else:
-        seen = f"上次登录：{last_at.astimezone(dt.timezone(dt.timedelta(hours=8))):%Y-%m-%d %H:%M}（北京时间），地址 {last_from or '-'}。"
+        seen = f"上次登录：{last_at.astimezone(SHANGHAI_OFFSET):%Y-%m-%d %H:%M}（北京时间），地址 {last_from or '-'}。"
     seen += f"此后有 {failed} 次失败的登录尝试，如非本人所为请联系管理员。" if failed else "此后没有失败的登录尝试。"
     resp = redirect_with_flash(nxt, seen, request)
     resp.set_cookie(COOKIE, sid, httponly=True, samesite="lax", secure=secure_cookie(request))
@@ -438,7 +437,7 @@ def item_page(request: Request, item_id: str):
     for u in x["urges"]:
         timeline.append(
             {
-                "when": u.created_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d"),
+                "when": u.created_at.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d"),
                 "kind": "urge",
                 "e": u,
             }

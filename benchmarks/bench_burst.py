@@ -155,7 +155,9 @@ async def main() -> int:
                 rate = len(warm) / (time.time() - t_warm)
                 lead = 20 + 2 * args.cases / rate  # seconds for the import to finish before the instant
                 fire = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=lead)
-                detected = (fire - dt.timedelta(hours=4)).astimezone(dt.timezone(dt.timedelta(hours=8)))
+                from domain.shanghai import SHANGHAI_OFFSET
+
+                detected = (fire - dt.timedelta(hours=4)).astimezone(SHANGHAI_OFFSET)
                 events = [
                     {
                         "event_id": f"burst-{i}",
