@@ -137,7 +137,7 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
     """The digests of `day` for `items` (ItemSnapshots), leaving out people whose region rests.
     `held`: the department of each late entry (补录) waiting for review."""
     from activities.clocks import activity_engine as engine
-    from activities.notify import STEP_NAMES
+    from domain import labels
     from domain.digests import build_digests, working_days_left_from
     from domain.notice_text import date_text
 
@@ -149,7 +149,7 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
             plan.resting_people.append(person_id)
             continue
         # Names for the delivery log and a possible 送达失败 notice (digest templates do not use them).
-        context.setdefault("item_title", f"{date_text(day.isoformat())}{STEP_NAMES.get(step, step)}")
+        context.setdefault("item_title", f"{date_text(day.isoformat())}{labels.STEPS.get(step, step)}")
         context.setdefault("rule_name", "每日汇总")
         plan.messages.append(DigestMessage(person_id=person_id, step=step, context=context))
     return plan

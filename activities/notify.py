@@ -50,7 +50,6 @@ DIGEST_STEPS = ("digest_liaison", "digest_supervisor", "digest_head")
 STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + ("test", "urge", "invite")
 # A one-time password link is a secret: whoever reads it can take the account, so never to a group channel.
 PERSONAL_ONLY_STEPS = frozenset({"invite"})
-STEP_NAMES = labels.STEPS
 CHANNEL_FAILED = "ChannelFailed"
 
 
@@ -117,7 +116,7 @@ def build_context(req: NotificationRequest, person: Person | None, directory: Di
     ctx.setdefault("item_title", ctx.get("title") or "")
     ctx.setdefault("department_name", directory.department_name(dept) if dept else "")
     ctx.setdefault("rule_name", engine().rule_name(req.rule))
-    ctx.setdefault("step_name", STEP_NAMES.get(req.step, req.step))
+    ctx.setdefault("step_name", labels.STEPS.get(req.step, req.step))
     ctx.setdefault("link", item_link(req.item_id))
     ctx.setdefault("person_name", person.name if person else req.person_id)
     if req.about_person or req.about_step:
@@ -127,7 +126,7 @@ def build_context(req: NotificationRequest, person: Person | None, directory: Di
             "failed_department_name",
             directory.department_name(failed.department) if failed and failed.department else "",
         )
-        ctx.setdefault("failed_step_name", STEP_NAMES.get(req.about_step or "", req.about_step or ""))
+        ctx.setdefault("failed_step_name", labels.STEPS.get(req.about_step or "", req.about_step or ""))
     for k in ("due", "old_due", "new_due", "date"):
         if ctx.get(k) and not ctx.get(f"{k}_text"):
             ctx[f"{k}_text"] = date_text(ctx[k])

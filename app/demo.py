@@ -267,8 +267,8 @@ def set_demo_passwords() -> dict[str, str]:
 
 
 def print_demo_accounts(passwords: dict[str, str]) -> None:
-    from domain.directory import ROLE_NAMES
     from domain.engine import engine
+    from domain.labels import ROLES
 
     people = engine().directory.people
     print(
@@ -278,5 +278,5 @@ def print_demo_accounts(passwords: dict[str, str]) -> None:
     )
     for pid, pw in passwords.items():
         p = people[pid]
-        roles = "、".join(ROLE_NAMES.get(r, r) for r in p.roles)
+        roles = "、".join(ROLES.get(r, r) for r in p.roles)
         print(f"  demo-account {pid} {pw}  {p.name}（{roles}）", flush=True)

@@ -16,9 +16,7 @@ from jinja2 import Environment
 
 from domain import labels
 from domain import report as R
-from domain.scoring import STATE_LABELS, ScoreResult
-
-ITEM_TYPE_LABELS = labels.ITEM_TYPES
+from domain.scoring import ScoreResult
 
 SUMMARY_HEADERS = [
     "部门",
@@ -235,11 +233,11 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
             [
                 _text(d.department),
                 _text(d.item_id),
-                ITEM_TYPE_LABELS.get(d.item_type, d.item_type),
+                labels.ITEM_TYPES.get(d.item_type, d.item_type),
                 _text(d.title),
                 d.rule_label,
                 d.due,
-                STATE_LABELS.get(d.state, d.state),
+                labels.CLOCK_STATES.get(d.state, d.state),
                 d.status_label,
                 d.met_on,
                 days,
@@ -280,9 +278,9 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
                     _text(a.title),
                     a.rule,
                     a.change_label,
-                    STATE_LABELS.get(a.locked_state or "", a.locked_state),
+                    labels.CLOCK_STATES.get(a.locked_state or "", a.locked_state),
                     a.locked_met_on,
-                    STATE_LABELS.get(a.current_state or "", a.current_state),
+                    labels.CLOCK_STATES.get(a.current_state or "", a.current_state),
                     a.current_met_on,
                 ],
             )
@@ -321,7 +319,7 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
 def _scheme_notes(result: ScoreResult) -> list[tuple[str, str]]:
     """One 说明 row per indicator and bonus item of the schemes in use, with its weight and source."""
     from domain.engine import engine
-    from domain.scoring import STATUS_LABELS, rule_labels
+    from domain.scoring import rule_labels
 
     used = {d.scheme for d in result.summary if d.scheme}
     if not used:
@@ -335,7 +333,7 @@ def _scheme_notes(result: ScoreResult) -> list[tuple[str, str]]:
         s = schemes.get(sid)
         if s is None:
             continue
-        names = {**STATUS_LABELS, **rule_labels(engine().rules, s)}
+        names = {**labels.SCORE_STATUSES, **rule_labels(engine().rules, s)}
         rows.append((f"考评方案：{s.name or s.id}", s.source))
         for ind in s.indicators.values():
             weight = "不封顶" if ind.weight is None else f"权重 {_num(ind.weight)} 分（扣分上限）"

@@ -254,14 +254,14 @@ async def import_confirm(request: Request) -> HTMLResponse:
 
 def _view(p, outcomes) -> list[dict]:
     from app.ledger_import import EVENT_STATUS_LABELS, STATUS_LABELS
-    from domain.labels import EVENT_TYPES as EVENT_LABELS
+    from domain.labels import EVENT_TYPES
 
     out = []
     for o in outcomes:
         d = o.as_json()
         d["label"] = STATUS_LABELS[o.status]
         for e in d["events"]:
-            e["label"] = EVENT_LABELS.get(e["type"], e["type"])
+            e["label"] = EVENT_TYPES.get(e["type"], e["type"])
             e["status_label"] = EVENT_STATUS_LABELS.get(e["status"], e["status"])
         out.append(d)
     return out

@@ -93,7 +93,7 @@ def upcoming_reminders(item: ItemView, deliveries: list, limit: int = 6) -> list
     """The next ladder steps of the item's open clocks: step, when, to whom."""
     from activities.clocks import PlanRequest, _plan
     from activities.notify import recipients
-    from domain.labels import STEPS as STEP_NAMES
+    from domain.labels import STEPS
     from domain.shanghai import SHANGHAI
 
     directory = rm.directory()
@@ -112,7 +112,7 @@ def upcoming_reminders(item: ItemView, deliveries: list, limit: int = 6) -> list
             out.append(
                 {
                     "rule_name": c.rule_name,
-                    "step": STEP_NAMES.get(s.step, s.step),
+                    "step": STEPS.get(s.step, s.step),
                     "when": s.fire_at[:16].replace("T", " "),
                     "to": "、".join(directory.people[p].name for p in people if p in directory.people)
                     or "（无人接收）",
@@ -131,7 +131,7 @@ def _local(moment: dt.datetime) -> str:
 def item_extras(item: ItemView, who: Principal) -> dict[str, Any]:
     from sqlmodel import col, select
 
-    from domain.labels import STEPS as STEP_NAMES
+    from domain.labels import STEPS
     from services.queries import session
     from store.accounts import urges_for_item
     from store.deliveries import Delivery
@@ -144,7 +144,7 @@ def item_extras(item: ItemView, who: Principal) -> dict[str, Any]:
         urges = urges_for_item(s, item.id)
     sent = [
         {
-            "step": STEP_NAMES.get(d.step, d.step),
+            "step": STEPS.get(d.step, d.step),
             "to": directory.people[d.person].name if d.person in directory.people else d.person,
             "state": d.state,
             "when": _local(d.sent_at or d.created_at),

@@ -30,7 +30,7 @@ from app.pages import (
     with_pre_cookie,
 )
 from domain.engine import engine
-from domain.labels import EVENT_TYPES as EVENT_LABELS
+from domain.labels import EVENT_TYPES
 from domain.pii import mask_text
 
 router = APIRouter(include_in_schema=False)
@@ -82,7 +82,7 @@ def _form_page(
         who,
         status=status,
         type=type_,
-        label=EVENT_LABELS.get(type_, type_),
+        label=EVENT_TYPES.get(type_, type_),
         fields=fields,
         event_id=values.get("event_id") or _new_event_id(),
         item=snap,
@@ -139,7 +139,7 @@ async def post_event(request: Request):
         # The same form (same event id) again: if the event did take effect meanwhile it is a duplicate.
         why = f"{exc}：此事件可能稍后生效；请稍后原样再次提交（已生效的不会重复登记）"
         return _form_page(request, who, type_, values, {"type": why}, item_id, 503)
-    label = EVENT_LABELS.get(type_, type_)
+    label = EVENT_TYPES.get(type_, type_)
     if res.status == "rejected":
         return refused({res.field or "type": res.reason or "被拒绝"}, 403 if res.forbidden else 422)
     target = f"/items/{quote(res.item_id or '', safe='')}"

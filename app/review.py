@@ -16,9 +16,8 @@ from temporalio.service import RPCError
 
 from domain.events import ITEM_TYPE
 from domain.ids import workflow_id
-from domain.labels import LATE_ENTRY_STATUSES
+from domain.labels import LATE_ENTRY_STATUSES, RECORDERS
 from domain.pii import mask_text
-from domain.review import ROLE_LABELS
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
 from store import repo
@@ -27,7 +26,6 @@ from store.models import LateEntryRecord
 from workflows.items import ItemWorkflow
 from workflows.state import ApplyResult, ReviewDecision
 
-STATUS_LABELS = LATE_ENTRY_STATUSES
 REVIEWERS = ("supervisor", "admin")  # who may see the queue and decide (API and board)
 
 
@@ -54,10 +52,10 @@ def entry_json(r: LateEntryRecord) -> dict[str, Any]:
         "recorded_at": local(r.recorded_at),
         "recorded_by": r.recorded_by,
         "role": r.role,
-        "role_name": ROLE_LABELS.get(r.role, r.role),
+        "role_name": RECORDERS.get(r.role, r.role),
         "reason": r.reason,
         "status": r.status,
-        "status_name": STATUS_LABELS.get(r.status, r.status),
+        "status_name": LATE_ENTRY_STATUSES.get(r.status, r.status),
         "decided_by": r.decided_by,
         "decided_at": local(r.decided_at),
         "decision_reason": r.decision_reason,
@@ -95,7 +93,7 @@ async def decide(
     if row.status != "held":
         raise ReviewError(
             "event_id",
-            f"补录 {event_id} 已审核：{STATUS_LABELS.get(row.status, row.status)}（{row.decided_by or '-'}）",
+            f"补录 {event_id} 已审核：{LATE_ENTRY_STATUSES.get(row.status, row.status)}（{row.decided_by or '-'}）",
         )
     at = (now or shanghai_now()).astimezone(SHANGHAI).isoformat()
     wid = workflow_id(ITEM_TYPE[row.type.split(".")[0]], row.item_id)

@@ -44,16 +44,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from domain import labels
 from domain.config import ConfigError, config_dir, read_toml
-from domain.labels import rule_names
+from domain.labels import SCORE_STATUSES, rule_names
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
 
 Status = Literal["on_time", "late", "overdue", "pending", "closed"]
-STATUS_LABELS = labels.SCORE_STATUSES  # includes the rows that are not clocks (withheld, case_lost)
-STATE_LABELS = labels.CLOCK_STATES
 # Deductions that are not clock rules, with their defaults when scoring.toml does not list them.
 MARK_DEFAULTS: dict[str, float] = {
     "withheld": 0.0,
@@ -850,7 +847,7 @@ def score_period(
                 due=r.due,
                 state=r.state,
                 status=status,
-                status_label=STATUS_LABELS[status],
+                status_label=SCORE_STATUSES[status],
                 met_on=r.met_on,
                 lateness_working_days=r.lateness_working_days if status == "late" else None,
                 overdue_working_days=r.overdue_working_days if status == "overdue" else None,
@@ -887,11 +884,11 @@ def score_period(
                 item_type=m.item_type,
                 title=m.title,
                 rule=m.kind,
-                rule_label=STATUS_LABELS[m.kind],
+                rule_label=SCORE_STATUSES[m.kind],
                 due=m.on,
                 state="",
                 status=m.kind,
-                status_label=STATUS_LABELS[m.kind],
+                status_label=SCORE_STATUSES[m.kind],
                 deduction=deduction,
                 explanation=m.reason,
             )

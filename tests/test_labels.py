@@ -50,19 +50,34 @@ def test_a_rules_toml_edit_reaches_notices_and_pages_alike(tmp_path, monkeypatch
 
 
 def test_the_same_words_everywhere():
-    from activities.notify import STEP_NAMES
     from app import pages  # noqa: F401  (filters registered at import)
-    from domain.directory import ROLE_NAMES
-    from domain.scoring import STATE_LABELS, STATUS_LABELS
     from store.tokens import ROLE_LABELS
 
-    assert STEP_NAMES is labels.STEPS
-    assert STATE_LABELS is labels.CLOCK_STATES and STATUS_LABELS is labels.SCORE_STATUSES
-    assert ROLE_NAMES is labels.ROLES
     assert all(ROLE_LABELS[r] == labels.ROLES[r] for r in ROLE_LABELS)
     env = pages.templates.env
     assert env.filters["clock_state"]("missed") == labels.CLOCK_STATES["missed"]
     assert env.filters["step"]("overdue_1@2026-01-05") == labels.STEPS["overdue_1"]
+
+
+def test_no_alias_of_a_label_table():
+    """`X = labels.Y` (or `import Y as X` from domain.labels) elsewhere is a second name for one table."""
+    offenders = []
+    for pkg in ("domain", "store", "activities", "workflows", "worker", "services", "app"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            if path.name == "labels.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Assign)
+                    and all(isinstance(t, ast.Name) for t in node.targets)
+                    and isinstance(node.value, ast.Attribute)
+                    and isinstance(node.value.value, ast.Name)
+                    and node.value.value.id == "labels"
+                ):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+                if isinstance(node, ast.ImportFrom) and node.module == "domain.labels":
+                    offenders += [f"{path.relative_to(ROOT)}:{node.lineno}" for a in node.names if a.asname]
+    assert not offenders, offenders
 
 
 def test_no_label_table_is_redefined_elsewhere():
