@@ -9,8 +9,6 @@ from typing import Any
 
 import typer
 
-STATE_NAMES = {"intent": "待发送", "sent": "已送达", "failed": "送达失败"}
-
 
 def _iso(value: datetime | None) -> str | None:
     """Stored UTC (SQLite returns it naive) -> ISO with +08:00."""
@@ -22,6 +20,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 from app.cli_common import fail as _fail  # noqa: E402
+from domain import labels  # noqa: E402
 from domain.shanghai import SHANGHAI_OFFSET  # noqa: E402
 
 
@@ -56,7 +55,7 @@ def notify_test(person: str = typer.Argument(..., help="人员 id（departments.
 
 
 def deliveries(
-    status: str | None = typer.Option(None, "--status", help="intent（待发送）| sent（已送达）| failed（送达失败）"),
+    status: str | None = typer.Option(None, "--status", help="intent（发送中）| sent（已送达）| failed（送达失败）"),
     as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
     item: str | None = typer.Option(None, "--item", help="只看某一事项"),
 ) -> None:
@@ -107,7 +106,7 @@ def deliveries(
         return
     for row in data:
         typer.echo(
-            f"{STATE_NAMES.get(row['state'], row['state'])}  {row['item_id']}  {row['step']}  → {row['person']}"
+            f"{labels.label(labels.DELIVERY_STATES, row['state'])}  {row['item_id']}  {row['step']}  → {row['person']}"
             f"  {(row['sent_at'] or row['created_at'] or '')[:19].replace('T', ' ')}"
         )
         for a in row["attempts"]:

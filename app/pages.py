@@ -31,6 +31,7 @@ templates.env.autoescape = True
 
 
 templates.env.filters["step"] = labels.step_label
+templates.env.filters["label"] = labels.label_of
 templates.env.filters["type_label"] = lambda t: labels.label(labels.ITEM_TYPES, t)
 templates.env.filters["clock_state"] = lambda s: labels.label(labels.CLOCK_STATES, s)
 templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES, s)

@@ -95,3 +95,56 @@ def test_no_label_table_is_redefined_elsewhere():
                     if ks & keys and any(any("\u4e00" <= ch <= "\u9fff" for ch in v) for v in vals):
                         offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_templates_take_labels_from_the_filter():
+    """A template that tests a machine word (`{% if d.state == 'sent' %}`) shows its label through the
+    `label` filter, never as literal text of its own; and every table the filter names exists."""
+    import re
+
+    from app import pages
+
+    offenders = []
+    for path in sorted((ROOT / "app" / "templates").rglob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"==\s*['\"]([\w.]+)['\"]\s*%\}(.*?)\{%", text, re.S):
+            key, shown = m.groups()
+            for name, table in labels.tables().items():
+                if key in table and table[key] in shown:
+                    offenders.append(f"{path.relative_to(ROOT)}: {key} -> {table[key]} ({name})")
+        for name in re.findall(r"label\(\s*['\"](\w+)['\"]\s*\)", text):
+            if name not in labels.tables():
+                offenders.append(f"{path.relative_to(ROOT)}: no label table {name!r}")
+    assert not offenders, offenders
+    label = pages.templates.env.filters["label"]
+    assert label("intent", "delivery") == labels.DELIVERY_STATES["intent"]
+    assert label("regulation", "document_kind") == "规章"
+    assert label("unknown", "delivery") == "unknown"
+
+
+def test_the_cli_and_the_item_page_name_delivery_states_alike():
+    import inspect
+
+    from app import cli_notify
+
+    source = inspect.getsource(cli_notify)
+    assert all(word not in source for word in ("待发送",)), "the CLI keeps its own delivery words"
+    item = (ROOT / "app" / "templates" / "item.html").read_text(encoding="utf-8")
+    assert all(v not in item for v in labels.DELIVERY_STATES.values())
+
+
+def test_no_list_or_tuple_of_labels_outside_labels_py():
+    """A list or tuple literal of label words (e.g. choices shown to users) outside domain/labels.py is a
+    second copy: at least two of its strings equal labels of one table."""
+    offenders = []
+    for pkg in ("domain", "store", "activities", "workflows", "worker", "services", "app"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            if path.name == "labels.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.List | ast.Tuple | ast.Set):
+                    words = {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+                    for name, table in labels.tables().items():
+                        if len(words & set(table.values())) >= 2:
+                            offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} ({name})")
+    assert not offenders, offenders
