@@ -134,8 +134,20 @@ AUDIT_ROLES = {**ROLES, "operator": "运维（命令行）", "system": "系统",
 # Notice deliveries (store/deliveries.py): claimed before sending, then sent or failed.
 DELIVERY_STATES = {"intent": "发送中", "sent": "已送达", "failed": "送达失败"}
 
-# Document kinds of the annual report's table 二 (domain/report.py DOCUMENT_KINDS).
-DOCUMENT_KINDS = {"regulation": "规章", "normative": "行政规范性文件"}
+# Document kinds (domain/events.py `kind`; the annual report's table 二 counts the first two).
+DOCUMENT_KINDS = {"regulation": "规章", "normative": "行政规范性文件", "policy": "政策文件", "other": "其他"}
+
+# The standard reasons a document is not disclosed (条例第十四至十六条), by code (`withheld.<code>`).
+WITHHELD_REASONS = {
+    "state_secret": "国家秘密",
+    "prohibited_by_law": "法律行政法规禁止公开",
+    "security_stability": "危及“三安全一稳定”",
+    "third_party_rights": "保护第三方合法权益",
+    "internal_affairs": "内部事务信息",
+    "process_information": "过程性信息",
+    "enforcement_file": "行政执法案卷",
+    "administrative_inquiry": "行政查询事项",
+}
 
 LATE_ENTRY_STATUSES = {"held": "补录待审核", "approved": "补录已批准", "rejected": "补录已驳回"}
 
@@ -292,6 +304,7 @@ def tables() -> dict[str, Mapping[str, str]]:
         "recorder": RECORDERS,
         "delivery": DELIVERY_STATES,
         "document_kind": DOCUMENT_KINDS,
+        "withheld_reason": WITHHELD_REASONS,
         "late_status": LATE_ENTRY_STATUSES,
         "item_type": ITEM_TYPES,
         "event": EVENT_TYPES,

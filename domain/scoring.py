@@ -45,7 +45,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, PrivateAttr
 
 from domain.config import ConfigError, config_dir, read_toml
-from domain.labels import SCORE_STATUSES, rule_names
+from domain.labels import SCORE_STATUSES, WITHHELD_REASONS, rule_names
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
@@ -665,18 +665,6 @@ class Mark(BaseModel):
     @property
     def day(self) -> date:
         return date.fromisoformat(self.on[:10])
-
-
-WITHHELD_REASONS = {
-    "state_secret": "国家秘密",
-    "prohibited_by_law": "法律行政法规禁止公开",
-    "security_stability": "危及“三安全一稳定”",
-    "third_party_rights": "保护第三方合法权益",
-    "internal_affairs": "内部事务信息",
-    "process_information": "过程性信息",
-    "enforcement_file": "行政执法案卷",
-    "administrative_inquiry": "行政查询事项",
-}
 
 
 def marks_from_snapshots(snaps: Iterable[ItemSnapshot], interpretation_since: date | None = None) -> list[Mark]:
