@@ -115,9 +115,9 @@ def _records(session, as_of: date) -> list[Any]:
 
 
 def _rule_hours() -> dict[str, float]:
-    from domain.rules import load_rules
+    from domain.engine import engine
 
-    rules = load_rules()
+    rules = engine().rules
     return {
         "major": float(rules["opinion_response_info"].length),
         "general": float(rules["opinion_response_general"].length),
