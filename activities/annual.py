@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import activity
 
-from domain.directory import load_directory
+from domain.engine import engine
 from domain.events import annual_report_openers
 
 
@@ -33,5 +33,5 @@ class AnnualActivities:
 
         Goes through the ordinary ingest path with deterministic event ids, so a retried or repeated run
         reports duplicates and changes nothing."""
-        events = annual_report_openers(load_directory().departments.values(), req.year)
+        events = annual_report_openers(engine().directory.departments.values(), req.year)
         return await self._ingest(list(events))

@@ -137,7 +137,7 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
     """The digests of `day` for `items` (ItemSnapshots), leaving out people whose region rests.
     `held`: the department of each late entry (补录) waiting for review."""
     from activities.clocks import activity_engine as engine
-    from activities.notify import STEP_NAMES
+    from domain import labels
     from domain.digests import build_digests, working_days_left_from
     from domain.notice_text import date_text
 
@@ -149,7 +149,7 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
             plan.resting_people.append(person_id)
             continue
         # Names for the delivery log and a possible 送达失败 notice (digest templates do not use them).
-        context.setdefault("item_title", f"{date_text(day.isoformat())}{STEP_NAMES.get(step, step)}")
+        context.setdefault("item_title", f"{date_text(day.isoformat())}{labels.STEPS.get(step, step)}")
         context.setdefault("rule_name", "每日汇总")
         plan.messages.append(DigestMessage(person_id=person_id, step=step, context=context))
     return plan
@@ -160,20 +160,18 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
 def digest_day(req: DigestDayRequest) -> DigestDay:
     """Is `req.date` a working day (national calendar and each department region)?"""
     from activities.clocks import activity_engine as engine
-    from domain.directory import load_directory
 
-    return classify_day(date.fromisoformat(req.date), engine().calendar, load_directory())
+    return classify_day(date.fromisoformat(req.date), engine().calendar, engine().directory)
 
 
 @activity.defn(name="plan_digests")
 def plan_digests(req: DigestDayRequest) -> DigestPlan:
     """Open items from the store -> the day's digests per person (see module docstring)."""
     from activities.clocks import activity_engine as engine
-    from domain.directory import load_directory
     from store.db import session
     from store.items import late_entries, list_items
 
     with session() as s:
         items = list_items(s, state="open")
         held = [e.department for e in late_entries(s, status="held")]
-    return plan_for(date.fromisoformat(req.date), items, load_directory(), engine().calendar, held)
+    return plan_for(date.fromisoformat(req.date), items, engine().directory, engine().calendar, held)

@@ -38,7 +38,8 @@ from temporalio.exceptions import ApplicationError
 from activities.notify_templates import render
 from domain import channels, labels
 from domain.directory import Directory, Person, load_directory
-from domain.notice_text import date_text, item_link, rule_name
+from domain.engine import engine
+from domain.notice_text import date_text, item_link
 from domain.secrets import mask_url, scrub
 from domain.shanghai import now as shanghai_now
 
@@ -49,7 +50,6 @@ DIGEST_STEPS = ("digest_liaison", "digest_supervisor", "digest_head")
 STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + ("test", "urge", "invite")
 # A one-time password link is a secret: whoever reads it can take the account, so never to a group channel.
 PERSONAL_ONLY_STEPS = frozenset({"invite"})
-STEP_NAMES = labels.STEPS
 CHANNEL_FAILED = "ChannelFailed"
 
 
@@ -115,8 +115,8 @@ def build_context(req: NotificationRequest, person: Person | None, directory: Di
     ctx.setdefault("item_id", req.item_id)
     ctx.setdefault("item_title", ctx.get("title") or "")
     ctx.setdefault("department_name", directory.department_name(dept) if dept else "")
-    ctx.setdefault("rule_name", rule_name(req.rule))
-    ctx.setdefault("step_name", STEP_NAMES.get(req.step, req.step))
+    ctx.setdefault("rule_name", engine().rule_name(req.rule))
+    ctx.setdefault("step_name", labels.STEPS.get(req.step, req.step))
     ctx.setdefault("link", item_link(req.item_id))
     ctx.setdefault("person_name", person.name if person else req.person_id)
     if req.about_person or req.about_step:
@@ -126,7 +126,7 @@ def build_context(req: NotificationRequest, person: Person | None, directory: Di
             "failed_department_name",
             directory.department_name(failed.department) if failed and failed.department else "",
         )
-        ctx.setdefault("failed_step_name", STEP_NAMES.get(req.about_step or "", req.about_step or ""))
+        ctx.setdefault("failed_step_name", labels.STEPS.get(req.about_step or "", req.about_step or ""))
     for k in ("due", "old_due", "new_due", "date"):
         if ctx.get(k) and not ctx.get(f"{k}_text"):
             ctx[f"{k}_text"] = date_text(ctx[k])
@@ -209,7 +209,7 @@ async def deliver(
     from store import deliveries as store
     from store.db import session
 
-    directory = directory or load_directory(config_dir)
+    directory = directory or (load_directory(config_dir) if config_dir else engine().directory)
     key = req.key
     person = directory.people.get(req.person_id)
     with session(expire_on_commit=False) as s:
@@ -329,7 +329,7 @@ async def send_notification(req: NotificationRequest) -> NotificationResult:
 @activity.defn(name="notification_recipients")
 async def notification_recipients(req: RecipientsRequest) -> list[str]:
     """Person ids holding any of `roles`: liaison/head within the department, other roles city-wide."""
-    return recipients(load_directory(), req.department, req.roles)
+    return recipients(engine().directory, req.department, req.roles)
 
 
 def recipients(directory: Directory, department: str | None, roles: Iterable[str]) -> list[str]:
@@ -347,7 +347,7 @@ async def send_test(person_id: str, directory: Directory | None = None) -> list[
     from store import deliveries as store
     from store.db import session
 
-    directory = directory or load_directory()
+    directory = directory or engine().directory
     person = directory.person(person_id)
     now = shanghai_now()
     key = f"test:{now:%Y%m%dT%H%M%S.%f}:{person.id}"

@@ -93,14 +93,14 @@ def _lock_published_report(payload: dict[str, Any], recorded_at: dt.datetime | N
     published figures stay, later changes become its 更正说明. The first publication of a report locks it;
     a failure leaves it unlocked (the assessor can lock it) rather than hold up the item."""
     from domain.annual_document import report_scope
-    from domain.directory import load_directory
+    from domain.engine import engine
     from domain.shanghai import today
     from store.locks import annual_lock, lock_annual_report
 
     try:
         year = int(payload["year"])
         scope = report_scope(
-            load_directory().departments, str(payload["department"]), str(payload.get("level", "department"))
+            engine().directory.departments, str(payload["department"]), str(payload.get("level", "department"))
         )
         with session() as s:
             if annual_lock(s, year, scope) is not None:

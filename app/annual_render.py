@@ -23,6 +23,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from domain import labels
 from domain import report as R
 from domain.annual_document import PLACEHOLDER_RE
 
@@ -83,7 +84,7 @@ def _grid_table2(t2: dict) -> tuple[int, int, list[Cell]]:
     block(
         "第二十条第（一）项",
         [R.DOCUMENT_COLUMN_LABELS[c] for c in R.DOCUMENT_COLUMNS],
-        [(R.DOCUMENT_KIND_LABELS[k], [t2[k][c] for c in R.DOCUMENT_COLUMNS]) for k in R.DOCUMENT_KINDS],
+        [(labels.DOCUMENT_KINDS[k], [t2[k][c] for c in R.DOCUMENT_COLUMNS]) for k in R.DOCUMENT_KINDS],
     )
     block("第二十条第（五）项", ["本年处理决定数量"], [("行政许可", [t2["licensing"]["decisions"]])])
     block(

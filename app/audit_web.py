@@ -25,9 +25,9 @@ def _claimed(person: str | None) -> str:
     if not person:
         return "anonymous"
     try:
-        from domain.directory import load_directory
+        from domain.engine import engine
 
-        return person if person in load_directory().people else UNKNOWN_PERSON
+        return person if person in engine().directory.people else UNKNOWN_PERSON
     except Exception:  # a broken directory: keep nothing typed
         return UNKNOWN_PERSON
 

@@ -16,71 +16,7 @@ from jinja2 import Environment
 
 from domain import labels
 from domain import report as R
-from domain.scoring import STATE_LABELS, ScoreResult
-
-ITEM_TYPE_LABELS = labels.ITEM_TYPES
-
-SUMMARY_HEADERS = [
-    "部门",
-    "应办事项",
-    "按时",
-    "逾期办结",
-    "逾期未办",
-    "未到期",
-    "已关闭（不计）",
-    "按时率",
-    "平均逾期（工作日）",
-    "扣分",
-    "得分",
-    "不予公开（件）",
-    "复议诉讼被纠正（件）",
-]
-# After the per-rule rates (the columns before stay where they were): the scheme of each department, the
-# documents not disclosed proactively, then one column per indicator (points left of its weight) and bonus item.
-SCHEME_HEADERS = ["考评方案", "依申请公开（件）", "规范性文件未解读（件）", "延迟答复（第三十五条，件）", "加分"]
-# Registration lag of the period's start events (not scored; appended after the per-rule rates).
-LAG_HEADERS = ["登记滞后中位数（工作日）", "登记滞后最大（工作日）", "登记滞后（件）"]
-# #17 §4 counts per department (sheet 申请办理核查): requests received in the period and their checks.
-REQUEST_CHECK_COLUMNS = [
-    ("department", "部门"),
-    ("requests", "本期收到申请（件）"),
-    ("consultations", "征求意见（次）"),
-    ("consultation_paused_working_days", "征求意见中止（工作日）"),
-    ("paused_over_limit", "中止超限（件）"),
-    ("late_consultations", "临期征求意见（次）"),
-    ("extensions", "延期（件）"),
-    ("withdrawals", "撤回（件，按撤回日期）"),
-    ("after_withdrawal", "撤回后重新申请（件）"),
-    ("same_day_groups", "同一申请人同日多件（组）"),
-]
-DETAIL_HEADERS = [
-    "部门",
-    "事项编号",
-    "事项类型",
-    "标题",
-    "时限规则",
-    "期限",
-    "时钟状态",
-    "考评结果",
-    "履行日期",
-    "逾期工作日",
-    "扣分",
-    "期限说明",
-    "补录（事件日期／登记时间）",
-    "起始事件登记（北京时间）",
-    "代录",
-]
-AMENDMENT_HEADERS = [
-    "部门",
-    "事项编号",
-    "标题",
-    "时限规则",
-    "变化",
-    "锁定时状态",
-    "锁定时履行日期",
-    "当前状态",
-    "当前履行日期",
-]
+from domain.scoring import ScoreResult
 
 
 class ReportCheckError(ValueError):
@@ -142,8 +78,8 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the summary (rates as fractions, None = no decided clock)."""
     rules = _rule_columns(result)
     inds, bonus = _indicator_columns(result)
-    header = SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules] + LAG_HEADERS
-    header += SCHEME_HEADERS + [_indicator_header(n, w) for n, w in inds] + [f"加分：{n}" for n in bonus]
+    header = labels.EXPORT_SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules] + labels.EXPORT_LAG_HEADERS
+    header += labels.EXPORT_SCHEME_HEADERS + [_indicator_header(n, w) for n, w in inds] + [f"加分：{n}" for n in bonus]
     rows = []
     for d in result.summary:
         row = [
@@ -227,7 +163,7 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
     _autosize(ws)
 
     wd = wb.create_sheet("明细")
-    _header(wd, DETAIL_HEADERS)
+    _header(wd, labels.EXPORT_DETAIL_HEADERS)
     for d in result.details:
         days = d.lateness_working_days if d.status == "late" else d.overdue_working_days
         _append(
@@ -235,11 +171,11 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
             [
                 _text(d.department),
                 _text(d.item_id),
-                ITEM_TYPE_LABELS.get(d.item_type, d.item_type),
+                labels.ITEM_TYPES.get(d.item_type, d.item_type),
                 _text(d.title),
                 d.rule_label,
                 d.due,
-                STATE_LABELS.get(d.state, d.state),
+                labels.CLOCK_STATES.get(d.state, d.state),
                 d.status_label,
                 d.met_on,
                 days,
@@ -254,7 +190,7 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
 
     if result.registration:  # every department with start events in the period (also one with no clock due)
         wl = wb.create_sheet("登记滞后")
-        _header(wl, ["部门", "起始事件（件）", *LAG_HEADERS])
+        _header(wl, ["部门", "起始事件（件）", *labels.EXPORT_LAG_HEADERS])
         for lag in result.registration:
             _append(
                 wl, [_text(lag.department), lag.starts, _num(lag.median_working_days), lag.max_working_days, lag.late]
@@ -263,14 +199,14 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
 
     if result.request_checks:  # #17 §4: shown, not deducted
         wc = wb.create_sheet("申请办理核查")
-        _header(wc, [label for _, label in REQUEST_CHECK_COLUMNS])
+        _header(wc, [label for _, label in labels.EXPORT_REQUEST_CHECK_COLUMNS])
         for c in result.request_checks:
-            _append(wc, [_text(c["department"]), *(c.get(k, 0) for k, _ in REQUEST_CHECK_COLUMNS[1:])])
+            _append(wc, [_text(c["department"]), *(c.get(k, 0) for k, _ in labels.EXPORT_REQUEST_CHECK_COLUMNS[1:])])
         _autosize(wc)
 
     if result.locked_at:
         wa = wb.create_sheet("更正")
-        _header(wa, AMENDMENT_HEADERS)
+        _header(wa, labels.EXPORT_AMENDMENT_HEADERS)
         for a in result.amendments:
             _append(
                 wa,
@@ -280,9 +216,9 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
                     _text(a.title),
                     a.rule,
                     a.change_label,
-                    STATE_LABELS.get(a.locked_state or "", a.locked_state),
+                    labels.CLOCK_STATES.get(a.locked_state or "", a.locked_state),
                     a.locked_met_on,
-                    STATE_LABELS.get(a.current_state or "", a.current_state),
+                    labels.CLOCK_STATES.get(a.current_state or "", a.current_state),
                     a.current_met_on,
                 ],
             )
@@ -321,13 +257,13 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
 def _scheme_notes(result: ScoreResult) -> list[tuple[str, str]]:
     """One 说明 row per indicator and bonus item of the schemes in use, with its weight and source."""
     from domain.engine import engine
-    from domain.scoring import STATUS_LABELS, load_scoring, rule_labels
+    from domain.scoring import rule_labels
 
     used = {d.scheme for d in result.summary if d.scheme}
     if not used:
         return []
     try:
-        schemes = load_scoring().schemes
+        schemes = engine().scoring.schemes
     except ValueError:  # a broken file: the numbers are already computed, the notes are only an aid
         return []
     rows = []
@@ -335,7 +271,7 @@ def _scheme_notes(result: ScoreResult) -> list[tuple[str, str]]:
         s = schemes.get(sid)
         if s is None:
             continue
-        names = {**STATUS_LABELS, **rule_labels(engine().rules, s)}
+        names = {**labels.SCORE_STATUSES, **rule_labels(engine().rules, s)}
         rows.append((f"考评方案：{s.name or s.id}", s.source))
         for ind in s.indicators.values():
             weight = "不封顶" if ind.weight is None else f"权重 {_num(ind.weight)} 分（扣分上限）"
@@ -360,21 +296,6 @@ def write_scores(result: ScoreResult, fmt: Literal["csv", "xlsx"], out: Path) ->
 
 # ---------------------------------------------------------------------------------- audit trail
 
-AUDIT_HEADERS = [
-    "序号",
-    "时间（北京时间）",
-    "人员",
-    "姓名",
-    "角色",
-    "途径",
-    "操作",
-    "对象",
-    "部门",
-    "结果",
-    "地址",
-    "说明",
-]
-
 
 def audit_cells(r: Any) -> list[Any]:
     """One audit record (services.audit.AuditRow) as export cells; every text neutralised like the scores."""
@@ -390,7 +311,7 @@ def write_audit(rows, fmt: Literal["csv", "xlsx"], out: Path) -> int:
     if fmt == "csv":
         with open(out, "w", encoding="utf-8-sig", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(AUDIT_HEADERS)
+            w.writerow(labels.EXPORT_AUDIT_HEADERS)
             for r in rows:
                 w.writerow(["" if v is None else v for v in audit_cells(r)])
                 n += 1
@@ -404,7 +325,7 @@ def write_audit(rows, fmt: Literal["csv", "xlsx"], out: Path) -> int:
     for i, width in enumerate((8, 20, 18, 10, 12, 8, 16, 24, 16, 6, 16, 60)):
         ws.column_dimensions[chr(ord("A") + i)].width = width
     ws.freeze_panes = "A2"
-    ws.append(AUDIT_HEADERS)
+    ws.append(labels.EXPORT_AUDIT_HEADERS)
     for r in rows:
         ws.append([_clean(v) for v in audit_cells(r)])
         n += 1
@@ -422,7 +343,7 @@ def table2_rows(report: dict) -> list[list[Any]]:
     for kind in R.DOCUMENT_KINDS:
         for col in R.DOCUMENT_COLUMNS:
             rows.append(
-                ["第二十条第（一）项", R.DOCUMENT_KIND_LABELS[kind], R.DOCUMENT_COLUMN_LABELS[col], t2[kind][col]]
+                ["第二十条第（一）项", labels.DOCUMENT_KINDS[kind], R.DOCUMENT_COLUMN_LABELS[col], t2[kind][col]]
             )
     for key, (block, item, col) in R.ENTERED_KEYS.items():
         value = t2.get(key, {})

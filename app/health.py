@@ -24,11 +24,10 @@ async def healthz() -> dict:
 
 def _config_ok() -> bool:
     try:
-        from domain.directory import load_directory
         from domain.engine import engine
 
         engine()  # the data in use (a refused calendar notice keeps the last good one: still ready)
-        load_directory()
+        _ = engine().directory
         return True
     except Exception as exc:
         log.error("readyz: configuration not usable: %s", exc)

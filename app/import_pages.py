@@ -165,7 +165,7 @@ def _preview_page(request: Request, who: Principal, p, department: str) -> HTMLR
 
 @router.post("/import/confirm", response_class=HTMLResponse)
 async def import_confirm(request: Request) -> HTMLResponse:
-    from domain.directory import load_directory
+    from domain.engine import engine
     from domain.ledger import KIND_LABELS, from_canonical, map_rows
     from domain.settings import get_settings
     from services.ledger_import import Plan, apply, summary
@@ -189,7 +189,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
     if len(rows) > limit:  # the carried preview is checked like the file was
         return _form(request, who, status=422, error=f"超过 {limit} 行数据的上限，请按月或按季度分成几个文件导入")
     department = _department(who, carried.get("department"))
-    dept = load_directory().departments.get(department or "")
+    dept = engine().directory.departments.get(department or "")
     if dept is None:
         return _form(request, who, status=422, error=f"未知部门 “{department}”")
     client = request.app.state.client
@@ -249,7 +249,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
 
 
 def _view(p, outcomes) -> list[dict]:
-    from domain.labels import EVENT_TYPES as EVENT_LABELS
+    from domain.labels import EVENT_TYPES
     from services.ledger_import import EVENT_STATUS_LABELS, STATUS_LABELS
 
     out = []
@@ -257,7 +257,7 @@ def _view(p, outcomes) -> list[dict]:
         d = o.as_json()
         d["label"] = STATUS_LABELS[o.status]
         for e in d["events"]:
-            e["label"] = EVENT_LABELS.get(e["type"], e["type"])
+            e["label"] = EVENT_TYPES.get(e["type"], e["type"])
             e["status_label"] = EVENT_STATUS_LABELS.get(e["status"], e["status"])
         out.append(d)
     return out

@@ -19,7 +19,9 @@ from app.audit_web import audit, sign_in_failed
 from app.auth import COOKIE, page_principal
 from app.deps import SessionDep
 from domain import labels
+from domain.engine import engine
 from domain.scoring import MARK_DEFAULTS
+from domain.shanghai import SHANGHAI_OFFSET
 from services import views as rm
 from services.access import ApiError, Principal, principal_for_person
 from services.review import REVIEWERS
@@ -31,15 +33,14 @@ templates.env.autoescape = True
 
 
 templates.env.filters["step"] = labels.step_label
+templates.env.filters["label"] = labels.label_of
 templates.env.filters["type_label"] = lambda t: labels.label(labels.ITEM_TYPES, t)
 templates.env.filters["clock_state"] = lambda s: labels.label(labels.CLOCK_STATES, s)
 templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES, s)
 templates.env.filters["late_status"] = lambda s: labels.label(labels.LATE_ENTRY_STATUSES, s)
 templates.env.filters["event_label"] = lambda t: labels.label(labels.EVENT_TYPES, t)
 templates.env.filters["recorder"] = lambda r: labels.label(labels.RECORDERS, r)
-templates.env.filters["shanghai"] = lambda t: t.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime(
-    "%Y-%m-%d %H:%M"
-)
+templates.env.filters["shanghai"] = lambda t: t.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M")
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 # A stored address is a link only if it is http(s): rows written before the check may hold javascript: URLs.
 templates.env.filters["web_link"] = lambda u: (
@@ -191,7 +192,7 @@ async def login(request: Request, s: SessionDep):
     if locked is not None or delayed is not None:  # refused unchecked, but the person will hear of it
         accounts.note_sign_in(s, person[:100], client, False)
     if locked is not None:
-        local = locked.astimezone(dt.timezone(dt.timedelta(hours=8)))
+        local = locked.astimezone(SHANGHAI_OFFSET)
         wait = max(1, int((locked - now).total_seconds()))
         sign_in_failed(request, person, "此地址登录失败次数过多，已暂停")
         return again(
@@ -218,7 +219,7 @@ async def login(request: Request, s: SessionDep):
     if last_at is None:
         seen = "这是此账号第一次登录。"
     else:
-        seen = f"上次登录：{last_at.astimezone(dt.timezone(dt.timedelta(hours=8))):%Y-%m-%d %H:%M}（北京时间），地址 {last_from or '-'}。"
+        seen = f"上次登录：{last_at.astimezone(SHANGHAI_OFFSET):%Y-%m-%d %H:%M}（北京时间），地址 {last_from or '-'}。"
     seen += f"此后有 {failed} 次失败的登录尝试，如非本人所为请联系管理员。" if failed else "此后没有失败的登录尝试。"
     resp = redirect_with_flash(nxt, seen, request)
     resp.set_cookie(COOKIE, sid, httponly=True, samesite="lax", secure=secure_cookie(request))
@@ -311,7 +312,7 @@ def liaison(request: Request, department: str | None = None):
     from store.items import list_items
 
     day = rm.today()
-    rules = rm.rule_names()
+    rules = engine().rule_names
     with session() as s:
         snaps = list_items(s, department=dept, state="open")
     entries: list[dict[str, Any]] = []
@@ -354,7 +355,7 @@ def item_page(request: Request, item_id: str):
     for u in x["urges"]:
         timeline.append(
             {
-                "when": u.created_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d"),
+                "when": u.created_at.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d"),
                 "kind": "urge",
                 "e": u,
             }
@@ -451,7 +452,7 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     """Monthly scores of each department over the period (a year → 12 months; a quarter → 3; a
     month → the months of its year up to it), as an inline-SVG-ready structure."""
     from domain.engine import engine
-    from domain.scoring import load_scoring, parse_period, score_period
+    from domain.scoring import parse_period, score_period
     from services.scores import current_marks, current_records, department_parents
     from store.db import session
 
@@ -466,7 +467,7 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
         )
     )
     months = [(y, m) for y, m in months if dt.date(y, m, 1) <= as_of]
-    config = load_scoring()
+    config = engine().scoring
     with session() as s:
         records = current_records(s, as_of, department)
         marks = current_marks(s, department)

@@ -26,7 +26,8 @@ from app.pages import (
     render_error,
     with_pre_cookie,
 )
-from domain.labels import EVENT_TYPES as EVENT_LABELS
+from domain.engine import engine
+from domain.labels import EVENT_TYPES
 from services import views as rm
 from services.access import ApiError, Principal
 from services.item_page import URGERS, WRITERS
@@ -81,7 +82,7 @@ def _form_page(
         who,
         status=status,
         type=type_,
-        label=EVENT_LABELS.get(type_, type_),
+        label=EVENT_TYPES.get(type_, type_),
         fields=fields,
         event_id=values.get("event_id") or _new_event_id(),
         item=snap,
@@ -139,7 +140,7 @@ async def post_event(request: Request):
         # The same form (same event id) again: if the event did take effect meanwhile it is a duplicate.
         why = f"{exc}：此事件可能稍后生效；请稍后原样再次提交（已生效的不会重复登记）"
         return _form_page(request, who, type_, values, {"type": why}, item_id, 503)
-    label = EVENT_LABELS.get(type_, type_)
+    label = EVENT_TYPES.get(type_, type_)
     if res.status == "rejected":
         return refused({res.field or "type": res.reason or "被拒绝"}, 403 if res.forbidden else 422)
     target = f"/items/{quote(res.item_id or '', safe='')}"
@@ -150,7 +151,7 @@ async def post_event(request: Request):
     msg = f"已登记“{label}”。"
     snap = get_status(res.item_id) if res.item_id else None
     if snap is not None:
-        rules = rm.rule_names()
+        rules = engine().rule_names
         dues = [f"{rules.get(c.rule, c.rule)} 期限 {c.due[:16]}" for c in snap.clocks if c.state == "open" and c.due]
         if dues:
             msg += "当前时限：" + "；".join(dues) + "。"

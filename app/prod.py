@@ -96,7 +96,7 @@ async def _run_until_stop(main: list[asyncio.Task], stop: asyncio.Event) -> int:
 async def _worker(watch_calendar: bool) -> int:
     from app.composition import worker_activities, worker_workflows
     from store.db import init_db
-    from worker.client import TASK_QUEUE, temporal_address
+    from worker.client import task_queue_name, temporal_address
     from worker.guard import watch_database, watch_temporal
     from worker.main import run_worker
     from worker.metrics import start_metrics_server
@@ -119,7 +119,7 @@ async def _worker(watch_calendar: bool) -> int:
         tasks.append(asyncio.create_task(purge_daily(stop), name="audit-purge"))
     metrics = start_metrics_server()
     _say(
-        f"时限工作进程已就绪 / Shixian worker ready — Temporal {temporal_address()} · 任务队列/task queue {TASK_QUEUE}"
+        f"时限工作进程已就绪 / Shixian worker ready — Temporal {temporal_address()} · 任务队列/task queue {task_queue_name()}"
         f" · pid {os.getpid()}" + (f" · 指标/metrics {metrics}" if metrics else "")
     )
     code = await _run_until_stop(tasks, stop)
@@ -161,7 +161,7 @@ async def _web() -> int:
 async def _schedules() -> int:
     from worker.annual import NOTE as ANNUAL_NOTE
     from worker.annual import annual_schedule
-    from worker.client import TASK_QUEUE
+    from worker.client import task_queue_name
     from worker.digests import NOTE as DIGEST_NOTE
     from worker.digests import digest_schedule
     from worker.schedules import upsert_schedule
@@ -170,8 +170,8 @@ async def _schedules() -> int:
 
     client = await _connect()
     for sid, sched, note, label in (
-        (DIGEST_SCHEDULE_ID, digest_schedule(TASK_QUEUE), DIGEST_NOTE, "每日汇总"),
-        (ANNUAL_SCHEDULE_ID, annual_schedule(TASK_QUEUE), ANNUAL_NOTE, "年报时限"),
+        (DIGEST_SCHEDULE_ID, digest_schedule(task_queue_name()), DIGEST_NOTE, "每日汇总"),
+        (ANNUAL_SCHEDULE_ID, annual_schedule(task_queue_name()), ANNUAL_NOTE, "年报时限"),
     ):
         result = await upsert_schedule(client, sid, sched, note)
         _say(f"{label} {sid}：{'已创建' if result == 'created' else '已更新'}")

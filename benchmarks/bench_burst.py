@@ -98,11 +98,11 @@ async def main() -> int:
 
     from activities.notify import send_via
     from app import composition
-    from domain.directory import load_directory
+    from domain.engine import engine
     from services.ingest import Ingestor
     from worker.main import build_worker
 
-    directory = load_directory()
+    directory = engine().directory
     departments = [
         d for d in directory.departments if directory.people_for(d, "liaison") and directory.people_for(d, "head")
     ]
@@ -155,7 +155,9 @@ async def main() -> int:
                 rate = len(warm) / (time.time() - t_warm)
                 lead = 20 + 2 * args.cases / rate  # seconds for the import to finish before the instant
                 fire = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=lead)
-                detected = (fire - dt.timedelta(hours=4)).astimezone(dt.timezone(dt.timedelta(hours=8)))
+                from domain.shanghai import SHANGHAI_OFFSET
+
+                detected = (fire - dt.timedelta(hours=4)).astimezone(SHANGHAI_OFFSET)
                 events = [
                     {
                         "event_id": f"burst-{i}",

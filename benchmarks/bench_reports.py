@@ -47,8 +47,9 @@ def make_config(target: Path, departments: int) -> list[str]:
 def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
     from sqlalchemy import insert
 
-    from domain.clocks import SHANGHAI, compute, parse_start
+    from domain.clocks import compute, parse_start
     from domain.engine import engine as clock_engine
+    from domain.shanghai import SHANGHAI
     from store.db import get_engine, init_db
     from store.events import event_record_from
     from store.models import Clock, EventRecord, Item

@@ -24,13 +24,12 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from domain import report as R
 from domain.labels import EVENT_TYPES
-
-CST = timezone(timedelta(hours=8))
+from domain.shanghai import SHANGHAI, SHANGHAI_OFFSET
 
 # Entered figures that are not table 二's (key -> label used in the text and in placeholders).
 NARRATIVE_KEYS: dict[str, str] = {
@@ -215,9 +214,9 @@ def _instant(value: Any) -> datetime | None:
     else:
         text = str(value)
         if len(text) <= 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), CST)
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), SHANGHAI_OFFSET)
         dt = datetime.fromisoformat(text)
-    return dt if dt.tzinfo else dt.replace(tzinfo=CST)
+    return dt if dt.tzinfo else dt.replace(tzinfo=SHANGHAI_OFFSET)
 
 
 def _pct(part: int, whole: int) -> str:
@@ -371,7 +370,7 @@ def opinion_figures(evs: list[dict], year: int, rule_hours: dict[str, float] | N
     for e in evs:
         if e.get("type") == "opinion.detected" and e.get("case_id") not in cases:
             at = _instant(e.get("detected_at"))
-            if at is not None and in_year(at.astimezone(CST).date()):
+            if at is not None and in_year(at.astimezone(SHANGHAI_OFFSET).date()):
                 cases[e["case_id"]] = {
                     "at": at,
                     "severity": e.get("severity") or "general",
@@ -832,8 +831,6 @@ def compose_document(
 
 def _shanghai_day(instant: Any) -> str | None:
     """The Asia/Shanghai date of a stored instant (ISO text, with or without its offset: UTC if none)."""
-    from domain.shanghai import SHANGHAI
-
     if not instant:
         return None
     try:

@@ -9,8 +9,9 @@ from typing import Any
 
 from domain import standing
 from domain.directory import Directory
+from domain.engine import engine
 from domain.labels import rule_names
-from domain.notice_text import date_text, item_link, public_url, rule_name
+from domain.notice_text import date_text, item_link, public_url
 
 DIGEST_WINDOW_WORKING_DAYS = 5
 
@@ -84,7 +85,7 @@ def build_digests(
                     "department": item.department,
                     "department_name": directory.department_name(item.department),
                     "rule": clock.rule,
-                    "rule_name": names.get(clock.rule) or rule_name(clock.rule),
+                    "rule_name": names.get(clock.rule) or engine().rule_name(clock.rule),
                     "due": clock.due[:16].replace("T", " "),
                     "working_days_left": left,
                     "overdue_working_days": -left if left < 0 else 0,

@@ -14,13 +14,11 @@ from pathlib import Path
 
 from domain import channels as _channels
 from domain import config as _config
-from domain import labels
 from domain.settings import environ
 
 FILENAME = "departments.toml"
 ROLES = ("liaison", "head", "supervisor", "assessor", "admin")
 DEPARTMENT_ROLES = ("liaison", "head")  # these need a department; the others may be city-wide
-ROLE_NAMES = labels.ROLES
 DEFAULT_REGION = "national"
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -1,4 +1,5 @@
-"""The calendar, rules and ladders in use, cached per process and reloaded when a config file changes.
+"""The config in use, cached per process and reloaded when a config file changes: calendar, rules and
+ladders (`engine()`), and through it the directory (departments and people), review and scoring config.
 
 Reads config files only (no Temporal, no store). Activities turn a `ConfigError` at start into a
 non-retryable activity failure (activities.clocks.activity_engine)."""
@@ -7,12 +8,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from domain import labels
 from domain.calendar import WorkCalendar, load_calendar, load_calendar_refusing
 from domain.config import ConfigError, config_dir
 from domain.ladder import LadderConfig, load_ladders
 from domain.rules import CountingLimits, Rule, load_correction_min, load_counting_limits, load_rules
+
+if TYPE_CHECKING:
+    from domain.directory import Directory
+    from domain.review import ReviewConfig
+    from domain.scoring import ScoringConfig
 
 
 @dataclass
@@ -23,6 +33,36 @@ class Engine:
     signature: tuple
     correction_min: int = 5
     limits: CountingLimits = field(default_factory=CountingLimits)
+
+    @property
+    def rule_names(self) -> dict[str, str]:
+        """Rule id -> Chinese name of the rules in use."""
+        return labels.rule_names(self.rules)
+
+    def rule_name(self, rule: str) -> str:
+        """The Chinese name of one rule in use (its id when unknown)."""
+        return self.rule_names.get(rule, rule)
+
+    @property
+    def directory(self) -> Directory:
+        """Departments and people (departments.toml), reloaded when the file or its variables change."""
+        from domain.directory import load_directory
+
+        return _directory.get(lambda _root: load_directory())
+
+    @property
+    def review(self) -> ReviewConfig:
+        """The late-entry review bounds (review.toml; defaults without the file)."""
+        from domain.review import load_review_config
+
+        return _review.get(load_review_config)
+
+    @property
+    def scoring(self) -> ScoringConfig:
+        """The assessment schemes (scoring.toml)."""
+        from domain.scoring import load_scoring
+
+        return _scoring.get(lambda root: load_scoring(root / "scoring.toml"))
 
 
 log = logging.getLogger("shixian.config")
@@ -84,6 +124,53 @@ def engine() -> Engine:
         return _engine
 
 
+class _Section:
+    """One more config file served beside the engine: loaded on first use, reloaded when its file changes
+    (or, for the directory, when the text or a variable it names changes: `load_directory` keys on both),
+    the last good data kept while an edit is broken; with nothing loaded yet for this config directory the
+    `ConfigError` is raised, as a direct load would."""
+
+    def __init__(self, filename: str, *, always_load: bool = False) -> None:
+        self.filename = filename
+        self.always_load = always_load  # the loader has its own cheap cache keyed on content
+        self.lock = threading.Lock()
+        self.value: Any = None
+        self.signature: tuple | None = None
+
+    def _signature(self, root: Path) -> tuple:
+        try:
+            st = (root / self.filename).stat()
+            return (str(root), st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            return (str(root), None, None)
+
+    def get(self, load: Callable[[Path], Any]) -> Any:
+        root = config_dir()
+        sig = self._signature(root)
+        with self.lock:
+            if self.value is not None and self.signature == sig and not self.always_load:
+                return self.value
+            try:
+                self.value = load(root)
+            except ConfigError as exc:
+                if self.value is None or self.signature is None or self.signature[0] != str(root):
+                    raise
+                if self.signature != sig:
+                    log.error("%s 有误，继续使用上一版有效配置：%s", self.filename, exc)
+            self.signature = sig
+            return self.value
+
+    def reset(self) -> None:
+        with self.lock:
+            self.value = None
+            self.signature = None
+
+
+_directory = _Section("departments.toml", always_load=True)
+_review = _Section("review.toml")
+_scoring = _Section("scoring.toml")
+
+
 def reset() -> None:
     """Forget the cached data and any reported problem, as a freshly started process would (tests use it
     to load a config directory from scratch)."""
@@ -91,6 +178,8 @@ def reset() -> None:
     with _lock:
         _engine = None
         _problem = None
+    for section in (_directory, _review, _scoring):
+        section.reset()
 
 
 def config_problem() -> str | None:

@@ -131,6 +131,24 @@ AUDIT_CHANNELS = {"web": "网页", "api": "接口", "cli": "命令行", "system"
 AUDIT_ROLES = {**ROLES, "operator": "运维（命令行）", "system": "系统", "": "未登录"}
 
 # A late entry's review state (domain/review.py).
+# Notice deliveries (store/deliveries.py): claimed before sending, then sent or failed.
+DELIVERY_STATES = {"intent": "发送中", "sent": "已送达", "failed": "送达失败"}
+
+# Document kinds (domain/events.py `kind`; the annual report's table 二 counts the first two).
+DOCUMENT_KINDS = {"regulation": "规章", "normative": "行政规范性文件", "policy": "政策文件", "other": "其他"}
+
+# The standard reasons a document is not disclosed (条例第十四至十六条), by code (`withheld.<code>`).
+WITHHELD_REASONS = {
+    "state_secret": "国家秘密",
+    "prohibited_by_law": "法律行政法规禁止公开",
+    "security_stability": "危及“三安全一稳定”",
+    "third_party_rights": "保护第三方合法权益",
+    "internal_affairs": "内部事务信息",
+    "process_information": "过程性信息",
+    "enforcement_file": "行政执法案卷",
+    "administrative_inquiry": "行政查询事项",
+}
+
 LATE_ENTRY_STATUSES = {"held": "补录待审核", "approved": "补录已批准", "rejected": "补录已驳回"}
 
 ITEM_TYPES = {
@@ -177,6 +195,92 @@ EVENT_TYPES = {
 }
 
 
+# Column headers of the exports (app/exports.py): score sheets, details, amendments, the audit trail.
+EXPORT_SUMMARY_HEADERS = [
+    "部门",
+    "应办事项",
+    *(SCORE_STATUSES[k] for k in ("on_time", "late", "overdue", "pending", "closed")),
+    "按时率",
+    "平均逾期（工作日）",
+    "扣分",
+    "得分",
+    f"{SCORE_STATUSES['withheld']}（件）",
+    f"{SCORE_STATUSES['case_lost']}（件）",
+]
+
+# After the per-rule rates (the columns before stay where they were): the scheme of each department, the
+# documents not disclosed proactively, then one column per indicator (points left of its weight) and bonus item.
+EXPORT_SCHEME_HEADERS = [
+    "考评方案",
+    f"{SCORE_STATUSES['on_request']}（件）",
+    f"{SCORE_STATUSES['no_interpretation']}（件）",
+    "延迟答复（第三十五条，件）",
+    "加分",
+]
+
+# Registration lag of the period's start events (not scored; appended after the per-rule rates).
+EXPORT_LAG_HEADERS = ["登记滞后中位数（工作日）", "登记滞后最大（工作日）", "登记滞后（件）"]
+
+# #17 §4 counts per department (sheet 申请办理核查): requests received in the period and their checks.
+EXPORT_REQUEST_CHECK_COLUMNS = [
+    ("department", "部门"),
+    ("requests", "本期收到申请（件）"),
+    ("consultations", "征求意见（次）"),
+    ("consultation_paused_working_days", "征求意见中止（工作日）"),
+    ("paused_over_limit", "中止超限（件）"),
+    ("late_consultations", "临期征求意见（次）"),
+    ("extensions", "延期（件）"),
+    ("withdrawals", "撤回（件，按撤回日期）"),
+    ("after_withdrawal", "撤回后重新申请（件）"),
+    ("same_day_groups", "同一申请人同日多件（组）"),
+]
+
+EXPORT_DETAIL_HEADERS = [
+    "部门",
+    "事项编号",
+    "事项类型",
+    "标题",
+    "时限规则",
+    "期限",
+    "时钟状态",
+    "考评结果",
+    "履行日期",
+    "逾期工作日",
+    "扣分",
+    "期限说明",
+    "补录（事件日期／登记时间）",
+    "起始事件登记（北京时间）",
+    "代录",
+]
+
+EXPORT_AMENDMENT_HEADERS = [
+    "部门",
+    "事项编号",
+    "标题",
+    "时限规则",
+    "变化",
+    "锁定时状态",
+    "锁定时履行日期",
+    "当前状态",
+    "当前履行日期",
+]
+
+EXPORT_AUDIT_HEADERS = [
+    "序号",
+    "时间（北京时间）",
+    "人员",
+    "姓名",
+    "角色",
+    "途径",
+    "操作",
+    "对象",
+    "部门",
+    "结果",
+    "地址",
+    "说明",
+]
+
+
 def step_label(step: str | None) -> str:
     """A ladder step's label; accepts fired keys such as `overdue_repeat_2@2026-11-05`."""
     if not step:
@@ -189,10 +293,30 @@ def label(table: Mapping[str, str], key: str | None) -> str:
     return table.get(key or "", key or "—")
 
 
-def rule_names(rules: Mapping | None = None) -> dict[str, str]:
-    """Rule id -> Chinese name, from config/rules.toml (or the given rules)."""
-    if rules is None:
-        from domain.rules import load_rules
+def tables() -> dict[str, Mapping[str, str]]:
+    """The tables by the name templates give the `label` filter: `{{ d.state | label('delivery') }}`."""
+    return {
+        "item_state": ITEM_STATES,
+        "clock_state": CLOCK_STATES,
+        "score_status": SCORE_STATUSES,
+        "step": STEPS,
+        "role": ROLES,
+        "recorder": RECORDERS,
+        "delivery": DELIVERY_STATES,
+        "document_kind": DOCUMENT_KINDS,
+        "withheld_reason": WITHHELD_REASONS,
+        "late_status": LATE_ENTRY_STATUSES,
+        "item_type": ITEM_TYPES,
+        "event": EVENT_TYPES,
+    }
 
-        rules = load_rules()
+
+def label_of(key: str | None, table: str) -> str:
+    """The Chinese label of `key` in the named table (see `tables`); the key itself when unknown."""
+    return label(tables()[table], key)
+
+
+def rule_names(rules: Mapping) -> dict[str, str]:
+    """Rule id -> Chinese name (rules.toml `name`). The rules in use: `engine().rule_names`, so a
+    rules.toml edit reaches notices, digests, pages and the CLI alike."""
     return {rid: getattr(r, "name", rid) for rid, r in rules.items()}

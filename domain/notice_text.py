@@ -1,4 +1,5 @@
-"""Words and links shared by notices, digests and pages: dates in Chinese, item links, rule names."""
+"""Words and links shared by notices, digests and pages: dates in Chinese, item links (rule names:
+`domain.labels.rule_name`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from domain import labels
 from domain.settings import get_settings
 
 
@@ -31,13 +31,3 @@ def date_text(value: Any) -> str:
         return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
     except ValueError:
         return s
-
-
-_rule_names_cache: dict[str, str] | None = None
-
-
-def rule_name(rule: str) -> str:
-    global _rule_names_cache
-    if _rule_names_cache is None:
-        _rule_names_cache = labels.rule_names()
-    return _rule_names_cache.get(rule, rule)

@@ -48,6 +48,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, get_args
 
+from domain import labels
 from domain.events import Outcome
 
 APPLICANT_COLUMNS: list[str] = [
@@ -114,7 +115,6 @@ ROW_GROUPS: dict[str, str] = {
 OUTCOMES_HEADING = "三、本年度办理结果"
 
 DOCUMENT_KINDS: list[str] = ["regulation", "normative"]
-DOCUMENT_KIND_LABELS = {"regulation": "规章", "normative": "行政规范性文件"}
 DOCUMENT_COLUMNS = ["issued", "repealed", "in_force"]
 DOCUMENT_COLUMN_LABELS = {"issued": "本年制发件数", "repealed": "本年废止件数", "in_force": "现行有效件数"}
 
@@ -332,7 +332,7 @@ def counted_cells(tables: dict) -> dict[tuple[str, str, str], Any]:
     t2, t3, t4 = tables["table2"], tables["table3"], tables["table4"]
     for kind in DOCUMENT_KINDS:
         for col in DOCUMENT_COLUMNS:
-            cells[("表二", DOCUMENT_KIND_LABELS[kind], DOCUMENT_COLUMN_LABELS[col])] = t2[kind][col]
+            cells[("表二", labels.DOCUMENT_KINDS[kind], DOCUMENT_COLUMN_LABELS[col])] = t2[kind][col]
     for row in ROWS:
         for col in COLUMNS:
             cells[("表三", ROW_LABELS[row], COLUMN_LABELS[col])] = t3[row][col]

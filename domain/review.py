@@ -28,7 +28,6 @@ from domain.labels import RECORDERS
 
 # Roles whose entries are reviewed; everybody else (supervisor, admin, operator, system) is trusted.
 HELD_ROLES = frozenset({"liaison", "head"})
-ROLE_LABELS = RECORDERS
 # Roles whose entries for a department are marked 代录 (entered by the 公开办 or an operator's import).
 PROXY_ROLES = frozenset({"supervisor", "admin", "operator"})
 DEFAULT_WORKING_DAYS = 3
@@ -173,7 +172,7 @@ def late_entry_reason(rec: Recorded | None, own_date: str, *, extension_dues: li
     event would extend (empty for other events)."""
     if rec is None or rec.role not in HELD_ROLES:
         return None
-    who = ROLE_LABELS.get(rec.role, rec.role)
+    who = RECORDERS.get(rec.role, rec.role)
     for due in extension_dues:
         if due and rec.on > due[:10]:
             return (

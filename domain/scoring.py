@@ -44,16 +44,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from domain import labels
 from domain.config import ConfigError, config_dir, read_toml
-from domain.labels import rule_names
+from domain.labels import SCORE_STATUSES, WITHHELD_REASONS, rule_names
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
 
 Status = Literal["on_time", "late", "overdue", "pending", "closed"]
-STATUS_LABELS = labels.SCORE_STATUSES  # includes the rows that are not clocks (withheld, case_lost)
-STATE_LABELS = labels.CLOCK_STATES
 # Deductions that are not clock rules, with their defaults when scoring.toml does not list them.
 MARK_DEFAULTS: dict[str, float] = {
     "withheld": 0.0,
@@ -670,18 +667,6 @@ class Mark(BaseModel):
         return date.fromisoformat(self.on[:10])
 
 
-WITHHELD_REASONS = {
-    "state_secret": "国家秘密",
-    "prohibited_by_law": "法律行政法规禁止公开",
-    "security_stability": "危及“三安全一稳定”",
-    "third_party_rights": "保护第三方合法权益",
-    "internal_affairs": "内部事务信息",
-    "process_information": "过程性信息",
-    "enforcement_file": "行政执法案卷",
-    "administrative_inquiry": "行政查询事项",
-}
-
-
 def marks_from_snapshots(snaps: Iterable[ItemSnapshot], interpretation_since: date | None = None) -> list[Mark]:
     """Documents not disclosed proactively (withheld or on request, with the stated reason; the Chinese name
     for the standard codes) and normative documents marked as needing no interpretation, signed once the
@@ -850,7 +835,7 @@ def score_period(
                 due=r.due,
                 state=r.state,
                 status=status,
-                status_label=STATUS_LABELS[status],
+                status_label=SCORE_STATUSES[status],
                 met_on=r.met_on,
                 lateness_working_days=r.lateness_working_days if status == "late" else None,
                 overdue_working_days=r.overdue_working_days if status == "overdue" else None,
@@ -887,11 +872,11 @@ def score_period(
                 item_type=m.item_type,
                 title=m.title,
                 rule=m.kind,
-                rule_label=STATUS_LABELS[m.kind],
+                rule_label=SCORE_STATUSES[m.kind],
                 due=m.on,
                 state="",
                 status=m.kind,
-                status_label=STATUS_LABELS[m.kind],
+                status_label=SCORE_STATUSES[m.kind],
                 deduction=deduction,
                 explanation=m.reason,
             )

@@ -130,10 +130,10 @@ def department_refusal(scope: str | None, departments: Iterable[object], item_id
 
 
 def _name(department: str) -> str:
-    from domain.directory import load_directory
+    from domain.engine import engine
 
     try:
-        dept = load_directory().departments.get(department)
+        dept = engine().directory.departments.get(department)
     except Exception:  # a broken directory must not hide the refusal itself
         dept = None
     return dept.name if dept else department
@@ -162,7 +162,7 @@ TOKEN_REFUSALS = {
 def token_principal(token: str) -> tuple[Principal | None, str]:
     """The principal of a bearer token, or None and the Chinese reason it is refused."""
     from domain.config import ConfigError
-    from domain.directory import load_directory
+    from domain.engine import engine
     from domain.shanghai import SHANGHAI
     from services.queries import db
     from store.accounts import Credential
@@ -180,7 +180,7 @@ def token_principal(token: str) -> tuple[Principal | None, str]:
             # Checked here too: a path that disabled the person without revoking still stops the token.
             cred = s.get(Credential, row.person)
             try:
-                listed = row.person in load_directory().people
+                listed = row.person in engine().directory.people
             except ConfigError:  # a broken departments.toml is reported elsewhere; the credential still counts
                 listed = True
             if (cred is not None and cred.disabled_at is not None) or not listed:
@@ -196,9 +196,9 @@ def principal_for_token(token: str) -> Principal | None:
 
 
 def principal_for_person(person_id: str, csrf: str | None = None) -> Principal | None:
-    from domain.directory import load_directory
+    from domain.engine import engine
 
-    person = load_directory().people.get(person_id)
+    person = engine().directory.people.get(person_id)
     if person is None:  # removed from departments.toml: the session no longer stands for anyone
         return None
     role = next((page for have, page in ROLE_PRIORITY if have in person.roles), None)

@@ -40,9 +40,9 @@ def resolve_scope(department: str | None, government: bool, directory=None) -> R
     """The report's scope. `government`: the unit whose `annual_reports` include "government" and that
     has no such unit above it (or `department`, naming one), plus every unit under it via `parent`."""
     if directory is None:
-        from domain.directory import load_directory
+        from domain.engine import engine
 
-        directory = load_directory()
+        directory = engine().directory
     depts = directory.departments
     if government:
         gov_units = [d for d in depts.values() if "government" in d.annual_reports]
@@ -123,9 +123,9 @@ def _records(session, as_of: date) -> list[Any]:
 
 
 def _rule_hours() -> dict[str, float]:
-    from domain.rules import load_rules
+    from domain.engine import engine
 
-    rules = load_rules()
+    rules = engine().rules
     return {
         "major": float(rules["opinion_response_info"].length),
         "general": float(rules["opinion_response_general"].length),
@@ -146,14 +146,13 @@ def annual_document(
     `reference`: count it the slow way, from the whole event log (tests compare the two)."""
     from domain import annual_rows
     from domain.annual_document import EnteredFiguresError
-    from domain.directory import load_directory
     from domain.engine import engine
-    from domain.scoring import load_scoring, rule_labels
+    from domain.scoring import rule_labels
     from store.annual import year_rows
     from store.db import session as _session
     from store.events import load_events
 
-    directory = load_directory()
+    directory = engine().directory
     scope = resolve_scope(department, government, directory)
     path = Path(entered_path) if entered_path else default_entered_path(year, scope)
     entered = read_entered(path) if (entered_path or path.exists()) else None
@@ -167,7 +166,7 @@ def annual_document(
         entered=entered,
         entered_source=str(path) if entered is not None else "填报数",
         as_of=as_of,
-        rule_labels=rule_labels(engine().rules, load_scoring()),
+        rule_labels=rule_labels(engine().rules, engine().scoring),
         dept_names={d.id: d.name for d in directory.departments.values()},
         rule_hours=_rule_hours(),
     )

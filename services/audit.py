@@ -193,9 +193,9 @@ def row_view(
 
 def _directory_names() -> tuple[dict[str, str], dict[str, str]]:
     try:
-        from domain.directory import load_directory
+        from domain.engine import engine
 
-        d = load_directory()
+        d = engine().directory
     except Exception:  # a broken departments.toml must not hide the audit trail
         return {}, {}
     return {p.id: p.name for p in d.people.values()}, {k: v.name for k, v in d.departments.items()}

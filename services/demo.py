@@ -246,13 +246,13 @@ def set_demo_passwords() -> dict[str, str]:
     """A random password for every person of the directory (demo only); returned to be shown once."""
     import secrets
 
-    from domain.directory import load_directory
+    from domain.engine import engine
     from store.accounts import set_password
     from store.db import session
 
     out = {}
     with session() as s:
-        for person in load_directory().people.values():
+        for person in engine().directory.people.values():
             # 12 random characters plus a fixed tail of digit and symbol: always three character kinds
             out[person.id] = secrets.token_urlsafe(9) + "7#"
             set_password(s, person.id, out[person.id])
@@ -260,9 +260,10 @@ def set_demo_passwords() -> dict[str, str]:
 
 
 def print_demo_accounts(passwords: dict[str, str]) -> None:
-    from domain.directory import ROLE_NAMES, load_directory
+    from domain.engine import engine
+    from domain.labels import ROLES
 
-    people = load_directory().people
+    people = engine().directory.people
     print(
         "演示账号（登录页填人员编号和密码；密码只显示这一次，之后可用 shixian user set-password 重设）"
         " / demo sign-in (shown once):",
@@ -270,5 +271,5 @@ def print_demo_accounts(passwords: dict[str, str]) -> None:
     )
     for pid, pw in passwords.items():
         p = people[pid]
-        roles = "、".join(ROLE_NAMES.get(r, r) for r in p.roles)
+        roles = "、".join(ROLES.get(r, r) for r in p.roles)
         print(f"  demo-account {pid} {pw}  {p.name}（{roles}）", flush=True)

@@ -42,9 +42,10 @@ from activities.clocks import engine
 from activities.store import FactRequest
 from domain.config import ConfigError
 from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
+from domain.ids import workflow_id
 from domain.item_state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
 from domain.pii import applicant_key
-from domain.review import HELD_ROLES, Recorded, first_late_day, load_review_config
+from domain.review import HELD_ROLES, Recorded, first_late_day
 from domain.rules import Rule
 from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
@@ -189,10 +190,6 @@ def _settle(op: WithStartWorkflowOperation) -> None:
         fut.exception()
 
 
-def workflow_id(ev: Event) -> str:
-    return f"{ev.item_type}:{ev.item_id}"
-
-
 def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
     out = {}
     for r in rules.values():
@@ -303,9 +300,7 @@ class Ingestor:
 
     def directory(self):
         if self._directory is None:
-            from domain.directory import load_directory
-
-            self._directory = load_directory()
+            self._directory = engine().directory
         return self._directory
 
     # ------------------------------------------------------------ batch
@@ -458,7 +453,7 @@ class Ingestor:
         if self.role in HELD_ROLES:
             own = dt.date.fromisoformat(ev.on[:10])
             if self._late_limit is None:
-                cfg = load_review_config()
+                cfg = engine().review
                 self._late_limit = (cfg.late_entry_working_days, cfg.late_entry_calendar_days)
             rec.limit, rec.calendar_limit = self._late_limit
             calendar, region = engine().calendar, self._region(ev)
@@ -518,7 +513,7 @@ class Ingestor:
         return _result(line, ev, status, reason=note or None)  # type: ignore[arg-type]
 
     async def _route(self, ev: Event) -> tuple[str, str]:
-        wid = workflow_id(ev)
+        wid = workflow_id(ev.item_type, ev.item_id)
         if self.scope is not None:
             await self._check_scope(ev, wid)
         if ev.type == "request.extended":

@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from domain.directory import load_directory
-from domain.shanghai import today
+from domain.engine import engine
+from domain.shanghai import SHANGHAI_OFFSET, today
 
 WRITERS = ("liaison", "supervisor", "admin")
 URGERS = ("supervisor", "admin")
@@ -93,10 +93,10 @@ def upcoming_reminders(item: Any, deliveries: list, limit: int = 6) -> list[dict
     """The next ladder steps of the item's open clocks: step, when, to whom."""
     from activities.clocks import PlanRequest, _plan
     from activities.notify import recipients
-    from domain.clocks import SHANGHAI
-    from domain.labels import STEPS as STEP_NAMES
+    from domain.labels import STEPS
+    from domain.shanghai import SHANGHAI
 
-    directory = load_directory()
+    directory = engine().directory
     now = dt.datetime.now(SHANGHAI).isoformat()
     out = []
     for c in item.clocks:
@@ -112,7 +112,7 @@ def upcoming_reminders(item: Any, deliveries: list, limit: int = 6) -> list[dict
             out.append(
                 {
                     "rule_name": c.rule_name,
-                    "step": STEP_NAMES.get(s.step, s.step),
+                    "step": STEPS.get(s.step, s.step),
                     "when": s.fire_at[:16].replace("T", " "),
                     "to": "、".join(directory.people[p].name for p in people if p in directory.people)
                     or "（无人接收）",
@@ -125,19 +125,19 @@ def upcoming_reminders(item: Any, deliveries: list, limit: int = 6) -> list[dict
 def _local(moment: dt.datetime) -> str:
     if moment.tzinfo is None:  # the delivery log's timestamps come back naive (UTC) from SQLite
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M")
 
 
 def item_extras(item: Any, role: str) -> dict[str, Any]:
     """`role`: the viewer's role (which buttons and the 督办 form they get)."""
     from sqlmodel import col, select
 
-    from domain.labels import STEPS as STEP_NAMES
+    from domain.labels import STEPS
     from store.accounts import urges_for_item
     from store.db import session
     from store.deliveries import Delivery
 
-    directory = load_directory()
+    directory = engine().directory
     with session() as s:
         deliveries = list(
             s.exec(select(Delivery).where(Delivery.item_id == item.id).order_by(col(Delivery.created_at))).all()
@@ -145,7 +145,7 @@ def item_extras(item: Any, role: str) -> dict[str, Any]:
         urges = urges_for_item(s, item.id)
     sent = [
         {
-            "step": STEP_NAMES.get(d.step, d.step),
+            "step": STEPS.get(d.step, d.step),
             "to": directory.people[d.person].name if d.person in directory.people else d.person,
             "state": d.state,
             "when": _local(d.sent_at or d.created_at),

@@ -98,9 +98,9 @@ class Plan:
 
 def plan(data: bytes, filename: str, department: str, *, kind: str | None = None) -> Plan:
     """Parse a ledger file for `department` (raises LedgerError for the file as a whole)."""
-    from domain.directory import load_directory
+    from domain.engine import engine
 
-    dept = load_directory().departments.get(department)
+    dept = engine().directory.departments.get(department)
     if dept is None:
         raise L.LedgerError(f"未知部门 “{department}”（config/departments.toml 中没有该部门）")
     table = L.read_table(data, filename, kind)

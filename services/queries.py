@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from domain.engine import engine
+from domain.ids import workflow_id
 from domain.model import ItemSnapshot
 from domain.shanghai import due_day as _due_day
 from domain.shanghai import end_of_day
@@ -92,4 +93,4 @@ def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str
 def open_item_ids() -> list[tuple[str, str]]:
     """(workflow id, item id) of every item still open — the workflows a calendar reload must reach."""
     with session() as s:
-        return [(f"{snap.type}:{snap.id}", snap.id) for snap in list_items(s, state="open")]
+        return [(workflow_id(snap.type, snap.id), snap.id) for snap in list_items(s, state="open")]

@@ -15,10 +15,10 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from domain.events import ITEM_TYPE
+from domain.ids import workflow_id
 from domain.item_state import ApplyResult, ReviewDecision
-from domain.labels import LATE_ENTRY_STATUSES
+from domain.labels import LATE_ENTRY_STATUSES, RECORDERS
 from domain.pii import mask_text
-from domain.review import ROLE_LABELS
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
 from store.db import get_engine, init_db, session
@@ -26,7 +26,6 @@ from store.items import find_late_entry, late_entries
 from store.models import LateEntryRecord
 from workflows.items import ItemWorkflow
 
-STATUS_LABELS = LATE_ENTRY_STATUSES
 REVIEWERS = ("supervisor", "admin")  # who may see the queue and decide (API and board)
 
 
@@ -51,10 +50,10 @@ def entry_json(r: LateEntryRecord) -> dict[str, Any]:
         "recorded_at": local(r.recorded_at),
         "recorded_by": r.recorded_by,
         "role": r.role,
-        "role_name": ROLE_LABELS.get(r.role, r.role),
+        "role_name": RECORDERS.get(r.role, r.role),
         "reason": r.reason,
         "status": r.status,
-        "status_name": STATUS_LABELS.get(r.status, r.status),
+        "status_name": LATE_ENTRY_STATUSES.get(r.status, r.status),
         "decided_by": r.decided_by,
         "decided_at": local(r.decided_at),
         "decision_reason": r.decision_reason,
@@ -92,10 +91,10 @@ async def decide(
     if row.status != "held":
         raise ReviewError(
             "event_id",
-            f"补录 {event_id} 已审核：{STATUS_LABELS.get(row.status, row.status)}（{row.decided_by or '-'}）",
+            f"补录 {event_id} 已审核：{LATE_ENTRY_STATUSES.get(row.status, row.status)}（{row.decided_by or '-'}）",
         )
     at = (now or shanghai_now()).astimezone(SHANGHAI).isoformat()
-    wid = f"{ITEM_TYPE[row.type.split('.')[0]]}:{row.item_id}"
+    wid = workflow_id(ITEM_TYPE[row.type.split(".")[0]], row.item_id)
     decision = ReviewDecision(event_id=event_id, approve=approve, by=by, at=at, reason=reason)
     try:
         res: ApplyResult = await client.get_workflow_handle(wid).execute_update(

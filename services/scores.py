@@ -13,7 +13,6 @@ from domain.scoring import (
     Period,
     ScoreResult,
     calendar_overdue_days,
-    load_scoring,
     records_from_snapshots,
     score_period,
 )
@@ -126,7 +125,7 @@ def compute_scores(
             records,
             period,
             as_of,
-            load_scoring(),
+            engine().scoring,
             department,
             current_marks(session, department),
             rules=engine().rules,
@@ -140,10 +139,11 @@ def compute_scores(
 
 def department_parents() -> dict[str, str | None]:
     """Department id -> parent unit (departments.toml): a scheme of scoring.toml may be set for a unit above."""
-    from domain.directory import DirectoryError, load_directory
+    from domain.directory import DirectoryError
+    from domain.engine import engine
 
     try:
-        return {d.id: d.parent for d in load_directory().departments.values()}
+        return {d.id: d.parent for d in engine().directory.departments.values()}
     except DirectoryError:  # no directory (a bare config): each department's own entry or the default
         return {}
 
@@ -154,7 +154,7 @@ def fresh_scores(session, period: Period, as_of: date, department: str | None = 
         current_records(session, as_of, department, period=period),
         period,
         as_of,
-        load_scoring(),
+        engine().scoring,
         department,
         current_marks(session, department),
         rules=engine().rules,

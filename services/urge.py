@@ -42,7 +42,8 @@ async def urge(snap, who: Principal, text: str, recorded: Callable[[int], None] 
     """Store `who`'s urge on the item `snap` (`recorded(urge_id)` right after: the caller's audit entry), then
     notify the department's liaisons and heads. UrgeRefused for a bad note, before anything is stored."""
     from activities.notify import NotificationRequest, deliver, recipients
-    from services.views import directory, rule_names
+    from domain.engine import engine
+    from services.views import directory
     from store.accounts import add_urge
     from store.db import session
 
@@ -54,7 +55,7 @@ async def urge(snap, who: Principal, text: str, recorded: Callable[[int], None] 
     recorded(row.id)
     people_dir = directory()
     people = recipients(people_dir, snap.department, ["liaison", "head"])
-    rules = rule_names()
+    rules = engine().rule_names
     due = next((c.due for c in snap.clocks if c.state in ("open", "paused") and c.due), None)
     results = []
     for pid in people:

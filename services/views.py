@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from domain.engine import engine
 from domain.shanghai import today
 from services.access import ApiError, Principal, forbidden
 from services.schemas import (
@@ -37,7 +38,6 @@ __all__ = [
     "overdue_views",
     "parse_day",
     "parse_period_param",
-    "rule_names",
     "scores_result",
     "today",
     "working_days_left",
@@ -75,9 +75,9 @@ def parse_period_param(text: str | None):
 
 
 def directory():
-    from domain.directory import load_directory
+    from domain.engine import engine
 
-    return load_directory()
+    return engine().directory
 
 
 def department_names() -> dict[str, str]:
@@ -90,12 +90,6 @@ def department_names() -> dict[str, str]:
 def check_department(dept: str | None) -> None:
     if dept and dept not in department_names():
         raise ApiError(404, "unknown_department", f"未知部门：{dept}（见 config/departments.toml）")
-
-
-def rule_names() -> dict[str, str]:
-    from domain.engine import engine
-
-    return {k: r.name for k, r in engine().rules.items()}
 
 
 # ---------------------------------------------------------------------------------- items
@@ -119,7 +113,7 @@ def clock_view(c, rules: dict[str, str], today_: dt.date | None = None) -> Clock
 def item_view(snap, *, with_history: bool = False) -> ItemView:
     from domain.flags import consultation_summary, item_flags
 
-    rules = rule_names()
+    rules = engine().rule_names
     names = department_names()
     base = {
         "id": snap.id,
@@ -394,6 +388,6 @@ def board_view(day: dt.date, dept: str | None, sort: str = "overdue", *, with_he
         "lag_groups": lag_groups,
         "lag_total": lag_total,
         "receipt_flagged": receipt_flagged,
-        "rule_names": rule_names(),
+        "rule_names": engine().rule_names,
         "held": held,
     }

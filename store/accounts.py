@@ -102,14 +102,14 @@ class Urge(SQLModel, table=True):
 def idle_timeout(person: str | None = None) -> timedelta:
     """The person's idle timeout: the shortest of their roles' (SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE)."""
     from domain.config import ConfigError
-    from domain.directory import load_directory
+    from domain.engine import engine
     from domain.settings import get_settings
 
     settings = get_settings()
     roles: tuple[str, ...] = ()
     if person is not None and settings.session_idle_hours_by_role:
         try:
-            p = load_directory().people.get(person)
+            p = engine().directory.people.get(person)
         except ConfigError:
             p = None
         roles = p.roles if p is not None else ()

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from domain.model import ClockSnapshot, ItemSnapshot
+from domain.shanghai import SHANGHAI
 from store.models import SUMMARY_MAX, Clock, EventRecord, Item, LateEntryRecord, utcnow
 from store.models import table as sa_table
 
@@ -79,9 +80,7 @@ def parse_instant(value: str | datetime | None) -> datetime | None:
         return None
     dt = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     if dt.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        dt = dt.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        dt = dt.replace(tzinfo=SHANGHAI)
     return dt.astimezone(UTC)
 
 
@@ -115,9 +114,7 @@ def _summary(explanation: dict[str, Any] | None) -> str | None:
 def _iso_instant_local(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    from zoneinfo import ZoneInfo
-
-    return dt.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()
+    return dt.astimezone(SHANGHAI).isoformat()
 
 
 def save_snapshot(session: Session, snap: ItemSnapshot, *, commit: bool = True) -> bool:

@@ -19,6 +19,7 @@ from domain.engine import engine as config_engine
 from domain.events import parse_event
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.scoring import load_scoring, rule_labels
+from domain.shanghai import SHANGHAI_OFFSET
 from services.annual import _records, _rule_hours, annual_document
 from store.annual import year_rows
 from store.events import add_event, event_record_from, load_events
@@ -206,15 +207,15 @@ def _fill(s: Session, seed: int = 3) -> None:
         cid, dept = f"YQ-{i:03d}", DEPTS[(i * 5) % len(DEPTS)]
         year = 2024 + i % 3
         at = dt.datetime(year, 12, 31, 12, tzinfo=dt.UTC) + dt.timedelta(hours=rng.randint(-900, 30))
-        shown = at.isoformat() if i % 3 else at.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat()
+        shown = at.isoformat() if i % 3 else at.astimezone(SHANGHAI_OFFSET).isoformat()
         severity = rng.choice(["major", "general"])
         st.add(dept, i % 4 == 0, type="opinion.detected", case_id=cid, department=dept, detected_at=shown,
                severity=severity)  # fmt: skip
         for kind in rng.sample(["opinion.info_released", "opinion.press_conference", "opinion.responded"], 2):
             when = at + dt.timedelta(hours=rng.uniform(0.5, 60))
             st.add(dept, i % 4 == 0, type=kind, case_id=cid, at=when.isoformat())
-        due = (at + dt.timedelta(hours=5 if severity == "major" else 48)).astimezone(dt.timezone(dt.timedelta(hours=8)))
-        met = (at + dt.timedelta(hours=rng.uniform(1, 60))).astimezone(dt.timezone(dt.timedelta(hours=8)))
+        due = (at + dt.timedelta(hours=5 if severity == "major" else 48)).astimezone(SHANGHAI_OFFSET)
+        met = (at + dt.timedelta(hours=rng.uniform(1, 60))).astimezone(SHANGHAI_OFFSET)
         rule = "opinion_response_info" if severity == "major" else "opinion_response_general"
         st.clock(cid, "opinion", dept, rule, due.isoformat(), rng.choice(["met", "open"]), met.isoformat())
     st.close()

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from domain.shanghai import SHANGHAI_OFFSET
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
@@ -214,7 +215,7 @@ def test_liaison_registers_and_answers_a_request_and_a_document(stack, viewport)
     from playwright.sync_api import sync_playwright
 
     base, _, passwords = stack
-    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    today = dt.datetime.now(SHANGHAI_OFFSET).date().isoformat()
     rid, did = f"qz-fgw-ysq-ui-{viewport}", f"qz-fgw-wj-ui-{viewport}"
     with sync_playwright() as p:
         browser = _browser(p)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -17,6 +17,7 @@ from temporalio.client import ScheduleOverlapPolicy
 from activities.digests import DigestInput, DigestSummary, digest_date
 from domain.config import REPO_CONFIG
 from domain.model import ClockSnapshot, ItemSnapshot
+from domain.shanghai import SHANGHAI_OFFSET
 from store import deliveries as dstore
 from tests.receivers import WebhookReceiver
 from tests.workflow_harness import NotificationRecorder, app_worker
@@ -350,7 +351,7 @@ async def test_schedule_at_nine_shanghai_and_scheduled_run(digest_env, hook, dev
             await asyncio.sleep(0.05)
         assert wf_id and wf_id.startswith(f"{DIGEST_SCHEDULE_ID}-")
         summary = await asyncio.wait_for(client.get_workflow_handle(wf_id, result_type=DigestSummary).result(), 60)
-    today = datetime.now(timezone(timedelta(hours=8))).date()
+    today = datetime.now(SHANGHAI_OFFSET).date()
     assert summary.date_source == "schedule" and summary.date == today.isoformat()
     cal = engine().calendar
     assert summary.workday == (cal.is_workday(today, "national") or cal.is_workday(today, "guangxi"))

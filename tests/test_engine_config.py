@@ -52,3 +52,31 @@ def test_reset_loads_from_scratch(tmp_path, monkeypatch):
     (cfg / "calendars" / "broken.toml").unlink()
     ac.reset()
     assert ac.config_problem() is None
+
+
+def test_directory_review_and_scoring_follow_their_files(tmp_path, monkeypatch, caplog):
+    """engine() serves departments.toml, review.toml and scoring.toml like the calendar: an edit is picked
+    up, a broken edit keeps the last good data, and a broken file with nothing loaded yet is an error."""
+    import os
+
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    ac.reset()
+    good = ac.engine().directory
+    assert ac.engine().directory is good and ac.engine().scoring is ac.engine().scoring
+    review = ac.engine().review
+    dep = cfg / "departments.toml"
+    text = dep.read_text(encoding="utf-8")
+    dep.write_text(text + "\n[[broken\n", encoding="utf-8")
+    assert ac.engine().directory is good
+    assert "departments.toml" in caplog.text
+    (cfg / "review.toml").write_text("late_entry_working_days = 5\n", encoding="utf-8")
+    os.utime(cfg / "review.toml", ns=(1, 1))
+    assert ac.engine().review is not review and ac.engine().review.late_entry_working_days == 5
+    ac.reset()
+    with pytest.raises(ConfigError, match="departments.toml"):
+        _ = ac.engine().directory
+    dep.write_text(text, encoding="utf-8")
+    assert ac.engine().directory.departments.keys() == good.departments.keys()
+    ac.reset()

@@ -21,6 +21,7 @@ import uuid
 
 import pytest
 
+from domain.shanghai import SHANGHAI_OFFSET
 from tests.conftest import free_port
 from tests.procs import Proc, wait_port_free
 
@@ -41,7 +42,7 @@ def up_env(data, port: int, **extra) -> dict:
 
 
 def events_file(path, n: int, tag: str) -> list[dict]:
-    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    today = dt.datetime.now(SHANGHAI_OFFSET).date().isoformat()
     evs = []
     for i in range(n):
         rid = f"{tag}-{i:03d}"

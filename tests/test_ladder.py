@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 
 from domain.calendar import load_calendar
-from domain.clocks import SHANGHAI
 from domain.config import REPO_CONFIG, ConfigError
 from domain.ladder import load_ladders, plan
+from domain.shanghai import SHANGHAI
 
 CAL = load_calendar()
 L = load_ladders()

@@ -489,7 +489,7 @@ async def test_reminders_escalations_on_group_channels_hold_no_subject(st):
             }
         )
         due = dt.date.fromisoformat(st.clock(req, "request_reply").due)
-        from domain.clocks import SHANGHAI
+        from domain.shanghai import SHANGHAI
 
         wake = dt.datetime.combine(cal.add_working_days(due, 2, "guangxi"), dt.time(12), tzinfo=SHANGHAI)
         await st.env.sleep(wake - await st.now())

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from domain.model import ClockSnapshot, ItemSnapshot
+from domain.shanghai import SHANGHAI_OFFSET
 from store.clock_rows import clock_rows_due_between, due_changes, open_clocks_due_before, record_due_change
 from store.db import init_db
 from store.events import add_event, event_record_from, find_event
 from store.items import get_item, list_items, save_snapshot
 from store.models import Clock, DueDateChange, EventRecord, Item
 from store.requests import request_ids_with_flag_data, same_day_requests, withdrawals_by_applicant
-
-CST = timezone(timedelta(hours=8))
 
 
 def snap(item_id="req-1", version=1, dept="dept-a", due="2026-03-10", state="open", clock_state="open", **kw):
@@ -69,7 +68,7 @@ def test_save_snapshot_version_guard(db_session):
     assert reply.due == "2026-03-20" and reply.paused_days == 2 and reply.ladder_step == "T-3"
     assert reply.explanation == {"steps": ["v3"]}
     # the instant survives the round trip (stored UTC, given back in +08:00)
-    assert datetime.fromisoformat(reply.due_instant) == datetime(2026, 3, 20, 23, 59, 59, tzinfo=CST)
+    assert datetime.fromisoformat(reply.due_instant) == datetime(2026, 3, 20, 23, 59, 59, tzinfo=SHANGHAI_OFFSET)
     assert got.clocks[1].due is None and got.clocks[1].due_instant is None
     # one row per (item, rule): upsert, not insert
     assert s.execute(select(func.count()).select_from(Clock)).scalar_one() == 2
@@ -152,7 +151,7 @@ def test_open_clocks_due_before(db_session):
     assert [(i.id, c.rule) for i, c in rows] == [("late-a", "request.reply"), ("late-b", "request.reply")]
     assert all(c.due_instant.tzinfo is not None for _, c in rows)
     assert [i.id for i, _ in open_clocks_due_before(s, now, department="dept-b")] == ["late-b"]
-    just_before = datetime(2026, 3, 3, 23, 59, 59, tzinfo=CST)
+    just_before = datetime(2026, 3, 3, 23, 59, 59, tzinfo=SHANGHAI_OFFSET)
     assert [i.id for i, _ in open_clocks_due_before(s, just_before)] == ["late-a"]
 
 

@@ -10,6 +10,7 @@ import re
 import pytest
 from sqlmodel import Session
 
+from domain.shanghai import SHANGHAI_OFFSET
 from tests.test_api import _received, env  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -179,7 +180,7 @@ async def test_token_cli_expiry_and_head_role(env, monkeypatch):
     monkeypatch.setenv("SHIXIAN_TOKEN_DAYS", "30")
     res = await asyncio.to_thread(_cli, "token", "create", "--role", "supervisor", "--label", "cli-30")
     assert res.exit_code == 0, res.output
-    day30 = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    day30 = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).astimezone(SHANGHAI_OFFSET)
     assert f"有效期至 {day30:%Y-%m-%d}" in res.output or f"有效期至 {day30 - dt.timedelta(minutes=1):%Y-%m-%d}" in (
         res.output
     )

@@ -11,8 +11,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from domain.clocks import SHANGHAI
 from domain.engine import engine
+from domain.shanghai import SHANGHAI
 from services.ingest import Ingestor
 from store.deliveries import list_deliveries
 from tests.receivers import WebhookReceiver

@@ -405,7 +405,7 @@ async def test_reminders_fire_once_each_on_working_days(st_mocked, sent):
 
 
 def st_tz():
-    from domain.clocks import SHANGHAI
+    from domain.shanghai import SHANGHAI
 
     return SHANGHAI
 

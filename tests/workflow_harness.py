@@ -20,12 +20,12 @@ from temporalio.worker import Worker
 from activities.notify import NotificationRequest, NotificationResult
 from app import composition
 from domain import shanghai
-from domain.clocks import SHANGHAI
 from domain.config import config_dir
+from domain.shanghai import SHANGHAI
 from services.ingest import Ingestor
 from store.items import get_item
 from tests.receivers import WebhookReceiver
-from worker.client import TASK_QUEUE
+from worker.client import task_queue_name
 from workflows import workflow_runner
 
 # The session's configuration: the repository's, or a pinned run's copy (tests/pins.py).
@@ -150,7 +150,7 @@ class Stack:
 
 @asynccontextmanager
 async def app_worker(
-    client: Client, task_queue: str = TASK_QUEUE, *, mocks: Sequence[Callable] = (), max_workers: int = 8
+    client: Client, task_queue: str | None = None, *, mocks: Sequence[Callable] = (), max_workers: int = 8
 ) -> AsyncIterator[Worker]:
     """The production worker (app.composition's workflows and activities) for tests.
 
@@ -167,7 +167,7 @@ async def app_worker(
         # time-skipping server's clock until its timeout.
         async with Worker(
             client,
-            task_queue=task_queue,
+            task_queue=task_queue or task_queue_name(),
             workflows=composition.worker_workflows(),
             activities=acts,
             activity_executor=pool,

@@ -14,7 +14,8 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
-from worker.client import TASK_QUEUE
+from domain.shanghai import TZ_NAME
+from worker.client import task_queue_name
 from worker.schedules import upsert_schedule
 from worker.supervisor import UpContext
 from workflows.annual import ANNUAL_SCHEDULE_ID, AnnualReportKickoffWorkflow, KickoffInput
@@ -22,13 +23,13 @@ from workflows.annual import ANNUAL_SCHEDULE_ID, AnnualReportKickoffWorkflow, Ki
 NOTE = "时限：每年1月1日0时5分（北京时间）为各部门开启上一年度政府信息公开工作年度报告时限"
 
 
-def annual_schedule(task_queue: str = TASK_QUEUE) -> Schedule:
+def annual_schedule(task_queue: str | None = None) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             AnnualReportKickoffWorkflow.run,
             KickoffInput(),
             id=ANNUAL_SCHEDULE_ID,
-            task_queue=task_queue,
+            task_queue=task_queue or task_queue_name(),
             execution_timeout=timedelta(hours=6),
         ),
         spec=ScheduleSpec(
@@ -42,7 +43,7 @@ def annual_schedule(task_queue: str = TASK_QUEUE) -> Schedule:
                     comment="每年1月1日00:05",
                 )
             ],
-            time_zone_name="Asia/Shanghai",
+            time_zone_name=TZ_NAME,
         ),
         # A server down over New Year still opens the clocks when it returns (the ids make it idempotent).
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=30)),

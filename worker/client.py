@@ -19,7 +19,10 @@ from temporalio.runtime import Runtime
 
 from domain.settings import get_settings
 
-TASK_QUEUE = get_settings().task_queue  # same value in every process of a deployment (SHIXIAN_TASK_QUEUE)
+
+def task_queue_name() -> str:
+    """The task queue, read per call: the same value in every process of a deployment (SHIXIAN_TASK_QUEUE)."""
+    return get_settings().task_queue
 
 
 def temporal_address() -> str:

@@ -32,27 +32,27 @@ from temporalio.client import (
 )
 
 from activities.digests import DigestInput, DigestSummary
-from worker.client import TASK_QUEUE
+from domain.shanghai import TZ_NAME
+from worker.client import task_queue_name
 from worker.schedules import upsert_schedule
 from worker.supervisor import UpContext
 from workflows.digests import DIGEST_SCHEDULE_ID, DigestWorkflow
 
 log = logging.getLogger("shixian.digests")
 
-TIME_ZONE = "Asia/Shanghai"
 HOUR, MINUTE = 9, 0
 CATCHUP_WINDOW = timedelta(days=1)
 RUN_TIMEOUT = timedelta(hours=20)
 NOTE = "时限每日汇总：每天09:00（北京时间）运行，仅在工作日发送（调休上班日发送，法定节假日不发送）"
 
 
-def digest_schedule(task_queue: str = TASK_QUEUE) -> Schedule:
+def digest_schedule(task_queue: str | None = None) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             DigestWorkflow.run,
             DigestInput(),
             id=DIGEST_SCHEDULE_ID,
-            task_queue=task_queue,
+            task_queue=task_queue or task_queue_name(),
             execution_timeout=RUN_TIMEOUT,
         ),
         spec=ScheduleSpec(
@@ -64,27 +64,27 @@ def digest_schedule(task_queue: str = TASK_QUEUE) -> Schedule:
                     comment="每天09:00（Asia/Shanghai）",
                 )
             ],
-            time_zone_name=TIME_ZONE,
+            time_zone_name=TZ_NAME,
         ),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
     )
 
 
 async def ensure_schedule(
-    client: Client, *, task_queue: str = TASK_QUEUE, schedule_id: str = DIGEST_SCHEDULE_ID
+    client: Client, *, task_queue: str | None = None, schedule_id: str = DIGEST_SCHEDULE_ID
 ) -> str:
     """Create the digest schedule, or update it to the current definition. Returns "created" / "updated"."""
     return await upsert_schedule(client, schedule_id, digest_schedule(task_queue), NOTE)
 
 
-async def run_digest(client: Client, for_date: str | None = None, *, task_queue: str = TASK_QUEUE) -> DigestSummary:
+async def run_digest(client: Client, for_date: str | None = None, *, task_queue: str | None = None) -> DigestSummary:
     """Run one day's digests now (manual run); repeats for the same day send nothing new."""
     day = for_date or "today"
     return await client.execute_workflow(
         DigestWorkflow.run,
         DigestInput(for_date=for_date),
         id=f"shixian-digest-manual-{day}-{uuid.uuid4().hex[:8]}",
-        task_queue=task_queue,
+        task_queue=task_queue or task_queue_name(),
         execution_timeout=RUN_TIMEOUT,
     )
 
@@ -93,5 +93,5 @@ async def digest_schedule_task(ctx: UpContext) -> None:
     """`shixian up` task: make sure the schedule exists and matches this version, then wait for stop."""
     result = await ensure_schedule(ctx.client)
     done = "已创建" if result == "created" else "已更新"
-    ctx.announce("每日汇总 / daily digest", f"{DIGEST_SCHEDULE_ID} 每天{HOUR:02d}:{MINUTE:02d} {TIME_ZONE}（{done}）")
+    ctx.announce("每日汇总 / daily digest", f"{DIGEST_SCHEDULE_ID} 每天{HOUR:02d}:{MINUTE:02d} {TZ_NAME}（{done}）")
     await ctx.stop_event.wait()

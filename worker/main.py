@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from worker.client import TASK_QUEUE
+from worker.client import task_queue_name
 from workflows import workflow_runner
 
 log = logging.getLogger("shixian.worker")
@@ -24,7 +24,7 @@ def _is_async(fn: Callable) -> bool:
 def build_worker(
     client: Client,
     *,
-    task_queue: str = TASK_QUEUE,
+    task_queue: str | None = None,
     workflows: Sequence[type],
     activities: Sequence[Callable],
     executor: ThreadPoolExecutor | None = None,
@@ -38,7 +38,7 @@ def build_worker(
     kwargs.setdefault("workflow_runner", workflow_runner())
     return Worker(
         client,
-        task_queue=task_queue,
+        task_queue=task_queue or task_queue_name(),
         workflows=list(workflows),
         activities=list(activities),
         activity_executor=executor,
@@ -52,10 +52,10 @@ async def run_worker(
     *,
     workflows: Sequence[type],
     activities: Sequence[Callable],
-    task_queue: str = TASK_QUEUE,
+    task_queue: str | None = None,
 ) -> None:
     """Run the worker until `stop_event` is set, then shut it down gracefully."""
-    wfs, acts = list(workflows), list(activities)
+    wfs, acts, task_queue = list(workflows), list(activities), task_queue or task_queue_name()
     if not wfs and not acts:
         log.warning("no workflows or activities registered: worker idle / 未注册任何工作流或活动")
         await stop_event.wait()

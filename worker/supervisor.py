@@ -90,7 +90,7 @@ async def _run(demo: bool, http: bool, wiring: Wiring) -> int:
             _say(f"配置错误 / config error: {p}")
         return 2
     from store.db import data_dir, database_url, init_db
-    from worker.client import TASK_QUEUE, connect, temporal_address
+    from worker.client import connect, task_queue_name, temporal_address
     from worker.main import run_worker
     from worker.server import DevServer, DevServerError
 
@@ -187,7 +187,7 @@ async def _run(demo: bool, http: bool, wiring: Wiring) -> int:
             if ui_url:
                 parts.append(f"Temporal UI {ui_url}")
             parts += [f"{label} {addr}" for label, addr in ctx.addresses]
-            parts.append(f"任务队列/task queue {TASK_QUEUE}")
+            parts.append(f"任务队列/task queue {task_queue_name()}")
             parts.append(f"数据/data {data}")
             db = database_url()
             parts.append(f"数据库/database {db.split('@')[-1] if '@' in db else db}")

@@ -9,7 +9,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.annual import AnnualActivities, OpenReports
-    from domain.clocks import SHANGHAI
+    from domain.shanghai import SHANGHAI
 
 ANNUAL_SCHEDULE_ID = "shixian-annual-report-clocks"
 

@@ -12,6 +12,7 @@ import typer
 from app.cli.common import cli_audit
 from app.cli.common import fail as _fail
 from domain import labels
+from domain.engine import engine
 from domain.shanghai import today as shanghai_today
 
 
@@ -110,11 +111,11 @@ def open_annual_reports(
     year: int = typer.Option(..., "--year", help="报告年度（如 2026：时限自 2027-01-01 起算）"),
 ) -> None:
     """为 departments.toml 中每个部门开启某年度的年报时限（每年1月1日也会自动执行）。"""
-    from domain.directory import load_directory
+    from domain.engine import engine
     from domain.events import annual_report_openers
     from services.ingest import Ingestor
 
-    events = annual_report_openers(load_directory().departments.values(), year)
+    events = annual_report_openers(engine().directory.departments.values(), year)
 
     async def go():
         return await Ingestor(await _client(), internal=True).ingest(list(enumerate(events, start=1)))
@@ -135,7 +136,7 @@ def status(item_id: str = typer.Argument(...), as_json: bool = typer.Option(Fals
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     typer.echo(f"{out['id']}  {out['title']}  [{out['type']} · {out['department']}]  状态：{out['state']}")
-    names = _rule_names()
+    names = engine().rule_names
     for c in out["clocks"]:
         flag = "（暂定）" if c["provisional"] else ""
         late = f"，逾期 {c['lateness_working_days']} 个工作日" if c["lateness_working_days"] else ""
@@ -194,9 +195,3 @@ def calendar_reload() -> None:
 
 
 _STATE = labels.CLOCK_STATES
-
-
-def _rule_names() -> dict[str, str]:
-    from domain.engine import engine
-
-    return {k: r.name for k, r in engine().rules.items()}

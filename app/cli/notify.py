@@ -10,10 +10,9 @@ from typing import Any
 import typer
 
 from app.cli.common import fail as _fail
+from domain import labels
 from domain.shanghai import SHANGHAI
 from store.db import init_db, session
-
-STATE_NAMES = {"intent": "待发送", "sent": "已送达", "failed": "送达失败"}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -32,10 +31,11 @@ notify_app = typer.Typer(no_args_is_help=True, help="通知渠道")
 def notify_test(person: str = typer.Argument(..., help="人员 id（departments.toml 中的 [[person]] id）")) -> None:
     """向该人员的每个通知渠道发送一条测试消息，并逐一报告结果。"""
     from activities.notify import send_test
-    from domain.directory import DirectoryError, load_directory
+    from domain.directory import DirectoryError
+    from domain.engine import engine
 
     try:
-        directory = load_directory()
+        directory = engine().directory
     except DirectoryError as exc:
         _fail(str(exc))
     if person not in directory.people:
@@ -59,7 +59,7 @@ def notify_test(person: str = typer.Argument(..., help="人员 id（departments.
 
 
 def deliveries(
-    status: str | None = typer.Option(None, "--status", help="intent（待发送）| sent（已送达）| failed（送达失败）"),
+    status: str | None = typer.Option(None, "--status", help="intent（发送中）| sent（已送达）| failed（送达失败）"),
     as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
     item: str | None = typer.Option(None, "--item", help="只看某一事项"),
 ) -> None:
@@ -105,7 +105,7 @@ def deliveries(
         return
     for row in data:
         typer.echo(
-            f"{STATE_NAMES.get(row['state'], row['state'])}  {row['item_id']}  {row['step']}  → {row['person']}"
+            f"{labels.label(labels.DELIVERY_STATES, row['state'])}  {row['item_id']}  {row['step']}  → {row['person']}"
             f"  {(row['sent_at'] or row['created_at'] or '')[:19].replace('T', ' ')}"
         )
         for a in row["attempts"]:

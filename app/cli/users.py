@@ -18,10 +18,10 @@ from store.db import init_db, session
 
 def _person(person_id: str):
     from domain.config import ConfigError
-    from domain.directory import load_directory
+    from domain.engine import engine
 
     try:
-        directory = load_directory()
+        directory = engine().directory
     except ConfigError as exc:
         _fail(str(exc))
         raise

@@ -33,7 +33,7 @@ def create(
 ) -> None:
     """生成令牌（仅显示一次，数据库只保存其哈希）；最后一行为令牌本身。"""
     from domain.config import ConfigError
-    from domain.directory import load_directory
+    from domain.engine import engine
     from domain.shanghai import SHANGHAI
     from store.tokens import DEPARTMENT_ROLES, ROLE_LABELS, ROLES, create_token
 
@@ -44,7 +44,7 @@ def create(
     if expires_days is not None and not 1 <= expires_days <= 3650:
         _fail(f"--expires-days {expires_days} 无效：应为 1 至 3650 天")
     try:
-        directory = load_directory()
+        directory = engine().directory
     except ConfigError as exc:
         _fail(str(exc))
         raise
