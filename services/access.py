@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from domain import labels
 
-ROLE_LABELS = labels.ROLES
 READ_ALL = ("supervisor", "admin", "local")
 
 
@@ -65,14 +64,14 @@ class Principal:
     def label(self) -> str:
         who = self.person or (f"令牌 {self.token_id}" if self.token_id else "访客")
         dept = f"（{self.department}）" if self.department else ""
-        return f"{ROLE_LABELS.get(self.record_role, self.record_role)} {who}{dept}"
+        return f"{labels.ROLES.get(self.record_role, self.record_role)} {who}{dept}"
 
     # ---- checks (raise ApiError 403)
     def require(self, roles: Iterable[str], what: str) -> None:
         roles = tuple(roles)
         if self.role not in roles:
-            allowed = "、".join(ROLE_LABELS.get(r, r) for r in roles)
-            raise forbidden(f"无权{what}：当前角色为{ROLE_LABELS.get(self.role, self.role)}，需要{allowed}角色")
+            allowed = "、".join(labels.ROLES.get(r, r) for r in roles)
+            raise forbidden(f"无权{what}：当前角色为{labels.ROLES.get(self.role, self.role)}，需要{allowed}角色")
 
     def scope(self, department: str | None, what: str, roles: Iterable[str] = READ_ALL) -> str | None:
         """The department filter this principal may use for `what`.

@@ -125,7 +125,7 @@ def test_templates_take_labels_from_the_filter():
 def test_the_cli_and_the_item_page_name_delivery_states_alike():
     import inspect
 
-    from app import cli_notify
+    from app.cli import notify as cli_notify
 
     source = inspect.getsource(cli_notify)
     assert all(word not in source for word in ("待发送",)), "the CLI keeps its own delivery words"

@@ -143,7 +143,7 @@ def status(item_id: str = typer.Argument(...), as_json: bool = typer.Option(Fals
         met = f"，{c['met_on']} 履行" if c["met_on"] else ""
         typer.echo(
             f"  {names.get(c['rule'], c['rule'])}：起算 {c['start']}，到期 {c['due'] or '—'}{flag}，"
-            f"{_STATE[c['state']]}{met}{late}"
+            f"{labels.CLOCK_STATES[c['state']]}{met}{late}"
         )
         if c["explanation"]:
             typer.echo(f"    {c['explanation']}")
@@ -192,6 +192,3 @@ def calendar_reload() -> None:
         _fail(exc.problem)
     n = done.recalculating
     typer.echo(f"已通知 {n} 个未办结事项重新计算")
-
-
-_STATE = labels.CLOCK_STATES
