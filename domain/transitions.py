@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from domain.clock_specs import ExtensionSpec, PauseSpec
 from domain.clocks import FEE_PAUSE_REASON
-from domain.events import RECORD_ONLY, STARTS, Event, future_fact
+from domain.events import ENGINE_ONLY, ITEM_TYPE, RECORD_ONLY, STARTS, Event, future_fact
 from domain.item_state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
 from domain.labels import RECORDERS
 from domain.review import HELD_ROLES, holds_clock, late_entry_reason, registration_lag
@@ -186,6 +186,51 @@ def check(st: ItemState, ev: Event, today: date | None = None, strict: bool = Tr
     {"document": check_document, "request": check_request}.get(st.type, check_clocks)(st, ev)
     if strict and st.type == "request":
         check_request_s17(st, ev)
+
+
+# ---------------------------------------------------------------- what the item accepts now
+def candidate_events(st: ItemState) -> list[str]:
+    """The event types the item's rules route (meets, closes, pauses, resumes, stops, restarts,
+    extensions, windows started by a later event), its receipt events and its record-only ones."""
+    out: list[str] = []
+    for m in st.rules.values():
+        out += [m.start_event, *m.met_by, *m.closed_by]
+        out += [e for e in (m.pause, m.resume, m.stop, m.restart, m.extension_event) if e]
+    if st.type == "request":
+        out += RECEIPT_EVENTS
+    out += [t for t in sorted(RECORD_ONLY) if ITEM_TYPE.get(t.split(".")[0]) == st.type]
+    return [t for t in dict.fromkeys(out) if t not in STARTS and t not in ENGINE_ONLY]
+
+
+def probe(st: ItemState, event_type: str, today: date) -> Event:
+    """A minimal event of `event_type` dated `today`, as a form would send it by default."""
+    day = today.isoformat()
+    data = {"working_days": 1, "approved_by": "(probe)", "notified_on": day, "reply_by": "9999-12-31"}
+    return Event.model_construct(
+        event_id="(probe)",
+        type=event_type,
+        item_id=st.id,
+        item_type=st.type,
+        department=st.department,
+        on=day,
+        data=data,
+        content_hash="",
+        recorded=None,
+        applicant_key=None,
+    )
+
+
+def accepted_events(st: ItemState, today: date, strict: bool = True) -> list[str]:
+    """The event types the item accepts today: each candidate that `check` (the workflow's validator)
+    lets through when dated today."""
+    out = []
+    for t in candidate_events(st):
+        try:
+            check(st, probe(st, t, today), today, strict=strict)
+        except Refusal:
+            continue
+        out.append(t)
+    return out
 
 
 def check_extension(ev: Event, c: ClockData, meta: RuleMeta) -> None:
