@@ -202,10 +202,10 @@ def candidate_events(st: ItemState) -> list[str]:
     return [t for t in dict.fromkeys(out) if t not in STARTS and t not in ENGINE_ONLY]
 
 
-def probe(st: ItemState, event_type: str, today: date) -> Event:
+def probe(st: ItemState, event_type: str, today: date, **data: object) -> Event:
     """A minimal event of `event_type` dated `today`, as a form would send it by default."""
     day = today.isoformat()
-    data = {"working_days": 1, "approved_by": "(probe)", "notified_on": day, "reply_by": "9999-12-31"}
+    base = {"working_days": 1, "approved_by": "(probe)", "notified_on": day, "reply_by": "9999-12-31"}
     return Event.model_construct(
         event_id="(probe)",
         type=event_type,
@@ -213,23 +213,36 @@ def probe(st: ItemState, event_type: str, today: date) -> Event:
         item_type=st.type,
         department=st.department,
         on=day,
-        data=data,
+        data={**base, **data},
         content_hash="",
         recorded=None,
         applicant_key=None,
     )
 
 
+def probes(st: ItemState, event_type: str, today: date) -> list[Event]:
+    """The probes of `event_type`: one per consultation kind where the form asks which (`with`)."""
+    if event_type == "request.consultation_started":
+        kinds = sorted({k for m in st.rules.values() if m.start_event == event_type and (k := window_kind(m))})
+    elif event_type == "request.consultation_ended":
+        kinds = sorted(k for k in open_consultations(st) if k)
+    else:
+        kinds = []
+    return [probe(st, event_type, today, **{"with": k}) for k in kinds] or [probe(st, event_type, today)]
+
+
 def accepted_events(st: ItemState, today: date, strict: bool = True) -> list[str]:
     """The event types the item accepts today: each candidate that `check` (the workflow's validator)
-    lets through when dated today."""
+    lets through when dated today (for one of the consultation kinds, where the form asks which)."""
     out = []
     for t in candidate_events(st):
-        try:
-            check(st, probe(st, t, today), today, strict=strict)
-        except Refusal:
-            continue
-        out.append(t)
+        for ev in probes(st, t, today):
+            try:
+                check(st, ev, today, strict=strict)
+            except Refusal:
+                continue
+            out.append(t)
+            break
     return out
 
 
