@@ -194,6 +194,35 @@ EVENT_TYPES = {
     "annual_report.published": "年度报告公布",
 }
 
+# The item page's buttons: event type -> label, in the order the page shows them (the everyday actions
+# first, the rare receipt and delay ones after, closing and appeal last). Which of them an item offers
+# comes from domain.transitions.accepted_events.
+EVENT_BUTTONS = {
+    "document.published": "登记公开",
+    "interpretation.published": "登记解读",
+    "request.correction_requested": "告知补正",
+    "request.consultation_started": "征求意见",
+    "request.extended": "延期",
+    "request.consultation_ended": "收到意见",
+    "request.corrected": "收到补正",
+    "request.replied": "答复",
+    "request.contact_restored": "恢复联络",
+    "request.fee_paid": "登记缴费",
+    "request.fee_notified": "收费通知",
+    "request.reply_delayed": "延迟答复（第三十五条）",
+    "request.withdrawn": "撤回",
+    "document.repealed": "废止",
+    "review.filed": "申请行政复议",
+    "review.decided": "复议决定",
+    "litigation.filed": "提起行政诉讼",
+    "litigation.decided": "诉讼判决",
+    "opinion.info_released": "发布权威信息",
+    "opinion.press_conference": "召开新闻发布会",
+    "opinion.responded": "回应舆情",
+    "budget.published": "登记公开",
+    "annual_report.published": "登记公布",
+}
+
 
 # Column headers of the exports (app/exports.py): score sheets, details, amendments, the audit trail.
 EXPORT_SUMMARY_HEADERS = [

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from domain.clock_specs import ExtensionSpec, PauseSpec
 from domain.clocks import FEE_PAUSE_REASON
-from domain.events import RECORD_ONLY, STARTS, Event, future_fact
+from domain.events import ENGINE_ONLY, ITEM_TYPE, RECORD_ONLY, STARTS, Event, future_fact
 from domain.item_state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
 from domain.labels import RECORDERS
 from domain.review import HELD_ROLES, holds_clock, late_entry_reason, registration_lag
@@ -186,6 +186,64 @@ def check(st: ItemState, ev: Event, today: date | None = None, strict: bool = Tr
     {"document": check_document, "request": check_request}.get(st.type, check_clocks)(st, ev)
     if strict and st.type == "request":
         check_request_s17(st, ev)
+
+
+# ---------------------------------------------------------------- what the item accepts now
+def candidate_events(st: ItemState) -> list[str]:
+    """The event types the item's rules route (meets, closes, pauses, resumes, stops, restarts,
+    extensions, windows started by a later event), its receipt events and its record-only ones."""
+    out: list[str] = []
+    for m in st.rules.values():
+        out += [m.start_event, *m.met_by, *m.closed_by]
+        out += [e for e in (m.pause, m.resume, m.stop, m.restart, m.extension_event) if e]
+    if st.type == "request":
+        out += RECEIPT_EVENTS
+    out += [t for t in sorted(RECORD_ONLY) if ITEM_TYPE.get(t.split(".")[0]) == st.type]
+    return [t for t in dict.fromkeys(out) if t not in STARTS and t not in ENGINE_ONLY]
+
+
+def probe(st: ItemState, event_type: str, today: date, **data: object) -> Event:
+    """A minimal event of `event_type` dated `today`, as a form would send it by default."""
+    day = today.isoformat()
+    base = {"working_days": 1, "approved_by": "(probe)", "notified_on": day, "reply_by": "9999-12-31"}
+    return Event.model_construct(
+        event_id="(probe)",
+        type=event_type,
+        item_id=st.id,
+        item_type=st.type,
+        department=st.department,
+        on=day,
+        data={**base, **data},
+        content_hash="",
+        recorded=None,
+        applicant_key=None,
+    )
+
+
+def probes(st: ItemState, event_type: str, today: date) -> list[Event]:
+    """The probes of `event_type`: one per consultation kind where the form asks which (`with`)."""
+    if event_type == "request.consultation_started":
+        kinds = sorted({k for m in st.rules.values() if m.start_event == event_type and (k := window_kind(m))})
+    elif event_type == "request.consultation_ended":
+        kinds = sorted(k for k in open_consultations(st) if k)
+    else:
+        kinds = []
+    return [probe(st, event_type, today, **{"with": k}) for k in kinds] or [probe(st, event_type, today)]
+
+
+def accepted_events(st: ItemState, today: date, strict: bool = True) -> list[str]:
+    """The event types the item accepts today: each candidate that `check` (the workflow's validator)
+    lets through when dated today (for one of the consultation kinds, where the form asks which)."""
+    out = []
+    for t in candidate_events(st):
+        for ev in probes(st, t, today):
+            try:
+                check(st, ev, today, strict=strict)
+            except Refusal:
+                continue
+            out.append(t)
+            break
+    return out
 
 
 def check_extension(ev: Event, c: ClockData, meta: RuleMeta) -> None:

@@ -8,85 +8,52 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from domain import transitions as tr
 from domain.engine import engine
+from domain.item_state import ItemState, Refusal
+from domain.labels import EVENT_BUTTONS
 from domain.shanghai import SHANGHAI_OFFSET, today
 
 WRITERS = ("liaison", "supervisor", "admin")
 URGERS = ("supervisor", "admin")
 
 
-def receipt_actions(item: Any) -> list[tuple[str, str]]:
-    """Receipt and lawful-delay events valid now (issue 17 §5; the workflow checks them again)."""
-    reply = next((c for c in item.clocks if c.rule == "request_reply"), None)
-    if reply is None:
-        return []
-    codes = {f.code for f in item.flags}
-    if reply.state == "awaiting_contact":
-        return [("恢复联络", "request.contact_restored")]
-    out: list[tuple[str, str]] = []
-    if "fee_pending" in codes:
-        out.append(("登记缴费", "request.fee_paid"))
-    elif reply.state == "open" and "fee_paused" not in codes:
-        out.append(("收费通知", "request.fee_notified"))
-    if reply.state == "open" and "reply_delayed" not in codes:
-        out.append(("延迟答复（第三十五条）", "request.reply_delayed"))
-    return out
+def item_state(item: Any) -> ItemState:
+    """The item's state as its workflow holds it: its recorded events replayed through domain.transitions
+    (services.item_replay), then the stored snapshot's item and clock states laid over it (a window that
+    lapsed by its timer, an abandonment, a due date the calendar moved are only in the store)."""
+    from domain.engine import engine
+    from domain.events import ITEM_TYPE
+    from services.ingest import rule_table
+    from services.item_replay import advance, stored_event
+
+    rules = {
+        k: m for k, m in rule_table(engine().rules).items() if ITEM_TYPE.get(m.start_event.split(".")[0]) == item.type
+    }
+    region = engine().directory.region_of(item.department)
+    st = ItemState(id=item.id, type=item.type, department=item.department, region=region, rules=rules)
+    for e in getattr(item, "events", []):
+        try:
+            ev = stored_event(e.payload)
+            advance(st, ev)
+        except (Refusal, KeyError, ValueError):
+            continue  # the snapshot below still says where the item stands
+        st.applied[ev.event_id] = ev.content_hash
+        st.version += 1
+        tr.refresh_state(st)
+    st.state = item.state
+    stored = {c.rule: c for c in item.clocks}
+    for c in st.clocks:
+        if snap := stored.get(c.rule):
+            c.state, c.due, c.due_instant = snap.state, snap.due, snap.due_instant
+    return st
 
 
-def actions_for(item: Any) -> list[tuple[str, str]]:
-    """(button label, event type) valid in the item's current state."""
-    clocks = {c.rule: c for c in item.clocks}
-    live = {r for r, c in clocks.items() if c.state in ("open", "paused")}
-    out: list[tuple[str, str]] = []
-    t = item.type
-    if t == "document":
-        if "policy_publication" in live:
-            out.append(("登记公开", "document.published"))
-        if "policy_interpretation" in live:
-            out.append(("登记解读", "interpretation.published"))
-        elif "policy_publication" not in live and item.state != "closed":
-            out.append(("登记解读", "interpretation.published"))
-        out.append(("废止", "document.repealed"))
-    elif t == "request":
-        reply = clocks.get("request_reply")
-        fee_pending = any(f.code == "fee_pending" for f in item.flags)
-        if reply and reply.state == "awaiting_contact":  # 207号 一.2: nothing runs until contact is restored
-            out += receipt_actions(item) + [("撤回", "request.withdrawn")]
-        elif reply and reply.state in ("open", "paused"):
-            consulting = bool(
-                {"third_party_opinion", "agency_opinion"} & {r for r, c in clocks.items() if c.state == "open"}
-            )
-            if reply.state == "open":
-                notice = clocks.get("correction_notice")
-                if notice and notice.state == "open" and (notice.due or "")[:10] >= today().isoformat():
-                    out.append(("告知补正", "request.correction_requested"))
-                out += [("征求意见", "request.consultation_started"), ("延期", "request.extended")]
-            elif consulting:
-                out.append(("收到意见", "request.consultation_ended"))
-            elif not fee_pending:  # paused by a fee notice, not stopped for a correction
-                out.append(("收到补正", "request.corrected"))
-            if reply.state == "open" or consulting:
-                out.append(("答复", "request.replied"))
-            out += receipt_actions(item)  # after the everyday actions: these are the rare ones
-            out.append(("撤回", "request.withdrawn"))
-        else:
-            out += [
-                ("申请行政复议", "review.filed"),
-                ("复议决定", "review.decided"),
-                ("提起行政诉讼", "litigation.filed"),
-                ("诉讼判决", "litigation.decided"),
-            ]
-    elif t == "opinion" and live:
-        out += [
-            ("发布权威信息", "opinion.info_released"),
-            ("召开新闻发布会", "opinion.press_conference"),
-            ("回应舆情", "opinion.responded"),
-        ]
-    elif t == "budget" and live:
-        out.append(("登记公开", "budget.published"))
-    elif t == "annual_report" and live:
-        out.append(("登记公布", "annual_report.published"))
-    return out
+def actions_for(item: Any, st: ItemState | None = None) -> list[tuple[str, str]]:
+    """(button label, event type) for what the item's state accepts today (domain.transitions, the checks
+    its workflow runs: a button never offers what the workflow would refuse), in the labels' order."""
+    accepted = set(tr.accepted_events(st or item_state(item), today()))
+    return [(name, t) for t, name in EVENT_BUTTONS.items() if t in accepted]
 
 
 def upcoming_reminders(item: Any, deliveries: list, limit: int = 6) -> list[dict[str, Any]]:

@@ -207,11 +207,10 @@ def _simulate(ing, s, kind: str, row: L.Row) -> tuple[list[dict[str, Any]], list
     """A row's events through domain.transitions on a fresh item state: per event the status the import
     would give (duplicate / conflict by the stored content hash, as services.ingest decides before any
     round trip; rejected by the item's checks; held by its late-entry rule), and the main clocks' due dates."""
-    from activities.clocks import calc
     from domain import transitions as tr
-    from domain.clock_specs import ClockSpec
     from domain.item_state import ItemState, Refusal
     from domain.shanghai import today
+    from services.item_replay import advance
 
     eng_rules = ing.rules
     st: ItemState | None = None
@@ -252,19 +251,9 @@ def _simulate(ing, s, kind: str, row: L.Row) -> tuple[list[dict[str, Any]], list
         if status in ("conflict", "rejected", "held") or error:
             continue
         # Applied (or already imported): it moves the item on, as in its workflow.
-        if tr.record_only(st, ev):
-            tr.record_facts(st, ev)
-            continue
         try:
-            touched = tr.transition(st, ev)
-            for c in {id(c): c for c in touched.clocks if not c.stopped}.values():
-                res = calc(ClockSpec.model_validate(c.model_dump(include=set(ClockSpec.model_fields))))
-                c.due, c.due_instant, c.provisional = res.due, res.due_instant, res.provisional
-                if c.met_on is not None and res.late is not None:
-                    c.state = "missed" if res.late else "met"
-                    c.lateness_working_days = res.lateness_working_days
-                else:
-                    c.state = "paused" if c.due is None else "open"
+            if not advance(st, ev):
+                continue  # a fact kept without a clock
         except Exception as exc:  # the import refuses it with the same computation
             error = str(getattr(exc, "message", None) or exc)
         st.applied[ev.event_id] = ev.content_hash
