@@ -35,7 +35,7 @@ def worker_activities(client: Client) -> list[Callable]:
 
 def up_tasks() -> list[Task]:
     """The tasks beside the worker in `shixian up`, in start order."""
-    from app.web import serve_web
+    from app.web.server import serve_web
     from services.demo import seed_demo
     from worker.annual import annual_schedule_task
     from worker.audit_purge import audit_purge_task

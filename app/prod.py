@@ -128,7 +128,7 @@ async def _worker(watch_calendar: bool) -> int:
 
 
 async def _web() -> int:
-    from app.web import serve_web
+    from app.web.server import serve_web
     from store.db import data_dir, init_db
     from worker.client import temporal_address
     from worker.metrics import start_metrics_server

@@ -216,7 +216,7 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
     from sqlalchemy import text
     from starlette.testclient import TestClient
 
-    from app.web import create_app
+    from app.web.server import create_app
     from services import views as A
     from store.db import get_engine
 

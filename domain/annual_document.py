@@ -1,7 +1,7 @@
 """The whole annual report draft (政府信息公开工作年度报告) in the 2021 national format.
 
 Pure: events (canonical dicts, as domain.report reads them), clock records (domain.scoring.ClockRecord,
-from the read model) and the entered figures in; a JSON-able document out, which app.annual_render
+from the read model) and the entered figures in; a JSON-able document out, which services.annual_render
 typesets as .docx / HTML. Nothing is invented: a figure that neither the events nor the entered-figures
 file give is written as a visible placeholder 【待填：…】 and listed in `placeholders`.
 

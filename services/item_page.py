@@ -1,5 +1,5 @@
 """What the item page shows around an item: the actions valid in its state, the reminders still to come,
-the notices sent and the 督办 notes. Read-only; the forms that act are in app.pages_actions.
+the notices sent and the 督办 notes. Read-only; the forms that act are in app.web.pages_actions.
 
 `item` is the read model's ItemView (duck-typed here: services do not import app)."""
 

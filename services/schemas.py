@@ -64,7 +64,7 @@ def error_response(text: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": text}
 
 
-# Every API route can answer these (the handlers in app.web render each as ErrorBody JSON).
+# Every API route can answer these (the handlers in app.web.server render each as ErrorBody JSON).
 API_ERRORS: Responses = {
     401: error_response("未登录或令牌无效"),
     403: error_response("角色或部门无权访问"),

@@ -177,3 +177,24 @@ def session(engine=None, *, expire_on_commit: bool = True) -> Session:
     per engine per process). Use as a context manager; `expire_on_commit=False` keeps rows readable after a
     commit (the delivery log hands them back)."""
     return Session(init_db(engine or get_engine()), expire_on_commit=expire_on_commit)
+
+
+def database_problem(exc: BaseException) -> str | None:
+    """Why one exception (not its causes) says the database cannot serve now: "database_busy" or
+    "database_unavailable"; None for anything else. The web adapter answers these with 503 + Retry-After."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    text = str(exc).lower()
+    # SQLite: another process holds the write (or, in exclusive locking mode, any) lock past busy_timeout;
+    # PostgreSQL: lock_timeout (55P03).
+    if "database is locked" in text or "database table is locked" in text or getattr(exc, "sqlstate", "") == "55P03":
+        return "database_busy"
+    # OperationalError: the database refused or lost the connection, timed out (whether or not SQLAlchemy
+    # recognised it as a disconnect); any other driver error only when the connection was invalidated.
+    if isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and getattr(exc, "connection_invalidated", False)
+    ):
+        return "database_unavailable"
+    if type(exc).__module__.startswith(("psycopg", "sqlite3")) and type(exc).__name__ == "OperationalError":
+        return "database_unavailable"
+    return None

@@ -4,7 +4,7 @@ A token reads ``sx_<id>_<secret>``: ``id`` (10 hex chars) is the row's primary k
 logs; ``secret`` (43 url-safe chars, 256 bits) is only ever shown once, at creation. The table keeps
 ``sha256(id + ":" + secret)``; verification is a primary-key lookup plus a constant-time compare.
 Every token expires (SHIXIAN_TOKEN_DAYS, default 90 days); a person's tokens are revoked when the person is
-disabled (store.accounts.disable), and app.auth also refuses a token whose person is disabled.
+disabled (store.accounts.disable), and app.web.auth also refuses a token whose person is disabled.
 """
 
 from __future__ import annotations

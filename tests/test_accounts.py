@@ -74,7 +74,7 @@ async def env(ts_env, tmp_path_factory):
                 with Session(eng) as s:
                     for person, pw in PASSWORDS.items():
                         set_password(s, person, pw)
-                from app.web import create_app
+                from app.web.server import create_app
 
                 e = Env(ts_env.client, create_app(ts_env.client, host="127.0.0.1"), hook, config)
                 yield e
@@ -145,7 +145,7 @@ async def test_pages_need_a_signed_in_person_even_on_a_loopback_bind(env):
 
 
 async def test_anonymous_read_only_only_when_asked(env, monkeypatch):
-    from app.web import create_app
+    from app.web.server import create_app
 
     monkeypatch.setenv("SHIXIAN_WEB_ANONYMOUS", "read")
     app = create_app(env.temporal, host="0.0.0.0")

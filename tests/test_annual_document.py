@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from app.annual_render import docx_text, render_docx, render_html
 from domain import report as R
 from domain.annual_document import (
     SECTION_HEADINGS,
@@ -27,6 +26,7 @@ from domain.annual_document import (
     split_entered,
 )
 from services.annual import resolve_scope
+from services.annual_render import docx_text, render_docx, render_html
 from tests import seed_2016 as S
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,9 +32,9 @@ def lock_of(year: int, scope_key: str):
 
 
 async def test_a_late_reply_approved_after_publication_amends_instead_of_rewriting(st, tmp_path):
-    from app.annual_render import docx_text, render_docx, render_html
-    from app.exports import render_annual_report_html
     from services.annual import annual_document
+    from services.annual_render import docx_text, render_docx, render_html
+    from services.exports import render_annual_report_html
     from services.views import annual_report_data
 
     today = await st.today()
@@ -111,7 +111,7 @@ async def test_a_late_reply_approved_after_publication_amends_instead_of_rewriti
     assert "更正说明" in render_annual_report_html(doc) and "按现有记录为 0（-1）" in render_annual_report_html(doc)
     from openpyxl import load_workbook
 
-    from app.exports import write_annual_report
+    from services.exports import write_annual_report
 
     xlsx = write_annual_report(doc, "xlsx", tmp_path / "t.xlsx")
     sheet = load_workbook(xlsx)["更正说明"]

@@ -78,7 +78,7 @@ async def env(ts_env, tmp_path_factory):
                 from store.tokens import revoke
 
                 revoke(s, dead.id)
-            from app.web import create_app
+            from app.web.server import create_app
 
             app = create_app(ts_env.client, open_pages=False)
             e = Env(ts_env.client, app, tokens, uuid.uuid4().hex[:6])
@@ -451,7 +451,7 @@ async def test_published_reports_are_locked_and_an_assessor_locks_the_others(env
 
 
 async def test_annual_report_docx_download_by_role(env):
-    from app.annual_render import DOCX_MIME, docx_text
+    from services.annual_render import DOCX_MIME, docx_text
     from services.demo import today_shanghai
 
     year = today_shanghai().year
@@ -594,7 +594,7 @@ async def test_titles_are_escaped(env):
 
 
 async def test_a_loopback_bind_does_not_open_the_pages(env):
-    from app.web import create_app
+    from app.web.server import create_app
 
     app = create_app(env.temporal, host="127.0.0.1")
     assert app.state.open_pages is False  # anonymous reading only with SHIXIAN_WEB_ANONYMOUS=read

@@ -23,7 +23,7 @@ async def serve(app):
     """uvicorn in this event loop (the Temporal client belongs to it) on a free port."""
     import uvicorn
 
-    from app.web import bind_socket
+    from app.web.server import bind_socket
 
     sock = bind_socket("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
@@ -109,7 +109,7 @@ async def test_unexpected_fault_is_json_error_body(tmp_path, monkeypatch):
     """A fault of the server itself answers the declared ErrorBody as JSON, not text/plain."""
     import httpx
 
-    from app.web import create_app
+    from app.web.server import create_app
     from services.schemas import ErrorBody
 
     monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path))
@@ -148,7 +148,7 @@ def test_pages_do_not_import_the_api_module():
         for node in ast.walk(ast.parse(f.read_text())):
             names = [a.name for a in node.names] if isinstance(node, (ast.Import, ast.ImportFrom)) else []
             mod = node.module if isinstance(node, ast.ImportFrom) else None
-            assert mod != "app.api" and "app.api" not in names and not (mod == "app" and "api" in names), f.name
+            assert mod != "app.web.api" and "app.web.api" not in names and not (mod == "app" and "api" in names), f.name
 
 
 @SESSION_LOOP

@@ -280,7 +280,7 @@ async def test_sign_in_export_and_approval_are_listed_with_who_and_when(
 ):
     import uvicorn
 
-    from app.web import create_app
+    from app.web.server import create_app
     from domain.engine import engine as config_engine
     from domain.shanghai import today as wall_today
     from services.ingest import Ingestor

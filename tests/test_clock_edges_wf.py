@@ -45,7 +45,7 @@ async def supervisor_http(st):
     import httpx
     from sqlmodel import Session
 
-    from app.web import create_app
+    from app.web.server import create_app
     from store.db import get_engine
     from store.tokens import create_token, ensure_table
 

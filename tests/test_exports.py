@@ -12,11 +12,11 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 import store.locks  # noqa: F401  (ScoreLock on SQLModel.metadata)
-from app.exports import ReportCheckError, write_annual_report, write_scores
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.report import annual_report
 from domain.rules import load_rules
 from domain.scoring import ClockRecord, load_scoring, parse_period, score_period
+from services.exports import ReportCheckError, write_annual_report, write_scores
 
 FIN, EDU = "财政局", "教育局"
 Q3 = parse_period("2026-Q3")
@@ -193,7 +193,7 @@ def test_annual_report_files(tmp_path: Path):
 
 
 def test_html_escapes_department():
-    from app.exports import render_annual_report_html
+    from services.exports import render_annual_report_html
 
     rep = annual_report([], 2026, "<script>x</script>")
     h = render_annual_report_html(rep)

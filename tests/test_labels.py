@@ -50,7 +50,7 @@ def test_a_rules_toml_edit_reaches_notices_and_pages_alike(tmp_path, monkeypatch
 
 
 def test_the_same_words_everywhere():
-    from app import pages
+    from app.web import pages
     from store.tokens import ROLE_LABELS
 
     assert all(ROLE_LABELS[r] == labels.ROLES[r] for r in ROLE_LABELS)
@@ -102,10 +102,10 @@ def test_templates_take_labels_from_the_filter():
     `label` filter, never as literal text of its own; and every table the filter names exists."""
     import re
 
-    from app import pages
+    from app.web import pages
 
     offenders = []
-    for path in sorted((ROOT / "app" / "templates").rglob("*.html")):
+    for path in sorted((ROOT / "app" / "web" / "templates").rglob("*.html")):
         text = path.read_text(encoding="utf-8")
         for m in re.finditer(r"==\s*['\"]([\w.]+)['\"]\s*%\}(.*?)\{%", text, re.S):
             key, shown = m.groups()
@@ -129,7 +129,7 @@ def test_the_cli_and_the_item_page_name_delivery_states_alike():
 
     source = inspect.getsource(cli_notify)
     assert all(word not in source for word in ("待发送",)), "the CLI keeps its own delivery words"
-    item = (ROOT / "app" / "templates" / "item.html").read_text(encoding="utf-8")
+    item = (ROOT / "app" / "web" / "templates" / "item.html").read_text(encoding="utf-8")
     assert all(v not in item for v in labels.DELIVERY_STATES.values())
 
 

@@ -126,7 +126,7 @@ def test_no_cycles_between_packages():
 
 def test_no_module_cycles():
     # e.g. worker.supervisor <-> worker.tasks (tasks registered themselves by importing the supervisor),
-    # app.pages <-> app.pages_actions (the item page's read-side helpers now live in services.item_page)
+    # app.web.pages <-> app.web.pages_actions (the item page's read-side helpers now live in services.item_page)
     graph = {m: {d for d, _ in deps} for m, deps in import_graph().items()}
     assert _cycles(graph) == []
 

@@ -229,7 +229,7 @@ async def test_missing_required_column_applies_nothing(st, tmp_path):
 
 # ------------------------------------------------------------------------------ upload page
 async def test_upload_page_preview_confirm_scope(st, tmp_path):
-    from app.web import create_app
+    from app.web.server import create_app
     from store.db import get_engine, init_db
     from store.tokens import create_token, ensure_table
 
@@ -341,7 +341,7 @@ async def test_upload_page_in_headless_chromium(st, tmp_path, free_port):
 
     import uvicorn
 
-    from app.web import create_app
+    from app.web.server import create_app
     from store.accounts import set_password
     from store.db import get_engine, init_db
     from tests.test_browser import ARTIFACTS, ROOT, _browser, _has_cjk_font, sign_in

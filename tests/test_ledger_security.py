@@ -23,7 +23,7 @@ async def served(client, port: int):
     """The real app on 127.0.0.1:port (uvicorn), its Temporal client the stack's."""
     import uvicorn
 
-    from app.web import create_app
+    from app.web.server import create_app
 
     server = uvicorn.Server(
         uvicorn.Config(create_app(client, open_pages=False), host="127.0.0.1", port=port, log_level="warning")

@@ -30,7 +30,7 @@ async def test_healthz_and_readyz_are_open_and_say_nothing_internal(env):
         "reasons": {},
     }
 
-    from app.web import create_app
+    from app.web.server import create_app
 
     no_temporal = create_app(None, open_pages=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=no_temporal), base_url="http://127.0.0.1") as c:
@@ -155,7 +155,7 @@ async def test_post_events_without_temporal_answers_json_503(env):
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
-    from app.web import create_app
+    from app.web.server import create_app
     from tests.conftest import free_port
 
     dead = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True, data_converter=pydantic_data_converter)
@@ -273,7 +273,7 @@ def test_an_import_whose_read_model_lags_is_a_json_503_saying_the_events_are_app
     "Temporal unavailable": the caller learns the events took effect and the read model will catch up."""
     from starlette.testclient import TestClient
 
-    from app.web import create_app
+    from app.web.server import create_app
     from services.ingest import ReadModelBehind
 
     monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path))

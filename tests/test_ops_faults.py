@@ -64,7 +64,7 @@ def _client(app, token: str | None = None) -> httpx.AsyncClient:
 
 # ---------------------------------------------------------------------------------- SQLite lock
 async def test_a_locked_sqlite_file_answers_503_database_busy_within_seconds(tmp_path, monkeypatch):
-    from app.web import create_app
+    from app.web.server import create_app
     from store.db import get_engine
 
     data = _prepare(tmp_path, monkeypatch)
@@ -163,7 +163,7 @@ def pg():
 
 
 async def test_a_stopped_postgresql_answers_503_json_and_html_then_recovers(pg, tmp_path, monkeypatch):
-    from app.web import create_app
+    from app.web.server import create_app
     from store.db import get_engine
 
     _prepare(tmp_path, monkeypatch, DATABASE_URL=pg.url, SHIXIAN_DB_RETRY_SECONDS="1")
@@ -192,7 +192,7 @@ async def test_a_stopped_postgresql_answers_503_json_and_html_then_recovers(pg, 
 
 
 async def test_a_short_postgresql_outage_is_ridden_out_by_the_connect_retry(pg, tmp_path, monkeypatch):
-    from app.web import create_app
+    from app.web.server import create_app
     from store.db import get_engine
 
     _prepare(tmp_path, monkeypatch, DATABASE_URL=pg.url, SHIXIAN_DB_RETRY_SECONDS="60")
@@ -265,7 +265,7 @@ def _event(rid: str) -> dict:
 
 
 async def test_a_full_disk_fails_readyz_and_refuses_writes_with_507_in_chinese(small_fs, tmp_path, monkeypatch):
-    from app.web import create_app
+    from app.web.server import create_app
     from store.db import get_engine
 
     monkeypatch.setenv("SHIXIAN_DATA_DIR", str(small_fs))
@@ -321,7 +321,7 @@ async def test_the_embedded_server_on_a_full_disk_is_a_507_not_a_temporal_refusa
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
-    from app.web import create_app
+    from app.web.server import create_app
     from store.db import get_engine
     from tests.conftest import free_port
     from tests.workflow_harness import app_worker
@@ -435,7 +435,7 @@ async def test_upload_confirmed_while_the_worker_is_dead_says_which_rows_took_ef
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from app.web import create_app
+    from app.web.server import create_app
     from domain.engine import engine
     from domain.shanghai import now as shanghai_now
     from store.db import get_engine

@@ -440,8 +440,8 @@ async def test_ingest_masks_subject_in_store_history_and_export(st, tmp_path):
 
     from sqlmodel import Session
 
-    from app.exports import write_scores
     from domain.scoring import parse_period
+    from services.exports import write_scores
     from services.queries import db
     from services.scores import fresh_scores
 

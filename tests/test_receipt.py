@@ -287,7 +287,7 @@ def test_board_query_finds_receipt_flags_on_both_databases(db_session):
 
 
 def test_forms_ask_what_the_channel_needs():
-    from app.forms import build_fields, form_types
+    from app.web.forms import build_fields, form_types
 
     kinds = {f.name: f.kind for f in build_fields("request.received", {})}
     assert (kinds["submitted_at"], kinds["confirmed_on"], kinds["received_on"]) == ("datetime", "date", "date")

@@ -18,7 +18,7 @@ from sqlmodel import select as sql_select
 
 @contextlib.contextmanager
 def served(monkeypatch, tmp_path, **env: str):
-    from app.web import create_app, uvicorn_config
+    from app.web.server import create_app, uvicorn_config
     from store.db import database_url, get_engine, init_db
 
     monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path))
@@ -176,7 +176,7 @@ def test_a_bad_idle_setting_is_a_clear_error(monkeypatch, value):
 
 
 def test_limits_per_route_class(monkeypatch):
-    from app.bodylimit import limit_for
+    from app.web.bodylimit import limit_for
 
     monkeypatch.setenv("SHIXIAN_BODY_MAX_UPLOAD_MB", "5")
     kib, mib = 1024, 1024 * 1024
@@ -190,7 +190,7 @@ def test_limits_per_route_class(monkeypatch):
 
 @pytest.mark.browser
 def test_chromium_runs_our_scripts_but_no_injected_inline_script(monkeypatch, tmp_path):
-    """In a real browser on a real page: the page's own script (app/static/sort.js) runs, markup injected
+    """In a real browser on a real page: the page's own script (app/web/static/sort.js) runs, markup injected
     with an inline handler does not (the Content-Security-Policy), and the page itself causes no violation."""
     from playwright.sync_api import sync_playwright
 

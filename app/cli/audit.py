@@ -79,8 +79,8 @@ def export(
     department: str | None = dept_o,
 ) -> None:
     """导出审计记录（最早的在前）。"""
-    from app.exports import write_audit
     from services.audit import export_rows, filter_detail
+    from services.exports import write_audit
 
     if fmt not in ("csv", "xlsx"):
         fail(f"不支持的格式：{fmt}（可用：csv、xlsx）")

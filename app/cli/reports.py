@@ -100,7 +100,7 @@ def export_scores(
     as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
 ) -> None:
     """导出考评得分（csv：汇总；xlsx：汇总 + 明细，已锁定期间另含更正表）。"""
-    from app.exports import write_scores
+    from services.exports import write_scores
 
     if fmt not in ("csv", "xlsx"):
         _fail(f"不支持的格式：{fmt}（可用：csv、xlsx）")
@@ -211,10 +211,10 @@ def annual_report_cmd(
     as_of: str | None = typer.Option(None, "--as-of", help="时限统计截止日（默认今天）"),
 ) -> None:
     """政府信息公开工作年度报告（2021 年国家格式，一至六部分）草稿。"""
-    from app.annual_render import write_document
-    from app.exports import annual_report_json, write_annual_report
     from domain.report import check_table3
     from services.annual import AnnualReportError, annual_document
+    from services.annual_render import write_document
+    from services.exports import annual_report_json, write_annual_report
 
     if fmt not in ("json", "xlsx", "html", "docx"):
         _fail(f"不支持的格式：{fmt}（可用：docx、html、json、xlsx）")

@@ -17,9 +17,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.audit_web import audit
-from app.bodylimit import limit_for
-from app.pages import _who, csrf_ok, csrf_refused, render
+from app.web.audit_web import audit
+from app.web.bodylimit import limit_for
+from app.web.pages import _who, csrf_ok, csrf_refused, render
 from services import views as rm
 from services.access import ApiError, Principal, act_for, forbidden
 
@@ -224,7 +224,7 @@ async def import_confirm(request: Request) -> HTMLResponse:
         )
         return _interrupted(request, who, p, db, f"{exc}，导入已中止")
     except Exception as exc:
-        from app.errors import unexpected_error
+        from app.web.errors import unexpected_error
 
         status, answer = unexpected_error(exc)
         if status == 500:
@@ -266,7 +266,7 @@ def _view(p, outcomes) -> list[dict]:
 # ------------------------------------------------------------------------------ interrupted confirm
 def _interrupted(request: Request, who: Principal, p, db, reason: str, status: int = 503) -> HTMLResponse:
     """The confirm could not finish: say why, and per row whether the read model holds it (took effect)."""
-    from app.errors import RETRY_AFTER
+    from app.web.errors import RETRY_AFTER
     from services.ledger_import import preview
 
     try:

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from app.auth import api_principal
-from app.paging import Page, encode_cursor, page_params
+from app.web.auth import api_principal
+from app.web.paging import Page, encode_cursor, page_params
 from services.access import ApiError, Principal
 from services.schemas import API_ERRORS, DeliveryList
 from store.deliveries import STATES

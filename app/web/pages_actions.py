@@ -13,9 +13,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.audit_web import audit
-from app.forms import build_fields, form_types, item_field, to_event
-from app.pages import (
+from app.web.audit_web import audit
+from app.web.forms import build_fields, form_types, item_field, to_event
+from app.web.pages import (
     _who,
     csrf_ok,
     csrf_refused,

@@ -1,4 +1,4 @@
-"""REST API (/api/...). Every route needs a token (app.auth) and declares its answer (services.schemas) and
+"""REST API (/api/...). Every route needs a token (app.web.auth) and declares its answer (services.schemas) and
 its errors: each error, 401 to 500, is one JSON body ``{"code": ..., "detail": "<Chinese>"}`` (ErrorBody).
 The views come from services.views, which the pages use too."""
 
@@ -12,12 +12,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.annual_render import DOCX_MIME as DOCX
-from app.audit_web import audit
-from app.auth import api_principal
-from app.paging import Page, encode_cursor, page_params, slice_offset
+from app.web.audit_web import audit
+from app.web.auth import api_principal
+from app.web.paging import Page, encode_cursor, page_params, slice_offset
 from services import views as rm
 from services.access import ApiError, Principal, forbidden
+from services.annual_render import DOCX_MIME as DOCX
 from services.review import REVIEWERS
 from services.schemas import API_ERRORS as ERRORS
 from services.schemas import (
@@ -226,7 +226,7 @@ def get_scores(
     format: Literal["json", "csv", "xlsx"] = "json",
     who: Principal = Depends(api_principal),
 ):
-    from app.exports import write_scores
+    from services.exports import write_scores
 
     dept = who.scope(department, "查看考评得分", roles=REPORT_READERS + ("admin",))
     rm.check_department(dept)
@@ -263,8 +263,8 @@ def get_annual_report(
     format: Literal["json", "xlsx", "html", "docx"] = "json",
     who: Principal = Depends(api_principal),
 ):
-    from app.annual_render import render_docx, render_html
-    from app.exports import write_annual_report
+    from services.annual_render import render_docx, render_html
+    from services.exports import write_annual_report
 
     dept = who.scope(department, "查看年度报告", roles=REPORT_READERS)
     if government and who.role == "liaison":
@@ -335,7 +335,7 @@ def get_calendar(who: Principal = Depends(api_principal)) -> CalendarInfo:
     responses=TEMPORAL,
 )
 async def post_calendar_reload(request: Request, who: Principal = Depends(api_principal)) -> dict[str, Any]:
-    from app.audit_web import actor_of
+    from app.web.audit_web import actor_of
     from services.calendar import ReloadRefused, reload_calendar
 
     who.require(("admin",), "重新载入日历")

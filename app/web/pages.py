@@ -1,6 +1,6 @@
-"""Server-rendered pages (Jinja2, autoescaped, Chinese). Forms that write are in app.pages_actions.
+"""Server-rendered pages (Jinja2, autoescaped, Chinese). Forms that write are in app.web.pages_actions.
 
-Access (app.auth.page_principal): the session cookie set by /login (person + password), or anonymous
+Access (app.web.auth.page_principal): the session cookie set by /login (person + password), or anonymous
 read-only access with SHIXIAN_WEB_ANONYMOUS=read. Liaisons see their own department only.
 """
 
@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from app.audit_web import audit, sign_in_failed
-from app.auth import COOKIE, page_principal
-from app.deps import SessionDep
+from app.web.audit_web import audit, sign_in_failed
+from app.web.auth import COOKIE, page_principal
+from app.web.deps import SessionDep
 from domain import labels
 from domain.engine import engine
 from domain.scoring import MARK_DEFAULTS

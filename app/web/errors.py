@@ -20,17 +20,10 @@ RETRY_AFTER = {
 }
 
 
-def _locked(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    # SQLite: another process holds the write (or, in exclusive locking mode, any) lock past busy_timeout;
-    # PostgreSQL: lock_timeout (55P03).
-    return "database is locked" in text or "database table is locked" in text or getattr(exc, "sqlstate", "") == "55P03"
-
-
 def _unavailable(exc: BaseException) -> str | None:
-    from sqlalchemy.exc import DBAPIError, OperationalError
     from temporalio.service import RPCError
 
+    from store.db import database_problem
     from store.disk import is_disk_full
 
     if is_disk_full(exc):
@@ -39,18 +32,10 @@ def _unavailable(exc: BaseException) -> str | None:
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:  # look through wrapping exceptions
         seen.add(id(cur))
-        if _locked(cur):
-            return "database_busy"
+        if problem := database_problem(cur):
+            return problem
         if isinstance(cur, RPCError):
             return "temporal_unavailable"
-        # OperationalError: the database refused or lost the connection, timed out (whether or not SQLAlchemy
-        # recognised it as a disconnect); any other driver error only when the connection was invalidated.
-        if isinstance(cur, OperationalError) or (
-            isinstance(cur, DBAPIError) and getattr(cur, "connection_invalidated", False)
-        ):
-            return "database_unavailable"
-        if type(cur).__module__.startswith(("psycopg", "sqlite3")) and type(cur).__name__ == "OperationalError":
-            return "database_unavailable"
         if isinstance(cur, (ConnectionError, TimeoutError)):
             return "temporal_unavailable"
         if isinstance(cur, RuntimeError) and str(cur).startswith("Failed client connect"):  # temporalio bridge

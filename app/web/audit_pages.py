@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.audit_web import audit
+from app.web.audit_web import audit
 from domain import labels
 from services.access import ApiError
 
@@ -23,7 +23,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _who_reader(request: Request):
-    from app.pages import _who
+    from app.web.pages import _who
     from services.audit import AuditAccessError, require_reader
 
     who = _who(request)
@@ -54,7 +54,7 @@ def audit_page(
     department: str | None = None,
     before: int | None = Query(None, ge=1),
 ):
-    from app.pages import render
+    from app.web.pages import render
     from services.audit import search
 
     who = _who_reader(request)
@@ -98,8 +98,8 @@ def audit_export(
     outcome: str | None = None,
     department: str | None = None,
 ) -> Response:
-    from app.exports import write_audit
     from services.audit import export_rows, filter_detail
+    from services.exports import write_audit
 
     who = _who_reader(request)
     f = _filter(since, until, person, action, outcome, department)

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from app.bodylimit import BodyLimitMiddleware, BodyTooLarge
+from app.web.bodylimit import BodyLimitMiddleware, BodyTooLarge
 from domain.settings import get_settings
 from services.access import ApiError
 
@@ -57,7 +57,7 @@ def open_pages_default(host: str | None = None) -> bool:
     return get_settings().web_anonymous == "read"
 
 
-# Scripts only from our own files (app/static): an injected <script> or on* attribute never runs. Inline
+# Scripts only from our own files (app/web/static): an injected <script> or on* attribute never runs. Inline
 # style attributes stay allowed (bar widths, legend colours); they cannot run code.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -103,9 +103,9 @@ def _docs_page(app: FastAPI):
 
 
 def create_app(client=None, *, open_pages: bool | None = None, host: str | None = None) -> FastAPI:
-    from app.api import router as api_router
-    from app.pages import render_error
-    from app.pages import router as pages_router
+    from app.web.api import router as api_router
+    from app.web.pages import render_error
+    from app.web.pages import router as pages_router
 
     bind_host = host or http_bind()[0]
     app = FastAPI(
@@ -165,7 +165,7 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     async def _api_error(request: Request, exc: ApiError):
         if exc.status == 403:
             _refusal_audited(request, exc)
-        from app.errors import retry_headers
+        from app.web.errors import retry_headers
 
         retry = retry_headers(exc.status, exc.body())
         if wants_json(request):
@@ -201,7 +201,7 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         # Never a text/plain 500: a lost Temporal or database is a JSON 503 the caller can retry.
-        from app.errors import retry_headers, unexpected_error
+        from app.web.errors import retry_headers, unexpected_error
 
         status, body = unexpected_error(exc)
         headers = retry_headers(status, body)
@@ -209,21 +209,21 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
             return JSONResponse(body, status_code=status, headers=headers)
         return _error_page(request, status, body["detail"], headers)
 
-    from app.api_ops import router as ops_router
-    from app.health import router as health_router
+    from app.web.api_ops import router as ops_router
+    from app.web.health import router as health_router
 
     app.include_router(health_router)
     app.add_api_route("/docs", lambda: _docs_page(app), include_in_schema=False)
     app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(pages_router)
-    from app.import_pages import router as import_router
+    from app.web.import_pages import router as import_router
 
     app.include_router(import_router)
-    from app.pages_actions import router as actions_router
+    from app.web.pages_actions import router as actions_router
 
     app.include_router(actions_router)
-    from app.audit_pages import router as audit_router
+    from app.web.audit_pages import router as audit_router
 
     app.include_router(audit_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -232,8 +232,8 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
 
 def _refusal_audited(request: Request, exc: ApiError) -> None:
     """A refused access (403) is in the audit trail: who, which address, which path."""
-    from app.audit_web import audit
-    from app.auth import page_principal
+    from app.web.audit_web import audit
+    from app.web.auth import page_principal
 
     try:
         who = page_principal(request)
