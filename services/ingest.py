@@ -41,6 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.clocks import engine
 from activities.store import FactRequest
 from domain.config import ConfigError
+from domain.directory import Directory
 from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
 from domain.ids import workflow_id
 from domain.item_state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
@@ -269,7 +270,7 @@ class Ingestor:
         eng = engine()
         self.rules = rule_table(eng.rules)
         self._rules_by_type: dict[str, dict[str, RuleMeta]] = {}
-        self._directory = None
+        self._directory: Directory | None = None
 
     def _link_applicant(self, ev: Event, key: str | None) -> Event:
         """The event with its applicant key and, when the same applicant withdrew a request in the same

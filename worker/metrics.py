@@ -108,8 +108,8 @@ class StoreCollector:
                 lapsing = [r.id for r in engine().rules.values() if r.lapses]  # windows lapse, never overdue
                 for dept, n in overdue_clock_counts(s, datetime.now(UTC), lapsing):
                     overdue.add_metric([dept], n)
-                for dept, n in held_late_entry_counts(s):
-                    held.add_metric([dept or ""], n)
+                for held_dept, n in held_late_entry_counts(s):
+                    held.add_metric([held_dept or ""], n)
         except Exception as exc:  # a scrape never fails the process; the gap shows in the graphs
             log.warning("store metrics unavailable: %s", type(exc).__name__)
         yield from (notices, open_, overdue, held)
