@@ -1,4 +1,6 @@
-"""Activities behind the item workflows: deadline arithmetic, ladder plans and read-model writes.
+"""Activities behind the item workflows: deadline arithmetic and ladder plans (`compute_clocks`, pure), and
+`reproject_closed`, which recomputes finished items after a calendar change and writes their rows. The item
+workflows' own store writes are in activities/store.py.
 
 Everything that reads the calendar or config happens here, never in workflow code: a new calendar
 notice must not change what a replay computes, and chinese-calendar may raise for unknown years.

@@ -224,7 +224,7 @@ EVENT_BUTTONS = {
 }
 
 
-# Column headers of the exports (app/exports.py): score sheets, details, amendments, the audit trail.
+# Column headers of the exports (services/exports.py): score sheets, details, amendments, the audit trail.
 EXPORT_SUMMARY_HEADERS = [
     "部门",
     "应办事项",

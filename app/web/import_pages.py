@@ -109,7 +109,7 @@ async def import_preview(request: Request) -> HTMLResponse:
     who = _importer(request)
     _same_site(request)
     body = await request.body()
-    limit, shown = limit_for("/import")  # the body limit's own figure (app/bodylimit.py): one setting
+    limit, shown = limit_for("/import")  # the body limit's own figure (app/web/bodylimit.py): one setting
     if len(body) > limit:  # a body without Content-Length is cut there already; this is the page's answer
         return _form(request, who, status=413, error=f"文件过大（上限 {shown}），请分批导入")
     # Parsing the form, the workbook and the preview is CPU work of seconds for a big ledger: a worker
