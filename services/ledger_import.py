@@ -26,6 +26,7 @@ from domain import ledger as L
 from domain.events import parse_event
 from store import events as event_log
 from store import items as store_items
+from store.db import session
 
 
 @dataclass
@@ -181,15 +182,13 @@ def preview(p: Plan, db_engine, *, role: str | None = None) -> list[RowOutcome]:
     events go through the item's own checks and transitions (domain.transitions) on a fresh item state,
     as the item's workflow would take them, and its clocks through the same computation: the preview's
     statuses and due dates are the import's by construction. `role`: the uploader's, as for `apply`."""
-    from sqlmodel import Session
-
     from services.ingest import Ingestor
     from store.db import init_db
 
     init_db(db_engine)
     ing = Ingestor(None, db_engine=db_engine, role=role, scope=p.department)  # type: ignore[arg-type]
     out = []
-    with Session(db_engine) as s:
+    with session(db_engine) as s:
         for row in p.rows:
             settled = _parsed(row) or _foreign(s, p, row)
             if settled:
@@ -349,9 +348,7 @@ async def apply(
 
 
 def _stored_conflicts(db_engine, kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
-    from sqlmodel import Session
-
-    with Session(db_engine) as s:
+    with session(db_engine) as s:
         known = event_log.find_event(s, obj["event_id"])
     if known is None:  # a conflict within this very import (cannot happen: keys are unique per file)
         col = _column(kind, obj["event_id"], None)
@@ -361,12 +358,10 @@ def _stored_conflicts(db_engine, kind: str, obj: dict[str, Any]) -> list[dict[st
 
 def _stored_due(db_engine, item_id: str) -> list[dict[str, Any]]:
     """After an import: the clocks the engine keeps for the item (main clocks only)."""
-    from sqlmodel import Session
-
     from domain.engine import engine
 
     rules = engine().rules
-    with Session(db_engine) as s:
+    with session(db_engine) as s:
         snap = store_items.get_item(s, item_id)
     if snap is None:
         return []

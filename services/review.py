@@ -21,7 +21,7 @@ from domain.labels import LATE_ENTRY_STATUSES, RECORDERS
 from domain.pii import mask_text
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
-from store.db import get_engine, init_db, session
+from store.db import session
 from store.items import find_late_entry, late_entries
 from store.models import LateEntryRecord
 from workflows.items import ItemWorkflow
@@ -33,10 +33,6 @@ class ReviewError(Exception):
     def __init__(self, field: str, reason: str, status: int = 409):
         super().__init__(reason)
         self.field, self.reason, self.status = field, reason, status
-
-
-def _session(db=None):
-    return session(init_db(db or get_engine()))
 
 
 def entry_json(r: LateEntryRecord) -> dict[str, Any]:
@@ -73,7 +69,7 @@ def review_audit(e: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_entries(status: str | None = "held", department: str | None = None, db=None) -> list[dict[str, Any]]:
-    with _session(db) as s:
+    with session(db) as s:
         return [entry_json(r) for r in late_entries(s, status=status, department=department)]
 
 
@@ -84,7 +80,7 @@ async def decide(
     reason = mask_text((reason or "").strip())  # personal data typed into the reason (domain/pii.py)
     if not approve and not reason:
         raise ReviewError("reason", "驳回补录须说明理由（--reason）", 422)
-    with _session(db) as s:
+    with session(db) as s:
         row = find_late_entry(s, event_id)
     if row is None:
         raise ReviewError("event_id", f"没有编号为 {event_id} 的补录事件", 404)
@@ -109,7 +105,7 @@ async def decide(
     # The workflow's store activity has written the snapshot (and, on approval, the event's row stamped
     # with the time it was first recorded) before the Update returned.
     assert res.status in ("approved", "rejected")
-    with _session(db) as s:
+    with session(db) as s:
         entry = find_late_entry(s, event_id)
         assert entry is not None  # written by the workflow's activity before the Update returned
         return entry_json(entry)
