@@ -6,11 +6,10 @@ from activities.clocks import (
     correction_period,
     fee_period,
     plan_steps,
-    reproject_closed,
 )
 from activities.digests import digest_day, plan_digests
 from activities.notify import notification_recipients, send_notification
-from activities.store import record_due_change, record_fact, save_item
+from activities.store import record_due_change, record_fact, reproject_closed, save_item
 
 ACTIVITIES: list = [
     compute_clocks,

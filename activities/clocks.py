@@ -1,6 +1,6 @@
 """Activities behind the item workflows: deadline arithmetic and ladder plans (`compute_clocks`, pure), and
-`reproject_closed`, which recomputes finished items after a calendar change and writes their rows. The item
-workflows' own store writes are in activities/store.py.
+`reproject` of one finished clock on a new calendar. Every store write (the item workflows' and
+`reproject_closed`'s for finished items) is in activities/store.py.
 
 Everything that reads the calendar or config happens here, never in workflow code: a new calendar
 notice must not change what a replay computes, and chinese-calendar may raise for unknown years.
@@ -35,9 +35,7 @@ from domain.engine import Engine, engine
 from domain.ladder import plan
 from domain.model import ClockSnapshot
 from domain.standing import overdue_working_days, working_days_left
-from store.clock_rows import record_due_change
-from store.db import _import_table_modules, session
-from store.items import finished_items_with_met_clocks, get_item, list_items, save_snapshot
+from store.db import _import_table_modules
 
 # What the store activities need is imported here, when the worker imports its activities (before any
 # workflow runs), not by an activity thread's first call: while a workflow activation runs in the sandbox,
@@ -404,45 +402,3 @@ def reproject(c: ClockSnapshot, reason: str) -> tuple[ClockSnapshot, str | None]
         }
     )
     return out, text
-
-
-@activity.defn
-def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
-    """One page of finished items: each met or missed clock recomputed on the current calendar; an item
-    with a change gets its new snapshot (next version) and one recorded change per clock, in one
-    transaction. The item's workflow has ended, so this is the only writer of these rows."""
-    out = ReprojectResult()
-    with session() as s:
-        ids = finished_items_with_met_clocks(s, req.after, req.limit)
-        for listed in list_items(s, ids=ids) if ids else []:  # one query for the page's clocks
-            if activity.in_activity():
-                activity.heartbeat(out.items)
-            out.items += 1
-            changes = []
-            clocks = []
-            for c in listed.clocks:
-                got = reproject(c, req.reason)
-                clocks.append(got[0] if got else c)
-                if got:
-                    changes.append((c, got[0], got[1]))
-            if not changes:
-                continue
-            item_id = listed.id
-            snap = get_item(s, item_id)  # with its late entries
-            if snap is None or snap.state == "open" or snap.held:  # reopened, or its workflow still runs
-                continue
-            try:
-                written = save_snapshot(
-                    s, snap.model_copy(update={"clocks": clocks, "version": snap.version + 1}), commit=False
-                )
-                if written:
-                    for old, new, text in changes:
-                        if text is not None:
-                            record_due_change(s, item_id, old.rule, old.due, new.due, text, commit=False)
-                s.commit()
-            except Exception:
-                s.rollback()
-                raise
-            out.changed += len(changes) if written else 0
-    out.next_after = ids[-1] if len(ids) == req.limit else None
-    return out

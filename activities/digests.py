@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from temporalio import activity
 
-from domain.shanghai import SHANGHAI_OFFSET as SHANGHAI_TZ
+from domain.shanghai import SHANGHAI_OFFSET
 
 NATIONAL = "national"
 DIGEST_RULE = "digest"
@@ -98,11 +98,11 @@ def digest_date(for_date: str | None, scheduled_start: datetime | None, now: dat
     """
     if for_date:
         return date.fromisoformat(for_date[:10]).isoformat(), "input", False
-    today = now.astimezone(SHANGHAI_TZ).date()
+    today = now.astimezone(SHANGHAI_OFFSET).date()
     if scheduled_start is not None:
         if scheduled_start.tzinfo is None:
             scheduled_start = scheduled_start.replace(tzinfo=UTC)
-        day = scheduled_start.astimezone(SHANGHAI_TZ).date()
+        day = scheduled_start.astimezone(SHANGHAI_OFFSET).date()
         return day.isoformat(), "schedule", today > day
     return today.isoformat(), "clock", False
 

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from temporalio import activity
 
+from activities.clocks import ReprojectRequest, ReprojectResult, reproject
 from domain.clock_specs import EventWrite
 from domain.engine import engine
 from domain.events import Event, parse_event
@@ -157,3 +158,45 @@ class DueChange(BaseModel):
 def record_due_change(change: DueChange) -> None:
     with session() as s:
         clock_rows.record_due_change(s, change.item_id, change.rule, change.old_due, change.new_due, change.reason)
+
+
+@activity.defn
+def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
+    """One page of finished items: each met or missed clock recomputed on the current calendar; an item
+    with a change gets its new snapshot (next version) and one recorded change per clock, in one
+    transaction. The item's workflow has ended, so this is the only writer of these rows."""
+    out = ReprojectResult()
+    with session() as s:
+        ids = store_items.finished_items_with_met_clocks(s, req.after, req.limit)
+        for listed in store_items.list_items(s, ids=ids) if ids else []:  # one query for the page's clocks
+            if activity.in_activity():
+                activity.heartbeat(out.items)
+            out.items += 1
+            changes = []
+            clocks = []
+            for c in listed.clocks:
+                got = reproject(c, req.reason)
+                clocks.append(got[0] if got else c)
+                if got:
+                    changes.append((c, got[0], got[1]))
+            if not changes:
+                continue
+            item_id = listed.id
+            snap = store_items.get_item(s, item_id)  # with its late entries
+            if snap is None or snap.state == "open" or snap.held:  # reopened, or its workflow still runs
+                continue
+            try:
+                written = store_items.save_snapshot(
+                    s, snap.model_copy(update={"clocks": clocks, "version": snap.version + 1}), commit=False
+                )
+                if written:
+                    for old, new, text in changes:
+                        if text is not None:
+                            clock_rows.record_due_change(s, item_id, old.rule, old.due, new.due, text, commit=False)
+                s.commit()
+            except Exception:
+                s.rollback()
+                raise
+            out.changed += len(changes) if written else 0
+    out.next_after = ids[-1] if len(ids) == req.limit else None
+    return out

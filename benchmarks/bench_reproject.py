@@ -1,4 +1,4 @@
-"""Re-projecting finished clocks after a calendar change (activities.clocks.reproject_closed, page by page).
+"""Re-projecting finished clocks after a calendar change (activities.store.reproject_closed, page by page).
 
 Stores N finished requests with a met or missed reply clock in a fresh SQLite store, then times two passes:
 one where nothing changed (the usual reload: each clock checked without building its explanation) and one
@@ -20,12 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _store(n: int, flip: bool) -> None:
-    from activities.clocks import ClockSpec, _session, calc
+    from activities.clocks import ClockSpec, calc
     from domain.model import ClockSnapshot, ItemSnapshot
+    from store.db import session
     from store.items import save_snapshot
 
     start = dt.date(2025, 3, 3)
-    with _session() as s:
+    with session() as s:
         for i in range(n):
             day = start + dt.timedelta(days=i % 200)
             spec = ClockSpec(
@@ -53,7 +54,8 @@ def _store(n: int, flip: bool) -> None:
 
 
 def _pass() -> tuple[int, int, float]:
-    from activities.clocks import ReprojectRequest, reproject_closed
+    from activities.clocks import ReprojectRequest
+    from activities.store import reproject_closed
 
     t, after, items, changed = time.perf_counter(), None, 0, 0
     while True:

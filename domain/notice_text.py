@@ -1,5 +1,5 @@
 """Words and links shared by notices, digests and pages: dates in Chinese, item links (rule names:
-`domain.labels.rule_name`)."""
+`Engine.rule_name (domain.engine)`)."""
 
 from __future__ import annotations
 

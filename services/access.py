@@ -164,7 +164,7 @@ def token_principal(token: str) -> tuple[Principal | None, str]:
     from domain.engine import engine
     from domain.shanghai import SHANGHAI
     from services.queries import db
-    from store.accounts import Credential
+    from store.accounts import is_disabled
     from store.db import session
     from store.tokens import check, ensure_table
 
@@ -177,12 +177,12 @@ def token_principal(token: str) -> tuple[Principal | None, str]:
             return None, TOKEN_REFUSALS[state].format(until=until)
         if row.person:
             # Checked here too: a path that disabled the person without revoking still stops the token.
-            cred = s.get(Credential, row.person)
+            disabled = is_disabled(s, row.person)
             try:
                 listed = row.person in engine().directory.people
             except ConfigError:  # a broken departments.toml is reported elsewhere; the credential still counts
                 listed = True
-            if (cred is not None and cred.disabled_at is not None) or not listed:
+            if disabled or not listed:
                 return None, TOKEN_REFUSALS["disabled"]
         role = "liaison" if row.role == "head" else row.role  # a head reads and writes as its department's liaison
         return Principal(

@@ -61,10 +61,10 @@ def upcoming_reminders(item: Any, deliveries: list, limit: int = 6) -> list[dict
     from activities.clocks import PlanRequest, _plan
     from activities.notify import recipients
     from domain.labels import STEPS
-    from domain.shanghai import SHANGHAI
+    from domain.shanghai import now as shanghai_now
 
     directory = engine().directory
-    now = dt.datetime.now(SHANGHAI).isoformat()
+    now = shanghai_now().isoformat()
     out = []
     for c in item.clocks:
         if c.state != "open" or not c.due:
@@ -97,18 +97,14 @@ def _local(moment: dt.datetime) -> str:
 
 def item_extras(item: Any, role: str) -> dict[str, Any]:
     """`role`: the viewer's role (which buttons and the 督办 form they get)."""
-    from sqlmodel import col, select
-
     from domain.labels import STEPS
     from store.accounts import urges_for_item
     from store.db import session
-    from store.deliveries import Delivery
+    from store.deliveries import deliveries_for_item
 
     directory = engine().directory
     with session() as s:
-        deliveries = list(
-            s.exec(select(Delivery).where(Delivery.item_id == item.id).order_by(col(Delivery.created_at))).all()
-        )
+        deliveries = deliveries_for_item(s, item.id)
         urges = urges_for_item(s, item.id)
     sent = [
         {

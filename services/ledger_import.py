@@ -168,9 +168,8 @@ def _parsed(row: L.Row) -> RowOutcome | None:
 def _foreign(s, p: Plan, row: L.Row) -> RowOutcome | None:
     """A row whose key is another department's item (as stored): refused whole, as the import would."""
     from services.access import department_refusal
-    from store.models import Item
 
-    item = s.get(Item, row.key) if row.key else None
+    item = store_items.get_item(s, row.key) if row.key else None
     reason = item and department_refusal(p.department, [item.department], row.key)
     if not reason:
         return None

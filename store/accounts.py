@@ -189,6 +189,12 @@ def set_password(s: Session, person: str, password: str) -> None:
     s.commit()
 
 
+def is_disabled(s: Session, person: str) -> bool:
+    """Has the person's account been disabled (a person without a credential is not)?"""
+    cred = s.get(Credential, person)
+    return cred is not None and cred.disabled_at is not None
+
+
 def disable(s: Session, person: str) -> bool:
     row = s.get(Credential, person) or Credential(person=person)
     was = row.disabled_at is None and row.password_hash is not None

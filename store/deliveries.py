@@ -196,6 +196,13 @@ def list_deliveries(
             session.close()
 
 
+def deliveries_for_item(session: Session, item_id: str) -> list[Delivery]:
+    """An item's notices, oldest first (the item page's 已发送提醒)."""
+    return list(
+        session.exec(select(Delivery).where(Delivery.item_id == item_id).order_by(col(Delivery.created_at))).all()
+    )
+
+
 def attempt_counts(session: Session) -> list[tuple[str, str, int]]:
     """(channel, status, attempts) over the whole delivery log."""
     from sqlalchemy import func

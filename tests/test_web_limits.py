@@ -1,6 +1,6 @@
 """Issue #16 over real sockets: request bodies are capped per route before the server reads them (413 in
 Chinese, JSON for /api, HTML for pages), and forwarded addresses are believed only from configured proxies.
-The real app is served by uvicorn on 127.0.0.1 as `shixian up` configures it (app.web.uvicorn_config)."""
+The real app is served by uvicorn on 127.0.0.1 as `shixian up` configures it (app.web.server.uvicorn_config)."""
 
 from __future__ import annotations
 

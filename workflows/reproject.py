@@ -14,7 +14,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.clocks import ReprojectRequest, ReprojectResult, reproject_closed
+    from activities.clocks import ReprojectRequest, ReprojectResult
+    from activities.store import reproject_closed
 
 
 @workflow.defn(name="reproject")

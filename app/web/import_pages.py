@@ -270,7 +270,7 @@ def _interrupted(request: Request, who: Principal, p, db, reason: str, status: i
     from services.ledger_import import preview
 
     try:
-        now = preview(p, db)  # against the store as it is now: held = took effect
+        now = preview(p, db, role=who.record_role)  # against the store as it is now: held = took effect
     except Exception as exc:
         import logging
 

@@ -141,7 +141,7 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 def client_address(request: Request) -> str:
-    # X-Forwarded-For is applied by uvicorn only from SHIXIAN_TRUSTED_PROXIES (app.web.uvicorn_config).
+    # X-Forwarded-For is applied by uvicorn only from SHIXIAN_TRUSTED_PROXIES (app.web.server.uvicorn_config).
     return request.client.host if request.client else "-"
 
 
