@@ -20,7 +20,7 @@ def lock_scores(
     period: Period, as_of: dt.date, *, department: str | None = None, locked_by: str | None = None, force: bool = False
 ) -> ScoreResult:
     """Lock `period` with the numbers as they count on `as_of` (the same as `shixian scores lock`, marks
-    included); a period still running only with `force`. Returns the locked result."""
+    included); a period still running only with `force`. Returns the locked result (its `locked_at` set)."""
     from services.scores import fresh_scores
     from store.db import session
     from store.locks import PeriodLockedError, lock_period
@@ -30,7 +30,7 @@ def lock_scores(
     with session() as s:
         res = fresh_scores(s, period, as_of, department)
         try:
-            lock_period(s, period, res, locked_by=locked_by)
+            row = lock_period(s, period, res, locked_by=locked_by)
         except PeriodLockedError as exc:
             raise LockRefused(str(exc), "already_locked") from None
-    return res
+        return row.result()

@@ -137,6 +137,16 @@ def compute_scores(
     return res
 
 
+def period_scores(
+    period: Period, as_of: date, department: str | None = None, *, recordings: bool = False
+) -> ScoreResult:
+    """compute_scores in a unit of work of its own (`shixian scores show`, `shixian export scores`)."""
+    from store.db import session
+
+    with session() as s:
+        return compute_scores(s, period, as_of, department, recordings=recordings)
+
+
 def department_parents() -> dict[str, str | None]:
     """Department id -> parent unit (departments.toml): a scheme of scoring.toml may be set for a unit above."""
     from domain.directory import DirectoryError

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
-from typing import Any
 
 import typer
 
 from app.cli.common import fail as _fail
 from domain import labels
-from domain.shanghai import SHANGHAI
-from store.db import init_db, session
-
-
-def _iso(value: datetime | None) -> str | None:
-    """Stored UTC (SQLite returns it naive) -> ISO with +08:00."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(SHANGHAI).isoformat(timespec="seconds")
-
 
 notify_app = typer.Typer(no_args_is_help=True, help="通知渠道")
 
@@ -64,39 +50,12 @@ def deliveries(
     item: str | None = typer.Option(None, "--item", help="只看某一事项"),
 ) -> None:
     """通知送达记录（每条含各渠道的尝试）。"""
+    from services.deliveries import delivery_log
     from store import deliveries as store
 
     if status is not None and status not in store.STATES:
         _fail(f"未知状态“{status}”，可选：{'、'.join(store.STATES)}")
-    with session(init_db()) as s:
-        rows = store.list_deliveries(status, session=s, item_id=item)
-        data: list[dict[str, Any]] = []
-        for d in rows:
-            data.append(
-                {
-                    "key": d.key,
-                    "item_id": d.item_id,
-                    "rule": d.rule,
-                    "step": d.step,
-                    "person": d.person,
-                    "state": d.state,
-                    "channel_used": d.channel_used,
-                    "error": d.error,
-                    "created_at": _iso(d.created_at),
-                    "sent_at": _iso(d.sent_at),
-                    "attempts": [
-                        {
-                            "channel": a.channel,
-                            "channel_index": a.channel_index,
-                            "attempt": a.attempt,
-                            "status": a.status,
-                            "error": a.error,
-                            "at": _iso(a.at),
-                        }
-                        for a in store.attempts_for(s, d.key)
-                    ],
-                }
-            )
+    data = delivery_log(status, item)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

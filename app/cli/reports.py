@@ -21,8 +21,7 @@ import typer
 
 from app.cli.common import cli_audit, fail
 from domain.scoring import Period, ScoreResult, parse_period
-from services.scores import compute_scores, fresh_scores
-from store.db import init_db, session
+from services.scores import period_scores
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -105,8 +104,7 @@ def export_scores(
     if fmt not in ("csv", "xlsx"):
         _fail(f"不支持的格式：{fmt}（可用：csv、xlsx）")
     p, day = _period(period), _as_of(as_of)
-    with session(init_db()) as s:
-        res = compute_scores(s, p, day, department, recordings=fmt == "xlsx")
+    res = period_scores(p, day, department, recordings=fmt == "xlsx")
     write_scores(res, "csv" if fmt == "csv" else "xlsx", out)
     cli_audit("export.scores", object=f"{p.label} {fmt}", department=department, detail={"as_of": day.isoformat()})
     state = f"（已锁定期间，锁定后更正 {len(res.amendments)} 条）" if res.locked_at else ""
@@ -127,8 +125,7 @@ def scores_show(
 ) -> None:
     """显示考评得分。"""
     p, day = _period(period), _as_of(as_of)
-    with session(init_db()) as s:
-        res = compute_scores(s, p, day, department)
+    res = period_scores(p, day, department)
     if as_json:
         typer.echo(json.dumps(res.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
@@ -144,26 +141,21 @@ def scores_lock(
     force: bool = typer.Option(False, "--force", help="期间尚未结束也锁定"),
 ) -> None:
     """锁定期间：公布的数字此后保持不变，之后的变化列为更正。"""
-    from store.locks import PeriodLockedError, lock_period, locked
+    from services.locks import LockRefused, lock_scores
 
     p, day = _period(period), _as_of(as_of)
-    if day <= p.end and not force:
-        _fail(f"{p.title}尚未结束（截止 {p.end}，统计截止日 {day}），确需锁定请加 --force")
-    with session(init_db()) as s:
-        if locked(s, p, department) is not None:
-            _fail(f"{p.title}（{department or '全部部门'}）已锁定")
-        res = fresh_scores(s, p, day, department)
-        try:
-            row = lock_period(s, p, res, locked_by=by)
-        except PeriodLockedError as exc:
-            _fail(str(exc))
-            raise
-        cli_audit("scores.lock", object=p.label, department=department, detail={"by": by or ""})
-        typer.echo(
-            f"已锁定 {p.title}（{department or '全部部门'}）：{len(res.summary)} 个部门，"
-            f"{len(res.details)} 条明细，锁定时间 {row.locked_at.isoformat()}"
-        )
-        _print_summary(row.result())
+    try:
+        res = lock_scores(p, day, department=department, locked_by=by, force=force)
+    except LockRefused as exc:
+        if exc.code == "not_ended":
+            _fail(f"{p.title}尚未结束（截止 {p.end}，统计截止日 {day}），确需锁定请加 --force")
+        _fail(f"{p.title}（{department or '全部部门'}）已锁定")
+    cli_audit("scores.lock", object=p.label, department=department, detail={"by": by or ""})
+    typer.echo(
+        f"已锁定 {p.title}（{department or '全部部门'}）：{len(res.summary)} 个部门，"
+        f"{len(res.details)} 条明细，锁定时间 {res.locked_at}"
+    )
+    _print_summary(res)
 
 
 def annual_lock_cmd(

@@ -13,7 +13,6 @@ import typer
 
 from app.cli.common import cli_audit
 from app.cli.common import fail as _fail
-from store.db import init_db, session
 
 
 def _person(person_id: str):
@@ -40,7 +39,8 @@ def set_password_(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="从标准输入读取密码（脚本用）"),
 ) -> None:
     """设置（或重设）密码；此人已登录的会话全部失效。"""
-    from store.accounts import PasswordError, set_password
+    from services.accounts import set_password
+    from store.accounts import PasswordError
 
     p = _person(person)
     if password_stdin:
@@ -48,8 +48,7 @@ def set_password_(
     else:
         password = typer.prompt("新密码", hide_input=True, confirmation_prompt="再输入一次")
     try:
-        with session(init_db()) as s:
-            set_password(s, p.id, password)
+        set_password(p.id, password)
     except PasswordError as exc:
         _fail(str(exc))
     cli_audit("account.password_set", object=p.id, department=p.department or None)
@@ -60,11 +59,8 @@ def set_password_(
 def invite(person: str = typer.Argument(..., help="人员编号")) -> None:
     """生成一次性设置密码链接（24 小时内有效），通过此人自己的通知渠道发送。"""
     import asyncio
-    import datetime as dt
 
-    from activities.notify import NotificationRequest, deliver
-    from domain.notice_text import public_url
-    from store.accounts import create_invite
+    from services.accounts import send_invite
 
     p = _person(person)
     if not p.notify:
@@ -78,19 +74,7 @@ def invite(person: str = typer.Argument(..., help="人员编号")) -> None:
             f'请在 departments.toml 中为此人配置个人渠道（privacy = "personal"，如个人邮箱），'
             f"或用 shixian user set-password 直接设置密码"
         )
-    with session(init_db()) as s:
-        token = create_invite(s, p.id, by="cli")
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    # The link is a secret: it goes into the message only, never into the delivery key or logs.
-    req = NotificationRequest(
-        item_id="account",
-        rule="account",
-        step="invite",
-        person_id=p.id,
-        occurrence=f"invite@{stamp}",
-        context={"person_id": p.id, "invite_link": f"{public_url()}/invite/{token}"},
-    )
-    res = asyncio.run(deliver(req))
+    res = asyncio.run(send_invite(p.id, by="cli"))
     cli_audit("account.invite", object=p.id, outcome="success" if res.delivered else "failure")
     if not res.delivered:
         _fail(f"邀请未能送达 {p.name}（{p.id}）：{res.error}（链接未显示；修好渠道后重新执行）", 1)
@@ -100,11 +84,10 @@ def invite(person: str = typer.Argument(..., help="人员编号")) -> None:
 @user_app.command("disable")
 def disable_(person: str = typer.Argument(..., help="人员编号")) -> None:
     """停用：删除密码，结束已登录会话，吊销此人的接口令牌，作废未使用的邀请。"""
-    from store.accounts import disable
+    from services.accounts import disable
 
     p = _person(person)
-    with session(init_db()) as s:
-        disable(s, p.id)
+    disable(p.id)
     cli_audit("account.disable", object=p.id, department=p.department or None)
     typer.echo(
         f"已停用 {p.name}（{p.id}）的登录：密码已删除，会话已结束，接口令牌已吊销。重新启用请用 set-password 或 invite。"

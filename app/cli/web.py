@@ -11,7 +11,6 @@ import typer
 
 from app.cli.common import cli_audit
 from app.cli.common import fail as _fail
-from store.db import init_db, session
 
 token_app = typer.Typer(no_args_is_help=True, help="接口访问令牌")
 
@@ -35,7 +34,8 @@ def create(
     from domain.config import ConfigError
     from domain.engine import engine
     from domain.shanghai import SHANGHAI
-    from store.tokens import DEPARTMENT_ROLES, ROLE_LABELS, ROLES, create_token
+    from services.accounts import create_token
+    from store.tokens import DEPARTMENT_ROLES, ROLE_LABELS, ROLES
 
     if role not in ROLES:
         _fail(f"未知角色“{role}”（可用：{'、'.join(ROLES)}）")
@@ -56,8 +56,7 @@ def create(
             _fail(f"未知人员：{person}（见 config/departments.toml）")
         if role in DEPARTMENT_ROLES and p.department and p.department != department:
             _fail(f"人员 {person} 属于 {p.department}，与 --department {department} 不一致")
-    with session(init_db()) as s:
-        token, row = create_token(s, role, department, person, label, expires_days)
+    token, row = create_token(role, department, person, label, expires_days)
     cli_audit("token.create", object=row.id, department=department, detail={"role": role, "person": person or ""})
     who = person or f"token:{row.id}"
     typer.echo(
@@ -72,11 +71,11 @@ def create(
 def list_() -> None:
     """列出令牌（不含令牌本身）。"""
     from domain.shanghai import SHANGHAI
+    from services.accounts import list_tokens
     from store.models import utcnow
-    from store.tokens import ROLE_LABELS, list_tokens
+    from store.tokens import ROLE_LABELS
 
-    with session(init_db()) as s:
-        rows = list_tokens(s)
+    rows = list_tokens()
     if not rows:
         typer.echo("没有令牌。")
     now = utcnow()
@@ -97,12 +96,11 @@ def list_() -> None:
 @token_app.command("revoke")
 def revoke_(token_id: str = typer.Argument(..., help="令牌 id（sx_ 之后、下划线之前的部分）")) -> None:
     """吊销令牌。"""
-    from store.tokens import revoke
+    from services.accounts import revoke_token
 
     if token_id.startswith("sx_"):
         token_id = token_id[3:].split("_", 1)[0]
-    with session(init_db()) as s:
-        if not revoke(s, token_id):
-            _fail(f"没有有效的令牌 {token_id}")
+    if not revoke_token(token_id):
+        _fail(f"没有有效的令牌 {token_id}")
     cli_audit("token.revoke", object=token_id)
     typer.echo(f"已吊销令牌 {token_id}")

@@ -301,20 +301,18 @@ async def review_reject_form(request: Request, event_id: str):
 
 
 @router.get("/liaison", response_class=HTMLResponse)
-def liaison(request: Request, department: str | None = None):
+def liaison(request: Request, s: SessionDep, department: str | None = None):
     who = _who(request)
     dept = who.scope(department, "查看联络员页面", roles=("supervisor", "admin", "local"))
     names = rm.department_names()
     if not dept:
         return render(request, "choose.html", who, names=names, target="/liaison")
     rm.check_department(dept)
-    from store.db import session
     from store.items import list_items
 
     day = rm.today()
     rules = engine().rule_names
-    with session() as s:
-        snaps = list_items(s, department=dept, state="open")
+    snaps = list_items(s, department=dept, state="open")
     entries: list[dict[str, Any]] = []
     for snap in snaps:
         for c in snap.clocks:
@@ -373,18 +371,16 @@ def departments(request: Request):
 
 
 @router.get("/departments/{dept}", response_class=HTMLResponse)
-def department_page(request: Request, dept: str):
+def department_page(request: Request, s: SessionDep, dept: str):
     who = _who(request)
     dept = who.scope(dept, "查看部门", roles=("supervisor", "admin", "local")) or dept
     rm.check_department(dept)
     directory = rm.directory()
     d = directory.departments[dept]
     people = [p for p in directory.people.values() if p.department == dept]
-    from store.db import session
     from store.items import list_items
 
-    with session() as s:
-        items = list_items(s, department=dept)
+    items = list_items(s, department=dept)
     day = rm.today()
     overdue = rm.overdue_views(day, dept)
     period = rm.parse_period_param(None)
@@ -403,14 +399,14 @@ def department_page(request: Request, dept: str):
 
 
 @router.get("/scores", response_class=HTMLResponse)
-def scores_page(request: Request, period: str | None = None, department: str | None = None):
+def scores_page(request: Request, s: SessionDep, period: str | None = None, department: str | None = None):
     who = _who(request)
     dept = who.scope(department, "查看考评得分", roles=("supervisor", "admin", "assessor", "local"))
     rm.check_department(dept)
     p = rm.parse_period_param(period or str(rm.today().year))
     day = rm.today()
     res = rm.scores_result(p, day, dept, checks=True)
-    chart = trend_chart(p, day, dept)
+    chart = trend_chart(s, p, day, dept)
     checks = res.request_checks
     # the annual report drafted in January-March is last year's
     today = rm.today()
@@ -448,13 +444,12 @@ def calendar_page(request: Request):
 PALETTE = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#0c8599", "#f59f00", "#c2255c", "#5c940d"]
 
 
-def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any]:
+def trend_chart(s, period, as_of: dt.date, department: str | None) -> dict[str, Any]:
     """Monthly scores of each department over the period (a year → 12 months; a quarter → 3; a
     month → the months of its year up to it), as an inline-SVG-ready structure."""
     from domain.engine import engine
     from domain.scoring import parse_period, score_period
     from services.scores import current_marks, current_records, department_parents
-    from store.db import session
 
     start = period.start
     months = (
@@ -468,9 +463,8 @@ def trend_chart(period, as_of: dt.date, department: str | None) -> dict[str, Any
     )
     months = [(y, m) for y, m in months if dt.date(y, m, 1) <= as_of]
     config = engine().scoring
-    with session() as s:
-        records = current_records(s, as_of, department)
-        marks = current_marks(s, department)
+    records = current_records(s, as_of, department)
+    marks = current_marks(s, department)
     parents = department_parents()
     series: dict[str, list[tuple[int, float]]] = {}
     for i, (yr, m) in enumerate(months):

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app.web.audit_web import audit
+from app.web.deps import SessionDep
 from app.web.forms import build_fields, form_types, item_field, to_event
 from app.web.pages import (
     _who,
@@ -258,12 +259,10 @@ async def lock_annual_report_page(request: Request):
 
 
 @router.get("/invite/{token}", response_class=HTMLResponse)
-def invite_form(request: Request, token: str):
+def invite_form(request: Request, s: SessionDep, token: str):
     from store.accounts import open_invite
-    from store.db import session
 
-    with session() as s:
-        inv = open_invite(s, token)
+    inv = open_invite(s, token)
     if inv is None:
         return render_error(request, 410, "设置密码的链接无效、已使用或已过期（24 小时内有效），请联系管理员重新发送。")
     resp = render(
@@ -273,35 +272,33 @@ def invite_form(request: Request, token: str):
 
 
 @router.post("/invite/{token}", response_class=HTMLResponse)
-async def invite_accept(request: Request, token: str):
+async def invite_accept(request: Request, s: SessionDep, token: str):
     from store.accounts import PasswordError, open_invite, use_invite
-    from store.db import session
 
     form = await read_form(request)
     if not csrf_ok(request, form, None):
         return csrf_refused(request)
     password, again = form.get("password", ""), form.get("password2", "")
-    with session() as s:
-        inv = open_invite(s, token)
-        if inv is None:
-            return render_error(request, 410, "设置密码的链接无效、已使用或已过期，请联系管理员重新发送。")
-        error = "两次输入的密码不一致" if password != again else None
-        if error is None:
-            try:
-                use_invite(s, token, password)
-            except PasswordError as exc:
-                error = str(exc)
-        if error:
-            return render(
-                request,
-                "invite.html",
-                None,
-                status=422,
-                person=inv.person,
-                csrf_token=pre_token(request),
-                error=error,
-                token=token,
-            )
-        person = inv.person
+    inv = open_invite(s, token)
+    if inv is None:
+        return render_error(request, 410, "设置密码的链接无效、已使用或已过期，请联系管理员重新发送。")
+    error = "两次输入的密码不一致" if password != again else None
+    if error is None:
+        try:
+            use_invite(s, token, password)
+        except PasswordError as exc:
+            error = str(exc)
+    if error:
+        return render(
+            request,
+            "invite.html",
+            None,
+            status=422,
+            person=inv.person,
+            csrf_token=pre_token(request),
+            error=error,
+            token=token,
+        )
+    person = inv.person
     audit(request, None, "account.password_set", person=person, object=person, detail={"via": "邀请链接"})
     return redirect_with_flash("/login?next=/", f"密码已设置，请用人员编号 {person} 和新密码登录。", request)

@@ -1,0 +1,77 @@
+"""People's sign-in and API tokens: the use cases of `shixian user …` and `shixian token …`.
+
+Each function is one unit of work on the store (its own session). Checks of the command's input against
+the directory and the roles stay with the caller; store.accounts and store.tokens do the writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from store.db import session
+
+if TYPE_CHECKING:
+    from activities.notify import NotificationResult
+    from store.tokens import ApiToken
+
+
+def set_password(person_id: str, password: str) -> None:
+    """Set (or reset) the person's password; their signed-in sessions end. Raises store.accounts.PasswordError."""
+    from store import accounts
+
+    with session() as s:
+        accounts.set_password(s, person_id, password)
+
+
+async def send_invite(person_id: str, by: str = "cli") -> NotificationResult:
+    """A one-time link (24 h) to set a password, delivered on the person's own channels."""
+    from activities.notify import NotificationRequest, deliver
+    from domain.notice_text import public_url
+    from store.accounts import create_invite
+
+    with session() as s:
+        token = create_invite(s, person_id, by=by)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    # The link is a secret: it goes into the message only, never into the delivery key or logs.
+    req = NotificationRequest(
+        item_id="account",
+        rule="account",
+        step="invite",
+        person_id=person_id,
+        occurrence=f"invite@{stamp}",
+        context={"person_id": person_id, "invite_link": f"{public_url()}/invite/{token}"},
+    )
+    return await deliver(req)
+
+
+def disable(person_id: str) -> None:
+    """No password, sessions ended, API tokens revoked, open invites withdrawn."""
+    from store import accounts
+
+    with session() as s:
+        accounts.disable(s, person_id)
+
+
+def create_token(
+    role: str, department: str | None, person: str | None, label: str, expires_days: int | None
+) -> tuple[str, ApiToken]:
+    """A new API token (the secret, shown once) and its row."""
+    from store import tokens
+
+    with session() as s:
+        return tokens.create_token(s, role, department, person, label, expires_days)
+
+
+def list_tokens() -> list[ApiToken]:
+    from store import tokens
+
+    with session() as s:
+        return tokens.list_tokens(s)
+
+
+def revoke_token(token_id: str) -> bool:
+    """False when there is no live token `token_id`."""
+    from store import tokens
+
+    with session() as s:
+        return tokens.revoke(s, token_id)
