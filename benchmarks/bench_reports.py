@@ -218,6 +218,7 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
 
     from app.web.server import create_app
     from services import views as A
+    from services.scores import period_scores
     from store.db import get_engine
 
     os.environ["DATABASE_URL"] = url
@@ -283,7 +284,7 @@ def measure(url: str, label: str, n_items: int, depts: list[str]) -> list[tuple[
         ("baseline: read every clock row", timed("baseline", baseline)),
         ("board page (GET /)", timed("board", board)),
         ("overdue list (all rows)", timed("overdue", lambda: A.overdue_views(as_of, None))),
-        ("scores, year 2025", timed("scores", lambda: A.scores_result(year, as_of, None))),
+        ("scores, year 2025", timed("scores", lambda: period_scores(year, as_of, None))),
         ("registration lag + 明细 columns (xlsx)", min(registration(year) for _ in range(3))),
         ("request checks of a year (§4 counts)", timed("checks", lambda: checks(year))),
         ("annual report 2025 (tables 二/三/四)", timed("report", lambda: A.annual_report_data(2025, None))),

@@ -138,13 +138,13 @@ def compute_scores(
 
 
 def period_scores(
-    period: Period, as_of: date, department: str | None = None, *, recordings: bool = False
+    period: Period, as_of: date, department: str | None = None, *, recordings: bool = False, checks: bool = False
 ) -> ScoreResult:
-    """compute_scores in a unit of work of its own (`shixian scores show`, `shixian export scores`)."""
+    """compute_scores in a unit of work of its own (the CLI, the API and the scores page)."""
     from store.db import session
 
     with session() as s:
-        return compute_scores(s, period, as_of, department, recordings=recordings)
+        return compute_scores(s, period, as_of, department, recordings=recordings, checks=checks)
 
 
 def department_parents() -> dict[str, str | None]:

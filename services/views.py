@@ -23,6 +23,7 @@ from services.schemas import (
     ItemView,
     OverdueRow,
 )
+from services.scores import period_scores
 
 __all__ = [
     "annual_report_data",
@@ -38,7 +39,6 @@ __all__ = [
     "overdue_views",
     "parse_day",
     "parse_period_param",
-    "scores_result",
     "today",
     "working_days_left",
 ]
@@ -213,14 +213,6 @@ def overdue_views(as_of: dt.date, department: str | None) -> list[OverdueRow]:
 # ---------------------------------------------------------------------------------- reports, calendar
 
 
-def scores_result(period, as_of: dt.date, department: str | None, *, recordings: bool = False, checks: bool = False):
-    from services.scores import compute_scores
-    from store.db import session
-
-    with session() as s:
-        return compute_scores(s, period, as_of, department, recordings=recordings, checks=checks)
-
-
 def annual_report_data(year: int, department: str | None, government: bool = False) -> dict:
     """The report draft (a superset of the tables 二/三/四 report); 422 on bad input, 409 when table 三
     fails the national checks."""
@@ -369,7 +361,7 @@ def board_view(day: dt.date, dept: str | None, sort: str = "overdue", *, with_he
     lag_groups: dict[str, list[Any]] = {}
     for e in lagging:  # 登记滞后, per department (longest lag first)
         lag_groups.setdefault(e.department or "", []).append(e)
-    scores = scores_result(period, day, dept)
+    scores = period_scores(period, day, dept)
     from services.review import list_entries
 
     held = list_entries("held", dept) if with_held else None

@@ -36,6 +36,7 @@ from services.schemas import (
     ScoreResult,
 )
 from services.schemas import error_response as _error
+from services.scores import period_scores
 
 WRITERS = ("liaison", "supervisor", "admin")
 REPORT_READERS = ("supervisor", "admin", "assessor", "local")
@@ -232,7 +233,7 @@ def get_scores(
     rm.check_department(dept)
     p, day = rm.parse_period_param(_given(period, "period")), rm.parse_day(_given(as_of, "as_of"))
     # the 明细's registration columns only in the xlsx; the §4 request checks in JSON and xlsx
-    res = rm.scores_result(p, day, dept, recordings=format == "xlsx", checks=format != "csv")
+    res = period_scores(p, day, dept, recordings=format == "xlsx", checks=format != "csv")
     if format == "json":
         return res
     name = f"时限考评得分-{p.label}{'-' + dept if dept else ''}.{format}"

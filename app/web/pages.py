@@ -26,6 +26,7 @@ from services import views as rm
 from services.access import ApiError, Principal, principal_for_person
 from services.review import REVIEWERS
 from services.schemas import ItemDetail
+from services.scores import period_scores
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -384,7 +385,7 @@ def department_page(request: Request, s: SessionDep, dept: str):
     day = rm.today()
     overdue = rm.overdue_views(day, dept)
     period = rm.parse_period_param(None)
-    scores = rm.scores_result(period, day, dept)
+    scores = period_scores(period, day, dept)
     return render(
         request,
         "department.html",
@@ -405,7 +406,7 @@ def scores_page(request: Request, s: SessionDep, period: str | None = None, depa
     rm.check_department(dept)
     p = rm.parse_period_param(period or str(rm.today().year))
     day = rm.today()
-    res = rm.scores_result(p, day, dept, checks=True)
+    res = period_scores(p, day, dept, checks=True)
     chart = trend_chart(s, p, day, dept)
     checks = res.request_checks
     # the annual report drafted in January-March is last year's
