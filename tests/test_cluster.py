@@ -80,7 +80,11 @@ async def test_two_workers_one_killed_mid_import_nothing_lost_or_duplicated(tmp_
         assert await asyncio.to_thread(ingest.wait, 400) == 0, ingest.out
         results = [json.loads(x) for x in ingest.out.splitlines() if x.startswith("{")]
         assert sorted(r["event_id"] for r in results) == sorted(e["event_id"] for e in events)
-        assert {r["status"] for r in results} == {"applied"}, ingest.out
+        # Every event took effect once. An event whose update-with-start reached the workflow just before the
+        # kill may be applied by the run from its start input and then answered "duplicate" (已处理过) to the
+        # retried send: taken effect, not lost; anything else (rejected, held) fails.
+        assert {r["status"] for r in results} <= {"applied", "duplicate"}, ingest.out
+        assert sum(r["status"] == "duplicate" for r in results) <= 2, ingest.out
         assert _count(url, tag) == len(events)
 
         client = await Client.connect(server.address, data_converter=pydantic_data_converter)
