@@ -133,6 +133,19 @@ AUDIT_ROLES = {**ROLES, "operator": "运维（命令行）", "system": "系统",
 # A late entry's review state (domain/review.py).
 # Notice deliveries (store/deliveries.py): claimed before sending, then sent or failed.
 DELIVERY_STATES = {"intent": "发送中", "sent": "已送达", "failed": "送达失败"}
+# 站内消息 (store/inbox.py): what a message is about, and its state as the item page and the inbox show it.
+INBOX_KINDS = {
+    "reminder": "到期提醒",
+    "digest": "每日汇总",
+    "urge": "督办",
+    "review": "审核结果",
+    "onboarding": "历史台账",
+    "invite": "账号邀请",
+    "delivery_failed": "送达失败",
+    "test": "测试消息",
+    "notice": "通知",
+}
+INBOX_STATES = {"unread": "已送达", "read": "已读"}
 
 # Document kinds (domain/events.py `kind`; the annual report's table 二 counts the first two).
 DOCUMENT_KINDS = {"regulation": "规章", "normative": "行政规范性文件", "policy": "政策文件", "other": "其他"}

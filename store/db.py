@@ -116,6 +116,7 @@ def _import_table_modules() -> None:
         "store.tokens",
         "store.accounts",
         "store.audit",
+        "store.inbox",
     ):  # optional modules owned by other parts
         try:
             importlib.import_module(name)
