@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from domain import channels as _channels
@@ -22,7 +23,7 @@ DEPARTMENT_ROLES = ("liaison", "head")  # these need a department; the others ma
 DEFAULT_REGION = "national"
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_DEPT_KEYS = {"id", "name", "region", "head", "short_name", "parent", "annual_reports"}
+_DEPT_KEYS = {"id", "name", "region", "head", "short_name", "parent", "annual_reports", "go_live"}
 REPORT_LEVELS = ("department", "government")
 _PERSON_KEYS = {"id", "name", "department", "roles", "notify", "title"}
 
@@ -42,6 +43,10 @@ class Department:
     # Which annual reports this unit publishes (条例第四十九条): its own ("department", by January 31)
     # and, for the office that compiles the local government's report, "government" (by March 31).
     annual_reports: tuple[str, ...] = ("department",)
+    # 上线日期: the day the department starts recording in Shixian. Ledger rows and events dated before it are
+    # its history (历史台账), imported as one onboarding batch rather than as late entries. None: no history
+    # window (every entry follows the late-entry rule).
+    go_live: date | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,20 @@ def _report_levels(entry: dict, where: str) -> tuple[str, ...]:
     return tuple(levels)
 
 
+def _go_live(entry: dict, where: str) -> date | None:
+    value = entry.get("go_live")
+    if value is None:
+        return None
+    if isinstance(value, date) and not hasattr(value, "hour"):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise DirectoryError(f'{where}: "go_live" must be a date like 2026-12-01, got {value!r}')
+
+
 def _entry_where(source: str, section: str, i: int, entry: dict, allowed: set[str]) -> str:
     """How errors name this entry (by id when it has one); rejects keys the section does not know."""
     eid = entry.get("id")
@@ -195,6 +214,7 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
             short_name=_require_str(entry, "short_name", where, required=False) or "",
             parent=_require_str(entry, "parent", where, required=False) or None,
             annual_reports=_report_levels(entry, where),
+            go_live=_go_live(entry, where),
         )
 
     for i, entry in enumerate(data.get("person", []), start=1):

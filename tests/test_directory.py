@@ -127,3 +127,16 @@ def test_malformed_toml_has_line():
     with pytest.raises(DirectoryError) as e:
         parse_directory(bad, env={"SMTP_PW": "x"})
     assert "line 5" in str(e.value)
+
+
+def test_go_live_date_parsed_and_checked():
+    from domain.directory import DirectoryError, parse_directory
+
+    text = '[[department]]\nid = "d"\nname = "部门"\ngo_live = 2026-12-01\n[[department]]\nid = "e"\nname = "乙"\ngo_live = "2027-01-04"\n'
+    d = parse_directory(text, env={})
+    assert str(d.departments["d"].go_live) == "2026-12-01" and str(d.departments["e"].go_live) == "2027-01-04"
+    assert parse_directory('[[department]]\nid = "f"\nname = "丙"\n', env={}).departments["f"].go_live is None
+    import pytest
+
+    with pytest.raises(DirectoryError, match="go_live"):
+        parse_directory('[[department]]\nid = "g"\nname = "丁"\ngo_live = "明天"\n', env={})
