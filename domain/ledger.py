@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain import ledger_vocab as V
 from domain.events import EventError, parse_event
 from domain.limits import MAX_DAY, MIN_DAY, TEXT_DEFAULT_MAX, TEXT_MAX, check_id
-from domain import ledger_vocab as V
 from domain.settings import get_settings
 
 REQUESTS, DOCUMENTS = "requests", "documents"
