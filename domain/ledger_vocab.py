@@ -102,7 +102,7 @@ class Vocab:
 
     def match(self, value: Any) -> Match | None:
         v = self._norm(value)
-        if not v:
+        if not v or not v.isprintable():  # a control character is not a word anyone wrote: refused, shown escaped
             return None
         exact, guess = self._tables()
         if v in exact:
