@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from domain.report import OUTCOME_ROWS, ROW_GROUPS, ROW_LABELS
@@ -87,32 +88,31 @@ class Vocab:
         v = key(value)
         return _strip_outcome(v) if self.prepare == "outcome" else v
 
+    @cached_property
     def _tables(self) -> tuple[dict[str, Term], dict[str, Term]]:
-        cache = _CACHE.get(id(self))
-        if cache is None:
-            exact: dict[str, Term] = {}
-            guess: dict[str, Term] = {}
-            for t in self.terms:
-                for w in (t.name, *t.exact, *([t.code] if isinstance(t.code, str) else [])):
-                    exact.setdefault(self._norm(w), t)
-                for w in t.guess:
-                    guess.setdefault(self._norm(w), t)
-            cache = _CACHE[id(self)] = (exact, guess)
-        return cache
+        """Normalised word -> term: (exact words, the code itself included; guesses)."""
+        exact: dict[str, Term] = {}
+        guess: dict[str, Term] = {}
+        for t in self.terms:
+            for w in (t.name, *t.exact, *([t.code] if isinstance(t.code, str) else [])):
+                exact.setdefault(self._norm(w), t)
+            for w in t.guess:
+                guess.setdefault(self._norm(w), t)
+        return exact, guess
 
     def match(self, value: Any) -> Match | None:
         v = self._norm(value)
         if not v or not v.isprintable():  # a control character is not a word anyone wrote: refused, shown escaped
             return None
-        exact, guess = self._tables()
+        exact, guess = self._tables
         if v in exact:
             t = exact[v]
             return Match(t.code, t.name, False)
         if v in guess:
             t = guess[v]
             return Match(t.code, t.name, True, t.why)
-        t = self._part(v, exact)  # `why` is said of the listed guesses only
-        return Match(t.code, t.name, True) if t else None
+        part = self._part(v, exact)  # `why` is said of the listed guesses only
+        return Match(part.code, part.name, True) if part else None
 
     def _part(self, v: str, exact: dict[str, Term]) -> Term | None:
         negated = [n for n in _NEGATIONS if n in v]
@@ -147,9 +147,6 @@ class Vocab:
         if names:
             return f"“{shown}” 须写明哪一种情形：{'、'.join(names)}"
         return f"“{shown}” 不是“{self.column}”可识别的取值：可填 {'、'.join(self.names())}（其他写法见台账模板的“代码表”工作表）"
-
-
-_CACHE: dict[int, tuple[dict[str, Term], dict[str, Term]]] = {}
 
 
 def _denied(value: str, word: str) -> bool:
@@ -279,7 +276,7 @@ CONSULT_WITH = Vocab(
     ),
 )
 
-_NOT_HELD_WHY = "不属于本机关负责公开的（条例第三十六条第（五）项），表三计入“本机关不掌握相关政府信息”"
+_NOT_HELD_WHY = "条例第三十六条第（五）项“不属于本机关负责公开”的，表三计入“本机关不掌握相关政府信息”"
 OUTCOME = Vocab(
     "答复结果",
     tuple(

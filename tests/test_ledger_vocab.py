@@ -9,7 +9,6 @@ import re
 
 import pytest
 from openpyxl import load_workbook
-from openpyxl.worksheet.cell_range import CellRange
 
 from domain import ledger as L
 from domain import ledger_vocab as V
@@ -174,7 +173,18 @@ def test_a_guessed_cell_is_noted_on_its_row_and_still_applied():
     }
     assert exact.notes == [] and exact.events[1]["outcome"] == "withheld.process_information"
     # the same events as the exact words give: a guess changes nothing but the note
-    again = L.map_rows(L.read_table(csv_bytes([REQUEST_HEAD, ["A-1", "2026-03-02", "邮寄（平信）", "自然人", "2026-03-20", "本机关不掌握相关政府信息"]]), "t.csv"), "qz-jyj")
+    again = L.map_rows(
+        L.read_table(
+            csv_bytes(
+                [
+                    REQUEST_HEAD,
+                    ["A-1", "2026-03-02", "邮寄（平信）", "自然人", "2026-03-20", "本机关不掌握相关政府信息"],
+                ]
+            ),
+            "t.csv",
+        ),
+        "qz-jyj",
+    )
     assert again[0].events == guessed.events and again[0].notes == []
 
 
