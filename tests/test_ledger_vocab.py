@@ -341,3 +341,15 @@ async def test_a_ledger_in_clerks_words_imports_through_the_upload_page(st):
     for k in want:
         snap = st.item(k)
         assert snap is not None and snap.department == "qz-jyj"
+
+
+def test_the_cli_lines_and_json_carry_the_notes():
+    """`shixian import --dry-run` prints each guess under its row; `--json` has them as `notes`."""
+    from services.ledger_import import RowOutcome
+
+    (row,) = L.map_rows(
+        L.read_table(csv_bytes([REQUEST_HEAD, ["A-1", "2026-03-02", "信函", "公民", "", ""]]), "t.csv"), "qz-jyj"
+    )
+    o = RowOutcome(row.row, row.key, "applied", notes=[n.as_json() for n in row.notes])
+    assert "第 2 行 A-1 [申请方式] 提示：申请方式“信函”按“邮寄（平信）”理解" in o.text(dry_run=True)
+    assert o.as_json()["notes"] == [{"column": "申请方式", "note": row.notes[0].text}]
