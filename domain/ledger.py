@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain import ledger_vocab as V
 from domain.events import EventError, parse_event
 from domain.limits import MAX_DAY, MIN_DAY, TEXT_DEFAULT_MAX, TEXT_MAX, check_id
-from domain.report import OUTCOME_ROWS, ROW_GROUPS, ROW_LABELS
 from domain.settings import get_settings
 
 REQUESTS, DOCUMENTS = "requests", "documents"
@@ -79,6 +79,7 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "不予公开理由": ["不主动公开理由", "不公开理由"],  # also the reason of 依申请公开 (国办发〔2016〕80号)
         "公开日期": [],
         "公开网址": ["链接"],
+        "公开方式": ["公开渠道", "发布渠道"],  # document.published `channel` (events.md), default 政府网站
         "是否需要解读": [],
         "解读发布日期": [],
         "解读网址": [],
@@ -123,86 +124,11 @@ def is_pii(header: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------ values
-CHANNELS = {
-    "当面": "in_person",
-    "当面申请": "in_person",
-    "现场": "in_person",
-    "邮寄(挂号/ems)": "post_registered",
-    "邮寄(挂号)": "post_registered",
-    "挂号信": "post_registered",
-    "ems": "post_registered",
-    "邮寄(ems)": "post_registered",
-    "邮寄(平信)": "post_ordinary",
-    "平信": "post_ordinary",
-    "邮寄": "post_ordinary",
-    "网络": "online",
-    "网上申请": "online",
-    "在线": "online",
-    "在线申请": "online",
-    "网上": "online",
-    "电子邮件": "email",
-    "邮件": "email",
-    "传真": "fax",
-    "其他": "other",
-}
-APPLICANT_TYPES = {
-    "自然人": "natural_person",
-    "公民": "natural_person",
-    "商业企业": "legal.business",
-    "科研机构": "legal.research",
-    "社会公益组织": "legal.public_interest",
-    "法律服务机构": "legal.legal_services",
-    "其他": "legal.other",
-    "其他组织": "legal.other",
-}
-CONSULT_WITH = {"第三方": "third_party", "其他机关": "agency"}
-DOC_KINDS = {
-    "规章": "regulation",
-    "行政规范性文件": "normative",
-    "规范性文件": "normative",
-    "政策文件": "policy",
-    "其他政策文件": "policy",
-    "其他": "other",
-}
-DISCLOSURE = {"主动公开": "public", "依申请公开": "on_request", "不予公开": "withheld"}
-YES_NO = {"是": True, "否": False, "需要": True, "不需要": False}
-INTERP_FORMS = {"文字": "text", "图解": "graphic", "视频": "video", "其他": "other"}
-
-_NUMBERING = re.compile(r"^(?:[(（][一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、|\d+[.、．])")
-
-
-def _strip_numbering(text: str) -> str:
-    prev = None
-    while prev != text:
-        prev = text
-        text = _NUMBERING.sub("", text)
-        for g in ROW_GROUPS.values():  # "(三)不予公开1.属于国家秘密" -> "属于国家秘密"
-            gn = norm(g)
-            plain = _NUMBERING.sub("", gn)
-            for head in (gn, plain):
-                if text.startswith(head) and len(text) > len(head):
-                    text = text[len(head) :].lstrip("-—:：/、")
-    text = re.sub(r"\(区分处理的.*\)$", "", text)
-    return re.sub(r"[“”\"‘’']", "", text)
-
-
-# outcome row name (normalised, numbering stripped) -> code; from the 表三 labels of domain.report
-OUTCOME_NAMES: dict[str, str] = {_strip_numbering(norm(ROW_LABELS[c])): c for c in OUTCOME_ROWS}
-
-
+# The words of the coded columns live in domain/ledger_vocab.py (one table per column, with sources).
 def outcome_code(value: str) -> str | None:
-    v = _strip_numbering(norm(value))
-    if v in OUTCOME_NAMES:
-        return OUTCOME_NAMES[v]
-    if v in OUTCOME_ROWS:
-        return v
-    # "申请人无正当理由逾期不补正" for the long row name: a unique prefix of at least 4 characters
-    hits = {c for name, c in OUTCOME_NAMES.items() if len(v) >= 4 and name.startswith(v)}
-    return hits.pop() if len(hits) == 1 else None
-
-
-def _enum(value: str, table: dict[str, Any]) -> Any:
-    return table.get(norm(value).lower(), table.get(norm(value)))
+    """The 表三 outcome code a 答复结果 cell means (exact or guessed), None when it means none."""
+    m = V.OUTCOME.match(value)
+    return m.code if m else None
 
 
 _DATE_FORMS = (
@@ -493,12 +419,30 @@ class Problem:
 
 
 @dataclass
+class Note:
+    """A cell read with a guess (ledger_vocab): applied as `name`, shown in the preview so it can be checked."""
+
+    column: str
+    value: str
+    name: str
+    why: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.column}“{self.value}”按“{self.name}”理解" + (f"（{self.why}）" if self.why else "")
+
+    def as_json(self) -> dict[str, str]:
+        return {"column": self.column, "note": self.text}
+
+
+@dataclass
 class Row:
     row: int
     key: str | None
     events: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     duplicate_of: int | None = None  # the same key earlier in this file, same content
+    notes: list[Note] = field(default_factory=list)  # cells read with a guess
 
     @property
     def ok(self) -> bool:
@@ -565,6 +509,7 @@ STEP_FIELD_COLUMNS = {
     ("reply_delayed", "reason"): "延迟答复理由",
     ("reply_delayed", "notified_on"): "延迟答复告知日期",
     ("published", "url"): "公开网址",
+    ("published", "channel"): "公开方式",
     ("interpretation", "url"): "解读网址",
     ("interpretation", "form"): "解读形式",
 }
@@ -611,6 +556,7 @@ class _RowReader:
     def __init__(self, values: dict[str, Any]):
         self.values = values
         self.problems: list[Problem] = []
+        self.notes: list[Note] = []
 
     def text(self, col: str) -> str | None:
         v = self.values.get(col)
@@ -632,14 +578,18 @@ class _RowReader:
             self.problems.append(Problem(col, str(exc)))
             return None
 
-    def enum(self, col: str, table: dict[str, Any], choices: str) -> Any:
+    def enum(self, col: str, vocab: V.Vocab) -> Any:
+        """The code a coded cell means: exact words silently, a guess with a note, else the cell is refused."""
         v = self.text(col)
         if v is None:
             return None
-        out = _enum(v, table)
-        if out is None:
-            self.problems.append(Problem(col, f"“{v}” 不是可识别的取值（可填：{choices}）"))
-        return out
+        m = vocab.match(v)
+        if m is None:
+            self.problems.append(Problem(col, vocab.refusal(v, _shown(v))))
+            return None
+        if m.guessed:
+            self.notes.append(Note(col, _shown(v), m.name, m.why))
+        return m.code
 
     def need(self, col: str, because: str) -> None:
         self.problems.append(Problem(col, f"{because}时必须填写“{col}”"))
@@ -647,8 +597,8 @@ class _RowReader:
 
 def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department: str) -> None:
     received = r.date("收到申请日期")
-    channel = r.enum("申请方式", CHANNELS, "当面、邮寄（挂号/EMS）、邮寄（平信）、网络、电子邮件、传真、其他")
-    atype = r.enum("申请人类型", APPLICANT_TYPES, "自然人、商业企业、科研机构、社会公益组织、法律服务机构、其他")
+    channel = r.enum("申请方式", V.CHANNEL)
+    atype = r.enum("申请人类型", V.APPLICANT_TYPE)
     if received is None and r.values.get("收到申请日期") is None:
         r.need("收到申请日期", "登记申请")
     if channel is None and r.values.get("申请方式") is None:
@@ -679,7 +629,7 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
     corrected = r.date("补正收到日期")
     if corrected:
         ev["corrected"] = {"type": "request.corrected", "on": corrected}
-    with_ = r.enum("征求意见对象", CONSULT_WITH, "第三方、其他机关")
+    with_ = r.enum("征求意见对象", V.CONSULT_WITH)
     started, ended = r.date("征求意见日期"), r.date("意见收到日期")
     if started:
         if with_ is None and r.values.get("征求意见对象") is None:
@@ -738,15 +688,7 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
         r.need("延迟答复决定日期", "填写延迟答复期限、告知日期或理由")
     replied = r.date("答复日期")
     result = r.text("答复结果")
-    outcome = outcome_code(result) if result else None
-    if result and outcome is None:
-        r.problems.append(
-            Problem(
-                "答复结果",
-                f"“{result}” 不是年度报告表三的办理结果（如 予以公开、部分公开、"
-                f"属于国家秘密、本机关不掌握相关政府信息）",
-            )
-        )
+    outcome = r.enum("答复结果", V.OUTCOME)
     if replied:
         if result is None:
             r.need("答复结果", "填写答复日期")
@@ -761,8 +703,8 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
 
 
 def _documents(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department: str) -> None:
-    kind = r.enum("文件类型", DOC_KINDS, "规章、行政规范性文件、政策文件、其他")
-    disclosure = r.enum("公开属性", DISCLOSURE, "主动公开、依申请公开、不予公开")
+    kind = r.enum("文件类型", V.DOC_KIND)
+    disclosure = r.enum("公开属性", V.DISCLOSURE)
     signed = r.date("成文日期")
     for col, value in (
         ("文件标题", r.text("文件标题")),
@@ -772,7 +714,7 @@ def _documents(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, departmen
     ):
         if value is None:
             r.need(col, "登记文件")
-    needs = r.enum("是否需要解读", YES_NO, "是、否")
+    needs = r.enum("是否需要解读", V.YES_NO)
     signed_ev = {
         "type": "document.signed",
         "department": department,
@@ -793,11 +735,14 @@ def _documents(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, departmen
         if r.text("公开网址") is None:
             r.need("公开网址", "填写公开日期")
         ev["published"] = {"type": "document.published", "published_on": published, "url": r.text("公开网址")}
+        channel = r.enum("公开方式", V.PUBLISH_CHANNEL)
+        if channel is not None:  # only when written: a ledger without the column gives the same event as before
+            ev["published"]["channel"] = channel
     interp = r.date("解读发布日期")
     if interp:
         if r.text("解读网址") is None:
             r.need("解读网址", "填写解读发布日期")
-        form = r.enum("解读形式", INTERP_FORMS, "文字、图解、视频、其他") or "text"
+        form = r.enum("解读形式", V.INTERP_FORM) or "text"
         ev["interpretation"] = {
             "type": "interpretation.published",
             "published_on": interp,
@@ -839,6 +784,7 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str, departme
     built: dict[str, dict[str, Any]] = {}
     (_requests if kind == REQUESTS else _documents)(r, built, key, department)
     row.problems.extend(r.problems)
+    row.notes = r.notes
     if row.problems:
         return row
     date_col = {step: col for step, _, col in STEPS[kind]}
@@ -968,22 +914,39 @@ TEMPLATE_EXAMPLES = {
 }
 
 
+CODE_SHEET = "代码表"
+CODE_SHEET_HEADERS = (
+    "列名",
+    "取值（下拉列表）",
+    "也可写作（照此理解）",
+    "也可写作（按猜测理解，预览中提示）",
+    "系统代码",
+)
+
+
 def template_xlsx(kind: str) -> bytes:
-    """An empty ledger with the canonical headers (required ones marked in a note row) and one example."""
+    """An empty ledger with the canonical headers (required ones bold, a note on each) and one example row;
+    every coded column (ledger_vocab) has a drop-down list of its canonical names, read from the second
+    sheet “代码表”, which lists each column's names and the other words accepted for them. The list is a
+    warning, not a stop: the other words of 代码表 may be typed too (the preview says which were guesses)."""
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font
+    from openpyxl.worksheet.datavalidation import DataValidation
 
     wb = Workbook()
     ws = wb.active
     ws.title = KIND_LABELS[kind]
     cols = [c for c in COLUMNS[kind] if c != "部门"]
+    vocabs = V.VOCABS[kind]
     ws.append(cols)
     for i, c in enumerate(cols, start=1):
         cell = ws.cell(row=1, column=i)
         cell.font = Font(bold=c in REQUIRED[kind])
         syn = COLUMNS[kind][c]
         note = ("必填。" if c in REQUIRED[kind] else "选填。") + (f"也可写作：{'、'.join(syn)}" if syn else "")
+        if c in vocabs:
+            note += f"从下拉列表选择；其他写法见“{CODE_SHEET}”工作表。"
         cell.comment = Comment(note, "时限")
         ws.column_dimensions[cell.column_letter].width = max(12, len(c) * 2 + 4)
     example = TEMPLATE_EXAMPLES[kind]
@@ -991,6 +954,37 @@ def template_xlsx(kind: str) -> bytes:
     for i, c in enumerate(cols, start=1):
         if c.endswith("日期"):
             ws.cell(row=2, column=i).number_format = "yyyy-mm-dd"
+
+    codes = wb.create_sheet(CODE_SHEET)
+    codes.append(list(CODE_SHEET_HEADERS))
+    for i in range(1, len(CODE_SHEET_HEADERS) + 1):
+        codes.cell(row=1, column=i).font = Font(bold=True)
+    grey = Font(color="808080")
+    last_row = get_settings().ledger_max_rows + 1
+    for c, vocab in vocabs.items():
+        first = codes.max_row + 1
+        for t in vocab.terms:
+            exact, guess = vocab.synonyms(t)
+            code = str(t.code).lower() if isinstance(t.code, bool) else t.code
+            codes.append([c, t.name, "；".join(exact), "；".join(guess), code])  # a word may hold 、
+            codes.cell(row=codes.max_row, column=5).font = grey
+        if c not in cols:
+            continue
+        letter = column_letter(cols.index(c))
+        dv = DataValidation(
+            type="list",
+            formula1=f"'{CODE_SHEET}'!$B${first}:$B${codes.max_row}",
+            allow_blank=True,
+            errorStyle="warning",
+            showErrorMessage=True,
+            errorTitle=f"“{c}”的取值",
+            error=f"建议从下拉列表选择；“{CODE_SHEET}”工作表中的其他写法也可导入。",
+        )
+        dv.add(f"{letter}2:{letter}{last_row}")
+        ws.add_data_validation(dv)
+    for letter, width in zip("ABCDE", (14, 34, 48, 40, 30), strict=True):
+        codes.column_dimensions[letter].width = width
+    codes.freeze_panes = "A2"
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

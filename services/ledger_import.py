@@ -37,6 +37,7 @@ class RowOutcome:
     events: list[dict[str, Any]] = field(default_factory=list)
     problems: list[dict[str, str]] = field(default_factory=list)
     due: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)  # cells read with a guess (domain.ledger.Note)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +47,7 @@ class RowOutcome:
             "events": self.events,
             "problems": self.problems,
             "due": self.due,
+            "notes": self.notes,
         }
 
     def text(self, dry_run: bool = False) -> str:
@@ -56,6 +58,7 @@ class RowOutcome:
         evs = [f"{e['type']}={EVENT_STATUS_LABELS.get(e['status'], e['status'])}" for e in self.events]
         lines = [head + (f"（{'，'.join(evs)}）" if evs else "")]
         lines += [f"  第 {self.row} 行 {self.key or '-'} [{p['column']}] {p['reason']}" for p in self.problems]
+        lines += [f"  第 {self.row} 行 {self.key or '-'} [{n['column']}] 提示：{n['note']}" for n in self.notes]
         return "\n".join(lines)
 
 
@@ -195,6 +198,13 @@ def preview(p: Plan, db_engine, *, role: str | None = None) -> list[RowOutcome]:
                 continue
             events, problems, due = _simulate(ing, s, p.table.kind, row)
             out.append(RowOutcome(row.row, row.key, _row_status([e["status"] for e in events]), events, problems, due))
+    return _noted(p, out)
+
+
+def _noted(p: Plan, out: list[RowOutcome]) -> list[RowOutcome]:
+    """Each row's guessed cells (ledger_vocab) on its outcome, in the preview and the result alike."""
+    for o, row in zip(out, p.rows, strict=True):
+        o.notes = [n.as_json() for n in row.notes]
     return out
 
 
@@ -343,7 +353,7 @@ async def apply(
                 _stored_due(ing.db, row.key) if row.key else [],
             )
         )
-    return out
+    return _noted(p, out)
 
 
 def _stored_conflicts(db_engine, kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
