@@ -220,6 +220,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.import_pages import router as import_router
 
     app.include_router(import_router)
+    from app.web.pages_oidc import router as oidc_router
+
+    app.include_router(oidc_router)
     from app.web.pages_actions import router as actions_router
 
     app.include_router(actions_router)
