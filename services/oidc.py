@@ -44,6 +44,23 @@ PROVIDER_ERRORS = {
 }
 
 
+def _why(exc: BaseException) -> str:
+    """A network failure in words (the exception's class name for the operator, after them)."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        words = f"{_TIMEOUT:g} 秒内无应答"
+    elif isinstance(exc, requests.ConnectionError):
+        words = "无法连接"
+    elif isinstance(exc, requests.HTTPError) and exc.response is not None:
+        words = f"应答 HTTP {exc.response.status_code}"
+    elif isinstance(exc, ValueError):
+        words = "应答不是有效的 JSON"
+    else:
+        words = "请求失败"
+    return f"{words}（{type(exc).__name__}）"
+
+
 class OidcError(Exception):
     """A sign-in that did not end in a session: `reason` is a code for the audit trail, the message Chinese."""
 
@@ -109,7 +126,7 @@ def discovery(force: bool = False) -> dict[str, Any]:
             meta = r.json()
     except (requests.RequestException, ValueError) as exc:
         raise OidcError(
-            "provider_unreachable", f"无法读取身份认证服务的配置（{url}）：{type(exc).__name__}，请稍后再试或联系管理员"
+            "provider_unreachable", f"无法读取身份认证服务的配置（{url}）：{_why(exc)}，请稍后再试或联系管理员"
         ) from None
     if not isinstance(meta, dict) or str(meta.get("issuer", "")).rstrip("/") != issuer:
         raise OidcError(
@@ -199,7 +216,7 @@ def _claims(meta: dict[str, Any], code: str, flow: dict[str, Any]) -> dict[str, 
             words = PROVIDER_ERRORS.get(err, "身份认证服务拒绝了授权码")
             raise OidcError("provider_error", f"换取身份令牌失败：{words}（{err or type(exc).__name__}）") from None
         except requests.RequestException as exc:
-            raise OidcError("provider_unreachable", f"无法连接身份认证服务换取令牌：{type(exc).__name__}") from None
+            raise OidcError("provider_unreachable", f"无法连接身份认证服务换取令牌：{_why(exc)}") from None
         if "id_token" not in token:
             raise OidcError("token_invalid", "身份认证服务未返回身份令牌（id_token），未登录")
         claims = _id_token_claims(client, meta, token, flow["nonce"])
@@ -211,9 +228,7 @@ def _claims(meta: dict[str, Any], code: str, flow: dict[str, Any]) -> dict[str, 
                 r.raise_for_status()
                 info = r.json()
             except (requests.RequestException, ValueError) as exc:
-                raise OidcError(
-                    "provider_unreachable", f"无法读取身份认证服务的用户信息：{type(exc).__name__}"
-                ) from None
+                raise OidcError("provider_unreachable", f"无法读取身份认证服务的用户信息：{_why(exc)}") from None
             if not isinstance(info, dict) or info.get("sub") != claims.get("sub"):
                 raise OidcError("token_invalid", "用户信息与身份令牌不属于同一账号（sub 不符），未登录")
             claims = {**info, **claims}
@@ -243,7 +258,7 @@ def _id_token_claims(client, meta: dict[str, Any], token: dict[str, Any], nonce:
         )
         claims.validate(leeway=120)
     except requests.RequestException as exc:
-        raise OidcError("provider_unreachable", f"无法读取身份认证服务的签名公钥：{type(exc).__name__}") from None
+        raise OidcError("provider_unreachable", f"无法读取身份认证服务的签名公钥：{_why(exc)}") from None
     except (JoseError, ValueError, KeyError) as exc:
         raise OidcError("token_invalid", f"身份令牌校验失败（{type(exc).__name__}），未登录") from None
     except Exception as exc:  # authlib's claim errors (issuer, audience, nonce, expiry)

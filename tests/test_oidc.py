@@ -8,6 +8,7 @@ and consent forms, the callback, the landing page."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -89,9 +90,9 @@ def site(tmp_path_factory):
     for k, v in env.items():
         mp.setenv(k, v)
     op = Proc(
-        ["node", str(OP_DIR / "provider.js")],
+        [str(shutil.which("node")), str(OP_DIR / "provider.js")],
         {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "OIDC_PORT": str(op_port),
             "OIDC_CLIENT_ID": CLIENT_ID,
             "OIDC_CLIENT_SECRET": CLIENT_SECRET,
