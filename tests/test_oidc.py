@@ -34,6 +34,7 @@ ACCOUNTS = {
     "u1003": {"preferred_username": "assessor-zwgk", "name": "王芳"},
     "u1004": {"preferred_username": "liaison-czj", "name": "刘洋"},  # disabled below
     "u9999": {"preferred_username": "stranger", "name": "陌生人"},  # no person of the directory
+    "u1005": {"preferred_username": "liaison-fgw", "name": "冒名"},  # liaison-fgw is mapped to zhangwei instead
 }
 PASSWORDS = {
     "assessor-zwgk": "assess-password-1",
@@ -207,12 +208,29 @@ def test_an_unmapped_account_gets_a_chinese_error_and_an_audit_entry(site):
     assert rec["detail"]["via"] == "统一身份认证" and "“stranger”未对应本系统的任何人员" in rec["detail"]["reason"]
 
 
+def test_a_person_with_an_oidc_field_is_not_found_by_id(site):
+    base, _ = site
+    c, page = oidc_sign_in(base, "u1005")
+    with closing(c):
+        assert page.status_code == 403 and "“liaison-fgw”未对应本系统的任何人员" in page.text
+        assert "shixian_session" not in c.cookies
+
+
 def test_a_disabled_person_is_refused(site):
     base, _ = site
     c, page = oidc_sign_in(base, "u1004")
     with closing(c):
         assert page.status_code == 403 and "账号已停用" in page.text and "shixian_session" not in c.cookies
     assert "账号已停用" in _audit_has("auth.sign_in", "failure", "liaison-czj")["detail"]["reason"]
+
+
+def test_a_claim_the_provider_does_not_give_is_named(site, monkeypatch):
+    base, _ = site
+    monkeypatch.setenv("SHIXIAN_OIDC_CLAIM", "employee_number")
+    c, page = oidc_sign_in(base, "u1001")
+    with closing(c):
+        assert page.status_code == 400 and "身份认证服务未提供“employee_number”" in page.text
+        assert "shixian_session" not in c.cookies
 
 
 def test_a_callback_with_a_foreign_state_or_a_provider_error_is_refused(site):
