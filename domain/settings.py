@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # 《网络安全法》第二十一条: network logs are kept for at least six months.
@@ -269,6 +269,23 @@ class Settings(BaseSettings):
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_is_a_url(cls, v: str | None) -> str | None:
+        if v is not None and v.strip() and not v.strip().lower().startswith(("https://", "http://")):
+            raise ValueError(
+                f"SHIXIAN_OIDC_ISSUER=“{v}” 无效：应为身份认证服务的网址，如 https://sso.example.gov.cn/realms/gov"
+            )
+        return v.strip() or None if v is not None else None
+
+    @model_validator(mode="after")
+    def _oidc_whole(self) -> Settings:
+        if bool(self.oidc_issuer) != bool(self.oidc_client_id):
+            raise ValueError(
+                "SHIXIAN_OIDC_ISSUER 与 SHIXIAN_OIDC_CLIENT_ID 须同时设置（统一身份认证登录），或都不设置（只用密码登录）"
+            )
+        return self
 
     @property
     def oidc_enabled(self) -> bool:

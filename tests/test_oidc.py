@@ -263,6 +263,7 @@ def test_a_callback_with_a_foreign_state_or_a_provider_error_is_refused(site):
 def test_no_button_and_a_chinese_page_when_not_configured(site, monkeypatch):
     base, _ = site
     monkeypatch.delenv("SHIXIAN_OIDC_ISSUER")
+    monkeypatch.delenv("SHIXIAN_OIDC_CLIENT_ID")
     r = httpx.get(base + "/login", trust_env=False)
     assert r.status_code == 200 and "统一身份认证" not in r.text
     r = httpx.get(base + "/login/oidc", trust_env=False)
@@ -328,3 +329,17 @@ def _audit_has(action: str, outcome: str, actor: str | None) -> dict:
     rows = [r for r in _audit_rows(action, outcome) if actor is None or r["actor"] == actor]
     assert rows, f"no audit record {action} {outcome} {actor}"
     return rows[0]
+
+
+def test_settings_refuse_half_a_provider(monkeypatch):
+    from domain.settings import SettingsError, get_settings
+
+    monkeypatch.setenv("SHIXIAN_OIDC_ISSUER", "https://sso.example.gov.cn")
+    monkeypatch.delenv("SHIXIAN_OIDC_CLIENT_ID", raising=False)
+    with pytest.raises(SettingsError, match="须同时设置"):
+        get_settings()
+    monkeypatch.setenv("SHIXIAN_OIDC_CLIENT_ID", "shixian")
+    assert get_settings().oidc_enabled
+    monkeypatch.setenv("SHIXIAN_OIDC_ISSUER", "sso.example.gov.cn")
+    with pytest.raises(SettingsError, match="SHIXIAN_OIDC_ISSUER"):
+        get_settings()
