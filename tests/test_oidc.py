@@ -270,6 +270,34 @@ def test_no_button_and_a_chinese_page_when_not_configured(site, monkeypatch):
     assert r.status_code == 400 and "未配置统一身份认证" in r.text
 
 
+@pytest.mark.browser
+def test_the_flow_in_headless_chromium(site):
+    """The same walk in a real browser (cookie rules, redirects, the provider's own pages)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import _browser
+
+    base, _ = site
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+            page.goto(base + "/login", wait_until="networkidle")
+            page.click("#oidc-login")
+            page.wait_for_selector("input[name=login]")
+            page.fill("input[name=login]", "u1002")
+            page.fill("input[name=password]", "any")
+            page.click("button[type=submit]")
+            page.wait_for_load_state("networkidle")
+            if page.locator("input[name=prompt][value=consent]").count():
+                page.click("button[type=submit]")
+            page.wait_for_url(base + "/", timeout=30_000)
+            assert "政务公开办督办员，您已通过统一身份认证登录" in page.inner_text("body")
+            assert page.title().startswith("督办看板")
+        finally:
+            browser.close()
+
+
 # ---------------------------------------------------------------------------------- landing pages
 
 
