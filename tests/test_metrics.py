@@ -29,6 +29,9 @@ async def test_every_metric_has_one_sample_per_label_set(tmp_path, monkeypatch):
     monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("SHIXIAN_METRICS", f"127.0.0.1:{free_port()}")
+    # the endpoint's Temporal runtime (SDK metrics, appended to the scrape) is this test's: later tests get none
+    monkeypatch.setattr(metrics, "_runtime", None)
+    monkeypatch.setattr(metrics, "_sdk_port", None)
     get_engine.cache_clear()
     try:
         init_db(get_engine(database_url()))
