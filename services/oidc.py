@@ -162,7 +162,8 @@ def _flow(cookie: str | None) -> dict[str, Any]:
         raise OidcError("bad_state", "登录请求已过期或不是从本浏览器发起的（缺少登录状态），请返回登录页重新登录")
     try:
         flow = json.loads(base64.urlsafe_b64decode(cookie.encode()))
-        assert isinstance(flow, dict) and all(isinstance(flow.get(k), str) for k in ("state", "nonce", "verifier"))
+        if not isinstance(flow, dict) or not all(isinstance(flow.get(k), str) for k in ("state", "nonce", "verifier")):
+            raise ValueError("incomplete flow")
     except Exception:
         raise OidcError("bad_state", "登录状态无法识别，请返回登录页重新登录") from None
     if time.time() - float(flow.get("at", 0)) > FLOW_MAX_SECONDS:
@@ -182,7 +183,7 @@ def finish(params: dict[str, str], cookie: str | None) -> SignedIn:
     if not enabled():
         raise OidcError("not_configured", "本系统未配置统一身份认证，请用人员编号和密码登录")
     flow = _flow(cookie)
-    if not hmac.compare_digest(params.get("state", ""), flow["state"]):
+    if not hmac.compare_digest(params.get("state", "").encode(), flow["state"].encode()):
         raise OidcError("bad_state", "登录状态校验失败（state 不符）：该回调不是本浏览器发起的登录，未登录")
     if params.get("error"):
         code = params["error"][:64]

@@ -246,6 +246,9 @@ def test_a_callback_with_a_foreign_state_or_a_provider_error_is_refused(site):
         assert "nonce=" in start.headers["location"]
         r = c.get("/login/oidc/callback", params={"code": "x", "state": "not-the-one"})
         assert r.status_code == 400 and "state 不符" in r.text
+        c.get("/login/oidc")  # a failed callback ends the flow: a new one
+        r = c.get("/login/oidc/callback", params={"code": "x", "state": "状态"})
+        assert r.status_code == 400 and "state 不符" in r.text
         # the provider says the person declined, with the right state
         start = c.get("/login/oidc")
         state = httpx.URL(start.headers["location"]).params["state"]
