@@ -25,7 +25,7 @@ DEFAULT_REGION = "national"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DEPT_KEYS = {"id", "name", "region", "head", "short_name", "parent", "annual_reports", "go_live"}
 REPORT_LEVELS = ("department", "government")
-_PERSON_KEYS = {"id", "name", "department", "roles", "notify", "title"}
+_PERSON_KEYS = {"id", "name", "department", "roles", "notify", "title", "oidc"}
 
 
 class DirectoryError(_config.ConfigError):
@@ -59,6 +59,8 @@ class Person:
     title: str = ""
     # The privacy class of each notify channel, in the same order (declared, or the kind's default).
     privacy: tuple[str, ...] = ()
+    # The identity provider's value of SHIXIAN_OIDC_CLAIM for this person (none: the person id is compared).
+    oidc: str | None = None
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -265,6 +267,7 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
             notify=tuple(urls),
             title=_require_str(entry, "title", where, required=False) or "",
             privacy=tuple(privacy),
+            oidc=_require_str(entry, "oidc", where, required=False) or None,
         )
 
     for d in directory.departments.values():

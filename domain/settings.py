@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # 《网络安全法》第二十一条: network logs are kept for at least six months.
@@ -142,6 +142,30 @@ class Settings(BaseSettings):
         validation_alias="SHIXIAN_TASK_QUEUE",
         description="Temporal task queue (the same in every process of a deployment)",
     )
+    # --- sign-in with the organisation's identity provider (OpenID Connect); off while the issuer is unset
+    oidc_issuer: str | None = Field(
+        None,
+        validation_alias="SHIXIAN_OIDC_ISSUER",
+        description="OpenID Connect issuer URL (its /.well-known/openid-configuration is read); unset: off",
+    )
+    oidc_client_id: str | None = Field(
+        None, validation_alias="SHIXIAN_OIDC_CLIENT_ID", description="client id registered at the identity provider"
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        None, validation_alias="SHIXIAN_OIDC_CLIENT_SECRET", description="client secret of that client"
+    )
+    oidc_claim: str = Field(
+        "preferred_username",
+        min_length=1,
+        validation_alias="SHIXIAN_OIDC_CLAIM",
+        description="claim whose value names the person (a person's `oidc` field in the directory, else the person id)",
+    )
+    oidc_name: str = Field(
+        "统一身份认证",
+        min_length=1,
+        validation_alias="SHIXIAN_OIDC_NAME",
+        description="name of the identity provider on the sign-in button (使用…登录)",
+    )
     # --- ledger import (台账): a bound on what one file may make the web process hold
     ledger_max_rows: int = Field(
         20000,
@@ -245,6 +269,28 @@ class Settings(BaseSettings):
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_is_a_url(cls, v: str | None) -> str | None:
+        if v is not None and v.strip() and not v.strip().lower().startswith(("https://", "http://")):
+            raise ValueError(
+                f"SHIXIAN_OIDC_ISSUER=“{v}” 无效：应为身份认证服务的网址，如 https://sso.example.gov.cn/realms/gov"
+            )
+        return v.strip() or None if v is not None else None
+
+    @model_validator(mode="after")
+    def _oidc_whole(self) -> Settings:
+        if bool(self.oidc_issuer) != bool(self.oidc_client_id):
+            raise ValueError(
+                "SHIXIAN_OIDC_ISSUER 与 SHIXIAN_OIDC_CLIENT_ID 须同时设置（统一身份认证登录），或都不设置（只用密码登录）"
+            )
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Sign-in with the identity provider is offered once the issuer and the client id are set."""
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
 
 IDLE_ROLES = ("liaison", "head", "supervisor", "assessor", "admin")

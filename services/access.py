@@ -94,6 +94,27 @@ class Principal:
         return self.role in READ_ALL
 
 
+ADMIN_HOME = "/admin"
+
+
+def landing_path(who: Principal, routes: Iterable[str] = ()) -> str:
+    """Where a person lands after signing in (password or identity provider): where their work is.
+    assessor → the scores; supervisor → the board; liaison → their department's items (/liaison), a
+    部门负责人 → their department's page; admin → the admin page when the app has one (`routes`: the
+    app's paths), else the board."""
+    from urllib.parse import quote
+
+    if who.role == "assessor":
+        return "/scores"
+    if who.role == "liaison":
+        if who.record_role == "head" and who.department:
+            return f"/departments/{quote(who.department)}"
+        return "/liaison"
+    if who.role == "admin" and ADMIN_HOME in set(routes):
+        return ADMIN_HOME
+    return "/"
+
+
 def write_scope(role: str | None, own_department: str | None) -> str | None:
     """The department a writer is confined to (None: any department). A liaison (a head acts as one) is
     confined to their own; one with no department on record to none at all ("")."""

@@ -75,3 +75,15 @@ def revoke_token(token_id: str) -> bool:
 
     with session() as s:
         return tokens.revoke(s, token_id)
+
+
+def start_signed_in_session(person_id: str, client: str) -> tuple[str, tuple[dt.datetime | None, str | None, int]]:
+    """The server-side session of a person whose identity someone else vouched for (the identity provider):
+    the session id (the cookie's value) and their previous sign-in, as a password sign-in records them."""
+    from store import accounts
+
+    with session() as s:
+        before = accounts.note_sign_in(s, person_id, client, True)
+        accounts.record_attempt(s, person_id, client, True)
+        sid, _ = accounts.start_session(s, person_id)
+    return sid, before

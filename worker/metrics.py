@@ -4,7 +4,8 @@
   exported by the SDK's Prometheus exporter on an internal loopback port and appended to every scrape.
 - The product's:
   `shixian_events_total{result}`            events applied / duplicate / rejected by this process's ingest path
-  `shixian_notices_total{channel,result}`   channel attempts from the delivery log (all processes, from the store)
+  `shixian_notices_total{channel,result}`   channel attempts from the delivery log (all processes, from the store),
+                                            summed per channel scheme (json, mailto…) and result (sent, failed)
   `shixian_open_clocks{department}`, `shixian_overdue_clocks{department}`   from the read model at scrape time
   `shixian_late_entries_held{department}`   late entries (补录) held for a supervisor's review
 Labels never carry applicant data (departments and channel schemes only).
@@ -16,16 +17,18 @@ import logging
 import socket
 import threading
 import urllib.request
+from collections import Counter
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 log = logging.getLogger("shixian.metrics")
 
 REGISTRY = CollectorRegistry()
-EVENTS = Counter("shixian_events", "Events by ingest result (this process)", ["result"], registry=REGISTRY)
+EVENTS = PromCounter("shixian_events", "Events by ingest result (this process)", ["result"], registry=REGISTRY)
 for _r in ("applied", "duplicate", "rejected"):
     EVENTS.labels(_r)
 
@@ -96,22 +99,30 @@ class StoreCollector:
         held = GaugeMetricFamily(
             "shixian_late_entries_held", "Late entries (补录) held for review per department", labels=["department"]
         )
+        # One sample per label set (Prometheus refuses a scrape with two): the store's rows are finer than the
+        # labels (a channel URL per person, several statuses per result), so they are summed here first.
+        sums: dict[str, Counter[tuple[str, ...]]] = {"notices": Counter(), "open": Counter(), "overdue": Counter()}
+        sums["held"] = Counter()
         try:
             with session() as s:
                 for channel, status, n in attempt_counts(s):
                     scheme = channel.split("://", 1)[0] if "://" in (channel or "") else "none"
-                    notices.add_metric([scheme, "sent" if status == "ok" else "failed"], n)
+                    sums["notices"][(scheme, "sent" if status == "ok" else "failed")] += n
                 for dept, n in open_clock_counts(s):
-                    open_.add_metric([dept], n)
+                    sums["open"][(dept or "",)] += n
                 from domain.engine import engine
 
                 lapsing = [r.id for r in engine().rules.values() if r.lapses]  # windows lapse, never overdue
                 for dept, n in overdue_clock_counts(s, datetime.now(UTC), lapsing):
-                    overdue.add_metric([dept], n)
+                    sums["overdue"][(dept or "",)] += n
                 for held_dept, n in held_late_entry_counts(s):
-                    held.add_metric([held_dept or ""], n)
+                    sums["held"][(held_dept or "",)] += n
         except Exception as exc:  # a scrape never fails the process; the gap shows in the graphs
             log.warning("store metrics unavailable: %s", type(exc).__name__)
+        else:
+            for family, key in ((notices, "notices"), (open_, "open"), (overdue, "overdue"), (held, "held")):
+                for labels, n in sorted(sums[key].items()):
+                    family.add_metric(list(labels), n)
         yield from (notices, open_, overdue, held)
 
 

@@ -23,7 +23,7 @@ from domain.engine import engine
 from domain.scoring import MARK_DEFAULTS
 from domain.shanghai import SHANGHAI_OFFSET
 from services import views as rm
-from services.access import ApiError, Principal, principal_for_person
+from services.access import ApiError, Principal, landing_path, principal_for_person
 from services.review import REVIEWERS
 from services.schemas import ItemDetail
 from services.scores import period_scores
@@ -156,8 +156,21 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
         error=None,
         person="",
         csrf_token=pre_token(request),
+        oidc=oidc_button(),
     )
     return with_pre_cookie(request, resp)
+
+
+def oidc_button() -> str | None:
+    """The label of the identity provider's sign-in button, when one is configured (services.oidc)."""
+    from services import oidc
+
+    return f"使用{oidc.provider_name()}登录" if oidc.enabled() else None
+
+
+def app_paths(request: Request) -> set[str]:
+    """The paths this app serves (a landing page is offered only where a route exists)."""
+    return {str(getattr(r, "path", "")) for r in request.app.routes}
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -181,6 +194,7 @@ async def login(request: Request, s: SessionDep):
             error=error,
             person=person,
             csrf_token=pre_token(request),
+            oidc=oidc_button(),
         )
         if headers:
             resp.headers.update(headers)
@@ -215,8 +229,8 @@ async def login(request: Request, s: SessionDep):
         return again(401, "人员编号或密码不正确。")
     sid, _ = accounts.start_session(s, person)
     audit(request, p, "auth.sign_in", object=p.person, department=p.department)
-    if p.role == "liaison" and nxt == "/":
-        nxt = "/liaison"
+    if nxt == "/":
+        nxt = landing_path(p, app_paths(request))
     if last_at is None:
         seen = "这是此账号第一次登录。"
     else:

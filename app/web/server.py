@@ -80,26 +80,64 @@ _MESSAGES = {
 }
 
 
-def _docs_page(app: FastAPI):
-    """Swagger UI with a policy naming its one inline script by hash (the CDN bundle as FastAPI serves it)."""
+DOCS_ASSETS = "/docs-assets"  # Swagger UI and ReDoc files of the fastapi-offline wheel: no CDN, works offline
+
+
+def docs_assets_dir() -> Path:
+    """The installed package's swagger-ui-bundle.js, swagger-ui.css, redoc.standalone.js and favicon.png."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).parent / "static"
+
+
+def _hashed_policy(page, *, workers: bool = False):
+    """The page's inline scripts allowed by hash only; every other file from this site."""
     import base64
     import hashlib
     import re
 
-    from fastapi.openapi.docs import get_swagger_ui_html
-
-    page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - Swagger UI")
     html = bytes(page.body).decode()
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(code.encode()).digest()).decode() + "'"
         for code in re.findall(r"<script>(.*?)</script>", html, re.S)
     )
-    cdn = "https://cdn.jsdelivr.net"
     page.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; script-src 'self' {cdn} {hashes}; style-src 'self' 'unsafe-inline' {cdn}; "
-        "img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+        f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+        + ("worker-src 'self' blob:; " if workers else "")
+        + "frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
     )
     return page
+
+
+def _docs_page(app: FastAPI):
+    """Swagger UI from the installed files, its one inline script named by hash in the policy."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    page = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title=f"{app.title} - Swagger UI",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        # no badge from the public validator service: the page must not reach outside the intranet
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+    return _hashed_policy(page)
+
+
+def _redoc_page(app: FastAPI):
+    """ReDoc from the installed file, without Google Fonts."""
+    from fastapi.openapi.docs import get_redoc_html
+
+    page = get_redoc_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title=f"{app.title} - ReDoc",
+        redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+        redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        with_google_fonts=False,
+    )
+    return _hashed_policy(page, workers=True)
 
 
 def create_app(client=None, *, open_pages: bool | None = None, host: str | None = None) -> FastAPI:
@@ -214,12 +252,17 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
 
     app.include_router(health_router)
     app.add_api_route("/docs", lambda: _docs_page(app), include_in_schema=False)
+    app.add_api_route("/redoc", lambda: _redoc_page(app), include_in_schema=False)
+    app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets_dir()), name="docs-assets")
     app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(pages_router)
     from app.web.import_pages import router as import_router
 
     app.include_router(import_router)
+    from app.web.pages_oidc import router as oidc_router
+
+    app.include_router(oidc_router)
     from app.web.pages_actions import router as actions_router
 
     app.include_router(actions_router)
