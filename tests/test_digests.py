@@ -19,7 +19,7 @@ from domain.config import REPO_CONFIG
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import SHANGHAI_OFFSET
 from store import deliveries as dstore
-from tests.receivers import WebhookReceiver
+from tests.receivers import WebhookReceiver, hook_every_person
 from tests.workflow_harness import NotificationRecorder, app_worker
 
 MAKEUP_SATURDAY = date(2026, 10, 10)  # 国庆节调休上班 (2026 arrangement, chinese-calendar data)
@@ -41,9 +41,9 @@ def digest_env(tmp_path, monkeypatch, hook):
     """Copy of config/ whose people notify the webhook receiver; a fresh SQLite store."""
     cfg = tmp_path / "config"
     shutil.copytree(REPO_CONFIG, cfg)
-    text = (cfg / "departments.toml").read_text(encoding="utf-8")
-    assert text.count("json://127.0.0.1:9000/hook/") >= 10
-    (cfg / "departments.toml").write_text(text.replace("json://127.0.0.1:9000", hook.url("")), encoding="utf-8")
+    text = hook_every_person((cfg / "departments.toml").read_text(encoding="utf-8"), hook.port)
+    assert text.count(f"json://127.0.0.1:{hook.port}/hook/") >= 10
+    (cfg / "departments.toml").write_text(text, encoding="utf-8")
     # A regional rest day on a national working day (as a 壮族三月三 notice would add).
     (cfg / "calendars" / "guangxi-2026-test.toml").write_text(
         'region = "guangxi"\nsource = "测试用：2026年壮族三月三放假安排"\n[days_off]\n"2026-04-20" = "壮族三月三"\n',
