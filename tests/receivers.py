@@ -55,7 +55,7 @@ def hook_every_person(text: str, port: int) -> str:
     who has none."""
     import re
 
-    parts = text.split("[[person]]")
+    parts = text.split("\n[[person]]\n")
     out = [parts[0]]
     for block in parts[1:]:
         m = re.search(r'^id = "([^"]+)"\n', block, flags=re.M)
@@ -63,7 +63,7 @@ def hook_every_person(text: str, port: int) -> str:
             line = f'notify = ["json://127.0.0.1:{port}/hook/{m.group(1)}"]\n'
             block = block[: m.end()] + line + block[m.end() :]
         out.append(block)
-    return "[[person]]".join(out)
+    return "\n[[person]]\n".join(out)
 
 
 # ---------------------------------------------------------------------------------------------- SMTP

@@ -489,9 +489,13 @@ def test_build_digests():
         ("liaison-fgw", "digest_liaison"),
         ("head-fgw", "digest_head"),
         ("head-czj", "digest_head"),
+        ("liaison-czj", "digest_liaison"),  # only an overdue item: a digest all the same (issue 19)
         ("supervisor-zwgk", "digest_supervisor"),
     }
     assert [i["item_id"] for i in by["liaison-fgw", "digest_liaison"]["items"]] == ["doc-1"]
+    assert [i["item_id"] for i in by["liaison-fgw", "digest_liaison"]["overdue"]] == ["doc-2"]
+    assert [i["item_id"] for i in by["liaison-czj", "digest_liaison"]["overdue"]] == ["req-3"]
+    assert by["liaison-czj", "digest_liaison"]["items"] == []
     head = by["head-fgw", "digest_head"]
     assert [i["item_id"] for i in head["overdue"]] == ["doc-2"] and head["overdue"][0]["overdue_working_days"] == 2
     sup = by["supervisor-zwgk", "digest_supervisor"]
