@@ -226,8 +226,8 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
                 )
     rows.sort(key=lambda r: (r["working_days_left"], r["due"], r["item_id"]))
     return {
-        "items": rows[:TODO_LIMIT],
-        "items_total": len(rows),
+        "rows": rows[:TODO_LIMIT],
+        "rows_total": len(rows),
         "reviews": reviews[:TODO_LIMIT],
         "reviews_total": len(reviews),
         "window": TODO_WINDOW_WORKING_DAYS,
