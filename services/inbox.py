@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from domain import labels
 from domain.shanghai import SHANGHAI
@@ -49,7 +49,8 @@ class InboxPage(BaseModel):
 
 
 class MarkRead(BaseModel):
-    ids: list[int] | None = Field(default=None, description="要标为已读的消息编号；省略则全部标为已读")
+    # strict: `false` or "1" is not a message id (pydantic would coerce them)
+    ids: list[StrictInt] | None = Field(default=None, description="要标为已读的消息编号；省略则全部标为已读")
 
 
 class MarkedRead(BaseModel):
