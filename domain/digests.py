@@ -78,7 +78,7 @@ def decision_rows(decided: list, directory: Directory) -> list[dict[str, Any]]:
     out = []
     for d in decided:
         g = d.get if isinstance(d, Mapping) else (lambda k, default=None, d=d: getattr(d, k, default))
-        status = g("status")
+        status = str(g("status"))
         if status not in DECISION_NAMES:
             continue
         at = utc_iso(g("decided_at"))
@@ -88,14 +88,14 @@ def decision_rows(decided: list, directory: Directory) -> list[dict[str, Any]]:
                 "item_type": g("item_type"),
                 "title": g("title") or "",
                 "department": g("department"),
-                "event_name": EVENT_TYPES.get(g("type"), g("type")),
+                "event_name": EVENT_TYPES.get(str(g("type")), str(g("type"))),
                 "occurred_on": g("occurred_on"),
                 "status": status,
                 "decision": DECISION_NAMES[status],
                 "reason": g("decision_reason") or "",
                 "decided_at": at,
                 "decided_text": _beijing(at),
-                "link": item_link(g("item_id")),
+                "link": item_link(str(g("item_id"))),
             }
         )
     out.sort(key=lambda r: (str(r["decided_at"]), r["item_id"]))

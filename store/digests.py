@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from store.deliveries import Delivery
@@ -17,16 +18,16 @@ def decided_late_entries(s: Session, since: datetime, until: datetime | None = N
     """Late entries approved or rejected at `since` or later (before `until`), oldest decision first, with
     their item's type and title (no payload: it may hold an applicant's data)."""
     q = (
-        select(
-            LateEntryRecord.item_id,
-            LateEntryRecord.department,
-            LateEntryRecord.type,
-            LateEntryRecord.occurred_on,
-            LateEntryRecord.status,
-            LateEntryRecord.decision_reason,
-            LateEntryRecord.decided_at,
-            Item.type,
-            Item.title,
+        sa_select(
+            col(LateEntryRecord.item_id),
+            col(LateEntryRecord.department),
+            col(LateEntryRecord.type),
+            col(LateEntryRecord.occurred_on),
+            col(LateEntryRecord.status),
+            col(LateEntryRecord.decision_reason),
+            col(LateEntryRecord.decided_at),
+            col(Item.type),
+            col(Item.title),
         )
         .join(Item, col(Item.id) == col(LateEntryRecord.item_id), isouter=True)
         .where(col(LateEntryRecord.status).in_(("approved", "rejected")), col(LateEntryRecord.decided_at) >= since)
@@ -35,7 +36,7 @@ def decided_late_entries(s: Session, since: datetime, until: datetime | None = N
     if until is not None:
         q = q.where(col(LateEntryRecord.decided_at) < until)
     keys = ("item_id", "department", "type", "occurred_on", "status", "decision_reason", "decided_at")
-    return [{**dict(zip(keys, r[:7], strict=True)), "item_type": r[7], "title": r[8] or ""} for r in s.exec(q)]
+    return [{**dict(zip(keys, r[:7], strict=True)), "item_type": r[7], "title": r[8] or ""} for r in s.execute(q)]
 
 
 def previous_digests(s: Session, before_item_id: str) -> dict[str, datetime]:

@@ -22,7 +22,9 @@ PASSWORD = "Inbox-Check-2026!"
 
 
 def _browser(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("10.0.0.9", 40000)), base_url="http://127.0.0.1")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("10.0.0.9", 40000)), base_url="http://127.0.0.1"
+    )
 
 
 def _csrf(html: str) -> str:
@@ -70,8 +72,10 @@ async def test_reminders_reach_the_inbox_without_channels_and_pages_show_them(st
     await st.settle(f"document:{doc}")
     rows = await st.wait_for(
         lambda: list_deliveries(item_id=doc),
-        lambda rows: {(r.step, r.person) for r in rows if r.state == "sent"}
-        >= {("t_minus_3", "liaison-fgw"), ("t_minus_1", "liaison-fgw"), ("due_today", "head-fgw")},
+        lambda rows: (
+            {(r.step, r.person) for r in rows if r.state == "sent"}
+            >= {("t_minus_3", "liaison-fgw"), ("t_minus_1", "liaison-fgw"), ("due_today", "head-fgw")}
+        ),
         timeout=60,
     )
     assert {r.state for r in rows} == {"sent"} and {r.channel_used for r in rows} == {"站内消息"}
@@ -152,7 +156,9 @@ async def test_reminders_reach_the_inbox_without_channels_and_pages_show_them(st
         refused = await c.get("/api/inbox", headers={"Authorization": f"Bearer {nobody}"})
         assert refused.status_code == 403 and refused.json()["code"] == "no_person"
         assert "人员" in refused.json()["detail"]
-        assert (await c.post("/api/inbox/read", json={}, headers={"Authorization": f"Bearer {nobody}"})).status_code == 403
+        assert (
+            await c.post("/api/inbox/read", json={}, headers={"Authorization": f"Bearer {nobody}"})
+        ).status_code == 403
         assert (await c.get("/api/inbox")).status_code == 401
 
 
