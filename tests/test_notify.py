@@ -547,3 +547,26 @@ def test_cli_notify_test_and_deliveries(env):
     res = runner.invoke(app, ["deliveries"])
     assert "送达失败" in res.output and "已送达" in res.output
     assert runner.invoke(app, ["notify", "test", "nobody"]).exit_code == 2
+
+
+async def test_start_notice_is_one_workflow_per_key(env, ts_env):
+    """services.deliveries.start_notice (for the 督办 page): retried delivery in its own workflow; starting the
+    same notice twice sends it once."""
+    from activities.notify import NotificationResult
+    from services.deliveries import start_notice
+    from store import inbox
+    from tests.workflow_harness import app_worker
+
+    smtp, hook, engine = env
+    req = _req("head-fgw", item="doc-urge-1", step="due_today")
+    tq = f"notify-{uuid.uuid4().hex[:6]}"
+    async with app_worker(ts_env.client, tq):
+        h1 = await start_notice(ts_env.client, req, task_queue=tq)
+        h2 = await start_notice(ts_env.client, req, task_queue=tq)
+        assert h1.id == h2.id == f"notice:{req.key}"
+        r = await ts_env.client.get_workflow_handle(h1.id, result_type=NotificationResult).result()
+    assert r.status == "sent" and r.inbox_id
+    hook.wait_for(1)
+    assert len(hook.posts) == 1
+    with Session(engine) as s:
+        assert inbox.count_for(s, "head-fgw") == 1
