@@ -18,7 +18,7 @@ Everything here runs in activities (calendar and config are read at run time, ne
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -133,9 +133,18 @@ def classify_day(day: date, calendar, directory) -> DigestDay:
     )
 
 
-def plan_for(day: date, items: list, directory, calendar, held: list[str] | None = None) -> DigestPlan:
+def plan_for(
+    day: date,
+    items: list,
+    directory,
+    calendar,
+    held: list[str] | None = None,
+    decided: list | None = None,
+    since: dict[str, Any] | None = None,
+) -> DigestPlan:
     """The digests of `day` for `items` (ItemSnapshots), leaving out people whose region rests.
-    `held`: the department of each late entry (补录) waiting for review."""
+    `held`: the department of each late entry (补录) waiting for review; `decided` / `since`: the late
+    entries decided and each person's previous digest (domain.digests.build_digests)."""
     from activities.clocks import activity_engine as engine
     from domain import labels
     from domain.digests import build_digests, working_days_left_from
@@ -143,7 +152,7 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
 
     plan = DigestPlan(date=day.isoformat(), open_items=len(items))
     for person_id, step, context in build_digests(
-        items, directory, day, working_days_left_from(calendar), engine().rules, held
+        items, directory, day, working_days_left_from(calendar), engine().rules, held, decided, since
     ):
         if not calendar.is_workday(day, _region_of_person(directory, person_id)):
             plan.resting_people.append(person_id)
@@ -153,6 +162,29 @@ def plan_for(day: date, items: list, directory, calendar, held: list[str] | None
         context.setdefault("rule_name", "每日汇总")
         plan.messages.append(DigestMessage(person_id=person_id, step=step, context=context))
     return plan
+
+
+# How far back the 审核结果 section of a person's first digest looks (no earlier digest to start from).
+FIRST_DIGEST_LOOKBACK_DAYS = 7
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def since_end(t: datetime) -> datetime:
+    """The end (24:00 Shanghai) of the day a digest went out: a later digest lists decisions after the
+    previous one, never earlier than the end of that one's own day (what it could have listed)."""
+    d = _aware(t).astimezone(SHANGHAI_OFFSET).date()
+    return datetime.combine(d + timedelta(days=1), time(0), SHANGHAI_OFFSET)
+
+
+def decision_window(day: date, now: datetime) -> tuple[datetime, datetime]:
+    """(since, until) of the decisions a digest of `day` may list: from a week before (a person's first
+    digest; later ones start at their previous digest) up to now, or the end of `day` for a past day."""
+    start = datetime.combine(day - timedelta(days=FIRST_DIGEST_LOOKBACK_DAYS), time(9), SHANGHAI_OFFSET)
+    end = datetime.combine(day + timedelta(days=1), time(0), SHANGHAI_OFFSET)
+    return start, min(_aware(now), end)
 
 
 # ------------------------------------------------------------------------------------------ activities
@@ -169,9 +201,17 @@ def plan_digests(req: DigestDayRequest) -> DigestPlan:
     """Open items from the store -> the day's digests per person (see module docstring)."""
     from activities.clocks import activity_engine as engine
     from store.db import session
+    from store.digests import decided_late_entries, previous_digests
     from store.items import late_entries, list_items
 
+    day = date.fromisoformat(req.date)
+    since, until = decision_window(day, datetime.now(UTC))
     with session() as s:
         items = list_items(s, state="open")
         held = [e.department for e in late_entries(s, status="held")]
-    return plan_for(date.fromisoformat(req.date), items, engine().directory, engine().calendar, held)
+        previous = previous_digests(s, digest_item_id(req.date))
+        decided = decided_late_entries(s, min([since, *previous.values()], key=_aware), until)
+    directory = engine().directory
+    # each person's decisions start after their previous digest; a first digest looks back a week
+    after = {p: min(_aware(previous[p]), since_end(previous[p])) if p in previous else since for p in directory.people}
+    return plan_for(day, items, directory, engine().calendar, held, decided, after)

@@ -13,6 +13,13 @@ One call of the `send_notification` activity handles one (item, rule, step, pers
    `delivery_failed` notice to the supervisors. A person with no channel (or unknown) is a failed delivery too.
    With `channel_index=None` (direct use, no Temporal) all channels are tried in order within one call.
 
+站内消息 (inbox, store/inbox.py): before any external channel is tried, the notice is written to the person's
+inbox under the same key (insert-or-get on (key, person): a retried activity or a re-run step writes it once).
+A person with no external channel is reached there: the delivery is `sent` with the channel `站内消息`. An
+external channel failing never loses the inbox copy; the delivery row then says `failed` (送达失败 of that
+channel) and the supervisors are told, as before. An invite is the exception to "reached": its inbox copy is
+written, but a person who has no password yet cannot open it, so only a personal external channel delivers it.
+
 Exactly once, as the receivers see it: a restarted worker re-running a step finds the row `sent` and sends
 nothing. The window that remains: a channel accepted the message and the worker died (or the database was
 unreachable) before `mark_sent` committed. The row is then still `intent`, the activity is retried and the
@@ -51,6 +58,21 @@ STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + 
 # A one-time password link is a secret: whoever reads it can take the account, so never to a group channel.
 PERSONAL_ONLY_STEPS = frozenset({"invite"})
 CHANNEL_FAILED = "ChannelFailed"
+INBOX_CHANNEL = "站内消息"  # `channel_used` of a delivery the inbox alone made
+# A person who has not set a password cannot open the inbox: these steps need an external channel.
+INBOX_DOES_NOT_DELIVER = frozenset({"invite"})
+# Which kind of inbox message (labels.INBOX_KINDS) each step is.
+INBOX_KIND = {
+    **{s: "reminder" for s in LADDER_STEPS},
+    **{s: "digest" for s in DIGEST_STEPS},
+    "due_date_changed": "notice",
+    "delivery_failed": "delivery_failed",
+    "test": "test",
+    "urge": "urge",
+    "invite": "invite",
+}
+# Pseudo item ids (delivery-log groups that are no item): their inbox message links nowhere.
+_NOT_ITEMS = ("digest-", "account", "test")
 
 
 # ------------------------------------------------------------------------------------------ models
@@ -70,6 +92,9 @@ class NotificationRequest(BaseModel):
     # date, so a moved due date gets its own reminders. Defaults to the step itself.
     occurrence: str | None = None
     about_person: str | None = None
+    # Temporal path, asked for a channel past the last one: False = a retry round of the workflow follows,
+    # so the row stays `intent` (发送中) instead of `failed`; True = the workflow gives up now.
+    give_up: bool = True
 
     @property
     def key(self) -> str:
@@ -91,6 +116,7 @@ class NotificationResult(BaseModel):
     channel_count: int = 0
     error: str | None = None
     tried_channels: list[str] = Field(default_factory=list)  # masked, for the delivery_failed notice
+    inbox_id: int | None = None  # the inbox copy (站内消息), written before any external channel
 
     @property
     def delivered(self) -> bool:
@@ -150,6 +176,41 @@ def notice_item_type(req: NotificationRequest) -> str | None:
 
     rule = engine().rules.get(req.rule)
     return ITEM_TYPE.get(rule.start_event.split(".")[0]) if rule else None
+
+
+# ------------------------------------------------------------------------------------------ inbox
+def item_path(item_id: str) -> str | None:
+    """The app path of the item a notice is about (None for digests, accounts, tests)."""
+    from urllib.parse import quote
+
+    if not item_id or item_id.startswith(_NOT_ITEMS) or item_id.startswith("<"):
+        return None
+    return f"/items/{quote(item_id, safe='')}"
+
+
+def write_inbox(
+    s, req: NotificationRequest, person: Person, context: dict[str, Any], config_dir: Path | None = None
+) -> int:
+    """The inbox copy of the notice (once per key and person); returns its id. The inbox is the person's own
+    (personal), so it sees what a personal channel sees; text is escaped as for no IM kind (pages autoescape)."""
+    from store import inbox
+
+    seen = channels.for_channel(context, kind="inbox", privacy="personal", item_type=notice_item_type(req))
+    title, body = render(req.step, seen, config_dir)
+    link = item_path(req.item_id)
+    row, _ = inbox.add_message(
+        s,
+        key=req.key,
+        person=person.id,
+        kind=INBOX_KIND.get(req.step, "notice"),
+        title=title,
+        body=body,
+        link=link,
+        item_id=req.item_id if link else None,
+        department=context.get("department") or person.department or None,
+    )
+    assert row.id is not None
+    return row.id
 
 
 # ------------------------------------------------------------------------------------------ sending
@@ -213,6 +274,12 @@ async def deliver(
     key = req.key
     person = directory.people.get(req.person_id)
     with session(expire_on_commit=False) as s:
+        inbox_id: int | None = None
+        context: dict[str, Any] = {}
+        if person is not None:
+            # The inbox copy first: whatever the external channels do next, the person has the notice.
+            context = build_context(req, person, directory)
+            inbox_id = write_inbox(s, req, person, context, config_dir)
         row = store.claim(s, key, item_id=req.item_id, rule=req.rule, step=req.step, person=req.person_id)
         if row.state == "sent":
             return NotificationResult(
@@ -221,6 +288,7 @@ async def deliver(
                 person_id=req.person_id,
                 channel=row.channel_used,
                 channel_count=len(person.notify) if person else 0,
+                inbox_id=inbox_id,
             )
         if row.state == "failed":
             store.reopen(s, key)
@@ -239,7 +307,7 @@ async def deliver(
                 item_id=req.item_id,
                 step=req.step,
                 person=req.person_id,
-                channel=mask_url(url) if url else "",
+                channel=mask_url(url) if "://" in url else url,
                 channel_index=i,
                 attempt=_attempt_no(),
                 status="ok" if ok else "failed",
@@ -247,6 +315,13 @@ async def deliver(
             )
 
         if person is None or not person.notify:
+            if person is not None and req.step not in INBOX_DOES_NOT_DELIVER:
+                # No external channel: the inbox copy is the delivery (已送达 via 站内消息).
+                attempt(-1, INBOX_CHANNEL, True, None)
+                store.mark_sent(s, key, INBOX_CHANNEL)
+                return NotificationResult(
+                    key=key, status="sent", person_id=req.person_id, channel=INBOX_CHANNEL, inbox_id=inbox_id
+                )
             why = (
                 f"未知人员“{req.person_id}”（departments.toml 中不存在）"
                 if person is None
@@ -254,14 +329,17 @@ async def deliver(
             )
             attempt(-1, "", False, why)
             store.mark_failed(s, key, why)
-            return NotificationResult(key=key, status="no_channels", person_id=req.person_id, error=why)
+            return NotificationResult(
+                key=key, status="no_channels", person_id=req.person_id, error=why, inbox_id=inbox_id
+            )
 
         urls = list(person.notify)
         masked = [mask_url(u) for u in urls]
         if req.channel_index is not None and req.channel_index >= len(urls):
             last = store.attempts_for(s, key)
             gave_up = (last[-1].error if last else None) or "所有通知渠道均发送失败"
-            store.mark_failed(s, key, gave_up)
+            if req.give_up:
+                store.mark_failed(s, key, gave_up)
             return NotificationResult(
                 key=key,
                 status="exhausted",
@@ -271,9 +349,9 @@ async def deliver(
                 channel_count=len(urls),
                 error=gave_up,
                 tried_channels=masked,
+                inbox_id=inbox_id,
             )
 
-        context = build_context(req, person, directory)
         item_type = notice_item_type(req)
         indexes = range(len(urls)) if req.channel_index is None else [req.channel_index]
         err: str | None = None
@@ -300,6 +378,7 @@ async def deliver(
                     channel_index=i,
                     channel_count=len(urls),
                     tried_channels=masked[: i + 1],
+                    inbox_id=inbox_id,
                 )
             log.warning("notice %s via channel %d (%s) failed: %s", key, i + 1, masked[i], err)
         if req.channel_index is not None:
@@ -317,6 +396,7 @@ async def deliver(
             channel_count=len(urls),
             error=err,
             tried_channels=masked,
+            inbox_id=inbox_id,
         )
 
 
@@ -353,6 +433,18 @@ async def send_test(person_id: str, directory: Directory | None = None) -> list[
     key = f"test:{now:%Y%m%dT%H%M%S.%f}:{person.id}"
     results: list[ChannelResult] = []
     with session(expire_on_commit=False) as s:
+        from store import inbox
+
+        title, body = render(
+            "test",
+            {
+                "person_name": person.name,
+                "channel_index": -1,
+                "channel_count": 0,
+                "sent_at_text": f"{now:%Y-%m-%d %H:%M:%S}（北京时间）",
+            },
+        )
+        inbox.add_message(s, key=key, person=person.id, kind="test", title=title, body=body)
         store.claim(s, key, item_id="test", rule="test", step="test", person=person.id)
         if not person.notify:
             err = f"{person.name}（{person.id}）未配置任何通知渠道"

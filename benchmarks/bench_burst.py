@@ -86,10 +86,10 @@ async def main() -> int:
     receiver = Receiver()
     cfg = tmp / "config"
     shutil.copytree(ROOT / "config", cfg)
+    from tests.receivers import hook_every_person
+
     deps = (cfg / "departments.toml").read_text(encoding="utf-8")
-    (cfg / "departments.toml").write_text(
-        deps.replace("127.0.0.1:9000", f"127.0.0.1:{receiver.port}"), encoding="utf-8"
-    )
+    (cfg / "departments.toml").write_text(hook_every_person(deps, receiver.port), encoding="utf-8")
     os.environ.update(SHIXIAN_DATA_DIR=str(tmp / "data"), SHIXIAN_CONFIG_DIR=str(cfg))
     os.environ.pop("DATABASE_URL", None)
 

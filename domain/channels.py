@@ -119,15 +119,16 @@ def escape(kind: str, text: str) -> str:
 # ------------------------------------------------------------------------------------ notice contexts
 # Context keys holding text someone typed (everything else comes from the configuration or the engine).
 USER_TEXT_KEYS = ("item_title", "title", "note", "last_error")
-_ROW_LISTS = ("items", "overdue", "due_soon")
+_ROW_LISTS = ("items", "overdue", "due_soon", "decisions")
 
 
 def _row(row: Mapping[str, Any], kind: str, group: bool, item_type: str | None) -> dict[str, Any]:
     out = dict(row)
     if group and (row.get("item_type") or item_type) not in PUBLIC_TITLE_TYPES:
         out["title"] = ""
-    if isinstance(out.get("title"), str):
-        out["title"] = escape(kind, out["title"])
+    for k in ("title", "reason"):  # a decision's reason is typed by the reviewer
+        if isinstance(out.get(k), str):
+            out[k] = escape(kind, out[k])
     return out
 
 

@@ -4,7 +4,7 @@ calendar comes in as a `working_days_left` function, the rules as a mapping."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from domain import standing
@@ -12,6 +12,7 @@ from domain.directory import Directory
 from domain.engine import engine
 from domain.labels import rule_names
 from domain.notice_text import date_text, item_link, public_url
+from domain.shanghai import SHANGHAI
 
 DIGEST_WINDOW_WORKING_DAYS = 5
 
@@ -47,6 +48,66 @@ def _held_line(held: list[str], directory: Directory) -> dict[str, Any]:
     return {"held_count": len(held), "held_departments": parts, "review_link": f"{public_url()}/#review"}
 
 
+DECISION_NAMES = {"approved": "批准", "rejected": "驳回"}
+
+
+def utc_iso(value: Any) -> str | None:
+    """A moment as one comparable text: ISO in UTC with microseconds (naive = UTC, as SQLite returns it)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _beijing(iso: str | None) -> str:
+    if not iso:
+        return ""
+    t = datetime.fromisoformat(iso).astimezone(SHANGHAI)
+    return f"{t.month}月{t.day}日 {t:%H:%M}"
+
+
+def decision_rows(decided: list, directory: Directory) -> list[dict[str, Any]]:
+    """Late entries (补录) decided, as digest lines: one line per decision, oldest first. `decided` holds
+    objects (or mappings) with item_id, department, type, occurred_on, status, decision_reason, decided_at,
+    and optionally item_type and title."""
+    from domain.labels import EVENT_TYPES
+
+    out = []
+    for d in decided:
+        g = d.get if isinstance(d, Mapping) else (lambda k, default=None, d=d: getattr(d, k, default))
+        status = str(g("status"))
+        if status not in DECISION_NAMES:
+            continue
+        at = utc_iso(g("decided_at"))
+        out.append(
+            {
+                "item_id": g("item_id"),
+                "item_type": g("item_type"),
+                "title": g("title") or "",
+                "department": g("department"),
+                "event_name": EVENT_TYPES.get(str(g("type")), str(g("type"))),
+                "occurred_on": g("occurred_on"),
+                "status": status,
+                "decision": DECISION_NAMES[status],
+                "reason": g("decision_reason") or "",
+                "decided_at": at,
+                "decided_text": _beijing(at),
+                "link": item_link(str(g("item_id"))),
+            }
+        )
+    out.sort(key=lambda r: (str(r["decided_at"]), r["item_id"]))
+    return out
+
+
+def _decisions_for(person_id: str, department: str, rows: list[dict[str, Any]], since: Mapping[str, Any]):
+    """The department's decisions after the person's previous digest (`since[person_id]`; all when absent)."""
+    after = utc_iso(since.get(person_id))
+    return [r for r in rows if r["department"] == department and (after is None or (r["decided_at"] or "") > after)]
+
+
 def build_digests(
     items: list,
     directory: Directory,
@@ -54,14 +115,20 @@ def build_digests(
     working_days_left: WorkingDaysLeft,
     rules: Mapping[str, Any] | None = None,
     held: list | None = None,
+    decided: list | None = None,
+    since: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """Daily digest contents: [(person_id, step, context)], one per person with something to read.
 
-    - each liaison: open clocks of their department due within 5 working days (0..5 left);
+    - each liaison: their department's overdue open clocks first (most overdue first), then those due within
+      5 working days (0..5 left); either is enough for a digest;
     - each supervisor: overdue open clocks of all departments, grouped by department;
     - each department head: their department's overdue and due-soon clocks.
     - each supervisor also gets one line on the late entries (补录) waiting for review (`held`: their
       departments), not one message per entry; that line alone is enough for a digest.
+    - liaisons and heads get a 审核结果 section: their department's late entries decided (`decided`, see
+      `decision_rows`) after their previous digest (`since`: person id -> its time; the caller picks the
+      window), one line per decision; that section alone is enough for a digest.
     `items` are `domain.model.ItemSnapshot`s; `working_days_left(today, due, region)` is signed
     (see `working_days_left_from`). Send them with item_id `digest-{today}` and rule `digest`: once a day.
     """
@@ -98,11 +165,14 @@ def build_digests(
     overdue_desc = sorted(overdue, key=lambda r: (-r["overdue_working_days"], r["item_id"], r["rule"]))
     base = {"date": today.isoformat(), "date_text": date_text(today.isoformat())}
     out: list[tuple[str, str, dict[str, Any]]] = []
+    decisions = decision_rows(decided or [], directory)
 
     for person in directory.people.values():
         if "liaison" in person.roles and person.department:
+            od = [r for r in overdue_desc if r["department"] == person.department]
             mine = [r for r in soon if r["department"] == person.department]
-            if mine:
+            dec = _decisions_for(person.id, person.department, decisions, since or {})
+            if od or mine or dec:
                 out.append(
                     (
                         person.id,
@@ -112,14 +182,17 @@ def build_digests(
                             "person_name": person.name,
                             "department": person.department,
                             "department_name": directory.department_name(person.department),
+                            "overdue": od,
                             "items": mine,
+                            "decisions": dec,
                         },
                     )
                 )
         if "head" in person.roles and person.department:
             od = [r for r in overdue_desc if r["department"] == person.department]
             ds = [r for r in soon if r["department"] == person.department]
-            if od or ds:
+            dec = _decisions_for(person.id, person.department, decisions, since or {})
+            if od or ds or dec:
                 out.append(
                     (
                         person.id,
@@ -131,6 +204,7 @@ def build_digests(
                             "department_name": directory.department_name(person.department),
                             "overdue": od,
                             "due_soon": ds,
+                            "decisions": dec,
                         },
                     )
                 )

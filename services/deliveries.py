@@ -18,11 +18,15 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def delivery_log(status: str | None = None, item_id: str | None = None) -> list[dict[str, Any]]:
-    """Deliveries (of `status`, of `item_id`) as plain dicts, times in Beijing time, attempts included."""
+    """Deliveries (of `status`, of `item_id`) as plain dicts, times in Beijing time, attempts included, and the
+    state of the notice's 站内消息 copy (`inbox`: unread / read, None when it has none)."""
     from store import deliveries as store
     from store.db import session
+    from store.inbox import read_states
 
     with session() as s:
+        rows = store.list_deliveries(status, session=s, item_id=item_id)
+        inbox = read_states(s, [d.key for d in rows])
         return [
             {
                 "key": d.key,
@@ -35,6 +39,8 @@ def delivery_log(status: str | None = None, item_id: str | None = None) -> list[
                 "error": d.error,
                 "created_at": _iso(d.created_at),
                 "sent_at": _iso(d.sent_at),
+                "inbox": (("read" if inbox[(d.key, d.person)] else "unread") if (d.key, d.person) in inbox else None),
+                "inbox_read_at": _iso(inbox.get((d.key, d.person))),
                 "attempts": [
                     {
                         "channel": a.channel,
@@ -47,5 +53,30 @@ def delivery_log(status: str | None = None, item_id: str | None = None) -> list[
                     for a in store.attempts_for(s, d.key)
                 ],
             }
-            for d in store.list_deliveries(status, session=s, item_id=item_id)
+            for d in rows
         ]
+
+
+async def start_notice(client, req, *, task_queue: str | None = None):
+    """Deliver `req` (an activities.notify.NotificationRequest) durably: the NotifyPersonWorkflow writes the
+    inbox copy, tries the person's channels in rounds for workflows.notify_steps.RETRY_WINDOW and tells the
+    supervisors if none works. For callers outside a workflow that must not wait an hour (the 督办 page).
+    One workflow per delivery key: starting the same notice twice returns the running (or finished) one's
+    handle instead of sending again. Returns the workflow handle (`await handle.result()` to wait)."""
+    from temporalio.common import WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from domain.settings import get_settings
+    from workflows.notify_steps import NotifyPersonWorkflow
+
+    wid = f"notice:{req.key}"
+    try:
+        return await client.start_workflow(
+            NotifyPersonWorkflow.run,
+            req,
+            id=wid,
+            task_queue=task_queue or get_settings().task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(wid)

@@ -9,12 +9,66 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field, StrictInt
 
 from domain import labels
 from domain.shanghai import SHANGHAI
 from store import inbox as store
 from store.db import session
+
+if TYPE_CHECKING:
+    from services.access import Principal
+
+# Items due within this many working days are on the 待办 list (the daily digest's window).
+TODO_WINDOW_WORKING_DAYS = 5
+TODO_LIMIT = 50
+
+
+class InboxMessageOut(BaseModel):
+    id: int
+    kind: str
+    kind_name: str
+    title: str
+    body: str
+    link: str | None = None  # a path inside the app
+    item_id: str | None = None
+    created_at: str | None = None  # Beijing time, ISO
+    read: bool
+    read_at: str | None = None
+    state_name: str  # 已送达 / 已读
+
+
+class InboxPage(BaseModel):
+    messages: list[InboxMessageOut] = Field(default_factory=list)
+    total: int
+    unread: int
+    offset: int
+    limit: int
+
+
+class MarkRead(BaseModel):
+    # strict: `false` or "1" is not a message id (pydantic would coerce them)
+    ids: list[StrictInt] | None = Field(default=None, description="要标为已读的消息编号；省略则全部标为已读")
+
+
+class MarkedRead(BaseModel):
+    marked: int
+    unread: int
+
+
+class NoPerson(Exception):
+    """The principal is no person (an API token created without --person, the anonymous reader)."""
+
+
+def person_of(who: Principal) -> str:
+    """Whose inbox `who` reads: their own, always (services.access.Principal.person)."""
+    if not who.person:
+        raise NoPerson(
+            "站内消息属于具体人员：当前令牌或访问未关联人员（创建令牌时请用 shixian token create --person 人员编号）"
+        )
+    return who.person
 
 
 @dataclass(frozen=True)
@@ -96,6 +150,96 @@ def unread_count(person: str | None, db=None) -> int:
         return 0
     with session(db) as s:
         return store.count_for(s, person, unread_only=True)
+
+
+def header_unread(who: Any) -> int:
+    """The header badge's count for a page's principal; 0 (no badge) when there is no person or the store
+    cannot answer (the page itself still renders)."""
+    person = getattr(who, "person", None)
+    if not person:
+        return 0
+    try:
+        return unread_count(person)
+    except Exception:  # a store problem is the page's own business, not the badge's
+        return 0
+
+
+def open_message(person: str, message_id: int, db=None) -> dict[str, Any] | None:
+    """The person's message `message_id`, marked read (opening it is reading it); None when it is not theirs."""
+    with session(db) as s:
+        m = store.get_message(s, person, message_id)
+        if m is None:
+            return None
+        if m.read_at is None:
+            store.mark_read(s, person, [message_id])
+            m = store.get_message(s, person, message_id)
+            assert m is not None
+        return message_json(m)
+
+
+def todo(who: Principal, db=None) -> dict[str, Any]:
+    """The 待办 list: what needs the person's action, most urgent first.
+
+    - liaison / head: their department's open items overdue or due within TODO_WINDOW_WORKING_DAYS working
+      days (working days left, negative = overdue), most urgent first;
+    - supervisor / admin: late entries (补录) waiting for review, oldest first.
+    """
+    from domain.engine import engine
+    from domain.shanghai import today
+    from services.views import department_names, working_days_left
+    from store.items import late_entries, list_items
+
+    day = today()
+    rows: list[dict[str, Any]] = []
+    reviews: list[dict[str, Any]] = []
+    names = department_names()
+    roles = set(who.roles) | {who.role}
+    dept = who.department if roles & {"liaison", "head"} else None
+    with session(db) as s:
+        if dept:
+            rules = engine().rule_names
+            for snap in list_items(s, department=dept, state="open"):
+                for c in snap.clocks:
+                    left = working_days_left(c, day)
+                    if left is None or left > TODO_WINDOW_WORKING_DAYS:
+                        continue
+                    rows.append(
+                        {
+                            "item_id": snap.id,
+                            "title": snap.title or snap.id,
+                            "rule_name": rules.get(c.rule, c.rule),
+                            "due": (c.due or "")[:16].replace("T", " "),
+                            "working_days_left": left,
+                            "link": _item_path(snap.id),
+                        }
+                    )
+        if roles & {"supervisor", "admin"}:
+            for e in late_entries(s, status="held"):
+                reviews.append(
+                    {
+                        "event_id": e.event_id,
+                        "item_id": e.item_id,
+                        "department_name": names.get(e.department, e.department),
+                        "event_name": labels.EVENT_TYPES.get(e.type, e.type),
+                        "occurred_on": e.occurred_on,
+                        "link": _item_path(e.item_id),
+                    }
+                )
+    rows.sort(key=lambda r: (r["working_days_left"], r["due"], r["item_id"]))
+    return {
+        "rows": rows[:TODO_LIMIT],
+        "rows_total": len(rows),
+        "reviews": reviews[:TODO_LIMIT],
+        "reviews_total": len(reviews),
+        "window": TODO_WINDOW_WORKING_DAYS,
+        "department_name": names.get(dept, dept) if dept else None,
+    }
+
+
+def _item_path(item_id: str) -> str:
+    from urllib.parse import quote
+
+    return f"/items/{quote(item_id, safe='')}"
 
 
 def mark_read(person: str, ids: list[int] | None = None, db=None) -> int:

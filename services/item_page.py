@@ -95,28 +95,48 @@ def _local(moment: dt.datetime) -> str:
     return moment.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M")
 
 
+def delivery_rows(deliveries: list, inbox: dict) -> list[dict[str, Any]]:
+    """Per notice and person: the external channel's state (已送达 with the channel / 送达失败 with the error /
+    发送中) and the 站内消息 copy's (`inbox`: 已送达, or 已读 with the time; None when there is none).
+    `inbox` is store.inbox.read_state_for_item: (key, person) -> read_at."""
+    from activities.notify import INBOX_CHANNEL
+    from domain.labels import INBOX_STATES, STEPS
+
+    directory = engine().directory
+    out = []
+    for d in deliveries:
+        only_inbox = d.channel_used == INBOX_CHANNEL
+        has_copy = (d.key, d.person) in inbox
+        read_at = inbox.get((d.key, d.person))
+        out.append(
+            {
+                "step": STEPS.get(d.step, d.step),
+                "to": directory.people[d.person].name if d.person in directory.people else d.person,
+                # the external channel's part; an inbox-only delivery has none
+                "state": None if only_inbox else d.state,
+                "when": _local(d.sent_at or d.created_at),
+                "channel": "" if only_inbox else (d.channel_used or ""),
+                "error": d.error or "",
+                "inbox": (INBOX_STATES["read"] if read_at else INBOX_STATES["unread"]) if has_copy else None,
+                "inbox_read": bool(read_at),
+                "read_when": _local(read_at) if read_at else "",
+            }
+        )
+    return out
+
+
 def item_extras(item: Any, role: str) -> dict[str, Any]:
     """`role`: the viewer's role (which buttons and the 督办 form they get)."""
-    from domain.labels import STEPS
     from store.accounts import urges_for_item
     from store.db import session
     from store.deliveries import deliveries_for_item
+    from store.inbox import read_state_for_item
 
-    directory = engine().directory
     with session() as s:
         deliveries = deliveries_for_item(s, item.id)
         urges = urges_for_item(s, item.id)
-    sent = [
-        {
-            "step": STEPS.get(d.step, d.step),
-            "to": directory.people[d.person].name if d.person in directory.people else d.person,
-            "state": d.state,
-            "when": _local(d.sent_at or d.created_at),
-            "channel": d.channel_used or "",
-            "error": d.error or "",
-        }
-        for d in deliveries
-    ]
+        inbox = read_state_for_item(s, item.id)
+    sent = delivery_rows(deliveries, inbox)
     return {
         "actions": actions_for(item) if role in WRITERS else [],
         "upcoming": upcoming_reminders(item, deliveries),

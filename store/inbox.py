@@ -43,6 +43,11 @@ def find_message(s: Session, key: str, person: str) -> InboxMessage | None:
     return s.exec(select(InboxMessage).where(InboxMessage.key == key, InboxMessage.person == person)).first()
 
 
+def get_message(s: Session, person: str, message_id: int) -> InboxMessage | None:
+    """Message `message_id` if it is `person`'s (another person's id reads as missing)."""
+    return s.exec(select(InboxMessage).where(InboxMessage.id == message_id, InboxMessage.person == person)).first()
+
+
 def add_message(
     s: Session,
     *,
@@ -115,3 +120,14 @@ def read_state_for_item(s: Session, item_id: str) -> dict[tuple[str, str], datet
     """(key, person) -> read_at of the inbox copies of an item's notices (the item page's 已送达/已读)."""
     rows = s.exec(select(InboxMessage).where(InboxMessage.item_id == item_id))
     return {(r.key, r.person): r.read_at for r in rows}
+
+
+def read_states(s: Session, keys: list[str]) -> dict[tuple[str, str], datetime | None]:
+    """(key, person) -> read_at of the inbox copies of the notices `keys` (the delivery log's 站内消息 column)."""
+    if not keys:
+        return {}
+    out: dict[tuple[str, str], datetime | None] = {}
+    for i in range(0, len(keys), 500):  # keep the IN list short
+        rows = s.exec(select(InboxMessage).where(col(InboxMessage.key).in_(keys[i : i + 500])))
+        out.update({(r.key, r.person): r.read_at for r in rows})
+    return out

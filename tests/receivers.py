@@ -6,7 +6,10 @@
         ...
         smtp.messages[0].subject, smtp.messages[0].body, hook.posts[0].json
 
-`closed_port()` gives a port on which connections are refused.
+`closed_port()` gives a port on which connections are refused. `hook_every_person(text, port)` gives every
+[[person]] of a departments.toml text without a channel (the shipped file has none: its people are reached
+in their 站内消息) one webhook channel `json://127.0.0.1:<port>/hook/<person id>`.
+`WebhookReceiver(fail_first=n)` answers the first n posts with 500 (a webhook that fails, then recovers).
 """
 
 from __future__ import annotations
@@ -45,6 +48,22 @@ def closed_port() -> int:
         if s.connect_ex(("127.0.0.1", port)) == 0:
             return closed_port()
     return port
+
+
+def hook_every_person(text: str, port: int) -> str:
+    """departments.toml text with a webhook channel on 127.0.0.1:`port` (path /hook/<id>) for every person
+    who has none."""
+    import re
+
+    parts = text.split("\n[[person]]\n")
+    out = [parts[0]]
+    for block in parts[1:]:
+        m = re.search(r'^id = "([^"]+)"\n', block, flags=re.M)
+        if m and not re.search(r"^notify\s*=", block, flags=re.M):
+            line = f'notify = ["json://127.0.0.1:{port}/hook/{m.group(1)}"]\n'
+            block = block[: m.end()] + line + block[m.end() :]
+        out.append(block)
+    return "\n[[person]]\n".join(out)
 
 
 # ---------------------------------------------------------------------------------------------- SMTP
@@ -152,9 +171,10 @@ class WebhookReceiver:
     `status` is the HTTP status returned to the sender (set it to 500 to simulate a failing webhook).
     """
 
-    def __init__(self, status: int = 200):
+    def __init__(self, status: int = 200, fail_first: int = 0):
         self.posts: list[ReceivedPost] = []
         self.status = status
+        self.fail_first = fail_first  # the first n posts are answered 500
         self._lock = threading.Lock()
         owner = self
 
@@ -168,7 +188,8 @@ class WebhookReceiver:
                     data = None
                 with owner._lock:
                     owner.posts.append(ReceivedPost(self.path, dict(self.headers.items()), body, data))
-                self.send_response(owner.status)
+                    failing = len(owner.posts) <= owner.fail_first
+                self.send_response(500 if failing else owner.status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(b'{"ok": true}')

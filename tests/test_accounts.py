@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from domain.shanghai import today as shanghai_today
 from tests import workflow_harness
-from tests.receivers import WebhookReceiver
+from tests.receivers import WebhookReceiver, hook_every_person
 from tests.workflow_harness import app_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -53,7 +53,7 @@ async def env(ts_env, tmp_path_factory):
     with WebhookReceiver() as hook:
         # every person's channel goes to the receiver (path = person id)
         deps = config / "departments.toml"
-        text = deps.read_text(encoding="utf-8").replace("127.0.0.1:9000", f"127.0.0.1:{hook.port}")
+        text = hook_every_person(deps.read_text(encoding="utf-8"), hook.port)
         # head-czj's hook stands for a personal channel (an invite link goes only there); the rest are groups
         own = f'notify = ["json://127.0.0.1:{hook.port}/hook/head-czj"]'
         assert own in text

@@ -19,7 +19,7 @@ from domain.config import REPO_CONFIG
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import SHANGHAI_OFFSET
 from store import deliveries as dstore
-from tests.receivers import WebhookReceiver
+from tests.receivers import WebhookReceiver, hook_every_person
 from tests.workflow_harness import NotificationRecorder, app_worker
 
 MAKEUP_SATURDAY = date(2026, 10, 10)  # 国庆节调休上班 (2026 arrangement, chinese-calendar data)
@@ -41,9 +41,9 @@ def digest_env(tmp_path, monkeypatch, hook):
     """Copy of config/ whose people notify the webhook receiver; a fresh SQLite store."""
     cfg = tmp_path / "config"
     shutil.copytree(REPO_CONFIG, cfg)
-    text = (cfg / "departments.toml").read_text(encoding="utf-8")
-    assert text.count("json://127.0.0.1:9000/hook/") >= 10
-    (cfg / "departments.toml").write_text(text.replace("json://127.0.0.1:9000", hook.url("")), encoding="utf-8")
+    text = hook_every_person((cfg / "departments.toml").read_text(encoding="utf-8"), hook.port)
+    assert text.count(f"json://127.0.0.1:{hook.port}/hook/") >= 10
+    (cfg / "departments.toml").write_text(text, encoding="utf-8")
     # A regional rest day on a national working day (as a 壮族三月三 notice would add).
     (cfg / "calendars" / "guangxi-2026-test.toml").write_text(
         'region = "guangxi"\nsource = "测试用：2026年壮族三月三放假安排"\n[days_off]\n"2026-04-20" = "壮族三月三"\n',
@@ -166,11 +166,21 @@ async def test_makeup_saturday_sends_digests_once(digest_env, hook, ts_env):
             "/hook/supervisor-zwgk",
         }
         liaison = by_path["/hook/liaison-fgw"]
-        assert liaison["title"] == "【每日提醒】2026年10月10日：钦州市发展和改革委员会有1项事项将在5个工作日内到期"
+        assert liaison["title"] == (
+            "【每日提醒】2026年10月10日：钦州市发展和改革委员会有1项事项已逾期、1项将在5个工作日内到期"
+        )
         assert "关于印发《钦州市优化营商环境若干措施》的通知" in liaison["message"]
         assert "到期日：2026-10-13" in liaison["message"] and "剩余2个工作日" in liaison["message"]
         assert f"{PUBLIC_URL}/items/doc-fgw-1" in liaison["message"]
-        assert "重点项目" not in liaison["message"]  # overdue items are not the liaison's 5-day list
+        # the liaison's overdue item comes first, before the due-soon list
+        msg = liaison["message"]
+        assert "钦州市2026年重点项目建设计划" in msg and "已逾期3个工作日" in msg
+        assert (
+            msg.index("已逾期（请优先办理）")
+            < msg.index("重点项目")
+            < msg.index("5个工作日内到期")
+            < msg.index("营商环境")
+        )
 
         head = by_path["/hook/head-fgw"]
         assert head["title"] == "【部门汇总】2026年10月10日：钦州市发展和改革委员会逾期1项、5个工作日内到期1项"
@@ -363,3 +373,79 @@ async def test_schedule_at_nine_shanghai_and_scheduled_run(digest_env, hook, dev
     else:
         assert summary.status == "skipped" and hook.posts == []
     await handle.delete()
+
+
+# ---------------------------------------------------------------------------------------------- issue 19
+def _late(event_id, item_id, dept, status, decided_at, reason=None, type_="document.published"):
+    from store.models import LateEntryRecord
+
+    return LateEntryRecord(
+        event_id=event_id,
+        item_id=item_id,
+        department=dept,
+        type=type_,
+        occurred_on="2026-09-28",
+        recorded_at=decided_at - timedelta(days=1),
+        role="liaison",
+        status=status,
+        decided_by="supervisor-zwgk",
+        decided_at=decided_at,
+        decision_reason=reason,
+    )
+
+
+async def test_overdue_only_liaison_gets_a_digest_with_review_results(digest_env, hook, ts_env):
+    """A liaison whose department has only overdue items gets a digest, overdue first; liaison and head read
+    their department's 补录 decisions since the previous digest (one line each), and each digest is also in
+    the person's 站内消息, once however often the day is run."""
+    from store import inbox
+
+    day = date(2026, 10, 12)  # a Monday, a working day
+    at = lambda d, h, m=0: datetime(d.year, d.month, d.day, h, m, tzinfo=SHANGHAI_OFFSET)  # noqa: E731
+    _seed(
+        digest_env,
+        [
+            _doc("doc-jyj-1", "qz-jyj", "钦州市教育局逾期未公开的文件", "2026-09-30"),
+            _doc("doc-jyj-2", "qz-jyj", "钦州市教育局补录的文件", "2026-09-29", state="closed", clock_state="met"),
+        ],
+    )
+    with Session(digest_env) as s:
+        for row in (
+            _late("ev-1", "doc-jyj-2", "qz-jyj", "approved", at(date(2026, 10, 9), 15)),
+            _late("ev-2", "doc-jyj-2", "qz-jyj", "rejected", at(day, 8, 30), reason="发布日期与原件不符"),
+            _late("ev-3", "doc-jyj-2", "qz-jyj", "approved", at(date(2026, 9, 20), 10)),  # before the window
+            _late("ev-4", "doc-czj-9", "qz-czj", "rejected", at(day, 8), reason="另一部门"),
+            _late("ev-5", "doc-jyj-2", "qz-jyj", "held", at(day, 8)),  # not decided
+        ):
+            s.add(row)
+        s.commit()
+    tq = f"digest-{uuid.uuid4().hex[:6]}"
+    async with app_worker(ts_env.client, tq):
+        first = await _run(ts_env.client, tq, day)
+        assert first.failed == 0, first
+        got = {d.split(":")[0] for d in first.deliveries}
+        assert {"liaison-jyj", "head-jyj", "liaison-czj", "head-czj"} <= got, first
+        posts = {p.path: p.json for p in hook.wait_for(first.sent)}
+        liaison = posts["/hook/liaison-jyj"]
+        assert liaison["title"] == "【每日提醒】2026年10月12日：钦州市教育局有1项事项已逾期"
+        msg = liaison["message"]
+        assert "钦州市教育局逾期未公开的文件" in msg and "已逾期" in msg and "5个工作日内到期：" not in msg
+        lines = [ln for ln in msg.splitlines() if ln.startswith("  - ")]
+        assert lines == [
+            "  - 钦州市教育局补录的文件｜文件公开（2026-09-28）｜批准｜10月9日 15:00",
+            "  - 钦州市教育局补录的文件｜文件公开（2026-09-28）｜驳回：发布日期与原件不符｜10月12日 08:30",
+        ], msg
+        assert msg.index("已逾期（请优先办理）") < msg.index("审核结果")
+        head = posts["/hook/head-jyj"]
+        assert "审核结果" in head["message"] and "驳回：发布日期与原件不符" in head["message"]
+        assert "补录审核结果2条" in head["title"]
+        czj = posts["/hook/liaison-czj"]  # another department's decision, and nothing else to report
+        assert czj["title"] == "【每日提醒】2026年10月12日：钦州市财政局有1条补录审核结果"
+        assert "驳回：另一部门" in czj["message"] and "教育局" not in czj["message"]
+
+        again = await _run(ts_env.client, tq, day)
+        assert again.sent == 0 and again.already_sent == first.sent
+    with Session(digest_env) as s:
+        (m,) = inbox.messages_for(s, "liaison-jyj")
+        assert m.kind == "digest" and m.title == liaison["title"] and m.link is None
+        assert "驳回：发布日期与原件不符" in m.body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from datetime import date, timedelta
@@ -276,12 +277,48 @@ async def test_single_channel_failure_raises_for_temporal_retry(env):
     assert [d.state for d in store.list_deliveries("failed")] == ["failed"]
 
 
-async def test_no_channel_is_a_failed_delivery(env):
+async def test_no_channel_is_reached_in_the_inbox(env):
+    """站内消息: a person with no external channel gets the notice in the inbox, 已送达 via 站内消息; an unknown
+    recipient is still a failed delivery."""
+    from store import inbox
+
     smtp, hook, engine = env
-    r = await deliver(_req("nochannel-czj"))
-    assert r.status == "no_channels" and "未配置任何通知渠道" in r.error
-    (d,) = store.list_deliveries("failed")
-    assert d.person == "nochannel-czj"
+    r = await deliver(_req("nochannel-czj", item="doc-ib-1"))
+    assert r.status == "sent" and r.channel == "站内消息" and r.inbox_id
+    (d,) = store.list_deliveries("sent")
+    assert d.person == "nochannel-czj" and d.channel_used == "站内消息"
+    with Session(engine) as s:
+        (m,) = inbox.messages_for(s, "nochannel-czj")
+        assert m.key == r.key and m.kind == "reminder" and m.link == "/items/doc-ib-1" and m.item_id == "doc-ib-1"
+        assert m.title.startswith("【提醒】政策文件主动公开将于下一个工作日（2025年5月20日）到期")
+        assert "关于印发《钦州市优化营商环境若干措施》的通知" in m.body and "下一步：" in m.body
+    again = await deliver(_req("nochannel-czj", item="doc-ib-1"))
+    assert again.status == "already_sent"
+    with Session(engine) as s:
+        assert inbox.count_for(s, "nochannel-czj") == 1  # the same key never writes a second message
+    unknown = await deliver(_req("nobody-at-all"))
+    assert unknown.status == "no_channels" and "不存在" in unknown.error and unknown.inbox_id is None
+
+
+async def test_failing_channels_keep_the_inbox_copy(env):
+    from store import inbox
+
+    smtp, hook, engine = env
+    r = await deliver(_req("dead-czj", item="doc-ib-2"))
+    assert r.status == "failed" and r.inbox_id
+    assert store.list_deliveries("failed")[0].key == r.key
+    with Session(engine) as s:
+        (m,) = inbox.messages_for(s, "dead-czj")
+        assert m.key == r.key and m.read_at is None and m.title.startswith("【提醒】")
+    # a webhook (group channel) never sees a request's title; the person's own inbox does
+    req = _req("fallback-czj", item="req-ib-3", context={**CONTEXT, "item_type": "request", "department": "qz-czj"})
+    sent = await deliver(req)
+    assert sent.status == "sent" and sent.channel_index == 1
+    post = hook.wait_for(1)[0]
+    assert CONTEXT["item_title"] not in post.json["message"]
+    with Session(engine) as s:
+        (m,) = inbox.messages_for(s, "fallback-czj")
+        assert CONTEXT["item_title"] in m.body
 
 
 async def test_notify_test_command_each_channel(env):
@@ -292,20 +329,23 @@ async def test_notify_test_command_each_channel(env):
 
 
 # ------------------------------------------------------------------- Temporal: retries and fallback
-async def _run_workflow(wenv, req: NotificationRequest):
+async def _run_workflow(wenv, req: NotificationRequest, pauses: list | None = None):
+    """Run NotifyPersonWorkflow; `pauses` receives the durations of its timers (the retry rounds' pauses)."""
     from activities.notify import NotificationResult
     from tests.workflow_harness import app_worker
     from workflows.notify_steps import NotifyPersonWorkflow
 
     tq = f"notify-{uuid.uuid4().hex[:6]}"
+    wid = f"wf-{uuid.uuid4().hex[:8]}"
     async with app_worker(wenv.client, tq):
-        return await wenv.client.execute_workflow(
-            NotifyPersonWorkflow.run,
-            req,
-            id=f"wf-{uuid.uuid4().hex[:8]}",
-            task_queue=tq,
-            result_type=NotificationResult,
+        result = await wenv.client.execute_workflow(
+            NotifyPersonWorkflow.run, req, id=wid, task_queue=tq, result_type=NotificationResult
         )
+    if pauses is not None:
+        async for ev in wenv.client.get_workflow_handle(wid).fetch_history_events():
+            if ev.HasField("timer_started_event_attributes"):
+                pauses.append(ev.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta())
+    return result
 
 
 async def test_workflow_retries_channel_then_falls_back(env, ts_env):
@@ -339,7 +379,8 @@ async def test_workflow_retries_channel_then_falls_back(env, ts_env):
 async def test_workflow_all_channels_fail_tells_supervisor(env, ts_env):
     smtp, hook, engine = env
     req = _req("dead-czj", item="req-10", context={**CONTEXT, "department": "qz-czj"})
-    r = await _run_workflow(ts_env, req)
+    pauses: list[timedelta] = []
+    r = await _run_workflow(ts_env, req, pauses)
     assert r.status == "exhausted"
     post = hook.wait_for(1)[0]
     assert post.path == "/supervisor"
@@ -349,7 +390,43 @@ async def test_workflow_all_channels_fail_tells_supervisor(env, ts_env):
     assert failed == {r.key}
     sent = store.list_deliveries("sent")
     assert [d.key for d in sent] == ["req-10:policy_publication:delivery_failed[t_minus_1/dead-czj]:sup"]
-    assert len(_attempts(engine, r.key)) == 6
+    # rounds over both channels (3 attempts each) for RETRY_WINDOW: at 0, 1, 3, 7, 15, 31 and 60 minutes
+    attempts = _attempts(engine, r.key)
+    assert len(attempts) == 6 * 7
+    # pauses of 1, 2, 4, 8, 16 minutes, then what is left of the hour (the rounds' own retries took some)
+    assert [p.total_seconds() / 60 for p in pauses[:5]] == [1, 2, 4, 8, 16] and len(pauses) == 6
+    assert timedelta(minutes=25) < pauses[5] < timedelta(minutes=29)
+    # the supervisor's notice is in their inbox as well, and says the liaison still has the notice there
+    from store import inbox
+
+    with Session(engine) as s:
+        (m,) = inbox.messages_for(s, "sup")
+        assert m.kind == "delivery_failed" and m.title.startswith("【送达失败】全失败联络员（dead-czj）")
+        assert "已存入其站内消息" in m.body and "60分钟内多次重试" in m.body
+        assert inbox.count_for(s, "dead-czj") == 1  # one inbox copy however many rounds
+
+
+async def test_workflow_channel_recovers_within_the_retry_window(env, ts_env):
+    """A webhook that fails for a while, then works: a later round delivers it, nobody is told of a failure."""
+    smtp, hook, engine = env
+    with WebhookReceiver(fail_first=7) as flaky:  # round 1 (3 tries) and round 2 (3 tries), 1 try of round 3
+        deps = Path(os.environ["SHIXIAN_CONFIG_DIR"]) / "departments.toml"
+        deps.write_text(
+            deps.read_text(encoding="utf-8")
+            + f'\n[[person]]\nid = "flaky-czj"\nname = "时好时坏联络员"\ndepartment = "qz-czj"\n'
+            f'roles = ["liaison"]\nnotify = ["{flaky.url("/flaky")}"]\n',
+            encoding="utf-8",
+        )
+        pauses: list[timedelta] = []
+        req = _req("flaky-czj", item="req-11", context={**CONTEXT, "department": "qz-czj"})
+        r = await _run_workflow(ts_env, req, pauses)
+        assert r.status == "sent" and r.channel_index == 0
+        assert len(flaky.posts) == 8
+    attempts = _attempts(engine, r.key)
+    assert [a.status for a in attempts] == ["failed"] * 7 + ["ok"]
+    assert pauses == [timedelta(minutes=1), timedelta(minutes=2)]  # rounds at 0, 1 and 3 minutes
+    assert store.list_deliveries("failed") == []
+    assert [p for p in hook.posts if p.path == "/supervisor"] == []
 
 
 # -------------------------------------------------------------------------------------------- digests
@@ -412,9 +489,13 @@ def test_build_digests():
         ("liaison-fgw", "digest_liaison"),
         ("head-fgw", "digest_head"),
         ("head-czj", "digest_head"),
+        ("liaison-czj", "digest_liaison"),  # only an overdue item: a digest all the same (issue 19)
         ("supervisor-zwgk", "digest_supervisor"),
     }
     assert [i["item_id"] for i in by["liaison-fgw", "digest_liaison"]["items"]] == ["doc-1"]
+    assert [i["item_id"] for i in by["liaison-fgw", "digest_liaison"]["overdue"]] == ["doc-2"]
+    assert [i["item_id"] for i in by["liaison-czj", "digest_liaison"]["overdue"]] == ["req-3"]
+    assert by["liaison-czj", "digest_liaison"]["items"] == []
     head = by["head-fgw", "digest_head"]
     assert [i["item_id"] for i in head["overdue"]] == ["doc-2"] and head["overdue"][0]["overdue_working_days"] == 2
     sup = by["supervisor-zwgk", "digest_supervisor"]
@@ -466,3 +547,26 @@ def test_cli_notify_test_and_deliveries(env):
     res = runner.invoke(app, ["deliveries"])
     assert "送达失败" in res.output and "已送达" in res.output
     assert runner.invoke(app, ["notify", "test", "nobody"]).exit_code == 2
+
+
+async def test_start_notice_is_one_workflow_per_key(env, ts_env):
+    """services.deliveries.start_notice (for the 督办 page): retried delivery in its own workflow; starting the
+    same notice twice sends it once."""
+    from activities.notify import NotificationResult
+    from services.deliveries import start_notice
+    from store import inbox
+    from tests.workflow_harness import app_worker
+
+    smtp, hook, engine = env
+    req = _req("head-fgw", item="doc-urge-1", step="due_today")
+    tq = f"notify-{uuid.uuid4().hex[:6]}"
+    async with app_worker(ts_env.client, tq):
+        h1 = await start_notice(ts_env.client, req, task_queue=tq)
+        h2 = await start_notice(ts_env.client, req, task_queue=tq)
+        assert h1.id == h2.id == f"notice:{req.key}"
+        r = await ts_env.client.get_workflow_handle(h1.id, result_type=NotificationResult).result()
+    assert r.status == "sent" and r.inbox_id
+    hook.wait_for(1)
+    assert len(hook.posts) == 1
+    with Session(engine) as s:
+        assert inbox.count_for(s, "head-fgw") == 1

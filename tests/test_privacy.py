@@ -198,8 +198,16 @@ def test_shipped_directory_classes():
     from domain.directory import load_directory
 
     d = load_directory()
-    # the shipped channels are generic webhooks: group channels, so no request title goes to them
-    classes = {p.channel_privacy(i) for p in d.people.values() for i in range(len(p.notify))}
+    # the shipped people have no external channel (their notices reach the 站内消息); the test copies give
+    # them generic webhooks (tests/receivers.hook_every_person): group channels, so no request title goes there
+    assert all(not p.notify for p in d.people.values())
+    from domain.config import REPO_CONFIG
+    from tests.receivers import hook_every_person
+
+    text = hook_every_person((REPO_CONFIG / "departments.toml").read_text(encoding="utf-8"), 9)
+    hooked = parse_directory(text)
+    assert all(p.notify for p in hooked.people.values())
+    classes = {p.channel_privacy(i) for p in hooked.people.values() for i in range(len(p.notify))}
     assert classes == {"group"}
 
 

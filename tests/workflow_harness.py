@@ -5,7 +5,6 @@ webhook receiver on 127.0.0.1, and the production ingest path."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -24,7 +23,7 @@ from domain.config import config_dir
 from domain.shanghai import SHANGHAI
 from services.ingest import Ingestor
 from store.items import get_item
-from tests.receivers import WebhookReceiver
+from tests.receivers import WebhookReceiver, hook_every_person
 from worker.client import task_queue_name
 from workflows import workflow_runner
 
@@ -37,7 +36,7 @@ def config_copy(dst: Path, receiver: WebhookReceiver) -> Path:
     deps = dst / "departments.toml"
     text = deps.read_text(encoding="utf-8")
     # Every person's channel goes to the receiver, path = /hook/<person>.
-    text = re.sub(r"json://127\.0\.0\.1:9000", f"json://127.0.0.1:{receiver.port}", text)
+    text = hook_every_person(text, receiver.port)
     deps.write_text(text, encoding="utf-8")
     return dst
 

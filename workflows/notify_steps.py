@@ -5,10 +5,17 @@ Call these from workflow code:
     results = await notify_roles(item_id, rule, "t_minus_1", department, ["liaison"], context)
     result = await notify_person(NotificationRequest(item_id=..., rule=..., step=..., person_id=..., context=...))
 
-For one person: channel 0 is tried by the activity under `CHANNEL_RETRY` (3 attempts, 2 s, backoff 2.0); when
-that retry policy gives up the next channel is tried the same way; past the last channel the activity marks the
-delivery failed, and every supervisor gets a `delivery_failed` notice (which is not escalated further: if that
-fails too, the failed rows stay in the delivery log, `shixian deliveries --status failed`).
+For one person (the activity has already put the notice in the person's 站内消息 inbox, so nothing is lost
+while the external channels are retried): channel 0 is tried by the activity under `CHANNEL_RETRY` (3 attempts,
+2 s, backoff 2.0: a blip); when that retry policy gives up the next channel is tried the same way. When every
+channel has failed, the round is repeated after a pause (1, 2, 4, 8, 16 min …, at most 30 min) until
+`RETRY_WINDOW` (1 h) has passed since the first try; a round that reaches a channel which works again delivers
+(the delivery row stays `intent`, 发送中, meanwhile). Only then is the delivery marked failed (送达失败) and
+every supervisor gets a `delivery_failed` notice (in their inbox too; it is not escalated further: if that
+fails as well, the failed rows stay in the delivery log, `shixian deliveries --status failed`).
+
+While a notice is retried its caller waits (an item's workflow reaches its next reminder up to an hour late,
+which the ladder's spacing of a working day allows).
 """
 
 from __future__ import annotations
@@ -40,6 +47,19 @@ SEND_TIMEOUT = timedelta(seconds=90)  # SMTP connect timeout is 15 s; webhooks a
 INFRA_PAUSE = timedelta(minutes=1)  # database down etc.: wait and retry the same channel
 MAX_INFRA_ROUNDS = 30
 MAX_CHANNELS = 32
+# How long failed external deliveries are retried before the supervisors are told. One hour: long enough
+# to ride out a mail server restart or a webhook outage, short enough that a reminder's supervisor hears of
+# the failure the same working day (the earliest ladder step, t_minus_3, leaves days to phone; due_today
+# at 09:00 still leaves the afternoon). A round tries every channel in order; rounds are spaced by
+# ROUND_PAUSE_FIRST doubling up to ROUND_PAUSE_MAX, the last one at the window's end.
+RETRY_WINDOW = timedelta(hours=1)
+ROUND_PAUSE_FIRST = timedelta(minutes=1)
+ROUND_PAUSE_MAX = timedelta(minutes=30)
+
+
+def round_pause(rounds_done: int) -> timedelta:
+    """The pause after the `rounds_done`-th failed round (1, 2, 4 … minutes, capped)."""
+    return min(ROUND_PAUSE_MAX, ROUND_PAUSE_FIRST * (2 ** min(rounds_done, 16)))
 
 
 async def _send(req: NotificationRequest) -> NotificationResult:
@@ -51,12 +71,19 @@ async def _send(req: NotificationRequest) -> NotificationResult:
     )
 
 
-async def notify_person(req: NotificationRequest, *, escalate: bool = True) -> NotificationResult:
-    """Deliver one notice to one person through their channels in order; escalate when none works."""
-    index, infra_rounds = 0, 0
+async def notify_person(
+    req: NotificationRequest, *, escalate: bool = True, window: timedelta = RETRY_WINDOW
+) -> NotificationResult:
+    """Deliver one notice to one person through their channels in order, in rounds for up to `window`;
+    escalate when none works (see the module docstring)."""
+    index, infra_rounds, rounds = 0, 0, 0
+    deadline = workflow.now() + window
     while True:
+        give_up = True
         try:
-            result = await _send(req.model_copy(update={"channel_index": index}))
+            if index > 0:
+                give_up = workflow.now() >= deadline  # only asked past the last channel; see `give_up`
+            result = await _send(req.model_copy(update={"channel_index": index, "give_up": give_up}))
         except ActivityError as e:
             cause = e.cause
             if isinstance(cause, ApplicationError) and cause.type == CHANNEL_FAILED and index < MAX_CHANNELS:
@@ -70,6 +97,13 @@ async def notify_person(req: NotificationRequest, *, escalate: bool = True) -> N
             continue
         if result.delivered:
             return result
+        if result.status == "exhausted" and not give_up:
+            pause = min(round_pause(rounds), deadline - workflow.now())
+            workflow.logger.warning("notification %s: every channel failed; next round in %s", req.key, pause)
+            if pause > timedelta(0):
+                await workflow.sleep(pause)
+            rounds, index = rounds + 1, 0
+            continue
         workflow.logger.error("notification %s not delivered: %s", result.key, result.error)
         if escalate and req.step != "delivery_failed":
             await escalate_failure(req, result)
@@ -89,6 +123,8 @@ async def escalate_failure(req: NotificationRequest, failed: NotificationResult)
         **req.context,
         "failed_channels": failed.tried_channels,
         "last_error": failed.error,
+        "in_inbox": failed.inbox_id is not None,  # the person still has it in their 站内消息
+        "retried_minutes": int(RETRY_WINDOW.total_seconds() // 60),
     }
     out = []
     for sup in supervisors:

@@ -18,6 +18,7 @@ from app.web.paging import Page, encode_cursor, page_params, slice_offset
 from services import views as rm
 from services.access import ApiError, Principal, forbidden
 from services.annual_render import DOCX_MIME as DOCX
+from services.inbox import InboxPage, MarkedRead, MarkRead
 from services.review import REVIEWERS
 from services.schemas import API_ERRORS as ERRORS
 from services.schemas import (
@@ -438,3 +439,53 @@ async def post_review_reject(
         who.require(REVIEWERS, "审核补录")
         raise ApiError(422, "invalid_parameter", "驳回补录须说明理由（reason）", field="reason")
     return await _decide(request, event_id, False, reason, who)
+
+
+# ---------------------------------------------------------------------------------- 站内消息
+
+NO_PERSON: Responses = {403: _error("令牌未关联人员：站内消息属于具体人员")}
+
+
+def _inbox_person(who: Principal) -> str:
+    from services import inbox
+
+    try:
+        return inbox.person_of(who)
+    except inbox.NoPerson as exc:
+        raise ApiError(403, "no_person", str(exc)) from None
+
+
+@router.get(
+    "/inbox",
+    summary="我的站内消息（未读在前，分页）",
+    tags=["站内消息"],
+    response_model=InboxPage,
+    responses=NO_PERSON,
+)
+def get_inbox(
+    offset: int = Query(0, ge=0, description="跳过的条数"),
+    limit: int = Query(50, ge=1, le=200, description="每页条数（1–200）"),
+    unread_only: bool = Query(False, description="只列未读消息"),
+    who: Principal = Depends(api_principal),
+) -> dict[str, Any]:
+    from services import inbox
+
+    return inbox.messages(_inbox_person(who), unread_only=unread_only, offset=offset, limit=limit)
+
+
+@router.post(
+    "/inbox/read",
+    summary="将站内消息标为已读（ids 省略则全部）",
+    tags=["站内消息"],
+    response_model=MarkedRead,
+    responses={**NO_PERSON, **BAD_BODY},
+)
+def post_inbox_read(
+    body: MarkRead | None = Body(None, examples=[{"ids": [1, 2]}, {}]),
+    who: Principal = Depends(api_principal),
+) -> dict[str, Any]:
+    from services import inbox
+
+    person = _inbox_person(who)
+    n = inbox.mark_read(person, body.ids if body is not None else None)
+    return {"marked": n, "unread": inbox.unread_count(person)}

@@ -22,6 +22,7 @@ from domain import labels
 from domain.engine import engine
 from domain.scoring import MARK_DEFAULTS
 from domain.shanghai import SHANGHAI_OFFSET
+from services import inbox
 from services import views as rm
 from services.access import ApiError, Principal, landing_path, principal_for_person
 from services.review import REVIEWERS
@@ -47,6 +48,7 @@ templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}
 templates.env.filters["web_link"] = lambda u: (
     isinstance(u, str) and u.strip().lower().startswith(("http://", "https://"))
 )
+templates.env.globals["inbox_unread"] = inbox.header_unread  # the header's 站内消息 badge
 templates.env.filters["num"] = lambda x: "—" if x is None else (f"{x:g}" if isinstance(x, float) else str(x))
 
 

@@ -269,6 +269,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.audit_pages import router as audit_router
 
     app.include_router(audit_router)
+    from app.web.inbox_pages import router as inbox_router
+
+    app.include_router(inbox_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 
