@@ -281,11 +281,37 @@ class ReviewEntry(BaseModel):
     decided_at: str | None = None
     decision_reason: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
+    upload: str | None = Field(None, description="所属台账上传（同一次上传的补录可一并审核）")
+    depends_on: str | None = Field(None, description="依赖的待审核事件：随其一并审核")
+    type_name: str = ""
 
 
 class ReviewQueue(BaseModel):
     status: Literal["held", "approved", "rejected", "all"]
     entries: list[ReviewEntry]
+
+
+class BulkReviewBody(BaseModel):
+    event_ids: list[str] = Field(default_factory=list, description="所选补录的 event_id")
+    upload: str | None = Field(None, description="或：这次台账上传的全部待审核补录")
+    approve: bool = Field(description="true 批准，false 驳回")
+    reason: str = Field("", description="一个理由，对所有所选补录（驳回时必填）")
+
+
+class BulkReviewOutcome(BaseModel):
+    event_id: str
+    ok: bool
+    entry: ReviewEntry | None = None
+    field: str | None = None
+    error: str | None = None
+    status: int | None = None
+
+
+class BulkReviewResult(BaseModel):
+    approve: bool
+    results: list[BulkReviewOutcome]
+    decided: int
+    failed: int
 
 
 class RejectBody(BaseModel):
