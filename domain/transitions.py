@@ -758,7 +758,7 @@ def simulated(st: ItemState) -> ItemState:
     for ev in list(sim.held_events.values()):
         try:
             transition(sim, ev)
-        except Exception:  # noqa: BLE001 - an event that would not apply simply does not shape the copy
+        except Exception:  # an event that would not apply simply does not shape the copy
             continue
         refresh_state(sim)
     sim.held_events = {}
