@@ -205,6 +205,7 @@ def late_entry_reason(rec: Recorded | None, own_date: str, *, extension_dues: li
 
 # Receipt events (§5) that pause, stop or lengthen a request's reply clock (not rule data: transitions.py).
 RECEIPT_HOLDS = frozenset({"request.fee_notified", "request.reply_delayed", "request.applicant_unreachable"})
+LIVE_STATES = ("open", "paused")  # a clock a held entry can still decide (met, missed, closed: decided)
 DEPENDENT_REASON = "依赖待审核的{what}事件（{event_id}），随其一并审核"
 
 

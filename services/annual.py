@@ -170,6 +170,7 @@ def annual_document(
         dept_names={d.id: d.name for d in directory.departments.values()},
         rule_hours=_rule_hours(),
     )
+    from services.scores import held_keys
     from store.locks import annual_lock, recorded_since_lock
 
     try:
@@ -179,6 +180,7 @@ def annual_document(
         if locked is not None:
             args["lock"] = locked.as_lock() | {"entries": recorded_since_lock(s, locked, scope)}
         args["previous_carried_out"] = previous.tables["table3"]["carried_out"] if previous is not None else None
+        args["held"] = held_keys(s)  # 待审核: section 五 blames none of them until they are decided
         if reference:
             # the definition: every event up to the year's end and every clock, counted in Python
             events = load_events(s, until=date(year, 12, 31))

@@ -83,6 +83,7 @@ class Flag(BaseModel):
 class ClockView(ClockSnapshot):
     rule_name: str
     working_days_left: int | None = Field(None, description="距期限的工作日数（负数：已逾期的工作日数）；已办结为空")
+    held: bool = Field(False, description="待审核：待审核的补录事件将决定此时限，审核前既不算按时也不算逾期")
 
 
 class DueChange(BaseModel):
@@ -131,6 +132,8 @@ class ItemView(BaseModel):
     late_entries: list[LateEntryView] = Field(
         default_factory=list, description="补录：待审核的尚不计入；两个日期都列出"
     )
+    review_pending: bool = Field(False, description="待审核：有补录事件等待督查审核")
+    review_label: str = Field("", description="review_pending 时为“待审核”")
 
 
 class ItemDetail(ItemView):

@@ -286,7 +286,8 @@ def _save_late_entries(session: Session, snap: ItemSnapshot) -> None:
         ins.on_conflict_do_update(
             index_elements=[table.c.event_id],
             set_={
-                k: ins.excluded[k] for k in ("status", "decided_by", "decided_at", "decision_reason", "reason", "depends_on")
+                k: ins.excluded[k]
+                for k in ("status", "decided_by", "decided_at", "decision_reason", "reason", "depends_on")
             },
         )
     )
