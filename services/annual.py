@@ -210,10 +210,12 @@ def lock_annual_report(
     locked_by: str | None = None,
     force: bool = False,
     session=None,
+    confirm_pending: bool = False,
 ):
     """The assessor's lock of a report (store.locks.AnnualLock, basis "assessor"): its tables as they count now.
-    Raises YearNotEnded while the year runs (unless `force`: the CLI's --force) and AnnualReportError (409)
-    when it is locked already."""
+    Raises YearNotEnded while the year runs (unless `force`: the CLI's --force), AnnualReportError (409)
+    when it is locked already, and services.locks.LockRefused ("pending_review", naming them) while late
+    entries dated in the year of its departments wait for review, unless `confirm_pending`."""
     from domain.engine import engine
     from domain.shanghai import today
     from store.db import session as _session
@@ -223,6 +225,12 @@ def lock_annual_report(
     if not force and today().year <= year:  # a year still running is not published
         raise YearNotEnded(year)
     scope = resolve_scope(department, government)
+    if not confirm_pending:
+        from services.locks import LockRefused, pending_reviews, pending_text
+
+        pending = pending_reviews(date(year, 1, 1), date(year, 12, 31), scope.departments)
+        if pending:
+            raise LockRefused(pending_text(f"{year}年度报告", pending), "pending_review", pending)
     own = session is None
     s = _session() if own else session
     try:

@@ -299,18 +299,22 @@ def post_annual_report_lock(
     year: int = Query(..., ge=2008, le=2100),
     department: str | None = None,
     government: bool = Query(False, description="政府年度报告"),
+    confirm_pending: bool = Query(False, description="有待审核的补录（事件日期在该年度）时仍锁定"),
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
+    from services.locks import LockRefused
 
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定年度报告")
     rm.check_department(department)
     scope = "政府" if government else (department or "全部")
     try:
-        row = lock_annual_report(year, department, government, locked_by=who.actor)
+        row = lock_annual_report(year, department, government, locked_by=who.actor, confirm_pending=confirm_pending)
     except YearNotEnded:
         raise ApiError(409, "year_not_ended", f"{year}年度尚未结束，不能锁定其年度报告") from None
+    except LockRefused as exc:  # late entries of the year wait for review: named; confirm_pending=true locks
+        raise ApiError(409, "pending_review", str(exc), pending=exc.pending) from None
     except AnnualReportError as exc:
         code = {404: "not_found", 409: "already_locked"}.get(exc.status, "invalid_parameter")
         raise ApiError(exc.status, code, str(exc)) from None
