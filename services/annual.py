@@ -219,21 +219,21 @@ def lock_annual_report(
     from domain.engine import engine
     from domain.shanghai import today
     from store.db import session as _session
-    from store.locks import PeriodLockedError
+    from store.locks import PeriodLockedError, annual_lock
     from store.locks import lock_annual_report as _lock
 
     if not force and today().year <= year:  # a year still running is not published
         raise YearNotEnded(year)
     scope = resolve_scope(department, government)
-    if not confirm_pending:
-        from services.locks import LockRefused, pending_reviews, pending_text
-
-        pending = pending_reviews(date(year, 1, 1), date(year, 12, 31), scope.departments)
-        if pending:
-            raise LockRefused(pending_text(f"{year}年度报告", pending), "pending_review", pending)
     own = session is None
     s = _session() if own else session
     try:
+        if not confirm_pending and annual_lock(s, year, scope) is None:  # (a locked one is refused as such)
+            from services.locks import LockRefused, pending_reviews, pending_text
+
+            pending = pending_reviews(date(year, 1, 1), date(year, 12, 31), scope.departments)
+            if pending:
+                raise LockRefused(pending_text(f"{year}年度报告", pending), "pending_review", pending)
         lapsing = [r.id for r in engine().rules.values() if r.lapses]
         return _lock(s, year, scope, lapsing=lapsing, as_of=today(), basis="assessor", locked_by=locked_by)
     except PeriodLockedError as exc:

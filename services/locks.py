@@ -76,11 +76,13 @@ def lock_scores(
     review only with `confirm_pending`. Returns the locked result (its `locked_at` set)."""
     from services.scores import fresh_scores
     from store.db import session
-    from store.locks import PeriodLockedError, lock_period
+    from store.locks import PeriodLockedError, lock_period, locked
 
     if as_of <= period.end and not force:  # a period still running is not published
         raise LockRefused(f"{period.title}尚未结束（截止 {period.end}）", "not_ended")
-    if not confirm_pending:
+    with session() as s:
+        is_locked = locked(s, period, department) is not None
+    if not confirm_pending and not is_locked:  # (a locked one is refused as such below)
         pending = pending_reviews(period.start, period.end, None if department is None else {department})
         if pending:
             raise LockRefused(pending_text(period.title, pending), "pending_review", pending)
