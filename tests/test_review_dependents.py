@@ -113,3 +113,30 @@ async def test_a_reply_after_a_held_extension_waits_for_it(st):
     clock = st.clock(req, "request_reply")
     assert clock.state == "met" and clock.due == c.add_working_days(due, 10, REGION).isoformat()
     await st.result("request", req)  # nothing held: the workflow finishes
+
+
+async def test_the_cli_decides_many_and_a_lock_asks_for_confirm(st):
+    import asyncio
+
+    from domain.scoring import parse_period
+    from tests.test_review import cli
+
+    today, c = await st.today(), cal()
+    replied = c.subtract_working_days(today.replace(day=1), 8, REGION)  # in a month that has ended
+    recv = c.subtract_working_days(replied, 25, REGION)
+    reqs = [st.id(f"CL{i}") for i in range(2)]
+    eids = []
+    for req in reqs:
+        await st.ok(received(req, "qz-czj", recv))
+        reply = {"type": "request.replied", "request_id": req, "on": replied.isoformat(), "outcome": "granted"}
+        r = await as_role(st, "liaison", "liaison-czj", reply)
+        assert r[0].status == "held"
+        eids.append(r[0].event_id)
+    period = parse_period(replied.isoformat()[:7]).label
+    out = await asyncio.to_thread(cli, "scores", "lock", "--period", period, "--department", "qz-czj")
+    assert out.exit_code == 1 and "补录待审核" in out.output and reqs[0] in out.output and "--confirm" in out.output
+    out = await asyncio.to_thread(cli, "review", "approve", *eids)
+    assert out.exit_code == 0 and "共 2 条，成功 2 条" in out.output, out.output
+    assert all(st.clock(req, "request_reply").state == "missed" for req in reqs)
+    out = await asyncio.to_thread(cli, "scores", "lock", "--period", period, "--department", "qz-czj")
+    assert out.exit_code == 0, out.output
