@@ -206,10 +206,14 @@ def list_item_views(
 ) -> list[ItemView]:
     """Items in id order; `after` / `limit` page through them (keyset, the API's cursor)."""
     from store.db import session
-    from store.items import list_items
+    from store.items import items_with_held_entries, late_entries, late_entry_model, list_items
 
     with session() as s:
         snaps = list_items(s, department=department, state=state, type=type_, after=after, limit=limit)
+        waiting = items_with_held_entries(s, department)
+        for snap in snaps:  # 待审核 in lists too (the list query reads no late entries otherwise)
+            if snap.id in waiting:
+                snap.late_entries = [late_entry_model(r) for r in late_entries(s, status=None, item_id=snap.id)]
     return [item_view(x) for x in snaps]
 
 

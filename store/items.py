@@ -359,6 +359,14 @@ def document_ids_with_marks(session: Session, department: str | None = None) -> 
     return list(session.execute(withheld).scalars())
 
 
+def items_with_held_entries(session: Session, department: str | None = None) -> set[str]:
+    """Ids of the items with a late entry waiting for review (待审核)."""
+    q = select(col(LateEntryRecord.item_id)).where(col(LateEntryRecord.status) == "held")
+    if department is not None:
+        q = q.where(col(LateEntryRecord.department) == department)
+    return set(session.execute(q.distinct()).scalars())
+
+
 def held_late_entry_counts(session: Session) -> list[tuple[str | None, int]]:
     """(department, late entries held for review)."""
     q = (

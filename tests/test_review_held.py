@@ -91,6 +91,15 @@ async def test_a_held_reply_is_neither_overdue_nor_on_time_until_decided(env):
     assert held["blamed"] == overdue["blamed"] - 2
     item = (await env.get("supervisor", f"/api/items/{a}")).json()
     assert item["review_pending"] and item["review_label"] == "待审核" and item["clocks"][0]["held"]
+    listed = (await env.get("supervisor", "/api/items", params={"department": "qz-fgw", "limit": 500})).json()
+    assert {i["id"]: i["review_pending"] for i in listed["items"] if i["id"] in (a, b)} == {a: True, b: True}
+    pw = _passwords()
+    async with env.http() as c:
+        await _sign_in(c, "supervisor-zwgk", pw["supervisor-zwgk"])
+        page = (await c.get(f"/items/{a}")).text
+        assert 'id="review-pending"' in page and "补录审核前不计逾期" in page
+        dept_page = (await c.get("/departments/qz-fgw")).text
+        assert "待审核" in dept_page.split(f'/items/{a}"')[1].split("</tr>")[0]
 
     # approved: as the event says (a late reply); rejected: as if it never came (still overdue)
     r = await env.post("supervisor", "/api/review/bulk", json={"event_ids": [ea], "approve": True, "reason": "核实"})

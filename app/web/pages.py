@@ -430,9 +430,10 @@ def department_page(request: Request, s: SessionDep, dept: str):
     directory = rm.directory()
     d = directory.departments[dept]
     people = [p for p in directory.people.values() if p.department == dept]
-    from store.items import list_items
+    from store.items import items_with_held_entries, list_items
 
     items = list_items(s, department=dept)
+    review_pending = items_with_held_entries(s, dept)
     day = rm.today()
     overdue = rm.overdue_views(day, dept)
     period = rm.parse_period_param(None)
@@ -443,6 +444,7 @@ def department_page(request: Request, s: SessionDep, dept: str):
         who,
         d=d,
         people=people,
+        review_pending=review_pending,
         items=items,
         overdue=overdue,
         scores=scores,
