@@ -117,7 +117,6 @@ async def decide_many(
     ids = list(dict.fromkeys(event_ids))
     with session(db) as s:
         rows = {r.event_id: r for r in late_entries(s, status=None, ids=ids)} if ids else {}
-    roots = {r.depends_on for r in rows.values() if r.depends_on}
     by_item: dict[str, list[str]] = {}
     for eid in ids:
         r = rows.get(eid)
@@ -126,8 +125,8 @@ async def decide_many(
 
     async def one(eid: str) -> None:
         r = rows.get(eid)
-        if r is not None and r.depends_on and (r.depends_on in rows or r.depends_on in roots):
-            return  # decided with its root below
+        if r is not None and r.depends_on and r.depends_on in rows:
+            return  # decided with its root (alone, the workflow refuses it: 随其一并审核)
         try:
             out[eid] = {
                 "event_id": eid,
@@ -155,6 +154,8 @@ async def decide_many(
         for eid in pending:
             r = after[eid]
             out[eid] = {"event_id": eid, "ok": r.status != "held", "entry": entry_json(r)}
+            if r.status == "held":  # its root was rejected and it is a late entry of its own
+                out[eid] |= {"field": "event_id", "error": f"仍待审核：{r.reason}", "status": 409}
     return [out[eid] for eid in ids]
 
 

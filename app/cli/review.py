@@ -78,7 +78,7 @@ def _decide(event_ids: list[str], approve: bool, reason: str, by: str | None, up
         _fail(f"[{exc.field}] {exc.reason}", 1)
     failed = 0
     for r in results:
-        if not r["ok"] and "entry" not in r:
+        if not r["ok"]:
             failed += 1
             cli_audit(review_action(approve), object=r["event_id"], outcome="failure", detail={"reason": r["error"]})
             typer.echo(f"错误：{r['event_id']} [{r['field']}] {r['error']}", err=True)

@@ -435,7 +435,7 @@ async def post_review_bulk(
     except ReviewError as exc:
         raise ApiError(exc.status, "invalid_parameter", exc.reason, field=exc.field) from None
     for r in results:
-        if "entry" in r:
+        if r["ok"]:
             audit(request, who, review_action(body.approve), **review_audit(r["entry"]))
         else:
             audit(

@@ -323,7 +323,7 @@ async def review_bulk_form(request: Request):
         raise ApiError(exc.status, "review_refused", exc.reason) from None
     failed = []
     for r in results:
-        if "entry" in r:
+        if r["ok"]:
             audit(request, who, review_action(approve), **review_audit(r["entry"]))
         else:
             failed.append(f"{r['event_id']}：{r['error']}")
