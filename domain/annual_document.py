@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -417,9 +417,12 @@ def missed_clocks(
     departments: frozenset[str] | None,
     rule_labels: dict[str, str],
     dept_names: dict[str, str],
+    held: Collection[tuple[str, str]] = (),
 ) -> list[dict]:
     """Clocks due in `year` that were met late or are still overdue at `as_of`, grouped by rule and
-    department (most first)."""
+    department (most first). `held`: the clocks a late entry waiting for review decides
+    (domain.review.held_clocks): neither on time nor late until decided, so nobody is blamed for them."""
+    from domain.review import LIVE_STATES
     from domain.scoring import classify
 
     groups: dict[tuple[str, str], Counter] = defaultdict(Counter)
@@ -427,6 +430,8 @@ def missed_clocks(
         if departments is not None and c.department not in departments:
             continue
         if c.due_day.year != year:
+            continue
+        if held and c.state in LIVE_STATES and (c.item_id, c.rule) in held:
             continue
         s = classify(c.state, c.due, c.met_on, as_of)
         if s in ("late", "overdue"):
@@ -674,6 +679,7 @@ def build_document(
     rule_hours: dict[str, float] | None = None,
     lock: dict[str, Any] | None = None,
     previous_carried_out: dict[str, int] | None = None,
+    held: Collection[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """The whole report of `year` for `scope`. `clocks` are ClockRecords (filtered to the scope here),
     classified as of `as_of` (the drafting day; default January 31 of the next year). `lock`: the year's
@@ -685,7 +691,7 @@ def build_document(
     tables = R.annual_report(scoped, year, None, t2_figures)
     clocks = [c for c in clocks if scope.departments is None or c.department in scope.departments]
     figures = compute_figures(scoped, year, clocks, as_of, rule_hours)
-    missed = missed_clocks(clocks, year, as_of, scope.departments, rule_labels or {}, dept_names or {})
+    missed = missed_clocks(clocks, year, as_of, scope.departments, rule_labels or {}, dept_names or {}, held)
     return compose_document(
         tables, figures, missed, year, scope, narrative, as_of, dept_names, lock, previous_carried_out
     )

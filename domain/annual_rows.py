@@ -9,6 +9,7 @@ definition; this module counts the same things from fewer rows and must give the
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
@@ -219,6 +220,7 @@ def document(
     rule_hours: dict[str, float] | None = None,
     lock: dict[str, Any] | None = None,
     previous_carried_out: dict[str, int] | None = None,
+    held: Collection[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """build_document of the year from its rows (same arguments, same result; `as_of` is the rows')."""
     year = rows.year
@@ -228,7 +230,7 @@ def document(
     counted = tables(rows, t2_figures)
     figs = figures(rows, rule_hours)
     missed = missed_clocks(
-        rows.missed_candidates, year, rows.as_of, scope.departments, rule_labels or {}, dept_names or {}
+        rows.missed_candidates, year, rows.as_of, scope.departments, rule_labels or {}, dept_names or {}, held
     )
     return compose_document(
         counted, figs, missed, year, scope, narrative, rows.as_of, dept_names, lock, previous_carried_out

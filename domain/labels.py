@@ -28,6 +28,7 @@ SCORE_STATUSES = {
     "overdue": "逾期未办",
     "pending": "未到期",
     "closed": "已关闭（不计）",
+    "held": "待审核",  # a late entry waiting for review decides the clock (neither on time nor late yet)
     # score-sheet rows that are not clocks (domain/scoring.py `Mark`)
     "withheld": "不予公开",
     "on_request": "依申请公开",

@@ -18,6 +18,7 @@ A start event is never held (that would stop a clock): recorded past the same bo
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -54,6 +55,8 @@ class Recorded(BaseModel):
     # compares it with the recording day it takes from its own clock (the Temporal server's), so a host
     # clock running behind cannot make a late entry look timely. None in histories recorded before.
     late_from: str | None = None
+    # The upload (ledger import) the event came in, so that a review list can take all of one upload.
+    upload: str | None = None
 
 
 EntryStatus = Literal["held", "approved", "rejected"]
@@ -76,6 +79,9 @@ class LateEntry(BaseModel):
     decision_reason: str | None = None
     content_hash: str = ""
     data: dict[str, Any] = Field(default_factory=dict)  # the event's fields (no personal data)
+    upload: str | None = None  # the ledger upload it came in (Recorded.upload)
+    # Held because it depends on another held event (its event id): decided with it, never on its own.
+    depends_on: str | None = None
 
 
 class ReviewConfig(BaseModel):
@@ -195,3 +201,43 @@ def late_entry_reason(rec: Recorded | None, own_date: str, *, extension_dues: li
             f"超过 {rec.limit} 个工作日），由{who}补录，须督查审核"
         )
     return None
+
+
+# Receipt events (§5) that pause, stop or lengthen a request's reply clock (not rule data: transitions.py).
+RECEIPT_HOLDS = frozenset({"request.fee_notified", "request.reply_delayed", "request.applicant_unreachable"})
+LIVE_STATES = ("open", "paused")  # a clock a held entry can still decide (met, missed, closed: decided)
+DEPENDENT_REASON = "依赖待审核的{what}事件（{event_id}），随其一并审核"
+
+
+def rule_holds(rule: Any, event_type: str) -> bool:
+    """Would a held event of `event_type` decide a clock of `rule` (a domain.rules.Rule)? Also the resume
+    of a pause (a dependent event held with its start) and the receipt events on the reply clock."""
+    if event_type in RECEIPT_HOLDS:
+        return rule.start_event == "request.received" and not rule.lapses
+    if event_type == rule.resume:
+        return True
+    return holds_clock(
+        event_type,
+        met_by=list(rule.met_by),
+        closed_by=list(rule.closed_by),
+        pause=rule.pause,
+        stop=rule.stop,
+        extension_event=rule.extension.event if rule.extension else None,
+        lapses=rule.lapses,
+        restart=rule.restart,
+    )
+
+
+def held_clocks(entries: Iterable[tuple[str, str]], rules: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """Which clocks are held (待审核): (item id, rule id) of every clock a held late entry — (item id, event
+    type) — would meet, close, pause, stop, restart or extend. Such a clock is neither on time nor overdue
+    until the entry is decided: the board, the scores, the annual report and the item page all ask this."""
+    out: set[tuple[str, str]] = set()
+    types: dict[str, list[str]] = {}
+    for item_id, event_type in entries:
+        types.setdefault(event_type, []).append(item_id)
+    for event_type, items in types.items():
+        for rule in rules.values():
+            if rule_holds(rule, event_type):
+                out.update((i, rule.id) for i in items)
+    return out

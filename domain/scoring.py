@@ -50,7 +50,7 @@ from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
 
-Status = Literal["on_time", "late", "overdue", "pending", "closed"]
+Status = Literal["on_time", "late", "overdue", "pending", "closed", "held"]
 # Deductions that are not clock rules, with their defaults when scoring.toml does not list them.
 MARK_DEFAULTS: dict[str, float] = {
     "withheld": 0.0,
@@ -428,6 +428,7 @@ class ClockRecord:
     lateness_working_days: int | None = None
     overdue_working_days: int | None = None  # open past due: working days overdue as of as_of
     explanation: dict[str, Any] = field(default_factory=dict)
+    held: bool = False  # a late entry waiting for review decides it (待审核): neither on time nor late yet
 
     @property
     def due_day(self) -> date:
@@ -525,6 +526,7 @@ class RuleStats(BaseModel):
     late: int = 0
     overdue: int = 0
     pending: int = 0
+    held: int = 0  # 待审核: a late entry waiting for review decides it (not in the rate until decided)
     on_time_rate: float | None = None
     points_each: float = 0
     deduction: float = 0
@@ -556,6 +558,7 @@ class DepartmentScore(BaseModel):
     late: int = 0
     overdue: int = 0
     pending: int = 0
+    held: int = 0  # 待审核 (see RuleStats.held)
     closed: int = 0
     withheld: int = 0  # documents signed in the period and withheld (不予公开)
     cases_lost: int = 0  # reviews / litigations decided in the period against the department
@@ -790,13 +793,24 @@ def score_period(
     # Counted in plain dicts and written to the models once at the end: a province's year is ~35,000 clocks,
     # and pydantic attribute assignment (and a throw-away default model per row) was most of the cost.
     counts: dict[tuple[str, str | None], dict[str, float]] = {}
-    zero = {"items_due": 0, "on_time": 0, "late": 0, "overdue": 0, "pending": 0, "closed": 0, "deduction": 0.0}
+    zero = {
+        "items_due": 0,
+        "on_time": 0,
+        "late": 0,
+        "overdue": 0,
+        "pending": 0,
+        "held": 0,
+        "closed": 0,
+        "deduction": 0.0,
+    }
     for r in records:
         if not period.contains(r.due_day):
             continue
         if department is not None and r.department != department:
             continue
         status = classify(r.state, r.due, r.met_on, as_of)
+        if r.held and status in ("overdue", "pending"):
+            status = "held"  # neither on time nor late until the late entry is decided
         label = labels.get(r.rule, r.rule)
         dc = counts.get((r.department, None))
         if dc is None:

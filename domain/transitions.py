@@ -14,8 +14,8 @@ from domain.clock_specs import ExtensionSpec, PauseSpec
 from domain.clocks import FEE_PAUSE_REASON
 from domain.events import ENGINE_ONLY, ITEM_TYPE, RECORD_ONLY, STARTS, Event, future_fact
 from domain.item_state import CONFLICT, ClockData, ItemState, Refusal, RuleMeta
-from domain.labels import RECORDERS
-from domain.review import HELD_ROLES, holds_clock, late_entry_reason, registration_lag
+from domain.labels import EVENT_TYPES, RECORDERS
+from domain.review import DEPENDENT_REASON, HELD_ROLES, holds_clock, late_entry_reason, registration_lag
 
 # After a correction's respond_by passes (or a window was imported already past), wait this long for a
 # late-arriving import line first.
@@ -708,8 +708,9 @@ def close_window(c: ClockData) -> None:
     c.explanation = {**c.explanation, "notes": [*c.explanation.get("notes", []), note]}
 
 
-def hold(st: ItemState, ev: Event, reason: str) -> None:
-    """Keep a late entry (补录) aside: until a supervisor approves it the clocks ignore it."""
+def hold(st: ItemState, ev: Event, reason: str, depends_on: str | None = None) -> None:
+    """Keep a late entry (补录) aside: until a supervisor approves it the clocks ignore it. `depends_on`:
+    the held event it waits for (a dependent is decided with it, see `held_dependency`)."""
     from domain.review import LateEntry
 
     rec = ev.recorded
@@ -728,6 +729,113 @@ def hold(st: ItemState, ev: Event, reason: str) -> None:
             reason=reason,
             content_hash=ev.content_hash,
             data={k: v for k, v in ev.data.items() if k not in ("event_id", "type")},
+            upload=rec.upload,
+            depends_on=depends_on,
         )
     )
     st.version += 1
+
+
+# ---------------------------------------------------------------- events that depend on a held one
+def routes(st: ItemState, event_type: str) -> set[str]:
+    """The rules of this item whose clocks an event of `event_type` starts (a later clock, e.g. a
+    consultation window), meets, closes, pauses, resumes, stops, restarts or extends."""
+    out = set()
+    for m in st.rules.values():
+        starts = m.start_event == event_type and event_type not in STARTS
+        steps = (m.pause, m.resume, m.stop, m.restart, m.extension_event)
+        if starts or event_type in m.met_by or event_type in m.closed_by or event_type in steps:
+            out.add(m.id)
+    if event_type in RECEIPT_EVENTS and (reply := reply_clock(st)) is not None:
+        out.add(reply.rule)
+    return out
+
+
+def simulated(st: ItemState) -> ItemState:
+    """A copy of the item with its held events applied in the order they came (due dates not recomputed:
+    what the checks of a dependent event need is the clocks' shape, e.g. an open consultation)."""
+    sim = st.model_copy(deep=True)
+    for ev in list(sim.held_events.values()):
+        try:
+            transition(sim, ev)
+        except Exception:  # an event that would not apply simply does not shape the copy
+            continue
+        refresh_state(sim)
+    sim.held_events = {}
+    return sim
+
+
+def group_root(st: ItemState, event_id: str) -> str:
+    """The held event a review group is decided by: the entry itself, or the one it depends on."""
+    entry = next((e for e in st.late if e.event_id == event_id), None)
+    return (entry.depends_on if entry is not None else None) or event_id
+
+
+def held_dependency(st: ItemState, ev: Event, today: date | None = None, strict: bool = True) -> Event | None:
+    """The held event `ev` depends on, or None: a later event of the same item, by a reviewed recorder
+    (liaison, head), that decides a clock a held event decides (the end of a held consultation, a reply
+    after a held extension), or anyone's event the item refuses now but accepts once its held events apply. It must wait with it: applied before it, it would be
+    refused at the approval or corrupt what the held event changes (a pause that never ends)."""
+    if not st.held_events or ev.type in STARTS or ev.recorded is None or ev.event_id in st.applied:
+        return None
+    # A trusted recorder's (supervisor, operator) event that fits the item as it is applies as before: it
+    # is the record the held entry is then checked against.
+    mine = routes(st, ev.type) if ev.recorded.role in HELD_ROLES else set()
+    for held in reversed(list(st.held_events.values())):
+        if mine & routes(st, held.type):
+            return held
+    try:
+        check(st, ev, today, strict)
+        return None
+    except Refusal:
+        pass
+    try:
+        check(simulated(st), ev, today, strict)
+    except Refusal:
+        return None
+    return list(st.held_events.values())[-1]
+
+
+def event_name(event_type: str) -> str:
+    return EVENT_TYPES.get(event_type, event_type)
+
+
+def dependent_reason(held: Event) -> str:
+    return DEPENDENT_REASON.format(what=event_name(held.type), event_id=held.event_id)
+
+
+def dependents(st: ItemState, root: str) -> list[Event]:
+    """The held events that wait for `root`, in the order they came."""
+    ids = {e.event_id for e in st.late if e.status == "held" and e.depends_on == root}
+    return [ev for eid, ev in st.held_events.items() if eid in ids]
+
+
+@dataclass
+class Admission:
+    """What the item does with an event: "duplicate" / "held" (kept aside, see `hold`) / "apply"."""
+
+    status: str
+    reason: str = ""
+    depends_on: str | None = None
+
+
+def admit(
+    st: ItemState, ev: Event, today: date | None = None, strict: bool = True, *, restart: bool = True
+) -> Admission:
+    """The workflow's decision on an incoming event, as one pure step (the import preview uses it so that
+    it says what the workflow will do): raises Refusal; holds a late entry or an event depending on a
+    held one (in `st`); else the caller applies it with `transition`."""
+    if seen := known(st, ev):
+        return Admission(seen)
+    dep = held_dependency(st, ev, today, strict)
+    if dep is not None:
+        check(simulated(st), ev, today, strict)
+        root = group_root(st, dep.event_id)
+        reason = dependent_reason(st.held_events[root])
+        hold(st, ev, reason, depends_on=root)
+        return Admission("held", reason, root)
+    check(st, ev, today, strict)
+    if ev.type not in STARTS and (why := late_reason(st, ev, restart=restart)):
+        hold(st, ev, why)
+        return Admission("held", why)
+    return Admission("apply")

@@ -170,6 +170,7 @@ def annual_document(
         dept_names={d.id: d.name for d in directory.departments.values()},
         rule_hours=_rule_hours(),
     )
+    from services.scores import held_keys
     from store.locks import annual_lock, recorded_since_lock
 
     try:
@@ -179,6 +180,7 @@ def annual_document(
         if locked is not None:
             args["lock"] = locked.as_lock() | {"entries": recorded_since_lock(s, locked, scope)}
         args["previous_carried_out"] = previous.tables["table3"]["carried_out"] if previous is not None else None
+        args["held"] = held_keys(s)  # 待审核: section 五 blames none of them until they are decided
         if reference:
             # the definition: every event up to the year's end and every clock, counted in Python
             events = load_events(s, until=date(year, 12, 31))
@@ -208,14 +210,16 @@ def lock_annual_report(
     locked_by: str | None = None,
     force: bool = False,
     session=None,
+    confirm_pending: bool = False,
 ):
     """The assessor's lock of a report (store.locks.AnnualLock, basis "assessor"): its tables as they count now.
-    Raises YearNotEnded while the year runs (unless `force`: the CLI's --force) and AnnualReportError (409)
-    when it is locked already."""
+    Raises YearNotEnded while the year runs (unless `force`: the CLI's --force), AnnualReportError (409)
+    when it is locked already, and services.locks.LockRefused ("pending_review", naming them) while late
+    entries dated in the year of its departments wait for review, unless `confirm_pending`."""
     from domain.engine import engine
     from domain.shanghai import today
     from store.db import session as _session
-    from store.locks import PeriodLockedError
+    from store.locks import PeriodLockedError, annual_lock
     from store.locks import lock_annual_report as _lock
 
     if not force and today().year <= year:  # a year still running is not published
@@ -224,6 +228,12 @@ def lock_annual_report(
     own = session is None
     s = _session() if own else session
     try:
+        if not confirm_pending and annual_lock(s, year, scope) is None:  # (a locked one is refused as such)
+            from services.locks import LockRefused, pending_reviews, pending_text
+
+            pending = pending_reviews(date(year, 1, 1), date(year, 12, 31), scope.departments)
+            if pending:
+                raise LockRefused(pending_text(f"{year}年度报告", pending), "pending_review", pending)
         lapsing = [r.id for r in engine().rules.values() if r.lapses]
         return _lock(s, year, scope, lapsing=lapsing, as_of=today(), basis="assessor", locked_by=locked_by)
     except PeriodLockedError as exc:

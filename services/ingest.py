@@ -264,6 +264,7 @@ class Ingestor:
         # the engine's own events are "system". Only liaisons' and heads' entries can be held (补录).
         self.role = role or ("system" if internal else "operator")
         self.now = now or shanghai_now
+        self.upload: str | None = None  # the ledger upload these events come in (set by ledger_import.apply)
         self._late_limit: tuple[int, int] | None = None  # config/review.toml (working, calendar days), once
         self.db = db_engine or get_engine()
         init_db(self.db)
@@ -449,6 +450,7 @@ class Ingestor:
             role=self.role,
             by=ev.data.get("recorded_by") or self.recorded_by,
             scope=self.scope,  # checked again by the item's workflow, under its lock (no race with a start)
+            upload=self.upload,
         )
         # Liaisons' and heads' entries: a late one is held, a late start flagged 登记滞后 (domain.review).
         if self.role in HELD_ROLES:

@@ -18,6 +18,7 @@ clock computation the workflow uses: what it calls 将应用 is what the import 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -302,6 +303,7 @@ async def apply(
     # One ledger is one department's, whoever uploads it: every event is checked against its item's own
     # department (services.access), so a row keyed to another department's item changes nothing there.
     ing = Ingestor(client, recorded_by=recorded_by, db_engine=db_engine, role=role, scope=p.department)
+    ing.upload = f"{p.department}-{uuid.uuid4().hex[:10]}"  # its held entries can be reviewed together (services.review, --upload)
     line_of: dict[int, tuple[int, dict]] = {}
     objs = []
     n = 0

@@ -1,32 +1,91 @@
 """Locking a scoring period: the published numbers stay, later changes are listed as corrections.
-(The annual report's lock is services.annual.lock_annual_report.)"""
+(The annual report's lock is services.annual.lock_annual_report; both ask first when late entries dated in
+what they lock still wait for review, `pending_reviews`.)"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
+from typing import Any
 
 from domain.scoring import Period, ScoreResult
 
 
 class LockRefused(Exception):
-    """Nothing was locked. `code`: "not_ended" (the period still runs) or "already_locked"."""
+    """Nothing was locked. `code`: "not_ended" (the period still runs), "already_locked" or
+    "pending_review" (late entries dated in it wait for review: `pending` names them; lock again with
+    `confirm_pending=True`)."""
 
-    def __init__(self, reason: str, code: str):
+    def __init__(self, reason: str, code: str, pending: list[dict[str, Any]] | None = None):
         super().__init__(reason)
         self.code = code
+        self.pending = pending or []
+
+
+def pending_reviews(first: dt.date, last: dt.date, departments: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """The late entries dated in [first, last] (of these departments; None: all) that wait for review, as a
+    lock's confirmation names them: item, department (and its name), event in words, date."""
+    from domain.engine import engine
+    from domain.labels import EVENT_TYPES
+    from store.db import session
+    from store.items import late_entries
+
+    with session() as s:
+        rows = late_entries(s, status="held", occurred=(first.isoformat(), last.isoformat()))
+    try:
+        names = {d.id: d.name for d in engine().directory.departments.values()}
+    except Exception:  # a broken directory file: ids stand in for the names
+        names = {}
+    return [
+        {
+            "event_id": r.event_id,
+            "item_id": r.item_id,
+            "department": r.department,
+            "department_name": names.get(r.department, r.department),
+            "type": r.type,
+            "type_name": EVENT_TYPES.get(r.type, r.type),
+            "occurred_on": r.occurred_on[:10],
+            "depends_on": r.depends_on,
+        }
+        for r in rows
+        if departments is None or r.department in departments
+    ]
+
+
+def pending_text(what: str, pending: list[dict[str, Any]]) -> str:
+    """The refusal: what is locked and each entry waiting (one line each)."""
+    lines = [f"{p['item_id']}（{p['department_name']}）{p['type_name']} {p['occurred_on']}" for p in pending]
+    return (
+        f"{what}有 {len(pending)} 条补录待审核："
+        + "；".join(lines)
+        + "。审核后再锁定，或确认仍要锁定（待审核的按未决计）"
+    )
 
 
 def lock_scores(
-    period: Period, as_of: dt.date, *, department: str | None = None, locked_by: str | None = None, force: bool = False
+    period: Period,
+    as_of: dt.date,
+    *,
+    department: str | None = None,
+    locked_by: str | None = None,
+    force: bool = False,
+    confirm_pending: bool = False,
 ) -> ScoreResult:
     """Lock `period` with the numbers as they count on `as_of` (the same as `shixian scores lock`, marks
-    included); a period still running only with `force`. Returns the locked result (its `locked_at` set)."""
+    included); a period still running only with `force`; late entries dated in it still waiting for
+    review only with `confirm_pending`. Returns the locked result (its `locked_at` set)."""
     from services.scores import fresh_scores
     from store.db import session
-    from store.locks import PeriodLockedError, lock_period
+    from store.locks import PeriodLockedError, lock_period, locked
 
     if as_of <= period.end and not force:  # a period still running is not published
         raise LockRefused(f"{period.title}尚未结束（截止 {period.end}）", "not_ended")
+    with session() as s:
+        is_locked = locked(s, period, department) is not None
+    if not confirm_pending and not is_locked:  # (a locked one is refused as such below)
+        pending = pending_reviews(period.start, period.end, None if department is None else {department})
+        if pending:
+            raise LockRefused(pending_text(period.title, pending), "pending_review", pending)
     with session() as s:
         res = fresh_scores(s, period, as_of, department)
         try:

@@ -8,6 +8,7 @@ event log, stamped with the time it was first recorded) in one transaction.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -17,7 +18,7 @@ from temporalio.service import RPCError
 from domain.events import ITEM_TYPE
 from domain.ids import workflow_id
 from domain.item_state import ApplyResult, ReviewDecision
-from domain.labels import LATE_ENTRY_STATUSES, RECORDERS
+from domain.labels import EVENT_TYPES, LATE_ENTRY_STATUSES, RECORDERS
 from domain.pii import mask_text
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
@@ -54,6 +55,9 @@ def entry_json(r: LateEntryRecord) -> dict[str, Any]:
         "decided_at": local(r.decided_at),
         "decision_reason": r.decision_reason,
         "payload": r.payload,
+        "upload": r.upload,
+        "depends_on": r.depends_on,  # decided with that entry, not on its own
+        "type_name": EVENT_TYPES.get(r.type, r.type),
     }
 
 
@@ -68,9 +72,91 @@ def review_audit(e: dict[str, Any]) -> dict[str, Any]:
     return {"object": e["event_id"], "department": e["department"], "detail": detail}
 
 
-def list_entries(status: str | None = "held", department: str | None = None, db=None) -> list[dict[str, Any]]:
+def list_entries(
+    status: str | None = "held", department: str | None = None, db=None, *, upload: str | None = None
+) -> list[dict[str, Any]]:
     with session(db) as s:
-        return [entry_json(r) for r in late_entries(s, status=status, department=department)]
+        return [entry_json(r) for r in late_entries(s, status=status, department=department, upload=upload)]
+
+
+def held_uploads(department: str | None = None, db=None) -> list[dict[str, Any]]:
+    """The ledger uploads with entries waiting for review: id, department, count, first recording time."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in list_entries("held", department, db):
+        if e["upload"]:
+            u = out.setdefault(
+                e["upload"],
+                {"upload": e["upload"], "department": e["department"], "count": 0, "recorded_at": e["recorded_at"]},
+            )
+            u["count"] += 1
+    return list(out.values())
+
+
+def upload_entry_ids(upload: str, department: str | None = None, db=None) -> list[str]:
+    """The held entries of one upload a reviewer decides (the dependents follow their root)."""
+    return [e["event_id"] for e in list_entries("held", department, db, upload=upload) if not e["depends_on"]]
+
+
+async def decide_many(
+    client: Client,
+    event_ids: list[str],
+    *,
+    approve: bool,
+    by: str,
+    reason: str = "",
+    db=None,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Decide many held entries with one reason: each by its item workflow's `review` Update, one after
+    another per item (an item's entries in the order they came), items side by side. Returns per entry
+    {"event_id", "ok", "entry" (as stored) or "field"/"error"/"status"}: a failure stops nothing else.
+    An entry held with another (a dependent) decided in the same call is reported with its root's outcome."""
+    reason = (reason or "").strip()
+    if not approve and not reason:
+        raise ReviewError("reason", "驳回补录须说明理由（--reason）", 422)
+    ids = list(dict.fromkeys(event_ids))
+    with session(db) as s:
+        rows = {r.event_id: r for r in late_entries(s, status=None, ids=ids)} if ids else {}
+    by_item: dict[str, list[str]] = {}
+    for eid in ids:
+        r = rows.get(eid)
+        by_item.setdefault(r.item_id if r else f"?{eid}", []).append(eid)
+    out: dict[str, dict[str, Any]] = {}
+
+    async def one(eid: str) -> None:
+        r = rows.get(eid)
+        if r is not None and r.depends_on and r.depends_on in rows:
+            return  # decided with its root (alone, the workflow refuses it: 随其一并审核)
+        try:
+            out[eid] = {
+                "event_id": eid,
+                "ok": True,
+                "entry": await decide(client, eid, approve=approve, by=by, reason=reason, db=db, now=now),
+            }
+        except ReviewError as exc:
+            out[eid] = {"event_id": eid, "ok": False, "field": exc.field, "error": exc.reason, "status": exc.status}
+
+    async def item(eids: list[str]) -> None:
+        for eid in eids:
+            await one(eid)
+
+    sem = asyncio.Semaphore(8)
+
+    async def bounded(eids: list[str]) -> None:
+        async with sem:
+            await item(eids)
+
+    await asyncio.gather(*(bounded(v) for v in by_item.values()))
+    pending = [eid for eid in ids if eid not in out]
+    if pending:  # dependents: their entries as their roots' decisions left them
+        with session(db) as s:
+            after = {r.event_id: r for r in late_entries(s, status=None, ids=pending)}
+        for eid in pending:
+            r = after[eid]
+            out[eid] = {"event_id": eid, "ok": r.status != "held", "entry": entry_json(r)}
+            if r.status == "held":  # its root was rejected and it is a late entry of its own
+                out[eid] |= {"field": "event_id", "error": f"仍待审核：{r.reason}", "status": 409}
+    return [out[eid] for eid in ids]
 
 
 async def decide(

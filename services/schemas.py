@@ -83,6 +83,7 @@ class Flag(BaseModel):
 class ClockView(ClockSnapshot):
     rule_name: str
     working_days_left: int | None = Field(None, description="距期限的工作日数（负数：已逾期的工作日数）；已办结为空")
+    held: bool = Field(False, description="待审核：待审核的补录事件将决定此时限，审核前既不算按时也不算逾期")
 
 
 class DueChange(BaseModel):
@@ -131,6 +132,8 @@ class ItemView(BaseModel):
     late_entries: list[LateEntryView] = Field(
         default_factory=list, description="补录：待审核的尚不计入；两个日期都列出"
     )
+    review_pending: bool = Field(False, description="待审核：有补录事件等待督查审核")
+    review_label: str = Field("", description="review_pending 时为“待审核”")
 
 
 class ItemDetail(ItemView):
@@ -281,11 +284,37 @@ class ReviewEntry(BaseModel):
     decided_at: str | None = None
     decision_reason: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
+    upload: str | None = Field(None, description="所属台账上传（同一次上传的补录可一并审核）")
+    depends_on: str | None = Field(None, description="依赖的待审核事件：随其一并审核")
+    type_name: str = ""
 
 
 class ReviewQueue(BaseModel):
     status: Literal["held", "approved", "rejected", "all"]
     entries: list[ReviewEntry]
+
+
+class BulkReviewBody(BaseModel):
+    event_ids: list[str] = Field(default_factory=list, description="所选补录的 event_id")
+    upload: str | None = Field(None, description="或：这次台账上传的全部待审核补录")
+    approve: bool = Field(description="true 批准，false 驳回")
+    reason: str = Field("", description="一个理由，对所有所选补录（驳回时必填）")
+
+
+class BulkReviewOutcome(BaseModel):
+    event_id: str
+    ok: bool
+    entry: ReviewEntry | None = None
+    field: str | None = None
+    error: str | None = None
+    status: int | None = None
+
+
+class BulkReviewResult(BaseModel):
+    approve: bool
+    results: list[BulkReviewOutcome]
+    decided: int
+    failed: int
 
 
 class RejectBody(BaseModel):

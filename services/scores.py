@@ -49,10 +49,12 @@ def period_records(
     """records_from_snapshots for the clocks due in `period`, straight from rows (same rules: lapsing windows
     and clocks without a due date are skipped; overdue days only for overdue clocks)."""
     from domain.model import ClockSnapshot
+    from domain.review import LIVE_STATES
     from domain.scoring import classify
     from store.clock_rows import clock_rows_due_between
 
     lapsing = {r.id for r in engine().rules.values() if r.lapses}
+    held = held_keys(session, department)
     out = []
     for item_id, item_type, dept, title, rule, due, state, met_on, lateness, region, summary in clock_rows_due_between(
         session, period.start.isoformat(), period.end.isoformat(), department
@@ -77,9 +79,19 @@ def period_records(
                 lateness_working_days=lateness,
                 overdue_working_days=overdue,
                 explanation={"summary": summary} if summary else {},
+                held=bool(held) and state in LIVE_STATES and (item_id, rule) in held,
             )
         )  # scoring reads only the summary
     return out
+
+
+def held_keys(session, department: str | None = None) -> set[tuple[str, str]]:
+    """(item id, rule) of the clocks a late entry waiting for review decides (domain.review.held_clocks)."""
+    from domain.review import held_clocks
+    from store.items import late_entries
+
+    held = late_entries(session, status="held", department=department)
+    return held_clocks(((e.item_id, e.type) for e in held), engine().rules) if held else set()
 
 
 def current_marks(session, department: str | None = None) -> list:

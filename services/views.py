@@ -104,17 +104,28 @@ def working_days_left(c, day: dt.date) -> int | None:
     return clock_days_left(c, day, eng.calendar, eng.rules)
 
 
-def clock_view(c, rules: dict[str, str], today_: dt.date | None = None) -> ClockView:
+def clock_view(
+    c, rules: dict[str, str], today_: dt.date | None = None, held: frozenset[str] | set[str] = frozenset()
+) -> ClockView:
+    from domain.review import LIVE_STATES
+
     return ClockView(
-        **c.model_dump(), rule_name=rules.get(c.rule, c.rule), working_days_left=working_days_left(c, today_ or today())
+        **c.model_dump(),
+        rule_name=rules.get(c.rule, c.rule),
+        working_days_left=working_days_left(c, today_ or today()),
+        held=c.rule in held and c.state in LIVE_STATES,
     )
 
 
 def item_view(snap, *, with_history: bool = False) -> ItemView:
     from domain.flags import consultation_summary, item_flags
+    from domain.labels import SCORE_STATUSES
+    from domain.review import held_clocks
 
     rules = engine().rule_names
     names = department_names()
+    waiting = [(snap.id, e.type) for e in snap.late_entries if e.status == "held"]
+    held = {rule for _, rule in held_clocks(waiting, engine().rules)} if waiting else set()
     base = {
         "id": snap.id,
         "type": snap.type,
@@ -123,11 +134,13 @@ def item_view(snap, *, with_history: bool = False) -> ItemView:
         "title": snap.title,
         "state": snap.state,
         "version": snap.version,
-        "clocks": [clock_view(c, rules) for c in snap.clocks],
+        "clocks": [clock_view(c, rules, held=held) for c in snap.clocks],
         "flags": item_flags(snap.data, snap.clocks),
         "consultations": consultation_summary(snap.data, snap.clocks),
         # 补录 (late entries): held ones do not count yet; both dates shown
         "late_entries": [e.model_dump() for e in snap.late_entries],
+        "review_pending": bool(waiting),
+        "review_label": SCORE_STATUSES["held"] if waiting else "",
     }
     if not with_history:
         return ItemView(**base)
@@ -193,21 +206,39 @@ def list_item_views(
 ) -> list[ItemView]:
     """Items in id order; `after` / `limit` page through them (keyset, the API's cursor)."""
     from store.db import session
-    from store.items import list_items
+    from store.items import items_with_held_entries, late_entries, late_entry_model, list_items
 
     with session() as s:
         snaps = list_items(s, department=department, state=state, type=type_, after=after, limit=limit)
+        waiting = items_with_held_entries(s, department)
+        for snap in snaps:  # 待审核 in lists too (the list query reads no late entries otherwise)
+            if snap.id in waiting:
+                snap.late_entries = [late_entry_model(r) for r in late_entries(s, status=None, item_id=snap.id)]
     return [item_view(x) for x in snaps]
 
 
 def overdue_views(as_of: dt.date, department: str | None) -> list[OverdueRow]:
+    """Open clocks past due, but those a late entry waiting for review decides (待审核: not overdue)."""
+    return overdue_and_held(as_of, department)[0]
+
+
+def overdue_and_held(as_of: dt.date, department: str | None) -> tuple[list[OverdueRow], list[OverdueRow]]:
+    """(overdue rows, rows past due that wait for a late entry's review): held is neither late nor on time
+    (domain.review.held_clocks), so the second list is counted apart (the board's 待审核), never as 逾期."""
     from services.queries import overdue_rows
+    from services.scores import held_keys
+    from store.db import session
 
     names = department_names()
-    return [
+    rows = [
         OverdueRow(**r, department_name=names.get(r["department"], r["department"]))
         for r in overdue_rows(as_of, department)
     ]
+    with session() as s:
+        held = held_keys(s, department)
+    if not held:
+        return rows, []
+    return [r for r in rows if (r.id, r.rule) not in held], [r for r in rows if (r.id, r.rule) in held]
 
 
 # ---------------------------------------------------------------------------------- reports, calendar
@@ -309,17 +340,23 @@ SORTS = {
 }
 
 
-def board_view(day: dt.date, dept: str | None, sort: str = "overdue", *, with_held: bool = False) -> dict[str, Any]:
+def board_view(
+    day: dt.date, dept: str | None, sort: str = "overdue", *, with_held: bool = False, upload: str | None = None
+) -> dict[str, Any]:
     """Everything the supervisor's board shows for `dept` (None: all) on `day`: the overdue rows sorted by
     `sort` and grouped per department, the open and provisional counts, flags, 登记滞后, the quarter's scores
     and (`with_held`) the late entries waiting for review."""
-    rows = overdue_views(day, dept)
+    rows, held_rows = overdue_and_held(day, dept)
     rows.sort(key=SORTS.get(sort, SORTS["overdue"]))
     by_dept: dict[str, dict[str, Any]] = {}
+
+    def group(d: str, name: str) -> dict[str, Any]:
+        return by_dept.setdefault(d, {"id": d, "name": name, "count": 0, "max": 0, "total": 0, "held": 0})
+
+    for r in held_rows:  # past due but waiting for review: 待审核, not 逾期
+        group(r.department, r.department_name)["held"] += 1
     for r in rows:
-        g = by_dept.setdefault(
-            r.department, {"id": r.department, "name": r.department_name, "count": 0, "max": 0, "total": 0}
-        )
+        g = group(r.department, r.department_name)
         g["count"] += 1
         g["total"] += r.overdue_working_days
         g["max"] = max(g["max"], r.overdue_working_days)
@@ -353,20 +390,22 @@ def board_view(day: dt.date, dept: str | None, sort: str = "overdue", *, with_he
     flagged = [(i, f) for i, fl in flagged if (f := [x for x in fl if x["code"] not in own_lists])]
     receipt_flagged = [(i, f) for i, f in receipt_flagged if f]
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
-        by_dept.setdefault(d, {"id": d, "name": names.get(d, d), "count": 0, "max": 0, "total": 0})
+        group(d, names.get(d, d))
     for g in by_dept.values():
         g["urges"] = urges.get(g["id"], 0)
-    groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], -g["urges"], g["id"]))
+    groups = sorted(by_dept.values(), key=lambda g: (-g["count"], -g["max"], -g["urges"], -g["held"], g["id"]))
     provisional = [(i, c) for i in prov_items for c in i.clocks if c.provisional and c.state == "open"]
     lag_groups: dict[str, list[Any]] = {}
     for e in lagging:  # 登记滞后, per department (longest lag first)
         lag_groups.setdefault(e.department or "", []).append(e)
     scores = period_scores(period, day, dept)
-    from services.review import list_entries
+    from services.review import held_uploads, list_entries
 
-    held = list_entries("held", dept) if with_held else None
+    held = list_entries("held", dept, upload=upload) if with_held else None
+    uploads = held_uploads(dept) if with_held else []
     return {
         "rows": rows,
+        "held_rows": held_rows,
         "groups": groups,
         "sort": sort,
         "as_of": day.isoformat(),
@@ -382,4 +421,6 @@ def board_view(day: dt.date, dept: str | None, sort: str = "overdue", *, with_he
         "receipt_flagged": receipt_flagged,
         "rule_names": engine().rule_names,
         "held": held,
+        "upload": upload,
+        "uploads": uploads,
     }

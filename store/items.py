@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, true
@@ -212,6 +212,8 @@ def late_entry_model(r: LateEntryRecord):
         decision_reason=r.decision_reason,
         content_hash=r.content_hash,
         data=r.payload or {},
+        upload=r.upload,
+        depends_on=r.depends_on,
     )
 
 
@@ -274,6 +276,8 @@ def _save_late_entries(session: Session, snap: ItemSnapshot) -> None:
             "decision_reason": e.decision_reason,
             "content_hash": e.content_hash,
             "payload": e.data,
+            "upload": e.upload,
+            "depends_on": e.depends_on,
         }
         for e in snap.late_entries
     ]
@@ -281,7 +285,10 @@ def _save_late_entries(session: Session, snap: ItemSnapshot) -> None:
     session.execute(
         ins.on_conflict_do_update(
             index_elements=[table.c.event_id],
-            set_={k: ins.excluded[k] for k in ("status", "decided_by", "decided_at", "decision_reason")},
+            set_={
+                k: ins.excluded[k]
+                for k in ("status", "decided_by", "decided_at", "decision_reason", "reason", "depends_on")
+            },
         )
     )
 
@@ -291,10 +298,25 @@ def find_late_entry(session: Session, event_id: str) -> LateEntryRecord | None:
 
 
 def late_entries(
-    session: Session, status: str | None = "held", department: str | None = None, item_id: str | None = None
+    session: Session,
+    status: str | None = "held",
+    department: str | None = None,
+    item_id: str | None = None,
+    *,
+    upload: str | None = None,
+    ids: list[str] | None = None,
+    occurred: tuple[str, str] | None = None,
 ) -> list[LateEntryRecord]:
-    """The review queue (status held) or the decided entries, oldest recorded first."""
+    """The review queue (status held) or the decided entries, oldest recorded first; `upload`: of one
+    ledger upload; `ids`: these event ids; `occurred`: own date in [first, last] (ISO days)."""
     q = select(LateEntryRecord)
+    if upload is not None:
+        q = q.where(col(LateEntryRecord.upload) == upload)
+    if ids is not None:
+        q = q.where(col(LateEntryRecord.event_id).in_(ids))
+    if occurred is not None:
+        after = (date.fromisoformat(occurred[1]) + timedelta(days=1)).isoformat()
+        q = q.where(col(LateEntryRecord.occurred_on) >= occurred[0], col(LateEntryRecord.occurred_on) < after)
     if status is not None:
         q = q.where(col(LateEntryRecord.status) == status)
     if department is not None:
@@ -335,6 +357,14 @@ def document_ids_with_marks(session: Session, department: str | None = None) -> 
     if department is not None:
         withheld = withheld.where(col(Item.department) == department)
     return list(session.execute(withheld).scalars())
+
+
+def items_with_held_entries(session: Session, department: str | None = None) -> set[str]:
+    """Ids of the items with a late entry waiting for review (待审核)."""
+    q = select(col(LateEntryRecord.item_id)).where(col(LateEntryRecord.status) == "held")
+    if department is not None:
+        q = q.where(col(LateEntryRecord.department) == department)
+    return set(session.execute(q.distinct()).scalars())
 
 
 def held_late_entry_counts(session: Session) -> list[tuple[str | None, int]]:

@@ -207,6 +207,8 @@ class LateEntryRecord(SQLModel, table=True):
     decision_reason: str | None = None
     content_hash: str = ""
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json_col())
+    upload: str | None = Field(default=None, index=True)  # the ledger upload it came in (Recorded.upload)
+    depends_on: str | None = None  # held with (and decided with) this held event
 
 
 TABLES = [Item, Clock, DueDateChange, EventRecord, LateEntryRecord]

@@ -43,16 +43,19 @@ async def _held_reply(env, rid: str) -> str:
 async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):
     rid = f"rv-{env.tag}-1"
     eid = await _held_reply(env, rid)
-    # held: still overdue, the item shows it with both dates
+    # held: neither overdue nor on time (待审核), the item shows it with both dates
     overdue = (await env.get("supervisor", "/api/overdue")).json()["rows"]
-    assert rid in {r["id"] for r in overdue}
+    assert rid not in {r["id"] for r in overdue}
     item = (await env.get("liaison", f"/api/items/{rid}")).json()
+    assert item["review_pending"] and item["review_label"] == "待审核" and item["clocks"][0]["held"]
     assert [(e["status"], e["on"], e["recorded_on"]) for e in item["late_entries"]] == [
         ("held", _days_ago(8), item["late_entries"][0]["recorded_on"])
     ]
     assert item["clocks"][0]["state"] == "open" and "request.replied" not in [e["type"] for e in item["events"]]
     scores = (await env.get("assessor", "/api/scores", params={"period": item["clocks"][0]["due"][:4]})).json()
-    assert [d["status"] for d in scores["details"] if d["item_id"] == rid] == ["overdue"]
+    assert [d["status"] for d in scores["details"] if d["item_id"] == rid] == ["held"]
+    fgw = next(d for d in scores["summary"] if d["department"] == "qz-fgw")
+    assert fgw["held"] >= 1 and fgw["per_rule"]["request_reply"]["held"] >= 1
     for role in ("liaison", "assessor"):
         r = await env.get(role, "/api/review")
         assert r.status_code == 403 and r.json()["code"] == "forbidden"
@@ -72,6 +75,7 @@ async def test_only_supervisors_and_admins_see_and_decide_late_entries(env):
     assert r.status_code == 200 and r.json()["status"] == "approved" and r.json()["decided_by"] == "admin"
     item = (await env.get("supervisor", f"/api/items/{rid}")).json()
     assert item["clocks"][0]["state"] == "missed" and item["clocks"][0]["met_on"] == _days_ago(8)
+    assert not item["review_pending"] and not item["clocks"][0]["held"]
     assert rid not in {r["id"] for r in (await env.get("supervisor", "/api/overdue")).json()["rows"]}
     scores = (await env.get("assessor", "/api/scores", params={"period": item["clocks"][0]["due"][:4]})).json()
     assert [d["status"] for d in scores["details"] if d["item_id"] == rid] == ["late"]

@@ -219,3 +219,32 @@ def test_counting_limits_are_read_from_rules_toml_and_checked():
         parse_counting_limits({"consultation": {"max_paused_working_days": "30"}})
     with pytest.raises(ConfigError, match="未知字段"):
         parse_counting_limits({"withdrawal": {"days": 10}})
+
+
+def test_admit_holds_a_late_start_of_a_pause_and_its_end_with_it():
+    """`tr.admit` (what the workflow decides per event, pure: the import preview can use it): a liaison's
+    consultation recorded weeks later is held, its end held with it (not refused), and the held group
+    applies in order (the pause then ends)."""
+    st = started()
+
+    def late(obj: dict):
+        rec = Recorded(at="2026-05-06T10:00:00+08:00", on="2026-05-06", role="liaison", late_from="2026-03-20")
+        return ev(obj).model_copy(update={"recorded": rec})
+
+    start = late({"event_id": "c1", "type": "request.consultation_started", "on": "2026-03-09", "with": "agency"})
+    end = late({"event_id": "c2", "type": "request.consultation_ended", "on": "2026-03-16", "with": "agency"})
+    with pytest.raises(Refusal):  # on its own, the end fits nothing (no consultation open)
+        tr.check(st, end)
+    a, b = tr.admit(st, start), tr.admit(st, end)
+    assert (a.status, a.depends_on) == ("held", None) and (b.status, b.depends_on) == ("held", "c1")
+    assert "依赖待审核的开始征求意见事件（c1）" in b.reason
+    assert [e.event_id for e in tr.dependents(st, "c1")] == ["c2"]
+    assert tr.clock(st, "request_reply").pauses == []  # held: the clocks ignore them
+    sim = tr.simulated(st)
+    (pause,) = tr.clock(sim, "request_reply").pauses
+    assert (pause.start, pause.end) == ("2026-03-09", "2026-03-16")
+    # an unrelated event by the operator (not reviewed) that fits the item as it is applies as before
+    other = ev({"event_id": "x1", "type": "request.replied", "on": "2026-03-20", "outcome": "granted"})
+    assert (
+        tr.held_dependency(st, other.model_copy(update={"recorded": Recorded(at="", on="", role="operator")})) is None
+    )

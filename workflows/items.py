@@ -99,6 +99,8 @@ REPROJECT = "s17-calendar-reproject"
 CONSULT_CHECKS = "s17-consult-checks"
 # LATE_RESTART: a late restart (request.corrected) by a liaison or head is held like a reply.
 LATE_RESTART = "s17-lag-late-restart"
+# HELD_DEPENDENTS: an event that depends on a held late entry is held with it (runs before applied or refused it).
+HELD_DEPENDENTS = "s19-held-dependents"
 
 
 def _stamped(ev: Event) -> Event:
@@ -251,18 +253,26 @@ class ItemWorkflow:
                 # Checked again under the lock: another Update (e.g. a second import sending the same id,
                 # or another reply) may have changed the item since the validator accepted this one.
                 seen = tr.known(self.st, ev)
+                dep = None
                 if not seen:
-                    tr.check(
-                        self.st,
-                        ev,
-                        today=_recording_now().date() if workflow.patched(RECORDING_CLOCK) else None,
-                        strict=workflow.patched(CONSULT_CHECKS),
-                    )
+                    today = _recording_now().date() if workflow.patched(RECORDING_CLOCK) else None
+                    strict = workflow.patched(CONSULT_CHECKS)
+                    dep = tr.held_dependency(self.st, ev, today, strict) if self.st.held_events else None
+                    if dep is not None and not workflow.patched(HELD_DEPENDENTS):
+                        dep = None  # a run recorded before: the event was checked (and applied) on its own
+                    # A dependent is checked as it will be applied: after the held events it waits for.
+                    tr.check(tr.simulated(self.st) if dep is not None else self.st, ev, today=today, strict=strict)
             except Refusal as exc:
                 self._start_refused = not self.st.version
                 _reject(str(exc))
             if seen:
                 return ApplyResult(status=seen)
+            if dep is not None:
+                root = tr.group_root(self.st, dep.event_id)
+                why = tr.dependent_reason(self.st.held_events[root])
+                tr.hold(self.st, ev, why, depends_on=root)
+                self._save_soon()
+                return ApplyResult(status="held", note=f"补录待审核：{why}")
             held = tr.late_reason(self.st, ev, restart=self._restarts(ev) and workflow.patched(LATE_RESTART))
             if held:
                 tr.hold(self.st, ev, held)
@@ -298,16 +308,20 @@ class ItemWorkflow:
             return  # another event is half-way through: the handler decides under the lock
         # A start event's dates are checked by the handler: refused there, it ends the run it opened
         # (a validator refusal would leave update-with-start's fresh run waiting for ever).
-        tr.check(self.st, ev, today=_recording_now().date() if self.st.version else None)
+        today = _recording_now().date() if self.st.version else None
+        dep = tr.held_dependency(self.st, ev, today) if self.st.held_events else None
+        tr.check(tr.simulated(self.st) if dep is not None else self.st, ev, today=today)
 
     @workflow.update
     async def review(self, d: ReviewDecision) -> ApplyResult:
-        """Approve (apply as of the event's own date) or reject (drop, with the reason) a held entry."""
+        """Approve (apply as of the event's own date) or reject (drop, with the reason) a held entry; the
+        events held with it (its dependents) are applied after it, in order, or re-evaluated."""
         async with self._lock:
             entry = self._entry(d.event_id)
             if entry is not None and entry.status != "held":  # a repeated decision
                 return ApplyResult(status=entry.status)
             ev = self.st.held_events[d.event_id]
+            deps = tr.dependents(self.st, d.event_id)
             note = None
             if d.approve:
                 before = self.st.model_copy(deep=True)
@@ -326,10 +340,65 @@ class ItemWorkflow:
             del self.st.held_events[d.event_id]
             tr.refresh_state(self.st)
             self.st.version += 1
-            # An approved entry joins the event log stamped with the time it was first recorded.
-            await self._save(ev if d.approve else None, recorded_at=entry.recorded_at)
+            if not deps:
+                # An approved entry joins the event log stamped with the time it was first recorded.
+                await self._save(ev if d.approve else None, recorded_at=entry.recorded_at)
+            else:
+                self._save_soon(ev if d.approve else None, recorded_at=entry.recorded_at)
+                for dev in deps:
+                    await self._decide_dependent(dev, d, ev)
+                await self._saved()
             self._dirty = True
             return ApplyResult(status=entry.status, note=note or "")
+
+    async def _decide_dependent(self, dev: Event, d: ReviewDecision, root: Event) -> None:
+        """After its root's decision: apply a dependent (root approved, or it no longer depends on anything
+        and is timely), keep it held (late on its own, or waiting for another held event) or refuse it."""
+        entry = self._entry(dev.event_id)
+        assert entry is not None
+        del self.st.held_events[dev.event_id]
+        what = tr.event_name(root.type)
+        try:
+            tr.check(self.st.model_copy(update={"applied": {}}), dev)
+        except Refusal as exc:
+            verdict = "已批准" if d.approve else "已驳回"
+            entry.status, entry.decided_by, entry.decided_at = "rejected", d.by, d.at
+            entry.decision_reason = f"所依赖的{what}事件（{root.event_id}）{verdict}后不能生效：{exc.reason}"
+            self.st.version += 1
+            self._save_soon()
+            return
+        if not d.approve:
+            other = tr.held_dependency(self.st, dev)
+            late = None if other else tr.late_reason(self.st, dev, restart=self._restarts(dev))
+            if other is not None or late:
+                self.st.held_events[dev.event_id] = dev
+                entry.depends_on = tr.group_root(self.st, other.event_id) if other is not None else None
+                entry.reason = tr.dependent_reason(other) if other is not None else (late or "")
+                self.st.version += 1
+                self._save_soon()
+                return
+        before = self.st.model_copy(deep=True)
+        try:
+            await self._apply(dev)
+        except (ActivityError, ApplicationError) as exc:
+            self.st = before  # taken after the dependent left the held events
+            entry = self._entry(dev.event_id)
+            assert entry is not None
+            entry.status, entry.decided_by, entry.decided_at = "rejected", d.by, d.at
+            entry.decision_reason = f"不能生效：{getattr(exc.cause, 'message', None) or exc}"
+            self.st.version += 1
+            self._save_soon()
+            return
+        entry.status, entry.decided_by, entry.decided_at = "approved", d.by, d.at
+        entry.decision_reason = (
+            f"随所依赖的{what}事件（{root.event_id}）一并批准"
+            if d.approve
+            else f"所依赖的{what}事件（{root.event_id}）已驳回；本事件按时登记，照常生效"
+        )
+        self.st.applied[dev.event_id] = dev.content_hash
+        tr.refresh_state(self.st)
+        self.st.version += 1
+        self._save_soon(dev, recorded_at=entry.recorded_at)
 
     @review.validator
     def _validate_review(self, d: ReviewDecision) -> None:
@@ -338,6 +407,10 @@ class ItemWorkflow:
             raise Refusal("event_id", f"事项 {self.st.id} 没有补录事件 {d.event_id}")
         if entry.status != "held":
             return
+        if entry.depends_on:
+            raise Refusal(
+                "event_id", f"补录 {d.event_id} 依赖待审核的事件 {entry.depends_on}：随该事件一并审核，不能单独审核"
+            )
         if not d.approve and not d.reason.strip():
             raise Refusal("reason", "驳回补录须说明理由")
         if d.approve:  # the item may have moved on meanwhile (e.g. replied by another entry)

@@ -139,14 +139,17 @@ def scores_lock(
     as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
     by: str | None = typer.Option(None, "--by", help="锁定人"),
     force: bool = typer.Option(False, "--force", help="期间尚未结束也锁定"),
+    confirm: bool = typer.Option(False, "--confirm", help="期间内有待审核的补录时仍锁定"),
 ) -> None:
     """锁定期间：公布的数字此后保持不变，之后的变化列为更正。"""
     from services.locks import LockRefused, lock_scores
 
     p, day = _period(period), _as_of(as_of)
     try:
-        res = lock_scores(p, day, department=department, locked_by=by, force=force)
+        res = lock_scores(p, day, department=department, locked_by=by, force=force, confirm_pending=confirm)
     except LockRefused as exc:
+        if exc.code == "pending_review":
+            _fail(f"未锁定：{exc}\n确需锁定请加 --confirm", 1)
         if exc.code == "not_ended":
             _fail(f"{p.title}尚未结束（截止 {p.end}，统计截止日 {day}），确需锁定请加 --force")
         _fail(f"{p.title}（{department or '全部部门'}）已锁定")
@@ -164,15 +167,19 @@ def annual_lock_cmd(
     government: bool = typer.Option(False, "--government", help="政府年度报告"),
     by: str | None = typer.Option(None, "--by", help="锁定人"),
     force: bool = typer.Option(False, "--force", help="年度尚未结束也锁定"),
+    confirm: bool = typer.Option(False, "--confirm", help="该年度有待审核的补录时仍锁定"),
 ) -> None:
     """锁定年度报告表二至表四：此后的变化列入更正说明，下一年度的上年结转按锁定数填列。
     （部门或政府的年度报告登记公布时自动锁定。）"""
     from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
+    from services.locks import LockRefused
 
     try:
-        row = lock_annual_report(year, department, government, locked_by=by, force=force)
+        row = lock_annual_report(year, department, government, locked_by=by, force=force, confirm_pending=confirm)
     except YearNotEnded:
         _fail(f"{year}年度尚未结束，确需锁定请加 --force")
+    except LockRefused as exc:
+        _fail(f"未锁定：{exc}\n确需锁定请加 --confirm", 1)
     except AnnualReportError as exc:
         _fail(str(exc))
         raise

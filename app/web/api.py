@@ -24,6 +24,8 @@ from services.schemas import API_ERRORS as ERRORS
 from services.schemas import (
     AnnualLockInfo,
     AnnualReport,
+    BulkReviewBody,
+    BulkReviewResult,
     CalendarInfo,
     CalendarReload,
     IngestReport,
@@ -298,18 +300,22 @@ def post_annual_report_lock(
     year: int = Query(..., ge=2008, le=2100),
     department: str | None = None,
     government: bool = Query(False, description="政府年度报告"),
+    confirm_pending: bool = Query(False, description="有待审核的补录（事件日期在该年度）时仍锁定"),
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
+    from services.locks import LockRefused
 
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定年度报告")
     rm.check_department(department)
     scope = "政府" if government else (department or "全部")
     try:
-        row = lock_annual_report(year, department, government, locked_by=who.actor)
+        row = lock_annual_report(year, department, government, locked_by=who.actor, confirm_pending=confirm_pending)
     except YearNotEnded:
         raise ApiError(409, "year_not_ended", f"{year}年度尚未结束，不能锁定其年度报告") from None
+    except LockRefused as exc:  # late entries of the year wait for review: named; confirm_pending=true locks
+        raise ApiError(409, "pending_review", str(exc), pending=exc.pending) from None
     except AnnualReportError as exc:
         code = {404: "not_found", 409: "already_locked"}.get(exc.status, "invalid_parameter")
         raise ApiError(exc.status, code, str(exc)) from None
@@ -375,13 +381,15 @@ async def post_calendar_reload(request: Request, who: Principal = Depends(api_pr
 def get_review(
     status: Literal["held", "approved", "rejected", "all"] = "held",
     department: str | None = None,
+    upload: str | None = None,
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     from services.review import list_entries
 
     who.require(REVIEWERS, "查看补录审核队列")
     rm.check_department(department)
-    return {"status": status, "entries": list_entries(None if status == "all" else status, department)}
+    entries = list_entries(None if status == "all" else status, department, upload=upload)
+    return {"status": status, "entries": entries}
 
 
 async def _decide(request: Request, event_id: str, approve: bool, reason: str, who: Principal) -> dict[str, Any]:
@@ -402,6 +410,45 @@ async def _decide(request: Request, event_id: str, approve: bool, reason: str, w
 
 
 DECISION_ERRORS: Responses = {404: _error("没有该编号的补录事件"), 409: _error("该补录已审核，或事项已不能接受它")}
+
+
+@router.post(
+    "/review/bulk",
+    summary="批量审核补录：所选或一次上传的全部，一个理由",
+    tags=["补录审核"],
+    response_model=BulkReviewResult,
+    responses=BAD_BODY,
+)
+async def post_review_bulk(
+    request: Request, body: BulkReviewBody, who: Principal = Depends(api_principal)
+) -> dict[str, Any]:
+    from services.review import ReviewError, decide_many, review_action, review_audit, upload_entry_ids
+
+    who.require(REVIEWERS, "审核补录")
+    client = request.app.state.client
+    if client is None:
+        raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
+    ids = list(body.event_ids) + (upload_entry_ids(body.upload) if body.upload else [])
+    if not ids:
+        raise ApiError(422, "invalid_parameter", "请选择补录（event_ids）或指定上传（upload）", field="event_ids")
+    try:
+        results = await decide_many(client, ids, approve=body.approve, by=who.actor, reason=body.reason)
+    except ReviewError as exc:
+        raise ApiError(exc.status, "invalid_parameter", exc.reason, field=exc.field) from None
+    for r in results:
+        if r["ok"]:
+            audit(request, who, review_action(body.approve), **review_audit(r["entry"]))
+        else:
+            audit(
+                request,
+                who,
+                review_action(body.approve),
+                object=r["event_id"],
+                outcome="failure",
+                detail={"reason": r["error"]},
+            )
+    failed = sum(1 for r in results if not r["ok"])
+    return {"approve": body.approve, "results": results, "decided": len(results) - failed, "failed": failed}
 
 
 @router.post(

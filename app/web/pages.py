@@ -271,14 +271,20 @@ def _safe_next(nxt: str) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-def board(request: Request, sort: str = "overdue", as_of: str | None = None, department: str | None = None):
+def board(
+    request: Request,
+    sort: str = "overdue",
+    as_of: str | None = None,
+    department: str | None = None,
+    upload: str | None = None,
+):
     who = _who(request)
     if who.role == "liaison" and not department:
         return RedirectResponse("/liaison", status_code=303)
     dept = who.scope(department, "查看督办看板", roles=("supervisor", "admin", "local"))
     rm.check_department(dept)
     day = rm.parse_day(as_of)
-    view = rm.board_view(day, dept, sort, with_held=who.role in ("supervisor", "admin", "local"))
+    view = rm.board_view(day, dept, sort, with_held=who.role in ("supervisor", "admin", "local"), upload=upload)
     return render(request, "board.html", who, **view, may_review=who.role in REVIEWERS)
 
 
@@ -305,6 +311,51 @@ async def _review_form(request: Request, event_id: str, approve: bool):
     audit(request, who, review_action(approve), **review_audit(e))
     done = "已批准补录" if e["status"] == "approved" else "已驳回补录"
     return redirect_with_flash("/#review", f"{done} {event_id}（{e['item_id']}）", request)
+
+
+@router.post("/review/bulk")
+async def review_bulk_form(request: Request):
+    """The board's 批准所选 / 驳回所选 (checked entries) and 全部批准 / 全部驳回 (one upload), one reason."""
+    from services.review import ReviewError, decide_many, review_action, review_audit, upload_entry_ids
+
+    who = _who(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form, who):
+        return csrf_refused(request)
+    who.require(REVIEWERS, "审核补录")
+    client = request.app.state.client
+    if client is None:
+        raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
+    approve = form.get("decision") == "approve"
+    lists = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    ids = [i for i in lists.get("event_id", []) if i]
+    if form.get("upload"):
+        ids += upload_entry_ids(form["upload"])
+    if not ids:
+        return redirect_with_flash("/#review", "请先勾选要审核的补录", request)
+    try:
+        results = await decide_many(client, ids, approve=approve, by=who.actor, reason=form.get("reason", ""))
+    except ReviewError as exc:
+        raise ApiError(exc.status, "review_refused", exc.reason) from None
+    failed = []
+    for r in results:
+        if r["ok"]:
+            audit(request, who, review_action(approve), **review_audit(r["entry"]))
+        else:
+            failed.append(f"{r['event_id']}：{r['error']}")
+            audit(
+                request,
+                who,
+                review_action(approve),
+                object=r["event_id"],
+                outcome="failure",
+                detail={"reason": r["error"]},
+            )
+    done = "批准" if approve else "驳回"
+    text = f"已{done} {len(results) - len(failed)} 条补录" + (
+        f"；{len(failed)} 条未能{done}：" + "；".join(failed) if failed else ""
+    )
+    return redirect_with_flash("/#review", text, request)
 
 
 @router.post("/review/{event_id}/approve")
@@ -395,9 +446,10 @@ def department_page(request: Request, s: SessionDep, dept: str):
     directory = rm.directory()
     d = directory.departments[dept]
     people = [p for p in directory.people.values() if p.department == dept]
-    from store.items import list_items
+    from store.items import items_with_held_entries, list_items
 
     items = list_items(s, department=dept)
+    review_pending = items_with_held_entries(s, dept)
     day = rm.today()
     overdue = rm.overdue_views(day, dept)
     period = rm.parse_period_param(None)
@@ -408,6 +460,7 @@ def department_page(request: Request, s: SessionDep, dept: str):
         who,
         d=d,
         people=people,
+        review_pending=review_pending,
         items=items,
         overdue=overdue,
         scores=scores,

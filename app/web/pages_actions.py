@@ -210,8 +210,19 @@ async def lock_scores(request: Request):
     period = rm.parse_period_param(form.get("period") or None)
     back = f"/scores?period={period.label}"
     try:
-        res = lock_scores(period, rm.today(), locked_by=who.actor)
+        res = lock_scores(period, rm.today(), locked_by=who.actor, confirm_pending=form.get("confirm_pending") == "1")
     except LockRefused as exc:
+        if exc.code == "pending_review":  # a confirmation step naming the entries still waiting for review
+            return render(
+                request,
+                "lock_confirm.html",
+                who,
+                what=period.title,
+                pending=exc.pending,
+                action="/scores/lock",
+                fields={"period": period.label},
+                back="/#review",
+            )
         if exc.code == "already_locked":
             audit(request, who, "scores.lock", object=period.label, outcome="failure", detail={"reason": str(exc)})
             return redirect_with_flash(back, f"未锁定：{exc}", request)
@@ -224,6 +235,7 @@ async def lock_scores(request: Request):
 async def lock_annual_report_page(request: Request):
     """The assessor's lock of an annual report (a published one is locked when its publication is recorded)."""
     from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
+    from services.locks import LockRefused
 
     who = _who(request)
     form = await read_form(request)
@@ -243,9 +255,25 @@ async def lock_annual_report_page(request: Request):
     back = "/scores" + (f"?department={quote(department, safe='')}" if department else "")
     scope = "政府" if government else (department or "全部")
     try:
-        lock_annual_report(year, department, government, locked_by=who.actor)
+        lock_annual_report(
+            year, department, government, locked_by=who.actor, confirm_pending=form.get("confirm_pending") == "1"
+        )
     except YearNotEnded:
         return redirect_with_flash(back, f"未锁定：{year}年度尚未结束。", request)
+    except LockRefused as exc:  # pending reviews: the confirmation step names them
+        fields = {"year": str(year)} | ({"department": department} if department else {})
+        if government:
+            fields["government"] = "true"
+        return render(
+            request,
+            "lock_confirm.html",
+            who,
+            what=f"{year}年度报告（{scope}）",
+            pending=exc.pending,
+            action="/scores/annual-lock",
+            fields=fields,
+            back="/#review",
+        )
     except AnnualReportError as exc:
         audit(request, who, "annual.lock", object=str(year), outcome="failure", detail={"reason": str(exc)})
         return redirect_with_flash(back, f"未锁定：{exc}", request)
