@@ -323,6 +323,16 @@ EXPORT_AUDIT_HEADERS = [
 ]
 
 
+# Calendar regions: the country; the others are named in config/regions.toml (`region_names`).
+REGIONS = {"national": "全国"}
+
+# 督办 three-colour practice (config/urge.toml): how overdue the item was when urged.
+URGE_COLOURS = {"blue": "蓝色督办", "orange": "橙色督办", "red": "红色督办"}
+URGE_COLOUR_SHORT = {"blue": "蓝", "orange": "橙", "red": "红"}
+# The department's reply to an urge (办理情况): none yet, or given.
+URGE_REPLY_STATES = {"waiting": "待反馈", "replied": "已反馈"}
+
+
 def step_label(step: str | None) -> str:
     """A ladder step's label; accepts fired keys such as `overdue_repeat_2@2026-11-05`."""
     if not step:
@@ -350,6 +360,9 @@ def tables() -> dict[str, Mapping[str, str]]:
         "late_status": LATE_ENTRY_STATUSES,
         "item_type": ITEM_TYPES,
         "event": EVENT_TYPES,
+        "region": REGIONS,
+        "urge_colour": URGE_COLOURS,
+        "urge_reply": URGE_REPLY_STATES,
     }
 
 
@@ -362,3 +375,20 @@ def rule_names(rules: Mapping) -> dict[str, str]:
     """Rule id -> Chinese name (rules.toml `name`). The rules in use: `engine().rule_names`, so a
     rules.toml edit reaches notices, digests, pages and the CLI alike."""
     return {rid: getattr(r, "name", rid) for rid, r in rules.items()}
+
+
+def choice_label(value: str | None, field: str) -> str:
+    """An enumerated field's value by its Chinese name (domain.events.CHOICE_LABELS: outcome, channel...)."""
+    from domain.events import CHOICE_LABELS
+
+    return label(CHOICE_LABELS.get(field, {}), value)
+
+
+def region_names(calendar) -> dict[str, str]:
+    """Region id -> Chinese name: 全国 and the regions of config/regions.toml (`name`)."""
+    names = dict(REGIONS)
+    for rid, rule in getattr(calendar, "region_rules", {}).items():
+        names[rid] = rule.name
+    for rid in getattr(calendar, "regions", ()):
+        names.setdefault(rid, rid)
+    return names

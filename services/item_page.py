@@ -9,9 +9,11 @@ import datetime as dt
 from typing import Any
 
 from domain import transitions as tr
+from domain.channels import split_error
 from domain.engine import engine
 from domain.item_state import ItemState, Refusal
 from domain.labels import EVENT_BUTTONS
+from domain.notice_text import beijing_text
 from domain.shanghai import SHANGHAI_OFFSET, today
 
 WRITERS = ("liaison", "supervisor", "admin")
@@ -80,7 +82,7 @@ def upcoming_reminders(item: Any, deliveries: list, limit: int = 6) -> list[dict
                 {
                     "rule_name": c.rule_name,
                     "step": STEPS.get(s.step, s.step),
-                    "when": s.fire_at[:16].replace("T", " "),
+                    "when": beijing_text(s.fire_at),
                     "to": "、".join(directory.people[p].name for p in people if p in directory.people)
                     or "（无人接收）",
                 }
@@ -92,7 +94,7 @@ def upcoming_reminders(item: Any, deliveries: list, limit: int = 6) -> list[dict
 def _local(moment: dt.datetime) -> str:
     if moment.tzinfo is None:  # the delivery log's timestamps come back naive (UTC) from SQLite
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M")
+    return beijing_text(moment)
 
 
 def item_extras(item: Any, role: str) -> dict[str, Any]:
@@ -113,7 +115,8 @@ def item_extras(item: Any, role: str) -> dict[str, Any]:
             "state": d.state,
             "when": _local(d.sent_at or d.created_at),
             "channel": d.channel_used or "",
-            "error": d.error or "",
+            "error": split_error(d.error)[0],
+            "error_detail": split_error(d.error)[1],  # Apprise's original text: the grey detail
         }
         for d in deliveries
     ]

@@ -20,6 +20,7 @@ from app.web.auth import COOKIE, page_principal
 from app.web.deps import SessionDep
 from domain import labels
 from domain.engine import engine
+from domain.notice_text import beijing_text
 from domain.scoring import MARK_DEFAULTS
 from domain.shanghai import SHANGHAI_OFFSET
 from services import views as rm
@@ -41,7 +42,11 @@ templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES,
 templates.env.filters["late_status"] = lambda s: labels.label(labels.LATE_ENTRY_STATUSES, s)
 templates.env.filters["event_label"] = lambda t: labels.label(labels.EVENT_TYPES, t)
 templates.env.filters["recorder"] = lambda r: labels.label(labels.RECORDERS, r)
-templates.env.filters["shanghai"] = lambda t: t.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M")
+templates.env.filters["shanghai"] = beijing_text
+# Beijing time as an office writes it (2026年12月2日 15:30); dates 2026年12月2日.
+templates.env.filters["when"] = beijing_text
+# An enumerated field's value (an outcome, a channel...) by its Chinese name (domain.events.CHOICE_LABELS).
+templates.env.filters["choice"] = labels.choice_label
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 # A stored address is a link only if it is http(s): rows written before the check may hold javascript: URLs.
 templates.env.filters["web_link"] = lambda u: (
@@ -64,6 +69,7 @@ def render(request: Request, template: str, who: Principal | None, status: int =
         "who": who,
         "role_labels": labels.ROLES,
         "depts": rm.department_names(),
+        "regions": labels.region_names(engine().calendar),
         "today": rm.today().isoformat(),
         "csrf": who.csrf if who else None,
         "flash": unquote(flash) if flash else None,
@@ -431,12 +437,11 @@ def scores_page(request: Request, s: SessionDep, period: str | None = None, depa
 def calendar_page(request: Request):
     who = _who(request)
     data = rm.calendar_view()
-    regions = {"national": "全国", "guangxi": "广西"}
     years: dict[int, dict[str, Any]] = {}
     for r in data.coverage:
         years.setdefault(r.year, {})[r.region] = r
     return render(
-        request, "calendar.html", who, data=data, years=sorted(years.items()), regions=regions, region_list=data.regions
+        request, "calendar.html", who, data=data, years=sorted(years.items()), region_list=data.regions
     )
 
 
