@@ -81,6 +81,7 @@ AUDIT_ACTIONS = {
     "review.approve": "批准补录",
     "review.reject": "驳回补录",
     "urge": "督办",
+    "urge.reply": "反馈督办办理情况",
     "scores.lock": "锁定考评期间",
     "annual.lock": "锁定年度报告",
     "calendar.reload": "重新载入日历",

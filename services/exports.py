@@ -16,6 +16,7 @@ from jinja2 import Environment
 
 from domain import labels
 from domain import report as R
+from domain.notice_text import beijing_text
 from domain.scoring import ScoreResult
 
 
@@ -231,7 +232,7 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
         ("部门范围", result.department or "全部部门"),
         (
             "锁定",
-            f"已于 {result.locked_at} 锁定，数字为锁定时公布的数字；锁定后的变化见“更正”表"
+            f"已于 {beijing_text(result.locked_at)} 锁定，数字为锁定时公布的数字；锁定后的变化见“更正”表"
             if result.locked_at
             else "未锁定（数字随事件更新）",
         ),

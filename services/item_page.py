@@ -14,7 +14,7 @@ from domain.engine import engine
 from domain.item_state import ItemState, Refusal
 from domain.labels import EVENT_BUTTONS
 from domain.notice_text import beijing_text
-from domain.shanghai import SHANGHAI_OFFSET, today
+from domain.shanghai import today
 
 WRITERS = ("liaison", "supervisor", "admin")
 URGERS = ("supervisor", "admin")
@@ -100,14 +100,13 @@ def _local(moment: dt.datetime) -> str:
 def item_extras(item: Any, role: str) -> dict[str, Any]:
     """`role`: the viewer's role (which buttons and the 督办 form they get)."""
     from domain.labels import STEPS
-    from store.accounts import urges_for_item
+    from services.urge import REPLIERS, item_urges
     from store.db import session
     from store.deliveries import deliveries_for_item
 
     directory = engine().directory
     with session() as s:
         deliveries = deliveries_for_item(s, item.id)
-        urges = urges_for_item(s, item.id)
     sent = [
         {
             "step": STEPS.get(d.step, d.step),
@@ -124,6 +123,7 @@ def item_extras(item: Any, role: str) -> dict[str, Any]:
         "actions": actions_for(item) if role in WRITERS else [],
         "upcoming": upcoming_reminders(item, deliveries),
         "sent": sent,
-        "urges": urges,
+        "urges": item_urges(item.id),
         "can_urge": role in URGERS,
+        "may_reply": role in REPLIERS,  # the department's own liaison or head (the page is already scoped)
     }

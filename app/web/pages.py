@@ -226,7 +226,7 @@ async def login(request: Request, s: SessionDep):
     if last_at is None:
         seen = "这是此账号第一次登录。"
     else:
-        seen = f"上次登录：{last_at.astimezone(SHANGHAI_OFFSET):%Y-%m-%d %H:%M}（北京时间），地址 {last_from or '-'}。"
+        seen = f"上次登录：{beijing_text(last_at)}（北京时间），地址 {last_from or '-'}。"
     seen += f"此后有 {failed} 次失败的登录尝试，如非本人所为请联系管理员。" if failed else "此后没有失败的登录尝试。"
     resp = redirect_with_flash(nxt, seen, request)
     resp.set_cookie(COOKIE, sid, httponly=True, samesite="lax", secure=secure_cookie(request))
@@ -269,7 +269,10 @@ def board(request: Request, sort: str = "overdue", as_of: str | None = None, dep
     rm.check_department(dept)
     day = rm.parse_day(as_of)
     view = rm.board_view(day, dept, sort, with_held=who.role in ("supervisor", "admin", "local"))
-    return render(request, "board.html", who, **view, may_review=who.role in REVIEWERS)
+    from services.urge import urge_list
+
+    urges = urge_list(who, dept, limit=30)
+    return render(request, "board.html", who, **view, may_review=who.role in REVIEWERS, urges=urges)
 
 
 # ---------------------------------------------------------------------------------- review forms
@@ -294,7 +297,8 @@ async def _review_form(request: Request, event_id: str, approve: bool):
         raise ApiError(exc.status, "review_refused", exc.reason) from None
     audit(request, who, review_action(approve), **review_audit(e))
     done = "已批准补录" if e["status"] == "approved" else "已驳回补录"
-    return redirect_with_flash("/#review", f"{done} {event_id}（{e['item_id']}）", request)
+    what = labels.label(labels.EVENT_TYPES, e.get("type"))
+    return redirect_with_flash("/#review", f"{done}：{what}（{e['item_id']}）", request)
 
 
 @router.post("/review/{event_id}/approve")
@@ -360,7 +364,7 @@ def item_page(request: Request, item_id: str):
     for u in x["urges"]:
         timeline.append(
             {
-                "when": u.created_at.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d"),
+                "when": u.day,
                 "kind": "urge",
                 "e": u,
             }
