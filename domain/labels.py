@@ -378,13 +378,6 @@ def rule_names(rules: Mapping) -> dict[str, str]:
     return {rid: getattr(r, "name", rid) for rid, r in rules.items()}
 
 
-def choice_label(value: str | None, field: str) -> str:
-    """An enumerated field's value by its Chinese name (domain.events.CHOICE_LABELS: outcome, channel...)."""
-    from domain.events import CHOICE_LABELS
-
-    return label(CHOICE_LABELS.get(field, {}), value)
-
-
 def region_names(calendar) -> dict[str, str]:
     """Region id -> Chinese name: 全国 and the regions of config/regions.toml (`name`)."""
     names = dict(REGIONS)

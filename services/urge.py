@@ -165,14 +165,14 @@ async def _through_temporal(client, urge_id: int, reqs) -> list | None:
     """Start the urge's delivery workflow; its first round's results, or None when not ready in time."""
     from temporalio.common import WorkflowIDReusePolicy
 
-    from worker.client import task_queue_name
+    from domain.settings import get_settings
     from workflows.urge import UrgeDelivery, UrgeDeliveryWorkflow
 
     handle = await client.start_workflow(
         UrgeDeliveryWorkflow.run,
         UrgeDelivery(urge_id=urge_id, requests=reqs),
         id=f"urge-delivery-{urge_id}",
-        task_queue=task_queue_name(),
+        task_queue=get_settings().task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     loop = asyncio.get_running_loop()

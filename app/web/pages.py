@@ -20,6 +20,7 @@ from app.web.auth import COOKIE, page_principal
 from app.web.deps import SessionDep
 from domain import labels
 from domain.engine import engine
+from domain.events import CHOICE_LABELS
 from domain.notice_text import beijing_text
 from domain.scoring import MARK_DEFAULTS
 from domain.shanghai import SHANGHAI_OFFSET
@@ -46,7 +47,7 @@ templates.env.filters["shanghai"] = beijing_text
 # Beijing time as an office writes it (2026年12月2日 15:30); dates 2026年12月2日.
 templates.env.filters["when"] = beijing_text
 # An enumerated field's value (an outcome, a channel...) by its Chinese name (domain.events.CHOICE_LABELS).
-templates.env.filters["choice"] = labels.choice_label
+templates.env.filters["choice"] = lambda v, field: labels.label(CHOICE_LABELS.get(field, {}), v)
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 # A stored address is a link only if it is http(s): rows written before the check may hold javascript: URLs.
 templates.env.filters["web_link"] = lambda u: (
