@@ -238,6 +238,9 @@ EVENT_BUTTONS = {
 }
 
 
+# The last column of every export row that names a department (its Chinese name comes first).
+EXPORT_DEPARTMENT_ID = "部门编号"
+
 # Column headers of the exports (services/exports.py): score sheets, details, amendments, the audit trail.
 EXPORT_SUMMARY_HEADERS = [
     "部门",
@@ -321,6 +324,7 @@ EXPORT_AUDIT_HEADERS = [
     "结果",
     "地址",
     "说明",
+    EXPORT_DEPARTMENT_ID,
 ]
 
 

@@ -34,11 +34,11 @@ def date_text(value: Any) -> str:
         return s
 
 
-def _chinese(t: datetime) -> str:
-    return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
+def _chinese(t: datetime, seconds: bool = False) -> str:
+    return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M:%S}" if seconds else f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
 
 
-def beijing_text(value: Any) -> str:
+def beijing_text(value: Any, seconds: bool = False) -> str:
     """Any moment as a Chinese office writes it, in Beijing time: 2026年12月2日 15:30; a date: 2026年12月2日.
 
     The one formatter of times people read (pages: the `when` filter; notices; exports; the CLI). A naive
@@ -59,4 +59,4 @@ def beijing_text(value: Any) -> str:
             return s
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
-    return _chinese(t.astimezone(SHANGHAI_OFFSET))
+    return _chinese(t.astimezone(SHANGHAI_OFFSET), seconds)
