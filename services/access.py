@@ -83,7 +83,9 @@ class Principal:
             if not own:
                 raise forbidden(f"无权{what}：联络员未登记所属部门（见 config/departments.toml）")
             if department and department != own:
-                raise forbidden(f"无权{what}：联络员只能查看本部门（{_name(own)}）的数据，不能查看{_name(department)}的数据")
+                raise forbidden(
+                    f"无权{what}：联络员只能查看本部门（{_name(own)}）的数据，不能查看{_name(department)}的数据"
+                )
             return own
         self.require(tuple(roles) + ("liaison",), what)
         return department or None

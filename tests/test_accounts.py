@@ -426,7 +426,9 @@ async def test_the_last_sign_in_and_failures_since_are_shown_after_sign_in(env):
         r = await sign_in(c, "head-zfb", "Zfb-head-pass-1")
         assert r.status_code == 303
         page = (await c.get(r.headers["location"])).text
-        assert re.search(r"上次登录：\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d（北京时间），地址 10\.7\.0\.1", page), page[:3000]
+        assert re.search(r"上次登录：\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d（北京时间），地址 10\.7\.0\.1", page), page[
+            :3000
+        ]
         assert "此后有 2 次失败的登录尝试" in page
         assert "上次登录" not in (await c.get(r.headers["location"])).text  # shown once
     async with env.browser("10.7.0.4") as c:

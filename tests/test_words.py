@@ -224,7 +224,14 @@ async def test_every_notice_template_shows_no_codes(env):
         day += dt.timedelta(days=1)
     contexts: list[tuple[str, NotificationRequest]] = []
     for m in plan_for(day, items, directory, e.calendar).messages:
-        contexts.append((m.step, NotificationRequest(item_id="digest", rule="digest", step=m.step, person_id=m.person_id, context=m.context)))
+        contexts.append(
+            (
+                m.step,
+                NotificationRequest(
+                    item_id="digest", rule="digest", step=m.step, person_id=m.person_id, context=m.context
+                ),
+            )
+        )
     clock_items = [(i, c) for i in items for c in i.clocks if c.due]
     assert clock_items
     i, c = clock_items[0]
@@ -258,8 +265,13 @@ async def test_every_notice_template_shows_no_codes(env):
             (
                 step,
                 NotificationRequest(
-                    item_id=i.id, rule=c.rule, step=step, person_id=person.id, context=base,
-                    about_step="overdue_1", about_person=person.id,
+                    item_id=i.id,
+                    rule=c.rule,
+                    step=step,
+                    person_id=person.id,
+                    context=base,
+                    about_step="overdue_1",
+                    about_person=person.id,
                 ),
             )
         )

@@ -445,9 +445,7 @@ def calendar_page(request: Request):
     years: dict[int, dict[str, Any]] = {}
     for r in data.coverage:
         years.setdefault(r.year, {})[r.region] = r
-    return render(
-        request, "calendar.html", who, data=data, years=sorted(years.items()), region_list=data.regions
-    )
+    return render(request, "calendar.html", who, data=data, years=sorted(years.items()), region_list=data.regions)
 
 
 # ---------------------------------------------------------------------------------- chart

@@ -154,7 +154,11 @@ async def post_event(request: Request):
     snap = get_status(res.item_id) if res.item_id else None
     if snap is not None:
         rules = engine().rule_names
-        dues = [f"{rules.get(c.rule, c.rule)} 期限 {beijing_text(c.due)}" for c in snap.clocks if c.state == "open" and c.due]
+        dues = [
+            f"{rules.get(c.rule, c.rule)} 期限 {beijing_text(c.due)}"
+            for c in snap.clocks
+            if c.state == "open" and c.due
+        ]
         if dues:
             msg += "当前时限：" + "；".join(dues) + "。"
     if res.reason:  # a note of the ingest path (e.g. an entry held for review)
