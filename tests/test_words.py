@@ -126,6 +126,11 @@ async def env(ts_env, tmp_path_factory):
             yield Env(ts_env.client, create_app(ts_env.client, open_pages=False), tokens)
             from services.queries import open_item_ids
 
+            for n in range(1, 6):  # urge deliveries still retrying (nobody listens on the demo's channels)
+                try:
+                    await ts_env.client.get_workflow_handle(f"urge-delivery-{n}").terminate("test finished")
+                except Exception:
+                    pass
             for wid, _ in open_item_ids():
                 try:
                     await ts_env.client.get_workflow_handle(wid).terminate("test finished")
