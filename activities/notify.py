@@ -224,7 +224,7 @@ async def send_via(url: str, title: str, body: str) -> tuple[bool, str | None]:
     try:
         result = await ap.async_notify(body=body, title=title, body_format="text", log_level=logging.WARNING)
     except Exception as e:
-        return False, scrub(f"{type(e).__name__}: {e}", url)
+        return False, scrub(_explain(f"{type(e).__name__}: {e}"), url)
     if bool(result):
         return True, None
     msgs = []
@@ -236,22 +236,10 @@ async def send_via(url: str, title: str, body: str) -> tuple[bool, str | None]:
     return False, scrub(_explain(err), url)
 
 
-_ERROR_HINTS = (
-    ("connection error", "无法连接"),
-    ("timed out", "超时"),
-    ("timeout", "超时"),
-    ("authentication", "认证失败"),
-    ("refused", "被拒绝"),
-)
-
-
 def _explain(err: str) -> str:
-    """A Chinese lead for Apprise's English error text (kept in parentheses for the technicians)."""
-    low = err.lower()
-    for needle, zh in _ERROR_HINTS:
-        if needle in low:
-            return f"{zh}（{err}）"
-    return f"发送失败（{err}）"
+    """A Chinese lead for Apprise's English error text (domain/channels.py's table; the original kept in
+    parentheses for the technicians)."""
+    return channels.explain_error(err)
 
 
 def _attempt_no() -> int:

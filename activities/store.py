@@ -69,14 +69,26 @@ def _event_row(w: EventWrite, snap: ItemSnapshot):
     )
 
 
+def _titled(snap: ItemSnapshot) -> ItemSnapshot:
+    """An annual-report item has no title of its own: people read 钦州市财政局2025年政府信息公开工作年度报告."""
+    if snap.title or snap.type != "annual_report":
+        return snap
+    from domain.annual_document import report_item_title
+
+    names = {k: d.name for k, d in engine().directory.departments.items()}
+    title = report_item_title(snap.id, names)
+    return snap.model_copy(update={"title": title}) if title else snap
+
+
 @activity.defn
 def save_item(req: SaveRequest) -> bool:
     """The one writer of the read model: item snapshot + event rows in one transaction. Idempotent (a
     retried activity re-upserts the same version and finds the rows already there)."""
     rows = [row for w in (*req.carried, req) if (row := _event_row(w, req.snapshot)) is not None]
+    snap = _titled(req.snapshot)
     with session() as s:
         try:
-            written = store_items.save_snapshot(s, req.snapshot, commit=False)
+            written = store_items.save_snapshot(s, snap, commit=False)
             for rec in rows:
                 event_log.add_event(s, rec, commit=False)
             s.commit()

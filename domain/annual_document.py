@@ -115,6 +115,19 @@ def government_name(office_name: str) -> tuple[str, str]:
     return issuer, title
 
 
+def report_item_title(item_id: str, department_names: dict[str, str]) -> str | None:
+    """The title people read for an annual-report item: `annual-report:qz-zrzyj:2025` ->
+    钦州市自然资源局2025年政府信息公开工作年度报告 (a government's: 钦州市2025年…). None for other ids."""
+    kind, _, rest = item_id.partition(":")
+    dept, _, year = rest.rpartition(":")
+    if kind not in ("annual-report", "government-annual-report") or not dept or not year.isdigit():
+        return None
+    name = department_names.get(dept, dept)
+    if kind == "government-annual-report":
+        name = government_name(name)[1]
+    return f"{name}{year}年政府信息公开工作年度报告"
+
+
 def department_scope(dept_id: str, name: str) -> ReportScope:
     return ReportScope("department", name, name, frozenset({dept_id}), dept_id)
 

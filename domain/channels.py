@@ -159,3 +159,64 @@ def for_channel(ctx: Mapping[str, Any], *, kind: str, privacy: str, item_type: s
             for d in out["departments"]
         ]
     return out
+
+
+# ------------------------------------------------------------------------------ delivery errors in Chinese
+# Apprise (and the sockets under it) report in English; people read the Chinese lead, the original stays in
+# the grey detail for the technician. First match wins; matched against the lower-cased text.
+ERROR_EXPLANATIONS: tuple[tuple[str, str], ...] = (
+    ("name or service not known", "无法解析接收方的域名：地址有误或内网 DNS 不通"),
+    ("nodename nor servname", "无法解析接收方的域名：地址有误或内网 DNS 不通"),
+    ("getaddrinfo", "无法解析接收方的域名：地址有误或内网 DNS 不通"),
+    ("certificate", "加密连接失败：接收方证书无效或不受信任"),
+    ("ssl", "加密连接失败：TLS/SSL 设置与接收方不一致"),
+    ("authentication", "邮件服务器认证失败：用户名或授权码有误"),
+    ("smtpauth", "邮件服务器认证失败：用户名或授权码有误"),
+    ("535", "邮件服务器认证失败：用户名或授权码有误"),
+    ("timed out", "连接超时：接收方没有及时响应"),
+    ("timeout", "连接超时：接收方没有及时响应"),
+    ("error=401", "接收方拒绝：认证失败：令牌或密钥有误，HTTP 401"),
+    ("error=403", "接收方拒绝：没有权限：令牌或白名单设置有误，HTTP 403"),
+    ("error=404", "接收地址不存在：网址或机器人密钥有误，HTTP 404"),
+    ("error=429", "接收方限流：发送过于频繁，HTTP 429"),
+    ("error=4", "接收方拒收：请求不被接受，HTTP 4xx"),
+    ("error=5", "接收方服务出错：HTTP 5xx，请稍后重试或联系对方管理员"),
+    ("connection refused", "无法连接到接收方：对方服务未启动或端口有误"),
+    ("connection error", "无法连接到接收方：对方服务未启动、地址有误或网络不通"),
+    ("refused", "无法连接到接收方：连接被拒绝"),
+    ("recipient", "收件人地址无效"),
+)
+ERROR_FALLBACK = "发送失败"
+
+
+ORIGINAL = "（原文："
+
+
+def _cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def explain_error(err: str) -> str:
+    """The stored wording of a failed send: a Chinese lead, then the original text as `（原文：…）`
+    (`split_error` takes them apart again for pages). A text that is already Chinese is kept as it is."""
+    if not err or _cjk(err[0]):
+        return err
+    low = err.lower()
+    lead = next((zh for needle, zh in ERROR_EXPLANATIONS if needle in low), ERROR_FALLBACK)
+    return f"{lead}{ORIGINAL}{err}）"
+
+
+def split_error(text: str | None) -> tuple[str, str]:
+    """(the Chinese explanation, the original detail) of a stored delivery error; the detail is "" when there
+    is none. Older rows (`无法连接（A Connection error…）`) and bare English text are split or explained too."""
+    if not text:
+        return "", ""
+    if ORIGINAL in text:
+        lead, _, rest = text.partition(ORIGINAL)
+        return lead, rest[:-1] if rest.endswith("）") else rest
+    if not _cjk(text[0]):
+        return split_error(explain_error(text))
+    lead, sep, rest = text.partition("（")
+    if sep and rest[:1].isascii() and rest[:1].isalpha() and rest.endswith("）"):
+        return lead, rest[:-1]
+    return text, ""

@@ -51,6 +51,13 @@ class Engine:
         return _directory.get(lambda _root: load_directory())
 
     @property
+    def urge(self):
+        """The 督办单 practice: colour thresholds and number prefixes (urge.toml; defaults without it)."""
+        from domain.urge import load_urge_config
+
+        return _urge.get(load_urge_config)
+
+    @property
     def review(self) -> ReviewConfig:
         """The late-entry review bounds (review.toml; defaults without the file)."""
         from domain.review import load_review_config
@@ -169,6 +176,7 @@ class _Section:
 _directory = _Section("departments.toml", always_load=True)
 _review = _Section("review.toml")
 _scoring = _Section("scoring.toml")
+_urge = _Section("urge.toml")
 
 
 def reset() -> None:
@@ -178,7 +186,7 @@ def reset() -> None:
     with _lock:
         _engine = None
         _problem = None
-    for section in (_directory, _review, _scoring):
+    for section in (_directory, _review, _scoring, _urge):
         section.reset()
 
 

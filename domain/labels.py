@@ -82,6 +82,7 @@ AUDIT_ACTIONS = {
     "review.approve": "批准补录",
     "review.reject": "驳回补录",
     "urge": "督办",
+    "urge.reply": "反馈督办办理情况",
     "scores.lock": "锁定考评期间",
     "annual.lock": "锁定年度报告",
     "calendar.reload": "重新载入日历",
@@ -238,6 +239,9 @@ EVENT_BUTTONS = {
 }
 
 
+# The last column of every export row that names a department (its Chinese name comes first).
+EXPORT_DEPARTMENT_ID = "部门编号"
+
 # Column headers of the exports (services/exports.py): score sheets, details, amendments, the audit trail.
 EXPORT_SUMMARY_HEADERS = [
     "部门",
@@ -321,7 +325,18 @@ EXPORT_AUDIT_HEADERS = [
     "结果",
     "地址",
     "说明",
+    EXPORT_DEPARTMENT_ID,
 ]
+
+
+# Calendar regions: the country; the others are named in config/regions.toml (`region_names`).
+REGIONS = {"national": "全国"}
+
+# 督办 three-colour practice (config/urge.toml): how overdue the item was when urged.
+URGE_COLOURS = {"blue": "蓝色督办", "orange": "橙色督办", "red": "红色督办"}
+URGE_COLOUR_SHORT = {"blue": "蓝", "orange": "橙", "red": "红"}
+# The department's reply to an urge (办理情况): none yet, or given.
+URGE_REPLY_STATES = {"waiting": "待反馈", "replied": "已反馈"}
 
 
 def step_label(step: str | None) -> str:
@@ -351,6 +366,9 @@ def tables() -> dict[str, Mapping[str, str]]:
         "late_status": LATE_ENTRY_STATUSES,
         "item_type": ITEM_TYPES,
         "event": EVENT_TYPES,
+        "region": REGIONS,
+        "urge_colour": URGE_COLOURS,
+        "urge_reply": URGE_REPLY_STATES,
     }
 
 
@@ -363,3 +381,13 @@ def rule_names(rules: Mapping) -> dict[str, str]:
     """Rule id -> Chinese name (rules.toml `name`). The rules in use: `engine().rule_names`, so a
     rules.toml edit reaches notices, digests, pages and the CLI alike."""
     return {rid: getattr(r, "name", rid) for rid, r in rules.items()}
+
+
+def region_names(calendar) -> dict[str, str]:
+    """Region id -> Chinese name: 全国 and the regions of config/regions.toml (`name`)."""
+    names = dict(REGIONS)
+    for rid, rule in getattr(calendar, "region_rules", {}).items():
+        names[rid] = rule.name
+    for rid in getattr(calendar, "regions", ()):
+        names.setdefault(rid, rid)
+    return names

@@ -62,8 +62,8 @@ class Principal:
 
     @property
     def label(self) -> str:
-        who = self.person or (f"令牌 {self.token_id}" if self.token_id else "访客")
-        dept = f"（{self.department}）" if self.department else ""
+        who = _person_name(self.person) if self.person else (f"令牌 {self.token_id}" if self.token_id else "访客")
+        dept = f"（{_name(self.department)}）" if self.department else ""
         return f"{labels.ROLES.get(self.record_role, self.record_role)} {who}{dept}"
 
     # ---- checks (raise ApiError 403)
@@ -83,7 +83,9 @@ class Principal:
             if not own:
                 raise forbidden(f"无权{what}：联络员未登记所属部门（见 config/departments.toml）")
             if department and department != own:
-                raise forbidden(f"无权{what}：联络员只能查看本部门（{own}）的数据，不能查看 {department}")
+                raise forbidden(
+                    f"无权{what}：联络员只能查看本部门（{_name(own)}）的数据，不能查看{_name(department)}的数据"
+                )
             return own
         self.require(tuple(roles) + ("liaison",), what)
         return department or None
@@ -147,6 +149,16 @@ def department_refusal(scope: str | None, departments: Iterable[object], item_id
     names = "、".join(_name(d) for d in other)
     whose = f"编号 {item_id} 是{names}的事项；" if item_id else ""
     return f"无权为其他部门（{names}）登记事件：{whose}只能登记本部门（{_name(scope)}）的事件，未作任何改动"
+
+
+def _person_name(person: str) -> str:
+    from domain.engine import engine
+
+    try:
+        p = engine().directory.people.get(person)
+    except Exception:  # a broken directory must not hide who is signed in
+        p = None
+    return p.name if p else person
 
 
 def _name(department: str) -> str:

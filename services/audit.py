@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain import labels
+from domain.notice_text import beijing_text
 from domain.settings import get_settings
 from domain.shanghai import SHANGHAI
 from store import audit as store_audit
@@ -147,6 +148,7 @@ class AuditRow:
     outcome_code: str
     client: str
     detail: str
+    department_code: str = ""  # the id (the exports' last column); `department` is its name
 
 
 _DETAIL_WORDS = {
@@ -157,13 +159,13 @@ _DETAIL_WORDS = {
 }
 
 
-def _detail_text(detail: dict[str, Any]) -> str:
+def _detail_text(detail: dict[str, Any], departments: dict[str, str] | None = None) -> str:
     """`键：值` pairs in Chinese (codes as their words), in a fixed order."""
     parts = []
     for k, v in sorted(detail.items()):
         if v in ("", None):
             continue
-        words = _DETAIL_WORDS.get(k)
+        words = _DETAIL_WORDS.get(k) or (departments if k in ("scope", "department") else None)
         shown = words.get(v, v) if words and isinstance(v, str) else v
         parts.append(f"{labels.label(labels.AUDIT_DETAIL, k)}：{shown}")
     return "；".join(parts)
@@ -175,7 +177,7 @@ def row_view(
     names, departments = names or {}, departments or {}
     return AuditRow(
         id=r.id,
-        at=r.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+        at=beijing_text(r.at, seconds=True),
         actor=r.actor,
         actor_name=names.get(r.actor, ""),
         role=labels.label(labels.AUDIT_ROLES, r.role),
@@ -187,7 +189,8 @@ def row_view(
         outcome=labels.label(labels.AUDIT_OUTCOMES, r.outcome),
         outcome_code=r.outcome,
         client=r.client or "",
-        detail=_detail_text(r.detail or {}),
+        detail=_detail_text(r.detail or {}, departments),
+        department_code=r.department or "",
     )
 
 

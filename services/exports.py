@@ -16,6 +16,8 @@ from jinja2 import Environment
 
 from domain import labels
 from domain import report as R
+from domain.engine import engine
+from domain.notice_text import beijing_text
 from domain.scoring import ScoreResult
 
 
@@ -42,6 +44,20 @@ def _text(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def _dept_names() -> dict[str, str]:
+    from domain.engine import engine
+
+    try:
+        return {k: d.name for k, d in engine().directory.departments.items()}
+    except Exception:  # a broken departments.toml must not stop an export: the ids are still right
+        return {}
+
+
+def _dept(department: str | None, names: dict[str, str]) -> Any:
+    """A department as people read it (its Chinese name; the id goes in the last column)."""
+    return _text(names.get(department or "", department or ""))
 
 
 def _num(x: float | None) -> float | int | None:
@@ -80,10 +96,12 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
     inds, bonus = _indicator_columns(result)
     header = labels.EXPORT_SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules] + labels.EXPORT_LAG_HEADERS
     header += labels.EXPORT_SCHEME_HEADERS + [_indicator_header(n, w) for n, w in inds] + [f"加分：{n}" for n in bonus]
+    header += [labels.EXPORT_DEPARTMENT_ID]
+    names = _dept_names()
     rows = []
     for d in result.summary:
         row = [
-            _text(d.department),
+            _dept(d.department, names),
             d.items_due,
             d.on_time,
             d.late,
@@ -107,6 +125,7 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
         ]
         by_bonus = {b.name: b.points for b in d.bonus_items.values()}
         row += [_num(by_bonus.get(n)) for n in bonus]
+        row += [_text(d.department)]
         rows.append(row)
     return header, rows
 
@@ -162,14 +181,15 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
                 ws.cell(row=r, column=i).number_format = "0.0%"
     _autosize(ws)
 
+    names = _dept_names()
     wd = wb.create_sheet("明细")
-    _header(wd, labels.EXPORT_DETAIL_HEADERS)
+    _header(wd, [*labels.EXPORT_DETAIL_HEADERS, labels.EXPORT_DEPARTMENT_ID])
     for d in result.details:
         days = d.lateness_working_days if d.status == "late" else d.overdue_working_days
         _append(
             wd,
             [
-                _text(d.department),
+                _dept(d.department, names),
                 _text(d.item_id),
                 labels.ITEM_TYPES.get(d.item_type, d.item_type),
                 _text(d.title),
@@ -184,42 +204,53 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
                 _text(d.late_entry),
                 _text(d.registered),
                 _text(d.proxy_entry),
+                _text(d.department),
             ],
         )
     _autosize(wd, {12: 60, 13: 60, 14: 50, 15: 60})
 
     if result.registration:  # every department with start events in the period (also one with no clock due)
         wl = wb.create_sheet("登记滞后")
-        _header(wl, ["部门", "起始事件（件）", *labels.EXPORT_LAG_HEADERS])
+        _header(wl, ["部门", "起始事件（件）", *labels.EXPORT_LAG_HEADERS, labels.EXPORT_DEPARTMENT_ID])
         for lag in result.registration:
             _append(
-                wl, [_text(lag.department), lag.starts, _num(lag.median_working_days), lag.max_working_days, lag.late]
+                wl,
+                [
+                    _dept(lag.department, names),
+                    lag.starts,
+                    _num(lag.median_working_days),
+                    lag.max_working_days,
+                    lag.late,
+                    _text(lag.department),
+                ],
             )
         _autosize(wl)
 
     if result.request_checks:  # #17 §4: shown, not deducted
         wc = wb.create_sheet("申请办理核查")
-        _header(wc, [label for _, label in labels.EXPORT_REQUEST_CHECK_COLUMNS])
+        _header(wc, [*(label for _, label in labels.EXPORT_REQUEST_CHECK_COLUMNS), labels.EXPORT_DEPARTMENT_ID])
         for c in result.request_checks:
-            _append(wc, [_text(c["department"]), *(c.get(k, 0) for k, _ in labels.EXPORT_REQUEST_CHECK_COLUMNS[1:])])
+            cells = (c.get(k, 0) for k, _ in labels.EXPORT_REQUEST_CHECK_COLUMNS[1:])
+            _append(wc, [_dept(c["department"], names), *cells, _text(c["department"])])
         _autosize(wc)
 
     if result.locked_at:
         wa = wb.create_sheet("更正")
-        _header(wa, labels.EXPORT_AMENDMENT_HEADERS)
+        _header(wa, [*labels.EXPORT_AMENDMENT_HEADERS, labels.EXPORT_DEPARTMENT_ID])
         for a in result.amendments:
             _append(
                 wa,
                 [
-                    _text(a.department),
+                    _dept(a.department, names),
                     _text(a.item_id),
                     _text(a.title),
-                    a.rule,
+                    engine().rule_name(a.rule),
                     a.change_label,
                     labels.CLOCK_STATES.get(a.locked_state or "", a.locked_state),
                     a.locked_met_on,
                     labels.CLOCK_STATES.get(a.current_state or "", a.current_state),
                     a.current_met_on,
+                    _text(a.department),
                 ],
             )
         _autosize(wa)
@@ -228,10 +259,10 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
     info = [
         ("考评期间", f"{result.period_title}（{result.start} 至 {result.end}）"),
         ("统计截止", result.as_of),
-        ("部门范围", result.department or "全部部门"),
+        ("部门范围", names.get(result.department, result.department) if result.department else "全部部门"),
         (
             "锁定",
-            f"已于 {result.locked_at} 锁定，数字为锁定时公布的数字；锁定后的变化见“更正”表"
+            f"已于 {beijing_text(result.locked_at)} 锁定，数字为锁定时公布的数字；锁定后的变化见“更正”表"
             if result.locked_at
             else "未锁定（数字随事件更新）",
         ),
@@ -300,7 +331,7 @@ def write_scores(result: ScoreResult, fmt: Literal["csv", "xlsx"], out: Path) ->
 def audit_cells(r: Any) -> list[Any]:
     """One audit record (services.audit.AuditRow) as export cells; every text neutralised like the scores."""
     texts = (r.at, r.actor, r.actor_name, r.role, r.channel, r.action, r.object, r.department, r.outcome, r.client)
-    return [r.id, *(_text(v) for v in texts), _text(r.detail)]
+    return [r.id, *(_text(v) for v in texts), _text(r.detail), _text(getattr(r, "department_code", ""))]
 
 
 def write_audit(rows, fmt: Literal["csv", "xlsx"], out: Path) -> int:

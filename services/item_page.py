@@ -9,10 +9,12 @@ import datetime as dt
 from typing import Any
 
 from domain import transitions as tr
+from domain.channels import split_error
 from domain.engine import engine
 from domain.item_state import ItemState, Refusal
 from domain.labels import EVENT_BUTTONS
-from domain.shanghai import SHANGHAI_OFFSET, today
+from domain.notice_text import beijing_text
+from domain.shanghai import today
 
 WRITERS = ("liaison", "supervisor", "admin")
 URGERS = ("supervisor", "admin")
@@ -80,7 +82,7 @@ def upcoming_reminders(item: Any, deliveries: list, limit: int = 6) -> list[dict
                 {
                     "rule_name": c.rule_name,
                     "step": STEPS.get(s.step, s.step),
-                    "when": s.fire_at[:16].replace("T", " "),
+                    "when": beijing_text(s.fire_at),
                     "to": "、".join(directory.people[p].name for p in people if p in directory.people)
                     or "（无人接收）",
                 }
@@ -92,7 +94,7 @@ def upcoming_reminders(item: Any, deliveries: list, limit: int = 6) -> list[dict
 def _local(moment: dt.datetime) -> str:
     if moment.tzinfo is None:  # the delivery log's timestamps come back naive (UTC) from SQLite
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M")
+    return beijing_text(moment)
 
 
 def delivery_rows(deliveries: list, inbox: dict) -> list[dict[str, Any]]:
@@ -116,7 +118,8 @@ def delivery_rows(deliveries: list, inbox: dict) -> list[dict[str, Any]]:
                 "state": None if only_inbox else d.state,
                 "when": _local(d.sent_at or d.created_at),
                 "channel": "" if only_inbox else (d.channel_used or ""),
-                "error": d.error or "",
+                "error": split_error(d.error)[0],
+                "error_detail": split_error(d.error)[1],  # Apprise's original text: the grey detail
                 "inbox": (INBOX_STATES["read"] if read_at else INBOX_STATES["unread"]) if has_copy else None,
                 "inbox_read": bool(read_at),
                 "read_when": _local(read_at) if read_at else "",
@@ -127,20 +130,20 @@ def delivery_rows(deliveries: list, inbox: dict) -> list[dict[str, Any]]:
 
 def item_extras(item: Any, role: str) -> dict[str, Any]:
     """`role`: the viewer's role (which buttons and the 督办 form they get)."""
-    from store.accounts import urges_for_item
+    from services.urge import REPLIERS, item_urges
     from store.db import session
     from store.deliveries import deliveries_for_item
     from store.inbox import read_state_for_item
 
     with session() as s:
         deliveries = deliveries_for_item(s, item.id)
-        urges = urges_for_item(s, item.id)
         inbox = read_state_for_item(s, item.id)
     sent = delivery_rows(deliveries, inbox)
     return {
         "actions": actions_for(item) if role in WRITERS else [],
         "upcoming": upcoming_reminders(item, deliveries),
         "sent": sent,
-        "urges": urges,
+        "urges": item_urges(item.id),
         "can_urge": role in URGERS,
+        "may_reply": role in REPLIERS,  # the department's own liaison or head (the page is already scoped)
     }

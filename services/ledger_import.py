@@ -25,6 +25,7 @@ from typing import Any
 
 from domain import ledger as L
 from domain.events import parse_event
+from domain.labels import EVENT_TYPES
 from store import events as event_log
 from store import items as store_items
 from store.db import session
@@ -55,8 +56,11 @@ class RowOutcome:
         label = ("将导入" if dry_run and self.status == "applied" else STATUS_LABELS[self.status]) + (
             "（预览）" if dry_run else ""
         )
-        head = f"第 {self.row} 行 {self.key or '-'}: {label} {self.status}"
-        evs = [f"{e['type']}={EVENT_STATUS_LABELS.get(e['status'], e['status'])}" for e in self.events]
+        head = f"第 {self.row} 行 {self.key or '-'}: {label}"
+        evs = [
+            f"{EVENT_TYPES.get(e['type'], e['type'])}：{EVENT_STATUS_LABELS.get(e['status'], e['status'])}"
+            for e in self.events
+        ]
         lines = [head + (f"（{'，'.join(evs)}）" if evs else "")]
         lines += [f"  第 {self.row} 行 {self.key or '-'} [{p['column']}] {p['reason']}" for p in self.problems]
         lines += [f"  第 {self.row} 行 {self.key or '-'} [{n['column']}] 提示：{n['note']}" for n in self.notes]

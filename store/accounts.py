@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, Integer, Text, delete, func
+from sqlalchemy import Column, Integer, Text, UniqueConstraint, delete, func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from store.models import UTCDateTime, utcnow
@@ -96,6 +97,19 @@ class Urge(SQLModel, table=True):
     by: str
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # 督办单 (migration 0011_urge): numbered per jurisdiction (the top unit of the department) and year, a
+    # colour by how overdue the item was (config/urge.toml), and the department's 办理情况 reply. NULL on rows
+    # written before the three-colour practice.
+    jurisdiction: str | None = Field(default=None)
+    year: int | None = Field(default=None)
+    number: int | None = Field(default=None)
+    colour: str | None = Field(default=None)
+    overdue_working_days: int | None = Field(default=None)
+    reply: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    replied_by: str | None = Field(default=None)
+    replied_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    __table_args__ = (UniqueConstraint("jurisdiction", "year", "number", name="uq_urge_jurisdiction_year_number"),)
 
 
 # ------------------------------------------------------------------------------ expiry settings
@@ -384,12 +398,71 @@ def use_invite(s: Session, token: str, password: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------ urges
-def add_urge(s: Session, item_id: str, department: str, by: str, note: str) -> Urge:
-    row = Urge(item_id=item_id, department=department, by=by, note=note)
+def add_urge(
+    s: Session,
+    item_id: str,
+    department: str,
+    by: str,
+    note: str,
+    *,
+    jurisdiction: str | None = None,
+    year: int | None = None,
+    colour: str | None = None,
+    overdue_working_days: int | None = None,
+) -> Urge:
+    """Store one urge; with `jurisdiction` and `year` it takes the next 督办单 number of that pair (two
+    supervisors urging at once: the unique index refuses the second, which takes the number after)."""
+    for _ in range(20):
+        number = None
+        if jurisdiction is not None and year is not None:
+            top = s.exec(
+                select(func.max(Urge.number)).where(Urge.jurisdiction == jurisdiction, Urge.year == year)
+            ).one()
+            number = (top or 0) + 1
+        row = Urge(
+            item_id=item_id,
+            department=department,
+            by=by,
+            note=note,
+            jurisdiction=jurisdiction,
+            year=year,
+            number=number,
+            colour=colour,
+            overdue_working_days=overdue_working_days,
+        )
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            continue
+        s.refresh(row)
+        return row
+    raise RuntimeError("督办单号分配冲突，请重试")
+
+
+def get_urge(s: Session, urge_id: int) -> Urge | None:
+    return s.get(Urge, urge_id)
+
+
+def reply_urge(s: Session, urge_id: int, by: str, text: str) -> Urge | None:
+    """The department's 办理情况 on an urge (who, when); a later reply replaces the earlier one."""
+    row = s.get(Urge, urge_id)
+    if row is None:
+        return None
+    row.reply, row.replied_by, row.replied_at = text, by, utcnow()
     s.add(row)
     s.commit()
     s.refresh(row)
     return row
+
+
+def recent_urges(s: Session, department: str | None = None, limit: int = 50) -> list[Urge]:
+    """The newest urges (the board's 督办 list), of one department or all."""
+    q = select(Urge).order_by(col(Urge.created_at).desc(), col(Urge.id).desc()).limit(limit)
+    if department:
+        q = q.where(Urge.department == department)
+    return list(s.exec(q).all())
 
 
 def urges_for_item(s: Session, item_id: str) -> list[Urge]:

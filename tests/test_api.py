@@ -385,12 +385,14 @@ async def test_scores_json_csv_xlsx(env):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert r.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0][0] == "部门" and {row[0] for row in rows[1:]} == set(by)
+    assert rows[0][0] == "部门" and rows[0][-1] == "部门编号" and {row[-1] for row in rows[1:]} == set(by)
+    assert "钦州市发展和改革委员会" in {row[0] for row in rows[1:]}  # the Chinese name first
     r = await env.get("supervisor", "/api/scores", params={"period": period, "format": "xlsx", "department": "qz-fgw"})
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
     wb = load_workbook(io.BytesIO(r.content))
     assert wb.sheetnames[:2] == ["汇总", "明细"]
-    assert wb["汇总"].cell(row=2, column=1).value == "qz-fgw"
+    assert wb["汇总"].cell(row=2, column=1).value == "钦州市发展和改革委员会"
+    assert wb["汇总"].cell(row=2, column=wb["汇总"].max_column).value == "qz-fgw"
     assert wb["明细"].max_row >= 2
     r = await env.get("liaison", "/api/scores", params={"period": period})
     assert {d["department"] for d in r.json()["summary"]} <= {"qz-fgw"}

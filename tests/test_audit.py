@@ -244,7 +244,7 @@ def _table_rows(html: str) -> list[list[str]]:
 def _recent(at: str) -> bool:
     from domain.shanghai import SHANGHAI
 
-    when = dt.datetime.strptime(at, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
+    when = dt.datetime.strptime(at, "%Y年%m月%d日 %H:%M:%S").replace(tzinfo=SHANGHAI)
     return abs(dt.datetime.now(SHANGHAI) - when) < dt.timedelta(minutes=10)
 
 

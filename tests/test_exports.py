@@ -69,8 +69,10 @@ def test_scores_xlsx_sheets_headers_numbers(tmp_path: Path):
         "得分",
     ]
     assert "依申请公开答复按时率" in header and "政策解读发布按时率" in header
-    rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert header[-1] == "部门编号"  # the Chinese name first, the id last (issue 19 §4)
+    rows = {r[-1]: r for r in ws.iter_rows(min_row=2, values_only=True)}
     fin = rows[FIN]
+    assert fin[0] == FIN  # not a department of the directory: its id stands in for the name
     assert fin[1:11] == (3, 1, 1, 1, 0, 0, pytest.approx(1 / 3, abs=1e-4), 6.5, 11, 89)
     assert rows[EDU][10] == 100 and rows[EDU][7] == 1
     assert fin[header.index("依申请公开答复按时率")] == 0
@@ -94,6 +96,7 @@ def test_scores_xlsx_sheets_headers_numbers(tmp_path: Path):
         "补录（事件日期／登记时间）",
         "起始事件登记（北京时间）",
         "代录",
+        "部门编号",
     ]
     detail = {(r[1], r[4]): r for r in wd.iter_rows(min_row=2, values_only=True)}
     assert len(detail) == 4
@@ -113,7 +116,8 @@ def test_scores_csv_has_bom_and_summary_rows(tmp_path: Path):
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
     assert rows[0][0] == "部门" and rows[0][10] == "得分"
-    by = {r[0]: r for r in rows[1:]}
+    by = {r[-1]: r for r in rows[1:]}
+    assert by[FIN][0] == FIN and rows[0][-1] == "部门编号"
     assert by[FIN][1:5] == ["3", "1", "1", "1"] and by[FIN][7] == "33.3%" and by[FIN][10] == "89"
     assert by[EDU][10] == "100"
 
@@ -385,7 +389,7 @@ def test_cli_export_scores_and_lock(cli, tmp_path: Path):
     assert rows2 == rows
     am = list(wb2["更正"].iter_rows(min_row=2, values_only=True))
     assert am == [
-        (FIN, "R1", "申请公开预算明细", "request_reply", "锁定后状态变化", "办理中", None, "已履行", "2026-10-20")
+        (FIN, "R1", "申请公开预算明细", "依申请公开答复", "锁定后状态变化", "办理中", None, "已履行", "2026-10-20", FIN)
     ]
 
     csv_out = tmp_path / "q3.csv"

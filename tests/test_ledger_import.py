@@ -176,7 +176,7 @@ async def test_cli_import_idempotent_later_version_conflict_and_no_pii(st, tmp_p
     )
     res = await run_cli(st, "import", str(v3), "--department", "qz-jyj")
     assert res.returncode == 1
-    assert re.search(rf"第 2 行 {r2}: 拒绝 rejected", res.stdout), res.stdout
+    assert re.search(rf"第 2 行 {r2}: 拒绝", res.stdout), res.stdout
     assert f"第 2 行 {r2} [答复结果]" in res.stdout and "冲突" in res.stdout
     from store.db import session
     from store.events import find_event

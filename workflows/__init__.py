@@ -10,6 +10,7 @@ from workflows.facts import FactWorkflow
 from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow
 from workflows.notify_steps import NotifyPersonWorkflow
 from workflows.reproject import ReprojectWorkflow
+from workflows.urge import UrgeDeliveryWorkflow
 
 WORKFLOWS: list = [
     DocumentWorkflow,
@@ -20,6 +21,7 @@ WORKFLOWS: list = [
     AnnualReportKickoffWorkflow,
     FactWorkflow,
     ReprojectWorkflow,
+    UrgeDeliveryWorkflow,
 ]
 
 

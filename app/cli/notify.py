@@ -9,6 +9,7 @@ import typer
 
 from app.cli.common import fail as _fail
 from domain import labels
+from domain.notice_text import beijing_text
 
 notify_app = typer.Typer(no_args_is_help=True, help="通知渠道")
 
@@ -64,11 +65,11 @@ def deliveries(
         return
     for row in data:
         typer.echo(
-            f"{labels.label(labels.DELIVERY_STATES, row['state'])}  {row['item_id']}  {row['step']}  → {row['person']}"
-            f"  {(row['sent_at'] or row['created_at'] or '')[:19].replace('T', ' ')}"
+            f"{labels.label(labels.DELIVERY_STATES, row['state'])}  {row['item_id']}  {labels.step_label(row['step'])}"
+            f"  → {row['person']}  {beijing_text(row['sent_at'] or row['created_at'])}"
         )
         for a in row["attempts"]:
             mark = "成功" if a["status"] == "ok" else "失败"
             where = f"渠道{a['channel_index'] + 1} {a['channel']}" if a["channel_index"] >= 0 else "（无渠道）"
             err = f" — {a['error']}" if a["error"] else ""
-            typer.echo(f"    {(a['at'] or '')[:19].replace('T', ' ')}  {where}  第{a['attempt']}次  {mark}{err}")
+            typer.echo(f"    {beijing_text(a['at'], seconds=True)}  {where}  第{a['attempt']}次  {mark}{err}")

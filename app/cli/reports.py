@@ -20,6 +20,7 @@ from typing import NoReturn
 import typer
 
 from app.cli.common import cli_audit, fail
+from domain.notice_text import beijing_text
 from domain.scoring import Period, ScoreResult, parse_period
 from services.scores import period_scores
 
@@ -57,7 +58,7 @@ def _pct(x: float | None) -> str:
 def _print_summary(res: ScoreResult) -> None:
     head = f"{res.period_title}（{res.start} 至 {res.end}）时限考评，统计截止 {res.as_of}"
     if res.locked_at:
-        head += f"；已锁定（{res.locked_at}）"
+        head += f"；已锁定（{beijing_text(res.locked_at)}）"
     typer.echo(head)
     if not res.summary:
         typer.echo("本期间没有到期事项。")
@@ -156,7 +157,7 @@ def scores_lock(
     cli_audit("scores.lock", object=p.label, department=department, detail={"by": by or ""})
     typer.echo(
         f"已锁定 {p.title}（{department or '全部部门'}）：{len(res.summary)} 个部门，"
-        f"{len(res.details)} 条明细，锁定时间 {res.locked_at}"
+        f"{len(res.details)} 条明细，锁定时间 {beijing_text(res.locked_at)}"
     )
     _print_summary(res)
 
@@ -189,7 +190,7 @@ def annual_lock_cmd(
     typer.echo(
         f"已锁定{year}年度报告（{scope}）：上年结转 {t3['carried_in']['total']} 件，"
         f"办结 {t3['total']['total']} 件，结转下年度 {t3['carried_out']['total']} 件，"
-        f"锁定时间 {row.locked_at.isoformat()}"
+        f"锁定时间 {beijing_text(row.locked_at)}"
     )
 
 

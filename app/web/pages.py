@@ -20,6 +20,8 @@ from app.web.auth import COOKIE, page_principal
 from app.web.deps import SessionDep
 from domain import labels
 from domain.engine import engine
+from domain.events import CHOICE_LABELS
+from domain.notice_text import beijing_text
 from domain.scoring import MARK_DEFAULTS
 from domain.shanghai import SHANGHAI_OFFSET
 from services import inbox
@@ -42,7 +44,11 @@ templates.env.filters["item_state"] = lambda s: labels.label(labels.ITEM_STATES,
 templates.env.filters["late_status"] = lambda s: labels.label(labels.LATE_ENTRY_STATUSES, s)
 templates.env.filters["event_label"] = lambda t: labels.label(labels.EVENT_TYPES, t)
 templates.env.filters["recorder"] = lambda r: labels.label(labels.RECORDERS, r)
-templates.env.filters["shanghai"] = lambda t: t.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M")
+templates.env.filters["shanghai"] = beijing_text
+# Beijing time as an office writes it (2026年12月2日 15:30); dates 2026年12月2日.
+templates.env.filters["when"] = beijing_text
+# An enumerated field's value (an outcome, a channel...) by its Chinese name (domain.events.CHOICE_LABELS).
+templates.env.filters["choice"] = lambda v, field: labels.label(CHOICE_LABELS.get(field, {}), v)
 templates.env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 # A stored address is a link only if it is http(s): rows written before the check may hold javascript: URLs.
 templates.env.filters["web_link"] = lambda u: (
@@ -66,6 +72,7 @@ def render(request: Request, template: str, who: Principal | None, status: int =
         "who": who,
         "role_labels": labels.ROLES,
         "depts": rm.department_names(),
+        "regions": labels.region_names(engine().calendar),
         "today": rm.today().isoformat(),
         "csrf": who.csrf if who else None,
         "flash": unquote(flash) if flash else None,
@@ -236,7 +243,7 @@ async def login(request: Request, s: SessionDep):
     if last_at is None:
         seen = "这是此账号第一次登录。"
     else:
-        seen = f"上次登录：{last_at.astimezone(SHANGHAI_OFFSET):%Y-%m-%d %H:%M}（北京时间），地址 {last_from or '-'}。"
+        seen = f"上次登录：{beijing_text(last_at)}（北京时间），地址 {last_from or '-'}。"
     seen += f"此后有 {failed} 次失败的登录尝试，如非本人所为请联系管理员。" if failed else "此后没有失败的登录尝试。"
     resp = redirect_with_flash(nxt, seen, request)
     resp.set_cookie(COOKIE, sid, httponly=True, samesite="lax", secure=secure_cookie(request))
@@ -285,7 +292,10 @@ def board(
     rm.check_department(dept)
     day = rm.parse_day(as_of)
     view = rm.board_view(day, dept, sort, with_held=who.role in ("supervisor", "admin", "local"), upload=upload)
-    return render(request, "board.html", who, **view, may_review=who.role in REVIEWERS)
+    from services.urge import urge_list
+
+    urges = urge_list(who, dept, limit=30)
+    return render(request, "board.html", who, **view, may_review=who.role in REVIEWERS, urges=urges)
 
 
 # ---------------------------------------------------------------------------------- review forms
@@ -310,7 +320,8 @@ async def _review_form(request: Request, event_id: str, approve: bool):
         raise ApiError(exc.status, "review_refused", exc.reason) from None
     audit(request, who, review_action(approve), **review_audit(e))
     done = "已批准补录" if e["status"] == "approved" else "已驳回补录"
-    return redirect_with_flash("/#review", f"{done} {event_id}（{e['item_id']}）", request)
+    what = labels.label(labels.EVENT_TYPES, e.get("type"))
+    return redirect_with_flash("/#review", f"{done}：{what}（{e['item_id']}）", request)
 
 
 @router.post("/review/bulk")
@@ -421,7 +432,7 @@ def item_page(request: Request, item_id: str):
     for u in x["urges"]:
         timeline.append(
             {
-                "when": u.created_at.astimezone(SHANGHAI_OFFSET).strftime("%Y-%m-%d"),
+                "when": u.day,
                 "kind": "urge",
                 "e": u,
             }
@@ -500,13 +511,10 @@ def scores_page(request: Request, s: SessionDep, period: str | None = None, depa
 def calendar_page(request: Request):
     who = _who(request)
     data = rm.calendar_view()
-    regions = {"national": "全国", "guangxi": "广西"}
     years: dict[int, dict[str, Any]] = {}
     for r in data.coverage:
         years.setdefault(r.year, {})[r.region] = r
-    return render(
-        request, "calendar.html", who, data=data, years=sorted(years.items()), regions=regions, region_list=data.regions
-    )
+    return render(request, "calendar.html", who, data=data, years=sorted(years.items()), region_list=data.regions)
 
 
 # ---------------------------------------------------------------------------------- chart

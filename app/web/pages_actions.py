@@ -28,7 +28,8 @@ from app.web.pages import (
     with_pre_cookie,
 )
 from domain.engine import engine
-from domain.labels import EVENT_TYPES
+from domain.labels import EVENT_TYPES, URGE_COLOURS
+from domain.notice_text import beijing_text
 from services import views as rm
 from services.access import ApiError, Principal
 from services.item_page import URGERS, WRITERS
@@ -153,7 +154,11 @@ async def post_event(request: Request):
     snap = get_status(res.item_id) if res.item_id else None
     if snap is not None:
         rules = engine().rule_names
-        dues = [f"{rules.get(c.rule, c.rule)} 期限 {c.due[:16]}" for c in snap.clocks if c.state == "open" and c.due]
+        dues = [
+            f"{rules.get(c.rule, c.rule)} 期限 {beijing_text(c.due)}"
+            for c in snap.clocks
+            if c.state == "open" and c.due
+        ]
         if dues:
             msg += "当前时限：" + "；".join(dues) + "。"
     if res.reason:  # a note of the ingest path (e.g. an entry held for review)
@@ -183,15 +188,35 @@ async def urge(request: Request, item_id: str):
         audit(request, who, "urge", object=item_id, department=snap.department, detail={"urge_id": urge_id})
 
     try:
-        done = await urge_item(snap, who, form.get("note", ""), recorded)
+        done = await urge_item(snap, who, form.get("note", ""), recorded, client=request.app.state.client)
     except UrgeRefused as exc:
         return render_error(request, 422, str(exc))
     ok, bad = done.delivered, done.failed
-    msg = "已督办。" + (f"已通知：{'、'.join(ok)}。" if ok else "")
-    msg += f"未能送达：{'、'.join(bad)}（见送达记录）。" if bad else ""
+    msg = f"已督办（{done.number}，{URGE_COLOURS.get(done.colour, '')}）。" if done.number else "已督办。"
+    msg += f"已通知：{'、'.join(ok)}。" if ok else ""
+    msg += f"暂未送达：{'、'.join(bad)}，将自动重试，仍失败的通知督查（见送达记录）。" if bad else ""
+    msg += f"正在发送：{'、'.join(done.pending)}。" if done.pending else ""
     if not done.recipients:
         msg += "该部门没有配置联络员或负责人，未发出通知。"
     return redirect_with_flash(f"/items/{quote(item_id, safe='')}", msg, request)
+
+
+@router.post("/items/{item_id}/urges/{urge_id}/reply", response_class=HTMLResponse)
+async def urge_reply(request: Request, item_id: str, urge_id: int):
+    """The department's 办理情况 on a 督办单."""
+    from services.urge import UrgeRefused, reply, reply_detail
+
+    who = _who(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form, who):
+        return csrf_refused(request)
+    snap = rm.load_item(item_id, who)  # a liaison of another department gets the 403 here
+    try:
+        v = reply(who, snap.id, urge_id, form.get("reply", ""))
+    except UrgeRefused as exc:
+        return render_error(request, 422, str(exc))
+    audit(request, who, "urge.reply", object=item_id, department=snap.department, detail=reply_detail(v))
+    return redirect_with_flash(f"/items/{quote(item_id, safe='')}", f"已反馈{v.number or '督办'}的办理情况。", request)
 
 
 # ---------------------------------------------------------------------------------- score locks
