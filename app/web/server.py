@@ -107,6 +107,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.pages import render_error
     from app.web.pages import router as pages_router
 
+    from app.composition import register_sources
+
+    register_sources()
     bind_host = host or http_bind()[0]
     app = FastAPI(
         docs_url=None,  # served below with its own script policy
