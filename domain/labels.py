@@ -90,6 +90,7 @@ AUDIT_ACTIONS = {
     "audit.purge": "清理过期审计记录",
     "directory.import": "导入人员名录",
     "directory.change": "修改人员名录",
+    "directory.export": "导出人员名录",
     "notify.test": "发送测试消息",
 }
 # The keys of an audit record's detail, as shown on the page and in exports.

@@ -351,8 +351,8 @@ def smtp_settings() -> dict[str, str]:
 def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
     """Create or edit a person from the form (姓名, 登录名 once, 所属部门, 角色, 渠道). Returns the id.
 
-    Channels: `drop` lists indexes of the existing ones to remove; `channel_kind` + its fields
-    (`channel_<field>`) and `channel_privacy` add one."""
+    Channels: `drop_<i>` removes the i-th existing one; `channel_kind` + its fields (`ch_<kind>_<field>`,
+    domain.channels.FORM_FIELDS) and `channel_privacy` add one."""
     _seeded(by)
     depts, people, _ = current_entries()
     ids = {p["id"] for p in people}
@@ -380,15 +380,16 @@ def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
     elif dept is None and any(r in ("liaison", "head") for r in roles):
         errors["roles"] = "联络员和部门负责人须选择所属部门"
     notify = list(old.get("notify") or [])
-    drop = {int(i) for i in (form.get("drop") or "").split(",") if i.strip().isdigit()}
+    drop = {i for i in range(len(notify)) if form.get(f"drop_{i}")}
     notify = [n for i, n in enumerate(notify) if i not in drop]
     kind = (form.get("channel_kind") or "").strip()
     if kind:
-        fields = {k[len("channel_") :]: v for k, v in form.items() if k.startswith("channel_")}
+        names = [f for f, _, _ in channels.FORM_FIELDS.get(kind, ())]
+        fields = {f: form.get(f"ch_{kind}_{f}", "") for f in names}
         try:
             url = channels.build_url(kind, fields, smtp_settings())
         except channels.ChannelFormError as exc:
-            errors[f"channel_{exc.field}"] = str(exc)
+            errors["channel_kind" if exc.field == "kind" else f"ch_{kind}_{exc.field}"] = str(exc)
         else:
             privacy = (form.get("channel_privacy") or "").strip() or channels.default_privacy(url)
             if why := channels.problem(url, privacy):
@@ -432,3 +433,126 @@ def channel_rows(person_id: str) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# ---------------------------------------------------------------------------------------------- page views
+def _shown(key: str, value: Any, names: dict[str, str]) -> str:
+    from domain import labels
+    from domain.secrets import mask_url
+
+    if value in (None, "", []):
+        return "（空）"
+    if key == "roles":
+        return "、".join(labels.ROLES.get(r, r) for r in value)
+    if key == "notify":
+        urls = [n if isinstance(n, str) else n.get("url", "") for n in value]
+        return "；".join(f"{channels.form_kind_name(u)} {mask_url(u)}" for u in urls)
+    if key == "region":
+        return region_names().get(value, value)
+    if key in ("parent", "department", "head"):
+        return names.get(value, value)
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return str(value)
+
+
+def history_rows(limit: int = 100) -> list[dict[str, Any]]:
+    """The history for the page: when (Beijing time), who, what, and the fields before → after."""
+    from domain import labels
+    from domain.shanghai import SHANGHAI
+
+    depts, people, _ = current_entries()
+    names = {d["id"]: d["name"] for d in depts} | {p["id"]: p["name"] for p in people}
+    rows = []
+    for c in history(limit):
+        if c.kind == "import":
+            after = c.after or {}
+            diff = [f"导入 {after.get('department', 0)} 个部门、{after.get('person', 0)} 名人员（来源：{c.object}）"]
+        else:
+            before, after = c.before or {}, c.after or {}
+            diff = [
+                f"{labels.DIRECTORY_FIELDS.get(k, k)}：{_shown(k, before.get(k), names)} → {_shown(k, after.get(k), names)}"
+                for k in [*labels.DIRECTORY_FIELDS, *sorted(set(before) | set(after))]
+                if k in (set(before) | set(after)) and before.get(k) != after.get(k)
+            ]
+            diff = list(dict.fromkeys(diff))
+        rows.append(
+            {
+                "id": c.id,
+                "at": c.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+                "by": names.get(c.by, c.by),
+                "by_id": c.by,
+                "kind": labels.DIRECTORY_CHANGE_KINDS.get(c.kind, c.kind),
+                "action": labels.DIRECTORY_ACTIONS.get(c.action, c.action),
+                "object": names.get(c.object, c.object),
+                "object_id": c.object,
+                "diff": diff,
+            }
+        )
+    return rows
+
+
+def overview() -> dict[str, Any]:
+    """The admin page's lists: departments and people with Chinese names, account states, version."""
+    from domain import labels
+    from services.accounts import account_states
+
+    depts, people, from_store = current_entries()
+    regions = region_names()
+    dnames = {d["id"]: d["name"] for d in depts}
+    pnames = {p["id"]: p["name"] for p in people}
+    states = account_states([p["id"] for p in people])
+    return {
+        "from_store": from_store,
+        "version": version(),
+        "departments": [
+            {
+                **d,
+                "region_name": regions.get(d.get("region") or "national", d.get("region")),
+                "parent_name": dnames.get(d.get("parent") or "", ""),
+                "head_name": pnames.get(d.get("head") or "", ""),
+                "people": sum(1 for p in people if p.get("department") == d["id"]),
+            }
+            for d in depts
+        ],
+        "people": [
+            {
+                **p,
+                "department_name": dnames.get(p.get("department") or "", "（全市）"),
+                "role_names": "、".join(labels.ROLES.get(r, r) for r in p.get("roles") or []),
+                "channels": len(p.get("notify") or []),
+                "state": states.get(p["id"], "none"),
+            }
+            for p in people
+        ],
+    }
+
+
+def department_entry(department_id: str) -> dict[str, Any] | None:
+    depts, _, _ = current_entries()
+    return next((d for d in depts if d["id"] == department_id), None)
+
+
+def person_entry(person_id: str) -> dict[str, Any] | None:
+    _, people, _ = current_entries()
+    return next((p for p in people if p["id"] == person_id), None)
+
+
+def choices() -> dict[str, Any]:
+    """What the forms offer: departments, regions, the heads of each department, roles, channel kinds."""
+    from domain import labels
+
+    depts, people, _ = current_entries()
+    return {
+        "departments": {d["id"]: d["name"] for d in depts},
+        "regions": region_names(),
+        "heads": {
+            d["id"]: {p["id"]: p["name"] for p in people if p.get("department") == d["id"] and "head" in p["roles"]}
+            for d in depts
+        },
+        "roles": {r: labels.ROLES[r] for r in ROLES},
+        "kinds": channels.FORM_KINDS,
+        "fields": channels.FORM_FIELDS,
+        "privacy": channels.PRIVACY_NAMES,
+        "smtp_ready": bool(smtp_settings()["host"]),
+    }

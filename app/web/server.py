@@ -229,6 +229,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.audit_pages import router as audit_router
 
     app.include_router(audit_router)
+    from app.web.admin_pages import router as admin_router
+
+    app.include_router(admin_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 
