@@ -187,6 +187,8 @@ def set_directory_source(source: Callable[[], Directory | None] | None) -> None:
 
 def directory_source() -> Callable[[], Directory | None] | None:
     return _directory_source
+
+
 _review = _Section("review.toml")
 _scoring = _Section("scoring.toml")
 

@@ -116,7 +116,10 @@ async def test_a_new_department_and_liaison_from_the_page(env):
         assert page.status_code == 200 and "departments.toml" in page.text and "钦州市发展和改革委员会" in page.text
         # a bad form names the field, in Chinese
         r = await post_form(
-            c, "/admin/departments/new", "/admin/departments", {"name": "", "region": "guangxi", "go_live": "2026-13-01"}
+            c,
+            "/admin/departments/new",
+            "/admin/departments",
+            {"name": "", "region": "guangxi", "go_live": "2026-13-01"},
         )
         assert r.status_code == 422 and "请填写名称" in r.text and "上线日期格式" in r.text
         form = await c.get("/admin/departments/new")
@@ -145,16 +148,28 @@ async def test_a_new_department_and_liaison_from_the_page(env):
             c,
             "/admin/people/new",
             "/admin/people",
-            {"id": "liaison-sfj", "name": "司法局联络员", "department": "qz-sfj", "role_liaison": "1",
-             "channel_kind": "email", "ch_email_address": "not-an-address"},
+            {
+                "id": "liaison-sfj",
+                "name": "司法局联络员",
+                "department": "qz-sfj",
+                "role_liaison": "1",
+                "channel_kind": "email",
+                "ch_email_address": "not-an-address",
+            },
         )
         assert r.status_code == 422 and "有效的邮箱地址" in r.text
         r = await post_form(
             c,
             "/admin/people/new",
             "/admin/people",
-            {"id": "liaison-sfj", "name": "司法局联络员", "department": "qz-sfj", "role_liaison": "1",
-             "channel_kind": "email", "ch_email_address": "sfj@example.gov.cn"},
+            {
+                "id": "liaison-sfj",
+                "name": "司法局联络员",
+                "department": "qz-sfj",
+                "role_liaison": "1",
+                "channel_kind": "email",
+                "ch_email_address": "sfj@example.gov.cn",
+            },
         )
         assert r.status_code == 303, r.text[:3000]
         p = engine().directory.people["liaison-sfj"]
@@ -223,7 +238,13 @@ async def test_history_lists_each_change_and_export_round_trips(env):
             c,
             "/admin/departments/qz-sfj",
             "/admin/departments/qz-sfj",
-            {"name": "钦州市司法局", "region": "guangxi", "parent": "qz-zfb", "go_live": "2026-12-01", "head": "head-sfj"},
+            {
+                "name": "钦州市司法局",
+                "region": "guangxi",
+                "parent": "qz-zfb",
+                "go_live": "2026-12-01",
+                "head": "head-sfj",
+            },
         )
         assert r.status_code == 303, r.text[:3000]
         assert engine().directory.departments["qz-sfj"].head == "head-sfj"
@@ -260,8 +281,13 @@ async def test_the_test_button_reports_each_channel(env):
             c,
             "/admin/people/liaison-fgw",
             "/admin/people/liaison-fgw",
-            {"name": "发改委联络员", "department": "qz-fgw", "role_liaison": "1",
-             "channel_kind": "webhook", "ch_webhook_address": "http://127.0.0.1:9/nobody"},
+            {
+                "name": "发改委联络员",
+                "department": "qz-fgw",
+                "role_liaison": "1",
+                "channel_kind": "webhook",
+                "ch_webhook_address": "http://127.0.0.1:9/nobody",
+            },
         )
         assert r.status_code == 303, r.text[:3000]
         before = len(env.hook.posts)

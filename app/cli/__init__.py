@@ -60,6 +60,8 @@ def _root() -> None:
     from app.composition import register_sources
 
     register_sources()  # the directory edited on the admin page, once seeded
+
+
 app.add_typer(review.review_app, name="review")
 app.add_typer(audit.audit_app, name="audit")
 

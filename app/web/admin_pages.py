@@ -40,9 +40,7 @@ def _no_store(resp: Response) -> Response:
 @router.get("/admin/directory", response_class=HTMLResponse)
 def directory_page(request: Request):
     who = _admin(request)
-    return render(
-        request, "admin.html", who, view=svc.overview(), history=svc.history_rows(100), states=STATES
-    )
+    return render(request, "admin.html", who, view=svc.overview(), history=svc.history_rows(100), states=STATES)
 
 
 @router.get("/admin/directory/export")
@@ -163,7 +161,7 @@ async def _save_person(request: Request, person_id: str | None):
     try:
         pid = svc.save_person(form, who.actor, new=person_id is None)
     except svc.FormError as exc:
-        shown = {k: v for k, v in form.items() if not k.startswith("ch_")}  # secrets are not sent back
+        shown: dict[str, Any] = {k: v for k, v in form.items() if not k.startswith("ch_")}  # no secret sent back
         shown["roles"] = [r for r in svc.ROLES if form.get(f"role_{r}")]
         if person_id is not None:
             shown["notify"] = (svc.person_entry(person_id) or {}).get("notify", [])

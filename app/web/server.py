@@ -106,10 +106,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.api import router as api_router
     from app.web.pages import render_error
     from app.web.pages import router as pages_router
+    from services.directory import register as serve_directory_from_store
 
-    from app.composition import register_sources
-
-    register_sources()
+    serve_directory_from_store()  # as app.composition.register_sources (which imports this module)
     bind_host = host or http_bind()[0]
     app = FastAPI(
         docs_url=None,  # served below with its own script policy
