@@ -303,3 +303,29 @@ async def test_the_test_button_reports_each_channel(env):
         assert r.headers["cache-control"] == "no-store"
         audit = await c.get("/admin/audit?action=account.invite")
         assert "/invite/" not in audit.text
+
+
+def test_cli_export_and_import_round_trip(env, tmp_path):
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+    from domain.directory import parse_directory
+    from domain.engine import engine
+    from services.directory import history, version
+
+    res = CliRunner().invoke(cli, ["directory", "export"])
+    assert res.exit_code == 0, res.output
+    exported = parse_directory(res.output)
+    assert "qz-sfj" in exported.departments and exported.people == engine().directory.people
+    path = tmp_path / "departments.toml"
+    path.write_text(res.output, encoding="utf-8")
+    before = version()
+    res = CliRunner().invoke(cli, ["directory", "import", str(path)])
+    assert res.exit_code == 0 and "个部门" in res.output, res.output
+    assert version() > before and history(1)[0].kind == "import"
+    assert engine().directory.departments == exported.departments
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[person]]\nid = "x"\nname = "某人"\nroles = ["liaison"]\n', encoding="utf-8")
+    res = CliRunner().invoke(cli, ["directory", "import", str(bad)])
+    assert res.exit_code == 2 and "needs a department" in res.output
+    assert version() == before + 1  # refused: nothing changed
