@@ -414,21 +414,18 @@ def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
 
 def channel_rows(person_id: str) -> list[dict[str, Any]]:
     """The person's channels for the page: kind in Chinese, masked address, privacy (no secret shown)."""
-    from domain.secrets import mask_url
-
     _, people, _ = current_entries()
     p = next((p for p in people if p["id"] == person_id), None)
     rows = []
     for i, n in enumerate((p or {}).get("notify") or []):
         url = n if isinstance(n, str) else n.get("url", "")
         privacy = (n.get("privacy") if isinstance(n, dict) else None) or channels.default_privacy(url)
-        kind, fields = channels.parse_url(url)
-        shown = fields.get("address") if kind in ("email", "webhook") else None
+        kind, _ = channels.parse_url(url)
         rows.append(
             {
                 "index": i,
                 "kind": channels.FORM_KINDS.get(kind or "", channels.kind_of(url)),
-                "address": mask_url(shown) if kind == "webhook" and shown else (shown or mask_url(url)),
+                "address": _address(url),
                 "privacy": channels.PRIVACY_NAMES.get(privacy, privacy),
             }
         )
@@ -438,7 +435,6 @@ def channel_rows(person_id: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------- page views
 def _shown(key: str, value: Any, names: dict[str, str]) -> str:
     from domain import labels
-    from domain.secrets import mask_url
 
     if value in (None, "", []):
         return "（空）"
@@ -446,7 +442,7 @@ def _shown(key: str, value: Any, names: dict[str, str]) -> str:
         return "、".join(labels.ROLES.get(r, r) for r in value)
     if key == "notify":
         urls = [n if isinstance(n, str) else n.get("url", "") for n in value]
-        return "；".join(f"{channels.form_kind_name(u)} {mask_url(u)}" for u in urls)
+        return "；".join(f"{channels.form_kind_name(u)} {_address(u)}" for u in urls)
     if key == "region":
         return region_names().get(value, value)
     if key in ("parent", "department", "head"):
@@ -454,6 +450,18 @@ def _shown(key: str, value: Any, names: dict[str, str]) -> str:
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
     return str(value)
+
+
+def _address(url: str) -> str:
+    """A channel as a person reads it: the e-mail or webhook address, else the masked URL."""
+    from domain.secrets import mask_url
+
+    kind, fields = channels.parse_url(url)
+    if kind == "email":
+        return fields["address"]
+    if kind == "webhook":
+        return mask_url(fields["address"])
+    return mask_url(url)
 
 
 def history_rows(limit: int = 100) -> list[dict[str, Any]]:
