@@ -329,3 +329,28 @@ def test_cli_export_and_import_round_trip(env, tmp_path):
     res = CliRunner().invoke(cli, ["directory", "import", str(bad)])
     assert res.exit_code == 2 and "needs a department" in res.output
     assert version() == before + 1  # refused: nothing changed
+
+
+async def test_a_head_cannot_lose_the_role_while_named_head(env):
+    async with env.browser() as c:
+        await sign_in(c, "admin", ADMIN_PW)
+        r = await post_form(
+            c,
+            "/admin/people/head-fgw",
+            "/admin/people/head-fgw",
+            {"name": "发改委负责人", "department": "qz-fgw", "role_liaison": "1"},
+        )
+        assert r.status_code == 422 and "钦州市发展和改革委员会”的负责人" in r.text
+
+
+def test_the_worker_and_the_cli_serve_the_directory_from_the_store():
+    from app import composition
+    from domain import engine as engine_mod
+    from services import directory
+
+    engine_mod.set_directory_source(None)
+    composition.worker_activities(None)  # type: ignore[arg-type]  (the client is only captured)
+    assert engine_mod.directory_source() is directory._source
+    engine_mod.set_directory_source(None)
+    composition.register_sources()
+    assert engine_mod.directory_source() is directory._source
