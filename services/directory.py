@@ -381,7 +381,9 @@ def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
         errors["roles"] = "联络员和部门负责人须选择所属部门"
     for d in depts:  # the file's rule (a head belongs to the department and has the role), in the form's words
         if d.get("head") == pid and pid and (dept != d["id"] or "head" not in roles) and "roles" not in errors:
-            errors["roles"] = f"此人是“{d['name']}”的负责人：须属于该部门并保留“部门负责人”角色，或先在部门页面更换负责人"
+            errors["roles"] = (
+                f"此人是“{d['name']}”的负责人：须属于该部门并保留“部门负责人”角色，或先在部门页面更换负责人"
+            )
     notify = list(old.get("notify") or [])
     drop = {i for i in range(len(notify)) if form.get(f"drop_{i}")}
     notify = [n for i, n in enumerate(notify) if i not in drop]

@@ -22,22 +22,20 @@ directory_app = typer.Typer(no_args_is_help=True, help="人员名录（部门、
 def import_(file: Path | None = typer.Argument(None, help="departments.toml 文件（默认：配置目录中的）")) -> None:
     """用 departments.toml 初始化（或整体替换）存储中的人员名录。"""
     from domain.directory import DirectoryError
+    from services.audit import Actor
     from services.directory import file_text, import_toml
     from services.directory import version as dir_version
 
     try:
         text = file.read_text(encoding="utf-8") if file else file_text()
-        change = import_toml(text, by="cli", source=str(file or "departments.toml"))
+        change = import_toml(text, by=Actor.cli().id, source=str(file or "departments.toml"))
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"读取文件失败：{exc}")
     except DirectoryError as exc:
         _fail(str(exc))
     after = change.after or {}
-    cli_audit(
-        "directory.import",
-        object=str(file or "departments.toml"),
-        detail={"departments": after.get("department", 0), "people": after.get("person", 0)},
-    )
+    counts = {"departments": after.get("department", 0), "people": after.get("person", 0)}
+    cli_audit("directory.import", object=str(file or "departments.toml"), detail=counts)
     typer.echo(
         f"已导入人员名录：{after.get('department', 0)} 个部门、{after.get('person', 0)} 名人员（版本 {dir_version()}）。"
     )
