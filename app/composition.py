@@ -17,12 +17,21 @@ from activities.annual import AnnualActivities
 from worker.supervisor import Task, Wiring
 
 
+def register_sources() -> None:
+    """What domain.engine serves from the store: the directory (services/directory.py), once seeded. Called
+    by every process that reads the directory: the web app, the CLI, the worker (worker_activities)."""
+    from services.directory import register
+
+    register()
+
+
 def worker_workflows() -> list[type]:
     return list(_workflows.WORKFLOWS)
 
 
 def worker_activities(client: Client) -> list[Callable]:
     """Every activity of the task queue; `client` is the worker's (the annual kickoff ingests through it)."""
+    register_sources()  # a person added on the admin page is reminded without a restart
 
     async def ingest_events(events: list[Any]) -> list[str]:
         from services.ingest import Ingestor

@@ -21,9 +21,10 @@ characters become their full-width forms on kinds that may render markdown. E-ma
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 Privacy = Literal["group", "personal"]
 PRIVACY_CLASSES: tuple[Privacy, ...] = ("group", "personal")
@@ -220,3 +221,111 @@ def split_error(text: str | None) -> tuple[str, str]:
     if sep and rest[:1].isascii() and rest[:1].isalpha() and rest.endswith("）"):
         return lead, rest[:-1]
     return text, ""
+
+
+# ------------------------------------------------------------------------ channels as office forms
+# The admin page asks for plain fields by kind; the Apprise URL is built (and read back) only here.
+FORM_KINDS = {
+    "wecom": "企业微信群机器人",
+    "dingtalk": "钉钉群机器人",
+    "feishu": "飞书群机器人",
+    "email": "电子邮箱",
+    "webhook": "Webhook",
+}
+# The fields of each kind: (name, Chinese label, secret?)
+FORM_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "wecom": (("key", "机器人 Webhook 地址中的 key", True),),
+    "dingtalk": (("token", "access_token", True), ("secret", "加签密钥 secret（未开启加签可不填）", True)),
+    "feishu": (("token", "Webhook 地址中的 hook id", True),),
+    "email": (("address", "邮箱地址", False),),
+    "webhook": (("address", "接收地址（http:// 或 https://）", False),),
+}
+_URL_SAFE = re.compile(r"^[A-Za-z0-9_\-.~${}]+$")
+_MAIL = re.compile(r"^[^@\s,;/?#]+@[^@\s,;/?#]+\.[^@\s,;/?#]+$")
+
+
+class ChannelFormError(ValueError):
+    """A channel form field is missing or malformed; `field` names it, the message is Chinese."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _token(fields: Mapping[str, str], name: str, label: str, *, required: bool = True) -> str:
+    value = (fields.get(name) or "").strip()
+    if not value:
+        if required:
+            raise ChannelFormError(name, f"请填写{label}")
+        return ""
+    if not _URL_SAFE.match(value):
+        raise ChannelFormError(name, f"{label}只能包含字母、数字和 - _ . ~（或 ${{变量名}}）")
+    return value
+
+
+def build_url(kind: str, fields: Mapping[str, str], smtp: Mapping[str, str] | None = None) -> str:
+    """The Apprise URL of a channel given as form fields. `smtp` (e-mail only): host, user, from, mode and
+    password_var (the name of the environment variable holding the SMTP password: the URL names it as
+    ${NAME}, so the password never enters the directory). Raises ChannelFormError."""
+    if kind == "wecom":
+        return f"wecombot://{_token(fields, 'key', 'key')}"
+    if kind == "dingtalk":
+        token = _token(fields, "token", "access_token")
+        secret = _token(fields, "secret", "加签密钥", required=False)
+        return f"dingtalk://{secret + '@' if secret else ''}{token}/"
+    if kind == "feishu":
+        return f"feishu://{_token(fields, 'token', 'hook id')}"
+    if kind == "email":
+        address = (fields.get("address") or "").strip()
+        if not _MAIL.match(address):
+            raise ChannelFormError("address", "请填写一个有效的邮箱地址，如 fgw@example.gov.cn")
+        smtp = smtp or {}
+        host = (smtp.get("host") or "").strip()
+        if not host:
+            raise ChannelFormError("address", "服务器未配置发信服务器（SHIXIAN_SMTP_HOST），暂不能添加邮箱渠道")
+        user = quote(smtp.get("user") or "", safe="")
+        cred = ""
+        if user:
+            var = smtp.get("password_var") or ""
+            cred = f"{user}:${{{var}}}@" if var else f"{user}@"
+        mode = (smtp.get("mode") or "").strip()
+        scheme = "mailtos" if mode in ("ssl", "starttls") else "mailto"
+        query = [f"to={quote(address, safe='@')}"]
+        if smtp.get("from"):
+            query.append(f"from={quote(smtp['from'], safe='@')}")
+        if mode:
+            query.append(f"mode={quote(mode, safe='')}")
+        return f"{scheme}://{cred}{host}?{'&'.join(query)}"
+    if kind == "webhook":
+        address = (fields.get("address") or "").strip()
+        low = address.lower()
+        if not low.startswith(("http://", "https://")) or len(address) < 10 or any(c.isspace() for c in address):
+            raise ChannelFormError("address", "接收地址须以 http:// 或 https:// 开头")
+        return ("jsons://" + address[8:]) if low.startswith("https://") else ("json://" + address[7:])
+    raise ChannelFormError("kind", "请选择渠道类型")
+
+
+def parse_url(url: str) -> tuple[str | None, dict[str, str]]:
+    """The form kind and fields of an Apprise URL (None: a kind the form does not offer, kept as it is)."""
+    kind = kind_of(url)
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    if kind == "wecombot":
+        return "wecom", {"key": rest.split("/", 1)[0].split("?", 1)[0]}
+    if kind == "dingtalk":
+        head = rest.split("/", 1)[0].split("?", 1)[0]
+        secret, _, token = head.rpartition("@")
+        return "dingtalk", {"token": token, "secret": secret}
+    if kind == "feishu":
+        return "feishu", {"token": rest.split("/", 1)[0].split("?", 1)[0]}
+    if kind in MAIL_KINDS:
+        to = parse_qs(urlsplit(url).query).get("to", [""])[0]
+        return ("email", {"address": to}) if to and _mail_recipients(url) == 1 else (None, {})
+    if kind in ("json", "jsons"):
+        return "webhook", {"address": ("https://" if kind == "jsons" else "http://") + rest}
+    return None, {}
+
+
+def form_kind_name(url: str) -> str:
+    """The Chinese name of a channel's kind (its scheme for kinds the form does not offer)."""
+    kind, _ = parse_url(url)
+    return FORM_KINDS[kind] if kind else kind_of(url)

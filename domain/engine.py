@@ -45,9 +45,15 @@ class Engine:
 
     @property
     def directory(self) -> Directory:
-        """Departments and people (departments.toml), reloaded when the file or its variables change."""
+        """Departments and people: from the registered source (the store, once seeded: see
+        set_directory_source), else departments.toml, reloaded when the file or its variables change."""
         from domain.directory import load_directory
 
+        source = _directory_source
+        if source is not None:
+            found = source()
+            if found is not None:
+                return found
         return _directory.get(lambda _root: load_directory())
 
     @property
@@ -174,6 +180,22 @@ class _Section:
 
 
 _directory = _Section("departments.toml", always_load=True)
+# Where the directory comes from when not the file: registered by the composition roots (services/directory.py
+# reads the store; domain/ does no I/O against it). The callable returns None while it has no directory (a
+# store never seeded), and caches itself: it is called for every notice.
+_directory_source: Callable[[], Directory | None] | None = None
+
+
+def set_directory_source(source: Callable[[], Directory | None] | None) -> None:
+    """Serve the directory from `source` (None: departments.toml only)."""
+    global _directory_source
+    _directory_source = source
+
+
+def directory_source() -> Callable[[], Directory | None] | None:
+    return _directory_source
+
+
 _review = _Section("review.toml")
 _scoring = _Section("scoring.toml")
 _urge = _Section("urge.toml")

@@ -90,6 +90,10 @@ AUDIT_ACTIONS = {
     "ledger.import": "导入台账",
     "access.denied": "越权访问被拒绝",
     "audit.purge": "清理过期审计记录",
+    "directory.import": "导入人员名录",
+    "directory.change": "修改人员名录",
+    "directory.export": "导出人员名录",
+    "notify.test": "发送测试消息",
 }
 # The keys of an audit record's detail, as shown on the page and in exports.
 AUDIT_DETAIL = {
@@ -98,6 +102,8 @@ AUDIT_DETAIL = {
     "scope": "范围",
     "urge_id": "督办编号",
     "departments": "部门数",
+    "people": "人员数",
+    "change": "名录修改编号",
     "via": "途径",
     "items": "通知事项数",
     "item_id": "事项",
@@ -391,3 +397,22 @@ def region_names(calendar) -> dict[str, str]:
     for rid in getattr(calendar, "regions", ()):
         names.setdefault(rid, rid)
     return names
+
+
+# The admin page's directory history (store/directory.py) and its fields.
+DIRECTORY_CHANGE_KINDS = {"department": "部门", "person": "人员", "import": "整体导入"}
+DIRECTORY_ACTIONS = {"create": "新增", "update": "修改", "import": "导入"}
+DIRECTORY_FIELDS = {
+    "id": "编号",
+    "name": "名称",
+    "short_name": "简称",
+    "region": "日历地区",
+    "head": "负责人",
+    "parent": "上级单位",
+    "annual_reports": "年度报告",
+    "go_live": "上线日期",
+    "department": "所属部门",
+    "title": "职务",
+    "roles": "角色",
+    "notify": "通知渠道",
+}

@@ -101,6 +101,16 @@ class Settings(BaseSettings):
         validation_alias="SHIXIAN_SESSION_IDLE_HOURS_BY_ROLE",
         description="idle hours per page role, e.g. `admin=1,supervisor=4` (others: SHIXIAN_SESSION_IDLE_HOURS)",
     )
+    smtp_host: str = Field(
+        "",
+        validation_alias="SHIXIAN_SMTP_HOST",
+        description="host:port of the mail server for e-mail channels added on the admin page",
+    )
+    smtp_user: str = Field("", validation_alias="SHIXIAN_SMTP_USER", description="its sign-in name (optional)")
+    smtp_from: str = Field("", validation_alias="SHIXIAN_SMTP_FROM", description="the sender address (optional)")
+    smtp_mode: str = Field(
+        "", validation_alias="SHIXIAN_SMTP_MODE", description="`starttls`, `ssl` or `insecure` (plain SMTP)"
+    )
     token_days: int = Field(
         90,
         gt=0,

@@ -6,6 +6,7 @@ the directory and the roles stay with the caller; store.accounts and store.token
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from store.db import session
@@ -23,15 +24,39 @@ def set_password(person_id: str, password: str) -> None:
         accounts.set_password(s, person_id, password)
 
 
+@dataclass(frozen=True)
+class InviteOutcome:
+    link: str  # the one-time link: shown to the admin only when `delivered` is False, never logged
+    delivered: bool  # reached one of the person's personal external channels
+    result: NotificationResult
+    inbox_id: int
+
+
 async def send_invite(person_id: str, by: str = "cli") -> NotificationResult:
     """A one-time link (24 h) to set a password, delivered on the person's own channels."""
+    return (await invite(person_id, by)).result
+
+
+async def invite(person_id: str, by: str) -> InviteOutcome:
+    """A one-time link (24 h) to set (or reset) a password: in the person's inbox (站内消息) and on their
+    personal external channels (the `invite` notice goes to personal channels only)."""
     from activities.notify import NotificationRequest, deliver
     from domain.notice_text import public_url
+    from services import inbox
     from store.accounts import create_invite
 
     with session() as s:
         token = create_invite(s, person_id, by=by)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    link = f"{public_url()}/invite/{token}"
+    posted = inbox.post(
+        person_id,
+        key=f"invite@{stamp}",
+        kind="invite",
+        title="设置登录密码",
+        body=f"请在 24 小时内打开此链接设置（或重设）登录密码，链接只能使用一次：{link}",
+        link=f"/invite/{token}",
+    )
     # The link is a secret: it goes into the message only, never into the delivery key or logs.
     req = NotificationRequest(
         item_id="account",
@@ -39,9 +64,26 @@ async def send_invite(person_id: str, by: str = "cli") -> NotificationResult:
         step="invite",
         person_id=person_id,
         occurrence=f"invite@{stamp}",
-        context={"person_id": person_id, "invite_link": f"{public_url()}/invite/{token}"},
+        context={"person_id": person_id, "invite_link": link},
     )
-    return await deliver(req)
+    result = await deliver(req)
+    return InviteOutcome(link=link, delivered=result.delivered, result=result, inbox_id=posted.id)
+
+
+def account_states(person_ids: list[str]) -> dict[str, str]:
+    """Each person's sign-in state: `password` (may sign in), `disabled`, or `none` (never set)."""
+    from store import accounts
+
+    out: dict[str, str] = {}
+    with session() as s:
+        for pid in person_ids:
+            if accounts.is_disabled(s, pid):
+                out[pid] = "disabled"
+            elif accounts.has_password(s, pid):
+                out[pid] = "password"
+            else:
+                out[pid] = "none"
+    return out
 
 
 def disable(person_id: str) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import Column, Integer, Text, UniqueConstraint, delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from domain import passwords as _passwords
 from store.models import UTCDateTime, utcnow
 
 THROTTLE_FAILURES = 10  # per address in THROTTLE_WINDOW: the address is locked
@@ -138,67 +139,70 @@ def absolute_timeout() -> timedelta:
 
 
 # ------------------------------------------------------------------------------ passwords
-class PasswordError(ValueError):
-    pass
-
-
-# Letters of passwords that brute-force lists try first (Admin@123, P@ssw0rd2024 ...).
-WEAK_WORDS = frozenset(
-    {
-        "password",
-        "passwd",
-        "pssw",
-        "pswd",
-        "admin",
-        "administrator",
-        "root",
-        "qwerty",
-        "asdf",
-        "abc",
-        "abcd",
-        "test",
-        "user",
-        "welcome",
-        "letmein",
-        "shixian",
-        "iloveyou",
-        "qwertyuiop",
-    }
-)
+PasswordError = _passwords.PasswordError
+MIN_PASSWORD = _passwords.MIN_LENGTH
+PASSWORD_HISTORY = _passwords.HISTORY
 
 
 def check_password_strength(password: str, person: str | None = None) -> None:
-    """等保 2.0 三级 identification rules: long enough, three of four character kinds, not the person id,
-    no long runs of one character, not a well-known weak password."""
-    if len(password) < MIN_PASSWORD:
-        raise PasswordError(f"密码至少 {MIN_PASSWORD} 个字符")
-    if len(password) > 256:
-        raise PasswordError("密码不能超过 256 个字符")
-    kinds = [
-        any(c.isascii() and c.isupper() for c in password),
-        any(c.isascii() and c.islower() for c in password),
-        any(c.isdigit() for c in password),
-        any(not (c.isascii() and c.isalnum()) for c in password),
-    ]
-    if sum(kinds) < 3:
-        raise PasswordError("密码须包含大写字母、小写字母、数字、特殊字符中的至少三类")
-    low = password.lower()
-    if person and len(person) >= 3 and (person.lower() in low or person.lower()[::-1] in low):
-        raise PasswordError("密码不能包含人员编号")
-    if any(password[i] == password[i + 1] == password[i + 2] == password[i + 3] for i in range(len(password) - 3)):
-        raise PasswordError("密码不能有连续 4 个相同的字符")
-    letters = "".join(c for c in low if c.isascii() and c.isalpha())
-    if letters in WEAK_WORDS or letters.replace("0", "o") in WEAK_WORDS:
-        raise PasswordError("密码过于常见（如 Admin@123、Password1!），请换一个")
+    """The 等保 2.0 rules of domain/passwords.py (the history rule is checked in set_password)."""
+    _passwords.check_strength(password, person)
+
+
+class PasswordHistory(SQLModel, table=True):
+    """The argon2 hashes of a person's earlier passwords: a new one may not repeat the last HISTORY."""
+
+    __tablename__ = "password_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person: str = Field(index=True)
+    password_hash: str
+    set_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+def _matches(hash_: str | None, password: str) -> bool:
+    if not hash_:
+        return False
+    try:
+        return _hasher.verify(hash_, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def was_used(s: Session, person: str, password: str) -> bool:
+    """Is `password` the person's current one or one of their last PASSWORD_HISTORY?"""
+    hashes = list(
+        s.exec(
+            select(PasswordHistory.password_hash)
+            .where(PasswordHistory.person == person)
+            .order_by(col(PasswordHistory.id).desc())
+            .limit(PASSWORD_HISTORY)
+        ).all()
+    )
+    cred = s.get(Credential, person)
+    if cred is not None and cred.password_hash and cred.password_hash not in hashes:  # set before the history
+        hashes = [cred.password_hash, *hashes[: PASSWORD_HISTORY - 1]]
+    return any(_matches(h, password) for h in hashes)
 
 
 def set_password(s: Session, person: str, password: str) -> None:
     check_password_strength(password, person)
+    if was_used(s, person, password):
+        raise _passwords.reuse_error()
     row = s.get(Credential, person) or Credential(person=person)
     row.password_hash = _hasher.hash(password)
+    s.add(PasswordHistory(person=person, password_hash=row.password_hash))
+    old = s.exec(
+        select(PasswordHistory.id)
+        .where(PasswordHistory.person == person)
+        .order_by(col(PasswordHistory.id).desc())
+        .offset(PASSWORD_HISTORY)
+    ).all()
     row.disabled_at = None
     row.updated_at = utcnow()
     s.add(row)
+    if old:  # only the last HISTORY are kept (and checked)
+        s.exec(delete(PasswordHistory).where(col(PasswordHistory.id).in_(old)))
     end_sessions(s, person, commit=False)  # a new password signs the old sessions out
     s.commit()
 
@@ -390,6 +394,8 @@ def use_invite(s: Session, token: str, password: str) -> str | None:
     if row is None:
         return None
     check_password_strength(password, row.person)
+    if was_used(s, row.person, password):
+        raise _passwords.reuse_error()
     row.used_at = utcnow()
     s.add(row)
     s.commit()

@@ -335,3 +335,49 @@ def test_late_reply_is_held_until_a_supervisor_approves_it(stack):
             assert "已履行" in body and "已办结" in body and replied_on in body, body
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_admin_adds_a_department_and_its_liaison(stack, viewport):
+    """The admin page as an office form (issue 19 §3): a department with its 上线日期, a liaison with a
+    webhook channel, then the test message; docs/admin.png is the desktop list."""
+    from playwright.sync_api import sync_playwright
+
+    base = stack[0]
+    name = f"钦州市司法局（{'电脑' if viewport == 'desktop' else '手机'}）"
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport=VIEWPORTS[viewport], locale="zh-CN")
+            sign_in(page, base, "admin", _pw(stack, "admin"))
+            page.goto(base + "/admin/departments/new", wait_until="networkidle")
+            page.fill("#name", name)
+            page.fill("#short_name", "市司法局")
+            page.select_option("#region", "guangxi")
+            page.select_option("#parent", "qz-zfb")
+            page.fill("#go_live", "2026-12-01")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"admin-department-{viewport}.png"), full_page=True)
+            page.click("#department-form button[type=submit]")
+            page.wait_for_load_state("networkidle")
+            assert name in page.inner_text("#departments")
+            page.goto(base + "/admin/people/new", wait_until="networkidle")
+            page.fill("#name", f"司法局联络员{viewport}")
+            page.select_option("#department", label=name)
+            page.select_option("#channel_kind", "webhook")
+            assert page.is_hidden("#ch_wecom_key") and page.is_visible("#ch_webhook_address")
+            page.fill("#ch_webhook_address", "http://127.0.0.1:9/hook/sfj")
+            page.click("#person-form button[type=submit]")
+            page.wait_for_load_state("networkidle")
+            body = page.inner_text("body")
+            assert f"已保存人员“司法局联络员{viewport}”" in body and "Webhook" in body, body
+            page.click("#test-form button[type=submit]")
+            page.wait_for_load_state("networkidle")
+            assert "渠道1 Webhook" in page.inner_text("#test-results")
+            _shot(page, f"admin-person-{viewport}.png")
+            page.goto(base + "/admin/directory", wait_until="networkidle")
+            assert "新增人员" in page.inner_text("#history")
+            if viewport == "desktop":
+                _shot(page, "admin.png")
+        finally:
+            browser.close()

@@ -449,3 +449,30 @@ async def test_overdue_only_liaison_gets_a_digest_with_review_results(digest_env
         (m,) = inbox.messages_for(s, "liaison-jyj")
         assert m.kind == "digest" and m.title == liaison["title"] and m.link is None
         assert "驳回：发布日期与原件不符" in m.body
+
+
+async def test_a_person_added_on_the_admin_page_gets_the_digest_without_restart(digest_env, hook, ts_env):
+    """The worker's directory comes from the store (app.composition registers it): a second liaison added
+    there (services.directory, as the admin page does) receives the department's digest, no restart."""
+    from services.directory import save_person
+
+    _seed(digest_env, OCTOBER_ITEMS)
+    tq = f"digest-{uuid.uuid4().hex[:6]}"
+    async with app_worker(ts_env.client, tq):
+        save_person(
+            {
+                "id": "liaison2-fgw",
+                "name": "发改委第二联络员",
+                "department": "qz-fgw",
+                "role_liaison": "1",
+                "channel_kind": "webhook",
+                "ch_webhook_address": f"http://127.0.0.1:{hook.port}/hook/liaison2-fgw",
+            },
+            "admin",
+            new=True,
+        )
+        first = await _run(ts_env.client, tq, MAKEUP_SATURDAY)
+        assert first.sent == 6, first
+        posts = hook.wait_for(6)
+        new = [p for p in posts if p.path == "/hook/liaison2-fgw"]
+        assert new and "钦州市发展和改革委员会有1项事项" in new[0].json["title"]

@@ -10,7 +10,22 @@ import sys
 
 import typer
 
-from app.cli import audit, calendar, config, deadline, items, ledger, notify, prod, reports, review, up, users, web
+from app.cli import (
+    audit,
+    calendar,
+    config,
+    deadline,
+    directory,
+    items,
+    ledger,
+    notify,
+    prod,
+    reports,
+    review,
+    up,
+    users,
+    web,
+)
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="时限：政务公开法定时限与合规引擎"
@@ -36,6 +51,17 @@ app.command("annual-report")(reports.annual_report_cmd)
 app.add_typer(web.token_app, name="token")
 app.command("import")(ledger.import_ledger)
 app.add_typer(users.user_app, name="user")
+app.add_typer(directory.directory_app, name="directory")
+
+
+@app.callback()
+def _root() -> None:
+    """时限：政务公开法定时限与合规引擎"""
+    from app.composition import register_sources
+
+    register_sources()  # the directory edited on the admin page, once seeded
+
+
 app.add_typer(review.review_app, name="review")
 app.add_typer(audit.audit_app, name="audit")
 

@@ -144,7 +144,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.api import router as api_router
     from app.web.pages import render_error
     from app.web.pages import router as pages_router
+    from services.directory import register as serve_directory_from_store
 
+    serve_directory_from_store()  # as app.composition.register_sources (which imports this module)
     bind_host = host or http_bind()[0]
     app = FastAPI(
         docs_url=None,  # served below with its own script policy
@@ -272,6 +274,10 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.inbox_pages import router as inbox_router
 
     app.include_router(inbox_router)
+
+    from app.web.admin_pages import router as admin_router
+
+    app.include_router(admin_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

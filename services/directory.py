@@ -1,0 +1,571 @@
+"""The directory (departments, people, roles, channels) kept in the store and edited on the admin page.
+
+- `StoreDirectory`: the source registered with domain.engine by the composition roots; it re-reads the store
+  when the directory's version changed (checked at most every CHECK_EVERY seconds), so a person added on the
+  page is reminded by the worker without a restart. While the store was never seeded it returns None and the
+  TOML file (config/departments.toml) is the directory.
+- Seeding: `import_toml` (shixian directory import, the demo), or the first edit on the admin page.
+- Every change is validated by domain.directory.parse_directory on the whole directory as TOML (the same
+  rules as the file), so `export_toml` always gives a file the parser accepts: the round trip is lossless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from domain import channels
+from domain.config import ConfigError, config_dir, read_toml
+from domain.directory import FILENAME, ROLES, Directory, DirectoryError, parse_directory
+from store import directory as store
+from store.db import database_url, get_engine, session
+
+log = logging.getLogger("shixian.directory")
+CHECK_EVERY = 1.0  # seconds between two looks at the store's version
+SOURCE = "人员名录（管理页面）"
+
+_DEPT_ORDER = ("id", "name", "short_name", "region", "head", "parent", "annual_reports", "go_live")
+_PERSON_ORDER = ("id", "name", "department", "title", "roles", "notify")
+
+
+# ---------------------------------------------------------------------------------------------- TOML
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # JSON string escapes are TOML basic-string escapes
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"not a TOML value: {value!r}")
+
+
+def _entry_toml(section: str, entry: dict[str, Any], order: tuple[str, ...]) -> str:
+    lines = [f"[[{section}]]"]
+    for key in [*order, *sorted(set(entry) - set(order))]:
+        if key not in entry or entry[key] is None:
+            continue
+        value = entry[key]
+        if key == "go_live" and isinstance(value, str) and value:
+            value = date.fromisoformat(value)  # a TOML date, as the file writes it
+        lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines)
+
+
+def to_toml(departments: list[dict[str, Any]], people: list[dict[str, Any]], header: str = "") -> str:
+    parts = [header.rstrip()] if header else []
+    parts += [_entry_toml("department", d, _DEPT_ORDER) for d in departments]
+    parts += [_entry_toml("person", p, _PERSON_ORDER) for p in people]
+    return "\n\n".join(parts) + "\n"
+
+
+def entries_of_toml(text: str, source: str = FILENAME) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The entries of a departments file, validated (DirectoryError), as the store keeps them: the keys the
+    file wrote, `go_live` as an ISO date, notify URLs with their ${NAME} references unexpanded."""
+    parse_directory(text, source=source)
+    data = tomllib.loads(text)
+
+    def norm(entry: dict[str, Any]) -> dict[str, Any]:
+        out = dict(entry)
+        if isinstance(out.get("go_live"), date):
+            out["go_live"] = out["go_live"].isoformat()
+        if isinstance(out.get("notify"), str | dict):
+            out["notify"] = [out["notify"]]
+        if isinstance(out.get("roles"), str):
+            out["roles"] = [out["roles"]]
+        return out
+
+    return [norm(d) for d in data.get("department", [])], [norm(p) for p in data.get("person", [])]
+
+
+def build(departments: list[dict[str, Any]], people: list[dict[str, Any]]) -> Directory:
+    """The Directory of store entries, validated as the file would be (DirectoryError)."""
+    directory = parse_directory(to_toml(departments, people), source=SOURCE)
+    return directory
+
+
+# ---------------------------------------------------------------------------------------------- source
+def _store_engine():
+    """The store's engine if the store exists (a SQLite file not yet made is not created by a read)."""
+    url = database_url()
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
+        return None
+    return get_engine(url)
+
+
+class StoreDirectory:
+    """Callable directory source for domain.engine.set_directory_source (see the module docstring)."""
+
+    def __init__(self, check_every: float = CHECK_EVERY) -> None:
+        self.check_every = check_every
+        self._lock = threading.Lock()
+        self._key: tuple | None = None  # (database url, config dir) the cached value belongs to
+        self._version: int | None = None
+        self._value: Directory | None = None
+        self._checked = 0.0
+
+    def refresh(self) -> None:
+        """Look at the store on the next call (after a change made by this process)."""
+        with self._lock:
+            self._checked = 0.0
+
+    def __call__(self) -> Directory | None:
+        key = (database_url(), str(config_dir()))
+        now = time.monotonic()
+        with self._lock:
+            if key == self._key and now - self._checked < self.check_every:
+                return self._value
+            self._checked = now
+            same = key == self._key
+            try:
+                eng = _store_engine()
+                if eng is None:
+                    self._key, self._version, self._value = key, None, None
+                    return None
+                with session(eng) as s:
+                    v = store.version(s)
+                    if same and v == self._version:
+                        return self._value
+                    value = build(*store.entries(s)) if store.is_seeded(s) else None
+            except DirectoryError as exc:  # cannot happen through the page (every change is validated)
+                log.error("人员名录（存储）有误，继续使用上一版：%s", exc)
+                return self._value if same else None
+            except Exception as exc:  # the store unreachable: the last good directory (or the file) stays
+                log.warning("directory store not readable: %s", exc)
+                return self._value if same else None
+            self._key, self._version, self._value = key, v, value
+            return value
+
+
+_source = StoreDirectory()
+
+
+def register() -> None:
+    """Serve the engine's directory from the store (the composition roots call this)."""
+    from domain.engine import set_directory_source
+
+    set_directory_source(_source)
+
+
+def _changed() -> None:
+    _source.refresh()
+
+
+# ---------------------------------------------------------------------------------------------- reads
+def file_text() -> str:
+    path = config_dir() / FILENAME
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DirectoryError(f"{FILENAME}: not found in {config_dir()}") from None
+
+
+def is_seeded() -> bool:
+    with session() as s:
+        return store.is_seeded(s)
+
+
+def current_entries() -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+    """(departments, people, from_store): the store's entries, or the file's while the store is empty."""
+    with session() as s:
+        if store.is_seeded(s):
+            depts, people = store.entries(s)
+            return depts, people, True
+    depts, people = entries_of_toml(file_text())
+    return depts, people, False
+
+
+def export_toml() -> str:
+    """departments.toml text of the directory in use (parse_directory accepts it; secrets stay ${NAME})."""
+    depts, people, from_store = current_entries()
+    if not from_store:
+        return file_text()
+    header = (
+        "# 人员名录：由时限管理页面导出（shixian directory export）。可作为 config/departments.toml 使用，\n"
+        "# 或用 shixian directory import 导入。字段说明见仓库中的 config/departments.toml。"
+    )
+    return to_toml(depts, people, header)
+
+
+def history(limit: int = 200, object: str | None = None) -> list[store.DirectoryChange]:
+    with session() as s:
+        return store.changes(s, limit, object)
+
+
+def version() -> int:
+    with session() as s:
+        return store.version(s)
+
+
+def region_names() -> dict[str, str]:
+    """Region id -> Chinese name (config/regions.toml), 全国 first."""
+    names = {"national": "全国（国家法定节假日）"}
+    try:
+        raw = read_toml(config_dir() / "regions.toml")
+    except (ConfigError, FileNotFoundError):
+        raw = {}
+    for region, data in raw.items():
+        if isinstance(data, dict):
+            names[region] = str(data.get("name") or region)
+    try:
+        from domain.engine import engine
+
+        for region in sorted(engine().calendar.regions):
+            names.setdefault(region, region)
+    except ConfigError:
+        pass
+    return names
+
+
+# ---------------------------------------------------------------------------------------------- writes
+class FormError(ValueError):
+    """A form refused: `errors` maps each field to its Chinese reason."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("；".join(errors.values()))
+        self.errors = errors
+
+
+def import_toml(text: str, by: str, source: str = FILENAME) -> store.DirectoryChange:
+    """Replace the store's directory by a departments file (validated first). DirectoryError if invalid."""
+    depts, people = entries_of_toml(text, source)
+    with session() as s:
+        change = store.replace_all(s, depts, people, by, source)
+    _changed()
+    return change
+
+
+def _seeded(by: str) -> None:
+    """The first edit seeds the store from the TOML file."""
+    with session() as s:
+        if store.is_seeded(s):
+            return
+    import_toml(file_text(), by, f"{FILENAME}（首次编辑时导入）")
+
+
+def _validate_whole(depts: list[dict[str, Any]], people: list[dict[str, Any]], field: str) -> None:
+    try:
+        build(depts, people)
+    except DirectoryError as exc:
+        raise FormError({field: f"名录校验未通过：{exc}"}) from None
+
+
+def save_department(form: dict[str, str], by: str, *, new: bool) -> str:
+    """Create or edit a department from the form (名称, 简称, 日历地区, 上级单位, 上线日期, 负责人). Returns its id."""
+    _seeded(by)
+    depts, people, _ = current_entries()
+    ids = {d["id"] for d in depts}
+    errors: dict[str, str] = {}
+    did = (form.get("id") or "").strip()
+    if new:
+        if not did:
+            did = _new_id("dept", ids)
+        elif not _ID_OK(did):
+            errors["id"] = "部门编号只能包含小写字母、数字和 -，如 qz-sfj"
+        elif did in ids:
+            errors["id"] = f"部门编号“{did}”已被使用"
+    elif did not in ids:
+        raise FormError({"id": f"没有部门“{did}”"})
+    old = next((d for d in depts if d["id"] == did), {})
+    name = (form.get("name") or "").strip()
+    if not name:
+        errors["name"] = "请填写名称"
+    region = (form.get("region") or "national").strip()
+    if region not in region_names():
+        errors["region"] = "请从列表中选择日历地区"
+    parent = (form.get("parent") or "").strip() or None
+    if parent is not None and (parent not in ids or parent == did):
+        errors["parent"] = "上级单位须是名录中的另一个部门"
+    go_live = (form.get("go_live") or "").strip() or None
+    if go_live is not None:
+        try:
+            go_live = date.fromisoformat(go_live).isoformat()
+        except ValueError:
+            errors["go_live"] = "上线日期格式应为 2026-12-01"
+    head = (form.get("head") or "").strip() or None
+    if head is not None:
+        p = next((p for p in people if p["id"] == head), None)
+        if p is None or p.get("department") != did or "head" not in (p.get("roles") or []):
+            errors["head"] = "负责人须是本部门中角色为“部门负责人”的人员"
+    if errors:
+        raise FormError(errors)
+    entry: dict[str, Any] = {"id": did, "name": name}
+    if (short := (form.get("short_name") or "").strip()) or old.get("short_name"):
+        entry["short_name"] = short
+    entry["region"] = region
+    if head:
+        entry["head"] = head
+    if parent:
+        entry["parent"] = parent
+    if "annual_reports" in old:
+        entry["annual_reports"] = old["annual_reports"]
+    if go_live:
+        entry["go_live"] = go_live
+    after = [entry if d["id"] == did else d for d in depts] if not new else [*depts, entry]
+    _validate_whole(after, people, "name")
+    with session() as s:
+        store.put_department(s, entry, by)
+    _changed()
+    return did
+
+
+def _ID_OK(value: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"[a-z0-9][a-z0-9\-_.]{1,62}", value))
+
+
+def _new_id(prefix: str, taken: set[str]) -> str:
+    import secrets
+
+    while True:
+        candidate = f"{prefix}-{secrets.token_hex(3)}"
+        if candidate not in taken:
+            return candidate
+
+
+def smtp_settings() -> dict[str, str]:
+    from domain.settings import environ, get_settings
+
+    st = get_settings()
+    return {
+        "host": st.smtp_host,
+        "user": st.smtp_user,
+        "from": st.smtp_from,
+        "mode": st.smtp_mode,
+        "password_var": "SHIXIAN_SMTP_PASSWORD" if environ().get("SHIXIAN_SMTP_PASSWORD") else "",
+    }
+
+
+def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
+    """Create or edit a person from the form (姓名, 登录名 once, 所属部门, 角色, 渠道). Returns the id.
+
+    Channels: `drop_<i>` removes the i-th existing one; `channel_kind` + its fields (`ch_<kind>_<field>`,
+    domain.channels.FORM_FIELDS) and `channel_privacy` add one."""
+    _seeded(by)
+    depts, people, _ = current_entries()
+    ids = {p["id"] for p in people}
+    errors: dict[str, str] = {}
+    pid = (form.get("id") or "").strip()
+    if new:
+        if not pid:
+            pid = _new_id("person", ids)
+        elif not _ID_OK(pid):
+            errors["id"] = "登录名只能包含小写字母、数字和 - _ .（3 至 63 个字符），如 liaison-sfj"
+        elif pid in ids:
+            errors["id"] = f"登录名“{pid}”已被使用"
+    elif pid not in ids:
+        raise FormError({"id": f"没有人员“{pid}”"})
+    old = next((p for p in people if p["id"] == pid), {})
+    name = (form.get("name") or "").strip()
+    if not name:
+        errors["name"] = "请填写姓名"
+    dept = (form.get("department") or "").strip() or None
+    if dept is not None and dept not in {d["id"] for d in depts}:
+        errors["department"] = "请从列表中选择所属部门"
+    roles = [r for r in ROLES if form.get(f"role_{r}")]
+    if not roles:
+        errors["roles"] = "请至少选择一个角色"
+    elif dept is None and any(r in ("liaison", "head") for r in roles):
+        errors["roles"] = "联络员和部门负责人须选择所属部门"
+    for d in depts:  # the file's rule (a head belongs to the department and has the role), in the form's words
+        if d.get("head") == pid and pid and (dept != d["id"] or "head" not in roles) and "roles" not in errors:
+            errors["roles"] = (
+                f"此人是“{d['name']}”的负责人：须属于该部门并保留“部门负责人”角色，或先在部门页面更换负责人"
+            )
+    notify = list(old.get("notify") or [])
+    drop = {i for i in range(len(notify)) if form.get(f"drop_{i}")}
+    notify = [n for i, n in enumerate(notify) if i not in drop]
+    kind = (form.get("channel_kind") or "").strip()
+    if kind:
+        names = [f for f, _, _ in channels.FORM_FIELDS.get(kind, ())]
+        fields = {f: form.get(f"ch_{kind}_{f}", "") for f in names}
+        try:
+            url = channels.build_url(kind, fields, smtp_settings())
+        except channels.ChannelFormError as exc:
+            errors["channel_kind" if exc.field == "kind" else f"ch_{kind}_{exc.field}"] = str(exc)
+        else:
+            privacy = (form.get("channel_privacy") or "").strip() or channels.default_privacy(url)
+            if why := channels.problem(url, privacy):
+                errors["channel_privacy"] = why
+            else:
+                notify.append({"url": url, "privacy": privacy})
+    if errors:
+        raise FormError(errors)
+    entry: dict[str, Any] = {"id": pid, "name": name, "department": dept or "", "roles": roles}
+    if (title := (form.get("title") or "").strip()) or old.get("title"):
+        entry["title"] = title
+    if notify:
+        entry["notify"] = notify
+    after = [entry if p["id"] == pid else p for p in people] if not new else [*people, entry]
+    # a department whose head is no longer its head: refused with the department named
+    _validate_whole(depts, after, "roles")
+    with session() as s:
+        store.put_person(s, entry, by)
+    _changed()
+    return pid
+
+
+def channel_rows(person_id: str) -> list[dict[str, Any]]:
+    """The person's channels for the page: kind in Chinese, masked address, privacy (no secret shown)."""
+    _, people, _ = current_entries()
+    p = next((p for p in people if p["id"] == person_id), None)
+    rows = []
+    for i, n in enumerate((p or {}).get("notify") or []):
+        url = n if isinstance(n, str) else n.get("url", "")
+        privacy = (n.get("privacy") if isinstance(n, dict) else None) or channels.default_privacy(url)
+        kind, _ = channels.parse_url(url)
+        rows.append(
+            {
+                "index": i,
+                "kind": channels.FORM_KINDS.get(kind or "", channels.kind_of(url)),
+                "address": _address(url),
+                "privacy": channels.PRIVACY_NAMES.get(privacy, privacy),
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- page views
+def _shown(key: str, value: Any, names: dict[str, str]) -> str:
+    from domain import labels
+
+    if value in (None, "", []):
+        return "（空）"
+    if key == "roles":
+        return "、".join(labels.ROLES.get(r, r) for r in value)
+    if key == "notify":
+        urls = [n if isinstance(n, str) else n.get("url", "") for n in value]
+        return "；".join(f"{channels.form_kind_name(u)} {_address(u)}" for u in urls)
+    if key == "region":
+        return region_names().get(value, value)
+    if key in ("parent", "department", "head"):
+        return names.get(value, value)
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return str(value)
+
+
+def _address(url: str) -> str:
+    """A channel as a person reads it: the e-mail or webhook address, else the masked URL."""
+    from domain.secrets import mask_url
+
+    kind, fields = channels.parse_url(url)
+    if kind == "email":
+        return fields["address"]
+    if kind == "webhook":
+        return mask_url(fields["address"])
+    return mask_url(url)
+
+
+def history_rows(limit: int = 100) -> list[dict[str, Any]]:
+    """The history for the page: when (Beijing time), who, what, and the fields before → after."""
+    from domain import labels
+    from domain.shanghai import SHANGHAI
+
+    depts, people, _ = current_entries()
+    names = {d["id"]: d["name"] for d in depts} | {p["id"]: p["name"] for p in people}
+    rows = []
+    for c in history(limit):
+        if c.kind == "import":
+            after = c.after or {}
+            diff = [f"导入 {after.get('department', 0)} 个部门、{after.get('person', 0)} 名人员（来源：{c.object}）"]
+        else:
+            before, after = c.before or {}, c.after or {}
+            diff = [
+                f"{labels.DIRECTORY_FIELDS.get(k, k)}：{_shown(k, before.get(k), names)} → {_shown(k, after.get(k), names)}"
+                for k in [*labels.DIRECTORY_FIELDS, *sorted(set(before) | set(after))]
+                if k in (set(before) | set(after)) and before.get(k) != after.get(k)
+            ]
+            diff = list(dict.fromkeys(diff))
+        rows.append(
+            {
+                "id": c.id,
+                "at": c.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+                "by": names.get(c.by, c.by),
+                "by_id": c.by,
+                "kind": labels.DIRECTORY_CHANGE_KINDS.get(c.kind, c.kind),
+                "action": labels.DIRECTORY_ACTIONS.get(c.action, c.action),
+                "object": names.get(c.object, c.object),
+                "object_id": c.object,
+                "diff": diff,
+            }
+        )
+    return rows
+
+
+def overview() -> dict[str, Any]:
+    """The admin page's lists: departments and people with Chinese names, account states, version."""
+    from domain import labels
+    from services.accounts import account_states
+
+    depts, people, from_store = current_entries()
+    regions = region_names()
+    dnames = {d["id"]: d["name"] for d in depts}
+    pnames = {p["id"]: p["name"] for p in people}
+    states = account_states([p["id"] for p in people])
+    return {
+        "from_store": from_store,
+        "version": version(),
+        "departments": [
+            {
+                **d,
+                "region_name": regions.get(d.get("region") or "national", d.get("region")),
+                "parent_name": dnames.get(d.get("parent") or "", ""),
+                "head_name": pnames.get(d.get("head") or "", ""),
+                "people": sum(1 for p in people if p.get("department") == d["id"]),
+            }
+            for d in depts
+        ],
+        "people": [
+            {
+                **p,
+                "department_name": dnames.get(p.get("department") or "", "（全市）"),
+                "role_names": "、".join(labels.ROLES.get(r, r) for r in p.get("roles") or []),
+                "channels": len(p.get("notify") or []),
+                "state": states.get(p["id"], "none"),
+            }
+            for p in people
+        ],
+    }
+
+
+def department_entry(department_id: str) -> dict[str, Any] | None:
+    depts, _, _ = current_entries()
+    return next((d for d in depts if d["id"] == department_id), None)
+
+
+def person_entry(person_id: str) -> dict[str, Any] | None:
+    _, people, _ = current_entries()
+    return next((p for p in people if p["id"] == person_id), None)
+
+
+def choices() -> dict[str, Any]:
+    """What the forms offer: departments, regions, the heads of each department, roles, channel kinds."""
+    from domain import labels
+
+    depts, people, _ = current_entries()
+    return {
+        "departments": {d["id"]: d["name"] for d in depts},
+        "regions": region_names(),
+        "heads": {
+            d["id"]: {p["id"]: p["name"] for p in people if p.get("department") == d["id"] and "head" in p["roles"]}
+            for d in depts
+        },
+        "roles": {r: labels.ROLES[r] for r in ROLES},
+        "kinds": channels.FORM_KINDS,
+        "fields": channels.FORM_FIELDS,
+        "privacy": channels.PRIVACY_NAMES,
+        "smtp_ready": bool(smtp_settings()["host"]),
+    }
