@@ -365,6 +365,9 @@ def board_view(day: dt.date, dept: str | None, sort: str = "overdue", *, with_he
     from services.review import list_entries
 
     held = list_entries("held", dept) if with_held else None
+    from services.onboarding import open_summaries
+
+    onboarding = open_summaries(dept) if with_held else None  # 历史台账待审核: staged rows are no items yet
     return {
         "rows": rows,
         "groups": groups,
@@ -382,4 +385,5 @@ def board_view(day: dt.date, dept: str | None, sort: str = "overdue", *, with_he
         "receipt_flagged": receipt_flagged,
         "rule_names": engine().rule_names,
         "held": held,
+        "onboarding": onboarding,
     }

@@ -117,6 +117,7 @@ def _import_table_modules() -> None:
         "store.accounts",
         "store.audit",
         "store.inbox",
+        "store.onboarding",
     ):  # optional modules owned by other parts
         try:
             importlib.import_module(name)

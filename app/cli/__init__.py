@@ -10,7 +10,22 @@ import sys
 
 import typer
 
-from app.cli import audit, calendar, config, deadline, items, ledger, notify, prod, reports, review, up, users, web
+from app.cli import (
+    audit,
+    calendar,
+    config,
+    deadline,
+    items,
+    ledger,
+    notify,
+    onboarding,
+    prod,
+    reports,
+    review,
+    up,
+    users,
+    web,
+)
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="时限：政务公开法定时限与合规引擎"
@@ -37,6 +52,7 @@ app.add_typer(web.token_app, name="token")
 app.command("import")(ledger.import_ledger)
 app.add_typer(users.user_app, name="user")
 app.add_typer(review.review_app, name="review")
+app.add_typer(onboarding.onboarding_app, name="onboarding")
 app.add_typer(audit.audit_app, name="audit")
 
 
