@@ -230,10 +230,20 @@ def history_rows(s, p: Plan, role: str | None) -> set[int]:
         if _parsed(row) is not None or not row.key or not row.events:
             continue
         starts = [e for e in row.events if e.get("type") in STARTS]
-        first = min(str(e.get("on", ""))[:10] for e in (starts or row.events))
+        first = min(event_day(e) for e in (starts or row.events))
         if first and first < go_live.isoformat() and store_items.get_item(s, row.key) is None:
             out.add(i)
     return out
+
+
+def event_day(obj: dict[str, Any]) -> str:
+    """An event's own date (ISO), as the ingest path reads it; "" when it cannot be read."""
+    from domain.events import EventError
+
+    try:
+        return parse_event(obj).on[:10]
+    except (EventError, ValueError):
+        return ""
 
 
 def row_hash(row: L.Row) -> str:
@@ -249,7 +259,7 @@ def onboarding_roles(events: list[dict[str, Any]], uploader_role: str | None, go
     return {
         e["event_id"]: uploader_role or "liaison"
         for e in events
-        if go_live is not None and str(e.get("on", ""))[:10] >= go_live.isoformat()
+        if go_live is not None and event_day(e) >= go_live.isoformat()
     }
 
 

@@ -66,7 +66,7 @@ ROW_SUMMARIES = {
 
 
 def _row_json(r: store.OnboardingRow) -> dict[str, Any]:
-    from services.ledger_import import EVENT_STATUS_LABELS
+    from services.ledger_import import EVENT_STATUS_LABELS, event_day
 
     outcome = r.outcome or {}
     events = []
@@ -78,7 +78,7 @@ def _row_json(r: store.OnboardingRow) -> dict[str, Any]:
                 "status_label": EVENT_STATUS_LABELS.get(e.get("status", ""), e.get("status", "")),
             }
         )
-    dates = {e["event_id"]: str(e.get("on", ""))[:10] for e in r.events if e.get("event_id")}
+    dates = {e["event_id"]: event_day(e) for e in r.events if e.get("event_id")}
     for e in events:
         e["on"] = dates.get(e.get("event_id", ""))
     summary = row_summary(outcome)
