@@ -7,7 +7,6 @@ so the history rows lie before it whatever day the tests run on."""
 from __future__ import annotations
 
 import html as H
-import json
 import re
 
 import httpx
@@ -86,7 +85,9 @@ async def first_day(st):
         (keys[4], back(30), fwd(back(30), 20)),  # on time, the last day
         (keys[5], back(3), None),  # still open: due in the future
     ]
-    csv_text = HEAD + "".join(f"{k},{got},网络,自然人,{rep or ''},{'予以公开' if rep else ''}\n" for k, got, rep in rows)
+    csv_text = HEAD + "".join(
+        f"{k},{got},网络,自然人,{rep or ''},{'予以公开' if rep else ''}\n" for k, got, rep in rows
+    )
     return keys, rows, csv_text, go_live
 
 
@@ -116,7 +117,15 @@ async def test_first_day_history_is_one_batch_approved_in_one_action(st):
         assert b["department"] == DEPT and b["summary"]["rows"] == 6
         detail = (await c.get(f"/api/onboarding/{b['id']}")).json()
         s = detail["summary"]
-        assert (s["rows"], s["items"], s["on_time"], s["late"], s["open"], s["held"], s["refused"]) == (6, 6, 4, 1, 1, 0, 0)
+        assert (s["rows"], s["items"], s["on_time"], s["late"], s["open"], s["held"], s["refused"]) == (
+            6,
+            6,
+            4,
+            1,
+            1,
+            0,
+            0,
+        )
         late = next(r for r in detail["rows"] if r["key"] == keys[1])
         assert late["summary"] == "late" and late["due"][0]["late"] is True
         # The liaison may not decide; a second upload of the same file adds nothing.
@@ -141,7 +150,7 @@ async def test_first_day_history_is_one_batch_approved_in_one_action(st):
         again = await c.post(f"/api/onboarding/{b['id']}/approve")
         assert again.status_code == 409
 
-    for k, got, rep in rows:
+    for k, _got, rep in rows:
         snap = st.item(k)
         assert snap is not None and snap.department == DEPT
         reply = st.clock(k, "request_reply")
