@@ -449,6 +449,7 @@ async def post_review_reject(
     summary="历史台账批次（联络员：本部门；督查、管理员：全部）",
     tags=["历史台账"],
     response_model=OnboardingList,
+    responses=NOT_FOUND,
 )
 def get_onboarding(
     status: Literal["open", "approved", "rejected", "all"] = "open",
@@ -513,7 +514,7 @@ async def _onboarding_decide(request: Request, batch_id: int, approve: bool, bod
     summary="批准历史台账：整批按事件自身日期计入（一次操作）",
     tags=["历史台账"],
     response_model=OnboardingBatchView,
-    responses=ONBOARDING_ERRORS,
+    responses={**ONBOARDING_ERRORS, **BAD_BODY},
 )
 async def post_onboarding_approve(
     request: Request,
