@@ -7,6 +7,7 @@ so the history rows lie before it whatever day the tests run on."""
 from __future__ import annotations
 
 import html as H
+import json
 import re
 
 import httpx
@@ -273,3 +274,30 @@ async def test_preview_says_what_happens_to_each_row_and_the_result_equals_it(st
     assert f"ledger:{DEPT}:requests:{k[2]}:replied" in held
     assert held[f"ledger:{DEPT}:requests:{k[2]}:replied"]["role"] == "liaison"
     assert f"ledger:{DEPT}:requests:{k[5]}:replied" in held
+
+
+async def test_cli_lists_shows_and_approves_a_batch(st):
+    """`shixian onboarding list|show|approve` (a real subprocess) on the batch a liaison's upload staged."""
+    from services.ledger_import import apply, plan
+    from store.audit import Filter, search
+    from store.db import get_engine
+    from tests.test_ledger_import import run_cli
+
+    keys, rows, csv_text, _ = await first_day(st)
+    res = await apply(
+        plan(csv_text.encode("utf-8"), "历史台账.csv", DEPT), st.client, recorded_by="liaison-jyj", role="liaison"
+    )
+    assert {o.status for o in res} == {"onboarding"}
+    listed = await run_cli(st, "onboarding", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (b,) = json.loads(listed.stdout)
+    shown = await run_cli(st, "onboarding", "show", str(b["id"]))
+    assert shown.returncode == 0 and "逾期办结 1" in shown.stdout and keys[1] in shown.stdout, shown.stdout
+    missing = await run_cli(st, "onboarding", "reject", str(b["id"]))
+    assert missing.returncode == 2  # --reason is required
+    done = await run_cli(st, "onboarding", "approve", str(b["id"]), "--by", "supervisor-zwgk")
+    assert done.returncode == 0 and "已批准" in done.stdout, done.stderr
+    assert all(st.item(k) is not None for k in keys)
+    with Session(get_engine()) as s:
+        (rec,) = search(s, Filter(action="onboarding.approve"))
+        assert rec.channel == "cli" and rec.detail["decided_by"] == "supervisor-zwgk"
