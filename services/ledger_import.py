@@ -465,6 +465,7 @@ async def apply(
 def _stage_history(p: Plan, db_engine, *, recorded_by: str | None, role: str) -> dict[int, RowOutcome]:
     """Stage the history rows of an upload in the department's open onboarding batch: per row index, its
     outcome (the preview's, computed now: the upload's instant decides which post-go-live events are late)."""
+    from services.onboarding import row_summary
     from store.onboarding import stage_rows
 
     out: dict[int, RowOutcome] = {}
@@ -487,6 +488,7 @@ def _stage_history(p: Plan, db_engine, *, recorded_by: str | None, role: str) ->
                     "uploaded_by": recorded_by,
                     "uploader_role": role,
                     "content_hash": row_hash(row),
+                    "summary": row_summary(o.as_json()),
                     "events": row.events,
                     "outcome": o.as_json(),
                 }

@@ -108,7 +108,9 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def batch_json(b: store.OnboardingBatch, rows: list[store.OnboardingRow] | None, n_rows: int | None = None):
+def batch_json(
+    b: store.OnboardingBatch, rows: list[store.OnboardingRow] | None, counts: dict[str, int] | None = None
+) -> dict[str, Any]:
     from domain.engine import engine
 
     d = engine().directory
@@ -134,7 +136,7 @@ def batch_json(b: store.OnboardingBatch, rows: list[store.OnboardingRow] | None,
         out["summary"] = _summary(views)
         out["files"] = sorted({r.filename for r in rows})
     else:
-        out["summary"] = {"rows": n_rows or 0}
+        out["summary"] = {k: (counts or {}).get(k, 0) for k in ("rows", "items", *ROW_SUMMARIES)}
     return out
 
 
@@ -156,16 +158,15 @@ def list_batches(who: Principal, *, status: str | None = "open", department: str
     with session(db) as s:
         found = store.list_batches(s, department=own or department, status=status)
         counts = store.row_counts(s, [b.id for b in found if b.id is not None])
-        return [batch_json(b, None, counts.get(b.id or 0, 0)) for b in found]
+        return [batch_json(b, None, counts.get(b.id or 0, {})) for b in found]
 
 
 def open_summaries(department: str | None = None, db=None) -> list[dict[str, Any]]:
-    """The open batches with their summaries (the board's 历史台账待审核 section; reviewers only)."""
+    """The open batches with their summaries counted in SQL (the board's 历史台账待审核 section; reviewers)."""
     with session(db) as s:
-        return [
-            batch_json(b, store.batch_rows(s, b.id or 0))
-            for b in store.list_batches(s, status="open", department=department)
-        ]
+        found = store.list_batches(s, status="open", department=department)
+        counts = store.row_counts(s, [b.id for b in found if b.id is not None])
+        return [batch_json(b, None, counts.get(b.id or 0, {})) for b in found]
 
 
 def get_batch(who: Principal, batch_id: int, db=None) -> dict[str, Any]:

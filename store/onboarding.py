@@ -51,6 +51,9 @@ class OnboardingRow(SQLModel, table=True):
     uploaded_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(timezone=True), nullable=False))
     content_hash: str = ""  # of the row's events: the same row uploaded again is not added twice
     events: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    # How the row ends by its preview (services.onboarding.row_summary: on_time / late / open / held /
+    # refused), counted per batch for the board without reading the outcomes.
+    summary: str = "open"
     # The preview's outcome of the row (status per event, main clocks' due dates, late or on time).
     outcome: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
 
@@ -86,17 +89,25 @@ def batch_rows(s: Session, batch_id: int) -> list[OnboardingRow]:
     )
 
 
-def row_counts(s: Session, batch_ids: list[int]) -> dict[int, int]:
+def row_counts(s: Session, batch_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per batch: rows, items and rows per summary (on_time, late, ...), counted in SQL."""
     from sqlalchemy import func
 
     if not batch_ids:
         return {}
+    out: dict[int, dict[str, int]] = {}
     q = (
-        select(OnboardingRow.batch_id, func.count())
+        select(OnboardingRow.batch_id, OnboardingRow.summary, func.count())
         .where(col(OnboardingRow.batch_id).in_(batch_ids))
-        .group_by(col(OnboardingRow.batch_id))
+        .group_by(col(OnboardingRow.batch_id), col(OnboardingRow.summary))
     )
-    return {int(b): int(n) for b, n in s.exec(q).all()}
+    for b, summary, n in s.exec(q).all():
+        d = out.setdefault(int(b), {"rows": 0})
+        d[summary] = int(n)
+        d["rows"] += int(n)
+    for d in out.values():  # one row per (kind, key) in a batch (the unique constraint): one item each
+        d["items"] = d["rows"]
+    return out
 
 
 def staged_row(s: Session, department: str, kind: str, key: str) -> OnboardingRow | None:

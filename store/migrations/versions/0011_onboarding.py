@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("uploader_role", sa.String(), nullable=False),
         sa.Column("uploaded_at", ts, nullable=False),
         sa.Column("content_hash", sa.String(), nullable=False),
+        sa.Column("summary", sa.String(), nullable=False),
         sa.Column("events", sa.JSON(), nullable=False),
         sa.Column("outcome", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
