@@ -462,10 +462,32 @@ async def apply(
     return out
 
 
+def row_summary(outcome: dict[str, Any]) -> str:
+    """How a staged row ends by the preview: late, on_time, open (a clock still running) or refused."""
+    if any(e.get("status") in ("rejected", "conflict") for e in outcome.get("events", [])):
+        return "refused"
+    if any(e.get("status") == "held" for e in outcome.get("events", [])):
+        return "held"
+    due = [d for d in outcome.get("due", []) if d.get("rule")]
+    if any(d.get("late") for d in due):
+        return "late"
+    if due and all(d.get("met_on") for d in due):
+        return "on_time"
+    return "open"
+
+
+ROW_SUMMARIES = {
+    "on_time": "按时办结",
+    "late": "逾期办结",
+    "open": "办理中",
+    "held": "含上线后补录（须逐条审核）",
+    "refused": "含被拒绝的事件",
+}
+
+
 def _stage_history(p: Plan, db_engine, *, recorded_by: str | None, role: str) -> dict[int, RowOutcome]:
     """Stage the history rows of an upload in the department's open onboarding batch: per row index, its
     outcome (the preview's, computed now: the upload's instant decides which post-go-live events are late)."""
-    from services.onboarding import row_summary
     from store.onboarding import stage_rows
 
     out: dict[int, RowOutcome] = {}

@@ -25,6 +25,7 @@ from domain.pii import mask_text
 from domain.review import ONBOARDING_ROLE
 from domain.shanghai import SHANGHAI
 from services.access import ApiError, Principal, forbidden
+from services.ledger_import import ROW_SUMMARIES, row_summary
 from services.review import REVIEWERS
 from store import onboarding as store
 from store.db import session
@@ -40,29 +41,6 @@ def _local(t) -> str | None:
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
     return t.astimezone(SHANGHAI).isoformat(timespec="seconds")
-
-
-def row_summary(outcome: dict[str, Any]) -> str:
-    """How a staged row ends by the preview: late, on_time, open (a clock still running) or refused."""
-    if any(e.get("status") in ("rejected", "conflict") for e in outcome.get("events", [])):
-        return "refused"
-    if any(e.get("status") == "held" for e in outcome.get("events", [])):
-        return "held"
-    due = [d for d in outcome.get("due", []) if d.get("rule")]
-    if any(d.get("late") for d in due):
-        return "late"
-    if due and all(d.get("met_on") for d in due):
-        return "on_time"
-    return "open"
-
-
-ROW_SUMMARIES = {
-    "on_time": "按时办结",
-    "late": "逾期办结",
-    "open": "办理中",
-    "held": "含上线后补录（须逐条审核）",
-    "refused": "含被拒绝的事件",
-}
 
 
 def _row_json(r: store.OnboardingRow) -> dict[str, Any]:
