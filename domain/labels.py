@@ -65,7 +65,11 @@ ROLES = {
 }
 
 # Who recorded an event (late entries, 补录): the roles above plus the two kinds of trusted input.
-RECORDERS = {**ROLES, "operator": "运维导入", "system": "系统"}
+# `onboarding`: a department's history (历史台账初始化), applied once a supervisor approved its batch.
+RECORDERS = {**ROLES, "operator": "运维导入", "system": "系统", "onboarding": "历史台账"}
+
+# An onboarding batch (store/onboarding.py) and what the import preview says of a history row.
+ONBOARDING_STATUSES = {"open": "待审核", "approved": "已批准", "rejected": "已驳回"}
 
 # Audit trail (store/audit.py): what was done, how it ended, through which door, as who.
 AUDIT_ACTIONS = {
@@ -88,6 +92,8 @@ AUDIT_ACTIONS = {
     "calendar.reload": "重新载入日历",
     "events.ingest": "运维导入事件",
     "ledger.import": "导入台账",
+    "onboarding.approve": "批准历史台账",
+    "onboarding.reject": "驳回历史台账",
     "access.denied": "越权访问被拒绝",
     "audit.purge": "清理过期审计记录",
     "directory.import": "导入人员名录",
@@ -370,6 +376,7 @@ def tables() -> dict[str, Mapping[str, str]]:
         "document_kind": DOCUMENT_KINDS,
         "withheld_reason": WITHHELD_REASONS,
         "late_status": LATE_ENTRY_STATUSES,
+        "onboarding_status": ONBOARDING_STATUSES,
         "item_type": ITEM_TYPES,
         "event": EVENT_TYPES,
         "region": REGIONS,

@@ -10,7 +10,8 @@ withdraw or close a live clock, and either
 - is an extension recorded after the clock's current due date (条例第三十三条: an extension is decided
   within the period), whatever date it claims.
 Events recorded by supervisors, admins, the operator's import (`shixian events ingest` on the server)
-and the engine itself are never held (they are marked 代录 instead, see `PROXY_ROLES`).
+and the engine itself are never held (they are marked 代录 instead, see `PROXY_ROLES`), nor is a department's
+approved history (`ONBOARDING_ROLE`).
 
 A start event is never held (that would stop a clock): recorded past the same bound it is flagged
 登记滞后 (`registration_lag`).
@@ -31,6 +32,11 @@ from domain.labels import RECORDERS
 HELD_ROLES = frozenset({"liaison", "head"})
 # Roles whose entries for a department are marked 代录 (entered by the 公开办 or an operator's import).
 PROXY_ROLES = frozenset({"supervisor", "admin", "operator"})
+# A department's history (历史台账初始化): events dated before its go-live, recorded by its liaison or head and
+# applied once a supervisor approved the whole onboarding batch (services/onboarding.py). Trusted like the
+# roles above: never held, no 登记滞后 flag (the approval was the review), not 代录 either.
+ONBOARDING_ROLE = "onboarding"
+TRUSTED_ROLES = frozenset({*PROXY_ROLES, "system", ONBOARDING_ROLE})
 DEFAULT_WORKING_DAYS = 3
 DEFAULT_CALENDAR_DAYS = 7
 # Start events whose registration lag is measured; annual_report.year_closed is made by the engine.

@@ -251,8 +251,13 @@ class Ingestor:
         role: str | None = None,
         now: Callable[[], dt.datetime] | None = None,
         scope: str | None = None,
+        roles: dict[str, str] | None = None,
     ):
         self.client = client
+        # Per event id, the role it is recorded with instead of `role`: an approved onboarding batch is
+        # recorded as `onboarding` (domain.review.ONBOARDING_ROLE, trusted), except its events that were
+        # late entries when uploaded, which keep the uploader's role (services/onboarding.py).
+        self.roles = roles or {}
         # The department whose items this sender may write (services.access); None = any. Checked for
         # every event against the item's own department, not the one the sender claims.
         self.scope = scope
@@ -444,16 +449,17 @@ class Ingestor:
         (limit + 1)-th working day after its own date, in the item's region). `at`/`on` say when this
         host saw it; the item workflow replaces them with its own clock's instant, which decides."""
         at = self.now().astimezone(SHANGHAI)
+        role = self.roles.get(ev.event_id, self.role)
         rec = Recorded(
             at=at.isoformat(),
             on=at.date().isoformat(),
-            role=self.role,
+            role=role,
             by=ev.data.get("recorded_by") or self.recorded_by,
             scope=self.scope,  # checked again by the item's workflow, under its lock (no race with a start)
             upload=self.upload,
         )
         # Liaisons' and heads' entries: a late one is held, a late start flagged 登记滞后 (domain.review).
-        if self.role in HELD_ROLES:
+        if role in HELD_ROLES:
             own = dt.date.fromisoformat(ev.on[:10])
             if self._late_limit is None:
                 cfg = engine().review

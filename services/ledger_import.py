@@ -14,6 +14,9 @@ A changed earlier value is an event-id conflict: reported on the row (status `co
 event, from IngestResult.conflict), never applied over the first value.
 The preview takes each row through the item's own checks and transitions (domain.transitions) and the
 clock computation the workflow uses: what it calls 将应用 is what the import applies.
+- onboarding: a history row (its start, or its earliest event, dated before the department's go-live, 上线日期)
+  uploaded by a liaison or head: not sent, staged in the department's open onboarding batch
+  (services/onboarding.py) for one review; its events and due dates are the ones the approval applies.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ STATUS_LABELS = {
     "rejected": "拒绝",
     "nothing_new": "无新内容",
     "held": "补录待审核",
+    "onboarding": "纳入历史台账",
     "unavailable": "未处理（服务不可用）",
 }
 EVENT_STATUS_LABELS = {
@@ -188,7 +192,8 @@ def preview(p: Plan, db_engine, *, role: str | None = None) -> list[RowOutcome]:
     """What an import would do, against the store as it is now: nothing is sent or written. Each row's new
     events go through the item's own checks and transitions (domain.transitions) on a fresh item state,
     as the item's workflow would take them, and its clocks through the same computation: the preview's
-    statuses and due dates are the import's by construction. `role`: the uploader's, as for `apply`."""
+    statuses and due dates are the import's by construction. `role`: the uploader's, as for `apply`.
+    A history row (see `history_rows`) is 纳入历史台账: simulated as its approval will record it."""
     from services.ingest import Ingestor
     from store.db import init_db
 
@@ -196,10 +201,14 @@ def preview(p: Plan, db_engine, *, role: str | None = None) -> list[RowOutcome]:
     ing = Ingestor(None, db_engine=db_engine, role=role, scope=p.department)  # type: ignore[arg-type]
     out = []
     with session(db_engine) as s:
-        for row in p.rows:
+        history = history_rows(s, p, role)
+        for i, row in enumerate(p.rows):
             settled = _parsed(row) or _foreign(s, p, row)
             if settled:
                 out.append(settled)
+                continue
+            if i in history:
+                out.append(history_outcome(s, p, row, role, db_engine))
                 continue
             events, problems, due = _simulate(ing, s, p.table.kind, row)
             out.append(RowOutcome(row.row, row.key, _row_status([e["status"] for e in events]), events, problems, due))
@@ -211,6 +220,106 @@ def _noted(p: Plan, out: list[RowOutcome]) -> list[RowOutcome]:
     for o, row in zip(out, p.rows, strict=True):
         o.notes = [n.as_json() for n in row.notes]
     return out
+
+
+def go_live_of(department: str):
+    from domain.engine import engine
+
+    dept = engine().directory.departments.get(department)
+    return dept.go_live if dept else None
+
+
+def history_rows(s, p: Plan, role: str | None) -> set[int]:
+    """The indexes of `p.rows` that are the department's history, staged for one review instead of sent:
+    uploaded by a liaison or head (whose late entries would be held one by one) for a department with a
+    go-live date, a valid row whose start event (or, without one, its earliest event) is dated before it,
+    for an item the store does not hold yet (a row of an item already applied goes the ordinary way)."""
+    from domain.events import STARTS
+    from domain.review import HELD_ROLES
+
+    go_live = go_live_of(p.department)
+    if go_live is None or role not in HELD_ROLES:
+        return set()
+    out = set()
+    for i, row in enumerate(p.rows):
+        if _parsed(row) is not None or not row.key or not row.events:
+            continue
+        starts = [e for e in row.events if e.get("type") in STARTS]
+        first = min(event_day(e) for e in (starts or row.events))
+        if first and first < go_live.isoformat() and store_items.get_item(s, row.key) is None:
+            out.add(i)
+    return out
+
+
+def event_day(obj: dict[str, Any]) -> str:
+    """An event's own date (ISO), as the ingest path reads it; "" when it cannot be read."""
+    from domain.events import EventError
+
+    try:
+        return parse_event(obj).on[:10]
+    except (EventError, ValueError):
+        return ""
+
+
+def row_hash(row: L.Row) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(row.events, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def onboarding_roles(events: list[dict[str, Any]], uploader_role: str | None, go_live) -> dict[str, str]:
+    """Which events of a history row keep the uploader's role (the others are recorded as `onboarding`,
+    trusted): those dated on or after the go-live, so the ordinary late-entry rule still applies to them."""
+    return {
+        e["event_id"]: uploader_role or "liaison"
+        for e in events
+        if go_live is not None and event_day(e) >= go_live.isoformat()
+    }
+
+
+def history_outcome(s, p: Plan, row: L.Row, role: str | None, db_engine) -> RowOutcome:
+    """A history row's preview: a repeat of the row staged in the open batch is nothing new, a changed one a
+    conflict (refused); otherwise its events as the approval records them (`onboarding`, or the uploader's
+    role for those dated on or after go-live, counted late or not from now, the upload's instant)."""
+    from domain.review import ONBOARDING_ROLE
+    from services.ingest import Ingestor
+    from store.onboarding import staged_row
+
+    staged = staged_row(s, p.department, p.table.kind, row.key or "")
+    if staged is not None:
+        if staged.content_hash == row_hash(row):
+            return RowOutcome(
+                row.row,
+                row.key,
+                "nothing_new",
+                [{**e, "status": "duplicate"} for e in staged.outcome.get("events", [])],
+                [
+                    {
+                        "column": "",
+                        "reason": f"已在待审核的历史台账中（{staged.filename} 第 {staged.row} 行），未重复加入",
+                    }
+                ],
+                staged.outcome.get("due", []),
+            )
+        col = L.KEY[p.table.kind]
+        return RowOutcome(
+            row.row,
+            row.key,
+            "rejected",
+            [{"event_id": e["event_id"], "type": e["type"], "status": "conflict"} for e in row.events],
+            [
+                {
+                    "column": col,
+                    "reason": f"与待审核历史台账中已暂存的同一编号（{staged.filename} 第 {staged.row} 行）内容不同（冲突）："
+                    "本行未加入；如需更正，请待督查驳回该批次后重新上传",
+                }
+            ],
+        )
+    roles = onboarding_roles(row.events, role, go_live_of(p.department))
+    hist = Ingestor(None, db_engine=db_engine, role=ONBOARDING_ROLE, scope=p.department, roles=roles)  # type: ignore[arg-type]
+    events, problems, due = _simulate(hist, s, p.table.kind, row)
+    return RowOutcome(row.row, row.key, "onboarding", events, problems, due)
 
 
 MAIN_CLOCKS = ("request_reply", "policy_publication", "policy_interpretation")
@@ -299,20 +408,27 @@ async def apply(
     db_engine=None,
     progress: Callable[[], None] | None = None,
     role: str | None = None,
+    roles: dict[str, str] | None = None,
 ) -> list[RowOutcome]:
     """Send every valid row's events through the ingest path; rows refused by the parser send nothing.
-    `role`: the uploader's (a liaison's late rows wait for review, 补录); None = the operator's CLI import."""
+    `role`: the uploader's (a liaison's late rows wait for review, 补录); None = the operator's CLI import.
+    A liaison's or head's history rows are staged in the department's onboarding batch instead (their
+    outcome is the preview's, 纳入历史台账). `roles`: per event id, the role it is recorded with instead
+    (an approved onboarding batch, services/onboarding.py)."""
     from services.ingest import UNAVAILABLE, Ingestor
 
     # One ledger is one department's, whoever uploads it: every event is checked against its item's own
     # department (services.access), so a row keyed to another department's item changes nothing there.
-    ing = Ingestor(client, recorded_by=recorded_by, db_engine=db_engine, role=role, scope=p.department)
+    ing = Ingestor(client, recorded_by=recorded_by, db_engine=db_engine, role=role, scope=p.department, roles=roles)
     ing.upload = f"{p.department}-{uuid.uuid4().hex[:10]}"  # its held entries can be reviewed together (services.review, --upload)
+    staged: dict[int, RowOutcome] = {}
+    if role is not None and not roles:  # an approved batch's own rows are never staged again
+        staged = _stage_history(p, ing.db, recorded_by=recorded_by, role=role)
     line_of: dict[int, tuple[int, dict]] = {}
     objs = []
     n = 0
     for i, row in enumerate(p.rows):
-        if _parsed(row) is None:
+        if _parsed(row) is None and i not in staged:
             for obj in row.events:
                 n += 1
                 line_of[n] = (i, obj)
@@ -323,7 +439,7 @@ async def apply(
         per_row.setdefault(line_of[r.line][0], []).append(r)
     out = []
     for i, row in enumerate(p.rows):
-        settled = _parsed(row)
+        settled = _parsed(row) or staged.get(i)
         if settled:
             out.append(settled)
             continue
@@ -360,6 +476,64 @@ async def apply(
             )
         )
     return _noted(p, out)
+
+
+def row_summary(outcome: dict[str, Any]) -> str:
+    """How a staged row ends by the preview: late, on_time, open (a clock still running) or refused."""
+    if any(e.get("status") in ("rejected", "conflict") for e in outcome.get("events", [])):
+        return "refused"
+    if any(e.get("status") == "held" for e in outcome.get("events", [])):
+        return "held"
+    due = [d for d in outcome.get("due", []) if d.get("rule")]
+    if any(d.get("late") for d in due):
+        return "late"
+    if due and all(d.get("met_on") for d in due):
+        return "on_time"
+    return "open"
+
+
+ROW_SUMMARIES = {
+    "on_time": "按时办结",
+    "late": "逾期办结",
+    "open": "办理中",
+    "held": "含上线后补录（须逐条审核）",
+    "refused": "含被拒绝的事件",
+}
+
+
+def _stage_history(p: Plan, db_engine, *, recorded_by: str | None, role: str) -> dict[int, RowOutcome]:
+    """Stage the history rows of an upload in the department's open onboarding batch: per row index, its
+    outcome (the preview's, computed now: the upload's instant decides which post-go-live events are late)."""
+    from store.onboarding import stage_rows
+
+    out: dict[int, RowOutcome] = {}
+    add = []
+    with session(db_engine) as s:
+        for i in sorted(history_rows(s, p, role)):
+            row = p.rows[i]
+            if _foreign(s, p, row):
+                continue  # refused as it would be when sent
+            o = history_outcome(s, p, row, role, db_engine)
+            out[i] = o
+            if o.status != "onboarding":
+                continue  # a repeat of a staged row, or a conflict with it
+            add.append(
+                {
+                    "kind": p.table.kind,
+                    "key": row.key,
+                    "row": row.row,
+                    "filename": p.filename,
+                    "uploaded_by": recorded_by,
+                    "uploader_role": role,
+                    "content_hash": row_hash(row),
+                    "summary": row_summary(o.as_json()),
+                    "events": row.events,
+                    "outcome": o.as_json(),
+                }
+            )
+        if add:
+            stage_rows(s, p.department, recorded_by, add)
+    return out
 
 
 def _stored_conflicts(db_engine, kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:

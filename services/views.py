@@ -403,6 +403,9 @@ def board_view(
 
     held = list_entries("held", dept, upload=upload) if with_held else None
     uploads = held_uploads(dept) if with_held else []
+    from services.onboarding import open_summaries
+
+    onboarding = open_summaries(dept) if with_held else None  # 历史台账待审核: staged rows are no items yet
     return {
         "rows": rows,
         "held_rows": held_rows,
@@ -423,4 +426,5 @@ def board_view(
         "held": held,
         "upload": upload,
         "uploads": uploads,
+        "onboarding": onboarding,
     }

@@ -118,6 +118,7 @@ def _import_table_modules() -> None:
         "store.audit",
         "store.inbox",
         "store.directory",
+        "store.onboarding",
     ):  # optional modules owned by other parts
         try:
             importlib.import_module(name)

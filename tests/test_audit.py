@@ -571,6 +571,7 @@ def test_every_action_the_code_records_has_its_chinese_word():
         for f in (root / pkg).rglob("*.py"):
             used |= set(pattern.findall(f.read_text(encoding="utf-8")))
     used |= {"review.approve", "review.reject", "audit.purge"}  # built by review_action() / store.audit.purge
+    used |= {"onboarding.approve", "onboarding.reject"}  # built by services.onboarding.onboarding_action()
     assert len(used) >= 15, used
     assert used <= set(AUDIT_ACTIONS), used - set(AUDIT_ACTIONS)
     assert set(AUDIT_ACTIONS) <= used, set(AUDIT_ACTIONS) - used  # no word for an action nobody records

@@ -19,6 +19,7 @@ from app.cli import (
     items,
     ledger,
     notify,
+    onboarding,
     prod,
     reports,
     review,
@@ -63,6 +64,7 @@ def _root() -> None:
 
 
 app.add_typer(review.review_app, name="review")
+app.add_typer(onboarding.onboarding_app, name="onboarding")
 app.add_typer(audit.audit_app, name="audit")
 
 

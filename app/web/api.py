@@ -19,6 +19,7 @@ from services import views as rm
 from services.access import ApiError, Principal, forbidden
 from services.annual_render import DOCX_MIME as DOCX
 from services.inbox import InboxPage, MarkedRead, MarkRead
+from services.onboarding import OnboardingBatchView, OnboardingList
 from services.review import REVIEWERS
 from services.schemas import API_ERRORS as ERRORS
 from services.schemas import (
@@ -536,3 +537,109 @@ def post_inbox_read(
     person = _inbox_person(who)
     n = inbox.mark_read(person, body.ids if body is not None else None)
     return {"marked": n, "unread": inbox.unread_count(person)}
+
+
+# ---------------------------------------------------------------------------------- onboarding (历史台账)
+
+
+@router.get(
+    "/onboarding",
+    summary="历史台账批次（联络员：本部门；督查、管理员：全部）",
+    tags=["历史台账"],
+    response_model=OnboardingList,
+    responses=NOT_FOUND,
+)
+def get_onboarding(
+    status: Literal["open", "approved", "rejected", "all"] = "open",
+    department: str | None = None,
+    who: Principal = Depends(api_principal),
+) -> dict[str, Any]:
+    from services.onboarding import list_batches
+
+    rm.check_department(department)
+    return {"batches": list_batches(who, status=None if status == "all" else status, department=department)}
+
+
+@router.get(
+    "/onboarding/{batch_id}",
+    summary="一个历史台账批次：汇总与每一行的事件、期限",
+    tags=["历史台账"],
+    response_model=OnboardingBatchView,
+    responses={404: _error("没有该编号的历史台账批次")},
+)
+def get_onboarding_batch(batch_id: int, who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    from services.onboarding import get_batch
+
+    return get_batch(who, batch_id)
+
+
+ONBOARDING_ERRORS: Responses = {
+    404: _error("没有该编号的历史台账批次"),
+    409: _error("该批次已审核"),
+    **TEMPORAL,
+}
+
+
+async def _onboarding_decide(request: Request, batch_id: int, approve: bool, body: Any, who: Principal):
+    from services.onboarding import OnboardingError, onboarding_action, onboarding_audit
+    from services.onboarding import approve as approve_batch
+    from services.onboarding import reject as reject_batch
+
+    reason = body.get("reason", "") if isinstance(body, dict) else ""
+    if not isinstance(reason, str):
+        raise ApiError(422, "invalid_parameter", "reason 应为文字", field="reason")
+    try:
+        if approve:
+            b = await approve_batch(request.app.state.client, who, batch_id, reason)
+        else:
+            b = reject_batch(who, batch_id, reason)
+    except OnboardingError as exc:
+        audit(
+            request,
+            who,
+            onboarding_action(approve),
+            object=f"onboarding:{batch_id}",
+            outcome="failure",
+            detail={"reason": exc.detail},
+        )
+        raise
+    audit(request, who, onboarding_action(approve), **onboarding_audit(b))
+    return b
+
+
+@router.post(
+    "/onboarding/{batch_id}/approve",
+    summary="批准历史台账：整批按事件自身日期计入（一次操作）",
+    tags=["历史台账"],
+    response_model=OnboardingBatchView,
+    responses={**ONBOARDING_ERRORS, **BAD_BODY},
+)
+async def post_onboarding_approve(
+    request: Request,
+    batch_id: int,
+    body: dict[str, Any] | None = Body(None, examples=[{"reason": "已核对纸质台账"}]),
+    who: Principal = Depends(api_principal),
+) -> dict[str, Any]:
+    return await _onboarding_decide(request, batch_id, True, body or {}, who)
+
+
+@router.post(
+    "/onboarding/{batch_id}/reject",
+    summary="驳回历史台账（须说明理由）：整批不计入",
+    tags=["历史台账"],
+    response_model=OnboardingBatchView,
+    responses={**ONBOARDING_ERRORS, **BAD_BODY},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": RejectBody.model_json_schema()}},
+        }
+    },
+)
+async def post_onboarding_reject(
+    request: Request,
+    batch_id: int,
+    body: dict[str, Any] = Body(..., examples=[{"reason": "与纸质台账不符"}]),
+    who: Principal = Depends(api_principal),
+) -> dict[str, Any]:
+    return await _onboarding_decide(request, batch_id, False, body, who)

@@ -160,6 +160,7 @@ def _preview_page(request: Request, who: Principal, p, department: str) -> HTMLR
         department=department,
         names=rm.department_names(),
         dry_run=True,
+        go_live=_go_live(department),
     )
 
 
@@ -245,7 +246,15 @@ async def import_confirm(request: Request) -> HTMLResponse:
         department=dept.id,
         names=rm.department_names(),
         dry_run=False,
+        go_live=_go_live(dept.id),
     )
+
+
+def _go_live(department: str) -> str | None:
+    from services.ledger_import import go_live_of
+
+    day = go_live_of(department)
+    return day.isoformat() if day else None
 
 
 def _view(p, outcomes) -> list[dict]:
@@ -303,3 +312,70 @@ def _interrupted(request: Request, who: Principal, p, db, reason: str, status: i
     if status == 503:
         resp.headers["Retry-After"] = str(RETRY_AFTER["temporal_unavailable"])
     return resp
+
+
+# ------------------------------------------------------------------------------ onboarding batches (历史台账)
+@router.get("/onboarding", response_class=HTMLResponse)
+def onboarding_list(request: Request, status: str = "open") -> HTMLResponse:
+    from services.onboarding import list_batches
+    from services.review import REVIEWERS
+
+    who = _who(request)
+    shown = None if status == "all" else (status if status in ("open", "approved", "rejected") else "open")
+    batches = list_batches(who, status=shown)
+    return render(
+        request, "onboarding.html", who, batches=batches, batch=None, shown=status, may_review=who.role in REVIEWERS
+    )
+
+
+@router.get("/onboarding/{batch_id}", response_class=HTMLResponse)
+def onboarding_page(request: Request, batch_id: int) -> HTMLResponse:
+    from services.onboarding import get_batch
+    from services.review import REVIEWERS
+
+    who = _who(request)
+    b = get_batch(who, batch_id)
+    return render(request, "onboarding.html", who, batches=None, batch=b, may_review=who.role in REVIEWERS)
+
+
+async def _onboarding_form(request: Request, batch_id: int, approve: bool):
+    from app.web.pages import read_form, redirect_with_flash
+    from services.onboarding import OnboardingError, onboarding_action, onboarding_audit
+    from services.onboarding import approve as approve_batch
+    from services.onboarding import reject as reject_batch
+
+    who = _who(request)
+    _same_site(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form, who):
+        return csrf_refused(request)
+    try:
+        if approve:
+            b = await approve_batch(request.app.state.client, who, batch_id, form.get("reason", ""))
+        else:
+            b = reject_batch(who, batch_id, form.get("reason", ""))
+    except OnboardingError as exc:
+        audit(
+            request,
+            who,
+            onboarding_action(approve),
+            object=f"onboarding:{batch_id}",
+            outcome="failure",
+            detail={"reason": exc.detail},
+        )
+        raise
+    audit(request, who, onboarding_action(approve), **onboarding_audit(b))
+    done = "已批准" if approve else "已驳回"
+    return redirect_with_flash(
+        f"/onboarding/{batch_id}", f"{done}{b['department_name']}的历史台账（{b['summary']['rows']} 行）", request
+    )
+
+
+@router.post("/onboarding/{batch_id}/approve")
+async def onboarding_approve_form(request: Request, batch_id: int):
+    return await _onboarding_form(request, batch_id, True)
+
+
+@router.post("/onboarding/{batch_id}/reject")
+async def onboarding_reject_form(request: Request, batch_id: int):
+    return await _onboarding_form(request, batch_id, False)

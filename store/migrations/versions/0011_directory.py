@@ -2,7 +2,7 @@
 (store/accounts.py): the directory edited on the admin page, its history, and the last passwords of a person.
 
 Revision ID: 0011_directory
-Revises: 0010_inbox
+Revises: 0011_urge
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import store.models
 
 revision = "0011_directory"
-down_revision = "0010_inbox"
+down_revision = "0011_urge"
 branch_labels = None
 depends_on = None
 

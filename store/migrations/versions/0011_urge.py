@@ -2,7 +2,7 @@
 days when urged, and the department's 办理情况 reply (who, when). Rows of before stay NULL.
 
 Revision ID: 0011_urge
-Revises: 0010_inbox
+Revises: 0011_review_upload
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import store.models
 
 revision = "0011_urge"
-down_revision = "0010_inbox"
+down_revision = "0011_review_upload"
 branch_labels = None
 depends_on = None
 
