@@ -360,15 +360,15 @@ def _simulate(ing, s, kind: str, row: L.Row) -> tuple[list[dict[str, Any]], list
             status = "duplicate"
         else:
             try:
-                tr.check(st, ev, today=today())
+                # the workflow's own decision: a late entry is held, and so is an event that depends on a held
+                # one (kept in `st.held_events`, so what follows it is judged as the workflow will judge it)
+                if tr.admit(st, ev, today=today()).status == "held":
+                    status = "held"
             except Refusal as exc:
                 status = "rejected"
                 col = _column(kind, obj["event_id"], exc.field)
                 if {"column": col, "reason": exc.reason} not in problems:
                     problems.append({"column": col, "reason": exc.reason})
-            else:
-                if ev.type not in tr.STARTS and tr.late_reason(st, ev):
-                    status = "held"
         events.append({"event_id": obj["event_id"], "type": obj["type"], "status": status})
         if status in ("conflict", "rejected", "held") or error:
             continue

@@ -140,3 +140,31 @@ async def test_the_cli_decides_many_and_a_lock_asks_for_confirm(st):
     assert all(st.clock(req, "request_reply").state == "missed" for req in reqs)
     out = await asyncio.to_thread(cli, "scores", "lock", "--period", period, "--department", "qz-czj")
     assert out.exit_code == 0, out.output
+
+
+async def test_ledger_preview_holds_a_consultation_end_with_its_held_start_as_the_import_does(st):
+    """Issue 19: a ledger row whose consultation start is a late entry: the preview says the end is held with
+    it (not refused), the import does the same, and approving the start applies both (the pause ends)."""
+    from services.ledger_import import apply, plan, preview
+    from store.db import get_engine
+
+    today, c = await st.today(), cal()
+    recv = c.subtract_working_days(today, 30, REGION)
+    start, end = c.add_working_days(recv, 5, REGION), c.add_working_days(recv, 12, REGION)
+    key = st.id("LC")
+    st.started.add(f"request:{key}")
+    head = "受理编号,收到申请日期,申请方式,申请人类型,征求意见对象,征求意见日期,意见收到日期,答复日期,答复结果\n"
+    data = (head + f"{key},{recv},网络,自然人,第三方,{start},{end},,\n").encode("utf-8-sig")
+    p = plan(data, "征求意见.csv", "qz-czj")
+    (pre,) = preview(p, get_engine(), role="liaison")
+    (res,) = await apply(p, st.client, recorded_by="liaison-czj", role="liaison")
+    statuses = [e["status"] for e in pre.events]
+    assert statuses == ["new", "held", "held"], pre.text(True)
+    assert [e["status"] for e in res.events] == ["applied", "held", "held"], res.text()
+    assert [d["due"] for d in pre.due] == [d["due"] for d in res.due]
+
+    root = res.events[1]["event_id"]
+    await decide(st.client, root, approve=True, by="supervisor-zwgk", reason="有征求意见函")
+    assert st.clock(key, "third_party_opinion").state == "met"  # the end applied with its start
+    statuses_after = {e["event_id"]: e["status"] for e in list_entries(None, "qz-czj") if e["item_id"] == key}
+    assert set(statuses_after.values()) == {"approved"} and len(statuses_after) == 2
