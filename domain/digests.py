@@ -12,6 +12,7 @@ from domain.directory import Directory
 from domain.engine import engine
 from domain.labels import rule_names
 from domain.notice_text import date_text, item_link, public_url
+from domain.review import held_clocks
 from domain.shanghai import SHANGHAI
 
 DIGEST_WINDOW_WORKING_DAYS = 5
@@ -144,6 +145,12 @@ def build_digests(
             left = working_days_left(today, _due_date(clock.due), region)
             if left < 0 and rules is not None and not standing.can_be_overdue(rules.get(clock.rule)):
                 continue  # a lapsed window (correction notice, opinion period) is never overdue
+            if (
+                left < 0
+                and rules is not None
+                and (item.id, clock.rule) in held_clocks(((item.id, e.type) for e in item.held), rules)
+            ):
+                continue  # 待审核: a late entry waiting for review decides it; neither late nor on time
             rows.append(
                 {
                     "item_id": item.id,

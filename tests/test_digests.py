@@ -476,3 +476,28 @@ async def test_a_person_added_on_the_admin_page_gets_the_digest_without_restart(
         posts = hook.wait_for(6)
         new = [p for p in posts if p.path == "/hook/liaison2-fgw"]
         assert new and "钦州市发展和改革委员会有1项事项" in new[0].json["title"]
+
+
+def test_a_clock_held_for_review_is_not_in_the_digest_as_overdue():
+    """Held is neither late nor on time (issue 19): an overdue clock that a late entry waiting for review
+    would meet is left out of the overdue lines; the same clock without the entry is in them."""
+    from activities.digests import plan_for
+    from domain.engine import engine
+    from domain.review import LateEntry
+
+    day = date(2026, 10, 12)  # a Monday, a working day
+    late = _doc("doc-czj-held", "qz-czj", "补录待审核的文件", "2026-09-30")
+    plain = _doc("doc-czj-late", "qz-czj", "逾期未公开的文件", "2026-09-30")
+    entry = LateEntry(
+        event_id="ev-held",
+        type="document.published",
+        on="2026-09-29",
+        recorded_at="2026-10-12T08:00:00+08:00",
+        recorded_on="2026-10-12",
+        reason="补录",
+    )
+    late = late.model_copy(update={"late_entries": [entry]})
+    eng = engine()
+    plan = plan_for(day, [late, plain], eng.directory, eng.calendar, held=["qz-czj"])
+    text = {d.person_id: str(d.context) for d in plan.messages}
+    assert "doc-czj-late" in text["liaison-czj"] and "doc-czj-held" not in text["liaison-czj"]
