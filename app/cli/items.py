@@ -161,13 +161,15 @@ def overdue(
 ) -> None:
     """截至某日日终已逾期、仍未办结的时限。"""
     from domain.limits import parse_iso_day
-    from services.queries import overdue_rows
+    from services.views import overdue_and_held
 
     try:
         day = parse_iso_day(as_of) if as_of else shanghai_today()
     except ValueError as exc:
         _fail(f"--as-of：{exc}")
-    rows = overdue_rows(day, department)
+    # held (待审核) clocks are neither late nor on time: counted apart, never listed as overdue
+    found, held = overdue_and_held(day, department)
+    rows = [r.model_dump() for r in found]
     if as_json:
         keys = ("id", "department", "rule", "due", "overdue_working_days")
         typer.echo(json.dumps([{k: r[k] for k in keys} for r in rows], ensure_ascii=False, indent=2))
@@ -176,9 +178,11 @@ def overdue(
         typer.echo(f"截至 {day} 无逾期事项")
     for r in rows:
         typer.echo(
-            f"{r['department']}  {r['id']}  {r['rule_name']}  到期 {r['due']}  "
+            f"{r['department_name']}  {r['id']}  {r['rule_name']}  到期 {r['due']}  "
             f"逾期 {r['overdue_working_days']} 个工作日  {r['title']}"
         )
+    if held:
+        typer.echo(f"另有 {len(held)} 个时限的补录待审核（审核前不计逾期）")
 
 
 def calendar_reload() -> None:
