@@ -781,7 +781,8 @@ async def test_supervisor_urges_an_item(env):
         assert page.text.count("督办通知") >= 2 and "已送达" in page.text  # notices sent, with delivery status
         board = await c.get("/")
         row = re.search(r'<tr><td><a href="/departments/qz-fgw">.*?</tr>', board.text, re.S).group(0)
-        assert row.endswith('<td class="n" data-v="1">1</td></tr>')  # 督办次数 of the department
+        # 督办次数 of the department, then its 待审核 count (the last two columns)
+        assert row.endswith('<td class="n" data-v="1">1</td><td class="n" data-v="0">0</td></tr>')
         # personal data typed into a note is masked before it is kept or sent (domain/pii.py)
         page = await c.get(f"/items/{item}")
         r = await c.post(
