@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests import workflow_harness
-from tests.receivers import SmtpReceiver, WebhookReceiver
+from tests.receivers import SmtpReceiver, WebhookReceiver, hook_every_person
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -44,9 +44,7 @@ def env(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     with SmtpReceiver() as smtp, WebhookReceiver() as hook:
         deps = config / "departments.toml"
-        deps.write_text(
-            deps.read_text(encoding="utf-8").replace("127.0.0.1:9000", f"127.0.0.1:{hook.port}"), encoding="utf-8"
-        )
+        deps.write_text(hook_every_person(deps.read_text(encoding="utf-8"), hook.port), encoding="utf-8")
         mp.setenv("SHIXIAN_DATA_DIR", str(data))
         mp.setenv("SHIXIAN_CONFIG_DIR", str(config))
         mp.setenv("SHIXIAN_SMTP_HOST", f"127.0.0.1:{smtp.port}")
