@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests import workflow_harness
 from tests.conftest import free_port
-from tests.receivers import WebhookReceiver
+from tests.receivers import WebhookReceiver, hook_every_person
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -22,7 +22,7 @@ PEOPLE = ("liaison-fgw", "head-fgw", "liaison-czj", "supervisor-zwgk")
 
 async def test_every_metric_has_one_sample_per_label_set(tmp_path, monkeypatch):
     from activities.notify import NotificationRequest, deliver
-    from domain.directory import load_directory
+    from domain.directory import parse_directory
     from store.db import database_url, get_engine, init_db
     from worker import metrics
 
@@ -38,8 +38,9 @@ async def test_every_metric_has_one_sample_per_label_set(tmp_path, monkeypatch):
         with WebhookReceiver() as hook:
             config = workflow_harness.config_copy(tmp_path / "config", hook)
             monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(config))
-            # the shipped directory's channels point at 127.0.0.1:9000, where nothing listens: failed attempts
-            dead = load_directory(workflow_harness.REPO_CONFIG)
+            # every person's channel on a port where nothing listens: failed attempts
+            shipped = (workflow_harness.REPO_CONFIG / "departments.toml").read_text(encoding="utf-8")
+            dead = parse_directory(hook_every_person(shipped, free_port()))
             stamp = dt.datetime.now(dt.UTC).strftime("%H%M%S%f")
             for n, person in enumerate(PEOPLE):
                 for directory in (None, dead):
