@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.model import ClockSnapshot
 from domain.review import LateEntry
@@ -294,11 +294,32 @@ class ReviewQueue(BaseModel):
     entries: list[ReviewEntry]
 
 
-class BulkReviewBody(BaseModel):
+class _BulkSelection(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    @field_validator("approve", mode="before", check_fields=False)
+    @classmethod
+    def _a_boolean(cls, v: Any) -> Any:
+        if not isinstance(v, bool):  # `approve: 0` is not `false`: the schema says boolean
+            raise ValueError("approve 应为 true 或 false")
+        return v
+
     event_ids: list[str] = Field(default_factory=list, description="所选补录的 event_id")
     upload: str | None = Field(None, description="或：这次台账上传的全部待审核补录")
-    approve: bool = Field(description="true 批准，false 驳回")
-    reason: str = Field("", description="一个理由，对所有所选补录（驳回时必填）")
+
+
+class BulkApproveBody(_BulkSelection):
+    approve: Literal[True] = Field(description="true 批准")
+    reason: str = Field("", description="审核说明（可不填），对所有所选补录")
+
+
+class BulkRejectBody(_BulkSelection):
+    approve: Literal[False] = Field(description="false 驳回")
+    reason: str = Field(pattern=r"\S", max_length=2000, description="驳回理由（必填），对所有所选补录")
+
+
+# An empty selection (no ids, an upload with nothing waiting) decides nothing and answers 200 with zero counts.
+BulkReviewBody = BulkApproveBody | BulkRejectBody
 
 
 class BulkReviewOutcome(BaseModel):

@@ -430,8 +430,8 @@ async def post_review_bulk(
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
     ids = list(body.event_ids) + (upload_entry_ids(body.upload) if body.upload else [])
-    if not ids:
-        raise ApiError(422, "invalid_parameter", "请选择补录（event_ids）或指定上传（upload）", field="event_ids")
+    if not ids:  # nothing selected, or nothing of that upload waits any more: nothing to decide
+        return {"approve": body.approve, "results": [], "decided": 0, "failed": 0}
     try:
         results = await decide_many(client, ids, approve=body.approve, by=who.actor, reason=body.reason)
     except ReviewError as exc:
