@@ -270,7 +270,8 @@ def test_a_new_departments_first_day(stack, viewport):
             sup.goto(base + f"/items/{keys['open']}", wait_until="networkidle")
             sup.fill("#note", note)
             sup.click("#urge-form button[type=submit]")
-            sup.wait_for_selector(f"text=督办：{note}")
+            sup.locator(".urge-card", has_text=f"督办意见：{note}").wait_for()
+            assert "已督办" in sup.inner_text("p.flash")
             _reload_until(liaison, base + "/inbox", "#inbox-messages tr.unread", "督办")
             unread = int(liaison.inner_text("#inbox-unread"))
             assert unread >= 1
