@@ -97,6 +97,7 @@ class Principal:
 
 
 ADMIN_HOME = "/admin"
+LANDING_PATHS = (ADMIN_HOME, "/scores", "/liaison", "/")  # the pages landing_path may choose by route
 
 
 def landing_path(who: Principal, routes: Iterable[str] = ()) -> str:

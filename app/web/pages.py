@@ -178,8 +178,17 @@ def oidc_button() -> str | None:
 
 
 def app_paths(request: Request) -> set[str]:
-    """The paths this app serves (a landing page is offered only where a route exists)."""
-    return {str(getattr(r, "path", "")) for r in request.app.routes}
+    """The landing paths this app serves (a landing page is offered only where a route exists). Asked by
+    matching, not by listing `app.routes`: FastAPI >= 0.165 keeps an included router as one entry there."""
+    from starlette.routing import Match
+
+    from services.access import LANDING_PATHS
+
+    def served(path: str) -> bool:
+        scope = {"type": "http", "path": path, "method": "GET", "root_path": "", "headers": []}
+        return any(r.matches(scope)[0] == Match.FULL for r in request.app.router.routes)
+
+    return {p for p in LANDING_PATHS if served(p)}
 
 
 @router.post("/login", response_class=HTMLResponse)
