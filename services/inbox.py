@@ -21,10 +21,6 @@ from store.db import session
 if TYPE_CHECKING:
     from services.access import Principal
 
-# Items due within this many working days are on the 待办 list (the daily digest's window).
-TODO_WINDOW_WORKING_DAYS = 5
-TODO_LIMIT = 50
-
 
 class InboxMessageOut(BaseModel):
     id: int
@@ -175,71 +171,6 @@ def open_message(person: str, message_id: int, db=None) -> dict[str, Any] | None
             m = store.get_message(s, person, message_id)
             assert m is not None
         return message_json(m)
-
-
-def todo(who: Principal, db=None) -> dict[str, Any]:
-    """The 待办 list: what needs the person's action, most urgent first.
-
-    - liaison / head: their department's open items overdue or due within TODO_WINDOW_WORKING_DAYS working
-      days (working days left, negative = overdue), most urgent first;
-    - supervisor / admin: late entries (补录) waiting for review, oldest first.
-    """
-    from domain.engine import engine
-    from domain.shanghai import today
-    from services.views import department_names, working_days_left
-    from store.items import late_entries, list_items
-
-    day = today()
-    rows: list[dict[str, Any]] = []
-    reviews: list[dict[str, Any]] = []
-    names = department_names()
-    roles = set(who.roles) | {who.role}
-    dept = who.department if roles & {"liaison", "head"} else None
-    with session(db) as s:
-        if dept:
-            rules = engine().rule_names
-            for snap in list_items(s, department=dept, state="open"):
-                for c in snap.clocks:
-                    left = working_days_left(c, day)
-                    if left is None or left > TODO_WINDOW_WORKING_DAYS:
-                        continue
-                    rows.append(
-                        {
-                            "item_id": snap.id,
-                            "title": snap.title or snap.id,
-                            "rule_name": rules.get(c.rule, c.rule),
-                            "due": (c.due or "")[:16].replace("T", " "),
-                            "working_days_left": left,
-                            "link": _item_path(snap.id),
-                        }
-                    )
-        if roles & {"supervisor", "admin"}:
-            for e in late_entries(s, status="held"):
-                reviews.append(
-                    {
-                        "event_id": e.event_id,
-                        "item_id": e.item_id,
-                        "department_name": names.get(e.department, e.department),
-                        "event_name": labels.EVENT_TYPES.get(e.type, e.type),
-                        "occurred_on": e.occurred_on,
-                        "link": _item_path(e.item_id),
-                    }
-                )
-    rows.sort(key=lambda r: (r["working_days_left"], r["due"], r["item_id"]))
-    return {
-        "rows": rows[:TODO_LIMIT],
-        "rows_total": len(rows),
-        "reviews": reviews[:TODO_LIMIT],
-        "reviews_total": len(reviews),
-        "window": TODO_WINDOW_WORKING_DAYS,
-        "department_name": names.get(dept, dept) if dept else None,
-    }
-
-
-def _item_path(item_id: str) -> str:
-    from urllib.parse import quote
-
-    return f"/items/{quote(item_id, safe='')}"
 
 
 def mark_read(person: str, ids: list[int] | None = None, db=None) -> int:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app.web.pages import _who, csrf_ok, csrf_refused, read_form, redirect_with_flash, render, render_error
 from services import inbox
 from services.access import ApiError
+from services.todo import todo
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
@@ -33,7 +34,7 @@ def inbox_page(request: Request, offset: int = Query(0, ge=0)):
         "inbox.html",
         who,
         page=page,
-        todo=inbox.todo(who),
+        todo=todo(who),
         prev_offset=max(0, offset - PAGE_SIZE) if offset else None,
         next_offset=offset + PAGE_SIZE if offset + PAGE_SIZE < page["total"] else None,
     )
