@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from domain.flags import item_flags
+from domain.notice_text import beijing_text
 from domain.scoring import parse_period
 from store.models import EventRecord
 from tests.test_clock_edges_wf import req_ev, supervisor_http
@@ -73,7 +74,7 @@ async def test_a_late_start_is_flagged_not_held_listed_on_the_board_and_counted(
         assert [f["code"] for f in item["flags"]] == ["registration_late"]
         page = (await http.get(f"/items/{late}")).text
         assert f'<span class="badge warn">登记滞后</span> 事件日期 {ten}，{today} 才登记' in page
-        assert f"登记于 {today}" in page.split('class="timeline"')[1]
+        assert f"登记于 {beijing_text(today)}" in page.split('class="timeline"')[1]
         # the board lists it under its department with the lag (recorded in the board's period: today)
         board = (await http.get("/", params={"department": DEPT})).text
         table = board.split('id="registration-late"')[1].split("</table>")[0]
@@ -102,7 +103,9 @@ async def test_a_late_start_is_flagged_not_held_listed_on_the_board_and_counted(
         sheet = load_workbook(io.BytesIO(xlsx.content))["登记滞后"]
         values = [[c.value for c in r] for r in sheet.iter_rows()]
         assert values[0][:2] == ["部门", "起始事件（件）"]
-        assert [v for v in values[1:] if v[0] == DEPT] == [[DEPT, len(lags), median(lags), max(lags), mine[0]["late"]]]
+        # the department by name first, its id in the last column (issue 19: exports name departments)
+        assert [v[1:-1] for v in values[1:] if v[-1] == DEPT] == [[len(lags), median(lags), max(lags), mine[0]["late"]]]
+        assert [v[0] for v in values[1:] if v[-1] == DEPT] == ["钦州市财政局"]
 
 
 async def test_the_calendar_day_bound_decides_when_it_is_shorter(st):
@@ -196,7 +199,9 @@ async def test_entries_by_the_office_are_marked_proxy_on_the_item_page_and_in_th
         page = (await http.get(f"/items/{req}")).text
         timeline = page.split('class="timeline"')[1]
         assert timeline.count("代录") >= 2 and "代录：督查 supervisor-zwgk 代部门登记" in timeline
-        assert "代录：运维导入" in timeline and f"登记于 {today}" in timeline and "（北京时间）" in timeline
+        assert (
+            "代录：运维导入" in timeline and f"登记于 {beijing_text(today)}" in timeline and "（北京时间）" in timeline
+        )
         own_page = (await http.get(f"/items/{own}")).text
         assert "代录" not in own_page.split('class="timeline"')[1]
         # ... and the 明细 export says what the office entered, and when each start was recorded
