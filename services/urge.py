@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,7 +172,10 @@ async def _through_temporal(client, urge_id: int, reqs) -> list | None:
     handle = await client.start_workflow(
         UrgeDeliveryWorkflow.run,
         UrgeDelivery(urge_id=urge_id, requests=reqs),
-        id=f"urge-delivery-{urge_id}",
+        # unique per call: the urge row was just created (a re-post is a new urge), and a store reset against the
+        # same Temporal server must not collide with an earlier store's urge of the same number; the delivery
+        # log's keys keep each notice once
+        id=f"urge-delivery-{urge_id}-{uuid.uuid4().hex[:12]}",
         task_queue=get_settings().task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )

@@ -549,7 +549,7 @@ async def test_a_request_registered_again_after_a_withdrawal_is_linked_and_flagg
 
     sheet = load_workbook(io.BytesIO(xlsx))["申请办理核查"]
     header = [c.value for c in sheet[1]]
-    fgw = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "qz-fgw")
+    fgw = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[-1] == "qz-fgw")  # id: last column
     assert fgw[header.index("撤回后重新申请（件）")] == checks["after_withdrawal"]
     row = scores.split('id="request-checks"')[1].split("</table>")[0].split("<tr>")[2]
     cells = [int(c.split("</td>")[0]) for c in row.split('<td class="n">')[1:]]
