@@ -145,7 +145,9 @@ class Settings(BaseSettings):
     )
     web_log: str = Field("warning", validation_alias="SHIXIAN_WEB_LOG", description="uvicorn log level")
     public_url: str = Field(
-        "http://127.0.0.1:8000", validation_alias="SHIXIAN_PUBLIC_URL", description="base URL of links in messages"
+        "",
+        validation_alias="SHIXIAN_PUBLIC_URL",
+        description="base URL of links in messages (default: http:// and SHIXIAN_HTTP's address)",
     )
     task_queue: str = Field(
         "shixian",
@@ -278,7 +280,16 @@ class Settings(BaseSettings):
 
     @property
     def public_base(self) -> str:
-        return self.public_url.rstrip("/")
+        """Links in messages and invites: SHIXIAN_PUBLIC_URL, else the address the web server binds (a wildcard
+        bind reads as 127.0.0.1), so `shixian up` on another port links to itself."""
+        if self.public_url.strip():
+            return self.public_url.strip().rstrip("/")
+        text = self.http.strip().removeprefix("http://")
+        host, _, port = text.rpartition(":")
+        host = host.strip("[]") if host else "127.0.0.1"
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"http://{host}:{port or '8000'}"
 
     @field_validator("oidc_issuer")
     @classmethod

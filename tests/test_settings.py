@@ -52,3 +52,16 @@ def test_values_are_typed(monkeypatch):
     assert s.temporal_ui is False
     assert s.public_base == "https://gk.example.gov.cn"
     assert isinstance(Settings.model_fields["data_dir"].default, Path)
+
+
+def test_links_default_to_the_web_servers_own_address(monkeypatch):
+    """Without SHIXIAN_PUBLIC_URL an invite or notice link points at the address `shixian up` serves on."""
+    from domain.settings import Settings
+
+    monkeypatch.delenv("SHIXIAN_PUBLIC_URL", raising=False)
+    monkeypatch.setenv("SHIXIAN_HTTP", "127.0.0.1:18123")
+    assert Settings().public_base == "http://127.0.0.1:18123"
+    monkeypatch.setenv("SHIXIAN_HTTP", "0.0.0.0:8080")
+    assert Settings().public_base == "http://127.0.0.1:8080"
+    monkeypatch.setenv("SHIXIAN_PUBLIC_URL", "https://gk.example.gov.cn/")
+    assert Settings().public_base == "https://gk.example.gov.cn"

@@ -106,7 +106,7 @@ PRE_COOKIE = "shixian_presession"  # CSRF token of forms shown before sign-in (d
 def public_https() -> bool:
     from domain.settings import get_settings
 
-    return get_settings().public_url.lower().startswith("https://")
+    return get_settings().public_base.lower().startswith("https://")
 
 
 def secure_cookie(request: Request) -> bool:
