@@ -49,14 +49,6 @@ async def invite(person_id: str, by: str) -> InviteOutcome:
         token = create_invite(s, person_id, by=by)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     link = f"{public_url()}/invite/{token}"
-    posted = inbox.post(
-        person_id,
-        key=f"invite@{stamp}",
-        kind="invite",
-        title="设置登录密码",
-        body=f"请在 24 小时内打开此链接设置（或重设）登录密码，链接只能使用一次：{link}",
-        link=f"/invite/{token}",
-    )
     # The link is a secret: it goes into the message only, never into the delivery key or logs.
     req = NotificationRequest(
         item_id="account",
@@ -65,6 +57,15 @@ async def invite(person_id: str, by: str) -> InviteOutcome:
         person_id=person_id,
         occurrence=f"invite@{stamp}",
         context={"person_id": person_id, "invite_link": link},
+    )
+    # The notice's own key: the delivery activity's inbox copy of the same invite is then the same message.
+    posted = inbox.post(
+        person_id,
+        key=req.key,
+        kind="invite",
+        title="设置登录密码",
+        body=f"请在 24 小时内打开此链接设置（或重设）登录密码，链接只能使用一次：{link}",
+        link=f"/invite/{token}",
     )
     result = await deliver(req)
     return InviteOutcome(link=link, delivered=result.delivered, result=result, inbox_id=posted.id)

@@ -46,7 +46,7 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
                             "item_id": snap.id,
                             "title": snap.title or snap.id,
                             "rule_name": rules.get(c.rule, c.rule),
-                            "due": (c.due or "")[:16].replace("T", " "),
+                            "due": c.due or "",  # ISO; the page writes it as an office would (`when`)
                             "working_days_left": left,
                             "link": _item_path(snap.id),
                         }
