@@ -57,6 +57,7 @@ DIGEST_STEPS = ("digest_liaison", "digest_supervisor", "digest_head")
 STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + ("test", "urge", "invite")
 # A one-time password link is a secret: whoever reads it can take the account, so never to a group channel.
 PERSONAL_ONLY_STEPS = frozenset({"invite"})
+INVITE_LINK_ELSEWHERE = "（链接已发送到您的个人通知渠道，或由管理员当面转交；出于安全考虑不在站内消息中保存）"
 CHANNEL_FAILED = "ChannelFailed"
 INBOX_CHANNEL = "站内消息"  # `channel_used` of a delivery the inbox alone made
 # A person who has not set a password cannot open the inbox: these steps need an external channel.
@@ -196,6 +197,8 @@ def write_inbox(
     from store import inbox
 
     seen = channels.for_channel(context, kind="inbox", privacy="personal", item_type=notice_item_type(req))
+    if "invite_link" in seen:  # the one-time link is stored only as a hash (store.accounts): never in a message row
+        seen = {**seen, "invite_link": INVITE_LINK_ELSEWHERE}
     title, body = render(req.step, seen, config_dir)
     link = item_path(req.item_id)
     row, _ = inbox.add_message(

@@ -127,6 +127,8 @@ def _row(row: Mapping[str, Any], kind: str, group: bool, item_type: str | None) 
     out = dict(row)
     if group and (row.get("item_type") or item_type) not in PUBLIC_TITLE_TYPES:
         out["title"] = ""
+    if group and out.get("reason"):  # a reviewer's free text may describe the case, like a 督办 note
+        out["reason"] = "（理由请登录时限系统查看）"
     for k in ("title", "reason"):  # a decision's reason is typed by the reviewer
         if isinstance(out.get(k), str):
             out[k] = escape(kind, out[k])

@@ -172,6 +172,11 @@ class Settings(BaseSettings):
         validation_alias="SHIXIAN_OIDC_CLAIM",
         description="claim whose value names the person (a person's `oidc` field in the directory, else the person id)",
     )
+    oidc_match_id: bool = Field(
+        False,
+        validation_alias="SHIXIAN_OIDC_MATCH_ID",
+        description="also match the claim against person ids (only with a claim users cannot choose themselves)",
+    )
     oidc_name: str = Field(
         "统一身份认证",
         min_length=1,

@@ -64,8 +64,10 @@ async def invite(person_id: str, by: str) -> InviteOutcome:
         key=req.key,
         kind="invite",
         title="设置登录密码",
-        body=f"请在 24 小时内打开此链接设置（或重设）登录密码，链接只能使用一次：{link}",
-        link=f"/invite/{token}",
+        # the link itself only goes to personal channels (or the admin hands it over): the store keeps tokens
+        # only as hashes, and a message row must not be a working reset link for whoever reads the database
+        body="已为您生成设置（或重设）登录密码的一次性链接，24 小时内有效：链接已发送到您的个人通知渠道，"
+        "或由管理员当面转交。",
     )
     result = await deliver(req)
     return InviteOutcome(link=link, delivered=result.delivered, result=result, inbox_id=posted.id)

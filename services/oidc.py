@@ -270,14 +270,19 @@ def _id_token_claims(client, meta: dict[str, Any], token: dict[str, Any], nonce:
 
 
 def person_for_claim(value: str) -> Person | None:
-    """The directory's person for the provider's claim value: the one whose `oidc` field is it, else the one
-    whose id is it (a person whose `oidc` names another account is not found by id)."""
+    """The directory's person for the provider's claim value: the one whose `oidc` field is it, else (only with
+    SHIXIAN_OIDC_MATCH_ID) the one whose id is it (a person whose `oidc` names another account is never found by id)."""
     from domain.engine import engine
 
     people = engine().directory.people
     by_field = [p for p in people.values() if p.oidc == value]
     if by_field:
         return by_field[0]
+    # By id only when the operator says the claim cannot be chosen by its holder (SHIXIAN_OIDC_MATCH_ID):
+    # preferred_username is neither unique nor stable (OIDC Core §5.7), so an account named "admin" at the
+    # provider must not become the person "admin".
+    if not get_settings().oidc_match_id:
+        return None
     p = people.get(value)
     return p if p is not None and p.oidc in (None, value) else None
 

@@ -35,6 +35,16 @@ class OnboardingError(ApiError):
     pass
 
 
+def _person_name(person_id: str | None) -> str:
+    """The directory's name of a person (ids are for the grey detail line, not for people to read)."""
+    from domain.engine import engine
+
+    if not person_id:
+        return ""
+    p = engine().directory.people.get(person_id)
+    return p.name if p else person_id
+
+
 def _local(t) -> str | None:
     if t is None:
         return None
@@ -68,6 +78,7 @@ def _row_json(r: store.OnboardingRow) -> dict[str, Any]:
         "row": r.row,
         "filename": r.filename,
         "uploaded_by": r.uploaded_by,
+        "uploaded_by_name": _person_name(r.uploaded_by),
         "uploader_role": r.uploader_role,
         "uploaded_at": _local(r.uploaded_at),
         "events": events,
@@ -101,9 +112,11 @@ def batch_json(
         "status": b.status,
         "status_name": labels.ONBOARDING_STATUSES.get(b.status, b.status),
         "uploaded_by": b.uploaded_by,
+        "uploaded_by_name": _person_name(b.uploaded_by),
         "created_at": _local(b.created_at),
         "updated_at": _local(b.updated_at),
         "decided_by": b.decided_by,
+        "decided_by_name": _person_name(b.decided_by),
         "decided_at": _local(b.decided_at),
         "decision_reason": b.decision_reason,
         "result": b.result or {},
@@ -200,7 +213,7 @@ def _tell(b: dict[str, Any], approve: bool, db) -> None:
     verdict = "已批准" if approve else "已驳回"
     title = f"历史台账{verdict}：{b['department_name']}（{s['rows']} 行，{s['items']} 个事项）"
     body = (
-        f"督查 {b['decided_by']} {verdict}本部门的历史台账（批次 {b['id']}）"
+        f"{b['decided_by_name'] or '督查'} {verdict}本部门的历史台账（批次 {b['id']}）"
         + (f"，理由：{b['decision_reason']}" if b.get("decision_reason") else "")
         + "。"
         + (
@@ -256,7 +269,24 @@ async def approve(client, who: Principal, batch_id: int, reason: str = "", db=No
     counts: dict[str, int] = {}
     try:
         for (kind, by, role), rs in groups.items():
-            p = Plan("", department, L.Table(kind, {}, [], [], []), [L.Row(r.row, r.key, list(r.events)) for r in rs])
+            # What the reviewer saw refused (or in conflict) stays refused: an event refused at upload (e.g. dated
+            # after that day) must not come back trusted on approval day.
+            refused = {
+                e["event_id"]
+                for r in rs
+                for e in (r.outcome or {}).get("events", [])
+                if e.get("status") in ("rejected", "conflict")
+            }
+            p = Plan(
+                "",
+                department,
+                L.Table(kind, {}, [], [], []),
+                [
+                    L.Row(r.row, r.key, kept)
+                    for r in rs
+                    if (kept := [e for e in r.events if e["event_id"] not in refused])
+                ],
+            )
             # Late when uploaded (a post-go-live event the preview held): recorded as the uploader's, held again.
             held = {
                 e["event_id"]: role
@@ -301,9 +331,11 @@ class OnboardingBatchView(BaseModel):
     status: str = Field(description="open 待审核 / approved 已批准 / rejected 已驳回")
     status_name: str
     uploaded_by: str | None
+    uploaded_by_name: str = ""
     created_at: str | None
     updated_at: str | None
     decided_by: str | None
+    decided_by_name: str = ""
     decided_at: str | None
     decision_reason: str | None
     result: dict[str, int] = Field(description="批准时各行的导入结果计数")

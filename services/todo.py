@@ -23,7 +23,9 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
     - supervisor / admin: late entries (补录) waiting for review, oldest first.
     """
     from domain.engine import engine
+    from domain.review import held_clocks
     from domain.shanghai import today
+    from domain.standing import can_be_overdue
     from services.views import department_names, working_days_left
     from store.items import late_entries, list_items
 
@@ -36,10 +38,15 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
     with session(db) as s:
         if dept:
             rules = engine().rule_names
+            specs = engine().rules
             for snap in list_items(s, department=dept, state="open"):
+                # held (待审核) clocks and lapsed windows are not overdue: the same filters as the digest
+                held = held_clocks(((snap.id, e.type) for e in snap.held), specs)
                 for c in snap.clocks:
                     left = working_days_left(c, day)
                     if left is None or left > TODO_WINDOW_WORKING_DAYS:
+                        continue
+                    if left < 0 and ((snap.id, c.rule) in held or not can_be_overdue(specs.get(c.rule))):
                         continue
                     rows.append(
                         {

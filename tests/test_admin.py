@@ -189,7 +189,8 @@ async def test_a_new_department_and_liaison_from_the_page(env):
         assert mail.rcpt_tos == ["sfj@example.gov.cn"]
         link = re.search(r"https?://\S+/invite/[A-Za-z0-9_\-]+", mail.body).group(0)
         msgs = inbox.messages("liaison-sfj")["messages"]
-        assert msgs and msgs[0]["kind"] == "invite" and link in msgs[0]["body"]
+        # the inbox says an invite was made; the working link only went to the e-mail (tokens are kept hashed)
+        assert msgs and msgs[0]["kind"] == "invite" and link not in msgs[0]["body"] and "/invite/" not in str(msgs)
 
     path = urlsplit(link).path
     async with env.browser("10.9.0.2") as c:

@@ -87,6 +87,7 @@ def site(tmp_path_factory):
         "SHIXIAN_OIDC_ISSUER": issuer,
         "SHIXIAN_OIDC_CLIENT_ID": CLIENT_ID,
         "SHIXIAN_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+        "SHIXIAN_OIDC_MATCH_ID": "1",  # the test provider's usernames are fixed; see the test without it below
     }
     for k, v in env.items():
         mp.setenv(k, v)
@@ -374,3 +375,15 @@ def test_settings_refuse_half_a_provider(monkeypatch):
     monkeypatch.setenv("SHIXIAN_OIDC_ISSUER", "sso.example.gov.cn")
     with pytest.raises(SettingsError, match="SHIXIAN_OIDC_ISSUER"):
         get_settings()
+
+
+def test_without_match_id_a_claim_equal_to_a_person_id_signs_nobody_in(monkeypatch):
+    """preferred_username can be chosen at the provider: by default only a person's `oidc` field maps it."""
+    from services.oidc import person_for_claim
+
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(workflow_harness.REPO_CONFIG))
+    monkeypatch.delenv("SHIXIAN_OIDC_MATCH_ID", raising=False)
+    assert person_for_claim("admin") is None
+    monkeypatch.setenv("SHIXIAN_OIDC_MATCH_ID", "1")
+    found = person_for_claim("admin")
+    assert found is not None and found.id == "admin"

@@ -52,6 +52,7 @@ MAX_CHANNELS = 32
 # the failure the same working day (the earliest ladder step, t_minus_3, leaves days to phone; due_today
 # at 09:00 still leaves the afternoon). A round tries every channel in order; rounds are spaced by
 # ROUND_PAUSE_FIRST doubling up to ROUND_PAUSE_MAX, the last one at the window's end.
+NOTIFY_ROUNDS = "s19-notify-rounds"  # workflow.patched id of the retry rounds (issue 19)
 RETRY_WINDOW = timedelta(hours=1)
 ROUND_PAUSE_FIRST = timedelta(minutes=1)
 ROUND_PAUSE_MAX = timedelta(minutes=30)
@@ -97,7 +98,8 @@ async def notify_person(
             continue
         if result.delivered:
             return result
-        if result.status == "exhausted" and not give_up:
+        # Histories recorded before the retry rounds escalated at once: replay them as they were.
+        if result.status == "exhausted" and not give_up and workflow.patched(NOTIFY_ROUNDS):
             pause = min(round_pause(rounds), deadline - workflow.now())
             workflow.logger.warning("notification %s: every channel failed; next round in %s", req.key, pause)
             if pause > timedelta(0):

@@ -192,7 +192,8 @@ async def urge(request: Request, item_id: str):
     except UrgeRefused as exc:
         return render_error(request, 422, str(exc))
     ok, bad = done.delivered, done.failed
-    msg = f"已督办（{done.number}，{URGE_COLOURS.get(done.colour, '')}）。" if done.number else "已督办。"
+    colour = URGE_COLOURS.get(done.colour, "") if done.colour else ""
+    msg = f"已督办（{done.number}{'，' + colour if colour else ''}）。" if done.number else "已督办。"
     msg += f"已通知：{'、'.join(ok)}。" if ok else ""
     msg += f"暂未送达：{'、'.join(bad)}，将自动重试，仍失败的通知督查（见送达记录）。" if bad else ""
     msg += f"正在发送：{'、'.join(done.pending)}。" if done.pending else ""
