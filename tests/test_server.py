@@ -167,3 +167,31 @@ async def test_up_starts_and_stops_cleanly_on_sigterm(tmp_data_dir, free_port):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_a_database_still_locked_by_a_dying_server_is_waited_for(tmp_data_dir, free_port):
+    """Right after a kill -9 the old server may still hold temporal.db; the new one is started again until
+    the lock is gone, instead of `shixian up` failing (seen once under load in test_faults)."""
+    import sqlite3
+    import threading
+
+    server = DevServer(tmp_data_dir, port=free_port, ui=False)
+    await server.start(timeout=60)  # a data directory with its database, as after any earlier run
+    server.stop()
+    holder = sqlite3.connect(server.db_file, check_same_thread=False, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(3.0, holder.rollback).start()  # the dying server lets go after 3 s
+    try:
+        await server.start(timeout=60)
+        assert "database is locked" in server.log_file.read_text(errors="replace")  # it did hit the lock
+        client = await connect(server.address)
+        assert (await client.workflow_service.get_system_info(_system_info())) is not None
+    finally:
+        server.stop()
+        holder.close()
+
+
+def _system_info():
+    from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+
+    return GetSystemInfoRequest()

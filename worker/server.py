@@ -24,6 +24,9 @@ DEFAULT_PORT: int = Settings.model_fields["temporal_port"].default  # one defaul
 DEFAULT_UI_PORT: int = Settings.model_fields["temporal_ui_port"].default
 
 
+BUSY_RELAUNCHES = 10  # starts retried while the database file is still locked by a dying server
+
+
 class DevServerError(RuntimeError):
     pass
 
@@ -186,8 +189,18 @@ class DevServer:
 
         deadline = time.monotonic() + timeout
         last: Exception | None = None
+        busy_relaunches = 0
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
+                tail = self.log_tail()
+                if ("SQLITE_BUSY" in tail or "database is locked" in tail) and busy_relaunches < BUSY_RELAUNCHES:
+                    # A server killed a moment ago (kill -9 of `shixian up`, a crash) may still be shutting down
+                    # and hold the database file: wait for it, then start again.
+                    busy_relaunches += 1
+                    await asyncio.sleep(1.0)
+                    self.proc = None
+                    self.launch()
+                    continue
                 raise DevServerError(
                     f"Temporal 开发服务器启动失败（退出码 {self.proc.returncode}），见日志 {self.log_file} / "
                     f"Temporal dev server exited with code {self.proc.returncode}: see {self.log_file}\n"
