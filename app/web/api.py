@@ -581,30 +581,12 @@ ONBOARDING_ERRORS: Responses = {
 
 
 async def _onboarding_decide(request: Request, batch_id: int, approve: bool, body: Any, who: Principal):
-    from services.onboarding import OnboardingError, onboarding_action, onboarding_audit
-    from services.onboarding import approve as approve_batch
-    from services.onboarding import reject as reject_batch
+    from app.web.import_pages import decide_batch
 
     reason = body.get("reason", "") if isinstance(body, dict) else ""
     if not isinstance(reason, str):
         raise ApiError(422, "invalid_parameter", "reason 应为文字", field="reason")
-    try:
-        if approve:
-            b = await approve_batch(request.app.state.client, who, batch_id, reason)
-        else:
-            b = reject_batch(who, batch_id, reason)
-    except OnboardingError as exc:
-        audit(
-            request,
-            who,
-            onboarding_action(approve),
-            object=f"onboarding:{batch_id}",
-            outcome="failure",
-            detail={"reason": exc.detail},
-        )
-        raise
-    audit(request, who, onboarding_action(approve), **onboarding_audit(b))
-    return b
+    return await decide_batch(request, who, batch_id, approve, reason)
 
 
 @router.post(

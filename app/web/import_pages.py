@@ -340,31 +340,13 @@ def onboarding_page(request: Request, batch_id: int) -> HTMLResponse:
 
 async def _onboarding_form(request: Request, batch_id: int, approve: bool):
     from app.web.pages import read_form, redirect_with_flash
-    from services.onboarding import OnboardingError, onboarding_action, onboarding_audit
-    from services.onboarding import approve as approve_batch
-    from services.onboarding import reject as reject_batch
 
     who = _who(request)
     _same_site(request)
     form = await read_form(request)
     if not csrf_ok(request, form, who):
         return csrf_refused(request)
-    try:
-        if approve:
-            b = await approve_batch(request.app.state.client, who, batch_id, form.get("reason", ""))
-        else:
-            b = reject_batch(who, batch_id, form.get("reason", ""))
-    except OnboardingError as exc:
-        audit(
-            request,
-            who,
-            onboarding_action(approve),
-            object=f"onboarding:{batch_id}",
-            outcome="failure",
-            detail={"reason": exc.detail},
-        )
-        raise
-    audit(request, who, onboarding_action(approve), **onboarding_audit(b))
+    b = await decide_batch(request, who, batch_id, approve, form.get("reason", ""))
     done = "已批准" if approve else "已驳回"
     return redirect_with_flash(
         f"/onboarding/{batch_id}", f"{done}{b['department_name']}的历史台账（{b['summary']['rows']} 行）", request
@@ -379,3 +361,28 @@ async def onboarding_approve_form(request: Request, batch_id: int):
 @router.post("/onboarding/{batch_id}/reject")
 async def onboarding_reject_form(request: Request, batch_id: int):
     return await _onboarding_form(request, batch_id, False)
+
+
+async def decide_batch(request: Request, who, batch_id: int, approve: bool, reason: str) -> dict:
+    """Approve or reject an onboarding batch and audit the outcome (the page's form and the API both)."""
+    from services.onboarding import OnboardingError, onboarding_action, onboarding_audit
+    from services.onboarding import approve as approve_batch
+    from services.onboarding import reject as reject_batch
+
+    try:
+        if approve:
+            b = await approve_batch(request.app.state.client, who, batch_id, reason)
+        else:
+            b = reject_batch(who, batch_id, reason)
+    except OnboardingError as exc:
+        audit(
+            request,
+            who,
+            onboarding_action(approve),
+            object=f"onboarding:{batch_id}",
+            outcome="failure",
+            detail={"reason": exc.detail},
+        )
+        raise
+    audit(request, who, onboarding_action(approve), **onboarding_audit(b))
+    return b
