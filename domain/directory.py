@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 from domain import channels as _channels
 from domain import config as _config
+from domain.jurisdictions import Jurisdictions, implicit_tree, load_jurisdictions
 from domain.settings import environ
 
 FILENAME = "departments.toml"
@@ -23,9 +24,10 @@ DEPARTMENT_ROLES = ("liaison", "head")  # these need a department; the others ma
 DEFAULT_REGION = "national"
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_DEPT_KEYS = {"id", "name", "region", "head", "short_name", "parent", "annual_reports", "go_live"}
+_DEPT_KEYS = {"id", "name", "region", "head", "short_name", "node", "annual_reports", "go_live"}
 REPORT_LEVELS = ("department", "government")
-_PERSON_KEYS = {"id", "name", "department", "roles", "notify", "title", "oidc"}
+_PERSON_KEYS = {"id", "name", "department", "roles", "notify", "title", "oidc", "node"}
+NODE_ROLES = ("supervisor", "assessor", "admin")  # roles scoped to a node of the jurisdictions tree
 
 
 class DirectoryError(_config.ConfigError):
@@ -39,6 +41,9 @@ class Department:
     region: str = DEFAULT_REGION
     head: str | None = None
     short_name: str = ""
+    # The unit this one belongs under: the department of its node that compiles the node's government report
+    # (annual_reports includes "government"); None for that unit itself or a node without one. Derived from
+    # `node` (departments.toml has no `parent` since jurisdictions): the government's annual report covers it.
     parent: str | None = None
     # Which annual reports this unit publishes (条例第四十九条): its own ("department", by January 31)
     # and, for the office that compiles the local government's report, "government" (by March 31).
@@ -47,6 +52,8 @@ class Department:
     # its history (历史台账), imported as one onboarding batch rather than as late entries. None: no history
     # window (every entry follows the late-entry rule).
     go_live: date | None = None
+    # The jurisdiction node (config/jurisdictions.toml) the department belongs to.
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class Person:
     privacy: tuple[str, ...] = ()
     # The identity provider's value of SHIXIAN_OIDC_CLAIM for this person (none: the person id is compared).
     oidc: str | None = None
+    # The node a supervisor's, assessor's or admin's role covers (its whole subtree); None: the root's.
+    # A liaison or head acts for their department only, whatever node it is in.
+    node: str | None = None
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -75,6 +85,7 @@ class Directory:
     departments: dict[str, Department] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
     source: str = FILENAME
+    tree: Jurisdictions = field(default_factory=implicit_tree)
 
     def department(self, department_id: str) -> Department:
         try:
@@ -112,6 +123,20 @@ class Directory:
     def region_of(self, department_id: str | None) -> str:
         d = self.departments.get(department_id or "")
         return d.region if d else DEFAULT_REGION
+
+    # ---- the jurisdictions tree
+    def node_of(self, department_id: str | None) -> str | None:
+        d = self.departments.get(department_id or "")
+        return d.node if d else None
+
+    def departments_in(self, node_id: str, *, deep: bool = True) -> list[str]:
+        """The departments of `node_id` (and, `deep`, of every node below it), in file order."""
+        nodes = set(self.tree.subtree(node_id)) if deep else {node_id}
+        return [d.id for d in self.departments.values() if d.node in nodes]
+
+    def person_node(self, person: Person) -> str:
+        """The node whose subtree a person's supervisor/assessor/admin role covers (the root when not set)."""
+        return person.node or self.tree.root.id
 
 
 def _expand_env(url: str, where: str, env: dict[str, str]) -> str:
@@ -186,9 +211,13 @@ def _entry_where(source: str, section: str, i: int, entry: dict, allowed: set[st
     return where
 
 
-def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | None = None) -> Directory:
-    """Parse and validate the TOML text of a departments file."""
+def parse_directory(
+    text: str, source: str = FILENAME, env: dict[str, str] | None = None, tree: Jurisdictions | None = None
+) -> Directory:
+    """Parse and validate the TOML text of a departments file against the jurisdictions tree (default: the
+    config directory's jurisdictions.toml, or the one implicit node without it)."""
     env = environ() if env is None else env
+    tree = load_jurisdictions() if tree is None else tree
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:  # message carries "(at line N, column M)"
@@ -201,23 +230,55 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
         if section in data and not isinstance(data[section], list):
             raise DirectoryError(f"{source}: [{section}] must be an array of tables: write [[{section}]]")
 
-    directory = Directory(source=source)
+    directory = Directory(source=source, tree=tree)
     for i, entry in enumerate(data.get("department", []), start=1):
+        if isinstance(entry, dict) and "parent" in entry:
+            raise DirectoryError(
+                f"{_entry_where(source, 'department', i, entry, _DEPT_KEYS | {'parent'})}: "
+                '"parent" is replaced by "node": a department belongs to a node of config/jurisdictions.toml '
+                "(its government's annual report covers the node's departments)"
+            )
         where = _entry_where(source, "department", i, entry, _DEPT_KEYS)
         did = _required(entry, "id", where)
         name = _required(entry, "name", where)
         if did in directory.departments:
             raise DirectoryError(f'{where}: duplicate department id "{did}"')
+        node = _require_str(entry, "node", where, required=False) or tree.root.id
+        if node not in tree.nodes:
+            raise DirectoryError(f'{where}: unknown node "{node}" (see {tree.source})')
+        # The node decides the calendar; an explicit `region` may only name the node's own region (or, for a
+        # department without `node`, any region: files from before jurisdictions).
+        region = _require_str(entry, "region", where, required=False) or None
+        node_region = tree.calendar_region(node)
+        if region is not None and "node" in entry and region != node_region:
+            raise DirectoryError(
+                f'{where}: region "{region}" differs from the calendar of node "{node}" ("{node_region}"): '
+                "the node decides the calendar; drop region or set the node's calendar in jurisdictions.toml"
+            )
         directory.departments[did] = Department(
             id=did,
             name=name,
-            region=_require_str(entry, "region", where, required=False) or DEFAULT_REGION,
+            region=region or node_region,
             head=_require_str(entry, "head", where, required=False) or None,
             short_name=_require_str(entry, "short_name", where, required=False) or "",
-            parent=_require_str(entry, "parent", where, required=False) or None,
             annual_reports=_report_levels(entry, where),
             go_live=_go_live(entry, where),
+            node=node,
         )
+    # `parent`: the node's government unit, for every other department of the node.
+    government = {}
+    for d in directory.departments.values():
+        if "government" in d.annual_reports:
+            if d.node in government:
+                raise DirectoryError(
+                    f'{source}: department "{d.id}": node "{d.node}" already has "{government[d.node]}" compiling '
+                    'its government report (annual_reports "government"): one unit per node'
+                )
+            government[d.node] = d.id
+    for did, d in list(directory.departments.items()):
+        gov = government.get(d.node)
+        if gov and gov != did:
+            directory.departments[did] = replace(d, parent=gov)
 
     for i, entry in enumerate(data.get("person", []), start=1):
         where = _entry_where(source, "person", i, entry, _PERSON_KEYS)
@@ -240,6 +301,14 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
                 raise DirectoryError(f'{where}: unknown role "{role}" (known: {", ".join(ROLES)})')
             if role in DEPARTMENT_ROLES and dept is None:
                 raise DirectoryError(f'{where}: role "{role}" needs a department')
+        pnode = _require_str(entry, "node", where, required=False) or None
+        if pnode is not None:
+            if pnode not in tree.nodes:
+                raise DirectoryError(f'{where}: unknown node "{pnode}" (see {tree.source})')
+            if not set(roles) & set(NODE_ROLES):
+                raise DirectoryError(
+                    f'{where}: "node" scopes the roles {", ".join(NODE_ROLES)}; this person has none of them'
+                )
         notify = entry.get("notify", [])
         if isinstance(notify, str | dict):
             notify = [notify]
@@ -268,11 +337,10 @@ def parse_directory(text: str, source: str = FILENAME, env: dict[str, str] | Non
             title=_require_str(entry, "title", where, required=False) or "",
             privacy=tuple(privacy),
             oidc=_require_str(entry, "oidc", where, required=False) or None,
+            node=pnode,
         )
 
     for d in directory.departments.values():
-        if d.parent is not None and d.parent not in directory.departments:
-            raise DirectoryError(f'{source}: department "{d.id}": unknown parent "{d.parent}"')
         if d.head is None:
             continue
         p = directory.people.get(d.head)
@@ -296,12 +364,13 @@ def load_directory(config_dir: Path | None = None, *, env: dict[str, str] | None
     except UnicodeDecodeError as e:
         raise DirectoryError(f"{FILENAME}: not UTF-8: {e}") from None
     env = environ() if env is None else env
+    tree = load_jurisdictions(base)
     # Every notice reads the directory: parse a given text and environment once (a burst of 600 notices
-    # would otherwise parse the file 600 times). A changed file or variable is a new key.
-    key = (text, tuple(sorted((k, v) for k, v in env.items() if "${" + k + "}" in text)))
+    # would otherwise parse the file 600 times). A changed file, variable or tree is a new key.
+    key = (text, tuple(sorted((k, v) for k, v in env.items() if "${" + k + "}" in text)), id(tree))
     cached = _parsed.get(key)
     if cached is None:
-        cached = parse_directory(text, source=FILENAME, env=env)
+        cached = parse_directory(text, source=FILENAME, env=env, tree=tree)
         if len(_parsed) > 8:
             _parsed.clear()
         _parsed[key] = cached

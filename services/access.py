@@ -39,6 +39,9 @@ class Principal:
     token_id: str | None = None
     roles: tuple[str, ...] = ()
     csrf: str | None = None  # set for a signed-in browser session
+    # The jurisdiction node a supervisor's, assessor's or admin's reads are confined to (its subtree);
+    # None: the whole tree. A liaison is confined to their department instead (write_scope).
+    node: str | None = None
 
     @property
     def may_lock(self) -> bool:
@@ -93,7 +96,29 @@ class Principal:
     def may_see(self, department: str) -> bool:
         if self.write_scope is not None:
             return department == self.write_scope
-        return self.role in READ_ALL
+        if self.role not in READ_ALL:
+            return False
+        seen = visible_departments(self)
+        return seen is None or department in seen
+
+
+def visible_departments(who: Principal) -> frozenset[str] | None:
+    """The departments `who` may read (None: every one): a liaison's own; for a principal scoped to a node, the
+    departments of that node's subtree (config/jurisdictions.toml); the root node or no node: all."""
+    scope = who.write_scope
+    if scope is not None:
+        return frozenset({scope}) if scope else frozenset()
+    if who.node is None:
+        return None
+    from domain.engine import engine
+
+    directory = engine().directory
+    tree = directory.tree
+    if who.node not in tree.nodes:
+        return frozenset()  # a node no longer in the tree confines to nothing, never to everything
+    if who.node == tree.root.id:
+        return None
+    return frozenset(directory.departments_in(who.node))
 
 
 ADMIN_HOME = "/admin"
