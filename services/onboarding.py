@@ -24,11 +24,12 @@ from domain import ledger as L
 from domain.pii import mask_text
 from domain.review import ONBOARDING_ROLE
 from domain.shanghai import SHANGHAI
-from services.access import ApiError, Principal, forbidden
+from services.access import ApiError, Principal, forbidden, require_write
 from services.ledger_import import ROW_SUMMARIES, row_summary
 from services.review import REVIEWERS
 from store import onboarding as store
 from store.db import session
+from store.scope import Departments
 
 
 class OnboardingError(ApiError):
@@ -141,7 +142,7 @@ def _scope(who: Principal, what: str) -> str | None:
     return None
 
 
-def list_batches(who: Principal, *, status: str | None = "open", department: str | None = None, db=None):
+def list_batches(who: Principal, *, status: str | None = "open", department: Departments = None, db=None):
     """The batches `who` may see, newest first (a liaison: their department's only)."""
     own = _scope(who, "查看历史台账")
     if own is not None and department and department != own:
@@ -152,7 +153,7 @@ def list_batches(who: Principal, *, status: str | None = "open", department: str
         return [batch_json(b, None, counts.get(b.id or 0, {})) for b in found]
 
 
-def open_summaries(department: str | None = None, db=None) -> list[dict[str, Any]]:
+def open_summaries(department: Departments = None, db=None) -> list[dict[str, Any]]:
     """The open batches with their summaries counted in SQL (the board's 历史台账待审核 section; reviewers)."""
     with session(db) as s:
         found = store.list_batches(s, status="open", department=department)
@@ -189,6 +190,7 @@ def _claim(who: Principal, batch_id: int, status: str, reason: str | None, db) -
         b = store.get_batch(s, batch_id)
         if b is None:
             raise OnboardingError(404, "not_found", f"没有编号为 {batch_id} 的历史台账批次")
+        require_write(who, [b.department], verb="审核", what="历史台账")
         if b.status != "open":
             raise OnboardingError(
                 409,

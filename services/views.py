@@ -24,12 +24,14 @@ from services.schemas import (
     OverdueRow,
 )
 from services.scores import period_scores
+from store.scope import Departments
 
 __all__ = [
     "annual_report_data",
     "board_view",
     "calendar_view",
     "check_department",
+    "check_node",
     "clock_view",
     "department_names",
     "directory",
@@ -87,9 +89,16 @@ def department_names() -> dict[str, str]:
         return {}
 
 
-def check_department(dept: str | None) -> None:
-    if dept and dept not in department_names():
+def check_department(dept: Departments) -> None:
+    if isinstance(dept, str) and dept and dept not in department_names():
         raise ApiError(404, "unknown_department", f"未知部门：{dept}（见 config/departments.toml）")
+
+
+def check_node(node: str | None) -> None:
+    """404 for a node not in config/jurisdictions.toml (services.access.read_scope checks it too)."""
+    from services.access import check_node as check
+
+    check(node)
 
 
 # ---------------------------------------------------------------------------------- items
@@ -197,7 +206,7 @@ def load_item(item_id: str, who: Principal):
 
 
 def list_item_views(
-    department: str | None,
+    department: Departments,
     state: str | None,
     type_: str | None,
     *,
@@ -217,12 +226,12 @@ def list_item_views(
     return [item_view(x) for x in snaps]
 
 
-def overdue_views(as_of: dt.date, department: str | None) -> list[OverdueRow]:
+def overdue_views(as_of: dt.date, department: Departments) -> list[OverdueRow]:
     """Open clocks past due, but those a late entry waiting for review decides (待审核: not overdue)."""
     return overdue_and_held(as_of, department)[0]
 
 
-def overdue_and_held(as_of: dt.date, department: str | None) -> tuple[list[OverdueRow], list[OverdueRow]]:
+def overdue_and_held(as_of: dt.date, department: Departments) -> tuple[list[OverdueRow], list[OverdueRow]]:
     """(overdue rows, rows past due that wait for a late entry's review): held is neither late nor on time
     (domain.review.held_clocks), so the second list is counted apart (the board's 待审核), never as 逾期."""
     from services.queries import overdue_rows
@@ -244,7 +253,7 @@ def overdue_and_held(as_of: dt.date, department: str | None) -> tuple[list[Overd
 # ---------------------------------------------------------------------------------- reports, calendar
 
 
-def annual_report_data(year: int, department: str | None, government: bool = False) -> dict:
+def annual_report_data(year: int, department: Departments, government: bool = False) -> dict:
     """The report draft (a superset of the tables 二/三/四 report); 422 on bad input, 409 when table 三
     fails the national checks."""
     from domain.report import check_table3

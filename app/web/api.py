@@ -401,7 +401,7 @@ async def _decide(request: Request, event_id: str, approve: bool, reason: str, w
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
     try:
-        e = await decide(client, event_id, approve=approve, by=who.actor, reason=reason)
+        e = await decide(client, event_id, approve=approve, by=who.actor, reason=reason, who=who)
     except ReviewError as exc:
         audit(request, who, review_action(approve), object=event_id, outcome="failure", detail={"reason": exc.reason})
         code = {404: "not_found", 422: "invalid_parameter"}.get(exc.status, "review_refused")
@@ -433,7 +433,7 @@ async def post_review_bulk(
     if not ids:  # nothing selected, or nothing of that upload waits any more: nothing to decide
         return {"approve": body.approve, "results": [], "decided": 0, "failed": 0}
     try:
-        results = await decide_many(client, ids, approve=body.approve, by=who.actor, reason=body.reason)
+        results = await decide_many(client, ids, approve=body.approve, by=who.actor, reason=body.reason, who=who)
     except ReviewError as exc:
         raise ApiError(exc.status, "invalid_parameter", exc.reason, field=exc.field) from None
     for r in results:

@@ -323,7 +323,7 @@ async def _review_form(request: Request, event_id: str, approve: bool):
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
     try:
-        e = await decide(client, event_id, approve=approve, by=who.actor, reason=form.get("reason", ""))
+        e = await decide(client, event_id, approve=approve, by=who.actor, reason=form.get("reason", ""), who=who)
     except ReviewError as exc:
         audit(request, who, review_action(approve), object=event_id, outcome="failure", detail={"reason": exc.reason})
         raise ApiError(exc.status, "review_refused", exc.reason) from None
@@ -354,7 +354,7 @@ async def review_bulk_form(request: Request):
     if not ids:
         return redirect_with_flash("/#review", "请先勾选要审核的补录", request)
     try:
-        results = await decide_many(client, ids, approve=approve, by=who.actor, reason=form.get("reason", ""))
+        results = await decide_many(client, ids, approve=approve, by=who.actor, reason=form.get("reason", ""), who=who)
     except ReviewError as exc:
         raise ApiError(exc.status, "review_refused", exc.reason) from None
     failed = []
