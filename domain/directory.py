@@ -266,7 +266,7 @@ def parse_directory(
             node=node,
         )
     # `parent`: the node's government unit, for every other department of the node.
-    government = {}
+    government: dict[str, str] = {}
     for d in directory.departments.values():
         if "government" in d.annual_reports:
             if d.node in government:

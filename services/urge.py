@@ -82,11 +82,10 @@ async def urge(
     from activities.notify import NotificationRequest, recipients
     from domain.engine import engine
     from domain.shanghai import today
+    from services.access import require_write
     from services.views import directory
     from store.accounts import add_urge, urges_for_item
     from store.db import session
-
-    from services.access import require_write
 
     require_write(who, [snap.department], verb="督办", what="事项", item_id=snap.id)
     note = clean_note(text)

@@ -253,12 +253,27 @@ def overdue_and_held(as_of: dt.date, department: Departments) -> tuple[list[Over
 # ---------------------------------------------------------------------------------- reports, calendar
 
 
-def annual_report_data(year: int, department: Departments, government: bool = False) -> dict:
+def government_unit(node: str) -> str:
+    """The department of `node` compiling its government's annual report (annual_reports "government")."""
+    d = directory()
+    unit = next((x.id for x in d.departments.values() if x.node == node and "government" in x.annual_reports), None)
+    if unit is None:
+        raise ApiError(
+            404,
+            "not_found",
+            f"{d.tree.name(node)}没有编制政府年度报告的单位（config/departments.toml 中 annual_reports 含 government）",
+        )
+    return unit
+
+
+def annual_report_data(year: int, department: str | None, government: bool = False, *, node: str | None = None) -> dict:
     """The report draft (a superset of the tables 二/三/四 report); 422 on bad input, 409 when table 三
     fails the national checks."""
     from domain.report import check_table3
     from services.annual import AnnualReportError, annual_document
 
+    if node and not department:  # a node's annual report: its government's (the unit compiling it and the rest)
+        department, government = government_unit(node), True
     try:
         report = annual_document(year, department, government, as_of=today())
     except AnnualReportError as exc:
@@ -350,7 +365,13 @@ SORTS = {
 
 
 def board_view(
-    day: dt.date, dept: str | None, sort: str = "overdue", *, with_held: bool = False, upload: str | None = None
+    day: dt.date,
+    dept: Departments,
+    sort: str = "overdue",
+    *,
+    with_held: bool = False,
+    upload: str | None = None,
+    node: str | None = None,
 ) -> dict[str, Any]:
     """Everything the supervisor's board shows for `dept` (None: all) on `day`: the overdue rows sorted by
     `sort` and grouped per department, the open and provisional counts, flags, 登记滞后, the quarter's scores
@@ -421,7 +442,8 @@ def board_view(
         "groups": groups,
         "sort": sort,
         "as_of": day.isoformat(),
-        "department": dept,
+        "department": dept if isinstance(dept, str) else None,
+        "node": node,
         "open_count": open_count,
         "provisional": provisional,
         "scores": scores,

@@ -26,7 +26,7 @@ from domain.scoring import MARK_DEFAULTS
 from domain.shanghai import SHANGHAI_OFFSET
 from services import inbox
 from services import views as rm
-from services.access import ApiError, Principal, landing_path, principal_for_person
+from services.access import ApiError, Departments, Principal, landing_path, principal_for_person, read_scope
 from services.review import REVIEWERS
 from services.schemas import ItemDetail
 from services.scores import period_scores
@@ -293,17 +293,19 @@ def board(
     as_of: str | None = None,
     department: str | None = None,
     upload: str | None = None,
+    node: str | None = None,
 ):
     who = _who(request)
     if who.role == "liaison" and not department:
         return RedirectResponse("/liaison", status_code=303)
-    dept = who.scope(department, "查看督办看板", roles=("supervisor", "admin", "local"))
-    rm.check_department(dept)
+    sc = read_scope(who, department=department, node=node, what="查看督办看板", roles=("supervisor", "admin", "local"))
     day = rm.parse_day(as_of)
-    view = rm.board_view(day, dept, sort, with_held=who.role in ("supervisor", "admin", "local"), upload=upload)
+    view = rm.board_view(
+        day, sc.filter, sort, with_held=who.role in ("supervisor", "admin", "local"), upload=upload, node=sc.node
+    )
     from services.urge import urge_list
 
-    urges = urge_list(who, dept, limit=30)
+    urges = urge_list(who, sc.department, limit=30, node=node)
     return render(request, "board.html", who, **view, may_review=who.role in REVIEWERS, urges=urges)
 
 
@@ -391,11 +393,13 @@ async def review_reject_form(request: Request, event_id: str):
 @router.get("/liaison", response_class=HTMLResponse)
 def liaison(request: Request, s: SessionDep, department: str | None = None):
     who = _who(request)
-    dept = who.scope(department, "查看联络员页面", roles=("supervisor", "admin", "local"))
+    sc = read_scope(who, department=department, what="查看联络员页面", roles=("supervisor", "admin", "local"))
     names = rm.department_names()
+    dept = sc.department
     if not dept:
+        if sc.departments is not None:  # a node's reader chooses among the departments of their subtree
+            names = {k: v for k, v in names.items() if k in sc.departments}
         return render(request, "choose.html", who, names=names, target="/liaison")
-    rm.check_department(dept)
     from store.items import list_items
 
     day = rm.today()
@@ -461,8 +465,7 @@ def departments(request: Request):
 @router.get("/departments/{dept}", response_class=HTMLResponse)
 def department_page(request: Request, s: SessionDep, dept: str):
     who = _who(request)
-    dept = who.scope(dept, "查看部门", roles=("supervisor", "admin", "local")) or dept
-    rm.check_department(dept)
+    dept = read_scope(who, department=dept, what="查看部门", roles=("supervisor", "admin", "local")).department or dept
     directory = rm.directory()
     d = directory.departments[dept]
     people = [p for p in directory.people.values() if p.department == dept]
@@ -489,14 +492,22 @@ def department_page(request: Request, s: SessionDep, dept: str):
 
 
 @router.get("/scores", response_class=HTMLResponse)
-def scores_page(request: Request, s: SessionDep, period: str | None = None, department: str | None = None):
+def scores_page(
+    request: Request,
+    s: SessionDep,
+    period: str | None = None,
+    department: str | None = None,
+    node: str | None = None,
+):
     who = _who(request)
-    dept = who.scope(department, "查看考评得分", roles=("supervisor", "admin", "assessor", "local"))
-    rm.check_department(dept)
+    sc = read_scope(
+        who, department=department, node=node, what="查看考评得分", roles=("supervisor", "admin", "assessor", "local")
+    )
+    dept = sc.department
     p = rm.parse_period_param(period or str(rm.today().year))
     day = rm.today()
-    res = period_scores(p, day, dept, checks=True)
-    chart = trend_chart(s, p, day, dept)
+    res = period_scores(p, day, sc.filter, checks=True)
+    chart = trend_chart(s, p, day, sc.filter)
     checks = res.request_checks
     # the annual report drafted in January-March is last year's
     today = rm.today()
@@ -508,6 +519,7 @@ def scores_page(request: Request, s: SessionDep, period: str | None = None, depa
         res=res,
         period=p,
         department=dept,
+        node=sc.node,
         chart=chart,
         checks=checks,
         period_text=period or p.label,
@@ -531,7 +543,7 @@ def calendar_page(request: Request):
 PALETTE = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#0c8599", "#f59f00", "#c2255c", "#5c940d"]
 
 
-def trend_chart(s, period, as_of: dt.date, department: str | None) -> dict[str, Any]:
+def trend_chart(s, period, as_of: dt.date, department: Departments) -> dict[str, Any]:
     """Monthly scores of each department over the period (a year → 12 months; a quarter → 3; a
     month → the months of its year up to it), as an inline-SVG-ready structure."""
     from domain.engine import engine
@@ -560,7 +572,7 @@ def trend_chart(s, period, as_of: dt.date, department: str | None) -> dict[str, 
             parse_period(f"{yr}-{m:02d}"),
             as_of,
             config,
-            department,
+            department if isinstance(department, str) else None,  # a node's set: its records already are
             marks,
             rules=engine().rules,
             parents=parents,
