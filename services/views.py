@@ -202,6 +202,13 @@ def load_item(item_id: str, who: Principal):
                 f"无权查看事项 {item_id}：它属于 {snap.department}，联络员只能查看本部门（{who.department}）的事项"
             )
         who.require(("supervisor", "admin", "liaison"), "查看事项")
+        from services.access import node_label
+
+        d = directory()
+        raise forbidden(
+            f"无权查看事项 {item_id}：它属于{d.department_name(snap.department)}"
+            f"（{node_label(d.node_of(snap.department))}），权限限于{node_label(who.node)}及其下级单位"
+        )
     return snap
 
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 
 from store.items import parse_instant
 from store.models import Clock, DueDateChange, Item, utcnow
-from store.scope import Departments, where_departments
+from store.scope import Departments, department_clause, where_departments
 
 
 def open_clocks_due_before(
@@ -101,7 +101,8 @@ def open_board_counts(session: Session, department: Departments = None) -> tuple
     (counted in SQL instead of loading every open item)."""
     from sqlalchemy import func
 
-    cond = [col(Item.state) == "open"] + ([col(Item.department) == department] if department is not None else [])
+    clause = department_clause(col(Item.department), department)
+    cond = [col(Item.state) == "open"] + ([clause] if clause is not None else [])
     n = session.execute(select(func.count()).select_from(Item).where(*cond)).scalar_one()
     # de-duplicated and sorted here: with DISTINCT / ORDER BY in SQL, SQLite walks every clock row in item order
     # instead of the open-clock index (0.13 s instead of ~1 ms at 100,000 items)
