@@ -30,7 +30,7 @@ log = logging.getLogger("shixian.directory")
 CHECK_EVERY = 1.0  # seconds between two looks at the store's version
 SOURCE = "人员名录（管理页面）"
 
-_DEPT_ORDER = ("id", "name", "short_name", "region", "head", "parent", "annual_reports", "go_live")
+_DEPT_ORDER = ("id", "name", "short_name", "node", "region", "head", "annual_reports", "go_live")
 _PERSON_ORDER = ("id", "name", "department", "title", "roles", "notify")
 
 
@@ -208,6 +208,13 @@ def version() -> int:
         return store.version(s)
 
 
+def node_tree():
+    """The jurisdictions tree the department form's 所属地区 offers (config/jurisdictions.toml)."""
+    from domain.jurisdictions import load_jurisdictions
+
+    return load_jurisdictions(config_dir())
+
+
 def region_names() -> dict[str, str]:
     """Region id -> Chinese name (config/regions.toml), 全国 first."""
     names = {"national": "全国（国家法定节假日）"}
@@ -284,9 +291,14 @@ def save_department(form: dict[str, str], by: str, *, new: bool) -> str:
     region = (form.get("region") or "national").strip()
     if region not in region_names():
         errors["region"] = "请从列表中选择日历地区"
-    parent = (form.get("parent") or "").strip() or None
-    if parent is not None and (parent not in ids or parent == did):
-        errors["parent"] = "上级单位须是名录中的另一个部门"
+    tree = node_tree()
+    node = (form.get("node") or old.get("node") or tree.root.id).strip()
+    if node not in tree.nodes:
+        errors["node"] = "请从列表中选择所属地区（config/jurisdictions.toml）"
+    elif region != tree.calendar_region(node) and "region" in form and not errors.get("region"):
+        errors["region"] = (
+            f"日历地区由所属地区决定：{tree.name(node)}使用“{region_names().get(tree.calendar_region(node), tree.calendar_region(node))}”"
+        )
     go_live = (form.get("go_live") or "").strip() or None
     if go_live is not None:
         try:
@@ -303,11 +315,9 @@ def save_department(form: dict[str, str], by: str, *, new: bool) -> str:
     entry: dict[str, Any] = {"id": did, "name": name}
     if (short := (form.get("short_name") or "").strip()) or old.get("short_name"):
         entry["short_name"] = short
-    entry["region"] = region
+    entry["node"] = node  # the node decides the calendar region and the government unit above (parent)
     if head:
         entry["head"] = head
-    if parent:
-        entry["parent"] = parent
     if "annual_reports" in old:
         entry["annual_reports"] = old["annual_reports"]
     if go_live:
@@ -450,6 +460,8 @@ def _shown(key: str, value: Any, names: dict[str, str]) -> str:
         return "；".join(f"{channels.form_kind_name(u)} {_address(u)}" for u in urls)
     if key == "region":
         return region_names().get(value, value)
+    if key == "node":
+        return node_tree().name(value)
     if key in ("parent", "department", "head"):
         return names.get(value, value)
     if isinstance(value, list):
@@ -522,7 +534,7 @@ def overview() -> dict[str, Any]:
             {
                 **d,
                 "region_name": regions.get(d.get("region") or "national", d.get("region")),
-                "parent_name": dnames.get(d.get("parent") or "", ""),
+                "parent_name": node_tree().name(d.get("node") or node_tree().root.id),
                 "head_name": pnames.get(d.get("head") or "", ""),
                 "people": sum(1 for p in people if p.get("department") == d["id"]),
             }
@@ -559,6 +571,10 @@ def choices() -> dict[str, Any]:
     return {
         "departments": {d["id"]: d["name"] for d in depts},
         "regions": region_names(),
+        "nodes": {
+            n.id: ("　" * n.level_index) + n.name
+            for n in (node_tree().nodes[i] for i in node_tree().subtree(node_tree().root.id))
+        },
         "heads": {
             d["id"]: {p["id"]: p["name"] for p in people if p.get("department") == d["id"] and "head" in p["roles"]}
             for d in depts

@@ -92,7 +92,7 @@ def departments_toml(notify: dict[str, list[str]] | None = None) -> str:
             lines.append("notify = [" + ", ".join(f'"{u}"' for u in notify[pid]) + "]")
         return "\n".join(lines)
 
-    for node, depts in DEPARTMENTS.items():
+    for _node, depts in DEPARTMENTS.items():
         for did, name, _ in depts:
             parts.append(person(f"li-{did}", f"{name}联络员", ["liaison"], department=did))
             parts.append(person(f"hd-{did}", f"{name}负责人", ["head"], department=did))
