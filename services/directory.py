@@ -22,7 +22,7 @@ from typing import Any
 
 from domain import channels
 from domain.config import ConfigError, config_dir, read_toml
-from domain.directory import FILENAME, ROLES, Directory, DirectoryError, parse_directory
+from domain.directory import FILENAME, NODE_ROLES, ROLES, Directory, DirectoryError, parse_directory
 from store import directory as store
 from store.db import database_url, get_engine, session
 
@@ -31,7 +31,7 @@ CHECK_EVERY = 1.0  # seconds between two looks at the store's version
 SOURCE = "人员名录（管理页面）"
 
 _DEPT_ORDER = ("id", "name", "short_name", "node", "region", "head", "annual_reports", "go_live")
-_PERSON_ORDER = ("id", "name", "department", "title", "roles", "notify")
+_PERSON_ORDER = ("id", "name", "department", "node", "title", "roles", "notify")
 
 
 # ---------------------------------------------------------------------------------------------- TOML
@@ -268,7 +268,19 @@ def _validate_whole(depts: list[dict[str, Any]], people: list[dict[str, Any]], f
         raise FormError({field: f"名录校验未通过：{exc}"}) from None
 
 
-def save_department(form: dict[str, str], by: str, *, new: bool) -> str:
+def _outside(limit: str | None, node: str | None) -> bool:
+    """`node` (None: the root's) lies outside the admin's node `limit` (None: the whole tree)."""
+    tree = node_tree()
+    if limit is None or limit == tree.root.id:
+        return False
+    return limit not in tree.nodes or not tree.contains(limit, node or tree.root.id)
+
+
+def _limit_text(limit: str | None) -> str:
+    return f"管理员的权限限于{node_tree().name(limit)}及其下级单位"
+
+
+def save_department(form: dict[str, str], by: str, *, new: bool, limit: str | None = None) -> str:
     """Create or edit a department from the form (名称, 简称, 日历地区, 上级单位, 上线日期, 负责人). Returns its id."""
     _seeded(by)
     depts, people, _ = current_entries()
@@ -295,6 +307,8 @@ def save_department(form: dict[str, str], by: str, *, new: bool) -> str:
     node = (form.get("node") or old.get("node") or tree.root.id).strip()
     if node not in tree.nodes:
         errors["node"] = "请从列表中选择所属地区（config/jurisdictions.toml）"
+    elif _outside(limit, node) or (old and _outside(limit, old.get("node"))):
+        errors["node"] = f"{_limit_text(limit)}：不能在其他地区新增或修改部门"
     elif region != tree.calendar_region(node) and "region" in form and not errors.get("region"):
         errors["region"] = (
             f"日历地区由所属地区决定：{tree.name(node)}使用“{region_names().get(tree.calendar_region(node), tree.calendar_region(node))}”"
@@ -358,7 +372,7 @@ def smtp_settings() -> dict[str, str]:
     }
 
 
-def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
+def save_person(form: dict[str, str], by: str, *, new: bool, limit: str | None = None) -> str:
     """Create or edit a person from the form (姓名, 登录名 once, 所属部门, 角色, 渠道). Returns the id.
 
     Channels: `drop_<i>` removes the i-th existing one; `channel_kind` + its fields (`ch_<kind>_<field>`,
@@ -385,6 +399,20 @@ def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
     if dept is not None and dept not in {d["id"] for d in depts}:
         errors["department"] = "请从列表中选择所属部门"
     roles = [r for r in ROLES if form.get(f"role_{r}")]
+    tree = node_tree()
+    dnodes = {d["id"]: d.get("node") or tree.root.id for d in depts}
+    # kept when the form does not send it (a form from before jurisdictions)
+    pnode = (str(form["node"]) if "node" in form else (old.get("node") or "")).strip() or None
+    if pnode is not None and pnode not in tree.nodes:
+        errors["node"] = "请从列表中选择所辖地区（config/jurisdictions.toml）"
+    elif pnode is not None and not any(r in NODE_ROLES for r in roles):
+        errors["node"] = "所辖地区只适用于督查、考评和管理员角色"
+
+    def where(department: str | None, node: str | None) -> str | None:
+        return dnodes.get(department or "") or node
+
+    if _outside(limit, where(dept, pnode)) or (old and _outside(limit, where(old.get("department"), old.get("node")))):
+        errors["department"] = f"{_limit_text(limit)}：不能新增或修改其他地区的人员"
     if not roles:
         errors["roles"] = "请至少选择一个角色"
     elif dept is None and any(r in ("liaison", "head") for r in roles):
@@ -414,6 +442,8 @@ def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
     if errors:
         raise FormError(errors)
     entry: dict[str, Any] = {"id": pid, "name": name, "department": dept or "", "roles": roles}
+    if pnode is not None:
+        entry["node"] = pnode
     if (title := (form.get("title") or "").strip()) or old.get("title"):
         entry["title"] = title
     if notify:

@@ -409,3 +409,37 @@ async def _today() -> str:
     from services.demo import today_shanghai
 
     return today_shanghai().isoformat()
+
+
+async def test_a_city_admin_edits_only_its_subtree(env):
+    """The admin page: 钦州市's admin edits a county's liaison below it, not 合浦县's department or people."""
+    async with env.browser() as b:
+        b.cookies = env.cookies["adm-qz"]
+        page = await b.get("/admin/departments/hp-jyj")
+        assert page.status_code == 200 and "所属地区" in page.text and "上级单位" not in page.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        r = await b.post("/admin/departments/hp-jyj", data={"csrf_token": token, "name": "合浦县教育局", "node": "hp"})
+        assert r.status_code == 422 and "钦州市" in r.text
+        r = await b.post("/admin/departments/hp-jyj", data={"csrf_token": token, "name": "合浦县教育局", "node": "ls"})
+        assert r.status_code == 422 and "钦州市" in r.text  # moving it into the subtree is no way in either
+        person = await b.get("/admin/people/li-ls-jyj")
+        assert 'name="node"' in person.text
+        r = await b.post(
+            "/admin/people/li-hp-jyj",
+            data={"csrf_token": token, "name": "改名", "department": "hp-jyj", "role_liaison": "1"},
+        )
+        assert r.status_code == 422 and "钦州市" in r.text
+        r = await b.post(
+            "/admin/people/sup-bh",
+            data={"csrf_token": token, "name": "改名", "node": "qz", "role_supervisor": "1"},
+        )
+        assert r.status_code == 422  # a person of another city stays theirs
+        r = await b.post(
+            "/admin/people/ass-pb",
+            data={"csrf_token": token, "name": "浦北县绩效考评办", "node": "pb", "role_assessor": "1"},
+        )
+        assert r.status_code == 303, r.text[:2000]
+    from domain.engine import engine
+
+    assert engine().directory.people["ass-pb"].node == "pb"
+    assert engine().directory.people["li-hp-jyj"].name != "改名"
