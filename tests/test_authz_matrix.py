@@ -443,3 +443,31 @@ async def test_a_city_admin_edits_only_its_subtree(env):
 
     assert engine().directory.people["ass-pb"].node == "pb"
     assert engine().directory.people["li-hp-jyj"].name != "改名"
+
+
+async def test_cli_filters_by_node(env, tmp_path):
+    """`shixian overdue|scores show|export scores --node`: the operator's filters, the same rule (read_scope)."""
+    import asyncio
+    import json
+
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+
+    def run(*args: str):
+        return asyncio.to_thread(CliRunner().invoke, cli, list(args))
+
+    res = await run("overdue", "--node", "ls", "--as-of", env.late, "--json")
+    assert res.exit_code == 0, res.output
+    assert {r["department"] for r in json.loads(res.output)} == {"ls-zfb", "ls-jyj"}
+    res = await run("scores", "show", "--node", "qz", "--period", env.period, "--json")
+    assert res.exit_code == 0, res.output
+    assert {d["department"] for d in json.loads(res.output)["summary"]} == env.province.departments_under("qz")
+    out = tmp_path / "bh.csv"
+    res = await run("export", "scores", "--node", "bh", "--period", env.period, "--format", "csv", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert {r[-1] for r in rows[1:]} == {"bh-zfb", "bh-fgw", "hp-zfb", "hp-jyj"}
+    assert {r[-2] for r in rows[1:]} == {"北海市", "合浦县"}
+    res = await run("overdue", "--node", "nowhere")
+    assert res.exit_code == 2 and "未知地区" in res.output and "nowhere" in res.output

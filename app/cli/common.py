@@ -31,3 +31,17 @@ def calendar_and_rules():
         return load_calendar(), load_rules()
     except ConfigError as exc:
         fail(str(exc))
+
+
+NODE_HELP = "所属地区：config/jurisdictions.toml 的节点编号（该节点及其全部下级的部门）"
+
+
+def scope_filter(department: str | None, node: str | None):
+    """The operator's read filter (services.access.read_scope): a department, a node's departments or all;
+    `错误：…` and exit 2 for an unknown department or node."""
+    from services.access import ApiError, Principal, read_scope
+
+    try:
+        return read_scope(Principal(role="local"), department=department, node=node, what="查询")
+    except ApiError as exc:
+        fail(exc.detail)
