@@ -214,6 +214,19 @@ def read_scope(
     return Scope(frozenset(directory.departments_in(target)), target)
 
 
+def node_choices(who: Principal) -> dict[str, str]:
+    """The nodes `who` may filter by (their node's subtree, indented by level) for the pages' 所属地区 select;
+    empty for a liaison or a tree of one node."""
+    if who.write_scope is not None:
+        return {}
+    _, tree = _tree()
+    home = home_node(who)
+    if home not in tree.nodes or len(tree.nodes) < 2:
+        return {}
+    top = tree.nodes[home].level_index
+    return {n: "\u3000" * (tree.nodes[n].level_index - top) + tree.nodes[n].name for n in tree.subtree(home)}
+
+
 def write_refusal(
     who: Principal, departments: Iterable[object], *, verb: str = "登记", what: str = "事件", item_id: str | None = None
 ) -> str | None:

@@ -287,6 +287,10 @@ async def test_board_and_scores_pages(env, path):
                 if path == "/" and shown != env.visible(who, f):
                     failures.append(f"{cell}: shows {sorted(shown)}, expected {sorted(env.visible(who, f))}")
                 if path == "/scores":
+                    offered = set(re.findall(r'<option value="([\w-]+)"', r.text)) - set(env.province.nodes)
+                    reach = env.visible(who, {})
+                    if offered & env.province.departments_under("gx") != reach:
+                        failures.append(f"{cell}: offers departments {sorted(offered)}, expected {sorted(reach)}")
                     linked = set(re.findall(r"/departments/([\w-]+)", r.text))
                     outside = linked - env.visible(who, f)
                     if outside:

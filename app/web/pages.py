@@ -26,7 +26,17 @@ from domain.scoring import MARK_DEFAULTS
 from domain.shanghai import SHANGHAI_OFFSET
 from services import inbox
 from services import views as rm
-from services.access import ApiError, Departments, Principal, landing_path, principal_for_person, read_scope
+from services.access import (
+    ApiError,
+    Departments,
+    Principal,
+    landing_path,
+    node_choices,
+    node_label,
+    principal_for_person,
+    read_scope,
+    visible_departments,
+)
 from services.review import REVIEWERS
 from services.schemas import ItemDetail
 from services.scores import period_scores
@@ -306,7 +316,15 @@ def board(
     from services.urge import urge_list
 
     urges = urge_list(who, sc.department, limit=30, node=node)
-    return render(request, "board.html", who, **view, may_review=who.role in REVIEWERS, urges=urges)
+    return render(
+        request,
+        "board.html",
+        who,
+        **view,
+        may_review=who.role in REVIEWERS,
+        urges=urges,
+        node_name=node_label(node) if node else "",
+    )
 
 
 # ---------------------------------------------------------------------------------- review forms
@@ -504,6 +522,7 @@ def scores_page(
         who, department=department, node=node, what="查看考评得分", roles=("supervisor", "admin", "assessor", "local")
     )
     dept = sc.department
+    mine = visible_departments(who)
     p = rm.parse_period_param(period or str(rm.today().year))
     day = rm.today()
     res = period_scores(p, day, sc.filter, checks=True)
@@ -519,7 +538,11 @@ def scores_page(
         res=res,
         period=p,
         department=dept,
-        node=sc.node,
+        node=node or "",
+        node_name=node_label(node) if node else "",
+        nodes=node_choices(who),
+        # the department select: the principal's own reach only
+        choices={k: v for k, v in rm.department_names().items() if mine is None or k in mine},
         chart=chart,
         checks=checks,
         period_text=period or p.label,
