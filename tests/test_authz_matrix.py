@@ -240,6 +240,14 @@ async def test_an_outside_node_is_refused_naming_it(env):
     async with env.api("sup-gx") as c:
         r = await c.get("/api/items", params={"node": "nowhere"})
     assert r.status_code == 404 and "未知地区" in r.json()["detail"] and "nowhere" in r.json()["detail"]
+    # the review queue and the onboarding batches take the same filters
+    for path in ("/api/review", "/api/onboarding"):
+        async with env.api("sup-ls") as c:
+            assert (await c.get(path, params={"node": "pb"})).status_code == 403
+            assert (await c.get(path, params={"department": "pb-jyj"})).status_code == 403
+            assert (await c.get(path, params={"node": "ls"})).status_code == 200
+        async with env.api("sup-gx") as c:
+            assert (await c.get(path, params={"node": "nowhere"})).status_code == 404
 
 
 async def test_one_item_by_api_and_page(env):

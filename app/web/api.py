@@ -402,14 +402,15 @@ async def post_calendar_reload(request: Request, who: Principal = Depends(api_pr
 def get_review(
     status: Literal["held", "approved", "rejected", "all"] = "held",
     department: str | None = None,
+    node: str | None = Query(None, description=NODE_DOC),
     upload: str | None = None,
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     from services.review import list_entries
 
     who.require(REVIEWERS, "查看补录审核队列")
-    rm.check_department(department)
-    entries = list_entries(None if status == "all" else status, department, upload=upload)
+    sc = read_scope(who, department=department, node=node, what="查看补录审核队列", roles=REVIEWERS)
+    entries = list_entries(None if status == "all" else status, sc.filter, upload=upload)
     return {"status": status, "entries": entries}
 
 
@@ -572,12 +573,13 @@ def post_inbox_read(
 def get_onboarding(
     status: Literal["open", "approved", "rejected", "all"] = "open",
     department: str | None = None,
+    node: str | None = Query(None, description=NODE_DOC),
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     from services.onboarding import list_batches
 
-    rm.check_department(department)
-    return {"batches": list_batches(who, status=None if status == "all" else status, department=department)}
+    shown = None if status == "all" else status
+    return {"batches": list_batches(who, status=shown, department=department, node=node)}
 
 
 @router.get(
