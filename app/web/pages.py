@@ -477,7 +477,9 @@ def departments(request: Request):
     who = _who(request)
     if who.role == "liaison":
         return RedirectResponse(f"/departments/{quote(who.department or '')}", status_code=303)
-    return render(request, "choose.html", who, names=rm.department_names(), target="/departments")
+    seen = visible_departments(who)  # a node's reader chooses among their subtree's departments
+    names = {k: v for k, v in rm.department_names().items() if seen is None or k in seen}
+    return render(request, "choose.html", who, names=names, target="/departments")
 
 
 @router.get("/departments/{dept}", response_class=HTMLResponse)
