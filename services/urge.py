@@ -58,6 +58,16 @@ def jurisdiction_of(department: str) -> str:
     return directory().node_of(department) or department
 
 
+def earlier_keys(department: str) -> tuple[str, ...]:
+    """The key urges of `department` were numbered under before nodes (its node's government unit, as
+    departments.toml `parent` was): this year's numbers continue from them."""
+    from services.views import directory
+
+    d = directory().departments.get(department)
+    unit = (d.parent or d.id) if d else None
+    return (unit,) if unit and unit != jurisdiction_of(department) else ()
+
+
 def overdue_now(snap) -> int:
     """The most working days any open clock of the item is overdue today (0: none overdue)."""
     from domain.shanghai import today
@@ -103,6 +113,7 @@ async def urge(
             who.actor,
             note,
             jurisdiction=jurisdiction,
+            continues=earlier_keys(snap.department),
             year=today().year,
             colour=colour,
             overdue_working_days=overdue,

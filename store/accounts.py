@@ -416,15 +416,17 @@ def add_urge(
     year: int | None = None,
     colour: str | None = None,
     overdue_working_days: int | None = None,
+    continues: tuple[str, ...] = (),
 ) -> Urge:
     """Store one urge; with `jurisdiction` and `year` it takes the next 督办单 number of that pair (two
-    supervisors urging at once: the unique index refuses the second, which takes the number after)."""
+    supervisors urging at once: the unique index refuses the second, which takes the number after).
+    `continues`: earlier keys of the same jurisdiction whose numbers this year's count goes on from (urges
+    numbered per government unit before jurisdictions became nodes), so no number is given twice."""
     for _ in range(20):
         number = None
         if jurisdiction is not None and year is not None:
-            top = s.exec(
-                select(func.max(Urge.number)).where(Urge.jurisdiction == jurisdiction, Urge.year == year)
-            ).one()
+            keys = [jurisdiction, *continues]
+            top = s.exec(select(func.max(Urge.number)).where(col(Urge.jurisdiction).in_(keys), Urge.year == year)).one()
             number = (top or 0) + 1
         row = Urge(
             item_id=item_id,
