@@ -1,8 +1,11 @@
-"""Who is acting (Principal: person, roles, department scope) and which department they may act for: the one
-rule (write_scope, act_for, department_refusal), used by the API, the event forms, the ledger upload and the
-reads, and enforced by the ingest path for every event against its item's own department.
+"""Who is acting (Principal: person, roles, department, node) and what they may read and write: the one rule,
+used by the API, the pages, the CLI (the operator), the event forms, the ledger upload and the ingest path.
 
-A liaison writes only for their own department; supervisors, admins and the operator write for any.
+Reads: `read_scope` → `Scope` (a liaison's own department; a supervisor's, assessor's or admin's node subtree of
+config/jurisdictions.toml, the root's or no node: all; `?node=` / `?department=` inside it; outside: 403 naming
+the node; unknown: 404). Writes: `write_refusal` / `require_write` (events, review decisions, urges, locks,
+onboarding decisions, ledger uploads): a liaison for their own department only (department_refusal), a
+node-scoped writer for the departments of their subtree only (node_refusal); `require_lock` for locks of all.
 A ledger belongs to one department whoever uploads it, so its rows may touch only that department's items.
 """
 
@@ -311,6 +314,8 @@ def act_for(who: Principal, department: str | None, verb: str = "登记", what: 
     path all confine through write_scope, so they cannot disagree."""
     scope = who.write_scope
     if scope is None:
+        if department:  # a node-scoped writer: only for the departments of their subtree
+            require_write(who, [department], verb=verb, what=what)
         return department or None
     if department and department != scope:
         raise forbidden(

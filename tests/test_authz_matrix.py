@@ -347,6 +347,13 @@ async def test_writes_outside_the_subtree_are_refused(env):
     assert write_refusal(city, ["pb-jyj", "ls-zfb"]) is None
     assert write_refusal(city, ["hp-jyj"])
     assert write_refusal(Principal(role="supervisor", person="sup-gx", node="gx"), ["hp-jyj"]) is None
+    # a ledger upload is for one department: a county's supervisor uploads for the county's only
+    from services.access import ApiError, act_for
+
+    assert act_for(who, "ls-jyj", "导入", "台账") == "ls-jyj"
+    with pytest.raises(ApiError) as refused:
+        act_for(who, "pb-jyj", "导入", "台账")
+    assert refused.value.status == 403 and "浦北县教育局" in refused.value.detail
 
 
 async def test_events_outside_the_subtree_are_refused_over_http(env):
