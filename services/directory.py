@@ -547,12 +547,17 @@ def history_rows(limit: int = 100) -> list[dict[str, Any]]:
     return rows
 
 
-def overview() -> dict[str, Any]:
-    """The admin page's lists: departments and people with Chinese names, account states, version."""
+def overview(limit: str | None = None) -> dict[str, Any]:
+    """The admin page's lists: departments and people with Chinese names, account states, version; `limit`:
+    the admin's node, whose subtree's departments and people alone are listed."""
     from domain import labels
     from services.accounts import account_states
 
     depts, people, from_store = current_entries()
+    if limit is not None:
+        dnode = {d["id"]: d.get("node") for d in depts}
+        depts = [d for d in depts if not _outside(limit, d.get("node"))]
+        people = [p for p in people if not _outside(limit, dnode.get(p.get("department") or "") or p.get("node"))]
     regions = region_names()
     dnames = {d["id"]: d["name"] for d in depts}
     pnames = {p["id"]: p["name"] for p in people}

@@ -434,6 +434,10 @@ async def test_a_city_admin_edits_only_its_subtree(env):
     """The admin page: 钦州市's admin edits a county's liaison below it, not 合浦县's department or people."""
     async with env.browser() as b:
         b.cookies = env.cookies["adm-qz"]
+        listing = await b.get("/admin/directory")
+        assert listing.status_code == 200
+        assert "/admin/departments/ls-jyj" in listing.text and "/admin/departments/hp-jyj" not in listing.text
+        assert "/admin/people/li-pb-jyj" in listing.text and "/admin/people/sup-bh" not in listing.text
         page = await b.get("/admin/departments/hp-jyj")
         assert page.status_code == 200 and "所属地区" in page.text and "上级单位" not in page.text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)

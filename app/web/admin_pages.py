@@ -40,7 +40,8 @@ def _no_store(resp: Response) -> Response:
 @router.get("/admin/directory", response_class=HTMLResponse)
 def directory_page(request: Request):
     who = _admin(request)
-    return render(request, "admin.html", who, view=svc.overview(), history=svc.history_rows(100), states=STATES)
+    view = svc.overview(limit=who.node)
+    return render(request, "admin.html", who, view=view, history=svc.history_rows(100), states=STATES)
 
 
 @router.get("/admin/directory/export")
