@@ -294,7 +294,9 @@ def get_annual_report(
         raise forbidden("无权查看政府年度报告：联络员只能查看本部门的年度报告")
     dept = sc.department
     # no department: the asked node's, or a node-scoped reader's own node's, government report
-    report = rm.annual_report_data(year, dept, government, node=sc.node if sc.departments is not None else None)
+    report = rm.annual_report_data(
+        year, dept, government, node=node or (sc.node if sc.departments is not None else None)
+    )
     if format == "json":
         return report
     scope = "政府" if government else (dept or "全部")
