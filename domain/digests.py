@@ -109,6 +109,17 @@ def _decisions_for(person_id: str, department: str, rows: list[dict[str, Any]], 
     return [r for r in rows if r["department"] == department and (after is None or (r["decided_at"] or "") > after)]
 
 
+def _reach(directory: Directory, person) -> frozenset[str] | None:
+    """The departments a node-scoped person's digest covers; None: all (no node, or the root's)."""
+    tree = directory.tree
+    node = person.node
+    if node is None or node == tree.root.id:
+        return None
+    if node not in tree.nodes:
+        return frozenset()
+    return frozenset(directory.departments_in(node))
+
+
 def build_digests(
     items: list,
     directory: Directory,
@@ -123,7 +134,8 @@ def build_digests(
 
     - each liaison: their department's overdue open clocks first (most overdue first), then those due within
       5 working days (0..5 left); either is enough for a digest;
-    - each supervisor: overdue open clocks of all departments, grouped by department;
+    - each supervisor: overdue open clocks of the departments of their node's subtree (all without a node),
+      grouped by department;
     - each department head: their department's overdue and due-soon clocks.
     - each supervisor also gets one line on the late entries (补录) waiting for review (`held`: their
       departments), not one message per entry; that line alone is enough for a digest.
@@ -215,25 +227,30 @@ def build_digests(
                         },
                     )
                 )
-        if "supervisor" in person.roles and (overdue_desc or held):
-            groups: dict[str, list] = {}
-            for r in overdue_desc:
-                groups.setdefault(r["department"], []).append(r)
-            departments = [
-                {"department": d, "department_name": directory.department_name(d), "items": g}
-                for d, g in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-            ]
-            out.append(
-                (
-                    person.id,
-                    "digest_supervisor",
-                    {
-                        **base,
-                        "person_name": person.name,
-                        "departments": departments,
-                        "total": len(overdue_desc),
-                        **_held_line(held or [], directory),
-                    },
+        if "supervisor" in person.roles:
+            # a supervisor's digest covers their node's subtree (the root's or no node: every department)
+            reach = _reach(directory, person)
+            sup_overdue = overdue_desc if reach is None else [r for r in overdue_desc if r["department"] in reach]
+            sup_held = (held or []) if reach is None else [d for d in held or [] if d in reach]
+            if sup_overdue or sup_held:
+                groups: dict[str, list] = {}
+                for r in sup_overdue:
+                    groups.setdefault(r["department"], []).append(r)
+                departments = [
+                    {"department": d, "department_name": directory.department_name(d), "items": g}
+                    for d, g in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+                ]
+                out.append(
+                    (
+                        person.id,
+                        "digest_supervisor",
+                        {
+                            **base,
+                            "person_name": person.name,
+                            "departments": departments,
+                            "total": len(sup_overdue),
+                            **_held_line(sup_held, directory),
+                        },
+                    )
                 )
-            )
     return out

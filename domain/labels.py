@@ -253,6 +253,8 @@ EVENT_BUTTONS = {
 
 # The last column of every export row that names a department (its Chinese name comes first).
 EXPORT_DEPARTMENT_ID = "部门编号"
+# Just before it: the jurisdiction node (config/jurisdictions.toml) the department belongs to, by name.
+EXPORT_NODE = "所属地区"
 
 # Column headers of the exports (services/exports.py): score sheets, details, amendments, the audit trail.
 EXPORT_SUMMARY_HEADERS = [

@@ -1,8 +1,11 @@
-"""Who is acting (Principal: person, roles, department scope) and which department they may act for: the one
-rule (write_scope, act_for, department_refusal), used by the API, the event forms, the ledger upload and the
-reads, and enforced by the ingest path for every event against its item's own department.
+"""Who is acting (Principal: person, roles, department, node) and what they may read and write: the one rule,
+used by the API, the pages, the CLI (the operator), the event forms, the ledger upload and the ingest path.
 
-A liaison writes only for their own department; supervisors, admins and the operator write for any.
+Reads: `read_scope` → `Scope` (a liaison's own department; a supervisor's, assessor's or admin's node subtree of
+config/jurisdictions.toml, the root's or no node: all; `?node=` / `?department=` inside it; outside: 403 naming
+the node; unknown: 404). Writes: `write_refusal` / `require_write` (events, review decisions, urges, locks,
+onboarding decisions, ledger uploads): a liaison for their own department only (department_refusal), a
+node-scoped writer for the departments of their subtree only (node_refusal); `require_lock` for locks of all.
 A ledger belongs to one department whoever uploads it, so its rows may touch only that department's items.
 """
 
@@ -12,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from domain import labels
+from store.scope import Departments
 
 READ_ALL = ("supervisor", "admin", "local")
 
@@ -76,22 +80,9 @@ class Principal:
             allowed = "、".join(labels.ROLES.get(r, r) for r in roles)
             raise forbidden(f"无权{what}：当前角色为{labels.ROLES.get(self.role, self.role)}，需要{allowed}角色")
 
-    def scope(self, department: str | None, what: str, roles: Iterable[str] = READ_ALL) -> str | None:
-        """The department filter this principal may use for `what`.
-
-        Liaisons are confined to their own department (another one → 403; none → their own);
-        the other allowed roles see everything."""
-        own = self.write_scope
-        if own is not None:
-            if not own:
-                raise forbidden(f"无权{what}：联络员未登记所属部门（见 config/departments.toml）")
-            if department and department != own:
-                raise forbidden(
-                    f"无权{what}：联络员只能查看本部门（{_name(own)}）的数据，不能查看{_name(department)}的数据"
-                )
-            return own
-        self.require(tuple(roles) + ("liaison",), what)
-        return department or None
+    def scope(self, department: str | None, what: str, roles: Iterable[str] = READ_ALL) -> Departments:
+        """The department filter this principal may use for `what` (read_scope(...).filter)."""
+        return read_scope(self, department=department, what=what, roles=roles).filter
 
     def may_see(self, department: str) -> bool:
         if self.write_scope is not None:
@@ -119,6 +110,174 @@ def visible_departments(who: Principal) -> frozenset[str] | None:
     if who.node == tree.root.id:
         return None
     return frozenset(directory.departments_in(who.node))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a read is confined to: `departments` (None: all), the node asked for or the principal's own
+    (None: an unscoped principal asking for no node) and the one department asked for, if any."""
+
+    departments: frozenset[str] | None
+    node: str | None = None
+    department: str | None = None
+
+    @property
+    def filter(self) -> Departments:
+        """The `department` argument of the store reads: one department, a node's set, or None (all)."""
+        return self.department or self.departments
+
+
+def _tree():
+    from domain.engine import engine
+
+    directory = engine().directory
+    return directory, directory.tree
+
+
+def node_label(node: str | None) -> str:
+    try:
+        return _tree()[1].name(node)
+    except Exception:  # a broken directory must not hide the refusal itself
+        return node or ""
+
+
+def home_node(who: Principal) -> str:
+    """The node whose subtree a supervisor's, assessor's or admin's role covers (the root when none is set)."""
+    _, tree = _tree()
+    return who.node or tree.root.id
+
+
+def check_node(node: str | None) -> None:
+    if node:
+        _, tree = _tree()
+        if node not in tree.nodes:
+            raise ApiError(404, "unknown_node", f"未知地区（节点）：{node}（见 config/jurisdictions.toml）")
+
+
+def check_department(department: str | None) -> None:
+    if department:
+        directory, _ = _tree()
+        if department not in directory.departments:
+            raise ApiError(404, "unknown_department", f"未知部门：{department}（见 config/departments.toml）")
+
+
+def read_scope(
+    who: Principal,
+    *,
+    department: str | None = None,
+    node: str | None = None,
+    what: str,
+    roles: Iterable[str] = READ_ALL,
+) -> Scope:
+    """The one read rule: what `who` may read for `what`, filtered by `department` and/or `node`.
+
+    A liaison is confined to their own department (another one, or a node not holding it: 403). Any other
+    allowed role reads its node's subtree (config/jurisdictions.toml; no node: the whole tree): a node or a
+    department outside it is refused (403, naming the node). Unknown node or department: 404."""
+    check_node(node)
+    check_department(department)
+    directory, tree = _tree()
+    own = who.write_scope
+    if own is not None:
+        if not own:
+            raise forbidden(f"无权{what}：联络员未登记所属部门（见 config/departments.toml）")
+        if department and department != own:
+            raise forbidden(
+                f"无权{what}：联络员只能查看本部门（{_name(own)}）的数据，不能查看{_name(department)}的数据"
+            )
+        own_node = directory.node_of(own)
+        if node and not (own_node and tree.contains(node, own_node)):
+            raise forbidden(f"无权{what}：联络员只能查看本部门（{_name(own)}）的数据，本部门不属于{tree.name(node)}")
+        return Scope(frozenset({own}), own_node, own)
+    who.require(tuple(roles) + ("liaison",), what)
+    home = home_node(who)
+    role = labels.ROLES.get(who.role, who.role)
+    if home not in tree.nodes:
+        raise forbidden(f"无权{what}：{role}所属的地区（{home}）不在 config/jurisdictions.toml 中")
+    if node and not tree.contains(home, node):
+        raise forbidden(f"无权{what}：{role}只能查看{tree.name(home)}及其下级的数据，{tree.name(node)}不在其辖区内")
+    if department:
+        dnode = directory.node_of(department) or tree.root.id
+        if not tree.contains(home, dnode):
+            raise forbidden(
+                f"无权{what}：{role}只能查看{tree.name(home)}及其下级的数据，"
+                f"{_name(department)}属于{tree.name(dnode)}，不在其辖区内"
+            )
+        if node and not tree.contains(node, dnode):
+            raise ApiError(
+                422,
+                "invalid_parameter",
+                f"参数 department：{_name(department)}属于{tree.name(dnode)}，不在{tree.name(node)}内",
+                field="department",
+            )
+        return Scope(frozenset({department}), node or who.node, department)
+    target = node or who.node
+    if target is None or target == tree.root.id:
+        return Scope(None, target)
+    return Scope(frozenset(directory.departments_in(target)), target)
+
+
+def node_choices(who: Principal) -> dict[str, str]:
+    """The nodes `who` may filter by (their node's subtree, indented by level) for the pages' 所属地区 select;
+    empty for a liaison or a tree of one node."""
+    if who.write_scope is not None:
+        return {}
+    _, tree = _tree()
+    home = home_node(who)
+    if home not in tree.nodes or len(tree.nodes) < 2:
+        return {}
+    top = tree.nodes[home].level_index
+    return {n: "\u3000" * (tree.nodes[n].level_index - top) + tree.nodes[n].name for n in tree.subtree(home)}
+
+
+def write_refusal(
+    who: Principal, departments: Iterable[object], *, verb: str = "登记", what: str = "事件", item_id: str | None = None
+) -> str | None:
+    """Why `who` may not write (events, review decisions, urges, locks, onboarding decisions) for the
+    departments it touches; None when allowed. A liaison: their own department only (department_refusal);
+    a node-scoped supervisor, assessor or admin: the departments of their node's subtree."""
+    own = who.write_scope
+    if own is not None:
+        return department_refusal(own, departments, item_id)
+    return node_refusal(visible_departments(who), who.node, departments, verb=verb, what=what, item_id=item_id)
+
+
+def node_refusal(
+    allowed: frozenset[str] | None,
+    node: str | None,
+    departments: Iterable[object],
+    *,
+    verb: str = "登记",
+    what: str = "事件",
+    item_id: str | None = None,
+) -> str | None:
+    """node-scoped half of write_refusal: `allowed` the departments of `node`'s subtree (None: all)."""
+    if allowed is None:
+        return None
+    other = sorted({str(d) for d in departments if d is not None and str(d) not in allowed})
+    if not other:
+        return None
+    names = "、".join(_name(d) for d in other)
+    where = node_label(node)
+    whose = f"编号 {item_id} 是{names}的事项，" if item_id else ""
+    return f"无权为{names}{verb}{what}：{whose}权限限于{where}及其下级单位，未作任何改动"
+
+
+def require_write(
+    who: Principal, departments: Iterable[object], *, verb: str = "登记", what: str = "事件", item_id: str | None = None
+) -> None:
+    """write_refusal as a 403."""
+    reason = write_refusal(who, departments, verb=verb, what=what, item_id=item_id)
+    if reason:
+        raise forbidden(reason)
+
+
+def require_lock(who: Principal, department: str | None, what: str) -> None:
+    """A lock of all departments (`department` None) only by an unscoped principal or the root's; a
+    node-scoped assessor or admin locks the departments of their subtree one by one."""
+    if department is None and visible_departments(who) is not None:
+        raise forbidden(f"无权{what}（全部部门）：权限限于{node_label(who.node)}及其下级单位，请指定部门")
+    require_write(who, [department], verb="锁定", what=what)
 
 
 ADMIN_HOME = "/admin"
@@ -155,6 +314,8 @@ def act_for(who: Principal, department: str | None, verb: str = "登记", what: 
     path all confine through write_scope, so they cannot disagree."""
     scope = who.write_scope
     if scope is None:
+        if department:  # a node-scoped writer: only for the departments of their subtree
+            require_write(who, [department], verb=verb, what=what)
         return department or None
     if department and department != scope:
         raise forbidden(
@@ -245,7 +406,12 @@ def token_principal(token: str) -> tuple[Principal | None, str]:
                 return None, TOKEN_REFUSALS["disabled"]
         role = "liaison" if row.role == "head" else row.role  # a head reads and writes as its department's liaison
         return Principal(
-            role=role, department=row.department, person=row.person, token_id=row.id, roles=(row.role,)
+            role=role,
+            department=row.department,
+            person=row.person,
+            token_id=row.id,
+            roles=(row.role,),
+            node=_person_node(row.person) if role != "liaison" else None,
         ), ""
 
 
@@ -262,7 +428,27 @@ def principal_for_person(person_id: str, csrf: str | None = None) -> Principal |
     role = next((page for have, page in ROLE_PRIORITY if have in person.roles), None)
     if role is None:
         return None
-    return Principal(role=role, department=person.department or None, person=person.id, roles=person.roles, csrf=csrf)
+    return Principal(
+        role=role,
+        department=person.department or None,
+        person=person.id,
+        roles=person.roles,
+        csrf=csrf,
+        node=person.node if role != "liaison" else None,
+    )
+
+
+def _person_node(person_id: str | None) -> str | None:
+    """The node a token's person is scoped to (None: unscoped, or a token of no person)."""
+    from domain.engine import engine
+
+    if not person_id:
+        return None
+    try:
+        person = engine().directory.people.get(person_id)
+    except Exception:  # a broken departments.toml: the token's owner is not confined by it either
+        return None
+    return person.node if person else None
 
 
 def principal_for_session(sid: str) -> Principal | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from domain import channels
 from domain.config import ConfigError, config_dir, read_toml
-from domain.directory import FILENAME, ROLES, Directory, DirectoryError, parse_directory
+from domain.directory import FILENAME, NODE_ROLES, ROLES, Directory, DirectoryError, parse_directory
 from store import directory as store
 from store.db import database_url, get_engine, session
 
@@ -30,8 +30,8 @@ log = logging.getLogger("shixian.directory")
 CHECK_EVERY = 1.0  # seconds between two looks at the store's version
 SOURCE = "人员名录（管理页面）"
 
-_DEPT_ORDER = ("id", "name", "short_name", "region", "head", "parent", "annual_reports", "go_live")
-_PERSON_ORDER = ("id", "name", "department", "title", "roles", "notify")
+_DEPT_ORDER = ("id", "name", "short_name", "node", "region", "head", "annual_reports", "go_live")
+_PERSON_ORDER = ("id", "name", "department", "node", "title", "roles", "notify")
 
 
 # ---------------------------------------------------------------------------------------------- TOML
@@ -208,6 +208,13 @@ def version() -> int:
         return store.version(s)
 
 
+def node_tree():
+    """The jurisdictions tree the department form's 所属地区 offers (config/jurisdictions.toml)."""
+    from domain.jurisdictions import load_jurisdictions
+
+    return load_jurisdictions(config_dir())
+
+
 def region_names() -> dict[str, str]:
     """Region id -> Chinese name (config/regions.toml), 全国 first."""
     names = {"national": "全国（国家法定节假日）"}
@@ -261,7 +268,19 @@ def _validate_whole(depts: list[dict[str, Any]], people: list[dict[str, Any]], f
         raise FormError({field: f"名录校验未通过：{exc}"}) from None
 
 
-def save_department(form: dict[str, str], by: str, *, new: bool) -> str:
+def _outside(limit: str | None, node: str | None) -> bool:
+    """`node` (None: the root's) lies outside the admin's node `limit` (None: the whole tree)."""
+    tree = node_tree()
+    if limit is None or limit == tree.root.id:
+        return False
+    return limit not in tree.nodes or not tree.contains(limit, node or tree.root.id)
+
+
+def _limit_text(limit: str | None) -> str:
+    return f"管理员的权限限于{node_tree().name(limit)}及其下级单位"
+
+
+def save_department(form: dict[str, str], by: str, *, new: bool, limit: str | None = None) -> str:
     """Create or edit a department from the form (名称, 简称, 日历地区, 上级单位, 上线日期, 负责人). Returns its id."""
     _seeded(by)
     depts, people, _ = current_entries()
@@ -284,9 +303,16 @@ def save_department(form: dict[str, str], by: str, *, new: bool) -> str:
     region = (form.get("region") or "national").strip()
     if region not in region_names():
         errors["region"] = "请从列表中选择日历地区"
-    parent = (form.get("parent") or "").strip() or None
-    if parent is not None and (parent not in ids or parent == did):
-        errors["parent"] = "上级单位须是名录中的另一个部门"
+    tree = node_tree()
+    node = (form.get("node") or old.get("node") or tree.root.id).strip()
+    if node not in tree.nodes:
+        errors["node"] = "请从列表中选择所属地区（config/jurisdictions.toml）"
+    elif _outside(limit, node) or (old and _outside(limit, old.get("node"))):
+        errors["node"] = f"{_limit_text(limit)}：不能在其他地区新增或修改部门"
+    elif region != tree.calendar_region(node) and "region" in form and not errors.get("region"):
+        errors["region"] = (
+            f"日历地区由所属地区决定：{tree.name(node)}使用“{region_names().get(tree.calendar_region(node), tree.calendar_region(node))}”"
+        )
     go_live = (form.get("go_live") or "").strip() or None
     if go_live is not None:
         try:
@@ -303,11 +329,9 @@ def save_department(form: dict[str, str], by: str, *, new: bool) -> str:
     entry: dict[str, Any] = {"id": did, "name": name}
     if (short := (form.get("short_name") or "").strip()) or old.get("short_name"):
         entry["short_name"] = short
-    entry["region"] = region
+    entry["node"] = node  # the node decides the calendar region and the government unit above (parent)
     if head:
         entry["head"] = head
-    if parent:
-        entry["parent"] = parent
     if "annual_reports" in old:
         entry["annual_reports"] = old["annual_reports"]
     if go_live:
@@ -348,7 +372,7 @@ def smtp_settings() -> dict[str, str]:
     }
 
 
-def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
+def save_person(form: dict[str, str], by: str, *, new: bool, limit: str | None = None) -> str:
     """Create or edit a person from the form (姓名, 登录名 once, 所属部门, 角色, 渠道). Returns the id.
 
     Channels: `drop_<i>` removes the i-th existing one; `channel_kind` + its fields (`ch_<kind>_<field>`,
@@ -375,6 +399,20 @@ def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
     if dept is not None and dept not in {d["id"] for d in depts}:
         errors["department"] = "请从列表中选择所属部门"
     roles = [r for r in ROLES if form.get(f"role_{r}")]
+    tree = node_tree()
+    dnodes = {d["id"]: d.get("node") or tree.root.id for d in depts}
+    # kept when the form does not send it (a form from before jurisdictions)
+    pnode = (str(form["node"]) if "node" in form else (old.get("node") or "")).strip() or None
+    if pnode is not None and pnode not in tree.nodes:
+        errors["node"] = "请从列表中选择所辖地区（config/jurisdictions.toml）"
+    elif pnode is not None and not any(r in NODE_ROLES for r in roles):
+        errors["node"] = "所辖地区只适用于督查、考评和管理员角色"
+
+    def where(department: str | None, node: str | None) -> str | None:
+        return dnodes.get(department or "") or node
+
+    if _outside(limit, where(dept, pnode)) or (old and _outside(limit, where(old.get("department"), old.get("node")))):
+        errors["department"] = f"{_limit_text(limit)}：不能新增或修改其他地区的人员"
     if not roles:
         errors["roles"] = "请至少选择一个角色"
     elif dept is None and any(r in ("liaison", "head") for r in roles):
@@ -404,6 +442,8 @@ def save_person(form: dict[str, str], by: str, *, new: bool) -> str:
     if errors:
         raise FormError(errors)
     entry: dict[str, Any] = {"id": pid, "name": name, "department": dept or "", "roles": roles}
+    if pnode is not None:
+        entry["node"] = pnode
     if (title := (form.get("title") or "").strip()) or old.get("title"):
         entry["title"] = title
     if notify:
@@ -450,6 +490,8 @@ def _shown(key: str, value: Any, names: dict[str, str]) -> str:
         return "；".join(f"{channels.form_kind_name(u)} {_address(u)}" for u in urls)
     if key == "region":
         return region_names().get(value, value)
+    if key == "node":
+        return node_tree().name(value)
     if key in ("parent", "department", "head"):
         return names.get(value, value)
     if isinstance(value, list):
@@ -505,12 +547,17 @@ def history_rows(limit: int = 100) -> list[dict[str, Any]]:
     return rows
 
 
-def overview() -> dict[str, Any]:
-    """The admin page's lists: departments and people with Chinese names, account states, version."""
+def overview(limit: str | None = None) -> dict[str, Any]:
+    """The admin page's lists: departments and people with Chinese names, account states, version; `limit`:
+    the admin's node, whose subtree's departments and people alone are listed."""
     from domain import labels
     from services.accounts import account_states
 
     depts, people, from_store = current_entries()
+    if limit is not None:
+        dnode = {d["id"]: d.get("node") for d in depts}
+        depts = [d for d in depts if not _outside(limit, d.get("node"))]
+        people = [p for p in people if not _outside(limit, dnode.get(p.get("department") or "") or p.get("node"))]
     regions = region_names()
     dnames = {d["id"]: d["name"] for d in depts}
     pnames = {p["id"]: p["name"] for p in people}
@@ -522,7 +569,7 @@ def overview() -> dict[str, Any]:
             {
                 **d,
                 "region_name": regions.get(d.get("region") or "national", d.get("region")),
-                "parent_name": dnames.get(d.get("parent") or "", ""),
+                "parent_name": node_tree().name(d.get("node") or node_tree().root.id),
                 "head_name": pnames.get(d.get("head") or "", ""),
                 "people": sum(1 for p in people if p.get("department") == d["id"]),
             }
@@ -559,6 +606,10 @@ def choices() -> dict[str, Any]:
     return {
         "departments": {d["id"]: d["name"] for d in depts},
         "regions": region_names(),
+        "nodes": {
+            n.id: ("　" * n.level_index) + n.name
+            for n in (node_tree().nodes[i] for i in node_tree().subtree(node_tree().root.id))
+        },
         "heads": {
             d["id"]: {p["id"]: p["name"] for p in people if p.get("department") == d["id"] and "head" in p["roles"]}
             for d in depts

@@ -55,6 +55,15 @@ def _dept_names() -> dict[str, str]:
         return {}
 
 
+def _node_names() -> dict[str, str]:
+    """Department id -> the name of its jurisdiction node (the 所属地区 column)."""
+    try:
+        d = engine().directory
+        return {k: d.tree.name(x.node) for k, x in d.departments.items()}
+    except Exception:  # a broken config must not stop an export
+        return {}
+
+
 def _dept(department: str | None, names: dict[str, str]) -> Any:
     """A department as people read it (its Chinese name; the id goes in the last column)."""
     return _text(names.get(department or "", department or ""))
@@ -96,8 +105,8 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
     inds, bonus = _indicator_columns(result)
     header = labels.EXPORT_SUMMARY_HEADERS + [f"{label}按时率" for _, label in rules] + labels.EXPORT_LAG_HEADERS
     header += labels.EXPORT_SCHEME_HEADERS + [_indicator_header(n, w) for n, w in inds] + [f"加分：{n}" for n in bonus]
-    header += [labels.EXPORT_DEPARTMENT_ID]
-    names = _dept_names()
+    header += [labels.EXPORT_NODE, labels.EXPORT_DEPARTMENT_ID]
+    names, nodes = _dept_names(), _node_names()
     rows = []
     for d in result.summary:
         row = [
@@ -125,7 +134,7 @@ def summary_rows(result: ScoreResult) -> tuple[list[str], list[list[Any]]]:
         ]
         by_bonus = {b.name: b.points for b in d.bonus_items.values()}
         row += [_num(by_bonus.get(n)) for n in bonus]
-        row += [_text(d.department)]
+        row += [_text(nodes.get(d.department, "")), _text(d.department)]
         rows.append(row)
     return header, rows
 
@@ -165,12 +174,17 @@ def _header(ws, values: list[str]) -> None:
     ws.freeze_panes = f"A{ws.max_row + 1}"
 
 
-def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
+def _write_scores_xlsx(result: ScoreResult, out: Path, node: str | None = None) -> None:
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
     ws.title = "汇总"
+    if node:  # a node's export says whose it is (its subtree's departments only)
+        try:
+            ws.title = f"汇总（{engine().directory.tree.name(node)}）"[:31]
+        except Exception:  # a broken config: the plain title
+            pass
     header, rows = summary_rows(result)
     _header(ws, header)
     for row in rows:
@@ -181,9 +195,9 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
                 ws.cell(row=r, column=i).number_format = "0.0%"
     _autosize(ws)
 
-    names = _dept_names()
+    names, nodes = _dept_names(), _node_names()
     wd = wb.create_sheet("明细")
-    _header(wd, [*labels.EXPORT_DETAIL_HEADERS, labels.EXPORT_DEPARTMENT_ID])
+    _header(wd, [*labels.EXPORT_DETAIL_HEADERS, labels.EXPORT_NODE, labels.EXPORT_DEPARTMENT_ID])
     for d in result.details:
         days = d.lateness_working_days if d.status == "late" else d.overdue_working_days
         _append(
@@ -204,6 +218,7 @@ def _write_scores_xlsx(result: ScoreResult, out: Path) -> None:
                 _text(d.late_entry),
                 _text(d.registered),
                 _text(d.proxy_entry),
+                _text(nodes.get(d.department, "")),
                 _text(d.department),
             ],
         )
@@ -313,13 +328,14 @@ def _scheme_notes(result: ScoreResult) -> list[tuple[str, str]]:
     return rows
 
 
-def write_scores(result: ScoreResult, fmt: Literal["csv", "xlsx"], out: Path) -> Path:
+def write_scores(result: ScoreResult, fmt: Literal["csv", "xlsx"], out: Path, node: str | None = None) -> Path:
+    """`node`: the jurisdiction node the export is of (its name titles the xlsx summary sheet)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         _write_scores_csv(result, out)
     elif fmt == "xlsx":
-        _write_scores_xlsx(result, out)
+        _write_scores_xlsx(result, out, node)
     else:
         raise ValueError(f"不支持的格式：{fmt}（可用：csv、xlsx）")
     return out

@@ -252,8 +252,12 @@ class Ingestor:
         now: Callable[[], dt.datetime] | None = None,
         scope: str | None = None,
         roles: dict[str, str] | None = None,
+        node_scope: tuple[str | None, frozenset[str]] | None = None,
     ):
         self.client = client
+        # A node-scoped supervisor's or admin's reach (their node and its subtree's departments): the items of
+        # other departments are refused like a liaison's other departments (services.access.node_refusal).
+        self.node_scope = node_scope
         # Per event id, the role it is recorded with instead of `role`: an approved onboarding batch is
         # recorded as `onboarding` (domain.review.ONBOARDING_ROLE, trusted), except its events that were
         # late entries when uploaded, which keep the uploader's role (services/onboarding.py).
@@ -525,6 +529,8 @@ class Ingestor:
         wid = workflow_id(ev.item_type, ev.item_id)
         if self.scope is not None:
             await self._check_scope(ev, wid)
+        if self.node_scope is not None:
+            await self._check_node_scope(ev, wid)
         if ev.type == "request.extended":
             await self._check_approver(ev, wid)
         if ev.type in STARTS:
@@ -608,6 +614,17 @@ class Ingestor:
         reason = department_refusal(
             self.scope, (ev.department, owner), ev.item_id if owner and owner != self.scope else None
         )
+        if reason:
+            raise _Rejected("department", reason, forbidden=True)
+
+    async def _check_node_scope(self, ev: Event, wid: str) -> None:
+        """The node rule against the item's own department (else, a new item, the event's)."""
+        from services.access import node_refusal
+
+        assert self.node_scope is not None
+        node, allowed = self.node_scope
+        owner = await self._owner(ev, wid)
+        reason = node_refusal(allowed, node, (ev.department, owner), item_id=ev.item_id if owner else None)
         if reason:
             raise _Rejected("department", reason, forbidden=True)
 
@@ -724,6 +741,16 @@ class Ingestor:
         return outcome, note if outcome == "applied" else ""
 
 
+def node_scope(who) -> tuple[str | None, frozenset[str]] | None:
+    """(node, its subtree's departments) for a node-scoped writer; None for an unscoped one or a liaison."""
+    from services.access import visible_departments
+
+    if who.write_scope is not None:
+        return None
+    allowed = visible_departments(who)
+    return None if allowed is None else (who.node, allowed)
+
+
 def ingestor_for(who, client) -> Ingestor:
     """The ingest path for a services.access.Principal's events: attributed to them, recorded with their
     role, and confined to their department when they are a liaison (services.access.write_scope)."""
@@ -735,6 +762,7 @@ def ingestor_for(who, client) -> Ingestor:
         db_engine=get_engine(database_url()),
         role=who.record_role,
         scope=who.write_scope,
+        node_scope=node_scope(who),
     )
 
 

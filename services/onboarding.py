@@ -24,11 +24,12 @@ from domain import ledger as L
 from domain.pii import mask_text
 from domain.review import ONBOARDING_ROLE
 from domain.shanghai import SHANGHAI
-from services.access import ApiError, Principal, forbidden
+from services.access import ApiError, Principal, forbidden, read_scope, require_write, visible_departments
 from services.ledger_import import ROW_SUMMARIES, row_summary
 from services.review import REVIEWERS
 from store import onboarding as store
 from store.db import session
+from store.scope import Departments
 
 
 class OnboardingError(ApiError):
@@ -141,18 +142,25 @@ def _scope(who: Principal, what: str) -> str | None:
     return None
 
 
-def list_batches(who: Principal, *, status: str | None = "open", department: str | None = None, db=None):
-    """The batches `who` may see, newest first (a liaison: their department's only)."""
-    own = _scope(who, "查看历史台账")
-    if own is not None and department and department != own:
-        raise forbidden(f"无权查看其他部门（{department}）的历史台账：联络员只能查看本部门的")
+def list_batches(
+    who: Principal,
+    *,
+    status: str | None = "open",
+    department: str | None = None,
+    node: str | None = None,
+    db=None,
+):
+    """The batches `who` may see, newest first (a liaison: their department's only; a node-scoped reviewer:
+    their subtree's; services.access.read_scope)."""
+    _scope(who, "查看历史台账")
+    sc = read_scope(who, department=department, node=node, what="查看历史台账", roles=REVIEWERS)
     with session(db) as s:
-        found = store.list_batches(s, department=own or department, status=status)
+        found = store.list_batches(s, department=sc.filter, status=status)
         counts = store.row_counts(s, [b.id for b in found if b.id is not None])
         return [batch_json(b, None, counts.get(b.id or 0, {})) for b in found]
 
 
-def open_summaries(department: str | None = None, db=None) -> list[dict[str, Any]]:
+def open_summaries(department: Departments = None, db=None) -> list[dict[str, Any]]:
     """The open batches with their summaries counted in SQL (the board's 历史台账待审核 section; reviewers)."""
     with session(db) as s:
         found = store.list_batches(s, status="open", department=department)
@@ -164,10 +172,15 @@ def get_batch(who: Principal, batch_id: int, db=None) -> dict[str, Any]:
     own = _scope(who, "查看历史台账")
     with session(db) as s:
         b = store.get_batch(s, batch_id)
-        if b is None or (own is not None and b.department != own):
+        if b is None or (own is not None and b.department != own) or not _in_reach(who, b.department):
             # another department's batch is not even said to exist
             raise OnboardingError(404, "not_found", f"没有编号为 {batch_id} 的历史台账批次")
         return batch_json(b, store.batch_rows(s, batch_id))
+
+
+def _in_reach(who: Principal, department: str | None) -> bool:
+    seen = visible_departments(who)
+    return seen is None or department in seen
 
 
 def onboarding_action(approve: bool) -> str:
@@ -189,6 +202,7 @@ def _claim(who: Principal, batch_id: int, status: str, reason: str | None, db) -
         b = store.get_batch(s, batch_id)
         if b is None:
             raise OnboardingError(404, "not_found", f"没有编号为 {batch_id} 的历史台账批次")
+        require_write(who, [b.department], verb="审核", what="历史台账")
         if b.status != "open":
             raise OnboardingError(
                 409,

@@ -22,9 +22,11 @@ from domain.labels import EVENT_TYPES, LATE_ENTRY_STATUSES, RECORDERS
 from domain.pii import mask_text
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
+from services.access import Principal, write_refusal
 from store.db import session
 from store.items import find_late_entry, late_entries
 from store.models import LateEntryRecord
+from store.scope import Departments
 from workflows.items import ItemWorkflow
 
 REVIEWERS = ("supervisor", "admin")  # who may see the queue and decide (API and board)
@@ -73,13 +75,13 @@ def review_audit(e: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_entries(
-    status: str | None = "held", department: str | None = None, db=None, *, upload: str | None = None
+    status: str | None = "held", department: Departments = None, db=None, *, upload: str | None = None
 ) -> list[dict[str, Any]]:
     with session(db) as s:
         return [entry_json(r) for r in late_entries(s, status=status, department=department, upload=upload)]
 
 
-def held_uploads(department: str | None = None, db=None) -> list[dict[str, Any]]:
+def held_uploads(department: Departments = None, db=None) -> list[dict[str, Any]]:
     """The ledger uploads with entries waiting for review: id, department, count, first recording time."""
     out: dict[str, dict[str, Any]] = {}
     for e in list_entries("held", department, db):
@@ -92,7 +94,7 @@ def held_uploads(department: str | None = None, db=None) -> list[dict[str, Any]]
     return list(out.values())
 
 
-def upload_entry_ids(upload: str, department: str | None = None, db=None) -> list[str]:
+def upload_entry_ids(upload: str, department: Departments = None, db=None) -> list[str]:
     """The held entries of one upload a reviewer decides (the dependents follow their root)."""
     return [e["event_id"] for e in list_entries("held", department, db, upload=upload) if not e["depends_on"]]
 
@@ -106,6 +108,7 @@ async def decide_many(
     reason: str = "",
     db=None,
     now: dt.datetime | None = None,
+    who: Principal | None = None,
 ) -> list[dict[str, Any]]:
     """Decide many held entries with one reason: each by its item workflow's `review` Update, one after
     another per item (an item's entries in the order they came), items side by side. Returns per entry
@@ -131,7 +134,7 @@ async def decide_many(
             out[eid] = {
                 "event_id": eid,
                 "ok": True,
-                "entry": await decide(client, eid, approve=approve, by=by, reason=reason, db=db, now=now),
+                "entry": await decide(client, eid, approve=approve, by=by, reason=reason, db=db, now=now, who=who),
             }
         except ReviewError as exc:
             out[eid] = {"event_id": eid, "ok": False, "field": exc.field, "error": exc.reason, "status": exc.status}
@@ -160,9 +163,18 @@ async def decide_many(
 
 
 async def decide(
-    client: Client, event_id: str, *, approve: bool, by: str, reason: str = "", db=None, now: dt.datetime | None = None
+    client: Client,
+    event_id: str,
+    *,
+    approve: bool,
+    by: str,
+    reason: str = "",
+    db=None,
+    now: dt.datetime | None = None,
+    who: Principal | None = None,
 ) -> dict[str, Any]:
-    """Approve or reject one held entry; returns the entry as stored afterwards."""
+    """Approve or reject one held entry; returns the entry as stored afterwards. `who`: the reviewer, whose
+    node (services.access.write_refusal) must hold the entry's department."""
     reason = mask_text((reason or "").strip())  # personal data typed into the reason (domain/pii.py)
     if not approve and not reason:
         raise ReviewError("reason", "驳回补录须说明理由（--reason）", 422)
@@ -170,6 +182,9 @@ async def decide(
         row = find_late_entry(s, event_id)
     if row is None:
         raise ReviewError("event_id", f"没有编号为 {event_id} 的补录事件", 404)
+    refused = who and write_refusal(who, [row.department], verb="审核", what="补录", item_id=row.item_id)
+    if refused:
+        raise ReviewError("event_id", refused, 403)
     if row.status != "held":
         raise ReviewError(
             "event_id",

@@ -143,6 +143,7 @@ class ItemDetail(ItemView):
 
 class ItemList(BaseModel):
     department: str | None = None
+    node: str | None = Field(None, description="所属地区（config/jurisdictions.toml 节点编号）：该节点及其下级的部门")
     items: list[ItemView]
     next_cursor: str | None = Field(None, description="下一页的 cursor；最后一页为空")
 
@@ -165,6 +166,7 @@ class OverdueRow(BaseModel):
 class OverdueList(BaseModel):
     as_of: str
     department: str | None = None
+    node: str | None = Field(None, description="所属地区（config/jurisdictions.toml 节点编号）：该节点及其下级的部门")
     rows: list[OverdueRow]
     next_cursor: str | None = Field(None, description="下一页的 cursor；最后一页为空")
 

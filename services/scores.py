@@ -16,9 +16,10 @@ from domain.scoring import (
     records_from_snapshots,
     score_period,
 )
+from store.scope import Departments, in_departments, one_department
 
 
-def load_snapshots(session, department: str | None = None):
+def load_snapshots(session, department: Departments = None):
     from store.items import list_items
 
     return list_items(session, department=department)
@@ -32,7 +33,7 @@ def default_overdue_days() -> Callable:
 def current_records(
     session,
     as_of: date,
-    department: str | None = None,
+    department: Departments = None,
     overdue_days: Callable | None = None,
     period: Period | None = None,
 ) -> list[ClockRecord]:
@@ -44,7 +45,7 @@ def current_records(
 
 
 def period_records(
-    session, period: Period, as_of: date, department: str | None, overdue_days: Callable
+    session, period: Period, as_of: date, department: Departments, overdue_days: Callable
 ) -> list[ClockRecord]:
     """records_from_snapshots for the clocks due in `period`, straight from rows (same rules: lapsing windows
     and clocks without a due date are skipped; overdue days only for overdue clocks)."""
@@ -85,7 +86,7 @@ def period_records(
     return out
 
 
-def held_keys(session, department: str | None = None) -> set[tuple[str, str]]:
+def held_keys(session, department: Departments = None) -> set[tuple[str, str]]:
     """(item id, rule) of the clocks a late entry waiting for review decides (domain.review.held_clocks)."""
     from domain.review import held_clocks
     from store.items import late_entries
@@ -94,7 +95,7 @@ def held_keys(session, department: str | None = None) -> set[tuple[str, str]]:
     return held_clocks(((e.item_id, e.type) for e in held), engine().rules) if held else set()
 
 
-def current_marks(session, department: str | None = None) -> list:
+def current_marks(session, department: Departments = None) -> list:
     """Documents not disclosed proactively (withheld, on request), normative documents without interpretation,
     and lost reviews/litigations (scored facts that are not clocks)."""
     from domain.scoring import marks_from_events, marks_from_snapshots
@@ -111,14 +112,14 @@ def current_marks(session, department: str | None = None) -> list:
     marks = marks_from_snapshots(list_items(session, ids=ids) if ids else [], since) + marks_from_events(
         owners + decided
     )
-    return [m for m in marks if department is None or m.department == department]
+    return [m for m in marks if in_departments(m.department, department)]
 
 
 def compute_scores(
     session,
     period: Period,
     as_of: date,
-    department: str | None = None,
+    department: Departments = None,
     overdue_days: Callable | None = None,
     *,
     recordings: bool = False,
@@ -131,14 +132,15 @@ def compute_scores(
     from store.locks import locked_result
 
     records = current_records(session, as_of, department, overdue_days, period=period)
-    res = locked_result(session, period, records, department)
+    one = one_department(department)  # a node's set: scored as "all", then kept to the set
+    res = locked_result(session, period, records, one)
     if res is None:
         res = score_period(
             records,
             period,
             as_of,
             engine().scoring,
-            department,
+            one,
             current_marks(session, department),
             rules=engine().rules,
             parents=department_parents(),
@@ -146,11 +148,11 @@ def compute_scores(
     res = annotate_registration(session, annotate_late_entries(session, res), period, recordings=recordings)
     if checks:
         res.request_checks = request_checks(session, period, department)
-    return res
+    return res if one is not None or department is None else keep_departments(res, department)
 
 
 def period_scores(
-    period: Period, as_of: date, department: str | None = None, *, recordings: bool = False, checks: bool = False
+    period: Period, as_of: date, department: Departments = None, *, recordings: bool = False, checks: bool = False
 ) -> ScoreResult:
     """compute_scores in a unit of work of its own (the CLI, the API and the scores page)."""
     from store.db import session
@@ -170,18 +172,32 @@ def department_parents() -> dict[str, str | None]:
         return {}
 
 
-def fresh_scores(session, period: Period, as_of: date, department: str | None = None) -> ScoreResult:
+def fresh_scores(session, period: Period, as_of: date, department: Departments = None) -> ScoreResult:
     """Scores computed now from the store (what a lock publishes), never the locked numbers."""
-    return score_period(
+    res = score_period(
         current_records(session, as_of, department, period=period),
         period,
         as_of,
         engine().scoring,
-        department,
+        one_department(department),
         current_marks(session, department),
         rules=engine().rules,
         parents=department_parents(),
     )
+    return res if isinstance(department, str) or department is None else keep_departments(res, department)
+
+
+def keep_departments(res: ScoreResult, departments: Departments) -> ScoreResult:
+    """`res` restricted to a set of departments (a node's subtree): every per-department list of it."""
+    for name in ("summary", "details", "registration", "request_checks", "amendments"):
+        rows = getattr(res, name, None)
+        if isinstance(rows, list):
+            setattr(res, name, [r for r in rows if in_departments(_dept_of(r), departments)])
+    return res
+
+
+def _dept_of(row) -> str | None:
+    return row.get("department") if isinstance(row, dict) else getattr(row, "department", None)
 
 
 def annotate_late_entries(session, res):
@@ -225,7 +241,7 @@ def annotate_late_entries(session, res):
     return res
 
 
-def request_checks(session, period, department: str | None = None) -> list[dict]:
+def request_checks(session, period, department: Departments = None) -> list[dict]:
     """Per department, the requests received in `period` (#17 §4, shown beside the scores, not deducted):
     consultations and the working days they paused, requests over `[consultation] max_paused_working_days`
     or with a consultation in the last working days, extensions, withdrawals, requests registered again

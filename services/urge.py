@@ -52,15 +52,20 @@ def person_name(who: Principal) -> str:
 
 
 def jurisdiction_of(department: str) -> str:
-    """The top unit above `department` (departments.toml `parent`): 督办单 are numbered per jurisdiction."""
+    """The jurisdiction node of `department` (config/jurisdictions.toml): 督办单 are numbered per node."""
     from services.views import directory
 
-    deps = directory().departments
-    node, seen = department, set()
-    while node in deps and deps[node].parent and node not in seen:
-        seen.add(node)
-        node = deps[node].parent or node
-    return node
+    return directory().node_of(department) or department
+
+
+def earlier_keys(department: str) -> tuple[str, ...]:
+    """The key urges of `department` were numbered under before nodes (its node's government unit, as
+    departments.toml `parent` was): this year's numbers continue from them."""
+    from services.views import directory
+
+    d = directory().departments.get(department)
+    unit = (d.parent or d.id) if d else None
+    return (unit,) if unit and unit != jurisdiction_of(department) else ()
 
 
 def overdue_now(snap) -> int:
@@ -87,10 +92,12 @@ async def urge(
     from activities.notify import NotificationRequest, recipients
     from domain.engine import engine
     from domain.shanghai import today
+    from services.access import require_write
     from services.views import directory
     from store.accounts import add_urge, urges_for_item
     from store.db import session
 
+    require_write(who, [snap.department], verb="督办", what="事项", item_id=snap.id)
     note = clean_note(text)
     item_id = snap.id
     practice = engine().urge
@@ -106,6 +113,7 @@ async def urge(
             who.actor,
             note,
             jurisdiction=jurisdiction,
+            continues=earlier_keys(snap.department),
             year=today().year,
             colour=colour,
             overdue_working_days=overdue,
@@ -254,12 +262,16 @@ def item_urges(item_id: str) -> list[UrgeView]:
         return [view(u) for u in urges_for_item(s, item_id)]
 
 
-def urge_list(who: Principal, department: str | None = None, limit: int = 50) -> list[UrgeView]:
-    """The newest 督办单 (the board's 督办 list): the viewer's department for a liaison."""
+def urge_list(
+    who: Principal, department: str | None = None, limit: int = 50, *, node: str | None = None
+) -> list[UrgeView]:
+    """The newest 督办单 (the board's 督办 list): the viewer's department for a liaison, the viewer's node's
+    subtree for a node-scoped supervisor (services.access.read_scope)."""
+    from services.access import read_scope
     from store.accounts import recent_urges
     from store.db import session
 
-    dept = who.scope(department, "查看督办")
+    dept = read_scope(who, department=department, node=node, what="查看督办").filter
     with session() as s:
         return [view(u) for u in recent_urges(s, dept, limit)]
 

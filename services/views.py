@@ -24,12 +24,14 @@ from services.schemas import (
     OverdueRow,
 )
 from services.scores import period_scores
+from store.scope import Departments
 
 __all__ = [
     "annual_report_data",
     "board_view",
     "calendar_view",
     "check_department",
+    "check_node",
     "clock_view",
     "department_names",
     "directory",
@@ -87,9 +89,16 @@ def department_names() -> dict[str, str]:
         return {}
 
 
-def check_department(dept: str | None) -> None:
-    if dept and dept not in department_names():
+def check_department(dept: Departments) -> None:
+    if isinstance(dept, str) and dept and dept not in department_names():
         raise ApiError(404, "unknown_department", f"未知部门：{dept}（见 config/departments.toml）")
+
+
+def check_node(node: str | None) -> None:
+    """404 for a node not in config/jurisdictions.toml (services.access.read_scope checks it too)."""
+    from services.access import check_node as check
+
+    check(node)
 
 
 # ---------------------------------------------------------------------------------- items
@@ -193,11 +202,18 @@ def load_item(item_id: str, who: Principal):
                 f"无权查看事项 {item_id}：它属于 {snap.department}，联络员只能查看本部门（{who.department}）的事项"
             )
         who.require(("supervisor", "admin", "liaison"), "查看事项")
+        from services.access import node_label
+
+        d = directory()
+        raise forbidden(
+            f"无权查看事项 {item_id}：它属于{d.department_name(snap.department)}"
+            f"（{node_label(d.node_of(snap.department))}），权限限于{node_label(who.node)}及其下级单位"
+        )
     return snap
 
 
 def list_item_views(
-    department: str | None,
+    department: Departments,
     state: str | None,
     type_: str | None,
     *,
@@ -217,12 +233,12 @@ def list_item_views(
     return [item_view(x) for x in snaps]
 
 
-def overdue_views(as_of: dt.date, department: str | None) -> list[OverdueRow]:
+def overdue_views(as_of: dt.date, department: Departments) -> list[OverdueRow]:
     """Open clocks past due, but those a late entry waiting for review decides (待审核: not overdue)."""
     return overdue_and_held(as_of, department)[0]
 
 
-def overdue_and_held(as_of: dt.date, department: str | None) -> tuple[list[OverdueRow], list[OverdueRow]]:
+def overdue_and_held(as_of: dt.date, department: Departments) -> tuple[list[OverdueRow], list[OverdueRow]]:
     """(overdue rows, rows past due that wait for a late entry's review): held is neither late nor on time
     (domain.review.held_clocks), so the second list is counted apart (the board's 待审核), never as 逾期."""
     from services.queries import overdue_rows
@@ -244,12 +260,27 @@ def overdue_and_held(as_of: dt.date, department: str | None) -> tuple[list[Overd
 # ---------------------------------------------------------------------------------- reports, calendar
 
 
-def annual_report_data(year: int, department: str | None, government: bool = False) -> dict:
+def government_unit(node: str) -> str:
+    """The department of `node` compiling its government's annual report (annual_reports "government")."""
+    d = directory()
+    unit = next((x.id for x in d.departments.values() if x.node == node and "government" in x.annual_reports), None)
+    if unit is None:
+        raise ApiError(
+            404,
+            "not_found",
+            f"{d.tree.name(node)}没有编制政府年度报告的单位（config/departments.toml 中 annual_reports 含 government）",
+        )
+    return unit
+
+
+def annual_report_data(year: int, department: str | None, government: bool = False, *, node: str | None = None) -> dict:
     """The report draft (a superset of the tables 二/三/四 report); 422 on bad input, 409 when table 三
     fails the national checks."""
     from domain.report import check_table3
     from services.annual import AnnualReportError, annual_document
 
+    if node and not department:  # a node's annual report: its government's (the unit compiling it and the rest)
+        department, government = government_unit(node), True
     try:
         report = annual_document(year, department, government, as_of=today())
     except AnnualReportError as exc:
@@ -341,7 +372,13 @@ SORTS = {
 
 
 def board_view(
-    day: dt.date, dept: str | None, sort: str = "overdue", *, with_held: bool = False, upload: str | None = None
+    day: dt.date,
+    dept: Departments,
+    sort: str = "overdue",
+    *,
+    with_held: bool = False,
+    upload: str | None = None,
+    node: str | None = None,
 ) -> dict[str, Any]:
     """Everything the supervisor's board shows for `dept` (None: all) on `day`: the overdue rows sorted by
     `sort` and grouped per department, the open and provisional counts, flags, 登记滞后, the quarter's scores
@@ -412,7 +449,8 @@ def board_view(
         "groups": groups,
         "sort": sort,
         "as_of": day.isoformat(),
-        "department": dept,
+        "department": dept if isinstance(dept, str) else None,
+        "node": node,
         "open_count": open_count,
         "provisional": provisional,
         "scores": scores,

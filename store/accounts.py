@@ -21,6 +21,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from domain import passwords as _passwords
 from store.models import UTCDateTime, utcnow
+from store.scope import Departments, where_departments
 
 THROTTLE_FAILURES = 10  # per address in THROTTLE_WINDOW: the address is locked
 THROTTLE_WINDOW = timedelta(minutes=15)
@@ -415,15 +416,17 @@ def add_urge(
     year: int | None = None,
     colour: str | None = None,
     overdue_working_days: int | None = None,
+    continues: tuple[str, ...] = (),
 ) -> Urge:
     """Store one urge; with `jurisdiction` and `year` it takes the next 督办单 number of that pair (two
-    supervisors urging at once: the unique index refuses the second, which takes the number after)."""
+    supervisors urging at once: the unique index refuses the second, which takes the number after).
+    `continues`: earlier keys of the same jurisdiction whose numbers this year's count goes on from (urges
+    numbered per government unit before jurisdictions became nodes), so no number is given twice."""
     for _ in range(20):
         number = None
         if jurisdiction is not None and year is not None:
-            top = s.exec(
-                select(func.max(Urge.number)).where(Urge.jurisdiction == jurisdiction, Urge.year == year)
-            ).one()
+            keys = [jurisdiction, *continues]
+            top = s.exec(select(func.max(Urge.number)).where(col(Urge.jurisdiction).in_(keys), Urge.year == year)).one()
             number = (top or 0) + 1
         row = Urge(
             item_id=item_id,
@@ -463,11 +466,10 @@ def reply_urge(s: Session, urge_id: int, by: str, text: str) -> Urge | None:
     return row
 
 
-def recent_urges(s: Session, department: str | None = None, limit: int = 50) -> list[Urge]:
+def recent_urges(s: Session, department: Departments = None, limit: int = 50) -> list[Urge]:
     """The newest urges (the board's 督办 list), of one department or all."""
     q = select(Urge).order_by(col(Urge.created_at).desc(), col(Urge.id).desc()).limit(limit)
-    if department:
-        q = q.where(Urge.department == department)
+    q = where_departments(q, Urge.department, department)
     return list(s.exec(q).all())
 
 
@@ -475,8 +477,7 @@ def urges_for_item(s: Session, item_id: str) -> list[Urge]:
     return list(s.exec(select(Urge).where(Urge.item_id == item_id).order_by(col(Urge.created_at))).all())
 
 
-def urge_counts(s: Session, department: str | None = None) -> dict[str, int]:
+def urge_counts(s: Session, department: Departments = None) -> dict[str, int]:
     q = select(Urge.department, func.count()).group_by(Urge.department)
-    if department:
-        q = q.where(Urge.department == department)
+    q = where_departments(q, Urge.department, department)
     return {d: n for d, n in s.exec(q).all()}

@@ -25,3 +25,17 @@ def department_clause(column: Any, departments: Departments) -> Any:
 def where_departments(query: Any, column: Any, departments: Departments) -> Any:
     clause = department_clause(column, departments)
     return query if clause is None else query.where(clause)
+
+
+def in_departments(department: str | None, departments: Departments) -> bool:
+    """The same rule in Python, for rows already loaded (marks, locked results)."""
+    if departments is None:
+        return True
+    if isinstance(departments, str):
+        return department == departments
+    return department in departments
+
+
+def one_department(departments: Departments) -> str | None:
+    """The single department asked for, or None for a set (a node's subtree) or all."""
+    return departments if isinstance(departments, str) else None

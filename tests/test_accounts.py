@@ -877,3 +877,8 @@ def test_account_store_on_sqlite_and_postgres(db_session):
     A.add_urge(s, "X1", "qz-fgw", "sup", "请尽快")
     A.add_urge(s, "X2", "qz-fgw", "sup", "请尽快")
     assert A.urge_counts(s) == {"qz-fgw": 2} and [u.item_id for u in A.urges_for_item(s, "X1")] == ["X1"]
+    # numbered per node since issue 20: this year's numbers go on from the government unit's (the key before)
+    first = A.add_urge(s, "X3", "qz-fgw", "sup", "请尽快", jurisdiction="qz-zfb", year=2026)
+    after = A.add_urge(s, "X4", "qz-fgw", "sup", "请尽快", jurisdiction="qinzhou", year=2026, continues=("qz-zfb",))
+    assert (first.number, after.number) == (1, 2)
+    assert A.urge_counts(s, {"qz-fgw", "qz-czj"}) == {"qz-fgw": 4} and A.urge_counts(s, set()) == {}

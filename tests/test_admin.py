@@ -131,14 +131,14 @@ async def test_a_new_department_and_liaison_from_the_page(env):
                 "name": "钦州市司法局",
                 "short_name": "市司法局",
                 "region": "guangxi",
-                "parent": "qz-zfb",
+                "node": "qinzhou",
                 "go_live": "2026-12-01",
             },
         )
         assert r.status_code == 303, r.text[:3000]
         d = engine().directory.departments["qz-sfj"]
         assert d.name == "钦州市司法局" and d.go_live.isoformat() == "2026-12-01" and d.region == "guangxi"
-        assert d.parent == "qz-zfb"
+        assert d.node == "qinzhou" and d.parent == "qz-zfb"  # the node's government unit, derived
         assert "liaison-fgw" in engine().directory.people  # the file was seeded first: nothing lost
 
         # a weak channel field: the field is named
@@ -240,7 +240,7 @@ async def test_history_lists_each_change_and_export_round_trips(env):
             {
                 "name": "钦州市司法局",
                 "region": "guangxi",
-                "parent": "qz-zfb",
+                "node": "qinzhou",
                 "go_live": "2026-12-01",
                 "head": "head-sfj",
             },

@@ -503,3 +503,32 @@ def test_a_clock_held_for_review_is_not_in_the_digest_as_overdue():
     plan = plan_for(day, [late, plain], eng.directory, eng.calendar, held=["qz-czj"])
     text = {d.person_id: str(d.context) for d in plan.messages}
     assert "doc-czj-late" in text["liaison-czj"] and "doc-czj-held" not in text["liaison-czj"]
+
+
+def test_a_supervisor_digest_covers_the_node_subtree(tmp_path):
+    """Issue 20 §1: a county supervisor's digest lists the county's overdue clocks and late entries only; a city
+    supervisor's its own departments and its counties'; the province's every department (tests/province.py)."""
+    from domain.calendar import load_calendar
+    from domain.digests import build_digests, working_days_left_from
+    from domain.directory import load_directory
+    from tests.province import write_province
+
+    config = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, config)
+    write_province(config)
+    directory = load_directory(config)
+    day = date(2026, 10, 12)  # a Monday, a working day
+    items = [_doc(f"doc-{d}", d, f"{d} 逾期文件", "2026-09-30") for d in ("ls-jyj", "pb-jyj", "qz-fgw", "hp-jyj")]
+    cal = load_calendar(config)
+    out = build_digests(items, directory, day, working_days_left_from(cal), held=["pb-jyj", "hp-jyj"])
+    sup = {p: ctx for p, step, ctx in out if step == "digest_supervisor"}
+
+    def shown(person: str) -> set[str]:
+        return {d["department"] for d in sup[person]["departments"]}
+
+    assert shown("sup-ls") == {"ls-jyj"} and sup["sup-ls"]["held_count"] == 0
+    assert shown("sup-qz") == {"ls-jyj", "pb-jyj", "qz-fgw"} and sup["sup-qz"]["held_count"] == 1
+    assert shown("sup-hp") == {"hp-jyj"} and sup["sup-hp"]["held_count"] == 1
+    assert shown("sup-gx") == {"ls-jyj", "pb-jyj", "qz-fgw", "hp-jyj"} and sup["sup-gx"]["held_count"] == 2
+    assert "sup-pb" in sup and shown("sup-pb") == {"pb-jyj"}
+    assert sup["sup-ls"]["total"] == 1 and sup["sup-gx"]["total"] == 4

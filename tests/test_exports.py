@@ -96,6 +96,7 @@ def test_scores_xlsx_sheets_headers_numbers(tmp_path: Path):
         "补录（事件日期／登记时间）",
         "起始事件登记（北京时间）",
         "代录",
+        "所属地区",  # the department's node (issue 20 §1), just before its id
         "部门编号",
     ]
     detail = {(r[1], r[4]): r for r in wd.iter_rows(min_row=2, values_only=True)}

@@ -31,3 +31,19 @@ def calendar_and_rules():
         return load_calendar(), load_rules()
     except ConfigError as exc:
         fail(str(exc))
+
+
+NODE_HELP = "所属地区：config/jurisdictions.toml 的节点编号（该节点及其全部下级的部门）"
+
+
+def scope_filter(department: str | None, node: str | None):
+    """The operator's read filter (services.access.read_scope): a department, a node's departments or all;
+    `错误：…` and exit 2 for an unknown node (or, with a node, a department not in it)."""
+    from services.access import ApiError, Principal, Scope, read_scope
+
+    if node is None:  # the operator may read a department no longer in the directory (its data stays)
+        return Scope(frozenset({department}) if department else None, None, department)
+    try:
+        return read_scope(Principal(role="local"), department=department, node=node, what="查询")
+    except ApiError as exc:
+        fail(exc.detail)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from app.cli.common import cli_audit
+from app.cli.common import NODE_HELP, cli_audit, scope_filter
 from app.cli.common import fail as _fail
 from domain import labels
 from domain.engine import engine
@@ -157,6 +157,7 @@ def status(item_id: str = typer.Argument(...), as_json: bool = typer.Option(Fals
 def overdue(
     as_of: str | None = typer.Option(None, "--as-of", help="截至日期（默认今天）"),
     department: str | None = typer.Option(None, "--department", "-d"),
+    node: str | None = typer.Option(None, "--node", "-n", help=NODE_HELP),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """截至某日日终已逾期、仍未办结的时限。"""
@@ -168,7 +169,7 @@ def overdue(
     except ValueError as exc:
         _fail(f"--as-of：{exc}")
     # held (待审核) clocks are neither late nor on time: counted apart, never listed as overdue
-    found, held = overdue_and_held(day, department)
+    found, held = overdue_and_held(day, scope_filter(department, node).filter)
     rows = [r.model_dump() for r in found]
     if as_json:
         keys = ("id", "department", "rule", "due", "overdue_working_days")

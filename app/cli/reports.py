@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import typer
 
-from app.cli.common import cli_audit, fail
+from app.cli.common import NODE_HELP, cli_audit, fail, scope_filter
 from domain.notice_text import beijing_text
 from domain.scoring import Period, ScoreResult, parse_period
 from services.scores import period_scores
@@ -97,6 +97,7 @@ def export_scores(
     fmt: str = typer.Option("xlsx", "--format", "-f", help="csv 或 xlsx"),
     out: Path = typer.Option(..., "--out", "-o", help="输出文件"),
     department: str | None = typer.Option(None, "--department", "-d", help="只导出该部门"),
+    node: str | None = typer.Option(None, "--node", "-n", help=NODE_HELP),
     as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
 ) -> None:
     """导出考评得分（csv：汇总；xlsx：汇总 + 明细，已锁定期间另含更正表）。"""
@@ -105,9 +106,11 @@ def export_scores(
     if fmt not in ("csv", "xlsx"):
         _fail(f"不支持的格式：{fmt}（可用：csv、xlsx）")
     p, day = _period(period), _as_of(as_of)
-    res = period_scores(p, day, department, recordings=fmt == "xlsx")
-    write_scores(res, "csv" if fmt == "csv" else "xlsx", out)
-    cli_audit("export.scores", object=f"{p.label} {fmt}", department=department, detail={"as_of": day.isoformat()})
+    sc = scope_filter(department, node)
+    res = period_scores(p, day, sc.filter, recordings=fmt == "xlsx")
+    write_scores(res, "csv" if fmt == "csv" else "xlsx", out, node=node)
+    detail = {"as_of": day.isoformat(), **({"node": node} if node else {})}
+    cli_audit("export.scores", object=f"{p.label} {fmt}", department=department, detail=detail)
     state = f"（已锁定期间，锁定后更正 {len(res.amendments)} 条）" if res.locked_at else ""
     typer.echo(
         f"已导出 {res.period_title} 考评得分{state}：{len(res.summary)} 个部门，{len(res.details)} 条明细 → {out}"
@@ -121,12 +124,13 @@ def export_scores(
 def scores_show(
     period: str = typer.Option(..., "--period", "-p", help="期间：2026、2026-Q3 或 2026-11"),
     department: str | None = typer.Option(None, "--department", "-d"),
+    node: str | None = typer.Option(None, "--node", "-n", help=NODE_HELP),
     as_of: str | None = typer.Option(None, "--as-of", help="统计截止日（默认今天）"),
     as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
 ) -> None:
     """显示考评得分。"""
     p, day = _period(period), _as_of(as_of)
-    res = period_scores(p, day, department)
+    res = period_scores(p, day, scope_filter(department, node).filter)
     if as_json:
         typer.echo(json.dumps(res.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
@@ -197,8 +201,11 @@ def annual_lock_cmd(
 def annual_report_cmd(
     year: int = typer.Option(..., "--year", "-y", help="报告年度"),
     department: str | None = typer.Option(None, "--department", "-d", help="部门（默认全部）"),
+    node: str | None = typer.Option(
+        None, "--node", "-n", help="所属地区：该地区本级政府的年度报告（config/jurisdictions.toml 节点编号）"
+    ),
     government: bool = typer.Option(
-        False, "--government", help="政府年度报告：政府办公室及 departments.toml 中 parent 隶属于它的全部单位"
+        False, "--government", help="政府年度报告：政府办公室及其所属地区（node）的全部单位"
     ),
     fmt: str = typer.Option("json", "--format", "-f", help="docx、html、json 或 xlsx（xlsx 仅含表二至表四）"),
     out: Path | None = typer.Option(None, "--out", "-o", help="输出文件（json 可省略，输出到屏幕）"),
@@ -220,6 +227,16 @@ def annual_report_cmd(
         _fail(f"不支持的格式：{fmt}（可用：docx、html、json、xlsx）")
     if out is None and fmt != "json":
         _fail(f"{fmt} 格式需要 --out 指定输出文件")
+    if node:  # checked; without a department, the node's report is its government's (views.government_unit)
+        from services.access import ApiError
+        from services.views import government_unit
+
+        scope_filter(department, node)
+        if not department:
+            try:
+                department, government = government_unit(node), True
+            except ApiError as exc:
+                _fail(exc.detail)
     try:
         report = annual_document(year, department, government, entered_path=entered, as_of=_as_of(as_of))
     except AnnualReportError as exc:

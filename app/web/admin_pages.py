@@ -40,7 +40,8 @@ def _no_store(resp: Response) -> Response:
 @router.get("/admin/directory", response_class=HTMLResponse)
 def directory_page(request: Request):
     who = _admin(request)
-    return render(request, "admin.html", who, view=svc.overview(), history=svc.history_rows(100), states=STATES)
+    view = svc.overview(limit=who.node)
+    return render(request, "admin.html", who, view=view, history=svc.history_rows(100), states=STATES)
 
 
 @router.get("/admin/directory/export")
@@ -92,7 +93,7 @@ async def _save_department(request: Request, dept: str | None):
     if dept is not None:
         form["id"] = dept
     try:
-        did = svc.save_department(form, who.actor, new=dept is None)
+        did = svc.save_department(form, who.actor, new=dept is None, limit=who.node)
     except svc.FormError as exc:
         return _department_form(request, who, form, dept is None, exc.errors, 422)
     audit(request, who, "directory.change", object=did, department=did, detail={"change": svc.version()})
@@ -159,7 +160,7 @@ async def _save_person(request: Request, person_id: str | None):
     if person_id is not None:
         form["id"] = person_id
     try:
-        pid = svc.save_person(form, who.actor, new=person_id is None)
+        pid = svc.save_person(form, who.actor, new=person_id is None, limit=who.node)
     except svc.FormError as exc:
         shown: dict[str, Any] = {k: v for k, v in form.items() if not k.startswith("ch_")}  # no secret sent back
         shown["roles"] = [r for r in svc.ROLES if form.get(f"role_{r}")]

@@ -16,7 +16,7 @@ from app.web.audit_web import audit
 from app.web.auth import api_principal
 from app.web.paging import Page, encode_cursor, page_params, slice_offset
 from services import views as rm
-from services.access import ApiError, Principal, forbidden
+from services.access import ApiError, Principal, forbidden, node_label, read_scope, require_lock
 from services.annual_render import DOCX_MIME as DOCX
 from services.inbox import InboxPage, MarkedRead, MarkRead
 from services.onboarding import OnboardingBatchView, OnboardingList
@@ -53,6 +53,7 @@ TEMPORAL: Responses = {503: _error("工作流服务未连接")}
 BAD_BODY: Responses = {400: _error("请求体不是有效的 JSON（或不是 UTF-8）")}
 
 router = APIRouter(prefix="/api", responses=ERRORS)
+NODE_DOC = "所属地区：config/jurisdictions.toml 的节点编号（该节点及其全部下级的部门；须在本人辖区内）"
 AS_OF = "截至日期 YYYY-MM-DD（1990 至 2100 年），默认今天（北京时间）"
 
 # One event or a batch. Elements are checked one by one (each reported applied / duplicate / rejected),
@@ -163,18 +164,25 @@ async def post_events(
 )
 def get_items(
     department: str | None = None,
+    node: str | None = Query(None, description=NODE_DOC),
     state: str | None = Query(None, description="open / closed ..."),
     type: str | None = Query(None, description="document / request / opinion / budget / annual_report"),
     page: Page = Depends(page_params),
     who: Principal = Depends(api_principal),
 ) -> ItemList:
-    dept = who.scope(department, "查看事项", roles=("supervisor", "admin"))
-    rm.check_department(dept)
+    sc = read_scope(who, department=department, node=node, what="查看事项", roles=("supervisor", "admin"))
     after = page.key("id")
-    items = rm.list_item_views(dept, state, type, after=after if isinstance(after, str) else None, limit=page.limit + 1)
+    items = rm.list_item_views(
+        sc.filter, state, type, after=after if isinstance(after, str) else None, limit=page.limit + 1
+    )
     more = len(items) > page.limit
     items = items[: page.limit]
-    return ItemList(department=dept, items=items, next_cursor=encode_cursor({"id": items[-1].id}) if more else None)
+    return ItemList(
+        department=sc.department,
+        node=sc.node,
+        items=items,
+        next_cursor=encode_cursor({"id": items[-1].id}) if more else None,
+    )
 
 
 @router.get(
@@ -201,14 +209,14 @@ def get_item(item_id: str, who: Principal = Depends(api_principal)) -> ItemDetai
 def get_overdue(
     as_of: str | None = Query(None, json_schema_extra=rm.DAY_SCHEMA, description=AS_OF),
     department: str | None = None,
+    node: str | None = Query(None, description=NODE_DOC),
     page: Page = Depends(page_params),
     who: Principal = Depends(api_principal),
 ) -> OverdueList:
-    dept = who.scope(department, "查看逾期事项", roles=("supervisor", "admin"))
-    rm.check_department(dept)
+    sc = read_scope(who, department=department, node=node, what="查看逾期事项", roles=("supervisor", "admin"))
     day = rm.parse_day(_given(as_of, "as_of"))
-    rows, nxt = slice_offset(rm.overdue_views(day, dept), page)
-    return OverdueList(as_of=day.isoformat(), department=dept, rows=rows, next_cursor=nxt)
+    rows, nxt = slice_offset(rm.overdue_views(day, sc.filter), page)
+    return OverdueList(as_of=day.isoformat(), department=sc.department, node=sc.node, rows=rows, next_cursor=nxt)
 
 
 @router.get(
@@ -227,22 +235,31 @@ def get_scores(
         None, json_schema_extra={"pattern": rm.PERIOD_PATTERN}, description="2026、2026-Q3 或 2026-11；默认本季度"
     ),
     department: str | None = None,
+    node: str | None = Query(None, description=NODE_DOC),
     as_of: str | None = Query(None, json_schema_extra=rm.DAY_SCHEMA, description=AS_OF),
     format: Literal["json", "csv", "xlsx"] = "json",
     who: Principal = Depends(api_principal),
 ):
     from services.exports import write_scores
 
-    dept = who.scope(department, "查看考评得分", roles=REPORT_READERS + ("admin",))
-    rm.check_department(dept)
+    sc = read_scope(who, department=department, node=node, what="查看考评得分", roles=REPORT_READERS + ("admin",))
+    dept = sc.department
     p, day = rm.parse_period_param(_given(period, "period")), rm.parse_day(_given(as_of, "as_of"))
     # the 明细's registration columns only in the xlsx; the §4 request checks in JSON and xlsx
-    res = period_scores(p, day, dept, recordings=format == "xlsx", checks=format != "csv")
+    res = period_scores(p, day, sc.filter, recordings=format == "xlsx", checks=format != "csv")
     if format == "json":
         return res
-    name = f"时限考评得分-{p.label}{'-' + dept if dept else ''}.{format}"
-    data = _written(lambda r, out: write_scores(r, format, out), res, suffix=f".{format}")
-    audit(request, who, "export.scores", object=f"{p.label} {format}", department=dept, detail={"as_of": str(day)})
+    suffix = f"-{dept}" if dept else (f"-{node_label(sc.node)}" if sc.departments is not None else "")
+    name = f"时限考评得分-{p.label}{suffix}.{format}"
+    data = _written(lambda r, out: write_scores(r, format, out, node=sc.node), res, suffix=f".{format}")
+    audit(
+        request,
+        who,
+        "export.scores",
+        object=f"{p.label} {format}",
+        department=dept,
+        detail={"as_of": str(day), **({"node": sc.node} if sc.node else {})},
+    )
     return _download(data, "text/csv; charset=utf-8" if format == "csv" else XLSX, name)
 
 
@@ -264,6 +281,7 @@ def get_annual_report(
     request: Request,
     year: int = Query(..., ge=2008, le=2100),
     department: str | None = None,
+    node: str | None = Query(None, description=NODE_DOC),
     government: bool = Query(False, description="政府年度报告：政府办公室及其下属全部单位"),
     format: Literal["json", "xlsx", "html", "docx"] = "json",
     who: Principal = Depends(api_principal),
@@ -271,11 +289,14 @@ def get_annual_report(
     from services.annual_render import render_docx, render_html
     from services.exports import write_annual_report
 
-    dept = who.scope(department, "查看年度报告", roles=REPORT_READERS)
+    sc = read_scope(who, department=department, node=node, what="查看年度报告", roles=REPORT_READERS)
     if government and who.role == "liaison":
         raise forbidden("无权查看政府年度报告：联络员只能查看本部门的年度报告")
-    rm.check_department(dept)
-    report = rm.annual_report_data(year, dept, government)
+    dept = sc.department
+    # no department: the asked node's, or a node-scoped reader's own node's, government report
+    report = rm.annual_report_data(
+        year, dept, government, node=node or (sc.node if sc.departments is not None else None)
+    )
     if format == "json":
         return report
     scope = "政府" if government else (dept or "全部")
@@ -310,6 +331,7 @@ def post_annual_report_lock(
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定年度报告")
     rm.check_department(department)
+    require_lock(who, department, "年度报告")
     scope = "政府" if government else (department or "全部")
     try:
         row = lock_annual_report(year, department, government, locked_by=who.actor, confirm_pending=confirm_pending)
@@ -382,14 +404,15 @@ async def post_calendar_reload(request: Request, who: Principal = Depends(api_pr
 def get_review(
     status: Literal["held", "approved", "rejected", "all"] = "held",
     department: str | None = None,
+    node: str | None = Query(None, description=NODE_DOC),
     upload: str | None = None,
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     from services.review import list_entries
 
     who.require(REVIEWERS, "查看补录审核队列")
-    rm.check_department(department)
-    entries = list_entries(None if status == "all" else status, department, upload=upload)
+    sc = read_scope(who, department=department, node=node, what="查看补录审核队列", roles=REVIEWERS)
+    entries = list_entries(None if status == "all" else status, sc.filter, upload=upload)
     return {"status": status, "entries": entries}
 
 
@@ -401,7 +424,7 @@ async def _decide(request: Request, event_id: str, approve: bool, reason: str, w
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
     try:
-        e = await decide(client, event_id, approve=approve, by=who.actor, reason=reason)
+        e = await decide(client, event_id, approve=approve, by=who.actor, reason=reason, who=who)
     except ReviewError as exc:
         audit(request, who, review_action(approve), object=event_id, outcome="failure", detail={"reason": exc.reason})
         code = {404: "not_found", 422: "invalid_parameter"}.get(exc.status, "review_refused")
@@ -433,7 +456,7 @@ async def post_review_bulk(
     if not ids:  # nothing selected, or nothing of that upload waits any more: nothing to decide
         return {"approve": body.approve, "results": [], "decided": 0, "failed": 0}
     try:
-        results = await decide_many(client, ids, approve=body.approve, by=who.actor, reason=body.reason)
+        results = await decide_many(client, ids, approve=body.approve, by=who.actor, reason=body.reason, who=who)
     except ReviewError as exc:
         raise ApiError(exc.status, "invalid_parameter", exc.reason, field=exc.field) from None
     for r in results:
@@ -552,12 +575,13 @@ def post_inbox_read(
 def get_onboarding(
     status: Literal["open", "approved", "rejected", "all"] = "open",
     department: str | None = None,
+    node: str | None = Query(None, description=NODE_DOC),
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     from services.onboarding import list_batches
 
-    rm.check_department(department)
-    return {"batches": list_batches(who, status=None if status == "all" else status, department=department)}
+    shown = None if status == "all" else status
+    return {"batches": list_batches(who, status=shown, department=department, node=node)}
 
 
 @router.get(

@@ -26,7 +26,17 @@ from domain.scoring import MARK_DEFAULTS
 from domain.shanghai import SHANGHAI_OFFSET
 from services import inbox
 from services import views as rm
-from services.access import ApiError, Principal, landing_path, principal_for_person
+from services.access import (
+    ApiError,
+    Departments,
+    Principal,
+    landing_path,
+    node_choices,
+    node_label,
+    principal_for_person,
+    read_scope,
+    visible_departments,
+)
 from services.review import REVIEWERS
 from services.schemas import ItemDetail
 from services.scores import period_scores
@@ -293,18 +303,28 @@ def board(
     as_of: str | None = None,
     department: str | None = None,
     upload: str | None = None,
+    node: str | None = None,
 ):
     who = _who(request)
     if who.role == "liaison" and not department:
         return RedirectResponse("/liaison", status_code=303)
-    dept = who.scope(department, "查看督办看板", roles=("supervisor", "admin", "local"))
-    rm.check_department(dept)
+    sc = read_scope(who, department=department, node=node, what="查看督办看板", roles=("supervisor", "admin", "local"))
     day = rm.parse_day(as_of)
-    view = rm.board_view(day, dept, sort, with_held=who.role in ("supervisor", "admin", "local"), upload=upload)
+    view = rm.board_view(
+        day, sc.filter, sort, with_held=who.role in ("supervisor", "admin", "local"), upload=upload, node=sc.node
+    )
     from services.urge import urge_list
 
-    urges = urge_list(who, dept, limit=30)
-    return render(request, "board.html", who, **view, may_review=who.role in REVIEWERS, urges=urges)
+    urges = urge_list(who, sc.department, limit=30, node=node)
+    return render(
+        request,
+        "board.html",
+        who,
+        **view,
+        may_review=who.role in REVIEWERS,
+        urges=urges,
+        node_name=node_label(node) if node else "",
+    )
 
 
 # ---------------------------------------------------------------------------------- review forms
@@ -323,7 +343,7 @@ async def _review_form(request: Request, event_id: str, approve: bool):
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
     try:
-        e = await decide(client, event_id, approve=approve, by=who.actor, reason=form.get("reason", ""))
+        e = await decide(client, event_id, approve=approve, by=who.actor, reason=form.get("reason", ""), who=who)
     except ReviewError as exc:
         audit(request, who, review_action(approve), object=event_id, outcome="failure", detail={"reason": exc.reason})
         raise ApiError(exc.status, "review_refused", exc.reason) from None
@@ -354,7 +374,7 @@ async def review_bulk_form(request: Request):
     if not ids:
         return redirect_with_flash("/#review", "请先勾选要审核的补录", request)
     try:
-        results = await decide_many(client, ids, approve=approve, by=who.actor, reason=form.get("reason", ""))
+        results = await decide_many(client, ids, approve=approve, by=who.actor, reason=form.get("reason", ""), who=who)
     except ReviewError as exc:
         raise ApiError(exc.status, "review_refused", exc.reason) from None
     failed = []
@@ -391,11 +411,13 @@ async def review_reject_form(request: Request, event_id: str):
 @router.get("/liaison", response_class=HTMLResponse)
 def liaison(request: Request, s: SessionDep, department: str | None = None):
     who = _who(request)
-    dept = who.scope(department, "查看联络员页面", roles=("supervisor", "admin", "local"))
+    sc = read_scope(who, department=department, what="查看联络员页面", roles=("supervisor", "admin", "local"))
     names = rm.department_names()
+    dept = sc.department
     if not dept:
+        if sc.departments is not None:  # a node's reader chooses among the departments of their subtree
+            names = {k: v for k, v in names.items() if k in sc.departments}
         return render(request, "choose.html", who, names=names, target="/liaison")
-    rm.check_department(dept)
     from store.items import list_items
 
     day = rm.today()
@@ -455,14 +477,15 @@ def departments(request: Request):
     who = _who(request)
     if who.role == "liaison":
         return RedirectResponse(f"/departments/{quote(who.department or '')}", status_code=303)
-    return render(request, "choose.html", who, names=rm.department_names(), target="/departments")
+    seen = visible_departments(who)  # a node's reader chooses among their subtree's departments
+    names = {k: v for k, v in rm.department_names().items() if seen is None or k in seen}
+    return render(request, "choose.html", who, names=names, target="/departments")
 
 
 @router.get("/departments/{dept}", response_class=HTMLResponse)
 def department_page(request: Request, s: SessionDep, dept: str):
     who = _who(request)
-    dept = who.scope(dept, "查看部门", roles=("supervisor", "admin", "local")) or dept
-    rm.check_department(dept)
+    dept = read_scope(who, department=dept, what="查看部门", roles=("supervisor", "admin", "local")).department or dept
     directory = rm.directory()
     d = directory.departments[dept]
     people = [p for p in directory.people.values() if p.department == dept]
@@ -489,14 +512,23 @@ def department_page(request: Request, s: SessionDep, dept: str):
 
 
 @router.get("/scores", response_class=HTMLResponse)
-def scores_page(request: Request, s: SessionDep, period: str | None = None, department: str | None = None):
+def scores_page(
+    request: Request,
+    s: SessionDep,
+    period: str | None = None,
+    department: str | None = None,
+    node: str | None = None,
+):
     who = _who(request)
-    dept = who.scope(department, "查看考评得分", roles=("supervisor", "admin", "assessor", "local"))
-    rm.check_department(dept)
+    sc = read_scope(
+        who, department=department, node=node, what="查看考评得分", roles=("supervisor", "admin", "assessor", "local")
+    )
+    dept = sc.department
+    mine = visible_departments(who)
     p = rm.parse_period_param(period or str(rm.today().year))
     day = rm.today()
-    res = period_scores(p, day, dept, checks=True)
-    chart = trend_chart(s, p, day, dept)
+    res = period_scores(p, day, sc.filter, checks=True)
+    chart = trend_chart(s, p, day, sc.filter)
     checks = res.request_checks
     # the annual report drafted in January-March is last year's
     today = rm.today()
@@ -508,6 +540,11 @@ def scores_page(request: Request, s: SessionDep, period: str | None = None, depa
         res=res,
         period=p,
         department=dept,
+        node=node or "",
+        node_name=node_label(node) if node else "",
+        nodes=node_choices(who),
+        # the department select: the principal's own reach only
+        choices={k: v for k, v in rm.department_names().items() if mine is None or k in mine},
         chart=chart,
         checks=checks,
         period_text=period or p.label,
@@ -531,7 +568,7 @@ def calendar_page(request: Request):
 PALETTE = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#0c8599", "#f59f00", "#c2255c", "#5c940d"]
 
 
-def trend_chart(s, period, as_of: dt.date, department: str | None) -> dict[str, Any]:
+def trend_chart(s, period, as_of: dt.date, department: Departments) -> dict[str, Any]:
     """Monthly scores of each department over the period (a year → 12 months; a quarter → 3; a
     month → the months of its year up to it), as an inline-SVG-ready structure."""
     from domain.engine import engine
@@ -560,7 +597,7 @@ def trend_chart(s, period, as_of: dt.date, department: str | None) -> dict[str, 
             parse_period(f"{yr}-{m:02d}"),
             as_of,
             config,
-            department,
+            department if isinstance(department, str) else None,  # a node's set: its records already are
             marks,
             rules=engine().rules,
             parents=parents,

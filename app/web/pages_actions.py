@@ -31,7 +31,7 @@ from domain.engine import engine
 from domain.labels import EVENT_TYPES, URGE_COLOURS
 from domain.notice_text import beijing_text
 from services import views as rm
-from services.access import ApiError, Principal
+from services.access import ApiError, Principal, require_lock
 from services.item_page import URGERS, WRITERS
 
 router = APIRouter(include_in_schema=False)
@@ -234,6 +234,7 @@ async def lock_scores(request: Request):
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定考评期间")
     period = rm.parse_period_param(form.get("period") or None)
+    require_lock(who, None, "考评期间")  # this page locks every department's numbers at once
     back = f"/scores?period={period.label}"
     try:
         res = lock_scores(period, rm.today(), locked_by=who.actor, confirm_pending=form.get("confirm_pending") == "1")
@@ -278,6 +279,7 @@ async def lock_annual_report_page(request: Request):
     department = str(form.get("department") or "") or None
     government = form.get("government") == "true"
     rm.check_department(department)
+    require_lock(who, department, "年度报告")
     back = "/scores" + (f"?department={quote(department, safe='')}" if department else "")
     scope = "政府" if government else (department or "全部")
     try:
