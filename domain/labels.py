@@ -444,3 +444,4 @@ ROLLUP_COLUMNS = {
     "score": "平均得分",
     "urges": "督办次数",
 }
+AUDIT_ACTIONS["export.compare"] = "导出下级对比"

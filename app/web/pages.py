@@ -293,14 +293,20 @@ def board(
     as_of: str | None = None,
     department: str | None = None,
     upload: str | None = None,
+    node: str | None = None,
 ):
+    from services.rollup import node_scope
+
     who = _who(request)
     if who.role == "liaison" and not department:
         return RedirectResponse("/liaison", status_code=303)
     dept = who.scope(department, "查看督办看板", roles=("supervisor", "admin", "local"))
     rm.check_department(dept)
     day = rm.parse_day(as_of)
-    view = rm.board_view(day, dept, sort, with_held=who.role in ("supervisor", "admin", "local"), upload=upload)
+    picked = node_scope(who, node, "查看督办看板") if not dept else None  # a jurisdiction's board (issue 20)
+    view = rm.board_view(
+        day, dept, sort, with_held=who.role in ("supervisor", "admin", "local"), upload=upload, node=picked
+    )
     from services.urge import urge_list
 
     urges = urge_list(who, dept, limit=30)
@@ -489,13 +495,19 @@ def department_page(request: Request, s: SessionDep, dept: str):
 
 
 @router.get("/scores", response_class=HTMLResponse)
-def scores_page(request: Request, s: SessionDep, period: str | None = None, department: str | None = None):
+def scores_page(
+    request: Request, s: SessionDep, period: str | None = None, department: str | None = None, node: str | None = None
+):
+    from services.rollup import node_scope, scores_rollup
+
     who = _who(request)
     dept = who.scope(department, "查看考评得分", roles=("supervisor", "admin", "assessor", "local"))
     rm.check_department(dept)
     p = rm.parse_period_param(period or str(rm.today().year))
     day = rm.today()
     res = period_scores(p, day, dept, checks=True)
+    picked = node_scope(who, node, "查看考评得分") if not dept else None
+    rollup, res = scores_rollup(picked, res, day, p)  # a jurisdiction's scores, per child node (issue 20)
     chart = trend_chart(s, p, day, dept)
     checks = res.request_checks
     # the annual report drafted in January-March is last year's
@@ -512,6 +524,8 @@ def scores_page(request: Request, s: SessionDep, period: str | None = None, depa
         checks=checks,
         period_text=period or p.label,
         report_year=report_year,
+        rollup=rollup,
+        node=picked,
         MARK_STATUSES=tuple(MARK_DEFAULTS),  # 明细 rows that are facts, not clocks (listed with their reason)
     )
 
