@@ -165,7 +165,7 @@ def node_rollup(
     overdue: tuple[list, list] | None = None,
 ) -> NodeRollup:
     directory = engine().directory
-    depts = node_departments(node)
+    depts = directory.departments_in(node)  # file order: the rows' order
     figs = department_figures(depts, day, period, scores=scores, overdue=overdue)
     return roll_up(
         directory.tree,
