@@ -76,6 +76,22 @@ async def test_board_scores_compare_and_government_report_by_node(st, tmp_path):
             "outcome": "granted",
         }
     )
+    # pb's liaison records now a reply dated 55 days ago: a late entry, held for review (待审核, not 逾期);
+    # hp's liaison registers a request received two days ago (a registration lag, not late)
+    from tests.test_review import as_role
+
+    held = await as_role(
+        st,
+        "liaison",
+        "li-pb-jyj",
+        {"type": "request.replied", "request_id": pb_old, "on": (old + dt.timedelta(days=5)).isoformat()}
+        | {"outcome": "granted"},
+    )
+    assert held[0].status == "held", held[0].text()
+    lagged_on = today - dt.timedelta(days=2)
+    hp_lag = st.id("HP2")
+    lag = await as_role(st, "liaison", "li-hp-jyj", received(hp_lag, "hp-jyj", lagged_on))
+    assert lag[0].status == "applied", lag[0].text()
     due = dt.date.fromisoformat(st.clock(ls_old, "request_reply").due[:10])
     assert due < today and st.clock(pb_old, "request_reply").due == st.clock(ls_old, "request_reply").due
     year = str(due.year)  # contains the due date of every old request (one calendar: guangxi)
@@ -94,13 +110,13 @@ async def test_board_scores_compare_and_government_report_by_node(st, tmp_path):
         assert 'id="node-rollup"' in html and html.index('id="node-rollup"') < html.index('id="overdue"')
         qz = _row(html, "data-node", "qz")
         bh = _row(html, "data-node", "bh")
-        assert qz[:4] == ["6", "3", "2", "0"]  # departments, open (ls 2 + pb 1), overdue (ls, pb), held
-        assert bh[:4] == ["4", "1", "0", "0"]
+        assert qz[:4] == ["6", "3", "1", "1"]  # departments, open (ls 2 + pb 1), overdue (ls), held (pb)
+        assert bh[:4] == ["4", "2", "0", "0"]
         assert _row(html, "data-department", "gx-fgw")[:4] == ["1", "0", "0", "0"]
         assert 'href="/?node=qz"' in html and 'href="/nodes/gx/compare"' in html
         total = re.search(r'<tr class="rollup-total">(.*?)</tr>', html, re.S)
-        assert total and re.findall(r'data-v="([^"]*)"', total.group(1))[:4] == ["12", "4", "2", "0"]
-        assert html.count('class="overdue-row"') == 2
+        assert total and re.findall(r'data-v="([^"]*)"', total.group(1))[:4] == ["12", "5", "1", "1"]
+        assert html.count('class="overdue-row"') == 1
 
         # ---- ?node=ls: the county's board, its lists narrowed to its departments
         county = await c.get("/?node=ls")
@@ -113,8 +129,9 @@ async def test_board_scores_compare_and_government_report_by_node(st, tmp_path):
         city = await c.get("/?node=qz")
         assert [x[:3] for x in (_row(city.text, "data-node", "ls"), _row(city.text, "data-node", "pb"))] == [
             ["2", "2", "1"],
-            ["2", "1", "1"],
+            ["2", "1", "0"],
         ]
+        assert _row(city.text, "data-node", "pb")[3] == "1"  # 待审核
         assert hp_new not in city.text
         assert (await c.get("/?node=nowhere")).status_code == 404
 
@@ -126,8 +143,10 @@ async def test_board_scores_compare_and_government_report_by_node(st, tmp_path):
         qz_depts = {"qz-fgw", "ls-jyj", "pb-jyj"} & set(by_dept)
         assert qz_depts == {"qz-fgw", "ls-jyj", "pb-jyj"}
         qz_row = _row(scores.text, "data-node", "qz")
-        # on-time rate from the summed counts (1 on time, 2 missed), score the mean over scored departments
-        assert float(qz_row[4]) == round(1 / 3, 4)
+        # on-time rate from the summed counts (1 on time, 1 missed, pb's held one in neither), score the
+        # mean over the scored departments
+        assert by_dept["pb-jyj"].held == 1 and by_dept["pb-jyj"].overdue == 0
+        assert float(qz_row[4]) == 0.5
         assert float(qz_row[6]) == round(sum(by_dept[d].score for d in qz_depts) / 3, 2)
 
         # ---- the compare page: the province's children side by side, sortable, with its xlsx
@@ -140,7 +159,8 @@ async def test_board_scores_compare_and_government_report_by_node(st, tmp_path):
         assert api.status_code == 200, api.text
         body = api.json()
         assert body["compares"] == "children" and [r["id"] for r in body["rows"]] == ["qz", "bh"]
-        assert body["rows"][0]["figures"]["overdue"] == 2 and body["rows"][0]["figures"]["missed"] == 2
+        assert body["rows"][0]["figures"]["overdue"] == 1 and body["rows"][0]["figures"]["missed"] == 1
+        assert body["rows"][0]["figures"]["held"] == 1
         assert body["total"]["departments"] == 12
         county_cmp = (await c.get(f"/api/nodes/ls/compare?period={year}")).json()
         assert county_cmp["compares"] == "departments" and {r["id"] for r in county_cmp["rows"]} == {
@@ -152,7 +172,7 @@ async def test_board_scores_compare_and_government_report_by_node(st, tmp_path):
         sheet = load_workbook(io.BytesIO(xlsx.content))["下级对比"]
         rows = [[cell.value for cell in r] for r in sheet.iter_rows(min_row=3)]
         assert [r[0] for r in rows] == ["钦州市", "北海市", "广西壮族自治区合计"]
-        assert rows[0][3] == round(1 / 3, 4) and rows[0][4] == 2 and rows[2][2] == 12
+        assert rows[0][3] == 0.5 and rows[0][4] == 1 and rows[0][5] == 1 and rows[2][2] == 12
         assert (await c.get("/api/nodes/nowhere/rollup")).status_code == 404
         nodes = (await c.get("/api/nodes")).json()
         assert nodes["root"] == "gx" and [n["id"] for n in nodes["nodes"]] == ["gx", "qz", "ls", "pb", "bh", "hp"]
@@ -162,6 +182,11 @@ async def test_board_scores_compare_and_government_report_by_node(st, tmp_path):
             "qz-fgw",
         ]
         assert roll["total"]["open"] == 3 and roll["path"] == ["gx", "qz"]
+        # registration lag: Σ working days / starts, from the liaison's own registrations
+        hp = (await c.get(f"/api/nodes/hp/rollup?period={lagged_on.year}")).json()
+        hp_jyj = next(r for r in hp["own"] if r["id"] == "hp-jyj")["figures"]
+        assert hp_jyj["registration_lag_starts"] == 1 and 0 <= hp_jyj["registration_lag_mean"] <= 2
+        assert hp["total"]["registration_lag_starts"] == 1 and hp["total"]["registration_late"] == 0
 
         # ---- the government report of a city vs a county: each covers its own node's departments
         y = old.year
