@@ -277,7 +277,7 @@ def get_annual_report(
     if government and who.role == "liaison":
         raise forbidden("无权查看政府年度报告：联络员只能查看本部门的年度报告")
     rm.check_department(dept)
-    picked = node_scope(who, _given(node, "node"), "查看政府年度报告") if government and not dept else None
+    picked = node_scope(who, node or None, "查看政府年度报告") if government and not dept else None
     report = rm.annual_report_data(year, dept, government, picked)
     if format == "json":
         return report
@@ -316,7 +316,7 @@ def post_annual_report_lock(
         who.require(("assessor", "admin"), "锁定年度报告")
     rm.check_department(department)
     scope = "政府" if government else (department or "全部")
-    picked = node_scope(who, _given(node, "node"), "锁定政府年度报告") if government and not department else None
+    picked = node_scope(who, node or None, "锁定政府年度报告") if government and not department else None
     try:
         row = lock_annual_report(
             year, department, government, locked_by=who.actor, confirm_pending=confirm_pending, node=picked
