@@ -509,6 +509,9 @@ def scores_page(
     picked = node_scope(who, node, "查看考评得分") if not dept else None
     rollup, res = scores_rollup(picked, res, day, p)  # a jurisdiction's scores, per child node (issue 20)
     chart = trend_chart(s, p, day, dept)
+    if rollup is not None:  # the node's departments only (res is narrowed to its subtree)
+        shown = {d.department for d in res.summary}
+        chart["lines"] = [line for line in chart["lines"] if line["dept"] in shown]
     checks = res.request_checks
     # the annual report drafted in January-March is last year's
     today = rm.today()
