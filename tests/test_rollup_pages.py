@@ -149,6 +149,13 @@ async def test_board_scores_compare_and_government_report_by_node(st, tmp_path):
         assert float(qz_row[4]) == 0.5
         assert float(qz_row[6]) == round(sum(by_dept[d].score for d in qz_depts) / 3, 2)
 
+        county_scores = await c.get(f"/scores?period={year}&node=ls")
+        assert county_scores.status_code == 200 and "考评得分 · 灵山县" in county_scores.text
+        summary = county_scores.text[county_scores.text.index('id="scores"') :]
+        summary = summary[: summary.index("</table>")]
+        assert "灵山县教育局" in summary and "浦北县教育局" not in summary  # the lists narrowed to the county
+        assert '<input type="hidden" name="node" value="ls">' in county_scores.text  # its government's report
+
         # ---- the compare page: the province's children side by side, sortable, with its xlsx
         cmp_page = await c.get(f"/nodes/gx/compare?period={year}&sort=on_time_rate")
         assert cmp_page.status_code == 200
@@ -201,6 +208,14 @@ async def test_board_scores_compare_and_government_report_by_node(st, tmp_path):
         r = await c.get(f"/api/annual-report?year={y}&government=true&node=ls")
         assert r.status_code == 200 and r.json()["table3"]["new"]["total"] == ls_new_count
         assert (await c.get(f"/api/annual-report?year={y}&government=true&node=nowhere")).status_code == 404
+    # ... and the CLI's --node
+    import json
+
+    from tests.test_review import cli
+
+    out = cli("annual-report", "--year", str(y), "--government", "--node", "qz", "--as-of", today.isoformat())
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["issuer"] == "钦州市人民政府"
 
     # ---- the node rule (interim, services.rollup.node_scope): inside one's subtree only
     from services.access import ApiError, Principal
