@@ -208,6 +208,14 @@ async def test_board_scores_compare_and_government_report_by_node(st, tmp_path):
         r = await c.get(f"/api/annual-report?year={y}&government=true&node=ls")
         assert r.status_code == 200 and r.json()["table3"]["new"]["total"] == ls_new_count
         assert (await c.get(f"/api/annual-report?year={y}&government=true&node=nowhere")).status_code == 404
+    # each government's report locks on its own (the lock key names the compiling unit)
+    from services.annual import lock_annual_report
+
+    county_lock = lock_annual_report(y, government=True, node="ls", force=True, confirm_pending=True)
+    city_lock = lock_annual_report(y, government=True, node="qz", force=True, confirm_pending=True)
+    assert (county_lock.scope, city_lock.scope) == ("government:ls-zfb", "government:qz-zfb")
+    assert county_lock.tables["table3"]["new"]["total"] == ls_new_count
+    assert city_lock.tables["table3"]["new"]["total"] == 1
     # ... and the CLI's --node
     import json
 
