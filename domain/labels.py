@@ -384,6 +384,7 @@ def tables() -> dict[str, Mapping[str, str]]:
         "region": REGIONS,
         "urge_colour": URGE_COLOURS,
         "urge_reply": URGE_REPLY_STATES,
+        "node_level": NODE_LEVELS,
     }
 
 
@@ -425,3 +426,24 @@ DIRECTORY_FIELDS = {
     "roles": "角色",
     "notify": "通知渠道",
 }
+
+
+# Jurisdiction levels (domain/jurisdictions.py LEVELS) and the roll-up pages' column names (domain/rollup.py).
+NODE_LEVELS = {"province": "省级", "city": "地级", "county": "县级"}
+ROLLUP_COLUMNS = {
+    "name": "地区 / 部门",
+    "level": "级别",
+    "departments": "部门数",
+    "open": "办理中",
+    "overdue": "逾期未办",
+    "held": "待审核",
+    "on_time": "按时办结",
+    "late": "逾期办结",
+    "missed": "到期未办",
+    "on_time_rate": "按时率",
+    "lag_mean": "平均登记滞后（工作日）",
+    "lag_late": "登记滞后（件）",
+    "score": "平均得分",
+    "urges": "督办次数",
+}
+AUDIT_ACTIONS["export.compare"] = "导出下级对比"

@@ -36,9 +36,17 @@ class YearNotEnded(AnnualReportError):
         self.year = year
 
 
-def resolve_scope(department: str | None, government: bool, directory=None) -> ReportScope:
-    """The report's scope. `government`: the unit whose `annual_reports` include "government" and that
-    has no such unit above it (or `department`, naming one), plus every unit under it via `parent`."""
+def resolve_scope(department: str | None, government: bool, directory=None, *, node: str | None = None) -> ReportScope:
+    """The report's scope. `government`: the report of a node's government (`node`; none: the root node, the
+    one node of a single city's installation), compiled by the node's unit whose `annual_reports` include
+    "government" (or `department`, naming that unit), covering it and the node's own departments (their
+    derived `parent`), not the nodes below.
+
+    Coverage, from the rules: 条例第四十九条 — departments report “本行政机关上一年度政府信息公开工作年度报告”,
+    and “县级以上地方人民政府的政府信息公开工作主管部门应当在每年3月31日前向社会公布本级政府上一年度政府信息公开
+    工作年度报告”; the 2021 format (国办公开办函〔2021〕30号) has each report give “本机关政府信息公开工作总体情况”.
+    本级政府 is the government of that level: a county government publishes its own report, so a city's report
+    counts the city government and its departments, never its counties' requests a second time."""
     if directory is None:
         from domain.engine import engine
 
@@ -56,29 +64,7 @@ def resolve_scope(department: str | None, government: bool, directory=None) -> R
                     status=404,
                 )
         else:
-
-            def has_gov_ancestor(d) -> bool:
-                seen, p = set(), d.parent
-                while p and p not in seen:
-                    seen.add(p)
-                    if p in depts and "government" in depts[p].annual_reports:
-                        return True
-                    p = depts[p].parent if p in depts else None
-                return False
-
-            tops = [d for d in gov_units if not has_gov_ancestor(d)]
-            if not tops:
-                raise AnnualReportError(
-                    "departments.toml 中没有编制政府年度报告的单位"
-                    '（在政府办公室条目中写 annual_reports = ["department", "government"]）'
-                )
-            if len(tops) > 1:
-                raise AnnualReportError(
-                    "departments.toml 中有多个政府年度报告单位（"
-                    + "、".join(d.id for d in tops)
-                    + "），请用 --department 指定其一"
-                )
-            root = tops[0]
+            root = _government_unit(directory, node)
         return government_scope(root.id, root.name, {d.id: d.parent for d in depts.values()})
     if department:
         d = depts.get(department)
@@ -87,14 +73,50 @@ def resolve_scope(department: str | None, government: bool, directory=None) -> R
     return ALL_SCOPE
 
 
-def scope_key(scope: ReportScope) -> str:
-    return {"government": "government", "all": "all"}.get(scope.kind, scope.department or "all")
+def _government_unit(directory, node: str | None):
+    """The unit compiling `node`'s government report (None: the root node's)."""
+    tree = directory.tree
+    nid = node or tree.root.id
+    if nid not in tree.nodes:
+        raise AnnualReportError(f"未知的行政区划节点：{nid}（见 config/jurisdictions.toml）", status=404)
+    units = [
+        directory.departments[d]
+        for d in directory.departments_in(nid, deep=False)
+        if "government" in directory.departments[d].annual_reports
+    ]
+    if not units:
+        if len(tree.nodes) == 1:  # a single city's installation: as before jurisdictions
+            raise AnnualReportError(
+                "departments.toml 中没有编制政府年度报告的单位"
+                '（在政府办公室条目中写 annual_reports = ["department", "government"]）'
+            )
+        raise AnnualReportError(
+            f"{tree.name(nid)}没有编制政府年度报告的单位（在该节点政府办公室的 departments.toml 条目中写 "
+            'annual_reports = ["department", "government"]）',
+            status=404,
+        )
+    return units[0]  # one per node (domain/directory.py refuses a second)
 
 
-def default_entered_path(year: int, scope: ReportScope) -> Path:
+def scope_key(scope: ReportScope, directory=None) -> str:
+    """The entered-figures file's name: the department id, `all`, or `government` for the root node's
+    government (a single city's installation: as before jurisdictions) and `government-<unit>` for another
+    node's, so that a county's figures never fill its city's report."""
+    if scope.kind != "government":
+        return {"all": "all"}.get(scope.kind, scope.department or "all")
+    if directory is None:
+        from domain.engine import engine
+
+        directory = engine().directory
+    if scope.department and directory.node_of(scope.department) not in (None, directory.tree.root.id):
+        return f"government-{scope.department}"
+    return "government"
+
+
+def default_entered_path(year: int, scope: ReportScope, directory=None) -> Path:
     from store.db import data_dir
 
-    return data_dir() / "annual-report" / str(year) / f"{scope_key(scope)}.toml"
+    return data_dir() / "annual-report" / str(year) / f"{scope_key(scope, directory)}.toml"
 
 
 def read_entered(path: Path) -> dict:
@@ -137,6 +159,7 @@ def annual_document(
     department: str | None = None,
     government: bool = False,
     *,
+    node: str | None = None,
     entered_path: Path | None = None,
     as_of: date | None = None,
     session=None,
@@ -153,8 +176,8 @@ def annual_document(
     from store.events import load_events
 
     directory = engine().directory
-    scope = resolve_scope(department, government, directory)
-    path = Path(entered_path) if entered_path else default_entered_path(year, scope)
+    scope = resolve_scope(department, government, directory, node=node)
+    path = Path(entered_path) if entered_path else default_entered_path(year, scope, directory)
     entered = read_entered(path) if (entered_path or path.exists()) else None
     if as_of is None:
         from domain.shanghai import today
@@ -211,6 +234,7 @@ def lock_annual_report(
     force: bool = False,
     session=None,
     confirm_pending: bool = False,
+    node: str | None = None,
 ):
     """The assessor's lock of a report (store.locks.AnnualLock, basis "assessor"): its tables as they count now.
     Raises YearNotEnded while the year runs (unless `force`: the CLI's --force), AnnualReportError (409)
@@ -224,7 +248,7 @@ def lock_annual_report(
 
     if not force and today().year <= year:  # a year still running is not published
         raise YearNotEnded(year)
-    scope = resolve_scope(department, government)
+    scope = resolve_scope(department, government, node=node)
     own = session is None
     s = _session() if own else session
     try:

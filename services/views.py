@@ -275,14 +275,14 @@ def government_unit(node: str) -> str:
 
 def annual_report_data(year: int, department: str | None, government: bool = False, *, node: str | None = None) -> dict:
     """The report draft (a superset of the tables 二/三/四 report); 422 on bad input, 409 when table 三
-    fails the national checks."""
+    fails the national checks. `node`: whose government report (services.annual.resolve_scope)."""
     from domain.report import check_table3
     from services.annual import AnnualReportError, annual_document
 
-    if node and not department:  # a node's annual report: its government's (the unit compiling it and the rest)
-        department, government = government_unit(node), True
+    if node and not department:  # a node's annual report: its government's (the unit compiling it, its departments)
+        government = True
     try:
-        report = annual_document(year, department, government, as_of=today())
+        report = annual_document(year, department, government, node=node, as_of=today())
     except AnnualReportError as exc:
         if exc.status == 404:
             raise ApiError(404, "not_found", str(exc)) from None
@@ -382,8 +382,18 @@ def board_view(
 ) -> dict[str, Any]:
     """Everything the supervisor's board shows for `dept` (None: all) on `day`: the overdue rows sorted by
     `sort` and grouped per department, the open and provisional counts, flags, 登记滞后, the quarter's scores
-    and (`with_held`) the late entries waiting for review."""
+    and (`with_held`) the late entries waiting for review. `node` (a jurisdiction, checked by the caller):
+    the board of that node's subtree, with its roll-up per child node and per own department above the
+    overdue list (services/rollup.py)."""
+    from services.rollup import board_node_scope
+
+    node, within = board_node_scope(node, dept if isinstance(dept, str) else None)
+    keep = (lambda d: d in within) if within is not None else (lambda d: True)
     rows, held_rows = overdue_and_held(day, dept)
+    all_overdue = (rows, held_rows)
+    if within is not None:
+        rows = [r for r in rows if keep(r.department)]
+        held_rows = [r for r in held_rows if keep(r.department)]
     rows.sort(key=SORTS.get(sort, SORTS["overdue"]))
     by_dept: dict[str, dict[str, Any]] = {}
 
@@ -426,6 +436,14 @@ def board_view(
     own_lists = ("registration_late", "rule_not_in_force", *RECEIPT_FLAGS)
     flagged = [(i, f) for i, fl in flagged if (f := [x for x in fl if x["code"] not in own_lists])]
     receipt_flagged = [(i, f) for i, f in receipt_flagged if f]
+    if within is not None:  # a node's board: the installation-wide reads above, narrowed to its subtree
+        prov_items = [i for i in prov_items if keep(i.department)]
+        flagged = [(i, f) for i, f in flagged if keep(i.department)]
+        receipt_flagged = [(i, f) for i, f in receipt_flagged if keep(i.department)]
+        same_day = [g for g in same_day if keep(g["department"])]
+        urges = {d: n for d, n in urges.items() if keep(d)}
+        lagging = [e for e in lagging if keep(e.department or "")]
+        lag_total = len(lagging)
     for d in urges:  # a department urged but not (or no longer) overdue is listed too
         group(d, names.get(d, d))
     for g in by_dept.values():
@@ -436,6 +454,21 @@ def board_view(
     for e in lagging:  # 登记滞后, per department (longest lag first)
         lag_groups.setdefault(e.department or "", []).append(e)
     scores = period_scores(period, day, dept)
+    rollup = None
+    if node is not None:  # computed from the reads above, before they are narrowed for the lists below
+        from services.rollup import node_rollup
+
+        rollup = node_rollup(node, day, period, scores=scores, overdue=all_overdue)
+        if within is not None:
+            open_count = rollup.total.open
+    if within is not None:
+        scores = scores.model_copy(
+            update={
+                "summary": [d for d in scores.summary if keep(d.department)],
+                "details": [d for d in scores.details if keep(d.department)],
+                "registration": [r for r in scores.registration if keep(r.department)],
+            }
+        )
     from services.review import held_uploads, list_entries
 
     held = list_entries("held", dept, upload=upload) if with_held else None
@@ -443,6 +476,10 @@ def board_view(
     from services.onboarding import open_summaries
 
     onboarding = open_summaries(dept) if with_held else None  # 历史台账待审核: staged rows are no items yet
+    if within is not None:
+        held = [e for e in held if keep(e["department"])] if held is not None else None
+        uploads = [u for u in uploads if keep(u["department"])]
+        onboarding = [b for b in onboarding if keep(b["department"])] if onboarding is not None else None
     return {
         "rows": rows,
         "held_rows": held_rows,
@@ -465,4 +502,5 @@ def board_view(
         "upload": upload,
         "uploads": uploads,
         "onboarding": onboarding,
+        "rollup": rollup,
     }

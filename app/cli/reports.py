@@ -170,6 +170,7 @@ def annual_lock_cmd(
     year: int = typer.Option(..., "--year", "-y", help="报告年度"),
     department: str | None = typer.Option(None, "--department", "-d", help="部门（默认全部部门汇总）"),
     government: bool = typer.Option(False, "--government", help="政府年度报告"),
+    node: str | None = typer.Option(None, "--node", help="政府年度报告的行政区划节点（默认最上级）"),
     by: str | None = typer.Option(None, "--by", help="锁定人"),
     force: bool = typer.Option(False, "--force", help="年度尚未结束也锁定"),
     confirm: bool = typer.Option(False, "--confirm", help="该年度有待审核的补录时仍锁定"),
@@ -180,7 +181,9 @@ def annual_lock_cmd(
     from services.locks import LockRefused
 
     try:
-        row = lock_annual_report(year, department, government, locked_by=by, force=force, confirm_pending=confirm)
+        row = lock_annual_report(
+            year, department, government, locked_by=by, force=force, confirm_pending=confirm, node=node
+        )
     except YearNotEnded:
         _fail(f"{year}年度尚未结束，确需锁定请加 --force")
     except LockRefused as exc:
@@ -205,7 +208,7 @@ def annual_report_cmd(
         None, "--node", "-n", help="所属地区：该地区本级政府的年度报告（config/jurisdictions.toml 节点编号）"
     ),
     government: bool = typer.Option(
-        False, "--government", help="政府年度报告：政府办公室及其所属地区（node）的全部单位"
+        False, "--government", help="政府年度报告：该级政府办公室及本级各部门（不含下级地区，各级政府各自公布）"
     ),
     fmt: str = typer.Option("json", "--format", "-f", help="docx、html、json 或 xlsx（xlsx 仅含表二至表四）"),
     out: Path | None = typer.Option(None, "--out", "-o", help="输出文件（json 可省略，输出到屏幕）"),
@@ -238,7 +241,7 @@ def annual_report_cmd(
             except ApiError as exc:
                 _fail(exc.detail)
     try:
-        report = annual_document(year, department, government, entered_path=entered, as_of=_as_of(as_of))
+        report = annual_document(year, department, government, node=node, entered_path=entered, as_of=_as_of(as_of))
     except AnnualReportError as exc:
         _fail(str(exc))
         raise

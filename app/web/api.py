@@ -281,8 +281,8 @@ def get_annual_report(
     request: Request,
     year: int = Query(..., ge=2008, le=2100),
     department: str | None = None,
-    node: str | None = Query(None, description=NODE_DOC),
-    government: bool = Query(False, description="政府年度报告：政府办公室及其下属全部单位"),
+    node: str | None = Query(None, description=NODE_DOC + "；不指定部门时为该地区本级政府的年度报告"),
+    government: bool = Query(False, description="政府年度报告：该级政府办公室及本级各部门（不含下级地区）"),
     format: Literal["json", "xlsx", "html", "docx"] = "json",
     who: Principal = Depends(api_principal),
 ):
@@ -293,10 +293,10 @@ def get_annual_report(
     if government and who.role == "liaison":
         raise forbidden("无权查看政府年度报告：联络员只能查看本部门的年度报告")
     dept = sc.department
-    # no department: the asked node's, or a node-scoped reader's own node's, government report
-    report = rm.annual_report_data(
-        year, dept, government, node=node or (sc.node if sc.departments is not None else None)
-    )
+    if node and not dept:  # a node's annual report is its government's (the unit compiling it, its own departments)
+        government = True
+    picked = (node or (sc.node if sc.departments is not None else None)) if government and not dept else None
+    report = rm.annual_report_data(year, dept, government, node=picked)
     if format == "json":
         return report
     scope = "政府" if government else (dept or "全部")
@@ -322,19 +322,24 @@ def post_annual_report_lock(
     year: int = Query(..., ge=2008, le=2100),
     department: str | None = None,
     government: bool = Query(False, description="政府年度报告"),
+    node: str | None = Query(None, description="政府年度报告的行政区划节点；默认本人所属节点或最上级"),
     confirm_pending: bool = Query(False, description="有待审核的补录（事件日期在该年度）时仍锁定"),
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     from services.annual import AnnualReportError, YearNotEnded, lock_annual_report
     from services.locks import LockRefused
+    from services.rollup import node_scope
 
     if not who.may_lock:
         who.require(("assessor", "admin"), "锁定年度报告")
     rm.check_department(department)
     require_lock(who, department, "年度报告")
     scope = "政府" if government else (department or "全部")
+    picked = node_scope(who, node or None, "锁定政府年度报告") if government and not department else None
     try:
-        row = lock_annual_report(year, department, government, locked_by=who.actor, confirm_pending=confirm_pending)
+        row = lock_annual_report(
+            year, department, government, locked_by=who.actor, confirm_pending=confirm_pending, node=picked
+        )
     except YearNotEnded:
         raise ApiError(409, "year_not_ended", f"{year}年度尚未结束，不能锁定其年度报告") from None
     except LockRefused as exc:  # late entries of the year wait for review: named; confirm_pending=true locks

@@ -519,6 +519,8 @@ def scores_page(
     department: str | None = None,
     node: str | None = None,
 ):
+    from services.rollup import scores_rollup
+
     who = _who(request)
     sc = read_scope(
         who, department=department, node=node, what="查看考评得分", roles=("supervisor", "admin", "assessor", "local")
@@ -528,6 +530,8 @@ def scores_page(
     p = rm.parse_period_param(period or str(rm.today().year))
     day = rm.today()
     res = period_scores(p, day, sc.filter, checks=True)
+    picked = (sc.node or None) if not dept else None
+    rollup, res = scores_rollup(picked, res, day, p)  # a jurisdiction's scores, per child node (issue 20)
     chart = trend_chart(s, p, day, sc.filter)
     checks = res.request_checks
     # the annual report drafted in January-March is last year's
@@ -549,6 +553,7 @@ def scores_page(
         checks=checks,
         period_text=period or p.label,
         report_year=report_year,
+        rollup=rollup,
         MARK_STATUSES=tuple(MARK_DEFAULTS),  # 明细 rows that are facts, not clocks (listed with their reason)
     )
 

@@ -282,9 +282,17 @@ async def lock_annual_report_page(request: Request):
     require_lock(who, department, "年度报告")
     back = "/scores" + (f"?department={quote(department, safe='')}" if department else "")
     scope = "政府" if government else (department or "全部")
+    from services.rollup import node_scope
+
+    node = node_scope(who, form.get("node") or None, "锁定政府年度报告") if government and not department else None
     try:
         lock_annual_report(
-            year, department, government, locked_by=who.actor, confirm_pending=form.get("confirm_pending") == "1"
+            year,
+            department,
+            government,
+            locked_by=who.actor,
+            confirm_pending=form.get("confirm_pending") == "1",
+            node=node,
         )
     except YearNotEnded:
         return redirect_with_flash(back, f"未锁定：{year}年度尚未结束。", request)
@@ -292,6 +300,7 @@ async def lock_annual_report_page(request: Request):
         fields = {"year": str(year)} | ({"department": department} if department else {})
         if government:
             fields["government"] = "true"
+            fields |= {"node": node} if node else {}
         return render(
             request,
             "lock_confirm.html",

@@ -258,6 +258,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets_dir()), name="docs-assets")
     app.include_router(ops_router)
     app.include_router(api_router)
+    from app.web.api_nodes import router as nodes_api_router
+
+    app.include_router(nodes_api_router)
     app.include_router(pages_router)
     from app.web.import_pages import router as import_router
 
@@ -278,6 +281,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.admin_pages import router as admin_router
 
     app.include_router(admin_router)
+    from app.web.node_pages import router as node_pages_router
+
+    app.include_router(node_pages_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 
