@@ -91,6 +91,7 @@ def config_signature() -> tuple:
         root / "rules.toml",
         root / "reminders.toml",
         root / "regions.toml",
+        root / "jurisdictions.toml",  # its [[node.deadline]] entries are rules (domain.rules.internal_rules)
         *sorted((root / "calendars").glob("*.toml")),
     ]
     sig: list[tuple[str, int | None, int | None]] = []
