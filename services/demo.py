@@ -338,7 +338,7 @@ def use_province_demo(environ: dict[str, str] | None = None) -> tuple[Path, Path
 def festival_days(cal, region: str, name: str, year: int) -> list[dt.date]:
     """The days off of one regional festival in `year` as the region's notice on file lists them (not estimated)."""
     days = cal.days_in(dt.date(year, 1, 1) - dt.timedelta(days=1), dt.date(year, 12, 31), region)
-    return [d.date for d in days if d.origin == "regional" and not d.workday and name in d.name]
+    return [d.date for d in days if d.origin == "regional" and not d.workday and name in d.reason]
 
 
 def eid_request_day(cal, today: dt.date, region: str = PROVINCE_REGION) -> dt.date | None:
