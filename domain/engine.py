@@ -213,6 +213,12 @@ def reset() -> None:
         section.reset()
 
 
+def engine_in_use() -> Engine | None:
+    """The engine as it is now, without re-reading changed files (None before the first load): what a reload
+    compares the fresh data with."""
+    return _engine
+
+
 def config_problem() -> str | None:
     """The error of a config file that was refused (the data in use is the last good one), or None."""
     engine()

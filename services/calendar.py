@@ -55,21 +55,81 @@ def reload_problem() -> str | None:
 async def reload_calendar(connect: Callable[[], Awaitable[Client]], reason: str, actor: Actor = SYSTEM) -> Reloaded:
     """Check the config files, then (only when they are sound) connect and have every open item recompute;
     `ReloadRefused` when a file is broken, before any connection is made."""
-    from domain.engine import engine
+    from domain.engine import engine, engine_in_use
 
+    before = engine_in_use()
+    old = before.calendar if before is not None else None
     problem = reload_problem()
     if problem:
         raise ReloadRefused(problem)
-    n = await signal_open_items(await connect(), reason, actor)
+    departments = None
+    if old is not None and old is not engine().calendar:
+        changed, departments = changed_departments(old, engine().calendar)
+        tell_liaisons(changed, departments, reason)
+    n = await signal_open_items(await connect(), reason, actor, departments=departments)
     return Reloaded(n, engine().calendar.fingerprint())
 
 
-async def signal_open_items(client: Client, reason: str, actor: Actor = SYSTEM) -> int:
-    """Ask every open item's workflow to recompute its clocks, and start the re-projection of the finished
-    items' clocks; returns how many open items were reached. Each reload is in the audit trail as
-    `actor`'s (the file watch's: the system's)."""
+def changed_departments(old, new, years: range | None = None) -> tuple[dict, set[str]]:
+    """The changed days per region between two calendars (this year, the last and the next by default) and
+    the departments whose calendar region has one: only their clocks are recomputed (re-projection per node)."""
+    from domain.engine import engine
+    from domain.reprojection import affected_departments, changed_days
+    from domain.shanghai import today
+
+    directory = engine().directory
+    region_of = {d.id: d.region for d in directory.departments.values()}
+    y = today().year
+    changed = changed_days(old, new, set(region_of.values()), years or range(y - 1, y + 2))
+    return changed, affected_departments(region_of, changed)
+
+
+def tell_liaisons(changed: dict, departments: set[str], reason: str) -> int:
+    """One 站内消息 per affected department's liaison: the changed days and the department's open items whose
+    clocks are recomputed (with their due dates before the change). Returns how many messages were posted."""
+    import hashlib
+
+    from domain.engine import engine
+    from domain.reprojection import day_lines
+    from services.inbox import post
+    from store.db import session
+    from store.items import list_items
+
+    directory = engine().directory
+    names = engine().rule_names
+    posted = 0
+    for dept in sorted(departments):
+        d = directory.departments[dept]
+        days = changed.get(d.region, [])
+        with session() as s:
+            items = list_items(s, department=dept, state="open")
+        moves = [
+            f"{snap.id}：{names.get(c.rule, c.rule)} 原到期日 {c.due}"
+            for snap in items
+            for c in snap.clocks
+            if c.state == "open" and c.due
+        ]
+        body = "\n".join(
+            ["日历变更（" + reason + "），本部门所在地区的以下日期有变化：", *day_lines(days)]
+            + (["以下事项的期限将按新日历重新计算（新的到期日见事项页）：", *moves] if moves else [])
+        )
+        key = "calendar:" + hashlib.sha256(f"{dept}|{body}".encode()).hexdigest()[:16]
+        for person in directory.people.values():
+            if person.department == dept and "liaison" in person.roles:
+                posted += post(
+                    person.id, key=key, kind="notice", title="日历变更：本部门期限重新计算", body=body, department=dept
+                ).created
+    return posted
+
+
+async def signal_open_items(
+    client: Client, reason: str, actor: Actor = SYSTEM, *, departments: set[str] | None = None
+) -> int:
+    """Ask every open item's workflow (`departments`: only those departments' items) to recompute its clocks,
+    and start the re-projection of the finished items' clocks; returns how many open items were reached.
+    Each reload is in the audit trail as `actor`'s (the file watch's: the system's)."""
     n = 0
-    for wid, _item in open_item_ids():
+    for wid, _item in open_item_ids(departments):
         try:
             await client.get_workflow_handle(wid).signal(ItemWorkflow.recalculate, reason)
             n += 1
