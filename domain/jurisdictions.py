@@ -257,7 +257,9 @@ def _deadlines(raw: object, where: str) -> tuple[Deadline, ...]:
             raise JurisdictionError(f"{dw}: 必须是表")
         bad = set(d) - _DEADLINE_KEYS
         if bad:
-            raise JurisdictionError(f"{dw}: 未知的键 {', '.join(sorted(bad))}（允许：{', '.join(sorted(_DEADLINE_KEYS))}）")
+            raise JurisdictionError(
+                f"{dw}: 未知的键 {', '.join(sorted(bad))}（允许：{', '.join(sorted(_DEADLINE_KEYS))}）"
+            )
         for key in ("id", "name", "rule", "source"):
             if not isinstance(d.get(key), str) or not d[key].strip():
                 raise JurisdictionError(f"{dw}: 缺少 {key}（非空字符串）")

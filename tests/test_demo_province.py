@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
-import signal
-import subprocess
-import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -113,7 +108,15 @@ def test_county_supervisor_sees_its_county_only_and_the_city_its_counties(provin
 
     assert seen("supervisor-tsq") == {"tsq-zfb", "tsq-jyj"}
     assert not seen("supervisor-tsq") & {"sybkq-zfb", "sybkq-jyj"}  # the neighbouring county
-    assert seen("supervisor-wlmq") == {"wlmq-zfb", "wlmq-jyj", "wlmq-zjj", "tsq-zfb", "tsq-jyj", "sybkq-zfb", "sybkq-jyj"}
+    assert seen("supervisor-wlmq") == {
+        "wlmq-zfb",
+        "wlmq-jyj",
+        "wlmq-zjj",
+        "tsq-zfb",
+        "tsq-jyj",
+        "sybkq-zfb",
+        "sybkq-jyj",
+    }
     assert seen("supervisor-xj") is None or len(seen("supervisor-xj") or ()) == 13
 
 

@@ -65,9 +65,9 @@ def test_a_deadline_on_an_unknown_rule_is_a_config_error():
 
 
 def test_scores_count_an_internal_clock_only_where_the_scheme_weights_it():
-    from domain.scoring import ScoringConfig, check_scheme_rules
-
     import tomllib
+
+    from domain.scoring import ScoringConfig, check_scheme_rules
 
     rules = parse_rules(tomllib.loads((REPO_CONFIG / "rules.toml").read_text(encoding="utf-8")))
     extra = internal_rules(rules, parse_jurisdictions(PROVINCE))
