@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -226,3 +231,57 @@ async def test_demo_seeds_every_level_and_the_internal_pre_deadlines(seeded):
                 assert not {"pre_wlmq_dept_submit", "pre_wlmq_dept_publish"} & set(rules)
             else:  # 伊犁州 sets no pre-deadline: statutory clocks only
                 assert not [r for r in rules if r.startswith("pre_")], rules
+
+
+def test_shixian_up_demo_province_starts_with_its_calendars(tmp_path):
+    """The real command in a subprocess (embedded Temporal dev server, worker, no web): it composes its own
+    config in its own data directory, seeds the province and prints how to sign in at each level."""
+    from tests.conftest import free_port
+
+    if not sorted((REPO_CONFIG / "calendars").glob("xinjiang-*.toml")):
+        pytest.skip("新疆 calendar files (config/calendars/xinjiang-*.toml) not on this branch yet")
+    data = tmp_path / "province-data"
+    env = {
+        **os.environ,
+        "SHIXIAN_DATA_DIR": str(data),
+        "SHIXIAN_TEMPORAL_PORT": str(free_port()),
+        "SHIXIAN_TEMPORAL_UI": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for k in ("DATABASE_URL", "TEMPORAL_ADDRESS", "SHIXIAN_CONFIG_DIR", "SHIXIAN_METRICS"):
+        env.pop(k, None)
+    shixian = Path(sys.executable).parent / "shixian"
+    proc = subprocess.Popen(
+        [str(shixian), "up", "--demo", "province", "--no-http"],
+        cwd=REPO_CONFIG.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 150
+        for line in proc.stdout:
+            lines.append(line)
+            if "时限已就绪" in line or time.monotonic() > deadline:
+                break
+        out = "".join(lines)
+        assert "时限已就绪" in out, out
+        assert f"配置目录 {data / 'config'}" in out, out
+        seeded = re.search(r"新疆维吾尔自治区示例 (\d+) 条事件已载入", out)
+        assert seeded and int(seeded.group(1)) > 20 and "被拒绝" not in out, out
+        for level in ("[自治区] 新疆维吾尔自治区", "[地级] 乌鲁木齐市", "[地级] 伊犁哈萨克自治州", "[县级] 天山区"):
+            assert level in out, out
+        assert "shixian user set-password" in out and "demo-account" not in out
+        assert (data / "shixian.db").exists() or list(data.glob("*.db")), sorted(p.name for p in data.iterdir())
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
