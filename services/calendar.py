@@ -84,9 +84,43 @@ def changed_departments(old, new, years: range | None = None) -> tuple[dict, set
     return changed, affected_departments(region_of, changed)
 
 
+def moved_clocks(snaps, days) -> list[tuple[str, str, str, str, str]]:
+    """(item, rule, old due, new due, reason) of each clock of `snaps` whose due date the current calendar
+    moves: open clocks recomputed from their inputs as the item's workflow will, finished ones re-projected.
+    The reason names the changed days between the start and the later of the two due dates."""
+    from temporalio.exceptions import ApplicationError
+
+    from activities.clocks import calc, reproject, spec_from_snapshot
+
+    out = []
+    for snap in snaps:
+        for c in snap.clocks:
+            if not c.due:
+                continue
+            try:
+                if c.state == "open":
+                    new_due: str | None = calc(spec_from_snapshot(c)).due
+                else:
+                    moved = reproject(c, "日历变更")
+                    new_due = moved[0].due if moved else c.due
+            except ApplicationError:  # a clock the current data cannot compute: its workflow will say so
+                continue
+            if not new_due or new_due == c.due:
+                continue
+            hi = max(new_due, c.due)[:10]
+            why = [
+                f"{d.date.isoformat()}{'放假' if not d.workday else '改为工作日'}"
+                for d in days
+                if c.start[:10] < d.date.isoformat() <= hi
+            ]
+            out.append((snap.id, c.rule, c.due[:10], new_due[:10], "、".join(why)))
+    return out
+
+
 def tell_liaisons(changed: dict, departments: set[str], reason: str) -> int:
-    """One 站内消息 per affected department's liaison: the changed days and the department's open items whose
-    clocks are recomputed (with their due dates before the change). Returns how many messages were posted."""
+    """One 站内消息 per affected department's liaison: the changed days (with their notice) and what moved
+    (item, rule, old due → new due, why), computed before the workflows recompute. Returns how many messages
+    were posted (once per department and change: the key is the message's content)."""
     import hashlib
 
     from domain.engine import engine
@@ -102,16 +136,14 @@ def tell_liaisons(changed: dict, departments: set[str], reason: str) -> int:
         d = directory.departments[dept]
         days = changed.get(d.region, [])
         with session() as s:
-            items = list_items(s, department=dept, state="open")
+            snaps = list_items(s, department=dept)
         moves = [
-            f"{snap.id}：{names.get(c.rule, c.rule)} 原到期日 {c.due}"
-            for snap in items
-            for c in snap.clocks
-            if c.state == "open" and c.due
+            f"{item}：{names.get(rule, rule)} {old} → {new}" + (f"（{why}）" if why else "")
+            for item, rule, old, new, why in moved_clocks(snaps, days)
         ]
         body = "\n".join(
-            ["日历变更（" + reason + "），本部门所在地区的以下日期有变化：", *day_lines(days)]
-            + (["以下事项的期限将按新日历重新计算（新的到期日见事项页）：", *moves] if moves else [])
+            [f"日历变更（{reason}），本部门所在地区的以下日期有变化：", *day_lines(days)]
+            + (["以下期限随之变化：", *moves] if moves else ["本部门没有期限因此变化。"])
         )
         key = "calendar:" + hashlib.sha256(f"{dept}|{body}".encode()).hexdigest()[:16]
         for person in directory.people.values():

@@ -22,7 +22,10 @@ def county_region(tmp_path, monkeypatch):
     monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SHIXIAN_CONFIG_DIR", "")
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    from tests.test_demo_province import xinjiang_calendar
+
     _, config = use_province_demo()
+    xinjiang_calendar(config)  # the shipped 新疆 files, or the 2025 notice while they are not on this branch
     j = config / "jurisdictions.toml"
     j.write_text(
         j.read_text(encoding="utf-8").replace('code = "654022"\n', 'code = "654022"\ncalendar = "qapqal"\n'),
@@ -76,3 +79,88 @@ def test_an_unchanged_calendar_touches_no_department(county_region):
     cal = engine().calendar
     changed, departments = changed_departments(cal, cal, range(2025, 2027))
     assert changed == {} and departments == set()
+
+
+async def test_reload_recomputes_the_county_only_and_tells_its_liaison_what_moved(wf_env, county_region):
+    """The real reload (services/calendar.py) on a real time-skipping server: two open requests, one in the
+    changed county and one in its neighbour; only the first is recomputed and its liaison is told old → new."""
+    import asyncio
+    import os
+
+    from domain.engine import engine
+    from services.calendar import reload_calendar
+    from services.inbox import messages
+    from services.ingest import Ingestor
+    from store.db import get_engine, session
+    from store.items import get_item
+    from tests.workflow_harness import app_worker
+
+    _, f = county_region
+    received = "2025-04-10"  # a Thursday: 20 working days run over the county's 04-14 (and, after, 04-15)
+
+    def request(n: int, dept: str) -> tuple[int, dict]:
+        return (
+            n,
+            {
+                "event_id": f"rn-{n}",
+                "recorded_by": f"liaison-{dept}",
+                "type": "request.received",
+                "request_id": f"{dept}-ysq-rn-{n}",
+                "department": dept,
+                "channel": "online",
+                "received_on": received,
+                "applicant_type": "natural_person",
+                "subject": "申请公开某项目的批复文件",
+            },
+        )
+
+    def open_body(mid: int) -> str:
+        from services.inbox import open_message
+
+        return open_message("liaison-cbcr-jyj", mid)["body"]
+
+    async def connect():
+        return wf_env.client
+
+    def due(item: str) -> str:
+        with session() as s:
+            snap = get_item(s, item)
+        return next(c.due for c in snap.clocks if c.rule == "request_reply")
+
+    async with app_worker(wf_env.client):
+        ing = Ingestor(wf_env.client, db_engine=get_engine())
+        out = await ing.ingest([request(1, "cbcr-jyj"), request(2, "tsq-jyj")])
+        assert [r.status for r in out] == ["applied", "applied"], [r.text() for r in out]
+        county, neighbour = "cbcr-jyj-ysq-rn-1", "tsq-jyj-ysq-rn-2"
+        before = {county: due(county), neighbour: due(neighbour)}
+        cal = engine().calendar
+        expected = cal.add_working_days(dt.date(2025, 4, 10), 20, "qapqal")
+        assert before[county] == expected.isoformat()
+
+        f.write_text(NEW, encoding="utf-8")
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        done = await reload_calendar(connect, "测试：察布查尔县日历更新")
+        assert done.recalculating == 1  # the county's open request only, not the neighbour's
+
+        moved = engine().calendar.add_working_days(dt.date(2025, 4, 10), 20, "qapqal")
+        assert moved > expected
+        for _ in range(200):
+            if due(county) == moved.isoformat():
+                break
+            await asyncio.sleep(0.05)
+        assert due(county) == moved.isoformat()
+        assert due(neighbour) == before[neighbour]
+
+        # the item workflow's own 期限变更 notices come per clock; the reload's summary is one message
+        box = [m for m in messages("liaison-cbcr-jyj")["messages"] if m["title"] == "日历变更：本部门期限重新计算"]
+        assert len(box) == 1
+        body = open_body(box[0]["id"])
+        assert f"{county}：" in body and f"{expected.isoformat()} → {moved.isoformat()}" in body, body
+        assert "2025-04-15放假" in body
+        assert not [m for m in messages("liaison-tsq-jyj")["messages"] if m["title"].startswith("日历变更")]
+        for item in (county, neighbour):
+            try:
+                await wf_env.client.get_workflow_handle(f"request:{item}").terminate("test finished")
+            except Exception:
+                pass
