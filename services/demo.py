@@ -321,17 +321,17 @@ def prepare_province_config(data_dir: Path) -> Path:
     return target
 
 
-def use_province_demo(environ: dict[str, str] | None = None) -> tuple[Path, Path]:
+def use_province_demo() -> tuple[Path, Path]:
     """Point the process at the province demo: its own data directory (SHIXIAN_DATA_DIR when set, else
     data/demo-province, never the city's data/) and its composed config (SHIXIAN_CONFIG_DIR). Returns both."""
-    import os
+    from domain.settings import get_settings, set_environment
 
-    env = os.environ if environ is None else environ
-    data = Path(env.get("SHIXIAN_DATA_DIR") or PROVINCE_DATA_DIR)
+    settings = get_settings()
+    data = settings.data_dir if "data_dir" in settings.model_fields_set else PROVINCE_DATA_DIR
     data.mkdir(parents=True, exist_ok=True)
     config = prepare_province_config(data)
-    env["SHIXIAN_DATA_DIR"] = str(data)
-    env["SHIXIAN_CONFIG_DIR"] = str(config)
+    set_environment("SHIXIAN_DATA_DIR", str(data))
+    set_environment("SHIXIAN_CONFIG_DIR", str(config))
     return data, config
 
 
