@@ -220,6 +220,22 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
     return out
 
 
+def item_rules(
+    table: dict[str, RuleMeta], item_type: str, node: str | None, rule_nodes: dict[str, frozenset[str]]
+) -> dict[str, RuleMeta]:
+    """The rules an item of `item_type` in a department of `node` starts with: its type's rules, and a node's
+    internal pre-deadlines (`rule_nodes`: rule id -> the nodes it covers) only where they cover `node`."""
+    return {
+        k: m
+        for k, m in table.items()
+        if ITEM_TYPE.get(m.start_event.split(".")[0]) == item_type and (k not in rule_nodes or node in rule_nodes[k])
+    }
+
+
+def internal_rule_nodes(rules: dict[str, Rule]) -> dict[str, frozenset[str]]:
+    return {r.id: r.nodes for r in rules.values() if r.internal and r.nodes is not None}
+
+
 def parse_jsonl(text: str) -> list[tuple[int, Any]]:
     out: list[tuple[int, Any]] = []
     for n, line in enumerate(text.splitlines(), start=1):
@@ -276,7 +292,7 @@ class Ingestor:
         eng = engine()
         self.rules = rule_table(eng.rules)
         # internal pre-deadlines (内部时限): the nodes whose departments' items get them
-        self._rule_nodes = {r.id: r.nodes for r in eng.rules.values() if r.internal and r.nodes is not None}
+        self._rule_nodes = internal_rule_nodes(eng.rules)
         self._rules_by_type: dict[tuple[str, str | None], dict[str, RuleMeta]] = {}
         self._directory: Directory | None = None
 
@@ -668,12 +684,7 @@ class Ingestor:
         pre-deadlines join only for the departments they cover (`node`: the item's department's node)."""
         key = (item_type, node)
         if key not in self._rules_by_type:
-            self._rules_by_type[key] = {
-                k: m
-                for k, m in self.rules.items()
-                if ITEM_TYPE.get(m.start_event.split(".")[0]) == item_type
-                and (k not in self._rule_nodes or node in self._rule_nodes[k])
-            }
+            self._rules_by_type[key] = item_rules(self.rules, item_type, node, self._rule_nodes)
         return self._rules_by_type[key]
 
     async def _update(self, ev: Event, wid: str) -> tuple[str, str]:
