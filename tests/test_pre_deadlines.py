@@ -78,3 +78,39 @@ def test_scores_count_an_internal_clock_only_where_the_scheme_weights_it():
 
     problems = check_scheme_rules(engine().scoring, rules | extra, [])
     assert not [p for p in problems if "pre_wlmq" in p]
+
+
+def test_a_missed_internal_clock_does_not_touch_the_score_unless_weighted():
+    import datetime as dt
+
+    import tomllib
+
+    from domain.scoring import ClockRecord, RuleDeduction, ScoringConfig, parse_period, score_period
+
+    rules = parse_rules(tomllib.loads((REPO_CONFIG / "rules.toml").read_text(encoding="utf-8")))
+    rules |= internal_rules(rules, parse_jurisdictions(PROVINCE))
+
+    def rec(rule: str, due: str, met_on: str) -> ClockRecord:
+        return ClockRecord(
+            item_id="wlmq-jyj-ndbg",
+            item_type="annual_report",
+            department="wlmq-jyj",
+            rule=rule,
+            due=due,
+            state="met",
+            met_on=met_on,
+            lateness_working_days=1 if met_on > due else 0,
+        )
+
+    records = [
+        rec("annual_report_department", "2026-01-31", "2026-01-29"),  # on time (statutory)
+        rec("pre_wlmq_dept_publish", "2026-01-28", "2026-01-29"),  # late against the city's 01-28
+    ]
+    period, as_of = parse_period("2026-Q1"), dt.date(2026, 4, 10)
+    plain = score_period(records, period, as_of, ScoringConfig(), rules=rules)
+    (d,) = plain.summary
+    assert (d.items_due, d.on_time, d.late) == (1, 1, 0)
+    weighted = ScoringConfig(deductions={"pre_wlmq_dept_publish": RuleDeduction(points=2, source="测试")})
+    res = score_period(records, period, as_of, weighted, rules=rules)
+    (d,) = res.summary
+    assert (d.items_due, d.on_time, d.late, d.deduction) == (2, 1, 1, 2)
