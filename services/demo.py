@@ -282,8 +282,9 @@ def print_demo_accounts(passwords: dict[str, str]) -> None:
 
 
 # ============================================================================ the demo province (新疆)
+CITY = "city"
 PROVINCE = "province"
-SCENARIOS = ("city", PROVINCE)
+SCENARIOS = (CITY, PROVINCE)
 PROVINCE_REGION = "xinjiang"
 PROVINCE_DATA_DIR = Path("data") / "demo-province"
 # Per node: its government office and one or two departments (config/demo/province/departments.toml).

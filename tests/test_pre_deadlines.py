@@ -82,7 +82,6 @@ def test_scores_count_an_internal_clock_only_where_the_scheme_weights_it():
 
 def test_a_missed_internal_clock_does_not_touch_the_score_unless_weighted():
     import datetime as dt
-
     import tomllib
 
     from domain.scoring import ClockRecord, RuleDeduction, ScoringConfig, parse_period, score_period
