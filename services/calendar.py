@@ -167,20 +167,21 @@ async def signal_open_items(
             n += 1
         except RPCError as exc:  # finished meanwhile
             log.info("recalculate %s skipped: %s", wid, exc)
-    rid = await reproject_finished(client, reason)
+    rid = await reproject_finished(client, reason, departments=departments)
     record(actor, "calendar.reload", detail={"items": n, "reason": reason, "reproject": rid})
     return n
 
 
-async def reproject_finished(client: Client, reason: str) -> str:
-    """Start the re-projection of finished items for the calendar data as it is now (one run per data)."""
+async def reproject_finished(client: Client, reason: str, *, departments: set[str] | None = None) -> str:
+    """Start the re-projection of finished items for the calendar data as it is now (one run per data);
+    `departments`: only theirs (the departments whose calendar region changed)."""
     from domain.engine import engine
 
     wid = f"reproject:{engine().calendar.fingerprint()}"
     try:
         await client.start_workflow(
             ReprojectWorkflow.run,
-            ReprojectRequest(reason=reason),
+            ReprojectRequest(reason=reason, departments=sorted(departments) if departments is not None else None),
             id=wid,
             task_queue=get_settings().task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

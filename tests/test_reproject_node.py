@@ -114,9 +114,9 @@ async def test_reload_recomputes_the_county_only_and_tells_its_liaison_what_move
             },
         )
 
-    def open_body(mid: int) -> str:
-        from services.inbox import open_message
+    from services.inbox import open_message
 
+    def open_body(mid: int) -> str:
         return open_message("liaison-cbcr-jyj", mid)["body"]
 
     async def connect():
@@ -136,6 +136,20 @@ async def test_reload_recomputes_the_county_only_and_tells_its_liaison_what_move
         cal = engine().calendar
         expected = cal.add_working_days(dt.date(2025, 4, 10), 20, "qapqal")
         assert before[county] == expected.isoformat()
+        # a finished request in the county too, replied on its due date: re-projected, still on time
+        out = await ing.ingest([request(3, "cbcr-zfb")])
+        finished = "cbcr-zfb-ysq-rn-3"
+        reply = {"event_id": "rn-3r", "recorded_by": "liaison-cbcr-zfb", "type": "request.replied"}
+        reply |= {"request_id": finished, "on": expected.isoformat(), "outcome": "granted"}
+        out += await ing.ingest([(4, reply)])
+        assert [r.status for r in out] == ["applied", "applied"], [r.text() for r in out]
+        for _ in range(200):
+            with session() as s:
+                if get_item(s, finished).state != "open":
+                    break
+            await asyncio.sleep(0.05)
+        with session() as s:
+            assert get_item(s, finished).state != "open"
 
         f.write_text(NEW, encoding="utf-8")
         st = f.stat()
@@ -151,6 +165,11 @@ async def test_reload_recomputes_the_county_only_and_tells_its_liaison_what_move
             await asyncio.sleep(0.05)
         assert due(county) == moved.isoformat()
         assert due(neighbour) == before[neighbour]
+        for _ in range(200):  # the finished one: by the re-projection workflow of the county's departments
+            if due(finished) == moved.isoformat():
+                break
+            await asyncio.sleep(0.05)
+        assert due(finished) == moved.isoformat()
 
         # the item workflow's own 期限变更 notices come per clock; the reload's summary is one message
         box = [m for m in messages("liaison-cbcr-jyj")["messages"] if m["title"] == "日历变更：本部门期限重新计算"]
@@ -158,8 +177,11 @@ async def test_reload_recomputes_the_county_only_and_tells_its_liaison_what_move
         body = open_body(box[0]["id"])
         assert f"{county}：" in body and f"{expected.isoformat()} → {moved.isoformat()}" in body, body
         assert "2025-04-15放假" in body
+        finished_box = [m for m in messages("liaison-cbcr-zfb")["messages"] if m["title"].startswith("日历变更")]
+        assert len(finished_box) == 1
+        assert f"{finished}：" in open_message("liaison-cbcr-zfb", finished_box[0]["id"])["body"]
         assert not [m for m in messages("liaison-tsq-jyj")["messages"] if m["title"].startswith("日历变更")]
-        for item in (county, neighbour):
+        for item in (county, neighbour, finished):
             try:
                 await wf_env.client.get_workflow_handle(f"request:{item}").terminate("test finished")
             except Exception:
