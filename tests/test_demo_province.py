@@ -22,6 +22,7 @@ import pytest
 import pytest_asyncio
 
 from domain.config import REPO_CONFIG
+from tests.workflow_harness import app_worker  # at import: it reads the session's config dir
 
 # 《新疆维吾尔自治区人民政府办公厅关于2025年节假日放假和冬夏季作息时间安排的通知》 as reposted
 # (http://www.mnw.cn/news/cj/3018205.html, 来源：新疆维吾尔自治区人民政府): 肉孜节 3月29日至31日，古尔邦节
@@ -139,7 +140,6 @@ def test_sign_in_lines_name_every_level_and_print_no_password(province):
 @pytest_asyncio.fixture(loop_scope="session")
 async def seeded(wf_env, province):
     from services.demo import build_province_events, seed_province
-    from tests.workflow_harness import app_worker
 
     async with app_worker(wf_env.client):
         results = await seed_province(wf_env.client)

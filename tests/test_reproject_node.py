@@ -10,6 +10,8 @@ import datetime as dt
 
 import pytest
 
+from tests.workflow_harness import app_worker  # at import: it reads the session's config dir
+
 OLD = 'region = "qapqal"\nsource = "测试用县级日历（tests/test_reproject_node.py）"\n[days_off]\n"2025-04-14" = "测试节日"\n'
 NEW = OLD + '"2025-04-15" = "测试节日"\n'
 
@@ -93,7 +95,6 @@ async def test_reload_recomputes_the_county_only_and_tells_its_liaison_what_move
     from services.ingest import Ingestor
     from store.db import get_engine, session
     from store.items import get_item
-    from tests.workflow_harness import app_worker
 
     _, f = county_region
     received = "2025-04-10"  # a Thursday: 20 working days run over the county's 04-14 (and, after, 04-15)
