@@ -233,14 +233,10 @@ async def test_demo_seeds_every_level_and_the_internal_pre_deadlines(seeded):
                 assert not [r for r in rules if r.startswith("pre_")], rules
 
 
-def test_shixian_up_demo_province_starts_with_its_calendars(tmp_path):
-    """The real command in a subprocess (embedded Temporal dev server, worker, no web): it composes its own
-    config in its own data directory, seeds the province and prints how to sign in at each level."""
+def run_up(args: list[str], data: Path) -> str:
+    """`shixian up …` in a subprocess on free ports until its ready line (or its end); then SIGTERM."""
     from tests.conftest import free_port
 
-    if not sorted((REPO_CONFIG / "calendars").glob("xinjiang-*.toml")):
-        pytest.skip("新疆 calendar files (config/calendars/xinjiang-*.toml) not on this branch yet")
-    data = tmp_path / "province-data"
     env = {
         **os.environ,
         "SHIXIAN_DATA_DIR": str(data),
@@ -252,7 +248,7 @@ def test_shixian_up_demo_province_starts_with_its_calendars(tmp_path):
         env.pop(k, None)
     shixian = Path(sys.executable).parent / "shixian"
     proc = subprocess.Popen(
-        [str(shixian), "up", "--demo", "province", "--no-http"],
+        [str(shixian), "up", *args],
         cwd=REPO_CONFIG.parent,
         env=env,
         stdout=subprocess.PIPE,
@@ -268,15 +264,7 @@ def test_shixian_up_demo_province_starts_with_its_calendars(tmp_path):
             lines.append(line)
             if "时限已就绪" in line or time.monotonic() > deadline:
                 break
-        out = "".join(lines)
-        assert "时限已就绪" in out, out
-        assert f"配置目录 {data / 'config'}" in out, out
-        seeded = re.search(r"新疆维吾尔自治区示例 (\d+) 条事件已载入", out)
-        assert seeded and int(seeded.group(1)) > 20 and "被拒绝" not in out, out
-        for level in ("[自治区] 新疆维吾尔自治区", "[地级] 乌鲁木齐市", "[地级] 伊犁哈萨克自治州", "[县级] 天山区"):
-            assert level in out, out
-        assert "shixian user set-password" in out and "demo-account" not in out
-        assert (data / "shixian.db").exists() or list(data.glob("*.db")), sorted(p.name for p in data.iterdir())
+        return "".join(lines)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -285,3 +273,26 @@ def test_shixian_up_demo_province_starts_with_its_calendars(tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def test_shixian_up_demo_province_starts_with_its_calendars(tmp_path):
+    """The real command in a subprocess (embedded Temporal dev server, worker, no web): it composes its own
+    config in its own data directory, seeds the province and prints how to sign in at each level."""
+    if not sorted((REPO_CONFIG / "calendars").glob("xinjiang-*.toml")):
+        pytest.skip("新疆 calendar files (config/calendars/xinjiang-*.toml) not on this branch yet")
+    data = tmp_path / "province-data"
+    out = run_up(["--demo", "province", "--no-http"], data)
+    assert "时限已就绪" in out, out
+    assert f"配置目录 {data / 'config'}" in out, out
+    seeded = re.search(r"新疆维吾尔自治区示例 (\d+) 条事件已载入", out)
+    assert seeded and int(seeded.group(1)) > 20 and "被拒绝" not in out, out
+    for level in ("[自治区] 新疆维吾尔自治区", "[地级] 乌鲁木齐市", "[地级] 伊犁哈萨克自治州", "[县级] 天山区"):
+        assert level in out, out
+    assert "shixian user set-password" in out and "demo-account" not in out
+    assert (data / "shixian.db").exists(), sorted(p.name for p in data.iterdir())
+
+
+def test_shixian_up_demo_alone_keeps_the_city(tmp_path):
+    out = run_up(["--demo", "--no-http"], tmp_path / "city-data")
+    assert "时限已就绪" in out and "钦州市示例" in out and "演示自治区" not in out, out
+    assert not (tmp_path / "city-data" / "config").exists()  # the shipped config, not a composed one
