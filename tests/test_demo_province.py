@@ -143,7 +143,7 @@ async def seeded(wf_env, province):
 
     async with app_worker(wf_env.client):
         results = await seed_province(wf_env.client)
-        yield province, results, build_province_events(), wf_env.client
+        yield province, results, build_province_events(), wf_env
         from services.queries import open_item_ids
 
         for wid, _ in open_item_ids():
@@ -162,7 +162,8 @@ async def test_request_the_day_before_eid_al_adha_skips_the_regional_days_citing
     from store.db import get_engine, session
     from store.items import get_item
 
-    (_, _, calendar_file), results, _, client = seeded
+    (_, _, calendar_file), results, _, env = seeded
+    client = env.client
     assert [r.text() for r in results if r.status == "rejected"] == []
     days = eid_days(calendar_file)
     assert days, calendar_file
@@ -296,3 +297,43 @@ def test_shixian_up_demo_alone_keeps_the_city(tmp_path):
     out = run_up(["--demo", "--no-http"], tmp_path / "city-data")
     assert "时限已就绪" in out and "钦州市示例" in out and "演示自治区" not in out, out
     assert not (tmp_path / "city-data" / "config").exists()  # the shipped config, not a composed one
+
+
+@pytest.mark.date_sensitive
+async def test_an_unmet_internal_pre_deadline_is_reminded_like_any_clock(seeded):
+    """乌鲁木齐市人民政府办公室's report of last year, opened as the annual kickoff opens it and never submitted:
+    the city's 01-26 clock is overdue and the city's supervisor is told, like for any statutory clock."""
+    import asyncio
+
+    from domain.engine import engine
+    from domain.events import annual_report_item_id, annual_report_openers
+    from domain.shanghai import today
+    from services.inbox import messages
+    from services.ingest import Ingestor
+    from store.db import get_engine, session
+    from store.items import get_item
+
+    _, _, _, env = seeded
+    client = env.client
+    year = today().year - 1
+    dept = engine().directory.departments["wlmq-zfb"]
+    openers = [e for e in annual_report_openers([dept], year) if e["level"] == "department"]
+    out = await Ingestor(client, db_engine=get_engine(), internal=True).ingest(list(enumerate(openers, 1)))
+    assert [r.status for r in out] == ["applied"], [r.text() for r in out]
+    item = annual_report_item_id("wlmq-zfb", year, "department")
+    with session() as s:
+        clocks = {c.rule: c for c in get_item(s, item).clocks}
+    assert clocks["pre_wlmq_dept_submit"].due == f"{year + 1}-01-26"
+    assert clocks["annual_report_department"].due == f"{year + 1}-01-31"
+    # an item that arrives past its steps gets one overdue notice (to the supervisors: the ladder's overdue
+    # step) after the backfill grace, at a working day's fire time (domain/ladder.py)
+    await env.sleep(dt.timedelta(days=4))
+    people = engine().directory.people
+    told: dict[str, list[str]] = {}
+    for _ in range(200):
+        told = {p: [m["title"] for m in messages(p)["messages"] if m["item_id"] == item] for p in people}
+        told = {p: t for p, t in told.items() if t}
+        if told:
+            break
+        await asyncio.sleep(0.05)
+    assert any("部门年报报送市政务公开办（内部时限）已逾期" in t for t in told.get("supervisor-wlmq", [])), told
