@@ -55,13 +55,13 @@ def reload_problem() -> str | None:
 async def reload_calendar(connect: Callable[[], Awaitable[Client]], reason: str, actor: Actor = SYSTEM) -> Reloaded:
     """Check the config files, then (only when they are sound) connect and have every open item recompute;
     `ReloadRefused` when a file is broken, before any connection is made."""
-    from domain.engine import engine, engine_in_use
+    from domain.engine import engine, take_superseded_calendar
 
-    before = engine_in_use()
-    old = before.calendar if before is not None else None
     problem = reload_problem()
     if problem:
         raise ReloadRefused(problem)
+    # the calendar before the engine's last reload(s), whoever caused them (a page, an activity, this check)
+    old = take_superseded_calendar()
     departments = None
     if old is not None and old is not engine().calendar:
         changed, departments = changed_departments(old, engine().calendar)
