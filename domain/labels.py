@@ -423,3 +423,6 @@ DIRECTORY_FIELDS = {
     "roles": "角色",
     "notify": "通知渠道",
 }
+
+# Jurisdiction levels (domain/jurisdictions.py LEVELS)
+NODE_LEVELS = {"province": "省级", "city": "地级", "county": "县级"}

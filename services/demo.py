@@ -489,6 +489,7 @@ def province_sign_in_lines() -> list[str]:
     """How to sign in at each level: the node's supervisor and assessor, a liaison per node; no password is
     set or shown (each is set by whoever runs the demo)."""
     from domain.engine import engine
+    from domain.labels import NODE_LEVELS
 
     d = engine().directory
     tree = d.tree
@@ -497,7 +498,6 @@ def province_sign_in_lines() -> list[str]:
         " / demo accounts (no passwords set):",
         "  设置密码 / set a password:  shixian user set-password <人员编号>",
     ]
-    level_names = {"province": "自治区", "city": "地级", "county": "县级"}
     for nid in tree.subtree(tree.root.id):
         node = tree.node(nid)
         people = [
@@ -507,7 +507,7 @@ def province_sign_in_lines() -> list[str]:
             or (p.department in PROVINCE_DEPARTMENTS.get(nid, [])[:1] and "liaison" in p.roles)
         ]
         who = "、".join(f"{p.id}（{p.name}）" for p in people)
-        lines.append(f"  [{level_names.get(node.level, node.level)}] {node.name}: {who}")
+        lines.append(f"  [{NODE_LEVELS.get(node.level, node.level)}] {node.name}: {who}")
     return lines
 
 

@@ -287,7 +287,7 @@ def test_shixian_up_demo_province_starts_with_its_calendars(tmp_path):
     assert f"配置目录 {data / 'config'}" in out, out
     seeded = re.search(r"新疆维吾尔自治区示例 (\d+) 条事件已载入", out)
     assert seeded and int(seeded.group(1)) > 20 and "被拒绝" not in out, out
-    for level in ("[自治区] 新疆维吾尔自治区", "[地级] 乌鲁木齐市", "[地级] 伊犁哈萨克自治州", "[县级] 天山区"):
+    for level in ("[省级] 新疆维吾尔自治区", "[地级] 乌鲁木齐市", "[地级] 伊犁哈萨克自治州", "[县级] 天山区"):
         assert level in out, out
     assert "shixian user set-password" in out and "demo-account" not in out
     assert (data / "shixian.db").exists(), sorted(p.name for p in data.iterdir())
