@@ -282,6 +282,9 @@ def load_rules(directory: Path | None = None) -> dict[str, Rule]:
     return rules | internal_rules(rules, load_jurisdictions(directory))
 
 
+INTERNAL_MARK = "内部时限"
+
+
 def internal_rule_id(node: str, deadline: str) -> str:
     return f"pre_{node}_{deadline}"
 
@@ -303,7 +306,8 @@ def internal_rules(rules: dict[str, Rule], tree) -> dict[str, Rule]:
         out[rid] = replace(
             base,
             id=rid,
-            name=d.name,
+            # every page, notice and export names it as internal: not a statutory duty
+            name=d.name if INTERNAL_MARK in d.name else f"{d.name}（{INTERNAL_MARK}）",
             unit="fixed_date",
             length=0,
             month=d.month,

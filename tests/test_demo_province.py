@@ -325,6 +325,15 @@ async def test_an_unmet_internal_pre_deadline_is_reminded_like_any_clock(seeded)
         clocks = {c.rule: c for c in get_item(s, item).clocks}
     assert clocks["pre_wlmq_dept_submit"].due == f"{year + 1}-01-26"
     assert clocks["annual_report_department"].due == f"{year + 1}-01-31"
+    # the board's overdue list shows it beside the statutory clock, named as internal
+    from services.queries import overdue_rows
+
+    rows = {r["rule"]: r for r in overdue_rows(today(), "wlmq-zfb") if r["id"] == item}
+    assert {"pre_wlmq_dept_submit", "pre_wlmq_dept_publish", "annual_report_department"} <= set(rows)
+    assert rows["pre_wlmq_dept_submit"]["rule_name"].endswith("（内部时限）")
+    assert (
+        rows["pre_wlmq_dept_submit"]["overdue_working_days"] > rows["annual_report_department"]["overdue_working_days"]
+    )
     # an item that arrives past its steps gets one overdue notice (to the supervisors: the ladder's overdue
     # step) after the backfill grace, at a working day's fire time (domain/ladder.py)
     await env.sleep(dt.timedelta(days=4))

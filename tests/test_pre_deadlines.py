@@ -56,6 +56,21 @@ def test_bad_deadlines_are_refused_with_the_node_named(entry, message):
     assert 'node "c"' in str(exc.value)
 
 
+def test_an_internal_rule_is_named_as_internal():
+    import tomllib
+
+    rules = parse_rules(tomllib.loads((REPO_CONFIG / "rules.toml").read_text(encoding="utf-8")))
+    text = (
+        '[[node]]\nid = "c"\nname = "市"\nlevel = "city"\n[[node.deadline]]\nid = "x"\nname = "报送公开办"\n'
+        'rule = "annual_report_department"\nmonth = 1\nday = 20\nsource = "s"\n'
+    )
+    (r,) = internal_rules(rules, parse_jurisdictions(text)).values()
+    assert (r.id, r.name, r.nodes) == ("pre_c_x", "报送公开办（内部时限）", frozenset({"c"}))
+    assert internal_rules(rules, parse_jurisdictions(PROVINCE))["pre_wlmq_dept_submit"].name == (
+        "部门年报报送市政务公开办（内部时限）"
+    )
+
+
 def test_a_deadline_on_an_unknown_rule_is_a_config_error():
     from domain.config import ConfigError
 
