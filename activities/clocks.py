@@ -300,6 +300,8 @@ class ReprojectRequest(BaseModel):
     reason: str
     after: str | None = None  # the last item id of the previous page
     limit: int = 200
+    # only these departments' items (a calendar change of some regions: re-projection per node); None: all
+    departments: list[str] | None = None
 
 
 class ReprojectResult(BaseModel):

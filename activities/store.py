@@ -184,6 +184,8 @@ def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
             if activity.in_activity():
                 activity.heartbeat(out.items)
             out.items += 1
+            if req.departments is not None and listed.department not in req.departments:
+                continue  # its region's days did not change
             changes = []
             clocks = []
             for c in listed.clocks:

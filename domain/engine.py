@@ -82,6 +82,10 @@ log = logging.getLogger("shixian.config")
 _lock = threading.Lock()
 _engine: Engine | None = None
 _problem: str | None = None  # why the files on disk are not the data in use (None: they are)
+# The calendar in use before the engine last reloaded, kept until a calendar reload compares it with the new
+# one (services/calendar.py: re-projection per node); the oldest not yet compared when several reloads came.
+# Kept per config directory: data of another directory (a test, a second demo) is not a change of this one.
+_superseded: tuple[str, WorkCalendar] | None = None
 
 
 def config_signature() -> tuple:
@@ -91,6 +95,7 @@ def config_signature() -> tuple:
         root / "rules.toml",
         root / "reminders.toml",
         root / "regions.toml",
+        root / "jurisdictions.toml",  # its [[node.deadline]] entries are rules (domain.rules.internal_rules)
         *sorted((root / "calendars").glob("*.toml")),
     ]
     sig: list[tuple[str, int | None, int | None]] = []
@@ -109,7 +114,7 @@ def engine() -> Engine:
     A file that breaks while the system runs (a half-edited notice) keeps the last good data in use and
     is reported, instead of failing every computation; a process started beside a bad calendar notice
     refuses that file and uses the rest; with nothing usable at start the `ConfigError` is raised."""
-    global _engine, _problem
+    global _engine, _problem, _superseded
     sig = config_signature()
     with _lock:
         if _engine is None or _engine.signature != sig:
@@ -133,8 +138,19 @@ def engine() -> Engine:
                 log.error("配置文件有误，继续使用上一版有效配置：%s", exc)
                 _engine.signature = sig  # report once per change
                 return _engine
+            if _engine is not None and (_superseded is None or _superseded[0] != sig[0]):
+                _superseded = (_engine.signature[0], _engine.calendar) if _engine.signature[0] == sig[0] else None
             _engine = fresh
         return _engine
+
+
+def take_superseded_calendar() -> WorkCalendar | None:
+    """The calendar in use before the last reload(s) not yet compared, and forget it (None: none since)."""
+    global _superseded
+    root = str(config_dir())
+    with _lock:
+        old, _superseded = _superseded, None
+        return old[1] if old is not None and old[0] == root else None
 
 
 class _Section:
@@ -204,10 +220,11 @@ _urge = _Section("urge.toml")
 def reset() -> None:
     """Forget the cached data and any reported problem, as a freshly started process would (tests use it
     to load a config directory from scratch)."""
-    global _engine, _problem
+    global _engine, _problem, _superseded
     with _lock:
         _engine = None
         _problem = None
+        _superseded = None
     for section in (_directory, _review, _scoring, _urge):
         section.reset()
 

@@ -11,6 +11,7 @@ as a single city's installation was before jurisdictions existed.
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -23,11 +24,31 @@ LEVELS = ("province", "city", "county")  # 省级 · 地级（市、州、盟）
 IMPLICIT_ROOT = "local"
 NATIONAL = "national"
 _CODE = re.compile(r"^\d{6}$")
-_NODE_KEYS = {"id", "name", "short_name", "code", "level", "parent", "calendar"}
+_NODE_KEYS = {"id", "name", "short_name", "code", "level", "parent", "calendar", "deadline"}
+_DEADLINE_KEYS = {"id", "name", "rule", "applies_to", "levels", "month", "day", "source", "quote"}
+APPLIES_TO = ("subtree", "own", "below")  # the node and every node below · its own departments · the nodes below
 
 
 class JurisdictionError(_config.ConfigError):
     """jurisdictions.toml is malformed or inconsistent; the message names the file and the node."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """An internal pre-deadline a node sets ahead of a statutory rule (内部时限, `[[node.deadline]]`): e.g. a city
+    wants its departments' annual reports by 01-26, before the statutory 01-31. It becomes an extra rule
+    (domain/rules.py `internal_rules`) for the items of the departments it covers: same start and met_by
+    events as `rule`, its own fixed date; shown on the board, scored only where a scheme weights it."""
+
+    id: str
+    name: str
+    rule: str  # the statutory rule (rules.toml) it precedes
+    month: int
+    day: int
+    source: str
+    quote: str = ""
+    applies_to: str = "subtree"  # APPLIES_TO
+    levels: tuple[str, ...] = ()  # only nodes of these levels (empty: any)
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,7 @@ class Node:
     parent: str | None = None
     calendar: str | None = None  # the node's own calendar region; None: its parent's
     short_name: str = ""
+    deadlines: tuple[Deadline, ...] = ()  # internal pre-deadlines for the departments this node watches
 
     @property
     def level_index(self) -> int:
@@ -131,6 +153,20 @@ class Jurisdictions:
                 return n.calendar
         return NATIONAL
 
+    def deadline_nodes(self, node_id: str, d: Deadline) -> frozenset[str]:
+        """The nodes whose departments a deadline of `node_id` applies to."""
+        if d.applies_to == "own":
+            nodes: tuple[str, ...] = (node_id,)
+        elif d.applies_to == "below":
+            nodes = self.subtree(node_id)[1:]
+        else:
+            nodes = self.subtree(node_id)
+        return frozenset(n for n in nodes if not d.levels or self.nodes[n].level in d.levels)
+
+    def deadlines(self) -> list[tuple[Node, Deadline]]:
+        """Every internal pre-deadline of the tree, in file order."""
+        return [(n, d) for n in self.nodes.values() for d in n.deadlines]
+
 
 def implicit_tree() -> Jurisdictions:
     """A directory without jurisdictions.toml: one node holding every department."""
@@ -161,7 +197,7 @@ def parse_jurisdictions(text: str, source: str = FILENAME) -> Jurisdictions:
                 f"{where}: 未知的键 {', '.join(sorted(bad))}（允许：{', '.join(sorted(_NODE_KEYS))}）"
             )
         values: dict[str, str | None] = {}
-        for key in _NODE_KEYS:
+        for key in _NODE_KEYS - {"deadline"}:
             v = entry.get(key)
             if v is not None and (not isinstance(v, str) or not v.strip()):
                 raise JurisdictionError(f"{where}: {key} 必须是非空字符串")
@@ -189,6 +225,7 @@ def parse_jurisdictions(text: str, source: str = FILENAME) -> Jurisdictions:
             parent=values["parent"],
             calendar=values["calendar"],
             short_name=values["short_name"] or "",
+            deadlines=_deadlines(entry.get("deadline", []), where),
         )
     roots = [n for n in nodes.values() if n.parent is None]
     if len(roots) != 1:
@@ -208,6 +245,55 @@ def parse_jurisdictions(text: str, source: str = FILENAME) -> Jurisdictions:
     # Levels strictly decrease downwards, so a cycle cannot pass the check above; a node unreachable from
     # the root can't exist either (its chain of parents would have to cycle).
     return Jurisdictions(nodes, source=source)
+
+
+def _deadlines(raw: object, where: str) -> tuple[Deadline, ...]:
+    if not isinstance(raw, list):
+        raise JurisdictionError(f"{where}: deadline 必须是表数组（[[node.deadline]]）")
+    out: list[Deadline] = []
+    for i, d in enumerate(raw, start=1):
+        dw = f"{where} 第{i}个 deadline"
+        if not isinstance(d, dict):
+            raise JurisdictionError(f"{dw}: 必须是表")
+        bad = set(d) - _DEADLINE_KEYS
+        if bad:
+            raise JurisdictionError(
+                f"{dw}: 未知的键 {', '.join(sorted(bad))}（允许：{', '.join(sorted(_DEADLINE_KEYS))}）"
+            )
+        for key in ("id", "name", "rule", "source"):
+            if not isinstance(d.get(key), str) or not d[key].strip():
+                raise JurisdictionError(f"{dw}: 缺少 {key}（非空字符串）")
+        if not re.fullmatch(r"[a-z0-9_]+", d["id"]):
+            raise JurisdictionError(f"{dw}: id “{d['id']}” 只能含小写字母、数字和下划线")
+        month, day = d.get("month"), d.get("day")
+        try:
+            if not isinstance(month, int) or not isinstance(day, int):
+                raise ValueError
+            _dt.date(2000, month, day)
+        except ValueError:
+            raise JurisdictionError(f"{dw}: 需要有效的 month 与 day（如 month = 1, day = 26）") from None
+        applies = d.get("applies_to", "subtree")
+        if applies not in APPLIES_TO:
+            raise JurisdictionError(f"{dw}: applies_to “{applies}” 无效（允许：{'、'.join(APPLIES_TO)}）")
+        levels = d.get("levels", [])
+        if not isinstance(levels, list) or any(lv not in LEVELS for lv in levels):
+            raise JurisdictionError(f"{dw}: levels 必须是级别列表（{'、'.join(LEVELS)}）")
+        if any(x.id == d["id"] for x in out):
+            raise JurisdictionError(f"{dw}: id “{d['id']}” 重复")
+        out.append(
+            Deadline(
+                id=d["id"],
+                name=d["name"].strip(),
+                rule=d["rule"].strip(),
+                month=month,
+                day=day,
+                source=d["source"].strip(),
+                quote=str(d.get("quote", "")).strip(),
+                applies_to=applies,
+                levels=tuple(levels),
+            )
+        )
+    return tuple(out)
 
 
 def load_jurisdictions(config_dir: Path | None = None) -> Jurisdictions:

@@ -44,6 +44,10 @@ class Rule:
     lapses: bool = False  # a window that simply closes at its due date (never overdue)
     since: dt.date | None = None  # the rule applies to clocks starting on or after this date
     editions: tuple[tuple[dt.date, Rule], ...] = field(default=(), repr=False)
+    # 内部时限: a node's pre-deadline (jurisdictions.toml [[node.deadline]]), not a statutory duty; it starts only
+    # for the items of departments of `nodes` and is scored only where a scheme weights it.
+    internal: bool = False
+    nodes: frozenset[str] | None = None  # None: every department
 
     def for_start(self, start: dt.date) -> Rule:
         """The edition in force for a clock started on `start` (e.g. 2008 limits before 2019-05-15)."""
@@ -272,7 +276,56 @@ def load_rules(directory: Path | None = None) -> dict[str, Rule]:
     data = read_toml(path)
     parse_correction_min(data, path.name)  # a bad [correction] is a config error like any rule's
     parse_counting_limits(data, path.name)
-    return parse_rules(data, path.name)
+    rules = parse_rules(data, path.name)
+    from domain.jurisdictions import load_jurisdictions
+
+    return rules | internal_rules(rules, load_jurisdictions(directory))
+
+
+INTERNAL_MARK = "内部时限"
+
+
+def internal_rule_id(node: str, deadline: str) -> str:
+    return f"pre_{node}_{deadline}"
+
+
+def internal_rules(rules: dict[str, Rule], tree) -> dict[str, Rule]:
+    """The rules of the tree's internal pre-deadlines (domain.jurisdictions.Deadline), each built on the
+    statutory rule it precedes: its start, met_by, closed_by and `when` events, its own date and citation."""
+    out: dict[str, Rule] = {}
+    for node, d in tree.deadlines():
+        where = f"{tree.source}: node “{node.id}” deadline “{d.id}”"
+        base = rules.get(d.rule)
+        if base is None:
+            raise ConfigError(f"{where}: rule “{d.rule}” 不是 rules.toml 中的规则")
+        if base.internal:
+            raise ConfigError(f"{where}: rule “{d.rule}” 本身是内部时限，应指向法定规则")
+        rid = internal_rule_id(node.id, d.id)
+        if rid in rules or rid in out:
+            raise ConfigError(f"{where}: 规则编号 {rid} 重复")
+        out[rid] = replace(
+            base,
+            id=rid,
+            # every page, notice and export names it as internal: not a statutory duty
+            name=d.name if INTERNAL_MARK in d.name else f"{d.name}（{INTERNAL_MARK}）",
+            unit="fixed_date",
+            length=0,
+            month=d.month,
+            day=d.day,
+            source=d.source,
+            quote=d.quote or d.source,
+            pause=None,
+            resume=None,
+            stop=None,
+            restart=None,
+            extension=None,
+            start_on_next_working_day=False,
+            lapses=False,
+            editions=(),
+            internal=True,
+            nodes=tree.deadline_nodes(node.id, d),
+        )
+    return out
 
 
 def get_rule(rules: dict[str, Rule], rule_id: str) -> Rule:

@@ -167,6 +167,10 @@ class ScoringConfig(BaseModel):
         d = self.deductions.get(rule)
         return d.points if d else MARK_DEFAULTS.get(rule, 0.0)
 
+    def weights(self, rule: str) -> bool:
+        """The scheme gives `rule` a weight (a deduction or an indicator listing it)."""
+        return rule in self.deductions or self.indicator_of(rule) is not None
+
     def indicator_of(self, rule: str) -> str | None:
         for ind in self.indicators.values():
             if rule in ind.items:
@@ -370,7 +374,8 @@ def check_scheme_rules(config: ScoringConfig, rules: Mapping[str, Any], departme
     """Cross-file checks for `shixian config check`: every scored rule of rules.toml (not a lapsing window) is
     weighted in every scheme, every item and bonus basis is a rule or a mark, every jurisdiction a unit."""
     path = Path(config.path).name or "scoring.toml"
-    scored = {rid for rid, r in rules.items() if can_be_overdue(r)}
+    # internal pre-deadlines (内部时限) count only where a scheme weights them: no weight is not a gap
+    scored = {rid for rid, r in rules.items() if can_be_overdue(r) and not getattr(r, "internal", False)}
     known = set(rules) | set(MARK_DEFAULTS)
     problems: list[str] = []
     for sid, s in config.schemes.items():
@@ -803,10 +808,14 @@ def score_period(
         "closed": 0,
         "deduction": 0.0,
     }
+    # 内部时限 (a node's pre-deadlines) are not statutory: counted only where the scheme weights them
+    internal = {rid for rid, r in rules.items() if getattr(r, "internal", False)}
     for r in records:
         if not period.contains(r.due_day):
             continue
         if department is not None and r.department != department:
+            continue
+        if r.rule in internal and not scheme_of(r.department).weights(r.rule):
             continue
         status = classify(r.state, r.due, r.met_on, as_of)
         if r.held and status in ("overdue", "pending"):

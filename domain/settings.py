@@ -368,6 +368,14 @@ def _problem(e) -> str:
     return msg if name in msg else f"{name}：{msg}"
 
 
+def set_environment(name: str, value: str) -> None:
+    """Set one of the product's variables for this process and what it starts (`shixian up --demo province`
+    points SHIXIAN_DATA_DIR and SHIXIAN_CONFIG_DIR at the demo's own directories)."""
+    if name not in _NAMES:
+        raise KeyError(f"not a setting: {name}")
+    os.environ[name] = value
+
+
 def environ() -> dict[str, str]:
     """The raw environment, for `${VAR}` references in config files (notify URLs with secrets)."""
     return dict(os.environ)

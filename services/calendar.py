@@ -55,40 +55,133 @@ def reload_problem() -> str | None:
 async def reload_calendar(connect: Callable[[], Awaitable[Client]], reason: str, actor: Actor = SYSTEM) -> Reloaded:
     """Check the config files, then (only when they are sound) connect and have every open item recompute;
     `ReloadRefused` when a file is broken, before any connection is made."""
-    from domain.engine import engine
+    from domain.engine import engine, take_superseded_calendar
 
     problem = reload_problem()
     if problem:
         raise ReloadRefused(problem)
-    n = await signal_open_items(await connect(), reason, actor)
+    # the calendar before the engine's last reload(s), whoever caused them (a page, an activity, this check)
+    old = take_superseded_calendar()
+    departments = None
+    if old is not None and old is not engine().calendar:
+        changed, departments = changed_departments(old, engine().calendar)
+        tell_liaisons(changed, departments, reason)
+    n = await signal_open_items(await connect(), reason, actor, departments=departments)
     return Reloaded(n, engine().calendar.fingerprint())
 
 
-async def signal_open_items(client: Client, reason: str, actor: Actor = SYSTEM) -> int:
-    """Ask every open item's workflow to recompute its clocks, and start the re-projection of the finished
-    items' clocks; returns how many open items were reached. Each reload is in the audit trail as
-    `actor`'s (the file watch's: the system's)."""
+def changed_departments(old, new, years: range | None = None) -> tuple[dict, set[str]]:
+    """The changed days per region between two calendars (this year, the last and the next by default) and
+    the departments whose calendar region has one: only their clocks are recomputed (re-projection per node)."""
+    from domain.engine import engine
+    from domain.reprojection import affected_departments, changed_days
+    from domain.shanghai import today
+
+    directory = engine().directory
+    region_of = {d.id: d.region for d in directory.departments.values()}
+    y = today().year
+    changed = changed_days(old, new, set(region_of.values()), years or range(y - 1, y + 2))
+    return changed, affected_departments(region_of, changed)
+
+
+def moved_clocks(snaps, days) -> list[tuple[str, str, str, str, str]]:
+    """(item, rule, old due, new due, reason) of each clock of `snaps` whose due date the current calendar
+    moves: open clocks recomputed from their inputs as the item's workflow will, finished ones re-projected.
+    The reason names the changed days between the start and the later of the two due dates."""
+    from temporalio.exceptions import ApplicationError
+
+    from activities.clocks import calc, reproject, spec_from_snapshot
+
+    out = []
+    for snap in snaps:
+        for c in snap.clocks:
+            if not c.due:
+                continue
+            try:
+                if c.state == "open":
+                    new_due: str | None = calc(spec_from_snapshot(c)).due
+                else:
+                    moved = reproject(c, "日历变更")
+                    new_due = moved[0].due if moved else c.due
+            except ApplicationError:  # a clock the current data cannot compute: its workflow will say so
+                continue
+            if not new_due or new_due == c.due:
+                continue
+            hi = max(new_due, c.due)[:10]
+            why = [
+                f"{d.date.isoformat()}{'放假' if not d.workday else '改为工作日'}"
+                for d in days
+                if c.start[:10] < d.date.isoformat() <= hi
+            ]
+            out.append((snap.id, c.rule, c.due[:10], new_due[:10], "、".join(why)))
+    return out
+
+
+def tell_liaisons(changed: dict, departments: set[str], reason: str) -> int:
+    """One 站内消息 per affected department's liaison: the changed days (with their notice) and what moved
+    (item, rule, old due → new due, why), computed before the workflows recompute. Returns how many messages
+    were posted (once per department and change: the key is the message's content)."""
+    import hashlib
+
+    from domain.engine import engine
+    from domain.reprojection import day_lines
+    from services.inbox import post
+    from store.db import session
+    from store.items import list_items
+
+    directory = engine().directory
+    names = engine().rule_names
+    posted = 0
+    for dept in sorted(departments):
+        d = directory.departments[dept]
+        days = changed.get(d.region, [])
+        with session() as s:
+            snaps = list_items(s, department=dept)
+        moves = [
+            f"{item}：{names.get(rule, rule)} {old} → {new}" + (f"（{why}）" if why else "")
+            for item, rule, old, new, why in moved_clocks(snaps, days)
+        ]
+        body = "\n".join(
+            [f"日历变更（{reason}），本部门所在地区的以下日期有变化：", *day_lines(days)]
+            + (["以下期限随之变化：", *moves] if moves else ["本部门没有期限因此变化。"])
+        )
+        key = "calendar:" + hashlib.sha256(f"{dept}|{body}".encode()).hexdigest()[:16]
+        for person in directory.people.values():
+            if person.department == dept and "liaison" in person.roles:
+                posted += post(
+                    person.id, key=key, kind="notice", title="日历变更：本部门期限重新计算", body=body, department=dept
+                ).created
+    return posted
+
+
+async def signal_open_items(
+    client: Client, reason: str, actor: Actor = SYSTEM, *, departments: set[str] | None = None
+) -> int:
+    """Ask every open item's workflow (`departments`: only those departments' items) to recompute its clocks,
+    and start the re-projection of the finished items' clocks; returns how many open items were reached.
+    Each reload is in the audit trail as `actor`'s (the file watch's: the system's)."""
     n = 0
-    for wid, _item in open_item_ids():
+    for wid, _item in open_item_ids(departments):
         try:
             await client.get_workflow_handle(wid).signal(ItemWorkflow.recalculate, reason)
             n += 1
         except RPCError as exc:  # finished meanwhile
             log.info("recalculate %s skipped: %s", wid, exc)
-    rid = await reproject_finished(client, reason)
+    rid = await reproject_finished(client, reason, departments=departments)
     record(actor, "calendar.reload", detail={"items": n, "reason": reason, "reproject": rid})
     return n
 
 
-async def reproject_finished(client: Client, reason: str) -> str:
-    """Start the re-projection of finished items for the calendar data as it is now (one run per data)."""
+async def reproject_finished(client: Client, reason: str, *, departments: set[str] | None = None) -> str:
+    """Start the re-projection of finished items for the calendar data as it is now (one run per data);
+    `departments`: only theirs (the departments whose calendar region changed)."""
     from domain.engine import engine
 
     wid = f"reproject:{engine().calendar.fingerprint()}"
     try:
         await client.start_workflow(
             ReprojectWorkflow.run,
-            ReprojectRequest(reason=reason),
+            ReprojectRequest(reason=reason, departments=sorted(departments) if departments is not None else None),
             id=wid,
             task_queue=get_settings().task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -1,4 +1,6 @@
-"""`shixian up --demo`: seed a sample city (钦州市) into an empty data directory.
+"""`shixian up --demo`: seed a sample city (钦州市) into an empty data directory; `shixian up --demo province`
+seeds a sample autonomous region (新疆维吾尔自治区: two cities, three counties) on its own configuration
+(config/demo/province/ over the shipped config/, composed into the data directory) and data directory.
 
 The scenario is generated relative to today (Asia/Shanghai) so that the board always shows a
 quarter of realistic activity: documents published on time and late, an unpublished document and
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("shixian.demo")
@@ -230,6 +233,9 @@ async def seed(client, today: dt.date | None = None) -> list:
 
 async def seed_demo(ctx) -> None:
     """`shixian up` task: seed when --demo was given and the store is empty, then finish."""
+    if ctx.demo == PROVINCE:
+        await seed_province_demo(ctx)
+        return
     if ctx.demo:
         if store_is_empty():
             results = await seed(ctx.client)
@@ -273,3 +279,238 @@ def print_demo_accounts(passwords: dict[str, str]) -> None:
         p = people[pid]
         roles = "、".join(ROLES.get(r, r) for r in p.roles)
         print(f"  demo-account {pid} {pw}  {p.name}（{roles}）", flush=True)
+
+
+# ============================================================================ the demo province (新疆)
+CITY = "city"
+PROVINCE = "province"
+SCENARIOS = (CITY, PROVINCE)
+PROVINCE_REGION = "xinjiang"
+PROVINCE_DATA_DIR = Path("data") / "demo-province"
+# Per node: its government office and one or two departments (config/demo/province/departments.toml).
+PROVINCE_DEPARTMENTS = {
+    "xj": ["xj-zfb", "xj-fgw"],
+    "wlmq": ["wlmq-zfb", "wlmq-jyj", "wlmq-zjj"],
+    "tsq": ["tsq-zfb", "tsq-jyj"],
+    "sybkq": ["sybkq-zfb", "sybkq-jyj"],
+    "yl": ["yl-zfb", "yl-zrzyj"],
+    "cbcr": ["cbcr-zfb", "cbcr-jyj"],
+}
+EID_AL_ADHA = "古尔邦节"
+
+
+def province_config_source() -> Path:
+    from domain.config import REPO_CONFIG
+
+    return REPO_CONFIG / "demo" / PROVINCE
+
+
+def prepare_province_config(data_dir: Path) -> Path:
+    """The province demo's configuration directory, `<data_dir>/config`: the shipped config/ (calendars, rules,
+    reminders, scoring …) with config/demo/province/'s jurisdictions.toml and departments.toml on top.
+    Composed afresh at every start so that it follows the shipped calendars; the shipped config/ is not touched."""
+    import shutil
+
+    from domain.config import REPO_CONFIG
+
+    target = Path(data_dir) / "config"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(REPO_CONFIG, target, ignore=shutil.ignore_patterns("demo"))
+    for f in province_config_source().glob("*.toml"):
+        shutil.copy2(f, target / f.name)
+    return target
+
+
+def use_province_demo() -> tuple[Path, Path]:
+    """Point the process at the province demo: its own data directory (SHIXIAN_DATA_DIR when set, else
+    data/demo-province, never the city's data/) and its composed config (SHIXIAN_CONFIG_DIR). Returns both."""
+    from domain.settings import get_settings, set_environment
+
+    settings = get_settings()
+    data = settings.data_dir if "data_dir" in settings.model_fields_set else PROVINCE_DATA_DIR
+    data.mkdir(parents=True, exist_ok=True)
+    config = prepare_province_config(data)
+    set_environment("SHIXIAN_DATA_DIR", str(data))
+    set_environment("SHIXIAN_CONFIG_DIR", str(config))
+    return data, config
+
+
+def festival_days(cal, region: str, name: str, year: int) -> list[dt.date]:
+    """The days off of one regional festival in `year` as the region's notice on file lists them (not estimated)."""
+    days = cal.days_in(dt.date(year, 1, 1) - dt.timedelta(days=1), dt.date(year, 12, 31), region)
+    return [d.date for d in days if d.origin == "regional" and not d.workday and name in d.reason]
+
+
+def eid_request_day(cal, today: dt.date, region: str = PROVINCE_REGION) -> dt.date | None:
+    """The day before 古尔邦节 of the latest year (not after today) whose notice is on file, answered since."""
+    for year in range(today.year, today.year - 6, -1):
+        days = festival_days(cal, region, EID_AL_ADHA, year)
+        if days:
+            # the last working day before the festival's first day off
+            day = cal.subtract_working_days(min(days), 1, region)
+            due = cal.add_working_days(day, 20, region)
+            if due < today:
+                return day
+    return None
+
+
+def build_province_events(today: dt.date | None = None) -> list[dict[str, Any]]:
+    """The province demo's events, dated relative to `today` (working days of the 新疆 calendar)."""
+    from domain.engine import engine
+
+    today = today or today_shanghai()
+    cal = engine().calendar
+    region = PROVINCE_REGION
+    year = today.year
+
+    def wd(n: int) -> str:
+        return (cal.subtract_working_days(today, n, region) if n > 0 else today).isoformat()
+
+    events: list[dict[str, Any]] = []
+    seq = iter(range(1, 10_000))
+
+    def ev(dept: str, **fields: Any) -> None:
+        events.append({"event_id": f"xjdemo-{next(seq):03d}", "recorded_by": f"liaison-{dept}", **fields})
+
+    def doc(dept: str, key: str, title: str, kind: str, signed: int, published: int | None = None) -> None:
+        did = f"{dept}-wj-{year}-{key}"
+        ev(
+            dept,
+            type="document.signed",
+            document_id=did,
+            department=dept,
+            title=title,
+            kind=kind,
+            signed_on=wd(signed),
+            disclosure="public",
+            needs_interpretation=False,
+        )
+        if published is not None:
+            ev(
+                dept,
+                type="document.published",
+                document_id=did,
+                published_on=wd(published),
+                url=f"http://www.xinjiang.gov.cn/demo/{did}.html",
+            )
+
+    def req(dept: str, key: str, subject: str, received: str, channel: str = "online") -> str:
+        rid = f"{dept}-ysq-{key}"
+        ev(
+            dept,
+            type="request.received",
+            request_id=rid,
+            department=dept,
+            channel=channel,
+            received_on=received,
+            applicant_type="natural_person",
+            subject=subject,
+        )
+        return rid
+
+    # ---- documents (条例第二十六条: 20 working days) at every level
+    doc("xj-fgw", "011", "新疆维吾尔自治区推进丝绸之路经济带核心区建设实施方案", "policy", 50, 40)
+    doc("wlmq-zjj", "007", "乌鲁木齐市老旧小区改造工作实施方案", "normative", 45, 18)  # published late
+    doc("wlmq-jyj", "004", "乌鲁木齐市义务教育阶段招生入学工作实施意见", "normative", 30)  # not published: overdue
+    doc("tsq-zfb", "002", "天山区优化营商环境若干措施", "other", 10)  # pending
+    doc("sybkq-zfb", "003", "沙依巴克区城市更新行动方案", "policy", 35, 25)
+    doc("yl-zrzyj", "005", "伊犁哈萨克自治州国土空间生态修复规划编制方案", "other", 40, 30)
+    doc("cbcr-jyj", "001", "察布查尔锡伯自治县学前教育发展提升行动计划", "normative", 28)  # overdue
+
+    # ---- requests (条例第三十三条: 20 working days)
+    eid = eid_request_day(cal, today, region)
+    if eid is not None:
+        # received the day before 古尔邦节: its 20 working days skip the regional days off (自治区通知)
+        r = req("wlmq-jyj", f"{eid.year}-201", "申请公开某小学划片招生范围的确定依据", eid.isoformat())
+        replied = cal.subtract_working_days(cal.add_working_days(eid, 20, region), 1, region)
+        ev("wlmq-jyj", type="request.replied", request_id=r, on=replied.isoformat(), outcome="granted")
+    r = req("tsq-jyj", f"{year}-202", "申请公开辖区某中学校舍安全鉴定报告", wd(40))
+    ev("tsq-jyj", type="request.replied", request_id=r, on=wd(25), outcome="partially_granted")
+    req("sybkq-jyj", f"{year}-203", "申请公开某幼儿园收费标准的审批文件", wd(26))  # unanswered: overdue
+    req("cbcr-zfb", f"{year}-204", "申请公开某村道路硬化工程的招标文件", wd(8), channel="post_registered")
+    r = req("yl-zrzyj", f"{year}-205", "申请公开某地块土地征收补偿安置方案", wd(30), channel="in_person")
+    ev("yl-zrzyj", type="request.replied", request_id=r, on=wd(12), outcome="granted")
+    req("xj-fgw", f"{year}-206", "申请公开某重点项目的节能审查意见", wd(6))
+
+    # ---- last year's annual reports: the city's internal pre-deadlines (01-26 submit, 01-28 publish;
+    # counties' roll-up by 02-20) sit before the statutory 01-31 / 03-31 (config/demo/province/jurisdictions.toml)
+    last = year - 1
+    reports = (
+        ("wlmq-jyj", "department", dt.date(year, 1, 20)),
+        ("wlmq-zjj", "department", dt.date(year, 1, 29)),  # after the city's 01-28, within the statutory 01-31
+        ("tsq-zfb", "government", dt.date(year, 2, 18)),
+        ("sybkq-zfb", "government", dt.date(year, 3, 2)),  # after the city's 02-20, within 03-31
+        ("cbcr-zfb", "government", dt.date(year, 2, 27)),
+    )
+    for dept, level, day in reports:
+        if day <= today:
+            ev(
+                dept,
+                type="annual_report.published",
+                department=dept,
+                year=last,
+                level=level,
+                published_on=day.isoformat(),
+                url=f"http://www.xinjiang.gov.cn/demo/ndbg/{dept}-{level}-{last}.html",
+            )
+    return events
+
+
+async def seed_province(client, today: dt.date | None = None) -> list:
+    """Ingest the province scenario through the ordinary ingest path; returns the per-event results."""
+    from services.ingest import Ingestor
+    from store.db import database_url, get_engine
+
+    events = list(enumerate(build_province_events(today), start=1))
+    ing = Ingestor(client, db_engine=get_engine(database_url()))
+    published = [(n, e) for n, e in events if e["type"] == "annual_report.published"]
+    results = await ing.ingest([(n, e) for n, e in events if e["type"] != "annual_report.published"])
+    results += await ing.ingest(published)
+    for r in results:
+        if r.status == "rejected":
+            log.warning("demo event rejected: %s", r.text())
+    return results
+
+
+async def seed_province_demo(ctx) -> None:
+    if store_is_empty():
+        results = await seed_province(ctx.client)
+        applied = sum(r.status == "applied" for r in results)
+        rejected = sum(r.status == "rejected" for r in results)
+        note = f"新疆维吾尔自治区示例 {applied} 条事件已载入" + (f"，{rejected} 条被拒绝" if rejected else "")
+    else:
+        note = "数据目录非空，未重复载入 (data directory not empty, kept as is)"
+    print_province_sign_in()
+    ctx.announce("演示数据 / demo", note)
+
+
+def province_sign_in_lines() -> list[str]:
+    """How to sign in at each level: the node's supervisor and assessor, a liaison per node; no password is
+    set or shown (each is set by whoever runs the demo)."""
+    from domain.engine import engine
+    from domain.labels import NODE_LEVELS
+
+    d = engine().directory
+    tree = d.tree
+    lines = [
+        "演示自治区账号（未设置密码：先为要使用的账号设置密码，再在登录页填人员编号和密码）"
+        " / demo accounts (no passwords set):",
+        "  设置密码 / set a password:  shixian user set-password <人员编号>",
+    ]
+    for nid in tree.subtree(tree.root.id):
+        node = tree.node(nid)
+        people = [
+            p
+            for p in d.people.values()
+            if (p.node == nid and {"supervisor", "assessor", "admin"} & set(p.roles))
+            or (p.department in PROVINCE_DEPARTMENTS.get(nid, [])[:1] and "liaison" in p.roles)
+        ]
+        who = "、".join(f"{p.id}（{p.name}）" for p in people)
+        lines.append(f"  [{NODE_LEVELS.get(node.level, node.level)}] {node.name}: {who}")
+    return lines
+
+
+def print_province_sign_in() -> None:
+    for line in province_sign_in_lines():
+        print(line, flush=True)

@@ -220,6 +220,22 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
     return out
 
 
+def item_rules(
+    table: dict[str, RuleMeta], item_type: str, node: str | None, rule_nodes: dict[str, frozenset[str]]
+) -> dict[str, RuleMeta]:
+    """The rules an item of `item_type` in a department of `node` starts with: its type's rules, and a node's
+    internal pre-deadlines (`rule_nodes`: rule id -> the nodes it covers) only where they cover `node`."""
+    return {
+        k: m
+        for k, m in table.items()
+        if ITEM_TYPE.get(m.start_event.split(".")[0]) == item_type and (k not in rule_nodes or node in rule_nodes[k])
+    }
+
+
+def internal_rule_nodes(rules: dict[str, Rule]) -> dict[str, frozenset[str]]:
+    return {r.id: r.nodes for r in rules.values() if r.internal and r.nodes is not None}
+
+
 def parse_jsonl(text: str) -> list[tuple[int, Any]]:
     out: list[tuple[int, Any]] = []
     for n, line in enumerate(text.splitlines(), start=1):
@@ -279,7 +295,9 @@ class Ingestor:
         init_db(self.db)
         eng = engine()
         self.rules = rule_table(eng.rules)
-        self._rules_by_type: dict[str, dict[str, RuleMeta]] = {}
+        # internal pre-deadlines (内部时限): the nodes whose departments' items get them
+        self._rule_nodes = internal_rule_nodes(eng.rules)
+        self._rules_by_type: dict[tuple[str, str | None], dict[str, RuleMeta]] = {}
         self._directory: Directory | None = None
 
     def _link_applicant(self, ev: Event, key: str | None) -> Event:
@@ -647,7 +665,7 @@ class Ingestor:
             type=ev.item_type,
             department=department,
             region=self.directory().region_of(department),
-            rules=self._rules_for(ev.item_type),
+            rules=self._rules_for(ev.item_type, self.directory().node_of(department)),
         )
         start = WithStartWorkflowOperation(
             workflow_for(ev.item_type).run,
@@ -676,15 +694,15 @@ class Ingestor:
             raise
         return res.status, res.note
 
-    def _rules_for(self, item_type: str) -> dict[str, RuleMeta]:
+    def _rules_for(self, item_type: str, node: str | None = None) -> dict[str, RuleMeta]:
         """The rules an item of this type can start: only its own events reach its workflow, so a rule
         started by another type's event never runs there. (A request's start input: 1.6 KB instead of
-        4.6 KB with every rule, carried by the CLI, the server's history and the worker.)"""
-        if item_type not in self._rules_by_type:
-            self._rules_by_type[item_type] = {
-                k: m for k, m in self.rules.items() if ITEM_TYPE.get(m.start_event.split(".")[0]) == item_type
-            }
-        return self._rules_by_type[item_type]
+        4.6 KB with every rule, carried by the CLI, the server's history and the worker.) A node's internal
+        pre-deadlines join only for the departments they cover (`node`: the item's department's node)."""
+        key = (item_type, node)
+        if key not in self._rules_by_type:
+            self._rules_by_type[key] = item_rules(self.rules, item_type, node, self._rule_nodes)
+        return self._rules_by_type[key]
 
     async def _update(self, ev: Event, wid: str) -> tuple[str, str]:
         handle = self.client.get_workflow_handle(wid)

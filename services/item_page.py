@@ -25,13 +25,12 @@ def item_state(item: Any) -> ItemState:
     (services.item_replay), then the stored snapshot's item and clock states laid over it (a window that
     lapsed by its timer, an abandonment, a due date the calendar moved are only in the store)."""
     from domain.engine import engine
-    from domain.events import ITEM_TYPE
-    from services.ingest import rule_table
+    from services.ingest import internal_rule_nodes, item_rules, rule_table
     from services.item_replay import advance, stored_event
 
-    rules = {
-        k: m for k, m in rule_table(engine().rules).items() if ITEM_TYPE.get(m.start_event.split(".")[0]) == item.type
-    }
+    eng = engine()
+    node = eng.directory.node_of(item.department)
+    rules = item_rules(rule_table(eng.rules), item.type, node, internal_rule_nodes(eng.rules))
     region = engine().directory.region_of(item.department)
     st = ItemState(id=item.id, type=item.type, department=item.department, region=region, rules=rules)
     for e in getattr(item, "events", []):

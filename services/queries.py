@@ -91,7 +91,12 @@ def overdue_rows(as_of: dt.date, department: Departments = None) -> list[dict[st
     return rows
 
 
-def open_item_ids() -> list[tuple[str, str]]:
-    """(workflow id, item id) of every item still open — the workflows a calendar reload must reach."""
+def open_item_ids(departments: set[str] | None = None) -> list[tuple[str, str]]:
+    """(workflow id, item id) of every item still open (of `departments` only, when given) — the workflows a
+    calendar reload must reach."""
     with session() as s:
-        return [(workflow_id(snap.type, snap.id), snap.id) for snap in list_items(s, state="open")]
+        return [
+            (workflow_id(snap.type, snap.id), snap.id)
+            for snap in list_items(s, state="open")
+            if departments is None or snap.department in departments
+        ]

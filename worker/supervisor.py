@@ -41,7 +41,7 @@ READY_WAIT = 60.0
 class UpContext:
     client: Client
     stop_event: asyncio.Event
-    demo: bool
+    demo: bool | str  # False, "city" or "province" (services/demo.py)
     http: bool
     data_dir: Path
     temporal_address: str
@@ -81,7 +81,7 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
-async def _run(demo: bool, http: bool, wiring: Wiring) -> int:
+async def _run(demo: bool | str, http: bool, wiring: Wiring) -> int:
     from domain.config_check import check_config
 
     problems = check_config()
@@ -240,7 +240,7 @@ async def _announce_on_return(fn: TaskFn, ctx: UpContext, ev: asyncio.Event) -> 
         ev.set()
 
 
-def up(wiring: Wiring, demo: bool = False, http: bool = True) -> None:
+def up(wiring: Wiring, demo: bool | str = False, http: bool = True) -> None:
     """Run everything until Ctrl-C / SIGTERM; never returns (ends the process with os._exit)."""
     from worker.logs import setup_logging
 

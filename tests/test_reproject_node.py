@@ -1,0 +1,190 @@
+"""Issue 20 §2: a calendar change recomputes only the clocks of the departments whose calendar region changed,
+and tells each of those departments' liaisons (站内消息) what changed.
+
+The province demo's config with 察布查尔县 on a test-only region of its own ("qapqal", fictitious days: test
+data, not a notice) so that one county's change can be told apart from the rest of the tree."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.workflow_harness import app_worker  # at import: it reads the session's config dir
+
+OLD = 'region = "qapqal"\nsource = "测试用县级日历（tests/test_reproject_node.py）"\n[days_off]\n"2025-04-14" = "测试节日"\n'
+NEW = OLD + '"2025-04-15" = "测试节日"\n'
+
+
+@pytest.fixture
+def county_region(tmp_path, monkeypatch):
+    from services.demo import use_province_demo
+    from store.db import get_engine, init_db
+
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", "")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    from tests.test_demo_province import xinjiang_calendar
+
+    _, config = use_province_demo()
+    xinjiang_calendar(config)  # the shipped 新疆 files, or the 2025 notice while they are not on this branch
+    j = config / "jurisdictions.toml"
+    j.write_text(
+        j.read_text(encoding="utf-8").replace('code = "654022"\n', 'code = "654022"\ncalendar = "qapqal"\n'),
+        encoding="utf-8",
+    )
+    f = config / "calendars" / "qapqal-2025.toml"
+    f.write_text(OLD, encoding="utf-8")
+    get_engine.cache_clear()
+    init_db()
+    yield config, f
+    get_engine.cache_clear()
+
+
+def test_only_the_changed_regions_departments_are_recomputed_and_told(county_region):
+    import os
+
+    from domain.engine import engine
+    from services.calendar import changed_departments, tell_liaisons
+    from services.inbox import messages
+
+    _, f = county_region
+    old = engine().calendar
+    assert engine().directory.region_of("cbcr-jyj") == "qapqal"
+    f.write_text(NEW, encoding="utf-8")
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a new signature even within one tick
+    new = engine().calendar
+    assert new is not old and not new.is_workday(dt.date(2025, 4, 15), "qapqal")
+
+    changed, departments = changed_departments(old, new, range(2025, 2026))
+    assert departments == {"cbcr-zfb", "cbcr-jyj"}  # not the neighbouring counties, not the city
+    assert [c.date for c in changed["qapqal"]] == [dt.date(2025, 4, 15)]
+    assert set(changed) == {"qapqal"}
+
+    assert tell_liaisons(changed, departments, "测试日历变更") == 2
+    for person in ("liaison-cbcr-zfb", "liaison-cbcr-jyj"):
+        box = messages(person)["messages"]
+        assert len(box) == 1, box
+        body = box[0]["body"]
+        assert "2025-04-15 放假（测试节日）" in body and "测试用县级日历" in body
+    for person in ("liaison-tsq-jyj", "liaison-cbcr-zfb".replace("cbcr", "yl"), "liaison-xj-fgw"):
+        assert messages(person)["messages"] == []
+    # idempotent: the same change told twice is one message
+    assert tell_liaisons(changed, departments, "测试日历变更") == 0
+
+
+def test_an_unchanged_calendar_touches_no_department(county_region):
+    from domain.engine import engine
+    from services.calendar import changed_departments
+
+    cal = engine().calendar
+    changed, departments = changed_departments(cal, cal, range(2025, 2027))
+    assert changed == {} and departments == set()
+
+
+async def test_reload_recomputes_the_county_only_and_tells_its_liaison_what_moved(wf_env, county_region):
+    """The real reload (services/calendar.py) on a real time-skipping server: two open requests, one in the
+    changed county and one in its neighbour; only the first is recomputed and its liaison is told old → new."""
+    import asyncio
+    import os
+
+    from domain.engine import engine
+    from services.calendar import reload_calendar
+    from services.inbox import messages
+    from services.ingest import Ingestor
+    from store.db import get_engine, session
+    from store.items import get_item
+
+    _, f = county_region
+    received = "2025-04-10"  # a Thursday: 20 working days run over the county's 04-14 (and, after, 04-15)
+
+    def request(n: int, dept: str) -> tuple[int, dict]:
+        return (
+            n,
+            {
+                "event_id": f"rn-{n}",
+                "recorded_by": f"liaison-{dept}",
+                "type": "request.received",
+                "request_id": f"{dept}-ysq-rn-{n}",
+                "department": dept,
+                "channel": "online",
+                "received_on": received,
+                "applicant_type": "natural_person",
+                "subject": "申请公开某项目的批复文件",
+            },
+        )
+
+    from services.inbox import open_message
+
+    def open_body(mid: int) -> str:
+        return open_message("liaison-cbcr-jyj", mid)["body"]
+
+    async def connect():
+        return wf_env.client
+
+    def due(item: str) -> str:
+        with session() as s:
+            snap = get_item(s, item)
+        return next(c.due for c in snap.clocks if c.rule == "request_reply")
+
+    async with app_worker(wf_env.client):
+        ing = Ingestor(wf_env.client, db_engine=get_engine())
+        out = await ing.ingest([request(1, "cbcr-jyj"), request(2, "tsq-jyj")])
+        assert [r.status for r in out] == ["applied", "applied"], [r.text() for r in out]
+        county, neighbour = "cbcr-jyj-ysq-rn-1", "tsq-jyj-ysq-rn-2"
+        before = {county: due(county), neighbour: due(neighbour)}
+        cal = engine().calendar
+        expected = cal.add_working_days(dt.date(2025, 4, 10), 20, "qapqal")
+        assert before[county] == expected.isoformat()
+        # a finished request in the county too, replied on its due date: re-projected, still on time
+        out = await ing.ingest([request(3, "cbcr-zfb")])
+        finished = "cbcr-zfb-ysq-rn-3"
+        reply = {"event_id": "rn-3r", "recorded_by": "liaison-cbcr-zfb", "type": "request.replied"}
+        reply |= {"request_id": finished, "on": expected.isoformat(), "outcome": "granted"}
+        out += await ing.ingest([(4, reply)])
+        assert [r.status for r in out] == ["applied", "applied"], [r.text() for r in out]
+        for _ in range(200):
+            with session() as s:
+                if get_item(s, finished).state != "open":
+                    break
+            await asyncio.sleep(0.05)
+        with session() as s:
+            assert get_item(s, finished).state != "open"
+
+        f.write_text(NEW, encoding="utf-8")
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        engine()  # something else in the process (a page, an activity) sees the new file first
+        done = await reload_calendar(connect, "测试：察布查尔县日历更新")
+        assert done.recalculating == 1  # the county's open request only, not the neighbour's
+
+        moved = engine().calendar.add_working_days(dt.date(2025, 4, 10), 20, "qapqal")
+        assert moved > expected
+        for _ in range(200):
+            if due(county) == moved.isoformat():
+                break
+            await asyncio.sleep(0.05)
+        assert due(county) == moved.isoformat()
+        assert due(neighbour) == before[neighbour]
+        for _ in range(200):  # the finished one: by the re-projection workflow of the county's departments
+            if due(finished) == moved.isoformat():
+                break
+            await asyncio.sleep(0.05)
+        assert due(finished) == moved.isoformat()
+
+        # the item workflow's own 期限变更 notices come per clock; the reload's summary is one message
+        box = [m for m in messages("liaison-cbcr-jyj")["messages"] if m["title"] == "日历变更：本部门期限重新计算"]
+        assert len(box) == 1
+        body = open_body(box[0]["id"])
+        assert f"{county}：" in body and f"{expected.isoformat()} → {moved.isoformat()}" in body, body
+        assert "2025-04-15放假" in body
+        finished_box = [m for m in messages("liaison-cbcr-zfb")["messages"] if m["title"].startswith("日历变更")]
+        assert len(finished_box) == 1
+        assert f"{finished}：" in open_message("liaison-cbcr-zfb", finished_box[0]["id"])["body"]
+        assert not [m for m in messages("liaison-tsq-jyj")["messages"] if m["title"].startswith("日历变更")]
+        for item in (county, neighbour, finished):
+            try:
+                await wf_env.client.get_workflow_handle(f"request:{item}").terminate("test finished")
+            except Exception:
+                pass
