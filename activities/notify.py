@@ -399,14 +399,19 @@ async def send_notification(req: NotificationRequest) -> NotificationResult:
 
 @activity.defn(name="notification_recipients")
 async def notification_recipients(req: RecipientsRequest) -> list[str]:
-    """Person ids holding any of `roles`: liaison/head within the department, other roles city-wide."""
+    """Person ids holding any of `roles`: liaison/head within the department, the other roles those whose node
+    holds the department (all of them without a department)."""
     return recipients(engine().directory, req.department, req.roles)
 
 
 def recipients(directory: Directory, department: str | None, roles: Iterable[str]) -> list[str]:
     out: list[str] = []
     for role in roles:
-        people = directory.people_for(department, role) if role in ("liaison", "head") else directory.with_role(role)
+        people = (
+            directory.people_for(department, role)
+            if role in ("liaison", "head")
+            else directory.people_over(department, role)
+        )
         for p in people:
             if p.id not in out:
                 out.append(p.id)

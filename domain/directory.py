@@ -134,6 +134,16 @@ class Directory:
         nodes = set(self.tree.subtree(node_id)) if deep else {node_id}
         return [d.id for d in self.departments.values() if d.node in nodes]
 
+    def people_over(self, department_id: str | None, role: str) -> list[Person]:
+        """People holding a node-scoped `role` (supervisor, assessor, admin) whose node's subtree holds the
+        department: a county's overdue item reaches its county's, city's and province's supervisors, never a
+        neighbouring county's. No department (or one not in the directory): everyone with the role."""
+        node = self.node_of(department_id)
+        people = self.with_role(role)
+        if node is None:
+            return people
+        return [p for p in people if p.node is None or self.tree.contains(p.node, node)]
+
     def person_node(self, person: Person) -> str:
         """The node whose subtree a person's supervisor/assessor/admin role covers (the root when not set)."""
         return person.node or self.tree.root.id

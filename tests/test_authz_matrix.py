@@ -494,3 +494,21 @@ async def test_cli_filters_by_node(env, tmp_path):
     assert {r[-2] for r in rows[1:]} == {"北海市", "合浦县"}
     res = await run("overdue", "--node", "nowhere")
     assert res.exit_code == 2 and "未知地区" in res.output and "nowhere" in res.output
+
+
+def test_overdue_notices_reach_the_supervisors_above_only(tmp_path):
+    """A county's item reaches its county's, city's and province's supervisors, not a neighbouring county's."""
+    import shutil
+
+    from activities.notify import recipients
+    from domain.directory import load_directory
+    from tests.province import write_province
+    from tests.workflow_harness import REPO_CONFIG
+
+    config = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, config)
+    write_province(config)
+    d = load_directory(config)
+    assert recipients(d, "ls-jyj", ["supervisor"]) == ["sup-gx", "sup-qz", "sup-ls"]
+    assert recipients(d, "hp-jyj", ["supervisor", "liaison"]) == ["sup-gx", "sup-bh", "sup-hp", "li-hp-jyj"]
+    assert len(recipients(d, None, ["supervisor"])) == 6
