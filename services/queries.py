@@ -14,6 +14,7 @@ from domain.standing import can_be_overdue, overdue_working_days
 from store.clock_rows import overdue_clock_rows
 from store.db import get_engine, init_db, session
 from store.items import get_item, list_items
+from store.scope import Departments
 
 
 def db():
@@ -56,7 +57,7 @@ def get_status(item_id: str) -> ItemSnapshot | None:
         return get_item(s, item_id)
 
 
-def overdue_rows(as_of: dt.date, department: str | None = None) -> list[dict[str, Any]]:
+def overdue_rows(as_of: dt.date, department: Departments = None) -> list[dict[str, Any]]:
     """Open clocks past due at the end of `as_of`, with working days overdue (after due, up to as_of)."""
     from domain.flags import item_flags
 

@@ -16,9 +16,10 @@ from domain.scoring import (
     records_from_snapshots,
     score_period,
 )
+from store.scope import Departments
 
 
-def load_snapshots(session, department: str | None = None):
+def load_snapshots(session, department: Departments = None):
     from store.items import list_items
 
     return list_items(session, department=department)
@@ -32,7 +33,7 @@ def default_overdue_days() -> Callable:
 def current_records(
     session,
     as_of: date,
-    department: str | None = None,
+    department: Departments = None,
     overdue_days: Callable | None = None,
     period: Period | None = None,
 ) -> list[ClockRecord]:
@@ -44,7 +45,7 @@ def current_records(
 
 
 def period_records(
-    session, period: Period, as_of: date, department: str | None, overdue_days: Callable
+    session, period: Period, as_of: date, department: Departments, overdue_days: Callable
 ) -> list[ClockRecord]:
     """records_from_snapshots for the clocks due in `period`, straight from rows (same rules: lapsing windows
     and clocks without a due date are skipped; overdue days only for overdue clocks)."""
@@ -85,7 +86,7 @@ def period_records(
     return out
 
 
-def held_keys(session, department: str | None = None) -> set[tuple[str, str]]:
+def held_keys(session, department: Departments = None) -> set[tuple[str, str]]:
     """(item id, rule) of the clocks a late entry waiting for review decides (domain.review.held_clocks)."""
     from domain.review import held_clocks
     from store.items import late_entries
@@ -94,7 +95,7 @@ def held_keys(session, department: str | None = None) -> set[tuple[str, str]]:
     return held_clocks(((e.item_id, e.type) for e in held), engine().rules) if held else set()
 
 
-def current_marks(session, department: str | None = None) -> list:
+def current_marks(session, department: Departments = None) -> list:
     """Documents not disclosed proactively (withheld, on request), normative documents without interpretation,
     and lost reviews/litigations (scored facts that are not clocks)."""
     from domain.scoring import marks_from_events, marks_from_snapshots
@@ -111,14 +112,29 @@ def current_marks(session, department: str | None = None) -> list:
     marks = marks_from_snapshots(list_items(session, ids=ids) if ids else [], since) + marks_from_events(
         owners + decided
     )
-    return [m for m in marks if department is None or m.department == department]
+    return [m for m in marks if in_scope(m.department, department)]
+
+
+def in_scope(dept: str | None, department: Departments) -> bool:
+    """`dept` is one of `department` (one id, a set of them — a node's subtree — or None: all)."""
+    if department is None:
+        return True
+    if isinstance(department, str):
+        return dept == department
+    return dept in department
+
+
+def one_department(department: Departments) -> str | None:
+    """The single department a ScoreResult and a lock name (None: all, or a set: a node's subtree, whose
+    rows are the all-departments computation restricted to it)."""
+    return department if isinstance(department, str) else None
 
 
 def compute_scores(
     session,
     period: Period,
     as_of: date,
-    department: str | None = None,
+    department: Departments = None,
     overdue_days: Callable | None = None,
     *,
     recordings: bool = False,
@@ -131,26 +147,33 @@ def compute_scores(
     from store.locks import locked_result
 
     records = current_records(session, as_of, department, overdue_days, period=period)
-    res = locked_result(session, period, records, department)
+    one = one_department(department)
+    res = locked_result(session, period, records, one)
+    if res is not None and one != department:  # a node: the lock's rows of its departments
+        res.summary = [d for d in res.summary if in_scope(d.department, department)]
+        res.details = [d for d in res.details if in_scope(d.department, department)]
+        res.amendments = [a for a in res.amendments if in_scope(a.department, department)]
     if res is None:
+        # the records (and marks) are already those of `department`: a set needs no second filter
         res = score_period(
             records,
             period,
             as_of,
             engine().scoring,
-            department,
+            one,
             current_marks(session, department),
             rules=engine().rules,
             parents=department_parents(),
         )
-    res = annotate_registration(session, annotate_late_entries(session, res), period, recordings=recordings)
+    res = annotate_late_entries(session, res, department)
+    res = annotate_registration(session, res, period, recordings=recordings, department=department)
     if checks:
         res.request_checks = request_checks(session, period, department)
     return res
 
 
 def period_scores(
-    period: Period, as_of: date, department: str | None = None, *, recordings: bool = False, checks: bool = False
+    period: Period, as_of: date, department: Departments = None, *, recordings: bool = False, checks: bool = False
 ) -> ScoreResult:
     """compute_scores in a unit of work of its own (the CLI, the API and the scores page)."""
     from store.db import session
@@ -184,7 +207,7 @@ def fresh_scores(session, period: Period, as_of: date, department: str | None = 
     )
 
 
-def annotate_late_entries(session, res):
+def annotate_late_entries(session, res, department: Departments = None):
     """Mark each 明细 row that an approved late entry (补录) settled, with both of its dates, so the
     assessor sees which numbers rest on an entry recorded after the fact."""
     from domain.review import holds_clock
@@ -192,7 +215,7 @@ def annotate_late_entries(session, res):
     from store.items import late_entries
     from store.models import LateEntryRecord
 
-    approved = late_entries(session, status="approved", department=res.department)
+    approved = late_entries(session, status="approved", department=res.department if department is None else department)
     if not approved or not res.details:
         return res  # the usual case: no need to walk a year's 35,000 detail rows
     ids = {d.item_id for d in res.details}
@@ -225,7 +248,7 @@ def annotate_late_entries(session, res):
     return res
 
 
-def request_checks(session, period, department: str | None = None) -> list[dict]:
+def request_checks(session, period, department: Departments = None) -> list[dict]:
     """Per department, the requests received in `period` (#17 §4, shown beside the scores, not deducted):
     consultations and the working days they paused, requests over `[consultation] max_paused_working_days`
     or with a consultation in the last working days, extensions, withdrawals, requests registered again
@@ -287,7 +310,9 @@ def request_checks(session, period, department: str | None = None) -> list[dict]
     return [out[d] for d in sorted(out)]
 
 
-def annotate_registration(session, res: ScoreResult, period: Period, *, recordings: bool = False) -> ScoreResult:
+def annotate_registration(
+    session, res: ScoreResult, period: Period, *, recordings: bool = False, department: Departments = None
+) -> ScoreResult:
     """Registration lag per department (median, maximum, count flagged 登记滞后) of the start events dated in
     the period, and with `recordings` on each 明细 row its item's start recording and 代录 entries. Read from
     the event log as it is now (also for a locked period: these figures are shown, not scored)."""
@@ -300,7 +325,12 @@ def annotate_registration(session, res: ScoreResult, period: Period, *, recordin
     lags: dict[str, list[int]] = {}
     late: dict[str, int] = {}
     for dept, lag, flagged in start_lags(
-        session, REGISTRATION_STARTS, HELD_ROLES, period.start.isoformat(), period.end.isoformat(), res.department
+        session,
+        REGISTRATION_STARTS,
+        HELD_ROLES,
+        period.start.isoformat(),
+        period.end.isoformat(),
+        res.department if department is None else department,
     ):
         lags.setdefault(dept or "", []).append(lag)
         late[dept or ""] = late.get(dept or "", 0) + flagged

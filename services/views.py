@@ -24,6 +24,7 @@ from services.schemas import (
     OverdueRow,
 )
 from services.scores import period_scores
+from store.scope import Departments
 
 __all__ = [
     "annual_report_data",
@@ -217,12 +218,12 @@ def list_item_views(
     return [item_view(x) for x in snaps]
 
 
-def overdue_views(as_of: dt.date, department: str | None) -> list[OverdueRow]:
+def overdue_views(as_of: dt.date, department: Departments) -> list[OverdueRow]:
     """Open clocks past due, but those a late entry waiting for review decides (待审核: not overdue)."""
     return overdue_and_held(as_of, department)[0]
 
 
-def overdue_and_held(as_of: dt.date, department: str | None) -> tuple[list[OverdueRow], list[OverdueRow]]:
+def overdue_and_held(as_of: dt.date, department: Departments) -> tuple[list[OverdueRow], list[OverdueRow]]:
     """(overdue rows, rows past due that wait for a late entry's review): held is neither late nor on time
     (domain.review.held_clocks), so the second list is counted apart (the board's 待审核), never as 逾期."""
     from services.queries import overdue_rows
@@ -341,7 +342,7 @@ SORTS = {
 
 
 def board_view(
-    day: dt.date, dept: str | None, sort: str = "overdue", *, with_held: bool = False, upload: str | None = None
+    day: dt.date, dept: Departments, sort: str = "overdue", *, with_held: bool = False, upload: str | None = None
 ) -> dict[str, Any]:
     """Everything the supervisor's board shows for `dept` (None: all) on `day`: the overdue rows sorted by
     `sort` and grouped per department, the open and provisional counts, flags, 登记滞后, the quarter's scores

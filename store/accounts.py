@@ -21,6 +21,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from domain import passwords as _passwords
 from store.models import UTCDateTime, utcnow
+from store.scope import Departments, where_departments
 
 THROTTLE_FAILURES = 10  # per address in THROTTLE_WINDOW: the address is locked
 THROTTLE_WINDOW = timedelta(minutes=15)
@@ -463,11 +464,10 @@ def reply_urge(s: Session, urge_id: int, by: str, text: str) -> Urge | None:
     return row
 
 
-def recent_urges(s: Session, department: str | None = None, limit: int = 50) -> list[Urge]:
+def recent_urges(s: Session, department: Departments = None, limit: int = 50) -> list[Urge]:
     """The newest urges (the board's 督办 list), of one department or all."""
     q = select(Urge).order_by(col(Urge.created_at).desc(), col(Urge.id).desc()).limit(limit)
-    if department:
-        q = q.where(Urge.department == department)
+    q = where_departments(q, Urge.department, None if department == "" else department)
     return list(s.exec(q).all())
 
 
@@ -475,8 +475,7 @@ def urges_for_item(s: Session, item_id: str) -> list[Urge]:
     return list(s.exec(select(Urge).where(Urge.item_id == item_id).order_by(col(Urge.created_at))).all())
 
 
-def urge_counts(s: Session, department: str | None = None) -> dict[str, int]:
+def urge_counts(s: Session, department: Departments = None) -> dict[str, int]:
     q = select(Urge.department, func.count()).group_by(Urge.department)
-    if department:
-        q = q.where(Urge.department == department)
+    q = where_departments(q, Urge.department, None if department == "" else department)
     return {d: n for d, n in s.exec(q).all()}

@@ -16,10 +16,11 @@ from sqlmodel import Session, col
 
 from store.items import parse_instant
 from store.models import Clock, DueDateChange, Item, utcnow
+from store.scope import Departments, department_clause, where_departments
 
 
 def open_clocks_due_before(
-    session: Session, instant: datetime, department: str | None = None
+    session: Session, instant: datetime, department: Departments = None
 ) -> list[tuple[Item, Clock]]:
     """Open clocks whose due instant is before ``instant`` (aware datetime), earliest first."""
     before = parse_instant(instant)
@@ -28,8 +29,7 @@ def open_clocks_due_before(
         .join(Clock, col(Clock.item_id) == col(Item.id))
         .where(col(Clock.state) == "open", col(Clock.due_instant).is_not(None), col(Clock.due_instant) < before)
     )
-    if department is not None:
-        q = q.where(col(Item.department) == department)
+    q = where_departments(q, col(Item.department), department)
     q = q.order_by(col(Clock.due_instant), col(Item.id), col(Clock.rule))
     return [(row[0], row[1]) for row in session.execute(q).all()]
 
@@ -67,7 +67,7 @@ def due_changes(session: Session, item_id: str) -> list[DueDateChange]:
     return list(session.execute(q).scalars().all())
 
 
-def clock_rows_due_between(session: Session, first: str, last: str, department: str | None = None) -> list:
+def clock_rows_due_between(session: Session, first: str, last: str, department: Departments = None) -> list:
     """(item id, type, department, title, clock rule/due/state/met_on/lateness/region/explanation summary) for every clock
     whose due day is in [first, last] (ISO dates), as plain rows: reports over a period read only that period,
     without building ORM objects (100,000 items: an order of magnitude faster than list_items)."""
@@ -91,18 +91,19 @@ def clock_rows_due_between(session: Session, first: str, last: str, department: 
         .join(Item, col(Item.id) == col(Clock.item_id))
         .where(col(Clock.due) >= first, col(Clock.due) < after_last)
     )  # ISO strings: "YYYY-MM-DD[Thh:mm...]" sort by day
-    if department is not None:
-        q = q.where(col(Item.department) == department)
+    q = where_departments(q, col(Item.department), department)
     # Core, not the ORM session: ORM result processing of 35,000 plain rows cost ~0.2 s
     return list(session.connection().execute(q.order_by(col(Item.id), col(Clock.rule))).all())
 
 
-def open_board_counts(session: Session, department: str | None = None) -> tuple[int, list[str]]:
+def open_board_counts(session: Session, department: Departments = None) -> tuple[int, list[str]]:
     """The board's header: how many items are open, and the ids of open items with a provisional open clock
     (counted in SQL instead of loading every open item)."""
     from sqlalchemy import func
 
-    cond = [col(Item.state) == "open"] + ([col(Item.department) == department] if department is not None else [])
+    cond = [col(Item.state) == "open"]
+    if (c := department_clause(col(Item.department), department)) is not None:
+        cond.append(c)
     n = session.execute(select(func.count()).select_from(Item).where(*cond)).scalar_one()
     # de-duplicated and sorted here: with DISTINCT / ORDER BY in SQL, SQLite walks every clock row in item order
     # instead of the open-clock index (0.13 s instead of ~1 ms at 100,000 items)
@@ -114,7 +115,7 @@ def open_board_counts(session: Session, department: str | None = None) -> tuple[
     return n, sorted(set(ids))
 
 
-def overdue_clock_rows(session: Session, instant: datetime, department: str | None = None) -> list:
+def overdue_clock_rows(session: Session, instant: datetime, department: Departments = None) -> list:
     """open_clocks_due_before as plain rows of the columns an overdue list shows (item data for its flags, but no
     clock explanation JSON to decode: a province's overdue list is tens of thousands of rows)."""
     before = parse_instant(instant)
@@ -134,8 +135,7 @@ def overdue_clock_rows(session: Session, instant: datetime, department: str | No
         .join(Clock, col(Clock.item_id) == col(Item.id))
         .where(col(Clock.state) == "open", col(Clock.due_instant).is_not(None), col(Clock.due_instant) < before)
     )
-    if department is not None:
-        q = q.where(col(Item.department) == department)
+    q = where_departments(q, col(Item.department), department)
     return list(session.connection().execute(q.order_by(col(Clock.due_instant), col(Item.id), col(Clock.rule))).all())
 
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, col
 from store.items import insert_for
 from store.models import EventRecord, LateEntryRecord, utcnow
 from store.models import table as sa_table
+from store.scope import Departments, department_clause, where_departments
 
 _DATE_FIELDS = (
     "signed_on",
@@ -136,7 +137,7 @@ def events_for_item(session: Session, item_id: str) -> list[EventRecord]:
 
 
 def registration_late_events(
-    session: Session, start: date, end: date, department: str | None = None, limit: int = 200
+    session: Session, start: date, end: date, department: Departments = None, limit: int = 200
 ) -> tuple[list[EventRecord], int]:
     """Start events flagged 登记滞后 recorded (Asia/Shanghai) from `start` to `end` inclusive, the board's
     list: what came in late in its period, whatever the events' own dates. The `limit` longest lags, by
@@ -151,8 +152,8 @@ def registration_late_events(
         col(EventRecord.ingested_at) >= since,
         col(EventRecord.ingested_at) < until,
     ]
-    if department is not None:
-        where.append(col(EventRecord.department) == department)
+    if (c := department_clause(col(EventRecord.department), department)) is not None:
+        where.append(c)
     total = session.execute(select(func.count()).select_from(EventRecord).where(*where)).scalar_one()
     q = select(EventRecord).where(*where)
     q = q.order_by(col(EventRecord.lag_working_days).desc(), col(EventRecord.event_id)).limit(limit)
@@ -161,7 +162,7 @@ def registration_late_events(
 
 
 def start_lags(
-    session: Session, types: Iterable[str], roles: Iterable[str], start: str, end: str, department: str | None = None
+    session: Session, types: Iterable[str], roles: Iterable[str], start: str, end: str, department: Departments = None
 ):
     """(department, lag_working_days, registration_late) of the start events of `types` whose own date lies
     in [start, end],
@@ -175,8 +176,7 @@ def start_lags(
         t.c.lag_working_days.is_not(None),
         t.c.recorded_role.in_(list(roles)),
     )
-    if department is not None:
-        q = q.where(t.c.department == department)
+    q = where_departments(q, t.c.department, department)
     return [(d, int(lag), bool(late)) for d, lag, late in session.execute(q)]
 
 

@@ -22,6 +22,7 @@ from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import SHANGHAI
 from store.models import SUMMARY_MAX, Clock, EventRecord, Item, LateEntryRecord, utcnow
 from store.models import table as sa_table
+from store.scope import Departments, department_clause, where_departments
 
 
 def _insert(session: Session, table):
@@ -219,7 +220,7 @@ def late_entry_model(r: LateEntryRecord):
 
 def list_items(
     session: Session,
-    department: str | None = None,
+    department: Departments = None,
     state: str | None = None,
     type: str | None = None,
     *,
@@ -234,8 +235,8 @@ def list_items(
         conds.append(col(Item.id) > after)
     if ids is not None:
         conds.append(col(Item.id).in_(ids))
-    if department is not None:
-        conds.append(col(Item.department) == department)
+    if (c := department_clause(col(Item.department), department)) is not None:
+        conds.append(c)
     if state is not None:
         conds.append(col(Item.state) == state)
     if type is not None:
@@ -300,7 +301,7 @@ def find_late_entry(session: Session, event_id: str) -> LateEntryRecord | None:
 def late_entries(
     session: Session,
     status: str | None = "held",
-    department: str | None = None,
+    department: Departments = None,
     item_id: str | None = None,
     *,
     upload: str | None = None,
@@ -319,8 +320,7 @@ def late_entries(
         q = q.where(col(LateEntryRecord.occurred_on) >= occurred[0], col(LateEntryRecord.occurred_on) < after)
     if status is not None:
         q = q.where(col(LateEntryRecord.status) == status)
-    if department is not None:
-        q = q.where(col(LateEntryRecord.department) == department)
+    q = where_departments(q, col(LateEntryRecord.department), department)
     if item_id is not None:
         q = q.where(col(LateEntryRecord.item_id) == item_id)
     q = q.order_by(col(LateEntryRecord.recorded_at), col(LateEntryRecord.event_id))
@@ -343,7 +343,7 @@ def finished_items_with_met_clocks(session: Session, after: str | None, limit: i
     return list(session.execute(q).scalars().all())
 
 
-def document_ids_with_marks(session: Session, department: str | None = None) -> list[str]:
+def document_ids_with_marks(session: Session, department: Departments = None) -> list[str]:
     """Ids of the documents that can be scored as marks: withheld or disclosed on request, and normative
     documents without their interpretation."""
     data = sa_table(Item).c.data
@@ -354,16 +354,14 @@ def document_ids_with_marks(session: Session, department: str | None = None) -> 
             and_(data["kind"].as_string() == "normative", data["needs_interpretation"].as_boolean().is_(False)),
         ),
     )
-    if department is not None:
-        withheld = withheld.where(col(Item.department) == department)
+    withheld = where_departments(withheld, col(Item.department), department)
     return list(session.execute(withheld).scalars())
 
 
-def items_with_held_entries(session: Session, department: str | None = None) -> set[str]:
+def items_with_held_entries(session: Session, department: Departments = None) -> set[str]:
     """Ids of the items with a late entry waiting for review (待审核)."""
     q = select(col(LateEntryRecord.item_id)).where(col(LateEntryRecord.status) == "held")
-    if department is not None:
-        q = q.where(col(LateEntryRecord.department) == department)
+    q = where_departments(q, col(LateEntryRecord.department), department)
     return set(session.execute(q.distinct()).scalars())
 
 

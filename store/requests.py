@@ -9,9 +9,10 @@ from sqlmodel import Session, col
 
 from store.models import EventRecord, Item
 from store.models import table as sa_table
+from store.scope import Departments, where_departments
 
 
-def request_ids_with_receipt_flags(session: Session, department: str | None = None) -> list[str]:
+def request_ids_with_receipt_flags(session: Session, department: Departments = None) -> list[str]:
     """Requests whose snapshot can carry a receipt or lawful-delay flag (domain.flags.receipt_flags): an
     unreachable applicant, a 第三十五条 delay, a fee notice, or a receipt date not the one typed."""
     data = sa_table(Item).c.data
@@ -25,22 +26,20 @@ def request_ids_with_receipt_flags(session: Session, department: str | None = No
             data[("receipt", "basis")].as_string() != "received_on",
         ),
     )
-    if department is not None:
-        q = q.where(col(Item.department) == department)
+    q = where_departments(q, col(Item.department), department)
     return list(session.execute(q.order_by(col(Item.id))).scalars())
 
 
-def request_ids_with_correction(session: Session, department: str | None = None) -> list[str]:
+def request_ids_with_correction(session: Session, department: Departments = None) -> list[str]:
     """Requests whose snapshot data carries a correction notice: the only ones that can carry a board flag."""
     q = select(col(Item.id)).where(
         col(Item.type) == "request", sa_table(Item).c.data["correction"].as_string().is_not(None)
     )
-    if department is not None:
-        q = q.where(col(Item.department) == department)
+    q = where_departments(q, col(Item.department), department)
     return list(session.execute(q.order_by(col(Item.id))).scalars())
 
 
-def request_ids_with_flag_data(session: Session, department: str | None = None) -> list[str]:
+def request_ids_with_flag_data(session: Session, department: Departments = None) -> list[str]:
     """Requests whose snapshot data can carry a board flag (domain.flags): a correction notice, a
     consultation or a link to a withdrawn request."""
     data = sa_table(Item).c.data
@@ -50,8 +49,7 @@ def request_ids_with_flag_data(session: Session, department: str | None = None) 
         | data["consultations"].as_string().is_not(None)
         | data["after_withdrawal"].as_string().is_not(None),
     )
-    if department is not None:
-        q = q.where(col(Item.department) == department)
+    q = where_departments(q, col(Item.department), department)
     return list(session.execute(q.order_by(col(Item.id))).scalars())
 
 
@@ -73,7 +71,7 @@ def withdrawals_by_applicant(session: Session, key: str, department: str, exclud
 
 def same_day_requests(
     session: Session,
-    department: str | None = None,
+    department: Departments = None,
     since: str | None = None,
     until: str | None = None,
     open_only: bool = False,
@@ -84,8 +82,7 @@ def same_day_requests(
     q = select(col(Item.department), start_on, col(Item.applicant_key), col(Item.id)).where(
         col(Item.type) == "request", col(Item.applicant_key).is_not(None)
     )
-    if department is not None:
-        q = q.where(col(Item.department) == department)
+    q = where_departments(q, col(Item.department), department)
     if open_only:  # the board: groups of which a request is still being handled
         q = q.where(col(Item.state) == "open")
     if since is not None:  # receipt days as ISO strings (a period)
@@ -107,7 +104,7 @@ def _request_start_on():
 
 
 def request_counts_by_department(
-    session: Session, lo: str, hi: str, department: str | None = None
+    session: Session, lo: str, hi: str, department: Departments = None
 ) -> list[tuple[str, int]]:
     """(department, requests) of the requests received between `lo` and `hi` (ISO days, inclusive)."""
     start_on = _request_start_on()
@@ -116,13 +113,12 @@ def request_counts_by_department(
         .where(col(Item.type) == "request", start_on >= lo, start_on <= hi)
         .group_by(col(Item.department))
     )
-    if department is not None:
-        q = q.where(col(Item.department) == department)
+    q = where_departments(q, col(Item.department), department)
     return [(dept, n) for dept, n in session.execute(q).all()]
 
 
 def withdrawal_counts_by_department(
-    session: Session, lo: str, hi: str, department: str | None = None
+    session: Session, lo: str, hi: str, department: Departments = None
 ) -> list[tuple[str, int]]:
     """(department, requests) of the requests withdrawn now whose withdrawal is dated between `lo` and `hi`."""
     wd = (
@@ -136,13 +132,12 @@ def withdrawal_counts_by_department(
         )
         .group_by(col(Item.department))
     )
-    if department is not None:
-        wd = wd.where(col(Item.department) == department)
+    wd = where_departments(wd, col(Item.department), department)
     return [(dept, n) for dept, n in session.execute(wd).all()]
 
 
 def extension_counts_by_department(
-    session: Session, lo: str, hi: str, department: str | None = None
+    session: Session, lo: str, hi: str, department: Departments = None
 ) -> list[tuple[str, int]]:
     """(department, extensions) of the requests received between `lo` and `hi`."""
     start_on = _request_start_on()
@@ -152,6 +147,5 @@ def extension_counts_by_department(
         .where(col(EventRecord.type) == "request.extended", start_on >= lo, start_on <= hi)
         .group_by(col(Item.department))
     )
-    if department is not None:
-        ext = ext.where(col(Item.department) == department)
+    ext = where_departments(ext, col(Item.department), department)
     return [(dept, n) for dept, n in session.execute(ext).all()]
