@@ -432,7 +432,11 @@ class ClockRecord:
 
     @property
     def due_day(self) -> date:
-        return date.fromisoformat(self.due[:10])
+        return _iso_day(self.due[:10])
+
+
+# A year's scores test ~100,000 due dates over a few hundred distinct days: parse each day once.
+_iso_day = functools.lru_cache(maxsize=8192)(date.fromisoformat)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -511,8 +515,13 @@ def explanation_line(explanation: dict | None, due: str) -> str:
     """One-line Chinese account of a due date: the explanation's `summary`, else the date."""
     summary = (explanation or {}).get("summary")
     if isinstance(summary, str) and summary.strip():
-        return " ".join(summary.split())
+        return _one_line(summary)
     return f"期限：{due}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _one_line(summary: str) -> str:
+    return " ".join(summary.split())  # clocks of one rule, start and region share their summary
 
 
 # ---------------------------------------------------------------------------------- results
@@ -803,58 +812,75 @@ def score_period(
         "closed": 0,
         "deduction": 0.0,
     }
+    # ISO day strings compare as the dates do: the period test without parsing ~10^5 due dates
+    first, last = period.start.isoformat(), period.end.isoformat()
+    lines: dict[Any, str] = {}  # explanation summary -> its one line (clocks of one start share it)
+    append = details.append
     for r in records:
-        if not period.contains(r.due_day):
+        due = r.due
+        if not first <= due[:10] <= last:
             continue
-        if department is not None and r.department != department:
+        dept = r.department
+        if department is not None and dept != department:
             continue
-        status = classify(r.state, r.due, r.met_on, as_of)
+        status = classify(r.state, due, r.met_on, as_of)
         if r.held and status in ("overdue", "pending"):
             status = "held"  # neither on time nor late until the late entry is decided
-        label = labels.get(r.rule, r.rule)
-        dc = counts.get((r.department, None))
+        rule = r.rule
+        dc = counts.get((dept, None))
         if dc is None:
-            dc = counts[(r.department, None)] = dict(zero)
+            dc = counts[(dept, None)] = dict(zero)
         deduction = 0.0
+        lateness_days = overdue_days = None
         if status == "closed":
             dc["closed"] += 1
         else:
-            rc = counts.get((r.department, r.rule))
+            rc = counts.get((dept, rule))
             if rc is None:
-                rc = counts[(r.department, r.rule)] = dict(zero)
+                rc = counts[(dept, rule)] = dict(zero)
             dc["items_due"] += 1
             rc["items_due"] += 1
             dc[status] += 1
             rc[status] += 1
-            scheme = scheme_of(r.department)
-            if status == "late" or (status == "overdue" and scheme.overdue_counts_as_late):
-                deduction = scheme.points(r.rule)
+            if status == "late":
+                deduction = scheme_of(dept).points(rule)
                 rc["deduction"] += deduction
                 dc["deduction"] += deduction
-            days = (
-                r.lateness_working_days
-                if status == "late"
-                else (r.overdue_working_days if status == "overdue" else None)
-            )
-            if days is not None:
-                lateness.setdefault(r.department, []).append(days)
-        details.append(
+                lateness_days = r.lateness_working_days
+                if lateness_days is not None:
+                    lateness.setdefault(dept, []).append(lateness_days)
+            elif status == "overdue":
+                scheme = scheme_of(dept)
+                if scheme.overdue_counts_as_late:
+                    deduction = scheme.points(rule)
+                    rc["deduction"] += deduction
+                    dc["deduction"] += deduction
+                overdue_days = r.overdue_working_days
+                if overdue_days is not None:
+                    lateness.setdefault(dept, []).append(overdue_days)
+        summary = r.explanation.get("summary") if r.explanation else None
+        line = lines.get(summary) if summary is not None else None
+        if line is None:
+            line = explanation_line(r.explanation, due)
+            if isinstance(summary, str) and summary.strip():
+                lines[summary] = line  # only summaries: without one the line names the due date
+        append(
             DetailRow(
-                department=r.department,
+                department=dept,
                 item_id=r.item_id,
                 item_type=r.item_type,
                 title=r.title,
-                rule=r.rule,
-                rule_label=label,
-                due=r.due,
+                rule=rule,
+                rule_label=labels.get(rule, rule),
+                due=due,
                 state=r.state,
                 status=status,
                 status_label=SCORE_STATUSES[status],
                 met_on=r.met_on,
-                lateness_working_days=r.lateness_working_days if status == "late" else None,
-                overdue_working_days=r.overdue_working_days if status == "overdue" else None,
+                lateness_working_days=lateness_days if status == "late" else None,
+                overdue_working_days=overdue_days,
                 deduction=deduction,
-                explanation=explanation_line(r.explanation, r.due),
+                explanation=line,
             )
         )
     for (dept, rule), c in counts.items():
