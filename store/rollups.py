@@ -84,15 +84,16 @@ def department_figures(
     after_last = (date.fromisoformat(last[:10]) + timedelta(days=1)).isoformat()
     day = before.astimezone(SHANGHAI).date().isoformat()
     # Day-shaped due and met dates ("YYYY-MM-DD") compare as strings, which is what classify decides for them;
-    # any other row (an hour rule's instant, a met date after `instant`, due on `instant`'s own day) comes back
+    # any other row (an hour rule's instant, met or due on `instant`'s own day or met after it) comes back
     # as a row and is classified in Python (domain.scoring.classify), so the figures equal the scores'.
     day_due = func.length(col(Clock.due)) == 10
     day_met = func.length(col(Clock.met_on)) == 10
     met = col(Clock.state).in_(("met", "missed"))
     live = col(Clock.state).in_(("open", "paused"))
     sure = {
-        "met_on_time": and_(met, day_due, day_met, col(Clock.met_on) <= col(Clock.due), col(Clock.met_on) <= day),
-        "met_late": and_(met, day_due, day_met, col(Clock.met_on) > col(Clock.due), col(Clock.met_on) <= day),
+        # met before `instant`'s day: met by then whatever its hour (met on that day itself: in Python)
+        "met_on_time": and_(met, day_due, day_met, col(Clock.met_on) <= col(Clock.due), col(Clock.met_on) < day),
+        "met_late": and_(met, day_due, day_met, col(Clock.met_on) > col(Clock.due), col(Clock.met_on) < day),
         "met_undated": and_(col(Clock.state) == "met", col(Clock.met_on).is_(None)),
         "missed": and_(live, day_due, col(Clock.due) < day),
         "pending": and_(live, day_due, col(Clock.due) > day),
