@@ -820,44 +820,44 @@ def score_period(
         due = r.due
         if not first <= due[:10] <= last:
             continue
-        dept = r.department
-        if department is not None and dept != department:
+        name = r.department
+        if department is not None and name != department:
             continue
         status = classify(r.state, due, r.met_on, as_of)
         if r.held and status in ("overdue", "pending"):
             status = "held"  # neither on time nor late until the late entry is decided
-        rule = r.rule
-        dc = counts.get((dept, None))
+        rid = r.rule
+        dc = counts.get((name, None))
         if dc is None:
-            dc = counts[(dept, None)] = dict(zero)
+            dc = counts[(name, None)] = dict(zero)
         deduction = 0.0
         lateness_days = overdue_days = None
         if status == "closed":
             dc["closed"] += 1
         else:
-            rc = counts.get((dept, rule))
+            rc = counts.get((name, rid))
             if rc is None:
-                rc = counts[(dept, rule)] = dict(zero)
+                rc = counts[(name, rid)] = dict(zero)
             dc["items_due"] += 1
             rc["items_due"] += 1
             dc[status] += 1
             rc[status] += 1
             if status == "late":
-                deduction = scheme_of(dept).points(rule)
+                deduction = scheme_of(name).points(rid)
                 rc["deduction"] += deduction
                 dc["deduction"] += deduction
                 lateness_days = r.lateness_working_days
                 if lateness_days is not None:
-                    lateness.setdefault(dept, []).append(lateness_days)
+                    lateness.setdefault(name, []).append(lateness_days)
             elif status == "overdue":
-                scheme = scheme_of(dept)
+                scheme = scheme_of(name)
                 if scheme.overdue_counts_as_late:
-                    deduction = scheme.points(rule)
+                    deduction = scheme.points(rid)
                     rc["deduction"] += deduction
                     dc["deduction"] += deduction
                 overdue_days = r.overdue_working_days
                 if overdue_days is not None:
-                    lateness.setdefault(dept, []).append(overdue_days)
+                    lateness.setdefault(name, []).append(overdue_days)
         summary = r.explanation.get("summary") if r.explanation else None
         line = lines.get(summary) if summary is not None else None
         if line is None:
@@ -866,12 +866,12 @@ def score_period(
                 lines[summary] = line  # only summaries: without one the line names the due date
         append(
             DetailRow(
-                department=dept,
+                department=name,
                 item_id=r.item_id,
                 item_type=r.item_type,
                 title=r.title,
-                rule=rule,
-                rule_label=labels.get(rule, rule),
+                rule=rid,
+                rule_label=labels.get(rid, rid),
                 due=due,
                 state=r.state,
                 status=status,

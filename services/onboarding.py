@@ -29,6 +29,7 @@ from services.ledger_import import ROW_SUMMARIES, row_summary
 from services.review import REVIEWERS
 from store import onboarding as store
 from store.db import session
+from store.scope import Departments
 
 
 class OnboardingError(ApiError):
@@ -152,7 +153,7 @@ def list_batches(who: Principal, *, status: str | None = "open", department: str
         return [batch_json(b, None, counts.get(b.id or 0, {})) for b in found]
 
 
-def open_summaries(department: str | None = None, db=None) -> list[dict[str, Any]]:
+def open_summaries(department: Departments = None, db=None) -> list[dict[str, Any]]:
     """The open batches with their summaries counted in SQL (the board's 历史台账待审核 section; reviewers)."""
     with session(db) as s:
         found = store.list_batches(s, status="open", department=department)

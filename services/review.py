@@ -25,6 +25,7 @@ from domain.shanghai import now as shanghai_now
 from store.db import session
 from store.items import find_late_entry, late_entries
 from store.models import LateEntryRecord
+from store.scope import Departments
 from workflows.items import ItemWorkflow
 
 REVIEWERS = ("supervisor", "admin")  # who may see the queue and decide (API and board)
@@ -73,13 +74,13 @@ def review_audit(e: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_entries(
-    status: str | None = "held", department: str | None = None, db=None, *, upload: str | None = None
+    status: str | None = "held", department: Departments = None, db=None, *, upload: str | None = None
 ) -> list[dict[str, Any]]:
     with session(db) as s:
         return [entry_json(r) for r in late_entries(s, status=status, department=department, upload=upload)]
 
 
-def held_uploads(department: str | None = None, db=None) -> list[dict[str, Any]]:
+def held_uploads(department: Departments = None, db=None) -> list[dict[str, Any]]:
     """The ledger uploads with entries waiting for review: id, department, count, first recording time."""
     out: dict[str, dict[str, Any]] = {}
     for e in list_entries("held", department, db):

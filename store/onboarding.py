@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from store.models import UTCDateTime, utcnow
+from store.scope import Departments, where_departments
 
 STATUSES = ("open", "approved", "rejected")
 
@@ -70,10 +71,8 @@ def get_batch(s: Session, batch_id: int) -> OnboardingBatch | None:
     return s.get(OnboardingBatch, batch_id)
 
 
-def list_batches(s: Session, *, department: str | None = None, status: str | None = None) -> list[OnboardingBatch]:
-    q = select(OnboardingBatch)
-    if department is not None:
-        q = q.where(OnboardingBatch.department == department)
+def list_batches(s: Session, *, department: Departments = None, status: str | None = None) -> list[OnboardingBatch]:
+    q = where_departments(select(OnboardingBatch), OnboardingBatch.department, department)
     if status is not None:
         q = q.where(OnboardingBatch.status == status)
     return list(s.exec(q.order_by(col(OnboardingBatch.id).desc())).all())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlmodel import Session, col
 
 from domain.scoring import classify
@@ -48,6 +48,8 @@ def department_figures(
     Departments with no clock are absent (the caller knows its departments)."""
     out: dict[str, dict[str, int]] = {}
     before = parse_instant(instant)
+    if before is None:
+        raise ValueError("department_figures needs an instant")
     lapsing = list(lapsing)
     scope = department_clause(col(Item.department), departments)
     open_q = (
@@ -60,7 +62,7 @@ def department_figures(
                         and_(
                             col(Clock.due_instant).is_not(None),
                             col(Clock.due_instant) < before,
-                            col(Clock.rule).not_in(lapsing) if lapsing else True,
+                            col(Clock.rule).not_in(lapsing) if lapsing else true(),
                         ),
                         1,
                     ),
@@ -125,7 +127,7 @@ def department_figures(
     )
     status_figure = {"on_time": "met_on_time", "late": "met_late", "overdue": "missed"}
     for dept, state, due, met_on in conn.execute(rest):
-        status = classify(state, due, met_on, before)
+        status = classify(state, str(due), met_on, before)
         if status == "closed":
             continue
         f = out.setdefault(dept, _zero())
