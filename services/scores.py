@@ -59,16 +59,22 @@ def period_records(
     lapsing = {r.id for r in engine().rules.values() if r.lapses}
     held = held_keys(session, department)
     out = []
+    as_of_day = as_of.isoformat()[:10]
+    explanations: dict[str | None, dict] = {None: {}, "": {}}  # one (read-only) dict per distinct summary
     for item_id, item_type, dept, title, rule, due, state, met_on, lateness, region, summary in clock_rows_due_between(
         session, period.start.isoformat(), period.end.isoformat(), department
     ):
         if not due or rule in lapsing:
             continue
-        status = classify(state, due, met_on, as_of)
         overdue = None
-        if status == "overdue":
-            overdue = overdue_days(ClockSnapshot(rule=rule, start="", due=due, region=region), as_of)
-            # (validated, not model_construct: that inspects the default factories on every call, ~200 µs)
+        # only a clock not closed and not met before the as-of day can be overdue (most of a year's are met)
+        if state != "closed" and (not met_on or met_on[:10] >= as_of_day):
+            if classify(state, due, met_on, as_of) == "overdue":
+                overdue = overdue_days(ClockSnapshot(rule=rule, start="", due=due, region=region), as_of)
+                # (validated, not model_construct: that inspects the default factories on every call, ~200 µs)
+        explanation = explanations.get(summary)
+        if explanation is None:
+            explanation = explanations[summary] = {"summary": summary}
         out.append(
             ClockRecord(
                 item_id=item_id,
@@ -81,7 +87,7 @@ def period_records(
                 met_on=met_on,
                 lateness_working_days=lateness,
                 overdue_working_days=overdue,
-                explanation={"summary": summary} if summary else {},
+                explanation=explanation,
                 held=bool(held) and state in LIVE_STATES and (item_id, rule) in held,
             )
         )  # scoring reads only the summary

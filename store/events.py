@@ -215,11 +215,18 @@ def load_events(
     q = select(t.c.payload, t.c.type, t.c.event_id, t.c.department, t.c.occurred_on)
     if until is not None:
         q = q.where(t.c.occurred_on <= until.isoformat())
-    if types is not None:
+    if types is not None and item_ids is not None:
         q = q.where(t.c.type.in_(types))
     if item_ids is not None:
         q = q.where(t.c.item_id.in_(item_ids))
-    if types is None and item_ids is None:
+    if types is not None and item_ids is None:
+        # one query per type, by equality: for `type IN (…)` SQLite's statistics (a log of a few frequent types)
+        # make it scan the whole log even for types it holds none of (0.2 s instead of < 1 ms at 600,000 events)
+        rows = sorted(
+            (r for type_ in dict.fromkeys(types) for r in session.execute(q.where(t.c.type == type_))),
+            key=lambda r: (r[4] or "", r[2]),
+        )
+    elif types is None and item_ids is None:
         # ids by code point, as the sorted() below and the annual report's SQL order them, on any collation
         event_id = code_point(t.c.event_id, session.get_bind().dialect.name == "postgresql")
         rows = list(session.execute(q.order_by(t.c.occurred_on, event_id)))
