@@ -172,3 +172,70 @@ def test_store_reads_take_a_department_set(db_session):
         i.id for d in pair for i in list_items(db_session, department=d)
     )
     assert overdue_clock_rows(db_session, instant, frozenset()) == []
+
+
+def test_start_lag_counts_are_start_lags_counted(db_session):
+    """The scores' registration lag counted in SQL (start_lag_counts) is start_lags grouped, per department
+    and lag, on a department set too; its median is statistics.median of the lags."""
+    import statistics
+    from collections import Counter
+
+    from domain.review import HELD_ROLES, REGISTRATION_STARTS
+    from services.scores import _median
+    from store.events import add_event, event_record_from, start_lag_counts, start_lags
+
+    rng = random.Random(11)
+    for n in range(300):
+        lag = rng.choice((0, 0, 1, 2, 3, 5, 10))
+        assert add_event(
+            db_session,
+            event_record_from(
+                {
+                    "event_id": f"e{n}",
+                    "type": "request.received",
+                    "request_id": f"R{n}",
+                    "department": DEPTS[n % 4],
+                    "received_on": f"2026-{rng.randint(9, 12):02d}-{rng.randint(1, 28):02d}",
+                    "channel": "online",
+                    "applicant_type": "natural_person",
+                },
+                ingested_at=dt.datetime(2026, 12, 30, tzinfo=SHANGHAI),
+                recorded_role=rng.choice(("liaison", "liaison", "head", "operator")),
+                lag_working_days=lag,
+                registration_late=lag > 3,
+            ),
+        )
+    args = (REGISTRATION_STARTS, HELD_ROLES, "2026-10-01", "2026-12-31")
+    for scope in (None, {"d1", "d3"}, "d2"):
+        rows = start_lags(db_session, *args, scope)
+        want = Counter((d, lag) for d, lag, _ in rows)
+        late = Counter((d, lag) for d, lag, flagged in rows if flagged)
+        got = start_lag_counts(db_session, *args, scope)
+        assert {(d, lag): n for d, lag, n, _ in got} == dict(want)
+        assert {(d, lag): k for d, lag, _, k in got if k} == dict(late)
+        for dept in {d for d, _, _ in rows}:
+            values = [lag for d, lag, _ in rows if d == dept]
+            hist = {lag: n for d, lag, n, _ in got if d == dept}
+            assert _median(hist) == float(statistics.median(values))
+
+
+def test_load_events_by_types_is_the_log_filtered(db_session):
+    """load_events(types=…) (one equality query per type) returns the log's events of those types, in the
+    log's order."""
+    from store.events import add_event, event_record_from, load_events
+
+    for n in range(40):
+        typ = ("request.received", "request.replied", "review.decided")[n % 3]
+        ev = {"event_id": f"x{n:02d}", "type": typ, "request_id": f"R{n % 7}"}
+        if typ == "request.received":
+            ev |= {"department": "d1", "received_on": f"2026-03-{n % 28 + 1:02d}", "channel": "online"}
+            ev |= {"applicant_type": "natural_person"}
+        elif typ == "request.replied":
+            ev |= {"on": f"2026-04-{n % 28 + 1:02d}", "outcome": "granted"}
+        else:
+            ev |= {"on": f"2026-05-{n % 28 + 1:02d}", "result": "corrected", "case_id": f"C{n}"}
+        assert add_event(db_session, event_record_from(ev, department="d1"))
+    every = load_events(db_session)
+    for types in (("review.decided",), ("review.decided", "request.replied"), ("litigation.decided",)):
+        got = load_events(db_session, types=types)
+        assert [e["event_id"] for e in got] == [e["event_id"] for e in every if e["type"] in types]
