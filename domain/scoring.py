@@ -39,6 +39,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -929,7 +930,7 @@ def score_period(
         d.avg_lateness_working_days = round(sum(late_days) / len(late_days), 2) if late_days else None
         _apply_scheme(d, scheme_of(name), mark_counts.get(name, {}))
         d.per_rule = dict(sorted(d.per_rule.items()))
-    details.sort(key=lambda x: (x.department, x.due, x.item_id, x.rule))
+    details.sort(key=attrgetter("department", "due", "item_id", "rule"))  # in C: ~10^5 rows a year
     as_of_text = as_of.isoformat()
     return ScoreResult(
         period=period.label,
