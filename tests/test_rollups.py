@@ -239,3 +239,15 @@ def test_load_events_by_types_is_the_log_filtered(db_session):
     for types in (("review.decided",), ("review.decided", "request.replied"), ("litigation.decided",)):
         got = load_events(db_session, types=types)
         assert [e["event_id"] for e in got] == [e["event_id"] for e in every if e["type"] in types]
+
+
+def test_classify_day_is_classify_for_days():
+    """score_period's fast path for day-shaped dates decides as domain.scoring.classify does."""
+    from domain.scoring import classify, classify_day
+
+    rng = random.Random(2)
+    days = [(dt.date(2025, 1, 1) + dt.timedelta(days=k)).isoformat() for k in range(12)]
+    for _ in range(20000):
+        state = rng.choice(["open", "paused", "met", "missed", "closed"])
+        due, met_on, as_of = rng.choice(days), rng.choice([None, "", *days]), rng.choice(days)
+        assert classify_day(state, due, met_on, as_of) == classify(state, due, met_on, dt.date.fromisoformat(as_of))
