@@ -828,7 +828,7 @@ def score_period(
     }
     # ISO day strings compare as the dates do: the period test without parsing ~10^5 due dates
     first, last = period.start.isoformat(), period.end.isoformat()
-    as_of_day = as_of.isoformat() if not isinstance(as_of, datetime) else ""  # a day: classify_day applies
+    as_of_iso = as_of.isoformat() if not isinstance(as_of, datetime) else ""  # a day: classify_day applies
     lines: dict[Any, str] = {}  # explanation summary -> its one line (clocks of one start share it)
     append = details.append
     for r in records:
@@ -839,8 +839,8 @@ def score_period(
         if department is not None and name != department:
             continue
         status = (
-            classify_day(r.state, due, r.met_on, as_of_day)
-            if as_of_day and len(due) == 10 and (r.met_on is None or len(r.met_on) == 10)
+            classify_day(r.state, due, r.met_on, as_of_iso)
+            if as_of_iso and len(due) == 10 and (r.met_on is None or len(r.met_on) == 10)
             else classify(r.state, due, r.met_on, as_of)
         )
         if r.held and status in ("overdue", "pending"):
