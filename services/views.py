@@ -23,7 +23,7 @@ from services.schemas import (
     ItemView,
     OverdueRow,
 )
-from services.scores import period_scores
+from services.scores import collector_paused, period_scores
 from store.scope import Departments
 
 __all__ = [
@@ -238,6 +238,7 @@ def overdue_views(as_of: dt.date, department: Departments) -> list[OverdueRow]:
     return overdue_and_held(as_of, department)[0]
 
 
+@collector_paused()
 def overdue_and_held(as_of: dt.date, department: Departments) -> tuple[list[OverdueRow], list[OverdueRow]]:
     """(overdue rows, rows past due that wait for a late entry's review): held is neither late nor on time
     (domain.review.held_clocks), so the second list is counted apart (the board's 待审核), never as 逾期."""
@@ -273,6 +274,7 @@ def government_unit(node: str) -> str:
     return unit
 
 
+@collector_paused()
 def annual_report_data(year: int, department: str | None, government: bool = False, *, node: str | None = None) -> dict:
     """The report draft (a superset of the tables 二/三/四 report); 422 on bad input, 409 when table 三
     fails the national checks. `node`: whose government report (services.annual.resolve_scope)."""
@@ -371,6 +373,7 @@ SORTS = {
 }
 
 
+@collector_paused()  # ~10^5 short-lived rows at a province's size (services.scores.collector_paused)
 def board_view(
     day: dt.date,
     dept: Departments,

@@ -235,8 +235,8 @@ def list_items(
         conds.append(col(Item.id) > after)
     if ids is not None:
         conds.append(col(Item.id).in_(ids))
-    if (clause := department_clause(col(Item.department), department)) is not None:
-        conds.append(clause)
+    if (c := department_clause(col(Item.department), department)) is not None:
+        conds.append(c)
     if state is not None:
         conds.append(col(Item.state) == state)
     if type is not None:

@@ -163,6 +163,17 @@ class EventRecord(SQLModel, table=True):
         Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on", "event_id", "category"),
         # the board's 登记滞后 list: flagged start events recorded in its period
         Index("ix_event_record_registration_late", "registration_late", "ingested_at", "department"),
+        # the scores' registration lag per department and lag of a period's start events (store.events
+        # start_lag_counts), from the index alone (migration 0012_scale)
+        Index(
+            "ix_event_record_start_lag",
+            "type",
+            "occurred_on",
+            "recorded_role",
+            "lag_working_days",
+            "registration_late",
+            "department",
+        ),
     )
 
     event_id: str = Field(primary_key=True)
