@@ -571,6 +571,22 @@ async def test_pages_need_login_and_show_chinese_board(env):
         assert "暂定" in page and "2014–2026 年中已录入 13 个年度的通知" in page and "guangxi-2023.toml" in page
 
 
+async def test_the_board_lists_its_first_rows_and_all_on_request(env, monkeypatch):
+    """A province's board has thousands of overdue clocks: the page lists the first BOARD_ROWS (the roll-up
+    and ?all=1 give the rest)."""
+    import app.web.pages as pages
+
+    overdue = (await env.get("supervisor", "/api/overdue?limit=1000")).json()
+    total = len(overdue["rows"])
+    assert total >= 2 and overdue["next_cursor"] is None
+    monkeypatch.setattr(pages, "BOARD_ROWS", 1)
+    async with env.http("supervisor") as c:
+        cut = (await c.get("/")).text
+        full = (await c.get("/?all=1")).text
+    assert cut.count('class="overdue-row"') == 1 and f"共 {total} 条逾期时限" in cut and 'id="rows-cut"' in cut
+    assert full.count('class="overdue-row"') == total and 'id="rows-cut"' not in full
+
+
 async def test_liaison_pages_are_confined(env):
     async with env.http("liaison") as c:
         r = await c.get("/")

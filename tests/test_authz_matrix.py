@@ -496,7 +496,7 @@ async def test_cli_filters_by_node(env, tmp_path):
     assert res.exit_code == 2 and "未知地区" in res.output and "nowhere" in res.output
 
 
-def test_overdue_notices_reach_the_supervisors_above_only(tmp_path):
+async def test_overdue_notices_reach_the_supervisors_above_only(tmp_path):
     """A county's item reaches its county's, city's and province's supervisors, not a neighbouring county's."""
     import shutil
 

@@ -304,6 +304,7 @@ def board(
     department: str | None = None,
     upload: str | None = None,
     node: str | None = None,
+    all: bool = False,
 ):
     who = _who(request)
     if who.role == "liaison" and not department:
@@ -324,6 +325,9 @@ def board(
         may_review=who.role in REVIEWERS,
         urges=urges,
         node_name=node_label(node) if node else "",
+        # a province's board lists thousands of overdue clocks: the first BOARD_ROWS in the chosen order, the
+        # roll-up above and ?all=1 for every row (the API's /api/overdue has them all too)
+        row_limit=None if all else BOARD_ROWS,
     )
 
 
@@ -509,6 +513,9 @@ def department_page(request: Request, s: SessionDep, dept: str):
         scores=scores,
         role_names=labels.ROLES,
     )
+
+
+BOARD_ROWS = 300
 
 
 @router.get("/scores", response_class=HTMLResponse)
