@@ -672,6 +672,8 @@ class ScoreResult(BaseModel):
     config_source: str = ""
     summary: list[DepartmentScore] = Field(default_factory=list)
     details: list[DetailRow] = Field(default_factory=list)
+    # "deducted": only the 明细 rows that deduct points and the marks (the scores page); "all": every clock's
+    details_kept: Literal["all", "deducted"] = "all"
     locked_at: str | None = None  # set when the numbers come from a lock
     locked_by: str | None = None
     amendments: list[Amendment] = Field(default_factory=list)
@@ -802,10 +804,14 @@ def score_period(
     *,
     rules: Mapping[str, Any],
     parents: Mapping[str, str | None] | None = None,
+    details: Literal["all", "deducted"] = "all",
 ) -> ScoreResult:
     """Scores of every department with clocks due (or marks) in `period` (or only `department`);
     `config` from scoring.toml (`load_scoring`), `rules` the rules in use by id (for their names), `parents`
-    (department id -> parent unit, departments.toml) to find each department's scheme (`scheme_for`)."""
+    (department id -> parent unit, departments.toml) to find each department's scheme (`scheme_for`).
+    `details`: every clock's 明细 row ("all": the API, the exports, the locks) or only the rows that deduct
+    points and the marks ("deducted": what the scores page and the board list; a province's year is ~10^5
+    rows, most of the computation). The summary is the same either way."""
     labels = rule_labels(rules, config)
     scheme_cache: dict[str, ScoringConfig] = {}
 
@@ -817,7 +823,7 @@ def score_period(
 
     depts: dict[str, DepartmentScore] = {}
     lateness: dict[str, list[int]] = {}
-    details: list[DetailRow] = []
+    rows: list[DetailRow] = []
     # Counted in plain dicts and written to the models once at the end: a province's year is ~35,000 clocks,
     # and pydantic attribute assignment (and a throw-away default model per row) was most of the cost.
     counts: dict[tuple[str, str | None], dict[str, float]] = {}
@@ -837,7 +843,8 @@ def score_period(
     first, last = period.start.isoformat(), period.end.isoformat()
     as_of_iso = as_of.isoformat() if not isinstance(as_of, datetime) else ""  # a day: classify_day applies
     lines: dict[Any, str] = {}  # explanation summary -> its one line (clocks of one start share it)
-    append = details.append
+    append = rows.append
+    every_row = details == "all"
     for r in records:
         due = r.due
         if not first <= due[:10] <= last:
@@ -886,6 +893,8 @@ def score_period(
                 overdue_days = r.overdue_working_days
                 if overdue_days is not None:
                     lateness.setdefault(name, []).append(overdue_days)
+        if not every_row and not deduction:
+            continue
         summary = r.explanation.get("summary") if r.explanation else None
         line = lines.get(summary) if summary is not None else None
         if line is None:
@@ -933,7 +942,7 @@ def score_period(
         mc[0] += 1
         mc[1] += deduction
         setattr(d, _MARK_COUNTER[m.kind], getattr(d, _MARK_COUNTER[m.kind]) + 1)
-        details.append(
+        rows.append(
             DetailRow(
                 department=m.department,
                 item_id=m.item_id,
@@ -957,7 +966,7 @@ def score_period(
         d.avg_lateness_working_days = round(sum(late_days) / len(late_days), 2) if late_days else None
         _apply_scheme(d, scheme_of(name), mark_counts.get(name, {}))
         d.per_rule = dict(sorted(d.per_rule.items()))
-    details.sort(key=attrgetter("department", "due", "item_id", "rule"))  # in C: ~10^5 rows a year
+    rows.sort(key=attrgetter("department", "due", "item_id", "rule"))  # in C: ~10^5 rows a year
     as_of_text = as_of.isoformat()
     return ScoreResult(
         period=period.label,
@@ -968,7 +977,8 @@ def score_period(
         department=department,
         config_source=_sources(scheme_of(name) for name in depts) if depts else _sources([config]),
         summary=[depts[k] for k in sorted(depts)],
-        details=details,
+        details=rows,
+        details_kept=details,
     )
 
 

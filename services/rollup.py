@@ -117,7 +117,7 @@ def department_figures(
     else:
         for d, is_held in _overdue_clocks(day, arg):
             add(d, "held" if is_held else "overdue", 1)
-    res = scores if scores is not None else period_scores(period, day, arg)
+    res = scores if scores is not None else period_scores(period, day, arg, details="deducted")
     for ds in res.summary:
         if ds.department in counts:
             c = counts[ds.department]

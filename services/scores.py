@@ -8,6 +8,7 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import Literal
 
 from domain.engine import engine
 from domain.scoring import (
@@ -132,8 +133,10 @@ def compute_scores(
     *,
     recordings: bool = False,
     checks: bool = False,
+    details: Literal["all", "deducted"] = "all",
 ) -> ScoreResult:
-    """Locked numbers (+ amendments) for a locked period, else freshly computed scores. `recordings`: the
+    """Locked numbers (+ amendments) for a locked period, else freshly computed scores (`details`:
+    domain.scoring.score_period's). `recordings`: the
     明细's start-registration and 代录 columns too (the xlsx export; a year's ~35,000 rows cost ~0.5 s).
     `checks`: #17 §4's per-department request checks too (the scores page and the API/exports; the board,
     which shows a quarter's scores only, leaves them out: ~0.5 s for a province's year)."""
@@ -157,6 +160,7 @@ def compute_scores(
             current_marks(session, department),
             rules=engine().rules,
             parents=department_parents(),
+            details=details,
         )
     res = annotate_late_entries(session, res, department)
     res = annotate_registration(session, res, period, recordings=recordings, department=department)
@@ -180,13 +184,20 @@ def collector_paused() -> Iterator[None]:
 
 
 def period_scores(
-    period: Period, as_of: date, department: Departments = None, *, recordings: bool = False, checks: bool = False
+    period: Period,
+    as_of: date,
+    department: Departments = None,
+    *,
+    recordings: bool = False,
+    checks: bool = False,
+    details: Literal["all", "deducted"] = "all",
 ) -> ScoreResult:
-    """compute_scores in a unit of work of its own (the CLI, the API and the scores page)."""
+    """compute_scores in a unit of work of its own (the CLI, the API and the scores page; the page and the
+    board keep only the 明细 rows they list: `details="deducted"`)."""
     from store.db import session
 
     with session() as s, collector_paused():
-        return compute_scores(s, period, as_of, department, recordings=recordings, checks=checks)
+        return compute_scores(s, period, as_of, department, recordings=recordings, checks=checks, details=details)
 
 
 def department_parents() -> dict[str, str | None]:

@@ -456,7 +456,7 @@ def board_view(
     lag_groups: dict[str, list[Any]] = {}
     for e in lagging:  # 登记滞后, per department (longest lag first)
         lag_groups.setdefault(e.department or "", []).append(e)
-    scores = period_scores(period, day, dept)
+    scores = period_scores(period, day, dept, details="deducted")  # the board lists the summary only
     rollup = None
     if node is not None:  # computed from the reads above, before they are narrowed for the lists below
         from services.rollup import node_rollup

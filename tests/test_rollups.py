@@ -251,3 +251,18 @@ def test_classify_day_is_classify_for_days():
         state = rng.choice(["open", "paused", "met", "missed", "closed"])
         due, met_on, as_of = rng.choice(days), rng.choice([None, "", *days]), rng.choice(days)
         assert classify_day(state, due, met_on, as_of) == classify(state, due, met_on, dt.date.fromisoformat(as_of))
+
+
+def test_deducted_details_keep_the_summary_and_the_rows_the_page_lists(db_session):
+    """details="deducted" (the scores page, the board) drops only the 明细 rows without a deduction."""
+    from domain.engine import engine
+    from services.scores import period_records
+
+    _fill(db_session)
+    as_of = dt.date(2025, 6, 30)
+    records = period_records(db_session, PERIOD, as_of, None, lambda clock, day: 1)
+    every = score_period(records, PERIOD, as_of, engine().scoring, None, rules=engine().rules)
+    page = score_period(records, PERIOD, as_of, engine().scoring, None, rules=engine().rules, details="deducted")
+    assert page.summary == every.summary and page.details_kept == "deducted" and every.details_kept == "all"
+    assert any(not d.deduction for d in every.details) and any(d.deduction for d in every.details)
+    assert page.details == [d for d in every.details if d.deduction]

@@ -536,7 +536,7 @@ def scores_page(
     mine = visible_departments(who)
     p = rm.parse_period_param(period or str(rm.today().year))
     day = rm.today()
-    res = period_scores(p, day, sc.filter, checks=True)
+    res = period_scores(p, day, sc.filter, checks=True, details="deducted")  # the rows it lists
     picked = (sc.node or None) if not dept else None
     rollup, res = scores_rollup(picked, res, day, p)  # a jurisdiction's scores, per child node (issue 20)
     chart = trend_chart(s, p, day, sc.filter)
