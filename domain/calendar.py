@@ -21,6 +21,7 @@ from bisect import bisect_left, bisect_right
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Literal
 
 import chinese_calendar
@@ -787,10 +788,12 @@ class WorkCalendar:
         return region
 
     # ----------------------------------------------------------------- missing notices
-    def missing_notices(self, today: dt.date) -> list[MissingNotice]:
+    def missing_notices(self, today: dt.date, regions: Iterable[str] | None = None) -> list[MissingNotice]:
         """The notices usually published by `today` (this year's and next year's) that have no file: the
-        national arrangement (`[national] notice_by`) and each region festival with a notice rhythm."""
+        national arrangement (`[national] notice_by`) and each region festival with a notice rhythm;
+        `regions` given: only those regions and the regions above them (the ones departments use)."""
         out: list[MissingNotice] = []
+        wanted = None if regions is None else {r for region in regions for r in self.chain(region)}
         nat = self.national_rule
         for year in (today.year, today.year + 1):
             if nat and nat.notice_by:
@@ -800,6 +803,8 @@ class WorkCalendar:
             for region in sorted(self.region_rules):
                 rule = self.region_rules[region]
                 if rule.notice_by is None and rule.notice_lead_days is None:
+                    continue
+                if wanted is not None and region not in wanted:
                     continue
                 by_date: dict[dt.date, list[str]] = {}
                 for f in rule.festivals:

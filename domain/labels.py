@@ -50,6 +50,7 @@ STEPS = {
     "digest_liaison": "每日到期提醒",
     "digest_supervisor": "每日逾期汇总",
     "digest_head": "每日部门汇总",
+    "digest_admin": "日历通知未录入提醒",
     "test": "渠道测试",
     "urge": "督办通知",
     "invite": "设置密码邀请",
