@@ -383,6 +383,9 @@ def tables() -> dict[str, Mapping[str, str]]:
         "region": REGIONS,
         "urge_colour": URGE_COLOURS,
         "urge_reply": URGE_REPLY_STATES,
+        "evidence": EVIDENCE,
+        "festival_calendar": FESTIVAL_CALENDARS,
+        "festival_staff": FESTIVAL_STAFF,
     }
 
 
@@ -408,6 +411,11 @@ def region_names(calendar) -> dict[str, str]:
 
 
 # The admin page's directory history (store/directory.py) and its fields.
+# Calendar notices (config/calendars/*.toml `evidence`) and festival rules (config/regions.toml).
+EVIDENCE = {"notice": "通知原文", "report": "仅见报道", "unknown": "未注明"}
+FESTIVAL_CALENDARS = {"lunar": "农历", "solar": "公历", "islamic": "伊斯兰历", "tibetan": "藏历"}
+FESTIVAL_STAFF = {"all": "全体职工放假", "some": "仅部分职工放假（不影响期限）"}
+
 DIRECTORY_CHANGE_KINDS = {"department": "部门", "person": "人员", "import": "整体导入"}
 DIRECTORY_ACTIONS = {"create": "新增", "update": "修改", "import": "导入"}
 DIRECTORY_FIELDS = {

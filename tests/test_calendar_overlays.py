@@ -359,3 +359,54 @@ def test_admins_digest_gets_one_line_per_missing_notice(tmp_path):
     (tmp_path / "calendars" / "guangxi-2026.toml").write_bytes((REPO_CONFIG / "calendars/guangxi-2026.toml").read_bytes())
     cal = load_calendar(tmp_path)
     assert not [m for m in plan_for(D(2026, 10, 12), [], directory, cal).messages if m.step == "digest_admin"]
+
+
+async def test_calendar_page_shows_tree_evidence_partial_estimates_and_missing(tmp_path, monkeypatch):
+    """The calendar page over real HTTP (ASGI) on a temp config: the region tree with parents, a notice's
+    evidence and links, its partial days, the estimates with ±N天 and the missing notices."""
+    import shutil
+
+    import httpx
+
+    import domain.engine as engine_mod
+    from domain.config import REPO_CONFIG
+
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    (cfg / "regions.toml").write_text(
+        (REPO_CONFIG / "regions.toml").read_text(encoding="utf-8") + REGIONS.replace("[national]", "[national_x]"),
+        encoding="utf-8",
+    )
+    (cfg / "calendars" / "pref-2025.toml").write_text(PREF_2025, encoding="utf-8")
+    (cfg / "calendars" / "prov-2025.toml").write_text(PROV_2025, encoding="utf-8")
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    monkeypatch.setenv("SHIXIAN_WEB_ANONYMOUS", "read")
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    from store.db import database_url, get_engine, init_db
+
+    init_db(get_engine(database_url()))
+    engine_mod.reset()
+    try:
+        from app.web.server import create_app
+        from domain.shanghai import today
+
+        app = create_app(None, host="127.0.0.1")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+            r = await c.get("/calendar")
+        assert r.status_code == 200
+        page = r.text
+        tree = page[page.index('id="region-tree"') : page.index("</ul>", page.index('id="region-tree"'))]
+        assert tree.index("某省") < tree.index("某州") and "上级：某省" in tree
+        assert "通知原文" in page and "仅见报道" in page and "未注明" in page  # pref, prov, the Guangxi files
+        assert '<a href="https://example.org/n"' in page
+        assert "民族节（少数民族职工放假1天）" in page and "部分职工放假（不影响期限）" in page
+        assert "暂定 ±1天" in page and f"{today().year + 1}年“州庆”放假通知未录入" in page
+        # the prefecture's notice for this year (due 12-31 of the year before) is never on file here
+        missing = engine_mod.engine().calendar.missing_notices(today())
+        assert ("pref", today().year) in {(m.region, m.year) for m in missing}
+        listed = page[page.index('id="missing-notices"') :]
+        for m in missing:
+            assert m.text in listed
+    finally:
+        engine_mod.reset()
