@@ -410,3 +410,34 @@ async def test_calendar_page_shows_tree_evidence_partial_estimates_and_missing(t
             assert m.text in listed
     finally:
         engine_mod.reset()
+
+
+def test_cli_status_lists_missing_notices_and_deadline_explains_the_estimate(tmp_path):
+    """`shixian calendar status` and `shixian deadline --explain` through the console script."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from domain.config import REPO_CONFIG
+
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    (cfg / "regions.toml").write_text(
+        (REPO_CONFIG / "regions.toml").read_text(encoding="utf-8") + TIBET + REGIONS.replace("[national]", "[nat_x]"),
+        encoding="utf-8",
+    )
+    env = {**os.environ, "SHIXIAN_CONFIG_DIR": str(cfg)}
+    shixian = str(Path(sys.executable).with_name("shixian"))
+
+    def run(*args):
+        return subprocess.run([shixian, *args], capture_output=True, text=True, env=env, timeout=60)
+
+    r = run("calendar", "status")
+    assert r.returncode == 0, r.stderr
+    assert "某州（pref，上级：某省）" in r.stdout
+    assert [line for line in r.stdout.splitlines() if line.startswith("未录入：某州")]
+    r = run("deadline", "policy_interpretation", "2026-02-12", "--region", "city", "--explain")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "2026-02-24（暂定）"
+    assert "暂定：某市2026年“藏历新年”放假通知未录入" in r.stdout and "±1天" in r.stdout
