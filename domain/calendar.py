@@ -17,12 +17,12 @@ per-region sorted index of working-day ordinals: adding N working days is one bi
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left, bisect_right
 import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import chinese_calendar
 import holidays as holidays_pkg
@@ -670,10 +670,9 @@ class WorkCalendar:
                 return [(self.losar[year][0], "")]
             from holidays.calendars.tibetan import _TibetanLunisolar
 
-            day = _TibetanLunisolar().losar_date(year)
-            if isinstance(day, tuple):
-                day = day[0]
-            return [(day, LOSAR_PACKAGE_CAVEAT)] if day and day.year == year else []
+            got: Any = _TibetanLunisolar().losar_date(year)  # (date, estimated) in holidays 0.109
+            day = got[0] if isinstance(got, tuple) else got
+            return [(day, LOSAR_PACKAGE_CAVEAT)] if isinstance(day, dt.date) and day.year == year else []
         return [(_lunar_to_solar(year, f.lunar_month, f.lunar_day), "")]
 
     def estimates(self, region: str, year: int) -> list[Estimate]:
@@ -989,9 +988,7 @@ class WorkCalendar:
             years = range(since, max(through_year, max(on_file, default=since)) + 1)
             estimated = [y for y in years if self.estimates(region, y)]
             reports = [
-                y
-                for y in years
-                if y in on_file and all(ov.evidence == "report" for ov in self.notice_files(region, y))
+                y for y in years if y in on_file and all(ov.evidence == "report" for ov in self.notice_files(region, y))
             ]
             out.append(
                 {

@@ -279,7 +279,13 @@ def region_tree(cal) -> list[dict]:
             if parent[r] == node:
                 rule = cal.region_rules.get(r)
                 out.append(
-                    {"id": r, "name": cal.region_name(r), "parent": node, "depth": depth, "source": rule.source if rule else ""}
+                    {
+                        "id": r,
+                        "name": cal.region_name(r),
+                        "parent": node,
+                        "depth": depth,
+                        "source": rule.source if rule else "",
+                    }
                 )
                 walk(r, depth + 1)
 

@@ -336,9 +336,13 @@ def test_admins_digest_gets_one_line_per_missing_notice(tmp_path):
     from activities.notify_templates import render
     from domain.directory import load_directory
 
-    regions = REGIONS + "\n[guangxi]\nname = \"广西壮族自治区\"\nsource = \"某办法\"\nnotice_lead_days = 30\n" + (
-        '  [[guangxi.festivals]]\n  name = "壮族三月三"\n  lunar_month = 3\n  lunar_day = 3\n  days = 2\n'
-        "  since = 2014\n"
+    regions = (
+        REGIONS
+        + '\n[guangxi]\nname = "广西壮族自治区"\nsource = "某办法"\nnotice_lead_days = 30\n'
+        + (
+            '  [[guangxi.festivals]]\n  name = "壮族三月三"\n  lunar_month = 3\n  lunar_day = 3\n  days = 2\n'
+            "  since = 2014\n"
+        )
     )
     cal = load_calendar(config(tmp_path, regions))
     directory = load_directory()
@@ -348,15 +352,19 @@ def test_admins_digest_gets_one_line_per_missing_notice(tmp_path):
     [msg] = [m for m in plan.messages if m.step == "digest_admin"]
     assert msg.person_id == "admin"
     lines = msg.context["missing_notices"]
-    assert lines == ["全国2027年放假安排通知通常于 2026-11-30 前发布，尚未录入",
-                     "广西壮族自治区2027年壮族三月三放假通知通常于 2027-03-10 前发布，尚未录入"]
+    assert lines == [
+        "全国2027年放假安排通知通常于 2026-11-30 前发布，尚未录入",
+        "广西壮族自治区2027年壮族三月三放假通知通常于 2027-03-10 前发布，尚未录入",
+    ]
     title, body = render("digest_admin", msg.context)
     assert title == "【日历通知未录入】2027年4月1日：2份放假通知通常已发布，尚未录入"
     assert lines[1] in body and "某州" not in body
     # nothing missing (the 2026 notice on file, 2027's not yet due): no admin digest
     from domain.config import REPO_CONFIG
 
-    (tmp_path / "calendars" / "guangxi-2026.toml").write_bytes((REPO_CONFIG / "calendars/guangxi-2026.toml").read_bytes())
+    (tmp_path / "calendars" / "guangxi-2026.toml").write_bytes(
+        (REPO_CONFIG / "calendars/guangxi-2026.toml").read_bytes()
+    )
     cal = load_calendar(tmp_path)
     assert not [m for m in plan_for(D(2026, 10, 12), [], directory, cal).messages if m.step == "digest_admin"]
 

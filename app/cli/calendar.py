@@ -38,7 +38,11 @@ def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
         parent = f"，上级：{cal.region_name(s['parent'])}" if s.get("parent") else ""
         typer.echo(
             f"{s['name']}（{s['region']}{parent}）：{_years_text(s['covered']) or '无'} 年已录入地方通知"
-            + (f"；{_years_text(s['estimated'])} 年未录入（全部或部分节日的）通知，按规则推算（暂定）" if s["estimated"] else "")
+            + (
+                f"；{_years_text(s['estimated'])} 年未录入（全部或部分节日的）通知，按规则推算（暂定）"
+                if s["estimated"]
+                else ""
+            )
             + (f"；{_years_text(s['reports'])} 年仅见报道" if s.get("reports") else "")
             + f"；{s['through'] + 1} 年起在通知录入前按规则推算（暂定）"
         )
