@@ -1025,6 +1025,8 @@ class WorkCalendar:
             h.update(ov.path.read_bytes())
         for region in sorted(self.region_rules):
             h.update(repr(self.region_rules[region]).encode())
+        # the national notice's rhythm and the Losar table change what is estimated and reported too
+        h.update(repr((self.national_rule, sorted(self.losar.items()))).encode())
         return h.hexdigest()[:16]
 
 
