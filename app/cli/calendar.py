@@ -24,7 +24,7 @@ def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
         "overlay": "日历文件",
         "package+overlay": "软件包+日历文件更正",
         "provisional": "暂定（按放假办法推算，含补假，无调休）",
-        "estimate": "暂定（地方通知未录入，按地方规则推算）",
+        "estimate": "暂定（全部或部分节日的地方通知未录入，按地方规则推算）",
         "none": "无地方数据（暂定）",
         "no-festival": "无地方节日（规则施行前）",
     }
