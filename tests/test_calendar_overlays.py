@@ -449,3 +449,15 @@ def test_cli_status_lists_missing_notices_and_deadline_explains_the_estimate(tmp
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == "2026-02-24（暂定）"
     assert "暂定：某市2026年“藏历新年”放假通知未录入" in r.stdout and "±1天" in r.stdout
+
+
+def test_since_and_until_bound_the_estimates(tmp_path):
+    regions = REGIONS.replace(
+        '  since = 2020\n  makeup = "none"\n  uncertainty_days = 1\n\n[pref]',
+        '  since = 2020\n  until = 2026\n  makeup = "none"\n  uncertainty_days = 1\n\n[pref]',
+    )
+    assert "until = 2026" in regions
+    cal = load_calendar(config(tmp_path, regions))
+    assert D(2026, 6, 17) in cal.estimated_days("prov", 2026)
+    assert cal.estimated_days("prov", 2027) == {} and cal.estimated_days("prov", 2019) == {}
+    assert cal.day(D(2027, 6, 17), "prov").workday  # a Thursday
