@@ -59,7 +59,7 @@ class DigestDay(BaseModel):
 
 class DigestMessage(BaseModel):
     person_id: str
-    step: str  # digest_liaison / digest_supervisor / digest_head
+    step: str  # digest_liaison / digest_supervisor / digest_head / digest_admin
     context: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -151,8 +151,11 @@ def plan_for(
     from domain.notice_text import date_text
 
     plan = DigestPlan(date=day.isoformat(), open_items=len(items))
+    # The calendar notices of the departments' regions (and national) that should be out by now.
+    used = {d.region for d in directory.departments.values()} - {NATIONAL}
+    missing = [m.text for m in calendar.missing_notices(day, used)] if hasattr(calendar, "missing_notices") else []
     for person_id, step, context in build_digests(
-        items, directory, day, working_days_left_from(calendar), engine().rules, held, decided, since
+        items, directory, day, working_days_left_from(calendar), engine().rules, held, decided, since, missing
     ):
         if not calendar.is_workday(day, _region_of_person(directory, person_id)):
             plan.resting_people.append(person_id)

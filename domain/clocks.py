@@ -325,8 +325,10 @@ def _explain_days(x: DaysExplanation) -> dict[str, Any]:
     def in_pause(d: dt.date) -> str | None:
         return next((r for a, b, r in paused_ranges if a <= d <= b), None)
 
-    counted, skipped, makeup, prov_days = [], [], [], []
+    counted, skipped, makeup, prov_days, partial = [], [], [], [], []
     for info in cal.days_in(effective, end, region):
+        if info.partial:  # some staff rest that day: shown, still counted as the day it is
+            partial.append({"date": info.date.isoformat(), "reason": info.partial, "source": info.partial_source})
         if (why := in_pause(info.date)) is not None:
             fee = why.startswith(FEE_PAUSE_REASON)
             skipped.append(
@@ -394,6 +396,7 @@ def _explain_days(x: DaysExplanation) -> dict[str, Any]:
         "counted_working_days": len(counted),
         "skipped": skipped,
         "makeup_workdays": makeup,
+        "partial_days": partial,
         "pauses": pause_rows,
         "extensions": ext_rows,
         "provisional": bool(prov_years or regional),

@@ -129,6 +129,7 @@ def build_digests(
     held: list | None = None,
     decided: list | None = None,
     since: Mapping[str, Any] | None = None,
+    missing_notices: list[str] | None = None,
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """Daily digest contents: [(person_id, step, context)], one per person with something to read.
 
@@ -142,6 +143,8 @@ def build_digests(
     - liaisons and heads get a 审核结果 section: their department's late entries decided (`decided`, see
       `decision_rows`) after their previous digest (`since`: person id -> its time; the caller picks the
       window), one line per decision; that section alone is enough for a digest.
+    - each admin: one line per calendar notice usually published by now and not on file (`missing_notices`,
+      `WorkCalendar.missing_notices` as text); that alone is enough for a digest.
     `items` are `domain.model.ItemSnapshot`s; `working_days_left(today, due, region)` is signed
     (see `working_days_left_from`). Send them with item_id `digest-{today}` and rule `digest`: once a day.
     """
@@ -253,4 +256,12 @@ def build_digests(
                         },
                     )
                 )
+        if "admin" in person.roles and missing_notices:
+            out.append(
+                (
+                    person.id,
+                    "digest_admin",
+                    {**base, "person_name": person.name, "missing_notices": list(missing_notices)},
+                )
+            )
     return out

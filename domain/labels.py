@@ -50,6 +50,7 @@ STEPS = {
     "digest_liaison": "每日到期提醒",
     "digest_supervisor": "每日逾期汇总",
     "digest_head": "每日部门汇总",
+    "digest_admin": "日历通知未录入提醒",
     "test": "渠道测试",
     "urge": "督办通知",
     "invite": "设置密码邀请",
@@ -385,6 +386,9 @@ def tables() -> dict[str, Mapping[str, str]]:
         "urge_colour": URGE_COLOURS,
         "urge_reply": URGE_REPLY_STATES,
         "node_level": NODE_LEVELS,
+        "evidence": EVIDENCE,
+        "festival_calendar": FESTIVAL_CALENDARS,
+        "festival_staff": FESTIVAL_STAFF,
     }
 
 
@@ -410,6 +414,11 @@ def region_names(calendar) -> dict[str, str]:
 
 
 # The admin page's directory history (store/directory.py) and its fields.
+# Calendar notices (config/calendars/*.toml `evidence`) and festival rules (config/regions.toml).
+EVIDENCE = {"notice": "通知原文", "report": "仅见报道", "unknown": "未注明"}
+FESTIVAL_CALENDARS = {"lunar": "农历", "solar": "公历", "islamic": "伊斯兰历", "tibetan": "藏历"}
+FESTIVAL_STAFF = {"all": "全体职工放假", "some": "仅部分职工放假（不影响期限）"}
+
 DIRECTORY_CHANGE_KINDS = {"department": "部门", "person": "人员", "import": "整体导入"}
 DIRECTORY_ACTIONS = {"create": "新增", "update": "修改", "import": "导入"}
 DIRECTORY_FIELDS = {

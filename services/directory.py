@@ -223,7 +223,7 @@ def region_names() -> dict[str, str]:
     except (ConfigError, FileNotFoundError):
         raw = {}
     for region, data in raw.items():
-        if isinstance(data, dict):
+        if isinstance(data, dict) and region != "national":  # [national]: the notice rhythm only
             names[region] = str(data.get("name") or region)
     try:
         from domain.engine import engine

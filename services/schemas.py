@@ -223,7 +223,7 @@ class CoverageRow(BaseModel):
 class RegionalDay(BaseModel):
     date: str
     region: str
-    kind: Literal["off", "work"]
+    kind: Literal["off", "work", "partial"] = Field(description="off 全体放假；work 调休上班；partial 仅部分职工放假")
     name: str
     source: str
     file: str
@@ -238,15 +238,54 @@ class Notice(BaseModel):
     document_number: str | None = None
     found_at: list[str] = Field(default_factory=list)
     file: str
+    evidence: Literal["notice", "report", "unknown"] = Field(
+        "unknown", description="notice 见到通知原文；report 仅见报道；unknown 文件未注明"
+    )
+    festivals: list[str] = Field(default_factory=list, description="本通知所涉节日（空：该地区全部节日）")
+    partial_days: list[str] = Field(default_factory=list, description="仅部分职工放假的日期（不影响期限）")
 
 
 class NoticeSummary(BaseModel):
     region: str
     name: str
+    parent: str | None = None
     since: int
     through: int
     covered: list[int]
     estimated: list[int]
+    reports: list[int] = Field(default_factory=list, description="仅有报道、未见通知原文的年度")
+
+
+class RegionNode(BaseModel):
+    """A calendar region in the tree of config/regions.toml (national at the root, not listed)."""
+
+    id: str
+    name: str
+    parent: str | None = None
+    depth: int = 0
+    source: str = ""
+
+
+class EstimateRow(BaseModel):
+    """A festival's days estimated for a year without its notice (provisional, ±uncertainty_days)."""
+
+    region: str
+    year: int
+    festival: str
+    calendar: str
+    staff: Literal["all", "some"]
+    dates: list[str]
+    uncertainty_days: int
+    reason: str
+
+
+class MissingNoticeRow(BaseModel):
+    region: str
+    name: str
+    year: int
+    expected: str = Field(description="通常的发布日期（此后仍未录入即提醒管理员）")
+    festivals: list[str] = Field(default_factory=list)
+    text: str
 
 
 class CalendarInfo(BaseModel):
@@ -256,6 +295,11 @@ class CalendarInfo(BaseModel):
     regional_days: list[RegionalDay]
     notices: list[Notice]
     notice_summary: list[NoticeSummary]
+    region_tree: list[RegionNode] = Field(default_factory=list)
+    estimates: list[EstimateRow] = Field(default_factory=list, description="今明两年按规则推算的地方节日（暂定）")
+    missing_notices: list[MissingNoticeRow] = Field(
+        default_factory=list, description="按往年规律应已发布、尚未录入的放假通知"
+    )
     fingerprint: str
     config_problem: str | None = Field(None, description="被拒绝的配置文件及其错误（日历仍为上一次有效的数据）")
 

@@ -301,6 +301,31 @@ def annual_report_data(year: int, department: str | None, government: bool = Fal
     return report
 
 
+def region_tree(cal) -> list[dict]:
+    """The calendar's regions depth-first under their parents (regions.toml), each with its depth."""
+    ids = sorted(cal.regions - {"national"})
+    parent = {r: (cal.region_rules[r].parent if r in cal.region_rules else None) for r in ids}
+    out: list[dict] = []
+
+    def walk(node: str | None, depth: int) -> None:
+        for r in ids:
+            if parent[r] == node:
+                rule = cal.region_rules.get(r)
+                out.append(
+                    {
+                        "id": r,
+                        "name": cal.region_name(r),
+                        "parent": node,
+                        "depth": depth,
+                        "source": rule.source if rule else "",
+                    }
+                )
+                walk(r, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
 def calendar_view() -> CalendarInfo:
     from domain.engine import config_problem, engine
 
@@ -319,9 +344,23 @@ def calendar_view() -> CalendarInfo:
                     "document_number": ov.document_number,
                     "found_at": list(ov.found_at),
                     "file": ov.path.name,
+                    "evidence": ov.evidence,
+                    "festivals": list(ov.festivals),
+                    "partial_days": [f"{d.isoformat()} {n}" for d, n in sorted(ov.partial_days_off.items())],
                 }
             )
     for ov in cal.overlays:
+        for day, name in sorted(ov.partial_days_off.items()):
+            regional.append(
+                {
+                    "date": day.isoformat(),
+                    "region": ov.region,
+                    "kind": "partial",
+                    "name": name,
+                    "source": ov.source,
+                    "file": ov.path.name,
+                }
+            )
         for day, name in sorted(ov.days_off.items()):
             regional.append(
                 {
@@ -345,6 +384,23 @@ def calendar_view() -> CalendarInfo:
                 }
             )
     regional.sort(key=lambda r: (r["date"], r["region"]))
+    tree = region_tree(cal)
+    year = today().year
+    estimates = [
+        {
+            "region": node["id"],
+            "year": y,
+            "festival": e.festival.name,
+            "calendar": e.festival.calendar,
+            "staff": e.festival.staff,
+            "dates": [d.isoformat() for d in sorted(e.days)],
+            "uncertainty_days": e.festival.uncertainty_days,
+            "reason": e.reason(node["name"]),
+        }
+        for node in tree
+        for y in (year, year + 1)
+        for e in cal.estimates(node["id"], y)
+    ]
     return CalendarInfo.model_validate(
         {
             "regions": sorted(cal.regions),
@@ -355,6 +411,19 @@ def calendar_view() -> CalendarInfo:
             # The regional notices on file, and per region which years since its festival began lack one.
             "notices": notices,
             "notice_summary": cal.notice_summary(today().year),
+            "region_tree": tree,
+            "estimates": estimates,
+            "missing_notices": [
+                {
+                    "region": m.region,
+                    "name": m.name,
+                    "year": m.year,
+                    "expected": m.expected.isoformat(),
+                    "festivals": list(m.festivals),
+                    "text": m.text,
+                }
+                for m in cal.missing_notices(today())
+            ],
             "fingerprint": cal.fingerprint(),
             # a refused file: its error (the calendar above is the last good one)
             "config_problem": config_problem(),

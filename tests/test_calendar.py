@@ -300,3 +300,27 @@ def test_event_errors_are_chinese_and_name_the_field():
         with pytest.raises(EventError) as exc:
             parse_event(obj)
         assert exc.value.field == field and text in exc.value.reason, (obj, exc.value)
+
+
+def test_shipped_config_has_the_national_notice_rhythm_and_older_files_no_evidence(cal):
+    """regions.toml's [national] is the national notice's rhythm, not a region; the Guangxi files predate
+    `evidence` (shown as 未注明) and Guangxi, without a parent, is its own chain."""
+    assert cal.national_rule is not None and cal.national_rule.notice_by == "11-30"
+    assert "national" not in cal.region_rules and cal.chain("guangxi") == ("guangxi",)
+    assert {ov.evidence for ov in cal.overlays if ov.region == "guangxi"} == {"unknown"}
+    # the national arrangement of a year after the package's is missing once 11-30 of the year before passed
+    year = max(y for y in range(2020, 2040) if not cal.is_provisional_year(y)) + 1
+    missing = cal.missing_notices(D(year - 1, 12, 1))
+    assert [(m.region, m.year, m.expected) for m in missing if m.region == "national"] == [
+        ("national", year, D(year - 1, 11, 30))
+    ]
+    assert not [m for m in cal.missing_notices(D(year - 1, 11, 30)) if m.region == "national"]
+
+
+def test_fingerprint_follows_the_losar_table(tmp_path):
+    (tmp_path / "calendars").mkdir()
+    regions = tmp_path / "regions.toml"
+    regions.write_text('[x]\nname = "某地"\nsource = "s"\n# losar: 2027-02-07 (某历书)\n', encoding="utf-8")
+    before = load_calendar(tmp_path).fingerprint()
+    regions.write_text('[x]\nname = "某地"\nsource = "s"\n# losar: 2027-02-08 (某历书)\n', encoding="utf-8")
+    assert load_calendar(tmp_path).fingerprint() != before

@@ -24,7 +24,7 @@ def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
         "overlay": "日历文件",
         "package+overlay": "软件包+日历文件更正",
         "provisional": "暂定（按放假办法推算，含补假，无调休）",
-        "estimate": "暂定（地方通知未录入，按地方规则推算）",
+        "estimate": "暂定（全部或部分节日的地方通知未录入，按地方规则推算）",
         "none": "无地方数据（暂定）",
         "no-festival": "无地方节日（规则施行前）",
     }
@@ -35,11 +35,20 @@ def calendar_status(as_json: bool = typer.Option(False, "--json")) -> None:
     from domain.shanghai import today
 
     for s in cal.notice_summary(today().year):
+        parent = f"，上级：{cal.region_name(s['parent'])}" if s.get("parent") else ""
         typer.echo(
-            f"{s['name']}（{s['region']}）：{_years_text(s['covered']) or '无'} 年已录入地方通知"
-            + (f"；{_years_text(s['estimated'])} 年未录入通知，按规则推算（暂定）" if s["estimated"] else "")
+            f"{s['name']}（{s['region']}{parent}）：{_years_text(s['covered']) or '无'} 年已录入地方通知"
+            + (
+                f"；{_years_text(s['estimated'])} 年未录入（全部或部分节日的）通知，按规则推算（暂定）"
+                if s["estimated"]
+                else ""
+            )
+            + (f"；{_years_text(s['reports'])} 年仅见报道" if s.get("reports") else "")
             + f"；{s['through'] + 1} 年起在通知录入前按规则推算（暂定）"
         )
+    # Notices usually out by now with no file (the admins' digest says the same).
+    for m in cal.missing_notices(today()):
+        typer.echo(f"未录入：{m.text}")
 
 
 def _years_text(years: list[int]) -> str:

@@ -69,6 +69,8 @@ def _print_explanation(ex: dict) -> None:
         typer.echo(f"  跳过 {s['date']} {s['reason']}（{s.get('source') or ''}）")
     for m in ex.get("makeup_workdays", []):
         typer.echo(f"  计入 {m['date']} {m['reason']}（{m['source']}）")
+    for d in ex.get("partial_days", []):
+        typer.echo(f"  {d['date']} {d['reason']}：仅部分职工放假，照常计入工作日（{d.get('source') or ''}）")
     for p in ex.get("pauses", []):
         typer.echo(f"  中止 {p['from']} 至 {p['to'] or '（未结束）'}：{p['reason']}")
     for e in ex.get("extensions", []):
