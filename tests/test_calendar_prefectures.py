@@ -99,3 +99,16 @@ def test_partial_notice_covers_only_its_festival(cal):
     # 彝族年 2022 has no notice on file: estimated from 11/20, provisional.
     est = cal.day(D(2022, 11, 21), "liangshan")
     assert not est.workday and est.provisional and "彝族年" in est.reason
+
+
+# 黔南州 2024 notice (2024-01-09): 苗族 5/15, 布依族 7/11, 州庆 8/8–8/9. 恩施州 2023 notice: 州庆 8/21–8/22.
+def test_qiannan_and_enshi(cal):
+    qn = "黔南州人民政府办公室关于2024年民族传统节日和州庆放假的通知"
+    off(cal, D(2024, 5, 15), "qiannan", "苗族传统节日", qn)
+    off(cal, D(2024, 7, 11), "qiannan", "布依族传统节日", qn)
+    off(cal, D(2024, 8, 9), "qiannan", "州庆", qn)
+    assert cal.add_working_days(D(2024, 8, 7), 1, "qiannan") == D(2024, 8, 12)
+    assert cal.add_working_days(D(2024, 8, 7), 1, "guizhou") == D(2024, 8, 8)
+    off(cal, D(2023, 8, 21), "enshi", "州庆", "恩施州人民政府办公室关于2023年州庆放假的通知")
+    assert cal.add_working_days(D(2023, 8, 18), 1, "enshi") == D(2023, 8, 23)
+    assert cal.add_working_days(D(2023, 8, 18), 1, "hubei") == D(2023, 8, 21)
