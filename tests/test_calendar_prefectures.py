@@ -112,3 +112,14 @@ def test_qiannan_and_enshi(cal):
     off(cal, D(2023, 8, 21), "enshi", "州庆", "恩施州人民政府办公室关于2023年州庆放假的通知")
     assert cal.add_working_days(D(2023, 8, 18), 1, "enshi") == D(2023, 8, 23)
     assert cal.add_working_days(D(2023, 8, 18), 1, "hubei") == D(2023, 8, 21)
+
+
+# 湘西州 2024 notice (2024-09-02): 9/15–9/20 off with 中秋节, 9/22 (Sun) worked; nationally 9/18–9/20 are worked.
+def test_xiangxi_2024(cal):
+    xx = "湘西自治州人民政府办公室关于2024年州庆放假的通知"
+    off(cal, D(2024, 9, 18), "xiangxi", "州庆", xx)
+    off(cal, D(2024, 9, 20), "xiangxi", "州庆", xx)
+    assert not cal.day(D(2024, 9, 16), "xiangxi").workday  # 中秋节, national, through the parent chain
+    assert cal.day(D(2024, 9, 22), "xiangxi").workday
+    assert cal.add_working_days(D(2024, 9, 14), 1, "xiangxi") == D(2024, 9, 22)
+    assert cal.add_working_days(D(2024, 9, 14), 1, "hunan") == D(2024, 9, 18)
