@@ -328,9 +328,13 @@ def measure(
         with session() as s:
             request_checks(s, period)
 
-    def board():
-        r = client.get("/", params={"as_of": as_of.isoformat()})
-        assert r.status_code == 200, r.text[:500]
+    def board(node: str | None = None):
+        def get():
+            params = {"as_of": as_of.isoformat(), **({"node": node} if node else {})}
+            r = client.get("/", params=params)
+            assert r.status_code == 200, r.text[:500]
+
+        return get
 
     # Node scoping: a node's board and scores are the board and scores over its subtree's departments; the
     # province (the root) is every department, so no filter at all.
@@ -351,29 +355,35 @@ def measure(
         flush=True,
     )
 
-    def node_board(deps):
-        return lambda: A.board_view(as_of, deps)
+    def node_board(deps, node):  # the board with the node's roll-up per child node and own department
+        return lambda: A.board_view(as_of, deps, node=node)
 
     quarter = parse_period("2026-Q4")
 
     def quarter_scores():
         return period_scores(quarter, as_of, None)
 
-    def node_scores(deps):
-        return lambda: period_scores(year, as_of, deps)
+    def node_scores(deps, details="all"):  # "all": the API and the xlsx; "deducted": the scores page's rows
+        return lambda: period_scores(year, as_of, deps, details=details)
 
     results = [
         ("baseline: read every clock row", timed("baseline", baseline)),
-        ("board page (GET /, the province)", timed("board", board)),
-        ("board of the province node", timed("board", node_board(scopes["province"]))),
-        (f"board of a city node ({sizes['city']} depts)", timed("board", node_board(scopes["city"]))),
-        (f"board of a county node ({sizes['county']} depts)", timed("board", node_board(scopes["county"]))),
+        ("board page (GET /, the province)", timed("board", board())),
+        (f"board page (GET /?node={city}, a city)", timed("board", board(city))),
+        ("board of the province node", timed("board", node_board(scopes["province"], None))),
+        (f"board of a city node ({sizes['city']} depts)", timed("board", node_board(scopes["city"], city))),
+        (
+            f"board of a county node ({sizes['county']} depts)",
+            timed("board", node_board(scopes["county"], county)),
+        ),
         ("overdue list (all rows)", timed("overdue", lambda: A.overdue_views(as_of, None))),
         ("overdue list of the city node", timed("overdue", lambda: A.overdue_views(as_of, scopes["city"]))),
         ("scores 2026-Q4 (the page's default), province", timed("scores", quarter_scores)),
-        ("scores 2025, province node", timed("scores", node_scores(scopes["province"]))),
-        ("scores 2025, city node", timed("scores", node_scores(scopes["city"]))),
-        ("scores 2025, county node", timed("scores", node_scores(scopes["county"]))),
+        ("scores 2025, province node (page)", timed("scores", node_scores(scopes["province"], "deducted"))),
+        ("scores 2025, city node (page)", timed("scores", node_scores(scopes["city"], "deducted"))),
+        ("scores 2025, county node (page)", timed("scores", node_scores(scopes["county"], "deducted"))),
+        ("scores 2025, province (API: every 明细 row)", timed("scores", node_scores(scopes["province"]))),
+        ("scores 2025, city node (API)", timed("scores", node_scores(scopes["city"]))),
         ("registration lag + 明细 columns (xlsx)", min(registration(year) for _ in range(3))),
         ("request checks of a year (§4 counts)", timed("checks", lambda: checks(year))),
         ("annual report 2025, all (tables 二/三/四)", timed("report", lambda: A.annual_report_data(2025, None))),

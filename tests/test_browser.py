@@ -356,7 +356,7 @@ def test_admin_adds_a_department_and_its_liaison(stack, viewport):
             page.fill("#name", name)
             page.fill("#short_name", "市司法局")
             page.select_option("#region", "guangxi")
-            page.select_option("#parent", "qz-zfb")
+            page.select_option("#node", "qinzhou")
             page.fill("#go_live", "2026-12-01")
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"admin-department-{viewport}.png"), full_page=True)

@@ -102,13 +102,13 @@ def test_config_check_catches_cross_file_problems(tmp_path):
     assert run("config", "check", env=env).returncode == 0
     deps = cfg / "departments.toml"
     deps.write_text(
-        deps.read_text(encoding="utf-8") + '\n[[department]]\nid = "qz-new"\nname = "新设部门"\nregion = "xinjiang"\n',
+        deps.read_text(encoding="utf-8") + '\n[[department]]\nid = "qz-new"\nname = "新设部门"\nregion = "penglai"\n',
         encoding="utf-8",
     )
     (cfg / "templates" / "notify" / "t_minus_3.j2").unlink()
     r = run("config", "check", env=env)
     assert r.returncode == 2
-    assert 'department "qz-new"' in r.stderr and "xinjiang" in r.stderr and "t_minus_3.j2" in r.stderr
+    assert 'department "qz-new"' in r.stderr and "penglai" in r.stderr and "t_minus_3.j2" in r.stderr
 
 
 def test_config_check_refuses_a_national_file_that_drops_statutory_holidays(tmp_path):

@@ -142,7 +142,7 @@ def test_a_new_departments_first_day(stack, viewport):
             admin.fill("#name", name)
             admin.fill("#short_name", "市司法局")
             admin.select_option("#region", REGION)
-            admin.select_option("#parent", "qz-zfb")
+            admin.select_option("#node", "qinzhou")
             admin.fill("#go_live", today().isoformat())
             admin.click("#department-form details summary")
             admin.fill("#id", dept_id)

@@ -137,7 +137,7 @@ def test_2027_has_no_notice_and_is_estimated_and_provisional(cal):
 
 
 def test_notice_summary(cal):
-    [gx] = cal.notice_summary(2027)
+    [gx] = [r for r in cal.notice_summary(2027) if r["region"] == "guangxi"]
     assert gx["region"] == "guangxi" and gx["since"] == 2014
     assert gx["covered"] == list(range(2014, 2027)) and gx["estimated"] == [2027]
 
@@ -157,7 +157,8 @@ def test_a_notice_for_a_missing_year_replaces_the_estimate(tmp_path):
     rules = load_region_rules(config_dir() / "regions.toml")
     without = WorkCalendar(load_overlays(d), rules)
     assert without.regional_uncertainty("guangxi", D(2019, 3, 31), D(2019, 4, 30))
-    assert without.notice_summary(2026)[0]["estimated"] == [2019]
+    [gx] = [r for r in without.notice_summary(2026) if r["region"] == "guangxi"]
+    assert gx["estimated"] == [2019]
     (d / "guangxi-2019.toml").write_bytes((config_dir() / "calendars" / "guangxi-2019.toml").read_bytes())
     assert WorkCalendar(load_overlays(d), rules).regional_uncertainty("guangxi", D(2019, 3, 31), D(2019, 4, 30)) == []
 
