@@ -71,8 +71,10 @@ async def reload_calendar(connect: Callable[[], Awaitable[Client]], reason: str,
 
 
 def changed_departments(old, new, years: range | None = None) -> tuple[dict, set[str]]:
-    """The changed days per region between two calendars (this year, the last and the next by default) and
-    the departments whose calendar region has one: only their clocks are recomputed (re-projection per node)."""
+    """The changed days per region between two calendars and the departments whose calendar region has one:
+    only their clocks are recomputed (re-projection per node). By default the years compared are those of
+    every notice file added, removed or edited (a corrected 2022 notice re-projects 2022's closed clocks),
+    plus last, this and next year (estimates move with the region rules)."""
     from domain.engine import engine
     from domain.reprojection import affected_departments, changed_days
     from domain.shanghai import today
@@ -80,8 +82,26 @@ def changed_departments(old, new, years: range | None = None) -> tuple[dict, set
     directory = engine().directory
     region_of = {d.id: d.region for d in directory.departments.values()}
     y = today().year
-    changed = changed_days(old, new, set(region_of.values()), years or range(y - 1, y + 2))
+    if years is None:
+        compared = {y - 1, y, y + 1} | _edited_years(old, new)
+    else:
+        compared = set(years)
+    changed = changed_days(old, new, set(region_of.values()), compared)
     return changed, affected_departments(region_of, changed)
+
+
+def _edited_years(old, new) -> set[int]:
+    """The years of the notice files that differ between two calendars (added, removed or edited)."""
+
+    def content(ov) -> tuple:
+        return (ov.path.name, ov.region, sorted(ov.days_off.items()), sorted(ov.workdays.items()))
+
+    before = {repr(content(ov)): ov for ov in old.overlays}
+    after = {repr(content(ov)): ov for ov in new.overlays}
+    years: set[int] = set()
+    for key in before.keys() ^ after.keys():
+        years |= (before.get(key) or after[key]).years
+    return years
 
 
 def moved_clocks(snaps, days) -> list[tuple[str, str, str, str, str]]:

@@ -58,6 +58,8 @@ def test_only_the_changed_regions_departments_are_recomputed_and_told(county_reg
     assert new is not old and not new.is_workday(dt.date(2025, 4, 15), "qapqal")
 
     changed, departments = changed_departments(old, new, range(2025, 2026))
+    # without years: the edited file's year (2025) is compared whatever today is
+    assert changed_departments(old, new) == (changed, departments)
     assert departments == {"cbcr-zfb", "cbcr-jyj"}  # not the neighbouring counties, not the city
     assert [c.date for c in changed["qapqal"]] == [dt.date(2025, 4, 15)]
     assert set(changed) == {"qapqal"}
