@@ -5,6 +5,10 @@ Counting semantics (README "Counting rules"):
 - calendar days: start day not counted; a last day that is not a working day moves to the next working day;
 - hours: wall-clock hours from the start instant;
 - fixed_date: the next month/day on or after the start (a date, not a period: not moved);
+- months / years (民法典第二百零一、二百零二条): start day not counted; the period ends on the corresponding day of
+  the last month (years: 12 months each), or that month's last day when it has no such day; a last day that is
+  not a working day moves to the next working day (第二百零三条), as for calendar days;
+- 0 working days: the same day as the start (a file and its interpretation published together);
 - pause [P, R]: days P..R do not count; working days used before P are kept; counting goes on after R;
 - restart: the caller passes the new start (e.g. receipt of the corrected application);
 - extension: adds working days after the current due date, within the rule's cap and count.
@@ -126,6 +130,14 @@ def compute(
     # The edition follows the original receipt, never a restart date (a request received before
     # 2019-05-15 keeps the 2007 limits through its correction).
     rule = rule.for_start(min(start_d, restarted_from) if restarted_from else start_d)
+    if rule.unit in ("months", "years"):
+        if pauses or extensions:
+            raise ClockError(f"规则“{rule.name}”按月、年计算，不支持中止或延期")
+        return _months(rule, start_d, calendar, region, explain)
+    if rule.unit == "working_days" and rule.length == 0:
+        if pauses or extensions:
+            raise ClockError(f"规则“{rule.name}”要求当日完成，不支持中止或延期")
+        return _same_day(rule, start_d, calendar, region, explain)
     if rule.unit == "working_days":
         return _working_days(rule, start_d, calendar, region, pauses, extensions, restarted_from, explain, granted)
     if rule.unit == "hours":
@@ -437,6 +449,112 @@ def _calendar_days(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, e
             "source": rule.source,
             "quote": rule.quote,
             "summary": summary,
+        }
+    return dl
+
+
+def add_months(start: dt.date, months: int) -> dt.date:
+    """民法典第二百零二条: the corresponding day of the month `months` after, else that month's last day."""
+    y, m = divmod(start.month - 1 + months, 12)
+    year, month = start.year + y, m + 1
+    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(start.day, last))
+
+
+def _months(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, explain: bool) -> Deadline:
+    months = rule.length * (12 if rule.unit == "years" else 1)
+    nominal = add_months(start, months)
+    due = cal.next_working_day(nominal, region)
+    moved = cal.days_in(nominal - dt.timedelta(days=1), due - dt.timedelta(days=1), region) if due != nominal else []
+    prov_years = sorted({y for y in (nominal.year, due.year) if cal.is_provisional_year(y)})
+    regional = cal.regional_uncertainty(region, nominal - dt.timedelta(days=1), due)
+    dl = Deadline(rule.id, start, region, due, bool(prov_years or regional))
+    if explain:
+        unit_text = f"{rule.length}年" if rule.unit == "years" else f"{rule.length}个月"
+        no_such_day = nominal.day != start.day
+        summary = f"自 {start} 起算 {unit_text}，到期月的对应日为 {nominal}"
+        if no_such_day:
+            summary = f"自 {start} 起算 {unit_text}，到期月没有对应日（{start.day}日），以月末日 {nominal} 为最后一日"
+        if moved:
+            summary += "，该日为休息日（" + "、".join(sorted({m.reason for m in moved})) + f"），顺延至 {due}"
+        notes = [
+            "按照年、月计算期间的，开始的当日不计入；到期月的对应日为期间的最后一日（民法典第二百零一、二百零二条）"
+        ]
+        if no_such_day:
+            notes.append("没有对应日的，月末日为期间的最后一日（民法典第二百零二条）")
+        if moved:
+            notes.append("期间的最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日（民法典第二百零三条）")
+        dl.explanation = {
+            "rule": rule.id,
+            "rule_name": rule.name,
+            "unit": rule.unit,
+            "length": rule.length,
+            "months": months,
+            "start": start.isoformat(),
+            "region": region,
+            "nominal_last_day": nominal.isoformat(),
+            "due": due.isoformat(),
+            "moved_over": [{"date": m.date.isoformat(), "reason": m.reason, "source": m.source} for m in moved],
+            "provisional": bool(prov_years or regional),
+            "provisional_reasons": [f"{y}年全国节假日安排尚未发布，按{LAW}推算" for y in prov_years] + regional,
+            "notes": notes,
+            "source": rule.source,
+            "quote": rule.quote,
+            "summary": summary,
+        }
+    return dl
+
+
+def _same_day(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, explain: bool) -> Deadline:
+    dl = Deadline(rule.id, start, region, start, cal.is_provisional_year(start.year))
+    if explain:
+        dl.explanation = {
+            "rule": rule.id,
+            "rule_name": rule.name,
+            "unit": rule.unit,
+            "length": 0,
+            "start": start.isoformat(),
+            "region": region,
+            "due": start.isoformat(),
+            "moved_over": [],
+            "provisional": dl.provisional,
+            "provisional_reasons": [f"{start.year}年全国节假日安排尚未发布，按{LAW}推算"] if dl.provisional else [],
+            "notes": ["要求与起算事件同日完成（0 个工作日），不因休息日顺延"],
+            "source": rule.source,
+            "quote": rule.quote,
+            "summary": f"须于 {start} 当日完成",
+        }
+    return dl
+
+
+def counted_back(
+    rule: Rule, statutory_due: dt.date, cal: WorkCalendar, region: str | None = NATIONAL, explain: bool = True
+) -> Deadline:
+    """A backward pre-deadline (内部时限): `rule.length` working days before the statutory due date."""
+    region = cal.check_region(region)
+    due = cal.subtract_working_days(statutory_due, rule.length, region) if rule.length else statutory_due
+    provisional = any(cal.is_provisional_year(y) for y in range(due.year, statutory_due.year + 1))
+    dl = Deadline(rule.id, statutory_due, region, due, provisional)
+    if explain:
+        dl.explanation = {
+            "rule": rule.id,
+            "rule_name": rule.name,
+            "unit": rule.unit,
+            "length": rule.length,
+            "counted_back_from": rule.counted_back_from,
+            "statutory_due": statutory_due.isoformat(),
+            "region": region,
+            "due": due.isoformat(),
+            "provisional": provisional,
+            "provisional_reasons": [
+                f"{y}年全国节假日安排尚未发布，按{LAW}推算"
+                for y in range(due.year, statutory_due.year + 1)
+                if cal.is_provisional_year(y)
+            ],
+            "notes": [f"自法定期限 {statutory_due} 向前倒推 {rule.length} 个工作日（该日不计入），为内部时限"],
+            "source": rule.source,
+            "quote": rule.quote,
+            "summary": f"法定期限 {statutory_due} 前 {rule.length} 个工作日：{due}",
         }
     return dl
 

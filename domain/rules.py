@@ -9,9 +9,19 @@ from typing import Literal
 
 from domain.config import ConfigError, config_dir, read_toml
 
-Unit = Literal["working_days", "calendar_days", "hours", "fixed_date"]
-UNITS = ("working_days", "calendar_days", "hours", "fixed_date")
-UNIT_NAMES = {"working_days": "个工作日", "calendar_days": "日", "hours": "小时", "fixed_date": ""}
+Unit = Literal["working_days", "calendar_days", "hours", "fixed_date", "months", "years"]
+UNITS = ("working_days", "calendar_days", "hours", "fixed_date", "months", "years")
+UNIT_NAMES = {
+    "working_days": "个工作日",
+    "calendar_days": "日",
+    "hours": "小时",
+    "fixed_date": "",
+    "months": "个月",
+    "years": "年",
+}
+# Who answers for a clock: a department's own deadline, or a window the supervisor watches (an appeal window
+# after a reply is the applicant's time, not a duty of the department: "复议/诉讼期限届满前").
+AUDIENCES = ("department", "supervisor")
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,16 @@ class Rule:
     # for the items of departments of `nodes` and is scored only where a scheme weights it.
     internal: bool = False
     nodes: frozenset[str] | None = None  # None: every department
+    # "不少于 N 日" (a consultation open at least N days): met only by a met_by event AFTER the window's last day;
+    # an earlier close is refused unless `shorter_allowed` (urgent cases, stated reason: accepted and flagged).
+    minimum: bool = False
+    shorter_allowed: bool = False
+    # A duty renewed every period (website column, 政务新媒体): each met_by event starts the next period from its
+    # own date; a lapse is a missed period with its lateness.
+    recurring: bool = False
+    # Backward pre-deadline: due = the due date of rule `counted_back_from` minus `length` working days.
+    counted_back_from: str | None = None
+    audience: str = "department"
 
     def for_start(self, start: dt.date) -> Rule:
         """The edition in force for a clock started on `start` (e.g. 2008 limits before 2019-05-15)."""
@@ -63,7 +83,13 @@ class Rule:
     def limit_text(self) -> str:
         if self.unit == "fixed_date":
             return f"每年{self.month}月{self.day}日前"
-        return f"{self.length}{UNIT_NAMES[self.unit]}"
+        if self.counted_back_from:
+            return f"法定期限前{self.length}{UNIT_NAMES[self.unit]}"
+        if self.unit == "working_days" and self.length == 0:
+            return "当日"
+        prefix = "不少于" if self.minimum else ""
+        every = "每" if self.recurring else ""
+        return f"{prefix}{every}{self.length}{UNIT_NAMES[self.unit]}"
 
 
 _FIELDS = {
@@ -87,10 +113,23 @@ _FIELDS = {
     "closed_by",
     "lapses",
     "since",
+    "minimum",
+    "shorter_allowed",
+    "recurring",
+    "counted_back_from",
+    "audience",
 }
-_EDITION_FIELDS = _FIELDS - {"name", "unit", "start_event", "editions", "when", "closed_by", "lapses", "since"} | {
-    "before"
-}
+_RULE_ONLY = {"minimum", "shorter_allowed", "recurring", "counted_back_from", "audience"}
+_EDITION_FIELDS = _FIELDS - _RULE_ONLY - {
+    "name",
+    "unit",
+    "start_event",
+    "editions",
+    "when",
+    "closed_by",
+    "lapses",
+    "since",
+} | {"before"}
 
 
 def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rule:
@@ -113,8 +152,10 @@ def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rul
     if unit not in UNITS:
         raise ConfigError(f"{where}: unit “{unit}” 无效（可用：{', '.join(UNITS)}）")
     length = raw.get("length", base.length if base else 0)
-    if unit != "fixed_date" and (not isinstance(length, int) or length < 1):
-        raise ConfigError(f"{where}: 字段 “length” 必须是正整数")
+    # 0 working days: the same day (an interpretation published with its file, 国办发〔2016〕80号).
+    least = 0 if unit == "working_days" else 1
+    if unit != "fixed_date" and (not isinstance(length, int) or isinstance(length, bool) or length < least):
+        raise ConfigError(f"{where}: 字段 “length” 必须是{'非负' if least == 0 else '正'}整数")
     month, day = opt("month", int), opt("day", int)
     if unit == "fixed_date":
         try:
@@ -165,7 +206,39 @@ def _build(rule_id: str, raw: dict, where: str, base: Rule | None = None) -> Rul
         closed_by=base.closed_by if base else tuple(closed_by),
         lapses=base.lapses if base else bool(raw.get("lapses", False)),
         since=base.since if base else _date_or_none(raw.get("since"), where),
+        **(_rule_only(raw, where, unit) if base is None else _inherited(base)),
     )
+
+
+def _inherited(base: Rule) -> dict:
+    return {k: getattr(base, k) for k in _RULE_ONLY}
+
+
+def _rule_only(raw: dict, where: str, unit: str) -> dict:
+    out: dict = {}
+    for key in ("minimum", "shorter_allowed", "recurring"):
+        val = raw.get(key, False)
+        if not isinstance(val, bool):
+            raise ConfigError(f"{where}: {key} 必须是 true/false")
+        out[key] = val
+    if out["shorter_allowed"] and not out["minimum"]:
+        raise ConfigError(f"{where}: shorter_allowed 只适用于 minimum = true 的最短期限")
+    if (out["minimum"] or out["recurring"]) and unit == "fixed_date":
+        raise ConfigError(f"{where}: fixed_date 规则不能是 minimum 或 recurring")
+    if out["minimum"] and out["recurring"]:
+        raise ConfigError(f"{where}: minimum 与 recurring 不能同时为 true")
+    back = raw.get("counted_back_from")
+    if back is not None:
+        if not isinstance(back, str) or not back:
+            raise ConfigError(f"{where}: counted_back_from 必须是规则 id")
+        if unit != "working_days":
+            raise ConfigError(f'{where}: counted_back_from 只支持 unit = "working_days"（倒推工作日）')
+    out["counted_back_from"] = back
+    audience = raw.get("audience", "department")
+    if audience not in AUDIENCES:
+        raise ConfigError(f"{where}: audience “{audience}” 无效（可用：{', '.join(AUDIENCES)}）")
+    out["audience"] = audience
+    return out
 
 
 def _date_or_none(value, where: str) -> dt.date | None:
@@ -202,6 +275,10 @@ def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
                 raise ConfigError(f"{ewhere}: before 必须是 YYYY-MM-DD 日期") from None
             editions.append((before, _build(rule_id, ed, ewhere, base=rule)))
         rules[rule_id] = replace(rule, editions=tuple(sorted(editions, key=lambda e: e[0])))
+    for rule_id, rule in rules.items():
+        back = rule.counted_back_from
+        if back is not None and (back not in rules or rules[back].counted_back_from or back == rule_id):
+            raise ConfigError(f"{filename}: [rules.{rule_id}] counted_back_from “{back}” 不是另一条正向计算的规则")
     return rules
 
 
