@@ -104,47 +104,84 @@ def _store_engine():
     return get_engine(url)
 
 
+def _tree_signature() -> tuple:
+    """config/jurisdictions.toml's size and mtime: the stored entries are validated against its tree, so an
+    edited tree is a new directory even when the store did not change."""
+    try:
+        st = (config_dir() / "jurisdictions.toml").stat()
+        return (st.st_size, st.st_mtime_ns)
+    except FileNotFoundError:
+        return (None, None)
+
+
 class StoreDirectory:
-    """Callable directory source for domain.engine.set_directory_source (see the module docstring)."""
+    """Callable directory source for domain.engine.set_directory_source (see the module docstring).
+
+    Fails closed: stored entries that stop parsing (an edited jurisdictions.toml, an entry from before an
+    upgrade) keep the last good directory of this store in use and report why through
+    domain.engine.config_problem(); with none yet, DirectoryError: never departments.toml instead, which
+    lacks the scopes set on the admin page and could widen someone's."""
 
     def __init__(self, check_every: float = CHECK_EVERY) -> None:
         self.check_every = check_every
         self._lock = threading.Lock()
-        self._key: tuple | None = None  # (database url, config dir) the cached value belongs to
+        self._key: tuple | None = None  # (database url, config dir, jurisdictions.toml) of the cached value
         self._version: int | None = None
         self._value: Directory | None = None
         self._checked = 0.0
+        self._problem: str | None = None
 
     def refresh(self) -> None:
         """Look at the store on the next call (after a change made by this process)."""
         with self._lock:
             self._checked = 0.0
 
+    def _report(self, problem: str | None) -> None:
+        from domain.engine import set_directory_problem
+
+        if problem and problem != self._problem:
+            log.error("%s", problem)
+        self._problem = problem
+        set_directory_problem(problem)
+
     def __call__(self) -> Directory | None:
-        key = (database_url(), str(config_dir()))
+        key = (database_url(), str(config_dir()), _tree_signature())
         now = time.monotonic()
         with self._lock:
             if key == self._key and now - self._checked < self.check_every:
                 return self._value
             self._checked = now
-            same = key == self._key
+            same_store = self._key is not None and key[:2] == self._key[:2]
             try:
                 eng = _store_engine()
                 if eng is None:
                     self._key, self._version, self._value = key, None, None
+                    self._report(None)
                     return None
                 with session(eng) as s:
                     v = store.version(s)
-                    if same and v == self._version:
+                    if key == self._key and v == self._version:
                         return self._value
-                    value = build(*store.entries(s)) if store.is_seeded(s) else None
-            except DirectoryError as exc:  # cannot happen through the page (every change is validated)
-                log.error("人员名录（存储）有误，继续使用上一版：%s", exc)
-                return self._value if same else None
+                    found = store.entries(s) if store.is_seeded(s) else None
             except Exception as exc:  # the store unreachable: the last good directory (or the file) stays
                 log.warning("directory store not readable: %s", exc)
-                return self._value if same else None
+                return self._value if same_store else None
+            if found is None:
+                self._key, self._version, self._value = key, v, None
+                self._report(None)
+                return None
+            try:
+                value = build(*found)
+            except ConfigError as exc:
+                if same_store and self._value is not None:
+                    self._report(f"{SOURCE}与 config/jurisdictions.toml 不符或有误，继续使用上一版人员名录：{exc}")
+                    self._key, self._version = key, v  # looked at again when the store or the tree changes
+                    return self._value
+                problem = f"{SOURCE}有误，未改用 departments.toml（以免扩大任何人的权限）：{exc}"
+                self._report(problem)
+                raise DirectoryError(problem) from None
             self._key, self._version, self._value = key, v, value
+            self._report(None)
             return value
 
 
