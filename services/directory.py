@@ -136,6 +136,11 @@ class StoreDirectory:
         with self._lock:
             self._checked = 0.0
 
+    def forget(self) -> None:
+        """Drop the cached directory, as a freshly started process has none."""
+        with self._lock:
+            self._key, self._version, self._value, self._checked = None, None, None, 0.0
+
     def _report(self, problem: str | None) -> None:
         from domain.engine import set_directory_problem
 
