@@ -285,7 +285,9 @@ def require_top(who: Principal, roles: Iterable[str], what: str) -> None:
     root node only; a node-scoped admin is refused (403 naming their node)."""
     who.require(roles, what)
     if visible_departments(who) is not None:
-        raise forbidden(f"无权{what}：权限限于{node_label(who.node)}及其下级单位，此操作影响全部地区，须由上级管理员执行")
+        raise forbidden(
+            f"无权{what}：权限限于{node_label(who.node)}及其下级单位，此操作影响全部地区，须由上级管理员执行"
+        )
 
 
 ADMIN_HOME = "/admin"

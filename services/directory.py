@@ -523,7 +523,9 @@ def save_person(form: dict[str, str], by: str, *, new: bool, limit: str | None =
         errors["department"] = f"{_limit_text(limit)}：不能把人员放到其他地区的部门"
     elif not _is_top(limit) and pnode is None and any(r in NODE_ROLES for r in roles):
         # an empty node is the whole tree: refused, never read as the admin's own node behind their back
-        errors["node"] = f"{_limit_text(limit)}：督查、考评和管理员角色须选择所辖地区（{node_tree().name(limit)}或其下级）"
+        errors["node"] = (
+            f"{_limit_text(limit)}：督查、考评和管理员角色须选择所辖地区（{node_tree().name(limit)}或其下级）"
+        )
     elif pnode is not None and pnode in tree.nodes and _outside(limit, pnode):
         errors["node"] = f"{_limit_text(limit)}：所辖地区不能是{tree.name(pnode)}"
     if not roles:

@@ -130,7 +130,13 @@ async def test_a_county_admin_cannot_make_anyone_wider_than_the_county(env):
     # a liaison of their county made a province-wide supervisor (department inside, node outside)
     r = await adm.post(
         "/admin/people/li-ls-jyj",
-        {"name": "灵山县教育局联络员", "department": "ls-jyj", "node": "gx", "role_supervisor": "1", "role_liaison": "1"},
+        {
+            "name": "灵山县教育局联络员",
+            "department": "ls-jyj",
+            "node": "gx",
+            "role_supervisor": "1",
+            "role_liaison": "1",
+        },
     )
     assert r.status_code == 422 and "所辖地区不能是广西壮族自治区" in r.text
     assert _person("li-ls-jyj").roles == ("liaison",) and _person("li-ls-jyj").node is None
@@ -141,7 +147,8 @@ async def test_a_county_admin_cannot_make_anyone_wider_than_the_county(env):
     assert r.status_code == 422 and "须选择所辖地区" in r.text
     # a person of another area's department, with a node of theirs
     r = await adm.post(
-        "/admin/people", {"id": "sup-ls-2", "name": "新督办", "department": "pb-jyj", "node": "ls", "role_supervisor": "1"}
+        "/admin/people",
+        {"id": "sup-ls-2", "name": "新督办", "department": "pb-jyj", "node": "ls", "role_supervisor": "1"},
     )
     assert r.status_code == 422 and "不能把人员放到其他地区的部门" in r.text
     from domain.engine import engine
@@ -156,9 +163,13 @@ async def test_a_county_admin_cannot_make_anyone_wider_than_the_county(env):
 
 
 async def test_only_a_top_admin_creates_an_unscoped_person(env):
-    r = await Admin(env, "adm-qz").post("/admin/people", {"id": "sup-all-1", "name": "全区督办", "role_supervisor": "1"})
+    r = await Admin(env, "adm-qz").post(
+        "/admin/people", {"id": "sup-all-1", "name": "全区督办", "role_supervisor": "1"}
+    )
     assert r.status_code == 422 and "管理员的权限限于钦州市及其下级单位" in r.text
-    r = await Admin(env, "adm-gx").post("/admin/people", {"id": "sup-all-2", "name": "全区督办", "role_supervisor": "1"})
+    r = await Admin(env, "adm-gx").post(
+        "/admin/people", {"id": "sup-all-2", "name": "全区督办", "role_supervisor": "1"}
+    )
     assert r.status_code == 303, r.text[:1000]
     assert _person("sup-all-2").node is None
     from domain.engine import engine
@@ -318,7 +329,9 @@ async def test_a_token_whose_scope_cannot_be_read_is_refused(store_dir):
     _cut_node(store_dir, "hp")
     _source.forget()  # as a process started after the edit: no good directory yet
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", headers={"Authorization": f"Bearer {token}"}
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://127.0.0.1",
+        headers={"Authorization": f"Bearer {token}"},
     ) as c:
         r = await c.get("/api/items", params={"department": "qz-fgw"})
     assert r.status_code == 401, r.text
@@ -336,7 +349,12 @@ async def test_0013_maps_a_stored_parent_to_its_node(tmp_path):
 
     eng = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
     stored = {
-        "ls-zfb": {"id": "ls-zfb", "name": "灵山县政府办", "node": "ls", "annual_reports": ["department", "government"]},
+        "ls-zfb": {
+            "id": "ls-zfb",
+            "name": "灵山县政府办",
+            "node": "ls",
+            "annual_reports": ["department", "government"],
+        },
         "ls-jyj": {"id": "ls-jyj", "name": "灵山县教育局", "parent": "ls-zfb"},  # the node's government unit
         "pb-jyj": {"id": "pb-jyj", "name": "浦北县教育局", "node": "pb", "parent": "ls-zfb"},  # has a node: kept
         "x-old": {"id": "x-old", "name": "某局", "parent": "no-such"},  # names no government unit: dropped
