@@ -7,6 +7,9 @@ the node; unknown: 404). Writes: `write_refusal` / `require_write` (events, revi
 onboarding decisions, ledger uploads): a liaison for their own department only (department_refusal), a
 node-scoped writer for the departments of their subtree only (node_refusal); `require_lock` for locks of all.
 A ledger belongs to one department whoever uploads it, so its rows may touch only that department's items.
+`require_top`: what concerns every area (the calendar reload) only for the root's or an unscoped principal.
+Tokens: a person's token carries that person's node (not readable: refused, never the whole tree); a role
+token of no person is the root's, as only the operator (`shixian token create`) issues tokens.
 """
 
 from __future__ import annotations
