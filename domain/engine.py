@@ -212,6 +212,16 @@ def directory_source() -> Callable[[], Directory | None] | None:
     return _directory_source
 
 
+# Why the registered source's directory is not the stored one (its entries stopped parsing: the last good one
+# is in use), reported beside the files' problems by config_problem(); None: none.
+_directory_problem: str | None = None
+
+
+def set_directory_problem(problem: str | None) -> None:
+    global _directory_problem
+    _directory_problem = problem
+
+
 _review = _Section("review.toml")
 _scoring = _Section("scoring.toml")
 _urge = _Section("urge.toml")
@@ -220,11 +230,12 @@ _urge = _Section("urge.toml")
 def reset() -> None:
     """Forget the cached data and any reported problem, as a freshly started process would (tests use it
     to load a config directory from scratch)."""
-    global _engine, _problem, _superseded
+    global _engine, _problem, _superseded, _directory_problem
     with _lock:
         _engine = None
         _problem = None
         _superseded = None
+        _directory_problem = None
     for section in (_directory, _review, _scoring, _urge):
         section.reset()
 
@@ -232,4 +243,5 @@ def reset() -> None:
 def config_problem() -> str | None:
     """The error of a config file that was refused (the data in use is the last good one), or None."""
     engine()
-    return _problem
+    problems = [p for p in (_problem, _directory_problem) if p]
+    return "；".join(problems) if problems else None

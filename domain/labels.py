@@ -428,6 +428,7 @@ DIRECTORY_FIELDS = {
     "region": "日历地区",
     "head": "负责人",
     "parent": "上级单位",
+    "node": "所属地区",
     "annual_reports": "年度报告",
     "go_live": "上线日期",
     "department": "所属部门",

@@ -7,6 +7,9 @@ the node; unknown: 404). Writes: `write_refusal` / `require_write` (events, revi
 onboarding decisions, ledger uploads): a liaison for their own department only (department_refusal), a
 node-scoped writer for the departments of their subtree only (node_refusal); `require_lock` for locks of all.
 A ledger belongs to one department whoever uploads it, so its rows may touch only that department's items.
+`require_top`: what concerns every area (the calendar reload) only for the root's or an unscoped principal.
+Tokens: a person's token carries that person's node (not readable: refused, never the whole tree); a role
+token of no person is the root's, as only the operator (`shixian token create`) issues tokens.
 """
 
 from __future__ import annotations
@@ -280,6 +283,16 @@ def require_lock(who: Principal, department: str | None, what: str) -> None:
     require_write(who, [department], verb="锁定", what=what)
 
 
+def require_top(who: Principal, roles: Iterable[str], what: str) -> None:
+    """`what` concerns every area (the calendar and config reload): one of `roles`, unscoped or scoped to the
+    root node only; a node-scoped admin is refused (403 naming their node)."""
+    who.require(roles, what)
+    if visible_departments(who) is not None:
+        raise forbidden(
+            f"无权{what}：权限限于{node_label(who.node)}及其下级单位，此操作影响全部地区，须由上级管理员执行"
+        )
+
+
 ADMIN_HOME = "/admin"
 LANDING_PATHS = (ADMIN_HOME, "/scores", "/liaison", "/")  # the pages landing_path may choose by route
 
@@ -375,6 +388,7 @@ TOKEN_REFUSALS = {
     "revoked": "令牌无效或已被吊销（token invalid or revoked）",
     "expired": "令牌已过期（有效期至 {until}），请联系管理员用 shixian token create 重新生成",
     "disabled": "令牌所属人员已停用或已不在人员名录中，令牌不再有效",
+    "directory": "人员名录暂不可用，无法确定令牌所属人员的辖区，令牌暂不能使用（请联系管理员检查人员名录）",
 }
 
 
@@ -405,13 +419,16 @@ def token_principal(token: str) -> tuple[Principal | None, str]:
             if disabled or not listed:
                 return None, TOKEN_REFUSALS["disabled"]
         role = "liaison" if row.role == "head" else row.role  # a head reads and writes as its department's liaison
+        node = None
+        if role != "liaison" and row.person:
+            try:
+                node = _person_node(row.person)
+            except Exception:  # fail closed: a scope not known is never the whole tree
+                return None, TOKEN_REFUSALS["directory"]
+        # A role token of no person (`shixian token create` without --person) is the root's: only the operator,
+        # who holds the whole store, issues tokens (no page or API route creates one), so it is a top-level one.
         return Principal(
-            role=role,
-            department=row.department,
-            person=row.person,
-            token_id=row.id,
-            roles=(row.role,),
-            node=_person_node(row.person) if role != "liaison" else None,
+            role=role, department=row.department, person=row.person, token_id=row.id, roles=(row.role,), node=node
         ), ""
 
 
@@ -438,17 +455,15 @@ def principal_for_person(person_id: str, csrf: str | None = None) -> Principal |
     )
 
 
-def _person_node(person_id: str | None) -> str | None:
-    """The node a token's person is scoped to (None: unscoped, or a token of no person)."""
+def _person_node(person_id: str) -> str | None:
+    """The node a token's person is scoped to (None: unscoped). Raises when the directory cannot say (broken,
+    or the person not in it): the caller refuses the token rather than read that as the whole tree."""
     from domain.engine import engine
 
-    if not person_id:
-        return None
-    try:
-        person = engine().directory.people.get(person_id)
-    except Exception:  # a broken departments.toml: the token's owner is not confined by it either
-        return None
-    return person.node if person else None
+    person = engine().directory.people.get(person_id)
+    if person is None:
+        raise LookupError(f"person {person_id} not in the directory")
+    return person.node
 
 
 def principal_for_session(sid: str) -> Principal | None:

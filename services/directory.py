@@ -104,47 +104,89 @@ def _store_engine():
     return get_engine(url)
 
 
+def _tree_signature() -> tuple:
+    """config/jurisdictions.toml's size and mtime: the stored entries are validated against its tree, so an
+    edited tree is a new directory even when the store did not change."""
+    try:
+        st = (config_dir() / "jurisdictions.toml").stat()
+        return (st.st_size, st.st_mtime_ns)
+    except FileNotFoundError:
+        return (None, None)
+
+
 class StoreDirectory:
-    """Callable directory source for domain.engine.set_directory_source (see the module docstring)."""
+    """Callable directory source for domain.engine.set_directory_source (see the module docstring).
+
+    Fails closed: stored entries that stop parsing (an edited jurisdictions.toml, an entry from before an
+    upgrade) keep the last good directory of this store in use and report why through
+    domain.engine.config_problem(); with none yet, DirectoryError: never departments.toml instead, which
+    lacks the scopes set on the admin page and could widen someone's."""
 
     def __init__(self, check_every: float = CHECK_EVERY) -> None:
         self.check_every = check_every
         self._lock = threading.Lock()
-        self._key: tuple | None = None  # (database url, config dir) the cached value belongs to
+        self._key: tuple | None = None  # (database url, config dir, jurisdictions.toml) of the cached value
         self._version: int | None = None
         self._value: Directory | None = None
         self._checked = 0.0
+        self._problem: str | None = None
 
     def refresh(self) -> None:
         """Look at the store on the next call (after a change made by this process)."""
         with self._lock:
             self._checked = 0.0
 
+    def forget(self) -> None:
+        """Drop the cached directory, as a freshly started process has none."""
+        with self._lock:
+            self._key, self._version, self._value, self._checked = None, None, None, 0.0
+
+    def _report(self, problem: str | None) -> None:
+        from domain.engine import set_directory_problem
+
+        if problem and problem != self._problem:
+            log.error("%s", problem)
+        self._problem = problem
+        set_directory_problem(problem)
+
     def __call__(self) -> Directory | None:
-        key = (database_url(), str(config_dir()))
+        key = (database_url(), str(config_dir()), _tree_signature())
         now = time.monotonic()
         with self._lock:
             if key == self._key and now - self._checked < self.check_every:
                 return self._value
             self._checked = now
-            same = key == self._key
+            same_store = self._key is not None and key[:2] == self._key[:2]
             try:
                 eng = _store_engine()
                 if eng is None:
                     self._key, self._version, self._value = key, None, None
+                    self._report(None)
                     return None
                 with session(eng) as s:
                     v = store.version(s)
-                    if same and v == self._version:
+                    if key == self._key and v == self._version:
                         return self._value
-                    value = build(*store.entries(s)) if store.is_seeded(s) else None
-            except DirectoryError as exc:  # cannot happen through the page (every change is validated)
-                log.error("人员名录（存储）有误，继续使用上一版：%s", exc)
-                return self._value if same else None
+                    found = store.entries(s) if store.is_seeded(s) else None
             except Exception as exc:  # the store unreachable: the last good directory (or the file) stays
                 log.warning("directory store not readable: %s", exc)
-                return self._value if same else None
+                return self._value if same_store else None
+            if found is None:
+                self._key, self._version, self._value = key, v, None
+                self._report(None)
+                return None
+            try:
+                value = build(*found)
+            except ConfigError as exc:
+                if same_store and self._value is not None:
+                    self._report(f"{SOURCE}与 config/jurisdictions.toml 不符或有误，继续使用上一版人员名录：{exc}")
+                    self._key, self._version = key, v  # looked at again when the store or the tree changes
+                    return self._value
+                problem = f"{SOURCE}有误，未改用 departments.toml（以免扩大任何人的权限）：{exc}"
+                self._report(problem)
+                raise DirectoryError(problem) from None
             self._key, self._version, self._value = key, v, value
+            self._report(None)
             return value
 
 
@@ -186,10 +228,11 @@ def current_entries() -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]
     return depts, people, False
 
 
-def export_toml() -> str:
-    """departments.toml text of the directory in use (parse_directory accepts it; secrets stay ${NAME})."""
-    depts, people, from_store = current_entries()
-    if not from_store:
+def export_toml(limit: str | None = None) -> str:
+    """departments.toml text of the directory in use (parse_directory accepts it; secrets stay ${NAME});
+    `limit`: an admin's node, whose subtree's departments and people alone are exported."""
+    depts, people, from_store = scoped_entries(limit)
+    if not from_store and _is_top(limit):
         return file_text()
     header = (
         "# 人员名录：由时限管理页面导出（shixian directory export）。可作为 config/departments.toml 使用，\n"
@@ -269,7 +312,7 @@ def _validate_whole(depts: list[dict[str, Any]], people: list[dict[str, Any]], f
 
 
 def _outside(limit: str | None, node: str | None) -> bool:
-    """`node` (None: the root's) lies outside the admin's node `limit` (None: the whole tree)."""
+    """`node` (None: the root's) lies outside the admin's node `limit` (None or the root: the whole tree)."""
     tree = node_tree()
     if limit is None or limit == tree.root.id:
         return False
@@ -278,6 +321,70 @@ def _outside(limit: str | None, node: str | None) -> bool:
 
 def _limit_text(limit: str | None) -> str:
     return f"管理员的权限限于{node_tree().name(limit)}及其下级单位"
+
+
+def _is_top(limit: str | None) -> bool:
+    return limit is None or limit == node_tree().root.id
+
+
+def person_reach(p: dict[str, Any], dnodes: dict[str, str | None]) -> list[str | None]:
+    """The nodes a person's entry reaches (None: the root): their department's node, and for a supervisor's,
+    assessor's or admin's role its node (no node: the whole tree). An admin may manage the person only when
+    every one lies in the admin's subtree: a department inside does not make a province-wide role inside."""
+    reach: list[str | None] = []
+    if p.get("department"):
+        reach.append(dnodes.get(p["department"]))  # a department not listed: the root's, i.e. outside
+    if any(r in NODE_ROLES for r in p.get("roles") or []) or not p.get("department"):
+        reach.append(p.get("node") or None)
+    return reach
+
+
+def _dnodes(depts: list[dict[str, Any]]) -> dict[str, str | None]:
+    return {d["id"]: d.get("node") or None for d in depts}
+
+
+def _first_outside(limit: str | None, nodes: list[str | None]) -> str | None:
+    """The first of `nodes` outside `limit` (the root's id for None), or None when all lie inside."""
+    tree = node_tree()
+    return next(((n or tree.root.id) for n in nodes if _outside(limit, n)), None)
+
+
+def require_department(department_id: str, limit: str | None) -> dict[str, Any]:
+    """The entry of a department an admin confined to `limit` opens or acts on: 404 unknown, 403 (naming
+    the node) outside the admin's subtree. The one check of every per-department admin route."""
+    from services.access import ApiError, forbidden
+
+    d = department_entry(department_id)
+    if d is None:
+        raise ApiError(404, "not_found", f"没有部门“{department_id}”")
+    if (node := _first_outside(limit, [d.get("node") or None])) is not None:
+        raise forbidden(f"无权管理部门“{d['name']}”：{_limit_text(limit)}，该部门属于{node_tree().name(node)}")
+    return d
+
+
+def require_person(person_id: str, limit: str | None) -> dict[str, Any]:
+    """The entry of a person an admin confined to `limit` opens or acts on (form, invite, test message,
+    disable): 404 unknown, 403 (naming the node) when the person reaches outside the admin's subtree."""
+    from services.access import ApiError, forbidden
+
+    depts, people, _ = current_entries()
+    p = next((p for p in people if p["id"] == person_id), None)
+    if p is None:
+        raise ApiError(404, "not_found", f"没有人员“{person_id}”")
+    if (node := _first_outside(limit, person_reach(p, _dnodes(depts)))) is not None:
+        raise forbidden(f"无权管理人员“{p['name']}”：{_limit_text(limit)}，此人属于{node_tree().name(node)}")
+    return p
+
+
+def scoped_entries(limit: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+    """current_entries() confined to the admin's subtree (`limit`; None or the root: all)."""
+    depts, people, from_store = current_entries()
+    if _is_top(limit):
+        return depts, people, from_store
+    dnodes = _dnodes(depts)
+    depts = [d for d in depts if not _outside(limit, d.get("node") or None)]
+    people = [p for p in people if _first_outside(limit, person_reach(p, dnodes)) is None]
+    return depts, people, from_store
 
 
 def save_department(form: dict[str, str], by: str, *, new: bool, limit: str | None = None) -> str:
@@ -400,7 +507,6 @@ def save_person(form: dict[str, str], by: str, *, new: bool, limit: str | None =
         errors["department"] = "请从列表中选择所属部门"
     roles = [r for r in ROLES if form.get(f"role_{r}")]
     tree = node_tree()
-    dnodes = {d["id"]: d.get("node") or tree.root.id for d in depts}
     # kept when the form does not send it (a form from before jurisdictions)
     pnode = (str(form["node"]) if "node" in form else (old.get("node") or "")).strip() or None
     if pnode is not None and pnode not in tree.nodes:
@@ -408,11 +514,20 @@ def save_person(form: dict[str, str], by: str, *, new: bool, limit: str | None =
     elif pnode is not None and not any(r in NODE_ROLES for r in roles):
         errors["node"] = "所辖地区只适用于督查、考评和管理员角色"
 
-    def where(department: str | None, node: str | None) -> str | None:
-        return dnodes.get(department or "") or node
-
-    if _outside(limit, where(dept, pnode)) or (old and _outside(limit, where(old.get("department"), old.get("node")))):
-        errors["department"] = f"{_limit_text(limit)}：不能新增或修改其他地区的人员"
+    # Both the department's node and the role's node must lie in a scoped admin's subtree, before and after
+    # the change: a department inside does not make a province-wide supervisor or admin inside.
+    reach = _dnodes(depts)
+    if old and _first_outside(limit, person_reach(old, reach)) is not None:
+        errors["department"] = f"{_limit_text(limit)}：不能修改其他地区的人员"
+    elif dept is not None and dept in reach and _outside(limit, reach[dept]):
+        errors["department"] = f"{_limit_text(limit)}：不能把人员放到其他地区的部门"
+    elif not _is_top(limit) and pnode is None and any(r in NODE_ROLES for r in roles):
+        # an empty node is the whole tree: refused, never read as the admin's own node behind their back
+        errors["node"] = (
+            f"{_limit_text(limit)}：督查、考评和管理员角色须选择所辖地区（{node_tree().name(limit)}或其下级）"
+        )
+    elif pnode is not None and pnode in tree.nodes and _outside(limit, pnode):
+        errors["node"] = f"{_limit_text(limit)}：所辖地区不能是{tree.name(pnode)}"
     if not roles:
         errors["roles"] = "请至少选择一个角色"
     elif dept is None and any(r in ("liaison", "head") for r in roles):
@@ -511,15 +626,23 @@ def _address(url: str) -> str:
     return mask_url(url)
 
 
-def history_rows(limit: int = 100) -> list[dict[str, Any]]:
-    """The history for the page: when (Beijing time), who, what, and the fields before → after."""
+def history_rows(limit: int = 100, *, scope: str | None = None, object: str | None = None) -> list[dict[str, Any]]:
+    """The history for the page: when (Beijing time), who, what, and the fields before → after. `scope`: an
+    admin's node: only the changes of the departments and people of its subtree (no whole-directory
+    import); `object`: one department's or person's."""
     from domain import labels
     from domain.shanghai import SHANGHAI
 
     depts, people, _ = current_entries()
     names = {d["id"]: d["name"] for d in depts} | {p["id"]: p["name"] for p in people}
+    mine = None
+    if not _is_top(scope):
+        sd, sp, _ = scoped_entries(scope)
+        mine = {d["id"] for d in sd} | {p["id"] for p in sp}
     rows = []
-    for c in history(limit):
+    for c in history(limit, object):
+        if mine is not None and (c.kind == "import" or c.object not in mine):
+            continue  # another area's change (or one of the whole directory): not this admin's to read
         if c.kind == "import":
             after = c.after or {}
             diff = [f"导入 {after.get('department', 0)} 个部门、{after.get('person', 0)} 名人员（来源：{c.object}）"]
@@ -553,11 +676,7 @@ def overview(limit: str | None = None) -> dict[str, Any]:
     from domain import labels
     from services.accounts import account_states
 
-    depts, people, from_store = current_entries()
-    if limit is not None:
-        dnode = {d["id"]: d.get("node") for d in depts}
-        depts = [d for d in depts if not _outside(limit, d.get("node"))]
-        people = [p for p in people if not _outside(limit, dnode.get(p.get("department") or "") or p.get("node"))]
+    depts, people, from_store = scoped_entries(limit)
     regions = region_names()
     dnames = {d["id"]: d["name"] for d in depts}
     pnames = {p["id"]: p["name"] for p in people}
@@ -598,17 +717,21 @@ def person_entry(person_id: str) -> dict[str, Any] | None:
     return next((p for p in people if p["id"] == person_id), None)
 
 
-def choices() -> dict[str, Any]:
-    """What the forms offer: departments, regions, the heads of each department, roles, channel kinds."""
+def choices(limit: str | None = None) -> dict[str, Any]:
+    """What the forms offer: departments, regions, the heads of each department, roles, channel kinds;
+    `limit`: an admin's node, whose subtree's departments and nodes alone are offered."""
     from domain import labels
 
-    depts, people, _ = current_entries()
+    depts, people, _ = scoped_entries(limit)
+    tree = node_tree()
+    # an admin whose node left the tree is offered no node (their saves are refused anyway)
+    top = tree.root.id if _is_top(limit) else limit if limit in tree.nodes else None
     return {
         "departments": {d["id"]: d["name"] for d in depts},
         "regions": region_names(),
         "nodes": {
-            n.id: ("　" * n.level_index) + n.name
-            for n in (node_tree().nodes[i] for i in node_tree().subtree(node_tree().root.id))
+            n.id: ("　" * (n.level_index - tree.nodes[top or tree.root.id].level_index)) + n.name
+            for n in (tree.nodes[i] for i in (tree.subtree(top) if top else []))
         },
         "heads": {
             d["id"]: {p["id"]: p["name"] for p in people if p.get("department") == d["id"] and "head" in p["roles"]}

@@ -411,7 +411,9 @@ async def test_locks_and_urges_outside_the_subtree_are_refused(env):
         inside = await c.post("/api/annual-report/lock", params={"year": year, "department": "ls-jyj"})
     assert outside.status_code == 403 and "灵山县" in outside.json()["detail"]
     assert every.status_code == 403 and "请指定部门" in every.json()["detail"]
-    assert inside.status_code != 403  # allowed: refused only for a year not ended yet (409) if at all
+    # allowed by the scope: the year the requests fall due in has not ended (they fall due on or after today)
+    assert inside.status_code == 409, inside.text
+    assert inside.json() == {"code": "year_not_ended", "detail": f"{year}年度尚未结束，不能锁定其年度报告"}
     # 督办 from the page: a county supervisor cannot urge a neighbouring county's item
     async with env.browser() as b:
         b.cookies = env.cookies["sup-ls"]
@@ -438,25 +440,27 @@ async def test_a_city_admin_edits_only_its_subtree(env):
         assert listing.status_code == 200
         assert "/admin/departments/ls-jyj" in listing.text and "/admin/departments/hp-jyj" not in listing.text
         assert "/admin/people/li-pb-jyj" in listing.text and "/admin/people/sup-bh" not in listing.text
-        page = await b.get("/admin/departments/hp-jyj")
+        page = await b.get("/admin/departments/hp-jyj")  # another city's form is not even shown
+        assert page.status_code == 403 and "钦州市" in page.text and "属于合浦县" in page.text
+        page = await b.get("/admin/departments/ls-jyj")
         assert page.status_code == 200 and "所属地区" in page.text and "上级单位" not in page.text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         r = await b.post("/admin/departments/hp-jyj", data={"csrf_token": token, "name": "合浦县教育局", "node": "hp"})
-        assert r.status_code == 422 and "钦州市" in r.text
+        assert r.status_code == 403 and "钦州市" in r.text
         r = await b.post("/admin/departments/hp-jyj", data={"csrf_token": token, "name": "合浦县教育局", "node": "ls"})
-        assert r.status_code == 422 and "钦州市" in r.text  # moving it into the subtree is no way in either
+        assert r.status_code == 403 and "钦州市" in r.text  # moving it into the subtree is no way in either
         person = await b.get("/admin/people/li-ls-jyj")
         assert 'name="node"' in person.text
         r = await b.post(
             "/admin/people/li-hp-jyj",
             data={"csrf_token": token, "name": "改名", "department": "hp-jyj", "role_liaison": "1"},
         )
-        assert r.status_code == 422 and "钦州市" in r.text
+        assert r.status_code == 403 and "钦州市" in r.text
         r = await b.post(
             "/admin/people/sup-bh",
             data={"csrf_token": token, "name": "改名", "node": "qz", "role_supervisor": "1"},
         )
-        assert r.status_code == 422  # a person of another city stays theirs
+        assert r.status_code == 403 and "北海市" in r.text  # a person of another city stays theirs
         r = await b.post(
             "/admin/people/ass-pb",
             data={"csrf_token": token, "name": "浦北县绩效考评办", "node": "pb", "role_assessor": "1"},

@@ -16,7 +16,7 @@ from app.web.audit_web import audit
 from app.web.pages import _who, csrf_ok, csrf_refused, read_form, redirect_with_flash, render, templates
 from domain import passwords
 from services import directory as svc
-from services.access import ApiError, Principal
+from services.access import Principal
 
 router = APIRouter(include_in_schema=False)
 templates.env.globals["password_rules"] = passwords.RULES
@@ -41,13 +41,14 @@ def _no_store(resp: Response) -> Response:
 def directory_page(request: Request):
     who = _admin(request)
     view = svc.overview(limit=who.node)
-    return render(request, "admin.html", who, view=view, history=svc.history_rows(100), states=STATES)
+    history = svc.history_rows(100, scope=who.node)
+    return render(request, "admin.html", who, view=view, history=history, states=STATES)
 
 
 @router.get("/admin/directory/export")
 def directory_export(request: Request):
     who = _admin(request)
-    text = svc.export_toml()
+    text = svc.export_toml(limit=who.node)
     audit(request, who, "directory.export", object="departments.toml")
     return Response(
         text.encode("utf-8"),
@@ -66,8 +67,8 @@ def _department_form(request: Request, who: Principal, d: dict[str, Any], new: b
         d=d,
         new=new,
         errors=errors or {},
-        c=svc.choices(),
-        history=[h for h in svc.history_rows(200) if h["object_id"] == d.get("id")] if not new else [],
+        c=svc.choices(who.node),
+        history=svc.history_rows(200, scope=who.node, object=d["id"]) if not new and d.get("id") else [],
     )
 
 
@@ -79,10 +80,7 @@ def department_new(request: Request):
 @router.get("/admin/departments/{dept}", response_class=HTMLResponse)
 def department_edit(request: Request, dept: str):
     who = _admin(request)
-    d = svc.department_entry(dept)
-    if d is None:
-        raise ApiError(404, "not_found", f"没有部门“{dept}”")
-    return _department_form(request, who, d, False)
+    return _department_form(request, who, svc.require_department(dept, who.node), False)
 
 
 async def _save_department(request: Request, dept: str | None):
@@ -91,6 +89,7 @@ async def _save_department(request: Request, dept: str | None):
     if not csrf_ok(request, form, who):
         return csrf_refused(request)
     if dept is not None:
+        svc.require_department(dept, who.node)
         form["id"] = dept
     try:
         did = svc.save_department(form, who.actor, new=dept is None, limit=who.node)
@@ -125,10 +124,10 @@ def _person_form(request: Request, who: Principal, p: dict[str, Any], new: bool,
             p=p,
             new=new,
             errors=errors or {},
-            c=svc.choices(),
+            c=svc.choices(who.node),
             rows=svc.channel_rows(pid) if not new else [],
             state=STATES[account_states([pid])[pid]] if not new else "",
-            history=[h for h in svc.history_rows(200) if h["object_id"] == pid] if not new else [],
+            history=svc.history_rows(200, scope=who.node, object=pid) if not new and pid else [],
             **extra,
         )
     )
@@ -139,17 +138,10 @@ def person_new(request: Request, department: str = ""):
     return _person_form(request, _admin(request), {"department": department, "roles": ["liaison"]}, True)
 
 
-def _person(person_id: str) -> dict[str, Any]:
-    p = svc.person_entry(person_id)
-    if p is None:
-        raise ApiError(404, "not_found", f"没有人员“{person_id}”")
-    return p
-
-
 @router.get("/admin/people/{person_id}", response_class=HTMLResponse)
 def person_edit(request: Request, person_id: str):
     who = _admin(request)
-    return _person_form(request, who, _person(person_id), False)
+    return _person_form(request, who, svc.require_person(person_id, who.node), False)
 
 
 async def _save_person(request: Request, person_id: str | None):
@@ -158,6 +150,7 @@ async def _save_person(request: Request, person_id: str | None):
     if not csrf_ok(request, form, who):
         return csrf_refused(request)
     if person_id is not None:
+        svc.require_person(person_id, who.node)
         form["id"] = person_id
     try:
         pid = svc.save_person(form, who.actor, new=person_id is None, limit=who.node)
@@ -192,7 +185,7 @@ async def person_invite(request: Request, person_id: str):
     form = await read_form(request)
     if not csrf_ok(request, form, who):
         return csrf_refused(request)
-    p = _person(person_id)
+    p = svc.require_person(person_id, who.node)
     out = await invite(person_id, by=who.actor)
     audit(
         request,
@@ -219,7 +212,7 @@ async def person_test(request: Request, person_id: str):
     form = await read_form(request)
     if not csrf_ok(request, form, who):
         return csrf_refused(request)
-    p = _person(person_id)
+    p = svc.require_person(person_id, who.node)
     directory = engine().directory
     results = await send_test(person_id, directory) if person_id in directory.people else []
     rows = svc.channel_rows(person_id)
@@ -251,7 +244,7 @@ async def person_disable(request: Request, person_id: str):
     form = await read_form(request)
     if not csrf_ok(request, form, who):
         return csrf_refused(request)
-    p = _person(person_id)
+    p = svc.require_person(person_id, who.node)
     if person_id == who.person:
         return redirect_with_flash(f"/admin/people/{quote(person_id, safe='')}", "不能停用自己的账号。", request)
     disable(person_id)
