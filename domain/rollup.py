@@ -28,7 +28,8 @@ class Figures:
 
     departments: int = 1  # departments counted in (1 for one department)
     open: int = 0  # items being handled (办理中)
-    overdue: int = 0  # open clocks past due (逾期未办, today)
+    overdue: int = 0  # open statutory clocks past due (逾期未办, today); 内部时限 apart, as in the on-time rate
+    internal_overdue: int = 0  # open internal pre-deadlines (内部时限) past due: shown apart, never 逾期未办
     held: int = 0  # past due but waiting for a late entry's review (待审核: neither late nor on time)
     on_time: int = 0  # clocks due in the period met on time
     late: int = 0  # clocks due in the period met late (逾期办结)
@@ -39,6 +40,7 @@ class Figures:
     score_sum: float = 0.0  # Σ department scores of the period
     scored: int = 0  # departments scored in the period (with a clock due or a mark)
     urges: int = 0  # 督办 sent
+    locked: int = 0  # departments whose period figures are their own lock's (已锁定)
 
     def __add__(self, other: Figures) -> Figures:
         return Figures(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})

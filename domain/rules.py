@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -354,6 +355,9 @@ def load_rules(directory: Path | None = None) -> dict[str, Rule]:
     parse_correction_min(data, path.name)  # a bad [correction] is a config error like any rule's
     parse_counting_limits(data, path.name)
     rules = parse_rules(data, path.name)
+    taken = sorted(r for r in rules if r.startswith(INTERNAL_PREFIX))
+    if taken:  # the prefix marks 内部时限 even after their node's deadline is gone (is_internal)
+        raise ConfigError(f"{path.name}: [rules.{taken[0]}] 规则编号不能以 “{INTERNAL_PREFIX}” 开头（留给内部时限）")
     from domain.jurisdictions import load_jurisdictions
 
     return rules | internal_rules(rules, load_jurisdictions(directory))
@@ -362,8 +366,21 @@ def load_rules(directory: Path | None = None) -> dict[str, Rule]:
 INTERNAL_MARK = "内部时限"
 
 
+INTERNAL_PREFIX = "pre_"
+
+
 def internal_rule_id(node: str, deadline: str) -> str:
-    return f"pre_{node}_{deadline}"
+    return f"{INTERNAL_PREFIX}{node}_{deadline}"
+
+
+def is_internal(rule_id: str, rules: Mapping[str, object] | None = None) -> bool:
+    """Whether a clock's rule is a 内部时限 (never statutory): its id has the internal prefix (so a
+    pre-deadline later removed from or renamed in jurisdictions.toml stays internal on its old clocks), or
+    its rule in `rules` is marked internal."""
+    if rule_id.startswith(INTERNAL_PREFIX):
+        return True
+    rule = rules.get(rule_id) if rules is not None else None
+    return bool(getattr(rule, "internal", False))
 
 
 def internal_rules(rules: dict[str, Rule], tree) -> dict[str, Rule]:

@@ -48,6 +48,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 from domain.config import ConfigError, config_dir, read_toml
 from domain.labels import SCORE_STATUSES, WITHHELD_REASONS, rule_names
 from domain.model import ClockSnapshot, ItemSnapshot
+from domain.rules import is_internal
 from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
 
@@ -376,7 +377,7 @@ def check_scheme_rules(config: ScoringConfig, rules: Mapping[str, Any], departme
     weighted in every scheme, every item and bonus basis is a rule or a mark, every jurisdiction a unit."""
     path = Path(config.path).name or "scoring.toml"
     # internal pre-deadlines (内部时限) count only where a scheme weights them: no weight is not a gap
-    scored = {rid for rid, r in rules.items() if can_be_overdue(r) and not getattr(r, "internal", False)}
+    scored = {rid for rid, r in rules.items() if can_be_overdue(r) and not is_internal(rid, rules)}
     known = set(rules) | set(MARK_DEFAULTS)
     problems: list[str] = []
     for sid, s in config.schemes.items():
@@ -608,6 +609,9 @@ class DepartmentScore(BaseModel):
     registration_lag_median: float | None = None
     registration_lag_max: int | None = None
     registration_late: int = 0  # start events flagged 登记滞后
+    # Set when these figures are a per-department lock's (已锁定) shown among a node's or all departments'
+    # fresh ones (services.scores.overlay_department_locks); None: computed now.
+    locked_at: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -676,6 +680,8 @@ class ScoreResult(BaseModel):
     details_kept: Literal["all", "deducted"] = "all"
     locked_at: str | None = None  # set when the numbers come from a lock
     locked_by: str | None = None
+    # departments shown with their own lock's numbers (a node's or all departments' scores; 已锁定)
+    locked_departments: list[str] = Field(default_factory=list)
     amendments: list[Amendment] = Field(default_factory=list)
     registration: list[RegistrationLag] = Field(default_factory=list)  # per department with start events
     # #17 §4 per department (consultations, pauses, extensions, withdrawals, re-registrations, same-day
@@ -838,7 +844,8 @@ def score_period(
         "deduction": 0.0,
     }
     # 内部时限 (a node's pre-deadlines) are not statutory: counted only where the scheme weights them
-    internal = {rid for rid, r in rules.items() if getattr(r, "internal", False)}
+    # decided per clock by is_internal: a removed or renamed pre-deadline's old clocks stay internal
+    internal_of: dict[str, bool] = {}
     # ISO day strings compare as the dates do: the period test without parsing ~10^5 due dates
     first, last = period.start.isoformat(), period.end.isoformat()
     as_of_iso = as_of.isoformat() if not isinstance(as_of, datetime) else ""  # a day: classify_day applies
@@ -852,7 +859,10 @@ def score_period(
         name = r.department
         if department is not None and name != department:
             continue
-        if r.rule in internal and not scheme_of(r.department).weights(r.rule):
+        internal = internal_of.get(r.rule)
+        if internal is None:
+            internal = internal_of[r.rule] = is_internal(r.rule, rules)
+        if internal and not scheme_of(r.department).weights(r.rule):
             continue
         status = (
             classify_day(r.state, due, r.met_on, as_of_iso)

@@ -5,7 +5,8 @@ Reads: `read_scope` → `Scope` (a liaison's own department; a supervisor's, ass
 config/jurisdictions.toml, the root's or no node: all; `?node=` / `?department=` inside it; outside: 403 naming
 the node; unknown: 404). Writes: `write_refusal` / `require_write` (events, review decisions, urges, locks,
 onboarding decisions, ledger uploads): a liaison for their own department only (department_refusal), a
-node-scoped writer for the departments of their subtree only (node_refusal); `require_lock` for locks of all.
+node-scoped writer for the departments of their subtree only (node_refusal); `require_lock` for locks of all
+(a node-scoped assessor locks their node's departments one by one: services.locks.lock_for).
 A ledger belongs to one department whoever uploads it, so its rows may touch only that department's items.
 `require_top`: what concerns every area (the calendar reload) only for the root's or an unscoped principal.
 Tokens: a person's token carries that person's node (not readable: refused, never the whole tree); a role

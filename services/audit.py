@@ -12,8 +12,8 @@ import datetime as dt
 import getpass
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from domain import labels
 from domain.notice_text import beijing_text
@@ -22,6 +22,9 @@ from domain.shanghai import SHANGHAI
 from store import audit as store_audit
 from store.audit import AuditRecord, Filter
 from store.db import session
+
+if TYPE_CHECKING:
+    from services.access import Principal
 
 READERS = ("admin", "operator")  # operator: the CLI at the server (Actor.cli), never a token or a page
 
@@ -211,8 +214,32 @@ class Page:
     next_before: int | None  # pass as before_id for the next (older) page
 
 
-def search(role: str | None, f: Filter, *, before_id: int | None = None, limit: int = 50, db=None) -> Page:
+def reader_filter(who: Principal | str | None, f: Filter) -> Filter:
+    """`f` confined to what `who` may read: the operator (a role, the CLI) every record; an admin scoped to a
+    node only the records of its subtree's departments (services.access.read_scope, once; a department
+    filter outside it: 403 naming the node)."""
+    role = who if who is None or isinstance(who, str) else who.role
     require_reader(role)
+    if who is None or isinstance(who, str):
+        return f
+    from services.access import read_scope
+
+    sc = read_scope(who, department=f.department, what="查看审计记录", roles=READERS)
+    return replace(f, departments=sc.filter)
+
+
+def department_choices(who: Principal) -> dict[str, str]:
+    """The departments (id → name) the page's 部门 filter offers `who`: those of their scope only."""
+    from services.access import visible_departments
+
+    _, names = _directory_names()
+    seen = visible_departments(who)
+    return {k: v for k, v in names.items() if seen is None or k in seen}
+
+
+def search(who: Principal | str | None, f: Filter, *, before_id: int | None = None, limit: int = 50, db=None) -> Page:
+    """A page of records, newest first (`who`: the reader, a Principal, or the operator's role)."""
+    f = reader_filter(who, f)
     names, depts = _directory_names()
     with session(db) as s:
         rows = store_audit.search(s, f, before_id=before_id, limit=limit + 1)
@@ -222,13 +249,17 @@ def search(role: str | None, f: Filter, *, before_id: int | None = None, limit: 
     return Page([row_view(r, names, depts) for r in rows], total, rows[-1].id if more and rows else None)
 
 
-def export_rows(role: str | None, f: Filter, db=None) -> Iterator[AuditRow]:
-    """Every matching record, oldest first (the export files)."""
-    require_reader(role)
+def export_rows(who: Principal | str | None, f: Filter, db=None) -> Iterator[AuditRow]:
+    """Every matching record `who` may read (reader_filter), oldest first (the export files)."""
+    f = reader_filter(who, f)  # refused here, before the caller writes a file
     names, depts = _directory_names()
-    with session(db) as s:
-        for r in store_audit.iter_all(s, f):
-            yield row_view(r, names, depts)
+
+    def rows() -> Iterator[AuditRow]:
+        with session(db) as s:
+            for r in store_audit.iter_all(s, f):
+                yield row_view(r, names, depts)
+
+    return rows()
 
 
 def filter_detail(f: Filter) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.shanghai import SHANGHAI
+
+if TYPE_CHECKING:
+    from services.access import Principal
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -55,6 +58,29 @@ def delivery_log(status: str | None = None, item_id: str | None = None) -> list[
             }
             for d in rows
         ]
+
+
+def delivery_page(
+    who: Principal,
+    session,
+    *,
+    status: str | None = None,
+    item_id: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[Any]:
+    """The delivery log rows `who` may read (newest first, up to `limit`): a supervisor's or admin's node
+    subtree only (services.access.read_scope: the notices of its departments' items)."""
+    from services.access import ApiError, read_scope
+    from store import deliveries as store
+
+    who.require(("supervisor", "admin"), "查看送达记录")  # (read_scope would admit a liaison: not their log)
+    sc = read_scope(who, what="查看送达记录", roles=("supervisor", "admin"))
+    if status is not None and status not in store.STATES:
+        raise ApiError(422, "invalid_parameter", f"未知状态“{status}”，可选：{'、'.join(store.STATES)}", field="status")
+    return store.list_deliveries(
+        status, session=session, item_id=item_id, before_id=before_id, limit=limit, departments=sc.filter
+    )
 
 
 async def start_notice(client, req, *, task_queue: str | None = None):

@@ -9,6 +9,7 @@ from collections.abc import Collection
 from typing import Any
 
 from domain.scoring import Period, ScoreResult
+from services.access import Principal, node_label
 
 
 class LockRefused(Exception):
@@ -93,3 +94,84 @@ def lock_scores(
         except PeriodLockedError as exc:
             raise LockRefused(str(exc), "already_locked") from None
         return row.result()
+
+
+def lock_for(
+    who: Principal,
+    period: Period,
+    as_of: dt.date,
+    *,
+    department: str | None = None,
+    node: str | None = None,
+    confirm_pending: bool = False,
+    force: bool = False,
+) -> list[ScoreResult]:
+    """What `who` locks of `period` from the scores page or the API: one department (of their subtree); with
+    none, an unscoped (or the root's) assessor or admin all departments at once, a node-scoped one their
+    node's departments (or those of `node` below it) one by one, those already locked left as they are.
+    Refusals: 403 (services.access), LockRefused. Returns the locked results."""
+    from services.access import read_scope, require_lock, visible_departments
+
+    what = "锁定考评期间"
+    if not who.may_lock:
+        who.require(("assessor", "admin"), what)
+    if department:
+        require_lock(who, department, "考评期间")
+        return [
+            lock_scores(
+                period, as_of, department=department, locked_by=who.actor, force=force, confirm_pending=confirm_pending
+            )
+        ]
+    if node is None and visible_departments(who) is None:
+        require_lock(who, None, "考评期间")
+        return [lock_scores(period, as_of, locked_by=who.actor, force=force, confirm_pending=confirm_pending)]
+    sc = read_scope(who, node=node, what=what, roles=("assessor", "admin"))
+    if sc.departments is None:  # the root node: every department at once
+        require_lock(who, None, "考评期间")
+        return [lock_scores(period, as_of, locked_by=who.actor, force=force, confirm_pending=confirm_pending)]
+    return lock_departments(
+        period,
+        as_of,
+        sc.departments,
+        where=node_label(sc.node),
+        locked_by=who.actor,
+        force=force,
+        confirm_pending=confirm_pending,
+    )
+
+
+def lock_departments(
+    period: Period,
+    as_of: dt.date,
+    departments: Collection[str],
+    *,
+    where: str = "",
+    locked_by: str | None = None,
+    force: bool = False,
+    confirm_pending: bool = False,
+) -> list[ScoreResult]:
+    """Lock `period` for each of `departments` on its own (a node's subtree), skipping those locked already
+    (on their own or with all departments); nothing left to lock is "already_locked". The pending-review
+    question is asked once for all of them."""
+    from services.scores import fresh_scores
+    from store.db import session
+    from store.locks import PeriodLockedError, find_lock, lock_period
+
+    if as_of <= period.end and not force:
+        raise LockRefused(f"{period.title}尚未结束（截止 {period.end}）", "not_ended")
+    with session() as s:
+        todo = sorted(d for d in departments if find_lock(s, period, d) is None)
+    if not todo:
+        raise LockRefused(f"期间 {period.label}（{where or '所选部门'}）已锁定，不能重复锁定", "already_locked")
+    if not confirm_pending:
+        pending = pending_reviews(period.start, period.end, set(todo))
+        if pending:
+            raise LockRefused(pending_text(period.title, pending), "pending_review", pending)
+    out = []
+    with session() as s:
+        for d in todo:
+            try:
+                out.append(lock_period(s, period, fresh_scores(s, period, as_of, d), locked_by=locked_by).result())
+            except PeriodLockedError:  # locked meanwhile by someone else: theirs stands
+                continue
+    return out

@@ -22,7 +22,7 @@ from domain.labels import EVENT_TYPES, LATE_ENTRY_STATUSES, RECORDERS
 from domain.pii import mask_text
 from domain.shanghai import SHANGHAI
 from domain.shanghai import now as shanghai_now
-from services.access import Principal, write_refusal
+from services.access import Principal, forbidden, home_node, node_label, read_scope, write_refusal
 from store.db import session
 from store.items import find_late_entry, late_entries
 from store.models import LateEntryRecord
@@ -94,9 +94,23 @@ def held_uploads(department: Departments = None, db=None) -> list[dict[str, Any]
     return list(out.values())
 
 
-def upload_entry_ids(upload: str, department: Departments = None, db=None) -> list[str]:
-    """The held entries of one upload a reviewer decides (the dependents follow their root)."""
-    return [e["event_id"] for e in list_entries("held", department, db, upload=upload) if not e["depends_on"]]
+def upload_entry_ids(
+    upload: str, department: Departments = None, db=None, *, who: Principal | None = None
+) -> list[str]:
+    """The held entries of one upload a reviewer decides (the dependents follow their root). `who`: only
+    those of the reviewer's node subtree (services.access.read_scope); an upload with none there but some
+    elsewhere is a 403 that counts them and names the node, never their ids or items."""
+    if who is not None:
+        department = read_scope(who, what="审核补录", roles=REVIEWERS).filter
+    ids = [e["event_id"] for e in list_entries("held", department, db, upload=upload) if not e["depends_on"]]
+    if who is not None and not ids and department is not None:
+        outside = sum(1 for e in list_entries("held", None, db, upload=upload) if not e["depends_on"])
+        if outside:
+            raise forbidden(
+                f"无权审核上传 {upload} 的补录：其 {outside} 条待审核补录均不属于"
+                f"{node_label(home_node(who))}及其下级单位，未作任何改动"
+            )
+    return ids
 
 
 async def decide_many(
@@ -126,8 +140,21 @@ async def decide_many(
         by_item.setdefault(r.item_id if r else f"?{eid}", []).append(eid)
     out: dict[str, dict[str, Any]] = {}
 
+    allowed = read_scope(who, what="审核补录", roles=REVIEWERS).departments if who is not None else None
+    where = node_label(home_node(who)) if who is not None and who.write_scope is None else ""
+
     async def one(eid: str) -> None:
         r = rows.get(eid)
+        if r is not None and allowed is not None and r.department not in allowed:
+            # outside the reviewer's subtree: said without its item, department or content
+            out[eid] = {
+                "event_id": eid,
+                "ok": False,
+                "field": "event_id",
+                "error": f"该补录不属于{where or '本部门'}{'及其下级单位' if where else ''}，无权审核，未作任何改动",
+                "status": 403,
+            }
+            return
         if r is not None and r.depends_on and r.depends_on in rows:
             return  # decided with its root (alone, the workflow refuses it: 随其一并审核)
         try:

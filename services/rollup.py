@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from domain.engine import engine
 from domain.rollup import Figures, NodeRollup, RollupRow, roll_up
+from domain.rules import is_internal
 from domain.scoring import Period, ScoreResult
 from services.access import ApiError, Principal, forbidden
 from store.scope import Departments
@@ -109,19 +110,23 @@ def department_figures(
         if d in counts:
             counts[d][key] = counts[d].get(key, 0) + n
 
+    rules = engine().rules
     if overdue is not None:
         for r in overdue[0]:
-            add(r.department, "overdue", 1)
+            add(r.department, "internal_overdue" if is_internal(r.rule, rules) else "overdue", 1)
         for r in overdue[1]:
             add(r.department, "held", 1)
     else:
-        for d, is_held in _overdue_clocks(day, arg):
-            add(d, "held" if is_held else "overdue", 1)
+        for d, rule, is_held in _overdue_clocks(day, arg):
+            add(d, "held" if is_held else "internal_overdue" if is_internal(rule, rules) else "overdue", 1)
     res = scores if scores is not None else period_scores(period, day, arg, details="deducted")
     for ds in res.summary:
         if ds.department in counts:
             c = counts[ds.department]
             c.update(on_time=ds.on_time, late=ds.late, missed=ds.overdue, score_sum=float(ds.score), scored=1)
+    for d in counts:  # locked with all departments, or on its own (with or without clocks due then)
+        if res.locked_at is not None or d in res.locked_departments:
+            counts[d]["locked"] = 1
     with session() as s:
         for d, n in open_counts_by_department(s, keep).items():
             add(d, "open", n)
@@ -136,8 +141,8 @@ def department_figures(
     return {d: Figures(**c) for d, c in counts.items()}
 
 
-def _overdue_clocks(day: dt.date, department: Departments) -> list[tuple[str, bool]]:
-    """(department, waiting for review) of each clock past due on `day`: services.views.overdue_and_held's
+def _overdue_clocks(day: dt.date, department: Departments) -> list[tuple[str, str, bool]]:
+    """(department, rule, waiting for review) of each clock past due on `day`: services.views.overdue_and_held's
     split (held is neither late nor on time), counted without building its rows."""
     from services.queries import overdue_rows
     from services.scores import held_keys
@@ -145,7 +150,7 @@ def _overdue_clocks(day: dt.date, department: Departments) -> list[tuple[str, bo
 
     with session() as s:
         held = held_keys(s, department)
-    return [(r["department"], (r["id"], r["rule"]) in held) for r in overdue_rows(day, department)]
+    return [(r["department"], r["rule"], (r["id"], r["rule"]) in held) for r in overdue_rows(day, department)]
 
 
 def node_rollup(
@@ -209,7 +214,8 @@ class NodeList(BaseModel):
 class FiguresView(BaseModel):
     departments: int
     open: int
-    overdue: int
+    overdue: int = Field(description="逾期未办（法定时限；不含内部时限）")
+    internal_overdue: int = Field(0, description="内部时限已过而未办（不计逾期未办，亦不计按时率）")
     held: int = Field(description="待审核：已过期限但待补录审核，不计逾期")
     on_time: int
     late: int
@@ -221,6 +227,7 @@ class FiguresView(BaseModel):
     score: float | None = Field(description="已考评部门得分的平均数（每个部门权重相同）")
     scored_departments: int
     urges: int
+    locked_departments: int = Field(0, description="得分为已锁定数字的部门数")
 
 
 class RowView(BaseModel):
@@ -248,6 +255,7 @@ def figures_view(f: Figures) -> FiguresView:
         departments=f.departments,
         open=f.open,
         overdue=f.overdue,
+        internal_overdue=f.internal_overdue,
         held=f.held,
         on_time=f.on_time,
         late=f.late,
@@ -259,6 +267,7 @@ def figures_view(f: Figures) -> FiguresView:
         score=f.score,
         scored_departments=f.scored,
         urges=f.urges,
+        locked_departments=f.locked,
     )
 
 

@@ -162,11 +162,52 @@ def compute_scores(
             parents=department_parents(),
             details=details,
         )
+        if one is None:  # all departments or a node's: those locked one by one show their locked figures
+            res = overlay_department_locks(session, period, res, records, department, details)
     res = annotate_late_entries(session, res, department)
     res = annotate_registration(session, res, period, recordings=recordings, department=department)
     if checks:
         res.request_checks = request_checks(session, period, department)
     return res if one is not None or department is None else keep_departments(res, department)
+
+
+def overlay_department_locks(
+    session,
+    period: Period,
+    res: ScoreResult,
+    records: list[ClockRecord],
+    departments: Departments,
+    details: Literal["all", "deducted"] = "all",
+) -> ScoreResult:
+    """`res` (fresh scores of several departments) with each department locked on its own for `period`
+    (store.locks, e.g. by a node's assessor) replaced by its locked numbers: summary row marked
+    `locked_at` (已锁定), its 明细 as locked, its amendments since the lock."""
+    from store.locks import amendments, department_locks
+
+    locks = department_locks(session, period, departments)
+    if not locks:
+        return res
+    locked = {lock.department for lock in locks}
+    summary = {d.department: d for d in res.summary if d.department not in locked}
+    rows = [r for r in res.details if r.department not in locked]
+    changes = [a for a in res.amendments if a.department not in locked]
+    for lock in locks:
+        frozen = lock.result()
+        for ds in frozen.summary:
+            summary[ds.department] = ds.model_copy(update={"locked_at": frozen.locked_at})
+        # the page's "deducted" view keeps what deducts points and the marks (no clock state)
+        rows += [r for r in frozen.details if details == "all" or r.deduction or not r.state]
+        changes += amendments(session, period, records, lock.department)
+    rows.sort(key=lambda r: (r.department, r.due, r.item_id, r.rule))
+    changes.sort(key=lambda a: (a.department, a.item_id, a.rule))
+    return res.model_copy(
+        update={
+            "summary": [summary[k] for k in sorted(summary)],
+            "details": rows,
+            "amendments": changes,
+            "locked_departments": sorted(locked),
+        }
+    )
 
 
 @contextmanager

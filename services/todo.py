@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain import labels
 from store.db import session
+from store.scope import Departments
 
 if TYPE_CHECKING:
     from services.access import Principal
@@ -20,12 +21,14 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
 
     - liaison / head: their department's open items overdue or due within TODO_WINDOW_WORKING_DAYS working
       days (working days left, negative = overdue), most urgent first;
-    - supervisor / admin: late entries (补录) waiting for review, oldest first.
+    - supervisor / admin: late entries (补录) waiting for review, oldest first, of their node's subtree
+      (services.access.read_scope).
     """
     from domain.engine import engine
     from domain.review import held_clocks
     from domain.shanghai import today
     from domain.standing import can_be_overdue
+    from services.access import ApiError, read_scope
     from services.views import department_names, working_days_left
     from store.items import late_entries, list_items
 
@@ -35,6 +38,13 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
     names = department_names()
     roles = set(who.roles) | {who.role}
     dept = who.department if roles & {"liaison", "head"} else None
+    reviewer = bool(roles & {"supervisor", "admin"})
+    reviewable: Departments = None
+    if reviewer:
+        try:
+            reviewable = read_scope(who, what="查看待办", roles=("supervisor", "admin")).filter
+        except ApiError:  # a node no longer in the tree: no reviews, the person's inbox still opens
+            reviewable = frozenset()
     with session(db) as s:
         if dept:
             rules = engine().rule_names
@@ -58,8 +68,8 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
                             "link": _item_path(snap.id),
                         }
                     )
-        if roles & {"supervisor", "admin"}:
-            for e in late_entries(s, status="held"):
+        if reviewer:
+            for e in late_entries(s, status="held", department=reviewable):
                 reviews.append(
                     {
                         "event_id": e.event_id,

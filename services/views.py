@@ -28,6 +28,7 @@ from store.scope import Departments
 
 __all__ = [
     "annual_report_data",
+    "annual_report_for",
     "board_view",
     "calendar_view",
     "check_department",
@@ -272,6 +273,28 @@ def government_unit(node: str) -> str:
             f"{d.tree.name(node)}没有编制政府年度报告的单位（config/departments.toml 中 annual_reports 含 government）",
         )
     return unit
+
+
+REPORT_READERS = ("supervisor", "admin", "assessor", "local")
+
+
+def annual_report_for(
+    who: Principal, year: int, department: str | None = None, node: str | None = None, government: bool = False
+) -> tuple[dict, str | None, bool]:
+    """The annual report `who` may read (services.access.read_scope, once): a department's; a node's
+    government report for `node`, or with no filter for a node-scoped reader's own node (never the whole
+    tree: that is the root's or an unscoped reader's); a filter outside the reader's subtree: 403 naming the
+    node. Returns (report, the department it is of, whether it is a government report)."""
+    from services.access import read_scope
+
+    sc = read_scope(who, department=department, node=node, what="查看年度报告", roles=REPORT_READERS)
+    if government and who.role == "liaison":
+        raise forbidden("无权查看政府年度报告：联络员只能查看本部门的年度报告")
+    dept = sc.department
+    if not dept and (node or sc.departments is not None):
+        government = True  # a node's annual report is its government's (the unit compiling it, its departments)
+    picked = sc.node if government and not dept else None
+    return annual_report_data(year, dept, government, node=picked), dept, government
 
 
 @collector_paused()

@@ -36,6 +36,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from domain.settings import AUDIT_MIN_RETENTION_DAYS
 from domain.shanghai import SHANGHAI
 from store.models import UTCDateTime, utcnow
+from store.scope import Departments, where_departments
 
 OUTCOMES = ("success", "failure")
 GENESIS = "0" * 64  # prev_hash of the first record ever written
@@ -210,6 +211,9 @@ class Filter:
     action: str | None = None
     outcome: str | None = None
     department: str | None = None
+    # the reader's scope (store.scope; services.audit sets it from read_scope): None every record, else
+    # only the records of those departments
+    departments: Departments = None
 
 
 def _where(q, f: Filter):
@@ -225,7 +229,7 @@ def _where(q, f: Filter):
         q = q.where(AuditRecord.outcome == f.outcome)
     if f.department:
         q = q.where(AuditRecord.department == f.department)
-    return q
+    return where_departments(q, AuditRecord.department, f.departments)
 
 
 def search(s: Session, f: Filter, *, before_id: int | None = None, limit: int = 50) -> list[AuditRecord]:

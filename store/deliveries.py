@@ -14,6 +14,9 @@ from sqlalchemy import Column, DateTime, Text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from store.models import Item
+from store.scope import Departments, department_clause
+
 STATES = ("intent", "sent", "failed")
 
 
@@ -170,8 +173,10 @@ def list_deliveries(
     item_id: str | None = None,
     before_id: int | None = None,
     limit: int | None = None,
+    departments: Departments = None,
 ) -> list[Delivery]:
-    """Deliveries, newest first; `status` is intent, sent or failed; `before_id` + `limit` page by id."""
+    """Deliveries, newest first; `status` is intent, sent or failed; `before_id` + `limit` page by id;
+    `departments` (store.scope): only the notices of those departments' items (None: every notice)."""
     if status is not None and status not in STATES:
         raise ValueError(f"unknown delivery status {status!r} (one of {', '.join(STATES)})")
     own = session is None
@@ -185,6 +190,9 @@ def list_deliveries(
             stmt = stmt.where(Delivery.state == status)
         if item_id:
             stmt = stmt.where(Delivery.item_id == item_id)
+        clause = department_clause(Item.department, departments)
+        if clause is not None:  # a notice is of its item's department (notices of no item: unscoped only)
+            stmt = stmt.where(col(Delivery.item_id).in_(select(Item.id).where(clause)))
         if before_id is not None:
             stmt = stmt.where(col(Delivery.id) < before_id)
         stmt = stmt.order_by(col(Delivery.id).desc())

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from domain.scoring import Amendment, ClockRecord, Period, ScoreResult, fingerprints, parse_period
 from store.models import UTCDateTime, utcnow
+from store.scope import Departments, where_departments
 
 ALL_DEPARTMENTS = ""  # department scope of a lock covering every department
 
@@ -83,6 +84,13 @@ def lock_period(
     session.commit()
     session.refresh(row)
     return row
+
+
+def department_locks(session: Session, period: Period | str, departments: Departments = None) -> list[ScoreLock]:
+    """The per-department locks of `period` (not the all-departments one) of `departments` (store.scope)."""
+    q = select(ScoreLock).where(ScoreLock.period == _label(period), ScoreLock.department != ALL_DEPARTMENTS)
+    q = where_departments(q, ScoreLock.department, departments)
+    return list(session.exec(q.order_by(col(ScoreLock.department))).all())
 
 
 def find_lock(session: Session, period: Period | str, department: str | None = None) -> ScoreLock | None:

@@ -11,7 +11,7 @@ while the external channels are retried): channel 0 is tried by the activity und
 channel has failed, the round is repeated after a pause (1, 2, 4, 8, 16 min …, at most 30 min) until
 `RETRY_WINDOW` (1 h) has passed since the first try; a round that reaches a channel which works again delivers
 (the delivery row stays `intent`, 发送中, meanwhile). Only then is the delivery marked failed (送达失败) and
-every supervisor gets a `delivery_failed` notice (in their inbox too; it is not escalated further: if that
+the supervisors over its department get a `delivery_failed` notice (in their inbox too; it is not escalated further: if that
 fails as well, the failed rows stay in the delivery log, `shixian deliveries --status failed`).
 
 While a notice is retried its caller waits (an item's workflow reaches its next reminder up to an hour late,
@@ -113,10 +113,14 @@ async def notify_person(
 
 
 async def escalate_failure(req: NotificationRequest, failed: NotificationResult) -> list[NotificationResult]:
-    """Tell every supervisor that `req` could not be delivered."""
+    """Tell the supervisors over the notice's department (Directory.people_over, as overdue notices reach
+    them; a notice of no department: every supervisor) that `req` could not be delivered."""
+    department = req.context.get("department")
     supervisors = await workflow.execute_activity(
         notification_recipients,
-        RecipientsRequest(roles=["supervisor"]),
+        RecipientsRequest(
+            department=department if isinstance(department, str) and department else None, roles=["supervisor"]
+        ),
         start_to_close_timeout=timedelta(seconds=30),
     )
     if not supervisors:

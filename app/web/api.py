@@ -16,7 +16,7 @@ from app.web.audit_web import audit
 from app.web.auth import api_principal
 from app.web.paging import Page, encode_cursor, page_params, slice_offset
 from services import views as rm
-from services.access import ApiError, Principal, forbidden, node_label, read_scope, require_lock
+from services.access import ApiError, Principal, node_label, read_scope, require_lock
 from services.annual_render import DOCX_MIME as DOCX
 from services.inbox import InboxPage, MarkedRead, MarkRead
 from services.onboarding import OnboardingBatchView, OnboardingList
@@ -43,7 +43,7 @@ from services.schemas import error_response as _error
 from services.scores import period_scores
 
 WRITERS = ("liaison", "supervisor", "admin")
-REPORT_READERS = ("supervisor", "admin", "assessor", "local")
+REPORT_READERS = rm.REPORT_READERS
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -289,14 +289,7 @@ def get_annual_report(
     from services.annual_render import render_docx, render_html
     from services.exports import write_annual_report
 
-    sc = read_scope(who, department=department, node=node, what="查看年度报告", roles=REPORT_READERS)
-    if government and who.role == "liaison":
-        raise forbidden("无权查看政府年度报告：联络员只能查看本部门的年度报告")
-    dept = sc.department
-    if node and not dept:  # a node's annual report is its government's (the unit compiling it, its own departments)
-        government = True
-    picked = (node or (sc.node if sc.departments is not None else None)) if government and not dept else None
-    report = rm.annual_report_data(year, dept, government, node=picked)
+    report, dept, government = rm.annual_report_for(who, year, department, node, government)
     if format == "json":
         return report
     scope = "政府" if government else (dept or "全部")
@@ -458,7 +451,7 @@ async def post_review_bulk(
     client = request.app.state.client
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能审核补录")
-    ids = list(body.event_ids) + (upload_entry_ids(body.upload) if body.upload else [])
+    ids = list(body.event_ids) + (upload_entry_ids(body.upload, who=who) if body.upload else [])
     if not ids:  # nothing selected, or nothing of that upload waits any more: nothing to decide
         return {"approve": body.approve, "results": [], "decided": 0, "failed": 0}
     try:

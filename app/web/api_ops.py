@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from app.web.auth import api_principal
 from app.web.deps import SessionDep
 from app.web.paging import Page, encode_cursor, page_params
-from services.access import ApiError, Principal
+from services.access import Principal
 from services.schemas import API_ERRORS, DeliveryList
 from store.deliveries import STATES
 
@@ -28,14 +28,16 @@ def get_deliveries(
     page: Page = Depends(page_params),
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
-    from store import deliveries as store
+    from services.deliveries import delivery_page
 
-    who.require(("supervisor", "admin"), "查看送达记录")
-    if status is not None and status not in store.STATES:
-        raise ApiError(422, "invalid_parameter", f"未知状态“{status}”，可选：{'、'.join(store.STATES)}", field="status")
     before = page.key("id")
-    rows = store.list_deliveries(
-        status, session=s, item_id=item, before_id=before if isinstance(before, int) else None, limit=page.limit + 1
+    rows = delivery_page(
+        who,
+        s,
+        status=status,
+        item_id=item,
+        before_id=before if isinstance(before, int) else None,
+        limit=page.limit + 1,
     )
     more = len(rows) > page.limit
     rows = rows[: page.limit]

@@ -55,11 +55,11 @@ def audit_page(
     before: int | None = Query(None, ge=1),
 ):
     from app.web.pages import render
-    from services.audit import search
+    from services.audit import department_choices, search
 
     who = _who_reader(request)
     f = _filter(since, until, person, action, outcome, department)
-    page = search(who.role, f, before_id=before, limit=PAGE_SIZE)
+    page = search(who, f, before_id=before, limit=PAGE_SIZE)
     given = {
         k: v
         for k, v in (
@@ -79,6 +79,7 @@ def audit_page(
         who,
         page=page,
         values=given,
+        dept_choices=department_choices(who),
         actions=labels.AUDIT_ACTIONS,
         outcomes=labels.AUDIT_OUTCOMES,
         query=query,
@@ -105,7 +106,7 @@ def audit_export(
     f = _filter(since, until, person, action, outcome, department)
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / f"audit.{format}"
-        n = write_audit(export_rows(who.role, f), format, out)
+        n = write_audit(export_rows(who, f), format, out)
         data = out.read_bytes()
     audit(request, who, "export.audit", object=f"审计记录 {format}", detail={**filter_detail(f), "rows": n})
     name = f"审计记录.{format}"

@@ -374,7 +374,7 @@ async def review_bulk_form(request: Request):
     lists = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
     ids = [i for i in lists.get("event_id", []) if i]
     if form.get("upload"):
-        ids += upload_entry_ids(form["upload"])
+        ids += upload_entry_ids(form["upload"], who=who)
     if not ids:
         return redirect_with_flash("/#review", "请先勾选要审核的补录", request)
     try:

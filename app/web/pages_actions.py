@@ -225,19 +225,24 @@ async def urge_reply(request: Request, item_id: str, urge_id: int):
 
 @router.post("/scores/lock", response_class=HTMLResponse)
 async def lock_scores(request: Request):
-    from services.locks import LockRefused, lock_scores
+    from services.locks import LockRefused, lock_for
 
     who = _who(request)
     form = await read_form(request)
     if not csrf_ok(request, form, who):
         return csrf_refused(request)
-    if not who.may_lock:
-        who.require(("assessor", "admin"), "锁定考评期间")
     period = rm.parse_period_param(form.get("period") or None)
-    require_lock(who, None, "考评期间")  # this page locks every department's numbers at once
+    department, node = form.get("department") or None, form.get("node") or None
     back = f"/scores?period={period.label}"
     try:
-        res = lock_scores(period, rm.today(), locked_by=who.actor, confirm_pending=form.get("confirm_pending") == "1")
+        locked = lock_for(
+            who,
+            period,
+            rm.today(),
+            department=department,
+            node=node,
+            confirm_pending=form.get("confirm_pending") == "1",
+        )
     except LockRefused as exc:
         if exc.code == "pending_review":  # a confirmation step naming the entries still waiting for review
             return render(
@@ -247,15 +252,28 @@ async def lock_scores(request: Request):
                 what=period.title,
                 pending=exc.pending,
                 action="/scores/lock",
-                fields={"period": period.label},
+                fields={
+                    "period": period.label,
+                    **({"department": department} if department else {}),
+                    **({"node": node} if node else {}),
+                },
                 back="/#review",
             )
         if exc.code == "already_locked":
             audit(request, who, "scores.lock", object=period.label, outcome="failure", detail={"reason": str(exc)})
             return redirect_with_flash(back, f"未锁定：{exc}", request)
         return redirect_with_flash(back, f"未锁定：{exc}。", request)
-    audit(request, who, "scores.lock", object=period.label, detail={"departments": len(res.summary)})
-    return redirect_with_flash(back, f"已锁定 {period.label} 的考评得分，此后的变动将作为更正列出。", request)
+    units = [r.department for r in locked if r.department]
+    audit(
+        request,
+        who,
+        "scores.lock",
+        object=period.label,
+        department=department,
+        detail={"departments": len(units) or sum(len(r.summary) for r in locked), **({"node": node} if node else {})},
+    )
+    what = f"（{len(units)} 个部门，逐个锁定）" if units and not department else ""
+    return redirect_with_flash(back, f"已锁定 {period.label} 的考评得分{what}，此后的变动将作为更正列出。", request)
 
 
 @router.post("/scores/annual-lock", response_class=HTMLResponse)
