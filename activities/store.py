@@ -153,6 +153,9 @@ def record_fact(req: FactRequest) -> str:
     )
     with session() as s:
         if event_log.add_event(s, rec):
+            # A review or suit filed after the item finished closes its appeal window (audience supervisor).
+            windows = [r.id for r in engine().rules.values() if r.audience == "supervisor" and ev.type in r.closed_by]
+            clock_rows.close_windows(s, ev.item_id, windows, ev.on)
             return "applied"
         known = event_log.find_event(s, ev.event_id)
         return "duplicate" if known is None or known.content_hash == ev.content_hash else "conflict"
