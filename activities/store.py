@@ -17,6 +17,7 @@ from domain.clock_specs import EventWrite
 from domain.engine import engine
 from domain.events import Event, parse_event
 from domain.model import ItemSnapshot
+from domain.standing import can_be_overdue
 from store import clock_rows
 from store import events as event_log
 from store import items as store_items
@@ -122,7 +123,7 @@ def _lock_published_report(payload: dict[str, Any], recorded_at: dt.datetime | N
                 s,
                 year,
                 scope,
-                lapsing=[r.id for r in engine().rules.values() if r.lapses],
+                lapsing=[r.id for r in engine().rules.values() if not can_be_overdue(r)],
                 as_of=today(),
                 basis="published",
                 published_on=str(payload.get("published_on") or "")[:10] or None,

@@ -62,7 +62,7 @@ def check_config(directory: Path | None = None) -> list[str]:
                 for step in steps:
                     if set(step.to) - {"supervisor", "assessor"}:
                         problems.append(
-                            f"reminders.toml: 规则 {rule.id} 是督查查看的期限（audience = \"supervisor\"），"
+                            f'reminders.toml: 规则 {rule.id} 是督查查看的期限（audience = "supervisor"），'
                             f"提醒步骤 “{step.id}” 不能发给 {'、'.join(sorted(set(step.to) - {'supervisor', 'assessor'}))}"
                         )
             for step in steps:

@@ -575,16 +575,33 @@ class ProposalAssigned(_Base):
         return self
 
 
+def _round(v: int) -> int:
+    if not 0 <= v <= 9:
+        raise ValueError("重新办理次数应在 0–9 之间")
+    return v
+
+
 class ProposalAnswered(_Base):
     type: Literal["proposal.answered"]
     proposal_id: str = Field(title="建议提案编号")
     answered_on: HappenedDay = Field(title="答复日期")
+    round: int = Field(0, title="第几次重新办理", description="首次答复为 0；重新办理后的再次答复为 1、2……")
+
+    _r = field_validator("round")(classmethod(lambda cls, v: _round(v)))
 
 
 class ProposalReanswerRequested(_Base):
+    """代表、委员对答复不满意、重新办理: a linked item of its own (`<proposal_id>:重办<round>`), since the first
+    answer has finished the proposal's item; its re-answer clock is the province's (四川: 3个月)."""
+
     type: Literal["proposal.reanswer_requested"]
     proposal_id: str = Field(title="建议提案编号")
+    department: str = Field(title="承办部门")
     requested_on: HappenedDay = Field(title="提出不满意之日", description="代表、委员对答复不满意，要求重新办理")
+    round: int = Field(1, title="第几次重新办理")
+    title: str = Field("", title="标题")
+
+    _r = field_validator("round")(classmethod(lambda cls, v: _round(v)))
 
 
 class HotlineReceived(_Base):
@@ -627,18 +644,6 @@ class MessageReplied(_Base):
     replied_on: HappenedDay = Field(title="答复日期")
 
 
-I21_MODELS: tuple[type[_Base], ...] = (
-    ProposalAssigned,
-    ProposalAnswered,
-    ProposalReanswerRequested,
-    HotlineReceived,
-    HotlineExtended,
-    HotlineReplied,
-    MessageReceived,
-    MessageReplied,
-)
-
-
 MODELS: dict[str, type[_Base]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
     for m in (
@@ -673,7 +678,15 @@ MODELS: dict[str, type[_Base]] = {
         BudgetPublished,
         AnnualReportYearClosed,
         AnnualReportPublished,
-        *I21_MODELS,
+        # i21-proposals
+        ProposalAssigned,
+        ProposalAnswered,
+        ProposalReanswerRequested,
+        HotlineReceived,
+        HotlineExtended,
+        HotlineReplied,
+        MessageReceived,
+        MessageReplied,
     )
 }
 
@@ -839,6 +852,7 @@ STARTS = {
     "annual_report.year_closed",
     # i21-proposals
     "proposal.assigned",
+    "proposal.reanswer_requested",
     "hotline.received",
     "message.received",
 }
@@ -874,6 +888,8 @@ class Event(BaseModel):
 def item_id_of(type_: str, fields: dict[str, Any]) -> str:
     if type_.startswith("annual_report."):
         return annual_report_item_id(fields["department"], int(fields["year"]), fields.get("level", "department"))
+    if type_.startswith("proposal.") and int(fields.get("round") or 0):  # a re-answer's own item
+        return f"{fields['proposal_id']}:重办{int(fields['round'])}"
     for key in ("document_id", "request_id", "case_id", "item_id", "proposal_id", "ticket_id", "message_id"):
         if key in fields:
             return str(fields[key])

@@ -299,7 +299,6 @@ def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
     return rules
 
 
-
 def parse_correction_min(data: dict, filename: str = "rules.toml") -> int:
     """`[correction] min_working_days`: below it a correction period is flagged 补正期限过短 (default 5)."""
     section = data.get("correction", {})

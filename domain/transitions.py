@@ -188,7 +188,7 @@ def check(st: ItemState, ev: Event, today: date | None = None, strict: bool = Tr
         meta = st.rules.get(c.rule)
         if meta and ev.type == meta.extension_event:
             check_extension(ev, c, meta)
-            if strict:
+            if strict and st.type == "request":  # 条例第三十三条第二款; a hotline ticket's extension states its reason
                 check_extension_approval(ev, c)
     {"document": check_document, "request": check_request}.get(st.type, check_clocks)(st, ev)
     if strict and st.type == "request":

@@ -189,8 +189,13 @@ def close_windows(session: Session, item_id: str, rules: Iterable[str], on: str,
 
 
 def window_rows(
-    session: Session, rules: Iterable[str], department: Departments = None, *, due_from: str | None = None,
-    due_to: str | None = None, item_ids: Iterable[str] | None = None,
+    session: Session,
+    rules: Iterable[str],
+    department: Departments = None,
+    *,
+    due_from: str | None = None,
+    due_to: str | None = None,
+    item_ids: Iterable[str] | None = None,
 ) -> list:
     """Appeal-window clock rows (item id, department, title, rule, start, due, state, met_on) of `rules`:
     the open ones ending between `due_from` and `due_to` (the supervisor's 复议/诉讼期限届满前 list), or every
