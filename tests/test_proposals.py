@@ -203,7 +203,7 @@ async def test_proposal_three_months_from_a_month_end(st):
 async def test_hotline_ticket_extension_within_the_shandong_limit(st):
     add_departments(st)
     today = await st.today()
-    received = cal().add_working_days(today, -10, "shandong")
+    received = cal().subtract_working_days(today, 10, "shandong")
     tid = st.id("H")
     await st.ok(
         {
@@ -245,7 +245,7 @@ async def test_hotline_ticket_extension_within_the_shandong_limit(st):
 async def test_website_error_report_and_consultation_clocks(st):
     today = await st.today()
     mid = st.id("M")
-    on = cal().add_working_days(today, -1, "guangxi")
+    on = cal().subtract_working_days(today, 1, "guangxi")
     await st.ok(
         {
             "type": "message.received",
@@ -279,9 +279,9 @@ async def test_appeal_windows_not_overdue_shown_to_the_supervisor_closed_by_a_re
     region = engine().directory.region_of("qz-fgw")
     # replied 40 days ago: the 60-day review window ends within the supervisor's 30 days
     replied = today - 40 * DAY
-    while not cal().is_working_day(replied, region):
+    while not cal().is_workday(replied, region):
         replied -= DAY
-    received = cal().add_working_days(replied, -5, region)
+    received = cal().subtract_working_days(replied, 5, region)
     rid = st.id("R")
     await st.ok(
         {
@@ -310,7 +310,7 @@ async def test_appeal_windows_not_overdue_shown_to_the_supervisor_closed_by_a_re
             "request_id": old,
             "department": "qz-fgw",
             "channel": "in_person",
-            "received_on": cal().add_working_days(old_reply, -3, region).isoformat(),
+            "received_on": cal().subtract_working_days(old_reply, 3, region).isoformat(),
             "applicant_type": "natural_person",
         },
         {"type": "request.replied", "request_id": old, "on": old_reply.isoformat(), "outcome": "granted"},
