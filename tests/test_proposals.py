@@ -321,6 +321,14 @@ async def test_appeal_windows_not_overdue_shown_to_the_supervisor_closed_by_a_re
     assert (rid, "appeal_review") in listed and (old, "appeal_review") not in listed
     board = board_view(today, None)
     assert any(w["item_id"] == rid for w in board["appeals"]["windows"])
+    from tests.test_clock_edges_wf import supervisor_http
+
+    async with await supervisor_http(st) as http:
+        page = (await http.get("/", params={"department": "qz-fgw"})).text
+        form = (await http.get("/events/new", params={"type": "proposal.assigned"})).text
+    section = page.split('id="appeals"')[1].split("时限考评得分")[0]
+    assert rid in section and "行政复议申请期限" in section and old not in section.split("表四")[0]
+    assert "涉及面广、处理难度大" in form and "交办日期" in form
     # a review filed (the request's workflow has ended: the fact closes the window)
     await st.ok({"type": "review.filed", "request_id": rid, "on": today.isoformat()})
     closed = st.clock(rid, "appeal_review")
