@@ -342,3 +342,35 @@ async def test_appeal_windows_not_overdue_shown_to_the_supervisor_closed_by_a_re
     await st.ok({"type": "review.filed", "request_id": old, "on": today.isoformat()})
     rec = next(r for r in appeal_windows_view(today, None)["reconciliation"] if r["event_type"] == "review.filed")
     assert old in rec["outside"] and rec["mismatch"] >= 1
+
+
+async def test_hotline_and_proposal_ledgers_import_with_their_clocks(st):
+    """建议提案办理台账 / 热线工单台账: rows become events through the one ingest path; the submitter's name or
+    phone column is dropped before anything reads the row; a refused row names its column."""
+    from services.ledger_import import apply, plan
+
+    add_departments(st)
+    today = await st.today()
+    got = cal().subtract_working_days(today, 12, "shandong")
+    ext = cal().add_working_days(got, 3, "shandong")
+    h1, h2 = st.id("LH1"), st.id("LH2")
+    st.started |= {f"hotline:{h1}", f"hotline:{h2}"}
+    head = "工单编号,接单日期,诉求类型,诉求摘要,来电人电话,延期日期,延期工作日,延期原因,办结日期\n"
+    rows = f"{h1},{got},投诉,施工噪音,13800000000,{ext},7,需现场核查,\n{h2},{got},投诉,施工噪音,13800000001,{ext},,,\n"
+    p = plan((head + rows).encode("utf-8-sig"), "热线.csv", "sd-zwfw")
+    assert p.table.kind == "hotline" and p.table.dropped == ["来电人电话"]
+    res = await apply(p, st.client, recorded_by=None)
+    assert [o.status for o in res] == ["applied", "rejected"], [o.text() for o in res]
+    assert {x["column"] for x in res[1].problems} == {"延期工作日", "延期原因"}
+    assert st.clock(h1, "hotline_reply_shandong").due == cal().add_working_days(got, 22, "shandong").isoformat()
+    assert "13800000000" not in str(st.item(h1).data)
+    start = month_end_months_ago(today, 2)
+    pid = st.id("LP")
+    st.started.add(f"proposal:{pid}")
+    head = "建议提案编号,类别,交办日期,大会期间提出,涉及面广、处理难度大,标题,代表姓名\n"
+    p = plan((head + f"{pid},政协提案,{start},是,否,关于学前教育的提案,王五\n").encode(), "提案.csv", "sc-jyt")
+    assert p.table.kind == "proposals" and p.table.dropped == ["代表姓名"]
+    res = await apply(p, st.client, recorded_by=None)
+    assert [o.status for o in res] == ["applied"], [o.text() for o in res]
+    due = cal().next_working_day(months_later(start, 5), "sichuan")
+    assert st.clock(pid, "proposal_reply_sichuan_cppcc_plenary").due == due.isoformat()
