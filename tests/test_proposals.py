@@ -326,6 +326,12 @@ async def test_appeal_windows_not_overdue_shown_to_the_supervisor_closed_by_a_re
     async with await supervisor_http(st) as http:
         page = (await http.get("/", params={"department": "qz-fgw"})).text
         form = (await http.get("/events/new", params={"type": "proposal.assigned"})).text
+        item = await http.get(f"/items/{rid}")
+        overdue = await http.get("/api/overdue", params={"department": "qz-fgw", "as_of": today.isoformat()})
+    assert item.status_code == 200 and "行政复议申请期限" in item.text
+    # the old reply's review window ended a month ago and is still open in the store: never overdue
+    assert overdue.status_code == 200, overdue.text
+    assert not [r for r in overdue.json()["rows"] if r["id"] in (rid, old)]
     section = page.split('id="appeals"')[1].split("时限考评得分")[0]
     assert rid in section and "行政复议申请期限" in section and old not in section.split("表四")[0]
     assert "涉及面广、处理难度大" in form and "交办日期" in form
