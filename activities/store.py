@@ -17,6 +17,7 @@ from domain.clock_specs import EventWrite
 from domain.engine import engine
 from domain.events import Event, parse_event
 from domain.model import ItemSnapshot
+from domain.standing import can_be_overdue
 from store import clock_rows
 from store import events as event_log
 from store import items as store_items
@@ -122,7 +123,7 @@ def _lock_published_report(payload: dict[str, Any], recorded_at: dt.datetime | N
                 s,
                 year,
                 scope,
-                lapsing=[r.id for r in engine().rules.values() if r.lapses],
+                lapsing=[r.id for r in engine().rules.values() if not can_be_overdue(r)],
                 as_of=today(),
                 basis="published",
                 published_on=str(payload.get("published_on") or "")[:10] or None,
@@ -153,6 +154,9 @@ def record_fact(req: FactRequest) -> str:
     )
     with session() as s:
         if event_log.add_event(s, rec):
+            # A review or suit filed after the item finished closes its appeal window (audience supervisor).
+            windows = [r.id for r in engine().rules.values() if r.audience == "supervisor" and ev.type in r.closed_by]
+            clock_rows.close_windows(s, ev.item_id, windows, ev.on)
             return "applied"
         known = event_log.find_event(s, ev.event_id)
         return "duplicate" if known is None or known.content_hash == ev.content_hash else "conflict"

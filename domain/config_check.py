@@ -58,6 +58,13 @@ def check_config(directory: Path | None = None) -> list[str]:
             except ConfigError as exc:
                 problems.append(str(exc))
                 continue
+            if getattr(rule, "audience", "department") == "supervisor":  # i21: not the department's deadline
+                for step in steps:
+                    if set(step.to) - {"supervisor", "assessor"}:
+                        problems.append(
+                            f'reminders.toml: 规则 {rule.id} 是督查查看的期限（audience = "supervisor"），'
+                            f"提醒步骤 “{step.id}” 不能发给 {'、'.join(sorted(set(step.to) - {'supervisor', 'assessor'}))}"
+                        )
             for step in steps:
                 if templates.is_dir() and not (templates / f"{step.id}.j2").exists():
                     problems.append(

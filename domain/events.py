@@ -72,7 +72,18 @@ ApplicantType = Literal[
 
 
 # Fields holding ids (README "Events": one pattern for every id).
-ID_FIELDS = ("event_id", "document_id", "request_id", "case_id", "item_id", "department", "recorded_by")
+ID_FIELDS = (
+    "event_id",
+    "document_id",
+    "request_id",
+    "case_id",
+    "item_id",
+    "department",
+    "recorded_by",
+    "proposal_id",
+    "ticket_id",
+    "message_id",
+)
 
 
 def _today(info: ValidationInfo | None) -> dt.date | None:
@@ -543,6 +554,96 @@ class AnnualReportPublished(_Base):
     _year = field_validator("year")(classmethod(lambda cls, v: _report_year(v)))
 
 
+# ---------------------------------------------------------------- i21-proposals: 建议提案, 12345 热线, 网站留言
+# No submitter fields at all (代表/委员, 来电人, 留言人): an unknown field is refused (extra = "forbid"), so a
+# name or a phone number cannot be sent in one; free text (title, reason) is masked like every other text.
+class ProposalAssigned(_Base):
+    type: Literal["proposal.assigned"]
+    proposal_id: str = Field(title="建议提案编号", description="如 2026-建议-0123")
+    department: str = Field(title="承办部门")
+    assigned_on: HappenedDay = Field(title="交办日期", description="收到交办之日，办理期限自此起算")
+    kind: Literal["npc_suggestion", "cppcc_proposal"] = Field(title="类别")
+    plenary: bool = Field(False, title="大会期间提出", description="人民代表大会、政协全体会议期间提出的")
+    complex: bool = Field(False, title="涉及面广、处理难度大", description="经交办机关同意延长办理期限的")
+    complex_reason: str = Field("", title="延长理由")
+    title: str = Field("", title="标题", description="不要填写代表、委员的姓名或联系方式")
+
+    @model_validator(mode="after")
+    def _reason(self):
+        if self.complex and not self.complex_reason:
+            raise ValueError("complex_reason: 涉及面广、处理难度大的，须写明延长理由")
+        return self
+
+
+def _round(v: int) -> int:
+    if not 0 <= v <= 9:
+        raise ValueError("重新办理次数应在 0–9 之间")
+    return v
+
+
+class ProposalAnswered(_Base):
+    type: Literal["proposal.answered"]
+    proposal_id: str = Field(title="建议提案编号")
+    answered_on: HappenedDay = Field(title="答复日期")
+    round: int = Field(0, title="第几次重新办理", description="首次答复为 0；重新办理后的再次答复为 1、2……")
+
+    _r = field_validator("round")(classmethod(lambda cls, v: _round(v)))
+
+
+class ProposalReanswerRequested(_Base):
+    """代表、委员对答复不满意、重新办理: a linked item of its own (`<proposal_id>:重办<round>`), since the first
+    answer has finished the proposal's item; its re-answer clock is the province's (四川: 3个月)."""
+
+    type: Literal["proposal.reanswer_requested"]
+    proposal_id: str = Field(title="建议提案编号")
+    department: str = Field(title="承办部门")
+    requested_on: HappenedDay = Field(title="提出不满意之日", description="代表、委员对答复不满意，要求重新办理")
+    round: int = Field(1, title="第几次重新办理")
+    title: str = Field("", title="标题")
+
+    _r = field_validator("round")(classmethod(lambda cls, v: _round(v)))
+
+
+class HotlineReceived(_Base):
+    type: Literal["hotline.received"]
+    ticket_id: str = Field(title="工单编号")
+    department: str = Field(title="承办单位")
+    received_on: HappenedDay = Field(title="接到转办工单日期")
+    kind: Literal["consultation", "complaint", "request", "suggestion", "other"] = Field(title="诉求类型")
+    title: str = Field("", title="诉求摘要", description="不要填写来电人姓名、电话、住址等个人信息")
+
+
+class HotlineExtended(_Base):
+    type: Literal["hotline.extended"]
+    ticket_id: str = Field(title="工单编号")
+    on: HappenedDay = Field(title="申请延期日期", description="须在办结时限内申请")
+    working_days: int = Field(title="延长工作日数", ge=1, le=60)
+    reason: str = Field(title="延期原因")
+
+
+class HotlineReplied(_Base):
+    type: Literal["hotline.replied"]
+    ticket_id: str = Field(title="工单编号")
+    on: HappenedDay = Field(title="办结回复日期")
+
+
+class MessageReceived(_Base):
+    type: Literal["message.received"]
+    message_id: str = Field(title="留言编号")
+    department: str = Field(title="部门")
+    received_on: HappenedDay = Field(title="收到留言日期")
+    kind: Literal["consultation", "error_report"] = Field(
+        title="留言类别", description="咨询类留言，或“我为政府网站找错”平台转来的网民纠错"
+    )
+    title: str = Field("", title="留言摘要", description="不要填写留言人姓名、电话等个人信息")
+
+
+class MessageReplied(_Base):
+    type: Literal["message.replied"]
+    message_id: str = Field(title="留言编号")
+    replied_on: HappenedDay = Field(title="答复日期")
+
+
 MODELS: dict[str, type[_Base]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
     for m in (
@@ -577,6 +678,15 @@ MODELS: dict[str, type[_Base]] = {
         BudgetPublished,
         AnnualReportYearClosed,
         AnnualReportPublished,
+        # i21-proposals
+        ProposalAssigned,
+        ProposalAnswered,
+        ProposalReanswerRequested,
+        HotlineReceived,
+        HotlineExtended,
+        HotlineReplied,
+        MessageReceived,
+        MessageReplied,
     )
 }
 
@@ -641,6 +751,18 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
         "other.other": "其他",
     },
 }
+# i21-proposals: the kinds of proposals, hotline tickets and website messages.
+CHOICE_LABELS["kind"].update(
+    {
+        "npc_suggestion": "人大代表建议",
+        "cppcc_proposal": "政协提案",
+        "consultation": "咨询",
+        "complaint": "投诉",
+        "request": "求助",
+        "suggestion": "建议",
+        "error_report": "网站纠错（我为政府网站找错）",
+    }
+)
 # Outcome codes grouped as the rows of 表三 (annual-report-format.md): prefix -> group name.
 OUTCOME_GROUPS = {
     "granted": "（一）予以公开",
@@ -662,6 +784,13 @@ DATE_FIELD = {
     "budget.approved": "approved_on",
     "budget.published": "published_on",
     "annual_report.published": "published_on",
+    # i21-proposals
+    "proposal.assigned": "assigned_on",
+    "proposal.answered": "answered_on",
+    "proposal.reanswer_requested": "requested_on",
+    "hotline.received": "received_on",
+    "message.received": "received_on",
+    "message.replied": "replied_on",
 }
 
 # Fields stating that something has happened (a date or an instant), per type: never after the Shanghai
@@ -708,10 +837,25 @@ ITEM_TYPE = {
     "opinion": "opinion",
     "budget": "budget",
     "annual_report": "annual_report",
+    # i21-proposals
+    "proposal": "proposal",
+    "hotline": "hotline",
+    "message": "message",
 }
 
 # Events that start an item (everything else refers to an existing one).
-STARTS = {"document.signed", "request.received", "opinion.detected", "budget.approved", "annual_report.year_closed"}
+STARTS = {
+    "document.signed",
+    "request.received",
+    "opinion.detected",
+    "budget.approved",
+    "annual_report.year_closed",
+    # i21-proposals
+    "proposal.assigned",
+    "proposal.reanswer_requested",
+    "hotline.received",
+    "message.received",
+}
 # Events only the engine itself emits: refused from senders (a department could otherwise close its
 # own overdue request as "abandoned", or open report clocks for arbitrary years).
 ENGINE_ONLY = {"request.abandoned", "annual_report.year_closed"}
@@ -744,7 +888,9 @@ class Event(BaseModel):
 def item_id_of(type_: str, fields: dict[str, Any]) -> str:
     if type_.startswith("annual_report."):
         return annual_report_item_id(fields["department"], int(fields["year"]), fields.get("level", "department"))
-    for key in ("document_id", "request_id", "case_id", "item_id"):
+    if type_.startswith("proposal.") and int(fields.get("round") or 0):  # a re-answer's own item
+        return f"{fields['proposal_id']}:重办{int(fields['round'])}"
+    for key in ("document_id", "request_id", "case_id", "item_id", "proposal_id", "ticket_id", "message_id"):
         if key in fields:
             return str(fields[key])
     raise EventError("type", "无法确定事项编号")

@@ -37,6 +37,11 @@ class RuleMeta(BaseModel):
     when: dict[str, list[Any]] = Field(default_factory=dict)
     lapses: bool = False  # closes at its due instant instead of going overdue
     since: str | None = None  # applies to clocks starting on or after this date
+    # i21-proposals: "supervisor" (an appeal window after a reply): not the department's deadline, so it
+    # neither keeps the item open nor is overdue, scored or reminded to the liaison.
+    audience: str = "department"
+    regions: list[str] = Field(default_factory=list)  # a provincial variant (domain.rules.Rule.regions)
+    replaces: str | None = None
 
     def applies(self, facts: dict[str, Any]) -> bool:
         return all(facts.get(k) in allowed for k, allowed in self.when.items())

@@ -186,6 +186,10 @@ ITEM_TYPES = {
     "budget": "预决算",
     "annual_report": "年度报告",
     "clocks": "时限事项",
+    # i21-proposals
+    "proposal": "建议提案",
+    "hotline": "12345热线工单",
+    "message": "网站留言",
 }
 
 EVENT_TYPES = {
@@ -220,6 +224,15 @@ EVENT_TYPES = {
     "budget.published": "预决算公开",
     "annual_report.year_closed": "年度结束",
     "annual_report.published": "年度报告公布",
+    # i21-proposals
+    "proposal.assigned": "交办建议提案",
+    "proposal.answered": "答复建议提案",
+    "proposal.reanswer_requested": "代表委员不满意、重新办理",
+    "hotline.received": "接到热线工单",
+    "hotline.extended": "热线工单延期",
+    "hotline.replied": "热线工单办结",
+    "message.received": "收到网站留言",
+    "message.replied": "答复网站留言",
 }
 
 # The item page's buttons: event type -> label, in the order the page shows them (the everyday actions
@@ -249,6 +262,12 @@ EVENT_BUTTONS = {
     "opinion.responded": "回应舆情",
     "budget.published": "登记公开",
     "annual_report.published": "登记公布",
+    # i21-proposals
+    "proposal.answered": "登记答复",
+    "proposal.reanswer_requested": "不满意、重新办理",
+    "hotline.extended": "延期",
+    "hotline.replied": "办结回复",
+    "message.replied": "登记答复",
 }
 
 

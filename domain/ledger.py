@@ -26,7 +26,13 @@ from domain.limits import MAX_DAY, MIN_DAY, TEXT_DEFAULT_MAX, TEXT_MAX, check_id
 from domain.settings import get_settings
 
 REQUESTS, DOCUMENTS = "requests", "documents"
-KIND_LABELS = {REQUESTS: "依申请公开台账", DOCUMENTS: "政策文件台账"}
+PROPOSALS, HOTLINE = "proposals", "hotline"  # i21-proposals
+KIND_LABELS = {
+    REQUESTS: "依申请公开台账",
+    DOCUMENTS: "政策文件台账",
+    PROPOSALS: "建议提案办理台账",
+    HOTLINE: "热线工单台账",
+}
 
 
 class LedgerError(ValueError):
@@ -87,12 +93,39 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "废止日期": [],
         "部门": [],
     },
+    # i21-proposals: 建议提案办理台账 (代表、委员的姓名一列按个人信息丢弃) and 12345 热线工单台账
+    PROPOSALS: {
+        "建议提案编号": ["提案编号", "建议编号", "建议提案号"],
+        "类别": ["建议提案类别"],
+        "交办日期": ["收到交办日期", "交办时间"],
+        "大会期间提出": ["是否大会期间提出"],
+        "涉及面广、处理难度大": ["是否涉及面广、处理难度大", "复杂件"],
+        "延长理由": ["延期理由"],
+        "标题": ["案由", "题目", "建议提案标题"],
+        "答复日期": ["办复日期", "答复时间"],
+        "部门": ["承办单位"],
+    },
+    HOTLINE: {
+        "工单编号": ["工单号", "热线工单编号"],
+        "接单日期": ["接到工单日期", "转办日期", "派单日期"],
+        "诉求类型": ["工单类型", "诉求分类"],
+        "诉求摘要": ["诉求内容", "工单内容"],
+        "延期日期": ["申请延期日期"],
+        "延期工作日": ["延期天数"],
+        "延期原因": ["延期理由"],
+        "办结日期": ["回复日期", "办结时间"],
+        "部门": ["承办单位"],
+    },
 }
 REQUIRED = {
     REQUESTS: ["受理编号", "收到申请日期", "申请方式", "申请人类型"],
     DOCUMENTS: ["文件编号", "文件标题", "文件类型", "成文日期", "公开属性"],
+    PROPOSALS: ["建议提案编号", "类别", "交办日期"],
+    HOTLINE: ["工单编号", "接单日期", "诉求类型"],
 }
-KEY = {REQUESTS: "受理编号", DOCUMENTS: "文件编号"}
+KEY = {REQUESTS: "受理编号", DOCUMENTS: "文件编号", PROPOSALS: "建议提案编号", HOTLINE: "工单编号"}
+# The step whose event starts the item (a row's other events may not be dated before it).
+FIRST_STEP = {REQUESTS: "received", DOCUMENTS: "signed", PROPOSALS: "assigned", HOTLINE: "received"}
 
 # Applicant personal data: recognised by header and dropped before anything else reads the row.
 _PII_PARTS = (
@@ -368,10 +401,11 @@ def read_table(data: bytes, filename: str, kind: str | None = None) -> Table:
         for k, cols in COLUMNS.items()
     }
     if kind is None:
-        found = [k for k in (REQUESTS, DOCUMENTS) if any(lookup[k].get(h) == KEY[k] for h in header)]
+        found = [k for k in KIND_LABELS if any(lookup[k].get(h) == KEY[k] for h in header)]
         if len(found) != 1:
             raise LedgerError(
-                f"{filename}: 无法判断台账类型：表头应有“受理编号”（依申请公开台账）或“文件编号”（政策文件台账）之一"
+                f"{filename}: 无法判断台账类型：表头应有“受理编号”（依申请公开台账）、“文件编号”（政策文件台账）、"
+                f"“建议提案编号”（建议提案办理台账）或“工单编号”（热线工单台账）之一"
             )
         kind = found[0]
     columns: dict[str, int] = {}
@@ -480,6 +514,26 @@ FIELD_COLUMNS = {
         "needs_interpretation": "是否需要解读",
         "department": "部门",
     },
+    PROPOSALS: {
+        "proposal_id": "建议提案编号",
+        "kind": "类别",
+        "assigned_on": "交办日期",
+        "plenary": "大会期间提出",
+        "complex": "涉及面广、处理难度大",
+        "complex_reason": "延长理由",
+        "title": "标题",
+        "answered_on": "答复日期",
+        "department": "部门",
+    },
+    HOTLINE: {
+        "ticket_id": "工单编号",
+        "received_on": "接单日期",
+        "kind": "诉求类型",
+        "title": "诉求摘要",
+        "working_days": "延期工作日",
+        "reason": "延期原因",
+        "department": "部门",
+    },
 }
 # each event's own date column (for "on"/"published_on" refusals) and its name in event ids
 REQUEST_STEPS = [  # (event id suffix, type, date column)
@@ -501,7 +555,13 @@ DOCUMENT_STEPS = [
     ("interpretation", "interpretation.published", "解读发布日期"),
     ("repealed", "document.repealed", "废止日期"),
 ]
-STEPS = {REQUESTS: REQUEST_STEPS, DOCUMENTS: DOCUMENT_STEPS}
+PROPOSAL_STEPS = [("assigned", "proposal.assigned", "交办日期"), ("answered", "proposal.answered", "答复日期")]
+HOTLINE_STEPS = [
+    ("received", "hotline.received", "接单日期"),
+    ("extended", "hotline.extended", "延期日期"),
+    ("replied", "hotline.replied", "办结日期"),
+]
+STEPS = {REQUESTS: REQUEST_STEPS, DOCUMENTS: DOCUMENT_STEPS, PROPOSALS: PROPOSAL_STEPS, HOTLINE: HOTLINE_STEPS}
 
 
 # fields whose column depends on the event: both links are `url`, the interpretation's form is `form`
@@ -756,6 +816,65 @@ def _documents(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, departmen
         e["document_id"] = key
 
 
+def _proposals(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department: str) -> None:
+    kind = r.enum("类别", V.PROPOSAL_KIND)
+    assigned = r.date("交办日期")
+    for col in ("类别", "交办日期"):
+        if r.values.get(col) is None:
+            r.need(col, "登记建议提案")
+    ev["assigned"] = {
+        "type": "proposal.assigned",
+        "department": department,
+        "assigned_on": assigned,
+        "kind": kind,
+        "plenary": bool(r.enum("大会期间提出", V.PLENARY)),
+        "complex": bool(r.enum("涉及面广、处理难度大", V.COMPLEX)),
+        "complex_reason": r.text("延长理由") or "",
+        "title": r.text("标题") or "",
+    }
+    answered = r.date("答复日期")
+    if answered:
+        ev["answered"] = {"type": "proposal.answered", "answered_on": answered}
+    for e in ev.values():
+        e["proposal_id"] = key
+
+
+def _hotline(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department: str) -> None:
+    received = r.date("接单日期")
+    kind = r.enum("诉求类型", V.HOTLINE_KIND)
+    for col in ("接单日期", "诉求类型"):
+        if r.values.get(col) is None:
+            r.need(col, "登记热线工单")
+    ev["received"] = {
+        "type": "hotline.received",
+        "department": department,
+        "received_on": received,
+        "kind": kind,
+        "title": r.text("诉求摘要") or "",
+    }
+    extended = r.date("延期日期")
+    if extended:
+        days = r.text("延期工作日")
+        if days is None:
+            r.need("延期工作日", "填写延期日期")
+        if r.text("延期原因") is None:
+            r.need("延期原因", "填写延期日期")
+        try:
+            n = int(days) if days is not None else None
+        except ValueError:
+            r.problems.append(Problem("延期工作日", f"“{_shown(days)}” 不是整数"))
+            n = None
+        ev["extended"] = {"type": "hotline.extended", "on": extended, "working_days": n, "reason": r.text("延期原因")}
+    replied = r.date("办结日期")
+    if replied:
+        ev["replied"] = {"type": "hotline.replied", "on": replied}
+    for e in ev.values():
+        e["ticket_id"] = key
+
+
+_MAPPERS = {PROPOSALS: _proposals, HOTLINE: _hotline}
+
+
 def map_row(kind: str, n: int, values: dict[str, Any], department: str, department_names: Iterable[str] = ()) -> Row:
     key_col = KEY[kind]
     key = key_text(values.get(key_col))
@@ -782,7 +901,7 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str, departme
         return row
     r = _RowReader(values)
     built: dict[str, dict[str, Any]] = {}
-    (_requests if kind == REQUESTS else _documents)(r, built, key, department)
+    _MAPPERS.get(kind, _requests if kind == REQUESTS else _documents)(r, built, key, department)
     row.problems.extend(r.problems)
     row.notes = r.notes
     if row.problems:
@@ -807,16 +926,13 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str, departme
     order = [s for s, _, _ in STEPS[kind]]
     # Ledger columns are in the order things happen; equal dates keep that order (received first).
     row.events.sort(key=lambda e: (_event_day(e), order.index(e["event_id"].rsplit(":", 1)[1])))
-    if row.events and row.events[0]["event_id"].rsplit(":", 1)[1] not in ("received", "signed"):
+    if row.events and row.events[0]["event_id"].rsplit(":", 1)[1] != FIRST_STEP[kind]:
         first = row.events[0]
-        start = row.events[
-            [e["event_id"].rsplit(":", 1)[1] for e in row.events].index("received" if kind == REQUESTS else "signed")
-        ]
+        start = row.events[[e["event_id"].rsplit(":", 1)[1] for e in row.events].index(FIRST_STEP[kind])]
         row.problems.append(
             Problem(
                 date_col[first["event_id"].rsplit(":", 1)[1]],
-                f"日期 {_event_day(first)} 早于{date_col['received' if kind == REQUESTS else 'signed']}"
-                f" {_event_day(start)}",
+                f"日期 {_event_day(first)} 早于{date_col[FIRST_STEP[kind]]} {_event_day(start)}",
             )
         )
         row.events = []
@@ -824,7 +940,7 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str, departme
 
 
 def _event_day(e: dict[str, Any]) -> str:
-    for k in ("received_on", "signed_on", "published_on", "repealed_on", "on"):
+    for k in ("received_on", "signed_on", "published_on", "repealed_on", "assigned_on", "answered_on", "on"):
         if k in e:
             return e[k]
     return ""
@@ -910,6 +1026,22 @@ TEMPLATE_EXAMPLES = {
         "公开日期": "2026-03-10",
         "公开网址": "https://www.qinzhou.gov.cn/zwgk/2026/1.html",
         "是否需要解读": "是",
+    },
+    PROPOSALS: {
+        "建议提案编号": "2026-建议-0123",
+        "类别": "人大代表建议",
+        "交办日期": "2026-03-31",
+        "大会期间提出": "是",
+        "涉及面广、处理难度大": "否",
+        "标题": "关于加强乡村教师队伍建设的建议",
+        "答复日期": "2026-06-20",
+    },
+    HOTLINE: {
+        "工单编号": "12345-2026-000123",
+        "接单日期": "2026-03-02",
+        "诉求类型": "投诉",
+        "诉求摘要": "小区周边道路施工噪音",
+        "办结日期": "2026-03-10",
     },
 }
 

@@ -425,7 +425,43 @@ PUBLISH_CHANNEL = Vocab(
 )
 
 # ledger kind -> column -> its vocabulary (the template's drop-downs and 代码表 follow this order)
+# ---------------------------------------------------------------- i21-proposals: 提案办理台账, 热线工单台账
+PROPOSAL_KIND = Vocab(
+    "类别",
+    (
+        Term("npc_suggestion", "人大代表建议", ("代表建议", "人大建议", "建议", "人大代表建议、批评和意见")),
+        Term("cppcc_proposal", "政协提案", ("委员提案", "政协委员提案", "提案")),
+    ),
+)
+
+
+def _yes_no(column: str) -> Vocab:
+    return Vocab(
+        column,
+        (
+            Term(True, "是", ("是的", "y", "yes", "√", "✓"), (), "", True),
+            Term(False, "否", ("不是", "n", "no", "×", "✗")),
+        ),
+    )
+
+
+PLENARY = _yes_no("大会期间提出")
+COMPLEX = _yes_no("涉及面广、处理难度大")
+
+HOTLINE_KIND = Vocab(
+    "诉求类型",
+    (
+        Term("consultation", "咨询", ("政策咨询", "咨询类")),
+        Term("complaint", "投诉", ("投诉类", "举报", "投诉举报"), ("反映",), "“反映”按投诉理解，请核对"),
+        Term("request", "求助", ("求助类",)),
+        Term("suggestion", "建议", ("意见建议", "建议类")),
+        Term("other", "其他", ("其它",)),
+    ),
+)
+
 VOCABS: dict[str, dict[str, Vocab]] = {
     "requests": {v.column: v for v in (CHANNEL, APPLICANT_TYPE, CONSULT_WITH, OUTCOME)},
     "documents": {v.column: v for v in (DOC_KIND, DISCLOSURE, PUBLISH_CHANNEL, YES_NO, INTERP_FORM)},
+    "proposals": {v.column: v for v in (PROPOSAL_KIND, PLENARY, COMPLEX)},
+    "hotline": {v.column: v for v in (HOTLINE_KIND,)},
 }

@@ -69,6 +69,11 @@ class Rule:
     # Backward pre-deadline: due = the due date of rule `counted_back_from` minus `length` working days.
     counted_back_from: str | None = None
     audience: str = "department"
+    # i21-proposals: a provincial variant. `regions`: the rule starts only for departments whose calendar
+    # region is, or lies under, one of them (sichuan covers liangshan); `replaces`: the national rule it
+    # stands in for there (四川's 建议提案 periods instead of the 国办 办法's).
+    regions: tuple[str, ...] = ()
+    replaces: str | None = None
 
     def for_start(self, start: dt.date) -> Rule:
         """The edition in force for a clock started on `start` (e.g. 2008 limits before 2019-05-15)."""
@@ -119,8 +124,10 @@ _FIELDS = {
     "recurring",
     "counted_back_from",
     "audience",
+    "regions",
+    "replaces",
 }
-_RULE_ONLY = {"minimum", "shorter_allowed", "recurring", "counted_back_from", "audience"}
+_RULE_ONLY = {"minimum", "shorter_allowed", "recurring", "counted_back_from", "audience", "regions", "replaces"}
 _EDITION_FIELDS = _FIELDS - _RULE_ONLY - {
     "name",
     "unit",
@@ -239,6 +246,14 @@ def _rule_only(raw: dict, where: str, unit: str) -> dict:
     if audience not in AUDIENCES:
         raise ConfigError(f"{where}: audience “{audience}” 无效（可用：{', '.join(AUDIENCES)}）")
     out["audience"] = audience
+    regions = raw.get("regions", [])
+    if not isinstance(regions, list) or not all(isinstance(r, str) and r for r in regions):
+        raise ConfigError(f"{where}: regions 必须是地区编号列表（config/regions.toml）")
+    out["regions"] = tuple(regions)
+    replaces = raw.get("replaces")
+    if replaces is not None and (not isinstance(replaces, str) or not regions):
+        raise ConfigError(f"{where}: replaces 必须是规则 id，且只用于设置了 regions 的地方规则")
+    out["replaces"] = replaces
     return out
 
 
@@ -280,6 +295,8 @@ def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
         back = rule.counted_back_from
         if back is not None and (back not in rules or rules[back].counted_back_from or back == rule_id):
             raise ConfigError(f"{filename}: [rules.{rule_id}] counted_back_from “{back}” 不是另一条正向计算的规则")
+        if rule.replaces is not None and (rule.replaces not in rules or rules[rule.replaces].regions):
+            raise ConfigError(f"{filename}: [rules.{rule_id}] replaces “{rule.replaces}” 不是一条全国规则")
     return rules
 
 

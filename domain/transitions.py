@@ -125,8 +125,15 @@ def refresh_state(st: ItemState) -> None:
         return
     if not st.clocks:
         st.state = "recorded"  # e.g. a withheld document: recorded without a clock
-    elif all(not c.live for c in st.clocks):
+    elif all(not c.live for c in st.clocks if not supervisor_window(st, c)):
+        # An appeal window (audience = "supervisor") is the applicant's time, not the department's duty: the
+        # item is done once its own clocks are; the window stays in the store for the supervisor's list.
         st.state = "closed"
+
+
+def supervisor_window(st: ItemState, c: ClockData) -> bool:
+    meta = st.rules.get(c.rule)
+    return meta is not None and meta.audience == "supervisor"
 
 
 def close_all(st: ItemState) -> None:
@@ -181,7 +188,7 @@ def check(st: ItemState, ev: Event, today: date | None = None, strict: bool = Tr
         meta = st.rules.get(c.rule)
         if meta and ev.type == meta.extension_event:
             check_extension(ev, c, meta)
-            if strict:
+            if strict and st.type == "request":  # 条例第三十三条第二款; a hotline ticket's extension states its reason
                 check_extension_approval(ev, c)
     {"document": check_document, "request": check_request}.get(st.type, check_clocks)(st, ev)
     if strict and st.type == "request":

@@ -216,20 +216,33 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
             when={k: list(v) for k, v in r.when},
             lapses=r.lapses,
             since=r.since.isoformat() if r.since else None,
+            audience=r.audience,
+            regions=list(r.regions),
+            replaces=r.replaces,
         )
     return out
 
 
 def item_rules(
-    table: dict[str, RuleMeta], item_type: str, node: str | None, rule_nodes: dict[str, frozenset[str]]
+    table: dict[str, RuleMeta],
+    item_type: str,
+    node: str | None,
+    rule_nodes: dict[str, frozenset[str]],
+    chain: tuple[str, ...] = (),
 ) -> dict[str, RuleMeta]:
     """The rules an item of `item_type` in a department of `node` starts with: its type's rules, and a node's
-    internal pre-deadlines (`rule_nodes`: rule id -> the nodes it covers) only where they cover `node`."""
-    return {
+    internal pre-deadlines (`rule_nodes`: rule id -> the nodes it covers) only where they cover `node`.
+    `chain`: the department's calendar region and the regions above it; a provincial variant (`regions`)
+    joins only there, in place of the national rule it `replaces`."""
+    here = {
         k: m
         for k, m in table.items()
-        if ITEM_TYPE.get(m.start_event.split(".")[0]) == item_type and (k not in rule_nodes or node in rule_nodes[k])
+        if ITEM_TYPE.get(m.start_event.split(".")[0]) == item_type
+        and (k not in rule_nodes or node in rule_nodes[k])
+        and (not m.regions or bool(set(m.regions) & set(chain)))
     }
+    replaced = {m.replaces for m in here.values() if m.replaces}
+    return {k: m for k, m in here.items() if k not in replaced}
 
 
 def internal_rule_nodes(rules: dict[str, Rule]) -> dict[str, frozenset[str]]:
@@ -297,7 +310,7 @@ class Ingestor:
         self.rules = rule_table(eng.rules)
         # internal pre-deadlines (内部时限): the nodes whose departments' items get them
         self._rule_nodes = internal_rule_nodes(eng.rules)
-        self._rules_by_type: dict[tuple[str, str | None], dict[str, RuleMeta]] = {}
+        self._rules_by_type: dict[tuple[str, str | None, str], dict[str, RuleMeta]] = {}
         self._directory: Directory | None = None
 
     def _link_applicant(self, ev: Event, key: str | None) -> Event:
@@ -665,7 +678,9 @@ class Ingestor:
             type=ev.item_type,
             department=department,
             region=self.directory().region_of(department),
-            rules=self._rules_for(ev.item_type, self.directory().node_of(department)),
+            rules=self._rules_for(
+                ev.item_type, self.directory().node_of(department), self.directory().region_of(department)
+            ),
         )
         start = WithStartWorkflowOperation(
             workflow_for(ev.item_type).run,
@@ -694,14 +709,15 @@ class Ingestor:
             raise
         return res.status, res.note
 
-    def _rules_for(self, item_type: str, node: str | None = None) -> dict[str, RuleMeta]:
+    def _rules_for(self, item_type: str, node: str | None = None, region: str = "national") -> dict[str, RuleMeta]:
         """The rules an item of this type can start: only its own events reach its workflow, so a rule
         started by another type's event never runs there. (A request's start input: 1.6 KB instead of
         4.6 KB with every rule, carried by the CLI, the server's history and the worker.) A node's internal
         pre-deadlines join only for the departments they cover (`node`: the item's department's node)."""
-        key = (item_type, node)
+        key = (item_type, node, region)
         if key not in self._rules_by_type:
-            self._rules_by_type[key] = item_rules(self.rules, item_type, node, self._rule_nodes)
+            chain = engine().calendar.chain(region)
+            self._rules_by_type[key] = item_rules(self.rules, item_type, node, self._rule_nodes, chain)
         return self._rules_by_type[key]
 
     async def _update(self, ev: Event, wid: str) -> tuple[str, str]:

@@ -30,8 +30,9 @@ def item_state(item: Any) -> ItemState:
 
     eng = engine()
     node = eng.directory.node_of(item.department)
-    rules = item_rules(rule_table(eng.rules), item.type, node, internal_rule_nodes(eng.rules))
     region = engine().directory.region_of(item.department)
+    chain = eng.calendar.chain(region)
+    rules = item_rules(rule_table(eng.rules), item.type, node, internal_rule_nodes(eng.rules), chain)
     st = ItemState(id=item.id, type=item.type, department=item.department, region=region, rules=rules)
     for e in getattr(item, "events", []):
         try:

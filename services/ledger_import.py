@@ -349,7 +349,9 @@ def _simulate(ing, s, kind: str, row: L.Row) -> tuple[list[dict[str, Any]], list
                 type=ev.item_type,
                 department=department,
                 region=ing.directory().region_of(department),
-                rules=ing._rules_for(ev.item_type, ing.directory().node_of(department)),
+                rules=ing._rules_for(
+                    ev.item_type, ing.directory().node_of(department), ing.directory().region_of(department)
+                ),
             )
         known = event_log.find_event(s, obj["event_id"])
         status = "new"

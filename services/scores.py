@@ -19,6 +19,7 @@ from domain.scoring import (
     records_from_snapshots,
     score_period,
 )
+from domain.standing import can_be_overdue
 from store.scope import Departments, in_departments, one_department
 
 
@@ -57,7 +58,7 @@ def period_records(
     from domain.scoring import classify
     from store.clock_rows import clock_rows_due_between
 
-    lapsing = {r.id for r in engine().rules.values() if r.lapses}
+    lapsing = {r.id for r in engine().rules.values() if not can_be_overdue(r)}
     held = held_keys(session, department)
     out = []
     as_of_day = as_of.isoformat()[:10]

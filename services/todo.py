@@ -53,6 +53,8 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
                 # held (待审核) clocks and lapsed windows are not overdue: the same filters as the digest
                 held = held_clocks(((snap.id, e.type) for e in snap.held), specs)
                 for c in snap.clocks:
+                    if getattr(specs.get(c.rule), "audience", "department") == "supervisor":
+                        continue  # an appeal window: the supervisor's list, not the liaison's 待办
                     left = working_days_left(c, day)
                     if left is None or left > TODO_WINDOW_WORKING_DAYS:
                         continue

@@ -598,4 +598,64 @@ def board_view(
         "uploads": uploads,
         "onboarding": onboarding,
         "rollup": rollup,
+        # i21-proposals: 复议/诉讼期限届满前 (not a department deadline) and 表四 reconciled with it
+        "appeals": _narrowed_appeals(appeal_windows_view(day, dept), keep if within is not None else None),
+    }
+
+
+def _narrowed_appeals(view: dict[str, Any], keep) -> dict[str, Any]:
+    if keep is not None:
+        view["windows"] = [w for w in view["windows"] if keep(w["department"])]
+    return view
+
+
+# ---------------------------------------------------------------- i21-proposals: appeal windows
+def appeal_windows_view(day: dt.date, dept: Departments, days: int | None = None) -> dict[str, Any]:
+    """The supervisor's "复议/诉讼期限届满前": the appeal windows (audience = "supervisor") ending in the next
+    `days` calendar days, and the year's 表四 filings reconciled with the windows they closed."""
+    from domain.appeals import WINDOW_LIST_DAYS, days_left, reconcile, supervisor_rules
+    from store import clock_rows
+    from store import events as event_log
+    from store.db import session
+
+    closers = supervisor_rules(engine().rules)
+    ahead = WINDOW_LIST_DAYS if days is None else days
+    names = engine().rule_names
+    types = sorted({t for ts in closers.values() for t in ts})
+    with session() as s:
+        rows = clock_rows.window_rows(
+            s, closers, dept, due_from=day.isoformat(), due_to=(day + dt.timedelta(days=ahead)).isoformat()
+        )
+        filed = event_log.filings(s, types, dt.date(day.year, 1, 1), dt.date(day.year, 12, 31), dept)
+        mine = clock_rows.window_rows(s, closers, dept, item_ids=[f[0] for f in filed]) if filed else []
+    windows = [
+        {
+            "item_id": r[0],
+            "department": r[1],
+            "title": r[2] or r[0],
+            "rule": r[3],
+            "rule_name": names.get(r[3], r[3]),
+            "start": r[4],
+            "due": r[5],
+            "days_left": days_left(r[5], day),
+        }
+        for r in rows
+    ]
+    recon = reconcile(((f[0], f[1], f[2]) for f in filed), ((r[0], r[3], r[5]) for r in mine), closers)
+    return {
+        "days": ahead,
+        "windows": windows,
+        "year": day.year,
+        "reconciliation": [
+            {
+                "event_type": r.event_type,
+                "rule_name": names.get(r.rule, r.rule),
+                "recorded": r.recorded,
+                "within": r.within,
+                "outside": r.outside,
+                "no_window": r.no_window,
+                "mismatch": r.mismatch,
+            }
+            for r in recon
+        ],
     }

@@ -167,3 +167,63 @@ def overdue_clock_counts(session: Session, now: datetime, lapsing: Iterable[str]
     """(department, open clocks past their due instant at `now`), not counting the rules in `lapsing`."""
     q = _open_clocks_by_department().where(col(Clock.due_instant) < now, col(Clock.rule).not_in(list(lapsing)))
     return [(d, n) for d, n in session.execute(q)]
+
+
+# ---------------------------------------------------------------- i21-proposals: appeal windows (audience supervisor)
+def close_windows(session: Session, item_id: str, rules: Iterable[str], on: str, *, commit: bool = True) -> int:
+    """A review or a suit filed on a finished item closes its open appeal window(s) of `rules` on `on` (the
+    item's workflow has ended with the reply, so the fact's writer closes them). One UPDATE; returns the rows."""
+    from sqlalchemy import update
+
+    rules = list(rules)
+    if not rules:
+        return 0
+    res = session.execute(
+        update(Clock)
+        .where(col(Clock.item_id) == item_id, col(Clock.rule).in_(rules), col(Clock.state) == "open")
+        .values(state="closed", met_on=on[:10], ladder_step=None, updated_at=utcnow())
+    )
+    if commit:
+        session.commit()
+    return int(getattr(res, "rowcount", 0) or 0)
+
+
+def window_rows(
+    session: Session,
+    rules: Iterable[str],
+    department: Departments = None,
+    *,
+    due_from: str | None = None,
+    due_to: str | None = None,
+    item_ids: Iterable[str] | None = None,
+) -> list:
+    """Appeal-window clock rows (item id, department, title, rule, start, due, state, met_on) of `rules`:
+    the open ones ending between `due_from` and `due_to` (the supervisor's 复议/诉讼期限届满前 list), or every
+    state of `item_ids` (the 表四 reconciliation)."""
+    rules = list(rules)
+    if not rules:
+        return []
+    q = (
+        select(
+            col(Item.id),
+            col(Item.department),
+            col(Item.title),
+            col(Clock.rule),
+            col(Clock.start),
+            col(Clock.due),
+            col(Clock.state),
+            col(Clock.met_on),
+        )
+        .join(Clock, col(Clock.item_id) == col(Item.id))
+        .where(col(Clock.rule).in_(rules))
+    )
+    if due_from is not None or due_to is not None:
+        q = q.where(col(Clock.state) == "open", col(Clock.due).is_not(None))
+    if due_from is not None:
+        q = q.where(col(Clock.due) >= due_from)
+    if due_to is not None:
+        q = q.where(col(Clock.due) <= due_to)
+    if item_ids is not None:
+        q = q.where(col(Item.id).in_(sorted(set(item_ids))))
+    q = where_departments(q, col(Item.department), department)
+    return list(session.execute(q.order_by(col(Clock.due), col(Item.id), col(Clock.rule))).all())

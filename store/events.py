@@ -276,3 +276,15 @@ def content_hashes(session: Session, event_ids: list[str]) -> dict[str, str]:
             q = select(col(table.event_id), col(table.content_hash)).where(col(table.event_id).in_(chunk))
             out.update({eid: h for eid, h in session.execute(q).all()})
     return out
+
+
+def filings(session: Session, types: Iterable[str], start: date, end: date, department: Departments = None) -> list:
+    """i21-proposals: (item id, type, occurred_on) of the filings (review.filed, litigation.filed) dated in
+    [start, end] (the 表四 reconciliation with the appeal windows)."""
+    q = select(col(EventRecord.item_id), col(EventRecord.type), col(EventRecord.occurred_on)).where(
+        col(EventRecord.type).in_(list(types)),
+        col(EventRecord.occurred_on) >= start.isoformat(),
+        col(EventRecord.occurred_on) <= end.isoformat(),
+    )
+    q = where_departments(q, col(EventRecord.department), department)
+    return list(session.execute(q.order_by(col(EventRecord.occurred_on), col(EventRecord.item_id))).all())

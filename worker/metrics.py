@@ -111,8 +111,9 @@ class StoreCollector:
                 for dept, n in open_clock_counts(s):
                     sums["open"][(dept or "",)] += n
                 from domain.engine import engine
+                from domain.standing import can_be_overdue
 
-                lapsing = [r.id for r in engine().rules.values() if r.lapses]  # windows lapse, never overdue
+                lapsing = [r.id for r in engine().rules.values() if not can_be_overdue(r)]  # windows: never overdue
                 for dept, n in overdue_clock_counts(s, datetime.now(UTC), lapsing):
                     sums["overdue"][(dept or "",)] += n
                 for held_dept, n in held_late_entry_counts(s):
