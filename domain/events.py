@@ -72,7 +72,16 @@ ApplicantType = Literal[
 
 
 # Fields holding ids (README "Events": one pattern for every id).
-ID_FIELDS = ("event_id", "document_id", "request_id", "case_id", "item_id", "department", "recorded_by")
+ID_FIELDS = (
+    "event_id",
+    "document_id",
+    "request_id",
+    "case_id",
+    "item_id",
+    "department",
+    "recorded_by",
+    "duty_item_id",
+)
 
 
 def _today(info: ValidationInfo | None) -> dt.date | None:
@@ -543,6 +552,29 @@ class AnnualReportPublished(_Base):
     _year = field_validator("year")(classmethod(lambda cls, v: _report_year(v)))
 
 
+# ---------------------------------------------------------------- i21-catalogue: catalogue duties (标准目录)
+class DutyFormed(_Base):
+    """信息形成或变更: a piece of information a catalogue duty (基层政务公开标准目录) covers was formed or
+    changed; its clock is the duty's own 公开时限 (domain/catalogue.py)."""
+
+    type: Literal["duty.formed"]
+    duty_item_id: str = Field(title="目录事项编号")
+    department: str = Field(title="部门")
+    duty: int = Field(title="标准目录事项", description="本地区标准目录中的事项（shixian catalogue list）")
+    formed_on: HappenedDay = Field(title="信息形成或变更日期")
+    title: str = Field("", title="标题")
+
+
+class DutyPublished(_Base):
+    type: Literal["duty.published"]
+    duty_item_id: str = Field(title="目录事项编号")
+    published_on: HappenedDay = Field(title="公开日期")
+    url: WebUrl = Field(title="公开网址")
+
+
+CATALOGUE_MODELS: tuple[type[_Base], ...] = (DutyFormed, DutyPublished)
+
+
 MODELS: dict[str, type[_Base]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
     for m in (
@@ -577,6 +609,7 @@ MODELS: dict[str, type[_Base]] = {
         BudgetPublished,
         AnnualReportYearClosed,
         AnnualReportPublished,
+        *CATALOGUE_MODELS,
     )
 }
 
@@ -662,6 +695,9 @@ DATE_FIELD = {
     "budget.approved": "approved_on",
     "budget.published": "published_on",
     "annual_report.published": "published_on",
+    # i21-catalogue
+    "duty.formed": "formed_on",
+    "duty.published": "published_on",
 }
 
 # Fields stating that something has happened (a date or an instant), per type: never after the Shanghai
@@ -708,10 +744,12 @@ ITEM_TYPE = {
     "opinion": "opinion",
     "budget": "budget",
     "annual_report": "annual_report",
+    "duty": "duty",  # i21-catalogue: items registered against a catalogue duty
 }
 
 # Events that start an item (everything else refers to an existing one).
 STARTS = {"document.signed", "request.received", "opinion.detected", "budget.approved", "annual_report.year_closed"}
+STARTS |= {"duty.formed"}  # i21-catalogue
 # Events only the engine itself emits: refused from senders (a department could otherwise close its
 # own overdue request as "abandoned", or open report clocks for arbitrary years).
 ENGINE_ONLY = {"request.abandoned", "annual_report.year_closed"}
@@ -744,7 +782,7 @@ class Event(BaseModel):
 def item_id_of(type_: str, fields: dict[str, Any]) -> str:
     if type_.startswith("annual_report."):
         return annual_report_item_id(fields["department"], int(fields["year"]), fields.get("level", "department"))
-    for key in ("document_id", "request_id", "case_id", "item_id"):
+    for key in ("document_id", "request_id", "case_id", "item_id", "duty_item_id"):
         if key in fields:
             return str(fields[key])
     raise EventError("type", "无法确定事项编号")

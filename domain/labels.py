@@ -186,6 +186,8 @@ ITEM_TYPES = {
     "budget": "预决算",
     "annual_report": "年度报告",
     "clocks": "时限事项",
+    # i21-catalogue
+    "duty": "标准目录事项",
 }
 
 EVENT_TYPES = {
@@ -220,6 +222,9 @@ EVENT_TYPES = {
     "budget.published": "预决算公开",
     "annual_report.year_closed": "年度结束",
     "annual_report.published": "年度报告公布",
+    # i21-catalogue: catalogue duties (基层政务公开标准目录)
+    "duty.formed": "信息形成或变更",
+    "duty.published": "目录事项公开",
 }
 
 # The item page's buttons: event type -> label, in the order the page shows them (the everyday actions
@@ -249,6 +254,8 @@ EVENT_BUTTONS = {
     "opinion.responded": "回应舆情",
     "budget.published": "登记公开",
     "annual_report.published": "登记公布",
+    # i21-catalogue
+    "duty.published": "登记公开",
 }
 
 
@@ -456,3 +463,8 @@ ROLLUP_COLUMNS = {
     "urges": "督办次数",
 }
 AUDIT_ACTIONS["export.compare"] = "导出下级对比"
+
+
+# ---------------------------------------------------------------- i21-catalogue: catalogue duties
+CATALOGUE_STATUSES = {"new": "新增", "unchanged": "未变", "changed": "有变更", "refused": "拒绝"}
+CATALOGUE_PERIOD_KINDS = {"clock": "有时限", "standing": "长期公开（无时限）"}

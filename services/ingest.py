@@ -829,7 +829,7 @@ class _NoWorkflow(Exception):
 
 
 def _id_field(ev: Event) -> str:
-    for k in ("document_id", "request_id", "case_id", "item_id", "department"):
+    for k in ("document_id", "request_id", "case_id", "item_id", "duty_item_id", "department"):
         if k in ev.data:
             return k
     return "type"
