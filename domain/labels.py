@@ -74,6 +74,7 @@ ONBOARDING_STATUSES = {"open": "待审核", "approved": "已批准", "rejected":
 
 # Audit trail (store/audit.py): what was done, how it ended, through which door, as who.
 AUDIT_ACTIONS = {
+    "catalogue.import": "导入标准目录",  # i21-catalogue
     "auth.sign_in": "登录",
     "auth.sign_out": "退出登录",
     "account.password_set": "设置密码",

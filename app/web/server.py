@@ -146,7 +146,10 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.pages import router as pages_router
     from services.directory import register as serve_directory_from_store
 
+    from services.catalogue import register as serve_catalogue_rules
+
     serve_directory_from_store()  # as app.composition.register_sources (which imports this module)
+    serve_catalogue_rules()
     bind_host = host or http_bind()[0]
     app = FastAPI(
         docs_url=None,  # served below with its own script policy
