@@ -239,7 +239,11 @@ def _header(rows: list[list[Any]], filename: str) -> tuple[int, dict[str, int], 
         raise LedgerError(f"{filename}: 前 20 行中找不到含“公开时限”的表头行：不是基层政务公开标准目录的表格")
     top = [norm(c) if c is not None else "" for c in rows[k]]
     sub = [norm(c) if c is not None else "" for c in rows[k + 1]] if k + 1 < len(rows) else []
-    two_rows = any(s in _SUB or _LOOKUP.get(s) in ("level1", "level2") for s in sub)
+    at = next(i for i, n in enumerate(top) if _LOOKUP.get(n) == "limit")
+    # a second header row: sub-headers under merged cells, the 公开时限 cell itself merged down (empty)
+    two_rows = not (sub[at] if at < len(sub) else "") and any(
+        s in _SUB or _LOOKUP.get(s) in ("level1", "level2") for s in sub
+    )
     columns: dict[str, int] = {}
     checks: dict[int, tuple[str, str]] = {}
     unknown: list[str] = []
@@ -255,8 +259,6 @@ def _header(rows: list[list[Any]], filename: str) -> tuple[int, dict[str, int], 
         key = _LOOKUP.get(name)
         if s and key is None:
             key = _LOOKUP.get(s)
-        if key is None and not s and group and _LOOKUP.get(group) in CHECK_GROUPS:
-            key = None
         if key == "level2" and name == "公开事项" and two_rows:
             key = None  # the merged 公开事项 over 一级/二级: its sub-headers name the columns
         if key is None:
