@@ -231,11 +231,10 @@ def _text(v: Any) -> str:
 
 def _header(rows: list[list[Any]], filename: str) -> tuple[int, dict[str, int], dict[int, tuple[str, str]], list[str]]:
     """(index of the last header row, field -> column, column -> (check group, sub-header), unknown headers)."""
-    for k, r in enumerate(rows[:20]):
-        names = [norm(c) if c is not None else "" for c in r]
-        if any(_LOOKUP.get(n) == "limit" for n in names):
-            break
-    else:
+    k = next(
+        (i for i, r in enumerate(rows[:20]) if any(_LOOKUP.get(norm(c)) == "limit" for c in r if c is not None)), None
+    )
+    if k is None:
         raise LedgerError(f"{filename}: 前 20 行中找不到含“公开时限”的表头行：不是基层政务公开标准目录的表格")
     top = [norm(c) if c is not None else "" for c in rows[k]]
     sub = [norm(c) if c is not None else "" for c in rows[k + 1]] if k + 1 < len(rows) else []
@@ -281,7 +280,6 @@ def read_catalogue(data: bytes, filename: str) -> Catalogue:
     """Every row of a catalogue file (xlsx or csv) with its period, or the problems naming each refused row.
     Lines starting with '#' before the header (the shipped files' source comment) are skipped."""
     raw, _enc = _raw_rows(data, filename)
-    raw = [r for r in raw]
     body_from, columns, checks, unknown = _header(
         [[] if (r and isinstance(r[0], str) and r[0].lstrip().startswith("#")) else r for r in raw], filename
     )

@@ -572,9 +572,6 @@ class DutyPublished(_Base):
     url: WebUrl = Field(title="公开网址")
 
 
-CATALOGUE_MODELS: tuple[type[_Base], ...] = (DutyFormed, DutyPublished)
-
-
 MODELS: dict[str, type[_Base]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
     for m in (
@@ -609,7 +606,8 @@ MODELS: dict[str, type[_Base]] = {
         BudgetPublished,
         AnnualReportYearClosed,
         AnnualReportPublished,
-        *CATALOGUE_MODELS,
+        DutyFormed,  # i21-catalogue
+        DutyPublished,
     )
 }
 

@@ -126,7 +126,7 @@ def _compare(cat: Catalogue, node: str, area: str, stored: dict[str, store.Catal
     plan = Plan(cat.filename, node, area, problems=list(cat.problems), unknown=list(cat.unknown))
     for row in cat.rows:
         old = stored.get(row.seq)
-        status, changed = "new", ()
+        status, changed = "new", tuple[str, ...]()
         if old is not None:
             before, after = store.snapshot(old), _row_snapshot(row)
             diff = [k for k in row.values if before["values"].get(k, "") != after["values"][k]]
@@ -228,7 +228,14 @@ def history(who: Principal, duty_id: int) -> list[dict[str, Any]]:
             raise ApiError(404, "unknown_duty", f"未知标准目录事项：{duty_id}")
         check_access(who, duty.node, "查看标准目录")
         return [
-            {"at": c.at.isoformat(), "by": c.by, "action": c.action, "source": c.source, "before": c.before, "after": c.after}
+            {
+                "at": c.at.isoformat(),
+                "by": c.by,
+                "action": c.action,
+                "source": c.source,
+                "before": c.before,
+                "after": c.after,
+            }
             for c in store.changes_of(s, duty_id)
         ]
 

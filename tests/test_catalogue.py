@@ -102,7 +102,9 @@ def test_chinese_numerals_read_back(n):
 @settings(max_examples=200)
 @given(
     n=st_.integers(min_value=1, max_value=365),
-    unit=st_.sampled_from([("个工作日", "working_days"), ("日", "calendar_days"), ("天", "calendar_days"), ("个月", "months")]),
+    unit=st_.sampled_from(
+        [("个工作日", "working_days"), ("日", "calendar_days"), ("天", "calendar_days"), ("个月", "months")]
+    ),
     before=st_.sampled_from(["", "信息形成或变更之日起", "自信息形成或者变更之日起", "批准后", "收到之日起"]),
     after=st_.sampled_from(["", "内", "内公开", "内予以公开", "以内"]),
     zh=st_.booleans(),
@@ -150,9 +152,27 @@ def _published_layout(body: list[list]) -> bytes:
 def test_the_published_two_row_layout_is_read_with_its_check_marks():
     data = _published_layout(
         [
-            [1, "政府文件", "政府文件", "政府文件。", BASIS, "信息形成或变更之日起3个工作日内", "镇人民政府", "■政府网站"]
+            [
+                1,
+                "政府文件",
+                "政府文件",
+                "政府文件。",
+                BASIS,
+                "信息形成或变更之日起3个工作日内",
+                "镇人民政府",
+                "■政府网站",
+            ]
             + ["√", None, "√", None, None, "√"],
-            [2, "概况信息", "乡镇简介", "行政区划等", BASIS, "信息形成或变更之日起20个工作日内", "镇人民政府", "■政府网站"]
+            [
+                2,
+                "概况信息",
+                "乡镇简介",
+                "行政区划等",
+                BASIS,
+                "信息形成或变更之日起20个工作日内",
+                "镇人民政府",
+                "■政府网站",
+            ]
             + ["√", None, "√", None, None, "√"],
         ]
     )
@@ -233,7 +253,16 @@ def _catalogue_bytes(limit_2: str = "信息形成或变更之日起20个工作�
     return _xlsx(
         [
             HEADER,
-            [1, "政府文件", "政府文件", "政府文件。", BASIS, "信息形成或变更之日起3个工作日内", "镇人民政府", "政府网站"],
+            [
+                1,
+                "政府文件",
+                "政府文件",
+                "政府文件。",
+                BASIS,
+                "信息形成或变更之日起3个工作日内",
+                "镇人民政府",
+                "政府网站",
+            ],
             [2, "概况信息", "乡镇简介", "行政区划等", BASIS, limit_2, "镇人民政府", "政府网站"],
             [3, "机构职能", "机构设置", "内设机构", BASIS, "长期公开", "镇人民政府", "政府网站"],
         ]
@@ -261,7 +290,9 @@ def test_import_previews_applies_once_and_records_a_changed_row(store_dir):
     assert duties[2]["rule"] is None  # a standing duty has no clock
     ids = [d["id"] for d in duties]
 
-    changed = catalogue.apply(_admin(), _catalogue_bytes("信息形成或变更之日起10个工作日内"), "政府信息公开.xlsx", "qinzhou")
+    changed = catalogue.apply(
+        _admin(), _catalogue_bytes("信息形成或变更之日起10个工作日内"), "政府信息公开.xlsx", "qinzhou"
+    )
     assert [(r.status, r.changed) for r in changed.rows] == [
         ("unchanged", ()),
         ("changed", ("limit",)),
@@ -306,7 +337,9 @@ def test_only_admins_and_supervisors_of_the_node_import(store_dir):
     with pytest.raises(ApiError) as unknown:
         catalogue.plan(_admin(), _catalogue_bytes(), "a.xlsx", "nowhere")
     assert unknown.value.status == 404
-    out = catalogue.apply(Principal(role="supervisor", node="qinzhou", person="s"), _catalogue_bytes(), "a.xlsx", "qinzhou")
+    out = catalogue.apply(
+        Principal(role="supervisor", node="qinzhou", person="s"), _catalogue_bytes(), "a.xlsx", "qinzhou"
+    )
     assert out.applied
 
 
@@ -344,7 +377,9 @@ async def test_an_item_registered_against_a_duty_gets_its_clock(st):
 
     expected = compute(engine().rules[c.rule], formed, cal, engine().directory.region_of("qz-zfb")).due
     assert c.due == expected.isoformat()
-    await st.ok({"type": "duty.published", "duty_item_id": item, "published_on": today.isoformat(), "url": "https://x/d"})
+    await st.ok(
+        {"type": "duty.published", "duty_item_id": item, "published_on": today.isoformat(), "url": "https://x/d"}
+    )
     assert st.clock(item, c.rule).state in ("met", "missed")
 
     standing = await st.ingest(
@@ -358,6 +393,12 @@ async def test_an_item_registered_against_a_duty_gets_its_clock(st):
     )
     assert standing[0].status == "rejected" and "长期公开事项" in standing[0].reason
     unknown = await st.ingest(
-        {"type": "duty.formed", "duty_item_id": st.id("U"), "department": "qz-zfb", "duty": 99999, "formed_on": today.isoformat()}
+        {
+            "type": "duty.formed",
+            "duty_item_id": st.id("U"),
+            "department": "qz-zfb",
+            "duty": 99999,
+            "formed_on": today.isoformat(),
+        }
     )
     assert unknown[0].status == "rejected" and unknown[0].field == "duty"

@@ -10,7 +10,9 @@ import typer
 
 from app.cli.common import NODE_HELP, cli_audit, fail
 
-catalogue_app = typer.Typer(help="基层政务公开标准目录：导入为本地区的公开事项（各有公开时限），列出", no_args_is_help=True)
+catalogue_app = typer.Typer(
+    help="基层政务公开标准目录：导入为本地区的公开事项（各有公开时限），列出", no_args_is_help=True
+)
 
 
 def _operator():

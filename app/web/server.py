@@ -144,9 +144,8 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.api import router as api_router
     from app.web.pages import render_error
     from app.web.pages import router as pages_router
-    from services.directory import register as serve_directory_from_store
-
     from services.catalogue import register as serve_catalogue_rules
+    from services.directory import register as serve_directory_from_store
 
     serve_directory_from_store()  # as app.composition.register_sources (which imports this module)
     serve_catalogue_rules()
