@@ -267,6 +267,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.import_pages import router as import_router
 
     app.include_router(import_router)
+    from app.web.catalogue_pages import router as catalogue_router
+
+    app.include_router(catalogue_router)
     from app.web.pages_oidc import router as oidc_router
 
     app.include_router(oidc_router)
