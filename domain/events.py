@@ -78,9 +78,9 @@ ID_FIELDS = (
     "request_id",
     "case_id",
     "item_id",
+    "duty_item_id",  # i21-catalogue
     "department",
     "recorded_by",
-    "duty_item_id",
 )
 
 
