@@ -233,6 +233,53 @@ def test_every_shipped_catalogue_row_parses_and_cites_its_source(path: Path):
         assert rule is not None and rule.source.startswith(row.values["basis"]) and rule.quote
 
 
+def test_config_check_reads_the_shipped_catalogues(tmp_path):
+    import shutil
+
+    from domain.config_check import check_catalogues
+
+    assert check_catalogues(config_dir()) == []
+    shutil.copytree(CATALOGUES, tmp_path / "catalogues")
+    bad = tmp_path / "catalogues" / "坏.csv"
+    bad.write_text("序号,二级事项,公开依据,公开时限\n1,事项,条例,按规定时限\n", encoding="utf-8")
+    (problem,) = check_catalogues(tmp_path)
+    assert problem.startswith("catalogues/坏.csv: 第 2 行 D 列（公开时限）“按规定时限”")
+
+
+def test_duty_clocks_remind_by_the_default_ladder():
+    from domain.ladder import load_ladders
+
+    ladders = load_ladders()
+    assert ladders.for_rule("duty_qinzhou_1", "working_days") == ladders.default
+
+
+def test_the_store_keeps_duties_and_their_history(db_session):
+    from sqlalchemy.exc import IntegrityError
+
+    from store import catalogue as store
+
+    assert store.version(db_session) == 0
+    duty = store.CatalogueDuty(
+        node="qinzhou", area="政府信息公开", seq="1", name="政府文件", values={"limit": "3个工作日"}
+    )
+    duty.unit, duty.length = "working_days", 3
+    store.save_duty(db_session, duty, by="admin", source="a.xlsx", before=None)
+    db_session.commit()
+    before = store.snapshot(duty)
+    duty.length = 5
+    store.save_duty(db_session, duty, by="admin", source="a.xlsx", before=before)
+    db_session.commit()
+    assert store.version(db_session) == 2
+    assert [c.action for c in store.changes_of(db_session, duty.id)] == ["create", "update"]
+    assert store.duties_of_area(db_session, "qinzhou", "政府信息公开")["1"].length == 5
+    assert [d.id for d in store.list_duties(db_session, {"qinzhou"})] == [duty.id]
+    assert store.list_duties(db_session, {"elsewhere"}) == []
+    db_session.add(store.CatalogueDuty(node="qinzhou", area="政府信息公开", seq="1", name="again", values={}))
+    with pytest.raises(IntegrityError):
+        db_session.commit()
+    db_session.rollback()
+
+
 # ------------------------------------------------------------------------------------------------ import
 @pytest.fixture
 def store_dir(tmp_data_dir, monkeypatch):

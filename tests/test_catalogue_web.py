@@ -46,7 +46,9 @@ def app(tmp_path_factory):
 
 
 def browser(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("10.9.0.2", 40000)), base_url="http://127.0.0.1")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("10.9.0.2", 40000)), base_url="http://127.0.0.1"
+    )
 
 
 async def test_upload_preview_confirm_and_list(app):

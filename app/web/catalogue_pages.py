@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.web.bodylimit import limit_for
-from domain import labels
-from domain.catalogue import LABELS as CATALOGUE_LABELS
 from app.web.import_pages import _multipart, _same_site
 from app.web.pages import _who, csrf_ok, csrf_refused, render
+from domain import labels
+from domain.catalogue import LABELS as CATALOGUE_LABELS
 from services import catalogue
 from services.access import ApiError, Principal, home_node, node_choices
 
