@@ -449,3 +449,47 @@ async def test_an_item_registered_against_a_duty_gets_its_clock(st):
         }
     )
     assert unknown[0].status == "rejected" and unknown[0].field == "duty"
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+def test_the_cli_imports_lists_and_refuses(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    shixian = str(Path(sys.executable).with_name("shixian"))
+    root = str(Path(__file__).resolve().parents[1])  # this checkout's code, whatever the venv was installed from
+    env = {**os.environ, "SHIXIAN_DATA_DIR": str(tmp_path), "PYTHONPATH": root}
+    env.pop("DATABASE_URL", None)
+
+    def run(*args):
+        return subprocess.run([shixian, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    shipped = str(CATALOGUES / "财政预决算.csv")
+    dry = run("catalogue", "import", shipped, "--node", "qinzhou", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "预览：新增 2" in dry.stderr and "[new]" in dry.stdout
+    assert run("catalogue", "list", "--node", "qinzhou").stderr.strip() == "共 0 项"
+    done = run("catalogue", "import", shipped, "--node", "qinzhou")
+    assert done.returncode == 0 and "已导入：新增 2" in done.stderr
+    again = run("catalogue", "import", shipped, "--node", "qinzhou")
+    assert "新增 0、有变更 0、未变 2" in again.stderr
+    listed = [json.loads(line) for line in run("catalogue", "list", "--node", "qinzhou", "--json").stdout.splitlines()]
+    assert [(d["area"], d["seq"], d["period"]) for d in listed] == [
+        ("财政预决算", "1", "20日"),
+        ("财政预决算", "2", "20日"),
+    ]
+    assert all(d["rule"] == f"duty_qinzhou_{d['id']}" for d in listed)
+
+    bad = tmp_path / "坏目录.csv"
+    bad.write_text(
+        "序号,二级事项,公开依据,公开时限\n1,事项,条例,20个工作日\n2,事项,条例,按规定时限\n", encoding="utf-8"
+    )
+    refused = run("catalogue", "import", str(bad), "--node", "qinzhou")
+    assert refused.returncode == 1
+    assert "拒绝 坏目录.csv: 第 3 行 D 列（公开时限）“按规定时限”" in refused.stdout
+    assert "1 行被拒绝，未导入任何内容" in refused.stderr
+    assert len(run("catalogue", "list", "--node", "qinzhou").stdout.splitlines()) == 2
+    unknown = run("catalogue", "import", shipped, "--node", "nowhere")
+    assert unknown.returncode == 2 and "未知地区（节点）：nowhere" in unknown.stderr
