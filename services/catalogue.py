@@ -256,6 +256,25 @@ def duty_refusal(duty_id: Any, department: str) -> str | None:
     return None
 
 
+def duty_choices(who: Principal) -> dict[str, str]:
+    """The duties with a clock `who` may register items against (id -> shown text): a liaison's, those of its
+    department's node and the nodes above it; anyone else's, those of the nodes above, at and below its node."""
+    directory = engine().directory
+    tree = directory.tree
+    own = who.write_scope
+    at = directory.node_of(own) if own else home_node(who)
+    if at is None or at not in tree.nodes:
+        return {}
+    nodes = {n for n in tree.nodes if tree.contains(n, at) or (own is None and tree.contains(at, n))}
+    with session(_db()) as s:
+        duties = store.list_duties(s, nodes)
+    return {
+        str(d.id): f"{d.area} 第{d.seq}项 {d.name}（{period_of(d.unit, d.length, d.recurring, d.month, d.day).text}）"
+        for d in duties
+        if d.unit is not None and d.id is not None
+    }
+
+
 # ---------------------------------------------------------------------------------------------- rules
 def build_rules(duties: list[store.CatalogueDuty]) -> dict[str, Rule]:
     out: dict[str, Rule] = {}

@@ -70,6 +70,13 @@ async def test_upload_preview_confirm_and_list(app):
         assert "已导入：新增 3" in done.text and "本地区的目录事项（3 项）" in done.text
         again = await c.post("/catalogue/confirm", data=form)
         assert "新增 0、有变更 0、未变 3" in again.text
+        # the registration form offers the node's duties by name
+        reg = await c.get("/events/new", params={"type": "duty.formed"})
+        assert reg.status_code == 200, reg.text[:2000]
+        assert (
+            "重大建设项目 第1项 办事指南（当日）" in reg.text
+            and "重大建设项目 第3项 招标投标（20个工作日）" in reg.text
+        )
 
         bad = b"\xef\xbb\xbf\xe5\xba\x8f\xe5\x8f\xb7,\xe4\xba\x8c\xe7\xba\xa7\xe4\xba\x8b\xe9\xa1\xb9,\xe5\x85\xac\xe5\xbc\x80\xe4\xbe\x9d\xe6\x8d\xae,\xe5\x85\xac\xe5\xbc\x80\xe6\x97\xb6\xe9\x99\x90\n"
         bad += "1,事项,条例,按规定时限\n".encode()
