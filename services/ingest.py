@@ -655,6 +655,11 @@ class Ingestor:
 
             if reason := duty_refusal(ev.data.get("duty"), department):
                 raise _Rejected("duty", reason)
+            if not self._start_rules(ev, department):  # imported after this ingest began: take the rules anew
+                self.rules = rule_table(engine().rules)
+                self._rules_by_type.clear()
+            if not self._start_rules(ev, department):
+                raise _Rejected("duty", f"标准目录事项 {ev.data.get('duty')} 的时限规则尚未生效，请稍后重试")
         with session(self.db) as s:
             other = s.get(Item, ev.item_id)
         if other is not None and other.type != ev.item_type:

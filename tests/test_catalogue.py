@@ -397,11 +397,9 @@ DAY = dt.timedelta(days=1)
 async def test_an_item_registered_against_a_duty_gets_its_clock(st):
     from domain.engine import engine
     from services import catalogue
-    from services.ingest import Ingestor
-
     catalogue.apply(_admin(), _catalogue_bytes(), "政府信息公开.xlsx", "qinzhou")
     duties = {d["seq"]: d for d in catalogue.list_duties(_admin(), "qinzhou")}
-    st.ingestor = Ingestor(st.client)  # a fresh ingest sees the duties' rules, as the next request would
+    # the stack's ingest began before the import: it takes the duties' rules anew when it meets one
     today = await st.today()
     cal = engine().calendar
     formed = today - 7 * DAY
@@ -427,7 +425,7 @@ async def test_an_item_registered_against_a_duty_gets_its_clock(st):
     await st.ok(
         {"type": "duty.published", "duty_item_id": item, "published_on": today.isoformat(), "url": "https://x/d"}
     )
-    assert st.clock(item, c.rule).state in ("met", "missed")
+    assert st.clock(item, c.rule).state == "met"  # 20 working days from a week ago: never past today
 
     standing = await st.ingest(
         {
