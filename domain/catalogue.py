@@ -151,7 +151,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "seq": ("序号", "编号", "事项编号"),
     "level1": ("一级事项", "公开事项一级", "一级"),
     "level2": ("二级事项", "公开事项二级", "二级", "公开事项"),
-    "content": ("公开内容(要素)", "公开内容", "公开要素"),
+    "content": ("公开内容(要素)", "公开内容", "公开要素", "公开内容(要素)及要求"),
     "basis": ("公开依据", "依据"),
     "limit": ("公开时限", "时限"),
     "subject": ("公开主体", "责任主体", "公开责任主体"),
@@ -253,6 +253,9 @@ def _header(rows: list[list[Any]], filename: str) -> tuple[int, dict[str, int], 
         group = t or group
         if s in _SUB:
             checks[i] = (_SUB[s][0], _SUB[s][1])
+            continue
+        if s and _LOOKUP.get(group) in CHECK_GROUPS:  # e.g. 镇(街)级 under a merged 公开层级
+            checks[i] = (_LOOKUP[group], s)
             continue
         name = s or t
         key = _LOOKUP.get(name)

@@ -145,7 +145,7 @@ def _published_layout(body: list[list]) -> bytes:
     top = ["序号", "公开事项", None, "公开内容（要素）", "公开依据", "公开时限", "公开主体", "公开渠道和载体"]
     top += ["公开对象", None, "公开方式", None, "公开层级", None]
     sub = [None, "一级事项", "二级事项", None, None, None, None, None, "全社会", "特定群众", "主动", "依申请公开"]
-    sub += ["县级", "乡级"]
+    sub += ["县级", "镇(街)级"]  # a sub-header of its own under the merged 公开层级 is read as its value
     return _xlsx([["政府信息公开领域基层政务公开标准目录"], top, sub, *body])
 
 
@@ -185,7 +185,7 @@ def test_the_published_two_row_layout_is_read_with_its_check_marks():
         "政府文件",
         "全社会",
         "主动",
-        "乡级",
+        "镇(街)级",
     )
 
 
