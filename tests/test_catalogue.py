@@ -397,6 +397,7 @@ DAY = dt.timedelta(days=1)
 async def test_an_item_registered_against_a_duty_gets_its_clock(st):
     from domain.engine import engine
     from services import catalogue
+
     catalogue.apply(_admin(), _catalogue_bytes(), "政府信息公开.xlsx", "qinzhou")
     duties = {d["seq"]: d for d in catalogue.list_duties(_admin(), "qinzhou")}
     # the stack's ingest began before the import: it takes the duties' rules anew when it meets one
