@@ -492,3 +492,34 @@ def test_the_cli_imports_lists_and_refuses(tmp_path):
     assert len(run("catalogue", "list", "--node", "qinzhou").stdout.splitlines()) == 2
     unknown = run("catalogue", "import", shipped, "--node", "nowhere")
     assert unknown.returncode == 2 and "未知地区（节点）：nowhere" in unknown.stderr
+
+
+# ------------------------------------------------------------------------------------------------ scores
+def test_a_late_duty_counts_under_the_catalogue_indicator_with_no_deduction():
+    from domain.rules import load_rules
+    from domain.scoring import ClockRecord, load_scoring, parse_period, score_period
+
+    rid = "duty_qinzhou_7"
+    rule = duty_rule(
+        "qinzhou", 7, "政府信息公开", {"seq": "7", "level2": "乡镇简介", "basis": BASIS}, parse_limit("3个工作日")
+    )
+    assert rule is not None and rule.id == rid
+    late = ClockRecord(
+        item_id="D1",
+        item_type="duty",
+        department="qz-zfb",
+        title="乡镇简介更新",
+        rule=rid,
+        due="2026-09-10",
+        state="met",
+        met_on="2026-09-15",
+        lateness_working_days=3,
+    )
+    res = score_period(
+        [late], parse_period("2026-Q3"), dt.date(2026, 10, 16), load_scoring(), rules={**load_rules(), rid: rule}
+    )
+    (dept,) = res.summary
+    assert (dept.items_due, dept.late, dept.deduction, dept.score) == (1, 1, 0, 100)
+    ind = dept.indicators["catalogue"]
+    assert (ind.weight, ind.raw_deduction, ind.deduction) == (0, 0, 0)
+    assert dept.per_rule[rid].late == 1
