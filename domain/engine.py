@@ -132,6 +132,21 @@ def set_rule_source(source: Callable[[], tuple[Any, dict[str, Rule]]] | None) ->
     _rule_source = source
 
 
+def rule_in_use(eng: Engine, rule_id: str) -> Rule:
+    """`eng.rules[rule_id]`; a rule the registered source may just have gained (a catalogue imported by
+    another process within the source's check interval) is looked up once more before KeyError."""
+    rule = eng.rules.get(rule_id)
+    if rule is not None:
+        return rule
+    refresh = getattr(_rule_source, "refresh", None)
+    if refresh is not None:
+        refresh()
+        rule = _with_source_rules(eng).rules.get(rule_id)
+    if rule is None:
+        raise KeyError(rule_id)
+    return rule
+
+
 def _with_source_rules(eng: Engine) -> Engine:
     source = _rule_source
     if source is None:

@@ -523,3 +523,25 @@ def test_a_late_duty_counts_under_the_catalogue_indicator_with_no_deduction():
     ind = dept.indicators["catalogue"]
     assert (ind.weight, ind.raw_deduction, ind.deduction) == (0, 0, 0)
     assert dept.per_rule[rid].late == 1
+
+
+def test_a_rule_the_source_just_gained_is_found_without_waiting(store_dir):
+    """The worker's rule source looks at the store at most once a second; a duty imported by another process
+    within that second is still found by the computation that needs it (domain.engine.rule_in_use)."""
+    from domain.engine import engine, rule_in_use
+    from services import catalogue
+
+    from domain import engine as engine_mod
+
+    source = catalogue.CatalogueRules(check_every=3600)  # as if it had just looked
+    engine_mod.set_rule_source(source)
+    try:
+        assert source()[1] == {}
+        catalogue.apply(_admin(), _catalogue_bytes(), "政府信息公开.xlsx", "qinzhou")  # refreshes only its own
+        (first, *_) = catalogue.list_duties(_admin(), "qinzhou")
+        assert first["rule"] not in engine().rules  # the cached look of the source
+        assert rule_in_use(engine(), first["rule"]).length == 3
+        with pytest.raises(KeyError):
+            rule_in_use(engine(), "duty_qinzhou_999999")
+    finally:
+        catalogue.register()
