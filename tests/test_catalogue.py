@@ -528,10 +528,9 @@ def test_a_late_duty_counts_under_the_catalogue_indicator_with_no_deduction():
 def test_a_rule_the_source_just_gained_is_found_without_waiting(store_dir):
     """The worker's rule source looks at the store at most once a second; a duty imported by another process
     within that second is still found by the computation that needs it (domain.engine.rule_in_use)."""
+    from domain import engine as engine_mod
     from domain.engine import engine, rule_in_use
     from services import catalogue
-
-    from domain import engine as engine_mod
 
     source = catalogue.CatalogueRules(check_every=3600)  # as if it had just looked
     engine_mod.set_rule_source(source)
