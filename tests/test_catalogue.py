@@ -490,6 +490,8 @@ def test_the_cli_imports_lists_and_refuses(tmp_path):
     assert "拒绝 坏目录.csv: 第 3 行 D 列（公开时限）“按规定时限”" in refused.stdout
     assert "1 行被拒绝，未导入任何内容" in refused.stderr
     assert len(run("catalogue", "list", "--node", "qinzhou").stdout.splitlines()) == 2
+    hist = [json.loads(line) for line in run("catalogue", "history", str(listed[0]["id"])).stdout.splitlines()]
+    assert [(h["action"], h["source"]) for h in hist] == [("create", "财政预决算.csv")]
     unknown = run("catalogue", "import", shipped, "--node", "nowhere")
     assert unknown.returncode == 2 and "未知地区（节点）：nowhere" in unknown.stderr
 

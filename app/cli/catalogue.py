@@ -84,3 +84,19 @@ def list_catalogue(
         else:
             typer.echo(f"{d['id']}\t{d['node']}\t{d['area']}\t{d['seq']}\t{d['name']}\t{d['limit']} → {d['period']}")
     typer.echo(f"共 {len(duties)} 项", err=True)
+
+
+@catalogue_app.command("history")
+def history_catalogue(
+    duty: int = typer.Argument(..., help="标准目录事项编号（shixian catalogue list 的第一列）"),
+) -> None:
+    """列出一个标准目录事项的变更记录：每次导入新增或更改它的文件、操作人与前后内容。"""
+    from services.access import ApiError
+    from services.catalogue import history
+
+    try:
+        changes = history(_operator(), duty)
+    except ApiError as exc:
+        fail(exc.detail)
+    for c in changes:
+        typer.echo(json.dumps(c, ensure_ascii=False))
