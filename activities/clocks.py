@@ -31,7 +31,7 @@ from domain.clocks import (
     reprojected_text,
 )
 from domain.config import ConfigError
-from domain.engine import Engine, engine
+from domain.engine import Engine, engine, rule_in_use
 from domain.ladder import plan
 from domain.model import ClockSnapshot
 from domain.standing import overdue_working_days, working_days_left
@@ -88,7 +88,7 @@ def _deadline(spec: ClockSpec, eng: Engine, *, explain: bool = True):
     restart, and a 第三十五条 later date (at least that day). KeyError for an unknown rule, ClockError /
     ConfigError for input the calendar cannot count. One place, so a re-projection and a live clock agree."""
     dl = compute(
-        eng.rules[spec.rule],
+        rule_in_use(eng, spec.rule),
         parse_start(spec.start),
         eng.calendar,
         spec.region,
@@ -270,7 +270,7 @@ def plan_steps(req: PlanRequest) -> list[PlannedStepModel]:
 
 def _plan(req: PlanRequest) -> list[PlannedStepModel]:
     eng = activity_engine()
-    rule = eng.rules[req.rule]
+    rule = rule_in_use(eng, req.rule)
     ladder = eng.ladders.for_rule(rule.id, rule.unit)
     due = parse_start(req.due)
     last = dt.datetime.fromisoformat(req.last_overdue_at) if req.last_overdue_at else None

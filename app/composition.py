@@ -18,11 +18,14 @@ from worker.supervisor import Task, Wiring
 
 
 def register_sources() -> None:
-    """What domain.engine serves from the store: the directory (services/directory.py), once seeded. Called
-    by every process that reads the directory: the web app, the CLI, the worker (worker_activities)."""
+    """What domain.engine serves from the store: the directory (services/directory.py), once seeded, and the
+    catalogue duties' rules (services/catalogue.py). Called by every process that reads the directory or the
+    rules: the web app, the CLI, the worker (worker_activities)."""
+    from services.catalogue import register as register_catalogue
     from services.directory import register
 
     register()
+    register_catalogue()
 
 
 def worker_workflows() -> list[type]:

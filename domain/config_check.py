@@ -70,4 +70,22 @@ def check_config(directory: Path | None = None) -> list[str]:
                     problems.append(
                         f"reminders.toml: 规则 {rule.id} 的提醒步骤 “{step.id}” 没有模板 templates/notify/{step.id}.j2"
                     )
+    problems += check_catalogues(base)
     return problems
+
+
+def check_catalogues(base: Path) -> list[str]:
+    """The shipped catalogues (config/catalogues/*.csv, i21-catalogue) read whole: every row a duty."""
+    from domain.catalogue import read_catalogue
+    from domain.ledger import LedgerError
+
+    out: list[str] = []
+    for path in sorted((base / "catalogues").glob("*.csv")):
+        where = f"catalogues/{path.name}"
+        try:
+            cat = read_catalogue(path.read_bytes(), where)
+        except LedgerError as exc:
+            out.append(str(exc))
+            continue
+        out += [p.message(where) for p in cat.problems]
+    return out

@@ -33,6 +33,13 @@ class Engine:
     signature: tuple
     correction_min: int = 5
     limits: CountingLimits = field(default_factory=CountingLimits)
+    # The rules of the config files; `rules` adds the registered rule source's (set_rule_source: the
+    # catalogue duties' `duty_*` rules from the store), rebuilt when that source's version changes.
+    file_rules: dict[str, Rule] = field(default_factory=dict)
+    extra_version: Any = None
+
+    def __post_init__(self) -> None:
+        self.file_rules = dict(self.rules)
 
     @property
     def rule_names(self) -> dict[str, str]:
@@ -109,6 +116,55 @@ def config_signature() -> tuple:
 
 
 def engine() -> Engine:
+    """The calendar, rules and ladders, reloaded whenever a config file changes; with the rules of the
+    registered rule source (set_rule_source) joined to the files' rules."""
+    return _with_source_rules(_file_engine())
+
+
+# Rules built at run time from data outside the config files (services/catalogue.py: one rule per catalogue
+# duty of the store), registered by the composition roots. The callable returns (version, rules) and caches
+# itself; a rule of the files keeps its id (a source cannot replace a statutory rule).
+_rule_source: Callable[[], tuple[Any, dict[str, Rule]]] | None = None
+
+
+def set_rule_source(source: Callable[[], tuple[Any, dict[str, Rule]]] | None) -> None:
+    global _rule_source
+    _rule_source = source
+
+
+def rule_in_use(eng: Engine, rule_id: str) -> Rule:
+    """`eng.rules[rule_id]`; a rule the registered source may just have gained (a catalogue imported by
+    another process within the source's check interval) is looked up once more before KeyError."""
+    rule = eng.rules.get(rule_id)
+    if rule is not None:
+        return rule
+    refresh = getattr(_rule_source, "refresh", None)
+    if refresh is not None:
+        refresh()
+        rule = _with_source_rules(eng).rules.get(rule_id)
+    if rule is None:
+        raise KeyError(rule_id)
+    return rule
+
+
+def _with_source_rules(eng: Engine) -> Engine:
+    source = _rule_source
+    if source is None:
+        if eng.extra_version is not None:
+            eng.rules, eng.extra_version = dict(eng.file_rules), None
+        return eng
+    try:
+        version, extra = source()
+    except Exception as exc:  # the store unreachable: the rules built last stay in use
+        log.warning("rule source not readable: %s", exc)
+        return eng
+    if version != eng.extra_version:
+        eng.rules = {**{k: v for k, v in extra.items() if k not in eng.file_rules}, **eng.file_rules}
+        eng.extra_version = version
+    return eng
+
+
+def _file_engine() -> Engine:
     """The calendar, rules and ladders, reloaded whenever a config file changes.
 
     A file that breaks while the system runs (a half-edited notice) keeps the last good data in use and

@@ -83,6 +83,7 @@ ID_FIELDS = (
     "proposal_id",
     "ticket_id",
     "message_id",
+    "duty_item_id",  # i21-catalogue
 )
 
 
@@ -644,6 +645,24 @@ class MessageReplied(_Base):
     replied_on: HappenedDay = Field(title="答复日期")
 
 
+# ---------------------------------------------------------------- i21-catalogue: catalogue duties (标准目录)
+class DutyFormed(_Base):
+    """信息形成或变更: a piece of information a catalogue duty (基层政务公开标准目录) covers was formed or
+    changed; its clock is the duty's own 公开时限 (domain/catalogue.py)."""
+
+    type: Literal["duty.formed"]
+    duty_item_id: str = Field(title="目录事项编号")
+    duty: int = Field(title="标准目录事项", description="本地区标准目录中的事项（shixian catalogue list）")
+    formed_on: HappenedDay = Field(title="信息形成或变更日期")
+
+
+class DutyPublished(_Base):
+    type: Literal["duty.published"]
+    duty_item_id: str = Field(title="目录事项编号")
+    published_on: HappenedDay = Field(title="公开日期")
+    url: WebUrl = Field(title="公开网址")
+
+
 MODELS: dict[str, type[_Base]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
     for m in (
@@ -687,6 +706,8 @@ MODELS: dict[str, type[_Base]] = {
         HotlineReplied,
         MessageReceived,
         MessageReplied,
+        DutyFormed,  # i21-catalogue
+        DutyPublished,
     )
 }
 
@@ -791,6 +812,9 @@ DATE_FIELD = {
     "hotline.received": "received_on",
     "message.received": "received_on",
     "message.replied": "replied_on",
+    # i21-catalogue
+    "duty.formed": "formed_on",
+    "duty.published": "published_on",
 }
 
 # Fields stating that something has happened (a date or an instant), per type: never after the Shanghai
@@ -841,6 +865,7 @@ ITEM_TYPE = {
     "proposal": "proposal",
     "hotline": "hotline",
     "message": "message",
+    "duty": "duty",  # i21-catalogue: items registered against a catalogue duty
 }
 
 # Events that start an item (everything else refers to an existing one).
@@ -855,6 +880,7 @@ STARTS = {
     "proposal.reanswer_requested",
     "hotline.received",
     "message.received",
+    "duty.formed",  # i21-catalogue
 }
 # Events only the engine itself emits: refused from senders (a department could otherwise close its
 # own overdue request as "abandoned", or open report clocks for arbitrary years).
@@ -890,7 +916,16 @@ def item_id_of(type_: str, fields: dict[str, Any]) -> str:
         return annual_report_item_id(fields["department"], int(fields["year"]), fields.get("level", "department"))
     if type_.startswith("proposal.") and int(fields.get("round") or 0):  # a re-answer's own item
         return f"{fields['proposal_id']}:重办{int(fields['round'])}"
-    for key in ("document_id", "request_id", "case_id", "item_id", "proposal_id", "ticket_id", "message_id"):
+    for key in (
+        "document_id",
+        "request_id",
+        "case_id",
+        "item_id",
+        "proposal_id",
+        "ticket_id",
+        "message_id",
+        "duty_item_id",
+    ):
         if key in fields:
             return str(fields[key])
     raise EventError("type", "无法确定事项编号")

@@ -74,6 +74,7 @@ ONBOARDING_STATUSES = {"open": "待审核", "approved": "已批准", "rejected":
 
 # Audit trail (store/audit.py): what was done, how it ended, through which door, as who.
 AUDIT_ACTIONS = {
+    "catalogue.import": "导入标准目录",  # i21-catalogue
     "auth.sign_in": "登录",
     "auth.sign_out": "退出登录",
     "account.password_set": "设置密码",
@@ -190,6 +191,8 @@ ITEM_TYPES = {
     "proposal": "建议提案",
     "hotline": "12345热线工单",
     "message": "网站留言",
+    # i21-catalogue
+    "duty": "标准目录事项",
 }
 
 EVENT_TYPES = {
@@ -233,6 +236,9 @@ EVENT_TYPES = {
     "hotline.replied": "热线工单办结",
     "message.received": "收到网站留言",
     "message.replied": "答复网站留言",
+    # i21-catalogue: catalogue duties (基层政务公开标准目录)
+    "duty.formed": "信息形成或变更",
+    "duty.published": "目录事项公开",
 }
 
 # The item page's buttons: event type -> label, in the order the page shows them (the everyday actions
@@ -268,6 +274,8 @@ EVENT_BUTTONS = {
     "hotline.extended": "延期",
     "hotline.replied": "办结回复",
     "message.replied": "登记答复",
+    # i21-catalogue
+    "duty.published": "登记公开",
 }
 
 
@@ -476,3 +484,8 @@ ROLLUP_COLUMNS = {
     "urges": "督办次数",
 }
 AUDIT_ACTIONS["export.compare"] = "导出下级对比"
+
+
+# ---------------------------------------------------------------- i21-catalogue: catalogue duties
+CATALOGUE_STATUSES = {"new": "新增", "unchanged": "未变", "changed": "有变更", "refused": "拒绝"}
+CATALOGUE_PERIOD_KINDS = {"clock": "有时限", "standing": "长期公开（无时限）"}

@@ -53,6 +53,8 @@ from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
 
 Status = Literal["on_time", "late", "overdue", "pending", "closed", "held"]
+# Items naming a family of rules built at run time (not listed in rules.toml): prefix* -> what they are.
+RULE_FAMILIES = {"duty_*": "基层政务公开标准目录事项（导入的目录，每项一条规则）"}  # i21-catalogue
 # Deductions that are not clock rules, with their defaults when scoring.toml does not list them.
 MARK_DEFAULTS: dict[str, float] = {
     "withheld": 0.0,
@@ -165,17 +167,25 @@ class ScoringConfig(BaseModel):
     jurisdictions: dict[str, str] = Field(default_factory=dict)  # department / parent unit id -> scheme id
     _schemes: dict[str, ScoringConfig] = PrivateAttr(default_factory=dict)
 
+    def _item_of(self, rule: str) -> str:
+        """The item naming `rule`: itself, or a family item `prefix*` (the catalogue duties' `duty_*`: their
+        rules are built at run time from the stored catalogue, so no scheme can list them one by one)."""
+        if rule in self.deductions:
+            return rule
+        return next((k for k in self.deductions if k.endswith("*") and rule.startswith(k[:-1])), rule)
+
     def points(self, rule: str) -> float:
-        d = self.deductions.get(rule)
+        d = self.deductions.get(self._item_of(rule))
         return d.points if d else MARK_DEFAULTS.get(rule, 0.0)
 
     def weights(self, rule: str) -> bool:
         """The scheme gives `rule` a weight (a deduction or an indicator listing it)."""
-        return rule in self.deductions or self.indicator_of(rule) is not None
+        return self._item_of(rule) in self.deductions or self.indicator_of(rule) is not None
 
     def indicator_of(self, rule: str) -> str | None:
+        item = self._item_of(rule)
         for ind in self.indicators.values():
-            if rule in ind.items:
+            if item in ind.items:
                 return ind.id
         return None
 
@@ -378,7 +388,7 @@ def check_scheme_rules(config: ScoringConfig, rules: Mapping[str, Any], departme
     path = Path(config.path).name or "scoring.toml"
     # internal pre-deadlines (内部时限) count only where a scheme weights them: no weight is not a gap
     scored = {rid for rid, r in rules.items() if can_be_overdue(r) and not is_internal(rid, rules)}
-    known = set(rules) | set(MARK_DEFAULTS)
+    known = set(rules) | set(MARK_DEFAULTS) | set(RULE_FAMILIES)
     problems: list[str] = []
     for sid, s in config.schemes.items():
         if not s.indicators:

@@ -663,6 +663,16 @@ class Ingestor:
         department = ev.department or ""
         if department not in self.directory().departments:
             raise _Rejected("department", f"未知部门 “{department}”（config/departments.toml 中没有该部门）")
+        if ev.type == "duty.formed":  # i21-catalogue: the duty must exist, have a clock, cover the department
+            from services.catalogue import duty_refusal
+
+            if reason := duty_refusal(ev.data.get("duty"), department):
+                raise _Rejected("duty", reason)
+            if not self._start_rules(ev, department):  # imported after this ingest began: take the rules anew
+                self.rules = rule_table(engine().rules)
+                self._rules_by_type.clear()
+            if not self._start_rules(ev, department):
+                raise _Rejected("duty", f"标准目录事项 {ev.data.get('duty')} 的时限规则尚未生效，请稍后重试")
         with session(self.db) as s:
             other = s.get(Item, ev.item_id)
         if other is not None and other.type != ev.item_type:
@@ -678,9 +688,7 @@ class Ingestor:
             type=ev.item_type,
             department=department,
             region=self.directory().region_of(department),
-            rules=self._rules_for(
-                ev.item_type, self.directory().node_of(department), self.directory().region_of(department)
-            ),
+            rules=self._start_rules(ev, department),
         )
         start = WithStartWorkflowOperation(
             workflow_for(ev.item_type).run,
@@ -708,6 +716,13 @@ class Ingestor:
             _settle(start)
             raise
         return res.status, res.note
+
+    def _start_rules(self, ev: Event, department: str) -> dict[str, RuleMeta]:
+        directory = self.directory()
+        rules = self._rules_for(ev.item_type, directory.node_of(department), directory.region_of(department))
+        if ev.item_type == "duty":  # only its own duty's rule: a node's catalogue has hundreds
+            rules = {k: m for k, m in rules.items() if m.when.get("duty") == [ev.data.get("duty")]}
+        return rules
 
     def _rules_for(self, item_type: str, node: str | None = None, region: str = "national") -> dict[str, RuleMeta]:
         """The rules an item of this type can start: only its own events reach its workflow, so a rule
@@ -845,7 +860,7 @@ class _NoWorkflow(Exception):
 
 
 def _id_field(ev: Event) -> str:
-    for k in ("document_id", "request_id", "case_id", "item_id", "department"):
+    for k in ("document_id", "request_id", "case_id", "item_id", "duty_item_id", "department"):
         if k in ev.data:
             return k
     return "type"

@@ -119,6 +119,7 @@ def _import_table_modules() -> None:
         "store.inbox",
         "store.directory",
         "store.onboarding",
+        "store.catalogue",
     ):  # optional modules owned by other parts
         try:
             importlib.import_module(name)

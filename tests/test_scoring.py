@@ -191,9 +191,18 @@ def test_default_config_and_explanation_line():
         "opinion_response_info": 5,
         "opinion_response_press": 5,
         "opinion_response_general": 5,
+        "duty_*": 0,  # the catalogue duties, one family (i21-catalogue)
     }
     weights = {i.id: i.weight for i in cfg.indicators.values()}
-    assert weights == {"proactive": 10, "interpretation": 5, "request": 6, "annual_report": 10, "opinion": 5}
+    assert weights == {
+        "proactive": 10,
+        "interpretation": 5,
+        "request": 6,
+        "annual_report": 10,
+        "opinion": 5,
+        "catalogue": 0,
+    }
+    assert cfg.indicator_of("duty_qinzhou_7") == "catalogue" and cfg.points("duty_qinzhou_7") == 0
     assert all(i.source for s in cfg.schemes.values() for i in s.indicators.values())
     assert all("鲤城" in d.source for k, d in cfg.deductions.items() if k.startswith(("request", "policy_pub")))
     assert "一级指标减分上限为自身权重分值" in cfg.schemes["jinzhou2020"].source

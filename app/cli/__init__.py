@@ -13,6 +13,7 @@ import typer
 from app.cli import (
     audit,
     calendar,
+    catalogue,
     config,
     deadline,
     directory,
@@ -34,6 +35,7 @@ app = typer.Typer(
 
 app.command()(deadline.deadline)
 app.add_typer(calendar.calendar_app, name="calendar")
+app.add_typer(catalogue.catalogue_app, name="catalogue")
 app.add_typer(config.config_app, name="config")
 app.command("up")(up.up_command)
 app.command("worker")(prod.worker_command)

@@ -166,7 +166,7 @@ def get_items(
     department: str | None = None,
     node: str | None = Query(None, description=NODE_DOC),
     state: str | None = Query(None, description="open / closed ..."),
-    type: str | None = Query(None, description="document / request / opinion / budget / annual_report"),
+    type: str | None = Query(None, description="document / request / opinion / budget / annual_report / duty"),
     page: Page = Depends(page_params),
     who: Principal = Depends(api_principal),
 ) -> ItemList:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from domain.settings import get_settings
 
 SIGNIN_PATHS = ("/login", "/logout", "/invite/")
-UPLOAD_PATHS = ("/import", "/api/events")
+UPLOAD_PATHS = ("/import", "/api/events", "/catalogue", "/catalogue/confirm")  # catalogue: i21-catalogue
 CONFIRM_PATH = "/import/confirm"
 # The confirm form carries the preview's canonical rows back, URL-encoded JSON with the column names in every
 # row: a few times the file it came from (the ledger's row limit bounds it further).

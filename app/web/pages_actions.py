@@ -76,6 +76,10 @@ def _form_page(
             elif who.write_scope is not None:
                 f.value = who.write_scope
         f.error = errors.get(f.name)
+        if f.name == "duty" and type_ == "duty.formed":  # i21-catalogue: the duties this person may register
+            from services.catalogue import duty_choices
+
+            f.kind, f.choices = "select", [("", list(duty_choices(who).items()))]
     known = {f.name for f in fields}
     general = general or "；".join(f"{k}：{v}" for k, v in errors.items() if k not in known) or None
     return render(

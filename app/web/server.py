@@ -144,9 +144,11 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.api import router as api_router
     from app.web.pages import render_error
     from app.web.pages import router as pages_router
+    from services.catalogue import register as serve_catalogue_rules
     from services.directory import register as serve_directory_from_store
 
     serve_directory_from_store()  # as app.composition.register_sources (which imports this module)
+    serve_catalogue_rules()
     bind_host = host or http_bind()[0]
     app = FastAPI(
         docs_url=None,  # served below with its own script policy
@@ -265,6 +267,9 @@ def create_app(client=None, *, open_pages: bool | None = None, host: str | None 
     from app.web.import_pages import router as import_router
 
     app.include_router(import_router)
+    from app.web.catalogue_pages import router as catalogue_router
+
+    app.include_router(catalogue_router)
     from app.web.pages_oidc import router as oidc_router
 
     app.include_router(oidc_router)
