@@ -122,7 +122,7 @@ def _lock_published_report(payload: dict[str, Any], recorded_at: dt.datetime | N
                 s,
                 year,
                 scope,
-                lapsing=[r.id for r in engine().rules.values() if r.lapses],
+                lapsing=[r.id for r in engine().rules.values() if r.never_overdue],
                 as_of=today(),
                 basis="published",
                 published_on=str(payload.get("published_on") or "")[:10] or None,

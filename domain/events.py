@@ -72,7 +72,16 @@ ApplicantType = Literal[
 
 
 # Fields holding ids (README "Events": one pattern for every id).
-ID_FIELDS = ("event_id", "document_id", "request_id", "case_id", "item_id", "department", "recorded_by")
+ID_FIELDS = (
+    "event_id",
+    "document_id",
+    "request_id",
+    "case_id",
+    "item_id",
+    "department",
+    "recorded_by",
+    "consultation_id",
+)
 
 
 def _today(info: ValidationInfo | None) -> dt.date | None:
@@ -543,6 +552,33 @@ class AnnualReportPublished(_Base):
     _year = field_validator("year")(classmethod(lambda cls, v: _report_year(v)))
 
 
+# ---------------------------------------------------------------- consultations (i21-windows)
+class ConsultationOpened(_Base):
+    """A draft put out for public comment: its window must stay open at least the rule's minimum."""
+
+    type: Literal["consultation.opened"]
+    consultation_id: str = Field(title="征求意见编号")
+    department: str = Field(title="部门")
+    opened_on: HappenedDay = Field(title="开始征求意见日期", description="征求意见期自次日起算")
+    kind: Literal["major_decision", "regulation_draft", "normative"] = Field(
+        title="草案类别", description="重大行政决策、规章草案、行政规范性文件（不少于30日或7个工作日）"
+    )
+    business_related: bool = Field(
+        False, title="是否与市场主体生产经营活动密切相关", description="涉企规范性文件征求意见不少于30日"
+    )
+    title: str = Field(title="草案名称")
+    url: WebUrl = Field(title="征求意见网址")
+
+
+class ConsultationClosed(_Base):
+    type: Literal["consultation.closed"]
+    consultation_id: str = Field(title="征求意见编号")
+    closed_on: HappenedDay = Field(title="结束征求意见日期", description="须在最短征求意见期届满之后")
+    urgent_reason: str | None = Field(
+        None, title="缩短理由", description="因情况紧急等原因缩短征求意见期的，须说明理由（将标记为缩短征求意见期）"
+    )
+
+
 MODELS: dict[str, type[_Base]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
     for m in (
@@ -577,6 +613,8 @@ MODELS: dict[str, type[_Base]] = {
         BudgetPublished,
         AnnualReportYearClosed,
         AnnualReportPublished,
+        ConsultationOpened,
+        ConsultationClosed,
     )
 }
 
@@ -589,6 +627,8 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
         "other": "其他",
         "budget": "预算",
         "final_account": "决算",
+        "major_decision": "重大行政决策",
+        "regulation_draft": "规章草案",
     },
     "disclosure": {"public": "主动公开", "on_request": "依申请公开", "withheld": "不予公开"},
     "channel": {
@@ -662,6 +702,9 @@ DATE_FIELD = {
     "budget.approved": "approved_on",
     "budget.published": "published_on",
     "annual_report.published": "published_on",
+    # i21-windows: consultations
+    "consultation.opened": "opened_on",
+    "consultation.closed": "closed_on",
 }
 
 # Fields stating that something has happened (a date or an instant), per type: never after the Shanghai
@@ -708,10 +751,12 @@ ITEM_TYPE = {
     "opinion": "opinion",
     "budget": "budget",
     "annual_report": "annual_report",
+    "consultation": "consultation",  # i21-windows
 }
 
 # Events that start an item (everything else refers to an existing one).
 STARTS = {"document.signed", "request.received", "opinion.detected", "budget.approved", "annual_report.year_closed"}
+STARTS |= {"consultation.opened"}  # i21-windows
 # Events only the engine itself emits: refused from senders (a department could otherwise close its
 # own overdue request as "abandoned", or open report clocks for arbitrary years).
 ENGINE_ONLY = {"request.abandoned", "annual_report.year_closed"}
@@ -744,7 +789,7 @@ class Event(BaseModel):
 def item_id_of(type_: str, fields: dict[str, Any]) -> str:
     if type_.startswith("annual_report."):
         return annual_report_item_id(fields["department"], int(fields["year"]), fields.get("level", "department"))
-    for key in ("document_id", "request_id", "case_id", "item_id"):
+    for key in ("document_id", "request_id", "case_id", "item_id", "consultation_id"):
         if key in fields:
             return str(fields[key])
     raise EventError("type", "无法确定事项编号")

@@ -37,6 +37,13 @@ class RuleMeta(BaseModel):
     when: dict[str, list[Any]] = Field(default_factory=dict)
     lapses: bool = False  # closes at its due instant instead of going overdue
     since: str | None = None  # applies to clocks starting on or after this date
+    # "不少于 N 日" (a consultation window): its due date is the last day of the minimum, a met_by event on or
+    # before it is refused unless `shorter_allowed` and the event states `urgent_reason` (then met, flagged).
+    minimum: bool = False
+    shorter_allowed: bool = False
+    limit: str = ""  # the rule's limit text (不少于30日), for the refusal
+    # A backward pre-deadline (内部时限) counted back from this rule's due date: moves with it.
+    counted_back_from: str | None = None
 
     def applies(self, facts: dict[str, Any]) -> bool:
         return all(facts.get(k) in allowed for k, allowed in self.when.items())

@@ -80,6 +80,12 @@ class Rule:
         return all(facts.get(key) in allowed for key, allowed in self.when)
 
     @property
+    @property
+    def never_overdue(self) -> bool:
+        """A window that lapses closes at its due date, a minimum window (不少于) only ends after it: neither
+        is a duty a department can be late on (domain.standing.can_be_overdue)."""
+        return self.lapses or self.minimum
+
     def limit_text(self) -> str:
         if self.unit == "fixed_date":
             return f"每年{self.month}月{self.day}日前"
@@ -118,8 +124,9 @@ _FIELDS = {
     "recurring",
     "counted_back_from",
     "audience",
+    "nodes",
 }
-_RULE_ONLY = {"minimum", "shorter_allowed", "recurring", "counted_back_from", "audience"}
+_RULE_ONLY = {"minimum", "shorter_allowed", "recurring", "counted_back_from", "audience", "nodes"}
 _EDITION_FIELDS = _FIELDS - _RULE_ONLY - {
     "name",
     "unit",
@@ -279,7 +286,40 @@ def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
         back = rule.counted_back_from
         if back is not None and (back not in rules or rules[back].counted_back_from or back == rule_id):
             raise ConfigError(f"{filename}: [rules.{rule_id}] counted_back_from “{back}” 不是另一条正向计算的规则")
+    for rule_id, raw in (data.get("rules") or {}).items():
+        where = f"{filename}: [rules.{rule_id}]"
+        if "nodes" in raw and rules[rule_id].counted_back_from is None:
+            raise ConfigError(f"{where}: nodes 只适用于倒推的内部时限（counted_back_from）")
+        if rules[rule_id].counted_back_from is not None:
+            rules[rule_id] = _counted_back_rule(rules[rule_id], rules[rules[rule_id].counted_back_from], raw, where)
     return rules
+
+
+def _counted_back_rule(rule: Rule, base: Rule, raw: dict, where: str) -> Rule:
+    """A backward pre-deadline runs with its statutory rule: the same start, meets, closes, pauses, stops,
+    restarts and extensions (its due date is computed from the statutory clock's), internal (内部时限: shown,
+    scored only where a scheme weights it) and on only for the nodes it lists (`nodes`, default none)."""
+    if rule.start_event != base.start_event:
+        raise ConfigError(f"{where}: start_event 须与 counted_back_from 规则相同（{base.start_event}）")
+    nodes = raw.get("nodes", [])
+    if not isinstance(nodes, list) or not all(isinstance(n, str) and n for n in nodes):
+        raise ConfigError(f"{where}: nodes 必须是节点 id 列表（空列表：默认不启用）")
+    return replace(
+        rule,
+        name=rule.name if INTERNAL_MARK in rule.name else f"{rule.name}（{INTERNAL_MARK}）",
+        met_by=base.met_by,
+        closed_by=base.closed_by,
+        pause=base.pause,
+        resume=base.resume,
+        stop=base.stop,
+        restart=base.restart,
+        extension=base.extension,
+        when=base.when,
+        since=rule.since or base.since,
+        lapses=False,
+        internal=True,
+        nodes=frozenset(nodes),
+    )
 
 
 def parse_correction_min(data: dict, filename: str = "rules.toml") -> int:

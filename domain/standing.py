@@ -31,8 +31,9 @@ def overdue_working_days(calendar: _Calendar, due: dt.date, as_of: dt.date, regi
 
 
 def can_be_overdue(rule: Any | None) -> bool:
-    """A window that lapses (correction notice, opinion periods) closes at its due date: never overdue."""
-    return not (rule is not None and getattr(rule, "lapses", False))
+    """A window that lapses (correction notice, opinion periods) closes at its due date, a minimum window
+    (a consultation open 不少于30日) is only ended after it: never overdue."""
+    return not (rule is not None and (getattr(rule, "lapses", False) or getattr(rule, "minimum", False)))
 
 
 def clock_days_left(clock: Any, today: dt.date, calendar: _Calendar, rules: Mapping[str, Any]) -> int | None:

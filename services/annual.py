@@ -210,7 +210,7 @@ def annual_document(
             clocks = _records(s, as_of)
         else:
             # the same document from the rows the year needs, selected and counted in SQL (store/annual.py)
-            lapsing = [r.id for r in engine().rules.values() if r.lapses]
+            lapsing = [r.id for r in engine().rules.values() if r.never_overdue]
             rows = year_rows(s, year, scope.departments, lapsing, as_of)
     finally:
         if own:
@@ -258,7 +258,7 @@ def lock_annual_report(
             pending = pending_reviews(date(year, 1, 1), date(year, 12, 31), scope.departments)
             if pending:
                 raise LockRefused(pending_text(f"{year}年度报告", pending), "pending_review", pending)
-        lapsing = [r.id for r in engine().rules.values() if r.lapses]
+        lapsing = [r.id for r in engine().rules.values() if r.never_overdue]
         return _lock(s, year, scope, lapsing=lapsing, as_of=today(), basis="assessor", locked_by=locked_by)
     except PeriodLockedError as exc:
         raise AnnualReportError(str(exc), status=409) from None

@@ -216,6 +216,10 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
             when={k: list(v) for k, v in r.when},
             lapses=r.lapses,
             since=r.since.isoformat() if r.since else None,
+            minimum=r.minimum,
+            shorter_allowed=r.shorter_allowed,
+            limit=r.limit_text() if r.minimum else "",
+            counted_back_from=r.counted_back_from,
         )
     return out
 

@@ -57,7 +57,7 @@ def period_records(
     from domain.scoring import classify
     from store.clock_rows import clock_rows_due_between
 
-    lapsing = {r.id for r in engine().rules.values() if r.lapses}
+    lapsing = {r.id for r in engine().rules.values() if r.never_overdue}
     held = held_keys(session, department)
     out = []
     as_of_day = as_of.isoformat()[:10]
