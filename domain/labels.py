@@ -54,6 +54,7 @@ STEPS = {
     "test": "渠道测试",
     "urge": "督办通知",
     "invite": "设置密码邀请",
+    "earliest_close": "最短征求意见期届满提醒",  # i21-windows
 }
 
 ROLES = {
@@ -186,6 +187,7 @@ ITEM_TYPES = {
     "budget": "预决算",
     "annual_report": "年度报告",
     "clocks": "时限事项",
+    "consultation": "公开征求意见",  # i21-windows
 }
 
 EVENT_TYPES = {
@@ -220,6 +222,9 @@ EVENT_TYPES = {
     "budget.published": "预决算公开",
     "annual_report.year_closed": "年度结束",
     "annual_report.published": "年度报告公布",
+    # i21-windows: consultations
+    "consultation.opened": "开始公开征求意见",
+    "consultation.closed": "结束公开征求意见",
 }
 
 # The item page's buttons: event type -> label, in the order the page shows them (the everyday actions
@@ -249,6 +254,7 @@ EVENT_BUTTONS = {
     "opinion.responded": "回应舆情",
     "budget.published": "登记公开",
     "annual_report.published": "登记公布",
+    "consultation.closed": "结束征求意见",  # i21-windows
 }
 
 

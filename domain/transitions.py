@@ -595,6 +595,13 @@ def transition(st: ItemState, ev: Event) -> Touched:
             c.met_on = ev.on if meta.unit == "hours" else day
             if meta.minimum and c.due and day <= c.due[:10]:  # accepted by check_minimum: with its reason
                 c.shortened_reason = str(ev.data.get(URGENT_REASON) or "").strip() or None
+                st.data["window_shortened"] = {
+                    "rule": meta.id,
+                    "limit": meta.limit,
+                    "closed_on": day,
+                    "earliest": c.due[:10],
+                    "reason": c.shortened_reason or "",
+                }
             out.clocks.append(c)
         elif ev.type in meta.closed_by:
             if not meta.lapses and after_due(ev.on, c):

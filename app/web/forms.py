@@ -16,7 +16,7 @@ from typing import Any, Literal
 from domain.events import CHOICE_LABELS, ENGINE_ONLY, MODELS, OUTCOME_GROUPS
 
 SKIP = {"event_id", "type", "recorded_by", "applicant"}  # applicant: personal data, never asked for
-ID_FIELDS = ("document_id", "request_id", "case_id", "item_id")
+ID_FIELDS = ("document_id", "request_id", "case_id", "item_id", "consultation_id")
 INSTANTS = {"detected_at", "at", "submitted_at"}
 
 
