@@ -153,7 +153,7 @@ def shortened_note(rule, due, met, reason: str | None) -> dict[str, Any]:
     closed, earliest = str(met)[:10], str(due)[:10]
     return {
         "shortened": {"closed_on": closed, "earliest": earliest, "reason": reason or ""},
-        "summary": f"{rule.limit_text()}，应在 {earliest} 之后结束；{closed} 即结束（缩短征求意见期，"
+        "summary": f"{rule.limit_text}，应在 {earliest} 之后结束；{closed} 即结束（缩短征求意见期，"
         f"理由：{reason or '未说明'}）",
     }
 

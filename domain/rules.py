@@ -80,12 +80,12 @@ class Rule:
         return all(facts.get(key) in allowed for key, allowed in self.when)
 
     @property
-    @property
     def never_overdue(self) -> bool:
         """A window that lapses closes at its due date, a minimum window (不少于) only ends after it: neither
         is a duty a department can be late on (domain.standing.can_be_overdue)."""
         return self.lapses or self.minimum
 
+    @property
     def limit_text(self) -> str:
         if self.unit == "fixed_date":
             return f"每年{self.month}月{self.day}日前"

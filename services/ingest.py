@@ -218,7 +218,7 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
             since=r.since.isoformat() if r.since else None,
             minimum=r.minimum,
             shorter_allowed=r.shorter_allowed,
-            limit=r.limit_text() if r.minimum else "",
+            limit=r.limit_text if r.minimum else "",
             counted_back_from=r.counted_back_from,
         )
     return out

@@ -191,9 +191,21 @@ def test_default_config_and_explanation_line():
         "opinion_response_info": 5,
         "opinion_response_press": 5,
         "opinion_response_general": 5,
+        # minimum windows (不少于): never overdue, listed with weight 0 so that nothing counts silently
+        "major_decision_consultation": 0,
+        "regulation_draft_consultation": 0,
+        "normative_consultation": 0,
+        "normative_consultation_business": 0,
     }
     weights = {i.id: i.weight for i in cfg.indicators.values()}
-    assert weights == {"proactive": 10, "interpretation": 5, "request": 6, "annual_report": 10, "opinion": 5}
+    assert weights == {
+        "proactive": 10,
+        "interpretation": 5,
+        "request": 6,
+        "annual_report": 10,
+        "opinion": 5,
+        "consultation": 0,
+    }
     assert all(i.source for s in cfg.schemes.values() for i in s.indicators.values())
     assert all("鲤城" in d.source for k, d in cfg.deductions.items() if k.startswith(("request", "policy_pub")))
     assert "一级指标减分上限为自身权重分值" in cfg.schemes["jinzhou2020"].source
@@ -290,7 +302,8 @@ def test_every_statutory_clock_costs_points_under_the_shipped_scheme():
     assert fin.indicators["proactive"].deduction == 5 and fin.indicators["opinion"].deduction == 5
     assert fin.score == 90
     cfg = load_scoring()
-    scored = {rid for rid, r in rules.items() if not r.lapses}
+    # internal pre-deadlines (request_reply_draft) count only where a scheme weights them
+    scored = {rid for rid, r in rules.items() if not r.lapses and not r.internal}
     for s in cfg.schemes.values():
         assert scored <= {i for ind in s.indicators.values() for i in ind.items}, s.id
 

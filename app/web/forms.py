@@ -84,7 +84,7 @@ def build_fields(type_: str, departments: dict[str, str]) -> list[FormField]:
         elif shown == "department":
             f.kind = "select"
             f.choices = [("", list(departments.items()))]
-        elif shown in ("reason", "withheld_reason", "disclosure_reason", "subject"):
+        elif shown in ("reason", "withheld_reason", "disclosure_reason", "subject", "urgent_reason"):
             f.kind = "textarea"
         if info.default is not None and not info.is_required() and not isinstance(info.default, type(...)):
             f.value = "true" if info.default is True else "false" if info.default is False else str(info.default)
