@@ -1,0 +1,208 @@
+"""Minimum windows (不少于 N 日) and backward pre-deadlines through the real workflows on the time-skipping
+server: public consultations (consultation.opened / closed) and the request's reply draft counted back from
+its reply clock. Dates are 2026 dates in the past (imported history), derived from the calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from domain.engine import engine
+from domain.flags import item_flags
+from services.ingest import Ingestor
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+DAY = dt.timedelta(days=1)
+REGION = "guangxi"  # qz-fgw's node (钦州) counts on Guangxi's calendar
+OPENED = dt.date(2026, 3, 2)
+
+
+def cal():
+    return engine().calendar
+
+
+def last_day(opened: dt.date, days: int) -> dt.date:
+    """The 30-day minimum's last day: start day not counted, a rest day moves on (民法典第二百零一、二百零三条)."""
+    return cal().next_working_day(opened + dt.timedelta(days=days), REGION)
+
+
+def opened(cid: str, kind: str = "major_decision", on: dt.date = OPENED, **kw) -> dict:
+    return {
+        "type": "consultation.opened",
+        "consultation_id": cid,
+        "department": "qz-fgw",
+        "opened_on": str(on),
+        "kind": kind,
+        "title": "钦州市某项重大行政决策草案",
+        "url": "https://www.qinzhou.gov.cn/zjdc/1.html",
+        **kw,
+    }
+
+
+def closed(cid: str, on: dt.date, **kw) -> dict:
+    return {"type": "consultation.closed", "consultation_id": cid, "closed_on": str(on), **kw}
+
+
+async def test_a_consultation_closed_on_day_29_of_a_30_day_window_is_refused(st):
+    cid = st.id("MD29")
+    await st.ok(opened(cid))
+    c = st.clock(cid, "major_decision_consultation")
+    due = last_day(OPENED, 30)
+    assert (c.due, c.state) == (due.isoformat(), "open")
+    assert c.explanation["minimum"] and c.explanation["earliest_close_after"] == due.isoformat()
+    for day in (OPENED + 29 * DAY, due):  # day 29, and the minimum's last day itself
+        r = await st.ingest(closed(cid, day))
+        assert (r[0].status, r[0].field) == ("rejected", "closed_on"), r[0].text()
+        assert f"征求意见期不少于30日，须在 {due} 之后结束" in r[0].reason
+        assert "urgent_reason" in r[0].reason  # 第十五条 allows a shorter window with a stated reason
+    assert st.clock(cid, "major_decision_consultation").state == "open"
+    # the page and the board never call it overdue, although its last day is long past
+    assert item_flags(st.item(cid).data, st.item(cid).clocks) == []
+
+
+async def test_a_consultation_closed_after_day_30_is_met(st):
+    cid = st.id("MD31")
+    await st.ok(opened(cid))
+    due = last_day(OPENED, 30)
+    await st.ok(closed(cid, due + DAY))
+    c = st.clock(cid, "major_decision_consultation")
+    assert (c.state, c.met_on, c.lateness_working_days) == ("met", (due + DAY).isoformat(), 0)
+    assert st.item(cid).state == "closed"
+    assert item_flags(st.item(cid).data, st.item(cid).clocks) == []
+
+
+async def test_an_urgent_close_is_accepted_with_its_reason_and_flagged(st):
+    cid = st.id("MDURG")
+    await st.ok(opened(cid))
+    due = last_day(OPENED, 30)
+    early = OPENED + 10 * DAY
+    r = await st.ingest(closed(cid, early, urgent_reason="   "))  # a blank reason is no reason
+    assert (r[0].status, r[0].field) == ("rejected", "closed_on")
+    await st.ok(closed(cid, early, urgent_reason="防汛应急需要，提前结束征求意见"))
+    c = st.clock(cid, "major_decision_consultation")
+    assert (c.state, c.lateness_working_days) == ("met", 0)
+    assert c.explanation["shortened"] == {
+        "closed_on": early.isoformat(),
+        "earliest": due.isoformat(),
+        "reason": "防汛应急需要，提前结束征求意见",
+    }
+    flags = {f["code"]: f for f in item_flags(st.item(cid).data, st.item(cid).clocks)}
+    assert flags["window_shortened"]["label"] == "缩短征求意见期"
+    assert (
+        "防汛应急需要" in flags["window_shortened"]["detail"] and due.isoformat() in flags["window_shortened"]["detail"]
+    )
+
+
+async def test_the_kind_and_business_flag_select_the_window(st):
+    norm, biz, reg = st.id("NORM"), st.id("BIZ"), st.id("REG")
+    await st.ok(
+        opened(norm, "normative"),
+        opened(biz, "normative", business_related=True),
+        opened(reg, "regulation_draft"),
+    )
+    assert [c.rule for c in st.item(norm).clocks] == ["normative_consultation"]
+    assert st.clock(norm, "normative_consultation").due == cal().add_working_days(OPENED, 7, REGION).isoformat()
+    assert [c.rule for c in st.item(biz).clocks] == ["normative_consultation_business"]
+    assert st.clock(biz, "normative_consultation_business").due == last_day(OPENED, 30).isoformat()
+    assert [c.rule for c in st.item(reg).clocks] == ["regulation_draft_consultation"]
+    # 7 working days for a normative document: closing on its 7th working day is still too early
+    seventh = cal().add_working_days(OPENED, 7, REGION)
+    r = await st.ingest(closed(norm, seventh))
+    assert r[0].status == "rejected" and f"不少于7个工作日，须在 {seventh} 之后结束" in r[0].reason
+    await st.ok(closed(norm, seventh + DAY))
+    assert st.clock(norm, "normative_consultation").state == "met"
+
+
+def _enable_reply_draft(st) -> None:
+    """request_reply_draft ships off (nodes = []): this test's config turns it on for 钦州."""
+    path = st.config / "rules.toml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("[rules.request_reply_draft]")
+    head, tail = text[:start], text[start:]
+    path.write_text(head + tail.replace("nodes = []", 'nodes = ["qinzhou"]', 1), encoding="utf-8")
+
+
+async def test_the_reply_draft_is_counted_back_and_moves_with_an_extension(st):
+    _enable_reply_draft(st)
+    ing = Ingestor(st.client)  # reads the rule table as the edited config gives it
+    req = st.id("DRAFT")
+    recv = dt.date(2026, 3, 2)
+    res = await ing.ingest(
+        [
+            (
+                1,
+                {
+                    "event_id": st.id("d1"),
+                    "type": "request.received",
+                    "request_id": req,
+                    "department": "qz-fgw",
+                    "channel": "online",
+                    "received_on": str(recv),
+                    "applicant_type": "natural_person",
+                    "subject": "申请公开某项目批复",
+                },
+            )
+        ]
+    )
+    assert res[0].status == "applied", res[0].text()
+    st.started.add(f"request:{req}")
+    reply = st.clock(req, "request_reply")
+    draft = st.clock(req, "request_reply_draft")
+    due = cal().add_working_days(recv, 20, REGION)
+    assert reply.due == due.isoformat()
+    assert draft.due == cal().subtract_working_days(due, 3, REGION).isoformat()
+    assert draft.explanation["base"]["due"] == due.isoformat()  # both computations are shown
+    assert "内部时限" in draft.explanation["rule_name"]
+    on = recv + DAY
+    ext = {
+        "type": "request.extended",
+        "request_id": req,
+        "on": str(on),
+        "working_days": 10,
+        "reason": "需调阅档案",
+        "approved_by": "head-fgw",
+        "notified_on": str(on),
+    }
+    res = await ing.ingest([(2, {"event_id": st.id("d2"), **ext})])
+    assert res[0].status == "applied", res[0].text()
+    longer = cal().add_working_days(recv, 30, REGION)
+    assert st.clock(req, "request_reply").due == longer.isoformat()
+    assert st.clock(req, "request_reply_draft").due == cal().subtract_working_days(longer, 3, REGION).isoformat()
+    # met by the same reply as the statutory clock
+    reply_day = cal().subtract_working_days(longer, 1, REGION)
+    res = await ing.ingest(
+        [
+            (
+                3,
+                {
+                    "event_id": st.id("d3"),
+                    "type": "request.replied",
+                    "request_id": req,
+                    "on": str(reply_day),
+                    "outcome": "granted",
+                },
+            )
+        ]
+    )
+    assert res[0].status == "applied", res[0].text()
+    assert st.clock(req, "request_reply").state == "met"
+    d = st.clock(req, "request_reply_draft")
+    assert (d.state, d.lateness_working_days) == ("missed", 2)  # the draft was due 3 working days before
+
+
+async def test_the_reply_draft_is_off_by_default(st):
+    req = st.id("NODRAFT")
+    await st.ok(
+        {
+            "type": "request.received",
+            "request_id": req,
+            "department": "qz-fgw",
+            "channel": "online",
+            "received_on": "2026-03-02",
+            "applicant_type": "natural_person",
+            "subject": "申请公开某项目批复",
+        }
+    )
+    assert [c.rule for c in st.item(req).clocks if c.rule.startswith("request_reply")] == ["request_reply"]
