@@ -44,6 +44,7 @@ class RuleMeta(BaseModel):
     limit: str = ""  # the rule's limit text (不少于30日), for the refusal
     # A backward pre-deadline (内部时限) counted back from this rule's due date: moves with it.
     counted_back_from: str | None = None
+    replaces: str | None = None  # a node's version of this rule (its departments' items get it instead)
 
     def applies(self, facts: dict[str, Any]) -> bool:
         return all(facts.get(k) in allowed for k, allowed in self.when.items())

@@ -68,6 +68,9 @@ class Rule:
     # Backward pre-deadline: due = the due date of rule `counted_back_from` minus `length` working days.
     counted_back_from: str | None = None
     audience: str = "department"
+    # A node's own version of a rule (e.g. the interpretation the same day, 0 working days, where a county's
+    # scheme asks it with the file): for the departments of `nodes` it takes the place of rule `replaces`.
+    replaces: str | None = None
 
     def for_start(self, start: dt.date) -> Rule:
         """The edition in force for a clock started on `start` (e.g. 2008 limits before 2019-05-15)."""
@@ -125,8 +128,9 @@ _FIELDS = {
     "counted_back_from",
     "audience",
     "nodes",
+    "replaces",
 }
-_RULE_ONLY = {"minimum", "shorter_allowed", "recurring", "counted_back_from", "audience", "nodes"}
+_RULE_ONLY = {"minimum", "shorter_allowed", "recurring", "counted_back_from", "audience", "nodes", "replaces"}
 _EDITION_FIELDS = _FIELDS - _RULE_ONLY - {
     "name",
     "unit",
@@ -288,11 +292,36 @@ def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
             raise ConfigError(f"{filename}: [rules.{rule_id}] counted_back_from “{back}” 不是另一条正向计算的规则")
     for rule_id, raw in (data.get("rules") or {}).items():
         where = f"{filename}: [rules.{rule_id}]"
-        if "nodes" in raw and rules[rule_id].counted_back_from is None:
-            raise ConfigError(f"{where}: nodes 只适用于倒推的内部时限（counted_back_from）")
+        if "nodes" in raw and rules[rule_id].counted_back_from is None and "replaces" not in raw:
+            raise ConfigError(f"{where}: nodes 只适用于倒推的内部时限（counted_back_from）或节点版本（replaces）")
         if rules[rule_id].counted_back_from is not None:
             rules[rule_id] = _counted_back_rule(rules[rule_id], rules[rules[rule_id].counted_back_from], raw, where)
+        elif "replaces" in raw:
+            rules[rule_id] = _node_version(rule_id, rules, raw, where)
     return rules
+
+
+def _node_version(rule_id: str, rules: dict[str, Rule], raw: dict, where: str) -> Rule:
+    """A rule in place of another for the departments of the nodes it lists (`nodes`, default none): the
+    same start, meets, closes and `when` as the rule it replaces, its own length and citation."""
+    target = raw["replaces"]
+    if not isinstance(target, str) or target not in rules or target == rule_id or rules[target].replaces:
+        raise ConfigError(f"{where}: replaces “{target}” 不是 rules.toml 中另一条规则")
+    base, rule = rules[target], rules[rule_id]
+    if rule.start_event != base.start_event:
+        raise ConfigError(f"{where}: start_event 须与 replaces 规则相同（{base.start_event}）")
+    nodes = raw.get("nodes", [])
+    if not isinstance(nodes, list) or not all(isinstance(n, str) and n for n in nodes):
+        raise ConfigError(f"{where}: nodes 必须是节点 id 列表（空列表：默认不启用）")
+    return replace(
+        rule,
+        met_by=base.met_by,
+        closed_by=base.closed_by,
+        when=base.when,
+        since=rule.since or base.since,
+        replaces=target,
+        nodes=frozenset(nodes),
+    )
 
 
 def _counted_back_rule(rule: Rule, base: Rule, raw: dict, where: str) -> Rule:

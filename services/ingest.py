@@ -220,6 +220,7 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
             shorter_allowed=r.shorter_allowed,
             limit=r.limit_text if r.minimum else "",
             counted_back_from=r.counted_back_from,
+            replaces=r.replaces,
         )
     return out
 
@@ -229,15 +230,19 @@ def item_rules(
 ) -> dict[str, RuleMeta]:
     """The rules an item of `item_type` in a department of `node` starts with: its type's rules, and a node's
     internal pre-deadlines (`rule_nodes`: rule id -> the nodes it covers) only where they cover `node`."""
-    return {
+    kept = {
         k: m
         for k, m in table.items()
         if ITEM_TYPE.get(m.start_event.split(".")[0]) == item_type and (k not in rule_nodes or node in rule_nodes[k])
     }
+    # a node's version of a rule (rules.toml `replaces`) takes its place for the node's departments
+    replaced = {m.replaces for m in kept.values() if m.replaces}
+    return {k: m for k, m in kept.items() if k not in replaced}
 
 
 def internal_rule_nodes(rules: dict[str, Rule]) -> dict[str, frozenset[str]]:
-    return {r.id: r.nodes for r in rules.values() if r.internal and r.nodes is not None}
+    """The rules that apply only to some nodes' departments: internal pre-deadlines and node versions."""
+    return {r.id: r.nodes for r in rules.values() if r.nodes is not None}
 
 
 def parse_jsonl(text: str) -> list[tuple[int, Any]]:

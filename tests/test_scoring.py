@@ -196,6 +196,7 @@ def test_default_config_and_explanation_line():
         "regulation_draft_consultation": 0,
         "normative_consultation": 0,
         "normative_consultation_business": 0,
+        "policy_interpretation_same_day": 5,  # off by default; in place of policy_interpretation where on
     }
     weights = {i.id: i.weight for i in cfg.indicators.values()}
     assert weights == {
