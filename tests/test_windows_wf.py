@@ -206,3 +206,56 @@ async def test_the_reply_draft_is_off_by_default(st):
         }
     )
     assert [c.rule for c in st.item(req).clocks if c.rule.startswith("request_reply")] == ["request_reply"]
+
+
+def _enable_same_day_interpretation(st) -> None:
+    """policy_interpretation_same_day ships off (nodes = []): this test's config turns it on for 钦州."""
+    path = st.config / "rules.toml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("[rules.policy_interpretation_same_day]")
+    path.write_text(text[:start] + text[start:].replace("nodes = []", 'nodes = ["qinzhou"]', 1), encoding="utf-8")
+
+
+async def test_a_node_asking_the_interpretation_with_the_file_gets_a_same_day_clock(st):
+    _enable_same_day_interpretation(st)
+    ing = Ingestor(st.client)
+    signed_on = dt.date(2026, 3, 2)
+    pub = cal().add_working_days(signed_on, 5, REGION)
+    n = 0
+
+    async def send(ev: dict) -> None:
+        nonlocal n
+        n += 1
+        res = await ing.ingest([(n, {"event_id": st.id(f"s{n}"), **ev})])
+        assert res[0].status == "applied", res[0].text()
+        if ev["type"] == "document.signed":
+            st.started.add(f"document:{ev['document_id']}")
+
+    for doc, interp_on in ((st.id("SAME"), pub), (st.id("NEXT"), cal().add_working_days(pub, 1, REGION))):
+        await send(
+            {
+                "type": "document.signed",
+                "document_id": doc,
+                "department": "qz-fgw",
+                "title": "钦州市某行政规范性文件",
+                "kind": "normative",
+                "signed_on": str(signed_on),
+                "disclosure": "public",
+            }
+        )
+        await send({"type": "document.published", "document_id": doc, "published_on": str(pub), "url": "https://x/1"})
+        rules = [c.rule for c in st.item(doc).clocks]
+        assert "policy_interpretation_same_day" in rules and "policy_interpretation" not in rules
+        assert st.clock(doc, "policy_interpretation_same_day").due == pub.isoformat()
+        await send(
+            {
+                "type": "interpretation.published",
+                "document_id": doc,
+                "published_on": str(interp_on),
+                "url": "https://x/2",
+            }
+        )
+    same = st.clock(st.id("SAME"), "policy_interpretation_same_day")
+    assert (same.state, same.lateness_working_days) == ("met", 0)
+    nxt = st.clock(st.id("NEXT"), "policy_interpretation_same_day")
+    assert (nxt.state, nxt.lateness_working_days) == ("missed", 1)  # the next working day is one day late
