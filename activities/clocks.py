@@ -27,9 +27,9 @@ from domain.clocks import (
     correction_terms,
     judged_late,
     lateness_working_days,
-    shortened,
     parse_start,
     reprojected_text,
+    shortened,
 )
 from domain.config import ConfigError
 from domain.engine import Engine, engine

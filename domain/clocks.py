@@ -679,8 +679,7 @@ def minimum_explanation(rule: Rule, dl: Deadline) -> None:
     )
     dl.explanation["notes"] = [
         *dl.explanation.get("notes", []),
-        f"{rule.limit_text}：{due} 为最短期限的最后一日，须在该日之后结束；{shorter}；"
-        "期满后仍在征求意见的，不属逾期",
+        f"{rule.limit_text}：{due} 为最短期限的最后一日，须在该日之后结束；{shorter}；期满后仍在征求意见的，不属逾期",
     ]
     dl.explanation["summary"] = f"{dl.explanation.get('summary', '')}；{rule.limit_text}，须在 {due} 之后结束"
 

@@ -294,8 +294,8 @@ def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
         where = f"{filename}: [rules.{rule_id}]"
         if "nodes" in raw and rules[rule_id].counted_back_from is None and "replaces" not in raw:
             raise ConfigError(f"{where}: nodes 只适用于倒推的内部时限（counted_back_from）或节点版本（replaces）")
-        if rules[rule_id].counted_back_from is not None:
-            rules[rule_id] = _counted_back_rule(rules[rule_id], rules[rules[rule_id].counted_back_from], raw, where)
+        if (back := rules[rule_id].counted_back_from) is not None:
+            rules[rule_id] = _counted_back_rule(rules[rule_id], rules[back], raw, where)
         elif "replaces" in raw:
             rules[rule_id] = _node_version(rule_id, rules, raw, where)
     return rules
