@@ -259,3 +259,27 @@ async def test_a_node_asking_the_interpretation_with_the_file_gets_a_same_day_cl
     assert (same.state, same.lateness_working_days) == ("met", 0)
     nxt = st.clock(st.id("NEXT"), "policy_interpretation_same_day")
     assert (nxt.state, nxt.lateness_working_days) == ("missed", 1)  # the next working day is one day late
+
+
+async def test_the_api_refuses_an_early_close_and_the_page_shows_a_shortened_one(st):
+    from tests.test_clock_edges_wf import supervisor_http
+
+    cid, urgent = st.id("API"), st.id("APIURG")
+    due = last_day(OPENED, 30)
+    async with await supervisor_http(st) as http:
+        await st.sync_clock()
+        body = [{"event_id": st.id(f"a{i}"), **opened(c)} for i, c in enumerate((cid, urgent))]
+        r = await http.post("/api/events", json=body)
+        assert [x["status"] for x in r.json()["results"]] == ["applied", "applied"]
+        st.started.update({f"consultation:{cid}", f"consultation:{urgent}"})
+        r = await http.post("/api/events", json=[{"event_id": st.id("a3"), **closed(cid, OPENED + 29 * DAY)}])
+        res = r.json()["results"][0]
+        assert (res["status"], res["field"]) == ("rejected", "closed_on")
+        assert f"须在 {due} 之后结束" in res["reason"]
+        ev = closed(urgent, OPENED + 5 * DAY, urgent_reason="上级部署时间紧急")
+        r = await http.post("/api/events", json=[{"event_id": st.id("a4"), **ev}])
+        assert r.json()["results"][0]["status"] == "applied"
+        page = await http.get(f"/items/{urgent}")
+        assert page.status_code == 200 and "缩短征求意见期" in page.text and "上级部署时间紧急" in page.text
+        item = (await http.get(f"/api/items/{urgent}")).json()
+        assert "window_shortened" in {f["code"] for f in item["flags"]}
