@@ -283,3 +283,5 @@ async def test_the_api_refuses_an_early_close_and_the_page_shows_a_shortened_one
         assert page.status_code == 200 and "缩短征求意见期" in page.text and "上级部署时间紧急" in page.text
         item = (await http.get(f"/api/items/{urgent}")).json()
         assert "window_shortened" in {f["code"] for f in item["flags"]}
+        board = await http.get("/")  # the supervisor's board lists the flagged consultation
+        assert board.status_code == 200 and "缩短征求意见期" in board.text and urgent in board.text
