@@ -301,6 +301,7 @@ EXPORT_REQUEST_CHECK_COLUMNS = [
     ("withdrawals", "撤回（件，按撤回日期）"),
     ("after_withdrawal", "撤回后重新申请（件）"),
     ("same_day_groups", "同一申请人同日多件（组）"),
+    ("shortened_windows", "缩短征求意见期（件）"),  # i21-windows: public consultations, not requests
 ]
 
 EXPORT_DETAIL_HEADERS = [

@@ -5,6 +5,7 @@ its reply clock. Dates are 2026 dates in the past (imported history), derived fr
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -285,3 +286,7 @@ async def test_the_api_refuses_an_early_close_and_the_page_shows_a_shortened_one
         assert "window_shortened" in {f["code"] for f in item["flags"]}
         board = await http.get("/")  # the supervisor's board lists the flagged consultation
         assert board.status_code == 200 and "缩短征求意见期" in board.text and urgent in board.text
+        page = (await http.get("/scores", params={"period": "2026-Q1", "department": "qz-fgw"})).text
+        table = page[page.index('id="request-checks"') :]
+        row = re.search(r"<tr><td>钦州市发展和改革委员会</td>(.*?)</tr>", table)
+        assert row and re.findall(r'<td class="n">(\d+)</td>', row.group(1))[-1] == "1"  # 缩短征求意见期
