@@ -277,6 +277,12 @@ async def test_the_api_refuses_an_early_close_and_the_page_shows_a_shortened_one
         res = r.json()["results"][0]
         assert (res["status"], res["field"]) == ("rejected", "closed_on")
         assert f"须在 {due} 之后结束" in res["reason"]
+        # the forms come from the event models: the opening asks the kind, the close the reason
+        form = (await http.get("/events/new", params={"type": "consultation.opened"})).text
+        assert "草案类别" in form and "重大行政决策" in form and "是否与市场主体生产经营活动密切相关" in form
+        form = (await http.get("/events/new", params={"type": "consultation.closed", "item": cid})).text
+        assert "缩短理由" in form and "结束征求意见日期" in form
+        assert "结束征求意见" in (await http.get(f"/items/{cid}")).text  # the open window offers its close
         ev = closed(urgent, OPENED + 5 * DAY, urgent_reason="上级部署时间紧急")
         r = await http.post("/api/events", json=[{"event_id": st.id("a4"), **ev}])
         assert r.json()["results"][0]["status"] == "applied"
