@@ -494,6 +494,8 @@ def late_reason(st: ItemState, ev: Event, *, restart: bool = False) -> str | Non
         touches = True
     for c in st.clocks:
         meta = st.rules.get(c.rule)
+        if meta and meta.counted_back_from:
+            continue  # a pre-deadline follows its statutory clock: judged by that clock's due date
         if not (
             meta
             and c.live
