@@ -79,3 +79,54 @@ def test_a_node_version_replaces_its_rule_only_for_the_nodes_it_lists():
     on = item_rules(table, "document", "qinzhou", nodes)
     assert "policy_interpretation_same_day" in on and "policy_interpretation" not in on
     assert "policy_interpretation" in item_rules(table, "document", "guangxi", nodes)  # another node keeps 3 wd
+
+
+def test_a_pre_deadline_follows_its_statutory_clock_in_the_checks():
+    """An extension decided after the draft's date but before the reply's is not late: the pre-deadline is
+    judged by the statutory clock (no second extension check, no 补录 hold), and it gets the extension too."""
+    from domain import transitions as tr
+    from domain.events import parse_event
+    from domain.item_state import ItemState
+    from domain.review import Recorded
+    from services.ingest import rule_table
+
+    rules = {k: m for k, m in rule_table(load_rules()).items() if k in ("request_reply", "request_reply_draft")}
+    st = ItemState(id="R-1", type="request", department="qz-fgw", region="guangxi", rules=rules)
+    start = parse_event(
+        {
+            "event_id": "r1",
+            "type": "request.received",
+            "request_id": "R-1",
+            "department": "qz-fgw",
+            "channel": "online",
+            "received_on": "2026-03-02",
+            "applicant_type": "natural_person",
+            "subject": "申请公开",
+        }
+    )
+    tr.transition(st, start)
+    st.version = 1
+    reply, draft = tr.clock(st, "request_reply"), tr.clock(st, "request_reply_draft")
+    assert reply is not None and draft is not None and tr.reply_clock(st) is reply
+    reply.due, reply.due_instant = "2026-03-30", "2026-03-30T23:59:59+08:00"
+    draft.due, draft.due_instant = "2026-03-25", "2026-03-25T23:59:59+08:00"
+    ext = parse_event(
+        {
+            "event_id": "x1",
+            "type": "request.extended",
+            "request_id": "R-1",
+            "on": "2026-03-26",
+            "working_days": 10,
+            "reason": "需调阅档案",
+            "approved_by": "head-fgw",
+            "notified_on": "2026-03-26",
+        }
+    )
+    ext = ext.model_copy(
+        update={"recorded": Recorded(at="2026-03-26T10:00:00+08:00", on="2026-03-26", role="liaison", by="liaison-fgw")}
+    )
+    tr.check(st, ext)  # the draft's date (03-25) is past: only the reply's (03-30) decides
+    assert tr.late_reason(st, ext) is None
+    touched = tr.transition(st, ext)
+    assert {c.rule for c in touched.clocks} == {"request_reply", "request_reply_draft"}
+    assert [e.working_days for e in draft.extensions] == [10]
