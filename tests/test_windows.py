@@ -130,3 +130,18 @@ def test_a_pre_deadline_follows_its_statutory_clock_in_the_checks():
     touched = tr.transition(st, ext)
     assert {c.rule for c in touched.clocks} == {"request_reply", "request_reply_draft"}
     assert [e.working_days for e in draft.extensions] == [10]
+
+
+def test_the_annual_report_counts_a_same_day_interpretation_among_the_interpretations():
+    from types import SimpleNamespace
+
+    from domain.annual_document import _share, _status_index
+
+    clocks = [
+        SimpleNamespace(item_id="D1", rule="policy_interpretation", state="met", due="2026-03-05", met_on="2026-03-04"),
+        SimpleNamespace(
+            item_id="D2", rule="policy_interpretation_same_day", state="missed", due="2026-03-05", met_on="2026-03-06"
+        ),
+    ]
+    status = _status_index(clocks, dt.date(2026, 12, 31))
+    assert _share(["D1", "D2"], "policy_interpretation", status) == (1, 2)
