@@ -23,12 +23,13 @@ from domain.clocks import (
     ClockError,
     ExtensionGrant,
     Pause,
-    compute,
+    compute_rule,
     correction_terms,
-    is_late,
+    judged_late,
     lateness_working_days,
     parse_start,
     reprojected_text,
+    shortened,
 )
 from domain.config import ConfigError
 from domain.engine import Engine, engine, rule_in_use
@@ -87,7 +88,8 @@ def _deadline(spec: ClockSpec, eng: Engine, *, explain: bool = True):
     """The clock's deadline on the current calendar, with every input a spec carries: pauses, extensions,
     restart, and a 第三十五条 later date (at least that day). KeyError for an unknown rule, ClockError /
     ConfigError for input the calendar cannot count. One place, so a re-projection and a live clock agree."""
-    dl = compute(
+    dl = compute_rule(
+        eng.rules,
         rule_in_use(eng, spec.rule),
         parse_start(spec.start),
         eng.calendar,
@@ -138,9 +140,22 @@ def calc(spec: ClockSpec) -> ClockCalc:
         out.explanation = {**out.explanation, "restarted_from": spec.restarted_from}
     if spec.met_on and dl.due is not None:
         met = parse_start(spec.met_on)
-        out.late = is_late(dl.due, met)
+        rule = eng.rules[spec.rule]
+        out.late = judged_late(rule, dl.due, met)
         out.lateness_working_days = lateness_working_days(eng.calendar, dl.due, met, dl.region) if out.late else 0
+        if shortened(rule, dl.due, met):
+            out.explanation = {**out.explanation, **shortened_note(rule, dl.due, met, spec.shortened_reason)}
     return out
+
+
+def shortened_note(rule, due, met, reason: str | None) -> dict[str, Any]:
+    """What a minimum window closed early (with its stated reason) shows: flagged 缩短征求意见期."""
+    closed, earliest = str(met)[:10], str(due)[:10]
+    return {
+        "shortened": {"closed_on": closed, "earliest": earliest, "reason": reason or ""},
+        "summary": f"{rule.limit_text}，应在 {earliest} 之后结束；{closed} 即结束（缩短征求意见期，"
+        f"理由：{reason or '未说明'}）",
+    }
 
 
 class CorrectionRequest(BaseModel):
@@ -335,6 +350,7 @@ def spec_from_snapshot(c: ClockSnapshot) -> ClockSpec:
         note=ex.get("receipt"),
         delayed_to=ex.get("delayed_to"),
         delay_note=ex.get("delay_note"),
+        shortened_reason=(ex.get("shortened") or {}).get("reason") or None,
     )
 
 
@@ -351,7 +367,7 @@ def _unchanged(spec: ClockSpec, c: ClockSnapshot, eng: Engine) -> bool:
     if dl.due is None or dl.due_iso() != c.due or dl.provisional != c.provisional or spec.met_on is None:
         return False
     met = parse_start(spec.met_on)
-    late = is_late(dl.due, met)
+    late = judged_late(eng.rules[spec.rule], dl.due, met)
     lateness = lateness_working_days(eng.calendar, dl.due, met, dl.region) if late else 0
     state = "missed" if late else ("closed" if c.explanation.get("closed_late") else "met")
     return state == c.state and (not late or lateness == c.lateness_working_days)

@@ -52,7 +52,7 @@ from domain.shanghai import now as shanghai_now
 
 log = logging.getLogger("shixian.notify")
 
-LADDER_STEPS = ("t_minus_3", "t_minus_1", "due_today", "overdue_1", "overdue_repeat")
+LADDER_STEPS = ("t_minus_3", "t_minus_1", "due_today", "overdue_1", "overdue_repeat", "earliest_close")
 DIGEST_STEPS = ("digest_liaison", "digest_supervisor", "digest_head", "digest_admin")
 STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + ("test", "urge", "invite")
 # A one-time password link is a secret: whoever reads it can take the account, so never to a group channel.

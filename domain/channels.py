@@ -43,7 +43,7 @@ _IM_KINDS = GROUP_BOT_KINDS | _MARKDOWN_KINDS | {"tgram", "matrix", "matrixs", "
 
 # Item types whose titles are public information (published documents, public-opinion cases, budgets,
 # annual reports); a request's subject is not.
-PUBLIC_TITLE_TYPES = frozenset({"document", "opinion", "budget", "annual_report", "duty"})
+PUBLIC_TITLE_TYPES = frozenset({"document", "opinion", "budget", "annual_report", "duty", "consultation"})
 
 WITHHELD_NOTE = "（督办意见含具体案情，仅发送至个人渠道，请登录时限系统查看）"
 

@@ -37,6 +37,8 @@ class ClockSpec(BaseModel):
     # 条例第三十五条: a later reply date the agency set and notified (the due date is at least that day).
     delayed_to: str | None = None
     delay_note: str | None = None
+    # A minimum window closed on or before its last day with the stated reason (shorter_allowed): met, flagged.
+    shortened_reason: str | None = None
 
 
 class PlannedStepModel(BaseModel):

@@ -18,7 +18,7 @@ The due instant is the end of the due day, Asia/Shanghai (for hour rules: the ex
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -653,6 +653,70 @@ def is_late(due: dt.date | dt.datetime, met: dt.date | dt.datetime) -> bool:
         met_i = met if isinstance(met, dt.datetime) else end_of_day(met)
         return met_i > due
     return _as_date(met) > due
+
+
+def judged_late(rule: Rule, due: dt.date | dt.datetime, met: dt.date | dt.datetime) -> bool:
+    """Late against the due date; a minimum window ("不少于") is never late: its due date is the earliest
+    allowed close, and a close after it is what the law asks."""
+    return False if rule.minimum else is_late(due, met)
+
+
+def shortened(rule: Rule, due: dt.date | dt.datetime | None, met: dt.date | dt.datetime | None) -> bool:
+    """A minimum window closed on or before its last day (accepted only with a stated urgent reason)."""
+    return bool(rule.minimum and due is not None and met is not None and _as_date(met) <= _as_date(due))
+
+
+def minimum_explanation(rule: Rule, dl: Deadline) -> None:
+    """A minimum window's explanation: its due date is the last day of the minimum, the earliest close is
+    the day after; a window still open after it simply runs (nothing is late)."""
+    due = dl.due_iso()
+    dl.explanation["minimum"] = True
+    dl.explanation["earliest_close_after"] = due
+    shorter = (
+        "因情况紧急等原因需要缩短期限的，须在结束事件中说明理由（urgent_reason），按缩短征求意见期标记"
+        if rule.shorter_allowed
+        else "不得提前结束"
+    )
+    dl.explanation["notes"] = [
+        *dl.explanation.get("notes", []),
+        f"{rule.limit_text}：{due} 为最短期限的最后一日，须在该日之后结束；{shorter}；期满后仍在征求意见的，不属逾期",
+    ]
+    dl.explanation["summary"] = f"{dl.explanation.get('summary', '')}；{rule.limit_text}，须在 {due} 之后结束"
+
+
+def compute_rule(
+    rules: Mapping[str, Rule],
+    rule: Rule,
+    start: dt.date | dt.datetime,
+    calendar: WorkCalendar,
+    region: str | None = NATIONAL,
+    **kw: Any,
+) -> Deadline:
+    """`compute`, and for a backward pre-deadline (`counted_back_from`) the named rule's deadline first, with
+    the same pauses, extensions and restart, then N working days back from it: the internal date moves
+    whenever the statutory one does. Its explanation keeps the statutory computation under "base"."""
+    if not rule.counted_back_from:
+        dl = compute(rule, start, calendar, region, **kw)
+        if rule.minimum and dl.explanation and dl.due is not None:
+            minimum_explanation(rule, dl)
+        return dl
+    base_rule = rules.get(rule.counted_back_from)
+    if base_rule is None:
+        raise ClockError(f"规则“{rule.name}”倒推所依据的规则“{rule.counted_back_from}”不存在")
+    base = compute(base_rule, start, calendar, region, **kw)
+    if base.due is None:  # the statutory clock is paused with no end: so is its pre-deadline
+        return Deadline(rule.id, base.start, base.region, None, base.provisional, dict(base.explanation))
+    if isinstance(base.due, dt.datetime):
+        raise ClockError(f"规则“{rule.name}”只能从按日计算的期限倒推")
+    explain = bool(kw.get("explain", True))
+    dl = counted_back(rule, base.due, calendar, base.region, explain=explain)
+    dl.start, dl.provisional = base.start, dl.provisional or base.provisional
+    dl.paused_days = base.paused_days
+    if explain:
+        dl.explanation["start"] = _as_date(base.start).isoformat()
+        dl.explanation["base"] = base.explanation
+        dl.explanation["provisional"] = dl.provisional
+    return dl
 
 
 # ---------------------------------------------------------------- a finished clock recomputed

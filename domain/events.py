@@ -84,6 +84,7 @@ ID_FIELDS = (
     "ticket_id",
     "message_id",
     "duty_item_id",  # i21-catalogue
+    "consultation_id",
 )
 
 
@@ -652,8 +653,10 @@ class DutyFormed(_Base):
 
     type: Literal["duty.formed"]
     duty_item_id: str = Field(title="目录事项编号")
+    department: str = Field(title="部门")
     duty: int = Field(title="标准目录事项", description="本地区标准目录中的事项（shixian catalogue list）")
     formed_on: HappenedDay = Field(title="信息形成或变更日期")
+    title: str = Field("", title="标题")
 
 
 class DutyPublished(_Base):
@@ -661,6 +664,33 @@ class DutyPublished(_Base):
     duty_item_id: str = Field(title="目录事项编号")
     published_on: HappenedDay = Field(title="公开日期")
     url: WebUrl = Field(title="公开网址")
+
+
+# ---------------------------------------------------------------- consultations (i21-windows)
+class ConsultationOpened(_Base):
+    """A draft put out for public comment: its window must stay open at least the rule's minimum."""
+
+    type: Literal["consultation.opened"]
+    consultation_id: str = Field(title="征求意见编号")
+    department: str = Field(title="部门")
+    opened_on: HappenedDay = Field(title="开始征求意见日期", description="征求意见期自次日起算")
+    kind: Literal["major_decision", "regulation_draft", "normative"] = Field(
+        title="草案类别", description="重大行政决策、规章草案、行政规范性文件（不少于30日或7个工作日）"
+    )
+    business_related: bool = Field(
+        False, title="是否与市场主体生产经营活动密切相关", description="涉企规范性文件征求意见不少于30日"
+    )
+    title: str = Field(title="草案名称")
+    url: WebUrl = Field(title="征求意见网址")
+
+
+class ConsultationClosed(_Base):
+    type: Literal["consultation.closed"]
+    consultation_id: str = Field(title="征求意见编号")
+    closed_on: HappenedDay = Field(title="结束征求意见日期", description="须在最短征求意见期届满之后")
+    urgent_reason: str | None = Field(
+        None, title="缩短理由", description="因情况紧急等原因缩短征求意见期的，须说明理由（将标记为缩短征求意见期）"
+    )
 
 
 MODELS: dict[str, type[_Base]] = {
@@ -708,6 +738,8 @@ MODELS: dict[str, type[_Base]] = {
         MessageReplied,
         DutyFormed,  # i21-catalogue
         DutyPublished,
+        ConsultationOpened,
+        ConsultationClosed,
     )
 }
 
@@ -720,6 +752,8 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
         "other": "其他",
         "budget": "预算",
         "final_account": "决算",
+        "major_decision": "重大行政决策",
+        "regulation_draft": "规章草案",
     },
     "disclosure": {"public": "主动公开", "on_request": "依申请公开", "withheld": "不予公开"},
     "channel": {
@@ -815,6 +849,9 @@ DATE_FIELD = {
     # i21-catalogue
     "duty.formed": "formed_on",
     "duty.published": "published_on",
+    # i21-windows: consultations
+    "consultation.opened": "opened_on",
+    "consultation.closed": "closed_on",
 }
 
 # Fields stating that something has happened (a date or an instant), per type: never after the Shanghai
@@ -866,6 +903,7 @@ ITEM_TYPE = {
     "hotline": "hotline",
     "message": "message",
     "duty": "duty",  # i21-catalogue: items registered against a catalogue duty
+    "consultation": "consultation",  # i21-windows
 }
 
 # Events that start an item (everything else refers to an existing one).
@@ -881,6 +919,7 @@ STARTS = {
     "hotline.received",
     "message.received",
     "duty.formed",  # i21-catalogue
+    "consultation.opened",  # i21-windows
 }
 # Events only the engine itself emits: refused from senders (a department could otherwise close its
 # own overdue request as "abandoned", or open report clocks for arbitrary years).
@@ -925,6 +964,7 @@ def item_id_of(type_: str, fields: dict[str, Any]) -> str:
         "ticket_id",
         "message_id",
         "duty_item_id",
+        "consultation_id",
     ):
         if key in fields:
             return str(fields[key])

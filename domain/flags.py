@@ -23,6 +23,7 @@ FLAG_LABELS = {
     "fee_pending": "待缴信息处理费",
     "fee_paused": "收费中止计时",
     "delay_and_extension": "延期与延迟答复叠加",
+    "window_shortened": "缩短征求意见期",  # i21-windows: a minimum window closed early with its reason
 }
 # Pause reasons of consultations (domain.transitions.pause_reason); 待申请人补正 is not one.
 CONSULTATION_REASONS = ("征求第三方意见", "征求其他机关意见", "中止计算")
@@ -64,7 +65,7 @@ def item_flags(data: dict[str, Any] | None, clocks: list[Any] | None = None) -> 
 
     data = data or {}
     out = document_flags(data) + _not_in_force(data) + _registration(data) + receipt_flags(data)
-    out += stacked_delay_flags(data, clocks)
+    out += stacked_delay_flags(data, clocks) + shortened_flags(data)
     corr = data.get("correction")
     if not (isinstance(corr, dict) or data.get("consultations") or data.get("after_withdrawal")):
         return out  # most items: nothing to judge, no config read
@@ -258,3 +259,19 @@ def stacked_delay_flags(data: dict[str, Any], clocks: list[Any] | None) -> list[
                 }
             ]
     return []
+
+
+def shortened_flags(data: dict[str, Any]) -> list[dict[str, str]]:
+    """缩短征求意见期: a minimum window (不少于 N 日) closed on or before its last day with a stated reason
+    (domain.transitions keeps it in the item's data)."""
+    short = data.get("window_shortened")
+    if not isinstance(short, dict):
+        return []
+    return [
+        {
+            "code": "window_shortened",
+            "label": FLAG_LABELS["window_shortened"],
+            "detail": f"{short.get('closed_on')} 结束征求意见，最短期限（{short.get('limit')}）至 {short.get('earliest')}；"
+            f"缩短理由：{short.get('reason') or '未说明'}",
+        }
+    ]

@@ -41,7 +41,14 @@ class RuleMeta(BaseModel):
     # neither keeps the item open nor is overdue, scored or reminded to the liaison.
     audience: str = "department"
     regions: list[str] = Field(default_factory=list)  # a provincial variant (domain.rules.Rule.regions)
-    replaces: str | None = None
+    # "不少于 N 日" (a consultation window): its due date is the last day of the minimum, a met_by event on or
+    # before it is refused unless `shorter_allowed` and the event states `urgent_reason` (then met, flagged).
+    minimum: bool = False
+    shorter_allowed: bool = False
+    limit: str = ""  # the rule's limit text (不少于30日), for the refusal
+    # A backward pre-deadline (内部时限) counted back from this rule's due date: moves with it.
+    counted_back_from: str | None = None
+    replaces: str | None = None  # a node's version of this rule (its departments' items get it instead)
 
     def applies(self, facts: dict[str, Any]) -> bool:
         return all(facts.get(k) in allowed for k, allowed in self.when.items())

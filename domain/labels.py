@@ -54,6 +54,7 @@ STEPS = {
     "test": "渠道测试",
     "urge": "督办通知",
     "invite": "设置密码邀请",
+    "earliest_close": "最短征求意见期届满提醒",  # i21-windows
 }
 
 ROLES = {
@@ -193,6 +194,7 @@ ITEM_TYPES = {
     "message": "网站留言",
     # i21-catalogue
     "duty": "标准目录事项",
+    "consultation": "公开征求意见",  # i21-windows
 }
 
 EVENT_TYPES = {
@@ -239,6 +241,9 @@ EVENT_TYPES = {
     # i21-catalogue: catalogue duties (基层政务公开标准目录)
     "duty.formed": "信息形成或变更",
     "duty.published": "目录事项公开",
+    # i21-windows: consultations
+    "consultation.opened": "开始公开征求意见",
+    "consultation.closed": "结束公开征求意见",
 }
 
 # The item page's buttons: event type -> label, in the order the page shows them (the everyday actions
@@ -276,6 +281,7 @@ EVENT_BUTTONS = {
     "message.replied": "登记答复",
     # i21-catalogue
     "duty.published": "登记公开",
+    "consultation.closed": "结束征求意见",  # i21-windows
 }
 
 
@@ -322,6 +328,7 @@ EXPORT_REQUEST_CHECK_COLUMNS = [
     ("withdrawals", "撤回（件，按撤回日期）"),
     ("after_withdrawal", "撤回后重新申请（件）"),
     ("same_day_groups", "同一申请人同日多件（组）"),
+    ("shortened_windows", "缩短征求意见期（件）"),  # i21-windows: public consultations, not requests
 ]
 
 EXPORT_DETAIL_HEADERS = [

@@ -15,7 +15,16 @@ from domain.review import LateEntry
 # awaiting_contact: not started yet, the applicant cannot be reached (国办公开办函〔2015〕207号 一.2)
 ClockState = Literal["open", "paused", "met", "missed", "closed", "awaiting_contact"]
 ItemType = Literal[
-    "document", "request", "opinion", "budget", "annual_report", "proposal", "hotline", "message", "duty"
+    "document",
+    "request",
+    "opinion",
+    "budget",
+    "annual_report",
+    "proposal",
+    "hotline",
+    "message",
+    "duty",
+    "consultation",
 ]
 
 

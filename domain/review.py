@@ -40,7 +40,9 @@ TRUSTED_ROLES = frozenset({*PROXY_ROLES, "system", ONBOARDING_ROLE})
 DEFAULT_WORKING_DAYS = 3
 DEFAULT_CALENDAR_DAYS = 7
 # Start events whose registration lag is measured; annual_report.year_closed is made by the engine.
-REGISTRATION_STARTS = frozenset({"request.received", "document.signed", "opinion.detected", "budget.approved"})
+REGISTRATION_STARTS = frozenset(
+    {"request.received", "document.signed", "opinion.detected", "budget.approved", "consultation.opened"}
+)
 
 
 class Recorded(BaseModel):

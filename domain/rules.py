@@ -73,6 +73,9 @@ class Rule:
     # region is, or lies under, one of them (sichuan covers liangshan); `replaces`: the national rule it
     # stands in for there (四川's 建议提案 periods instead of the 国办 办法's).
     regions: tuple[str, ...] = ()
+    # `replaces`: the rule it stands in for, for the departments the variant covers: a provincial variant
+    # (`regions`) or a node's own version (`nodes`, e.g. the interpretation the same day, 0 working days, where
+    # a county's scheme asks it with the file).
     replaces: str | None = None
 
     def for_start(self, start: dt.date) -> Rule:
@@ -84,6 +87,13 @@ class Rule:
 
     def applies(self, facts: dict) -> bool:
         return all(facts.get(key) in allowed for key, allowed in self.when)
+
+    @property
+    def never_overdue(self) -> bool:
+        """A window that lapses closes at its due date, a minimum window (不少于) only ends after it, a window
+        the supervisor watches (an appeal window) is the applicant's time: none is a duty a department can be
+        late on (domain.standing.can_be_overdue)."""
+        return self.lapses or self.minimum or self.audience == "supervisor"
 
     @property
     def limit_text(self) -> str:
@@ -125,9 +135,19 @@ _FIELDS = {
     "counted_back_from",
     "audience",
     "regions",
+    "nodes",
     "replaces",
 }
-_RULE_ONLY = {"minimum", "shorter_allowed", "recurring", "counted_back_from", "audience", "regions", "replaces"}
+_RULE_ONLY = {
+    "minimum",
+    "shorter_allowed",
+    "recurring",
+    "counted_back_from",
+    "audience",
+    "regions",
+    "nodes",
+    "replaces",
+}
 _EDITION_FIELDS = _FIELDS - _RULE_ONLY - {
     "name",
     "unit",
@@ -251,8 +271,8 @@ def _rule_only(raw: dict, where: str, unit: str) -> dict:
         raise ConfigError(f"{where}: regions 必须是地区编号列表（config/regions.toml）")
     out["regions"] = tuple(regions)
     replaces = raw.get("replaces")
-    if replaces is not None and (not isinstance(replaces, str) or not regions):
-        raise ConfigError(f"{where}: replaces 必须是规则 id，且只用于设置了 regions 的地方规则")
+    if replaces is not None and (not isinstance(replaces, str) or not replaces):
+        raise ConfigError(f"{where}: replaces 必须是规则 id（地方规则配 regions，节点版本配 nodes）")
     out["replaces"] = replaces
     return out
 
@@ -295,9 +315,69 @@ def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
         back = rule.counted_back_from
         if back is not None and (back not in rules or rules[back].counted_back_from or back == rule_id):
             raise ConfigError(f"{filename}: [rules.{rule_id}] counted_back_from “{back}” 不是另一条正向计算的规则")
-        if rule.replaces is not None and (rule.replaces not in rules or rules[rule.replaces].regions):
-            raise ConfigError(f"{filename}: [rules.{rule_id}] replaces “{rule.replaces}” 不是一条全国规则")
+    for rule_id, raw in (data.get("rules") or {}).items():
+        where = f"{filename}: [rules.{rule_id}]"
+        rule = rules[rule_id]
+        if "nodes" in raw and rule.counted_back_from is None and "replaces" not in raw:
+            raise ConfigError(f"{where}: nodes 只适用于倒推的内部时限（counted_back_from）或节点版本（replaces）")
+        if (back := rule.counted_back_from) is not None:
+            rules[rule_id] = _counted_back_rule(rule, rules[back], raw, where)
+        elif rule.replaces is not None and rule.regions:  # a provincial variant of a national rule
+            if rule.replaces not in rules or rules[rule.replaces].regions or "nodes" in raw:
+                raise ConfigError(f"{where}: replaces “{rule.replaces}” 不是一条全国规则")
+        elif rule.replaces is not None:  # a node's own version
+            rules[rule_id] = _node_version(rule_id, rules, raw, where)
     return rules
+
+
+def _node_version(rule_id: str, rules: dict[str, Rule], raw: dict, where: str) -> Rule:
+    """A rule in place of another for the departments of the nodes it lists (`nodes`, default none): the
+    same start, meets, closes and `when` as the rule it replaces, its own length and citation."""
+    target = raw["replaces"]
+    if not isinstance(target, str) or target not in rules or target == rule_id or rules[target].replaces:
+        raise ConfigError(f"{where}: replaces “{target}” 不是 rules.toml 中另一条规则")
+    base, rule = rules[target], rules[rule_id]
+    if rule.start_event != base.start_event:
+        raise ConfigError(f"{where}: start_event 须与 replaces 规则相同（{base.start_event}）")
+    nodes = raw.get("nodes", [])
+    if not isinstance(nodes, list) or not all(isinstance(n, str) and n for n in nodes):
+        raise ConfigError(f"{where}: nodes 必须是节点 id 列表（空列表：默认不启用）")
+    return replace(
+        rule,
+        met_by=base.met_by,
+        closed_by=base.closed_by,
+        when=base.when,
+        since=rule.since or base.since,
+        replaces=target,
+        nodes=frozenset(nodes),
+    )
+
+
+def _counted_back_rule(rule: Rule, base: Rule, raw: dict, where: str) -> Rule:
+    """A backward pre-deadline runs with its statutory rule: the same start, meets, closes, pauses, stops,
+    restarts and extensions (its due date is computed from the statutory clock's), internal (内部时限: shown,
+    scored only where a scheme weights it) and on only for the nodes it lists (`nodes`, default none)."""
+    if rule.start_event != base.start_event:
+        raise ConfigError(f"{where}: start_event 须与 counted_back_from 规则相同（{base.start_event}）")
+    nodes = raw.get("nodes", [])
+    if not isinstance(nodes, list) or not all(isinstance(n, str) and n for n in nodes):
+        raise ConfigError(f"{where}: nodes 必须是节点 id 列表（空列表：默认不启用）")
+    return replace(
+        rule,
+        name=rule.name if INTERNAL_MARK in rule.name else f"{rule.name}（{INTERNAL_MARK}）",
+        met_by=base.met_by,
+        closed_by=base.closed_by,
+        pause=base.pause,
+        resume=base.resume,
+        stop=base.stop,
+        restart=base.restart,
+        extension=base.extension,
+        when=base.when,
+        since=rule.since or base.since,
+        lapses=False,
+        internal=True,
+        nodes=frozenset(nodes),
+    )
 
 
 def parse_correction_min(data: dict, filename: str = "rules.toml") -> int:

@@ -31,11 +31,16 @@ def overdue_working_days(calendar: _Calendar, due: dt.date, as_of: dt.date, regi
 
 
 def can_be_overdue(rule: Any | None) -> bool:
-    """A window that lapses (correction notice, opinion periods) closes at its due date: never overdue. Nor is
-    a window the supervisor watches (audience = "supervisor": an appeal window, the applicant's time)."""
+    """A window that lapses (correction notice, opinion periods) closes at its due date, a minimum window
+    (a consultation open 不少于30日) is only ended after it: never overdue. Nor is a window the supervisor
+    watches (audience = "supervisor": an appeal window, the applicant's time)."""
     if rule is None:
         return True
-    return not (getattr(rule, "lapses", False) or getattr(rule, "audience", "department") == "supervisor")
+    return not (
+        getattr(rule, "lapses", False)
+        or getattr(rule, "minimum", False)
+        or getattr(rule, "audience", "department") == "supervisor"
+    )
 
 
 def clock_days_left(clock: Any, today: dt.date, calendar: _Calendar, rules: Mapping[str, Any]) -> int | None:

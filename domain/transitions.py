@@ -75,8 +75,20 @@ def receipt_clocks(st: ItemState) -> list[ClockData]:
 
 
 def reply_clock(st: ItemState) -> ClockData | None:
-    """The request's reply clock: started by the receipt, an obligation (not a window)."""
-    return next((c for c in receipt_clocks(st) if not st.rules[c.rule].lapses), None)
+    """The request's reply clock: started by the receipt, an obligation (not a window, not a pre-deadline
+    counted back from it)."""
+    return next(
+        (c for c in receipt_clocks(st) if not st.rules[c.rule].lapses and not st.rules[c.rule].counted_back_from),
+        None,
+    )
+
+
+def with_pre_deadlines(st: ItemState, c: ClockData | None) -> list[ClockData]:
+    """`c` and the live backward pre-deadlines counted back from it (they move when it moves)."""
+    if c is None:
+        return []
+    pre = [k for k in st.clocks if (m := st.rules.get(k.rule)) and m.counted_back_from == c.rule and k.live]
+    return [c, *pre]
 
 
 def ended_kind(st: ItemState, ev: Event) -> str | None:
@@ -186,13 +198,41 @@ def check(st: ItemState, ev: Event, today: date | None = None, strict: bool = Tr
         check_receipt(st, ev)
     for c in st.clocks:
         meta = st.rules.get(c.rule)
-        if meta and ev.type == meta.extension_event:
-            check_extension(ev, c, meta)
+        if meta and ev.type == meta.extension_event and not meta.counted_back_from:
+            check_extension(ev, c, meta)  # judged on the statutory clock; its pre-deadline follows it
             if strict and st.type == "request":  # 条例第三十三条第二款; a hotline ticket's extension states its reason
                 check_extension_approval(ev, c)
     {"document": check_document, "request": check_request}.get(st.type, check_clocks)(st, ev)
+    check_minimum(st, ev)
     if strict and st.type == "request":
         check_request_s17(st, ev)
+
+
+URGENT_REASON = "urgent_reason"
+
+
+def early_close(st: ItemState, ev: Event) -> list[tuple[ClockData, RuleMeta]]:
+    """The minimum windows (不少于 N 日) `ev` would close on or before their last day."""
+    out = []
+    for c in st.clocks:
+        meta = st.rules.get(c.rule)
+        if meta and meta.minimum and c.live and c.due and ev.type in meta.met_by and ev.on[:10] <= c.due[:10]:
+            out.append((c, meta))
+    return out
+
+
+def check_minimum(st: ItemState, ev: Event) -> None:
+    """A minimum window closes only after its last day; earlier only where the rule allows a shorter window
+    and the event states why (重大行政决策程序暂行条例: 因情况紧急等原因需要缩短期限的…予以说明). One place:
+    the API, a form, a ledger import and a held entry's approval all reach the item through `check`."""
+    for c, meta in early_close(st, ev):
+        due = c.due[:10] if c.due else ""
+        if meta.shorter_allowed and str(ev.data.get(URGENT_REASON) or "").strip():
+            continue
+        text = f"征求意见期{meta.limit or '有最短期限'}，须在 {due} 之后结束（{meta.name}）"
+        if meta.shorter_allowed:
+            text += f"；因情况紧急等原因需要缩短的，请在 {URGENT_REASON}（缩短理由）中说明"
+        raise Refusal(ev.date_field, text)
 
 
 # ---------------------------------------------------------------- what the item accepts now
@@ -461,6 +501,8 @@ def late_reason(st: ItemState, ev: Event, *, restart: bool = False) -> str | Non
         touches = True
     for c in st.clocks:
         meta = st.rules.get(c.rule)
+        if meta and meta.counted_back_from:
+            continue  # a pre-deadline follows its statutory clock: judged by that clock's due date
         if not (
             meta
             and c.live
@@ -560,6 +602,15 @@ def transition(st: ItemState, ev: Event) -> Touched:
                 if p.end is None:
                     p.end = day
             c.met_on = ev.on if meta.unit == "hours" else day
+            if meta.minimum and c.due and day <= c.due[:10]:  # accepted by check_minimum: with its reason
+                c.shortened_reason = str(ev.data.get(URGENT_REASON) or "").strip() or None
+                st.data["window_shortened"] = {
+                    "rule": meta.id,
+                    "limit": meta.limit,
+                    "closed_on": day,
+                    "earliest": c.due[:10],
+                    "reason": c.shortened_reason or "",
+                }
             out.clocks.append(c)
         elif ev.type in meta.closed_by:
             if not meta.lapses and after_due(ev.on, c):
@@ -570,7 +621,7 @@ def transition(st: ItemState, ev: Event) -> Touched:
             else:
                 c.state, c.plan = "closed", []
         elif ev.type == meta.pause:
-            if st.type == "request":
+            if st.type == "request" and not meta.counted_back_from:
                 note_consultation(st, ev, c)
             c.pauses.append(PauseSpec(start=day, reason=pause_reason(ev), kind=ev.data.get("with")))
             out.clocks.append(c)
@@ -648,16 +699,16 @@ def receipt_transition(st: ItemState, ev: Event, out: Touched) -> Touched:
             out.clocks.append(fresh)
     elif ev.type == FEE_NOTIFIED:
         d["fee"] = {"notified_on": day}
-        if reply is not None:
-            reply.pauses.append(PauseSpec(start=day, reason=f"{FEE_PAUSE_REASON}（{day} 发出收费通知）", kind=FEE))
-            out.clocks.append(reply)
+        for c in with_pre_deadlines(st, reply):
+            c.pauses.append(PauseSpec(start=day, reason=f"{FEE_PAUSE_REASON}（{day} 发出收费通知）", kind=FEE))
+            out.clocks.append(c)
     elif ev.type == FEE_PAID:
         d["fee"] = {**d.get("fee", {}), "paid_on": day}
-        if reply is not None:
-            for p in reply.pauses:
+        for c in with_pre_deadlines(st, reply):
+            for p in c.pauses:
                 if p.kind == FEE and p.end is None:
                     p.end = max(day, p.start)
-            out.clocks.append(reply)
+            out.clocks.append(c)
     elif ev.type == DELAYED:
         d["reply_delayed"] = {
             "on": day,

@@ -218,6 +218,10 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
             since=r.since.isoformat() if r.since else None,
             audience=r.audience,
             regions=list(r.regions),
+            minimum=r.minimum,
+            shorter_allowed=r.shorter_allowed,
+            limit=r.limit_text if r.minimum else "",
+            counted_back_from=r.counted_back_from,
             replaces=r.replaces,
         )
     return out
@@ -231,9 +235,9 @@ def item_rules(
     chain: tuple[str, ...] = (),
 ) -> dict[str, RuleMeta]:
     """The rules an item of `item_type` in a department of `node` starts with: its type's rules, and a node's
-    internal pre-deadlines (`rule_nodes`: rule id -> the nodes it covers) only where they cover `node`.
-    `chain`: the department's calendar region and the regions above it; a provincial variant (`regions`)
-    joins only there, in place of the national rule it `replaces`."""
+    internal pre-deadlines and a node's own versions of rules (`rule_nodes`: rule id -> the nodes it covers)
+    only where they cover `node`. `chain`: the department's calendar region and the regions above it; a
+    provincial variant (`regions`) joins only there. A variant takes the place of the rule it `replaces`."""
     here = {
         k: m
         for k, m in table.items()
@@ -246,7 +250,8 @@ def item_rules(
 
 
 def internal_rule_nodes(rules: dict[str, Rule]) -> dict[str, frozenset[str]]:
-    return {r.id: r.nodes for r in rules.values() if r.internal and r.nodes is not None}
+    """The rules that apply only to some nodes' departments: internal pre-deadlines and node versions."""
+    return {r.id: r.nodes for r in rules.values() if r.nodes is not None}
 
 
 def parse_jsonl(text: str) -> list[tuple[int, Any]]:

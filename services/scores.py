@@ -355,6 +355,7 @@ def request_checks(session, period, department: Departments = None) -> list[dict
                 "withdrawals": 0,
                 "after_withdrawal": 0,
                 "same_day_groups": 0,
+                "shortened_windows": 0,  # public consultations closed before their minimum (缩短征求意见期)
             },
         )
 
@@ -378,6 +379,7 @@ def request_checks(session, period, department: Departments = None) -> list[dict
         r["paused_over_limit"] += "consultation_paused_long" in codes
         r["late_consultations"] += codes.count("consultation_late_start")
         r["after_withdrawal"] += "after_withdrawal" in codes
+        r["shortened_windows"] += "window_shortened" in codes
     for g in same_day_requests(session, department):
         if lo <= g["day"] <= hi:
             row(g["department"])["same_day_groups"] += 1

@@ -44,10 +44,16 @@ def request_ids_with_flag_data(session: Session, department: Departments = None)
     consultation or a link to a withdrawn request."""
     data = sa_table(Item).c.data
     q = select(col(Item.id)).where(
-        col(Item.type) == "request",
-        data["correction"].as_string().is_not(None)
-        | data["consultations"].as_string().is_not(None)
-        | data["after_withdrawal"].as_string().is_not(None),
+        (
+            (col(Item.type) == "request")
+            & (
+                data["correction"].as_string().is_not(None)
+                | data["consultations"].as_string().is_not(None)
+                | data["after_withdrawal"].as_string().is_not(None)
+            )
+        )
+        # i21-windows: a public consultation closed before its minimum (缩短征求意见期)
+        | ((col(Item.type) == "consultation") & data["window_shortened"].as_string().is_not(None))
     )
     q = where_departments(q, col(Item.department), department)
     return list(session.execute(q.order_by(col(Item.id))).scalars())

@@ -192,6 +192,12 @@ def test_default_config_and_explanation_line():
         "opinion_response_press": 5,
         "opinion_response_general": 5,
         "duty_*": 0,  # the catalogue duties, one family (i21-catalogue)
+        # minimum windows (不少于): never overdue, listed with weight 0 so that nothing counts silently
+        "major_decision_consultation": 0,
+        "regulation_draft_consultation": 0,
+        "normative_consultation": 0,
+        "normative_consultation_business": 0,
+        "policy_interpretation_same_day": 5,  # off by default; in place of policy_interpretation where on
     }
     weights = {i.id: i.weight for i in cfg.indicators.values()}
     assert weights == {
@@ -201,6 +207,7 @@ def test_default_config_and_explanation_line():
         "annual_report": 10,
         "opinion": 5,
         "catalogue": 0,
+        "consultation": 0,
     }
     assert cfg.indicator_of("duty_qinzhou_7") == "catalogue" and cfg.points("duty_qinzhou_7") == 0
     assert all(i.source for s in cfg.schemes.values() for i in s.indicators.values())
@@ -299,7 +306,8 @@ def test_every_statutory_clock_costs_points_under_the_shipped_scheme():
     assert fin.indicators["proactive"].deduction == 5 and fin.indicators["opinion"].deduction == 5
     assert fin.score == 90
     cfg = load_scoring()
-    scored = {rid for rid, r in rules.items() if not r.lapses}
+    # internal pre-deadlines (request_reply_draft) count only where a scheme weights them
+    scored = {rid for rid, r in rules.items() if not r.lapses and not r.internal}
     for s in cfg.schemes.values():
         assert scored <= {i for ind in s.indicators.values() for i in ind.items}, s.id
 

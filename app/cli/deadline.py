@@ -13,7 +13,7 @@ import typer
 
 from app.cli.common import calendar_and_rules, fail
 from domain.calendar import NATIONAL
-from domain.clocks import ClockError, compute, parse_start
+from domain.clocks import ClockError, compute_rule, parse_start
 from domain.config import ConfigError
 from domain.rules import get_rule
 
@@ -34,7 +34,8 @@ def deadline(
     if not rule or not start:
         fail("需要 RULE 与 START 参数，或使用 --batch FILE")
     try:
-        dl = compute(get_rule(rules, rule), bounded_start(start), cal, region)
+        # a backward pre-deadline computes its statutory rule first (domain.clocks.compute_rule)
+        dl = compute_rule(rules, get_rule(rules, rule), bounded_start(start), cal, region)
     except (ClockError, ConfigError) as exc:
         fail(str(exc))
     since = rules[rule].since
@@ -47,6 +48,10 @@ def deadline(
     typer.echo(f"{dl.due_iso()}{flag}")
     typer.echo(f"provisional: {'true' if dl.provisional else 'false'}")
     if explain:
+        if base := dl.explanation.get("base"):  # counted back: the statutory computation, then the step back
+            typer.echo(f"法定期限：{base.get('due')}（{base.get('rule_name')}）")
+            _print_explanation(base)
+            typer.echo(f"倒推：{dl.explanation.get('due')}")
         _print_explanation(dl.explanation)
 
 
@@ -105,8 +110,8 @@ def _deadline_batch(path: str, cal, rules) -> None:
             try:
                 if not rule_id or not start_s:
                     raise ClockError("rule 与 start 不能为空")
-                dl = compute(
-                    get_rule(rules, rule_id), bounded_start(start_s), cal, region_raw or NATIONAL, explain=False
+                dl = compute_rule(
+                    rules, get_rule(rules, rule_id), bounded_start(start_s), cal, region_raw or NATIONAL, explain=False
                 )
             except (ClockError, ConfigError) as exc:
                 fail(f"{path}: 第 {lineno} 行（数据第 {lineno - 1} 行）：{exc}")

@@ -16,7 +16,17 @@ from typing import Any, Literal
 from domain.events import CHOICE_LABELS, ENGINE_ONLY, MODELS, OUTCOME_GROUPS
 
 SKIP = {"event_id", "type", "recorded_by", "applicant"}  # applicant: personal data, never asked for
-ID_FIELDS = ("document_id", "request_id", "case_id", "item_id", "proposal_id", "ticket_id", "message_id")
+ID_FIELDS = (
+    "document_id",
+    "request_id",
+    "case_id",
+    "item_id",
+    "proposal_id",
+    "ticket_id",
+    "message_id",
+    "duty_item_id",
+    "consultation_id",
+)
 INSTANTS = {"detected_at", "at", "submitted_at"}
 
 
@@ -84,7 +94,7 @@ def build_fields(type_: str, departments: dict[str, str]) -> list[FormField]:
         elif shown == "department":
             f.kind = "select"
             f.choices = [("", list(departments.items()))]
-        elif shown in ("reason", "withheld_reason", "disclosure_reason", "subject", "complex_reason"):
+        elif shown in ("reason", "withheld_reason", "disclosure_reason", "subject", "complex_reason", "urgent_reason"):
             f.kind = "textarea"
         if info.default is not None and not info.is_required() and not isinstance(info.default, type(...)):
             f.value = "true" if info.default is True else "false" if info.default is False else str(info.default)
