@@ -216,6 +216,7 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
             when={k: list(v) for k, v in r.when},
             lapses=r.lapses,
             since=r.since.isoformat() if r.since else None,
+            recurring=r.recurring,
         )
     return out
 
