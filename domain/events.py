@@ -746,9 +746,7 @@ class ColumnClosed(_Base):
     reason: str = Field(title="关闭理由")
 
 
-MODELS.update(
-    {m.model_fields["type"].annotation.__args__[0]: m for m in (ColumnRegistered, ColumnUpdated, ColumnClosed)}
-)  # type: ignore[union-attr]
+MODELS.update({"column.registered": ColumnRegistered, "column.updated": ColumnUpdated, "column.closed": ColumnClosed})
 # "policy" keeps the documents' label (其他政策文件): one label per code and field across types.
 CHOICE_LABELS["kind"].update({"news": "动态要闻类栏目", "notice": "通知公告类栏目", "new_media": "政务新媒体"})
 DATE_FIELD.update({"column.registered": "registered_on", "column.updated": "updated_on", "column.closed": "closed_on"})

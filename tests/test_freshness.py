@@ -1,0 +1,193 @@
+"""Recurring freshness duties (website columns, 政务新媒体) on the time-skipping server, through the real ingest
+path and store: a period lapses and reminds, a late update ends it late with its lateness, an update in time
+starts the next period from its own date; each period is its own clock row (`rule#n`).
+
+Dates derive from the server's clock (the real present) and the production calendar (the departments are in
+Guangxi), so the tests hold on any day of the year."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from temporalio import activity
+
+from activities.notify import NotificationRequest, NotificationResult
+from domain.engine import engine
+from domain.model import period_rule
+from domain.shanghai import SHANGHAI
+from tests.workflow_harness import NotificationRecorder, stack
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
+
+DAY = dt.timedelta(days=1)
+REGION = "guangxi"
+RULE = "website_freshness_news"
+DEPT = "qz-fgw"
+
+
+def due_after(start: dt.date, days: int = 14) -> dt.date:
+    """14 calendar days from the day after `start`; a last day off work moves to the next working day (民法典
+    第二百零三条), on the departments' calendar."""
+    return engine().calendar.next_working_day(start + days * DAY, REGION)
+
+
+def registered(column_id: str, day: dt.date, kind: str = "news") -> dict:
+    return {
+        "type": "column.registered",
+        "column_id": column_id,
+        "department": DEPT,
+        "registered_on": day.isoformat(),
+        "kind": kind,
+        "name": "工作动态",
+        "url": "https://www.example.gov.cn/gzdt/",
+    }
+
+
+def updated(column_id: str, day: dt.date) -> dict:
+    return {"type": "column.updated", "column_id": column_id, "updated_on": day.isoformat()}
+
+
+class TimedRecorder(NotificationRecorder):
+    """The recorder, also noting when (the server's skipped time) each notice was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: list[tuple[str, str, str, dt.datetime]] = []  # item, step, person, scheduled (Shanghai)
+        record = self.activity
+
+        @activity.defn(name="send_notification")
+        async def send_notification(req: NotificationRequest) -> NotificationResult:
+            when = activity.info().scheduled_time.astimezone(SHANGHAI)
+            self.at.append((req.item_id, req.step, req.person_id, when))
+            return await record(req)
+
+        self.activity = send_notification
+
+
+@pytest.fixture
+async def sent():
+    return TimedRecorder()
+
+
+@pytest.fixture
+async def st(wf_env, tmp_path, monkeypatch, sent):
+    async with stack(wf_env, tmp_path, monkeypatch, mocks=[sent.activity]) as s:
+        yield s
+
+
+async def sleep_until(st, day: dt.date, hour: int = 12) -> None:
+    await st.env.sleep(dt.datetime.combine(day, dt.time(hour), SHANGHAI) - await st.now())
+
+
+async def test_a_column_lapses_reminds_and_each_update_starts_the_next_period(st, sent):
+    cal = engine().calendar
+    reg = await st.today()
+    col = st.id("COL")
+    await st.ok(registered(col, reg))
+    first = st.clock(col, RULE)
+    due1 = due_after(reg)
+    assert (first.state, first.start, first.due) == ("open", reg.isoformat(), due1.isoformat())
+    assert st.item(col).title == "工作动态"
+
+    # No update for 15 days and more: the period lapses (overdue), reminded before and escalated after.
+    after = cal.add_working_days(due1, 2, REGION)
+    await sleep_until(st, after)
+    await st.settle(f"column:{col}")
+    lapsed = st.clock(col, RULE)
+    assert lapsed.state == "open" and lapsed.due == due1.isoformat() and lapsed.met_on is None
+    assert (after - reg).days >= 15
+    steps = [(step, who, at.date()) for item, step, who, at in sent.at if item == col]
+    assert {(s, p) for s, p, day in steps if day < due1} == {("t_minus_3", "liaison-fgw"), ("t_minus_1", "liaison-fgw")}
+    assert ("due_today", "head-fgw", due1) in steps
+    assert any(s == "overdue_1" and p == "supervisor-zwgk" and day > due1 for s, p, day in steps), steps
+    from store.clock_rows import overdue_clock_rows
+    from store.db import session
+
+    with session() as s:
+        overdue = [r for r in overdue_clock_rows(s, dt.datetime.now(dt.UTC) + 400 * DAY) if r[0] == col]
+    assert overdue, "the lapsed period is on the overdue list"
+
+    # The update after the lapse: period 1 ends late, with its lateness up to the update's day; period 2
+    # runs from the update's own date.
+    late_day = await st.today()
+    await st.ok(updated(col, late_day))
+    snap = st.item(col)
+    rows = {c.rule: c for c in snap.clocks}
+    p1 = rows[period_rule(RULE, 1)]
+    assert (p1.state, p1.start, p1.met_on, p1.due) == (
+        "missed",
+        reg.isoformat(),
+        late_day.isoformat(),
+        due1.isoformat(),
+    )
+    assert p1.lateness_working_days == cal.working_days_between(due1, late_day, REGION) > 0
+    current = rows[RULE]
+    assert (current.state, current.start, current.due) == (
+        "open",
+        late_day.isoformat(),
+        due_after(late_day).isoformat(),
+    )
+
+    # An update in time: period 2 is met, period 3 starts from this update's date.
+    await sleep_until(st, late_day + 3 * DAY, hour=10)
+    in_time = await st.today()
+    await st.ok(updated(col, in_time))
+    snap = st.item(col)
+    rows = {c.rule: c for c in snap.clocks}
+    p2 = rows[period_rule(RULE, 2)]
+    assert (p2.state, p2.met_on, p2.lateness_working_days) == ("met", in_time.isoformat(), 0)
+    assert (rows[RULE].start, rows[RULE].due) == (in_time.isoformat(), due_after(in_time).isoformat())
+    assert snap.data["last_update"] == in_time.isoformat()
+    assert snap.data["periods"][RULE] == {
+        "finished": 2,
+        "on_time": 1,
+        "late": 1,
+        "late_working_days": p1.lateness_working_days,
+    }
+    # The workflow's own state says the same as the store.
+    live = await st.query("column", col)
+    assert sorted((c.rule, c.state, c.due) for c in live.clocks) == sorted(
+        (c.rule, c.state, c.due) for c in snap.clocks
+    )
+
+    # An update dated before the current period's start is refused; one on its first day changes no period.
+    r = await st.ingest(updated(col, in_time - DAY))
+    assert r[0].status == "rejected" and "早于本期起算日" in r[0].reason
+    await st.ok(updated(col, in_time))
+    assert len(st.item(col).clocks) == 3
+
+    # Closing the column ends the current period without counting it.
+    await st.ok({"type": "column.closed", "column_id": col, "closed_on": in_time.isoformat(), "reason": "栏目整合"})
+    snap = st.item(col)
+    assert {c.rule: c.state for c in snap.clocks}[RULE] == "closed" and snap.state == "closed"
+    assert snap.data["periods"][RULE]["finished"] == 2
+
+
+async def test_scores_count_each_period_under_its_rule(st):
+    """The period rows count under the rule (on time / late), weight 0 in the scheme: nothing is deducted."""
+    from domain.scoring import Period
+    from services.scores import fresh_scores
+    from store.db import session
+
+    today = await st.today()
+    col = st.id("COLS")
+    start = today - 50 * DAY
+    await st.ok(registered(col, start, kind="new_media"))
+    # on time (5 days), late (40 days: far past 14 whatever the holidays), then the current period
+    await st.ok(updated(col, start + 5 * DAY), updated(col, start + 45 * DAY))
+    rule = "new_media_freshness"
+    snap = st.item(col)
+    assert {c.rule: c.state for c in snap.clocks} == {
+        period_rule(rule, 1): "met",
+        period_rule(rule, 2): "missed",
+        rule: "open",
+    }
+    period = Period(start=start, end=today + 60 * DAY, label="test", kind="year")
+    with session() as s:
+        res = fresh_scores(s, period, today, department=DEPT)
+    dept = next(d for d in res.summary if d.department == DEPT)
+    stats = dept.per_rule[rule]
+    assert (stats.on_time, stats.late) == (1, 1)
+    assert [r.rule for r in res.details if r.item_id == col] == [rule] * 3  # the current one pending
+    assert dept.deduction == 0
