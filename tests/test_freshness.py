@@ -191,3 +191,81 @@ async def test_scores_count_each_period_under_its_rule(st):
     assert (stats.on_time, stats.late) == (1, 1)
     assert [r.rule for r in res.details if r.item_id == col] == [rule] * 3  # the current one pending
     assert dept.deduction == 0
+
+
+# ---------------------------------------------------------------- bounded history
+UPDATES = 2000
+LATE_EVERY = 66  # every 66th gap is 20 days (a lapse: 14 days and any holiday shift are less)
+EVENTS_BOUND, BYTES_BOUND = 10_000, 10 * 1024 * 1024  # per run; Temporal warns at 10,240 events / 10 MB
+
+
+def gaps() -> list[int]:
+    return [20 if n % LATE_EVERY == LATE_EVERY - 1 else 1 for n in range(UPDATES)]
+
+
+async def runs_of(client, wid: str) -> list:
+    """Every run's history of the workflow, first run first (following continue-as-new backwards)."""
+    out, run = [], (await client.get_workflow_handle(wid).describe()).run_id
+    while run:
+        history = await client.get_workflow_handle(wid, run_id=run).fetch_history()
+        out.append(history)
+        started = history.events[0].workflow_execution_started_event_attributes
+        run = started.continued_execution_run_id
+    return out[::-1]
+
+
+async def test_a_column_with_2000_updates_continues_as_new_and_keeps_its_periods(st):
+    """~50 s here: 2,000 Updates, each with its store write, through the production ingest in batches."""
+    from temporalio.api.enums.v1 import EventType
+
+    cal = engine().calendar
+    today = await st.today()
+    steps = gaps()
+    start = today - sum(steps) * DAY
+    col = st.id("LONG")
+    await st.ok(registered(col, start))
+    days, day = [], start
+    for g in steps:
+        day += g * DAY
+        days.append(day)
+    for i in range(0, UPDATES, 250):
+        results = await st.ingest(*(updated(col, d) for d in days[i : i + 250]))
+        assert all(r.status == "applied" for r in results), [r.text() for r in results if r.status != "applied"][:3]
+    wid = f"column:{col}"
+    await st.settle(wid)
+
+    runs = await runs_of(st.client, wid)
+    assert len(runs) >= 2, "continued as new"
+    for h in runs:
+        size = sum(e.ByteSize() for e in h.events)
+        assert len(h.events) < EVENTS_BOUND and size < BYTES_BOUND, (len(h.events), size)
+    ends = [h.events[-1].event_type for h in runs[:-1]]
+    assert set(ends) == {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW}
+
+    # The read model, as if the item had never continued: period n from the (n-1)th update (the registration
+    # for n = 1) to the nth, late when the nth came after its due date, lateness in working days.
+    snap = st.item(col)
+    rows = {c.rule: c for c in snap.clocks}
+    assert len(rows) == UPDATES + 1
+    begins = [start, *days[:-1]]
+    late = 0
+    for n, (begin, end) in enumerate(zip(begins, days, strict=True), start=1):
+        row = rows[period_rule(RULE, n)]
+        due = due_after(begin)
+        expected = ("missed", cal.working_days_between(due, end, REGION)) if end > due else ("met", 0)
+        assert (row.start, row.met_on, row.due) == (begin.isoformat(), end.isoformat(), due.isoformat()), n
+        assert (row.state, row.lateness_working_days) == expected, n
+        late += row.state == "missed"
+    assert late == UPDATES // LATE_EVERY
+    current = rows[RULE]
+    assert (current.state, current.start, current.due) == ("open", today.isoformat(), due_after(today).isoformat())
+    counts = snap.data["periods"][RULE]
+    assert (counts["finished"], counts["on_time"], counts["late"]) == (UPDATES, UPDATES - late, late)
+    assert counts["late_working_days"] == sum(c.lateness_working_days or 0 for c in snap.clocks)
+    assert snap.data["last_update"] == today.isoformat()
+    # The workflow's state is bounded (the last periods only) and agrees with the store on what it holds.
+    live = await st.query("column", col)
+    assert len(live.clocks) <= 1 + 16
+    assert live.data["periods"] == snap.data["periods"] and live.version == snap.version
+    for c in live.clocks:
+        assert (c.state, c.due, c.met_on) == (rows[c.rule].state, rows[c.rule].due, rows[c.rule].met_on)
