@@ -494,6 +494,10 @@ class Touched:
 def record_facts(st: ItemState, ev: Event) -> None:
     """Keep what later checks and reports need (e.g. publication date, outcome)."""
     keep = {"published_on", "outcome", "repealed_on", "url"}
+    if ev.type == "column.updated":  # the column's own address stays; the update's page is kept apart
+        keep = set()
+        if ev.data.get("url"):
+            st.data["last_update_url"] = ev.data["url"]
     for k in keep & ev.data.keys():
         st.data[f"{ev.type}.{k}" if k == "published_on" else k] = ev.data[k]
 

@@ -269,3 +269,55 @@ async def test_a_column_with_2000_updates_continues_as_new_and_keeps_its_periods
     assert live.data["periods"] == snap.data["periods"] and live.version == snap.version
     for c in live.clocks:
         assert (c.state, c.due, c.met_on) == (rows[c.rule].state, rows[c.rule].due, rows[c.rule].met_on)
+
+
+# ---------------------------------------------------------------- the column ledger over HTTP
+async def test_column_ledger_over_http_and_the_liaisons_form(st):
+    """Registered and updated through POST /api/events as the department's liaison; GET /api/columns answers
+    the ledger row (栏目名称, 类型, 网址, 最近更新日期, the current period) to the supervisor."""
+    import httpx
+    from sqlmodel import Session
+
+    from app.web.forms import build_fields
+    from app.web.server import create_app
+    from store.db import get_engine
+    from store.tokens import create_token, ensure_table
+
+    assert [f.name for f in build_fields("column.registered", {})][:2] == ["column_id", "department"]
+    eng = get_engine()
+    ensure_table(eng)
+    with Session(eng) as s:
+        liaison, _ = create_token(s, "liaison", DEPT, person="liaison-fgw")
+        supervisor, _ = create_token(s, "supervisor", person="supervisor-zwgk")
+    app = create_app(st.client, open_pages=False)
+
+    def http(token: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://127.0.0.1",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    await st.sync_clock()
+    today = await st.today()
+    col = st.id("WX")
+    async with http(liaison) as c:
+        body = [
+            {"event_id": f"{col}-r", **registered(col, today - 20 * DAY, kind="new_media")},
+            {"event_id": f"{col}-u", **updated(col, today - 2 * DAY), "url": "https://mp.example.cn/s/1"},
+        ]
+        body[0]["name"] = "钦州发改微信公众号"
+        r = await c.post("/api/events", json=body)
+        assert r.status_code == 200 and r.json()["applied"] == 2, r.text
+        st.started.add(f"column:{col}")
+        mine = (await c.get("/api/columns")).json()  # a liaison reads the own department's ledger
+        assert mine["department"] == DEPT and col in [x["栏目编号"] for x in mine["rows"]]
+    async with http(supervisor) as c:
+        r = await c.get("/api/columns", params={"department": DEPT})
+    assert r.status_code == 200, r.text
+    row = next(x for x in r.json()["rows"] if x["栏目编号"] == col)
+    assert row["栏目名称"] == "钦州发改微信公众号" and row["类型"] == "政务新媒体"
+    assert row["网址"] == "https://www.example.gov.cn/gzdt/"
+    assert row["最近更新日期"] == (today - 2 * DAY).isoformat()
+    assert row["更新周期"] == "每14日" and row["当前期限"] == due_after(today - 2 * DAY).isoformat()
+    assert (row["periods"], row["on_time"], row["late"]) == (1, 0, 1)  # 18 days without an update: late
