@@ -269,6 +269,13 @@ async def test_a_column_with_2000_updates_continues_as_new_and_keeps_its_periods
     assert live.data["periods"] == snap.data["periods"] and live.version == snap.version
     for c in live.clocks:
         assert (c.state, c.due, c.met_on) == (rows[c.rule].state, rows[c.rule].due, rows[c.rule].met_on)
+    # Its page shows the current period and the last ones, named by period; the counts cover all.
+    from services.views import SHOWN_PERIODS, item_view
+
+    view = item_view(snap)
+    assert [c.rule for c in view.clocks][-1] == period_rule(RULE, UPDATES) or RULE in [c.rule for c in view.clocks]
+    assert len(view.clocks) == 1 + SHOWN_PERIODS
+    assert any(c.rule_name == f"动态要闻类栏目更新（第{UPDATES}期）" for c in view.clocks)
 
 
 # ---------------------------------------------------------------- the column ledger over HTTP
