@@ -191,9 +191,21 @@ def test_default_config_and_explanation_line():
         "opinion_response_info": 5,
         "opinion_response_press": 5,
         "opinion_response_general": 5,
+        # 国办秘函〔2019〕19号 单项否决 items: counted, never deducted (i21-fresh)
+        "website_freshness_news": 0,
+        "website_freshness_notice": 0,
+        "website_freshness_policy": 0,
+        "new_media_freshness": 0,
     }
     weights = {i.id: i.weight for i in cfg.indicators.values()}
-    assert weights == {"proactive": 10, "interpretation": 5, "request": 6, "annual_report": 10, "opinion": 5}
+    assert weights == {
+        "proactive": 10,
+        "interpretation": 5,
+        "request": 6,
+        "annual_report": 10,
+        "opinion": 5,
+        "freshness": 0,
+    }
     assert all(i.source for s in cfg.schemes.values() for i in s.indicators.values())
     assert all("鲤城" in d.source for k, d in cfg.deductions.items() if k.startswith(("request", "policy_pub")))
     assert "一级指标减分上限为自身权重分值" in cfg.schemes["jinzhou2020"].source
