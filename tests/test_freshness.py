@@ -8,6 +8,7 @@ Guangxi), so the tests hold on any day of the year."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from temporalio import activity
@@ -328,3 +329,48 @@ async def test_column_ledger_over_http_and_the_liaisons_form(st):
     assert row["最近更新日期"] == (today - 2 * DAY).isoformat()
     assert row["更新周期"] == "每14日" and row["当前期限"] == due_after(today - 2 * DAY).isoformat()
     assert (row["periods"], row["on_time"], row["late"]) == (1, 0, 1)  # 18 days without an update: late
+
+
+# ---------------------------------------------------------------- the forms and the item page
+from tests.test_accounts import csrf_of, env, event_id_of, sign_in  # noqa: E402, F401  (its stack fixture)
+
+
+async def test_a_liaison_registers_and_updates_a_column_through_the_forms(env):
+    from domain.shanghai import today as shanghai_today
+
+    cid = f"qz-fgw-lm-web-{uuid.uuid4().hex[:6]}"
+    day = shanghai_today()
+    async with env.browser("10.8.2.1") as c:
+        await sign_in(c, "liaison-fgw")
+        form = await c.get("/events/new?type=column.registered")
+        assert form.status_code == 200 and "栏目名称" in form.text and "政务新媒体" in form.text
+        fields = {
+            "csrf_token": csrf_of(form.text),
+            "type": "column.registered",
+            "event_id": event_id_of(form.text),
+            "column_id": cid,
+            "department": DEPT,
+            "registered_on": (day - 5 * DAY).isoformat(),
+            "kind": "news",
+            "name": "发改动态",
+            "url": "https://www.example.gov.cn/fgw/dt/",
+        }
+        r = await c.post("/events/new", data=fields)
+        assert r.status_code == 303 and r.headers["location"] == f"/items/{cid}", r.text[:500]
+        page = await c.get(r.headers["location"])
+        assert "动态要闻类栏目更新" in page.text and "登记更新" in page.text and "关闭栏目" in page.text
+        upd = await c.get(f"/events/new?type=column.updated&item={cid}")
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(upd.text),
+                "type": "column.updated",
+                "item": cid,
+                "event_id": event_id_of(upd.text),
+                "column_id": cid,
+                "updated_on": day.isoformat(),
+            },
+        )
+        assert r.status_code == 303, r.text[:500]
+        page = await c.get(f"/items/{cid}")
+    assert "动态要闻类栏目更新（第1期）" in page.text and "website_freshness_news#1" in page.text
