@@ -30,6 +30,7 @@ CLOSE_NAMES = {
     "request.withdrawn": "申请人撤回申请",
     "document.repealed": "文件废止",
     "request.abandoned": "视为放弃申请",
+    "column.closed": "栏目关闭",
 }
 
 
