@@ -88,3 +88,11 @@ def test_closing_a_column_ends_its_period():
 
 def test_a_period_row_counts_under_its_rule():
     assert period_rule(RULE, 12) == f"{RULE}#12" and rule_of(f"{RULE}#12") == RULE == rule_of(RULE)
+
+
+def test_closing_a_lapsed_column_ends_a_late_period():
+    st = column()
+    c = st.clocks[0]
+    c.due, c.due_instant = "2025-01-20", "2025-01-20T23:59:59+08:00"  # as the compute activity set it
+    out = tr.transition(st, event(1, "column.closed", closed_on="2025-01-24", reason="栏目整合"))
+    assert out.finished == [c] == out.closed_late and c.met_on == "2025-01-24"
