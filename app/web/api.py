@@ -18,7 +18,7 @@ from app.web.paging import Page, encode_cursor, page_params, slice_offset
 from services import views as rm
 from services.access import ApiError, Principal, forbidden, node_label, read_scope, require_lock
 from services.annual_render import DOCX_MIME as DOCX
-from services.columns import column_ledger_view
+from services.columns import ColumnLedger, column_ledger_view
 from services.inbox import InboxPage, MarkedRead, MarkRead
 from services.onboarding import OnboardingBatchView, OnboardingList
 from services.review import REVIEWERS
@@ -200,14 +200,20 @@ def get_item(item_id: str, who: Principal = Depends(api_principal)) -> ItemDetai
     return view
 
 
-@router.get("/columns", summary="栏目台账（网站栏目与政务新媒体更新）", tags=["事项"], responses=NOT_FOUND)
+@router.get(
+    "/columns",
+    summary="栏目台账（网站栏目与政务新媒体更新）",
+    tags=["事项"],
+    response_model=ColumnLedger,
+    responses=NOT_FOUND,
+)
 def get_columns(
     department: str | None = None,
     node: str | None = Query(None, description=NODE_DOC),
     who: Principal = Depends(api_principal),
-) -> dict[str, Any]:
+) -> ColumnLedger:
     sc = read_scope(who, department=department, node=node, what="查看栏目台账", roles=("supervisor", "admin"))
-    return {"department": sc.department, "node": sc.node, "rows": column_ledger_view(sc.filter)}
+    return ColumnLedger(department=sc.department, node=sc.node, rows=column_ledger_view(sc.filter))
 
 
 @router.get(
