@@ -216,7 +216,8 @@ async def runs_of(client, wid: str) -> list:
 
 
 async def test_a_column_with_2000_updates_continues_as_new_and_keeps_its_periods(st):
-    """~50 s here: 2,000 Updates, each with its store write, through the production ingest in batches."""
+    """~50 s here: 2,000 Updates, each with its store write, through the production ingest in batches (7 runs
+    of at most ~4,200 events / 2.5 MB when measured)."""
     from temporalio.api.enums.v1 import EventType
 
     cal = engine().calendar

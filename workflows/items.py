@@ -138,6 +138,7 @@ class ItemWorkflow:
         # what continue-as-new hands on. `_carried`: the previous run's, until a write of this run takes them.
         self._pending: list[EventWrite] = list(inp.pending)
         self._carried: list[EventWrite] = list(inp.pending)
+        self._new_periods = 0  # periods of recurring duties finished since the last store write was scheduled
 
     # ------------------------------------------------------------ run loop
     async def _run(self, inp: ItemInput) -> ItemSnapshot:
@@ -437,6 +438,10 @@ class ItemWorkflow:
 
     @workflow.query
     def snapshot(self) -> ItemSnapshot:
+        return self._snapshot(self.st.periods)
+
+    def _snapshot(self, periods: list[ClockData]) -> ItemSnapshot:
+        """The item as the store keeps it, with these finished periods of its recurring duties as rows."""
         st = self.st
         return ItemSnapshot(
             id=st.id,
@@ -464,7 +469,7 @@ class ItemWorkflow:
                 # a finished period of a recurring duty is its own row (domain.model.period_rule)
                 for c, row_rule in [
                     *((c, c.rule) for c in st.clocks),
-                    *((p, period_rule(p.rule, p.period)) for p in st.periods),
+                    *((p, period_rule(p.rule, p.period)) for p in periods),
                 ]
             ],
             late_entries=[e.model_copy() for e in st.late],
@@ -487,6 +492,7 @@ class ItemWorkflow:
         await self._compute(*touched.clocks)
         tr.note_closed_late(ev, touched.closed_late)
         tr.count_periods(self.st, touched.finished)
+        self._new_periods += len(touched.finished)
         return await self._after_apply(ev)
 
     async def _after_apply(self, ev: Event) -> str | None:
@@ -566,8 +572,17 @@ class ItemWorkflow:
         would write before that task commits, and a worker killed in between would leave an event row
         the workflow never applied). The caller need not wait: `_saved()` does before the run ends."""
         carried, self._carried = self._carried, []
+        # A finished period's row never changes once written, and writes are made in order: each write carries
+        # only the periods finished since the previous write, except the first write after continue-as-new,
+        # which stands for the previous run's unfinished writes and carries all the state keeps.
+        fresh, self._new_periods = self._new_periods, 0
+        periods = self.st.periods if carried else self.st.periods[len(self.st.periods) - fresh :] if fresh else []
         req = SaveRequest(
-            snapshot=self.snapshot(), event=ev, system_event=system_event, recorded_at=recorded_at, carried=carried
+            snapshot=self._snapshot(periods),
+            event=ev,
+            system_event=system_event,
+            recorded_at=recorded_at,
+            carried=carried,
         )
         mine = EventWrite(event=ev, system_event=system_event, recorded_at=recorded_at)
         self._pending.append(mine)
