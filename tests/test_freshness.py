@@ -280,6 +280,27 @@ async def test_a_column_with_2000_updates_continues_as_new_and_keeps_its_periods
     assert any(c.rule_name == f"动态要闻类栏目更新（第{UPDATES}期）" for c in view.clocks)
 
 
+async def test_reminders_fire_once_across_continue_as_new(st, sent, monkeypatch):
+    """With a small history bound the column continues as new between its reminders: the new run rebuilds its
+    timers from the carried plan and sends each step once (the fired steps travel in the state)."""
+    import workflows.items
+
+    monkeypatch.setattr(workflows.items, "HISTORY_EVENTS", 25)
+    cal = engine().calendar
+    reg = await st.today()
+    col = st.id("CAN")
+    await st.ok(registered(col, reg, kind="new_media"))
+    due = due_after(reg)
+    await sleep_until(st, cal.add_working_days(due, 1, REGION), hour=12)
+    await st.settle(f"column:{col}")
+    runs = await runs_of(st.client, f"column:{col}")
+    assert len(runs) >= 3, len(runs)
+    steps = [(step, who) for item, step, who, _ in sent.at if item == col]
+    assert len(steps) == len(set(steps)), steps
+    assert {"t_minus_3", "t_minus_1", "due_today", "overdue_1"} <= {s for s, _ in steps}
+    assert st.clock(col, "new_media_freshness").state == "open"
+
+
 # ---------------------------------------------------------------- the column ledger over HTTP
 async def test_column_ledger_over_http_and_the_liaisons_form(st):
     """Registered and updated through POST /api/events as the department's liaison; GET /api/columns answers
