@@ -928,6 +928,45 @@ ENGINE_ONLY = {"request.abandoned", "annual_report.year_closed"}
 RECORD_ONLY = {"document.repealed", "review.filed", "review.decided", "litigation.filed", "litigation.decided"}
 
 
+# ---------------------------------------------------------------- i21-fresh: website columns, 政务新媒体
+# A column (栏目) of a government website or a 政务新媒体 account is one item; its freshness duty is recurring
+# (config/rules.toml `recurring = true`): each update ends the current period and starts the next one.
+class ColumnRegistered(_Base):
+    type: Literal["column.registered"]
+    column_id: str = Field(title="栏目编号")
+    department: str = Field(title="部门")
+    registered_on: HappenedDay = Field(title="登记日期", description="自该日起计算第一个更新周期")
+    kind: Literal["news", "notice", "policy", "new_media"] = Field(title="栏目类型")
+    name: str = Field(title="栏目名称")
+    url: WebUrl = Field(title="网址")
+
+
+class ColumnUpdated(_Base):
+    type: Literal["column.updated"]
+    column_id: str = Field(title="栏目编号")
+    updated_on: HappenedDay = Field(title="更新日期", description="下一个更新周期自该日起算")
+    url: WebUrl | None = Field(None, title="更新内容网址")
+
+
+class ColumnClosed(_Base):
+    type: Literal["column.closed"]
+    column_id: str = Field(title="栏目编号")
+    closed_on: HappenedDay = Field(title="关闭日期")
+    reason: str = Field(title="关闭理由")
+
+
+MODELS.update({"column.registered": ColumnRegistered, "column.updated": ColumnUpdated, "column.closed": ColumnClosed})
+# "policy" keeps the documents' label (其他政策文件): one label per code and field across types.
+CHOICE_LABELS["kind"].update({"news": "动态要闻类栏目", "notice": "通知公告类栏目", "new_media": "政务新媒体"})
+DATE_FIELD.update({"column.registered": "registered_on", "column.updated": "updated_on", "column.closed": "closed_on"})
+HAPPENED_FIELDS.update(
+    {t: _happened_fields(MODELS[t]) for t in ("column.registered", "column.updated", "column.closed")}
+)
+ITEM_TYPE["column"] = "column"
+STARTS.add("column.registered")
+# ---------------------------------------------------------------- end i21-fresh
+
+
 class Event(BaseModel):
     """A validated, normalised event; `data` holds JSON-ready fields (no personal data)."""
 
@@ -950,22 +989,27 @@ class Event(BaseModel):
         return DATE_FIELD.get(self.type, "at" if "at" in self.data else "on")
 
 
+# The field naming an item, per item type (the first one an event has); the forms prefill it on an item's page.
+ITEM_ID_FIELDS = (
+    "document_id",
+    "request_id",
+    "case_id",
+    "item_id",
+    "proposal_id",
+    "ticket_id",
+    "message_id",
+    "duty_item_id",
+    "consultation_id",
+    "column_id",
+)
+
+
 def item_id_of(type_: str, fields: dict[str, Any]) -> str:
     if type_.startswith("annual_report."):
         return annual_report_item_id(fields["department"], int(fields["year"]), fields.get("level", "department"))
     if type_.startswith("proposal.") and int(fields.get("round") or 0):  # a re-answer's own item
         return f"{fields['proposal_id']}:重办{int(fields['round'])}"
-    for key in (
-        "document_id",
-        "request_id",
-        "case_id",
-        "item_id",
-        "proposal_id",
-        "ticket_id",
-        "message_id",
-        "duty_item_id",
-        "consultation_id",
-    ):
+    for key in ITEM_ID_FIELDS:
         if key in fields:
             return str(fields[key])
     raise EventError("type", "无法确定事项编号")

@@ -49,6 +49,7 @@ class RuleMeta(BaseModel):
     # A backward pre-deadline (内部时限) counted back from this rule's due date: moves with it.
     counted_back_from: str | None = None
     replaces: str | None = None  # a node's version of this rule (its departments' items get it instead)
+    recurring: bool = False  # each met_by event ends the period and starts the next (domain.transitions.renew)
 
     def applies(self, facts: dict[str, Any]) -> bool:
         return all(facts.get(k) in allowed for k, allowed in self.when.items())
@@ -77,6 +78,7 @@ class ClockData(ClockSpec):
     last_overdue_at: str | None = None  # when the last overdue notice actually went out
     plan: list[PlannedStepModel] = Field(default_factory=list)
     ladder_step: str | None = None
+    period: int = 0  # a recurring duty's period number (1 = from the registration), 0 for other clocks
 
     @property
     def live(self) -> bool:
@@ -101,6 +103,10 @@ class ItemState(BaseModel):
     late: list[LateEntry] = Field(default_factory=list)  # late entries (补录), held and reviewed
     held_events: dict[str, Event] = Field(default_factory=dict)  # event_id -> the held event itself
     applicant_key: str | None = None  # from the start event (domain.pii.applicant_key); linking only
+    # A recurring duty's last finished periods (newest last, at most domain.transitions.RECENT_PERIODS): each is
+    # written as its own clock row (`rule#n`), so the state and every snapshot stay bounded however many
+    # periods an item lives through; the counts of all of them are in `data["periods"]`.
+    periods: list[ClockData] = Field(default_factory=list)
 
 
 class ItemInput(BaseModel):

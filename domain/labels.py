@@ -496,3 +496,18 @@ AUDIT_ACTIONS["export.compare"] = "导出下级对比"
 # ---------------------------------------------------------------- i21-catalogue: catalogue duties
 CATALOGUE_STATUSES = {"new": "新增", "unchanged": "未变", "changed": "有变更", "refused": "拒绝"}
 CATALOGUE_PERIOD_KINDS = {"clock": "有时限", "standing": "长期公开（无时限）"}
+# ---------------------------------------------------------------- i21-fresh: website columns, 政务新媒体
+ITEM_TYPES["column"] = "网站栏目与政务新媒体"
+EVENT_TYPES.update({"column.registered": "登记栏目", "column.updated": "栏目更新", "column.closed": "栏目关闭"})
+EVENT_BUTTONS.update({"column.updated": "登记更新", "column.closed": "关闭栏目"})
+# The column ledger (栏目台账) offices keep for the national check: one row per column, its last update.
+COLUMN_LEDGER_HEADERS = ["栏目编号", "栏目名称", "类型", "网址", "最近更新日期", "更新周期", "当前期限", "部门"]
+# Counts of a recurring duty's periods (item data `periods`), as the item page and the column ledger name them.
+PERIOD_COUNTS = {
+    "finished": "已结束周期",
+    "on_time": "按时更新",
+    "late": "超期更新",
+    "late_working_days": "超期合计（工作日）",
+    "last_update": "最近更新日期",
+}
+# ---------------------------------------------------------------- end i21-fresh

@@ -25,7 +25,22 @@ ItemType = Literal[
     "message",
     "duty",
     "consultation",
+    "column",
 ]
+
+
+# A recurring duty's finished period is its own clock row, its rule id suffixed with the period number
+# ("website_freshness_news#12"); the current period keeps the plain rule id. Readers that count by rule
+# (scores, labels) take the rule back with `rule_of`.
+PERIOD_SEP = "#"
+
+
+def period_rule(rule: str, period: int) -> str:
+    return f"{rule}{PERIOD_SEP}{period}"
+
+
+def rule_of(row_rule: str) -> str:
+    return row_rule.split(PERIOD_SEP, 1)[0]
 
 
 class ClockSnapshot(BaseModel):

@@ -47,7 +47,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from domain.config import ConfigError, config_dir, read_toml
 from domain.labels import SCORE_STATUSES, WITHHELD_REASONS, rule_names
-from domain.model import ClockSnapshot, ItemSnapshot
+from domain.model import ClockSnapshot, ItemSnapshot, rule_of
 from domain.rules import is_internal
 from domain.shanghai import due_day, parse_instant
 from domain.standing import can_be_overdue, overdue_working_days
@@ -509,7 +509,8 @@ def records_from_snapshots(
     out: list[ClockRecord] = []
     for item in snaps:
         for c in item.clocks:
-            if not c.due or c.rule in lapsing:
+            rule = rule_of(c.rule)  # a recurring duty's period row (rule#n) counts under its rule
+            if not c.due or rule in lapsing:
                 continue
             status = classify(c.state, c.due, c.met_on, as_of)
             out.append(
@@ -518,7 +519,7 @@ def records_from_snapshots(
                     item_type=item.type,
                     department=item.department,
                     title=item.title,
-                    rule=c.rule,
+                    rule=rule,
                     due=c.due,
                     state=c.state,
                     met_on=c.met_on,

@@ -30,6 +30,7 @@ CLOSE_NAMES = {
     "request.withdrawn": "申请人撤回申请",
     "document.repealed": "文件废止",
     "request.abandoned": "视为放弃申请",
+    "column.closed": "栏目关闭",
 }
 
 
@@ -477,6 +478,12 @@ def check_clocks(st: ItemState, ev: Event) -> None:
     metas = [m for m in st.rules.values() if ev.type in m.met_by]
     if not metas:
         return
+    for m in metas:
+        current = clock(st, m.id)
+        if m.recurring and current is not None and current.live and ev.on[:10] < current.start[:10]:
+            raise Refusal(
+                ev.date_field, f"更新日期 {ev.on[:10]} 早于本期起算日 {current.start[:10]}（上一次更新或登记之日）"
+            )
     clocks = [c for c in st.clocks if c.rule in {m.id for m in metas}]
     if clocks and all(not c.live for c in clocks):
         raise Refusal("type", f"{ev.type}：对应时限已履行或已结束")
@@ -531,11 +538,16 @@ class Touched:
 
     clocks: list[ClockData] = field(default_factory=list)
     closed_late: list[ClockData] = field(default_factory=list)
+    finished: list[ClockData] = field(default_factory=list)  # periods of recurring duties ended (count_periods)
 
 
 def record_facts(st: ItemState, ev: Event) -> None:
     """Keep what later checks and reports need (e.g. publication date, outcome)."""
     keep = {"published_on", "outcome", "repealed_on", "url"}
+    if ev.type == "column.updated":  # the column's own address stays; the update's page is kept apart
+        keep = set()
+        if ev.data.get("url"):
+            st.data["last_update_url"] = ev.data["url"]
     for k in keep & ev.data.keys():
         st.data[f"{ev.type}.{k}" if k == "published_on" else k] = ev.data[k]
 
@@ -562,7 +574,7 @@ def transition(st: ItemState, ev: Event) -> Touched:
         # Not held (that would stop the clock), but flagged 登记滞后 for the supervisor.
         if lag := registration_lag(ev.recorded, ev.event_id, ev.type, ev.on):
             st.data["registration_lag"] = lag
-        st.title = ev.data.get("title") or ev.data.get("subject") or st.title
+        st.title = ev.data.get("title") or ev.data.get("subject") or ev.data.get("name") or st.title
         st.state = "open"
     record_facts(st, ev)
     if ev.type in RECEIPT_EVENTS:
@@ -578,7 +590,7 @@ def transition(st: ItemState, ev: Event) -> Touched:
             start = ev.on if meta.unit == "hours" else ev.on[:10]
             if meta.lapses and ev.data.get("delivered_on"):
                 start = ev.data["delivered_on"]  # the window counts from the letter's receipt
-            fresh = ClockData(rule=meta.id, start=start, region=st.region)
+            fresh = ClockData(rule=meta.id, start=start, region=st.region, period=1 if meta.recurring else 0)
             if ev.type == "request.received" and isinstance(ev.data.get("receipt"), dict):
                 fresh.note = ev.data["receipt"].get("note")  # how the channel fixed the receipt date
             if c is None:
@@ -592,7 +604,9 @@ def transition(st: ItemState, ev: Event) -> Touched:
         day = ev.on[:10]
         if ended and window_kind(meta) not in (None, ended):
             continue  # the other consultation's window: still running
-        if ev.type in meta.met_by:
+        if ev.type in meta.met_by and meta.recurring:
+            renew(st, meta, c, ev, out)
+        elif ev.type in meta.met_by:
             # Met while suspended (waiting for a correction) or during a consultation: the time since
             # then did not run, so the suspension or pause ends on the day the duty was met.
             if c.stopped:
@@ -618,6 +632,8 @@ def transition(st: ItemState, ev: Event) -> Touched:
                 c.met_on = ev.on if meta.unit == "hours" else day
                 out.closed_late.append(c)
                 out.clocks.append(c)
+                if meta.recurring:
+                    out.finished.append(c)  # a column closed after its period lapsed: a late period
             else:
                 c.state, c.plan = "closed", []
         elif ev.type == meta.pause:
@@ -897,3 +913,41 @@ def admit(
         hold(st, ev, why)
         return Admission("held", why)
     return Admission("apply")
+
+
+# ---------------------------------------------------------------- i21-fresh: recurring duties
+# How many finished periods the state keeps (each also its own clock row, `rule#n`): enough for the writes a
+# continue-as-new can hand on (they are written with the next snapshot), few enough to keep state and
+# snapshots bounded for an item with thousands of updates.
+RECENT_PERIODS = 16
+
+
+def renew(st: ItemState, meta: RuleMeta, c: ClockData, ev: Event, out: Touched) -> None:
+    """A recurring duty's update: the current period ends on the update's day (met, or late when after its
+    due date: its lateness counts to this day) and the next period starts from that same day. A second
+    update on the period's first day changes nothing but the last update's date."""
+    day = ev.on[:10]
+    st.data["last_update"] = day
+    if day <= c.start[:10]:
+        return
+    c.met_on = day
+    nxt = ClockData(rule=meta.id, start=day, region=c.region, period=c.period + 1)
+    st.clocks[st.clocks.index(c)] = nxt
+    st.periods.append(c)
+    del st.periods[:-RECENT_PERIODS]
+    out.clocks += [c, nxt]
+    out.finished.append(c)
+
+
+def count_periods(st: ItemState, finished: list[ClockData]) -> None:
+    """Add decided periods (met or missed, computed) to the item's counts `data["periods"][rule]`: what the
+    column ledger, the item page and the board read without reading every period's row."""
+    for c in finished:
+        if c.state not in ("met", "missed"):
+            continue
+        counts = st.data.setdefault("periods", {}).setdefault(
+            c.rule, {"finished": 0, "on_time": 0, "late": 0, "late_working_days": 0}
+        )
+        counts["finished"] += 1
+        counts["on_time" if c.state == "met" else "late"] += 1
+        counts["late_working_days"] += c.lateness_working_days or 0

@@ -223,6 +223,7 @@ def rule_table(rules: dict[str, Rule]) -> dict[str, RuleMeta]:
             limit=r.limit_text if r.minimum else "",
             counted_back_from=r.counted_back_from,
             replaces=r.replaces,
+            recurring=r.recurring,
         )
     return out
 

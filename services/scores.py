@@ -53,7 +53,7 @@ def period_records(
 ) -> list[ClockRecord]:
     """records_from_snapshots for the clocks due in `period`, straight from rows (same rules: lapsing windows
     and clocks without a due date are skipped; overdue days only for overdue clocks)."""
-    from domain.model import ClockSnapshot
+    from domain.model import ClockSnapshot, rule_of
     from domain.review import LIVE_STATES
     from domain.scoring import classify
     from store.clock_rows import clock_rows_due_between
@@ -66,6 +66,7 @@ def period_records(
     for item_id, item_type, dept, title, rule, due, state, met_on, lateness, region, summary in clock_rows_due_between(
         session, period.start.isoformat(), period.end.isoformat(), department
     ):
+        rule = rule_of(rule)  # a recurring duty's period row (rule#n) counts under its rule
         if not due or rule in lapsing:
             continue
         overdue = None

@@ -117,14 +117,33 @@ def working_days_left(c, day: dt.date) -> int | None:
 def clock_view(
     c, rules: dict[str, str], today_: dt.date | None = None, held: frozenset[str] | set[str] = frozenset()
 ) -> ClockView:
+    from domain.model import PERIOD_SEP, rule_of
     from domain.review import LIVE_STATES
 
+    name = rules.get(c.rule) or rules.get(rule_of(c.rule), c.rule)
+    if PERIOD_SEP in c.rule:  # a recurring duty's finished period (domain.model.period_rule)
+        name = f"{name}（第{c.rule.rsplit(PERIOD_SEP, 1)[1]}期）"
     return ClockView(
         **c.model_dump(),
-        rule_name=rules.get(c.rule, c.rule),
+        rule_name=name,
         working_days_left=working_days_left(c, today_ or today()),
         held=c.rule in held and c.state in LIVE_STATES,
     )
+
+
+SHOWN_PERIODS = 12  # a recurring duty's last finished periods on its page; the counts cover all (data.periods)
+
+
+def shown_clocks(clocks: list) -> list:
+    """An item's clocks as its page shows them: a column updated for years has thousands of period rows."""
+    from domain.model import PERIOD_SEP
+
+    periods = [c for c in clocks if PERIOD_SEP in c.rule]
+    if len(periods) <= SHOWN_PERIODS:
+        return clocks
+    recent = sorted(periods, key=lambda c: int(c.rule.rsplit(PERIOD_SEP, 1)[1]))[-SHOWN_PERIODS:]
+    keep = {id(c) for c in recent}
+    return [c for c in clocks if PERIOD_SEP not in c.rule or id(c) in keep]
 
 
 def item_view(snap, *, with_history: bool = False) -> ItemView:
@@ -144,7 +163,7 @@ def item_view(snap, *, with_history: bool = False) -> ItemView:
         "title": snap.title,
         "state": snap.state,
         "version": snap.version,
-        "clocks": [clock_view(c, rules, held=held) for c in snap.clocks],
+        "clocks": [clock_view(c, rules, held=held) for c in shown_clocks(snap.clocks)],
         "flags": item_flags(snap.data, snap.clocks),
         "consultations": consultation_summary(snap.data, snap.clocks),
         # 补录 (late entries): held ones do not count yet; both dates shown

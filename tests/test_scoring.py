@@ -198,6 +198,11 @@ def test_default_config_and_explanation_line():
         "normative_consultation": 0,
         "normative_consultation_business": 0,
         "policy_interpretation_same_day": 5,  # off by default; in place of policy_interpretation where on
+        # 国办秘函〔2019〕19号 单项否决 items: counted, never deducted (i21-fresh)
+        "website_freshness_news": 0,
+        "website_freshness_notice": 0,
+        "website_freshness_policy": 0,
+        "new_media_freshness": 0,
     }
     weights = {i.id: i.weight for i in cfg.indicators.values()}
     assert weights == {
@@ -208,6 +213,7 @@ def test_default_config_and_explanation_line():
         "opinion": 5,
         "catalogue": 0,
         "consultation": 0,
+        "freshness": 0,
     }
     assert cfg.indicator_of("duty_qinzhou_7") == "catalogue" and cfg.points("duty_qinzhou_7") == 0
     assert all(i.source for s in cfg.schemes.values() for i in s.indicators.values())

@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewDecision,
         RuleMeta,
     )
-    from domain.model import ClockSnapshot, ItemSnapshot
+    from domain.model import ClockSnapshot, ItemSnapshot, period_rule
     from domain.review import LateEntry
     from domain.shanghai import SHANGHAI_OFFSET
     from workflows.notify_steps import notify_roles
@@ -101,6 +101,13 @@ CONSULT_CHECKS = "s17-consult-checks"
 LATE_RESTART = "s17-lag-late-restart"
 # HELD_DEPENDENTS: an event that depends on a held late entry is held with it (runs before applied or refused it).
 HELD_DEPENDENTS = "s19-held-dependents"
+# BOUNDED_HISTORY: continue-as-new at our own history bound too, not only when the server suggests it.
+BOUNDED_HISTORY = "s22-bounded-history"
+# A long-lived item (a website column updated every day for years: ~10 history events per update) continues
+# as new after this many events or bytes, far below Temporal's limits (51,200 events, 50 MB; warnings from
+# 10,240 events / 10 MB) and near the server's own default suggestion (4 Ki events, 4 MB).
+HISTORY_EVENTS = 4_000
+HISTORY_BYTES = 4 * 1024 * 1024
 
 
 def _stamped(ev: Event) -> Event:
@@ -131,6 +138,7 @@ class ItemWorkflow:
         # what continue-as-new hands on. `_carried`: the previous run's, until a write of this run takes them.
         self._pending: list[EventWrite] = list(inp.pending)
         self._carried: list[EventWrite] = list(inp.pending)
+        self._new_periods = 0  # periods of recurring duties finished since the last store write was scheduled
 
     # ------------------------------------------------------------ run loop
     async def _run(self, inp: ItemInput) -> ItemSnapshot:
@@ -168,7 +176,7 @@ class ItemWorkflow:
             except TimeoutError:
                 pass
             await self._tick()
-            if workflow.info().is_continue_as_new_suggested():
+            if workflow.info().is_continue_as_new_suggested() or self._history_full():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._saved()
                 if not workflow.patched(DRAIN):
@@ -188,6 +196,14 @@ class ItemWorkflow:
             if last is self._last_save and workflow.all_handlers_finished():
                 break
         return self.snapshot()
+
+    def _history_full(self) -> bool:
+        """This run's history passed our own bound (`HISTORY_EVENTS` / `HISTORY_BYTES`): continue as new even
+        where the server does not suggest it (the time-skipping test server never does; a server's suggestion
+        can be configured away). Asked only past the bound, so runs below it record no marker."""
+        info = workflow.info()
+        over = info.get_current_history_length() > HISTORY_EVENTS or info.get_current_history_size() > HISTORY_BYTES
+        return over and workflow.patched(BOUNDED_HISTORY)
 
     def _finished(self) -> bool:
         """The item is over and its run ends (a held entry keeps it reachable until it is reviewed)."""
@@ -422,6 +438,10 @@ class ItemWorkflow:
 
     @workflow.query
     def snapshot(self) -> ItemSnapshot:
+        return self._snapshot(self.st.periods)
+
+    def _snapshot(self, periods: list[ClockData]) -> ItemSnapshot:
+        """The item as the store keeps it, with these finished periods of its recurring duties as rows."""
         st = self.st
         return ItemSnapshot(
             id=st.id,
@@ -433,7 +453,7 @@ class ItemWorkflow:
             data={**st.data, "region": st.region},
             clocks=[
                 ClockSnapshot(
-                    rule=c.rule,
+                    rule=row_rule,
                     start=c.start,
                     due=c.due,
                     due_instant=c.due_instant,
@@ -446,7 +466,11 @@ class ItemWorkflow:
                     explanation=c.explanation,
                     ladder_step=c.ladder_step,
                 )
-                for c in st.clocks
+                # a finished period of a recurring duty is its own row (domain.model.period_rule)
+                for c, row_rule in [
+                    *((c, c.rule) for c in st.clocks),
+                    *((p, period_rule(p.rule, p.period)) for p in periods),
+                ]
             ],
             late_entries=[e.model_copy() for e in st.late],
             applicant_key=st.applicant_key,
@@ -467,6 +491,8 @@ class ItemWorkflow:
         touched = tr.transition(self.st, ev)
         await self._compute(*touched.clocks)
         tr.note_closed_late(ev, touched.closed_late)
+        tr.count_periods(self.st, touched.finished)
+        self._new_periods += len(touched.finished)
         return await self._after_apply(ev)
 
     async def _after_apply(self, ev: Event) -> str | None:
@@ -546,8 +572,17 @@ class ItemWorkflow:
         would write before that task commits, and a worker killed in between would leave an event row
         the workflow never applied). The caller need not wait: `_saved()` does before the run ends."""
         carried, self._carried = self._carried, []
+        # A finished period's row never changes once written, and writes are made in order: each write carries
+        # only the periods finished since the previous write, except the first write after continue-as-new,
+        # which stands for the previous run's unfinished writes and carries all the state keeps.
+        fresh, self._new_periods = self._new_periods, 0
+        periods = self.st.periods if carried else self.st.periods[len(self.st.periods) - fresh :] if fresh else []
         req = SaveRequest(
-            snapshot=self.snapshot(), event=ev, system_event=system_event, recorded_at=recorded_at, carried=carried
+            snapshot=self._snapshot(periods),
+            event=ev,
+            system_event=system_event,
+            recorded_at=recorded_at,
+            carried=carried,
         )
         mine = EventWrite(event=ev, system_event=system_event, recorded_at=recorded_at)
         self._pending.append(mine)

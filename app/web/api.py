@@ -18,6 +18,7 @@ from app.web.paging import Page, encode_cursor, page_params, slice_offset
 from services import views as rm
 from services.access import ApiError, Principal, node_label, read_scope, require_lock
 from services.annual_render import DOCX_MIME as DOCX
+from services.columns import ColumnLedger, column_ledger_view
 from services.inbox import InboxPage, MarkedRead, MarkRead
 from services.onboarding import OnboardingBatchView, OnboardingList
 from services.review import REVIEWERS
@@ -166,7 +167,10 @@ def get_items(
     department: str | None = None,
     node: str | None = Query(None, description=NODE_DOC),
     state: str | None = Query(None, description="open / closed ..."),
-    type: str | None = Query(None, description="document / request / opinion / budget / annual_report / duty"),
+    type: str | None = Query(
+        None,
+        description="document / request / opinion / budget / annual_report / proposal / hotline / message / duty / consultation / column",
+    ),
     page: Page = Depends(page_params),
     who: Principal = Depends(api_principal),
 ) -> ItemList:
@@ -197,6 +201,22 @@ def get_item(item_id: str, who: Principal = Depends(api_principal)) -> ItemDetai
     view = rm.item_view(rm.load_item(item_id, who), with_history=True)
     assert isinstance(view, ItemDetail)
     return view
+
+
+@router.get(
+    "/columns",
+    summary="栏目台账（网站栏目与政务新媒体更新）",
+    tags=["事项"],
+    response_model=ColumnLedger,
+    responses=NOT_FOUND,
+)
+def get_columns(
+    department: str | None = None,
+    node: str | None = Query(None, description=NODE_DOC),
+    who: Principal = Depends(api_principal),
+) -> ColumnLedger:
+    sc = read_scope(who, department=department, node=node, what="查看栏目台账", roles=("supervisor", "admin"))
+    return ColumnLedger(department=sc.department, node=sc.node, rows=column_ledger_view(sc.filter))
 
 
 @router.get(

@@ -13,20 +13,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from domain.events import CHOICE_LABELS, ENGINE_ONLY, MODELS, OUTCOME_GROUPS
+from domain.events import CHOICE_LABELS, ENGINE_ONLY, ITEM_ID_FIELDS, MODELS, OUTCOME_GROUPS
 
 SKIP = {"event_id", "type", "recorded_by", "applicant"}  # applicant: personal data, never asked for
-ID_FIELDS = (
-    "document_id",
-    "request_id",
-    "case_id",
-    "item_id",
-    "proposal_id",
-    "ticket_id",
-    "message_id",
-    "duty_item_id",
-    "consultation_id",
-)
 INSTANTS = {"detected_at", "at", "submitted_at"}
 
 
@@ -152,4 +141,4 @@ def to_event(type_: str, form: dict[str, str]) -> dict[str, Any]:
 
 def item_field(type_: str) -> str | None:
     fields = MODELS[type_].model_fields
-    return next((k for k in ID_FIELDS if k in fields), None)
+    return next((k for k in ITEM_ID_FIELDS if k in fields), None)

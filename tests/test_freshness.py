@@ -1,0 +1,398 @@
+"""Recurring freshness duties (website columns, 政务新媒体) on the time-skipping server, through the real ingest
+path and store: a period lapses and reminds, a late update ends it late with its lateness, an update in time
+starts the next period from its own date; each period is its own clock row (`rule#n`).
+
+Dates derive from the server's clock (the real present) and the production calendar (the departments are in
+Guangxi), so the tests hold on any day of the year."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from temporalio import activity
+
+from activities.notify import NotificationRequest, NotificationResult
+from domain.engine import engine
+from domain.model import period_rule
+from domain.shanghai import SHANGHAI
+from tests.workflow_harness import NotificationRecorder, stack
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.date_sensitive]
+
+DAY = dt.timedelta(days=1)
+REGION = "guangxi"
+RULE = "website_freshness_news"
+DEPT = "qz-fgw"
+
+
+def due_after(start: dt.date, days: int = 14) -> dt.date:
+    """14 calendar days from the day after `start`; a last day off work moves to the next working day (民法典
+    第二百零三条), on the departments' calendar."""
+    return engine().calendar.next_working_day(start + days * DAY, REGION)
+
+
+def registered(column_id: str, day: dt.date, kind: str = "news") -> dict:
+    return {
+        "type": "column.registered",
+        "column_id": column_id,
+        "department": DEPT,
+        "registered_on": day.isoformat(),
+        "kind": kind,
+        "name": "工作动态",
+        "url": "https://www.example.gov.cn/gzdt/",
+    }
+
+
+def updated(column_id: str, day: dt.date) -> dict:
+    return {"type": "column.updated", "column_id": column_id, "updated_on": day.isoformat()}
+
+
+class TimedRecorder(NotificationRecorder):
+    """The recorder, also noting when (the server's skipped time) each notice was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: list[tuple[str, str, str, dt.datetime]] = []  # item, step, person, scheduled (Shanghai)
+        record = self.activity
+
+        @activity.defn(name="send_notification")
+        async def send_notification(req: NotificationRequest) -> NotificationResult:
+            when = activity.info().scheduled_time.astimezone(SHANGHAI)
+            self.at.append((req.item_id, req.step, req.person_id, when))
+            return await record(req)
+
+        self.activity = send_notification
+
+
+@pytest.fixture
+async def sent():
+    return TimedRecorder()
+
+
+@pytest.fixture
+async def st(wf_env, tmp_path, monkeypatch, sent):
+    async with stack(wf_env, tmp_path, monkeypatch, mocks=[sent.activity]) as s:
+        yield s
+
+
+async def sleep_until(st, day: dt.date, hour: int = 12) -> None:
+    await st.env.sleep(dt.datetime.combine(day, dt.time(hour), SHANGHAI) - await st.now())
+
+
+async def test_a_column_lapses_reminds_and_each_update_starts_the_next_period(st, sent):
+    cal = engine().calendar
+    reg = await st.today()
+    col = st.id("COL")
+    await st.ok(registered(col, reg))
+    first = st.clock(col, RULE)
+    due1 = due_after(reg)
+    assert (first.state, first.start, first.due) == ("open", reg.isoformat(), due1.isoformat())
+    assert st.item(col).title == "工作动态"
+
+    # No update for 15 days and more: the period lapses (overdue), reminded before and escalated after.
+    after = cal.add_working_days(due1, 2, REGION)
+    await sleep_until(st, after)
+    await st.settle(f"column:{col}")
+    lapsed = st.clock(col, RULE)
+    assert lapsed.state == "open" and lapsed.due == due1.isoformat() and lapsed.met_on is None
+    assert (after - reg).days >= 15
+    steps = [(step, who, at.date()) for item, step, who, at in sent.at if item == col]
+    assert {(s, p) for s, p, day in steps if day < due1} == {("t_minus_3", "liaison-fgw"), ("t_minus_1", "liaison-fgw")}
+    assert ("due_today", "head-fgw", due1) in steps
+    assert any(s == "overdue_1" and p == "supervisor-zwgk" and day > due1 for s, p, day in steps), steps
+    from store.clock_rows import overdue_clock_rows
+    from store.db import session
+
+    with session() as s:
+        overdue = [r for r in overdue_clock_rows(s, dt.datetime.now(dt.UTC) + 400 * DAY) if r[0] == col]
+    assert overdue, "the lapsed period is on the overdue list"
+
+    # The update after the lapse: period 1 ends late, with its lateness up to the update's day; period 2
+    # runs from the update's own date.
+    late_day = await st.today()
+    await st.ok(updated(col, late_day))
+    snap = st.item(col)
+    rows = {c.rule: c for c in snap.clocks}
+    p1 = rows[period_rule(RULE, 1)]
+    assert (p1.state, p1.start, p1.met_on, p1.due) == (
+        "missed",
+        reg.isoformat(),
+        late_day.isoformat(),
+        due1.isoformat(),
+    )
+    assert p1.lateness_working_days == cal.working_days_between(due1, late_day, REGION) > 0
+    current = rows[RULE]
+    assert (current.state, current.start, current.due) == (
+        "open",
+        late_day.isoformat(),
+        due_after(late_day).isoformat(),
+    )
+
+    # An update in time: period 2 is met, period 3 starts from this update's date.
+    await sleep_until(st, late_day + 3 * DAY, hour=10)
+    in_time = await st.today()
+    await st.ok(updated(col, in_time))
+    snap = st.item(col)
+    rows = {c.rule: c for c in snap.clocks}
+    p2 = rows[period_rule(RULE, 2)]
+    assert (p2.state, p2.met_on, p2.lateness_working_days) == ("met", in_time.isoformat(), 0)
+    assert (rows[RULE].start, rows[RULE].due) == (in_time.isoformat(), due_after(in_time).isoformat())
+    assert snap.data["last_update"] == in_time.isoformat()
+    assert snap.data["periods"][RULE] == {
+        "finished": 2,
+        "on_time": 1,
+        "late": 1,
+        "late_working_days": p1.lateness_working_days,
+    }
+    # The workflow's own state says the same as the store.
+    live = await st.query("column", col)
+    assert sorted((c.rule, c.state, c.due) for c in live.clocks) == sorted(
+        (c.rule, c.state, c.due) for c in snap.clocks
+    )
+
+    # An update dated before the current period's start is refused; one on its first day changes no period.
+    r = await st.ingest(updated(col, in_time - DAY))
+    assert r[0].status == "rejected" and "早于本期起算日" in r[0].reason
+    await st.ok(updated(col, in_time))
+    assert len(st.item(col).clocks) == 3
+
+    # Closing the column ends the current period without counting it.
+    await st.ok({"type": "column.closed", "column_id": col, "closed_on": in_time.isoformat(), "reason": "栏目整合"})
+    snap = st.item(col)
+    assert {c.rule: c.state for c in snap.clocks}[RULE] == "closed" and snap.state == "closed"
+    assert snap.data["periods"][RULE]["finished"] == 2
+
+
+async def test_scores_count_each_period_under_its_rule(st):
+    """The period rows count under the rule (on time / late), weight 0 in the scheme: nothing is deducted."""
+    from domain.scoring import Period
+    from services.scores import fresh_scores
+    from store.db import session
+
+    today = await st.today()
+    col = st.id("COLS")
+    start = today - 50 * DAY
+    await st.ok(registered(col, start, kind="new_media"))
+    # on time (5 days), late (40 days: far past 14 whatever the holidays), then the current period
+    await st.ok(updated(col, start + 5 * DAY), updated(col, start + 45 * DAY))
+    rule = "new_media_freshness"
+    snap = st.item(col)
+    assert {c.rule: c.state for c in snap.clocks} == {
+        period_rule(rule, 1): "met",
+        period_rule(rule, 2): "missed",
+        rule: "open",
+    }
+    period = Period(start=start, end=today + 60 * DAY, label="test", kind="year")
+    with session() as s:
+        res = fresh_scores(s, period, today, department=DEPT)
+    dept = next(d for d in res.summary if d.department == DEPT)
+    stats = dept.per_rule[rule]
+    assert (stats.on_time, stats.late) == (1, 1)
+    assert [r.rule for r in res.details if r.item_id == col] == [rule] * 3  # the current one pending
+    assert dept.deduction == 0
+
+
+# ---------------------------------------------------------------- bounded history
+UPDATES = 2000
+LATE_EVERY = 66  # every 66th gap is 20 days (a lapse: 14 days and any holiday shift are less)
+EVENTS_BOUND, BYTES_BOUND = 10_000, 10 * 1024 * 1024  # per run; Temporal warns at 10,240 events / 10 MB
+
+
+def gaps() -> list[int]:
+    return [20 if n % LATE_EVERY == LATE_EVERY - 1 else 1 for n in range(UPDATES)]
+
+
+async def runs_of(client, wid: str) -> list:
+    """Every run's history of the workflow, first run first (following continue-as-new backwards)."""
+    out, run = [], (await client.get_workflow_handle(wid).describe()).run_id
+    while run:
+        history = await client.get_workflow_handle(wid, run_id=run).fetch_history()
+        out.append(history)
+        started = history.events[0].workflow_execution_started_event_attributes
+        run = started.continued_execution_run_id
+    return out[::-1]
+
+
+async def test_a_column_with_2000_updates_continues_as_new_and_keeps_its_periods(st):
+    """~50 s here: 2,000 Updates, each with its store write, through the production ingest in batches (7 runs
+    of at most ~4,200 events / 2.5 MB when measured)."""
+    from temporalio.api.enums.v1 import EventType
+
+    cal = engine().calendar
+    today = await st.today()
+    steps = gaps()
+    start = today - sum(steps) * DAY
+    col = st.id("LONG")
+    await st.ok(registered(col, start))
+    days, day = [], start
+    for g in steps:
+        day += g * DAY
+        days.append(day)
+    for i in range(0, UPDATES, 250):
+        results = await st.ingest(*(updated(col, d) for d in days[i : i + 250]))
+        assert all(r.status == "applied" for r in results), [r.text() for r in results if r.status != "applied"][:3]
+    wid = f"column:{col}"
+    await st.settle(wid)
+
+    runs = await runs_of(st.client, wid)
+    assert len(runs) >= 2, "continued as new"
+    for h in runs:
+        size = sum(e.ByteSize() for e in h.events)
+        assert len(h.events) < EVENTS_BOUND and size < BYTES_BOUND, (len(h.events), size)
+    ends = [h.events[-1].event_type for h in runs[:-1]]
+    assert set(ends) == {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW}
+
+    # The read model, as if the item had never continued: period n from the (n-1)th update (the registration
+    # for n = 1) to the nth, late when the nth came after its due date, lateness in working days.
+    snap = st.item(col)
+    rows = {c.rule: c for c in snap.clocks}
+    assert len(rows) == UPDATES + 1
+    begins = [start, *days[:-1]]
+    late = 0
+    for n, (begin, end) in enumerate(zip(begins, days, strict=True), start=1):
+        row = rows[period_rule(RULE, n)]
+        due = due_after(begin)
+        expected = ("missed", cal.working_days_between(due, end, REGION)) if end > due else ("met", 0)
+        assert (row.start, row.met_on, row.due) == (begin.isoformat(), end.isoformat(), due.isoformat()), n
+        assert (row.state, row.lateness_working_days) == expected, n
+        late += row.state == "missed"
+    assert late == UPDATES // LATE_EVERY
+    current = rows[RULE]
+    assert (current.state, current.start, current.due) == ("open", today.isoformat(), due_after(today).isoformat())
+    counts = snap.data["periods"][RULE]
+    assert (counts["finished"], counts["on_time"], counts["late"]) == (UPDATES, UPDATES - late, late)
+    assert counts["late_working_days"] == sum(c.lateness_working_days or 0 for c in snap.clocks)
+    assert snap.data["last_update"] == today.isoformat()
+    # The workflow's state is bounded (the last periods only) and agrees with the store on what it holds.
+    live = await st.query("column", col)
+    assert len(live.clocks) <= 1 + 16
+    assert live.data["periods"] == snap.data["periods"] and live.version == snap.version
+    for c in live.clocks:
+        assert (c.state, c.due, c.met_on) == (rows[c.rule].state, rows[c.rule].due, rows[c.rule].met_on)
+    # Its page shows the current period and the last ones, named by period; the counts cover all.
+    from services.views import SHOWN_PERIODS, item_view
+
+    view = item_view(snap)
+    shown = {c.rule for c in view.clocks}
+    assert shown == {RULE, *(period_rule(RULE, n) for n in range(UPDATES - SHOWN_PERIODS + 1, UPDATES + 1))}
+    assert any(c.rule_name == f"动态要闻类栏目更新（第{UPDATES}期）" for c in view.clocks)
+
+
+async def test_reminders_fire_once_across_continue_as_new(st, sent, monkeypatch):
+    """With a small history bound the column continues as new between its reminders: the new run rebuilds its
+    timers from the carried plan and sends each step once (the fired steps travel in the state)."""
+    import workflows.items
+
+    monkeypatch.setattr(workflows.items, "HISTORY_EVENTS", 25)
+    cal = engine().calendar
+    reg = await st.today()
+    col = st.id("CAN")
+    await st.ok(registered(col, reg, kind="new_media"))
+    due = due_after(reg)
+    await sleep_until(st, cal.add_working_days(due, 1, REGION), hour=12)
+    await st.settle(f"column:{col}")
+    runs = await runs_of(st.client, f"column:{col}")
+    assert len(runs) >= 3, len(runs)
+    steps = [(step, who) for item, step, who, _ in sent.at if item == col]
+    assert len(steps) == len(set(steps)), steps
+    assert {"t_minus_3", "t_minus_1", "due_today", "overdue_1"} <= {s for s, _ in steps}
+    assert st.clock(col, "new_media_freshness").state == "open"
+
+
+# ---------------------------------------------------------------- the column ledger over HTTP
+async def test_column_ledger_over_http_and_the_liaisons_form(st):
+    """Registered and updated through POST /api/events as the department's liaison; GET /api/columns answers
+    the ledger row (栏目名称, 类型, 网址, 最近更新日期, the current period) to the supervisor."""
+    import httpx
+    from sqlmodel import Session
+
+    from app.web.forms import build_fields
+    from app.web.server import create_app
+    from store.db import get_engine
+    from store.tokens import create_token, ensure_table
+
+    assert [f.name for f in build_fields("column.registered", {})][:2] == ["column_id", "department"]
+    eng = get_engine()
+    ensure_table(eng)
+    with Session(eng) as s:
+        liaison, _ = create_token(s, "liaison", DEPT, person="liaison-fgw")
+        supervisor, _ = create_token(s, "supervisor", person="supervisor-zwgk")
+    app = create_app(st.client, open_pages=False)
+
+    def http(token: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://127.0.0.1",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    await st.sync_clock()
+    today = await st.today()
+    col = st.id("WX")
+    async with http(liaison) as c:
+        body = [
+            {"event_id": f"{col}-r", **registered(col, today - 20 * DAY, kind="new_media")},
+            {"event_id": f"{col}-u", **updated(col, today - 2 * DAY), "url": "https://mp.example.cn/s/1"},
+        ]
+        body[0]["name"] = "钦州发改微信公众号"
+        r = await c.post("/api/events", json=body)
+        assert r.status_code == 200 and r.json()["applied"] == 2, r.text
+        st.started.add(f"column:{col}")
+        mine = (await c.get("/api/columns")).json()  # a liaison reads the own department's ledger
+        assert mine["department"] == DEPT and col in [x["栏目编号"] for x in mine["rows"]]
+    async with http(supervisor) as c:
+        r = await c.get("/api/columns", params={"department": DEPT})
+    assert r.status_code == 200, r.text
+    row = next(x for x in r.json()["rows"] if x["栏目编号"] == col)
+    assert row["栏目名称"] == "钦州发改微信公众号" and row["类型"] == "政务新媒体"
+    assert row["网址"] == "https://www.example.gov.cn/gzdt/"
+    assert row["最近更新日期"] == (today - 2 * DAY).isoformat()
+    assert row["更新周期"] == "每14日" and row["当前期限"] == due_after(today - 2 * DAY).isoformat()
+    assert (row["periods"], row["on_time"], row["late"]) == (1, 0, 1)  # 18 days without an update: late
+
+
+# ---------------------------------------------------------------- the forms and the item page
+from tests.test_accounts import csrf_of, env, event_id_of, sign_in  # noqa: E402, F401  (its stack fixture)
+
+
+async def test_a_liaison_registers_and_updates_a_column_through_the_forms(env):
+    from domain.shanghai import today as shanghai_today
+
+    cid = f"qz-fgw-lm-web-{uuid.uuid4().hex[:6]}"
+    day = shanghai_today()
+    async with env.browser("10.8.2.1") as c:
+        await sign_in(c, "liaison-fgw")
+        form = await c.get("/events/new?type=column.registered")
+        assert form.status_code == 200 and "栏目名称" in form.text and "政务新媒体" in form.text
+        fields = {
+            "csrf_token": csrf_of(form.text),
+            "type": "column.registered",
+            "event_id": event_id_of(form.text),
+            "column_id": cid,
+            "department": DEPT,
+            "registered_on": (day - 5 * DAY).isoformat(),
+            "kind": "news",
+            "name": "发改动态",
+            "url": "https://www.example.gov.cn/fgw/dt/",
+        }
+        r = await c.post("/events/new", data=fields)
+        assert r.status_code == 303 and r.headers["location"] == f"/items/{cid}", r.text[:500]
+        page = await c.get(r.headers["location"])
+        assert "动态要闻类栏目更新" in page.text and "登记更新" in page.text and "关闭栏目" in page.text
+        upd = await c.get(f"/events/new?type=column.updated&item={cid}")
+        r = await c.post(
+            "/events/new",
+            data={
+                "csrf_token": csrf_of(upd.text),
+                "type": "column.updated",
+                "item": cid,
+                "event_id": event_id_of(upd.text),
+                "column_id": cid,
+                "updated_on": day.isoformat(),
+            },
+        )
+        assert r.status_code == 303, r.text[:500]
+        page = await c.get(f"/items/{cid}")
+    assert "动态要闻类栏目更新（第1期）" in page.text and "website_freshness_news#1" in page.text
