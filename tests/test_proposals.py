@@ -68,13 +68,15 @@ def test_item_rules_pick_the_provincial_variant_by_region():
     assert item_rules(table, "hotline", None, {}, cal().chain("guangxi")) == {}
 
 
-def test_rule_data_refuses_a_replaces_without_regions():
+def test_rule_data_checks_what_a_variant_replaces():
     from domain.config import ConfigError
     from domain.rules import parse_rules
 
     base = {"name": "x", "unit": "months", "length": 3, "start_event": "proposal.assigned", "source": "s", "quote": "q"}
+    # without regions a variant is a node's own version, off until its `nodes` list a node
+    assert parse_rules({"rules": {"a": base, "b": {**base, "replaces": "a"}}})["b"].nodes == frozenset()
     with pytest.raises(ConfigError, match="replaces"):
-        parse_rules({"rules": {"a": base, "b": {**base, "replaces": "a"}}})
+        parse_rules({"rules": {"a": base, "b": {**base, "replaces": "zz"}}})
     with pytest.raises(ConfigError, match="不是一条全国规则"):
         parse_rules({"rules": {"a": base, "b": {**base, "regions": ["sichuan"], "replaces": "zz"}}})
 

@@ -203,6 +203,17 @@ def test_default_config_and_explanation_line():
         "website_freshness_notice": 0,
         "website_freshness_policy": 0,
         "new_media_freshness": 0,
+        # 建议提案、热线、网站留言 (i21-proposals): no scheme cites them, counted with weight 0
+        "proposal_reply": 0,
+        "proposal_reply_complex": 0,
+        "proposal_reply_sichuan": 0,
+        "proposal_reply_sichuan_cppcc_plenary": 0,
+        "proposal_reply_sichuan_cppcc_recess": 0,
+        "proposal_reply_sichuan_complex": 0,
+        "proposal_reanswer_sichuan": 0,
+        "hotline_reply_shandong": 0,
+        "website_message_reply": 0,
+        "website_error_report": 0,
     }
     weights = {i.id: i.weight for i in cfg.indicators.values()}
     assert weights == {
@@ -214,6 +225,7 @@ def test_default_config_and_explanation_line():
         "catalogue": 0,
         "consultation": 0,
         "freshness": 0,
+        "interaction": 0,
     }
     assert cfg.indicator_of("duty_qinzhou_7") == "catalogue" and cfg.points("duty_qinzhou_7") == 0
     assert all(i.source for s in cfg.schemes.values() for i in s.indicators.values())
