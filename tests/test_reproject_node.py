@@ -331,3 +331,71 @@ def test_many_items_one_message_per_liaison_and_one_read_per_department_set(coun
     # told again (a second reload of the same change), in batches of one department: still once each
     assert tell_liaisons(changed, departments, "测试日历变更", batch=1) == 0
     assert tell_liaisons(changed, None, "测试日历变更") == 0  # every department: only these two changed
+
+
+async def test_a_rules_only_reload_recomputes_the_open_items_of_that_rule(wf_env, county_region):
+    """rules.toml alone changed (no calendar day did): the reload still reaches the open request, whose
+    workflow recomputes its due date under the new length; the liaison is told what moved, once."""
+    import asyncio
+
+    from domain.engine import engine
+    from services.calendar import reload_calendar
+    from services.inbox import messages, open_message
+    from services.ingest import Ingestor
+    from store.db import get_engine, session
+    from store.items import get_item
+
+    config, _ = county_region
+    received = "2025-04-10"
+    event = {
+        "event_id": "rr-1",
+        "recorded_by": "liaison-tsq-jyj",
+        "type": "request.received",
+        "request_id": "tsq-jyj-ysq-rr-1",
+        "department": "tsq-jyj",
+        "channel": "online",
+        "received_on": received,
+        "applicant_type": "natural_person",
+        "subject": "申请公开某项目的批复文件",
+    }
+
+    async def connect():
+        return wf_env.client
+
+    def due(item: str) -> str:
+        with session() as s:
+            snap = get_item(s, item)
+        return next(c.due for c in snap.clocks if c.rule == "request_reply")
+
+    async with app_worker(wf_env.client):
+        out = await Ingestor(wf_env.client, db_engine=get_engine()).ingest([(1, event)])
+        assert [r.status for r in out] == ["applied"], [r.text() for r in out]
+        item = "tsq-jyj-ysq-rr-1"
+        region = engine().directory.region_of("tsq-jyj")
+        cal = engine().calendar
+        assert due(item) == cal.add_working_days(dt.date(2025, 4, 10), 20, region).isoformat()
+        rules = config / "rules.toml"
+        text = rules.read_text(encoding="utf-8")
+        twenty = 'unit = "working_days"\nlength = 20\nstart_event = "request.received"'
+        assert twenty in text
+        _touch(rules, text.replace(twenty, twenty.replace("20", "15"), 1))
+        engine()  # a page or an activity sees the new file first
+        done = await reload_calendar(connect, "测试：答复期限改为15个工作日")
+        assert done.recalculating == 1
+        moved = engine().calendar.add_working_days(dt.date(2025, 4, 10), 15, region).isoformat()
+        for _ in range(200):
+            if due(item) == moved:
+                break
+            await asyncio.sleep(0.05)
+        assert due(item) == moved
+        box = [m for m in messages("liaison-tsq-jyj")["messages"] if m["title"].startswith("日历变更")]
+        assert len(box) == 1, box
+        body = open_message("liaison-tsq-jyj", box[0]["id"])["body"]
+        assert f"{item}：" in body and f"→ {moved}" in body and "依申请公开答复" in body, body
+        # an explicit reload with nothing changed since recomputes every open item (as before) and tells no one
+        assert (await reload_calendar(connect, "测试：再次重新加载")).recalculating == 1
+        assert len([m for m in messages("liaison-tsq-jyj")["messages"] if m["title"].startswith("日历变更")]) == 1
+        try:
+            await wf_env.client.get_workflow_handle(f"request:{item}").terminate("test finished")
+        except Exception:
+            pass
