@@ -176,8 +176,16 @@ class EventRecord(SQLModel, table=True):
         ),
         # an item's events, and "does this item have an event of that type by that day"
         Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on", "event_id", "category"),
-        # the board's 登记滞后 list: flagged start events recorded in its period
-        Index("ix_event_record_registration_late", "registration_late", "ingested_at", "department"),
+        # the board's 登记滞后 list: flagged start events recorded in its period, its longest lags chosen from the
+        # index alone (a backfill records a province's ~10⁵ flagged events in one quarter; 0014_item_flags)
+        Index(
+            "ix_event_record_registration_late",
+            "registration_late",
+            "ingested_at",
+            "department",
+            "lag_working_days",
+            "event_id",
+        ),
         # the scores' registration lag per department and lag of a period's start events (store.events
         # start_lag_counts), from the index alone (migration 0012_scale)
         Index(
