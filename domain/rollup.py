@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Literal
 
 from domain.jurisdictions import Jurisdictions, Node
@@ -65,6 +66,7 @@ class Figures:
 
 
 _FIELDS = tuple(f.name for f in fields(Figures))
+_VALUES = attrgetter(*_FIELDS)  # a Figures' values in field order, as one tuple
 ZERO = Figures(departments=0)
 
 
@@ -87,6 +89,15 @@ class NodeRollup:
     path: list[Node] = field(default_factory=list)  # root … node (the breadcrumb)
 
 
+def total(figures: list[Figures]) -> Figures:
+    """The sum of `figures` (ZERO for none), field by field: a province's 4,000 departments at once, not
+    one Figures per addition."""
+    if not figures:
+        return ZERO
+    values = _VALUES
+    return Figures(*[sum(column) for column in zip(*map(values, figures), strict=True)])
+
+
 def roll_up(
     tree: Jurisdictions,
     per_department: Mapping[str, Figures],
@@ -101,21 +112,22 @@ def roll_up(
     Departments outside the subtree are ignored, so passing a whole province's figures is safe."""
     here = tree.node(node)
     names = names or {}
-    by_child: dict[str, Figures] = {c.id: ZERO for c in tree.children(node)}
+    by_child: dict[str, list[Figures]] = {c.id: [] for c in tree.children(node)}
     own: list[RollupRow] = []
-    sum_all = ZERO
+    every: list[Figures] = []
     for dept, nid in node_of.items():
         if nid not in tree.nodes or not tree.contains(node, nid):
             continue
         fig = per_department.get(dept, Figures())
-        sum_all = sum_all + fig
+        every.append(fig)
         if nid == node:
             own.append(RollupRow("department", dept, names.get(dept, dept), fig))
             continue
         child = tree.child_towards(node, nid)
         assert child is not None  # nid lies strictly below node
-        by_child[child] = by_child[child] + fig
+        by_child[child].append(fig)
+    sum_all = total(every)
     children = [
-        RollupRow("node", c.id, c.name, by_child[c.id], level=c.level, code=c.code) for c in tree.children(node)
+        RollupRow("node", c.id, c.name, total(by_child[c.id]), level=c.level, code=c.code) for c in tree.children(node)
     ]
     return NodeRollup(node=here, total=sum_all, children=children, own=own, path=tree.ancestors(node))
