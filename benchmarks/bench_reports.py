@@ -91,6 +91,7 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
 
     from domain.clocks import compute, parse_start
     from domain.engine import engine as clock_engine
+    from domain.flags import flag_bits
     from domain.shanghai import SHANGHAI
     from store.db import get_engine, init_db
     from store.events import event_record_from
@@ -171,6 +172,7 @@ def fill(url: str, n_items: int, depts: list[str], seed: int = 11) -> None:
                 state=state,
                 version=2 if met else 1,
                 data={"region": region},
+                flags=flag_bits(typ, {"region": region}),  # as store.items.save_snapshot writes it
                 created_at=now,
                 updated_at=now,
             )

@@ -41,6 +41,21 @@ class Engine:
     def __post_init__(self) -> None:
         self.file_rules = dict(self.rules)
 
+    # department -> (calendar region, node) as this data placed them, taken on first `department_map()`:
+    # a later reload compares it with the new placement (a node moved to another calendar, a department to
+    # another node: only those departments' clocks are recomputed)
+    _placement: dict[str, tuple[str, str | None]] | None = field(default=None, repr=False, compare=False)
+
+    def department_map(self) -> dict[str, tuple[str, str | None]]:
+        """Each department's (calendar region, node), read from the directory once for this data."""
+        if self._placement is None:
+            self._placement = {d.id: (d.region, d.node) for d in self.directory.departments.values()}
+        return self._placement
+
+    @property
+    def placement_known(self) -> bool:
+        return self._placement is not None
+
     @property
     def rule_names(self) -> dict[str, str]:
         """Rule id -> Chinese name of the rules in use."""
@@ -89,10 +104,11 @@ log = logging.getLogger("shixian.config")
 _lock = threading.Lock()
 _engine: Engine | None = None
 _problem: str | None = None  # why the files on disk are not the data in use (None: they are)
-# The calendar in use before the engine last reloaded, kept until a calendar reload compares it with the new
-# one (services/calendar.py: re-projection per node); the oldest not yet compared when several reloads came.
-# Kept per config directory: data of another directory (a test, a second demo) is not a change of this one.
-_superseded: tuple[str, WorkCalendar] | None = None
+# The data (calendar, rules, placement) in use before the engine last reloaded, kept until a calendar reload
+# compares it with the new one (services/calendar.py: re-projection per node and rule); the oldest not yet
+# compared when several reloads came. Kept per config directory: data of another directory (a test, a second
+# demo) is not a change of this one.
+_superseded: tuple[str, Engine] | None = None
 
 
 def config_signature() -> tuple:
@@ -195,18 +211,24 @@ def _file_engine() -> Engine:
                 _engine.signature = sig  # report once per change
                 return _engine
             if _engine is not None and (_superseded is None or _superseded[0] != sig[0]):
-                _superseded = (_engine.signature[0], _engine.calendar) if _engine.signature[0] == sig[0] else None
+                _superseded = (_engine.signature[0], _engine) if _engine.signature[0] == sig[0] else None
             _engine = fresh
         return _engine
 
 
-def take_superseded_calendar() -> WorkCalendar | None:
-    """The calendar in use before the last reload(s) not yet compared, and forget it (None: none since)."""
+def take_superseded() -> Engine | None:
+    """The data in use before the last reload(s) not yet compared, and forget it (None: none since)."""
     global _superseded
     root = str(config_dir())
     with _lock:
         old, _superseded = _superseded, None
         return old[1] if old is not None and old[0] == root else None
+
+
+def take_superseded_calendar() -> WorkCalendar | None:
+    """The calendar in use before the last reload(s) not yet compared, and forget it (None: none since)."""
+    old = take_superseded()
+    return old.calendar if old is not None else None
 
 
 class _Section:

@@ -275,3 +275,43 @@ def shortened_flags(data: dict[str, Any]) -> list[dict[str, str]]:
             f"缩短理由：{short.get('reason') or '未说明'}",
         }
     ]
+
+
+# Which board or score lists an item can be on, as bits of the item's `flags` column (store/items.py writes
+# it with every snapshot; migration 0014_item_flags filled it for the rows before it): the board and the scores
+# select the few such items from an index instead of scanning every item's data JSON. The conditions are the
+# store's former JSON queries (store/requests.py, store/items.py), on the snapshot's data.
+MAY_BE_MARK = 1  # a document that can be scored as a mark: withheld, disclosed on request, or normative
+# without its interpretation
+HAS_FLAG_DATA = 2  # a request whose data can carry a board flag (a correction, a consultation, a relink), or a
+# public consultation closed before its minimum
+HAS_RECEIPT_DATA = 4  # a request that can carry a receipt or lawful-delay flag (receipt_flags)
+FLAG_BITS = (MAY_BE_MARK, HAS_FLAG_DATA, HAS_RECEIPT_DATA)
+
+
+def flag_bits(item_type: str, data: dict[str, Any] | None) -> int | None:
+    """The item's list bits (None when none: the column's index holds only the items with a bit)."""
+    data = data or {}
+    bits = 0
+    if item_type == "document":
+        if data.get("disclosure") in ("withheld", "on_request") or (
+            data.get("kind") == "normative" and data.get("needs_interpretation") is False
+        ):
+            bits |= MAY_BE_MARK
+    elif item_type == "request":
+        if any(data.get(k) is not None for k in ("correction", "consultations", "after_withdrawal")):
+            bits |= HAS_FLAG_DATA
+        receipt = data.get("receipt")
+        basis = receipt.get("basis") if isinstance(receipt, dict) else None
+        if any(data.get(k) is not None for k in ("unreachable", "reply_delayed", "fee")) or (
+            basis is not None and basis != "received_on"
+        ):
+            bits |= HAS_RECEIPT_DATA
+    elif item_type == "consultation" and data.get("window_shortened") is not None:
+        bits |= HAS_FLAG_DATA  # 缩短征求意见期 (shortened_flags)
+    return bits or None
+
+
+def values_with(bit: int) -> list[int]:
+    """Every column value holding `bit` (an IN list: the index answers it, no bitwise operator needed)."""
+    return [v for v in range(1, 1 << len(FLAG_BITS)) if v & bit]

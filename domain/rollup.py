@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Literal
 
 from domain.jurisdictions import Jurisdictions, Node
@@ -43,7 +44,8 @@ class Figures:
     locked: int = 0  # departments whose period figures are their own lock's (已锁定)
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        # positional, over the names listed once: a province's roll-up adds ~8,000 of them per board
+        return Figures(*[getattr(self, n) + getattr(other, n) for n in _FIELDS])
 
     @property
     def decided(self) -> int:
@@ -65,6 +67,8 @@ class Figures:
         return round(self.score_sum / self.scored, 2) if self.scored else None
 
 
+_FIELDS = tuple(f.name for f in fields(Figures))
+_VALUES = attrgetter(*_FIELDS)  # a Figures' values in field order, as one tuple
 ZERO = Figures(departments=0)
 
 
@@ -87,6 +91,15 @@ class NodeRollup:
     path: list[Node] = field(default_factory=list)  # root … node (the breadcrumb)
 
 
+def total(figures: list[Figures]) -> Figures:
+    """The sum of `figures` (ZERO for none), field by field: a province's 4,000 departments at once, not
+    one Figures per addition."""
+    if not figures:
+        return ZERO
+    values = _VALUES
+    return Figures(*[sum(column) for column in zip(*map(values, figures), strict=True)])
+
+
 def roll_up(
     tree: Jurisdictions,
     per_department: Mapping[str, Figures],
@@ -101,21 +114,22 @@ def roll_up(
     Departments outside the subtree are ignored, so passing a whole province's figures is safe."""
     here = tree.node(node)
     names = names or {}
-    by_child: dict[str, Figures] = {c.id: ZERO for c in tree.children(node)}
+    by_child: dict[str, list[Figures]] = {c.id: [] for c in tree.children(node)}
     own: list[RollupRow] = []
-    sum_all = ZERO
+    every: list[Figures] = []
     for dept, nid in node_of.items():
         if nid not in tree.nodes or not tree.contains(node, nid):
             continue
         fig = per_department.get(dept, Figures())
-        sum_all = sum_all + fig
+        every.append(fig)
         if nid == node:
             own.append(RollupRow("department", dept, names.get(dept, dept), fig))
             continue
         child = tree.child_towards(node, nid)
         assert child is not None  # nid lies strictly below node
-        by_child[child] = by_child[child] + fig
+        by_child[child].append(fig)
+    sum_all = total(every)
     children = [
-        RollupRow("node", c.id, c.name, by_child[c.id], level=c.level, code=c.code) for c in tree.children(node)
+        RollupRow("node", c.id, c.name, total(by_child[c.id]), level=c.level, code=c.code) for c in tree.children(node)
     ]
     return NodeRollup(node=here, total=sum_all, children=children, own=own, path=tree.ancestors(node))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from domain.engine import engine
@@ -91,12 +92,12 @@ def overdue_rows(as_of: dt.date, department: Departments = None) -> list[dict[st
     return rows
 
 
-def open_item_ids(departments: set[str] | None = None) -> list[tuple[str, str]]:
-    """(workflow id, item id) of every item still open (of `departments` only, when given) — the workflows a
-    calendar reload must reach."""
+def open_item_ids(departments: set[str] | None = None, rules: Collection[str] | None = None) -> list[tuple[str, str]]:
+    """(workflow id, item id) of every item still open (of `departments` only, when given; with a clock of
+    one of `rules` only, when given) — the workflows a calendar or rules reload must reach."""
     with session() as s:
         return [
             (workflow_id(snap.type, snap.id), snap.id)
-            for snap in list_items(s, state="open")
-            if departments is None or snap.department in departments
+            for snap in list_items(s, department=departments, state="open")
+            if rules is None or any(c.rule in rules for c in snap.clocks)
         ]

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from domain.flags import MAY_BE_MARK, flag_bits, values_with
 from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import SHANGHAI
 from store.models import SUMMARY_MAX, Clock, EventRecord, Item, LateEntryRecord, utcnow
@@ -37,7 +38,7 @@ def insert_for(name: str, table):
     raise NotImplementedError(f"unsupported database dialect: {name}")
 
 
-_ITEM_SET = ("type", "department", "title", "state", "version", "data", "applicant_key", "updated_at")
+_ITEM_SET = ("type", "department", "title", "state", "version", "data", "applicant_key", "flags", "updated_at")
 
 
 _CLOCK_SET = (
@@ -137,6 +138,7 @@ def save_snapshot(session: Session, snap: ItemSnapshot, *, commit: bool = True) 
         "version": snap.version,
         "data": snap.data or {},
         "applicant_key": snap.applicant_key,
+        "flags": flag_bits(snap.type, snap.data),
         "created_at": now,
         "updated_at": now,
     }
@@ -345,14 +347,9 @@ def finished_items_with_met_clocks(session: Session, after: str | None, limit: i
 
 def document_ids_with_marks(session: Session, department: Departments = None) -> list[str]:
     """Ids of the documents that can be scored as marks: withheld or disclosed on request, and normative
-    documents without their interpretation."""
-    data = sa_table(Item).c.data
+    documents without their interpretation (domain.flags.MAY_BE_MARK, from the item's flags index)."""
     withheld = select(col(Item.id)).where(
-        col(Item.type) == "document",
-        or_(
-            data["disclosure"].as_string().in_(("withheld", "on_request")),
-            and_(data["kind"].as_string() == "normative", data["needs_interpretation"].as_boolean().is_(False)),
-        ),
+        col(Item.flags).is_not(None), col(Item.flags).in_(values_with(MAY_BE_MARK)), col(Item.type) == "document"
     )
     withheld = where_departments(withheld, col(Item.department), department)
     return list(session.execute(withheld).scalars())

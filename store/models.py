@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, String, Table, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, String, Table, UniqueConstraint, false, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -58,7 +58,20 @@ def _ts_col(index: bool = False, nullable: bool = False) -> Column:
 class Item(SQLModel, table=True):
     __tablename__ = "item"
     # what reports show of each item, read from the index alone when joined to a period's clocks
-    __table_args__ = (Index("ix_item_report", "id", "type", "department", "title"),)
+    __table_args__ = (
+        Index("ix_item_report", "id", "type", "department", "title"),
+        # only the few items with a bit: the board's and the scores' lists read them from here (0014_item_flags)
+        Index(
+            "ix_item_flags",
+            "flags",
+            "type",
+            "state",
+            "department",
+            "id",
+            sqlite_where=text("flags IS NOT NULL"),
+            postgresql_where=text("flags IS NOT NULL"),
+        ),
+    )
 
     id: str = Field(primary_key=True)  # document_id, request_id, case_id, item_id, annual-report:{dept}:{year}
     type: str = Field(index=True)
@@ -70,6 +83,8 @@ class Item(SQLModel, table=True):
     # HMAC of a request's applicant identity (domain.pii.applicant_key): links requests of one applicant,
     # never shown, exported or logged.
     applicant_key: str | None = Field(default=None, index=True)
+    # which board / score lists the item can be on (domain.flags.flag_bits of its data; None: none)
+    flags: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts_col())
 
@@ -161,8 +176,16 @@ class EventRecord(SQLModel, table=True):
         ),
         # an item's events, and "does this item have an event of that type by that day"
         Index("ix_event_record_item_type_day", "item_id", "type", "occurred_on", "event_id", "category"),
-        # the board's 登记滞后 list: flagged start events recorded in its period
-        Index("ix_event_record_registration_late", "registration_late", "ingested_at", "department"),
+        # the board's 登记滞后 list: flagged start events recorded in its period, its longest lags chosen from the
+        # index alone (a backfill records a province's ~10⁵ flagged events in one quarter; 0014_item_flags)
+        Index(
+            "ix_event_record_registration_late",
+            "registration_late",
+            "ingested_at",
+            "department",
+            "lag_working_days",
+            "event_id",
+        ),
         # the scores' registration lag per department and lag of a period's start events (store.events
         # start_lag_counts), from the index alone (migration 0012_scale)
         Index(

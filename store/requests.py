@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from domain.flags import HAS_FLAG_DATA, HAS_RECEIPT_DATA, values_with
 from store.models import EventRecord, Item
 from store.models import table as sa_table
 from store.scope import Departments, where_departments
@@ -14,17 +15,13 @@ from store.scope import Departments, where_departments
 
 def request_ids_with_receipt_flags(session: Session, department: Departments = None) -> list[str]:
     """Requests whose snapshot can carry a receipt or lawful-delay flag (domain.flags.receipt_flags): an
-    unreachable applicant, a 第三十五条 delay, a fee notice, or a receipt date not the one typed."""
-    data = sa_table(Item).c.data
+    unreachable applicant, a 第三十五条 delay, a fee notice, or a receipt date not the one typed
+    (domain.flags.HAS_RECEIPT_DATA, from the item's flags index)."""
     q = select(col(Item.id)).where(
+        col(Item.flags).is_not(None),
+        col(Item.flags).in_(values_with(HAS_RECEIPT_DATA)),
         col(Item.type) == "request",
         col(Item.state) == "open",  # the board's list is of live requests (a withdrawn one waits for nothing)
-        or_(
-            data["unreachable"].as_string().is_not(None),
-            data["reply_delayed"].as_string().is_not(None),
-            data["fee"].as_string().is_not(None),
-            data[("receipt", "basis")].as_string() != "received_on",
-        ),
     )
     q = where_departments(q, col(Item.department), department)
     return list(session.execute(q.order_by(col(Item.id))).scalars())
@@ -41,19 +38,12 @@ def request_ids_with_correction(session: Session, department: Departments = None
 
 def request_ids_with_flag_data(session: Session, department: Departments = None) -> list[str]:
     """Requests whose snapshot data can carry a board flag (domain.flags): a correction notice, a
-    consultation or a link to a withdrawn request."""
-    data = sa_table(Item).c.data
+    consultation or a link to a withdrawn request (domain.flags.HAS_FLAG_DATA, from the item's flags index)."""
     q = select(col(Item.id)).where(
-        (
-            (col(Item.type) == "request")
-            & (
-                data["correction"].as_string().is_not(None)
-                | data["consultations"].as_string().is_not(None)
-                | data["after_withdrawal"].as_string().is_not(None)
-            )
-        )
-        # i21-windows: a public consultation closed before its minimum (缩短征求意见期)
-        | ((col(Item.type) == "consultation") & data["window_shortened"].as_string().is_not(None))
+        col(Item.flags).is_not(None),
+        col(Item.flags).in_(values_with(HAS_FLAG_DATA)),
+        # i21-windows: a public consultation closed before its minimum (缩短征求意见期) is listed too
+        col(Item.type).in_(("request", "consultation")),
     )
     q = where_departments(q, col(Item.department), department)
     return list(session.execute(q.order_by(col(Item.id))).scalars())

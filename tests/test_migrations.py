@@ -163,3 +163,72 @@ def test_event_report_columns_are_filled_from_the_stored_payloads(db_url):
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+def test_item_flags_are_filled_from_the_stored_data(db_url):
+    """0014 adds item.flags and fills it from each stored item's data: the same bits store.items.save_snapshot
+    writes for a new snapshot (domain.flags.flag_bits), so the board's lists find the items of before."""
+    import json
+    import uuid
+
+    from alembic import command
+
+    from domain.flags import flag_bits
+    from store.db import alembic_config, create_db_engine
+
+    rows = {
+        "plain": ("request", {"start_on": "2026-03-02"}),
+        "corrected": ("request", {"correction": {"on": "2026-03-03"}}),
+        "consulted": ("request", {"consultations": [{"from": "2026-03-04"}]}),
+        "relinked": ("request", {"after_withdrawal": "R0"}),
+        "unreachable": ("request", {"unreachable": {"since": "2026-03-05"}}),
+        "fee": ("request", {"fee": {"notice_on": "2026-03-05"}}),
+        "moved": ("request", {"receipt": {"basis": "mail_signed"}}),
+        "typed": ("request", {"receipt": {"basis": "received_on"}}),
+        "both": ("request", {"correction": {"on": "2026-03-03"}, "reply_delayed": {"to": "2026-04-30"}}),
+        "withheld": ("document", {"disclosure": "withheld"}),
+        "on-request": ("document", {"disclosure": "on_request"}),
+        "normative": ("document", {"kind": "normative", "needs_interpretation": False}),
+        "interpreted": ("document", {"kind": "normative", "needs_interpretation": True}),
+        "public": ("document", {"disclosure": "public"}),
+        "case": ("case", {"correction": {"on": "2026-03-03"}}),
+    }
+    schema = None
+    if db_url.startswith("sqlite"):
+        eng = create_db_engine(db_url)
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(db_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        eng = create_db_engine(db_url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        with eng.begin() as conn:
+            command.upgrade(alembic_config(conn), "0012_scale")
+        with eng.begin() as conn:
+            for id_, (typ, data) in rows.items():
+                conn.execute(
+                    text(
+                        "insert into item (id, type, department, title, state, version, data, created_at,"
+                        " updated_at) values (:id, :type, 'qz-fgw', 't', 'open', 1, :data, '2026-01-01',"
+                        " '2026-01-01')"
+                    ),
+                    {"id": id_, "type": typ, "data": json.dumps(data)},
+                )
+        with eng.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+        with eng.connect() as conn:
+            got = dict(conn.execute(text("select id, flags from item")).all())
+        assert got == {id_: flag_bits(typ, data) for id_, (typ, data) in rows.items()}
+        assert got["plain"] is None and got["both"] == 6 and got["normative"] == 1 and got["case"] is None
+        with eng.connect() as conn:
+            names = {ix["name"]: ix["column_names"] for ix in inspect(conn).get_indexes("item")}
+            late = {ix["name"]: ix["column_names"] for ix in inspect(conn).get_indexes("event_record")}
+        assert names["ix_item_flags"] == ["flags", "type", "state", "department", "id"]
+        assert late["ix_event_record_registration_late"][-2:] == ["lag_working_days", "event_id"]
+    finally:
+        eng.dispose()
+        if schema is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()

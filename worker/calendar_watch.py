@@ -15,12 +15,18 @@ POLL_SECONDS = 30
 
 async def watch_calendar(client: Client, stop: asyncio.Event, poll: float = POLL_SECONDS) -> None:
     """Notice new or changed calendar overlays and have open workflows recompute."""
-    from domain.engine import config_signature
+    from domain.engine import config_signature, engine
 
     async def connect() -> Client:
         return client
 
     last = config_signature()
+    # where today's data places each department: the first reload compares its new placement with it (a
+    # jurisdictions.toml change then reaches only the departments it moves; unread, it reaches all)
+    try:
+        await asyncio.to_thread(lambda: engine().department_map())
+    except Exception as exc:  # a directory not readable now: the first reload then recomputes every item
+        log.warning("department placement not read at start: %s", exc)
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=poll)

@@ -13,7 +13,7 @@ from alembic import op
 import store.models
 
 revision = "0015_catalogue"
-down_revision = "0013_dir_parent"
+down_revision = "0014_item_flags"
 branch_labels = None
 depends_on = None
 
