@@ -57,11 +57,8 @@ def import_catalogue(
                 typer.echo(f"第 {r.line} 行 序号 {r.seq} {r.name}：{r.limit} → {r.period} [{r.status}]{more}")
     typer.echo(p.summary(), err=True)
     if p.applied:
-        cli_audit(
-            "catalogue.import",
-            object=Path(file).name,
-            detail={"node": node, "area": p.area, "new": p.count("new"), "changed": p.count("changed")},
-        )
+        detail = {"node": node, "area": p.area, "new": p.count("new"), "changed": p.count("changed")}
+        cli_audit("catalogue.import", object=Path(file).name, detail=detail)
     raise typer.Exit(0 if p.ok else 1)
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from app.web.audit_web import audit
 from app.web.bodylimit import limit_for
 from app.web.import_pages import _multipart, _same_site
 from app.web.pages import _who, csrf_ok, csrf_refused, render
@@ -66,6 +67,9 @@ async def _run(request: Request, who: Principal, fields: dict[str, str], filenam
         p = await run_in_threadpool(catalogue.apply if confirm else catalogue.plan, who, data, filename, node, area)
     except catalogue.CatalogueRefused as exc:
         return _page(request, who, status=422, error=str(exc), node=node)
+    if confirm and p.applied:  # the same record as the CLI's (who imported which file into which node)
+        detail = {"node": node, "area": p.area, "new": p.count("new"), "changed": p.count("changed")}
+        audit(request, who, "catalogue.import", object=filename, detail=detail)
     carried = base64.b64encode(data).decode("ascii") if p.ok and not confirm else ""
     return _page(
         request, who, status=200 if p.ok else 422, node=node, plan=p, carried=carried, filename=filename, area=p.area
