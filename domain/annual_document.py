@@ -240,18 +240,26 @@ def _num(x: float | int) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-# A node's version of a rule (rules.toml `replaces`) counts as the rule it replaces: a node that asks the
-# interpretation the same day reports its interpretations among 政策解读 like every other.
-RULE_VERSIONS = {"policy_interpretation_same_day": "policy_interpretation"}
-INTERPRETATION_RULES = ("policy_interpretation", "policy_interpretation_same_day")
+def rule_versions() -> dict[str, str]:
+    """A variant of a rule (rules.toml `replaces`: a node's version, a province's) counts as the rule it
+    replaces: a node that asks the interpretation the same day reports its interpretations among 政策解读."""
+    from domain.engine import engine
+
+    return {r.id: r.replaces for r in engine().rules.values() if r.replaces}
+
+
+def interpretation_rules() -> tuple[str, ...]:
+    """The interpretation clock and its variants."""
+    return ("policy_interpretation", *sorted(k for k, v in rule_versions().items() if v == "policy_interpretation"))
 
 
 def _status_index(clocks: Iterable[Any], as_of: date) -> dict[tuple[str, str], str]:
     from domain.scoring import classify
 
     out: dict[tuple[str, str], str] = {}
+    versions = rule_versions()
     for c in clocks:
-        out[(c.item_id, RULE_VERSIONS.get(c.rule, c.rule))] = classify(c.state, c.due, c.met_on, as_of)
+        out[(c.item_id, versions.get(c.rule, c.rule))] = classify(c.state, c.due, c.met_on, as_of)
     return out
 
 

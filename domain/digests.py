@@ -156,6 +156,9 @@ def build_digests(
         for clock in item.clocks:
             if clock.state not in ("open", "paused") or not clock.due:
                 continue
+            spec = rules.get(clock.rule) if rules is not None else None
+            if not standing.department_duty(spec):
+                continue  # an appeal window: the supervisor's board list, not a department's digest
             region = clock.region or directory.region_of(item.department)
             left = working_days_left(today, _due_date(clock.due), region)
             if left < 0 and rules is not None and not standing.can_be_overdue(rules.get(clock.rule)):
@@ -174,7 +177,7 @@ def build_digests(
                     "department": item.department,
                     "department_name": directory.department_name(item.department),
                     "rule": clock.rule,
-                    "rule_name": names.get(clock.rule) or engine().rule_name(clock.rule),
+                    "rule_name": standing.due_label(spec, names.get(clock.rule) or engine().rule_name(clock.rule)),
                     "due": clock.due[:16].replace("T", " "),
                     "working_days_left": left,
                     "overdue_working_days": -left if left < 0 else 0,

@@ -85,6 +85,7 @@ ID_FIELDS = (
     "message_id",
     "duty_item_id",  # i21-catalogue
     "consultation_id",
+    "column_id",
 )
 
 

@@ -41,7 +41,20 @@ DEFAULT_WORKING_DAYS = 3
 DEFAULT_CALENDAR_DAYS = 7
 # Start events whose registration lag is measured; annual_report.year_closed is made by the engine.
 REGISTRATION_STARTS = frozenset(
-    {"request.received", "document.signed", "opinion.detected", "budget.approved", "consultation.opened"}
+    {
+        "request.received",
+        "document.signed",
+        "opinion.detected",
+        "budget.approved",
+        "consultation.opened",
+        # issue 21's items: each is a start a department records, so its registration can lag too
+        "proposal.assigned",
+        "proposal.reanswer_requested",
+        "hotline.received",
+        "message.received",
+        "column.registered",
+        "duty.formed",
+    }
 )
 
 

@@ -89,13 +89,6 @@ class Rule:
         return all(facts.get(key) in allowed for key, allowed in self.when)
 
     @property
-    def never_overdue(self) -> bool:
-        """A window that lapses closes at its due date, a minimum window (不少于) only ends after it, a window
-        the supervisor watches (an appeal window) is the applicant's time: none is a duty a department can be
-        late on (domain.standing.can_be_overdue)."""
-        return self.lapses or self.minimum or self.audience == "supervisor"
-
-    @property
     def limit_text(self) -> str:
         if self.unit == "fixed_date":
             return f"每年{self.month}月{self.day}日前"
@@ -323,9 +316,15 @@ def parse_rules(data: dict, filename: str = "rules.toml") -> dict[str, Rule]:
         if (back := rule.counted_back_from) is not None:
             rules[rule_id] = _counted_back_rule(rule, rules[back], raw, where)
         elif rule.replaces is not None and rule.regions:  # a provincial variant of a national rule
-            if rule.replaces not in rules or rules[rule.replaces].regions or "nodes" in raw:
+            if "nodes" in raw:
+                raise ConfigError(f"{where}: replaces 只能配 regions 或 nodes 之一")
+            if rule.replaces not in rules or rules[rule.replaces].regions:
                 raise ConfigError(f"{where}: replaces “{rule.replaces}” 不是一条全国规则")
         elif rule.replaces is not None:  # a node's own version
+            if "nodes" not in raw:
+                raise ConfigError(
+                    f"{where}: replaces 须配 regions（地方规则）或 nodes（节点版本，空列表为默认不启用）之一"
+                )
             rules[rule_id] = _node_version(rule_id, rules, raw, where)
     return rules
 
@@ -515,6 +514,15 @@ def internal_rules(rules: dict[str, Rule], tree) -> dict[str, Rule]:
             editions=(),
             internal=True,
             nodes=tree.deadline_nodes(node.id, d),
+            # a fixed internal date, nothing of its base rule's variant: not a stand-in for another rule, not a
+            # minimum window, not recurring, the department's own date
+            replaces=None,
+            regions=(),
+            minimum=False,
+            shorter_allowed=False,
+            recurring=False,
+            counted_back_from=None,
+            audience="department",
         )
     return out
 

@@ -43,6 +43,18 @@ def can_be_overdue(rule: Any | None) -> bool:
     )
 
 
+def department_duty(rule: Any | None) -> bool:
+    """False for a window the supervisor watches (audience = "supervisor": an appeal window): it is never on a
+    liaison's 待办 or digest."""
+    return rule is None or getattr(rule, "audience", "department") != "supervisor"
+
+
+def due_label(rule: Any | None, name: str) -> str:
+    """The name a due-soon list shows: a minimum window's due date is the earliest day AFTER which it may
+    close (closing on it is refused), not a deadline to meet."""
+    return f"{name}（最短期限届满日，此后方可结束）" if getattr(rule, "minimum", False) else name
+
+
 def clock_days_left(clock: Any, today: dt.date, calendar: _Calendar, rules: Mapping[str, Any]) -> int | None:
     """Working days left for an open clock with a due date (negative: overdue); None when it has no standing
     (closed, met, paused without a due date, or a lapsing window past its last day)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from domain.clock_specs import ExtensionSpec, PauseSpec
 from domain.clocks import FEE_PAUSE_REASON
@@ -563,6 +564,12 @@ def note_not_in_force(st: ItemState, meta: RuleMeta, on: str) -> None:
     st.data["rules_not_in_force"] = notes
 
 
+def replaced_here(st: ItemState, ev: Event, facts: dict[str, Any]) -> set[str]:
+    """The rules a variant stands in for on this start (rules.toml `replaces`): only where the variant itself
+    applies to the facts, so a variant for some kinds leaves the national rule for the others."""
+    return {m.replaces for m in st.rules.values() if m.replaces and ev.type == m.start_event and m.applies(facts)}
+
+
 def transition(st: ItemState, ev: Event) -> Touched:
     """Apply an accepted event to the item's clocks (starts, meets, closes, pauses, stops, restarts,
     extends), by the rule data the item was started with."""
@@ -581,8 +588,11 @@ def transition(st: ItemState, ev: Event) -> Touched:
         return receipt_transition(st, ev, out)
     facts = {**st.data, **ev.data}
     ended = ended_kind(st, ev)
+    replaced = replaced_here(st, ev, facts)
     for meta in st.rules.values():
         c = clock(st, meta.id)
+        if meta.id in replaced:
+            continue  # a variant (a province's, a node's) applies to these facts in its place
         if ev.type == meta.start_event and meta.applies(facts) and meta.since and ev.on[:10] < meta.since:
             note_not_in_force(st, meta, ev.on[:10])
             continue

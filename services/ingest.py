@@ -42,7 +42,7 @@ from activities.clocks import engine
 from activities.store import FactRequest
 from domain.config import ConfigError
 from domain.directory import Directory
-from domain.events import ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
+from domain.events import ITEM_ID_FIELDS, ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
 from domain.ids import workflow_id
 from domain.item_state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
 from domain.pii import applicant_key
@@ -238,7 +238,8 @@ def item_rules(
     """The rules an item of `item_type` in a department of `node` starts with: its type's rules, and a node's
     internal pre-deadlines and a node's own versions of rules (`rule_nodes`: rule id -> the nodes it covers)
     only where they cover `node`. `chain`: the department's calendar region and the regions above it; a
-    provincial variant (`regions`) joins only there. A variant takes the place of the rule it `replaces`."""
+    provincial variant (`regions`) joins only there. A variant takes the place of the rule it `replaces` at the
+    start, where its own `when` applies (domain.transitions.replaced_here); the national rule stays for the rest."""
     here = {
         k: m
         for k, m in table.items()
@@ -246,8 +247,7 @@ def item_rules(
         and (k not in rule_nodes or node in rule_nodes[k])
         and (not m.regions or bool(set(m.regions) & set(chain)))
     }
-    replaced = {m.replaces for m in here.values() if m.replaces}
-    return {k: m for k, m in here.items() if k not in replaced}
+    return here
 
 
 def internal_rule_nodes(rules: dict[str, Rule]) -> dict[str, frozenset[str]]:
@@ -866,7 +866,7 @@ class _NoWorkflow(Exception):
 
 
 def _id_field(ev: Event) -> str:
-    for k in ("document_id", "request_id", "case_id", "item_id", "duty_item_id", "department"):
+    for k in (*ITEM_ID_FIELDS, "department"):
         if k in ev.data:
             return k
     return "type"

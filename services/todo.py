@@ -27,7 +27,7 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
     from domain.engine import engine
     from domain.review import held_clocks
     from domain.shanghai import today
-    from domain.standing import can_be_overdue
+    from domain.standing import can_be_overdue, department_duty, due_label
     from services.access import ApiError, read_scope
     from services.views import department_names, working_days_left
     from store.items import late_entries, list_items
@@ -53,7 +53,7 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
                 # held (待审核) clocks and lapsed windows are not overdue: the same filters as the digest
                 held = held_clocks(((snap.id, e.type) for e in snap.held), specs)
                 for c in snap.clocks:
-                    if getattr(specs.get(c.rule), "audience", "department") == "supervisor":
+                    if not department_duty(specs.get(c.rule)):
                         continue  # an appeal window: the supervisor's list, not the liaison's 待办
                     left = working_days_left(c, day)
                     if left is None or left > TODO_WINDOW_WORKING_DAYS:
@@ -64,7 +64,7 @@ def todo(who: Principal, db=None) -> dict[str, Any]:
                         {
                             "item_id": snap.id,
                             "title": snap.title or snap.id,
-                            "rule_name": rules.get(c.rule, c.rule),
+                            "rule_name": due_label(specs.get(c.rule), rules.get(c.rule, c.rule)),
                             "due": c.due or "",  # ISO; the page writes it as an office would (`when`)
                             "working_days_left": left,
                             "link": _item_path(snap.id),

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, false, func, literal, or_, select, text, true
 from sqlalchemy.sql import ColumnElement, Select
 
-from domain.annual_document import INTERPRETATION_RULES
+from domain.annual_document import interpretation_rules
 from domain.annual_rows import CLOSING_TYPES, ClockRow, Share, YearRows
 from domain.events import ITEM_TYPE, MODELS
 from domain.report import APPLICANT_COLUMNS, CASE_EVENT_TYPES, DOCUMENT_KINDS, OUTCOME_ROWS
@@ -345,7 +345,8 @@ def year_rows(session, year: int, departments: frozenset[str] | None, lapsing: I
         publication=share("policy_publication", published),
         reply=share("request_reply", answered),
         interpretation_clocks=[
-            ClockRow(*row) for row in r.rows(clocks(ck.c.rule.in_(INTERPRETATION_RULES), ck.c.item_id.in_(interpreted)))
+            ClockRow(*row)
+            for row in r.rows(clocks(ck.c.rule.in_(interpretation_rules()), ck.c.item_id.in_(interpreted)))
         ],
         missed_candidates=[ClockRow(*row) for row in r.rows(clocks(due_in_year, ~sure))],
     )

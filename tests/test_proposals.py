@@ -58,9 +58,10 @@ def test_item_rules_pick_the_provincial_variant_by_region():
     national = item_rules(table, "proposal", None, {}, ())
     assert {"proposal_reply", "proposal_reply_complex"} <= set(national)
     assert not any(k.endswith("sichuan") or "sichuan_" in k for k in national)
-    # 凉山州 lies under 四川: the province's rules replace the national ones there
+    # 凉山州 lies under 四川: the province's rules join there, each replacing its national rule at the start
+    # where its own `when` applies (domain.transitions.replaced_here; the workflow tests below start them)
     liangshan = item_rules(table, "proposal", None, {}, cal().chain("liangshan"))
-    assert "proposal_reply" not in liangshan and "proposal_reply_complex" not in liangshan
+    assert {m.replaces for m in liangshan.values() if m.replaces} == {"proposal_reply", "proposal_reply_complex"}
     assert {"proposal_reply_sichuan", "proposal_reply_sichuan_cppcc_plenary", "proposal_reanswer_sichuan"} <= set(
         liangshan
     )
@@ -73,10 +74,14 @@ def test_rule_data_checks_what_a_variant_replaces():
     from domain.rules import parse_rules
 
     base = {"name": "x", "unit": "months", "length": 3, "start_event": "proposal.assigned", "source": "s", "quote": "q"}
-    # without regions a variant is a node's own version, off until its `nodes` list a node
-    assert parse_rules({"rules": {"a": base, "b": {**base, "replaces": "a"}}})["b"].nodes == frozenset()
+    # a variant names whom it is for: a province's (regions) or a node's (nodes; [] is off until listed)
+    with pytest.raises(ConfigError, match="regions（地方规则）或 nodes"):
+        parse_rules({"rules": {"a": base, "b": {**base, "replaces": "a"}}})
+    with pytest.raises(ConfigError, match="之一"):
+        parse_rules({"rules": {"a": base, "b": {**base, "replaces": "a", "regions": ["sichuan"], "nodes": []}}})
+    assert parse_rules({"rules": {"a": base, "b": {**base, "replaces": "a", "nodes": []}}})["b"].nodes == frozenset()
     with pytest.raises(ConfigError, match="replaces"):
-        parse_rules({"rules": {"a": base, "b": {**base, "replaces": "zz"}}})
+        parse_rules({"rules": {"a": base, "b": {**base, "replaces": "zz", "nodes": []}}})
     with pytest.raises(ConfigError, match="不是一条全国规则"):
         parse_rules({"rules": {"a": base, "b": {**base, "regions": ["sichuan"], "replaces": "zz"}}})
 

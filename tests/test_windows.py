@@ -26,7 +26,7 @@ def test_shipped_windows_cite_their_sources_and_are_never_overdue():
         ("normative_consultation_business", "第六十二条"),
     ):
         r = rules[rid]
-        assert r.minimum and r.shorter_allowed and r.never_overdue and not can_be_overdue(r)
+        assert r.minimum and r.shorter_allowed and not can_be_overdue(r)
         assert article in r.source and "不少于" in r.quote and r.limit_text.startswith("不少于")
     assert rules["normative_consultation"].limit_text == "不少于7个工作日"
     assert can_be_overdue(rules["request_reply"])
@@ -56,7 +56,9 @@ def test_counted_back_and_node_versions_are_checked():
     with pytest.raises(ConfigError, match="nodes 只适用于"):
         parse_rules({"rules": {"a": {**other, "nodes": ["qinzhou"]}}})
     with pytest.raises(ConfigError, match="replaces “nope”"):
-        parse_rules({"rules": {"a": other, "b": {**BASE, "unit": "working_days", "length": 0, "replaces": "nope"}}})
+        parse_rules(
+            {"rules": {"a": other, "b": {**BASE, "unit": "working_days", "length": 0, "replaces": "nope", "nodes": []}}}
+        )
     rules = parse_rules(
         {"rules": {"a": other, "b": {**BASE, "unit": "working_days", "length": 3, "counted_back_from": "a"}}}
     )
@@ -77,7 +79,8 @@ def test_a_node_version_replaces_its_rule_only_for_the_nodes_it_lists():
     assert "policy_interpretation" in off and "policy_interpretation_same_day" not in off
     nodes = {**internal_rule_nodes(rules), "policy_interpretation_same_day": frozenset({"qinzhou"})}
     on = item_rules(table, "document", "qinzhou", nodes)
-    assert "policy_interpretation_same_day" in on and "policy_interpretation" not in on
+    # both are the node's item rules; at the start the node version applies in the 3-day rule's place
+    assert "policy_interpretation_same_day" in on and on["policy_interpretation_same_day"].replaces in on
     assert "policy_interpretation" in item_rules(table, "document", "guangxi", nodes)  # another node keeps 3 wd
 
 
