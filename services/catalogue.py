@@ -259,6 +259,18 @@ def duty_refusal(duty_id: Any, department: str) -> str | None:
     return None
 
 
+def current_rule(duty_id: Any) -> str | None:
+    """The id of the rule a new item of catalogue duty `duty_id` starts: the duty's version now in force (None:
+    unknown or standing). The ingest compares it with its rule table, which may predate a re-import."""
+    if not str(duty_id).isdigit():
+        return None
+    with session(_db()) as s:
+        duty = store.get_duty(s, int(duty_id))
+        if duty is None or duty.unit is None or duty.id is None:
+            return None
+        return duty_rule_id(duty.node, duty.id, current_version(store.change_ids(s, [duty.id])[duty.id]))
+
+
 def duty_choices(who: Principal) -> dict[str, str]:
     """The duties with a clock `who` may register items against (id -> shown text): a liaison's, those of its
     department's node and the nodes above it; anyone else's, those of the nodes above, at and below its node."""
