@@ -684,6 +684,7 @@ class Ingestor:
                 except KeyError:
                     pass
                 self.rules = rule_table(engine().rules)
+                self._rule_nodes = internal_rule_nodes(engine().rules)
                 self._rules_by_type.clear()
             if want not in self._start_rules(ev, department):
                 raise _Rejected("duty", f"标准目录事项 {ev.data.get('duty')} 的时限规则尚未生效，请稍后重试")

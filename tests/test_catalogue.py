@@ -613,6 +613,9 @@ async def test_a_duty_of_a_node_starts_for_departments_of_the_nodes_below_it(st)
     assert engine().directory.node_of("ls-jyj") == "ls"
     catalogue.apply(_admin(), _catalogue_bytes(), "政府信息公开.xlsx", "qz")
     duty = next(d for d in catalogue.list_duties(_admin(), "qz") if d["seq"] == "1")
+    from services.ingest import Ingestor
+
+    st.ingestor = Ingestor(st.client)  # as a server started after the import builds its rule tables
     today = await st.today()
     for dept in ("ls-jyj", "qz-fgw"):  # one level below the node, and at it
         item = st.id(f"D-{dept}")
