@@ -1,5 +1,6 @@
 """基层政务公开标准目录 (国办发〔2019〕54号): a catalogue file's rows as a node's duties, each with its
-公开时限 read into a period, and the rules those duties give (`duty_<node>_<id>`). Pure: no store, no I/O.
+公开时限 read into a period, and the rules those duties give (`duty_<node>_<id>`, `…@<change id>` for a version a
+re-import made). Pure: no store, no I/O.
 
 Reading of the 公开时限 text (`parse_limit`), the choices made:
 - "信息形成或变更之日起20个工作日内" / "3个工作日" → working days; "7日" / "7天" / "7个自然日" → calendar days;

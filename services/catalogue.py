@@ -8,7 +8,8 @@ rules its duties give to the engine.
 - Access: admins and supervisors (and the server-side CLI operator) for the nodes of their own subtree only.
 - `CatalogueRules`: the rule source registered with domain.engine (`duty_<node>_<id>` rules, rebuilt when the
   catalogue's version in the store changes), so the ingest, the workflows' activities and the pages see the
-  same duties.
+  same duties. Every version of a duty is a rule (`@<change id>` after a re-import changed it): new items start
+  the current one, running items keep theirs (`build_rules`).
 """
 
 from __future__ import annotations
