@@ -1,5 +1,6 @@
 """基层政务公开标准目录 (国办发〔2019〕54号): a catalogue file's rows as a node's duties, each with its
-公开时限 read into a period, and the rules those duties give (`duty_<node>_<id>`). Pure: no store, no I/O.
+公开时限 read into a period, and the rules those duties give (`duty_<node>_<id>`, `…@<change id>` for a version a
+re-import made). Pure: no store, no I/O.
 
 Reading of the 公开时限 text (`parse_limit`), the choices made:
 - "信息形成或变更之日起20个工作日内" / "3个工作日" → working days; "7日" / "7天" / "7个自然日" → calendar days;
@@ -9,7 +10,12 @@ Reading of the 公开时限 text (`parse_limit`), the choices made:
 - "及时" without a number → 20 working days: 条例第二十六条 sets “自该政府信息形成或者变更之日起20个工作日内及时公开”
   for every 主动公开 item where no other law sets a limit, so "及时" is that clock (noted on the duty).
 - "长期公开" / "常态化" / "常年" → a standing duty: recorded, no clock, no deadline.
-- "每月" / "每季度" / "每半年" / "每年" → a recurring duty of 1 / 3 / 6 / 12 months; "每年3月31日前" → a fixed date.
+- "每月" / "每季度" / "每半年" / "每年" → a recurring duty of 1 / 3 / 6 / 12 months.
+- "每年3月31日前" / "次年3月31日前" / "3月31日前" / "每年1月底前" → a fixed date (the next such day on or after the
+  information is formed); a date with its year ("2021年3月1日起实时公开") is when the duty began, not a period:
+  dates are taken out before the periods are read, so "3月31日" is never 31 days.
+- "每季度结束后10日内" / "次月10日前": counted from the end of each calendar period, which no clock here does
+  (a recurring clock runs from the last publication): refused, like "每月10日前".
 - "同上" → the previous row's 公开时限 (catalogues write it so).
 - Anything else (two different periods in one cell, "按规定时限", "法定时限") is refused with its reason: an
   import is all-or-nothing and names the file, line, column and text of every refused row.
@@ -17,6 +23,8 @@ Reading of the 公开时限 text (`parse_limit`), the choices made:
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -87,7 +95,13 @@ _UNITS = (
     (re.compile(_NUM + r"年(?:内|之内|以内)"), "years"),
 )
 _UNIT_NAMES = {"working_days": "个工作日", "calendar_days": "日", "months": "个月", "years": "年"}
-_FIXED = re.compile(r"每年" + _NUM + r"月" + _NUM + r"日(?:前|之前|以前)")
+# "(每年|次年)M月D日前" / "M月底前": a yearly date; a year written before it ("2021年3月31日前") is one day, once
+_FIXED = re.compile(_NUM + r"月(?:" + _NUM + r"[日号]|底|末)(?:前|之前|以前)")
+_YEAR_BEFORE = re.compile(r"(?:\d+|[零〇一二两三四五六七八九十百]+)年$")  # "2021年", not "每年" / "次年"
+# any date "(YYYY年)M月D日" / "M月底": taken out before the periods are read
+_DATE = re.compile(r"(?:" + _NUM + r"年)?" + _NUM + r"月(?:" + _NUM + r"[日号]|底|末)")
+# a period counted from the end of each month / quarter / year ("每季度结束后10日内", "次月10日前")
+_FROM_PERIOD_END = re.compile(r"(?:月|季度|季|半年|年度)(?:结束|终了|届满|期满|末)后|(?:次|下)(?:月|季度|季)")
 _RECURRING = (("每月", 1), ("每季度", 3), ("每季", 3), ("每半年", 6), ("每年", 12))
 _STANDING = ("长期公开", "长期", "常态化", "常年公开", "常年")
 _SAME_DAY = ("实时", "即时")
@@ -98,18 +112,37 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
+def _fixed(m: re.Match) -> Period:
+    month = chinese_number(m.group(1))
+    if m.group(2) is None:  # 月底 / 月末: the month's last day (February's 28th: a date every year has)
+        day = calendar.monthrange(2001, month)[1] if 1 <= month <= 12 else 0
+    else:
+        day = chinese_number(m.group(2))
+    if (month, day) == (2, 29):
+        raise LimitRefused(f"“{m.group(0)}”不是每年都有的日期：请改为2月28日或月底")
+    try:
+        dt.date(2001, month, day)
+    except (ValueError, OverflowError):
+        raise LimitRefused(f"“{m.group(0)}”不是有效日期") from None
+    return Period("clock", "fixed_date", 0, month=month, day=day)
+
+
 def parse_limit(text: str) -> Period:
     """The period of one 公开时限 cell (LimitRefused with the reason when it has none the engine can count)."""
     t = _clean(text)
     if not t:
         raise LimitRefused("公开时限为空")
-    if m := _FIXED.search(t):
-        month, day = chinese_number(m.group(1)), chinese_number(m.group(2))
-        if not (1 <= month <= 12 and 1 <= day <= 31):
-            raise LimitRefused(f"“{m.group(0)}”不是有效日期")
-        return Period("clock", "fixed_date", 0, month=month, day=day)
-    if re.search(r"每月" + _NUM + r"[日号]", t):
+    if re.search(r"(?:每|次|下)月" + _NUM + r"[日号]", t):
         raise LimitRefused("“每月某日前”是按月的固定日期，本系统的固定日期只按年（每年某月某日前）：请改写为期限")
+    if _FROM_PERIOD_END.search(t) and any(p.search(t) for p, _u in _UNITS):
+        raise LimitRefused(
+            "“每季度（每月）结束后若干日内”从每期结束时起算，本系统的周期从上次公开起算：请改写为每年某月某日前或期限"
+        )
+    if m := _FIXED.search(t):
+        if year := _YEAR_BEFORE.search(t[: m.start()]):
+            raise LimitRefused(f"“{year.group(0)}{m.group(0)}”是某一年的日期，不是每年的公开时限：请写“每年…前”")
+        return _fixed(m)
+    t = _DATE.sub("", t)  # "2021年3月1日起实时公开": the day the duty began, not a period of 1 day
     if "不少于" in t or "不低于" in t:
         raise LimitRefused("“不少于”是最短公示期（期满前不得结束），不是公开时限：请另行登记为公示期")
     found: set[tuple[str, int]] = set()
@@ -338,23 +371,38 @@ def read_catalogue(data: bytes, filename: str) -> Catalogue:
 CATALOGUE_MARK = "标准目录"
 
 
-def duty_rule_id(node: str, duty_id: int) -> str:
-    return f"duty_{node}_{duty_id}"
+def duty_rule_id(node: str, duty_id: int, version: int | None = None) -> str:
+    """`duty_<node>_<id>` for a duty as first imported; `duty_<node>_<id>@<change id>` for it as a re-import
+    changed it (each version its own rule: an item keeps the period it was formed under)."""
+    return f"duty_{node}_{duty_id}" + (f"@{version}" if version is not None else "")
 
 
 def duty_name(values: dict[str, str]) -> str:
     return values.get("level2") or values.get("level1") or ""
 
 
-def duty_rule(node: str, duty_id: int, area: str, values: dict[str, str], period: Period) -> Rule | None:
-    """The clock of one stored duty (None for a standing duty: no deadline). Its source is the row's 公开依据
-    and the catalogue's row; its quote is the row's own 公开时限 text."""
+def duty_rule(
+    node: str,
+    duty_id: int,
+    area: str,
+    values: dict[str, str],
+    period: Period,
+    version: int | None = None,
+    current: bool = True,
+) -> Rule | None:
+    """The clock of one version of a stored duty (None for a standing duty: no deadline). Its source is the
+    row's 公开依据 and the catalogue's row; its quote is the row's own 公开时限 text.
+
+    No `nodes`: the duty's id in `when` picks it for an item, and services.catalogue.duty_refusal admits the
+    departments of the duty's node and of every node below it (a county's duty, a township's item). A version
+    a later re-import superseded (`current` False) starts no new clock (`when` no duty id matches) but stays a
+    rule: the open items formed under it keep counting by it."""
     if period.kind == "standing" or period.unit is None:
         return None
     source = f"{values.get('basis', '')}；{area}领域基层政务公开标准目录 第 {values.get('seq', '')} 项（{SOURCE_2019}）"
     quote = values.get("limit", "") + (f"（{period.note}）" if period.note else "")
     return Rule(
-        id=duty_rule_id(node, duty_id),
+        id=duty_rule_id(node, duty_id, version),
         name=f"{duty_name(values)}（{CATALOGUE_MARK}）",
         unit=period.unit,  # type: ignore[arg-type]
         length=period.length,
@@ -364,9 +412,8 @@ def duty_rule(node: str, duty_id: int, area: str, values: dict[str, str], period
         met_by=MET_BY,
         month=period.month,
         day=period.day,
-        when=(("duty", (duty_id,)),),
+        when=(("duty", (duty_id,) if current else ()),),
         recurring=period.recurring,
-        nodes=frozenset({node}),
     )
 
 

@@ -8,7 +8,8 @@ rules its duties give to the engine.
 - Access: admins and supervisors (and the server-side CLI operator) for the nodes of their own subtree only.
 - `CatalogueRules`: the rule source registered with domain.engine (`duty_<node>_<id>` rules, rebuilt when the
   catalogue's version in the store changes), so the ingest, the workflows' activities and the pages see the
-  same duties.
+  same duties. Every version of a duty is a rule (`@<change id>` after a re-import changed it): new items start
+  the current one, running items keep theirs (`build_rules`).
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def apply(who: Principal, data: bytes, filename: str, node: str, area: str | Non
     return out
 
 
-def duty_view(d: store.CatalogueDuty) -> dict[str, Any]:
+def duty_view(d: store.CatalogueDuty, version: int | None = None) -> dict[str, Any]:
+    """One duty as listed; `version`: its rule's current version (current_version)."""
     p = period_of(d.unit, d.length, d.recurring, d.month, d.day)
     assert d.id is not None
     return {
@@ -206,7 +208,7 @@ def duty_view(d: store.CatalogueDuty) -> dict[str, Any]:
         "limit": d.values.get("limit", ""),
         "period": p.text,
         "note": d.note,
-        "rule": duty_rule_id(d.node, d.id) if d.unit is not None else None,
+        "rule": duty_rule_id(d.node, d.id, version) if d.unit is not None else None,
         "basis": d.values.get("basis", ""),
         "subject": d.values.get("subject", ""),
     }
@@ -218,7 +220,9 @@ def list_duties(who: Principal, node: str) -> list[dict[str, Any]]:
     tree = engine().directory.tree
     nodes = {n for n in tree.nodes if tree.contains(node, n)}
     with session(_db()) as s:
-        return [duty_view(d) for d in store.list_duties(s, nodes)]
+        duties = store.list_duties(s, nodes)
+        versions = store.change_ids(s, [d.id for d in duties if d.id is not None])
+        return [duty_view(d, current_version(versions.get(d.id or 0, []))) for d in duties]
 
 
 def history(who: Principal, duty_id: int) -> list[dict[str, Any]]:
@@ -256,6 +260,18 @@ def duty_refusal(duty_id: Any, department: str) -> str | None:
     return None
 
 
+def current_rule(duty_id: Any) -> str | None:
+    """The id of the rule a new item of catalogue duty `duty_id` starts: the duty's version now in force (None:
+    unknown or standing). The ingest compares it with its rule table, which may predate a re-import."""
+    if not str(duty_id).isdigit():
+        return None
+    with session(_db()) as s:
+        duty = store.get_duty(s, int(duty_id))
+        if duty is None or duty.unit is None or duty.id is None:
+            return None
+        return duty_rule_id(duty.node, duty.id, current_version(store.change_ids(s, [duty.id])[duty.id]))
+
+
 def duty_choices(who: Principal) -> dict[str, str]:
     """The duties with a clock `who` may register items against (id -> shown text): a liaison's, those of its
     department's node and the nodes above it; anyone else's, those of the nodes above, at and below its node."""
@@ -276,12 +292,32 @@ def duty_choices(who: Principal) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------- rules
-def build_rules(duties: list[store.CatalogueDuty]) -> dict[str, Rule]:
+def current_version(change_ids: list[int]) -> int | None:
+    """The version of a duty's rule now in force: None as first imported, else its last change's id."""
+    return change_ids[-1] if len(change_ids) > 1 else None
+
+
+def build_rules(
+    duties: list[store.CatalogueDuty], history: dict[int, list[store.CatalogueDutyChange]]
+) -> dict[str, Rule]:
+    """Every version of every duty's rule: the current one starts the clocks of new items; the versions a
+    re-import superseded (a changed period, a row now 长期公开) only count on for the open items formed under
+    them. A rule an item uses is thus never changed nor removed by an import."""
     out: dict[str, Rule] = {}
     for d in duties:
         assert d.id is not None
+        changes = history.get(d.id, [])
+        now = current_version([c.id for c in changes if c.id is not None])
+        for i, c in enumerate(changes[:-1]):  # the superseded versions, as their change rows recorded them
+            after = c.after or {}
+            unit, length, recurring, month, day = after.get("period") or [None, 0, False, None, None]
+            p = replace(period_of(unit, length, recurring, month, day), note=after.get("note", ""))
+            version = None if i == 0 else c.id
+            rule = duty_rule(d.node, d.id, d.area, after.get("values") or {}, p, version, current=False)
+            if rule is not None:
+                out[rule.id] = rule
         p = replace(period_of(d.unit, d.length, d.recurring, d.month, d.day), note=d.note)
-        rule = duty_rule(d.node, d.id, d.area, d.values, p)
+        rule = duty_rule(d.node, d.id, d.area, d.values, p, now)
         if rule is not None:
             out[rule.id] = rule
     return out
@@ -319,7 +355,7 @@ class CatalogueRules:
                 v = store.version(s)
                 if key == self._key and self._value[0] == (key, v):
                     return self._value
-                rules = build_rules(store.list_duties(s)) if v else {}
+                rules = build_rules(store.list_duties(s), store.change_history(s)) if v else {}
             self._key, self._value = key, ((key, v), rules)
             return self._value
 

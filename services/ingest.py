@@ -42,6 +42,7 @@ from activities.clocks import engine
 from activities.store import FactRequest
 from domain.config import ConfigError
 from domain.directory import Directory
+from domain.engine import rule_in_use
 from domain.events import ITEM_ID_FIELDS, ITEM_TYPE, RECORD_ONLY, STARTS, Event, EventError, parse_event
 from domain.ids import workflow_id
 from domain.item_state import CONFLICT, ApplyResult, ItemInput, ItemState, RuleMeta
@@ -670,14 +671,22 @@ class Ingestor:
         if department not in self.directory().departments:
             raise _Rejected("department", f"未知部门 “{department}”（config/departments.toml 中没有该部门）")
         if ev.type == "duty.formed":  # i21-catalogue: the duty must exist, have a clock, cover the department
-            from services.catalogue import duty_refusal
+            from services.catalogue import current_rule, duty_refusal
 
             if reason := duty_refusal(ev.data.get("duty"), department):
                 raise _Rejected("duty", reason)
-            if not self._start_rules(ev, department):  # imported after this ingest began: take the rules anew
+            # imported or re-imported after this ingest's rule table was built: take the rules anew (the
+            # duty's version now in force, not the one a re-import superseded)
+            want = current_rule(ev.data.get("duty"))
+            if want not in self._start_rules(ev, department):
+                try:
+                    rule_in_use(engine(), want or "")  # the source re-read if another process just imported
+                except KeyError:
+                    pass
                 self.rules = rule_table(engine().rules)
+                self._rule_nodes = internal_rule_nodes(engine().rules)
                 self._rules_by_type.clear()
-            if not self._start_rules(ev, department):
+            if want not in self._start_rules(ev, department):
                 raise _Rejected("duty", f"标准目录事项 {ev.data.get('duty')} 的时限规则尚未生效，请稍后重试")
         with session(self.db) as s:
             other = s.get(Item, ev.item_id)

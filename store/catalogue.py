@@ -78,13 +78,38 @@ def changes_of(s: Session, duty_id: int) -> list[CatalogueDutyChange]:
     return list(s.exec(q))
 
 
+def change_history(s: Session) -> dict[int, list[CatalogueDutyChange]]:
+    """Every duty's change rows, oldest first (the versions its rules are built from)."""
+    out: dict[int, list[CatalogueDutyChange]] = {}
+    for c in s.exec(select(CatalogueDutyChange).order_by(col(CatalogueDutyChange.id))):
+        out.setdefault(c.duty, []).append(c)
+    return out
+
+
+def change_ids(s: Session, duties: list[int]) -> dict[int, list[int]]:
+    """The ids of the change rows of `duties`, oldest first."""
+    out: dict[int, list[int]] = {d: [] for d in duties}
+    q = (
+        select(CatalogueDutyChange.duty, CatalogueDutyChange.id)
+        .where(col(CatalogueDutyChange.duty).in_(duties))
+        .order_by(col(CatalogueDutyChange.id))
+    )
+    for duty, cid in s.exec(q):
+        out[duty].append(int(cid or 0))
+    return out
+
+
 def save_duty(s: Session, duty: CatalogueDuty, *, by: str, source: str, before: dict[str, Any] | None) -> None:
     """Insert or update `duty` and append its change row (the caller commits)."""
     duty.updated_at = utcnow()
     s.add(duty)
     s.flush()
     assert duty.id is not None
-    after = {"values": duty.values, "period": [duty.unit, duty.length, duty.recurring, duty.month, duty.day]}
+    after = {
+        "values": duty.values,
+        "period": [duty.unit, duty.length, duty.recurring, duty.month, duty.day],
+        "note": duty.note,  # the version's rule quotes it (services.catalogue.build_rules)
+    }
     s.add(
         CatalogueDutyChange(
             by=by, duty=duty.id, action="update" if before else "create", source=source, before=before, after=after

@@ -85,6 +85,53 @@ def test_unreadable_limits_are_refused_with_their_reason(text, reason):
         parse_limit(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "month", "day"),
+    [
+        ("3月31日前", 3, 31),
+        ("次年3月31日前", 3, 31),
+        ("每年3月31日之前公开上一年度报告", 3, 31),
+        ("每年1月底前", 1, 31),
+        ("每年2月底前", 2, 28),
+        ("每年十二月三十一日前", 12, 31),
+    ],
+)
+def test_dates_in_a_limit_are_fixed_dates_not_day_counts(text, month, day):
+    """ "3月31日前" is March 31 (not 31 calendar days); "每年1月底前" is January 31 (not every 12 months)."""
+    p = parse_limit(text)
+    assert (p.unit, p.length, p.recurring, p.month, p.day) == ("fixed_date", 0, False, month, day)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "length"),
+    [
+        ("2021年3月1日起实时公开", "working_days", 0),  # the day the duty began, not a 1-day clock
+        ("2019年5月15日起，信息形成之日起20个工作日内", "working_days", 20),
+        ("自2020年1月1日起7日内", "calendar_days", 7),
+    ],
+)
+def test_a_date_a_duty_began_is_not_read_as_a_period(text, unit, length):
+    p = parse_limit(text)
+    assert (p.kind, p.unit, p.length, p.recurring) == ("clock", unit, length, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("每季度结束后10日内", "从每期结束时起算"),
+        ("每月结束后5个工作日内", "从每期结束时起算"),
+        ("年度结束后20个工作日内", "从每期结束时起算"),
+        ("次月10日前", "按月的固定日期"),
+        ("2021年3月31日前", "某一年的日期"),
+        ("每年2月29日前", "不是每年都有的日期"),
+        ("每年4月31日前", "不是有效日期"),
+    ],
+)
+def test_periods_counted_from_a_period_end_and_one_off_dates_are_refused(text, reason):
+    with pytest.raises(LimitRefused, match=reason):
+        parse_limit(text)
+
+
 _ZH = "零一二三四五六七八九"
 
 
@@ -353,12 +400,18 @@ def test_import_previews_applies_once_and_records_a_changed_row(store_dir):
         "working_days",
         10,
     ]
-    # the engine serves the duties' rules: the changed duty counts 10 working days
+    # the engine serves the duties' rules: the changed duty's new version counts 10 working days; the version
+    # first imported stays (the items formed under it count 20) and starts no new clock
     from domain.engine import engine
 
     catalogue.register()
-    rule = engine().rules[f"duty_qinzhou_{ids[1]}"]
+    assert after[1]["rule"].startswith(f"duty_qinzhou_{ids[1]}@")
+    rule = engine().rules[after[1]["rule"]]
     assert (rule.unit, rule.length, rule.quote) == ("working_days", 10, "信息形成或变更之日起10个工作日内")
+    assert rule.applies({"duty": ids[1]})
+    first_version = engine().rules[f"duty_qinzhou_{ids[1]}"]
+    assert first_version.length == 20 and not first_version.applies({"duty": ids[1]})
+    assert after[0]["rule"] == f"duty_qinzhou_{ids[0]}"  # unchanged: still its first version
     assert f"duty_qinzhou_{ids[2]}" not in engine().rules
 
 
@@ -546,3 +599,122 @@ def test_a_rule_the_source_just_gained_is_found_without_waiting(store_dir):
             rule_in_use(engine(), "duty_qinzhou_999999")
     finally:
         catalogue.register()
+
+
+# ------------------------------------------------------------------------------------------------ scope, versions
+async def test_a_duty_of_a_node_starts_for_departments_of_the_nodes_below_it(st):
+    """A city imports its catalogue; a county department (one level below) registers an item against a city
+    duty: its clock starts (the duty's rule is not limited to the departments exactly at the city)."""
+    from domain.engine import engine
+    from services import catalogue
+    from tests.province import write_province
+
+    write_province(st.config)
+    assert engine().directory.node_of("ls-jyj") == "ls"
+    catalogue.apply(_admin(), _catalogue_bytes(), "政府信息公开.xlsx", "qz")
+    duty = next(d for d in catalogue.list_duties(_admin(), "qz") if d["seq"] == "1")
+    from services.ingest import Ingestor
+
+    st.ingestor = Ingestor(st.client)  # as a server started after the import builds its rule tables
+    today = await st.today()
+    for dept in ("ls-jyj", "qz-fgw"):  # one level below the node, and at it
+        item = st.id(f"D-{dept}")
+        await st.ok(
+            {
+                "type": "duty.formed",
+                "duty_item_id": item,
+                "department": dept,
+                "duty": duty["id"],
+                "formed_on": today.isoformat(),
+            }
+        )
+        (c,) = st.item(item).clocks
+        assert (c.rule, c.state) == (duty["rule"], "open")
+    # a department of another city is still refused by the duty's scope
+    other = await st.ingest(
+        {
+            "type": "duty.formed",
+            "duty_item_id": st.id("D-bh"),
+            "department": "bh-fgw",
+            "duty": duty["id"],
+            "formed_on": today.isoformat(),
+        }
+    )
+    assert other[0].status == "rejected" and "不在其范围内" in other[0].reason
+
+
+async def test_a_reimport_keeps_the_period_and_the_rule_of_items_already_running(st):
+    """Duty 1 of 3 working days, duty 2 of 20; items formed under them; the admin re-imports duty 1 as 20
+    working days and duty 2 as 长期公开. The running items keep their rules: the first is judged against its
+    3-working-day due date (late), the second still closes on its 20-working-day clock (no missing rule). A
+    new item of duty 1 counts the new 20 working days."""
+    from domain.clocks import compute
+    from domain.engine import engine
+    from services import catalogue
+
+    catalogue.apply(_admin(), _catalogue_bytes(), "政府信息公开.xlsx", "qinzhou")
+    before = {d["seq"]: d for d in catalogue.list_duties(_admin(), "qinzhou")}
+    cal = engine().calendar
+    region = engine().directory.region_of("qz-zfb")
+    today = await st.today()
+    formed = today - 60 * DAY  # every due date below lies before today, whatever the holidays
+
+    def due(working_days: int) -> dt.date:
+        return cal.add_working_days(formed, working_days, region)
+
+    due3 = due(3)
+    rule3 = engine().rules[before["1"]["rule"]]
+    assert compute(rule3, formed, cal, region).due == due3  # the clocks count as add_working_days does
+    published = cal.add_working_days(due3, 1, region)  # 1 working day late under 3, on time under 20
+    short, long_ = st.id("D3"), st.id("D20")
+    for item, seq in ((short, "1"), (long_, "2")):
+        await st.ok(
+            {
+                "type": "duty.formed",
+                "duty_item_id": item,
+                "department": "qz-zfb",
+                "duty": before[seq]["id"],
+                "formed_on": formed.isoformat(),
+            }
+        )
+    assert st.clock(short, before["1"]["rule"]).due == due3.isoformat()
+
+    changed = _xlsx(
+        [
+            HEADER,
+            [1, "政府文件", "政府文件", "政府文件。", BASIS, "信息形成或变更之日起20个工作日内", "镇人民政府", "网站"],
+            [2, "概况信息", "乡镇简介", "行政区划等", BASIS, "长期公开", "镇人民政府", "政府网站"],
+            [3, "机构职能", "机构设置", "内设机构", BASIS, "长期公开", "镇人民政府", "政府网站"],
+        ]
+    )
+    out = catalogue.apply(_admin(), changed, "政府信息公开.xlsx", "qinzhou")
+    assert [r.status for r in out.rows] == ["changed", "changed", "unchanged"]
+    after = {d["seq"]: d for d in catalogue.list_duties(_admin(), "qinzhou")}
+    assert after["1"]["rule"] != before["1"]["rule"] and after["2"]["rule"] is None
+
+    for item in (short, long_):
+        await st.ok(
+            {
+                "type": "duty.published",
+                "duty_item_id": item,
+                "published_on": published.isoformat(),
+                "url": "https://x/d",
+            }
+        )
+    c3 = st.clock(short, before["1"]["rule"])
+    assert (c3.due, c3.state, c3.lateness_working_days) == (due3.isoformat(), "missed", 1)  # late
+    c20 = st.clock(long_, before["2"]["rule"])
+    assert (c20.due, c20.state) == (due(20).isoformat(), "met")
+
+    fresh = st.id("D3-new")
+    await st.ok(
+        {
+            "type": "duty.formed",
+            "duty_item_id": fresh,
+            "department": "qz-zfb",
+            "duty": after["1"]["id"],
+            "formed_on": formed.isoformat(),
+        }
+    )
+    (c,) = st.item(fresh).clocks
+    assert (c.rule, c.due) == (after["1"]["rule"], due(20).isoformat())
