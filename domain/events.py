@@ -396,6 +396,17 @@ class RequestReplied(_RequestOn):
     type: Literal["request.replied"]
     on: HappenedDay = Field(title="答复日期", description="答复书发出（送达）之日")
     outcome: Outcome = Field(title="办理结果", description="按年度报告表三的分类")
+    # The appeal windows run from when the applicant knew of the reply (行政复议法第二十条、行政诉讼法第四十六条
+    # “自知道……之日起”): the letter's receipt where known, else the reply date. The reply clock is met on `on`.
+    delivered_on: HappenedDay | None = Field(
+        None, title="申请人收到答复日期", description="申请人收到答复书之日，复议、诉讼期限自此起算（不填：按答复日期）"
+    )
+
+    @model_validator(mode="after")
+    def _delivered(self):
+        if self.delivered_on is not None and self.delivered_on < self.on:
+            raise ValueError("delivered_on: 收到答复日期不能早于答复日期")
+        return self
 
 
 class RequestWithdrawn(_RequestOn):

@@ -382,3 +382,90 @@ async def test_hotline_and_proposal_ledgers_import_with_their_clocks(st):
     assert [o.status for o in res] == ["applied"], [o.text() for o in res]
     due = cal().next_working_day(months_later(start, 5), "sichuan")
     assert st.clock(pid, "proposal_reply_sichuan_cppcc_plenary").due == due.isoformat()
+
+
+# ---------------------------------------------------------------- review21 findings 6, 12
+async def _replied_request(st, replied: dt.date, region: str, **reply) -> str:
+    rid = st.id("AW")
+    await st.ok(
+        {
+            "type": "request.received",
+            "request_id": rid,
+            "department": "qz-fgw",
+            "channel": "in_person",
+            "received_on": cal().subtract_working_days(replied, 5, region).isoformat(),
+            "applicant_type": "natural_person",
+        },
+        {"type": "request.replied", "request_id": rid, "on": replied.isoformat(), "outcome": "granted", **reply},
+    )
+    st.started.add(f"appeals:{rid}")
+    return rid
+
+
+async def test_appeal_window_reminds_the_supervisor_then_lapses_and_is_not_an_open_duty(st):
+    """Finding 6: the request's run ends at its reply, and still the review window's t_minus_3 reaches the
+    supervisor (never the liaison), the window closes once its 60 days run out (lapsed: no met_on), and the
+    open-clock gauge counts no window."""
+    from domain.shanghai import SHANGHAI
+    from store.clock_rows import open_clock_counts
+    from store.db import session
+
+    today = await st.today()
+    region = engine().directory.region_of("qz-fgw")
+    replied = today - 50 * DAY  # the review window ends in about 10 days, after a few working days
+    while not cal().is_workday(replied, region):
+        replied -= DAY
+    rid = await _replied_request(st, replied, region)
+    review = st.clock(rid, "appeal_review")
+    due = dt.date.fromisoformat(review.due)
+    assert review.state == "open" and st.item(rid).state == "closed"
+    with session() as s:
+        before = dict(open_clock_counts(s, [r.id for r in engine().rules.values() if r.audience == "supervisor"]))
+        assert before.get("qz-fgw", 0) == dict(open_clock_counts(s)).get("qz-fgw", 0) - 2  # the two windows
+
+    async def sleep_until(day: dt.date, hour: int) -> None:
+        await st.env.sleep(dt.datetime.combine(day, dt.time(hour), SHANGHAI) - await st.now())
+
+    # the day before the due date: the t_minus_3 step (3 working days before) has fired
+    await sleep_until(due - DAY, 18)
+    posts = await st.wait_for(lambda: st.posts_for(rid), bool)
+    assert {p.path for p in posts} == {"/hook/supervisor-zwgk"}, [p.path for p in posts]
+    assert "行政复议申请期限" in posts[0].json["message"]
+    assert st.clock(rid, "appeal_review").state == "open"
+    # past the due date: the window has lapsed and is closed (not met: nothing was filed), the suit's runs on
+    await sleep_until(cal().next_working_day(due + DAY, region), 12)
+    lapsed = await st.wait_for(lambda: st.clock(rid, "appeal_review"), lambda c: c.state == "closed")
+    assert lapsed.met_on is None and "期限届满" in str(lapsed.explanation)
+    assert st.clock(rid, "appeal_litigation").state == "open"
+    assert not [p for p in st.posts_for(rid) if p.path != "/hook/supervisor-zwgk"]
+
+
+async def test_appeal_windows_start_when_the_applicant_received_the_reply(st):
+    """Finding 12: 自知道之日起 — the windows run from `delivered_on` (the letter's receipt) when it is given;
+    the reply clock is still met on the reply date. A receipt before the reply is refused by its field."""
+    today = await st.today()
+    region = engine().directory.region_of("qz-fgw")
+    replied = cal().subtract_working_days(today, 10, region)
+    delivered = replied + 4 * DAY
+    rid = await _replied_request(st, replied, region, delivered_on=delivered.isoformat())
+    assert st.clock(rid, "request_reply").met_on == replied.isoformat()
+    review, suit = st.clock(rid, "appeal_review"), st.clock(rid, "appeal_litigation")
+    assert review.start == delivered.isoformat()
+    assert review.due == cal().next_working_day(delivered + 60 * DAY, region).isoformat()
+    assert suit.due == cal().next_working_day(months_later(delivered, 6), region).isoformat()
+    from domain.events import EventError, parse_event
+
+    bad = {"event_id": "x", "type": "request.replied", "request_id": "R", "on": replied.isoformat()}
+    with pytest.raises(EventError) as exc:
+        parse_event({**bad, "outcome": "granted", "delivered_on": (replied - DAY).isoformat()})
+    assert exc.value.field == "delivered_on"
+
+
+def test_caller_and_proposer_headers_are_personal_data():
+    """Finding 18: a ledger's caller / proposer / submitter columns are dropped like an applicant's."""
+    from domain.ledger import is_pii
+
+    for header in ("来电人", "来电号码", "代表", "提案人", "诉求人", "留言人", "委员"):
+        assert is_pii(header), header
+    for header in ("工单编号", "诉求类型", "诉求摘要", "建议提案编号", "交办日期", "类别"):
+        assert not is_pii(header), header
