@@ -469,3 +469,51 @@ def test_caller_and_proposer_headers_are_personal_data():
         assert is_pii(header), header
     for header in ("工单编号", "诉求类型", "诉求摘要", "建议提案编号", "交办日期", "类别"):
         assert not is_pii(header), header
+
+
+async def test_a_proposal_gets_its_longer_period_only_by_the_assigning_office(st):
+    """Finding 9: 涉及面广、处理难度大 — the 6 months are the 交办机关's decision (四川: 经省政府办公厅同意), not the
+    department's say-so at assignment: refused on proposal.assigned; a proposal.extended approved by someone
+    other than its recorder, decided before the 3 months run out, switches to the longer period (from the same
+    assignment day) and is flagged on the item."""
+    from services.ingest import Ingestor
+
+    add_departments(st)
+    today = await st.today()
+    start = month_end_months_ago(today, 2)  # the regular 3 months end next month
+    pid = st.id("PX")
+    assigned = {
+        "type": "proposal.assigned",
+        "proposal_id": pid,
+        "department": "sc-jyt",
+        "assigned_on": start.isoformat(),
+        "kind": "npc_suggestion",
+    }
+    res = await st.ingest({**assigned, "complex": True, "complex_reason": "涉及多个部门"})
+    assert res[0].status == "rejected" and res[0].field == "complex", res[0].text()
+    await st.ok(assigned)
+    regular = st.clock(pid, "proposal_reply_sichuan")
+    assert regular.due == cal().next_working_day(months_later(start, 3), "sichuan").isoformat()
+    # approved by its own recorder: refused
+    clerk = Ingestor(st.client, recorded_by="op-jyt")
+    ext = {"type": "proposal.extended", "proposal_id": pid, "approved_on": today.isoformat(), "reason": "涉及多个部门"}
+    res = st._track(await clerk.ingest([(1, {"event_id": f"{st.tag}-self", **ext, "approved_by": "op-jyt"})]))
+    assert res[0].status == "rejected" and res[0].field == "approved_by", res[0].text()
+    # approved by the 交办机关: the 6 months from the assignment day, the 3 months closed, flagged
+    res = st._track(await clerk.ingest([(1, {"event_id": f"{st.tag}-ok", **ext, "approved_by": "省政府办公厅 李四"})]))
+    assert res[0].status == "applied", res[0].text()
+    longer = st.clock(pid, "proposal_reply_sichuan_complex")
+    assert longer.start == start.isoformat() and longer.state == "open"
+    assert longer.due == cal().next_working_day(months_later(start, 6), "sichuan").isoformat()
+    assert st.clock(pid, "proposal_reply_sichuan").state == "closed"
+    flag = st.item(pid).data["proposal_extended"]
+    assert flag == {"on": today.isoformat(), "approved_by": "省政府办公厅 李四", "reason": "涉及多个部门"}
+    res = await st.ingest({**ext, "approved_by": "省政府办公厅 王五"})
+    assert res[0].status == "rejected" and "不能再次延长" in res[0].text()
+    # decided after the 3 months ran out: refused, the regular period stands
+    late = st.id("PL")
+    old = month_end_months_ago(today, 4)
+    await st.ok({**assigned, "proposal_id": late, "assigned_on": old.isoformat()})
+    res = await st.ingest({**ext, "proposal_id": late, "approved_by": "省政府办公厅 李四"})
+    assert res[0].status == "rejected" and res[0].field == "approved_on", res[0].text()
+    assert {c.rule for c in st.item(late).clocks} == {"proposal_reply_sichuan"}
