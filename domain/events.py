@@ -578,7 +578,9 @@ class ProposalAssigned(_Base):
     kind: Literal["npc_suggestion", "cppcc_proposal"] = Field(title="类别")
     plenary: bool = Field(False, title="大会期间提出", description="人民代表大会、政协全体会议期间提出的")
     complex: bool = Field(
-        False, title="涉及面广、处理难度大", description="交办时只能为“否”：延长须经交办机关同意，另行登记“延长办理期限”"
+        False,
+        title="涉及面广、处理难度大",
+        description="交办时只能为“否”：延长须经交办机关同意，另行登记“延长办理期限”",
     )
     complex_reason: str = Field("", title="延长理由")
     title: str = Field("", title="标题", description="不要填写代表、委员的姓名或联系方式")

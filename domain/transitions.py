@@ -344,7 +344,8 @@ def check_proposal_extension(st: ItemState, ev: Event) -> None:
         raise Refusal("type", "没有进行中的办理期限（已答复或已结束），不能延长")
     if c.due and ev.on[:10] > c.due[:10]:
         raise Refusal(
-            ev.date_field, f"延长须在办理期限届满前经交办机关同意：当前期限 {c.due[:10]}，同意日期 {ev.on[:10]}（已逾期）"
+            ev.date_field,
+            f"延长须在办理期限届满前经交办机关同意：当前期限 {c.due[:10]}，同意日期 {ev.on[:10]}（已逾期）",
         )
 
 

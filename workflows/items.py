@@ -38,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         plan_steps,
     )
     from activities.store import DueChange, SaveRequest, record_due_change, save_item
-    from workflows.appeals import AppealWindowsInput, AppealWindowsWorkflow
     from domain.clock_specs import ClockSpec, EventWrite, PlannedStepModel
     from domain.clocks import reprojected_text
     from domain.events import Event
@@ -54,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.model import ClockSnapshot, ItemSnapshot, period_rule
     from domain.review import LateEntry
     from domain.shanghai import SHANGHAI_OFFSET
+    from workflows.appeals import AppealWindowsInput, AppealWindowsWorkflow
     from workflows.notify_steps import notify_roles
 
 __all__ = [
