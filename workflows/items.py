@@ -193,13 +193,14 @@ class ItemWorkflow:
             await workflow.wait_condition(workflow.all_handlers_finished)
             await self._saved()
             return self.snapshot()
+        # Before the drain: an Update accepted while the child starts is answered and written by the loop below.
+        await self._hand_over_windows()
         while True:  # every Update answered and every write done, also those that came while waiting
             await workflow.wait_condition(workflow.all_handlers_finished)
             last = self._last_save
             await self._saved()
             if last is self._last_save and workflow.all_handlers_finished():
                 break
-        await self._hand_over_windows()
         return self.snapshot()
 
     async def _hand_over_windows(self) -> None:
