@@ -520,3 +520,37 @@ async def test_a_proposal_gets_its_longer_period_only_by_the_assigning_office(st
     res = await st.ingest({**ext, "proposal_id": late, "approved_by": "省政府办公厅 李四"})
     assert res[0].status == "rejected" and res[0].field == "approved_on", res[0].text()
     assert {c.rule for c in st.item(late).clocks} == {"proposal_reply_sichuan"}
+
+
+def test_window_queries_on_both_stores(db_session):
+    """Finding 6, the store side on SQLite and PostgreSQL: open windows are found, a lapse closes only the
+    open ones (no met_on, a note), and the open-clock count can leave the window rules out."""
+    from domain.model import ClockSnapshot, ItemSnapshot
+    from store.clock_rows import lapse_windows, open_clock_counts, open_windows
+    from store.items import get_item, save_snapshot
+
+    def clk(rule: str, state: str = "open") -> ClockSnapshot:
+        return ClockSnapshot(
+            rule=rule, start="2026-03-02", due="2026-05-04", due_instant="2026-05-04T23:59:59+08:00", state=state
+        )
+
+    snap = ItemSnapshot(
+        id="r-1",
+        type="request",
+        department="qz-fgw",
+        title="申请",
+        state="closed",
+        version=2,
+        data={},
+        clocks=[clk("request_reply", "met"), clk("appeal_review"), clk("appeal_litigation")],
+    )
+    s = db_session
+    save_snapshot(s, snap)
+    windows = ["appeal_review", "appeal_litigation"]
+    assert open_clock_counts(s) == [("qz-fgw", 2)] and open_clock_counts(s, windows) == []
+    assert open_windows(s, "r-1", windows) == ["appeal_litigation", "appeal_review"]
+    assert lapse_windows(s, "r-1", ["appeal_review"], "{due} 期限届满") == ["appeal_review"]
+    assert lapse_windows(s, "r-1", ["appeal_review"], "{due} 期限届满") == []  # already closed: untouched
+    review = next(c for c in get_item(s, "r-1").clocks if c.rule == "appeal_review")
+    assert review.state == "closed" and review.met_on is None and "2026-05-04 期限届满" in review.explanation["notes"]
+    assert open_windows(s, "r-1", windows) == ["appeal_litigation"]
