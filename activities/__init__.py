@@ -9,7 +9,14 @@ from activities.clocks import (
 )
 from activities.digests import digest_day, plan_digests
 from activities.notify import notification_recipients, send_notification
-from activities.store import record_due_change, record_fact, reproject_closed, save_item
+from activities.store import (
+    appeal_windows_open,
+    lapse_appeal_windows,
+    record_due_change,
+    record_fact,
+    reproject_closed,
+    save_item,
+)
 
 ACTIVITIES: list = [
     compute_clocks,
@@ -17,6 +24,8 @@ ACTIVITIES: list = [
     save_item,
     record_fact,
     record_due_change,
+    appeal_windows_open,
+    lapse_appeal_windows,
     correction_period,
     reproject_closed,
     fee_period,

@@ -218,3 +218,27 @@ def reproject_closed(req: ReprojectRequest) -> ReprojectResult:
             out.changed += len(changes) if written else 0
     out.next_after = ids[-1] if len(ids) == req.limit else None
     return out
+
+
+# ---------------------------------------------------------------- appeal windows after the item's run
+class WindowsRequest(BaseModel):
+    item_id: str
+    rules: list[str]
+
+
+@activity.defn
+def appeal_windows_open(req: WindowsRequest) -> list[str]:
+    """The item's appeal windows (of `req.rules`) still open in the store: a review or suit filed on the
+    finished item (record_fact) closes its window there."""
+    with session() as s:
+        return clock_rows.open_windows(s, req.item_id, req.rules)
+
+
+@activity.defn
+def lapse_appeal_windows(req: WindowsRequest) -> list[str]:
+    """Close the item's windows of `req.rules` that are still open: their period has run out (不属逾期)."""
+    with session() as s:
+        return clock_rows.lapse_windows(s, req.item_id, req.rules, LAPSE_NOTE)
+
+
+LAPSE_NOTE = "{due} 期限届满，窗口关闭（不属逾期）"

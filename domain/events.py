@@ -397,6 +397,17 @@ class RequestReplied(_RequestOn):
     type: Literal["request.replied"]
     on: HappenedDay = Field(title="答复日期", description="答复书发出（送达）之日")
     outcome: Outcome = Field(title="办理结果", description="按年度报告表三的分类")
+    # The appeal windows run from when the applicant knew of the reply (行政复议法第二十条、行政诉讼法第四十六条
+    # “自知道……之日起”): the letter's receipt where known, else the reply date. The reply clock is met on `on`.
+    delivered_on: HappenedDay | None = Field(
+        None, title="申请人收到答复日期", description="申请人收到答复书之日，复议、诉讼期限自此起算（不填：按答复日期）"
+    )
+
+    @model_validator(mode="after")
+    def _delivered(self):
+        if self.delivered_on is not None and self.delivered_on < self.on:
+            raise ValueError("delivered_on: 收到答复日期不能早于答复日期")
+        return self
 
 
 class RequestWithdrawn(_RequestOn):
@@ -567,15 +578,37 @@ class ProposalAssigned(_Base):
     assigned_on: HappenedDay = Field(title="交办日期", description="收到交办之日，办理期限自此起算")
     kind: Literal["npc_suggestion", "cppcc_proposal"] = Field(title="类别")
     plenary: bool = Field(False, title="大会期间提出", description="人民代表大会、政协全体会议期间提出的")
-    complex: bool = Field(False, title="涉及面广、处理难度大", description="经交办机关同意延长办理期限的")
+    complex: bool = Field(
+        False,
+        title="涉及面广、处理难度大",
+        description="交办时只能为“否”：延长须经交办机关同意，另行登记“延长办理期限”",
+    )
     complex_reason: str = Field("", title="延长理由")
     title: str = Field("", title="标题", description="不要填写代表、委员的姓名或联系方式")
 
     @model_validator(mode="after")
     def _reason(self):
-        if self.complex and not self.complex_reason:
-            raise ValueError("complex_reason: 涉及面广、处理难度大的，须写明延长理由")
+        # The longer period is the 交办机关's decision (四川: 经省政府办公厅同意), not the department's say-so at
+        # assignment: it comes with its own event, approver and date (proposal.extended).
+        if self.complex:
+            raise ValueError(
+                "complex: 涉及面广、处理难度大需延长办理期限的，须经交办机关同意：请在3个月期限届满前另行登记"
+                "“延长办理期限”（proposal.extended，写明同意人、同意日期与理由），交办时不能直接选择6个月"
+            )
         return self
+
+
+class ProposalExtended(_Base):
+    """涉及面广、处理难度大: the 交办机关 agreed to a longer period (国办办法 6个月; 四川 经省政府办公厅同意、
+    至迟不超过6个月), decided before the 3 months run out. Flagged on the item; its approver is not its recorder."""
+
+    type: Literal["proposal.extended"]
+    proposal_id: str = Field(title="建议提案编号")
+    approved_on: HappenedDay = Field(title="同意延长日期", description="交办机关同意延长之日，须在3个月期限届满前")
+    approved_by: str = Field(
+        min_length=1, title="同意人", description="交办机关同意延长的负责人或同意文件（不能是登记人本人）"
+    )
+    reason: str = Field(min_length=1, title="延长理由", description="涉及面广、处理难度大的具体情况")
 
 
 def _round(v: int) -> int:
@@ -730,6 +763,7 @@ MODELS: dict[str, type[_Base]] = {
         AnnualReportPublished,
         # i21-proposals
         ProposalAssigned,
+        ProposalExtended,
         ProposalAnswered,
         ProposalReanswerRequested,
         HotlineReceived,
@@ -842,6 +876,7 @@ DATE_FIELD = {
     "annual_report.published": "published_on",
     # i21-proposals
     "proposal.assigned": "assigned_on",
+    "proposal.extended": "approved_on",
     "proposal.answered": "answered_on",
     "proposal.reanswer_requested": "requested_on",
     "hotline.received": "received_on",

@@ -231,6 +231,7 @@ EVENT_TYPES = {
     "annual_report.published": "年度报告公布",
     # i21-proposals
     "proposal.assigned": "交办建议提案",
+    "proposal.extended": "经交办机关同意延长办理期限",
     "proposal.answered": "答复建议提案",
     "proposal.reanswer_requested": "代表委员不满意、重新办理",
     "hotline.received": "接到热线工单",
@@ -275,6 +276,7 @@ EVENT_BUTTONS = {
     "annual_report.published": "登记公布",
     # i21-proposals
     "proposal.answered": "登记答复",
+    "proposal.extended": "延长办理期限",
     "proposal.reanswer_requested": "不满意、重新办理",
     "hotline.extended": "延期",
     "hotline.replied": "办结回复",

@@ -205,6 +205,8 @@ def check(st: ItemState, ev: Event, today: date | None = None, strict: bool = Tr
             if strict and st.type == "request":  # 条例第三十三条第二款; a hotline ticket's extension states its reason
                 check_extension_approval(ev, c)
     {"document": check_document, "request": check_request}.get(st.type, check_clocks)(st, ev)
+    if ev.type == PROPOSAL_EXTENDED:
+        check_proposal_extension(st, ev)
     check_minimum(st, ev)
     if strict and st.type == "request":
         check_request_s17(st, ev)
@@ -247,6 +249,8 @@ def candidate_events(st: ItemState) -> list[str]:
         out += [e for e in (m.pause, m.resume, m.stop, m.restart, m.extension_event) if e]
     if st.type == "request":
         out += RECEIPT_EVENTS
+    if st.type == "proposal":
+        out.append(PROPOSAL_EXTENDED)
     out += [t for t in sorted(RECORD_ONLY) if ITEM_TYPE.get(t.split(".")[0]) == st.type]
     return [t for t in dict.fromkeys(out) if t not in STARTS and t not in ENGINE_ONLY]
 
@@ -310,6 +314,62 @@ def check_extension(ev: Event, c: ClockData, meta: RuleMeta) -> None:
         raise Refusal("working_days", f"延期最长不得超过 {max_days} 个工作日")
     if c.due and ev.on > c.due[:10]:
         raise Refusal("on", f"延期须在答复期限届满前决定：当前期限 {c.due}，延期决定日 {ev.on}")
+
+
+# ---------------------------------------------------------------- proposals: the 交办机关's longer period
+PROPOSAL_EXTENDED = "proposal.extended"
+PROPOSAL_START = "proposal.assigned"
+
+
+def regular_proposal_clock(st: ItemState) -> ClockData | None:
+    """The proposal's live regular-period clock (a rule started at assignment for complex = false)."""
+    for c in st.clocks:
+        meta = st.rules.get(c.rule)
+        if meta and meta.start_event == PROPOSAL_START and meta.when.get("complex") == [False] and c.live:
+            return c
+    return None
+
+
+def check_proposal_extension(st: ItemState, ev: Event) -> None:
+    """国办办法 “涉及面广、处理难度大的，应在6个月内答复”; 四川 “经省政府办公厅同意…至迟不超过6个月”: the longer
+    period is the 交办机关's decision — approved by someone other than its recorder, before the regular
+    period runs out (like 条例第三十三条's extension, check_extension_approval)."""
+    approver = str(ev.data.get("approved_by") or "").strip()
+    recorder = ev.recorded.by if ev.recorded else None
+    if recorder and approver == recorder:
+        raise Refusal("approved_by", f"同意人 {approver} 是登记人本人：延长办理期限须经交办机关同意，不能自己批准")
+    if st.data.get("proposal_extended"):
+        raise Refusal("type", f"已于 {st.data['proposal_extended']['on']} 经同意延长办理期限，不能再次延长")
+    c = regular_proposal_clock(st)
+    if c is None:
+        raise Refusal("type", "没有进行中的办理期限（已答复或已结束），不能延长")
+    if c.due and ev.on[:10] > c.due[:10]:
+        raise Refusal(
+            ev.date_field,
+            f"延长须在办理期限届满前经交办机关同意：当前期限 {c.due[:10]}，同意日期 {ev.on[:10]}（已逾期）",
+        )
+
+
+def extend_proposal(st: ItemState, ev: Event, out: Touched) -> Touched:
+    """The regular period gives way to the longer one, counted from the same assignment day; flagged."""
+    on = ev.on[:10]
+    flag = {"on": on, "approved_by": ev.data.get("approved_by"), "reason": ev.data.get("reason")}
+    st.data["complex"], st.data["complex_reason"], st.data["proposal_extended"] = True, flag["reason"], flag
+    facts = dict(st.data)
+    start = str(st.data.get("start_on") or on)[:10]
+    note = f"{on} 经交办机关同意延长办理期限（同意人：{flag['approved_by']}；理由：{flag['reason']}）"
+    for meta in st.rules.values():
+        if meta.start_event != PROPOSAL_START:
+            continue
+        c = clock(st, meta.id)
+        if c is not None and c.live and not meta.applies(facts):
+            c.state, c.plan = "closed", []
+            c.explanation = {**c.explanation, "notes": [*c.explanation.get("notes", []), f"{note}，本期限不再适用"]}
+        elif c is None and meta.applies(facts) and not (meta.since and start < meta.since):
+            fresh = ClockData(rule=meta.id, start=start, region=st.region, note=note)
+            st.clocks.append(fresh)
+            out.clocks.append(fresh)
+    return out
 
 
 def check_extension_approval(ev: Event, c: ClockData) -> None:
@@ -586,6 +646,8 @@ def transition(st: ItemState, ev: Event) -> Touched:
     record_facts(st, ev)
     if ev.type in RECEIPT_EVENTS:
         return receipt_transition(st, ev, out)
+    if ev.type == PROPOSAL_EXTENDED:
+        return extend_proposal(st, ev, out)
     facts = {**st.data, **ev.data}
     ended = ended_kind(st, ev)
     replaced = replaced_here(st, ev, facts)

@@ -148,19 +148,22 @@ def overdue_clock_rows(session: Session, instant: datetime, department: Departme
     return list(session.connection().execute(q.order_by(col(Clock.due_instant), col(Item.id), col(Clock.rule))).all())
 
 
-def _open_clocks_by_department():
-    return (
+def _open_clocks_by_department(excluding: Iterable[str] = ()):
+    q = (
         select(col(Item.department), func.count())
         .select_from(Clock)
         .join(Item, col(Item.id) == col(Clock.item_id))
         .where(col(Clock.state) == "open")
-        .group_by(col(Item.department))
     )
+    if excluding := list(excluding):
+        q = q.where(col(Clock.rule).not_in(excluding))
+    return q.group_by(col(Item.department))
 
 
-def open_clock_counts(session: Session) -> list[tuple[str, int]]:
-    """(department, open clocks)."""
-    return [(d, n) for d, n in session.execute(_open_clocks_by_department())]
+def open_clock_counts(session: Session, excluding: Iterable[str] = ()) -> list[tuple[str, int]]:
+    """(department, open clocks), not counting the rules in `excluding` (the appeal windows: the applicant's
+    time, not a department's open duty)."""
+    return [(d, n) for d, n in session.execute(_open_clocks_by_department(excluding))]
 
 
 def overdue_clock_counts(session: Session, now: datetime, lapsing: Iterable[str]) -> list[tuple[str, int]]:
@@ -186,6 +189,30 @@ def close_windows(session: Session, item_id: str, rules: Iterable[str], on: str,
     if commit:
         session.commit()
     return int(getattr(res, "rowcount", 0) or 0)
+
+
+def open_windows(session: Session, item_id: str, rules: Iterable[str]) -> list[str]:
+    """The rules among `rules` whose window on this item is still open in the store (a filing recorded on the
+    finished item may have closed one: activities.store.record_fact)."""
+    q = select(col(Clock.rule)).where(
+        col(Clock.item_id) == item_id, col(Clock.rule).in_(list(rules)), col(Clock.state) == "open"
+    )
+    return sorted(r for (r,) in session.execute(q))
+
+
+def lapse_windows(session: Session, item_id: str, rules: Iterable[str], note: str) -> list[str]:
+    """Close the still-open windows of `rules` on this item as lapsed (no met_on: nothing was filed in them),
+    with `note` added to each explanation. Returns the rules closed."""
+    rows = session.scalars(
+        select(Clock).where(col(Clock.item_id) == item_id, col(Clock.rule).in_(list(rules)), col(Clock.state) == "open")
+    ).all()
+    for row in rows:
+        expl = dict(row.explanation or {})
+        expl["notes"] = [*expl.get("notes", []), note.format(due=(row.due or "")[:10])]
+        row.state, row.ladder_step, row.explanation, row.updated_at = "closed", None, expl, utcnow()
+        session.add(row)
+    session.commit()
+    return sorted(r.rule for r in rows)
 
 
 def window_rows(

@@ -336,7 +336,8 @@ async def test_appeal_windows_not_overdue_shown_to_the_supervisor_closed_by_a_re
         item = await http.get(f"/items/{rid}")
         overdue = await http.get("/api/overdue", params={"department": "qz-fgw", "as_of": today.isoformat()})
     assert item.status_code == 200 and "行政复议申请期限" in item.text
-    # the old reply's review window ended a month ago and is still open in the store: never overdue
+    # the old reply's review window ended a month ago; open in the store until its timer (appeals:<id>) closes it
+    # an hour after the import (no server time has passed here): never overdue
     assert overdue.status_code == 200, overdue.text
     assert not [r for r in overdue.json()["rows"] if r["id"] in (rid, old)]
     section = page.split('id="appeals"')[1].split("时限考评得分")[0]
@@ -387,3 +388,174 @@ async def test_hotline_and_proposal_ledgers_import_with_their_clocks(st):
     assert [o.status for o in res] == ["applied"], [o.text() for o in res]
     due = cal().next_working_day(months_later(start, 5), "sichuan")
     assert st.clock(pid, "proposal_reply_sichuan_cppcc_plenary").due == due.isoformat()
+
+
+# ---------------------------------------------------------------- review21 findings 6, 12
+async def _replied_request(st, replied: dt.date, region: str, **reply) -> str:
+    rid = st.id("AW")
+    await st.ok(
+        {
+            "type": "request.received",
+            "request_id": rid,
+            "department": "qz-fgw",
+            "channel": "in_person",
+            "received_on": cal().subtract_working_days(replied, 5, region).isoformat(),
+            "applicant_type": "natural_person",
+        },
+        {"type": "request.replied", "request_id": rid, "on": replied.isoformat(), "outcome": "granted", **reply},
+    )
+    st.started.add(f"appeals:{rid}")
+    return rid
+
+
+async def test_appeal_window_reminds_the_supervisor_then_lapses_and_is_not_an_open_duty(st):
+    """Finding 6: the request's run ends at its reply, and still the review window's t_minus_3 reaches the
+    supervisor (never the liaison), the window closes once its 60 days run out (lapsed: no met_on), and the
+    open-clock gauge counts no window."""
+    from domain.shanghai import SHANGHAI
+    from store.clock_rows import open_clock_counts
+    from store.db import session
+    from worker.metrics import StoreCollector
+
+    today = await st.today()
+    region = engine().directory.region_of("qz-fgw")
+    replied = today - 50 * DAY  # the review window ends in about 10 days, after a few working days
+    while not cal().is_workday(replied, region):
+        replied -= DAY
+    rid = await _replied_request(st, replied, region)
+    review = st.clock(rid, "appeal_review")
+    due = dt.date.fromisoformat(review.due)
+    assert review.state == "open" and st.item(rid).state == "closed"
+    with session() as s:  # two windows open in the store, and no open duty of the department's
+        assert [n for d, n in open_clock_counts(s) if d == "qz-fgw"] == [2]
+    gauge = next(f for f in StoreCollector().collect() if f.name == "shixian_open_clocks")
+    assert not [x for x in gauge.samples if x.labels == {"department": "qz-fgw"} and x.value], gauge.samples
+
+    async def sleep_until(day: dt.date, hour: int) -> None:
+        await st.env.sleep(dt.datetime.combine(day, dt.time(hour), SHANGHAI) - await st.now())
+
+    # the day before the due date: the t_minus_3 step (3 working days before) has fired
+    await sleep_until(due - DAY, 18)
+    posts = await st.wait_for(lambda: st.posts_for(rid), bool)
+    assert {p.path for p in posts} == {"/hook/supervisor-zwgk"}, [p.path for p in posts]
+    assert "行政复议申请期限" in posts[0].json["message"]
+    assert st.clock(rid, "appeal_review").state == "open"
+    # past the due date: the window has lapsed and is closed (not met: nothing was filed), the suit's runs on
+    await sleep_until(cal().next_working_day(due + DAY, region), 12)
+    lapsed = await st.wait_for(lambda: st.clock(rid, "appeal_review"), lambda c: c.state == "closed")
+    assert lapsed.met_on is None and "期限届满" in str(lapsed.explanation)
+    assert st.clock(rid, "appeal_litigation").state == "open"
+    assert not [p for p in st.posts_for(rid) if p.path != "/hook/supervisor-zwgk"]
+
+
+async def test_appeal_windows_start_when_the_applicant_received_the_reply(st):
+    """Finding 12: 自知道之日起 — the windows run from `delivered_on` (the letter's receipt) when it is given;
+    the reply clock is still met on the reply date. A receipt before the reply is refused by its field."""
+    today = await st.today()
+    region = engine().directory.region_of("qz-fgw")
+    replied = cal().subtract_working_days(today, 10, region)
+    delivered = replied + 4 * DAY
+    rid = await _replied_request(st, replied, region, delivered_on=delivered.isoformat())
+    assert st.clock(rid, "request_reply").met_on == replied.isoformat()
+    review, suit = st.clock(rid, "appeal_review"), st.clock(rid, "appeal_litigation")
+    assert review.start == delivered.isoformat()
+    assert review.due == cal().next_working_day(delivered + 60 * DAY, region).isoformat()
+    assert suit.due == cal().next_working_day(months_later(delivered, 6), region).isoformat()
+    from domain.events import EventError, parse_event
+
+    bad = {"event_id": "x", "type": "request.replied", "request_id": "R", "on": replied.isoformat()}
+    with pytest.raises(EventError) as exc:
+        parse_event({**bad, "outcome": "granted", "delivered_on": (replied - DAY).isoformat()})
+    assert exc.value.field == "delivered_on"
+
+
+def test_caller_and_proposer_headers_are_personal_data():
+    """Finding 18: a ledger's caller / proposer / submitter columns are dropped like an applicant's."""
+    from domain.ledger import is_pii
+
+    for header in ("来电人", "来电号码", "代表", "提案人", "诉求人", "留言人", "委员"):
+        assert is_pii(header), header
+    for header in ("工单编号", "诉求类型", "诉求摘要", "建议提案编号", "交办日期", "类别"):
+        assert not is_pii(header), header
+
+
+async def test_a_proposal_gets_its_longer_period_only_by_the_assigning_office(st):
+    """Finding 9: 涉及面广、处理难度大 — the 6 months are the 交办机关's decision (四川: 经省政府办公厅同意), not the
+    department's say-so at assignment: refused on proposal.assigned; a proposal.extended approved by someone
+    other than its recorder, decided before the 3 months run out, switches to the longer period (from the same
+    assignment day) and is flagged on the item."""
+    from services.ingest import Ingestor
+
+    add_departments(st)
+    today = await st.today()
+    start = month_end_months_ago(today, 2)  # the regular 3 months end next month
+    pid = st.id("PX")
+    assigned = {
+        "type": "proposal.assigned",
+        "proposal_id": pid,
+        "department": "sc-jyt",
+        "assigned_on": start.isoformat(),
+        "kind": "npc_suggestion",
+    }
+    res = await st.ingest({**assigned, "complex": True, "complex_reason": "涉及多个部门"})
+    assert res[0].status == "rejected" and res[0].field == "complex", res[0].text()
+    await st.ok(assigned)
+    regular = st.clock(pid, "proposal_reply_sichuan")
+    assert regular.due == cal().next_working_day(months_later(start, 3), "sichuan").isoformat()
+    # approved by its own recorder: refused
+    clerk = Ingestor(st.client, recorded_by="op-jyt")
+    ext = {"type": "proposal.extended", "proposal_id": pid, "approved_on": today.isoformat(), "reason": "涉及多个部门"}
+    res = st._track(await clerk.ingest([(1, {"event_id": f"{st.tag}-self", **ext, "approved_by": "op-jyt"})]))
+    assert res[0].status == "rejected" and res[0].field == "approved_by", res[0].text()
+    # approved by the 交办机关: the 6 months from the assignment day, the 3 months closed, flagged
+    res = st._track(await clerk.ingest([(1, {"event_id": f"{st.tag}-ok", **ext, "approved_by": "省政府办公厅 李四"})]))
+    assert res[0].status == "applied", res[0].text()
+    longer = st.clock(pid, "proposal_reply_sichuan_complex")
+    assert longer.start == start.isoformat() and longer.state == "open"
+    assert longer.due == cal().next_working_day(months_later(start, 6), "sichuan").isoformat()
+    assert st.clock(pid, "proposal_reply_sichuan").state == "closed"
+    flag = st.item(pid).data["proposal_extended"]
+    assert flag == {"on": today.isoformat(), "approved_by": "省政府办公厅 李四", "reason": "涉及多个部门"}
+    res = await st.ingest({**ext, "approved_by": "省政府办公厅 王五"})
+    assert res[0].status == "rejected" and "不能再次延长" in res[0].text()
+    # decided after the 3 months ran out: refused, the regular period stands
+    late = st.id("PL")
+    old = month_end_months_ago(today, 4)
+    await st.ok({**assigned, "proposal_id": late, "assigned_on": old.isoformat()})
+    res = await st.ingest({**ext, "proposal_id": late, "approved_by": "省政府办公厅 李四"})
+    assert res[0].status == "rejected" and res[0].field == "approved_on", res[0].text()
+    assert {c.rule for c in st.item(late).clocks} == {"proposal_reply_sichuan"}
+
+
+def test_window_queries_on_both_stores(db_session):
+    """Finding 6, the store side on SQLite and PostgreSQL: open windows are found, a lapse closes only the
+    open ones (no met_on, a note), and the open-clock count can leave the window rules out."""
+    from domain.model import ClockSnapshot, ItemSnapshot
+    from store.clock_rows import lapse_windows, open_clock_counts, open_windows
+    from store.items import get_item, save_snapshot
+
+    def clk(rule: str, state: str = "open") -> ClockSnapshot:
+        return ClockSnapshot(
+            rule=rule, start="2026-03-02", due="2026-05-04", due_instant="2026-05-04T23:59:59+08:00", state=state
+        )
+
+    snap = ItemSnapshot(
+        id="r-1",
+        type="request",
+        department="qz-fgw",
+        title="申请",
+        state="closed",
+        version=2,
+        data={},
+        clocks=[clk("request_reply", "met"), clk("appeal_review"), clk("appeal_litigation")],
+    )
+    s = db_session
+    save_snapshot(s, snap)
+    windows = ["appeal_review", "appeal_litigation"]
+    assert open_clock_counts(s) == [("qz-fgw", 2)] and open_clock_counts(s, windows) == []
+    assert open_windows(s, "r-1", windows) == ["appeal_litigation", "appeal_review"]
+    assert lapse_windows(s, "r-1", ["appeal_review"], "{due} 期限届满") == ["appeal_review"]
+    assert lapse_windows(s, "r-1", ["appeal_review"], "{due} 期限届满") == []  # already closed: untouched
+    review = next(c for c in get_item(s, "r-1").clocks if c.rule == "appeal_review")
+    assert review.state == "closed" and review.met_on is None and "2026-05-04 期限届满" in review.explanation["notes"]
+    assert open_windows(s, "r-1", windows) == ["appeal_litigation"]

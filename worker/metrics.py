@@ -108,10 +108,13 @@ class StoreCollector:
                 for channel, status, n in attempt_counts(s):
                     scheme = channel.split("://", 1)[0] if "://" in (channel or "") else "none"
                     sums["notices"][(scheme, "sent" if status == "ok" else "failed")] += n
-                for dept, n in open_clock_counts(s):
-                    sums["open"][(dept or "",)] += n
                 from domain.engine import engine
                 from domain.standing import can_be_overdue
+
+                # An appeal window (audience = "supervisor") is the applicant's time, not a department's open duty.
+                windows = [r.id for r in engine().rules.values() if r.audience == "supervisor"]
+                for dept, n in open_clock_counts(s, windows):
+                    sums["open"][(dept or "",)] += n
 
                 lapsing = [r.id for r in engine().rules.values() if not can_be_overdue(r)]  # windows: never overdue
                 for dept, n in overdue_clock_counts(s, datetime.now(UTC), lapsing):

@@ -5,6 +5,7 @@ Every worker and replayer runs them with `workflow_runner()`."""
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from workflows.annual import AnnualReportKickoffWorkflow
+from workflows.appeals import AppealWindowsWorkflow
 from workflows.digests import DigestWorkflow
 from workflows.facts import FactWorkflow
 from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow
@@ -22,6 +23,7 @@ WORKFLOWS: list = [
     FactWorkflow,
     ReprojectWorkflow,
     UrgeDeliveryWorkflow,
+    AppealWindowsWorkflow,
 ]
 
 

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.model import ClockSnapshot, ItemSnapshot, period_rule
     from domain.review import LateEntry
     from domain.shanghai import SHANGHAI_OFFSET
+    from workflows.appeals import AppealWindowsInput, AppealWindowsWorkflow
     from workflows.notify_steps import notify_roles
 
 __all__ = [
@@ -108,6 +109,9 @@ BOUNDED_HISTORY = "s22-bounded-history"
 # 10,240 events / 10 MB) and near the server's own default suggestion (4 Ki events, 4 MB).
 HISTORY_EVENTS = 4_000
 HISTORY_BYTES = 4 * 1024 * 1024
+# APPEAL_TIMER: a run that ends with appeal windows open hands them to a workflow of their own (workflows/appeals.py),
+# which reminds the supervisor and closes them as they lapse; runs recorded before ended leaving them open.
+APPEAL_TIMER = "s22-appeal-timer"
 
 
 def _stamped(ev: Event) -> Event:
@@ -189,6 +193,8 @@ class ItemWorkflow:
             await workflow.wait_condition(workflow.all_handlers_finished)
             await self._saved()
             return self.snapshot()
+        # Before the drain: an Update accepted while the child starts is answered and written by the loop below.
+        await self._hand_over_windows()
         while True:  # every Update answered and every write done, also those that came while waiting
             await workflow.wait_condition(workflow.all_handlers_finished)
             last = self._last_save
@@ -196,6 +202,25 @@ class ItemWorkflow:
             if last is self._last_save and workflow.all_handlers_finished():
                 break
         return self.snapshot()
+
+    async def _hand_over_windows(self) -> None:
+        """The item is done but its appeal windows (audience = "supervisor") run on: their reminders and their
+        lapse go to a workflow of their own, left running when this run ends."""
+        live = [c for c in self.st.clocks if c.state == "open" and tr.supervisor_window(self.st, c)]
+        if not live or not workflow.patched(APPEAL_TIMER):
+            return
+        await workflow.start_child_workflow(
+            AppealWindowsWorkflow.run,
+            AppealWindowsInput(
+                item_id=self.st.id,
+                department=self.st.department,
+                title=self.st.title or "",
+                windows=live,
+                names={c.rule: self.st.rules[c.rule].name for c in live},
+            ),
+            id=f"appeals:{self.st.id}",
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        )
 
     def _history_full(self) -> bool:
         """This run's history passed our own bound (`HISTORY_EVENTS` / `HISTORY_BYTES`): continue as new even
