@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,7 +106,7 @@ class NotificationRequest(BaseModel):
         return f"{self.item_id}:{self.rule}:{step}:{self.person_id}"
 
 
-DeliveryStatus = Literal["sent", "already_sent", "failed", "exhausted", "no_channels"]
+DeliveryStatus = Literal["sent", "already_sent", "failed", "exhausted", "no_channels", "queued"]
 
 
 class NotificationResult(BaseModel):
@@ -475,3 +476,405 @@ async def send_test(person_id: str, directory: Directory | None = None) -> list[
         else:
             store.mark_failed(s, key, "；".join(f"渠道{r.index + 1}：{r.error}" for r in results if not r.ok))
     return results
+
+
+# ------------------------------------------------------------------------- batches and the queue (issue 22)
+# `deliver_batch` is the one delivery function for a batch of one person's item steps due at one instant
+# (the 09:00 sweep hands it (person, [item steps]); workflows/notify_steps.py `notify_batch` drives it):
+# 1. every item's 站内消息 copy at once (the inbox knows no external limit);
+# 2. the delivery rows of all its keys claimed in one statement (a key already sent is skipped: exactly once
+#    per item step, whatever re-runs);
+# 3. the ladder steps consolidated into messages for the person's first channel (domain/channel_policy.py:
+#    most urgent first, split at the channel's size), hour-rule warnings and 督办 as single messages;
+# 4. the messages queued durably (store/outbox.py) and the channel's bucket drained at once as far as its
+#    limits allow; the rest waits for `drain_channel` at the time the result names (`next_at`).
+# The delivery row of each key becomes `sent` in the transaction that marks its message sent.
+SEND_RETRY_FIRST = 2.0  # seconds before the second try of a message, doubling
+SEND_RETRY_MAX_MINUTES = 30
+QUEUE_RETRY_WINDOW_MINUTES = 60  # as workflows/notify_steps.RETRY_WINDOW: then failed, supervisors told
+LEASE_WAIT_SECONDS = 2.0  # another drainer holds the bucket: look again after this
+
+
+class BatchRequest(BaseModel):
+    person_id: str
+    # The item steps (item_id, rule, step, occurrence, context as for one notice); person_id is this batch's.
+    items: list[NotificationRequest] = Field(default_factory=list)
+    # The instant the batch is for (the workflow's now): the queue's clock, so that a time-skipping test
+    # server and a replay see the same times. None: the real time.
+    at: datetime | None = None
+
+
+class BatchResult(BaseModel):
+    person_id: str
+    results: list[NotificationResult] = Field(default_factory=list)  # one per item, in the request's order
+    bucket: str | None = None
+    message_ids: list[int] = Field(default_factory=list)
+    pending: int = 0  # messages of this batch still queued
+    next_at: datetime | None = None  # when the bucket may send again (None: nothing waits)
+    failed_keys: list[str] = Field(default_factory=list)
+    messages: int = 0  # external messages sent so far for this batch
+
+
+class DrainRequest(BaseModel):
+    bucket: str
+    at: datetime | None = None
+    message_ids: list[int] = Field(default_factory=list)  # the caller's messages: how many still wait
+
+
+class DrainResult(BaseModel):
+    bucket: str
+    sent: int = 0
+    pending: int = 0  # of the request's message_ids
+    next_at: datetime | None = None
+    failed_keys: list[str] = Field(default_factory=list)
+
+
+def _clock(at: datetime | None):
+    """now(): `at` advanced by the real time elapsed since the call began (real time without `at`)."""
+    import time as _time
+    from datetime import UTC, timedelta
+
+    start = _time.monotonic()
+    base = at.astimezone(UTC) if at is not None else None
+
+    def now() -> datetime:
+        if base is None:
+            return datetime.now(UTC)
+        return base + timedelta(seconds=_time.monotonic() - start)
+
+    return now
+
+
+def _hours_rule(rule: str) -> bool:
+    found = engine().rules.get(rule)
+    return bool(found and found.unit == "hours")
+
+
+def _entry(req: NotificationRequest, seen: dict[str, Any]):
+    from domain.channel_policy import Entry
+
+    wdl = seen.get("working_days_left")
+    owd = seen.get("overdue_working_days")
+    return Entry(
+        key=req.key,
+        item_id=req.item_id,
+        title=str(seen.get("item_title") or ""),
+        rule_name=str(seen.get("rule_name") or req.rule),
+        step_name=str(seen.get("step_name") or req.step),
+        due_text=str(seen.get("due_text") or seen.get("due") or ""),
+        link=str(seen.get("link") or ""),
+        working_days_left=wdl if isinstance(wdl, int) else None,
+        overdue_working_days=owd if isinstance(owd, int) else None,
+    )
+
+
+def _message_key(bucket: str, keys: Iterable[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join([bucket, *sorted(keys)]).encode()).hexdigest()[:64]
+
+
+async def deliver_many(
+    req: BatchRequest, directory: Directory | None = None, config_dir: Path | None = None
+) -> BatchResult:
+    """The body of `deliver_batch` (usable without Temporal); see the comment above."""
+    from domain.channel_policy import consolidate, individual
+    from store import deliveries as store
+    from store import outbox
+    from store.db import session
+
+    now = _clock(req.at)
+    directory = directory or (load_directory(config_dir) if config_dir else engine().directory)
+    person = directory.people.get(req.person_id)
+    items = [r.model_copy(update={"person_id": req.person_id, "channel_index": None}) for r in req.items]
+    keys = [r.key for r in items]
+    out = BatchResult(person_id=req.person_id)
+    with session(expire_on_commit=False) as s:
+        contexts: dict[str, dict[str, Any]] = {}
+        inbox_ids: dict[str, int] = {}
+        if person is not None:
+            for r in items:
+                contexts[r.key] = build_context(r, person, directory)
+                inbox_ids[r.key] = write_inbox(s, r, person, contexts[r.key], config_dir)
+        rows = store.claim_many(
+            s, [dict(key=r.key, item_id=r.item_id, rule=r.rule, step=r.step, person=req.person_id) for r in items]
+        )
+        done = {k for k, row in rows.items() if row.state == "sent"}
+        results: dict[str, NotificationResult] = {
+            k: NotificationResult(
+                key=k,
+                status="already_sent",
+                person_id=req.person_id,
+                channel=rows[k].channel_used,
+                inbox_id=inbox_ids.get(k),
+            )
+            for k in done
+        }
+        todo = [r for r in items if r.key not in done]
+        store.mark_many(s, [r.key for r in todo if rows[r.key].state == "failed"], "intent")
+        s.commit()
+        if person is None or not person.notify:
+            reached = [r for r in todo if person is not None and r.step not in INBOX_DOES_NOT_DELIVER]
+            missed = [r for r in todo if r not in reached]
+            why = (
+                f"未知人员“{req.person_id}”（departments.toml 中不存在）"
+                if person is None
+                else f"{person.name}（{person.id}）未配置任何通知渠道"
+            )
+            store.mark_many(s, [r.key for r in reached], "sent", channel=INBOX_CHANNEL)
+            store.mark_many(s, [r.key for r in missed], "failed", error=why)
+            store.add_attempts(
+                s,
+                [
+                    dict(
+                        key=r.key,
+                        item_id=r.item_id,
+                        step=r.step,
+                        person=req.person_id,
+                        channel=INBOX_CHANNEL if r in reached else "",
+                        status="ok" if r in reached else "failed",
+                        error=None if r in reached else why,
+                    )
+                    for r in todo
+                ],
+            )
+            s.commit()
+            for r in reached:
+                results[r.key] = NotificationResult(
+                    key=r.key,
+                    status="sent",
+                    person_id=req.person_id,
+                    channel=INBOX_CHANNEL,
+                    inbox_id=inbox_ids.get(r.key),
+                )
+            for r in missed:
+                results[r.key] = NotificationResult(
+                    key=r.key, status="no_channels", person_id=req.person_id, error=why, inbox_id=inbox_ids.get(r.key)
+                )
+            out.results = [results[k] for k in keys]
+            out.failed_keys = [r.key for r in missed]
+            return out
+
+        url = person.notify[0]
+        policy = engine().channels.for_url(url)
+        from domain.channel_policy import bucket_of, content_hash
+
+        bucket = bucket_of(url)
+        kind, privacy, masked = channels.kind_of(url), person.channel_privacy(0), mask_url(url)
+        queued = outbox.queued_keys(s, [r.key for r in todo])
+        fresh = [r for r in todo if r.key not in queued]
+        merged = [r for r in fresh if not individual(r.step, hours_rule=_hours_rule(r.rule))]
+        alone = [r for r in fresh if r not in merged]
+        messages: list[tuple[str, str, list[str], bool]] = []
+        seen_of = {
+            r.key: channels.for_channel(contexts[r.key], kind=kind, privacy=privacy, item_type=notice_item_type(r))
+            for r in fresh
+        }
+        if len(merged) == 1:
+            alone = merged + alone  # one reminder: its own template
+            merged = []
+        if merged:
+            footer = "（本通知由时限系统自动发送，请勿直接回复。）"
+            for m in consolidate(
+                [_entry(r, seen_of[r.key]) for r in merged],
+                person_name=person.name,
+                max_bytes=policy.max_bytes,
+                footer=footer,
+            ):
+                messages.append((m.title, m.body, list(m.keys), False))
+        for r in alone:
+            title, body = render(r.step, seen_of[r.key], config_dir)
+            messages.append((title, body, [r.key], individual(r.step, hours_rule=_hours_rule(r.rule))))
+        at = now()
+        ids: list[int] = []
+        for title, body, mkeys, single in messages:
+            row = outbox.enqueue(
+                s,
+                message_key=_message_key(bucket, mkeys),
+                bucket=bucket,
+                channel=masked,
+                kind=policy.kind,
+                person=req.person_id,
+                channel_index=0,
+                title=title,
+                body=body,
+                content_hash=content_hash(title, body),
+                keys=mkeys,
+                individual=single,
+                not_before=at,
+            )
+            if row is not None and row.id is not None:
+                ids.append(row.id)
+        # Keys queued by an earlier run of this batch: their messages are this batch's too.
+        if queued:
+            ids += sorted({m for m in _messages_of(s, sorted(queued)) if m not in ids})
+    drained = await drain(DrainRequest(bucket=bucket, at=now(), message_ids=ids), directory)
+    out.bucket, out.message_ids, out.pending, out.next_at = bucket, ids, drained.pending, drained.next_at
+    out.failed_keys = drained.failed_keys
+    with session(expire_on_commit=False) as s:
+        state = {r.key: r for r in store.deliveries_by_keys(s, keys)}
+        out.messages = sum(1 for m in outbox.messages(s, ids) if m.state == "sent")
+    for r in items:
+        if r.key in results:
+            continue
+        row = state.get(r.key)
+        status: DeliveryStatus = (
+            "sent" if row and row.state == "sent" else "failed" if r.key in out.failed_keys else "queued"
+        )
+        results[r.key] = NotificationResult(
+            key=r.key,
+            status=status,
+            person_id=req.person_id,
+            channel=masked,
+            channel_index=0,
+            channel_count=len(person.notify),
+            error=row.error if row else None,
+            tried_channels=[masked],
+            inbox_id=inbox_ids.get(r.key),
+        )
+    out.results = [results[k] for k in keys]
+    return out
+
+
+def _messages_of(s, keys: list[str]) -> set[int]:
+    from sqlmodel import col, select
+
+    from store.outbox import OutboxKey
+
+    return set(s.exec(select(OutboxKey.message_id).where(col(OutboxKey.key).in_(keys))))
+
+
+def _retry_after(attempts: int) -> float:
+    """Seconds before the next try of a message that failed `attempts` times: 2, 4 s (a blip), then 1, 2, 4 …
+    minutes up to 30 (as the single-notice rounds, workflows/notify_steps.py)."""
+    if attempts < 3:
+        return SEND_RETRY_FIRST * 2 ** (attempts - 1)
+    return 60.0 * min(SEND_RETRY_MAX_MINUTES, 2 ** (attempts - 3))
+
+
+async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainResult:
+    """Send what the bucket's limits allow now (one drainer per bucket: the lease); say when to come back.
+
+    Limits (config/channels.toml, the message's kind): at most `rate_per_minute` messages tried in any 60 s,
+    counted from when each try finished (a receiver counts arrivals, which come before that), `daily_cap` per
+    Shanghai day, `identical_per_day` per content and day (deferred to the next day), quiet hours for every
+    message that is not an hour-rule warning or 督办 (deferred to the hours' end)."""
+    import uuid
+    from datetime import timedelta
+
+    from domain.shanghai import SHANGHAI
+    from store import deliveries as store
+    from store import outbox
+    from store.db import session
+
+    now = _clock(req.at)
+    directory = directory or engine().directory
+    policies = engine().channels
+    holder = uuid.uuid4().hex
+    out = DrainResult(bucket=req.bucket)
+    wake: list[datetime] = []
+    with session(expire_on_commit=False) as s:
+        if not outbox.acquire(s, req.bucket, holder):
+            out.pending = len(outbox.pending(s, req.message_ids))
+            out.next_at = now() + timedelta(seconds=LEASE_WAIT_SECONDS) if out.pending else None
+            return out
+        try:
+            for m in outbox.interrupted(s, req.bucket):
+                log.warning("queued message %s found sending: an earlier drainer may have sent it (crash window)", m.id)
+                outbox.set_state(s, m, "queued")
+            blocked = False
+            for m in outbox.waiting(s, req.bucket, limit=1000):
+                _heartbeat()
+                outbox.acquire(s, req.bucket, holder)  # renew
+                t = now()
+                if m.not_before > t:
+                    wake.append(m.not_before)
+                    continue
+                policy = policies.kinds.get(m.kind, policies.default)
+                local = t.astimezone(SHANGHAI)
+                if policy.quiet_hours and not m.individual and policy.quiet_hours.contains(local):
+                    wake.append(policy.quiet_hours.end_after(local))
+                    continue
+                if policy.rate_per_minute:
+                    times = outbox.claimed_times(s, req.bucket, t - timedelta(seconds=60))
+                    if len(times) >= policy.rate_per_minute:
+                        wake.append(times[len(times) - policy.rate_per_minute] + timedelta(seconds=60, milliseconds=50))
+                        blocked = True
+                        break
+                day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+                if policy.daily_cap and outbox.counted_since(s, req.bucket, day) >= policy.daily_cap:
+                    wake.append(day + timedelta(days=1))
+                    blocked = True
+                    break
+                if policy.identical_per_day and (
+                    outbox.counted_since(s, req.bucket, day, content_hash=m.content_hash) >= policy.identical_per_day
+                ):
+                    outbox.set_state(s, m, "queued", not_before=day + timedelta(days=1))
+                    wake.append(day + timedelta(days=1))
+                    continue
+                person = directory.people.get(m.person)
+                url = person.notify[m.channel_index] if person and m.channel_index < len(person.notify) else None
+                keys = outbox.keys_of(s, m.id or 0)
+                steps = {d.key: d for d in store.deliveries_by_keys(s, keys)}
+                outbox.claim(s, m, t)
+                if url is None:
+                    ok, err = False, f"人员“{m.person}”的第{m.channel_index + 1}个通知渠道已不存在"
+                else:
+                    ok, err = await send_via(url, m.title, m.body)
+                done = now()
+                m.claimed_at = done  # the limits count from when the try finished
+                masked = mask_url(url) if url else m.channel
+                store.add_attempts(
+                    s,
+                    [
+                        dict(
+                            key=k,
+                            item_id=steps[k].item_id if k in steps else "",
+                            step=steps[k].step if k in steps else "",
+                            person=m.person,
+                            channel=masked,
+                            channel_index=m.channel_index,
+                            attempt=m.attempts,
+                            status="ok" if ok else "failed",
+                            error=err,
+                        )
+                        for k in keys
+                    ],
+                )
+                if ok:
+                    outbox.set_state(s, m, "sent", at=done, commit=False)
+                    store.mark_many(s, keys, "sent", channel=masked)
+                    s.commit()
+                    out.sent += 1
+                    continue
+                log.warning("queued message %s via %s failed: %s", m.id, masked, err)
+                if done - m.created_at >= timedelta(minutes=QUEUE_RETRY_WINDOW_MINUTES) or url is None:
+                    outbox.set_state(s, m, "failed", error=err, commit=False)
+                    store.mark_many(s, keys, "failed", error=err or "发送失败")
+                    s.commit()
+                    out.failed_keys += keys
+                    continue
+                retry = done + timedelta(seconds=_retry_after(m.attempts))
+                outbox.set_state(s, m, "queued", error=err, not_before=retry)
+                wake.append(retry)
+            if not blocked and not wake:
+                rest = outbox.waiting(s, req.bucket, limit=1)
+                if rest:
+                    wake.append(rest[0].not_before)
+        finally:
+            outbox.release(s, req.bucket, holder)
+        out.pending = len(outbox.pending(s, req.message_ids))
+    out.next_at = min(wake) if wake else None
+    return out
+
+
+@activity.defn(name="deliver_batch")
+async def deliver_batch(req: BatchRequest) -> BatchResult:
+    """Temporal activity: one person's item steps of one instant (see `deliver_many`)."""
+    return await deliver_many(req)
+
+
+@activity.defn(name="drain_channel")
+async def drain_channel(req: DrainRequest) -> DrainResult:
+    """Temporal activity: send what a channel bucket's limits allow now (see `drain`)."""
+    return await drain(req)

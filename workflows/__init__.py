@@ -8,7 +8,7 @@ from workflows.annual import AnnualReportKickoffWorkflow
 from workflows.digests import DigestWorkflow
 from workflows.facts import FactWorkflow
 from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow
-from workflows.notify_steps import NotifyPersonWorkflow
+from workflows.notify_steps import NotifyBatchWorkflow, NotifyPersonWorkflow
 from workflows.reproject import ReprojectWorkflow
 from workflows.urge import UrgeDeliveryWorkflow
 
@@ -17,6 +17,7 @@ WORKFLOWS: list = [
     RequestWorkflow,
     ClockItemWorkflow,
     NotifyPersonWorkflow,
+    NotifyBatchWorkflow,
     DigestWorkflow,
     AnnualReportKickoffWorkflow,
     FactWorkflow,

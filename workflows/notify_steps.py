@@ -30,9 +30,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notify import (
         CHANNEL_FAILED,
+        BatchRequest,
+        BatchResult,
+        DrainRequest,
         NotificationRequest,
         NotificationResult,
         RecipientsRequest,
+        deliver_batch,
+        drain_channel,
         notification_recipients,
         send_notification,
     )
@@ -193,3 +198,59 @@ class NotifyPersonWorkflow:
     @workflow.run
     async def run(self, req: NotificationRequest) -> NotificationResult:
         return await notify_person(req)
+
+
+BATCH_TIMEOUT = timedelta(minutes=5)  # one person's batch: inbox rows, one claim, a few messages
+BATCH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
+)
+MIN_QUEUE_WAIT = timedelta(milliseconds=200)
+
+
+async def notify_batch(person_id: str, items: list[NotificationRequest], *, escalate: bool = True) -> BatchResult:
+    """Deliver one person's item steps of one instant as consolidated messages (activities/notify.py
+    `deliver_batch`), then wait for the rate-limited channel's queue until every message of the batch is
+    sent or failed (`drain_channel` at the times the queue names). The inbox copies are written at once.
+    Keys that failed after the queue's retry window are escalated to the supervisors, one notice each."""
+    result = await workflow.execute_activity(
+        deliver_batch,
+        BatchRequest(person_id=person_id, items=items, at=workflow.now()),
+        start_to_close_timeout=BATCH_TIMEOUT,
+        retry_policy=BATCH_RETRY,
+    )
+    failed = list(result.failed_keys)
+    while result.bucket and result.pending:
+        wait = (result.next_at - workflow.now()) if result.next_at else MIN_QUEUE_WAIT
+        await workflow.sleep(max(wait, MIN_QUEUE_WAIT))
+        drained = await workflow.execute_activity(
+            drain_channel,
+            DrainRequest(bucket=result.bucket, at=workflow.now(), message_ids=result.message_ids),
+            start_to_close_timeout=BATCH_TIMEOUT,
+            retry_policy=BATCH_RETRY,
+        )
+        failed += drained.failed_keys
+        result.pending, result.next_at = drained.pending, drained.next_at
+    sent = set()
+    for r in result.results:
+        if r.status == "queued" and r.key not in failed:
+            r.status = "sent"
+            sent.add(r.key)
+        elif r.key in failed and r.status != "no_channels":
+            r.status = "failed"
+    result.failed_keys = failed
+    if escalate:
+        by_key = {i.model_copy(update={"person_id": person_id}).key: i for i in items}
+        for r in result.results:
+            if r.status in ("failed", "no_channels") and r.key in by_key and by_key[r.key].step != "delivery_failed":
+                req = by_key[r.key].model_copy(update={"person_id": person_id})
+                await escalate_failure(req, r)
+    return result
+
+
+@workflow.defn(name="notify_batch")
+class NotifyBatchWorkflow:
+    """One person's batch as its own workflow (the 09:00 sweep's children, tests)."""
+
+    @workflow.run
+    async def run(self, req: BatchRequest) -> BatchResult:
+        return await notify_batch(req.person_id, req.items)
