@@ -717,9 +717,9 @@ async def deliver_many(
     for r in items:
         if r.key in results:
             continue
-        row = state.get(r.key)
+        got = state.get(r.key)
         status: DeliveryStatus = (
-            "sent" if row and row.state == "sent" else "failed" if r.key in out.failed_keys else "queued"
+            "sent" if got and got.state == "sent" else "failed" if r.key in out.failed_keys else "queued"
         )
         results[r.key] = NotificationResult(
             key=r.key,
@@ -728,7 +728,7 @@ async def deliver_many(
             channel=masked,
             channel_index=0,
             channel_count=len(person.notify),
-            error=row.error if row else None,
+            error=got.error if got else None,
             tried_channels=[masked],
             inbox_id=inbox_ids.get(r.key),
         )
@@ -817,6 +817,7 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
                 keys = outbox.keys_of(s, m.id or 0)
                 steps = {d.key: d for d in store.deliveries_by_keys(s, keys)}
                 outbox.claim(s, m, t)
+                err: str | None
                 if url is None:
                     ok, err = False, f"人员“{m.person}”的第{m.channel_index + 1}个通知渠道已不存在"
                 else:

@@ -15,7 +15,7 @@ in quiet hours (an hour clock such as the 5-hour public-opinion response does no
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -292,13 +292,3 @@ def consolidate(
 def individual(step: str, *, hours_rule: bool) -> bool:
     """Whether a notice goes out on its own: hour-rule warnings, 督办 and every step outside the ladder."""
     return hours_rule or step not in CONSOLIDATED_STEPS
-
-
-def split_for_consolidation(
-    items: Iterable[tuple[str, bool]],
-) -> tuple[list[int], list[int]]:
-    """Indexes of (step, hours_rule) pairs to merge and to send individually."""
-    merged, alone = [], []
-    for i, (step, hours_rule) in enumerate(items):
-        (alone if individual(step, hours_rule=hours_rule) else merged).append(i)
-    return merged, alone

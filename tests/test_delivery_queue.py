@@ -1,0 +1,305 @@
+"""Consolidated delivery through the durable, rate-limited queue (issue 22 §1), against a real webhook
+receiver on 127.0.0.1 and the real store; the workflow test on the time-skipping server.
+
+The channel is a group bot shared by several people (one notify URL = one rate-limit bucket), configured as
+the WeCom/DingTalk bots are: 20 messages a minute, 2048 bytes a message."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from activities.notify import BatchRequest, DrainRequest, NotificationRequest, deliver_many, drain
+from domain import engine as engine_mod
+from domain.config import REPO_CONFIG
+from domain.shanghai import SHANGHAI
+from store import deliveries
+from store.inbox import InboxMessage
+from store.outbox import OutboxMessage
+from tests.receivers import WebhookReceiver
+
+PEOPLE = 20
+RATE = 20
+# A Monday 09:00 in Shanghai: the ladder's hour; the queue's clock is given, so the day does not matter.
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
+
+
+def _departments(url: str, people: int) -> str:
+    out = ['[[department]]\nid = "qz-fgw"\nname = "钦州市发展和改革委员会"\nregion = "guangxi"\n']
+    for i in range(1, people + 1):
+        out.append(
+            f'[[person]]\nid = "p{i:02d}"\nname = "联络员{i:02d}"\ndepartment = "qz-fgw"\nroles = ["liaison"]\n'
+            f'notify = ["{url}"]\n'
+        )
+    out.append('[[person]]\nid = "sup"\nname = "督查"\nroles = ["supervisor"]\n')
+    return "\n".join(out)
+
+
+def _channels(extra: str = "") -> str:
+    text = (REPO_CONFIG / "channels.toml").read_text(encoding="utf-8")
+    head, _, tail = text.partition("[kind.webhook]")
+    rest = tail[tail.index("\n[kind.", 1) :] if "\n[kind." in tail else ""
+    webhook = (
+        '[kind.webhook]\nname = "测试群机器人"\nschemes = ["json", "jsons"]\n'
+        f"rate_per_minute = {RATE}\nmax_bytes = 2048\n{extra}"
+        'source = "测试：按企业微信群机器人的限制（20条/分钟，2048字节）"\n'
+    )
+    return head + webhook + rest
+
+
+@pytest.fixture
+def hook():
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+def _setup(tmp_path: Path, monkeypatch, hook: WebhookReceiver, *, people: int = PEOPLE, extra: str = "") -> None:
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    (cfg / "departments.toml").write_text(_departments(hook.url("/bot"), people), encoding="utf-8")
+    (cfg / "channels.toml").write_text(_channels(extra), encoding="utf-8")
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    monkeypatch.setenv("SHIXIAN_PUBLIC_URL", "https://gk.qinzhou.example")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(tmp_path / "data"))
+    engine_mod.reset()
+
+
+@pytest.fixture
+def queue_env(tmp_path, monkeypatch, hook):
+    _setup(tmp_path, monkeypatch, hook)
+    yield hook
+    engine_mod.reset()
+
+
+def _items(person: str, first: int, count: int, step: str = "t_minus_1") -> list[NotificationRequest]:
+    out = []
+    for n in range(first, first + count):
+        left = n % 4
+        out.append(
+            NotificationRequest(
+                item_id=f"doc-q{n:03d}",
+                rule="policy_publication",
+                step=step,
+                occurrence=f"{step}@2026-03-05",
+                person_id=person,
+                context={
+                    "item_title": f"关于印发《钦州市第{n}号优化营商环境若干措施实施细则》的通知",
+                    "department": "qz-fgw",
+                    "due": "2026-03-05",
+                    "working_days_left": left,
+                },
+            )
+        )
+    return out
+
+
+def _store():
+    from store.db import database_url, get_engine
+
+    return get_engine(database_url())
+
+
+def _sent_messages() -> list[OutboxMessage]:
+    with Session(_store()) as s:
+        return list(s.exec(select(OutboxMessage).where(OutboxMessage.state == "sent")))
+
+
+def _assert_rate(times: list[datetime], rate: int = RATE) -> None:
+    """No `rate + 1` messages within any 60 s (the platform's per-minute count)."""
+    times = sorted(times)
+    for i in range(len(times) - rate):
+        assert times[i + rate] - times[i] >= timedelta(seconds=60), (i, times[i], times[i + rate])
+
+
+def _coverage(hook: WebhookReceiver, item_ids: list[str]) -> dict[str, int]:
+    """In how many received posts each item appears."""
+    bodies = [(p.json or {}).get("message", "") for p in hook.posts]
+    return {i: sum(1 for b in bodies if f"items/{i}\n" in b + "\n" or f"items/{i}" in b) for i in item_ids}
+
+
+def _delivery_states(keys: list[str]) -> dict[str, str]:
+    with Session(_store()) as s:
+        return {d.key: d.state for d in deliveries.deliveries_by_keys(s, keys)}
+
+
+# ------------------------------------------------------------------------------------ the queue itself
+async def test_rate_limited_bot_queues_durably_and_covers_every_item_once(queue_env):
+    hook = queue_env
+    batches = {f"p{i:02d}": _items(f"p{i:02d}", (i - 1) * 10, 10) for i in range(1, PEOPLE + 1)}
+    keys = [r.key for b in batches.values() for r in b]
+    first = {}
+    for person, items in batches.items():
+        first[person] = await deliver_many(BatchRequest(person_id=person, items=items, at=T0))
+    # The inbox has every item at once, whatever the bot's limit.
+    with Session(_store()) as s:
+        assert len(list(s.exec(select(InboxMessage)))) == 200
+    assert all(r.inbox_id for b in first.values() for r in b.results)
+    sent_now = len(hook.posts)
+    assert sent_now == RATE  # the first minute's share went at once
+    total = sum(len(b.message_ids) for b in first.values())
+    assert total > RATE  # consolidated (fewer than one per item) but more than a minute's worth
+    assert total < 200
+    # A crash here loses nothing: the queue is in the store. A new drainer, nothing kept in memory:
+    bucket = first["p01"].bucket
+    assert bucket
+    early = await drain(DrainRequest(bucket=bucket, at=T0 + timedelta(seconds=30)))
+    assert early.sent == 0 and early.next_at is not None and early.next_at >= T0 + timedelta(seconds=60)
+    at = early.next_at
+    for _ in range(10):
+        r = await drain(DrainRequest(bucket=bucket, at=at))
+        if r.next_at is None:
+            break
+        at = r.next_at
+    assert len(hook.posts) == total
+    cover = _coverage(hook, [f"doc-q{n:03d}" for n in range(200)])
+    assert set(cover.values()) == {1}, {k: v for k, v in cover.items() if v != 1}
+    assert set(_delivery_states(keys).values()) == {"sent"}
+    _assert_rate([m.claimed_at for m in _sent_messages() if m.claimed_at])
+    # Most urgent first in every message: the overdue/fewest-days-left lines come before the others.
+    import re
+
+    for post in hook.posts:
+        lefts = [
+            0 if w == "今日到期" else int(w[1:-4]) for w in re.findall(r"今日到期|剩\d个工作日", post.json["message"])
+        ]
+        assert lefts and lefts == sorted(lefts), lefts
+    # Everything again (the sweep re-run after a restart): nothing is sent twice.
+    for person, items in batches.items():
+        again = await deliver_many(BatchRequest(person_id=person, items=items, at=at + timedelta(minutes=5)))
+        assert {r.status for r in again.results} == {"already_sent"}
+    assert len(hook.posts) == total
+    with Session(_store()) as s:
+        assert len(list(s.exec(select(InboxMessage)))) == 200  # the inbox copy is written once per step too
+
+
+async def test_a_message_left_sending_by_a_dead_drainer_is_sent_once(queue_env):
+    hook = queue_env
+    res = await deliver_many(BatchRequest(person_id="p01", items=_items("p01", 0, 3), at=T0))
+    assert len(hook.posts) == 1 and res.results[0].status == "sent"
+    # A drainer that claimed a message and died before sending it: the next one sends it, once.
+    more = _items("p02", 100, 2)
+    with Session(_store()) as s:
+        from store import outbox
+
+        outbox.enqueue(
+            s,
+            message_key="crash-1",
+            bucket=res.bucket or "",
+            channel="json://127.0.0.1/bot",
+            kind="webhook",
+            person="p02",
+            channel_index=0,
+            title="【提醒】2项事项临近或超过办理时限",
+            body="doc-q100 doc-q101",
+            content_hash="x",
+            keys=[r.key for r in more],
+            individual=False,
+            not_before=T0,
+        )
+        deliveries.claim_many(
+            s, [dict(key=r.key, item_id=r.item_id, rule=r.rule, step=r.step, person="p02") for r in more]
+        )
+        m = s.exec(select(OutboxMessage).where(OutboxMessage.message_key == "crash-1")).one()
+        outbox.claim(s, m, T0)
+    r = await drain(DrainRequest(bucket=res.bucket or "", at=T0 + timedelta(seconds=1)))
+    assert r.sent == 1
+    assert sum(1 for p in hook.posts if "doc-q100" in p.json["message"]) == 1
+    assert set(_delivery_states([x.key for x in more]).values()) == {"sent"}
+    # The two items are covered by that message: a batch naming them again queues nothing new.
+    again = await deliver_many(BatchRequest(person_id="p02", items=more, at=T0 + timedelta(seconds=2)))
+    assert {x.status for x in again.results} == {"already_sent"} and len(hook.posts) == 2
+
+
+async def test_quiet_hours_hold_the_ladder_not_the_hour_rules(tmp_path, monkeypatch, hook):
+    _setup(tmp_path, monkeypatch, hook, people=2, extra='quiet_hours = "22:00-07:30"\n')
+    night = datetime(2026, 3, 2, 23, 0, tzinfo=SHANGHAI)
+    warning = NotificationRequest(
+        item_id="op-q1",
+        rule="opinion_response_info",
+        step="t_minus_1h",
+        occurrence="t_minus_1h@2026-03-03T00:00",
+        person_id="p01",
+        context={"item_title": "网传某小区供水异常", "department": "qz-fgw", "due": "2026-03-03T00:00:00+08:00"},
+    )
+    res = await deliver_many(BatchRequest(person_id="p01", items=[*_items("p01", 0, 4), warning], at=night))
+    assert len(hook.posts) == 1  # the hour-rule warning, alone, at once
+    assert "op-q1" in hook.posts[0].json["message"] and "doc-q000" not in hook.posts[0].json["message"]
+    by_item = {r.key.split(":")[0]: r.status for r in res.results}
+    assert by_item["op-q1"] == "sent" and by_item["doc-q000"] == "queued"
+    assert res.next_at == datetime(2026, 3, 3, 7, 30, tzinfo=SHANGHAI)
+    with Session(_store()) as s:
+        assert len(list(s.exec(select(InboxMessage).where(InboxMessage.person == "p01")))) == 5  # inbox: at once
+    r = await drain(DrainRequest(bucket=res.bucket or "", at=res.next_at, message_ids=res.message_ids))
+    assert r.sent == 1 and r.pending == 0
+    body = hook.posts[1].json["message"]
+    assert all(f"doc-q{n:03d}" in body for n in range(4))  # the four reminders as one message
+
+
+async def test_daily_cap_and_identical_content_defer_to_the_next_day(tmp_path, monkeypatch, hook):
+    _setup(tmp_path, monkeypatch, hook, people=3, extra="daily_cap = 2\n")
+    results = [
+        await deliver_many(BatchRequest(person_id=f"p{i:02d}", items=_items(f"p{i:02d}", i * 10, 2), at=T0))
+        for i in (1, 2, 3)
+    ]
+    assert len(hook.posts) == 2
+    assert results[2].pending == 1
+    assert results[2].next_at == datetime(2026, 3, 3, 0, 0, tzinfo=SHANGHAI)
+    r = await drain(DrainRequest(bucket=results[2].bucket or "", at=results[2].next_at))
+    assert r.sent == 1 and len(hook.posts) == 3
+
+
+async def test_a_failing_bot_is_retried_then_delivers(tmp_path, monkeypatch):
+    with WebhookReceiver(fail_first=1) as hook:
+        _setup(tmp_path, monkeypatch, hook, people=1)
+        res = await deliver_many(BatchRequest(person_id="p01", items=_items("p01", 0, 3), at=T0))
+        assert res.pending == 1 and res.next_at is not None
+        assert {r.status for r in res.results} == {"queued"}
+        r = await drain(DrainRequest(bucket=res.bucket or "", at=res.next_at, message_ids=res.message_ids))
+        assert r.sent == 1 and r.pending == 0 and len(hook.posts) == 2
+        with Session(_store()) as s:
+            tries = deliveries.attempts_for(s, res.results[0].key)
+        assert [t.status for t in tries] == ["failed", "ok"]
+
+
+# ------------------------------------------------------------------------------ through Temporal
+async def test_twenty_per_minute_bot_and_200_due_items_through_workflows(queue_env, ts_env):
+    """The done-when of issue 22: a 20-per-minute bot channel and 200 due items → no more than 20 messages a
+    minute, every item covered, exactly once per item step (each person's batch is a `notify_batch`
+    workflow; the queue waits on workflow timers, skipped by the test server)."""
+    from activities.notify import BatchResult
+    from tests.workflow_harness import app_worker
+    from workflows.notify_steps import NotifyBatchWorkflow
+
+    hook = queue_env
+    tq = f"batch-{uuid.uuid4().hex[:6]}"
+    batches = {f"p{i:02d}": _items(f"p{i:02d}", (i - 1) * 10, 10) for i in range(1, PEOPLE + 1)}
+    async with app_worker(ts_env.client, tq):
+        handles = [
+            await ts_env.client.start_workflow(
+                NotifyBatchWorkflow.run,
+                BatchRequest(person_id=p, items=items),
+                id=f"batch-{p}-{uuid.uuid4().hex[:6]}",
+                task_queue=tq,
+                result_type=BatchResult,
+            )
+            for p, items in batches.items()
+        ]
+        results = [await h.result() for h in handles]
+    assert all(r.status == "sent" for res in results for r in res.results)
+    sent = _sent_messages()
+    assert len(hook.posts) == len(sent) > RATE
+    cover = _coverage(hook, [f"doc-q{n:03d}" for n in range(200)])
+    assert set(cover.values()) == {1}
+    keys = [r.key for b in batches.values() for r in b]
+    assert len(keys) == 200 and set(_delivery_states(keys).values()) == {"sent"}
+    with Session(_store()) as s:
+        assert len(deliveries.deliveries_by_keys(s, keys)) == 200  # one delivery row per item step
+    _assert_rate([m.claimed_at for m in sent if m.claimed_at])
+    span = max(m.claimed_at for m in sent if m.claimed_at) - min(m.claimed_at for m in sent if m.claimed_at)
+    assert span >= timedelta(seconds=60)  # more than a minute's worth: the queue really waited
