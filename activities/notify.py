@@ -33,6 +33,7 @@ digest contents are built by `domain/digests.py`. No applicant personal data is 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -97,6 +98,8 @@ class NotificationRequest(BaseModel):
     # Temporal path, asked for a channel past the last one: False = a retry round of the workflow follows,
     # so the row stays `intent` (发送中) instead of `failed`; True = the workflow gives up now.
     give_up: bool = True
+    # The workflow's now (Temporal path): the clock of the channel's limits (store/outbox.py). None: real time.
+    at: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -106,7 +109,7 @@ class NotificationRequest(BaseModel):
         return f"{self.item_id}:{self.rule}:{step}:{self.person_id}"
 
 
-DeliveryStatus = Literal["sent", "already_sent", "failed", "exhausted", "no_channels", "queued"]
+DeliveryStatus = Literal["sent", "already_sent", "failed", "exhausted", "no_channels", "queued", "deferred"]
 
 
 class NotificationResult(BaseModel):
@@ -119,6 +122,8 @@ class NotificationResult(BaseModel):
     error: str | None = None
     tried_channels: list[str] = Field(default_factory=list)  # masked, for the delivery_failed notice
     inbox_id: int | None = None  # the inbox copy (站内消息), written before any external channel
+    # deferred: the channel's limits (config/channels.toml) hold the notice until then; try the same channel again
+    not_before: datetime | None = None
 
     @property
     def delivered(self) -> bool:
@@ -358,7 +363,36 @@ async def deliver(
                 context, kind=channels.kind_of(urls[i]), privacy=person.channel_privacy(i), item_type=item_type
             )
             title, body = render(req.step, seen, config_dir)
-            ok, err = await send_via(urls[i], title, body)
+            ok, err, hold = await send_counted(
+                urls[i],
+                title,
+                body,
+                person_id=req.person_id,
+                channel_index=i,
+                hours_rule=_hours_rule(req.rule),
+                at=req.at,
+            )
+            if hold is not None and req.channel_index is not None:
+                # Rate limit, daily cap or quiet hours: the workflow waits and asks again (notify_steps).
+                return NotificationResult(
+                    key=key,
+                    status="deferred",
+                    person_id=req.person_id,
+                    channel=masked[i],
+                    channel_index=i,
+                    channel_count=len(urls),
+                    not_before=hold,
+                    inbox_id=inbox_id,
+                )
+            if hold is not None:  # direct use: wait out a rate limit, not a night or a day
+                wait = (hold - _clock(req.at)()).total_seconds()
+                if wait <= DIRECT_WAIT_SECONDS:
+                    await asyncio.sleep(max(0.0, wait))
+                    ok, err, hold = await send_counted(
+                        urls[i], title, body, person_id=req.person_id, channel_index=i, hours_rule=True, at=None
+                    )
+                if hold is not None:
+                    ok, err = False, "渠道限流或免打扰时段，暂缓发送（已写入站内消息）"
             attempt(i, urls[i], ok, err)
             if ok:
                 store.mark_sent(s, key, masked[i])
@@ -493,6 +527,7 @@ SEND_RETRY_FIRST = 2.0  # seconds before the second try of a message, doubling
 SEND_RETRY_MAX_MINUTES = 30
 QUEUE_RETRY_WINDOW_MINUTES = 60  # as workflows/notify_steps.RETRY_WINDOW: then failed, supervisors told
 LEASE_WAIT_SECONDS = 2.0  # another drainer holds the bucket: look again after this
+DIRECT_WAIT_SECONDS = 65.0  # without Temporal (deliver() called directly) a rate limit is waited out in-process
 
 
 class BatchRequest(BaseModel):
@@ -762,7 +797,6 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
     import uuid
     from datetime import timedelta
 
-    from domain.shanghai import SHANGHAI
     from store import deliveries as store
     from store import outbox
     from store.db import session
@@ -791,26 +825,15 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
                     wake.append(m.not_before)
                     continue
                 policy = policies.kinds.get(m.kind, policies.default)
-                local = t.astimezone(SHANGHAI)
-                if policy.quiet_hours and not m.individual and policy.quiet_hours.contains(local):
-                    wake.append(policy.quiet_hours.end_after(local))
-                    continue
-                if policy.rate_per_minute:
-                    times = outbox.claimed_times(s, req.bucket, t - timedelta(seconds=60))
-                    if len(times) >= policy.rate_per_minute:
-                        wake.append(times[len(times) - policy.rate_per_minute] + timedelta(seconds=60, milliseconds=50))
+                held = _hold(s, req.bucket, policy, t, individual=m.individual, content=m.content_hash)
+                if held is not None:
+                    why, until = held
+                    wake.append(until)
+                    if why in ("rate", "daily"):  # the whole bucket waits
                         blocked = True
                         break
-                day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-                if policy.daily_cap and outbox.counted_since(s, req.bucket, day) >= policy.daily_cap:
-                    wake.append(day + timedelta(days=1))
-                    blocked = True
-                    break
-                if policy.identical_per_day and (
-                    outbox.counted_since(s, req.bucket, day, content_hash=m.content_hash) >= policy.identical_per_day
-                ):
-                    outbox.set_state(s, m, "queued", not_before=day + timedelta(days=1))
-                    wake.append(day + timedelta(days=1))
+                    if why == "identical":
+                        outbox.set_state(s, m, "queued", not_before=until)
                     continue
                 person = directory.people.get(m.person)
                 url = person.notify[m.channel_index] if person and m.channel_index < len(person.notify) else None
@@ -867,6 +890,92 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
         out.pending = len(outbox.pending(s, req.message_ids))
     out.next_at = min(wake) if wake else None
     return out
+
+
+def _hold(s, bucket: str, policy, t: datetime, *, individual: bool, content: str) -> tuple[str, datetime] | None:
+    """Why a message may not go on `bucket` at `t` and until when: ("quiet" | "rate" | "daily" | "identical",
+    until), or None. Quiet hours hold every message but an hour-rule warning (`individual`)."""
+    from datetime import timedelta
+
+    from domain.shanghai import SHANGHAI
+    from store import outbox
+
+    local = t.astimezone(SHANGHAI)
+    if policy.quiet_hours and not individual and policy.quiet_hours.contains(local):
+        return "quiet", policy.quiet_hours.end_after(local)
+    if policy.rate_per_minute:
+        times = outbox.claimed_times(s, bucket, t - timedelta(seconds=60))
+        if len(times) >= policy.rate_per_minute:
+            return "rate", times[len(times) - policy.rate_per_minute] + timedelta(seconds=60, milliseconds=50)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = day + timedelta(days=1)
+    if policy.daily_cap and outbox.counted_since(s, bucket, day) >= policy.daily_cap:
+        return "daily", tomorrow
+    if policy.identical_per_day and (
+        outbox.counted_since(s, bucket, day, content_hash=content) >= policy.identical_per_day
+    ):
+        return "identical", tomorrow
+    return None
+
+
+async def send_counted(
+    url: str,
+    title: str,
+    body: str,
+    *,
+    person_id: str,
+    channel_index: int,
+    hours_rule: bool,
+    at: datetime | None = None,
+) -> tuple[bool, str | None, datetime | None]:
+    """One notice on its own through `url`, within the channel's limits (shared with the queue: the same
+    bucket, the same counts). (ok, error, None) once tried; (False, None, until) when the channel's limits
+    hold it (rate, daily cap, identical content, quiet hours unless `hours_rule`): try again at `until`."""
+    import uuid
+    from datetime import timedelta
+
+    from domain.channel_policy import bucket_of, content_hash
+    from store import outbox
+    from store.db import session
+
+    policy = engine().channels.for_url(url)
+    if not policy.limited:
+        ok, err = await send_via(url, title, body)
+        return ok, err, None
+    now = _clock(at)
+    bucket, holder, digest = bucket_of(url), uuid.uuid4().hex, content_hash(title, body)
+    with session(expire_on_commit=False) as s:
+        if not outbox.acquire(s, bucket, holder):
+            return False, None, now() + timedelta(seconds=LEASE_WAIT_SECONDS)
+        try:
+            t = now()
+            held = _hold(s, bucket, policy, t, individual=hours_rule, content=digest)
+            if held is not None:
+                return False, None, held[1]
+            row = outbox.OutboxMessage(
+                message_key=f"single:{holder}",
+                bucket=bucket,
+                channel=mask_url(url),
+                kind=policy.kind,
+                person=person_id,
+                channel_index=channel_index,
+                title=title,
+                body=body,
+                content_hash=digest,
+                individual=True,
+                state="sending",
+                attempts=1,
+                not_before=t,
+                claimed_at=t,
+            )
+            s.add(row)
+            s.commit()
+            ok, err = await send_via(url, title, body)
+            row.claimed_at = now()  # counted from when the try finished, as the queue's
+            outbox.set_state(s, row, "sent" if ok else "failed", at=row.claimed_at, error=err)
+            return ok, err, None
+        finally:
+            outbox.release(s, bucket, holder)
 
 
 @activity.defn(name="deliver_batch")

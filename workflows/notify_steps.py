@@ -89,7 +89,9 @@ async def notify_person(
         try:
             if index > 0:
                 give_up = workflow.now() >= deadline  # only asked past the last channel; see `give_up`
-            result = await _send(req.model_copy(update={"channel_index": index, "give_up": give_up}))
+            result = await _send(
+                req.model_copy(update={"channel_index": index, "give_up": give_up, "at": workflow.now()})
+            )
         except ActivityError as e:
             cause = e.cause
             if isinstance(cause, ApplicationError) and cause.type == CHANNEL_FAILED and index < MAX_CHANNELS:
@@ -100,6 +102,10 @@ async def notify_person(
                 raise
             workflow.logger.warning("notification %s: %s; retrying in %s", req.key, e, INFRA_PAUSE)
             await workflow.sleep(INFRA_PAUSE)
+            continue
+        if result.status == "deferred" and result.not_before is not None:
+            # The channel's limits hold it (config/channels.toml: rate, daily cap, quiet hours): same channel later.
+            await workflow.sleep(max(result.not_before - workflow.now(), MIN_QUEUE_WAIT))
             continue
         if result.delivered:
             return result
