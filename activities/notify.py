@@ -363,13 +363,16 @@ async def deliver(
                 context, kind=channels.kind_of(urls[i]), privacy=person.channel_privacy(i), item_type=item_type
             )
             title, body = render(req.step, seen, config_dir)
+            # Direct use (no Temporal to wait with) is a person's action now (an invite, a 督办 without a worker):
+            # quiet hours do not hold it; a rate limit is waited out below.
+            night_ok = req.channel_index is None or _hours_rule(req.rule)
             ok, err, hold = await send_counted(
                 urls[i],
                 title,
                 body,
                 person_id=req.person_id,
                 channel_index=i,
-                hours_rule=_hours_rule(req.rule),
+                hours_rule=night_ok,
                 at=req.at,
             )
             if hold is not None and req.channel_index is not None:
@@ -384,7 +387,7 @@ async def deliver(
                     not_before=hold,
                     inbox_id=inbox_id,
                 )
-            if hold is not None:  # direct use: wait out a rate limit, not a night or a day
+            if hold is not None:  # direct use: wait out a rate limit, not a day
                 wait = (hold - _clock(req.at)()).total_seconds()
                 if wait <= DIRECT_WAIT_SECONDS:
                     await asyncio.sleep(max(0.0, wait))
