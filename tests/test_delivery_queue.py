@@ -303,3 +303,46 @@ async def test_twenty_per_minute_bot_and_200_due_items_through_workflows(queue_e
     _assert_rate([m.claimed_at for m in sent if m.claimed_at])
     span = max(m.claimed_at for m in sent if m.claimed_at) - min(m.claimed_at for m in sent if m.claimed_at)
     assert span >= timedelta(seconds=60)  # more than a minute's worth: the queue really waited
+
+
+async def test_hour_rule_warnings_alone_share_the_bots_limit(queue_env, ts_env):
+    """Individual notices (hour-rule warnings, each its own `notify_person` workflow) count against the same
+    bucket: 25 warnings to a 20-per-minute bot are held (deferred, not dropped) past the first minute."""
+    from activities.notify import NotificationResult
+    from tests.workflow_harness import app_worker
+    from workflows.notify_steps import NotifyPersonWorkflow
+
+    hook = queue_env
+    tq = f"single-{uuid.uuid4().hex[:6]}"
+    reqs = [
+        NotificationRequest(
+            item_id=f"op-q{n:03d}",
+            rule="opinion_response_info",
+            step="t_minus_1h",
+            occurrence=f"t_minus_1h@op{n}",
+            person_id=f"p{n % PEOPLE + 1:02d}",
+            context={"item_title": f"舆情{n}", "department": "qz-fgw", "due": "2026-03-03T00:00:00+08:00"},
+        )
+        for n in range(25)
+    ]
+    async with app_worker(ts_env.client, tq):
+        handles = [
+            await ts_env.client.start_workflow(
+                NotifyPersonWorkflow.run,
+                r,
+                id=f"single-{uuid.uuid4().hex[:8]}",
+                task_queue=tq,
+                result_type=NotificationResult,
+            )
+            for r in reqs
+        ]
+        results = [await h.result() for h in handles]
+    assert {r.status for r in results} == {"sent"}
+    assert len(hook.posts) == 25
+    assert {sum(1 for p in hook.posts if f"op-q{n:03d}" in p.json["message"]) for n in range(25)} == {1}
+    sent = _sent_messages()
+    assert len(sent) == 25
+    _assert_rate([m.claimed_at for m in sent if m.claimed_at])
+    assert max(m.claimed_at for m in sent if m.claimed_at) - min(
+        m.claimed_at for m in sent if m.claimed_at
+    ) >= timedelta(seconds=60)
