@@ -346,3 +346,44 @@ async def test_hour_rule_warnings_alone_share_the_bots_limit(queue_env, ts_env):
     assert max(m.claimed_at for m in sent if m.claimed_at) - min(
         m.claimed_at for m in sent if m.claimed_at
     ) >= timedelta(seconds=60)
+
+
+# ------------------------------------------------------------------------------ the store, both databases
+def test_outbox_store_on_both_databases(db_session):
+    """The queue's statements on SQLite and PostgreSQL: batch claim, one message per key, the lease, counts."""
+    from store import outbox
+
+    s = db_session
+    rows = [dict(key=f"k{n}", item_id=f"doc-{n}", rule="r", step="t_minus_1", person="p") for n in range(3)]
+    got = deliveries.claim_many(s, rows)
+    assert set(got) == {"k0", "k1", "k2"} and {d.state for d in got.values()} == {"intent"}
+    assert len(deliveries.claim_many(s, rows)) == 3  # insert-or-get: no second row
+    common = dict(
+        bucket="b1",
+        channel="json://h/x",
+        kind="webhook",
+        person="p",
+        channel_index=0,
+        title="t",
+        body="b",
+        content_hash="h",
+        individual=False,
+        not_before=T0,
+    )
+    m = outbox.enqueue(s, message_key="m1", keys=["k0", "k1"], **common)
+    assert m is not None and outbox.queued_keys(s, ["k0", "k1", "k2"]) == {"k0", "k1"}
+    assert outbox.enqueue(s, message_key="m2", keys=["k1", "k2"], **common) is None  # k1 is in m1 already
+    assert outbox.queued_keys(s, ["k2"]) == set()
+    assert outbox.acquire(s, "b1", "a") and not outbox.acquire(s, "b1", "z") and outbox.acquire(s, "b1", "a")
+    outbox.claim(s, m, T0)
+    assert outbox.counted_since(s, "b1", T0 - timedelta(seconds=60)) == 1
+    assert outbox.counted_since(s, "b1", T0 - timedelta(seconds=60), content_hash="other") == 0
+    outbox.set_state(s, m, "sent", at=T0, commit=False)
+    deliveries.mark_many(s, ["k0", "k1"], "sent", channel="json://h/x")
+    s.commit()
+    deliveries.mark_many(s, ["k0"], "failed", error="x")  # a sent row never goes back
+    s.commit()
+    states = {d.key: d.state for d in deliveries.deliveries_by_keys(s, ["k0", "k1", "k2"])}
+    assert states == {"k0": "sent", "k1": "sent", "k2": "intent"}
+    outbox.release(s, "b1", "a")
+    assert outbox.acquire(s, "b1", "z")
