@@ -122,3 +122,15 @@ def test_hour_rules_and_urges_stay_individual():
 def test_bucket_is_per_url_and_hides_the_secret():
     a, b = bucket_of("wecombot://KEY-ONE"), bucket_of("wecombot://KEY-TWO")
     assert a != b and "KEY" not in a and len(a) == 32
+
+
+def test_config_check_reports_a_bad_channels_file(tmp_path: Path):
+    import shutil
+
+    from domain.config_check import check_config
+
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    assert not [p for p in check_config(cfg) if "channels.toml" in p]
+    (cfg / "channels.toml").write_text('[kind.wecom]\nschemes = ["wecombot"]\nrate_per_minute = "20"\nsource = "x"\n')
+    assert [p for p in check_config(cfg) if "channels.toml" in p and "rate_per_minute" in p]
