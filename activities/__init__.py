@@ -8,7 +8,7 @@ from activities.clocks import (
     plan_steps,
 )
 from activities.digests import digest_day, plan_digests
-from activities.notify import deliver_batch, drain_channel, notification_recipients, send_notification
+from activities.notify import drain_all, drain_channel, notification_recipients, send_batch, send_notification
 from activities.store import record_due_change, record_fact, reproject_closed, save_item
 
 ACTIVITIES: list = [
@@ -22,8 +22,9 @@ ACTIVITIES: list = [
     fee_period,
     send_notification,
     notification_recipients,
-    deliver_batch,
+    send_batch,
     drain_channel,
+    drain_all,
     digest_day,
     plan_digests,
 ]

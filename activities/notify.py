@@ -517,54 +517,82 @@ async def send_test(person_id: str, directory: Directory | None = None) -> list[
 
 # ------------------------------------------------------------------------- batches and the queue (issue 22)
 # `deliver_batch` is the one delivery function for a batch of one person's item steps due at one instant
-# (the 09:00 sweep hands it (person, [item steps]); workflows/notify_steps.py `notify_batch` drives it):
-# 1. every item's 站内消息 copy at once (the inbox knows no external limit);
-# 2. the delivery rows of all its keys claimed in one statement (a key already sent is skipped: exactly once
-#    per item step, whatever re-runs);
-# 3. the ladder steps consolidated into messages for the person's first channel (domain/channel_policy.py:
-#    most urgent first, split at the channel's size), hour-rule warnings and 督办 as single messages;
+# (the 09:00 sweep hands it `DeliveryBatch(person, [item steps])`; `workflows/notify_steps.py` `notify_batch`
+# drives it through the `send_batch` activity):
+# 1. every item's 站内消息 copy at once (the inbox knows no external limit), in one commit;
+# 2. the delivery rows of all its keys claimed in one statement (a key already sent is left out: exactly once
+#    per item step, whoever sends it: the keys are those of the item's own path);
+# 3. the ladder steps consolidated into messages for the channel (domain/channel_policy.py: most urgent
+#    first, split at the channel's size), hour-rule warnings and 督办 as single messages;
 # 4. the messages queued durably (store/outbox.py) and the channel's bucket drained at once as far as its
-#    limits allow; the rest waits for `drain_channel` at the time the result names (`next_at`).
-# The delivery row of each key becomes `sent` in the transaction that marks its message sent.
-SEND_RETRY_FIRST = 2.0  # seconds before the second try of a message, doubling
-SEND_RETRY_MAX_MINUTES = 30
-QUEUE_RETRY_WINDOW_MINUTES = 60  # as workflows/notify_steps.RETRY_WINDOW: then failed, supervisors told
+#    limits allow. What the limits hold stays queued (`queued`, `next_at`): whoever holds the batch drains
+#    it later (`drain_channel`, or `drain_all` for every bucket). What a channel refuses goes to the next
+#    channel (channel_index None), re-rendered for it; what no channel took comes back in `failed` with its
+#    rows still `intent`, for the per-item path (`notify_person`: rounds for an hour, then the supervisors).
+# The delivery rows of a message's keys become `sent` right after the channel accepted it (the same crash
+# window as one notice: see the module docstring; a message found `sending` whose keys are all sent is not
+# sent again).
 LEASE_WAIT_SECONDS = 2.0  # another drainer holds the bucket: look again after this
 DIRECT_WAIT_SECONDS = 65.0  # without Temporal (deliver() called directly) a rate limit is waited out in-process
+BATCH_FOOTER = "（本通知由时限系统自动发送，请勿直接回复。）"
 
 
-class BatchRequest(BaseModel):
+class DeliveryBatch(BaseModel):
+    """Item steps due at the same instant for one person (the daily sweep's unit, issue 22 §2). Each request
+    is one (item, rule, step occurrence); its key is the one the item's workflow would use alone."""
+
     person_id: str
-    # The item steps (item_id, rule, step, occurrence, context as for one notice); person_id is this batch's.
+    # None: the person's channels in order until one accepts; an index: that one only.
+    channel_index: int | None = None
     items: list[NotificationRequest] = Field(default_factory=list)
-    # The instant the batch is for (the workflow's now): the queue's clock, so that a time-skipping test
-    # server and a replay see the same times. None: the real time.
+    # The queue's clock (the workflow's now, so a time-skipping server and a replay see the same times);
+    # None: real time.
     at: datetime | None = None
 
 
 class BatchResult(BaseModel):
     person_id: str
-    results: list[NotificationResult] = Field(default_factory=list)  # one per item, in the request's order
-    bucket: str | None = None
-    message_ids: list[int] = Field(default_factory=list)
-    pending: int = 0  # messages of this batch still queued
+    sent: list[str] = Field(default_factory=list)  # keys delivered by this call's message(s)
+    already_sent: list[str] = Field(default_factory=list)  # keys the log already had sent: not sent again
+    failed: list[str] = Field(default_factory=list)  # keys no channel took (rows stay intent: retried per item)
+    queued: list[str] = Field(default_factory=list)  # keys waiting in the queue for the channel's limits
+    messages: int = 0  # messages the channels accepted
+    channel: str | None = None  # masked URL of the channel used last
+    error: str | None = None
+    bucket: str | None = None  # the bucket the queued keys wait in
+    message_ids: list[int] = Field(default_factory=list)  # the queued messages
     next_at: datetime | None = None  # when the bucket may send again (None: nothing waits)
-    failed_keys: list[str] = Field(default_factory=list)
-    messages: int = 0  # external messages sent so far for this batch
+    inbox_ids: dict[str, int] = Field(default_factory=dict)  # key -> its 站内消息 copy
 
 
 class DrainRequest(BaseModel):
     bucket: str
     at: datetime | None = None
-    message_ids: list[int] = Field(default_factory=list)  # the caller's messages: how many still wait
+    # The caller's messages: only these are sent (each owner sends and hands over its own); none: all waiting.
+    message_ids: list[int] = Field(default_factory=list)
 
 
 class DrainResult(BaseModel):
     bucket: str
     sent: int = 0
+    sent_keys: list[str] = Field(default_factory=list)
+    sent_ids: list[int] = Field(default_factory=list)
+    done_keys: list[str] = Field(default_factory=list)  # keys of the request's messages sent (by anyone)
     pending: int = 0  # of the request's message_ids
     next_at: datetime | None = None
-    failed_keys: list[str] = Field(default_factory=list)
+    failed_keys: list[str] = Field(default_factory=list)  # refused by the channel: rows intent, per-item path
+    error: str | None = None
+
+
+class DrainAllRequest(BaseModel):
+    at: datetime | None = None
+
+
+class DrainAllResult(BaseModel):
+    sent: int = 0
+    failed: list[NotificationRequest] = Field(default_factory=list)  # for the per-item path
+    waiting: int = 0  # messages still queued
+    next_at: datetime | None = None
 
 
 def _clock(at: datetime | None):
@@ -612,166 +640,179 @@ def _message_key(bucket: str, keys: Iterable[str]) -> str:
     return hashlib.sha256("\n".join([bucket, *sorted(keys)]).encode()).hexdigest()[:64]
 
 
-async def deliver_many(
-    req: BatchRequest, directory: Directory | None = None, config_dir: Path | None = None
-) -> BatchResult:
-    """The body of `deliver_batch` (usable without Temporal); see the comment above."""
+def compose(
+    person: Person,
+    reqs: list[NotificationRequest],
+    contexts: dict[str, dict[str, Any]],
+    *,
+    index: int,
+    max_bytes: int,
+    config_dir: Path | None = None,
+) -> list[tuple[str, str, list[str], bool]]:
+    """The messages of `reqs` for the person's channel `index`: (title, body, keys, individual). Each item as
+    that channel may see it (domain/channels.py); one ladder item alone is its step's own text."""
     from domain.channel_policy import consolidate, individual
+
+    url = person.notify[index]
+    kind, privacy = channels.kind_of(url), person.channel_privacy(index)
+    seen = {
+        r.key: channels.for_channel(contexts[r.key], kind=kind, privacy=privacy, item_type=notice_item_type(r))
+        for r in reqs
+    }
+    merged = [r for r in reqs if not individual(r.step, hours_rule=_hours_rule(r.rule))]
+    alone = [r for r in reqs if r not in merged]
+    if len(merged) == 1:
+        alone, merged = merged + alone, []
+    out: list[tuple[str, str, list[str], bool]] = []
+    if merged:
+        for m in consolidate(
+            [_entry(r, seen[r.key]) for r in merged], person_name=person.name, max_bytes=max_bytes, footer=BATCH_FOOTER
+        ):
+            out.append((m.title, m.body, list(m.keys), False))
+    for r in alone:
+        title, body = render(r.step, seen[r.key], config_dir)
+        out.append((title, body, [r.key], individual(r.step, hours_rule=_hours_rule(r.rule))))
+    return out
+
+
+async def deliver_batch(
+    batch: DeliveryBatch, directory: Directory | None = None, config_dir: Path | None = None
+) -> BatchResult:
+    """Deliver the batch's item steps to its person, consolidated, within the channel's limits (see above)."""
+    from domain.channel_policy import bucket_of, content_hash
     from store import deliveries as store
-    from store import outbox
+    from store import inbox, outbox
     from store.db import session
 
-    now = _clock(req.at)
+    now = _clock(batch.at)
     directory = directory or (load_directory(config_dir) if config_dir else engine().directory)
-    person = directory.people.get(req.person_id)
-    items = [r.model_copy(update={"person_id": req.person_id, "channel_index": None}) for r in req.items]
-    keys = [r.key for r in items]
-    out = BatchResult(person_id=req.person_id)
+    person = directory.people.get(batch.person_id)
+    reqs = [r.model_copy(update={"person_id": batch.person_id, "channel_index": None}) for r in batch.items]
+    out = BatchResult(person_id=batch.person_id)
+    if not reqs:
+        return out
     with session(expire_on_commit=False) as s:
-        contexts: dict[str, dict[str, Any]] = {}
-        inbox_ids: dict[str, int] = {}
+        contexts = {r.key: build_context(r, person, directory) for r in reqs}
         if person is not None:
-            for r in items:
-                contexts[r.key] = build_context(r, person, directory)
-                inbox_ids[r.key] = write_inbox(s, r, person, contexts[r.key], config_dir)
-        rows = store.claim_many(
-            s, [dict(key=r.key, item_id=r.item_id, rule=r.rule, step=r.step, person=req.person_id) for r in items]
-        )
-        done = {k for k, row in rows.items() if row.state == "sent"}
-        results: dict[str, NotificationResult] = {
-            k: NotificationResult(
-                key=k,
-                status="already_sent",
-                person_id=req.person_id,
-                channel=rows[k].channel_used,
-                inbox_id=inbox_ids.get(k),
-            )
-            for k in done
-        }
-        todo = [r for r in items if r.key not in done]
-        store.mark_many(s, [r.key for r in todo if rows[r.key].state == "failed"], "intent")
-        s.commit()
-        if person is None or not person.notify:
-            reached = [r for r in todo if person is not None and r.step not in INBOX_DOES_NOT_DELIVER]
-            missed = [r for r in todo if r not in reached]
-            why = (
-                f"未知人员“{req.person_id}”（departments.toml 中不存在）"
-                if person is None
-                else f"{person.name}（{person.id}）未配置任何通知渠道"
-            )
-            store.mark_many(s, [r.key for r in reached], "sent", channel=INBOX_CHANNEL)
-            store.mark_many(s, [r.key for r in missed], "failed", error=why)
-            store.add_attempts(
-                s,
-                [
+            rows = []
+            for r in reqs:
+                ctx = contexts[r.key]
+                seen = channels.for_channel(ctx, kind="inbox", privacy="personal", item_type=notice_item_type(r))
+                title, body = render(r.step, seen, config_dir)
+                link = item_path(r.item_id)
+                rows.append(
                     dict(
                         key=r.key,
-                        item_id=r.item_id,
-                        step=r.step,
-                        person=req.person_id,
-                        channel=INBOX_CHANNEL if r in reached else "",
-                        status="ok" if r in reached else "failed",
-                        error=None if r in reached else why,
+                        person=person.id,
+                        kind=INBOX_KIND.get(r.step, "notice"),
+                        title=title,
+                        body=body,
+                        link=link,
+                        item_id=r.item_id if link else None,
+                        department=ctx.get("department") or person.department or None,
                     )
-                    for r in todo
-                ],
-            )
-            s.commit()
-            for r in reached:
-                results[r.key] = NotificationResult(
-                    key=r.key,
-                    status="sent",
-                    person_id=req.person_id,
-                    channel=INBOX_CHANNEL,
-                    inbox_id=inbox_ids.get(r.key),
                 )
-            for r in missed:
-                results[r.key] = NotificationResult(
-                    key=r.key, status="no_channels", person_id=req.person_id, error=why, inbox_id=inbox_ids.get(r.key)
-                )
-            out.results = [results[k] for k in keys]
-            out.failed_keys = [r.key for r in missed]
+            inbox.add_messages(s, rows)
+            out.inbox_ids = inbox.message_ids(s, person.id, [r.key for r in reqs])
+        claimed = store.claim_many(
+            s, [dict(key=r.key, item_id=r.item_id, rule=r.rule, step=r.step, person=batch.person_id) for r in reqs]
+        )
+        out.already_sent = [r.key for r in reqs if claimed[r.key].state == "sent"]
+        todo = [r for r in reqs if claimed[r.key].state != "sent"]
+        store.reopen_many(s, [r.key for r in todo if claimed[r.key].state == "failed"])
+        if not todo:
             return out
-
-        url = person.notify[0]
-        policy = engine().channels.for_url(url)
-        from domain.channel_policy import bucket_of, content_hash
-
-        bucket = bucket_of(url)
-        kind, privacy, masked = channels.kind_of(url), person.channel_privacy(0), mask_url(url)
-        queued = outbox.queued_keys(s, [r.key for r in todo])
-        fresh = [r for r in todo if r.key not in queued]
-        merged = [r for r in fresh if not individual(r.step, hours_rule=_hours_rule(r.rule))]
-        alone = [r for r in fresh if r not in merged]
-        messages: list[tuple[str, str, list[str], bool]] = []
-        seen_of = {
-            r.key: channels.for_channel(contexts[r.key], kind=kind, privacy=privacy, item_type=notice_item_type(r))
-            for r in fresh
-        }
-        if len(merged) == 1:
-            alone = merged + alone  # one reminder: its own template
-            merged = []
-        if merged:
-            footer = "（本通知由时限系统自动发送，请勿直接回复。）"
-            for m in consolidate(
-                [_entry(r, seen_of[r.key]) for r in merged],
-                person_name=person.name,
-                max_bytes=policy.max_bytes,
-                footer=footer,
-            ):
-                messages.append((m.title, m.body, list(m.keys), False))
-        for r in alone:
-            title, body = render(r.step, seen_of[r.key], config_dir)
-            messages.append((title, body, [r.key], individual(r.step, hours_rule=_hours_rule(r.rule))))
-        at = now()
-        ids: list[int] = []
-        for title, body, mkeys, single in messages:
-            row = outbox.enqueue(
-                s,
-                message_key=_message_key(bucket, mkeys),
-                bucket=bucket,
-                channel=masked,
-                kind=policy.kind,
-                person=req.person_id,
-                channel_index=0,
-                title=title,
-                body=body,
-                content_hash=content_hash(title, body),
-                keys=mkeys,
-                individual=single,
-                not_before=at,
-            )
-            if row is not None and row.id is not None:
-                ids.append(row.id)
-        # Keys queued by an earlier run of this batch: their messages are this batch's too.
+        if person is None or not person.notify:
+            keys = [r.key for r in todo]
+            if person is not None:  # no external channel: the inbox copies are the delivery
+                store.add_attempts(s, _attempt_rows(todo, batch.person_id, -1, INBOX_CHANNEL, True, None))
+                store.mark_sent_many(s, keys, INBOX_CHANNEL)
+                out.sent, out.channel = keys, INBOX_CHANNEL
+                return out
+            out.failed = keys
+            out.error = f"未知人员“{batch.person_id}”（departments.toml 中不存在）"
+            store.add_attempts(s, _attempt_rows(todo, batch.person_id, -1, "", False, out.error))
+            return out
+        # Keys an earlier run of this batch already queued (a retried activity): their messages are this
+        # batch's, drained below with the rest.
+        earlier = outbox.queued_keys(s, [r.key for r in todo])
+        todo = [r for r in todo if r.key not in earlier]
+        earlier_ids = sorted(_messages_of(s, sorted(earlier))) if earlier else []
+    urls = list(person.notify)
+    indexes = list(range(len(urls))) if batch.channel_index is None else [batch.channel_index]
+    policies = engine().channels
+    for pos, i in enumerate(indexes):
+        _heartbeat()
+        url = urls[i]
+        policy = policies.for_url(url)
+        bucket, masked = bucket_of(url), mask_url(url)
+        ids: list[int] = list(earlier_ids) if pos == 0 else []
+        if todo:
+            with session(expire_on_commit=False) as s:
+                at = now()
+                for title, body, mkeys, single in compose(
+                    person, todo, contexts, index=i, max_bytes=policy.max_bytes, config_dir=config_dir
+                ):
+                    row = outbox.enqueue(
+                        s,
+                        message_key=_message_key(bucket, mkeys),
+                        bucket=bucket,
+                        channel=masked,
+                        kind=policy.kind,
+                        person=batch.person_id,
+                        channel_index=i,
+                        title=title,
+                        body=body,
+                        content_hash=content_hash(title, body),
+                        keys=mkeys,
+                        individual=single,
+                        not_before=at,
+                    )
+                    if row is not None and row.id is not None:
+                        ids.append(row.id)
+        if not ids:
+            break
+        drained = await drain(DrainRequest(bucket=bucket, at=now(), message_ids=ids), directory)
+        out.channel = masked
+        out.messages += len(set(drained.sent_ids) & set(ids))
+        mine = set(r.key for r in todo) | earlier
+        out.sent += [k for k in drained.sent_keys if k in mine]
+        with session(expire_on_commit=False) as s:
+            waiting = outbox.pending(s, ids)
+            queued = [k for m in waiting for k in outbox.keys_of(s, m.id or 0)]
         if queued:
-            ids += sorted({m for m in _messages_of(s, sorted(queued)) if m not in ids})
-    drained = await drain(DrainRequest(bucket=bucket, at=now(), message_ids=ids), directory)
-    out.bucket, out.message_ids, out.pending, out.next_at = bucket, ids, drained.pending, drained.next_at
-    out.failed_keys = drained.failed_keys
-    with session(expire_on_commit=False) as s:
-        state = {r.key: r for r in store.deliveries_by_keys(s, keys)}
-        out.messages = sum(1 for m in outbox.messages(s, ids) if m.state == "sent")
-    for r in items:
-        if r.key in results:
-            continue
-        got = state.get(r.key)
-        status: DeliveryStatus = (
-            "sent" if got and got.state == "sent" else "failed" if r.key in out.failed_keys else "queued"
-        )
-        results[r.key] = NotificationResult(
-            key=r.key,
-            status=status,
-            person_id=req.person_id,
-            channel=masked,
-            channel_index=0,
-            channel_count=len(person.notify),
-            error=got.error if got else None,
-            tried_channels=[masked],
-            inbox_id=inbox_ids.get(r.key),
-        )
-    out.results = [results[k] for k in keys]
+            out.queued += queued
+            out.bucket, out.message_ids, out.next_at = bucket, [m.id for m in waiting if m.id], drained.next_at
+        refused = set(drained.failed_keys)
+        todo = [r for r in todo if r.key in refused]
+        earlier = set()
+        if drained.error:
+            out.error = drained.error
+        if not todo:
+            break
+        if pos + 1 < len(indexes):
+            log.warning("batch of %d for %s via channel %d failed: %s", len(todo), person.id, i + 1, drained.error)
+    out.failed = [r.key for r in todo]
     return out
+
+
+def _attempt_rows(
+    reqs: list[NotificationRequest], person: str, index: int, channel: str, ok: bool, err: str | None
+) -> list[dict[str, Any]]:
+    return [
+        dict(
+            key=r.key,
+            item_id=r.item_id,
+            step=r.step,
+            person=person,
+            channel=channel,
+            channel_index=index,
+            attempt=_attempt_no(),
+            status="ok" if ok else "failed",
+            error=err,
+        )
+        for r in reqs
+    ]
 
 
 def _messages_of(s, keys: list[str]) -> set[int]:
@@ -782,21 +823,15 @@ def _messages_of(s, keys: list[str]) -> set[int]:
     return set(s.exec(select(OutboxKey.message_id).where(col(OutboxKey.key).in_(keys))))
 
 
-def _retry_after(attempts: int) -> float:
-    """Seconds before the next try of a message that failed `attempts` times: 2, 4 s (a blip), then 1, 2, 4 …
-    minutes up to 30 (as the single-notice rounds, workflows/notify_steps.py)."""
-    if attempts < 3:
-        return SEND_RETRY_FIRST * 2 ** (attempts - 1)
-    return 60.0 * min(SEND_RETRY_MAX_MINUTES, 2 ** (attempts - 3))
-
-
 async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainResult:
     """Send what the bucket's limits allow now (one drainer per bucket: the lease); say when to come back.
 
     Limits (config/channels.toml, the message's kind): at most `rate_per_minute` messages tried in any 60 s,
     counted from when each try finished (a receiver counts arrivals, which come before that), `daily_cap` per
     Shanghai day, `identical_per_day` per content and day (deferred to the next day), quiet hours for every
-    message that is not an hour-rule warning or 督办 (deferred to the hours' end)."""
+    message that is not an hour-rule warning or 督办. A message the channel refuses is `failed` at once and
+    its keys are returned (`failed_keys`, rows still intent) for the next channel or the per-item path: the
+    queue does not retry it itself, so nothing is retried twice over."""
     import uuid
     from datetime import timedelta
 
@@ -817,10 +852,13 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
             return out
         try:
             for m in outbox.interrupted(s, req.bucket):
+                keys = outbox.keys_of(s, m.id or 0)
+                if keys and all(d.state == "sent" for d in store.deliveries_by_keys(s, keys)):
+                    outbox.set_state(s, m, "sent", at=m.claimed_at)  # sent and logged; only its own mark was lost
+                    continue
                 log.warning("queued message %s found sending: an earlier drainer may have sent it (crash window)", m.id)
                 outbox.set_state(s, m, "queued")
-            blocked = False
-            for m in outbox.waiting(s, req.bucket, limit=1000):
+            for m in outbox.waiting(s, req.bucket, limit=1000, ids=req.message_ids):
                 _heartbeat()
                 outbox.acquire(s, req.bucket, holder)  # renew
                 t = now()
@@ -833,7 +871,6 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
                     why, until = held
                     wake.append(until)
                     if why in ("rate", "daily"):  # the whole bucket waits
-                        blocked = True
                         break
                     if why == "identical":
                         outbox.set_state(s, m, "queued", not_before=until)
@@ -841,7 +878,7 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
                 person = directory.people.get(m.person)
                 url = person.notify[m.channel_index] if person and m.channel_index < len(person.notify) else None
                 keys = outbox.keys_of(s, m.id or 0)
-                steps = {d.key: d for d in store.deliveries_by_keys(s, keys)}
+                rows = {d.key: d for d in store.deliveries_by_keys(s, keys)}
                 outbox.claim(s, m, t)
                 err: str | None
                 if url is None:
@@ -849,19 +886,22 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
                 else:
                     ok, err = await send_via(url, m.title, m.body)
                 done = now()
-                m.claimed_at = done  # the limits count from when the try finished
                 masked = mask_url(url) if url else m.channel
+                if ok:
+                    store.mark_sent_many(s, keys, masked)  # first: a crash after it does not send again
+                m.claimed_at = done  # the limits count from when the try finished
+                outbox.set_state(s, m, "sent" if ok else "failed", at=done, error=err)
                 store.add_attempts(
                     s,
                     [
                         dict(
                             key=k,
-                            item_id=steps[k].item_id if k in steps else "",
-                            step=steps[k].step if k in steps else "",
+                            item_id=rows[k].item_id if k in rows else "",
+                            step=rows[k].step if k in rows else "",
                             person=m.person,
                             channel=masked,
                             channel_index=m.channel_index,
-                            attempt=m.attempts,
+                            attempt=_attempt_no(),
                             status="ok" if ok else "failed",
                             error=err,
                         )
@@ -869,30 +909,62 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
                     ],
                 )
                 if ok:
-                    outbox.set_state(s, m, "sent", at=done, commit=False)
-                    store.mark_many(s, keys, "sent", channel=masked)
-                    s.commit()
                     out.sent += 1
+                    out.sent_keys += keys
+                    out.sent_ids.append(m.id or 0)
                     continue
                 log.warning("queued message %s via %s failed: %s", m.id, masked, err)
-                if done - m.created_at >= timedelta(minutes=QUEUE_RETRY_WINDOW_MINUTES) or url is None:
-                    outbox.set_state(s, m, "failed", error=err, commit=False)
-                    store.mark_many(s, keys, "failed", error=err or "发送失败")
-                    s.commit()
-                    out.failed_keys += keys
-                    continue
-                retry = done + timedelta(seconds=_retry_after(m.attempts))
-                outbox.set_state(s, m, "queued", error=err, not_before=retry)
-                wake.append(retry)
-            if not blocked and not wake:
-                rest = outbox.waiting(s, req.bucket, limit=1)
-                if rest:
+                outbox.unlink(s, m.id or 0)  # its keys may be queued again (next channel, per-item path)
+                out.failed_keys += keys
+                out.error = err
+            else:
+                rest = outbox.waiting(s, req.bucket, limit=1, ids=req.message_ids)
+                if rest and not wake:
                     wake.append(rest[0].not_before)
         finally:
             outbox.release(s, req.bucket, holder)
         out.pending = len(outbox.pending(s, req.message_ids))
+        out.done_keys = [
+            k for m in outbox.messages(s, req.message_ids) if m.state == "sent" for k in outbox.keys_of(s, m.id or 0)
+        ]
     out.next_at = min(wake) if wake else None
     return out
+
+
+async def drain_every_bucket(at: datetime | None = None, directory: Directory | None = None) -> DrainAllResult:
+    """`drain` for every bucket with queued messages (a sweep that queued many people's batches, a worker
+    after a restart); the refused keys as requests for the per-item path."""
+    from store import deliveries as store
+    from store import outbox
+    from store.db import session
+
+    now = _clock(at)
+    out = DrainAllResult()
+    with session() as s:
+        buckets = outbox.waiting_buckets(s)
+    wake: list[datetime] = []
+    for bucket in buckets:
+        r = await drain(DrainRequest(bucket=bucket, at=now()), directory)
+        out.sent += r.sent
+        if r.next_at:
+            wake.append(r.next_at)
+        if r.failed_keys:
+            with session() as s:
+                for d in store.deliveries_by_keys(s, r.failed_keys):
+                    out.failed.append(_request_of(d))
+    with session() as s:
+        out.waiting = outbox.waiting_count(s)
+    out.next_at = min(wake) if wake and out.waiting else None
+    return out
+
+
+def _request_of(d) -> NotificationRequest:
+    """The per-item request of a delivery row (its key: item:rule:occurrence:person)."""
+    item, rule, rest = d.key.split(":", 2)
+    occurrence, _, person = rest.rpartition(":")
+    return NotificationRequest(
+        item_id=d.item_id or item, rule=d.rule or rule, step=d.step, occurrence=occurrence, person_id=d.person or person
+    )
 
 
 def _hold(s, bucket: str, policy, t: datetime, *, individual: bool, content: str) -> tuple[str, datetime] | None:
@@ -981,13 +1053,19 @@ async def send_counted(
             outbox.release(s, bucket, holder)
 
 
-@activity.defn(name="deliver_batch")
-async def deliver_batch(req: BatchRequest) -> BatchResult:
-    """Temporal activity: one person's item steps of one instant (see `deliver_many`)."""
-    return await deliver_many(req)
+@activity.defn(name="send_batch")
+async def send_batch(batch: DeliveryBatch) -> BatchResult:
+    """Temporal activity: one person's item steps of one instant (see `deliver_batch`)."""
+    return await deliver_batch(batch)
 
 
 @activity.defn(name="drain_channel")
 async def drain_channel(req: DrainRequest) -> DrainResult:
     """Temporal activity: send what a channel bucket's limits allow now (see `drain`)."""
     return await drain(req)
+
+
+@activity.defn(name="drain_all")
+async def drain_all(req: DrainAllRequest) -> DrainAllResult:
+    """Temporal activity: `drain` every bucket with queued messages (see `drain_every_bucket`)."""
+    return await drain_every_bucket(req.at)

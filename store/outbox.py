@@ -191,14 +191,15 @@ def claimed_times(s: Session, bucket: str, since: datetime) -> list[datetime]:
     return [t for t in s.exec(stmt) if t is not None]
 
 
-def waiting(s: Session, bucket: str, *, limit: int = 100) -> list[OutboxMessage]:
-    """Queued messages of the bucket, individual notices first, then in the order they were queued."""
-    stmt = (
-        select(OutboxMessage)
-        .where(OutboxMessage.bucket == bucket, OutboxMessage.state == "queued")
-        .order_by(col(OutboxMessage.individual).desc(), col(OutboxMessage.not_before), col(OutboxMessage.id))
-        .limit(limit)
-    )
+def waiting(s: Session, bucket: str, *, limit: int = 100, ids: Sequence[int] = ()) -> list[OutboxMessage]:
+    """Queued messages of the bucket (only `ids` when given), individual notices first, then in the order
+    they were queued."""
+    stmt = select(OutboxMessage).where(OutboxMessage.bucket == bucket, OutboxMessage.state == "queued")
+    if ids:
+        stmt = stmt.where(col(OutboxMessage.id).in_(list(ids)))
+    stmt = stmt.order_by(
+        col(OutboxMessage.individual).desc(), col(OutboxMessage.not_before), col(OutboxMessage.id)
+    ).limit(limit)
     return list(s.exec(stmt))
 
 
@@ -253,3 +254,21 @@ def messages(s: Session, ids: Sequence[int] | None = None, *, bucket: str | None
     if bucket is not None:
         stmt = stmt.where(OutboxMessage.bucket == bucket)
     return list(s.exec(stmt.order_by(col(OutboxMessage.id))))
+
+
+def unlink(s: Session, message_id: int) -> None:
+    """Free the keys of a refused message (kept as a log row) so that they may be queued again."""
+    from sqlalchemy import delete
+
+    s.execute(delete(OutboxKey).where(col(OutboxKey.message_id) == message_id))
+    s.commit()
+
+
+def waiting_buckets(s: Session) -> list[str]:
+    """The buckets with queued messages."""
+    stmt = select(OutboxMessage.bucket).where(OutboxMessage.state == "queued").distinct()
+    return sorted(s.exec(stmt))
+
+
+def waiting_count(s: Session) -> int:
+    return int(s.exec(select(func.count()).where(col(OutboxMessage.state) == "queued")).one())

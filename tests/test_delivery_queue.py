@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from activities.notify import BatchRequest, DrainRequest, NotificationRequest, deliver_many, drain
+from activities.notify import DeliveryBatch, DrainRequest, NotificationRequest, deliver_batch, drain
 from domain import engine as engine_mod
 from domain.config import REPO_CONFIG
 from domain.shanghai import SHANGHAI
@@ -135,18 +135,19 @@ async def test_rate_limited_bot_queues_durably_and_covers_every_item_once(queue_
     keys = [r.key for b in batches.values() for r in b]
     first = {}
     for person, items in batches.items():
-        first[person] = await deliver_many(BatchRequest(person_id=person, items=items, at=T0))
+        first[person] = await deliver_batch(DeliveryBatch(person_id=person, items=items, at=T0))
     # The inbox has every item at once, whatever the bot's limit.
     with Session(_store()) as s:
         assert len(list(s.exec(select(InboxMessage)))) == 200
-    assert all(r.inbox_id for b in first.values() for r in b.results)
-    sent_now = len(hook.posts)
-    assert sent_now == RATE  # the first minute's share went at once
-    total = sum(len(b.message_ids) for b in first.values())
+    assert all(len(b.inbox_ids) == 10 for b in first.values())
+    assert len(hook.posts) == RATE  # the first minute's share went at once
+    assert sum(b.messages for b in first.values()) == RATE
+    assert all(not b.failed and len(b.sent) + len(b.queued) == 10 for b in first.values())
+    total = RATE + len({m for b in first.values() for m in b.message_ids})
     assert total > RATE  # consolidated (fewer than one per item) but more than a minute's worth
     assert total < 200
     # A crash here loses nothing: the queue is in the store. A new drainer, nothing kept in memory:
-    bucket = first["p01"].bucket
+    bucket = first[f"p{PEOPLE:02d}"].bucket
     assert bucket
     early = await drain(DrainRequest(bucket=bucket, at=T0 + timedelta(seconds=30)))
     assert early.sent == 0 and early.next_at is not None and early.next_at >= T0 + timedelta(seconds=60)
@@ -171,8 +172,8 @@ async def test_rate_limited_bot_queues_durably_and_covers_every_item_once(queue_
         assert lefts and lefts == sorted(lefts), lefts
     # Everything again (the sweep re-run after a restart): nothing is sent twice.
     for person, items in batches.items():
-        again = await deliver_many(BatchRequest(person_id=person, items=items, at=at + timedelta(minutes=5)))
-        assert {r.status for r in again.results} == {"already_sent"}
+        again = await deliver_batch(DeliveryBatch(person_id=person, items=items, at=at + timedelta(minutes=5)))
+        assert sorted(again.already_sent) == sorted(r.key for r in items) and not again.sent and not again.queued
     assert len(hook.posts) == total
     with Session(_store()) as s:
         assert len(list(s.exec(select(InboxMessage)))) == 200  # the inbox copy is written once per step too
@@ -180,8 +181,8 @@ async def test_rate_limited_bot_queues_durably_and_covers_every_item_once(queue_
 
 async def test_a_message_left_sending_by_a_dead_drainer_is_sent_once(queue_env):
     hook = queue_env
-    res = await deliver_many(BatchRequest(person_id="p01", items=_items("p01", 0, 3), at=T0))
-    assert len(hook.posts) == 1 and res.results[0].status == "sent"
+    res = await deliver_batch(DeliveryBatch(person_id="p01", items=_items("p01", 0, 3), at=T0))
+    assert len(hook.posts) == 1 and len(res.sent) == 3 and res.messages == 1
     # A drainer that claimed a message and died before sending it: the next one sends it, once.
     more = _items("p02", 100, 2)
     with Session(_store()) as s:
@@ -212,8 +213,8 @@ async def test_a_message_left_sending_by_a_dead_drainer_is_sent_once(queue_env):
     assert sum(1 for p in hook.posts if "doc-q100" in p.json["message"]) == 1
     assert set(_delivery_states([x.key for x in more]).values()) == {"sent"}
     # The two items are covered by that message: a batch naming them again queues nothing new.
-    again = await deliver_many(BatchRequest(person_id="p02", items=more, at=T0 + timedelta(seconds=2)))
-    assert {x.status for x in again.results} == {"already_sent"} and len(hook.posts) == 2
+    again = await deliver_batch(DeliveryBatch(person_id="p02", items=more, at=T0 + timedelta(seconds=2)))
+    assert len(again.already_sent) == 2 and not again.sent and len(hook.posts) == 2
 
 
 async def test_quiet_hours_hold_the_ladder_not_the_hour_rules(tmp_path, monkeypatch, hook):
@@ -227,11 +228,11 @@ async def test_quiet_hours_hold_the_ladder_not_the_hour_rules(tmp_path, monkeypa
         person_id="p01",
         context={"item_title": "网传某小区供水异常", "department": "qz-fgw", "due": "2026-03-03T00:00:00+08:00"},
     )
-    res = await deliver_many(BatchRequest(person_id="p01", items=[*_items("p01", 0, 4), warning], at=night))
+    res = await deliver_batch(DeliveryBatch(person_id="p01", items=[*_items("p01", 0, 4), warning], at=night))
     assert len(hook.posts) == 1  # the hour-rule warning, alone, at once
     assert "op-q1" in hook.posts[0].json["message"] and "doc-q000" not in hook.posts[0].json["message"]
-    by_item = {r.key.split(":")[0]: r.status for r in res.results}
-    assert by_item["op-q1"] == "sent" and by_item["doc-q000"] == "queued"
+    assert [k.split(":")[0] for k in res.sent] == ["op-q1"]
+    assert sorted(k.split(":")[0] for k in res.queued) == [f"doc-q{n:03d}" for n in range(4)]
     assert res.next_at == datetime(2026, 3, 3, 7, 30, tzinfo=SHANGHAI)
     with Session(_store()) as s:
         assert len(list(s.exec(select(InboxMessage).where(InboxMessage.person == "p01")))) == 5  # inbox: at once
@@ -244,27 +245,65 @@ async def test_quiet_hours_hold_the_ladder_not_the_hour_rules(tmp_path, monkeypa
 async def test_daily_cap_and_identical_content_defer_to_the_next_day(tmp_path, monkeypatch, hook):
     _setup(tmp_path, monkeypatch, hook, people=3, extra="daily_cap = 2\n")
     results = [
-        await deliver_many(BatchRequest(person_id=f"p{i:02d}", items=_items(f"p{i:02d}", i * 10, 2), at=T0))
+        await deliver_batch(DeliveryBatch(person_id=f"p{i:02d}", items=_items(f"p{i:02d}", i * 10, 2), at=T0))
         for i in (1, 2, 3)
     ]
     assert len(hook.posts) == 2
-    assert results[2].pending == 1
+    assert len(results[2].message_ids) == 1 and len(results[2].queued) == 2
     assert results[2].next_at == datetime(2026, 3, 3, 0, 0, tzinfo=SHANGHAI)
     r = await drain(DrainRequest(bucket=results[2].bucket or "", at=results[2].next_at))
     assert r.sent == 1 and len(hook.posts) == 3
 
 
-async def test_a_failing_bot_is_retried_then_delivers(tmp_path, monkeypatch):
+async def test_a_refused_bot_falls_back_to_the_next_channel(tmp_path, monkeypatch):
+    from tests.receivers import closed_port
+
+    with WebhookReceiver() as hook:
+        _setup(tmp_path, monkeypatch, hook, people=1)
+        deps = tmp_path / "config" / "departments.toml"
+        deps.write_text(
+            deps.read_text(encoding="utf-8").replace(
+                f'notify = ["{hook.url("/bot")}"]',
+                f'notify = ["json://127.0.0.1:{closed_port()}/dead", "{hook.url("/second")}"]',
+            ),
+            encoding="utf-8",
+        )
+        engine_mod.reset()
+        items = _items("p01", 0, 3)
+        res = await deliver_batch(DeliveryBatch(person_id="p01", items=items, at=T0))
+        assert len(res.sent) == 3 and not res.failed and res.messages == 1
+        assert [p.path for p in hook.posts] == ["/second"]
+        assert all(f"doc-q{n:03d}" in hook.posts[0].json["message"] for n in range(3))
+        with Session(_store()) as s:
+            tries = deliveries.attempts_for(s, items[0].key)
+        assert [(t.channel_index, t.status) for t in tries] == [(0, "failed"), (1, "ok")]
+
+
+async def test_a_bot_that_refuses_the_batch_hands_each_item_to_the_per_item_path(tmp_path, monkeypatch, ts_env):
+    """No channel took the consolidated message: each item goes its own way (notify_person: retries, rounds),
+    still once per item step."""
+    from activities.notify import BatchResult
+    from tests.workflow_harness import app_worker
+    from workflows.notify_steps import NotifyBatchWorkflow
+
     with WebhookReceiver(fail_first=1) as hook:
         _setup(tmp_path, monkeypatch, hook, people=1)
-        res = await deliver_many(BatchRequest(person_id="p01", items=_items("p01", 0, 3), at=T0))
-        assert res.pending == 1 and res.next_at is not None
-        assert {r.status for r in res.results} == {"queued"}
-        r = await drain(DrainRequest(bucket=res.bucket or "", at=res.next_at, message_ids=res.message_ids))
-        assert r.sent == 1 and r.pending == 0 and len(hook.posts) == 2
-        with Session(_store()) as s:
-            tries = deliveries.attempts_for(s, res.results[0].key)
-        assert [t.status for t in tries] == ["failed", "ok"]
+        items = _items("p01", 0, 3)
+        tq = f"batch-{uuid.uuid4().hex[:6]}"
+        async with app_worker(ts_env.client, tq):
+            res = await ts_env.client.execute_workflow(
+                NotifyBatchWorkflow.run,
+                DeliveryBatch(person_id="p01", items=items),
+                id=f"batch-{uuid.uuid4().hex[:8]}",
+                task_queue=tq,
+                result_type=BatchResult,
+            )
+        assert sorted(res.failed) == sorted(r.key for r in items)  # the batch's own try failed
+        assert len(hook.posts) == 4  # the refused batch, then each item alone
+        for n in range(3):
+            assert sum(1 for p in hook.posts[1:] if f"doc-q{n:03d}" in p.json["message"]) == 1
+        assert set(_delivery_states([r.key for r in items]).values()) == {"sent"}
+        engine_mod.reset()
 
 
 # ------------------------------------------------------------------------------ through Temporal
@@ -283,7 +322,7 @@ async def test_twenty_per_minute_bot_and_200_due_items_through_workflows(queue_e
         handles = [
             await ts_env.client.start_workflow(
                 NotifyBatchWorkflow.run,
-                BatchRequest(person_id=p, items=items),
+                DeliveryBatch(person_id=p, items=items),
                 id=f"batch-{p}-{uuid.uuid4().hex[:6]}",
                 task_queue=tq,
                 result_type=BatchResult,
@@ -291,7 +330,7 @@ async def test_twenty_per_minute_bot_and_200_due_items_through_workflows(queue_e
             for p, items in batches.items()
         ]
         results = [await h.result() for h in handles]
-    assert all(r.status == "sent" for res in results for r in res.results)
+    assert all(len(res.sent) == 10 and not res.failed and not res.queued for res in results)
     sent = _sent_messages()
     assert len(hook.posts) == len(sent) > RATE
     cover = _coverage(hook, [f"doc-q{n:03d}" for n in range(200)])
@@ -378,12 +417,14 @@ def test_outbox_store_on_both_databases(db_session):
     outbox.claim(s, m, T0)
     assert outbox.counted_since(s, "b1", T0 - timedelta(seconds=60)) == 1
     assert outbox.counted_since(s, "b1", T0 - timedelta(seconds=60), content_hash="other") == 0
-    outbox.set_state(s, m, "sent", at=T0, commit=False)
-    deliveries.mark_many(s, ["k0", "k1"], "sent", channel="json://h/x")
-    s.commit()
-    deliveries.mark_many(s, ["k0"], "failed", error="x")  # a sent row never goes back
-    s.commit()
+    deliveries.mark_sent_many(s, ["k0", "k1"], "json://h/x")
+    outbox.set_state(s, m, "sent", at=T0)
+    deliveries.reopen_many(s, ["k0"])  # only a failed row is reopened: a sent one never goes back
     states = {d.key: d.state for d in deliveries.deliveries_by_keys(s, ["k0", "k1", "k2"])}
     assert states == {"k0": "sent", "k1": "sent", "k2": "intent"}
     outbox.release(s, "b1", "a")
     assert outbox.acquire(s, "b1", "z")
+    n = outbox.enqueue(s, message_key="m3", keys=["k2"], **common)
+    assert n is not None and n.id is not None and outbox.waiting_buckets(s) == ["b1"]
+    outbox.unlink(s, n.id)  # refused: its key may be queued again
+    assert outbox.queued_keys(s, ["k2"]) == set()

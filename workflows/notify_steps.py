@@ -30,15 +30,18 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notify import (
         CHANNEL_FAILED,
-        BatchRequest,
         BatchResult,
+        DeliveryBatch,
+        DrainAllRequest,
+        DrainAllResult,
         DrainRequest,
         NotificationRequest,
         NotificationResult,
         RecipientsRequest,
-        deliver_batch,
+        drain_all,
         drain_channel,
         notification_recipients,
+        send_batch,
         send_notification,
     )
 
@@ -213,19 +216,22 @@ BATCH_RETRY = RetryPolicy(
 MIN_QUEUE_WAIT = timedelta(milliseconds=200)
 
 
-async def notify_batch(person_id: str, items: list[NotificationRequest], *, escalate: bool = True) -> BatchResult:
+async def notify_batch(batch: DeliveryBatch) -> BatchResult:
     """Deliver one person's item steps of one instant as consolidated messages (activities/notify.py
-    `deliver_batch`), then wait for the rate-limited channel's queue until every message of the batch is
-    sent or failed (`drain_channel` at the times the queue names). The inbox copies are written at once.
-    Keys that failed after the queue's retry window are escalated to the supervisors, one notice each."""
+    `deliver_batch` in the `send_batch` activity), then wait on workflow timers for the rate-limited channel's
+    queue until every message of the batch is sent or refused (`drain_channel` at the times the queue names).
+    The inbox copies are written at once. What no channel took goes to the per-item path (`notify_person`:
+    every channel in rounds for an hour, then the supervisors), as the daily sweep does."""
+    req = batch.model_copy(update={"at": workflow.now()})
     result = await workflow.execute_activity(
-        deliver_batch,
-        BatchRequest(person_id=person_id, items=items, at=workflow.now()),
+        send_batch,
+        req,
         start_to_close_timeout=BATCH_TIMEOUT,
+        heartbeat_timeout=timedelta(minutes=2),
         retry_policy=BATCH_RETRY,
     )
-    failed = list(result.failed_keys)
-    while result.bucket and result.pending:
+    pending = len(result.message_ids)
+    while result.bucket and pending:
         wait = (result.next_at - workflow.now()) if result.next_at else MIN_QUEUE_WAIT
         await workflow.sleep(max(wait, MIN_QUEUE_WAIT))
         drained = await workflow.execute_activity(
@@ -234,29 +240,43 @@ async def notify_batch(person_id: str, items: list[NotificationRequest], *, esca
             start_to_close_timeout=BATCH_TIMEOUT,
             retry_policy=BATCH_RETRY,
         )
-        failed += drained.failed_keys
-        result.pending, result.next_at = drained.pending, drained.next_at
-    sent = set()
-    for r in result.results:
-        if r.status == "queued" and r.key not in failed:
-            r.status = "sent"
-            sent.add(r.key)
-        elif r.key in failed and r.status != "no_channels":
-            r.status = "failed"
-    result.failed_keys = failed
-    if escalate:
-        by_key = {i.model_copy(update={"person_id": person_id}).key: i for i in items}
-        for r in result.results:
-            if r.status in ("failed", "no_channels") and r.key in by_key and by_key[r.key].step != "delivery_failed":
-                req = by_key[r.key].model_copy(update={"person_id": person_id})
-                await escalate_failure(req, r)
+        result.sent += [k for k in drained.done_keys if k in result.queued and k not in result.sent]
+        result.failed += [k for k in drained.failed_keys if k in result.queued]
+        result.messages += len(set(drained.sent_ids) & set(result.message_ids))
+        pending, result.next_at = drained.pending, drained.next_at
+    result.queued = []
+    by_key = {r.model_copy(update={"person_id": batch.person_id}).key: r for r in batch.items}
+    retry = [by_key[k].model_copy(update={"person_id": batch.person_id}) for k in result.failed if k in by_key]
+    for r in retry:
+        await notify_person(r)
     return result
+
+
+async def drain_queues() -> DrainAllResult:
+    """Drain every channel queue until nothing waits (the daily sweep after its fan-out: batches whose bots
+    were at their limit); what a channel refused goes to the per-item path."""
+    total = DrainAllResult()
+    while True:
+        r = await workflow.execute_activity(
+            drain_all,
+            DrainAllRequest(at=workflow.now()),
+            start_to_close_timeout=BATCH_TIMEOUT,
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=BATCH_RETRY,
+        )
+        total.sent += r.sent
+        total.failed += r.failed
+        for req in r.failed:
+            await notify_person(req)
+        if not r.waiting or r.next_at is None:
+            return total
+        await workflow.sleep(max(r.next_at - workflow.now(), MIN_QUEUE_WAIT))
 
 
 @workflow.defn(name="notify_batch")
 class NotifyBatchWorkflow:
-    """One person's batch as its own workflow (the 09:00 sweep's children, tests)."""
+    """One person's batch as its own workflow (tests; a caller that wants the wait done apart)."""
 
     @workflow.run
-    async def run(self, req: BatchRequest) -> BatchResult:
-        return await notify_batch(req.person_id, req.items)
+    async def run(self, batch: DeliveryBatch) -> BatchResult:
+        return await notify_batch(batch)
