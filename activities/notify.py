@@ -747,6 +747,33 @@ async def deliver_batch(
         policy = policies.for_url(url)
         bucket, masked = bucket_of(url), mask_url(url)
         ids: list[int] = list(earlier_ids) if pos == 0 else []
+        if todo and not policy.limited and not ids:
+            # A channel without limits needs no queue: each message sent now, its keys marked sent after it.
+            by_key = {r.key: r for r in todo}
+            refused: list[NotificationRequest] = []
+            for title, body, mkeys, _single in compose(
+                person, todo, contexts, index=i, max_bytes=policy.max_bytes, config_dir=config_dir
+            ):
+                _heartbeat()
+                ok, err = await send_via(url, title, body)
+                mine = [by_key[k] for k in mkeys]
+                with session(expire_on_commit=False) as s:
+                    if ok:
+                        store.mark_sent_many(s, mkeys, masked)
+                    store.add_attempts(s, _attempt_rows(mine, batch.person_id, i, masked, ok, err))
+                out.channel = masked
+                if ok:
+                    out.sent += mkeys
+                    out.messages += 1
+                else:
+                    refused += mine
+                    out.error = err
+            todo = refused
+            if not todo:
+                break
+            if pos + 1 < len(indexes):
+                log.warning("batch of %d for %s via channel %d failed: %s", len(todo), person.id, i + 1, out.error)
+            continue
         if todo:
             with session(expire_on_commit=False) as s:
                 at = now()
@@ -775,16 +802,15 @@ async def deliver_batch(
         drained = await drain(DrainRequest(bucket=bucket, at=now(), message_ids=ids), directory)
         out.channel = masked
         out.messages += len(set(drained.sent_ids) & set(ids))
-        mine = set(r.key for r in todo) | earlier
-        out.sent += [k for k in drained.sent_keys if k in mine]
+        own = set(r.key for r in todo) | earlier
+        out.sent += [k for k in drained.sent_keys if k in own]
         with session(expire_on_commit=False) as s:
             waiting = outbox.pending(s, ids)
             queued = [k for m in waiting for k in outbox.keys_of(s, m.id or 0)]
         if queued:
             out.queued += queued
             out.bucket, out.message_ids, out.next_at = bucket, [m.id for m in waiting if m.id], drained.next_at
-        refused = set(drained.failed_keys)
-        todo = [r for r in todo if r.key in refused]
+        todo = [r for r in todo if r.key in set(drained.failed_keys)]
         earlier = set()
         if drained.error:
             out.error = drained.error

@@ -58,11 +58,14 @@ def hook():
         yield receiver
 
 
-def _setup(tmp_path: Path, monkeypatch, hook: WebhookReceiver, *, people: int = PEOPLE, extra: str = "") -> None:
+def _setup(
+    tmp_path: Path, monkeypatch, hook: WebhookReceiver, *, people: int = PEOPLE, extra: str = "", shipped: bool = False
+) -> None:
     cfg = tmp_path / "config"
     shutil.copytree(REPO_CONFIG, cfg)
     (cfg / "departments.toml").write_text(_departments(hook.url("/bot"), people), encoding="utf-8")
-    (cfg / "channels.toml").write_text(_channels(extra), encoding="utf-8")
+    if not shipped:  # else the shipped channels.toml: a generic webhook has no limits
+        (cfg / "channels.toml").write_text(_channels(extra), encoding="utf-8")
     monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
     monkeypatch.setenv("SHIXIAN_PUBLIC_URL", "https://gk.qinzhou.example")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
@@ -304,6 +307,30 @@ async def test_a_bot_that_refuses_the_batch_hands_each_item_to_the_per_item_path
             assert sum(1 for p in hook.posts[1:] if f"doc-q{n:03d}" in p.json["message"]) == 1
         assert set(_delivery_states([r.key for r in items]).values()) == {"sent"}
         engine_mod.reset()
+
+
+async def test_a_channel_without_limits_is_sent_at_once_without_the_queue(tmp_path, monkeypatch):
+    from tests.receivers import closed_port
+
+    with WebhookReceiver() as hook:
+        _setup(tmp_path, monkeypatch, hook, people=2, shipped=True)
+        deps = tmp_path / "config" / "departments.toml"
+        text = deps.read_text(encoding="utf-8")
+        first = text.index(f'notify = ["{hook.url("/bot")}"]')
+        deps.write_text(
+            text[:first]
+            + f'notify = ["json://127.0.0.1:{closed_port()}/dead", "{hook.url("/second")}"]'
+            + text[first + len(f'notify = ["{hook.url("/bot")}"]') :],
+            encoding="utf-8",
+        )
+        engine_mod.reset()
+        a = await deliver_batch(DeliveryBatch(person_id="p01", items=_items("p01", 0, 5)))
+        b = await deliver_batch(DeliveryBatch(person_id="p02", items=_items("p02", 10, 5)))
+        assert (len(a.sent), a.messages, len(b.sent), b.messages) == (5, 1, 5, 1)
+        assert sorted(p.path for p in hook.posts) == ["/bot", "/second"]  # p01 fell back to its second channel
+        assert _sent_messages() == []  # no queue row: nothing waited
+        again = await deliver_batch(DeliveryBatch(person_id="p02", items=_items("p02", 10, 5)))
+        assert len(again.already_sent) == 5 and len(hook.posts) == 2
 
 
 # ------------------------------------------------------------------------------ through Temporal
