@@ -47,7 +47,7 @@ from temporalio.exceptions import ApplicationError
 from activities.notify_templates import render
 from domain import channels, labels
 from domain.directory import Directory, Person, load_directory
-from domain.engine import engine
+from domain.engine import Engine, engine
 from domain.notice_text import date_text, item_link
 from domain.secrets import mask_url, scrub
 from domain.shanghai import now as shanghai_now
@@ -142,13 +142,17 @@ class ChannelResult(BaseModel):
     error: str | None = None
 
 
-def build_context(req: NotificationRequest, person: Person | None, directory: Directory) -> dict[str, Any]:
+def build_context(
+    req: NotificationRequest, person: Person | None, directory: Directory, eng: Engine | None = None
+) -> dict[str, Any]:
+    """`eng`: the engine in use, when the caller has it (a batch: `engine()` stats the config files)."""
     ctx = dict(req.context)
     dept = ctx.get("department") or (person.department if person else None)
     ctx.setdefault("item_id", req.item_id)
     ctx.setdefault("item_title", ctx.get("title") or "")
     ctx.setdefault("department_name", directory.department_name(dept) if dept else "")
-    ctx.setdefault("rule_name", engine().rule_name(req.rule))
+    if "rule_name" not in ctx:
+        ctx["rule_name"] = (eng or engine()).rule_name(req.rule)
     ctx.setdefault("step_name", labels.STEPS.get(req.step, req.step))
     ctx.setdefault("link", item_link(req.item_id))
     ctx.setdefault("person_name", person.name if person else req.person_id)
@@ -172,7 +176,7 @@ def build_context(req: NotificationRequest, person: Person | None, directory: Di
     return ctx
 
 
-def notice_item_type(req: NotificationRequest) -> str | None:
+def notice_item_type(req: NotificationRequest, eng: Engine | None = None) -> str | None:
     """The item type a notice is about (its titles are public or not): given in the context, or the type
     whose event starts the notice's rule; None when unknown (digests, 督办: their rows say, or it is withheld)."""
     given = req.context.get("item_type")
@@ -181,7 +185,7 @@ def notice_item_type(req: NotificationRequest) -> str | None:
     from domain.engine import engine
     from domain.events import ITEM_TYPE
 
-    rule = engine().rules.get(req.rule)
+    rule = (eng or engine()).rules.get(req.rule)
     return ITEM_TYPE.get(rule.start_event.split(".")[0]) if rule else None
 
 
@@ -611,8 +615,8 @@ def _clock(at: datetime | None):
     return now
 
 
-def _hours_rule(rule: str) -> bool:
-    found = engine().rules.get(rule)
+def _hours_rule(rule: str, eng: Engine | None = None) -> bool:
+    found = (eng or engine()).rules.get(rule)
     return bool(found and found.unit == "hours")
 
 
@@ -648,18 +652,22 @@ def compose(
     index: int,
     max_bytes: int,
     config_dir: Path | None = None,
+    eng: Engine | None = None,
 ) -> list[tuple[str, str, list[str], bool]]:
     """The messages of `reqs` for the person's channel `index`: (title, body, keys, individual). Each item as
     that channel may see it (domain/channels.py); one ladder item alone is its step's own text."""
     from domain.channel_policy import consolidate, individual
 
+    eng = eng or engine()
+    hours = {r.rule: _hours_rule(r.rule, eng) for r in reqs}
+
     url = person.notify[index]
     kind, privacy = channels.kind_of(url), person.channel_privacy(index)
     seen = {
-        r.key: channels.for_channel(contexts[r.key], kind=kind, privacy=privacy, item_type=notice_item_type(r))
+        r.key: channels.for_channel(contexts[r.key], kind=kind, privacy=privacy, item_type=notice_item_type(r, eng))
         for r in reqs
     }
-    merged = [r for r in reqs if not individual(r.step, hours_rule=_hours_rule(r.rule))]
+    merged = [r for r in reqs if not individual(r.step, hours_rule=hours[r.rule])]
     alone = [r for r in reqs if r not in merged]
     if len(merged) == 1:
         alone, merged = merged + alone, []
@@ -671,7 +679,7 @@ def compose(
             out.append((m.title, m.body, list(m.keys), False))
     for r in alone:
         title, body = render(r.step, seen[r.key], config_dir)
-        out.append((title, body, [r.key], individual(r.step, hours_rule=_hours_rule(r.rule))))
+        out.append((title, body, [r.key], individual(r.step, hours_rule=hours[r.rule])))
     return out
 
 
@@ -685,19 +693,24 @@ async def deliver_batch(
     from store.db import session
 
     now = _clock(batch.at)
-    directory = directory or (load_directory(config_dir) if config_dir else engine().directory)
+    eng = engine()  # once: each call stats the config files
+    directory = directory or (load_directory(config_dir) if config_dir else eng.directory)
+    if config_dir is None:  # resolved once, not per rendered text
+        from domain.config import config_dir as current_config_dir
+
+        config_dir = current_config_dir()
     person = directory.people.get(batch.person_id)
     reqs = [r.model_copy(update={"person_id": batch.person_id, "channel_index": None}) for r in batch.items]
     out = BatchResult(person_id=batch.person_id)
     if not reqs:
         return out
     with session(expire_on_commit=False) as s:
-        contexts = {r.key: build_context(r, person, directory) for r in reqs}
+        contexts = {r.key: build_context(r, person, directory, eng) for r in reqs}
         if person is not None:
             rows = []
             for r in reqs:
                 ctx = contexts[r.key]
-                seen = channels.for_channel(ctx, kind="inbox", privacy="personal", item_type=notice_item_type(r))
+                seen = channels.for_channel(ctx, kind="inbox", privacy="personal", item_type=notice_item_type(r, eng))
                 title, body = render(r.step, seen, config_dir)
                 link = item_path(r.item_id)
                 rows.append(
@@ -740,7 +753,7 @@ async def deliver_batch(
         earlier_ids = sorted(_messages_of(s, sorted(earlier))) if earlier else []
     urls = list(person.notify)
     indexes = list(range(len(urls))) if batch.channel_index is None else [batch.channel_index]
-    policies = engine().channels
+    policies = eng.channels
     for pos, i in enumerate(indexes):
         _heartbeat()
         url = urls[i]
@@ -752,7 +765,7 @@ async def deliver_batch(
             by_key = {r.key: r for r in todo}
             refused: list[NotificationRequest] = []
             for title, body, mkeys, _single in compose(
-                person, todo, contexts, index=i, max_bytes=policy.max_bytes, config_dir=config_dir
+                person, todo, contexts, index=i, max_bytes=policy.max_bytes, config_dir=config_dir, eng=eng
             ):
                 _heartbeat()
                 ok, err = await send_via(url, title, body)
@@ -778,7 +791,7 @@ async def deliver_batch(
             with session(expire_on_commit=False) as s:
                 at = now()
                 for title, body, mkeys, single in compose(
-                    person, todo, contexts, index=i, max_bytes=policy.max_bytes, config_dir=config_dir
+                    person, todo, contexts, index=i, max_bytes=policy.max_bytes, config_dir=config_dir, eng=eng
                 ):
                     row = outbox.enqueue(
                         s,
