@@ -28,7 +28,7 @@ def test_shipped_policies_name_their_sources_and_the_bot_limits():
     zzd = p.for_scheme("zzd")
     assert (zzd.daily_cap, zzd.identical_per_day) == (100, 1)
     assert p.for_url("mailto://x?to=a@b.cn").rate_per_minute is None
-    assert p.for_url("sms_aliyun://k@s/1").quiet_hours is not None
+    assert p.for_url("smsaliyun://k@s/1").daily_cap == 10
     assert p.for_url("unknown://x").kind == "default"
     for policy in [p.default, *p.kinds.values()]:
         assert policy.source  # every limit cites where it comes from
