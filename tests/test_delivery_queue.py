@@ -455,3 +455,53 @@ def test_outbox_store_on_both_databases(db_session):
     assert n is not None and n.id is not None and outbox.waiting_buckets(s) == ["b1"]
     outbox.unlink(s, n.id)  # refused: its key may be queued again
     assert outbox.queued_keys(s, ["k2"]) == set()
+
+
+async def test_a_worker_killed_while_the_queue_waits_loses_nothing_and_repeats_nothing(queue_env, wf_env):
+    """SIGKILL the worker after the bot's first minute went out and the rest waits in the queue on the
+    batches' timers; a new worker process finishes every batch: each item in exactly one message."""
+    import asyncio
+    import os
+    import signal
+
+    from activities.notify import BatchResult
+    from tests.test_worker_kill import idle, start_worker
+    from workflows.notify_steps import NotifyBatchWorkflow
+
+    hook = queue_env
+    address = wf_env.client.service_client.config.target_host
+    proc_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    batches = {f"p{i:02d}": _items(f"p{i:02d}", (i - 1) * 10, 10) for i in range(1, PEOPLE + 1)}
+    worker = start_worker(address, proc_env)
+    try:
+        handles = [
+            await wf_env.client.start_workflow(
+                NotifyBatchWorkflow.run,
+                DeliveryBatch(person_id=p, items=items),
+                id=f"kill-batch-{p}-{uuid.uuid4().hex[:6]}",
+                task_queue="shixian",
+                result_type=BatchResult,
+            )
+            for p, items in batches.items()
+        ]
+        for _ in range(600):  # real time: the first minute's share, then every batch asleep on its timer
+            if len(hook.posts) >= RATE:
+                break
+            await asyncio.sleep(0.05)
+        for h in handles:
+            await idle(wf_env.client, h.id)
+        assert len(hook.posts) == RATE
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        worker = start_worker(address, proc_env)
+        results = [await h.result() for h in handles]  # the server skips the queue's waits
+    finally:
+        worker.kill()
+        worker.wait(10)
+    assert all(len(r.sent) == 10 and not r.failed for r in results)
+    assert len(hook.posts) == len(_sent_messages()) > RATE
+    cover = _coverage(hook, [f"doc-q{n:03d}" for n in range(200)])
+    assert set(cover.values()) == {1}
+    keys = [r.key for b in batches.values() for r in b]
+    assert set(_delivery_states(keys).values()) == {"sent"}
+    _assert_rate([m.claimed_at for m in _sent_messages() if m.claimed_at])
