@@ -585,6 +585,7 @@ class DrainResult(BaseModel):
     pending: int = 0  # of the request's message_ids
     next_at: datetime | None = None
     failed_keys: list[str] = Field(default_factory=list)  # refused by the channel: rows intent, per-item path
+    failed_requests: list[NotificationRequest] = Field(default_factory=list)  # their notices, as enqueued
     error: str | None = None
 
 
@@ -788,6 +789,7 @@ async def deliver_batch(
                 log.warning("batch of %d for %s via channel %d failed: %s", len(todo), person.id, i + 1, out.error)
             continue
         if todo:
+            by_req = {r.key: r for r in todo}
             with session(expire_on_commit=False) as s:
                 at = now()
                 for title, body, mkeys, single in compose(
@@ -807,6 +809,7 @@ async def deliver_batch(
                         keys=mkeys,
                         individual=single,
                         not_before=at,
+                        requests={k: by_req[k].model_dump(mode="json", exclude={"at"}) for k in mkeys},
                     )
                     if row is not None and row.id is not None:
                         ids.append(row.id)
@@ -953,6 +956,7 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
                     out.sent_ids.append(m.id or 0)
                     continue
                 log.warning("queued message %s via %s failed: %s", m.id, masked, err)
+                out.failed_requests += [NotificationRequest.model_validate(r) for r in outbox.requests_of(s, m.id or 0)]
                 outbox.unlink(s, m.id or 0)  # its keys may be queued again (next channel, per-item path)
                 out.failed_keys += keys
                 out.error = err
@@ -972,8 +976,7 @@ async def drain(req: DrainRequest, directory: Directory | None = None) -> DrainR
 
 async def drain_every_bucket(at: datetime | None = None, directory: Directory | None = None) -> DrainAllResult:
     """`drain` for every bucket with queued messages (a sweep that queued many people's batches, a worker
-    after a restart); the refused keys as requests for the per-item path."""
-    from store import deliveries as store
+    after a restart); the refused items' notices (as enqueued) for the per-item path."""
     from store import outbox
     from store.db import session
 
@@ -985,25 +988,13 @@ async def drain_every_bucket(at: datetime | None = None, directory: Directory | 
     for bucket in buckets:
         r = await drain(DrainRequest(bucket=bucket, at=now()), directory)
         out.sent += r.sent
+        out.failed += r.failed_requests
         if r.next_at:
             wake.append(r.next_at)
-        if r.failed_keys:
-            with session() as s:
-                for d in store.deliveries_by_keys(s, r.failed_keys):
-                    out.failed.append(_request_of(d))
     with session() as s:
         out.waiting = outbox.waiting_count(s)
     out.next_at = min(wake) if wake and out.waiting else None
     return out
-
-
-def _request_of(d) -> NotificationRequest:
-    """The per-item request of a delivery row (its key: item:rule:occurrence:person)."""
-    item, rule, rest = d.key.split(":", 2)
-    occurrence, _, person = rest.rpartition(":")
-    return NotificationRequest(
-        item_id=d.item_id or item, rule=d.rule or rule, step=d.step, occurrence=occurrence, person_id=d.person or person
-    )
 
 
 def _hold(s, bucket: str, policy, t: datetime, *, individual: bool, content: str) -> tuple[str, datetime] | None:

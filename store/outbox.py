@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Index, Text, func, update
+from sqlalchemy import JSON, Column, Index, Text, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -59,6 +59,9 @@ class OutboxKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=512)
     message_id: int = Field(index=True)
+    # The item step's notice request (activities.notify.NotificationRequest as JSON, no personal data: the
+    # notice contexts carry none): what the per-item path needs when the message is refused.
+    request: dict | None = Field(default=None, sa_column=Column(JSON))
 
 
 class OutboxBucket(SQLModel, table=True):
@@ -92,6 +95,7 @@ def enqueue(
     keys: Sequence[str],
     individual: bool,
     not_before: datetime,
+    requests: dict[str, dict] | None = None,
 ) -> OutboxMessage | None:
     """Queue one message covering `keys` (none of them queued yet: the caller filtered with `queued_keys`).
     One transaction; None when a concurrent enqueue got there first (its message covers the keys)."""
@@ -116,7 +120,7 @@ def enqueue(
     try:
         s.flush()
         assert row.id is not None
-        s.add_all([OutboxKey(key=k, message_id=row.id) for k in keys])
+        s.add_all([OutboxKey(key=k, message_id=row.id, request=(requests or {}).get(k)) for k in keys])
         s.commit()
     except IntegrityError:
         s.rollback()
@@ -210,6 +214,12 @@ def claim(s: Session, message: OutboxMessage, at: datetime) -> None:
     message.attempts += 1
     s.add(message)
     s.commit()
+
+
+def requests_of(s: Session, message_id: int) -> list[dict]:
+    """The stored notice requests of a message's keys (those enqueued with one)."""
+    stmt = select(OutboxKey.request).where(OutboxKey.message_id == message_id).order_by(col(OutboxKey.id))
+    return [dict(r) for r in s.exec(stmt) if r]
 
 
 def keys_of(s: Session, message_id: int) -> list[str]:

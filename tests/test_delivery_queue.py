@@ -258,6 +258,24 @@ async def test_daily_cap_and_identical_content_defer_to_the_next_day(tmp_path, m
     assert r.sent == 1 and len(hook.posts) == 3
 
 
+async def test_drain_all_hands_a_refused_message_back_with_its_notices(tmp_path, monkeypatch, hook):
+    from activities.notify import drain_every_bucket
+    from store import outbox
+
+    _setup(tmp_path, monkeypatch, hook, people=2, extra="daily_cap = 1\n")
+    a = await deliver_batch(DeliveryBatch(person_id="p01", items=_items("p01", 0, 2), at=T0))
+    b = await deliver_batch(DeliveryBatch(person_id="p02", items=_items("p02", 10, 2), at=T0))
+    assert len(a.sent) == 2 and len(b.queued) == 2 and b.next_at == datetime(2026, 3, 3, 0, 0, tzinfo=SHANGHAI)
+    hook.status = 500  # the bot refuses from now on
+    r = await drain_every_bucket(at=b.next_at)
+    assert r.sent == 0 and r.waiting == 0
+    assert sorted(x.key for x in r.failed) == sorted(b.queued)
+    assert {x.context["item_title"] for x in r.failed} == {x.context["item_title"] for x in _items("p02", 10, 2)}
+    assert set(_delivery_states(b.queued).values()) == {"intent"}  # for the per-item path, not failed yet
+    with Session(_store()) as s:
+        assert outbox.queued_keys(s, b.queued) == set()  # free to be sent another way
+
+
 async def test_a_refused_bot_falls_back_to_the_next_channel(tmp_path, monkeypatch):
     from tests.receivers import closed_port
 

@@ -55,6 +55,7 @@ def upgrade() -> None:
             sa.Column("id", sa.Integer(), nullable=False),
             sa.Column("key", sa.String(length=512), nullable=False),
             sa.Column("message_id", sa.Integer(), nullable=False),
+            sa.Column("request", sa.JSON(), nullable=True),
             sa.PrimaryKeyConstraint("id"),
             sa.UniqueConstraint("key"),
         )
