@@ -8,7 +8,7 @@ from activities.clocks import (
     plan_steps,
 )
 from activities.digests import digest_day, plan_digests
-from activities.notify import notification_recipients, send_notification
+from activities.notify import drain_all, drain_channel, notification_recipients, send_batch, send_notification
 from activities.store import (
     appeal_windows_open,
     lapse_appeal_windows,
@@ -31,6 +31,9 @@ ACTIVITIES: list = [
     fee_period,
     send_notification,
     notification_recipients,
+    send_batch,
+    drain_channel,
+    drain_all,
     digest_day,
     plan_digests,
 ]

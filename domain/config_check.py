@@ -40,6 +40,9 @@ def check_config(directory: Path | None = None) -> list[str]:
     if scoring and rules:
         problems += check_scheme_rules(scoring, rules, people.departments if people else scoring.jurisdictions)
     attempt(load_receipt)
+    from domain.channel_policy import load_policies
+
+    attempt(load_policies)
     if cal and people:
         for dep in people.departments.values():
             if dep.region not in cal.regions:

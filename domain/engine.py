@@ -20,6 +20,7 @@ from domain.ladder import LadderConfig, load_ladders
 from domain.rules import CountingLimits, Rule, load_correction_min, load_counting_limits, load_rules
 
 if TYPE_CHECKING:
+    from domain.channel_policy import ChannelPolicies
     from domain.directory import Directory
     from domain.review import ReviewConfig
     from domain.scoring import ScoringConfig
@@ -91,6 +92,13 @@ class Engine:
         from domain.review import load_review_config
 
         return _review.get(load_review_config)
+
+    @property
+    def channels(self) -> ChannelPolicies:
+        """Per channel kind: rate limits, caps, quiet hours, sizes (channels.toml; no limits without it)."""
+        from domain.channel_policy import load_policies
+
+        return _channels.get(load_policies)
 
     @property
     def scoring(self) -> ScoringConfig:
@@ -303,6 +311,7 @@ def set_directory_problem(problem: str | None) -> None:
 _review = _Section("review.toml")
 _scoring = _Section("scoring.toml")
 _urge = _Section("urge.toml")
+_channels = _Section("channels.toml")
 
 
 def reset() -> None:
@@ -314,7 +323,7 @@ def reset() -> None:
         _problem = None
         _superseded = None
         _directory_problem = None
-    for section in (_directory, _review, _scoring, _urge):
+    for section in (_directory, _review, _scoring, _urge, _channels):
         section.reset()
 
 

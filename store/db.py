@@ -112,6 +112,7 @@ def _import_table_modules() -> None:
 
     for name in (
         "store.deliveries",
+        "store.outbox",
         "store.locks",
         "store.tokens",
         "store.accounts",

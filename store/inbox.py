@@ -9,6 +9,7 @@ when the person opens it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint, func
 from sqlalchemy.exc import IntegrityError
@@ -79,6 +80,29 @@ def add_message(
     return row, True
 
 
+def add_messages(s: Session, rows: list[dict[str, Any]]) -> None:
+    """`add_message` for many (key, person) rows in one commit; existing ones are left as they are."""
+    if not rows:
+        return
+    have = set()
+    keys = list({r["key"] for r in rows})
+    for i in range(0, len(keys), 500):
+        for k, p in s.exec(
+            select(InboxMessage.key, InboxMessage.person).where(col(InboxMessage.key).in_(keys[i : i + 500]))
+        ).all():
+            have.add((k, p))
+    fresh = [InboxMessage(**r) for r in rows if (r["key"], r["person"]) not in have]
+    if not fresh:
+        return
+    s.add_all(fresh)
+    try:
+        s.commit()
+    except IntegrityError:  # a concurrent writer won some: fall back to one at a time
+        s.rollback()
+        for r in rows:
+            add_message(s, **r)
+
+
 def messages_for(
     s: Session, person: str, *, unread_only: bool = False, offset: int = 0, limit: int = 50
 ) -> list[InboxMessage]:
@@ -130,4 +154,15 @@ def read_states(s: Session, keys: list[str]) -> dict[tuple[str, str], datetime |
     for i in range(0, len(keys), 500):  # keep the IN list short
         rows = s.exec(select(InboxMessage).where(col(InboxMessage.key).in_(keys[i : i + 500])))
         out.update({(r.key, r.person): r.read_at for r in rows})
+    return out
+
+
+def message_ids(s: Session, person: str, keys: list[str]) -> dict[str, int]:
+    """key -> id of the person's messages of `keys`."""
+    out: dict[str, int] = {}
+    for i in range(0, len(keys), 500):
+        stmt = select(InboxMessage.key, InboxMessage.id).where(
+            InboxMessage.person == person, col(InboxMessage.key).in_(keys[i : i + 500])
+        )
+        out.update({k: n for k, n in s.exec(stmt) if n is not None})
     return out

@@ -9,7 +9,7 @@ from workflows.appeals import AppealWindowsWorkflow
 from workflows.digests import DigestWorkflow
 from workflows.facts import FactWorkflow
 from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow
-from workflows.notify_steps import NotifyPersonWorkflow
+from workflows.notify_steps import NotifyBatchWorkflow, NotifyPersonWorkflow
 from workflows.reproject import ReprojectWorkflow
 from workflows.urge import UrgeDeliveryWorkflow
 
@@ -18,6 +18,7 @@ WORKFLOWS: list = [
     RequestWorkflow,
     ClockItemWorkflow,
     NotifyPersonWorkflow,
+    NotifyBatchWorkflow,
     DigestWorkflow,
     AnnualReportKickoffWorkflow,
     FactWorkflow,

@@ -30,10 +30,18 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notify import (
         CHANNEL_FAILED,
+        BatchResult,
+        DeliveryBatch,
+        DrainAllRequest,
+        DrainAllResult,
+        DrainRequest,
         NotificationRequest,
         NotificationResult,
         RecipientsRequest,
+        drain_all,
+        drain_channel,
         notification_recipients,
+        send_batch,
         send_notification,
     )
 
@@ -84,7 +92,9 @@ async def notify_person(
         try:
             if index > 0:
                 give_up = workflow.now() >= deadline  # only asked past the last channel; see `give_up`
-            result = await _send(req.model_copy(update={"channel_index": index, "give_up": give_up}))
+            result = await _send(
+                req.model_copy(update={"channel_index": index, "give_up": give_up, "at": workflow.now()})
+            )
         except ActivityError as e:
             cause = e.cause
             if isinstance(cause, ApplicationError) and cause.type == CHANNEL_FAILED and index < MAX_CHANNELS:
@@ -95,6 +105,10 @@ async def notify_person(
                 raise
             workflow.logger.warning("notification %s: %s; retrying in %s", req.key, e, INFRA_PAUSE)
             await workflow.sleep(INFRA_PAUSE)
+            continue
+        if result.status == "deferred" and result.not_before is not None:
+            # The channel's limits hold it (config/channels.toml: rate, daily cap, quiet hours): same channel later.
+            await workflow.sleep(max(result.not_before - workflow.now(), MIN_QUEUE_WAIT))
             continue
         if result.delivered:
             return result
@@ -193,3 +207,76 @@ class NotifyPersonWorkflow:
     @workflow.run
     async def run(self, req: NotificationRequest) -> NotificationResult:
         return await notify_person(req)
+
+
+BATCH_TIMEOUT = timedelta(minutes=5)  # one person's batch: inbox rows, one claim, a few messages
+BATCH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
+)
+MIN_QUEUE_WAIT = timedelta(milliseconds=200)
+
+
+async def notify_batch(batch: DeliveryBatch) -> BatchResult:
+    """Deliver one person's item steps of one instant as consolidated messages (activities/notify.py
+    `deliver_batch` in the `send_batch` activity), then wait on workflow timers for the rate-limited channel's
+    queue until every message of the batch is sent or refused (`drain_channel` at the times the queue names).
+    The inbox copies are written at once. What no channel took goes to the per-item path (`notify_person`:
+    every channel in rounds for an hour, then the supervisors), as the daily sweep does."""
+    req = batch.model_copy(update={"at": workflow.now()})
+    result = await workflow.execute_activity(
+        send_batch,
+        req,
+        start_to_close_timeout=BATCH_TIMEOUT,
+        heartbeat_timeout=timedelta(minutes=2),
+        retry_policy=BATCH_RETRY,
+    )
+    pending = len(result.message_ids)
+    while result.bucket and pending:
+        wait = (result.next_at - workflow.now()) if result.next_at else MIN_QUEUE_WAIT
+        await workflow.sleep(max(wait, MIN_QUEUE_WAIT))
+        drained = await workflow.execute_activity(
+            drain_channel,
+            DrainRequest(bucket=result.bucket, at=workflow.now(), message_ids=result.message_ids),
+            start_to_close_timeout=BATCH_TIMEOUT,
+            retry_policy=BATCH_RETRY,
+        )
+        result.sent += [k for k in drained.done_keys if k in result.queued and k not in result.sent]
+        result.failed += [k for k in drained.failed_keys if k in result.queued]
+        result.messages += len(set(drained.sent_ids) & set(result.message_ids))
+        pending, result.next_at = drained.pending, drained.next_at
+    result.queued = []
+    by_key = {r.model_copy(update={"person_id": batch.person_id}).key: r for r in batch.items}
+    retry = [by_key[k].model_copy(update={"person_id": batch.person_id}) for k in result.failed if k in by_key]
+    for r in retry:
+        await notify_person(r)
+    return result
+
+
+async def drain_queues() -> DrainAllResult:
+    """Drain every channel queue until nothing waits (the daily sweep after its fan-out: batches whose bots
+    were at their limit); what a channel refused goes to the per-item path."""
+    total = DrainAllResult()
+    while True:
+        r = await workflow.execute_activity(
+            drain_all,
+            DrainAllRequest(at=workflow.now()),
+            start_to_close_timeout=BATCH_TIMEOUT,
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=BATCH_RETRY,
+        )
+        total.sent += r.sent
+        total.failed += r.failed
+        for req in r.failed:
+            await notify_person(req)
+        if not r.waiting or r.next_at is None:
+            return total
+        await workflow.sleep(max(r.next_at - workflow.now(), MIN_QUEUE_WAIT))
+
+
+@workflow.defn(name="notify_batch")
+class NotifyBatchWorkflow:
+    """One person's batch as its own workflow (tests; a caller that wants the wait done apart)."""
+
+    @workflow.run
+    async def run(self, batch: DeliveryBatch) -> BatchResult:
+        return await notify_batch(batch)
