@@ -10,7 +10,8 @@ Titles of documents, public-opinion cases, budgets and annual reports are public
 groups.
 
 Default class by kind when departments.toml does not give one: an IM bot webhook or a generic webhook is
-`group`; `mailto://` with one recipient is `personal`, with several recipients (to=a,b / cc / bcc) `group`.
+`group`; `mailto://` with one recipient is `personal`, with several recipients (to=a,b / cc / bcc) `group`; an SMS
+channel (`smsaliyun://`, `smstencent://`) to one phone is `personal`, to several `group`.
 
 Escaping (`escape`): user-typed text (titles, notes, errors) put into a notice cannot mention everyone or
 inject markup: "@" becomes the full-width "＠" on every IM kind (@all, @所有人, @everyone, @here); Feishu/Lark
@@ -25,6 +26,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
+
+from domain.sms import SMS_KINDS
 
 Privacy = Literal["group", "personal"]
 PRIVACY_CLASSES: tuple[Privacy, ...] = ("group", "personal")
@@ -71,7 +74,18 @@ def default_privacy(url: str) -> Privacy:
     kind = kind_of(url)
     if kind in MAIL_KINDS:
         return "personal" if _mail_recipients(url) <= 1 else "group"
+    if kind in SMS_KINDS:  # a text message to one phone is read by its owner
+        return "personal" if _sms_recipients(url) <= 1 else "group"
     return "group"
+
+
+def _sms_recipients(url: str) -> int:
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    head, _, query = rest.partition("?")
+    count = len([seg for seg in head.split("/") if seg])
+    for value in parse_qs(query).get("to", []):
+        count += len([p for p in value.replace(";", ",").split(",") if p.strip()])
+    return count
 
 
 def problem(url: str, privacy: str) -> str | None:
@@ -81,6 +95,8 @@ def problem(url: str, privacy: str) -> str | None:
     kind = kind_of(url)
     if privacy == "personal" and kind in GROUP_BOT_KINDS:
         return f"{kind} 群机器人的消息全群可见，不能标为 personal（个人）"
+    if privacy == "personal" and kind in SMS_KINDS and _sms_recipients(url) > 1:
+        return "发给多个手机号码的短信渠道不是个人渠道，不能标为 personal（个人）"
     if privacy == "personal" and kind in MAIL_KINDS and _mail_recipients(url) > 1:
         return "发给多个收件人的邮件渠道不是个人渠道，不能标为 personal（个人）"
     return None

@@ -111,6 +111,55 @@ class Settings(BaseSettings):
     smtp_mode: str = Field(
         "", validation_alias="SHIXIAN_SMTP_MODE", description="`starttls`, `ssl` or `insecure` (plain SMTP)"
     )
+    # --- SMS (短信) channels smsaliyun:// and smstencent:// (activities/sms.py); keys only here, never in a URL
+    sms_aliyun_access_key_id: str = Field(
+        "", validation_alias="SHIXIAN_SMS_ALIYUN_ACCESS_KEY_ID", description="Aliyun SMS AccessKey ID"
+    )
+    sms_aliyun_access_key_secret: SecretStr = Field(
+        SecretStr(""), validation_alias="SHIXIAN_SMS_ALIYUN_ACCESS_KEY_SECRET", description="its AccessKey secret"
+    )
+    sms_aliyun_sign_name: str = Field(
+        "", validation_alias="SHIXIAN_SMS_ALIYUN_SIGN_NAME", description="the approved 短信签名 (a URL's sign= wins)"
+    )
+    sms_aliyun_template: str = Field(
+        "",
+        validation_alias="SHIXIAN_SMS_ALIYUN_TEMPLATE",
+        description="the approved template code with variables ${title} and ${content} (a URL's template= wins)",
+    )
+    sms_aliyun_endpoint: str = Field(
+        "https://dysmsapi.aliyuncs.com/", validation_alias="SHIXIAN_SMS_ALIYUN_ENDPOINT", description="its API"
+    )
+    sms_tencent_secret_id: str = Field(
+        "", validation_alias="SHIXIAN_SMS_TENCENT_SECRET_ID", description="Tencent Cloud SecretId"
+    )
+    sms_tencent_secret_key: SecretStr = Field(
+        SecretStr(""), validation_alias="SHIXIAN_SMS_TENCENT_SECRET_KEY", description="its SecretKey"
+    )
+    sms_tencent_sdk_app_id: str = Field(
+        "", validation_alias="SHIXIAN_SMS_TENCENT_SDK_APP_ID", description="the SMS application's SdkAppId"
+    )
+    sms_tencent_sign_name: str = Field(
+        "", validation_alias="SHIXIAN_SMS_TENCENT_SIGN_NAME", description="the approved 短信签名 (a URL's sign= wins)"
+    )
+    sms_tencent_template: str = Field(
+        "",
+        validation_alias="SHIXIAN_SMS_TENCENT_TEMPLATE",
+        description="the approved template id with variables {1} (title) and {2} (content) (a URL's template= wins)",
+    )
+    sms_tencent_region: str = Field(
+        "ap-guangzhou", validation_alias="SHIXIAN_SMS_TENCENT_REGION", description="the API region"
+    )
+    sms_tencent_endpoint: str = Field(
+        "https://sms.tencentcloudapi.com/", validation_alias="SHIXIAN_SMS_TENCENT_ENDPOINT", description="its API"
+    )
+    sms_quiet_hours: str = Field(
+        "21:00-08:00",
+        validation_alias="SHIXIAN_SMS_QUIET_HOURS",
+        description="no SMS in these hours (Beijing time) unless the notice is of an hour rule; empty: none",
+    )
+    sms_var_max: int = Field(
+        35, gt=0, le=500, validation_alias="SHIXIAN_SMS_VAR_MAX", description="characters per template variable"
+    )
     token_days: int = Field(
         90,
         gt=0,
