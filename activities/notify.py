@@ -426,9 +426,7 @@ def quiet_channels(req: NotificationRequest, urls: list[str]) -> dict[int, str]:
     hour_rule = rule is not None and rule.unit == "hours"
     now = shanghai_now()
     why = f"静默时段（{quiet.text()}）不发短信，已送达站内消息" if quiet else ""
-    return {
-        i: why for i, u in enumerate(urls) if sms.quiet_skip(channels.kind_of(u), now, quiet, hour_rule=hour_rule)
-    }
+    return {i: why for i, u in enumerate(urls) if sms.quiet_skip(channels.kind_of(u), now, quiet, hour_rule=hour_rule)}
 
 
 @activity.defn(name="send_notification")

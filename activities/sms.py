@@ -32,7 +32,7 @@ class _SmsBase(NotifyBase):  # type: ignore[misc]
     service_url = "https://www.aliyun.com/product/sms"
     enabled = True
     request_rate_per_sec = 0
-    title_maxlen = 0  # title and body both go into template variables
+    title_maxlen = 250  # title and body each go into a template variable (cut by domain.sms.template_values)
     body_maxlen = 500
     templates = ("{schema}://{targets}",)
     provider = ""
@@ -55,7 +55,7 @@ class _SmsBase(NotifyBase):  # type: ignore[misc]
             params["sign"] = self.sign
         if self.template:
             params["template"] = self.template
-        params.update(self.url_parameters(privacy=privacy, *args, **kwargs))
+        params.update(self.url_parameters(*args, privacy=privacy, **kwargs))
         shown = [sms.mask_phone(t) if privacy else t for t in self.targets]
         return f"{self.secure_protocol}://{'/'.join(self.quote(t, safe='+') for t in shown)}?{self.urlencode(params)}"
 
@@ -129,7 +129,9 @@ class NotifyAliyunSms(_SmsBase):
         if not (key_id and secret):
             return self._fail("未配置阿里云短信密钥（SHIXIAN_SMS_ALIYUN_ACCESS_KEY_ID / _SECRET）")
         if not (sign and template):
-            return self._fail("未配置阿里云短信签名或模板（URL 的 sign= / template=，或 SHIXIAN_SMS_ALIYUN_SIGN_NAME / _TEMPLATE）")
+            return self._fail(
+                "未配置阿里云短信签名或模板（URL 的 sign= / template=，或 SHIXIAN_SMS_ALIYUN_SIGN_NAME / _TEMPLATE）"
+            )
         head, content = sms.template_values(title, body, cfg.sms_var_max)
         params = sms.aliyun_send_sms(
             access_key_id=key_id,
@@ -178,7 +180,9 @@ class NotifyTencentSms(_SmsBase):
         if not (sid and skey and cfg.sms_tencent_sdk_app_id):
             return self._fail("未配置腾讯云短信密钥或应用（SHIXIAN_SMS_TENCENT_SECRET_ID / _SECRET_KEY / _SDK_APP_ID）")
         if not (sign and template):
-            return self._fail("未配置腾讯云短信签名或模板（URL 的 sign= / template=，或 SHIXIAN_SMS_TENCENT_SIGN_NAME / _TEMPLATE）")
+            return self._fail(
+                "未配置腾讯云短信签名或模板（URL 的 sign= / template=，或 SHIXIAN_SMS_TENCENT_SIGN_NAME / _TEMPLATE）"
+            )
         endpoint = cfg.sms_tencent_endpoint
         host = urlsplit(endpoint).netloc
         head, content = sms.template_values(title, body, cfg.sms_var_max)
@@ -222,4 +226,3 @@ def register() -> None:
     for plugin in (NotifyAliyunSms, NotifyTencentSms):
         if plugin.secure_protocol not in N_MGR:
             N_MGR.add(plugin)
-

@@ -89,7 +89,9 @@ def template_values(title: str, body: str, limit: int = DEFAULT_VAR_MAX) -> tupl
         text = " ".join(text.split())
         return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
-    return fold(title), fold(body)
+    # The salutation (「某某，您好：」) spends the few characters a variable has; the phone is the person's own.
+    lines = [ln for ln in body.splitlines() if not ln.strip().endswith(("您好：", "您好:"))]
+    return fold(title), fold("\n".join(lines))
 
 
 # ------------------------------------------------------------------------------------ quiet hours
@@ -146,9 +148,7 @@ def aliyun_string_to_sign(method: str, params: Mapping[str, str]) -> str:
 
 
 def aliyun_signature(params: Mapping[str, str], secret: str, method: str = "POST") -> str:
-    digest = hmac.new(
-        f"{secret}&".encode(), aliyun_string_to_sign(method, params).encode(), hashlib.sha1
-    ).digest()
+    digest = hmac.new(f"{secret}&".encode(), aliyun_string_to_sign(method, params).encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
 

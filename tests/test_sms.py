@@ -1,0 +1,426 @@
+"""SMS (短信) through Aliyun and Tencent Cloud: the signatures against the providers' documented examples, and
+the product's real sending path (Apprise plugin, delivery log, quiet hours) against a local receiver on
+127.0.0.1 that checks the request format and verifies the signature the way the provider does."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, quote
+
+import pytest
+from sqlmodel import Session
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities import notify
+from activities.notify import NotificationRequest, deliver, send_notification, send_via
+from domain import channels, sms
+from domain.secrets import mask_url
+from domain.shanghai import SHANGHAI
+from store import deliveries as store
+from tests.receivers import free_port
+
+PHONE = "13912345678"
+PHONE2 = "13787654321"
+ALIYUN_ID, ALIYUN_SECRET = "LTAI5tTestKeyId0001", "aliyun-secret-Zq8xW"
+TENCENT_ID, TENCENT_KEY = "AKIDtestsecretid00000001", "tencent-secret-Kp3vR"
+APP_ID = "1400123456"
+
+
+# ------------------------------------------------------------------------ documented examples (pure)
+def test_aliyun_signature_matches_the_sms_documentation_example():
+    """短信服务 API 文档 签名示例: testId / testSecret, GET → zJDF+Lrzhj/ThnlvIToysFRq6t4=."""
+    params = {
+        "AccessKeyId": "testId",
+        "Action": "SendSms",
+        "Format": "XML",
+        "OutId": "123",
+        "PhoneNumbers": "15300000001",
+        "RegionId": "cn-hangzhou",
+        "SignName": "阿里云短信测试专用",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": "45e25e9b-0a6f-4070-8c85-2956eda1b466",
+        "SignatureVersion": "1.0",
+        "TemplateCode": "SMS_71390007",
+        "TemplateParam": '{"customer":"test"}',
+        "Timestamp": "2017-07-12T02:42:19Z",
+        "Version": "2017-05-25",
+    }
+    to_sign = sms.aliyun_string_to_sign("GET", params)
+    assert to_sign.startswith("GET&%2F&AccessKeyId%3DtestId%26Action%3DSendSms%26Format%3DXML%26OutId%3D123")
+    assert "SignName%3D%25E9%2598%25BF%25E9%2587%258C" in to_sign  # UTF-8, then encoded twice
+    assert "TemplateParam%3D%257B%2522customer%2522%253A%2522test%2522%257D" in to_sign
+    assert sms.aliyun_signature(params, "testSecret", "GET") == "zJDF+Lrzhj/ThnlvIToysFRq6t4="
+    assert sms.aliyun_signature({**params, "Signature": "old"}, "testSecret", "GET") == "zJDF+Lrzhj/ThnlvIToysFRq6t4="
+
+
+def test_aliyun_signature_matches_the_rpc_documentation_example():
+    """RPC 签名机制 文档示例 (DescribeRegions, testid / testsecret) → OLeaidS1JvxuMvnyHOwuJ+uX5qY=."""
+    params = {
+        "Format": "XML",
+        "AccessKeyId": "testid",
+        "Action": "DescribeRegions",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+        "SignatureVersion": "1.0",
+        "Version": "2014-05-26",
+        "Timestamp": "2016-02-23T12:46:24Z",
+    }
+    assert sms.aliyun_signature(params, "testsecret", "GET") == "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
+
+
+def test_percent_encoding_follows_the_rpc_rules():
+    assert sms.percent_encode("a b*~-_.") == "a%20b%2A~-_."
+    assert sms.percent_encode("/=&+") == "%2F%3D%26%2B"
+    assert sms.percent_encode("时") == "%E6%97%B6"
+
+
+def test_tc3_signature_matches_the_tencent_documentation_example():
+    """签名方法 v3 文档示例: POST DescribeInstances to cvm at 1551113065 with the documented payload."""
+    payload = '{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
+    assert hashlib.sha256(payload.encode()).hexdigest() == (
+        "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
+    )
+    canonical = sms.tc3_canonical_request("cvm.tencentcloudapi.com", payload)
+    assert canonical == (
+        "POST\n/\n\ncontent-type:application/json; charset=utf-8\nhost:cvm.tencentcloudapi.com\n\n"
+        "content-type;host\n35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
+    )
+    to_sign = sms.tc3_string_to_sign(1551113065, "cvm", canonical)
+    assert to_sign == (
+        "TC3-HMAC-SHA256\n1551113065\n2019-02-25/cvm/tc3_request\n"
+        "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031"
+    )  # the UTC date (2019-02-25), not Beijing's (2019-02-26 00:44)
+    assert sms.tc3_signature("Gu5t9xGARNpq86cd98joQYCN3EXAMPLE", 1551113065, "cvm", to_sign) == (
+        "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
+    )
+
+
+def test_quiet_hours_wrap_midnight_and_spare_hour_rules():
+    q = sms.parse_quiet_hours("21:00-08:00")
+    assert q is not None and q.text() == "21:00–08:00"
+    at = lambda h, m=0: datetime(2026, 12, 3, h, m, tzinfo=SHANGHAI)  # noqa: E731
+    assert [q.holds(at(h)) for h in (20, 21, 23, 0, 7)] == [False, True, True, True, True]
+    assert not q.holds(at(8)) and not q.holds(at(12))
+    assert sms.quiet_skip("smsaliyun", at(23), q, hour_rule=False)
+    assert not sms.quiet_skip("smsaliyun", at(23), q, hour_rule=True)
+    assert not sms.quiet_skip("wecombot", at(23), q, hour_rule=False)
+    assert sms.parse_quiet_hours("") is None
+    day = sms.parse_quiet_hours("12:00-13:30")
+    assert day is not None and day.holds(at(13, 29)) and not day.holds(at(13, 30))
+    for bad in ("21-08", "25:00-08:00", "08:00-08:00"):
+        with pytest.raises(sms.SmsConfigError, match="SHIXIAN_SMS_QUIET_HOURS"):
+            sms.parse_quiet_hours(bad)
+
+
+def test_phones_are_hidden_and_sms_is_personal():
+    url = f"smsaliyun://{PHONE}?sign=钦州市政务公开&template=SMS_1"
+    assert PHONE not in mask_url(url) and PHONE not in mask_url(f"smstencent://+86{PHONE}")
+    assert channels.default_privacy(url) == "personal"
+    assert channels.default_privacy(f"smstencent://{PHONE}/{PHONE2}") == "group"
+    assert channels.problem(f"smsaliyun://{PHONE}/{PHONE2}", "personal")
+    assert sms.mask_phone(PHONE) == "尾号5678"
+    assert sms.e164(PHONE) == f"+86{PHONE}" and sms.domestic(f"+86{PHONE}") == PHONE
+    assert sms.template_values("标题", "一 二\n三" + "长" * 40, 10) == ("标题", "一 二 三长长长长…")
+    assert sms.template_values("t", "甲，您好：\n\n以下事项到期", 35) == ("t", "以下事项到期")
+
+
+# ------------------------------------------------------------------------ a local provider
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)  # Aliyun form
+    payload: dict = field(default_factory=dict)  # Tencent JSON
+    signature_ok: bool = False
+
+
+def _rfc3986(s: str) -> str:
+    return quote(s, safe="-_.~")
+
+
+def verify_aliyun(params: dict[str, str], secret: str) -> bool:
+    """The provider's check, written from the RPC signature document (not with the product's helpers)."""
+    canonical = "&".join(f"{_rfc3986(k)}={_rfc3986(v)}" for k, v in sorted(params.items()) if k != "Signature")
+    to_sign = "POST&%2F&" + _rfc3986(canonical)
+    expected = base64.b64encode(hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
+    return hmac.compare_digest(expected, params.get("Signature", ""))
+
+
+def verify_tencent(headers: dict[str, str], body: bytes, secret_id: str, secret_key: str) -> bool:
+    """The provider's check, written from the 签名方法 v3 document."""
+    auth = headers.get("authorization", "")
+    algo, _, rest = auth.partition(" ")
+    fields = dict(part.strip().split("=", 1) for part in rest.split(","))
+    cred_id, date, service, term = fields["Credential"].split("/")
+    signed = fields["SignedHeaders"].split(";")
+    ts = int(headers["x-tc-timestamp"])
+    if algo != "TC3-HMAC-SHA256" or cred_id != secret_id or term != "tc3_request" or "host" not in signed:
+        return False
+    if date != datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d"):
+        return False
+    canon_headers = "".join(f"{h}:{headers[h].strip().lower()}\n" for h in sorted(signed))
+    canonical = f"POST\n/\n\n{canon_headers}\n{';'.join(sorted(signed))}\n{hashlib.sha256(body).hexdigest()}"
+    to_sign = f"{algo}\n{ts}\n{date}/{service}/tc3_request\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+    def h(key: bytes, msg: str) -> bytes:
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+    key = h(h(h(("TC3" + secret_key).encode(), date), service), "tc3_request")
+    return hmac.compare_digest(hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(), fields["Signature"])
+
+
+class SmsProvider:
+    """An HTTP server on 127.0.0.1 speaking Aliyun's (`/aliyun/`) and Tencent's (`/tencent/`) SendSms: it
+    verifies the signature and answers as the provider does (OK, or its error codes). `fail_with` makes it
+    refuse every request with that provider code."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.fail_with: str | None = None
+        self.port = free_port()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # the server's access log would print the path only; keep it quiet
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                got = Received(self.path, headers, body)
+                if self.path.startswith("/aliyun/"):
+                    got.params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+                    got.signature_ok = verify_aliyun(got.params, ALIYUN_SECRET)
+                    if not got.signature_ok:
+                        answer = {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched"}
+                    elif owner.fail_with:
+                        answer = {"Code": owner.fail_with, "Message": f"{got.params.get('PhoneNumbers')} 触发流控"}
+                    else:
+                        answer = {"Code": "OK", "Message": "OK", "BizId": "900619746936498440^0", "RequestId": "F6"}
+                else:
+                    got.payload = json.loads(body)
+                    got.signature_ok = verify_tencent(headers, body, TENCENT_ID, TENCENT_KEY)
+                    rid = str(uuid.uuid4())
+                    if not got.signature_ok:
+                        answer = {"Response": {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "x"}}}
+                    else:
+                        code = owner.fail_with or "Ok"
+                        answer = {
+                            "Response": {
+                                "SendStatusSet": [
+                                    {"SerialNo": "2028:1", "PhoneNumber": p, "Fee": 1, "Code": code, "Message": p}
+                                    for p in got.payload["PhoneNumberSet"]
+                                ],
+                                "RequestId": rid,
+                            }
+                        }
+                owner.requests.append(got)
+                data = json.dumps(answer, ensure_ascii=False).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json;charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> SmsProvider:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+DEPARTMENTS = """
+[[department]]
+id = "qz-fgw"
+name = "钦州市发展和改革委员会"
+region = "guangxi"
+
+[[person]]
+id = "liaison-sms"
+name = "短信联络员"
+department = "qz-fgw"
+roles = ["liaison"]
+notify = ["smsaliyun://{phone}"]
+
+[[person]]
+id = "liaison-tx"
+name = "腾讯短信联络员"
+department = "qz-fgw"
+roles = ["liaison"]
+notify = ["smstencent://{phone2}?template=1234567"]
+"""
+
+
+@pytest.fixture
+def provider(tmp_path, monkeypatch):
+    with SmsProvider() as p:
+        cfg = tmp_path / "config"
+        shutil.copytree(Path(__file__).resolve().parent.parent / "config", cfg)
+        text = DEPARTMENTS.replace("{phone}", PHONE).replace("{phone2}", PHONE2)
+        (cfg / "departments.toml").write_text(text, encoding="utf-8")
+        env = {
+            "SHIXIAN_CONFIG_DIR": str(cfg),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+            "SHIXIAN_DATA_DIR": str(tmp_path / "data"),
+            "SHIXIAN_SMS_ALIYUN_ACCESS_KEY_ID": ALIYUN_ID,
+            "SHIXIAN_SMS_ALIYUN_ACCESS_KEY_SECRET": ALIYUN_SECRET,
+            "SHIXIAN_SMS_ALIYUN_SIGN_NAME": "钦州市政务公开",
+            "SHIXIAN_SMS_ALIYUN_TEMPLATE": "SMS_465900001",
+            "SHIXIAN_SMS_ALIYUN_ENDPOINT": f"http://127.0.0.1:{p.port}/aliyun/",
+            "SHIXIAN_SMS_TENCENT_SECRET_ID": TENCENT_ID,
+            "SHIXIAN_SMS_TENCENT_SECRET_KEY": TENCENT_KEY,
+            "SHIXIAN_SMS_TENCENT_SDK_APP_ID": APP_ID,
+            "SHIXIAN_SMS_TENCENT_SIGN_NAME": "钦州市政务公开",
+            "SHIXIAN_SMS_TENCENT_ENDPOINT": f"http://127.0.0.1:{p.port}/tencent/",
+        }
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        yield p
+
+
+def _at(monkeypatch, hour: int, minute: int = 0) -> None:
+    """Pin the sending path's clock to a Beijing hour (quiet hours are tested on every day of the year)."""
+    instant = datetime(2026, 12, 3, hour, minute, tzinfo=SHANGHAI)
+    monkeypatch.setattr(notify, "shanghai_now", lambda: instant)
+
+
+def _req(person: str, rule: str = "policy_publication", **kw) -> NotificationRequest:
+    return NotificationRequest(
+        item_id=f"doc-{uuid.uuid4().hex[:8]}",
+        rule=rule,
+        step="t_minus_1",
+        person_id=person,
+        context={"item_title": "关于印发《钦州市优化营商环境若干措施》的通知", "department": "qz-fgw",
+                 "due": "2026-12-07", "working_days_left": 1},
+        **kw,
+    )
+
+
+def _attempts(key: str):
+    from store.db import database_url, get_engine
+
+    with Session(get_engine(database_url())) as s:
+        return store.attempts_for(s, key)
+
+
+# ------------------------------------------------------------------------ the real path, local far end
+async def test_aliyun_request_format_and_signature(provider, caplog):
+    caplog.set_level(logging.DEBUG)
+    ok, err = await send_via(f"smsaliyun://{PHONE}", "【提醒】政策文件主动公开将于明天到期", "钦州市发改委：关于印发……")
+    assert ok and err is None
+    (got,) = provider.requests
+    assert got.signature_ok
+    assert got.path == "/aliyun/" and got.headers["content-type"].startswith("application/x-www-form-urlencoded")
+    p = got.params
+    assert p["Action"] == "SendSms" and p["Version"] == "2017-05-25" and p["Format"] == "JSON"
+    assert p["SignatureMethod"] == "HMAC-SHA1" and p["SignatureVersion"] == "1.0" and p["RegionId"] == "cn-hangzhou"
+    assert p["AccessKeyId"] == ALIYUN_ID and p["PhoneNumbers"] == PHONE
+    assert p["SignName"] == "钦州市政务公开" and p["TemplateCode"] == "SMS_465900001"
+    assert json.loads(p["TemplateParam"]) == {"title": "【提醒】政策文件主动公开将于明天到期", "content": "钦州市发改委：关于印发……"}
+    sent = datetime.strptime(p["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs(datetime.now(UTC) - sent) < timedelta(minutes=5)  # the provider refuses a stale timestamp
+    assert len(p["SignatureNonce"]) >= 16 and b"+" not in got.body  # spaces as %20, as signed
+    # Nothing of ours logs the phone number or a key (Apprise's DEBUG lines included).
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert PHONE not in logged and ALIYUN_SECRET not in logged
+
+
+async def test_tencent_request_format_and_signature(provider, caplog):
+    caplog.set_level(logging.DEBUG)
+    ok, err = await send_via(f"smstencent://{PHONE2}?sign=钦州发改&template=2233445", "标题", "正文" * 30)
+    assert ok and err is None
+    (got,) = provider.requests
+    assert got.signature_ok
+    h = got.headers
+    assert h["x-tc-action"] == "SendSms" and h["x-tc-version"] == "2021-01-11" and h["x-tc-region"] == "ap-guangzhou"
+    assert h["content-type"] == "application/json; charset=utf-8" and h["host"] == f"127.0.0.1:{provider.port}"
+    assert abs(int(h["x-tc-timestamp"]) - datetime.now(UTC).timestamp()) < 300
+    assert got.payload == {
+        "PhoneNumberSet": [f"+86{PHONE2}"],
+        "SmsSdkAppId": APP_ID,
+        "SignName": "钦州发改",  # the URL's sign= wins over the setting
+        "TemplateId": "2233445",
+        "TemplateParamSet": ["标题", "正文" * 17 + "…"],  # cut to SHIXIAN_SMS_VAR_MAX (35)
+    }
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert PHONE2 not in logged and TENCENT_KEY not in logged
+
+
+async def test_wrong_key_and_provider_refusals_are_failures_without_the_phone(provider, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("SHIXIAN_SMS_ALIYUN_ACCESS_KEY_SECRET", "not-the-secret")
+    ok, err = await send_via(f"smsaliyun://{PHONE}", "t", "b")
+    assert not ok and "SignatureDoesNotMatch" in err and not provider.requests[-1].signature_ok
+    monkeypatch.setenv("SHIXIAN_SMS_ALIYUN_ACCESS_KEY_SECRET", ALIYUN_SECRET)
+    provider.fail_with = "isv.BUSINESS_LIMIT_CONTROL"
+    ok, err = await send_via(f"smsaliyun://{PHONE}", "t", "b")
+    assert not ok and err.startswith("阿里云短信发送失败：isv.BUSINESS_LIMIT_CONTROL") and "尾号5678" in err
+    provider.fail_with = "LimitExceeded.PhoneNumberDailyLimit"
+    ok, err = await send_via(f"smstencent://{PHONE2}?template=1", "t", "b")
+    assert not ok and "LimitExceeded.PhoneNumberDailyLimit" in err
+    ok, err = await send_via("smsaliyun://12ab", "t", "b")
+    assert not ok and "格式有误" in err
+    monkeypatch.delenv("SHIXIAN_SMS_TENCENT_SECRET_KEY")
+    ok, err = await send_via(f"smstencent://{PHONE2}?template=1", "t", "b")
+    assert not ok and "SHIXIAN_SMS_TENCENT_SECRET_ID" in err
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert PHONE not in logged and PHONE2 not in logged
+    for e in (err,):
+        assert PHONE not in e and PHONE2 not in e
+
+
+async def test_daytime_reminder_goes_by_sms_and_the_log_hides_the_phone(provider, monkeypatch):
+    _at(monkeypatch, 9)
+    r = await deliver(_req("liaison-sms"))
+    assert r.status == "sent" and r.channel_index == 0 and PHONE not in (r.channel or "")
+    (got,) = provider.requests
+    assert got.signature_ok and got.params["PhoneNumbers"] == PHONE
+    content = json.loads(got.params["TemplateParam"])["content"]
+    assert content.startswith("以下事项将于2026年12月7日到期，仅剩1个工作日") and "您好" not in content
+    title = json.loads(got.params["TemplateParam"])["title"]
+    assert title.startswith("【提醒】政策文件主动公开将于下一个工作日") and len(title) == 35
+    (a,) = _attempts(r.key)
+    assert a.status == "ok" and PHONE not in a.channel and a.channel.startswith("smsaliyun://")
+
+
+async def test_no_sms_at_night_unless_an_hour_rule(provider, monkeypatch):
+    _at(monkeypatch, 23, 30)
+    night = await deliver(_req("liaison-sms"))
+    assert night.status == "sent" and night.channel == "站内消息" and night.inbox_id
+    assert provider.requests == []  # nothing reached the provider
+    (a,) = _attempts(night.key)
+    assert a.status == "skipped" and "静默时段（21:00–08:00）" in a.error
+    # Temporal path: the SMS channel is passed over at once (no retries), then the inbox is the delivery.
+    req = _req("liaison-tx", channel_index=0)
+    with pytest.raises(ApplicationError) as e:
+        await ActivityEnvironment().run(send_notification, req)
+    assert e.value.type == "ChannelFailed" and e.value.non_retryable
+    past = await ActivityEnvironment().run(send_notification, req.model_copy(update={"channel_index": 1}))
+    assert past.status == "sent" and past.channel == "站内消息" and provider.requests == []
+    # The 5-hour public-opinion response is an hour rule: its warning goes by SMS at night.
+    urgent = await deliver(_req("liaison-sms", rule="opinion_response_info"))
+    assert urgent.status == "sent" and urgent.channel_index == 0
+    (got,) = provider.requests
+    assert got.signature_ok
+    # Quiet hours off: the ordinary reminder goes out at night too.
+    monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", "")
+    late = await deliver(_req("liaison-sms"))
+    assert late.status == "sent" and late.channel_index == 0 and len(provider.requests) == 2
