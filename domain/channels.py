@@ -25,9 +25,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from domain.sms import SMS_KINDS
+from domain.sms import SMS_KINDS, valid_phone
 
 Privacy = Literal["group", "personal"]
 PRIVACY_CLASSES: tuple[Privacy, ...] = ("group", "personal")
@@ -249,7 +249,11 @@ FORM_KINDS = {
     "feishu": "飞书群机器人",
     "email": "电子邮箱",
     "webhook": "Webhook",
+    "sms_aliyun": "短信（阿里云）",
+    "sms_tencent": "短信（腾讯云）",
 }
+# Form kind → Apprise scheme of the SMS channels (activities/sms.py); keys come from the settings only.
+SMS_FORM_SCHEMES = {"sms_aliyun": "smsaliyun", "sms_tencent": "smstencent"}
 # The fields of each kind: (name, Chinese label, secret?)
 FORM_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "wecom": (("key", "机器人 Webhook 地址中的 key", True),),
@@ -257,6 +261,8 @@ FORM_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "feishu": (("token", "Webhook 地址中的 hook id", True),),
     "email": (("address", "邮箱地址", False),),
     "webhook": (("address", "接收地址（http:// 或 https://）", False),),
+    "sms_aliyun": (("phone", "手机号码", False),),
+    "sms_tencent": (("phone", "手机号码", False),),
 }
 _URL_SAFE = re.compile(r"^[A-Za-z0-9_\-.~${}]+$")
 _MAIL = re.compile(r"^[^@\s,;/?#]+@[^@\s,;/?#]+\.[^@\s,;/?#]+$")
@@ -320,6 +326,11 @@ def build_url(kind: str, fields: Mapping[str, str], smtp: Mapping[str, str] | No
         if not low.startswith(("http://", "https://")) or len(address) < 10 or any(c.isspace() for c in address):
             raise ChannelFormError("address", "接收地址须以 http:// 或 https:// 开头")
         return ("jsons://" + address[8:]) if low.startswith("https://") else ("json://" + address[7:])
+    if kind in SMS_FORM_SCHEMES:
+        phone = re.sub(r"[\s-]", "", fields.get("phone") or "")
+        if not valid_phone(phone):
+            raise ChannelFormError("phone", "请填写一个有效的手机号码，如 13800000000 或 +8613800000000")
+        return f"{SMS_FORM_SCHEMES[kind]}://{quote(phone, safe='+')}"
     raise ChannelFormError("kind", "请选择渠道类型")
 
 
@@ -338,6 +349,10 @@ def parse_url(url: str) -> tuple[str | None, dict[str, str]]:
     if kind in MAIL_KINDS:
         to = parse_qs(urlsplit(url).query).get("to", [""])[0]
         return ("email", {"address": to}) if to and _mail_recipients(url) == 1 else (None, {})
+    if kind in SMS_KINDS:
+        head, _, query = rest.partition("?")
+        form = next(k for k, v in SMS_FORM_SCHEMES.items() if v == kind)
+        return (form, {"phone": unquote(head)}) if head and "/" not in head and not query else (None, {})
     if kind in ("json", "jsons"):
         return "webhook", {"address": ("https://" if kind == "jsons" else "http://") + rest}
     return None, {}

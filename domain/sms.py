@@ -48,7 +48,8 @@ DEFAULT_QUIET_HOURS = "21:00-08:00"
 # provider's template rules); each variable is cut to this many characters unless SHIXIAN_SMS_VAR_MAX says.
 DEFAULT_VAR_MAX = 35
 
-_PHONE = re.compile(r"^\+?\d{5,15}$")
+# A mainland mobile number (11 digits from 1, optionally 86 before it), or any E.164 number with its +.
+_PHONE = re.compile(r"^(?:(?:86)?1\d{10}|\+\d{8,15})$")
 
 
 class SmsConfigError(ValueError):
@@ -57,7 +58,7 @@ class SmsConfigError(ValueError):
 
 # ------------------------------------------------------------------------------------ phone numbers
 def valid_phone(phone: str) -> bool:
-    return bool(_PHONE.match(phone))
+    return bool(_PHONE.fullmatch(phone))
 
 
 def mask_phone(phone: str) -> str:

@@ -4,19 +4,13 @@ the product's real sending path (Apprise plugin, delivery log, quiet hours) agai
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import logging
 import shutil
-import threading
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, quote
 
 import pytest
 from sqlmodel import Session
@@ -29,13 +23,10 @@ from domain import channels, sms
 from domain.secrets import mask_url
 from domain.shanghai import SHANGHAI
 from store import deliveries as store
-from tests.receivers import free_port
+from tests.sms_provider import ALIYUN_ID, ALIYUN_SECRET, APP_ID, TENCENT_KEY, SmsProvider
 
 PHONE = "13912345678"
 PHONE2 = "13787654321"
-ALIYUN_ID, ALIYUN_SECRET = "LTAI5tTestKeyId0001", "aliyun-secret-Zq8xW"
-TENCENT_ID, TENCENT_KEY = "AKIDtestsecretid00000001", "tencent-secret-Kp3vR"
-APP_ID = "1400123456"
 
 
 # ------------------------------------------------------------------------ documented examples (pure)
@@ -136,117 +127,6 @@ def test_phones_are_hidden_and_sms_is_personal():
     assert sms.template_values("t", "甲，您好：\n\n以下事项到期", 35) == ("t", "以下事项到期")
 
 
-# ------------------------------------------------------------------------ a local provider
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    params: dict[str, str] = field(default_factory=dict)  # Aliyun form
-    payload: dict = field(default_factory=dict)  # Tencent JSON
-    signature_ok: bool = False
-
-
-def _rfc3986(s: str) -> str:
-    return quote(s, safe="-_.~")
-
-
-def verify_aliyun(params: dict[str, str], secret: str) -> bool:
-    """The provider's check, written from the RPC signature document (not with the product's helpers)."""
-    canonical = "&".join(f"{_rfc3986(k)}={_rfc3986(v)}" for k, v in sorted(params.items()) if k != "Signature")
-    to_sign = "POST&%2F&" + _rfc3986(canonical)
-    expected = base64.b64encode(hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
-    return hmac.compare_digest(expected, params.get("Signature", ""))
-
-
-def verify_tencent(headers: dict[str, str], body: bytes, secret_id: str, secret_key: str) -> bool:
-    """The provider's check, written from the 签名方法 v3 document."""
-    auth = headers.get("authorization", "")
-    algo, _, rest = auth.partition(" ")
-    fields = dict(part.strip().split("=", 1) for part in rest.split(","))
-    cred_id, date, service, term = fields["Credential"].split("/")
-    signed = fields["SignedHeaders"].split(";")
-    ts = int(headers["x-tc-timestamp"])
-    if algo != "TC3-HMAC-SHA256" or cred_id != secret_id or term != "tc3_request" or "host" not in signed:
-        return False
-    if date != datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d"):
-        return False
-    canon_headers = "".join(f"{h}:{headers[h].strip().lower()}\n" for h in sorted(signed))
-    canonical = f"POST\n/\n\n{canon_headers}\n{';'.join(sorted(signed))}\n{hashlib.sha256(body).hexdigest()}"
-    to_sign = f"{algo}\n{ts}\n{date}/{service}/tc3_request\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-
-    def h(key: bytes, msg: str) -> bytes:
-        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
-
-    key = h(h(h(("TC3" + secret_key).encode(), date), service), "tc3_request")
-    return hmac.compare_digest(hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(), fields["Signature"])
-
-
-class SmsProvider:
-    """An HTTP server on 127.0.0.1 speaking Aliyun's (`/aliyun/`) and Tencent's (`/tencent/`) SendSms: it
-    verifies the signature and answers as the provider does (OK, or its error codes). `fail_with` makes it
-    refuse every request with that provider code."""
-
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        self.fail_with: str | None = None
-        self.port = free_port()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # the server's access log would print the path only; keep it quiet
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                got = Received(self.path, headers, body)
-                if self.path.startswith("/aliyun/"):
-                    got.params = dict(parse_qsl(body.decode(), keep_blank_values=True))
-                    got.signature_ok = verify_aliyun(got.params, ALIYUN_SECRET)
-                    if not got.signature_ok:
-                        answer = {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched"}
-                    elif owner.fail_with:
-                        answer = {"Code": owner.fail_with, "Message": f"{got.params.get('PhoneNumbers')} 触发流控"}
-                    else:
-                        answer = {"Code": "OK", "Message": "OK", "BizId": "900619746936498440^0", "RequestId": "F6"}
-                else:
-                    got.payload = json.loads(body)
-                    got.signature_ok = verify_tencent(headers, body, TENCENT_ID, TENCENT_KEY)
-                    rid = str(uuid.uuid4())
-                    if not got.signature_ok:
-                        answer = {"Response": {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "x"}}}
-                    else:
-                        code = owner.fail_with or "Ok"
-                        answer = {
-                            "Response": {
-                                "SendStatusSet": [
-                                    {"SerialNo": "2028:1", "PhoneNumber": p, "Fee": 1, "Code": code, "Message": p}
-                                    for p in got.payload["PhoneNumberSet"]
-                                ],
-                                "RequestId": rid,
-                            }
-                        }
-                owner.requests.append(got)
-                data = json.dumps(answer, ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json;charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> SmsProvider:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 DEPARTMENTS = """
 [[department]]
 id = "qz-fgw"
@@ -280,16 +160,7 @@ def provider(tmp_path, monkeypatch):
             "SHIXIAN_CONFIG_DIR": str(cfg),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
             "SHIXIAN_DATA_DIR": str(tmp_path / "data"),
-            "SHIXIAN_SMS_ALIYUN_ACCESS_KEY_ID": ALIYUN_ID,
-            "SHIXIAN_SMS_ALIYUN_ACCESS_KEY_SECRET": ALIYUN_SECRET,
-            "SHIXIAN_SMS_ALIYUN_SIGN_NAME": "钦州市政务公开",
-            "SHIXIAN_SMS_ALIYUN_TEMPLATE": "SMS_465900001",
-            "SHIXIAN_SMS_ALIYUN_ENDPOINT": f"http://127.0.0.1:{p.port}/aliyun/",
-            "SHIXIAN_SMS_TENCENT_SECRET_ID": TENCENT_ID,
-            "SHIXIAN_SMS_TENCENT_SECRET_KEY": TENCENT_KEY,
-            "SHIXIAN_SMS_TENCENT_SDK_APP_ID": APP_ID,
-            "SHIXIAN_SMS_TENCENT_SIGN_NAME": "钦州市政务公开",
-            "SHIXIAN_SMS_TENCENT_ENDPOINT": f"http://127.0.0.1:{p.port}/tencent/",
+            **p.env(),
         }
         for k, v in env.items():
             monkeypatch.setenv(k, v)
@@ -308,8 +179,12 @@ def _req(person: str, rule: str = "policy_publication", **kw) -> NotificationReq
         rule=rule,
         step="t_minus_1",
         person_id=person,
-        context={"item_title": "关于印发《钦州市优化营商环境若干措施》的通知", "department": "qz-fgw",
-                 "due": "2026-12-07", "working_days_left": 1},
+        context={
+            "item_title": "关于印发《钦州市优化营商环境若干措施》的通知",
+            "department": "qz-fgw",
+            "due": "2026-12-07",
+            "working_days_left": 1,
+        },
         **kw,
     )
 
@@ -334,7 +209,10 @@ async def test_aliyun_request_format_and_signature(provider, caplog):
     assert p["SignatureMethod"] == "HMAC-SHA1" and p["SignatureVersion"] == "1.0" and p["RegionId"] == "cn-hangzhou"
     assert p["AccessKeyId"] == ALIYUN_ID and p["PhoneNumbers"] == PHONE
     assert p["SignName"] == "钦州市政务公开" and p["TemplateCode"] == "SMS_465900001"
-    assert json.loads(p["TemplateParam"]) == {"title": "【提醒】政策文件主动公开将于明天到期", "content": "钦州市发改委：关于印发……"}
+    assert json.loads(p["TemplateParam"]) == {
+        "title": "【提醒】政策文件主动公开将于明天到期",
+        "content": "钦州市发改委：关于印发……",
+    }
     sent = datetime.strptime(p["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert abs(datetime.now(UTC) - sent) < timedelta(minutes=5)  # the provider refuses a stale timestamp
     assert len(p["SignatureNonce"]) >= 16 and b"+" not in got.body  # spaces as %20, as signed
@@ -424,3 +302,17 @@ async def test_no_sms_at_night_unless_an_hour_rule(provider, monkeypatch):
     monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", "")
     late = await deliver(_req("liaison-sms"))
     assert late.status == "sent" and late.channel_index == 0 and len(provider.requests) == 2
+
+
+# ------------------------------------------------------------------------ the admin page's channel form
+def test_sms_channel_as_form_fields():
+    assert channels.build_url("sms_aliyun", {"phone": "139 1234-5678"}) == f"smsaliyun://{PHONE}"
+    assert channels.build_url("sms_tencent", {"phone": f"+86{PHONE}"}) == f"smstencent://+86{PHONE}"
+    assert channels.parse_url(f"smsaliyun://{PHONE}") == ("sms_aliyun", {"phone": PHONE})
+    assert channels.parse_url(f"smstencent://+86{PHONE}") == ("sms_tencent", {"phone": f"+86{PHONE}"})
+    assert channels.parse_url(f"smsaliyun://{PHONE}?template=SMS_1") == (None, {})  # kept as it is
+    for bad in ("", "1391234567a", "12"):
+        with pytest.raises(channels.ChannelFormError, match="有效的手机号码") as e:
+            channels.build_url("sms_aliyun", {"phone": bad})
+        assert e.value.field == "phone"
+    assert channels.form_kind_name(f"smsaliyun://{PHONE}") == "短信（阿里云）"
