@@ -79,6 +79,15 @@ def default_privacy(url: str) -> Privacy:
     return "group"
 
 
+def _sms_phones_valid(url: str) -> bool:
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    head, _, query = rest.partition("?")
+    phones = [unquote(seg) for seg in head.split("/") if seg]
+    for value in parse_qs(query).get("to", []):
+        phones += [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+    return bool(phones) and all(valid_phone(p) for p in phones)
+
+
 def _sms_recipients(url: str) -> int:
     rest = url.split("://", 1)[1] if "://" in url else ""
     head, _, query = rest.partition("?")
@@ -93,6 +102,8 @@ def problem(url: str, privacy: str) -> str | None:
     if privacy not in PRIVACY_CLASSES:
         return f"privacy 只能是 {' 或 '.join(PRIVACY_CLASSES)}，不能是“{privacy}”"
     kind = kind_of(url)
+    if kind in SMS_KINDS and not _sms_phones_valid(url):  # the number itself is never repeated in the message
+        return f"{kind} 短信渠道须写有效的手机号码，如 {kind}://13800000000（多个号码用 / 分隔）"
     if privacy == "personal" and kind in GROUP_BOT_KINDS:
         return f"{kind} 群机器人的消息全群可见，不能标为 personal（个人）"
     if privacy == "personal" and kind in SMS_KINDS and _sms_recipients(url) > 1:

@@ -121,6 +121,9 @@ def test_phones_are_hidden_and_sms_is_personal():
     assert channels.default_privacy(url) == "personal"
     assert channels.default_privacy(f"smstencent://{PHONE}/{PHONE2}") == "group"
     assert channels.problem(f"smsaliyun://{PHONE}/{PHONE2}", "personal")
+    assert channels.problem(f"smsaliyun://{PHONE}", "personal") is None
+    bad = channels.problem("smsaliyun://1391234567", "personal")  # ten digits
+    assert bad and "有效的手机号码" in bad and "1391234567" not in bad
     assert sms.mask_phone(PHONE) == "尾号5678"
     assert sms.e164(PHONE) == f"+86{PHONE}" and sms.domestic(f"+86{PHONE}") == PHONE
     assert sms.template_values("标题", "一 二\n三" + "长" * 40, 10) == ("标题", "一 二 三长长长长…")
@@ -316,3 +319,14 @@ def test_sms_channel_as_form_fields():
             channels.build_url("sms_aliyun", {"phone": bad})
         assert e.value.field == "phone"
     assert channels.form_kind_name(f"smsaliyun://{PHONE}") == "短信（阿里云）"
+
+
+def test_a_malformed_phone_in_departments_toml_is_refused_without_the_number(tmp_path):
+    from domain.directory import DirectoryError, load_directory
+
+    cfg = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "config", cfg)
+    (cfg / "departments.toml").write_text(DEPARTMENTS.replace("{phone}", "1391234").replace("{phone2}", PHONE2))
+    with pytest.raises(DirectoryError) as e:
+        load_directory(cfg)
+    assert "liaison-sms" in str(e.value) and "notify #1" in str(e.value) and "1391234" not in str(e.value)
