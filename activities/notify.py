@@ -375,6 +375,11 @@ async def deliver(
                 err = "设置密码链接只发往个人渠道（如个人邮箱），不发往群组渠道"
                 attempt(i, urls[i], False, err)
                 continue
+            if req.step in PERSONAL_ONLY_STEPS and channels.kind_of(urls[i]) in sms.SMS_KINDS:
+                # A template variable holds a few dozen characters: the link would arrive cut, i.e. not at all.
+                err = "设置密码链接不经短信发送（短信模板放不下完整链接），请用个人邮箱或由管理员当面转交"
+                attempt(i, urls[i], False, err)
+                continue
             # Rendered per channel: a group channel never sees a request's title (domain/channels.py).
             seen = channels.for_channel(
                 context, kind=channels.kind_of(urls[i]), privacy=person.channel_privacy(i), item_type=item_type

@@ -176,17 +176,20 @@ def _at(monkeypatch, hour: int, minute: int = 0) -> None:
     monkeypatch.setattr(notify, "shanghai_now", lambda: instant)
 
 
-def _req(person: str, rule: str = "policy_publication", **kw) -> NotificationRequest:
+def _req(
+    person: str, rule: str = "policy_publication", step: str = "t_minus_1", context=None, **kw
+) -> NotificationRequest:
     return NotificationRequest(
         item_id=f"doc-{uuid.uuid4().hex[:8]}",
         rule=rule,
-        step="t_minus_1",
+        step=step,
         person_id=person,
         context={
             "item_title": "关于印发《钦州市优化营商环境若干措施》的通知",
             "department": "qz-fgw",
             "due": "2026-12-07",
             "working_days_left": 1,
+            **(context or {}),
         },
         **kw,
     )
@@ -330,3 +333,9 @@ def test_a_malformed_phone_in_departments_toml_is_refused_without_the_number(tmp
     with pytest.raises(DirectoryError) as e:
         load_directory(cfg)
     assert "liaison-sms" in str(e.value) and "notify #1" in str(e.value) and "1391234" not in str(e.value)
+
+
+async def test_an_invite_link_never_goes_by_sms(provider, monkeypatch):
+    _at(monkeypatch, 10)
+    r = await deliver(_req("liaison-sms", step="invite", context={"invite_link": "https://gk.example/invite/abc"}))
+    assert r.status == "failed" and "不经短信发送" in (r.error or "") and provider.requests == []
