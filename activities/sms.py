@@ -86,7 +86,9 @@ class _SmsBase(NotifyBase):
         return False
 
     def _scrub(self, text: str) -> str:
-        """The provider's text without our numbers (it may echo them)."""
+        """The provider's text without our numbers (it may echo them) and without the request it may quote
+        (Aliyun's SignatureDoesNotMatch ends with its string to sign, which holds the parameters)."""
+        text = text.split("server string to sign")[0].rstrip(" .:")
         for t in self.targets:
             for form in {t, t.lstrip("+"), sms.e164(t), sms.domestic(t)}:
                 if form:

@@ -41,10 +41,14 @@ def _rfc3986(s: str) -> str:
     return quote(s, safe="-_.~")
 
 
+def aliyun_server_string(params: dict[str, str]) -> str:
+    canonical = "&".join(f"{_rfc3986(k)}={_rfc3986(v)}" for k, v in sorted(params.items()) if k != "Signature")
+    return "POST&%2F&" + _rfc3986(canonical)
+
+
 def verify_aliyun(params: dict[str, str], secret: str) -> bool:
     """The provider's check, written from the RPC signature document (not with the product's helpers)."""
-    canonical = "&".join(f"{_rfc3986(k)}={_rfc3986(v)}" for k, v in sorted(params.items()) if k != "Signature")
-    to_sign = "POST&%2F&" + _rfc3986(canonical)
+    to_sign = aliyun_server_string(params)
     expected = base64.b64encode(hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
     return hmac.compare_digest(expected, params.get("Signature", ""))
 
@@ -91,11 +95,18 @@ class SmsProvider:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 got = Received(self.path, headers, body)
-                if self.path.startswith("/aliyun/"):
-                    got.params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+                if self.path.startswith("/aliyun/") or "x-tc-action" not in headers:  # Tencent's carry X-TC-*
+                    # Like the provider: parameters in the query string (the SDKs' POST) or the form body.
+                    query = self.path.partition("?")[2]
+                    got.params = dict(parse_qsl(query, keep_blank_values=True))
+                    got.params.update(parse_qsl(body.decode(), keep_blank_values=True))
                     got.signature_ok = verify_aliyun(got.params, ALIYUN_SECRET)
                     if not got.signature_ok:
-                        answer = {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched"}
+                        answer = {  # worded as the provider does: its string to sign after the colon
+                            "Code": "SignatureDoesNotMatch",
+                            "Message": "Specified signature is not matched with our calculation. server string to "
+                            f"sign is:{aliyun_server_string(got.params)}",
+                        }
                     elif owner.fail_with:
                         answer = {"Code": owner.fail_with, "Message": f"{got.params.get('PhoneNumbers')} 触发流控"}
                     else:
@@ -105,7 +116,11 @@ class SmsProvider:
                     got.signature_ok = verify_tencent(headers, body, TENCENT_ID, TENCENT_KEY)
                     rid = str(uuid.uuid4())
                     if not got.signature_ok:
-                        answer = {"Response": {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "x"}}}
+                        error = {
+                            "Code": "AuthFailure.SignatureFailure",
+                            "Message": "The provided credentials could not be validated.",
+                        }
+                        answer = {"Response": {"Error": error, "RequestId": rid}}
                     else:
                         code = owner.fail_with or "Ok"
                         answer = {
@@ -119,8 +134,12 @@ class SmsProvider:
                         }
                 owner.requests.append(got)
                 data = json.dumps(answer, ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json;charset=utf-8")
+                aliyun = bool(got.params)
+                # Aliyun answers a bad signature with HTTP 400 (business refusals with 200 and their Code); Tencent
+                # answers everything with 200 and Response.Error.
+                self.send_response(400 if aliyun and not got.signature_ok else 200)
+                # As each provider labels it (Tencent's SDK reads errors only under exactly application/json).
+                self.send_header("Content-Type", "application/json;charset=utf-8" if aliyun else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -253,6 +253,7 @@ async def test_wrong_key_and_provider_refusals_are_failures_without_the_phone(pr
     monkeypatch.setenv("SHIXIAN_SMS_ALIYUN_ACCESS_KEY_SECRET", "not-the-secret")
     ok, err = await send_via(f"smsaliyun://{PHONE}", "t", "b")
     assert not ok and "SignatureDoesNotMatch" in err and not provider.requests[-1].signature_ok
+    assert "HTTP 400" in err and "string to sign" not in err and "PhoneNumbers" not in err
     monkeypatch.setenv("SHIXIAN_SMS_ALIYUN_ACCESS_KEY_SECRET", ALIYUN_SECRET)
     provider.fail_with = "isv.BUSINESS_LIMIT_CONTROL"
     ok, err = await send_via(f"smsaliyun://{PHONE}", "t", "b")
@@ -339,3 +340,58 @@ async def test_an_invite_link_never_goes_by_sms(provider, monkeypatch):
     _at(monkeypatch, 10)
     r = await deliver(_req("liaison-sms", step="invite", context={"invite_link": "https://gk.example/invite/abc"}))
     assert r.status == "failed" and "不经短信发送" in (r.error or "") and provider.requests == []
+
+
+# ------------------------------------------------------------------------ the vendors' SDKs, same receiver
+def _tencent_sdk_send(port: int, secret_key: str) -> None:
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.sms.v20210111 import models, sms_client
+
+    from tests.sms_provider import TENCENT_ID
+
+    profile = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=f"127.0.0.1:{port}"))
+    client = sms_client.SmsClient(credential.Credential(TENCENT_ID, secret_key), "ap-guangzhou", profile)
+    req = models.SendSmsRequest()
+    req.PhoneNumberSet, req.SmsSdkAppId, req.SignName = [f"+86{PHONE}"], APP_ID, "钦州市政务公开"
+    req.TemplateId, req.TemplateParamSet = "2233445", ["【提醒】标题 *~", "内容"]
+    client.SendSms(req)
+
+
+def _aliyun_sdk_send(port: int, secret: str) -> None:
+    from aliyunsdkcore.client import AcsClient
+    from aliyunsdkcore.request import CommonRequest
+
+    req = CommonRequest(domain=f"127.0.0.1:{port}", version="2017-05-25", action_name="SendSms")
+    req.set_method("POST")
+    req.set_protocol_type("http")
+    req.set_accept_format("json")
+    for k, v in {
+        "PhoneNumbers": PHONE,
+        "SignName": "钦州市政务公开",
+        "TemplateCode": "SMS_465900001",
+        "TemplateParam": json.dumps({"title": "【提醒】标题 *~", "content": "内容"}, ensure_ascii=False),
+    }.items():
+        req.add_query_param(k, v)
+    AcsClient(ALIYUN_ID, secret, "cn-hangzhou").do_action_with_exception(req)
+
+
+def test_the_local_provider_accepts_the_vendors_own_sdks_and_refuses_a_wrong_key():
+    """The receiver's signature check is the providers' algorithm, not a copy of ours: requests signed by
+    Tencent's and Aliyun's own SDKs (tencentcloud-sdk-python-sms, aliyun-python-sdk-core, RPC signature) pass
+    it, the same requests signed with a wrong key fail it, and the product's requests (above) pass it."""
+    from aliyunsdkcore.acs_exception.exceptions import ServerException
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
+    with SmsProvider() as p:
+        _tencent_sdk_send(p.port, TENCENT_KEY)
+        _aliyun_sdk_send(p.port, ALIYUN_SECRET)
+        assert [r.signature_ok for r in p.requests] == [True, True]
+        assert p.requests[0].payload["PhoneNumberSet"] == [f"+86{PHONE}"]
+        assert p.requests[1].params["Action"] == "SendSms" and p.requests[1].params["SignatureMethod"] == "HMAC-SHA1"
+        with pytest.raises(TencentCloudSDKException, match="AuthFailure.SignatureFailure"):
+            _tencent_sdk_send(p.port, "wrong-key")
+        with pytest.raises(ServerException, match="SignatureDoesNotMatch|InvalidAccessKeySecret"):
+            _aliyun_sdk_send(p.port, "wrong-secret")
+        assert [r.signature_ok for r in p.requests[2:]] == [False, False]
