@@ -23,6 +23,7 @@ from domain import channels, sms
 from domain.secrets import mask_url
 from domain.shanghai import SHANGHAI
 from store import deliveries as store
+from tests.receivers import WebhookReceiver
 from tests.sms_provider import ALIYUN_ID, ALIYUN_SECRET, APP_ID, TENCENT_KEY, SmsProvider
 
 PHONE = "13912345678"
@@ -144,6 +145,19 @@ roles = ["liaison"]
 notify = ["smsaliyun://{phone}"]
 
 [[person]]
+id = "mixed-sms"
+name = "短信加群机器人联络员"
+department = "qz-fgw"
+roles = ["head"]
+notify = ["smsaliyun://{phone2}", "json://127.0.0.1:{hookport}/hook/mixed"]
+
+[[person]]
+id = "sup-sms"
+name = "督办员"
+roles = ["supervisor"]
+notify = ["json://127.0.0.1:{hookport}/hook/supervisor"]
+
+[[person]]
 id = "liaison-tx"
 name = "腾讯短信联络员"
 department = "qz-fgw"
@@ -154,10 +168,11 @@ notify = ["smstencent://{phone2}?template=1234567"]
 
 @pytest.fixture
 def provider(tmp_path, monkeypatch):
-    with SmsProvider() as p:
+    with SmsProvider() as p, WebhookReceiver() as hook:
+        p.hook = hook  # type: ignore[attr-defined]
         cfg = tmp_path / "config"
         shutil.copytree(Path(__file__).resolve().parent.parent / "config", cfg)
-        text = DEPARTMENTS.replace("{phone}", PHONE).replace("{phone2}", PHONE2)
+        text = DEPARTMENTS.replace("{phone}", PHONE).replace("{phone2}", PHONE2).replace("{hookport}", str(hook.port))
         (cfg / "departments.toml").write_text(text, encoding="utf-8")
         env = {
             "SHIXIAN_CONFIG_DIR": str(cfg),
@@ -330,7 +345,8 @@ def test_a_malformed_phone_in_departments_toml_is_refused_without_the_number(tmp
 
     cfg = tmp_path / "config"
     shutil.copytree(Path(__file__).resolve().parent.parent / "config", cfg)
-    (cfg / "departments.toml").write_text(DEPARTMENTS.replace("{phone}", "1391234").replace("{phone2}", PHONE2))
+    text = DEPARTMENTS.replace("{phone}", "1391234").replace("{phone2}", PHONE2).replace("{hookport}", "9")
+    (cfg / "departments.toml").write_text(text)
     with pytest.raises(DirectoryError) as e:
         load_directory(cfg)
     assert "liaison-sms" in str(e.value) and "notify #1" in str(e.value) and "1391234" not in str(e.value)
@@ -395,3 +411,34 @@ def test_the_local_provider_accepts_the_vendors_own_sdks_and_refuses_a_wrong_key
         with pytest.raises(ServerException, match="SignatureDoesNotMatch|InvalidAccessKeySecret"):
             _aliyun_sdk_send(p.port, "wrong-secret")
         assert [r.signature_ok for r in p.requests[2:]] == [False, False]
+
+
+# ------------------------------------------------------------------------ Temporal: the workflow side
+async def _notify_workflow(wenv, req: NotificationRequest):
+    from activities.notify import NotificationResult
+    from tests.workflow_harness import app_worker
+    from workflows.notify_steps import NotifyPersonWorkflow
+
+    tq = f"sms-{uuid.uuid4().hex[:6]}"
+    async with app_worker(wenv.client, tq):
+        return await wenv.client.execute_workflow(
+            NotifyPersonWorkflow.run,
+            req,
+            id=f"wf-{uuid.uuid4().hex[:8]}",
+            task_queue=tq,
+            result_type=NotificationResult,
+        )
+
+
+async def test_workflow_at_night_passes_over_sms_without_retries_or_alarms(provider, monkeypatch, wf_env):
+    """At 23:30 the workflow's first channel (SMS) is passed over once (no retry policy attempts), the bot gets
+    the reminder; a person whose only channel is SMS is reached in the inbox and no supervisor is alarmed."""
+    _at(monkeypatch, 23, 30)
+    hook = provider.hook
+    mixed = await _notify_workflow(wf_env, _req("mixed-sms"))
+    assert mixed.status == "sent" and mixed.channel_index == 1
+    assert [(a.channel_index, a.attempt, a.status) for a in _attempts(mixed.key)] == [(0, 1, "skipped"), (1, 1, "ok")]
+    only = await _notify_workflow(wf_env, _req("liaison-sms"))
+    assert only.status == "sent" and only.channel == "站内消息"
+    assert provider.requests == []
+    assert [p.path for p in hook.wait_for(1)] == ["/hook/mixed"]  # nobody told the supervisor of a failure
