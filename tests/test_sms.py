@@ -308,6 +308,12 @@ async def test_no_sms_at_night_unless_an_hour_rule(provider, monkeypatch):
     assert provider.requests == []  # nothing reached the provider
     (a,) = _attempts(night.key)
     assert a.status == "skipped" and "静默时段（21:00–08:00）" in a.error
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+
+    shown = CliRunner().invoke(cli, ["deliveries", "--item", night.key.split(":")[0]])
+    assert shown.exit_code == 0 and "未发送（静默时段）" in shown.output and PHONE not in shown.output
     # Temporal path: the SMS channel is passed over at once (no retries), then the inbox is the delivery.
     req = _req("liaison-tx", channel_index=0)
     with pytest.raises(ApplicationError) as e:
