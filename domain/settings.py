@@ -322,6 +322,14 @@ class Settings(BaseSettings):
         """Where every command finds Temporal: TEMPORAL_ADDRESS, else the embedded server's port."""
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
 
+    @field_validator("sms_quiet_hours")
+    @classmethod
+    def _quiet_hours_parse(cls, v: str) -> str:
+        from domain.sms import parse_quiet_hours
+
+        parse_quiet_hours(v)  # its Chinese message names SHIXIAN_SMS_QUIET_HOURS
+        return v
+
     @field_validator("session_idle_hours_by_role")
     @classmethod
     def _idle_by_role(cls, v: str) -> str:

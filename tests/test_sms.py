@@ -448,3 +448,11 @@ async def test_workflow_at_night_passes_over_sms_without_retries_or_alarms(provi
     assert only.status == "sent" and only.channel == "站内消息"
     assert provider.requests == []
     assert [p.path for p in hook.wait_for(1)] == ["/hook/mixed"]  # nobody told the supervisor of a failure
+
+
+def test_bad_quiet_hours_are_refused_by_the_settings(monkeypatch):
+    from domain.settings import SettingsError, get_settings
+
+    monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", "晚上九点")
+    with pytest.raises(SettingsError, match="SHIXIAN_SMS_QUIET_HOURS 应为 HH:MM-HH:MM"):
+        get_settings()
