@@ -479,6 +479,15 @@ def sms_ready() -> dict[str, bool]:
     }
 
 
+def sms_quiet_text() -> str:
+    """The SMS quiet hours as the page says them ("" when there are none)."""
+    from domain.settings import get_settings
+    from domain.sms import parse_quiet_hours
+
+    quiet = parse_quiet_hours(get_settings().sms_quiet_hours)
+    return quiet.text() if quiet else ""
+
+
 def smtp_settings() -> dict[str, str]:
     from domain.settings import environ, get_settings
 
@@ -760,4 +769,5 @@ def choices(limit: str | None = None) -> dict[str, Any]:
         "privacy": channels.PRIVACY_NAMES,
         "smtp_ready": bool(smtp_settings()["host"]),
         "sms_ready": sms_ready(),
+        "sms_quiet": sms_quiet_text(),
     }
