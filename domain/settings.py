@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain import sms as sms_defaults
+
 # 《网络安全法》第二十一条: network logs are kept for at least six months.
 AUDIT_MIN_RETENTION_DAYS = 180
 
@@ -127,7 +129,7 @@ class Settings(BaseSettings):
         description="the approved template code with variables ${title} and ${content} (a URL's template= wins)",
     )
     sms_aliyun_endpoint: str = Field(
-        "https://dysmsapi.aliyuncs.com/", validation_alias="SHIXIAN_SMS_ALIYUN_ENDPOINT", description="its API"
+        sms_defaults.ALIYUN_ENDPOINT, validation_alias="SHIXIAN_SMS_ALIYUN_ENDPOINT", description="its API"
     )
     sms_tencent_secret_id: str = Field(
         "", validation_alias="SHIXIAN_SMS_TENCENT_SECRET_ID", description="Tencent Cloud SecretId"
@@ -150,15 +152,19 @@ class Settings(BaseSettings):
         "ap-guangzhou", validation_alias="SHIXIAN_SMS_TENCENT_REGION", description="the API region"
     )
     sms_tencent_endpoint: str = Field(
-        "https://sms.tencentcloudapi.com/", validation_alias="SHIXIAN_SMS_TENCENT_ENDPOINT", description="its API"
+        sms_defaults.TENCENT_ENDPOINT, validation_alias="SHIXIAN_SMS_TENCENT_ENDPOINT", description="its API"
     )
     sms_quiet_hours: str = Field(
-        "21:00-08:00",
+        sms_defaults.DEFAULT_QUIET_HOURS,
         validation_alias="SHIXIAN_SMS_QUIET_HOURS",
         description="no SMS in these hours (Beijing time) unless the notice is of an hour rule; empty: none",
     )
     sms_var_max: int = Field(
-        35, gt=0, le=500, validation_alias="SHIXIAN_SMS_VAR_MAX", description="characters per template variable"
+        sms_defaults.DEFAULT_VAR_MAX,
+        gt=0,
+        le=500,
+        validation_alias="SHIXIAN_SMS_VAR_MAX",
+        description="characters per template variable",
     )
     token_days: int = Field(
         90,

@@ -42,8 +42,9 @@ TENCENT_CONTENT_TYPE = "application/json; charset=utf-8"
 # Quiet hours (Beijing time): no SMS at night unless the notice belongs to an hour rule (issue 22 §1: "no
 # SMS or bot message at night unless the rule is an hour rule"; shared/reference/province.md: the vendors'
 # 依申请 systems send staff SMS with quiet hours). The hours are the office's choice:
-# SHIXIAN_SMS_QUIET_HOURS, default 21:00-08:00; "" turns them off.
-DEFAULT_QUIET_HOURS = "21:00-08:00"
+# SHIXIAN_SMS_QUIET_HOURS, default 22:00-07:30 (before the 08:30 start of office hours and the 09:00 ladder);
+# "" turns them off.
+DEFAULT_QUIET_HOURS = "22:00-07:30"
 # Template variables are short on both providers (a 通知 template's variable is limited in length by the
 # provider's template rules); each variable is cut to this many characters unless SHIXIAN_SMS_VAR_MAX says.
 DEFAULT_VAR_MAX = 35
@@ -119,7 +120,7 @@ def parse_quiet_hours(value: str) -> QuietHours | None:
         return None
     m = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", value)
     if not m:
-        raise SmsConfigError(f"SHIXIAN_SMS_QUIET_HOURS 应为 HH:MM-HH:MM（如 21:00-08:00），不能是“{value}”")
+        raise SmsConfigError(f"SHIXIAN_SMS_QUIET_HOURS 应为 HH:MM-HH:MM（如 22:00-07:30），不能是“{value}”")
     h1, m1, h2, m2 = (int(g) for g in m.groups())
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59 or (h1, m1) == (h2, m2):
         raise SmsConfigError(f"SHIXIAN_SMS_QUIET_HOURS 中的时刻无效：“{value}”")

@@ -307,7 +307,7 @@ async def test_no_sms_at_night_unless_an_hour_rule(provider, monkeypatch):
     assert night.status == "sent" and night.channel == "站内消息" and night.inbox_id
     assert provider.requests == []  # nothing reached the provider
     (a,) = _attempts(night.key)
-    assert a.status == "skipped" and "静默时段（21:00–08:00）" in a.error
+    assert a.status == "skipped" and "静默时段（22:00–07:30）" in a.error
     from typer.testing import CliRunner
 
     from app.cli import app as cli
