@@ -45,7 +45,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notify_templates import render
-from domain import channels, labels
+from domain import channels, labels, sms
 from domain.directory import Directory, Person, load_directory
 from domain.engine import Engine, engine
 from domain.notice_text import date_text, item_link
@@ -61,6 +61,7 @@ STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + 
 PERSONAL_ONLY_STEPS = frozenset({"invite"})
 INVITE_LINK_ELSEWHERE = "（链接已发送到您的个人通知渠道，或由管理员当面转交；出于安全考虑不在站内消息中保存）"
 CHANNEL_FAILED = "ChannelFailed"
+QUIET_SKIPPED = "skipped"  # a delivery attempt's status: the channel may not send now (SMS at night)
 INBOX_CHANNEL = "站内消息"  # `channel_used` of a delivery the inbox alone made
 # A person who has not set a password cannot open the inbox: these steps need an external channel.
 INBOX_DOES_NOT_DELIVER = frozenset({"invite"})
@@ -231,6 +232,9 @@ async def send_via(url: str, title: str, body: str) -> tuple[bool, str | None]:
     """Send one message through one Apprise URL. (ok, error text with secrets scrubbed)."""
     import apprise
 
+    from activities.sms import register
+
+    register()  # smsaliyun:// and smstencent:// (our plugins) before Apprise parses the URL
     ap = apprise.Apprise()
     if not ap.add(url):
         return False, f"无法识别的通知地址：{mask_url(url)}"
@@ -301,7 +305,7 @@ async def deliver(
         ):
             log.warning("delivery %s found in state intent: earlier run may have sent it (crash window)", key)
 
-        def attempt(i: int, url: str, ok: bool, err: str | None) -> None:
+        def attempt(i: int, url: str, ok: bool, err: str | None, status: str | None = None) -> None:
             store.add_attempt(
                 s,
                 key,
@@ -311,7 +315,7 @@ async def deliver(
                 channel=mask_url(url) if "://" in url else url,
                 channel_index=i,
                 attempt=_attempt_no(),
-                status="ok" if ok else "failed",
+                status=status or ("ok" if ok else "failed"),
                 error=err,
             )
 
@@ -336,6 +340,20 @@ async def deliver(
 
         urls = list(person.notify)
         masked = [mask_url(u) for u in urls]
+        quiet = quiet_channels(req, urls)
+        if quiet and len(quiet) == len(urls) and (req.channel_index is None or req.channel_index >= len(urls)):
+            # Only SMS channels, at night, for no hour rule: the inbox copy is the delivery (no SMS at night).
+            for i in range(len(urls)) if req.channel_index is None else ():
+                attempt(i, urls[i], False, quiet[i], status=QUIET_SKIPPED)
+            store.mark_sent(s, key, INBOX_CHANNEL)
+            return NotificationResult(
+                key=key,
+                status="sent",
+                person_id=req.person_id,
+                channel=INBOX_CHANNEL,
+                channel_count=len(urls),
+                inbox_id=inbox_id,
+            )
         if req.channel_index is not None and req.channel_index >= len(urls):
             last = store.attempts_for(s, key)
             gave_up = (last[-1].error if last else None) or "所有通知渠道均发送失败"
@@ -358,8 +376,18 @@ async def deliver(
         err: str | None = None
         for i in indexes:
             _heartbeat()
+            if i in quiet:
+                attempt(i, urls[i], False, quiet[i], status=QUIET_SKIPPED)
+                if req.channel_index is not None:  # straight on to the next channel, no retries
+                    raise ApplicationError(quiet[i], type=CHANNEL_FAILED, non_retryable=True)
+                continue
             if req.step in PERSONAL_ONLY_STEPS and person.channel_privacy(i) != "personal":
                 err = "设置密码链接只发往个人渠道（如个人邮箱），不发往群组渠道"
+                attempt(i, urls[i], False, err)
+                continue
+            if req.step in PERSONAL_ONLY_STEPS and channels.kind_of(urls[i]) in sms.SMS_KINDS:
+                # A template variable holds a few dozen characters: the link would arrive cut, i.e. not at all.
+                err = "设置密码链接不经短信发送（短信模板放不下完整链接），请用个人邮箱或由管理员当面转交"
                 attempt(i, urls[i], False, err)
                 continue
             # Rendered per channel: a group channel never sees a request's title (domain/channels.py).
@@ -431,6 +459,21 @@ async def deliver(
             tried_channels=masked,
             inbox_id=inbox_id,
         )
+
+
+def quiet_channels(req: NotificationRequest, urls: list[str]) -> dict[int, str]:
+    """The channels that must not send now (index → why): SMS in the quiet hours (SHIXIAN_SMS_QUIET_HOURS),
+    unless the notice is of an hour rule (the 5-hour public-opinion response cannot wait for the morning)."""
+    from domain.settings import get_settings
+
+    if req.step in INBOX_DOES_NOT_DELIVER or not any(channels.kind_of(u) in sms.SMS_KINDS for u in urls):
+        return {}
+    quiet = sms.parse_quiet_hours(get_settings().sms_quiet_hours)
+    rule = engine().rules.get(req.rule)
+    hour_rule = rule is not None and rule.unit == "hours"
+    now = shanghai_now()
+    why = f"静默时段（{quiet.text()}）不发短信，已送达站内消息" if quiet else ""
+    return {i: why for i, u in enumerate(urls) if sms.quiet_skip(channels.kind_of(u), now, quiet, hour_rule=hour_rule)}
 
 
 @activity.defn(name="send_notification")

@@ -10,7 +10,8 @@ Titles of documents, public-opinion cases, budgets and annual reports are public
 groups.
 
 Default class by kind when departments.toml does not give one: an IM bot webhook or a generic webhook is
-`group`; `mailto://` with one recipient is `personal`, with several recipients (to=a,b / cc / bcc) `group`.
+`group`; `mailto://` with one recipient is `personal`, with several recipients (to=a,b / cc / bcc) `group`; an SMS
+channel (`smsaliyun://`, `smstencent://`) to one phone is `personal`, to several `group`.
 
 Escaping (`escape`): user-typed text (titles, notes, errors) put into a notice cannot mention everyone or
 inject markup: "@" becomes the full-width "＠" on every IM kind (@all, @所有人, @everyone, @here); Feishu/Lark
@@ -24,7 +25,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from domain.sms import SMS_KINDS, valid_phone
 
 Privacy = Literal["group", "personal"]
 PRIVACY_CLASSES: tuple[Privacy, ...] = ("group", "personal")
@@ -71,7 +74,27 @@ def default_privacy(url: str) -> Privacy:
     kind = kind_of(url)
     if kind in MAIL_KINDS:
         return "personal" if _mail_recipients(url) <= 1 else "group"
+    if kind in SMS_KINDS:  # a text message to one phone is read by its owner
+        return "personal" if _sms_recipients(url) <= 1 else "group"
     return "group"
+
+
+def _sms_phones_valid(url: str) -> bool:
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    head, _, query = rest.partition("?")
+    phones = [unquote(seg) for seg in head.split("/") if seg]
+    for value in parse_qs(query).get("to", []):
+        phones += [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+    return bool(phones) and all(valid_phone(p) for p in phones)
+
+
+def _sms_recipients(url: str) -> int:
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    head, _, query = rest.partition("?")
+    count = len([seg for seg in head.split("/") if seg])
+    for value in parse_qs(query).get("to", []):
+        count += len([p for p in value.replace(";", ",").split(",") if p.strip()])
+    return count
 
 
 def problem(url: str, privacy: str) -> str | None:
@@ -79,8 +102,12 @@ def problem(url: str, privacy: str) -> str | None:
     if privacy not in PRIVACY_CLASSES:
         return f"privacy 只能是 {' 或 '.join(PRIVACY_CLASSES)}，不能是“{privacy}”"
     kind = kind_of(url)
+    if kind in SMS_KINDS and not _sms_phones_valid(url):  # the number itself is never repeated in the message
+        return f"{kind} 短信渠道须写有效的手机号码，如 {kind}://13800000000（多个号码用 / 分隔）"
     if privacy == "personal" and kind in GROUP_BOT_KINDS:
         return f"{kind} 群机器人的消息全群可见，不能标为 personal（个人）"
+    if privacy == "personal" and kind in SMS_KINDS and _sms_recipients(url) > 1:
+        return "发给多个手机号码的短信渠道不是个人渠道，不能标为 personal（个人）"
     if privacy == "personal" and kind in MAIL_KINDS and _mail_recipients(url) > 1:
         return "发给多个收件人的邮件渠道不是个人渠道，不能标为 personal（个人）"
     return None
@@ -233,7 +260,11 @@ FORM_KINDS = {
     "feishu": "飞书群机器人",
     "email": "电子邮箱",
     "webhook": "Webhook",
+    "sms_aliyun": "短信（阿里云）",
+    "sms_tencent": "短信（腾讯云）",
 }
+# Form kind → Apprise scheme of the SMS channels (activities/sms.py); keys come from the settings only.
+SMS_FORM_SCHEMES = {"sms_aliyun": "smsaliyun", "sms_tencent": "smstencent"}
 # The fields of each kind: (name, Chinese label, secret?)
 FORM_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "wecom": (("key", "机器人 Webhook 地址中的 key", True),),
@@ -241,6 +272,8 @@ FORM_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "feishu": (("token", "Webhook 地址中的 hook id", True),),
     "email": (("address", "邮箱地址", False),),
     "webhook": (("address", "接收地址（http:// 或 https://）", False),),
+    "sms_aliyun": (("phone", "手机号码", False),),
+    "sms_tencent": (("phone", "手机号码", False),),
 }
 _URL_SAFE = re.compile(r"^[A-Za-z0-9_\-.~${}]+$")
 _MAIL = re.compile(r"^[^@\s,;/?#]+@[^@\s,;/?#]+\.[^@\s,;/?#]+$")
@@ -304,6 +337,11 @@ def build_url(kind: str, fields: Mapping[str, str], smtp: Mapping[str, str] | No
         if not low.startswith(("http://", "https://")) or len(address) < 10 or any(c.isspace() for c in address):
             raise ChannelFormError("address", "接收地址须以 http:// 或 https:// 开头")
         return ("jsons://" + address[8:]) if low.startswith("https://") else ("json://" + address[7:])
+    if kind in SMS_FORM_SCHEMES:
+        phone = re.sub(r"[\s-]", "", fields.get("phone") or "")
+        if not valid_phone(phone):
+            raise ChannelFormError("phone", "请填写一个有效的手机号码，如 13800000000 或 +8613800000000")
+        return f"{SMS_FORM_SCHEMES[kind]}://{quote(phone, safe='+')}"
     raise ChannelFormError("kind", "请选择渠道类型")
 
 
@@ -322,6 +360,10 @@ def parse_url(url: str) -> tuple[str | None, dict[str, str]]:
     if kind in MAIL_KINDS:
         to = parse_qs(urlsplit(url).query).get("to", [""])[0]
         return ("email", {"address": to}) if to and _mail_recipients(url) == 1 else (None, {})
+    if kind in SMS_KINDS:
+        head, _, query = rest.partition("?")
+        form = next(k for k, v in SMS_FORM_SCHEMES.items() if v == kind)
+        return (form, {"phone": unquote(head)}) if head and "/" not in head and not query else (None, {})
     if kind in ("json", "jsons"):
         return "webhook", {"address": ("https://" if kind == "jsons" else "http://") + rest}
     return None, {}

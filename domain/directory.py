@@ -334,7 +334,7 @@ def parse_directory(
                 raise DirectoryError(
                     f'{where}: notify URL "{url.split(":")[0]}…" has no scheme (like json:// or mailto://)'
                 )
-            if declared is not None and (why := _channels.problem(url, declared)):
+            if why := _channels.problem(url, declared or _channels.default_privacy(url)):
                 raise DirectoryError(f"{where}: notify #{n}: {why}")
             urls.append(url)
             privacy.append(declared or _channels.default_privacy(url))

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain import sms as sms_defaults
+
 # 《网络安全法》第二十一条: network logs are kept for at least six months.
 AUDIT_MIN_RETENTION_DAYS = 180
 
@@ -110,6 +112,59 @@ class Settings(BaseSettings):
     smtp_from: str = Field("", validation_alias="SHIXIAN_SMTP_FROM", description="the sender address (optional)")
     smtp_mode: str = Field(
         "", validation_alias="SHIXIAN_SMTP_MODE", description="`starttls`, `ssl` or `insecure` (plain SMTP)"
+    )
+    # --- SMS (短信) channels smsaliyun:// and smstencent:// (activities/sms.py); keys only here, never in a URL
+    sms_aliyun_access_key_id: str = Field(
+        "", validation_alias="SHIXIAN_SMS_ALIYUN_ACCESS_KEY_ID", description="Aliyun SMS AccessKey ID"
+    )
+    sms_aliyun_access_key_secret: SecretStr = Field(
+        SecretStr(""), validation_alias="SHIXIAN_SMS_ALIYUN_ACCESS_KEY_SECRET", description="its AccessKey secret"
+    )
+    sms_aliyun_sign_name: str = Field(
+        "", validation_alias="SHIXIAN_SMS_ALIYUN_SIGN_NAME", description="the approved 短信签名 (a URL's sign= wins)"
+    )
+    sms_aliyun_template: str = Field(
+        "",
+        validation_alias="SHIXIAN_SMS_ALIYUN_TEMPLATE",
+        description="the approved template code with variables ${title} and ${content} (a URL's template= wins)",
+    )
+    sms_aliyun_endpoint: str = Field(
+        sms_defaults.ALIYUN_ENDPOINT, validation_alias="SHIXIAN_SMS_ALIYUN_ENDPOINT", description="its API"
+    )
+    sms_tencent_secret_id: str = Field(
+        "", validation_alias="SHIXIAN_SMS_TENCENT_SECRET_ID", description="Tencent Cloud SecretId"
+    )
+    sms_tencent_secret_key: SecretStr = Field(
+        SecretStr(""), validation_alias="SHIXIAN_SMS_TENCENT_SECRET_KEY", description="its SecretKey"
+    )
+    sms_tencent_sdk_app_id: str = Field(
+        "", validation_alias="SHIXIAN_SMS_TENCENT_SDK_APP_ID", description="the SMS application's SdkAppId"
+    )
+    sms_tencent_sign_name: str = Field(
+        "", validation_alias="SHIXIAN_SMS_TENCENT_SIGN_NAME", description="the approved 短信签名 (a URL's sign= wins)"
+    )
+    sms_tencent_template: str = Field(
+        "",
+        validation_alias="SHIXIAN_SMS_TENCENT_TEMPLATE",
+        description="the approved template id with variables {1} (title) and {2} (content) (a URL's template= wins)",
+    )
+    sms_tencent_region: str = Field(
+        "ap-guangzhou", validation_alias="SHIXIAN_SMS_TENCENT_REGION", description="the API region"
+    )
+    sms_tencent_endpoint: str = Field(
+        sms_defaults.TENCENT_ENDPOINT, validation_alias="SHIXIAN_SMS_TENCENT_ENDPOINT", description="its API"
+    )
+    sms_quiet_hours: str = Field(
+        sms_defaults.DEFAULT_QUIET_HOURS,
+        validation_alias="SHIXIAN_SMS_QUIET_HOURS",
+        description="no SMS in these hours (Beijing time) unless the notice is of an hour rule; empty: none",
+    )
+    sms_var_max: int = Field(
+        sms_defaults.DEFAULT_VAR_MAX,
+        gt=0,
+        le=500,
+        validation_alias="SHIXIAN_SMS_VAR_MAX",
+        description="characters per template variable",
     )
     token_days: int = Field(
         90,
@@ -272,6 +327,14 @@ class Settings(BaseSettings):
     def temporal_target(self) -> str:
         """Where every command finds Temporal: TEMPORAL_ADDRESS, else the embedded server's port."""
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @field_validator("sms_quiet_hours")
+    @classmethod
+    def _quiet_hours_parse(cls, v: str) -> str:
+        from domain.sms import parse_quiet_hours
+
+        parse_quiet_hours(v)  # its Chinese message names SHIXIAN_SMS_QUIET_HOURS
+        return v
 
     @field_validator("session_idle_hours_by_role")
     @classmethod

@@ -466,6 +466,28 @@ def _new_id(prefix: str, taken: set[str]) -> str:
             return candidate
 
 
+def sms_ready() -> dict[str, bool]:
+    """Which SMS form kinds have their provider keys set (the page says so before a phone is added)."""
+    from domain.settings import get_settings
+
+    st = get_settings()
+    return {
+        "sms_aliyun": bool(st.sms_aliyun_access_key_id and st.sms_aliyun_access_key_secret.get_secret_value()),
+        "sms_tencent": bool(
+            st.sms_tencent_secret_id and st.sms_tencent_secret_key.get_secret_value() and st.sms_tencent_sdk_app_id
+        ),
+    }
+
+
+def sms_quiet_text() -> str:
+    """The SMS quiet hours as the page says them ("" when there are none)."""
+    from domain.settings import get_settings
+    from domain.sms import parse_quiet_hours
+
+    quiet = parse_quiet_hours(get_settings().sms_quiet_hours)
+    return quiet.text() if quiet else ""
+
+
 def smtp_settings() -> dict[str, str]:
     from domain.settings import environ, get_settings
 
@@ -623,6 +645,10 @@ def _address(url: str) -> str:
         return fields["address"]
     if kind == "webhook":
         return mask_url(fields["address"])
+    if kind in channels.SMS_FORM_SCHEMES:  # a staff member's phone: its last digits are enough to recognise it
+        from domain.sms import mask_phone
+
+        return mask_phone(fields["phone"])
     return mask_url(url)
 
 
@@ -742,4 +768,6 @@ def choices(limit: str | None = None) -> dict[str, Any]:
         "fields": channels.FORM_FIELDS,
         "privacy": channels.PRIVACY_NAMES,
         "smtp_ready": bool(smtp_settings()["host"]),
+        "sms_ready": sms_ready(),
+        "sms_quiet": sms_quiet_text(),
     }

@@ -353,3 +353,31 @@ def test_the_worker_and_the_cli_serve_the_directory_from_the_store():
     engine_mod.set_directory_source(None)
     composition.register_sources()
     assert engine_mod.directory_source() is directory._source
+
+
+async def test_an_sms_channel_from_the_page_and_its_test_message(env, monkeypatch):
+    """短信 on the admin page: the phone is asked in a plain field and shown by its last digits; the test
+    button sends a real, signed SendSms to a local provider."""
+    from tests.sms_provider import SmsProvider
+
+    phone = "13912340017"
+    with SmsProvider() as provider:
+        for k, v in provider.env().items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", "")  # the test button is an admin's act, at any hour
+        async with env.browser() as c:
+            await sign_in(c, "admin", ADMIN_PW)
+            base = {"id": "assessor-sms", "name": "短信考核员", "role_assessor": "1", "channel_kind": "sms_aliyun"}
+            r = await post_form(c, "/admin/people/new", "/admin/people", {**base, "ch_sms_aliyun_phone": "139-12"})
+            assert r.status_code == 422 and "有效的手机号码" in r.text
+            r = await post_form(c, "/admin/people/new", "/admin/people", {**base, "ch_sms_aliyun_phone": phone})
+            assert r.status_code == 303, r.text[:3000]
+            page = await c.get("/admin/people/assessor-sms")
+            assert "短信（阿里云）" in page.text and "尾号0017" in page.text and phone not in page.text
+            assert "（个人）" in page.text
+            r = await post_form(c, "/admin/people/assessor-sms", "/admin/people/assessor-sms/test", {})
+            assert r.status_code == 200
+            results = r.text[r.text.index('id="test-results"') :]
+            assert "发送成功" in results and phone not in results
+    (got,) = provider.requests
+    assert got.signature_ok and got.params["PhoneNumbers"] == phone and got.params["Action"] == "SendSms"

@@ -107,7 +107,8 @@ class StoreCollector:
             with session() as s:
                 for channel, status, n in attempt_counts(s):
                     scheme = channel.split("://", 1)[0] if "://" in (channel or "") else "none"
-                    sums["notices"][(scheme, "sent" if status == "ok" else "failed")] += n
+                    result = "sent" if status == "ok" else ("skipped" if status == "skipped" else "failed")
+                    sums["notices"][(scheme, result)] += n  # skipped: SMS in the quiet hours (not a failure)
                 from domain.engine import engine
                 from domain.standing import can_be_overdue
 

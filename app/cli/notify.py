@@ -69,7 +69,7 @@ def deliveries(
             f"  → {row['person']}  {beijing_text(row['sent_at'] or row['created_at'])}"
         )
         for a in row["attempts"]:
-            mark = "成功" if a["status"] == "ok" else "失败"
+            mark = labels.label(labels.ATTEMPT_STATES, a["status"])
             where = f"渠道{a['channel_index'] + 1} {a['channel']}" if a["channel_index"] >= 0 else "（无渠道）"
             err = f" — {a['error']}" if a["error"] else ""
             typer.echo(f"    {beijing_text(a['at'], seconds=True)}  {where}  第{a['attempt']}次  {mark}{err}")
