@@ -10,6 +10,7 @@ from activities.clocks import (
 from activities.digests import digest_day, plan_digests
 from activities.notify import notification_recipients, send_notification
 from activities.store import record_due_change, record_fact, reproject_closed, save_item
+from activities.sweep import sweep_department, sweep_departments
 
 ACTIVITIES: list = [
     compute_clocks,
@@ -24,4 +25,6 @@ ACTIVITIES: list = [
     notification_recipients,
     digest_day,
     plan_digests,
+    sweep_departments,
+    sweep_department,
 ]

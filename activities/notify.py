@@ -475,3 +475,163 @@ async def send_test(person_id: str, directory: Directory | None = None) -> list[
         else:
             store.mark_failed(s, key, "；".join(f"渠道{r.index + 1}：{r.error}" for r in results if not r.ok))
     return results
+
+
+# ------------------------------------------------------------------------------------------ batches
+class DeliveryBatch(BaseModel):
+    """Item steps due at the same instant for one person (the daily sweep's unit, issue 22 §2): one message
+    per channel lists them all. Each request is one (item, rule, step occurrence) with `person_id` = the
+    batch's person; its key is the same as when the item's workflow sends the step alone, so the delivery log
+    holds each item step once whoever sent it."""
+
+    person_id: str
+    # None: the person's channels in order until one accepts (fallback within the call); an index: that one.
+    channel_index: int | None = None
+    items: list[NotificationRequest] = Field(default_factory=list)
+
+
+class BatchResult(BaseModel):
+    person_id: str
+    sent: list[str] = Field(default_factory=list)  # keys delivered by this call's message(s)
+    already_sent: list[str] = Field(default_factory=list)  # keys the log already had sent: not sent again
+    failed: list[str] = Field(default_factory=list)  # keys no channel took (rows stay intent: retried per item)
+    messages: int = 0  # messages the channels accepted
+    channel: str | None = None  # masked URL of the channel used
+    error: str | None = None
+
+
+def _urgency(ctx: dict[str, Any]) -> tuple[int, int, str]:
+    """Most urgent first: the longest overdue, then the fewest working days left, then the earliest due."""
+    over = ctx.get("overdue_working_days")
+    if isinstance(over, int) and over > 0:
+        return (0, -over, str(ctx.get("due") or ""))
+    left = ctx.get("working_days_left")
+    return (1, left if isinstance(left, int) else 1_000, str(ctx.get("due") or ""))
+
+
+def render_batch(
+    person: Person,
+    contexts: list[tuple[NotificationRequest, dict[str, Any]]],
+    *,
+    kind: str,
+    privacy: str,
+    config_dir: Path | None = None,
+) -> tuple[str, str]:
+    """The consolidated message for one channel: one item alone is its own step's text, several the
+    `ladder_batch` list, each item as that channel may see it (domain/channels.py)."""
+    seen = [
+        channels.for_channel(ctx, kind=kind, privacy=privacy, item_type=notice_item_type(req)) for req, ctx in contexts
+    ]
+    if len(seen) == 1:
+        return render(contexts[0][0].step, seen[0], config_dir)
+    seen.sort(key=_urgency)
+    departments = {c.get("department_name") for c in seen}
+    batch = {
+        "person_name": person.name,
+        "department_name": departments.pop() if len(departments) == 1 else "",
+        "items": seen,
+    }
+    return render("ladder_batch", batch, config_dir)
+
+
+async def deliver_batch(
+    batch: DeliveryBatch, directory: Directory | None = None, config_dir: Path | None = None
+) -> BatchResult:
+    """Deliver the batch's item steps to its person as one message per channel, exactly once per item step
+    as the delivery log sees it. Writes are batched: the inbox copies (one per item, so the inbox gets
+    everything at once), the claims, the attempts and the `sent` marks each in one commit.
+
+    Keys already `sent` are left out of the message; a failed one is reopened. The crash window is the one of
+    `deliver` (a channel accepted the message, the worker died before `mark_sent_many` committed: the retried
+    call sends the message again), one commit wide for the whole batch. When no channel takes it the keys stay
+    `intent` and come back in `failed`: the caller hands each to the per-item path (`notify_person`: rounds,
+    then the supervisors), which the log keeps from sending what a later round delivered.
+
+    i22-channels extends this function (consolidation across departments, size limits, rate-limited queue)."""
+    from store import deliveries as store
+    from store import inbox
+    from store.db import session
+
+    directory = directory or (load_directory(config_dir) if config_dir else engine().directory)
+    out = BatchResult(person_id=batch.person_id)
+    person = directory.people.get(batch.person_id)
+    reqs = [r.model_copy(update={"person_id": batch.person_id}) for r in batch.items]
+    if not reqs:
+        return out
+    with session(expire_on_commit=False) as s:
+        contexts = [(r, build_context(r, person, directory)) for r in reqs]
+        if person is not None:
+            rows = []
+            for r, ctx in contexts:
+                seen = channels.for_channel(ctx, kind="inbox", privacy="personal", item_type=notice_item_type(r))
+                title, body = render(r.step, seen, config_dir)
+                link = item_path(r.item_id)
+                rows.append(
+                    dict(
+                        key=r.key,
+                        person=person.id,
+                        kind=INBOX_KIND.get(r.step, "notice"),
+                        title=title,
+                        body=body,
+                        link=link,
+                        item_id=r.item_id if link else None,
+                        department=ctx.get("department") or person.department or None,
+                    )
+                )
+            inbox.add_messages(s, rows)
+        claimed = store.claim_many(
+            s, [dict(key=r.key, item_id=r.item_id, rule=r.rule, step=r.step, person=batch.person_id) for r in reqs]
+        )
+        out.already_sent = [r.key for r in reqs if claimed[r.key].state == "sent"]
+        todo = [(r, ctx) for r, ctx in contexts if claimed[r.key].state != "sent"]
+        store.reopen_many(s, [r.key for r, _ in todo if claimed[r.key].state == "failed"])
+        if not todo:
+            return out
+        keys = [r.key for r, _ in todo]
+
+        def attempts(i: int, channel: str, ok: bool, err: str | None) -> None:
+            store.add_attempts(
+                s,
+                [
+                    dict(
+                        key=r.key,
+                        item_id=r.item_id,
+                        step=r.step,
+                        person=batch.person_id,
+                        channel=channel,
+                        channel_index=i,
+                        attempt=_attempt_no(),
+                        status="ok" if ok else "failed",
+                        error=err,
+                    )
+                    for r, _ in todo
+                ],
+            )
+
+        if person is None or not person.notify:
+            if person is not None:  # no external channel: the inbox copies are the delivery
+                attempts(-1, INBOX_CHANNEL, True, None)
+                store.mark_sent_many(s, keys, INBOX_CHANNEL)
+                out.sent, out.channel = keys, INBOX_CHANNEL
+                return out
+            out.failed = keys
+            out.error = f"未知人员“{batch.person_id}”（departments.toml 中不存在）"
+            attempts(-1, "", False, out.error)
+            return out
+        urls = list(person.notify)
+        indexes = range(len(urls)) if batch.channel_index is None else [batch.channel_index]
+        for i in indexes:
+            _heartbeat()
+            title, body = render_batch(
+                person, todo, kind=channels.kind_of(urls[i]), privacy=person.channel_privacy(i), config_dir=config_dir
+            )
+            ok, err = await send_via(urls[i], title, body)
+            attempts(i, mask_url(urls[i]), ok, err)
+            if ok:
+                store.mark_sent_many(s, keys, mask_url(urls[i]))
+                out.sent, out.messages, out.channel = keys, 1, mask_url(urls[i])
+                return out
+            out.error = err
+            log.warning("batch of %d for %s via channel %d failed: %s", len(keys), person.id, i + 1, err)
+        out.failed = keys
+        return out

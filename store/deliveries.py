@@ -96,6 +96,66 @@ def claim(session: Session, key: str, *, item_id: str, rule: str = "", step: str
     return row
 
 
+def claim_many(session: Session, rows: list[dict[str, str]]) -> dict[str, Delivery]:
+    """`claim` for many keys in one statement and one commit (the daily sweep's batch): each row a dict with
+    key, item_id, rule, step, person. Returns the rows by key (the existing ones as they were)."""
+    if not rows:
+        return {}
+    now = utcnow()
+    values = [{**r, "state": "intent", "created_at": now} for r in rows]
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        ins = sqlite.insert(Delivery) if dialect == "sqlite" else postgresql.insert(Delivery)
+        session.execute(ins.values(values).on_conflict_do_nothing(index_elements=["key"]))
+        session.commit()
+    else:
+        for r in rows:
+            claim(session, r["key"], item_id=r["item_id"], rule=r["rule"], step=r["step"], person=r["person"])
+    keys = [r["key"] for r in rows]
+    found = session.exec(select(Delivery).where(col(Delivery.key).in_(keys))).all()
+    return {d.key: d for d in found}
+
+
+def mark_sent_many(session: Session, keys: list[str], channel: str) -> None:
+    """Mark many claimed keys sent in one statement and one commit (a consolidated message carried them)."""
+    if not keys:
+        return
+    from sqlalchemy import update
+
+    now = utcnow()
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.key).in_(keys), col(Delivery.state) != "sent")
+        .values(state="sent", channel_used=channel, sent_at=now, error=None, updated_at=now)
+    )
+    session.commit()
+
+
+def reopen_many(session: Session, keys: list[str]) -> None:
+    """`reopen` for many keys: failed ones go back to intent."""
+    if not keys:
+        return
+    from sqlalchemy import update
+
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.key).in_(keys), col(Delivery.state) == "failed")
+        .values(state="intent", updated_at=utcnow())
+    )
+    session.commit()
+
+
+def add_attempts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Many `add_attempt` rows in one commit (one consolidated message tried on one channel)."""
+    if not rows:
+        return
+    now = utcnow()
+    session.add_all([DeliveryAttempt(**{"at": now, **r}) for r in rows])
+    session.commit()
+
+
 def _update(session: Session, key: str, **fields) -> Delivery:
     row = _get(session, key)
     if row is None:

@@ -9,6 +9,7 @@ when the person opens it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint, func
 from sqlalchemy.exc import IntegrityError
@@ -77,6 +78,29 @@ def add_message(
         return existing, False
     s.refresh(row)
     return row, True
+
+
+def add_messages(s: Session, rows: list[dict[str, Any]]) -> None:
+    """`add_message` for many (key, person) rows in one commit; existing ones are left as they are."""
+    if not rows:
+        return
+    have = set()
+    keys = list({r["key"] for r in rows})
+    for i in range(0, len(keys), 500):
+        for k, p in s.exec(
+            select(InboxMessage.key, InboxMessage.person).where(col(InboxMessage.key).in_(keys[i : i + 500]))
+        ).all():
+            have.add((k, p))
+    fresh = [InboxMessage(**r) for r in rows if (r["key"], r["person"]) not in have]
+    if not fresh:
+        return
+    s.add_all(fresh)
+    try:
+        s.commit()
+    except IntegrityError:  # a concurrent writer won some: fall back to one at a time
+        s.rollback()
+        for r in rows:
+            add_message(s, **r)
 
 
 def messages_for(

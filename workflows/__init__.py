@@ -10,6 +10,7 @@ from workflows.facts import FactWorkflow
 from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow
 from workflows.notify_steps import NotifyPersonWorkflow
 from workflows.reproject import ReprojectWorkflow
+from workflows.sweep import LadderSweepWorkflow
 from workflows.urge import UrgeDeliveryWorkflow
 
 WORKFLOWS: list = [
@@ -22,6 +23,7 @@ WORKFLOWS: list = [
     FactWorkflow,
     ReprojectWorkflow,
     UrgeDeliveryWorkflow,
+    LadderSweepWorkflow,
 ]
 
 
