@@ -558,8 +558,9 @@ async def deliver_batch(
     reqs = [r.model_copy(update={"person_id": batch.person_id}) for r in batch.items]
     if not reqs:
         return out
+    contexts = [(r, build_context(r, person, directory)) for r in reqs]
+    # Sessions are held for the writes only, never across a send: a slow channel must not hold a connection.
     with session(expire_on_commit=False) as s:
-        contexts = [(r, build_context(r, person, directory)) for r in reqs]
         if person is not None:
             rows = []
             for r, ctx in contexts:
@@ -582,14 +583,16 @@ async def deliver_batch(
         claimed = store.claim_many(
             s, [dict(key=r.key, item_id=r.item_id, rule=r.rule, step=r.step, person=batch.person_id) for r in reqs]
         )
-        out.already_sent = [r.key for r in reqs if claimed[r.key].state == "sent"]
-        todo = [(r, ctx) for r, ctx in contexts if claimed[r.key].state != "sent"]
-        store.reopen_many(s, [r.key for r, _ in todo if claimed[r.key].state == "failed"])
-        if not todo:
-            return out
-        keys = [r.key for r, _ in todo]
+        states = {k: d.state for k, d in claimed.items()}
+        out.already_sent = [r.key for r in reqs if states[r.key] == "sent"]
+        todo = [(r, ctx) for r, ctx in contexts if states[r.key] != "sent"]
+        store.reopen_many(s, [r.key for r, _ in todo if states[r.key] == "failed"])
+    if not todo:
+        return out
+    keys = [r.key for r, _ in todo]
 
-        def attempts(i: int, channel: str, ok: bool, err: str | None) -> None:
+    def record(i: int, channel: str, ok: bool, err: str | None, sent_via: str | None = None) -> None:
+        with session() as s:
             store.add_attempts(
                 s,
                 [
@@ -607,31 +610,32 @@ async def deliver_batch(
                     for r, _ in todo
                 ],
             )
+            if sent_via is not None:
+                store.mark_sent_many(s, keys, sent_via)
 
-        if person is None or not person.notify:
-            if person is not None:  # no external channel: the inbox copies are the delivery
-                attempts(-1, INBOX_CHANNEL, True, None)
-                store.mark_sent_many(s, keys, INBOX_CHANNEL)
-                out.sent, out.channel = keys, INBOX_CHANNEL
-                return out
-            out.failed = keys
-            out.error = f"未知人员“{batch.person_id}”（departments.toml 中不存在）"
-            attempts(-1, "", False, out.error)
+    if person is None or not person.notify:
+        if person is not None:  # no external channel: the inbox copies are the delivery
+            record(-1, INBOX_CHANNEL, True, None, sent_via=INBOX_CHANNEL)
+            out.sent, out.channel = keys, INBOX_CHANNEL
             return out
-        urls = list(person.notify)
-        indexes = range(len(urls)) if batch.channel_index is None else [batch.channel_index]
-        for i in indexes:
-            _heartbeat()
-            title, body = render_batch(
-                person, todo, kind=channels.kind_of(urls[i]), privacy=person.channel_privacy(i), config_dir=config_dir
-            )
-            ok, err = await send_via(urls[i], title, body)
-            attempts(i, mask_url(urls[i]), ok, err)
-            if ok:
-                store.mark_sent_many(s, keys, mask_url(urls[i]))
-                out.sent, out.messages, out.channel = keys, 1, mask_url(urls[i])
-                return out
-            out.error = err
-            log.warning("batch of %d for %s via channel %d failed: %s", len(keys), person.id, i + 1, err)
         out.failed = keys
+        out.error = f"未知人员“{batch.person_id}”（departments.toml 中不存在）"
+        record(-1, "", False, out.error)
         return out
+    urls = list(person.notify)
+    indexes = range(len(urls)) if batch.channel_index is None else [batch.channel_index]
+    for i in indexes:
+        _heartbeat()
+        title, body = render_batch(
+            person, todo, kind=channels.kind_of(urls[i]), privacy=person.channel_privacy(i), config_dir=config_dir
+        )
+        ok, err = await send_via(urls[i], title, body)
+        masked = mask_url(urls[i])
+        record(i, masked, ok, err, sent_via=masked if ok else None)
+        if ok:
+            out.sent, out.messages, out.channel = keys, 1, masked
+            return out
+        out.error = err
+        log.warning("batch of %d for %s via channel %d failed: %s", len(keys), person.id, i + 1, err)
+    out.failed = keys
+    return out

@@ -24,7 +24,7 @@ from domain.ladder import swept_steps
 from domain.shanghai import SHANGHAI
 from domain.standing import overdue_working_days, working_days_left
 
-PERSON_CONCURRENCY = 4  # batches of one department sent at once (its liaison, head, supervisors)
+PERSON_CONCURRENCY = 2  # batches of one department sent at once (its liaison, head, supervisors)
 
 
 class SweepRequest(BaseModel):

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.notify_steps import notify_person
 
 SWEEP_SCHEDULE_ID = "shixian-ladder-sweep"
-FAN_OUT = 16  # departments swept at once (the worker's activity slots bound it further)
+FAN_OUT = 8  # departments swept at once (each holds a store connection only for its reads and writes)
 SCHEDULED_AT = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=30)
 
