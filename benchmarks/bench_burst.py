@@ -339,11 +339,11 @@ async def ladder_burst(n_items: int, n_departments: int) -> int:
                 events, expected = [], set()
                 for i in range(n_items):
                     d = i % n_departments
-                    due, roles = targets[i % 3]
+                    due, roles = targets[(i // n_departments) % 3]  # every department gets all three
                     on = cal.subtract_working_days(due, length, region)
                     events.append(signed(i, f"bd-{d:03d}", on))
                     expected |= {(f"BI-{i:05d}", f"/hook/{r}-{d:03d}") for r in roles}
-                lead = 30 + n_items / rate
+                lead = 30 + 1.3 * n_items / rate  # the warm-up rate is optimistic for a long import
                 fire = (dt.datetime.now(SHANGHAI) + dt.timedelta(seconds=lead + 60)).replace(second=0, microsecond=0)
                 if fire.date() != today:
                     print("the instant would fall on the next day: run the benchmark earlier in the day")
@@ -361,13 +361,23 @@ async def ladder_burst(n_items: int, n_departments: int) -> int:
                 if bad:
                     print(f"import refused {len(bad)} events, e.g. {bad[0].text()}")
                     return 1
-                if time.time() >= fire.timestamp():
-                    print(f"import took {import_s:.0f} s and ran past the instant; raise the lead time")
-                    return 1
+                if time.time() + 20 >= fire.timestamp():
+                    # The import ran past the instant: move it (the sweep plans from the store at its instant;
+                    # the items skipped the earlier one, as the receiver's count of early messages shows).
+                    fire = (dt.datetime.now(SHANGHAI) + dt.timedelta(seconds=80)).replace(second=0, microsecond=0)
+                    if fire.date() != today:
+                        print("the instant would fall on the next day: run the benchmark earlier in the day")
+                        return 2
+                    reminders.write_text(
+                        re.sub(r'^fire_at = "09:00"', f'fire_at = "{fire:%H:%M}"', ladder_text, count=1, flags=re.M),
+                        encoding="utf-8",
+                    )
+                    print(f"import took {import_s:.0f} s, past the instant: moved to {fire:%H:%M:%S}")
                 await ensure_sweep_schedule(client)
                 print(f"imported in {import_s:.0f} s; waiting for the sweep at {fire:%H:%M:%S}")
                 deadline = fire.timestamp() + 600
-                while time.time() < deadline and len(receiver.posts) < 2 * n_departments:
+                people_due = {path for _, path in expected}
+                while time.time() < deadline and {p[1] for p in receiver.posts} < people_due:
                     await asyncio.sleep(0.5)
                 await asyncio.sleep(10)  # late duplicates (item timers, a second sweep), if any
                 summary = None
