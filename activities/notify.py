@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,10 +142,13 @@ def build_context(req: NotificationRequest, person: Person | None, directory: Di
     dept = ctx.get("department") or (person.department if person else None)
     ctx.setdefault("item_id", req.item_id)
     ctx.setdefault("item_title", ctx.get("title") or "")
-    ctx.setdefault("department_name", directory.department_name(dept) if dept else "")
-    ctx.setdefault("rule_name", engine().rule_name(req.rule))
+    if "department_name" not in ctx:  # asked only when missing: the sweep builds thousands at 09:00
+        ctx["department_name"] = directory.department_name(dept) if dept else ""
+    if "rule_name" not in ctx:
+        ctx["rule_name"] = engine().rule_name(req.rule)
     ctx.setdefault("step_name", labels.STEPS.get(req.step, req.step))
-    ctx.setdefault("link", item_link(req.item_id))
+    if "link" not in ctx:
+        ctx["link"] = item_link(req.item_id)
     ctx.setdefault("person_name", person.name if person else req.person_id)
     if req.about_person or req.about_step:
         failed = directory.people.get(req.about_person or "")
@@ -488,6 +492,13 @@ class DeliveryBatch(BaseModel):
     # None: the person's channels in order until one accepts (fallback within the call); an index: that one.
     channel_index: int | None = None
     items: list[NotificationRequest] = Field(default_factory=list)
+    # "first": the inbox copies, then the send (as `deliver`); "later": send only, the caller writes the copies
+    # next ("only"), durably (the daily sweep: its workflow runs the inbox pass after the sends, so the 09:00
+    # messages do not wait for 13,000 inbox renders).
+    inbox: Literal["first", "later", "only"] = "first"
+    # The instant the items fell due (the sweep's): claims are stamped no earlier, so that a re-run of the same
+    # sweep (retry, inbox pass) tells its own claims from earlier days' whatever the hosts' clocks say.
+    instant: str | None = None
 
 
 class BatchResult(BaseModel):
@@ -561,7 +572,7 @@ async def deliver_batch(
     contexts = [(r, build_context(r, person, directory)) for r in reqs]
     # Sessions are held for the writes only, never across a send: a slow channel must not hold a connection.
     with session(expire_on_commit=False) as s:
-        if person is not None:
+        if person is not None and batch.inbox != "later":
             rows = []
             for r, ctx in contexts:
                 seen = channels.for_channel(ctx, kind="inbox", privacy="personal", item_type=notice_item_type(r))
@@ -580,8 +591,12 @@ async def deliver_batch(
                     )
                 )
             inbox.add_messages(s, rows)
+        if batch.inbox == "only":
+            return out
         claimed = store.claim_many(
-            s, [dict(key=r.key, item_id=r.item_id, rule=r.rule, step=r.step, person=batch.person_id) for r in reqs]
+            s,
+            [dict(key=r.key, item_id=r.item_id, rule=r.rule, step=r.step, person=batch.person_id) for r in reqs],
+            not_before=datetime.fromisoformat(batch.instant) if batch.instant else None,
         )
         states = {k: d.state for k, d in claimed.items()}
         out.already_sent = [r.key for r in reqs if states[r.key] == "sent"]

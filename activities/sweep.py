@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from datetime import UTC
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio import activity
@@ -30,6 +30,8 @@ PERSON_CONCURRENCY = 2  # batches of one department sent at once (its liaison, h
 class SweepRequest(BaseModel):
     instant: str  # ISO datetime with offset: the sweep's instant (e.g. 09:00 +08:00 of the day)
     department: str | None = None
+    # "send": the external messages (and the delivery log); "inbox": then the inbox copies of the same steps
+    phase: Literal["send", "inbox"] = "send"
 
 
 class SweepResult(BaseModel):
@@ -125,7 +127,8 @@ async def sweep_department(req: SweepRequest) -> SweepResult:
 
     async def one(person: str, items: list[NotificationRequest]) -> None:
         async with sem:
-            res = await deliver_batch(DeliveryBatch(person_id=person, items=items))
+            inbox = "later" if req.phase == "send" else "only"
+            res = await deliver_batch(DeliveryBatch(person_id=person, items=items, inbox=inbox, instant=req.instant))
         out.messages += res.messages
         out.sent += len(res.sent)
         out.already_sent += len(res.already_sent)

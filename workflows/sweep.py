@@ -6,7 +6,8 @@ reminders.toml says `sweep = true`).
 The instant is the scheduled time (search attribute `TemporalScheduledStartTime`, so a run caught up after an
 outage still sends the steps of its own 09:00, late, never another day's), else the input's, else the latest
 sweep time before now. A run never sends before its instant: it sleeps until then. Notices no channel took
-are retried on the per-item path (`notify_person`: rounds for an hour, then the supervisors).
+are retried on the per-item path (`notify_person`: rounds for an hour, then the supervisors). Two passes: the
+messages first, then the inbox copies of the same steps (not time-critical; durable, as the workflow runs them).
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ class LadderSweepWorkflow:
         sem = asyncio.Semaphore(FAN_OUT)
         retries: list = []
 
+        async def inbox(dept: str) -> None:
+            async with sem:
+                await workflow.execute_activity(
+                    sweep_department,
+                    SweepRequest(instant=at, department=dept, phase="inbox"),
+                    start_to_close_timeout=timedelta(minutes=10),
+                    heartbeat_timeout=timedelta(minutes=2),
+                    retry_policy=RETRY,
+                )
+
         async def one(dept: str) -> None:
             async with sem:
                 res: SweepResult = await workflow.execute_activity(
@@ -85,6 +96,9 @@ class LadderSweepWorkflow:
             retries.extend(res.failed)
 
         await asyncio.gather(*(one(d) for d in departments))
+        # The inbox copies of the same steps, once the messages are out (the plan is the same: the sends'
+        # claims are at or after the instant, so they are planned again).
+        await asyncio.gather(*(inbox(d) for d in departments))
         out.retried = len(retries)
         await asyncio.gather(*(notify_person(r) for r in retries))
         return out
