@@ -143,3 +143,37 @@ async def test_hour_rules_keep_their_item_timer_with_the_sweep_on(st):
     await st.settle(f"clocks:{case}")
     await st.wait_for(lambda: len(st.posts_for(case)), lambda n: n >= 2)
     assert {p.path for p in st.posts_for(case)} == {"/hook/liaison-fgw", "/hook/head-fgw"}
+
+
+def test_batched_delivery_log_and_inbox_writes(db_session):
+    """On SQLite and PostgreSQL: claim_many is insert-or-get for many keys, stamped no earlier than the
+    instant; mark_sent_many, reopen_many, add_attempts and add_messages each in one commit."""
+    from store import deliveries as store
+    from store import inbox
+
+    instant = dt.datetime(2099, 1, 5, 1, 0, tzinfo=dt.UTC)
+    rows = [
+        dict(key=f"i{n}:r:t_minus_1@x:p", item_id=f"i{n}", rule="r", step="t_minus_1", person="p") for n in range(3)
+    ]
+    first = store.claim_many(db_session, rows[:2])
+    again = store.claim_many(db_session, rows, not_before=instant)
+    assert {k: d.id for k, d in first.items()} == {k: again[k].id for k in first}
+    assert all(d.state == "intent" for d in again.values())
+    assert again[rows[2]["key"]].created_at.replace(tzinfo=dt.UTC) >= instant  # the new one, stamped at the instant
+    store.mark_failed(db_session, rows[1]["key"], "x")
+    store.reopen_many(db_session, [rows[1]["key"]])
+    assert store.get_delivery(db_session, rows[1]["key"]).state == "intent"
+    store.add_attempts(
+        db_session,
+        [
+            dict(key=r["key"], item_id=r["item_id"], step=r["step"], person="p", channel="json://x", status="ok")
+            for r in rows
+        ],
+    )
+    store.mark_sent_many(db_session, [r["key"] for r in rows], "json://x")
+    assert {store.get_delivery(db_session, r["key"]).state for r in rows} == {"sent"}
+    assert [a.status for a in store.attempts_for(db_session, rows[0]["key"])] == ["ok"]
+    msgs = [dict(key=r["key"], person="p", kind="reminder", title="t", body="b") for r in rows]
+    inbox.add_messages(db_session, msgs[:1])
+    inbox.add_messages(db_session, msgs)  # the first one is not written twice
+    assert sorted(m.key for m in inbox.messages_for(db_session, "p")) == sorted(r["key"] for r in rows)
