@@ -17,6 +17,7 @@ from activities.store import (
     reproject_closed,
     save_item,
 )
+from activities.sweep import sweep_department, sweep_departments
 
 ACTIVITIES: list = [
     compute_clocks,
@@ -36,4 +37,6 @@ ACTIVITIES: list = [
     drain_all,
     digest_day,
     plan_digests,
+    sweep_departments,
+    sweep_department,
 ]

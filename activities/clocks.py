@@ -33,7 +33,7 @@ from domain.clocks import (
 )
 from domain.config import ConfigError
 from domain.engine import Engine, engine, rule_in_use
-from domain.ladder import plan
+from domain.ladder import is_swept, plan, sweep_time
 from domain.model import ClockSnapshot
 from domain.standing import overdue_working_days, working_days_left
 from store.db import _import_table_modules
@@ -290,6 +290,8 @@ def _plan(req: PlanRequest) -> list[PlannedStepModel]:
     due = parse_start(req.due)
     last = dt.datetime.fromisoformat(req.last_overdue_at) if req.last_overdue_at else None
     steps = plan(ladder, due, eng.calendar, req.region, dt.datetime.fromisoformat(req.now), set(req.fired), last)
+    hours = isinstance(due, dt.datetime)
+    at = sweep_time(eng.ladders)
     due_day = due.astimezone(SHANGHAI).date() if isinstance(due, dt.datetime) else due
     out = []
     for s in steps:
@@ -305,6 +307,7 @@ def _plan(req: PlanRequest) -> list[PlannedStepModel]:
                 overdue=s.overdue,
                 working_days_left=left if not s.overdue else None,
                 overdue_working_days=over if s.overdue else None,
+                swept=is_swept(s, ladder, hours, at),
             )
         )
     return out

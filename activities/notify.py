@@ -151,11 +151,13 @@ def build_context(
     dept = ctx.get("department") or (person.department if person else None)
     ctx.setdefault("item_id", req.item_id)
     ctx.setdefault("item_title", ctx.get("title") or "")
-    ctx.setdefault("department_name", directory.department_name(dept) if dept else "")
+    if "department_name" not in ctx:  # asked only when missing: the sweep builds thousands at 09:00
+        ctx["department_name"] = directory.department_name(dept) if dept else ""
     if "rule_name" not in ctx:
         ctx["rule_name"] = (eng or engine()).rule_name(req.rule)
     ctx.setdefault("step_name", labels.STEPS.get(req.step, req.step))
-    ctx.setdefault("link", item_link(req.item_id))
+    if "link" not in ctx:
+        ctx["link"] = item_link(req.item_id)
     ctx.setdefault("person_name", person.name if person else req.person_id)
     if req.about_person or req.about_step:
         failed = directory.people.get(req.about_person or "")
@@ -595,6 +597,13 @@ class DeliveryBatch(BaseModel):
     # The queue's clock (the workflow's now, so a time-skipping server and a replay see the same times);
     # None: real time.
     at: datetime | None = None
+    # "first": the inbox copies, then the send; "later": send only, the caller writes the copies next ("only"),
+    # durably (the daily sweep: its workflow runs the inbox pass after the sends, so the 09:00 messages do not
+    # wait for 13,000 inbox renders).
+    inbox: Literal["first", "later", "only"] = "first"
+    # The instant the items fell due (the sweep's): claims are stamped no earlier, so that a re-run of the same
+    # sweep (retry, inbox pass) tells its own claims from earlier days' whatever the hosts' clocks say.
+    instant: str | None = None
 
 
 class BatchResult(BaseModel):
@@ -750,7 +759,7 @@ async def deliver_batch(
         return out
     with session(expire_on_commit=False) as s:
         contexts = {r.key: build_context(r, person, directory, eng) for r in reqs}
-        if person is not None:
+        if person is not None and batch.inbox != "later":
             rows = []
             for r in reqs:
                 ctx = contexts[r.key]
@@ -771,8 +780,12 @@ async def deliver_batch(
                 )
             inbox.add_messages(s, rows)
             out.inbox_ids = inbox.message_ids(s, person.id, [r.key for r in reqs])
+        if batch.inbox == "only":
+            return out
         claimed = store.claim_many(
-            s, [dict(key=r.key, item_id=r.item_id, rule=r.rule, step=r.step, person=batch.person_id) for r in reqs]
+            s,
+            [dict(key=r.key, item_id=r.item_id, rule=r.rule, step=r.step, person=batch.person_id) for r in reqs],
+            not_before=datetime.fromisoformat(batch.instant) if batch.instant else None,
         )
         out.already_sent = [r.key for r in reqs if claimed[r.key].state == "sent"]
         todo = [r for r in reqs if claimed[r.key].state != "sent"]

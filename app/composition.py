@@ -52,6 +52,7 @@ def up_tasks() -> list[Task]:
     from worker.annual import annual_schedule_task
     from worker.audit_purge import audit_purge_task
     from worker.digests import digest_schedule_task
+    from worker.sweep import sweep_schedule_task
     from worker.tasks import calendar_watch
 
     return [
@@ -59,6 +60,7 @@ def up_tasks() -> list[Task]:
         Task(serve_web, "web", needs_http=True),
         Task(seed_demo, "demo"),
         Task(digest_schedule_task, "digest-schedule"),
+        Task(sweep_schedule_task, "ladder-sweep"),
         Task(annual_schedule_task, "annual-report-schedule"),
         Task(audit_purge_task, "audit-purge"),
     ]

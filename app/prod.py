@@ -175,6 +175,11 @@ async def _schedules() -> int:
     ):
         result = await upsert_schedule(client, sid, sched, note)
         _say(f"{label} {sid}：{'已创建' if result == 'created' else '已更新'}")
+    from worker.sweep import ensure_sweep_schedule
+    from workflows.sweep import SWEEP_SCHEDULE_ID
+
+    swept = await ensure_sweep_schedule(client, task_queue=task_queue_name())
+    _say(f"每日提醒汇总 {SWEEP_SCHEDULE_ID}：" + {"created": "已创建", "updated": "已更新", "off": "未启用"}[swept])
     return 0
 
 

@@ -49,6 +49,8 @@ class PlannedStepModel(BaseModel):
     overdue: bool
     working_days_left: int | None = None  # as seen on the day the step fires
     overdue_working_days: int | None = None
+    # Sent by the daily sweep (domain.ladder.is_swept), not by this item's timer; False in histories before.
+    swept: bool = False
 
 
 class EventWrite(BaseModel):

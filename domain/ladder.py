@@ -44,6 +44,9 @@ class PlannedStep:
     to: tuple[str, ...]
     fire_at: dt.datetime  # aware
     overdue: bool
+    # A step that stands for missed ones (backfill, a worker that was down): sent by its item at its own
+    # instant, never by the daily sweep (which sends only the steps due at the sweep's instant on their own).
+    catch_up: bool = False
 
 
 def _parse_ladder(raw: dict, where: str, base: Ladder | None, hours: bool) -> Ladder:
@@ -79,6 +82,9 @@ class LadderConfig:
     default: Ladder
     hours: Ladder
     per_rule: dict[str, dict]
+    # reminders.toml `sweep = true`: the daily sweep sends the day-rule steps due at the default fire time
+    # (only where its schedule runs: `shixian schedules` / `shixian up` create it when this is on).
+    sweep: bool = False
 
     def for_rule(self, rule_id: str, unit: str) -> Ladder:
         hours = unit == "hours"
@@ -90,12 +96,15 @@ class LadderConfig:
 def load_ladders(directory: Path | None = None) -> LadderConfig:
     path = (directory or config_dir()) / "reminders.toml"
     data = read_toml(path)
-    unknown = set(data) - {"default", "hours", "rules"}
+    unknown = set(data) - {"default", "hours", "rules", "sweep"}
     if unknown:
         raise ConfigError(f"reminders.toml: 未知的顶层键 “{sorted(unknown)[0]}”")
     default = _parse_ladder(data.get("default", {}), "reminders.toml: [default]", None, False)
     hours = _parse_ladder(data.get("hours", {}), "reminders.toml: [hours]", None, True)
-    config = LadderConfig(default, hours, dict(data.get("rules", {})))
+    sweep = data.get("sweep", False)
+    if not isinstance(sweep, bool):
+        raise ConfigError(f"reminders.toml: sweep 应为 true 或 false，而不是 “{sweep}”")
+    config = LadderConfig(default, hours, dict(data.get("rules", {})), sweep)
     for rule_id, raw in config.per_rule.items():  # validate now, not at the first reminder
         steps = raw.get("steps", []) if isinstance(raw, dict) else None
         if steps is None:
@@ -197,14 +206,63 @@ def plan(
         missed = [p for p in pending if p[2] <= now]
         if missed:
             s, k, _ = missed[-1]
-            out.append(PlannedStep(k, s.id, s.to, allowed(now + BACKFILL_GRACE), True))
+            out.append(PlannedStep(k, s.id, s.to, allowed(now + BACKFILL_GRACE), True, catch_up=True))
         out += [PlannedStep(k, s.id, s.to, w, True) for s, k, w in pending if w > now]
         return out  # repeats are planned once every overdue step has gone out
     if ladder.repeat_every > 0:
         anchor = last_overdue_at or (nominal(post[-1]) if post else due_at)
         when = after(anchor, ladder.repeat_every)
-        if when <= now:  # the worker was down: one notice now, not one per missed repeat
+        late = when <= now
+        if late:  # the worker was down: one notice now, not one per missed repeat
             when = allowed(now + BACKFILL_GRACE)
         n = repeats_sent + 1
-        out.append(PlannedStep(f"overdue_repeat_{n}@{tag}", "overdue_repeat", ladder.repeat_to, when, True))
+        key = f"overdue_repeat_{n}@{tag}"
+        out.append(PlannedStep(key, "overdue_repeat", ladder.repeat_to, when, True, catch_up=late))
     return out
+
+
+# ---------------------------------------------------------------- the daily sweep (issue 22 §2)
+# The day-rule steps due at the daily fire time are sent by one sweep (workflows/sweep.py) instead of one
+# timer per item: 10,000 items whose reminders fall due at the same 09:00 are then ~300 store reads and one
+# message per person, not 10,000 workflow tasks firing in the same second. Hour rules, catch-ups and ladders
+# with another fire time keep their item's own timer.
+
+
+def sweep_time(config: LadderConfig) -> dt.time | None:
+    """The sweep's time of day: the default ladder's `fire_at` (reminders.toml [default]); None: no sweep."""
+    return config.default.fire_at if config.sweep else None
+
+
+def is_swept(step: PlannedStep, ladder: Ladder, hours: bool, at: dt.time | None) -> bool:
+    """Is this planned step the sweep's (not its item's timer's)? A day-rule step at its nominal instant,
+    on a ladder firing at the sweep's time."""
+    if at is None or hours or step.catch_up or ladder.fire_at != at:
+        return False
+    return step.fire_at.astimezone(SHANGHAI).time() == at
+
+
+def swept_steps(
+    ladder: Ladder,
+    due: dt.date,
+    cal: WorkCalendar,
+    region: str,
+    instant: dt.datetime,
+    fired: set[str] | frozenset[str] = frozenset(),
+    last_overdue_at: dt.datetime | None = None,
+) -> list[PlannedStep]:
+    """The steps of one day-rule clock that the sweep at `instant` sends: planned as the item would have
+    planned them just before the instant (`fired`: the step keys already in the delivery log), due exactly
+    at `instant` (never before it: no early reminder), and not catch-ups."""
+    at = instant.astimezone(SHANGHAI).time()
+    if ladder.fire_at != at:
+        return []
+    just_before = instant - dt.timedelta(microseconds=1)
+    steps = plan(ladder, due, cal, region, just_before, fired, last_overdue_at)
+    return [s for s in steps if s.fire_at == instant and is_swept(s, ladder, False, at)]
+
+
+def sweep_instant(now: dt.datetime, at: dt.time) -> dt.datetime:
+    """The latest sweep instant at or before `now` (today's `at`, or yesterday's before it)."""
+    local = now.astimezone(SHANGHAI)
+    today = _at(local.date(), at)
+    return today if today <= local else _at(local.date() - dt.timedelta(days=1), at)

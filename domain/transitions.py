@@ -119,8 +119,15 @@ def lapse_at(c: ClockData) -> datetime:
     return due
 
 
-def next_wake(st: ItemState) -> datetime | None:
-    moments = [datetime.fromisoformat(s.fire_at) for c in st.clocks if c.state == "open" for s in c.plan]
+def next_wake(st: ItemState, *, skip_swept: bool = False) -> datetime | None:
+    """The next instant the item's workflow must wake (`skip_swept`: the daily sweep sends those steps)."""
+    moments = [
+        datetime.fromisoformat(s.fire_at)
+        for c in st.clocks
+        if c.state == "open"
+        for s in c.plan
+        if not (skip_swept and s.swept)
+    ]
     moments += [lapse_at(c) for c in lapsing(st)]
     if st.abandon_at and not correction_held(st):
         moments.append(datetime.fromisoformat(st.abandon_at))

@@ -96,12 +96,15 @@ def claim(session: Session, key: str, *, item_id: str, rule: str = "", step: str
     return row
 
 
-def claim_many(session: Session, rows: list[dict[str, str]]) -> dict[str, Delivery]:
+def claim_many(
+    session: Session, rows: list[dict[str, str]], *, not_before: datetime | None = None
+) -> dict[str, Delivery]:
     """`claim` for many keys in one statement and one commit (the daily sweep's batch): each row a dict with
-    key, item_id, rule, step, person. Returns the rows by key (the existing ones as they were)."""
+    key, item_id, rule, step, person. New rows are stamped now, or `not_before` when that is later (the
+    sweep's instant). Returns the rows by key (the existing ones as they were)."""
     if not rows:
         return {}
-    now = utcnow()
+    now = max(utcnow(), not_before) if not_before is not None else utcnow()
     values = [{**r, "state": "intent", "created_at": now} for r in rows]
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
@@ -151,8 +154,10 @@ def add_attempts(session: Session, rows: list[dict[str, Any]]) -> None:
     """Many `add_attempt` rows in one commit (one consolidated message tried on one channel)."""
     if not rows:
         return
+    from sqlalchemy import insert
+
     now = utcnow()
-    session.add_all([DeliveryAttempt(**{"at": now, **r}) for r in rows])
+    session.execute(insert(DeliveryAttempt), [{"at": now, **r} for r in rows])  # Core: no ORM object per row
     session.commit()
 
 

@@ -91,11 +91,14 @@ def add_messages(s: Session, rows: list[dict[str, Any]]) -> None:
             select(InboxMessage.key, InboxMessage.person).where(col(InboxMessage.key).in_(keys[i : i + 500]))
         ).all():
             have.add((k, p))
-    fresh = [InboxMessage(**r) for r in rows if (r["key"], r["person"]) not in have]
+    fresh = [r for r in rows if (r["key"], r["person"]) not in have]
     if not fresh:
         return
-    s.add_all(fresh)
+    from sqlalchemy import insert
+
+    now = utcnow()
     try:
+        s.execute(insert(InboxMessage), [{"created_at": now, **r} for r in fresh])  # Core: no ORM object per row
         s.commit()
     except IntegrityError:  # a concurrent writer won some: fall back to one at a time
         s.rollback()

@@ -11,6 +11,7 @@ from workflows.facts import FactWorkflow
 from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow
 from workflows.notify_steps import NotifyBatchWorkflow, NotifyPersonWorkflow
 from workflows.reproject import ReprojectWorkflow
+from workflows.sweep import LadderSweepWorkflow
 from workflows.urge import UrgeDeliveryWorkflow
 
 WORKFLOWS: list = [
@@ -25,6 +26,7 @@ WORKFLOWS: list = [
     ReprojectWorkflow,
     UrgeDeliveryWorkflow,
     AppealWindowsWorkflow,
+    LadderSweepWorkflow,
 ]
 
 

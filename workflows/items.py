@@ -107,6 +107,9 @@ BOUNDED_HISTORY = "s22-bounded-history"
 # A long-lived item (a website column updated every day for years: ~10 history events per update) continues
 # as new after this many events or bytes, far below Temporal's limits (51,200 events, 50 MB; warnings from
 # 10,240 events / 10 MB) and near the server's own default suggestion (4 Ki events, 4 MB).
+# LADDER_SWEEP: the day-rule steps due at the daily fire time (PlannedStepModel.swept) are sent by the daily
+# sweep (workflows/sweep.py), not by this item's timer; hour rules and catch-ups stay here (issue 22 §2).
+LADDER_SWEEP = "s22-ladder-sweep"
 HISTORY_EVENTS = 4_000
 HISTORY_BYTES = 4 * 1024 * 1024
 # APPEAL_TIMER: a run that ends with appeal windows open hands them to a workflow of their own (workflows/appeals.py),
@@ -143,6 +146,7 @@ class ItemWorkflow:
         self._pending: list[EventWrite] = list(inp.pending)
         self._carried: list[EventWrite] = list(inp.pending)
         self._new_periods = 0  # periods of recurring duties finished since the last store write was scheduled
+        self._sweep_on = False  # LADDER_SWEEP decided for this run (asked once a swept step is planned)
 
     # ------------------------------------------------------------ run loop
     async def _run(self, inp: ItemInput) -> ItemSnapshot:
@@ -168,7 +172,7 @@ class ItemWorkflow:
         while True:
             if self._finished():
                 break
-            wake = tr.next_wake(self.st)
+            wake = tr.next_wake(self.st, skip_swept=self._swept())
             self._dirty = False
             try:
                 if wake is None:
@@ -222,6 +226,13 @@ class ItemWorkflow:
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
 
+    def _swept(self) -> bool:
+        """Are the swept steps the sweep's in this run? Asked only once such a step is planned, so runs
+        recorded before (whose plans carry none) record no marker and replay as they were."""
+        if not self._sweep_on and any(s.swept for c in self.st.clocks for s in c.plan):
+            self._sweep_on = workflow.patched(LADDER_SWEEP)
+        return self._sweep_on
+
     def _history_full(self) -> bool:
         """This run's history passed our own bound (`HISTORY_EVENTS` / `HISTORY_BYTES`): continue as new even
         where the server does not suggest it (the time-skipping test server never does; a server's suggestion
@@ -246,7 +257,8 @@ class ItemWorkflow:
             for c in self.st.clocks:
                 if c.state != "open":
                     continue
-                due_steps = [s for s in c.plan if datetime.fromisoformat(s.fire_at) <= now]
+                skip = self._swept()
+                due_steps = [s for s in c.plan if datetime.fromisoformat(s.fire_at) <= now and not (skip and s.swept)]
                 for s in due_steps:
                     c.fired.append(s.key)
                     c.ladder_step = s.step
