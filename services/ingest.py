@@ -593,10 +593,12 @@ class Ingestor:
                     continue
                 send.append((line, ev))
         except RPCError:  # a check asked the service and got no answer: the one-event way says it per event
-            send, refused_start = [], None
+            asked = True
+        else:
+            asked = False
         finally:
             self._tentative.pop(first.item_id, None)
-        if not send and refused_start is None and not out:
+        if asked:
             return [await self._decide(ln, e) for ln, e in evs]
         if refused_start is not None:
             return [refused_start] + [await self._decide(ln, e) for ln, e in evs[1:]]
