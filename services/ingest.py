@@ -56,13 +56,14 @@ from store.disk import EXHAUSTED_MB, DiskFull, is_disk_full, low_space
 from store.events import content_hashes
 from store.models import Item
 from workflows.facts import FactWorkflow
-from workflows.items import ItemWorkflow, workflow_for
+from workflows.items import FINISHED, ItemWorkflow, workflow_for
 
 Status = Literal["applied", "duplicate", "rejected", "held"]
 CONCURRENCY = 16  # items processed at once; events of one item stay in order
 # Events of one item sent in one `apply_many` Update (and written to the store in one transaction); an item
 # with more goes in several, in order. Bounded so that one Update's payload and workflow task stay small.
 BATCH = 50
+CLOSING_PATIENCE = 60.0  # seconds an event waits for a finished item's run to end (its last store writes)
 READ_MODEL_PATIENCE = 120.0  # seconds without a store write before an import reports the read model behind
 
 
@@ -656,8 +657,10 @@ class Ingestor:
             return await self.client.get_workflow_handle(wid).execute_update(
                 ItemWorkflow.apply_many, evs, id=_update_id(evs[0])
             )
-        except WorkflowUpdateFailedError:
-            raise _NoWorkflow() from None  # not refused per event (a worker that does not know apply_many)
+        except WorkflowUpdateFailedError as exc:
+            if _split_reason(evs[0], _message(exc))[0] == FINISHED:
+                await self._closing(wid)
+            raise _NoWorkflow() from None  # each event the one-event way (the item's run has ended)
         except WorkflowAlreadyStartedError:
             raise _NoWorkflow() from None
         except RPCError as exc:
@@ -809,7 +812,11 @@ class Ingestor:
                 ItemWorkflow.apply, ev, start_workflow_operation=start, id=_update_id(ev)
             )
         except WorkflowUpdateFailedError as exc:
-            raise _Rejected(*_split_reason(ev, _message(exc))) from None
+            field, reason = _split_reason(ev, _message(exc))
+            if field == FINISHED:
+                await self._closing(wid)
+                return await self._finished(ev, wid)
+            raise _Rejected(field, reason) from None
         except WorkflowAlreadyStartedError:
             _settle(start)
             return await self._finished(ev, wid)
@@ -865,12 +872,23 @@ class Ingestor:
         try:
             res: ApplyResult = await handle.execute_update(ItemWorkflow.apply, ev, id=_update_id(ev))
         except WorkflowUpdateFailedError as exc:
-            raise _Rejected(*_split_reason(ev, _message(exc))) from None
+            field, reason = _split_reason(ev, _message(exc))
+            if field == FINISHED:  # the item ended and its run writes its last rows: record it once closed
+                await self._closing(wid)
+                return await self._finished(ev, wid)
+            raise _Rejected(field, reason) from None
         except RPCError as exc:
             if not _closed(exc):
                 raise
             return await self._finished(ev, wid)
         return res.status, res.note
+
+    async def _closing(self, wid: str) -> None:
+        """Wait (bounded) for a finished item's run to end: it only has its store writes left."""
+        try:
+            await asyncio.wait_for(self.client.get_workflow_handle(wid).result(), CLOSING_PATIENCE)
+        except (WorkflowFailureError, TimeoutError):
+            pass  # `_finished` asks its state either way
 
     async def _finished(self, ev: Event, wid: str) -> tuple[str, str]:
         """The workflow never started, failed (its start event was refused) or completed (a finished item:

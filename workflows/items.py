@@ -68,6 +68,7 @@ __all__ = [
     "RequestWorkflow",
     "ClockItemWorkflow",
     "workflow_for",
+    "FINISHED",
 ]
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
@@ -107,6 +108,8 @@ BOUNDED_HISTORY = "s22-bounded-history"
 # as new after this many events or bytes, far below Temporal's limits (51,200 events, 50 MB; warnings from
 # 10,240 events / 10 MB) and near the server's own default suggestion (4 Ki events, 4 MB).
 HISTORY_EVENTS = 4_000
+# The field of the validator's refusal of an event sent to a finished run still writing its store rows.
+FINISHED = "(finished)"
 HISTORY_BYTES = 4 * 1024 * 1024
 
 
@@ -282,11 +285,17 @@ class ItemWorkflow:
             except ApplicationError as exc:
                 out.append(ApplyResult(status="rejected", refused=exc.message))
         if writes:
-            saving = self._save_soon(batch=writes)
-            if self._finished():  # as `apply`: an event that ends the item is answered with its write
-                await saving
+            # Answered in this task even when the batch ended the item (unlike `apply`): the write and the
+            # run's end follow. An event sent meanwhile is refused as FINISHED by the validator, and its
+            # sender waits for the run to close before recording it the finished item's way.
+            self._save_soon(batch=writes)
             self._dirty = True
         return out
+
+    @apply_many.validator
+    def _validate_apply_many(self, events: list[Event]) -> None:
+        if self._finished() and not self._lock.locked():
+            raise Refusal(FINISHED, f"事项 {self.st.id} 已结束，正在写入")
 
     async def _accept(self, ev: Event, writes: list[EventWrite] | None = None) -> ApplyResult:
         """The `apply` Update's body (also the run's own start, when its Update was lost). `writes`: an
@@ -361,6 +370,8 @@ class ItemWorkflow:
     def _validate_apply(self, ev: Event) -> None:
         if self._lock.locked():
             return  # another event is half-way through: the handler decides under the lock
+        if self._finished():  # the run only drains its writes: the sender waits for its end (services.ingest)
+            raise Refusal(FINISHED, f"事项 {self.st.id} 已结束，正在写入")
         # A start event's dates are checked by the handler: refused there, it ends the run it opened
         # (a validator refusal would leave update-with-start's fresh run waiting for ever).
         today = _recording_now().date() if self.st.version else None
