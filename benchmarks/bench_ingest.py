@@ -44,6 +44,10 @@ class NoopWorkflow:
 
 
 DEPARTMENTS = ["qz-fgw", "qz-czj", "qz-jyj"]
+EAGER = os.environ.get("BENCH_EAGER", "").split() and [
+    "--dynamic-config-value",
+    "system.enableActivityEagerExecution=true",
+]
 
 
 def events(n: int, tag: str, shape: str = "ledger") -> list[dict]:
@@ -118,6 +122,34 @@ def events(n: int, tag: str, shape: str = "ledger") -> list[dict]:
     return out
 
 
+def _server_cpu() -> float:
+    """CPU seconds of this process's `temporal` children (the dev server), from /proc."""
+    total, me, tick = 0.0, os.getpid(), os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me and "temporal" in stat.read_text().split("(", 1)[1].split(")", 1)[0]:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _cpu() -> tuple[float, float, float]:
+    """(dev server, this process: the worker, finished children: the CLI) CPU seconds so far."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return _server_cpu(), own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def _per(before: tuple[float, float, float], n: int) -> str:
+    now = _cpu()
+    server, worker, cli = (1000 * (a - b) / n for a, b in zip(now, before, strict=True))
+    return f"CPU per unit: server {server:.1f} ms, worker {worker:.1f} ms, CLI {cli:.1f} ms"
+
+
 async def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=1000)
@@ -138,10 +170,11 @@ async def main() -> int:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).with_name("temporal")),
         data_converter=pydantic_data_converter,
-        dev_server_extra_args=["--db-filename", f"{tmp}/temporal.db"],
+        dev_server_extra_args=["--db-filename", f"{tmp}/temporal.db", *EAGER],
     )
     target = env.client.service_client.config.target_host
-    child_env = {**os.environ, "TEMPORAL_ADDRESS": target, "SHIXIAN_DATA_DIR": tmp}
+    # The CLI of this checkout (not whatever the virtualenv has installed).
+    child_env = {**os.environ, "TEMPORAL_ADDRESS": target, "SHIXIAN_DATA_DIR": tmp, "PYTHONPATH": str(ROOT)}
     figures = []
     failed = 0
     try:
@@ -162,14 +195,15 @@ async def main() -> int:
                         )
 
                 for run in range(args.runs):
-                    t0 = time.perf_counter()
+                    t0, cpu0 = time.perf_counter(), _cpu()
                     await asyncio.gather(*(noop() for _ in range(args.items)))
                     base = args.items / (time.perf_counter() - t0)
+                    print(f"  baseline: {_per(cpu0, args.items)} (per no-op execution)", flush=True)
 
                     path = Path(tmp) / f"events-{run}.jsonl"
                     batch = events(args.items, f"{run}-{uuid.uuid4().hex[:6]}", args.shape)
                     path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in batch), encoding="utf-8")
-                    t0 = time.perf_counter()
+                    t0, cpu0 = time.perf_counter(), _cpu()
                     proc = await asyncio.create_subprocess_exec(
                         str(Path(sys.executable).with_name("shixian")),
                         "events",
@@ -182,6 +216,7 @@ async def main() -> int:
                     )
                     out, err = await proc.communicate()
                     took = time.perf_counter() - t0
+                    print(f"  ingest:   {_per(cpu0, len(batch))} (per event)", flush=True)
                     rate = len(batch) / took
                     statuses = [json.loads(line)["status"] for line in out.decode().splitlines()]
                     bad = len(batch) - statuses.count("applied")
