@@ -7,6 +7,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from workflows.annual import AnnualReportKickoffWorkflow
 from workflows.digests import DigestWorkflow
 from workflows.facts import FactWorkflow
+from workflows.import_job import ImportJobWorkflow
 from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow
 from workflows.notify_steps import NotifyPersonWorkflow
 from workflows.reproject import ReprojectWorkflow
@@ -22,6 +23,7 @@ WORKFLOWS: list = [
     FactWorkflow,
     ReprojectWorkflow,
     UrgeDeliveryWorkflow,
+    ImportJobWorkflow,
 ]
 
 

@@ -668,3 +668,15 @@ async def post_onboarding_reject(
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     return await _onboarding_decide(request, batch_id, False, body, who)
+
+
+@router.get("/import-jobs/{job_id}", summary="导入任务的进度与结果", tags=["事件"], responses=ERRORS)
+def get_import_job(job_id: str, who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    """A durable import job (a web upload of more than a few hundred rows): status (queued / running / done /
+    failed), events answered of events to send, and when done the summary and each row's outcome."""
+    from services.import_jobs import job_view
+
+    job = job_view(who, job_id)
+    if job is None:
+        raise ApiError(404, "not_found", f"导入任务 {job_id[:40]} 不存在")
+    return job
