@@ -45,8 +45,62 @@ async def submit_ledger(client, who, carried: dict[str, Any], department: str, e
     return job_id
 
 
+def _who(who) -> dict[str, Any]:
+    """The principal as the job keeps it (services.access.Principal's fields; the worker acts as them)."""
+    return {
+        "role": who.role,
+        "department": who.department,
+        "person": who.person,
+        "token_id": who.token_id,
+        "roles": list(who.roles),
+        "node": who.node,
+    }
+
+
+async def submit_events(client, who, events: list[tuple[int, dict[str, Any]]]) -> str:
+    """An API batch (`POST /api/events` with `Prefer: respond-async`) as a job: each event is recorded as
+    `who`, with the same department and node rules as a direct call."""
+    job_id = uuid.uuid4().hex[:16]
+    job = store_jobs.ImportJob(
+        id=job_id,
+        kind="events",
+        department=who.write_scope,
+        created_by=who.actor,
+        role=who.record_role,
+        request={"who": _who(who), "events": [[n, obj] for n, obj in events]},
+        total=len(events),
+    )
+    with session(get_engine(database_url())) as s:
+        store_jobs.create_job(s, job)
+    await client.start_workflow(
+        ImportJobWorkflow.run, job_id, id=job_workflow_id(job_id), task_queue=get_settings().task_queue
+    )
+    return job_id
+
+
+async def _run_events(client, request: dict[str, Any], progress: Callable[[int, int], None]) -> dict[str, Any]:
+    from services.access import Principal
+    from services.ingest import ingestor_for
+
+    who = Principal(**{**request["who"], "roles": tuple(request["who"].get("roles") or ())})
+    events = [(int(n), obj) for n, obj in request["events"]]
+    done = [0]
+    progress(0, len(events))
+
+    def tick() -> None:
+        done[0] += 1
+        progress(min(done[0], len(events)), len(events))
+
+    results = await ingestor_for(who, client).ingest(events, progress=tick)
+    return {
+        "summary": {s: sum(r.status == s for r in results) for s in ("applied", "held", "duplicate", "rejected")},
+        "results": [{**r.model_dump(), "index": r.line, "message": r.text()} for r in results],
+    }
+
+
 async def run(client, job_id: str, progress: Callable[[int, int], None]) -> dict[str, Any]:
-    """The job's work, in the worker (activities/import_jobs.py): the same ledger apply as a small upload."""
+    """The job's work, in the worker (activities/import_jobs.py): the same ledger apply as a small upload,
+    or the same ingest as a direct API call."""
     from services.ledger_import import apply, plan_from_preview, summary
 
     db = get_engine(database_url())
@@ -55,6 +109,9 @@ async def run(client, job_id: str, progress: Callable[[int, int], None]) -> dict
         if job is None:
             raise LookupError(f"导入任务 {job_id} 不存在")
         carried, department, by, role = dict(job.request), job.department or "", job.created_by, job.role
+        kind = job.kind
+    if kind == "events":
+        return await _run_events(client, carried, progress)
     p = plan_from_preview(carried, department)
     total = sum(len(r.events) for r in p.rows if not r.problems and r.duplicate_of is None)
     done = [0]
@@ -92,5 +149,6 @@ def job_view(who, job_id: str) -> dict[str, Any] | None:
         "percent": 100 if job.status == "done" else (100 * job.done // job.total if job.total else 0),
         "summary": result.get("summary"),
         "outcomes": result.get("outcomes"),
+        "results": result.get("results"),  # an API batch's per-event results
         "error": job.error,
     }

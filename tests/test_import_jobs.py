@@ -100,3 +100,52 @@ async def test_a_5000_row_upload_runs_as_a_job_with_progress(st):
     with Session(eng) as s:
         assert s.get(EventRecord, f"ledger:qz-jyj:requests:{tag}-{ROWS - 1}:received") is not None
     assert st.item(f"{tag}-0").department == "qz-jyj"
+
+
+async def test_an_api_batch_asked_to_respond_async_runs_as_a_job(st):
+    """POST /api/events with more than JOB_ROWS events and `Prefer: respond-async`: 202 and a job whose
+    per-event results match a direct call's (each recorded as the token's person)."""
+    from app.web.server import create_app
+    from services.import_jobs import JOB_ROWS
+    from store.db import get_engine, init_db
+    from store.models import EventRecord
+    from store.tokens import create_token, ensure_table
+
+    eng = init_db(get_engine())
+    ensure_table(eng)
+    with Session(eng) as s:
+        liaison, _ = create_token(s, "liaison", "qz-jyj", person="liaison-jyj")
+    cal, today = engine().calendar, await st.today()
+    tag = st.id("APIJOB")
+    n = JOB_ROWS + 20
+    events = [
+        {
+            "event_id": f"{tag}-{i}",
+            "type": "request.received",
+            "request_id": f"{tag}-{i}",
+            "department": "qz-fgw" if i == 0 else "qz-jyj",  # another department's: refused, as directly
+            "channel": "online",
+            "received_on": cal.subtract_working_days(today, 2, "guangxi").isoformat(),
+            "applicant_type": "natural_person",
+            "subject": "压测",
+        }
+        for i in range(n)
+    ]
+    app = create_app(st.client, open_pages=False)
+    async with _client(app, liaison) as c:
+        r = await c.post("/api/events", json=events, headers={"Prefer": "respond-async"})
+        assert r.status_code == 202, r.text[:500]
+        url = r.headers["location"]
+        st.started.add(f"import-job:{r.json()['job']}")
+        for i in range(n):
+            st.started.add(f"request:{tag}-{i}")
+        deadline = time.monotonic() + 600
+        while (job := (await c.get(url)).json())["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.5)
+    assert job["status"] == "done", job.get("error")
+    assert job["summary"] == {"applied": n - 1, "held": 0, "duplicate": 0, "rejected": 1}
+    first = job["results"][0]
+    assert (first["index"], first["status"], first["field"]) == (1, "rejected", "department")
+    with Session(eng) as s:
+        assert s.get(EventRecord, f"{tag}-{n - 1}").recorded_by == "liaison-jyj"
