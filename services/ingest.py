@@ -1011,7 +1011,7 @@ def _id_field(ev: Event) -> str:
 
 def _split_reason(ev: Event, message: str) -> tuple[str, str]:
     """Workflow refusals read "[field] reason"; anything else is about the event as a whole."""
-    m = re.match(r"\[([\w.]+)\] (.*)", message, re.S)
+    m = re.match(r"\[([\w.()]+)\] (.*)", message, re.S)
     return (m.group(1), m.group(2)) if m else ("type", message)
 
 
