@@ -11,7 +11,9 @@ wait until the read model holds every applied event). The default shape is a rea
 the ratio (goal of issue 22 §3: >= 2.0x, done when >= 1.0x) and what a province's 500,000-event backfill
 would take at that rate.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--items 1000] [--runs 1] [--shape ledger|one]
+    .venv/bin/python benchmarks/bench_ingest.py [--items 1000] [--runs 1] [--shape ledger|one] [--baseline N]
+
+`--baseline N`: N no-op executions before and after the ingest (their mean is the baseline), for long runs.
 """
 
 from __future__ import annotations
@@ -155,6 +157,9 @@ async def main() -> int:
     ap.add_argument("--items", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=1, help="baseline + ingest pairs in this one run")
     ap.add_argument(
+        "--baseline", type=int, default=0, help="no-op executions per baseline (default: --items), before and after"
+    )
+    ap.add_argument(
         "--shape", choices=["ledger", "one"], default="ledger", help="ledger: ~2.5 events per item; one: 1 per item"
     )
     args = ap.parse_args()
@@ -195,10 +200,16 @@ async def main() -> int:
                         )
 
                 for run in range(args.runs):
-                    t0, cpu0 = time.perf_counter(), _cpu()
-                    await asyncio.gather(*(noop() for _ in range(args.items)))
-                    base = args.items / (time.perf_counter() - t0)
-                    print(f"  baseline: {_per(cpu0, args.items)} (per no-op execution)", flush=True)
+                    n_base = args.baseline or args.items
+
+                    async def baseline() -> float:
+                        t0, cpu0 = time.perf_counter(), _cpu()
+                        await asyncio.gather(*(noop() for _ in range(n_base)))
+                        rate = n_base / (time.perf_counter() - t0)
+                        print(f"  baseline: {rate:.1f}/s, {_per(cpu0, n_base)} (per no-op execution)", flush=True)
+                        return rate
+
+                    base = await baseline()
 
                     path = Path(tmp) / f"events-{run}.jsonl"
                     batch = events(args.items, f"{run}-{uuid.uuid4().hex[:6]}", args.shape)
@@ -218,6 +229,8 @@ async def main() -> int:
                     took = time.perf_counter() - t0
                     print(f"  ingest:   {_per(cpu0, len(batch))} (per event)", flush=True)
                     rate = len(batch) / took
+                    if args.baseline:  # a long ingest: the baseline again after it, the two averaged
+                        base = (base + await baseline()) / 2
                     statuses = [json.loads(line)["status"] for line in out.decode().splitlines()]
                     bad = len(batch) - statuses.count("applied")
                     if bad or proc.returncode:
