@@ -200,9 +200,8 @@ async def main() -> int:
                         )
 
                 for run in range(args.runs):
-                    n_base = args.baseline or args.items
 
-                    async def baseline() -> float:
+                    async def baseline(n_base: int = args.baseline or args.items) -> float:
                         t0, cpu0 = time.perf_counter(), _cpu()
                         await asyncio.gather(*(noop() for _ in range(n_base)))
                         rate = n_base / (time.perf_counter() - t0)
