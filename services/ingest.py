@@ -305,7 +305,6 @@ class Ingestor:
         # every event against the item's own department, not the one the sender claims.
         self.scope = scope
         self._owners: dict[str, str] = {}  # item id -> department, for items this ingestor started
-        self._tentative: dict[str, str] = {}  # item id -> department of its start event, while its batch is sent
         self._down = False  # the service was unreachable in this batch: the rest is not sent
         self.recorded_by = recorded_by
         self.internal = internal  # the engine's own events (annual-report openers) are allowed
@@ -573,10 +572,6 @@ class Ingestor:
         first = evs[0][1]
         wid = workflow_id(first.item_type, first.item_id)
         starts = first.type in STARTS
-        if starts and first.department and first.item_id not in self._owners:
-            # The item starts in this batch: its later events' department checks ask the start event's
-            # department, not the workflow (which does not run yet). Refused start: so are they.
-            self._tentative[first.item_id] = first.department
         refused_start: IngestResult | None = None
         try:
             for line, ev in evs:
@@ -597,8 +592,6 @@ class Ingestor:
             asked = True
         else:
             asked = False
-        finally:
-            self._tentative.pop(first.item_id, None)
         if asked:
             return [await self._decide(ln, e) for ln, e in evs]
         if refused_start is not None:
@@ -724,8 +717,6 @@ class Ingestor:
             owner = item.department if item is not None else None
             if owner is not None:  # an item's department never changes
                 self._owners[ev.item_id] = owner
-        if owner is None and ev.type not in STARTS and ev.item_id in self._tentative:
-            return self._tentative[ev.item_id]  # started earlier in this batch (_decide_batch)
         if owner is None and ev.type not in STARTS:
             try:
                 snap = await self.client.get_workflow_handle(wid).query(ItemWorkflow.snapshot)

@@ -273,6 +273,7 @@ class ItemWorkflow:
         taken (`not_taken`): the sender sends them on their own, to the finished item's path."""
         out: list[ApplyResult] = []
         writes: list[EventWrite] = []
+        renewed = False  # a recurring duty's period finished in this batch
         for ev in events:
             if self._start_refused:
                 out.append(ApplyResult(status="no_start"))
@@ -280,16 +281,27 @@ class ItemWorkflow:
             if self._finished():
                 out.append(ApplyResult(status="not_taken"))
                 continue
+            before = self._new_periods
             try:
                 out.append(await self._accept(ev, writes))
             except ApplicationError as exc:
                 out.append(ApplyResult(status="rejected", refused=exc.message))
+            renewed = renewed or self._new_periods > before
+            if writes and self._new_periods >= tr.RECENT_PERIODS:
+                # the state keeps only the last RECENT_PERIODS finished periods: written before they drop out
+                self._save_soon(batch=writes)
+                writes = []
         if writes:
             # Answered in this task even when the batch ended the item (unlike `apply`): the write and the
             # run's end follow. An event sent meanwhile is refused as FINISHED by the validator, and its
             # sender waits for the run to close before recording it the finished item's way.
             self._save_soon(batch=writes)
             self._dirty = True
+        if renewed:
+            # Finished periods live in the snapshots only (the state keeps the last RECENT_PERIODS): the
+            # batch is answered once they are written, so that a continue-as-new (after every handler) never
+            # hands on more unwritten periods than the state keeps.
+            await self._saved()
         return out
 
     @apply_many.validator
