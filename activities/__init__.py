@@ -1,5 +1,5 @@
 """Temporal activities. ACTIVITIES: the plain functions; activities that need a dependency are methods of
-a class constructed in the composition root (app/composition.py: AnnualActivities)."""
+a class constructed in the composition root (app/composition.py: AnnualActivities, ImportJobActivities)."""
 
 from activities.clocks import (
     compute_clocks,
@@ -8,6 +8,7 @@ from activities.clocks import (
     plan_steps,
 )
 from activities.digests import digest_day, plan_digests
+from activities.import_jobs import fail_import_job
 from activities.notify import drain_all, drain_channel, notification_recipients, send_batch, send_notification
 from activities.store import (
     appeal_windows_open,
@@ -39,4 +40,5 @@ ACTIVITIES: list = [
     plan_digests,
     sweep_departments,
     sweep_department,
+    fail_import_job,
 ]

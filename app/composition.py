@@ -14,6 +14,7 @@ from temporalio.client import Client
 import activities as _activities
 import workflows as _workflows
 from activities.annual import AnnualActivities
+from activities.import_jobs import ImportJobActivities
 from worker.supervisor import Task, Wiring
 
 
@@ -42,7 +43,16 @@ def worker_activities(client: Client) -> list[Callable]:
         results = await Ingestor(client, internal=True).ingest(list(enumerate(events, start=1)))
         return [r.text() for r in results]
 
-    return [*_activities.ACTIVITIES, AnnualActivities(ingest_events).open_annual_report_clocks]
+    async def run_import_job(job_id: str, progress: Callable[[int, int], None]) -> dict[str, Any]:
+        from services.import_jobs import run
+
+        return await run(client, job_id, progress)
+
+    return [
+        *_activities.ACTIVITIES,
+        AnnualActivities(ingest_events).open_annual_report_clocks,
+        ImportJobActivities(run_import_job).run_import_job,
+    ]
 
 
 def up_tasks() -> list[Task]:

@@ -126,6 +126,10 @@ class ApplyResult(BaseModel):
     # CPU nobody read. Kept optional so that results recorded before still decode.
     snapshot: ItemSnapshot | None = None
     note: str = ""
+    # `apply_many` only: the refusal ("[field] reason") of an event the batch did not accept (status
+    # "rejected"); status "no_start" (the batch's start event was refused) or "not_taken" (the item ended
+    # earlier in the batch: send it on its own).
+    refused: str = ""
 
 
 class ReviewDecision(BaseModel):

@@ -94,6 +94,7 @@ AUDIT_ACTIONS = {
     "annual.lock": "锁定年度报告",
     "calendar.reload": "重新载入日历",
     "events.ingest": "运维导入事件",
+    "events.job": "提交事件导入任务",
     "ledger.import": "导入台账",
     "onboarding.approve": "批准历史台账",
     "onboarding.reject": "驳回历史台账",

@@ -57,10 +57,14 @@ from store.disk import EXHAUSTED_MB, DiskFull, is_disk_full, low_space
 from store.events import content_hashes
 from store.models import Item
 from workflows.facts import FactWorkflow
-from workflows.items import ItemWorkflow, workflow_for
+from workflows.items import FINISHED, ItemWorkflow, workflow_for
 
 Status = Literal["applied", "duplicate", "rejected", "held"]
 CONCURRENCY = 16  # items processed at once; events of one item stay in order
+# Events of one item sent in one `apply_many` Update (and written to the store in one transaction); an item
+# with more goes in several, in order. Bounded so that one Update's payload and workflow task stay small.
+BATCH = 50
+CLOSING_PATIENCE = 60.0  # seconds an event waits for a finished item's run to end (its last store writes)
 READ_MODEL_PATIENCE = 120.0  # seconds without a store write before an import reports the read model behind
 
 
@@ -458,8 +462,13 @@ class Ingestor:
 
         async def run_item(evs: list[tuple[int, Event]]) -> None:
             async with sem:
-                for line, ev in evs:
-                    decided(await self._decide(line, ev))
+                for i in range(0, len(evs), BATCH):
+                    chunk = evs[i : i + BATCH]
+                    if len(chunk) == 1:
+                        decided(await self._decide(*chunk[0]))
+                    else:
+                        for r in await self._decide_batch(chunk):
+                            decided(r)
 
         await asyncio.gather(*(run_item(evs) for evs in per_item.values()))
         out = [results[k] for k in sorted(results)]
@@ -546,33 +555,133 @@ class Ingestor:
         except ConfigError as exc:
             return _result(line, ev, "rejected", "(config)", str(exc))
         except RPCError as exc:
-            # The embedded server on a full disk answers UNAVAILABLE "shard status unknown": not this event's
-            # fault, and no event can go through; say it as the full disk it is (507), not a refusal.
-            if is_disk_full(exc) or (exc.status == RPCStatusCode.UNAVAILABLE and low_space(EXHAUSTED_MB)):
-                raise DiskFull("磁盘空间不足：工作流服务无法写入其数据库") from exc
-            if _unavailable(exc):
-                if not self._down:  # once per batch, not once per event in flight
-                    log.warning("workflow service unavailable: %s", exc.status.name if exc.status else "?")
-                self._down = True
-                return _result(line, ev, "rejected", UNAVAILABLE, UNAVAILABLE_REASON)
-            # One event the server refuses (e.g. over its message size limit) fails alone, with the
-            # reason, instead of ending the whole import with the others unreported.
-            code = exc.status.name if exc.status else "?"
-            return _result(line, ev, "rejected", "(temporal)", f"工作流服务拒绝了该事件：{exc.message}（状态 {code}）")
+            return self._rpc_refusal(line, ev, exc)
         if status == "held":
             return _result(line, ev, "held", reason=note or "补录待审核")
         return _result(line, ev, status, reason=note or None)  # type: ignore[arg-type]
 
-    async def _route(self, ev: Event) -> tuple[str, str]:
-        wid = workflow_id(ev.item_type, ev.item_id)
+    async def _decide_batch(self, evs: list[tuple[int, Event]]) -> list[IngestResult]:
+        """Several events of one item: the sender's checks per event (as `_route` makes them), then ONE
+        `apply_many` Update carrying those that passed, in order (update-with-start when the first is a
+        start event), each answered on its own. What the batch cannot decide goes the one-event way: an item
+        whose workflow is not running (finished, never started: facts on a finished item, the annual-report
+        opener) and the events after one that ended the item."""
+        if self._down:
+            return [_result(line, ev, "rejected", UNAVAILABLE, UNAVAILABLE_REASON) for line, ev in evs]
+        out: list[IngestResult] = []
+        send: list[tuple[int, Event]] = []
+        first = evs[0][1]
+        wid = workflow_id(first.item_type, first.item_id)
+        starts = first.type in STARTS
+        refused_start: IngestResult | None = None
+        try:
+            for line, ev in evs:
+                try:
+                    await self._checks(ev, wid, new_item=starts and ev is first)
+                except _Rejected as exc:
+                    refusal = _result(line, ev, "rejected", exc.field, exc.reason, exc.forbidden)
+                    if ev is first:  # no start: the rest cannot be taken either; the one-event way says why
+                        refused_start = refusal
+                        break
+                    out.append(refusal)
+                    continue
+                except ConfigError as exc:
+                    out.append(_result(line, ev, "rejected", "(config)", str(exc)))
+                    continue
+                send.append((line, ev))
+        except RPCError:  # a check asked the service and got no answer: the one-event way says it per event
+            asked = True
+        else:
+            asked = False
+        if asked:
+            return [await self._decide(ln, e) for ln, e in evs]
+        if refused_start is not None:
+            return [refused_start] + [await self._decide(ln, e) for ln, e in evs[1:]]
+        if not send:
+            return out
+        try:
+            answers = await self._send_batch([ev for _, ev in send], wid, starts and send[0][1] is first)
+        except _NoWorkflow:
+            return out + [await self._decide(line, ev) for line, ev in send]
+        except RPCError as exc:
+            return out + [self._rpc_refusal(line, ev, exc) for line, ev in send]
+        later: list[tuple[int, Event]] = []
+        for (line, ev), res in zip(send, answers, strict=True):
+            if res.status == "rejected":
+                out.append(_result(line, ev, "rejected", *_split_reason(ev, res.refused)))
+            elif res.status == "no_start":
+                out.append(_result(line, ev, "rejected", _id_field(ev), f"未知事项 {ev.item_id}：须先登记起始事件"))
+            elif res.status == "not_taken":
+                later.append((line, ev))
+            elif res.status == "held":
+                out.append(_result(line, ev, "held", reason=res.note or "补录待审核"))
+            else:
+                if res.status == "applied" and ev.type in STARTS and ev.department:
+                    self._owners[ev.item_id] = ev.department
+                out.append(_result(line, ev, res.status, reason=res.note or None))  # type: ignore[arg-type]
+        for line, ev in later:
+            out.append(await self._decide(line, ev))
+        return out
+
+    async def _checks(self, ev: Event, wid: str, *, new_item: bool = False) -> None:
+        """The sender's checks of one event before it is sent (department and node rules, the approver, a
+        new item's department and id)."""
         if self.scope is not None:
             await self._check_scope(ev, wid)
         if self.node_scope is not None:
             await self._check_node_scope(ev, wid)
         if ev.type == "request.extended":
             await self._check_approver(ev, wid)
-        if ev.type in STARTS:
+        if new_item:
             self._check_new_item(ev)
+
+    async def _send_batch(self, evs: list[Event], wid: str, start: bool) -> list[ApplyResult]:
+        """One `apply_many` Update: with the item's start (its first event) when `start`."""
+        try:
+            if start:
+                first = evs[0]
+                op = self._start_op(first, wid)
+                try:
+                    return await self.client.execute_update_with_start_workflow(
+                        ItemWorkflow.apply_many, evs, start_workflow_operation=op, id=_update_id(first)
+                    )
+                except BaseException:
+                    _settle(op)
+                    raise
+            return await self.client.get_workflow_handle(wid).execute_update(
+                ItemWorkflow.apply_many, evs, id=_update_id(evs[0])
+            )
+        except WorkflowUpdateFailedError as exc:
+            if _split_reason(evs[0], _message(exc))[0] == FINISHED:
+                await self._closing(wid)
+            raise _NoWorkflow() from None  # each event the one-event way (the item's run has ended)
+        except WorkflowAlreadyStartedError:
+            raise _NoWorkflow() from None
+        except RPCError as exc:
+            if _closed(exc):
+                raise _NoWorkflow() from None
+            raise
+
+    def _rpc_refusal(self, line: int, ev: Event, exc: RPCError) -> IngestResult:
+        """An event the service did not take."""
+        # The embedded server on a full disk answers UNAVAILABLE "shard status unknown": not this event's
+        # fault, and no event can go through; say it as the full disk it is (507), not a refusal.
+        if is_disk_full(exc) or (exc.status == RPCStatusCode.UNAVAILABLE and low_space(EXHAUSTED_MB)):
+            raise DiskFull("磁盘空间不足：工作流服务无法写入其数据库") from exc
+        if _unavailable(exc):
+            if not self._down:  # once per batch, not once per event in flight
+                log.warning("workflow service unavailable: %s", exc.status.name if exc.status else "?")
+            self._down = True
+            return _result(line, ev, "rejected", UNAVAILABLE, UNAVAILABLE_REASON)
+        # One event the server refuses (e.g. over its message size limit) fails alone, with the
+        # reason, instead of ending the whole import with the others unreported.
+        code = exc.status.name if exc.status else "?"
+        return _result(line, ev, "rejected", "(temporal)", f"工作流服务拒绝了该事件：{exc.message}（状态 {code}）")
+
+    async def _route(self, ev: Event) -> tuple[str, str]:
+        wid = workflow_id(ev.item_type, ev.item_id)
+        await self._checks(ev, wid, new_item=ev.type in STARTS)
+        if ev.type in STARTS:
             status, note = await self._start_with(ev, wid)
             if status == "applied" and ev.department:
                 self._owners[ev.item_id] = ev.department
@@ -697,28 +806,17 @@ class Ingestor:
         """Start the item's workflow with its start event as the first Update: one round trip. A finished
         item keeps its id (a second start event must not begin a second life); only a run whose start
         event was refused (failed) may be replaced."""
-        department = ev.department or ""
-        state = ItemState(
-            id=ev.item_id,
-            type=ev.item_type,
-            department=department,
-            region=self.directory().region_of(department),
-            rules=self._start_rules(ev, department),
-        )
-        start = WithStartWorkflowOperation(
-            workflow_for(ev.item_type).run,
-            ItemInput(state=state, start=ev),
-            id=wid,
-            task_queue=get_settings().task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        )
+        start = self._start_op(ev, wid)
         try:
             res: ApplyResult = await self.client.execute_update_with_start_workflow(
                 ItemWorkflow.apply, ev, start_workflow_operation=start, id=_update_id(ev)
             )
         except WorkflowUpdateFailedError as exc:
-            raise _Rejected(*_split_reason(ev, _message(exc))) from None
+            field, reason = _split_reason(ev, _message(exc))
+            if field == FINISHED:
+                await self._closing(wid)
+                return await self._finished(ev, wid)
+            raise _Rejected(field, reason) from None
         except WorkflowAlreadyStartedError:
             _settle(start)
             return await self._finished(ev, wid)
@@ -731,6 +829,25 @@ class Ingestor:
             _settle(start)
             raise
         return res.status, res.note
+
+    def _start_op(self, ev: Event, wid: str) -> WithStartWorkflowOperation:
+        """The start of the item's workflow with its start event (also carried in the input: see ItemInput)."""
+        department = ev.department or ""
+        state = ItemState(
+            id=ev.item_id,
+            type=ev.item_type,
+            department=department,
+            region=self.directory().region_of(department),
+            rules=self._start_rules(ev, department),
+        )
+        return WithStartWorkflowOperation(
+            workflow_for(ev.item_type).run,
+            ItemInput(state=state, start=ev),
+            id=wid,
+            task_queue=get_settings().task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
 
     def _start_rules(self, ev: Event, department: str) -> dict[str, RuleMeta]:
         directory = self.directory()
@@ -755,12 +872,23 @@ class Ingestor:
         try:
             res: ApplyResult = await handle.execute_update(ItemWorkflow.apply, ev, id=_update_id(ev))
         except WorkflowUpdateFailedError as exc:
-            raise _Rejected(*_split_reason(ev, _message(exc))) from None
+            field, reason = _split_reason(ev, _message(exc))
+            if field == FINISHED:  # the item ended and its run writes its last rows: record it once closed
+                await self._closing(wid)
+                return await self._finished(ev, wid)
+            raise _Rejected(field, reason) from None
         except RPCError as exc:
             if not _closed(exc):
                 raise
             return await self._finished(ev, wid)
         return res.status, res.note
+
+    async def _closing(self, wid: str) -> None:
+        """Wait (bounded) for a finished item's run to end: it only has its store writes left."""
+        try:
+            await asyncio.wait_for(self.client.get_workflow_handle(wid).result(), CLOSING_PATIENCE)
+        except (WorkflowFailureError, TimeoutError):
+            pass  # `_finished` asks its state either way
 
     async def _finished(self, ev: Event, wid: str) -> tuple[str, str]:
         """The workflow never started, failed (its start event was refused) or completed (a finished item:
@@ -883,7 +1011,7 @@ def _id_field(ev: Event) -> str:
 
 def _split_reason(ev: Event, message: str) -> tuple[str, str]:
     """Workflow refusals read "[field] reason"; anything else is about the event as a whole."""
-    m = re.match(r"\[([\w.]+)\] (.*)", message, re.S)
+    m = re.match(r"\[([\w.()]+)\] (.*)", message, re.S)
     return (m.group(1), m.group(2)) if m else ("type", message)
 
 

@@ -574,6 +574,23 @@ def _stored_due(db_engine, item_id: str) -> list[dict[str, Any]]:
     return out
 
 
+def plan_from_preview(carried: dict[str, Any], department: str) -> Plan:
+    """The Plan of a confirmed preview (the rows the preview page carried, in canonical form), read as
+    `plan()` read the file. Raises ValueError / KeyError / TypeError for a payload that is not one."""
+    from domain.engine import engine
+
+    kind = carried["kind"]
+    if kind not in L.KIND_LABELS:
+        raise ValueError(kind)
+    rows = [(int(n), dict(v)) for n, v in carried["rows"]]
+    dept = engine().directory.departments[department]
+    table = L.from_canonical(
+        kind, rows, carried.get("dropped", []), carried.get("unknown", []), carried.get("encoding", "")
+    )
+    names = [dept.name] + ([dept.short_name] if dept.short_name else [])  # as plan() reads the file
+    return Plan(str(carried.get("filename", "")), dept.id, table, L.map_rows(table, dept.id, names))
+
+
 def summary(outcomes: list[RowOutcome]) -> dict[str, int]:
     counts = {s: 0 for s in STATUS_LABELS}
     for o in outcomes:

@@ -121,6 +121,7 @@ def _import_table_modules() -> None:
         "store.directory",
         "store.onboarding",
         "store.catalogue",
+        "store.import_jobs",
     ):  # optional modules owned by other parts
         try:
             importlib.import_module(name)

@@ -137,11 +137,12 @@ async def test_each_result_streams_before_the_store_write_and_the_batch_ends_aft
 
 
 async def _two_events_first_write_held(st, gate, second: dict):
-    """Ingest received + `second` for one item with the first store write held; return the batch task
-    once the workflow has applied both (version 2)."""
+    """Ingest received, then (another import, while the first store write is held) `second` for one item;
+    return both imports as one task once the workflow has applied both (version 2)."""
     req = second["request_id"]
-    task = asyncio.create_task(st.ingest(received(req, await st.today()), second))
+    first = asyncio.create_task(st.ingest(received(req, await st.today())))
     await _until(lambda: len(gate.calls) == 1)
+    task = asyncio.gather(first, st.ingest(second))
     deadline = time.monotonic() + 15
     while (snap := await st.query("request", req)).version != 2:
         assert time.monotonic() < deadline, "the second event was not applied"
@@ -167,7 +168,7 @@ async def test_writes_of_one_item_land_in_order(gated):
     assert snap.state == "open"
     assert len(gate.calls) == 1  # the second write has not started while the first is held
     gate.open.set()
-    results = await asyncio.wait_for(task, 15)
+    results = [r for batch in await asyncio.wait_for(task, 15) for r in batch]
     assert [r.status for r in results] == ["applied", "applied"]
     assert gate.done == [(req, 1, f"{st.tag}-1"), (req, 2, f"{st.tag}-2")]
     reply = next(c for c in snap.clocks if c.rule == "request_reply")
@@ -184,7 +185,7 @@ async def test_a_closed_item_ends_only_after_its_writes(gated):
     desc = await st.client.get_workflow_handle(f"request:{req}").describe()
     assert desc.status.name == "RUNNING"  # the closing event is answered with its write, in the run's last task
     gate.open.set()
-    results = await asyncio.wait_for(task, 15)
+    results = [r for batch in await asyncio.wait_for(task, 15) for r in batch]
     assert [r.status for r in results] == ["applied", "applied"]
     assert [c[1] for c in gate.done] == [1, 2]
     item = st.item(req)
@@ -249,3 +250,58 @@ async def test_the_update_result_carries_no_snapshot(gated):
     assert result["status"] == "applied" and result.get("snapshot") is None
     assert len(payload.data) < 200
     assert st.item(req).clocks  # the snapshot is in the store
+
+
+# ------------------------------------------------------------------ one item's events: one Update, one write
+def _updates(history) -> list[str]:
+    from temporalio.api.enums.v1 import EventType
+
+    accepted = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    return [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.event_type == accepted
+    ]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_items_events_go_in_one_update_and_one_store_write(gated):
+    """Issue 22 §3: a batch's events of one item reach its workflow in ONE Update (update-with-start with
+    the list), in order, each answered on its own; the store write is one transaction with every row. An
+    event after the one that ended the item goes the finished item's way (a fact recorded on it)."""
+    st, gate = gated
+    gate.open.set()
+    req, today = st.id("R7"), await st.today()
+    results = await st.ingest(
+        received(req, today),
+        {"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"},
+        {"type": "review.filed", "request_id": req, "on": today.isoformat()},
+    )
+    assert [r.status for r in results] == ["applied", "applied", "applied"]
+    assert "已记录用于统计" in (results[2].reason or "")  # the finished item's path
+    history = await st.client.get_workflow_handle(f"request:{req}").fetch_history()
+    assert _updates(history) == ["apply_many"]
+    assert gate.calls == [(req, 2, f"{st.tag}-{st._n - 1}")]  # one write: the final snapshot...
+    with Session(get_engine()) as s:  # ...with both rows, and the fact's own
+        assert all(s.get(EventRecord, r.event_id) is not None for r in results)
+    item = st.item(req)
+    assert (item.version, item.state) == (2, "closed")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_event_the_workflow_refuses_in_a_batch_is_answered_alone(gated):
+    st, gate = gated
+    gate.open.set()
+    req, today = st.id("R8"), await st.today()
+    results = await st.ingest(
+        received(req, today),
+        {"type": "request.consultation_ended", "request_id": req, "on": today.isoformat()},  # none started
+        {"type": "request.replied", "request_id": req, "on": today.isoformat(), "outcome": "granted"},
+    )
+    assert [r.status for r in results] == ["applied", "rejected", "applied"]
+    assert results[1].field and results[1].reason and "[" not in results[1].reason
+    history = await st.client.get_workflow_handle(f"request:{req}").fetch_history()
+    assert _updates(history) == ["apply_many"]
+    assert len(gate.calls) == 1 and st.item(req).state == "closed"
+    with Session(get_engine()) as s:
+        assert s.get(EventRecord, results[1].event_id) is None

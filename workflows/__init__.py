@@ -8,6 +8,7 @@ from workflows.annual import AnnualReportKickoffWorkflow
 from workflows.appeals import AppealWindowsWorkflow
 from workflows.digests import DigestWorkflow
 from workflows.facts import FactWorkflow
+from workflows.import_job import ImportJobWorkflow
 from workflows.items import ClockItemWorkflow, DocumentWorkflow, RequestWorkflow
 from workflows.notify_steps import NotifyBatchWorkflow, NotifyPersonWorkflow
 from workflows.reproject import ReprojectWorkflow
@@ -27,6 +28,7 @@ WORKFLOWS: list = [
     UrgeDeliveryWorkflow,
     AppealWindowsWorkflow,
     LadderSweepWorkflow,
+    ImportJobWorkflow,
 ]
 
 

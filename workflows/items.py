@@ -69,6 +69,7 @@ __all__ = [
     "RequestWorkflow",
     "ClockItemWorkflow",
     "workflow_for",
+    "FINISHED",
 ]
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
@@ -111,6 +112,8 @@ BOUNDED_HISTORY = "s22-bounded-history"
 # sweep (workflows/sweep.py), not by this item's timer; hour rules and catch-ups stay here (issue 22 §2).
 LADDER_SWEEP = "s22-ladder-sweep"
 HISTORY_EVENTS = 4_000
+# The field of the validator's refusal of an event sent to a finished run still writing its store rows.
+FINISHED = "(finished)"
 HISTORY_BYTES = 4 * 1024 * 1024
 # APPEAL_TIMER: a run that ends with appeal windows open hands them to a workflow of their own (workflows/appeals.py),
 # which reminds the supervisor and closes them as they lapse; runs recorded before ended leaving them open.
@@ -298,8 +301,54 @@ class ItemWorkflow:
     async def apply(self, ev: Event) -> ApplyResult:
         return await self._accept(ev)
 
-    async def _accept(self, ev: Event) -> ApplyResult:
-        """The `apply` Update's body (also the run's own start, when its Update was lost)."""
+    @workflow.update
+    async def apply_many(self, events: list[Event]) -> list[ApplyResult]:
+        """Several events of this item in one Update (a file's or an upload's events of one item, in order),
+        each decided as `apply` decides it and answered on its own (a refusal is a result with `refused`,
+        not a failed Update). The accepted ones reach the store in ONE write (one activity, one
+        transaction: the final snapshot and every event row). Events after one that ends the item are not
+        taken (`not_taken`): the sender sends them on their own, to the finished item's path."""
+        out: list[ApplyResult] = []
+        writes: list[EventWrite] = []
+        renewed = False  # a recurring duty's period finished in this batch
+        for ev in events:
+            if self._start_refused:
+                out.append(ApplyResult(status="no_start"))
+                continue
+            if self._finished():
+                out.append(ApplyResult(status="not_taken"))
+                continue
+            before = self._new_periods
+            try:
+                out.append(await self._accept(ev, writes))
+            except ApplicationError as exc:
+                out.append(ApplyResult(status="rejected", refused=exc.message))
+            renewed = renewed or self._new_periods > before
+            if writes and self._new_periods >= tr.RECENT_PERIODS:
+                # the state keeps only the last RECENT_PERIODS finished periods: written before they drop out
+                self._save_soon(batch=writes)
+                writes = []
+        if writes:
+            # Answered in this task even when the batch ended the item (unlike `apply`): the write and the
+            # run's end follow. An event sent meanwhile is refused as FINISHED by the validator, and its
+            # sender waits for the run to close before recording it the finished item's way.
+            self._save_soon(batch=writes)
+            self._dirty = True
+        if renewed:
+            # Finished periods live in the snapshots only (the state keeps the last RECENT_PERIODS): the
+            # batch is answered once they are written, so that a continue-as-new (after every handler) never
+            # hands on more unwritten periods than the state keeps.
+            await self._saved()
+        return out
+
+    @apply_many.validator
+    def _validate_apply_many(self, events: list[Event]) -> None:
+        if self._finished() and not self._lock.locked():
+            raise Refusal(FINISHED, f"事项 {self.st.id} 已结束，正在写入")
+
+    async def _accept(self, ev: Event, writes: list[EventWrite] | None = None) -> ApplyResult:
+        """The `apply` Update's body (also the run's own start, when its Update was lost). `writes`: an
+        `apply_many` batch collects its store writes there instead of scheduling one per event."""
         async with self._lock:
             ev = _stamped(ev)
             try:
@@ -324,12 +373,12 @@ class ItemWorkflow:
                 root = tr.group_root(self.st, dep.event_id)
                 why = tr.dependent_reason(self.st.held_events[root])
                 tr.hold(self.st, ev, why, depends_on=root)
-                self._save_soon()
+                self._write_soon(writes)
                 return ApplyResult(status="held", note=f"补录待审核：{why}")
             held = tr.late_reason(self.st, ev, restart=self._restarts(ev) and workflow.patched(LATE_RESTART))
             if held:
                 tr.hold(self.st, ev, held)
-                self._save_soon()
+                self._write_soon(writes)
                 return ApplyResult(status="held", note=f"补录待审核：{held}")
             before = self.st.model_copy(deep=True)
             try:
@@ -349,16 +398,29 @@ class ItemWorkflow:
             # waits for the read model before it reports the batch done). An event that ends the item is
             # answered with its write, in the task that ends the run: the item's next event (a fact on a
             # finished item) then finds the run closed, as it always has.
-            saving = self._save_soon(ev, recorded_at=ev.recorded.at if ev.recorded else None)
+            recorded_at = ev.recorded.at if ev.recorded else None
+            if writes is not None:  # the batch writes once, after its last event
+                writes.append(EventWrite(event=ev, recorded_at=recorded_at))
+                return ApplyResult(status="applied", note=note or "")
+            saving = self._save_soon(ev, recorded_at=recorded_at)
             if self._finished():
                 await saving
             self._dirty = True
             return ApplyResult(status="applied", note=note or "")
 
+    def _write_soon(self, writes: list[EventWrite] | None) -> None:
+        """A snapshot-only write (a held entry): now, or with the batch's one write."""
+        if writes is None:
+            self._save_soon()
+        else:
+            writes.append(EventWrite())
+
     @apply.validator
     def _validate_apply(self, ev: Event) -> None:
         if self._lock.locked():
             return  # another event is half-way through: the handler decides under the lock
+        if self._finished():  # the run only drains its writes: the sender waits for its end (services.ingest)
+            raise Refusal(FINISHED, f"事项 {self.st.id} 已结束，正在写入")
         # A start event's dates are checked by the handler: refused there, it ends the run it opened
         # (a validator refusal would leave update-with-start's fresh run waiting for ever).
         today = _recording_now().date() if self.st.version else None
@@ -600,14 +662,26 @@ class ItemWorkflow:
         await self._save_soon(ev, system_event=system_event, recorded_at=recorded_at)
 
     def _save_soon(
-        self, ev: Event | None = None, *, system_event: dict[str, Any] | None = None, recorded_at: str | None = None
+        self,
+        ev: Event | None = None,
+        *,
+        system_event: dict[str, Any] | None = None,
+        recorded_at: str | None = None,
+        batch: list[EventWrite] | None = None,
     ) -> asyncio.Task[None]:
         """The one writer of the read model: the snapshot as of now and the event's log row, in one
         transaction, after every earlier write of this item (so a later version never lands first).
         A regular activity on purpose, not a local one: it is scheduled only once the workflow task that
         accepted the event is in history, so the store is never ahead of the workflow (a local activity
         would write before that task commits, and a worker killed in between would leave an event row
-        the workflow never applied). The caller need not wait: `_saved()` does before the run ends."""
+        the workflow never applied). The caller need not wait: `_saved()` does before the run ends.
+        `batch`: an `apply_many`'s writes, all in this one (the last event's row is the request's own)."""
+        if batch:
+            last = batch[-1]
+            ev, system_event, recorded_at = last.event, last.system_event, last.recorded_at
+            earlier = [w for w in batch[:-1] if w.event is not None or w.system_event is not None]
+        else:
+            earlier = []
         carried, self._carried = self._carried, []
         # A finished period's row never changes once written, and writes are made in order: each write carries
         # only the periods finished since the previous write, except the first write after continue-as-new,
@@ -619,17 +693,17 @@ class ItemWorkflow:
             event=ev,
             system_event=system_event,
             recorded_at=recorded_at,
-            carried=carried,
+            carried=[*carried, *earlier],
         )
         mine = EventWrite(event=ev, system_event=system_event, recorded_at=recorded_at)
-        self._pending.append(mine)
+        self._pending.extend([*earlier, mine])
         before = self._last_save
 
         async def write() -> None:
             if before is not None:
                 await asyncio.wait([before])  # its outcome is its own; only the order matters here
             await workflow.execute_activity(save_item, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
-            done = [mine, *carried]
+            done = [mine, *earlier, *carried]
             self._pending = [p for p in self._pending if all(p is not d for d in done)]
 
         self._last_save = asyncio.create_task(write())

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.web.audit_web import audit
 from app.web.auth import api_principal
@@ -112,7 +112,9 @@ async def post_events(
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     """Same validation and idempotency as `shixian events ingest`; each element reported as
-    applied / duplicate / rejected. Every event is recorded as entered by the token's person."""
+    applied / duplicate / rejected. Every event is recorded as entered by the token's person. More than 300
+    events with `Prefer: respond-async`: 202 and a durable import job (`GET /api/import-jobs/<id>`)."""
+    from services.import_jobs import submit_events, wants_job
     from services.ingest import IngestResult
 
     who.require(WRITERS, "登记事件")
@@ -139,6 +141,15 @@ async def post_events(
             continue
         obj = {**obj, "recorded_by": who.actor}  # attribution comes from the token, never from the body
         accepted.append((n, obj))
+    if wants_job(len(accepted)) and "respond-async" in request.headers.get("prefer", "").lower():
+        # RFC 7240: the batch runs as a durable job in the worker; its progress and results are at the URL
+        job_id = await submit_events(client, who, accepted)
+        audit(request, who, "events.job", object=job_id, detail={"job": job_id, "events": len(accepted)})
+        return JSONResponse(  # type: ignore[return-value]
+            {"job": job_id, "status": "queued", "url": f"/api/import-jobs/{job_id}", "total": len(accepted)},
+            status_code=202,
+            headers={"Location": f"/api/import-jobs/{job_id}", "Preference-Applied": "respond-async"},
+        )
     if accepted:
         from services.ingest import Stalled, ingestor_for, watched
 
@@ -668,3 +679,15 @@ async def post_onboarding_reject(
     who: Principal = Depends(api_principal),
 ) -> dict[str, Any]:
     return await _onboarding_decide(request, batch_id, False, body, who)
+
+
+@router.get("/import-jobs/{job_id}", summary="导入任务的进度与结果", tags=["事件"], responses=ERRORS)
+def get_import_job(job_id: str, who: Principal = Depends(api_principal)) -> dict[str, Any]:
+    """A durable import job (a web upload of more than a few hundred rows): status (queued / running / done /
+    failed), events answered of events to send, and when done the summary and each row's outcome."""
+    from services.import_jobs import job_view
+
+    job = job_view(who, job_id)
+    if job is None:
+        raise ApiError(404, "not_found", f"导入任务 {job_id[:40]} 不存在")
+    return job

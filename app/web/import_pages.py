@@ -14,7 +14,7 @@ from email.policy import HTTP
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.web.audit_web import audit
@@ -165,11 +165,12 @@ def _preview_page(request: Request, who: Principal, p, department: str) -> HTMLR
 
 
 @router.post("/import/confirm", response_class=HTMLResponse)
-async def import_confirm(request: Request) -> HTMLResponse:
+async def import_confirm(request: Request) -> Response:
     from domain.engine import engine
-    from domain.ledger import KIND_LABELS, from_canonical, map_rows
+    from domain.ledger import KIND_LABELS
     from domain.settings import get_settings
-    from services.ledger_import import Plan, apply, summary
+    from services.import_jobs import submit_ledger, wants_job
+    from services.ledger_import import apply, plan_from_preview, summary
     from store.db import database_url, get_engine
 
     who = _importer(request)
@@ -183,7 +184,9 @@ async def import_confirm(request: Request) -> HTMLResponse:
         kind = carried["kind"]
         if kind not in KIND_LABELS:
             raise ValueError(kind)
-        rows = [(int(n), dict(v)) for n, v in carried["rows"]]
+        rows = carried["rows"]
+        if not isinstance(rows, list):
+            raise TypeError
     except (ValueError, KeyError, TypeError):
         return _form(request, who, status=400, error="预览数据无效，请重新上传台账")
     limit = get_settings().ledger_max_rows
@@ -196,19 +199,22 @@ async def import_confirm(request: Request) -> HTMLResponse:
     client = request.app.state.client
     if client is None:
         raise ApiError(503, "temporal_unavailable", "工作流服务未连接，暂不能导入")
-    table = from_canonical(
-        kind, rows, carried.get("dropped", []), carried.get("unknown", []), carried.get("encoding", "")
-    )
-    names = [dept.name] + ([dept.short_name] if dept.short_name else [])  # as plan() reads the file
-    p = Plan(str(carried.get("filename", "")), dept.id, table, await run_in_threadpool(map_rows, table, dept.id, names))
+    try:
+        p = await run_in_threadpool(plan_from_preview, carried, dept.id)
+    except (ValueError, KeyError, TypeError):
+        return _form(request, who, status=400, error="预览数据无效，请重新上传台账")
     db = get_engine(database_url())
     from services.ingest import Stalled, watched, worker_problem
 
     problem = await worker_problem(client)  # a dead worker or server is said now, not after a minute
     if problem is not None:
         return _interrupted(request, who, p, db, f"{problem[1]}，本次未发送任何事件")
+    sent = sum(len(r.events) for r in p.rows if not r.problems and r.duplicate_of is None)
+    if wants_job(len(p.rows)):  # a durable job in the worker: the page follows its progress
+        job_id = await submit_ledger(client, who, carried, dept.id, sent)
+        audit(request, who, "ledger.import", object=p.filename, department=dept.id, detail={"job": job_id})
+        return RedirectResponse(f"/import/jobs/{job_id}", status_code=303)
     try:
-        sent = sum(len(r.events) for r in p.rows if not r.problems and r.duplicate_of is None)
         outcomes = await watched(
             lambda tick: apply(p, client, recorded_by=who.actor, db_engine=db, role=who.record_role, progress=tick),
             sent,
@@ -386,3 +392,24 @@ async def decide_batch(request: Request, who, batch_id: int, approve: bool, reas
         raise
     audit(request, who, onboarding_action(approve), **onboarding_audit(b))
     return b
+
+
+# ------------------------------------------------------------------------------ durable import jobs
+@router.get("/import/jobs/{job_id}", response_class=HTMLResponse)
+def import_job_page(request: Request, job_id: str) -> HTMLResponse:
+    from services.import_jobs import job_view
+    from services.ledger_import import STATUS_LABELS
+
+    who = _importer(request)
+    job = job_view(who, job_id)
+    if job is None:
+        raise ApiError(404, "not_found", f"导入任务 {job_id[:40]} 不存在")
+    return render(
+        request,
+        "import_job.html",
+        who,
+        job=job,
+        running=job["status"] in ("queued", "running"),
+        labels=STATUS_LABELS,
+        names=rm.department_names(),
+    )
