@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from domain.settings import get_settings
 from store import import_jobs as store_jobs
 from store.db import database_url, get_engine, session
@@ -127,6 +129,24 @@ async def run(client, job_id: str, progress: Callable[[int, int], None]) -> dict
         "kind": p.table.kind,
         "outcomes": [o.as_json() for o in outcomes],
     }
+
+
+class ImportJobView(BaseModel):
+    """An import job as the API returns it (`GET /api/import-jobs/{id}`)."""
+
+    id: str
+    status: str = Field(description="queued / running / done / failed")
+    department: str | None = None
+    filename: str | None = None
+    created_at: str
+    finished_at: str | None = None
+    done: int = Field(description="已处理的事件数")
+    total: int = Field(description="要处理的事件数")
+    percent: int
+    summary: Any = None
+    outcomes: Any = None
+    results: Any = Field(None, description="API 批量提交时每个事件的结果")
+    error: str | None = None
 
 
 def job_view(who, job_id: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from services import views as rm
 from services.access import ApiError, Principal, node_label, read_scope, require_lock
 from services.annual_render import DOCX_MIME as DOCX
 from services.columns import ColumnLedger, column_ledger_view
+from services.import_jobs import ImportJobView
 from services.inbox import InboxPage, MarkedRead, MarkRead
 from services.onboarding import OnboardingBatchView, OnboardingList
 from services.review import REVIEWERS
@@ -681,7 +682,13 @@ async def post_onboarding_reject(
     return await _onboarding_decide(request, batch_id, False, body, who)
 
 
-@router.get("/import-jobs/{job_id}", summary="导入任务的进度与结果", tags=["事件"], responses=ERRORS)
+@router.get(
+    "/import-jobs/{job_id}",
+    summary="导入任务的进度与结果",
+    tags=["事件"],
+    response_model=ImportJobView,
+    responses=NOT_FOUND,
+)
 def get_import_job(job_id: str, who: Principal = Depends(api_principal)) -> dict[str, Any]:
     """A durable import job (a web upload of more than a few hundred rows): status (queued / running / done /
     failed), events answered of events to send, and when done the summary and each row's outcome."""
