@@ -482,6 +482,8 @@ def classify(state: str, due: str, met_on: str | None, as_of: date | datetime) -
         return "late" if met_i > due_i else "on_time"
     if state == "met" and not met_on:
         return "on_time"
+    if state == "missed" and not met_on:  # a recurring duty's period that lapsed unmet (transitions.lapse_period)
+        return "late" if due_i < as_of_i else "pending"
     return "overdue" if due_i < as_of_i else "pending"
 
 
@@ -495,6 +497,8 @@ def classify_day(state: str, due: str, met_on: str | None, as_of_day: str) -> St
         return "late" if met_on > due else "on_time"
     if state == "met" and not met_on:
         return "on_time"
+    if state == "missed" and not met_on:  # a lapsed period (transitions.lapse_period)
+        return "late" if due < as_of_day else "pending"
     return "overdue" if due < as_of_day else "pending"
 
 

@@ -121,6 +121,7 @@ def lapse_at(c: ClockData) -> datetime:
 def next_wake(st: ItemState) -> datetime | None:
     moments = [datetime.fromisoformat(s.fire_at) for c in st.clocks if c.state == "open" for s in c.plan]
     moments += [lapse_at(c) for c in lapsing(st)]
+    moments += [lapse_at(c) for c in recurring_lapsing(st) if not any(s.overdue for s in c.plan)]
     if st.abandon_at and not correction_held(st):
         moments.append(datetime.fromisoformat(st.abandon_at))
     return min(moments) if moments else None
@@ -934,9 +935,41 @@ def renew(st: ItemState, meta: RuleMeta, c: ClockData, ev: Event, out: Touched) 
     nxt = ClockData(rule=meta.id, start=day, region=c.region, period=c.period + 1)
     st.clocks[st.clocks.index(c)] = nxt
     st.periods.append(c)
-    del st.periods[:-RECENT_PERIODS]
     out.clocks += [c, nxt]
     out.finished.append(c)
+
+
+def trim_periods(st: ItemState) -> None:
+    """Keep the last RECENT_PERIODS finished periods. Called by the workflow once every period it drops has
+    been handed to a store write (a long lapse can end more periods than that at once)."""
+    del st.periods[:-RECENT_PERIODS]
+
+
+def recurring_lapsing(st: ItemState) -> list[ClockData]:
+    """Open periods of recurring duties with a due date: each lapses (lapse_period) once its due day is past."""
+    return [
+        c
+        for c in st.clocks
+        if c.state == "open" and c.due and c.due_instant and (m := st.rules.get(c.rule)) and m.recurring
+    ]
+
+
+LAPSED_NOTE = "本期内未更新：本期按未按期更新计，下一期自本期截止日起算"
+
+
+def lapse_period(st: ItemState, c: ClockData) -> ClockData:
+    """A recurring duty's period whose due day passed with no update ends unmet (`missed`, no met day) and
+    the next period starts from that due day: a long lapse counts one missed period per elapsed period
+    length, each in the scoring period of its own due date (19号 measures every monitoring window: "监测时间点
+    前2周内…未更新" is one failure per window, not one for the whole lapse). Returns the next period, to be
+    computed by the caller; the lapsed one is also finished (count_periods)."""
+    assert c.due
+    c.state, c.met_on, c.lateness_working_days, c.plan = "missed", None, None, []
+    c.explanation = {**c.explanation, "lapsed": LAPSED_NOTE}
+    nxt = ClockData(rule=c.rule, start=c.due[:10], region=c.region, period=c.period + 1)
+    st.clocks[st.clocks.index(c)] = nxt
+    st.periods.append(c)
+    return nxt
 
 
 def count_periods(st: ItemState, finished: list[ClockData]) -> None:

@@ -103,6 +103,8 @@ LATE_RESTART = "s17-lag-late-restart"
 HELD_DEPENDENTS = "s19-held-dependents"
 # BOUNDED_HISTORY: continue-as-new at our own history bound too, not only when the server suggests it.
 BOUNDED_HISTORY = "s22-bounded-history"
+# A recurring duty's period lapsed unmet ends, and the next starts from its due date (tr.lapse_period).
+PERIOD_LAPSE = "s22-period-lapse"
 # A long-lived item (a website column updated every day for years: ~10 history events per update) continues
 # as new after this many events or bytes, far below Temporal's limits (51,200 events, 50 MB; warnings from
 # 10,240 events / 10 MB) and near the server's own default suggestion (4 Ki events, 4 MB).
@@ -138,7 +140,13 @@ class ItemWorkflow:
         # what continue-as-new hands on. `_carried`: the previous run's, until a write of this run takes them.
         self._pending: list[EventWrite] = list(inp.pending)
         self._carried: list[EventWrite] = list(inp.pending)
-        self._new_periods = 0  # periods of recurring duties finished since the last store write was scheduled
+        # Per recurring rule, the last period number handed to a store write: the next write carries the later
+        # ones. A mark, not a count: a state rolled back (an approved 补录 that fails) keeps it right, and so
+        # does a write after more than RECENT_PERIODS periods ended. The state's periods were all written or
+        # travel in `pending` (whose first write carries every period the state keeps).
+        self._written: dict[str, int] = {}
+        for p in inp.state.periods:
+            self._written[p.rule] = max(self._written.get(p.rule, 0), p.period)
 
     # ------------------------------------------------------------ run loop
     async def _run(self, inp: ItemInput) -> ItemSnapshot:
@@ -230,6 +238,15 @@ class ItemWorkflow:
                     sends.append((c, s))
                 if due_steps:
                     await self._replan(c)
+            # A recurring period past its due day ends unmet once its first overdue notice went out (the
+            # escalation is sent for that period), or at its lapse when it has none.
+            ended = [
+                c
+                for c in tr.recurring_lapsing(self.st)
+                if tr.lapse_at(c) <= now and (c.last_overdue_at or not any(s.overdue for s in c.plan))
+            ]
+            if ended and await self._lapse_periods(_recording_now().date().isoformat(), ended):
+                lapsed = True
             if sends or lapsed:
                 tr.refresh_state(self.st)
                 self.st.version += 1
@@ -488,12 +505,31 @@ class ItemWorkflow:
 
     # ------------------------------------------------------------ transitions
     async def _apply(self, ev: Event) -> str | None:
+        if ev.type not in tr.STARTS:  # the periods that lapsed before the event's day end first, unmet
+            await self._lapse_periods(ev.on[:10], tr.recurring_lapsing(self.st))
         touched = tr.transition(self.st, ev)
         await self._compute(*touched.clocks)
         tr.note_closed_late(ev, touched.closed_late)
         tr.count_periods(self.st, touched.finished)
-        self._new_periods += len(touched.finished)
         return await self._after_apply(ev)
+
+    async def _lapse_periods(self, until: str, clocks: list[ClockData]) -> bool:
+        """End these recurring periods, and each next one, while its due day is before `until` (ISO day):
+        one missed period per elapsed period length (tr.lapse_period). Asks for its version marker only
+        when a period lapses."""
+        lapsed: list[ClockData] = []
+        for c in clocks:
+            while c.state == "open" and c.due and c.due[:10] < until:
+                if not lapsed and not workflow.patched(PERIOD_LAPSE):
+                    return False
+                nxt = tr.lapse_period(self.st, c)
+                lapsed.append(c)
+                await self._compute(nxt)
+                if not nxt.due or nxt.due[:10] <= c.due[:10]:
+                    break  # no later due date (cannot be computed): the period stays open as it is
+                c = nxt
+        tr.count_periods(self.st, lapsed)
+        return bool(lapsed)
 
     async def _after_apply(self, ev: Event) -> str | None:
         return None
@@ -575,8 +611,10 @@ class ItemWorkflow:
         # A finished period's row never changes once written, and writes are made in order: each write carries
         # only the periods finished since the previous write, except the first write after continue-as-new,
         # which stands for the previous run's unfinished writes and carries all the state keeps.
-        fresh, self._new_periods = self._new_periods, 0
-        periods = self.st.periods if carried else self.st.periods[len(self.st.periods) - fresh :] if fresh else []
+        written = self._written
+        periods = [p for p in self.st.periods if carried or p.period > written.get(p.rule, 0)]
+        for p in periods:
+            written[p.rule] = max(written.get(p.rule, 0), p.period)
         req = SaveRequest(
             snapshot=self._snapshot(periods),
             event=ev,
@@ -584,6 +622,7 @@ class ItemWorkflow:
             recorded_at=recorded_at,
             carried=carried,
         )
+        tr.trim_periods(self.st)  # every period it drops is in this write or an earlier one
         mine = EventWrite(event=ev, system_event=system_event, recorded_at=recorded_at)
         self._pending.append(mine)
         before = self._last_save
