@@ -215,12 +215,11 @@ async def test_a_long_lapse_counts_one_missed_period_per_window_each_in_its_own_
     scored in the quarter of its own due date; the ~21 periods ended by one update are all written (more than
     the state keeps: review #19); a lock keys each period row apart (rule#n), so a period ended after the
     lock is an amendment of its own (review #5)."""
+    import domain.transitions as tr
     from domain.scoring import parse_period
     from services.scores import current_records, fresh_scores
     from store.db import session
     from store.locks import amendments, lock_period
-
-    import domain.transitions as tr
 
     today = await st.today()
     start = today - 300 * DAY
@@ -234,7 +233,11 @@ async def test_a_long_lapse_counts_one_missed_period_per_window_each_in_its_own_
     assert len(rows) == len(want) + 1
     for n, (begin, due, met) in enumerate(want, start=1):
         row = rows[period_rule(RULE, n)]
-        assert (row.start, row.due, row.state) == (begin.isoformat(), due.isoformat(), "missed" if met is None else "met")
+        assert (row.start, row.due, row.state) == (
+            begin.isoformat(),
+            due.isoformat(),
+            "missed" if met is None else "met",
+        )
     assert snap.data["periods"][RULE] == {
         "finished": len(want),
         "on_time": 1,
@@ -293,7 +296,6 @@ async def test_a_column_with_2000_updates_continues_as_new_and_keeps_its_periods
     of at most ~4,200 events / 2.5 MB when measured)."""
     from temporalio.api.enums.v1 import EventType
 
-    cal = engine().calendar
     today = await st.today()
     steps = gaps()
     start = today - sum(steps) * DAY
