@@ -64,7 +64,7 @@ class Rule:
     minimum: bool = False
     shorter_allowed: bool = False
     # A duty renewed every period (website column, 政务新媒体): each met_by event starts the next period from its
-    # own date; a lapse is a missed period with its lateness.
+    # own date; a period that lapses unmet is missed and the next runs from its due date (transitions.lapse_period).
     recurring: bool = False
     # false: a last day that is a rest day stays where it falls (no move to the next working day). For a
     # monitoring window, not a time limit for an act: 19号 checks "监测时间点前2周内…未更新", so 民法典第二百零三条
