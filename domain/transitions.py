@@ -121,7 +121,6 @@ def lapse_at(c: ClockData) -> datetime:
 def next_wake(st: ItemState) -> datetime | None:
     moments = [datetime.fromisoformat(s.fire_at) for c in st.clocks if c.state == "open" for s in c.plan]
     moments += [lapse_at(c) for c in lapsing(st)]
-    moments += [lapse_at(c) for c in recurring_lapsing(st) if not any(s.overdue for s in c.plan)]
     if st.abandon_at and not correction_held(st):
         moments.append(datetime.fromisoformat(st.abandon_at))
     return min(moments) if moments else None
@@ -957,16 +956,22 @@ def recurring_lapsing(st: ItemState) -> list[ClockData]:
 LAPSED_NOTE = "本期内未更新：本期按未按期更新计，下一期自本期截止日起算"
 
 
-def lapse_period(st: ItemState, c: ClockData) -> ClockData:
+def next_period(c: ClockData) -> ClockData:
+    """The period after `c` when `c` lapses: from its due date."""
+    assert c.due
+    return ClockData(rule=c.rule, start=c.due[:10], region=c.region, period=c.period + 1)
+
+
+def lapse_period(st: ItemState, c: ClockData, nxt: ClockData | None = None) -> ClockData:
     """A recurring duty's period whose due day passed with no update ends unmet (`missed`, no met day) and
     the next period starts from that due day: a long lapse counts one missed period per elapsed period
     length, each in the scoring period of its own due date (19号 measures every monitoring window: "监测时间点
     前2周内…未更新" is one failure per window, not one for the whole lapse). Returns the next period, to be
-    computed by the caller; the lapsed one is also finished (count_periods)."""
-    assert c.due
+    computed by the caller (or `nxt`, next_period(c) already computed); the lapsed one is also finished
+    (count_periods)."""
+    nxt = nxt or next_period(c)
     c.state, c.met_on, c.lateness_working_days, c.plan = "missed", None, None, []
     c.explanation = {**c.explanation, "lapsed": LAPSED_NOTE}
-    nxt = ClockData(rule=c.rule, start=c.due[:10], region=c.region, period=c.period + 1)
     st.clocks[st.clocks.index(c)] = nxt
     st.periods.append(c)
     return nxt

@@ -106,27 +106,27 @@ async def test_a_column_lapses_reminds_and_each_update_starts_the_next_period(st
     assert (first.state, first.start, first.due) == ("open", reg.isoformat(), due1.isoformat())
     assert st.item(col).title == "工作动态"
 
-    # No update for 15 days and more: the period lapses (overdue), reminded before and escalated after; once
-    # escalated it ends unmet and the next period runs from its due date (one missed period per window).
+    # No update for 15 days and more: the period lapses (overdue), reminded before and escalated after; it stays
+    # the open, overdue period until the window after it (from its due date) has lapsed too.
     after = cal.add_working_days(due1, 2, REGION)
     await sleep_until(st, after)
     await st.settle(f"column:{col}")
+    lapsed = st.clock(col, RULE)
+    assert lapsed.state == "open" and lapsed.due == due1.isoformat() and lapsed.met_on is None
+    assert (after - reg).days >= 15 and after < due_after(due1)
     steps = [(step, who, at.date()) for item, step, who, at in sent.at if item == col]
     assert {(s, p) for s, p, day in steps if day < due1} == {("t_minus_3", "liaison-fgw"), ("t_minus_1", "liaison-fgw")}
     assert ("due_today", "head-fgw", due1) in steps
     assert any(s == "overdue_1" and p == "supervisor-zwgk" and day > due1 for s, p, day in steps), steps
-    rows = {c.rule: c for c in st.item(col).clocks}
-    p1 = rows[period_rule(RULE, 1)]
-    assert (p1.state, p1.start, p1.due, p1.met_on) == ("missed", reg.isoformat(), due1.isoformat(), None)
-    current = rows[RULE]
-    assert (current.state, current.start, current.due) == ("open", due1.isoformat(), due_after(due1).isoformat())
     from store.clock_rows import overdue_clock_rows
     from store.db import session
 
-    with session() as s:  # as of the server's own clock: the running period is not overdue, the lapsed one ended
-        assert not [r for r in overdue_clock_rows(s, await st.now()) if r[0] == col]
+    with session() as s:  # as of the test server's own clock (review #17: never the wall clock)
+        overdue = [r for r in overdue_clock_rows(s, await st.now()) if r[0] == col]
+    assert overdue, "the lapsed period is on the overdue list"
 
-    # The update after the lapse falls in period 2 (from due1): met on time; period 3 runs from its date.
+    # The update after the lapse: period 1 ends missed (no update in its window), period 2 (from due1) is met
+    # by it on time, period 3 runs from its date.
     late_day = await st.today()
     await st.ok(updated(col, late_day))
     snap = st.item(col)
@@ -208,6 +208,33 @@ async def test_scores_count_each_period_under_its_rule(st):
     assert [r.rule for r in mine] == [rule] * 5  # the current one pending
     assert sorted(r.key for r in mine) == sorted([rule, *(period_rule(rule, n) for n in range(1, 5))])
     assert dept.deduction == 0
+
+
+async def test_with_no_update_the_timer_ends_each_window_once_the_next_has_lapsed(st):
+    """Review #4 without any update: the board's overdue period is the latest window; each earlier one ends
+    missed on the timer, from which the next runs from its due date (each in its own scoring period)."""
+    reg = await st.today()
+    col = st.id("IDLE")
+    await st.ok(registered(col, reg, kind="new_media"))
+    due1 = due_after(reg)
+    due2 = due_after(due1)
+    due3 = due_after(due2)
+    await sleep_until(st, due3 - DAY)  # windows 1 and 2 past, window 3 running
+    await st.settle(f"column:{col}")
+    rows = {c.rule: c for c in st.item(col).clocks}
+    assert [(r, c.state, c.start, c.due, c.met_on) for r, c in sorted(rows.items())] == [
+        ("new_media_freshness", "open", due1.isoformat(), due2.isoformat(), None),
+        (period_rule("new_media_freshness", 1), "missed", reg.isoformat(), due1.isoformat(), None),
+    ]
+    await sleep_until(st, due3 + 2 * DAY)
+    await st.settle(f"column:{col}")
+    rows = {c.rule: c for c in st.item(col).clocks}
+    assert rows[period_rule("new_media_freshness", 2)].state == "missed"
+    assert (rows["new_media_freshness"].start, rows["new_media_freshness"].due) == (
+        due2.isoformat(),
+        due3.isoformat(),
+    )
+    assert st.item(col).data["periods"]["new_media_freshness"]["late"] == 2
 
 
 async def test_a_long_lapse_counts_one_missed_period_per_window_each_in_its_own_quarter(st):

@@ -145,6 +145,9 @@ class ItemWorkflow:
         # does a write after more than RECENT_PERIODS periods ended. The state's periods were all written or
         # travel in `pending` (whose first write carries every period the state keeps).
         self._written: dict[str, int] = {}
+        # Per recurring rule whose current period lapsed: when the period after it lapses too (the timer then
+        # ends the first, `_lapse_periods(keep_last=True)`). Not carried: the first tick of a run sets it.
+        self._next_lapse: dict[str, datetime] = {}
         for p in inp.state.periods:
             self._written[p.rule] = max(self._written.get(p.rule, 0), p.period)
 
@@ -172,7 +175,7 @@ class ItemWorkflow:
         while True:
             if self._finished():
                 break
-            wake = tr.next_wake(self.st)
+            wake = min(filter(None, (tr.next_wake(self.st), self._period_wake())), default=None)
             self._dirty = False
             try:
                 if wake is None:
@@ -238,14 +241,15 @@ class ItemWorkflow:
                     sends.append((c, s))
                 if due_steps:
                     await self._replan(c)
-            # A recurring period past its due day ends unmet once its first overdue notice went out (the
-            # escalation is sent for that period), or at its lapse when it has none.
+            # A recurring period past its due day (its first overdue notice sent, if it has one) ends unmet
+            # once the period after it has lapsed too; an update ends all the lapsed ones (`_apply`).
+            today = _recording_now().date().isoformat()
             ended = [
                 c
                 for c in tr.recurring_lapsing(self.st)
-                if tr.lapse_at(c) <= now and (c.last_overdue_at or not any(s.overdue for s in c.plan))
+                if self._lapse_due(c) <= now and (c.last_overdue_at or not any(s.overdue for s in c.plan))
             ]
-            if ended and await self._lapse_periods(_recording_now().date().isoformat(), ended):
+            if ended and await self._lapse_periods(today, ended, keep_last=True):
                 lapsed = True
             if sends or lapsed:
                 tr.refresh_state(self.st)
@@ -254,6 +258,20 @@ class ItemWorkflow:
         # Send outside the lock: a slow channel must not hold up incoming events.
         for c, s in sends:
             await self._notify(c, s)
+
+    def _lapse_due(self, c: ClockData) -> datetime:
+        """When the timer may end recurring period `c`: the day after its due day (after the import grace),
+        or, once it lapsed and the period after it was not yet past, the day after that one's due day."""
+        own = max(datetime.fromisoformat(c.due_instant or "") + timedelta(seconds=1), tr.lapse_at(c))
+        later = self._next_lapse.get(c.rule)
+        return later if later is not None and later > own else own
+
+    def _period_wake(self) -> datetime | None:
+        """The next moment a recurring period may end, only ever in the future (a past one was just handled,
+        or waits for its first overdue notice, whose plan step wakes the run)."""
+        now = workflow.now()
+        moments = [at for c in tr.recurring_lapsing(self.st) if (at := self._lapse_due(c)) > now]
+        return min(moments) if moments else None
 
     async def _close_lapsed(self) -> bool:
         now, closed = workflow.now(), False
@@ -513,20 +531,30 @@ class ItemWorkflow:
         tr.count_periods(self.st, touched.finished)
         return await self._after_apply(ev)
 
-    async def _lapse_periods(self, until: str, clocks: list[ClockData]) -> bool:
+    async def _lapse_periods(self, until: str, clocks: list[ClockData], *, keep_last: bool = False) -> bool:
         """End these recurring periods, and each next one, while its due day is before `until` (ISO day):
-        one missed period per elapsed period length (tr.lapse_period). Asks for its version marker only
-        when a period lapses."""
+        one missed period per elapsed period length (tr.lapse_period). `keep_last` (the timer): a period
+        ends only once the one after it has lapsed too, so the latest lapsed period stays open and overdue
+        (on the 逾期 list, reminded, and still met by an update recorded late but dated in it). Asks for its
+        version marker only when a period lapses."""
         lapsed: list[ClockData] = []
         for c in clocks:
             while c.state == "open" and c.due and c.due[:10] < until:
+                retry = workflow.now() + timedelta(days=1)  # the timer asks again tomorrow, not at once
                 if not lapsed and not workflow.patched(PERIOD_LAPSE):
+                    self._next_lapse[c.rule] = retry
                     return False
-                nxt = tr.lapse_period(self.st, c)
-                lapsed.append(c)
+                nxt = tr.next_period(c)
                 await self._compute(nxt)
                 if not nxt.due or nxt.due[:10] <= c.due[:10]:
+                    self._next_lapse[c.rule] = retry
                     break  # no later due date (cannot be computed): the period stays open as it is
+                if keep_last and nxt.due[:10] >= until:
+                    assert nxt.due_instant
+                    self._next_lapse[c.rule] = datetime.fromisoformat(nxt.due_instant) + timedelta(seconds=1)
+                    break
+                tr.lapse_period(self.st, c, nxt)
+                lapsed.append(c)
                 c = nxt
         tr.count_periods(self.st, lapsed)
         return bool(lapsed)
