@@ -938,10 +938,15 @@ def renew(st: ItemState, meta: RuleMeta, c: ClockData, ev: Event, out: Touched) 
     out.finished.append(c)
 
 
-def trim_periods(st: ItemState) -> None:
-    """Keep the last RECENT_PERIODS finished periods. Called by the workflow once every period it drops has
-    been handed to a store write (a long lapse can end more periods than that at once)."""
-    del st.periods[:-RECENT_PERIODS]
+def trim_periods(st: ItemState, stored: dict[str, int] | None = None) -> None:
+    """Keep the last RECENT_PERIODS finished periods, and any older one not yet in the store: `stored` is, per
+    rule, the last period number a finished store write holds (None: all are). The workflow calls it as its
+    writes finish, so the state it continues as new with holds every period its unfinished writes carry (a
+    long lapse, or a batch of Updates accepted while the writes drain, can end more than RECENT_PERIODS)."""
+    old = st.periods[:-RECENT_PERIODS]
+    if old:
+        kept = [p for p in old if stored is not None and p.period > stored.get(p.rule, 0)]
+        st.periods[: len(old)] = kept
 
 
 def recurring_lapsing(st: ItemState) -> list[ClockData]:

@@ -77,6 +77,13 @@ def test_the_state_keeps_only_the_last_periods():
         tr.transition(st, event(n, "column.updated", updated_on=(dt.date(2025, 1, 6) + n * DAY).isoformat()))
     # the workflow trims once the periods are in a store write (workflows/items.py _save_soon)
     assert len(st.periods) == 40
+    # a period not yet in a finished store write stays (continue-as-new hands it on to be written)
+    tr.trim_periods(st, {RULE: 10})
+    assert [p.period for p in st.periods] == list(range(11, 41))
+    tr.trim_periods(st, {"other_rule": 40})
+    assert [p.period for p in st.periods] == list(range(11, 41))
+    tr.trim_periods(st, {RULE: 40})
+    assert [p.period for p in st.periods] == list(range(40 - tr.RECENT_PERIODS + 1, 41))
     tr.trim_periods(st)
     assert len(st.periods) == tr.RECENT_PERIODS
     assert [p.period for p in st.periods] == list(range(40 - tr.RECENT_PERIODS + 1, 41))

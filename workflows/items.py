@@ -143,11 +143,16 @@ class ItemWorkflow:
         # Per recurring rule, the last period number handed to a store write: the next write carries the later
         # ones. A mark, not a count: a state rolled back (an approved 补录 that fails) keeps it right, and so
         # does a write after more than RECENT_PERIODS periods ended. The state's periods were all written or
-        # travel in `pending` (whose first write carries every period the state keeps).
+        # travel in `pending` (whose first write carries every period the state keeps: `_stored`).
         self._written: dict[str, int] = {}
         # Per recurring rule whose current period lapsed: when the period after it lapses too (the timer then
         # ends the first, `_lapse_periods(keep_last=True)`). Not carried: the first tick of a run sets it.
         self._next_lapse: dict[str, datetime] = {}
+        # Per recurring rule, the last period number a finished store write holds: the state drops no period
+        # after it (tr.trim_periods), so that continue-as-new hands on every period not yet in the store (the
+        # next run's first write carries all the state keeps). Empty at start: the carried ones are not known
+        # to be written.
+        self._stored: dict[str, int] = {}
         for p in inp.state.periods:
             self._written[p.rule] = max(self._written.get(p.rule, 0), p.period)
 
@@ -650,7 +655,6 @@ class ItemWorkflow:
             recorded_at=recorded_at,
             carried=carried,
         )
-        tr.trim_periods(self.st)  # every period it drops is in this write or an earlier one
         mine = EventWrite(event=ev, system_event=system_event, recorded_at=recorded_at)
         self._pending.append(mine)
         before = self._last_save
@@ -661,6 +665,11 @@ class ItemWorkflow:
             await workflow.execute_activity(save_item, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
             done = [mine, *carried]
             self._pending = [p for p in self._pending if all(p is not d for d in done)]
+            # Its periods are in the store now: older ones may leave the state (not before: a write not seen
+            # done is made again by the next run from `pending`, with only the periods the state still has).
+            for p in periods:
+                self._stored[p.rule] = max(self._stored.get(p.rule, 0), p.period)
+            tr.trim_periods(self.st, self._stored)
 
         self._last_save = asyncio.create_task(write())
         return self._last_save
