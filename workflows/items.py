@@ -105,6 +105,8 @@ HELD_DEPENDENTS = "s19-held-dependents"
 BOUNDED_HISTORY = "s22-bounded-history"
 # A recurring duty's period lapsed unmet ends, and the next starts from its due date (tr.lapse_period).
 PERIOD_LAPSE = "s22-period-lapse"
+# CARRIED_LOCK: the next run's first write (the previous run's unfinished ones) waits for the Update in hand.
+CARRIED_LOCK = "s22-carried-lock"
 # A long-lived item (a website column updated every day for years: ~10 history events per update) continues
 # as new after this many events or bytes, far below Temporal's limits (51,200 events, 50 MB; warnings from
 # 10,240 events / 10 MB) and near the server's own default suggestion (4 Ki events, 4 MB).
@@ -160,8 +162,14 @@ class ItemWorkflow:
     async def _run(self, inp: ItemInput) -> ItemSnapshot:
         if self.st.version:  # continued-as-new: timers are rebuilt from the plan
             self._dirty = True
-            if self._carried:  # the previous run's writes not seen done: made here first (idempotent)
+            # The previous run's writes not seen done: made here first (idempotent). Under the lock: an Update
+            # of this run's first task may be half-way through its event (a period appended, not yet
+            # computed), and a write built then would mark that period written with its unfinished row.
+            if self._carried and not workflow.patched(CARRIED_LOCK):
                 self._save_soon()
+            async with self._lock:
+                if self._carried:
+                    self._save_soon()
         else:
             # Started with its start event (update-with-start): the Update is in this very first task, its
             # handler ran first (it holds the lock or is done). Without it (the server lost it: its sender,
