@@ -422,9 +422,13 @@ def _explain_days(x: DaysExplanation) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- other units
+# A rule with moves_off_rest_days = false (a monitoring window such as 19号's update periods) keeps its last day.
+NOT_MOVED = "本期限为监测期间，不是办理期限：末日为休息日的不顺延（不适用民法典第二百零三条）"
+
+
 def _calendar_days(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, explain: bool) -> Deadline:
     nominal = start + dt.timedelta(days=rule.length)
-    due = cal.next_working_day(nominal, region)
+    due = cal.next_working_day(nominal, region) if rule.moves_off_rest_days else nominal
     moved = cal.days_in(nominal - dt.timedelta(days=1), due - dt.timedelta(days=1), region) if due != nominal else []
     prov_years = sorted({y for y in (nominal.year, due.year) if cal.is_provisional_year(y)})
     regional = cal.regional_uncertainty(region, nominal - dt.timedelta(days=1), due)
@@ -445,7 +449,13 @@ def _calendar_days(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, e
             "moved_over": [{"date": m.date.isoformat(), "reason": m.reason, "source": m.source} for m in moved],
             "provisional": bool(prov_years or regional),
             "provisional_reasons": [f"{y}年全国节假日安排尚未发布，按{LAW}推算" for y in prov_years] + regional,
-            "notes": ["末日为休息日的，以休息日结束的次日为期间的最后一日（民法典第二百零三条）"] if moved else [],
+            "notes": (
+                ["末日为休息日的，以休息日结束的次日为期间的最后一日（民法典第二百零三条）"]
+                if moved
+                else [NOT_MOVED]
+                if not rule.moves_off_rest_days
+                else []
+            ),
             "source": rule.source,
             "quote": rule.quote,
             "summary": summary,
@@ -464,7 +474,7 @@ def add_months(start: dt.date, months: int) -> dt.date:
 def _months(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, explain: bool) -> Deadline:
     months = rule.length * (12 if rule.unit == "years" else 1)
     nominal = add_months(start, months)
-    due = cal.next_working_day(nominal, region)
+    due = cal.next_working_day(nominal, region) if rule.moves_off_rest_days else nominal
     moved = cal.days_in(nominal - dt.timedelta(days=1), due - dt.timedelta(days=1), region) if due != nominal else []
     prov_years = sorted({y for y in (nominal.year, due.year) if cal.is_provisional_year(y)})
     regional = cal.regional_uncertainty(region, nominal - dt.timedelta(days=1), due)
@@ -484,6 +494,8 @@ def _months(rule: Rule, start: dt.date, cal: WorkCalendar, region: str, explain:
             notes.append("没有对应日的，月末日为期间的最后一日（民法典第二百零二条）")
         if moved:
             notes.append("期间的最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日（民法典第二百零三条）")
+        if not rule.moves_off_rest_days:
+            notes.append(NOT_MOVED)
         dl.explanation = {
             "rule": rule.id,
             "rule_name": rule.name,

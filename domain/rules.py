@@ -64,8 +64,12 @@ class Rule:
     minimum: bool = False
     shorter_allowed: bool = False
     # A duty renewed every period (website column, 政务新媒体): each met_by event starts the next period from its
-    # own date; a lapse is a missed period with its lateness.
+    # own date; a period that lapses unmet is missed and the next runs from its due date (transitions.lapse_period).
     recurring: bool = False
+    # false: a last day that is a rest day stays where it falls (no move to the next working day). For a
+    # monitoring window, not a time limit for an act: 19号 checks "监测时间点前2周内…未更新", so 民法典第二百零三条
+    # (which extends the time to act) does not apply. calendar_days and months/years rules only.
+    moves_off_rest_days: bool = True
     # Backward pre-deadline: due = the due date of rule `counted_back_from` minus `length` working days.
     counted_back_from: str | None = None
     audience: str = "department"
@@ -125,6 +129,7 @@ _FIELDS = {
     "minimum",
     "shorter_allowed",
     "recurring",
+    "moves_off_rest_days",
     "counted_back_from",
     "audience",
     "regions",
@@ -135,6 +140,7 @@ _RULE_ONLY = {
     "minimum",
     "shorter_allowed",
     "recurring",
+    "moves_off_rest_days",
     "counted_back_from",
     "audience",
     "regions",
@@ -248,6 +254,14 @@ def _rule_only(raw: dict, where: str, unit: str) -> dict:
         raise ConfigError(f"{where}: fixed_date 规则不能是 minimum 或 recurring")
     if out["minimum"] and out["recurring"]:
         raise ConfigError(f"{where}: minimum 与 recurring 不能同时为 true")
+    moves = raw.get("moves_off_rest_days", True)
+    if not isinstance(moves, bool):
+        raise ConfigError(f"{where}: moves_off_rest_days 必须是 true/false")
+    if not moves and unit not in ("calendar_days", "months", "years"):
+        raise ConfigError(
+            f"{where}: moves_off_rest_days = false 只适用于 calendar_days、months、years（工作日期限本不落在休息日）"
+        )
+    out["moves_off_rest_days"] = moves
     back = raw.get("counted_back_from")
     if back is not None:
         if not isinstance(back, str) or not back:

@@ -446,6 +446,13 @@ class ClockRecord:
     overdue_working_days: int | None = None  # open past due: working days overdue as of as_of
     explanation: dict[str, Any] = field(default_factory=dict)
     held: bool = False  # a late entry waiting for review decides it (待审核): neither on time nor late yet
+    # The clock's own row id when it differs from `rule`: a recurring duty's finished period ("rule#n", see
+    # domain.model.period_rule). `rule` (the scheme rule) gives weights and labels; `key` tells rows apart.
+    row: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.row or self.rule
 
     @property
     def due_day(self) -> date:
@@ -475,6 +482,8 @@ def classify(state: str, due: str, met_on: str | None, as_of: date | datetime) -
         return "late" if met_i > due_i else "on_time"
     if state == "met" and not met_on:
         return "on_time"
+    if state == "missed" and not met_on:  # a recurring duty's period that lapsed unmet (transitions.lapse_period)
+        return "late" if due_i < as_of_i else "pending"
     return "overdue" if due_i < as_of_i else "pending"
 
 
@@ -488,6 +497,8 @@ def classify_day(state: str, due: str, met_on: str | None, as_of_day: str) -> St
         return "late" if met_on > due else "on_time"
     if state == "met" and not met_on:
         return "on_time"
+    if state == "missed" and not met_on:  # a lapsed period (transitions.lapse_period)
+        return "late" if due < as_of_day else "pending"
     return "overdue" if due < as_of_day else "pending"
 
 
@@ -526,6 +537,7 @@ def records_from_snapshots(
                     lateness_working_days=c.lateness_working_days,
                     overdue_working_days=overdue_days(c, as_of_day) if status == "overdue" else None,
                     explanation=dict(c.explanation or {}),
+                    row=c.rule if c.rule != rule else "",
                 )
             )
     return out
@@ -649,6 +661,11 @@ class DetailRow:
     late_entry: str = ""  # approved late entries (补录) behind this row, with both dates
     registered: str = ""  # the item's start event: its own date, recording instant (+08:00), lag, 登记滞后
     proxy_entry: str = ""  # 代录: the item's events entered by a supervisor, an admin or an operator's import
+    row: str = ""  # a recurring duty's period row id ("rule#n"); `rule` is its scheme rule (ClockRecord.row)
+
+    @property
+    def key(self) -> str:
+        return self.row or self.rule
 
 
 class Amendment(BaseModel):
@@ -657,6 +674,7 @@ class Amendment(BaseModel):
     department: str
     item_id: str
     rule: str
+    row: str = ""  # a recurring duty's period row id (rule#n), when the amendment is about one period
     title: str = ""
     change: Literal["changed", "new", "removed"]
     change_label: str
@@ -939,6 +957,7 @@ def score_period(
                 overdue_working_days=overdue_days,
                 deduction=deduction,
                 explanation=line,
+                row=r.row,
             )
         )
     for (dept, rule), c in counts.items():
@@ -1057,8 +1076,9 @@ def _sources(schemes: Iterable[ScoringConfig]) -> str:
 
 
 def fingerprints(rows: Iterable[ClockRecord | DetailRow]) -> list[tuple[str, str, str, str | None]]:
-    """(item_id, rule, state, met_on) of each clock, sorted: what a lock remembers."""
+    """(item_id, row key, state, met_on) of each clock, sorted: what a lock remembers. The key is the rule, or
+    a recurring duty's period row id (rule#n), so that the periods of one duty due in a period stay apart."""
     return sorted(
-        {(r.item_id, r.rule, r.state, r.met_on) for r in rows if r.rule not in MARK_DEFAULTS},
+        {(r.item_id, r.key, r.state, r.met_on) for r in rows if r.rule not in MARK_DEFAULTS},
         key=lambda t: (t[0], t[1], t[2], t[3] or ""),
     )

@@ -1013,9 +1013,52 @@ def renew(st: ItemState, meta: RuleMeta, c: ClockData, ev: Event, out: Touched) 
     nxt = ClockData(rule=meta.id, start=day, region=c.region, period=c.period + 1)
     st.clocks[st.clocks.index(c)] = nxt
     st.periods.append(c)
-    del st.periods[:-RECENT_PERIODS]
     out.clocks += [c, nxt]
     out.finished.append(c)
+
+
+def trim_periods(st: ItemState, stored: dict[str, int] | None = None) -> None:
+    """Keep the last RECENT_PERIODS finished periods, and any older one not yet in the store: `stored` is, per
+    rule, the last period number a finished store write holds (None: all are). The workflow calls it as its
+    writes finish, so the state it continues as new with holds every period its unfinished writes carry (a
+    long lapse, or a batch of Updates accepted while the writes drain, can end more than RECENT_PERIODS)."""
+    old = st.periods[:-RECENT_PERIODS]
+    if old:
+        kept = [p for p in old if stored is not None and p.period > stored.get(p.rule, 0)]
+        st.periods[: len(old)] = kept
+
+
+def recurring_lapsing(st: ItemState) -> list[ClockData]:
+    """Open periods of recurring duties with a due date: each lapses (lapse_period) once its due day is past."""
+    return [
+        c
+        for c in st.clocks
+        if c.state == "open" and c.due and c.due_instant and (m := st.rules.get(c.rule)) and m.recurring
+    ]
+
+
+LAPSED_NOTE = "本期内未更新：本期按未按期更新计，下一期自本期截止日起算"
+
+
+def next_period(c: ClockData) -> ClockData:
+    """The period after `c` when `c` lapses: from its due date."""
+    assert c.due
+    return ClockData(rule=c.rule, start=c.due[:10], region=c.region, period=c.period + 1)
+
+
+def lapse_period(st: ItemState, c: ClockData, nxt: ClockData | None = None) -> ClockData:
+    """A recurring duty's period whose due day passed with no update ends unmet (`missed`, no met day) and
+    the next period starts from that due day: a long lapse counts one missed period per elapsed period
+    length, each in the scoring period of its own due date (19号 measures every monitoring window: "监测时间点
+    前2周内…未更新" is one failure per window, not one for the whole lapse). Returns the next period, to be
+    computed by the caller (or `nxt`, next_period(c) already computed); the lapsed one is also finished
+    (count_periods)."""
+    nxt = nxt or next_period(c)
+    c.state, c.met_on, c.lateness_working_days, c.plan = "missed", None, None, []
+    c.explanation = {**c.explanation, "lapsed": LAPSED_NOTE}
+    st.clocks[st.clocks.index(c)] = nxt
+    st.periods.append(c)
+    return nxt
 
 
 def count_periods(st: ItemState, finished: list[ClockData]) -> None:

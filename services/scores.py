@@ -63,10 +63,10 @@ def period_records(
     out = []
     as_of_day = as_of.isoformat()[:10]
     explanations: dict[str | None, dict] = {None: {}, "": {}}  # one (read-only) dict per distinct summary
-    for item_id, item_type, dept, title, rule, due, state, met_on, lateness, region, summary in clock_rows_due_between(
+    for item_id, item_type, dept, title, row, due, state, met_on, lateness, region, summary in clock_rows_due_between(
         session, period.start.isoformat(), period.end.isoformat(), department
     ):
-        rule = rule_of(rule)  # a recurring duty's period row (rule#n) counts under its rule
+        rule = rule_of(row)  # a recurring duty's period row (rule#n) counts under its rule
         if not due or rule in lapsing:
             continue
         overdue = None
@@ -92,6 +92,7 @@ def period_records(
                 overdue_working_days=overdue,
                 explanation=explanation,
                 held=bool(held) and state in LIVE_STATES and (item_id, rule) in held,
+                row=row if row != rule else "",
             )
         )  # scoring reads only the summary
     return out

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from domain.model import rule_of
 from domain.scoring import Amendment, ClockRecord, Period, ScoreResult, fingerprints, parse_period
 from store.models import UTCDateTime, utcnow
 from store.scope import Departments, where_departments
@@ -116,7 +117,8 @@ def amendments(
     lock = find_lock(session, period, department)
     if lock is None:
         return []
-    locked_rows = {(d["item_id"], d["rule"]): d for d in lock.summary.get("details", [])}
+    # keyed by row: a recurring duty's periods (rule#n) due in one period are rows of their own
+    locked_rows = {(d["item_id"], d.get("row") or d["rule"]): d for d in lock.summary.get("details", [])}
     locked_fp: dict[tuple[str, str], tuple[str, str | None]] = {}
     for fp in lock.fingerprints:
         key = (fp[0], fp[1])
@@ -131,7 +133,7 @@ def amendments(
             continue
         if lock.department and r.department != lock.department:
             continue
-        current[(r.item_id, r.rule)] = r
+        current[(r.item_id, r.key)] = r
     out: list[Amendment] = []
     for key, r in current.items():
         if key not in locked_fp:
@@ -140,6 +142,7 @@ def amendments(
                     department=r.department,
                     item_id=r.item_id,
                     rule=r.rule,
+                    row=r.row,
                     title=r.title,
                     change="new",
                     change_label="锁定后新增",
@@ -154,6 +157,7 @@ def amendments(
                     department=r.department,
                     item_id=r.item_id,
                     rule=r.rule,
+                    row=r.row,
                     title=r.title,
                     change="changed",
                     change_label="锁定后状态变化",
@@ -170,7 +174,8 @@ def amendments(
                 Amendment(
                     department=d.get("department", ""),
                     item_id=key[0],
-                    rule=key[1],
+                    rule=rule_of(key[1]),
+                    row=key[1] if rule_of(key[1]) != key[1] else "",
                     title=d.get("title", ""),
                     change="removed",
                     change_label="锁定后移出本期间",
@@ -178,7 +183,7 @@ def amendments(
                     locked_met_on=met,
                 )
             )
-    out.sort(key=lambda a: (a.department, a.item_id, a.rule))
+    out.sort(key=lambda a: (a.department, a.item_id, a.row or a.rule))
     return out
 
 

@@ -28,9 +28,24 @@ DEPT = "qz-fgw"
 
 
 def due_after(start: dt.date, days: int = 14) -> dt.date:
-    """14 calendar days from the day after `start`; a last day off work moves to the next working day (民法典
-    第二百零三条), on the departments' calendar."""
-    return engine().calendar.next_working_day(start + days * DAY, REGION)
+    """14 calendar days from the day after `start`. A monitoring window: a last day off work stays where it
+    falls (moves_off_rest_days = false; 民法典第二百零三条 extends a time to act, not a window checked)."""
+    return start + days * DAY
+
+
+def expected_periods(start: dt.date, updates: list[dt.date]) -> list[tuple[dt.date, dt.date, dt.date | None]]:
+    """(start, due, met day) of each finished period: an update ends the period it falls in and starts the next
+    from its own date; a period whose due day passes with no update ends unmet, the next from its due date."""
+    out: list[tuple[dt.date, dt.date, dt.date | None]] = []
+    begin = start
+    for day in updates:
+        while due_after(begin) < day:
+            out.append((begin, due_after(begin), None))
+            begin = due_after(begin)
+        if day > begin:
+            out.append((begin, due_after(begin), day))
+            begin = day
+    return out
 
 
 def registered(column_id: str, day: dt.date, kind: str = "news") -> dict:
@@ -91,13 +106,14 @@ async def test_a_column_lapses_reminds_and_each_update_starts_the_next_period(st
     assert (first.state, first.start, first.due) == ("open", reg.isoformat(), due1.isoformat())
     assert st.item(col).title == "工作动态"
 
-    # No update for 15 days and more: the period lapses (overdue), reminded before and escalated after.
+    # No update for 15 days and more: the period lapses (overdue), reminded before and escalated after; it stays
+    # the open, overdue period until the window after it (from its due date) has lapsed too.
     after = cal.add_working_days(due1, 2, REGION)
     await sleep_until(st, after)
     await st.settle(f"column:{col}")
     lapsed = st.clock(col, RULE)
     assert lapsed.state == "open" and lapsed.due == due1.isoformat() and lapsed.met_on is None
-    assert (after - reg).days >= 15
+    assert (after - reg).days >= 15 and after < due_after(due1)
     steps = [(step, who, at.date()) for item, step, who, at in sent.at if item == col]
     assert {(s, p) for s, p, day in steps if day < due1} == {("t_minus_3", "liaison-fgw"), ("t_minus_1", "liaison-fgw")}
     assert ("due_today", "head-fgw", due1) in steps
@@ -105,24 +121,24 @@ async def test_a_column_lapses_reminds_and_each_update_starts_the_next_period(st
     from store.clock_rows import overdue_clock_rows
     from store.db import session
 
-    with session() as s:
-        overdue = [r for r in overdue_clock_rows(s, dt.datetime.now(dt.UTC) + 400 * DAY) if r[0] == col]
+    with session() as s:  # as of the test server's own clock (review #17: never the wall clock)
+        overdue = [r for r in overdue_clock_rows(s, await st.now()) if r[0] == col]
     assert overdue, "the lapsed period is on the overdue list"
 
-    # The update after the lapse: period 1 ends late, with its lateness up to the update's day; period 2
-    # runs from the update's own date.
+    # The update after the lapse: period 1 ends missed (no update in its window), period 2 (from due1) is met
+    # by it on time, period 3 runs from its date.
     late_day = await st.today()
     await st.ok(updated(col, late_day))
     snap = st.item(col)
     rows = {c.rule: c for c in snap.clocks}
-    p1 = rows[period_rule(RULE, 1)]
-    assert (p1.state, p1.start, p1.met_on, p1.due) == (
-        "missed",
-        reg.isoformat(),
-        late_day.isoformat(),
+    assert rows[period_rule(RULE, 1)].state == "missed"
+    p2 = rows[period_rule(RULE, 2)]
+    assert (p2.state, p2.start, p2.met_on, p2.lateness_working_days) == (
+        "met",
         due1.isoformat(),
+        late_day.isoformat(),
+        0,
     )
-    assert p1.lateness_working_days == cal.working_days_between(due1, late_day, REGION) > 0
     current = rows[RULE]
     assert (current.state, current.start, current.due) == (
         "open",
@@ -130,22 +146,17 @@ async def test_a_column_lapses_reminds_and_each_update_starts_the_next_period(st
         due_after(late_day).isoformat(),
     )
 
-    # An update in time: period 2 is met, period 3 starts from this update's date.
+    # An update in time: period 3 is met, period 4 starts from this update's date.
     await sleep_until(st, late_day + 3 * DAY, hour=10)
     in_time = await st.today()
     await st.ok(updated(col, in_time))
     snap = st.item(col)
     rows = {c.rule: c for c in snap.clocks}
-    p2 = rows[period_rule(RULE, 2)]
-    assert (p2.state, p2.met_on, p2.lateness_working_days) == ("met", in_time.isoformat(), 0)
+    p3 = rows[period_rule(RULE, 3)]
+    assert (p3.state, p3.met_on, p3.lateness_working_days) == ("met", in_time.isoformat(), 0)
     assert (rows[RULE].start, rows[RULE].due) == (in_time.isoformat(), due_after(in_time).isoformat())
     assert snap.data["last_update"] == in_time.isoformat()
-    assert snap.data["periods"][RULE] == {
-        "finished": 2,
-        "on_time": 1,
-        "late": 1,
-        "late_working_days": p1.lateness_working_days,
-    }
+    assert snap.data["periods"][RULE] == {"finished": 3, "on_time": 2, "late": 1, "late_working_days": 0}
     # The workflow's own state says the same as the store.
     live = await st.query("column", col)
     assert sorted((c.rule, c.state, c.due) for c in live.clocks) == sorted(
@@ -156,13 +167,13 @@ async def test_a_column_lapses_reminds_and_each_update_starts_the_next_period(st
     r = await st.ingest(updated(col, in_time - DAY))
     assert r[0].status == "rejected" and "早于本期起算日" in r[0].reason
     await st.ok(updated(col, in_time))
-    assert len(st.item(col).clocks) == 3
+    assert len(st.item(col).clocks) == 4
 
     # Closing the column ends the current period without counting it.
     await st.ok({"type": "column.closed", "column_id": col, "closed_on": in_time.isoformat(), "reason": "栏目整合"})
     snap = st.item(col)
     assert {c.rule: c.state for c in snap.clocks}[RULE] == "closed" and snap.state == "closed"
-    assert snap.data["periods"][RULE]["finished"] == 2
+    assert snap.data["periods"][RULE]["finished"] == 3
 
 
 async def test_scores_count_each_period_under_its_rule(st):
@@ -175,13 +186,16 @@ async def test_scores_count_each_period_under_its_rule(st):
     col = st.id("COLS")
     start = today - 50 * DAY
     await st.ok(registered(col, start, kind="new_media"))
-    # on time (5 days), late (40 days: far past 14 whatever the holidays), then the current period
+    # on time (5 days), then 40 days without an update: two windows lapse unmet (due +19, +33), the third
+    # (from +33) is met on +45; then the current period
     await st.ok(updated(col, start + 5 * DAY), updated(col, start + 45 * DAY))
     rule = "new_media_freshness"
     snap = st.item(col)
     assert {c.rule: c.state for c in snap.clocks} == {
         period_rule(rule, 1): "met",
         period_rule(rule, 2): "missed",
+        period_rule(rule, 3): "missed",
+        period_rule(rule, 4): "met",
         rule: "open",
     }
     period = Period(start=start, end=today + 60 * DAY, label="test", kind="year")
@@ -189,14 +203,103 @@ async def test_scores_count_each_period_under_its_rule(st):
         res = fresh_scores(s, period, today, department=DEPT)
     dept = next(d for d in res.summary if d.department == DEPT)
     stats = dept.per_rule[rule]
-    assert (stats.on_time, stats.late) == (1, 1)
-    assert [r.rule for r in res.details if r.item_id == col] == [rule] * 3  # the current one pending
+    assert (stats.on_time, stats.late) == (2, 2)
+    mine = [r for r in res.details if r.item_id == col]
+    assert [r.rule for r in mine] == [rule] * 5  # the current one pending
+    assert sorted(r.key for r in mine) == sorted([rule, *(period_rule(rule, n) for n in range(1, 5))])
     assert dept.deduction == 0
+
+
+async def test_with_no_update_the_timer_ends_each_window_once_the_next_has_lapsed(st):
+    """Review #4 without any update: the board's overdue period is the latest window; each earlier one ends
+    missed on the timer, from which the next runs from its due date (each in its own scoring period)."""
+    reg = await st.today()
+    col = st.id("IDLE")
+    await st.ok(registered(col, reg, kind="new_media"))
+    due1 = due_after(reg)
+    due2 = due_after(due1)
+    due3 = due_after(due2)
+    await sleep_until(st, due3 - DAY)  # windows 1 and 2 past, window 3 running
+    await st.settle(f"column:{col}")
+    rows = {c.rule: c for c in st.item(col).clocks}
+    assert [(r, c.state, c.start, c.due, c.met_on) for r, c in sorted(rows.items())] == [
+        ("new_media_freshness", "open", due1.isoformat(), due2.isoformat(), None),
+        (period_rule("new_media_freshness", 1), "missed", reg.isoformat(), due1.isoformat(), None),
+    ]
+    await sleep_until(st, due3 + 2 * DAY)
+    await st.settle(f"column:{col}")
+    rows = {c.rule: c for c in st.item(col).clocks}
+    assert rows[period_rule("new_media_freshness", 2)].state == "missed"
+    assert (rows["new_media_freshness"].start, rows["new_media_freshness"].due) == (
+        due2.isoformat(),
+        due3.isoformat(),
+    )
+    assert st.item(col).data["periods"]["new_media_freshness"]["late"] == 2
+
+
+async def test_a_long_lapse_counts_one_missed_period_per_window_each_in_its_own_quarter(st):
+    """Registered 300 days ago and not updated since (review #4): one missed period per 14 days elapsed, each
+    scored in the quarter of its own due date; the ~21 periods ended by one update are all written (more than
+    the state keeps: review #19); a lock keys each period row apart (rule#n), so a period ended after the
+    lock is an amendment of its own (review #5)."""
+    import domain.transitions as tr
+    from domain.scoring import parse_period
+    from services.scores import current_records, fresh_scores
+    from store.db import session
+    from store.locks import amendments, lock_period
+
+    today = await st.today()
+    start = today - 300 * DAY
+    col = st.id("LAPSE")
+    await st.ok(registered(col, start), updated(col, today))
+    want = expected_periods(start, [today])
+    missed = [due for _, due, met in want if met is None]
+    assert len(missed) == len(want) - 1 > tr.RECENT_PERIODS  # the last window (from a due date) met today
+    snap = st.item(col)
+    rows = {c.rule: c for c in snap.clocks}
+    assert len(rows) == len(want) + 1
+    for n, (begin, due, met) in enumerate(want, start=1):
+        row = rows[period_rule(RULE, n)]
+        assert (row.start, row.due, row.state) == (
+            begin.isoformat(),
+            due.isoformat(),
+            "missed" if met is None else "met",
+        )
+    assert snap.data["periods"][RULE] == {
+        "finished": len(want),
+        "on_time": 1,
+        "late": len(missed),
+        "late_working_days": 0,
+    }
+    quarters = sorted({f"{d.year}-Q{(d.month - 1) // 3 + 1}" for d in missed})
+    assert len(quarters) >= 3  # 300 days span at least three quarters
+    with session() as s:
+        for q in quarters:
+            res = fresh_scores(s, parse_period(q), today, department=DEPT)
+            stats = next(d for d in res.summary if d.department == DEPT).per_rule[RULE]
+            period = parse_period(q)
+            assert stats.late == sum(period.contains(d) for d in missed), q
+
+        # Lock the quarter of the current period's due date, then end that period: its row (rule#n) is new;
+        # the next period's row (the plain rule id) left the quarter only if its due date is past the end.
+        due = due_after(today)
+        quarter = parse_period(f"{due.year}-Q{(due.month - 1) // 3 + 1}")
+        lock_period(s, quarter, fresh_scores(s, quarter, today, department=DEPT))
+    later = today + 3 * DAY
+    await sleep_until(st, later, hour=10)
+    await st.ok(updated(col, later))
+    with session() as s:
+        changes = amendments(s, quarter, current_records(s, later, DEPT, period=quarter), DEPT)
+    n = len(want) + 1
+    expected = [("new", RULE, period_rule(RULE, n), "met")]
+    if not quarter.contains(due_after(later)):
+        expected.insert(0, ("removed", RULE, "", None))
+    assert [(a.change, a.rule, a.row, a.current_state) for a in changes if a.item_id == col] == expected
 
 
 # ---------------------------------------------------------------- bounded history
 UPDATES = 2000
-LATE_EVERY = 66  # every 66th gap is 20 days (a lapse: 14 days and any holiday shift are less)
+LATE_EVERY = 66  # every 66th gap is 20 days: one 14-day window lapses unmet, the next is met
 EVENTS_BOUND, BYTES_BOUND = 10_000, 10 * 1024 * 1024  # per run; Temporal warns at 10,240 events / 10 MB
 
 
@@ -220,7 +323,6 @@ async def test_a_column_with_2000_updates_continues_as_new_and_keeps_its_periods
     of at most ~4,200 events / 2.5 MB when measured)."""
     from temporalio.api.enums.v1 import EventType
 
-    cal = engine().calendar
     today = await st.today()
     steps = gaps()
     start = today - sum(steps) * DAY
@@ -244,26 +346,24 @@ async def test_a_column_with_2000_updates_continues_as_new_and_keeps_its_periods
     ends = [h.events[-1].event_type for h in runs[:-1]]
     assert set(ends) == {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW}
 
-    # The read model, as if the item had never continued: period n from the (n-1)th update (the registration
-    # for n = 1) to the nth, late when the nth came after its due date, lateness in working days.
+    # The read model, as if the item had never continued: period n from the update (or the registration, or
+    # a lapsed period's due date) before it; a period whose due date passed with no update is missed, unmet.
     snap = st.item(col)
     rows = {c.rule: c for c in snap.clocks}
-    assert len(rows) == UPDATES + 1
-    begins = [start, *days[:-1]]
-    late = 0
-    for n, (begin, end) in enumerate(zip(begins, days, strict=True), start=1):
+    want = expected_periods(start, days)
+    late = UPDATES // LATE_EVERY
+    assert len(want) == UPDATES + late
+    missing = {period_rule(RULE, n) for n in range(1, len(want) + 1)} - set(rows)
+    assert not missing and len(rows) == len(want) + 1, sorted(missing, key=lambda r: int(r.split("#")[1]))
+    for n, (begin, due, met) in enumerate(want, start=1):
         row = rows[period_rule(RULE, n)]
-        due = due_after(begin)
-        expected = ("missed", cal.working_days_between(due, end, REGION)) if end > due else ("met", 0)
-        assert (row.start, row.met_on, row.due) == (begin.isoformat(), end.isoformat(), due.isoformat()), n
-        assert (row.state, row.lateness_working_days) == expected, n
-        late += row.state == "missed"
-    assert late == UPDATES // LATE_EVERY
+        assert (row.start, row.due, row.met_on) == (begin.isoformat(), due.isoformat(), met and met.isoformat()), n
+        assert (row.state, row.lateness_working_days) == (("met", 0) if met else ("missed", None)), n
     current = rows[RULE]
     assert (current.state, current.start, current.due) == ("open", today.isoformat(), due_after(today).isoformat())
     counts = snap.data["periods"][RULE]
-    assert (counts["finished"], counts["on_time"], counts["late"]) == (UPDATES, UPDATES - late, late)
-    assert counts["late_working_days"] == sum(c.lateness_working_days or 0 for c in snap.clocks)
+    assert (counts["finished"], counts["on_time"], counts["late"]) == (len(want), UPDATES, late)
+    assert counts["late_working_days"] == 0
     assert snap.data["last_update"] == today.isoformat()
     # The workflow's state is bounded (the last periods only) and agrees with the store on what it holds.
     live = await st.query("column", col)
@@ -276,8 +376,9 @@ async def test_a_column_with_2000_updates_continues_as_new_and_keeps_its_periods
 
     view = item_view(snap)
     shown = {c.rule for c in view.clocks}
-    assert shown == {RULE, *(period_rule(RULE, n) for n in range(UPDATES - SHOWN_PERIODS + 1, UPDATES + 1))}
-    assert any(c.rule_name == f"动态要闻类栏目更新（第{UPDATES}期）" for c in view.clocks)
+    last = len(want)
+    assert shown == {RULE, *(period_rule(RULE, n) for n in range(last - SHOWN_PERIODS + 1, last + 1))}
+    assert any(c.rule_name == f"动态要闻类栏目更新（第{last}期）" for c in view.clocks)
 
 
 async def test_reminders_fire_once_across_continue_as_new(st, sent, monkeypatch):
@@ -350,7 +451,8 @@ async def test_column_ledger_over_http_and_the_liaisons_form(st):
     assert row["网址"] == "https://www.example.gov.cn/gzdt/"
     assert row["最近更新日期"] == (today - 2 * DAY).isoformat()
     assert row["更新周期"] == "每14日" and row["当前期限"] == due_after(today - 2 * DAY).isoformat()
-    assert (row["periods"], row["on_time"], row["late"]) == (1, 0, 1)  # 18 days without an update: late
+    # 18 days without an update: the first window lapsed unmet, the next (from its due date) was met
+    assert (row["periods"], row["on_time"], row["late"]) == (2, 1, 1)
 
 
 # ---------------------------------------------------------------- the forms and the item page

@@ -75,6 +75,16 @@ def test_the_state_keeps_only_the_last_periods():
     st = column()
     for n in range(1, 41):
         tr.transition(st, event(n, "column.updated", updated_on=(dt.date(2025, 1, 6) + n * DAY).isoformat()))
+    # the workflow trims once the periods are in a store write (workflows/items.py _save_soon)
+    assert len(st.periods) == 40
+    # a period not yet in a finished store write stays (continue-as-new hands it on to be written)
+    tr.trim_periods(st, {RULE: 10})
+    assert [p.period for p in st.periods] == list(range(11, 41))
+    tr.trim_periods(st, {"other_rule": 40})
+    assert [p.period for p in st.periods] == list(range(11, 41))
+    tr.trim_periods(st, {RULE: 40})
+    assert [p.period for p in st.periods] == list(range(40 - tr.RECENT_PERIODS + 1, 41))
+    tr.trim_periods(st)
     assert len(st.periods) == tr.RECENT_PERIODS
     assert [p.period for p in st.periods] == list(range(40 - tr.RECENT_PERIODS + 1, 41))
     assert (st.clocks[0].period, st.clocks[0].start) == (41, "2025-02-15")
@@ -96,3 +106,72 @@ def test_closing_a_lapsed_column_ends_a_late_period():
     c.due, c.due_instant = "2025-01-20", "2025-01-20T23:59:59+08:00"  # as the compute activity set it
     out = tr.transition(st, event(1, "column.closed", closed_on="2025-01-24", reason="栏目整合"))
     assert out.finished == [c] == out.closed_late and c.met_on == "2025-01-24"
+
+
+def test_a_lapsed_period_ends_unmet_and_the_next_starts_from_its_due_date():
+    """Review #4: a window with no update ends at its due date, missed with no met day (late in the scoring
+    period of its own due date), and the next window runs from that due date."""
+    from domain.scoring import classify, classify_day
+
+    st = column()
+    c = st.clocks[0]
+    c.due, c.due_instant = "2025-01-20", "2025-01-20T23:59:59+08:00"  # as the compute activity set it
+    assert tr.recurring_lapsing(st) == [c]
+    nxt = tr.lapse_period(st, c)
+    assert (c.state, c.met_on, c.lateness_working_days, c.plan) == ("missed", None, None, [])
+    assert c.explanation["lapsed"] == tr.LAPSED_NOTE
+    assert st.clocks == [nxt] and (nxt.rule, nxt.start, nxt.period, nxt.state) == (RULE, "2025-01-20", 2, "open")
+    assert st.periods == [c] and tr.recurring_lapsing(st) == []  # the next one has no due date yet
+    tr.count_periods(st, [c])
+    assert st.data["periods"][RULE] == {"finished": 1, "on_time": 0, "late": 1, "late_working_days": 0}
+    assert classify("missed", "2025-01-20", None, dt.date(2025, 1, 21)) == "late"
+    assert classify_day("missed", "2025-01-20", None, "2025-01-21") == "late"
+    assert classify_day("missed", "2025-01-20", None, "2025-01-20") == "pending"
+    # an update on the next window's first day ends nothing; a later one meets it
+    assert tr.transition(st, event(1, "column.updated", updated_on="2025-01-20")).finished == []
+    out = tr.transition(st, event(2, "column.updated", updated_on="2025-01-22"))
+    assert [(p.period, p.start, p.met_on) for p in out.finished] == [(2, "2025-01-20", "2025-01-22")]
+
+
+def test_freshness_windows_keep_a_last_day_that_is_a_rest_day():
+    """Review #11: 19号 checks a monitoring window ("监测时间点前2周内…未更新"), not a time to act: a last day in
+    国庆 stays (moves_off_rest_days = false); a rule without the option still moves (民法典第二百零三条).
+    Pinned dates: 2025-10-01 to 10-08 off work (国办发明电〔2024〕12号)."""
+    from dataclasses import replace
+
+    from domain.calendar import load_calendar
+    from domain.clocks import NOT_MOVED, compute
+
+    cal, rules = load_calendar(), load_rules()
+    assert not cal.is_workday(dt.date(2025, 10, 1))
+    for rid, start in (
+        (RULE, dt.date(2025, 9, 17)),
+        ("new_media_freshness", dt.date(2025, 9, 17)),
+        ("website_freshness_notice", dt.date(2025, 4, 1)),
+        ("website_freshness_policy", dt.date(2025, 4, 1)),
+    ):
+        rule = rules[rid]
+        assert rule.moves_off_rest_days is False, rid
+        kept = compute(rule, start, cal)
+        assert kept.due == dt.date(2025, 10, 1), rid
+        assert NOT_MOVED in kept.explanation["notes"] and not kept.explanation["moved_over"], rid
+        moved = compute(replace(rule, moves_off_rest_days=True), start, cal)
+        assert moved.due == dt.date(2025, 10, 9) and NOT_MOVED not in moved.explanation["notes"], rid
+    assert all(r.moves_off_rest_days for r in rules.values() if not r.recurring)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"moves_off_rest_days": "no"}, "moves_off_rest_days 必须是 true/false"),
+        ({"moves_off_rest_days": False, "unit": "working_days"}, "只适用于 calendar_days、months、years"),
+    ],
+)
+def test_moves_off_rest_days_is_checked(change, message):
+    from domain.config import ConfigError, config_dir, read_toml
+    from domain.rules import parse_rules
+
+    raw = {**read_toml(config_dir() / "rules.toml")["rules"][RULE], **change}
+    with pytest.raises(ConfigError) as exc:
+        parse_rules({"rules": {"x_fresh": raw}}, "rules.toml")
+    assert "x_fresh" in str(exc.value) and message in str(exc.value)

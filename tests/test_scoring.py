@@ -46,7 +46,9 @@ def test_classify():
     as_of = date(2026, 10, 15)
     assert classify("met", "2026-09-30", "2026-09-30", as_of) == "on_time"
     assert classify("met", "2026-09-30", "2026-10-08", as_of) == "late"
-    assert classify("missed", "2026-09-30", None, as_of) == "overdue"
+    # missed with no met day: a recurring duty's window that lapsed unmet (transitions.lapse_period), over
+    assert classify("missed", "2026-09-30", None, as_of) == "late"
+    assert classify("missed", "2026-10-30", None, as_of) == "pending"
     assert classify("open", "2026-09-30", None, as_of) == "overdue"
     assert classify("paused", "2026-10-15", None, as_of) == "pending"  # due today: not yet late
     assert classify("closed", "2026-09-30", None, as_of) == "closed"

@@ -105,6 +105,10 @@ LATE_RESTART = "s17-lag-late-restart"
 HELD_DEPENDENTS = "s19-held-dependents"
 # BOUNDED_HISTORY: continue-as-new at our own history bound too, not only when the server suggests it.
 BOUNDED_HISTORY = "s22-bounded-history"
+# A recurring duty's period lapsed unmet ends, and the next starts from its due date (tr.lapse_period).
+PERIOD_LAPSE = "s22-period-lapse"
+# CARRIED_LOCK: the next run's first write (the previous run's unfinished ones) waits for the Update in hand.
+CARRIED_LOCK = "s22-carried-lock"
 # A long-lived item (a website column updated every day for years: ~10 history events per update) continues
 # as new after this many events or bytes, far below Temporal's limits (51,200 events, 50 MB; warnings from
 # 10,240 events / 10 MB) and near the server's own default suggestion (4 Ki events, 4 MB).
@@ -148,15 +152,35 @@ class ItemWorkflow:
         # what continue-as-new hands on. `_carried`: the previous run's, until a write of this run takes them.
         self._pending: list[EventWrite] = list(inp.pending)
         self._carried: list[EventWrite] = list(inp.pending)
-        self._new_periods = 0  # periods of recurring duties finished since the last store write was scheduled
         self._sweep_on = False  # LADDER_SWEEP decided for this run (asked once a swept step is planned)
+        # Per recurring rule, the last period number handed to a store write: the next write carries the later
+        # ones. A mark, not a count: a state rolled back (an approved 补录 that fails) keeps it right, and so
+        # does a write after more than RECENT_PERIODS periods ended. The state's periods were all written or
+        # travel in `pending` (whose first write carries every period the state keeps: `_stored`).
+        self._written: dict[str, int] = {}
+        # Per recurring rule whose current period lapsed: when the period after it lapses too (the timer then
+        # ends the first, `_lapse_periods(keep_last=True)`). Not carried: the first tick of a run sets it.
+        self._next_lapse: dict[str, datetime] = {}
+        # Per recurring rule, the last period number a finished store write holds: the state drops no period
+        # after it (tr.trim_periods), so that continue-as-new hands on every period not yet in the store (the
+        # next run's first write carries all the state keeps). Empty at start: the carried ones are not known
+        # to be written.
+        self._stored: dict[str, int] = {}
+        for p in inp.state.periods:
+            self._written[p.rule] = max(self._written.get(p.rule, 0), p.period)
 
     # ------------------------------------------------------------ run loop
     async def _run(self, inp: ItemInput) -> ItemSnapshot:
         if self.st.version:  # continued-as-new: timers are rebuilt from the plan
             self._dirty = True
-            if self._carried:  # the previous run's writes not seen done: made here first (idempotent)
+            # The previous run's writes not seen done: made here first (idempotent). Under the lock: an Update
+            # of this run's first task may be half-way through its event (a period appended, not yet
+            # computed), and a write built then would mark that period written with its unfinished row.
+            if self._carried and not workflow.patched(CARRIED_LOCK):
                 self._save_soon()
+            async with self._lock:
+                if self._carried:
+                    self._save_soon()
         else:
             # Started with its start event (update-with-start): the Update is in this very first task, its
             # handler ran first (it holds the lock or is done). Without it (the server lost it: its sender,
@@ -175,7 +199,9 @@ class ItemWorkflow:
         while True:
             if self._finished():
                 break
-            wake = tr.next_wake(self.st, skip_swept=self._swept())
+            wake = min(
+                filter(None, (tr.next_wake(self.st, skip_swept=self._swept()), self._period_wake())), default=None
+            )
             self._dirty = False
             try:
                 if wake is None:
@@ -270,6 +296,16 @@ class ItemWorkflow:
                     sends.append((c, s))
                 if due_steps:
                     await self._replan(c)
+            # A recurring period past its due day (its first overdue notice sent, if it has one) ends unmet
+            # once the period after it has lapsed too; an update ends all the lapsed ones (`_apply`).
+            today = _recording_now().date().isoformat()
+            ended = [
+                c
+                for c in tr.recurring_lapsing(self.st)
+                if self._lapse_due(c) <= now and (c.last_overdue_at or not any(s.overdue for s in c.plan))
+            ]
+            if ended and await self._lapse_periods(today, ended, keep_last=True):
+                lapsed = True
             if sends or lapsed:
                 tr.refresh_state(self.st)
                 self.st.version += 1
@@ -277,6 +313,20 @@ class ItemWorkflow:
         # Send outside the lock: a slow channel must not hold up incoming events.
         for c, s in sends:
             await self._notify(c, s)
+
+    def _lapse_due(self, c: ClockData) -> datetime:
+        """When the timer may end recurring period `c`: the day after its due day (after the import grace),
+        or, once it lapsed and the period after it was not yet past, the day after that one's due day."""
+        own = max(datetime.fromisoformat(c.due_instant or "") + timedelta(seconds=1), tr.lapse_at(c))
+        later = self._next_lapse.get(c.rule)
+        return later if later is not None and later > own else own
+
+    def _period_wake(self) -> datetime | None:
+        """The next moment a recurring period may end, only ever in the future (a past one was just handled,
+        or waits for its first overdue notice, whose plan step wakes the run)."""
+        now = workflow.now()
+        moments = [at for c in tr.recurring_lapsing(self.st) if (at := self._lapse_due(c)) > now]
+        return min(moments) if moments else None
 
     async def _close_lapsed(self) -> bool:
         now, closed = workflow.now(), False
@@ -318,14 +368,14 @@ class ItemWorkflow:
             if self._finished():
                 out.append(ApplyResult(status="not_taken"))
                 continue
-            before = self._new_periods
+            before = self._unwritten()
             try:
                 out.append(await self._accept(ev, writes))
             except ApplicationError as exc:
                 out.append(ApplyResult(status="rejected", refused=exc.message))
-            renewed = renewed or self._new_periods > before
-            if writes and self._new_periods >= tr.RECENT_PERIODS:
-                # the state keeps only the last RECENT_PERIODS finished periods: written before they drop out
+            renewed = renewed or self._unwritten() > before
+            if writes and self._unwritten() >= tr.RECENT_PERIODS:
+                # one write per RECENT_PERIODS finished periods: a long batch's writes stay small
                 self._save_soon(batch=writes)
                 writes = []
         if writes:
@@ -587,12 +637,41 @@ class ItemWorkflow:
 
     # ------------------------------------------------------------ transitions
     async def _apply(self, ev: Event) -> str | None:
+        if ev.type not in tr.STARTS:  # the periods that lapsed before the event's day end first, unmet
+            await self._lapse_periods(ev.on[:10], tr.recurring_lapsing(self.st))
         touched = tr.transition(self.st, ev)
         await self._compute(*touched.clocks)
         tr.note_closed_late(ev, touched.closed_late)
         tr.count_periods(self.st, touched.finished)
-        self._new_periods += len(touched.finished)
         return await self._after_apply(ev)
+
+    async def _lapse_periods(self, until: str, clocks: list[ClockData], *, keep_last: bool = False) -> bool:
+        """End these recurring periods, and each next one, while its due day is before `until` (ISO day):
+        one missed period per elapsed period length (tr.lapse_period). `keep_last` (the timer): a period
+        ends only once the one after it has lapsed too, so the latest lapsed period stays open and overdue
+        (on the 逾期 list, reminded, and still met by an update recorded late but dated in it). Asks for its
+        version marker only when a period lapses."""
+        lapsed: list[ClockData] = []
+        for c in clocks:
+            while c.state == "open" and c.due and c.due[:10] < until:
+                retry = workflow.now() + timedelta(days=1)  # the timer asks again tomorrow, not at once
+                if not lapsed and not workflow.patched(PERIOD_LAPSE):
+                    self._next_lapse[c.rule] = retry
+                    return False
+                nxt = tr.next_period(c)
+                await self._compute(nxt)
+                if not nxt.due or nxt.due[:10] <= c.due[:10]:
+                    self._next_lapse[c.rule] = retry
+                    break  # no later due date (cannot be computed): the period stays open as it is
+                if keep_last and nxt.due[:10] >= until:
+                    assert nxt.due_instant
+                    self._next_lapse[c.rule] = datetime.fromisoformat(nxt.due_instant) + timedelta(seconds=1)
+                    break
+                tr.lapse_period(self.st, c, nxt)
+                lapsed.append(c)
+                c = nxt
+        tr.count_periods(self.st, lapsed)
+        return bool(lapsed)
 
     async def _after_apply(self, ev: Event) -> str | None:
         return None
@@ -686,8 +765,10 @@ class ItemWorkflow:
         # A finished period's row never changes once written, and writes are made in order: each write carries
         # only the periods finished since the previous write, except the first write after continue-as-new,
         # which stands for the previous run's unfinished writes and carries all the state keeps.
-        fresh, self._new_periods = self._new_periods, 0
-        periods = self.st.periods if carried else self.st.periods[len(self.st.periods) - fresh :] if fresh else []
+        written = self._written
+        periods = [p for p in self.st.periods if carried or p.period > written.get(p.rule, 0)]
+        for p in periods:
+            written[p.rule] = max(written.get(p.rule, 0), p.period)
         req = SaveRequest(
             snapshot=self._snapshot(periods),
             event=ev,
@@ -705,9 +786,18 @@ class ItemWorkflow:
             await workflow.execute_activity(save_item, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
             done = [mine, *earlier, *carried]
             self._pending = [p for p in self._pending if all(p is not d for d in done)]
+            # Its periods are in the store now: older ones may leave the state (not before: a write not seen
+            # done is made again by the next run from `pending`, with only the periods the state still has).
+            for p in periods:
+                self._stored[p.rule] = max(self._stored.get(p.rule, 0), p.period)
+            tr.trim_periods(self.st, self._stored)
 
         self._last_save = asyncio.create_task(write())
         return self._last_save
+
+    def _unwritten(self) -> int:
+        """Finished periods of recurring duties not yet handed to a store write."""
+        return sum(1 for p in self.st.periods if p.period > self._written.get(p.rule, 0))
 
     async def _saved(self) -> None:
         """Every store write scheduled so far is done (they run in order: the last one is enough)."""
