@@ -105,6 +105,18 @@ class Rule:
         return f"{prefix}{every}{self.length}{UNIT_NAMES[self.unit]}"
 
 
+# Fields of a rule that its editions (`before` dates) cannot change.
+_RULE_ONLY = {
+    "minimum",
+    "shorter_allowed",
+    "recurring",
+    "moves_off_rest_days",
+    "counted_back_from",
+    "audience",
+    "regions",
+    "nodes",
+    "replaces",
+}
 _FIELDS = {
     "name",
     "unit",
@@ -126,27 +138,7 @@ _FIELDS = {
     "closed_by",
     "lapses",
     "since",
-    "minimum",
-    "shorter_allowed",
-    "recurring",
-    "moves_off_rest_days",
-    "counted_back_from",
-    "audience",
-    "regions",
-    "nodes",
-    "replaces",
-}
-_RULE_ONLY = {
-    "minimum",
-    "shorter_allowed",
-    "recurring",
-    "moves_off_rest_days",
-    "counted_back_from",
-    "audience",
-    "regions",
-    "nodes",
-    "replaces",
-}
+} | _RULE_ONLY
 _EDITION_FIELDS = _FIELDS - _RULE_ONLY - {
     "name",
     "unit",
