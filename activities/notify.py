@@ -61,7 +61,6 @@ STEPS = LADDER_STEPS + ("due_date_changed", "delivery_failed") + DIGEST_STEPS + 
 PERSONAL_ONLY_STEPS = frozenset({"invite"})
 INVITE_LINK_ELSEWHERE = "（链接已发送到您的个人通知渠道，或由管理员当面转交；出于安全考虑不在站内消息中保存）"
 CHANNEL_FAILED = "ChannelFailed"
-QUIET_SKIPPED = "skipped"  # a delivery attempt's status: the channel may not send now (SMS at night)
 INBOX_CHANNEL = "站内消息"  # `channel_used` of a delivery the inbox alone made
 # A person who has not set a password cannot open the inbox: these steps need an external channel.
 INBOX_DOES_NOT_DELIVER = frozenset({"invite"})
@@ -342,20 +341,6 @@ async def deliver(
 
         urls = list(person.notify)
         masked = [mask_url(u) for u in urls]
-        quiet = quiet_channels(req, urls)
-        if quiet and len(quiet) == len(urls) and (req.channel_index is None or req.channel_index >= len(urls)):
-            # Only SMS channels, at night, for no hour rule: the inbox copy is the delivery (no SMS at night).
-            for i in range(len(urls)) if req.channel_index is None else ():
-                attempt(i, urls[i], False, quiet[i], status=QUIET_SKIPPED)
-            store.mark_sent(s, key, INBOX_CHANNEL)
-            return NotificationResult(
-                key=key,
-                status="sent",
-                person_id=req.person_id,
-                channel=INBOX_CHANNEL,
-                channel_count=len(urls),
-                inbox_id=inbox_id,
-            )
         if req.channel_index is not None and req.channel_index >= len(urls):
             last = store.attempts_for(s, key)
             gave_up = (last[-1].error if last else None) or "所有通知渠道均发送失败"
@@ -378,11 +363,6 @@ async def deliver(
         err: str | None = None
         for i in indexes:
             _heartbeat()
-            if i in quiet:
-                attempt(i, urls[i], False, quiet[i], status=QUIET_SKIPPED)
-                if req.channel_index is not None:  # straight on to the next channel, no retries
-                    raise ApplicationError(quiet[i], type=CHANNEL_FAILED, non_retryable=True)
-                continue
             if req.step in PERSONAL_ONLY_STEPS and person.channel_privacy(i) != "personal":
                 err = "设置密码链接只发往个人渠道（如个人邮箱），不发往群组渠道"
                 attempt(i, urls[i], False, err)
@@ -461,21 +441,6 @@ async def deliver(
             tried_channels=masked,
             inbox_id=inbox_id,
         )
-
-
-def quiet_channels(req: NotificationRequest, urls: list[str]) -> dict[int, str]:
-    """The channels that must not send now (index → why): SMS in the quiet hours (SHIXIAN_SMS_QUIET_HOURS),
-    unless the notice is of an hour rule (the 5-hour public-opinion response cannot wait for the morning)."""
-    from domain.settings import get_settings
-
-    if req.step in INBOX_DOES_NOT_DELIVER or not any(channels.kind_of(u) in sms.SMS_KINDS for u in urls):
-        return {}
-    quiet = sms.parse_quiet_hours(get_settings().sms_quiet_hours)
-    rule = engine().rules.get(req.rule)
-    hour_rule = rule is not None and rule.unit == "hours"
-    now = shanghai_now()
-    why = f"静默时段（{quiet.text()}）不发短信，已送达站内消息" if quiet else ""
-    return {i: why for i, u in enumerate(urls) if sms.quiet_skip(channels.kind_of(u), now, quiet, hour_rule=hour_rule)}
 
 
 @activity.defn(name="send_notification")
@@ -1058,12 +1023,14 @@ def _hold(s, bucket: str, policy, t: datetime, *, individual: bool, content: str
     until), or None. Quiet hours hold every message but an hour-rule warning (`individual`)."""
     from datetime import timedelta
 
+    from domain.channel_policy import quiet_until
     from domain.shanghai import SHANGHAI
     from store import outbox
 
     local = t.astimezone(SHANGHAI)
-    if policy.quiet_hours and not individual and policy.quiet_hours.contains(local):
-        return "quiet", policy.quiet_hours.end_after(local)
+    quiet_end = None if individual else quiet_until(policy, local)
+    if quiet_end is not None:
+        return "quiet", quiet_end
     if policy.rate_per_minute:
         times = outbox.claimed_times(s, bucket, t - timedelta(seconds=60))
         if len(times) >= policy.rate_per_minute:

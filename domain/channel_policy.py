@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from domain.config import ConfigError, read_toml
+from domain.quiet_hours import QuietHours, QuietHoursError, parse
+from domain.shanghai import SHANGHAI
 
 # The ladder steps a person's reminders of one instant are merged for (workflows' working-day ladder).
 CONSOLIDATED_STEPS = frozenset({"t_minus_3", "t_minus_1", "due_today", "overdue_1", "overdue_repeat", "earliest_close"})
@@ -29,25 +31,6 @@ _KEYS = {"name", "schemes", "rate_per_minute", "daily_cap", "identical_per_day",
 _KEYS |= {"source", "evidence"}
 EVIDENCE = ("seen", "secondary", "local")
 MIN_BYTES = 200  # a part must hold its header and at least one item line
-
-
-@dataclass(frozen=True)
-class QuietHours:
-    start: time
-    end: time
-
-    def contains(self, local: datetime) -> bool:
-        t = local.time()
-        if self.start <= self.end:
-            return self.start <= t < self.end
-        return t >= self.start or t < self.end  # across midnight
-
-    def end_after(self, local: datetime) -> datetime:
-        """The first instant at or after `local` outside the quiet hours."""
-        if not self.contains(local):
-            return local
-        end = local.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
-        return end if end > local else end + timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -93,24 +76,12 @@ def _int(entry: dict[str, Any], key: str, where: str, *, minimum: int = 1) -> in
     return value
 
 
-def _clock(text: str, where: str) -> time:
+def parse_quiet_hours(value: Any, where: str) -> QuietHours | None:
+    """domain/quiet_hours.py `parse`, its refusal as a ConfigError naming `where`."""
     try:
-        hh, mm = text.strip().split(":")
-        return time(int(hh), int(mm))
-    except ValueError:
-        raise ConfigError(f'{where}: quiet_hours 的时刻须写成 "HH:MM"，不能是 "{text}"') from None
-
-
-def _quiet(value: Any, where: str) -> QuietHours | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or value.count("-") != 1:
-        raise ConfigError(f'{where}: quiet_hours 须写成 "22:00-07:30"（北京时间，可跨零点），不能是 {value!r}')
-    a, b = value.split("-")
-    start, end = _clock(a, where), _clock(b, where)
-    if start == end:
-        raise ConfigError(f"{where}: quiet_hours 的起止时刻相同（{value}）")
-    return QuietHours(start, end)
+        return parse(value, where)
+    except QuietHoursError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _policy(kind: str, entry: Any, where: str) -> ChannelPolicy:
@@ -137,10 +108,45 @@ def _policy(kind: str, entry: Any, where: str) -> ChannelPolicy:
         rate_per_minute=_int(entry, "rate_per_minute", where),
         daily_cap=_int(entry, "daily_cap", where),
         identical_per_day=_int(entry, "identical_per_day", where),
-        quiet_hours=_quiet(entry.get("quiet_hours"), where),
+        quiet_hours=parse_quiet_hours(entry.get("quiet_hours"), where),
         max_bytes=max_bytes,
         evidence=str(evidence),
     )
+
+
+def quiet_until(policy: ChannelPolicy, now: datetime) -> datetime | None:
+    """When the quiet window of `policy` that `now` falls in ends (Beijing time), or None when `now` is not in
+    one. The only place that says so: the queue, single notices and the people page all ask here."""
+    q = policy.quiet_hours
+    if q is None:
+        return None
+    local = now.astimezone(SHANGHAI)
+    if not q.contains(local):
+        return None
+    end = local.replace(hour=q.end.hour, minute=q.end.minute, second=0, microsecond=0)
+    return end if end > local else end + timedelta(days=1)
+
+
+# The SMS kind's schemes (domain/sms.py SMS_KINDS; not imported: this module stays free of provider code).
+SMS_SCHEMES = ("smsaliyun", "smstencent")
+SMS_QUIET_SOURCE = "SHIXIAN_SMS_QUIET_HOURS"
+
+
+def with_sms_quiet_hours(policies: ChannelPolicies, value: str | None) -> ChannelPolicies:
+    """`policies` with SHIXIAN_SMS_QUIET_HOURS in place of the SMS kind's quiet_hours (None: unset, the file's
+    value stands; "" or "off": none). Without an SMS kind in the file the setting makes one."""
+    if value is None:
+        return policies
+    quiet = None if value.strip().lower() in ("", "off") else parse_quiet_hours(value.strip(), SMS_QUIET_SOURCE)
+    kinds = dict(policies.kinds)
+    found = [k for k, p in kinds.items() if set(p.schemes) & set(SMS_SCHEMES)]
+    for k in found:
+        kinds[k] = replace(kinds[k], quiet_hours=quiet)
+    if not found:
+        kinds["sms"] = ChannelPolicy(
+            kind="sms", name="短信", source=SMS_QUIET_SOURCE, schemes=SMS_SCHEMES, quiet_hours=quiet
+        )
+    return ChannelPolicies(default=policies.default, kinds=kinds)
 
 
 def parse_policies(data: dict[str, Any], where: str = "channels.toml") -> ChannelPolicies:

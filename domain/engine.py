@@ -95,10 +95,12 @@ class Engine:
 
     @property
     def channels(self) -> ChannelPolicies:
-        """Per channel kind: rate limits, caps, quiet hours, sizes (channels.toml; no limits without it)."""
-        from domain.channel_policy import load_policies
+        """Per channel kind: rate limits, caps, quiet hours, sizes (channels.toml; no limits without it), with
+        SHIXIAN_SMS_QUIET_HOURS in place of the SMS kind's quiet hours when it is set."""
+        from domain.channel_policy import load_policies, with_sms_quiet_hours
+        from domain.settings import get_settings
 
-        return _channels.get(load_policies)
+        return with_sms_quiet_hours(_channels.get(load_policies), get_settings().sms_quiet_hours)
 
     @property
     def scoring(self) -> ScoringConfig:

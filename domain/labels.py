@@ -151,7 +151,8 @@ AUDIT_ROLES = {**ROLES, "operator": "运维（命令行）", "system": "系统",
 # A late entry's review state (domain/review.py).
 # Notice deliveries (store/deliveries.py): claimed before sending, then sent or failed.
 DELIVERY_STATES = {"intent": "发送中", "sent": "已送达", "failed": "送达失败"}
-# A channel attempt of a delivery (store.deliveries.DeliveryAttempt.status); skipped: SMS in the quiet hours.
+# A channel attempt of a delivery (store.deliveries.DeliveryAttempt.status); skipped: an SMS passed over in the
+# quiet hours before s24 held it instead (older rows).
 ATTEMPT_STATES = {"ok": "成功", "failed": "失败", "skipped": "未发送（静默时段）"}
 # 站内消息 (store/inbox.py): what a message is about, and its state as the item page and the inbox show it.
 INBOX_KINDS = {

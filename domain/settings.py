@@ -154,10 +154,10 @@ class Settings(BaseSettings):
     sms_tencent_endpoint: str = Field(
         sms_defaults.TENCENT_ENDPOINT, validation_alias="SHIXIAN_SMS_TENCENT_ENDPOINT", description="its API"
     )
-    sms_quiet_hours: str = Field(
-        sms_defaults.DEFAULT_QUIET_HOURS,
+    sms_quiet_hours: str | None = Field(
+        None,
         validation_alias="SHIXIAN_SMS_QUIET_HOURS",
-        description="no SMS in these hours (Beijing time) unless the notice is of an hour rule; empty: none",
+        description="in place of config/channels.toml [kind.sms] quiet_hours (SMS held till they end); empty/off: none",
     )
     sms_var_max: int = Field(
         sms_defaults.DEFAULT_VAR_MAX,
@@ -330,10 +330,11 @@ class Settings(BaseSettings):
 
     @field_validator("sms_quiet_hours")
     @classmethod
-    def _quiet_hours_parse(cls, v: str) -> str:
-        from domain.sms import parse_quiet_hours
+    def _quiet_hours_parse(cls, v: str | None) -> str | None:
+        from domain.quiet_hours import parse
 
-        parse_quiet_hours(v)  # its Chinese message names SHIXIAN_SMS_QUIET_HOURS
+        if v is not None and v.strip().lower() not in ("", "off"):
+            parse(v.strip(), "SHIXIAN_SMS_QUIET_HOURS")  # its Chinese message (a ValueError) names the variable
         return v
 
     @field_validator("session_idle_hours_by_role")

@@ -1,4 +1,4 @@
-"""SMS (短信) through Aliyun and Tencent Cloud: the providers' request format and signatures, quiet hours. Pure.
+"""SMS (短信) through Aliyun and Tencent Cloud: the providers' request format and signatures. Pure.
 
 The HTTP call is `activities/sms.py` (an Apprise plugin); this module only builds what it sends, so the
 signatures can be checked against the providers' documented examples (tests/test_sms.py).
@@ -22,8 +22,7 @@ import hmac
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 # Channel kinds (the Apprise URL schemes): smsaliyun://PHONE, smstencent://PHONE.
@@ -39,12 +38,9 @@ TENCENT_VERSION = "2021-01-11"
 TENCENT_SERVICE = "sms"
 TENCENT_CONTENT_TYPE = "application/json; charset=utf-8"
 
-# Quiet hours (Beijing time): no SMS at night unless the notice belongs to an hour rule (issue 22 §1: "no
-# SMS or bot message at night unless the rule is an hour rule"; shared/reference/province.md: the vendors'
-# 依申请 systems send staff SMS with quiet hours). The hours are the office's choice:
-# SHIXIAN_SMS_QUIET_HOURS, default 22:00-07:30 (before the 08:30 start of office hours and the 09:00 ladder);
-# "" turns them off.
-DEFAULT_QUIET_HOURS = "22:00-07:30"
+# Quiet hours are not here: config/channels.toml [kind.sms] quiet_hours (SHIXIAN_SMS_QUIET_HOURS in place of it),
+# held and sent when they end like every channel kind's (domain/channel_policy.py quiet_until).
+
 # Template variables are short on both providers (a 通知 template's variable is limited in length by the
 # provider's template rules); each variable is cut to this many characters unless SHIXIAN_SMS_VAR_MAX says.
 DEFAULT_VAR_MAX = 35
@@ -94,42 +90,6 @@ def template_values(title: str, body: str, limit: int = DEFAULT_VAR_MAX) -> tupl
     # The salutation (「某某，您好：」) spends the few characters a variable has; the phone is the person's own.
     lines = [ln for ln in body.splitlines() if not ln.strip().endswith(("您好：", "您好:"))]
     return fold(title), fold("\n".join(lines))
-
-
-# ------------------------------------------------------------------------------------ quiet hours
-@dataclass(frozen=True)
-class QuietHours:
-    start: time
-    end: time
-
-    def holds(self, at: datetime) -> bool:
-        """Whether `at` (Beijing time) falls in the quiet hours; a span past midnight wraps."""
-        t = at.time().replace(tzinfo=None)
-        if self.start <= self.end:
-            return self.start <= t < self.end
-        return t >= self.start or t < self.end
-
-    def text(self) -> str:
-        return f"{self.start:%H:%M}–{self.end:%H:%M}"
-
-
-def parse_quiet_hours(value: str) -> QuietHours | None:
-    """`HH:MM-HH:MM` → QuietHours; "" → None (no quiet hours). Raises SmsConfigError."""
-    value = value.strip()
-    if not value:
-        return None
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", value)
-    if not m:
-        raise SmsConfigError(f"SHIXIAN_SMS_QUIET_HOURS 应为 HH:MM-HH:MM（如 22:00-07:30），不能是“{value}”")
-    h1, m1, h2, m2 = (int(g) for g in m.groups())
-    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59 or (h1, m1) == (h2, m2):
-        raise SmsConfigError(f"SHIXIAN_SMS_QUIET_HOURS 中的时刻无效：“{value}”")
-    return QuietHours(time(h1, m1), time(h2, m2))
-
-
-def quiet_skip(kind: str, at: datetime, quiet: QuietHours | None, *, hour_rule: bool) -> bool:
-    """Whether an SMS channel of `kind` must not send now: SMS, in the quiet hours, and not an hour rule."""
-    return kind in SMS_KINDS and quiet is not None and not hour_rule and quiet.holds(at)
 
 
 # ------------------------------------------------------------------------------------ Aliyun

@@ -480,11 +480,12 @@ def sms_ready() -> dict[str, bool]:
 
 
 def sms_quiet_text() -> str:
-    """The SMS quiet hours as the page says them ("" when there are none)."""
-    from domain.settings import get_settings
-    from domain.sms import parse_quiet_hours
+    """The SMS quiet hours as the page says them ("" when there are none): the sms kind's in channels.toml,
+    or SHIXIAN_SMS_QUIET_HOURS in place of it, as the sending path reads them (engine().channels)."""
+    from domain.channel_policy import SMS_SCHEMES
+    from domain.engine import engine
 
-    quiet = parse_quiet_hours(get_settings().sms_quiet_hours)
+    quiet = engine().channels.for_scheme(SMS_SCHEMES[0]).quiet_hours
     return quiet.text() if quiet else ""
 
 

@@ -56,7 +56,7 @@ class DeliveryAttempt(SQLModel, table=True):
     channel: str = ""  # masked URL, or "" when the person has no channel at all
     channel_index: int = -1
     attempt: int = 1  # Temporal activity attempt number (1 outside Temporal)
-    status: str = "failed"  # ok | failed | skipped (an SMS channel in the quiet hours: not tried)
+    status: str = "failed"  # ok | failed | skipped (older rows: an SMS passed over in the quiet hours)
     error: str | None = Field(default=None, sa_column=Column(Text))
     at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 

@@ -368,7 +368,9 @@ def test_admin_adds_a_department_and_its_liaison(stack, viewport):
             page.select_option("#department", label=name)
             page.select_option("#channel_kind", "sms_aliyun")  # 短信: a phone field and the quiet-hours note
             assert page.is_visible("#ch_sms_aliyun_phone") and page.is_hidden("#ch_webhook_address")
-            assert "静默时段（北京时间 22:00–07:30）不发短信" in page.inner_text('.kind[data-kind="sms_aliyun"]')
+            assert "静默时段（北京时间 22:00–07:30）内的短信留到时段结束后发送" in page.inner_text(
+                '.kind[data-kind="sms_aliyun"]'
+            )
             _shot(page, f"admin-person-sms-{viewport}.png")
             page.select_option("#channel_kind", "webhook")
             assert page.is_hidden("#ch_wecom_key") and page.is_visible("#ch_webhook_address")

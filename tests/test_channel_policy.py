@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from domain.channel_policy import (
     individual,
     load_policies,
     parse_policies,
+    quiet_until,
 )
 from domain.config import REPO_CONFIG, ConfigError
 from domain.shanghai import SHANGHAI
@@ -62,9 +63,10 @@ def test_quiet_hours_across_midnight():
     morning = datetime(2026, 3, 3, 9, 0, tzinfo=SHANGHAI)
     assert q.quiet_hours.contains(night) and q.quiet_hours.contains(early)
     assert not q.quiet_hours.contains(morning)
-    assert q.quiet_hours.end_after(night) == datetime(2026, 3, 3, 7, 30, tzinfo=SHANGHAI)
-    assert q.quiet_hours.end_after(early) == datetime(2026, 3, 3, 7, 30, tzinfo=SHANGHAI)
-    assert q.quiet_hours.end_after(morning) == morning
+    assert quiet_until(q, night) == datetime(2026, 3, 3, 7, 30, tzinfo=SHANGHAI)
+    assert quiet_until(q, early) == datetime(2026, 3, 3, 7, 30, tzinfo=SHANGHAI)
+    assert quiet_until(q, morning) is None
+    assert quiet_until(q, night.astimezone(UTC)) == datetime(2026, 3, 3, 7, 30, tzinfo=SHANGHAI)  # any zone in
 
 
 def _entry(n: int, left: int | None = None, over: int | None = None, title: str = "") -> Entry:

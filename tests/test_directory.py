@@ -140,3 +140,31 @@ def test_go_live_date_parsed_and_checked():
 
     with pytest.raises(DirectoryError, match="go_live"):
         parse_directory('[[department]]\nid = "g"\nname = "丁"\ngo_live = "明天"\n', env={})
+
+
+def test_the_people_page_says_the_sms_quiet_hours_the_sending_path_uses(monkeypatch, tmp_path):
+    """services/directory.py sms_quiet_text reads [kind.sms] quiet_hours, or SHIXIAN_SMS_QUIET_HOURS over it."""
+    import shutil
+
+    from domain import engine as engine_mod
+    from domain.config import REPO_CONFIG
+    from services.directory import sms_quiet_text
+
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    monkeypatch.delenv("SHIXIAN_SMS_QUIET_HOURS", raising=False)
+    engine_mod.reset()
+    assert sms_quiet_text() == "22:00–07:30"
+    text = (cfg / "channels.toml").read_text(encoding="utf-8")
+    tail = text[text.index("[kind.sms]") :]
+    (cfg / "channels.toml").write_text(
+        text.replace(tail, tail.replace('quiet_hours = "22:00-07:30"', 'quiet_hours = "21:30-08:00"')), encoding="utf-8"
+    )
+    engine_mod.reset()
+    assert sms_quiet_text() == "21:30–08:00"
+    monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", "23:00-06:00")
+    assert sms_quiet_text() == "23:00–06:00"
+    monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", "off")
+    assert sms_quiet_text() == ""
+    engine_mod.reset()

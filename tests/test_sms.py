@@ -13,8 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
-from temporalio.exceptions import ApplicationError
+from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
 from activities import notify
@@ -99,21 +98,28 @@ def test_tc3_signature_matches_the_tencent_documentation_example():
     )
 
 
-def test_quiet_hours_wrap_midnight_and_spare_hour_rules():
-    q = sms.parse_quiet_hours("21:00-08:00")
-    assert q is not None and q.text() == "21:00–08:00"
-    at = lambda h, m=0: datetime(2026, 12, 3, h, m, tzinfo=SHANGHAI)  # noqa: E731
-    assert [q.holds(at(h)) for h in (20, 21, 23, 0, 7)] == [False, True, True, True, True]
-    assert not q.holds(at(8)) and not q.holds(at(12))
-    assert sms.quiet_skip("smsaliyun", at(23), q, hour_rule=False)
-    assert not sms.quiet_skip("smsaliyun", at(23), q, hour_rule=True)
-    assert not sms.quiet_skip("wecombot", at(23), q, hour_rule=False)
-    assert sms.parse_quiet_hours("") is None
-    day = sms.parse_quiet_hours("12:00-13:30")
-    assert day is not None and day.holds(at(13, 29)) and not day.holds(at(13, 30))
-    for bad in ("21-08", "25:00-08:00", "08:00-08:00"):
-        with pytest.raises(sms.SmsConfigError, match="SHIXIAN_SMS_QUIET_HOURS"):
-            sms.parse_quiet_hours(bad)
+def test_sms_quiet_hours_are_the_sms_kinds_in_channels_toml(monkeypatch, tmp_path):
+    """[kind.sms] quiet_hours is the one value; SHIXIAN_SMS_QUIET_HOURS, when set, takes its place."""
+    from domain import engine as engine_mod
+    from domain.channel_policy import quiet_until
+    from domain.config import REPO_CONFIG
+
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(REPO_CONFIG))
+    monkeypatch.delenv("SHIXIAN_SMS_QUIET_HOURS", raising=False)
+    engine_mod.reset()
+    at = lambda d, h, m=0: datetime(2026, 12, d, h, m, tzinfo=SHANGHAI)  # noqa: E731
+    policy = engine_mod.engine().channels.for_url(f"smsaliyun://{PHONE}")
+    assert policy.kind == "sms" and policy.quiet_hours is not None and policy.quiet_hours.text() == "22:00–07:30"
+    assert quiet_until(policy, at(3, 23)) == at(4, 7, 30) and quiet_until(policy, at(4, 6, 59)) == at(4, 7, 30)
+    assert quiet_until(policy, at(3, 21, 59)) is None and quiet_until(policy, at(4, 7, 30)) is None
+    monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", "12:00-13:30")
+    noon = engine_mod.engine().channels.for_scheme("smstencent")
+    assert quiet_until(noon, at(3, 13, 29)) == at(3, 13, 30) and quiet_until(noon, at(3, 23)) is None
+    assert engine_mod.engine().channels.for_scheme("wecombot").quiet_hours.text() == "22:00–07:30"  # untouched
+    for off in ("", "off"):
+        monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", off)
+        assert engine_mod.engine().channels.for_scheme("smsaliyun").quiet_hours is None
+    engine_mod.reset()
 
 
 def test_phones_are_hidden_and_sms_is_personal():
@@ -301,35 +307,25 @@ async def test_daytime_reminder_goes_by_sms_and_the_log_hides_the_phone(provider
     assert a.status == "ok" and PHONE not in a.channel and a.channel.startswith("smsaliyun://")
 
 
-async def test_no_sms_at_night_unless_an_hour_rule(provider, monkeypatch):
-    _at(monkeypatch, 23, 30)
-    night = await deliver(_req("liaison-sms"))
-    assert night.status == "sent" and night.channel == "站内消息" and night.inbox_id
-    assert provider.requests == []  # nothing reached the provider
-    (a,) = _attempts(night.key)
-    assert a.status == "skipped" and "静默时段（22:00–07:30）" in a.error
-    from typer.testing import CliRunner
-
-    from app.cli import app as cli
-
-    shown = CliRunner().invoke(cli, ["deliveries", "--item", night.key.split(":")[0]])
-    assert shown.exit_code == 0 and "未发送（静默时段）" in shown.output and PHONE not in shown.output
-    # Temporal path: the SMS channel is passed over at once (no retries), then the inbox is the delivery.
-    req = _req("liaison-tx", channel_index=0)
-    with pytest.raises(ApplicationError) as e:
-        await ActivityEnvironment().run(send_notification, req)
-    assert e.value.type == "ChannelFailed" and e.value.non_retryable
-    past = await ActivityEnvironment().run(send_notification, req.model_copy(update={"channel_index": 1}))
-    assert past.status == "sent" and past.channel == "站内消息" and provider.requests == []
+async def test_sms_at_night_is_held_until_the_quiet_hours_end_unless_an_hour_rule(provider, monkeypatch):
+    night = datetime(2026, 12, 3, 23, 30, tzinfo=SHANGHAI)
+    morning = datetime(2026, 12, 4, 7, 30, tzinfo=SHANGHAI)
+    # Temporal path: the SMS is held (deferred to 07:30, no attempt, no failure); the inbox copy is written now.
+    req = _req("liaison-sms", channel_index=0, at=night)
+    held = await ActivityEnvironment().run(send_notification, req)
+    assert held.status == "deferred" and held.not_before == morning and held.inbox_id
+    assert provider.requests == [] and _attempts(held.key) == []
+    later = await ActivityEnvironment().run(send_notification, req.model_copy(update={"at": morning}))
+    assert later.status == "sent" and later.channel_index == 0 and len(provider.requests) == 1
     # The 5-hour public-opinion response is an hour rule: its warning goes by SMS at night.
-    urgent = await deliver(_req("liaison-sms", rule="opinion_response_info"))
-    assert urgent.status == "sent" and urgent.channel_index == 0
-    (got,) = provider.requests
-    assert got.signature_ok
-    # Quiet hours off: the ordinary reminder goes out at night too.
-    monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", "")
-    late = await deliver(_req("liaison-sms"))
-    assert late.status == "sent" and late.channel_index == 0 and len(provider.requests) == 2
+    urgent = _req("liaison-tx", rule="opinion_response_info", channel_index=0, at=night)
+    sent = await ActivityEnvironment().run(send_notification, urgent)
+    assert sent.status == "sent" and sent.channel_index == 0 and provider.requests[-1].signature_ok
+    # Quiet hours off: the ordinary reminder goes out at night too (two minutes on: one SMS a minute a phone).
+    monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", "off")
+    late_req = _req("liaison-tx", channel_index=0, at=night + timedelta(minutes=2))
+    late = await ActivityEnvironment().run(send_notification, late_req)
+    assert late.status == "sent" and len(provider.requests) == 3
 
 
 # ------------------------------------------------------------------------ the admin page's channel form
@@ -436,23 +432,36 @@ async def _notify_workflow(wenv, req: NotificationRequest):
         )
 
 
-async def test_workflow_at_night_passes_over_sms_without_retries_or_alarms(provider, monkeypatch, wf_env):
-    """At 23:30 the workflow's first channel (SMS) is passed over once (no retry policy attempts), the bot gets
-    the reminder; a person whose only channel is SMS is reached in the inbox and no supervisor is alarmed."""
-    _at(monkeypatch, 23, 30)
-    hook = provider.hook
-    mixed = await _notify_workflow(wf_env, _req("mixed-sms"))
-    assert mixed.status == "sent" and mixed.channel_index == 1
-    assert [(a.channel_index, a.attempt, a.status) for a in _attempts(mixed.key)] == [(0, 1, "skipped"), (1, 1, "ok")]
-    only = await _notify_workflow(wf_env, _req("liaison-sms"))
-    assert only.status == "sent" and only.channel == "站内消息"
-    assert provider.requests == []
-    assert [p.path for p in hook.wait_for(1)] == ["/hook/mixed"]  # nobody told the supervisor of a failure
+async def test_an_sms_escalation_at_23_goes_out_at_0730_exactly_once(provider, wf_env):
+    """An overdue notice to the head at 23:00 (time-skipping server): held in the quiet hours, sent by SMS at
+    07:30 the next morning, once; the inbox has it at once and no supervisor is alarmed."""
+    from store.inbox import InboxMessage
+    from store.outbox import OutboxMessage
+
+    now = (await wf_env.get_current_time()).astimezone(SHANGHAI)
+    at23 = now.replace(hour=23, minute=0, second=0, microsecond=0)
+    at23 += timedelta(days=1) if at23 <= now else timedelta(0)
+    await wf_env.sleep(at23 - now)
+    req = _req("mixed-sms", step="overdue_1", context={"working_days_left": -1})
+    result = await _notify_workflow(wf_env, req)
+    assert result.status == "sent" and result.channel_index == 0
+    assert len(provider.requests) == 1 and provider.requests[0].params["PhoneNumbers"] == PHONE2
+    from store.db import database_url, get_engine
+
+    with Session(get_engine(database_url())) as s:
+        (row,) = s.exec(select(OutboxMessage).where(OutboxMessage.person == "mixed-sms")).all()
+        (inbox,) = s.exec(select(InboxMessage).where(InboxMessage.person == "mixed-sms")).all()
+    sent_at = row.claimed_at.replace(tzinfo=row.claimed_at.tzinfo or UTC).astimezone(SHANGHAI)
+    morning = (at23 + timedelta(days=1)).replace(hour=7, minute=30)
+    assert morning <= sent_at < morning + timedelta(minutes=1)
+    assert inbox.item_id == req.item_id  # written by the first (held) try, once
+    assert [(a.channel_index, a.status) for a in _attempts(result.key)] == [(0, "ok")]
+    assert provider.hook.posts == []  # neither the bot (channel 2) nor a supervisor heard of it
 
 
 def test_bad_quiet_hours_are_refused_by_the_settings(monkeypatch):
     from domain.settings import SettingsError, get_settings
 
     monkeypatch.setenv("SHIXIAN_SMS_QUIET_HOURS", "晚上九点")
-    with pytest.raises(SettingsError, match="SHIXIAN_SMS_QUIET_HOURS 应为 HH:MM-HH:MM"):
+    with pytest.raises(SettingsError, match="SHIXIAN_SMS_QUIET_HOURS: quiet_hours 须写成"):
         get_settings()

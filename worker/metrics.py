@@ -108,7 +108,7 @@ class StoreCollector:
                 for channel, status, n in attempt_counts(s):
                     scheme = channel.split("://", 1)[0] if "://" in (channel or "") else "none"
                     result = "sent" if status == "ok" else ("skipped" if status == "skipped" else "failed")
-                    sums["notices"][(scheme, result)] += n  # skipped: SMS in the quiet hours (not a failure)
+                    sums["notices"][(scheme, result)] += n  # skipped: older rows, an SMS passed over at night
                 from domain.engine import engine
                 from domain.standing import can_be_overdue
 
