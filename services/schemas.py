@@ -192,6 +192,21 @@ class IngestReport(BaseModel):
     results: list[IngestLine]
 
 
+class RejectedElement(BaseModel):
+    line: int = Field(description="元素在请求体中的序号（从 1 起）")
+    reason: str
+
+
+class ImportJobAccepted(BaseModel):
+    """POST /api/events above the job threshold: the batch runs as a durable import job (202)."""
+
+    job: str
+    status: Literal["queued"]
+    url: str = Field(description="作业进度与结果：GET /api/import-jobs/<job>（同 Location）")
+    total: int = Field(description="交给作业的事件数（不含下列被拒绝的非对象元素）")
+    rejected: list[RejectedElement] = Field(default_factory=list, description="不是 JSON 对象的元素，未交给作业")
+
+
 class AnnualReport(BaseModel):
     """The annual report draft: parts 一 to 六 and tables 二 to 四 (see docs/annual-report)."""
 

@@ -149,3 +149,61 @@ async def test_an_api_batch_asked_to_respond_async_runs_as_a_job(st):
     assert (first["index"], first["status"], first["field"]) == (1, "rejected", "department")
     with Session(eng) as s:
         assert s.get(EventRecord, f"{tag}-{n - 1}").recorded_by == "liaison-jyj"
+
+
+async def test_an_api_batch_above_the_threshold_is_a_job_by_default(st):
+    """Without a Prefer header a batch of more than JOB_ROWS events is a job: 202, Location, Retry-After: 2,
+    the non-object elements answered in the body (not sent to the job); `Prefer: respond-sync` answers in the
+    request (here: the same batch again, every event a duplicate)."""
+    from app.web.server import create_app
+    from services.import_jobs import JOB_ROWS
+    from store.db import get_engine, init_db
+    from store.tokens import create_token, ensure_table
+
+    eng = init_db(get_engine())
+    ensure_table(eng)
+    with Session(eng) as s:
+        liaison, _ = create_token(s, "liaison", "qz-jyj", person="liaison-jyj")
+    cal, today = engine().calendar, await st.today()
+    tag = st.id("APIDEF")
+    n = JOB_ROWS + 1
+    events: list = [
+        {
+            "event_id": f"{tag}-{i}",
+            "type": "request.received",
+            "request_id": f"{tag}-{i}",
+            "department": "qz-jyj",
+            "channel": "online",
+            "received_on": cal.subtract_working_days(today, 2, "guangxi").isoformat(),
+            "applicant_type": "natural_person",
+            "subject": "默认作业",
+        }
+        for i in range(n)
+    ]
+    events[5:5] = ["not an object"]
+    events.append(7)
+    app = create_app(st.client, open_pages=False)
+    async with _client(app, liaison) as c:
+        r = await c.post("/api/events", json=events)
+        assert r.status_code == 202, r.text[:500]
+        body = r.json()
+        st.started.add(f"import-job:{body['job']}")
+        for i in range(n):
+            st.started.add(f"request:{tag}-{i}")
+        assert r.headers["location"] == body["url"] == f"/api/import-jobs/{body['job']}"
+        assert r.headers["retry-after"] == "2" and "preference-applied" not in r.headers
+        assert body["status"] == "queued" and body["total"] == n
+        assert body["rejected"] == [
+            {"line": 6, "reason": "应为 JSON 对象"},
+            {"line": n + 2, "reason": "应为 JSON 对象"},
+        ]
+        deadline = time.monotonic() + 600
+        while (job := (await c.get(body["url"])).json())["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.5)
+        assert job["status"] == "done", job.get("error")
+        assert job["summary"] == {"applied": n, "held": 0, "duplicate": 0, "rejected": 0}
+        again = await c.post("/api/events", json=events, headers={"Prefer": "respond-sync"})
+    assert again.status_code == 200, again.text[:500]
+    sync = again.json()
+    assert (sync["duplicate"], sync["rejected"], sync["applied"]) == (n, 2, 0)

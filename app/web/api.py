@@ -31,11 +31,13 @@ from services.schemas import (
     BulkReviewResult,
     CalendarInfo,
     CalendarReload,
+    ImportJobAccepted,
     IngestReport,
     ItemDetail,
     ItemList,
     OverdueList,
     RejectBody,
+    RejectedElement,
     Responses,
     ReviewEntry,
     ReviewQueue,
@@ -104,7 +106,19 @@ def _written(writer, *args, suffix: str) -> bytes:
     summary="登记事件（单个对象或数组）",
     tags=["事件"],
     response_model=IngestReport,
-    responses={**TEMPORAL, **BAD_BODY, 413: _error("一次提交的事件过多（最多 5000 个）")},
+    responses={
+        202: {
+            "model": ImportJobAccepted,
+            "description": "超过 300 个事件：作为导入作业在后台登记（`Prefer: respond-sync` 时同步答复）",
+            "headers": {
+                "Location": {"description": "作业地址 /api/import-jobs/<job>", "schema": {"type": "string"}},
+                "Retry-After": {"description": "建议的查询间隔（秒）", "schema": {"type": "integer"}},
+            },
+        },
+        **TEMPORAL,
+        **BAD_BODY,
+        413: _error("一次提交的事件过多（最多 5000 个）"),
+    },
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": EVENTS_BODY}}}},
 )
 async def post_events(
@@ -114,7 +128,8 @@ async def post_events(
 ) -> dict[str, Any]:
     """Same validation and idempotency as `shixian events ingest`; each element reported as
     applied / duplicate / rejected. Every event is recorded as entered by the token's person. More than 300
-    events with `Prefer: respond-async`: 202 and a durable import job (`GET /api/import-jobs/<id>`)."""
+    events: 202 and a durable import job (`GET /api/import-jobs/<id>`), unless `Prefer: respond-sync` asks for
+    the answer in the request (a client that cannot poll)."""
     from services.import_jobs import submit_events, wants_job
     from services.ingest import IngestResult
 
@@ -142,15 +157,24 @@ async def post_events(
             continue
         obj = {**obj, "recorded_by": who.actor}  # attribution comes from the token, never from the body
         accepted.append((n, obj))
-    if wants_job(len(accepted)) and "respond-async" in request.headers.get("prefer", "").lower():
-        # RFC 7240: the batch runs as a durable job in the worker; its progress and results are at the URL
+    prefer = request.headers.get("prefer", "").lower()
+    if wants_job(len(accepted)) and "respond-sync" not in prefer:
+        # A big batch runs as a durable job in the worker (a request held for minutes is lost with its
+        # connection); its progress and results are at the URL. RFC 7240 respond-sync keeps the old answer.
         job_id = await submit_events(client, who, accepted)
         audit(request, who, "events.job", object=job_id, detail={"job": job_id, "events": len(accepted)})
-        return JSONResponse(  # type: ignore[return-value]
-            {"job": job_id, "status": "queued", "url": f"/api/import-jobs/{job_id}", "total": len(accepted)},
-            status_code=202,
-            headers={"Location": f"/api/import-jobs/{job_id}", "Preference-Applied": "respond-async"},
+        url = f"/api/import-jobs/{job_id}"
+        body = ImportJobAccepted(
+            job=job_id,
+            status="queued",
+            url=url,
+            total=len(accepted),
+            rejected=[RejectedElement(line=r.line, reason=r.reason or "") for r in results.values()],
         )
+        headers = {"Location": url, "Retry-After": "2"}
+        if "respond-async" in prefer:
+            headers["Preference-Applied"] = "respond-async"
+        return JSONResponse(body.model_dump(), status_code=202, headers=headers)  # type: ignore[return-value]
     if accepted:
         from services.ingest import Stalled, ingestor_for, watched
 
