@@ -11,8 +11,10 @@ Reading of the 公开时限 text (`parse_limit`), the choices made:
   for every 主动公开 item where no other law sets a limit, so "及时" is that clock (noted on the duty).
 - "长期公开" / "常态化" / "常年" → a standing duty: recorded, no clock, no deadline.
 - "每月" / "每季度" / "每半年" / "每年" → a recurring duty of 1 / 3 / 6 / 12 months.
-- "每年3月31日前" / "次年3月31日前" / "3月31日前" / "每年1月底前" → a fixed date (the next such day on or after the
-  information is formed); a date with its year ("2021年3月1日起实时公开") is when the duty began, not a period:
+- "每年3月31日前" / "3月31日前" / "每年1月底前" → a fixed date (the next such day on or after the information is
+  formed); "次年3月31日前" → that day of the year after the one the information is formed in (formed
+  2026-02-10: due 2027-03-31, where 每年 gives 2026-03-31; `year_offset` 1, kept in the duty row's `length`,
+  which a fixed date does not use); a date with its year ("2021年3月1日起实时公开") is when the duty began, not a period:
   dates are taken out before the periods are read, so "3月31日" is never 31 days.
 - "每季度结束后10日内" / "次月10日前": counted from the end of each calendar period, which no clock here does
   (a recurring clock runs from the last publication): refused, like "每月10日前".
@@ -51,6 +53,7 @@ class Period:
     recurring: bool = False
     month: int | None = None  # fixed_date
     day: int | None = None
+    year_offset: int = 0  # fixed_date: 1 for 次年 (the year after the information is formed)
     note: str = ""  # how the text was read, where it is a choice (实时, 及时, 同上)
 
     @property
@@ -58,10 +61,16 @@ class Period:
         if self.kind == "standing":
             return "长期公开（无时限）"
         if self.unit == "fixed_date":
-            return f"每年{self.month}月{self.day}日前"
+            return f"{'次年' if self.year_offset else '每年'}{self.month}月{self.day}日前"
         if self.unit == "working_days" and self.length == 0:
             return "当日"
         return f"{'每' if self.recurring else ''}{self.length}{_UNIT_NAMES[self.unit or '']}"
+
+    @property
+    def stored_length(self) -> int:
+        """The duty row's `length`: a fixed date has no length, so the column carries its year offset
+        (no migration; `period_of` reads it back)."""
+        return self.year_offset if self.unit == "fixed_date" else self.length
 
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -112,7 +121,7 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
-def _fixed(m: re.Match) -> Period:
+def _fixed(m: re.Match, year_offset: int = 0) -> Period:
     month = chinese_number(m.group(1))
     if m.group(2) is None:  # 月底 / 月末: the month's last day (February's 28th: a date every year has)
         day = calendar.monthrange(2001, month)[1] if 1 <= month <= 12 else 0
@@ -124,7 +133,7 @@ def _fixed(m: re.Match) -> Period:
         dt.date(2001, month, day)
     except (ValueError, OverflowError):
         raise LimitRefused(f"“{m.group(0)}”不是有效日期") from None
-    return Period("clock", "fixed_date", 0, month=month, day=day)
+    return Period("clock", "fixed_date", 0, month=month, day=day, year_offset=year_offset)
 
 
 def parse_limit(text: str) -> Period:
@@ -141,7 +150,7 @@ def parse_limit(text: str) -> Period:
     if m := _FIXED.search(t):
         if year := _YEAR_BEFORE.search(t[: m.start()]):
             raise LimitRefused(f"“{year.group(0)}{m.group(0)}”是某一年的日期，不是每年的公开时限：请写“每年…前”")
-        return _fixed(m)
+        return _fixed(m, 1 if t[: m.start()].endswith("次年") else 0)
     t = _DATE.sub("", t)  # "2021年3月1日起实时公开": the day the duty began, not a period of 1 day
     if "不少于" in t or "不低于" in t:
         raise LimitRefused("“不少于”是最短公示期（期满前不得结束），不是公开时限：请另行登记为公示期")
@@ -412,6 +421,7 @@ def duty_rule(
         met_by=MET_BY,
         month=period.month,
         day=period.day,
+        year_offset=period.year_offset,
         when=(("duty", (duty_id,) if current else ()),),
         recurring=period.recurring,
     )
@@ -421,4 +431,6 @@ def period_of(unit: str | None, length: int, recurring: bool, month: int | None,
     """The Period a stored duty row holds (the store keeps its fields, not the object)."""
     if unit is None:
         return Period("standing")
+    if unit == "fixed_date":  # the length column carries the year offset (Period.stored_length)
+        return Period("clock", unit, 0, month=month, day=day, year_offset=length)
     return Period("clock", unit, length, recurring=recurring, month=month, day=day)

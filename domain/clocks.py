@@ -598,8 +598,8 @@ def _hours(rule: Rule, start: dt.date | dt.datetime, region: str, explain: bool)
 
 
 def _fixed(rule: Rule, start: dt.date, region: str, explain: bool) -> Deadline:
-    due = dt.date(start.year, rule.month, rule.day)  # type: ignore[arg-type]
-    if due < start:
+    due = dt.date(start.year + rule.year_offset, rule.month, rule.day)  # type: ignore[arg-type]
+    if due < start:  # 每年: the next such day; 次年 (year_offset 1) is never before the start
         due = dt.date(start.year + 1, rule.month, rule.day)  # type: ignore[arg-type]
     dl = Deadline(rule.id, start, region, due, False)
     if explain:

@@ -49,6 +49,7 @@ class Rule:
     extension: Extension | None = None
     month: int | None = None  # fixed_date
     day: int | None = None
+    year_offset: int = 0  # fixed_date: 1 = that day of the year after the start's (catalogue 次年M月D日前)
     start_on_next_working_day: bool = False
     when: tuple[tuple[str, tuple], ...] = ()  # start only if item/event facts match (field, allowed values)
     closed_by: tuple[str, ...] = ()  # events that end the clock without fulfilling it (no lateness)
@@ -95,7 +96,7 @@ class Rule:
     @property
     def limit_text(self) -> str:
         if self.unit == "fixed_date":
-            return f"每年{self.month}月{self.day}日前"
+            return f"{'次年' if self.year_offset else '每年'}{self.month}月{self.day}日前"
         if self.counted_back_from:
             return f"法定期限前{self.length}{UNIT_NAMES[self.unit]}"
         if self.unit == "working_days" and self.length == 0:

@@ -120,7 +120,7 @@ def _fingerprint(values: dict[str, str], unit, length, recurring, month, day) ->
 
 def _row_snapshot(row: DutyRow) -> dict[str, Any]:
     p = row.period
-    return _fingerprint(row.values, p.unit, p.length, p.recurring, p.month, p.day)
+    return _fingerprint(row.values, p.unit, p.stored_length, p.recurring, p.month, p.day)
 
 
 def _compare(cat: Catalogue, node: str, area: str, stored: dict[str, store.CatalogueDuty]) -> Plan:
@@ -186,7 +186,13 @@ def apply(who: Principal, data: bytes, filename: str, node: str, area: str | Non
             p = row.period
             duty.name = duty_name(row.values)
             duty.values = dict(row.values)
-            duty.unit, duty.length, duty.recurring, duty.month, duty.day = p.unit, p.length, p.recurring, p.month, p.day
+            duty.unit, duty.length, duty.recurring, duty.month, duty.day = (
+                p.unit,
+                p.stored_length,
+                p.recurring,
+                p.month,
+                p.day,
+            )
             duty.note = p.note
             store.save_duty(s, duty, by=who.actor, source=filename, before=before)
         s.commit()

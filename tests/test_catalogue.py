@@ -68,6 +68,37 @@ def test_fixed_dates_map_to_a_yearly_date():
         parse_limit("每年13月1日前")
 
 
+def test_next_year_dates_carry_a_year_offset():
+    """“次年3月31日前” is March 31 of the year after the information is formed, not the next March 31."""
+    p = parse_limit("次年3月31日前公开上一年度报告")
+    assert (p.unit, p.length, p.recurring, p.month, p.day, p.year_offset) == ("fixed_date", 0, False, 3, 31, 1)
+    assert p.text == "次年3月31日前" and p.stored_length == 1
+    assert parse_limit("每年3月31日前").year_offset == 0 and parse_limit("每年3月31日前").text == "每年3月31日前"
+    from domain.catalogue import period_of
+
+    assert period_of("fixed_date", p.stored_length, False, 3, 31) == p  # the duty row's length carries it back
+    assert period_of("fixed_date", 0, False, 3, 31).year_offset == 0
+
+
+def test_a_next_year_duty_is_due_the_year_after_it_is_formed():
+    from domain.clocks import compute
+    from domain.engine import engine
+
+    cal = engine().calendar
+    values = {"level2": "年度报告", "basis": "条例", "seq": "1", "limit": "次年3月31日前"}
+    next_year = duty_rule("qinzhou", 7, "政务公开", values, parse_limit("次年3月31日前"))
+    every_year = duty_rule("qinzhou", 8, "政务公开", {**values, "limit": "每年3月31日前"}, parse_limit("每年3月31日前"))
+    assert next_year is not None and every_year is not None
+    formed = dt.date(2026, 2, 10)
+    dl = compute(next_year, formed, cal, "guangxi")
+    assert dl.due == dt.date(2027, 3, 31)
+    assert compute(every_year, formed, cal, "guangxi").due == dt.date(2026, 3, 31)
+    assert dl.explanation is not None and dl.explanation["summary"] == "次年3月31日前：2027-03-31"
+    assert next_year.limit_text == "次年3月31日前"
+    # Formed in late December: 次年 is still the March 31 of the year after, never the one of the year formed.
+    assert compute(next_year, dt.date(2026, 12, 30), cal, "guangxi").due == dt.date(2027, 3, 31)
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
@@ -89,7 +120,6 @@ def test_unreadable_limits_are_refused_with_their_reason(text, reason):
     ("text", "month", "day"),
     [
         ("3月31日前", 3, 31),
-        ("次年3月31日前", 3, 31),
         ("每年3月31日之前公开上一年度报告", 3, 31),
         ("每年1月底前", 1, 31),
         ("每年2月底前", 2, 28),

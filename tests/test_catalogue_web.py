@@ -89,6 +89,29 @@ async def test_upload_preview_confirm_and_list(app):
         assert "catalogue-confirm" not in r.text
 
 
+async def test_a_next_year_duty_is_stored_and_offered_as_next_year(app):
+    """“次年3月31日前” survives the store (the duty row's length carries the year offset): the form names it 次年,
+    a second confirm finds it unchanged, and 每年 beside it stays 每年."""
+    csv = "\ufeff序号,二级事项,公开依据,公开时限\n1,年度报告,条例,次年3月31日前\n2,年度统计,条例,每年3月31日前\n"
+    async with browser(app) as c:
+        await sign_in(c, "supervisor-zwgk", SUP_PW)
+        page = await c.get("/catalogue")
+        r = await c.post(
+            "/catalogue",
+            data={"csrf_token": csrf_of(page.text), "area": "年报"},
+            files={"file": ("nianbao.csv", csv.encode(), "text/csv")},
+        )
+        assert r.status_code == 200, r.text[:2000]
+        assert "次年3月31日前" in r.text and "新增 2" in r.text
+        form = _hidden(r.text, "catalogue-confirm")
+        done = await c.post("/catalogue/confirm", data=form)
+        assert done.status_code == 200 and "已导入：新增 2" in done.text, done.text[:2000]
+        again = await c.post("/catalogue/confirm", data=form)
+        assert "新增 0、有变更 0、未变 2" in again.text
+        reg = await c.get("/events/new", params={"type": "duty.formed"})
+        assert "年报 第1项 年度报告（次年3月31日前）" in reg.text and "年报 第2项 年度统计（每年3月31日前）" in reg.text
+
+
 async def test_a_liaison_gets_403(app):
     async with browser(app) as c:
         await sign_in(c, "liaison-czj", LIAISON_PW)
