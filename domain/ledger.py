@@ -101,6 +101,8 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "大会期间提出": ["是否大会期间提出"],
         "涉及面广、处理难度大": ["是否涉及面广、处理难度大", "复杂件"],
         "延长理由": ["延期理由"],
+        "延长批准日期": ["同意延长日期"],  # proposal.extended: the 交办机关's approval of the longer period
+        "延长批准人": ["同意延长人", "延长同意人"],
         "标题": ["案由", "题目", "建议提案标题"],
         "答复日期": ["办复日期", "答复时间"],
         "部门": ["承办单位"],
@@ -528,6 +530,9 @@ FIELD_COLUMNS = {
         "plenary": "大会期间提出",
         "complex": "涉及面广、处理难度大",
         "complex_reason": "延长理由",
+        "approved_on": "延长批准日期",
+        "approved_by": "延长批准人",
+        "reason": "延长理由",
         "title": "标题",
         "answered_on": "答复日期",
         "department": "部门",
@@ -562,7 +567,11 @@ DOCUMENT_STEPS = [
     ("interpretation", "interpretation.published", "解读发布日期"),
     ("repealed", "document.repealed", "废止日期"),
 ]
-PROPOSAL_STEPS = [("assigned", "proposal.assigned", "交办日期"), ("answered", "proposal.answered", "答复日期")]
+PROPOSAL_STEPS = [
+    ("assigned", "proposal.assigned", "交办日期"),
+    ("extended", "proposal.extended", "延长批准日期"),
+    ("answered", "proposal.answered", "答复日期"),
+]
 HOTLINE_STEPS = [
     ("received", "hotline.received", "接单日期"),
     ("extended", "hotline.extended", "延期日期"),
@@ -835,10 +844,25 @@ def _proposals(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, departmen
         "assigned_on": assigned,
         "kind": kind,
         "plenary": bool(r.enum("大会期间提出", V.PLENARY)),
-        "complex": bool(r.enum("涉及面广、处理难度大", V.COMPLEX)),
-        "complex_reason": r.text("延长理由") or "",
+        "complex": False,  # the longer period is the 交办机关's approval (proposal.extended), never the assignment's
         "title": r.text("标题") or "",
     }
+    complex_ = r.enum("涉及面广、处理难度大", V.COMPLEX)
+    approval = ("延长批准日期", "延长批准人", "延长理由")
+    if complex_:
+        for col in approval:
+            if r.values.get(col) is None:
+                r.need(col, "“涉及面广、处理难度大”为“是”（延长办理期限须经交办机关同意）")
+        ev["extended"] = {
+            "type": "proposal.extended",
+            "approved_on": r.date("延长批准日期"),
+            "approved_by": r.text("延长批准人"),
+            "reason": r.text("延长理由"),
+        }
+    elif any(r.values.get(col) is not None for col in approval[:2]):
+        r.problems.append(
+            Problem("涉及面广、处理难度大", "填写了延长批准日期或延长批准人：“涉及面广、处理难度大”应为“是”")
+        )
     answered = r.date("答复日期")
     if answered:
         ev["answered"] = {"type": "proposal.answered", "answered_on": answered}
@@ -947,7 +971,16 @@ def map_row(kind: str, n: int, values: dict[str, Any], department: str, departme
 
 
 def _event_day(e: dict[str, Any]) -> str:
-    for k in ("received_on", "signed_on", "published_on", "repealed_on", "assigned_on", "answered_on", "on"):
+    for k in (
+        "received_on",
+        "signed_on",
+        "published_on",
+        "repealed_on",
+        "assigned_on",
+        "approved_on",
+        "answered_on",
+        "on",
+    ):
         if k in e:
             return e[k]
     return ""

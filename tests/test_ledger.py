@@ -260,7 +260,64 @@ def test_event_ids_are_stable_and_per_field():
     assert a.events[0]["event_id"] == "ledger:qz-jyj:requests:A-1:received"
 
 
-@pytest.mark.parametrize("kind", [L.REQUESTS, L.DOCUMENTS])
+PROPOSAL_HEAD = ["建议提案编号", "类别", "交办日期", "涉及面广、处理难度大", "延长理由", "延长批准日期", "延长批准人"]
+
+
+def test_a_complex_proposal_row_gives_the_assignment_and_the_approved_extension():
+    """“涉及面广、处理难度大”=是 with the 交办机关's approval: proposal.assigned (complex false, as domain/events.py
+    requires) and proposal.extended (approved_on, approved_by, reason), in that order."""
+    row = one(
+        csv_bytes(
+            [
+                PROPOSAL_HEAD,
+                ["P-1", "人大代表建议", "2026-03-02", "是", "涉及多个部门", "2026-04-20", "市政府办公室 李四"],
+            ]
+        ),
+        dept="qz-jyj",
+    )
+    assert row.ok, row.problems
+    assigned, extended = row.events
+    assert assigned["type"] == "proposal.assigned" and assigned["complex"] is False and "complex_reason" not in assigned
+    assert extended == {
+        "event_id": "ledger:qz-jyj:proposals:P-1:extended",
+        "type": "proposal.extended",
+        "approved_on": "2026-04-20",
+        "approved_by": "市政府办公室 李四",
+        "reason": "涉及多个部门",
+        "proposal_id": "P-1",
+    }
+    plain = one(csv_bytes([PROPOSAL_HEAD, ["P-2", "政协提案", "2026-03-02", "否", "", "", ""]]))
+    assert plain.ok and [e["type"] for e in plain.events] == ["proposal.assigned"]
+
+
+def test_a_complex_proposal_without_the_approval_is_refused_naming_the_columns():
+    row = one(csv_bytes([PROPOSAL_HEAD, ["P-1", "人大代表建议", "2026-03-02", "是", "涉及多个部门", "", ""]]))
+    assert not row.ok and not row.events
+    assert {p.column for p in row.problems} == {"延长批准日期", "延长批准人"}
+    assert all("“涉及面广、处理难度大”为“是”" in p.reason and "交办机关同意" in p.reason for p in row.problems)
+    # an approval without 是: which one is meant is not guessed
+    odd = one(csv_bytes([PROPOSAL_HEAD, ["P-2", "人大代表建议", "2026-03-02", "否", "", "2026-04-20", "李四"]]))
+    assert [p.column for p in odd.problems] == ["涉及面广、处理难度大"]
+
+
+def test_the_proposal_template_has_the_approval_columns_and_its_drop_downs():
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(L.template_xlsx(L.PROPOSALS)))
+    ws = wb.worksheets[0]
+    head = [c.value for c in ws[1]]
+    assert {"延长理由", "延长批准日期", "延长批准人"} <= set(head)
+    assert head.index("延长批准日期") < head.index("延长批准人") < head.index("答复日期")
+    letter = L.column_letter(head.index("涉及面广、处理难度大"))
+    lists = {
+        str(r).split(":")[0].rstrip("0123456789") for dv in ws.data_validations.dataValidation for r in dv.sqref.ranges
+    }
+    assert letter in lists and L.column_letter(head.index("延长批准日期")) not in lists
+    codes = [r[0] for r in wb[L.CODE_SHEET].iter_rows(min_row=2, values_only=True)]
+    assert "涉及面广、处理难度大" in codes
+
+
+@pytest.mark.parametrize("kind", [L.REQUESTS, L.DOCUMENTS, L.PROPOSALS])
 def test_templates_round_trip(kind):
     t = L.read_table(L.template_xlsx(kind), "template.xlsx")
     assert t.kind == kind and not t.unknown and not t.dropped

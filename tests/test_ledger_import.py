@@ -557,3 +557,17 @@ async def test_preview_status_is_the_import_result_for_every_row(st):
         assert [seen.get(e["status"], e["status"]) for e in a.events] == [e["status"] for e in b.events], b.text()
     assert [o.status for o in res] == ["nothing_new", "rejected", "partial", "rejected", "applied"]
     assert pre[4].due[0]["due"] == st.clock(keys[4], "request_reply").due
+
+
+async def test_a_complex_proposal_without_its_approval_is_refused_by_its_columns():
+    """The preview's refusal names the row and the missing approval columns in Chinese, nothing is sent."""
+    from services.ledger_import import plan
+
+    head = "建议提案编号,类别,交办日期,涉及面广、处理难度大,延长理由\n"
+    p = plan((head + "P-9,政协提案,2026-03-02,是,涉及多个部门\n").encode(), "提案.csv", "qz-jyj")
+    (row,) = p.rows
+    assert not row.ok and not row.events
+    assert [(x.column, x.reason) for x in row.problems] == [
+        ("延长批准日期", "“涉及面广、处理难度大”为“是”（延长办理期限须经交办机关同意）时必须填写“延长批准日期”"),
+        ("延长批准人", "“涉及面广、处理难度大”为“是”（延长办理期限须经交办机关同意）时必须填写“延长批准人”"),
+    ]

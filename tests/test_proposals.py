@@ -390,6 +390,31 @@ async def test_hotline_and_proposal_ledgers_import_with_their_clocks(st):
     assert st.clock(pid, "proposal_reply_sichuan_cppcc_plenary").due == due.isoformat()
 
 
+async def test_a_complex_proposal_row_imports_with_the_assigning_offices_approval(st):
+    """建议提案办理台账: “涉及面广、处理难度大”=是 with 延长批准日期 / 延长批准人 / 延长理由 gives the assignment and
+    the extension (the 6 months from the assignment day); “是” without the approval is refused by its columns."""
+    from services.ledger_import import apply, plan
+
+    add_departments(st)
+    today = await st.today()
+    start = month_end_months_ago(today, 2)
+    ok, bare = st.id("LPX"), st.id("LPB")
+    st.started |= {f"proposal:{ok}", f"proposal:{bare}"}
+    head = "建议提案编号,类别,交办日期,涉及面广、处理难度大,延长理由,延长批准日期,延长批准人\n"
+    rows = f"{ok},人大代表建议,{start},是,涉及多个部门,{today},省政府办公厅 李四\n{bare},人大代表建议,{start},是,涉及多个部门,,\n"
+    p = plan((head + rows).encode(), "提案.csv", "sc-jyt")
+    res = await apply(p, st.client, recorded_by=None)
+    assert [o.status for o in res] == ["applied", "rejected"], [o.text() for o in res]
+    assert {x["column"] for x in res[1].problems} == {"延长批准日期", "延长批准人"}
+    assert f"第 3 行 {bare} [延长批准日期] “涉及面广、处理难度大”为“是”" in res[1].text()
+    longer = st.clock(ok, "proposal_reply_sichuan_complex")
+    assert longer.start == start.isoformat() and longer.state == "open"
+    assert longer.due == cal().next_working_day(months_later(start, 6), "sichuan").isoformat()
+    assert st.clock(ok, "proposal_reply_sichuan").state == "closed"
+    assert st.item(ok).data["proposal_extended"]["approved_by"] == "省政府办公厅 李四"
+    assert st.item(bare) is None
+
+
 # ---------------------------------------------------------------- review21 findings 6, 12
 async def _replied_request(st, replied: dt.date, region: str, **reply) -> str:
     rid = st.id("AW")
