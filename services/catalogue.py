@@ -15,6 +15,7 @@ rules its duties give to the engine.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -338,11 +339,11 @@ class CatalogueRules:
         self._lock = threading.Lock()
         self._key: tuple | None = None
         self._value: tuple[Any, dict[str, Rule]] = (None, {})
-        self._checked = 0.0
+        self._checked = -math.inf  # never looked (monotonic time may be below check_every on a fresh boot)
 
     def refresh(self) -> None:
         with self._lock:
-            self._checked = 0.0
+            self._checked = -math.inf
 
     def __call__(self) -> tuple[Any, dict[str, Rule]]:
         key = (database_url(), str(config_dir()))

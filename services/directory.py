@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import tomllib
@@ -128,18 +129,18 @@ class StoreDirectory:
         self._key: tuple | None = None  # (database url, config dir, jurisdictions.toml) of the cached value
         self._version: int | None = None
         self._value: Directory | None = None
-        self._checked = 0.0
+        self._checked = -math.inf  # never looked: monotonic time starts near 0 at boot
         self._problem: str | None = None
 
     def refresh(self) -> None:
         """Look at the store on the next call (after a change made by this process)."""
         with self._lock:
-            self._checked = 0.0
+            self._checked = -math.inf
 
     def forget(self) -> None:
         """Drop the cached directory, as a freshly started process has none."""
         with self._lock:
-            self._key, self._version, self._value, self._checked = None, None, None, 0.0
+            self._key, self._version, self._value, self._checked = None, None, None, -math.inf
 
     def _report(self, problem: str | None) -> None:
         from domain.engine import set_directory_problem
