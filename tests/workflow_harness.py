@@ -4,6 +4,7 @@ webhook receiver on 127.0.0.1, and the production ingest path."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import shutil
@@ -90,15 +91,28 @@ class Stack:
             now = await self.now()
         late = now - instant >= dt.timedelta(minutes=1)
         self._sweeps += 1
-        # In real time: skipped time while its activities run would let the items' timers run on for months.
+        # Time is skipped only while the run waits on a timer (a notice retried in rounds), a minute at a time:
+        # skipped while its activities run, it would let the items' timers run on for months.
         with self.env.auto_time_skipping_disabled():
-            return await self.client.execute_workflow(
+            handle = await self.client.start_workflow(
                 LadderSweepWorkflow.run,
                 SweepInput(instant=instant.isoformat()) if late else SweepInput(),
                 id=f"{SWEEP_SCHEDULE_ID}-{instant.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}-{self.tag}-{self._sweeps}",
                 task_queue=task_queue_name(),
                 result_type=SweepSummary,
             )
+            while True:
+                raw = (await handle.describe()).raw_description
+                if raw.workflow_execution_info.HasField("close_time"):
+                    return await handle.result()
+                if raw.pending_activities or raw.HasField("pending_workflow_task") or raw.pending_children:
+                    await asyncio.sleep(0.02)
+                else:
+                    await asyncio.sleep(0.1)  # (a task may be about to be scheduled)
+                    raw = (await handle.describe()).raw_description
+                    idle = not (raw.pending_activities or raw.HasField("pending_workflow_task") or raw.pending_children)
+                    if idle and not raw.workflow_execution_info.HasField("close_time"):
+                        await self.env.sleep(dt.timedelta(minutes=1))
 
     async def sleep(self, delta: dt.timedelta) -> list[SweepSummary]:
         """`env.sleep(delta)`, running the daily sweep at each sweep time on the way as its Schedule would
