@@ -287,7 +287,7 @@ async def ladder_burst(n_items: int, n_departments: int, seed: str = "workflows"
     deps = cfg / "departments.toml"
     deps.write_text(deps.read_text(encoding="utf-8") + bench_departments(n_departments, receiver.port), "utf-8")
     reminders = cfg / "reminders.toml"
-    ladder_text = reminders.read_text(encoding="utf-8").replace("sweep = false", "sweep = true")
+    ladder_text = reminders.read_text(encoding="utf-8")  # sweep = true: the default
     os.environ.update(SHIXIAN_DATA_DIR=str(tmp / "data"), SHIXIAN_CONFIG_DIR=str(cfg))
     os.environ.pop("DATABASE_URL", None)
 

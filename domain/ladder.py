@@ -82,9 +82,9 @@ class LadderConfig:
     default: Ladder
     hours: Ladder
     per_rule: dict[str, dict]
-    # reminders.toml `sweep = true`: the daily sweep sends the day-rule steps due at the default fire time
-    # (only where its schedule runs: `shixian schedules` / `shixian up` create it when this is on).
-    sweep: bool = False
+    # reminders.toml `sweep` (default true): the daily sweep sends the day-rule steps due at the default fire
+    # time (only where its schedule runs: `shixian schedules` / `shixian up` create it when this is on).
+    sweep: bool = True
 
     def for_rule(self, rule_id: str, unit: str) -> Ladder:
         hours = unit == "hours"
@@ -101,7 +101,7 @@ def load_ladders(directory: Path | None = None) -> LadderConfig:
         raise ConfigError(f"reminders.toml: 未知的顶层键 “{sorted(unknown)[0]}”")
     default = _parse_ladder(data.get("default", {}), "reminders.toml: [default]", None, False)
     hours = _parse_ladder(data.get("hours", {}), "reminders.toml: [hours]", None, True)
-    sweep = data.get("sweep", False)
+    sweep = data.get("sweep", True)
     if not isinstance(sweep, bool):
         raise ConfigError(f"reminders.toml: sweep 应为 true 或 false，而不是 “{sweep}”")
     config = LadderConfig(default, hours, dict(data.get("rules", {})), sweep)

@@ -104,7 +104,8 @@ def claim_many(
     sweep's instant). Returns the rows by key (the existing ones as they were)."""
     if not rows:
         return {}
-    now = max(utcnow(), not_before) if not_before is not None else utcnow()
+    # In UTC as every other stamp: SQLite keeps a datetime's wall clock, so a +08:00 instant would read 8 h late.
+    now = max(utcnow(), not_before.astimezone(UTC)) if not_before is not None else utcnow()
     values = [{**r, "state": "intent", "created_at": now} for r in rows]
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):

@@ -5,10 +5,15 @@ steps alone and keep their hour rules."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+
+import pytest
+import pytest_asyncio
 
 from domain.engine import engine
 from domain.ladder import PlannedStep, is_swept, load_ladders, plan, swept_steps
 from domain.shanghai import SHANGHAI
+from tests.workflow_harness import REPO_CONFIG
 
 # A pinned working-day due date (checked below), so the test holds on every day of the year.
 DUE = dt.date(2025, 6, 20)  # a Friday
@@ -22,7 +27,7 @@ def test_swept_steps_fire_exactly_at_their_instant_once():
     cal = engine().calendar
     assert cal.is_workday(DUE, "national")
     ladders = load_ladders()
-    ladders = type(ladders)(ladders.default, ladders.hours, ladders.per_rule, True)
+    assert ladders.sweep  # on by default (reminders.toml)
     ladder = ladders.default
     t3 = _at(cal.subtract_working_days(DUE, 3, "national"))
     t1 = _at(cal.subtract_working_days(DUE, 1, "national"))
@@ -66,11 +71,7 @@ async def test_sweep_sends_one_message_per_person_each_step_once(st):
     from worker.client import task_queue_name
     from workflows.sweep import LadderSweepWorkflow, SweepInput, SweepSummary
 
-    reminders = st.config / "reminders.toml"
-    reminders.write_text(
-        reminders.read_text(encoding="utf-8").replace("sweep = false", "sweep = true"), encoding="utf-8"
-    )
-    assert engine().ladders.sweep
+    assert engine().ladders.sweep  # the default
     today = await st.today()
     docs = [st.id(f"SW{i}") for i in range(3)]
     for d in docs:
@@ -123,11 +124,7 @@ async def test_sweep_sends_one_message_per_person_each_step_once(st):
 
 
 async def test_hour_rules_keep_their_item_timer_with_the_sweep_on(st):
-    reminders = st.config / "reminders.toml"
-    reminders.write_text(
-        reminders.read_text(encoding="utf-8").replace("sweep = false", "sweep = true"), encoding="utf-8"
-    )
-    assert engine().ladders.sweep
+    assert engine().ladders.sweep  # the default
     now = await st.now()
     case = st.id("OP")
     await st.ok(
@@ -145,6 +142,31 @@ async def test_hour_rules_keep_their_item_timer_with_the_sweep_on(st):
     assert {p.path for p in st.posts_for(case)} == {"/hook/liaison-fgw", "/hook/head-fgw"}
 
 
+async def test_sweep_off_leaves_every_step_to_the_item_timer(st):
+    """reminders.toml `sweep = false`: no step is the sweep's, and the item's own timer sends the 09:00 step."""
+    st.ladder_sweep(False)
+    today = await st.today()
+    doc = st.id("OFF")
+    await st.ok(
+        {
+            "type": "document.signed",
+            "document_id": doc,
+            "department": "qz-fgw",
+            "title": f"测试文件{doc}",
+            "kind": "normative",
+            "signed_on": today.isoformat(),
+            "disclosure": "public",
+        }
+    )
+    clock = next(c for c in st.item(doc).clocks if c.state == "open")
+    due = dt.date.fromisoformat(clock.due)
+    instant = _at(engine().calendar.subtract_working_days(due, 3, clock.region))
+    runs = await st.sleep(instant - await st.now() + dt.timedelta(hours=1))
+    assert runs == []  # no sweep runs: its schedule is paused
+    await st.settle(f"document:{doc}")
+    await st.wait_for(lambda: [p.path for p in st.posts_for(doc)], lambda v: v == ["/hook/liaison-fgw"])
+
+
 def test_batched_delivery_log_and_inbox_writes(db_session):
     """On SQLite and PostgreSQL: claim_many is insert-or-get for many keys, stamped no earlier than the
     instant; mark_sent_many, reopen_many, add_attempts and add_messages each in one commit."""
@@ -160,6 +182,14 @@ def test_batched_delivery_log_and_inbox_writes(db_session):
     assert {k: d.id for k, d in first.items()} == {k: again[k].id for k in first}
     assert all(d.state == "intent" for d in again.values())
     assert again[rows[2]["key"]].created_at.replace(tzinfo=dt.UTC) >= instant  # the new one, stamped at the instant
+    # An instant given in Beijing time is stamped in UTC too (SQLite keeps only the wall clock).
+    beijing = store.claim_many(
+        db_session,
+        [{**rows[0], "key": "i9:r:t_minus_1@x:p"}],
+        not_before=(instant + dt.timedelta(days=1)).astimezone(SHANGHAI),
+    )
+    later = beijing["i9:r:t_minus_1@x:p"].created_at
+    assert (later if later.tzinfo else later.replace(tzinfo=dt.UTC)) == instant + dt.timedelta(days=1)
     store.mark_failed(db_session, rows[1]["key"], "x")
     store.reopen_many(db_session, [rows[1]["key"]])
     assert store.get_delivery(db_session, rows[1]["key"]).state == "intent"
@@ -177,3 +207,83 @@ def test_batched_delivery_log_and_inbox_writes(db_session):
     inbox.add_messages(db_session, msgs[:1])
     inbox.add_messages(db_session, msgs)  # the first one is not written twice
     assert sorted(m.key for m in inbox.messages_for(db_session, "p")) == sorted(r["key"] for r in rows)
+
+
+# ---------------------------------------------------------------- the Schedule (a real dev server)
+@pytest_asyncio.fixture(loop_scope="session")
+async def dev_env(temporal_cli_path):
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli_path, data_converter=pydantic_data_converter, ui=False
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.mark.e2e
+async def test_up_and_schedules_create_the_sweep_schedule(dev_env, tmp_path, monkeypatch, capsys):
+    """On by default: `shixian up` (its task "ladder-sweep") and `shixian schedules` create the Schedule, every
+    day at 09:00 Asia/Shanghai; `sweep = false` pauses it, and `sweep = true` again lifts that pause."""
+    import asyncio
+
+    from app.composition import up_tasks
+    from app.prod import _schedules
+    from worker.supervisor import UpContext
+    from worker.sweep import OFF_NOTE, ensure_sweep_schedule, sweep_schedule_task
+    from workflows.sweep import SWEEP_SCHEDULE_ID
+
+    client = dev_env.client
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, cfg)
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
+    assert engine().ladders.sweep
+    assert "ladder-sweep" in [t.name for t in up_tasks()]
+
+    stop, announced = asyncio.Event(), asyncio.Event()
+    ctx = UpContext(
+        client,
+        stop,
+        demo=False,
+        http=False,
+        data_dir=tmp_path,
+        temporal_address="",
+        temporal_ui=None,
+        _announced=announced,
+    )
+    task = asyncio.create_task(sweep_schedule_task(ctx))
+    await asyncio.wait_for(announced.wait(), 30)
+    assert ctx.addresses and f"{SWEEP_SCHEDULE_ID}（已创建）" in ctx.addresses[0][1]
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    handle = client.get_schedule_handle(SWEEP_SCHEDULE_ID)
+    desc = await handle.describe()
+    spec = desc.schedule.spec
+    assert spec.time_zone_name == "Asia/Shanghai"
+    assert [(c.hour[0].start, c.minute[0].start, c.second[0].start) for c in spec.calendars] == [(9, 0, 0)]
+    assert desc.schedule.action.workflow == "ladder_sweep" and not desc.schedule.state.paused
+    nxt = desc.info.next_action_times[:2]
+    assert [(t.astimezone(dt.UTC).hour, t.minute) for t in nxt] == [(1, 0)] * 2  # 09:00 Beijing time
+    assert nxt[1] - nxt[0] == dt.timedelta(days=1)
+
+    assert await _schedules() == 0  # `shixian schedules`
+    assert f"每日提醒汇总 {SWEEP_SCHEDULE_ID}：已更新" in capsys.readouterr().out
+
+    reminders = cfg / "reminders.toml"
+    text = reminders.read_text(encoding="utf-8")
+    reminders.write_text(text.replace("\nsweep = true\n", "\nsweep = false\n"), encoding="utf-8")
+    assert await ensure_sweep_schedule(client) == "off"
+    state = (await handle.describe()).schedule.state
+    assert state.paused and state.note == OFF_NOTE
+    reminders.write_text(text, encoding="utf-8")
+    assert await ensure_sweep_schedule(client) == "updated"
+    assert not (await handle.describe()).schedule.state.paused
+    # An operator's own pause stays.
+    await handle.pause(note="运维暂停")
+    assert await ensure_sweep_schedule(client) == "updated"
+    assert (await handle.describe()).schedule.state.paused
+    await handle.delete()

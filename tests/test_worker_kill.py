@@ -58,6 +58,13 @@ def start_worker(address: str, env: dict) -> subprocess.Popen:
     return proc
 
 
+def sweep_off(cfg: Path) -> None:
+    reminders = cfg / "reminders.toml"
+    text = reminders.read_text(encoding="utf-8")
+    assert "\nsweep = true\n" in text
+    reminders.write_text(text.replace("\nsweep = true\n", "\nsweep = false\n"), encoding="utf-8")
+
+
 async def idle(client, wid: str) -> None:
     """Wait (real time) until the workflow waits on a timer: no activity or workflow task in flight."""
     for _ in range(200):
@@ -72,6 +79,7 @@ async def test_killed_worker_resumes_ladder_without_repeats(wf_env, tmp_path, mo
     env = wf_env
     with WebhookReceiver() as receiver:
         cfg = config_copy(tmp_path / "config", receiver)
+        sweep_off(cfg)  # the per-item timer path (sweep = false): the item's own timers across the kill
         data = tmp_path / "data"
         data.mkdir()
         for k, v in {"SHIXIAN_CONFIG_DIR": str(cfg), "SHIXIAN_DATA_DIR": str(data)}.items():
@@ -80,6 +88,7 @@ async def test_killed_worker_resumes_ladder_without_repeats(wf_env, tmp_path, mo
         address = env.client.service_client.config.target_host
         proc_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         cal = engine().calendar
+        assert not engine().ladders.sweep
         now = (await env.get_current_time()).astimezone(SHANGHAI)
         req = f"KILL-{uuid.uuid4().hex[:6]}"
         worker = start_worker(address, proc_env)
@@ -137,3 +146,105 @@ async def test_killed_worker_resumes_ladder_without_repeats(wf_env, tmp_path, mo
         finally:
             worker.kill()
             worker.wait(10)
+
+
+async def test_killed_worker_mid_sweep_loses_and_repeats_nothing(wf_env, tmp_path, monkeypatch):
+    """The default path: the worker dies (SIGKILL) while the daily sweep is sending, one department's message
+    out and another's on the wire (never answered: the channel did not take it). The restarted worker finishes
+    the same run: every item step is sent once, each person's message reaches the receiver once."""
+    from sqlmodel import Session
+
+    from store.db import get_engine
+    from store.deliveries import get_delivery
+    from store.inbox import messages_for
+    from store.items import get_item
+    from workflows.sweep import LadderSweepWorkflow, SweepInput, SweepSummary
+
+    env = wf_env
+    get_engine.cache_clear()
+    with WebhookReceiver() as receiver:
+        cfg = config_copy(tmp_path / "config", receiver)
+        data = tmp_path / "data"
+        data.mkdir()
+        for k, v in {"SHIXIAN_CONFIG_DIR": str(cfg), "SHIXIAN_DATA_DIR": str(data)}.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        assert engine().ladders.sweep  # the default
+        address = env.client.service_client.config.target_host
+        proc_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        cal = engine().calendar
+        now = (await env.get_current_time()).astimezone(SHANGHAI)
+        tag = uuid.uuid4().hex[:6]
+        docs = {f"KS{n}-{tag}": dept for n, dept in enumerate(["qz-fgw", "qz-fgw", "qz-jyj", "qz-jyj"])}
+        worker = start_worker(address, proc_env)
+        try:
+            results = await Ingestor(env.client).ingest(
+                [
+                    (
+                        n,
+                        {
+                            "event_id": f"{doc}-1",
+                            "type": "document.signed",
+                            "document_id": doc,
+                            "department": dept,
+                            "title": f"杀进程汇总测试{doc}",
+                            "kind": "normative",
+                            "signed_on": now.date().isoformat(),
+                            "disclosure": "public",
+                        },
+                    )
+                    for n, (doc, dept) in enumerate(docs.items(), start=1)
+                ]
+            )
+            assert [r.status for r in results] == ["applied"] * len(docs), [r.text() for r in results]
+            with Session(get_engine()) as s:
+                clocks = [next(c for c in get_item(s, doc).clocks if c.state == "open") for doc in docs]
+            assert len({(c.rule, c.due, c.region) for c in clocks}) == 1
+            rule, due, region = clocks[0].rule, dt.date.fromisoformat(clocks[0].due), clocks[0].region
+            instant = dt.datetime.combine(cal.subtract_working_days(due, 3, region), dt.time(9), SHANGHAI)
+            await env.sleep(instant - (await env.get_current_time()).astimezone(SHANGHAI))
+
+            receiver.hold = {"/hook/liaison-jyj"}
+            handle = await env.client.start_workflow(
+                LadderSweepWorkflow.run,
+                SweepInput(instant=instant.isoformat()),
+                id=f"sweep-kill-{tag}",
+                task_queue="shixian",
+                result_type=SweepSummary,
+            )
+            fgw = [f"{doc}:{rule}:t_minus_3@{due}:liaison-fgw" for doc, dept in docs.items() if dept == "qz-fgw"]
+
+            def fgw_sent() -> bool:
+                with Session(get_engine()) as s:
+                    return all((d := get_delivery(s, k)) is not None and d.state == "sent" for k in fgw)
+
+            for _ in range(600):  # real time: the fgw message out and logged, the jyj one on the wire
+                if receiver.held and fgw_sent():
+                    break
+                await asyncio.sleep(0.05)
+            assert receiver.held == 1, (receiver.held, [p.path for p in receiver.posts])
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
+            receiver.hold = set()
+            receiver.release.set()
+            worker = start_worker(address, proc_env)
+            await handle.result()  # the same run, finished by the new worker (its activity retried)
+
+            paths = sorted(p.path for p in receiver.posts)
+            assert paths == ["/hook/liaison-fgw", "/hook/liaison-jyj"], paths  # one message each, once
+            for doc, dept in docs.items():
+                person = f"liaison-{dept.split('-')[1]}"
+                carrying = [p for p in receiver.posts if doc in (p.json or {}).get("message", "")]
+                assert [p.path for p in carrying] == [f"/hook/{person}"], doc
+                with Session(get_engine()) as s:
+                    row = get_delivery(s, f"{doc}:{rule}:t_minus_3@{due}:{person}")
+                    assert row is not None and row.state == "sent", doc
+            with Session(get_engine()) as s:
+                inbox = [
+                    m.key for m in messages_for(s, "liaison-jyj") if m.key.endswith(f"t_minus_3@{due}:liaison-jyj")
+                ]
+            assert len(inbox) == len(set(inbox)) == 2  # the inbox copies, once each
+        finally:
+            worker.kill()
+            worker.wait(10)
+            get_engine.cache_clear()

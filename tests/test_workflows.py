@@ -374,6 +374,7 @@ async def test_requests_before_2019_05_15_use_the_2008_limits(st):
 
 async def test_reminders_fire_once_each_on_working_days(st_mocked, sent):
     st = st_mocked
+    st.ladder_sweep(False)  # the per-item timer path (sweep = false), each notice asked of the recorder
     today = await st.today()
     c = cal()
     req = st.id("R")
@@ -402,6 +403,55 @@ async def test_reminders_fire_once_each_on_working_days(st_mocked, sent):
     for r in reply + window:
         fired_day = r.key.split("@")[1].split(":")[0]
         assert c.is_workday(dt.date.fromisoformat(fired_day[:10]))
+
+
+async def test_swept_reminders_fire_once_each_never_early(st):
+    """The default path: the daily sweep (its Schedule's runs, every day at 09:00) sends the request's 09:00
+    steps, each item step once to each person, on a working day, at its instant and never before."""
+    from domain.ladder import plan
+    from store.db import session
+    from store.deliveries import attempts_for, deliveries_for_item
+
+    today = await st.today()
+    c = cal()
+    req = st.id("R")
+    registered = await st.now()
+    await st.ok(received(req, "qz-fgw", today))
+    clocks = {r: st.clock(req, r) for r in ("request_reply", "correction_notice")}
+    due = dt.date.fromisoformat(clocks["request_reply"].due)
+    instants = {}  # step key -> its planned instant, as the item planned it at registration
+    for rule, clock in clocks.items():
+        ladder = engine().ladders.for_rule(rule, engine().rules[rule].unit)
+        for s in plan(ladder, dt.date.fromisoformat(clock.due), c, clock.region, registered):
+            instants[(rule, s.key)] = s.fire_at
+    end = dt.datetime.combine(c.add_working_days(due, 2), dt.time(12), tzinfo=st_tz())
+    runs = await st.sleep_until(end)
+    assert len(runs) >= (end.date() - today).days  # one run a day
+    await st.settle(f"request:{req}")
+    with session() as s:
+        rows = deliveries_for_item(s, req)
+        attempts = {r.key: [a.status for a in attempts_for(s, r.key)] for r in rows}
+    reply = sorted((r.step, r.person) for r in rows if r.rule == "request_reply")
+    assert reply == [
+        ("due_today", "head-fgw"),
+        ("due_today", "liaison-fgw"),
+        ("overdue_1", "supervisor-zwgk"),
+        ("t_minus_1", "liaison-fgw"),
+        ("t_minus_3", "liaison-fgw"),
+    ]
+    assert sorted((r.step, r.person) for r in rows if r.rule == "correction_notice") == [("t_minus_1", "liaison-fgw")]
+    for r in rows:
+        occurrence = r.key.split(":")[2]
+        planned = instants[(r.rule, occurrence)]
+        assert r.state == "sent" and attempts[r.key] == ["ok"], (r.key, attempts[r.key])  # sent once
+        claimed = r.created_at.replace(tzinfo=r.created_at.tzinfo or dt.UTC)
+        assert planned <= claimed < planned + dt.timedelta(hours=1), (r.key, planned, claimed)  # at its sweep
+        assert c.is_workday(planned.date())
+    assert sum(run.sent for run in runs) == len(rows)  # every notice was the sweep's, none the item timer's
+    assert sum(run.steps for run in runs) == len({(r.rule, r.key.split(":")[2]) for r in rows})
+    # A second run for the due day's instant (a retried Schedule run) sends nothing again.
+    again = await st.sweep(instants[("request_reply", f"due_today@{due}")])
+    assert (again.sent, again.already_sent) == (0, 2)
 
 
 def st_tz():

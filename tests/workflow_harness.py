@@ -4,7 +4,9 @@ webhook receiver on 127.0.0.1, and the production ingest path."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -20,12 +22,15 @@ from activities.notify import NotificationRequest, NotificationResult
 from app import composition
 from domain import shanghai
 from domain.config import config_dir
+from domain.engine import engine
+from domain.ladder import sweep_instant, sweep_time
 from domain.shanghai import SHANGHAI
 from services.ingest import Ingestor
 from store.items import get_item
 from tests.receivers import WebhookReceiver, hook_every_person
 from worker.client import task_queue_name
 from workflows import workflow_runner
+from workflows.sweep import SweepSummary
 
 # The session's configuration: the repository's, or a pinned run's copy (tests/pins.py).
 REPO_CONFIG = config_dir()
@@ -46,6 +51,7 @@ class Stack:
         self.env, self.client, self.receiver, self.config, self.tag = env, env.client, receiver, config, tag
         self.ingestor = Ingestor(self.client)
         self._n = 0
+        self._sweeps = 0
         self.started: set[str] = set()  # workflow ids this test created, terminated at teardown
 
     def id(self, name: str) -> str:
@@ -62,6 +68,72 @@ class Stack:
         and the read side call today is the server's today, also after the test skipped time."""
         server = await self.env.get_current_time()
         shanghai.set_offset(server - dt.datetime.now(dt.UTC))
+
+    def ladder_sweep(self, on: bool) -> None:
+        """reminders.toml `sweep` in this stack's config copy (on by default; off: one timer per item)."""
+        reminders = self.config / "reminders.toml"
+        text = reminders.read_text(encoding="utf-8")
+        text = re.sub(r"(?m)^sweep = (true|false)$", f"sweep = {'true' if on else 'false'}", text)
+        reminders.write_text(text, encoding="utf-8")
+        assert engine().ladders.sweep is on
+
+    async def sweep(self, instant: dt.datetime) -> SweepSummary:
+        """The daily ladder sweep at `instant` as its Schedule runs it (worker/sweep.py; the time-skipping
+        server runs no Schedules): the server is advanced to the instant and `LadderSweepWorkflow` started
+        with the Schedule's input, `SweepInput()`, so that the run takes its instant from its clock. An
+        instant already past runs as a caught-up Schedule run does, for its own instant (which a Schedule's
+        run reads from TemporalScheduledStartTime, a search attribute this server does not define)."""
+        from workflows.sweep import SWEEP_SCHEDULE_ID, LadderSweepWorkflow, SweepInput
+
+        now = await self.now()
+        if instant > now:
+            await self.env.sleep(instant - now)
+            now = await self.now()
+        late = now - instant >= dt.timedelta(minutes=1)
+        self._sweeps += 1
+        # Time is skipped only while the run waits on a timer (a notice retried in rounds), a minute at a time:
+        # skipped while its activities run, it would let the items' timers run on for months.
+        with self.env.auto_time_skipping_disabled():
+            handle = await self.client.start_workflow(
+                LadderSweepWorkflow.run,
+                SweepInput(instant=instant.isoformat()) if late else SweepInput(),
+                id=f"{SWEEP_SCHEDULE_ID}-{instant.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}-{self.tag}-{self._sweeps}",
+                task_queue=task_queue_name(),
+                result_type=SweepSummary,
+            )
+            while True:
+                raw = (await handle.describe()).raw_description
+                if raw.workflow_execution_info.HasField("close_time"):
+                    return await handle.result()
+                if raw.pending_activities or raw.HasField("pending_workflow_task") or raw.pending_children:
+                    await asyncio.sleep(0.02)
+                else:
+                    await asyncio.sleep(0.1)  # (a task may be about to be scheduled)
+                    raw = (await handle.describe()).raw_description
+                    idle = not (raw.pending_activities or raw.HasField("pending_workflow_task") or raw.pending_children)
+                    if idle and not raw.workflow_execution_info.HasField("close_time"):
+                        await self.env.sleep(dt.timedelta(minutes=1))
+
+    async def sleep(self, delta: dt.timedelta) -> list[SweepSummary]:
+        """`env.sleep(delta)`, running the daily sweep at each sweep time on the way as its Schedule would
+        (every day at the default ladder's fire time; none when reminders.toml turns the sweep off)."""
+        now = await self.now()
+        end = now + delta
+        out = []
+        at = sweep_time(engine().ladders)
+        if at is not None:
+            instant = sweep_instant(now, at) + dt.timedelta(days=1)
+            while instant <= end:
+                out.append(await self.sweep(instant))
+                instant += dt.timedelta(days=1)
+        rest = end - await self.now()
+        if rest > dt.timedelta(0):
+            await self.env.sleep(rest)
+        return out
+
+    async def sleep_until(self, moment: dt.datetime) -> list[SweepSummary]:
+        """`sleep` to `moment` (the daily sweeps on the way included)."""
+        return await self.sleep(moment - await self.now())
 
     async def ingest(self, *events: dict):
         await self.sync_clock()

@@ -1,6 +1,7 @@
 """The daily ladder sweep Schedule (issue 22 §2): created or updated at every `shixian up` (task "ladder-sweep")
-and by `shixian schedules`, when reminders.toml says `sweep = true`; otherwise each item's timer sends its
-reminders as before (and an existing schedule is paused, so that no step is sent twice over).
+and by `shixian schedules`, when reminders.toml says `sweep = true` (the default); with `sweep = false` each
+item's timer sends its reminders (and an existing schedule is paused, so that no step is sent twice over; that
+pause is lifted when the sweep is on again).
 
 Schedule `shixian-ladder-sweep`: every day at the default ladder's fire time (09:00) Asia/Shanghai start
 `LadderSweepWorkflow`. Overlap BUFFER_ONE (a slow day's run is followed, not skipped); catch-up window 1 day: a
@@ -30,6 +31,7 @@ from worker.schedules import upsert_schedule
 from worker.supervisor import UpContext
 from workflows.sweep import SWEEP_SCHEDULE_ID, LadderSweepWorkflow, SweepInput
 
+OFF_NOTE = "reminders.toml: sweep = false"  # the pause ensure_sweep_schedule sets, and lifts when it is on again
 CATCHUP_WINDOW = timedelta(days=1)
 RUN_TIMEOUT = timedelta(hours=6)
 NOTE = "时限每日提醒：每天提醒时刻（北京时间）按部门汇总发送当日到期的提醒（每人每渠道一条消息）"
@@ -66,13 +68,19 @@ def sweep_schedule(task_queue: str | None = None) -> Schedule | None:
 async def ensure_sweep_schedule(client: Client, *, task_queue: str | None = None) -> str:
     """ "created" / "updated", or "off" (the sweep is off: an existing schedule is paused)."""
     sched = sweep_schedule(task_queue)
+    handle = client.get_schedule_handle(SWEEP_SCHEDULE_ID)
     if sched is None:
         try:
-            await client.get_schedule_handle(SWEEP_SCHEDULE_ID).pause(note="reminders.toml: sweep = false")
+            await handle.pause(note=OFF_NOTE)
         except Exception:  # no such schedule: nothing to pause
             pass
         return "off"
-    return await upsert_schedule(client, SWEEP_SCHEDULE_ID, sched, NOTE)
+    result = await upsert_schedule(client, SWEEP_SCHEDULE_ID, sched, NOTE)
+    # An operator's pause is kept; ours (the sweep was off) is lifted, or no 09:00 step would go out at all.
+    state = (await handle.describe()).schedule.state
+    if state.paused and state.note == OFF_NOTE:
+        await handle.unpause(note=NOTE)
+    return result
 
 
 async def sweep_schedule_task(ctx: UpContext) -> None:

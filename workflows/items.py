@@ -115,6 +115,10 @@ CARRIED_LOCK = "s22-carried-lock"
 # LADDER_SWEEP: the day-rule steps due at the daily fire time (PlannedStepModel.swept) are sent by the daily
 # sweep (workflows/sweep.py), not by this item's timer; hour rules and catch-ups stay here (issue 22 §2).
 LADDER_SWEEP = "s22-ladder-sweep"
+# SWEPT_PASSED: a swept step whose instant has passed counts as fired in the item's state (the sweep sent it)
+# when the run next wakes, and a recurring period waiting for its first overdue notice wakes at that step's
+# instant: so that the period lapses, and a replan neither plans it again nor plans a catch-up for it.
+SWEPT_PASSED = "s24-swept-passed"
 HISTORY_EVENTS = 4_000
 # The field of the validator's refusal of an event sent to a finished run still writing its store rows.
 FINISHED = "(finished)"
@@ -153,6 +157,7 @@ class ItemWorkflow:
         self._pending: list[EventWrite] = list(inp.pending)
         self._carried: list[EventWrite] = list(inp.pending)
         self._sweep_on = False  # LADDER_SWEEP decided for this run (asked once a swept step is planned)
+        self._passed_on = False  # SWEPT_PASSED decided for this run (asked once a swept step has passed)
         # Per recurring rule, the last period number handed to a store write: the next write carries the later
         # ones. A mark, not a count: a state rolled back (an approved 补录 that fails) keeps it right, and so
         # does a write after more than RECENT_PERIODS periods ended. The state's periods were all written or
@@ -262,6 +267,13 @@ class ItemWorkflow:
             self._sweep_on = workflow.patched(LADDER_SWEEP)
         return self._sweep_on
 
+    def _swept_passed(self, steps: list[PlannedStepModel]) -> bool:
+        """Do the swept steps that passed count as fired in this run (SWEPT_PASSED)? Asked only once such a
+        step exists, so runs recorded before record no marker and replay as they were."""
+        if not self._passed_on and steps:
+            self._passed_on = workflow.patched(SWEPT_PASSED)
+        return self._passed_on
+
     def _history_full(self) -> bool:
         """This run's history passed our own bound (`HISTORY_EVENTS` / `HISTORY_BYTES`): continue as new even
         where the server does not suggest it (the time-skipping test server never does; a server's suggestion
@@ -288,13 +300,18 @@ class ItemWorkflow:
                     continue
                 skip = self._swept()
                 due_steps = [s for s in c.plan if datetime.fromisoformat(s.fire_at) <= now and not (skip and s.swept)]
-                for s in due_steps:
+                passed = [s for s in c.plan if skip and s.swept and datetime.fromisoformat(s.fire_at) <= now]
+                if not self._swept_passed(passed):
+                    passed = []
+                for s in sorted(passed + due_steps, key=lambda s: s.fire_at):
                     c.fired.append(s.key)
                     c.ladder_step = s.step
                     if s.overdue:
-                        c.last_overdue_at = now.isoformat()
-                    sends.append((c, s))
-                if due_steps:
+                        # the sweep's notice went out at its instant; the item's own, now
+                        c.last_overdue_at = s.fire_at if s in passed else now.isoformat()
+                    if s not in passed:
+                        sends.append((c, s))
+                if due_steps or passed:
                     await self._replan(c)
             # A recurring period past its due day (its first overdue notice sent, if it has one) ends unmet
             # once the period after it has lapsed too; an update ends all the lapsed ones (`_apply`).
@@ -325,7 +342,18 @@ class ItemWorkflow:
         """The next moment a recurring period may end, only ever in the future (a past one was just handled,
         or waits for its first overdue notice, whose plan step wakes the run)."""
         now = workflow.now()
-        moments = [at for c in tr.recurring_lapsing(self.st) if (at := self._lapse_due(c)) > now]
+        lapsing = tr.recurring_lapsing(self.st)
+        moments = [at for c in lapsing if (at := self._lapse_due(c)) > now]
+        if self._swept():
+            # The first overdue notice of a period is the sweep's: wake at its instant to count it (SWEPT_PASSED).
+            first = [
+                next(s for s in c.plan if s.overdue)
+                for c in lapsing
+                if not c.last_overdue_at and any(s.overdue for s in c.plan)
+            ]
+            first = [s for s in first if s.swept]
+            if self._swept_passed(first):
+                moments += [at for s in first if (at := datetime.fromisoformat(s.fire_at)) > now]
         return min(moments) if moments else None
 
     async def _close_lapsed(self) -> bool:

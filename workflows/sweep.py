@@ -1,7 +1,7 @@
 """The daily ladder sweep (issue 22 §2): the day-rule reminders due at the daily fire time (09:00), sent by
 one scheduled workflow that fans out one `sweep_department` activity per department, instead of one timer per
-item firing in the same second. Schedule: worker/sweep.py (`shixian-ladder-sweep`, created only when
-reminders.toml says `sweep = true`).
+item firing in the same second. Schedule: worker/sweep.py (`shixian-ladder-sweep`, created when
+reminders.toml says `sweep = true`, the default).
 
 The instant is the scheduled time (search attribute `TemporalScheduledStartTime`, so a run caught up after an
 outage still sends the steps of its own 09:00, late, never another day's), else the input's, else the latest
