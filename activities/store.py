@@ -18,6 +18,7 @@ from domain.engine import engine
 from domain.events import Event, parse_event
 from domain.model import ItemSnapshot
 from domain.standing import can_be_overdue
+from domain.transitions import LAPSE_NOTE
 from store import clock_rows
 from store import events as event_log
 from store import items as store_items
@@ -239,6 +240,3 @@ def lapse_appeal_windows(req: WindowsRequest) -> list[str]:
     """Close the item's windows of `req.rules` that are still open: their period has run out (不属逾期)."""
     with session() as s:
         return clock_rows.lapse_windows(s, req.item_id, req.rules, LAPSE_NOTE)
-
-
-LAPSE_NOTE = "{due} 期限届满，窗口关闭（不属逾期）"

@@ -855,9 +855,14 @@ def pauses_ended_by_lapse(st: ItemState, window: ClockData) -> list[ClockData]:
     return out
 
 
+# The note of a window closed as lapsed (here, and in the store: activities.store.lapse_appeal_windows); a filing
+# dated within the window, recorded after, removes it (store.clock_rows.close_windows).
+LAPSE_NOTE = "{due} 期限届满，窗口关闭（不属逾期）"
+
+
 def close_window(c: ClockData) -> None:
     c.state, c.plan = "closed", []
-    note = f"{c.due} 期限届满，窗口关闭（不属逾期）"
+    note = LAPSE_NOTE.format(due=c.due)
     c.explanation = {**c.explanation, "notes": [*c.explanation.get("notes", []), note]}
 
 

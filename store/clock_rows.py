@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from domain.transitions import LAPSE_NOTE
 from store.items import parse_instant
 from store.models import Clock, DueDateChange, Item, utcnow
 from store.scope import Departments, department_clause, where_departments
@@ -186,9 +187,26 @@ def close_windows(session: Session, item_id: str, rules: Iterable[str], on: str,
         .where(col(Clock.item_id) == item_id, col(Clock.rule).in_(rules), col(Clock.state) == "open")
         .values(state="closed", met_on=on[:10], ladder_step=None, updated_at=utcnow())
     )
+    # A window closed as lapsed (no met_on) before a filing dated within it was recorded: a backfill's item closes
+    # its windows already past in its last write (workflows/items.py `_close_past_windows`), and the ledger's
+    # review or suit line may come after. The filing makes it met; the lapse note goes.
+    late = session.scalars(
+        select(Clock).where(
+            col(Clock.item_id) == item_id,
+            col(Clock.rule).in_(rules),
+            col(Clock.state) == "closed",
+            col(Clock.met_on).is_(None),
+            col(Clock.due) >= on[:10],
+        )
+    ).all()
+    for row in late:
+        expl = dict(row.explanation or {})
+        expl["notes"] = [n for n in expl.get("notes", []) if n != LAPSE_NOTE.format(due=(row.due or "")[:10])]
+        row.met_on, row.ladder_step, row.explanation, row.updated_at = on[:10], None, expl, utcnow()
+        session.add(row)
     if commit:
         session.commit()
-    return int(getattr(res, "rowcount", 0) or 0)
+    return int(getattr(res, "rowcount", 0) or 0) + len(late)
 
 
 def open_windows(session: Session, item_id: str, rules: Iterable[str]) -> list[str]:
