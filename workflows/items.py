@@ -303,7 +303,7 @@ class ItemWorkflow:
         """Do the swept steps that passed count as fired in this run (SWEPT_PASSED)? Asked only once such a
         step exists, so runs recorded before record no marker and replay as they were."""
         if not self._passed_on and steps:
-            self._passed_on = workflow.patched(SWEPT_PASSED)
+            self._passed_on = self._patched(SWEPT_PASSED)
         return self._passed_on
 
     def _history_full(self) -> bool:
