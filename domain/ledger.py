@@ -668,7 +668,26 @@ class _RowReader:
         return m.code
 
     def need(self, col: str, because: str) -> None:
-        self.problems.append(Problem(col, f"{because}时必须填写“{col}”"))
+        self.problems.append(self.needed(col, because))
+
+    @staticmethod
+    def needed(col: str, because: str) -> Problem:
+        return Problem(col, f"{because}时必须填写“{col}”")
+
+    def decision(
+        self, given: Any, cols: tuple[str, ...], because: str, watched: tuple[str, ...], orphan: Problem
+    ) -> bool:
+        """Is a decision with the columns that go with it on this row (a delayed reply, a proposal's longer
+        period)? Given (`given`), each of `cols` left blank is needed (`because`); not given, any of `watched`
+        filled in is `orphan`."""
+        if given:
+            for col in cols:
+                if self.values.get(col) is None:
+                    self.need(col, because)
+            return True
+        if any(self.values.get(col) is not None for col in watched):
+            self.problems.append(orphan)
+        return False
 
 
 def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department: str) -> None:
@@ -749,10 +768,8 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
         ev["fee_paid"] = {"type": "request.fee_paid", "on": paid_on}
     delay_on = r.date("延迟答复决定日期")
     delay_cols = ("延迟答复期限", "延迟答复告知日期", "延迟答复理由")
-    if delay_on:
-        for col in delay_cols:
-            if r.values.get(col) is None:
-                r.need(col, "填写延迟答复决定日期")
+    orphan = r.needed("延迟答复决定日期", "填写延迟答复期限、告知日期或理由")
+    if r.decision(delay_on, delay_cols, "填写延迟答复决定日期", delay_cols, orphan):
         ev["reply_delayed"] = {
             "type": "request.reply_delayed",
             "on": delay_on,
@@ -760,8 +777,6 @@ def _requests(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, department
             "notified_on": r.date("延迟答复告知日期"),
             "reason": r.text("延迟答复理由"),
         }
-    elif any(r.values.get(c) is not None for c in delay_cols):
-        r.need("延迟答复决定日期", "填写延迟答复期限、告知日期或理由")
     replied = r.date("答复日期")
     result = r.text("答复结果")
     outcome = r.enum("答复结果", V.OUTCOME)
@@ -849,20 +864,15 @@ def _proposals(r: _RowReader, ev: dict[str, dict[str, Any]], key: str, departmen
     }
     complex_ = r.enum("涉及面广、处理难度大", V.COMPLEX)
     approval = ("延长批准日期", "延长批准人", "延长理由")
-    if complex_:
-        for col in approval:
-            if r.values.get(col) is None:
-                r.need(col, "“涉及面广、处理难度大”为“是”（延长办理期限须经交办机关同意）")
+    because = "“涉及面广、处理难度大”为“是”（延长办理期限须经交办机关同意）"
+    orphan = Problem("涉及面广、处理难度大", "填写了延长批准日期或延长批准人：“涉及面广、处理难度大”应为“是”")
+    if r.decision(complex_, approval, because, approval[:2], orphan):
         ev["extended"] = {
             "type": "proposal.extended",
             "approved_on": r.date("延长批准日期"),
             "approved_by": r.text("延长批准人"),
             "reason": r.text("延长理由"),
         }
-    elif any(r.values.get(col) is not None for col in approval[:2]):
-        r.problems.append(
-            Problem("涉及面广、处理难度大", "填写了延长批准日期或延长批准人：“涉及面广、处理难度大”应为“是”")
-        )
     answered = r.date("答复日期")
     if answered:
         ev["answered"] = {"type": "proposal.answered", "answered_on": answered}
