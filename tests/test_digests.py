@@ -20,7 +20,7 @@ from domain.model import ClockSnapshot, ItemSnapshot
 from domain.shanghai import SHANGHAI_OFFSET
 from store import deliveries as dstore
 from tests.receivers import WebhookReceiver, hook_every_person
-from tests.workflow_harness import NotificationRecorder, app_worker
+from tests.workflow_harness import NotificationRecorder, app_worker, up_task
 
 MAKEUP_SATURDAY = date(2026, 10, 10)  # 国庆节调休上班 (2026 arrangement, chinese-calendar data)
 HOLIDAY_MONDAY = date(2026, 10, 5)  # 国庆节
@@ -301,7 +301,6 @@ async def dev_env(temporal_cli_path):
 async def test_schedule_at_nine_shanghai_and_scheduled_run(digest_env, hook, dev_env, tmp_path):
     from domain.engine import engine
     from worker.digests import DIGEST_SCHEDULE_ID, digest_schedule_task, ensure_schedule
-    from worker.supervisor import UpContext
 
     client = dev_env.client
     tq = f"digest-{uuid.uuid4().hex[:6]}"
@@ -329,22 +328,8 @@ async def test_schedule_at_nine_shanghai_and_scheduled_run(digest_env, hook, dev
     await handle.unpause()
 
     # The up task: creates/updates, announces itself, ends on stop.
-    stop, announced = asyncio.Event(), asyncio.Event()
-    ctx = UpContext(
-        client,
-        stop,
-        demo=False,
-        http=False,
-        data_dir=tmp_path,
-        temporal_address="",
-        temporal_ui=None,
-        _announced=announced,
-    )
-    task = asyncio.create_task(digest_schedule_task(ctx))
-    await asyncio.wait_for(announced.wait(), 30)
-    assert ctx.addresses and "每天09:00 Asia/Shanghai" in ctx.addresses[0][1]
-    stop.set()
-    await asyncio.wait_for(task, 10)
+    async with up_task(digest_schedule_task, client, tmp_path) as ctx:
+        assert ctx.addresses and "每天09:00 Asia/Shanghai" in ctx.addresses[0][1]
     # (the up task used the default task queue; put ours back for the triggered run below)
     await ensure_schedule(client, task_queue=tq)
 

@@ -13,7 +13,7 @@ import pytest_asyncio
 from domain.engine import engine
 from domain.ladder import PlannedStep, is_swept, load_ladders, plan, swept_steps
 from domain.shanghai import SHANGHAI
-from tests.workflow_harness import REPO_CONFIG
+from tests.workflow_harness import REPO_CONFIG, up_task
 
 # A pinned working-day due date (checked below), so the test holds on every day of the year.
 DUE = dt.date(2025, 6, 20)  # a Friday
@@ -228,11 +228,9 @@ async def dev_env(temporal_cli_path):
 async def test_up_and_schedules_create_the_sweep_schedule(dev_env, tmp_path, monkeypatch, capsys):
     """On by default: `shixian up` (its task "ladder-sweep") and `shixian schedules` create the Schedule, every
     day at 09:00 Asia/Shanghai; `sweep = false` pauses it, and `sweep = true` again lifts that pause."""
-    import asyncio
 
     from app.composition import up_tasks
     from app.prod import _schedules
-    from worker.supervisor import UpContext
     from worker.sweep import OFF_NOTE, ensure_sweep_schedule, sweep_schedule_task
     from workflows.sweep import SWEEP_SCHEDULE_ID
 
@@ -244,22 +242,8 @@ async def test_up_and_schedules_create_the_sweep_schedule(dev_env, tmp_path, mon
     assert engine().ladders.sweep
     assert "ladder-sweep" in [t.name for t in up_tasks()]
 
-    stop, announced = asyncio.Event(), asyncio.Event()
-    ctx = UpContext(
-        client,
-        stop,
-        demo=False,
-        http=False,
-        data_dir=tmp_path,
-        temporal_address="",
-        temporal_ui=None,
-        _announced=announced,
-    )
-    task = asyncio.create_task(sweep_schedule_task(ctx))
-    await asyncio.wait_for(announced.wait(), 30)
-    assert ctx.addresses and f"{SWEEP_SCHEDULE_ID}（已创建）" in ctx.addresses[0][1]
-    stop.set()
-    await asyncio.wait_for(task, 10)
+    async with up_task(sweep_schedule_task, client, tmp_path) as ctx:
+        assert ctx.addresses and f"{SWEEP_SCHEDULE_ID}（已创建）" in ctx.addresses[0][1]
     handle = client.get_schedule_handle(SWEEP_SCHEDULE_ID)
     desc = await handle.describe()
     spec = desc.schedule.spec

@@ -16,7 +16,7 @@ from domain.shanghai import SHANGHAI
 from services.ingest import Ingestor
 from store.deliveries import list_deliveries
 from tests.receivers import WebhookReceiver
-from tests.workflow_harness import config_copy
+from tests.workflow_harness import store_env
 
 WORKER = r"""
 import asyncio, sys
@@ -78,13 +78,8 @@ async def idle(client, wid: str) -> None:
 async def test_killed_worker_resumes_ladder_without_repeats(wf_env, tmp_path, monkeypatch):
     env = wf_env
     with WebhookReceiver() as receiver:
-        cfg = config_copy(tmp_path / "config", receiver)
-        sweep_off(cfg)  # the per-item timer path (sweep = false): the item's own timers across the kill
-        data = tmp_path / "data"
-        data.mkdir()
-        for k, v in {"SHIXIAN_CONFIG_DIR": str(cfg), "SHIXIAN_DATA_DIR": str(data)}.items():
-            monkeypatch.setenv(k, v)
-        monkeypatch.delenv("DATABASE_URL", raising=False)
+        # the per-item timer path (sweep = false): the item's own timers across the kill
+        sweep_off(store_env(tmp_path, receiver, monkeypatch))
         address = env.client.service_client.config.target_host
         proc_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         cal = engine().calendar
@@ -163,12 +158,7 @@ async def test_killed_worker_mid_sweep_loses_and_repeats_nothing(wf_env, tmp_pat
     env = wf_env
     get_engine.cache_clear()
     with WebhookReceiver() as receiver:
-        cfg = config_copy(tmp_path / "config", receiver)
-        data = tmp_path / "data"
-        data.mkdir()
-        for k, v in {"SHIXIAN_CONFIG_DIR": str(cfg), "SHIXIAN_DATA_DIR": str(data)}.items():
-            monkeypatch.setenv(k, v)
-        monkeypatch.delenv("DATABASE_URL", raising=False)
+        store_env(tmp_path, receiver, monkeypatch)
         assert engine().ladders.sweep  # the default
         address = env.client.service_client.config.target_host
         proc_env = {**os.environ, "PYTHONUNBUFFERED": "1"}

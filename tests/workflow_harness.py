@@ -9,7 +9,7 @@ import datetime as dt
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +29,7 @@ from services.ingest import Ingestor
 from store.items import get_item
 from tests.receivers import WebhookReceiver, hook_every_person
 from worker.client import task_queue_name
+from worker.supervisor import UpContext
 from workflows import workflow_runner
 from workflows.sweep import SweepSummary
 
@@ -44,6 +45,44 @@ def config_copy(dst: Path, receiver: WebhookReceiver) -> Path:
     text = hook_every_person(text, receiver.port)
     deps.write_text(text, encoding="utf-8")
     return dst
+
+
+def store_env(tmp_path: Path, receiver: WebhookReceiver, monkeypatch) -> Path:
+    """A test's own config copy (every channel to `receiver`) and data directory, in this process's environment,
+    on SQLite (no DATABASE_URL); returns the config copy."""
+    cfg = config_copy(tmp_path / "config", receiver)
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
+    monkeypatch.setenv("SHIXIAN_DATA_DIR", str(data))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return cfg
+
+
+@asynccontextmanager
+async def up_task(
+    fn: Callable[[UpContext], Awaitable[None]], client: Client, data_dir: Path
+) -> AsyncIterator[UpContext]:
+    """One of `shixian up`'s tasks (worker/supervisor.py) run as the supervisor runs it (no demo, no web):
+    yields its context once it has announced itself; on exit, stops it and waits for its end."""
+    stop, announced = asyncio.Event(), asyncio.Event()
+    ctx = UpContext(
+        client,
+        stop,
+        demo=False,
+        http=False,
+        data_dir=data_dir,
+        temporal_address="",
+        temporal_ui=None,
+        _announced=announced,
+    )
+    task = asyncio.create_task(fn(ctx))
+    try:
+        await asyncio.wait_for(announced.wait(), 30)
+        yield ctx
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
 
 
 class Stack:
@@ -272,13 +311,8 @@ class NotificationRecorder:
 async def stack(env, tmp_path: Path, monkeypatch, mocks: Sequence[Callable] = ()):
     """The shared stack; `mocks` replace real activities by name (see app_worker)."""
     with WebhookReceiver() as receiver:
-        cfg = config_copy(tmp_path / "config", receiver)
-        data = tmp_path / "data"
-        data.mkdir()
-        monkeypatch.setenv("SHIXIAN_CONFIG_DIR", str(cfg))
-        monkeypatch.setenv("SHIXIAN_DATA_DIR", str(data))
+        cfg = store_env(tmp_path, receiver, monkeypatch)
         monkeypatch.setenv("SHIXIAN_PUBLIC_URL", "http://127.0.0.1:8000")
-        monkeypatch.delenv("DATABASE_URL", raising=False)
         async with app_worker(env.client, mocks=mocks):
             st = Stack(env, receiver, cfg, uuid.uuid4().hex[:6])
             previous = shanghai.set_offset(dt.timedelta(0))  # restored at the end: the pinned day, if any
