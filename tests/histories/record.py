@@ -10,6 +10,8 @@ incompatible (and then version it with workflow.patched() instead, for workflows
     .venv/bin/python -m tests.histories.record consult      # only #17 §4's (s17-consult-checks)
     .venv/bin/python -m tests.histories.record late-restart # only the late correction (s17-lag-late-restart) one
     .venv/bin/python -m tests.histories.record receipt      # only issue 17 §5 (receipt, fee, 第三十五条)
+    .venv/bin/python -m tests.histories.record s24          # s24-current: an appeal window handed over, a swept
+                                                           # overdue step that passed (s24-swept-passed)
     .venv/bin/python -m tests.histories.record continue-as-new  # dev server: a run given writes to make, a run
                                                            # that applied the start event of its input
 """
@@ -267,6 +269,58 @@ async def receipt_events(st) -> list[tuple[str, str]]:
     return [("request", req), ("request", unpaid)]
 
 
+async def s24_current(st) -> list[tuple[str, str]]:
+    """Runs with the one s24-current marker: a column (a recurring freshness duty) left without an update while the
+    daily sweep runs, whose first window's swept overdue step passed and counts as fired (s24-swept-passed), so
+    that the window ends missed, then updated and closed; and a request replied six months and twelve days ago (a
+    backfill), whose review window its last write closes and whose suit window alone goes to `appeals:<item>`; and
+    one replied eight months ago, whose last write closes both windows and which starts no `appeals:<item>`."""
+    from domain.engine import engine
+    from domain.model import period_rule
+    from domain.shanghai import SHANGHAI
+    from tests.test_freshness import due_after, registered, updated
+    from tests.test_proposals import months_later
+
+    assert engine().ladders.sweep  # the default: the 09:00 steps are the sweep's
+    col = st.id("swept")
+    await st.ok(registered(col, await st.today(), kind="new_media"))
+    due2 = due_after(due_after(await st.today()))
+    await st.sleep_until(dt.datetime.combine(due2 + dt.timedelta(days=13), dt.time(12), SHANGHAI))
+    await st.settle(f"column:{col}")
+    first = next(x for x in st.item(col).clocks if x.rule == period_rule("new_media_freshness", 1))
+    assert first.state == "missed", first
+    await st.ok(updated(col, await st.today()))
+    closed = (await st.today()).isoformat()
+    await st.ok({"type": "column.closed", "column_id": col, "closed_on": closed, "reason": "栏目撤并"})
+
+    # After the column's sleep: the server does not return from a sleep across an abandoned child's completion.
+    today, c = await st.today(), engine().calendar
+
+    async def replied_on(name: str, day: dt.date) -> str:
+        """A request received and replied on the working day `day` or the last one before it."""
+        while not c.is_workday(day, "guangxi"):
+            day -= dt.timedelta(days=1)
+        rid = st.id(name)
+        await st.ok(
+            received(rid, "qz-fgw", c.subtract_working_days(day, 5, "guangxi")),
+            {"type": "request.replied", "request_id": rid, "on": day.isoformat(), "outcome": "granted"},
+        )
+        return rid
+
+    # the review window (60 日) over, the suit's (六个月) not
+    req = await replied_on("appeal", months_later(today, -6) + dt.timedelta(days=12))
+    st.started.add(f"appeals:{req}")  # left running by the item's run: terminated with the stack
+    await st.result("request", req)
+    assert st.clock(req, "appeal_review").state == "closed" and st.clock(req, "appeal_litigation").state == "open"
+    await st.client.get_workflow_handle(f"appeals:{req}").describe()  # started, for the suit window only
+    old = await replied_on("backfill", months_later(today, -8))  # both windows over: no appeals workflow
+    await st.result("request", old)
+    assert {st.clock(old, r).state for r in ("appeal_review", "appeal_litigation")} == {"closed"}
+    history = await st.client.get_workflow_handle(f"request:{old}").fetch_history()
+    assert not [e for e in history.events if e.HasField("start_child_workflow_execution_initiated_event_attributes")]
+    return [("request", req), ("request", old), ("column", col)]
+
+
 async def carried_and_self_started(st) -> list[tuple[str, str, str]]:
     """(workflow id, run id, file name): a request continued as new with store writes still pending (the
     next run makes them) on a dev server suggesting continue-as-new early, and a run started without its
@@ -391,7 +445,9 @@ async def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
             async with stack(env, Path(tmp), mp) as st:
-                if "receipt" in sys.argv[1:]:
+                if "s24" in sys.argv[1:]:
+                    items = await s24_current(st)
+                elif "receipt" in sys.argv[1:]:
                     items = await receipt_events(st)
                 elif "late-restart" in sys.argv[1:]:
                     items = await late_restart(st)
