@@ -322,6 +322,13 @@ class Settings(BaseSettings):
         validation_alias="SHIXIAN_IMPORT_STALL_SECONDS",
         description="an upload confirm or API batch with no event answered for this long ends with a 503",
     )
+    import_retry_seconds: float = Field(
+        600.0,
+        ge=0,
+        validation_alias="SHIXIAN_IMPORT_RETRY_SECONDS",
+        description="a durable import job or `shixian events ingest` sends the events the workflow service did"
+        " not answer (unavailable, timed out) again for this long before reporting them 未处理 (0: never)",
+    )
 
     @property
     def temporal_target(self) -> str:

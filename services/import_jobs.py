@@ -93,7 +93,9 @@ async def _run_events(client, request: dict[str, Any], progress: Callable[[int, 
         done[0] += 1
         progress(min(done[0], len(events)), len(events))
 
-    results = await ingestor_for(who, client).ingest(events, progress=tick)
+    # A job has no one waiting on it: events the service did not answer are sent again (on_wait heartbeats).
+    ing = ingestor_for(who, client, retry_seconds=get_settings().import_retry_seconds)
+    results = await ing.ingest(events, progress=tick, on_wait=lambda *_: progress(done[0], len(events)))
     return {
         "summary": {s: sum(r.status == s for r in results) for s in ("applied", "held", "duplicate", "rejected")},
         "results": [{**r.model_dump(), "index": r.line, "message": r.text()} for r in results],
@@ -123,7 +125,16 @@ async def run(client, job_id: str, progress: Callable[[int, int], None]) -> dict
         done[0] += 1
         progress(min(done[0], total), total)
 
-    outcomes = await apply(p, client, recorded_by=by, db_engine=db, role=role, progress=tick)
+    outcomes = await apply(
+        p,
+        client,
+        recorded_by=by,
+        db_engine=db,
+        role=role,
+        progress=tick,
+        retry_seconds=get_settings().import_retry_seconds,
+        on_wait=lambda *_: progress(done[0], total),
+    )
     return {
         "summary": summary(outcomes),
         "kind": p.table.kind,

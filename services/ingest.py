@@ -66,6 +66,11 @@ CONCURRENCY = 16  # items processed at once; events of one item stay in order
 BATCH = 50
 CLOSING_PATIENCE = 60.0  # seconds an event waits for a finished item's run to end (its last store writes)
 READ_MODEL_PATIENCE = 120.0  # seconds without a store write before an import reports the read model behind
+# An import that may wait (a durable job, the CLI; SHIXIAN_IMPORT_RETRY_SECONDS) sends the events the service did
+# not answer again, first after RETRY_FIRST seconds, doubling up to RETRY_MAX: a dev server starved of CPU
+# answers "context deadline exceeded" for a while and then takes them (re-sending is safe: ids are kept).
+RETRY_FIRST = 1.0
+RETRY_MAX = 30.0
 
 
 class ReadModelBehind(RuntimeError):
@@ -293,8 +298,12 @@ class Ingestor:
         scope: str | None = None,
         roles: dict[str, str] | None = None,
         node_scope: tuple[str | None, frozenset[str]] | None = None,
+        retry_seconds: float = 0.0,
     ):
         self.client = client
+        # How long events the service did not answer (unavailable, timed out) are sent again before they are
+        # reported 未处理: 0 for a person waiting on a page or an API call (they are told to re-submit).
+        self.retry_seconds = retry_seconds
         # A node-scoped supervisor's or admin's reach (their node and its subtree's departments): the items of
         # other departments are refused like a liaison's other departments (services.access.node_refusal).
         self.node_scope = node_scope
@@ -362,15 +371,25 @@ class Ingestor:
         objs: Iterable[tuple[int, Any]],
         progress: Callable[[], None] | None = None,
         on_result: Callable[[IngestResult], None] | None = None,
+        on_wait: Callable[[int, float], None] | None = None,
     ) -> list[IngestResult]:
-        """Every line's result, in line order. `on_result` hears each one as soon as it is decided."""
+        """Every line's result, in line order. `on_result` hears each one as soon as it is decided (an event
+        the service did not answer only once `retry_seconds` are spent); `on_wait(events, seconds)` before
+        each wait to send such events again."""
         self._down = False  # each batch tries the service again
         results: dict[int, IngestResult] = {}
+        # lines the service did not answer, with that result, while there is time to send them again
+        unanswered: dict[int, IngestResult] = {}
+        retry_until = time.monotonic() + self.retry_seconds
+        final = [self.retry_seconds <= 0]
         seen: dict[str, tuple[str, int]] = {}  # event_id -> (content hash, line), within this batch
         repeats: dict[int, list[int]] = {}  # first line -> later lines with the same id and content
         per_item: OrderedDict[str, list[tuple[int, Event]]] = OrderedDict()
 
         def decided(r: IngestResult) -> None:
+            if r.field == UNAVAILABLE and not final[0]:
+                unanswered[r.line] = r
+                return
             results[r.line] = r
             if on_result:
                 on_result(r)
@@ -471,6 +490,27 @@ class Ingestor:
                             decided(r)
 
         await asyncio.gather(*(run_item(evs) for evs in per_item.values()))
+        sent = dict(events)
+        delay = RETRY_FIRST
+        while unanswered:
+            if time.monotonic() + delay > retry_until:  # no time for another try: what is left is said as it is
+                final[0] = True
+                for line in sorted(unanswered):
+                    decided(unanswered.pop(line))
+                break
+            log.warning(
+                "workflow service did not answer %d events: sending them again in %.0f s", len(unanswered), delay
+            )
+            if on_wait:
+                on_wait(len(unanswered), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
+            self._down = False
+            again: OrderedDict[str, list[tuple[int, Event]]] = OrderedDict()
+            for line in sorted(unanswered):  # an item's unanswered events are the tail of its own, in order
+                again.setdefault(sent[line].item_id, []).append((line, sent[line]))
+            unanswered.clear()
+            await asyncio.gather(*(run_item(evs) for evs in again.values()))
         out = [results[k] for k in sorted(results)]
         _observe(out)
         await self.read_model_holds(out)
@@ -943,7 +983,7 @@ def node_scope(who) -> tuple[str | None, frozenset[str]] | None:
     return None if allowed is None else (who.node, allowed)
 
 
-def ingestor_for(who, client) -> Ingestor:
+def ingestor_for(who, client, *, retry_seconds: float = 0.0) -> Ingestor:
     """The ingest path for a services.access.Principal's events: attributed to them, recorded with their
     role, and confined to their department when they are a liaison (services.access.write_scope)."""
     from store.db import database_url, get_engine
@@ -955,6 +995,7 @@ def ingestor_for(who, client) -> Ingestor:
         role=who.record_role,
         scope=who.write_scope,
         node_scope=node_scope(who),
+        retry_seconds=retry_seconds,
     )
 
 

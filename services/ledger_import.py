@@ -411,8 +411,11 @@ async def apply(
     progress: Callable[[], None] | None = None,
     role: str | None = None,
     roles: dict[str, str] | None = None,
+    retry_seconds: float = 0.0,
+    on_wait: Callable[[int, float], None] | None = None,
 ) -> list[RowOutcome]:
     """Send every valid row's events through the ingest path; rows refused by the parser send nothing.
+    `retry_seconds`, `on_wait`: as services.ingest.Ingestor (a durable job waits for a starved service).
     `role`: the uploader's (a liaison's late rows wait for review, 补录); None = the operator's CLI import.
     A liaison's or head's history rows are staged in the department's onboarding batch instead (their
     outcome is the preview's, 纳入历史台账). `roles`: per event id, the role it is recorded with instead
@@ -421,7 +424,15 @@ async def apply(
 
     # One ledger is one department's, whoever uploads it: every event is checked against its item's own
     # department (services.access), so a row keyed to another department's item changes nothing there.
-    ing = Ingestor(client, recorded_by=recorded_by, db_engine=db_engine, role=role, scope=p.department, roles=roles)
+    ing = Ingestor(
+        client,
+        recorded_by=recorded_by,
+        db_engine=db_engine,
+        role=role,
+        scope=p.department,
+        roles=roles,
+        retry_seconds=retry_seconds,
+    )
     ing.upload = f"{p.department}-{uuid.uuid4().hex[:10]}"  # its held entries can be reviewed together (services.review, --upload)
     staged: dict[int, RowOutcome] = {}
     if role is not None and not roles:  # an approved batch's own rows are never staged again
@@ -435,7 +446,7 @@ async def apply(
                 n += 1
                 line_of[n] = (i, obj)
                 objs.append((n, obj))
-    results = await ing.ingest(objs, progress=progress) if objs else []
+    results = await ing.ingest(objs, progress=progress, on_wait=on_wait) if objs else []
     per_row: dict[int, list] = {}
     for r in results:
         per_row.setdefault(line_of[r.line][0], []).append(r)

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import Session
 
 from domain.engine import engine
+from tests.netproxy import CuttableProxy
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -188,54 +189,6 @@ async def test_web_upload_of_a_zip_bomb_is_refused_in_chinese(st, free_port):
 
 
 # ------------------------------------------------------------------------------ §B: Temporal outage
-class CuttableProxy:
-    """A TCP proxy to the Temporal server that cuts every connection, and stops listening, once the
-    client has sent `cut_after` bytes through it: the service gone mid-import, at a point that does not
-    depend on timing."""
-
-    def __init__(self, target: str, cut_after: int | None = None):
-        host, port = target.rsplit(":", 1)
-        self.target, self.cut_after, self.sent, self.conns = (host, int(port)), cut_after, 0, []
-        self.cut_done = False
-
-    async def __aenter__(self):
-        self.server = await asyncio.start_server(self._conn, "127.0.0.1", 0)
-        self.address = f"127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def __aexit__(self, *exc):
-        self.cut()
-
-    def cut(self) -> None:
-        self.cut_done = True
-        self.server.close()
-        for w in self.conns:
-            w.transport.abort()
-
-    async def _conn(self, reader, writer):
-        if self.cut_done:
-            writer.transport.abort()
-            return
-        up_r, up_w = await asyncio.open_connection(*self.target)
-        self.conns += [writer, up_w]
-
-        async def pipe(src, dst, upstream: bool):
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-                    if upstream:
-                        self.sent += len(data)
-                        if self.cut_after is not None and self.sent >= self.cut_after:
-                            self.cut()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                dst.transport.abort()
-
-        await asyncio.gather(pipe(reader, up_w, True), pipe(up_r, writer, False))
-
-
 ROW_RE = re.compile(
     r'<tr class="status-(\w+)">\s*<td class="n" data-label="行">\d+</td>\s*<td data-label="编号">([^<]*)</td>'
 )
@@ -398,7 +351,8 @@ async def test_cli_import_exits_3_when_temporal_goes_away_and_a_rerun_finishes(s
     )
 
     async def run(address: str) -> tuple[int, dict[str, str], str]:
-        env = {**os.environ, "TEMPORAL_ADDRESS": address, "PYTHONUNBUFFERED": "1"}
+        # an outage that does not end (the CLI's resending is tests/test_ingest_retry.py's subject)
+        env = {**os.environ, "TEMPORAL_ADDRESS": address, "PYTHONUNBUFFERED": "1", "SHIXIAN_IMPORT_RETRY_SECONDS": "0"}
         proc = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "shixian"),
             *("import", str(path), "--department", "qz-jyj", "--json"),

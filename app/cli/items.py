@@ -51,13 +51,16 @@ def ingest(
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from domain.settings import get_settings
         from worker.client import connect, stderr_runtime, temporal_address
 
         try:
             client = await connect(runtime=stderr_runtime())
         except Exception as exc:  # connection refused, TLS, ...
             _fail(f"无法连接 Temporal（{temporal_address()}）：{exc}。请先运行 shixian up，或设置 TEMPORAL_ADDRESS。")
-        ing = Ingestor(client)
+        # Nobody is waiting on a page: events the service did not answer (a starved or restarting server)
+        # are sent again for SHIXIAN_IMPORT_RETRY_SECONDS before they are reported 未处理.
+        ing = Ingestor(client, retry_seconds=get_settings().import_retry_seconds)
         # The bar lives on stderr (a terminal only); results stream to stdout as each line is decided.
         err = Console(stderr=True)
         bar = Progress(
@@ -89,9 +92,12 @@ def ingest(
                 sys.stdout.write(line + "\n")
                 sys.stdout.flush()
 
+        def waiting(n: int, seconds: float) -> None:
+            err.print(f"工作流服务暂无响应：{n} 个事件 {seconds:.0f} 秒后重新发送", markup=False, highlight=False)
+
         with bar:
             try:
-                await ing.ingest(objs, on_result=show)
+                await ing.ingest(objs, on_result=show, on_wait=waiting)
             except ReadModelBehind as exc:
                 _fail(str(exc), code=1)
 

@@ -54,11 +54,23 @@ def import_ledger(
         async def go():
             from rich.progress import Progress
 
+            from domain.settings import get_settings
+
             client = await _client()
             show = sys.stderr.isatty() and n_events > 20
             with Progress(transient=True, disable=not show) as bar:
                 task = bar.add_task("导入中", total=n_events)
-                return await apply(p, client, recorded_by=None, progress=lambda: bar.advance(task))
+                # as `events ingest`: events the service did not answer are sent again for a while
+                return await apply(
+                    p,
+                    client,
+                    recorded_by=None,
+                    progress=lambda: bar.advance(task),
+                    retry_seconds=get_settings().import_retry_seconds,
+                    on_wait=lambda n, secs: typer.echo(
+                        f"工作流服务暂无响应：{n} 个事件 {secs:.0f} 秒后重新发送", err=True
+                    ),
+                )
 
         outcomes = asyncio.run(go())
     for o in outcomes:
