@@ -212,7 +212,7 @@ class Settings(BaseSettings):
     workflow_sandbox: bool = Field(
         False,
         validation_alias="SHIXIAN_WORKFLOW_SANDBOX",
-        description="run the workflows in the Temporal SDK's sandbox (1 = on; off: ~20 % less worker CPU per event)",
+        description="run the workflows in the Temporal SDK's sandbox (1 = on; off by default: less worker CPU)",
     )
     # --- sign-in with the organisation's identity provider (OpenID Connect); off while the issuer is unset
     oidc_issuer: str | None = Field(

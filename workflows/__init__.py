@@ -43,8 +43,8 @@ PASSTHROUGH = ("workflows", "domain", "activities")
 
 def workflow_runner() -> WorkflowRunner:
     """How the workers run the workflows: unsandboxed unless SHIXIAN_WORKFLOW_SANDBOX is on. The sandbox
-    costs a worker ~20 % of its CPU per ingested event (issue 22 §3) and, with the project's modules passed
-    through as they must be for speed, guards little at run time: the workflow modules see the real
+    costs the worker CPU on every activation (issue 22 §3; benchmarks/README.md) and, with the project's
+    modules passed through as they must be for speed, guards little at run time: the workflow modules see the real
     `datetime`, `random` and `os`. Determinism is kept by review, by workflow code that reads time only
     through `workflow.now()`, and in CI by the strict sandbox (`sandboxed_runner(strict=True)`), which
     replays the recorded histories and runs an item workflow."""
