@@ -39,7 +39,8 @@ from domain.standing import overdue_working_days, working_days_left
 from store.db import _import_table_modules
 
 # What the store activities need is imported here, when the worker imports its activities (before any
-# workflow runs), not by an activity thread's first call: while a workflow activation runs in the sandbox,
+# workflow runs), not by an activity thread's first call: while a workflow activation runs in the sandbox
+# (SHIXIAN_WORKFLOW_SANDBOX, and CI's strict one; production runs unsandboxed),
 # sys.modules is the sandbox's thread-local mapping, not a dict, for every thread; cffi's module init
 # (argon2's bindings, under store.accounts, a table module init_db imports) writes to it with
 # PyDict_SetItem and fails with "SystemError: bad argument to internal function".

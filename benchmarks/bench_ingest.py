@@ -184,7 +184,7 @@ async def main() -> int:
     failed = 0
     try:
         with ThreadPoolExecutor(16) as pool:
-            # The product's worker (worker.main.build_worker: its sandbox settings and thread pool size).
+            # The product's worker (worker.main.build_worker: its workflow runner and thread pool size).
             async with build_worker(
                 env.client,
                 workflows=[*workflows.WORKFLOWS, NoopWorkflow],
@@ -248,6 +248,7 @@ async def main() -> int:
     best = max(figures, key=lambda f: f[1] / f[0])
     ratios = [f[1] / f[0] for f in figures]
     print(f"items per run: {args.items} ({best[2]} events, shape {args.shape}), concurrency {CONCURRENCY}")
+    print(f"workflow runner: {type(workflows.workflow_runner()).__name__} (SHIXIAN_WORKFLOW_SANDBOX)")
     print(f"baseline (no-op workflow executions): {best[0]:7.1f} /s")
     print(f"shixian events ingest (whole process): {best[1]:7.1f} events/s")
     print(f"ratio: {best[1] / best[0]:.2f}x (best); spread {min(ratios):.2f}-{max(ratios):.2f}x")

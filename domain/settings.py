@@ -209,6 +209,11 @@ class Settings(BaseSettings):
         validation_alias="SHIXIAN_TASK_QUEUE",
         description="Temporal task queue (the same in every process of a deployment)",
     )
+    workflow_sandbox: bool = Field(
+        False,
+        validation_alias="SHIXIAN_WORKFLOW_SANDBOX",
+        description="run the workflows in the Temporal SDK's sandbox (1 = on; off by default: less worker CPU)",
+    )
     # --- sign-in with the organisation's identity provider (OpenID Connect); off while the issuer is unset
     oidc_issuer: str | None = Field(
         None,

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 TZ_NAME = "Asia/Shanghai"  # for the places that take a name (Temporal schedules)
 SHANGHAI = ZoneInfo(TZ_NAME)
 # China has had no daylight saving time since 1991: the fixed offset is exact and needs no tz database
-# (workflow code uses it inside the sandbox).
+# (workflow code uses it, in the sandbox too: a tz database lookup reads files).
 SHANGHAI_OFFSET = dt.timezone(dt.timedelta(hours=8), TZ_NAME)
 END_OF_DAY = dt.time(23, 59, 59)
 

@@ -22,8 +22,9 @@ from workflows.items import DocumentWorkflow, RequestWorkflow
 
 
 async def test_workflow_runs_share_the_workflow_modules():
-    """A new workflow run must not re-import (compile and execute) the workflow modules in its sandbox:
-    that was ~55 ms of the worker's event loop per new item, the largest cost of a bulk import."""
+    """With the sandbox on (SHIXIAN_WORKFLOW_SANDBOX), a new workflow run must not re-import (compile and
+    execute) the workflow modules in its sandbox: that was ~55 ms of the worker's event loop per new item,
+    the largest cost of a bulk import."""
     made = []
 
     @dataclasses.dataclass(frozen=True)
@@ -33,7 +34,7 @@ async def test_workflow_runs_share_the_workflow_modules():
             made.append(inst)
             return inst
 
-    runner = Capturing(restrictions=workflows.workflow_runner().restrictions)
+    runner = Capturing(restrictions=workflows.sandboxed_runner().restrictions)
     for cls in (RequestWorkflow, RequestWorkflow, DocumentWorkflow):
         runner.prepare_workflow(workflow._Definition.must_from_class(cls))
     classes = [inst.globals_and_locals["__temporal_workflow_class"] for inst in made]
@@ -43,7 +44,8 @@ async def test_workflow_runs_share_the_workflow_modules():
 
 
 async def test_default_sandbox_would_reimport():
-    """The check above can fail: with the SDK's default restrictions the class is a fresh copy."""
+    """The check above can fail: with the SDK's default restrictions (and in the strict sandbox CI runs,
+    tests/test_sandbox.py) the class is a fresh copy."""
     made = []
 
     @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,9 @@
 """Replay saved histories against today's workflow code: a change that would break running
-workflows (non-determinism) fails here. Histories are recorded by tests/histories/record.py."""
+workflows (non-determinism) fails here. Histories are recorded by tests/histories/record.py.
+
+Each history replays twice: in the strict sandbox (the workflow modules imported afresh, so a clock read,
+random number or file access in workflow code is refused: production runs unsandboxed and would not notice)
+and with the runner production uses (`workflows.workflow_runner()`)."""
 
 import base64
 import json
@@ -34,15 +38,19 @@ def test_histories_are_present():
     assert {"request-appeal", "request-backfill", "column-swept"} <= current, current
 
 
+RUNNERS = {"sandbox": lambda: workflows.sandboxed_runner(strict=True), "production": workflows.workflow_runner}
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_replay(path):
+async def test_replay(path, runner):
     data = json.loads(path.read_text(encoding="utf-8"))
     history = WorkflowHistory.from_json(data["workflow_id"], data["history"])
     assert len(history.events) > 10
     replayer = Replayer(
         workflows=workflows.WORKFLOWS,
         data_converter=pydantic_data_converter,
-        workflow_runner=workflows.workflow_runner(),
+        workflow_runner=RUNNERS[runner](),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure

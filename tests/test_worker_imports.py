@@ -1,5 +1,7 @@
 """A fresh worker's first store writes, on many activity threads at once while workflow activations run in
 the sandbox, import nothing that breaks (issue #16: a SystemError importing store.accounts on a fresh store).
+Production runs the workflows unsandboxed since s25, but the sandbox is one setting away
+(SHIXIAN_WORKFLOW_SANDBOX) and CI runs it (tests/test_sandbox.py, tests/test_replay.py).
 
 The cause: while the Temporal sandbox runs a workflow activation (on a workflow thread), `sys.modules` is
 its thread-local mapping for the whole process, not a dict. cffi's module init (argon2's bindings, which

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkflowRunner
 
 from activities.notify import NotificationRequest, NotificationResult
 from app import composition
@@ -260,9 +260,15 @@ class Stack:
 
 @asynccontextmanager
 async def app_worker(
-    client: Client, task_queue: str | None = None, *, mocks: Sequence[Callable] = (), max_workers: int = 8
+    client: Client,
+    task_queue: str | None = None,
+    *,
+    mocks: Sequence[Callable] = (),
+    max_workers: int = 8,
+    runner: WorkflowRunner | None = None,
 ) -> AsyncIterator[Worker]:
-    """The production worker (app.composition's workflows and activities) for tests.
+    """The production worker (app.composition's workflows and activities, production's workflow runner
+    unless `runner` says otherwise, e.g. the strict sandbox of tests/test_sandbox.py) for tests.
 
     `mocks` replace the real activity of the same name (samples-python style): a test about workflow
     behaviour registers e.g. `NotificationRecorder().activity` instead of the real Apprise delivery.
@@ -281,7 +287,7 @@ async def app_worker(
             workflows=composition.worker_workflows(),
             activities=acts,
             activity_executor=pool,
-            workflow_runner=workflow_runner(),
+            workflow_runner=runner or workflow_runner(),
             graceful_shutdown_timeout=dt.timedelta(seconds=10),
         ) as w:
             yield w
@@ -308,12 +314,12 @@ class NotificationRecorder:
 
 
 @asynccontextmanager
-async def stack(env, tmp_path: Path, monkeypatch, mocks: Sequence[Callable] = ()):
-    """The shared stack; `mocks` replace real activities by name (see app_worker)."""
+async def stack(env, tmp_path: Path, monkeypatch, mocks: Sequence[Callable] = (), runner: WorkflowRunner | None = None):
+    """The shared stack; `mocks` replace real activities by name, `runner` the workflow runner (see app_worker)."""
     with WebhookReceiver() as receiver:
         cfg = store_env(tmp_path, receiver, monkeypatch)
         monkeypatch.setenv("SHIXIAN_PUBLIC_URL", "http://127.0.0.1:8000")
-        async with app_worker(env.client, mocks=mocks):
+        async with app_worker(env.client, mocks=mocks, runner=runner):
             st = Stack(env, receiver, cfg, uuid.uuid4().hex[:6])
             previous = shanghai.set_offset(dt.timedelta(0))  # restored at the end: the pinned day, if any
             await st.sync_clock()

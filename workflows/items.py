@@ -844,7 +844,7 @@ class ItemWorkflow:
 
         async def write() -> None:
             if before is not None:
-                await asyncio.wait([before])  # its outcome is its own; only the order matters here
+                await workflow.wait([before])  # its outcome is its own; only the order matters here
             await workflow.execute_activity(save_item, req, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
             done = [mine, *earlier, *carried]
             self._pending = [p for p in self._pending if all(p is not d for d in done)]
@@ -864,7 +864,7 @@ class ItemWorkflow:
     async def _saved(self) -> None:
         """Every store write scheduled so far is done (they run in order: the last one is enough)."""
         if self._last_save is not None:
-            await asyncio.wait([self._last_save])
+            await workflow.wait([self._last_save])
 
     async def _notify(self, c: ClockData, s: PlannedStepModel, extra: dict[str, Any] | None = None) -> None:
         meta = self.st.rules.get(c.rule)
