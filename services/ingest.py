@@ -73,6 +73,11 @@ RETRY_FIRST = 1.0
 RETRY_MAX = 30.0
 
 
+def waiting_text(events: int, seconds: float) -> str:
+    """What an import that resends (the CLIs) says before each wait."""
+    return f"工作流服务暂无响应：{events} 个事件 {seconds:.0f} 秒后重新发送"
+
+
 class ReadModelBehind(RuntimeError):
     """Applied events whose store writes have not landed (the workflows keep retrying them)."""
 

@@ -42,7 +42,7 @@ def ingest(
             text = Path(file).read_text(encoding="utf-8-sig")
         except OSError as exc:
             _fail(f"{file}: 无法读取（{exc.strerror}）")
-    from services.ingest import Ingestor, IngestResult, ReadModelBehind, parse_jsonl
+    from services.ingest import Ingestor, IngestResult, ReadModelBehind, parse_jsonl, waiting_text
 
     objs = parse_jsonl(text)
     counts = {"applied": 0, "held": 0, "duplicate": 0, "rejected": 0}
@@ -93,7 +93,7 @@ def ingest(
                 sys.stdout.flush()
 
         def waiting(n: int, seconds: float) -> None:
-            err.print(f"工作流服务暂无响应：{n} 个事件 {seconds:.0f} 秒后重新发送", markup=False, highlight=False)
+            err.print(waiting_text(n, seconds), markup=False, highlight=False)
 
         with bar:
             try:

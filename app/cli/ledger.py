@@ -55,6 +55,7 @@ def import_ledger(
             from rich.progress import Progress
 
             from domain.settings import get_settings
+            from services.ingest import waiting_text
 
             client = await _client()
             show = sys.stderr.isatty() and n_events > 20
@@ -67,9 +68,7 @@ def import_ledger(
                     recorded_by=None,
                     progress=lambda: bar.advance(task),
                     retry_seconds=get_settings().import_retry_seconds,
-                    on_wait=lambda n, secs: typer.echo(
-                        f"工作流服务暂无响应：{n} 个事件 {secs:.0f} 秒后重新发送", err=True
-                    ),
+                    on_wait=lambda n, secs: typer.echo(waiting_text(n, secs), err=True),
                 )
 
         outcomes = asyncio.run(go())
